@@ -1,0 +1,246 @@
+"""Field conditions: the operators of the rule language and their evaluation on columns.
+
+A condition maps field names to operators, e.g.
+``{industry: {one_of: [SaaS, Fintech]}, employees: {between: [50, 1000]}}``;
+every operator of every field must hold. A bare value is shorthand for
+``equals`` and a bare list for ``one_of``. Text comparisons ignore case. Every
+operator except ``exists`` is false on a missing value, the negated ones too,
+so that a rule never fires on what is not known.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from scoring.frames import (
+    BoolArray,
+    CategoricalColumn,
+    Column,
+    NumericColumn,
+    format_number,
+)
+
+Scalar = str | int | float | bool
+TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "on"})
+FALSE_WORDS = frozenset({"false", "no", "n", "f", "0", "off"})
+
+
+class Operators(BaseModel):
+    """The operators applied to one field; all that are given must hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    equals: Scalar | None = Field(None, description="Equal (text ignores case).")
+    not_equals: Scalar | None = Field(None, description="Present and not equal.")
+    one_of: list[Scalar] | None = Field(None, description="Equal to one of these.")
+    not_one_of: list[Scalar] | None = Field(None, description="Present and equal to none.")
+    contains: str | list[str] | None = Field(
+        None, description="Text contains this (or one of these), ignoring case."
+    )
+    not_contains: str | list[str] | None = Field(
+        None, description="Present and contains none of these."
+    )
+    regex: str | None = Field(None, description="Python regular expression, searched in the text.")
+    gt: float | None = Field(None, description="Number greater than.")
+    gte: float | None = Field(None, description="Number greater than or equal to.")
+    lt: float | None = Field(None, description="Number less than.")
+    lte: float | None = Field(None, description="Number less than or equal to.")
+    between: tuple[float, float] | None = Field(
+        None, description="Number within [low, high], both ends included."
+    )
+    exists: bool | None = Field(None, description="true: the field has a value; false: it has none.")
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression: {exc}") from None
+        return pattern
+
+    @field_validator("between")
+    @classmethod
+    def _ordered(cls, bounds: tuple[float, float] | None) -> tuple[float, float] | None:
+        if bounds is not None and bounds[0] > bounds[1]:
+            raise ValueError(f"between needs [low, high] with low <= high, got {list(bounds)}")
+        return bounds
+
+    def given(self) -> dict[str, Any]:
+        return {k: v for k, v in self if v is not None}
+
+
+def _shorthand(value: Any) -> Any:
+    if isinstance(value, Mapping) or value is None:
+        return value
+    if isinstance(value, list):
+        return {"one_of": value}
+    return {"equals": value}
+
+
+FieldOperators = Annotated[
+    Operators,
+    BeforeValidator(_shorthand, json_schema_input_type=Operators | Scalar | list[Scalar]),
+]
+Conditions = dict[str, FieldOperators]
+"""Field name to operators; all fields must match."""
+
+
+# --- evaluation of one cell ------------------------------------------------------------
+
+
+def _number(cell: str | float) -> float | None:
+    if isinstance(cell, float):
+        return cell
+    try:
+        number = float(cell)
+    except ValueError:
+        return None
+    return None if math.isnan(number) else number
+
+
+def _text(cell: str | float) -> str:
+    return cell if isinstance(cell, str) else format_number(cell)
+
+
+def _bool(cell: str | float) -> bool | None:
+    if isinstance(cell, float):
+        return cell != 0
+    word = cell.strip().casefold()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return None
+
+
+def _equals(cell: str | float, expected: Scalar) -> bool:
+    if isinstance(expected, bool):
+        return _bool(cell) is expected
+    if isinstance(expected, int | float):
+        return _number(cell) == float(expected)
+    return _text(cell).casefold() == expected.casefold()
+
+
+def _contains(cell: str | float, needles: str | list[str]) -> bool:
+    text = _text(cell).casefold()
+    items = [needles] if isinstance(needles, str) else needles
+    return any(n.casefold() in text for n in items)
+
+
+def _compare(op: Callable[[float, float], bool], bound: float) -> Callable[[str | float], bool]:
+    def check(cell: str | float) -> bool:
+        number = _number(cell)
+        return number is not None and op(number, bound)
+
+    return check
+
+
+def cell_predicate(ops: Operators) -> Callable[[str | float], bool]:
+    """The test of one present cell against every given operator."""
+    checks: list[Callable[[str | float], bool]] = []
+    for name, arg in ops.given().items():
+        if name == "exists":
+            if arg is False:
+                checks.append(lambda cell: False)
+        elif name == "equals":
+            checks.append(lambda cell, a=arg: _equals(cell, a))
+        elif name == "not_equals":
+            checks.append(lambda cell, a=arg: not _equals(cell, a))
+        elif name == "one_of":
+            checks.append(lambda cell, a=arg: any(_equals(cell, x) for x in a))
+        elif name == "not_one_of":
+            checks.append(lambda cell, a=arg: not any(_equals(cell, x) for x in a))
+        elif name == "contains":
+            checks.append(lambda cell, a=arg: _contains(cell, a))
+        elif name == "not_contains":
+            checks.append(lambda cell, a=arg: not _contains(cell, a))
+        elif name == "regex":
+            pattern = re.compile(arg)
+            checks.append(lambda cell, p=pattern: p.search(_text(cell)) is not None)
+        elif name == "gt":
+            checks.append(_compare(float.__gt__, arg))
+        elif name == "gte":
+            checks.append(_compare(float.__ge__, arg))
+        elif name == "lt":
+            checks.append(_compare(float.__lt__, arg))
+        elif name == "lte":
+            checks.append(_compare(float.__le__, arg))
+        elif name == "between":
+            low, high = arg
+            checks.append(lambda cell, lo=low, hi=high: (n := _number(cell)) is not None and lo <= n <= hi)
+    return lambda cell: all(check(cell) for check in checks)
+
+
+def missing_matches(ops: Operators) -> bool:
+    """Whether a missing value satisfies the operators (only `exists: false` does)."""
+    return ops.exists is False and len(ops.given()) == 1
+
+
+# --- evaluation on columns ---------------------------------------------------------------
+
+_NUMERIC_OPS = {"gt": np.greater, "gte": np.greater_equal, "lt": np.less, "lte": np.less_equal}
+
+
+def column_lookup(column: Column | None, ops: Operators) -> tuple[BoolArray, Any]:
+    """A truth table and the codes that index it: ``table[codes]`` is the row mask.
+
+    The table has one entry per distinct value and a last entry for missing, so
+    the predicate runs once per distinct value whatever the number of rows.
+    """
+    if column is None:
+        return np.array([missing_matches(ops)]), None
+    predicate = cell_predicate(ops)
+    if isinstance(column, CategoricalColumn):
+        table = np.fromiter(
+            (predicate(str(v)) for v in column.categories), dtype=bool, count=len(column.categories)
+        )
+        return np.append(table, missing_matches(ops)), column.codes
+    values = column.values
+    if set(ops.given()) <= {*_NUMERIC_OPS, "between", "exists"}:
+        return np.array([False, True, missing_matches(ops)]), _numeric_codes(values, ops)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    table = np.array([predicate(float(v)) for v in distinct], dtype=bool)
+    table = np.where(np.isnan(distinct), missing_matches(ops), table)
+    return np.append(table, missing_matches(ops)), inverse.astype(np.int32)
+
+
+def _numeric_codes(values: Any, ops: Operators) -> Any:
+    present = ~np.isnan(values)
+    mask = present.copy()
+    for name, ufunc in _NUMERIC_OPS.items():
+        bound = getattr(ops, name)
+        if bound is not None:
+            mask &= ufunc(values, bound, where=present, out=np.zeros_like(present))
+    if ops.between is not None:
+        low, high = ops.between
+        mask &= (values >= low) & (values <= high)
+    if ops.exists is False:
+        mask &= False
+    # 1 for a match, 0 for a present non-match, -1 (the table's last entry) for missing
+    return np.where(present, mask.astype(np.int32), np.int32(-1))
+
+
+def evaluate(
+    conditions: Mapping[str, Operators],
+    column_of: Callable[[str], Column | None],
+    size: int,
+    rows: Any = None,
+) -> BoolArray:
+    """Rows (all, or those selected by `rows`) where every field condition holds."""
+    mask: BoolArray = np.ones(size if rows is None else len(rows), dtype=bool)
+    for name, ops in conditions.items():
+        table, codes = column_lookup(column_of(name), ops)
+        if codes is None:
+            if not table[0]:
+                mask[:] = False
+            continue
+        mask &= table[codes if rows is None else codes[rows]]
+    return mask

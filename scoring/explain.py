@@ -1,0 +1,168 @@
+"""Scores of a batch and their explanations.
+
+`ScoreBatch` keeps the engine's arrays; reasons are built on demand for the
+contacts someone looks at or writes back, so that scoring a million contacts
+does not build a million strings.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.frames import BoolArray, CategoricalColumn, FloatArray, ObjectArray
+from scoring.rules import RuleSet
+
+SEPARATOR = " · "
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One rule that moved a score, with its points after decay and caps."""
+
+    rule_id: str
+    label: str
+    dimension: str
+    points: float
+    count: int
+    base_points: float
+    """What the matches were worth before decay and caps."""
+    capped_at: float | None = None
+    disqualifies: bool = False
+
+    @property
+    def text(self) -> str:
+        head = f"{signed(self.points)} {self.label}"
+        if self.count > 1:
+            head += f" ×{self.count}"
+        notes = []
+        if self.disqualifies:
+            notes.append("disqualifies")
+        if self.capped_at is not None:
+            notes.append(f"capped at {number(self.capped_at)}")
+        elif not math.isclose(self.points, self.base_points, abs_tol=0.05):
+            notes.append(f"decayed from {number(self.base_points)}")
+        return f"{head} ({', '.join(notes)})" if notes else head
+
+
+def number(value: float) -> str:
+    rounded = round(value, 1)
+    return str(int(rounded)) if rounded == int(rounded) else f"{rounded:.1f}"
+
+
+def signed(value: float) -> str:
+    text = number(value)
+    return text if text.startswith("-") else f"+{text}"
+
+
+@dataclass(frozen=True, eq=False)
+class ScoreBatch:
+    """Per contact: total, dimensions, grade, stage, disqualification and the rules that fired."""
+
+    rules: RuleSet
+    contact_ids: ObjectArray
+    emails: CategoricalColumn
+    total: FloatArray
+    dimensions: npt.NDArray[np.float64]
+    """(contacts, dimensions), after dimension caps and floors; columns follow `dimension_names`."""
+    uncapped: npt.NDArray[np.float64]
+    rule_points: npt.NDArray[np.float64]
+    """(contacts, rules): each rule's points after decay, once and its cap."""
+    rule_counts: npt.NDArray[np.int32]
+    disqualified: BoolArray
+    stage_codes: npt.NDArray[np.int16] | None
+    grade_codes: npt.NDArray[np.int16] | None
+    bant_names: list[str]
+    bant_met: BoolArray
+
+    def __len__(self) -> int:
+        return len(self.total)
+
+    @property
+    def dimension_names(self) -> list[str]:
+        return list(self.rules.dimensions)
+
+    def dimension(self, name: str) -> FloatArray:
+        return self.dimensions[:, self.dimension_names.index(name)]
+
+    def stage(self, row: int) -> str | None:
+        if self.stage_codes is None or self.rules.stages is None:
+            return None
+        code = int(self.stage_codes[row])
+        return None if code < 0 else self.rules.stages.ladder[code].name
+
+    def grade(self, row: int) -> str | None:
+        if self.grade_codes is None or self.rules.grades is None:
+            return None
+        code = int(self.grade_codes[row])
+        return None if code < 0 else self.rules.grades.bands[code].grade
+
+    def reasons(self, row: int) -> list[Reason]:
+        """Every rule that fired for the contact, and each dimension cap that bit,
+        largest first; their points add up to the total."""
+        found: list[Reason] = []
+        for index in np.flatnonzero(self.rule_counts[row]):
+            rule = self.rules.rules[index]
+            points = float(self.rule_points[row, index])
+            count = int(self.rule_counts[row, index])
+            base = rule.points * (1 if rule.once else count)
+            capped = rule.cap if rule.cap is not None and math.isclose(abs(points), rule.cap) else None
+            found.append(
+                Reason(
+                    rule.id,
+                    rule.text,
+                    self.rules.dimension_of(rule),
+                    points,
+                    count,
+                    base,
+                    capped,
+                    rule.disqualify,
+                )
+            )
+        for column, (name, dim) in enumerate(self.rules.dimensions.items()):
+            excess = float(self.dimensions[row, column] - self.uncapped[row, column])
+            if excess != 0.0:
+                limit = dim.cap if excess < 0 else dim.floor
+                label = dim.label or name
+                bound = "capped at" if excess < 0 else "floored at"
+                found.append(
+                    Reason(f"{name}_limit", f"{label} {bound} {number(limit or 0)}", name,
+                           excess, 1, excess)
+                )
+        found.sort(key=lambda r: (not r.disqualifies, -abs(r.points)))
+        return found
+
+    def reasons_text(self, row: int, limit: int | None = None) -> str:
+        reasons = self.reasons(row)
+        return SEPARATOR.join(r.text for r in reasons[:limit])
+
+    def row(self, index: int) -> dict[str, Any]:
+        """One contact's result as plain values (the columns of `leadscore score`)."""
+        record: dict[str, Any] = {
+            "id": str(self.contact_ids[index]),
+            "email": self.emails.value(index),
+            "score": round(float(self.total[index]), 2),
+        }
+        for column, name in enumerate(self.dimension_names):
+            record[name] = round(float(self.dimensions[index, column]), 2)
+        record["grade"] = self.grade(index)
+        record["stage"] = self.stage(index)
+        record["disqualified"] = bool(self.disqualified[index])
+        if self.bant_names:
+            record["bant"] = int(self.bant_met[index].sum())
+        record["reasons"] = self.reasons_text(index)
+        return record
+
+    def ranking(self) -> npt.NDArray[np.intp]:
+        """Rows from the best lead down: qualified before disqualified, then by score."""
+        return np.lexsort((np.arange(len(self)), -self.total, self.disqualified))
+
+    def rows(self, ranked: bool = False) -> Iterator[dict[str, Any]]:
+        order = self.ranking() if ranked else range(len(self))
+        for index in order:
+            yield self.row(int(index))

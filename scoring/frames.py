@@ -1,0 +1,267 @@
+"""Columnar frames of contacts and activities: the engine's only input shape.
+
+A frame holds one numpy array per field. Text fields are categorical
+(integer codes into a table of distinct values), so that a condition is
+evaluated once per distinct value and then spread to every row; numbers are
+float64 with NaN for missing. A batch of one and a batch of a million go
+through exactly the same arrays and the same code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.records import ACTIVITY_TYPES, Activity, ActivityType, Contact, normalize_email
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
+BoolArray = npt.NDArray[np.bool_]
+ObjectArray = npt.NDArray[np.object_]
+
+TYPE_CODES: Mapping[ActivityType, int] = {t: i for i, t in enumerate(ACTIVITY_TYPES)}
+DERIVED_CONTACT_FIELDS = ("email", "email_domain", "email_free")
+
+
+@cache
+def free_email_domains() -> frozenset[str]:
+    """The shipped list of free-mail and consumer ISP domains."""
+    text = resources.files("scoring").joinpath("data/free_email_domains.txt").read_text("utf-8")
+    return frozenset(
+        line.strip().lower() for line in text.splitlines() if line.strip() and line[0] != "#"
+    )
+
+
+def format_number(value: float) -> str:
+    """Text of a number as a person would write it: 50, not 50.0."""
+    if math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return repr(value)
+
+
+def is_missing(value: Any) -> bool:
+    """Whether a raw cell counts as absent: None, NaN, or blank text."""
+    if value is None:
+        return True
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, str):
+        return not value.strip()
+    return False
+
+
+@dataclass(frozen=True, eq=False)
+class CategoricalColumn:
+    """A text field: codes[i] indexes categories, -1 where the value is missing."""
+
+    codes: IntArray
+    categories: ObjectArray
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def take(self, rows: npt.NDArray[np.intp] | IntArray) -> CategoricalColumn:
+        return CategoricalColumn(self.codes[rows], self.categories)
+
+    def value(self, row: int) -> str | None:
+        code = int(self.codes[row])
+        return None if code < 0 else str(self.categories[code])
+
+
+@dataclass(frozen=True, eq=False)
+class NumericColumn:
+    """A numeric field, NaN where the value is missing."""
+
+    values: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def take(self, rows: npt.NDArray[np.intp] | IntArray) -> NumericColumn:
+        return NumericColumn(self.values[rows])
+
+    def value(self, row: int) -> float | None:
+        number = float(self.values[row])
+        return None if math.isnan(number) else number
+
+
+Column = CategoricalColumn | NumericColumn
+
+
+def factorize(values: Iterable[str | None]) -> CategoricalColumn:
+    """Categorical column from text values, categories in order of first appearance."""
+    index: dict[str, int] = {}
+    codes: list[int] = []
+    for value in values:
+        if value is None:
+            codes.append(-1)
+            continue
+        code = index.get(value)
+        if code is None:
+            code = index[value] = len(index)
+        codes.append(code)
+    categories = np.empty(len(index), dtype=object)
+    categories[:] = list(index)
+    return CategoricalColumn(np.asarray(codes, dtype=np.int32), categories)
+
+
+def column_from_values(values: Sequence[Any]) -> Column:
+    """The column for raw cells: numeric when every present cell is a number."""
+    present = [v for v in values if not is_missing(v)]
+    if present and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in present
+    ):
+        array = np.array(
+            [math.nan if is_missing(v) else float(v) for v in values], dtype=np.float64
+        )
+        return NumericColumn(array)
+    return factorize(None if is_missing(v) else _as_text(v) for v in values)
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return format_number(float(value))
+    return str(value).strip()
+
+
+def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
+    free = free_email_domains()
+    domains: list[str | None] = []
+    for address in emails.categories:
+        _, at, domain = str(address).rpartition("@")
+        domains.append(domain if at and domain else None)
+    domain_column = factorize(domains)
+    domain_of_email = np.append(domain_column.codes, np.int32(-1))[emails.codes]
+    free_flags = np.array(
+        [str(d) in free for d in domain_column.categories] + [False], dtype=bool
+    )
+    free_codes = np.where(
+        domain_of_email >= 0, free_flags[domain_of_email].astype(np.int32), np.int32(-1)
+    ).astype(np.int32)
+    return {
+        "email": emails,
+        "email_domain": CategoricalColumn(domain_of_email.astype(np.int32), domain_column.categories),
+        "email_free": CategoricalColumn(free_codes, np.array(["false", "true"], dtype=object)),
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class ContactFrame:
+    """Contacts as columns; `email`, `email_domain` and `email_free` are derived."""
+
+    ids: ObjectArray
+    columns: Mapping[str, Column] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def emails(self) -> CategoricalColumn:
+        column = self.columns["email"]
+        assert isinstance(column, CategoricalColumn)
+        return column
+
+    def column(self, name: str) -> Column | None:
+        return self.columns.get(name)
+
+    @classmethod
+    def from_columns(
+        cls,
+        ids: Sequence[str] | ObjectArray,
+        emails: Sequence[str | None] | CategoricalColumn,
+        attributes: Mapping[str, Column] | None = None,
+    ) -> ContactFrame:
+        """A frame from ready columns; emails are normalized and their domains derived."""
+        id_array = np.empty(len(ids), dtype=object)
+        id_array[:] = list(ids)
+        if isinstance(emails, CategoricalColumn):
+            email_column = emails
+        else:
+            email_column = factorize(normalize_email(e) for e in emails)
+        columns: dict[str, Column] = dict(attributes or {})
+        for name in DERIVED_CONTACT_FIELDS:
+            columns.pop(name, None)
+        columns.update(_derive_email_columns(email_column))
+        for name, column in columns.items():
+            if len(column) != len(id_array):
+                raise ValueError(f"column {name!r} has {len(column)} rows, expected {len(id_array)}")
+        return cls(id_array, columns)
+
+    @classmethod
+    def from_records(cls, contacts: Sequence[Contact]) -> ContactFrame:
+        names: dict[str, None] = {}
+        for contact in contacts:
+            names.update(dict.fromkeys(contact.attributes))
+        attributes = {
+            name: column_from_values([c.attributes.get(name) for c in contacts])
+            for name in names
+            if name not in DERIVED_CONTACT_FIELDS
+        }
+        return cls.from_columns([c.id for c in contacts], [c.email for c in contacts], attributes)
+
+    def take(self, rows: npt.NDArray[np.intp]) -> ContactFrame:
+        """The sub-frame of the given rows (used to score contacts one by one)."""
+        return ContactFrame(self.ids[rows], {k: c.take(rows) for k, c in self.columns.items()})
+
+
+@dataclass(frozen=True, eq=False)
+class ActivityFrame:
+    """Activities as columns; `contact_rows` index the rows of a `ContactFrame`."""
+
+    contact_rows: IntArray
+    type_codes: npt.NDArray[np.int8]
+    occurred_at: FloatArray
+    """Seconds since the Unix epoch, UTC."""
+    columns: Mapping[str, Column] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.contact_rows)
+
+    def column(self, name: str) -> Column | None:
+        return self.columns.get(name)
+
+    @classmethod
+    def empty(cls) -> ActivityFrame:
+        return cls(
+            np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.float64)
+        )
+
+    @classmethod
+    def from_records(
+        cls, activities: Sequence[Activity], contact_ids: Sequence[str] | ObjectArray
+    ) -> ActivityFrame:
+        """Activities whose `contact_id` is among `contact_ids`; others are dropped."""
+        row_of = {str(cid): row for row, cid in enumerate(contact_ids)}
+        kept = [a for a in activities if a.contact_id in row_of]
+        names: dict[str, None] = {}
+        for activity in kept:
+            names.update(dict.fromkeys(activity.attributes))
+        return cls(
+            np.array([row_of[a.contact_id] for a in kept], dtype=np.int32),
+            np.array([TYPE_CODES[a.type] for a in kept], dtype=np.int8),
+            np.array([_epoch(a.occurred_at) for a in kept], dtype=np.float64),
+            {n: column_from_values([a.attributes.get(n) for a in kept]) for n in names},
+        )
+
+    def take(self, rows: npt.NDArray[np.intp], contact_rows: IntArray) -> ActivityFrame:
+        """The given activity rows, re-pointed at `contact_rows` of a sub-frame."""
+        return ActivityFrame(
+            contact_rows,
+            self.type_codes[rows],
+            self.occurred_at[rows],
+            {k: c.take(rows) for k, c in self.columns.items()},
+        )
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.timestamp()

@@ -1,0 +1,182 @@
+"""Reading rule files: YAML to `RuleSet`, with errors that name file, line and field."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from scoring.errors import Problem, RuleFileError
+from scoring.rules import LocatedError, RuleSet
+
+Path_ = tuple[str | int, ...]
+
+
+def default_rules_text() -> str:
+    """The commented default rule set that `leadscore init` writes."""
+    return resources.files("scoring").joinpath("rulesets/default.yaml").read_text("utf-8")
+
+
+def load_rules(path: str | Path) -> RuleSet:
+    """Read and validate a rule file; raises `RuleFileError` listing every problem."""
+    name = str(path)
+    try:
+        text = Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise RuleFileError([Problem(name, None, "", "file not found")]) from None
+    except UnicodeDecodeError as exc:
+        raise RuleFileError(
+            [Problem(name, None, "", f"not UTF-8 text (byte {exc.start}): {exc.reason}")]
+        ) from None
+    except OSError as exc:
+        raise RuleFileError([Problem(name, None, "", f"cannot read: {exc.strerror}")]) from None
+    return parse_rules(text, name)
+
+
+def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
+    """Validate rule-file text; `name` is used in error messages."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else None
+        raise RuleFileError([Problem(name, line, "", f"invalid YAML: {exc.problem}")]) from None
+    if node is None:
+        raise RuleFileError([Problem(name, None, "", "the file is empty")])
+    lines: dict[Path_, int] = {}
+    try:
+        data = _construct(node, (), lines)
+    except ValueError as exc:
+        raise RuleFileError([Problem(name, None, "", str(exc))]) from None
+    if not isinstance(data, dict):
+        raise RuleFileError([Problem(name, 1, "", "expected a mapping at the top level")])
+    try:
+        return RuleSet.model_validate(data)
+    except ValidationError as exc:
+        raise RuleFileError(_problems(exc, name, lines)) from None
+
+
+def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    """Plain Python data from a YAML node, recording the line of every path."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = yaml.SafeLoader(b"").construct_object(key_node)  # scalars only
+            if isinstance(key, list | dict):
+                raise ValueError(f"line {key_node.start_mark.line + 1}: keys must be plain values")
+            key_path = (*path, str(key))
+            lines[key_path] = key_node.start_mark.line + 1
+            if key in result:
+                lines[key_path] = key_node.start_mark.line + 1
+            result[key] = _construct(value_node, key_path, lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(child, (*path, i), lines) for i, child in enumerate(node.value)]
+    return yaml.SafeLoader(b"").construct_object(node)
+
+
+def _problems(exc: ValidationError, name: str, lines: Mapping[Path_, int]) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in exc.errors(include_url=False):
+        loc: Path_ = tuple(_clean_loc(error["loc"]))
+        message = error["msg"].removeprefix("Value error, ")
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, LocatedError):
+            loc = (*loc, *cause.path)
+            message = str(cause)
+        if error["type"] == "extra_forbidden":
+            message = _unknown_field_message(loc)
+        elif error["type"] == "missing":
+            message = "this field is required"
+        elif "input" in error and error["type"] not in ("value_error", "assertion_error"):
+            message = f"{message} (got {_short(error['input'])})"
+        problem = Problem(name, _line_of(loc, lines), _dotted(loc), message)
+        if all(p.field != problem.field for p in problems):
+            problems.append(problem)
+    return problems
+
+
+def _clean_loc(loc: tuple[int | str, ...]) -> list[str | int]:
+    # pydantic adds the names of union members and validators to loc; drop them
+    return [part for part in loc if not (isinstance(part, str) and ("[" in part or part in _UNION_TAGS))]
+
+
+_UNION_TAGS = frozenset({"str", "int", "float", "bool", "list[str]", "function-after", "function-before"})
+
+
+def _line_of(loc: Path_, lines: Mapping[Path_, int]) -> int | None:
+    for end in range(len(loc), -1, -1):
+        key = tuple(str(p) if isinstance(p, str) else p for p in loc[:end])
+        if key in lines:
+            return lines[key]
+    return None
+
+
+def _dotted(loc: Path_) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _unknown_field_message(loc: Path_) -> str:
+    field = str(loc[-1]) if loc else ""
+    allowed = _allowed_fields(loc[:-1])
+    hint = difflib.get_close_matches(field, allowed, n=1)
+    expected = f"; did you mean {hint[0]!r}?" if hint else ""
+    listing = f" (expected one of: {', '.join(allowed)})" if allowed and not hint else ""
+    return f"unknown field {field!r}{expected}{listing}"
+
+
+def _allowed_fields(parent: Path_) -> list[str]:
+    """The field names the schema allows at a path, for 'did you mean' hints."""
+    annotation: Any = RuleSet
+    for part in parent:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return []
+    model = _unwrap(annotation)
+    return list(model.model_fields) if _is_model(model) else []
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    annotation = _unwrap(annotation)
+    if _is_model(annotation):
+        field = annotation.model_fields.get(str(part))
+        return None if field is None else field.annotation
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is list and args:
+        return args[0]
+    if origin is dict and len(args) == 2:
+        return args[1]
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """The model, list or dict inside Optional[...] and Annotated[...]."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, UnionType):
+            members = [a for a in get_args(annotation) if a is not type(None)]
+            structured = [a for a in members if _is_model(_unwrap(a)) or get_origin(a) in (list, dict)]
+            annotation = (structured or members)[0]
+        else:
+            return annotation
+
+
+def _is_model(value: Any) -> bool:
+    return isinstance(value, type) and issubclass(value, BaseModel)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,302 @@
+"""The rule set: the schema of a `leadscore.yaml` file, validated with pydantic.
+
+A rule set names dimensions (sub-scores whose sum is the total), rules that
+add points to one dimension, an optional BANT block, a stage ladder, letter
+grades on one dimension and the filters applied to activities before scoring.
+`docs/rules.md` is the reference for users; `leadscore schema` prints the
+JSON Schema for editors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from scoring.conditions import Conditions
+from scoring.records import ActivityType
+
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
+RESERVED_DIMENSIONS = frozenset({"total"})
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+ActivityTypes = Annotated[
+    list[ActivityType],
+    BeforeValidator(_one_or_many, json_schema_input_type=ActivityType | list[ActivityType]),
+    Field(min_length=1),
+]
+
+
+class LocatedError(ValueError):
+    """A validation error that knows the path of the field it is about."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Dimension(Strict):
+    """A named sub-score; `cap` and `floor` bound it after its rules are summed."""
+
+    label: str | None = None
+    cap: float | None = Field(None, gt=0, description="Highest value the dimension can reach.")
+    floor: float | None = Field(None, description="Lowest value the dimension can fall to.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.cap is not None and self.floor is not None and self.floor > self.cap:
+            raise ValueError(f"floor {self.floor} is above cap {self.cap}")
+        return self
+
+
+class Rule(Strict):
+    """Points for an activity (behaviour) or for who the contact is (fit)."""
+
+    id: str = Field(description="Unique name, lower_snake_case; shown in explanations.")
+    label: str | None = Field(None, description="Short text for a sales rep, e.g. 'guide'.")
+    dimension: str | None = Field(
+        None, description="Dimension the points go to (default: fit for profile rules, "
+        "engagement for email activities, activity for the rest)."
+    )
+    activity: ActivityTypes | None = Field(
+        None, description="Activity type(s) this behaviour rule counts."
+    )
+    where: Conditions = Field(
+        default_factory=dict, description="Conditions on the activity's attributes."
+    )
+    contact: Conditions | None = Field(
+        None, description="Conditions on the contact's attributes (a profile rule on its own)."
+    )
+    points: float = Field(0, description="Points per match; negative to subtract.")
+    once: bool = Field(False, description="Count only the most recent matching activity.")
+    cap: float | None = Field(
+        None, gt=0, description="Most points (in absolute value) this rule gives one contact."
+    )
+    window_days: float | None = Field(
+        None, gt=0, description="Only activities of the last N days count."
+    )
+    half_life_days: float | None = Field(
+        None, gt=0, description="Points halve every N days since the activity."
+    )
+    disqualify: bool = Field(False, description="A match disqualifies the contact.")
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        if not IDENTIFIER.match(self.id):
+            raise ValueError(f"id {self.id!r} must be lower_snake_case (a-z, 0-9, _)")
+        if self.activity is None:
+            if self.contact is None:
+                raise ValueError("a rule needs `activity` (behaviour) or `contact` (profile)")
+            for name in ("where", "window_days", "half_life_days"):
+                if name in self.model_fields_set:
+                    raise ValueError(f"`{name}` applies only to activity rules")
+            if self.once:
+                raise ValueError("`once` applies only to activity rules")
+        if self.points == 0 and not self.disqualify:
+            raise ValueError("a rule needs non-zero `points` or `disqualify: true`")
+        return self
+
+    @property
+    def is_behaviour(self) -> bool:
+        return self.activity is not None
+
+    def default_dimension(self) -> str:
+        if self.activity is None:
+            return "fit"
+        if all(t.value.startswith("email_") for t in self.activity):
+            return "engagement"
+        return "activity"
+
+    @property
+    def text(self) -> str:
+        return self.label or self.id.replace("_", " ")
+
+
+class StageCondition(Strict):
+    """Entry conditions of a stage; every field given must hold."""
+
+    min: dict[str, float] = Field(
+        default_factory=dict,
+        description="Minimum per dimension, or `total`, e.g. {fit: 25, total: 50}.",
+    )
+    has_email: bool | None = Field(None, description="The contact has (or lacks) an email.")
+    has_activity: ActivityTypes | None = Field(
+        None, description="The contact has at least one activity of one of these types."
+    )
+    within_days: float | None = Field(
+        None, gt=0, description="Limits `has_activity` to the last N days."
+    )
+    bant_min: int | None = Field(
+        None, ge=0, le=4, description="At least N of the BANT criteria are met."
+    )
+    contact: Conditions | None = Field(None, description="Conditions on contact attributes.")
+    any: list[StageCondition] | None = Field(None, description="At least one of these holds.")
+    all: list[StageCondition] | None = Field(None, description="Every one of these holds.")
+
+    @model_validator(mode="after")
+    def _window_needs_activity(self) -> Self:
+        if self.within_days is not None and self.has_activity is None:
+            raise ValueError("`within_days` needs `has_activity`")
+        return self
+
+
+class Stage(Strict):
+    """One rung of the ladder."""
+
+    name: str = Field(min_length=1)
+    when: StageCondition | None = Field(
+        None, description="Entry conditions; a stage without them is the ladder's floor."
+    )
+    owner: Literal["marketing", "sales"] = Field(
+        "marketing", description="Sales-owned stages, once reached, are never changed by scoring."
+    )
+
+
+class StageLadder(Strict):
+    """Ordered stages, lowest first; a contact sits on the highest stage whose conditions hold."""
+
+    current_field: str | None = Field(
+        None,
+        description="Contact attribute holding the stage already reached; stages never "
+        "move below it, and a sales-owned one is kept as it is.",
+    )
+    ladder: list[Stage] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        seen: set[str] = set()
+        for stage in self.ladder:
+            key = stage.name.casefold()
+            if key in seen:
+                raise ValueError(f"stage {stage.name!r} appears twice")
+            seen.add(key)
+        return self
+
+
+class GradeBand(Strict):
+    grade: str = Field(min_length=1, max_length=3)
+    min: float | None = Field(None, description="Lowest dimension value for this grade.")
+
+
+class Grades(Strict):
+    """Letter grades from one dimension's value, best band first."""
+
+    dimension: str = "fit"
+    bands: list[GradeBand] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _descending(self) -> Self:
+        mins = [b.min for b in self.bands]
+        if any(m is None for m in mins[:-1]):
+            raise ValueError("only the last band may omit `min`")
+        bounds = [m for m in mins if m is not None]
+        if bounds != sorted(bounds, reverse=True):
+            raise ValueError("bands must be listed from the highest `min` to the lowest")
+        return self
+
+
+class Bant(Strict):
+    """Budget, authority, need and timeframe, each met when its conditions hold."""
+
+    budget: Conditions | None = None
+    authority: Conditions | None = None
+    need: Conditions | None = None
+    timeframe: Conditions | None = None
+
+    def criteria(self) -> dict[str, Conditions]:
+        return {k: v for k, v in self if v is not None}
+
+
+class BotClicks(Strict):
+    """Email clicks that security scanners make, not people."""
+
+    enabled: bool = True
+    types: ActivityTypes = Field(
+        default_factory=lambda: [ActivityType.EMAIL_CLICK],
+        description="Activity types filtered (add email_open to filter machine opens).",
+    )
+    seconds_after_delivery: float = Field(
+        10, ge=0, description="A click this soon after the email_sent of the same "
+        "campaign is a scanner's."
+    )
+    max_per_second: int = Field(
+        2, ge=1, description="More clicks than this by one contact within one second are a scanner's."
+    )
+
+
+class Filters(Strict):
+    bot_clicks: BotClicks = Field(default_factory=BotClicks)
+
+
+DEFAULT_DIMENSIONS = {"fit": Dimension(), "activity": Dimension(), "engagement": Dimension()}
+
+
+class RuleSet(Strict):
+    """A whole rule file."""
+
+    version: Literal[1] = 1
+    name: str | None = None
+    dimensions: dict[str, Dimension] = Field(default_factory=lambda: dict(DEFAULT_DIMENSIONS))
+    rules: list[Rule] = Field(min_length=1)
+    bant: Bant | None = None
+    stages: StageLadder | None = None
+    grades: Grades | None = None
+    filters: Filters = Field(default_factory=Filters)
+
+    @model_validator(mode="after")
+    def _references(self) -> Self:
+        for name in self.dimensions:
+            if not IDENTIFIER.match(name) or name in RESERVED_DIMENSIONS:
+                raise LocatedError(
+                    ("dimensions", name), f"dimension name {name!r} must be lower_snake_case"
+                )
+        if not self.dimensions:
+            raise LocatedError(("dimensions",), "at least one dimension is needed")
+        seen: set[str] = set()
+        for index, rule in enumerate(self.rules):
+            if rule.id in seen:
+                raise LocatedError(("rules", index, "id"), f"rule id {rule.id!r} appears twice")
+            seen.add(rule.id)
+            dimension = self.dimension_of(rule)
+            if dimension not in self.dimensions:
+                field = "dimension" if rule.dimension else "id"
+                raise LocatedError(
+                    ("rules", index, field),
+                    f"rule {rule.id!r} adds to dimension {dimension!r}, which is not declared "
+                    f"(declared: {', '.join(self.dimensions)})",
+                )
+        if self.grades is not None and self.grades.dimension not in self.dimensions:
+            raise LocatedError(
+                ("grades", "dimension"),
+                f"grades use undeclared dimension {self.grades.dimension!r}",
+            )
+        if self.stages is not None:
+            for index, stage in enumerate(self.stages.ladder):
+                if stage.when is not None:
+                    self._check_stage(("stages", "ladder", index, "when"), stage.when)
+        return self
+
+    def _check_stage(self, path: tuple[str | int, ...], condition: StageCondition) -> None:
+        for key in condition.min:
+            if key != "total" and key not in self.dimensions:
+                raise LocatedError(
+                    (*path, "min", key),
+                    f"unknown dimension {key!r} (declared: {', '.join(self.dimensions)}, total)",
+                )
+        if condition.bant_min is not None and self.bant is None:
+            raise LocatedError((*path, "bant_min"), "`bant_min` needs a `bant` block")
+        for group in ("any", "all"):
+            for index, child in enumerate(getattr(condition, group) or []):
+                self._check_stage((*path, group, index), child)
+
+    def dimension_of(self, rule: Rule) -> str:
+        return rule.dimension or rule.default_dimension()
