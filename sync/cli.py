@@ -1,0 +1,174 @@
+"""The `leadscore` command line."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from connectors.errors import InputFileError
+from connectors.files import file_format, parse_moment, read_activities, read_contacts, write_rows
+from scoring import RuleFileError, RuleSet, default_rules_text, load_rules, score_records
+from sync.report import print_ranking, result_columns
+from sync.settings import Settings, env_example
+
+EXIT_BAD_INPUT = 2
+
+app = typer.Typer(
+    name="leadscore",
+    help="Score leads from rules in a YAML file and sync the scores to your CRMs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(lines: list[str] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print what is wrong on stderr and stop with `code` (2: bad input)."""
+    for line in [lines] if isinstance(lines, str) else lines:
+        err.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        fail(
+            [
+                f"setting LEADSCORE_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+                for e in exc.errors(include_url=False)
+            ]
+        )
+
+
+def rules_from(path: Path) -> RuleSet:
+    try:
+        return load_rules(path)
+    except RuleFileError as exc:
+        fail([str(p) for p in exc.problems])
+
+
+RulesOption = Annotated[
+    Path | None,
+    typer.Option("--rules", "-r", help="Rule file [default: $LEADSCORE_RULES or leadscore.yaml]."),
+]
+
+
+@app.command()
+def validate(
+    rules: Annotated[Path | None, typer.Argument(help="Rule file to check.")] = None,
+) -> None:
+    """Check a rule file; exit 2 with file, line and field of each error."""
+    path = rules or settings().rules
+    ruleset = rules_from(path)
+    stages = len(ruleset.stages.ladder) if ruleset.stages else 0
+    out.print(
+        f"[green]ok[/green] {path}: {len(ruleset.rules)} rules, "
+        f"{len(ruleset.dimensions)} dimensions ({', '.join(ruleset.dimensions)}), "
+        f"{stages} stages",
+        highlight=False,
+    )
+
+
+@app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the JSON Schema of rule files, for editor completion and checks."""
+    document = RuleSet.model_json_schema()
+    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    document["title"] = "leadscore rule file"
+    text = json.dumps(document, indent=2) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, "utf-8")
+        out.print(f"wrote {output}", highlight=False)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to write the files.")] = Path("."),
+    force: Annotated[bool, typer.Option(help="Overwrite files that exist.")] = False,
+) -> None:
+    """Write a commented leadscore.yaml and a .env to start from."""
+    files = {directory / "leadscore.yaml": default_rules_text(), directory / ".env": env_example()}
+    existing = [str(p) for p in files if p.exists()]
+    if existing and not force:
+        fail(f"{', '.join(existing)} already exists; use --force to overwrite")
+    directory.mkdir(parents=True, exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text, "utf-8")
+        out.print(f"wrote {path}", highlight=False)
+    out.print(f"next: edit {directory / 'leadscore.yaml'}, then `leadscore validate`")
+
+
+@app.command()
+def score(
+    contacts: Annotated[
+        Path, typer.Option("--contacts", "-c", help="Contacts: .csv or .jsonl with an `id` column.")
+    ],
+    rules: RulesOption = None,
+    activities: Annotated[
+        Path | None,
+        typer.Option(
+            "--activities",
+            "-a",
+            help="Activities: .csv or .jsonl with contact_id (or email), type, occurred_at.",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="Score as of this ISO-8601 moment [default: now]; later activities "
+        "are ignored."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write every contact to .csv or .jsonl instead of a table."),
+    ] = None,
+    top: Annotated[int, typer.Option(help="Rows of the table (0: all).")] = 20,
+) -> None:
+    """Score contacts and activities from files; print a ranked table or write a file."""
+    ruleset = rules_from(rules or settings().rules)
+    moment = datetime.now(UTC)
+    if as_of is not None:
+        parsed = parse_moment(as_of)
+        if parsed is None:
+            fail(f"--as-of: expected an ISO-8601 moment such as 2026-11-01T00:00:00Z, got {as_of!r}")
+        moment = parsed
+    try:
+        if output is not None:
+            file_format(output)
+        people = read_contacts(contacts)
+        read = read_activities(activities, people) if activities else None
+    except InputFileError as exc:
+        fail([str(p) for p in exc.problems])
+    if read is not None and read.unmatched:
+        err.print(
+            f"note: {read.unmatched} activities in {activities} refer to no contact in "
+            f"{contacts}; they were skipped",
+            highlight=False,
+        )
+    batch = score_records(ruleset, people, read.activities if read else [], moment)
+    if output is None:
+        print_ranking(out, batch, moment, top)
+        return
+    try:
+        write_rows(output, batch.rows(ranked=True), result_columns(batch))
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}", code=1)
+    out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)
+
+
+def main() -> None:
+    app()
