@@ -116,7 +116,9 @@ class _Run:
         if half_life is None:
             return counts * float(rule.points), counts
         weights = rule.points * np.exp2(-ages / half_life)
-        return np.bincount(who, weights=weights, minlength=self.n), counts
+        # bincount returns integers for an empty input, even with weights
+        summed = np.bincount(who, weights=weights, minlength=self.n).astype(np.float64, copy=False)
+        return summed, counts
 
     # -- facts for stages -------------------------------------------------------------------
 

@@ -1,0 +1,197 @@
+"""The files connector: reading contacts and activities, and the errors for malformed files."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connectors.errors import InputFileError
+from connectors.files import (
+    parse_activity_type,
+    parse_moment,
+    read_activities,
+    read_contacts,
+    write_rows,
+)
+from scoring import ActivityType, Contact
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    return path
+
+
+def errors_of(call, *args) -> list[str]:
+    with pytest.raises(InputFileError) as caught:
+        call(*args)
+    return [str(p) for p in caught.value.problems]
+
+
+def test_contacts_from_csv_keep_attributes_and_drop_blanks(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", "id,email,industry,employees\n1, Ann@Acme.io ,SaaS,120\n2,,,\n")
+
+    contacts = read_contacts(path)
+
+    assert contacts == [
+        Contact("1", "Ann@Acme.io", {"industry": "SaaS", "employees": "120"}),
+        Contact("2", None, {}),
+    ]
+
+
+def test_contacts_from_jsonl_keep_numbers(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.jsonl", '{"id": 7, "email": "a@b.io", "employees": 40}\n\n{"id": "8"}\n')
+
+    assert read_contacts(path) == [Contact("7", "a@b.io", {"employees": 40}), Contact("8", None, {})]
+
+
+def test_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes("id,email\n1,a@b.io\n".encode("utf-8-sig"))
+    assert read_contacts(path)[0].id == "1"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("c.csv", "email\na@b.io\n", ["c.csv:1: column 'id': missing column 'id' (found: email)"]),
+        ("c.csv", "id,email\n1,a@b.io\n1,c@d.io\n", ["c.csv:3: column 'id': duplicate id '1' (first on line 2)"]),
+        ("c.csv", "id,email\n,a@b.io\n", ["c.csv:2: column 'id': the contact id is empty"]),
+        ("c.csv", "id,email\n1,a@b.io,extra\n", ["c.csv:2: expected 2 fields, found 3"]),
+        ("c.csv", "id,id\n1,2\n", ["c.csv:1: column 'id': column appears more than once"]),
+        ("c.csv", "", ["c.csv: the file is empty"]),
+        ("c.jsonl", '{"id": 1}\n{"id": 2\n', ["c.jsonl:2: invalid JSON: Expecting ',' delimiter (column 9)"]),
+        ("c.jsonl", '[1, 2]\n', ["c.jsonl:1: expected a JSON object, found list"]),
+        ("c.jsonl", '{"id": 1, "tags": ["a"]}\n', ["c.jsonl:1: column 'tags': nested objects and lists are not supported"]),
+        ("c.txt", "id\n1\n", ["c.txt: unknown extension '.txt'; use .csv or .jsonl"]),
+    ],
+)
+def test_malformed_contact_files(tmp_path: Path, name: str, text: str, expected: list[str]) -> None:
+    path = write(tmp_path, name, text)
+    assert [e.replace(str(tmp_path) + "/", "") for e in errors_of(read_contacts, path)] == expected
+
+
+def test_file_in_another_encoding_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "c.csv"
+    path.write_bytes("id,city\n1,Paris\n2,Orl\xe9ans\n".encode("latin-1"))
+
+    [message] = errors_of(read_contacts, path)
+
+    assert message.endswith("c.csv:3: not UTF-8 text (byte 21); save the file as UTF-8")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert errors_of(read_contacts, tmp_path / "none.csv") == [f"{tmp_path}/none.csv: file not found"]
+
+
+CONTACTS = [Contact("1", "Ann@Acme.io"), Contact("2", "bob@beta.io")]
+
+
+def test_activities_tie_to_contacts_by_id_or_email(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "a.csv",
+        "id,contact_id,email,type,occurred_at,url\n"
+        "e1,1,,page_view,2026-10-01T10:00:00Z,/pricing\n"
+        "e2,, ANN@acme.io ,Email Open,2026-10-02T10:00:00+02:00,\n"
+        "e3,99,,page_view,2026-10-03T10:00:00,\n",
+    )
+
+    read = read_activities(path, CONTACTS)
+
+    assert [(a.id, a.contact_id, a.type, a.occurred_at) for a in read.activities] == [
+        ("e1", "1", ActivityType.PAGE_VIEW, datetime(2026, 10, 1, 10, tzinfo=UTC)),
+        ("e2", "1", ActivityType.EMAIL_OPEN, datetime(2026, 10, 2, 8, tzinfo=UTC)),
+    ]
+    assert read.activities[0].attributes == {"url": "/pricing"}
+    assert read.unmatched == 1
+
+
+def test_malformed_activities_report_every_row_and_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "a.csv",
+        "contact_id,type,occurred_at\n"
+        "1,page_view,yesterday\n"
+        "1,webinar,2026-10-01T10:00:00Z\n"
+        ",page_view,2026-10-01T10:00:00Z\n",
+    )
+
+    found = [e.replace(str(tmp_path) + "/", "") for e in errors_of(read_activities, path, CONTACTS)]
+
+    assert found[0] == (
+        "a.csv:2: column 'occurred_at': expected an ISO-8601 date and time such as "
+        "2026-03-01T09:30:00Z, got 'yesterday'"
+    )
+    assert found[1].startswith("a.csv:3: column 'type': unknown activity type 'webinar' (expected one of: email_sent,")
+    assert found[2] == "a.csv:4: column 'contact_id': no contact: contact_id and email are both empty"
+
+
+def test_activities_need_a_contact_reference_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "a.csv", "type,occurred_at\npage_view,2026-10-01T10:00:00Z\n")
+    [message] = errors_of(read_activities, path, CONTACTS)
+    assert "missing column 'contact_id' or 'email'" in message
+
+
+def test_rows_are_written_atomically_in_both_formats(tmp_path: Path) -> None:
+    rows = [{"id": "1", "score": 12.5, "stage": None}, {"id": "2", "score": 3, "stage": "MQL"}]
+
+    write_rows(tmp_path / "out.csv", rows, ["id", "score", "stage"])
+    write_rows(tmp_path / "out.jsonl", rows, ["id", "score", "stage"])
+
+    assert (tmp_path / "out.csv").read_bytes() == b"id,score,stage\r\n1,12.5,\r\n2,3,MQL\r\n"
+    assert [json.loads(x) for x in (tmp_path / "out.jsonl").read_text().splitlines()] == rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.jsonl"]
+
+
+def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
+    def rows():
+        yield {"id": "1"}
+        raise RuntimeError("scoring failed half-way")
+
+    with pytest.raises(RuntimeError):
+        write_rows(tmp_path / "out.csv", rows(), ["id"])
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- parsers, property-based ------------------------------------------------------------
+
+text_cells = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20
+)
+
+
+@given(st.lists(st.tuples(text_cells, text_cells), max_size=8))
+def test_any_text_survives_a_csv_round_trip(tmp_path_factory, cells) -> None:
+    folder = tmp_path_factory.mktemp("roundtrip")
+    rows = [{"id": f"r{i}", "email": e, "note": n} for i, (e, n) in enumerate(cells)]
+    write_rows(folder / "c.csv", rows, ["id", "email", "note"])
+
+    back = read_contacts(folder / "c.csv")
+
+    expected = [
+        (r["id"], r["email"].strip() or None, r["note"].strip() or None) for r in rows
+    ]
+    assert [(c.id, c.email, c.attributes.get("note")) for c in back] == expected
+
+
+@given(st.datetimes(timezones=st.timezones(), min_value=datetime(1971, 1, 2), max_value=datetime(2200, 1, 1)))
+def test_iso_moments_parse_to_the_same_instant(moment: datetime) -> None:
+    parsed = parse_moment(moment.isoformat())
+    assert parsed is not None and parsed == moment and parsed.tzinfo == UTC
+
+
+@given(st.sampled_from(list(ActivityType)), st.sampled_from([str.upper, str.title, lambda s: s.replace("_", "-")]))
+def test_activity_type_names_parse_in_any_case_or_separator(kind: ActivityType, spell) -> None:
+    assert parse_activity_type(f" {spell(kind.value)} ") is kind
+
+
+@given(st.text(max_size=30))
+def test_garbage_never_parses_as_a_moment_or_crashes(text: str) -> None:
+    parsed = parse_moment(text)
+    assert parsed is None or parsed.tzinfo == UTC

@@ -1,0 +1,122 @@
+"""Rule files: every error names file, line and field and says what was expected."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from scoring import RuleFileError, load_rules, parse_rules
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(RuleFileError) as caught:
+        parse_rules(textwrap.dedent(text), "r.yaml")
+    return [str(p) for p in caught.value.problems]
+
+
+def test_misspelled_operator_is_located_with_a_suggestion() -> None:
+    found = problems(
+        """
+        rules:
+          - id: job
+            contact: {job: {equal: Marketing}}
+            points: 5
+        """
+    )
+    assert found == ["r.yaml:4: rules[0].contact.job.equal: unknown field 'equal'; did you mean 'equals'?"]
+
+
+def test_wrong_type_names_the_value_received() -> None:
+    found = problems(
+        """
+        rules:
+          - id: open
+            activity: email_open
+            points: ten
+        """
+    )
+    assert len(found) == 1
+    assert found[0].startswith("r.yaml:5: rules[0].points: Input should be a valid number")
+    assert found[0].endswith("(got 'ten')")
+
+
+def test_unknown_activity_type_lists_the_vocabulary() -> None:
+    [found] = problems("rules:\n  - {id: a, activity: email_opn, points: 1}\n")
+    assert found.startswith("r.yaml:2: rules[0].activity")
+    assert "'email_open'" in found and "(got 'email_opn')" in found
+
+
+def test_all_field_errors_are_reported_at_once() -> None:
+    found = problems(
+        """
+        rules:
+          - {id: a, activity: page_view, points: 1, windw_days: 3}
+          - {id: b, contact: {x: 1}}
+        """
+    )
+    assert found == [
+        "r.yaml:3: rules[0].windw_days: unknown field 'windw_days'; did you mean 'window_days'?",
+        "r.yaml:4: rules[1]: a rule needs non-zero `points` or `disqualify: true`",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "rules:\n  - {id: a, contact: {c: 1}, points: 1, dimension: fitt}\n",
+            "r.yaml:2: rules[0].dimension: rule 'a' adds to dimension 'fitt', which is not "
+            "declared (declared: fit, activity, engagement)",
+        ),
+        (
+            "rules:\n  - {id: a, contact: {c: 1}, points: 1}\n  - {id: a, contact: {c: 2}, points: 1}\n",
+            "r.yaml:3: rules[1].id: rule id 'a' appears twice",
+        ),
+        (
+            "rules: [{id: a, contact: {c: 1}, points: 1}]\nstages:\n  ladder:\n    - name: A\n"
+            "    - name: B\n      when:\n        min: {fitt: 2}\n",
+            "r.yaml:7: stages.ladder[1].when.min.fitt: unknown dimension 'fitt' (declared: fit, "
+            "activity, engagement, total)",
+        ),
+        (
+            "rules: [{id: a, contact: {c: 1}, points: 1}]\nstages:\n  ladder:\n    - name: A\n"
+            "      when: {bant_min: 2}\n",
+            "r.yaml:5: stages.ladder[0].when.bant_min: `bant_min` needs a `bant` block",
+        ),
+        (
+            "rules: [{id: a, contact: {title: {regex: '(unclosed'}}, points: 1}]\n",
+            "r.yaml:1: rules[0].contact.title.regex: invalid regular expression: missing ), "
+            "unterminated subpattern at position 0",
+        ),
+        ("rules: [{id: Bad-Id, contact: {c: 1}, points: 1}]\n",
+         "r.yaml:1: rules[0]: id 'Bad-Id' must be lower_snake_case (a-z, 0-9, _)"),
+        ("rules: [{id: a, contact: {c: 1}, points: 1, once: true}]\n",
+         "r.yaml:1: rules[0]: `once` applies only to activity rules"),
+        ("rules: []\n", "r.yaml:1: rules: List should have at least 1 item after validation, not 0 (got [])"),
+        ("dimensions: {fit: {}}\n", "r.yaml:1: rules: this field is required"),
+        ("rules:\n  - id: a\n    points: [1\n", "r.yaml:4: invalid YAML: expected ',' or ']', but got '<stream end>'"),
+        ("- just\n- a list\n", "r.yaml:1: expected a mapping at the top level"),
+        ("", "r.yaml: the file is empty"),
+    ],
+)
+def test_problem_messages(text: str, expected: str) -> None:
+    assert problems(text) == [expected]
+
+
+def test_missing_and_undecodable_files(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("rules: []\n# caf\xe9\n".encode("latin-1"))
+
+    with pytest.raises(RuleFileError, match=r"nope.yaml: file not found"):
+        load_rules(tmp_path / "nope.yaml")
+    with pytest.raises(RuleFileError, match=r"latin.yaml: not UTF-8 text"):
+        load_rules(latin)
+
+
+@pytest.mark.parametrize("name", ["thibault", "three_dimensions", "seven_stages"])
+def test_shipped_examples_validate(name: str) -> None:
+    assert load_rules(EXAMPLES / f"{name}.yaml").rules

@@ -1,0 +1,166 @@
+"""The command line as a user meets it: exit codes, messages, files written or not."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scoring import parse_rules
+from sync.cli import app
+
+EXAMPLES = Path(__file__).parents[2] / "examples"
+runner = CliRunner()
+
+
+def run(*args: str, env: dict[str, str] | None = None):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200", **(env or {})})
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        "id,email,job_function\n"
+        "1,thibault@acme.io,Sales\n"
+        "2,marie@beta.io,Marketing\n"
+        "3,,Marketing\n",
+        "utf-8",
+    )
+    activities = tmp_path / "activities.csv"
+    activities.write_text(
+        "contact_id,type,occurred_at\n"
+        "1,social_click,2026-11-03T09:00:00Z\n"
+        "1,page_view,2026-11-04T09:00:00Z\n"
+        "1,content_download,2026-11-06T09:00:00Z\n"
+        "1,question,2026-11-10T09:00:00Z\n"
+        "2,email_open,2026-11-05T09:00:00Z\n"
+        "2,question,2026-12-01T09:00:00Z\n",
+        "utf-8",
+    )
+    return {"contacts": contacts, "activities": activities, "dir": tmp_path}
+
+
+def score_args(files: dict[str, Path], *extra: str) -> list[str]:
+    return [
+        "score", "--rules", str(EXAMPLES / "thibault.yaml"), "--contacts", str(files["contacts"]),
+        "--activities", str(files["activities"]), "--as-of", "2026-11-11T00:00:00Z", *extra,
+    ]
+
+
+def test_validate_accepts_a_good_file() -> None:
+    result = run("validate", str(EXAMPLES / "seven_stages.yaml"))
+    assert result.exit_code == 0
+    assert "ok" in result.stdout and "5 rules" in result.stdout and "7 stages" in result.stdout
+
+
+def test_validate_exits_2_naming_file_line_and_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - id: a\n    activity: page_view\n    pionts: 5\n", "utf-8")
+
+    result = run("validate", str(bad))
+
+    assert result.exit_code == 2
+    assert f"{bad}:4: rules[0].pionts: unknown field 'pionts'; did you mean 'points'?" in result.stderr
+
+
+def test_rules_default_to_the_setting(tmp_path: Path) -> None:
+    result = run("validate", env={"LEADSCORE_RULES": str(EXAMPLES / "thibault.yaml")})
+    assert result.exit_code == 0, result.stderr
+
+
+def test_score_prints_a_ranked_table(files: dict[str, Path]) -> None:
+    result = run(*score_args(files))
+
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if "thibault@acme.io" in line)
+    second = next(i for i, line in enumerate(lines) if "marie@beta.io" in line)
+    assert first < second
+    assert "110" in lines[first] and "+50 asked a question" in lines[first]
+
+
+def test_score_writes_every_contact_to_csv(files: dict[str, Path]) -> None:
+    out = files["dir"] / "scores.csv"
+
+    result = run(*score_args(files, "--out", str(out)))
+
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [(r["id"], r["score"]) for r in rows] == [("1", "110.0"), ("2", "10.0"), ("3", "0.0")]
+    assert list(rows[0]) == [
+        "id", "email", "score", "activity", "engagement", "grade", "stage", "disqualified", "reasons",
+    ]
+
+
+def test_score_writes_jsonl(files: dict[str, Path]) -> None:
+    out = files["dir"] / "scores.jsonl"
+    assert run(*score_args(files, "--out", str(out))).exit_code == 0
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["email"] == "thibault@acme.io" and first["disqualified"] is False
+
+
+def test_malformed_activity_file_exits_2_and_writes_nothing(files: dict[str, Path]) -> None:
+    files["activities"].write_text("contact_id,type,occurred_at\n1,page_view,someday\n", "utf-8")
+    out = files["dir"] / "scores.csv"
+
+    result = run(*score_args(files, "--out", str(out)))
+
+    assert result.exit_code == 2
+    assert f"{files['activities']}:2: column 'occurred_at'" in result.stderr
+    assert not out.exists()
+
+
+def test_bad_as_of_exits_2(files: dict[str, Path]) -> None:
+    result = run("score", "--rules", str(EXAMPLES / "thibault.yaml"), "--contacts",
+                 str(files["contacts"]), "--as-of", "next tuesday")
+    assert result.exit_code == 2
+    assert "--as-of" in result.stderr
+
+
+def test_unknown_output_format_exits_2_before_reading(files: dict[str, Path]) -> None:
+    result = run(*score_args(files, "--out", str(files["dir"] / "scores.xlsx")))
+    assert result.exit_code == 2
+    assert "unknown extension '.xlsx'" in result.stderr
+
+
+def test_unmatched_activities_are_reported(files: dict[str, Path]) -> None:
+    with files["activities"].open("a") as handle:
+        handle.write("99,page_view,2026-11-04T09:00:00Z\n")
+    result = run(*score_args(files))
+    assert result.exit_code == 0
+    assert "1 activities" in result.stderr and "skipped" in result.stderr
+
+
+def test_init_writes_a_valid_rule_file_and_env_and_will_not_overwrite(tmp_path: Path) -> None:
+    first = run("init", str(tmp_path))
+    again = run("init", str(tmp_path))
+
+    assert first.exit_code == 0
+    assert parse_rules((tmp_path / "leadscore.yaml").read_text()).rules
+    assert "LEADSCORE_RULES=" in (tmp_path / ".env").read_text()
+    assert again.exit_code == 2 and "already exists" in again.stderr
+
+
+def test_env_example_lists_every_setting() -> None:
+    from sync.settings import env_example
+
+    assert (Path(__file__).parents[2] / ".env.example").read_text() == env_example()
+
+
+def test_schema_is_json_schema_of_rule_files(tmp_path: Path) -> None:
+    out = tmp_path / "schema.json"
+    assert run("schema", "--out", str(out)).exit_code == 0
+    document = json.loads(out.read_text())
+    rule = document["$defs"]["Rule"]["properties"]
+    assert {"id", "activity", "contact", "points", "cap", "once", "window_days"} <= set(rule)
+    assert document["$defs"]["Rule"]["additionalProperties"] is False
+
+
+def test_bad_setting_exits_2(tmp_path: Path) -> None:
+    result = run("validate", env={"LEADSCORE_LOG_FORMAT": "yaml"})
+    assert result.exit_code == 2
+    assert "LEADSCORE_LOG_FORMAT" in result.stderr
