@@ -33,7 +33,11 @@ def file_format(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise InputFileError(
-            [FileProblem(str(path), None, None, f"unknown extension {suffix!r}; use .csv or .jsonl")]
+            [
+                FileProblem(
+                    str(path), None, None, f"unknown extension {suffix!r}; use .csv or .jsonl"
+                )
+            ]
         )
     return FORMATS[suffix]
 
@@ -68,7 +72,9 @@ def _read_text(path: str) -> str:
     except FileNotFoundError:
         raise InputFileError([FileProblem(path, None, None, "file not found")]) from None
     except OSError as exc:
-        raise InputFileError([FileProblem(path, None, None, f"cannot read: {exc.strerror}")]) from None
+        raise InputFileError(
+            [FileProblem(path, None, None, f"cannot read: {exc.strerror}")]
+        ) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -167,7 +173,11 @@ def _cell(value: Any) -> Any:
 
 def _attributes(values: Mapping[str, Any], reserved: Iterable[str]) -> dict[str, Any]:
     skip = set(reserved)
-    return {k: v for k, v in ((k, _cell(v)) for k, v in values.items() if k not in skip) if v is not None}
+    return {
+        k: v
+        for k, v in ((k, _cell(v)) for k, v in values.items() if k not in skip)
+        if v is not None
+    }
 
 
 def read_contacts(path: str | Path) -> list[Contact]:
@@ -244,13 +254,17 @@ def read_activities(path: str | Path, contacts: Sequence[Contact]) -> ActivityRe
         kind = parse_activity_type(raw_type) if isinstance(raw_type, str) else None
         if kind is None:
             valid = ", ".join(t.value for t in ACTIVITY_TYPES)
-            problems.add(row.number, "type", f"unknown activity type {raw_type!r} (expected one of: {valid})")
+            problems.add(
+                row.number, "type", f"unknown activity type {raw_type!r} (expected one of: {valid})"
+            )
         raw_time = _cell(row.values.get("occurred_at"))
         moment = parse_moment(raw_time)
         if moment is None:
             problems.add(
-                row.number, "occurred_at",
-                f"expected an ISO-8601 date and time such as 2026-03-01T09:30:00Z, got {raw_time!r}",
+                row.number,
+                "occurred_at",
+                "expected an ISO-8601 date and time such as 2026-03-01T09:30:00Z, "
+                f"got {raw_time!r}",
             )
         contact_ref = _cell(row.values.get("contact_id"))
         email_ref = _cell(row.values.get("email"))
@@ -295,7 +309,9 @@ def write_rows(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Seq
         raise
 
 
-def _serialize(kind: str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[str]:
+def _serialize(
+    kind: str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]
+) -> Iterator[str]:
     if kind == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")

@@ -22,7 +22,6 @@ from scoring.frames import (
     BoolArray,
     CategoricalColumn,
     Column,
-    NumericColumn,
     format_number,
 )
 
@@ -54,7 +53,9 @@ class Operators(BaseModel):
     between: tuple[float, float] | None = Field(
         None, description="Number within [low, high], both ends included."
     )
-    exists: bool | None = Field(None, description="true: the field has a value; false: it has none.")
+    exists: bool | None = Field(
+        None, description="true: the field has a value; false: it has none."
+    )
 
     @field_validator("regex")
     @classmethod
@@ -135,48 +136,44 @@ def _contains(cell: str | float, needles: str | list[str]) -> bool:
     return any(n.casefold() in text for n in items)
 
 
-def _compare(op: Callable[[float, float], bool], bound: float) -> Callable[[str | float], bool]:
-    def check(cell: str | float) -> bool:
+def _number_test(op: Callable[[float, float], bool]) -> Callable[[str | float, Any], bool]:
+    def check(cell: str | float, bound: float) -> bool:
         number = _number(cell)
         return number is not None and op(number, bound)
 
     return check
 
 
+def _between(cell: str | float, bounds: tuple[float, float]) -> bool:
+    number = _number(cell)
+    return number is not None and bounds[0] <= number <= bounds[1]
+
+
+_CELL_TESTS: dict[str, Callable[[str | float, Any], bool]] = {
+    "equals": _equals,
+    "not_equals": lambda cell, arg: not _equals(cell, arg),
+    "one_of": lambda cell, arg: any(_equals(cell, x) for x in arg),
+    "not_one_of": lambda cell, arg: not any(_equals(cell, x) for x in arg),
+    "contains": _contains,
+    "not_contains": lambda cell, arg: not _contains(cell, arg),
+    "regex": lambda cell, arg: arg.search(_text(cell)) is not None,
+    "gt": _number_test(float.__gt__),
+    "gte": _number_test(float.__ge__),
+    "lt": _number_test(float.__lt__),
+    "lte": _number_test(float.__le__),
+    "between": _between,
+    # a present value fails `exists: false` and passes `exists: true`
+    "exists": lambda cell, arg: bool(arg),
+}
+
+
 def cell_predicate(ops: Operators) -> Callable[[str | float], bool]:
     """The test of one present cell against every given operator."""
-    checks: list[Callable[[str | float], bool]] = []
-    for name, arg in ops.given().items():
-        if name == "exists":
-            if arg is False:
-                checks.append(lambda cell: False)
-        elif name == "equals":
-            checks.append(lambda cell, a=arg: _equals(cell, a))
-        elif name == "not_equals":
-            checks.append(lambda cell, a=arg: not _equals(cell, a))
-        elif name == "one_of":
-            checks.append(lambda cell, a=arg: any(_equals(cell, x) for x in a))
-        elif name == "not_one_of":
-            checks.append(lambda cell, a=arg: not any(_equals(cell, x) for x in a))
-        elif name == "contains":
-            checks.append(lambda cell, a=arg: _contains(cell, a))
-        elif name == "not_contains":
-            checks.append(lambda cell, a=arg: not _contains(cell, a))
-        elif name == "regex":
-            pattern = re.compile(arg)
-            checks.append(lambda cell, p=pattern: p.search(_text(cell)) is not None)
-        elif name == "gt":
-            checks.append(_compare(float.__gt__, arg))
-        elif name == "gte":
-            checks.append(_compare(float.__ge__, arg))
-        elif name == "lt":
-            checks.append(_compare(float.__lt__, arg))
-        elif name == "lte":
-            checks.append(_compare(float.__le__, arg))
-        elif name == "between":
-            low, high = arg
-            checks.append(lambda cell, lo=low, hi=high: (n := _number(cell)) is not None and lo <= n <= hi)
-    return lambda cell: all(check(cell) for check in checks)
+    tests = [
+        (_CELL_TESTS[name], re.compile(arg) if name == "regex" else arg)
+        for name, arg in ops.given().items()
+    ]
+    return lambda cell: all(test(cell, arg) for test, arg in tests)
 
 
 def missing_matches(ops: Operators) -> bool:

@@ -112,9 +112,9 @@ class _Run:
             youngest = np.full(self.n, np.inf)
             np.minimum.at(youngest, who, ages)
             decayed = rule.points * np.exp2(-youngest / half_life)
-            return np.where(counts > 0, decayed, 0.0), counts
+            return np.where(counts > 0, decayed, 0.0).astype(np.float64), counts
         if half_life is None:
-            return counts * float(rule.points), counts
+            return counts.astype(np.float64) * rule.points, counts
         weights = rule.points * np.exp2(-ages / half_life)
         # bincount returns integers for an empty input, even with weights
         summed = np.bincount(who, weights=weights, minlength=self.n).astype(np.float64, copy=False)
@@ -156,7 +156,9 @@ class _Run:
             mask &= self.holds(child, levels)
         return mask
 
-    def stages(self, levels: dict[str, FloatArray], disqualified: BoolArray) -> npt.NDArray[np.int16]:
+    def stages(
+        self, levels: dict[str, FloatArray], disqualified: BoolArray
+    ) -> npt.NDArray[np.int16]:
         ladder = self.rules.stages
         assert ladder is not None
         reached = np.full(self.n, -1, dtype=np.int16)

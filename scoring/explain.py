@@ -111,7 +111,9 @@ class ScoreBatch:
             points = float(self.rule_points[row, index])
             count = int(self.rule_counts[row, index])
             base = rule.points * (1 if rule.once else count)
-            capped = rule.cap if rule.cap is not None and math.isclose(abs(points), rule.cap) else None
+            capped = (
+                rule.cap if rule.cap is not None and math.isclose(abs(points), rule.cap) else None
+            )
             found.append(
                 Reason(
                     rule.id,
@@ -131,8 +133,14 @@ class ScoreBatch:
                 label = dim.label or name
                 bound = "capped at" if excess < 0 else "floored at"
                 found.append(
-                    Reason(f"{name}_limit", f"{label} {bound} {number(limit or 0)}", name,
-                           excess, 1, excess)
+                    Reason(
+                        f"{name}_limit",
+                        f"{label} {bound} {number(limit or 0)}",
+                        name,
+                        excess,
+                        1,
+                        excess,
+                    )
                 )
         found.sort(key=lambda r: (not r.disqualifies, -abs(r.points)))
         return found

@@ -116,9 +116,7 @@ def factorize(values: Iterable[str | None]) -> CategoricalColumn:
 def column_from_values(values: Sequence[Any]) -> Column:
     """The column for raw cells: numeric when every present cell is a number."""
     present = [v for v in values if not is_missing(v)]
-    if present and all(
-        isinstance(v, int | float) and not isinstance(v, bool) for v in present
-    ):
+    if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
         array = np.array(
             [math.nan if is_missing(v) else float(v) for v in values], dtype=np.float64
         )
@@ -142,15 +140,15 @@ def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
         domains.append(domain if at and domain else None)
     domain_column = factorize(domains)
     domain_of_email = np.append(domain_column.codes, np.int32(-1))[emails.codes]
-    free_flags = np.array(
-        [str(d) in free for d in domain_column.categories] + [False], dtype=bool
-    )
+    free_flags = np.array([str(d) in free for d in domain_column.categories] + [False], dtype=bool)
     free_codes = np.where(
         domain_of_email >= 0, free_flags[domain_of_email].astype(np.int32), np.int32(-1)
     ).astype(np.int32)
     return {
         "email": emails,
-        "email_domain": CategoricalColumn(domain_of_email.astype(np.int32), domain_column.categories),
+        "email_domain": CategoricalColumn(
+            domain_of_email.astype(np.int32), domain_column.categories
+        ),
         "email_free": CategoricalColumn(free_codes, np.array(["false", "true"], dtype=object)),
     }
 
@@ -194,7 +192,9 @@ class ContactFrame:
         columns.update(_derive_email_columns(email_column))
         for name, column in columns.items():
             if len(column) != len(id_array):
-                raise ValueError(f"column {name!r} has {len(column)} rows, expected {len(id_array)}")
+                raise ValueError(
+                    f"column {name!r} has {len(column)} rows, expected {len(id_array)}"
+                )
         return cls(id_array, columns)
 
     @classmethod

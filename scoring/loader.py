@@ -105,10 +105,14 @@ def _problems(exc: ValidationError, name: str, lines: Mapping[Path_, int]) -> li
 
 def _clean_loc(loc: tuple[int | str, ...]) -> list[str | int]:
     # pydantic adds the names of union members and validators to loc; drop them
-    return [part for part in loc if not (isinstance(part, str) and ("[" in part or part in _UNION_TAGS))]
+    return [
+        part for part in loc if not (isinstance(part, str) and ("[" in part or part in _UNION_TAGS))
+    ]
 
 
-_UNION_TAGS = frozenset({"str", "int", "float", "bool", "list[str]", "function-after", "function-before"})
+_UNION_TAGS = frozenset(
+    {"str", "int", "float", "bool", "list[str]", "function-after", "function-before"}
+)
 
 
 def _line_of(loc: Path_, lines: Mapping[Path_, int]) -> int | None:
@@ -167,7 +171,9 @@ def _unwrap(annotation: Any) -> Any:
             annotation = get_args(annotation)[0]
         elif origin in (Union, UnionType):
             members = [a for a in get_args(annotation) if a is not type(None)]
-            structured = [a for a in members if _is_model(_unwrap(a)) or get_origin(a) in (list, dict)]
+            structured = [
+                a for a in members if _is_model(_unwrap(a)) or get_origin(a) in (list, dict)
+            ]
             annotation = (structured or members)[0]
         else:
             return annotation

@@ -64,8 +64,9 @@ class Rule(Strict):
     id: str = Field(description="Unique name, lower_snake_case; shown in explanations.")
     label: str | None = Field(None, description="Short text for a sales rep, e.g. 'guide'.")
     dimension: str | None = Field(
-        None, description="Dimension the points go to (default: fit for profile rules, "
-        "engagement for email activities, activity for the rest)."
+        None,
+        description="Dimension the points go to (default: fit for profile rules, "
+        "engagement for email activities, activity for the rest).",
     )
     activity: ActivityTypes | None = Field(
         None, description="Activity type(s) this behaviour rule counts."
@@ -225,11 +226,14 @@ class BotClicks(Strict):
         description="Activity types filtered (add email_open to filter machine opens).",
     )
     seconds_after_delivery: float = Field(
-        10, ge=0, description="A click this soon after the email_sent of the same "
-        "campaign is a scanner's."
+        10,
+        ge=0,
+        description="A click this soon after the email_sent of the same campaign is a scanner's.",
     )
     max_per_second: int = Field(
-        2, ge=1, description="More clicks than this by one contact within one second are a scanner's."
+        2,
+        ge=1,
+        description="More clicks than this by one contact within one second are a scanner's.",
     )
 
 

@@ -129,12 +129,15 @@ def score(
     ] = None,
     as_of: Annotated[
         str | None,
-        typer.Option(help="Score as of this ISO-8601 moment [default: now]; later activities "
-        "are ignored."),
+        typer.Option(
+            help="Score as of this ISO-8601 moment [default: now]; later activities are ignored."
+        ),
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write every contact to .csv or .jsonl instead of a table."),
+        typer.Option(
+            "--out", "-o", help="Write every contact to .csv or .jsonl instead of a table."
+        ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows of the table (0: all).")] = 20,
 ) -> None:
@@ -144,7 +147,9 @@ def score(
     if as_of is not None:
         parsed = parse_moment(as_of)
         if parsed is None:
-            fail(f"--as-of: expected an ISO-8601 moment such as 2026-11-01T00:00:00Z, got {as_of!r}")
+            fail(
+                f"--as-of: expected an ISO-8601 moment such as 2026-11-01T00:00:00Z, got {as_of!r}"
+            )
         moment = parsed
     try:
         if output is not None:

@@ -34,7 +34,9 @@ def person(ident: str = "c1", email: str | None = "ann@acme.io", **attributes: A
     return Contact(ident, email, attributes)
 
 
-def score_one(ruleset: RuleSet, contact: Contact, activities: list[Activity], now: datetime = NOW) -> ScoreBatch:
+def score_one(
+    ruleset: RuleSet, contact: Contact, activities: list[Activity], now: datetime = NOW
+) -> ScoreBatch:
     return score_records(ruleset, [contact], activities, now)
 
 

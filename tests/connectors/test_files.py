@@ -45,9 +45,14 @@ def test_contacts_from_csv_keep_attributes_and_drop_blanks(tmp_path: Path) -> No
 
 
 def test_contacts_from_jsonl_keep_numbers(tmp_path: Path) -> None:
-    path = write(tmp_path, "c.jsonl", '{"id": 7, "email": "a@b.io", "employees": 40}\n\n{"id": "8"}\n')
+    path = write(
+        tmp_path, "c.jsonl", '{"id": 7, "email": "a@b.io", "employees": 40}\n\n{"id": "8"}\n'
+    )
 
-    assert read_contacts(path) == [Contact("7", "a@b.io", {"employees": 40}), Contact("8", None, {})]
+    assert read_contacts(path) == [
+        Contact("7", "a@b.io", {"employees": 40}),
+        Contact("8", None, {}),
+    ]
 
 
 def test_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path: Path) -> None:
@@ -60,14 +65,26 @@ def test_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path: Path) -> No
     ("name", "text", "expected"),
     [
         ("c.csv", "email\na@b.io\n", ["c.csv:1: column 'id': missing column 'id' (found: email)"]),
-        ("c.csv", "id,email\n1,a@b.io\n1,c@d.io\n", ["c.csv:3: column 'id': duplicate id '1' (first on line 2)"]),
+        (
+            "c.csv",
+            "id,email\n1,a@b.io\n1,c@d.io\n",
+            ["c.csv:3: column 'id': duplicate id '1' (first on line 2)"],
+        ),
         ("c.csv", "id,email\n,a@b.io\n", ["c.csv:2: column 'id': the contact id is empty"]),
         ("c.csv", "id,email\n1,a@b.io,extra\n", ["c.csv:2: expected 2 fields, found 3"]),
         ("c.csv", "id,id\n1,2\n", ["c.csv:1: column 'id': column appears more than once"]),
         ("c.csv", "", ["c.csv: the file is empty"]),
-        ("c.jsonl", '{"id": 1}\n{"id": 2\n', ["c.jsonl:2: invalid JSON: Expecting ',' delimiter (column 9)"]),
-        ("c.jsonl", '[1, 2]\n', ["c.jsonl:1: expected a JSON object, found list"]),
-        ("c.jsonl", '{"id": 1, "tags": ["a"]}\n', ["c.jsonl:1: column 'tags': nested objects and lists are not supported"]),
+        (
+            "c.jsonl",
+            '{"id": 1}\n{"id": 2\n',
+            ["c.jsonl:2: invalid JSON: Expecting ',' delimiter (column 9)"],
+        ),
+        ("c.jsonl", "[1, 2]\n", ["c.jsonl:1: expected a JSON object, found list"]),
+        (
+            "c.jsonl",
+            '{"id": 1, "tags": ["a"]}\n',
+            ["c.jsonl:1: column 'tags': nested objects and lists are not supported"],
+        ),
         ("c.txt", "id\n1\n", ["c.txt: unknown extension '.txt'; use .csv or .jsonl"]),
     ],
 )
@@ -86,7 +103,9 @@ def test_file_in_another_encoding_names_the_line(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    assert errors_of(read_contacts, tmp_path / "none.csv") == [f"{tmp_path}/none.csv: file not found"]
+    assert errors_of(read_contacts, tmp_path / "none.csv") == [
+        f"{tmp_path}/none.csv: file not found"
+    ]
 
 
 CONTACTS = [Contact("1", "Ann@Acme.io"), Contact("2", "bob@beta.io")]
@@ -128,8 +147,12 @@ def test_malformed_activities_report_every_row_and_column(tmp_path: Path) -> Non
         "a.csv:2: column 'occurred_at': expected an ISO-8601 date and time such as "
         "2026-03-01T09:30:00Z, got 'yesterday'"
     )
-    assert found[1].startswith("a.csv:3: column 'type': unknown activity type 'webinar' (expected one of: email_sent,")
-    assert found[2] == "a.csv:4: column 'contact_id': no contact: contact_id and email are both empty"
+    assert found[1].startswith(
+        "a.csv:3: column 'type': unknown activity type 'webinar' (expected one of: email_sent,"
+    )
+    assert (
+        found[2] == "a.csv:4: column 'contact_id': no contact: contact_id and email are both empty"
+    )
 
 
 def test_activities_need_a_contact_reference_column(tmp_path: Path) -> None:
@@ -174,19 +197,24 @@ def test_any_text_survives_a_csv_round_trip(tmp_path_factory, cells) -> None:
 
     back = read_contacts(folder / "c.csv")
 
-    expected = [
-        (r["id"], r["email"].strip() or None, r["note"].strip() or None) for r in rows
-    ]
+    expected = [(r["id"], r["email"].strip() or None, r["note"].strip() or None) for r in rows]
     assert [(c.id, c.email, c.attributes.get("note")) for c in back] == expected
 
 
-@given(st.datetimes(timezones=st.timezones(), min_value=datetime(1971, 1, 2), max_value=datetime(2200, 1, 1)))
+@given(
+    st.datetimes(
+        timezones=st.timezones(), min_value=datetime(1971, 1, 2), max_value=datetime(2200, 1, 1)
+    )
+)
 def test_iso_moments_parse_to_the_same_instant(moment: datetime) -> None:
     parsed = parse_moment(moment.isoformat())
     assert parsed is not None and parsed == moment and parsed.tzinfo == UTC
 
 
-@given(st.sampled_from(list(ActivityType)), st.sampled_from([str.upper, str.title, lambda s: s.replace("_", "-")]))
+@given(
+    st.sampled_from(list(ActivityType)),
+    st.sampled_from([str.upper, str.title, lambda s: s.replace("_", "-")]),
+)
 def test_activity_type_names_parse_in_any_case_or_separator(kind: ActivityType, spell) -> None:
     assert parse_activity_type(f" {spell(kind.value)} ") is kind
 

@@ -19,12 +19,18 @@ def at(seconds: float):
 
 
 def test_click_seconds_after_delivery_is_a_scanner() -> None:
-    activities = [act("email_sent", SENT, campaign="nov"), act("email_click", at(3), campaign="nov")]
+    activities = [
+        act("email_sent", SENT, campaign="nov"),
+        act("email_click", at(3), campaign="nov"),
+    ]
     assert total(rules(CLICKS), activities) == 0
 
 
 def test_click_a_while_after_delivery_counts() -> None:
-    activities = [act("email_sent", SENT, campaign="nov"), act("email_click", at(600), campaign="nov")]
+    activities = [
+        act("email_sent", SENT, campaign="nov"),
+        act("email_click", at(600), campaign="nov"),
+    ]
     assert total(rules(CLICKS), activities) == 10
 
 
@@ -43,9 +49,7 @@ def test_delivery_of_another_contact_does_not_count() -> None:
     ]
     from scoring import Contact, score_records
 
-    batch = score_records(
-        rules(CLICKS), [Contact("c1"), Contact("someone-else")], activities, NOW
-    )
+    batch = score_records(rules(CLICKS), [Contact("c1"), Contact("someone-else")], activities, NOW)
     assert batch.total.tolist() == [10, 0]
 
 
@@ -56,14 +60,20 @@ def test_burst_of_clicks_in_one_second_is_a_scanner() -> None:
 
 
 def test_two_clicks_in_one_second_are_still_a_person() -> None:
-    double = [act("email_click", at(900), campaign="nov"), act("email_click", at(900.5), campaign="nov")]
+    double = [
+        act("email_click", at(900), campaign="nov"),
+        act("email_click", at(900.5), campaign="nov"),
+    ]
     assert total(rules(CLICKS), double) == 20
 
 
 def test_filter_can_be_turned_off_and_tuned() -> None:
     off = rules(CLICKS + "filters: {bot_clicks: {enabled: false}}\n")
     strict = rules(CLICKS + "filters: {bot_clicks: {seconds_after_delivery: 120}}\n")
-    activities = [act("email_sent", SENT, campaign="nov"), act("email_click", at(60), campaign="nov")]
+    activities = [
+        act("email_sent", SENT, campaign="nov"),
+        act("email_click", at(60), campaign="nov"),
+    ]
 
     assert total(off, activities) == 10
     assert total(strict, activities) == 0

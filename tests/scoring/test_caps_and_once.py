@@ -25,7 +25,9 @@ def test_once_counts_only_the_most_recent_activity() -> None:
 
 
 def test_once_without_decay_gives_the_points_once() -> None:
-    ruleset = rules("rules:\n  - {id: signup, activity: newsletter_signup, points: 20, once: true}\n")
+    ruleset = rules(
+        "rules:\n  - {id: signup, activity: newsletter_signup, points: 20, once: true}\n"
+    )
     assert total(ruleset, [act("newsletter_signup", d) for d in (1, 2, 3)]) == 20
 
 
@@ -40,7 +42,9 @@ def test_dimension_cap_and_floor_bound_the_sub_score_and_the_total() -> None:
           - {id: free_mail, contact: {email_free: true}, points: -25}
         """
     )
-    batch = score_one(ruleset, person(email="x@gmail.com"), [act("email_open", d) for d in range(1, 6)])
+    batch = score_one(
+        ruleset, person(email="x@gmail.com"), [act("email_open", d) for d in range(1, 6)]
+    )
 
     assert batch.dimension("engagement")[0] == 30
     assert batch.dimension("fit")[0] == -10
@@ -57,7 +61,11 @@ def test_where_conditions_select_activities_by_attribute() -> None:
             points: 25
         """
     )
-    visits = [act("page_view", 1, url="/pricing/teams"), act("page_view", 1, url="/blog"), act("page_view", 1)]
+    visits = [
+        act("page_view", 1, url="/pricing/teams"),
+        act("page_view", 1, url="/blog"),
+        act("page_view", 1),
+    ]
     assert total(ruleset, visits) == 25
 
 
@@ -73,9 +81,7 @@ def test_behaviour_rule_can_require_a_contact_condition() -> None:
 
 
 def test_one_rule_may_count_several_activity_types() -> None:
-    ruleset = rules(
-        "rules:\n  - {id: talked, activity: [meeting, sales_touch], points: 7}\n"
-    )
+    ruleset = rules("rules:\n  - {id: talked, activity: [meeting, sales_touch], points: 7}\n")
     assert total(ruleset, [act("meeting", 1), act("sales_touch", 2), act("email_open", 1)]) == 14
 
 

@@ -89,8 +89,15 @@ def test_derived_email_attributes(condition: str, email: str | None, expected: f
 def test_numeric_and_text_columns_agree_on_every_operator() -> None:
     """A value read from CSV text scores like the same value read as a JSON number."""
     conditions = [
-        "v: 5", "v: {not_equals: 5}", "v: [1, 5]", "v: {contains: '5'}", "v: {regex: '^5$'}",
-        "v: {gt: 4}", "v: {between: [5, 6]}", "v: {exists: true}", "v: {not_one_of: [7]}",
+        "v: 5",
+        "v: {not_equals: 5}",
+        "v: [1, 5]",
+        "v: {contains: '5'}",
+        "v: {regex: '^5$'}",
+        "v: {gt: 4}",
+        "v: {between: [5, 6]}",
+        "v: {exists: true}",
+        "v: {not_one_of: [7]}",
     ]
     for condition in conditions:
         for value in (5, 5.5, 0, None):

@@ -44,9 +44,14 @@ RULES = rules(
     """
 )
 TYPES = [
-    ActivityType.EMAIL_SENT, ActivityType.EMAIL_OPEN, ActivityType.EMAIL_CLICK,
-    ActivityType.PAGE_VIEW, ActivityType.DEMO_REQUEST, ActivityType.MEETING,
-    ActivityType.EMAIL_UNSUBSCRIBE, ActivityType.EMAIL_SPAM_REPORT,
+    ActivityType.EMAIL_SENT,
+    ActivityType.EMAIL_OPEN,
+    ActivityType.EMAIL_CLICK,
+    ActivityType.PAGE_VIEW,
+    ActivityType.DEMO_REQUEST,
+    ActivityType.MEETING,
+    ActivityType.EMAIL_UNSUBSCRIBE,
+    ActivityType.EMAIL_SPAM_REPORT,
 ]
 
 contacts_st = st.lists(
@@ -54,7 +59,11 @@ contacts_st = st.lists(
         lambda i, industry, employees, domain, stage: Contact(
             f"c{i}",
             None if domain is None else f"p{i}@{domain}",
-            {k: v for k, v in {"industry": industry, "employees": employees, "stage": stage}.items() if v is not None},
+            {
+                k: v
+                for k, v in {"industry": industry, "employees": employees, "stage": stage}.items()
+                if v is not None
+            },
         ),
         st.integers(0, 10**6),
         st.sampled_from([None, "SaaS", "fintech", "Retail"]),
@@ -134,7 +143,9 @@ def test_a_batch_gives_each_contact_what_scoring_it_alone_gives(world) -> None:
     contacts, activities = world
     batch = score_records(RULES, contacts, activities, NOW)
     for row, contact in enumerate(contacts):
-        alone = score_records(RULES, [contact], [a for a in activities if a.contact_id == contact.id], NOW)
+        alone = score_records(
+            RULES, [contact], [a for a in activities if a.contact_id == contact.id], NOW
+        )
         assert outcome(alone, 0) == outcome(batch, row)
 
 

@@ -27,7 +27,9 @@ def test_misspelled_operator_is_located_with_a_suggestion() -> None:
             points: 5
         """
     )
-    assert found == ["r.yaml:4: rules[0].contact.job.equal: unknown field 'equal'; did you mean 'equals'?"]
+    assert found == [
+        "r.yaml:4: rules[0].contact.job.equal: unknown field 'equal'; did you mean 'equals'?"
+    ]
 
 
 def test_wrong_type_names_the_value_received() -> None:
@@ -92,13 +94,23 @@ def test_all_field_errors_are_reported_at_once() -> None:
             "r.yaml:1: rules[0].contact.title.regex: invalid regular expression: missing ), "
             "unterminated subpattern at position 0",
         ),
-        ("rules: [{id: Bad-Id, contact: {c: 1}, points: 1}]\n",
-         "r.yaml:1: rules[0]: id 'Bad-Id' must be lower_snake_case (a-z, 0-9, _)"),
-        ("rules: [{id: a, contact: {c: 1}, points: 1, once: true}]\n",
-         "r.yaml:1: rules[0]: `once` applies only to activity rules"),
-        ("rules: []\n", "r.yaml:1: rules: List should have at least 1 item after validation, not 0 (got [])"),
+        (
+            "rules: [{id: Bad-Id, contact: {c: 1}, points: 1}]\n",
+            "r.yaml:1: rules[0]: id 'Bad-Id' must be lower_snake_case (a-z, 0-9, _)",
+        ),
+        (
+            "rules: [{id: a, contact: {c: 1}, points: 1, once: true}]\n",
+            "r.yaml:1: rules[0]: `once` applies only to activity rules",
+        ),
+        (
+            "rules: []\n",
+            "r.yaml:1: rules: List should have at least 1 item after validation, not 0 (got [])",
+        ),
         ("dimensions: {fit: {}}\n", "r.yaml:1: rules: this field is required"),
-        ("rules:\n  - id: a\n    points: [1\n", "r.yaml:4: invalid YAML: expected ',' or ']', but got '<stream end>'"),
+        (
+            "rules:\n  - id: a\n    points: [1\n",
+            "r.yaml:4: invalid YAML: expected ',' or ']', but got '<stream end>'",
+        ),
         ("- just\n- a list\n", "r.yaml:1: expected a mapping at the top level"),
         ("", "r.yaml: the file is empty"),
     ],

@@ -92,7 +92,9 @@ def test_stage_with_any_needs_one_branch() -> None:
         """
     )
     assert score_one(ruleset, person(), [act("sales_touch", 1)]).stage(0) == "Qualified"
-    assert score_one(ruleset, person(country="FR"), [act("demo_request", 1)]).stage(0) == "Qualified"
+    assert (
+        score_one(ruleset, person(country="FR"), [act("demo_request", 1)]).stage(0) == "Qualified"
+    )
     assert score_one(ruleset, person(country="US"), [act("demo_request", 1)]).stage(0) == "New"
 
 

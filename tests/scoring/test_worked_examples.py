@@ -75,7 +75,9 @@ def test_three_dimensions_one_page_short_stays_a_prospect() -> None:
         (person(), [act("demo_request", 1)], "Qualified lead"),
         (person(demo_done="yes"), [act("meeting", 1)], "Imminent opportunity"),
         (
-            person(budget=50000, seniority="VP", pain_point="manual reports", timeframe="this quarter"),
+            person(
+                budget=50000, seniority="VP", pain_point="manual reports", timeframe="this quarter"
+            ),
             [],
             "Imminent opportunity",
         ),

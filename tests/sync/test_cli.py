@@ -46,8 +46,16 @@ def files(tmp_path: Path) -> dict[str, Path]:
 
 def score_args(files: dict[str, Path], *extra: str) -> list[str]:
     return [
-        "score", "--rules", str(EXAMPLES / "thibault.yaml"), "--contacts", str(files["contacts"]),
-        "--activities", str(files["activities"]), "--as-of", "2026-11-11T00:00:00Z", *extra,
+        "score",
+        "--rules",
+        str(EXAMPLES / "thibault.yaml"),
+        "--contacts",
+        str(files["contacts"]),
+        "--activities",
+        str(files["activities"]),
+        "--as-of",
+        "2026-11-11T00:00:00Z",
+        *extra,
     ]
 
 
@@ -64,7 +72,9 @@ def test_validate_exits_2_naming_file_line_and_field(tmp_path: Path) -> None:
     result = run("validate", str(bad))
 
     assert result.exit_code == 2
-    assert f"{bad}:4: rules[0].pionts: unknown field 'pionts'; did you mean 'points'?" in result.stderr
+    assert (
+        f"{bad}:4: rules[0].pionts: unknown field 'pionts'; did you mean 'points'?" in result.stderr
+    )
 
 
 def test_rules_default_to_the_setting(tmp_path: Path) -> None:
@@ -92,7 +102,15 @@ def test_score_writes_every_contact_to_csv(files: dict[str, Path]) -> None:
     rows = list(csv.DictReader(out.open(encoding="utf-8")))
     assert [(r["id"], r["score"]) for r in rows] == [("1", "110.0"), ("2", "10.0"), ("3", "0.0")]
     assert list(rows[0]) == [
-        "id", "email", "score", "activity", "engagement", "grade", "stage", "disqualified", "reasons",
+        "id",
+        "email",
+        "score",
+        "activity",
+        "engagement",
+        "grade",
+        "stage",
+        "disqualified",
+        "reasons",
     ]
 
 
@@ -115,8 +133,15 @@ def test_malformed_activity_file_exits_2_and_writes_nothing(files: dict[str, Pat
 
 
 def test_bad_as_of_exits_2(files: dict[str, Path]) -> None:
-    result = run("score", "--rules", str(EXAMPLES / "thibault.yaml"), "--contacts",
-                 str(files["contacts"]), "--as-of", "next tuesday")
+    result = run(
+        "score",
+        "--rules",
+        str(EXAMPLES / "thibault.yaml"),
+        "--contacts",
+        str(files["contacts"]),
+        "--as-of",
+        "next tuesday",
+    )
     assert result.exit_code == 2
     assert "--as-of" in result.stderr
 
