@@ -34,11 +34,14 @@ class Reason:
     """What the matches were worth before decay and caps."""
     capped_at: float | None = None
     disqualifies: bool = False
+    limit: bool = False
+    """A dimension's cap or floor, not a rule: listed after the rules."""
+    once: bool = False
 
     @property
     def text(self) -> str:
         head = f"{signed(self.points)} {self.label}"
-        if self.count > 1:
+        if self.count > 1 and not self.once:
             head += f" ×{self.count}"
         notes = []
         if self.disqualifies:
@@ -103,8 +106,11 @@ class ScoreBatch:
         return None if code < 0 else self.rules.grades.bands[code].grade
 
     def reasons(self, row: int) -> list[Reason]:
-        """Every rule that fired for the contact, and each dimension cap that bit,
-        largest first; their points add up to the total."""
+        """Why the contact has its score; the points add up to the total.
+
+        Disqualifying rules first, then the other rules that fired, largest first,
+        then the dimension caps and floors that bit.
+        """
         found: list[Reason] = []
         for index in np.flatnonzero(self.rule_counts[row]):
             rule = self.rules.rules[index]
@@ -124,6 +130,7 @@ class ScoreBatch:
                     base,
                     capped,
                     rule.disqualify,
+                    once=rule.once,
                 )
             )
         for column, (name, dim) in enumerate(self.rules.dimensions.items()):
@@ -140,9 +147,10 @@ class ScoreBatch:
                         excess,
                         1,
                         excess,
+                        limit=True,
                     )
                 )
-        found.sort(key=lambda r: (not r.disqualifies, -abs(r.points)))
+        found.sort(key=lambda r: (not r.disqualifies, r.limit, -abs(r.points)))
         return found
 
     def reasons_text(self, row: int, limit: int | None = None) -> str:

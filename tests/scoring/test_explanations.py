@@ -56,3 +56,9 @@ def test_row_has_every_output_column() -> None:
         "disqualified": False,
         "reasons": "+50 asked a question",
     }
+
+
+def test_once_rule_reason_does_not_multiply() -> None:
+    ruleset = rules("rules:\n  - {id: pricing, activity: page_view, points: 25, once: true}\n")
+    batch = score_one(ruleset, person(), [act("page_view", 1), act("page_view", 2)])
+    assert batch.reasons_text(0) == "+25 pricing"
