@@ -58,7 +58,9 @@ def rules_from(path: Path) -> RuleSet:
 
 RulesOption = Annotated[
     Path | None,
-    typer.Option("--rules", "-r", help="Rule file [default: $LEADSCORE_RULES or leadscore.yaml]."),
+    typer.Option(
+        "--rules", "-r", help="Rule file (default: $LEADSCORE_RULES, else leadscore.yaml)."
+    ),
 ]
 
 
@@ -130,7 +132,7 @@ def score(
     as_of: Annotated[
         str | None,
         typer.Option(
-            help="Score as of this ISO-8601 moment [default: now]; later activities are ignored."
+            help="Score as of this ISO-8601 moment (default: now); later activities are ignored."
         ),
     ] = None,
     output: Annotated[

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import datetime
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from scoring import ScoreBatch
@@ -43,13 +44,13 @@ def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int
     for rank, row in enumerate(shown, start=1):
         index = int(row)
         who = batch.emails.value(index) or str(batch.contact_ids[index])
-        cells = [str(rank), who, number(float(batch.total[index]))]
+        cells = [str(rank), escape(who), number(float(batch.total[index]))]
         cells += [number(float(v)) for v in batch.dimensions[index]]
         if has_grades:
             cells.append(batch.grade(index) or "")
         if has_stages:
-            cells.append(batch.stage(index) or "")
-        why = batch.reasons_text(index, limit=4)
+            cells.append(escape(batch.stage(index) or ""))
+        why = escape(batch.reasons_text(index, limit=4))
         if batch.disqualified[index]:
             why = f"[red]DISQUALIFIED[/red] {why}"
         cells.append(why)

@@ -189,3 +189,25 @@ def test_bad_setting_exits_2(tmp_path: Path) -> None:
     result = run("validate", env={"LEADSCORE_LOG_FORMAT": "yaml"})
     assert result.exit_code == 2
     assert "LEADSCORE_LOG_FORMAT" in result.stderr
+
+
+def test_labels_with_brackets_are_printed_as_written(
+    tmp_path: Path, files: dict[str, Path]
+) -> None:
+    rules = tmp_path / "r.yaml"
+    rules.write_text(
+        "rules:\n  - {id: q, label: '[chat] question', activity: question, points: 5}\n"
+    )
+    result = run(
+        "score",
+        "--rules",
+        str(rules),
+        "--contacts",
+        str(files["contacts"]),
+        "--activities",
+        str(files["activities"]),
+        "--as-of",
+        "2026-11-11T00:00:00Z",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "+5 [chat] question" in result.stdout
