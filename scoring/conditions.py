@@ -122,14 +122,6 @@ def _bool(cell: str | float) -> bool | None:
     return None
 
 
-def _equals(cell: str | float, expected: Scalar) -> bool:
-    if isinstance(expected, bool):
-        return _bool(cell) is expected
-    if isinstance(expected, int | float):
-        return _number(cell) == float(expected)
-    return _text(cell).casefold() == expected.casefold()
-
-
 def _contains(cell: str | float, needles: str | list[str]) -> bool:
     text = _text(cell).casefold()
     items = [needles] if isinstance(needles, str) else needles
@@ -149,11 +141,29 @@ def _between(cell: str | float, bounds: tuple[float, float]) -> bool:
     return number is not None and bounds[0] <= number <= bounds[1]
 
 
+class _Choices:
+    """A list of expected values, split by kind so one cell is tested in a few set lookups."""
+
+    def __init__(self, values: list[Scalar]) -> None:
+        self.texts = {v.casefold() for v in values if isinstance(v, str)}
+        self.numbers = {
+            float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)
+        }
+        self.bools = {v for v in values if isinstance(v, bool)}
+
+    def match(self, cell: str | float) -> bool:
+        if self.texts and _text(cell).casefold() in self.texts:
+            return True
+        if self.numbers and _number(cell) in self.numbers:
+            return True
+        return bool(self.bools) and _bool(cell) in self.bools
+
+
 _CELL_TESTS: dict[str, Callable[[str | float, Any], bool]] = {
-    "equals": _equals,
-    "not_equals": lambda cell, arg: not _equals(cell, arg),
-    "one_of": lambda cell, arg: any(_equals(cell, x) for x in arg),
-    "not_one_of": lambda cell, arg: not any(_equals(cell, x) for x in arg),
+    "equals": lambda cell, arg: arg.match(cell),
+    "not_equals": lambda cell, arg: not arg.match(cell),
+    "one_of": lambda cell, arg: arg.match(cell),
+    "not_one_of": lambda cell, arg: not arg.match(cell),
     "contains": _contains,
     "not_contains": lambda cell, arg: not _contains(cell, arg),
     "regex": lambda cell, arg: arg.search(_text(cell)) is not None,
@@ -167,12 +177,19 @@ _CELL_TESTS: dict[str, Callable[[str | float, Any], bool]] = {
 }
 
 
+def _prepare(name: str, arg: Any) -> Any:
+    if name in ("equals", "not_equals"):
+        return _Choices([arg])
+    if name in ("one_of", "not_one_of"):
+        return _Choices(arg)
+    if name == "regex":
+        return re.compile(arg)
+    return arg
+
+
 def cell_predicate(ops: Operators) -> Callable[[str | float], bool]:
     """The test of one present cell against every given operator."""
-    tests = [
-        (_CELL_TESTS[name], re.compile(arg) if name == "regex" else arg)
-        for name, arg in ops.given().items()
-    ]
+    tests = [(_CELL_TESTS[name], _prepare(name, arg)) for name, arg in ops.given().items()]
     return lambda cell: all(test(cell, arg) for test, arg in tests)
 
 
@@ -194,12 +211,9 @@ def column_lookup(column: Column | None, ops: Operators) -> tuple[BoolArray, Any
     """
     if column is None:
         return np.array([missing_matches(ops)]), None
-    predicate = cell_predicate(ops)
     if isinstance(column, CategoricalColumn):
-        table = np.fromiter(
-            (predicate(str(v)) for v in column.categories), dtype=bool, count=len(column.categories)
-        )
-        return np.append(table, missing_matches(ops)), column.codes
+        return np.append(_category_table(column, ops), missing_matches(ops)), column.codes
+    predicate = cell_predicate(ops)
     values = column.values
     if set(ops.given()) <= {*_NUMERIC_OPS, "between", "exists"}:
         return np.array([False, True, missing_matches(ops)]), _numeric_codes(values, ops)
@@ -207,6 +221,20 @@ def column_lookup(column: Column | None, ops: Operators) -> tuple[BoolArray, Any
     table = np.array([predicate(float(v)) for v in distinct], dtype=bool)
     table = np.where(np.isnan(distinct), missing_matches(ops), table)
     return np.append(table, missing_matches(ops)), inverse.astype(np.int32)
+
+
+def _category_table(column: CategoricalColumn, ops: Operators) -> BoolArray:
+    """The operators' verdict on each distinct value of a text column."""
+    size = len(column.categories)
+    given = ops.given()
+    if set(given) in ({"equals"}, {"one_of"}) and all(
+        isinstance(v, str) for v in ([given["equals"]] if "equals" in given else given["one_of"])
+    ):
+        # the common case (lists of industries, countries, domains): one set lookup per value
+        wanted = _Choices([given["equals"]] if "equals" in given else given["one_of"]).texts
+        return np.fromiter((str(v).casefold() in wanted for v in column.categories), bool, size)
+    predicate = cell_predicate(ops)
+    return np.fromiter((predicate(str(v)) for v in column.categories), bool, size)
 
 
 def _numeric_codes(values: Any, ops: Operators) -> Any:

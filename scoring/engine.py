@@ -9,20 +9,19 @@ each score can be explained and the explanation sums to the score.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from scoring.conditions import Operators, column_lookup, evaluate
+from scoring.conditions import Conditions, Operators, column_lookup, evaluate
 from scoring.errors import InputError
 from scoring.explain import ScoreBatch
 from scoring.filters import machine_clicks
 from scoring.frames import TYPE_CODES, ActivityFrame, BoolArray, ContactFrame, FloatArray
-from scoring.records import ACTIVITY_TYPES, ActivityType, ensure_utc
+from scoring.records import ActivityType, ensure_utc
 from scoring.rules import Rule, RuleSet, StageCondition
 
 DAY = 86_400.0
@@ -36,12 +35,22 @@ def score(
     return _Run(rules, contacts, activities, ensure_utc(as_of).timestamp()).result()
 
 
+@dataclass(frozen=True)
+class _Group:
+    rows: Rows
+    who: npt.NDArray[np.int32]
+    ages: FloatArray
+    """Seconds from each activity to `as_of`."""
+
+
 @dataclass(eq=False)
 class _Run:
     rules: RuleSet
     contacts: ContactFrame
     activities: ActivityFrame
     as_of: float
+    _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
+    _masks: dict[int, BoolArray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rows = self.activities.contact_rows
@@ -53,33 +62,57 @@ class _Run:
         return len(self.contacts)
 
     @cached_property
-    def _grouped(self) -> tuple[Rows, npt.NDArray[np.int64]]:
-        """Usable activity rows grouped by type, and the bounds of each type's group."""
+    def usable(self) -> BoolArray:
+        """Activities that count: not after `as_of`, not made by a machine."""
         acts = self.activities
         usable = acts.occurred_at <= self.as_of
         bot = self.rules.filters.bot_clicks
         if bot.enabled:
             usable &= ~machine_clicks(acts, usable, bot)
-        rows = np.flatnonzero(usable)
-        types = acts.type_codes[rows]
-        rows = rows[np.argsort(types, kind="stable")]
-        counts = np.bincount(types, minlength=len(ACTIVITY_TYPES))
-        return rows, np.concatenate(([0], np.cumsum(counts)))
+        return usable
 
-    def rows_of(self, types: list[ActivityType]) -> Rows:
-        rows, bounds = self._grouped
-        codes = sorted(TYPE_CODES[t] for t in types)
-        parts = [rows[bounds[c] : bounds[c + 1]] for c in codes]
-        return parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
+    @cached_property
+    def usable_types(self) -> npt.NDArray[np.int8]:
+        """Each activity's type code, or -1 where it does not count."""
+        return np.where(self.usable, self.activities.type_codes, np.int8(-1)).astype(np.int8)
 
-    def contact_mask(self, conditions: Any) -> BoolArray:
-        return evaluate(conditions, self.contacts.column, self.n)
+    def group(self, types: list[ActivityType]) -> _Group:
+        """The usable activities of some types, read once per run.
+
+        Within one type, rows keep their input order; several types are laid
+        end to end in the order of their codes, so the sums of one contact run
+        in the same order whatever else is in the batch.
+        """
+        key = frozenset(types)
+        found = self._groups.get(key)
+        if found is None:
+            if len(key) == 1:
+                acts = self.activities
+                rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
+                found = _Group(rows, acts.contact_rows[rows], self.as_of - acts.occurred_at[rows])
+            else:
+                parts = [self.group([t]) for t in sorted(key, key=TYPE_CODES.__getitem__)]
+                found = _Group(
+                    np.concatenate([p.rows for p in parts]),
+                    np.concatenate([p.who for p in parts]),
+                    np.concatenate([p.ages for p in parts]),
+                )
+            self._groups[key] = found
+        return found
+
+    def contact_mask(self, conditions: Conditions) -> BoolArray:
+        # rules are immutable during a run, so a condition's identity is a fine key
+        found = self._masks.get(id(conditions))
+        if found is None:
+            found = self._masks[id(conditions)] = evaluate(conditions, self.contacts.column, self.n)
+        return found
 
     # -- rules ----------------------------------------------------------------------------
 
     def apply(self, rule: Rule) -> tuple[FloatArray, npt.NDArray[np.int32]]:
         """The rule's points per contact (after decay, once and cap) and its match count."""
         if rule.activity is None:
+            assert rule.contact is not None  # the schema requires one or the other
             matched = self.contact_mask(rule.contact)
             points = np.where(matched, rule.points, 0.0)
             counts = matched.astype(np.int32)
@@ -92,18 +125,17 @@ class _Run:
     def _behaviour(
         self, rule: Rule, types: list[ActivityType]
     ) -> tuple[FloatArray, npt.NDArray[np.int32]]:
-        acts = self.activities
-        rows = self.rows_of(types)
+        group = self.group(types)
+        keep: BoolArray | None = None
         if rule.where:
-            rows = rows[evaluate(rule.where, acts.column, len(acts), rows=rows)]
-        ages = self.as_of - acts.occurred_at[rows]
+            keep = evaluate(rule.where, self.activities.column, len(self.activities), group.rows)
         if rule.window_days is not None:
-            recent = ages <= rule.window_days * DAY
-            rows, ages = rows[recent], ages[recent]
-        who = acts.contact_rows[rows]
+            recent = group.ages <= rule.window_days * DAY
+            keep = recent if keep is None else keep & recent
         if rule.contact is not None:
-            fits = self.contact_mask(rule.contact)[who]
-            who, ages = who[fits], ages[fits]
+            fits = self.contact_mask(rule.contact)[group.who]
+            keep = fits if keep is None else keep & fits
+        who, ages = (group.who, group.ages) if keep is None else (group.who[keep], group.ages[keep])
         counts = np.bincount(who, minlength=self.n).astype(np.int32)
         half_life = None if rule.half_life_days is None else rule.half_life_days * DAY
         if rule.once:
@@ -133,10 +165,11 @@ class _Run:
         return list(criteria), met
 
     def has_activity(self, types: list[ActivityType], within_days: float | None) -> BoolArray:
-        rows = self.rows_of(types)
-        if within_days is not None:
-            rows = rows[self.as_of - self.activities.occurred_at[rows] <= within_days * DAY]
-        return np.bincount(self.activities.contact_rows[rows], minlength=self.n) > 0
+        group = self.group(types)
+        who = group.who if within_days is None else group.who[group.ages <= within_days * DAY]
+        found = np.zeros(self.n, dtype=bool)
+        found[who] = True
+        return found
 
     def holds(self, cond: StageCondition, levels: dict[str, FloatArray]) -> BoolArray:
         mask = np.ones(self.n, dtype=bool)
@@ -192,14 +225,15 @@ class _Run:
         r_count = len(rules.rules)
         points = np.zeros((self.n, r_count), dtype=np.float64, order="F")
         counts = np.zeros((self.n, r_count), dtype=np.int32, order="F")
-        raw = np.zeros((self.n, len(dims)), dtype=np.float64)
+        # column-major: every per-rule and per-dimension pass reads contiguous memory
+        raw = np.zeros((self.n, len(dims)), dtype=np.float64, order="F")
         disqualified = np.zeros(self.n, dtype=bool)
         for index, rule in enumerate(rules.rules):
             points[:, index], counts[:, index] = self.apply(rule)
             raw[:, dims.index(rules.dimension_of(rule))] += points[:, index]
             if rule.disqualify:
                 disqualified |= counts[:, index] > 0
-        capped = raw.copy()
+        capped = raw.copy(order="F")
         for column, dim in enumerate(rules.dimensions.values()):
             if dim.cap is not None or dim.floor is not None:
                 np.clip(capped[:, column], dim.floor, dim.cap, out=capped[:, column])

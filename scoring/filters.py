@@ -15,8 +15,6 @@ from scoring.frames import TYPE_CODES, ActivityFrame, BoolArray, CategoricalColu
 from scoring.records import ActivityType
 from scoring.rules import BotClicks
 
-_INT64_ROOM = 2**62
-
 
 def machine_clicks(acts: ActivityFrame, usable: BoolArray, config: BotClicks) -> BoolArray:
     """Mask of the activities (of the filtered types) that a machine made."""
@@ -27,7 +25,12 @@ def machine_clicks(acts: ActivityFrame, usable: BoolArray, config: BotClicks) ->
         return flagged
     flagged[clicks[_bursts(acts, clicks, config.max_per_second)]] = True
     if config.seconds_after_delivery > 0:
-        sends = np.flatnonzero(usable & (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_SENT]))
+        is_send = usable & (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_SENT])
+        # only sends to people who clicked can explain a click
+        clicked = np.zeros(int(acts.contact_rows.max()) + 1, dtype=bool)
+        clicked[acts.contact_rows[clicks]] = True
+        is_send &= clicked[acts.contact_rows]
+        sends = np.flatnonzero(is_send)
         if sends.size:
             early = _right_after_delivery(acts, clicks, sends, config.seconds_after_delivery)
             flagged[clicks[early]] = True

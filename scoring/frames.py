@@ -153,6 +153,13 @@ def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
     }
 
 
+def _normalized_emails(emails: CategoricalColumn) -> CategoricalColumn:
+    """The column with its addresses trimmed and lower-cased (merging those that then match)."""
+    merged = factorize(normalize_email(str(e)) for e in emails.categories)
+    remap = np.append(merged.codes, np.int32(-1))
+    return CategoricalColumn(remap[emails.codes].astype(np.int32), merged.categories)
+
+
 @dataclass(frozen=True, eq=False)
 class ContactFrame:
     """Contacts as columns; `email`, `email_domain` and `email_free` are derived."""
@@ -183,7 +190,7 @@ class ContactFrame:
         id_array = np.empty(len(ids), dtype=object)
         id_array[:] = list(ids)
         if isinstance(emails, CategoricalColumn):
-            email_column = emails
+            email_column = _normalized_emails(emails)
         else:
             email_column = factorize(normalize_email(e) for e in emails)
         columns: dict[str, Column] = dict(attributes or {})

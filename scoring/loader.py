@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,20 @@ from scoring.errors import Problem, RuleFileError
 from scoring.rules import LocatedError, RuleSet
 
 Path_ = tuple[str | int, ...]
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class _RuleLoader(yaml.SafeLoader):
+    """YAML with 1.2 booleans: only true and false, so `country: [SE, NO]` stays text."""
+
+
+_RuleLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_RuleLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def default_rules_text() -> str:
@@ -42,7 +57,7 @@ def load_rules(path: str | Path) -> RuleSet:
 def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
     """Validate rule-file text; `name` is used in error messages."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_RuleLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from scoring.conditions import Conditions
 from scoring.records import ActivityType
@@ -25,9 +25,17 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
+def _no_repeats(types: list[ActivityType]) -> list[ActivityType]:
+    repeated = sorted({t.value for t in types if types.count(t) > 1})
+    if repeated:
+        raise ValueError(f"activity type listed twice: {', '.join(repeated)}")
+    return types
+
+
 ActivityTypes = Annotated[
     list[ActivityType],
     BeforeValidator(_one_or_many, json_schema_input_type=ActivityType | list[ActivityType]),
+    AfterValidator(_no_repeats),
     Field(min_length=1),
 ]
 

@@ -103,3 +103,13 @@ def test_numeric_and_text_columns_agree_on_every_operator() -> None:
         for value in (5, 5.5, 0, None):
             as_text = None if value is None else str(value)
             assert fit_points(condition, v=value) == fit_points(condition, v=as_text), condition
+
+
+def test_emails_given_as_a_categorical_column_are_normalized_too() -> None:
+    from scoring.frames import ContactFrame, factorize
+
+    frame = ContactFrame.from_columns(["1", "2"], factorize([" Jane@GMAIL.com", "jane@gmail.com"]))
+
+    assert frame.emails.categories.tolist() == ["jane@gmail.com"]
+    assert frame.emails.codes.tolist() == [0, 0]
+    assert frame.columns["email_free"].value(0) == "true"

@@ -132,3 +132,18 @@ def test_missing_and_undecodable_files(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["thibault", "three_dimensions", "seven_stages"])
 def test_shipped_examples_validate(name: str) -> None:
     assert load_rules(EXAMPLES / f"{name}.yaml").rules
+
+
+def test_yes_no_and_on_off_stay_text_only_true_and_false_are_booleans() -> None:
+    ruleset = parse_rules(
+        "rules:\n  - {id: nordics, contact: {country: [SE, NO, DK], opt_in: true, x: off}, points: 5}\n"
+    )
+    ops = ruleset.rules[0].contact
+    assert ops["country"].one_of == ["SE", "NO", "DK"]
+    assert ops["opt_in"].equals is True
+    assert ops["x"].equals == "off"
+
+
+def test_an_activity_type_listed_twice_is_an_error() -> None:
+    [found] = problems("rules:\n  - {id: a, activity: [email_open, email_open], points: 1}\n")
+    assert found == "r.yaml:2: rules[0].activity: activity type listed twice: email_open"
