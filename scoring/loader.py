@@ -62,6 +62,10 @@ def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         raise RuleFileError([Problem(name, line, "", f"invalid YAML: {exc.problem}")]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        message = f"control character U+{exc.character:04X} is not allowed in YAML"
+        raise RuleFileError([Problem(name, line, "", message)]) from None
     if node is None:
         raise RuleFileError([Problem(name, None, "", "the file is empty")])
     lines: dict[Path_, int] = {}

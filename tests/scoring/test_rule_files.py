@@ -147,3 +147,68 @@ def test_yes_no_and_on_off_stay_text_only_true_and_false_are_booleans() -> None:
 def test_an_activity_type_listed_twice_is_an_error() -> None:
     [found] = problems("rules:\n  - {id: a, activity: [email_open, email_open], points: 1}\n")
     assert found == "r.yaml:2: rules[0].activity: activity type listed twice: email_open"
+
+
+# --- the parser never fails in any other way ----------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 100)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+    | st.sampled_from(["email_open", "page_view", "fit", "SaaS", "equals", "rules"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "id",
+                    "rules",
+                    "points",
+                    "activity",
+                    "contact",
+                    "where",
+                    "cap",
+                    "stages",
+                    "ladder",
+                    "name",
+                    "when",
+                    "min",
+                    "dimensions",
+                    "grades",
+                    "bands",
+                    "x",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.text(max_size=200))
+def test_any_text_gives_a_rule_set_or_located_problems(text: str) -> None:
+    try:
+        parse_rules(text, "r.yaml")
+    except RuleFileError as exc:
+        assert exc.problems and all(str(p).startswith("r.yaml") for p in exc.problems)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(["rules", "dimensions", "stages", "grades", "bant"]), json_values
+    )
+)
+def test_any_structure_gives_a_rule_set_or_located_problems(document: dict) -> None:
+    import yaml
+
+    try:
+        parse_rules(yaml.safe_dump(document), "r.yaml")
+    except RuleFileError as exc:
+        assert exc.problems and all(str(p).startswith("r.yaml") for p in exc.problems)
