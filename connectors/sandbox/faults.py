@@ -1,0 +1,91 @@
+"""Seeded latency and fault plans: the same seed gives the same faults in the same order."""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Latency:
+    """Added delay per request, in vendor seconds: `fixed` plus up to `jitter` more."""
+
+    fixed: float = 0.0
+    jitter: float = 0.0
+
+    def draw(self, rnd: random.Random) -> float:
+        return self.fixed + (rnd.random() * self.jitter if self.jitter else 0.0)
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected fault: an error status, a dropped connection or a slow answer."""
+
+    status: int = 0
+    retry_after: int = 1
+    drop: bool = False
+    delay: float = 0.0
+
+
+@dataclass
+class FaultPlan:
+    """Shares of requests that fail, drawn from one seeded generator.
+
+    `record_failure` is the share of records inside a batch write that the
+    emulators reject one by one (the batch itself succeeds with a multi-status).
+    `operations`, when given, limits the faults to those operation names.
+    """
+
+    rate_limited: float = 0.0
+    server_error: float = 0.0
+    dropped: float = 0.0
+    slow: float = 0.0
+    slow_seconds: float = 5.0
+    record_failure: float = 0.0
+    retry_after: int = 1
+    seed: int = 0
+    operations: frozenset[str] | None = None
+    random: random.Random = field(init=False, repr=False)
+    _lock: threading.Lock = field(init=False, repr=False, default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.random = random.Random(self.seed)
+        shares = (
+            self.rate_limited,
+            self.server_error,
+            self.dropped,
+            self.slow,
+            self.record_failure,
+        )
+        if any(s < 0 or s > 1 for s in shares) or sum(shares[:4]) > 1:
+            raise ValueError("fault shares must lie in [0, 1] and add up to at most 1")
+
+    def draw(self, operation: str) -> Fault | None:
+        """The fault for this request, if any."""
+        if self.operations is not None and operation not in self.operations:
+            return None
+        if not (self.rate_limited or self.server_error or self.dropped or self.slow):
+            return None
+        with self._lock:
+            roll = self.random.random()
+        edge = self.rate_limited
+        if roll < edge:
+            return Fault(status=429, retry_after=self.retry_after)
+        edge += self.server_error
+        if roll < edge:
+            return Fault(status=503 if roll * 1000 % 2 < 1 else 500)
+        edge += self.dropped
+        if roll < edge:
+            return Fault(drop=True)
+        edge += self.slow
+        if roll < edge:
+            return Fault(delay=self.slow_seconds)
+        return None
+
+    def record_fails(self) -> bool:
+        """Whether one record inside a batch write is to be rejected."""
+        if not self.record_failure:
+            return False
+        with self._lock:
+            return self.random.random() < self.record_failure
