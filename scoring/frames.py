@@ -68,9 +68,6 @@ class CategoricalColumn:
     def __len__(self) -> int:
         return len(self.codes)
 
-    def take(self, rows: npt.NDArray[np.intp] | IntArray) -> CategoricalColumn:
-        return CategoricalColumn(self.codes[rows], self.categories)
-
     def value(self, row: int) -> str | None:
         code = int(self.codes[row])
         return None if code < 0 else str(self.categories[code])
@@ -84,9 +81,6 @@ class NumericColumn:
 
     def __len__(self) -> int:
         return len(self.values)
-
-    def take(self, rows: npt.NDArray[np.intp] | IntArray) -> NumericColumn:
-        return NumericColumn(self.values[rows])
 
     def value(self, row: int) -> float | None:
         number = float(self.values[row])
@@ -216,10 +210,6 @@ class ContactFrame:
         }
         return cls.from_columns([c.id for c in contacts], [c.email for c in contacts], attributes)
 
-    def take(self, rows: npt.NDArray[np.intp]) -> ContactFrame:
-        """The sub-frame of the given rows (used to score contacts one by one)."""
-        return ContactFrame(self.ids[rows], {k: c.take(rows) for k, c in self.columns.items()})
-
 
 @dataclass(frozen=True, eq=False)
 class ActivityFrame:
@@ -238,12 +228,6 @@ class ActivityFrame:
         return self.columns.get(name)
 
     @classmethod
-    def empty(cls) -> ActivityFrame:
-        return cls(
-            np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.int8), np.zeros(0, dtype=np.float64)
-        )
-
-    @classmethod
     def from_records(
         cls, activities: Sequence[Activity], contact_ids: Sequence[str] | ObjectArray
     ) -> ActivityFrame:
@@ -258,15 +242,6 @@ class ActivityFrame:
             np.array([TYPE_CODES[a.type] for a in kept], dtype=np.int8),
             np.array([_epoch(a.occurred_at) for a in kept], dtype=np.float64),
             {n: column_from_values([a.attributes.get(n) for a in kept]) for n in names},
-        )
-
-    def take(self, rows: npt.NDArray[np.intp], contact_rows: IntArray) -> ActivityFrame:
-        """The given activity rows, re-pointed at `contact_rows` of a sub-frame."""
-        return ActivityFrame(
-            contact_rows,
-            self.type_codes[rows],
-            self.occurred_at[rows],
-            {k: c.take(rows) for k, c in self.columns.items()},
         )
 
 
