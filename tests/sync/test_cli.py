@@ -198,16 +198,6 @@ def test_labels_with_brackets_are_printed_as_written(
     rules.write_text(
         "rules:\n  - {id: q, label: '[chat] question', activity: question, points: 5}\n"
     )
-    result = run(
-        "score",
-        "--rules",
-        str(rules),
-        "--contacts",
-        str(files["contacts"]),
-        "--activities",
-        str(files["activities"]),
-        "--as-of",
-        "2026-11-11T00:00:00Z",
-    )
+    result = run(*score_args(files, "--rules", str(rules)))
     assert result.exit_code == 0, result.stderr
     assert "+5 [chat] question" in result.stdout
