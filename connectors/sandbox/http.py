@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from connectors.sandbox.clock import SandboxClock
@@ -164,7 +164,7 @@ class Emulator:
                 if params
                 else self.not_found(request)
             )
-            self._record(request, response)
+            self._log_call(request, response)
             return response
         request.params = params
         request.operation = route.operation
@@ -188,10 +188,10 @@ class Emulator:
                 except ApiError as exc:
                     response = exc.response
         self.decorate(request, response)
-        self._record(request, response)
+        self._log_call(request, response)
         return response
 
-    def _record(self, request: Request, response: Response) -> None:
+    def _log_call(self, request: Request, response: Response) -> None:
         with self.lock:
             self.log.append(
                 LoggedCall(
@@ -226,12 +226,16 @@ class Emulator:
         port = self._server.server_address[1]
         return f"http://127.0.0.1:{port}"
 
-    def start(self, port: int = 0) -> Emulator:
+    def start(self, port: int = 0) -> Self:
         server = _Server(("127.0.0.1", port), _RequestHandler)
         server.emulator = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name=f"{self.name}-sandbox", daemon=True
+            # a short poll interval makes stop() prompt
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.name}-sandbox",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -242,7 +246,7 @@ class Emulator:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> Emulator:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
