@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from connectors.sandbox.clock import SandboxClock
 from connectors.sandbox.faults import Fault, FaultPlan, Latency
@@ -129,7 +129,7 @@ class Emulator:
             found = route.pattern.match(path)
             if found:
                 if route.method == method:
-                    return route, found.groupdict()
+                    return route, {k: unquote(v) for k, v in found.groupdict().items()}
                 allowed = True
         return None, {"allowed": "yes"} if allowed else {}
 
@@ -149,6 +149,10 @@ class Emulator:
                 {"message": "rate limited"}, 429, **{"Retry-After": str(fault.retry_after)}
             )
         return Response.json({"message": "internal error"}, fault.status)
+
+    def internal_error(self, request: Request, exc: Exception) -> Response:
+        """The answer when a handler fails unexpectedly."""
+        return Response.json({"message": f"sandbox error: {type(exc).__name__}: {exc}"}, 500)
 
     def not_found(self, request: Request) -> Response:
         return Response.json({"message": f"no route for {request.method} {request.path}"}, 404)
@@ -187,6 +191,8 @@ class Emulator:
                     response = route.handler(request)
                 except ApiError as exc:
                     response = exc.response
+                except Exception as exc:  # an emulator bug answers 500, it never hangs a client
+                    response = self.internal_error(request, exc)
         self.decorate(request, response)
         self._log_call(request, response)
         return response
@@ -275,6 +281,9 @@ class _Server(ThreadingHTTPServer):
 
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes; with Nagle on, each keep-alive
+    # answer would wait for the client's delayed ACK (~40 ms)
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
