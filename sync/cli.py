@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -175,6 +176,52 @@ def score(
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}", code=1)
     out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)
+
+
+@app.command()
+def sandbox(
+    people: Annotated[int, typer.Option(help="People in the synthetic world (0: empty).")] = 5000,
+    seed: Annotated[int, typer.Option(help="Seed of the world and of the fault plans.")] = 7,
+    scale: Annotated[
+        float, typer.Option(help="Vendor seconds per real second (rate windows, latency).")
+    ] = 1.0,
+    latency_ms: Annotated[float, typer.Option(help="Added latency per request.")] = 0.0,
+    tier: Annotated[str, typer.Option(help="HubSpot tier: free, starter, professional, ...")] = (
+        "professional"
+    ),
+) -> None:
+    """Serve local HubSpot, Salesforce and Mailchimp emulators until stopped (Ctrl-C)."""
+    from connectors.sandbox import Latency, Sandbox
+
+    started = time.perf_counter()
+    box = Sandbox(
+        people=people,
+        seed=seed,
+        scale=scale,
+        latency=Latency(fixed=latency_ms / 1000),
+        hubspot_tier=tier,
+    )
+    built = time.perf_counter()
+    with box:
+        ready = time.perf_counter()
+        sf = box.salesforce.login
+        out.print(f"HubSpot     {box.hubspot.base_url}  (access token: {box.hubspot.token})")
+        out.print(
+            f"Salesforce  {box.salesforce.base_url}  (username: {sf.username}, password: "
+            f"{sf.password}, security token: {sf.security_token}, consumer key: "
+            f"{sf.consumer_key}, consumer secret: {sf.consumer_secret})"
+        )
+        out.print(f"Mailchimp   {box.mailchimp.base_url}/3.0  (API key: {box.mailchimp.api_key})")
+        out.print(
+            f"{people:,} people (seed {seed}); world built in {built - started:.1f} s, "
+            f"servers started in {ready - built:.2f} s; Ctrl-C to stop",
+            highlight=False,
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            out.print("stopped")
 
 
 def main() -> None:
