@@ -792,7 +792,9 @@ class Activity:
 def world_activity(world: World, row_of: Rows) -> Activity:
     events = world.events
     rows = row_of[events.person] if len(events) else np.zeros(0, dtype=np.intp)
-    index = np.flatnonzero((rows >= 0) & (events.at <= world.now))
+    # email events of campaigns another tool sent are that tool's to report
+    sender = np.append(world.campaigns.system, np.uint8(HUBSPOT))[events.campaign]
+    index = np.flatnonzero((rows >= 0) & (events.at <= world.now) & ((sender & HUBSPOT) > 0))
     return Activity(rows[index], events.type[index], events.at[index] * 1000.0, index)
 
 

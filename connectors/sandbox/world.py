@@ -81,6 +81,8 @@ class Campaigns:
     name: Objects
     subject: Objects
     sent_at: npt.NDArray[np.float64]
+    system: npt.NDArray[np.uint8]
+    """Bit of the tool that sent each campaign; only that system reports its email events."""
 
     def __len__(self) -> int:
         return len(self.name)
@@ -133,7 +135,7 @@ class WorldBuilder:
         self.now = now.timestamp()
         self._companies: list[tuple[str, str, str, int, str]] = []
         self._people: list[dict[str, object]] = []
-        self._campaigns: list[tuple[str, str, float]] = []
+        self._campaigns: list[tuple[str, str, float, int]] = []
         self._events: list[tuple[int, int, float, int, int, float]] = []
         self._urls: list[str] = []
 
@@ -182,8 +184,11 @@ class WorldBuilder:
         )
         return len(self._people) - 1
 
-    def campaign(self, name: str, subject: str, sent_at: datetime) -> int:
-        self._campaigns.append((name, subject, sent_at.timestamp()))
+    def campaign(
+        self, name: str, subject: str, sent_at: datetime, system: int = HUBSPOT | MAILCHIMP
+    ) -> int:
+        """A campaign; by default both HubSpot and Mailchimp report its email events."""
+        self._campaigns.append((name, subject, sent_at.timestamp(), system))
         return len(self._campaigns) - 1
 
     def event(
@@ -245,6 +250,7 @@ class WorldBuilder:
                 _objects([c[0] for c in self._campaigns]),
                 _objects([c[1] for c in self._campaigns]),
                 np.array([c[2] for c in self._campaigns], dtype=np.float64),
+                np.array([c[3] for c in self._campaigns], dtype=np.uint8),
             ),
             events=Events(
                 np.array([e[0] for e in events], dtype=np.int32),

@@ -136,7 +136,7 @@ def crowd(size: int) -> World:
     )
     none = np.zeros(0, dtype=np.int32)
     events = Events(none, np.zeros(0, np.int8), np.zeros(0), none, none, np.zeros(0))
-    campaigns = Campaigns(texts([]), texts([]), np.zeros(0))
+    campaigns = Campaigns(texts([]), texts([]), np.zeros(0), np.zeros(0, np.uint8))
     return World(NOW.timestamp(), companies, people, campaigns, events, texts([]))
 
 

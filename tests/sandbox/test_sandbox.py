@@ -43,3 +43,27 @@ def test_an_empty_sandbox_serves_no_people() -> None:
         hubspot = HubSpot(access_token=box.hubspot.token, host=box.hubspot.base_url)
         page = hubspot.crm.contacts.basic_api.get_page(limit=10)
     assert page.results == []
+
+
+def test_only_the_tool_that_sent_a_campaign_reports_its_email_events() -> None:
+    from datetime import UTC, datetime
+
+    from connectors.sandbox.world import WorldBuilder
+    from scoring import ActivityType
+
+    builder = WorldBuilder(datetime(2026, 11, 1, tzinfo=UTC))
+    person = builder.person("Ann", "Lee", "ann@acme.io", builder.company("Acme", "acme.io"))
+    by_hubspot = builder.campaign("hs", "From HubSpot", datetime(2026, 10, 1, tzinfo=UTC), HUBSPOT)
+    by_mailchimp = builder.campaign(
+        "mc", "From Mailchimp", datetime(2026, 10, 2, tzinfo=UTC), MAILCHIMP
+    )
+    for campaign, day in ((by_hubspot, 1), (by_mailchimp, 2)):
+        sent = datetime(2026, 10, day, 9, tzinfo=UTC)
+        builder.event(person, ActivityType.EMAIL_SENT, sent, campaign=campaign)
+        builder.event(person, ActivityType.EMAIL_OPEN, sent.replace(hour=10), campaign=campaign)
+
+    with Sandbox(builder.build()) as box:
+        hubspot = HubSpot(access_token=box.hubspot.token, host=box.hubspot.base_url)
+        contact = hubspot.crm.contacts.basic_api.get_by_id("1", properties=["hs_email_open"])
+
+    assert contact.properties["hs_email_open"] == "1"

@@ -86,7 +86,8 @@ def schedule_campaigns(
         spec = vocab.CAMPAIGN_KINDS[k]
         names.append(f"{spec.name} {datetime.fromtimestamp(at, UTC):%Y-%m-%d}")
         subjects.append(spec.subjects[int(rng.integers(len(spec.subjects)))])
-    table = Campaigns(objects(names), objects(subjects), sent_at)
+    senders = np.array([vocab.CAMPAIGN_KINDS[k].system for k in kinds.tolist()], dtype=np.uint8)
+    table = Campaigns(objects(names), objects(subjects), sent_at, senders)
     return Schedule(table, kinds, sent_at), _campaign_links(rng, kinds, site)
 
 
