@@ -1,15 +1,26 @@
 """Errors of the connectors.
 
     ConnectorError
-    └── InputFileError     a contacts or activities file is malformed; carries every `FileProblem`
+    ├── InputFileError     a contacts or activities file is malformed; carries every `FileProblem`
+    └── ApiError           a vendor API call failed: system, operation, status, records, retryable
+        ├── RateLimited        429 (or Salesforce's REQUEST_LIMIT_EXCEEDED); carries retry_after
+        ├── ServerError        5xx: the vendor's fault, retried
+        ├── TransportError     no answer: refused, reset or timed out; retried
+        ├── AuthError          401/403: the credentials are wrong or lack a scope; not retried
+        ├── RejectedError      any other 4xx: the request itself is wrong; not retried
+        └── BudgetExhausted    the daily request budget is spent; stop until it resets
 
 Messages say which system or file, which record and which field, and never
-carry a credential.
+carry a credential: `ApiError` keeps at most a short excerpt of a vendor's
+error body, and callers build it from the status and the vendor's message only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+MAX_DETAIL = 300
 
 
 @dataclass(frozen=True)
@@ -37,3 +48,74 @@ class InputFileError(ConnectorError):
     def __init__(self, problems: list[FileProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))
+
+
+class ApiError(ConnectorError):
+    """A call to a vendor API that failed, with what an operator needs to act on it."""
+
+    retryable = False
+
+    def __init__(
+        self,
+        system: str,
+        operation: str,
+        message: str,
+        *,
+        status: int | None = None,
+        records: Sequence[str] = (),
+        retry_after: float | None = None,
+    ) -> None:
+        self.system = system
+        self.operation = operation
+        self.status = status
+        self.detail = message[:MAX_DETAIL]
+        self.records = tuple(records)
+        self.retry_after = retry_after
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        status = f" {self.status}" if self.status is not None else ""
+        records = ""
+        if self.records:
+            shown = ", ".join(self.records[:5])
+            more = f" and {len(self.records) - 5} more" if len(self.records) > 5 else ""
+            records = f" (records {shown}{more})"
+        hint = "; retrying may help" if self.retryable else ""
+        return f"{self.system} {self.operation}{status}: {self.detail}{records}{hint}"
+
+
+class RateLimited(ApiError):
+    retryable = True
+
+
+class ServerError(ApiError):
+    retryable = True
+
+
+class TransportError(ApiError):
+    retryable = True
+
+
+class AuthError(ApiError):
+    pass
+
+
+class RejectedError(ApiError):
+    pass
+
+
+class BudgetExhausted(ApiError):
+    pass
+
+
+def error_for_status(status: int | None) -> type[ApiError]:
+    """The `ApiError` class for an HTTP status (None: no answer at all)."""
+    if status is None:
+        return TransportError
+    if status == 429:
+        return RateLimited
+    if status in (401, 403):
+        return AuthError
+    if status >= 500:
+        return ServerError
+    return RejectedError

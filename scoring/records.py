@@ -95,6 +95,9 @@ class Activity:
     id: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
     source: str = "files"
+    contact_email: str | None = None
+    """Set where a system knows the person by address only (email events); then
+    `contact_id` may be empty and the sync finds the person by this email."""
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:

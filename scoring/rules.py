@@ -312,3 +312,27 @@ class RuleSet(Strict):
 
     def dimension_of(self, rule: Rule) -> str:
         return rule.dimension or rule.default_dimension()
+
+    def contact_fields(self) -> list[str]:
+        """Every contact attribute the rules read, so connectors pull those fields too."""
+        names: list[str] = []
+        for rule in self.rules:
+            names += list(rule.contact or {})
+        if self.bant is not None:
+            for conditions in self.bant.criteria().values():
+                names += list(conditions)
+        if self.stages is not None:
+            if self.stages.current_field:
+                names.append(self.stages.current_field)
+            for stage in self.stages.ladder:
+                names += _stage_fields(stage.when)
+        return list(dict.fromkeys(names))
+
+
+def _stage_fields(condition: StageCondition | None) -> list[str]:
+    if condition is None:
+        return []
+    names = list(condition.contact or {})
+    for child in [*(condition.any or []), *(condition.all or [])]:
+        names += _stage_fields(child)
+    return names

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -16,7 +18,12 @@ from connectors.errors import InputFileError
 from connectors.files import file_format, parse_moment, read_activities, read_contacts, write_rows
 from scoring import RuleFileError, RuleSet, default_rules_text, load_rules, score_records
 from sync.report import print_ranking, result_columns
-from sync.settings import Settings, env_example
+from sync.settings import Settings, env_example, load_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from sync.pipeline import Progress, Sync
 
 EXIT_BAD_INPUT = 2
 
@@ -40,7 +47,7 @@ def fail(lines: list[str] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 def settings() -> Settings:
     try:
-        return Settings()
+        return load_settings()
     except ValidationError as exc:
         fail(
             [
@@ -222,6 +229,168 @@ def sandbox(
                 time.sleep(3600)
         except KeyboardInterrupt:
             out.print("stopped")
+
+
+# -- the sync ----------------------------------------------------------------------------------
+
+
+def open_sync(rules: Path | None, progress: Progress | None = None) -> tuple[Settings, Sync]:
+    """Settings, rule file and connectors, all checked before any call to any system."""
+    from sync.fields import FieldMap
+    from sync.logs import configure
+    from sync.pipeline import Sync
+    from sync.store import StateStore
+    from sync.systems import NotConfigured, build_connectors
+
+    config = settings()
+    configure(config.log_format, config.log_level)
+    ruleset = rules_from(rules or config.rules)
+    try:
+        connectors = build_connectors(config, ruleset)
+    except (NotConfigured, ValueError) as exc:
+        fail(str(exc))
+    try:
+        store = StateStore(config.state_url)
+    except Exception as exc:  # any driver error: name the setting, never the URL
+        fail(f"setting LEADSCORE_STATE_URL: cannot open the state store ({type(exc).__name__})")
+    fields = FieldMap.for_rules(ruleset, config.field_prefix)
+    return config, Sync(
+        ruleset, store, connectors, fields, clock=lambda: datetime.now(UTC), progress=progress
+    )
+
+
+@contextlib.contextmanager
+def progress_bars() -> Iterator[Progress | None]:
+    """Progress on a terminal (one line per stream); nothing when output is piped."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import Progress as Bars
+    from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Bars(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bars:
+        tasks: dict[str, object] = {}
+        lock = threading.Lock()
+
+        def advance(what: str, count: int) -> None:
+            with lock:
+                if what not in tasks:
+                    tasks[what] = bars.add_task(what, total=None)
+            bars.update(tasks[what], advance=count)  # type: ignore[arg-type]
+
+        yield advance
+
+
+def api_failure(exc: Exception) -> NoReturn:
+    fail(str(exc), code=1)
+
+
+@app.command()
+def setup(
+    rules: RulesOption = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what is missing only.")
+    ] = False,
+) -> None:
+    """Create the leadscore fields in each configured system (idempotent)."""
+    from connectors.errors import ApiError
+
+    _, job = open_sync(rules)
+    for connector in job.connectors:
+        try:
+            report = connector.setup(job.fields.specs, dry_run=dry_run)
+        except ApiError as exc:
+            api_failure(exc)
+        verb = "would create" if dry_run else "created"
+        out.print(
+            f"{connector.system}: {verb} {len(report.created)} "
+            f"({', '.join(report.created) or 'nothing'}); {len(report.existing)} already there",
+            highlight=False,
+        )
+
+
+@app.command()
+def sync(
+    rules: RulesOption = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Pull everything, not only changes.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")
+    ] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="A trial: at most N records per stream and per system; no cursor moves."),
+    ] = None,
+) -> None:
+    """Pull changes, score, and write back only what changed."""
+    from connectors.errors import ApiError
+    from sync.pipeline import SyncOptions
+    from sync.report import print_plan, print_summary
+
+    if limit is not None and limit < 1:
+        fail("--limit: expected a positive number")
+    with progress_bars() as progress:
+        _, job = open_sync(rules, progress)
+        try:
+            summary = job.run(SyncOptions(full=full, dry_run=dry_run, limit=limit))
+        except ApiError as exc:
+            api_failure(exc)
+    if dry_run:
+        print_plan(out, summary)
+    print_summary(out, summary)
+
+
+@app.command()
+def explain(
+    who: Annotated[str, typer.Argument(help="The person's email, or their id in a system.")],
+    rules: RulesOption = None,
+) -> None:
+    """Show one person's score, dimensions, stage and every rule that fired (from the store)."""
+    from sync.report import print_explanation
+
+    _, job = open_sync(rules)
+    person = job.store.person_of(who)
+    if person is None:
+        fail(f"{who!r} is not in the state store; run `leadscore sync` first", code=1)
+    batch, people = job.score([person])
+    print_explanation(out, batch, 0)
+    records = ", ".join(
+        f"{system} {record}" for system, record in people.records.get(str(person), [])
+    )
+    out.print(f"records: {records or 'none'}; {len(people.activities)} activities", highlight=False)
+
+
+@app.command()
+def status(rules: RulesOption = None) -> None:
+    """Last runs, cursors and failed writes, from the state store."""
+    from sync.report import print_status
+
+    _, job = open_sync(rules)
+    print_status(out, job.store, [c.system for c in job.connectors])
+
+
+@app.command()
+def demo(
+    people: Annotated[int, typer.Option(help="People in the synthetic world.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Seed of the world and of the new activity.")] = 7,
+    rules: Annotated[
+        Path | None, typer.Option("--rules", "-r", help="Rule file (default: the bundled one).")
+    ] = None,
+) -> None:
+    """Sync the local HubSpot sandbox end to end: setup, full sync, new activity, incremental."""
+    from scoring import parse_rules
+    from sync.demo import run_demo
+
+    ruleset = rules_from(rules) if rules else parse_rules(default_rules_text(), "default.yaml")
+    run_demo(out, ruleset, people=people, seed=seed)
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ from rich.table import Table
 
 from scoring import ScoreBatch
 from scoring.explain import number
+from sync.pipeline import SyncSummary
+from sync.store import StateStore
 
 
 def result_columns(batch: ScoreBatch) -> list[str]:
@@ -63,3 +65,118 @@ def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int
     disqualified = int(batch.disqualified.sum())
     if disqualified:
         console.print(f"disqualified: {disqualified}", highlight=False)
+
+
+def print_summary(console: Console, summary: SyncSummary) -> None:
+    """A run's figures per system, then the totals."""
+    table = Table(title=f"sync ({summary.mode}): {summary.status}", title_justify="left")
+    for name in ("system", "contacts", "activities (new)", "changed", "written", "failed", "calls"):
+        table.add_column(name, justify="left" if name == "system" else "right")
+    for system, stats in summary.systems.items():
+        table.add_row(
+            system,
+            f"{stats.contacts:,}",
+            f"{stats.activities_pulled:,} ({stats.activities_new:,})",
+            f"{stats.planned:,}",
+            f"{stats.written:,}",
+            f"{stats.failed:,}",
+            f"{stats.total_calls:,}",
+        )
+    console.print(table)
+    console.print(
+        f"{summary.persons:,} people rescored, {summary.changed:,} with changed values, "
+        f"in {summary.elapsed:.1f} s",
+        highlight=False,
+    )
+    for system, stats in summary.systems.items():
+        if stats.calls:
+            calls = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))
+            console.print(f"{system} calls: {calls}", highlight=False)
+
+
+def print_plan(console: Console, summary: SyncSummary, shown: int = 10) -> None:
+    """What a dry run would write: a few records per system with their new values."""
+    for system, writes in summary.plan.items():
+        console.print(
+            f"[bold]{system}[/bold]: {len(writes):,} records would be written", highlight=False
+        )
+        for write in writes[:shown]:
+            values = ", ".join(f"{k}={v!r}" for k, v in write.values.items())
+            console.print(f"  {escape(write.record_id)}: {escape(values)}", highlight=False)
+        if len(writes) > shown:
+            console.print(f"  ... and {len(writes) - shown:,} more", highlight=False)
+
+
+def print_status(console: Console, store: StateStore, systems: list[str]) -> None:
+    """Recent runs, each system's cursors, and the writes that failed."""
+    runs = Table(title="last runs", title_justify="left")
+    for name in (
+        "run",
+        "mode",
+        "status",
+        "started (UTC)",
+        "seconds",
+        "changed",
+        "written",
+        "failed",
+    ):
+        runs.add_column(name)
+    for run in store.runs(10):
+        systems_summary = run.summary.get("systems", {})
+        written = sum(s.get("written", 0) for s in systems_summary.values())
+        failed = sum(s.get("failed", 0) for s in systems_summary.values())
+        seconds = run.summary.get("elapsed_seconds")
+        runs.add_row(
+            str(run.id),
+            run.mode,
+            run.status,
+            f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+            "" if seconds is None else f"{seconds:.1f}",
+            str(run.summary.get("changed", "")),
+            str(written),
+            str(failed),
+        )
+    console.print(runs)
+    for system in systems:
+        for stream, value in sorted(store.cursors(system).items()):
+            console.print(f"cursor {system}.{stream}: {escape(value)}", highlight=False)
+    failures = store.failures()
+    console.print(f"failed writes waiting for the next run: {len(failures)}", highlight=False)
+    for failure in failures[:20]:
+        console.print(
+            f"  {failure.system} {escape(failure.record_id)} (attempt {failure.attempts}, "
+            f"{'will retry' if failure.retryable else 'needs a fix'}): {escape(failure.reason)}",
+            highlight=False,
+        )
+    counts = store.counts()
+    console.print(
+        ", ".join(f"{n:,} {name}" for name, n in counts.items()) + " in the store", highlight=False
+    )
+
+
+def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
+    """One person's score, dimensions, grade, stage and every rule that fired."""
+    who = batch.emails.value(row) or str(batch.contact_ids[row])
+    dims = ", ".join(
+        f"{name} {number(float(batch.dimensions[row, i]))}"
+        for i, name in enumerate(batch.dimension_names)
+    )
+    console.print(
+        f"[bold]{escape(who)}[/bold]: score {number(float(batch.total[row]))} ({dims})",
+        highlight=False,
+    )
+    extras = [
+        f"grade {batch.grade(row)}" if batch.grade(row) else "",
+        f"stage {batch.stage(row)}" if batch.stage(row) else "",
+    ]
+    if batch.disqualified[row]:
+        extras.append("[red]disqualified[/red]")
+    if any(extras):
+        console.print(", ".join(e for e in extras if e), highlight=False)
+    table = Table(show_header=True)
+    table.add_column("points", justify="right")
+    table.add_column("dimension")
+    table.add_column("rule")
+    for reason in batch.reasons(row):
+        table.add_row(number(reason.points), reason.dimension, escape(reason.text))
+    console.print(table)

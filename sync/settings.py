@@ -1,16 +1,52 @@
 """Settings: one typed object for the CLI, the webhook server and the serverless handlers.
 
-Read from `LEADSCORE_*` environment variables and a `.env` file, the
-environment taking precedence.
+Read, highest precedence first, from init arguments, `LEADSCORE_*` environment
+variables, a `.env` file and a secrets directory (`LEADSCORE_SECRETS_DIR`, one
+file per setting named like the variable, as Docker and Kubernetes mount
+them). Nested settings use `__`: `LEADSCORE_HUBSPOT__ACCESS_TOKEN`. Secrets
+are `SecretStr`, so they print as `**********` in logs, errors and reprs.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+HUBSPOT_TIERS = ("free", "starter", "professional", "enterprise")
+
+
+class HubSpotSettings(BaseModel):
+    """A HubSpot portal: a private app's access token (or an OAuth access token)."""
+
+    access_token: SecretStr | None = Field(
+        None, description="Private app or OAuth access token; empty: HubSpot is not synced."
+    )
+    host: str | None = Field(
+        None,
+        description="API base URL; empty for https://api.hubapi.com (the demo sets the sandbox).",
+    )
+    tier: str = Field(
+        "professional",
+        description="Subscription tier for the 10-second limit: free, starter, professional or "
+        "enterprise, with '+api_addon' for the API limit increase.",
+    )
+
+    @field_validator("access_token", "host", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("tier")
+    @classmethod
+    def _known_tier(cls, value: str) -> str:
+        base = value.removesuffix("+api_addon")
+        if base not in HUBSPOT_TIERS:
+            raise ValueError(f"expected one of {', '.join(HUBSPOT_TIERS)} (optionally +api_addon)")
+        return value
 
 
 class Settings(BaseSettings):
@@ -27,24 +63,58 @@ class Settings(BaseSettings):
     rules: Path = Field(
         Path("leadscore.yaml"), description="Rule file used by score, sync and the webhook."
     )
+    state_url: str = Field(
+        "sqlite:///leadscore.db",
+        description="State store: a SQLAlchemy URL (sqlite:///file.db, postgresql+psycopg://...).",
+    )
+    field_prefix: str = Field(
+        "leadscore_", description="Prefix of the CRM fields written back (leadscore_score, ...)."
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         "auto", description="Log format: text on a terminal and JSON elsewhere when 'auto'."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log level written."
     )
+    hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
+
+    @field_validator("field_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value and not (value[0].isalpha() and value.replace("_", "").isalnum()):
+            raise ValueError("expected letters, digits and underscores, starting with a letter")
+        return value.lower()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with the secrets directory when one is named."""
+    secrets = os.environ.get("LEADSCORE_SECRETS_DIR")
+    if secrets:
+        return Settings(_secrets_dir=secrets, **overrides)
+    return Settings(**overrides)
 
 
 def env_example() -> str:
     """The commented `.env` text listing every setting with its default."""
     lines = [
         "# leadscore settings. Each may also be set as an environment variable;",
-        "# the environment wins over this file.",
+        "# the environment wins over this file. LEADSCORE_SECRETS_DIR names a",
+        "# directory of files, one per setting, for secrets mounted by a platform.",
         "",
     ]
-    for name, field in Settings.model_fields.items():
-        default = field.default
-        lines.append(f"# {field.description}")
-        lines.append(f"LEADSCORE_{name.upper()}={'' if default is None else default}")
-        lines.append("")
+    lines += _fields(Settings, "LEADSCORE_")
     return "\n".join(lines)
+
+
+def _fields(model: type[BaseModel], prefix: str) -> list[str]:
+    lines: list[str] = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            lines += _fields(annotation, f"{prefix}{name.upper()}__")
+            continue
+        default = info.default
+        lines.append(f"# {info.description}")
+        lines.append(f"{prefix}{name.upper()}={'' if default is None else default}")
+        lines.append("")
+    return lines

@@ -13,6 +13,7 @@ tests and the benchmarks:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
 
 from connectors.sandbox.clock import SandboxClock
@@ -64,6 +65,10 @@ class Sandbox:
     @property
     def emulators(self) -> dict[str, HubSpotSandbox | SalesforceSandbox | MailchimpSandbox]:
         return {"hubspot": self.hubspot, "salesforce": self.salesforce, "mailchimp": self.mailchimp}
+
+    def now(self) -> datetime:
+        """The sandbox's present: the world's `now` plus the vendor seconds since it started."""
+        return datetime.fromtimestamp(self.hubspot.world.now + self.clock.now(), UTC)
 
     def start(self) -> Self:
         for emulator in self.emulators.values():

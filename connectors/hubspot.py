@@ -1,0 +1,471 @@
+"""The HubSpot connector: contacts, email events, engagements and deals in; scores out.
+
+Talks to HubSpot through `hubspot-api-client` (imported here only, lazily) for
+the CRM APIs, and through one `requests` session for the legacy marketing
+email events API, which the SDK has no typed client for. urllib3's own retries
+inside the SDK are switched off: `connectors.policy.CallPolicy` owns every
+retry, paces calls to the portal's 10-second window and search's per-second
+limit, and counts them.
+
+Streams and their cursors (JSON text the sync layer stores):
+- `contacts`: incremental by search on `lastmodifieddate` from the cursor (less
+  a look-back, since HubSpot stamps a record a moment before it is searchable),
+  walking `hs_object_id` upwards 200 at a time, so the search's 10,000-result
+  cap never applies; without a cursor, the list endpoint (100 per page, faster
+  under the 10-second window than search's 5 per second).
+- `email_events`: by `startTimestamp`, 1,000 per page.
+- `meetings`, `calls`, `emails`: the list endpoint from the id after the last
+  one seen (HubSpot's ids grow).
+- `deals`: listed whole on each pull, because a deal changes stage in place.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from connectors.errors import ApiError, RejectedError, TransportError, error_for_status
+from connectors.hubspot_records import (
+    CONTACT_PROPERTIES,
+    SYSTEM,
+    contact_of,
+    counter_activities,
+    deal_activities,
+    email_event_activity,
+    engagement_activities,
+    epoch_ms,
+    parse_time,
+)
+from connectors.policy import CallPolicy, Clock, hubspot_limits
+from connectors.protocol import FieldSpec, Page, SetupReport, Write, WriteFailure, WriteOutcome
+from scoring.records import Activity, Contact
+
+DEFAULT_HOST = "https://api.hubapi.com"
+LIST_PAGE, SEARCH_PAGE, EVENTS_PAGE, BATCH = 100, 200, 1000, 100
+LOOKBACK_MS = 10 * 60 * 1000
+TIMEOUT = 30.0
+GROUP = "leadscore"
+ENGAGEMENT_PROPERTIES = {
+    "meetings": ["hs_timestamp", "hs_meeting_title"],
+    "calls": ["hs_timestamp", "hs_call_title"],
+    "emails": ["hs_timestamp", "hs_email_subject"],
+    "deals": ["dealstage", "amount", "closedate", "createdate"],
+}
+PROPERTY_TYPES = {
+    "number": ("number", "number"),
+    "enumeration": ("enumeration", "select"),
+    "text": ("string", "textarea"),
+    "datetime": ("datetime", "date"),
+}
+
+
+def translate(operation: str) -> Callable[[Exception], ApiError | None]:
+    """Turn the SDK's, urllib3's and requests' failures into `ApiError`s, without secrets."""
+
+    def to_error(exc: Exception) -> ApiError | None:
+        import requests
+        import urllib3
+
+        if isinstance(exc, ApiError):
+            return exc
+        if isinstance(exc, urllib3.exceptions.HTTPError | requests.RequestException):
+            if isinstance(exc, requests.HTTPError) and exc.response is not None:
+                return http_error(operation, exc.response.status_code, exc.response.text, {})
+            return TransportError(SYSTEM, operation, type(exc).__name__)
+        status = getattr(exc, "status", None)
+        if type(exc).__name__.endswith("Exception") and type(exc).__module__.startswith("hubspot"):
+            body = getattr(exc, "body", None)
+            headers = getattr(exc, "headers", None) or {}
+            return http_error(operation, status or None, body, headers)
+        return None
+
+    return to_error
+
+
+def http_error(
+    operation: str, status: int | None, body: Any, headers: Mapping[str, str]
+) -> ApiError:
+    """An `ApiError` from a HubSpot error answer: its message and category, its Retry-After."""
+    message = "no answer"
+    try:
+        data = json.loads(body) if body else {}
+        message = str(data.get("message") or data.get("category") or message)
+        if data.get("policyName"):
+            message = f"{message} ({data['policyName']})"
+    except (ValueError, AttributeError, TypeError):
+        message = f"HTTP {status}"
+    retry_after = None
+    raw = {k.lower(): v for k, v in dict(headers).items()}.get("retry-after")
+    if raw is not None:
+        try:
+            retry_after = float(raw)
+        except ValueError:
+            retry_after = None
+    cls = error_for_status(status)
+    return cls(SYSTEM, operation, message, status=status, retry_after=retry_after)
+
+
+class HubSpotConnector:
+    """HubSpot through its official SDK, under one shared call policy."""
+
+    system: str = SYSTEM
+    streams: tuple[str, ...] = ("contacts", "email_events", "meetings", "calls", "emails", "deals")
+    write_batch_size: int = BATCH
+
+    def __init__(
+        self,
+        access_token: str,
+        *,
+        host: str | None = None,
+        tier: str = "professional",
+        properties: Sequence[str] = (),
+        policy: CallPolicy | None = None,
+        clock: Clock | None = None,
+        lookback_ms: int = LOOKBACK_MS,
+    ) -> None:
+        from hubspot import HubSpot
+        from urllib3.util.retry import Retry
+
+        self.host = (host or DEFAULT_HOST).rstrip("/")
+        # One layer owns retries: the SDK's urllib3 would otherwise retry 429s on its own.
+        self._client = HubSpot(
+            access_token=access_token, host=self.host, retry=Retry(total=0, raise_on_status=False)
+        )
+        # The SDK builds a new API client (and connection pool) on every attribute access.
+        crm = self._client.crm
+        self._contacts_basic = crm.contacts.basic_api
+        self._contacts_search = crm.contacts.search_api
+        self._contacts_batch = crm.contacts.batch_api
+        self._properties = crm.properties.core_api
+        self._groups = crm.properties.groups_api
+        self._objects = {
+            "meetings": crm.objects.meetings.basic_api,
+            "calls": crm.objects.calls.basic_api,
+            "emails": crm.objects.emails.basic_api,
+            "deals": crm.deals.basic_api,
+        }
+        import requests
+
+        self._events = requests.Session()
+        self._events.headers["Authorization"] = f"Bearer {access_token}"
+        self.policy = policy or CallPolicy(SYSTEM, limits=hubspot_limits(tier, clock), clock=clock)
+        self.properties = tuple(dict.fromkeys([*CONTACT_PROPERTIES, *properties]))
+        self.lookback_ms = lookback_ms
+
+    def __repr__(self) -> str:
+        return f"HubSpotConnector(host={self.host!r})"
+
+    def _call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)` under the call policy: paced, counted, retried."""
+        return self.policy.call(
+            operation, functools.partial(fn, *args, **kwargs), translate(operation)
+        )
+
+    def calls(self) -> Mapping[str, int]:
+        return self.policy.calls()
+
+    # -- pull -----------------------------------------------------------------------------------
+
+    def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
+        state = json.loads(cursor) if cursor else None
+        if stream == "contacts":
+            return self._pull_contacts(state)
+        if stream == "email_events":
+            return self._pull_email_events(state)
+        if stream in ("meetings", "calls", "emails", "deals"):
+            return self._pull_objects(stream, state)
+        raise ValueError(f"HubSpot has no stream {stream!r}; it has {', '.join(self.streams)}")
+
+    def _contact_page(self, results: Sequence[Any], stream: str, since: int | None) -> Page:
+        contacts: list[Contact] = []
+        activities: list[Activity] = []
+        newest = since
+        for item in results:
+            properties = dict(item.properties or {})
+            contacts.append(contact_of(str(item.id), properties))
+            activities.extend(counter_activities(str(item.id), properties))
+            modified = parse_time(properties.get("lastmodifieddate") or item.updated_at)
+            if modified is not None:
+                stamp = epoch_ms(modified)
+                newest = stamp if newest is None else max(newest, stamp)
+        cursor = json.dumps({"modified_since": newest}) if newest is not None else None
+        return Page(stream, contacts, activities, cursor)
+
+    def _pull_contacts(self, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        if state is None or state.get("modified_since") is None:
+            yield from self._list_contacts()
+            return
+        since = int(state["modified_since"])
+        start = since - self.lookback_ms
+        last_id = 0
+        from hubspot.crm.contacts import PublicObjectSearchRequest
+
+        while True:
+            request = PublicObjectSearchRequest(
+                filter_groups=[
+                    {
+                        "filters": [
+                            {"propertyName": "lastmodifieddate", "operator": "GTE", "value": start},
+                            {"propertyName": "hs_object_id", "operator": "GT", "value": last_id},
+                        ]
+                    }
+                ],
+                sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                properties=list(self.properties),
+                limit=SEARCH_PAGE,
+            )
+            answer = self._call(
+                "contacts.search",
+                self._contacts_search.do_search,
+                public_object_search_request=request,
+                _request_timeout=TIMEOUT,
+            )
+            results = list(answer.results or [])
+            page = self._contact_page(results, "contacts", since)
+            since = json.loads(page.cursor)["modified_since"] if page.cursor else since
+            yield page
+            if len(results) < SEARCH_PAGE:
+                return
+            last_id = int(results[-1].id)
+
+    def _list_contacts(self) -> Iterator[Page]:
+        after: str | None = None
+        since: int | None = None
+        while True:
+            answer = self._call(
+                "contacts.list",
+                self._contacts_basic.get_page,
+                limit=LIST_PAGE,
+                after=after,
+                properties=list(self.properties),
+                _request_timeout=TIMEOUT,
+            )
+            page = self._contact_page(list(answer.results or []), "contacts", since)
+            if page.cursor:
+                since = json.loads(page.cursor)["modified_since"]
+            yield page
+            after = answer.paging.next.after if answer.paging and answer.paging.next else None
+            if after is None:
+                return
+
+    def _pull_email_events(self, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        since = int(state["created_since"]) if state else None
+        params: dict[str, Any] = {"limit": EVENTS_PAGE}
+        if since is not None:
+            params["startTimestamp"] = since - self.lookback_ms
+        newest = since
+        while True:
+            data = self._call("email.events", self._get_events, dict(params))
+            activities: list[Activity] = []
+            for event in data.get("events", []):
+                activity = email_event_activity(event)
+                if activity is not None:
+                    activities.append(activity)
+                created = event.get("created")
+                if isinstance(created, int | float):
+                    newest = int(created) if newest is None else max(newest, int(created))
+            cursor = json.dumps({"created_since": newest}) if newest is not None else None
+            yield Page("email_events", (), activities, cursor)
+            if not data.get("hasMore"):
+                return
+            params["offset"] = data["offset"]
+
+    def _get_events(self, params: Mapping[str, Any]) -> Any:
+        answer = self._events.get(
+            f"{self.host}/email/public/v1/events", params=params, timeout=TIMEOUT
+        )
+        if answer.status_code != 200:
+            raise http_error("email.events", answer.status_code, answer.text, answer.headers)
+        return answer.json()
+
+    def _pull_objects(self, kind: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
+        # Deals change stage in place, so they are read whole each time.
+        after: str | None = None if kind == "deals" or not state else state.get("after")
+        api = self._objects[kind]
+        while True:
+            answer = self._call(
+                f"{kind}.list",
+                api.get_page,
+                limit=LIST_PAGE,
+                after=after,
+                properties=ENGAGEMENT_PROPERTIES[kind],
+                associations=["contacts"],
+                _request_timeout=TIMEOUT,
+            )
+            results = list(answer.results or [])
+            activities = [a for item in results for a in self._object_activities(kind, item)]
+            following = answer.paging.next.after if answer.paging and answer.paging.next else None
+            resume = following or (str(int(results[-1].id) + 1) if results else after)
+            cursor = None if kind == "deals" or resume is None else json.dumps({"after": resume})
+            yield Page(kind, (), activities, cursor)
+            if following is None:
+                return
+            after = following
+
+    @staticmethod
+    def _object_activities(kind: str, item: Any) -> Iterator[Activity]:
+        properties = dict(item.properties or {})
+        links = (item.associations or {}).get("contacts")
+        contacts = [str(r.id) for r in (links.results if links else [])]
+        if kind == "deals":
+            return deal_activities(str(item.id), properties, contacts)
+        return engagement_activities(kind, str(item.id), properties, contacts)
+
+    # -- one contact, for triggers --------------------------------------------------------------
+
+    def fetch(self, key: str) -> Page:
+        """One contact by id or email, with its email events, engagements and deals."""
+        id_property = "email" if "@" in key else None
+        contact = self._call(
+            "contacts.get",
+            lambda: self._contacts_basic.get_by_id(
+                key,
+                properties=list(self.properties),
+                associations=["meetings", "calls", "emails", "deals"],
+                id_property=id_property,
+                _request_timeout=TIMEOUT,
+            ),
+        )
+        record_id = str(contact.id)
+        properties = dict(contact.properties or {})
+        found = contact_of(record_id, properties)
+        activities = list(counter_activities(record_id, properties))
+        if found.email:
+            params = {"recipient": found.email, "limit": EVENTS_PAGE}
+            while True:
+                data = self._call("email.events", self._get_events, dict(params))
+                activities += [
+                    a for a in map(email_event_activity, data.get("events", [])) if a is not None
+                ]
+                if not data.get("hasMore"):
+                    break
+                params["offset"] = data["offset"]
+        links = contact.associations or {}
+        for kind in ("meetings", "calls", "emails", "deals"):
+            linked = links.get(kind)
+            for ref in linked.results if linked else []:
+                item = self._call(
+                    f"{kind}.get",
+                    self._objects[kind].get_by_id,
+                    ref.id,
+                    properties=ENGAGEMENT_PROPERTIES[kind],
+                    associations=["contacts"],
+                    _request_timeout=TIMEOUT,
+                )
+                activities += [
+                    a for a in self._object_activities(kind, item) if a.contact_id == record_id
+                ]
+        return Page("contacts", [found], activities)
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def setup(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
+        """Create the leadscore property group and the missing contact properties."""
+        from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
+
+        report = SetupReport()
+        groups = self._call(
+            "properties.groups.list",
+            lambda: self._groups.get_all("contacts", _request_timeout=TIMEOUT),
+        )
+        if GROUP in {g.name for g in groups.results or []}:
+            report.existing.append(f"group {GROUP}")
+        else:
+            report.created.append(f"group {GROUP}")
+            if not dry_run:
+                group = PropertyGroupCreate(name=GROUP, label="Lead score", display_order=-1)
+                self._call(
+                    "properties.groups.create",
+                    lambda: self._groups.create("contacts", group, _request_timeout=TIMEOUT),
+                )
+        present = self._call(
+            "properties.list",
+            lambda: self._properties.get_all("contacts", _request_timeout=TIMEOUT),
+        )
+        names = {p.name for p in present.results or []}
+        for spec in fields:
+            if spec.name in names:
+                report.existing.append(spec.name)
+                continue
+            report.created.append(spec.name)
+            if dry_run:
+                continue
+            kind, field_type = PROPERTY_TYPES[spec.kind]
+            options = [
+                {"label": value, "value": value, "displayOrder": i, "hidden": False}
+                for i, value in enumerate(spec.options)
+            ]
+            create = PropertyCreate(
+                name=spec.name,
+                label=spec.label,
+                type=kind,
+                field_type=field_type,
+                group_name=GROUP,
+                description=spec.description,
+                options=options or None,
+            )
+            self._call(
+                "properties.create",
+                self._properties.create,
+                "contacts",
+                create,
+                _request_timeout=TIMEOUT,
+            )
+        return report
+
+    def stage_options(self) -> list[str]:
+        """The portal's own lifecycle stages, in their order."""
+        prop = self._call(
+            "properties.get",
+            lambda: self._properties.get_by_name(
+                "contacts", "lifecyclestage", _request_timeout=TIMEOUT
+            ),
+        )
+        ordered = sorted(prop.options or [], key=lambda o: o.display_order or 0)
+        return [o.value for o in ordered]
+
+    # -- write ----------------------------------------------------------------------------------
+
+    def write(self, writes: Sequence[Write]) -> WriteOutcome:
+        """One batch update; records HubSpot rejects inside a 207 are reported one by one."""
+        from hubspot.crm.contacts import (
+            BatchInputSimplePublicObjectBatchInput,
+            SimplePublicObjectBatchInput,
+        )
+
+        if len(writes) > BATCH:
+            raise ValueError(f"at most {BATCH} records per HubSpot batch update")
+        if not writes:
+            return WriteOutcome()
+        body = BatchInputSimplePublicObjectBatchInput(
+            inputs=[
+                SimplePublicObjectBatchInput(id=w.record_id, properties=dict(w.values))
+                for w in writes
+            ]
+        )
+        ids = [w.record_id for w in writes]
+        try:
+            answer = self._call(
+                "contacts.batch_update",
+                lambda: self._contacts_batch.update(
+                    batch_input_simple_public_object_batch_input=body, _request_timeout=TIMEOUT
+                ),
+            )
+        except RejectedError as rejected:
+            # The whole batch was refused (a bad value or property): nothing landed.
+            return WriteOutcome([], [WriteFailure(i, rejected.detail, False) for i in ids])
+        failed: dict[str, WriteFailure] = {}
+        for error in getattr(answer, "errors", None) or []:
+            context = error.context or {}
+            retryable = (error.category or "") not in ("VALIDATION_ERROR", "OBJECT_NOT_FOUND")
+            for record in context.get("ids", []) or []:
+                failed[str(record)] = WriteFailure(str(record), error.message or "", retryable)
+        landed = {str(r.id) for r in answer.results or []}
+        for record in ids:
+            if record not in landed and record not in failed:
+                failed[record] = WriteFailure(record, "not in HubSpot's answer", True)
+        return WriteOutcome(
+            [i for i in ids if i in landed and i not in failed], list(failed.values())
+        )

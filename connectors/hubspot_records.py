@@ -1,0 +1,229 @@
+"""What HubSpot's answers become: `Contact` and `Activity` records, without any I/O.
+
+HubSpot reports activity in three shapes, and each maps onto the canonical
+vocabulary here:
+- the marketing email events API (one event per send, delivery, open, click,
+  bounce, unsubscribe or spam report, keyed by recipient address);
+- engagements and deals associated with a contact (meetings, calls, sales
+  emails; a deal in the contract-sent stage is a quote, a won deal a purchase);
+- counters on the contact (`hs_analytics_num_page_views`,
+  `num_conversion_events`): HubSpot keeps no per-view history in the API, so
+  the n-th page view becomes the activity `page_view #n`, dated by the last
+  visit the counter was seen with. The ids are ordinal, so a counter read
+  twice gives the same activities and the store keeps the first of each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from scoring.records import Activity, ActivityType, Contact
+
+SYSTEM = "hubspot"
+A = ActivityType
+
+CONTACT_PROPERTIES = (
+    "email",
+    "firstname",
+    "lastname",
+    "jobtitle",
+    "company",
+    "industry",
+    "country",
+    "numemployees",
+    "lifecyclestage",
+    "lastmodifieddate",
+    "createdate",
+    "hs_analytics_num_page_views",
+    "hs_analytics_last_visit_timestamp",
+    "num_conversion_events",
+    "recent_conversion_date",
+    "recent_conversion_event_name",
+)
+"""Read on every pull; the rule set's own fields are added to these."""
+
+VOLATILE = frozenset({"lastmodifieddate", "hs_lastmodifieddate"})
+"""Moved by every write, ours included: not an attribute, or each write would look like news."""
+
+ALIASES = {"jobtitle": "job_title", "firstname": "first_name", "lastname": "last_name"}
+"""Canonical attribute names beside HubSpot's own, so shared rule sets read every system."""
+
+EMAIL_EVENTS: Mapping[str, ActivityType] = {
+    "DELIVERED": A.EMAIL_SENT,
+    "OPEN": A.EMAIL_OPEN,
+    "CLICK": A.EMAIL_CLICK,
+    "BOUNCE": A.EMAIL_BOUNCE,
+    "SPAMREPORT": A.EMAIL_SPAM_REPORT,
+}
+"""SENT is skipped: DELIVERED says the mail arrived, which the bot-click filter times from."""
+
+CONVERSIONS: Mapping[str, ActivityType] = {
+    "newsletter": A.NEWSLETTER_SIGNUP,
+    "download": A.CONTENT_DOWNLOAD,
+    "guide": A.CONTENT_DOWNLOAD,
+    "ebook": A.CONTENT_DOWNLOAD,
+    "question": A.QUESTION,
+    "chat": A.QUESTION,
+    "demo": A.DEMO_REQUEST,
+}
+"""Words of a conversion's name (the form's title) that say what kind of conversion it was."""
+
+ENGAGEMENTS: Mapping[str, ActivityType] = {
+    "meetings": A.MEETING,
+    "calls": A.SALES_TOUCH,
+    "emails": A.SALES_TOUCH,
+}
+QUOTE_STAGES = frozenset({"contractsent", "presentationscheduled", "decisionmakerboughtin"})
+"""Deal stages of HubSpot's default pipeline at which a proposal or quote is out."""
+WON_STAGES = frozenset({"closedwon"})
+
+
+def parse_time(raw: Any) -> datetime | None:
+    """HubSpot's times: ISO-8601 text or epoch milliseconds (as number or digits)."""
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, datetime):
+        return raw.astimezone(UTC) if raw.tzinfo else raw.replace(tzinfo=UTC)
+    if isinstance(raw, int | float) or (isinstance(raw, str) and raw.isdigit()):
+        return datetime.fromtimestamp(float(raw) / 1000.0, UTC)
+    try:
+        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def epoch_ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
+def number(raw: Any) -> float | None:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def employees(raw: Any) -> float | None:
+    """The lower end of HubSpot's employee ranges ("100-500" is 100, "1000+" is 1000)."""
+    if raw is None:
+        return None
+    text = str(raw).strip().rstrip("+")
+    head = text.split("-", 1)[0].strip()
+    return number(head)
+
+
+def contact_of(record_id: str, properties: Mapping[str, Any]) -> Contact:
+    """A HubSpot contact as a `Contact`: its properties, plus canonical aliases."""
+    attributes: dict[str, Any] = {
+        k: v for k, v in properties.items() if v not in (None, "") and k not in VOLATILE
+    }
+    for name, alias in ALIASES.items():
+        if name in attributes and alias not in attributes:
+            attributes[alias] = attributes[name]
+    size = employees(attributes.get("numemployees"))
+    if size is not None and "employees" not in attributes:
+        attributes["employees"] = size
+    email = properties.get("email") or None
+    return Contact(record_id, email, attributes, SYSTEM)
+
+
+def counter_activities(record_id: str, properties: Mapping[str, Any]) -> Iterator[Activity]:
+    """Page views and conversions from the contact's counters, one activity per count."""
+    views = int(number(properties.get("hs_analytics_num_page_views")) or 0)
+    last_visit = parse_time(properties.get("hs_analytics_last_visit_timestamp"))
+    if views and last_visit is not None:
+        for n in range(1, views + 1):
+            yield Activity(record_id, A.PAGE_VIEW, last_visit, f"pv:{record_id}:{n}", {}, SYSTEM)
+    conversions = int(number(properties.get("num_conversion_events")) or 0)
+    converted = parse_time(properties.get("recent_conversion_date"))
+    if not conversions or converted is None:
+        return
+    name = str(properties.get("recent_conversion_event_name") or "")
+    form, _, url = name.partition(": ")
+    latest = conversion_type(form)
+    for n in range(1, conversions + 1):
+        kind = latest if n == conversions else A.FORM_SUBMISSION
+        attributes = {"form": form, "url": url} if n == conversions and form else {}
+        yield Activity(record_id, kind, converted, f"cv:{record_id}:{n}", attributes, SYSTEM)
+
+
+def conversion_type(form: str) -> ActivityType:
+    words = form.lower()
+    for word, kind in CONVERSIONS.items():
+        if word in words:
+            return kind
+    return A.FORM_SUBMISSION
+
+
+def email_event_activity(event: Mapping[str, Any]) -> Activity | None:
+    """One marketing email event, keyed by its recipient's address."""
+    raw = str(event.get("type", ""))
+    kind = EMAIL_EVENTS.get(raw)
+    if raw == "STATUSCHANGE":
+        status = str(event.get("portalSubscriptionStatus") or "").upper()
+        kind = A.EMAIL_UNSUBSCRIBE if status == "UNSUBSCRIBED" else None
+    moment = parse_time(event.get("created"))
+    recipient = event.get("recipient")
+    if kind is None or moment is None or not recipient:
+        return None
+    attributes: dict[str, Any] = {}
+    if event.get("emailCampaignId") is not None:
+        attributes["campaign"] = str(event["emailCampaignId"])
+    if event.get("url"):
+        attributes["url"] = event["url"]
+    if kind is A.EMAIL_BOUNCE and event.get("category"):
+        attributes["bounce_type"] = "hard" if event["category"] == "HARD_BOUNCE" else "soft"
+    return Activity(
+        "", kind, moment, f"ev:{event.get('id')}", attributes, SYSTEM, contact_email=recipient
+    )
+
+
+def engagement_activities(
+    kind: str, record_id: str, properties: Mapping[str, Any], contact_ids: Iterable[str]
+) -> Iterator[Activity]:
+    """A meeting, call or sales email, once per associated contact."""
+    activity = ENGAGEMENTS[kind]
+    moment = parse_time(properties.get("hs_timestamp")) or parse_time(
+        properties.get("hs_createdate")
+    )
+    if moment is None:
+        return
+    title = (
+        properties.get("hs_meeting_title")
+        or properties.get("hs_call_title")
+        or properties.get("hs_email_subject")
+    )
+    attributes = {"subject": title} if title else {}
+    for contact in contact_ids:
+        yield Activity(
+            contact, activity, moment, f"{kind}:{record_id}:{contact}", attributes, SYSTEM
+        )
+
+
+def deal_activities(
+    record_id: str, properties: Mapping[str, Any], contact_ids: Iterable[str]
+) -> Iterator[Activity]:
+    """A quote while the deal is out, a purchase once it is won (with its amount)."""
+    stage = str(properties.get("dealstage") or "")
+    created = parse_time(properties.get("createdate"))
+    closed = parse_time(properties.get("closedate"))
+    amount = number(properties.get("amount"))
+    money = {"amount": amount} if amount is not None else {}
+    contacts = list(contact_ids)
+    won = stage in WON_STAGES and closed is not None
+    # A won deal that was open for a while went through the quote stage first.
+    quoted = stage in QUOTE_STAGES or (won and created is not None and created < closed)  # type: ignore[operator]
+    for contact in contacts:
+        if quoted and created is not None:
+            yield Activity(
+                contact, A.QUOTE_SENT, created, f"deal:{record_id}:quote:{contact}", money, SYSTEM
+            )
+        if won and closed is not None:
+            yield Activity(
+                contact, A.PURCHASE, closed, f"deal:{record_id}:won:{contact}", money, SYSTEM
+            )

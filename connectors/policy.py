@@ -1,0 +1,346 @@
+"""The one retry and rate-limit policy every connector calls its vendor through.
+
+A `CallPolicy` is configured once per system and wraps each SDK call:
+
+    policy.call("contacts.search", lambda: api.search(...), translate)
+
+Each attempt first takes a slot in every `Limit` that applies to the operation
+(a `RollingWindow` of at most `limit` calls per `seconds`), then spends one unit
+of the `DailyBudget`, then calls the vendor. A failure is turned into an
+`ApiError` by the connector's `translate`; only retryable ones are retried, by
+tenacity, waiting what the vendor's Retry-After asks for or else an exponential
+backoff with full jitter. A 429 also pauses the windows it hit, so every thread
+sharing them backs off, not just the one that was told.
+
+Time comes from a `Clock`, so tests run on a fake one and never really sleep.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from tenacity import RetryCallState, Retrying
+from tenacity.retry import retry_if_exception
+from tenacity.stop import stop_after_attempt, stop_base
+from tenacity.wait import WaitBaseT, wait_base, wait_exponential
+
+from connectors.errors import ApiError, BudgetExhausted, RateLimited
+
+T = TypeVar("T")
+
+
+class Clock(Protocol):
+    """Where the policy reads the time and waits: monotonic seconds."""
+
+    def now(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock: `time.monotonic` and `time.sleep`."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+class RollingWindow:
+    """At most `limit` calls in any `seconds`-long window; acquire() blocks until a slot frees.
+
+    A call admitted at `t` holds its slot until `t + seconds`, so a call at exactly
+    that moment is admitted again: the window is half-open, like the vendors'.
+    """
+
+    def __init__(self, limit: int, seconds: float, clock: Clock | None = None) -> None:
+        if limit < 1:
+            raise ValueError(f"a window admits at least one call, not {limit}")
+        if seconds <= 0:
+            raise ValueError(f"a window lasts a positive number of seconds, not {seconds}")
+        self.limit = limit
+        self.seconds = seconds
+        self._clock = clock or SystemClock()
+        self._lock = threading.Lock()
+        # When each admitted call's slot frees, oldest first. Storing the expiry rather
+        # than the start keeps admission and the computed wait on the same float.
+        self._frees_at: deque[float] = deque()
+        self._paused_until = float("-inf")
+
+    def acquire(self) -> None:
+        """Take a slot, waiting for one to free (or a pause to end) as long as it takes."""
+        while True:
+            with self._lock:
+                wait = self._admit(self._clock.now())
+            if wait is None:
+                return
+            # Sleep without the lock so other threads can still admit, pause or give up;
+            # another thread may take the slot first, so look again after waking.
+            self._clock.sleep(wait)
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free right now; never waits."""
+        with self._lock:
+            return self._admit(self._clock.now()) is None
+
+    def pause(self, seconds: float) -> None:
+        """Hand out no slot for `seconds` from now, to any thread: the vendor said 429."""
+        with self._lock:
+            until = self._clock.now() + seconds
+            # A shorter pause reported later must not cut short one already in force.
+            self._paused_until = max(self._paused_until, until)
+
+    def _admit(self, now: float) -> float | None:
+        """Admit a call at `now` (None), or say how long until it could be; holds the lock."""
+        while self._frees_at and self._frees_at[0] <= now:
+            self._frees_at.popleft()
+        if now < self._paused_until:
+            return self._paused_until - now
+        if len(self._frees_at) >= self.limit:
+            return self._frees_at[0] - now
+        self._frees_at.append(now + self.seconds)
+        return None
+
+
+class DailyBudget:
+    """The requests left today; spent one per attempt, so a runaway retry cannot drain it unseen."""
+
+    def __init__(self, limit: int | None) -> None:
+        if limit is not None and limit < 0:
+            raise ValueError(f"a daily budget cannot be negative, not {limit}")
+        self.limit = limit
+        self._remaining = limit
+        self._lock = threading.Lock()
+
+    @property
+    def remaining(self) -> int | None:
+        """Requests left today; None when unlimited and the vendor has not said otherwise."""
+        with self._lock:
+            return self._remaining
+
+    def spend(self, system: str, operation: str) -> None:
+        """Count one request, or raise `BudgetExhausted` when none is left."""
+        with self._lock:
+            if self._remaining is None:
+                return
+            if self._remaining <= 0:
+                raise BudgetExhausted(
+                    system,
+                    operation,
+                    "the daily request budget is spent; wait until it resets",
+                )
+            self._remaining -= 1
+
+    def observe(self, remaining: int | None) -> None:
+        """Take the vendor's own count (from a response header) when it is lower than ours.
+
+        Other clients of the same account spend the vendor's budget too, so its count
+        can only make ours stricter; a higher one never raises what we allow ourselves.
+        """
+        if remaining is None:
+            return
+        with self._lock:
+            ours = self._remaining
+            self._remaining = max(0, remaining if ours is None else min(ours, remaining))
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A rate limit of one system, and the operations it counts."""
+
+    window: RollingWindow
+    operations: frozenset[str] | None = None
+    """None: every operation takes a slot; else only the operations named."""
+
+    def applies_to(self, operation: str) -> bool:
+        return self.operations is None or operation in self.operations
+
+
+class wait_retry_after(wait_base):
+    """Wait what the failed call's Retry-After asked for, capped; else ask `fallback`.
+
+    The vendor knows when its window reopens: guessing with a backoff instead
+    would either retry too early (another 429) or idle for nothing.
+    """
+
+    def __init__(self, fallback: WaitBaseT, max_wait: float) -> None:
+        self.fallback = fallback
+        self.max_wait = max_wait
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        if isinstance(error, ApiError) and error.retry_after is not None:
+            return min(max(0.0, error.retry_after), self.max_wait)
+        return float(self.fallback(retry_state))
+
+
+class _wait_full_jitter(wait_exponential):
+    """Exponential backoff with full jitter, drawn from a `random.Random` of our own.
+
+    tenacity's `wait_random_exponential` draws from the module-level `random`,
+    which a seed given to one policy cannot make repeatable.
+    """
+
+    def __init__(self, base: float, cap: float, rng: random.Random) -> None:
+        super().__init__(multiplier=base, max=cap)
+        self._rng = rng
+        self._lock = threading.Lock()
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        ceiling = super().__call__(retry_state)
+        with self._lock:
+            return self._rng.uniform(0.0, ceiling)
+
+
+class _stop_at_deadline(stop_base):
+    """Stop once the policy's clock reaches `deadline`.
+
+    tenacity's `stop_after_delay` times itself with `time.monotonic`, not the clock
+    the policy sleeps on, so under a fake clock it would never stop.
+    """
+
+    def __init__(self, clock: Clock, deadline: float) -> None:
+        self._clock = clock
+        self._deadline = deadline
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self._clock.now() >= self._deadline
+
+
+def _is_retryable(error: BaseException) -> bool:
+    return isinstance(error, ApiError) and error.retryable
+
+
+class CallPolicy:
+    """How one system's calls are paced, counted and retried.
+
+    A call stops after `attempts` attempts, or once `attempts * max_wait` seconds
+    have passed since it started, whichever comes first: the second bounds a call
+    whose attempts are slow themselves (timeouts) or wait long for a window.
+    """
+
+    def __init__(
+        self,
+        system: str,
+        *,
+        limits: Sequence[Limit] = (),
+        budget: DailyBudget | None = None,
+        attempts: int = 6,
+        max_wait: float = 60.0,
+        base_wait: float = 0.5,
+        clock: Clock | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if attempts < 1:
+            raise ValueError(f"a call makes at least one attempt, not {attempts}")
+        if max_wait < 0 or base_wait < 0:
+            raise ValueError("waits cannot be negative")
+        self.system = system
+        self.limits = tuple(limits)
+        self.budget = budget
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self._clock = clock or SystemClock()
+        self._wait = wait_retry_after(
+            _wait_full_jitter(base_wait, max_wait, random.Random(seed)), max_wait
+        )
+        self._lock = threading.Lock()
+        self._calls: dict[str, int] = {}
+        self._retries = 0
+
+    def call(
+        self,
+        operation: str,
+        fn: Callable[[], T],
+        translate: Callable[[Exception], ApiError | None],
+    ) -> T:
+        """Run `fn` under the limits, the budget and the retries; raise the last `ApiError`.
+
+        `translate` turns what the SDK raised into an `ApiError`; None means it is
+        not an API failure (a bug, say), which is re-raised as is and never retried.
+        """
+        windows = [limit.window for limit in self.limits if limit.applies_to(operation)]
+        attempt_number = 0
+
+        def attempt() -> T:
+            nonlocal attempt_number
+            attempt_number += 1
+            for window in windows:
+                window.acquire()
+            if self.budget is not None:
+                self.budget.spend(self.system, operation)
+            self._count(operation, retry=attempt_number > 1)
+            try:
+                return fn()
+            except Exception as exc:
+                error = translate(exc)
+                if error is None or error is exc:
+                    raise
+                raise error from exc
+
+        def pause_windows(retry_state: RetryCallState) -> None:
+            outcome = retry_state.outcome
+            if outcome is not None and isinstance(outcome.exception(), RateLimited):
+                for window in windows:
+                    window.pause(retry_state.upcoming_sleep)
+
+        retrying = Retrying(
+            sleep=self._clock.sleep,
+            stop=stop_after_attempt(self.attempts)
+            | _stop_at_deadline(self._clock, self._clock.now() + self.attempts * self.max_wait),
+            wait=self._wait,
+            retry=retry_if_exception(_is_retryable),
+            before_sleep=pause_windows,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def calls(self) -> dict[str, int]:
+        """Calls made so far by operation, every attempt counted; a copy."""
+        with self._lock:
+            return dict(self._calls)
+
+    @property
+    def retries(self) -> int:
+        """Attempts beyond the first of each call, in all."""
+        with self._lock:
+            return self._retries
+
+    def _count(self, operation: str, *, retry: bool) -> None:
+        with self._lock:
+            self._calls[operation] = self._calls.get(operation, 0) + 1
+            if retry:
+                self._retries += 1
+
+
+SEARCH_OPERATIONS = frozenset({"contacts.search"})
+"""HubSpot operations that also count against the search endpoints' own limit."""
+
+_HUBSPOT_PER_10S = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190}
+_HUBSPOT_ADDON_PER_10S = 250
+_HUBSPOT_SEARCH_PER_SECOND = 5
+
+
+def hubspot_limits(tier: str, clock: Clock | None = None) -> list[Limit]:
+    """HubSpot's published limits for an account tier, e.g. "professional" or "starter+api_addon".
+
+    The vendor's numbers exactly, without a safety margin: the odd 429 from
+    another client of the same account is the retry's job.
+    """
+    base, _, addon = tier.strip().lower().partition("+")
+    if base not in _HUBSPOT_PER_10S or addon not in ("", "api_addon"):
+        allowed = [*_HUBSPOT_PER_10S, *(f"{name}+api_addon" for name in _HUBSPOT_PER_10S)]
+        raise ValueError(f"unknown HubSpot tier {tier!r}; expected one of {', '.join(allowed)}")
+    per_10s = _HUBSPOT_ADDON_PER_10S if addon else _HUBSPOT_PER_10S[base]
+    return [
+        Limit(RollingWindow(per_10s, 10.0, clock)),
+        Limit(RollingWindow(_HUBSPOT_SEARCH_PER_SECOND, 1.0, clock), SEARCH_OPERATIONS),
+    ]

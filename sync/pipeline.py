@@ -1,0 +1,327 @@
+"""The sync: pull what changed, merge people, score, diff against what was written, write.
+
+    for each system:  pull every stream from its cursor -> store (contacts, activities)
+    everyone in the store -> score as of `clock()` -> field values per record
+    values != last written (scoring time aside) -> write in the system's batch size
+    each landed batch -> remember its values; each failed record -> remember why
+    all writes done -> commit the cursors of this run
+
+Crash safety comes from that order: the store is changed one transaction at a
+time, writes are idempotent, and cursors move last. A run killed anywhere and
+run again pulls the same records again (deduplicated), computes the same
+values, and writes whatever had not landed, so every system ends holding the
+values an uninterrupted run would have written.
+
+Everyone known is rescored on every run, not only those with new data: the
+engine scores a million contacts in about a second, so the wider set costs
+little, and it catches every score that decayed across a whole point.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connectors.errors import ApiError, AuthError, BudgetExhausted
+from connectors.protocol import Connector, Write, WriteFailure, WriteOutcome
+from scoring import RuleSet, ScoreBatch, score_records
+from scoring.records import Contact
+from sync.fields import FieldMap
+from sync.store import People, StateStore
+
+log = logging.getLogger("leadscore.sync")
+
+Progress = Callable[[str, int], None]
+"""Told (what, how many more) as a run goes: `pulled hubspot contacts`, `written hubspot`."""
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    full: bool = False
+    """Pull everything from the start, ignoring cursors."""
+    dry_run: bool = False
+    """Pull and diff, write nothing to any system, commit no cursor."""
+    limit: int | None = None
+    """A trial: at most this many records pulled per stream and written per system.
+
+    No cursor moves, so a later run sees everything again."""
+    workers: int = 4
+    """Write batches in flight at once per system; the call policy paces them."""
+
+
+@dataclass
+class SystemSummary:
+    contacts: int = 0
+    activities_pulled: int = 0
+    activities_new: int = 0
+    contacts_changed: int = 0
+    planned: int = 0
+    written: int = 0
+    failed: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+@dataclass
+class SyncSummary:
+    """What a run did, for the terminal, the JSON log and the run table."""
+
+    mode: str
+    systems: dict[str, SystemSummary] = field(default_factory=dict)
+    persons: int = 0
+    rescored: int = 0
+    changed: int = 0
+    elapsed: float = 0.0
+    status: str = "ok"
+    plan: dict[str, list[Write]] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "status": self.status,
+            "persons": self.persons,
+            "rescored": self.rescored,
+            "changed": self.changed,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "error": self.error,
+            "systems": {
+                name: {
+                    "contacts_pulled": s.contacts,
+                    "activities_pulled": s.activities_pulled,
+                    "activities_new": s.activities_new,
+                    "contacts_changed": s.contacts_changed,
+                    "planned": s.planned,
+                    "written": s.written,
+                    "failed": s.failed,
+                    "calls": s.total_calls,
+                    "calls_by_operation": dict(sorted(s.calls.items())),
+                }
+                for name, s in self.systems.items()
+            },
+        }
+
+
+class Sync:
+    """One rule set, one store and the connected systems, run again and again."""
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        store: StateStore,
+        connectors: Sequence[Connector],
+        fields: FieldMap,
+        *,
+        clock: Callable[[], datetime],
+        progress: Progress | None = None,
+    ) -> None:
+        self.rules = rules
+        self.store = store
+        self.connectors = list(connectors)
+        self.fields = fields
+        self.clock = clock
+        self.progress = progress or (lambda _what, _n: None)
+
+    def run(self, options: SyncOptions | None = None) -> SyncSummary:
+        options = options or SyncOptions()
+        mode = "full" if options.full else "incremental"
+        if options.dry_run:
+            mode += " dry-run"
+        if options.limit is not None:
+            mode += f" limit {options.limit}"
+        summary = SyncSummary(mode)
+        started = time.perf_counter()
+        run = self.store.start_run(mode, self.clock())
+        baseline = {c.system: dict(c.calls()) for c in self.connectors}
+        try:
+            pending = {c.system: self._pull(c, options, summary) for c in self.connectors}
+            batch, people = self.score()
+            summary.persons = summary.rescored = len(people.contacts)
+            plans = self.plan(batch, people, options)
+            summary.changed = len({w for writes in plans.values() for w in writes})
+            summary.plan = {
+                system: [w for w, _ in writes.values()] for system, writes in plans.items()
+            }
+            for connector in self.connectors:
+                stats = summary.systems[connector.system]
+                stats.planned = len(plans.get(connector.system, {}))
+                if not options.dry_run:
+                    self._write(connector, plans.get(connector.system, {}), options, stats)
+            if not options.dry_run and options.limit is None:
+                for system, cursors in pending.items():
+                    self.store.commit_cursors(system, cursors, self.clock())
+        except (ApiError, OSError) as exc:
+            summary.status, summary.error = "failed", str(exc)
+            raise
+        finally:
+            for connector in self.connectors:
+                stats = summary.systems.setdefault(connector.system, SystemSummary())
+                before = baseline[connector.system]
+                stats.calls = {
+                    op: n - before.get(op, 0)
+                    for op, n in connector.calls().items()
+                    if n - before.get(op, 0)
+                }
+            summary.elapsed = time.perf_counter() - started
+            self.store.finish_run(run, summary.status, summary.as_dict(), self.clock())
+            log.info("sync finished", extra={"summary": summary.as_dict()})
+        return summary
+
+    # -- pull -----------------------------------------------------------------------------------
+
+    def _pull(
+        self, connector: Connector, options: SyncOptions, summary: SyncSummary
+    ) -> dict[str, str]:
+        """Pull every stream into the store; the cursors to commit once writes landed."""
+        stats = summary.systems.setdefault(connector.system, SystemSummary())
+        stored = {} if options.full else self.store.cursors(connector.system)
+        pending: dict[str, str] = {}
+        lock = threading.Lock()
+
+        def pull_stream(stream: str) -> None:
+            taken = 0
+            for page in connector.pull(stream, stored.get(stream)):
+                contacts = list(page.contacts)
+                found = list(page.activities)
+                if options.limit is not None:
+                    contacts = contacts[: max(0, options.limit - taken)]
+                changed = (
+                    self.store.save_contacts(connector.system, contacts, self.clock())
+                    if contacts
+                    else 0
+                )
+                new = self.store.save_activities(connector.system, found) if found else 0
+                with lock:
+                    stats.contacts_changed += changed
+                    stats.contacts += len(contacts)
+                    stats.activities_pulled += len(found)
+                    stats.activities_new += new
+                    if page.cursor is not None:
+                        pending[stream] = page.cursor
+                taken += len(contacts) or len(found)
+                self.progress(f"pulled {connector.system} {stream}", len(contacts) or len(found))
+                if options.limit is not None and taken >= options.limit:
+                    return
+
+        # Streams are independent, so they are read side by side; the call policy paces them.
+        with ThreadPoolExecutor(max_workers=min(4, len(connector.streams))) as pool:
+            for future in [pool.submit(pull_stream, s) for s in connector.streams]:
+                future.result()
+        return pending
+
+    # -- score and diff -------------------------------------------------------------------------
+
+    def score(self, person_ids: Sequence[int] | None = None) -> tuple[ScoreBatch, People]:
+        """Everyone in the store (or these persons), scored as of the clock."""
+        people = self.store.load_people(person_ids)
+        contacts = self._with_current_stage(people)
+        return score_records(self.rules, contacts, people.activities, self.clock()), people
+
+    def _with_current_stage(self, people: People) -> list[Contact]:
+        """The stage already written counts as reached, so stages never move back on their own."""
+        stages = self.rules.stages
+        if stages is None or stages.current_field is None or "stage" not in self.fields.names:
+            return people.contacts
+        current, name = stages.current_field, self.fields.names["stage"]
+        reached: dict[str, str] = {}
+        for connector in self.connectors:
+            written = self.store.written_values(connector.system)
+            ranks = {s.name: i for i, s in enumerate(stages.ladder)}
+            for person, records in people.records.items():
+                for system, record in records:
+                    stage = (
+                        written.get(record, {}).get(name) if system == connector.system else None
+                    )
+                    if stage and ranks.get(stage, -1) > ranks.get(reached.get(person, ""), -1):
+                        reached[person] = stage
+        out = []
+        for contact in people.contacts:
+            stage = reached.get(contact.id)
+            if stage and not contact.attributes.get(current):
+                contact = Contact(
+                    contact.id,
+                    contact.email,
+                    {**contact.attributes, current: stage},
+                    contact.source,
+                )
+            out.append(contact)
+        return out
+
+    def plan(
+        self, batch: ScoreBatch, people: People, options: SyncOptions
+    ) -> dict[str, dict[str, tuple[Write, Mapping[str, str]]]]:
+        """Per system: record id -> the write that brings it up to date, with its values."""
+        moment = self.clock()
+        systems = {c.system for c in self.connectors}
+        written = {s: self.store.written_values(s) for s in systems}
+        plans: dict[str, dict[str, tuple[Write, Mapping[str, str]]]] = {s: {} for s in systems}
+        row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}
+        for person, records in people.records.items():
+            row = row_of.get(person)
+            if row is None:
+                continue
+            values = self.fields.values(batch, row, moment)
+            for system, record in records:
+                if system not in plans:
+                    continue
+                if self.fields.differs(values, written[system].get(record)):
+                    plans[system][record] = (Write(record, values), values)
+        if options.limit is not None:
+            plans = {s: dict(list(p.items())[: options.limit]) for s, p in plans.items()}
+        return plans
+
+    # -- write ----------------------------------------------------------------------------------
+
+    def _write(
+        self,
+        connector: Connector,
+        plan: Mapping[str, tuple[Write, Mapping[str, str]]],
+        options: SyncOptions,
+        stats: SystemSummary,
+    ) -> None:
+        writes = [w for w, _ in plan.values()]
+        size = connector.write_batch_size
+        batches = [writes[i : i + size] for i in range(0, len(writes), size)]
+
+        def write_one(chunk: list[Write]) -> WriteOutcome:
+            try:
+                outcome = connector.write(chunk)
+            except (AuthError, BudgetExhausted):
+                raise
+            except ApiError as exc:
+                # Retries are spent: keep the reason; the next run plans these records again.
+                log.warning(
+                    "write batch failed", extra={"system": connector.system, "error": str(exc)}
+                )
+                outcome = WriteOutcome(
+                    [], [WriteFailure(w.record_id, str(exc), exc.retryable) for w in chunk]
+                )
+            moment = self.clock()
+            self.store.record_written(
+                connector.system, {r: chunk_values(chunk)[r] for r in outcome.written}, moment
+            )
+            self.store.record_failures(
+                connector.system,
+                [(f.record_id, f.reason, f.retryable) for f in outcome.failed],
+                moment,
+            )
+            self.progress(f"written {connector.system}", len(chunk))
+            return outcome
+
+        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+            for outcome in pool.map(write_one, batches):
+                stats.written += len(outcome.written)
+                stats.failed += len(outcome.failed)
+
+
+def chunk_values(chunk: Sequence[Write]) -> dict[str, Mapping[str, str]]:
+    return {w.record_id: w.values for w in chunk}

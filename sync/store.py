@@ -1,0 +1,626 @@
+"""The state store: what the sync knows between runs, on SQLAlchemy.
+
+A SQLite file by default; any SQLAlchemy URL (PostgreSQL for shared and
+serverless use) otherwise. It holds:
+
+    cursors      per system and stream, committed once the writes they cover landed
+    persons      one row per person, keyed by normalized email
+    identities   a person's record in each system, with the attributes last pulled
+    activities   deduplicated by (system, activity id); resolved to a person on read
+    written      the values last written to each record, what the diff compares against
+    failures     writes that did not land, with their reason and attempt count
+    runs         a log of sync runs and their summaries
+
+Every method is one transaction, so a process killed at any point leaves the
+store as it was before or after that method, never in between. Activities keep
+the system's own contact reference (record id or address) and are joined to
+persons when read, so they may arrive before or after their contact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from scoring.records import Activity, ActivityType, Contact, normalize_email
+
+SCHEMA_VERSION = 1
+CHUNK = 500
+
+metadata = sa.MetaData()
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+persons = sa.Table(
+    "persons",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), unique=True, nullable=True),
+)
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("pulled_at", sa.Float, nullable=False),
+)
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("activity_id", sa.String(128), primary_key=True),
+    sa.Column("record_id", sa.String(64), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True, index=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("occurred_at", sa.Float, nullable=False),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Index("ix_activities_record", "system", "record_id"),
+)
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+written = sa.Table(
+    "written",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("values", sa.Text, nullable=False),
+    sa.Column("written_at", sa.Float, nullable=False),
+)
+failures = sa.Table(
+    "failures",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("retryable", sa.Boolean, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("failed_at", sa.Float, nullable=False),
+)
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("mode", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
+
+def _v1(connection: Connection) -> None:
+    metadata.create_all(connection)
+
+
+MIGRATIONS = (_v1,)
+"""Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def dumps(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Failure:
+    system: str
+    record_id: str
+    reason: str
+    retryable: bool
+    attempts: int
+    failed_at: datetime
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    mode: str
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class People:
+    """Everyone the store knows, as scoring records: contact ids are person ids."""
+
+    contacts: list[Contact]
+    activities: list[Activity]
+    records: dict[str, list[tuple[str, str]]]
+    """Person id -> the (system, record id) pairs that person has."""
+
+
+def moment(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+class StateStore:
+    """The sync's memory between runs."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        options: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            options["connect_args"] = {"timeout": 30}
+        self.engine: Engine = sa.create_engine(url, **options)
+        # Threads of one sync write one at a time: SQLite has a single writer anyway, and
+        # read-then-insert steps stay consistent. Other processes are handled by the
+        # database's own locking and the conflict-tolerant inserts.
+        self._writing = threading.RLock()
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.migrate()
+
+    def __repr__(self) -> str:
+        return f"StateStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def version(self) -> int:
+        with self.engine.connect() as connection:
+            if not sa.inspect(connection).has_table("meta"):
+                return 0
+            value = connection.execute(
+                sa.select(meta.c.value).where(meta.c.key == "schema_version")
+            ).scalar()
+        return int(value or 0)
+
+    def migrate(self) -> None:
+        """Bring the schema to `SCHEMA_VERSION`, one recorded step at a time."""
+        current = self.version()
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the state store is at schema version {current}; this leadscore knows "
+                f"{SCHEMA_VERSION}: upgrade leadscore"
+            )
+        for step in range(current, SCHEMA_VERSION):
+            with self._writing, self.engine.begin() as connection:
+                MIGRATIONS[step](connection)
+                connection.execute(sa.delete(meta).where(meta.c.key == "schema_version"))
+                connection.execute(
+                    sa.insert(meta).values(key="schema_version", value=str(step + 1))
+                )
+
+    # -- cursors --------------------------------------------------------------------------------
+
+    def cursors(self, system: str) -> dict[str, str]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(cursors.c.stream, cursors.c.value).where(cursors.c.system == system)
+            )
+            return {stream: value for stream, value in rows}
+
+    def commit_cursors(self, system: str, values: Mapping[str, str], at: datetime) -> None:
+        if not values:
+            return
+        with self._writing, self.engine.begin() as connection:
+            connection.execute(
+                sa.delete(cursors).where(
+                    cursors.c.system == system, cursors.c.stream.in_(list(values))
+                )
+            )
+            connection.execute(
+                sa.insert(cursors),
+                [
+                    {"system": system, "stream": s, "value": v, "updated_at": at.timestamp()}
+                    for s, v in values.items()
+                ],
+            )
+
+    def clear_cursors(self, system: str) -> None:
+        with self._writing, self.engine.begin() as connection:
+            connection.execute(sa.delete(cursors).where(cursors.c.system == system))
+
+    # -- contacts and identities ----------------------------------------------------------------
+
+    def save_contacts(self, system: str, contacts: Sequence[Contact], at: datetime) -> int:
+        """Store pulled contacts, merging people by email; returns how many are new or changed."""
+        changed = 0
+        with self._writing, self.engine.begin() as connection:
+            for part in chunks(list({c.id: c for c in contacts}.values())):
+                ids = [c.id for c in part]
+                known = {
+                    row.record_id: row
+                    for row in connection.execute(
+                        sa.select(identities).where(
+                            identities.c.system == system, identities.c.record_id.in_(ids)
+                        )
+                    )
+                }
+                emails = {e for c in part if (e := normalize_email(c.email))}
+                people = self._persons_for(connection, emails)
+                for contact in part:
+                    email = normalize_email(contact.email)
+                    attributes = dumps(contact.attributes)
+                    before = known.get(contact.id)
+                    if before is not None and before.email == email:
+                        if before.attributes != attributes:
+                            changed += 1
+                            connection.execute(
+                                sa.update(identities)
+                                .where(
+                                    identities.c.system == system,
+                                    identities.c.record_id == contact.id,
+                                )
+                                .values(attributes=attributes, pulled_at=at.timestamp())
+                            )
+                        continue
+                    changed += 1
+                    if email is not None:
+                        person = people[email]
+                    elif before is not None:
+                        # The address was removed: the record becomes a person of its own.
+                        person = self._new_person(connection, None)
+                    else:
+                        person = self._new_person(connection, None)
+                    row = {
+                        "system": system,
+                        "record_id": contact.id,
+                        "person_id": person,
+                        "email": email,
+                        "attributes": attributes,
+                        "pulled_at": at.timestamp(),
+                    }
+                    if before is not None:
+                        connection.execute(
+                            sa.delete(identities).where(
+                                identities.c.system == system, identities.c.record_id == contact.id
+                            )
+                        )
+                    connection.execute(sa.insert(identities).values(**row))
+        return changed
+
+    def _persons_for(self, connection: Connection, emails: set[str]) -> dict[str, int]:
+        found = {
+            email: pid
+            for pid, email in connection.execute(
+                sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(sorted(emails)))
+            )
+        }
+        for email in sorted(emails - set(found)):
+            found[email] = self._new_person(connection, email)
+        return found
+
+    @staticmethod
+    def _new_person(connection: Connection, email: str | None) -> int:
+        """A person for `email`, created unless another writer just created it."""
+        if email is None:
+            key = connection.execute(sa.insert(persons).values(email=None)).inserted_primary_key
+            assert key is not None
+            return int(key[0])
+        insert = _upsert_dialect(connection).insert(persons).values(email=email)
+        connection.execute(insert.on_conflict_do_nothing(index_elements=["email"]))
+        found = connection.execute(sa.select(persons.c.id).where(persons.c.email == email))
+        return int(found.scalar_one())
+
+    # -- activities -----------------------------------------------------------------------------
+
+    def save_activities(self, system: str, found: Sequence[Activity]) -> int:
+        """Store activities not seen before (by their id); returns how many were new."""
+        unique = {activity_key(a): a for a in found}
+        new = 0
+        with self._writing, self.engine.begin() as connection:
+            keys = list(unique)
+            for part in chunks(keys):
+                seen = set(
+                    connection.execute(
+                        sa.select(activities.c.activity_id).where(
+                            activities.c.system == system, activities.c.activity_id.in_(part)
+                        )
+                    ).scalars()
+                )
+                rows = [
+                    {
+                        "system": system,
+                        "activity_id": key,
+                        "record_id": unique[key].contact_id or None,
+                        "email": normalize_email(unique[key].contact_email),
+                        "type": unique[key].type.value,
+                        "occurred_at": unique[key].occurred_at.timestamp(),
+                        "attributes": dumps(unique[key].attributes),
+                    }
+                    for key in part
+                    if key not in seen
+                ]
+                if rows:
+                    connection.execute(sa.insert(activities), rows)
+                    new += len(rows)
+            if new:
+                # Someone with new activity but no contact anywhere still gets a person.
+                orphans = connection.execute(
+                    sa.select(activities.c.email)
+                    .distinct()
+                    .where(
+                        activities.c.email.is_not(None),
+                        ~activities.c.email.in_(
+                            sa.select(persons.c.email).where(persons.c.email.is_not(None))
+                        ),
+                    )
+                ).scalars()
+                for email in orphans:
+                    self._new_person(connection, email)
+        return new
+
+    # -- reading people back --------------------------------------------------------------------
+
+    def load_people(self, person_ids: Iterable[int] | None = None) -> People:
+        """Persons with their merged attributes and all their activities, ready to score."""
+        wanted = None if person_ids is None else sorted(set(person_ids))
+        with self.engine.connect() as connection:
+            query = sa.select(
+                persons.c.id,
+                persons.c.email,
+                identities.c.system,
+                identities.c.record_id,
+                identities.c.email.label("held"),
+                identities.c.attributes,
+            ).select_from(persons.outerjoin(identities, identities.c.person_id == persons.c.id))
+            if wanted is not None:
+                query = query.where(persons.c.id.in_(wanted))
+            merged: dict[int, dict[str, Any]] = {}
+            emails: dict[int, str | None] = {}
+            records: dict[str, list[tuple[str, str]]] = {}
+            for row in connection.execute(query.order_by(persons.c.id, identities.c.system)):
+                attributes = merged.setdefault(row.id, {})
+                emails.setdefault(row.id, row.email)
+                if row.system is None:
+                    continue
+                for key, value in json.loads(row.attributes).items():
+                    attributes.setdefault(key, value)
+                records.setdefault(str(row.id), []).append((row.system, row.record_id))
+            contacts = [Contact(str(pid), emails[pid], merged[pid], "store") for pid in merged]
+            found = self._activities(connection, wanted)
+        return People(contacts, found, records)
+
+    @staticmethod
+    def _activities(connection: Connection, wanted: list[int] | None) -> list[Activity]:
+        by_record = (
+            sa.select(identities.c.person_id, activities)
+            .select_from(
+                activities.join(
+                    identities,
+                    sa.and_(
+                        identities.c.system == activities.c.system,
+                        identities.c.record_id == activities.c.record_id,
+                    ),
+                )
+            )
+            .where(activities.c.record_id.is_not(None))
+        )
+        by_email = (
+            sa.select(persons.c.id.label("person_id"), activities)
+            .select_from(activities.join(persons, persons.c.email == activities.c.email))
+            .where(activities.c.record_id.is_(None))
+        )
+        out: list[Activity] = []
+        for query in (by_record, by_email):
+            if wanted is not None:
+                column = query.selected_columns.person_id
+                query = query.where(column.in_(wanted))
+            for row in connection.execute(query):
+                out.append(
+                    Activity(
+                        str(row.person_id),
+                        ActivityType(row.type),
+                        moment(row.occurred_at),
+                        f"{row.system}:{row.activity_id}",
+                        json.loads(row.attributes),
+                        row.system,
+                    )
+                )
+        out.sort(key=lambda a: (a.occurred_at, a.id or ""))
+        return out
+
+    def person_of(self, key: str) -> int | None:
+        """The person with this email, or with this record id in any system."""
+        with self.engine.connect() as connection:
+            email = normalize_email(key)
+            found = connection.execute(sa.select(persons.c.id).where(persons.c.email == email))
+            pid = found.scalar()
+            if pid is None:
+                pid = connection.execute(
+                    sa.select(identities.c.person_id).where(identities.c.record_id == key)
+                ).scalar()
+        return None if pid is None else int(pid)
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as connection:
+            return {
+                name: int(
+                    connection.execute(sa.select(sa.func.count()).select_from(t)).scalar() or 0
+                )
+                for name, t in (
+                    ("persons", persons),
+                    ("identities", identities),
+                    ("activities", activities),
+                    ("written", written),
+                    ("failures", failures),
+                )
+            }
+
+    # -- written values and failures ------------------------------------------------------------
+
+    def written_values(self, system: str) -> dict[str, dict[str, str]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(written.c.record_id, written.c["values"]).where(
+                    written.c.system == system
+                )
+            )
+            return {record: json.loads(values) for record, values in rows}
+
+    def record_written(
+        self, system: str, values: Mapping[str, Mapping[str, str]], at: datetime
+    ) -> None:
+        """Remember what landed, and forget earlier failures of those records."""
+        if not values:
+            return
+        with self._writing, self.engine.begin() as connection:
+            for part in chunks(list(values)):
+                connection.execute(
+                    sa.delete(written).where(
+                        written.c.system == system, written.c.record_id.in_(part)
+                    )
+                )
+                connection.execute(
+                    sa.delete(failures).where(
+                        failures.c.system == system, failures.c.record_id.in_(part)
+                    )
+                )
+                connection.execute(
+                    sa.insert(written),
+                    [
+                        {
+                            "system": system,
+                            "record_id": r,
+                            "values": dumps(values[r]),
+                            "written_at": at.timestamp(),
+                        }
+                        for r in part
+                    ],
+                )
+
+    def record_failures(
+        self, system: str, failed: Sequence[tuple[str, str, bool]], at: datetime
+    ) -> None:
+        """Remember writes that did not land: (record id, reason, retryable)."""
+        if not failed:
+            return
+        with self._writing, self.engine.begin() as connection:
+            ids = [record for record, _, _ in failed]
+            attempts = dict(
+                connection.execute(
+                    sa.select(failures.c.record_id, failures.c.attempts).where(
+                        failures.c.system == system, failures.c.record_id.in_(ids)
+                    )
+                ).all()
+            )
+            connection.execute(
+                sa.delete(failures).where(
+                    failures.c.system == system, failures.c.record_id.in_(ids)
+                )
+            )
+            connection.execute(
+                sa.insert(failures),
+                [
+                    {
+                        "system": system,
+                        "record_id": record,
+                        "reason": reason,
+                        "retryable": retryable,
+                        "attempts": int(attempts.get(record, 0)) + 1,
+                        "failed_at": at.timestamp(),
+                    }
+                    for record, reason, retryable in failed
+                ],
+            )
+
+    def failures(self, system: str | None = None) -> list[Failure]:
+        with self.engine.connect() as connection:
+            query = sa.select(failures).order_by(failures.c.system, failures.c.record_id)
+            if system is not None:
+                query = query.where(failures.c.system == system)
+            return [
+                Failure(
+                    r.system, r.record_id, r.reason, r.retryable, r.attempts, moment(r.failed_at)
+                )
+                for r in connection.execute(query)
+            ]
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def start_run(self, mode: str, at: datetime) -> int:
+        with self._writing, self.engine.begin() as connection:
+            result = connection.execute(
+                sa.insert(runs).values(
+                    mode=mode, status="running", started_at=at.timestamp(), summary="{}"
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def finish_run(self, run: int, status: str, summary: Mapping[str, Any], at: datetime) -> None:
+        with self._writing, self.engine.begin() as connection:
+            connection.execute(
+                sa.update(runs)
+                .where(runs.c.id == run)
+                .values(status=status, finished_at=at.timestamp(), summary=dumps(summary))
+            )
+
+    def runs(self, limit: int = 10) -> list[Run]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(runs).order_by(runs.c.id.desc()).limit(limit))
+            return [
+                Run(
+                    r.id,
+                    r.mode,
+                    r.status,
+                    moment(r.started_at),
+                    None if r.finished_at is None else moment(r.finished_at),
+                    json.loads(r.summary),
+                )
+                for r in rows
+            ]
+
+
+def activity_key(activity: Activity) -> str:
+    """The id an activity is deduplicated by: its own, or one made from what it is."""
+    if activity.id:
+        return activity.id
+    parts = [
+        activity.contact_id,
+        normalize_email(activity.contact_email) or "",
+        activity.type.value,
+        f"{activity.occurred_at.timestamp():.3f}",
+        dumps(activity.attributes),
+    ]
+    return "h:" + hashlib.sha1("|".join(parts).encode()).hexdigest()
+
+
+def _upsert_dialect(connection: Connection) -> Any:
+    """The dialect module whose `insert` has `on_conflict_do_nothing` (SQLite or PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    # WAL lets `leadscore status` read while a sync writes; NORMAL is durable at each commit in WAL.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
