@@ -1,0 +1,104 @@
+"""`leadscore setup`, `sync`, `status` and `explain` as a user runs them against the sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from connectors.sandbox import Sandbox
+from sync.cli import app
+
+RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def box() -> Iterator[Sandbox]:
+    with Sandbox(people=150, seed=4) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def env(box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+    return {
+        "COLUMNS": "200",
+        "LEADSCORE_RULES": str(RULES),
+        "LEADSCORE_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+        "LEADSCORE_HUBSPOT__ACCESS_TOKEN": box.hubspot.token,
+        "LEADSCORE_HUBSPOT__HOST": box.hubspot.base_url,
+        "LEADSCORE_LOG_FORMAT": "json",
+    }
+
+
+def run(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, list(args), env=env)
+
+
+def test_setup_sync_status_and_explain_work_together(box: Sandbox, env: dict[str, str]) -> None:
+    setup = run(env, "setup")
+    again = run(env, "setup")
+    synced = run(env, "sync", "--full")
+    status = run(env, "status")
+    email = box.hubspot.contacts.value("email", 0) or ""
+    explained = run(env, "explain", email.upper())
+
+    assert setup.exit_code == 0 and again.exit_code == 0, setup.output
+    assert "created 0" in again.stdout and "already there" in again.stdout
+    assert synced.exit_code == 0, synced.output
+    assert f"{box.hubspot.contacts.size:,}" in synced.stdout
+    assert status.exit_code == 0 and "full" in status.stdout and "ok" in status.stdout
+    assert "cursor hubspot.contacts" in status.stdout
+    assert explained.exit_code == 0 and "score" in explained.stdout
+    assert "hubspot 1" in explained.stdout
+    assert box.hubspot.token not in synced.output + status.output + explained.output
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(box: Sandbox, env: dict[str, str]) -> None:
+    before = box.hubspot.calls["contacts.batch_update"]
+    result = run(env, "sync", "--full", "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "records would be written" in result.stdout
+    assert box.hubspot.calls["contacts.batch_update"] == before
+
+
+def test_a_bad_rule_file_stops_before_any_call(
+    box: Sandbox, env: dict[str, str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - id: x\n    activity: page_view\n    points: ten\n", "utf-8")
+    box.hubspot.calls.clear()
+    result = run({**env, "LEADSCORE_RULES": str(bad)}, "sync")
+
+    assert result.exit_code == 2
+    assert "bad.yaml:4" in result.stderr and "points" in result.stderr
+    assert sum(box.hubspot.calls.values()) == 0
+
+
+def test_a_bad_setting_names_the_variable_and_exits_2(box: Sandbox, env: dict[str, str]) -> None:
+    box.hubspot.calls.clear()
+    result = run({**env, "LEADSCORE_HUBSPOT__TIER": "gold"}, "sync")
+
+    assert result.exit_code == 2
+    assert "LEADSCORE_HUBSPOT__TIER" in result.stderr
+    assert box.hubspot.token not in result.stderr
+    assert sum(box.hubspot.calls.values()) == 0
+
+
+def test_no_configured_system_says_what_to_set(env: dict[str, str]) -> None:
+    result = run({**env, "LEADSCORE_HUBSPOT__ACCESS_TOKEN": ""}, "sync")
+
+    assert result.exit_code == 2
+    assert "LEADSCORE_HUBSPOT__ACCESS_TOKEN" in result.stderr
+
+
+def test_a_wrong_token_fails_with_the_vendor_message_and_no_secret(env: dict[str, str]) -> None:
+    result = run({**env, "LEADSCORE_HUBSPOT__ACCESS_TOKEN": "pat-na1-not-the-token"}, "setup")
+
+    assert result.exit_code == 1
+    assert "hubspot" in result.stderr and "401" in result.stderr
+    assert "pat-na1-not-the-token" not in result.output

@@ -1,0 +1,273 @@
+"""The sync end to end: the real hubspot-api-client against the HubSpot sandbox, a SQLite store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.hubspot import HubSpotConnector
+from connectors.policy import CallPolicy, hubspot_limits
+from connectors.sandbox import FaultPlan, Latency, Sandbox
+from scoring import ActivityType, RuleSet, load_rules
+from sync.fields import SCORED_AT, FieldMap
+from sync.pipeline import Sync, SyncOptions, SyncSummary
+from sync.store import StateStore
+
+RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
+PEOPLE, SEED = 400, 11
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    return load_rules(RULES)
+
+
+def connector(box: Sandbox, rules: RuleSet, *, seed: int = 0) -> HubSpotConnector:
+    # The sandbox's clock paces the client too, so scaled time stays consistent.
+    policy = CallPolicy(
+        "hubspot",
+        limits=hubspot_limits("professional", box.clock),
+        clock=box.clock,
+        base_wait=0.05,
+        seed=seed,
+    )
+    return HubSpotConnector(
+        box.hubspot.token,
+        host=box.hubspot.base_url,
+        properties=rules.contact_fields(),
+        policy=policy,
+    )
+
+
+def make_sync(
+    box: Sandbox, rules: RuleSet, store: StateStore, at: datetime | None = None, seed: int = 0
+) -> Sync:
+    fields = FieldMap.for_rules(rules)
+    hubspot = connector(box, rules, seed=seed)
+    hubspot.setup(fields.specs)
+    clock = (lambda: at) if at is not None else box.now
+    return Sync(rules, store, [hubspot], fields, clock=clock)
+
+
+def held(box: Sandbox, rules: RuleSet) -> dict[str, dict[str, str | None]]:
+    """What HubSpot holds in the leadscore properties, per contact (scoring time aside)."""
+    names = [s.name for s in FieldMap.for_rules(rules).specs if s.key != SCORED_AT]
+    table = box.hubspot.contacts
+    return {
+        str(row + 1): {name: table.value(name, row) for name in names if name in table.defs}
+        for row in range(table.size)
+    }
+
+
+@pytest.fixture
+def box() -> Iterator[Sandbox]:
+    with Sandbox(people=PEOPLE, seed=SEED) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StateStore]:
+    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    yield state
+    state.close()
+
+
+def writes(summary: SyncSummary) -> int:
+    return summary.systems["hubspot"].calls.get("contacts.batch_update", 0)
+
+
+def test_full_sync_writes_every_contact_the_engine_scored(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    summary = sync.run(SyncOptions(full=True))
+    batch, people = sync.score()
+    values = held(box, rules)
+
+    size = box.hubspot.contacts.size
+    assert summary.systems["hubspot"].written == size == summary.changed
+    assert writes(summary) == -(-size // 100)  # ceil: full batches of 100
+    row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}
+    for person, records in people.records.items():
+        row = row_of[person]
+        for _system, record in records:
+            assert values[record]["leadscore_score"] == str(round(float(batch.total[row])))
+            assert values[record]["leadscore_stage"] == batch.stage(row)
+    assert {v["leadscore_stage"] for v in values.values()} >= {"Prospect", "Lead"}
+
+
+def test_incremental_sync_with_nothing_new_writes_nothing(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    sync.run(SyncOptions(full=True))
+    again = sync.run()
+
+    assert again.changed == 0 and writes(again) == 0
+    assert "contacts.list" not in again.systems["hubspot"].calls  # incremental: search
+    assert store.cursors("hubspot").keys() >= {"contacts", "email_events", "meetings"}
+
+
+def test_incremental_sync_writes_only_the_contacts_with_new_activity(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    sync.run(SyncOptions(full=True))
+    before = held(box, rules)
+    for contact in ("3", "17", "42"):
+        box.hubspot.add_event(contact, ActivityType.DEMO_REQUEST, url="https://x.example/demo")
+    box.hubspot.add_event("5", ActivityType.EMAIL_CLICK, url="https://x.example/p", campaign=0)
+    summary = sync.run()
+    after = held(box, rules)
+
+    changed = {c for c in after if after[c] != before[c]}
+    assert changed == {"3", "17", "42", "5"}
+    assert summary.systems["hubspot"].written == 4 and writes(summary) == 1
+
+
+def test_dry_run_plans_the_writes_and_changes_nothing_in_hubspot(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    summary = sync.run(SyncOptions(full=True, dry_run=True))
+
+    assert len(summary.plan["hubspot"]) == box.hubspot.contacts.size
+    assert writes(summary) == 0 and store.written_values("hubspot") == {}
+    assert store.cursors("hubspot") == {}
+    assert all(v["leadscore_score"] is None for v in held(box, rules).values())
+
+
+def test_limit_is_a_trial_that_moves_no_cursor(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    summary = sync.run(SyncOptions(full=True, limit=30))
+    written = [c for c, v in held(box, rules).items() if v["leadscore_score"] is not None]
+
+    assert summary.systems["hubspot"].contacts == 30
+    assert len(written) == summary.systems["hubspot"].written <= 30
+    assert store.cursors("hubspot") == {}
+
+
+def test_stage_never_moves_back_when_the_score_drops(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = box.now()
+    make_sync(box, rules, store, at).run(SyncOptions(full=True))
+    before = held(box, rules)
+    reached = {c: v["leadscore_stage"] for c, v in before.items()}
+    # A year later every behaviour point has decayed or left its window.
+    later = make_sync(box, rules, store, at + timedelta(days=365)).run()
+    now = held(box, rules)
+
+    ladder = [s.name for s in rules.stages.ladder] if rules.stages else []
+    kept = [
+        c
+        for c, stage in reached.items()
+        if stage != ladder[0]
+        and now[c]["leadscore_stage"] == stage
+        and int(now[c]["leadscore_score"] or 0) < int(before[c]["leadscore_score"] or 0)
+    ]
+    assert later.changed > 0 and kept  # lower scores, same stages
+    assert all(
+        ladder.index(now[c]["leadscore_stage"] or "") >= ladder.index(s or "")
+        for c, s in reached.items()
+    )
+
+
+def test_a_faulty_hubspot_ends_with_the_values_of_a_clean_run(
+    rules: RuleSet, tmp_path: Path
+) -> None:
+    with Sandbox(people=PEOPLE, seed=SEED) as clean_box:
+        at = clean_box.now()
+        clean = StateStore(f"sqlite:///{tmp_path / 'clean.db'}")
+        make_sync(clean_box, rules, clean, at).run(SyncOptions(full=True))
+        expected = held(clean_box, rules)
+    faults = FaultPlan(
+        rate_limited=0.05, server_error=0.05, dropped=0.02, record_failure=0.03, seed=5
+    )
+    # Scaled time: Retry-After seconds and backoff pass ten times faster.
+    with Sandbox(people=PEOPLE, seed=SEED, scale=10, faults={"hubspot": faults}) as box:
+        store = StateStore(f"sqlite:///{tmp_path / 'faulty.db'}")
+        sync = make_sync(box, rules, store, at, seed=3)
+        first = sync.run(SyncOptions(full=True))
+        failed = len(store.failures("hubspot"))
+        runs = [sync.run() for _ in range(4)]
+        got = held(box, rules)
+
+    assert first.systems["hubspot"].failed == failed > 0  # partial batch failures were kept
+    assert sum(sum(s.calls.values()) for s in first.systems.values()) > 0
+    assert store.failures("hubspot") == [] and runs[-1].changed == 0
+    assert got == expected
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from datetime import datetime
+    from connectors.hubspot import HubSpotConnector
+    from scoring import load_rules
+    from sync.fields import FieldMap
+    from sync.pipeline import Sync, SyncOptions
+    from sync.store import StateStore
+
+    base, token, state, rules_path, at = sys.argv[1:]
+    rules = load_rules(rules_path)
+    moment = datetime.fromisoformat(at)
+    hubspot = HubSpotConnector(token, host=base, properties=rules.contact_fields())
+    sync = Sync(rules, StateStore(state), [hubspot], FieldMap.for_rules(rules), clock=lambda: moment)
+    sync.run(SyncOptions(full=True, workers=1))
+    """
+)
+
+
+def test_a_sync_killed_mid_write_then_rerun_ends_like_an_uninterrupted_one(
+    rules: RuleSet, tmp_path: Path
+) -> None:
+    with Sandbox(people=PEOPLE, seed=SEED) as clean_box:
+        at = clean_box.now()
+        clean = StateStore(f"sqlite:///{tmp_path / 'clean.db'}")
+        make_sync(clean_box, rules, clean, at).run(SyncOptions(full=True))
+        expected = held(clean_box, rules)
+    # Slow answers so the child is surely in the middle of its writes when it is killed.
+    with Sandbox(people=PEOPLE, seed=SEED, latency=Latency(fixed=0.05)) as box:
+        state = f"sqlite:///{tmp_path / 'crashed.db'}"
+        connector(box, rules).setup(FieldMap.for_rules(rules).specs)
+        root = Path(__file__).parents[2]
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                box.hubspot.base_url,
+                box.hubspot.token,
+                state,
+                str(RULES),
+                at.isoformat(),
+            ],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
+        deadline = time.monotonic() + 60
+        while box.hubspot.calls["contacts.batch_update"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        partly = held(box, rules)
+        store = StateStore(state)
+        assert store.cursors("hubspot") == {}  # cursors move only after every write landed
+        make_sync(box, rules, store, at).run()
+        got = held(box, rules)
+
+    assert any(v["leadscore_score"] is None for v in partly.values())
+    assert any(v["leadscore_score"] is not None for v in partly.values())
+    assert got == expected
