@@ -16,6 +16,7 @@ vocabulary here:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -47,6 +48,9 @@ CONTACT_PROPERTIES = (
 
 VOLATILE = frozenset({"lastmodifieddate", "hs_lastmodifieddate"})
 """Moved by every write, ours included: not an attribute, or each write would look like news."""
+
+MAX_FROM_COUNTER = 500
+"""At most this many activities from one counter of one contact (the newest)."""
 
 ALIASES = {"jobtitle": "job_title", "firstname": "first_name", "lastname": "last_name"}
 """Canonical attribute names beside HubSpot's own, so shared rule sets read every system."""
@@ -87,13 +91,14 @@ def parse_time(raw: Any) -> datetime | None:
         return None
     if isinstance(raw, datetime):
         return raw.astimezone(UTC) if raw.tzinfo else raw.replace(tzinfo=UTC)
-    if isinstance(raw, int | float) or (isinstance(raw, str) and raw.isdigit()):
-        return datetime.fromtimestamp(float(raw) / 1000.0, UTC)
+    # Out-of-range numbers and dates, NaN and digits float() refuses ("²") are not times either.
     try:
+        if isinstance(raw, int | float) or (isinstance(raw, str) and raw.isdigit()):
+            return datetime.fromtimestamp(float(raw) / 1000.0, UTC)
         moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def epoch_ms(moment: datetime) -> int:
@@ -137,7 +142,9 @@ def counter_activities(record_id: str, properties: Mapping[str, Any]) -> Iterato
     views = int(number(properties.get("hs_analytics_num_page_views")) or 0)
     last_visit = parse_time(properties.get("hs_analytics_last_visit_timestamp"))
     if views and last_visit is not None:
-        for n in range(1, views + 1):
+        # Only the newest counts become activities: older ones have long decayed, and a
+        # counter in the millions must not become a million rows.
+        for n in range(max(1, views - MAX_FROM_COUNTER + 1), views + 1):
             yield Activity(record_id, A.PAGE_VIEW, last_visit, f"pv:{record_id}:{n}", {}, SYSTEM)
     conversions = int(number(properties.get("num_conversion_events")) or 0)
     converted = parse_time(properties.get("recent_conversion_date"))
@@ -146,14 +153,16 @@ def counter_activities(record_id: str, properties: Mapping[str, Any]) -> Iterato
     name = str(properties.get("recent_conversion_event_name") or "")
     form, _, url = name.partition(": ")
     latest = conversion_type(form)
-    for n in range(1, conversions + 1):
+    for n in range(max(1, conversions - MAX_FROM_COUNTER + 1), conversions + 1):
         kind = latest if n == conversions else A.FORM_SUBMISSION
-        attributes = {"form": form, "url": url} if n == conversions and form else {}
+        attributes: dict[str, Any] = {}
+        if n == conversions and form:
+            attributes = {"form": form, "url": url} if url else {"form": form}
         yield Activity(record_id, kind, converted, f"cv:{record_id}:{n}", attributes, SYSTEM)
 
 
 def conversion_type(form: str) -> ActivityType:
-    words = form.lower()
+    words = set(re.findall(r"[a-z]+", form.lower()))
     for word, kind in CONVERSIONS.items():
         if word in words:
             return kind
@@ -178,9 +187,9 @@ def email_event_activity(event: Mapping[str, Any]) -> Activity | None:
         attributes["url"] = event["url"]
     if kind is A.EMAIL_BOUNCE and event.get("category"):
         attributes["bounce_type"] = "hard" if event["category"] == "HARD_BOUNCE" else "soft"
-    return Activity(
-        "", kind, moment, f"ev:{event.get('id')}", attributes, SYSTEM, contact_email=recipient
-    )
+    # Without an id the store deduplicates the event by what it is, not as one "ev:None".
+    ident = None if event.get("id") is None else f"ev:{event['id']}"
+    return Activity("", kind, moment, ident, attributes, SYSTEM, contact_email=recipient)
 
 
 def engagement_activities(

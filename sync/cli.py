@@ -365,7 +365,7 @@ def explain(
     records = ", ".join(
         f"{system} {record}" for system, record in people.records.get(str(person), [])
     )
-    out.print(f"records: {records or 'none'}; {len(people.activities)} activities", highlight=False)
+    out.print(f"records: {records or 'none'}; {len(people.columns)} activities", highlight=False)
 
 
 @app.command()

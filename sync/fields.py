@@ -7,6 +7,7 @@ point; `scored_at` is written along with a change but never causes one.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +15,7 @@ from datetime import datetime
 from connectors.protocol import FieldSpec
 from scoring import ScoreBatch
 from scoring.explain import SEPARATOR, signed
+from scoring.records import ensure_utc
 from scoring.rules import RuleSet
 
 SCORED_AT = "scored_at"
@@ -66,7 +68,8 @@ class FieldMap:
         if "stage" in names:
             out[names["stage"]] = batch.stage(row) or ""
         out[names["reasons"]] = reasons_text(batch, row)
-        out[names[SCORED_AT]] = scored_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        stamp = ensure_utc(scored_at).isoformat(timespec="seconds")
+        out[names[SCORED_AT]] = stamp.replace("+00:00", "Z")
         return out
 
     def differs(self, values: Mapping[str, str], before: Mapping[str, str] | None) -> bool:
@@ -78,7 +81,8 @@ class FieldMap:
 
 
 def whole(value: float) -> str:
-    return str(round(value))
+    """Whole points, halves rounded up (12.5 is 13), as a person rounds."""
+    return str(math.floor(value + 0.5))
 
 
 def reasons_text(batch: ScoreBatch, row: int) -> str:

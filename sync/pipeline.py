@@ -20,6 +20,7 @@ little, and it catches every score that decayed across a whole point.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,8 +30,9 @@ from datetime import datetime
 from typing import Any
 
 from connectors.errors import ApiError, AuthError, BudgetExhausted
-from connectors.protocol import Connector, Write, WriteFailure, WriteOutcome
-from scoring import RuleSet, ScoreBatch, score_records
+from connectors.protocol import Connector, Page, Write, WriteFailure, WriteOutcome
+from scoring import RuleSet, ScoreBatch
+from scoring import score as score_frames
 from scoring.records import Contact
 from sync.fields import FieldMap
 from sync.store import People, StateStore
@@ -84,6 +86,8 @@ class SyncSummary:
     status: str = "ok"
     plan: dict[str, list[Write]] = field(default_factory=dict)
     error: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds spent pulling, scoring, planning and writing."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +98,7 @@ class SyncSummary:
             "changed": self.changed,
             "elapsed_seconds": round(self.elapsed, 3),
             "error": self.error,
+            "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
             "systems": {
                 name: {
                     "contacts_pulled": s.contacts,
@@ -143,10 +148,21 @@ class Sync:
         run = self.store.start_run(mode, self.clock())
         baseline = {c.system: dict(c.calls()) for c in self.connectors}
         try:
+            mark = time.perf_counter()
+
+            def phase(name: str) -> None:
+                nonlocal mark
+                now = time.perf_counter()
+                summary.phases[name] = summary.phases.get(name, 0.0) + now - mark
+                mark = now
+
             pending = {c.system: self._pull(c, options, summary) for c in self.connectors}
+            phase("pull")
             batch, people = self.score()
             summary.persons = summary.rescored = len(people.contacts)
+            phase("score")
             plans = self.plan(batch, people, options)
+            phase("plan")
             summary.changed = len({w for writes in plans.values() for w in writes})
             summary.plan = {
                 system: [w for w, _ in writes.values()] for system, writes in plans.items()
@@ -156,6 +172,7 @@ class Sync:
                 stats.planned = len(plans.get(connector.system, {}))
                 if not options.dry_run:
                     self._write(connector, plans.get(connector.system, {}), options, stats)
+            phase("write")
             if not options.dry_run and options.limit is None:
                 for system, cursors in pending.items():
                     self.store.commit_cursors(system, cursors, self.clock())
@@ -185,38 +202,62 @@ class Sync:
         stats = summary.systems.setdefault(connector.system, SystemSummary())
         stored = {} if options.full else self.store.cursors(connector.system)
         pending: dict[str, str] = {}
-        lock = threading.Lock()
+        # Streams are fetched side by side (the call policy paces them) while this thread
+        # stores what they bring, so no stream waits on the store between its calls.
+        pages: queue.Queue[Page | BaseException | None] = queue.Queue(maxsize=64)
 
-        def pull_stream(stream: str) -> None:
+        def fetch(stream: str) -> None:
             taken = 0
-            for page in connector.pull(stream, stored.get(stream)):
-                contacts = list(page.contacts)
-                found = list(page.activities)
-                if options.limit is not None:
-                    contacts = contacts[: max(0, options.limit - taken)]
-                changed = (
-                    self.store.save_contacts(connector.system, contacts, self.clock())
-                    if contacts
-                    else 0
-                )
-                new = self.store.save_activities(connector.system, found) if found else 0
-                with lock:
-                    stats.contacts_changed += changed
-                    stats.contacts += len(contacts)
-                    stats.activities_pulled += len(found)
-                    stats.activities_new += new
-                    if page.cursor is not None:
-                        pending[stream] = page.cursor
-                taken += len(contacts) or len(found)
-                self.progress(f"pulled {connector.system} {stream}", len(contacts) or len(found))
-                if options.limit is not None and taken >= options.limit:
-                    return
+            try:
+                for page in connector.pull(stream, stored.get(stream)):
+                    if options.limit is not None:
+                        room = max(0, options.limit - taken)
+                        page = Page(
+                            page.stream, page.contacts[:room], page.activities[:room], page.cursor
+                        )
+                    pages.put(page)
+                    taken += len(page.contacts) or len(page.activities)
+                    if options.limit is not None and taken >= options.limit:
+                        break
+            except BaseException as exc:  # handed to the storing thread, which raises it
+                pages.put(exc)
+            finally:
+                pages.put(None)
 
-        # Streams are independent, so they are read side by side; the call policy paces them.
-        with ThreadPoolExecutor(max_workers=min(4, len(connector.streams))) as pool:
-            for future in [pool.submit(pull_stream, s) for s in connector.streams]:
-                future.result()
+        threads = [
+            threading.Thread(target=fetch, args=(s,), name=f"pull-{connector.system}-{s}")
+            for s in connector.streams
+        ]
+        for thread in threads:
+            thread.start()
+        running, failure = len(threads), None
+        while running:
+            item = pages.get()
+            if item is None:
+                running -= 1
+                continue
+            if isinstance(item, BaseException):
+                failure = failure or item
+                continue
+            if failure is None:
+                self._store_page(connector.system, item, stats)
+                if item.cursor is not None:
+                    pending[item.stream] = item.cursor
+        for thread in threads:
+            thread.join()
+        if failure is not None:
+            raise failure
         return pending
+
+    def _store_page(self, system: str, page: Page, stats: SystemSummary) -> None:
+        contacts, found = list(page.contacts), list(page.activities)
+        if contacts:
+            stats.contacts_changed += self.store.save_contacts(system, contacts, self.clock())
+            stats.contacts += len(contacts)
+        if found:
+            stats.activities_pulled += len(found)
+            stats.activities_new += self.store.save_activities(system, found)
+        self.progress(f"pulled {system} {page.stream}", len(contacts) or len(found))
 
     # -- score and diff -------------------------------------------------------------------------
 
@@ -224,7 +265,9 @@ class Sync:
         """Everyone in the store (or these persons), scored as of the clock."""
         people = self.store.load_people(person_ids)
         contacts = self._with_current_stage(people)
-        return score_records(self.rules, contacts, people.activities, self.clock()), people
+        people = People(contacts, people.columns, people.records)
+        frame, activity_frame = people.frames()
+        return score_frames(self.rules, frame, activity_frame, self.clock()), people
 
     def _with_current_stage(self, people: People) -> list[Contact]:
         """The stage already written counts as reached, so stages never move back on their own."""

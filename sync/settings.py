@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    NestedSecretsSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 HUBSPOT_TIERS = ("free", "starter", "professional", "enterprise")
 
@@ -77,6 +82,20 @@ class Settings(BaseSettings):
         "INFO", description="Least severe log level written."
     )
     hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The default secrets source ignores `__`: a file LEADSCORE_HUBSPOT__ACCESS_TOKEN would be
+        # skipped. The nested one reads it like the variable (and still a JSON LEADSCORE_HUBSPOT).
+        secrets = NestedSecretsSettingsSource(file_secret_settings)
+        return init_settings, env_settings, dotenv_settings, secrets
 
     @field_validator("field_prefix")
     @classmethod

@@ -27,10 +27,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from scoring.records import Activity, ActivityType, Contact, normalize_email
+from scoring.frames import TYPE_CODES, ActivityFrame, ContactFrame, column_from_values
+from scoring.records import ACTIVITY_TYPES, Activity, ActivityType, Contact, normalize_email
 
 SCHEMA_VERSION = 1
 CHUNK = 500
@@ -67,7 +70,12 @@ activities = sa.Table(
     sa.Column("email", sa.String(320), nullable=True, index=True),
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("occurred_at", sa.Float, nullable=False),
-    sa.Column("attributes", sa.Text, nullable=False),
+    # The attributes most rules read get columns, so loading needs no JSON for most rows.
+    sa.Column("url", sa.Text, nullable=True),
+    sa.Column("campaign", sa.String(128), nullable=True),
+    sa.Column("form", sa.String(256), nullable=True),
+    sa.Column("amount", sa.Float, nullable=True),
+    sa.Column("extra", sa.Text, nullable=False),
     sa.Index("ix_activities_record", "system", "record_id"),
 )
 cursors = sa.Table(
@@ -146,13 +154,63 @@ class Run:
 
 
 @dataclass(frozen=True)
+class ActivityColumns:
+    """Stored activities as columns, in a stable order (time, then system and id)."""
+
+    person: npt.NDArray[np.int64]
+    type_codes: npt.NDArray[np.int8]
+    occurred_at: npt.NDArray[np.float64]
+    ids: list[str]
+    systems: list[str]
+    attributes: dict[str, list[Any]]
+    """Attribute name -> one value (or None) per activity."""
+
+    def __len__(self) -> int:
+        return len(self.person)
+
+    def records(self) -> list[Activity]:
+        """The same activities as records (for explanations and tests; scoring uses columns)."""
+        names = list(self.attributes)
+        return [
+            Activity(
+                str(int(self.person[i])),
+                ACTIVITY_TYPES[int(self.type_codes[i])],
+                moment(float(self.occurred_at[i])),
+                self.ids[i],
+                {n: self.attributes[n][i] for n in names if self.attributes[n][i] is not None},
+                self.systems[i],
+            )
+            for i in range(len(self))
+        ]
+
+
+@dataclass(frozen=True)
 class People:
-    """Everyone the store knows, as scoring records: contact ids are person ids."""
+    """Everyone the store knows, as scoring input: contact ids are person ids."""
 
     contacts: list[Contact]
-    activities: list[Activity]
+    columns: ActivityColumns
     records: dict[str, list[tuple[str, str]]]
     """Person id -> the (system, record id) pairs that person has."""
+
+    @property
+    def activities(self) -> list[Activity]:
+        return self.columns.records()
+
+    def frames(self) -> tuple[ContactFrame, ActivityFrame]:
+        """Columnar frames for the engine, built without a record object per activity."""
+        contacts = ContactFrame.from_records(self.contacts)
+        row_of = {int(c.id): row for row, c in enumerate(self.contacts)}
+        cols = self.columns
+        rows = np.fromiter((row_of.get(int(p), -1) for p in cols.person), np.int32, len(cols))
+        keep = rows >= 0
+        index = np.flatnonzero(keep)
+        attributes = {
+            name: column_from_values([values[i] for i in index])
+            for name, values in cols.attributes.items()
+        }
+        frame = ActivityFrame(rows[keep], cols.type_codes[keep], cols.occurred_at[keep], attributes)
+        return contacts, frame
 
 
 def moment(seconds: float) -> datetime:
@@ -345,7 +403,7 @@ class StateStore:
                         "email": normalize_email(unique[key].contact_email),
                         "type": unique[key].type.value,
                         "occurred_at": unique[key].occurred_at.timestamp(),
-                        "attributes": dumps(unique[key].attributes),
+                        **split_attributes(unique[key].attributes),
                     }
                     for key in part
                     if key not in seen
@@ -397,52 +455,63 @@ class StateStore:
                     attributes.setdefault(key, value)
                 records.setdefault(str(row.id), []).append((row.system, row.record_id))
             contacts = [Contact(str(pid), emails[pid], merged[pid], "store") for pid in merged]
-            found = self._activities(connection, wanted)
-        return People(contacts, found, records)
+            columns = self._activities(connection, wanted)
+        return People(contacts, columns, records)
 
     @staticmethod
-    def _activities(connection: Connection, wanted: list[int] | None) -> list[Activity]:
+    def _activities(connection: Connection, wanted: list[int] | None) -> ActivityColumns:
+        a = activities
+        fields = (a.c.system, a.c.activity_id, a.c.type, a.c.occurred_at, *SPLIT_COLUMNS)
         by_record = (
-            sa.select(identities.c.person_id, activities)
+            sa.select(identities.c.person_id, *fields)
             .select_from(
-                activities.join(
+                a.join(
                     identities,
                     sa.and_(
-                        identities.c.system == activities.c.system,
-                        identities.c.record_id == activities.c.record_id,
+                        identities.c.system == a.c.system,
+                        identities.c.record_id == a.c.record_id,
                     ),
                 )
             )
-            .where(activities.c.record_id.is_not(None))
+            .where(a.c.record_id.is_not(None))
         )
         by_email = (
-            sa.select(persons.c.id.label("person_id"), activities)
-            .select_from(activities.join(persons, persons.c.email == activities.c.email))
-            .where(activities.c.record_id.is_(None))
+            sa.select(persons.c.id.label("person_id"), *fields)
+            .select_from(a.join(persons, persons.c.email == a.c.email))
+            .where(a.c.record_id.is_(None))
         )
-        out: list[Activity] = []
-        for query in (by_record, by_email):
-            if wanted is not None:
-                column = query.selected_columns.person_id
-                query = query.where(column.in_(wanted))
-            for row in connection.execute(query):
-                out.append(
-                    Activity(
-                        str(row.person_id),
-                        ActivityType(row.type),
-                        moment(row.occurred_at),
-                        f"{row.system}:{row.activity_id}",
-                        json.loads(row.attributes),
-                        row.system,
-                    )
-                )
-        out.sort(key=lambda a: (a.occurred_at, a.id or ""))
-        return out
+        if wanted is not None:
+            by_record = by_record.where(identities.c.person_id.in_(wanted))
+            by_email = by_email.where(persons.c.id.in_(wanted))
+        union = sa.union_all(by_record, by_email).subquery()
+        query = sa.select(union).order_by(union.c.occurred_at, union.c.system, union.c.activity_id)
+        rows = connection.execute(query).all()
+        extras: dict[str, list[Any]] = {}
+        common: dict[str, list[Any]] = {c.name: [] for c in SPLIT_COLUMNS[:-1]}
+        for i, row in enumerate(rows):
+            for name, values in common.items():
+                values.append(getattr(row, name))
+            if row.extra != "{}":
+                for key, value in json.loads(row.extra).items():
+                    extras.setdefault(key, [None] * len(rows))[i] = value
+        attributes = {n: v for n, v in common.items() if any(x is not None for x in v)}
+        attributes.update(extras)
+        return ActivityColumns(
+            np.fromiter((r.person_id for r in rows), np.int64, len(rows)),
+            np.fromiter((TYPE_CODES[ActivityType(r.type)] for r in rows), np.int8, len(rows)),
+            np.fromiter((r.occurred_at for r in rows), np.float64, len(rows)),
+            [f"{r.system}:{r.activity_id}" for r in rows],
+            [r.system for r in rows],
+            attributes,
+        )
 
     def person_of(self, key: str) -> int | None:
         """The person with this email, or with this record id in any system."""
         with self.engine.connect() as connection:
             email = normalize_email(key)
+            if email is None:
+                # `email == None` would match every person without an address.
+                return None
             found = connection.execute(sa.select(persons.c.id).where(persons.c.email == email))
             pid = found.scalar()
             if pid is None:
@@ -590,6 +659,30 @@ class StateStore:
                 )
                 for r in rows
             ]
+
+
+SPLIT_COLUMNS = (
+    activities.c.url,
+    activities.c.campaign,
+    activities.c.form,
+    activities.c.amount,
+    activities.c.extra,
+)
+
+
+def split_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """An activity's attributes as the stored columns: the common ones, the rest as JSON."""
+    rest = dict(attributes)
+    out: dict[str, Any] = {}
+    for name in ("url", "campaign", "form"):
+        value = rest.pop(name, None)
+        out[name] = None if value is None else str(value)
+    amount = rest.get("amount")
+    out["amount"] = None
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        out["amount"] = float(rest.pop("amount"))
+    out["extra"] = dumps(rest)
+    return out
 
 
 def activity_key(activity: Activity) -> str:

@@ -1,0 +1,137 @@
+"""The HubSpot sync against its limits: calls against the minimum, wall time against the rate.
+
+    .venv/bin/python bench/hubspot_sync.py                      # 50,000 HubSpot contacts
+    .venv/bin/python bench/hubspot_sync.py --contacts 5000 --scale 5
+
+The sandbox runs on the Professional tier (190 requests per rolling 10 s,
+search 5 per second) with 100 ms added to every answer, on a clock `--scale`
+times faster than real time (rate windows, latency and Retry-After all in
+vendor seconds), so the ratios are those of a real portal. Printed:
+
+- full sync: API calls against the minimum (every page each stream must read,
+  plus one batch of 100 per changed contact, plus setup): goal at most 1.05;
+- full sync: wall time against calls divided by the allowed rate (and search
+  calls by search's own rate, whichever is longer): goal at most 1.15;
+- incremental sync with nothing new: write calls (goal: zero).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from connectors.hubspot import EVENTS_PAGE, LIST_PAGE, HubSpotConnector
+from connectors.policy import CallPolicy, hubspot_limits
+from connectors.sandbox import Latency, Sandbox
+from scoring import load_rules
+from sync.fields import FieldMap
+from sync.pipeline import Sync, SyncOptions
+from sync.store import StateStore
+
+RULES = Path(__file__).parents[1] / "scoring" / "rulesets" / "default.yaml"
+HUBSPOT_SHARE = 0.732
+"""Share of the synthetic world's people that HubSpot holds (measured on seed 7)."""
+BURST, WINDOW, SEARCH_RATE = 190, 10.0, 5.0
+
+
+def pages(count: int, size: int) -> int:
+    return max(1, math.ceil(count / size))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="vendor seconds per real second; local work is not scaled, so >1 understates us",
+    )
+    parser.add_argument("--latency", type=float, default=0.1, help="vendor seconds per answer")
+    args = parser.parse_args()
+
+    rules = load_rules(RULES)
+    fields = FieldMap.for_rules(rules)
+    people = round(args.contacts / HUBSPOT_SHARE)
+    started = time.perf_counter()
+    box = Sandbox(people=people, seed=args.seed, scale=args.scale, latency=Latency(args.latency))
+    print(f"world      {people:,} people in {time.perf_counter() - started:.1f} s")
+    with box, tempfile.TemporaryDirectory() as scratch:
+        hubspot = box.hubspot
+        policy = CallPolicy(
+            "hubspot", limits=hubspot_limits("professional", box.clock), clock=box.clock
+        )
+        connector = HubSpotConnector(
+            hubspot.token, host=hubspot.base_url, properties=rules.contact_fields(), policy=policy
+        )
+        store = StateStore(f"sqlite:///{Path(scratch) / 'state.db'}")
+        # Scored as of one moment, so that "nothing new" is not news from decay.
+        at = box.now()
+        sync = Sync(rules, store, [connector], fields, clock=lambda: at)
+        hubspot.email_log.flush()
+        contacts, events = hubspot.contacts.size, len(hubspot.email_log)
+        objects = {kind: len(items) for kind, items in hubspot.objects.items()}
+
+        hubspot.calls.clear()
+        began = time.perf_counter()
+        connector.setup(fields.specs)
+        summary = sync.run(SyncOptions(full=True))
+        wall = time.perf_counter() - began
+        calls = sum(hubspot.calls.values())
+        search = hubspot.calls["contacts.search"]
+        written = summary.systems["hubspot"].written
+        minimum = (
+            pages(contacts, LIST_PAGE)
+            + pages(events, EVENTS_PAGE)
+            + sum(pages(n, LIST_PAGE) for kind, n in objects.items() if kind != "contacts")
+            + math.ceil(written / 100)
+            + 2  # properties: list the groups and the properties
+            + 1  # create the group
+            + len(fields.specs)
+        )
+        bound = max(calls / (BURST / WINDOW), search / SEARCH_RATE) / args.scale
+        print(
+            f"full sync  {contacts:,} contacts, {events:,} email events, "
+            + ", ".join(f"{n:,} {kind}" for kind, n in objects.items() if kind != "contacts")
+        )
+        print(f"           {written:,} written, {summary.systems['hubspot'].failed} failed")
+        print(
+            f"           calls {calls:,} against a minimum of {minimum:,}: "
+            f"ratio {calls / minimum:.3f} (goal 1.05)"
+        )
+        print(
+            f"           wall {wall:.2f} s against {bound:.2f} s (calls / allowed rate, "
+            f"scale {args.scale:g}): ratio {wall / bound:.3f} (goal 1.15)"
+        )
+        print(
+            "           phases: "
+            + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in summary.phases.items())
+        )
+        print(
+            "           by operation: "
+            + ", ".join(f"{op} {n}" for op, n in sorted(hubspot.calls.items()))
+        )
+
+        hubspot.calls.clear()
+        began = time.perf_counter()
+        again = sync.run()
+        idle = time.perf_counter() - began
+        write_calls = hubspot.calls["contacts.batch_update"]
+        print(
+            f"incremental, nothing new: {sum(hubspot.calls.values()):,} calls "
+            f"({write_calls} writes; goal 0) in {idle:.2f} s; {again.changed} changed"
+        )
+        print(f"peak rss   {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        store.close()
+    ok = calls / minimum <= 1.05 and wall / bound <= 1.15 and write_calls == 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,149 @@
+"""The fields written back: their names and types, their text, and when a write is due."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from scoring import Activity, score_records
+from sync.fields import FieldMap
+from tests.helpers import NOW, act, person, rules
+
+FULL = rules(
+    """
+    dimensions:
+      fit: {label: Profile fit}
+      engagement: {}
+    rules:
+      - {id: vp, contact: {title: VP}, points: 30.4}
+      - {id: open, activity: email_open, points: 5, half_life_days: 10}
+      - {id: click, activity: email_click, points: 2}
+      - {id: spam, activity: email_spam_report, points: -50, disqualify: true}
+    grades:
+      dimension: fit
+      bands: [{grade: A, min: 30}, {grade: B, min: 10}]
+    stages:
+      ladder: [{name: Lead}, {name: MQL, when: {min: {total: 60}}}]
+    """
+)
+PLAIN = rules("rules: [{id: visit, activity: page_view, points: 10}]")
+
+
+def field_values(
+    activities: list[Activity], scored_at: datetime = NOW, **attributes: Any
+) -> dict[str, str]:
+    batch = score_records(FULL, [person(**attributes)], activities, scored_at)
+    return FieldMap.for_rules(FULL).values(batch, 0, scored_at)
+
+
+# -- the fields -----------------------------------------------------------------------------------
+
+
+def test_a_rule_set_gives_score_dimensions_grade_stage_reasons_and_time_fields() -> None:
+    fields = FieldMap.for_rules(FULL)
+
+    assert [(s.key, s.name, s.kind, s.options) for s in fields.specs] == [
+        ("score", "leadscore_score", "number", ()),
+        ("fit", "leadscore_fit", "number", ()),
+        ("engagement", "leadscore_engagement", "number", ()),
+        ("grade", "leadscore_grade", "enumeration", ("A", "B")),
+        ("stage", "leadscore_stage", "enumeration", ("Lead", "MQL")),
+        ("reasons", "leadscore_reasons", "text", ()),
+        ("scored_at", "leadscore_scored_at", "datetime", ()),
+    ]
+    assert fields.specs[1].label == "Lead score: Profile fit"
+
+
+def test_grade_and_stage_fields_exist_only_when_the_rule_set_has_them() -> None:
+    fields = FieldMap.for_rules(PLAIN)
+
+    assert list(fields.names) == [
+        "score",
+        "fit",
+        "activity",
+        "engagement",
+        "reasons",
+        "scored_at",
+    ]
+
+
+def test_field_names_follow_the_prefix_unless_overridden() -> None:
+    fields = FieldMap.for_rules(PLAIN, prefix="ls_", names={"score": "hubspotscore_custom"})
+
+    assert fields.names == {
+        "score": "hubspotscore_custom",
+        "fit": "ls_fit",
+        "activity": "ls_activity",
+        "engagement": "ls_engagement",
+        "reasons": "ls_reasons",
+        "scored_at": "ls_scored_at",
+    }
+
+
+# -- their values ---------------------------------------------------------------------------------
+
+
+def test_values_are_whole_numbers_and_names_as_text() -> None:
+    values = field_values([act("email_open", 1), act("email_click", 1)], title="VP")
+
+    assert values == {
+        "leadscore_score": "37",
+        "leadscore_fit": "30",
+        "leadscore_engagement": "7",
+        "leadscore_grade": "A",
+        "leadscore_stage": "Lead",
+        "leadscore_reasons": "+30 vp · +5 open · +2 click",
+        "leadscore_scored_at": "2026-11-01T12:00:00Z",
+    }
+
+
+def test_no_grade_is_written_as_empty_text() -> None:
+    assert field_values([])["leadscore_grade"] == ""
+
+
+def test_reasons_show_whole_points_and_at_most_three_rules() -> None:
+    activities = [act("email_open", 10), act("email_open", 1), act("email_click", 1)]
+
+    reasons = field_values([*activities, act("email_click", 2)], title="VP")["leadscore_reasons"]
+
+    assert reasons == "+30 vp · +7 open ×2 (decayed from 10) · +4 click ×2"
+
+
+def test_reasons_of_a_disqualified_contact_start_with_disqualified() -> None:
+    activities = [act("email_click", 2), act("email_spam_report", 1), act("email_open", 1)]
+
+    reasons = field_values(activities, title="VP")["leadscore_reasons"]
+
+    assert reasons == "DISQUALIFIED · -50 spam (disqualifies) · +30 vp · +5 open"
+
+
+def test_scoring_time_is_written_to_the_second_in_utc_with_z() -> None:
+    moment = datetime(2026, 11, 1, 12, 0, 30, 750000, tzinfo=UTC)
+
+    assert field_values([], scored_at=moment)["leadscore_scored_at"] == "2026-11-01T12:00:30Z"
+
+
+# -- when a write is due --------------------------------------------------------------------------
+
+
+def test_a_first_write_is_always_due() -> None:
+    assert FieldMap.for_rules(FULL).differs(field_values([]), None)
+
+
+def test_a_new_scoring_time_alone_is_no_change() -> None:
+    activities = [act("email_open", 1)]
+    before = field_values(activities)
+
+    after = field_values(activities, scored_at=NOW + timedelta(hours=1))
+
+    assert after["leadscore_scored_at"] != before["leadscore_scored_at"]
+    assert not FieldMap.for_rules(FULL).differs(after, before)
+
+
+def test_any_other_changed_value_is_a_change() -> None:
+    before = field_values([act("email_open", 1)])
+
+    after = field_values([act("email_open", 1), act("email_click", 1)], NOW + timedelta(hours=1))
+
+    assert FieldMap.for_rules(FULL).differs(after, before)
+    assert FieldMap.for_rules(FULL).differs({**before, "leadscore_grade": "A"}, before)

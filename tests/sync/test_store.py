@@ -1,0 +1,454 @@
+"""The state store: people merged by address, deduplicated activities, cursors, writes and runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scoring import Activity, ActivityType, Contact
+from sync.store import SCHEMA_VERSION, StateStore, meta
+from tests.helpers import NOW, days_ago
+
+
+@pytest.fixture(params=["file", "memory"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    url = f"sqlite:///{tmp_path}/s.db" if request.param == "file" else "sqlite://"
+    opened = StateStore(url)
+    yield opened
+    opened.close()
+
+
+def contact(ident: str, email: str | None = "ann@acme.io", **attributes: object) -> Contact:
+    return Contact(ident, email, attributes)
+
+
+def visit(
+    ident: str | None, contact_id: str = "101", when: float = 1, **attributes: object
+) -> Activity:
+    return Activity(contact_id, ActivityType.PAGE_VIEW, days_ago(when), ident, attributes)
+
+
+def opened(address: str, ident: str | None = "ev1", when: float = 1) -> Activity:
+    return Activity("", ActivityType.EMAIL_OPEN, days_ago(when), ident, contact_email=address)
+
+
+# -- schema ---------------------------------------------------------------------------------------
+
+
+def test_a_new_store_is_at_the_current_schema_version(store: StateStore) -> None:
+    assert store.version() == SCHEMA_VERSION
+
+
+def test_reopening_a_store_file_keeps_what_it_held(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    first = StateStore(url)
+    first.save_contacts("hubspot", [contact("101")], NOW)
+    first.commit_cursors("hubspot", {"contacts": "2026-11-01"}, NOW)
+    first.close()
+
+    again = StateStore(url)
+
+    assert again.version() == SCHEMA_VERSION
+    assert again.person_of("ann@acme.io") is not None
+    assert again.cursors("hubspot") == {"contacts": "2026-11-01"}
+
+
+def test_a_store_newer_than_this_leadscore_refuses_to_open(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/s.db"
+    StateStore(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(meta)
+            .where(meta.c.key == "schema_version")
+            .values(value=str(SCHEMA_VERSION + 1))
+        )
+    engine.dispose()
+
+    with pytest.raises(RuntimeError, match=rf"schema version {SCHEMA_VERSION + 1}.*upgrade"):
+        StateStore(url)
+
+
+# -- contacts and people --------------------------------------------------------------------------
+
+
+def test_the_same_address_in_two_systems_is_one_person(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "Ann@Acme.io ")], NOW)
+    store.save_contacts("salesforce", [contact("003A", "ann@acme.io")], NOW)
+
+    people = store.load_people()
+
+    assert [c.email for c in people.contacts] == ["ann@acme.io"]
+    pid = people.contacts[0].id
+    assert sorted(people.records[pid]) == [("hubspot", "101"), ("salesforce", "003A")]
+
+
+def test_saving_contacts_counts_the_new_ones_and_nothing_when_saved_again(
+    store: StateStore,
+) -> None:
+    batch = [contact("101", "ann@acme.io"), contact("102", "bob@beta.io")]
+
+    assert store.save_contacts("hubspot", batch, NOW) == 2
+    assert store.save_contacts("hubspot", batch, NOW) == 0
+
+
+def test_only_the_case_of_an_address_changing_is_no_change(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+
+    assert store.save_contacts("hubspot", [contact("101", " ANN@acme.io")], NOW) == 0
+
+
+def test_a_changed_attribute_counts_as_changed_and_is_kept(store: StateStore) -> None:
+    store.save_contacts(
+        "hubspot", [contact("101", title="Engineer"), contact("102", "b@b.io")], NOW
+    )
+
+    changed = store.save_contacts(
+        "hubspot", [contact("101", title="VP"), contact("102", "b@b.io")], NOW
+    )
+
+    assert changed == 1
+    ann = store.person_of("ann@acme.io")
+    assert ann is not None
+    assert store.load_people([ann]).contacts[0].attributes == {"title": "VP"}
+
+
+def test_an_email_change_moves_the_record_to_another_person(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    store.save_contacts("salesforce", [contact("003A", "ann@acme.io")], NOW)
+
+    changed = store.save_contacts("hubspot", [contact("101", "ann@newco.io")], NOW)
+
+    assert changed == 1
+    ann, moved = store.person_of("ann@acme.io"), store.person_of("ann@newco.io")
+    assert ann is not None and moved is not None and ann != moved
+    assert store.person_of("101") == moved
+    records = store.load_people().records
+    assert records[str(ann)] == [("salesforce", "003A")]
+    assert records[str(moved)] == [("hubspot", "101")]
+
+
+def test_a_record_whose_address_is_removed_becomes_a_person_of_its_own(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    store.save_contacts("salesforce", [contact("003A", "ann@acme.io")], NOW)
+
+    store.save_contacts("hubspot", [contact("101", None)], NOW)
+
+    assert store.person_of("101") not in (None, store.person_of("ann@acme.io"))
+
+
+def test_contacts_without_an_address_are_separate_people(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", None), contact("102", "")], NOW)
+
+    people = store.load_people()
+
+    assert len(people.contacts) == 2
+    assert all(c.email is None for c in people.contacts)
+
+
+# -- activities -----------------------------------------------------------------------------------
+
+
+def test_activities_are_deduplicated_by_system_and_id(store: StateStore) -> None:
+    assert store.save_activities("hubspot", [visit("pv1"), visit("pv2")]) == 2
+    assert store.save_activities("hubspot", [visit("pv1"), visit("pv3")]) == 1
+    assert store.save_activities("salesforce", [visit("pv1")]) == 1
+
+
+def test_activities_without_an_id_are_deduplicated_by_what_they_are(store: StateStore) -> None:
+    assert store.save_activities("files", [visit(None), visit(None)]) == 1
+    assert store.save_activities("files", [visit(None)]) == 0
+    assert store.save_activities("files", [visit(None, url="/pricing"), visit(None, when=2)]) == 2
+
+
+def test_an_address_keyed_activity_belongs_to_the_person_with_that_address(
+    store: StateStore,
+) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+
+    store.save_activities("mailchimp", [opened("ANN@acme.io")])
+
+    people = store.load_people()
+    assert [(a.contact_id, a.type) for a in people.activities] == [
+        (people.contacts[0].id, ActivityType.EMAIL_OPEN)
+    ]
+
+
+def test_an_address_keyed_activity_finds_a_contact_that_arrives_after_it(
+    store: StateStore,
+) -> None:
+    store.save_activities("mailchimp", [opened("ann@acme.io")])
+
+    store.save_contacts("hubspot", [contact("101", "Ann@Acme.io")], NOW)
+
+    people = store.load_people()
+    assert len(people.contacts) == 1
+    pid = people.contacts[0].id
+    assert people.records[pid] == [("hubspot", "101")]
+    assert [a.contact_id for a in people.activities] == [pid]
+
+
+def test_an_activity_for_an_address_nobody_has_yet_still_yields_a_person(
+    store: StateStore,
+) -> None:
+    store.save_activities("mailchimp", [opened("new@lead.io")])
+
+    people = store.load_people()
+
+    assert [c.email for c in people.contacts] == ["new@lead.io"]
+    assert [a.contact_id for a in people.activities] == [people.contacts[0].id]
+    assert people.records == {}
+
+
+def test_a_record_keyed_activity_belongs_to_that_record_in_its_own_system(
+    store: StateStore,
+) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    store.save_contacts("salesforce", [contact("101", "bob@beta.io")], NOW)
+
+    store.save_activities("hubspot", [visit("pv1", contact_id="101")])
+
+    found = store.load_people().activities
+    assert [a.contact_id for a in found] == [str(store.person_of("ann@acme.io"))]
+
+
+# -- reading people back --------------------------------------------------------------------------
+
+
+def test_loaded_people_merge_attributes_with_the_first_system_alphabetically_winning(
+    store: StateStore,
+) -> None:
+    store.save_contacts("salesforce", [contact("003A", title="CTO", industry="SaaS")], NOW)
+    store.save_contacts("hubspot", [contact("101", title="VP", country="FR")], NOW)
+    store.save_contacts("mailchimp", [contact("m1", title="Boss", country="DE", tags="x")], NOW)
+
+    (ann,) = store.load_people().contacts
+
+    assert ann.id == str(store.person_of("ann@acme.io"))
+    assert ann.email == "ann@acme.io"
+    assert ann.attributes == {"title": "VP", "country": "FR", "industry": "SaaS", "tags": "x"}
+
+
+def test_loaded_activities_are_keyed_by_person_and_dated_as_saved(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    store.save_activities("hubspot", [visit("pv1", contact_id="101", when=2, url="/pricing")])
+    store.save_activities("mailchimp", [opened("ann@acme.io", "ev9", when=1)])
+
+    found = store.load_people().activities
+
+    pid = str(store.person_of("ann@acme.io"))
+    assert [(a.contact_id, a.id, a.source) for a in found] == [
+        (pid, "hubspot:pv1", "hubspot"),
+        (pid, "mailchimp:ev9", "mailchimp"),
+    ]
+    assert found[0].occurred_at == days_ago(2)
+    assert found[0].attributes == {"url": "/pricing"}
+
+
+def test_loading_chosen_people_gives_only_their_contacts_records_and_activities(
+    store: StateStore,
+) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io"), contact("102", "bob@b.io")], NOW)
+    store.save_activities("hubspot", [visit("pv1", "101"), visit("pv2", "102")])
+    store.save_activities("mailchimp", [opened("ann@acme.io"), opened("bob@b.io", "ev2")])
+    bob = store.person_of("bob@b.io")
+    assert bob is not None
+
+    people = store.load_people([bob])
+
+    assert [c.id for c in people.contacts] == [str(bob)]
+    assert list(people.records) == [str(bob)]
+    assert sorted(a.id or "" for a in people.activities) == ["hubspot:pv2", "mailchimp:ev2"]
+
+
+# -- cursors --------------------------------------------------------------------------------------
+
+
+def test_cursors_are_kept_per_system_and_overwritten_per_stream(store: StateStore) -> None:
+    store.commit_cursors("hubspot", {"contacts": "a", "events": "b"}, NOW)
+    store.commit_cursors("salesforce", {"contacts": "s"}, NOW)
+
+    store.commit_cursors("hubspot", {"contacts": "a2"}, NOW)
+
+    assert store.cursors("hubspot") == {"contacts": "a2", "events": "b"}
+    assert store.cursors("salesforce") == {"contacts": "s"}
+
+
+def test_clearing_cursors_forgets_only_that_system(store: StateStore) -> None:
+    store.commit_cursors("hubspot", {"contacts": "a"}, NOW)
+    store.commit_cursors("salesforce", {"contacts": "s"}, NOW)
+
+    store.clear_cursors("hubspot")
+
+    assert store.cursors("hubspot") == {}
+    assert store.cursors("salesforce") == {"contacts": "s"}
+
+
+# -- written values and failures ------------------------------------------------------------------
+
+
+def test_written_values_are_remembered_per_system_and_replaced(store: StateStore) -> None:
+    store.record_written("hubspot", {"101": {"leadscore_score": "10"}}, NOW)
+    store.record_written("hubspot", {"101": {"leadscore_score": "12"}, "102": {"x": "1"}}, NOW)
+
+    assert store.written_values("hubspot") == {
+        "101": {"leadscore_score": "12"},
+        "102": {"x": "1"},
+    }
+    assert store.written_values("salesforce") == {}
+
+
+def test_a_write_that_lands_clears_the_earlier_failure_of_that_record(store: StateStore) -> None:
+    store.record_failures("hubspot", [("101", "429", True), ("102", "400 bad", False)], NOW)
+
+    store.record_written("hubspot", {"101": {"leadscore_score": "10"}}, NOW)
+
+    assert [f.record_id for f in store.failures()] == ["102"]
+
+
+def test_repeated_failures_count_their_attempts(store: StateStore) -> None:
+    store.record_failures("hubspot", [("101", "timeout", True)], NOW)
+    later = NOW + timedelta(hours=1)
+
+    store.record_failures("hubspot", [("101", "429 too many", True), ("102", "400", False)], later)
+    store.record_failures("salesforce", [("003A", "locked", True)], later)
+
+    hubspot = store.failures("hubspot")
+    assert [(f.record_id, f.reason, f.retryable, f.attempts) for f in hubspot] == [
+        ("101", "429 too many", True, 2),
+        ("102", "400", False, 1),
+    ]
+    assert hubspot[0].failed_at == later
+    assert [(f.system, f.record_id) for f in store.failures()] == [
+        ("hubspot", "101"),
+        ("hubspot", "102"),
+        ("salesforce", "003A"),
+    ]
+
+
+# -- runs -----------------------------------------------------------------------------------------
+
+
+def test_runs_are_listed_newest_first_with_their_summaries(store: StateStore) -> None:
+    first = store.start_run("full", NOW)
+    store.finish_run(first, "ok", {"hubspot": {"written": 3}, "changed": 3}, NOW + timedelta(1))
+    second = store.start_run("incremental", NOW + timedelta(2))
+
+    newest, oldest = store.runs()
+
+    assert (newest.id, newest.mode, newest.status, newest.finished_at) == (
+        second,
+        "incremental",
+        "running",
+        None,
+    )
+    assert (oldest.id, oldest.status, oldest.started_at) == (first, "ok", NOW)
+    assert oldest.finished_at == NOW + timedelta(1)
+    assert oldest.summary == {"hubspot": {"written": 3}, "changed": 3}
+    assert len(store.runs(limit=1)) == 1
+
+
+# -- finding a person -----------------------------------------------------------------------------
+
+
+def test_a_person_is_found_by_address_in_any_case_or_by_record_id(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    store.save_contacts("salesforce", [contact("003A", "ann@acme.io")], NOW)
+
+    ann = store.person_of("ann@acme.io")
+
+    assert ann is not None
+    assert store.person_of(" ANN@Acme.IO") == ann
+    assert store.person_of("101") == ann
+    assert store.person_of("003A") == ann
+    assert store.person_of("nobody@acme.io") is None
+
+
+def test_an_empty_key_finds_nobody(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", None)], NOW)
+
+    assert store.person_of("") is None
+    assert store.person_of("  ") is None
+
+
+# -- concurrency ----------------------------------------------------------------------------------
+
+
+def test_threads_saving_the_same_people_at_once_end_with_one_person_per_address(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path}/s.db")
+    addresses = [f"p{i}@acme.io" for i in range(40)]
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def sync(worker: int) -> None:
+        try:
+            start.wait()
+            for round_ in range(3):
+                spelled = [a.upper() if worker % 2 else f" {a}" for a in addresses]
+                people = [contact(f"{worker}-{i}", a) for i, a in enumerate(spelled)]
+                store.save_contacts(f"system{worker % 2}", people, NOW)
+                store.save_activities(
+                    "mailchimp",
+                    [opened(a, f"{worker}:{round_}:{a}") for a in reversed(spelled)],
+                )
+        except BaseException as error:  # reported below, in the test's own thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=sync, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    people = store.load_people()
+    assert sorted(c.email or "" for c in people.contacts) == sorted(addresses)
+    assert store.counts()["activities"] == 4 * 3 * len(addresses)
+    store.close()
+
+
+# -- property -------------------------------------------------------------------------------------
+
+ADDRESSES = ("ann@acme.io", "bob@beta.io", "cy@gamma.org")
+
+
+@st.composite
+def spelled_address(draw: st.DrawFn) -> str:
+    address = draw(st.sampled_from(ADDRESSES))
+    cased = "".join(c.upper() if draw(st.booleans()) else c for c in address)
+    return draw(st.sampled_from(["", " ", "\t"])) + cased + draw(st.sampled_from(["", " ", "\n"]))
+
+
+@given(
+    entries=st.lists(
+        st.tuples(st.sampled_from(["hubspot", "mailchimp", "salesforce"]), spelled_address()),
+        max_size=12,
+    ),
+    data=st.data(),
+)
+def test_saving_contacts_in_any_order_gives_one_person_per_address(
+    entries: list[tuple[str, str]], data: st.DataObject
+) -> None:
+    contacts = [(system, contact(f"r{n}", email)) for n, (system, email) in enumerate(entries)]
+    order = data.draw(st.permutations(contacts))
+    twice = data.draw(st.booleans())
+    store = StateStore("sqlite://")
+
+    for system, record in order * (2 if twice else 1):
+        store.save_contacts(system, [record], NOW)
+
+    people = store.load_people()
+    expected = {email.strip().lower() for _, email in entries}
+    assert sorted(c.email or "" for c in people.contacts) == sorted(expected)
+    for _, record in contacts:
+        assert store.person_of(record.id) == store.person_of(record.email or "")
+    store.close()
