@@ -107,6 +107,21 @@ def http_error(
     return cls(SYSTEM, operation, message, status=status, retry_after=retry_after)
 
 
+def raw_json(answer: Any) -> dict[str, Any]:
+    """The JSON of an SDK call made with `_preload_content=False` (skipping its model classes,
+    which cost more time than the network on large pages)."""
+    try:
+        data: dict[str, Any] = json.loads(answer.data)
+    finally:
+        answer.release_conn()
+    return data
+
+
+def next_after(body: Mapping[str, Any]) -> str | None:
+    after = ((body.get("paging") or {}).get("next") or {}).get("after")
+    return None if after is None else str(after)
+
+
 class HubSpotConnector:
     """HubSpot through its official SDK, under one shared call policy."""
 
@@ -183,10 +198,11 @@ class HubSpotConnector:
         activities: list[Activity] = []
         newest = since
         for item in results:
-            properties = dict(item.properties or {})
-            contacts.append(contact_of(str(item.id), properties))
-            activities.extend(counter_activities(str(item.id), properties))
-            modified = parse_time(properties.get("lastmodifieddate") or item.updated_at)
+            properties = dict(item.get("properties") or {})
+            record = str(item["id"])
+            contacts.append(contact_of(record, properties))
+            activities.extend(counter_activities(record, properties))
+            modified = parse_time(properties.get("lastmodifieddate") or item.get("updatedAt"))
             if modified is not None:
                 stamp = epoch_ms(modified)
                 newest = stamp if newest is None else max(newest, stamp)
@@ -221,14 +237,15 @@ class HubSpotConnector:
                 self._contacts_search.do_search,
                 public_object_search_request=request,
                 _request_timeout=TIMEOUT,
+                _preload_content=False,
             )
-            results = list(answer.results or [])
+            results = list(raw_json(answer).get("results") or [])
             page = self._contact_page(results, "contacts", since)
             since = json.loads(page.cursor)["modified_since"] if page.cursor else since
             yield page
             if len(results) < SEARCH_PAGE:
                 return
-            last_id = int(results[-1].id)
+            last_id = int(results[-1]["id"])
 
     def _list_contacts(self) -> Iterator[Page]:
         after: str | None = None
@@ -241,12 +258,14 @@ class HubSpotConnector:
                 after=after,
                 properties=list(self.properties),
                 _request_timeout=TIMEOUT,
+                _preload_content=False,
             )
-            page = self._contact_page(list(answer.results or []), "contacts", since)
+            body = raw_json(answer)
+            page = self._contact_page(list(body.get("results") or []), "contacts", since)
             if page.cursor:
                 since = json.loads(page.cursor)["modified_since"]
             yield page
-            after = answer.paging.next.after if answer.paging and answer.paging.next else None
+            after = next_after(body)
             if after is None:
                 return
 
@@ -293,11 +312,13 @@ class HubSpotConnector:
                 properties=ENGAGEMENT_PROPERTIES[kind],
                 associations=["contacts"],
                 _request_timeout=TIMEOUT,
+                _preload_content=False,
             )
-            results = list(answer.results or [])
+            body = raw_json(answer)
+            results = list(body.get("results") or [])
             activities = [a for item in results for a in self._object_activities(kind, item)]
-            following = answer.paging.next.after if answer.paging and answer.paging.next else None
-            resume = following or (str(int(results[-1].id) + 1) if results else after)
+            following = next_after(body)
+            resume = following or (str(int(results[-1]["id"]) + 1) if results else after)
             cursor = None if kind == "deals" or resume is None else json.dumps({"after": resume})
             yield Page(kind, (), activities, cursor)
             if following is None:
@@ -305,31 +326,34 @@ class HubSpotConnector:
             after = following
 
     @staticmethod
-    def _object_activities(kind: str, item: Any) -> Iterator[Activity]:
-        properties = dict(item.properties or {})
-        links = (item.associations or {}).get("contacts")
-        contacts = [str(r.id) for r in (links.results if links else [])]
+    def _object_activities(kind: str, item: Mapping[str, Any]) -> Iterator[Activity]:
+        """A meeting, call, email or deal (as HubSpot's JSON) as activities of its contacts."""
+        properties = dict(item.get("properties") or {})
+        links = (item.get("associations") or {}).get("contacts") or {}
+        contacts = [str(r["id"]) for r in links.get("results") or []]
         if kind == "deals":
-            return deal_activities(str(item.id), properties, contacts)
-        return engagement_activities(kind, str(item.id), properties, contacts)
+            return deal_activities(str(item["id"]), properties, contacts)
+        return engagement_activities(kind, str(item["id"]), properties, contacts)
 
     # -- one contact, for triggers --------------------------------------------------------------
 
     def fetch(self, key: str) -> Page:
         """One contact by id or email, with its email events, engagements and deals."""
         id_property = "email" if "@" in key else None
-        contact = self._call(
-            "contacts.get",
-            lambda: self._contacts_basic.get_by_id(
+        contact = raw_json(
+            self._call(
+                "contacts.get",
+                self._contacts_basic.get_by_id,
                 key,
                 properties=list(self.properties),
                 associations=["meetings", "calls", "emails", "deals"],
                 id_property=id_property,
                 _request_timeout=TIMEOUT,
-            ),
+                _preload_content=False,
+            )
         )
-        record_id = str(contact.id)
-        properties = dict(contact.properties or {})
+        record_id = str(contact["id"])
+        properties = dict(contact.get("properties") or {})
         found = contact_of(record_id, properties)
         activities = list(counter_activities(record_id, properties))
         if found.email:
@@ -342,17 +366,19 @@ class HubSpotConnector:
                 if not data.get("hasMore"):
                     break
                 params["offset"] = data["offset"]
-        links = contact.associations or {}
+        links = contact.get("associations") or {}
         for kind in ("meetings", "calls", "emails", "deals"):
-            linked = links.get(kind)
-            for ref in linked.results if linked else []:
-                item = self._call(
-                    f"{kind}.get",
-                    self._objects[kind].get_by_id,
-                    ref.id,
-                    properties=ENGAGEMENT_PROPERTIES[kind],
-                    associations=["contacts"],
-                    _request_timeout=TIMEOUT,
+            for ref in (links.get(kind) or {}).get("results") or []:
+                item = raw_json(
+                    self._call(
+                        f"{kind}.get",
+                        self._objects[kind].get_by_id,
+                        ref["id"],
+                        properties=ENGAGEMENT_PROPERTIES[kind],
+                        associations=["contacts"],
+                        _request_timeout=TIMEOUT,
+                        _preload_content=False,
+                    )
                 )
                 activities += [
                     a for a in self._object_activities(kind, item) if a.contact_id == record_id

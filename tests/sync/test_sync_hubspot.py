@@ -271,3 +271,19 @@ def test_a_sync_killed_mid_write_then_rerun_ends_like_an_uninterrupted_one(
     assert any(v["leadscore_score"] is None for v in partly.values())
     assert any(v["leadscore_score"] is not None for v in partly.values())
     assert got == expected
+
+
+def test_fetch_returns_one_contact_with_its_email_events_and_engagements(
+    box: Sandbox, rules: RuleSet
+) -> None:
+    hubspot = connector(box, rules)
+    box.hubspot.add_event("7", ActivityType.MEETING)
+    box.hubspot.add_event("7", ActivityType.EMAIL_OPEN, campaign=0)
+    email = box.hubspot.contacts.value("email", 6) or ""
+    page = hubspot.fetch(email.upper())
+    by_id = hubspot.fetch("7")
+
+    kinds = {a.type for a in page.activities}
+    assert [c.id for c in page.contacts] == ["7"] == [c.id for c in by_id.contacts]
+    assert {ActivityType.MEETING, ActivityType.EMAIL_OPEN} <= kinds
+    assert all(a.contact_id == "7" or a.contact_email for a in page.activities)
