@@ -313,6 +313,13 @@ class RuleSet(Strict):
     def dimension_of(self, rule: Rule) -> str:
         return rule.dimension or rule.default_dimension()
 
+    def activity_fields(self) -> list[str]:
+        """Every activity attribute the rules and the bot-click filter read."""
+        names = ["campaign"]  # the filter ties clicks to the send of the same campaign
+        for rule in self.rules:
+            names += list(rule.where)
+        return list(dict.fromkeys(names))
+
     def contact_fields(self) -> list[str]:
         """Every contact attribute the rules read, so connectors pull those fields too."""
         names: list[str] = []

@@ -266,7 +266,9 @@ class Sync:
         people = self.store.load_people(person_ids)
         contacts = self._with_current_stage(people)
         people = People(contacts, people.columns, people.records)
-        frame, activity_frame = people.frames()
+        frame, activity_frame = people.frames(
+            self.rules.contact_fields(), self.rules.activity_fields()
+        )
         return score_frames(self.rules, frame, activity_frame, self.clock()), people
 
     def _with_current_stage(self, people: People) -> list[Contact]:

@@ -197,9 +197,24 @@ class People:
     def activities(self) -> list[Activity]:
         return self.columns.records()
 
-    def frames(self) -> tuple[ContactFrame, ActivityFrame]:
-        """Columnar frames for the engine, built without a record object per activity."""
-        contacts = ContactFrame.from_records(self.contacts)
+    def frames(
+        self,
+        contact_fields: Sequence[str] | None = None,
+        activity_fields: Sequence[str] | None = None,
+    ) -> tuple[ContactFrame, ActivityFrame]:
+        """Columnar frames for the engine, built without a record object per activity.
+
+        Given the fields a rule set reads, only those become columns: the others cannot
+        change a score, and a CRM's hundred properties would cost more than the scoring.
+        """
+        records = self.contacts
+        if contact_fields is not None:
+            wanted = set(contact_fields)
+            records = [
+                Contact(c.id, c.email, {k: v for k, v in c.attributes.items() if k in wanted})
+                for c in records
+            ]
+        contacts = ContactFrame.from_records(records)
         row_of = {int(c.id): row for row, c in enumerate(self.contacts)}
         cols = self.columns
         rows = np.fromiter((row_of.get(int(p), -1) for p in cols.person), np.int32, len(cols))
@@ -208,6 +223,7 @@ class People:
         attributes = {
             name: column_from_values([values[i] for i in index])
             for name, values in cols.attributes.items()
+            if activity_fields is None or name in activity_fields
         }
         frame = ActivityFrame(rows[keep], cols.type_codes[keep], cols.occurred_at[keep], attributes)
         return contacts, frame
@@ -486,22 +502,30 @@ class StateStore:
         union = sa.union_all(by_record, by_email).subquery()
         query = sa.select(union).order_by(union.c.occurred_at, union.c.system, union.c.activity_id)
         rows = connection.execute(query).all()
-        extras: dict[str, list[Any]] = {}
-        common: dict[str, list[Any]] = {c.name: [] for c in SPLIT_COLUMNS[:-1]}
-        for i, row in enumerate(rows):
-            for name, values in common.items():
-                values.append(getattr(row, name))
-            if row.extra != "{}":
-                for key, value in json.loads(row.extra).items():
-                    extras.setdefault(key, [None] * len(rows))[i] = value
-        attributes = {n: v for n, v in common.items() if any(x is not None for x in v)}
-        attributes.update(extras)
+        size = len(rows)
+        if not size:
+            empty = np.zeros(0)
+            return ActivityColumns(empty.astype(np.int64), empty.astype(np.int8), empty, [], [], {})
+        person, system, activity_id, kind, at, *common, extra = (
+            list(c) for c in zip(*rows, strict=True)
+        )
+        names = [c.name for c in SPLIT_COLUMNS[:-1]]
+        attributes = {
+            n: v for n, v in zip(names, common, strict=True) if any(x is not None for x in v)
+        }
+        for i, text in enumerate(extra):
+            if text != "{}":
+                for key, value in json.loads(text).items():
+                    if key not in attributes:
+                        attributes[key] = [None] * size
+                    attributes[key][i] = value
+        codes = {t.value: TYPE_CODES[t] for t in ActivityType}
         return ActivityColumns(
-            np.fromiter((r.person_id for r in rows), np.int64, len(rows)),
-            np.fromiter((TYPE_CODES[ActivityType(r.type)] for r in rows), np.int8, len(rows)),
-            np.fromiter((r.occurred_at for r in rows), np.float64, len(rows)),
-            [f"{r.system}:{r.activity_id}" for r in rows],
-            [r.system for r in rows],
+            np.array(person, dtype=np.int64),
+            np.array([codes[k] for k in kind], dtype=np.int8),
+            np.array(at, dtype=np.float64),
+            [f"{s}:{a}" for s, a in zip(system, activity_id, strict=True)],
+            system,
             attributes,
         )
 
