@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 AS_OF := 2026-11-01T00:00:00Z
 
-.PHONY: demo test lint bench clean
+.PHONY: demo demo-files test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
+	$(BIN)/leadscore demo
+
+demo-files: $(VENV)/.installed
 	$(BIN)/leadscore score --rules scoring/rulesets/default.yaml \
 		--contacts examples/data/contacts.csv --activities examples/data/activities.csv \
 		--as-of $(AS_OF)
@@ -28,6 +31,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/hubspot_sync.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

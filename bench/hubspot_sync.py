@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from connectors.hubspot import EVENTS_PAGE, LIST_PAGE, HubSpotConnector
+from connectors.hubspot import EVENTS_PAGE, LIST_PAGE, SEARCH_PAGE, HubSpotConnector
 from connectors.policy import CallPolicy, hubspot_limits
 from connectors.sandbox import Latency, Sandbox
 from scoring import load_rules
@@ -87,7 +87,7 @@ def main() -> int:
         search = hubspot.calls["contacts.search"]
         written = summary.systems["hubspot"].written
         minimum = (
-            pages(contacts, LIST_PAGE)
+            pages(contacts, SEARCH_PAGE)
             + pages(events, EVENTS_PAGE)
             + sum(pages(n, LIST_PAGE) for kind, n in objects.items() if kind != "contacts")
             + math.ceil(written / 100)

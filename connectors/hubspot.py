@@ -8,11 +8,11 @@ retry, paces calls to the portal's 10-second window and search's per-second
 limit, and counts them.
 
 Streams and their cursors (JSON text the sync layer stores):
-- `contacts`: incremental by search on `lastmodifieddate` from the cursor (less
-  a look-back, since HubSpot stamps a record a moment before it is searchable),
-  walking `hs_object_id` upwards 200 at a time, so the search's 10,000-result
-  cap never applies; without a cursor, the list endpoint (100 per page, faster
-  under the 10-second window than search's 5 per second).
+- `contacts`: by search, walking `hs_object_id` upwards 200 at a time (twice
+  the list endpoint's page, and the search's 10,000-result cap never
+  applies); with a cursor, only those with `lastmodifieddate` from the cursor
+  less a look-back (HubSpot stamps a record a moment before it is
+  searchable).
 - `email_events`: by `startTimestamp`, 1,000 per page.
 - `meetings`, `calls`, `emails`: the list endpoint from the id after the last
   one seen (HubSpot's ids grow).
@@ -210,24 +210,21 @@ class HubSpotConnector:
         return Page(stream, contacts, activities, cursor)
 
     def _pull_contacts(self, state: Mapping[str, Any] | None) -> Iterator[Page]:
-        if state is None or state.get("modified_since") is None:
-            yield from self._list_contacts()
-            return
-        since = int(state["modified_since"])
-        start = since - self.lookback_ms
-        last_id = 0
+        """Contacts by search, walking `hs_object_id` upwards: the fewest calls (200 a page)
+        and no query ever pages past the 10,000-result cap. With a cursor, only those
+        modified since it (less the look-back)."""
         from hubspot.crm.contacts import PublicObjectSearchRequest
 
+        since = state.get("modified_since") if state else None
+        modified = []
+        if since is not None:
+            start = int(since) - self.lookback_ms
+            modified = [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": start}]
+        last_id = 0
         while True:
+            after_id = {"propertyName": "hs_object_id", "operator": "GT", "value": last_id}
             request = PublicObjectSearchRequest(
-                filter_groups=[
-                    {
-                        "filters": [
-                            {"propertyName": "lastmodifieddate", "operator": "GTE", "value": start},
-                            {"propertyName": "hs_object_id", "operator": "GT", "value": last_id},
-                        ]
-                    }
-                ],
+                filter_groups=[{"filters": [*modified, after_id]}],
                 sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
                 properties=list(self.properties),
                 limit=SEARCH_PAGE,
@@ -246,28 +243,6 @@ class HubSpotConnector:
             if len(results) < SEARCH_PAGE:
                 return
             last_id = int(results[-1]["id"])
-
-    def _list_contacts(self) -> Iterator[Page]:
-        after: str | None = None
-        since: int | None = None
-        while True:
-            answer = self._call(
-                "contacts.list",
-                self._contacts_basic.get_page,
-                limit=LIST_PAGE,
-                after=after,
-                properties=list(self.properties),
-                _request_timeout=TIMEOUT,
-                _preload_content=False,
-            )
-            body = raw_json(answer)
-            page = self._contact_page(list(body.get("results") or []), "contacts", since)
-            if page.cursor:
-                since = json.loads(page.cursor)["modified_since"]
-            yield page
-            after = next_after(body)
-            if after is None:
-                return
 
     def _pull_email_events(self, state: Mapping[str, Any] | None) -> Iterator[Page]:
         since = int(state["created_since"]) if state else None
