@@ -26,7 +26,13 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from connectors.errors import ApiError, RejectedError, TransportError, error_for_status
+from connectors.errors import (
+    ApiError,
+    BudgetExhausted,
+    RejectedError,
+    TransportError,
+    error_for_status,
+)
 from connectors.hubspot_records import (
     CONTACT_PROPERTIES,
     SYSTEM,
@@ -38,7 +44,7 @@ from connectors.hubspot_records import (
     epoch_ms,
     parse_time,
 )
-from connectors.policy import CallPolicy, Clock, hubspot_limits
+from connectors.policy import CallPolicy, Clock, DailyBudget, hubspot_daily_budget, hubspot_limits
 from connectors.protocol import FieldSpec, Page, SetupReport, Write, WriteFailure, WriteOutcome
 from scoring.records import Activity, Contact
 
@@ -88,12 +94,13 @@ def http_error(
     operation: str, status: int | None, body: Any, headers: Mapping[str, str]
 ) -> ApiError:
     """An `ApiError` from a HubSpot error answer: its message and category, its Retry-After."""
-    message = "no answer"
+    message, policy = "no answer", None
     try:
         data = json.loads(body) if body else {}
         message = str(data.get("message") or data.get("category") or message)
-        if data.get("policyName"):
-            message = f"{message} ({data['policyName']})"
+        policy = data.get("policyName")
+        if policy:
+            message = f"{message} ({policy})"
     except (ValueError, AttributeError, TypeError):
         message = f"HTTP {status}"
     retry_after = None
@@ -103,17 +110,22 @@ def http_error(
             retry_after = float(raw)
         except ValueError:
             retry_after = None
-    cls = error_for_status(status)
+    # The daily limit resets at midnight: waiting for it is not a retry.
+    cls = BudgetExhausted if policy == "DAILY" else error_for_status(status)
     return cls(SYSTEM, operation, message, status=status, retry_after=retry_after)
 
 
-def raw_json(answer: Any) -> dict[str, Any]:
+def raw_json(answer: Any, budget: DailyBudget | None = None) -> dict[str, Any]:
     """The JSON of an SDK call made with `_preload_content=False` (skipping its model classes,
-    which cost more time than the network on large pages)."""
+    which cost more time than the network on large pages); HubSpot's count of the day's
+    remaining requests goes to `budget`, since other apps of the portal spend it too."""
     try:
         data: dict[str, Any] = json.loads(answer.data)
+        remaining = answer.headers.get("X-HubSpot-RateLimit-Daily-Remaining")
     finally:
         answer.release_conn()
+    if budget is not None and remaining is not None and str(remaining).isdigit():
+        budget.observe(int(remaining))
     return data
 
 
@@ -165,7 +177,12 @@ class HubSpotConnector:
 
         self._events = requests.Session()
         self._events.headers["Authorization"] = f"Bearer {access_token}"
-        self.policy = policy or CallPolicy(SYSTEM, limits=hubspot_limits(tier, clock), clock=clock)
+        self.policy = policy or CallPolicy(
+            SYSTEM,
+            limits=hubspot_limits(tier, clock),
+            budget=hubspot_daily_budget(tier),
+            clock=clock,
+        )
         self.properties = tuple(dict.fromkeys([*CONTACT_PROPERTIES, *properties]))
         self.lookback_ms = lookback_ms
 
@@ -180,6 +197,9 @@ class HubSpotConnector:
 
     def calls(self) -> Mapping[str, int]:
         return self.policy.calls()
+
+    def _json(self, answer: Any) -> dict[str, Any]:
+        return raw_json(answer, self.policy.budget)
 
     # -- pull -----------------------------------------------------------------------------------
 
@@ -236,7 +256,7 @@ class HubSpotConnector:
                 _request_timeout=TIMEOUT,
                 _preload_content=False,
             )
-            results = list(raw_json(answer).get("results") or [])
+            results = list(self._json(answer).get("results") or [])
             page = self._contact_page(results, "contacts", since)
             since = json.loads(page.cursor)["modified_since"] if page.cursor else since
             yield page
@@ -272,6 +292,9 @@ class HubSpotConnector:
         )
         if answer.status_code != 200:
             raise http_error("email.events", answer.status_code, answer.text, answer.headers)
+        remaining = answer.headers.get("X-HubSpot-RateLimit-Daily-Remaining", "")
+        if self.policy.budget is not None and remaining.isdigit():
+            self.policy.budget.observe(int(remaining))
         return answer.json()
 
     def _pull_objects(self, kind: str, state: Mapping[str, Any] | None) -> Iterator[Page]:
@@ -289,7 +312,7 @@ class HubSpotConnector:
                 _request_timeout=TIMEOUT,
                 _preload_content=False,
             )
-            body = raw_json(answer)
+            body = self._json(answer)
             results = list(body.get("results") or [])
             activities = [a for item in results for a in self._object_activities(kind, item)]
             following = next_after(body)
@@ -315,7 +338,7 @@ class HubSpotConnector:
     def fetch(self, key: str) -> Page:
         """One contact by id or email, with its email events, engagements and deals."""
         id_property = "email" if "@" in key else None
-        contact = raw_json(
+        contact = self._json(
             self._call(
                 "contacts.get",
                 self._contacts_basic.get_by_id,
@@ -344,7 +367,7 @@ class HubSpotConnector:
         links = contact.get("associations") or {}
         for kind in ("meetings", "calls", "emails", "deals"):
             for ref in (links.get(kind) or {}).get("results") or []:
-                item = raw_json(
+                item = self._json(
                     self._call(
                         f"{kind}.get",
                         self._objects[kind].get_by_id,

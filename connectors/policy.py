@@ -344,3 +344,19 @@ def hubspot_limits(tier: str, clock: Clock | None = None) -> list[Limit]:
         Limit(RollingWindow(per_10s, 10.0, clock)),
         Limit(RollingWindow(_HUBSPOT_SEARCH_PER_SECOND, 1.0, clock), SEARCH_OPERATIONS),
     ]
+
+
+_HUBSPOT_DAILY = {
+    "free": 250_000,
+    "starter": 250_000,
+    "professional": 625_000,
+    "enterprise": 1_000_000,
+}
+_HUBSPOT_ADDON_DAILY = 1_000_000
+
+
+def hubspot_daily_budget(tier: str) -> DailyBudget:
+    """A private app's requests per day for a tier; the API limit increase adds a million."""
+    hubspot_limits(tier)  # the same tier names, the same error for an unknown one
+    base, _, addon = tier.strip().lower().partition("+")
+    return DailyBudget(_HUBSPOT_DAILY[base] + (_HUBSPOT_ADDON_DAILY if addon else 0))

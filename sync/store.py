@@ -429,6 +429,9 @@ class StateStore:
                     new += len(rows)
             if new:
                 # Someone with new activity but no contact anywhere still gets a person.
+                # Created in address order, as `_persons_for` does (sorted here, not by the
+                # database's collation): concurrent writers inserting the same new addresses
+                # in different orders deadlock on PostgreSQL.
                 orphans = connection.execute(
                     sa.select(activities.c.email)
                     .distinct()

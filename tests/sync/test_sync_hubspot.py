@@ -287,3 +287,24 @@ def test_fetch_returns_one_contact_with_its_email_events_and_engagements(
     assert [c.id for c in page.contacts] == ["7"] == [c.id for c in by_id.contacts]
     assert {ActivityType.MEETING, ActivityType.EMAIL_OPEN} <= kinds
     assert all(a.contact_id == "7" or a.contact_email for a in page.activities)
+
+
+def test_a_spent_daily_budget_stops_the_sync_before_hubspot_refuses(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    from connectors.errors import BudgetExhausted
+    from connectors.policy import DailyBudget
+
+    box.hubspot.daily.used = box.hubspot.daily.limit - 8  # other apps spent the day
+    hubspot = HubSpotConnector(
+        box.hubspot.token,
+        host=box.hubspot.base_url,
+        policy=CallPolicy("hubspot", budget=DailyBudget(625_000), clock=box.clock),
+    )
+    sync = Sync(rules, store, [hubspot], FieldMap.for_rules(rules), clock=box.now)
+    with pytest.raises(BudgetExhausted) as stopped:
+        sync.run(SyncOptions(full=True))
+
+    assert "daily" in str(stopped.value)
+    assert box.hubspot.calls.total() <= 8 + 6  # learnt from the headers, then stopped
+    assert store.runs(1)[0].status == "failed" and store.cursors("hubspot") == {}
