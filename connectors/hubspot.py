@@ -140,6 +140,7 @@ class HubSpotConnector:
     system: str = SYSTEM
     streams: tuple[str, ...] = ("contacts", "email_events", "meetings", "calls", "emails", "deals")
     write_batch_size: int = BATCH
+    stage_field: str | None = "lifecyclestage"
 
     def __init__(
         self,
@@ -439,7 +440,7 @@ class HubSpotConnector:
             )
         return report
 
-    def stage_options(self) -> list[str]:
+    def stage_values(self) -> list[str]:
         """The portal's own lifecycle stages, in their order."""
         prop = self._call(
             "properties.get",

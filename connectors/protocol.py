@@ -82,6 +82,8 @@ class Connector(Protocol):
     streams: tuple[str, ...]
     """The streams `pull` knows, contacts first."""
     write_batch_size: int
+    stage_field: str | None
+    """The system's own lifecycle field our stage may be mapped onto, if it has one."""
 
     def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
         """Records of `stream` changed since `cursor`; None pulls everything."""
@@ -97,6 +99,10 @@ class Connector(Protocol):
 
     def fetch(self, key: str) -> Page:
         """One contact, by id or email, with its recent activity."""
+        ...
+
+    def stage_values(self) -> list[str]:
+        """The values of `stage_field`, lowest first, as the system orders them."""
         ...
 
     def calls(self) -> Mapping[str, int]:

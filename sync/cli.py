@@ -234,13 +234,21 @@ def sandbox(
 # -- the sync ----------------------------------------------------------------------------------
 
 
-def open_sync(rules: Path | None, progress: Progress | None = None) -> tuple[Settings, Sync]:
-    """Settings, rule file and connectors, all checked before any call to any system."""
+def open_sync(
+    rules: Path | None, progress: Progress | None = None, *, writes: bool = True
+) -> tuple[Settings, Sync]:
+    """Settings, rule file and connectors, all checked before any call to any system.
+
+    For commands that write (`writes`), a configured stage mapping is then checked
+    against the system's own lifecycle values, which takes one call per system.
+    """
+    from connectors.errors import ApiError
     from sync.fields import FieldMap
     from sync.logs import configure
     from sync.pipeline import Sync
+    from sync.stages import StageMapError
     from sync.store import StateStore
-    from sync.systems import NotConfigured, build_connectors
+    from sync.systems import NotConfigured, build_connectors, stage_maps_for
 
     config = settings()
     configure(config.log_format, config.log_level)
@@ -254,8 +262,20 @@ def open_sync(rules: Path | None, progress: Progress | None = None) -> tuple[Set
     except Exception as exc:  # any driver error: name the setting, never the URL
         fail(f"setting LEADSCORE_STATE_URL: cannot open the state store ({type(exc).__name__})")
     fields = FieldMap.for_rules(ruleset, config.field_prefix)
+    try:
+        maps = stage_maps_for(config, ruleset, connectors) if writes else []
+    except StageMapError as exc:
+        fail(str(exc))
+    except ApiError as exc:
+        api_failure(exc)
     return config, Sync(
-        ruleset, store, connectors, fields, clock=lambda: datetime.now(UTC), progress=progress
+        ruleset,
+        store,
+        connectors,
+        fields,
+        clock=lambda: datetime.now(UTC),
+        progress=progress,
+        stage_maps=maps,
     )
 
 
@@ -356,7 +376,7 @@ def explain(
     """Show one person's score, dimensions, stage and every rule that fired (from the store)."""
     from sync.report import print_explanation
 
-    _, job = open_sync(rules)
+    _, job = open_sync(rules, writes=False)
     person = job.store.person_of(who)
     if person is None:
         fail(f"{who!r} is not in the state store; run `leadscore sync` first", code=1)
@@ -373,7 +393,7 @@ def status(rules: RulesOption = None) -> None:
     """Last runs, cursors and failed writes, from the state store."""
     from sync.report import print_status
 
-    _, job = open_sync(rules)
+    _, job = open_sync(rules, writes=False)
     print_status(out, job.store, [c.system for c in job.connectors])
 
 

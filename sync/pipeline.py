@@ -33,8 +33,8 @@ from connectors.errors import ApiError, AuthError, BudgetExhausted
 from connectors.protocol import Connector, Page, Write, WriteFailure, WriteOutcome
 from scoring import RuleSet, ScoreBatch
 from scoring import score as score_frames
-from scoring.records import Contact
 from sync.fields import FieldMap
+from sync.stages import StageMap, with_reached_stages
 from sync.store import People, StateStore
 
 log = logging.getLogger("leadscore.sync")
@@ -128,8 +128,10 @@ class Sync:
         *,
         clock: Callable[[], datetime],
         progress: Progress | None = None,
+        stage_maps: Sequence[StageMap] = (),
     ) -> None:
         self.rules = rules
+        self.stage_maps = {m.system: m for m in stage_maps}
         self.store = store
         self.connectors = list(connectors)
         self.fields = fields
@@ -264,42 +266,15 @@ class Sync:
     def score(self, person_ids: Sequence[int] | None = None) -> tuple[ScoreBatch, People]:
         """Everyone in the store (or these persons), scored as of the clock."""
         people = self.store.load_people(person_ids)
-        contacts = self._with_current_stage(people)
+        written = {c.system: self.store.written_values(c.system) for c in self.connectors}
+        contacts = with_reached_stages(
+            self.rules, people.contacts, people.records, written, self.fields.names.get("stage")
+        )
         people = People(contacts, people.columns, people.records)
         frame, activity_frame = people.frames(
             self.rules.contact_fields(), self.rules.activity_fields()
         )
         return score_frames(self.rules, frame, activity_frame, self.clock()), people
-
-    def _with_current_stage(self, people: People) -> list[Contact]:
-        """The stage already written counts as reached, so stages never move back on their own."""
-        stages = self.rules.stages
-        if stages is None or stages.current_field is None or "stage" not in self.fields.names:
-            return people.contacts
-        current, name = stages.current_field, self.fields.names["stage"]
-        reached: dict[str, str] = {}
-        for connector in self.connectors:
-            written = self.store.written_values(connector.system)
-            ranks = {s.name: i for i, s in enumerate(stages.ladder)}
-            for person, records in people.records.items():
-                for system, record in records:
-                    stage = (
-                        written.get(record, {}).get(name) if system == connector.system else None
-                    )
-                    if stage and ranks.get(stage, -1) > ranks.get(reached.get(person, ""), -1):
-                        reached[person] = stage
-        out = []
-        for contact in people.contacts:
-            stage = reached.get(contact.id)
-            if stage and not contact.attributes.get(current):
-                contact = Contact(
-                    contact.id,
-                    contact.email,
-                    {**contact.attributes, current: stage},
-                    contact.source,
-                )
-            out.append(contact)
-        return out
 
     def plan(
         self, batch: ScoreBatch, people: People, options: SyncOptions
@@ -310,6 +285,7 @@ class Sync:
         written = {s: self.store.written_values(s) for s in systems}
         plans: dict[str, dict[str, tuple[Write, Mapping[str, str]]]] = {s: {} for s in systems}
         row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}
+        attributes = {c.id: c.attributes for c in people.contacts}
         for person, records in people.records.items():
             row = row_of.get(person)
             if row is None:
@@ -318,8 +294,15 @@ class Sync:
             for system, record in records:
                 if system not in plans:
                     continue
-                if self.fields.differs(values, written[system].get(record)):
-                    plans[system][record] = (Write(record, values), values)
+                mapped = self.stage_maps.get(system)
+                own = values
+                if mapped is not None:
+                    current = attributes.get(person, {}).get(mapped.field)
+                    forward = mapped.value(batch.stage(row), current)
+                    if forward is not None:
+                        own = {**values, mapped.field: forward}
+                if self.fields.differs(own, written[system].get(record)):
+                    plans[system][record] = (Write(record, own), own)
         if options.limit is not None:
             plans = {s: dict(list(p.items())[: options.limit]) for s, p in plans.items()}
         return plans

@@ -40,10 +40,21 @@ class HubSpotSettings(BaseModel):
         "enterprise, with '+api_addon' for the API limit increase.",
     )
 
+    lifecycle_stages: dict[str, str] = Field(
+        default_factory=dict,
+        description="Opt-in, forward-only: our stage -> lifecyclestage value, as JSON, e.g. "
+        '{"Marketing qualified": "marketingqualifiedlead"}; empty: lifecyclestage is untouched.',
+    )
+
     @field_validator("access_token", "host", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("lifecycle_stages", mode="before")
+    @classmethod
+    def _blank_is_empty(cls, value: Any) -> Any:
+        return {} if isinstance(value, str) and not value.strip() else value
 
     @field_validator("tier")
     @classmethod
@@ -132,8 +143,8 @@ def _fields(model: type[BaseModel], prefix: str) -> list[str]:
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             lines += _fields(annotation, f"{prefix}{name.upper()}__")
             continue
-        default = info.default
+        default = info.get_default(call_default_factory=True)
         lines.append(f"# {info.description}")
-        lines.append(f"{prefix}{name.upper()}={'' if default is None else default}")
+        lines.append(f"{prefix}{name.upper()}={'' if default in (None, {}, []) else default}")
         lines.append("")
     return lines

@@ -425,7 +425,9 @@ class StateStore:
                     if key not in seen
                 ]
                 if rows:
-                    connection.execute(sa.insert(activities), rows)
+                    # Another process may store the same activities meanwhile: theirs stand.
+                    insert = _upsert_dialect(connection).insert(activities)
+                    connection.execute(insert.on_conflict_do_nothing(), rows)
                     new += len(rows)
             if new:
                 # Someone with new activity but no contact anywhere still gets a person.
@@ -442,7 +444,7 @@ class StateStore:
                         ),
                     )
                 ).scalars()
-                for email in orphans:
+                for email in sorted(orphans):
                     self._new_person(connection, email)
         return new
 

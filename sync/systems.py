@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from connectors.policy import Clock
 from connectors.protocol import Connector
 from scoring import RuleSet
 from sync.settings import Settings
+from sync.stages import StageMap
 
 
 class NotConfigured(Exception):
@@ -36,3 +39,30 @@ def build_connectors(
             "or run `leadscore demo` to try the local sandbox"
         )
     return found
+
+
+def stage_maps_for(
+    settings: Settings, rules: RuleSet, connectors: Sequence[Connector]
+) -> list[StageMap]:
+    """The configured forward-only stage mappings, checked against each system's own values.
+
+    Reads each mapped system's lifecycle values (one call each); raises
+    `StageMapError` naming the setting when a stage or value does not exist.
+    """
+    wanted = {"hubspot": (settings.hubspot.lifecycle_stages, "LEADSCORE_HUBSPOT__LIFECYCLE_STAGES")}
+    maps = []
+    for connector in connectors:
+        mapping, setting = wanted.get(connector.system, ({}, ""))
+        if not mapping or connector.stage_field is None:
+            continue
+        maps.append(
+            StageMap.checked(
+                rules,
+                connector.system,
+                connector.stage_field,
+                mapping,
+                connector.stage_values(),
+                setting,
+            )
+        )
+    return maps

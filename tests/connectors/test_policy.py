@@ -246,12 +246,13 @@ def test_limits_apply_only_to_the_operations_they_name() -> None:
 def test_hubspot_limits_follow_the_tier(tier: str, per_10s: int) -> None:
     general, search = hubspot_limits(tier, FakeClock())
 
-    assert (general.window.limit, general.window.seconds, general.operations) == (
+    assert (general.window.limit, general.operations) == (
         per_10s,
-        10.0,
         None,
     )
-    assert (search.window.limit, search.window.seconds) == (5, 1.0)
+    # The vendor's counts over slightly longer windows, for the network's jitter.
+    assert 10.0 < general.window.seconds <= 10.25
+    assert search.window.limit == 5 and 1.0 < search.window.seconds <= 1.05
     assert search.operations == frozenset({"contacts.search"})
 
 

@@ -308,3 +308,38 @@ def test_a_spent_daily_budget_stops_the_sync_before_hubspot_refuses(
     assert "daily" in str(stopped.value)
     assert box.hubspot.calls.total() <= 8 + 6  # learnt from the headers, then stopped
     assert store.runs(1)[0].status == "failed" and store.cursors("hubspot") == {}
+
+
+def test_a_mapped_lifecycle_stage_moves_forward_and_never_back(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    from sync.stages import StageMap
+
+    mapping = {
+        "Lead": "lead",
+        "Marketing qualified": "marketingqualifiedlead",
+        "Customer": "customer",
+    }
+    hubspot = connector(box, rules)
+    stages = StageMap.checked(
+        rules, "hubspot", "lifecyclestage", mapping, hubspot.stage_values(), "LIFECYCLE"
+    )
+    table = box.hubspot.contacts
+    before = [table.value("lifecyclestage", row) for row in range(table.size)]
+    fields = FieldMap.for_rules(rules)
+    hubspot.setup(fields.specs)
+    summary = Sync(rules, store, [hubspot], fields, clock=box.now, stage_maps=[stages]).run(
+        SyncOptions(full=True)
+    )
+    after = [table.value("lifecyclestage", row) for row in range(table.size)]
+    ours = [table.value("leadscore_stage", row) for row in range(table.size)]
+
+    order = hubspot.stage_values()
+    rank = {v: i for i, v in enumerate(order)}
+    moved = [i for i in range(table.size) if after[i] != before[i]]
+    assert summary.systems["hubspot"].failed == 0  # no backwards write was even tried
+    assert moved and all(rank[after[i]] > rank.get(before[i] or "", -1) for i in moved)
+    assert all(after[i] == mapping[ours[i] or ""] for i in moved)
+    assert all(
+        rank.get(after[i] or "", -1) >= rank.get(before[i] or "", -1) for i in range(table.size)
+    )

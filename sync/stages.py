@@ -1,0 +1,102 @@
+"""Stages across runs: what was reached stays reached, and the CRM's own stage moves forward only.
+
+Two rules of the design meet here. Stages never move back on their own: the
+stage last written to any of a person's records counts as reached, through the
+rule set's `current_field`. And mapping our stage onto a system's lifecycle
+field (HubSpot's `lifecyclestage`, later Salesforce's Lead `Status`) is
+opt-in and forward-only: the mapped value is written only when it ranks above
+the record's current value in the system's own order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from scoring.records import Contact
+from scoring.rules import RuleSet
+
+
+class StageMapError(ValueError):
+    """A stage mapping that names a stage or a system value that does not exist."""
+
+
+def with_reached_stages(
+    rules: RuleSet,
+    contacts: Sequence[Contact],
+    records: Mapping[str, list[tuple[str, str]]],
+    written: Mapping[str, Mapping[str, Mapping[str, str]]],
+    stage_name: str | None,
+) -> list[Contact]:
+    """Contacts with the highest stage already written to any of their records as reached.
+
+    `written` is system -> record -> values; `stage_name` the field our stage goes to.
+    A contact whose CRM record carries the `current_field` itself keeps that value.
+    """
+    ladder = rules.stages
+    if ladder is None or ladder.current_field is None or stage_name is None:
+        return list(contacts)
+    rank = {stage.name: i for i, stage in enumerate(ladder.ladder)}
+    reached: dict[str, str] = {}
+    for person, pairs in records.items():
+        for system, record in pairs:
+            stage = written.get(system, {}).get(record, {}).get(stage_name)
+            if stage and rank.get(stage, -1) > rank.get(reached.get(person, ""), -1):
+                reached[person] = stage
+    field = ladder.current_field
+    out = []
+    for contact in contacts:
+        stage = reached.get(contact.id)
+        if stage and not contact.attributes.get(field):
+            contact = Contact(
+                contact.id, contact.email, {**contact.attributes, field: stage}, contact.source
+            )
+        out.append(contact)
+    return out
+
+
+@dataclass(frozen=True)
+class StageMap:
+    """Our stage -> a system's lifecycle value, written forward only."""
+
+    system: str
+    field: str
+    """The system's lifecycle field, e.g. `lifecyclestage`."""
+    mapping: Mapping[str, str]
+    order: Sequence[str]
+    """The system's values, lowest first, as the system lists them."""
+
+    @classmethod
+    def checked(
+        cls,
+        rules: RuleSet,
+        system: str,
+        field: str,
+        mapping: Mapping[str, str],
+        order: Sequence[str],
+        setting: str,
+    ) -> StageMap:
+        """A mapping whose stages exist in the ladder and whose values exist in the system."""
+        ours = [s.name for s in rules.stages.ladder] if rules.stages else []
+        problems = [
+            f"{setting}: {stage!r} is not a stage of the rule file ({', '.join(ours) or 'none'})"
+            for stage in mapping
+            if stage not in ours
+        ]
+        problems += [
+            f"{setting}: {value!r} is not a {system} {field} value ({', '.join(order)})"
+            for value in mapping.values()
+            if value not in order
+        ]
+        if problems:
+            raise StageMapError("; ".join(problems))
+        return cls(system, field, dict(mapping), list(order))
+
+    def value(self, stage: str | None, current: object) -> str | None:
+        """The value to write for our `stage`, or None when it would not move forward."""
+        target = self.mapping.get(stage or "")
+        if target is None:
+            return None
+        rank = {value: i for i, value in enumerate(self.order)}
+        now = rank.get(str(current), -1) if current not in (None, "") else -1
+        return target if rank[target] > now else None
