@@ -6,7 +6,8 @@
 The sandbox runs on the Professional tier (190 requests per rolling 10 s,
 search 5 per second) with 100 ms added to every answer, on a clock `--scale`
 times faster than real time (rate windows, latency and Retry-After all in
-vendor seconds), so the ratios are those of a real portal. Printed:
+vendor seconds), so the ratios are those of a real portal. The sandbox serves
+from a process of its own, as HubSpot would from its own machines. Printed:
 
 - full sync: API calls against the minimum (every page each stream must read,
   plus one batch of 100 per changed contact, plus setup): goal at most 1.05;
@@ -19,15 +20,19 @@ from __future__ import annotations
 
 import argparse
 import math
+import multiprocessing
 import resource
 import sys
 import tempfile
 import time
+from collections import Counter
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from connectors.hubspot import EVENTS_PAGE, LIST_PAGE, SEARCH_PAGE, HubSpotConnector
 from connectors.policy import CallPolicy, hubspot_limits
-from connectors.sandbox import Latency, Sandbox
+from connectors.sandbox import Latency, Sandbox, SandboxClock
 from scoring import load_rules
 from sync.fields import FieldMap
 from sync.pipeline import Sync, SyncOptions
@@ -41,6 +46,32 @@ BURST, WINDOW, SEARCH_RATE = 190, 10.0, 5.0
 
 def pages(count: int, size: int) -> int:
     return max(1, math.ceil(count / size))
+
+
+def serve(pipe: Connection, people: int, seed: int, scale: float, latency: float) -> None:
+    """The HubSpot sandbox in a process of its own, as a remote API would be: its work
+    does not compete with the sync's for this process's interpreter."""
+    started = time.perf_counter()
+    with Sandbox(people=people, seed=seed, scale=scale, latency=Latency(latency)) as box:
+        hubspot = box.hubspot
+        hubspot.email_log.flush()
+        pipe.send(
+            {
+                "base_url": hubspot.base_url,
+                "token": hubspot.token,
+                "now": box.now().timestamp(),
+                "contacts": hubspot.contacts.size,
+                "events": len(hubspot.email_log),
+                "objects": {k: len(v) for k, v in hubspot.objects.items() if k != "contacts"},
+                "built": time.perf_counter() - started,
+            }
+        )
+        while (order := pipe.recv()) != "stop":
+            if order == "calls":
+                pipe.send(dict(hubspot.calls))
+            elif order == "clear":
+                hubspot.calls.clear()
+                pipe.send(True)
 
 
 def main() -> int:
@@ -59,51 +90,61 @@ def main() -> int:
     rules = load_rules(RULES)
     fields = FieldMap.for_rules(rules)
     people = round(args.contacts / HUBSPOT_SHARE)
-    started = time.perf_counter()
-    box = Sandbox(people=people, seed=args.seed, scale=args.scale, latency=Latency(args.latency))
-    print(f"world      {people:,} people in {time.perf_counter() - started:.1f} s")
-    with box, tempfile.TemporaryDirectory() as scratch:
-        hubspot = box.hubspot
-        policy = CallPolicy(
-            "hubspot", limits=hubspot_limits("professional", box.clock), clock=box.clock
-        )
+    context = multiprocessing.get_context("spawn")
+    pipe, child_end = context.Pipe()
+    server = context.Process(
+        target=serve, args=(child_end, people, args.seed, args.scale, args.latency), daemon=True
+    )
+    server.start()
+    world = pipe.recv()
+
+    def calls() -> Counter[str]:
+        pipe.send("calls")
+        return Counter(pipe.recv())
+
+    def clear() -> None:
+        pipe.send("clear")
+        pipe.recv()
+
+    print(f"world      {people:,} people in {world['built']:.1f} s (sandbox in its own process)")
+    contacts, events, objects = world["contacts"], world["events"], world["objects"]
+    clock = SandboxClock(args.scale)  # the same rate as the server's: windows agree
+    with tempfile.TemporaryDirectory() as scratch:
+        policy = CallPolicy("hubspot", limits=hubspot_limits("professional", clock), clock=clock)
         connector = HubSpotConnector(
-            hubspot.token, host=hubspot.base_url, properties=rules.contact_fields(), policy=policy
+            world["token"], host=world["base_url"], properties=rules.contact_fields(), policy=policy
         )
         store = StateStore(f"sqlite:///{Path(scratch) / 'state.db'}")
         # Scored as of one moment, so that "nothing new" is not news from decay.
-        at = box.now()
+        at = datetime.fromtimestamp(world["now"], UTC)
         sync = Sync(rules, store, [connector], fields, clock=lambda: at)
-        hubspot.email_log.flush()
-        contacts, events = hubspot.contacts.size, len(hubspot.email_log)
-        objects = {kind: len(items) for kind, items in hubspot.objects.items()}
 
-        hubspot.calls.clear()
+        clear()
         began = time.perf_counter()
         connector.setup(fields.specs)
         summary = sync.run(SyncOptions(full=True))
         wall = time.perf_counter() - began
-        calls = sum(hubspot.calls.values())
-        search = hubspot.calls["contacts.search"]
+        made = calls()
+        total, search = sum(made.values()), made["contacts.search"]
         written = summary.systems["hubspot"].written
         minimum = (
             pages(contacts, SEARCH_PAGE)
             + pages(events, EVENTS_PAGE)
-            + sum(pages(n, LIST_PAGE) for kind, n in objects.items() if kind != "contacts")
+            + sum(pages(n, LIST_PAGE) for n in objects.values())
             + math.ceil(written / 100)
             + 2  # properties: list the groups and the properties
             + 1  # create the group
             + len(fields.specs)
         )
-        bound = max(calls / (BURST / WINDOW), search / SEARCH_RATE) / args.scale
+        bound = max(total / (BURST / WINDOW), search / SEARCH_RATE) / args.scale
         print(
             f"full sync  {contacts:,} contacts, {events:,} email events, "
-            + ", ".join(f"{n:,} {kind}" for kind, n in objects.items() if kind != "contacts")
+            + ", ".join(f"{n:,} {kind}" for kind, n in objects.items())
         )
         print(f"           {written:,} written, {summary.systems['hubspot'].failed} failed")
         print(
-            f"           calls {calls:,} against a minimum of {minimum:,}: "
-            f"ratio {calls / minimum:.3f} (goal 1.05)"
+            f"           calls {total:,} against a minimum of {minimum:,}: "
+            f"ratio {total / minimum:.3f} (goal 1.05)"
         )
         print(
             f"           wall {wall:.2f} s against {bound:.2f} s (calls / allowed rate, "
@@ -114,22 +155,26 @@ def main() -> int:
             + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in summary.phases.items())
         )
         print(
-            "           by operation: "
-            + ", ".join(f"{op} {n}" for op, n in sorted(hubspot.calls.items()))
+            "           by operation: " + ", ".join(f"{op} {n}" for op, n in sorted(made.items()))
         )
 
-        hubspot.calls.clear()
+        clear()
         began = time.perf_counter()
         again = sync.run()
         idle = time.perf_counter() - began
-        write_calls = hubspot.calls["contacts.batch_update"]
+        made = calls()
+        write_calls = made["contacts.batch_update"]
         print(
-            f"incremental, nothing new: {sum(hubspot.calls.values()):,} calls "
+            f"incremental, nothing new: {sum(made.values()):,} calls "
             f"({write_calls} writes; goal 0) in {idle:.2f} s; {again.changed} changed"
         )
-        print(f"peak rss   {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        print(
+            f"peak rss   {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (sync)"
+        )
         store.close()
-    ok = calls / minimum <= 1.05 and wall / bound <= 1.15 and write_calls == 0
+    pipe.send("stop")
+    server.join(timeout=10)
+    ok = total / minimum <= 1.05 and wall / bound <= 1.15 and write_calls == 0
     return 0 if ok else 1
 
 

@@ -21,6 +21,7 @@ from scoring import ActivityType, RuleSet
 from sync.fields import FieldMap
 from sync.pipeline import Sync, SyncOptions, SyncSummary
 from sync.report import print_ranking, print_summary
+from sync.stages import StageMap
 from sync.store import StateStore
 
 A = ActivityType
@@ -72,12 +73,26 @@ def run_demo(
                 highlight=False,
             )
             store = StateStore(f"sqlite:///{path}")
+            stage_maps = demo_stage_map(rules, connector)
+            table = emulator.contacts
+            lifecycle = [table.value("lifecyclestage", row) for row in range(table.size)]
             try:
-                sync = Sync(rules, store, [connector], fields, clock=box.now)
+                sync = Sync(rules, store, [connector], fields, clock=box.now, stage_maps=stage_maps)
                 full = sync.run(SyncOptions(full=True))
                 print_summary(console, full)
                 batch, _ = sync.score()
                 print_ranking(console, batch, box.now(), top)
+                moved = sum(
+                    table.value("lifecyclestage", row) != lifecycle[row]
+                    for row in range(table.size)
+                )
+                if stage_maps:
+                    console.print(
+                        f"lifecyclestage moved forward for {moved:,} contacts "
+                        f"(mapping: {', '.join(f'{k} → {v}' for k, v in DEMO_STAGES.items())}); "
+                        "none moved back",
+                        highlight=False,
+                    )
 
                 chosen = add_activity(box, touched, seed)
                 console.print(
@@ -96,6 +111,26 @@ def run_demo(
             finally:
                 store.close()
     return DemoResult(full, incremental, chosen)
+
+
+DEMO_STAGES = {
+    "Lead": "lead",
+    "Marketing qualified": "marketingqualifiedlead",
+    "Sales qualified": "salesqualifiedlead",
+    "Opportunity": "opportunity",
+    "Customer": "customer",
+}
+"""The default ladder onto HubSpot's default lifecycle stages, as the setting
+LEADSCORE_HUBSPOT__LIFECYCLE_STAGES would map them."""
+
+
+def demo_stage_map(rules: RuleSet, connector: HubSpotConnector) -> list[StageMap]:
+    """The demo maps stages onto lifecyclestage when the rule set has the default ladder."""
+    ladder = {s.name for s in rules.stages.ladder} if rules.stages else set()
+    if not set(DEMO_STAGES) <= ladder:
+        return []
+    order = connector.stage_values()
+    return [StageMap.checked(rules, "hubspot", "lifecyclestage", DEMO_STAGES, order, "demo")]
 
 
 def add_activity(box: Sandbox, count: int, seed: int) -> list[str]:
