@@ -184,14 +184,19 @@ def test_stage_never_moves_back_when_the_score_drops(
     )
 
 
-def test_a_faulty_hubspot_ends_with_the_values_of_a_clean_run(
-    rules: RuleSet, tmp_path: Path
-) -> None:
+def clean_run(rules: RuleSet, tmp_path: Path) -> tuple[datetime, dict[str, dict[str, str | None]]]:
+    """The moment and the values an uninterrupted full sync of a fault-free sandbox writes."""
     with Sandbox(people=PEOPLE, seed=SEED) as clean_box:
         at = clean_box.now()
         clean = StateStore(f"sqlite:///{tmp_path / 'clean.db'}")
         make_sync(clean_box, rules, clean, at).run(SyncOptions(full=True))
-        expected = held(clean_box, rules)
+        return at, held(clean_box, rules)
+
+
+def test_a_faulty_hubspot_ends_with_the_values_of_a_clean_run(
+    rules: RuleSet, tmp_path: Path
+) -> None:
+    at, expected = clean_run(rules, tmp_path)
     faults = FaultPlan(
         rate_limited=0.05, server_error=0.05, dropped=0.02, record_failure=0.03, seed=5
     )
@@ -233,11 +238,7 @@ CHILD = textwrap.dedent(
 def test_a_sync_killed_mid_write_then_rerun_ends_like_an_uninterrupted_one(
     rules: RuleSet, tmp_path: Path
 ) -> None:
-    with Sandbox(people=PEOPLE, seed=SEED) as clean_box:
-        at = clean_box.now()
-        clean = StateStore(f"sqlite:///{tmp_path / 'clean.db'}")
-        make_sync(clean_box, rules, clean, at).run(SyncOptions(full=True))
-        expected = held(clean_box, rules)
+    at, expected = clean_run(rules, tmp_path)
     # Slow answers so the child is surely in the middle of its writes when it is killed.
     with Sandbox(people=PEOPLE, seed=SEED, latency=Latency(fixed=0.05)) as box:
         state = f"sqlite:///{tmp_path / 'crashed.db'}"

@@ -67,7 +67,6 @@ class MailchimpSandbox(
         clock: SandboxClock | None = None,
         max_connections: int = 10,
     ) -> None:
-        super().__init__(faults=faults, latency=latency, clock=clock)
         super().__init__(
             world,
             api_key=api_key,
