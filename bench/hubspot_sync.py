@@ -154,6 +154,8 @@ def main() -> int:
             "           phases: "
             + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in summary.phases.items())
         )
+        streams = summary.systems["hubspot"].stream_seconds
+        print("           streams: " + ", ".join(f"{k} {v:.1f} s" for k, v in streams.items()))
         print(
             "           by operation: " + ", ".join(f"{op} {n}" for op, n in sorted(made.items()))
         )

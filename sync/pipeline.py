@@ -67,6 +67,8 @@ class SystemSummary:
     written: int = 0
     failed: int = 0
     calls: dict[str, int] = field(default_factory=dict)
+    stream_seconds: dict[str, float] = field(default_factory=dict)
+    """How long each stream took to pull, side by side with the others."""
 
     @property
     def total_calls(self) -> int:
@@ -110,6 +112,7 @@ class SyncSummary:
                     "failed": s.failed,
                     "calls": s.total_calls,
                     "calls_by_operation": dict(sorted(s.calls.items())),
+                    "stream_seconds": {k: round(v, 3) for k, v in s.stream_seconds.items()},
                 }
                 for name, s in self.systems.items()
             },
@@ -210,6 +213,7 @@ class Sync:
 
         def fetch(stream: str) -> None:
             taken = 0
+            began = time.perf_counter()
             try:
                 for page in connector.pull(stream, stored.get(stream)):
                     if options.limit is not None:
@@ -224,6 +228,7 @@ class Sync:
             except BaseException as exc:  # handed to the storing thread, which raises it
                 pages.put(exc)
             finally:
+                stats.stream_seconds[stream] = time.perf_counter() - began
                 pages.put(None)
 
         threads = [
@@ -252,6 +257,7 @@ class Sync:
         return pending
 
     def _store_page(self, system: str, page: Page, stats: SystemSummary) -> None:
+        began = time.perf_counter()
         contacts, found = list(page.contacts), list(page.activities)
         if contacts:
             stats.contacts_changed += self.store.save_contacts(system, contacts, self.clock())
@@ -259,6 +265,9 @@ class Sync:
         if found:
             stats.activities_pulled += len(found)
             stats.activities_new += self.store.save_activities(system, found)
+        stats.stream_seconds["(storing)"] = (
+            stats.stream_seconds.get("(storing)", 0.0) + time.perf_counter() - began
+        )
         self.progress(f"pulled {system} {page.stream}", len(contacts) or len(found))
 
     # -- score and diff -------------------------------------------------------------------------

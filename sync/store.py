@@ -379,8 +379,22 @@ class StateStore:
                 sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(sorted(emails)))
             )
         }
-        for email in sorted(emails - set(found)):
-            found[email] = self._new_person(connection, email)
+        missing = sorted(emails - set(found))
+        if missing:
+            # One statement for all; in address order, so concurrent writers adding the
+            # same new addresses take their locks in the same order (no deadlock), and a
+            # person another writer just created stands.
+            insert = _upsert_dialect(connection).insert(persons)
+            connection.execute(
+                insert.on_conflict_do_nothing(index_elements=["email"]),
+                [{"email": email} for email in missing],
+            )
+            found.update(
+                (email, pid)
+                for pid, email in connection.execute(
+                    sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(missing))
+                )
+            )
         return found
 
     @staticmethod
@@ -401,6 +415,7 @@ class StateStore:
         """Store activities not seen before (by their id); returns how many were new."""
         unique = {activity_key(a): a for a in found}
         new = 0
+        addresses: set[str] = set()
         with self._writing, self.engine.begin() as connection:
             keys = list(unique)
             for part in chunks(keys):
@@ -429,23 +444,10 @@ class StateStore:
                     insert = _upsert_dialect(connection).insert(activities)
                     connection.execute(insert.on_conflict_do_nothing(), rows)
                     new += len(rows)
-            if new:
+                    addresses.update(r["email"] for r in rows if r["email"] is not None)
+            if addresses:
                 # Someone with new activity but no contact anywhere still gets a person.
-                # Created in address order, as `_persons_for` does (sorted here, not by the
-                # database's collation): concurrent writers inserting the same new addresses
-                # in different orders deadlock on PostgreSQL.
-                orphans = connection.execute(
-                    sa.select(activities.c.email)
-                    .distinct()
-                    .where(
-                        activities.c.email.is_not(None),
-                        ~activities.c.email.in_(
-                            sa.select(persons.c.email).where(persons.c.email.is_not(None))
-                        ),
-                    )
-                ).scalars()
-                for email in sorted(orphans):
-                    self._new_person(connection, email)
+                self._persons_for(connection, addresses)
         return new
 
     # -- reading people back --------------------------------------------------------------------
