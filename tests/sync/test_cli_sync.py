@@ -102,3 +102,20 @@ def test_a_wrong_token_fails_with_the_vendor_message_and_no_secret(env: dict[str
     assert result.exit_code == 1
     assert "hubspot" in result.stderr and "401" in result.stderr
     assert "pat-na1-not-the-token" not in result.output
+
+
+def test_off_a_terminal_the_run_summary_is_one_json_log_line(
+    box: Sandbox, env: dict[str, str]
+) -> None:
+    import json
+
+    result = run(env, "sync", "--full")
+    records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    finished = [r for r in records if r["message"] == "sync finished"]
+
+    assert result.exit_code == 0, result.output
+    assert len(finished) == 1 and finished[0]["level"] == "info"
+    hubspot = finished[0]["summary"]["systems"]["hubspot"]
+    assert hubspot["contacts_pulled"] == box.hubspot.contacts.size
+    assert hubspot["calls"] == sum(hubspot["calls_by_operation"].values())
+    assert box.hubspot.token not in result.stderr
