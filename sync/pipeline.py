@@ -181,8 +181,13 @@ class Sync:
             if not options.dry_run and options.limit is None:
                 for system, cursors in pending.items():
                     self.store.commit_cursors(system, cursors, self.clock())
-        except (ApiError, OSError) as exc:
+        except ApiError as exc:
             summary.status, summary.error = "failed", str(exc)
+            raise
+        except BaseException as exc:
+            # Anything else (a store error, Ctrl-C) is named by its type only: its text
+            # may quote a connection URL.
+            summary.status, summary.error = "failed", type(exc).__name__
             raise
         finally:
             for connector in self.connectors:
