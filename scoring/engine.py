@@ -25,6 +25,9 @@ from scoring.records import ActivityType, ensure_utc
 from scoring.rules import Rule, RuleSet, StageCondition
 
 DAY = 86_400.0
+REACHED_STAGE = "_leadscore_reached_stage"
+"""Contact field with the stage scoring gave the contact before: the new stage is never
+lower, but unlike `current_field` it does not make a sales-owned stage stick."""
 Rows = npt.NDArray[np.intp]
 
 
@@ -198,17 +201,21 @@ class _Run:
         for index, stage in enumerate(ladder.ladder):
             met = np.ones(self.n, bool) if stage.when is None else self.holds(stage.when, levels)
             reached[met] = index
-        prior = self.prior_stages()
+        prior = self.prior_stages(ladder.current_field)
+        scored = self.prior_stages(REACHED_STAGE)
         sales_owned = np.array([s.owner == "sales" for s in ladder.ladder] + [False])
         # a disqualified contact is not advanced past the ladder's floor by scoring
         reached = np.where(disqualified, np.minimum(reached, 0), reached)
-        return np.where(sales_owned[prior], prior, np.maximum(prior, reached)).astype(np.int16)
+        # A stage scoring reached before is a floor, but only a stage someone set in the
+        # CRM's own field (`current_field`) is kept as sales set it.
+        forward = np.maximum(np.maximum(prior, scored), reached)
+        return np.where(sales_owned[prior], prior, forward).astype(np.int16)
 
-    def prior_stages(self) -> npt.NDArray[np.int16]:
-        """Stage already reached per contact, from the ladder's `current_field` (-1: none)."""
+    def prior_stages(self, field: str | None) -> npt.NDArray[np.int16]:
+        """Stage already reached per contact, from the named contact field (-1: none)."""
         ladder = self.rules.stages
         assert ladder is not None
-        column = self.contacts.column(ladder.current_field) if ladder.current_field else None
+        column = self.contacts.column(field) if field else None
         if column is None:
             return np.full(self.n, -1, dtype=np.int16)
         found = np.full(self.n, -1, dtype=np.int16)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 
 from connectors.errors import InputFileError
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from sync.pipeline import Progress, Sync
+    from sync.store import StateStore
 
 EXIT_BAD_INPUT = 2
 
@@ -48,6 +50,9 @@ def fail(lines: list[str] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 def settings() -> Settings:
     try:
         return load_settings()
+    except SettingsError as exc:
+        # Its text names the field and the source; the value (perhaps a secret) is left out.
+        fail(f"settings: {exc}; {type(exc.__cause__).__name__ if exc.__cause__ else 'bad value'}")
     except ValidationError as exc:
         fail(
             [
@@ -247,21 +252,21 @@ def open_sync(
     from sync.logs import configure
     from sync.pipeline import Sync
     from sync.stages import StageMapError
-    from sync.store import StateStore
     from sync.systems import NotConfigured, build_connectors, stage_maps_for
 
     config = settings()
     configure(config.log_format, config.log_level)
     ruleset = rules_from(rules or config.rules)
-    try:
-        connectors = build_connectors(config, ruleset)
-    except (NotConfigured, ValueError) as exc:
-        fail(str(exc))
-    try:
-        store = StateStore(config.state_url)
-    except Exception as exc:  # any driver error: name the setting, never the URL
-        fail(f"setting LEADSCORE_STATE_URL: cannot open the state store ({type(exc).__name__})")
     fields = FieldMap.for_rules(ruleset, config.field_prefix)
+    try:
+        connectors = build_connectors(config, ruleset, fields)
+    except NotConfigured as exc:
+        if writes:
+            fail(str(exc))
+        connectors = []  # reading the store needs no system
+    except ValueError as exc:
+        fail(str(exc))
+    store = open_store(config.state_url)
     try:
         maps = stage_maps_for(config, ruleset, connectors) if writes else []
     except StageMapError as exc:
@@ -277,6 +282,22 @@ def open_sync(
         progress=progress,
         stage_maps=maps,
     )
+
+
+def open_store(url: str) -> StateStore:
+    """The state store, or a message naming the setting (never the URL: it may hold a password)."""
+    import sqlalchemy.exc
+
+    from sync.store import StateStore, StoreVersionError
+
+    try:
+        return StateStore(url)
+    except StoreVersionError as exc:
+        fail(str(exc))
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
+        fail(f"setting LEADSCORE_STATE_URL: not a usable SQLAlchemy URL ({type(exc).__name__})")
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        fail(f"cannot reach the state store ({type(exc).__name__})", code=1)
 
 
 @contextlib.contextmanager
@@ -347,7 +368,10 @@ def sync(
     ] = False,
     limit: Annotated[
         int | None,
-        typer.Option(help="A trial: at most N records per stream and per system; no cursor moves."),
+        typer.Option(
+            help="A trial: N contacts per system, each fetched with all its activity, "
+            "at most N written; no cursor moves."
+        ),
     ] = None,
 ) -> None:
     """Pull changes, score, and write back only what changed."""

@@ -64,7 +64,7 @@ def run_demo(
                 highlight=False,
             )
             connector = HubSpotConnector(
-                emulator.token, host=emulator.base_url, properties=rules.contact_fields()
+                emulator.token, host=emulator.base_url, properties=fields.pulled(rules)
             )
             report = connector.setup(fields.specs)
             console.print(
@@ -82,15 +82,17 @@ def run_demo(
                 print_summary(console, full)
                 batch, _ = sync.score()
                 print_ranking(console, batch, box.now(), top)
-                moved = sum(
-                    table.value("lifecyclestage", row) != lifecycle[row]
-                    for row in range(table.size)
-                )
                 if stage_maps:
+                    order = {v: i for i, v in enumerate(stage_maps[0].order)}
+                    now = [table.value("lifecyclestage", row) for row in range(table.size)]
+                    moves = [
+                        order.get(after or "", -1) - order.get(before or "", -1)
+                        for before, after in zip(lifecycle, now, strict=True)
+                    ]
                     console.print(
-                        f"lifecyclestage moved forward for {moved:,} contacts "
-                        f"(mapping: {', '.join(f'{k} → {v}' for k, v in DEMO_STAGES.items())}); "
-                        "none moved back",
+                        f"lifecyclestage moved forward for {sum(m > 0 for m in moves):,} "
+                        f"contacts and back for {sum(m < 0 for m in moves)} (mapping: "
+                        f"{', '.join(f'{k} → {v}' for k, v in DEMO_STAGES.items())})",
                         highlight=False,
                     )
 

@@ -57,6 +57,12 @@ class FieldMap:
     def names(self) -> dict[str, str]:
         return {s.key: s.name for s in self.specs}
 
+    def pulled(self, rules: RuleSet) -> list[str]:
+        """The contact fields a connector reads: the rules' own, and our stage field (the
+        stage the CRM holds is a floor for the next one, even when the store forgot it)."""
+        stage = [self.names["stage"]] if "stage" in self.names else []
+        return list(dict.fromkeys([*rules.contact_fields(), *stage]))
+
     def values(self, batch: ScoreBatch, row: int, scored_at: datetime) -> dict[str, str]:
         """The text of every field for one scored contact, keyed by field name."""
         names = self.names

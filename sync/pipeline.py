@@ -33,6 +33,7 @@ from connectors.errors import ApiError, AuthError, BudgetExhausted
 from connectors.protocol import Connector, Page, Write, WriteFailure, WriteOutcome
 from scoring import RuleSet, ScoreBatch
 from scoring import score as score_frames
+from scoring.engine import REACHED_STAGE
 from sync.fields import FieldMap
 from sync.stages import StageMap, with_reached_stages
 from sync.store import People, StateStore
@@ -50,9 +51,8 @@ class SyncOptions:
     dry_run: bool = False
     """Pull and diff, write nothing to any system, commit no cursor."""
     limit: int | None = None
-    """A trial: at most this many records pulled per stream and written per system.
-
-    No cursor moves, so a later run sees everything again."""
+    """A trial: this many contacts per system, each fetched with all its activity, and
+    at most this many written. No cursor moves, so a later run sees everything again."""
     workers: int = 4
     """Write batches in flight at once per system; the call policy paces them."""
 
@@ -210,56 +210,75 @@ class Sync:
     ) -> dict[str, str]:
         """Pull every stream into the store; the cursors to commit once writes landed."""
         stats = summary.systems.setdefault(connector.system, SystemSummary())
+        if options.limit is not None:
+            self._pull_sample(connector, options.limit, stats)
+            return {}
         stored = {} if options.full else self.store.cursors(connector.system)
         pending: dict[str, str] = {}
         # Streams are fetched side by side (the call policy paces them) while this thread
         # stores what they bring, so no stream waits on the store between its calls.
         pages: queue.Queue[Page | BaseException | None] = queue.Queue(maxsize=64)
+        stop = threading.Event()
+
+        def hand_over(item: Page | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    pages.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
 
         def fetch(stream: str) -> None:
-            taken = 0
             began = time.perf_counter()
             try:
                 for page in connector.pull(stream, stored.get(stream)):
-                    if options.limit is not None:
-                        room = max(0, options.limit - taken)
-                        page = Page(
-                            page.stream, page.contacts[:room], page.activities[:room], page.cursor
-                        )
-                    pages.put(page)
-                    taken += len(page.contacts) or len(page.activities)
-                    if options.limit is not None and taken >= options.limit:
-                        break
+                    if not hand_over(page):
+                        return  # the run is over: stop calling the system
             except BaseException as exc:  # handed to the storing thread, which raises it
-                pages.put(exc)
+                hand_over(exc)
             finally:
                 stats.stream_seconds[stream] = time.perf_counter() - began
-                pages.put(None)
+                hand_over(None)
 
         threads = [
-            threading.Thread(target=fetch, args=(s,), name=f"pull-{connector.system}-{s}")
+            threading.Thread(
+                target=fetch, args=(s,), name=f"pull-{connector.system}-{s}", daemon=True
+            )
             for s in connector.streams
         ]
         for thread in threads:
             thread.start()
-        running, failure = len(threads), None
-        while running:
-            item = pages.get()
-            if item is None:
-                running -= 1
-                continue
-            if isinstance(item, BaseException):
-                failure = failure or item
-                continue
-            if failure is None:
-                self._store_page(connector.system, item, stats)
-                if item.cursor is not None:
-                    pending[item.stream] = item.cursor
-        for thread in threads:
-            thread.join()
-        if failure is not None:
-            raise failure
+        running = len(threads)
+        try:
+            while running:
+                item = pages.get()
+                if item is None:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    raise item
+                else:
+                    self._store_page(connector.system, item, stats)
+                    if item.cursor is not None:
+                        pending[item.stream] = item.cursor
+        finally:
+            # On any failure the other streams stop at their next page instead of pulling
+            # on for nothing (or blocking on a full queue forever).
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=60)
         return pending
+
+    def _pull_sample(self, connector: Connector, limit: int, stats: SystemSummary) -> None:
+        """A trial's pull: the first `limit` contacts, each fetched with all its activity,
+        so the trial writes the scores a full run would write for them."""
+        taken = 0
+        for page in connector.pull(connector.streams[0], None):
+            for contact in page.contacts[: limit - taken]:
+                self._store_page(connector.system, connector.fetch(contact.id), stats)
+                taken += 1
+            if taken >= limit:
+                return
 
     def _store_page(self, system: str, page: Page, stats: SystemSummary) -> None:
         began = time.perf_counter()
@@ -284,9 +303,9 @@ class Sync:
         contacts = with_reached_stages(
             self.rules, people.contacts, people.records, written, self.fields.names.get("stage")
         )
-        people = People(contacts, people.columns, people.records)
+        people = People(contacts, people.columns, people.records, people.record_attributes)
         frame, activity_frame = people.frames(
-            self.rules.contact_fields(), self.rules.activity_fields()
+            [*self.rules.contact_fields(), REACHED_STAGE], self.rules.activity_fields()
         )
         return score_frames(self.rules, frame, activity_frame, self.clock()), people
 
@@ -297,9 +316,9 @@ class Sync:
         moment = self.clock()
         systems = {c.system for c in self.connectors}
         written = {s: self.store.written_values(s) for s in systems}
+        refused = {s: self.store.refused(s) for s in systems}
         plans: dict[str, dict[str, tuple[Write, Mapping[str, str]]]] = {s: {} for s in systems}
         row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}
-        attributes = {c.id: c.attributes for c in people.contacts}
         for person, records in people.records.items():
             row = row_of.get(person)
             if row is None:
@@ -311,10 +330,14 @@ class Sync:
                 mapped = self.stage_maps.get(system)
                 own = values
                 if mapped is not None:
-                    current = attributes.get(person, {}).get(mapped.field)
+                    # The record's own value: two records of one person may stand apart.
+                    current = people.record_attributes.get((system, record), {}).get(mapped.field)
                     forward = mapped.value(batch.stage(row), current)
                     if forward is not None:
                         own = {**values, mapped.field: forward}
+                before = refused[system].get(record)
+                if before is not None and not self.fields.differs(own, before):
+                    continue  # refused for good with these very values: a fix must come first
                 if self.fields.differs(own, written[system].get(record)):
                     plans[system][record] = (Write(record, own), own)
         if options.limit is not None:
@@ -355,6 +378,7 @@ class Sync:
                 connector.system,
                 [(f.record_id, f.reason, f.retryable) for f in outcome.failed],
                 moment,
+                {w.record_id: w.values for w in chunk},
             )
             self.progress(f"written {connector.system}", len(chunk))
             return outcome

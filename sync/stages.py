@@ -1,8 +1,8 @@
 """Stages across runs: what was reached stays reached, and the CRM's own stage moves forward only.
 
 Two rules of the design meet here. Stages never move back on their own: the
-stage last written to any of a person's records counts as reached, through the
-rule set's `current_field`. And mapping our stage onto a system's lifecycle
+stage last written to any of a person's records counts as reached (the
+engine's `REACHED_STAGE` floor). And mapping our stage onto a system's lifecycle
 field (HubSpot's `lifecyclestage`, later Salesforce's Lead `Status`) is
 opt-in and forward-only: the mapped value is written only when it ranks above
 the record's current value in the system's own order.
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from scoring.engine import REACHED_STAGE
 from scoring.records import Contact
 from scoring.rules import RuleSet
 
@@ -28,29 +29,35 @@ def with_reached_stages(
     written: Mapping[str, Mapping[str, Mapping[str, str]]],
     stage_name: str | None,
 ) -> list[Contact]:
-    """Contacts with the highest stage already written to any of their records as reached.
+    """Contacts carrying the highest stage scoring gave them before, as the engine's floor.
 
-    `written` is system -> record -> values; `stage_name` the field our stage goes to.
-    A contact whose CRM record carries the `current_field` itself keeps that value.
+    That stage is the highest of what the store remembers writing to any of the
+    person's records (`written`: system -> record -> values) and what the CRM holds
+    in our stage field (`stage_name`, pulled with the contact), so a lost store or a
+    write that landed unrecorded cannot make a stage move back. It goes to the
+    engine's `REACHED_STAGE` field, not to the ladder's `current_field`: a
+    sales-owned stage we proposed ourselves is not frozen as if a rep had set it.
     """
     ladder = rules.stages
-    if ladder is None or ladder.current_field is None or stage_name is None:
+    if ladder is None or stage_name is None:
         return list(contacts)
     rank = {stage.name: i for i, stage in enumerate(ladder.ladder)}
     reached: dict[str, str] = {}
+
+    def note(person: str, stage: object) -> None:
+        if isinstance(stage, str) and rank.get(stage, -1) > rank.get(reached.get(person, ""), -1):
+            reached[person] = stage
+
     for person, pairs in records.items():
         for system, record in pairs:
-            stage = written.get(system, {}).get(record, {}).get(stage_name)
-            if stage and rank.get(stage, -1) > rank.get(reached.get(person, ""), -1):
-                reached[person] = stage
-    field = ladder.current_field
+            note(person, written.get(system, {}).get(record, {}).get(stage_name))
     out = []
     for contact in contacts:
+        note(contact.id, contact.attributes.get(stage_name))
         stage = reached.get(contact.id)
-        if stage and not contact.attributes.get(field):
-            contact = Contact(
-                contact.id, contact.email, {**contact.attributes, field: stage}, contact.source
-            )
+        if stage:
+            attributes = {**contact.attributes, REACHED_STAGE: stage}
+            contact = Contact(contact.id, contact.email, attributes, contact.source)
         out.append(contact)
     return out
 

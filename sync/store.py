@@ -23,7 +23,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,6 +103,9 @@ failures = sa.Table(
     sa.Column("retryable", sa.Boolean, nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("failed_at", sa.Float, nullable=False),
+    sa.Column("attempted", sa.Text, nullable=True),
+    # The values that were refused, so a refusal that retrying cannot change is not
+    # retried until the values themselves change.
 )
 runs = sa.Table(
     "runs",
@@ -122,6 +125,10 @@ def _v1(connection: Connection) -> None:
 
 MIGRATIONS = (_v1,)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
+
+
+class StoreVersionError(RuntimeError):
+    """The store was written by a newer leadscore than this one."""
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -192,6 +199,8 @@ class People:
     columns: ActivityColumns
     records: dict[str, list[tuple[str, str]]]
     """Person id -> the (system, record id) pairs that person has."""
+    record_attributes: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    """(system, record id) -> that record's own attributes, as last pulled."""
 
     @property
     def activities(self) -> list[Activity]:
@@ -271,7 +280,7 @@ class StateStore:
         """Bring the schema to `SCHEMA_VERSION`, one recorded step at a time."""
         current = self.version()
         if current > SCHEMA_VERSION:
-            raise RuntimeError(
+            raise StoreVersionError(
                 f"the state store is at schema version {current}; this leadscore knows "
                 f"{SCHEMA_VERSION}: upgrade leadscore"
             )
@@ -469,17 +478,20 @@ class StateStore:
             merged: dict[int, dict[str, Any]] = {}
             emails: dict[int, str | None] = {}
             records: dict[str, list[tuple[str, str]]] = {}
+            own: dict[tuple[str, str], Mapping[str, Any]] = {}
             for row in connection.execute(query.order_by(persons.c.id, identities.c.system)):
                 attributes = merged.setdefault(row.id, {})
                 emails.setdefault(row.id, row.email)
                 if row.system is None:
                     continue
-                for key, value in json.loads(row.attributes).items():
+                pulled = json.loads(row.attributes)
+                for key, value in pulled.items():
                     attributes.setdefault(key, value)
                 records.setdefault(str(row.id), []).append((row.system, row.record_id))
+                own[(row.system, row.record_id)] = pulled
             contacts = [Contact(str(pid), emails[pid], merged[pid], "store") for pid in merged]
             columns = self._activities(connection, wanted)
-        return People(contacts, columns, records)
+        return People(contacts, columns, records, own)
 
     @staticmethod
     def _activities(connection: Connection, wanted: list[int] | None) -> ActivityColumns:
@@ -609,9 +621,13 @@ class StateStore:
                 )
 
     def record_failures(
-        self, system: str, failed: Sequence[tuple[str, str, bool]], at: datetime
+        self,
+        system: str,
+        failed: Sequence[tuple[str, str, bool]],
+        at: datetime,
+        attempted: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
-        """Remember writes that did not land: (record id, reason, retryable)."""
+        """Remember writes that did not land: (record id, reason, retryable), and what was sent."""
         if not failed:
             return
         with self._writing, self.engine.begin() as connection:
@@ -638,10 +654,27 @@ class StateStore:
                         "retryable": retryable,
                         "attempts": int(attempts.get(record, 0)) + 1,
                         "failed_at": at.timestamp(),
+                        "attempted": (
+                            dumps(attempted[record])
+                            if attempted is not None and record in attempted
+                            else None
+                        ),
                     }
                     for record, reason, retryable in failed
                 ],
             )
+
+    def refused(self, system: str) -> dict[str, dict[str, str]]:
+        """Records the system refused for good, with the values it refused."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(failures.c.record_id, failures.c.attempted).where(
+                    failures.c.system == system,
+                    failures.c.retryable.is_(False),
+                    failures.c.attempted.is_not(None),
+                )
+            )
+            return {record: json.loads(values) for record, values in rows}
 
     def failures(self, system: str | None = None) -> list[Failure]:
         with self.engine.connect() as connection:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from connectors.policy import Clock
 from connectors.protocol import Connector
 from scoring import RuleSet
+from sync.fields import FieldMap
 from sync.settings import Settings
 from sync.stages import StageMap
 
@@ -16,9 +17,9 @@ class NotConfigured(Exception):
 
 
 def build_connectors(
-    settings: Settings, rules: RuleSet, clock: Clock | None = None
+    settings: Settings, rules: RuleSet, fields: FieldMap, clock: Clock | None = None
 ) -> list[Connector]:
-    """One connector per system with credentials in `settings`."""
+    """One connector per system with credentials in `settings`, reading the fields they need."""
     found: list[Connector] = []
     hubspot = settings.hubspot
     if hubspot.access_token is not None:
@@ -29,7 +30,7 @@ def build_connectors(
                 hubspot.access_token.get_secret_value(),
                 host=hubspot.host,
                 tier=hubspot.tier,
-                properties=rules.contact_fields(),
+                properties=fields.pulled(rules),
                 clock=clock,
             )
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from scoring import Contact
+from scoring.engine import REACHED_STAGE
 from sync.stages import StageMap, StageMapError, with_reached_stages
-from tests.helpers import rules
+from tests.helpers import act, person, rules, score_one
 
 LADDER = rules(
     """
@@ -54,11 +55,11 @@ def test_a_mapping_to_an_unknown_stage_or_value_names_the_setting() -> None:
     assert "'sql' is not a hubspot lifecyclestage value" in text
 
 
-def test_the_highest_stage_written_anywhere_counts_as_reached() -> None:
+def test_the_highest_stage_written_anywhere_or_held_by_the_crm_is_the_floor() -> None:
     people = [
         Contact("1", "a@x.io"),
         Contact("2", "b@x.io"),
-        Contact("3", "c@x.io", {"stage": "Lead"}),
+        Contact("3", "c@x.io", {"ls_stage": "Lead"}),  # the CRM's copy; the store forgot it
     ]
     records = {
         "1": [("hubspot", "h1"), ("mailchimp", "m1")],
@@ -66,9 +67,41 @@ def test_the_highest_stage_written_anywhere_counts_as_reached() -> None:
         "3": [("hubspot", "h3")],
     }
     written = {
-        "hubspot": {"h1": {"ls_stage": "Lead"}, "h3": {"ls_stage": "Customer"}},
+        "hubspot": {"h1": {"ls_stage": "Lead"}},
         "mailchimp": {"m1": {"ls_stage": "Customer"}},
     }
     out = with_reached_stages(LADDER, people, records, written, "ls_stage")
 
-    assert [c.attributes.get("stage") for c in out] == ["Customer", None, "Lead"]
+    assert [c.attributes.get(REACHED_STAGE) for c in out] == ["Customer", None, "Lead"]
+    assert all("stage" not in c.attributes for c in out)  # the CRM's own field is untouched
+
+
+OWNED = rules(
+    """
+    rules:
+      - {id: visit, activity: page_view, points: 10}
+    stages:
+      current_field: stage
+      ladder:
+        - name: Prospect
+        - name: Lead
+          when: {min: {total: 10}}
+        - name: Sales qualified
+          owner: sales
+          when: {has_activity: meeting}
+        - name: Customer
+          owner: sales
+          when: {has_activity: purchase}
+    """
+)
+
+
+def test_a_sales_owned_stage_scoring_proposed_still_moves_on() -> None:
+    bought = [act("purchase", 1.0)]
+    ours = score_one(OWNED, person(**{REACHED_STAGE: "Sales qualified"}), bought)
+    theirs = score_one(OWNED, person(stage="Sales qualified"), bought)
+    floor = score_one(OWNED, person(**{REACHED_STAGE: "Lead"}), [])
+
+    assert ours.stage(0) == "Customer"  # our own proposal is a floor, not a rep's choice
+    assert theirs.stage(0) == "Sales qualified"  # a rep set it: kept as it is
+    assert floor.stage(0) == "Lead"  # never below what scoring reached before

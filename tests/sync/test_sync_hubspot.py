@@ -43,7 +43,7 @@ def connector(box: Sandbox, rules: RuleSet, *, seed: int = 0) -> HubSpotConnecto
     return HubSpotConnector(
         box.hubspot.token,
         host=box.hubspot.base_url,
-        properties=rules.contact_fields(),
+        properties=FieldMap.for_rules(rules).pulled(rules),
         policy=policy,
     )
 
@@ -96,7 +96,8 @@ def test_full_sync_writes_every_contact_the_engine_scored(
     size = box.hubspot.contacts.size
     assert summary.systems["hubspot"].written == size == summary.changed
     assert writes(summary) == -(-size // 100)  # ceil: full batches of 100
-    assert summary.systems["hubspot"].calls["contacts.search"] == size // 200 + 1
+    # pages of 200, and one search for the next cursor
+    assert summary.systems["hubspot"].calls["contacts.search"] == size // 200 + 1 + 1
     row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}
     for person, records in people.records.items():
         row = row_of[person]
@@ -146,16 +147,37 @@ def test_dry_run_plans_the_writes_and_changes_nothing_in_hubspot(
     assert all(v["leadscore_score"] is None for v in held(box, rules).values())
 
 
-def test_limit_is_a_trial_that_moves_no_cursor(
-    box: Sandbox, rules: RuleSet, store: StateStore
+def test_limit_is_a_trial_that_writes_what_a_full_run_would_and_moves_no_cursor(
+    box: Sandbox, rules: RuleSet, store: StateStore, tmp_path: Path
 ) -> None:
-    sync = make_sync(box, rules, store)
-    summary = sync.run(SyncOptions(full=True, limit=30))
-    written = [c for c, v in held(box, rules).items() if v["leadscore_score"] is not None]
+    at, expected = clean_run(rules, tmp_path)
+    summary = make_sync(box, rules, store, at).run(SyncOptions(full=True, limit=30))
+    values = held(box, rules)
+    written = [c for c, v in values.items() if v["leadscore_score"] is not None]
 
     assert summary.systems["hubspot"].contacts == 30
-    assert len(written) == summary.systems["hubspot"].written <= 30
+    assert len(written) == summary.systems["hubspot"].written == 30
+    assert all(values[c] == expected[c] for c in written)  # each with all its activity
     assert store.cursors("hubspot") == {}
+
+
+def test_a_failing_store_stops_every_pull_at_once(
+    box: Sandbox, rules: RuleSet, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    def broken(*_args: object) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "save_activities", broken)
+    sync = make_sync(box, rules, store)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="disk full"):
+        sync.run(SyncOptions(full=True))
+
+    assert time.monotonic() - started < 10
+    assert not [t for t in threading.enumerate() if t.name.startswith("pull-")]
+    assert store.runs(1)[0].status == "failed" and store.cursors("hubspot") == {}
 
 
 def test_stage_never_moves_back_when_the_score_drops(
@@ -228,7 +250,7 @@ CHILD = textwrap.dedent(
     base, token, state, rules_path, at = sys.argv[1:]
     rules = load_rules(rules_path)
     moment = datetime.fromisoformat(at)
-    hubspot = HubSpotConnector(token, host=base, properties=rules.contact_fields())
+    hubspot = HubSpotConnector(token, host=base, properties=FieldMap.for_rules(rules).pulled(rules))
     sync = Sync(rules, StateStore(state), [hubspot], FieldMap.for_rules(rules), clock=lambda: moment)
     sync.run(SyncOptions(full=True, workers=1))
     """
