@@ -14,7 +14,7 @@ from datetime import datetime
 
 from connectors.protocol import FieldSpec
 from scoring import ScoreBatch
-from scoring.explain import SEPARATOR, signed
+from scoring.explain import SEPARATOR
 from scoring.records import ensure_utc
 from scoring.rules import RuleSet
 
@@ -95,7 +95,8 @@ def reasons_text(batch: ScoreBatch, row: int) -> str:
     """The top reasons with whole points, as a rep reads them in the CRM."""
     parts = []
     for reason in batch.reasons(row)[:REASONS_SHOWN]:
-        text = f"{signed(round(reason.points))} {reason.label}"
+        points = whole(reason.points)
+        text = f"{points if points.startswith('-') else '+' + points} {reason.label}"
         if reason.count > 1 and not reason.once:
             text += f" ×{reason.count}"
         notes = ["disqualifies"] if reason.disqualifies else []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
@@ -11,8 +12,10 @@ from rich.table import Table
 
 from scoring import ScoreBatch
 from scoring.explain import number
-from sync.pipeline import SyncSummary
-from sync.store import StateStore
+
+if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
+    from sync.pipeline import SyncSummary
+    from sync.store import StateStore
 
 
 def result_columns(batch: ScoreBatch) -> list[str]:

@@ -357,13 +357,10 @@ class StateStore:
                             )
                         continue
                     changed += 1
-                    if email is not None:
-                        person = people[email]
-                    elif before is not None:
-                        # The address was removed: the record becomes a person of its own.
-                        person = self._new_person(connection, None)
-                    else:
-                        person = self._new_person(connection, None)
+                    # Without an address (or once it is removed) a record is a person of its own.
+                    person = (
+                        people[email] if email is not None else self._new_person(connection, None)
+                    )
                     row = {
                         "system": system,
                         "record_id": contact.id,
