@@ -112,7 +112,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         policy = CallPolicy("hubspot", limits=hubspot_limits("professional", clock), clock=clock)
         connector = HubSpotConnector(
-            world["token"], host=world["base_url"], properties=rules.contact_fields(), policy=policy
+            world["token"], host=world["base_url"], properties=fields.pulled(rules), policy=policy
         )
         store = StateStore(f"sqlite:///{Path(scratch) / 'state.db'}")
         # Scored as of one moment, so that "nothing new" is not news from decay.

@@ -12,7 +12,9 @@ Streams and their cursors (JSON text the sync layer stores):
   the list endpoint's page, and the search's 10,000-result cap never
   applies); with a cursor, only those with `lastmodifieddate` from the cursor
   less a look-back (HubSpot stamps a record a moment before it is
-  searchable).
+  searchable). The next cursor is the newest `lastmodifieddate` in the portal
+  when the pull starts (one search), so changes made during a long walk are
+  found by the next pull.
 - `email_events`: by `startTimestamp`, 1,000 per page.
 - `meetings`, `calls`, `emails`: the list endpoint from the id after the last
   one seen (HubSpot's ids grow).
@@ -214,21 +216,43 @@ class HubSpotConnector:
             return self._pull_objects(stream, state)
         raise ValueError(f"HubSpot has no stream {stream!r}; it has {', '.join(self.streams)}")
 
-    def _contact_page(self, results: Sequence[Any], stream: str, since: int | None) -> Page:
+    @staticmethod
+    def _contact_page(results: Sequence[Any], cursor: str | None) -> Page:
         contacts: list[Contact] = []
         activities: list[Activity] = []
-        newest = since
         for item in results:
             properties = dict(item.get("properties") or {})
             record = str(item["id"])
             contacts.append(contact_of(record, properties))
             activities.extend(counter_activities(record, properties))
-            modified = parse_time(properties.get("lastmodifieddate") or item.get("updatedAt"))
-            if modified is not None:
-                stamp = epoch_ms(modified)
-                newest = stamp if newest is None else max(newest, stamp)
-        cursor = json.dumps({"modified_since": newest}) if newest is not None else None
-        return Page(stream, contacts, activities, cursor)
+        return Page("contacts", contacts, activities, cursor)
+
+    def _newest_modification(self) -> int | None:
+        """The latest `lastmodifieddate` in the portal now, in HubSpot's own clock.
+
+        Taken before a pull walks the contacts, it is the next cursor: a contact
+        changed while the walk runs is stamped later, so the next pull finds it even
+        when the walk had already passed it.
+        """
+        from hubspot.crm.contacts import PublicObjectSearchRequest
+
+        request = PublicObjectSearchRequest(
+            sorts=[{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}],
+            properties=["lastmodifieddate"],
+            limit=1,
+        )
+        answer = self._call(
+            "contacts.search",
+            self._contacts_search.do_search,
+            public_object_search_request=request,
+            _request_timeout=TIMEOUT,
+            _preload_content=False,
+        )
+        for item in self._json(answer).get("results") or []:
+            moment = parse_time((item.get("properties") or {}).get("lastmodifieddate"))
+            if moment is not None:
+                return epoch_ms(moment)
+        return None
 
     def _pull_contacts(self, state: Mapping[str, Any] | None) -> Iterator[Page]:
         """Contacts by search, walking `hs_object_id` upwards: the fewest calls (200 a page)
@@ -241,6 +265,9 @@ class HubSpotConnector:
         if since is not None:
             start = int(since) - self.lookback_ms
             modified = [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": start}]
+        newest = self._newest_modification()
+        following = newest if newest is not None else since
+        cursor = None if following is None else json.dumps({"modified_since": following})
         last_id = 0
         while True:
             after_id = {"propertyName": "hs_object_id", "operator": "GT", "value": last_id}
@@ -258,9 +285,7 @@ class HubSpotConnector:
                 _preload_content=False,
             )
             results = list(self._json(answer).get("results") or [])
-            page = self._contact_page(results, "contacts", since)
-            since = json.loads(page.cursor)["modified_since"] if page.cursor else since
-            yield page
+            yield self._contact_page(results, cursor)
             if len(results) < SEARCH_PAGE:
                 return
             last_id = int(results[-1]["id"])
@@ -387,9 +412,23 @@ class HubSpotConnector:
     # -- set-up ---------------------------------------------------------------------------------
 
     def setup(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
-        """Create the leadscore property group and the missing contact properties."""
+        """Create the leadscore property group and the missing contact properties, and add
+        the options an existing enumeration lacks (a stage the ladder gained, say).
+
+        An existing property of another type than a field needs raises `RejectedError`
+        before anything is created, dry run or not: every write into it would fail, or
+        store our values in a field that means something else.
+        """
         from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 
+        listed = self._call(
+            "properties.list",
+            lambda: self._properties.get_all("contacts", _request_timeout=TIMEOUT),
+        )
+        present = {p.name: p for p in listed.results or []}
+        conflicts = self._type_conflicts(fields, present)
+        if conflicts:
+            raise RejectedError(SYSTEM, "properties.update", conflicts)
         report = SetupReport()
         groups = self._call(
             "properties.groups.list",
@@ -405,14 +444,17 @@ class HubSpotConnector:
                     "properties.groups.create",
                     lambda: self._groups.create("contacts", group, _request_timeout=TIMEOUT),
                 )
-        present = self._call(
-            "properties.list",
-            lambda: self._properties.get_all("contacts", _request_timeout=TIMEOUT),
-        )
-        names = {p.name for p in present.results or []}
         for spec in fields:
-            if spec.name in names:
-                report.existing.append(spec.name)
+            found = present.get(spec.name)
+            if found is not None:
+                held = [o.value for o in found.options or []]
+                missing = [v for v in spec.options if v not in held]
+                if spec.kind != "enumeration" or not missing:
+                    report.existing.append(spec.name)
+                    continue
+                report.updated.append(spec.name)
+                if not dry_run:
+                    self._add_options(spec.name, found.options or [], missing)
                 continue
             report.created.append(spec.name)
             if dry_run:
@@ -440,6 +482,56 @@ class HubSpotConnector:
             )
         return report
 
+    def _add_options(self, name: str, held: Sequence[Any], missing: Sequence[str]) -> None:
+        """Append `missing` values to an enumeration property's options.
+
+        HubSpot replaces the whole options list on update, so the options it holds are
+        sent again as they are (labels and order a HubSpot user may have changed), first.
+        """
+        from hubspot.crm.properties import OptionInput, PropertyUpdate
+
+        kept = [
+            OptionInput(
+                label=o.label,
+                value=o.value,
+                display_order=o.display_order,
+                hidden=bool(o.hidden),
+                description=o.description,
+            )
+            for o in held
+        ]
+        start = max((o.display_order for o in held if o.display_order is not None), default=-1)
+        added = [
+            OptionInput(label=value, value=value, display_order=start + 1 + i, hidden=False)
+            for i, value in enumerate(missing)
+        ]
+        self._call(
+            "properties.update",
+            self._properties.update,
+            "contacts",
+            name,
+            property_update=PropertyUpdate(options=kept + added),
+            _request_timeout=TIMEOUT,
+        )
+
+    @staticmethod
+    def _type_conflicts(fields: Sequence[FieldSpec], present: Mapping[str, Any]) -> str:
+        """What is wrong with the existing properties of our fields' names that have another
+        type than the field needs ("" when nothing is)."""
+        problems = []
+        for spec in fields:
+            found = present.get(spec.name)
+            needed = PROPERTY_TYPES[spec.kind][0]
+            if found is not None and found.type != needed:
+                problems.append(
+                    f"contact property {spec.name} has type {found.type}; leadscore needs type "
+                    f"{needed}"
+                )
+        if not problems:
+            return ""
+        hint = "rename or delete it in HubSpot, or use another field prefix"
+        return f"{'; '.join(problems)}: {hint}"
+
     def stage_values(self) -> list[str]:
         """The portal's own lifecycle stages, in their order."""
         prop = self._call(
@@ -454,16 +546,59 @@ class HubSpotConnector:
     # -- write ----------------------------------------------------------------------------------
 
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
-        """One batch update; records HubSpot rejects inside a 207 are reported one by one."""
+        """One batch update, halved while HubSpot refuses it whole; records HubSpot rejects
+        inside a 207 are reported one by one.
+
+        HubSpot refuses a whole batch (400) for one unknown property or invalid value
+        without saying which record carries it. A refused batch is split in halves and
+        each half written on its own, down to single records, so that only the records
+        bad on their own fail and every good one lands: about 2 * log2(n) more calls per
+        bad record. Retryable failures that outlast the call policy's retries propagate.
+        """
+        if len(writes) > BATCH:
+            raise ValueError(f"at most {BATCH} records per HubSpot batch update")
+        outcome = WriteOutcome()
+        self._write_halving(list(writes), outcome, None)
+        return outcome
+
+    def _write_halving(
+        self, writes: Sequence[Write], outcome: WriteOutcome, refused: RejectedError | None
+    ) -> bool:
+        """Write `writes` into `outcome` as one batch, or as halves if HubSpot refuses it.
+
+        `refused` is HubSpot's refusal of these very records when it is already known,
+        so no call is spent to hear it again. Answers whether the batch was taken whole
+        (its records may still fail one by one inside a 207).
+        """
+        if not writes:
+            return True
+        if refused is None:
+            try:
+                taken = self._batch_update(writes)
+            except RejectedError as error:
+                refused = error
+            else:
+                outcome.written.extend(taken.written)
+                outcome.failed.extend(taken.failed)
+                return True
+        if len(writes) == 1:
+            outcome.failed.append(WriteFailure(writes[0].record_id, refused.detail, False))
+            return False
+        middle = len(writes) // 2
+        first, second = writes[:middle], writes[middle:]
+        # HubSpot judges a batch by its records' values alone: when the first half is
+        # taken, what it refused is in the second half, and its message is about those.
+        first_taken = self._write_halving(first, outcome, None)
+        self._write_halving(second, outcome, refused if first_taken else None)
+        return False
+
+    def _batch_update(self, writes: Sequence[Write]) -> WriteOutcome:
+        """One batch update call; raises `RejectedError` when HubSpot refuses the batch whole."""
         from hubspot.crm.contacts import (
             BatchInputSimplePublicObjectBatchInput,
             SimplePublicObjectBatchInput,
         )
 
-        if len(writes) > BATCH:
-            raise ValueError(f"at most {BATCH} records per HubSpot batch update")
-        if not writes:
-            return WriteOutcome()
         body = BatchInputSimplePublicObjectBatchInput(
             inputs=[
                 SimplePublicObjectBatchInput(id=w.record_id, properties=dict(w.values))
@@ -471,16 +606,12 @@ class HubSpotConnector:
             ]
         )
         ids = [w.record_id for w in writes]
-        try:
-            answer = self._call(
-                "contacts.batch_update",
-                lambda: self._contacts_batch.update(
-                    batch_input_simple_public_object_batch_input=body, _request_timeout=TIMEOUT
-                ),
-            )
-        except RejectedError as rejected:
-            # The whole batch was refused (a bad value or property): nothing landed.
-            return WriteOutcome([], [WriteFailure(i, rejected.detail, False) for i in ids])
+        answer = self._call(
+            "contacts.batch_update",
+            lambda: self._contacts_batch.update(
+                batch_input_simple_public_object_batch_input=body, _request_timeout=TIMEOUT
+            ),
+        )
         failed: dict[str, WriteFailure] = {}
         for error in getattr(answer, "errors", None) or []:
             context = error.context or {}

@@ -350,9 +350,12 @@ def setup(
         except ApiError as exc:
             api_failure(exc)
         verb = "would create" if dry_run else "created"
+        added = "would add" if dry_run else "added"
+        updated = f"; {added} options to {', '.join(report.updated)}" if report.updated else ""
         out.print(
             f"{connector.system}: {verb} {len(report.created)} "
-            f"({', '.join(report.created) or 'nothing'}); {len(report.existing)} already there",
+            f"({', '.join(report.created) or 'nothing'}){updated}; "
+            f"{len(report.existing)} already there",
             highlight=False,
         )
 

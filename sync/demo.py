@@ -69,7 +69,7 @@ def run_demo(
             report = connector.setup(fields.specs)
             console.print(
                 f"setup: created {len(report.created)} ({', '.join(report.created) or 'none'}), "
-                f"{len(report.existing)} already there",
+                f"updated {len(report.updated)}, {len(report.existing)} already there",
                 highlight=False,
             )
             store = StateStore(f"sqlite:///{path}")

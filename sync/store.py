@@ -1,15 +1,8 @@
 """The state store: what the sync knows between runs, on SQLAlchemy.
 
 A SQLite file by default; any SQLAlchemy URL (PostgreSQL for shared and
-serverless use) otherwise. It holds:
-
-    cursors      per system and stream, committed once the writes they cover landed
-    persons      one row per person, keyed by normalized email
-    identities   a person's record in each system, with the attributes last pulled
-    activities   deduplicated by (system, activity id); resolved to a person on read
-    written      the values last written to each record, what the diff compares against
-    failures     writes that did not land, with their reason and attempt count
-    runs         a log of sync runs and their summaries
+serverless use) otherwise. The tables are in `sync.schema`; what reading
+people back gives is in `sync.people`.
 
 Every method is one transaction, so a process killed at any point leaves the
 store as it was before or after that method, never in between. Activities keep
@@ -19,125 +12,40 @@ persons when read, so they may arrive before or after their contact.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from scoring.frames import TYPE_CODES, ActivityFrame, ContactFrame, column_from_values
-from scoring.records import ACTIVITY_TYPES, Activity, ActivityType, Contact, normalize_email
-
-SCHEMA_VERSION = 1
-CHUNK = 500
-
-metadata = sa.MetaData()
-meta = sa.Table(
-    "meta",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-)
-persons = sa.Table(
-    "persons",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("email", sa.String(320), unique=True, nullable=True),
-)
-identities = sa.Table(
-    "identities",
-    metadata,
-    sa.Column("system", sa.String(32), primary_key=True),
-    sa.Column("record_id", sa.String(64), primary_key=True),
-    sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.id"), nullable=False, index=True),
-    sa.Column("email", sa.String(320), nullable=True),
-    sa.Column("attributes", sa.Text, nullable=False),
-    sa.Column("pulled_at", sa.Float, nullable=False),
-)
-activities = sa.Table(
-    "activities",
-    metadata,
-    sa.Column("system", sa.String(32), primary_key=True),
-    sa.Column("activity_id", sa.String(128), primary_key=True),
-    sa.Column("record_id", sa.String(64), nullable=True),
-    sa.Column("email", sa.String(320), nullable=True, index=True),
-    sa.Column("type", sa.String(32), nullable=False),
-    sa.Column("occurred_at", sa.Float, nullable=False),
-    # The attributes most rules read get columns, so loading needs no JSON for most rows.
-    sa.Column("url", sa.Text, nullable=True),
-    sa.Column("campaign", sa.String(128), nullable=True),
-    sa.Column("form", sa.String(256), nullable=True),
-    sa.Column("amount", sa.Float, nullable=True),
-    sa.Column("extra", sa.Text, nullable=False),
-    sa.Index("ix_activities_record", "system", "record_id"),
-)
-cursors = sa.Table(
-    "cursors",
-    metadata,
-    sa.Column("system", sa.String(32), primary_key=True),
-    sa.Column("stream", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text, nullable=False),
-    sa.Column("updated_at", sa.Float, nullable=False),
-)
-written = sa.Table(
-    "written",
-    metadata,
-    sa.Column("system", sa.String(32), primary_key=True),
-    sa.Column("record_id", sa.String(64), primary_key=True),
-    sa.Column("values", sa.Text, nullable=False),
-    sa.Column("written_at", sa.Float, nullable=False),
-)
-failures = sa.Table(
-    "failures",
-    metadata,
-    sa.Column("system", sa.String(32), primary_key=True),
-    sa.Column("record_id", sa.String(64), primary_key=True),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("retryable", sa.Boolean, nullable=False),
-    sa.Column("attempts", sa.Integer, nullable=False),
-    sa.Column("failed_at", sa.Float, nullable=False),
-    sa.Column("attempted", sa.Text, nullable=True),
-    # The values that were refused, so a refusal that retrying cannot change is not
-    # retried until the values themselves change.
-)
-runs = sa.Table(
-    "runs",
-    metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("mode", sa.String(32), nullable=False),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("started_at", sa.Float, nullable=False),
-    sa.Column("finished_at", sa.Float, nullable=True),
-    sa.Column("summary", sa.Text, nullable=False),
+from scoring.frames import TYPE_CODES
+from scoring.records import Activity, ActivityType, Contact, normalize_email
+from sync.people import ActivityColumns, People, moment
+from sync.schema import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    SPLIT_COLUMNS,
+    StoreVersionError,
+    activities,
+    activity_key,
+    chunks,
+    cursors,
+    dumps,
+    failures,
+    identities,
+    meta,
+    persons,
+    runs,
+    split_attributes,
+    written,
 )
 
-
-def _v1(connection: Connection) -> None:
-    metadata.create_all(connection)
-
-
-MIGRATIONS = (_v1,)
-"""Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
-
-
-class StoreVersionError(RuntimeError):
-    """The store was written by a newer leadscore than this one."""
-
-
-def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def dumps(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+__all__ = ["SCHEMA_VERSION", "People", "StateStore", "StoreVersionError", "activity_key", "meta"]
 
 
 @dataclass(frozen=True)
@@ -158,88 +66,6 @@ class Run:
     started_at: datetime
     finished_at: datetime | None
     summary: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ActivityColumns:
-    """Stored activities as columns, in a stable order (time, then system and id)."""
-
-    person: npt.NDArray[np.int64]
-    type_codes: npt.NDArray[np.int8]
-    occurred_at: npt.NDArray[np.float64]
-    ids: list[str]
-    systems: list[str]
-    attributes: dict[str, list[Any]]
-    """Attribute name -> one value (or None) per activity."""
-
-    def __len__(self) -> int:
-        return len(self.person)
-
-    def records(self) -> list[Activity]:
-        """The same activities as records (for explanations and tests; scoring uses columns)."""
-        names = list(self.attributes)
-        return [
-            Activity(
-                str(int(self.person[i])),
-                ACTIVITY_TYPES[int(self.type_codes[i])],
-                moment(float(self.occurred_at[i])),
-                self.ids[i],
-                {n: self.attributes[n][i] for n in names if self.attributes[n][i] is not None},
-                self.systems[i],
-            )
-            for i in range(len(self))
-        ]
-
-
-@dataclass(frozen=True)
-class People:
-    """Everyone the store knows, as scoring input: contact ids are person ids."""
-
-    contacts: list[Contact]
-    columns: ActivityColumns
-    records: dict[str, list[tuple[str, str]]]
-    """Person id -> the (system, record id) pairs that person has."""
-    record_attributes: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
-    """(system, record id) -> that record's own attributes, as last pulled."""
-
-    @property
-    def activities(self) -> list[Activity]:
-        return self.columns.records()
-
-    def frames(
-        self,
-        contact_fields: Sequence[str] | None = None,
-        activity_fields: Sequence[str] | None = None,
-    ) -> tuple[ContactFrame, ActivityFrame]:
-        """Columnar frames for the engine, built without a record object per activity.
-
-        Given the fields a rule set reads, only those become columns: the others cannot
-        change a score, and a CRM's hundred properties would cost more than the scoring.
-        """
-        records = self.contacts
-        if contact_fields is not None:
-            wanted = set(contact_fields)
-            records = [
-                Contact(c.id, c.email, {k: v for k, v in c.attributes.items() if k in wanted})
-                for c in records
-            ]
-        contacts = ContactFrame.from_records(records)
-        row_of = {int(c.id): row for row, c in enumerate(self.contacts)}
-        cols = self.columns
-        rows = np.fromiter((row_of.get(int(p), -1) for p in cols.person), np.int32, len(cols))
-        keep = rows >= 0
-        index = np.flatnonzero(keep)
-        attributes = {
-            name: column_from_values([values[i] for i in index])
-            for name, values in cols.attributes.items()
-            if activity_fields is None or name in activity_fields
-        }
-        frame = ActivityFrame(rows[keep], cols.type_codes[keep], cols.occurred_at[keep], attributes)
-        return contacts, frame
-
-
-def moment(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)
 
 
 class StateStore:
@@ -720,44 +546,6 @@ class StateStore:
                 )
                 for r in rows
             ]
-
-
-SPLIT_COLUMNS = (
-    activities.c.url,
-    activities.c.campaign,
-    activities.c.form,
-    activities.c.amount,
-    activities.c.extra,
-)
-
-
-def split_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """An activity's attributes as the stored columns: the common ones, the rest as JSON."""
-    rest = dict(attributes)
-    out: dict[str, Any] = {}
-    for name in ("url", "campaign", "form"):
-        value = rest.pop(name, None)
-        out[name] = None if value is None else str(value)
-    amount = rest.get("amount")
-    out["amount"] = None
-    if isinstance(amount, int | float) and not isinstance(amount, bool):
-        out["amount"] = float(rest.pop("amount"))
-    out["extra"] = dumps(rest)
-    return out
-
-
-def activity_key(activity: Activity) -> str:
-    """The id an activity is deduplicated by: its own, or one made from what it is."""
-    if activity.id:
-        return activity.id
-    parts = [
-        activity.contact_id,
-        normalize_email(activity.contact_email) or "",
-        activity.type.value,
-        f"{activity.occurred_at.timestamp():.3f}",
-        dumps(activity.attributes),
-    ]
-    return "h:" + hashlib.sha1("|".join(parts).encode()).hexdigest()
 
 
 def _upsert_dialect(connection: Connection) -> Any:

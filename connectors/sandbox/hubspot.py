@@ -47,9 +47,17 @@ Documents and behaviours followed (found with the search tool while writing):
   ...,"error":"PROPERTY_DOESNT_EXIST",...}]"; a duplicate answers 409
   (category OBJECT_ALREADY_EXISTS for properties and groups).
 - Properties API v3: list, read and create properties, list and create
-  property groups; lifecyclestage with its default options subscriber, lead,
-  marketingqualifiedlead, salesqualifiedlead, opportunity, customer,
-  evangelist, other; numemployees is an enumeration of ranges on contacts.
+  property groups; update a property (PATCH /crm/v3/properties/{objectType}/
+  {propertyName}, "Perform a partial update of a property identified by
+  {propertyName}. Provided fields will be overwritten.", answering 200 with
+  the property; the options of an enumeration are replaced as a whole list, as
+  the v1 reference says: "you must include all of the options that you want to
+  use with the property; there is no way to append or remove a single
+  option"); a property's modificationMetadata.readOnlyDefinition says whether
+  its definition may change; lifecyclestage with its default options
+  subscriber, lead, marketingqualifiedlead, salesqualifiedlead, opportunity,
+  customer, evangelist, other; numemployees is an enumeration of ranges on
+  contacts.
 - Lifecycle stage is forward-only: to move a record back one first clears the
   value, then sets the earlier stage in a separate request (HubSpot staff on
   integrate.hubspot.com "Update Lifecycle Stage Using API").
@@ -82,6 +90,14 @@ Simplified or missing:
 - Only the endpoints above; contacts cannot be created, merged or archived
   (`archived=true` lists nothing). Property definitions exist for contacts
   only; propertiesWithHistory is ignored.
+- Property updates change label, description, groupName, displayOrder,
+  hidden, formField, fieldType and (enumerations only) options; a different
+  `type` answers 400 rather than converting the stored values, and so does
+  any update of a built-in property (all are readOnlyDefinition here, though
+  HubSpot lets a portal edit some, lifecyclestage's options among them).
+  Values already stored keep an option that an update removes; only new
+  writes are checked against the new options. An unknown property is 404
+  OBJECT_NOT_FOUND, as on read.
 - Messages the public documents do not quote (the 10,000-result 400, the
   over-100-inputs 400, the 404 of unknown objects, invalid values other than
   unknown properties) follow HubSpot's error shape with wording of our own.
@@ -514,6 +530,26 @@ def option(value: str, label: str, order: int) -> Json:
         "hidden": False,
         "description": "",
     }
+
+
+def property_options(raw: Any) -> list[Json]:
+    """The options of an enumeration as a create or update gives them, as stored."""
+    if not isinstance(raw, list) or not all(isinstance(given, dict) for given in raw):
+        raise Invalid("INVALID_OPTIONS", "options must be a list of objects")
+    options = []
+    for i, given in enumerate(raw):
+        if given.get("value") in (None, "") or given.get("label") in (None, ""):
+            raise Invalid("INVALID_OPTIONS", f"Option {i} needs a label and a value")
+        order = given.get("displayOrder")
+        entry = option(str(given["value"]), str(given["label"]), i if order is None else int(order))
+        entry["hidden"] = bool(given.get("hidden", False))
+        entry["description"] = str(given.get("description") or "")
+        options.append(entry)
+    values = [entry["value"] for entry in options]
+    repeated = sorted({value for value in values if values.count(value) > 1})
+    if repeated:
+        raise Invalid("DUPLICATE_OPTIONS", f"Option values must be unique; repeated: {repeated}")
+    return options
 
 
 def built_in_definitions() -> list[Json]:
@@ -1171,6 +1207,12 @@ class HubSpotSandbox(Emulator):
             ("GET", properties, "properties.list", self.list_properties),
             ("POST", properties, "properties.create", self.create_property),
             ("GET", f"{properties}/{{propertyName}}", "properties.get", self.get_property),
+            (
+                "PATCH",
+                f"{properties}/{{propertyName}}",
+                "properties.update",
+                self.update_property,
+            ),
             ("GET", "/email/public/v1/events", "email.events", self.email_events),
             ("GET", "/crm/v3/objects/{objectType}", "objects.list", self.list_objects),
             ("GET", "/crm/v3/objects/{objectType}/{objectId}", "objects.get", self.get_object),
@@ -1747,10 +1789,7 @@ class HubSpotSandbox(Emulator):
         if name in self.contacts.defs:
             self._fail(409, f"A property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
         self._check_new_property(body)
-        options = [
-            option(str(o["value"]), str(o["label"]), int(o.get("displayOrder", i)))
-            for i, o in enumerate(body.get("options") or [])
-        ]
+        options = property_options(body.get("options") or [])
         definition = property_definition(
             name,
             str(body["label"]),
@@ -1765,6 +1804,56 @@ class HubSpotSandbox(Emulator):
         )
         self.contacts.define(definition)
         return Response.json(definition, 201)
+
+    def update_property(self, request: Request) -> Response:
+        """A partial update of a property: the fields given replace the stored ones."""
+        self._contacts_only(request)
+        name = request.params["propertyName"]
+        definition = self.contacts.defs.get(name)
+        if definition is None:
+            self._fail(404, f"Property {name} does not exist", "OBJECT_NOT_FOUND")
+        if definition["modificationMetadata"]["readOnlyDefinition"]:
+            self._fail(400, f"{name} is a HubSpot defined property; its definition is read only")
+        changes = self._property_changes(definition, self._json_body(request))
+        definition.update(changes, updatedAt=iso(self._vendor_ms()))
+        return Response.json(definition)
+
+    def _property_changes(self, definition: Json, body: Json) -> Json:
+        """The fields of a property update as stored; `Invalid` for what we refuse."""
+        changes: Json = {}
+        for key in ("label", "description", "groupName", "fieldType"):
+            if body.get(key) is not None:
+                changes[key] = str(body[key])
+        for key in ("hidden", "formField"):
+            if body.get(key) is not None:
+                changes[key] = bool(body[key])
+        if body.get("displayOrder") is not None:
+            changes["displayOrder"] = int_arg(body["displayOrder"], "displayOrder", -1)
+        if changes.get("label") == "":
+            raise Invalid("INVALID_LABEL", "A property needs a label")
+        if changes.get("groupName", definition["groupName"]) not in self.groups:
+            raise Invalid("INVALID_GROUP", f"Unable to find property group {body['groupName']}")
+        if changes.get("fieldType", definition["fieldType"]) not in FIELD_TYPES:
+            raise Invalid(
+                "INVALID_FIELD_TYPE",
+                f"Invalid fieldType {body['fieldType']}; one of {sorted(FIELD_TYPES)}",
+            )
+        kind = body.get("type")
+        if kind is not None and kind != definition["type"]:
+            raise Invalid(
+                "INVALID_TYPE",
+                f"The sandbox cannot change the type of {definition['name']} "
+                f"from {definition['type']} to {kind}",
+            )
+        if body.get("options") is not None:
+            if definition["type"] != "enumeration":
+                raise Invalid(
+                    "INVALID_OPTIONS",
+                    f"{definition['name']} is a {definition['type']} property; "
+                    "only enumerations have options",
+                )
+            changes["options"] = property_options(body["options"])
+        return changes
 
     def _check_new_property(self, body: Json) -> None:
         if not PROPERTY_NAME.fullmatch(str(body["name"])):

@@ -30,7 +30,12 @@ from hubspot.crm.contacts import (
     SimplePublicObjectInput,
 )
 from hubspot.crm.properties import ApiException as PropertiesError
-from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
+from hubspot.crm.properties import (
+    OptionInput,
+    PropertyCreate,
+    PropertyGroupCreate,
+    PropertyUpdate,
+)
 from urllib3.util.retry import Retry
 
 from connectors.sandbox.clock import SandboxClock
@@ -582,6 +587,125 @@ def test_created_property_is_writable_and_duplicates_are_409(sandbox: HubSpotSan
         assert error.status == 409 and body(error)["category"] == "OBJECT_ALREADY_EXISTS"
     assert ann.properties["leadscore_score"] == "42.5"
     assert "leadscore" in {g.name for g in groups.results}
+
+
+def stage_options(*values: str) -> list[OptionInput]:
+    return [
+        OptionInput(label=v, value=v, display_order=i, hidden=False) for i, v in enumerate(values)
+    ]
+
+
+def create_stage_property(api: Any, *values: str) -> None:
+    api.crm.properties.groups_api.create(
+        "contacts", PropertyGroupCreate(name="leadscore", label="Lead scoring")
+    )
+    stage = PropertyCreate(
+        name="leadscore_stage",
+        label="Lead stage",
+        type="enumeration",
+        field_type="select",
+        group_name="leadscore",
+        description="leadscore: lead stage",
+        options=stage_options(*values),
+    )
+    api.crm.properties.core_api.create("contacts", stage)
+
+
+def test_property_update_replaces_the_options_and_changes_only_what_is_given(
+    sandbox: HubSpotSandbox,
+) -> None:
+    api = client(sandbox)
+    properties = api.crm.properties.core_api
+    create_stage_property(api, "Prospect", "Lead")
+    api.crm.contacts.batch_api.update(updates((ANN, {"leadscore_stage": "Lead"})))
+    grown = PropertyUpdate(label="Stage", options=stage_options("Prospect", "Lead", "Engaged"))
+    answer, status, _ = properties.update_with_http_info("contacts", "leadscore_stage", grown)
+    api.crm.contacts.batch_api.update(updates((BOB, {"leadscore_stage": "Engaged"})))
+    properties.update(
+        "contacts", "leadscore_stage", PropertyUpdate(options=stage_options("Lead", "Engaged"))
+    )
+    with pytest.raises(ContactsError) as removed:
+        api.crm.contacts.batch_api.update(updates((DEE, {"leadscore_stage": "Prospect"})))
+    read = properties.get_by_name("contacts", "leadscore_stage")
+    held = {
+        i: api.crm.contacts.basic_api.get_by_id(i, properties=["leadscore_stage"]).properties[
+            "leadscore_stage"
+        ]
+        for i in (ANN, BOB, DEE)
+    }
+
+    assert status == 200
+    assert [o.value for o in answer.options] == ["Prospect", "Lead", "Engaged"]
+    assert (answer.label, answer.description, answer.group_name, answer.type) == (
+        "Stage",
+        "leadscore: lead stage",
+        "leadscore",
+        "enumeration",
+    )
+    assert [o.value for o in read.options] == ["Lead", "Engaged"] and read.label == "Stage"
+    assert removed.value.status == 400 and "INVALID_OPTION" in body(removed.value)["message"]
+    assert held == {ANN: "Lead", BOB: "Engaged", DEE: None}
+
+
+def test_property_update_of_an_unknown_property_is_404(portal: HubSpotSandbox) -> None:
+    with pytest.raises(PropertiesError) as missing:
+        client(portal).crm.properties.core_api.update(
+            "contacts", "nope", PropertyUpdate(label="Nope")
+        )
+    assert missing.value.status == 404 and body(missing.value)["category"] == "OBJECT_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("name", "update"),
+    [
+        ("createdate", PropertyUpdate(label="Born")),
+        ("lifecyclestage", PropertyUpdate(options=stage_options("subscriber", "fan"))),
+    ],
+)
+def test_built_in_properties_cannot_be_updated(
+    portal: HubSpotSandbox, name: str, update: PropertyUpdate
+) -> None:
+    properties = client(portal).crm.properties.core_api
+    before = properties.get_by_name("contacts", name)
+    with pytest.raises(PropertiesError) as refused:
+        properties.update("contacts", name, update)
+    after = properties.get_by_name("contacts", name)
+
+    assert refused.value.status == 400 and body(refused.value)["category"] == "VALIDATION_ERROR"
+    assert after.modification_metadata.read_only_definition
+    assert (after.label, after.options) == (before.label, before.options)
+
+
+@pytest.mark.parametrize(
+    ("name", "update"),
+    [
+        ("leadscore_score", PropertyUpdate(type="string", field_type="text")),
+        ("leadscore_score", PropertyUpdate(options=stage_options("1", "2"))),
+        ("leadscore_score", PropertyUpdate(group_name="nowhere")),
+        ("leadscore_stage", PropertyUpdate(options=stage_options("Lead", "Lead"))),
+    ],
+)
+def test_property_update_refuses_what_the_property_cannot_take(
+    sandbox: HubSpotSandbox, name: str, update: PropertyUpdate
+) -> None:
+    api = client(sandbox)
+    properties = api.crm.properties.core_api
+    create_stage_property(api, "Prospect")
+    score = PropertyCreate(
+        name="leadscore_score",
+        label="Lead score",
+        type="number",
+        field_type="number",
+        group_name="leadscore",
+    )
+    properties.create("contacts", score)
+    before = properties.get_by_name("contacts", name)
+    with pytest.raises(PropertiesError) as refused:
+        properties.update("contacts", name, update)
+    after = properties.get_by_name("contacts", name)
+
+    assert refused.value.status == 400 and body(refused.value)["category"] == "VALIDATION_ERROR"
+    assert after.to_dict() == before.to_dict()
 
 
 def test_wrong_token_is_401(portal: HubSpotSandbox) -> None:

@@ -1,0 +1,165 @@
+"""The state store's tables, their versioned migrations, and how activities are stored.
+
+cursors      per system and stream, committed once the writes they cover landed
+persons      one row per person, keyed by normalized email
+identities   a person's record in each system, with the attributes last pulled
+activities   deduplicated by (system, activity id); resolved to a person on read
+written      the values last written to each record, what the diff compares against
+failures     writes that did not land, with their reason, attempt count and values
+runs         a log of sync runs and their summaries
+meta         the schema version
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scoring.records import Activity, normalize_email
+
+SCHEMA_VERSION = 1
+CHUNK = 500
+
+metadata = sa.MetaData()
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+persons = sa.Table(
+    "persons",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", sa.String(320), unique=True, nullable=True),
+)
+identities = sa.Table(
+    "identities",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.id"), nullable=False, index=True),
+    sa.Column("email", sa.String(320), nullable=True),
+    sa.Column("attributes", sa.Text, nullable=False),
+    sa.Column("pulled_at", sa.Float, nullable=False),
+)
+activities = sa.Table(
+    "activities",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("activity_id", sa.String(128), primary_key=True),
+    sa.Column("record_id", sa.String(64), nullable=True),
+    sa.Column("email", sa.String(320), nullable=True, index=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("occurred_at", sa.Float, nullable=False),
+    # The attributes most rules read get columns, so loading needs no JSON for most rows.
+    sa.Column("url", sa.Text, nullable=True),
+    sa.Column("campaign", sa.String(128), nullable=True),
+    sa.Column("form", sa.String(256), nullable=True),
+    sa.Column("amount", sa.Float, nullable=True),
+    sa.Column("extra", sa.Text, nullable=False),
+    sa.Index("ix_activities_record", "system", "record_id"),
+)
+cursors = sa.Table(
+    "cursors",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("stream", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+written = sa.Table(
+    "written",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("values", sa.Text, nullable=False),
+    sa.Column("written_at", sa.Float, nullable=False),
+)
+failures = sa.Table(
+    "failures",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("retryable", sa.Boolean, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("failed_at", sa.Float, nullable=False),
+    sa.Column("attempted", sa.Text, nullable=True),
+    # The values that were refused, so a refusal that retrying cannot change is not
+    # retried until the values themselves change.
+)
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("mode", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
+
+def _v1(connection: Connection) -> None:
+    metadata.create_all(connection)
+
+
+MIGRATIONS = (_v1,)
+"""Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
+
+
+class StoreVersionError(RuntimeError):
+    """The store was written by a newer leadscore than this one."""
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def dumps(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+
+
+SPLIT_COLUMNS = (
+    activities.c.url,
+    activities.c.campaign,
+    activities.c.form,
+    activities.c.amount,
+    activities.c.extra,
+)
+
+
+def split_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    """An activity's attributes as the stored columns: the common ones, the rest as JSON."""
+    rest = dict(attributes)
+    out: dict[str, Any] = {}
+    for name in ("url", "campaign", "form"):
+        value = rest.pop(name, None)
+        out[name] = None if value is None else str(value)
+    amount = rest.get("amount")
+    out["amount"] = None
+    if isinstance(amount, int | float) and not isinstance(amount, bool):
+        out["amount"] = float(rest.pop("amount"))
+    out["extra"] = dumps(rest)
+    return out
+
+
+def activity_key(activity: Activity) -> str:
+    """The id an activity is deduplicated by: its own, or one made from what it is."""
+    if activity.id:
+        return activity.id
+    parts = [
+        activity.contact_id,
+        normalize_email(activity.contact_email) or "",
+        activity.type.value,
+        f"{activity.occurred_at.timestamp():.3f}",
+        dumps(activity.attributes),
+    ]
+    return "h:" + hashlib.sha1("|".join(parts).encode()).hexdigest()
