@@ -129,6 +129,7 @@ def main() -> int:
         written = summary.systems["hubspot"].written
         minimum = (
             pages(contacts, SEARCH_PAGE)
+            + 1  # the search for the newest change, the next contacts cursor
             + pages(events, EVENTS_PAGE)
             + sum(pages(n, LIST_PAGE) for n in objects.values())
             + math.ceil(written / 100)

@@ -366,3 +366,26 @@ def test_a_mapped_lifecycle_stage_moves_forward_and_never_back(
     assert all(
         rank.get(after[i] or "", -1) >= rank.get(before[i] or "", -1) for i in range(table.size)
     )
+
+
+def test_a_contact_changed_while_the_pull_walks_past_it_is_in_the_next_pull(
+    box: Sandbox, rules: RuleSet
+) -> None:
+    hubspot = HubSpotConnector(
+        box.hubspot.token,
+        host=box.hubspot.base_url,
+        policy=CallPolicy("hubspot", clock=box.clock),
+        lookback_ms=0,  # no safety margin: the cursor alone must be right
+    )
+    pages = hubspot.pull("contacts", None)
+    first = next(pages)
+    box.clock.sleep(2)
+    box.hubspot.add_event("1", ActivityType.DEMO_REQUEST)  # already passed by the walk
+    rest = list(pages)
+    box.clock.sleep(2)
+    again = list(hubspot.pull("contacts", rest[-1].cursor))
+
+    assert "1" in {c.id for c in first.contacts}
+    found = [c.id for page in again for c in page.contacts]
+    # and the newest record at the cursor itself (the search is inclusive)
+    assert "1" in found and len(found) <= 2
