@@ -266,7 +266,7 @@ def open_sync(
         connectors = []  # reading the store needs no system
     except ValueError as exc:
         fail(str(exc))
-    store = open_store(config.state_url)
+    store = open_store(config.state_url.get_secret_value())
     try:
         maps = stage_maps_for(config, ruleset, connectors) if writes else []
     except StageMapError as exc:

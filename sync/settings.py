@@ -79,9 +79,10 @@ class Settings(BaseSettings):
     rules: Path = Field(
         Path("leadscore.yaml"), description="Rule file used by score, sync and the webhook."
     )
-    state_url: str = Field(
-        "sqlite:///leadscore.db",
-        description="State store: a SQLAlchemy URL (sqlite:///file.db, postgresql+psycopg://...).",
+    state_url: SecretStr = Field(
+        SecretStr("sqlite:///leadscore.db"),
+        description="State store: a SQLAlchemy URL (sqlite:///file.db, postgresql+psycopg://...); "
+        "secret, as it may carry a password.",
     )
     field_prefix: str = Field(
         "leadscore_", description="Prefix of the CRM fields written back (leadscore_score, ...)."
@@ -144,6 +145,8 @@ def _fields(model: type[BaseModel], prefix: str) -> list[str]:
             lines += _fields(annotation, f"{prefix}{name.upper()}__")
             continue
         default = info.get_default(call_default_factory=True)
+        if isinstance(default, SecretStr):
+            default = default.get_secret_value()
         lines.append(f"# {info.description}")
         lines.append(f"{prefix}{name.upper()}={'' if default in (None, {}, []) else default}")
         lines.append("")

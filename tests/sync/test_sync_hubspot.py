@@ -389,3 +389,23 @@ def test_a_contact_changed_while_the_pull_walks_past_it_is_in_the_next_pull(
     found = [c.id for page in again for c in page.contacts]
     # and the newest record at the cursor itself (the search is inclusive)
     assert "1" in found and len(found) <= 2
+
+
+def test_a_lost_store_cannot_make_a_stage_move_back(
+    box: Sandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    at = box.now()
+    first = StateStore(f"sqlite:///{tmp_path / 'first.db'}")
+    make_sync(box, rules, first, at).run(SyncOptions(full=True))
+    reached = {c: v["leadscore_stage"] for c, v in held(box, rules).items()}
+    # A new, empty store a year later: only HubSpot remembers the stages written.
+    fresh = StateStore(f"sqlite:///{tmp_path / 'fresh.db'}")
+    make_sync(box, rules, fresh, at + timedelta(days=365)).run(SyncOptions(full=True))
+    now = held(box, rules)
+
+    ladder = [s.name for s in rules.stages.ladder] if rules.stages else []
+    assert any(s != ladder[0] for s in reached.values())
+    assert all(
+        ladder.index(now[c]["leadscore_stage"] or "") >= ladder.index(s or "")
+        for c, s in reached.items()
+    )
