@@ -81,7 +81,9 @@ def translate(operation: str) -> Callable[[Exception], ApiError | None]:
         if isinstance(exc, urllib3.exceptions.HTTPError | requests.RequestException):
             if isinstance(exc, requests.HTTPError) and exc.response is not None:
                 return http_error(operation, exc.response.status_code, exc.response.text, {})
-            return TransportError(SYSTEM, operation, type(exc).__name__)
+            # urllib3 wraps the cause (refused, reset, timed out) in MaxRetryError.
+            cause = getattr(exc, "reason", None) or exc
+            return TransportError(SYSTEM, operation, f"no answer ({type(cause).__name__})")
         status = getattr(exc, "status", None)
         if type(exc).__name__.endswith("Exception") and type(exc).__module__.startswith("hubspot"):
             body = getattr(exc, "body", None)
