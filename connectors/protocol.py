@@ -47,7 +47,7 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class SetupReport:
-    """What `setup` found and did: created names, the ones already there, and problems."""
+    """What `setup` found and did: names created, already there, and updated (options added)."""
 
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
