@@ -138,6 +138,12 @@ def next_after(body: Mapping[str, Any]) -> str | None:
     return None if after is None else str(after)
 
 
+def missing_property(refused: ApiError) -> bool:
+    """Whether HubSpot refused a write for a property the portal does not have."""
+    text = refused.detail
+    return "PROPERTY_DOESNT_EXIST" in text or "does not exist" in text
+
+
 class HubSpotConnector:
     """HubSpot through its official SDK, under one shared call policy."""
 
@@ -583,6 +589,11 @@ class HubSpotConnector:
                 outcome.written.extend(taken.written)
                 outcome.failed.extend(taken.failed)
                 return True
+        if missing_property(refused):
+            # Every record names the property, so halving would only spend calls: the fix
+            # is `leadscore setup`, after which these writes may be tried again.
+            outcome.failed.extend(WriteFailure(w.record_id, refused.detail, True) for w in writes)
+            return False
         if len(writes) == 1:
             outcome.failed.append(WriteFailure(writes[0].record_id, refused.detail, False))
             return False

@@ -329,6 +329,18 @@ def progress_bars() -> Iterator[Progress | None]:
         yield advance
 
 
+def require_setup(job: Sync) -> None:
+    """Stop before a sync whose fields are missing in a system (two calls per system)."""
+    for connector in job.connectors:
+        report = connector.setup(job.fields.specs, dry_run=True)
+        missing = [*report.created, *(f"options of {name}" for name in report.updated)]
+        if missing:
+            fail(
+                f"{connector.system} lacks {', '.join(missing)}: run `leadscore setup` first "
+                "(it creates them and changes nothing else)"
+            )
+
+
 def api_failure(exc: Exception) -> NoReturn:
     fail(str(exc), code=1)
 
@@ -349,6 +361,9 @@ def setup(
             report = connector.setup(job.fields.specs, dry_run=dry_run)
         except ApiError as exc:
             api_failure(exc)
+        if not dry_run:
+            # Writes refused for a missing field or option may land now.
+            job.store.clear_refused(connector.system)
         verb = "would create" if dry_run else "created"
         added = "would add" if dry_run else "added"
         updated = f"; {added} options to {', '.join(report.updated)}" if report.updated else ""
@@ -387,6 +402,7 @@ def sync(
     with progress_bars() as progress:
         _, job = open_sync(rules, progress)
         try:
+            require_setup(job)
             summary = job.run(SyncOptions(full=full, dry_run=dry_run, limit=limit))
         except ApiError as exc:
             api_failure(exc)

@@ -85,6 +85,13 @@ class FieldMap:
         stamp = self.names[SCORED_AT]
         return any(before.get(k) != v for k, v in values.items() if k != stamp)
 
+    def same(self, values: Mapping[str, str], other: Mapping[str, str]) -> bool:
+        """Whether two writes set the same fields to the same values, scoring time aside."""
+        stamp = self.names[SCORED_AT]
+        return {k: v for k, v in values.items() if k != stamp} == {
+            k: v for k, v in other.items() if k != stamp
+        }
+
 
 def whole(value: float) -> str:
     """Whole points, halves rounded up (12.5 is 13), as a person rounds."""

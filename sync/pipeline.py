@@ -135,6 +135,7 @@ class Sync:
     ) -> None:
         self.rules = rules
         self.stage_maps = {m.system: m for m in stage_maps}
+        self._sampled: dict[str, set[str]] = {}
         self.store = store
         self.connectors = list(connectors)
         self.fields = fields
@@ -149,6 +150,7 @@ class Sync:
         if options.limit is not None:
             mode += f" limit {options.limit}"
         summary = SyncSummary(mode)
+        self._sampled = {}
         started = time.perf_counter()
         run = self.store.start_run(mode, self.clock())
         baseline = {c.system: dict(c.calls()) for c in self.connectors}
@@ -265,17 +267,20 @@ class Sync:
             # On any failure the other streams stop at their next page instead of pulling
             # on for nothing (or blocking on a full queue forever).
             stop.set()
+            deadline = time.monotonic() + 60
             for thread in threads:
-                thread.join(timeout=60)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
         return pending
 
     def _pull_sample(self, connector: Connector, limit: int, stats: SystemSummary) -> None:
         """A trial's pull: the first `limit` contacts, each fetched with all its activity,
         so the trial writes the scores a full run would write for them."""
         taken = 0
+        sampled = self._sampled.setdefault(connector.system, set())
         for page in connector.pull(connector.streams[0], None):
             for contact in page.contacts[: limit - taken]:
                 self._store_page(connector.system, connector.fetch(contact.id), stats)
+                sampled.add(contact.id)
                 taken += 1
             if taken >= limit:
                 return
@@ -299,9 +304,15 @@ class Sync:
     def score(self, person_ids: Sequence[int] | None = None) -> tuple[ScoreBatch, People]:
         """Everyone in the store (or these persons), scored as of the clock."""
         people = self.store.load_people(person_ids)
-        written = {c.system: self.store.written_values(c.system) for c in self.connectors}
+        # Every system the store knows, configured here or not: `explain` needs no token.
+        written = {s: self.store.written_values(s) for s in self.store.systems()}
         contacts = with_reached_stages(
-            self.rules, people.contacts, people.records, written, self.fields.names.get("stage")
+            self.rules,
+            people.contacts,
+            people.records,
+            written,
+            self.fields.names.get("stage"),
+            people.record_attributes,
         )
         people = People(contacts, people.columns, people.records, people.record_attributes)
         frame, activity_frame = people.frames(
@@ -316,7 +327,8 @@ class Sync:
         moment = self.clock()
         systems = {c.system for c in self.connectors}
         written = {s: self.store.written_values(s) for s in systems}
-        refused = {s: self.store.refused(s) for s in systems}
+        # A full run tries everything again, refused writes included.
+        refused = {s: {} if options.full else self.store.refused(s) for s in systems}
         plans: dict[str, dict[str, tuple[Write, Mapping[str, str]]]] = {s: {} for s in systems}
         row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}
         for person, records in people.records.items():
@@ -336,12 +348,16 @@ class Sync:
                     if forward is not None:
                         own = {**values, mapped.field: forward}
                 before = refused[system].get(record)
-                if before is not None and not self.fields.differs(own, before):
+                if before is not None and self.fields.same(own, before):
                     continue  # refused for good with these very values: a fix must come first
                 if self.fields.differs(own, written[system].get(record)):
                     plans[system][record] = (Write(record, own), own)
         if options.limit is not None:
-            plans = {s: dict(list(p.items())[: options.limit]) for s, p in plans.items()}
+            # A trial writes only the records it fetched whole, never stale ones.
+            plans = {
+                s: {r: w for r, w in p.items() if r in self._sampled.get(s, set())}
+                for s, p in plans.items()
+            }
         return plans
 
     # -- write ----------------------------------------------------------------------------------

@@ -144,11 +144,17 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
         for stream, value in sorted(store.cursors(system).items()):
             console.print(f"cursor {system}.{stream}: {escape(value)}", highlight=False)
     failures = store.failures()
-    console.print(f"failed writes waiting for the next run: {len(failures)}", highlight=False)
-    for failure in failures[:20]:
+    retried = [f for f in failures if f.retryable]
+    refused = [f for f in failures if not f.retryable]
+    console.print(f"failed writes the next run retries: {len(retried)}", highlight=False)
+    console.print(
+        f"writes refused until their values change (or `leadscore setup` runs): {len(refused)}",
+        highlight=False,
+    )
+    for failure in [*refused[:10], *retried[:10]]:
         console.print(
             f"  {failure.system} {escape(failure.record_id)} (attempt {failure.attempts}, "
-            f"{'will retry' if failure.retryable else 'needs a fix'}): {escape(failure.reason)}",
+            f"{'will retry' if failure.retryable else 'refused'}): {escape(failure.reason)}",
             highlight=False,
         )
     counts = store.counts()

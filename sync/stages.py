@@ -28,6 +28,7 @@ def with_reached_stages(
     records: Mapping[str, list[tuple[str, str]]],
     written: Mapping[str, Mapping[str, Mapping[str, str]]],
     stage_name: str | None,
+    record_attributes: Mapping[tuple[str, str], Mapping[str, object]] | None = None,
 ) -> list[Contact]:
     """Contacts carrying the highest stage scoring gave them before, as the engine's floor.
 
@@ -48,9 +49,12 @@ def with_reached_stages(
         if isinstance(stage, str) and rank.get(stage, -1) > rank.get(reached.get(person, ""), -1):
             reached[person] = stage
 
+    own = record_attributes or {}
     for person, pairs in records.items():
         for system, record in pairs:
             note(person, written.get(system, {}).get(record, {}).get(stage_name))
+            # each record's own copy in the CRM: duplicates may hold different stages
+            note(person, own.get((system, record), {}).get(stage_name))
     out = []
     for contact in contacts:
         note(contact.id, contact.attributes.get(stage_name))

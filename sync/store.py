@@ -487,6 +487,22 @@ class StateStore:
                 ],
             )
 
+    def systems(self) -> list[str]:
+        """The systems the store holds records or written values of."""
+        with self.engine.connect() as connection:
+            found = set(connection.execute(sa.select(identities.c.system).distinct()).scalars())
+            found |= set(connection.execute(sa.select(written.c.system).distinct()).scalars())
+        return sorted(found)
+
+    def clear_refused(self, system: str) -> None:
+        """Let refused writes be tried again (after a fix such as new fields or options)."""
+        with self._writing, self.engine.begin() as connection:
+            connection.execute(
+                sa.update(failures)
+                .where(failures.c.system == system, failures.c.retryable.is_(False))
+                .values(retryable=True)
+            )
+
     def refused(self, system: str) -> dict[str, dict[str, str]]:
         """Records the system refused for good, with the values it refused."""
         with self.engine.connect() as connection:

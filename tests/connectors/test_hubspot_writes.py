@@ -155,14 +155,17 @@ def test_a_single_refused_record_fails_in_one_call(box: Sandbox, rules: RuleSet)
     assert outcome.written == [] and [f.record_id for f in outcome.failed] == ["1"]
 
 
-def test_every_record_bad_fails_every_record(box: Sandbox, rules: RuleSet) -> None:
+def test_a_missing_property_fails_the_batch_in_one_call_until_setup(
+    box: Sandbox, rules: RuleSet
+) -> None:
     hubspot = ready(box, rules)
     writes = [Write(str(i), {"leadscore_nope": "1"}) for i in range(1, 9)]
     outcome = hubspot.write(writes)
 
     assert covers_once(outcome, writes) and outcome.written == []
     assert all("PROPERTY_DOESNT_EXIST" in f.reason for f in outcome.failed)
-    assert batch_updates(hubspot) == 2 * len(writes) - 1  # every split is needed
+    assert all(f.retryable for f in outcome.failed)  # `leadscore setup` is the fix
+    assert batch_updates(hubspot) == 1  # halving could not help: every record names it
 
 
 def test_retryable_failures_that_outlast_the_retries_propagate(rules: RuleSet) -> None:

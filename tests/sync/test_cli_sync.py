@@ -58,6 +58,7 @@ def test_setup_sync_status_and_explain_work_together(box: Sandbox, env: dict[str
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(box: Sandbox, env: dict[str, str]) -> None:
+    run(env, "setup")
     before = box.hubspot.calls["contacts.batch_update"]
     result = run(env, "sync", "--full", "--dry-run")
 
@@ -109,6 +110,7 @@ def test_off_a_terminal_the_run_summary_is_one_json_log_line(
 ) -> None:
     import json
 
+    run(env, "setup")
     result = run(env, "sync", "--full")
     records = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
     finished = [r for r in records if r["message"] == "sync finished"]
@@ -119,3 +121,20 @@ def test_off_a_terminal_the_run_summary_is_one_json_log_line(
     assert hubspot["contacts_pulled"] == box.hubspot.contacts.size
     assert hubspot["calls"] == sum(hubspot["calls_by_operation"].values())
     assert box.hubspot.token not in result.stderr
+
+
+def test_a_sync_before_setup_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    with Sandbox(people=40, seed=9) as fresh:
+        env = {
+            "COLUMNS": "200",
+            "LEADSCORE_RULES": str(RULES),
+            "LEADSCORE_STATE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+            "LEADSCORE_HUBSPOT__ACCESS_TOKEN": fresh.hubspot.token,
+            "LEADSCORE_HUBSPOT__HOST": fresh.hubspot.base_url,
+        }
+        result = run(env, "sync")
+        writes = fresh.hubspot.calls["contacts.batch_update"]
+
+    assert result.exit_code == 2
+    assert "leadscore_score" in result.stderr and "leadscore setup" in result.stderr
+    assert writes == 0

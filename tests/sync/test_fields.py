@@ -147,3 +147,13 @@ def test_any_other_changed_value_is_a_change() -> None:
 
     assert FieldMap.for_rules(FULL).differs(after, before)
     assert FieldMap.for_rules(FULL).differs({**before, "leadscore_grade": "A"}, before)
+
+
+def test_same_compares_every_field_but_the_scoring_time() -> None:
+    fields = FieldMap.for_rules(rules("rules:\n  - {id: v, activity: page_view, points: 1}\n"))
+    base = {"leadscore_score": "1", "leadscore_scored_at": "2026-01-01T00:00:00Z"}
+
+    assert fields.same(base, {**base, "leadscore_scored_at": "2027-01-01T00:00:00Z"})
+    assert not fields.same(base, {**base, "lifecyclestage": "lead"})  # a field more
+    assert not fields.same({**base, "lifecyclestage": "lead"}, base)  # a field less
+    assert not fields.same(base, {**base, "leadscore_score": "2"})

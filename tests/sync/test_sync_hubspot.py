@@ -414,3 +414,21 @@ def test_a_lost_store_cannot_make_a_stage_move_back(
         ladder.index(now[c]["leadscore_stage"] or "") >= ladder.index(s or "")
         for c, s in reached.items()
     )
+
+
+def test_writes_refused_for_a_missing_field_land_once_setup_has_run(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    fields = FieldMap.for_rules(rules)
+    hubspot = connector(box, rules)
+    sync = Sync(rules, store, [hubspot], fields, clock=box.now)
+    first = sync.run(SyncOptions(full=True))  # no setup: HubSpot has no leadscore fields
+    size = box.hubspot.contacts.size
+    hubspot.setup(fields.specs)
+    store.clear_refused("hubspot")
+    second = sync.run()
+
+    assert first.systems["hubspot"].written == 0 and first.systems["hubspot"].failed == size
+    assert writes(first) == -(-size // 100)  # one call per batch: no halving for it
+    assert second.systems["hubspot"].written == size
+    assert all(v["leadscore_score"] is not None for v in held(box, rules).values())
