@@ -85,27 +85,33 @@ class ApiError(ConnectorError):
 
 
 class RateLimited(ApiError):
+    """429 (or Salesforce's REQUEST_LIMIT_EXCEEDED): wait `retry_after`, then try again."""
+
     retryable = True
 
 
 class ServerError(ApiError):
+    """5xx: the vendor's fault; another attempt may get through."""
+
     retryable = True
 
 
 class TransportError(ApiError):
+    """No answer at all: refused, reset or timed out."""
+
     retryable = True
 
 
 class AuthError(ApiError):
-    pass
+    """401/403: the credentials are wrong or lack a scope; a person must fix them."""
 
 
 class RejectedError(ApiError):
-    pass
+    """Any other 4xx: the request itself is wrong, and sending it again changes nothing."""
 
 
 class BudgetExhausted(ApiError):
-    pass
+    """The day's request budget is spent; calls resume when the vendor resets it."""
 
 
 def error_for_status(status: int | None) -> type[ApiError]:

@@ -41,7 +41,7 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     @stream.setter
     def stream(self, _value: Any) -> None:
-        pass
+        """Ignored: the stream is always the current `sys.stderr` (test runners swap it)."""
 
 
 def configure(log_format: str = "auto", level: str = "INFO") -> None:

@@ -165,10 +165,11 @@ class Sync:
 
             pending = {c.system: self._pull(c, options, summary) for c in self.connectors}
             phase("pull")
-            batch, people = self.score()
+            written = self.written()
+            batch, people = self.score(written=written)
             summary.persons = summary.rescored = len(people.contacts)
             phase("score")
-            plans = self.plan(batch, people, options)
+            plans = self.plan(batch, people, options, written)
             phase("plan")
             summary.changed = len({w for writes in plans.values() for w in writes})
             summary.plan = {
@@ -301,11 +302,20 @@ class Sync:
 
     # -- score and diff -------------------------------------------------------------------------
 
-    def score(self, person_ids: Sequence[int] | None = None) -> tuple[ScoreBatch, People]:
+    def written(self) -> dict[str, dict[str, dict[str, str]]]:
+        """What was last written, per system and record: every system the store knows,
+        configured here or not (`explain` needs no token)."""
+        return {s: self.store.written_values(s) for s in self.store.systems()}
+
+    def score(
+        self,
+        person_ids: Sequence[int] | None = None,
+        written: Mapping[str, Mapping[str, Mapping[str, str]]] | None = None,
+    ) -> tuple[ScoreBatch, People]:
         """Everyone in the store (or these persons), scored as of the clock."""
         people = self.store.load_people(person_ids)
-        # Every system the store knows, configured here or not: `explain` needs no token.
-        written = {s: self.store.written_values(s) for s in self.store.systems()}
+        if written is None:
+            written = self.written()
         contacts = with_reached_stages(
             self.rules,
             people.contacts,
@@ -321,12 +331,15 @@ class Sync:
         return score_frames(self.rules, frame, activity_frame, self.clock()), people
 
     def plan(
-        self, batch: ScoreBatch, people: People, options: SyncOptions
+        self,
+        batch: ScoreBatch,
+        people: People,
+        options: SyncOptions,
+        written: Mapping[str, Mapping[str, Mapping[str, str]]],
     ) -> dict[str, dict[str, tuple[Write, Mapping[str, str]]]]:
         """Per system: record id -> the write that brings it up to date, with its values."""
         moment = self.clock()
         systems = {c.system for c in self.connectors}
-        written = {s: self.store.written_values(s) for s in systems}
         # A full run tries everything again, refused writes included.
         refused = {s: {} if options.full else self.store.refused(s) for s in systems}
         plans: dict[str, dict[str, tuple[Write, Mapping[str, str]]]] = {s: {} for s in systems}
@@ -350,7 +363,7 @@ class Sync:
                 before = refused[system].get(record)
                 if before is not None and self.fields.same(own, before):
                     continue  # refused for good with these very values: a fix must come first
-                if self.fields.differs(own, written[system].get(record)):
+                if self.fields.differs(own, written.get(system, {}).get(record)):
                     plans[system][record] = (Write(record, own), own)
         if options.limit is not None:
             # A trial writes only the records it fetched whole, never stale ones.

@@ -420,16 +420,8 @@ class StateStore:
             return
         with self._writing, self.engine.begin() as connection:
             for part in chunks(list(values)):
-                connection.execute(
-                    sa.delete(written).where(
-                        written.c.system == system, written.c.record_id.in_(part)
-                    )
-                )
-                connection.execute(
-                    sa.delete(failures).where(
-                        failures.c.system == system, failures.c.record_id.in_(part)
-                    )
-                )
+                _forget(connection, written, system, part)
+                _forget(connection, failures, system, part)
                 connection.execute(
                     sa.insert(written),
                     [
@@ -462,11 +454,7 @@ class StateStore:
                     )
                 ).all()
             )
-            connection.execute(
-                sa.delete(failures).where(
-                    failures.c.system == system, failures.c.record_id.in_(ids)
-                )
-            )
+            _forget(connection, failures, system, ids)
             connection.execute(
                 sa.insert(failures),
                 [
@@ -562,6 +550,13 @@ class StateStore:
                 )
                 for r in rows
             ]
+
+
+def _forget(connection: Connection, table: sa.Table, system: str, ids: Sequence[str]) -> None:
+    """Delete the rows of these records of one system from a table keyed by both."""
+    connection.execute(
+        sa.delete(table).where(table.c.system == system, table.c.record_id.in_(list(ids)))
+    )
 
 
 def _upsert_dialect(connection: Connection) -> Any:
