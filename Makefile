@@ -26,7 +26,7 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy connectors scoring sync
+	$(BIN)/mypy connectors sandbox scoring sync
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/engine.py

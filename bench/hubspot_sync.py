@@ -32,7 +32,7 @@ from pathlib import Path
 
 from connectors.hubspot import EVENTS_PAGE, LIST_PAGE, SEARCH_PAGE, HubSpotConnector
 from connectors.policy import CallPolicy, hubspot_limits
-from connectors.sandbox import Latency, Sandbox, SandboxClock
+from sandbox import Latency, Sandbox, SandboxClock
 from scoring import load_rules
 from sync.fields import FieldMap
 from sync.pipeline import Sync, SyncOptions

@@ -17,8 +17,8 @@ import time
 
 import requests
 
-from connectors.sandbox import Sandbox
-from connectors.sandbox.generate import generate_world
+from sandbox import Sandbox
+from sandbox.world.generate import generate_world
 
 
 def peak_mb() -> float:

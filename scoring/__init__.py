@@ -13,7 +13,7 @@ from scoring.errors import InputError, Problem, RuleFileError, ScoringError
 from scoring.explain import Reason, ScoreBatch
 from scoring.frames import ActivityFrame, ContactFrame
 from scoring.loader import default_rules_text, load_rules, parse_rules
-from scoring.records import ACTIVITY_TYPES, Activity, ActivityType, Contact
+from scoring.records import ACTIVITY_TYPES, TYPE_CODES, Activity, ActivityType, Contact
 from scoring.rules import RuleSet
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ def score_records(
 
 __all__ = [
     "ACTIVITY_TYPES",
+    "TYPE_CODES",
     "Activity",
     "ActivityFrame",
     "ActivityType",

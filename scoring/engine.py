@@ -20,8 +20,8 @@ from scoring.conditions import Conditions, Operators, column_lookup, evaluate
 from scoring.errors import InputError
 from scoring.explain import ScoreBatch
 from scoring.filters import machine_clicks
-from scoring.frames import TYPE_CODES, ActivityFrame, BoolArray, ContactFrame, FloatArray
-from scoring.records import ActivityType, ensure_utc
+from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
+from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rules import Rule, RuleSet, StageCondition
 
 DAY = 86_400.0

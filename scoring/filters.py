@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from scoring.frames import TYPE_CODES, ActivityFrame, BoolArray, CategoricalColumn
-from scoring.records import ActivityType
+from scoring.frames import ActivityFrame, BoolArray, CategoricalColumn
+from scoring.records import TYPE_CODES, ActivityType
 from scoring.rules import BotClicks
 
 

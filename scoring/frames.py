@@ -20,14 +20,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.records import ACTIVITY_TYPES, Activity, ActivityType, Contact, normalize_email
+from scoring.records import TYPE_CODES, Activity, Contact, normalize_email
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
 BoolArray = npt.NDArray[np.bool_]
 ObjectArray = npt.NDArray[np.object_]
 
-TYPE_CODES: Mapping[ActivityType, int] = {t: i for i, t in enumerate(ACTIVITY_TYPES)}
 DERIVED_CONTACT_FIELDS = ("email", "email_domain", "email_free")
 
 

@@ -39,25 +39,8 @@ class ActivityType(StrEnum):
 ACTIVITY_TYPES: tuple[ActivityType, ...] = tuple(ActivityType)
 """All activity types, in the order of their integer codes in columnar frames."""
 
-ACTIVITY_TYPE_DESCRIPTIONS: Mapping[ActivityType, str] = {
-    ActivityType.EMAIL_SENT: "an email was delivered to the person",
-    ActivityType.EMAIL_OPEN: "opened an email",
-    ActivityType.EMAIL_CLICK: "clicked a link in an email",
-    ActivityType.EMAIL_BOUNCE: "an email to the address bounced (or the address was cleaned)",
-    ActivityType.EMAIL_UNSUBSCRIBE: "unsubscribed from email",
-    ActivityType.EMAIL_SPAM_REPORT: "reported an email as spam",
-    ActivityType.PAGE_VIEW: "viewed a page of the website",
-    ActivityType.NEWSLETTER_SIGNUP: "signed up for the newsletter",
-    ActivityType.FORM_SUBMISSION: "submitted a form",
-    ActivityType.CONTENT_DOWNLOAD: "downloaded a guide, e-book or other content",
-    ActivityType.QUESTION: "asked a question by chat, social network or contact form",
-    ActivityType.SOCIAL_CLICK: "clicked a social network post",
-    ActivityType.DEMO_REQUEST: "requested a demo",
-    ActivityType.MEETING: "had a meeting with sales",
-    ActivityType.SALES_TOUCH: "a rep talked to them (call, email, note)",
-    ActivityType.QUOTE_SENT: "was sent a quote",
-    ActivityType.PURCHASE: "bought something or won a deal",
-}
+TYPE_CODES: Mapping[ActivityType, int] = {t: i for i, t in enumerate(ACTIVITY_TYPES)}
+"""Activity type -> its integer code in columnar frames and in the sandbox's event log."""
 
 
 def normalize_email(email: str | None) -> str | None:

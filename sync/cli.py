@@ -203,7 +203,7 @@ def sandbox(
     ),
 ) -> None:
     """Serve local HubSpot, Salesforce and Mailchimp emulators until stopped (Ctrl-C)."""
-    from connectors.sandbox import Latency, Sandbox
+    from sandbox import Latency, Sandbox
 
     started = time.perf_counter()
     box = Sandbox(

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from connectors.hubspot import HubSpotConnector
-from connectors.sandbox import Sandbox
+from sandbox import Sandbox
 from scoring import ActivityType, RuleSet
 from sync.fields import FieldMap
 from sync.pipeline import Sync, SyncOptions, SyncSummary

@@ -23,8 +23,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from scoring.frames import TYPE_CODES
-from scoring.records import Activity, ActivityType, Contact, normalize_email
+from scoring.records import TYPE_CODES, Activity, ActivityType, Contact, normalize_email
 from sync.people import ActivityColumns, People, moment
 from sync.schema import (
     MIGRATIONS,

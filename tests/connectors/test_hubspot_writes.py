@@ -15,7 +15,7 @@ from connectors.errors import RejectedError, ServerError
 from connectors.hubspot import HubSpotConnector
 from connectors.policy import CallPolicy, hubspot_limits
 from connectors.protocol import FieldSpec, Write, WriteOutcome
-from connectors.sandbox import FaultPlan, Sandbox
+from sandbox import FaultPlan, Sandbox
 from scoring import RuleSet, load_rules
 from scoring.loader import parse_rules
 from sync.fields import FieldMap

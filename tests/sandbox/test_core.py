@@ -7,10 +7,10 @@ import time
 import pytest
 import requests
 
-from connectors.sandbox.clock import SandboxClock
-from connectors.sandbox.faults import FaultPlan, Latency
-from connectors.sandbox.http import ApiError, Emulator, Request, Response
-from connectors.sandbox.limits import DailyBudget, RollingWindow
+from sandbox.clock import SandboxClock
+from sandbox.faults import FaultPlan, Latency
+from sandbox.http import ApiError, Emulator, Request, Response
+from sandbox.limits import DailyBudget, RollingWindow
 
 
 class Echo(Emulator):

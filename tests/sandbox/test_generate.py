@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import scoring
-from connectors.sandbox.generate import campaign_system, generate_world, world_frames
-from connectors.sandbox.synthetic import vocabulary as vocab
-from connectors.sandbox.world import HUBSPOT, MAILCHIMP, SALESFORCE, World
+from sandbox.world import vocabulary as vocab
+from sandbox.world.generate import campaign_system, generate_world
+from sandbox.world.tables import HUBSPOT, MAILCHIMP, SALESFORCE, World
 from scoring.filters import machine_clicks
 from scoring.frames import (
     TYPE_CODES,
@@ -23,6 +23,7 @@ from scoring.frames import (
     free_email_domains,
 )
 from scoring.records import ActivityType, normalize_email
+from tests.sandbox.world_frames import world_frames
 
 A = ActivityType
 DAY = 86_400.0

@@ -38,10 +38,10 @@ from hubspot.crm.properties import (
 )
 from urllib3.util.retry import Retry
 
-from connectors.sandbox.clock import SandboxClock
-from connectors.sandbox.faults import FaultPlan, Latency
-from connectors.sandbox.hubspot import DEFAULT_CONTACT_PROPERTIES, LIFECYCLE_STAGES, HubSpotSandbox
-from connectors.sandbox.world import (
+from sandbox.clock import SandboxClock
+from sandbox.faults import FaultPlan, Latency
+from sandbox.hubspot import DEFAULT_CONTACT_PROPERTIES, LIFECYCLE_STAGES, HubSpotSandbox
+from sandbox.world.tables import (
     HUBSPOT,
     MAILCHIMP,
     Campaigns,

@@ -25,16 +25,16 @@ import pytest
 import requests
 from mailchimp_marketing.api_client import ApiClientError
 
-from connectors.sandbox.clock import SandboxClock
-from connectors.sandbox.faults import FaultPlan, Latency
-from connectors.sandbox.mailchimp import (
+from sandbox.clock import SandboxClock
+from sandbox.faults import FaultPlan, Latency
+from sandbox.mailchimp import (
     STORE_ID,
     MailchimpSandbox,
     iso,
     sandbox_client,
     subscriber_hash,
 )
-from connectors.sandbox.world import HUBSPOT, MAILCHIMP, SALESFORCE, World, WorldBuilder
+from sandbox.world.tables import HUBSPOT, MAILCHIMP, SALESFORCE, World, WorldBuilder
 from scoring.records import ActivityType as T
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -20,15 +20,15 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 
-from connectors.sandbox.faults import FaultPlan
-from connectors.sandbox.salesforce import (
+from sandbox.faults import FaultPlan
+from sandbox.salesforce import (
     SalesforceSandbox,
     SandboxAdapter,
     connect,
     sandbox_session,
 )
-from connectors.sandbox.salesforce_schema import make_id
-from connectors.sandbox.world import HUBSPOT, SALESFORCE, World, WorldBuilder
+from sandbox.salesforce.schema import make_id
+from sandbox.world.tables import HUBSPOT, SALESFORCE, World, WorldBuilder
 from scoring.records import ActivityType as A
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

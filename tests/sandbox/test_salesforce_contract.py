@@ -24,8 +24,8 @@ import pytest
 import requests
 from defusedxml.ElementTree import fromstring
 
-from connectors.sandbox.salesforce import SalesforceSandbox, sandbox_session
-from connectors.sandbox.salesforce_schema import make_id
+from sandbox.salesforce import SalesforceSandbox, sandbox_session
+from sandbox.salesforce.schema import make_id
 from tests.sandbox.test_salesforce import small_world
 
 COLLECTION = (

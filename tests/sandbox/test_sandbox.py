@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from hubspot import HubSpot
 
-from connectors.sandbox import Sandbox
-from connectors.sandbox.mailchimp import sandbox_client
-from connectors.sandbox.salesforce import connect
-from connectors.sandbox.world import HUBSPOT, MAILCHIMP, SALESFORCE
+from sandbox import Sandbox
+from sandbox.mailchimp import sandbox_client
+from sandbox.salesforce import connect
+from sandbox.world.tables import HUBSPOT, MAILCHIMP, SALESFORCE
 
 
 def test_one_person_is_found_in_all_three_systems_under_their_own_spelling() -> None:
@@ -48,7 +48,7 @@ def test_an_empty_sandbox_serves_no_people() -> None:
 def test_only_the_tool_that_sent_a_campaign_reports_its_email_events() -> None:
     from datetime import UTC, datetime
 
-    from connectors.sandbox.world import WorldBuilder
+    from sandbox.world.tables import WorldBuilder
     from scoring import ActivityType
 
     builder = WorldBuilder(datetime(2026, 11, 1, tzinfo=UTC))

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.sandbox.salesforce_query import like_regex
-from connectors.sandbox.soql import (
+from sandbox.salesforce.query import like_regex
+from sandbox.salesforce.soql import (
     COMPARISONS,
     KEYWORDS,
     And,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from connectors.sandbox import Sandbox
+from sandbox import Sandbox
 from sync.cli import app
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"

@@ -16,7 +16,7 @@ import pytest
 
 from connectors.hubspot import HubSpotConnector
 from connectors.policy import CallPolicy, hubspot_limits
-from connectors.sandbox import FaultPlan, Latency, Sandbox
+from sandbox import FaultPlan, Latency, Sandbox
 from scoring import ActivityType, RuleSet, load_rules
 from sync.fields import SCORED_AT, FieldMap
 from sync.pipeline import Sync, SyncOptions, SyncSummary

@@ -1,0 +1,328 @@
+"""The HTTP server every emulator is built on.
+
+An `Emulator` is a real HTTP/1.1 server on 127.0.0.1 (keep-alive, one thread
+per connection) with a table of routes. Every request is matched to a named
+operation, counted and logged, then passes the emulator's admission checks
+(rate limits, concurrency), the seeded fault plan and the added latency before
+its handler runs. Subclasses add routes with `route()` and override `admit()`
+and `decorate()` for their vendor's limits and headers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Self
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from sandbox.clock import SandboxClock
+from sandbox.faults import Fault, FaultPlan, Latency
+
+MAX_BODY = 64 * 1024 * 1024
+
+
+@dataclass
+class Request:
+    """One request as a handler sees it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Mapping[str, str]
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)
+    operation: str = ""
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        return json.loads(self.body)
+
+
+@dataclass
+class Response:
+    """What a handler returns; `drop` closes the connection without answering."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, **headers: str) -> Response:
+        content = json.dumps(payload, separators=(",", ":"), default=str).encode()
+        return cls(status, content, {"Content-Type": "application/json;charset=UTF-8", **headers})
+
+    @classmethod
+    def text(cls, text: str, status: int = 200, content_type: str = "text/plain") -> Response:
+        return cls(status, text.encode(), {"Content-Type": f"{content_type};charset=UTF-8"})
+
+    @classmethod
+    def empty(cls, status: int = 204) -> Response:
+        return cls(status)
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    operation: str
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class LoggedCall:
+    at: float
+    method: str
+    path: str
+    operation: str
+    status: int
+
+
+class Emulator:
+    """A vendor API emulator: routes, counters, faults, latency and a server thread."""
+
+    name = "emulator"
+
+    def __init__(
+        self,
+        *,
+        faults: FaultPlan | None = None,
+        latency: Latency | None = None,
+        clock: SandboxClock | None = None,
+    ) -> None:
+        self.clock = clock or SandboxClock()
+        self.faults = faults or FaultPlan()
+        self.latency = latency or Latency()
+        self.routes: list[Route] = []
+        self.calls: Counter[str] = Counter()
+        self.log: list[LoggedCall] = []
+        self.lock = threading.RLock()
+        self._active = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- routes -----------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, operation: str, handler: Handler) -> None:
+        """Add a route; `{name}` in the path captures one segment into `request.params`."""
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)
+        self.routes.append(Route(method, re.compile(f"^{regex}$"), operation, handler))
+
+    def match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        allowed = False
+        for route in self.routes:
+            found = route.pattern.match(path)
+            if found:
+                if route.method == method:
+                    return route, {k: unquote(v) for k, v in found.groupdict().items()}
+                allowed = True
+        return None, {"allowed": "yes"} if allowed else {}
+
+    # -- hooks for subclasses ---------------------------------------------------------------
+
+    def admit(self, request: Request) -> Response | None:
+        """A refusal (rate limit, concurrency) before the handler runs, or None."""
+        return None
+
+    def decorate(self, request: Request, response: Response) -> None:
+        """Add vendor headers (limits left, request ids) to every response."""
+
+    def fault_response(self, request: Request, fault: Fault) -> Response:
+        """The vendor's answer for an injected 429 or 5xx."""
+        if fault.status == 429:
+            return Response.json(
+                {"message": "rate limited"}, 429, **{"Retry-After": str(fault.retry_after)}
+            )
+        return Response.json({"message": "internal error"}, fault.status)
+
+    def internal_error(self, request: Request, exc: Exception) -> Response:
+        """The answer when a handler fails unexpectedly."""
+        return Response.json({"message": f"sandbox error: {type(exc).__name__}: {exc}"}, 500)
+
+    def not_found(self, request: Request) -> Response:
+        return Response.json({"message": f"no route for {request.method} {request.path}"}, 404)
+
+    # -- the request cycle ------------------------------------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        route, params = self.match(request.method, request.path)
+        if route is None:
+            request.operation = "unknown"
+            response = (
+                Response.json({"message": "method not allowed"}, 405)
+                if params
+                else self.not_found(request)
+            )
+            self._log_call(request, response)
+            return response
+        request.params = params
+        request.operation = route.operation
+        with self.lock:
+            self.calls[route.operation] += 1
+        refusal = self.admit(request)
+        if refusal is not None:
+            response = refusal
+        else:
+            fault = self.faults.draw(route.operation)
+            if fault is not None and fault.drop:
+                response = Response(drop=True)
+            elif fault is not None and fault.status:
+                response = self.fault_response(request, fault)
+            else:
+                delay = self.latency.draw(self.faults.random) + (fault.delay if fault else 0.0)
+                if delay:
+                    self.clock.sleep(delay)
+                try:
+                    response = route.handler(request)
+                except ApiError as exc:
+                    response = exc.response
+                except Exception as exc:  # an emulator bug answers 500, it never hangs a client
+                    response = self.internal_error(request, exc)
+        self.decorate(request, response)
+        self._log_call(request, response)
+        return response
+
+    def _log_call(self, request: Request, response: Response) -> None:
+        with self.lock:
+            self.log.append(
+                LoggedCall(
+                    time.monotonic(),
+                    request.method,
+                    request.path,
+                    request.operation,
+                    0 if response.drop else response.status,
+                )
+            )
+
+    @property
+    def active(self) -> int:
+        """Requests being served right now (Mailchimp limits them to 10)."""
+        return self._active
+
+    def enter(self) -> int:
+        with self.lock:
+            self._active += 1
+            return self._active
+
+    def leave(self) -> None:
+        with self.lock:
+            self._active -= 1
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError(f"{self.name} emulator is not running")
+        port = self._server.server_address[1]
+        return f"http://127.0.0.1:{port}"
+
+    def start(self, port: int = 0) -> Self:
+        server = _Server(("127.0.0.1", port), _RequestHandler)
+        server.emulator = self
+        self._server = server
+        self._thread = threading.Thread(
+            # a short poll interval makes stop() prompt
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.name}-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset_counts(self) -> None:
+        with self.lock:
+            self.calls.clear()
+            self.log.clear()
+
+
+class ApiError(Exception):
+    """Raised inside a handler to answer with a vendor error response."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+    emulator: Emulator
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes; with Nagle on, each keep-alive
+    # answer would wait for the client's delayed ACK (~40 ms)
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are logged by the emulator, not on stderr."""
+
+    def _serve(self) -> None:
+        emulator = self.server.emulator
+        emulator.enter()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY:
+                self._send(Response.json({"message": "body too large"}, 413))
+                return
+            body = self.rfile.read(length) if length else b""
+            parts = urlsplit(self.path)
+            request = Request(
+                self.command,
+                parts.path,
+                parse_qs(parts.query, keep_blank_values=True),
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
+            )
+            response = emulator.handle(request)
+            if response.drop:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self._send(response)
+        finally:
+            emulator.leave()
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if response.status not in (204, 304):
+            self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if response.body and response.status not in (204, 304):
+            self.wfile.write(response.body)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve

@@ -1,0 +1,217 @@
+"""The audience: one list's members, merge fields and tags, projected lazily from the world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sandbox.mailchimp.projection import (
+    STATUSES,
+    TAG_OF_ACTION,
+    MemberEvent,
+    index_world,
+    initial_changed,
+    initial_status,
+    world_event,
+)
+from sandbox.mailchimp.values import subscriber_hash
+from sandbox.world.tables import MAILCHIMP, World
+
+
+class Columns:
+    """Status code and last-changed time per member row, growable, for vectorized filters."""
+
+    def __init__(self, status: npt.NDArray[np.int8], changed: npt.NDArray[np.float64]) -> None:
+        self._status = status.copy()
+        self._changed = changed.copy()
+        self.size = len(status)
+
+    @property
+    def status(self) -> npt.NDArray[np.int8]:
+        return self._status[: self.size]
+
+    @property
+    def changed(self) -> npt.NDArray[np.float64]:
+        return self._changed[: self.size]
+
+    def append(self, status: int, changed: float) -> int:
+        if self.size == len(self._status):
+            grown = max(16, 2 * self.size)
+            self._status = np.resize(self._status, grown)
+            self._changed = np.resize(self._changed, grown)
+        self._status[self.size] = status
+        self._changed[self.size] = changed
+        self.size += 1
+        return self.size - 1
+
+
+@dataclass
+class Member:
+    """A member's data other than status and last_changed (those live in `Audience.columns`)."""
+
+    email: str
+    merge_fields: dict[str, Any]
+    signup: float
+    events: list[MemberEvent]
+    tags: dict[str, float] = field(default_factory=dict)
+    email_type: str = "html"
+    vip: bool = False
+    language: str = ""
+    source: str = "Import"
+
+
+@dataclass
+class MergeField:
+    merge_id: int
+    tag: str
+    name: str
+    type: str
+    required: bool = False
+    default_value: str = ""
+    public: bool = True
+    display_order: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    help_text: str = ""
+
+    def to_json(self, list_id: str) -> dict[str, Any]:
+        return {
+            "merge_id": self.merge_id,
+            "tag": self.tag,
+            "name": self.name,
+            "type": self.type,
+            "required": self.required,
+            "default_value": self.default_value,
+            "public": self.public,
+            "display_order": self.display_order,
+            "options": self.options,
+            "help_text": self.help_text,
+            "list_id": list_id,
+        }
+
+
+DEFAULT_MERGE_FIELDS = (
+    ("FNAME", "First Name", "text"),
+    ("LNAME", "Last Name", "text"),
+    ("ADDRESS", "Address", "address"),
+    ("PHONE", "Phone Number", "phone"),
+    ("COMPANY", "Company", "text"),
+)
+
+
+class Audience:
+    """One list: members projected lazily from the world, edited members kept by row.
+
+    Rows are the list's order: the world's Mailchimp people first, then members
+    added through the API. Status and last_changed of every row live in numpy
+    columns so that filtered paging stays fast on a million members.
+    """
+
+    def __init__(self, world: World | None, list_id: str) -> None:
+        self.list_id = list_id
+        self.index = index_world(world) if world is not None else None
+        if self.index is not None:
+            self.columns = Columns(initial_status(self.index), initial_changed(self.index))
+        else:
+            self.columns = Columns(np.zeros(0, np.int8), np.zeros(0, np.float64))
+        self.edited: dict[int, Member] = {}
+        self.emails = self._world_emails()
+        self.rows_by_hash = {subscriber_hash(e): row for row, e in enumerate(self.emails)}
+        self.merge_fields = [
+            MergeField(n + 1, tag, name, kind, display_order=n + 1)
+            for n, (tag, name, kind) in enumerate(DEFAULT_MERGE_FIELDS)
+        ]
+        self.tag_ids: dict[str, int] = {}
+
+    def _world_emails(self) -> list[str]:
+        if self.index is None:
+            return []
+        people = self.index.world.people
+        return [people.email_in(MAILCHIMP, int(p)).strip() for p in self.index.persons]
+
+    @property
+    def size(self) -> int:
+        return self.columns.size
+
+    def row_of(self, key: str) -> int | None:
+        """The row of a subscriber hash, or of an address (Mailchimp accepts both)."""
+        return self.rows_by_hash.get(subscriber_hash(key) if "@" in key else key.lower())
+
+    def status(self, row: int) -> str:
+        return STATUSES[int(self.columns.status[row])]
+
+    def last_changed(self, row: int) -> float:
+        return float(self.columns.changed[row])
+
+    def set_status(self, row: int, status: str) -> None:
+        self.columns.status[row] = STATUSES.index(status)
+
+    def touch(self, row: int, at: float) -> None:
+        self.columns.changed[row] = max(at, self.last_changed(row))
+
+    def member(self, row: int) -> Member:
+        """The member at `row`: its edited copy, or a fresh projection of the world."""
+        edited = self.edited.get(row)
+        return edited if edited is not None else self._project(row)
+
+    def edit(self, row: int) -> Member:
+        """The member at `row`, kept from now on so that changes to it last."""
+        if row not in self.edited:
+            self.edited[row] = self._project(row)
+        return self.edited[row]
+
+    def _project(self, row: int) -> Member:
+        assert self.index is not None, "rows without an edited copy come from the world"
+        world, person = self.index.world, int(self.index.persons[row])
+        people = world.people
+        span = self.index.events[self.index.starts[row] : self.index.ends[row]]
+        events = [world_event(world, int(e)) for e in span]
+        merge = {spec.tag: spec.default_value for spec in self.merge_fields}
+        merge["FNAME"] = str(people.first_name[person])
+        merge["LNAME"] = str(people.last_name[person])
+        merge["COMPANY"] = str(world.companies.name[people.company[person]])
+        tags = {
+            TAG_OF_ACTION[e.action]: e.at for e in reversed(events) if e.action in TAG_OF_ACTION
+        }
+        created = float(people.created_at[person])
+        return Member(self.emails[row], merge, created, events, tags)
+
+    def add(self, email: str, status: str, at: float, source: str = "API - Generic") -> int:
+        merge = {spec.tag: spec.default_value for spec in self.merge_fields}
+        row = self.columns.append(STATUSES.index(status), at)
+        self.edited[row] = Member(email, merge, at, [], source=source)
+        self.emails.append(email)
+        self.rows_by_hash[subscriber_hash(email)] = row
+        return row
+
+    def readdress(self, row: int, email: str) -> None:
+        """Change a member's address, and so its id."""
+        del self.rows_by_hash[subscriber_hash(self.emails[row])]
+        self.rows_by_hash[subscriber_hash(email)] = row
+        self.emails[row] = email
+        self.edit(row).email = email
+
+    def select(
+        self, status: str | None, since: float | None, before: float | None
+    ) -> npt.NDArray[np.intp]:
+        """Rows matching the filters, in list order."""
+        mask = np.ones(self.size, dtype=bool)
+        if status is not None:
+            mask &= self.columns.status == STATUSES.index(status)
+        if since is not None:
+            mask &= self.columns.changed >= since
+        if before is not None:
+            mask &= self.columns.changed <= before
+        return np.flatnonzero(mask)
+
+    def counts(self) -> dict[str, int]:
+        found = np.bincount(self.columns.status.astype(np.intp), minlength=len(STATUSES))
+        return {name: int(found[code]) for code, name in enumerate(STATUSES)}
+
+    def merge_field(self, tag: str) -> MergeField | None:
+        return next((spec for spec in self.merge_fields if spec.tag == tag), None)
+
+    def tag_id(self, name: str) -> int:
+        return self.tag_ids.setdefault(name, 100_000 + len(self.tag_ids) + 1)

@@ -1,0 +1,89 @@
+"""Routes for campaigns and their reports' email activity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.http import Request, Response
+from sandbox.mailchimp.answers import page, shaped
+from sandbox.mailchimp.arguments import path_param, time_arg
+from sandbox.mailchimp.campaigns import Campaign, campaign_json
+from sandbox.mailchimp.problems import not_found
+from sandbox.mailchimp.state import MailchimpState
+from sandbox.mailchimp.values import iso, subscriber_hash
+
+
+class ReportRoutes(MailchimpState):
+    """GET /campaigns, GET /campaigns/{campaign_id}, GET /reports/{campaign_id}/email-activity."""
+
+    def _campaigns(self, request: Request) -> Response:
+        now, status = self.now(), request.arg("status")
+        since, before = time_arg(request, "since_send_time"), time_arg(request, "before_send_time")
+        found = [
+            c
+            for c in self.campaigns
+            if (status is None or c.status(now) == status)
+            and (since is None or c.send_time >= since)
+            and (before is None or c.send_time <= before)
+        ]
+        if request.arg("sort_field") == "send_time":
+            found.sort(key=lambda c: c.send_time, reverse=request.arg("sort_dir") == "DESC")
+        items = [campaign_json(c, self.list_id, now) for c in page(found, request)]
+        return shaped(request, {"campaigns": items, "total_items": len(found)})
+
+    def _campaign_by_param(self, request: Request) -> Campaign:
+        campaign = self.campaigns_by_id.get(path_param(request, "campaign_id"))
+        if campaign is None:
+            raise not_found()
+        return campaign
+
+    def _campaign(self, request: Request) -> Response:
+        campaign = self._campaign_by_param(request)
+        return shaped(request, campaign_json(campaign, self.list_id, self.now()))
+
+    def _email_activity(self, request: Request) -> Response:
+        campaign, since = self._campaign_by_param(request), time_arg(request, "since")
+        emails, total = self._activity_page(campaign, since, request)
+        items = [
+            {
+                "campaign_id": campaign.id,
+                "list_id": self.list_id,
+                "list_is_active": True,
+                "email_id": subscriber_hash(self.audience.emails[row]),
+                "email_address": self.audience.emails[row],
+                "activity": activity,
+            }
+            for row, activity in emails
+        ]
+        return shaped(request, {"emails": items, "campaign_id": campaign.id, "total_items": total})
+
+    def _activity_page(
+        self, campaign: Campaign, since: float | None, request: Request
+    ) -> tuple[list[tuple[int, list[dict[str, Any]]]], int]:
+        """One page of (recipient row, activity) and the total; with `since`, only the active."""
+        rows = self._recipients(campaign)
+        if since is None:
+            chosen = page(rows, request)
+            return [
+                (row, self._recipient_activity(row, campaign.index, None)) for row in chosen
+            ], len(rows)
+        active = [(row, self._recipient_activity(row, campaign.index, since)) for row in rows]
+        active = [(row, activity) for row, activity in active if activity]
+        return page(active, request), len(active)
+
+    def _recipient_activity(
+        self, row: int, campaign: int, since: float | None
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "action": e.action,
+                "type": "hard" if e.action == "bounce" else "",
+                "timestamp": iso(e.at),
+                "url": e.url,
+                "ip": "",
+            }
+            for e in self.audience.member(row).events
+            if e.campaign == campaign
+            and e.action in ("open", "click", "bounce")
+            and (since is None or e.at >= since)
+        ]

@@ -1,0 +1,90 @@
+"""What the Mailchimp sandbox holds: the projected world, its changes and batches, its time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+
+from sandbox.clock import SandboxClock
+from sandbox.faults import FaultPlan, Latency
+from sandbox.http import Emulator, Request
+from sandbox.mailchimp.arguments import path_param
+from sandbox.mailchimp.audience import Audience
+from sandbox.mailchimp.batches import Batch
+from sandbox.mailchimp.campaigns import Campaign, project_campaigns, world_recipients
+from sandbox.mailchimp.orders import Order, world_orders
+from sandbox.mailchimp.problems import not_found
+from sandbox.mailchimp.values import short_id
+from sandbox.world.tables import World
+
+
+class MailchimpState(Emulator):
+    """The sandbox's data over one projected world, and the lookups its handlers share."""
+
+    def __init__(
+        self,
+        world: World | None = None,
+        *,
+        api_key: str = "sandbox-key-us1",
+        faults: FaultPlan | None = None,
+        latency: Latency | None = None,
+        clock: SandboxClock | None = None,
+        max_connections: int = 10,
+    ) -> None:
+        super().__init__(faults=faults, latency=latency, clock=clock)
+        self.world = world
+        self.api_key = api_key
+        self.data_center = api_key.rsplit("-", 1)[1] if "-" in api_key else ""
+        self.max_connections = max_connections
+        self.epoch = world.now if world is not None else float(int(time.time()))
+        self.list_id = short_id("audience", world.seed if world is not None else 0)
+        self.batch_polls = 2
+        """Status reads after which a batch is finished (the reads before say "started")."""
+        self.in_flight: defaultdict[str | None, int] = defaultdict(int)
+        self._local = threading.local()
+        self._project_world()
+
+    def _project_world(self) -> None:
+        self.audience = Audience(self.world, self.list_id)
+        self.campaigns = project_campaigns(self.world, self.audience.index)
+        self.campaigns_by_id = {c.id: c for c in self.campaigns}
+        self.orders: list[Order] = []
+        self.orders_by_row: defaultdict[int, list[Order]] = defaultdict(list)
+        for order in world_orders(self.audience.index, self.campaigns):
+            self._keep_order(order)
+        self.batches: dict[str, Batch] = {}
+
+    def reset(self) -> None:
+        """Forget every change and batch: project the world afresh; the server keeps running."""
+        with self.lock:
+            self._project_world()
+        self.reset_counts()
+
+    def now(self) -> float:
+        """Sandbox time: the world's "now" plus the clock's vendor seconds, to the second."""
+        return float(int(self.epoch + self.clock.now()))
+
+    # -- lookups shared by the route handlers -----------------------------------------------
+
+    def _check_list(self, request: Request) -> None:
+        if path_param(request, "list_id") != self.list_id:
+            raise not_found()
+
+    def _row(self, request: Request) -> int:
+        self._check_list(request)
+        row = self.audience.row_of(path_param(request, "subscriber_hash"))
+        if row is None:
+            raise not_found()
+        return row
+
+    def _recipients(self, campaign: Campaign) -> list[int]:
+        """The campaign's recipient rows: the world's in list order, then later ones."""
+        if campaign.rows is None:
+            campaign.rows = world_recipients(self.audience.index, campaign.index)
+            campaign.row_set = set(campaign.rows)
+        return campaign.rows
+
+    def _keep_order(self, order: Order) -> None:
+        self.orders.append(order)
+        self.orders_by_row[order.row].append(order)

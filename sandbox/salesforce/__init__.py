@@ -1,0 +1,12 @@
+"""A local emulator of the part of Salesforce's REST API the leadscore connector uses.
+
+`emulator` serves the routes; `auth` the OAuth and SOAP logins; `org` the
+records of one org, projected from the world by `projection`; `schema` the
+sObject types and their fields; `query` and `soql` SOQL; `bulk` Bulk API 2.0.
+"""
+
+from __future__ import annotations
+
+from sandbox.salesforce.emulator import SalesforceSandbox, SandboxAdapter, connect, sandbox_session
+
+__all__ = ["SalesforceSandbox", "SandboxAdapter", "connect", "sandbox_session"]

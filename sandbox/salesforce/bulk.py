@@ -1,0 +1,229 @@
+"""Bulk API 2.0 ingest jobs in the Salesforce sandbox (operation `update` only).
+
+Follows the Bulk API 2.0 Developer Guide: Create a Job (`POST /jobs/ingest`, state
+Open, `contentUrl`), Upload Job Data (`PUT .../batches`, CSV, 201), Close or
+Abort a Job (`PATCH` with `UploadComplete` or `Aborted`), Get Job Info
+(`numberRecordsProcessed` counts failed records too, `jobType` V2Ingest),
+Get Job Successful / Failed / Unprocessed Record Results (CSV with `sf__Id` and
+`sf__Created`, or `sf__Id` and `sf__Error` as `CODE:message:fields --`), Delete
+a Job, Get All Jobs. CSV rules kept: an empty cell leaves a field unchanged,
+`#N/A` clears it, an unknown column fails the whole job with
+`InvalidBatch : Field name not found : X`, and CRLF data in an LF job fails it.
+
+Simplified: the job is processed when it is closed, so the next Get Job Info
+already answers JobComplete; one upload per job is kept (a second one appends).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sandbox.salesforce.org import Org
+from sandbox.salesforce.schema import (
+    JOB_PREFIX,
+    RecordError,
+    SalesforceError,
+    format_datetime,
+    make_id,
+)
+
+DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^"}
+DELIMITERS["BACKQUOTE"] = "`"
+RESULT_KINDS = {"successfulresults", "failedresults", "unprocessedrecords"}
+
+
+@dataclass
+class Job:
+    id: str
+    object: str
+    external_id: str | None
+    line_ending: str
+    delimiter: str
+    version: str
+    created: datetime
+    modified: datetime
+    state: str = "Open"
+    data: str = ""
+    header: list[str] = field(default_factory=list)
+    succeeded: list[list[str]] = field(default_factory=list)
+    failed: list[list[str]] = field(default_factory=list)
+    unprocessed: list[list[str]] = field(default_factory=list)
+    error: str | None = None
+
+
+class BulkIngest:
+    """The ingest jobs of one sandbox."""
+
+    def __init__(self, org: Org, record_fails: Callable[[], bool], user_id: str) -> None:
+        self.org = org
+        self.record_fails = record_fails
+        self.user_id = user_id
+        self.jobs: dict[str, Job] = {}
+
+    def job(self, job_id: str) -> Job:
+        found = self.jobs.get(job_id)
+        if found is None:
+            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        return found
+
+    def create(self, body: Any, version: str) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise SalesforceError(400, "JSON_PARSER_ERROR", "The request body is not a JSON object")
+        sobject = self.org.sobject(str(body.get("object") or ""))
+        if sobject is None:
+            message = f"Entity '{body.get('object')}' is not supported by the Bulk API."
+            raise SalesforceError(400, "INVALIDENTITY", message)
+        if body.get("operation") != "update":
+            message = f"the sandbox supports operation 'update' only, not '{body.get('operation')}'"
+            raise SalesforceError(400, "INVALIDJOB", message)
+        line_ending = str(body.get("lineEnding") or "LF")
+        delimiter = str(body.get("columnDelimiter") or "COMMA")
+        if line_ending not in ("LF", "CRLF") or delimiter not in DELIMITERS:
+            raise SalesforceError(400, "INVALIDJOB", "Invalid lineEnding or columnDelimiter")
+        if str(body.get("contentType") or "CSV") != "CSV":
+            raise SalesforceError(400, "INVALIDJOB", "contentType must be CSV")
+        now = self.org.stamp()
+        job_id = make_id(JOB_PREFIX, len(self.jobs) + 1)
+        external = body.get("externalIdFieldName")
+        job = Job(job_id, sobject.name, external, line_ending, delimiter, version, now, now)
+        self.jobs[job_id] = job
+        return self.describe(job)
+
+    def upload(self, job_id: str, data: bytes) -> None:
+        job = self.job(job_id)
+        if job.state != "Open":
+            raise SalesforceError(409, "INVALIDJOBSTATE", f"Job {job_id} is not Open: {job.state}")
+        text = data.decode("utf-8-sig")
+        if not text.strip():
+            raise SalesforceError(400, "INVALIDJOB", "The uploaded data is empty")
+        job.data = job.data + text if job.data else text
+
+    def change_state(self, job_id: str, body: Any) -> dict[str, Any]:
+        job = self.job(job_id)
+        state = body.get("state") if isinstance(body, dict) else None
+        allowed = {"UploadComplete": ("Open",), "Aborted": ("Open", "UploadComplete")}
+        if state not in allowed or job.state not in allowed[state]:
+            message = f"Cannot change the state of job {job_id} from {job.state} to {state}"
+            raise SalesforceError(400, "INVALIDJOBSTATE", message)
+        job.modified = self.org.stamp()
+        if state == "Aborted":
+            job.state = "Aborted"
+            job.header, rows = self._rows(job)
+            job.unprocessed = rows
+            return self.describe(job)
+        job.state = "UploadComplete"
+        answer = self.describe(job)
+        self._process(job)
+        return answer
+
+    def delete(self, job_id: str) -> None:
+        job = self.job(job_id)
+        if job.state == "Open":
+            raise SalesforceError(400, "INVALIDJOBSTATE", "An Open job cannot be deleted")
+        del self.jobs[job_id]
+
+    # -- processing ------------------------------------------------------------------------
+
+    def _rows(self, job: Job) -> tuple[list[str], list[list[str]]]:
+        reader = csv.reader(io.StringIO(job.data, newline=""), delimiter=DELIMITERS[job.delimiter])
+        rows = [row for row in reader if row]
+        return (rows[0], rows[1:]) if rows else ([], [])
+
+    def _process(self, job: Job) -> None:
+        job.header, rows = self._rows(job)
+        problem = self._problem(job)
+        if problem:
+            job.state, job.error, job.unprocessed = "Failed", problem, rows
+            return
+        for values in rows:
+            self._update(job, values)
+        job.state = "JobComplete"
+        job.modified = self.org.stamp()
+
+    def _problem(self, job: Job) -> str | None:
+        if job.line_ending == "LF" and "\r\n" in job.data:
+            return "LineEnding is invalid on user data. Current LineEnding setting is LF"
+        sobject = self.org.sobject(job.object)
+        assert sobject is not None
+        for name in job.header:
+            if sobject.field(name) is None:
+                return f"InvalidBatch : Field name not found : {name}"
+        return None if job.header else "InvalidBatch : The uploaded data has no header"
+
+    def _update(self, job: Job, values: list[str]) -> None:
+        record = dict(zip(job.header, values, strict=False))
+        record_id = next((v for k, v in record.items() if k.lower() == "id"), "")
+        try:
+            table, row, changes = self.org.prepare_update(record, job.object, csv=True)
+            if self.record_fails():
+                message = (
+                    f"unable to obtain exclusive access to this record or 1 records: {record_id}"
+                )
+                raise RecordError("UNABLE_TO_LOCK_ROW", message)
+        except RecordError as error:
+            job.failed.append([record_id, error.as_bulk(), *values])
+            return
+        self.org.apply(table, row, changes)
+        job.succeeded.append([table.id(row), "false", *values])
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def describe(self, job: Job) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "id": job.id,
+            "operation": "update",
+            "object": job.object,
+            "createdById": self.user_id,
+            "createdDate": format_datetime(job.created),
+            "systemModstamp": format_datetime(job.modified),
+            "state": job.state,
+        }
+        if job.external_id:
+            info["externalIdFieldName"] = job.external_id
+        return info | {
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(job.version.lstrip("v")),
+            "contentUrl": f"services/data/{job.version}/jobs/ingest/{job.id}/batches",
+            "lineEnding": job.line_ending,
+            "columnDelimiter": job.delimiter,
+        }
+
+    def info(self, job_id: str) -> dict[str, Any]:
+        job = self.job(job_id)
+        info = self.describe(job) | {
+            "jobType": "V2Ingest",
+            "numberRecordsProcessed": len(job.succeeded) + len(job.failed),
+            "numberRecordsFailed": len(job.failed),
+            "retries": 0,
+            "totalProcessingTime": 0,
+            "apiActiveProcessingTime": 0,
+            "apexProcessingTime": 0,
+        }
+        if job.error:
+            info["errorMessage"] = job.error
+        return info
+
+    def all(self) -> dict[str, Any]:
+        records = [self.describe(job) | {"jobType": "V2Ingest"} for job in self.jobs.values()]
+        return {"done": True, "records": records, "nextRecordsUrl": None}
+
+    def results(self, job_id: str, kind: str) -> str:
+        job = self.job(job_id)
+        kind = kind.lower()
+        if kind not in RESULT_KINDS:
+            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        if kind == "unprocessedrecords":
+            writer.writerows([job.header, *job.unprocessed] if job.header else [])
+            return buffer.getvalue()
+        second = "sf__Created" if kind == "successfulresults" else "sf__Error"
+        rows = job.succeeded if kind == "successfulresults" else job.failed
+        writer.writerows([["sf__Id", second, *job.header], *rows])
+        return buffer.getvalue()

@@ -1,0 +1,260 @@
+"""The Salesforce sandbox's org: its tables, id lookup, validated writes, clock and new activity.
+
+Writes follow the SaveResult errors of the REST API (MISSING_ARGUMENT,
+MALFORMED_ID, INVALID_CROSS_REFERENCE_KEY, INVALID_FIELD,
+INVALID_FIELD_FOR_INSERT_UPDATE, INVALID_TYPE_ON_FIELD_IN_RECORD, STRING_TOO_LONG,
+INVALID_EMAIL_ADDRESS, REQUIRED_FIELD_MISSING) and stamp `LastModifiedDate` and
+`SystemModstamp` with the org's clock, which only moves forward, so that a pull
+by `SystemModstamp > cursor` sees every change exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sandbox.salesforce.projection import (
+    QUOTED,
+    WON,
+    Row,
+    Table,
+    contact_role_values,
+    project,
+    task_values,
+)
+from sandbox.salesforce.schema import (
+    FieldDef,
+    RecordError,
+    SObjectType,
+    coerce,
+    parse_id,
+    standard_types,
+)
+from sandbox.world.tables import World
+from scoring.records import ActivityType
+
+EMAIL_KINDS = (ActivityType.EMAIL_SENT, ActivityType.EMAIL_OPEN, ActivityType.EMAIL_CLICK)
+ROLLED_BACK = RecordError(
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "Record rolled back because not all records were valid and the request was using "
+    "AllOrNone header",
+)
+
+
+def _failure(error: RecordError) -> dict[str, Any]:
+    return {"success": False, "errors": [error.as_json()]}
+
+
+class Org:
+    """All sObject tables, the id lookup, validated writes and the org's clock."""
+
+    def __init__(self, world: World | None, now: Callable[[], datetime]) -> None:
+        self.types = standard_types()
+        self._now = now
+        self._last_stamp = datetime.min.replace(tzinfo=UTC)
+        tables, self.index = project(world, self.types)
+        self.tables = {t.sobject.name.lower(): t for t in tables}
+        self._by_prefix = {t.sobject.prefix: t for t in tables}
+
+    def sobject(self, name: str) -> SObjectType | None:
+        return self.types.get(name.lower())
+
+    def table(self, name: str) -> Table:
+        return self.tables[name.lower()]
+
+    def locate(self, record_id: str) -> tuple[Table, int] | None:
+        parsed = parse_id(record_id)
+        table = self._by_prefix.get(parsed[0]) if parsed else None
+        if parsed is None or table is None or parsed[1] >= len(table):
+            return None
+        return table, parsed[1]
+
+    def record(self, record_id: str) -> Row | None:
+        located = self.locate(record_id)
+        return located[0].record(located[1]) if located else None
+
+    def stamp(self) -> datetime:
+        """The org's time for a write, to the millisecond: later than the previous one."""
+        now = self._now()
+        now -= timedelta(microseconds=now.microsecond % 1000)
+        moment = max(now, self._last_stamp + timedelta(milliseconds=1))
+        self._last_stamp = moment
+        return moment
+
+    def add_custom_field(self, sobject: SObjectType, definition: FieldDef) -> None:
+        sobject.add(definition)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def prepare_update(
+        self, record: Mapping[str, Any], sobject_name: str | None = None, *, csv: bool = False
+    ) -> tuple[Table, int, Row]:
+        """Check one record of an update (an `Id` and the fields to set); RecordError if bad."""
+        values = {k: v for k, v in record.items() if k != "attributes"}
+        id_key = next((k for k in values if k.lower() == "id"), None)
+        if id_key is None or not values[id_key]:
+            raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call")
+        record_id = str(values.pop(id_key))
+        attributes = record.get("attributes")
+        name = sobject_name or (attributes.get("type") if isinstance(attributes, dict) else None)
+        sobject = self.sobject(str(name)) if name else None
+        if sobject is None:
+            raise RecordError("INVALID_TYPE", f"sObject type '{name}' is not supported.")
+        parsed = parse_id(record_id)
+        if parsed is None or parsed[0] != sobject.prefix:
+            message = f"{sobject.name} ID: id value of incorrect type: {record_id}"
+            raise RecordError("MALFORMED_ID", message, ("Id",))
+        located = self.locate(record_id)
+        if located is None:
+            raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        return located[0], located[1], self._changes(sobject, values, csv)
+
+    def _changes(self, sobject: SObjectType, values: Mapping[str, Any], csv: bool) -> Row:
+        changes: Row = {}
+        for name, raw in values.items():
+            definition = sobject.field(name)
+            if definition is None:
+                message = f"No such column '{name}' on sobject of type {sobject.name}"
+                raise RecordError("INVALID_FIELD", message)
+            if not definition.updateable:
+                raise RecordError(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to create/update fields: {definition.name}. Please check the "
+                    "security settings of this field and verify that it is read/write for "
+                    "your profile or permission set.",
+                    (definition.name,),
+                )
+            if csv and raw == "":
+                continue  # Bulk API: an empty cell leaves the field as it is; #N/A clears it
+            value = coerce(definition, None if csv and raw == "#N/A" else raw)
+            self._check_reference(definition, value)
+            changes[definition.name] = value
+        return changes
+
+    def _check_reference(self, definition: FieldDef, value: object) -> None:
+        if definition.type != "reference" or value is None:
+            return
+        located = self.locate(str(value))
+        if located is None or located[0].sobject.name not in definition.reference_to:
+            message = f"{definition.label}: id value of incorrect type: {value}"
+            raise RecordError("FIELD_INTEGRITY_EXCEPTION", message, (definition.name,))
+
+    def apply(self, table: Table, row: int, changes: Row) -> None:
+        moment = self.stamp()
+        table.write(row, {**changes, "LastModifiedDate": moment, "SystemModstamp": moment})
+
+    def update_collection(
+        self, records: list[Any], all_or_none: bool, record_fails: Callable[[], bool]
+    ) -> list[dict[str, Any]]:
+        """The SaveResults of an sObject Collections update, written unless all_or_none fails."""
+        checked = [self._check(record, record_fails) for record in records]
+        if all_or_none and any(isinstance(outcome, RecordError) for outcome in checked):
+            return [_failure(o if isinstance(o, RecordError) else ROLLED_BACK) for o in checked]
+        results = []
+        for outcome in checked:
+            if isinstance(outcome, RecordError):
+                results.append(_failure(outcome))
+                continue
+            table, row, changes = outcome
+            self.apply(table, row, changes)
+            results.append({"id": table.id(row), "success": True, "errors": []})
+        return results
+
+    def _check(
+        self, record: Any, record_fails: Callable[[], bool]
+    ) -> RecordError | tuple[Table, int, Row]:
+        try:
+            if not isinstance(record, dict):
+                raise RecordError("JSON_PARSER_ERROR", "Each record must be a JSON object")
+            table, row, changes = self.prepare_update(record)
+            if record_fails():
+                message = "unable to obtain exclusive access to this record or 1 records: "
+                raise RecordError("UNABLE_TO_LOCK_ROW", message + table.id(row))
+            return table, row, changes
+        except RecordError as error:
+            return error
+
+    def add(self, name: str, values: Row) -> tuple[Table, int]:
+        moment = self.stamp()
+        table = self.table(name)
+        stamps = {"CreatedDate": moment, "LastModifiedDate": moment, "SystemModstamp": moment}
+        return table, table.add({**values, **stamps})
+
+    # -- new activity ----------------------------------------------------------------------
+
+    def add_activity(
+        self, person: int, kind: ActivityType, at: datetime, campaign: int, amount: float | None
+    ) -> str:
+        """Record what a world person just did; the id of the record made or changed."""
+        who = self.index.person_record(person)
+        if who is None:
+            raise ValueError(f"person {person} is not in Salesforce")
+        if kind in (ActivityType.MEETING, ActivityType.SALES_TOUCH):
+            meeting = kind == ActivityType.MEETING
+            table, row = self.add(
+                "Task", task_values(who, at, "Call", "Meeting" if meeting else "Call")
+            )
+            return table.id(row)
+        if kind in EMAIL_KINDS:
+            return self._campaign_member(
+                person, who, campaign, kind == ActivityType.EMAIL_CLICK, at
+            )
+        if kind in (ActivityType.QUOTE_SENT, ActivityType.PURCHASE):
+            return self._deal(person, kind == ActivityType.PURCHASE, at, amount)
+        raise ValueError(f"Salesforce keeps no record of {kind.value}")
+
+    def _campaign_member(
+        self, person: int, who: str, campaign: int, click: bool, at: datetime
+    ) -> str:
+        if not 0 <= campaign < len(self.table("Campaign")):
+            raise ValueError(f"no campaign {campaign} in Salesforce")
+        members = self.table("CampaignMember")
+        row = self.index.member_row(campaign, person)
+        if row is None:
+            lead = who if who.startswith("00Q") else None
+            person_record = self.record(who) or {}
+            _, row = self.add(
+                "CampaignMember",
+                {
+                    "CampaignId": self.table("Campaign").id(campaign),
+                    "LeadId": lead,
+                    "ContactId": None if lead else who,
+                    "Status": "Sent",
+                    "FirstRespondedDate": None,
+                    "Email": person_record.get("Email"),
+                },
+            )
+            self.index.added_members[(campaign, person)] = row
+        if click and members.record(row)["Status"] != "Responded":
+            self.apply(members, row, {"Status": "Responded", "FirstRespondedDate": at.date()})
+        return members.id(row)
+
+    def _deal(self, person: int, won: bool, at: datetime, amount: float | None) -> str:
+        contact_row = self.index.row("Contact", person)
+        if contact_row is None:
+            raise ValueError(f"person {person} is a Lead in Salesforce: no deal without a Contact")
+        opportunities = self.table("Opportunity")
+        open_deals = self.index.open_deals.setdefault(person, [])
+        if won and open_deals:
+            row = open_deals.pop(0)
+            changes = {"StageName": WON, "CloseDate": at.date()}
+            self.apply(opportunities, row, changes | ({"Amount": amount} if amount else {}))
+            return opportunities.id(row)
+        contact = self.table("Contact").record(contact_row)
+        account = self.record(str(contact["AccountId"])) or {}
+        close = at if won else at + timedelta(days=30)
+        _, row = self.add(
+            "Opportunity",
+            {
+                "Name": f"{account.get('Name')} - {at.date()}",
+                "AccountId": contact["AccountId"],
+                "StageName": WON if won else QUOTED,
+                "Amount": amount,
+                "CloseDate": close.date(),
+            },
+        )
+        self.add("OpportunityContactRole", contact_role_values(row, str(contact["Id"]), at))
+        if not won:
+            open_deals.append(row)
+        return opportunities.id(row)

@@ -1,0 +1,418 @@
+"""The world projected onto Salesforce's data model, one lazily made table per sObject.
+
+Every person of the world who carries the SALESFORCE bit is one record: a Contact
+(with an Account) when their company is a customer or in a deal (a person there
+was converted, was sent a quote or bought), otherwise a Lead. Email campaigns
+become Campaigns, and the email events of Salesforce people CampaignMembers (a
+click counts as a response); meetings and sales touches become completed Tasks
+(subtype Call, or Email for every other sales touch); quotes become open
+Opportunities at "Proposal/Price Quote", and a purchase closes the person's oldest
+open one as "Closed Won" (or makes a won one), each with a primary
+OpportunityContactRole.
+
+Records are made from the world's columns when read, so a large world costs no
+memory until it is written to; writes and added records are kept per table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from sandbox.salesforce.schema import LEAD_SOURCES, PREFIXES, SObjectType, make_id
+from sandbox.world.tables import SALESFORCE, World
+from scoring.records import TYPE_CODES, ActivityType
+
+Row = dict[str, Any]
+Ints = npt.NDArray[np.intp]
+QUOTED, WON = "Proposal/Price Quote", "Closed Won"
+
+
+def _moment(epoch: float) -> datetime:
+    """A world time as Salesforce keeps it: UTC, to the millisecond."""
+    millis = round(float(epoch) * 1000)
+    return datetime.fromtimestamp(millis // 1000, UTC) + timedelta(milliseconds=millis % 1000)
+
+
+class Table:
+    """The records of one sObject type: rows made on demand, rows added, and writes."""
+
+    def __init__(
+        self,
+        sobject: SObjectType,
+        count: int,
+        make: Callable[[int], Row],
+        stamps: npt.NDArray[np.float64] | None = None,
+    ) -> None:
+        self.sobject = sobject
+        self._count = count
+        self._make = make
+        self.added: list[Row] = []
+        self.changes: dict[int, Row] = {}
+        self._stamps = stamps
+        """SystemModstamp (epoch seconds) of the rows made from the world, when known."""
+
+    def __len__(self) -> int:
+        return self._count + len(self.added)
+
+    def id(self, row: int) -> str:
+        return make_id(self.sobject.prefix, row)
+
+    def record(self, row: int) -> Row:
+        record = self._make(row) if row < self._count else dict(self.added[row - self._count])
+        record.update(self.changes.get(row, ()))
+        record["Id"] = self.id(row)
+        for definition in self.sobject.fields.values():
+            record.setdefault(definition.name, False if definition.type == "boolean" else None)
+        _derive(self.sobject.name, record)
+        return record
+
+    def rows_stamped_after(self, moment: datetime) -> list[int]:
+        """The rows whose SystemModstamp may be at or after `moment` (a superset, in order).
+
+        The stamps of the rows made from the world are read once, then kept: those
+        rows only change through `changes`, whose rows are always included.
+        """
+        if self._stamps is None:
+            made = (self._make(row)["SystemModstamp"].timestamp() for row in range(self._count))
+            self._stamps = np.fromiter(made, dtype=np.float64, count=self._count)
+        rows = set(np.flatnonzero(self._stamps >= moment.timestamp() - 0.001).tolist())
+        rows |= set(self.changes) | set(range(self._count, len(self)))
+        return sorted(rows)
+
+    def add(self, values: Row) -> int:
+        self.added.append(values)
+        return len(self) - 1
+
+    def write(self, row: int, values: Row) -> None:
+        self.changes.setdefault(row, {}).update(values)
+
+
+def _derive(name: str, record: Row) -> None:
+    """Fields Salesforce computes from others."""
+    if name in ("Lead", "Contact"):
+        record["Name"] = f"{record.get('FirstName') or ''} {record.get('LastName') or ''}".strip()
+    elif name == "Opportunity":
+        record["IsWon"] = record["StageName"] == WON
+        record["IsClosed"] = record["StageName"] in (WON, "Closed Lost")
+    elif name == "CampaignMember":
+        record["HasResponded"] = record["Status"] == "Responded"
+
+
+@dataclass
+class Deal:
+    person: int
+    created: float
+    amount: float
+    stage: str
+    closed: float
+
+
+class Index:
+    """Where world people, campaign memberships and open deals are among the rows.
+
+    Arrays rather than dictionaries, so that a world of millions costs little.
+    """
+
+    def __init__(self, people: int = 0) -> None:
+        self.people = people
+        self.rows = {name: np.full(people, -1, dtype=np.intp) for name in ("Lead", "Contact")}
+        """Per sObject, the row of each world person, or -1."""
+        self.member_keys = np.zeros(0, dtype=np.int64)
+        """`campaign * people + person` of each CampaignMember row made from the world, sorted."""
+        self.added_members: dict[tuple[int, int], int] = {}
+        self.open_deals: dict[int, list[int]] = {}
+        """Person to the Opportunity rows still at the quote stage, oldest first."""
+
+    def row(self, sobject: str, person: int) -> int | None:
+        rows = self.rows[sobject]
+        found = int(rows[person]) if 0 <= person < len(rows) else -1
+        return None if found < 0 else found
+
+    def person_record(self, person: int) -> str | None:
+        """The id of the Lead or Contact that a world person is, if any."""
+        for name in ("Lead", "Contact"):
+            row = self.row(name, person)
+            if row is not None:
+                return make_id(PREFIXES[name], row)
+        return None
+
+    def member_row(self, campaign: int, person: int) -> int | None:
+        key = campaign * self.people + person
+        at = int(np.searchsorted(self.member_keys, key))
+        if at < len(self.member_keys) and self.member_keys[at] == key:
+            return at
+        return self.added_members.get((campaign, person))
+
+
+def project(world: World | None, types: Mapping[str, SObjectType]) -> tuple[list[Table], Index]:
+    """The tables of an org holding `world` (empty ones without a world), and their index."""
+    if world is None:
+        return [Table(types[name.lower()], 0, lambda row: {}) for name in PREFIXES], Index()
+    projection = Projection(world, types)
+    return projection.build(), projection.index
+
+
+class Projection:
+    """Builds the tables of an org from a world."""
+
+    def __init__(self, world: World, types: Mapping[str, SObjectType]) -> None:
+        self.world = world
+        self.types = types
+        self.index = Index()
+
+    def build(self) -> list[Table]:
+        self._select()
+        events = self.world.events
+        stamps = {"CampaignMember": self.member_last, "Task": events.at[self.tasks]}
+        return [
+            Table(self.types[name.lower()], count, make, stamps.get(name))
+            for name, count, make in self._makers()
+        ]
+
+    def _select(self) -> None:
+        world = self.world
+        people, events = world.people, world.events
+        sf = people.in_system(SALESFORCE)
+        self.in_sf = (people.systems[events.person] & SALESFORCE) != 0
+        deals = self._events(ActivityType.QUOTE_SENT, ActivityType.PURCHASE)
+        dealers = np.isin(sf, events.person[deals]) | people.converted[sf]
+        self.accounts = np.unique(people.company[sf][dealers])
+        account_row = np.full(len(world.companies), -1)
+        account_row[self.accounts] = np.arange(len(self.accounts))
+        self.account_row = account_row
+        at_account = account_row[people.company[sf]] >= 0
+        self.leads, self.contacts = sf[~at_account], sf[at_account]
+        rows = account_row[people.company[self.contacts]]
+        self.account_created = np.full(len(self.accounts), np.inf)
+        np.minimum.at(self.account_created, rows, people.created_at[self.contacts])
+        self.account_won = np.full(len(self.accounts), -np.inf)
+        np.fmax.at(self.account_won, rows, people.converted_at[self.contacts])
+        self.index = Index(len(people))
+        self.index.rows["Lead"][self.leads] = np.arange(len(self.leads))
+        self.index.rows["Contact"][self.contacts] = np.arange(len(self.contacts))
+        touches = self._events(ActivityType.MEETING, ActivityType.SALES_TOUCH)
+        self.first_touch = np.full(len(people), np.inf)
+        np.minimum.at(self.first_touch, events.person[touches], events.at[touches])
+        self.tasks = touches
+        self._members()
+        self._deals(deals)
+        for deal in self.deals:
+            if deal.stage == WON:
+                row = account_row[people.company[deal.person]]
+                self.account_won[row] = np.fmax(self.account_won[row], deal.closed)
+
+    def _events(self, *kinds: ActivityType) -> Ints:
+        events = self.world.events
+        codes = [TYPE_CODES[k] for k in kinds]
+        return np.flatnonzero(self.in_sf & np.isin(events.type, codes))
+
+    def _members(self) -> None:
+        events, count = self.world.events, len(self.world.people)
+        mail = self._events(
+            ActivityType.EMAIL_SENT, ActivityType.EMAIL_OPEN, ActivityType.EMAIL_CLICK
+        )
+        mail = mail[events.campaign[mail] >= 0]
+        keys = events.campaign[mail].astype(np.int64) * count + events.person[mail]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        self.member_first = np.full(len(unique), np.inf)
+        self.member_last = np.full(len(unique), -np.inf)
+        self.member_click = np.full(len(unique), np.inf)
+        np.minimum.at(self.member_first, inverse, events.at[mail])
+        np.maximum.at(self.member_last, inverse, events.at[mail])
+        clicks = events.type[mail] == TYPE_CODES[ActivityType.EMAIL_CLICK]
+        np.minimum.at(self.member_click, inverse[clicks], events.at[mail][clicks])
+        self.member_campaign, self.member_person = unique // count, unique % count
+        self.index.member_keys = unique
+
+    def _deals(self, deals: Ints) -> None:
+        events = self.world.events
+        self.deals: list[Deal] = []
+        for e in deals.tolist():
+            person, at, amount = int(events.person[e]), float(events.at[e]), float(events.amount[e])
+            if events.type[e] == TYPE_CODES[ActivityType.QUOTE_SENT]:
+                self.deals.append(Deal(person, at, amount, QUOTED, at + 30 * 86_400))
+                self.index.open_deals.setdefault(person, []).append(len(self.deals) - 1)
+            elif self.index.open_deals.get(person):
+                deal = self.deals[self.index.open_deals[person].pop(0)]
+                deal.stage, deal.closed = WON, at
+                deal.amount = amount if np.isfinite(amount) else deal.amount
+            else:
+                self.deals.append(Deal(person, at, amount, WON, at))
+
+    def _makers(self) -> list[tuple[str, int, Callable[[int], Row]]]:
+        world = self.world
+        return [
+            ("Lead", len(self.leads), self._lead),
+            ("Contact", len(self.contacts), self._contact),
+            ("Account", len(self.accounts), self._account),
+            ("Campaign", len(world.campaigns), self._campaign),
+            ("CampaignMember", len(self.member_person), self._member),
+            ("Task", len(self.tasks), self._task),
+            ("Opportunity", len(self.deals), self._opportunity),
+            ("OpportunityContactRole", len(self.deals), self._contact_role),
+        ]
+
+    # -- one record of each type -------------------------------------------------------------
+
+    def _person(self, person: int, *more: float) -> Row:
+        people = self.world.people
+        created = float(people.created_at[person])
+        touched = [m for m in (self.first_touch[person], *more) if np.isfinite(m)]
+        modified = max([created, *touched])
+        return {
+            "FirstName": str(people.first_name[person]),
+            "LastName": str(people.last_name[person]),
+            "Email": people.email_in(SALESFORCE, person),
+            "Title": str(people.job_title[person]),
+            "LeadSource": LEAD_SOURCES[(person * 7 + self.world.seed) % len(LEAD_SOURCES)],
+            "CreatedDate": _moment(created),
+            "LastModifiedDate": _moment(modified),
+            "SystemModstamp": _moment(modified),
+        }
+
+    def _lead(self, row: int) -> Row:
+        world = self.world
+        person = int(self.leads[row])
+        company = int(world.people.company[person])
+        contacted = np.isfinite(self.first_touch[person])
+        return {
+            **self._person(person),
+            "Company": str(world.companies.name[company]),
+            "Industry": str(world.companies.industry[company]),
+            "NumberOfEmployees": int(world.companies.employees[company]),
+            "Country": str(world.people.country[person]),
+            "Status": "Working - Contacted" if contacted else "Open - Not Contacted",
+            "IsConverted": False,
+        }
+
+    def _contact(self, row: int) -> Row:
+        people = self.world.people
+        person = int(self.contacts[row])
+        company = int(people.company[person])
+        return {
+            **self._person(person, float(people.converted_at[person])),
+            "Department": str(people.job_function[person]),
+            "AccountId": make_id(PREFIXES["Account"], int(self.account_row[company])),
+            "MailingCountry": str(people.country[person]),
+        }
+
+    def _account(self, row: int) -> Row:
+        world = self.world
+        company = int(self.accounts[row])
+        created, won = float(self.account_created[row]), float(self.account_won[row])
+        modified = max(created, won) if np.isfinite(won) else created
+        return {
+            "Name": str(world.companies.name[company]),
+            "Website": f"https://{world.companies.domain[company]}",
+            "Industry": str(world.companies.industry[company]),
+            "NumberOfEmployees": int(world.companies.employees[company]),
+            "BillingCountry": str(world.companies.country[company]),
+            "Type": "Customer" if np.isfinite(won) else "Prospect",
+            "CreatedDate": _moment(created),
+            "LastModifiedDate": _moment(modified),
+            "SystemModstamp": _moment(modified),
+        }
+
+    def _campaign(self, row: int) -> Row:
+        campaigns = self.world.campaigns
+        sent = _moment(float(campaigns.sent_at[row]))
+        return {
+            "Name": str(campaigns.name[row]),
+            "Type": "Email",
+            "Status": "Completed",
+            "StartDate": sent.date(),
+            "IsActive": False,
+            "Description": str(campaigns.subject[row]),
+            "CreatedDate": sent,
+            "LastModifiedDate": sent,
+            "SystemModstamp": sent,
+        }
+
+    def _member(self, row: int) -> Row:
+        person = int(self.member_person[row])
+        clicked = float(self.member_click[row])
+        responded = np.isfinite(clicked)
+        return {
+            **self._who(person, "LeadId", "ContactId"),
+            "CampaignId": make_id(PREFIXES["Campaign"], int(self.member_campaign[row])),
+            "Status": "Responded" if responded else "Sent",
+            "FirstRespondedDate": _moment(clicked).date() if responded else None,
+            "Email": self.world.people.email_in(SALESFORCE, person),
+            "CreatedDate": _moment(float(self.member_first[row])),
+            "LastModifiedDate": _moment(float(self.member_last[row])),
+            "SystemModstamp": _moment(float(self.member_last[row])),
+        }
+
+    def _who(self, person: int, lead_key: str, contact_key: str) -> Row:
+        lead = self.index.row("Lead", person)
+        contact = self.index.row("Contact", person)
+        return {
+            lead_key: None if lead is None else make_id(PREFIXES["Lead"], lead),
+            contact_key: None if contact is None else make_id(PREFIXES["Contact"], contact),
+        }
+
+    def _task(self, row: int) -> Row:
+        events = self.world.events
+        event = int(self.tasks[row])
+        person, at = int(events.person[event]), _moment(float(events.at[event]))
+        meeting = events.type[event] == TYPE_CODES[ActivityType.MEETING]
+        subtype = "Call" if meeting or event % 2 == 0 else "Email"
+        return task_values(
+            self.index.person_record(person), at, subtype, "Meeting" if meeting else subtype
+        )
+
+    def _opportunity(self, row: int) -> Row:
+        world = self.world
+        deal = self.deals[row]
+        company = int(world.people.company[deal.person])
+        modified = _moment(max(deal.created, deal.closed if deal.stage == WON else deal.created))
+        return {
+            "Name": f"{world.companies.name[company]} - {_moment(deal.created).date()}",
+            "AccountId": make_id(PREFIXES["Account"], int(self.account_row[company])),
+            "StageName": deal.stage,
+            "Amount": deal.amount if np.isfinite(deal.amount) else None,
+            "CloseDate": _moment(deal.closed).date(),
+            "CreatedDate": _moment(deal.created),
+            "LastModifiedDate": modified,
+            "SystemModstamp": modified,
+        }
+
+    def _contact_role(self, row: int) -> Row:
+        deal = self.deals[row]
+        created = _moment(deal.created)
+        contact = self.index.row("Contact", deal.person)
+        assert contact is not None
+        return contact_role_values(row, make_id(PREFIXES["Contact"], contact), created)
+
+
+def task_values(who: str | None, at: datetime, subtype: str, kind: str) -> Row:
+    subject = {"Meeting": "Meeting", "Call": "Call", "Email": "Email: follow-up"}[kind]
+    return {
+        "Subject": subject,
+        "ActivityDate": at.date(),
+        "WhoId": who,
+        "Status": "Completed",
+        "TaskSubtype": subtype,
+        "Type": kind,
+        "CreatedDate": at,
+        "LastModifiedDate": at,
+        "SystemModstamp": at,
+    }
+
+
+def contact_role_values(opportunity: int, contact: str, created: datetime) -> Row:
+    return {
+        "OpportunityId": make_id(PREFIXES["Opportunity"], opportunity),
+        "ContactId": contact,
+        "Role": "Decision Maker",
+        "IsPrimary": True,
+        "CreatedDate": created,
+        "LastModifiedDate": created,
+        "SystemModstamp": created,
+    }
