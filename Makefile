@@ -30,7 +30,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/engine.py
-	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/world.py
 	$(BIN)/python bench/hubspot_sync.py
 
 clean:

@@ -1,20 +1,23 @@
 """Benchmark of the batch engine against a hand-written plain numpy baseline.
 
-    .venv/bin/python bench/engine.py                       # 1M contacts, 10M activities
-    .venv/bin/python bench/engine.py --contacts 100000 --activities 1000000
+    .venv/bin/python bench/engine.py                  # 530,000 people, about 10M activities
+    .venv/bin/python bench/engine.py --people 50000
 
 What it does:
 
-1. Generates a synthetic, seeded columnar data set directly with numpy: companies
-   with industry, country and head count; contacts with job function, seniority,
-   lifecycle stage and an email address at their company's domain, a free-mail
-   domain or (rarely) a competitor's; and about two years of activities ending at
-   `AS_OF` (a few fall after it, as late or clock-skewed events do): campaign email
-   sends, and the opens, clicks, bounces, unsubscribes and spam reports that follow
-   them (with the send's `campaign`, ~500 campaigns), page views over ~200 URLs,
-   content downloads, forms, demo requests, meetings and the rest. Rows are in
-   time order, like an event log.
-2. Times `scoring.score` with `bench/rules_realistic.yaml` (best of --repeat).
+1. Generates the sandbox's seeded synthetic B2B world (`sandbox.world.generate_world`,
+   one year up to its `now`): companies with industry, country and a heavy-tailed head
+   count; people with job function, seniority, title and an address at their company's
+   domain, a free-mail domain or (rarely) a competitor's; and their event log: campaign
+   email sends with the opens, clicks (mail-gateway and sandbox scanner clicks among
+   them), bounces, unsubscribes and spam reports that follow, site sessions, downloads,
+   forms, questions, demo requests, meetings, quotes and purchases. At the default size
+   the log holds about 10M events. The world becomes the engine's frames through
+   `sandbox.world.columns.world_columns` and `ContactFrame.from_arrays` /
+   `ActivityFrame.from_arrays`, as in the tests; the CRM stage of each contact
+   (`lifecycle_stage`) is Customer for the world's buyers, missing for the others.
+2. Times `scoring.score` with `bench/rules_realistic.yaml` (best of --repeat), scoring
+   at the world's `now`.
 3. Times `baseline`: the same arithmetic for the same rule set, written once by
    hand in plain numpy with the rules hard-coded. It is the "physical limit" of
    plain numpy, written straightforwardly: it groups the usable rows by activity
@@ -25,12 +28,11 @@ What it does:
 
 Machine clicks. The engine drops, by default, email clicks made less than 10 s
 after the email_sent of the same campaign to the same contact, and clicks in a
-burst of more than 2 by one contact within one second. This benchmark does NOT
-avoid such clicks: real data hold them (mail gateways and link scanners), so the
-generator plants about 6% scanner clicks 0.2-9 s after delivery and about 2% in
-bursts of three within a second, and the baseline applies the same filter in
-plain numpy (with the default thresholds hard-coded). Both sides therefore pay
-for the filter, and the totals check covers it.
+burst of more than 2 by one contact within one second. The world holds such
+clicks, as real data do: mail gateways follow links within seconds of delivery
+and sandboxes open every link of a message within one second. The baseline
+applies the same filter in plain numpy (with the default thresholds
+hard-coded), so both sides pay for it, and the totals check covers it.
 
 What the baseline does not do: the engine also keeps every rule's points and
 match count per contact (for explanations), the stage ladder and the grades;
@@ -46,7 +48,7 @@ import re
 import resource
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +58,8 @@ import numpy as np
 import numpy.typing as npt
 
 import scoring
+from sandbox.world import generate_world
+from sandbox.world.columns import Plain, world_columns
 from scoring.filters import machine_clicks as engine_machine_clicks
 from scoring.frames import (
     ActivityFrame,
@@ -67,115 +71,15 @@ from scoring.frames import (
 from scoring.records import ACTIVITY_TYPES, ActivityType
 
 RULES_PATH = Path(__file__).with_name("rules_realistic.yaml")
-AS_OF = datetime(2025, 11, 1, 12, 0, tzinfo=UTC)
 DAY = 86_400.0
-HOUR = 3_600.0
 CODE = {t: i for i, t in enumerate(ACTIVITY_TYPES)}
 A = ActivityType
 IntArray = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
 
+
 # --- the synthetic data set ---------------------------------------------------------------
-
-# fmt: off
-# (value, weight); a few case variants, as CRMs hold them (conditions ignore case)
-INDUSTRIES = [
-    ("Software", 14), ("software", 2), ("SaaS", 6), ("Financial Services", 8),
-    ("financial services", 1), ("Fintech", 3), ("Healthcare", 8), ("Manufacturing", 9),
-    ("Retail", 7), ("Logistics", 4), ("Education", 6), ("Government", 3), ("Non-profit", 3),
-    ("Media", 4), ("Telecommunications", 3), ("Energy", 3), ("Real Estate", 3),
-    ("Consulting", 6), ("Insurance", 3), ("Hospitality", 2), ("Automotive", 2),
-    ("Construction", 2), ("Legal", 1), ("Agriculture", 1),
-]
-COUNTRIES = [
-    ("US", 30), ("us", 1), ("GB", 8), ("DE", 7), ("FR", 6), ("CA", 4), ("NL", 3), ("AU", 3),
-    ("IN", 6), ("BR", 4), ("ES", 3), ("IT", 3), ("SE", 2), ("CH", 2), ("JP", 2), ("SG", 1),
-    ("MX", 2), ("PL", 2), ("BE", 1), ("IE", 1), ("DK", 1), ("NO", 1), ("FI", 1), ("AT", 1),
-    ("ZA", 1), ("AE", 1), ("CN", 2), ("KR", 1), ("IL", 1), ("AR", 1), ("RU", 1),
-    ("BY", 0.2), ("IR", 0.1), ("KP", 0.01),
-]
-JOB_FUNCTIONS = [
-    ("Engineering", 15), ("IT", 10), ("Operations", 8), ("Marketing", 15), ("Sales", 12),
-    ("Finance", 6), ("HR", 5), ("Executive", 5), ("Product", 6), ("Customer Success", 4),
-    ("Legal", 2), ("Student", 3), ("Consultant", 4), ("Other", 5),
-]
-SENIORITIES = [
-    ("C-Level", 4), ("VP", 6), ("Director", 12), ("Manager", 25), ("Senior", 15),
-    ("Individual Contributor", 30), ("Intern", 3),
-]
-LIFECYCLE = [("Lead", 8), ("MQL", 3), ("SQL", 2), ("Opportunity", 1), ("Customer", 1)]
-FREE_DOMAINS = [
-    ("gmail.com", 45), ("yahoo.com", 10), ("hotmail.com", 8), ("outlook.com", 8),
-    ("icloud.com", 4), ("aol.com", 2), ("gmx.de", 3), ("web.de", 2), ("orange.fr", 2),
-    ("yahoo.co.uk", 2), ("live.com", 2), ("protonmail.com", 1), ("qq.com", 2), ("mail.ru", 1),
-]
-COMPETITOR_DOMAINS = ["leadrival.com", "scorewise.io", "funnelforge.com", "pipemetric.com"]
-STEMS = [
-    "acme", "globex", "initech", "umbrella", "hooli", "vandelay", "soylent", "tyrell",
-    "wonka", "cyberdyne", "massive", "stark", "wayne", "oscorp", "aperture", "gringotts",
-    "nakatomi", "dunder", "pied", "monarch",
-]
-TLDS = [("com", 70), ("io", 8), ("co", 4), ("de", 5), ("fr", 4), ("co.uk", 5), ("net", 4)]
-FIRST = ["anna", "ben", "chloe", "david", "emma", "farid", "grace", "hugo", "ines", "jon"]
-LAST = ["smith", "martin", "muller", "garcia", "rossi", "nguyen", "kim", "silva", "dubois"]
-
-# activity mix (share of all activities); opens, clicks, bounces, unsubscribes and
-# spam reports follow sends of a campaign, the rest are drawn on their own
-MIX = {
-    A.EMAIL_SENT: 0.40, A.EMAIL_OPEN: 0.20, A.EMAIL_CLICK: 0.035, A.EMAIL_BOUNCE: 0.006,
-    A.EMAIL_UNSUBSCRIBE: 0.003, A.EMAIL_SPAM_REPORT: 0.0003, A.PAGE_VIEW: 0.30,
-    A.CONTENT_DOWNLOAD: 0.012, A.FORM_SUBMISSION: 0.008, A.NEWSLETTER_SIGNUP: 0.002,
-    A.SOCIAL_CLICK: 0.015, A.QUESTION: 0.002, A.DEMO_REQUEST: 0.0012, A.MEETING: 0.0015,
-    A.SALES_TOUCH: 0.01, A.QUOTE_SENT: 0.0005, A.PURCHASE: 0.0002,
-}
-SITE = "https://www.leadflow.example"
-TOP_PAGES = ["/", "/pricing", "/product", "/demo", "/customers", "/features", "/blog/",
-             "/pricing/enterprise", "/pricing/compare", "/integrations/", "/docs/", "/about",
-             "/contact", "/careers", "/security", "/partners"]
-PRODUCTS = ["scoring", "sync", "analytics", "workflows", "api", "segments", "alerts", "reports"]
-FEATURES = ["decay", "grades", "stages", "bant", "webhooks", "sso", "audit-log", "sandbox"]
-INTEGRATIONS = ["hubspot", "salesforce", "mailchimp", "slack", "zapier", "segment", "snowflake",
-                "bigquery", "pipedrive", "zendesk", "intercom", "marketo", "outreach", "gong",
-                "linkedin", "google-ads"]
-# fmt: on
-N_CAMPAIGNS = 500
-SCANNER_SHARE = 0.06  # clicks by link scanners 0.2-9 s after delivery
-BURST_SHARE = 0.02  # clicks in bursts of three within a second
-
-
-def site_urls() -> list[str]:
-    """200 distinct URLs, roughly from the most visited to the least."""
-    paths = list(TOP_PAGES)
-    paths += [f"/product/{p}" for p in PRODUCTS]
-    paths += [f"/features/{p}" for p in FEATURES]
-    paths += [f"/customers/story-{i}" for i in range(12)]
-    paths += [f"/integrations/{p}" for p in INTEGRATIONS]
-    paths += [f"/resources/ebook-{i}" for i in range(8)]
-    paths += [f"/resources/report-{i}" for i in range(4)]
-    paths += [f"/resources/webinar-{i}" for i in range(6)]
-    paths += [f"/careers/job-{i}" for i in range(8)]
-    paths += [f"/docs/page-{i}" for i in range(30)]
-    paths += ["/legal/privacy", "/legal/terms", "/legal/dpa", "/status"]
-    paths += [f"/blog/post-{i}" for i in range(200 - len(paths))]
-    return [f"{SITE}{p}" for p in paths]
-
-
-def weighted(
-    rng: np.random.Generator, table: Sequence[tuple[str, float]], size: int, missing: float = 0.0
-) -> IntArray:
-    """Codes into `table`, drawn by weight, with a share of missing (-1)."""
-    weights = np.array([w for _, w in table], dtype=np.float64)
-    codes = rng.choice(len(table), size=size, p=weights / weights.sum()).astype(np.int32)
-    if missing:
-        codes[rng.random(size) < missing] = -1
-    return codes
-
-
-def categorical(codes: IntArray, values: list[str]) -> CategoricalColumn:
-    categories = np.empty(len(values), dtype=object)
-    categories[:] = values
-    return CategoricalColumn(codes.astype(np.int32), categories)
 
 
 @dataclass
@@ -184,177 +88,26 @@ class Dataset:
     activities: ActivityFrame
     as_of: datetime
     seconds_generate: float
+    """generate_world."""
     seconds_frames: float
-    """ContactFrame.from_columns: derives email_domain and email_free (part of the library)."""
+    """world_columns and the frames' from_arrays (which derive email_domain and email_free)."""
 
 
-def generate(n: int, m: int, seed: int) -> Dataset:
+def generate(people: int, seed: int, days: int) -> Dataset:
     started = time.perf_counter()
-    rng = np.random.default_rng(seed)
-    as_of = AS_OF.timestamp()
-    start = as_of - 730 * DAY
-
-    # -- companies and contacts --
-    n_companies = max(1, n // 5)
-    industry = weighted(rng, INDUSTRIES, n_companies, missing=0.10)
-    country = weighted(rng, COUNTRIES, n_companies, missing=0.05)
-    employees = np.round(np.exp(rng.normal(4.0, 1.9, n_companies))).clip(1, 500_000)
-    employees[rng.random(n_companies) < 0.12] = np.nan
-    stem = rng.integers(0, len(STEMS), n_companies).tolist()
-    tld = weighted(rng, TLDS, n_companies).tolist()
-    company_domains = [f"{STEMS[stem[i]]}{i}.{TLDS[tld[i]][0]}" for i in range(n_companies)]
-    company = (n_companies * rng.random(n) ** 1.5).astype(np.int64)  # a few big accounts
-
-    address = rng.random(n)  # what kind of address: free mail, competitor or company
-    domain = company.copy()
-    free = address < 0.22
-    domain[free] = n_companies + weighted(rng, FREE_DOMAINS, int(free.sum()))
-    rival = (address >= 0.22) & (address < 0.2215)
-    domain[rival] = n_companies + len(FREE_DOMAINS) + rng.integers(0, 4, int(rival.sum()))
-    all_domains = company_domains + [d for d, _ in FREE_DOMAINS] + COMPETITOR_DOMAINS
-    has_email = rng.random(n) >= 0.02
-    email_codes = np.full(n, -1, dtype=np.int32)
-    email_codes[has_email] = np.arange(int(has_email.sum()), dtype=np.int32)
-    first = rng.integers(0, len(FIRST), n).tolist()
-    last = rng.integers(0, len(LAST), n).tolist()
-    domain_list = domain.tolist()
-    emails = [
-        f"{FIRST[first[i]]}.{LAST[last[i]]}{i}@{all_domains[domain_list[i]]}"
-        for i in np.flatnonzero(has_email).tolist()
-    ]
-    ids = [f"00Q{i:09d}" for i in range(n)]
-    attributes: dict[str, Column] = {
-        "industry": categorical(industry[company], [v for v, _ in INDUSTRIES]),
-        "country": categorical(country[company], [v for v, _ in COUNTRIES]),
-        "employees": NumericColumn(employees[company]),
-        "job_function": categorical(
-            weighted(rng, JOB_FUNCTIONS, n, 0.20), [v for v, _ in JOB_FUNCTIONS]
-        ),
-        "seniority": categorical(weighted(rng, SENIORITIES, n, 0.25), [v for v, _ in SENIORITIES]),
-        "lifecycle_stage": categorical(
-            weighted(rng, LIFECYCLE, n, 0.85), [v for v, _ in LIFECYCLE]
-        ),
-    }
-
-    # -- activities --
-    shares = np.array(list(MIX.values()))
-    count: dict[ActivityType, int] = dict(
-        zip(MIX, np.floor(shares / shares.sum() * m).astype(int).tolist(), strict=True)
-    )
-    count[A.PAGE_VIEW] += m - sum(count.values())
-    active = rng.permutation(n).astype(np.int32)  # contact activity propensity, high first
-
-    def who(size: int, skew: float) -> IntArray:
-        return active[np.minimum((n * rng.random(size) ** skew).astype(np.int64), n - 1)]
-
-    urls = site_urls()
-    url_ids = {u.removeprefix(SITE): i for i, u in enumerate(urls)}
-    popularity = 1.0 / np.arange(1, len(urls) + 1) ** 0.9
-
-    def url_pick(size: int, prefixes: tuple[str, ...]) -> IntArray:
-        pool = np.array([i for p, i in url_ids.items() if p.startswith(prefixes)])
-        p = popularity[pool] / popularity[pool].sum()
-        return pool[rng.choice(len(pool), size=size, p=p)].astype(np.int32)
-
-    parts: list[tuple[int, IntArray, Floats, IntArray, IntArray]] = []
-
-    def add(
-        kind: ActivityType,
-        rows: IntArray,
-        when: Floats,
-        campaign: IntArray | None = None,
-        url: IntArray | None = None,
-    ) -> None:
-        size = len(rows)
-        parts.append(
-            (
-                CODE[kind],
-                rows.astype(np.int32),
-                np.asarray(when, dtype=np.float64),
-                np.full(size, -1, np.int32) if campaign is None else campaign.astype(np.int32),
-                np.full(size, -1, np.int32) if url is None else url.astype(np.int32),
-            )
-        )
-
-    sends = count[A.EMAIL_SENT]
-    campaign_time = rng.uniform(start, as_of + 0.5 * DAY, N_CAMPAIGNS)
-    send_campaign = rng.integers(0, N_CAMPAIGNS, sends).astype(np.int32)
-    send_who = who(sends, 1.3)
-    send_time = campaign_time[send_campaign] + rng.uniform(0, 4 * HOUR, sends)
-    add(A.EMAIL_SENT, send_who, send_time, send_campaign)
-
-    def after_send(
-        kind: ActivityType, size: int, median_delay: float, url: IntArray | None = None
-    ) -> None:
-        src = rng.integers(0, sends, size)
-        delay = rng.lognormal(np.log(median_delay), 1.5, size)
-        add(kind, send_who[src], send_time[src] + delay, send_campaign[src], url)
-
-    after_send(A.EMAIL_OPEN, count[A.EMAIL_OPEN], 2 * HOUR)
-    email_links = ("/pricing", "/blog/", "/resources/", "/product", "/customers", "/features")
-    clicks = count[A.EMAIL_CLICK]
-    scanner = int(clicks * SCANNER_SHARE)
-    bursts = int(clicks * BURST_SHARE) // 3
-    human = clicks - scanner - 3 * bursts
-    after_send(A.EMAIL_CLICK, human, 3 * HOUR, url_pick(human, email_links))
-    scanned = rng.integers(0, sends, scanner)
-    add(
-        A.EMAIL_CLICK,
-        send_who[scanned],
-        send_time[scanned] + rng.uniform(0.2, 9.0, scanner),
-        send_campaign[scanned],
-        url_pick(scanner, email_links),
-    )
-    burst = np.repeat(rng.integers(0, sends, bursts), 3)
-    base = np.repeat(rng.lognormal(np.log(30.0), 1.0, bursts), 3)
-    add(
-        A.EMAIL_CLICK,
-        send_who[burst],
-        send_time[burst] + base + rng.uniform(0, 0.9, 3 * bursts),
-        send_campaign[burst],
-        url_pick(3 * bursts, email_links),
-    )
-    after_send(A.EMAIL_BOUNCE, count[A.EMAIL_BOUNCE], 30.0)
-    after_send(A.EMAIL_UNSUBSCRIBE, count[A.EMAIL_UNSUBSCRIBE], 6 * HOUR)
-    after_send(A.EMAIL_SPAM_REPORT, count[A.EMAIL_SPAM_REPORT], 6 * HOUR)
-
-    def on_own(kind: ActivityType, skew: float, url: IntArray | None = None) -> None:
-        size = count[kind]
-        when = rng.uniform(start, as_of, size)
-        late = rng.random(size) < 0.001  # late or clock-skewed events, after as_of
-        when[late] = as_of + rng.uniform(0, 2 * DAY, int(late.sum()))
-        add(kind, who(size, skew), when, None, url)
-
-    on_own(A.PAGE_VIEW, 1.8, url_pick(count[A.PAGE_VIEW], ("/",)))  # every page
-    on_own(A.CONTENT_DOWNLOAD, 1.8, url_pick(count[A.CONTENT_DOWNLOAD], ("/resources/",)))
-    form_pages = ("/contact", "/resources/ebook", "/resources/webinar", "/demo")
-    on_own(A.FORM_SUBMISSION, 1.8, url_pick(count[A.FORM_SUBMISSION], form_pages))
-    on_own(A.DEMO_REQUEST, 2.0, np.full(count[A.DEMO_REQUEST], url_ids["/demo"]))
-    for other in (A.NEWSLETTER_SIGNUP, A.SOCIAL_CLICK, A.QUESTION, A.MEETING, A.SALES_TOUCH):
-        on_own(other, 2.0)
-    on_own(A.QUOTE_SENT, 2.0)
-    on_own(A.PURCHASE, 2.0)
-
-    type_codes = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int8) for p in parts])
-    act_rows, act_campaign, act_url = (np.concatenate([p[i] for p in parts]) for i in (1, 3, 4))
-    act_when = np.round(np.concatenate([p[2] for p in parts]), 3)  # millisecond timestamps
-    parts.clear()
-    order = np.argsort(act_when)  # an event log, in time order
-    campaign_names = [f"cmp-{i:03d}-{STEMS[i % len(STEMS)]}" for i in range(N_CAMPAIGNS)]
-    activities = ActivityFrame(
-        act_rows[order],
-        type_codes[order],
-        act_when[order],
-        {
-            "campaign": categorical(act_campaign[order], campaign_names),
-            "url": categorical(act_url[order], urls),
-        },
-    )
+    world = generate_world(people, seed=seed, days=days)
     generated = time.perf_counter()
-    email_column = categorical(email_codes, emails)
-    contacts = ContactFrame.from_columns(ids, email_column, attributes)
+    c = world_columns(world)
+    stage = np.empty(1, dtype=object)
+    stage[0] = "Customer"  # the CRM records won deals
+    crm: dict[str, Plain] = {
+        "lifecycle_stage": (np.where(world.people.converted, 0, -1).astype(np.int32), stage)
+    }
+    contacts = ContactFrame.from_arrays(c.ids, c.emails, c.people | crm)
+    activities = ActivityFrame.from_arrays(c.person, c.type, c.at, c.events)
     framed = time.perf_counter()
-    return Dataset(contacts, activities, AS_OF, generated - started, framed - generated)
+    as_of = datetime.fromtimestamp(world.now, UTC)
+    return Dataset(contacts, activities, as_of, generated - started, framed - generated)
 
 
 # --- the plain numpy baseline -------------------------------------------------------------
@@ -461,7 +214,7 @@ def baseline(
         return url_table(url, lambda u: any(needle in u for needle in needles))
 
     pricing = contains("/pricing")
-    product = re.compile("/(product|features)(/|$)")
+    product = re.compile("/(product|demo)(/|$)")
     employees = contacts.columns["employees"]
     assert isinstance(employees, NumericColumn)
     emp = employees.values
@@ -501,14 +254,14 @@ def baseline(
     activity += behaviour(
         A.CONTENT_DOWNLOAD,
         5,
-        where=contains("/resources/report-"),
+        where=contains("playbook", "benchmarks"),
         once=True,
         window=180,
         half_life=60,
     )[0]
     activity += behaviour(A.FORM_SUBMISSION, 15, cap=30, window=180, half_life=90)[0]
     activity += behaviour(
-        A.FORM_SUBMISSION, 5, where=contains("/webinar"), cap=10, window=120, half_life=60
+        A.FORM_SUBMISSION, 5, where=contains("/webinars/"), cap=10, window=120, half_life=60
     )[0]
     activity += behaviour(A.DEMO_REQUEST, 40, once=True, window=90, half_life=30)[0]
     activity += behaviour(A.QUESTION, 20, cap=40, window=90, half_life=30)[0]
@@ -517,23 +270,23 @@ def baseline(
     activity += behaviour(A.MEETING, 30, cap=60, window=120, half_life=45)[0]
 
     col = contacts.columns
-    competitor = text_mask(col["email_domain"], COMPETITOR_DOMAINS)
+    competitor = text_mask(col["email_domain"], ["rivalscore.example", "funnelforge.example"])
     fit = np.zeros(n)
-    fit += np.where(
-        text_mask(col["industry"], ["Software", "SaaS", "Financial Services", "Fintech"]), 15, 0.0
-    )
+    core = ["Software", "Financial services", "Professional services"]
+    fit += np.where(text_mask(col["industry"], core), 15, 0.0)
     fit += np.where(
         text_mask(col["industry"], ["Healthcare", "Manufacturing", "Retail", "Logistics"]), 5, 0.0
     )
-    fit += np.where(text_mask(col["industry"], ["Education", "Government", "Non-profit"]), -5, 0.0)
+    fit += np.where(text_mask(col["industry"], ["Education", "Government", "Nonprofit"]), -5, 0.0)
     fit += np.where((emp >= 50) & (emp <= 1000), 15, 0.0)
     fit += np.where((emp >= 1001) & (emp <= 10000), 10, 0.0)
     fit += np.where(emp < 10, -10, 0.0)
     fit += np.where(text_mask(col["country"], ["US", "CA", "GB", "DE", "FR", "NL"]), 10, 0.0)
-    fit += np.where(text_mask(col["country"], ["RU", "BY", "IR", "KP"]), -30, 0.0)
-    fit += np.where(text_mask(col["job_function"], ["Engineering", "IT", "Operations"]), 10, 0.0)
-    fit += np.where(text_mask(col["seniority"], ["C-Level", "VP", "Director"]), 10, 0.0)
-    fit += np.where(text_mask(col["job_function"], ["Student"]), -20, 0.0)
+    fit += np.where(text_mask(col["country"], ["IN", "BR", "MX", "ZA", "AE"]), -30, 0.0)
+    buyers = ["Marketing", "Sales", "Revenue operations"]
+    fit += np.where(text_mask(col["job_function"], buyers), 10, 0.0)
+    fit += np.where(text_mask(col["seniority"], ["C-level", "VP", "Director"]), 10, 0.0)
+    fit += np.where(text_mask(col["job_function"], ["Student", "Job seeker"]), -20, 0.0)
     fit += np.where(text_mask(col["email_free"], ["true"]), -10, 0.0)
     fit += np.where(competitor, -50, 0.0)
 
@@ -579,8 +332,10 @@ def seconds(best: float, every: list[float]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--activities", type=int, default=10_000_000)
+    parser.add_argument(
+        "--people", type=int, default=530_000, help="people in the world (~19 events each)"
+    )
+    parser.add_argument("--days", type=int, default=365, help="days of events up to now")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument(
@@ -593,21 +348,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     rules = scoring.load_rules(RULES_PATH)
-    data = generate(args.contacts, args.activities, args.seed)
+    data = generate(args.people, args.seed, args.days)
     contacts, acts, as_of = data.contacts, data.activities, data.as_of
     shares = np.bincount(acts.type_codes, minlength=len(ACTIVITY_TYPES)) / max(len(acts), 1)
     mix = [f"{t.value} {s:.1%}" for t, s in zip(ACTIVITY_TYPES, shares, strict=True) if s > 0.004]
     behaviour_rules = sum(r.is_behaviour for r in rules.rules)
     show("contacts", f"{len(contacts):,}")
-    show("activities", f"{len(acts):,} (seed {args.seed}, as of {as_of:%Y-%m-%d %H:%M} UTC)")
+    show(
+        "activities",
+        f"{len(acts):,} over {args.days} days (seed {args.seed}, as of {as_of:%Y-%m-%d %H:%M} UTC)",
+    )
     show("mix", ", ".join(mix))
     show(
         "rules",
         f"{len(rules.rules)} ({behaviour_rules} behaviour, "
         f"{len(rules.rules) - behaviour_rules} fit) from {RULES_PATH.name}",
     )
-    show("generate", f"{data.seconds_generate:.2f} s")
-    show("frames", f"{data.seconds_frames:.2f} s (ContactFrame.from_columns: email columns)")
+    show("generate", f"{data.seconds_generate:.2f} s (generate_world)")
+    show("frames", f"{data.seconds_frames:.2f} s (world_columns, from_arrays: email columns)")
     show("peak rss", f"{peak_mb():.0f} MB after generating")
 
     engine_s, engine_all, batch = best_of(

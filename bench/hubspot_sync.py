@@ -30,8 +30,8 @@ from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from connectors.hubspot import EVENTS_PAGE, LIST_PAGE, SEARCH_PAGE, HubSpotConnector
-from connectors.policy import CallPolicy, hubspot_limits
+from connectors.hubspot import EVENTS_PAGE, LIST_PAGE, SEARCH_PAGE, HubSpotConnector, hubspot_limits
+from connectors.policy import CallPolicy
 from sandbox import Latency, Sandbox, SandboxClock
 from scoring import load_rules
 from sync.fields import FieldMap

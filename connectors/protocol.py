@@ -7,17 +7,77 @@ layer stores and commits once the writes they cover have landed.
 
     connector.pull("contacts", cursor)  ->  Page, Page, ...  (each with the cursor after it)
     connector.write([Write(...), ...])   ->  WriteOutcome (what landed, what failed and why)
+
+What a system can hold and how its fields are named is not the connector's
+secret: `Capabilities` says it (name rules, text limits, value types, whether
+a stage is an ordered field, what records are keyed by), so the sync shapes
+the values for each system without naming any of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from scoring.records import Activity, Contact
 
 FieldKind = Literal["number", "enumeration", "text", "datetime"]
+FIELD_KINDS: tuple[FieldKind, ...] = ("number", "enumeration", "text", "datetime")
+
+
+@dataclass(frozen=True)
+class Held:
+    """What one pulled record holds of ours, read back: the stage we last wrote there and
+    the system's own lifecycle value (both None when the record holds none)."""
+
+    stage: str | None = None
+    lifecycle: str | None = None
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """How one system names the fields leadscore writes and what those fields can hold."""
+
+    system: str
+    field_name: Callable[[str, str], str]
+    """(prefix, key) -> the field's name in the system, e.g. ("leadscore_", "score")."""
+    name_pattern: str
+    """A regular expression every field name must match in full."""
+    max_name_length: int
+    max_text_length: int
+    """The longest text value a field takes; longer values are cut to it."""
+    kinds: frozenset[FieldKind]
+    """The value types the system's fields can hold; the others are written as text."""
+    stage_ordered: bool
+    """Whether our stage is an ordered field (an enumeration) there, or a label such as a tag."""
+    record_key: Literal["id", "email"]
+    """What a write names a record by."""
+    write_batch_size: int
+    lifecycle_field: str | None = None
+    """The system's own lifecycle field our stage may be mapped onto, if it has one."""
+
+    def name_problem(self, name: str) -> str | None:
+        """Why `name` cannot be a field of this system, or None when it can."""
+        if len(name) > self.max_name_length:
+            return f"{name!r} is longer than {self.system}'s {self.max_name_length} characters"
+        if re.fullmatch(self.name_pattern, name) is None:
+            return f"{name!r} is not a {self.system} field name ({self.name_pattern})"
+        return None
+
+    def kind(self, wanted: FieldKind) -> FieldKind:
+        """The type a field of kind `wanted` gets in this system."""
+        return wanted if wanted in self.kinds else "text"
+
+    def held(self, attributes: Mapping[str, Any], names: Mapping[str, str]) -> Held:
+        """What a pulled record's attributes hold in our stage field and the lifecycle field."""
+
+        def text(name: str | None) -> str | None:
+            value = attributes.get(name) if name else None
+            return str(value) if value not in (None, "") else None
+
+        return Held(text(names.get("stage")), text(self.lifecycle_field))
 
 
 @dataclass(frozen=True)
@@ -53,13 +113,23 @@ class SetupReport:
     existing: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
 
+    @property
+    def missing(self) -> list[str]:
+        """What a sync would lack: fields to create and enumerations lacking options."""
+        return [*self.created, *(f"options of {name}" for name in self.updated)]
+
 
 @dataclass(frozen=True)
 class Write:
-    """The values to set on one record; an empty string clears a field."""
+    """The values to set on one record; an empty string clears a field.
+
+    `record_id` is the record's id in the system; `email` its address, set for
+    systems whose records are keyed by address (`Capabilities.record_key`).
+    """
 
     record_id: str
     values: Mapping[str, str]
+    email: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,12 +148,12 @@ class WriteOutcome:
 class Connector(Protocol):
     """A system leadscore reads from and writes to."""
 
-    system: str
+    capabilities: Capabilities
     streams: tuple[str, ...]
     """The streams `pull` knows, contacts first."""
-    write_batch_size: int
-    stage_field: str | None
-    """The system's own lifecycle field our stage may be mapped onto, if it has one."""
+
+    @property
+    def system(self) -> str: ...
 
     def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
         """Records of `stream` changed since `cursor`; None pulls everything."""
@@ -94,15 +164,15 @@ class Connector(Protocol):
         ...
 
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
-        """Write at most `write_batch_size` records in one call."""
+        """Write at most `capabilities.write_batch_size` records in one call."""
         ...
 
-    def fetch(self, key: str) -> Page:
-        """One contact, by id or email, with its recent activity."""
+    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
+        """One contact, by its id in the system or by its email, with its recent activity."""
         ...
 
     def stage_values(self) -> list[str]:
-        """The values of `stage_field`, lowest first, as the system orders them."""
+        """The values of `capabilities.lifecycle_field`, lowest first, as the system orders them."""
         ...
 
     def calls(self) -> Mapping[str, int]:

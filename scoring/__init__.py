@@ -10,10 +10,18 @@ from typing import TYPE_CHECKING
 
 from scoring.engine import score
 from scoring.errors import InputError, Problem, RuleFileError, ScoringError
-from scoring.explain import Reason, ScoreBatch
-from scoring.frames import ActivityFrame, ContactFrame
+from scoring.explain import Reason, ScoreBatch, format_reasons, number, whole_points
+from scoring.frames import ActivityFrame, ContactFrame, column_from_values
 from scoring.loader import default_rules_text, load_rules, parse_rules
-from scoring.records import ACTIVITY_TYPES, TYPE_CODES, Activity, ActivityType, Contact
+from scoring.records import (
+    ACTIVITY_TYPES,
+    TYPE_CODES,
+    Activity,
+    ActivityType,
+    Contact,
+    ensure_utc,
+    normalize_email,
+)
 from scoring.rules import RuleSet
 
 if TYPE_CHECKING:
@@ -25,10 +33,16 @@ def score_records(
     contacts: Sequence[Contact],
     activities: Sequence[Activity],
     as_of: datetime,
+    *,
+    reached: Sequence[str | None] | None = None,
 ) -> ScoreBatch:
-    """Score record objects; activities of contacts not in `contacts` are ignored."""
+    """Score record objects; activities of contacts not in `contacts` are ignored.
+
+    `reached` is the stage each contact reached before (see `score`), in their order.
+    """
     frame = ContactFrame.from_records(contacts)
-    return score(rules, frame, ActivityFrame.from_records(activities, frame.ids), as_of)
+    activity_frame = ActivityFrame.from_records(activities, frame.ids)
+    return score(rules, frame, activity_frame, as_of, reached=reached)
 
 
 __all__ = [
@@ -46,9 +60,15 @@ __all__ = [
     "RuleSet",
     "ScoreBatch",
     "ScoringError",
+    "column_from_values",
     "default_rules_text",
+    "ensure_utc",
+    "format_reasons",
     "load_rules",
+    "normalize_email",
+    "number",
     "parse_rules",
     "score",
     "score_records",
+    "whole_points",
 ]

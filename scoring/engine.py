@@ -9,6 +9,7 @@ each score can be explained and the explanation sums to the score.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -25,17 +26,28 @@ from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rules import Rule, RuleSet, StageCondition
 
 DAY = 86_400.0
-REACHED_STAGE = "_leadscore_reached_stage"
-"""Contact field with the stage scoring gave the contact before: the new stage is never
-lower, but unlike `current_field` it does not make a sales-owned stage stick."""
 Rows = npt.NDArray[np.intp]
 
 
 def score(
-    rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, as_of: datetime
+    rules: RuleSet,
+    contacts: ContactFrame,
+    activities: ActivityFrame,
+    as_of: datetime,
+    *,
+    reached: Sequence[str | None] | None = None,
 ) -> ScoreBatch:
-    """Score every contact of the frame as of the given moment."""
-    return _Run(rules, contacts, activities, ensure_utc(as_of).timestamp()).result()
+    """Score every contact of the frame as of the given moment.
+
+    `reached`, one entry per contact row, is the stage scoring gave each contact
+    before (None: none): the new stage is never lower, but unlike the ladder's
+    `current_field` it does not make a sales-owned stage stick.
+    """
+    if reached is not None and len(reached) != len(contacts):
+        raise InputError(
+            f"reached stages: {len(reached)} given for {len(contacts)} contacts; one per contact"
+        )
+    return _Run(rules, contacts, activities, ensure_utc(as_of).timestamp(), reached).result()
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,7 @@ class _Run:
     contacts: ContactFrame
     activities: ActivityFrame
     as_of: float
+    reached: Sequence[str | None] | None = None
     _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
     _masks: dict[int, BoolArray] = field(default_factory=dict)
 
@@ -202,7 +215,7 @@ class _Run:
             met = np.ones(self.n, bool) if stage.when is None else self.holds(stage.when, levels)
             reached[met] = index
         prior = self.prior_stages(ladder.current_field)
-        scored = self.prior_stages(REACHED_STAGE)
+        scored = self.reached_stages()
         sales_owned = np.array([s.owner == "sales" for s in ladder.ladder] + [False])
         # a disqualified contact is not advanced past the ladder's floor by scoring
         reached = np.where(disqualified, np.minimum(reached, 0), reached)
@@ -223,6 +236,15 @@ class _Run:
             table, codes = column_lookup(column, Operators(equals=stage.name))
             found[table[codes]] = index
         return found
+
+    def reached_stages(self) -> npt.NDArray[np.int16]:
+        """The `reached` argument as ladder indexes (-1: none, or not a stage of the ladder)."""
+        ladder = self.rules.stages
+        assert ladder is not None
+        if self.reached is None:
+            return np.full(self.n, -1, dtype=np.int16)
+        index = {stage.name: i for i, stage in enumerate(ladder.ladder)}
+        return np.fromiter((index.get(s or "", -1) for s in self.reached), np.int16, self.n)
 
     # -- the whole ------------------------------------------------------------------------
 

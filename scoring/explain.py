@@ -8,7 +8,7 @@ does not build a million strings.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,20 +40,31 @@ class Reason:
 
     @property
     def text(self) -> str:
-        head = f"{signed(self.points)} {self.label}"
+        return self.describe(whole_points(self.points))
+
+    def describe(self, points: int) -> str:
+        """The reason as a rep reads it, showing `points` (its points rounded with the rest)."""
+        head = f"{signed(points)} {self.label}"
         if self.count > 1 and not self.once:
             head += f" ×{self.count}"
         notes = []
         if self.disqualifies:
             notes.append("disqualifies")
         if self.capped_at is not None:
-            notes.append(f"capped at {number(self.capped_at)}")
-        elif not math.isclose(self.points, self.base_points, abs_tol=0.05):
-            notes.append(f"decayed from {number(self.base_points)}")
+            notes.append(f"capped at {whole_points(self.capped_at)}")
+        elif whole_points(self.points) != whole_points(self.base_points):
+            notes.append(f"decayed from {whole_points(self.base_points)}")
         return f"{head} ({', '.join(notes)})" if notes else head
 
 
+def whole_points(value: float) -> int:
+    """Whole points, halves rounded up (12.5 is 13), as a person rounds and as scores are
+    written back."""
+    return math.floor(value + 0.5)
+
+
 def number(value: float) -> str:
+    """A score for a table: one decimal where it has one."""
     rounded = round(value, 1)
     return str(int(rounded)) if rounded == int(rounded) else f"{rounded:.1f}"
 
@@ -61,6 +72,51 @@ def number(value: float) -> str:
 def signed(value: float) -> str:
     text = number(value)
     return text if text.startswith("-") else f"+{text}"
+
+
+def apportion(points: Sequence[float], total: int) -> list[int]:
+    """Whole points for each of `points` that add up to `total`, the whole points of their sum.
+
+    Each value is rounded down, and the points still missing go one each to the
+    values with the largest remainders, so a list of reasons always adds up to the
+    score written beside it, however the halves fall.
+    """
+    floors = [math.floor(p) for p in points]
+    missing = max(0, min(len(points), total - sum(floors)))
+    order = sorted(range(len(points)), key=lambda i: (floors[i] - points[i], i))
+    for i in order[:missing]:
+        floors[i] += 1
+    return floors
+
+
+def format_reasons(
+    reasons: Sequence[Reason],
+    total: float,
+    *,
+    disqualified: bool = False,
+    shown: int | None = None,
+    max_chars: int | None = None,
+) -> str:
+    """The one text of a score's reasons, for the CRM field, the terminal and files alike.
+
+    Whole points that add up to the whole score: at most `shown` reasons, then
+    what the others give together (`+12 from 4 more`), fewer reasons shown
+    while the text is longer than `max_chars`.
+    """
+    score = whole_points(total)
+    parts = apportion([r.points for r in reasons], score)
+    count = len(reasons) if shown is None else min(shown, len(reasons))
+    while True:
+        texts = [r.describe(p) for r, p in zip(reasons[:count], parts[:count], strict=True)]
+        rest = len(reasons) - count
+        if rest:
+            texts.append(f"{signed(sum(parts[count:]))} from {rest} more")
+        if disqualified:
+            texts.insert(0, "DISQUALIFIED")
+        text = SEPARATOR.join(texts)
+        if max_chars is None or len(text) <= max_chars or count == 0:
+            return text if max_chars is None else text[:max_chars]
+        count -= 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -153,9 +209,16 @@ class ScoreBatch:
         found.sort(key=lambda r: (not r.disqualifies, r.limit, -abs(r.points)))
         return found
 
-    def reasons_text(self, row: int, limit: int | None = None) -> str:
-        reasons = self.reasons(row)
-        return SEPARATOR.join(r.text for r in reasons[:limit])
+    def reasons_text(self, row: int, limit: int | None = None, max_chars: int | None = None) -> str:
+        """The reasons as one text whose whole points add up to the whole score
+        (`format_reasons`): at most `limit` reasons, then the rest together."""
+        return format_reasons(
+            self.reasons(row),
+            float(self.total[row]),
+            disqualified=bool(self.disqualified[row]),
+            shown=limit,
+            max_chars=max_chars,
+        )
 
     def row(self, index: int) -> dict[str, Any]:
         """One contact's result as plain values (the columns of `leadscore score`)."""

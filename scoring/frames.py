@@ -117,6 +117,20 @@ def column_from_values(values: Sequence[Any]) -> Column:
     return factorize(None if is_missing(v) else _as_text(v) for v in values)
 
 
+PlainColumn = tuple[npt.NDArray[np.integer[Any]], ObjectArray] | npt.NDArray[Any]
+"""A field as plain numpy arrays: `(codes, categories)` for text (codes -1 where missing),
+a numeric array for numbers (NaN where missing), or an object array of raw cells."""
+
+
+def _plain_column(values: PlainColumn) -> Column:
+    if isinstance(values, tuple):
+        codes, categories = values
+        return CategoricalColumn(codes.astype(np.int32, copy=False), categories)
+    if values.dtype.kind in "iuf":
+        return NumericColumn(values.astype(np.float64, copy=False))
+    return column_from_values(values.tolist())
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -198,6 +212,20 @@ class ContactFrame:
         return cls(id_array, columns)
 
     @classmethod
+    def from_arrays(
+        cls,
+        ids: Sequence[str] | ObjectArray,
+        emails: PlainColumn,
+        attributes: Mapping[str, PlainColumn] | None = None,
+    ) -> ContactFrame:
+        """`from_columns` for plain arrays (see `PlainColumn`); arrays are shared, not copied."""
+        email_column = _plain_column(emails)
+        if not isinstance(email_column, CategoricalColumn):
+            raise TypeError("emails must be text: (codes, categories) or an object array")
+        columns = {name: _plain_column(values) for name, values in (attributes or {}).items()}
+        return cls.from_columns(ids, email_column, columns)
+
+    @classmethod
     def from_records(cls, contacts: Sequence[Contact]) -> ContactFrame:
         names: dict[str, None] = {}
         for contact in contacts:
@@ -225,6 +253,29 @@ class ActivityFrame:
 
     def column(self, name: str) -> Column | None:
         return self.columns.get(name)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        contact_rows: npt.NDArray[np.integer[Any]],
+        type_codes: npt.NDArray[np.integer[Any]],
+        occurred_at: npt.NDArray[np.floating[Any]],
+        attributes: Mapping[str, PlainColumn] | None = None,
+    ) -> ActivityFrame:
+        """A frame from plain arrays: contact rows, `TYPE_CODES` codes, epoch seconds, and
+        fields as `PlainColumn`s; arrays already of the frame's dtypes are shared, not copied."""
+        columns = {name: _plain_column(values) for name, values in (attributes or {}).items()}
+        for name, column in columns.items():
+            if len(column) != len(contact_rows):
+                raise ValueError(
+                    f"column {name!r} has {len(column)} rows, expected {len(contact_rows)}"
+                )
+        return cls(
+            contact_rows.astype(np.int32, copy=False),
+            type_codes.astype(np.int8, copy=False),
+            occurred_at.astype(np.float64, copy=False),
+            columns,
+        )
 
     @classmethod
     def from_records(

@@ -8,7 +8,7 @@ maps its own events onto.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -60,9 +60,13 @@ def ensure_utc(moment: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Contact:
-    """One person in one system: its id there, its email and its attributes."""
+    """One person in one system: its id there, its email and its attributes.
+
+    Every field but the id is taken by keyword: `Contact("42", email="ann@acme.io")`.
+    """
 
     id: str
+    _: KW_ONLY
     email: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
     source: str = "files"
@@ -70,11 +74,16 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class Activity:
-    """Something a person did, at an aware UTC time, with its attributes."""
+    """Something a person did, at an aware UTC time, with its attributes.
+
+    The optional fields are taken by keyword:
+    `Activity("42", ActivityType.PAGE_VIEW, moment, id="pv-1", attributes={"url": ...})`.
+    """
 
     contact_id: str
     type: ActivityType
     occurred_at: datetime
+    _: KW_ONLY
     id: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
     source: str = "files"

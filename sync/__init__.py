@@ -1,1 +1,79 @@
-"""The sync layer: settings, the command line, and (to come) the state store and pipeline."""
+"""The sync: pull what changed from each system, score everyone, write back what changed.
+
+The public face: `Leadscore` wires a run from settings (the CLI, the demo, the
+benchmarks, the tests and the triggers all use it); `Sync` is the run itself;
+`SyncOptions` what it is asked to do and `SyncSummary` what it did;
+`StateStore` the store it keeps between runs; `load_settings` the settings.
+
+The names are imported when first used, so that `leadscore validate` and
+`leadscore score`, which need none of them, never load the store's SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sync.app import Explanation, Leadscore
+    from sync.errors import (
+        ConfigError,
+        NotConfigured,
+        NotInStore,
+        SetupNeeded,
+        StoreUnavailable,
+        SyncError,
+    )
+    from sync.fields import FieldMap
+    from sync.pipeline import Sync, WritePlan
+    from sync.settings import Settings, load_settings
+    from sync.store import StateStore
+    from sync.summary import SyncOptions, SyncSummary, SystemSummary
+
+_HOMES = {
+    "Explanation": "sync.app",
+    "Leadscore": "sync.app",
+    "ConfigError": "sync.errors",
+    "NotConfigured": "sync.errors",
+    "NotInStore": "sync.errors",
+    "SetupNeeded": "sync.errors",
+    "StoreUnavailable": "sync.errors",
+    "SyncError": "sync.errors",
+    "FieldMap": "sync.fields",
+    "Sync": "sync.pipeline",
+    "WritePlan": "sync.pipeline",
+    "Settings": "sync.settings",
+    "load_settings": "sync.settings",
+    "StateStore": "sync.store",
+    "SyncOptions": "sync.summary",
+    "SyncSummary": "sync.summary",
+    "SystemSummary": "sync.summary",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'sync' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
+
+
+__all__ = [
+    "ConfigError",
+    "Explanation",
+    "FieldMap",
+    "Leadscore",
+    "NotConfigured",
+    "NotInStore",
+    "Settings",
+    "SetupNeeded",
+    "StateStore",
+    "StoreUnavailable",
+    "Sync",
+    "SyncError",
+    "SyncOptions",
+    "SyncSummary",
+    "SystemSummary",
+    "WritePlan",
+    "load_settings",
+]

@@ -11,23 +11,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
-from pydantic import ValidationError
-from pydantic_settings import SettingsError
 from rich.console import Console
 
 from connectors.errors import InputFileError
 from connectors.files import file_format, parse_moment, read_activities, read_contacts, write_rows
-from scoring import RuleFileError, RuleSet, default_rules_text, load_rules, score_records
+from scoring import RuleSet, default_rules_text, score_records
+from sync.config import read_rules, read_settings
+from sync.errors import EXIT_BAD_INPUT, EXIT_FAILED, ConfigError, SyncError
 from sync.report import print_ranking, result_columns
-from sync.settings import Settings, env_example, load_settings
+from sync.settings import Settings, env_example
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from sync.pipeline import Progress, Sync
-    from sync.store import StateStore
-
-EXIT_BAD_INPUT = 2
+    from sync.app import Leadscore
+    from sync.pipeline import Progress
 
 app = typer.Typer(
     name="leadscore",
@@ -49,24 +47,16 @@ def fail(lines: list[str] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 def settings() -> Settings:
     try:
-        return load_settings()
-    except SettingsError as exc:
-        # Its text names the field and the source; the value (perhaps a secret) is left out.
-        fail(f"settings: {exc}; {type(exc.__cause__).__name__ if exc.__cause__ else 'bad value'}")
-    except ValidationError as exc:
-        fail(
-            [
-                f"setting LEADSCORE_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-                for e in exc.errors(include_url=False)
-            ]
-        )
+        return read_settings()
+    except ConfigError as exc:
+        fail(exc.lines)
 
 
 def rules_from(path: Path) -> RuleSet:
     try:
-        return load_rules(path)
-    except RuleFileError as exc:
-        fail([str(p) for p in exc.problems])
+        return read_rules(path)
+    except ConfigError as exc:
+        fail(exc.lines)
 
 
 RulesOption = Annotated[
@@ -186,7 +176,7 @@ def score(
     try:
         write_rows(output, batch.rows(ranked=True), result_columns(batch))
     except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}", code=1)
+        fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
     out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)
 
 
@@ -239,65 +229,29 @@ def sandbox(
 # -- the sync ----------------------------------------------------------------------------------
 
 
-def open_sync(
-    rules: Path | None, progress: Progress | None = None, *, writes: bool = True
-) -> tuple[Settings, Sync]:
-    """Settings, rule file and connectors, all checked before any call to any system.
-
-    For commands that write (`writes`), a configured stage mapping is then checked
-    against the system's own lifecycle values, which takes one call per system.
-    """
+@contextlib.contextmanager
+def opened(
+    rules: Path | None, progress: Progress | None = None, *, need_systems: bool = True
+) -> Iterator[Leadscore]:
+    """The application from settings, with every failure a line and an exit code, no traceback."""
     from connectors.errors import ApiError
-    from sync.fields import FieldMap
+    from sync.app import Leadscore
     from sync.logs import configure
-    from sync.pipeline import Sync
-    from sync.stages import StageMapError
-    from sync.systems import NotConfigured, build_connectors, stage_maps_for
 
     config = settings()
     configure(config.log_format, config.log_level)
-    ruleset = rules_from(rules or config.rules)
-    fields = FieldMap.for_rules(ruleset, config.field_prefix)
     try:
-        connectors = build_connectors(config, ruleset, fields)
-    except NotConfigured as exc:
-        if writes:
-            fail(str(exc))
-        connectors = []  # reading the store needs no system
-    except ValueError as exc:
-        fail(str(exc))
-    store = open_store(config.state_url.get_secret_value())
-    try:
-        maps = stage_maps_for(config, ruleset, connectors) if writes else []
-    except StageMapError as exc:
-        fail(str(exc))
+        with Leadscore.open(
+            config,
+            rules=rules_from(rules) if rules else None,
+            progress=progress,
+            need_systems=need_systems,
+        ) as application:
+            yield application
+    except SyncError as exc:
+        fail(exc.lines, code=exc.exit_code)
     except ApiError as exc:
-        api_failure(exc)
-    return config, Sync(
-        ruleset,
-        store,
-        connectors,
-        fields,
-        clock=lambda: datetime.now(UTC),
-        progress=progress,
-        stage_maps=maps,
-    )
-
-
-def open_store(url: str) -> StateStore:
-    """The state store, or a message naming the setting (never the URL: it may hold a password)."""
-    import sqlalchemy.exc
-
-    from sync.store import StateStore, StoreVersionError
-
-    try:
-        return StateStore(url)
-    except StoreVersionError as exc:
-        fail(str(exc))
-    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
-        fail(f"setting LEADSCORE_STATE_URL: not a usable SQLAlchemy URL ({type(exc).__name__})")
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        fail(f"cannot reach the state store ({type(exc).__name__})", code=1)
+        fail(str(exc), code=EXIT_FAILED)
 
 
 @contextlib.contextmanager
@@ -329,22 +283,6 @@ def progress_bars() -> Iterator[Progress | None]:
         yield advance
 
 
-def require_setup(job: Sync) -> None:
-    """Stop before a sync whose fields are missing in a system (two calls per system)."""
-    for connector in job.connectors:
-        report = connector.setup(job.fields.specs, dry_run=True)
-        missing = [*report.created, *(f"options of {name}" for name in report.updated)]
-        if missing:
-            fail(
-                f"{connector.system} lacks {', '.join(missing)}: run `leadscore setup` first "
-                "(it creates them and changes nothing else)"
-            )
-
-
-def api_failure(exc: Exception) -> NoReturn:
-    fail(str(exc), code=1)
-
-
 @app.command()
 def setup(
     rules: RulesOption = None,
@@ -353,22 +291,13 @@ def setup(
     ] = False,
 ) -> None:
     """Create the leadscore fields in each configured system (idempotent)."""
-    from connectors.errors import ApiError
-
-    _, job = open_sync(rules)
-    for connector in job.connectors:
-        try:
-            report = connector.setup(job.fields.specs, dry_run=dry_run)
-        except ApiError as exc:
-            api_failure(exc)
-        if not dry_run:
-            # Writes refused for a missing field or option may land now.
-            job.store.clear_refused(connector.system)
-        verb = "would create" if dry_run else "created"
-        added = "would add" if dry_run else "added"
+    with opened(rules) as application:
+        reports = application.setup(dry_run=dry_run)
+    verb, added = ("would create", "would add") if dry_run else ("created", "added")
+    for system, report in reports.items():
         updated = f"; {added} options to {', '.join(report.updated)}" if report.updated else ""
         out.print(
-            f"{connector.system}: {verb} {len(report.created)} "
+            f"{system}: {verb} {len(report.created)} "
             f"({', '.join(report.created) or 'nothing'}){updated}; "
             f"{len(report.existing)} already there",
             highlight=False,
@@ -393,19 +322,13 @@ def sync(
     ] = None,
 ) -> None:
     """Pull changes, score, and write back only what changed."""
-    from connectors.errors import ApiError
-    from sync.pipeline import SyncOptions
     from sync.report import print_plan, print_summary
+    from sync.summary import SyncOptions
 
     if limit is not None and limit < 1:
         fail("--limit: expected a positive number")
-    with progress_bars() as progress:
-        _, job = open_sync(rules, progress)
-        try:
-            require_setup(job)
-            summary = job.run(SyncOptions(full=full, dry_run=dry_run, limit=limit))
-        except ApiError as exc:
-            api_failure(exc)
+    with progress_bars() as progress, opened(rules, progress) as application:
+        summary = application.sync(SyncOptions(full=full, dry_run=dry_run, limit=limit))
     if dry_run:
         print_plan(out, summary)
     print_summary(out, summary)
@@ -419,16 +342,12 @@ def explain(
     """Show one person's score, dimensions, stage and every rule that fired (from the store)."""
     from sync.report import print_explanation
 
-    _, job = open_sync(rules, writes=False)
-    person = job.store.person_of(who)
-    if person is None:
-        fail(f"{who!r} is not in the state store; run `leadscore sync` first", code=1)
-    batch, people = job.score([person])
-    print_explanation(out, batch, 0)
-    records = ", ".join(
-        f"{system} {record}" for system, record in people.records.get(str(person), [])
-    )
-    out.print(f"records: {records or 'none'}; {len(people.columns)} activities", highlight=False)
+    with opened(rules, need_systems=False) as application:
+        found = application.explain(who)
+    print_explanation(out, found.batch, 0)
+    records = ", ".join(f"{system} {record}" for system, record in found.records)
+    activities = len(found.people.columns)
+    out.print(f"records: {records or 'none'}; {activities} activities", highlight=False)
 
 
 @app.command()
@@ -436,8 +355,8 @@ def status(rules: RulesOption = None) -> None:
     """Last runs, cursors and failed writes, from the state store."""
     from sync.report import print_status
 
-    _, job = open_sync(rules, writes=False)
-    print_status(out, job.store, [c.system for c in job.connectors])
+    with opened(rules, need_systems=False) as application:
+        print_status(out, application.store, [c.system for c in application.connectors])
 
 
 @app.command()

@@ -10,26 +10,25 @@ from __future__ import annotations
 
 import random
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
-from connectors.hubspot import HubSpotConnector
 from sandbox import Sandbox
 from scoring import ActivityType, RuleSet
-from sync.fields import FieldMap
-from sync.pipeline import Sync, SyncOptions, SyncSummary
+from sync.app import Leadscore
 from sync.report import print_ranking, print_summary
-from sync.stages import StageMap
-from sync.store import StateStore
+from sync.settings import load_settings
+from sync.summary import SyncOptions, SyncSummary
 
-A = ActivityType
 NEW_ACTIVITY = (
-    (A.PAGE_VIEW, "https://leadscore.example/pricing"),
-    (A.CONTENT_DOWNLOAD, "https://leadscore.example/guides/scoring"),
-    (A.DEMO_REQUEST, "https://leadscore.example/demo"),
-    (A.QUESTION, "https://leadscore.example/contact"),
+    (ActivityType.PAGE_VIEW, "https://leadscore.example/pricing"),
+    (ActivityType.CONTENT_DOWNLOAD, "https://leadscore.example/guides/scoring"),
+    (ActivityType.DEMO_REQUEST, "https://leadscore.example/demo"),
+    (ActivityType.QUESTION, "https://leadscore.example/contact"),
 )
 
 
@@ -52,7 +51,6 @@ def run_demo(
     state: Path | None = None,
 ) -> DemoResult:
     """Set up, sync in full, add activity, sync again; print what a user needs to see."""
-    fields = FieldMap.for_rules(rules)
     with tempfile.TemporaryDirectory(prefix="leadscore-demo-") as scratch:
         path = state or Path(scratch) / "state.db"
         console.print(f"building a synthetic world of {people:,} people (seed {seed}) ...")
@@ -63,25 +61,24 @@ def run_demo(
                 f"state store {path}",
                 highlight=False,
             )
-            connector = HubSpotConnector(
-                emulator.token, host=emulator.base_url, properties=fields.pulled(rules)
+            settings = load_settings(
+                state_url=f"sqlite:///{path}", **sandbox_sections(box, demo_stages(rules))
             )
-            report = connector.setup(fields.specs)
-            console.print(
-                f"setup: created {len(report.created)} ({', '.join(report.created) or 'none'}), "
-                f"updated {len(report.updated)}, {len(report.existing)} already there",
-                highlight=False,
-            )
-            store = StateStore(f"sqlite:///{path}")
-            stage_maps = demo_stage_map(rules, connector)
-            table = emulator.contacts
-            lifecycle = [table.value("lifecyclestage", row) for row in range(table.size)]
-            try:
-                sync = Sync(rules, store, [connector], fields, clock=box.now, stage_maps=stage_maps)
-                full = sync.run(SyncOptions(full=True))
+            with Leadscore.open(settings, rules=rules, clock=box.now) as app:
+                report = app.setup()["hubspot"]
+                console.print(
+                    f"setup: created {len(report.created)} "
+                    f"({', '.join(report.created) or 'none'}), updated {len(report.updated)}, "
+                    f"{len(report.existing)} already there",
+                    highlight=False,
+                )
+                table = emulator.contacts
+                lifecycle = [table.value("lifecyclestage", row) for row in range(table.size)]
+                full = app.sync(SyncOptions(full=True))
                 print_summary(console, full)
-                batch, _ = sync.score()
+                batch, _ = app.job.score()
                 print_ranking(console, batch, box.now(), top)
+                stage_maps = list(app.job.stage_maps.values())
                 if stage_maps:
                     order = {v: i for i, v in enumerate(stage_maps[0].order)}
                     now = [table.value("lifecyclestage", row) for row in range(table.size)]
@@ -102,7 +99,7 @@ def run_demo(
                     "(pricing visits, guides, demo requests, questions); syncing again ...",
                     highlight=False,
                 )
-                incremental = sync.run()
+                incremental = app.sync()
                 print_summary(console, incremental)
                 written = incremental.systems["hubspot"].written
                 console.print(
@@ -110,8 +107,6 @@ def run_demo(
                     "only those whose score, stage, grade or reasons changed",
                     highlight=False,
                 )
-            finally:
-                store.close()
     return DemoResult(full, incremental, chosen)
 
 
@@ -126,13 +121,23 @@ DEMO_STAGES = {
 LEADSCORE_HUBSPOT__LIFECYCLE_STAGES would map them."""
 
 
-def demo_stage_map(rules: RuleSet, connector: HubSpotConnector) -> list[StageMap]:
-    """The demo maps stages onto lifecyclestage when the rule set has the default ladder."""
+def sandbox_sections(
+    box: Sandbox, lifecycle_stages: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Settings sections that point each connector at its emulator in `box`."""
+    return {
+        "hubspot": {
+            "access_token": box.hubspot.token,
+            "host": box.hubspot.base_url,
+            "lifecycle_stages": dict(lifecycle_stages or {}),
+        }
+    }
+
+
+def demo_stages(rules: RuleSet) -> dict[str, str]:
+    """The demo maps the default ladder onto HubSpot's lifecycle stages when the rules have it."""
     ladder = {s.name for s in rules.stages.ladder} if rules.stages else set()
-    if not set(DEMO_STAGES) <= ladder:
-        return []
-    order = connector.stage_values()
-    return [StageMap.checked(rules, "hubspot", "lifecyclestage", DEMO_STAGES, order, "demo")]
+    return DEMO_STAGES if set(DEMO_STAGES) <= ladder else {}
 
 
 def add_activity(box: Sandbox, count: int, seed: int) -> list[str]:

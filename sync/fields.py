@@ -1,43 +1,60 @@
-"""What is written back: one field per value, named from a prefix, as text each CRM accepts.
+"""What is written back: one field per value, named and shaped for each system.
 
-The values are rounded to what a rep reads (whole points, reasons with whole
-points), so that decay moves a written value only when it crosses a whole
-point; `scored_at` is written along with a change but never causes one.
+A `FieldMap` is one rule set's fields in one system: their names follow the
+system's naming rule from a prefix (or a rename), their types what the system
+can hold (`Capabilities`), and the values are text the system accepts. The
+values are rounded to what a rep reads (whole points, reasons with whole
+points that add up to the score), so that decay moves a written value only
+when it crosses a whole point; `scored_at` is written along with a change but
+never causes one.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from connectors.protocol import FieldSpec
-from scoring import ScoreBatch
-from scoring.explain import SEPARATOR
-from scoring.records import ensure_utc
-from scoring.rules import RuleSet
+from connectors.protocol import Capabilities, FieldKind, FieldSpec, Held
+from scoring import RuleSet, ScoreBatch, ensure_utc, whole_points
 
 SCORED_AT = "scored_at"
 REASONS_SHOWN = 3
 REASONS_MAX_CHARS = 1000
 
 
+class FieldNameError(ValueError):
+    """A field name the system cannot hold (too long, or against its naming rule)."""
+
+
 @dataclass(frozen=True)
 class FieldMap:
-    """The fields of one rule set under a name prefix, with their CRM types."""
+    """The fields of one rule set in one system, with their names and types there."""
 
     specs: tuple[FieldSpec, ...]
+    capabilities: Capabilities
 
     @classmethod
     def for_rules(
-        cls, rules: RuleSet, prefix: str = "leadscore_", names: Mapping[str, str] | None = None
+        cls,
+        rules: RuleSet,
+        capabilities: Capabilities,
+        prefix: str = "leadscore_",
+        names: Mapping[str, str] | None = None,
     ) -> FieldMap:
+        """The fields `rules` writes, named by the system's rule from `prefix` unless
+        `names` renames them; raises `FieldNameError` for a name the system refuses."""
         renamed = dict(names or {})
 
-        def spec(key: str, label: str, kind: str, options: tuple[str, ...] = ()) -> FieldSpec:
-            name = renamed.get(key, f"{prefix}{key}")
-            return FieldSpec(key, name, label, kind, options, f"leadscore: {label.lower()}")  # type: ignore[arg-type]
+        def spec(key: str, label: str, kind: FieldKind, options: tuple[str, ...] = ()) -> FieldSpec:
+            name = renamed.get(key) or capabilities.field_name(prefix, key)
+            problem = capabilities.name_problem(name)
+            if problem is not None:
+                raise FieldNameError(f"field for {key}: {problem}")
+            shaped = capabilities.kind(kind)
+            kept = options if shaped == "enumeration" else ()
+            return FieldSpec(key, name, label, shaped, kept, f"leadscore: {label.lower()}")
 
         specs = [spec("score", "Lead score", "number")]
         for name, dimension in rules.dimensions.items():
@@ -48,35 +65,48 @@ class FieldMap:
             specs.append(spec("grade", "Lead grade", "enumeration", grades))
         if rules.stages is not None:
             stages = tuple(stage.name for stage in rules.stages.ladder)
-            specs.append(spec("stage", "Lead stage", "enumeration", stages))
+            kind: FieldKind = "enumeration" if capabilities.stage_ordered else "text"
+            specs.append(spec("stage", "Lead stage", kind, stages))
         specs.append(spec("reasons", "Lead score reasons", "text"))
         specs.append(spec(SCORED_AT, "Lead scored at", "datetime"))
-        return cls(tuple(specs))
+        return cls(tuple(specs), capabilities)
+
+    @property
+    def system(self) -> str:
+        return self.capabilities.system
 
     @property
     def names(self) -> dict[str, str]:
         return {s.key: s.name for s in self.specs}
 
     def pulled(self, rules: RuleSet) -> list[str]:
-        """The contact fields a connector reads: the rules' own, and our stage field (the
-        stage the CRM holds is a floor for the next one, even when the store forgot it)."""
+        """The contact fields a connector reads: the rules' own, and what it reads back of
+        ours (the stage the CRM holds is a floor for the next one, even when the store
+        forgot it)."""
         stage = [self.names["stage"]] if "stage" in self.names else []
         return list(dict.fromkeys([*rules.contact_fields(), *stage]))
+
+    def held(self, attributes: Mapping[str, Any]) -> Held:
+        """What a record pulled from this system holds of ours (see `Capabilities.held`)."""
+        return self.capabilities.held(attributes, self.names)
 
     def values(self, batch: ScoreBatch, row: int, scored_at: datetime) -> dict[str, str]:
         """The text of every field for one scored contact, keyed by field name."""
         names = self.names
-        out = {names["score"]: whole(float(batch.total[row]))}
+        limit = self.capabilities.max_text_length
+        out = {names["score"]: str(whole_points(float(batch.total[row])))}
         for column, dimension in enumerate(batch.dimension_names):
-            out[names[dimension]] = whole(float(batch.dimensions[row, column]))
+            out[names[dimension]] = str(whole_points(float(batch.dimensions[row, column])))
         if "grade" in names:
             out[names["grade"]] = batch.grade(row) or ""
         if "stage" in names:
             out[names["stage"]] = batch.stage(row) or ""
-        out[names["reasons"]] = reasons_text(batch, row)
+        out[names["reasons"]] = batch.reasons_text(
+            row, limit=REASONS_SHOWN, max_chars=min(REASONS_MAX_CHARS, limit)
+        )
         stamp = ensure_utc(scored_at).isoformat(timespec="seconds")
         out[names[SCORED_AT]] = stamp.replace("+00:00", "Z")
-        return out
+        return {name: value[:limit] for name, value in out.items()}
 
     def differs(self, values: Mapping[str, str], before: Mapping[str, str] | None) -> bool:
         """Whether anything other than the scoring time changed since the last write."""
@@ -91,27 +121,3 @@ class FieldMap:
         return {k: v for k, v in values.items() if k != stamp} == {
             k: v for k, v in other.items() if k != stamp
         }
-
-
-def whole(value: float) -> str:
-    """Whole points, halves rounded up (12.5 is 13), as a person rounds."""
-    return str(math.floor(value + 0.5))
-
-
-def reasons_text(batch: ScoreBatch, row: int) -> str:
-    """The top reasons with whole points, as a rep reads them in the CRM."""
-    parts = []
-    for reason in batch.reasons(row)[:REASONS_SHOWN]:
-        points = whole(reason.points)
-        text = f"{points if points.startswith('-') else '+' + points} {reason.label}"
-        if reason.count > 1 and not reason.once:
-            text += f" ×{reason.count}"
-        notes = ["disqualifies"] if reason.disqualifies else []
-        if reason.capped_at is not None:
-            notes.append(f"capped at {whole(reason.capped_at)}")
-        elif round(reason.points) != round(reason.base_points):
-            notes.append(f"decayed from {whole(reason.base_points)}")
-        parts.append(f"{text} ({', '.join(notes)})" if notes else text)
-    if batch.disqualified[row]:
-        parts.insert(0, "DISQUALIFIED")
-    return SEPARATOR.join(parts)[:REASONS_MAX_CHARS]

@@ -10,8 +10,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.frames import ActivityFrame, ContactFrame, column_from_values
-from scoring.records import ACTIVITY_TYPES, Activity, Contact
+from scoring import (
+    ACTIVITY_TYPES,
+    Activity,
+    ActivityFrame,
+    Contact,
+    ContactFrame,
+    column_from_values,
+)
 
 
 @dataclass(frozen=True)
@@ -37,9 +43,11 @@ class ActivityColumns:
                 str(int(self.person[i])),
                 ACTIVITY_TYPES[int(self.type_codes[i])],
                 moment(float(self.occurred_at[i])),
-                self.ids[i],
-                {n: self.attributes[n][i] for n in names if self.attributes[n][i] is not None},
-                self.systems[i],
+                id=self.ids[i],
+                attributes={
+                    n: self.attributes[n][i] for n in names if self.attributes[n][i] is not None
+                },
+                source=self.systems[i],
             )
             for i in range(len(self))
         ]
@@ -74,7 +82,11 @@ class People:
         if contact_fields is not None:
             wanted = set(contact_fields)
             records = [
-                Contact(c.id, c.email, {k: v for k, v in c.attributes.items() if k in wanted})
+                Contact(
+                    c.id,
+                    email=c.email,
+                    attributes={k: v for k, v in c.attributes.items() if k in wanted},
+                )
                 for c in records
             ]
         contacts = ContactFrame.from_records(records)

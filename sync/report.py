@@ -10,12 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scoring import ScoreBatch
-from scoring.explain import number
+from scoring import ScoreBatch, number
 
 if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
-    from sync.pipeline import SyncSummary
     from sync.store import StateStore
+    from sync.summary import SyncSummary
 
 
 def result_columns(batch: ScoreBatch) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from scoring.records import Activity, normalize_email
+from scoring import Activity, normalize_email
 
 SCHEMA_VERSION = 1
 CHUNK = 500

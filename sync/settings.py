@@ -9,11 +9,12 @@ are `SecretStr`, so they print as `**********` in logs, errors and reprs.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, create_model, field_validator
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -21,48 +22,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-HUBSPOT_TIERS = ("free", "starter", "professional", "enterprise")
-
-
-class HubSpotSettings(BaseModel):
-    """A HubSpot portal: a private app's access token (or an OAuth access token)."""
-
-    access_token: SecretStr | None = Field(
-        None, description="Private app or OAuth access token; empty: HubSpot is not synced."
-    )
-    host: str | None = Field(
-        None,
-        description="API base URL; empty for https://api.hubapi.com (the demo sets the sandbox).",
-    )
-    tier: str = Field(
-        "professional",
-        description="Subscription tier for the 10-second limit: free, starter, professional or "
-        "enterprise, with '+api_addon' for the API limit increase.",
-    )
-
-    lifecycle_stages: dict[str, str] = Field(
-        default_factory=dict,
-        description="Opt-in, forward-only: our stage -> lifecyclestage value, as JSON, e.g. "
-        '{"Marketing qualified": "marketingqualifiedlead"}; empty: lifecyclestage is untouched.',
-    )
-
-    @field_validator("access_token", "host", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("lifecycle_stages", mode="before")
-    @classmethod
-    def _blank_is_empty(cls, value: Any) -> Any:
-        return {} if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("tier")
-    @classmethod
-    def _known_tier(cls, value: str) -> str:
-        base = value.removesuffix("+api_addon")
-        if base not in HUBSPOT_TIERS:
-            raise ValueError(f"expected one of {', '.join(HUBSPOT_TIERS)} (optionally +api_addon)")
-        return value
+from connectors.registry import SYSTEMS
+from connectors.system import SystemSettings
 
 
 class Settings(BaseSettings):
@@ -93,7 +54,13 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Least severe log level written."
     )
-    hubspot: HubSpotSettings = Field(default_factory=HubSpotSettings)
+
+    def section(self, system: str) -> SystemSettings:
+        """The settings section of a registered system (`LEADSCORE_<SYSTEM>__...`)."""
+        found = getattr(self, system, None)
+        if not isinstance(found, SystemSettings):
+            raise KeyError(f"no settings section for {system!r}")
+        return found
 
     @classmethod
     def settings_customise_sources(
@@ -117,12 +84,32 @@ class Settings(BaseSettings):
         return value.lower()
 
 
+@functools.cache
+def settings_model() -> type[Settings]:
+    """`Settings` with one nested section per registered system, read from the registry."""
+    sections: dict[str, Any] = {
+        entry.name: (
+            entry.settings,
+            Field(default_factory=entry.settings, description=f"{entry.label} settings."),
+        )
+        for entry in SYSTEMS
+    }
+    model: type[Settings] = create_model(
+        "Settings", __base__=Settings, __module__=__name__, **sections
+    )
+    return model
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with the secrets directory when one is named."""
+    """Settings from the environment, with the secrets directory when one is named.
+
+    `overrides` win over every source, e.g. `load_settings(hubspot={"host": url})`.
+    """
+    model = settings_model()
     secrets = os.environ.get("LEADSCORE_SECRETS_DIR")
     if secrets:
-        return Settings(_secrets_dir=secrets, **overrides)
-    return Settings(**overrides)
+        return model(_secrets_dir=secrets, **overrides)
+    return model(**overrides)
 
 
 def env_example() -> str:
@@ -133,7 +120,7 @@ def env_example() -> str:
         "# directory of files, one per setting, for secrets mounted by a platform.",
         "",
     ]
-    lines += _fields(Settings, "LEADSCORE_")
+    lines += _fields(settings_model(), "LEADSCORE_")
     return "\n".join(lines)
 
 

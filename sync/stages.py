@@ -2,7 +2,7 @@
 
 Two rules of the design meet here. Stages never move back on their own: the
 stage last written to any of a person's records counts as reached (the
-engine's `REACHED_STAGE` floor). And mapping our stage onto a system's lifecycle
+engine's `reached` floor). And mapping our stage onto a system's lifecycle
 field (HubSpot's `lifecyclestage`, later Salesforce's Lead `Status`) is
 opt-in and forward-only: the mapped value is written only when it ranks above
 the record's current value in the system's own order.
@@ -12,36 +12,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from scoring.engine import REACHED_STAGE
-from scoring.records import Contact
-from scoring.rules import RuleSet
+from scoring import Contact, RuleSet
+
+if TYPE_CHECKING:
+    from sync.fields import FieldMap
 
 
 class StageMapError(ValueError):
     """A stage mapping that names a stage or a system value that does not exist."""
 
 
-def with_reached_stages(
+def reached_stages(
     rules: RuleSet,
     contacts: Sequence[Contact],
     records: Mapping[str, list[tuple[str, str]]],
     written: Mapping[str, Mapping[str, Mapping[str, str]]],
-    stage_name: str | None,
-    record_attributes: Mapping[tuple[str, str], Mapping[str, object]] | None = None,
-) -> list[Contact]:
-    """Contacts carrying the highest stage scoring gave them before, as the engine's floor.
+    fields: Mapping[str, FieldMap],
+    record_attributes: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+) -> list[str | None]:
+    """The highest stage scoring gave each contact before, in their order: the engine's floor.
 
     That stage is the highest of what the store remembers writing to any of the
-    person's records (`written`: system -> record -> values) and what the CRM holds
-    in our stage field (`stage_name`, pulled with the contact), so a lost store or a
-    write that landed unrecorded cannot make a stage move back. It goes to the
-    engine's `REACHED_STAGE` field, not to the ladder's `current_field`: a
+    person's records (`written`: system -> record -> values) and what each record
+    holds of ours in its system, read back through that system's `FieldMap`, so a
+    lost store or a write that landed unrecorded cannot make a stage move back. It
+    is the engine's `reached` argument, not the ladder's `current_field`: a
     sales-owned stage we proposed ourselves is not frozen as if a rep had set it.
     """
     ladder = rules.stages
-    if ladder is None or stage_name is None:
-        return list(contacts)
+    if ladder is None:
+        return [None] * len(contacts)
     rank = {stage.name: i for i, stage in enumerate(ladder.ladder)}
     reached: dict[str, str] = {}
 
@@ -52,18 +54,14 @@ def with_reached_stages(
     own = record_attributes or {}
     for person, pairs in records.items():
         for system, record in pairs:
-            note(person, written.get(system, {}).get(record, {}).get(stage_name))
+            field_map = fields.get(system)
+            if field_map is None or "stage" not in field_map.names:
+                continue
+            name = field_map.names["stage"]
+            note(person, written.get(system, {}).get(record, {}).get(name))
             # each record's own copy in the CRM: duplicates may hold different stages
-            note(person, own.get((system, record), {}).get(stage_name))
-    out = []
-    for contact in contacts:
-        note(contact.id, contact.attributes.get(stage_name))
-        stage = reached.get(contact.id)
-        if stage:
-            attributes = {**contact.attributes, REACHED_STAGE: stage}
-            contact = Contact(contact.id, contact.email, attributes, contact.source)
-        out.append(contact)
-    return out
+            note(person, field_map.held(own.get((system, record), {})).stage)
+    return [reached.get(contact.id) for contact in contacts]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from scoring.records import TYPE_CODES, Activity, ActivityType, Contact, normalize_email
+from scoring import TYPE_CODES, Activity, ActivityType, Contact, normalize_email
 from sync.people import ActivityColumns, People, moment
 from sync.schema import (
     MIGRATIONS,
@@ -311,7 +311,10 @@ class StateStore:
                     attributes.setdefault(key, value)
                 records.setdefault(str(row.id), []).append((row.system, row.record_id))
                 own[(row.system, row.record_id)] = pulled
-            contacts = [Contact(str(pid), emails[pid], merged[pid], "store") for pid in merged]
+            contacts = [
+                Contact(str(pid), email=emails[pid], attributes=merged[pid], source="store")
+                for pid in merged
+            ]
             columns = self._activities(connection, wanted)
         return People(contacts, columns, records, own)
 

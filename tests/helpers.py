@@ -31,7 +31,7 @@ def act(
 
 
 def person(ident: str = "c1", email: str | None = "ann@acme.io", **attributes: Any) -> Contact:
-    return Contact(ident, email, attributes)
+    return Contact(ident, email=email, attributes=attributes)
 
 
 def score_one(

@@ -39,8 +39,8 @@ def test_contacts_from_csv_keep_attributes_and_drop_blanks(tmp_path: Path) -> No
     contacts = read_contacts(path)
 
     assert contacts == [
-        Contact("1", "Ann@Acme.io", {"industry": "SaaS", "employees": "120"}),
-        Contact("2", None, {}),
+        Contact("1", email="Ann@Acme.io", attributes={"industry": "SaaS", "employees": "120"}),
+        Contact("2"),
     ]
 
 
@@ -50,8 +50,8 @@ def test_contacts_from_jsonl_keep_numbers(tmp_path: Path) -> None:
     )
 
     assert read_contacts(path) == [
-        Contact("7", "a@b.io", {"employees": 40}),
-        Contact("8", None, {}),
+        Contact("7", email="a@b.io", attributes={"employees": 40}),
+        Contact("8"),
     ]
 
 
@@ -108,7 +108,7 @@ def test_missing_file(tmp_path: Path) -> None:
     ]
 
 
-CONTACTS = [Contact("1", "Ann@Acme.io"), Contact("2", "bob@beta.io")]
+CONTACTS = [Contact("1", email="Ann@Acme.io"), Contact("2", email="bob@beta.io")]
 
 
 def test_activities_tie_to_contacts_by_id_or_email(tmp_path: Path) -> None:

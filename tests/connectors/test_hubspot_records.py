@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.hubspot_records import (
+from connectors.hubspot.records import (
     contact_of,
     counter_activities,
     deal_activities,

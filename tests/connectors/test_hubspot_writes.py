@@ -12,8 +12,8 @@ from hubspot.crm.properties import PropertyCreate
 from urllib3.util.retry import Retry
 
 from connectors.errors import RejectedError, ServerError
-from connectors.hubspot import HubSpotConnector
-from connectors.policy import CallPolicy, hubspot_limits
+from connectors.hubspot import CAPABILITIES, HubSpotConnector, hubspot_limits
+from connectors.policy import CallPolicy
 from connectors.protocol import FieldSpec, Write, WriteOutcome
 from sandbox import FaultPlan, Sandbox
 from scoring import RuleSet, load_rules
@@ -60,7 +60,7 @@ def connector(box: Sandbox, *, attempts: int = 6) -> HubSpotConnector:
 
 
 def specs(rules: RuleSet) -> tuple[FieldSpec, ...]:
-    return FieldMap.for_rules(rules).specs
+    return FieldMap.for_rules(rules, CAPABILITIES).specs
 
 
 def ready(box: Sandbox, rules: RuleSet) -> HubSpotConnector:

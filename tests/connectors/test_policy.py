@@ -22,14 +22,13 @@ from connectors.errors import (
     TransportError,
     error_for_status,
 )
+from connectors.hubspot.limits import SEARCH_OPERATIONS, hubspot_limits
 from connectors.policy import (
-    SEARCH_OPERATIONS,
     CallPolicy,
     DailyBudget,
     Limit,
     RollingWindow,
     SystemClock,
-    hubspot_limits,
 )
 
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from scoring import whole_points
+from scoring.explain import apportion
 from tests.helpers import act, person, rules, score_one
 
 RULES = rules(
@@ -62,3 +66,32 @@ def test_once_rule_reason_does_not_multiply() -> None:
     ruleset = rules("rules:\n  - {id: pricing, activity: page_view, points: 25, once: true}\n")
     batch = score_one(ruleset, person(), [act("page_view", 1), act("page_view", 2)])
     assert batch.reasons_text(0) == "+25 pricing"
+
+
+def test_reasons_beyond_the_limit_are_summed_so_the_text_adds_up_to_the_score() -> None:
+    activities = [act("question", 1), act("content_download", 30), act("email_open", 2)]
+
+    batch = score_one(RULES, person(email="kim@gmail.com"), activities)
+
+    assert batch.reasons_text(0, limit=2) == (
+        "+50 asked a question · +15 guide (decayed from 30) · +0 from 2 more"
+    )
+
+
+def test_a_text_too_long_shows_fewer_reasons_never_a_cut_one() -> None:
+    activities = [act("question", 1), act("content_download", 30), act("email_open", 2)]
+    batch = score_one(RULES, person(email="kim@gmail.com"), activities)
+
+    text = batch.reasons_text(0, max_chars=45)
+
+    assert text == "+50 asked a question · +15 from 3 more"
+
+
+@given(st.lists(st.floats(-500, 500, allow_nan=False), max_size=12))
+def test_apportioned_whole_points_always_add_up_to_the_whole_sum(points: list[float]) -> None:
+    total = whole_points(sum(points))
+
+    parts = apportion(points, total)
+
+    assert sum(parts) == total
+    assert all(abs(part - value) < 1 for part, value in zip(parts, points, strict=True))

@@ -17,7 +17,7 @@ def fit_points(condition: str, **attributes: object) -> float:
             points: 10
         """
     )
-    batch = score_records(ruleset, [Contact("c1", "a@b.io", attributes)], [], NOW)
+    batch = score_records(ruleset, [Contact("c1", email="a@b.io", attributes=attributes)], [], NOW)
     return float(batch.total[0])
 
 
@@ -82,7 +82,7 @@ def test_operator(condition: str, attributes: dict, expected: float) -> None:
 )
 def test_derived_email_attributes(condition: str, email: str | None, expected: float) -> None:
     ruleset = rules(f"rules:\n  - {{id: r, contact: {{{condition}}}, points: 10}}\n")
-    batch = score_records(ruleset, [Contact("c1", email, {})], [], NOW)
+    batch = score_records(ruleset, [Contact("c1", email=email)], [], NOW)
     assert batch.total[0] == expected
 
 

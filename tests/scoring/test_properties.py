@@ -58,8 +58,8 @@ contacts_st = st.lists(
     st.builds(
         lambda i, industry, employees, domain, stage: Contact(
             f"c{i}",
-            None if domain is None else f"p{i}@{domain}",
-            {
+            email=None if domain is None else f"p{i}@{domain}",
+            attributes={
                 k: v
                 for k, v in {"industry": industry, "employees": employees, "stage": stage}.items()
                 if v is not None

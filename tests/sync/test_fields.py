@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from connectors.hubspot import CAPABILITIES
 from scoring import Activity, score_records
 from sync.fields import FieldMap
 from tests.helpers import NOW, act, person, rules
@@ -33,14 +34,14 @@ def field_values(
     activities: list[Activity], scored_at: datetime = NOW, **attributes: Any
 ) -> dict[str, str]:
     batch = score_records(FULL, [person(**attributes)], activities, scored_at)
-    return FieldMap.for_rules(FULL).values(batch, 0, scored_at)
+    return FieldMap.for_rules(FULL, CAPABILITIES).values(batch, 0, scored_at)
 
 
 # -- the fields -----------------------------------------------------------------------------------
 
 
 def test_a_rule_set_gives_score_dimensions_grade_stage_reasons_and_time_fields() -> None:
-    fields = FieldMap.for_rules(FULL)
+    fields = FieldMap.for_rules(FULL, CAPABILITIES)
 
     assert [(s.key, s.name, s.kind, s.options) for s in fields.specs] == [
         ("score", "leadscore_score", "number", ()),
@@ -55,7 +56,7 @@ def test_a_rule_set_gives_score_dimensions_grade_stage_reasons_and_time_fields()
 
 
 def test_grade_and_stage_fields_exist_only_when_the_rule_set_has_them() -> None:
-    fields = FieldMap.for_rules(PLAIN)
+    fields = FieldMap.for_rules(PLAIN, CAPABILITIES)
 
     assert list(fields.names) == [
         "score",
@@ -68,7 +69,9 @@ def test_grade_and_stage_fields_exist_only_when_the_rule_set_has_them() -> None:
 
 
 def test_field_names_follow_the_prefix_unless_overridden() -> None:
-    fields = FieldMap.for_rules(PLAIN, prefix="ls_", names={"score": "hubspotscore_custom"})
+    fields = FieldMap.for_rules(
+        PLAIN, CAPABILITIES, prefix="ls_", names={"score": "hubspotscore_custom"}
+    )
 
     assert fields.names == {
         "score": "hubspotscore_custom",
@@ -101,20 +104,23 @@ def test_no_grade_is_written_as_empty_text() -> None:
     assert field_values([])["leadscore_grade"] == ""
 
 
-def test_reasons_show_whole_points_and_at_most_three_rules() -> None:
+def test_reasons_show_whole_points_that_add_up_to_the_written_score() -> None:
     activities = [act("email_open", 10), act("email_open", 1), act("email_click", 1)]
 
-    reasons = field_values([*activities, act("email_click", 2)], title="VP")["leadscore_reasons"]
+    values = field_values([*activities, act("email_click", 2)], title="VP")
+    reasons = values["leadscore_reasons"]
 
-    assert reasons == "+30 vp · +7 open ×2 (decayed from 10) · +4 click ×2"
+    # 30.4 + 7.17 + 4 = 41.57, written as 42: the largest remainder (vp's .4) takes the point
+    assert values["leadscore_score"] == "42"
+    assert reasons == "+31 vp · +7 open ×2 (decayed from 10) · +4 click ×2"
 
 
-def test_reasons_of_a_disqualified_contact_start_with_disqualified() -> None:
+def test_reasons_of_a_disqualified_contact_start_with_disqualified_and_end_with_the_rest() -> None:
     activities = [act("email_click", 2), act("email_spam_report", 1), act("email_open", 1)]
 
     reasons = field_values(activities, title="VP")["leadscore_reasons"]
 
-    assert reasons == "DISQUALIFIED · -50 spam (disqualifies) · +30 vp · +5 open"
+    assert reasons == "DISQUALIFIED · -50 spam (disqualifies) · +30 vp · +5 open · +2 from 1 more"
 
 
 def test_scoring_time_is_written_to_the_second_in_utc_with_z() -> None:
@@ -127,7 +133,7 @@ def test_scoring_time_is_written_to_the_second_in_utc_with_z() -> None:
 
 
 def test_a_first_write_is_always_due() -> None:
-    assert FieldMap.for_rules(FULL).differs(field_values([]), None)
+    assert FieldMap.for_rules(FULL, CAPABILITIES).differs(field_values([]), None)
 
 
 def test_a_new_scoring_time_alone_is_no_change() -> None:
@@ -137,7 +143,7 @@ def test_a_new_scoring_time_alone_is_no_change() -> None:
     after = field_values(activities, scored_at=NOW + timedelta(hours=1))
 
     assert after["leadscore_scored_at"] != before["leadscore_scored_at"]
-    assert not FieldMap.for_rules(FULL).differs(after, before)
+    assert not FieldMap.for_rules(FULL, CAPABILITIES).differs(after, before)
 
 
 def test_any_other_changed_value_is_a_change() -> None:
@@ -145,12 +151,16 @@ def test_any_other_changed_value_is_a_change() -> None:
 
     after = field_values([act("email_open", 1), act("email_click", 1)], NOW + timedelta(hours=1))
 
-    assert FieldMap.for_rules(FULL).differs(after, before)
-    assert FieldMap.for_rules(FULL).differs({**before, "leadscore_grade": "A"}, before)
+    assert FieldMap.for_rules(FULL, CAPABILITIES).differs(after, before)
+    assert FieldMap.for_rules(FULL, CAPABILITIES).differs(
+        {**before, "leadscore_grade": "A"}, before
+    )
 
 
 def test_same_compares_every_field_but_the_scoring_time() -> None:
-    fields = FieldMap.for_rules(rules("rules:\n  - {id: v, activity: page_view, points: 1}\n"))
+    fields = FieldMap.for_rules(
+        rules("rules:\n  - {id: v, activity: page_view, points: 1}\n"), CAPABILITIES
+    )
     base = {"leadscore_score": "1", "leadscore_scored_at": "2026-01-01T00:00:00Z"}
 
     assert fields.same(base, {**base, "leadscore_scored_at": "2027-01-01T00:00:00Z"})

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from scoring import Contact
-from scoring.engine import REACHED_STAGE
-from sync.stages import StageMap, StageMapError, with_reached_stages
-from tests.helpers import act, person, rules, score_one
+from connectors.hubspot import CAPABILITIES
+from scoring import Contact, score_records
+from sync.fields import FieldMap
+from sync.stages import StageMap, StageMapError, reached_stages
+from tests.helpers import NOW, act, person, rules, score_one
 
 LADDER = rules(
     """
@@ -56,11 +59,7 @@ def test_a_mapping_to_an_unknown_stage_or_value_names_the_setting() -> None:
 
 
 def test_the_highest_stage_written_anywhere_or_held_by_the_crm_is_the_floor() -> None:
-    people = [
-        Contact("1", "a@x.io"),
-        Contact("2", "b@x.io"),
-        Contact("3", "c@x.io", {"ls_stage": "Lead"}),  # the CRM's copy; the store forgot it
-    ]
+    people = [Contact("1", email="a@x.io"), Contact("2", email="b@x.io"), Contact("3")]
     records = {
         "1": [("hubspot", "h1"), ("mailchimp", "m1")],
         "2": [("hubspot", "h2")],
@@ -70,10 +69,28 @@ def test_the_highest_stage_written_anywhere_or_held_by_the_crm_is_the_floor() ->
         "hubspot": {"h1": {"ls_stage": "Lead"}},
         "mailchimp": {"m1": {"ls_stage": "Customer"}},
     }
-    out = with_reached_stages(LADDER, people, records, written, "ls_stage")
+    held = {("hubspot", "h3"): {"ls_stage": "Lead"}}  # the CRM's copy; the store forgot it
+    other = replace(CAPABILITIES, system="mailchimp")
+    fields = {
+        caps.system: FieldMap.for_rules(LADDER, caps, prefix="ls_")
+        for caps in (CAPABILITIES, other)
+    }
+    out = reached_stages(LADDER, people, records, written, fields, held)
 
-    assert [c.attributes.get(REACHED_STAGE) for c in out] == ["Customer", None, "Lead"]
-    assert all("stage" not in c.attributes for c in out)  # the CRM's own field is untouched
+    assert out == ["Customer", None, "Lead"]
+
+
+def test_a_system_without_our_stage_field_gives_no_floor() -> None:
+    fields = {
+        "hubspot": FieldMap.for_rules(
+            rules("rules: [{id: v, activity: page_view, points: 1}]"), CAPABILITIES, prefix="ls_"
+        )
+    }
+    written = {"hubspot": {"h1": {"ls_stage": "Customer"}}}
+
+    assert reached_stages(LADDER, [Contact("1")], {"1": [("hubspot", "h1")]}, written, fields) == [
+        None
+    ]
 
 
 OWNED = rules(
@@ -98,9 +115,9 @@ OWNED = rules(
 
 def test_a_sales_owned_stage_scoring_proposed_still_moves_on() -> None:
     bought = [act("purchase", 1.0)]
-    ours = score_one(OWNED, person(**{REACHED_STAGE: "Sales qualified"}), bought)
+    ours = score_records(OWNED, [person()], bought, NOW, reached=["Sales qualified"])
     theirs = score_one(OWNED, person(stage="Sales qualified"), bought)
-    floor = score_one(OWNED, person(**{REACHED_STAGE: "Lead"}), [])
+    floor = score_records(OWNED, [person()], [], NOW, reached=["Lead"])
 
     assert ours.stage(0) == "Customer"  # our own proposal is a floor, not a rep's choice
     assert theirs.stage(0) == "Sales qualified"  # a rep set it: kept as it is

@@ -40,17 +40,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
 
 
 def contact(ident: str, email: str | None = "ann@acme.io", **attributes: object) -> Contact:
-    return Contact(ident, email, attributes)
+    return Contact(ident, email=email, attributes=attributes)
 
 
 def visit(
     ident: str | None, contact_id: str = "101", when: float = 1, **attributes: object
 ) -> Activity:
-    return Activity(contact_id, ActivityType.PAGE_VIEW, days_ago(when), ident, attributes)
+    return Activity(
+        contact_id, ActivityType.PAGE_VIEW, days_ago(when), id=ident, attributes=attributes
+    )
 
 
 def opened(address: str, ident: str | None = "ev1", when: float = 1) -> Activity:
-    return Activity("", ActivityType.EMAIL_OPEN, days_ago(when), ident, contact_email=address)
+    return Activity("", ActivityType.EMAIL_OPEN, days_ago(when), id=ident, contact_email=address)
 
 
 # -- schema ---------------------------------------------------------------------------------------

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.hubspot import HubSpotConnector
-from connectors.policy import CallPolicy, hubspot_limits
+from connectors.hubspot import CAPABILITIES, HubSpotConnector, hubspot_limits
+from connectors.policy import CallPolicy
 from sandbox import FaultPlan, Latency, Sandbox
 from scoring import ActivityType, RuleSet, load_rules
+from sync import Leadscore, StateStore, Sync, SyncOptions, SyncSummary, load_settings
+from sync.demo import sandbox_sections
 from sync.fields import SCORED_AT, FieldMap
-from sync.pipeline import Sync, SyncOptions, SyncSummary
-from sync.store import StateStore
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
 PEOPLE, SEED = 400, 11
@@ -43,24 +43,47 @@ def connector(box: Sandbox, rules: RuleSet, *, seed: int = 0) -> HubSpotConnecto
     return HubSpotConnector(
         box.hubspot.token,
         host=box.hubspot.base_url,
-        properties=FieldMap.for_rules(rules).pulled(rules),
+        properties=fields(rules).pulled(rules),
         policy=policy,
+    )
+
+
+def fields(rules: RuleSet) -> FieldMap:
+    return FieldMap.for_rules(rules, CAPABILITIES)
+
+
+def open_app(
+    box: Sandbox,
+    rules: RuleSet,
+    store: StateStore,
+    at: datetime | None = None,
+    *,
+    hubspot: HubSpotConnector | None = None,
+    lifecycle_stages: dict[str, str] | None = None,
+    seed: int = 0,
+) -> Leadscore:
+    """The application on the sandbox, with this store and a connector of the test's own."""
+    settings = load_settings(**sandbox_sections(box, lifecycle_stages))
+    return Leadscore.open(
+        settings,
+        rules=rules,
+        store=store,
+        connectors=[hubspot or connector(box, rules, seed=seed)],
+        clock=(lambda: at) if at is not None else box.now,
     )
 
 
 def make_sync(
     box: Sandbox, rules: RuleSet, store: StateStore, at: datetime | None = None, seed: int = 0
 ) -> Sync:
-    fields = FieldMap.for_rules(rules)
-    hubspot = connector(box, rules, seed=seed)
-    hubspot.setup(fields.specs)
-    clock = (lambda: at) if at is not None else box.now
-    return Sync(rules, store, [hubspot], fields, clock=clock)
+    app = open_app(box, rules, store, at, seed=seed)
+    app.setup()
+    return app.job
 
 
 def held(box: Sandbox, rules: RuleSet) -> dict[str, dict[str, str | None]]:
     """What HubSpot holds in the leadscore properties, per contact (scoring time aside)."""
-    names = [s.name for s in FieldMap.for_rules(rules).specs if s.key != SCORED_AT]
+    names = [s.name for s in fields(rules).specs if s.key != SCORED_AT]
     table = box.hubspot.contacts
     return {
         str(row + 1): {name: table.value(name, row) for name in names if name in table.defs}
@@ -241,18 +264,14 @@ CHILD = textwrap.dedent(
     """
     import sys
     from datetime import datetime
-    from connectors.hubspot import HubSpotConnector
-    from scoring import load_rules
-    from sync.fields import FieldMap
-    from sync.pipeline import Sync, SyncOptions
-    from sync.store import StateStore
+    from pathlib import Path
+    from sync import Leadscore, SyncOptions, load_settings
 
     base, token, state, rules_path, at = sys.argv[1:]
-    rules = load_rules(rules_path)
     moment = datetime.fromisoformat(at)
-    hubspot = HubSpotConnector(token, host=base, properties=FieldMap.for_rules(rules).pulled(rules))
-    sync = Sync(rules, StateStore(state), [hubspot], FieldMap.for_rules(rules), clock=lambda: moment)
-    sync.run(SyncOptions(full=True, workers=1))
+    settings = load_settings(hubspot={"access_token": token, "host": base}, state_url=state)
+    app = Leadscore.open(settings, rules=Path(rules_path), clock=lambda: moment)
+    app.job.run(SyncOptions(full=True, workers=1))
     """
 )
 
@@ -268,7 +287,7 @@ def test_a_sync_killed_then_rerun_ends_like_an_uninterrupted_one(
     # Slow answers so the child is surely in the middle of its work when it is killed.
     with Sandbox(people=PEOPLE, seed=SEED, latency=Latency(fixed=0.05)) as box:
         state = f"sqlite:///{tmp_path / 'crashed.db'}"
-        connector(box, rules).setup(FieldMap.for_rules(rules).specs)
+        connector(box, rules).setup(fields(rules).specs)
         root = Path(__file__).parents[2]
         child = subprocess.Popen(
             [
@@ -308,7 +327,7 @@ def test_fetch_returns_one_contact_with_its_email_events_and_engagements(
     box.hubspot.add_event("7", ActivityType.MEETING)
     box.hubspot.add_event("7", ActivityType.EMAIL_OPEN, campaign=0)
     email = box.hubspot.contacts.value("email", 6) or ""
-    page = hubspot.fetch(email.upper())
+    page = hubspot.fetch(email=email.upper())
     by_id = hubspot.fetch("7")
 
     kinds = {a.type for a in page.activities}
@@ -329,7 +348,7 @@ def test_a_spent_daily_budget_stops_the_sync_before_hubspot_refuses(
         host=box.hubspot.base_url,
         policy=CallPolicy("hubspot", budget=DailyBudget(625_000), clock=box.clock),
     )
-    sync = Sync(rules, store, [hubspot], FieldMap.for_rules(rules), clock=box.now)
+    sync = open_app(box, rules, store, hubspot=hubspot).job
     with pytest.raises(BudgetExhausted) as stopped:
         sync.run(SyncOptions(full=True))
 
@@ -341,24 +360,17 @@ def test_a_spent_daily_budget_stops_the_sync_before_hubspot_refuses(
 def test_a_mapped_lifecycle_stage_moves_forward_and_never_back(
     box: Sandbox, rules: RuleSet, store: StateStore
 ) -> None:
-    from sync.stages import StageMap
-
     mapping = {
         "Lead": "lead",
         "Marketing qualified": "marketingqualifiedlead",
         "Customer": "customer",
     }
     hubspot = connector(box, rules)
-    stages = StageMap.checked(
-        rules, "hubspot", "lifecyclestage", mapping, hubspot.stage_values(), "LIFECYCLE"
-    )
+    app = open_app(box, rules, store, hubspot=hubspot, lifecycle_stages=mapping)
     table = box.hubspot.contacts
     before = [table.value("lifecyclestage", row) for row in range(table.size)]
-    fields = FieldMap.for_rules(rules)
-    hubspot.setup(fields.specs)
-    summary = Sync(rules, store, [hubspot], fields, clock=box.now, stage_maps=[stages]).run(
-        SyncOptions(full=True)
-    )
+    app.setup()
+    summary = app.sync(SyncOptions(full=True))
     after = [table.value("lifecyclestage", row) for row in range(table.size)]
     ours = [table.value("leadscore_stage", row) for row in range(table.size)]
 
@@ -419,14 +431,11 @@ def test_a_lost_store_cannot_make_a_stage_move_back(
 def test_writes_refused_for_a_missing_field_land_once_setup_has_run(
     box: Sandbox, rules: RuleSet, store: StateStore
 ) -> None:
-    fields = FieldMap.for_rules(rules)
-    hubspot = connector(box, rules)
-    sync = Sync(rules, store, [hubspot], fields, clock=box.now)
-    first = sync.run(SyncOptions(full=True))  # no setup: HubSpot has no leadscore fields
+    app = open_app(box, rules, store)
+    first = app.job.run(SyncOptions(full=True))  # no setup: HubSpot has no leadscore fields
     size = box.hubspot.contacts.size
-    hubspot.setup(fields.specs)
-    store.clear_refused("hubspot")
-    second = sync.run()
+    app.setup()  # creates the fields, and lets the writes they refused be tried again
+    second = app.sync()
 
     assert first.systems["hubspot"].written == 0 and first.systems["hubspot"].failed == size
     assert writes(first) == -(-size // 100)  # one call per batch: no halving for it

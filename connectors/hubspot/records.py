@@ -24,7 +24,6 @@ from typing import Any
 from scoring.records import Activity, ActivityType, Contact
 
 SYSTEM = "hubspot"
-A = ActivityType
 
 CONTACT_PROPERTIES = (
     "email",
@@ -56,29 +55,29 @@ ALIASES = {"jobtitle": "job_title", "firstname": "first_name", "lastname": "last
 """Canonical attribute names beside HubSpot's own, so shared rule sets read every system."""
 
 EMAIL_EVENTS: Mapping[str, ActivityType] = {
-    "DELIVERED": A.EMAIL_SENT,
-    "OPEN": A.EMAIL_OPEN,
-    "CLICK": A.EMAIL_CLICK,
-    "BOUNCE": A.EMAIL_BOUNCE,
-    "SPAMREPORT": A.EMAIL_SPAM_REPORT,
+    "DELIVERED": ActivityType.EMAIL_SENT,
+    "OPEN": ActivityType.EMAIL_OPEN,
+    "CLICK": ActivityType.EMAIL_CLICK,
+    "BOUNCE": ActivityType.EMAIL_BOUNCE,
+    "SPAMREPORT": ActivityType.EMAIL_SPAM_REPORT,
 }
 """SENT is skipped: DELIVERED says the mail arrived, which the bot-click filter times from."""
 
 CONVERSIONS: Mapping[str, ActivityType] = {
-    "newsletter": A.NEWSLETTER_SIGNUP,
-    "download": A.CONTENT_DOWNLOAD,
-    "guide": A.CONTENT_DOWNLOAD,
-    "ebook": A.CONTENT_DOWNLOAD,
-    "question": A.QUESTION,
-    "chat": A.QUESTION,
-    "demo": A.DEMO_REQUEST,
+    "newsletter": ActivityType.NEWSLETTER_SIGNUP,
+    "download": ActivityType.CONTENT_DOWNLOAD,
+    "guide": ActivityType.CONTENT_DOWNLOAD,
+    "ebook": ActivityType.CONTENT_DOWNLOAD,
+    "question": ActivityType.QUESTION,
+    "chat": ActivityType.QUESTION,
+    "demo": ActivityType.DEMO_REQUEST,
 }
 """Words of a conversion's name (the form's title) that say what kind of conversion it was."""
 
 ENGAGEMENTS: Mapping[str, ActivityType] = {
-    "meetings": A.MEETING,
-    "calls": A.SALES_TOUCH,
-    "emails": A.SALES_TOUCH,
+    "meetings": ActivityType.MEETING,
+    "calls": ActivityType.SALES_TOUCH,
+    "emails": ActivityType.SALES_TOUCH,
 }
 QUOTE_STAGES = frozenset({"contractsent", "presentationscheduled", "decisionmakerboughtin"})
 """Deal stages of HubSpot's default pipeline at which a proposal or quote is out."""
@@ -105,7 +104,7 @@ def epoch_ms(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
 
 
-def number(raw: Any) -> float | None:
+def finite_number(raw: Any) -> float | None:
     try:
         value = float(raw)
     except (TypeError, ValueError):
@@ -119,7 +118,7 @@ def employees(raw: Any) -> float | None:
         return None
     text = str(raw).strip().rstrip("+")
     head = text.split("-", 1)[0].strip()
-    return number(head)
+    return finite_number(head)
 
 
 def contact_of(record_id: str, properties: Mapping[str, Any]) -> Contact:
@@ -134,19 +133,25 @@ def contact_of(record_id: str, properties: Mapping[str, Any]) -> Contact:
     if size is not None and "employees" not in attributes:
         attributes["employees"] = size
     email = properties.get("email") or None
-    return Contact(record_id, email, attributes, SYSTEM)
+    return Contact(record_id, email=email, attributes=attributes, source=SYSTEM)
 
 
 def counter_activities(record_id: str, properties: Mapping[str, Any]) -> Iterator[Activity]:
     """Page views and conversions from the contact's counters, one activity per count."""
-    views = int(number(properties.get("hs_analytics_num_page_views")) or 0)
+    views = int(finite_number(properties.get("hs_analytics_num_page_views")) or 0)
     last_visit = parse_time(properties.get("hs_analytics_last_visit_timestamp"))
     if views and last_visit is not None:
         # Only the newest counts become activities: older ones have long decayed, and a
         # counter in the millions must not become a million rows.
         for n in range(max(1, views - MAX_FROM_COUNTER + 1), views + 1):
-            yield Activity(record_id, A.PAGE_VIEW, last_visit, f"pv:{record_id}:{n}", {}, SYSTEM)
-    conversions = int(number(properties.get("num_conversion_events")) or 0)
+            yield Activity(
+                record_id,
+                ActivityType.PAGE_VIEW,
+                last_visit,
+                id=f"pv:{record_id}:{n}",
+                source=SYSTEM,
+            )
+    conversions = int(finite_number(properties.get("num_conversion_events")) or 0)
     converted = parse_time(properties.get("recent_conversion_date"))
     if not conversions or converted is None:
         return
@@ -154,11 +159,18 @@ def counter_activities(record_id: str, properties: Mapping[str, Any]) -> Iterato
     form, _, url = name.partition(": ")
     latest = conversion_type(form)
     for n in range(max(1, conversions - MAX_FROM_COUNTER + 1), conversions + 1):
-        kind = latest if n == conversions else A.FORM_SUBMISSION
+        kind = latest if n == conversions else ActivityType.FORM_SUBMISSION
         attributes: dict[str, Any] = {}
         if n == conversions and form:
             attributes = {"form": form, "url": url} if url else {"form": form}
-        yield Activity(record_id, kind, converted, f"cv:{record_id}:{n}", attributes, SYSTEM)
+        yield Activity(
+            record_id,
+            kind,
+            converted,
+            id=f"cv:{record_id}:{n}",
+            attributes=attributes,
+            source=SYSTEM,
+        )
 
 
 def conversion_type(form: str) -> ActivityType:
@@ -166,7 +178,7 @@ def conversion_type(form: str) -> ActivityType:
     for word, kind in CONVERSIONS.items():
         if word in words:
             return kind
-    return A.FORM_SUBMISSION
+    return ActivityType.FORM_SUBMISSION
 
 
 def email_event_activity(event: Mapping[str, Any]) -> Activity | None:
@@ -175,7 +187,7 @@ def email_event_activity(event: Mapping[str, Any]) -> Activity | None:
     kind = EMAIL_EVENTS.get(raw)
     if raw == "STATUSCHANGE":
         status = str(event.get("portalSubscriptionStatus") or "").upper()
-        kind = A.EMAIL_UNSUBSCRIBE if status == "UNSUBSCRIBED" else None
+        kind = ActivityType.EMAIL_UNSUBSCRIBE if status == "UNSUBSCRIBED" else None
     moment = parse_time(event.get("created"))
     recipient = event.get("recipient")
     if kind is None or moment is None or not recipient:
@@ -185,11 +197,19 @@ def email_event_activity(event: Mapping[str, Any]) -> Activity | None:
         attributes["campaign"] = str(event["emailCampaignId"])
     if event.get("url"):
         attributes["url"] = event["url"]
-    if kind is A.EMAIL_BOUNCE and event.get("category"):
+    if kind is ActivityType.EMAIL_BOUNCE and event.get("category"):
         attributes["bounce_type"] = "hard" if event["category"] == "HARD_BOUNCE" else "soft"
     # Without an id the store deduplicates the event by what it is, not as one "ev:None".
     ident = None if event.get("id") is None else f"ev:{event['id']}"
-    return Activity("", kind, moment, ident, attributes, SYSTEM, contact_email=recipient)
+    return Activity(
+        "",
+        kind,
+        moment,
+        id=ident,
+        attributes=attributes,
+        source=SYSTEM,
+        contact_email=recipient,
+    )
 
 
 def engagement_activities(
@@ -210,7 +230,12 @@ def engagement_activities(
     attributes = {"subject": title} if title else {}
     for contact in contact_ids:
         yield Activity(
-            contact, activity, moment, f"{kind}:{record_id}:{contact}", attributes, SYSTEM
+            contact,
+            activity,
+            moment,
+            id=f"{kind}:{record_id}:{contact}",
+            attributes=attributes,
+            source=SYSTEM,
         )
 
 
@@ -221,7 +246,7 @@ def deal_activities(
     stage = str(properties.get("dealstage") or "")
     created = parse_time(properties.get("createdate"))
     closed = parse_time(properties.get("closedate"))
-    amount = number(properties.get("amount"))
+    amount = finite_number(properties.get("amount"))
     money = {"amount": amount} if amount is not None else {}
     contacts = list(contact_ids)
     won = stage in WON_STAGES and closed is not None
@@ -230,9 +255,19 @@ def deal_activities(
     for contact in contacts:
         if quoted and created is not None:
             yield Activity(
-                contact, A.QUOTE_SENT, created, f"deal:{record_id}:quote:{contact}", money, SYSTEM
+                contact,
+                ActivityType.QUOTE_SENT,
+                created,
+                id=f"deal:{record_id}:quote:{contact}",
+                attributes=money,
+                source=SYSTEM,
             )
         if won and closed is not None:
             yield Activity(
-                contact, A.PURCHASE, closed, f"deal:{record_id}:won:{contact}", money, SYSTEM
+                contact,
+                ActivityType.PURCHASE,
+                closed,
+                id=f"deal:{record_id}:won:{contact}",
+                attributes=money,
+                source=SYSTEM,
             )

@@ -1,7 +1,7 @@
 """Sandbox figures against their limits: world generation and server start-up.
 
-    .venv/bin/python bench/sandbox.py                 # 1,000,000 people; start-up with 5,000
-    .venv/bin/python bench/sandbox.py --people 100000
+    .venv/bin/python bench/world.py                 # 1,000,000 people; start-up with 5,000
+    .venv/bin/python bench/world.py --people 100000
 
 Prints, each with its ratio to the goal:
 - generating a world of --people people (goal: a million in under 60 s);

@@ -1,0 +1,164 @@
+"""HubSpot's API as the connector calls it: the SDK's clients under one call policy.
+
+Talks to HubSpot through `hubspot-api-client` (imported here only, lazily) for
+the CRM APIs, and through one `requests` session for the legacy marketing
+email events API, which the SDK has no typed client for. urllib3's own retries
+inside the SDK are switched off: `connectors.policy.CallPolicy` owns every
+retry, paces calls to the portal's 10-second window and search's per-second
+limit, and counts them. Failures become `ApiError`s without secrets.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from connectors.errors import ApiError, BudgetExhausted, TransportError, error_for_status
+from connectors.hubspot.limits import hubspot_daily_budget, hubspot_limits
+from connectors.hubspot.records import SYSTEM
+from connectors.policy import CallPolicy, Clock, DailyBudget
+
+DEFAULT_HOST = "https://api.hubapi.com"
+TIMEOUT = 30.0
+OBJECT_KINDS = ("meetings", "calls", "emails", "deals")
+
+
+def translate(operation: str) -> Callable[[Exception], ApiError | None]:
+    """Turn the SDK's, urllib3's and requests' failures into `ApiError`s, without secrets."""
+
+    def to_error(exc: Exception) -> ApiError | None:
+        import requests
+        import urllib3
+
+        if isinstance(exc, ApiError):
+            return exc
+        if isinstance(exc, urllib3.exceptions.HTTPError | requests.RequestException):
+            if isinstance(exc, requests.HTTPError) and exc.response is not None:
+                return http_error(operation, exc.response.status_code, exc.response.text, {})
+            # urllib3 wraps the cause (refused, reset, timed out) in MaxRetryError.
+            cause = getattr(exc, "reason", None) or exc
+            return TransportError(SYSTEM, operation, f"no answer ({type(cause).__name__})")
+        status = getattr(exc, "status", None)
+        if type(exc).__name__.endswith("Exception") and type(exc).__module__.startswith("hubspot"):
+            body = getattr(exc, "body", None)
+            headers = getattr(exc, "headers", None) or {}
+            return http_error(operation, status or None, body, headers)
+        return None
+
+    return to_error
+
+
+def http_error(
+    operation: str, status: int | None, body: Any, headers: Mapping[str, str]
+) -> ApiError:
+    """An `ApiError` from a HubSpot error answer: its message and category, its Retry-After."""
+    message, policy = "no answer", None
+    try:
+        data = json.loads(body) if body else {}
+        message = str(data.get("message") or data.get("category") or message)
+        policy = data.get("policyName")
+        if policy:
+            message = f"{message} ({policy})"
+    except (ValueError, AttributeError, TypeError):
+        message = f"HTTP {status}"
+    retry_after = None
+    raw = {k.lower(): v for k, v in dict(headers).items()}.get("retry-after")
+    if raw is not None:
+        try:
+            retry_after = float(raw)
+        except ValueError:
+            retry_after = None
+    # The daily limit resets at midnight: waiting for it is not a retry.
+    cls = BudgetExhausted if policy == "DAILY" else error_for_status(status)
+    return cls(SYSTEM, operation, message, status=status, retry_after=retry_after)
+
+
+def raw_json(answer: Any, budget: DailyBudget | None = None) -> dict[str, Any]:
+    """The JSON of an SDK call made with `_preload_content=False` (skipping its model classes,
+    which cost more time than the network on large pages); HubSpot's count of the day's
+    remaining requests goes to `budget`, since other apps of the portal spend it too."""
+    try:
+        data: dict[str, Any] = json.loads(answer.data)
+        remaining = answer.headers.get("X-HubSpot-RateLimit-Daily-Remaining")
+    finally:
+        answer.release_conn()
+    if budget is not None and remaining is not None and str(remaining).isdigit():
+        budget.observe(int(remaining))
+    return data
+
+
+class HubSpotApi:
+    """The SDK's API clients of one portal, each call paced, counted and retried."""
+
+    def __init__(
+        self,
+        access_token: str,
+        *,
+        host: str | None = None,
+        tier: str = "professional",
+        policy: CallPolicy | None = None,
+        clock: Clock | None = None,
+        seed: int | None = None,
+    ) -> None:
+        import requests
+        from hubspot import HubSpot
+        from urllib3.util.retry import Retry
+
+        self.host = (host or DEFAULT_HOST).rstrip("/")
+        # One layer owns retries: the SDK's urllib3 would otherwise retry 429s on its own.
+        client = HubSpot(
+            access_token=access_token, host=self.host, retry=Retry(total=0, raise_on_status=False)
+        )
+        # The SDK builds a new API client (and connection pool) on every attribute access.
+        crm = client.crm
+        self.contacts_basic = crm.contacts.basic_api
+        self.contacts_search = crm.contacts.search_api
+        self.contacts_batch = crm.contacts.batch_api
+        self.properties = crm.properties.core_api
+        self.groups = crm.properties.groups_api
+        self.objects = {
+            "meetings": crm.objects.meetings.basic_api,
+            "calls": crm.objects.calls.basic_api,
+            "emails": crm.objects.emails.basic_api,
+            "deals": crm.deals.basic_api,
+        }
+        self._events = requests.Session()
+        self._events.headers["Authorization"] = f"Bearer {access_token}"
+        self.policy = policy or CallPolicy(
+            SYSTEM,
+            limits=hubspot_limits(tier, clock),
+            budget=hubspot_daily_budget(tier),
+            clock=clock,
+            seed=seed,
+        )
+
+    def call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """`fn(*args, **kwargs)` under the call policy: paced, counted, retried."""
+        return self.policy.call(
+            operation, functools.partial(fn, *args, **kwargs), translate(operation)
+        )
+
+    def json(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A call whose answer is read as JSON rather than as the SDK's model classes."""
+        answer = self.call(
+            operation, fn, *args, _request_timeout=TIMEOUT, _preload_content=False, **kwargs
+        )
+        return raw_json(answer, self.policy.budget)
+
+    def email_events(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One page of the legacy email events API."""
+        data: dict[str, Any] = self.call("email.events", self._get_events, dict(params))
+        return data
+
+    def _get_events(self, params: Mapping[str, Any]) -> Any:
+        answer = self._events.get(
+            f"{self.host}/email/public/v1/events", params=params, timeout=TIMEOUT
+        )
+        if answer.status_code != 200:
+            raise http_error("email.events", answer.status_code, answer.text, answer.headers)
+        remaining = answer.headers.get("X-HubSpot-RateLimit-Daily-Remaining", "")
+        if self.policy.budget is not None and remaining.isdigit():
+            self.policy.budget.observe(int(remaining))
+        return answer.json()

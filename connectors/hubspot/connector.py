@@ -1,0 +1,93 @@
+"""The HubSpot connector: the protocol's verbs over `HubSpotApi`.
+
+Contacts, marketing email events, meetings, calls, sales emails and deals in
+(`pull`); leadscore's contact properties created (`setup`); scores out in
+batch updates (`write`); one contact fetched whole for a trigger (`fetch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
+from connectors.hubspot.pull import (
+    LOOKBACK_MS,
+    fetch_contact,
+    pull_contacts,
+    pull_email_events,
+    pull_objects,
+)
+from connectors.hubspot.records import CONTACT_PROPERTIES
+from connectors.hubspot.setup import lifecycle_stages, setup_properties
+from connectors.hubspot.system import CAPABILITIES
+from connectors.hubspot.write import write_batch
+from connectors.paging import load_cursor
+from connectors.policy import CallPolicy, Clock
+from connectors.protocol import Capabilities, FieldSpec, Page, SetupReport, Write, WriteOutcome
+
+
+class HubSpotConnector:
+    """HubSpot through its official SDK, under one shared call policy."""
+
+    capabilities: Capabilities = CAPABILITIES
+    streams: tuple[str, ...] = ("contacts", "email_events", *OBJECT_KINDS)
+
+    def __init__(
+        self,
+        access_token: str,
+        *,
+        host: str | None = None,
+        tier: str = "professional",
+        properties: Sequence[str] = (),
+        policy: CallPolicy | None = None,
+        clock: Clock | None = None,
+        seed: int | None = None,
+        lookback_ms: int = LOOKBACK_MS,
+    ) -> None:
+        self.api = HubSpotApi(
+            access_token, host=host, tier=tier, policy=policy, clock=clock, seed=seed
+        )
+        self.properties = tuple(dict.fromkeys([*CONTACT_PROPERTIES, *properties]))
+        self.lookback_ms = lookback_ms
+
+    @property
+    def system(self) -> str:
+        return self.capabilities.system
+
+    @property
+    def host(self) -> str:
+        return self.api.host
+
+    @property
+    def policy(self) -> CallPolicy:
+        return self.api.policy
+
+    def __repr__(self) -> str:
+        return f"HubSpotConnector(host={self.api.host!r})"
+
+    def calls(self) -> Mapping[str, int]:
+        return self.api.policy.calls()
+
+    def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
+        state = load_cursor(cursor)
+        if stream == "contacts":
+            return pull_contacts(self.api, self.properties, state, self.lookback_ms)
+        if stream == "email_events":
+            return pull_email_events(self.api, state, self.lookback_ms)
+        if stream in OBJECT_KINDS:
+            return pull_objects(self.api, stream, state)
+        raise ValueError(f"HubSpot has no stream {stream!r}; it has {', '.join(self.streams)}")
+
+    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
+        """One contact by its HubSpot id or by email, with its activity."""
+        return fetch_contact(self.api, self.properties, record_id, email)
+
+    def setup(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
+        return setup_properties(self.api, fields, dry_run=dry_run)
+
+    def stage_values(self) -> list[str]:
+        """The portal's own lifecycle stages, in their order."""
+        return lifecycle_stages(self.api)
+
+    def write(self, writes: Sequence[Write]) -> WriteOutcome:
+        return write_batch(self.api, writes)

@@ -1,0 +1,57 @@
+"""The settings of a HubSpot portal: `LEADSCORE_HUBSPOT__*`."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr, field_validator
+
+from connectors.hubspot.limits import TIERS
+from connectors.system import SystemSettings
+
+
+class HubSpotSettings(SystemSettings):
+    """A HubSpot portal: a private app's access token (or an OAuth access token)."""
+
+    credential_setting: ClassVar[str] = "HUBSPOT__ACCESS_TOKEN"
+    stage_setting: ClassVar[str | None] = "lifecycle_stages"
+
+    access_token: SecretStr | None = Field(
+        None, description="Private app or OAuth access token; empty: HubSpot is not synced."
+    )
+    host: str | None = Field(
+        None,
+        description="API base URL; empty for https://api.hubapi.com (the demo sets the sandbox).",
+    )
+    tier: str = Field(
+        "professional",
+        description="Subscription tier for the 10-second limit: free, starter, professional or "
+        "enterprise, with '+api_addon' for the API limit increase.",
+    )
+    lifecycle_stages: dict[str, str] = Field(
+        default_factory=dict,
+        description="Opt-in, forward-only: our stage -> lifecyclestage value, as JSON, e.g. "
+        '{"Marketing qualified": "marketingqualifiedlead"}; empty: lifecyclestage is untouched.',
+    )
+
+    @property
+    def configured(self) -> bool:
+        return self.access_token is not None
+
+    @field_validator("access_token", "host", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("lifecycle_stages", mode="before")
+    @classmethod
+    def _blank_is_empty(cls, value: Any) -> Any:
+        return {} if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("tier")
+    @classmethod
+    def _known_tier(cls, value: str) -> str:
+        base = value.removesuffix("+api_addon")
+        if base not in TIERS:
+            raise ValueError(f"expected one of {', '.join(TIERS)} (optionally +api_addon)")
+        return value

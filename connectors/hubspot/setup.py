@@ -1,0 +1,161 @@
+"""Leadscore's contact properties in a HubSpot portal: created, completed, checked.
+
+`leadscore setup` makes the property group and every missing property, adds
+options a dropdown lacks (a stage the ladder gained), and refuses to use a
+property of the same name but another type. HubSpot's Properties API:
+developers.hubspot.com/docs/api/crm/properties (type and fieldType pairs;
+an update replaces the whole options list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from connectors.errors import RejectedError
+from connectors.hubspot.client import TIMEOUT, HubSpotApi
+from connectors.hubspot.records import SYSTEM
+from connectors.protocol import FieldSpec, SetupReport
+
+GROUP = "leadscore"
+PROPERTY_TYPES = {
+    "number": ("number", "number"),
+    "enumeration": ("enumeration", "select"),
+    "text": ("string", "textarea"),
+    "datetime": ("datetime", "date"),
+}
+"""Our field kinds as HubSpot's (type, fieldType)."""
+
+
+def setup_properties(
+    api: HubSpotApi, fields: Sequence[FieldSpec], *, dry_run: bool = False
+) -> SetupReport:
+    """Create the leadscore property group and the missing contact properties, and add
+    the options an existing enumeration lacks (a stage the ladder gained, say).
+
+    An existing property of another type than a field needs raises `RejectedError`
+    before anything is created, dry run or not: every write into it would fail, or
+    store our values in a field that means something else.
+    """
+    from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
+
+    listed = api.call(
+        "properties.list",
+        lambda: api.properties.get_all("contacts", _request_timeout=TIMEOUT),
+    )
+    present = {p.name: p for p in listed.results or []}
+    conflicts = type_conflicts(fields, present)
+    if conflicts:
+        raise RejectedError(SYSTEM, "properties.update", conflicts)
+    report = SetupReport()
+    groups = api.call(
+        "properties.groups.list",
+        lambda: api.groups.get_all("contacts", _request_timeout=TIMEOUT),
+    )
+    if GROUP in {g.name for g in groups.results or []}:
+        report.existing.append(f"group {GROUP}")
+    else:
+        report.created.append(f"group {GROUP}")
+        if not dry_run:
+            group = PropertyGroupCreate(name=GROUP, label="Lead score", display_order=-1)
+            api.call(
+                "properties.groups.create",
+                lambda: api.groups.create("contacts", group, _request_timeout=TIMEOUT),
+            )
+    for spec in fields:
+        found = present.get(spec.name)
+        if found is not None:
+            held = [o.value for o in found.options or []]
+            missing = [v for v in spec.options if v not in held]
+            if spec.kind != "enumeration" or not missing:
+                report.existing.append(spec.name)
+                continue
+            report.updated.append(spec.name)
+            if not dry_run:
+                add_options(api, spec.name, found.options or [], missing)
+            continue
+        report.created.append(spec.name)
+        if dry_run:
+            continue
+        kind, field_type = PROPERTY_TYPES[spec.kind]
+        options = [
+            {"label": value, "value": value, "displayOrder": i, "hidden": False}
+            for i, value in enumerate(spec.options)
+        ]
+        create = PropertyCreate(
+            name=spec.name,
+            label=spec.label,
+            type=kind,
+            field_type=field_type,
+            group_name=GROUP,
+            description=spec.description,
+            options=options or None,
+        )
+        api.call(
+            "properties.create",
+            api.properties.create,
+            "contacts",
+            create,
+            _request_timeout=TIMEOUT,
+        )
+    return report
+
+
+def add_options(api: HubSpotApi, name: str, held: Sequence[Any], missing: Sequence[str]) -> None:
+    """Append `missing` values to an enumeration property's options.
+
+    HubSpot replaces the whole options list on update, so the options it holds are
+    sent again as they are (labels and order a HubSpot user may have changed), first.
+    """
+    from hubspot.crm.properties import OptionInput, PropertyUpdate
+
+    kept = [
+        OptionInput(
+            label=o.label,
+            value=o.value,
+            display_order=o.display_order,
+            hidden=bool(o.hidden),
+            description=o.description,
+        )
+        for o in held
+    ]
+    start = max((o.display_order for o in held if o.display_order is not None), default=-1)
+    added = [
+        OptionInput(label=value, value=value, display_order=start + 1 + i, hidden=False)
+        for i, value in enumerate(missing)
+    ]
+    api.call(
+        "properties.update",
+        api.properties.update,
+        "contacts",
+        name,
+        property_update=PropertyUpdate(options=kept + added),
+        _request_timeout=TIMEOUT,
+    )
+
+
+def type_conflicts(fields: Sequence[FieldSpec], present: Mapping[str, Any]) -> str:
+    """What is wrong with the existing properties of our fields' names that have another
+    type than the field needs ("" when nothing is)."""
+    problems = []
+    for spec in fields:
+        found = present.get(spec.name)
+        needed = PROPERTY_TYPES[spec.kind][0]
+        if found is not None and found.type != needed:
+            problems.append(
+                f"contact property {spec.name} has type {found.type}; leadscore needs type {needed}"
+            )
+    if not problems:
+        return ""
+    hint = "rename or delete it in HubSpot, or use another field prefix"
+    return f"{'; '.join(problems)}: {hint}"
+
+
+def lifecycle_stages(api: HubSpotApi) -> list[str]:
+    """The portal's own lifecycle stages, in their order."""
+    prop = api.call(
+        "properties.get",
+        lambda: api.properties.get_by_name("contacts", "lifecyclestage", _request_timeout=TIMEOUT),
+    )
+    ordered = sorted(prop.options or [], key=lambda o: o.display_order or 0)
+    return [o.value for o in ordered]

@@ -1,0 +1,56 @@
+"""What a system entry of the registry holds: its settings section, capabilities and factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from connectors.policy import Clock
+from connectors.protocol import Capabilities, Connector
+
+
+class SystemSettings(BaseModel):
+    """The settings section of one system; `configured` says whether it has credentials."""
+
+    credential_setting: ClassVar[str] = ""
+    """The setting (after the prefix) that configures the system, named in hints."""
+    stage_setting: ClassVar[str | None] = None
+    """The field of this section holding an opt-in stage -> lifecycle value mapping."""
+
+    @property
+    def configured(self) -> bool:
+        raise NotImplementedError
+
+    def stage_mapping(self) -> Mapping[str, str]:
+        """Our stage -> the system's lifecycle value, as configured (empty: not mapped)."""
+        if self.stage_setting is None:
+            return {}
+        mapping: Mapping[str, str] = getattr(self, self.stage_setting)
+        return mapping
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What a connector is built with besides its settings."""
+
+    properties: Sequence[str] = ()
+    """Contact fields to pull besides the system's usual ones (the rules' own, ours)."""
+    pace: Clock | None = None
+    """The clock the call policy waits on; None for the real one."""
+    seed: int | None = None
+    """Seed of the retry jitter, for repeatable runs."""
+
+
+@dataclass(frozen=True)
+class System:
+    """One system leadscore can sync."""
+
+    name: str
+    label: str
+    settings: type[SystemSettings]
+    capabilities: Capabilities
+    build: Callable[[Any, BuildOptions], Connector]
+    """(this system's settings section, options) -> its connector; imports the SDK lazily."""

@@ -1,0 +1,245 @@
+"""The application: one object that wires a run from settings, for every way leadscore runs.
+
+    with Leadscore.open() as app:          # settings from the environment
+        app.setup()                        # create the fields where missing
+        summary = app.sync(SyncOptions())  # pull, score, diff, write
+
+Settings -> rule file -> each registered system's fields (named and shaped by
+its capabilities) -> a connector for each configured system -> the state
+store -> `Sync`. Everything a user can get wrong is checked here before any
+call to any system, and raised as a `sync.errors.SyncError` that says what to
+fix. The CLI, the demo, the benchmarks, the tests and the triggers all open
+a run this way, so they cannot disagree on how one is wired.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from connectors.policy import Clock
+from connectors.protocol import Connector, SetupReport
+from connectors.registry import SYSTEMS
+from connectors.system import BuildOptions
+from scoring import RuleSet, ScoreBatch
+from sync.config import read_rules, read_settings
+from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
+from sync.fields import FieldMap, FieldNameError
+from sync.pipeline import Progress, Sync
+from sync.settings import Settings
+from sync.stages import StageMap, StageMapError
+from sync.store import People, StateStore
+from sync.summary import SyncOptions, SyncSummary
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """One person's score as the store knows them: the batch of one, their records."""
+
+    batch: ScoreBatch
+    people: People
+    person: int
+
+    @property
+    def records(self) -> list[tuple[str, str]]:
+        return self.people.records.get(str(self.person), [])
+
+
+class Leadscore:
+    """A rule set, a state store and the configured systems, ready to sync."""
+
+    def __init__(self, settings: Settings, job: Sync) -> None:
+        self.settings = settings
+        self.job = job
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        rules: RuleSet | Path | None = None,
+        connectors: Sequence[Connector] | None = None,
+        store: StateStore | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        pace: Clock | None = None,
+        seed: int | None = None,
+        progress: Progress | None = None,
+        need_systems: bool = True,
+    ) -> Leadscore:
+        """Everything checked and wired, before any call to any system.
+
+        `rules` overrides the rule file of the settings; `connectors` the ones the
+        settings would build (tests with their own call policy); `store` the one the
+        settings name (a caller that keeps one open across runs); `clock` is read once
+        per run; `pace` is the clock call policies wait on and `seed` their jitter's.
+        Without `need_systems`, a store-only use (explain, status) needs no credentials.
+        """
+        settings = settings if settings is not None else read_settings()
+        ruleset = rules if isinstance(rules, RuleSet) else read_rules(rules or settings.rules)
+        fields = field_maps(settings, ruleset)
+        if connectors is None:
+            connectors = build_connectors(settings, ruleset, fields, pace=pace, seed=seed)
+        if not connectors and need_systems:
+            hints = " or ".join(f"LEADSCORE_{e.settings.credential_setting}" for e in SYSTEMS)
+            raise NotConfigured(
+                f"no system is configured: set {hints} (see .env.example), "
+                "or run `leadscore demo` to try the local sandbox"
+            )
+        if store is None:
+            store = open_store(settings.state_url.get_secret_value())
+        job = Sync(ruleset, store, connectors, fields, clock=clock, progress=progress)
+        return cls(settings, job)
+
+    # -- the verbs --------------------------------------------------------------------------
+
+    @property
+    def rules(self) -> RuleSet:
+        return self.job.rules
+
+    @property
+    def store(self) -> StateStore:
+        return self.job.store
+
+    @property
+    def connectors(self) -> list[Connector]:
+        return self.job.connectors
+
+    def fields(self, system: str) -> FieldMap:
+        return self.job.fields[system]
+
+    def map_stages(self) -> list[StageMap]:
+        """Check the configured stage mappings against each system's own lifecycle values
+        (one call per mapped system) and use them for the writes to come."""
+        maps = []
+        for connector in self.connectors:
+            section = self.settings.section(connector.system)
+            mapping = section.stage_mapping()
+            field = connector.capabilities.lifecycle_field
+            if not mapping or field is None:
+                continue
+            setting = f"LEADSCORE_{connector.system.upper()}__{section.stage_setting or ''}"
+            try:
+                maps.append(
+                    StageMap.checked(
+                        self.rules,
+                        connector.system,
+                        field,
+                        mapping,
+                        connector.stage_values(),
+                        setting.upper(),
+                    )
+                )
+            except StageMapError as exc:
+                raise ConfigError(str(exc)) from None
+        self.job.stage_maps = {m.system: m for m in maps}
+        return maps
+
+    def setup(self, *, dry_run: bool = False) -> dict[str, SetupReport]:
+        """Create the missing fields in every system; writes they refused may now land."""
+        reports = {}
+        for connector in self.connectors:
+            specs = self.fields(connector.system).specs
+            reports[connector.system] = connector.setup(specs, dry_run=dry_run)
+            if not dry_run:
+                self.store.clear_refused(connector.system)
+        return reports
+
+    def check_setup(self) -> None:
+        """Raise `SetupNeeded` when a system lacks a field or option (two calls per system)."""
+        for connector in self.connectors:
+            report = connector.setup(self.fields(connector.system).specs, dry_run=True)
+            if report.missing:
+                raise SetupNeeded(
+                    f"{connector.system} lacks {', '.join(report.missing)}: run `leadscore "
+                    "setup` first (it creates them and changes nothing else)"
+                )
+
+    def sync(self, options: SyncOptions | None = None) -> SyncSummary:
+        """A run, once the stage mappings and the fields have been checked."""
+        self.map_stages()
+        self.check_setup()
+        return self.job.run(options)
+
+    def explain(self, who: str) -> Explanation:
+        """One person, by email or by a record id in a system, scored as of now."""
+        person = self.store.person_of(who)
+        if person is None:
+            raise NotInStore(f"{who!r} is not in the state store; run `leadscore sync` first")
+        batch, people = self.job.score([person])
+        return Explanation(batch, people, person)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+# -- each step, checked -----------------------------------------------------------------------
+
+
+def field_maps(settings: Settings, rules: RuleSet) -> dict[str, FieldMap]:
+    """Every registered system's fields for `rules`, named by the system's rules."""
+    try:
+        return {
+            entry.name: FieldMap.for_rules(rules, entry.capabilities, settings.field_prefix)
+            for entry in SYSTEMS
+        }
+    except FieldNameError as exc:
+        raise ConfigError(f"setting LEADSCORE_FIELD_PREFIX: {exc}") from None
+
+
+def build_connectors(
+    settings: Settings,
+    rules: RuleSet,
+    fields: Mapping[str, FieldMap],
+    *,
+    pace: Clock | None = None,
+    seed: int | None = None,
+) -> list[Connector]:
+    """A connector for each system with credentials in `settings`; its SDK is imported now."""
+    built = []
+    for entry in SYSTEMS:
+        section = settings.section(entry.name)
+        if not section.configured:
+            continue
+        options = BuildOptions(fields[entry.name].pulled(rules), pace, seed)
+        try:
+            built.append(entry.build(section, options))
+        except ValueError as exc:
+            raise ConfigError(f"{entry.label}: {exc}") from None
+    return built
+
+
+def open_store(url: str) -> StateStore:
+    """The state store, or an error naming the setting (never the URL: it may hold a password)."""
+    import sqlalchemy.exc
+
+    from sync.schema import StoreVersionError
+
+    try:
+        return StateStore(url)
+    except StoreVersionError as exc:
+        raise ConfigError(str(exc)) from None
+    except (sqlalchemy.exc.ArgumentError, sqlalchemy.exc.NoSuchModuleError, ImportError) as exc:
+        raise ConfigError(
+            f"setting LEADSCORE_STATE_URL: not a usable SQLAlchemy URL ({type(exc).__name__})"
+        ) from None
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise StoreUnavailable(f"cannot reach the state store ({type(exc).__name__})") from None

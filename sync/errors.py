@@ -1,0 +1,54 @@
+"""Errors of the sync, and what each tells the person who ran it.
+
+    SyncError                   carries `lines` to show and the `exit_code` of the CLI
+    ├── ConfigError             settings, rule file, field names or a stage mapping are wrong (2)
+    │   └── NotConfigured       no system has credentials: nothing to sync (2)
+    ├── SetupNeeded             a system lacks leadscore's fields: run `leadscore setup` (2)
+    ├── NotInStore              the person asked about is not in the state store (1)
+    └── StoreUnavailable        the state store cannot be reached (1)
+
+Vendor API failures are `connectors.errors.ApiError` (exit 1). Messages name
+the setting, file, line or field at fault and never a secret: a state store
+URL may carry a password, so store errors are named by their type only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+class SyncError(Exception):
+    """Base of the sync's errors: one or more lines for a person, and an exit code."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, lines: Sequence[str] | str) -> None:
+        self.lines = [lines] if isinstance(lines, str) else list(lines)
+        super().__init__("; ".join(self.lines))
+
+
+class ConfigError(SyncError):
+    """Settings, the rule file, field names or a stage mapping cannot be used as given."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class NotConfigured(ConfigError):
+    """No system has credentials: nothing to sync."""
+
+
+class SetupNeeded(SyncError):
+    """A system lacks fields leadscore writes: `leadscore setup` creates them."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class NotInStore(SyncError):
+    """Someone asked about a person the state store does not know."""
+
+
+class StoreUnavailable(SyncError):
+    """The state store cannot be reached."""

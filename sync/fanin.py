@@ -1,0 +1,83 @@
+"""Several producers side by side, one consumer: the pull's fan-in.
+
+Each stream of a system is pulled in a thread of its own (the call policy
+paces them together) while the calling thread consumes what they bring, so no
+stream waits between its calls for the store, which wants a single writer.
+A failure in any producer stops the others at their next item and is raised
+in the calling thread.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from typing import TypeVar
+
+Item = TypeVar("Item")
+JOIN_SECONDS = 60.0
+
+
+def fan_in(
+    producers: Mapping[str, Callable[[], Iterable[Item]]],
+    consume: Callable[[str, Item], None],
+    *,
+    name: str = "fan-in",
+    seconds: MutableMapping[str, float] | None = None,
+    buffered: int = 64,
+) -> None:
+    """Run every producer in its own thread and hand each item to `consume(key, item)` here.
+
+    `seconds` receives how long each producer ran. Returns once every producer is done;
+    the first failure of any producer (or of `consume`) stops them all and is raised.
+    """
+    items: queue.Queue[tuple[str, Item] | tuple[str, BaseException] | tuple[str, None]]
+    items = queue.Queue(maxsize=buffered)
+    stop = threading.Event()
+    timings = seconds if seconds is not None else {}
+
+    def hand_over(entry: tuple[str, Item] | tuple[str, BaseException] | tuple[str, None]) -> bool:
+        while not stop.is_set():
+            try:
+                items.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce(key: str, make: Callable[[], Iterable[Item]]) -> None:
+        began = time.perf_counter()
+        try:
+            for item in make():
+                if not hand_over((key, item)):
+                    return  # the consumer is gone: stop calling the vendor
+        except BaseException as exc:  # handed to the consuming thread, which raises it
+            hand_over((key, exc))
+        finally:
+            timings[key] = time.perf_counter() - began
+            hand_over((key, None))
+
+    threads = [
+        threading.Thread(target=produce, args=(key, make), name=f"{name}-{key}", daemon=True)
+        for key, make in producers.items()
+    ]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
+    try:
+        while running:
+            key, item = items.get()
+            if item is None:
+                running -= 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                consume(key, item)
+    finally:
+        # On any failure the other producers stop at their next item instead of going on
+        # for nothing (or blocking on a full queue forever).
+        stop.set()
+        deadline = time.monotonic() + JOIN_SECONDS
+        for thread in threads:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))

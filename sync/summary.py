@@ -1,0 +1,83 @@
+"""What a run is asked to do (`SyncOptions`) and what it did (`SyncSummary`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.protocol import Write
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    full: bool = False
+    """Pull everything from the start, ignoring cursors."""
+    dry_run: bool = False
+    """Pull and diff, write nothing to any system, commit no cursor."""
+    limit: int | None = None
+    """A trial: this many contacts per system, each fetched with all its activity, and
+    at most this many written. No cursor moves, so a later run sees everything again."""
+    workers: int = 4
+    """Write batches in flight at once per system; the call policy paces them."""
+
+
+@dataclass
+class SystemSummary:
+    contacts: int = 0
+    activities_pulled: int = 0
+    activities_new: int = 0
+    contacts_changed: int = 0
+    planned: int = 0
+    written: int = 0
+    failed: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
+    stream_seconds: dict[str, float] = field(default_factory=dict)
+    """How long each stream took to pull, side by side with the others."""
+
+    @property
+    def total_calls(self) -> int:
+        return sum(self.calls.values())
+
+
+@dataclass
+class SyncSummary:
+    """What a run did, for the terminal, the JSON log and the run table."""
+
+    mode: str
+    systems: dict[str, SystemSummary] = field(default_factory=dict)
+    persons: int = 0
+    rescored: int = 0
+    changed: int = 0
+    elapsed: float = 0.0
+    status: str = "ok"
+    plan: dict[str, list[Write]] = field(default_factory=dict)
+    error: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds spent pulling, scoring, planning and writing."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "status": self.status,
+            "persons": self.persons,
+            "rescored": self.rescored,
+            "changed": self.changed,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "error": self.error,
+            "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
+            "systems": {
+                name: {
+                    "contacts_pulled": s.contacts,
+                    "activities_pulled": s.activities_pulled,
+                    "activities_new": s.activities_new,
+                    "contacts_changed": s.contacts_changed,
+                    "planned": s.planned,
+                    "written": s.written,
+                    "failed": s.failed,
+                    "calls": s.total_calls,
+                    "calls_by_operation": dict(sorted(s.calls.items())),
+                    "stream_seconds": {k: round(v, 3) for k, v in s.stream_seconds.items()},
+                }
+                for name, s in self.systems.items()
+            },
+        }
