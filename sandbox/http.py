@@ -189,8 +189,8 @@ class Emulator:
                     self.clock.sleep(delay)
                 try:
                     response = route.handler(request)
-                except ApiError as exc:
-                    response = exc.response
+                except ErrorAnswer as refused:
+                    response = refused.response
                 except Exception as exc:  # an emulator bug answers 500, it never hangs a client
                     response = self.internal_error(request, exc)
         self.decorate(request, response)
@@ -258,13 +258,8 @@ class Emulator:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def reset_counts(self) -> None:
-        with self.lock:
-            self.calls.clear()
-            self.log.clear()
 
-
-class ApiError(Exception):
+class ErrorAnswer(Exception):
     """Raised inside a handler to answer with a vendor error response."""
 
     def __init__(self, response: Response) -> None:

@@ -1,4 +1,9 @@
-"""Rate limits as the vendors count them: a rolling window and a daily budget."""
+"""Rate limits as the vendors' servers count them: a rolling window and a daily limit.
+
+These are the server side of a limit, the counters that make an emulator answer
+429 (or 403); the client side, which paces and retries calls, is
+`connectors.policy`.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from collections import deque
 from sandbox.clock import SandboxClock
 
 
-class RollingWindow:
-    """At most `limit` requests in any `seconds`-long window of vendor time."""
+class ServerWindow:
+    """A server's rolling window: at most `limit` requests in any `seconds` of vendor time."""
 
     def __init__(self, limit: int, seconds: float, clock: SandboxClock) -> None:
         self.limit = limit
@@ -45,8 +50,8 @@ class RollingWindow:
             return max(0.0, self._times[0] + self.seconds - self.clock.now())
 
 
-class DailyBudget:
-    """A count of requests per (vendor) day; `used` may be preset to test exhaustion."""
+class ServerDailyLimit:
+    """A server's count of requests per (vendor) day; `used` may be preset to test exhaustion."""
 
     def __init__(self, limit: int, used: int = 0) -> None:
         self.limit = limit

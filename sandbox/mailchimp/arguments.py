@@ -8,13 +8,13 @@ from typing import Any
 from urllib.parse import unquote
 
 from sandbox.http import Request
-from sandbox.mailchimp.problems import fail, invalid, json_kind, schema_error
+from sandbox.mailchimp.problems import invalid, json_kind, refusal, schema_error
 
 DEFAULT_COUNT = 10
 MAX_COUNT = 1000
 
 
-def parse_moment(value: str, name: str) -> float:
+def epoch_seconds(value: str, name: str) -> float:
     """Epoch seconds of an ISO 8601 query value; a '+' decoded as a space is put back."""
     text = value.strip()
     if "T" in text:
@@ -33,7 +33,7 @@ def json_body(request: Request) -> dict[str, Any]:
     try:
         payload = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):
-        raise fail(
+        raise refusal(
             400, "JSON Parse Error", "We encountered an unspecified JSON parsing error."
         ) from None
     if not isinstance(payload, dict):
@@ -64,7 +64,7 @@ def csv_arg(request: Request, name: str) -> list[str]:
 
 def time_arg(request: Request, name: str) -> float | None:
     value = request.arg(name)
-    return parse_moment(value, name) if value else None
+    return epoch_seconds(value, name) if value else None
 
 
 def path_param(request: Request, name: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.http import ApiError, Request, Response
+from sandbox.http import ErrorAnswer, Request, Response
 from sandbox.mailchimp.answers import ok, page, shaped
 from sandbox.mailchimp.arguments import json_body, path_param
 from sandbox.mailchimp.batches import (
@@ -53,19 +53,13 @@ class BatchRoutes(MailchimpState):
         batch.reads += 1
         if batch.status != "finished":
             if batch.reads >= self.batch_polls:
-                self._finish(batch)
+                self.finish_batch(batch)
             else:
                 batch.status = "started"
         return shaped(request, batch.to_json(self._results_url(batch)))
 
-    def finish_batches(self) -> None:
-        """Run every batch still waiting, as Mailchimp eventually does."""
-        with self.lock:
-            for batch in self.batches.values():
-                if batch.status != "finished":
-                    self._finish(batch)
-
-    def _finish(self, batch: Batch) -> None:
+    def finish_batch(self, batch: Batch) -> None:
+        """Run a batch's operations and keep their results archive."""
         batch.results = [self._run_operation(op) for op in batch.operations]
         batch.status, batch.completed_at = "finished", self.now()
         batch.archive = results_archive(batch.id, batch.results, batch.completed_at)
@@ -88,7 +82,7 @@ class BatchRoutes(MailchimpState):
         request.params, request.operation = params, route.operation
         try:
             return route.handler(request)
-        except ApiError as refused:
+        except ErrorAnswer as refused:
             return refused.response
 
     def _results_url(self, batch: Batch) -> str:

@@ -8,15 +8,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sandbox.mailchimp.projection import (
-    EMAIL_KINDS,
-    TYPE_CODES,
-    WorldIndex,
-    codes_of,
-)
+from sandbox.mailchimp.projection import EMAIL_KINDS, WorldIndex, type_codes_of
 from sandbox.mailchimp.values import LIST_NAME, iso, short_id, web_id
 from sandbox.world.tables import World
-from scoring.records import ActivityType
+from scoring.records import TYPE_CODES, ActivityType
 
 
 @dataclass
@@ -58,7 +53,7 @@ def count_campaigns(index: WorldIndex, campaigns: list[Campaign]) -> None:
     """Each campaign's recipients, opens and clicks in the world, counted with numpy."""
     kinds = index.column(index.world.events.type)
     numbers = index.column(index.world.events.campaign).astype(np.int64)
-    email = np.isin(kinds, codes_of(EMAIL_KINDS)) & (numbers >= 0)
+    email = np.isin(kinds, type_codes_of(EMAIL_KINDS)) & (numbers >= 0)
     opened = email & (kinds == TYPE_CODES[ActivityType.EMAIL_OPEN])
     clicked = email & (kinds == TYPE_CODES[ActivityType.EMAIL_CLICK])
     size, width = len(campaigns), len(index.persons) + 1
@@ -89,7 +84,7 @@ def world_recipients(index: WorldIndex | None, campaign: int) -> list[int]:
         return []
     kinds = index.column(index.world.events.type)
     numbers = index.column(index.world.events.campaign)
-    email = np.isin(kinds, codes_of(EMAIL_KINDS)) & (numbers == campaign)
+    email = np.isin(kinds, type_codes_of(EMAIL_KINDS)) & (numbers == campaign)
     return [int(r) for r in np.unique(index.rows[email])]
 
 

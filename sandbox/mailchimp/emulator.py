@@ -20,7 +20,6 @@ from sandbox.mailchimp.problems import (
     problem,
 )
 from sandbox.mailchimp.report_routes import ReportRoutes
-from sandbox.mailchimp.simulation import ActivitySimulation
 from sandbox.mailchimp.store_routes import StoreRoutes
 from sandbox.mailchimp.subscribe_routes import SubscribeRoutes
 from sandbox.mailchimp.values import API_ROOT
@@ -51,7 +50,6 @@ class MailchimpSandbox(
     ReportRoutes,
     StoreRoutes,
     BatchRoutes,
-    ActivitySimulation,
 ):
     """The Mailchimp Marketing API v3 subset leadscore uses, over one projected world."""
 

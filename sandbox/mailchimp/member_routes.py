@@ -12,7 +12,7 @@ from sandbox.http import Request, Response
 from sandbox.mailchimp.answers import no_content, ok, page, shaped
 from sandbox.mailchimp.arguments import json_body, paging, path_param, time_arg
 from sandbox.mailchimp.member_json import member_json
-from sandbox.mailchimp.problems import fail, invalid, json_kind, schema_error
+from sandbox.mailchimp.problems import invalid, json_kind, refusal, schema_error
 from sandbox.mailchimp.projection import STATUSES
 from sandbox.mailchimp.state import MailchimpState
 from sandbox.mailchimp.values import iso, subscriber_hash
@@ -147,7 +147,7 @@ class MemberRoutes(MailchimpState):
         other = self.audience.row_of(subscriber_hash(email))
         if other is not None and other != row:
             detail = f"{email} is already a list member. Use PUT to insert or update list members."
-            raise fail(400, "Member Exists", detail)
+            raise refusal(400, "Member Exists", detail)
 
     def _check_compliance(self, row: int, status: str) -> None:
         if status == "subscribed" and self.audience.status(row) == "cleaned":
@@ -156,7 +156,7 @@ class MemberRoutes(MailchimpState):
                 f"{email} is in a compliance state due to unsubscribe, bounce, or compliance "
                 "review and cannot be subscribed."
             )
-            raise fail(400, "Member In Compliance State", detail)
+            raise refusal(400, "Member In Compliance State", detail)
 
     def _merge_values(self, body: dict[str, Any]) -> dict[str, Any]:
         """The known merge fields of a body, checked; unknown tags are ignored."""

@@ -7,14 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sandbox.mailchimp.campaigns import Campaign
-from sandbox.mailchimp.projection import (
-    TYPE_CODES,
-    MemberEvent,
-    WorldIndex,
-    world_event,
-)
+from sandbox.mailchimp.projection import MemberEvent, WorldIndex, world_event
 from sandbox.mailchimp.values import subscriber_hash
-from scoring.records import ActivityType
+from scoring.records import TYPE_CODES, ActivityType
 
 
 @dataclass(frozen=True)

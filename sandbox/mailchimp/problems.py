@@ -1,4 +1,4 @@
-"""Mailchimp's errors: `application/problem+json` answers and the exceptions that carry them."""
+"""Mailchimp's errors: `application/problem+json` answers and the `ErrorAnswer`s that carry them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from sandbox.http import ApiError, Response
+from sandbox.http import ErrorAnswer, Response
 
 PROBLEM_TYPE = "https://mailchimp.com/developer/marketing/docs/errors/"
 PROBLEM_JSON = "application/problem+json; charset=utf-8"
@@ -35,22 +35,22 @@ def problem(
     return Response(status, body, {"Content-Type": PROBLEM_JSON})
 
 
-def fail(
+def refusal(
     status: int, title: str, detail: str, errors: list[dict[str, str]] | None = None
-) -> ApiError:
-    return ApiError(problem(status, title, detail, errors))
+) -> ErrorAnswer:
+    return ErrorAnswer(problem(status, title, detail, errors))
 
 
-def invalid(detail: str, errors: list[dict[str, str]] | None = None) -> ApiError:
-    return fail(400, "Invalid Resource", detail, errors)
+def invalid(detail: str, errors: list[dict[str, str]] | None = None) -> ErrorAnswer:
+    return refusal(400, "Invalid Resource", detail, errors)
 
 
-def schema_error(field_name: str, message: str) -> ApiError:
+def schema_error(field_name: str, message: str) -> ErrorAnswer:
     return invalid(SCHEMA_DETAIL, [{"field": field_name, "message": message}])
 
 
-def not_found() -> ApiError:
-    return fail(404, "Resource Not Found", "The requested resource could not be found.")
+def not_found() -> ErrorAnswer:
+    return refusal(404, "Resource Not Found", "The requested resource could not be found.")
 
 
 def json_kind(value: object) -> str:

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sandbox.values import last_per_row
 from sandbox.world.tables import MAILCHIMP, World
-from scoring.records import ACTIVITY_TYPES, ActivityType
+from scoring.records import ACTIVITY_TYPES, TYPE_CODES, ActivityType
 
 PENDING_WINDOW = 86_400.0
 STATUSES = ("subscribed", "unsubscribed", "cleaned", "pending", "transactional")
@@ -36,7 +37,6 @@ EMAIL_KINDS = (
 )
 EMAIL_ACTIONS = frozenset({"sent", "open", "click", "bounce", "unsub", "abuse"})
 TAG_OF_ACTION = {"signup": "newsletter", "order": "customer"}
-TYPE_CODES = {kind: code for code, kind in enumerate(ACTIVITY_TYPES)}
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def index_world(world: World) -> WorldIndex:
     row_of = np.full(len(world.people), -1, dtype=np.intp)
     row_of[persons] = np.arange(len(persons))
     rows = row_of[world.events.person]
-    visible = np.flatnonzero(np.isin(world.events.type, codes_of(ACTIONS)) & (rows >= 0))
+    visible = np.flatnonzero(np.isin(world.events.type, type_codes_of(ACTIONS)) & (rows >= 0))
     order = np.argsort(rows[visible], kind="stable")
     events, grouped = visible[order], rows[visible][order]
     targets = np.arange(len(persons))
@@ -80,18 +80,12 @@ def index_world(world: World) -> WorldIndex:
     return WorldIndex(world, persons, events, grouped, starts, ends)
 
 
-def codes_of(kinds: Iterable[ActivityType]) -> list[int]:
+def type_codes_of(kinds: Iterable[ActivityType]) -> list[int]:
     return [TYPE_CODES[kind] for kind in kinds]
 
 
 def world_action(world: World, event: int) -> str:
     return ACTIONS[ACTIVITY_TYPES[int(world.events.type[event])]]
-
-
-def last_per_row(rows: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """(unique rows, position of each row's last entry) of a row column."""
-    unique, first_from_end = np.unique(rows[::-1], return_index=True)
-    return unique, len(rows) - 1 - first_from_end
 
 
 def initial_status(index: WorldIndex) -> npt.NDArray[np.int8]:
@@ -107,7 +101,7 @@ def initial_status(index: WorldIndex) -> npt.NDArray[np.int8]:
     lookup = np.zeros(len(ACTIVITY_TYPES), dtype=np.int8)
     for kind, name in decided.items():
         lookup[TYPE_CODES[kind]] = STATUSES.index(name)
-    deciding = np.flatnonzero(np.isin(kinds, codes_of(decided)))
+    deciding = np.flatnonzero(np.isin(kinds, type_codes_of(decided)))
     rows, last = last_per_row(index.rows[deciding])
     positions = deciding[last]
     found = lookup[kinds[positions]]

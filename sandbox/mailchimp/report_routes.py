@@ -61,7 +61,7 @@ class ReportRoutes(MailchimpState):
         self, campaign: Campaign, since: float | None, request: Request
     ) -> tuple[list[tuple[int, list[dict[str, Any]]]], int]:
         """One page of (recipient row, activity) and the total; with `since`, only the active."""
-        rows = self._recipients(campaign)
+        rows = self.recipients(campaign)
         if since is None:
             chosen = page(rows, request)
             return [

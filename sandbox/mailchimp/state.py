@@ -43,23 +43,18 @@ class MailchimpState(Emulator):
         """Status reads after which a batch is finished (the reads before say "started")."""
         self.in_flight: defaultdict[str | None, int] = defaultdict(int)
         self._local = threading.local()
-        self._project_world()
+        self.project_world()
 
-    def _project_world(self) -> None:
+    def project_world(self) -> None:
+        """Project the world afresh: its members, campaigns and orders, with no change or batch."""
         self.audience = Audience(self.world, self.list_id)
         self.campaigns = project_campaigns(self.world, self.audience.index)
         self.campaigns_by_id = {c.id: c for c in self.campaigns}
         self.orders: list[Order] = []
         self.orders_by_row: defaultdict[int, list[Order]] = defaultdict(list)
         for order in world_orders(self.audience.index, self.campaigns):
-            self._keep_order(order)
+            self.keep_order(order)
         self.batches: dict[str, Batch] = {}
-
-    def reset(self) -> None:
-        """Forget every change and batch: project the world afresh; the server keeps running."""
-        with self.lock:
-            self._project_world()
-        self.reset_counts()
 
     def now(self) -> float:
         """Sandbox time: the world's "now" plus the clock's vendor seconds, to the second."""
@@ -78,13 +73,13 @@ class MailchimpState(Emulator):
             raise not_found()
         return row
 
-    def _recipients(self, campaign: Campaign) -> list[int]:
+    def recipients(self, campaign: Campaign) -> list[int]:
         """The campaign's recipient rows: the world's in list order, then later ones."""
         if campaign.rows is None:
             campaign.rows = world_recipients(self.audience.index, campaign.index)
             campaign.row_set = set(campaign.rows)
         return campaign.rows
 
-    def _keep_order(self, order: Order) -> None:
+    def keep_order(self, order: Order) -> None:
         self.orders.append(order)
         self.orders_by_row[order.row].append(order)

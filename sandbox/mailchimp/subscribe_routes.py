@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox.http import ApiError, Request, Response
+from sandbox.http import ErrorAnswer, Request, Response
 from sandbox.mailchimp.answers import ok
 from sandbox.mailchimp.arguments import json_body
 from sandbox.mailchimp.member_json import member_json
@@ -26,7 +26,7 @@ def batch_error(email: str, message: str, code: str = "ERROR_GENERIC") -> dict[s
     }
 
 
-def batch_error_from(email: str, refused: ApiError) -> dict[str, str]:
+def batch_error_from(email: str, refused: ErrorAnswer) -> dict[str, str]:
     """A per-member error from the problem a single-member call would have answered."""
     details = json.loads(refused.response.body)
     error = batch_error(email, str(details.get("detail", "")))
@@ -90,5 +90,5 @@ class SubscribeRoutes(MemberRoutes):
                 return "new", self._create_member(email, item), None
             self._update_member(row, item)
             return "updated", row, None
-        except ApiError as refused:
+        except ErrorAnswer as refused:
             return "error", -1, batch_error_from(email, refused)

@@ -2,7 +2,9 @@
 
 `emulator` serves the routes; `auth` the OAuth and SOAP logins; `org` the
 records of one org, projected from the world by `projection`; `schema` the
-sObject types and their fields; `query` and `soql` SOQL; `bulk` Bulk API 2.0.
+sObject types and their fields, `ids` their ids, `values` their values and
+`describe` their describe results; `errors` the refusals; `query` and `soql`
+SOQL; `bulk` Bulk API 2.0. Sources and simplifications: docs/sandbox.md.
 """
 
 from __future__ import annotations

@@ -1,20 +1,10 @@
 """Logging in to the Salesforce sandbox: the OAuth 2.0 username-password flow and SOAP login().
 
-OAuth follows the REST API Developer Guide ("OAuth 2.0 Username-Password Flow"):
-a form POST to `/services/oauth2/token` with `grant_type=password`, the connected
-app's `client_id` and `client_secret`, and the user's `username` and `password`
-(the security token may be appended); the answer holds `access_token`,
-`instance_url`, `id` (`https://login.salesforce.com/id/<org>/<user>`),
-`token_type`, `issued_at` and `signature` (Base64 HMAC-SHA256 of `id` +
-`issued_at` keyed with the client secret). Refusals are 400 with `error` and
-`error_description` (`invalid_grant` / `authentication failure`).
-
-SOAP follows the SOAP API Developer Guide: a `login` element with `username`
-and `password` (with the token appended) answers a `loginResponse` whose
-`result` holds `serverUrl`, `sessionId`, `userId` and `userInfo`; a refusal is a
-SOAP fault (HTTP 500) with an `sf:LoginFault` whose `sf:exceptionCode` and
-`sf:exceptionMessage` simple-salesforce reads by those prefixed names. Requests
-are parsed with defusedxml, DTDs and entities refused.
+Follows the REST API Developer Guide ("OAuth 2.0 Username-Password Flow") and
+the SOAP API Developer Guide (`login()` and its LoginFault), down to the names
+simple-salesforce reads from the answers. Simplifies: one user and one connected
+app; sessions never expire on their own. Requests are parsed with defusedxml,
+DTDs and entities refused. Details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations

@@ -1,17 +1,9 @@
 """Bulk API 2.0 ingest jobs in the Salesforce sandbox (operation `update` only).
 
-Follows the Bulk API 2.0 Developer Guide: Create a Job (`POST /jobs/ingest`, state
-Open, `contentUrl`), Upload Job Data (`PUT .../batches`, CSV, 201), Close or
-Abort a Job (`PATCH` with `UploadComplete` or `Aborted`), Get Job Info
-(`numberRecordsProcessed` counts failed records too, `jobType` V2Ingest),
-Get Job Successful / Failed / Unprocessed Record Results (CSV with `sf__Id` and
-`sf__Created`, or `sf__Id` and `sf__Error` as `CODE:message:fields --`), Delete
-a Job, Get All Jobs. CSV rules kept: an empty cell leaves a field unchanged,
-`#N/A` clears it, an unknown column fails the whole job with
-`InvalidBatch : Field name not found : X`, and CRLF data in an LF job fails it.
-
-Simplified: the job is processed when it is closed, so the next Get Job Info
-already answers JobComplete; one upload per job is kept (a second one appends).
+Follows the Bulk API 2.0 Developer Guide: creating, uploading, closing,
+aborting, deleting and listing ingest jobs, job info and the CSV result sets,
+with its CSV rules. Simplifies: `update` only, a job is processed as soon as it
+is closed, and no query jobs. Details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -23,14 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sandbox.salesforce.errors import RecordError, SalesforceError
+from sandbox.salesforce.ids import JOB_PREFIX, make_id
 from sandbox.salesforce.org import Org
-from sandbox.salesforce.schema import (
-    JOB_PREFIX,
-    RecordError,
-    SalesforceError,
-    format_datetime,
-    make_id,
-)
+from sandbox.salesforce.values import format_datetime
 
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^"}
 DELIMITERS["BACKQUOTE"] = "`"

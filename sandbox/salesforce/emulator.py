@@ -1,43 +1,13 @@
-"""A local emulator of the part of Salesforce's REST API that the leadscore connector uses.
+"""`SalesforceSandbox`: the routes of Salesforce's REST API subset, its limits and its faults.
 
-`SalesforceSandbox` serves a `World` (see `salesforce_projection`) as Leads,
-Contacts, Accounts, Campaigns, CampaignMembers, Tasks, Opportunities and
-OpportunityContactRoles, faithfully enough that `simple-salesforce` runs against
-it unchanged. Documents followed (Salesforce Developers, API version 59.0):
-
-- REST API Developer Guide: OAuth 2.0 username-password flow (token response
-  with `access_token`, `instance_url`, `id`, `token_type`, `issued_at` and the
-  HMAC-SHA256 `signature`; `invalid_grant` / `authentication failure`), Query and
-  Query More Results, sObject Describe and Describe Global, sObject Rows (GET,
-  PATCH), sObject Collections update (200 records, `allOrNone`, SaveResults),
-  Limits, the `Sforce-Limit-Info: api-usage=N/M` header, status codes and error
-  bodies (`[{"message", "errorCode"}]`, 401 INVALID_SESSION_ID, 403
-  REQUEST_LIMIT_EXCEEDED "TotalRequests Limit exceeded.", 503 SERVER_UNAVAILABLE).
-- SOAP API Developer Guide: `login()` and its LoginFault (INVALID_LOGIN), which is
-  what simple-salesforce uses when given a security token.
-- SOQL and SOSL Reference (the subset in `soql`), Bulk API 2.0 Developer Guide
-  (`salesforce_bulk`), Tooling API: creating a CustomField from `FullName` and
-  `Metadata`; the created field shows in describe and takes writes at once.
-- Checked against the request templates of Salesforce's Postman collection under
-  `../shared/specs/salesforce` (methods, paths, bodies, and the fields its test
-  scripts read from the answers).
-
-Simplified or missing: one user in one org with every permission (no profiles,
-sharing or field-level security: a new custom field is visible at once); no
-inserts or deletes; Bulk API 2.0 does `update` only and no query jobs; the
-Metadata API (SOAP) is not served because simple-salesforce's `sf.mdapi` sends it
-through zeep's own HTTP session, which a `requests` adapter cannot reach;
-Describe leaves out layouts, child relationships and record types.
-
-Reaching it with the real SDK: simple-salesforce always builds `https://` URLs,
-from `https://{domain}.salesforce.com` at login and from the `instance_url` the
-sandbox answers (`https://leadscore-sandbox.my.salesforce.com`). A
-`SandboxAdapter` mounted on a `requests.Session` rewrites those URLs to the
-sandbox's plain-http address:
-
-    with SalesforceSandbox(world) as sandbox:
-        sf = Salesforce(**sandbox.credentials(), session=sandbox_session(sandbox))
-        # or simply: sf = connect(sandbox)
+Follows Salesforce's REST API Developer Guide (API version 59.0) for the
+resources the leadscore connector uses, its status codes and error bodies, the
+`Sforce-Limit-Info` header and the daily request limit, closely enough that
+`simple-salesforce` runs against it unchanged; `connect()` and
+`sandbox_session()` reach it with that SDK, whose https URLs a `SandboxAdapter`
+sends to the sandbox's plain-http address. Simplifies: one user in one org with
+every permission, no inserts or deletes, no Metadata API. Sources and details:
+docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -45,7 +15,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -56,31 +25,21 @@ from requests.models import PreparedRequest
 
 from sandbox.clock import SandboxClock
 from sandbox.faults import Fault, FaultPlan, Latency
-from sandbox.http import Emulator, Request, Response, Route
-from sandbox.limits import DailyBudget
+from sandbox.http import Emulator, Handler, Request, Response, Route
+from sandbox.limits import ServerDailyLimit
 from sandbox.salesforce import auth
 from sandbox.salesforce.bulk import BulkIngest
+from sandbox.salesforce.describe import describe_basics, describe_sobject
+from sandbox.salesforce.errors import RecordError, SalesforceError
+from sandbox.salesforce.ids import CUSTOM_FIELD_PREFIX, ORG_PREFIX, USER_PREFIX, make_id
 from sandbox.salesforce.org import Org
 from sandbox.salesforce.query import QueryEngine
-from sandbox.salesforce.schema import (
-    CUSTOM_FIELD_PREFIX,
-    ORG_PREFIX,
-    USER_PREFIX,
-    RecordError,
-    SalesforceError,
-    SObjectType,
-    describe_basics,
-    describe_sobject,
-    make_id,
-    new_custom_field,
-    to_json,
-)
+from sandbox.salesforce.schema import SObjectType, new_custom_field
+from sandbox.salesforce.values import to_json
 from sandbox.world.tables import World
-from scoring.records import ActivityType
 
 MAX_COLLECTION = 200
 DATA = "/services/data/{version}"
-Handler = Callable[[Request], Response]
 
 
 class SalesforceSandbox(Emulator):
@@ -106,7 +65,7 @@ class SalesforceSandbox(Emulator):
         instance: str = "leadscore-sandbox.my.salesforce.com",
     ) -> None:
         super().__init__(faults=faults, latency=latency, clock=clock)
-        self.budget = DailyBudget(daily_limit, used)
+        self.budget = ServerDailyLimit(daily_limit, used)
         self.api_version = api_version
         org_id, self.user_id = make_id(ORG_PREFIX, 1), make_id(USER_PREFIX, 1)
         self.login = auth.Login(
@@ -118,51 +77,13 @@ class SalesforceSandbox(Emulator):
         self.queries = QueryEngine(self.org)
         self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id)
         self._custom_fields = 0
-        self._org_lock = threading.RLock()
+        self.org_lock = threading.RLock()
+        """Held while a handler reads or writes the org."""
         self._add_routes()
-
-    # -- what tests and the demo use --------------------------------------------------------
 
     def credentials(self, flow: Literal["oauth", "soap"] = "oauth") -> dict[str, str]:
         """Keyword arguments for `simple_salesforce.Salesforce` for one login flow."""
         return self.login.credentials(flow)
-
-    def record_id(self, person: int) -> str | None:
-        """The Lead or Contact id of a world person."""
-        return self.org.index.person_record(person)
-
-    def record(self, record_id: str) -> dict[str, Any] | None:
-        """A record as stored (Python values), or None."""
-        with self._org_lock:
-            return self.org.record(record_id)
-
-    def add_activity(
-        self,
-        person: int,
-        kind: ActivityType | str,
-        at: datetime | None = None,
-        *,
-        campaign: int = -1,
-        amount: float | None = None,
-    ) -> str:
-        """Simulate what a person just did (a Task, a campaign response, a deal); its id."""
-        with self._org_lock:
-            moment = at or self.org.stamp()
-            return self.org.add_activity(person, ActivityType(kind), moment, campaign, amount)
-
-    def update_record(self, record_id: str, **values: Any) -> None:
-        """Change a record as a user would in Salesforce (stamps SystemModstamp)."""
-        with self._org_lock:
-            located = self.org.locate(record_id)
-            if located is None:
-                raise ValueError(f"no record {record_id}")
-            record = {"Id": record_id, **values}
-            table, row, changes = self.org.prepare_update(record, located[0].sobject.name)
-            self.org.apply(table, row, changes)
-
-    def expire_sessions(self) -> None:
-        """End every session, as a timeout or a password change would."""
-        self.login.sessions.clear()
 
     # -- the emulator hooks ---------------------------------------------------------------
 
@@ -240,7 +161,7 @@ class SalesforceSandbox(Emulator):
         def guarded(request: Request) -> Response:
             try:
                 self._check_version(request.params.get("version"))
-                with self._org_lock:
+                with self.org_lock:
                     return handler(request)
             except SalesforceError as error:
                 return Response.json(error.body, error.status)

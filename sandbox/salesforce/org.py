@@ -1,11 +1,9 @@
-"""The Salesforce sandbox's org: its tables, id lookup, validated writes, clock and new activity.
+"""The Salesforce sandbox's org: its tables, id lookup, validated writes and clock.
 
-Writes follow the SaveResult errors of the REST API (MISSING_ARGUMENT,
-MALFORMED_ID, INVALID_CROSS_REFERENCE_KEY, INVALID_FIELD,
-INVALID_FIELD_FOR_INSERT_UPDATE, INVALID_TYPE_ON_FIELD_IN_RECORD, STRING_TOO_LONG,
-INVALID_EMAIL_ADDRESS, REQUIRED_FIELD_MISSING) and stamp `LastModifiedDate` and
-`SystemModstamp` with the org's clock, which only moves forward, so that a pull
-by `SystemModstamp > cursor` sees every change exactly once.
+Writes are refused with the SaveResult errors of the REST API and stamp
+`LastModifiedDate` and `SystemModstamp` with the org's clock, which only moves
+forward, so that a pull by `SystemModstamp > cursor` sees every change exactly
+once. The error codes are listed in docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -14,27 +12,13 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox.salesforce.projection import (
-    QUOTED,
-    WON,
-    Row,
-    Table,
-    contact_role_values,
-    project,
-    task_values,
-)
-from sandbox.salesforce.schema import (
-    FieldDef,
-    RecordError,
-    SObjectType,
-    coerce,
-    parse_id,
-    standard_types,
-)
+from sandbox.salesforce.errors import RecordError
+from sandbox.salesforce.ids import parse_id
+from sandbox.salesforce.projection import Row, Table, project
+from sandbox.salesforce.schema import FieldDef, SObjectType, standard_types
+from sandbox.salesforce.values import coerce
 from sandbox.world.tables import World
-from scoring.records import ActivityType
 
-EMAIL_KINDS = (ActivityType.EMAIL_SENT, ActivityType.EMAIL_OPEN, ActivityType.EMAIL_CLICK)
 ROLLED_BACK = RecordError(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "Record rolled back because not all records were valid and the request was using "
@@ -174,87 +158,3 @@ class Org:
             return table, row, changes
         except RecordError as error:
             return error
-
-    def add(self, name: str, values: Row) -> tuple[Table, int]:
-        moment = self.stamp()
-        table = self.table(name)
-        stamps = {"CreatedDate": moment, "LastModifiedDate": moment, "SystemModstamp": moment}
-        return table, table.add({**values, **stamps})
-
-    # -- new activity ----------------------------------------------------------------------
-
-    def add_activity(
-        self, person: int, kind: ActivityType, at: datetime, campaign: int, amount: float | None
-    ) -> str:
-        """Record what a world person just did; the id of the record made or changed."""
-        who = self.index.person_record(person)
-        if who is None:
-            raise ValueError(f"person {person} is not in Salesforce")
-        if kind in (ActivityType.MEETING, ActivityType.SALES_TOUCH):
-            meeting = kind == ActivityType.MEETING
-            table, row = self.add(
-                "Task", task_values(who, at, "Call", "Meeting" if meeting else "Call")
-            )
-            return table.id(row)
-        if kind in EMAIL_KINDS:
-            return self._campaign_member(
-                person, who, campaign, kind == ActivityType.EMAIL_CLICK, at
-            )
-        if kind in (ActivityType.QUOTE_SENT, ActivityType.PURCHASE):
-            return self._deal(person, kind == ActivityType.PURCHASE, at, amount)
-        raise ValueError(f"Salesforce keeps no record of {kind.value}")
-
-    def _campaign_member(
-        self, person: int, who: str, campaign: int, click: bool, at: datetime
-    ) -> str:
-        if not 0 <= campaign < len(self.table("Campaign")):
-            raise ValueError(f"no campaign {campaign} in Salesforce")
-        members = self.table("CampaignMember")
-        row = self.index.member_row(campaign, person)
-        if row is None:
-            lead = who if who.startswith("00Q") else None
-            person_record = self.record(who) or {}
-            _, row = self.add(
-                "CampaignMember",
-                {
-                    "CampaignId": self.table("Campaign").id(campaign),
-                    "LeadId": lead,
-                    "ContactId": None if lead else who,
-                    "Status": "Sent",
-                    "FirstRespondedDate": None,
-                    "Email": person_record.get("Email"),
-                },
-            )
-            self.index.added_members[(campaign, person)] = row
-        if click and members.record(row)["Status"] != "Responded":
-            self.apply(members, row, {"Status": "Responded", "FirstRespondedDate": at.date()})
-        return members.id(row)
-
-    def _deal(self, person: int, won: bool, at: datetime, amount: float | None) -> str:
-        contact_row = self.index.row("Contact", person)
-        if contact_row is None:
-            raise ValueError(f"person {person} is a Lead in Salesforce: no deal without a Contact")
-        opportunities = self.table("Opportunity")
-        open_deals = self.index.open_deals.setdefault(person, [])
-        if won and open_deals:
-            row = open_deals.pop(0)
-            changes = {"StageName": WON, "CloseDate": at.date()}
-            self.apply(opportunities, row, changes | ({"Amount": amount} if amount else {}))
-            return opportunities.id(row)
-        contact = self.table("Contact").record(contact_row)
-        account = self.record(str(contact["AccountId"])) or {}
-        close = at if won else at + timedelta(days=30)
-        _, row = self.add(
-            "Opportunity",
-            {
-                "Name": f"{account.get('Name')} - {at.date()}",
-                "AccountId": contact["AccountId"],
-                "StageName": WON if won else QUOTED,
-                "Amount": amount,
-                "CloseDate": close.date(),
-            },
-        )
-        self.add("OpportunityContactRole", contact_role_values(row, str(contact["Id"]), at))
-        if not won:
-            open_deals.append(row)
-        return opportunities.id(row)

@@ -1,17 +1,12 @@
 """The world projected onto Salesforce's data model, one lazily made table per sObject.
 
-Every person of the world who carries the SALESFORCE bit is one record: a Contact
-(with an Account) when their company is a customer or in a deal (a person there
-was converted, was sent a quote or bought), otherwise a Lead. Email campaigns
-become Campaigns, and the email events of Salesforce people CampaignMembers (a
-click counts as a response); meetings and sales touches become completed Tasks
-(subtype Call, or Email for every other sales touch); quotes become open
-Opportunities at "Proposal/Price Quote", and a purchase closes the person's oldest
-open one as "Closed Won" (or makes a won one), each with a primary
-OpportunityContactRole.
-
-Records are made from the world's columns when read, so a large world costs no
-memory until it is written to; writes and added records are kept per table.
+Follows how a Salesforce org holds B2B marketing and sales data: Leads, and
+Contacts at Accounts, Campaigns and their CampaignMembers, completed Tasks, and
+Opportunities with their contact roles. Simplifies: every Salesforce person of
+the world is one Lead or Contact, and each kind of world event becomes one kind
+of record; the mapping is in docs/sandbox.md (Salesforce). Records are made from
+the world's columns when read, so a large world costs no memory until it is
+written to; writes and added records are kept per table.
 """
 
 from __future__ import annotations
@@ -24,13 +19,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from sandbox.salesforce.schema import LEAD_SOURCES, PREFIXES, SObjectType, make_id
+from sandbox.salesforce.ids import PREFIXES, make_id
+from sandbox.salesforce.schema import LEAD_SOURCES, SObjectType
 from sandbox.world.tables import SALESFORCE, World
 from scoring.records import TYPE_CODES, ActivityType
 
 Row = dict[str, Any]
-Ints = npt.NDArray[np.intp]
+EventRows = npt.NDArray[np.intp]
+"""Positions of events in the world's event log."""
 QUOTED, WON = "Proposal/Price Quote", "Closed Won"
+CAMPAIGN_MEMBER_KINDS = (
+    ActivityType.EMAIL_SENT,
+    ActivityType.EMAIL_OPEN,
+    ActivityType.EMAIL_CLICK,
+)
+"""The email events that make a person a member of the campaign (a click is a response)."""
 
 
 def _moment(epoch: float) -> datetime:
@@ -85,10 +88,6 @@ class Table:
         rows |= set(self.changes) | set(range(self._count, len(self)))
         return sorted(rows)
 
-    def add(self, values: Row) -> int:
-        self.added.append(values)
-        return len(self) - 1
-
     def write(self, row: int, values: Row) -> None:
         self.changes.setdefault(row, {}).update(values)
 
@@ -114,18 +113,14 @@ class Deal:
 
 
 class Index:
-    """Where world people, campaign memberships and open deals are among the rows.
+    """Where world people and their open deals are among the rows.
 
     Arrays rather than dictionaries, so that a world of millions costs little.
     """
 
     def __init__(self, people: int = 0) -> None:
-        self.people = people
         self.rows = {name: np.full(people, -1, dtype=np.intp) for name in ("Lead", "Contact")}
         """Per sObject, the row of each world person, or -1."""
-        self.member_keys = np.zeros(0, dtype=np.int64)
-        """`campaign * people + person` of each CampaignMember row made from the world, sorted."""
-        self.added_members: dict[tuple[int, int], int] = {}
         self.open_deals: dict[int, list[int]] = {}
         """Person to the Opportunity rows still at the quote stage, oldest first."""
 
@@ -141,13 +136,6 @@ class Index:
             if row is not None:
                 return make_id(PREFIXES[name], row)
         return None
-
-    def member_row(self, campaign: int, person: int) -> int | None:
-        key = campaign * self.people + person
-        at = int(np.searchsorted(self.member_keys, key))
-        if at < len(self.member_keys) and self.member_keys[at] == key:
-            return at
-        return self.added_members.get((campaign, person))
 
 
 def project(world: World | None, types: Mapping[str, SObjectType]) -> tuple[list[Table], Index]:
@@ -207,16 +195,14 @@ class Projection:
                 row = account_row[people.company[deal.person]]
                 self.account_won[row] = np.fmax(self.account_won[row], deal.closed)
 
-    def _events(self, *kinds: ActivityType) -> Ints:
+    def _events(self, *kinds: ActivityType) -> EventRows:
         events = self.world.events
         codes = [TYPE_CODES[k] for k in kinds]
         return np.flatnonzero(self.in_sf & np.isin(events.type, codes))
 
     def _members(self) -> None:
         events, count = self.world.events, len(self.world.people)
-        mail = self._events(
-            ActivityType.EMAIL_SENT, ActivityType.EMAIL_OPEN, ActivityType.EMAIL_CLICK
-        )
+        mail = self._events(*CAMPAIGN_MEMBER_KINDS)
         mail = mail[events.campaign[mail] >= 0]
         keys = events.campaign[mail].astype(np.int64) * count + events.person[mail]
         unique, inverse = np.unique(keys, return_inverse=True)
@@ -228,9 +214,8 @@ class Projection:
         clicks = events.type[mail] == TYPE_CODES[ActivityType.EMAIL_CLICK]
         np.minimum.at(self.member_click, inverse[clicks], events.at[mail][clicks])
         self.member_campaign, self.member_person = unique // count, unique % count
-        self.index.member_keys = unique
 
-    def _deals(self, deals: Ints) -> None:
+    def _deals(self, deals: EventRows) -> None:
         events = self.world.events
         self.deals: list[Deal] = []
         for e in deals.tolist():

@@ -1,15 +1,10 @@
 """SOQL queries against the sandbox org: checked against the schema, run, and paged.
 
-Follows the REST API's Query and Query More Results resources: up to 2,000
-records a page (fewer with `Sforce-Query-Options: batchSize=N`, 200 to 2,000),
-`totalSize`, `done`, `nextRecordsUrl` (`/services/data/vXX.X/query/01g...-2000`)
-and records with `attributes {type, url}`; relationship fields come back nested
-(`"Who": {"attributes": {"type": "Name", ...}, "Email": ...}`), as Salesforce
-answers for a polymorphic lookup. Errors carry Salesforce's codes (MALFORMED_QUERY,
-INVALID_FIELD, INVALID_TYPE, INVALID_QUERY_LOCATOR) and its message layout (the
-query line, a caret and `ERROR at Row:1:Column:N`). Text comparisons ignore case,
-as SOQL's do; id comparisons accept 15- or 18-character ids. At most ten query
-cursors stay open; older ones answer INVALID_QUERY_LOCATOR.
+Follows the REST API's Query and Query More Results resources: pages of up to
+2,000 records, `nextRecordsUrl` locators, nested relationship fields, and
+Salesforce's error codes and message layout; text compares without case and
+ids by their first 15 characters, as in SOQL. Simplifies: at most ten cursors
+stay open. Details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -22,18 +17,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sandbox.salesforce.errors import SalesforceError
+from sandbox.salesforce.ids import LOCATOR_PREFIX, make_id
 from sandbox.salesforce.org import Org
 from sandbox.salesforce.projection import Row, Table
 from sandbox.salesforce.schema import (
-    LOCATOR_PREFIX,
     NUMBER_TYPES,
     POLYMORPHIC_NAME,
     TEXT_TYPES,
     FieldDef,
-    SalesforceError,
     SObjectType,
-    make_id,
-    to_json,
 )
 from sandbox.salesforce.soql import (
     And,
@@ -48,6 +41,7 @@ from sandbox.salesforce.soql import (
     Value,
     parse,
 )
+from sandbox.salesforce.values import to_json
 
 MAX_CURSORS = 10
 Predicate = Callable[[Row], bool]
@@ -56,7 +50,7 @@ _EXPECTED |= {k: "double" for k in NUMBER_TYPES} | {"int": "int"}
 
 
 @dataclass(frozen=True)
-class Column:
+class BoundField:
     """A selected or filtered field: `Email`, or a parent's field such as `Who.Email`."""
 
     path: str
@@ -71,9 +65,9 @@ class Bound:
 
     query: Query
     sobject: SObjectType
-    columns: list[Column]
+    columns: list[BoundField]
     where: Predicate | None
-    order: list[tuple[Column, bool, bool]]
+    order: list[tuple[BoundField, bool, bool]]
     """(column, descending, nulls last)."""
 
 
@@ -153,7 +147,7 @@ class QueryEngine:
         return rows[start:end]
 
     def _sorted(
-        self, table: Table, rows: list[int], column: Column, descending: bool, nulls_last: bool
+        self, table: Table, rows: list[int], column: BoundField, descending: bool, nulls_last: bool
     ) -> list[int]:
         def key(row: int) -> tuple[bool, Any]:
             value = _comparable(field_value(self.org, table.record(row), column), column.field)
@@ -184,7 +178,9 @@ class QueryEngine:
 
     def render(self, table: Table, row: int, bound: Bound, version: str) -> dict[str, Any]:
         record = table.record(row)
-        out: dict[str, Any] = {"attributes": _attributes(table.sobject.name, record["Id"], version)}
+        out: dict[str, Any] = {
+            "attributes": _record_attributes(table.sobject.name, record["Id"], version)
+        }
         for column in bound.columns:
             if column.relationship is None:
                 out[column.field.name] = to_json(record.get(column.field.name))
@@ -196,24 +192,24 @@ class QueryEngine:
                 out[name][column.field.name] = to_json(field_value(self.org, record, column))
         return out
 
-    def _nested(self, record: Row, column: Column, version: str) -> dict[str, Any] | None:
+    def _nested(self, record: Row, column: BoundField, version: str) -> dict[str, Any] | None:
         parent = parent_record(self.org, record, column)
         if parent is None:
             return None
         located = self.org.locate(str(parent["Id"]))
         assert located is not None and column.parent is not None
-        attributes = _attributes(located[0].sobject.name, parent["Id"], version)
+        attributes = _record_attributes(located[0].sobject.name, parent["Id"], version)
         return {"attributes": {**attributes, "type": column.parent.name}}
 
 
-def field_value(org: Org, record: Row, column: Column) -> Any:
+def field_value(org: Org, record: Row, column: BoundField) -> Any:
     if column.relationship is None:
         return record.get(column.field.name)
     parent = parent_record(org, record, column)
     return None if parent is None else parent.get(column.field.name)
 
 
-def parent_record(org: Org, record: Row, column: Column) -> Row | None:
+def parent_record(org: Org, record: Row, column: BoundField) -> Row | None:
     """The record a relationship column points to (with `Type` for a polymorphic one)."""
     assert column.relationship is not None
     reference = record.get(column.relationship.name)
@@ -241,7 +237,7 @@ def stamp_floor(condition: Condition | None) -> datetime | None:
     return None
 
 
-def _attributes(sobject: str, record_id: str, version: str) -> dict[str, str]:
+def _record_attributes(sobject: str, record_id: str, version: str) -> dict[str, str]:
     return {"type": sobject, "url": f"/services/data/{version}/sobjects/{sobject}/{record_id}"}
 
 
@@ -256,10 +252,10 @@ class _Binder:
     def fail(self, name: str, message: str, code: str = "INVALID_FIELD") -> SalesforceError:
         return query_error(self.text, _find(self.text, name), code, message)
 
-    def column(self, path: str) -> Column:
+    def column(self, path: str) -> BoundField:
         parts = path.split(".")
         if len(parts) == 1:
-            return Column(path, self._field(self.sobject, path))
+            return BoundField(path, self._field(self.sobject, path))
         if len(parts) > 2:
             raise self.fail(path, f"Didn't understand relationship '{parts[0]}' in field path.")
         relationship = self.sobject.relationship(parts[0])
@@ -272,7 +268,7 @@ class _Binder:
         parent = POLYMORPHIC_NAME if len(targets) > 1 else self.org.sobject(targets[0])
         assert parent is not None
         definition = self._field(parent, parts[1])
-        return Column(
+        return BoundField(
             f"{relationship.relationship_name}.{definition.name}", definition, relationship, parent
         )
 
@@ -287,7 +283,7 @@ class _Binder:
 
     def order(
         self, path: str, descending: bool, nulls_last: bool | None
-    ) -> tuple[Column, bool, bool]:
+    ) -> tuple[BoundField, bool, bool]:
         column = self.column(path)
         if column.field.type == "textarea":
             raise self.fail(path, f"field '{column.field.name}' can not be sorted in a query call")
@@ -320,13 +316,13 @@ class _Binder:
             return lambda record: (getter(record) in wanted) != condition.negated
         return _compare(condition.op, wanted[0], getter)
 
-    def _like(self, condition: Like, column: Column, getter: Callable[[Row], Any]) -> Predicate:
+    def _like(self, condition: Like, column: BoundField, getter: Callable[[Row], Any]) -> Predicate:
         if column.field.type not in TEXT_TYPES:
             raise self.fail(condition.field, f"invalid operator on field '{column.field.name}'")
         regex = re.compile(like_regex(condition.pattern), re.IGNORECASE | re.DOTALL)
         return lambda record: (value := getter(record)) is not None and bool(regex.fullmatch(value))
 
-    def _literal(self, literal: Value, column: Column, name: str) -> Any:
+    def _literal(self, literal: Value, column: BoundField, name: str) -> Any:
         kind = column.field.type
         allowed = "string" if kind in TEXT_TYPES else "number" if kind in NUMBER_TYPES else kind
         if literal.kind == "null":

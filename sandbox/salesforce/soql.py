@@ -1,33 +1,17 @@
 """A small SOQL parser: the subset of Salesforce's query language the sandbox answers.
 
-Grammar (keywords and names are case-insensitive, as in SOQL):
-
-    query      := SELECT selection FROM name [WHERE condition]
-                  [ORDER BY order {, order}] [LIMIT integer] [OFFSET integer]
-    selection  := COUNT ( ) | field {, field}
-    field      := name {. name}                 e.g. Email, Who.Email, Account.Name
-    condition  := unary {AND unary} | unary {OR unary}   (mixing AND and OR needs parentheses)
-    unary      := NOT unary | ( condition ) | field op value
-                | field [NOT] IN ( value {, value} ) | field LIKE string
-    op         := = | != | <> | < | <= | > | >=
-    value      := string | number | TRUE | FALSE | NULL | date | datetime
-    order      := field [ASC | DESC] [NULLS FIRST | NULLS LAST]
-
-String literals are single-quoted with SOQL's escapes (\\n \\r \\t \\b \\f \\" \\' \\\\ \\uXXXX,
-and \\% \\_ which stay escaped so that LIKE can tell them from wildcards). Dates are
-`2026-01-01`; datetimes `2026-01-01T00:00:00Z`, with optional milliseconds and a
-`+hh:mm` offset instead of `Z`. Not parsed: subqueries, aggregate functions other than
-`COUNT()`, GROUP BY, named date literals (TODAY, LAST_N_DAYS:n), FIELDS(), aliases.
-
-`parse()` gives a `Query` or raises `SoqlError` with the offset of the bad token;
-`render()` writes a condition back as SOQL, so that parse(render(c)) == c.
+Follows the SOQL and SOSL Reference for SELECT ... FROM ... WHERE ... ORDER BY
+... LIMIT ... OFFSET, COUNT(), comparisons, IN, LIKE and SOQL's string escapes;
+simplifies by leaving out subqueries, other aggregates, GROUP BY, date literals,
+FIELDS() and aliases. The grammar is in docs/sandbox.md (Salesforce). `parse()`
+gives a `Query` or raises `SoqlError` with the offset of the bad token.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -36,7 +20,6 @@ KEYWORDS = frozenset(
     | {"NULLS", "FIRST", "LAST", "LIMIT", "OFFSET", "TRUE", "FALSE", "NULL", "COUNT", "GROUP"}
     | {"HAVING", "WITH"}
 )
-COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
 ValueKind = Literal["string", "number", "boolean", "null", "date", "datetime"]
 
 _TOKEN = re.compile(
@@ -130,7 +113,7 @@ class Query:
 
 
 @dataclass(frozen=True)
-class Token:
+class SoqlToken:
     kind: str
     """word, string, number, date, datetime, op, punct or end."""
     text: str
@@ -144,9 +127,9 @@ class Token:
 # -- tokenizer ---------------------------------------------------------------------------------
 
 
-def tokenize(text: str) -> list[Token]:
+def tokenize(text: str) -> list[SoqlToken]:
     """The tokens of a query, ending with an `end` token."""
-    tokens: list[Token] = []
+    tokens: list[SoqlToken] = []
     at = 0
     while at < len(text):
         found = _TOKEN.match(text, at)
@@ -155,30 +138,30 @@ def tokenize(text: str) -> list[Token]:
         kind = found.lastgroup or ""
         if kind == "quote":
             value, end = _read_string(text, at)
-            tokens.append(Token("string", text[at:end], at, value))
+            tokens.append(SoqlToken("string", text[at:end], at, value))
             at = end
             continue
         if kind != "space":
             tokens.append(_token(kind, found.group(), at))
         at = found.end()
-    tokens.append(Token("end", "<EOF>", len(text)))
+    tokens.append(SoqlToken("end", "<EOF>", len(text)))
     return tokens
 
 
-def _token(kind: str, text: str, at: int) -> Token:
+def _token(kind: str, text: str, at: int) -> SoqlToken:
     try:
         if kind == "baddate":
             raise ValueError(text)
         if kind == "datetime":
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            return Token(kind, text, at, moment)
+            return SoqlToken(kind, text, at, moment)
         if kind == "date":
-            return Token(kind, text, at, date.fromisoformat(text))
+            return SoqlToken(kind, text, at, date.fromisoformat(text))
     except ValueError:
         raise SoqlError(f"line 1:{at} no viable alternative at character '{text}'", at) from None
     if kind == "number":
-        return Token(kind, text, at, Decimal(text))
-    return Token(kind, "!=" if text == "<>" else text, at)
+        return SoqlToken(kind, text, at, Decimal(text))
+    return SoqlToken(kind, "!=" if text == "<>" else text, at)
 
 
 def _read_string(text: str, start: int) -> tuple[str, int]:
@@ -239,24 +222,24 @@ def parse_condition(text: str) -> Condition:
 
 
 class _Parser:
-    def __init__(self, tokens: list[Token]) -> None:
+    def __init__(self, tokens: list[SoqlToken]) -> None:
         self.tokens = tokens
         self.at = 0
 
     @property
-    def token(self) -> Token:
+    def token(self) -> SoqlToken:
         return self.tokens[self.at]
 
-    def advance(self) -> Token:
+    def advance(self) -> SoqlToken:
         token = self.tokens[self.at]
         self.at = min(self.at + 1, len(self.tokens) - 1)
         return token
 
-    def fail(self, token: Token | None = None) -> SoqlError:
+    def fail(self, token: SoqlToken | None = None) -> SoqlError:
         token = token or self.token
         return SoqlError(f"unexpected token: '{token.text}'", token.position)
 
-    def keyword(self, *words: str) -> Token:
+    def keyword(self, *words: str) -> SoqlToken:
         if not self.token.is_word(*words):
             raise self.fail()
         return self.advance()
@@ -401,78 +384,3 @@ class _Parser:
         if token.is_word("NULL"):
             return Value("null", None)
         raise self.fail(token)
-
-
-# -- rendering ---------------------------------------------------------------------------------
-
-
-def quote(text: str) -> str:
-    """`text` as a SOQL string literal that parses back to exactly `text`."""
-    out = []
-    for char in text:
-        if char == "\\":
-            out.append("\\\\")
-        elif char == "'":
-            out.append("\\'")
-        elif char in "\n\r\t\b\f":
-            out.append("\\" + "nrtbf"["\n\r\t\b\f".index(char)])
-        else:
-            out.append(char)
-    return "'" + "".join(out) + "'"
-
-
-def like_literal(text: str) -> str:
-    """`text` as a LIKE pattern that matches exactly `text` (wildcards escaped)."""
-    return quote(text).replace("%", "\\%").replace("_", "\\_")
-
-
-def render_value(value: Value) -> str:
-    if value.kind == "string":
-        return quote(str(value.value))
-    if value.kind == "number":
-        assert isinstance(value.value, Decimal)
-        return format(value.value, "f")
-    if value.kind == "boolean":
-        return "TRUE" if value.value else "FALSE"
-    if value.kind == "null":
-        return "NULL"
-    if value.kind == "datetime":
-        assert isinstance(value.value, datetime)
-        return value.value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    assert isinstance(value.value, date)
-    return value.value.isoformat()
-
-
-def render(condition: Condition) -> str:
-    """A condition as SOQL text; compound parts are parenthesized."""
-    if isinstance(condition, Compare):
-        return f"{condition.field} {condition.op} {render_value(condition.value)}"
-    if isinstance(condition, InList):
-        values = ", ".join(render_value(v) for v in condition.values)
-        return f"{condition.field} {'NOT IN' if condition.negated else 'IN'} ({values})"
-    if isinstance(condition, Like):
-        return f"{condition.field} LIKE {_quote_pattern(condition.pattern)}"
-    if isinstance(condition, Not):
-        return f"NOT ({render(condition.part)})"
-    joiner = " AND " if isinstance(condition, And) else " OR "
-    return joiner.join(_grouped(part) for part in condition.parts)
-
-
-def _grouped(condition: Condition) -> str:
-    text = render(condition)
-    return f"({text})" if isinstance(condition, And | Or) else text
-
-
-def _quote_pattern(pattern: str) -> str:
-    """A LIKE pattern (a backslash marks a literal character) as a SOQL string literal."""
-    out = ["'"]
-    at = 0
-    while at < len(pattern):
-        if pattern[at] == "\\" and at + 1 < len(pattern):
-            literal = pattern[at + 1]
-            out.append("\\" + literal if literal in "%_\\" else quote(literal)[1:-1])
-            at += 2
-            continue
-        out.append(quote(pattern[at])[1:-1])
-        at += 1
-    return "".join(out) + "'"

@@ -10,19 +10,16 @@ import numpy as np
 from sandbox.world import vocabulary as vocab
 from sandbox.world.population import (
     DAY,
-    Clock,
     Crowd,
-    Floats,
     Int32s,
-    Ints,
     Lives,
+    Period,
     draw,
     repeat,
 )
-from sandbox.world.tables import Events
+from sandbox.world.tables import Events, Floats, Ints
 from scoring.records import TYPE_CODES, ActivityType
 
-A = ActivityType
 BROWSE, BUY, CAREER, CUSTOMER = (
     list(vocab.VISIT_MIXES).index(mix) for mix in ("browse", "buy", "career", "customer")
 )
@@ -59,7 +56,7 @@ class Site:
 class Log:
     """Events as they are made, by kind; `events()` keeps those in range, in time order."""
 
-    clock: Clock
+    period: Period
     parts: list[tuple[int, Int32s, Floats, Int32s | None, Int32s | None, Floats | None]] = field(
         default_factory=list
     )
@@ -74,7 +71,7 @@ class Log:
         url: Ints | None = None,
         amount: Floats | None = None,
     ) -> None:
-        keep = (at >= self.clock.start) & (at <= self.clock.end)
+        keep = (at >= self.period.start) & (at <= self.period.end)
         cut = [None if a is None else a[keep].astype(np.int32) for a in (campaign, url)]
         money = None if amount is None else amount[keep]
         self.parts.append(
@@ -137,25 +134,28 @@ SOURCES = (("none", 15), ("newsletter", 35), ("guide", 30), ("form", 20))
 def hand_raises(rng: np.random.Generator, log: Log, site: Site, crowd: Crowd, lives: Lives) -> Ints:
     """Signups, downloads, forms, questions and social clicks; returns each person's source."""
     n = len(crowd)
-    new = np.flatnonzero(lives.created >= log.clock.start)
+    new = np.flatnonzero(lives.created >= log.period.start)
     source = np.zeros(n, dtype=np.int64)
     source[new] = draw(rng, [w for _, w in SOURCES], len(new))
     at = lives.created
-    firsts = ((A.NEWSLETTER_SIGNUP, "newsletter"), (A.CONTENT_DOWNLOAD, "guides"),
-              (A.FORM_SUBMISSION, "webinars"))  # fmt: skip
+    firsts = (
+        (ActivityType.NEWSLETTER_SIGNUP, "newsletter"),
+        (ActivityType.CONTENT_DOWNLOAD, "guides"),
+        (ActivityType.FORM_SUBMISSION, "webinars"),
+    )
     for code, (kind, group) in enumerate(firsts, start=1):
         who = np.flatnonzero(source == code)
         log.add(kind, who, at[who], url=site.pick(rng, group, len(who)))
     i, active = crowd.interest, lives.active
     rates = {
-        (A.CONTENT_DOWNLOAD, "guides"): 0.06 + 1.2 * i**2 + 1.5 * crowd.non_buyer,
-        (A.FORM_SUBMISSION, "webinars"): 0.03 + 0.3 * i**2,
-        (A.FORM_SUBMISSION, "events"): 0.02 + 0.2 * i**2,
-        (A.FORM_SUBMISSION, "contact"): 0.01 + 0.3 * i**3,
-        (A.NEWSLETTER_SIGNUP, "newsletter"): 0.03 + 0.08 * i,
-        (A.QUESTION, "pricing"): 0.5 * i**3,
-        (A.QUESTION, "product"): 0.3 * i**3,
-        (A.SOCIAL_CLICK, "blog"): 0.08 + 0.6 * i,
+        (ActivityType.CONTENT_DOWNLOAD, "guides"): 0.06 + 1.2 * i**2 + 1.5 * crowd.non_buyer,
+        (ActivityType.FORM_SUBMISSION, "webinars"): 0.03 + 0.3 * i**2,
+        (ActivityType.FORM_SUBMISSION, "events"): 0.02 + 0.2 * i**2,
+        (ActivityType.FORM_SUBMISSION, "contact"): 0.01 + 0.3 * i**3,
+        (ActivityType.NEWSLETTER_SIGNUP, "newsletter"): 0.03 + 0.08 * i,
+        (ActivityType.QUESTION, "pricing"): 0.5 * i**3,
+        (ActivityType.QUESTION, "product"): 0.3 * i**3,
+        (ActivityType.SOCIAL_CLICK, "blog"): 0.08 + 0.6 * i,
     }
     for (kind, group), rate in rates.items():
         who = repeat(rng.poisson(rate * active))
@@ -164,7 +164,7 @@ def hand_raises(rng: np.random.Generator, log: Log, site: Site, crowd: Crowd, li
     after = (lives.end - lives.converted_at[customers]) / DAY / 365
     who = customers[repeat(rng.poisson(1.0 * after))]  # support questions
     moments = between(rng, lives.converted_at[who], np.full(len(who), lives.end))
-    log.add(A.QUESTION, who, moments, url=site.pick(rng, "docs", len(who)))
+    log.add(ActivityType.QUESTION, who, moments, url=site.pick(rng, "docs", len(who)))
     return source
 
 
@@ -201,4 +201,4 @@ def _sessions(
     for code, name in enumerate(vocab.VISIT_MIXES):
         rows = np.flatnonzero(mix[owner] == code)
         urls[rows] = site.visit(rng, name, len(rows))
-    log.add(A.PAGE_VIEW, who[owner], start[owner] + elapsed, url=urls)
+    log.add(ActivityType.PAGE_VIEW, who[owner], start[owner] + elapsed, url=urls)

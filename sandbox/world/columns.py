@@ -24,7 +24,7 @@ Codes = tuple[npt.NDArray[np.int32], Objects]
 Plain = Codes | npt.NDArray[np.float64]
 
 PERSON_FIELDS = ("country", "job_function", "seniority", "job_title")
-"""Text fields of `People` that are contact attributes as they are."""
+"""Text fields of `Persons` that are contact attributes as they are."""
 
 
 @dataclass(frozen=True)

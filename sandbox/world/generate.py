@@ -1,31 +1,13 @@
-"""A seeded synthetic B2B world: `generate_world(people)`, and `world_frames` to score it.
+"""A seeded synthetic B2B world: `generate_world(people)`.
 
-The model, in short:
-
-* Companies have an industry, a country and a heavy-tailed head count (most are
-  small, a few are large accounts with many contacts, which more often run mail
-  security scanners); two are competitors.
-* People work at a company with a title, function and seniority. Their address
-  follows the company's convention (first.last, flast, ...) or is free mail.
-  About 2 % are students or job seekers. Each is in HubSpot, Salesforce and/or
-  Mailchimp, some under an address spelled differently there (case, spaces).
-* Each person has a hidden fit (who they are: industry, size, role, market) and
-  interest (fit, whether their account is in market, and chance). Whether they
-  convert (a won deal, about 9 %) is drawn from fit and interest; behaviour is
-  drawn from interest, so it predicts conversion through their common cause.
-* Behaviour in the last `days`: campaign emails (a few a week, from Mailchimp or
-  HubSpot) with opens (Apple Mail prefetches for a third of people), clicks,
-  security-scanner clicks, bounces, unsubscribes and spam reports; site sessions
-  that lean to pricing and product pages as interest grows; downloads, forms,
-  signups, questions and demo requests; sales touches and meetings; for
-  converters a buying journey (demo, meetings, quotes, purchase) and then
-  customer activity (docs, support questions).
-
-Every event falls in [now - days, now], after the person's `created_at`, and
-opens, clicks, bounces and unsubscribes follow the send of their campaign. The
-parts live in `sandbox.synthetic`; this module puts them together.
-`World.campaigns` does not say which tool sent a campaign: `campaign_system`
-reads it from the campaign's name.
+Follows what a B2B seller's marketing and sales data look like: companies with
+a heavy-tailed head count, people with roles and company-style addresses spread
+over HubSpot, Salesforce and Mailchimp, a hidden fit and interest from which
+conversion and behaviour are both drawn, and a year of campaign email, site
+visits, hand-raises and sales. Simplifies: one seller, one site, one campaign
+calendar. The model in full is in docs/sandbox.md (The world); its parts live
+in `population`, `activity`, `sales` and `mailing`, and this module puts them
+together.
 """
 
 from __future__ import annotations
@@ -39,22 +21,22 @@ from sandbox.world.activity import Log, Site, hand_raises, visits
 from sandbox.world.mailing import schedule_campaigns, send_emails
 from sandbox.world.population import (
     DAY,
-    Clock,
+    Period,
     assign_systems,
     held_emails,
     make_crowd,
     make_firms,
     make_lives,
-    objects,
     people_table,
 )
 from sandbox.world.sales import sales
-from sandbox.world.tables import World
+from sandbox.world.tables import World, objects
 from scoring.records import ensure_utc
 
 DEFAULT_NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PEOPLE_PER_COMPANY = 6
-STAGES = ("companies", "people", "lives", "hand raises", "sales", "systems", "email", "visits")
+STREAMS = ("companies", "people", "lives", "hand raises", "sales", "systems", "email", "visits")
+"""The generator's stages, each drawing from a random stream of its own."""
 
 
 def generate_world(
@@ -64,19 +46,19 @@ def generate_world(
     if people < 1 or days < 1:
         raise ValueError("generate_world needs at least one person and one day")
     end = ensure_utc(now or DEFAULT_NOW).timestamp()
-    clock = Clock(end - days * DAY, end)
+    period = Period(end - days * DAY, end)
     # one stream per stage, so that changing one stage leaves the others' draws alone
-    streams = np.random.SeedSequence(seed).spawn(len(STAGES))
-    rng = dict(zip(STAGES, map(np.random.default_rng, streams), strict=True))
+    streams = np.random.SeedSequence(seed).spawn(len(STREAMS))
+    rng = dict(zip(STREAMS, map(np.random.default_rng, streams), strict=True))
     firms = make_firms(rng["companies"], max(1, people // PEOPLE_PER_COMPANY))
     crowd = make_crowd(rng["people"], people, firms)
-    lives = make_lives(rng["lives"], crowd, clock)
-    site, log = Site(), Log(clock)
+    lives = make_lives(rng["lives"], crowd, period)
+    site, log = Site(), Log(period)
     sources = hand_raises(rng["hand raises"], log, site, crowd, lives)
     engaged = sales(rng["sales"], log, crowd, lives, firms, int(site.groups["demo"][0]))
     systems = assign_systems(rng["systems"], crowd, sources, engaged)
     held = held_emails(rng["systems"], crowd.email, systems)
-    campaigns, links = schedule_campaigns(rng["email"], clock, site)
+    campaigns, links = schedule_campaigns(rng["email"], period, site)
     send_emails(rng["email"], log, crowd, lives, systems, campaigns, links, firms)
     visits(rng["visits"], log, site, crowd, lives)
     return World(
@@ -88,11 +70,3 @@ def generate_world(
         urls=objects([vocab.SITE + path for path in vocab.site_paths()]),
         seed=seed,
     )
-
-
-def campaign_system(name: str) -> int:
-    """The system bit of the tool that sent a generated campaign, from its name."""
-    for kind in vocab.CAMPAIGN_KINDS:
-        if name.startswith(kind.name + " "):
-            return kind.system
-    raise ValueError(f"not a generated campaign name: {name!r}")

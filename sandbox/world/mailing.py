@@ -16,20 +16,15 @@ from sandbox.world.population import (
     HOUR,
     SANDBOX,
     Bools,
-    Clock,
     Crowd,
     Firms,
-    Floats,
-    Ints,
     Lives,
-    objects,
+    Period,
     repeat,
     within,
 )
-from sandbox.world.tables import HUBSPOT, MAILCHIMP, Campaigns
+from sandbox.world.tables import HUBSPOT, MAILCHIMP, Campaigns, Floats, Ints, objects
 from scoring.records import ActivityType
-
-A = ActivityType
 
 BOUNCE, UNSUBSCRIBE, SPAM = 1, 2, 3
 
@@ -64,10 +59,10 @@ class Links:
 
 
 def schedule_campaigns(
-    rng: np.random.Generator, clock: Clock, site: Site
+    rng: np.random.Generator, period: Period, site: Site
 ) -> tuple[Schedule, Links]:
     """A newsletter every other week and two other campaigns every week, in the morning."""
-    weeks = math.ceil(clock.span / (7 * DAY))
+    weeks = math.ceil(period.span / (7 * DAY))
     others = len(vocab.CAMPAIGN_KINDS) - 1
     kind, day = [], []
     for week in range(weeks):
@@ -78,8 +73,8 @@ def schedule_campaigns(
         kind += [int(k) for k in picks]
         day += [7 * week + 2, 7 * week + 4]
     hours = rng.uniform(8, 11, len(kind))
-    sent_at = clock.start + (np.array(day, dtype=np.float64) * 24 + hours) * HOUR
-    keep = sent_at < clock.end - HOUR
+    sent_at = period.start + (np.array(day, dtype=np.float64) * 24 + hours) * HOUR
+    keep = sent_at < period.end - HOUR
     kinds, sent_at = np.array(kind, dtype=np.int64)[keep], sent_at[keep]
     names, subjects = [], []
     for k, at in zip(kinds.tolist(), sent_at.tolist(), strict=True):
@@ -123,18 +118,18 @@ def send_emails(
 ) -> None:
     """Every campaign's sends, and what followed each: opens, clicks, the end of the address."""
     sends = _deliveries(rng, crowd, lives, systems, schedule)
-    log.add(A.EMAIL_SENT, sends.who, sends.at, campaign=sends.campaign)
+    log.add(ActivityType.EMAIL_SENT, sends.who, sends.at, campaign=sends.campaign)
     for kind in (BOUNCE, SPAM):
         rows = np.flatnonzero(sends.fate == kind)
         delay = (
             rng.uniform(2, 90, len(rows)) if kind == BOUNCE else rng.lognormal(9.3, 1, len(rows))
         )
-        event = A.EMAIL_BOUNCE if kind == BOUNCE else A.EMAIL_SPAM_REPORT
+        event = ActivityType.EMAIL_BOUNCE if kind == BOUNCE else ActivityType.EMAIL_SPAM_REPORT
         log.add(event, sends.who[rows], sends.at[rows] + delay, campaign=sends.campaign[rows])
     read_at = _opens(rng, log, crowd, sends)
     rows = np.flatnonzero(sends.fate == UNSUBSCRIBE)
     at = read_at[rows] + rng.uniform(10, 600, len(rows))
-    log.add(A.EMAIL_UNSUBSCRIBE, sends.who[rows], at, campaign=sends.campaign[rows])
+    log.add(ActivityType.EMAIL_UNSUBSCRIBE, sends.who[rows], at, campaign=sends.campaign[rows])
     _human_clicks(rng, log, crowd, sends, read_at, links)
     scanner = np.where(crowd.free_mail >= 0, 0, firms.scanner[crowd.company])
     _scanner_clicks(rng, log, scanner[sends.who], sends, links)
@@ -190,7 +185,7 @@ def _opens(rng: np.random.Generator, log: Log, crowd: Crowd, sends: Sends) -> Fl
     read_at = sends.at + 20 + rng.lognormal(math.log(2 * HOUR), 1.4, size)
     open_at = np.where(machine, sends.at + rng.uniform(5, 900, size), read_at)
     rows = np.flatnonzero(read | machine)
-    log.add(A.EMAIL_OPEN, sends.who[rows], open_at[rows], campaign=sends.campaign[rows])
+    log.add(ActivityType.EMAIL_OPEN, sends.who[rows], open_at[rows], campaign=sends.campaign[rows])
     return np.where(read, read_at, np.nan)
 
 
@@ -216,8 +211,8 @@ def _human_clicks(
     link = np.where(main, 0, (rng.random(len(rows)) * links.count[campaign]).astype(np.int64))
     url = links.urls[links.start[campaign] + link]
     who = sends.who[rows]
-    log.add(A.EMAIL_CLICK, who, at, campaign=campaign, url=url)
-    log.add(A.PAGE_VIEW, who, at + rng.uniform(0.5, 3, len(rows)), url=url)
+    log.add(ActivityType.EMAIL_CLICK, who, at, campaign=campaign, url=url)
+    log.add(ActivityType.PAGE_VIEW, who, at + rng.uniform(0.5, 3, len(rows)), url=url)
 
 
 def _scanner_clicks(
@@ -237,9 +232,9 @@ def _scanner_clicks(
         else:
             first = sends.at[rows] + rng.uniform(20, 600, len(rows))
             count = links.count[campaign]
-        log.add(A.EMAIL_OPEN, sends.who[rows], first - 0.1, campaign=campaign)
+        log.add(ActivityType.EMAIL_OPEN, sends.who[rows], first - 0.1, campaign=campaign)
         item = repeat(count)
         spread = rng.uniform(0, 7.0 if is_gateway else 0.9, len(item))
         url = links.urls[links.start[campaign[item]] + within(count)]
         who, at = sends.who[rows][item], first[item] + spread
-        log.add(A.EMAIL_CLICK, who, at, campaign=campaign[item], url=url)
+        log.add(ActivityType.EMAIL_CLICK, who, at, campaign=campaign[item], url=url)

@@ -14,15 +14,22 @@ import numpy as np
 import numpy.typing as npt
 
 from sandbox.world import vocabulary as vocab
-from sandbox.world.tables import HUBSPOT, MAILCHIMP, SALESFORCE, Companies, People
+from sandbox.world.tables import (
+    HUBSPOT,
+    MAILCHIMP,
+    SALESFORCE,
+    Companies,
+    Floats,
+    Ints,
+    Objects,
+    Persons,
+    objects,
+)
 
 DAY, HOUR = 86_400.0, 3_600.0
 
-Floats = npt.NDArray[np.float64]
-Ints = npt.NDArray[np.int64]
 Int32s = npt.NDArray[np.int32]
 Bools = npt.NDArray[np.bool_]
-Objects = npt.NDArray[np.object_]
 
 # address conventions: first.last, flast, f.last, first_last, first (small companies only)
 PATTERNS = (0.55, 0.2, 0.1, 0.05, 0.1)
@@ -34,19 +41,15 @@ HELD_VARIANTS = {HUBSPOT: 0.01, SALESFORCE: 0.06, MAILCHIMP: 0.03}
 
 
 @dataclass(frozen=True)
-class Clock:
+class Period:
+    """The span of the world's activity, in epoch seconds: `days` up to its `now`."""
+
     start: float
     end: float
 
     @property
     def span(self) -> float:
         return self.end - self.start
-
-
-def objects(values: Sequence[str]) -> Objects:
-    array = np.empty(len(values), dtype=object)
-    array[:] = values
-    return array
 
 
 def draw(rng: np.random.Generator, weights: Sequence[float], size: int) -> Ints:
@@ -323,41 +326,41 @@ class Lives:
         return np.asarray((self.hi - self.lo) / (self.end - self.start))
 
 
-def make_lives(rng: np.random.Generator, crowd: Crowd, clock: Clock) -> Lives:
+def make_lives(rng: np.random.Generator, crowd: Crowd, period: Period) -> Lives:
     """When people appear (45 % during the period), whether and when they buy, and when
     they are busiest: converters before their purchase, others around a random moment."""
     n = len(crowd)
     new = rng.random(n) < 0.45
     created = np.where(
         new,
-        clock.start + clock.span * rng.random(n),
-        clock.start - rng.exponential(500 * DAY, n) - 1.0,
+        period.start + period.span * rng.random(n),
+        period.start - rng.exponential(500 * DAY, n) - 1.0,
     )
-    lo = np.maximum(created, clock.start)
+    lo = np.maximum(created, period.start)
     earliest = lo + 14 * DAY
     # a won deal: driven by fit and interest; competitors and non-buyers never buy
     likely = sigmoid(-6.4 + 3.4 * crowd.fit + 5.5 * crowd.interest + rng.normal(0, 0.4, n))
     converted = (rng.random(n) < likely) & ~crowd.competitor & ~crowd.non_buyer
-    converted &= earliest < clock.end
-    converted_at = np.where(converted, earliest + (clock.end - earliest) * rng.random(n), np.nan)
+    converted &= earliest < period.end
+    converted_at = np.where(converted, earliest + (period.end - earliest) * rng.random(n), np.nan)
     length = np.minimum(rng.uniform(21, 100, n) * DAY, converted_at - created)
     center = np.where(
         converted,
         converted_at - rng.uniform(0.2, 0.9, n) * length,
-        lo + (clock.end - lo) * rng.random(n),
+        lo + (period.end - lo) * rng.random(n),
     )
     return Lives(
         created=created,
         lo=lo,
-        hi=np.where(converted, converted_at, clock.end),
+        hi=np.where(converted, converted_at, period.end),
         converted=converted,
         converted_at=converted_at,
         journey=converted_at - length,
         center=center,
         width=np.where(converted, 0.4 * length + 5 * DAY, rng.uniform(7, 45, n) * DAY),
         focus=np.where(converted, 0.8, 0.3 + 0.5 * crowd.interest),
-        start=clock.start,
-        end=clock.end,
+        start=period.start,
+        end=period.end,
     )
 
 
@@ -399,13 +402,13 @@ def _misspell(address: str, shape: int) -> str:
 
 def people_table(
     crowd: Crowd, firms: Firms, lives: Lives, systems: Ints, held: dict[int, Objects]
-) -> People:
+) -> Persons:
     """The people as the world shows them (the hidden traits stay behind)."""
     functions = vocab.FUNCTIONS + vocab.NON_BUYERS
     seniorities = len(vocab.SENIORITIES)
     titles = objects([t for f in functions for pair in f.titles for t in pair])
     title = (crowd.function * seniorities + crowd.seniority) * 2 + (crowd.first + crowd.last) % 2
-    return People(
+    return Persons(
         first_name=objects(vocab.FIRST_NAMES)[crowd.first],
         last_name=objects(vocab.LAST_NAMES)[crowd.last],
         email=crowd.email,

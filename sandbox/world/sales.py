@@ -11,14 +11,11 @@ from sandbox.world.population import (
     Bools,
     Crowd,
     Firms,
-    Floats,
-    Ints,
     Lives,
     repeat,
 )
+from sandbox.world.tables import Floats, Ints
 from scoring.records import ActivityType
-
-A = ActivityType
 
 
 def sales(
@@ -35,22 +32,23 @@ def sales(
     demo = np.flatnonzero(~lives.converted & (rng.random(n) < p_demo))
     engaged[demo] = True
     demo_at = prospect_times(rng, lives, demo)
-    log.add(A.DEMO_REQUEST, demo, demo_at, url=np.full(len(demo), demo_url))
+    log.add(ActivityType.DEMO_REQUEST, demo, demo_at, url=np.full(len(demo), demo_url))
     met = rng.random(len(demo)) < np.where(crowd.competitor[demo], 0.3, 0.6)
     who = repeat(np.where(met, 1 + rng.poisson(0.5, len(demo)), 0))
     at = _office_hours(rng, demo_at[who] + rng.uniform(1, 21, len(who)) * DAY)
-    log.add(A.MEETING, demo[who], at)
+    log.add(ActivityType.MEETING, demo[who], at)
     who = repeat(1 + rng.poisson(2, len(demo)))
     at = _office_hours(rng, demo_at[who] + rng.uniform(0.1, 45, len(who)) * DAY)
-    log.add(A.SALES_TOUCH, demo[who], at)
+    log.add(ActivityType.SALES_TOUCH, demo[who], at)
     lost = np.flatnonzero(met & (rng.random(len(demo)) < 0.3))
     amount = _quoted(rng, _deal_size(rng, firms.employees[crowd.company[demo[lost]]]))
     at = _office_hours(rng, demo_at[lost] + rng.uniform(20, 70, len(lost)) * DAY)
-    log.add(A.QUOTE_SENT, demo[lost], at, amount=amount)
+    log.add(ActivityType.QUOTE_SENT, demo[lost], at, amount=amount)
     outbound = np.flatnonzero((crowd.fit > 0.55) & (rng.random(n) < 0.3) & ~lives.converted)
     who = outbound[repeat(rng.poisson(1.5, len(outbound)))]
     engaged[who] = True
-    log.add(A.SALES_TOUCH, who, _office_hours(rng, between(rng, lives.lo[who], lives.hi[who])))
+    at = _office_hours(rng, between(rng, lives.lo[who], lives.hi[who]))
+    log.add(ActivityType.SALES_TOUCH, who, at)
     return engaged
 
 
@@ -72,18 +70,18 @@ def _journeys(
 
     demo = np.flatnonzero(rng.random(k) < 0.65)
     url = np.full(len(demo), demo_url)
-    log.add(A.DEMO_REQUEST, buyers[demo], during(demo, 0.0, 0.15), url=url)
+    log.add(ActivityType.DEMO_REQUEST, buyers[demo], during(demo, 0.0, 0.15), url=url)
     rows = repeat(1 + rng.poisson(1.0, k))
-    log.add(A.MEETING, buyers[rows], during(rows, 0.15, 0.85))
+    log.add(ActivityType.MEETING, buyers[rows], during(rows, 0.15, 0.85))
     rows = repeat(2 + rng.poisson(3.0, k))
-    log.add(A.SALES_TOUCH, buyers[rows], during(rows, 0.0, 0.98))
+    log.add(ActivityType.SALES_TOUCH, buyers[rows], during(rows, 0.0, 0.98))
     amount = _deal_size(rng, employees)
     rows = repeat(1 + (rng.random(k) < 0.3))
     at = np.minimum(during(rows, 0.6, 0.95), lives.converted_at[buyers[rows]] - HOUR)
-    log.add(A.QUOTE_SENT, buyers[rows], at, amount=_quoted(rng, amount[rows]))
-    log.add(A.PURCHASE, buyers, lives.converted_at[buyers], amount=amount)
+    log.add(ActivityType.QUOTE_SENT, buyers[rows], at, amount=_quoted(rng, amount[rows]))
+    log.add(ActivityType.PURCHASE, buyers, lives.converted_at[buyers], amount=amount)
     after = (lives.end - lives.converted_at[buyers]) / DAY / 365
-    for kind, rate in ((A.SALES_TOUCH, 3.0), (A.MEETING, 1.5)):
+    for kind, rate in ((ActivityType.SALES_TOUCH, 3.0), (ActivityType.MEETING, 1.5)):
         rows = repeat(rng.poisson(rate * after))
         moments = between(rng, lives.converted_at[buyers[rows]], np.full(len(rows), lives.end))
         log.add(kind, buyers[rows], _office_hours(rng, moments))

@@ -13,6 +13,7 @@ makes large seeded ones.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +25,8 @@ from scoring.records import TYPE_CODES, ActivityType
 HUBSPOT, SALESFORCE, MAILCHIMP = 1, 2, 4
 SYSTEM_BITS = {"hubspot": HUBSPOT, "salesforce": SALESFORCE, "mailchimp": MAILCHIMP}
 
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
 Objects = npt.NDArray[np.object_]
 
 
@@ -40,7 +43,7 @@ class Companies:
 
 
 @dataclass
-class People:
+class Persons:
     """One row per person. `email` is canonical (trimmed, lower case)."""
 
     first_name: Objects
@@ -93,7 +96,7 @@ class Events:
 
     person: npt.NDArray[np.int32]
     type: npt.NDArray[np.int8]
-    """Code of the `ActivityType` (`scoring.frames.TYPE_CODES`)."""
+    """Code of the `ActivityType` (`scoring.records.TYPE_CODES`)."""
     at: npt.NDArray[np.float64]
     campaign: npt.NDArray[np.int32]
     url: npt.NDArray[np.int32]
@@ -104,9 +107,6 @@ class Events:
     def __len__(self) -> int:
         return len(self.person)
 
-    def of_type(self, kind: ActivityType) -> npt.NDArray[np.intp]:
-        return np.flatnonzero(self.type == TYPE_CODES[kind])
-
 
 @dataclass
 class World:
@@ -114,14 +114,15 @@ class World:
 
     now: float
     companies: Companies
-    people: People
+    people: Persons
     campaigns: Campaigns
     events: Events
     urls: Objects
     seed: int = 0
 
 
-def _objects(values: list[str]) -> Objects:
+def objects(values: Sequence[str]) -> Objects:
+    """Text values as a numpy object array."""
     array = np.empty(len(values), dtype=object)
     array[:] = values
     return array
@@ -211,11 +212,11 @@ class WorldBuilder:
         people = self._people
 
         def column(key: str) -> Objects:
-            return _objects([str(p[key]) for p in people])
+            return objects([str(p[key]) for p in people])
 
         held: dict[int, Objects] = {}
         for bit in (HUBSPOT, SALESFORCE, MAILCHIMP):
-            held[bit] = _objects(
+            held[bit] = objects(
                 [str(p["held"].get(bit, p["email"])) for p in people]  # type: ignore[attr-defined]
             )
         converted_at = np.array([p["converted_at"] for p in people], dtype=np.float64)
@@ -224,13 +225,13 @@ class WorldBuilder:
         return World(
             now=self.now,
             companies=Companies(
-                _objects([c[0] for c in self._companies]),
-                _objects([c[1] for c in self._companies]),
-                _objects([c[2] for c in self._companies]),
+                objects([c[0] for c in self._companies]),
+                objects([c[1] for c in self._companies]),
+                objects([c[2] for c in self._companies]),
                 np.array([c[3] for c in self._companies], dtype=np.int32),
-                _objects([c[4] for c in self._companies]),
+                objects([c[4] for c in self._companies]),
             ),
-            people=People(
+            people=Persons(
                 first_name=column("first_name"),
                 last_name=column("last_name"),
                 email=column("email"),
@@ -246,8 +247,8 @@ class WorldBuilder:
                 converted_at=converted_at,
             ),
             campaigns=Campaigns(
-                _objects([c[0] for c in self._campaigns]),
-                _objects([c[1] for c in self._campaigns]),
+                objects([c[0] for c in self._campaigns]),
+                objects([c[1] for c in self._campaigns]),
                 np.array([c[2] for c in self._campaigns], dtype=np.float64),
                 np.array([c[3] for c in self._campaigns], dtype=np.uint8),
             ),
@@ -259,6 +260,6 @@ class WorldBuilder:
                 np.array([e[4] for e in events], dtype=np.int32),
                 np.array([e[5] for e in events], dtype=np.float64),
             ),
-            urls=_objects(self._urls),
+            urls=objects(self._urls),
             seed=seed,
         )

@@ -9,8 +9,8 @@ import requests
 
 from sandbox.clock import SandboxClock
 from sandbox.faults import FaultPlan, Latency
-from sandbox.http import ApiError, Emulator, Request, Response
-from sandbox.limits import DailyBudget, RollingWindow
+from sandbox.http import Emulator, ErrorAnswer, Request, Response
+from sandbox.limits import ServerDailyLimit, ServerWindow
 
 
 class Echo(Emulator):
@@ -23,7 +23,7 @@ class Echo(Emulator):
 
     def get_item(self, request: Request) -> Response:
         if request.params["item"] == "missing":
-            raise ApiError(Response.json({"message": "no such item"}, 404))
+            raise ErrorAnswer(Response.json({"message": "no such item"}, 404))
         return Response.json({"item": request.params["item"], "q": request.arg("q")})
 
 
@@ -97,7 +97,7 @@ def test_latency_is_added_and_scaled_by_the_clock() -> None:
 
 def test_rolling_window_counts_requests_in_vendor_time() -> None:
     clock = SandboxClock(scale=100)  # ten vendor seconds last a tenth of a real second
-    window = RollingWindow(limit=3, seconds=10, clock=clock)
+    window = ServerWindow(limit=3, seconds=10, clock=clock)
 
     assert [window.try_acquire() for _ in range(4)] == [True, True, True, False]
     assert window.remaining() == 0 and 0 < window.retry_after() <= 10
@@ -106,7 +106,7 @@ def test_rolling_window_counts_requests_in_vendor_time() -> None:
 
 
 def test_daily_budget_runs_out() -> None:
-    budget = DailyBudget(limit=2, used=1)
+    budget = ServerDailyLimit(limit=2, used=1)
     assert [budget.try_spend(), budget.try_spend()] == [True, False]
     assert budget.remaining == 0
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import scoring
 from sandbox.world import vocabulary as vocab
-from sandbox.world.generate import campaign_system, generate_world
+from sandbox.world.generate import generate_world
 from sandbox.world.tables import HUBSPOT, MAILCHIMP, SALESFORCE, World
 from scoring.filters import machine_clicks
 from scoring.frames import (
@@ -24,6 +24,7 @@ from scoring.frames import (
 )
 from scoring.records import ActivityType, normalize_email
 from tests.sandbox.world_frames import world_frames
+from tests.sandbox.world_helpers import campaign_system, of_type
 
 A = ActivityType
 DAY = 86_400.0
@@ -61,7 +62,7 @@ def assert_consistent(world: World, days: int) -> None:
     follows = np.flatnonzero(np.isin(events.type, codes(*FOLLOW_A_SEND)))
     assert np.all(events.at[follows] > sent_at[follows])
     converted = np.flatnonzero(people.converted)
-    purchases = events.of_type(A.PURCHASE)
+    purchases = of_type(events, A.PURCHASE)
     assert sorted(events.person[purchases].tolist()) == converted.tolist()
     assert np.array_equal(events.at[purchases], people.converted_at[events.person[purchases]])
 
@@ -70,7 +71,7 @@ def send_times(world: World) -> npt.NDArray[np.float64]:
     """For each event, when its campaign was sent to its person (NaN where there is no send)."""
     events = world.events
     key = events.person.astype(np.int64) * (len(world.campaigns) + 1) + events.campaign + 1
-    sends = events.of_type(A.EMAIL_SENT)
+    sends = of_type(events, A.EMAIL_SENT)
     found = np.full(len(events), np.nan)
     if len(sends) == 0:
         return found
@@ -170,7 +171,7 @@ def test_campaigns_go_out_a_few_times_a_week_from_mailchimp_or_hubspot(world: Wo
     assert len(set(campaigns.name.tolist())) == len(campaigns)
     senders = np.array([campaign_system(str(name)) for name in campaigns.name])
     assert set(senders.tolist()) == {HUBSPOT, MAILCHIMP}
-    sends = world.events.of_type(A.EMAIL_SENT)
+    sends = of_type(world.events, A.EMAIL_SENT)
     sender = senders[world.events.campaign[sends]]
     assert np.all(world.people.systems[world.events.person[sends]] & sender)
 
@@ -180,7 +181,7 @@ def test_site_urls_cover_the_pages_of_a_b2b_website(world: World) -> None:
     assert {"/", "/pricing", "/customers", "/careers"} <= paths
     for section in ("/product/", "/blog/", "/docs/"):
         assert any(p.startswith(section) for p in paths)
-    viewed = world.events.url[world.events.of_type(A.PAGE_VIEW)]
+    viewed = world.events.url[of_type(world.events, A.PAGE_VIEW)]
     assert len(np.unique(viewed)) > 40
 
 
@@ -244,7 +245,7 @@ def test_scanners_click_on_delivery_and_in_bursts_and_the_default_filter_drops_t
     world: World,
 ) -> None:
     events = world.events
-    clicks = events.of_type(A.EMAIL_CLICK)
+    clicks = of_type(events, A.EMAIL_CLICK)
     delay = events.at[clicks] - send_times(world)[clicks]
     on_delivery = delay < 10
     by_person = clicks[np.lexsort((events.at[clicks], events.person[clicks]))]
@@ -263,14 +264,14 @@ def test_scanners_click_on_delivery_and_in_bursts_and_the_default_filter_drops_t
 
 def test_opens_and_clicks_are_a_plausible_share_of_sends(world: World) -> None:
     events = world.events
-    sends = len(events.of_type(A.EMAIL_SENT))
-    opened = len(events.of_type(A.EMAIL_OPEN)) / sends
-    clicked = len(events.of_type(A.EMAIL_CLICK)) / sends
+    sends = len(of_type(events, A.EMAIL_SENT))
+    opened = len(of_type(events, A.EMAIL_OPEN)) / sends
+    clicked = len(of_type(events, A.EMAIL_CLICK)) / sends
     assert 0.2 < opened < 0.7
     assert 0.01 < clicked < 0.25  # scanners included
     for kind, most in ((A.EMAIL_BOUNCE, 0.02), (A.EMAIL_UNSUBSCRIBE, 0.02)):
-        assert 0 < len(events.of_type(kind)) / sends < most
-    assert len(events.of_type(A.EMAIL_SPAM_REPORT)) > 0
+        assert 0 < len(of_type(events, kind)) / sends < most
+    assert len(of_type(events, A.EMAIL_SPAM_REPORT)) > 0
 
 
 # --- conversion and its signals ---------------------------------------------------------------
@@ -283,9 +284,9 @@ def test_a_share_of_people_convert_after_a_buying_journey(world: World) -> None:
     buyers = people.converted
     for kind in (A.QUOTE_SENT, A.MEETING):
         has = np.zeros(len(people), dtype=bool)
-        has[events.person[events.of_type(kind)]] = True
+        has[events.person[of_type(events, kind)]] = True
         assert has[buyers].mean() > 0.8 > 0.2 > has[~buyers].mean()
-    quotes = events.of_type(A.QUOTE_SENT)
+    quotes = of_type(events, A.QUOTE_SENT)
     quoted_buyer = buyers[events.person[quotes]]
     assert np.all(
         events.at[quotes][quoted_buyer] < people.converted_at[events.person[quotes]][quoted_buyer]

@@ -47,11 +47,12 @@ from sandbox.world.tables import (
     Campaigns,
     Companies,
     Events,
-    People,
+    Persons,
     World,
     WorldBuilder,
 )
 from scoring.records import ActivityType as A
+from tests.sandbox.hubspot_helpers import contact_id_of, touch
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 TOKEN = "sandbox-token"
@@ -120,7 +121,7 @@ def crowd(size: int) -> World:
         return out
 
     names = texts([f"p{i}" for i in range(size)])
-    people = People(
+    people = Persons(
         first_name=names,
         last_name=names,
         email=texts([f"p{i}@corp.com" for i in range(size)]),
@@ -824,7 +825,7 @@ def test_new_activity_moves_contacts_into_the_next_incremental_search(
     sandbox.add_event(EVE, A.EMAIL_OPEN, campaign=0)
     sandbox.add_event(EVE, A.FORM_SUBMISSION, url="https://acme.io/contact")
     sandbox.add_event(BOB, A.MEETING)
-    sandbox.touch(DEE, jobtitle="VP Marketing")
+    touch(sandbox, DEE, jobtitle="VP Marketing")
     changed = search(
         api,
         {"propertyName": "lastmodifieddate", "operator": "GT", "value": cursor},
@@ -842,7 +843,7 @@ def test_new_activity_moves_contacts_into_the_next_incremental_search(
     assert [e["type"] for e in (sent, delivered, opened)] == ["SENT", "DELIVERED", "OPEN"]
     assert opened["sentBy"] == {"id": sent["id"], "created": sent["created"]}
     assert len(api.crm.objects.meetings.basic_api.get_page().results) == 2
-    assert sandbox.contact_id_of("EVE@globex.com") == EVE
+    assert contact_id_of(sandbox, "EVE@globex.com") == EVE
 
 
 # -- rate limits, faults, latency ------------------------------------------------------------------

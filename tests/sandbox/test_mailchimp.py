@@ -36,6 +36,7 @@ from sandbox.mailchimp import (
 )
 from sandbox.world.tables import HUBSPOT, MAILCHIMP, SALESFORCE, World, WorldBuilder
 from scoring.records import ActivityType as T
+from tests.sandbox.mailchimp_helpers import add_activity, finish_batches, reset
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 FILLERS = 19
@@ -99,7 +100,7 @@ def server() -> Iterator[MailchimpSandbox]:
 
 @pytest.fixture
 def sandbox(server: MailchimpSandbox) -> MailchimpSandbox:
-    server.reset()
+    reset(server)
     frozen(server).offset = 0.0
     return server
 
@@ -241,7 +242,7 @@ def test_since_last_changed_returns_only_members_changed_since(
         == 0
     )
 
-    sandbox.add_activity("p03@acme.io", T.EMAIL_OPEN, campaign=0)
+    add_activity(sandbox, "p03@acme.io", T.EMAIL_OPEN, campaign=0)
     client.lists.update_list_member(
         sandbox.list_id, h("p04@acme.io"), {"merge_fields": {"FNAME": "Pia"}}
     )
@@ -491,7 +492,7 @@ def test_email_activity_since_keeps_only_later_actions_and_pages(
     client: Any, sandbox: MailchimpSandbox
 ) -> None:
     launch = sandbox.campaigns[0].id
-    sandbox.add_activity("p02@acme.io", T.EMAIL_CLICK, campaign=launch, url="https://acme.io/demo")
+    add_activity(sandbox, "p02@acme.io", T.EMAIL_CLICK, campaign=launch, url="https://acme.io/demo")
 
     recent = client.reports.get_email_activity_for_campaign(launch, since=iso(ago(8.5).timestamp()))
     first = client.reports.get_email_activity_for_campaign(launch, count=4, offset=0)
@@ -734,7 +735,7 @@ def test_a_batch_with_malformed_operations_is_a_400(client: Any) -> None:
 def test_finish_batches_runs_waiting_batches(client: Any, sandbox: MailchimpSandbox) -> None:
     started = client.batches.start({"operations": [{"method": "GET", "path": "/ping"}]})
 
-    sandbox.finish_batches()
+    finish_batches(sandbox)
 
     assert client.batches.status(started["id"])["status"] == "finished"
     assert client.batches.list()["total_items"] == 1
@@ -847,10 +848,10 @@ def test_added_activity_changes_status_reports_and_orders(
     client: Any, sandbox: MailchimpSandbox
 ) -> None:
     launch = sandbox.campaigns[0].id
-    sandbox.add_activity("p01@acme.io", T.EMAIL_OPEN, campaign=launch)
-    sandbox.add_activity("p01@acme.io", T.EMAIL_UNSUBSCRIBE, campaign=launch)
-    sandbox.add_activity("walk.in@beta.io", T.NEWSLETTER_SIGNUP)
-    sandbox.add_activity("walk.in@beta.io", T.PURCHASE, amount=40.0)
+    add_activity(sandbox, "p01@acme.io", T.EMAIL_OPEN, campaign=launch)
+    add_activity(sandbox, "p01@acme.io", T.EMAIL_UNSUBSCRIBE, campaign=launch)
+    add_activity(sandbox, "walk.in@beta.io", T.NEWSLETTER_SIGNUP)
+    add_activity(sandbox, "walk.in@beta.io", T.PURCHASE, amount=40.0)
 
     member = client.lists.get_list_member(sandbox.list_id, h("p01@acme.io"))
     report = client.campaigns.get(launch)["report_summary"]
@@ -868,7 +869,7 @@ def test_added_activity_changes_status_reports_and_orders(
 def test_added_activity_at_a_naive_time_is_taken_as_utc(
     client: Any, sandbox: MailchimpSandbox
 ) -> None:
-    sandbox.add_activity("p03@acme.io", T.EMAIL_OPEN, datetime(2026, 11, 1, 6, 0), campaign=0)
+    add_activity(sandbox, "p03@acme.io", T.EMAIL_OPEN, datetime(2026, 11, 1, 6, 0), campaign=0)
 
     feed = client.lists.get_list_member_activity_feed(sandbox.list_id, h("p03@acme.io"))
 
@@ -877,9 +878,9 @@ def test_added_activity_at_a_naive_time_is_taken_as_utc(
 
 def test_activity_mailchimp_cannot_see_is_refused(sandbox: MailchimpSandbox) -> None:
     with pytest.raises(ValueError):
-        sandbox.add_activity("ann@acme.io", T.PAGE_VIEW)
+        add_activity(sandbox, "ann@acme.io", T.PAGE_VIEW)
     with pytest.raises(KeyError):
-        sandbox.add_activity("stranger@beta.io", T.EMAIL_OPEN)
+        add_activity(sandbox, "stranger@beta.io", T.EMAIL_OPEN)
 
 
 def test_an_empty_sandbox_serves_an_empty_audience() -> None:

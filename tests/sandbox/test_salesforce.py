@@ -27,9 +27,16 @@ from sandbox.salesforce import (
     connect,
     sandbox_session,
 )
-from sandbox.salesforce.schema import make_id
+from sandbox.salesforce.ids import make_id
 from sandbox.world.tables import HUBSPOT, SALESFORCE, World, WorldBuilder
 from scoring.records import ActivityType as A
+from tests.sandbox.salesforce_helpers import (
+    add_activity,
+    expire_sessions,
+    record_id,
+    stored_record,
+    update_record,
+)
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 ANN, BEN, BOB, DEE, EVE, FINN, CY = range(7)
@@ -168,7 +175,7 @@ def test_calls_without_a_valid_session_get_invalid_session_id(sandbox: Salesforc
 def test_the_sdk_renews_an_expired_session_by_logging_in_again(
     sandbox: SalesforceSandbox, sf: Any
 ) -> None:
-    sandbox.expire_sessions()
+    expire_sessions(sandbox)
 
     assert sf.query("SELECT COUNT() FROM Lead")["totalSize"] == 4
     assert sandbox.calls["oauth.token"] == 2
@@ -255,14 +262,14 @@ def test_new_activity_and_edits_show_up_in_an_incremental_pull(
     since = "2026-11-01T12:00:00Z"  # the world's now: every record made from it is older
     assert changed("Lead", since) == changed("Task", since) == changed("Opportunity", since) == []
 
-    task = sandbox.add_activity(DEE, A.MEETING, days_ago(0.5))
-    member = sandbox.add_activity(BOB, "email_click", campaign=0)
-    deal = sandbox.add_activity(BEN, A.PURCHASE, amount=1300.0)
-    sandbox.update_record(str(sandbox.record_id(EVE)), Status="Closed - Not Converted")
+    task = add_activity(sandbox, DEE, A.MEETING, days_ago(0.5))
+    member = add_activity(sandbox, BOB, "email_click", campaign=0)
+    deal = add_activity(sandbox, BEN, A.PURCHASE, amount=1300.0)
+    update_record(sandbox, str(record_id(sandbox, EVE)), Status="Closed - Not Converted")
 
     assert changed("Task", since) == [task]
     assert changed("CampaignMember", since) == [member]
-    assert changed("Lead", since) == [sandbox.record_id(EVE)]
+    assert changed("Lead", since) == [record_id(sandbox, EVE)]
     assert changed("Opportunity", since) == [deal]
     who = sf.query(f"SELECT Who.Email FROM Task WHERE Id = '{task}'")["records"][0]["Who"]
     assert who["Email"] == "dee@initech.com"
@@ -274,7 +281,7 @@ def test_new_activity_and_edits_show_up_in_an_incremental_pull(
     at_least = sf.query(f"SELECT Id FROM Opportunity WHERE SystemModstamp >= {stamp}")
     assert [r["Id"] for r in at_least["records"]] == [deal]
     with pytest.raises(ValueError, match="is a Lead"):
-        sandbox.add_activity(BOB, A.QUOTE_SENT, amount=10.0)
+        add_activity(sandbox, BOB, A.QUOTE_SENT, amount=10.0)
 
 
 def test_a_sandbox_without_a_world_is_an_empty_org() -> None:
@@ -284,7 +291,7 @@ def test_a_sandbox_without_a_world_is_an_empty_org() -> None:
         assert sf.query("SELECT Id FROM Lead") == {"totalSize": 0, "done": True, "records": []}
         assert sf.query_all("SELECT Id FROM CampaignMember")["records"] == []
         with pytest.raises(ValueError, match="not in Salesforce"):
-            sandbox.add_activity(0, A.MEETING)
+            add_activity(sandbox, 0, A.MEETING)
 
 
 # -- SOQL --------------------------------------------------------------------------------------
@@ -484,7 +491,7 @@ def test_a_collection_update_writes_and_bumps_the_system_modstamp(
     assert [r["Title"] for r in after] == ["Buyer", "Buyer", "Owner", "Manager"]
     assert [a["SystemModstamp"] > b["SystemModstamp"] for a, b in zip(after, before, strict=True)] == [
         True, True, True, False]  # fmt: skip
-    assert sandbox.record(before[0]["Id"])["Title"] == "Buyer"  # type: ignore[index]
+    assert stored_record(sandbox, before[0]["Id"])["Title"] == "Buyer"  # type: ignore[index]
 
 
 def test_a_collection_update_reports_each_bad_record(sf: Any) -> None:

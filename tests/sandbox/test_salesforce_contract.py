@@ -25,7 +25,7 @@ import requests
 from defusedxml.ElementTree import fromstring
 
 from sandbox.salesforce import SalesforceSandbox, sandbox_session
-from sandbox.salesforce.schema import make_id
+from sandbox.salesforce.ids import make_id
 from tests.sandbox.test_salesforce import small_world
 
 COLLECTION = (

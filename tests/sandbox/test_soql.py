@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 
 from sandbox.salesforce.query import like_regex
 from sandbox.salesforce.soql import (
-    COMPARISONS,
     KEYWORDS,
     And,
     Compare,
@@ -26,12 +25,10 @@ from sandbox.salesforce.soql import (
     SoqlError,
     Value,
     decode,
-    like_literal,
     parse,
     parse_condition,
-    quote,
-    render,
 )
+from tests.sandbox.soql_render import COMPARISONS, like_literal, quote, render
 
 names = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,12}", fullmatch=True).filter(
     lambda name: name.upper() not in KEYWORDS

@@ -1,0 +1,136 @@
+"""Routes for contacts: list, get, update, batch read and batch update."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sandbox.http import Request, Response
+from sandbox.hubspot.answers import batch_answer, list_answer
+from sandbox.hubspot.arguments import batch_inputs, list_arg, list_page, request_body
+from sandbox.hubspot.contact_table import ContactTable
+from sandbox.hubspot.errors import (
+    HubSpotError,
+    Invalid,
+    invalid_properties,
+    missing_contacts,
+    object_not_found,
+    property_problem,
+    record_error,
+)
+from sandbox.hubspot.properties import DEFAULT_CONTACT_PROPERTIES, STAGE_RANK
+from sandbox.hubspot.state import HubSpotState
+from sandbox.hubspot.values import Json, PropertyValue, iso_millis
+
+
+def backwards_stage(
+    contacts: ContactTable, row: int, values: Mapping[str, PropertyValue]
+) -> Json | None:
+    """The problem of moving lifecyclestage to an earlier stage, if that is what `values` do."""
+    new, old = values.get("lifecyclestage"), contacts.value("lifecyclestage", row)
+    if not isinstance(new, str) or old is None or STAGE_RANK[new] >= STAGE_RANK.get(old, -1):
+        return None
+    message = (
+        f"lifecyclestage cannot move backwards from {old} to {new}; "
+        "clear it first, then set the earlier stage"
+    )
+    return property_problem("lifecyclestage", Invalid("INVALID_OPTION", message))
+
+
+class ContactRoutes(HubSpotState):
+    """/crm/v3/objects/contacts: list, get and PATCH by id or email, batch read and update."""
+
+    def _list_contacts(self, request: Request) -> Response:
+        names = list_arg(request, "properties") or DEFAULT_CONTACT_PROPERTIES
+        links = list_arg(request, "associations")
+        page = list_page(request, self.contacts.size)
+        results = [self._contact_json(row, names, links) for row in page]
+        return list_answer(request, self.base_url, results, page, self.contacts.size)
+
+    def _get_contact(self, request: Request) -> Response:
+        key = request.params["contactId"]
+        row = self._find_contact(key, request.arg("idProperty"))
+        if row is None:
+            raise object_not_found(key)
+        names = list_arg(request, "properties") or DEFAULT_CONTACT_PROPERTIES
+        return Response.json(self._contact_json(row, names, list_arg(request, "associations")))
+
+    def _update_contact(self, request: Request) -> Response:
+        key = request.params["contactId"]
+        row = self._find_contact(key, request.arg("idProperty"))
+        if row is None:
+            raise object_not_found(key)
+        values = self._validated(request_body(request).get("properties"))
+        backwards = backwards_stage(self.contacts, row, values)
+        if backwards:
+            raise HubSpotError(400, invalid_properties([backwards]))
+        self.write_contact(row, values)
+        return Response.json(self._contact_json(row, [*values, *DEFAULT_CONTACT_PROPERTIES]))
+
+    def _validated(self, properties: Any) -> dict[str, PropertyValue]:
+        """Written values as stored; any unknown, read-only or bad one fails the request."""
+        if not isinstance(properties, dict):
+            raise HubSpotError(400, "Invalid input JSON: properties must be an object")
+        values: dict[str, PropertyValue] = {}
+        problems: list[Json] = []
+        for name, raw in properties.items():
+            try:
+                values[name] = self.contacts.coerce(name, raw)
+            except Invalid as bad:
+                problems.append(property_problem(name, bad))
+        if problems:
+            raise HubSpotError(400, invalid_properties(problems))
+        return values
+
+    def _batch_read(self, request: Request) -> Response:
+        body = request_body(request)
+        inputs = batch_inputs(body)
+        names = body.get("properties") or DEFAULT_CONTACT_PROPERTIES
+        found: list[Json] = []
+        missing: list[str] = []
+        for item in inputs:
+            key = str(item.get("id"))
+            row = self._find_contact(key, body.get("idProperty"))
+            if row is None:
+                missing.append(key)
+            else:
+                found.append(self._contact_json(row, names))
+        errors = [missing_contacts(missing)] if missing else []
+        return batch_answer(found, errors, iso_millis(self._vendor_ms()))
+
+    def _batch_update(self, request: Request) -> Response:
+        inputs = batch_inputs(request_body(request))
+        keys = [str(item.get("id")) for item in inputs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            message = f"Duplicate IDs found in batch input: {repeated}. IDs must be unique"
+            raise HubSpotError(400, message)
+        changes = [self._validated(item.get("properties")) for item in inputs]
+        results: list[Json] = []
+        errors: list[Json] = []
+        missing: list[str] = []
+        for item, key, values in zip(inputs, keys, changes, strict=True):
+            row = self._find_contact(key, item.get("idProperty"))
+            if row is None:
+                missing.append(key)
+                continue
+            failure = self._record_failure(row, key, values)
+            if failure is not None:
+                errors.append(failure)
+                continue
+            self.write_contact(row, values)
+            results.append(self._contact_json(row, values))
+        errors = ([missing_contacts(missing)] if missing else []) + errors
+        return batch_answer(results, errors, iso_millis(self._vendor_ms()))
+
+    def _record_failure(
+        self, row: int, key: str, values: Mapping[str, PropertyValue]
+    ) -> Json | None:
+        """Why one record of a batch update fails: an injected fault or a backward stage."""
+        if self.faults.record_fails():
+            message = "The record could not be written (injected fault); a retry may succeed"
+            return record_error("INTERNAL_ERROR", message, [key])
+        backwards = backwards_stage(self.contacts, row, values)
+        if backwards:
+            return record_error("VALIDATION_ERROR", invalid_properties([backwards]), [key])
+        return None

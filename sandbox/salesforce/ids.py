@@ -1,0 +1,63 @@
+"""Salesforce ids: key prefixes, and 18-character ids made from and read back to row numbers.
+
+An id is the 3-character key prefix of its type, a 3-character pod, 9 base-62
+digits of the row number, and the documented 3-character case-safe suffix; a
+15-character id (without the suffix) names the same record.
+"""
+
+from __future__ import annotations
+
+import string
+
+BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_SUFFIX = string.ascii_uppercase + "012345"
+_POD = "5g0"
+
+PREFIXES = {
+    "Account": "001",
+    "Contact": "003",
+    "Lead": "00Q",
+    "Opportunity": "006",
+    "Campaign": "701",
+    "CampaignMember": "00v",
+    "Task": "00T",
+    "OpportunityContactRole": "00K",
+}
+ORG_PREFIX = "00D"
+USER_PREFIX = "005"
+CUSTOM_FIELD_PREFIX = "00N"
+JOB_PREFIX = "750"
+LOCATOR_PREFIX = "01g"
+"""The prefix of query locators in `nextRecordsUrl`."""
+
+
+def make_id(prefix: str, number: int) -> str:
+    """The 18-character id of record `number` of the type with key prefix `prefix`."""
+    digits = ""
+    while True:
+        number, rest = divmod(number, 62)
+        digits = BASE62[rest] + digits
+        if not number:
+            break
+    body = prefix + _POD + digits.rjust(9, "0")
+    return body + _suffix(body)
+
+
+def parse_id(text: str) -> tuple[str, int] | None:
+    """The key prefix and number of an id made by `make_id` (15 or 18 characters)."""
+    if len(text) not in (15, 18) or not text.isalnum() or text[3:6] != _POD:
+        return None
+    if len(text) == 18 and text[15:].upper() != _suffix(text[:15]):
+        return None
+    number = 0
+    for char in text[6:15]:
+        number = number * 62 + BASE62.index(char)
+    return text[:3], number
+
+
+def _suffix(body: str) -> str:
+    out = ""
+    for chunk in range(3):
+        bits = sum(1 << i for i, c in enumerate(body[chunk * 5 : chunk * 5 + 5]) if c.isupper())
+        out += _SUFFIX[bits]
+    return out
