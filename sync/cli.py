@@ -118,8 +118,8 @@ def init(
     out.print(f"next: edit {directory / 'leadscore.yaml'}, then `leadscore validate`")
 
 
-@app.command()
-def score(
+@app.command("score")
+def score_files(
     contacts: Annotated[
         Path, typer.Option("--contacts", "-c", help="Contacts: .csv or .jsonl with an `id` column.")
     ],

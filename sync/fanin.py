@@ -15,13 +15,15 @@ import time
 from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import TypeVar
 
-Item = TypeVar("Item")
+Produced = TypeVar("Produced")
+Entry = tuple[str, Produced | BaseException | None]
+"""(producer key, an item; or the failure that ended it; or None when it is done)."""
 JOIN_SECONDS = 60.0
 
 
 def fan_in(
-    producers: Mapping[str, Callable[[], Iterable[Item]]],
-    consume: Callable[[str, Item], None],
+    producers: Mapping[str, Callable[[], Iterable[Produced]]],
+    consume: Callable[[str, Produced], None],
     *,
     name: str = "fan-in",
     seconds: MutableMapping[str, float] | None = None,
@@ -32,12 +34,13 @@ def fan_in(
     `seconds` receives how long each producer ran. Returns once every producer is done;
     the first failure of any producer (or of `consume`) stops them all and is raised.
     """
-    items: queue.Queue[tuple[str, Item] | tuple[str, BaseException] | tuple[str, None]]
-    items = queue.Queue(maxsize=buffered)
+    items: queue.Queue[Entry[Produced]] = queue.Queue(maxsize=buffered)
     stop = threading.Event()
     timings = seconds if seconds is not None else {}
 
-    def hand_over(entry: tuple[str, Item] | tuple[str, BaseException] | tuple[str, None]) -> bool:
+    def hand_over(
+        entry: tuple[str, Produced] | tuple[str, BaseException] | tuple[str, None],
+    ) -> bool:
         while not stop.is_set():
             try:
                 items.put(entry, timeout=0.1)
@@ -46,7 +49,7 @@ def fan_in(
                 continue
         return False
 
-    def produce(key: str, make: Callable[[], Iterable[Item]]) -> None:
+    def produce(key: str, make: Callable[[], Iterable[Produced]]) -> None:
         began = time.perf_counter()
         try:
             for item in make():

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from sandbox.world.tables import World
+from sandbox.world.tables import Objects, World
 
-Objects = npt.NDArray[np.object_]
 Codes = tuple[npt.NDArray[np.int32], Objects]
 """A text column: codes into categories, -1 where the value is missing."""
 Plain = Codes | npt.NDArray[np.float64]
