@@ -254,7 +254,6 @@ class CallPolicy:
         )
         self._lock = threading.Lock()
         self._calls: dict[str, int] = {}
-        self._retries = 0
 
     def call(
         self,
@@ -268,16 +267,13 @@ class CallPolicy:
         not an API failure (a bug, say), which is re-raised as is and never retried.
         """
         windows = [limit.window for limit in self.limits if limit.applies_to(operation)]
-        attempt_number = 0
 
         def attempt() -> T:
-            nonlocal attempt_number
-            attempt_number += 1
             for window in windows:
                 window.acquire()
             if self.budget is not None:
                 self.budget.spend(self.system, operation)
-            self._count(operation, retry=attempt_number > 1)
+            self._count(operation)
             try:
                 return fn()
             except Exception as exc:
@@ -308,14 +304,6 @@ class CallPolicy:
         with self._lock:
             return dict(self._calls)
 
-    @property
-    def retries(self) -> int:
-        """Attempts beyond the first of each call, in all."""
-        with self._lock:
-            return self._retries
-
-    def _count(self, operation: str, *, retry: bool) -> None:
+    def _count(self, operation: str) -> None:
         with self._lock:
             self._calls[operation] = self._calls.get(operation, 0) + 1
-            if retry:
-                self._retries += 1

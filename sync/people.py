@@ -11,8 +11,6 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring import (
-    ACTIVITY_TYPES,
-    Activity,
     ActivityFrame,
     Contact,
     ContactFrame,
@@ -35,23 +33,6 @@ class ActivityColumns:
     def __len__(self) -> int:
         return len(self.person)
 
-    def records(self) -> list[Activity]:
-        """The same activities as records (for explanations and tests; scoring uses columns)."""
-        names = list(self.attributes)
-        return [
-            Activity(
-                str(int(self.person[i])),
-                ACTIVITY_TYPES[int(self.type_codes[i])],
-                moment(float(self.occurred_at[i])),
-                id=self.ids[i],
-                attributes={
-                    n: self.attributes[n][i] for n in names if self.attributes[n][i] is not None
-                },
-                source=self.systems[i],
-            )
-            for i in range(len(self))
-        ]
-
 
 @dataclass(frozen=True)
 class People:
@@ -63,10 +44,6 @@ class People:
     """Person id -> the (system, record id) pairs that person has."""
     record_attributes: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
     """(system, record id) -> that record's own attributes, as last pulled."""
-
-    @property
-    def activities(self) -> list[Activity]:
-        return self.columns.records()
 
     def frames(
         self,

@@ -142,12 +142,6 @@ class StateStore:
                 ],
             )
 
-    def clear_cursors(self, system: str) -> None:
-        with self._writing, self.engine.begin() as connection:
-            connection.execute(sa.delete(cursors).where(cursors.c.system == system))
-
-    # -- contacts and identities ----------------------------------------------------------------
-
     def save_contacts(self, system: str, contacts: Sequence[Contact], at: datetime) -> int:
         """Store pulled contacts, merging people by email; returns how many are new or changed."""
         changed = 0
