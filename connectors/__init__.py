@@ -1,10 +1,40 @@
 """Connectors: pull contacts and activities from a system, write scores back to it.
 
-Each system lives in its own module; vendor SDKs are imported there, lazily.
+Each system is a package of its own (`connectors/hubspot/`), listed in
+`connectors.registry` with its settings, capabilities and factory; vendor
+SDKs are imported inside it, lazily. `protocol` holds the verbs every
+connector fills in, `policy` the retry and rate-limit policy they share,
+`paging` the one way to walk pages and keep cursors, `files` the CSV and JSON
+Lines connector, and `errors` the tree of what can go wrong.
 """
 
 from __future__ import annotations
 
-from connectors.errors import ConnectorError, FileProblem, InputFileError
+from connectors.errors import ApiError, ConnectorError, FileProblem, InputFileError
+from connectors.protocol import (
+    Capabilities,
+    Connector,
+    FieldSpec,
+    Held,
+    Page,
+    SetupReport,
+    Write,
+    WriteFailure,
+    WriteOutcome,
+)
 
-__all__ = ["ConnectorError", "FileProblem", "InputFileError"]
+__all__ = [
+    "ApiError",
+    "Capabilities",
+    "Connector",
+    "ConnectorError",
+    "FieldSpec",
+    "FileProblem",
+    "Held",
+    "InputFileError",
+    "Page",
+    "SetupReport",
+    "Write",
+    "WriteFailure",
+    "WriteOutcome",
+]

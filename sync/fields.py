@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from connectors.protocol import Capabilities, FieldKind, FieldSpec, Held
@@ -75,8 +76,9 @@ class FieldMap:
     def system(self) -> str:
         return self.capabilities.system
 
-    @property
+    @cached_property
     def names(self) -> dict[str, str]:
+        """Field key (score, a dimension, grade, stage, reasons, scored_at) -> its name here."""
         return {s.key: s.name for s in self.specs}
 
     def pulled(self, rules: RuleSet) -> list[str]:
