@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scoring import ScoreBatch, number
+from scoring import ScoreBatch, number, whole_points
+from sync.fields import REASONS_SHOWN
 
 if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
     from sync.store import StateStore
@@ -26,7 +27,8 @@ def result_columns(batch: ScoreBatch) -> list[str]:
 
 
 def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int) -> None:
-    """The best leads first, then the stage funnel."""
+    """The best leads first (whole points and the top reasons, as the CRMs show them),
+    then the stage funnel."""
     ranking = batch.ranking()
     shown = ranking if top <= 0 else ranking[:top]
     table = Table(
@@ -48,15 +50,16 @@ def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int
     for rank, row in enumerate(shown, start=1):
         index = int(row)
         who = batch.emails.value(index) or str(batch.contact_ids[index])
-        cells = [str(rank), escape(who), number(float(batch.total[index]))]
-        cells += [number(float(v)) for v in batch.dimensions[index]]
+        # whole points, as written to the CRMs, so that the reasons beside them add up
+        cells = [str(rank), escape(who), str(whole_points(float(batch.total[index])))]
+        cells += [str(whole_points(float(v))) for v in batch.dimensions[index]]
         if has_grades:
             cells.append(batch.grade(index) or "")
         if has_stages:
             cells.append(escape(batch.stage(index) or ""))
-        why = escape(batch.reasons_text(index, limit=4))
+        why = escape(batch.reasons_text(index, limit=REASONS_SHOWN))
         if batch.disqualified[index]:
-            why = f"[red]DISQUALIFIED[/red] {why}"
+            why = why.replace("DISQUALIFIED", "[red]DISQUALIFIED[/red]", 1)
         cells.append(why)
         table.add_row(*cells)
     console.print(table)
