@@ -68,12 +68,10 @@ from scoring.frames import (
     ContactFrame,
     NumericColumn,
 )
-from scoring.records import ACTIVITY_TYPES, ActivityType
+from scoring.records import ACTIVITY_TYPES, TYPE_CODES, ActivityType
 
 RULES_PATH = Path(__file__).with_name("rules_realistic.yaml")
 DAY = 86_400.0
-CODE = {t: i for i, t in enumerate(ACTIVITY_TYPES)}
-A = ActivityType
 IntArray = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -129,8 +127,8 @@ def url_table(urls: CategoricalColumn, test: Callable[[str], object]) -> Bools:
 def machine_clicks(acts: ActivityFrame, usable: Bools) -> Bools:
     """Email clicks < 10 s after a send of the same campaign, or > 2 in one second."""
     types, who, when = acts.type_codes, acts.contact_rows, acts.occurred_at
-    clicks = np.flatnonzero(usable & (types == CODE[A.EMAIL_CLICK]))
-    sends = np.flatnonzero(usable & (types == CODE[A.EMAIL_SENT]))
+    clicks = np.flatnonzero(usable & (types == TYPE_CODES[ActivityType.EMAIL_CLICK]))
+    sends = np.flatnonzero(usable & (types == TYPE_CODES[ActivityType.EMAIL_SENT]))
     machine = np.zeros(len(acts), dtype=bool)
     # bursts: three clicks of one contact within one second flag all three
     by_contact = clicks[np.lexsort((when[clicks], who[clicks]))]
@@ -183,7 +181,7 @@ def baseline(
         cap: float | None = None,
     ) -> tuple[Floats, npt.NDArray[np.intp]]:
         if kind not in by_type:  # usable rows of the type, their contacts and ages, once
-            rows = np.flatnonzero(usable & (acts.type_codes == CODE[kind]))
+            rows = np.flatnonzero(usable & (acts.type_codes == TYPE_CODES[kind]))
             by_type[kind] = rows, acts.contact_rows[rows], now - acts.occurred_at[rows]
         rows, who, age = by_type[kind]
         keep = np.ones(len(rows), dtype=bool)
@@ -220,15 +218,17 @@ def baseline(
     emp = employees.values
 
     engagement = np.zeros(n)
-    engagement += behaviour(A.EMAIL_OPEN, 1, cap=10, window=180, half_life=60)[0]
-    engagement += behaviour(A.EMAIL_CLICK, 3, cap=15, window=180, half_life=45)[0]
-    engagement += behaviour(A.EMAIL_CLICK, 5, where=pricing, once=True, window=90, half_life=30)[0]
-    engagement += behaviour(A.EMAIL_UNSUBSCRIBE, -15, once=True, window=365)[0]
-    engagement += behaviour(A.EMAIL_BOUNCE, -10, once=True, window=365)[0]
-    spam_points, spam_counts = behaviour(A.EMAIL_SPAM_REPORT, -40)
+    engagement += behaviour(ActivityType.EMAIL_OPEN, 1, cap=10, window=180, half_life=60)[0]
+    engagement += behaviour(ActivityType.EMAIL_CLICK, 3, cap=15, window=180, half_life=45)[0]
+    engagement += behaviour(
+        ActivityType.EMAIL_CLICK, 5, where=pricing, once=True, window=90, half_life=30
+    )[0]
+    engagement += behaviour(ActivityType.EMAIL_UNSUBSCRIBE, -15, once=True, window=365)[0]
+    engagement += behaviour(ActivityType.EMAIL_BOUNCE, -10, once=True, window=365)[0]
+    spam_points, spam_counts = behaviour(ActivityType.EMAIL_SPAM_REPORT, -40)
     engagement += spam_points
 
-    view = A.PAGE_VIEW
+    view = ActivityType.PAGE_VIEW
     activity = np.zeros(n)
     activity += behaviour(view, 1, cap=20, window=90, half_life=30)[0]
     activity += behaviour(view, 10, where=pricing, cap=30, window=30, half_life=14)[0]
@@ -250,24 +250,29 @@ def baseline(
     )[0]
     activity += behaviour(view, 0.5, where=contains("/blog/"), cap=5, window=60, half_life=30)[0]
     activity += behaviour(view, -5, where=contains("/careers"), once=True, window=90)[0]
-    activity += behaviour(A.CONTENT_DOWNLOAD, 8, cap=24, window=180, half_life=60)[0]
+    activity += behaviour(ActivityType.CONTENT_DOWNLOAD, 8, cap=24, window=180, half_life=60)[0]
     activity += behaviour(
-        A.CONTENT_DOWNLOAD,
+        ActivityType.CONTENT_DOWNLOAD,
         5,
         where=contains("playbook", "benchmarks"),
         once=True,
         window=180,
         half_life=60,
     )[0]
-    activity += behaviour(A.FORM_SUBMISSION, 15, cap=30, window=180, half_life=90)[0]
+    activity += behaviour(ActivityType.FORM_SUBMISSION, 15, cap=30, window=180, half_life=90)[0]
     activity += behaviour(
-        A.FORM_SUBMISSION, 5, where=contains("/webinars/"), cap=10, window=120, half_life=60
+        ActivityType.FORM_SUBMISSION,
+        5,
+        where=contains("/webinars/"),
+        cap=10,
+        window=120,
+        half_life=60,
     )[0]
-    activity += behaviour(A.DEMO_REQUEST, 40, once=True, window=90, half_life=30)[0]
-    activity += behaviour(A.QUESTION, 20, cap=40, window=90, half_life=30)[0]
-    activity += behaviour(A.SOCIAL_CLICK, 2, cap=10, window=60, half_life=30)[0]
-    engagement += behaviour(A.NEWSLETTER_SIGNUP, 5, once=True)[0]
-    activity += behaviour(A.MEETING, 30, cap=60, window=120, half_life=45)[0]
+    activity += behaviour(ActivityType.DEMO_REQUEST, 40, once=True, window=90, half_life=30)[0]
+    activity += behaviour(ActivityType.QUESTION, 20, cap=40, window=90, half_life=30)[0]
+    activity += behaviour(ActivityType.SOCIAL_CLICK, 2, cap=10, window=60, half_life=30)[0]
+    engagement += behaviour(ActivityType.NEWSLETTER_SIGNUP, 5, once=True)[0]
+    activity += behaviour(ActivityType.MEETING, 30, cap=60, window=120, half_life=45)[0]
 
     col = contacts.columns
     competitor = text_mask(col["email_domain"], ["rivalscore.example", "funnelforge.example"])
@@ -384,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     show("peak rss", f"{peak:.0f} MB, process peak after the timed runs (goal < 2048{goal})")
 
     usable = acts.occurred_at <= as_of.timestamp()
-    clicks = int((usable & (acts.type_codes == CODE[A.EMAIL_CLICK])).sum())
+    clicks = int((usable & (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_CLICK])).sum())
     flagged = machine_clicks(acts, usable)
     same = np.array_equal(flagged, engine_machine_clicks(acts, usable, rules.filters.bot_clicks))
     show(

@@ -34,7 +34,8 @@ from pathlib import Path
 from connectors.hubspot.pull import EVENTS_PAGE, LIST_PAGE, SEARCH_PAGE
 from sandbox import Latency, Sandbox, SandboxClock
 from scoring import load_rules
-from sync import Leadscore, SyncOptions, load_settings
+from sync import Leadscore, SyncOptions
+from sync.settings import isolated_settings
 
 RULES = Path(__file__).parents[1] / "scoring" / "rulesets" / "default.yaml"
 HUBSPOT_SHARE = 0.732
@@ -109,7 +110,7 @@ def main() -> int:
     contacts, events, objects = world["contacts"], world["events"], world["objects"]
     clock = SandboxClock(args.scale)  # the same rate as the server's: windows agree
     with tempfile.TemporaryDirectory() as scratch:
-        settings = load_settings(
+        settings = isolated_settings(
             hubspot={"access_token": world["token"], "host": world["base_url"]},
             state_url=f"sqlite:///{Path(scratch) / 'state.db'}",
         )

@@ -24,7 +24,6 @@ from typing import Any, Literal, Protocol
 from scoring.records import Activity, Contact
 
 FieldKind = Literal["number", "enumeration", "text", "datetime"]
-FIELD_KINDS: tuple[FieldKind, ...] = ("number", "enumeration", "text", "datetime")
 
 
 @dataclass(frozen=True)
@@ -57,6 +56,9 @@ class Capabilities:
     write_batch_size: int
     lifecycle_field: str | None = None
     """The system's own lifecycle field our stage may be mapped onto, if it has one."""
+    read_back: Callable[[Capabilities, Mapping[str, Any], Mapping[str, str]], Held] | None = None
+    """How a pulled record's attributes show what it holds of ours, where that is not
+    our stage field and the lifecycle field by name (a Mailchimp stage is a tag)."""
 
     def name_problem(self, name: str) -> str | None:
         """Why `name` cannot be a field of this system, or None when it can."""
@@ -71,7 +73,10 @@ class Capabilities:
         return wanted if wanted in self.kinds else "text"
 
     def held(self, attributes: Mapping[str, Any], names: Mapping[str, str]) -> Held:
-        """What a pulled record's attributes hold in our stage field and the lifecycle field."""
+        """What a pulled record holds of ours (`names`: field key -> our field's name):
+        by default, the values of our stage field and of the lifecycle field."""
+        if self.read_back is not None:
+            return self.read_back(self, attributes, names)
 
         def text(name: str | None) -> str | None:
             value = attributes.get(name) if name else None

@@ -9,10 +9,10 @@ in `SYSTEMS`.
 
 from __future__ import annotations
 
-from connectors.hubspot.system import HUBSPOT
+from connectors.hubspot.system import HUBSPOT_SYSTEM
 from connectors.system import System
 
-SYSTEMS: tuple[System, ...] = (HUBSPOT,)
+SYSTEMS: tuple[System, ...] = (HUBSPOT_SYSTEM,)
 
 
 def system(name: str) -> System:

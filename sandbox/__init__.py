@@ -66,6 +66,13 @@ class Sandbox:
     def emulators(self) -> dict[str, HubSpotSandbox | SalesforceSandbox | MailchimpSandbox]:
         return {"hubspot": self.hubspot, "salesforce": self.salesforce, "mailchimp": self.mailchimp}
 
+    def connection_settings(self) -> dict[str, dict[str, str]]:
+        """Per system, the settings that point its connector at the emulator here, keyed as
+        leadscore's settings sections are (`LEADSCORE_HUBSPOT__ACCESS_TOKEN`, ...)."""
+        return {
+            "hubspot": {"access_token": self.hubspot.token, "host": self.hubspot.base_url},
+        }
+
     def now(self) -> datetime:
         """The sandbox's present: the world's `now` plus the vendor seconds since it started."""
         return datetime.fromtimestamp(self.hubspot.world.now + self.clock.now(), UTC)

@@ -25,7 +25,7 @@ from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rules import Rule, RuleSet, StageCondition
 
-DAY = 86_400.0
+_DAY = 86_400.0
 Rows = npt.NDArray[np.intp]
 
 
@@ -146,14 +146,14 @@ class _Run:
         if rule.where:
             keep = evaluate(rule.where, self.activities.column, len(self.activities), group.rows)
         if rule.window_days is not None:
-            recent = group.ages <= rule.window_days * DAY
+            recent = group.ages <= rule.window_days * _DAY
             keep = recent if keep is None else keep & recent
         if rule.contact is not None:
             fits = self.contact_mask(rule.contact)[group.who]
             keep = fits if keep is None else keep & fits
         who, ages = (group.who, group.ages) if keep is None else (group.who[keep], group.ages[keep])
         counts = np.bincount(who, minlength=self.n).astype(np.int32)
-        half_life = None if rule.half_life_days is None else rule.half_life_days * DAY
+        half_life = None if rule.half_life_days is None else rule.half_life_days * _DAY
         if rule.once:
             if half_life is None:
                 return np.where(counts > 0, rule.points, 0.0), counts
@@ -182,7 +182,7 @@ class _Run:
 
     def has_activity(self, types: list[ActivityType], within_days: float | None) -> BoolArray:
         group = self.group(types)
-        who = group.who if within_days is None else group.who[group.ages <= within_days * DAY]
+        who = group.who if within_days is None else group.who[group.ages <= within_days * _DAY]
         found = np.zeros(self.n, dtype=bool)
         found[who] = True
         return found

@@ -39,11 +39,13 @@ class Reason:
     once: bool = False
 
     @property
-    def text(self) -> str:
-        return self.describe(whole_points(self.points))
+    def decayed(self) -> bool:
+        """Whether decay took points off the rule (not a cap, not a dimension's limit)."""
+        return not self.limit and not math.isclose(self.points, self.base_points, abs_tol=0.05)
 
     def describe(self, points: int) -> str:
-        """The reason as a rep reads it, showing `points` (its points rounded with the rest)."""
+        """The reason as a rep reads it, showing `points`: its points as whole points
+        apportioned with the other reasons of the score (`ScoreBatch.explained`)."""
         head = f"{signed(points)} {self.label}"
         if self.count > 1 and not self.once:
             head += f" ×{self.count}"
@@ -52,7 +54,7 @@ class Reason:
             notes.append("disqualifies")
         if self.capped_at is not None:
             notes.append(f"capped at {whole_points(self.capped_at)}")
-        elif whole_points(self.points) != whole_points(self.base_points):
+        elif self.decayed and points != whole_points(self.base_points):
             notes.append(f"decayed from {whole_points(self.base_points)}")
         return f"{head} ({', '.join(notes)})" if notes else head
 
@@ -90,8 +92,7 @@ def apportion(points: Sequence[float], total: int) -> list[int]:
 
 
 def format_reasons(
-    reasons: Sequence[Reason],
-    total: float,
+    explained: Sequence[tuple[Reason, int]],
     *,
     disqualified: bool = False,
     shown: int | None = None,
@@ -99,12 +100,13 @@ def format_reasons(
 ) -> str:
     """The one text of a score's reasons, for the CRM field, the terminal and files alike.
 
-    Whole points that add up to the whole score: at most `shown` reasons, then
-    what the others give together (`+12 from 4 more`), fewer reasons shown
-    while the text is longer than `max_chars`.
+    `explained` are the reasons with their apportioned whole points, which add up
+    to the whole score (`ScoreBatch.explained`): at most `shown` reasons, then what
+    the others give together (`+12 from 4 more`), fewer reasons shown while the
+    text is longer than `max_chars`.
     """
-    score = whole_points(total)
-    parts = apportion([r.points for r in reasons], score)
+    reasons = [reason for reason, _ in explained]
+    parts = [points for _, points in explained]
     count = len(reasons) if shown is None else min(shown, len(reasons))
     while True:
         texts = [r.describe(p) for r, p in zip(reasons[:count], parts[:count], strict=True)]
@@ -209,12 +211,18 @@ class ScoreBatch:
         found.sort(key=lambda r: (not r.disqualifies, r.limit, -abs(r.points)))
         return found
 
+    def explained(self, row: int) -> list[tuple[Reason, int]]:
+        """The reasons with whole points that add up to the whole score: what every view
+        of a score (the CRM field, `explain`, files) shows."""
+        reasons = self.reasons(row)
+        total = whole_points(float(self.total[row]))
+        return list(zip(reasons, apportion([r.points for r in reasons], total), strict=True))
+
     def reasons_text(self, row: int, limit: int | None = None, max_chars: int | None = None) -> str:
         """The reasons as one text whose whole points add up to the whole score
         (`format_reasons`): at most `limit` reasons, then the rest together."""
         return format_reasons(
-            self.reasons(row),
-            float(self.total[row]),
+            self.explained(row),
             disqualified=bool(self.disqualified[row]),
             shown=limit,
             max_chars=max_chars,

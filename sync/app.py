@@ -84,7 +84,10 @@ class Leadscore:
         """
         settings = settings if settings is not None else read_settings()
         ruleset = rules if isinstance(rules, RuleSet) else read_rules(rules or settings.rules)
-        fields = field_maps(settings, ruleset)
+        configured = [e.name for e in SYSTEMS if settings.section(e.name).configured]
+        if connectors is not None:
+            configured = [c.system for c in connectors]
+        fields = field_maps(settings, ruleset, configured)
         if connectors is None:
             connectors = build_connectors(settings, ruleset, fields, pace=pace, seed=seed)
         if not connectors and need_systems:
@@ -143,7 +146,11 @@ class Leadscore:
         return maps
 
     def setup(self, *, dry_run: bool = False) -> dict[str, SetupReport]:
-        """Create the missing fields in every system; writes they refused may now land."""
+        """Create the missing fields in every system; writes they refused may now land.
+
+        A configured stage mapping is checked first: setting up for writes that could
+        never be made is a mistake better reported before anything is created."""
+        self.map_stages()
         reports = {}
         for connector in self.connectors:
             specs = self.fields(connector.system).specs
@@ -194,15 +201,25 @@ class Leadscore:
 # -- each step, checked -----------------------------------------------------------------------
 
 
-def field_maps(settings: Settings, rules: RuleSet) -> dict[str, FieldMap]:
-    """Every registered system's fields for `rules`, named by the system's rules."""
-    try:
-        return {
-            entry.name: FieldMap.for_rules(rules, entry.capabilities, settings.field_prefix)
-            for entry in SYSTEMS
-        }
-    except FieldNameError as exc:
-        raise ConfigError(f"setting LEADSCORE_FIELD_PREFIX: {exc}") from None
+def field_maps(
+    settings: Settings, rules: RuleSet, configured: Sequence[str]
+) -> dict[str, FieldMap]:
+    """Every registered system's fields for `rules`, named by the system's rules.
+
+    A name a configured system cannot hold is a `ConfigError`; a system that is not
+    configured only has its fields read back from the store, so it is left out then.
+    """
+    maps = {}
+    for entry in SYSTEMS:
+        try:
+            maps[entry.name] = FieldMap.for_rules(rules, entry.capabilities, settings.field_prefix)
+        except FieldNameError as exc:
+            if entry.name in configured:
+                raise ConfigError(
+                    f"{entry.label}: {exc}: choose a shorter LEADSCORE_FIELD_PREFIX "
+                    "or shorter dimension names in the rule file"
+                ) from None
+    return maps
 
 
 def build_connectors(

@@ -368,11 +368,17 @@ def demo(
     ] = None,
 ) -> None:
     """Sync the local HubSpot sandbox end to end: setup, full sync, new activity, incremental."""
+    from connectors.errors import ApiError
     from scoring import parse_rules
     from sync.demo import run_demo
 
     ruleset = rules_from(rules) if rules else parse_rules(default_rules_text(), "default.yaml")
-    run_demo(out, ruleset, people=people, seed=seed)
+    try:
+        run_demo(out, ruleset, people=people, seed=seed)
+    except SyncError as exc:
+        fail(exc.lines, code=exc.exit_code)
+    except ApiError as exc:
+        fail(str(exc), code=EXIT_FAILED)
 
 
 def main() -> None:

@@ -17,11 +17,12 @@ from typing import Any
 
 from rich.console import Console
 
+from connectors.registry import system
 from sandbox import Sandbox
 from scoring import ActivityType, RuleSet
 from sync.app import Leadscore
 from sync.report import print_ranking, print_summary
-from sync.settings import load_settings
+from sync.settings import Settings, isolated_settings
 from sync.summary import SyncOptions, SyncSummary
 
 NEW_ACTIVITY = (
@@ -61,9 +62,7 @@ def run_demo(
                 f"state store {path}",
                 highlight=False,
             )
-            settings = load_settings(
-                state_url=f"sqlite:///{path}", **sandbox_sections(box, demo_stages(rules))
-            )
+            settings = sandbox_settings(box, f"sqlite:///{path}", demo_stages(rules))
             with Leadscore.open(settings, rules=rules, clock=box.now) as app:
                 report = app.setup()["hubspot"]
                 console.print(
@@ -89,7 +88,7 @@ def run_demo(
                     console.print(
                         f"lifecyclestage moved forward for {sum(m > 0 for m in moves):,} "
                         f"contacts and back for {sum(m < 0 for m in moves)} (mapping: "
-                        f"{', '.join(f'{k} → {v}' for k, v in DEMO_STAGES.items())})",
+                        f"{', '.join(f'{k} → {v}' for k, v in DEMO_STAGES['hubspot'].items())})",
                         highlight=False,
                     )
 
@@ -111,33 +110,40 @@ def run_demo(
 
 
 DEMO_STAGES = {
-    "Lead": "lead",
-    "Marketing qualified": "marketingqualifiedlead",
-    "Sales qualified": "salesqualifiedlead",
-    "Opportunity": "opportunity",
-    "Customer": "customer",
+    "hubspot": {
+        "Lead": "lead",
+        "Marketing qualified": "marketingqualifiedlead",
+        "Sales qualified": "salesqualifiedlead",
+        "Opportunity": "opportunity",
+        "Customer": "customer",
+    }
 }
 """The default ladder onto HubSpot's default lifecycle stages, as the setting
 LEADSCORE_HUBSPOT__LIFECYCLE_STAGES would map them."""
 
 
-def sandbox_sections(
-    box: Sandbox, lifecycle_stages: Mapping[str, str] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Settings sections that point each connector at its emulator in `box`."""
-    return {
-        "hubspot": {
-            "access_token": box.hubspot.token,
-            "host": box.hubspot.base_url,
-            "lifecycle_stages": dict(lifecycle_stages or {}),
-        }
+def sandbox_settings(
+    box: Sandbox,
+    state_url: str = "sqlite://",
+    stage_maps: Mapping[str, Mapping[str, str]] | None = None,
+) -> Settings:
+    """Settings pointing every connector at its emulator in `box`, and nothing else: no
+    account, prefix or mapping of the user's environment leaks into a sandbox run.
+    `stage_maps` maps our stages onto a system's lifecycle values, per system."""
+    sections: dict[str, dict[str, Any]] = {
+        name: dict(values) for name, values in box.connection_settings().items()
     }
+    for name, mapping in (stage_maps or {}).items():
+        setting = system(name).settings.stage_setting
+        if setting is not None and name in sections:
+            sections[name][setting] = dict(mapping)
+    return isolated_settings(state_url=state_url, **sections)
 
 
-def demo_stages(rules: RuleSet) -> dict[str, str]:
+def demo_stages(rules: RuleSet) -> dict[str, dict[str, str]]:
     """The demo maps the default ladder onto HubSpot's lifecycle stages when the rules have it."""
     ladder = {s.name for s in rules.stages.ladder} if rules.stages else set()
-    return DEMO_STAGES if set(DEMO_STAGES) <= ladder else {}
+    return {name: m for name, m in DEMO_STAGES.items() if set(m) <= ladder}
 
 
 def add_activity(box: Sandbox, count: int, seed: int) -> list[str]:

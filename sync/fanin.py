@@ -16,8 +16,15 @@ from collections.abc import Callable, Iterable, Mapping, MutableMapping
 from typing import TypeVar
 
 Produced = TypeVar("Produced")
-Entry = tuple[str, Produced | BaseException | None]
-"""(producer key, an item; or the failure that ended it; or None when it is done)."""
+
+
+class _Done:
+    """Handed over by a producer when it has nothing more (an item may be None)."""
+
+
+DONE = _Done()
+Entry = tuple[str, Produced | BaseException | _Done]
+"""(producer key, an item; or the failure that ended it; or DONE)."""
 JOIN_SECONDS = 60.0
 
 
@@ -38,9 +45,7 @@ def fan_in(
     stop = threading.Event()
     timings = seconds if seconds is not None else {}
 
-    def hand_over(
-        entry: tuple[str, Produced] | tuple[str, BaseException] | tuple[str, None],
-    ) -> bool:
+    def hand_over(entry: Entry[Produced]) -> bool:
         while not stop.is_set():
             try:
                 items.put(entry, timeout=0.1)
@@ -59,7 +64,7 @@ def fan_in(
             hand_over((key, exc))
         finally:
             timings[key] = time.perf_counter() - began
-            hand_over((key, None))
+            hand_over((key, DONE))
 
     threads = [
         threading.Thread(target=produce, args=(key, make), name=f"{name}-{key}", daemon=True)
@@ -71,12 +76,12 @@ def fan_in(
     try:
         while running:
             key, item = items.get()
-            if item is None:
+            if item is DONE:
                 running -= 1
             elif isinstance(item, BaseException):
                 raise item
             else:
-                consume(key, item)
+                consume(key, item)  # type: ignore[arg-type]
     finally:
         # On any failure the other producers stop at their next item instead of going on
         # for nothing (or blocking on a full queue forever).

@@ -82,11 +82,13 @@ class FieldMap:
         return {s.key: s.name for s in self.specs}
 
     def pulled(self, rules: RuleSet) -> list[str]:
-        """The contact fields a connector reads: the rules' own, and what it reads back of
-        ours (the stage the CRM holds is a floor for the next one, even when the store
-        forgot it)."""
+        """The contact fields a connector reads: the rules' own, what it reads back of ours
+        (the stage the CRM holds is a floor for the next one, even when the store forgot
+        it) and the system's lifecycle field (a mapped stage moves it forward only)."""
         stage = [self.names["stage"]] if "stage" in self.names else []
-        return list(dict.fromkeys([*rules.contact_fields(), *stage]))
+        lifecycle = self.capabilities.lifecycle_field
+        held = [*stage, *([lifecycle] if lifecycle else [])]
+        return list(dict.fromkeys([*rules.contact_fields(), *held]))
 
     def held(self, attributes: Mapping[str, Any]) -> Held:
         """What a record pulled from this system holds of ours (see `Capabilities.held`)."""

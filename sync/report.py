@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scoring import ScoreBatch, number, whole_points
+from scoring import ScoreBatch, whole_points
 from sync.fields import REASONS_SHOWN
 
 if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
@@ -169,11 +169,11 @@ def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
     """One person's score, dimensions, grade, stage and every rule that fired."""
     who = batch.emails.value(row) or str(batch.contact_ids[row])
     dims = ", ".join(
-        f"{name} {number(float(batch.dimensions[row, i]))}"
+        f"{name} {whole_points(float(batch.dimensions[row, i]))}"
         for i, name in enumerate(batch.dimension_names)
     )
     console.print(
-        f"[bold]{escape(who)}[/bold]: score {number(float(batch.total[row]))} ({dims})",
+        f"[bold]{escape(who)}[/bold]: score {whole_points(float(batch.total[row]))} ({dims})",
         highlight=False,
     )
     extras = [
@@ -188,6 +188,6 @@ def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
     table.add_column("points", justify="right")
     table.add_column("dimension")
     table.add_column("rule")
-    for reason in batch.reasons(row):
-        table.add_row(number(reason.points), reason.dimension, escape(reason.text))
+    for reason, points in batch.explained(row):
+        table.add_row(str(points), reason.dimension, escape(reason.describe(points)))
     console.print(table)

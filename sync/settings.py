@@ -55,6 +55,13 @@ class Settings(BaseSettings):
         "INFO", description="Least severe log level written."
     )
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> Settings:
+        # `Settings(...)` builds the model with every registered system's section: this
+        # class holds what all systems share, and the sections come from the registry.
+        model = settings_model() if cls is Settings else cls
+        instance: Settings = super().__new__(model)
+        return instance
+
     def section(self, system: str) -> SystemSettings:
         """The settings section of a registered system (`LEADSCORE_<SYSTEM>__...`)."""
         found = getattr(self, system, None)
@@ -98,6 +105,33 @@ def settings_model() -> type[Settings]:
         "Settings", __base__=Settings, __module__=__name__, **sections
     )
     return model
+
+
+@functools.cache
+def _isolated_model() -> type[Settings]:
+    class IsolatedSettings(settings_model()):  # type: ignore[misc]
+        """Settings from arguments and defaults alone."""
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings,)
+
+    model: type[Settings] = IsolatedSettings
+    return model
+
+
+def isolated_settings(**values: Any) -> Settings:
+    """Settings from `values` and the defaults only, never the environment, `.env` or a
+    secrets directory: for the demo, the benchmarks and tests, which must not pick up
+    a user's accounts or prefix."""
+    return _isolated_model()(**values)
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -20,21 +20,48 @@ def modules() -> list[Path]:
 
 
 def imports(path: Path) -> list[tuple[str, bool]]:
-    """Every module `path` imports, with whether the import is at the module's top level."""
-    tree = ast.parse(path.read_text("utf-8"))
-    top = {id(node) for node in tree.body}
+    return imports_in(path.read_text("utf-8"), str(path))
+
+
+def imports_in(text: str, where: str) -> list[tuple[str, bool]]:
+    """Every module `text` imports (a `from a import b` gives `a` and `a.b`), with whether
+    the import runs when the module loads (anywhere outside a function)."""
+    tree = ast.parse(text)
+    lazy: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            lazy.update(id(inner) for inner in ast.walk(node))
     found = []
     for node in ast.walk(tree):
+        eager = id(node) not in lazy
         if isinstance(node, ast.Import):
-            found += [(alias.name, id(node) in top) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [(alias.name, eager) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{where}: relative import; the project imports absolutely"
+            assert node.module is not None
             names = [f"{node.module}.{alias.name}" for alias in node.names]
-            found += [(name, id(node) in top) for name in [node.module, *names]]
+            found += [(name, eager) for name in [node.module, *names]]
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", "") == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.append((str(node.args[0].value), eager))
     return found
 
 
 def package_of(path: Path) -> str:
     return path.relative_to(ROOT).parts[0]
+
+
+def scoring_module(name: str) -> str | None:
+    """The module of `scoring` a name reaches into (`scoring.frames.X` -> `frames`), if any."""
+    parts = name.split(".")
+    if parts[0] != "scoring" or len(parts) < 2:
+        return None
+    inner = ROOT / "scoring" / parts[1]
+    return parts[1] if inner.with_suffix(".py").exists() or inner.is_dir() else None
 
 
 FORBIDDEN = {
@@ -43,29 +70,55 @@ FORBIDDEN = {
     "sandbox": ("sync", "connectors"),
     "sync": (),
 }
+SANDBOX_USERS = ("sync/demo.py", "sync/cli.py")
+"""The demo and the `leadscore sandbox` command; nothing else of the product runs it."""
+
+
+def problems(path: Path, found_imports: list[tuple[str, bool]] | None = None) -> list[str]:
+    """What `path` (or the given imports, as if `path` made them) does against the rules."""
+    package, where = package_of(path), str(path.relative_to(ROOT))
+    found = []
+    for name, _ in imports(path) if found_imports is None else found_imports:
+        head, inner = name.split(".")[0], scoring_module(name)
+        if head in FORBIDDEN[package]:
+            found.append(f"{name}: {package} never imports {head}")
+        if package in ("sandbox", "connectors") and head == "scoring" and inner != "records":
+            found.append(f"{name}: {package} knows the record types of scoring and nothing else")
+        if package == "sync" and inner is not None:
+            found.append(f"{name}: sync uses the names scoring/__init__.py exports")
+        if package == "sync" and head == "sandbox" and where not in SANDBOX_USERS:
+            found.append(f"{name}: only the demo and the sandbox command run the sandbox")
+    return sorted(set(found))
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_imports_flow_one_way(path: Path) -> None:
-    package = package_of(path)
-    wrong = []
-    for name, _ in imports(path):
-        head = name.split(".")[0]
-        if head in FORBIDDEN[package]:
-            wrong.append(name)
-        if (
-            package == "sandbox"
-            and head == "scoring"
-            and name.split(".")[:2]
-            != [
-                "scoring",
-                "records",
-            ]
-        ):
-            wrong.append(name)  # the sandbox knows the record types and nothing else of scoring
-        if package == "sync" and head == "scoring" and name.count(".") > 1:
-            wrong.append(name)  # sync uses scoring's public names only
-    assert not [w for w in wrong if w != "scoring"], f"{path.name} imports {sorted(set(wrong))}"
+    assert problems(path) == []
+
+
+@pytest.mark.parametrize(
+    ("package", "line", "wrong"),
+    [
+        ("sync", "import scoring.frames", True),
+        ("sync", "from scoring import frames", True),
+        ("sync", "from scoring import engine as e", True),
+        ("sync", "from scoring import RuleSet", False),
+        ("sync", "import importlib\nimportlib.import_module('scoring.engine')", True),
+        ("connectors", "from scoring.frames import ContactFrame", True),
+        ("connectors", "from scoring.records import Contact", False),
+        ("connectors", "def f():\n    from sync import app", True),
+        ("sandbox", "import scoring", True),
+        ("sandbox", "from scoring import Contact", True),
+        ("sandbox", "from scoring.records import ActivityType", False),
+        ("scoring", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import sync", True),
+    ],
+)
+def test_the_import_rules_catch_what_they_forbid(package: str, line: str, wrong: bool) -> None:
+    module = ROOT / package / "probe.py"
+
+    found = problems(module, imports_in(line, "probe.py"))
+
+    assert bool(found) is wrong, found
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
@@ -87,20 +140,30 @@ def test_a_module_reads_at_once(path: Path) -> None:
     assert lines <= MAX_LINES, f"{path} has {lines} lines; split it along what it does"
 
 
+def top_level_names(tree: ast.Module) -> list[str]:
+    """Names a module defines at its top level, in `if` and `try` blocks and tuples too."""
+    names: list[str] = []
+    pending: list[ast.stmt] = list(tree.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+        elif isinstance(node, ast.If | ast.Try):
+            pending += [*node.body, *node.orelse]
+            if isinstance(node, ast.Try):
+                pending += [*node.finalbody, *(s for h in node.handlers for s in h.body)]
+    return names
+
+
 def test_each_top_level_name_means_one_thing_across_the_product() -> None:
     homes: dict[str, list[str]] = defaultdict(list)
     for path in modules():
-        for node in ast.parse(path.read_text("utf-8")).body:
-            if isinstance(node, ast.FunctionDef | ast.ClassDef):
-                names = [node.name]
-            elif isinstance(node, ast.Assign):
-                names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-            elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-                names = [node.target.id]
-            else:
-                names = []
-            for name in names:
-                if not name.startswith("_") and name != "log":
-                    homes[name].append(str(path.relative_to(ROOT)))
+        for name in set(top_level_names(ast.parse(path.read_text("utf-8")))):
+            if not name.startswith("_") and name != "log":
+                homes[name].append(str(path.relative_to(ROOT)))
     twice = {name: places for name, places in homes.items() if len(places) > 1}
     assert twice == {}

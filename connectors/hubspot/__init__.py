@@ -12,11 +12,11 @@ from __future__ import annotations
 from connectors.hubspot.connector import HubSpotConnector
 from connectors.hubspot.limits import hubspot_daily_budget, hubspot_limits
 from connectors.hubspot.settings import HubSpotSettings
-from connectors.hubspot.system import CAPABILITIES, HUBSPOT
+from connectors.hubspot.system import CAPABILITIES, HUBSPOT_SYSTEM
 
 __all__ = [
     "CAPABILITIES",
-    "HUBSPOT",
+    "HUBSPOT_SYSTEM",
     "HubSpotConnector",
     "HubSpotSettings",
     "hubspot_daily_budget",

@@ -19,8 +19,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from connectors.errors import RejectedError
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
 from connectors.hubspot.records import (
+    SYSTEM,
     contact_of,
     counter_activities,
     deal_activities,
@@ -118,8 +120,11 @@ def event_pages(api: HubSpotApi, params: Mapping[str, Any]) -> Iterator[dict[str
     """Every page of the email events API for `params`, following its offsets."""
 
     def page(offset: str | None) -> tuple[dict[str, Any], str | None]:
-        data = api.email_events({**params, **({"offset": offset} if offset else {})})
-        return data, (data.get("offset") if data.get("hasMore") else None)
+        data = api.email_events({**params, **({} if offset is None else {"offset": offset})})
+        following = data.get("offset") if data.get("hasMore") else None
+        if following is not None and str(following) == str(offset):
+            raise RejectedError(SYSTEM, "email.events", "the same offset again: paging stopped")
+        return data, (None if following is None else str(following))
 
     return follow(page)
 

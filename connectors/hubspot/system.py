@@ -51,4 +51,4 @@ def build(settings: HubSpotSettings, options: BuildOptions) -> Connector:
     )
 
 
-HUBSPOT = System("hubspot", "HubSpot", HubSpotSettings, CAPABILITIES, build)
+HUBSPOT_SYSTEM = System("hubspot", "HubSpot", HubSpotSettings, CAPABILITIES, build)

@@ -99,6 +99,6 @@ def test_disqualification_flags_the_contact_and_keeps_the_points() -> None:
     clean = score_one(ruleset, person(), [act("page_view", 1)])
 
     assert rival.disqualified[0] and rival.total[0] == 10
-    assert rival.reasons(0)[0].text == "+0 competitor (disqualifies)"
+    assert rival.reasons_text(0, limit=1).startswith("DISQUALIFIED · +0 competitor (disqualifies)")
     assert spammer.disqualified[0] and spammer.total[0] == -40
     assert not clean.disqualified[0]

@@ -41,7 +41,8 @@ def test_dimension_cap_appears_as_its_own_reason_so_reasons_sum_to_the_score() -
     batch = score_one(RULES, person(), activities)
     reasons = batch.reasons(0)
 
-    assert [r.text for r in reasons] == ["+40 opened an email ×4", "-20 engagement capped at 20"]
+    texts = [reason.describe(points) for reason, points in batch.explained(0)]
+    assert texts == ["+40 opened an email ×4", "-20 engagement capped at 20"]
     assert sum(r.points for r in reasons) == pytest.approx(batch.total[0]) == 20
 
 

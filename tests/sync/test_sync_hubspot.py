@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from connectors.hubspot import CAPABILITIES, HubSpotConnector, hubspot_limits
+from connectors.hubspot import CAPABILITIES, HubSpotConnector
 from connectors.policy import CallPolicy
 from sandbox import FaultPlan, Latency, Sandbox
 from scoring import ActivityType, RuleSet, load_rules
-from sync import Leadscore, StateStore, Sync, SyncOptions, SyncSummary, load_settings
-from sync.demo import sandbox_sections
+from sync import Leadscore, StateStore, Sync, SyncOptions, SyncSummary
+from sync.demo import sandbox_settings
 from sync.fields import SCORED_AT, FieldMap
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
@@ -29,23 +29,6 @@ PEOPLE, SEED = 400, 11
 @pytest.fixture(scope="module")
 def rules() -> RuleSet:
     return load_rules(RULES)
-
-
-def connector(box: Sandbox, rules: RuleSet, *, seed: int = 0) -> HubSpotConnector:
-    # The sandbox's clock paces the client too, so scaled time stays consistent.
-    policy = CallPolicy(
-        "hubspot",
-        limits=hubspot_limits("professional", box.clock),
-        clock=box.clock,
-        base_wait=0.05,
-        seed=seed,
-    )
-    return HubSpotConnector(
-        box.hubspot.token,
-        host=box.hubspot.base_url,
-        properties=fields(rules).pulled(rules),
-        policy=policy,
-    )
 
 
 def fields(rules: RuleSet) -> FieldMap:
@@ -62,15 +45,25 @@ def open_app(
     lifecycle_stages: dict[str, str] | None = None,
     seed: int = 0,
 ) -> Leadscore:
-    """The application on the sandbox, with this store and a connector of the test's own."""
-    settings = load_settings(**sandbox_sections(box, lifecycle_stages))
+    """The application on the sandbox as the demo opens it, with this store; its calls
+    paced by the sandbox's clock (scaled time stays consistent) and seeded jitter."""
+    stage_maps = {"hubspot": lifecycle_stages} if lifecycle_stages else None
     return Leadscore.open(
-        settings,
+        sandbox_settings(box, stage_maps=stage_maps),
         rules=rules,
         store=store,
-        connectors=[hubspot or connector(box, rules, seed=seed)],
+        connectors=None if hubspot is None else [hubspot],
         clock=(lambda: at) if at is not None else box.now,
+        pace=box.clock,
+        seed=seed,
     )
+
+
+def connector(box: Sandbox, rules: RuleSet) -> HubSpotConnector:
+    """The connector the application builds for the sandbox."""
+    built = open_app(box, rules, StateStore("sqlite://")).connectors[0]
+    assert isinstance(built, HubSpotConnector)
+    return built
 
 
 def make_sync(
@@ -265,11 +258,12 @@ CHILD = textwrap.dedent(
     import sys
     from datetime import datetime
     from pathlib import Path
-    from sync import Leadscore, SyncOptions, load_settings
+    from sync import Leadscore, SyncOptions
+    from sync.settings import isolated_settings
 
     base, token, state, rules_path, at = sys.argv[1:]
     moment = datetime.fromisoformat(at)
-    settings = load_settings(hubspot={"access_token": token, "host": base}, state_url=state)
+    settings = isolated_settings(hubspot={"access_token": token, "host": base}, state_url=state)
     app = Leadscore.open(settings, rules=Path(rules_path), clock=lambda: moment)
     app.job.run(SyncOptions(full=True, workers=1))
     """
@@ -365,8 +359,8 @@ def test_a_mapped_lifecycle_stage_moves_forward_and_never_back(
         "Marketing qualified": "marketingqualifiedlead",
         "Customer": "customer",
     }
-    hubspot = connector(box, rules)
-    app = open_app(box, rules, store, hubspot=hubspot, lifecycle_stages=mapping)
+    app = open_app(box, rules, store, lifecycle_stages=mapping)
+    hubspot = app.connectors[0]
     table = box.hubspot.contacts
     before = [table.value("lifecyclestage", row) for row in range(table.size)]
     app.setup()

@@ -1,0 +1,55 @@
+"""The pull's fan-in: every producer's items reach the consumer, and a failure stops them all."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from sync.fanin import fan_in
+
+
+def test_every_item_of_every_producer_is_consumed_none_included() -> None:
+    got: list[tuple[str, int | None]] = []
+    seconds: dict[str, float] = {}
+
+    fan_in(
+        {"a": lambda: [1, None, 2], "b": lambda: [3]},
+        lambda key, item: got.append((key, item)),
+        seconds=seconds,
+    )
+
+    assert sorted(got, key=str) == sorted([("a", 1), ("a", None), ("a", 2), ("b", 3)], key=str)
+    assert set(seconds) == {"a", "b"}
+
+
+def test_a_failing_producer_stops_the_others_and_its_error_is_raised_here() -> None:
+    stopped = threading.Event()
+
+    def endless() -> Iterator[int]:
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield n
+        finally:
+            stopped.set()
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise RuntimeError("the vendor went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        fan_in({"endless": endless, "failing": failing}, lambda _key, _item: None, buffered=4)
+
+    assert stopped.wait(5)  # the endless producer was told to stop, and did
+
+
+def test_a_failure_while_consuming_stops_the_producers() -> None:
+    def consume(_key: str, item: int) -> None:
+        if item == 3:
+            raise ValueError("the store refused it")
+
+    with pytest.raises(ValueError, match="refused"):
+        fan_in({"a": lambda: range(100)}, consume, buffered=2)
