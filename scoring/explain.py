@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -163,6 +164,25 @@ class ScoreBatch:
         code = int(self.grade_codes[row])
         return None if code < 0 else self.rules.grades.bands[code].grade
 
+    @cached_property
+    def _rule_facts(
+        self,
+    ) -> list[tuple[str, str, str, float, float | None, bool, bool]]:
+        """Per rule what its reasons repeat: id, label, dimension, points, cap,
+        disqualify, once (read once per batch, not once per contact)."""
+        return [
+            (
+                rule.id,
+                rule.text,
+                self.rules.dimension_of(rule),
+                rule.points,
+                rule.cap,
+                rule.disqualify,
+                rule.once,
+            )
+            for rule in self.rules.rules
+        ]
+
     def reasons(self, row: int) -> list[Reason]:
         """Why the contact has its score; the points add up to the total.
 
@@ -170,29 +190,24 @@ class ScoreBatch:
         then the dimension caps and floors that bit.
         """
         found: list[Reason] = []
-        for index in np.flatnonzero(self.rule_counts[row]):
-            rule = self.rules.rules[index]
-            points = float(self.rule_points[row, index])
-            count = int(self.rule_counts[row, index])
-            base = rule.points * (1 if rule.once else count)
-            capped = (
-                rule.cap if rule.cap is not None and math.isclose(abs(points), rule.cap) else None
-            )
+        # One row read as Python values: per-element numpy access costs more than the rules.
+        counts_row = self.rule_counts[row].tolist()
+        points_row = self.rule_points[row].tolist()
+        for index, count in enumerate(counts_row):
+            if not count:
+                continue
+            points = points_row[index]
+            rule_id, label, dimension, each, cap, disqualify, once = self._rule_facts[index]
+            base = each * (1 if once else count)
+            capped = cap if cap is not None and math.isclose(abs(points), cap) else None
             found.append(
                 Reason(
-                    rule.id,
-                    rule.text,
-                    self.rules.dimension_of(rule),
-                    points,
-                    count,
-                    base,
-                    capped,
-                    rule.disqualify,
-                    once=rule.once,
+                    rule_id, label, dimension, points, count, base, capped, disqualify, once=once
                 )
             )
+        kept, raw = self.dimensions[row].tolist(), self.uncapped[row].tolist()
         for column, (name, dim) in enumerate(self.rules.dimensions.items()):
-            excess = float(self.dimensions[row, column] - self.uncapped[row, column])
+            excess = kept[column] - raw[column]
             if excess != 0.0:
                 limit = dim.cap if excess < 0 else dim.floor
                 label = dim.label or name

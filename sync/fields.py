@@ -11,6 +11,7 @@ never causes one.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,12 @@ from scoring import RuleSet, ScoreBatch, ensure_utc, whole_points
 SCORED_AT = "scored_at"
 REASONS_SHOWN = 3
 REASONS_MAX_CHARS = 1000
+
+
+@functools.lru_cache(maxsize=8)
+def timestamp(moment: datetime) -> str:
+    """A moment as written back: UTC to the second, with a Z."""
+    return ensure_utc(moment).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class FieldNameError(ValueError):
@@ -108,9 +115,11 @@ class FieldMap:
         out[names["reasons"]] = batch.reasons_text(
             row, limit=REASONS_SHOWN, max_chars=min(REASONS_MAX_CHARS, limit)
         )
-        stamp = ensure_utc(scored_at).isoformat(timespec="seconds")
-        out[names[SCORED_AT]] = stamp.replace("+00:00", "Z")
-        return {name: value[:limit] for name, value in out.items()}
+        out[names[SCORED_AT]] = timestamp(scored_at)
+        for name, value in out.items():
+            if len(value) > limit:
+                out[name] = value[:limit]
+        return out
 
     def differs(self, values: Mapping[str, str], before: Mapping[str, str] | None) -> bool:
         """Whether anything other than the scoring time changed since the last write."""
