@@ -118,6 +118,9 @@ class Emulator:
 
     # -- routes -----------------------------------------------------------------------------
 
+    def add_routes(self) -> None:
+        """Register the emulator's routes; its state calls this once it is built."""
+
     def route(self, method: str, path: str, operation: str, handler: Handler) -> None:
         """Add a route; `{name}` in the path captures one segment into `request.params`."""
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.clock import SandboxClock
-from sandbox.faults import Fault, FaultPlan, Latency
+from sandbox.faults import Fault
 from sandbox.http import Handler, Request, Response
 from sandbox.hubspot.association_routes import AssociationRoutes
 from sandbox.hubspot.contact_routes import ContactRoutes
@@ -12,10 +11,8 @@ from sandbox.hubspot.errors import AUTH_MESSAGE, HubSpotError
 from sandbox.hubspot.object_routes import ObjectRoutes
 from sandbox.hubspot.property_routes import PropertyRoutes
 from sandbox.hubspot.rate_limits import SEARCH_ENDPOINTS, rate_limited
-from sandbox.hubspot.search_filters import SEARCH_RESULT_CAP
 from sandbox.hubspot.search_routes import SearchRoutes
 from sandbox.hubspot.simulation import ActivitySimulation
-from sandbox.world.tables import World
 
 CONTACTS = "/crm/v3/objects/contacts"
 PROPERTIES = "/crm/v3/properties/{objectType}"
@@ -32,28 +29,7 @@ class HubSpotSandbox(
 ):
     """HubSpot's CRM objects, search, properties, email events and associations, over a world."""
 
-    def __init__(
-        self,
-        world: World | None = None,
-        *,
-        tier: str = "professional",
-        daily_limit: int | None = None,
-        faults: FaultPlan | None = None,
-        latency: Latency | None = None,
-        clock: SandboxClock | None = None,
-        token: str = "sandbox-token",
-        search_result_cap: int = SEARCH_RESULT_CAP,
-    ) -> None:
-        super().__init__(
-            world,
-            tier=tier,
-            daily_limit=daily_limit,
-            faults=faults,
-            latency=latency,
-            clock=clock,
-            token=token,
-            search_result_cap=search_result_cap,
-        )
+    def add_routes(self) -> None:
         for method, path, operation, handler in self._table():
             self.route(method, path, operation, self._guarded(handler))
 

@@ -67,6 +67,7 @@ class HubSpotState(Emulator):
         }
         self.objects = CrmObjects()
         self._project()
+        self.add_routes()
 
     def _project(self) -> None:
         world = self.world

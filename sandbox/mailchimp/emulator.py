@@ -7,8 +7,7 @@ import binascii
 import uuid
 from collections.abc import Mapping
 
-from sandbox.clock import SandboxClock
-from sandbox.faults import Fault, FaultPlan, Latency
+from sandbox.faults import Fault
 from sandbox.http import Handler, Request, Response
 from sandbox.mailchimp.activity_routes import ActivityRoutes
 from sandbox.mailchimp.batch_routes import BatchRoutes
@@ -23,7 +22,6 @@ from sandbox.mailchimp.report_routes import ReportRoutes
 from sandbox.mailchimp.store_routes import StoreRoutes
 from sandbox.mailchimp.subscribe_routes import SubscribeRoutes
 from sandbox.mailchimp.values import API_ROOT
-from sandbox.world.tables import World
 
 EMAIL_ACTIVITY = "reports.get_email_activity_for_campaign"
 KEY_INVALID = "Your API key may be invalid, or you've attempted to access the wrong datacenter."
@@ -55,26 +53,6 @@ class MailchimpSandbox(
 
     name = "mailchimp"
 
-    def __init__(
-        self,
-        world: World | None = None,
-        *,
-        api_key: str = "sandbox-key-us1",
-        faults: FaultPlan | None = None,
-        latency: Latency | None = None,
-        clock: SandboxClock | None = None,
-        max_connections: int = 10,
-    ) -> None:
-        super().__init__(
-            world,
-            api_key=api_key,
-            faults=faults,
-            latency=latency,
-            clock=clock,
-            max_connections=max_connections,
-        )
-        self._add_routes()
-
     def start(self, port: int = 0) -> MailchimpSandbox:
         super().start(port)
         return self
@@ -84,7 +62,7 @@ class MailchimpSandbox(
 
     # -- routes -----------------------------------------------------------------------------
 
-    def _add_routes(self) -> None:
+    def add_routes(self) -> None:
         for method, path, operation, handler in self._table():
             self.route(method, API_ROOT + path, operation, self._locked(handler))
         self.route("GET", "/batch-results/{name}", "batch_results", self._locked(self._results))

@@ -44,6 +44,7 @@ class MailchimpState(Emulator):
         self.in_flight: defaultdict[str | None, int] = defaultdict(int)
         self._local = threading.local()
         self.project_world()
+        self.add_routes()
 
     def project_world(self) -> None:
         """Project the world afresh: its members, campaigns and orders, with no change or batch."""
