@@ -226,6 +226,11 @@ class ScoreBatch:
         found.sort(key=lambda r: (not r.disqualifies, r.limit, -abs(r.points)))
         return found
 
+    def whole_dimensions(self, row: int) -> list[int]:
+        """Each dimension in whole points that add up to the whole score, as written back."""
+        total = whole_points(float(self.total[row]))
+        return apportion(self.dimensions[row].tolist(), total)
+
     def explained(self, row: int) -> list[tuple[Reason, int]]:
         """The reasons with whole points that add up to the whole score: what every view
         of a score (the CRM field, `explain`, files) shows."""

@@ -31,7 +31,7 @@ from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, Sto
 from sync.fields import FieldMap, FieldNameError
 from sync.pipeline import Progress, Sync
 from sync.settings import Settings
-from sync.stages import StageMap, StageMapError
+from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary
 
@@ -128,17 +128,14 @@ class Leadscore:
             field = connector.capabilities.lifecycle_field
             if not mapping or field is None:
                 continue
-            setting = f"LEADSCORE_{connector.system.upper()}__{section.stage_setting or ''}"
+            setting = f"LEADSCORE_{connector.system}__{section.stage_setting or ''}".upper()
+            wrong = unknown_stages(self.rules, mapping, setting)
+            if wrong:  # said before the call that reads the system's own values
+                raise ConfigError(wrong)
+            order = connector.stage_values()
             try:
                 maps.append(
-                    StageMap.checked(
-                        self.rules,
-                        connector.system,
-                        field,
-                        mapping,
-                        connector.stage_values(),
-                        setting.upper(),
-                    )
+                    StageMap.checked(self.rules, connector.system, field, mapping, order, setting)
                 )
             except StageMapError as exc:
                 raise ConfigError(str(exc)) from None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from connectors.errors import InputFileError
 from connectors.files import file_format, parse_moment, read_activities, read_contacts, write_rows
@@ -41,7 +42,8 @@ err = Console(stderr=True)
 def fail(lines: list[str] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print what is wrong on stderr and stop with `code` (2: bad input)."""
     for line in [lines] if isinstance(lines, str) else lines:
-        err.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
+        # The line may quote a path or an address with brackets: never read it as markup.
+        err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

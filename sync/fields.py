@@ -106,8 +106,10 @@ class FieldMap:
         names = self.names
         limit = self.capabilities.max_text_length
         out = {names["score"]: str(whole_points(float(batch.total[row])))}
-        for column, dimension in enumerate(batch.dimension_names):
-            out[names[dimension]] = str(whole_points(float(batch.dimensions[row, column])))
+        for dimension, points in zip(
+            batch.dimension_names, batch.whole_dimensions(row), strict=True
+        ):
+            out[names[dimension]] = str(points)
         if "grade" in names:
             out[names["grade"]] = batch.grade(row) or ""
         if "stage" in names:

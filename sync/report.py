@@ -52,7 +52,7 @@ def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int
         who = batch.emails.value(index) or str(batch.contact_ids[index])
         # whole points, as written to the CRMs, so that the reasons beside them add up
         cells = [str(rank), escape(who), str(whole_points(float(batch.total[index])))]
-        cells += [str(whole_points(float(v))) for v in batch.dimensions[index]]
+        cells += [str(points) for points in batch.whole_dimensions(index)]
         if has_grades:
             cells.append(batch.grade(index) or "")
         if has_stages:
@@ -169,8 +169,8 @@ def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
     """One person's score, dimensions, grade, stage and every rule that fired."""
     who = batch.emails.value(row) or str(batch.contact_ids[row])
     dims = ", ".join(
-        f"{name} {whole_points(float(batch.dimensions[row, i]))}"
-        for i, name in enumerate(batch.dimension_names)
+        f"{name} {points}"
+        for name, points in zip(batch.dimension_names, batch.whole_dimensions(row), strict=True)
     )
     console.print(
         f"[bold]{escape(who)}[/bold]: score {whole_points(float(batch.total[row]))} ({dims})",

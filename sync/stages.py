@@ -64,6 +64,16 @@ def reached_stages(
     return [reached.get(contact.id) for contact in contacts]
 
 
+def unknown_stages(rules: RuleSet, mapping: Mapping[str, str], setting: str) -> list[str]:
+    """What is wrong with a mapping's stages against the rule file's ladder (no call needed)."""
+    ours = [s.name for s in rules.stages.ladder] if rules.stages else []
+    return [
+        f"{setting}: {stage!r} is not a stage of the rule file ({', '.join(ours) or 'none'})"
+        for stage in mapping
+        if stage not in ours
+    ]
+
+
 @dataclass(frozen=True)
 class StageMap:
     """Our stage -> a system's lifecycle value, written forward only."""
@@ -86,12 +96,7 @@ class StageMap:
         setting: str,
     ) -> StageMap:
         """A mapping whose stages exist in the ladder and whose values exist in the system."""
-        ours = [s.name for s in rules.stages.ladder] if rules.stages else []
-        problems = [
-            f"{setting}: {stage!r} is not a stage of the rule file ({', '.join(ours) or 'none'})"
-            for stage in mapping
-            if stage not in ours
-        ]
+        problems = unknown_stages(rules, mapping, setting)
         problems += [
             f"{setting}: {value!r} is not a {system} {field} value ({', '.join(order)})"
             for value in mapping.values()

@@ -43,7 +43,8 @@ def imports_in(text: str, where: str) -> list[tuple[str, bool]]:
             found += [(name, eager) for name in [node.module, *names]]
         elif (
             isinstance(node, ast.Call)
-            and getattr(node.func, "attr", "") == "import_module"
+            and (getattr(node.func, "attr", "") or getattr(node.func, "id", ""))
+            in ("import_module", "__import__")
             and node.args
             and isinstance(node.args[0], ast.Constant)
         ):
@@ -86,6 +87,9 @@ def problems(path: Path, found_imports: list[tuple[str, bool]] | None = None) ->
             found.append(f"{name}: {package} knows the record types of scoring and nothing else")
         if package == "sync" and inner is not None:
             found.append(f"{name}: sync uses the names scoring/__init__.py exports")
+        private = any(part.startswith("_") for part in name.split(".")[1:])
+        if head in PACKAGES and head != package and private:
+            found.append(f"{name}: a private name of another package")
         if package == "sync" and head == "sandbox" and where not in SANDBOX_USERS:
             found.append(f"{name}: only the demo and the sandbox command run the sandbox")
     return sorted(set(found))
@@ -103,6 +107,9 @@ def test_imports_flow_one_way(path: Path) -> None:
         ("sync", "from scoring import frames", True),
         ("sync", "from scoring import engine as e", True),
         ("sync", "from scoring import RuleSet", False),
+        ("sync", "from scoring import _private", True),
+        ("sync", "__import__('scoring.engine')", True),
+        ("sync", "from importlib import import_module\nimport_module('scoring.frames')", True),
         ("sync", "import importlib\nimportlib.import_module('scoring.engine')", True),
         ("connectors", "from scoring.frames import ContactFrame", True),
         ("connectors", "from scoring.records import Contact", False),

@@ -119,12 +119,17 @@ def pull_contacts(
 def event_pages(api: HubSpotApi, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     """Every page of the email events API for `params`, following its offsets."""
 
+    seen: set[str] = set()
+
     def page(offset: str | None) -> tuple[dict[str, Any], str | None]:
         data = api.email_events({**params, **({} if offset is None else {"offset": offset})})
         following = data.get("offset") if data.get("hasMore") else None
-        if following is not None and str(following) == str(offset):
-            raise RejectedError(SYSTEM, "email.events", "the same offset again: paging stopped")
-        return data, (None if following is None else str(following))
+        if following is None:
+            return data, None
+        if str(following) in seen:
+            raise RejectedError(SYSTEM, "email.events", "an offset came back again: paging stopped")
+        seen.add(str(following))
+        return data, str(following)
 
     return follow(page)
 

@@ -167,3 +167,14 @@ def test_same_compares_every_field_but_the_scoring_time() -> None:
     assert not fields.same(base, {**base, "lifecyclestage": "lead"})  # a field more
     assert not fields.same({**base, "lifecyclestage": "lead"}, base)  # a field less
     assert not fields.same(base, {**base, "leadscore_score": "2"})
+
+
+def test_written_dimensions_add_up_to_the_written_score() -> None:
+    activities = [act("email_open", 10), act("email_open", 1), act("email_click", 1)]
+
+    values = field_values(activities, title="VP")
+
+    # fit 30.4 and engagement 9.17 are 39.57, written as 40: fit takes the point (31 and 9)
+    dimensions = int(values["leadscore_fit"]) + int(values["leadscore_engagement"])
+    assert dimensions == int(values["leadscore_score"]) == 40
+    assert (values["leadscore_fit"], values["leadscore_engagement"]) == ("31", "9")

@@ -139,3 +139,29 @@ def test_the_token_never_shows_in_the_error_about_another_setting(
     assert value in str(failure.value)
     assert TOKEN not in str(failure.value)
     assert TOKEN not in repr(failure.value.errors())
+
+
+def test_settings_built_directly_carry_every_registered_system_section() -> None:
+    from connectors.registry import SYSTEMS
+
+    settings = Settings(hubspot={"access_token": TOKEN})
+
+    assert {entry.name for entry in SYSTEMS} <= set(type(settings).model_fields)
+    assert settings.section("hubspot").configured
+
+
+def test_isolated_settings_read_nothing_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from sync.settings import isolated_settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("LEADSCORE_FIELD_PREFIX=from_dotenv_\n", "utf-8")
+    monkeypatch.setenv("LEADSCORE_HUBSPOT__ACCESS_TOKEN", TOKEN)
+    monkeypatch.setenv("LEADSCORE_HUBSPOT__LIFECYCLE_STAGES", '{"Lead": "lead"}')
+
+    settings = isolated_settings(state_url="sqlite://")
+
+    assert settings.field_prefix == "leadscore_"
+    assert not settings.section("hubspot").configured
+    assert settings.section("hubspot").stage_mapping() == {}
