@@ -12,8 +12,9 @@ from a process of its own, as HubSpot would from its own machines. Printed:
 - full sync: API calls against the minimum (every page each stream must read,
   plus one batch of 100 per changed contact, plus setup and the sync's check of
   it): goal at most 1.05;
-- full sync: wall time against calls divided by the allowed rate (and search
-  calls by search's own rate, whichever is longer): goal at most 1.15;
+- full sync: wall time against the longer of the calls other than searches
+  divided by the 10-second window's rate and the searches divided by search's
+  own rate (search is exempt from the window): goal at most 1.15;
 - incremental sync with nothing new: write calls (goal: zero).
 """
 
@@ -138,7 +139,9 @@ def main() -> int:
             + len(fields.specs)
             + 2  # the sync's check that setup has run: the same two lists
         )
-        bound = max(total / (BURST / WINDOW), search / SEARCH_RATE) / args.scale
+        # Searches have their own limit and are exempt from the 10-second window: the two
+        # kinds of call run side by side, and the slower of the two sets the pace.
+        bound = max((total - search) / (BURST / WINDOW), search / SEARCH_RATE) / args.scale
         print(
             f"full sync  {contacts:,} contacts, {events:,} email events, "
             + ", ".join(f"{n:,} {kind}" for kind, n in objects.items())
@@ -149,7 +152,8 @@ def main() -> int:
             f"ratio {total / minimum:.3f} (goal 1.05)"
         )
         print(
-            f"           wall {wall:.2f} s against {bound:.2f} s (calls / allowed rate, "
+            f"           wall {wall:.2f} s against {bound:.2f} s (max of other calls / 19 per s, "
+            f"searches / 5 per s; "
             f"scale {args.scale:g}): ratio {wall / bound:.3f} (goal 1.15)"
         )
         print(

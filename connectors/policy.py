@@ -158,9 +158,12 @@ class Limit:
     window: RollingWindow
     operations: frozenset[str] | None = None
     """None: every operation takes a slot; else only the operations named."""
+    exempt: frozenset[str] = frozenset()
+    """Operations the limit does not count, though `operations` would include them."""
 
     def applies_to(self, operation: str) -> bool:
-        return self.operations is None or operation in self.operations
+        named = self.operations is None or operation in self.operations
+        return named and operation not in self.exempt
 
 
 class wait_retry_after(wait_base):

@@ -5,7 +5,9 @@ guides/apps/api-usage/usage-details): private apps get 100 requests per 10 secon
 Free and Starter, 190 on Professional and Enterprise, 250 with the API limit increase;
 a daily limit of 250,000 (Free, Starter), 625,000 (Professional) or 1,000,000
 (Enterprise), a million more with the increase; the CRM search endpoints 5 requests
-per second on their own.
+per second on their own, exempt from the 10-second window (each v3 search endpoint's
+reference lists a ten-secondly exemption); a search's 429 carries no Retry-After, so the
+policy's own backoff waits then.
 """
 
 from __future__ import annotations
@@ -38,7 +40,10 @@ def hubspot_limits(tier: str, clock: Clock | None = None) -> list[Limit]:
         raise ValueError(f"unknown HubSpot tier {tier!r}; expected one of {', '.join(allowed)}")
     per_10s = _ADDON_PER_10S if addon else _PER_10S[base]
     return [
-        Limit(RollingWindow(per_10s, 10.0 * (1 + _WINDOW_MARGIN), clock)),
+        # Search has a limit of its own and is exempt from the 10-second window (each v3
+        # search endpoint's reference lists that exemption), so searches and other calls
+        # run side by side.
+        Limit(RollingWindow(per_10s, 10.0 * (1 + _WINDOW_MARGIN), clock), exempt=SEARCH_OPERATIONS),
         Limit(
             RollingWindow(_SEARCH_PER_SECOND, 1.0 * (1 + _SEARCH_MARGIN), clock),
             SEARCH_OPERATIONS,

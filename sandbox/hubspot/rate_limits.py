@@ -23,7 +23,8 @@ ADDON_BURST, ADDON_DAILY = 250, 1_000_000
 WINDOW_SECONDS = 10
 SEARCH_PER_SECOND = 5
 SEARCH_ENDPOINTS = frozenset({"contacts.search"})
-"""The operations of the CRM search endpoints: 5 a second, no rate-limit headers."""
+"""The operations of the CRM search endpoints: 5 a second, exempt from the 10-second window,
+no rate-limit headers and no Retry-After on their 429."""
 RATE_LIMIT_MESSAGES = {
     "TEN_SECONDLY_ROLLING": "You have reached your ten_secondly_rolling limit.",
     "SECONDLY": "You have reached your secondly limit.",
@@ -59,16 +60,20 @@ class PortalLimits:
         if day != self.day:
             self.day, self.daily.used = day, 0
 
-    def refusal(self, operation: str, vendor_ms: float) -> tuple[str, str] | None:
-        """(policyName, Retry-After seconds) of the limit that refuses a request, or None.
+    def refusal(self, operation: str, vendor_ms: float) -> tuple[str, str | None] | None:
+        """(policyName, Retry-After seconds or None) of the limit refusing a request, or None.
 
-        A request admitted spends one of the day's budget.
+        A request admitted spends one of the day's budget. Search has its own limit
+        and is exempt from the 10-second window; its 429 carries no Retry-After.
         """
         if self.daily.remaining <= 0:
             until_midnight = DAY_MS - vendor_ms % DAY_MS
             return "DAILY", str(math.ceil(until_midnight / 1000))
-        if operation in SEARCH_ENDPOINTS and not self.search_window.try_acquire():
-            return "SECONDLY", seconds_until_free(self.search_window)
+        if operation in SEARCH_ENDPOINTS:
+            if not self.search_window.try_acquire():
+                return "SECONDLY", None
+            self.daily.try_spend()
+            return None
         if not self.window.try_acquire():
             return "TEN_SECONDLY_ROLLING", seconds_until_free(self.window)
         self.daily.try_spend()
@@ -90,8 +95,8 @@ def seconds_until_free(window: ServerWindow) -> str:
     return str(max(1, math.ceil(window.retry_after())))
 
 
-def rate_limited(policy: str, retry_after: str, correlation: str) -> Response:
-    """HubSpot's 429 for the limit `policy`, with Retry-After."""
+def rate_limited(policy: str, retry_after: str | None, correlation: str) -> Response:
+    """HubSpot's 429 for the limit `policy`, with Retry-After where HubSpot sends one."""
     body = {
         "status": "error",
         "message": RATE_LIMIT_MESSAGES[policy],
@@ -99,5 +104,7 @@ def rate_limited(policy: str, retry_after: str, correlation: str) -> Response:
         "correlationId": correlation,
         "policyName": policy,
     }
-    headers = {"Retry-After": retry_after, "X-HubSpot-Correlation-Id": correlation}
+    headers = {"X-HubSpot-Correlation-Id": correlation}
+    if retry_after is not None:
+        headers["Retry-After"] = retry_after
     return Response.json(body, 429, **headers)

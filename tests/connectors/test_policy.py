@@ -231,6 +231,30 @@ def test_limits_apply_only_to_the_operations_they_name() -> None:
     assert clock.sleeps == [1.0]
 
 
+def test_hubspot_searches_run_beside_a_full_10_second_window() -> None:
+    clock = FakeClock()
+    calls = policy(clock, limits=hubspot_limits("starter", clock))
+
+    for _ in range(100):
+        calls.call("contacts.get", Vendor(), translate)
+    calls.call("contacts.search", Vendor(), translate)  # no wait: the window does not count it
+    waited_for_search = list(clock.sleeps)
+    calls.call("contacts.get", Vendor(), translate)  # the 101st call waits for the window
+
+    assert waited_for_search == []
+    assert clock.sleeps and clock.sleeps[-1] > 9.0
+
+
+def test_a_429_without_retry_after_is_retried_after_the_policys_own_backoff() -> None:
+    clock = FakeClock()
+    limited = RateLimited("hubspot", "contacts.search", "secondly limit", status=429)
+    calls = policy(clock, seed=1)
+
+    calls.call("contacts.search", Vendor(limited), translate)
+
+    assert len(clock.sleeps) == 1 and 0.0 <= clock.sleeps[0] <= 0.5  # full jitter, first step
+
+
 @pytest.mark.parametrize(
     ("tier", "per_10s"),
     [
@@ -245,10 +269,8 @@ def test_limits_apply_only_to_the_operations_they_name() -> None:
 def test_hubspot_limits_follow_the_tier(tier: str, per_10s: int) -> None:
     general, search = hubspot_limits(tier, FakeClock())
 
-    assert (general.window.limit, general.operations) == (
-        per_10s,
-        None,
-    )
+    assert (general.window.limit, general.operations) == (per_10s, None)
+    assert not general.applies_to("contacts.search")  # search has its own limit only
     # The vendor's counts over slightly longer windows, for the network's jitter.
     assert 10.0 < general.window.seconds <= 10.25
     assert search.window.limit == 5 and 1.0 < search.window.seconds <= 1.05

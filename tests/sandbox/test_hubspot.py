@@ -893,6 +893,21 @@ def test_search_allows_5_requests_a_second_and_carries_no_rate_limit_headers() -
     assert all("X-HubSpot-RateLimit-Remaining" not in h for h in headers)
     assert all("X-HubSpot-Correlation-Id" in h for h in headers)
     assert refused.value.status == 429 and body(refused.value)["policyName"] == "SECONDLY"
+    assert "Retry-After" not in (refused.value.headers or {})  # search's 429 never says when
+
+
+def test_search_is_exempt_from_the_10_second_window_and_spends_none_of_it() -> None:
+    with HubSpotSandbox(small_world(), tier="starter") as sandbox:
+        api = client(sandbox)
+        for _ in range(100):  # the starter tier's whole 10-second window
+            api.crm.contacts.basic_api.get_by_id(ANN)
+        found = api.crm.contacts.search_api.do_search(PublicObjectSearchRequest(limit=1))
+        with pytest.raises(ContactsError) as refused:
+            api.crm.contacts.basic_api.get_by_id(ANN)
+
+    assert found.total >= 1
+    assert body(refused.value)["policyName"] == "TEN_SECONDLY_ROLLING"
+    assert sandbox.limits.window.remaining() == 0  # the search took no slot of the window
 
 
 def test_daily_budget_runs_out_with_policy_daily() -> None:
