@@ -15,14 +15,17 @@ from connectors.protocol import Capabilities, Connector
 class SystemSettings(BaseModel):
     """The settings section of one system; `configured` says whether it has credentials."""
 
-    credential_setting: ClassVar[str] = ""
-    """The setting (after the prefix) that configures the system, named in hints."""
+    credentials: ClassVar[tuple[str, ...]] = ()
+    """The fields that must all be set for the system to be synced, named in hints."""
     stage_setting: ClassVar[str | None] = None
     """The field of this section holding an opt-in stage -> lifecycle value mapping."""
 
     @property
     def configured(self) -> bool:
-        raise NotImplementedError
+        """Whether every credential field is set: without them the system is not synced."""
+        return bool(self.credentials) and all(
+            getattr(self, name) is not None for name in self.credentials
+        )
 
     def stage_mapping(self) -> Mapping[str, str]:
         """Our stage -> the system's lifecycle value, as configured (empty: not mapped)."""

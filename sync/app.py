@@ -91,7 +91,12 @@ class Leadscore:
         if connectors is None:
             connectors = build_connectors(settings, ruleset, fields, pace=pace, seed=seed)
         if not connectors and need_systems:
-            hints = " or ".join(f"LEADSCORE_{e.settings.credential_setting}" for e in SYSTEMS)
+            hints = " or ".join(
+                " and ".join(
+                    f"LEADSCORE_{e.name}__{field}".upper() for field in e.settings.credentials
+                )
+                for e in SYSTEMS
+            )
             raise NotConfigured(
                 f"no system is configured: set {hints} (see .env.example), "
                 "or run `leadscore demo` to try the local sandbox"

@@ -13,7 +13,7 @@ from connectors.system import SystemSettings
 class HubSpotSettings(SystemSettings):
     """A HubSpot portal: a private app's access token (or an OAuth access token)."""
 
-    credential_setting: ClassVar[str] = "HUBSPOT__ACCESS_TOKEN"
+    credentials: ClassVar[tuple[str, ...]] = ("access_token",)
     stage_setting: ClassVar[str | None] = "lifecycle_stages"
 
     access_token: SecretStr | None = Field(
@@ -33,10 +33,6 @@ class HubSpotSettings(SystemSettings):
         description="Opt-in, forward-only: our stage -> lifecyclestage value, as JSON, e.g. "
         '{"Marketing qualified": "marketingqualifiedlead"}; empty: lifecyclestage is untouched.',
     )
-
-    @property
-    def configured(self) -> bool:
-        return self.access_token is not None
 
     @field_validator("access_token", "host", mode="before")
     @classmethod
