@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from scoring.records import Activity, Contact
@@ -146,8 +147,28 @@ class WriteFailure:
 
 @dataclass(frozen=True)
 class WriteOutcome:
+    """What one write call (or a batch split into several) did. `stamps` are the
+    system's own modification times of what landed, the latest per call, where the
+    system answers with them."""
+
     written: list[str] = field(default_factory=list)
     failed: list[WriteFailure] = field(default_factory=list)
+    stamps: list[datetime] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OwnWrites:
+    """What one run wrote into a system, so that the next pull can pass over it.
+
+    Every record the run wrote carries `value` (the run's scoring time) in `field_name`,
+    and the system stamped the last of them at `until` (its own clock). A record
+    changed by anyone after `until` is news; one whose field holds `value` and that
+    has not changed since is only our own write.
+    """
+
+    field_name: str
+    value: datetime
+    until: datetime
 
 
 class Connector(Protocol):
@@ -170,6 +191,10 @@ class Connector(Protocol):
 
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
         """Write at most `capabilities.write_batch_size` records in one call."""
+        ...
+
+    def after_writes(self, stream: str, cursor: str, ours: OwnWrites) -> str:
+        """`stream`'s cursor, amended so that its next pull passes over `ours`."""
         ...
 
     def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:

@@ -31,11 +31,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.errors import ApiError, AuthError, BudgetExhausted
-from connectors.protocol import Connector, Page, Write, WriteFailure, WriteOutcome
+from connectors.protocol import (
+    Connector,
+    OwnWrites,
+    Page,
+    Write,
+    WriteFailure,
+    WriteOutcome,
+)
 from scoring import RuleSet, ScoreBatch
 from scoring import score as score_frames
 from sync.fanin import fan_in
-from sync.fields import FieldMap
+from sync.fields import SCORED_AT, FieldMap, timestamp
 from sync.stages import StageMap, reached_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
@@ -125,7 +132,8 @@ class Sync:
                 writes = plan.of(connector.system)
                 stats.planned = len(writes)
                 if not options.dry_run:
-                    self._write(connector, writes, options, stats, as_of)
+                    until = self._write(connector, writes, options, stats, as_of)
+                    self._note_own_writes(connector, pending[connector.system], as_of, until)
             phase("write")
             if not options.dry_run and options.limit is None:
                 for system, cursors in pending.items():
@@ -296,7 +304,8 @@ class Sync:
         options: SyncOptions,
         stats: SystemSummary,
         as_of: datetime,
-    ) -> None:
+    ) -> datetime | None:
+        """Write the plan in batches; the system's stamp of the last record that landed."""
         size = connector.capabilities.write_batch_size
         batches = [writes[i : i + size] for i in range(0, len(writes), size)]
 
@@ -326,7 +335,26 @@ class Sync:
             self.progress(f"written {connector.system}", len(chunk))
             return outcome
 
+        until: datetime | None = None
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
             for outcome in pool.map(write_one, batches):
                 stats.written += len(outcome.written)
                 stats.failed += len(outcome.failed)
+                if outcome.stamps:
+                    latest = max(outcome.stamps)
+                    until = latest if until is None else max(until, latest)
+        return until
+
+    def _note_own_writes(
+        self, connector: Connector, cursors: dict[str, str], as_of: datetime, until: datetime | None
+    ) -> None:
+        """Amend the contacts cursor so the next pull passes over what this run wrote
+        (every written record carries this run's `scored_at`)."""
+        stream = connector.streams[0]
+        fields = self.fields.get(connector.system)
+        if until is None or stream not in cursors or fields is None:
+            return
+        # The field holds the time as written (to the second), which the filter must match.
+        written = datetime.fromisoformat(timestamp(as_of))
+        ours = OwnWrites(fields.names[SCORED_AT], written, until)
+        cursors[stream] = connector.after_writes(stream, cursors[stream], ours)

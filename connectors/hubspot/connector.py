@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
 from connectors.hubspot.pull import (
     LOOKBACK_MS,
+    after_own_writes,
     fetch_contact,
     pull_contacts,
     pull_email_events,
@@ -23,7 +24,15 @@ from connectors.hubspot.system import CAPABILITIES
 from connectors.hubspot.write import write_batch
 from connectors.paging import load_cursor
 from connectors.policy import CallPolicy, Clock
-from connectors.protocol import Capabilities, FieldSpec, Page, SetupReport, Write, WriteOutcome
+from connectors.protocol import (
+    Capabilities,
+    FieldSpec,
+    OwnWrites,
+    Page,
+    SetupReport,
+    Write,
+    WriteOutcome,
+)
 
 
 class HubSpotConnector:
@@ -91,3 +100,7 @@ class HubSpotConnector:
 
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
         return write_batch(self.api, writes)
+
+    def after_writes(self, stream: str, cursor: str, ours: OwnWrites) -> str:
+        """Only the contacts stream holds records we write."""
+        return after_own_writes(cursor, ours) if stream == "contacts" else cursor

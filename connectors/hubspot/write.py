@@ -9,6 +9,7 @@ which record carries it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from connectors.errors import ApiError, RejectedError
 from connectors.hubspot.client import TIMEOUT, HubSpotApi
@@ -59,6 +60,7 @@ def write_halving(
         else:
             outcome.written.extend(taken.written)
             outcome.failed.extend(taken.failed)
+            outcome.stamps.extend(taken.stamps)
             return True
     if missing_property(refused):
         # Every record names the property, so halving would only spend calls: the fix
@@ -102,8 +104,16 @@ def batch_update(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
         retryable = (error.category or "") not in ("VALIDATION_ERROR", "OBJECT_NOT_FOUND")
         for record in context.get("ids", []) or []:
             failed[str(record)] = WriteFailure(str(record), error.message or "", retryable)
-    landed = {str(r.id) for r in answer.results or []}
+    results = answer.results or []
+    landed = {str(r.id) for r in results}
     for record in ids:
         if record not in landed and record not in failed:
             failed[record] = WriteFailure(record, "not in HubSpot's answer", True)
-    return WriteOutcome([i for i in ids if i in landed and i not in failed], list(failed.values()))
+    # Each record's `updatedAt` is the stamp the write gave it: the next pull passes
+    # over records whose last change is this one (see `pull.own_writes_filters`).
+    stamps = [r.updated_at for r in results if isinstance(r.updated_at, datetime)]
+    return WriteOutcome(
+        [i for i in ids if i in landed and i not in failed],
+        list(failed.values()),
+        [max(stamps)] if stamps else [],
+    )

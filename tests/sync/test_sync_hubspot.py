@@ -134,6 +134,26 @@ def test_incremental_sync_with_nothing_new_writes_nothing(
     assert store.cursors("hubspot").keys() >= {"contacts", "email_events", "meetings"}
 
 
+def test_the_runs_after_a_full_sync_pass_over_its_own_writes(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    sync.run(SyncOptions(full=True))
+    first, second = sync.run(), sync.run()
+    box.clock.sleep(5)
+    box.hubspot.add_event("7", ActivityType.DEMO_REQUEST, url="https://x.example/demo")
+    third = sync.run()
+
+    # one search for the next cursor, one page that finds nothing: every contact the
+    # full sync wrote is newer than its cursor, but only by our own write
+    for quiet in (first, second):
+        assert quiet.systems["hubspot"].calls["contacts.search"] == 2
+        assert quiet.systems["hubspot"].contacts_changed == 0
+    # a change made after our writes is still news, and our write of it is then passed over
+    assert third.systems["hubspot"].written == 1
+    assert sync.run().systems["hubspot"].calls["contacts.search"] == 2
+
+
 def test_incremental_sync_writes_only_the_contacts_with_new_activity(
     box: Sandbox, rules: RuleSet, store: StateStore
 ) -> None:
