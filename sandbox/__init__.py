@@ -70,7 +70,11 @@ class Sandbox:
         """Per system, the settings that point its connector at the emulator here, keyed as
         leadscore's settings sections are (`LEADSCORE_HUBSPOT__ACCESS_TOKEN`, ...)."""
         return {
-            "hubspot": {"access_token": self.hubspot.token, "host": self.hubspot.base_url},
+            "hubspot": {
+                "access_token": self.hubspot.token,
+                "host": self.hubspot.base_url,
+                "tier": self.hubspot.tier,
+            },
         }
 
     def now(self) -> datetime:

@@ -51,20 +51,21 @@ class ServerWindow:
 
 
 class ServerDailyLimit:
-    """A server's count of requests per (vendor) day; `used` may be preset to test exhaustion."""
+    """A server's count of requests per (vendor) day; `used` may be preset to test exhaustion.
+    A limit of None counts without ever refusing."""
 
-    def __init__(self, limit: int, used: int = 0) -> None:
+    def __init__(self, limit: int | None, used: int = 0) -> None:
         self.limit = limit
         self.used = used
         self._lock = threading.Lock()
 
     def try_spend(self) -> bool:
         with self._lock:
-            if self.used >= self.limit:
+            if self.limit is not None and self.used >= self.limit:
                 return False
             self.used += 1
             return True
 
     @property
-    def remaining(self) -> int:
-        return max(0, self.limit - self.used)
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(0, self.limit - self.used)

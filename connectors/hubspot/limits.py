@@ -7,7 +7,10 @@ a daily limit of 250,000 (Free, Starter), 625,000 (Professional) or 1,000,000
 (Enterprise), a million more with the increase; the CRM search endpoints 5 requests
 per second on their own, exempt from the 10-second window (each v3 search endpoint's
 reference lists a ten-secondly exemption); a search's 429 carries no Retry-After, so the
-policy's own backoff waits then.
+policy's own backoff waits then. A public app using OAuth gets 110 requests per 10
+seconds in each portal that installs it, whatever the portal's tier, and no daily limit:
+its answers carry no X-HubSpot-RateLimit-Daily headers (changelog "Rate limit headers
+will now appear for OAuth authenticated calls": "there is no daily limit for these calls").
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ _PER_10S = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190}
 _ADDON_PER_10S = 250
 TIERS = tuple(_PER_10S)
 """Subscription tiers, lowest first; each may carry '+api_addon' (the API limit increase)."""
+OAUTH = "oauth"
+"""In place of a tier: a public (marketplace) app using OAuth, limited per app and portal."""
+_OAUTH_PER_10S = 110
 _SEARCH_PER_SECOND = 5
 _WINDOW_MARGIN, _SEARCH_MARGIN = 0.02, 0.05
 
@@ -35,10 +41,13 @@ def hubspot_limits(tier: str, clock: Clock | None = None) -> list[Limit]:
     its Retry-After. The margin costs 2% of the throughput (5% on search).
     """
     base, _, addon = tier.strip().lower().partition("+")
-    if base not in _PER_10S or addon not in ("", "api_addon"):
-        allowed = [*_PER_10S, *(f"{name}+api_addon" for name in _PER_10S)]
+    if base == OAUTH and not addon:
+        per_10s = _OAUTH_PER_10S
+    elif base in _PER_10S and addon in ("", "api_addon"):
+        per_10s = _ADDON_PER_10S if addon else _PER_10S[base]
+    else:
+        allowed = [*_PER_10S, *(f"{name}+api_addon" for name in _PER_10S), OAUTH]
         raise ValueError(f"unknown HubSpot tier {tier!r}; expected one of {', '.join(allowed)}")
-    per_10s = _ADDON_PER_10S if addon else _PER_10S[base]
     return [
         # Search has a limit of its own and is exempt from the 10-second window (each v3
         # search endpoint's reference lists that exemption), so searches and other calls
@@ -61,7 +70,10 @@ _ADDON_DAILY = 1_000_000
 
 
 def hubspot_daily_budget(tier: str) -> DailyBudget:
-    """A private app's requests per day for a tier; the API limit increase adds a million."""
+    """A private app's requests per day for a tier; the API limit increase adds a million.
+    An OAuth app has no daily limit."""
     hubspot_limits(tier)  # the same tier names, the same error for an unknown one
     base, _, addon = tier.strip().lower().partition("+")
+    if base == OAUTH:
+        return DailyBudget(None)
     return DailyBudget(_DAILY[base] + (_ADDON_DAILY if addon else 0))

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from connectors.hubspot.limits import TIERS
+from connectors.hubspot.limits import OAUTH, TIERS
 from connectors.system import SystemSettings
 
 
@@ -25,8 +25,9 @@ class HubSpotSettings(SystemSettings):
     )
     tier: str = Field(
         "professional",
-        description="Subscription tier for the 10-second limit: free, starter, professional or "
-        "enterprise, with '+api_addon' for the API limit increase.",
+        description="Subscription tier for a private app's limits: free, starter, professional "
+        "or enterprise, with '+api_addon' for the API limit increase; 'oauth' for a public app "
+        "(110 per 10 s, no daily limit).",
     )
     lifecycle_stages: dict[str, str] = Field(
         default_factory=dict,
@@ -48,6 +49,8 @@ class HubSpotSettings(SystemSettings):
     @classmethod
     def _known_tier(cls, value: str) -> str:
         base = value.removesuffix("+api_addon")
-        if base not in TIERS:
-            raise ValueError(f"expected one of {', '.join(TIERS)} (optionally +api_addon)")
+        if base not in TIERS and value != OAUTH:
+            raise ValueError(
+                f"expected one of {', '.join(TIERS)} (optionally +api_addon), or {OAUTH}"
+            )
         return value

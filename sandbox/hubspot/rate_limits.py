@@ -1,4 +1,5 @@
-"""A private app's rate limits by subscription tier, the headers that report them, their 429s."""
+"""An app's rate limits (a private app's by subscription tier, or an OAuth app's), the
+headers that report them, their 429s."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ PRIVATE_APP_LIMITS: Mapping[str, tuple[int, int]] = {
 API_ADDON = "api_addon"
 """Tier suffix ("professional+api_addon") for the API Limit Increase: 250 per 10 s."""
 ADDON_BURST, ADDON_DAILY = 250, 1_000_000
+OAUTH, OAUTH_BURST = "oauth", 110
+"""In place of a tier: a public app using OAuth, 110 per 10 s per portal and no daily limit
+(its answers carry no X-HubSpot-RateLimit-Daily headers)."""
 WINDOW_SECONDS = 10
 SEARCH_PER_SECOND = 5
 SEARCH_ENDPOINTS = frozenset({"contacts.search"})
@@ -33,8 +37,11 @@ RATE_LIMIT_MESSAGES = {
 """The 429's message for each `policyName`."""
 
 
-def tier_limits(tier: str) -> tuple[int, int]:
-    """(requests per 10 seconds, requests per day) of a tier such as "professional+api_addon"."""
+def tier_limits(tier: str) -> tuple[int, int | None]:
+    """(requests per 10 seconds, requests per day or None) of a tier such as
+    "professional+api_addon", or of "oauth"."""
+    if tier.lower() == OAUTH:
+        return OAUTH_BURST, None
     base, _, addon = tier.lower().partition("+")
     if base not in PRIVATE_APP_LIMITS or addon not in ("", API_ADDON):
         raise ValueError(
@@ -52,6 +59,7 @@ class PortalLimits:
         self.window = ServerWindow(self.burst, WINDOW_SECONDS, clock)
         self.search_window = ServerWindow(SEARCH_PER_SECOND, 1, clock)
         self.daily = ServerDailyLimit(daily if daily_limit is None else daily_limit)
+        self.reports_daily = daily is not None or daily_limit is not None
         self.day = day
         """The vendor-time day (days since the epoch, UTC) the daily budget counts."""
 
@@ -66,7 +74,7 @@ class PortalLimits:
         A request admitted spends one of the day's budget. Search has its own limit
         and is exempt from the 10-second window; its 429 carries no Retry-After.
         """
-        if self.daily.remaining <= 0:
+        if self.daily.remaining is not None and self.daily.remaining <= 0:
             until_midnight = DAY_MS - vendor_ms % DAY_MS
             return "DAILY", str(math.ceil(until_midnight / 1000))
         if operation in SEARCH_ENDPOINTS:
@@ -80,10 +88,14 @@ class PortalLimits:
         return None
 
     def headers(self) -> dict[str, str]:
-        """The X-HubSpot-RateLimit-* headers of an answer (search answers carry none)."""
-        return {
+        """The X-HubSpot-RateLimit-* headers of an answer (search answers carry none, an
+        OAuth app's no daily ones)."""
+        daily = {
             "X-HubSpot-RateLimit-Daily": str(self.daily.limit),
             "X-HubSpot-RateLimit-Daily-Remaining": str(self.daily.remaining),
+        }
+        return {
+            **(daily if self.reports_daily else {}),
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(WINDOW_SECONDS * 1000),
             "X-HubSpot-RateLimit-Max": str(self.burst),
             "X-HubSpot-RateLimit-Remaining": str(self.window.remaining()),

@@ -22,7 +22,7 @@ from connectors.errors import (
     TransportError,
     error_for_status,
 )
-from connectors.hubspot.limits import SEARCH_OPERATIONS, hubspot_limits
+from connectors.hubspot.limits import SEARCH_OPERATIONS, hubspot_daily_budget, hubspot_limits
 from connectors.policy import (
     CallPolicy,
     DailyBudget,
@@ -264,6 +264,7 @@ def test_a_429_without_retry_after_is_retried_after_the_policys_own_backoff() ->
         ("enterprise", 190),
         ("professional+api_addon", 250),
         ("starter+api_addon", 250),
+        ("oauth", 110),
     ],
 )
 def test_hubspot_limits_follow_the_tier(tier: str, per_10s: int) -> None:
@@ -278,8 +279,16 @@ def test_hubspot_limits_follow_the_tier(tier: str, per_10s: int) -> None:
 
 
 def test_hubspot_limits_name_the_tiers_when_the_tier_is_unknown() -> None:
-    with pytest.raises(ValueError, match=r"'gold'.*professional\+api_addon"):
+    with pytest.raises(ValueError, match=r"'gold'.*professional\+api_addon.*oauth"):
         hubspot_limits("gold")
+    with pytest.raises(ValueError, match=r"'oauth\+api_addon'"):
+        hubspot_limits("oauth+api_addon")  # the increase is for private apps
+
+
+def test_an_oauth_app_has_no_daily_budget_and_a_private_app_its_tiers() -> None:
+    assert hubspot_daily_budget("oauth").remaining is None
+    assert hubspot_daily_budget("starter").remaining == 250_000
+    assert hubspot_daily_budget("professional+api_addon").remaining == 1_625_000
 
 
 # Retries

@@ -851,7 +851,13 @@ def test_new_activity_moves_contacts_into_the_next_incremental_search(
 
 @pytest.mark.parametrize(
     ("tier", "burst"),
-    [("starter", 100), ("professional", 190), ("enterprise", 190), ("professional+api_addon", 250)],
+    [
+        ("starter", 100),
+        ("professional", 190),
+        ("enterprise", 190),
+        ("professional+api_addon", 250),
+        ("oauth", 110),
+    ],
 )
 def test_the_request_after_the_tiers_burst_in_10_seconds_gets_429(tier: str, burst: int) -> None:
     with HubSpotSandbox(small_world(), tier=tier) as sandbox:
@@ -867,6 +873,8 @@ def test_the_request_after_the_tiers_burst_in_10_seconds_gets_429(tier: str, bur
         str(burst - 1),
     )
     assert first["X-HubSpot-RateLimit-Interval-Milliseconds"] == "10000"
+    # An OAuth app has no daily limit, and its answers say none.
+    assert ("X-HubSpot-RateLimit-Daily" in first) == (tier != "oauth")
     assert refused.value.status == 429 and int(refused.value.headers["Retry-After"]) >= 1
     answer = body(refused.value)
     assert (answer["policyName"], answer["errorType"], answer["status"]) == (

@@ -350,6 +350,27 @@ def test_fetch_returns_one_contact_with_its_email_events_and_engagements(
     assert all(a.contact_id == "7" or a.contact_email for a in page.activities)
 
 
+def test_an_oauth_app_is_paced_at_its_own_limit_with_no_daily_budget(
+    rules: RuleSet, store: StateStore
+) -> None:
+    # Vendor time runs 4 times faster: the window, not the test, sets the pace.
+    with Sandbox(people=PEOPLE, seed=SEED, hubspot_tier="oauth", scale=4) as box:
+        app = open_app(box, rules, store)
+        app.setup()
+        hubspot = app.connectors[0]
+        assert isinstance(hubspot, HubSpotConnector)
+        summary = app.job.run(SyncOptions(full=True))
+        for contact in range(1, 41):
+            hubspot.fetch(str(contact))
+
+        statuses = [call.status for call in box.hubspot.log]
+    assert summary.systems["hubspot"].written == box.hubspot.contacts.size
+    # well past 110 calls, paced at 110 per 10 s: HubSpot refused none (paced at a
+    # professional tier's 190, some are refused)
+    assert len(statuses) > 150 and statuses.count(429) == 0
+    assert hubspot.policy.budget is not None and hubspot.policy.budget.remaining is None
+
+
 def test_a_spent_daily_budget_stops_the_sync_before_hubspot_refuses(
     box: Sandbox, rules: RuleSet, store: StateStore
 ) -> None:
