@@ -23,18 +23,15 @@ from sandbox.hubspot.state import HubSpotState
 from sandbox.hubspot.values import Json, PropertyValue, iso_millis
 
 
-def backwards_stage(
+def without_backwards_stage(
     contacts: ContactTable, row: int, values: Mapping[str, PropertyValue]
-) -> Json | None:
-    """The problem of moving lifecyclestage to an earlier stage, if that is what `values` do."""
+) -> dict[str, PropertyValue]:
+    """`values` less a move of lifecyclestage to an earlier stage, which HubSpot ignores:
+    the request succeeds and the stage stays (moving back takes clearing it first)."""
     new, old = values.get("lifecyclestage"), contacts.value("lifecyclestage", row)
     if not isinstance(new, str) or old is None or STAGE_RANK[new] >= STAGE_RANK.get(old, -1):
-        return None
-    message = (
-        f"lifecyclestage cannot move backwards from {old} to {new}; "
-        "clear it first, then set the earlier stage"
-    )
-    return property_problem("lifecyclestage", Invalid("INVALID_OPTION", message))
+        return dict(values)
+    return {name: value for name, value in values.items() if name != "lifecyclestage"}
 
 
 class ContactRoutes(HubSpotState):
@@ -61,10 +58,7 @@ class ContactRoutes(HubSpotState):
         if row is None:
             raise object_not_found(key)
         values = self._validated(request_body(request).get("properties"))
-        backwards = backwards_stage(self.contacts, row, values)
-        if backwards:
-            raise HubSpotError(400, invalid_properties([backwards]))
-        self.write_contact(row, values)
+        self.write_contact(row, without_backwards_stage(self.contacts, row, values))
         return Response.json(self._contact_json(row, [*values, *DEFAULT_CONTACT_PROPERTIES]))
 
     def _validated(self, properties: Any) -> dict[str, PropertyValue]:
@@ -118,7 +112,7 @@ class ContactRoutes(HubSpotState):
             if failure is not None:
                 errors.append(failure)
                 continue
-            self.write_contact(row, values)
+            self.write_contact(row, without_backwards_stage(self.contacts, row, values))
             results.append(self._contact_json(row, values))
         errors = ([missing_contacts(missing)] if missing else []) + errors
         return batch_answer(results, errors, iso_millis(self._vendor_ms()))
@@ -126,11 +120,8 @@ class ContactRoutes(HubSpotState):
     def _record_failure(
         self, row: int, key: str, values: Mapping[str, PropertyValue]
     ) -> Json | None:
-        """Why one record of a batch update fails: an injected fault or a backward stage."""
+        """Why one record of a batch update fails: an injected fault."""
         if self.faults.record_fails():
             message = "The record could not be written (injected fault); a retry may succeed"
             return record_error("INTERNAL_ERROR", message, [key])
-        backwards = backwards_stage(self.contacts, row, values)
-        if backwards:
-            return record_error("VALIDATION_ERROR", invalid_properties([backwards]), [key])
         return None
