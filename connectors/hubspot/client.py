@@ -58,6 +58,7 @@ def http_error(
     try:
         data = json.loads(body) if body else {}
         message = str(data.get("message") or data.get("category") or message)
+        message = named_problems(message, data.get("errors")) or message
         policy = data.get("policyName")
         if policy:
             message = f"{message} ({policy})"
@@ -73,6 +74,50 @@ def http_error(
     # The daily limit resets at midnight: waiting for it is not a retry.
     cls = BudgetExhausted if policy == "DAILY" else error_for_status(status)
     return cls(SYSTEM, operation, message, status=status, retry_after=retry_after)
+
+
+INVALID_VALUES = "Property values were not valid: "
+PROBLEM_TEXT = 120
+
+
+def named_problems(message: str, errors: Any) -> str | None:
+    """A refusal of property values said property by property, names first, so that the
+    names survive when a long message is cut to fit a log line or the store.
+
+    HubSpot puts the problems in the message as JSON after "Property values were not
+    valid: " (each with `name`, `error` and `message`), and in the v3 error model's
+    `errors[]` with `context.propertyName`. None when neither names a property.
+    """
+    found: dict[str, tuple[str, str]] = {}
+
+    def said(detail: Mapping[str, Any], code: str) -> tuple[str, str]:
+        return str(detail.get(code) or ""), str(detail.get("message") or "")
+
+    if message.startswith(INVALID_VALUES):
+        try:
+            listed = json.loads(message[len(INVALID_VALUES) :])
+        except ValueError:
+            listed = None
+        for item in listed if isinstance(listed, list) else []:
+            if isinstance(item, dict) and item.get("name"):
+                found[str(item["name"])] = (
+                    str(item.get("error") or ""),
+                    str(item.get("message") or ""),
+                )
+    for error in errors if isinstance(errors, list) else []:
+        detail = error if isinstance(error, dict) else getattr(error, "to_dict", dict)()
+        context = detail.get("context") or {}
+        for name in context.get("propertyName") or []:
+            found.setdefault(
+                str(name), (str(detail.get("code") or ""), str(detail.get("message") or ""))
+            )
+    if not found:
+        return None
+    named = [
+        f"{name} ({code}): {text[:PROBLEM_TEXT]}" if code else f"{name}: {text[:PROBLEM_TEXT]}"
+        for name, (code, text) in found.items()
+    ]
+    return "invalid property values: " + "; ".join(named)
 
 
 def raw_json(answer: Any, budget: DailyBudget | None = None) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from connectors.errors import ApiError, RejectedError
-from connectors.hubspot.client import TIMEOUT, HubSpotApi
+from connectors.hubspot.client import TIMEOUT, HubSpotApi, named_problems
 from connectors.protocol import Write, WriteFailure, WriteOutcome
 
 BATCH = 100
@@ -102,8 +102,11 @@ def batch_update(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
     for error in getattr(answer, "errors", None) or []:
         context = error.context or {}
         retryable = (error.category or "") not in ("VALIDATION_ERROR", "OBJECT_NOT_FOUND")
+        reason = named_problems(error.message or "", getattr(error, "errors", None))
         for record in context.get("ids", []) or []:
-            failed[str(record)] = WriteFailure(str(record), error.message or "", retryable)
+            failed[str(record)] = WriteFailure(
+                str(record), reason or error.message or "", retryable
+            )
     results = answer.results or []
     landed = {str(r.id) for r in results}
     for record in ids:

@@ -15,6 +15,7 @@ from sandbox.hubspot.errors import (
     invalid_properties,
     missing_contacts,
     object_not_found,
+    property_errors,
     property_problem,
     record_error,
 )
@@ -73,7 +74,7 @@ class ContactRoutes(HubSpotState):
             except Invalid as bad:
                 problems.append(property_problem(name, bad))
         if problems:
-            raise HubSpotError(400, invalid_properties(problems))
+            raise HubSpotError(400, invalid_properties(problems), errors=property_errors(problems))
         return values
 
     def _batch_read(self, request: Request) -> Response:

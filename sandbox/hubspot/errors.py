@@ -97,3 +97,17 @@ def property_problem(name: str, bad: Invalid) -> dict[str, Any]:
 
 def invalid_properties(problems: list[dict[str, Any]]) -> str:
     return "Property values were not valid: " + json.dumps(problems, separators=(",", ":"))
+
+
+def property_errors(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same problems as the v3 error model's `errors[]` (the SDK's `ErrorDetail`:
+    message, code, in, context), each naming its property in `context.propertyName`."""
+    return [
+        {
+            "message": problem["message"],
+            "code": problem["error"],
+            "in": problem["name"],
+            "context": {"propertyName": [problem["name"]]},
+        }
+        for problem in problems
+    ]

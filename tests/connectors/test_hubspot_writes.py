@@ -142,7 +142,9 @@ def test_a_refused_batch_still_reports_the_records_hubspot_fails_one_by_one(
 
     assert covers_once(outcome, writes)
     assert set(failed) == {"4", "999999"}
-    assert "INVALID_OPTION" in failed["4"].reason
+    assert failed["4"].reason.startswith(
+        "invalid property values: leadscore_stage (INVALID_OPTION)"
+    )
     assert "Could not get some CONTACT objects" in failed["999999"].reason
     assert not failed["4"].retryable and not failed["999999"].retryable
 
@@ -244,3 +246,16 @@ def test_setup_refuses_an_existing_property_of_another_type_and_creates_nothing(
     assert ours == {"leadscore_score"}
     assert "leadscore" not in box.hubspot.groups
     assert set(hubspot.calls()) == {"properties.list"}
+
+
+def test_a_refusal_names_the_property_first_however_long_hubspots_message(
+    box: Sandbox, rules: RuleSet
+) -> None:
+    hubspot = ready(box, rules)
+    # a value HubSpot quotes back in its message, long enough to push the name past any cut
+    long = BAD + "x" * 5000
+    outcome = hubspot.write([Write("1", {"leadscore_score": "1", "leadscore_stage": long})])
+
+    [failure] = outcome.failed
+    assert failure.reason.startswith("invalid property values: leadscore_stage (INVALID_OPTION): ")
+    assert len(failure.reason) < 300

@@ -504,6 +504,11 @@ def test_unknown_property_fails_the_whole_batch(sandbox: HubSpotSandbox) -> None
 
     assert error.value.status == 400 and body(error.value)["category"] == "VALIDATION_ERROR"
     assert "PROPERTY_DOESNT_EXIST" in body(error.value)["message"]
+    [named] = body(error.value)["errors"]
+    assert (named["code"], named["context"]) == (
+        "PROPERTY_DOESNT_EXIST",
+        {"propertyName": ["nope"]},
+    )
     assert ann.properties["jobtitle"] == "CMO"
 
 
