@@ -110,13 +110,26 @@ class RollingWindow:
 
 
 class DailyBudget:
-    """The requests left today; spent one per attempt, so a runaway retry cannot drain it unseen."""
+    """The requests left today; spent one per attempt, so a runaway retry cannot drain it unseen.
 
-    def __init__(self, limit: int | None) -> None:
+    Shares keep room for the account's other apps: a run spends at most `per_run`
+    of the daily limit, and no request is made once the account has used `in_all`
+    of it (its own count, from the vendor's headers, when lower than ours).
+    """
+
+    def __init__(
+        self, limit: int | None, *, per_run: float | None = None, in_all: float | None = None
+    ) -> None:
         if limit is not None and limit < 0:
             raise ValueError(f"a daily budget cannot be negative, not {limit}")
+        for name, share in (("per run", per_run), ("in all", in_all)):
+            if share is not None and not 0 < share <= 1:
+                raise ValueError(f"a share of the daily budget {name} is above 0 and at most 1")
         self.limit = limit
+        self.per_run = per_run
+        self.in_all = in_all
         self._remaining = limit
+        self._spent = 0
         self._lock = threading.Lock()
 
     @property
@@ -125,18 +138,64 @@ class DailyBudget:
         with self._lock:
             return self._remaining
 
-    def spend(self, system: str, operation: str) -> None:
-        """Count one request, or raise `BudgetExhausted` when none is left."""
+    @property
+    def run_allowance(self) -> int | None:
+        """Requests one run may make; None when unlimited."""
+        if self.limit is None or self.per_run is None:
+            return None
+        return int(self.limit * self.per_run)
+
+    @property
+    def reserve(self) -> int:
+        """Requests of the day left to the account's other apps."""
+        if self.limit is None or self.in_all is None:
+            return 0
+        return self.limit - int(self.limit * self.in_all)
+
+    def start_run(self) -> None:
+        """A run begins: its share starts afresh."""
         with self._lock:
-            if self._remaining is None:
-                return
-            if self._remaining <= 0:
+            self._spent = 0
+
+    def spend(self, system: str, operation: str) -> None:
+        """Count one request, or raise `BudgetExhausted` when none is left for it."""
+        allowance = self.run_allowance
+        with self._lock:
+            if allowance is not None and self._spent >= allowance:
                 raise BudgetExhausted(
                     system,
                     operation,
-                    "the daily request budget is spent; wait until it resets",
+                    f"this run spent its share of the daily request budget"
+                    f" ({(self.per_run or 1) * 100:g}%, {allowance} requests);"
+                    " the next run goes on from here",
                 )
-            self._remaining -= 1
+            if self._remaining is not None and self._remaining <= self.reserve:
+                left = (
+                    f"; the last {(1 - (self.in_all or 1)) * 100:g}% is left to the account's"
+                    " other apps"
+                    if self.reserve
+                    else ""
+                )
+                raise BudgetExhausted(
+                    system,
+                    operation,
+                    f"the daily request budget is spent{left}; wait until it resets",
+                )
+            if self._remaining is not None:
+                self._remaining -= 1
+            self._spent += 1
+
+    def report(self) -> dict[str, int | float | None]:
+        """What a run summary says of the budget."""
+        with self._lock:
+            return {
+                "daily_limit": self.limit,
+                "share_per_run": self.per_run,
+                "run_allowance": self.run_allowance,
+                "spent_this_run": self._spent,
+                "remaining_today": self._remaining,
+                "kept_for_other_apps": self.reserve,
+            }
 
     def observe(self, remaining: int | None) -> None:
         """Take the vendor's own count (from a response header) when it is lower than ours.

@@ -193,6 +193,14 @@ class Connector(Protocol):
         """Write at most `capabilities.write_batch_size` records in one call."""
         ...
 
+    def start_run(self) -> None:
+        """A run begins: its share of the system's daily request budget starts afresh."""
+        ...
+
+    def budget(self) -> Mapping[str, Any] | None:
+        """The daily request budget as a run summary reports it; None where there is none."""
+        ...
+
     def after_writes(self, stream: str, cursor: str, ours: OwnWrites) -> str:
         """`stream`'s cursor, amended so that its next pull passes over `ours`."""
         ...

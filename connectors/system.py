@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from connectors.policy import Clock
 from connectors.protocol import Capabilities, Connector
@@ -19,6 +19,20 @@ class SystemSettings(BaseModel):
     """The fields that must all be set for the system to be synced, named in hints."""
     stage_setting: ClassVar[str | None] = None
     """The field of this section holding an opt-in stage -> lifecycle value mapping."""
+
+    budget_per_run: float = Field(
+        0.25,
+        gt=0,
+        le=1,
+        description="Share of the daily API limit one run may spend (where the system has one).",
+    )
+    budget_in_all: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Share of the daily API limit past which no run calls (the rest is left to "
+        "the account's other apps).",
+    )
 
     @property
     def configured(self) -> bool:

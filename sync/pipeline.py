@@ -108,6 +108,8 @@ class Sync:
         started = time.perf_counter()
         run = self.store.start_run(mode, as_of)
         baseline = {c.system: dict(c.calls()) for c in self.connectors}
+        for connector in self.connectors:
+            connector.start_run()
         try:
             mark = time.perf_counter()
 
@@ -155,6 +157,8 @@ class Sync:
                     for op, n in connector.calls().items()
                     if n - before.get(op, 0)
                 }
+                budget = connector.budget()
+                stats.budget = None if budget is None else dict(budget)
             summary.elapsed = time.perf_counter() - started
             finished = as_of + timedelta(seconds=summary.elapsed)
             self.store.finish_run(run, summary.status, summary.as_dict(), finished)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -97,6 +98,22 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
         if stats.calls:
             calls = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))
             console.print(f"{system} calls: {calls}", highlight=False)
+        if stats.budget and stats.budget.get("run_allowance") is not None:
+            console.print(f"{system} daily budget: {budget_line(stats.budget)}", highlight=False)
+
+
+def budget_line(budget: Mapping[str, Any]) -> str:
+    """A system's daily request budget after a run, in a line."""
+    share = float(budget.get("share_per_run") or 1) * 100
+    line = (
+        f"{budget['spent_this_run']:,} of this run's {budget['run_allowance']:,} requests"
+        f" ({share:g}% of {budget['daily_limit']:,} a day)"
+    )
+    if budget.get("remaining_today") is not None:
+        line += f"; {budget['remaining_today']:,} left today"
+    if budget.get("kept_for_other_apps"):
+        line += f", of which {budget['kept_for_other_apps']:,} kept for other apps"
+    return line
 
 
 def print_plan(console: Console, summary: SyncSummary, shown: int = 10) -> None:

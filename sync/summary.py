@@ -33,6 +33,8 @@ class SystemSummary:
     calls: dict[str, int] = field(default_factory=dict)
     stream_seconds: dict[str, float] = field(default_factory=dict)
     """How long each stream took to pull, side by side with the others."""
+    budget: dict[str, Any] | None = None
+    """The system's daily request budget after the run: limit, this run's share and spending."""
 
     @property
     def total_calls(self) -> int:
@@ -77,6 +79,7 @@ class SyncSummary:
                     "calls": s.total_calls,
                     "calls_by_operation": dict(sorted(s.calls.items())),
                     "stream_seconds": {k: round(v, 3) for k, v in s.stream_seconds.items()},
+                    "budget": s.budget,
                 }
                 for name, s in self.systems.items()
             },

@@ -146,7 +146,10 @@ class HubSpotApi:
         policy: CallPolicy | None = None,
         clock: Clock | None = None,
         seed: int | None = None,
+        budget_shares: tuple[float, float] | None = None,
     ) -> None:
+        """`budget_shares`: the shares of the daily limit a run may spend and all apps may
+        spend before runs stop calling (see `DailyBudget`); None: the whole limit."""
         import requests
         from hubspot import HubSpot
         from urllib3.util.retry import Retry
@@ -174,7 +177,11 @@ class HubSpotApi:
         self.policy = policy or CallPolicy(
             SYSTEM,
             limits=hubspot_limits(tier, clock),
-            budget=hubspot_daily_budget(tier),
+            budget=hubspot_daily_budget(
+                tier,
+                per_run=budget_shares[0] if budget_shares else None,
+                in_all=budget_shares[1] if budget_shares else None,
+            ),
             clock=clock,
             seed=seed,
         )

@@ -8,6 +8,7 @@ batch updates (`write`); one contact fetched whole for a trigger (`fetch`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
 from connectors.hubspot.pull import (
@@ -52,9 +53,16 @@ class HubSpotConnector:
         clock: Clock | None = None,
         seed: int | None = None,
         lookback_ms: int = LOOKBACK_MS,
+        budget_shares: tuple[float, float] | None = None,
     ) -> None:
         self.api = HubSpotApi(
-            access_token, host=host, tier=tier, policy=policy, clock=clock, seed=seed
+            access_token,
+            host=host,
+            tier=tier,
+            policy=policy,
+            clock=clock,
+            seed=seed,
+            budget_shares=budget_shares,
         )
         self.properties = tuple(dict.fromkeys([*CONTACT_PROPERTIES, *properties]))
         self.lookback_ms = lookback_ms
@@ -100,6 +108,13 @@ class HubSpotConnector:
 
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
         return write_batch(self.api, writes)
+
+    def start_run(self) -> None:
+        if self.policy.budget is not None:
+            self.policy.budget.start_run()
+
+    def budget(self) -> Mapping[str, Any] | None:
+        return None if self.policy.budget is None else self.policy.budget.report()
 
     def after_writes(self, stream: str, cursor: str, ours: OwnWrites) -> str:
         """Only the contacts stream holds records we write."""

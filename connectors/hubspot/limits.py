@@ -69,11 +69,15 @@ _DAILY = {
 _ADDON_DAILY = 1_000_000
 
 
-def hubspot_daily_budget(tier: str) -> DailyBudget:
-    """A private app's requests per day for a tier; the API limit increase adds a million.
-    An OAuth app has no daily limit."""
+def hubspot_daily_budget(
+    tier: str, *, per_run: float | None = None, in_all: float | None = None
+) -> DailyBudget:
+    """A private app's requests per day for a tier, of which a run spends at most `per_run`
+    and all apps together at most `in_all`; the API limit increase adds a million. An OAuth
+    app has no daily limit."""
     hubspot_limits(tier)  # the same tier names, the same error for an unknown one
     base, _, addon = tier.strip().lower().partition("+")
     if base == OAUTH:
         return DailyBudget(None)
-    return DailyBudget(_DAILY[base] + (_ADDON_DAILY if addon else 0))
+    limit = _DAILY[base] + (_ADDON_DAILY if addon else 0)
+    return DailyBudget(limit, per_run=per_run, in_all=in_all)

@@ -45,6 +45,7 @@ def build(settings: HubSpotSettings, options: BuildOptions) -> Connector:
         settings.access_token.get_secret_value(),
         host=settings.host,
         tier=settings.tier,
+        budget_shares=(settings.budget_per_run, settings.budget_in_all),
         properties=options.properties,
         clock=options.pace,
         seed=options.seed,

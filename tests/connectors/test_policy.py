@@ -481,6 +481,41 @@ def test_retries_spend_the_budget_too() -> None:
     assert budget.remaining == 0
 
 
+def test_a_run_spends_its_share_and_the_next_run_starts_afresh() -> None:
+    budget = DailyBudget(100, per_run=0.25, in_all=0.8)
+    for _ in range(25):
+        budget.spend("hubspot", "contacts.get")
+    with pytest.raises(BudgetExhausted, match=r"share of the daily request budget \(25%, 25"):
+        budget.spend("hubspot", "contacts.get")
+    budget.start_run()
+    budget.spend("hubspot", "contacts.get")
+
+    assert budget.report() == {
+        "daily_limit": 100,
+        "share_per_run": 0.25,
+        "run_allowance": 25,
+        "spent_this_run": 1,
+        "remaining_today": 74,
+        "kept_for_other_apps": 20,
+    }
+
+
+def test_the_last_share_of_the_day_is_left_to_other_apps() -> None:
+    budget = DailyBudget(100, per_run=1.0, in_all=0.8)
+    budget.observe(21)  # other apps spent most of the day
+    budget.spend("hubspot", "contacts.get")
+    with pytest.raises(BudgetExhausted, match="last 20% is left to the account's other apps"):
+        budget.spend("hubspot", "contacts.get")
+
+    assert budget.remaining == 20
+
+
+@pytest.mark.parametrize("share", [0.0, -0.1, 1.5])
+def test_a_share_is_above_0_and_at_most_1(share: float) -> None:
+    with pytest.raises(ValueError, match="above 0 and at most 1"):
+        DailyBudget(100, per_run=share)
+
+
 def test_the_vendors_count_wins_only_when_lower() -> None:
     budget = DailyBudget(100)
 

@@ -50,6 +50,8 @@ def test_setup_sync_status_and_explain_work_together(box: Sandbox, env: dict[str
     assert "created 0" in again.stdout and "already there" in again.stdout
     assert synced.exit_code == 0, synced.output
     assert f"{box.hubspot.contacts.size:,}" in synced.stdout
+    assert "hubspot daily budget: " in synced.stdout  # this run's share, and what is left
+    assert "of this run's 156,250 requests (25% of 625,000 a day)" in synced.stdout
     assert status.exit_code == 0 and "full" in status.stdout and "ok" in status.stdout
     assert "cursor hubspot.contacts" in status.stdout
     assert explained.exit_code == 0 and "score" in explained.stdout
