@@ -43,9 +43,10 @@ class ContactRoutes(HubSpotState):
     def _list_contacts(self, request: Request) -> Response:
         names = list_arg(request, "properties") or DEFAULT_CONTACT_PROPERTIES
         links = list_arg(request, "associations")
-        page = list_page(request, self.contacts.size)
+        size = self.contacts.size
+        page = list_page(request, size, self._after_row(request))
         results = [self._contact_json(row, names, links) for row in page]
-        return list_answer(request, self.base_url, results, page, self.contacts.size)
+        return list_answer(request, self.base_url, results, page, size, self._after_token)
 
     def _get_contact(self, request: Request) -> Response:
         key = request.params["contactId"]

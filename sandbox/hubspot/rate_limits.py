@@ -22,7 +22,7 @@ API_ADDON = "api_addon"
 ADDON_BURST, ADDON_DAILY = 250, 1_000_000
 WINDOW_SECONDS = 10
 SEARCH_PER_SECOND = 5
-SEARCH_ENDPOINTS = frozenset({"contacts.search"})
+SEARCH_ENDPOINTS = frozenset({"contacts.search", "objects.search"})
 """The operations of the CRM search endpoints: 5 a second, exempt from the 10-second window,
 no rate-limit headers and no Retry-After on their 429."""
 RATE_LIMIT_MESSAGES = {

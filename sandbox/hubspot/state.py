@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import math
 import uuid
@@ -13,7 +14,7 @@ import numpy as np
 
 from sandbox.clock import SandboxClock
 from sandbox.faults import FaultPlan, Latency
-from sandbox.http import Emulator, Response
+from sandbox.http import Emulator, Request, Response
 from sandbox.hubspot.contact_events import contact_events
 from sandbox.hubspot.contact_projection import project_contacts
 from sandbox.hubspot.crm_objects import SALES_ACTIVITY, CrmObjects
@@ -66,6 +67,8 @@ class HubSpotState(Emulator):
             for i, (name, label) in enumerate(GROUPS)
         }
         self.objects = CrmObjects()
+        self._issued: dict[str, int] = {}
+        """List paging tokens handed out -> the row their page starts at."""
         self._project()
         self.add_routes()
 
@@ -114,6 +117,24 @@ class HubSpotState(Emulator):
         correlation = self._correlation_id()
         body = error_body(error, correlation)
         return Response.json(body, error.status, **{"X-HubSpot-Correlation-Id": correlation})
+
+    # -- list paging ----------------------------------------------------------------------------
+
+    def _after_token(self, row: int) -> str:
+        """An opaque `after` for a list page starting at `row`, remembered as issued."""
+        token = base64.urlsafe_b64encode(f"{row}|{len(self._issued)}".encode()).decode()
+        token = token.rstrip("=")
+        self._issued[token] = row
+        return token
+
+    def _after_row(self, request: Request) -> int:
+        """The row a list request's `after` starts at; 400 for a token never handed out."""
+        raw = request.arg("after")
+        if raw is None or raw == "":
+            return 0
+        if raw not in self._issued:
+            raise Invalid("INVALID_PAGING_CURSOR", f"after={raw!r} is not a paging cursor")
+        return self._issued[raw]
 
     # -- contacts -------------------------------------------------------------------------------
 
