@@ -145,9 +145,21 @@ class WriteFailure:
 
 
 @dataclass(frozen=True)
+class Gone:
+    """A record the system no longer has: merged into another (`merged_into`), or deleted.
+
+    A write to it can never land; the sync stops writing to it.
+    """
+
+    record_id: str
+    merged_into: str | None = None
+
+
+@dataclass(frozen=True)
 class WriteOutcome:
     written: list[str] = field(default_factory=list)
     failed: list[WriteFailure] = field(default_factory=list)
+    gone: list[Gone] = field(default_factory=list)
 
 
 class Connector(Protocol):

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from connectors.errors import ApiError, RejectedError
 from connectors.hubspot.client import TIMEOUT, HubSpotApi
+from connectors.hubspot.gone import find_gone
 from connectors.protocol import Write, WriteFailure, WriteOutcome
 
 BATCH = 100
@@ -59,6 +60,7 @@ def write_halving(
         else:
             outcome.written.extend(taken.written)
             outcome.failed.extend(taken.failed)
+            outcome.gone.extend(taken.gone)
             return True
     if missing_property(refused):
         # Every record names the property, so halving would only spend calls: the fix
@@ -97,13 +99,25 @@ def batch_update(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
         ),
     )
     failed: dict[str, WriteFailure] = {}
+    unsure: list[str] = []
     for error in getattr(answer, "errors", None) or []:
         context = error.context or {}
         retryable = (error.category or "") not in ("VALIDATION_ERROR", "OBJECT_NOT_FOUND")
         for record in context.get("ids", []) or []:
             failed[str(record)] = WriteFailure(str(record), error.message or "", retryable)
+            if error.category == "OBJECT_NOT_FOUND":
+                unsure.append(str(record))
     landed = {str(r.id) for r in answer.results or []}
     for record in ids:
         if record not in landed and record not in failed:
             failed[record] = WriteFailure(record, "not in HubSpot's answer", True)
-    return WriteOutcome([i for i in ids if i in landed and i not in failed], list(failed.values()))
+    # Missing or not found: merged away or deleted, or the write would be retried forever.
+    unsure = [
+        i for i, f in failed.items() if f.reason == "not in HubSpot's answer" or i not in landed
+    ]
+    gone = find_gone(api, unsure)
+    return WriteOutcome(
+        [i for i in ids if i in landed and i not in failed],
+        [f for i, f in failed.items() if i not in gone],
+        list(gone.values()),
+    )

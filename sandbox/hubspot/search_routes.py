@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
+
 from sandbox.http import Request, Response
 from sandbox.hubspot.arguments import int_value, request_body, unique
 from sandbox.hubspot.contact_table import ContactTable
@@ -54,7 +56,9 @@ class SearchRoutes(HubSpotState):
 
     def _live_rows(self, rows: Positions) -> Positions:
         """Rows of contacts still in the portal (not merged away, not archived)."""
-        return rows
+        if not self.gone:
+            return rows
+        return rows[~np.isin(rows, list(self.gone))]
 
     def _search_page(
         self, body: Json, rows: Positions | Sequence[int], render: Callable[[int], Json]

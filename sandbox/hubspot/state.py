@@ -67,6 +67,8 @@ class HubSpotState(Emulator):
             for i, (name, label) in enumerate(GROUPS)
         }
         self.objects = CrmObjects()
+        self.gone: dict[int, int | None] = {}
+        """Rows no longer in the portal -> the row merged into (None: archived)."""
         self._issued: dict[str, int] = {}
         """List paging tokens handed out -> the row their page starts at."""
         self._project()
@@ -154,6 +156,12 @@ class HubSpotState(Emulator):
         if not key.isdigit():
             return None
         row = int(key) - 1
+        while row in self.gone:
+            # A merged-away id reads as the contact it was merged into; an archived one is gone.
+            merged_into = self.gone[row]
+            if merged_into is None:
+                return None
+            row = merged_into
         return row if 0 <= row < self.contacts.size else None
 
     def write_contact(self, row: int, values: Mapping[str, PropertyValue]) -> None:
@@ -161,6 +169,25 @@ class HubSpotState(Emulator):
         for name, value in values.items():
             self.contacts.set(name, row, value)
         self.contacts.set("lastmodifieddate", row, self._now_ms())
+
+    def merge_contacts(self, primary_id: str, merged_id: str) -> None:
+        """Merge one contact into another, as a HubSpot user would: the merged id
+        disappears from lists and searches, reads of it answer the primary, and the
+        primary lists it in `hs_merged_object_ids` (semicolon-separated)."""
+        with self.lock:
+            primary, merged = self.contact_row(primary_id), self.contact_row(merged_id)
+            self.gone[merged] = primary
+            ids = [
+                i for i in (self.contacts.value("hs_merged_object_ids", primary) or "").split(";")
+            ]
+            ids = [i for i in [*ids, merged_id] if i]
+            self.write_contact(primary, {"hs_merged_object_ids": ";".join(ids)})
+
+    def archive_contact(self, contact_id: str) -> None:
+        """Delete (archive) a contact: gone from reads, lists and searches, readable
+        only with `archived=true`."""
+        with self.lock:
+            self.gone[self.contact_row(contact_id)] = None
 
     def _contact_json(self, row: int, names: Iterable[str], links: Sequence[str] = ()) -> Json:
         return contact_json(self.contacts, self.objects, row, names, links)
