@@ -146,6 +146,17 @@ class WriteFailure:
 
 
 @dataclass(frozen=True)
+class Gone:
+    """A record the system no longer has: merged into another (`merged_into`), or deleted.
+
+    A write to it can never land; the sync stops writing to it.
+    """
+
+    record_id: str
+    merged_into: str | None = None
+
+
+@dataclass(frozen=True)
 class WriteOutcome:
     """What one write call (or a batch split into several) did. `stamps` are the
     system's own modification times of what landed, the latest per call, where the
@@ -154,6 +165,7 @@ class WriteOutcome:
     written: list[str] = field(default_factory=list)
     failed: list[WriteFailure] = field(default_factory=list)
     stamps: list[datetime] = field(default_factory=list)
+    gone: list[Gone] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

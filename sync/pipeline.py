@@ -46,6 +46,7 @@ from sync.fields import SCORED_AT, FieldMap, timestamp
 from sync.stages import StageMap, reached_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
+from sync.vanished import gone_records, record_gone
 
 log = logging.getLogger("leadscore.sync")
 
@@ -263,6 +264,8 @@ class Sync:
         systems = {c.system for c in self.connectors}
         # A full run tries everything again, refused writes included.
         refused = {s: {} if options.full else self.store.refused(s) for s in systems}
+        # Merged away or deleted: a write can never land (re-pointing is for later).
+        vanished = {s: gone_records(self.store, s) for s in systems}
         plan = WritePlan({s: {} for s in systems})
         row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}
         emails = {contact.id: contact.email for contact in people.contacts}
@@ -282,6 +285,8 @@ class Sync:
                     forward = mapped.value(batch.stage(row), held.lifecycle)
                     if forward is not None:
                         values = {**values, mapped.field: forward}
+                if record in vanished[system]:
+                    continue
                 before = refused[system].get(record)
                 if before is not None and fields.same(values, before):
                     continue  # refused for good with these very values: a fix must come first
@@ -335,6 +340,12 @@ class Sync:
                 [(f.record_id, f.reason, f.retryable) for f in outcome.failed],
                 as_of,
                 values,
+            )
+            record_gone(
+                self.store,
+                connector.system,
+                [(g.record_id, g.merged_into) for g in outcome.gone],
+                as_of,
             )
             self.progress(f"written {connector.system}", len(chunk))
             return outcome

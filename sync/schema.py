@@ -5,6 +5,7 @@ persons      one row per person, keyed by normalized email
 identities   a person's record in each system, with the attributes last pulled
 activities   deduplicated by (system, activity id); resolved to a person on read
 written      the values last written to each record, what the diff compares against
+gone         records a system reported merged away or deleted
 failures     writes that did not land, with their reason, attempt count and values
 runs         a log of sync runs and their summaries
 meta         the schema version
@@ -94,6 +95,15 @@ failures = sa.Table(
     # The values that were refused, so a refusal that retrying cannot change is not
     # retried until the values themselves change.
 )
+gone = sa.Table(
+    "gone",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("merged_into", sa.String(64), nullable=True),
+    sa.Column("reported_at", sa.Float, nullable=False),
+    # Records a system reported merged away or deleted: never written again.
+)
 runs = sa.Table(
     "runs",
     metadata,
@@ -110,7 +120,11 @@ def _v1(connection: Connection) -> None:
     metadata.create_all(connection)
 
 
-MIGRATIONS = (_v1,)
+def _v2(connection: Connection) -> None:
+    gone.create(connection, checkfirst=True)
+
+
+MIGRATIONS = (_v1, _v2)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 
 

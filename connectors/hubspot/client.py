@@ -172,6 +172,14 @@ class HubSpotApi:
             "emails": crm.objects.emails.basic_api,
             "deals": crm.deals.basic_api,
         }
+        self.search = {
+            "meetings": crm.objects.meetings.search_api,
+            "calls": crm.objects.calls.search_api,
+            "emails": crm.objects.emails.search_api,
+            "deals": crm.deals.search_api,
+        }
+        self.pipelines = crm.pipelines.pipelines_api
+        self.associations = crm.associations.v4.batch_api
         self._events = requests.Session()
         self._events.headers["Authorization"] = f"Bearer {access_token}"
         self.policy = policy or CallPolicy(

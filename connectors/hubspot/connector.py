@@ -11,13 +11,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
+from connectors.hubspot.engagements import pull_changed
 from connectors.hubspot.pull import (
     LOOKBACK_MS,
     after_own_writes,
     fetch_contact,
     pull_contacts,
     pull_email_events,
-    pull_objects,
 )
 from connectors.hubspot.records import CONTACT_PROPERTIES
 from connectors.hubspot.setup import lifecycle_stages, setup_properties
@@ -92,7 +92,7 @@ class HubSpotConnector:
         if stream == "email_events":
             return pull_email_events(self.api, state, self.lookback_ms)
         if stream in OBJECT_KINDS:
-            return pull_objects(self.api, stream, state)
+            return pull_changed(self.api, stream, state, self.lookback_ms)
         raise ValueError(f"HubSpot has no stream {stream!r}; it has {', '.join(self.streams)}")
 
     def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 from connectors.policy import Clock, DailyBudget, Limit, RollingWindow
 
-SEARCH_OPERATIONS = frozenset({"contacts.search"})
+SEARCH_OPERATIONS = frozenset(
+    {"contacts.search", "meetings.search", "calls.search", "emails.search", "deals.search"}
+)
 """HubSpot operations that also count against the search endpoints' own limit."""
 
 _PER_10S = {"free": 100, "starter": 100, "professional": 190, "enterprise": 190}

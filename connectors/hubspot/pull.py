@@ -11,9 +11,8 @@ Streams and their cursors (JSON text the sync layer stores):
   next pulls pass over contacts whose last change is our own write
   (`own_writes_filters`).
 - `email_events`: by `startTimestamp`, 1,000 per page.
-- `meetings`, `calls`, `emails`: the list endpoint from the id after the last
-  one seen (HubSpot's ids grow).
-- `deals`: listed whole on each pull, because a deal changes stage in place.
+- `meetings`, `calls`, `emails`, `deals`: by search on `hs_lastmodifieddate`
+  (`engagements.py`), so later changes (an outcome, a stage) are read.
 """
 
 from __future__ import annotations
@@ -23,28 +22,22 @@ from typing import Any
 
 from connectors.errors import RejectedError
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
+from connectors.hubspot.engagements import SEARCH_PAGE, object_activities, read_deal_stages
 from connectors.hubspot.records import (
     SYSTEM,
     contact_of,
     counter_activities,
-    deal_activities,
     email_event_activity,
-    engagement_activities,
     epoch_ms,
     parse_time,
 )
+from connectors.hubspot.sales_records import OBJECT_PROPERTIES
 from connectors.paging import dump_cursor, follow, load_cursor
 from connectors.protocol import OwnWrites, Page
 from scoring.records import Activity, Contact
 
-LIST_PAGE, SEARCH_PAGE, EVENTS_PAGE = 100, 200, 1000
+EVENTS_PAGE = 1000
 LOOKBACK_MS = 10 * 60 * 1000
-OBJECT_PROPERTIES = {
-    "meetings": ["hs_timestamp", "hs_meeting_title"],
-    "calls": ["hs_timestamp", "hs_call_title"],
-    "emails": ["hs_timestamp", "hs_email_subject"],
-    "deals": ["dealstage", "amount", "closedate", "createdate"],
-}
 
 
 def contact_page(results: Sequence[Mapping[str, Any]], cursor: str | None) -> Page:
@@ -213,42 +206,6 @@ def pull_email_events(
         yield Page("email_events", (), activities, dump_cursor(created_since=newest))
 
 
-def pull_objects(api: HubSpotApi, kind: str, state: Mapping[str, Any]) -> Iterator[Page]:
-    """Meetings, calls or emails from the id after the last one seen; deals whole."""
-    # Deals change stage in place, so they are read whole each time.
-    start = None if kind == "deals" else state.get("after")
-    listing = api.objects[kind]
-
-    def page(after: str | None) -> tuple[Page, str | None]:
-        body = api.json(
-            f"{kind}.list",
-            listing.get_page,
-            limit=LIST_PAGE,
-            after=after,
-            properties=OBJECT_PROPERTIES[kind],
-            associations=["contacts"],
-        )
-        results = list(body.get("results") or [])
-        activities = [a for item in results for a in object_activities(kind, item)]
-        following = ((body.get("paging") or {}).get("next") or {}).get("after")
-        following = None if following is None else str(following)
-        resume = following or (str(int(results[-1]["id"]) + 1) if results else after)
-        cursor = None if kind == "deals" else dump_cursor(after=resume)
-        return Page(kind, (), activities, cursor), following
-
-    yield from follow(page, start)
-
-
-def object_activities(kind: str, item: Mapping[str, Any]) -> Iterator[Activity]:
-    """A meeting, call, email or deal (as HubSpot's JSON) as activities of its contacts."""
-    properties = dict(item.get("properties") or {})
-    links = (item.get("associations") or {}).get("contacts") or {}
-    contacts = [str(r["id"]) for r in links.get("results") or []]
-    if kind == "deals":
-        return deal_activities(str(item["id"]), properties, contacts)
-    return engagement_activities(kind, str(item["id"]), properties, contacts)
-
-
 def fetch_contact(
     api: HubSpotApi, properties: Sequence[str], record_id: str | None, email: str | None
 ) -> Page:
@@ -272,6 +229,7 @@ def fetch_contact(
             events = map(email_event_activity, data.get("events", []))
             activities += [a for a in events if a is not None]
     links = contact.get("associations") or {}
+    stages = read_deal_stages(api) if (links.get("deals") or {}).get("results") else None
     for kind in OBJECT_KINDS:
         for ref in (links.get(kind) or {}).get("results") or []:
             item = api.json(
@@ -279,7 +237,6 @@ def fetch_contact(
                 api.objects[kind].get_by_id,
                 ref["id"],
                 properties=OBJECT_PROPERTIES[kind],
-                associations=["contacts"],
             )
-            activities += [a for a in object_activities(kind, item) if a.contact_id == found_id]
+            activities += object_activities(kind, item, [found_id], stages)
     return Page("contacts", [found], activities)

@@ -5,7 +5,7 @@ vocabulary here:
 - the marketing email events API (one event per send, delivery, open, click,
   bounce, unsubscribe or spam report, keyed by recipient address);
 - engagements and deals associated with a contact (meetings, calls, sales
-  emails; a deal in the contract-sent stage is a quote, a won deal a purchase);
+  emails, deals: `sales_records.py`);
 - counters on the contact (`hs_analytics_num_page_views`,
   `num_conversion_events`): HubSpot keeps no per-view history in the API, so
   the n-th page view becomes the activity `page_view #n`, dated by the last
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -73,15 +73,6 @@ CONVERSIONS: Mapping[str, ActivityType] = {
     "demo": ActivityType.DEMO_REQUEST,
 }
 """Words of a conversion's name (the form's title) that say what kind of conversion it was."""
-
-ENGAGEMENTS: Mapping[str, ActivityType] = {
-    "meetings": ActivityType.MEETING,
-    "calls": ActivityType.SALES_TOUCH,
-    "emails": ActivityType.SALES_TOUCH,
-}
-QUOTE_STAGES = frozenset({"contractsent", "presentationscheduled", "decisionmakerboughtin"})
-"""Deal stages of HubSpot's default pipeline at which a proposal or quote is out."""
-WON_STAGES = frozenset({"closedwon"})
 
 
 def parse_time(raw: Any) -> datetime | None:
@@ -210,64 +201,3 @@ def email_event_activity(event: Mapping[str, Any]) -> Activity | None:
         source=SYSTEM,
         contact_email=recipient,
     )
-
-
-def engagement_activities(
-    kind: str, record_id: str, properties: Mapping[str, Any], contact_ids: Iterable[str]
-) -> Iterator[Activity]:
-    """A meeting, call or sales email, once per associated contact."""
-    activity = ENGAGEMENTS[kind]
-    moment = parse_time(properties.get("hs_timestamp")) or parse_time(
-        properties.get("hs_createdate")
-    )
-    if moment is None:
-        return
-    title = (
-        properties.get("hs_meeting_title")
-        or properties.get("hs_call_title")
-        or properties.get("hs_email_subject")
-    )
-    attributes = {"subject": title} if title else {}
-    for contact in contact_ids:
-        yield Activity(
-            contact,
-            activity,
-            moment,
-            id=f"{kind}:{record_id}:{contact}",
-            attributes=attributes,
-            source=SYSTEM,
-        )
-
-
-def deal_activities(
-    record_id: str, properties: Mapping[str, Any], contact_ids: Iterable[str]
-) -> Iterator[Activity]:
-    """A quote while the deal is out, a purchase once it is won (with its amount)."""
-    stage = str(properties.get("dealstage") or "")
-    created = parse_time(properties.get("createdate"))
-    closed = parse_time(properties.get("closedate"))
-    amount = finite_number(properties.get("amount"))
-    money = {"amount": amount} if amount is not None else {}
-    contacts = list(contact_ids)
-    won = stage in WON_STAGES and closed is not None
-    # A won deal that was open for a while went through the quote stage first.
-    quoted = stage in QUOTE_STAGES or (won and created is not None and created < closed)  # type: ignore[operator]
-    for contact in contacts:
-        if quoted and created is not None:
-            yield Activity(
-                contact,
-                ActivityType.QUOTE_SENT,
-                created,
-                id=f"deal:{record_id}:quote:{contact}",
-                attributes=money,
-                source=SYSTEM,
-            )
-        if won and closed is not None:
-            yield Activity(
-                contact,
-                ActivityType.PURCHASE,
-                closed,
-                id=f"deal:{record_id}:won:{contact}",
-                attributes=money,
-                source=SYSTEM,
-            )

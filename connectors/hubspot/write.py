@@ -13,6 +13,7 @@ from datetime import datetime
 
 from connectors.errors import ApiError, RejectedError
 from connectors.hubspot.client import TIMEOUT, HubSpotApi, named_problems
+from connectors.hubspot.gone import find_gone
 from connectors.protocol import Write, WriteFailure, WriteOutcome
 
 BATCH = 100
@@ -61,6 +62,7 @@ def write_halving(
             outcome.written.extend(taken.written)
             outcome.failed.extend(taken.failed)
             outcome.stamps.extend(taken.stamps)
+            outcome.gone.extend(taken.gone)
             return True
     if missing_property(refused):
         # Every record names the property, so halving would only spend calls: the fix
@@ -99,6 +101,7 @@ def batch_update(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
         ),
     )
     failed: dict[str, WriteFailure] = {}
+    unsure: list[str] = []
     for error in getattr(answer, "errors", None) or []:
         context = error.context or {}
         retryable = (error.category or "") not in ("VALIDATION_ERROR", "OBJECT_NOT_FOUND")
@@ -107,16 +110,22 @@ def batch_update(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
             failed[str(record)] = WriteFailure(
                 str(record), reason or error.message or "", retryable
             )
+            if error.category == "OBJECT_NOT_FOUND":
+                unsure.append(str(record))
     results = answer.results or []
     landed = {str(r.id) for r in results}
     for record in ids:
         if record not in landed and record not in failed:
             failed[record] = WriteFailure(record, "not in HubSpot's answer", True)
+            unsure.append(record)
+    # Missing or not found: merged away or deleted, or the write would be retried forever.
+    gone = find_gone(api, unsure)
     # Each record's `updatedAt` is the stamp the write gave it: the next pull passes
     # over records whose last change is this one (see `pull.own_writes_filters`).
     stamps = [r.updated_at for r in results if isinstance(r.updated_at, datetime)]
     return WriteOutcome(
         [i for i in ids if i in landed and i not in failed],
-        list(failed.values()),
+        [f for i, f in failed.items() if i not in gone],
         [max(stamps)] if stamps else [],
+        list(gone.values()),
     )

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import quote
+
 from sandbox.http import Request, Response
 from sandbox.hubspot.values import Json
 
 
 def list_answer(
-    request: Request, base_url: str, results: list[Json], page: range, size: int
+    request: Request,
+    base_url: str,
+    results: list[Json],
+    page: range,
+    size: int,
+    token: Callable[[int], str],
 ) -> Response:
-    """One page of a list; `paging.next` names the id of the next record, if any."""
+    """One page of a list; `paging.next.after` is an opaque token for the next row, if any."""
     body: Json = {"results": results}
     if page.start < page.stop < size:
-        link = f"{base_url}{request.path}?after={page.stop + 1}"
-        body["paging"] = {"next": {"after": str(page.stop + 1), "link": link}}
+        after = token(page.stop)
+        link = f"{base_url}{request.path}?after={quote(after)}"
+        body["paging"] = {"next": {"after": after, "link": link}}
     return Response.json(body)
 
 

@@ -62,9 +62,8 @@ def unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def list_page(request: Request, size: int, maximum: int = LIST_PAGE_MAX) -> range:
-    """The rows of one page of a list: `after` is the id of the first record."""
+def list_page(request: Request, size: int, start: int, maximum: int = LIST_PAGE_MAX) -> range:
+    """The rows of one page of a list starting at the row `start` (read from its `after`)."""
     limit = min(max(int_value(request.arg("limit"), "limit", 10), 1), maximum)
-    start = max(int_value(request.arg("after"), "after", 1), 1) - 1
     stop = 0 if flag(request.arg("archived")) else min(start + limit, size)
     return range(start, max(stop, start))

@@ -41,9 +41,10 @@ class ContactRoutes(HubSpotState):
     def _list_contacts(self, request: Request) -> Response:
         names = list_arg(request, "properties") or DEFAULT_CONTACT_PROPERTIES
         links = list_arg(request, "associations")
-        page = list_page(request, self.contacts.size)
-        results = [self._contact_json(row, names, links) for row in page]
-        return list_answer(request, self.base_url, results, page, self.contacts.size)
+        size = self.contacts.size
+        page = list_page(request, size, self._after_row(request))
+        results = [self._contact_json(row, names, links) for row in page if row not in self.gone]
+        return list_answer(request, self.base_url, results, page, size, self._after_token)
 
     def _get_contact(self, request: Request) -> Response:
         key = request.params["contactId"]
@@ -83,8 +84,17 @@ class ContactRoutes(HubSpotState):
         names = body.get("properties") or DEFAULT_CONTACT_PROPERTIES
         found: list[Json] = []
         missing: list[str] = []
+        archived = str(request.arg("archived")).lower() == "true"
         for item in inputs:
             key = str(item.get("id"))
+            if archived:
+                # Only archived records answer; their JSON says so.
+                gone = int(key) - 1 if key.isdigit() else -1
+                if self.gone.get(gone, 0) is None:
+                    found.append({**self._contact_json(gone, names), "archived": True})
+                else:
+                    missing.append(key)
+                continue
             row = self._find_contact(key, body.get("idProperty"))
             if row is None:
                 missing.append(key)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sandbox.hubspot.errors import HubSpotError
+from sandbox.hubspot.pipelines import CUSTOM_PIPELINE, DEFAULT_PIPELINE, QUOTE_STAGE, WON_STAGE
 from scoring.records import ActivityType
 
 
@@ -33,6 +34,7 @@ OBJECT_TYPES: Mapping[str, ObjectType] = {
             "createdate",
             "dealname",
             "dealstage",
+            "hs_is_closed_won",
             "hs_lastmodifieddate",
             "hs_object_id",
             "pipeline",
@@ -65,6 +67,31 @@ SALES_ACTIVITY = (
     ActivityType.PURCHASE,
 )
 """The world's activity that becomes deals and engagements."""
+MEETING_OUTCOMES = ("SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED")
+"""`hs_meeting_outcome`'s internal values (HubSpot's meetings guide)."""
+CALL_OUTCOME_IDS = {
+    "Busy": "9d9162e7-6cf3-4944-bf63-4dff82258764",
+    "Connected": "f240bbac-87c9-4f6e-bf70-924b57d47db7",
+    "Left live message": "a4c4c377-d246-4b32-a13b-75a56a4cd0ff",
+    "Left voicemail": "b2cf5968-551e-4856-9783-52b3da59a7d0",
+    "No answer": "73a0d17f-1163-4015-bdd5-ec830791da20",
+    "Wrong number": "17b47fee-58de-441e-a44c-c6300d46f273",
+}
+"""A portal's default call outcomes: `hs_call_disposition` holds the id, not the label."""
+CALL_STATUSES = {"Busy": "BUSY", "No answer": "NO_ANSWER"}
+"""`hs_call_status` of a call whose outcome says it never connected; COMPLETED otherwise."""
+
+
+def meeting_outcome(item_id: int) -> str:
+    """Most meetings of the world were held; one in twenty each a no-show, canceled, moved."""
+    return {0: "NO_SHOW", 1: "CANCELED", 2: "RESCHEDULED"}.get(item_id % 20, "COMPLETED")
+
+
+def call_disposition(item_id: int) -> str:
+    """Calls connect about half the time; the rest spread over the other outcomes."""
+    labels = list(CALL_OUTCOME_IDS)
+    label = "Connected" if item_id % 2 else labels[(item_id // 2) % len(labels)]
+    return label
 
 
 def object_type(raw: str) -> str:
@@ -88,8 +115,13 @@ class CrmObject:
     updated: float
     amount: float = math.nan
     stage: str = ""
-    """Deals only: contractsent while open, closedwon once bought."""
+    """Deals only: the quote stage of its pipeline while open, its won stage once bought."""
     closed: float = math.nan
+    pipeline: str = DEFAULT_PIPELINE
+    start: float = math.nan
+    """Meetings only: when it starts (`hs_meeting_start_time`); the creation time if NaN."""
+    outcome: str = ""
+    """Meetings: `hs_meeting_outcome`; calls: the label of `hs_call_disposition`."""
 
 
 class CrmObjects:
@@ -99,6 +131,8 @@ class CrmObjects:
         self.by_type: dict[str, list[CrmObject]] = {kind: [] for kind in OBJECT_TYPES}
         self.links: dict[int, dict[str, list[int]]] = {}
         """Contact id -> object type -> ids of the objects associated with the contact."""
+        self.version = 0
+        """Moves on every change, so a search's table of the objects is rebuilt only then."""
 
     def get(self, kind: str, key: str) -> CrmObject | None:
         objects = self.by_type[kind]
@@ -111,29 +145,64 @@ class CrmObjects:
         """Keep a new object under the next id of its type."""
         objects = self.by_type[kind]
         item.id = len(objects) + 1
+        if kind == "meetings" and not item.outcome:
+            item.outcome = meeting_outcome(item.id)
+        if kind == "calls" and not item.outcome:
+            item.outcome = call_disposition(item.id)
         objects.append(item)
         self.links.setdefault(item.contact, {}).setdefault(kind, []).append(item.id)
+        self.version += 1
 
-    def record_sale(self, row: int, activity: ActivityType, at: float, amount: float) -> None:
-        """What one of SALES_ACTIVITY of the contact at `row` becomes."""
+    def record_sale(
+        self,
+        row: int,
+        activity: ActivityType,
+        at: float,
+        amount: float,
+        booked: float | None = None,
+    ) -> None:
+        """What one of SALES_ACTIVITY of the contact at `row` becomes.
+
+        A meeting whose start `at` is after `booked` (when it was booked) is
+        created then, with the outcome SCHEDULED: a booking, not a meeting held.
+        """
         contact = row + 1
+        pipeline = CUSTOM_PIPELINE if contact % 3 == 0 else DEFAULT_PIPELINE
         if activity is ActivityType.MEETING:
-            self.add("meetings", CrmObject(0, contact, at, at))
+            if booked is not None and at > booked:
+                meeting = CrmObject(0, contact, booked, booked, start=at, outcome="SCHEDULED")
+            else:
+                meeting = CrmObject(0, contact, at, at, start=at)
+            self.add("meetings", meeting)
         elif activity is ActivityType.SALES_TOUCH:
             self.add("calls", CrmObject(0, contact, at, at))
         elif activity is ActivityType.QUOTE_SENT:
             self.add("emails", CrmObject(0, contact, at, at))
-            self.add("deals", CrmObject(0, contact, at, at, amount, "contractsent"))
+            deal = CrmObject(0, contact, at, at, amount, QUOTE_STAGE[pipeline], pipeline=pipeline)
+            self.add("deals", deal)
         else:
-            self.close_deal(contact, at, amount)
+            self.close_deal(contact, at, amount, pipeline)
 
-    def close_deal(self, contact: int, at: float, amount: float) -> None:
+    def change(self, kind: str, key: str, at: float, **values: object) -> None:
+        """Set fields of one object (a meeting's outcome, a deal's stage) as of `at`."""
+        item = self.get(kind, key)
+        if item is None:
+            raise KeyError(f"no {kind[:-1]} {key} in the HubSpot sandbox")
+        for name, value in values.items():
+            setattr(item, name, value)
+        item.updated = max(item.updated, at)
+        self.version += 1
+
+    def close_deal(self, contact: int, at: float, amount: float, pipeline: str) -> None:
         """Win the contact's first open deal, or a new deal if none is open."""
         deals = self.by_type["deals"]
+        self.version += 1
         for deal_id in self.linked(contact, "deals"):
             deal = deals[deal_id - 1]
-            if deal.stage != "closedwon":
-                deal.stage, deal.closed, deal.updated = "closedwon", at, max(deal.updated, at)
+            won = WON_STAGE[deal.pipeline]
+            if deal.stage != won:
+                deal.stage, deal.closed, deal.updated = won, at, max(deal.updated, at)
                 deal.amount = amount if math.isfinite(amount) else deal.amount
                 return
-        self.add("deals", CrmObject(0, contact, at, at, amount, "closedwon", at))
+        deal = CrmObject(0, contact, at, at, amount, WON_STAGE[pipeline], at, pipeline=pipeline)
+        self.add("deals", deal)

@@ -38,6 +38,13 @@ class HubSpotSandbox(
         return [
             ("GET", CONTACTS, "contacts.list", self._list_contacts),
             ("POST", f"{CONTACTS}/search", "contacts.search", self._search_contacts),
+            (
+                "POST",
+                "/crm/v3/objects/{objectType}/search",
+                "objects.search",
+                self._search_objects,
+            ),
+            ("GET", "/crm/v3/pipelines/{objectType}", "pipelines.list", self._list_pipelines),
             ("POST", f"{CONTACTS}/batch/read", "contacts.batch_read", self._batch_read),
             ("POST", f"{CONTACTS}/batch/update", "contacts.batch_update", self._batch_update),
             ("GET", f"{CONTACTS}/{{contactId}}", "contacts.get", self._get_contact),

@@ -1,4 +1,5 @@
-"""Routes for deals and engagements (meetings, calls, emails) under /crm/v3/objects."""
+"""Routes for deals and engagements (meetings, calls, emails) under /crm/v3/objects, and
+the deal pipelines under /crm/v3/pipelines."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from sandbox.hubspot.answers import list_answer
 from sandbox.hubspot.arguments import list_arg, list_page, unique
 from sandbox.hubspot.contact_routes import ContactRoutes
 from sandbox.hubspot.crm_objects import OBJECT_TYPES, object_type
-from sandbox.hubspot.errors import object_not_found
+from sandbox.hubspot.errors import HubSpotError, object_not_found
+from sandbox.hubspot.pipelines import PIPELINES, pipeline_json
 from sandbox.hubspot.record_json import object_json
 
 
@@ -21,9 +23,9 @@ class ObjectRoutes(ContactRoutes):
         objects = self.objects.by_type[kind]
         names = unique([*list_arg(request, "properties"), *OBJECT_TYPES[kind].defaults])
         links = list_arg(request, "associations")
-        page = list_page(request, len(objects))
+        page = list_page(request, len(objects), self._after_row(request))
         results = [object_json(self.contacts, kind, objects[i], names, links) for i in page]
-        return list_answer(request, self.base_url, results, page, len(objects))
+        return list_answer(request, self.base_url, results, page, len(objects), self._after_token)
 
     def _get_object(self, request: Request) -> Response:
         kind = object_type(request.params["objectType"])
@@ -37,3 +39,10 @@ class ObjectRoutes(ContactRoutes):
         names = unique([*list_arg(request, "properties"), *OBJECT_TYPES[kind].defaults])
         links = list_arg(request, "associations")
         return Response.json(object_json(self.contacts, kind, item, names, links))
+
+    def _list_pipelines(self, request: Request) -> Response:
+        """GET /crm/v3/pipelines/{objectType}: the deal pipelines with their stages."""
+        raw = request.params["objectType"]
+        if raw.lower() not in ("deals", "deal", "0-3"):
+            raise HubSpotError(400, f"Unable to infer object type with pipelines from: {raw}")
+        return Response.json({"results": [pipeline_json(p) for p in PIPELINES]})

@@ -21,12 +21,12 @@ PRIVATE_APP_LIMITS: Mapping[str, tuple[int, int]] = {
 API_ADDON = "api_addon"
 """Tier suffix ("professional+api_addon") for the API Limit Increase: 250 per 10 s."""
 ADDON_BURST, ADDON_DAILY = 250, 1_000_000
-OAUTH, OAUTH_BURST = "oauth", 110
+OAUTH_TIER, OAUTH_BURST = "oauth", 110
 """In place of a tier: a public app using OAuth, 110 per 10 s per portal and no daily limit
 (its answers carry no X-HubSpot-RateLimit-Daily headers)."""
 WINDOW_SECONDS = 10
 SEARCH_PER_SECOND = 5
-SEARCH_ENDPOINTS = frozenset({"contacts.search"})
+SEARCH_ENDPOINTS = frozenset({"contacts.search", "objects.search"})
 """The operations of the CRM search endpoints: 5 a second, exempt from the 10-second window,
 no rate-limit headers and no Retry-After on their 429."""
 RATE_LIMIT_MESSAGES = {
@@ -40,7 +40,7 @@ RATE_LIMIT_MESSAGES = {
 def tier_limits(tier: str) -> tuple[int, int | None]:
     """(requests per 10 seconds, requests per day or None) of a tier such as
     "professional+api_addon", or of "oauth"."""
-    if tier.lower() == OAUTH:
+    if tier.lower() == OAUTH_TIER:
         return OAUTH_BURST, None
     base, _, addon = tier.lower().partition("+")
     if base not in PRIVATE_APP_LIMITS or addon not in ("", API_ADDON):

@@ -7,7 +7,15 @@ from collections.abc import Iterable, Sequence
 
 from sandbox.hubspot.arguments import unique
 from sandbox.hubspot.contact_table import ContactTable
-from sandbox.hubspot.crm_objects import OBJECT_ALIASES, OBJECT_TYPES, CrmObject, CrmObjects
+from sandbox.hubspot.crm_objects import (
+    CALL_OUTCOME_IDS,
+    CALL_STATUSES,
+    OBJECT_ALIASES,
+    OBJECT_TYPES,
+    CrmObject,
+    CrmObjects,
+)
+from sandbox.hubspot.pipelines import closed_won
 from sandbox.hubspot.properties import ALWAYS_RETURNED
 from sandbox.hubspot.values import Json, iso_millis, property_text
 
@@ -82,26 +90,31 @@ def object_properties(contacts: ContactTable, kind: str, item: CrmObject) -> dic
         return common | {
             "createdate": iso_millis(item.created),
             "dealname": f"{text('company') or text('lastname')} - {item.id}",
-            "pipeline": "default",
+            "pipeline": item.pipeline,
             "dealstage": item.stage,
+            "hs_is_closed_won": "true" if closed_won(item.stage) else "false",
             "amount": amount,
             "closedate": iso_millis(item.closed) if math.isfinite(item.closed) else None,
         }
     who = " ".join(v for v in (text("firstname"), text("lastname")) if v)
-    common |= {"hs_createdate": iso_millis(item.created), "hs_timestamp": iso_millis(item.created)}
+    # A meeting's hs_timestamp defaults to its start time (HubSpot changelog, Nov 2024).
+    start = item.start if math.isfinite(item.start) else item.created
+    common |= {"hs_createdate": iso_millis(item.created), "hs_timestamp": iso_millis(start)}
     if kind == "meetings":
         return common | {
             "hs_meeting_title": f"Meeting with {who}",
-            "hs_meeting_start_time": iso_millis(item.created),
-            "hs_meeting_end_time": iso_millis(item.created + 30 * 60_000),
-            "hs_meeting_outcome": "COMPLETED",
+            "hs_meeting_start_time": iso_millis(start),
+            "hs_meeting_end_time": iso_millis(start + 30 * 60_000),
+            "hs_meeting_outcome": item.outcome or "COMPLETED",
         }
     if kind == "calls":
+        connected = item.outcome in ("Connected", "Left live message")
         return common | {
             "hs_call_title": f"Call with {who}",
             "hs_call_direction": "OUTBOUND",
-            "hs_call_status": "COMPLETED",
-            "hs_call_duration": "600000",
+            "hs_call_status": CALL_STATUSES.get(item.outcome, "COMPLETED"),
+            "hs_call_disposition": CALL_OUTCOME_IDS.get(item.outcome),
+            "hs_call_duration": "600000" if connected else "30000",
         }
     return common | {
         "hs_email_subject": f"Your quote, {who}",

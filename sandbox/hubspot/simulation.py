@@ -44,8 +44,15 @@ class ActivitySimulation(HubSpotState):
             self.email_log.add_activity(row + 1, kind, moment, email_campaign, url_index)
             if kind in SALES_ACTIVITY:
                 amount = math.nan if amount is None else amount
-                self.objects.record_sale(row, kind, moment, amount)
+                booked = self._vendor_ms()
+                self.objects.record_sale(row, kind, moment, amount, booked=booked)
             self.contacts.set("lastmodifieddate", row, self._now_ms())
+
+    def change_object(self, kind: str, object_id: str, **values: object) -> None:
+        """Change a deal or engagement as a rep would (a meeting's `outcome`, a deal's
+        `stage`), moving its hs_lastmodifieddate to the sandbox's current time."""
+        with self.lock:
+            self.objects.change(kind, object_id, self._now_ms(), **values)
 
     def _url_index(self, url: str | None) -> int:
         if url is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import itertools
 import math
 import uuid
@@ -13,7 +14,7 @@ import numpy as np
 
 from sandbox.clock import SandboxClock
 from sandbox.faults import FaultPlan, Latency
-from sandbox.http import Emulator, Response
+from sandbox.http import Emulator, Request, Response
 from sandbox.hubspot.contact_events import contact_events
 from sandbox.hubspot.contact_projection import project_contacts
 from sandbox.hubspot.crm_objects import SALES_ACTIVITY, CrmObjects
@@ -66,6 +67,10 @@ class HubSpotState(Emulator):
             for i, (name, label) in enumerate(GROUPS)
         }
         self.objects = CrmObjects()
+        self.gone: dict[int, int | None] = {}
+        """Rows no longer in the portal -> the row merged into (None: archived)."""
+        self._issued: dict[str, int] = {}
+        """List paging tokens handed out -> the row their page starts at."""
         self._project()
         self.add_routes()
 
@@ -115,6 +120,24 @@ class HubSpotState(Emulator):
         body = error_body(error, correlation)
         return Response.json(body, error.status, **{"X-HubSpot-Correlation-Id": correlation})
 
+    # -- list paging ----------------------------------------------------------------------------
+
+    def _after_token(self, row: int) -> str:
+        """An opaque `after` for a list page starting at `row`, remembered as issued."""
+        token = base64.urlsafe_b64encode(f"{row}|{len(self._issued)}".encode()).decode()
+        token = token.rstrip("=")
+        self._issued[token] = row
+        return token
+
+    def _after_row(self, request: Request) -> int:
+        """The row a list request's `after` starts at; 400 for a token never handed out."""
+        raw = request.arg("after")
+        if raw is None or raw == "":
+            return 0
+        if raw not in self._issued:
+            raise Invalid("INVALID_PAGING_CURSOR", f"after={raw!r} is not a paging cursor")
+        return self._issued[raw]
+
     # -- contacts -------------------------------------------------------------------------------
 
     def contact_row(self, contact_id: str) -> int:
@@ -133,6 +156,12 @@ class HubSpotState(Emulator):
         if not key.isdigit():
             return None
         row = int(key) - 1
+        while row in self.gone:
+            # A merged-away id reads as the contact it was merged into; an archived one is gone.
+            merged_into = self.gone[row]
+            if merged_into is None:
+                return None
+            row = merged_into
         return row if 0 <= row < self.contacts.size else None
 
     def write_contact(self, row: int, values: Mapping[str, PropertyValue]) -> None:
@@ -140,6 +169,25 @@ class HubSpotState(Emulator):
         for name, value in values.items():
             self.contacts.set(name, row, value)
         self.contacts.set("lastmodifieddate", row, self._now_ms())
+
+    def merge_contacts(self, primary_id: str, merged_id: str) -> None:
+        """Merge one contact into another, as a HubSpot user would: the merged id
+        disappears from lists and searches, reads of it answer the primary, and the
+        primary lists it in `hs_merged_object_ids` (semicolon-separated)."""
+        with self.lock:
+            primary, merged = self.contact_row(primary_id), self.contact_row(merged_id)
+            self.gone[merged] = primary
+            ids = [
+                i for i in (self.contacts.value("hs_merged_object_ids", primary) or "").split(";")
+            ]
+            ids = [i for i in [*ids, merged_id] if i]
+            self.write_contact(primary, {"hs_merged_object_ids": ";".join(ids)})
+
+    def archive_contact(self, contact_id: str) -> None:
+        """Delete (archive) a contact: gone from reads, lists and searches, readable
+        only with `archived=true`."""
+        with self.lock:
+            self.gone[self.contact_row(contact_id)] = None
 
     def _contact_json(self, row: int, names: Iterable[str], links: Sequence[str] = ()) -> Json:
         return contact_json(self.contacts, self.objects, row, names, links)

@@ -12,11 +12,10 @@ from hypothesis import strategies as st
 from connectors.hubspot.records import (
     contact_of,
     counter_activities,
-    deal_activities,
     email_event_activity,
-    engagement_activities,
     parse_time,
 )
+from connectors.hubspot.sales_records import deal_activities, engagement_activities
 from scoring import ActivityType
 from sync.store import StateStore
 

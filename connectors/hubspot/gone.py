@@ -1,0 +1,53 @@
+"""Contacts that are gone from HubSpot: merged into another, or deleted (archived).
+
+A batch update answers a merged-away id under the id of the contact it was
+merged into (the id asked for is missing, with no error) and a deleted one as
+OBJECT_NOT_FOUND. Writing again would never land, so such ids are checked with
+two batch reads: the live read answers a merged id with the contact that lists
+it in `hs_merged_object_ids`; the archived read (`archived=true`) answers a
+deleted one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from connectors.hubspot.client import HubSpotApi
+from connectors.protocol import Gone
+
+
+def _read(api: HubSpotApi, ids: Sequence[str], *, archived: bool) -> list[dict[str, Any]]:
+    from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+    request = BatchReadInputSimplePublicObjectId(
+        inputs=[SimplePublicObjectId(id=i) for i in ids],
+        properties=["hs_merged_object_ids"],
+        properties_with_history=[],
+    )
+    body = api.json(
+        "contacts.batch_read",
+        api.contacts_batch.read,
+        batch_read_input_simple_public_object_id=request,
+        archived=archived,
+    )
+    return list(body.get("results") or [])
+
+
+def find_gone(api: HubSpotApi, ids: Sequence[str]) -> dict[str, Gone]:
+    """Which of `ids` are merged away or deleted; at most two calls."""
+    if not ids:
+        return {}
+    found: dict[str, Gone] = {}
+    wanted = set(ids)
+    for result in _read(api, ids, archived=False):
+        properties = result.get("properties") or {}
+        merged = str(properties.get("hs_merged_object_ids") or "")
+        for old in merged.split(";"):
+            if old in wanted and old != str(result["id"]):
+                found[old] = Gone(old, str(result["id"]))
+    rest = [i for i in ids if i not in found]
+    if rest:
+        for result in _read(api, rest, archived=True):
+            found[str(result["id"])] = Gone(str(result["id"]), None)
+    return found

@@ -1,0 +1,108 @@
+"""Deals, meetings and calls through the real SDK against the HubSpot sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from hubspot import HubSpot
+from hubspot.crm.objects.meetings import ApiException as MeetingsError
+from urllib3.util.retry import Retry
+
+from connectors.hubspot import HubSpotConnector
+from connectors.paging import load_cursor
+from connectors.protocol import Page
+from sandbox.clock import SandboxClock
+from sandbox.hubspot import HubSpotSandbox
+from scoring.records import Activity, ActivityType
+from tests.sandbox.test_hubspot import NOW, TOKEN, crowd
+
+
+@pytest.fixture
+def sandbox() -> Iterator[HubSpotSandbox]:
+    with HubSpotSandbox(crowd(6), clock=SandboxClock(scale=10_000)) as box:
+        yield box
+
+
+def pull(hubspot: HubSpotConnector, stream: str, cursor: str | None) -> tuple[list[Activity], str]:
+    pages: list[Page] = list(hubspot.pull(stream, cursor))
+    found = [a for page in pages for a in page.activities]
+    final = pages[-1].cursor
+    assert final is not None
+    return found, final
+
+
+def connector(box: HubSpotSandbox) -> HubSpotConnector:
+    return HubSpotConnector(TOKEN, host=box.base_url)
+
+
+def test_a_custom_pipeline_deal_is_a_quote_then_a_purchase_read_incrementally(
+    sandbox: HubSpotSandbox,
+) -> None:
+    hubspot = connector(sandbox)
+    sandbox.add_event("3", ActivityType.QUOTE_SENT, NOW - timedelta(days=3), amount=900.0)
+    quoted, cursor = pull(hubspot, "deals", None)
+    calls = dict(hubspot.calls())
+
+    assert [(a.contact_id, a.type) for a in quoted] == [("3", ActivityType.QUOTE_SENT)]
+    assert quoted[0].attributes == {"amount": 900.0, "pipeline": "87654321"}
+    # The pipelines once, one search, one batch association read.
+    assert calls == {"pipelines.list": 1, "deals.search": 1, "deals.associations": 1}
+
+    sandbox.add_event("3", ActivityType.PURCHASE, NOW - timedelta(days=1), amount=900.0)
+    won, _ = pull(hubspot, "deals", cursor)
+    assert ActivityType.PURCHASE in {a.type for a in won}
+
+
+def test_a_deal_read_again_is_found_only_when_it_changed(sandbox: HubSpotSandbox) -> None:
+    hubspot = connector(sandbox)
+    sandbox.add_event("1", ActivityType.QUOTE_SENT, NOW - timedelta(days=3), amount=50.0)
+    _, cursor = pull(hubspot, "deals", None)
+    # Past the look-back, nothing changed: an empty search and no association read.
+    later = str(load_cursor(cursor)["modified_since"] + 11 * 60 * 1000)
+    again, _ = pull(connector(sandbox), "deals", f'{{"modified_since": {later}}}')
+    assert again == []
+
+
+def test_a_future_meeting_is_a_booking_and_its_outcome_set_later_is_read(
+    sandbox: HubSpotSandbox,
+) -> None:
+    hubspot = connector(sandbox)
+    sandbox.add_event("2", ActivityType.MEETING, NOW + timedelta(days=30))
+    found, cursor = pull(hubspot, "meetings", None)
+
+    assert [a.attributes["outcome"] for a in found] == ["scheduled"]
+    assert found[0].occurred_at < NOW + timedelta(days=1)  # when it was booked, not held
+
+    sandbox.change_object("meetings", "1", outcome="NO_SHOW")
+    later, _ = pull(hubspot, "meetings", cursor)
+    assert [a.attributes["outcome"] for a in later] == ["no_show"]
+    assert later[0].id != found[0].id
+
+
+def test_calls_carry_their_outcome_label_and_status(sandbox: HubSpotSandbox) -> None:
+    for day in range(1, 5):
+        sandbox.add_event("4", ActivityType.SALES_TOUCH, NOW - timedelta(days=day))
+    found, _ = pull(connector(sandbox), "calls", None)
+
+    outcomes = {a.attributes["outcome"] for a in found}
+    assert "connected" in outcomes and len(outcomes) > 1
+    assert all(a.attributes["call_status"] in ("completed", "busy", "no_answer") for a in found)
+
+
+def test_the_list_endpoint_refuses_an_after_token_it_never_issued(
+    sandbox: HubSpotSandbox,
+) -> None:
+    for day in range(1, 4):
+        sandbox.add_event("5", ActivityType.MEETING, NOW - timedelta(days=day))
+    api: Any = HubSpot(access_token=TOKEN, host=sandbox.base_url, retry=Retry(total=0))
+    meetings = api.crm.objects.meetings.basic_api
+    first = meetings.get_page(limit=2)
+    second = meetings.get_page(limit=2, after=first.paging.next.after)
+
+    assert [m.id for m in second.results] == ["3"]
+    with pytest.raises(MeetingsError) as refused:
+        meetings.get_page(limit=2, after="3")
+    assert refused.value.status == 400
