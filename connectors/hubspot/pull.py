@@ -21,12 +21,12 @@ from typing import Any
 
 from connectors.errors import RejectedError
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
+from connectors.hubspot.email_events import email_event_activity
 from connectors.hubspot.records import (
     SYSTEM,
     contact_of,
     counter_activities,
     deal_activities,
-    email_event_activity,
     engagement_activities,
     epoch_ms,
     parse_time,
