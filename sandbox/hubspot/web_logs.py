@@ -29,7 +29,7 @@ FORMS: Mapping[ActivityType, str] = {
 FORM_KINDS = tuple(FORMS)
 BOOKINGS = (ActivityType.MEETING,)
 """Activity HubSpot also counts as a conversion: meetings booked through a meetings link."""
-MEETINGS_LINK = "Meetings Link: sales-team"
+BOOKING_NAME = "Meetings Link: sales-team"
 SITE_TITLE = "LeadFlow: lead scoring for B2B teams"
 FORM_ID_BASE = 0xF0A3 << 112
 
@@ -48,7 +48,7 @@ def page_title(url: str | None) -> str:
 def conversion_name(kind: ActivityType, url: str | None) -> str:
     """recent_conversion_event_name of one conversion, as HubSpot writes it."""
     if kind in BOOKINGS:
-        return MEETINGS_LINK
+        return BOOKING_NAME
     return f"{page_title(url)}: {FORMS[kind]}"
 
 

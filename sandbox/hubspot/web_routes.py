@@ -24,8 +24,8 @@ from sandbox.hubspot.values import Json
 from sandbox.hubspot.web_logs import FORM_KINDS, FORMS, form_id, page_title
 
 SUBMISSIONS_PAGE_DEFAULT, SUBMISSIONS_PAGE_MAX = 20, 50
-EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX = 10, 100
-VISITED_PAGE = "e_visited_page"
+VIEWS_PAGE_DEFAULT, VIEWS_PAGE_MAX = 10, 100
+PAGE_VIEW_EVENT = "e_visited_page"
 SUBMISSION_ID_BASE, VIEW_ID_BASE = 0x5B3155 << 104, 0x71E3 << 112
 FORMS_CREATED = "2024-01-15T09:00:00Z"
 TIER_MESSAGE = (
@@ -34,7 +34,7 @@ TIER_MESSAGE = (
 )
 
 
-def iso(ms: float) -> str:
+def iso_ms(ms: float) -> str:
     moment = datetime.fromtimestamp(ms / 1000.0, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -137,7 +137,7 @@ class WebRoutes(HubSpotState):
         log.flush()
         mask = np.ones(len(log), dtype=bool)
         event_type = request.arg("eventType")
-        if event_type and event_type != VISITED_PAGE:
+        if event_type and event_type != PAGE_VIEW_EVENT:
             mask[:] = False
         if request.arg("objectId"):
             mask &= log.row == int_value(request.arg("objectId"), "objectId", 0) - 1
@@ -147,8 +147,8 @@ class WebRoutes(HubSpotState):
             mask &= log.at < epoch_ms_of(request.arg("occurredBefore") or "", "occurredBefore")
         positions = np.flatnonzero(mask)
         positions = positions[positions > decode_offset(request.arg("after"))]
-        limit = int_value(request.arg("limit"), "limit", EVENTS_PAGE_DEFAULT)
-        page = positions[: min(max(limit, 1), EVENTS_PAGE_MAX)]
+        limit = int_value(request.arg("limit"), "limit", VIEWS_PAGE_DEFAULT)
+        page = positions[: min(max(limit, 1), VIEWS_PAGE_MAX)]
         body: Json = {"results": [self._view_json(int(p)) for p in page]}
         if len(positions) > len(page):
             token = encode_offset(int(page[-1]))
@@ -163,8 +163,8 @@ class WebRoutes(HubSpotState):
         return {
             "objectType": "CONTACT",
             "objectId": str(int(log.row[position]) + 1),
-            "eventType": VISITED_PAGE,
-            "occurredAt": iso(float(log.at[position])),
+            "eventType": PAGE_VIEW_EVENT,
+            "occurredAt": iso_ms(float(log.at[position])),
             "id": str(uuid.UUID(int=VIEW_ID_BASE + position)),
             "properties": {"hs_url": address, "hs_title": page_title(address)},
         }
