@@ -1,8 +1,9 @@
 """HubSpot's API as the connector calls it: the SDK's clients under one call policy.
 
 Talks to HubSpot through `hubspot-api-client` (imported here only, lazily) for
-the CRM APIs, and through one `requests` session for the legacy marketing
-email events API, which the SDK has no typed client for. urllib3's own retries
+the CRM, forms and events APIs, and through one `requests` session for the legacy
+marketing email events and form submissions APIs, which the SDK has no typed
+client for. urllib3's own retries
 inside the SDK are switched off: `connectors.policy.CallPolicy` owns every
 retry, paces calls to the portal's 10-second window and search's per-second
 limit, and counts them. Failures become `ApiError`s without secrets.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -180,6 +182,10 @@ class HubSpotApi:
         }
         self.pipelines = crm.pipelines.pipelines_api
         self.associations = crm.associations.v4.batch_api
+        self.forms = client.marketing.forms.forms_api
+        self.web_events = client.events.events_api
+        self._features: dict[str, bool] = {}
+        self._features_lock = threading.Lock()
         self._events = requests.Session()
         self._events.headers["Authorization"] = f"Bearer {access_token}"
         self.policy = policy or CallPolicy(
@@ -209,15 +215,31 @@ class HubSpotApi:
 
     def email_events(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """One page of the legacy email events API."""
-        data: dict[str, Any] = self.call("email.events", self._get_events, dict(params))
+        return self.legacy("email.events", "/email/public/v1/events", params)
+
+    def legacy(self, operation: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One GET of an API the SDK has no typed client for, under the policy, as JSON."""
+        data: dict[str, Any] = self.call(operation, self._get_legacy, operation, path, dict(params))
         return data
 
-    def _get_events(self, params: Mapping[str, Any]) -> Any:
-        answer = self._events.get(
-            f"{self.host}/email/public/v1/events", params=params, timeout=TIMEOUT
-        )
+    def available(self, feature: str, probe: Callable[[], object]) -> bool:
+        """Whether the portal gives `feature`: `probe()` once per connector, False when it
+        answers 403 (no such subscription or scope) or 404; any other failure is raised."""
+        with self._features_lock:
+            if feature not in self._features:
+                try:
+                    probe()
+                    self._features[feature] = True
+                except ApiError as refused:
+                    if refused.status not in (403, 404):
+                        raise
+                    self._features[feature] = False
+            return self._features[feature]
+
+    def _get_legacy(self, operation: str, path: str, params: Mapping[str, Any]) -> Any:
+        answer = self._events.get(f"{self.host}{path}", params=params, timeout=TIMEOUT)
         if answer.status_code != 200:
-            raise http_error("email.events", answer.status_code, answer.text, answer.headers)
+            raise http_error(operation, answer.status_code, answer.text, answer.headers)
         remaining = answer.headers.get("X-HubSpot-RateLimit-Daily-Remaining", "")
         if self.policy.budget is not None and remaining.isdigit():
             self.policy.budget.observe(int(remaining))

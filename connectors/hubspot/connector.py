@@ -1,17 +1,21 @@
 """The HubSpot connector: the protocol's verbs over `HubSpotApi`.
 
-Contacts, marketing email events, meetings, calls, sales emails and deals in
-(`pull`); leadscore's contact properties created (`setup`); scores out in
-batch updates (`write`); one contact fetched whole for a trigger (`fetch`).
+Contacts, marketing email events, form submissions, page views, meetings,
+calls, sales emails and deals in (`pull`); leadscore's contact properties
+created (`setup`); scores out in batch updates (`write`); one contact fetched
+whole for a trigger (`fetch`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
 from connectors.hubspot.engagements import pull_changed
+from connectors.hubspot.forms import contact_submissions, pull_form_submissions
+from connectors.hubspot.history import has_form_submissions, has_web_analytics, without_counted
 from connectors.hubspot.pull import (
     LOOKBACK_MS,
     after_own_writes,
@@ -22,6 +26,7 @@ from connectors.hubspot.pull import (
 from connectors.hubspot.records import CONTACT_PROPERTIES
 from connectors.hubspot.setup import lifecycle_stages, setup_properties
 from connectors.hubspot.system import CAPABILITIES
+from connectors.hubspot.web_events import contact_views, pull_page_views
 from connectors.hubspot.write import write_batch
 from connectors.paging import load_cursor
 from connectors.policy import CallPolicy, Clock
@@ -40,7 +45,13 @@ class HubSpotConnector:
     """HubSpot through its official SDK, under one shared call policy."""
 
     capabilities: Capabilities = CAPABILITIES
-    streams: tuple[str, ...] = ("contacts", "email_events", *OBJECT_KINDS)
+    streams: tuple[str, ...] = (
+        "contacts",
+        "email_events",
+        "form_submissions",
+        "page_views",
+        *OBJECT_KINDS,
+    )
 
     def __init__(
         self,
@@ -88,16 +99,35 @@ class HubSpotConnector:
     def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
         state = load_cursor(cursor)
         if stream == "contacts":
-            return pull_contacts(self.api, self.properties, state, self.lookback_ms)
+            pages = pull_contacts(self.api, self.properties, state, self.lookback_ms)
+            return (self._without_counted(page) for page in pages)
         if stream == "email_events":
             return pull_email_events(self.api, state, self.lookback_ms)
+        if stream == "form_submissions":
+            return pull_form_submissions(self.api, state, self.lookback_ms)
+        if stream == "page_views":
+            return pull_page_views(self.api, state, self.lookback_ms)
         if stream in OBJECT_KINDS:
             return pull_changed(self.api, stream, state, self.lookback_ms)
         raise ValueError(f"HubSpot has no stream {stream!r}; it has {', '.join(self.streams)}")
 
     def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
-        """One contact by its HubSpot id or by email, with its activity."""
-        return fetch_contact(self.api, self.properties, record_id, email)
+        """One contact by its HubSpot id or by email, with its activity.
+
+        Page views come from the events API and form submissions from the contact's
+        profile where the portal has them, as the streams read them.
+        """
+        page = self._without_counted(fetch_contact(self.api, self.properties, record_id, email))
+        if not page.contacts:
+            return page
+        found = page.contacts[0].id
+        history = [*contact_views(self.api, found), *contact_submissions(self.api, found)]
+        return replace(page, activities=[*page.activities, *history])
+
+    def _without_counted(self, page: Page) -> Page:
+        """The page without counters' activities where their events are read on their own."""
+        views, conversions = has_web_analytics(self.api), has_form_submissions(self.api)
+        return without_counted(page, views, conversions)
 
     def setup(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
         return setup_properties(self.api, fields, dry_run=dry_run)

@@ -22,12 +22,12 @@ from typing import Any
 
 from connectors.errors import RejectedError
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
+from connectors.hubspot.email_events import email_event_activity
 from connectors.hubspot.engagements import SEARCH_PAGE, object_activities, read_deal_stages
 from connectors.hubspot.records import (
     SYSTEM,
     contact_of,
     counter_activities,
-    email_event_activity,
     epoch_ms,
     parse_time,
 )

@@ -1,16 +1,18 @@
 """What HubSpot's answers become: `Contact` and `Activity` records, without any I/O.
 
-HubSpot reports activity in three shapes, and each maps onto the canonical
-vocabulary here:
-- the marketing email events API (one event per send, delivery, open, click,
-  bounce, unsubscribe or spam report, keyed by recipient address);
+HubSpot reports activity in these shapes, and each maps onto the canonical
+vocabulary here or beside it:
+- the marketing email events API (`email_events.py`);
+- form submissions and web analytics events (`forms.py`, `web_events.py`);
 - engagements and deals associated with a contact (meetings, calls, sales
   emails, deals: `sales_records.py`);
 - counters on the contact (`hs_analytics_num_page_views`,
-  `num_conversion_events`): HubSpot keeps no per-view history in the API, so
-  the n-th page view becomes the activity `page_view #n`, dated by the last
-  visit the counter was seen with. The ids are ordinal, so a counter read
-  twice gives the same activities and the store keeps the first of each.
+  `num_conversion_events`), used only where the portal gives no per-event history
+  (web analytics events, form submissions: `connectors/hubspot/history.py`): the
+  n-th page view becomes the activity `page_view #n`, dated by the last visit the
+  counter was seen with. The ids are ordinal, so a counter read twice gives the
+  same activities and the store keeps the first of each. Each such activity says
+  `recorded_by: counter`.
 """
 
 from __future__ import annotations
@@ -54,15 +56,6 @@ MAX_FROM_COUNTER = 500
 ALIASES = {"jobtitle": "job_title", "firstname": "first_name", "lastname": "last_name"}
 """Canonical attribute names beside HubSpot's own, so shared rule sets read every system."""
 
-EMAIL_EVENTS: Mapping[str, ActivityType] = {
-    "DELIVERED": ActivityType.EMAIL_SENT,
-    "OPEN": ActivityType.EMAIL_OPEN,
-    "CLICK": ActivityType.EMAIL_CLICK,
-    "BOUNCE": ActivityType.EMAIL_BOUNCE,
-    "SPAMREPORT": ActivityType.EMAIL_SPAM_REPORT,
-}
-"""SENT is skipped: DELIVERED says the mail arrived, which the bot-click filter times from."""
-
 CONVERSIONS: Mapping[str, ActivityType] = {
     "newsletter": ActivityType.NEWSLETTER_SIGNUP,
     "download": ActivityType.CONTENT_DOWNLOAD,
@@ -73,6 +66,9 @@ CONVERSIONS: Mapping[str, ActivityType] = {
     "demo": ActivityType.DEMO_REQUEST,
 }
 """Words of a conversion's name (the form's title) that say what kind of conversion it was."""
+
+MEETINGS_LINK = "Meetings Link"
+"""How HubSpot names a conversion that is a meeting booked through a meetings link."""
 
 
 def parse_time(raw: Any) -> datetime | None:
@@ -140,20 +136,23 @@ def counter_activities(record_id: str, properties: Mapping[str, Any]) -> Iterato
                 ActivityType.PAGE_VIEW,
                 last_visit,
                 id=f"pv:{record_id}:{n}",
+                attributes={"recorded_by": "counter"},
                 source=SYSTEM,
             )
     conversions = int(finite_number(properties.get("num_conversion_events")) or 0)
     converted = parse_time(properties.get("recent_conversion_date"))
     if not conversions or converted is None:
         return
-    name = str(properties.get("recent_conversion_event_name") or "")
-    form, _, url = name.partition(": ")
+    title, form = conversion_parts(str(properties.get("recent_conversion_event_name") or ""))
     latest = conversion_type(form)
     for n in range(max(1, conversions - MAX_FROM_COUNTER + 1), conversions + 1):
+        if n == conversions and title == MEETINGS_LINK:
+            # A meeting booked through a meetings link: the meetings stream has it already.
+            continue
         kind = latest if n == conversions else ActivityType.FORM_SUBMISSION
-        attributes: dict[str, Any] = {}
+        attributes: dict[str, Any] = {"recorded_by": "counter"}
         if n == conversions and form:
-            attributes = {"form": form, "url": url} if url else {"form": form}
+            attributes |= {"form": form, "page_title": title} if title else {"form": form}
         yield Activity(
             record_id,
             kind,
@@ -164,40 +163,23 @@ def counter_activities(record_id: str, properties: Mapping[str, Any]) -> Iterato
         )
 
 
+def conversion_parts(name: str) -> tuple[str, str]:
+    """(page title, form name) of HubSpot's "page title: form name".
+
+    The title comes first and may hold colons itself, so the form is what follows the last
+    ": ". A meeting booked through a meetings link is named "Meetings Link: <link>": its
+    title is MEETINGS_LINK. A name without ": " is a form name alone.
+    """
+    name = name.strip()
+    if name.lower().startswith(MEETINGS_LINK.lower() + ":"):
+        return MEETINGS_LINK, name[len(MEETINGS_LINK) + 1 :].strip()
+    title, separator, form = name.rpartition(": ")
+    return (title.strip(), form.strip()) if separator else ("", name)
+
+
 def conversion_type(form: str) -> ActivityType:
     words = set(re.findall(r"[a-z]+", form.lower()))
     for word, kind in CONVERSIONS.items():
         if word in words:
             return kind
     return ActivityType.FORM_SUBMISSION
-
-
-def email_event_activity(event: Mapping[str, Any]) -> Activity | None:
-    """One marketing email event, keyed by its recipient's address."""
-    raw = str(event.get("type", ""))
-    kind = EMAIL_EVENTS.get(raw)
-    if raw == "STATUSCHANGE":
-        status = str(event.get("portalSubscriptionStatus") or "").upper()
-        kind = ActivityType.EMAIL_UNSUBSCRIBE if status == "UNSUBSCRIBED" else None
-    moment = parse_time(event.get("created"))
-    recipient = event.get("recipient")
-    if kind is None or moment is None or not recipient:
-        return None
-    attributes: dict[str, Any] = {}
-    if event.get("emailCampaignId") is not None:
-        attributes["campaign"] = str(event["emailCampaignId"])
-    if event.get("url"):
-        attributes["url"] = event["url"]
-    if kind is ActivityType.EMAIL_BOUNCE and event.get("category"):
-        attributes["bounce_type"] = "hard" if event["category"] == "HARD_BOUNCE" else "soft"
-    # Without an id the store deduplicates the event by what it is, not as one "ev:None".
-    ident = None if event.get("id") is None else f"ev:{event['id']}"
-    return Activity(
-        "",
-        kind,
-        moment,
-        id=ident,
-        attributes=attributes,
-        source=SYSTEM,
-        contact_email=recipient,
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -17,19 +17,13 @@ from sandbox.hubspot.properties import (
     built_in_definitions,
 )
 from sandbox.hubspot.values import DAY_MS, Positions
+from sandbox.hubspot.web_logs import BOOKINGS, FORM_KINDS, conversion_name
 from sandbox.values import last_per_row
 from sandbox.world.tables import HUBSPOT, Floats, Objects, World
 from scoring.records import ACTIVITY_TYPES, ActivityType
 
-CONVERSION_NAMES: Mapping[ActivityType, str] = {
-    ActivityType.NEWSLETTER_SIGNUP: "Newsletter signup",
-    ActivityType.FORM_SUBMISSION: "Contact form",
-    ActivityType.CONTENT_DOWNLOAD: "Content download",
-    ActivityType.QUESTION: "Question",
-    ActivityType.DEMO_REQUEST: "Demo request",
-}
-"""The activity HubSpot counts as conversion events (form submissions), and their names."""
-CONVERSION_EVENTS = tuple(CONVERSION_NAMES)
+CONVERSION_EVENTS = (*FORM_KINDS, *BOOKINGS)
+"""The activity HubSpot counts as conversion events: form submissions and meetings booked."""
 COUNTED: tuple[tuple[str, tuple[ActivityType, ...]], ...] = (
     ("hs_email_delivered", (ActivityType.EMAIL_SENT,)),
     ("hs_email_open", (ActivityType.EMAIL_OPEN,)),
@@ -49,7 +43,7 @@ LATEST: tuple[tuple[str, tuple[ActivityType, ...]], ...] = (
 """Date properties and the activity whose latest time each holds."""
 OPT_OUTS = (ActivityType.EMAIL_UNSUBSCRIBE, ActivityType.EMAIL_SPAM_REPORT)
 STAGE_EVIDENCE: tuple[tuple[str, tuple[ActivityType, ...]], ...] = (
-    ("lead", CONVERSION_EVENTS),
+    ("lead", FORM_KINDS),
     (
         "salesqualifiedlead",
         (ActivityType.MEETING, ActivityType.SALES_TOUCH, ActivityType.DEMO_REQUEST),
@@ -108,12 +102,6 @@ def latest_per_row(rows: Positions, at: Floats) -> Positions:
     return order[last]
 
 
-def conversion_name(world: World, event: int, urls: Sequence[str]) -> str:
-    label = CONVERSION_NAMES[ACTIVITY_TYPES[int(world.events.type[event])]]
-    url = int(world.events.url[event])
-    return f"{label}: {urls[url]}" if 0 <= url < len(urls) else label
-
-
 def recent_conversions(
     world: World, events: ContactEvents, size: int, urls: Sequence[str]
 ) -> Objects:
@@ -122,7 +110,10 @@ def recent_conversions(
     mask = events.of(CONVERSION_EVENTS)
     rows, indices = events.row[mask], events.index[mask]
     for position in latest_per_row(rows, events.at[mask]):
-        names[rows[position]] = conversion_name(world, int(indices[position]), urls)
+        event = int(indices[position])
+        url = int(world.events.url[event])
+        kind = ACTIVITY_TYPES[int(world.events.type[event])]
+        names[rows[position]] = conversion_name(kind, urls[url] if 0 <= url < len(urls) else None)
     return names
 
 

@@ -10,16 +10,23 @@ import numpy as np
 from sandbox.http import Request, Response
 from sandbox.hubspot.arguments import int_value
 from sandbox.hubspot.email_log import EMAIL_EVENT_TYPES
+from sandbox.hubspot.email_variants import (
+    BOUNCE_CATEGORIES,
+    DROP_REASONS,
+    FILTERED,
+    FILTERED_WITHIN_MS,
+    SUBSCRIPTION_ONLY,
+)
 from sandbox.hubspot.errors import Invalid
 from sandbox.hubspot.state import HubSpotState
 from sandbox.hubspot.values import Json, Mask
 
 EVENTS_PAGE_DEFAULT, EVENTS_PAGE_MAX = 100, 1000
 PORTAL_ID = 6_250_001
-EMAIL_APP_ID, EMAIL_APP_NAME, SUBSCRIPTION_ID = 113, "Batch", 1
+EMAIL_APP_ID, EMAIL_APP_NAME, SUBSCRIPTION_ID, NEWSLETTER_SUBSCRIPTION_ID = 113, "Batch", 1, 2
 EVENT_ID_BASE = 0x6E0B57A1 << 96
 SENDER = "Marketing <marketing@sandbox.hubspot.invalid>"
-BOUNCE_RESPONSE = "550 5.1.1 The email account that you tried to reach does not exist."
+DEFERRAL_RESPONSE = "421 4.7.0 Try again later, closing connection."
 
 
 def event_id(position: int) -> str:
@@ -100,23 +107,52 @@ class EmailEventRoutes(HubSpotState):
 
     def _event_details(self, event_type: str, position: int, recipient: str) -> Json:
         """The fields only events of one type carry."""
+        log = self.email_log
+        variant = int(log.variant[position])
         if event_type == "SENT":
-            campaign = int(self.email_log.campaign[position]) - 1
+            campaign = int(log.campaign[position]) - 1
             subjects = self.world.campaigns.subject
             subject = str(subjects[campaign]) if 0 <= campaign < len(subjects) else ""
             return {"subject": subject, "from": SENDER}
         if event_type in ("OPEN", "CLICK"):
-            url = int(self.email_log.url[position])
+            url = int(log.url[position])
             link = {"url": self.urls[url] if url >= 0 else "https://sandbox.invalid/"}
-            return {"filteredEvent": False, **(link if event_type == "CLICK" else {})}
-        if event_type == "BOUNCE":
-            return {"category": "UNKNOWN_USER", "status": "5.1.1", "response": BOUNCE_RESPONSE}
-        if event_type == "STATUSCHANGE":
             return {
-                "source": "SOURCE_RECIPIENT",
-                "requestedBy": recipient,
-                "portalSubscriptionStatus": "UNSUBSCRIBED",
-                "subscriptions": [{"id": SUBSCRIPTION_ID, "status": "UNSUBSCRIBED"}],
-                "bounced": False,
+                "filteredEvent": self._filtered(position),
+                **(link if event_type == "CLICK" else {}),
             }
+        if event_type == "BOUNCE":
+            category, status, response = BOUNCE_CATEGORIES[variant % len(BOUNCE_CATEGORIES)]
+            return {"category": category, "status": status, "response": response}
+        if event_type == "DROPPED":
+            reason = DROP_REASONS[variant % len(DROP_REASONS)]
+            return {"dropReason": reason, "dropMessage": f"Not sent: {reason.lower()}"}
+        if event_type == "DEFERRED":
+            return {"attempt": max(variant, 1), "response": DEFERRAL_RESPONSE}
+        if event_type == "STATUSCHANGE":
+            return self._status_change(variant, recipient)
         return {}
+
+    def _filtered(self, position: int) -> bool:
+        """Whether HubSpot filtered an open or click as a machine's: marked so, or right after
+        its send (as security scanners do)."""
+        log = self.email_log
+        sent = int(log.sent[position])
+        soon = sent >= 0 and log.at[position] - log.at[sent] <= FILTERED_WITHIN_MS
+        return bool(soon or int(log.variant[position]) == FILTERED)
+
+    def _status_change(self, variant: int, recipient: str) -> Json:
+        """An unsubscribe from the whole portal, or from one subscription type only."""
+        one = variant == SUBSCRIPTION_ONLY
+        return {
+            "source": "SOURCE_RECIPIENT",
+            "requestedBy": recipient,
+            "portalSubscriptionStatus": "SUBSCRIBED" if one else "UNSUBSCRIBED",
+            "subscriptions": [
+                {
+                    "id": NEWSLETTER_SUBSCRIPTION_ID if one else SUBSCRIPTION_ID,
+                    "status": "UNSUBSCRIBED",
+                }
+            ],
+            "bounced": False,
+        }

@@ -8,19 +8,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sandbox.hubspot.contact_events import ContactEvents
+from sandbox.hubspot.email_variants import bounce_variants, extra_events
 from sandbox.hubspot.values import Mask
 from sandbox.world.tables import Floats, Ints, World
 from scoring.records import ACTIVITY_TYPES, TYPE_CODES, ActivityType
 
-EMAIL_EVENT_TYPES = ("SENT", "DELIVERED", "OPEN", "CLICK", "BOUNCE", "STATUSCHANGE", "SPAMREPORT")
-SENT_EVENT, DELIVERED_EVENT, BOUNCE_EVENT = 0, 1, 4
-"""Positions of SENT, DELIVERED and BOUNCE in EMAIL_EVENT_TYPES."""
+EMAIL_EVENT_TYPES = (
+    "SENT",
+    "DELIVERED",
+    "OPEN",
+    "CLICK",
+    "BOUNCE",
+    "STATUSCHANGE",
+    "SPAMREPORT",
+    "PROCESSED",
+    "DEFERRED",
+    "DROPPED",
+)
+SENT_EVENT, DELIVERED_EVENT, OPEN_EVENT, CLICK_EVENT, BOUNCE_EVENT, STATUS_EVENT = range(6)
+PROCESSED_EVENT, DEFERRED_EVENT, DROPPED_EVENT = 7, 8, 9
+"""Positions in EMAIL_EVENT_TYPES."""
 EMAIL_EVENT_OF: Mapping[ActivityType, int] = {
     ActivityType.EMAIL_SENT: SENT_EVENT,
-    ActivityType.EMAIL_OPEN: 2,
-    ActivityType.EMAIL_CLICK: 3,
+    ActivityType.EMAIL_OPEN: OPEN_EVENT,
+    ActivityType.EMAIL_CLICK: CLICK_EVENT,
     ActivityType.EMAIL_BOUNCE: BOUNCE_EVENT,
-    ActivityType.EMAIL_UNSUBSCRIBE: 5,
+    ActivityType.EMAIL_UNSUBSCRIBE: STATUS_EVENT,
     ActivityType.EMAIL_SPAM_REPORT: 6,
 }
 """The email event type (index into EMAIL_EVENT_TYPES) each kind of world activity is."""
@@ -40,10 +53,13 @@ class EmailLog:
     """emailCampaignId, 0 when the event belongs to no campaign."""
     url: Ints
     """Index into the sandbox's urls, -1 when none."""
+    variant: Ints
+    """What only events of one type say (see `email_variants`): a bounce's category, whether
+    an open or click was filtered, a status change's scope, a drop's reason."""
     sent: Ints = field(init=False)
     """Position of the SENT event each event belongs to, -1 when unknown."""
 
-    _pending: list[tuple[int, int, float, int, int]] = field(
+    _pending: list[tuple[int, int, float, int, int, int]] = field(
         init=False, repr=False, default_factory=list
     )
 
@@ -53,12 +69,20 @@ class EmailLog:
     def __len__(self) -> int:
         return len(self.contact)
 
-    def append(self, contact: int, kind: int, at: float, campaign: int, url: int) -> None:
+    def append(
+        self, contact: int, kind: int, at: float, campaign: int, url: int, variant: int = 0
+    ) -> None:
         """Add an event at the end; it is served after the next `flush`."""
-        self._pending.append((contact, kind, at, campaign, url))
+        self._pending.append((contact, kind, at, campaign, url, variant))
 
     def add_activity(
-        self, contact: int, activity: ActivityType, at: float, campaign: int, url: int
+        self,
+        contact: int,
+        activity: ActivityType,
+        at: float,
+        campaign: int,
+        url: int,
+        variant: int = 0,
     ) -> None:
         """Log what new activity of a contact shows as email events (a send: also delivered).
 
@@ -67,7 +91,7 @@ class EmailLog:
         event_type = EMAIL_EVENT_OF.get(activity)
         if event_type is None:
             return
-        self.append(contact, event_type, at, campaign, url)
+        self.append(contact, event_type, at, campaign, url, variant)
         if event_type == SENT_EVENT:
             self.append(contact, DELIVERED_EVENT, at + DELIVERY_DELAY_MS, campaign, -1)
 
@@ -75,7 +99,7 @@ class EmailLog:
         """Merge the added events and link every event to its send again (one pass)."""
         if not self._pending:
             return
-        contact, kind, at, campaign, url = (
+        contact, kind, at, campaign, url, variant = (
             np.array(column) for column in zip(*self._pending, strict=True)
         )
         self._pending.clear()
@@ -84,6 +108,7 @@ class EmailLog:
         self.at = np.concatenate([self.at, at.astype(np.float64)])
         self.campaign = np.concatenate([self.campaign, campaign.astype(np.int64)])
         self.url = np.concatenate([self.url, url.astype(np.int64)])
+        self.variant = np.concatenate([self.variant, variant.astype(np.int64)])
         self.sent = link_sends(self)
 
 
@@ -103,7 +128,8 @@ def link_sends(log: EmailLog) -> Ints:
 
 
 def project_email_log(world: World, events: ContactEvents) -> EmailLog:
-    """The email events of the contacts' visible activity, with a DELIVERED for each send."""
+    """The email events of the contacts' visible activity: a DELIVERED for each send not
+    bounced, the categories of bounces, and the events HubSpot logs besides (`email_variants`)."""
     lookup = np.full(len(ACTIVITY_TYPES), -1, dtype=np.int64)
     for activity_type, event_type in EMAIL_EVENT_OF.items():
         lookup[TYPE_CODES[activity_type]] = event_type
@@ -115,14 +141,29 @@ def project_email_log(world: World, events: ContactEvents) -> EmailLog:
     campaign = world.events.campaign[index].astype(np.int64) + 1
     url = world.events.url[index].astype(np.int64)
     delivered = delivered_sends(contact, kind, campaign)
-    order = np.argsort(np.concatenate([at, at[delivered] + DELIVERY_DELAY_MS]), kind="stable")
-    return EmailLog(
-        np.concatenate([contact, contact[delivered]])[order],
-        np.concatenate([kind, np.full(int(delivered.sum()), DELIVERED_EVENT)])[order],
-        np.concatenate([at, at[delivered] + DELIVERY_DELAY_MS])[order],
-        np.concatenate([campaign, campaign[delivered]])[order],
-        np.concatenate([url, np.full(int(delivered.sum()), -1)])[order],
+    codes = (SENT_EVENT, OPEN_EVENT, BOUNCE_EVENT, STATUS_EVENT)
+    extra = extra_events(
+        contact,
+        kind,
+        at,
+        campaign,
+        delivered,
+        world.now * 1000.0,
+        (*codes, PROCESSED_EVENT, DEFERRED_EVENT, DROPPED_EVENT),
     )
+    count = int(delivered.sum())
+    variant = np.zeros(len(kind), dtype=np.int64)
+    variant[kind == BOUNCE_EVENT] = bounce_variants(int((kind == BOUNCE_EVENT).sum()))
+    columns = (
+        np.concatenate([contact, contact[delivered], extra.contact]),
+        np.concatenate([kind, np.full(count, DELIVERED_EVENT), extra.kind]),
+        np.concatenate([at, at[delivered] + DELIVERY_DELAY_MS, extra.at]),
+        np.concatenate([campaign, campaign[delivered], extra.campaign]),
+        np.concatenate([url, np.full(count, -1), np.full(len(extra.kind), -1)]),
+        np.concatenate([variant, np.zeros(count, dtype=np.int64), extra.variant]),
+    )
+    order = np.argsort(columns[2], kind="stable")
+    return EmailLog(*(column[order] for column in columns))
 
 
 def delivered_sends(contact: Ints, kind: Ints, campaign: Ints) -> Mask:

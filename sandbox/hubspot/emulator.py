@@ -13,6 +13,7 @@ from sandbox.hubspot.property_routes import PropertyRoutes
 from sandbox.hubspot.rate_limits import SEARCH_ENDPOINTS, rate_limited
 from sandbox.hubspot.search_routes import SearchRoutes
 from sandbox.hubspot.simulation import ActivitySimulation
+from sandbox.hubspot.web_routes import WebRoutes
 
 CONTACTS = "/crm/v3/objects/contacts"
 PROPERTIES = "/crm/v3/properties/{objectType}"
@@ -25,9 +26,11 @@ class HubSpotSandbox(
     PropertyRoutes,
     EmailEventRoutes,
     AssociationRoutes,
+    WebRoutes,
     ActivitySimulation,
 ):
-    """HubSpot's CRM objects, search, properties, email events and associations, over a world."""
+    """HubSpot's CRM objects, search, properties, email events, associations, forms and web
+    analytics events, over a world."""
 
     def add_routes(self) -> None:
         for method, path, operation, handler in self._table():
@@ -61,6 +64,20 @@ class HubSpotSandbox(
                 self._update_property,
             ),
             ("GET", "/email/public/v1/events", "email.events", self._email_events),
+            ("GET", "/marketing/v3/forms/?", "forms.list", self._list_forms),
+            (
+                "GET",
+                "/form-integrations/v1/submissions/forms/{form_guid}",
+                "forms.submissions",
+                self._form_submissions,
+            ),
+            ("GET", "/events/v3/events/?", "web_events.list", self._web_events),
+            (
+                "GET",
+                "/contacts/v1/contact/vid/{vid}/profile",
+                "contacts.profile",
+                self._contact_profile,
+            ),
             ("GET", "/crm/v3/objects/{objectType}", "objects.list", self._list_objects),
             ("GET", "/crm/v3/objects/{objectType}/{objectId}", "objects.get", self._get_object),
             (

@@ -7,10 +7,11 @@ from datetime import datetime
 
 import numpy as np
 
-from sandbox.hubspot.contact_projection import CONVERSION_NAMES, COUNTED, LATEST, OPT_OUTS
+from sandbox.hubspot.contact_projection import CONVERSION_EVENTS, COUNTED, LATEST, OPT_OUTS
 from sandbox.hubspot.crm_objects import SALES_ACTIVITY
 from sandbox.hubspot.state import HubSpotState
 from sandbox.hubspot.values import DAY_MS
+from sandbox.hubspot.web_logs import FORM_KINDS, conversion_name
 from scoring.records import ActivityType
 
 
@@ -42,6 +43,10 @@ class ActivitySimulation(HubSpotState):
             self._count(row, kind, moment)
             email_campaign = 0 if campaign is None else campaign + 1
             self.email_log.add_activity(row + 1, kind, moment, email_campaign, url_index)
+            if kind in FORM_KINDS:
+                self.form_log.append(row, moment, url_index, FORM_KINDS.index(kind))
+            if kind is ActivityType.PAGE_VIEW:
+                self.view_log.append(row, moment, url_index)
             if kind in SALES_ACTIVITY:
                 amount = math.nan if amount is None else amount
                 booked = self._vendor_ms()
@@ -81,7 +86,6 @@ class ActivitySimulation(HubSpotState):
     def _note_conversion(self, row: int, kind: ActivityType, at: float, url: int) -> None:
         """Name the conversion in recent_conversion_event_name unless a later one is known."""
         latest = self.contacts.floats("recent_conversion_date")[row]
-        if kind in CONVERSION_NAMES and not at < latest:
-            label = CONVERSION_NAMES[kind]
-            name = f"{label}: {self.urls[url]}" if url >= 0 else label
+        if kind in CONVERSION_EVENTS and not at < latest:
+            name = conversion_name(kind, self.urls[url] if url >= 0 else None)
             self.contacts.set("recent_conversion_event_name", row, name)

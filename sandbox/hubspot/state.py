@@ -25,9 +25,10 @@ from sandbox.hubspot.rate_limits import PortalLimits
 from sandbox.hubspot.record_json import contact_json
 from sandbox.hubspot.search_filters import SEARCH_RESULT_CAP
 from sandbox.hubspot.values import DAY_MS, Json, PropertyValue
+from sandbox.hubspot.web_logs import FORM_KINDS, project_web_log
 from sandbox.limits import ServerDailyLimit
 from sandbox.world.tables import HUBSPOT, World, WorldBuilder
-from scoring.records import ACTIVITY_TYPES
+from scoring.records import ACTIVITY_TYPES, ActivityType
 
 CORRELATION_BASE = 0xC0A7E1A7 << 96
 
@@ -52,12 +53,15 @@ class HubSpotState(Emulator):
         clock: SandboxClock | None = None,
         token: str = "sandbox-token",
         search_result_cap: int = SEARCH_RESULT_CAP,
+        web_analytics: bool | None = None,
     ) -> None:
         super().__init__(faults=faults, latency=latency, clock=clock)
         self.world = world if world is not None else empty_world()
         self.token = token
         self.tier = tier
         self.search_result_cap = search_result_cap
+        # The events API needs an Enterprise subscription; a test may switch it either way.
+        self.web_analytics = tier == "enterprise" if web_analytics is None else web_analytics
         self._origin_ms = self.world.now * 1000.0
         self._last_ms = self._origin_ms
         self.limits = PortalLimits(tier, daily_limit, self.clock, self._vendor_day())
@@ -83,6 +87,8 @@ class HubSpotState(Emulator):
         events = contact_events(world, row_of)
         self.contacts = project_contacts(world, rows, events, self.urls)
         self.email_log = project_email_log(world, events)
+        self.form_log = project_web_log(world, events, FORM_KINDS)
+        self.view_log = project_web_log(world, events, (ActivityType.PAGE_VIEW,))
         mask = events.of(SALES_ACTIVITY)
         amounts = world.events.amount[events.index[mask]]
         for row, code, at, amount in zip(

@@ -9,10 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connectors.hubspot.email_events import email_event_activity
 from connectors.hubspot.records import (
     contact_of,
+    conversion_parts,
     counter_activities,
-    email_event_activity,
     parse_time,
 )
 from connectors.hubspot.sales_records import deal_activities, engagement_activities
@@ -123,10 +124,10 @@ def test_the_latest_conversion_is_typed_by_its_name(name: str, kind: ActivityTyp
     assert found.attributes["form"] == name
 
 
-def test_a_demo_request_keeps_its_form_and_page_and_earlier_conversions_are_forms() -> None:
-    properties = counters(
-        num_conversion_events=3, recent_conversion_event_name="Demo request: https://x/demo"
-    )
+def test_a_demo_request_keeps_its_form_and_page_title_and_earlier_conversions_are_forms() -> None:
+    # HubSpot names a conversion "page title: form name"; the title holds colons itself.
+    name = "Pricing | LeadFlow: lead scoring: Demo request"
+    properties = counters(num_conversion_events=3, recent_conversion_event_name=name)
 
     found = list(counter_activities("101", properties))
 
@@ -135,8 +136,38 @@ def test_a_demo_request_keeps_its_form_and_page_and_earlier_conversions_are_form
         ("cv:101:2", A.FORM_SUBMISSION),
         ("cv:101:3", A.DEMO_REQUEST),
     ]
-    assert found[-1].attributes == {"form": "Demo request", "url": "https://x/demo"}
-    assert found[0].attributes == {}
+    assert found[-1].attributes == {
+        "form": "Demo request",
+        "page_title": "Pricing | LeadFlow: lead scoring",
+        "recorded_by": "counter",
+    }
+    assert found[0].attributes == {"recorded_by": "counter"}
+
+
+@pytest.mark.parametrize(
+    ("name", "parts"),
+    [
+        ("Home: Demo request", ("Home", "Demo request")),
+        ("A: B: C: Ask a question", ("A: B: C", "Ask a question")),
+        ("Newsletter signup", ("", "Newsletter signup")),
+        ("Meetings Link: jane-doe", ("Meetings Link", "jane-doe")),
+    ],
+)
+def test_a_conversion_name_is_the_page_title_then_the_form_after_the_last_colon(
+    name: str, parts: tuple[str, str]
+) -> None:
+    assert conversion_parts(name) == parts
+
+
+def test_a_meeting_booked_through_a_meetings_link_is_not_counted_again() -> None:
+    properties = counters(
+        num_conversion_events=2, recent_conversion_event_name="Meetings Link: sales-team"
+    )
+
+    found = list(counter_activities("101", properties))
+
+    # the meetings stream gives the meeting; the earlier conversion stays a form
+    assert [(a.id, a.type) for a in found] == [("cv:101:1", A.FORM_SUBMISSION)]
 
 
 def test_reading_the_same_counters_twice_gives_the_same_activities() -> None:
@@ -186,13 +217,52 @@ def test_a_click_keeps_its_url() -> None:
 
 
 @pytest.mark.parametrize(
-    ("category", "bounce"), [("HARD_BOUNCE", "hard"), ("MAILBOX_FULL", "soft")]
+    ("category", "bounce"),
+    [
+        ("UNKNOWN_USER", "hard"),
+        ("POLICY", "hard"),
+        ("SPAM", "hard"),
+        ("CONTENT", "hard"),
+        ("MAILBOX_FULL", "soft"),
+        ("THROTTLED", "soft"),
+        ("TIMEOUT", "soft"),
+        ("SOMETHING_NEW", "soft"),
+        ("HARD_BOUNCE", "soft"),  # not a HubSpot category
+    ],
 )
-def test_a_bounce_says_whether_it_was_hard(category: str, bounce: str) -> None:
+def test_a_bounce_says_whether_it_was_hard_and_keeps_its_category(
+    category: str, bounce: str
+) -> None:
     found = email_event_activity(event("BOUNCE", category=category))
 
     assert found is not None
     assert found.attributes["bounce_type"] == bounce
+    assert found.attributes["bounce_category"] == category
+
+
+@pytest.mark.parametrize("kind", ["OPEN", "CLICK"])
+def test_an_open_or_click_hubspot_filtered_as_a_machine_is_dropped(kind: str) -> None:
+    assert email_event_activity(event(kind, filteredEvent=True)) is None
+    assert email_event_activity(event(kind, filteredEvent=False)) is not None
+
+
+@pytest.mark.parametrize("kind", ["SENT", "PROCESSED", "DEFERRED", "DROPPED", "FORWARD"])
+def test_events_that_say_nothing_new_about_the_person_are_skipped(kind: str) -> None:
+    assert email_event_activity(event(kind, dropReason="PREVIOUSLY_BOUNCED")) is None
+
+
+def test_unsubscribing_from_one_subscription_type_is_not_leaving() -> None:
+    one = event(
+        "STATUSCHANGE",
+        portalSubscriptionStatus="SUBSCRIBED",
+        subscriptions=[{"id": 2, "status": "UNSUBSCRIBED"}],
+    )
+    bounced = event("STATUSCHANGE", portalSubscriptionStatus="UNSUBSCRIBED", bounced=True)
+    spam = event(
+        "STATUSCHANGE", portalSubscriptionStatus="UNSUBSCRIBED", source="SOURCE_SPAM_REPORT"
+    )
+
+    assert [email_event_activity(e) for e in (one, bounced, spam)] == [None, None, None]
 
 
 def test_an_unsubscribing_status_change_is_an_unsubscribe() -> None:

@@ -1,0 +1,126 @@
+"""Form submissions, one activity each: which form, from which page, when.
+
+Stream `form_submissions`: the portal's forms (`GET /marketing/v3/forms/`, the SDK's
+typed client), then each form's submissions (`GET
+/form-integrations/v1/submissions/forms/{form_guid}`, newest first, at most 50 a
+page, which the SDK has no client for) down to the cursor less the look-back. The
+cursor is the newest `submittedAt` seen. A submission is keyed by the address in its
+`email` field, as email events are. Meetings booked through a meetings link are not
+form submissions: the meetings stream gives them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from connectors.hubspot.client import HubSpotApi
+from connectors.hubspot.history import has_form_submissions
+from connectors.hubspot.records import SYSTEM, conversion_type, parse_time
+from connectors.paging import dump_cursor, follow
+from connectors.protocol import Page
+from scoring.records import Activity
+
+FORMS_PAGE, SUBMISSIONS_PAGE = 50, 50
+SUBMISSIONS_PATH = "/form-integrations/v1/submissions/forms/{form}"
+PROFILE_PATH = "/contacts/v1/contact/vid/{vid}/profile"
+
+
+def list_forms(api: HubSpotApi) -> list[dict[str, Any]]:
+    """Every form of the portal (id and name), following the pages."""
+    forms: list[dict[str, Any]] = []
+
+    def page(after: str | None) -> tuple[None, str | None]:
+        body = api.json("forms.list", api.forms.get_page, limit=FORMS_PAGE, after=after)
+        forms.extend(body.get("results") or [])
+        following = ((body.get("paging") or {}).get("next") or {}).get("after")
+        return None, None if following is None else str(following)
+
+    for _ in follow(page):
+        pass
+    return forms
+
+
+def submission_activity(
+    form: Mapping[str, Any], item: Mapping[str, Any], contact_id: str = ""
+) -> Activity | None:
+    """One submission of `form` as an activity of `contact_id`, or else of the address it
+    gave; None without either."""
+    moment = parse_time(item.get("submittedAt"))
+    values = {str(v.get("name")): v.get("value") for v in item.get("values") or []}
+    email = None if contact_id else values.get("email")
+    if moment is None or not (contact_id or email):
+        return None
+    name = str(form.get("name") or "")
+    attributes: dict[str, Any] = {"form": name, "recorded_by": "form_submissions"}
+    if item.get("pageUrl"):
+        attributes["url"] = item["pageUrl"]
+    ident = item.get("conversionId")
+    return Activity(
+        contact_id,
+        conversion_type(name),
+        moment,
+        id=None if ident is None else f"form:{ident}",
+        attributes=attributes,
+        source=SYSTEM,
+        contact_email=None if email is None else str(email),
+    )
+
+
+def pull_form_submissions(
+    api: HubSpotApi, state: Mapping[str, Any], lookback_ms: int
+) -> Iterator[Page]:
+    """Each form's submissions newer than the cursor less the look-back, newest first."""
+    if not has_form_submissions(api):
+        return
+    since = state.get("submitted_since")
+    floor = None if since is None else int(since) - lookback_ms
+    newest = None if since is None else int(since)
+    for form in list_forms(api):
+        path = SUBMISSIONS_PATH.format(form=form["id"])
+
+        def page(
+            after: str | None, form: Mapping[str, Any] = form, path: str = path
+        ) -> tuple[Page, str | None]:
+            nonlocal newest
+            params = {"limit": SUBMISSIONS_PAGE, **({} if after is None else {"after": after})}
+            body = api.legacy("forms.submissions", path, params)
+            activities, older = [], False
+            for item in body.get("results") or []:
+                at = item.get("submittedAt")
+                if isinstance(at, int | float):
+                    if floor is not None and at < floor:
+                        older = True  # newest first: the rest were read before
+                        break
+                    newest = int(at) if newest is None else max(newest, int(at))
+                activity = submission_activity(form, item)
+                if activity is not None:
+                    activities.append(activity)
+            following = ((body.get("paging") or {}).get("next") or {}).get("after")
+            following = None if older or following is None else str(following)
+            cursor = dump_cursor(submitted_since=newest) if newest is not None else None
+            return Page("form_submissions", (), activities, cursor), following
+
+        yield from follow(page)
+
+
+def contact_submissions(api: HubSpotApi, record_id: str) -> list[Activity]:
+    """One contact's form submissions, for a trigger's fetch: the legacy contact profile's
+    `form-submissions`, named by the portal's forms (their conversion ids are the ones the
+    stream reads, so the store keeps one of each)."""
+    if not has_form_submissions(api):
+        return []
+    names = {str(f["id"]): f for f in list_forms(api)}
+    profile = api.legacy("contacts.profile", PROFILE_PATH.format(vid=record_id), {})
+    found = []
+    for item in profile.get("form-submissions") or []:
+        form = names.get(str(item.get("form-id")), {"name": item.get("title") or ""})
+        submission = {
+            "conversionId": item.get("conversion-id"),
+            "submittedAt": item.get("timestamp"),
+            "pageUrl": item.get("page-url"),
+        }
+        activity = submission_activity(form, submission, record_id)
+        if activity is not None:
+            found.append(activity)
+    return found
