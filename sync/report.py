@@ -191,3 +191,14 @@ def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
     for reason, points in batch.explained(row):
         table.add_row(str(points), reason.dimension, escape(reason.describe(points)))
     console.print(table)
+
+
+def print_written(console: Console, store: StateStore, person: int) -> None:
+    """What was last written to each of one person's records, as the store remembers it."""
+    records = store.load_people([person]).records.get(str(person), [])
+    if not records:
+        console.print("no records of this person in any system", highlight=False)
+    for system, record in records:
+        values = store.written_values(system).get(record)
+        shown = ", ".join(f"{k}={v}" for k, v in (values or {}).items()) or "nothing written yet"
+        console.print(f"{system} {escape(record)}: {escape(shown)}", highlight=False)
