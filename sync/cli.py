@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from connectors.errors import InputFileError
 from connectors.files import file_format, parse_moment, read_activities, read_contacts, write_rows
-from scoring import RuleSet, default_rules_text, score_records
+from scoring import ContactFrame, RuleSet, default_rules_text, score_records, unparsed_numbers
 from sync.config import read_rules, read_settings
 from sync.errors import EXIT_BAD_INPUT, EXIT_FAILED, ConfigError, SyncError
 from sync.report import print_ranking, result_columns
@@ -171,6 +171,8 @@ def score_files(
             f"{contacts}; they were skipped",
             highlight=False,
         )
+    for line in unparsed_numbers(ruleset, ContactFrame.from_records(people)):
+        err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=True)
     batch = score_records(ruleset, people, read.activities if read else [], moment)
     if output is None:
         print_ranking(out, batch, moment, top)

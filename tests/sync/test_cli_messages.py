@@ -160,3 +160,17 @@ def test_a_failed_command_leaves_no_empty_store_behind(here: Path) -> None:
     assert result.exit_code == 1
     assert "is not in the state store" in result.stderr
     assert not list(here.glob("leadscore.db*"))
+
+
+def test_score_warns_of_a_field_whose_numbers_do_not_parse(here: Path) -> None:
+    rules = here / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - id: big\n    contact: {employees: {gte: 1000}}\n    points: 20\n", "utf-8"
+    )
+    contacts = here / "contacts.csv"
+    contacts.write_text('id,employees\n1,"1,200"\n2,1000+\n', "utf-8")
+    result = run("score", "--rules", str(rules), "--contacts", str(contacts), "--top", "0")
+    assert result.exit_code == 0, result.output
+    message = one_line(result.stderr)
+    assert "warning:" in message and "field 'employees': 1 value" in message
+    assert "'1000+'" in message
