@@ -413,7 +413,8 @@ def demo(
 
     ruleset = rules_from(rules) if rules else bundled_rules()
     try:
-        run_demo(out, ruleset, people=people, seed=seed)
+        with progress_bars() as progress:
+            run_demo(out, ruleset, people=people, seed=seed, progress=progress)
     except SyncError as exc:
         fail(exc.lines, code=exc.exit_code)
     except ApiError as exc:
