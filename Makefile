@@ -4,18 +4,35 @@ VENV := .venv
 BIN := $(VENV)/bin
 AS_OF := 2026-11-01T00:00:00Z
 
-.PHONY: demo demo-files test lint bench clean
+.PHONY: demo demo-files test lint bench clean constraints
 
-$(VENV)/.installed: pyproject.toml
+# What the demo needs (the package and its own dependencies), and the development tools
+# on top for test, lint and bench; both pinned by constraints.txt.
+$(VENV)/.app: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
 	touch $@
 
-demo: $(VENV)/.installed
+$(VENV)/.installed: $(VENV)/.app
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@
+
+# Regenerate constraints.txt from a fresh venv with every extra (run after changing dependencies).
+constraints:
+	rm -rf .venv-freeze
+	$(PYTHON) -m venv .venv-freeze
+	.venv-freeze/bin/python -m pip install --quiet --upgrade pip
+	.venv-freeze/bin/python -m pip install --quiet -e ".[dev,postgres]"
+	head -2 constraints.txt > constraints.new
+	.venv-freeze/bin/python -m pip freeze --exclude-editable >> constraints.new
+	mv constraints.new constraints.txt
+	rm -rf .venv-freeze
+
+demo: $(VENV)/.app
 	$(BIN)/leadscore demo
 
-demo-files: $(VENV)/.installed
+demo-files: $(VENV)/.app
 	$(BIN)/leadscore score --rules scoring/rulesets/default.yaml \
 		--contacts examples/data/contacts.csv --activities examples/data/activities.csv \
 		--as-of $(AS_OF)
@@ -34,4 +51,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/hubspot_sync.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .venv-freeze .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -100,9 +100,23 @@ def _rows(path: str, required: Sequence[Sequence[str]]) -> tuple[list[str], list
         if not any(name in columns for name in group):
             wanted = " or ".join(f"'{n}'" for n in group)
             where = 1 if kind == "csv" else None
-            problems.add(where, group[0], f"missing column {wanted} (found: {', '.join(columns)})")
+            found = f"missing column {wanted} (found: {', '.join(columns)})"
+            problems.add(where, group[0], found + _delimiter_hint(kind, columns))
     problems.raise_if_any()
     return columns, rows
+
+
+def _delimiter_hint(kind: str, columns: Sequence[str]) -> str:
+    """A hint when a CSV header is one column holding another separator (Excel's `;`)."""
+    if kind != "csv" or len(columns) != 1:
+        return ""
+    for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if separator in columns[0]:
+            return (
+                f"; the file seems separated by {name}: leadscore reads comma-separated CSV, "
+                "so save or export it with ',' as the delimiter"
+            )
+    return ""
 
 
 def _csv_rows(text: str, problems: _Problems) -> tuple[list[str], list[_Row]]:

@@ -13,6 +13,7 @@ from scoring.errors import InputError, Problem, RuleFileError, ScoringError
 from scoring.explain import Reason, ScoreBatch, format_reasons, number, whole_points
 from scoring.frames import ActivityFrame, ContactFrame, column_from_values
 from scoring.loader import default_rules_text, load_rules, parse_rules
+from scoring.numbers import parse_number, unparsed_numbers
 from scoring.records import (
     ACTIVITY_TYPES,
     TYPE_CODES,
@@ -67,8 +68,10 @@ __all__ = [
     "load_rules",
     "normalize_email",
     "number",
+    "parse_number",
     "parse_rules",
     "score",
     "score_records",
+    "unparsed_numbers",
     "whole_points",
 ]

@@ -10,7 +10,6 @@ so that a rule never fires on what is not known.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
@@ -24,6 +23,7 @@ from scoring.frames import (
     Column,
     format_number,
 )
+from scoring.numbers import parse_number
 
 Scalar = str | int | float | bool
 TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "on"})
@@ -100,11 +100,7 @@ Conditions = dict[str, FieldOperators]
 def _number(cell: str | float) -> float | None:
     if isinstance(cell, float):
         return cell
-    try:
-        number = float(cell)
-    except ValueError:
-        return None
-    return None if math.isnan(number) else number
+    return parse_number(cell)
 
 
 def _text(cell: str | float) -> str:

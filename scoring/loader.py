@@ -5,16 +5,27 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from scoring.errors import Problem, RuleFileError
-from scoring.rules import LocatedError, RuleSet
+from scoring.rules import (
+    DEFAULT_DIMENSIONS,
+    Bant,
+    Dimension,
+    Grades,
+    LocatedError,
+    Rule,
+    RuleSet,
+    StageLadder,
+    reference_problems,
+)
 
 Path_ = tuple[str | int, ...]
 _BOOL_TAG = "tag:yaml.org,2002:bool"
@@ -78,7 +89,12 @@ def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
     try:
         return RuleSet.model_validate(data)
     except ValidationError as exc:
-        raise RuleFileError(_problems(exc, name, lines)) from None
+        problems = _problems(exc, name, lines)
+        if not any(p.located for p in problems):
+            # The cross-references are checked after the structure: check them on the
+            # parts that are well formed, so that they do not wait for another run.
+            problems += _reference_problems(data, name, lines, {p.field for p in problems})
+        raise RuleFileError([p.problem for p in problems]) from None
 
 
 def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
@@ -101,25 +117,84 @@ def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
     return yaml.SafeLoader(b"").construct_object(node)
 
 
-def _problems(exc: ValidationError, name: str, lines: Mapping[Path_, int]) -> list[Problem]:
-    problems: list[Problem] = []
+@dataclass(frozen=True)
+class _Found:
+    problem: Problem
+    located: bool
+    """Whether it came from the cross-reference check (run only on a well-formed file)."""
+
+    @property
+    def field(self) -> str:
+        return self.problem.field
+
+
+def _problems(exc: ValidationError, name: str, lines: Mapping[Path_, int]) -> list[_Found]:
+    found: list[_Found] = []
     for error in exc.errors(include_url=False):
         loc: Path_ = tuple(_clean_loc(error["loc"]))
         message = error["msg"].removeprefix("Value error, ")
         cause = (error.get("ctx") or {}).get("error")
         if isinstance(cause, LocatedError):
-            loc = (*loc, *cause.path)
-            message = str(cause)
+            for located in [cause, *cause.others]:
+                where = (*loc, *located.path)
+                problem = Problem(name, _line_of(where, lines), _dotted(where), str(located))
+                found.append(_Found(problem, True))
+            continue
         if error["type"] == "extra_forbidden":
             message = _unknown_field_message(loc)
         elif error["type"] == "missing":
             message = "this field is required"
+        elif "input" in error and error["input"] is None:
+            message = f"{message} (it is empty)"
         elif "input" in error and error["type"] not in ("value_error", "assertion_error"):
             message = f"{message} (got {_short(error['input'])})"
         problem = Problem(name, _line_of(loc, lines), _dotted(loc), message)
-        if all(p.field != problem.field for p in problems):
-            problems.append(problem)
-    return problems
+        if all(f.field != problem.field for f in found):
+            found.append(_Found(problem, False))
+    return found
+
+
+def _reference_problems(
+    data: Mapping[str, Any], name: str, lines: Mapping[Path_, int], reported: set[str]
+) -> list[_Found]:
+    """The cross-reference problems among the parts of `data` that validate on their own."""
+
+    def part(model: Any, value: Any) -> Any:
+        try:
+            return TypeAdapter(model).validate_python(value)
+        except ValidationError:
+            return None
+
+    dimensions = part(dict[str, Dimension], data.get("dimensions", DEFAULT_DIMENSIONS))
+    raw_rules = data.get("rules")
+    rules = []
+    for index, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
+        rule = part(Rule, raw)
+        if rule is not None:
+            rules.append((index, rule))
+    problems = reference_problems(
+        dimensions,
+        rules,
+        part(Bant, data["bant"]) if data.get("bant") is not None else None,
+        part(StageLadder, data["stages"]) if data.get("stages") is not None else None,
+        part(Grades, data["grades"]) if data.get("grades") is not None else None,
+    )
+    # A repeated id among rules that are malformed otherwise is still a repeated id.
+    valid = {index for index, _ in rules}
+    ids: set[Any] = set()
+    for index, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
+        rule_id = raw.get("id") if isinstance(raw, dict) else None
+        if rule_id in ids and index not in valid:
+            message = f"rule id {rule_id!r} appears twice"
+            problems.append(LocatedError(("rules", index, "id"), message))
+        if isinstance(rule_id, str):
+            ids.add(rule_id)
+    found = []
+    for located in problems:
+        problem = Problem(name, _line_of(located.path, lines), _dotted(located.path), str(located))
+        if problem.field not in reported:
+            found.append(_Found(problem, True))
+    return found
 
 
 def _clean_loc(loc: tuple[int | str, ...]) -> list[str | int]:

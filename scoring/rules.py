@@ -10,6 +10,7 @@ JSON Schema for editors.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -43,9 +44,17 @@ ActivityTypes = Annotated[
 class LocatedError(ValueError):
     """A validation error that knows the path of the field it is about."""
 
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+    def __init__(
+        self,
+        path: tuple[str | int, ...],
+        message: str,
+        *,
+        others: Sequence[LocatedError] = (),
+    ) -> None:
         super().__init__(message)
         self.path = path
+        self.others = list(others)
+        """Further problems found in the same check, so that none hides behind the first."""
 
 
 class Strict(BaseModel):
@@ -266,49 +275,13 @@ class RuleSet(Strict):
 
     @model_validator(mode="after")
     def _references(self) -> Self:
-        for name in self.dimensions:
-            if not IDENTIFIER.match(name) or name in RESERVED_DIMENSIONS:
-                raise LocatedError(
-                    ("dimensions", name), f"dimension name {name!r} must be lower_snake_case"
-                )
-        if not self.dimensions:
-            raise LocatedError(("dimensions",), "at least one dimension is needed")
-        seen: set[str] = set()
-        for index, rule in enumerate(self.rules):
-            if rule.id in seen:
-                raise LocatedError(("rules", index, "id"), f"rule id {rule.id!r} appears twice")
-            seen.add(rule.id)
-            dimension = self.dimension_of(rule)
-            if dimension not in self.dimensions:
-                field = "dimension" if rule.dimension else "id"
-                raise LocatedError(
-                    ("rules", index, field),
-                    f"rule {rule.id!r} adds to dimension {dimension!r}, which is not declared "
-                    f"(declared: {', '.join(self.dimensions)})",
-                )
-        if self.grades is not None and self.grades.dimension not in self.dimensions:
-            raise LocatedError(
-                ("grades", "dimension"),
-                f"grades use undeclared dimension {self.grades.dimension!r}",
-            )
-        if self.stages is not None:
-            for index, stage in enumerate(self.stages.ladder):
-                if stage.when is not None:
-                    self._check_stage(("stages", "ladder", index, "when"), stage.when)
+        problems = reference_problems(
+            self.dimensions, list(enumerate(self.rules)), self.bant, self.stages, self.grades
+        )
+        if problems:
+            first = problems[0]
+            raise LocatedError(first.path, str(first), others=problems[1:])
         return self
-
-    def _check_stage(self, path: tuple[str | int, ...], condition: StageCondition) -> None:
-        for key in condition.min:
-            if key != "total" and key not in self.dimensions:
-                raise LocatedError(
-                    (*path, "min", key),
-                    f"unknown dimension {key!r} (declared: {', '.join(self.dimensions)}, total)",
-                )
-        if condition.bant_min is not None and self.bant is None:
-            raise LocatedError((*path, "bant_min"), "`bant_min` needs a `bant` block")
-        for group in ("any", "all"):
-            for index, child in enumerate(getattr(condition, group) or []):
-                self._check_stage((*path, group, index), child)
 
     def dimension_of(self, rule: Rule) -> str:
         return rule.dimension or rule.default_dimension()
@@ -343,3 +316,82 @@ def _stage_fields(condition: StageCondition | None) -> list[str]:
     for child in [*(condition.any or []), *(condition.all or [])]:
         names += _stage_fields(child)
     return names
+
+
+def reference_problems(
+    dimensions: Mapping[str, Dimension] | None,
+    rules: Sequence[tuple[int, Rule]],
+    bant: Bant | None,
+    stages: StageLadder | None,
+    grades: Grades | None,
+) -> list[LocatedError]:
+    """Every name one part of a rule set uses that another part does not declare.
+
+    `rules` are (index in the file, rule); `dimensions` None when they could not be
+    read, which skips the checks against them, so a file whose other parts are
+    malformed still has its cross-references reported.
+    """
+    problems: list[LocatedError] = []
+    declared = list(dimensions or {})
+    for name in declared:
+        if not IDENTIFIER.match(name) or name in RESERVED_DIMENSIONS:
+            problems.append(
+                LocatedError(
+                    ("dimensions", name), f"dimension name {name!r} must be lower_snake_case"
+                )
+            )
+    if dimensions is not None and not dimensions:
+        problems.append(LocatedError(("dimensions",), "at least one dimension is needed"))
+    seen: set[str] = set()
+    for index, rule in rules:
+        if rule.id in seen:
+            problems.append(
+                LocatedError(("rules", index, "id"), f"rule id {rule.id!r} appears twice")
+            )
+        seen.add(rule.id)
+        dimension = rule.dimension or rule.default_dimension()
+        if dimensions is not None and dimension not in dimensions:
+            field = "dimension" if rule.dimension else "id"
+            problems.append(
+                LocatedError(
+                    ("rules", index, field),
+                    f"rule {rule.id!r} adds to dimension {dimension!r}, which is not declared "
+                    f"(declared: {', '.join(declared)})",
+                )
+            )
+    if dimensions is not None and grades is not None and grades.dimension not in dimensions:
+        problems.append(
+            LocatedError(
+                ("grades", "dimension"),
+                f"grades use undeclared dimension {grades.dimension!r}",
+            )
+        )
+    if stages is not None:
+        for index, stage in enumerate(stages.ladder):
+            if stage.when is not None:
+                path = ("stages", "ladder", index, "when")
+                problems += _stage_problems(path, stage.when, dimensions, bant)
+    return problems
+
+
+def _stage_problems(
+    path: tuple[str | int, ...],
+    condition: StageCondition,
+    dimensions: Mapping[str, Dimension] | None,
+    bant: Bant | None,
+) -> list[LocatedError]:
+    problems = []
+    for key in condition.min:
+        if dimensions is not None and key != "total" and key not in dimensions:
+            problems.append(
+                LocatedError(
+                    (*path, "min", key),
+                    f"unknown dimension {key!r} (declared: {', '.join(dimensions)}, total)",
+                )
+            )
+    if condition.bant_min is not None and bant is None:
+        problems.append(LocatedError((*path, "bant_min"), "`bant_min` needs a `bant` block"))
+    for group in ("any", "all"):
+        for index, child in enumerate(getattr(condition, group) or []):
+            problems += _stage_problems((*path, group, index), child, dimensions, bant)
+    return problems

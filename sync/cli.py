@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from connectors.errors import InputFileError
 from connectors.files import file_format, parse_moment, read_activities, read_contacts, write_rows
-from scoring import RuleSet, default_rules_text, score_records
+from scoring import ContactFrame, RuleSet, default_rules_text, score_records, unparsed_numbers
 from sync.config import read_rules, read_settings
 from sync.errors import EXIT_BAD_INPUT, EXIT_FAILED, ConfigError, SyncError
 from sync.report import print_ranking, result_columns
@@ -171,6 +171,8 @@ def score_files(
             f"{contacts}; they were skipped",
             highlight=False,
         )
+    for line in unparsed_numbers(ruleset, ContactFrame.from_records(people)):
+        err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=True)
     batch = score_records(ruleset, people, read.activities if read else [], moment)
     if output is None:
         print_ranking(out, batch, moment, top)
@@ -233,7 +235,7 @@ def sandbox(
 
 @contextlib.contextmanager
 def opened(
-    rules: Path | None, progress: Progress | None = None, *, need_systems: bool = True
+    rules: Path | RuleSet | None, progress: Progress | None = None, *, need_systems: bool = True
 ) -> Iterator[Leadscore]:
     """The application from settings, with every failure a line and an exit code, no traceback."""
     from connectors.errors import ApiError
@@ -243,17 +245,24 @@ def opened(
     config = settings()
     configure(config.log_format, config.log_level)
     try:
-        with Leadscore.open(
+        application = Leadscore.open(
             config,
-            rules=rules_from(rules) if rules else None,
+            rules=rules_from(rules) if isinstance(rules, Path) else rules,
             progress=progress,
             need_systems=need_systems,
-        ) as application:
+        )
+    except SyncError as exc:
+        fail(exc.lines, code=exc.exit_code)
+    try:
+        with application:
             yield application
     except SyncError as exc:
         fail(exc.lines, code=exc.exit_code)
     except ApiError as exc:
         fail(str(exc), code=EXIT_FAILED)
+    finally:
+        # A store this command created and left empty is not left behind.
+        application.store.discard_if_unused()
 
 
 @contextlib.contextmanager
@@ -336,15 +345,43 @@ def sync(
     print_summary(out, summary)
 
 
+def store_rules(rules: Path | None) -> RuleSet | None:
+    """The rule file for a command that mainly reads the store, or None when the default
+    file is missing: `status` and `explain` still read the store without one."""
+    if rules is not None:
+        return rules_from(rules)
+    path = settings().rules
+    return rules_from(path) if path.exists() else None
+
+
+def bundled_rules() -> RuleSet:
+    from scoring import parse_rules
+
+    return parse_rules(default_rules_text(), "default.yaml")
+
+
 @app.command()
 def explain(
     who: Annotated[str, typer.Argument(help="The person's email, or their id in a system.")],
     rules: RulesOption = None,
 ) -> None:
-    """Show one person's score, dimensions, stage and every rule that fired (from the store)."""
-    from sync.report import print_explanation
+    """Show one person's score, dimensions, stage and every rule that fired (from the store);
+    without a rule file, what was last written to each of their records."""
+    from sync.report import print_explanation, print_written
 
-    with opened(rules, need_systems=False) as application:
+    ruleset = store_rules(rules)
+    with opened(ruleset or bundled_rules(), need_systems=False) as application:
+        if ruleset is None:
+            person = application.store.person_of(who)
+            if person is None:
+                fail(f"{who!r} is not in the state store; run `leadscore sync` first", code=1)
+            err.print(
+                f"note: no rule file at {settings().rules}, so {who} is not rescored; "
+                "showing what was last written (pass --rules FILE to rescore)",
+                highlight=False,
+            )
+            print_written(out, application.store, person)
+            return
         found = application.explain(who)
     print_explanation(out, found.batch, 0)
     records = ", ".join(f"{system} {record}" for system, record in found.records)
@@ -354,10 +391,11 @@ def explain(
 
 @app.command()
 def status(rules: RulesOption = None) -> None:
-    """Last runs, cursors and failed writes, from the state store."""
+    """Last runs, cursors and failed writes, from the state store (no rule file needed)."""
     from sync.report import print_status
 
-    with opened(rules, need_systems=False) as application:
+    ruleset = store_rules(rules)
+    with opened(ruleset or bundled_rules(), need_systems=False) as application:
         print_status(out, application.store, [c.system for c in application.connectors])
 
 
@@ -371,12 +409,12 @@ def demo(
 ) -> None:
     """Sync the local HubSpot sandbox end to end: setup, full sync, new activity, incremental."""
     from connectors.errors import ApiError
-    from scoring import parse_rules
     from sync.demo import run_demo
 
-    ruleset = rules_from(rules) if rules else parse_rules(default_rules_text(), "default.yaml")
+    ruleset = rules_from(rules) if rules else bundled_rules()
     try:
-        run_demo(out, ruleset, people=people, seed=seed)
+        with progress_bars() as progress:
+            run_demo(out, ruleset, people=people, seed=seed, progress=progress)
     except SyncError as exc:
         fail(exc.lines, code=exc.exit_code)
     except ApiError as exc:

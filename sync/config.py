@@ -6,32 +6,35 @@ importing the sync, the store or any vendor SDK.
 
 from __future__ import annotations
 
+import difflib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
 from scoring import RuleFileError, RuleSet, load_rules
 from sync.errors import ConfigError
-from sync.settings import Settings, load_settings
+from sync.settings import PREFIX, SECRETS_VARIABLE, Settings, load_settings, settings_model
 
 
 def read_settings(**overrides: Any) -> Settings:
     """Settings from the environment, or a `ConfigError` naming each variable at fault."""
+    given = given_variables()
+    unknown = unknown_variables(given)
+    if unknown:
+        raise ConfigError(unknown)
     try:
         return load_settings(**overrides)
     except SettingsError as exc:
         # Its text names the field and the source; the value (perhaps a secret) is left out.
-        cause = type(exc.__cause__).__name__ if exc.__cause__ else "bad value"
-        raise ConfigError(f"settings: {exc}; {cause}") from None
+        raise ConfigError(undecodable(str(exc), given)) from None
     except ValidationError as exc:
-        raise ConfigError(
-            [
-                f"setting LEADSCORE_{'__'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-                for e in exc.errors(include_url=False)
-            ]
-        ) from None
+        raise ConfigError([setting_problem(e) for e in exc.errors(include_url=False)]) from None
 
 
 def read_rules(path: Path) -> RuleSet:
@@ -39,4 +42,98 @@ def read_rules(path: Path) -> RuleSet:
     try:
         return load_rules(path)
     except RuleFileError as exc:
-        raise ConfigError([str(p) for p in exc.problems]) from None
+        lines = [str(p) for p in exc.problems]
+        if not path.exists() and path == Path("leadscore.yaml"):
+            lines.append(
+                "no rule file here: run `leadscore init` to write one, set LEADSCORE_RULES, "
+                "or pass --rules FILE"
+            )
+        raise ConfigError(lines) from None
+
+
+# -- what the environment holds -----------------------------------------------------------------
+
+
+def given_variables() -> dict[str, str]:
+    """The `LEADSCORE_*` variables of the `.env` file and the environment (which wins)."""
+    found: dict[str, str] = {}
+    dotenv = Path(".env")
+    if dotenv.is_file():
+        from dotenv import dotenv_values
+
+        found.update({k.upper(): v or "" for k, v in dotenv_values(dotenv).items()})
+    found.update({k.upper(): v for k, v in os.environ.items()})
+    return {k: v for k, v in found.items() if k.startswith(PREFIX)}
+
+
+def variables(model: type[BaseModel] | None = None, prefix: str = PREFIX) -> Iterator[str]:
+    """Every variable name a setting can be given by, sections included."""
+    for name, info in (model or settings_model()).model_fields.items():
+        variable = f"{prefix}{name.upper()}"
+        yield variable
+        section = info.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            yield from variables(section, f"{variable}__")
+
+
+def unknown_variables(given: Mapping[str, str]) -> list[str]:
+    """A line for each `LEADSCORE_*` variable that names no setting, with the closest one."""
+    known = [*variables(), SECRETS_VARIABLE]
+    lines = []
+    for name in sorted(set(given) - set(known)):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else f"; settings are: {', '.join(known)}"
+        lines.append(f"{name} is not a leadscore setting{hint}")
+    return lines
+
+
+def undecodable(message: str, given: Mapping[str, str]) -> list[str]:
+    """The variables whose value is not the JSON their setting needs, from pydantic-settings'
+    'error parsing value for field "hubspot" from source ...'."""
+    field = re.search(r'field "([^"]+)"', message)
+    base = f"{PREFIX}{field.group(1).upper()}" if field else PREFIX
+    lines = []
+    for name, value in sorted(given.items()):
+        if name != base and not name.startswith(f"{base}__"):
+            continue
+        kind = setting_json(name)
+        if kind is None:
+            continue
+        try:
+            json.loads(value)
+        except json.JSONDecodeError as exc:
+            lines.append(
+                f"setting {name}: not valid JSON ({exc.msg}, at character {exc.pos + 1}); "
+                f"expected {kind}"
+            )
+    return lines or [f"setting {base} (or one of {base}__...): a value is not valid JSON"]
+
+
+def setting_json(variable: str) -> str | None:
+    """What JSON a variable's setting takes ("a JSON object ..."), or None for plain text."""
+    annotation: Any = settings_model()
+    for part in variable.removeprefix(PREFIX).lower().split("__"):
+        if not _is_model(annotation) or part not in annotation.model_fields:
+            return None
+        annotation = annotation.model_fields[part].annotation
+    if _is_model(annotation):
+        return 'a JSON object of its settings, e.g. {"tier": "starter"}'
+    if get_origin(annotation) is dict or annotation is dict:
+        return 'a JSON object, e.g. {"Lead": "lead"}'
+    if get_origin(annotation) is list:
+        return 'a JSON list, e.g. ["a", "b"]'
+    return None
+
+
+def setting_problem(error: Mapping[str, Any]) -> str:
+    """One line for a setting pydantic refused: its variable, and what it expects."""
+    variable = f"{PREFIX}{'__'.join(str(p) for p in error['loc']).upper()}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    empty = error.get("input") in (None, "")
+    if error["type"] == "missing" or empty:
+        return f"setting {variable} is empty: {message}"
+    return f"setting {variable}: {message}"
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)

@@ -21,6 +21,7 @@ from connectors.registry import system
 from sandbox import Sandbox
 from scoring import ActivityType, RuleSet
 from sync.app import Leadscore
+from sync.pipeline import Progress
 from sync.report import print_ranking, print_summary
 from sync.settings import Settings, isolated_settings
 from sync.summary import SyncOptions, SyncSummary
@@ -50,6 +51,7 @@ def run_demo(
     touched: int = 25,
     top: int = 15,
     state: Path | None = None,
+    progress: Progress | None = None,
 ) -> DemoResult:
     """Set up, sync in full, add activity, sync again; print what a user needs to see."""
     with tempfile.TemporaryDirectory(prefix="leadscore-demo-") as scratch:
@@ -63,7 +65,7 @@ def run_demo(
                 highlight=False,
             )
             settings = sandbox_settings(box, f"sqlite:///{path}", demo_stages(rules))
-            with Leadscore.open(settings, rules=rules, clock=box.now) as app:
+            with Leadscore.open(settings, rules=rules, clock=box.now, progress=progress) as app:
                 report = app.setup()["hubspot"]
                 console.print(
                     f"setup: created {len(report.created)} "

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -27,43 +29,66 @@ def result_columns(batch: ScoreBatch) -> list[str]:
     return [*columns, "reasons"]
 
 
+WIDE = 120
+"""Console width from which the ranking shows one column per dimension and reasons on one line."""
+
+
 def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int) -> None:
     """The best leads first (whole points and the top reasons, as the CRMs show them),
-    then the stage funnel."""
+    then the stage funnel.
+
+    Below `WIDE` columns (80 on most terminals, and when piped) the dimensions share
+    one column and each reason takes its own line, so that no word is cut."""
     ranking = batch.ranking()
     shown = ranking if top <= 0 else ranking[:top]
+    wide = console.width >= WIDE
+    has_grades = batch.grade_codes is not None
+    has_stages = batch.stage_codes is not None
     table = Table(
         title=f"Top {len(shown)} of {len(batch)} contacts, scored as of {as_of:%Y-%m-%d %H:%M} UTC",
         title_justify="left",
+        box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD,
+        show_lines=not wide,
     )
     table.add_column("#", justify="right")
-    table.add_column("contact")
+    table.add_column("contact", no_wrap=True, overflow="ellipsis", max_width=None if wide else 22)
     table.add_column("score", justify="right")
-    for name in batch.dimension_names:
-        table.add_column(name, justify="right")
-    has_grades = batch.grade_codes is not None
-    has_stages = batch.stage_codes is not None
-    if has_grades:
-        table.add_column("grade", justify="center")
+    if wide:
+        for name in batch.dimension_names:
+            table.add_column(name, justify="right")
+        if has_grades:
+            table.add_column("grade", justify="center")
     if has_stages:
-        table.add_column("stage")
-    table.add_column("why", overflow="fold", ratio=1)
+        table.add_column("stage", min_width=None if wide else 11, max_width=None if wide else 12)
+    table.add_column("why", ratio=1, min_width=20)
     for rank, row in enumerate(shown, start=1):
         index = int(row)
         who = batch.emails.value(index) or str(batch.contact_ids[index])
         # whole points, as written to the CRMs, so that the reasons beside them add up
-        cells = [str(rank), escape(who), str(whole_points(float(batch.total[index])))]
-        cells += [str(points) for points in batch.whole_dimensions(index)]
-        if has_grades:
-            cells.append(batch.grade(index) or "")
+        total = str(whole_points(float(batch.total[index])))
+        grade = batch.grade(index) or "" if has_grades else ""
+        cells = [str(rank), escape(who), total if wide else f"{total} {grade}".strip()]
+        if wide:
+            cells += [str(points) for points in batch.whole_dimensions(index)]
+            if has_grades:
+                cells.append(grade)
         if has_stages:
             cells.append(escape(batch.stage(index) or ""))
         why = escape(batch.reasons_text(index, limit=REASONS_SHOWN))
+        if not wide:
+            why = why.replace(" · ", "\n")
         if batch.disqualified[index]:
             why = why.replace("DISQUALIFIED", "[red]DISQUALIFIED[/red]", 1)
         cells.append(why)
         table.add_row(*cells)
     console.print(table)
+    if not wide:
+        graded = " and its grade" if has_grades else ""
+        console.print(
+            f"score{graded}; {', '.join(batch.dimension_names)} per contact: "
+            "`leadscore explain`, `--out FILE`, or a terminal of 120 columns",
+            highlight=False,
+        )
     if has_stages and batch.rules.stages is not None:
         counts = Counter(batch.stage(i) for i in range(len(batch)))
         funnel = " → ".join(f"{s.name} {counts.get(s.name, 0)}" for s in batch.rules.stages.ladder)
@@ -161,7 +186,9 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
     console.print(runs)
     for system in systems:
         for stream, value in sorted(store.cursors(system).items()):
-            console.print(f"cursor {system}.{stream}: {escape(value)}", highlight=False)
+            console.print(
+                f"cursor {system}.{stream}: {escape(cursor_text(value))}", highlight=False
+            )
     failures = store.failures()
     retried = [f for f in failures if f.retryable]
     refused = [f for f in failures if not f.retryable]
@@ -180,6 +207,31 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
     console.print(
         ", ".join(f"{n:,} {name}" for name, n in counts.items()) + " in the store", highlight=False
     )
+
+
+def cursor_text(value: str) -> str:
+    """A stored cursor as a person reads it: times (epoch seconds or milliseconds) as UTC
+    dates, other values (a paging token) as they are."""
+    try:
+        fields = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(fields, dict):
+        return value
+    shown = []
+    for key, item in fields.items():
+        moment = _epoch_moment(item)
+        shown.append(f"{key} {moment:%Y-%m-%d %H:%M:%S} UTC" if moment else f"{key} {item}")
+    return ", ".join(shown)
+
+
+def _epoch_moment(item: object) -> datetime | None:
+    if isinstance(item, bool) or not isinstance(item, int | float):
+        return None
+    seconds = item / 1000 if item > 10**11 else item
+    if not 946_684_800 <= seconds < 4_102_444_800:  # 2000 to 2100: a time, not a count
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
@@ -208,3 +260,14 @@ def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
     for reason, points in batch.explained(row):
         table.add_row(str(points), reason.dimension, escape(reason.describe(points)))
     console.print(table)
+
+
+def print_written(console: Console, store: StateStore, person: int) -> None:
+    """What was last written to each of one person's records, as the store remembers it."""
+    records = store.load_people([person]).records.get(str(person), [])
+    if not records:
+        console.print("no records of this person in any system", highlight=False)
+    for system, record in records:
+        values = store.written_values(system).get(record)
+        shown = ", ".join(f"{k}={v}" for k, v in (values or {}).items()) or "nothing written yet"
+        console.print(f"{system} {escape(record)}: {escape(shown)}", highlight=False)

@@ -25,12 +25,17 @@ from pydantic_settings import (
 from connectors.registry import SYSTEMS
 from connectors.system import SystemSettings
 
+PREFIX = "LEADSCORE_"
+"""The prefix of every setting's environment variable."""
+SECRETS_VARIABLE = "LEADSCORE_SECRETS_DIR"
+"""The variable naming a directory of secret files, one per setting (not itself a setting)."""
+
 
 class Settings(BaseSettings):
     """Everything leadscore reads from its environment."""
 
     model_config = SettingsConfigDict(
-        env_prefix="LEADSCORE_",
+        env_prefix=PREFIX,
         env_file=".env",
         env_file_encoding="utf-8",
         env_nested_delimiter="__",
@@ -82,6 +87,31 @@ class Settings(BaseSettings):
         # skipped. The nested one reads it like the variable (and still a JSON LEADSCORE_HUBSPOT).
         secrets = NestedSecretsSettingsSource(file_secret_settings)
         return init_settings, env_settings, dotenv_settings, secrets
+
+    @field_validator("state_url")
+    @classmethod
+    def _usable_url(cls, value: SecretStr) -> SecretStr:
+        # Said here, before any connection; the URL itself is never quoted (it may hold a
+        # password), only its scheme and, for a SQLite file, its folder.
+        url = value.get_secret_value().strip()
+        scheme = url.partition("://")[0]
+        if not url:
+            raise ValueError("expected a SQLAlchemy URL such as sqlite:///leadscore.db")
+        if scheme in ("postgres", "postgresql"):
+            raise ValueError(
+                f"{scheme}:// names no driver SQLAlchemy can use here: write "
+                "postgresql+psycopg://user:password@host/database (and install "
+                "leadscore[postgres])"
+            )
+        if scheme.startswith("sqlite"):
+            path = url.partition("://")[2].removeprefix("/").split("?")[0]
+            folder = Path(path).parent if path and path != ":memory:" else None
+            if folder is not None and not folder.is_dir():
+                raise ValueError(
+                    f"the folder {folder} of the SQLite file does not exist; create it or "
+                    "choose another path"
+                )
+        return value
 
     @field_validator("field_prefix")
     @classmethod
@@ -140,7 +170,7 @@ def load_settings(**overrides: Any) -> Settings:
     `overrides` win over every source, e.g. `load_settings(hubspot={"host": url})`.
     """
     model = settings_model()
-    secrets = os.environ.get("LEADSCORE_SECRETS_DIR")
+    secrets = os.environ.get(SECRETS_VARIABLE)
     if secrets:
         return model(_secrets_dir=secrets, **overrides)
     return model(**overrides)

@@ -42,6 +42,7 @@ from sync.schema import (
     split_attributes,
     written,
 )
+from sync.sqlite_files import new_sqlite_file, remove_sqlite_file, sqlite_pragmas
 
 __all__ = ["SCHEMA_VERSION", "People", "StateStore", "StoreVersionError", "activity_key", "meta"]
 
@@ -75,12 +76,13 @@ class StateStore:
         if url.startswith("sqlite"):
             options["connect_args"] = {"timeout": 30}
         self.engine: Engine = sa.create_engine(url, **options)
+        self._created = new_sqlite_file(self.engine)
         # Threads of one sync write one at a time: SQLite has a single writer anyway, and
         # read-then-insert steps stay consistent. Other processes are handled by the
         # database's own locking and the conflict-tolerant inserts.
         self._writing = threading.RLock()
         if self.engine.dialect.name == "sqlite":
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "connect", sqlite_pragmas)
         self.migrate()
 
     def __repr__(self) -> str:
@@ -88,6 +90,22 @@ class StateStore:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def discard_if_unused(self) -> None:
+        """Close, and remove the SQLite file if this store created it and nothing was put in
+        it (a command that failed, or only looked), so that none is left behind."""
+        empty = self._created is not None and self._holds_nothing()
+        self.engine.dispose()
+        if empty and self._created is not None:
+            remove_sqlite_file(self._created)
+
+    def _holds_nothing(self) -> bool:
+        tables = (persons, identities, activities, written, failures, cursors, runs)
+        try:
+            with self.engine.connect() as connection:
+                return not any(connection.execute(sa.select(t).limit(1)).first() for t in tables)
+        except sa.exc.SQLAlchemyError:
+            return False
 
     # -- schema ---------------------------------------------------------------------------------
 
@@ -479,12 +497,3 @@ def _upsert_dialect(connection: Connection) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite
-
-
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    cursor = connection.cursor()
-    # WAL lets `leadscore status` read while a sync writes; NORMAL is durable at each commit in WAL.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()

@@ -1,7 +1,7 @@
 """Leadscore's contact properties in a HubSpot portal: created, completed, checked.
 
 `leadscore setup` makes the property group and every missing property, adds
-options a dropdown lacks (a stage the ladder gained), and refuses to use a
+options a dropdown lacks (a stage the ladder gained, in ladder order), and refuses to use a
 property of the same name but another type. HubSpot's Properties API:
 developers.hubspot.com/docs/api/crm/properties (type and fieldType pairs;
 an update replaces the whole options list).
@@ -72,7 +72,7 @@ def setup_properties(
                 continue
             report.updated.append(spec.name)
             if not dry_run:
-                add_options(api, spec.name, found.options or [], missing)
+                add_options(api, spec.name, found.options or [], spec.options)
             continue
         report.created.append(spec.name)
         if dry_run:
@@ -101,37 +101,60 @@ def setup_properties(
     return report
 
 
-def add_options(api: HubSpotApi, name: str, held: Sequence[Any], missing: Sequence[str]) -> None:
-    """Append `missing` values to an enumeration property's options.
+def add_options(api: HubSpotApi, name: str, held: Sequence[Any], ladder: Sequence[str]) -> None:
+    """Insert the values of `ladder` an enumeration property lacks, each in its place.
 
     HubSpot replaces the whole options list on update, so the options it holds are
-    sent again as they are (labels and order a HubSpot user may have changed), first.
+    sent again as they are (labels, descriptions, and the order a HubSpot user may
+    have given them); every option's displayOrder is then its position.
     """
     from hubspot.crm.properties import OptionInput, PropertyUpdate
 
-    kept = [
-        OptionInput(
-            label=o.label,
-            value=o.value,
-            display_order=o.display_order,
-            hidden=bool(o.hidden),
-            description=o.description,
+    kept = sorted(held, key=lambda o: o.display_order if o.display_order is not None else 0)
+    values = in_ladder_order([o.value for o in kept], ladder)
+    by_value = {o.value: o for o in kept}
+    options = []
+    for position, value in enumerate(values):
+        found = by_value.get(value)
+        options.append(
+            OptionInput(
+                label=found.label if found else value,
+                value=value,
+                display_order=position,
+                hidden=bool(found.hidden) if found else False,
+                description=found.description if found else None,
+            )
         )
-        for o in held
-    ]
-    start = max((o.display_order for o in held if o.display_order is not None), default=-1)
-    added = [
-        OptionInput(label=value, value=value, display_order=start + 1 + i, hidden=False)
-        for i, value in enumerate(missing)
-    ]
     api.call(
         "properties.update",
         api.properties.update,
         "contacts",
         name,
-        property_update=PropertyUpdate(options=kept + added),
+        property_update=PropertyUpdate(options=options),
         _request_timeout=TIMEOUT,
     )
+
+
+def in_ladder_order(held: Sequence[str], ladder: Sequence[str]) -> list[str]:
+    """`held` with the values of `ladder` it lacks inserted where the ladder puts them.
+
+    A missing value goes right after the nearest earlier ladder value held, or, when
+    none is, right before the first later one; values of `held` not on the ladder
+    (a HubSpot user's own) keep their places.
+    """
+    values = list(held)
+    for index, value in enumerate(ladder):
+        if value in values:
+            continue
+        earlier = [v for v in ladder[:index] if v in values]
+        later = [v for v in ladder[index + 1 :] if v in values]
+        if earlier:
+            values.insert(values.index(earlier[-1]) + 1, value)
+        elif later:
+            values.insert(values.index(later[0]), value)
+        else:
+            values.append(value)
+    return values
 
 
 def type_conflicts(fields: Sequence[FieldSpec], present: Mapping[str, Any]) -> str:

@@ -45,21 +45,20 @@ NUMERIC_TYPES = frozenset({"number", "datetime", "date", "bool"})
 """Data types a property stores as a float (times in epoch ms, booleans 0 and 1)."""
 DATA_TYPES = frozenset({"string", "number", "date", "datetime", "enumeration", "bool"})
 """The values of a property's `type`: HubSpot's data types."""
-FIELD_TYPES = frozenset(
-    {
-        "textarea",
-        "text",
-        "date",
-        "file",
-        "number",
-        "select",
-        "radio",
-        "checkbox",
-        "booleancheckbox",
-        "calculation_equation",
-    }
-)
-"""The values of a property's `fieldType`: how HubSpot's forms and UI show it."""
+FIELD_TYPES_OF_TYPE = {
+    "bool": frozenset({"booleancheckbox", "calculation_equation"}),
+    "enumeration": frozenset(
+        {"booleancheckbox", "checkbox", "radio", "select", "calculation_equation"}
+    ),
+    "date": frozenset({"date"}),
+    "datetime": frozenset({"date"}),
+    "string": frozenset(
+        {"file", "text", "textarea", "calculation_equation", "html", "phonenumber"}
+    ),
+    "number": frozenset({"number", "calculation_equation"}),
+}
+"""Each data type's valid `fieldType`s (how HubSpot's forms and UI show it), as the
+properties guide lists them; v3 refuses any other pair since 2021-02-01."""
 PROPERTY_NAME = re.compile(r"[a-z][a-z0-9_]*")
 GROUPS = (
     ("contactinformation", "Contact information"),

@@ -10,7 +10,7 @@ from sandbox.hubspot.crm_objects import OBJECT_ALIASES
 from sandbox.hubspot.errors import HubSpotError, Invalid
 from sandbox.hubspot.properties import (
     DATA_TYPES,
-    FIELD_TYPES,
+    FIELD_TYPES_OF_TYPE,
     PROPERTY_NAME,
     property_definition,
     property_options,
@@ -29,11 +29,19 @@ def check_new_property(body: Json, groups: Mapping[str, Json]) -> None:
         )
     if body["type"] not in DATA_TYPES:
         raise HubSpotError(400, f"Invalid type {body['type']}; one of {sorted(DATA_TYPES)}")
-    if body["fieldType"] not in FIELD_TYPES:
-        message = f"Invalid fieldType {body['fieldType']}; one of {sorted(FIELD_TYPES)}"
-        raise HubSpotError(400, message)
+    mismatch = field_type_mismatch(str(body["type"]), str(body["fieldType"]))
+    if mismatch:
+        raise HubSpotError(400, mismatch)
     if body["groupName"] not in groups:
         raise HubSpotError(400, f"Unable to find property group {body['groupName']}")
+
+
+def field_type_mismatch(kind: str, field_type: str) -> str:
+    """Why a property of data type `kind` cannot show as `field_type` ("" when it can)."""
+    valid = FIELD_TYPES_OF_TYPE.get(kind, frozenset())
+    if field_type in valid:
+        return ""
+    return f"Invalid fieldType {field_type} for a property of type {kind}; one of {sorted(valid)}"
 
 
 def property_changes(definition: Json, body: Json, groups: Mapping[str, Json]) -> Json:
@@ -51,11 +59,11 @@ def property_changes(definition: Json, body: Json, groups: Mapping[str, Json]) -
         raise Invalid("INVALID_LABEL", "A property needs a label")
     if changes.get("groupName", definition["groupName"]) not in groups:
         raise Invalid("INVALID_GROUP", f"Unable to find property group {body['groupName']}")
-    if changes.get("fieldType", definition["fieldType"]) not in FIELD_TYPES:
-        raise Invalid(
-            "INVALID_FIELD_TYPE",
-            f"Invalid fieldType {body['fieldType']}; one of {sorted(FIELD_TYPES)}",
-        )
+    mismatch = field_type_mismatch(
+        str(definition["type"]), str(changes.get("fieldType", definition["fieldType"]))
+    )
+    if mismatch:
+        raise Invalid("INVALID_FIELD_TYPE", mismatch)
     kind = body.get("type")
     if kind is not None and kind != definition["type"]:
         raise Invalid(

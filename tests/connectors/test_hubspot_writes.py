@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from hubspot import HubSpot
-from hubspot.crm.properties import PropertyCreate
+from hubspot.crm.properties import OptionInput, PropertyCreate, PropertyUpdate
 from urllib3.util.retry import Retry
 
 from connectors.errors import RejectedError, ServerError
@@ -202,8 +202,8 @@ def test_setup_adds_the_stage_the_ladder_gained_and_it_can_then_be_written(
     assert report.updated == ["leadscore_stage"] and report.created == []
     assert "leadscore_stage" not in report.existing and "leadscore_score" in report.existing
     assert hubspot.calls()["properties.update"] == 1
-    # What HubSpot had stays first, in its order; the new stage comes last.
-    assert [o["value"] for o in options] == [*ladder, "Engaged"]
+    # The new stage takes its place in the dropdown: between Prospect and Lead, as on the ladder.
+    assert [o["value"] for o in options] == [ladder[0], "Engaged", *ladder[1:]]
     assert [o["displayOrder"] for o in options] == list(range(len(ladder) + 1))
     assert after.written == ["5"] and held(box, "5", "leadscore_stage") == "Engaged"
 
@@ -259,3 +259,24 @@ def test_a_refusal_names_the_property_first_however_long_hubspots_message(
     [failure] = outcome.failed
     assert failure.reason.startswith("invalid property values: leadscore_stage (INVALID_OPTION): ")
     assert len(failure.reason) < 300
+
+
+def test_setup_keeps_a_portal_users_own_option_and_labels_when_inserting_a_stage(
+    box: Sandbox, rules: RuleSet, grown: RuleSet
+) -> None:
+    hubspot = ready(box, rules)
+    ladder = [stage.name for stage in rules.stages.ladder] if rules.stages else []
+    api = HubSpot(access_token=box.hubspot.token, host=box.hubspot.base_url, retry=Retry(total=0))
+    # A HubSpot user relabelled the first stage and added an option of their own at the end.
+    own = [
+        OptionInput(label="Prospect (new)" if v == ladder[0] else v, value=v, display_order=i)
+        for i, v in enumerate(ladder)
+    ]
+    own.append(OptionInput(label="Parked", value="Parked", display_order=len(ladder)))
+    api.crm.properties.core_api.update("contacts", "leadscore_stage", PropertyUpdate(options=own))
+    hubspot.setup(specs(grown))
+    options = box.hubspot.contacts.defs["leadscore_stage"]["options"]
+
+    assert [o["value"] for o in options] == [ladder[0], "Engaged", *ladder[1:], "Parked"]
+    assert options[0]["label"] == "Prospect (new)"
+    assert [o["displayOrder"] for o in options] == list(range(len(ladder) + 2))

@@ -1,0 +1,176 @@
+"""Messages that name what to fix, through the CLI: exit code 2 and the line a user reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scoring import Contact
+from sync.cli import app
+from sync.store import StateStore
+
+RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test in an empty folder: no leadscore.yaml, .env or leadscore.db of anyone's."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(*args: str, **env: str):
+    return runner.invoke(app, list(args), env={"COLUMNS": "80", **env})
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_a_bad_json_setting_names_its_variable() -> None:
+    result = run("status", LEADSCORE_HUBSPOT__LIFECYCLE_STAGES="{Lead: lead}")
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "setting LEADSCORE_HUBSPOT__LIFECYCLE_STAGES: not valid JSON" in message
+    assert '{"Lead": "lead"}' in message
+
+
+def test_a_postgres_url_suggests_the_driver_and_never_shows_the_password() -> None:
+    result = run("status", LEADSCORE_STATE_URL="postgres://ann:s3cret@db.example/leads")
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "LEADSCORE_STATE_URL" in message and "postgresql+psycopg://" in message
+    assert "s3cret" not in result.output
+
+
+def test_a_sqlite_file_in_a_missing_folder_says_so(here: Path) -> None:
+    result = run("status", LEADSCORE_STATE_URL="sqlite:///state/leadscore.db")
+    assert result.exit_code == 2
+    assert "the folder state of the SQLite file does not exist" in one_line(result.stderr)
+    assert not (here / "state").exists()
+
+
+def test_a_semicolon_separated_csv_suggests_the_delimiter(here: Path) -> None:
+    contacts = here / "contacts.csv"
+    contacts.write_text("id;email;jobtitle\n1;ann@acme.io;CEO\n", "utf-8")
+    result = run("score", "--rules", str(RULES), "--contacts", str(contacts))
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "missing column 'id'" in message and "separated by semicolons" in message
+    assert "',' as the delimiter" in message
+
+
+@pytest.mark.parametrize("where", ["environment", ".env"])
+def test_a_misspelt_variable_is_reported_with_the_closest_setting(here: Path, where: str) -> None:
+    if where == ".env":
+        (here / ".env").write_text("LEADSCORE_HUBSPOT_ACCESS_TOKEN=pat-123\n", "utf-8")
+        result = run("status")
+    else:
+        result = run("status", LEADSCORE_HUBSPOT_ACCESS_TOKEN="pat-123")
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "LEADSCORE_HUBSPOT_ACCESS_TOKEN is not a leadscore setting" in message
+    assert "did you mean LEADSCORE_HUBSPOT__ACCESS_TOKEN?" in message
+    assert "pat-123" not in result.output
+
+
+def test_a_missing_rule_file_suggests_init_and_rules(here: Path) -> None:
+    contacts = here / "contacts.csv"
+    contacts.write_text("id,email\n1,ann@acme.io\n", "utf-8")
+    result = run("score", "--contacts", str(contacts))
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "leadscore.yaml: file not found" in message
+    assert "`leadscore init`" in message and "--rules FILE" in message
+
+
+def test_an_empty_setting_says_empty_without_library_prefixes() -> None:
+    result = run("status", LEADSCORE_HUBSPOT__TIER="")
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "setting LEADSCORE_HUBSPOT__TIER is empty: expected one of free" in message
+    assert "Value error" not in message and "None" not in message
+
+
+def test_a_bad_setting_carries_no_library_prefix() -> None:
+    result = run("status", LEADSCORE_FIELD_PREFIX="9lives")
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "setting LEADSCORE_FIELD_PREFIX: expected letters, digits and underscores" in message
+    assert "Value error" not in message
+
+
+def test_an_empty_value_in_a_rule_file_says_empty(here: Path) -> None:
+    rules = here / "rules.yaml"
+    rules.write_text("rules:\n  - id: visit\n    activity: page_view\n    points:\n", "utf-8")
+    result = run("validate", str(rules))
+    assert result.exit_code == 2
+    assert "rules[0].points: Input should be a valid number (it is empty)" in result.stderr
+    assert "None" not in result.stderr
+
+
+def test_a_structural_error_does_not_hide_the_cross_reference_errors(here: Path) -> None:
+    rules = here / "rules.yaml"
+    rules.write_text(
+        "dimensions: {fit: {}}\n"
+        "rules:\n"
+        "  - id: visit\n    activity: page_view\n    points: 5\n    dimension: fit\n"
+        "  - id: visit\n    activity: page_view\n    points: 3\n    dimension: fit\n"
+        "  - id: bad\n    activity: nope\n    points: 1\n"
+        "stages:\n  ladder:\n    - name: Lead\n      when: {min: {activity: 10}}\n",
+        "utf-8",
+    )
+    result = run("validate", str(rules))
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert any("rules[2].activity[0]: Input should be" in line for line in lines)
+    assert any("rules[1].id: rule id 'visit' appears twice" in line for line in lines)
+    assert any("stages.ladder[0].when.min.activity: unknown dimension" in line for line in lines)
+
+
+def test_status_reads_the_store_without_a_rule_file_and_leaves_no_empty_store(
+    here: Path,
+) -> None:
+    result = run("status")
+    assert result.exit_code == 0, result.output
+    assert "0 persons" in result.stdout
+    assert not list(here.glob("leadscore.db*"))
+
+
+def test_explain_without_a_rule_file_shows_what_was_last_written(here: Path) -> None:
+    store = StateStore(f"sqlite:///{here / 'leadscore.db'}")
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    store.save_contacts("hubspot", [Contact("101", email="ann@acme.io", source="hubspot")], at)
+    store.record_written("hubspot", {"101": {"leadscore_score": "42"}}, at)
+    store.close()
+
+    result = run("explain", "ann@acme.io")
+
+    assert result.exit_code == 0, result.output
+    assert "no rule file at leadscore.yaml" in one_line(result.stderr)
+    assert "hubspot 101: leadscore_score=42" in result.stdout
+
+
+def test_a_failed_command_leaves_no_empty_store_behind(here: Path) -> None:
+    result = run("explain", "nobody@acme.io", "--rules", str(RULES))
+    assert result.exit_code == 1
+    assert "is not in the state store" in result.stderr
+    assert not list(here.glob("leadscore.db*"))
+
+
+def test_score_warns_of_a_field_whose_numbers_do_not_parse(here: Path) -> None:
+    rules = here / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - id: big\n    contact: {employees: {gte: 1000}}\n    points: 20\n", "utf-8"
+    )
+    contacts = here / "contacts.csv"
+    contacts.write_text('id,employees\n1,"1,200"\n2,1000+\n', "utf-8")
+    result = run("score", "--rules", str(rules), "--contacts", str(contacts), "--top", "0")
+    assert result.exit_code == 0, result.output
+    message = one_line(result.stderr)
+    assert "warning:" in message and "field 'employees': 1 value" in message
+    assert "'1000+'" in message

@@ -1,0 +1,72 @@
+"""What a person reads: the ranking at 80 columns and piped, cursors as dates, the demo's
+progress."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from connectors.files import read_activities, read_contacts
+from scoring import load_rules, parse_rules, score_records
+from sync.demo import run_demo
+from sync.fields import REASONS_SHOWN
+from sync.report import cursor_text, print_ranking
+
+ROOT = Path(__file__).parents[2]
+AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def ranking_at(width: int) -> tuple[str, list[str]]:
+    rules = load_rules(ROOT / "scoring" / "rulesets" / "default.yaml")
+    people = read_contacts(ROOT / "examples" / "data" / "contacts.csv")
+    read = read_activities(ROOT / "examples" / "data" / "activities.csv", people)
+    batch = score_records(rules, people, read.activities, AS_OF)
+    buffer = io.StringIO()
+    # A console on a file, as when piped to `cat`: no terminal, the width given.
+    print_ranking(Console(file=buffer, width=width), batch, AS_OF, 10)
+    reasons = [batch.reasons_text(int(row), limit=REASONS_SHOWN) for row in batch.ranking()[:10]]
+    return buffer.getvalue(), reasons
+
+
+def test_the_ranking_fits_80_columns_and_breaks_no_word() -> None:
+    text, reasons = ranking_at(80)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    printed = Counter(re.findall(r"\S+", text))
+    for reason in reasons:
+        for word in reason.replace(" · ", " ").split():
+            assert printed[word] > 0, f"{word!r} of {reason!r} is broken or missing"
+
+
+def test_a_wide_console_shows_one_column_per_dimension() -> None:
+    text, _ = ranking_at(160)
+    header = next(line for line in text.splitlines() if "why" in line)
+    assert all(name in header for name in ("fit", "activity", "engagement", "grade", "why"))
+
+
+def test_cursors_read_as_dates_and_tokens_as_they_are() -> None:
+    assert (
+        cursor_text('{"modified_since": 1793491200000}') == "modified_since 2026-11-01 00:00:00 UTC"
+    )
+    assert cursor_text('{"after": "4021"}') == "after 4021"
+    assert cursor_text("opaque") == "opaque"
+
+
+def test_the_demo_reports_progress_during_its_syncs() -> None:
+    seen: Counter[str] = Counter()
+    rules = parse_rules((ROOT / "scoring" / "rulesets" / "default.yaml").read_text("utf-8"))
+    run_demo(
+        Console(file=io.StringIO(), width=120),
+        rules,
+        people=200,
+        seed=2,
+        touched=3,
+        top=3,
+        progress=lambda what, count: seen.update({what: count}),
+    )
+    assert seen and sum(seen.values()) >= 200
