@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -100,16 +101,39 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
 
 
 def print_plan(console: Console, summary: SyncSummary, shown: int = 10) -> None:
-    """What a dry run would write: a few records per system with their new values."""
+    """What a dry run found: the fields setup would create, the attributes the rules read
+    that a system lacks, then the records that would be written, best score first."""
+    for system, report in summary.setup.items():
+        if report.missing:
+            console.print(
+                f"[bold]{system}[/bold]: `leadscore setup` would create "
+                f"{', '.join(report.missing)}",
+                highlight=False,
+            )
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}", highlight=False)
     for system, writes in summary.plan.items():
         console.print(
-            f"[bold]{system}[/bold]: {len(writes):,} records would be written", highlight=False
+            f"[bold]{system}[/bold]: {len(writes):,} records would be written"
+            + (", best score first" if writes else ""),
+            highlight=False,
         )
-        for write in writes[:shown]:
+        emails = summary.emails.get(system, {})
+        ranked = sorted(writes, key=lambda w: -score_of(w.values))
+        for write in ranked[:shown]:
+            who = emails.get(write.record_id) or write.record_id
             values = ", ".join(f"{k}={v!r}" for k, v in write.values.items())
-            console.print(f"  {escape(write.record_id)}: {escape(values)}", highlight=False)
+            console.print(f"  {escape(who)}: {escape(values)}", highlight=False)
         if len(writes) > shown:
             console.print(f"  ... and {len(writes) - shown:,} more", highlight=False)
+
+
+def score_of(values: Mapping[str, str]) -> float:
+    """The score a planned write holds (its first field is the score), for ordering."""
+    try:
+        return float(next(iter(values.values()), "0"))
+    except ValueError:
+        return 0.0
 
 
 def print_status(console: Console, store: StateStore, systems: list[str]) -> None:

@@ -7,8 +7,11 @@ batch updates (`write`); one contact fetched whole for a trigger (`fetch`).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
 
+from connectors.attributes import AttributeMap
+from connectors.hubspot.attributes import HUBSPOT_ATTRIBUTES
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
 from connectors.hubspot.pull import (
     LOOKBACK_MS,
@@ -43,12 +46,15 @@ class HubSpotConnector:
         clock: Clock | None = None,
         seed: int | None = None,
         lookback_ms: int = LOOKBACK_MS,
+        attributes: AttributeMap | None = None,
     ) -> None:
         self.api = HubSpotApi(
             access_token, host=host, tier=tier, policy=policy, clock=clock, seed=seed
         )
         self.properties = tuple(dict.fromkeys([*CONTACT_PROPERTIES, *properties]))
         self.lookback_ms = lookback_ms
+        self.attributes = attributes or HUBSPOT_ATTRIBUTES
+        """The portal's properties -> rule attributes (the defaults unless configured)."""
 
     @property
     def system(self) -> str:
@@ -71,7 +77,8 @@ class HubSpotConnector:
     def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
         state = load_cursor(cursor)
         if stream == "contacts":
-            return pull_contacts(self.api, self.properties, state, self.lookback_ms)
+            pages = pull_contacts(self.api, self.properties, state, self.lookback_ms)
+            return (self._mapped(page) for page in pages)
         if stream == "email_events":
             return pull_email_events(self.api, state, self.lookback_ms)
         if stream in OBJECT_KINDS:
@@ -80,7 +87,17 @@ class HubSpotConnector:
 
     def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
         """One contact by its HubSpot id or by email, with its activity."""
-        return fetch_contact(self.api, self.properties, record_id, email)
+        return self._mapped(fetch_contact(self.api, self.properties, record_id, email))
+
+    def _mapped(self, page: Page) -> Page:
+        """A page's contacts with the configured attributes (the defaults are given already)."""
+        if self.attributes is HUBSPOT_ATTRIBUTES:
+            return page
+        contacts = [
+            dataclasses.replace(c, attributes=self.attributes.apply(c.attributes))
+            for c in page.contacts
+        ]
+        return dataclasses.replace(page, contacts=contacts)
 
     def setup(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
         return setup_properties(self.api, fields, dry_run=dry_run)
