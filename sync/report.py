@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor 
 def result_columns(batch: ScoreBatch) -> list[str]:
     """The columns of a scored-contacts file, in order."""
     columns = ["id", "email", "score", *batch.dimension_names, "grade", "stage", "disqualified"]
+    columns.append("lead")
     if batch.bant_names:
         columns.append("bant")
     return [*columns, "reasons"]
@@ -30,10 +31,14 @@ def result_columns(batch: ScoreBatch) -> list[str]:
 def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int) -> None:
     """The best leads first (whole points and the top reasons, as the CRMs show them),
     then the stage funnel."""
-    ranking = batch.ranking()
+    leads = batch.leads
+    ranking = [row for row in batch.ranking() if leads[row]]
     shown = ranking if top <= 0 else ranking[:top]
+    apart = len(batch) - len(ranking)
+    kept = f" ({apart:,} customers kept apart)" if apart else ""
     table = Table(
-        title=f"Top {len(shown)} of {len(batch)} contacts, scored as of {as_of:%Y-%m-%d %H:%M} UTC",
+        title=f"Top {len(shown)} of {len(ranking):,} leads{kept}, scored as of "
+        f"{as_of:%Y-%m-%d %H:%M} UTC",
         title_justify="left",
     )
     table.add_column("#", justify="right")

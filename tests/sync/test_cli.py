@@ -110,6 +110,7 @@ def test_score_writes_every_contact_to_csv(files: dict[str, Path]) -> None:
         "grade",
         "stage",
         "disqualified",
+        "lead",
         "reasons",
     ]
 
