@@ -24,7 +24,7 @@ from typing import Any, Literal, Protocol
 
 from scoring.records import Activity, Contact
 
-FieldKind = Literal["number", "enumeration", "text", "datetime"]
+FieldKind = Literal["number", "enumeration", "text", "datetime", "boolean"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,9 @@ class SetupReport:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    available: list[str] = field(default_factory=list)
+    """Every contact field the system has (read to compare with ours), for the sync to
+    warn about the attributes the rules read that no field gives."""
 
     @property
     def missing(self) -> list[str]:

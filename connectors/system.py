@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from connectors.attributes import AttributeMap
 from connectors.policy import Clock
 from connectors.protocol import Capabilities, Connector
 
@@ -19,6 +20,8 @@ class SystemSettings(BaseModel):
     """The fields that must all be set for the system to be synced, named in hints."""
     stage_setting: ClassVar[str | None] = None
     """The field of this section holding an opt-in stage -> lifecycle value mapping."""
+    attribute_setting: ClassVar[str | None] = None
+    """The field of this section holding the user's field -> rule attribute mapping."""
 
     budget_per_run: float = Field(
         0.25,
@@ -48,6 +51,13 @@ class SystemSettings(BaseModel):
         mapping: Mapping[str, str] = getattr(self, self.stage_setting)
         return mapping
 
+    def attribute_mapping(self) -> Mapping[str, str]:
+        """The system's field -> rule attribute, as configured on top of the defaults."""
+        if self.attribute_setting is None:
+            return {}
+        mapping: Mapping[str, str] = getattr(self, self.attribute_setting)
+        return mapping
+
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -59,6 +69,8 @@ class BuildOptions:
     """The clock the call policy waits on; None for the real one."""
     seed: int | None = None
     """Seed of the retry jitter, for repeatable runs."""
+    attributes: AttributeMap | None = None
+    """The system's fields -> rule attributes (None: the system's defaults)."""
 
 
 @dataclass(frozen=True)
@@ -71,3 +83,9 @@ class System:
     capabilities: Capabilities
     build: Callable[[Any, BuildOptions], Connector]
     """(this system's settings section, options) -> its connector; imports the SDK lazily."""
+    attributes: AttributeMap = field(default_factory=lambda: AttributeMap({}, derive_roles=False))
+    """The default mapping of the system's standard fields onto rule attributes."""
+
+    def attribute_map(self, section: SystemSettings) -> AttributeMap:
+        """The defaults with the section's own mapping on top."""
+        return self.attributes.merged(section.attribute_mapping())

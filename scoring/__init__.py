@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING
 
 from scoring.engine import score
 from scoring.errors import InputError, Problem, RuleFileError, ScoringError
-from scoring.explain import Reason, ScoreBatch, format_reasons, number, whole_points
+from scoring.explain import (
+    SEPARATOR,
+    Reason,
+    ScoreBatch,
+    format_reasons,
+    number,
+    whole_points,
+)
 from scoring.frames import ActivityFrame, ContactFrame, column_from_values
 from scoring.loader import default_rules_text, load_rules, parse_rules
 from scoring.numbers import parse_number, unparsed_numbers
@@ -48,6 +55,7 @@ def score_records(
 
 __all__ = [
     "ACTIVITY_TYPES",
+    "SEPARATOR",
     "TYPE_CODES",
     "Activity",
     "ActivityFrame",

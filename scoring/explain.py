@@ -260,14 +260,24 @@ class ScoreBatch:
         record["grade"] = self.grade(index)
         record["stage"] = self.stage(index)
         record["disqualified"] = bool(self.disqualified[index])
+        record["lead"] = bool(self.leads[index])
         if self.bant_names:
             record["bant"] = int(self.bant_met[index].sum())
         record["reasons"] = self.reasons_text(index)
         return record
 
+    @property
+    def leads(self) -> BoolArray:
+        """Whether each contact is a lead: not on a stage marked `lead: false` (customers)."""
+        if self.stage_codes is None or self.rules.stages is None:
+            return np.ones(len(self), dtype=bool)
+        flags = np.array([stage.lead for stage in self.rules.stages.ladder] + [True])
+        return flags[self.stage_codes]
+
     def ranking(self) -> npt.NDArray[np.intp]:
-        """Rows from the best lead down: qualified before disqualified, then by score."""
-        return np.lexsort((np.arange(len(self)), -self.total, self.disqualified))
+        """Rows from the best lead down: qualified leads by score, then disqualified ones,
+        then the contacts who are not leads (customers), each by score."""
+        return np.lexsort((np.arange(len(self)), -self.total, self.disqualified, ~self.leads))
 
     def rows(self, ranked: bool = False) -> Iterator[dict[str, Any]]:
         order = self.ranking() if ranked else range(len(self))

@@ -177,6 +177,11 @@ class Stage(Strict):
     owner: Literal["marketing", "sales"] = Field(
         "marketing", description="Sales-owned stages, once reached, are never changed by scoring."
     )
+    lead: bool = Field(
+        True,
+        description="Whether contacts on this stage are leads; false (customers, say) keeps "
+        "them out of the lead ranking, below every lead.",
+    )
 
 
 class StageLadder(Strict):

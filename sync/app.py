@@ -15,12 +15,13 @@ a run this way, so they cannot disagree on how one is wired.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from connectors.attributes import AttributeMap
 from connectors.policy import Clock
 from connectors.protocol import Connector, SetupReport
 from connectors.registry import SYSTEMS
@@ -30,6 +31,7 @@ from sync.config import read_rules, read_settings
 from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
 from sync.fields import FieldMap, FieldNameError
 from sync.pipeline import Progress, Sync
+from sync.preview import scratch_store, unread_attributes
 from sync.settings import Settings
 from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
@@ -56,9 +58,13 @@ class Explanation:
 class Leadscore:
     """A rule set, a state store and the configured systems, ready to sync."""
 
-    def __init__(self, settings: Settings, job: Sync) -> None:
+    def __init__(
+        self, settings: Settings, job: Sync, attributes: Mapping[str, AttributeMap] | None = None
+    ) -> None:
         self.settings = settings
         self.job = job
+        self.attributes = dict(attributes or {})
+        """System -> its fields' mapping onto rule attributes (defaults and settings)."""
 
     @classmethod
     def open(
@@ -88,8 +94,11 @@ class Leadscore:
         if connectors is not None:
             configured = [c.system for c in connectors]
         fields = field_maps(settings, ruleset, configured)
+        attributes = {e.name: e.attribute_map(settings.section(e.name)) for e in SYSTEMS}
         if connectors is None:
-            connectors = build_connectors(settings, ruleset, fields, pace=pace, seed=seed)
+            connectors = build_connectors(
+                settings, ruleset, fields, attributes, pace=pace, seed=seed
+            )
         if not connectors and need_systems:
             hints = " or ".join(
                 " and ".join(
@@ -104,7 +113,7 @@ class Leadscore:
         if store is None:
             store = open_store(settings.state_url.get_secret_value())
         job = Sync(ruleset, store, connectors, fields, clock=clock, progress=progress)
-        return cls(settings, job)
+        return cls(settings, job, attributes)
 
     # -- the verbs --------------------------------------------------------------------------
 
@@ -161,6 +170,10 @@ class Leadscore:
                 self.store.clear_refused(connector.system)
         return reports
 
+    def warnings(self, reports: Mapping[str, SetupReport]) -> list[str]:
+        """What the rules read that a system's fields do not give (from setup's reports)."""
+        return unread_attributes(self.rules, self.attributes, reports)
+
     def check_setup(self) -> None:
         """Raise `SetupNeeded` when a system lacks a field or option (two calls per system)."""
         for connector in self.connectors:
@@ -173,9 +186,37 @@ class Leadscore:
 
     def sync(self, options: SyncOptions | None = None) -> SyncSummary:
         """A run, once the stage mappings and the fields have been checked."""
+        options = options or SyncOptions()
+        if options.dry_run:
+            return self.dry_run(options)
         self.map_stages()
         self.check_setup()
         return self.job.run(options)
+
+    def dry_run(self, options: SyncOptions) -> SyncSummary:
+        """What setup would create and what a sync would write, before or after setup:
+        nothing is written to any system, and the store is left as it was (the run goes
+        into a scratch copy, `sync.preview`)."""
+        self.map_stages()
+        setup = {
+            c.system: c.setup(self.fields(c.system).specs, dry_run=True) for c in self.connectors
+        }
+        job = self.job
+        with scratch_store(self.store, job.clock()) as (scratch, exact):
+            trial = Sync(
+                job.rules,
+                scratch,
+                job.connectors,
+                job.fields,
+                clock=job.clock,
+                progress=job.progress,
+                stage_maps=list(job.stage_maps.values()),
+            )
+            summary = trial.run(options if exact else replace(options, full=True))
+            summary.emails = trial.record_emails()
+        summary.setup = setup
+        summary.warnings = self.warnings(setup)
+        return summary
 
     def explain(self, who: str) -> Explanation:
         """One person, by email or by a record id in a system, scored as of now."""
@@ -228,6 +269,7 @@ def build_connectors(
     settings: Settings,
     rules: RuleSet,
     fields: Mapping[str, FieldMap],
+    attributes: Mapping[str, AttributeMap],
     *,
     pace: Clock | None = None,
     seed: int | None = None,
@@ -238,7 +280,8 @@ def build_connectors(
         section = settings.section(entry.name)
         if not section.configured:
             continue
-        options = BuildOptions(fields[entry.name].pulled(rules), pace, seed)
+        mapping = attributes[entry.name]
+        options = BuildOptions(fields[entry.name].pulled(rules, mapping), pace, seed, mapping)
         try:
             built.append(entry.build(section, options))
         except ValueError as exc:

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from connectors.attributes import AttributeMap
 from connectors.errors import InputFileError
 from connectors.files import file_format, parse_moment, read_activities, read_contacts, write_rows
 from scoring import ContactFrame, RuleSet, default_rules_text, score_records, unparsed_numbers
@@ -173,6 +174,15 @@ def score_files(
         )
     for line in unparsed_numbers(ruleset, ContactFrame.from_records(people)):
         err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=True)
+    lacking = AttributeMap({}, derive_roles=False).missing(
+        ruleset.contact_fields(), {name for person in people for name in person.attributes}
+    )
+    if lacking:
+        err.print(
+            f"warning: no contact in {contacts} has {', '.join(lacking)}, which the rules "
+            "read: rules on them give no points (rename a column, or change the rules)",
+            highlight=False,
+        )
     batch = score_records(ruleset, people, read.activities if read else [], moment)
     if output is None:
         print_ranking(out, batch, moment, top)
@@ -304,6 +314,7 @@ def setup(
     """Create the leadscore fields in each configured system (idempotent)."""
     with opened(rules) as application:
         reports = application.setup(dry_run=dry_run)
+        warnings = application.warnings(reports)
     verb, added = ("would create", "would add") if dry_run else ("created", "added")
     for system, report in reports.items():
         updated = f"; {added} options to {', '.join(report.updated)}" if report.updated else ""
@@ -313,6 +324,8 @@ def setup(
             f"{len(report.existing)} already there",
             highlight=False,
         )
+    for warning in warnings:
+        err.print(f"warning: {warning}", highlight=False)
 
 
 @app.command()

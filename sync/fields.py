@@ -7,6 +7,13 @@ values are rounded to what a rep reads (whole points, reasons with whole
 points that add up to the score), so that decay moves a written value only
 when it crosses a whole point; `scored_at` is written along with a change but
 never causes one.
+
+A disqualified contact's written score is `DISQUALIFIED_SCORE`, below every
+qualified contact's (whose written score never goes below `LOWEST_SCORE`), so
+that a view sorted by score and a workflow on it never take it for a good
+lead; the `disqualified` field says so, and the reasons open with why and
+with the points it had: `DISQUALIFIED: reported spam (score -1000; 73 points
+before) · -50 reported spam (disqualifies) · ...`, the rest adding up to 73.
 """
 
 from __future__ import annotations
@@ -18,12 +25,26 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from connectors.attributes import AttributeMap
 from connectors.protocol import Capabilities, FieldKind, FieldSpec, Held
-from scoring import RuleSet, ScoreBatch, ensure_utc, whole_points
+from scoring import (
+    SEPARATOR,
+    RuleSet,
+    ScoreBatch,
+    ensure_utc,
+    format_reasons,
+    number,
+    whole_points,
+)
 
 SCORED_AT = "scored_at"
+DISQUALIFIED = "disqualified"
 REASONS_SHOWN = 3
 REASONS_MAX_CHARS = 1000
+DISQUALIFIED_SCORE = -1000
+"""The score written for every disqualified contact."""
+LOWEST_SCORE = DISQUALIFIED_SCORE + 1
+"""The lowest score written for a qualified contact, however negative its points."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -55,28 +76,32 @@ class FieldMap:
         `names` renames them; raises `FieldNameError` for a name the system refuses."""
         renamed = dict(names or {})
 
-        def spec(key: str, label: str, kind: FieldKind, options: tuple[str, ...] = ()) -> FieldSpec:
+        def spec(
+            key: str, label: str, kind: FieldKind, about: str, options: tuple[str, ...] = ()
+        ) -> FieldSpec:
             name = renamed.get(key) or capabilities.field_name(prefix, key)
             problem = capabilities.name_problem(name)
             if problem is not None:
                 raise FieldNameError(f"field for {key}: {problem}")
             shaped = capabilities.kind(kind)
             kept = options if shaped == "enumeration" else ()
-            return FieldSpec(key, name, label, shaped, kept, f"leadscore: {label.lower()}")
+            return FieldSpec(key, name, label, shaped, kept, about)
 
-        specs = [spec("score", "Lead score", "number")]
+        about = descriptions(rules)
+        specs = [spec("score", "Lead score", "number", about["score"])]
         for name, dimension in rules.dimensions.items():
             label = dimension.label or name.replace("_", " ")
-            specs.append(spec(name, f"Lead score: {label}", "number"))
+            specs.append(spec(name, f"Lead score: {label}", "number", about[name]))
         if rules.grades is not None:
             grades = tuple(band.grade for band in rules.grades.bands)
-            specs.append(spec("grade", "Lead grade", "enumeration", grades))
+            specs.append(spec("grade", "Lead grade", "enumeration", about["grade"], grades))
         if rules.stages is not None:
             stages = tuple(stage.name for stage in rules.stages.ladder)
             kind: FieldKind = "enumeration" if capabilities.stage_ordered else "text"
-            specs.append(spec("stage", "Lead stage", kind, stages))
-        specs.append(spec("reasons", "Lead score reasons", "text"))
-        specs.append(spec(SCORED_AT, "Lead scored at", "datetime"))
+            specs.append(spec("stage", "Lead stage", kind, about["stage"], stages))
+        specs.append(spec(DISQUALIFIED, "Lead disqualified", "boolean", about[DISQUALIFIED]))
+        specs.append(spec("reasons", "Lead score reasons", "text", about["reasons"]))
+        specs.append(spec(SCORED_AT, "Lead scored at", "datetime", about[SCORED_AT]))
         return cls(tuple(specs), capabilities)
 
     @property
@@ -88,14 +113,17 @@ class FieldMap:
         """Field key (score, a dimension, grade, stage, reasons, scored_at) -> its name here."""
         return {s.key: s.name for s in self.specs}
 
-    def pulled(self, rules: RuleSet) -> list[str]:
-        """The contact fields a connector reads: the rules' own, what it reads back of ours
-        (the stage the CRM holds is a floor for the next one, even when the store forgot
-        it) and the system's lifecycle field (a mapped stage moves it forward only)."""
+    def pulled(self, rules: RuleSet, attributes: AttributeMap | None = None) -> list[str]:
+        """The contact fields a connector reads: those giving the rules' attributes (by
+        `attributes`, the system's mapping), what it reads back of ours (the stage the CRM
+        holds is a floor for the next one, even when the store forgot it) and the
+        system's lifecycle field (a mapped stage moves it forward only)."""
+        wanted = rules.contact_fields()
+        own = attributes.sources(wanted) if attributes is not None else wanted
         stage = [self.names["stage"]] if "stage" in self.names else []
         lifecycle = self.capabilities.lifecycle_field
         held = [*stage, *([lifecycle] if lifecycle else [])]
-        return list(dict.fromkeys([*rules.contact_fields(), *held]))
+        return list(dict.fromkeys([*own, *held]))
 
     def held(self, attributes: Mapping[str, Any]) -> Held:
         """What a record pulled from this system holds of ours (see `Capabilities.held`)."""
@@ -105,18 +133,21 @@ class FieldMap:
         """The text of every field for one scored contact, keyed by field name."""
         names = self.names
         limit = self.capabilities.max_text_length
-        out = {names["score"]: str(whole_points(float(batch.total[row])))}
-        for dimension, points in zip(
+        points = whole_points(float(batch.total[row]))
+        disqualified = bool(batch.disqualified[row])
+        written = DISQUALIFIED_SCORE if disqualified else max(points, LOWEST_SCORE)
+        out = {names["score"]: str(written)}
+        for dimension, dimension_points in zip(
             batch.dimension_names, batch.whole_dimensions(row), strict=True
         ):
-            out[names[dimension]] = str(points)
+            out[names[dimension]] = str(dimension_points)
         if "grade" in names:
             out[names["grade"]] = batch.grade(row) or ""
         if "stage" in names:
             out[names["stage"]] = batch.stage(row) or ""
-        out[names["reasons"]] = batch.reasons_text(
-            row, limit=REASONS_SHOWN, max_chars=min(REASONS_MAX_CHARS, limit)
-        )
+        if DISQUALIFIED in names:
+            out[names[DISQUALIFIED]] = "true" if disqualified else "false"
+        out[names["reasons"]] = written_reasons(batch, row, written, min(REASONS_MAX_CHARS, limit))
         out[names[SCORED_AT]] = timestamp(scored_at)
         for name, value in out.items():
             if len(value) > limit:
@@ -136,3 +167,68 @@ class FieldMap:
         return {k: v for k, v in values.items() if k != stamp} == {
             k: v for k, v in other.items() if k != stamp
         }
+
+
+def written_reasons(batch: ScoreBatch, row: int, written: int, max_chars: int) -> str:
+    """The reasons text written beside `written`: the reasons as every view shows them,
+    which add up to the points; when the written score is not the points (disqualified,
+    or below the lowest score written), a first line says which score was written and
+    how many points the reasons below add up to."""
+    points = whole_points(float(batch.total[row]))
+    if written == points and not batch.disqualified[row]:
+        return batch.reasons_text(row, limit=REASONS_SHOWN, max_chars=max_chars)
+    if batch.disqualified[row]:
+        why = ", ".join(dict.fromkeys(r.label for r in batch.reasons(row) if r.disqualifies))
+        head = f"DISQUALIFIED: {why}" if why else "DISQUALIFIED"
+    else:
+        head = f"LOWEST SCORE {LOWEST_SCORE}"
+    head += f" (score {written}; {number(points)} points before)"
+    room = max(0, max_chars - len(head) - len(SEPARATOR))
+    body = format_reasons(batch.explained(row), shown=REASONS_SHOWN, max_chars=room)
+    return (head + SEPARATOR + body)[:max_chars] if body else head[:max_chars]
+
+
+def descriptions(rules: RuleSet) -> dict[str, str]:
+    """What each field holds, as a rep reads it in the CRM (HubSpot shows a property's
+    description as its help text)."""
+    dims = list(rules.dimensions.items())
+    names = ", ".join(d.label or n for n, d in dims)
+    out = {
+        "score": (
+            f"Lead score: the sum of the dimension scores ({names}). Each dimension is the sum "
+            "of its rules' points (recent activity counts more, old activity decays) up to "
+            f"its cap. A disqualified contact gets {DISQUALIFIED_SCORE}, below every "
+            "qualified contact (see Lead disqualified). Written by leadscore."
+        ),
+        DISQUALIFIED: (
+            "Yes when a disqualifying rule matched (e.g. a spam report, a competitor, a "
+            "student): not a lead, whatever its points. Lead score is then "
+            f"{DISQUALIFIED_SCORE} and the reasons start with why and the points it had."
+        ),
+        "reasons": (
+            "Why the contact has its score: the rules that gave the most points, then the "
+            "others together ('+12 from 4 more'); the whole points add up to Lead score. "
+            "'decayed from 30': older activity lost points over time; 'capped at 45': a rule "
+            "or dimension reached its most; 'x3': three matching activities."
+        ),
+        SCORED_AT: "When leadscore last scored this contact (UTC).",
+    }
+    for name, dimension in dims:
+        cap = f", at most {number(dimension.cap)}" if dimension.cap is not None else ""
+        out[name] = (
+            f"Lead score from the {dimension.label or name} rules: their points after decay"
+            f"{cap}. The dimensions add up to Lead score (unless disqualified)."
+        )
+    if rules.grades is not None:
+        bands = ", ".join(
+            f"{b.grade} {number(b.min)}+" if b.min is not None else f"{b.grade} below"
+            for b in rules.grades.bands
+        )
+        out["grade"] = f"A letter for {rules.grades.dimension} alone: {bands}."
+    if rules.stages is not None:
+        ladder = " > ".join(s.name for s in rules.stages.ladder)
+        out["stage"] = (
+            f"Where the contact stands: {ladder}. Scoring never moves it back; stages owned "
+            "by sales are left as sales set them."
+        )
+    return out

@@ -304,6 +304,18 @@ class Sync:
             )
         return plan
 
+    def record_emails(self) -> dict[str, dict[str, str]]:
+        """Per system, the email of each record the store holds (to show a plan by)."""
+        people = self.store.load_people()
+        emails = {contact.id: contact.email for contact in people.contacts}
+        out: dict[str, dict[str, str]] = {}
+        for person, records in people.records.items():
+            email = emails.get(person)
+            for system, record in records:
+                if email:
+                    out.setdefault(system, {})[record] = email
+        return out
+
     # -- write ----------------------------------------------------------------------------------
 
     def _write(

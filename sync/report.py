@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor 
 def result_columns(batch: ScoreBatch) -> list[str]:
     """The columns of a scored-contacts file, in order."""
     columns = ["id", "email", "score", *batch.dimension_names, "grade", "stage", "disqualified"]
+    columns.append("lead")
     if batch.bant_names:
         columns.append("bant")
     return [*columns, "reasons"]
@@ -35,17 +36,21 @@ WIDE = 120
 
 def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int) -> None:
     """The best leads first (whole points and the top reasons, as the CRMs show them),
-    then the stage funnel.
+    then the stage funnel; customers are kept apart from the leads.
 
     Below `WIDE` columns (80 on most terminals, and when piped) the dimensions share
     one column and each reason takes its own line, so that no word is cut."""
-    ranking = batch.ranking()
+    leads = batch.leads
+    ranking = [row for row in batch.ranking() if leads[row]]
     shown = ranking if top <= 0 else ranking[:top]
+    apart = len(batch) - len(ranking)
+    kept = f" ({apart:,} customers kept apart)" if apart else ""
     wide = console.width >= WIDE
     has_grades = batch.grade_codes is not None
     has_stages = batch.stage_codes is not None
     table = Table(
-        title=f"Top {len(shown)} of {len(batch)} contacts, scored as of {as_of:%Y-%m-%d %H:%M} UTC",
+        title=f"Top {len(shown)} of {len(ranking):,} leads{kept}, scored as of "
+        f"{as_of:%Y-%m-%d %H:%M} UTC",
         title_justify="left",
         box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD,
         show_lines=not wide,
@@ -142,16 +147,39 @@ def budget_line(budget: Mapping[str, Any]) -> str:
 
 
 def print_plan(console: Console, summary: SyncSummary, shown: int = 10) -> None:
-    """What a dry run would write: a few records per system with their new values."""
+    """What a dry run found: the fields setup would create, the attributes the rules read
+    that a system lacks, then the records that would be written, best score first."""
+    for system, report in summary.setup.items():
+        if report.missing:
+            console.print(
+                f"[bold]{system}[/bold]: `leadscore setup` would create "
+                f"{', '.join(report.missing)}",
+                highlight=False,
+            )
+    for warning in summary.warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}", highlight=False)
     for system, writes in summary.plan.items():
         console.print(
-            f"[bold]{system}[/bold]: {len(writes):,} records would be written", highlight=False
+            f"[bold]{system}[/bold]: {len(writes):,} records would be written"
+            + (", best score first" if writes else ""),
+            highlight=False,
         )
-        for write in writes[:shown]:
+        emails = summary.emails.get(system, {})
+        ranked = sorted(writes, key=lambda w: -score_of(w.values))
+        for write in ranked[:shown]:
+            who = emails.get(write.record_id) or write.record_id
             values = ", ".join(f"{k}={v!r}" for k, v in write.values.items())
-            console.print(f"  {escape(write.record_id)}: {escape(values)}", highlight=False)
+            console.print(f"  {escape(who)}: {escape(values)}", highlight=False)
         if len(writes) > shown:
             console.print(f"  ... and {len(writes) - shown:,} more", highlight=False)
+
+
+def score_of(values: Mapping[str, str]) -> float:
+    """The score a planned write holds (its first field is the score), for ordering."""
+    try:
+        return float(next(iter(values.values()), "0"))
+    except ValueError:
+        return 0.0
 
 
 def print_status(console: Console, store: StateStore, systems: list[str]) -> None:

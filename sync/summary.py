@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.protocol import Write
+from connectors.protocol import SetupReport, Write
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,12 @@ class SyncSummary:
     error: str | None = None
     phases: dict[str, float] = field(default_factory=dict)
     """Seconds spent pulling, scoring, planning and writing."""
+    setup: dict[str, SetupReport] = field(default_factory=dict)
+    """A dry run's: per system, what `leadscore setup` would create."""
+    warnings: list[str] = field(default_factory=list)
+    """A dry run's: attributes the rules read that a system's fields do not give."""
+    emails: dict[str, dict[str, str]] = field(default_factory=dict)
+    """A dry run's: per system, the email of each record planned, to show it by."""
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from connectors.attributes import AttributeMap
+from connectors.hubspot.attributes import HUBSPOT_ATTRIBUTES
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
 from connectors.hubspot.engagements import pull_changed
 from connectors.hubspot.forms import contact_submissions, pull_form_submissions
@@ -65,6 +67,7 @@ class HubSpotConnector:
         seed: int | None = None,
         lookback_ms: int = LOOKBACK_MS,
         budget_shares: tuple[float, float] | None = None,
+        attributes: AttributeMap | None = None,
     ) -> None:
         self.api = HubSpotApi(
             access_token,
@@ -77,6 +80,8 @@ class HubSpotConnector:
         )
         self.properties = tuple(dict.fromkeys([*CONTACT_PROPERTIES, *properties]))
         self.lookback_ms = lookback_ms
+        self.attributes = attributes or HUBSPOT_ATTRIBUTES
+        """The portal's properties -> rule attributes (the defaults unless configured)."""
 
     @property
     def system(self) -> str:
@@ -100,7 +105,7 @@ class HubSpotConnector:
         state = load_cursor(cursor)
         if stream == "contacts":
             pages = pull_contacts(self.api, self.properties, state, self.lookback_ms)
-            return (self._without_counted(page) for page in pages)
+            return (self._mapped(self._without_counted(page)) for page in pages)
         if stream == "email_events":
             return pull_email_events(self.api, state, self.lookback_ms)
         if stream == "form_submissions":
@@ -117,7 +122,8 @@ class HubSpotConnector:
         Page views come from the events API and form submissions from the contact's
         profile where the portal has them, as the streams read them.
         """
-        page = self._without_counted(fetch_contact(self.api, self.properties, record_id, email))
+        whole = fetch_contact(self.api, self.properties, record_id, email)
+        page = self._mapped(self._without_counted(whole))
         if not page.contacts:
             return page
         found = page.contacts[0].id
@@ -128,6 +134,15 @@ class HubSpotConnector:
         """The page without counters' activities where their events are read on their own."""
         views, conversions = has_web_analytics(self.api), has_form_submissions(self.api)
         return without_counted(page, views, conversions)
+
+    def _mapped(self, page: Page) -> Page:
+        """A page's contacts with the configured attributes (the defaults are given already)."""
+        if self.attributes is HUBSPOT_ATTRIBUTES:
+            return page
+        contacts = [
+            replace(c, attributes=self.attributes.apply(c.attributes)) for c in page.contacts
+        ]
+        return replace(page, contacts=contacts)
 
     def setup(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
         return setup_properties(self.api, fields, dry_run=dry_run)

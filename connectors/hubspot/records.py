@@ -23,6 +23,8 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.attributes import AttributeMap
+from connectors.hubspot.attributes import HUBSPOT_ATTRIBUTES
 from scoring.records import Activity, ActivityType, Contact
 
 SYSTEM = "hubspot"
@@ -53,8 +55,6 @@ VOLATILE = frozenset({"lastmodifieddate", "hs_lastmodifieddate"})
 MAX_FROM_COUNTER = 500
 """At most this many activities from one counter of one contact (the newest)."""
 
-ALIASES = {"jobtitle": "job_title", "firstname": "first_name", "lastname": "last_name"}
-"""Canonical attribute names beside HubSpot's own, so shared rule sets read every system."""
 
 CONVERSIONS: Mapping[str, ActivityType] = {
     "newsletter": ActivityType.NEWSLETTER_SIGNUP,
@@ -99,26 +99,13 @@ def finite_number(raw: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def employees(raw: Any) -> float | None:
-    """The lower end of HubSpot's employee ranges ("100-500" is 100, "1000+" is 1000)."""
-    if raw is None:
-        return None
-    text = str(raw).strip().rstrip("+")
-    head = text.split("-", 1)[0].strip()
-    return finite_number(head)
-
-
-def contact_of(record_id: str, properties: Mapping[str, Any]) -> Contact:
-    """A HubSpot contact as a `Contact`: its properties, plus canonical aliases."""
-    attributes: dict[str, Any] = {
-        k: v for k, v in properties.items() if v not in (None, "") and k not in VOLATILE
-    }
-    for name, alias in ALIASES.items():
-        if name in attributes and alias not in attributes:
-            attributes[alias] = attributes[name]
-    size = employees(attributes.get("numemployees"))
-    if size is not None and "employees" not in attributes:
-        attributes["employees"] = size
+def contact_of(
+    record_id: str, properties: Mapping[str, Any], mapping: AttributeMap = HUBSPOT_ATTRIBUTES
+) -> Contact:
+    """A HubSpot contact as a `Contact`: its properties, plus the rule attributes they give."""
+    attributes = mapping.apply(
+        {k: v for k, v in properties.items() if v not in (None, "") and k not in VOLATILE}
+    )
     email = properties.get("email") or None
     return Contact(record_id, email=email, attributes=attributes, source=SYSTEM)
 

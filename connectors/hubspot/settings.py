@@ -15,6 +15,7 @@ class HubSpotSettings(SystemSettings):
 
     credentials: ClassVar[tuple[str, ...]] = ("access_token",)
     stage_setting: ClassVar[str | None] = "lifecycle_stages"
+    attribute_setting: ClassVar[str | None] = "attributes"
 
     access_token: SecretStr | None = Field(
         None, description="Private app or OAuth access token; empty: HubSpot is not synced."
@@ -35,12 +36,18 @@ class HubSpotSettings(SystemSettings):
         '{"Marketing qualified": "marketingqualifiedlead"}; empty: lifecyclestage is untouched.',
     )
 
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Contact property -> rule attribute, as JSON, on top of the defaults "
+        '(jobtitle -> job_title, numemployees -> employees, ...), e.g. {"budget_c": "budget"}.',
+    )
+
     @field_validator("access_token", "host", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("lifecycle_stages", mode="before")
+    @field_validator("lifecycle_stages", "attributes", mode="before")
     @classmethod
     def _blank_is_empty(cls, value: Any) -> Any:
         return {} if isinstance(value, str) and not value.strip() else value

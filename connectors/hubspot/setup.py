@@ -23,6 +23,7 @@ PROPERTY_TYPES = {
     "enumeration": ("enumeration", "select"),
     "text": ("string", "textarea"),
     "datetime": ("datetime", "date"),
+    "boolean": ("bool", "booleancheckbox"),
 }
 """Our field kinds as HubSpot's (type, fieldType)."""
 
@@ -47,7 +48,7 @@ def setup_properties(
     conflicts = type_conflicts(fields, present)
     if conflicts:
         raise RejectedError(SYSTEM, "properties.update", conflicts)
-    report = SetupReport()
+    report = SetupReport(available=list(present))
     groups = api.call(
         "properties.groups.list",
         lambda: api.groups.get_all("contacts", _request_timeout=TIMEOUT),
@@ -79,8 +80,8 @@ def setup_properties(
             continue
         kind, field_type = PROPERTY_TYPES[spec.kind]
         options = [
-            {"label": value, "value": value, "displayOrder": i, "hidden": False}
-            for i, value in enumerate(spec.options)
+            {"label": label, "value": value, "displayOrder": i, "hidden": False}
+            for i, (value, label) in enumerate(option_labels(spec))
         ]
         create = PropertyCreate(
             name=spec.name,
@@ -99,6 +100,13 @@ def setup_properties(
             _request_timeout=TIMEOUT,
         )
     return report
+
+
+def option_labels(spec: FieldSpec) -> list[tuple[str, str]]:
+    """(value, label) of each option; a checkbox's are HubSpot's own true/false, Yes/No."""
+    if spec.kind == "boolean":
+        return [("true", "Yes"), ("false", "No")]
+    return [(value, value) for value in spec.options]
 
 
 def add_options(api: HubSpotApi, name: str, held: Sequence[Any], ladder: Sequence[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from connectors.hubspot.attributes import HUBSPOT_ATTRIBUTES
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.protocol import Capabilities
 from connectors.system import BuildOptions, System
@@ -29,7 +30,7 @@ CAPABILITIES = Capabilities(
     name_pattern=r"[a-z][a-z0-9_]*",
     max_name_length=100,
     max_text_length=65_536,
-    kinds=frozenset({"number", "enumeration", "text", "datetime"}),
+    kinds=frozenset({"number", "enumeration", "text", "datetime", "boolean"}),
     stage_ordered=True,
     record_key="id",
     write_batch_size=100,
@@ -47,9 +48,12 @@ def build(settings: HubSpotSettings, options: BuildOptions) -> Connector:
         tier=settings.tier,
         budget_shares=(settings.budget_per_run, settings.budget_in_all),
         properties=options.properties,
+        attributes=options.attributes,
         clock=options.pace,
         seed=options.seed,
     )
 
 
-HUBSPOT_SYSTEM = System("hubspot", "HubSpot", HubSpotSettings, CAPABILITIES, build)
+HUBSPOT_SYSTEM = System(
+    "hubspot", "HubSpot", HubSpotSettings, CAPABILITIES, build, HUBSPOT_ATTRIBUTES
+)

@@ -15,6 +15,7 @@ from sandbox.hubspot.properties import (
     LIFECYCLE_STAGES,
     STAGE_RANK,
     built_in_definitions,
+    property_definition,
 )
 from sandbox.hubspot.values import DAY_MS, Positions
 from sandbox.hubspot.web_logs import BOOKINGS, FORM_KINDS, conversion_name
@@ -129,6 +130,31 @@ def lifecycle_stage_column(world: World, rows: Positions, events: ContactEvents)
     return np.array(LIFECYCLE_STAGES, dtype=object)[rank]
 
 
+QUALIFYING = (ActivityType.DEMO_REQUEST, ActivityType.MEETING, ActivityType.SALES_TOUCH)
+"""Activity after which a portal's demo form or a rep has filled in the BANT fields."""
+BANT_PROPERTIES = (
+    ("budget", "Yearly budget", "number", "number"),
+    ("pain_point", "Main pain point", "string", "text"),
+    ("timeframe", "Buying timeframe", "string", "text"),
+)
+"""Custom properties a portal's demo-request form adds (HubSpot has no BANT fields)."""
+PAINS = ("none", "lead routing", "scoring by hand", "no attribution", "stale data")
+TIMEFRAMES = ("0-3 months", "3-6 months", "6-12 months", "no plans")
+
+
+def bant_columns(events: ContactEvents, size: int, seed: int) -> dict[str, Floats | Objects]:
+    """Budget, pain point and timeframe for the contacts who asked for a demo or talked
+    to sales (seeded; blank for everyone else, as in a real portal)."""
+    asked = np.bincount(events.row[events.of(QUALIFYING)], minlength=size) > 0
+    rng = np.random.default_rng(seed)
+    budget = np.where(asked, rng.choice([2_000, 8_000, 15_000, 40_000, 90_000], size), np.nan)
+    pain = np.array(PAINS, dtype=object)[rng.integers(0, len(PAINS), size)]
+    when = np.array(TIMEFRAMES, dtype=object)[rng.integers(0, len(TIMEFRAMES), size)]
+    pain[~asked] = None
+    when[~asked] = None
+    return {"budget": budget.astype(np.float64), "pain_point": pain, "timeframe": when}
+
+
 def project_contacts(
     world: World, rows: Positions, events: ContactEvents, urls: Sequence[str]
 ) -> ContactTable:
@@ -158,4 +184,10 @@ def project_contacts(
     table = ContactTable(len(rows))
     for definition in built_in_definitions():
         table.define(definition, columns.get(definition["name"]))
+    bant = bant_columns(events, len(rows), len(rows))
+    for name, label, kind, field_type in BANT_PROPERTIES:
+        custom = property_definition(
+            name, label, kind, field_type, "contactinformation", hubspot_defined=False
+        )
+        table.define(custom, bant[name])
     return table

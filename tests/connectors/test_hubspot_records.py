@@ -63,7 +63,7 @@ def test_a_contact_keeps_its_properties_without_empty_or_volatile_ones() -> None
     assert found.attributes == {"email": "ann@acme.io", "company": "Acme"}
 
 
-def test_a_contact_gets_canonical_aliases_beside_hubspot_names() -> None:
+def test_a_contact_gets_canonical_attributes_beside_hubspot_names() -> None:
     found = contact_of("101", {"jobtitle": "VP Sales", "firstname": "Ann", "lastname": "Lee"})
 
     assert found.attributes == {
@@ -73,7 +73,15 @@ def test_a_contact_gets_canonical_aliases_beside_hubspot_names() -> None:
         "job_title": "VP Sales",
         "first_name": "Ann",
         "last_name": "Lee",
+        "job_function": "Sales",
+        "seniority": "VP",
     }
+
+
+def test_a_portal_field_for_seniority_wins_over_the_one_read_from_the_title() -> None:
+    found = contact_of("101", {"jobtitle": "VP Sales", "hs_seniority": "Director"})
+
+    assert found.attributes["seniority"] == "Director"
 
 
 @pytest.mark.parametrize(

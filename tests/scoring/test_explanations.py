@@ -59,6 +59,7 @@ def test_row_has_every_output_column() -> None:
         "grade": None,
         "stage": None,
         "disqualified": False,
+        "lead": True,
         "reasons": "+50 asked a question",
     }
 

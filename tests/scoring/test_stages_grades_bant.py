@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import act, person, rules, score_one
+from scoring import score_records
+from tests.helpers import NOW, act, person, rules, score_one
 
 LADDER = rules(
     """
@@ -128,3 +129,22 @@ def test_grade_is_empty_below_the_last_band_with_a_minimum() -> None:
         """
     )
     assert score_one(ruleset, person(employees=5), []).grade(0) is None
+
+
+def test_contacts_on_a_stage_that_is_not_a_lead_rank_after_every_lead() -> None:
+    ladder = rules(
+        """
+        rules: [{id: visit, activity: page_view, points: 10}]
+        stages:
+          ladder:
+            - {name: Prospect}
+            - {name: Customer, lead: false, when: {contact: {lifecycle_stage: customer}}}
+        """
+    )
+    people = [person("a"), person("b", lifecycle_stage="customer"), person("c")]
+    activities = [act("page_view", 1, "b"), act("page_view", 2, "b"), act("page_view", 1, "c")]
+
+    batch = score_records(ladder, people, activities, NOW)
+
+    assert batch.leads.tolist() == [True, False, True]
+    assert [batch.contact_ids[r] for r in batch.ranking()] == ["c", "a", "b"]

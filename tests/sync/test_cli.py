@@ -110,6 +110,7 @@ def test_score_writes_every_contact_to_csv(files: dict[str, Path]) -> None:
         "grade",
         "stage",
         "disqualified",
+        "lead",
         "reasons",
     ]
 
@@ -201,3 +202,22 @@ def test_labels_with_brackets_are_printed_as_written(
     result = run(*score_args(files, "--rules", str(rules)))
     assert result.exit_code == 0, result.stderr
     assert "+5 [chat] question" in result.stdout
+
+
+def test_score_warns_about_every_attribute_the_rules_read_that_the_file_lacks(
+    tmp_path: Path,
+) -> None:
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("id,email,job\n1,ann@acme.io,Sales\n", "utf-8")
+    ruleset = tmp_path / "rules.yaml"
+    ruleset.write_text(
+        "rules:\n  - {id: sales, contact: {job_function: Sales}, points: 20}\n"
+        "  - {id: big, contact: {employees: {gte: 50}}, points: 5}\n",
+        "utf-8",
+    )
+
+    result = run("score", "-c", str(contacts), "-r", str(ruleset))
+
+    assert result.exit_code == 0, result.stderr
+    assert "no contact in" in result.stderr
+    assert "has job_function, employees, which the rules read" in result.stderr

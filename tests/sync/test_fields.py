@@ -49,6 +49,7 @@ def test_a_rule_set_gives_score_dimensions_grade_stage_reasons_and_time_fields()
         ("engagement", "leadscore_engagement", "number", ()),
         ("grade", "leadscore_grade", "enumeration", ("A", "B")),
         ("stage", "leadscore_stage", "enumeration", ("Lead", "MQL")),
+        ("disqualified", "leadscore_disqualified", "boolean", ()),
         ("reasons", "leadscore_reasons", "text", ()),
         ("scored_at", "leadscore_scored_at", "datetime", ()),
     ]
@@ -63,6 +64,7 @@ def test_grade_and_stage_fields_exist_only_when_the_rule_set_has_them() -> None:
         "fit",
         "activity",
         "engagement",
+        "disqualified",
         "reasons",
         "scored_at",
     ]
@@ -78,6 +80,7 @@ def test_field_names_follow_the_prefix_unless_overridden() -> None:
         "fit": "ls_fit",
         "activity": "ls_activity",
         "engagement": "ls_engagement",
+        "disqualified": "ls_disqualified",
         "reasons": "ls_reasons",
         "scored_at": "ls_scored_at",
     }
@@ -95,6 +98,7 @@ def test_values_are_whole_numbers_and_names_as_text() -> None:
         "leadscore_engagement": "7",
         "leadscore_grade": "A",
         "leadscore_stage": "Lead",
+        "leadscore_disqualified": "false",
         "leadscore_reasons": "+30 vp · +5 open · +2 click",
         "leadscore_scored_at": "2026-11-01T12:00:00Z",
     }
@@ -115,12 +119,43 @@ def test_reasons_show_whole_points_that_add_up_to_the_written_score() -> None:
     assert reasons == "+31 vp · +7 open ×2 (decayed from 10) · +4 click ×2"
 
 
-def test_reasons_of_a_disqualified_contact_start_with_disqualified_and_end_with_the_rest() -> None:
+def test_a_disqualified_contact_is_written_below_every_qualified_one_and_says_why() -> None:
     activities = [act("email_click", 2), act("email_spam_report", 1), act("email_open", 1)]
 
-    reasons = field_values(activities, title="VP")["leadscore_reasons"]
+    values = field_values(activities, title="VP")
 
-    assert reasons == "DISQUALIFIED · -50 spam (disqualifies) · +30 vp · +5 open · +2 from 1 more"
+    # 30 + 5 + 2 - 50 = -13 points; the written score is the disqualified one
+    assert values["leadscore_score"] == "-1000"
+    assert values["leadscore_disqualified"] == "true"
+    assert values["leadscore_reasons"] == (
+        "DISQUALIFIED: spam (score -1000; -13 points before)"
+        " · -50 spam (disqualifies) · +30 vp · +5 open · +2 from 1 more"
+    )
+
+
+def test_a_qualified_contact_is_never_written_at_or_below_the_disqualified_score() -> None:
+    activities = [act("email_open", 1)] * 3
+    deep = rules("rules: [{id: bounce, activity: email_open, points: -400}]")
+    batch = score_records(deep, [person()], activities, NOW)
+
+    values = FieldMap.for_rules(deep, CAPABILITIES).values(batch, 0, NOW)
+
+    assert values["leadscore_score"] == "-999"
+    assert values["leadscore_disqualified"] == "false"
+    assert values["leadscore_reasons"] == (
+        "LOWEST SCORE -999 (score -999; -1200 points before) · -1200 bounce ×3"
+    )
+
+
+def test_every_field_tells_a_rep_what_it_holds() -> None:
+    about = {s.key: s.description for s in FieldMap.for_rules(FULL, CAPABILITIES).specs}
+
+    assert "sum of the dimension scores (Profile fit, engagement)" in about["score"]
+    assert "-1000" in about["score"] and "-1000" in about["disqualified"]
+    assert "add up to Lead score" in about["reasons"] and "decayed from" in about["reasons"]
+    assert about["grade"] == "A letter for fit alone: A 30+, B 10+."
+    assert "Lead > MQL" in about["stage"]
+    assert all(text and not text.startswith("leadscore:") for text in about.values())
 
 
 def test_scoring_time_is_written_to_the_second_in_utc_with_z() -> None:
