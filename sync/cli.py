@@ -380,7 +380,7 @@ def explain(
 ) -> None:
     """Show one person's score, dimensions, stage and every rule that fired (from the store);
     without a rule file, what was last written to each of their records."""
-    from sync.report import print_explanation, print_written
+    from sync.report import activity_sources, print_explanation, print_written
 
     ruleset = store_rules(rules)
     with opened(ruleset or bundled_rules(), need_systems=False) as application:
@@ -400,6 +400,8 @@ def explain(
     records = ", ".join(f"{system} {record}" for system, record in found.records)
     activities = len(found.people.columns)
     out.print(f"records: {records or 'none'}; {activities} activities", highlight=False)
+    for line in activity_sources(found.people.columns):
+        out.print(f"  {line}", highlight=False)
 
 
 @app.command()

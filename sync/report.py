@@ -13,10 +13,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scoring import ScoreBatch, whole_points
+from scoring import TYPE_CODES, ScoreBatch, whole_points
 from sync.fields import REASONS_SHOWN
 
 if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
+    from sync.people import ActivityColumns
     from sync.store import StateStore
     from sync.summary import SyncSummary
 
@@ -299,3 +300,29 @@ def print_written(console: Console, store: StateStore, person: int) -> None:
         values = store.written_values(system).get(record)
         shown = ", ".join(f"{k}={v}" for k, v in (values or {}).items()) or "nothing written yet"
         console.print(f"{system} {escape(record)}: {escape(shown)}", highlight=False)
+
+
+RECORDED_BY = {
+    "web_analytics": "from web analytics, each on its own date",
+    "form_submissions": "from form submissions, each on its own date",
+    "counter": "from the contact's counter, all dated by the latest one",
+}
+"""What each `recorded_by` of an activity says about its dates."""
+
+
+def activity_sources(columns: ActivityColumns) -> list[str]:
+    """Where a person's page views and form conversions came from, for `explain`: a
+    counter dates them all by the latest, so decay treats them as recent."""
+    recorded = columns.attributes.get("recorded_by")
+    if not recorded:
+        return []
+    names = {code: kind.value for kind, code in TYPE_CODES.items()}
+    found = Counter(
+        (names[int(code)], source)
+        for code, source in zip(columns.type_codes, recorded, strict=True)
+        if source is not None
+    )
+    return [
+        f"{count} {kind.replace('_', ' ')} {RECORDED_BY.get(str(source), f'from {source}')}"
+        for (kind, source), count in sorted(found.items())
+    ]

@@ -59,6 +59,23 @@ def test_setup_sync_status_and_explain_work_together(box: Sandbox, env: dict[str
     assert box.hubspot.token not in synced.output + status.output + explained.output
 
 
+def test_explain_says_where_page_views_came_from_and_how_they_are_dated(
+    box: Sandbox, env: dict[str, str]
+) -> None:
+    table = box.hubspot.contacts
+    viewed = next(
+        row
+        for row in range(table.size)
+        if float(table.value("hs_analytics_num_page_views", row) or 0)
+    )
+    run(env, "sync", "--full")
+    explained = run(env, "explain", table.value("email", viewed) or "")
+
+    # a Professional portal has no per-view analytics: the counter stands in, and says so
+    assert explained.exit_code == 0, explained.output
+    assert "page view from the contact's counter, all dated by the latest one" in explained.stdout
+
+
 def test_dry_run_prints_the_plan_and_writes_nothing(box: Sandbox, env: dict[str, str]) -> None:
     run(env, "setup")
     before = box.hubspot.calls["contacts.batch_update"]
