@@ -68,6 +68,7 @@ def test_explain_says_where_page_views_came_from_and_how_they_are_dated(
         for row in range(table.size)
         if float(table.value("hs_analytics_num_page_views", row) or 0)
     )
+    run(env, "setup")
     run(env, "sync", "--full")
     explained = run(env, "explain", table.value("email", viewed) or "")
 
