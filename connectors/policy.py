@@ -130,6 +130,8 @@ class DailyBudget:
         self.in_all = in_all
         self._remaining = limit
         self._spent = 0
+        self._heard = False
+        """Whether the vendor's count was taken this run: only the first of a run may raise ours."""
         self._lock = threading.Lock()
 
     @property
@@ -153,9 +155,11 @@ class DailyBudget:
         return self.limit - int(self.limit * self.in_all)
 
     def start_run(self) -> None:
-        """A run begins: its share starts afresh."""
+        """A run begins: its share starts afresh, and the vendor's next count is taken as it
+        is (its daily limit may have reset since the last run)."""
         with self._lock:
             self._spent = 0
+            self._heard = False
 
     def spend(self, system: str, operation: str) -> None:
         """Count one request, or raise `BudgetExhausted` when none is left for it."""
@@ -200,13 +204,16 @@ class DailyBudget:
     def observe(self, remaining: int | None) -> None:
         """Take the vendor's own count (from a response header) when it is lower than ours.
 
-        Other clients of the same account spend the vendor's budget too, so its count
-        can only make ours stricter; a higher one never raises what we allow ourselves.
+        Other clients of the same account spend the vendor's budget too, so within a run
+        its count can only make ours stricter (answers arrive out of order, so a higher one
+        is an older one). The first count of a run is taken as it is: the vendor's day may
+        have begun afresh since the last run of a process that stays up.
         """
         if remaining is None:
             return
         with self._lock:
-            ours = self._remaining
+            ours = self._remaining if self._heard else self.limit
+            self._heard = True
             self._remaining = max(0, remaining if ours is None else min(ours, remaining))
 
 

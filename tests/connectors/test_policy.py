@@ -546,3 +546,20 @@ def test_the_system_clock_is_monotonic() -> None:
     clock.sleep(0.0)
 
     assert clock.now() >= before
+
+
+def test_a_new_run_takes_the_vendors_count_after_its_day_reset() -> None:
+    # A process that stays up (a server, a scheduler's worker) runs again the next day.
+    budget = DailyBudget(100, per_run=1.0, in_all=0.8)
+    budget.observe(21)
+    budget.spend("hubspot", "contacts.get")
+    with pytest.raises(BudgetExhausted, match="left to the account's other apps"):
+        budget.spend("hubspot", "contacts.get")
+
+    budget.start_run()
+    budget.observe(100)  # the first answer of the run: the vendor's day began afresh
+    budget.observe(99)
+    budget.observe(100)  # an older answer arriving late does not raise it again
+    budget.spend("hubspot", "contacts.get")
+
+    assert budget.remaining == 98

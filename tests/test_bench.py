@@ -1,0 +1,40 @@
+"""The HubSpot sync benchmark's model of the fewest calls (the bench itself takes minutes)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+
+def bench_module() -> ModuleType:
+    path = Path(__file__).parents[1] / "bench" / "hubspot_sync.py"
+    spec = importlib.util.spec_from_file_location("hubspot_sync_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+WORLD = {
+    "contacts": 3000,
+    "events": 23_691,
+    "objects": {"deals": 412, "meetings": 823, "calls": 2803, "emails": 409},
+    "submissions": [120, 51, 0, 40, 7],
+    "views": None,
+}
+
+
+def test_the_minimum_reads_every_stream_the_connector_pulls() -> None:
+    bench = bench_module()
+    full = bench.stream_calls(WORLD, full=True)
+    # contacts 15 + newest 1; events 24; each object type's searches and association
+    # reads (3+3, 5+5, 15+15, 3+3) and the pipelines; forms 1 and their submissions
+    # (3+2+1+1+1); the refused page-views call
+    assert full == 16 + 24 + (6 + 10 + 30 + 6) + 1 + 1 + 8 + 1
+
+
+def test_a_quiet_run_reads_one_page_of_each_stream() -> None:
+    bench = bench_module()
+    assert bench.stream_calls(WORLD, full=False) == 2 + 1 + 4 + 1 + 6 + 0 + 2
+    assert bench.stream_calls({**WORLD, "views": 10}, full=False) == 17
