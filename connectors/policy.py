@@ -324,6 +324,11 @@ class CallPolicy:
         self._lock = threading.Lock()
         self._calls: dict[str, int] = {}
 
+    @property
+    def clock(self) -> Clock:
+        """The clock calls wait on (vendor time in the sandbox, the real one otherwise)."""
+        return self._clock
+
     def call(
         self,
         operation: str,

@@ -8,11 +8,12 @@ read again. Search answers hold no associations: each page's contacts are read
 in one v4 batch association read. Deals are read with the portal's pipelines
 (one call per pull), so custom pipelines' numeric stage ids are understood.
 
-The cursor is the newest `hs_lastmodifieddate` the walk saw, given with the
-last page only (an interrupted walk has seen only some ids, so its pages leave
-the stored cursor as it is); a change made while the walk runs is within the
-look-back of the next pull. HubSpot's list `after` tokens are opaque and never
-stored or made up.
+The cursor is the newest `hs_lastmodifieddate` the walk saw less the walk's
+own length, given with the last page only (an interrupted walk has seen only
+some ids, so its pages leave the stored cursor as it is): an object changed
+while the walk runs, after the walk passed it, is stamped no earlier than the
+walk's start, which that cursor does not pass, however long the walk.
+HubSpot's list `after` tokens are opaque and never stored or made up.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ def pull_changed(
         modified = [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": start}]
     stages = read_deal_stages(api) if kind == "deals" else None
     newest = None if since is None else int(since)
+    began = api.policy.clock.now()
     search = api.search[kind]
     last_id = 0
     while True:
@@ -119,7 +121,11 @@ def pull_changed(
             contacts = links.get(str(item["id"]), [])
             activities.extend(object_activities(kind, item, contacts, stages))
         if len(results) < SEARCH_PAGE:
-            yield Page(kind, (), activities, dump_cursor(modified_since=newest))
+            walked_ms = round((api.policy.clock.now() - began) * 1000)
+            following = None if newest is None else newest - walked_ms
+            if since is not None and following is not None:
+                following = max(int(since), following)
+            yield Page(kind, (), activities, dump_cursor(modified_since=following))
             return
         yield Page(kind, (), activities, None)
         last_id = int(results[-1]["id"])
