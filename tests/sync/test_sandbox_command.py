@@ -148,6 +148,8 @@ def test_a_users_sync_against_the_real_clock_sandbox_writes_what_the_demo_writes
         "LEADSCORE_STATE_URL",
     ]
     assert (user / "leadscore-sandbox.db").exists()  # the store the lines name
+    assert printed[-4:] == ["  leadscore setup", "  leadscore sync --full", "", "Ctrl-C to stop"]
+    assert not any(line.startswith("note:") for line in printed)  # on the real clock already
     ours = {c.id: {k: c.properties.get(k) for k in WRITTEN} for c in contacts}
     theirs = {record: {k: values.get(k) for k in WRITTEN} for record, values in demo.items()}
     assert len(ours) == len(theirs) > 100
