@@ -8,10 +8,18 @@ tests and the benchmarks:
         hubspot = HubSpot(access_token=sandbox.hubspot.token, host=sandbox.hubspot.base_url)
 
 `leadscore sandbox` serves the same from the command line.
+
+By default the world ends at a fixed moment (`sandbox.world.generate.DEFAULT_NOW`)
+and `Sandbox.now()` runs on from there. With `real_clock=True` the same world is
+moved in time to end at the machine's present, so `Sandbox.now()` is the
+machine's clock and a sync that reads the machine's clock scores it as the demo
+scores the fixed one (the demo passes `Sandbox.now` as its clock).
 """
 
 from __future__ import annotations
 
+import errno
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Self
@@ -21,9 +29,26 @@ from sandbox.faults import FaultPlan, Latency
 from sandbox.world.tables import World, WorldBuilder
 
 if TYPE_CHECKING:
+    from sandbox.http import Emulator
     from sandbox.hubspot import HubSpotSandbox
     from sandbox.mailchimp import MailchimpSandbox
     from sandbox.salesforce import SalesforceSandbox
+
+
+VENDORS = {"hubspot": "HubSpot", "salesforce": "Salesforce", "mailchimp": "Mailchimp"}
+"""Each emulator's vendor, as a person names it; also the order of their ports."""
+
+
+class PortUnavailable(OSError):
+    """An emulator cannot listen on the port asked for (taken, or not ours to use)."""
+
+    def __init__(self, system: str, port: int, cause: OSError) -> None:
+        self.system, self.port = system, port
+        known = {errno.EADDRINUSE: "it is in use", errno.EACCES: "permission denied"}
+        self.reason = known.get(cause.errno or 0, (cause.strerror or str(cause)).lower())
+        super().__init__(
+            cause.errno, f"{VENDORS[system]} cannot listen on port {port}: {self.reason}"
+        )
 
 
 class Sandbox:
@@ -39,7 +64,9 @@ class Sandbox:
         latency: Latency | None = None,
         faults: Mapping[str, FaultPlan] | None = None,
         hubspot_tier: str = "professional",
+        real_clock: bool = False,
     ) -> None:
+        """`real_clock` moves the world to end now and keeps vendor time at real speed."""
         from sandbox.hubspot import HubSpotSandbox
         from sandbox.mailchimp import MailchimpSandbox
         from sandbox.salesforce import SalesforceSandbox
@@ -48,6 +75,13 @@ class Sandbox:
             from sandbox.world.generate import generate_world
 
             world = generate_world(people, seed=seed)
+        if real_clock:
+            if scale != 1:
+                raise ValueError("a sandbox on the real clock runs at scale 1")
+            start = time.time()
+            world = (
+                world.moved(start) if world is not None else WorldBuilder(datetime.now(UTC)).build()
+            )
         self.world = world
         self.clock = SandboxClock(scale)
         plans = dict(faults or {})
@@ -81,9 +115,20 @@ class Sandbox:
         """The sandbox's present: the world's `now` plus the vendor seconds since it started."""
         return datetime.fromtimestamp(self.hubspot.world.now + self.clock.now(), UTC)
 
-    def start(self) -> Self:
-        for emulator in self.emulators.values():
-            emulator.start()
+    def start(self, port: int = 0) -> Self:
+        """Start every emulator: on free ports, or from `port` on in the order of `VENDORS`
+        (HubSpot on `port`, Salesforce on `port + 1`, Mailchimp on `port + 2`). When one
+        cannot listen, those already started stop and `PortUnavailable` says which."""
+        started: list[Emulator] = []
+        for offset, (name, emulator) in enumerate(self.emulators.items()):
+            wanted = port + offset if port else 0
+            try:
+                emulator.start(wanted)
+            except OSError as exc:
+                for running in started:
+                    running.stop()
+                raise PortUnavailable(name, wanted, exc) from exc
+            started.append(emulator)
         return self
 
     def stop(self) -> None:
@@ -97,4 +142,12 @@ class Sandbox:
         self.stop()
 
 
-__all__ = ["FaultPlan", "Latency", "Sandbox", "SandboxClock", "World", "WorldBuilder"]
+__all__ = [
+    "FaultPlan",
+    "Latency",
+    "PortUnavailable",
+    "Sandbox",
+    "SandboxClock",
+    "World",
+    "WorldBuilder",
+]

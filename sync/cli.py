@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -205,39 +204,33 @@ def sandbox(
     tier: Annotated[str, typer.Option(help="HubSpot tier: free, starter, professional, ...")] = (
         "professional"
     ),
+    port: Annotated[
+        int,
+        typer.Option(
+            help="Base port: HubSpot on PORT, Salesforce on PORT+1, Mailchimp on PORT+2 "
+            "(0: any free ports)."
+        ),
+    ] = 0,
+    real_clock: Annotated[
+        bool,
+        typer.Option(
+            "--real-clock",
+            help="Move the world to end now, so that `leadscore sync` (which scores as of "
+            "the machine's clock) writes what the demo writes.",
+        ),
+    ] = False,
 ) -> None:
-    """Serve local HubSpot, Salesforce and Mailchimp emulators until stopped (Ctrl-C)."""
-    from sandbox import Latency, Sandbox
+    """Serve local HubSpot, Salesforce and Mailchimp emulators until stopped (Ctrl-C), and
+    print the .env lines that point leadscore at them."""
+    from sync.sandbox_command import SandboxOptions, serve_sandbox
 
-    started = time.perf_counter()
-    box = Sandbox(
-        people=people,
-        seed=seed,
-        scale=scale,
-        latency=Latency(fixed=latency_ms / 1000),
-        hubspot_tier=tier,
-    )
-    built = time.perf_counter()
-    with box:
-        ready = time.perf_counter()
-        sf = box.salesforce.login
-        out.print(f"HubSpot     {box.hubspot.base_url}  (access token: {box.hubspot.token})")
-        out.print(
-            f"Salesforce  {box.salesforce.base_url}  (username: {sf.username}, password: "
-            f"{sf.password}, security token: {sf.security_token}, consumer key: "
-            f"{sf.consumer_key}, consumer secret: {sf.consumer_secret})"
-        )
-        out.print(f"Mailchimp   {box.mailchimp.base_url}/3.0  (API key: {box.mailchimp.api_key})")
-        out.print(
-            f"{people:,} people (seed {seed}); world built in {built - started:.1f} s, "
-            f"servers started in {ready - built:.2f} s; Ctrl-C to stop",
-            highlight=False,
-        )
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            out.print("stopped")
+    options = SandboxOptions(people, seed, scale, latency_ms, tier, port, real_clock)
+    try:
+        serve_sandbox(out, options)
+    except ConfigError as exc:
+        fail(exc.lines)
+    except KeyboardInterrupt:
+        out.print("stopped")
 
 
 # -- the sync ----------------------------------------------------------------------------------

@@ -71,7 +71,7 @@ FORBIDDEN = {
     "sandbox": ("sync", "connectors"),
     "sync": (),
 }
-SANDBOX_USERS = ("sync/demo.py", "sync/cli.py")
+SANDBOX_USERS = ("sync/demo.py", "sync/cli.py", "sync/sandbox_command.py")
 """The demo and the `leadscore sandbox` command; nothing else of the product runs it."""
 
 

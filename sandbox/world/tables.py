@@ -14,7 +14,7 @@ makes large seeded ones.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
@@ -119,6 +119,20 @@ class World:
     events: Events
     urls: Objects
     seed: int = 0
+
+    def moved(self, now: float) -> World:
+        """The same world with every moment moved by `now - self.now`, so that it ends at
+        `now`: each event keeps its age, and rules on time score it as they did. Campaign
+        names keep the send date they were made with, and office hours shift with the rest."""
+        offset = now - self.now
+        people = replace(
+            self.people,
+            created_at=self.people.created_at + offset,
+            converted_at=self.people.converted_at + offset,
+        )
+        campaigns = replace(self.campaigns, sent_at=self.campaigns.sent_at + offset)
+        events = replace(self.events, at=self.events.at + offset)
+        return replace(self, now=now, people=people, campaigns=campaigns, events=events)
 
 
 def objects(values: Sequence[str]) -> Objects:
