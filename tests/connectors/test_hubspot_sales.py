@@ -106,3 +106,28 @@ def test_the_list_endpoint_refuses_an_after_token_it_never_issued(
     with pytest.raises(MeetingsError) as refused:
         meetings.get_page(limit=2, after="3")
     assert refused.value.status == 400
+
+
+def test_an_object_changed_early_in_a_long_walk_is_in_the_next_pull() -> None:
+    from connectors.policy import CallPolicy
+    from sandbox import Sandbox
+
+    # 443 calls: three pages; vendor time runs 1,000 times faster than the test
+    with Sandbox(people=600, seed=11, scale=1000) as box:
+        hubspot = HubSpotConnector(
+            box.hubspot.token,
+            host=box.hubspot.base_url,
+            policy=CallPolicy("hubspot", clock=box.clock),
+        )
+        pages = hubspot.pull("calls", None)
+        first = next(pages)
+        passed = first.activities[0].id.split(":")[1]  # a call the walk has read already
+        box.hubspot.change_object("calls", passed, outcome="Left voicemail")
+        box.clock.sleep(15 * 60)  # the walk goes on for longer than the look-back
+        box.hubspot.change_object("calls", "443", outcome="Left voicemail")
+        cursor = list(pages)[-1].cursor
+        box.clock.sleep(5)
+        again = list(hubspot.pull("calls", cursor))
+
+    found = {a.id.split(":")[1] for page in again for a in page.activities}
+    assert passed in found and "443" in found
