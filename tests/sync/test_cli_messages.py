@@ -174,3 +174,15 @@ def test_score_warns_of_a_field_whose_numbers_do_not_parse(here: Path) -> None:
     message = one_line(result.stderr)
     assert "warning:" in message and "field 'employees': 1 value" in message
     assert "'1000+'" in message
+
+
+def test_a_key_of_a_json_object_setting_given_as_its_own_variable_is_not_misspelt() -> None:
+    result = run("status", LEADSCORE_HUBSPOT__ATTRIBUTES__BUDGET_C="budget")
+    assert "not a leadscore setting" not in result.output
+    assert result.exit_code == 0
+
+
+def test_a_misspelt_key_below_a_plain_setting_is_still_reported() -> None:
+    result = run("status", LEADSCORE_HUBSPOT__TIER__X="starter")
+    assert result.exit_code == 2
+    assert "LEADSCORE_HUBSPOT__TIER__X is not a leadscore setting" in one_line(result.stderr)
