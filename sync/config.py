@@ -88,7 +88,10 @@ def unknown_variables(given: Mapping[str, str]) -> list[str]:
     for name in sorted(set(given) - set(known)):
         if any(name.startswith(key) and len(name) > len(key) for key in keyed):
             continue
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        # compared without the prefix every name shares, which would make any name look close
+        tails = {k.removeprefix(PREFIX): k for k in known}
+        found = difflib.get_close_matches(name.removeprefix(PREFIX), list(tails), n=1, cutoff=0.6)
+        close = [tails[found[0]]] if found else []
         hint = f"; did you mean {close[0]}?" if close else f"; settings are: {', '.join(known)}"
         lines.append(f"{name} is not a leadscore setting{hint}")
     return lines

@@ -186,3 +186,11 @@ def test_a_misspelt_key_below_a_plain_setting_is_still_reported() -> None:
     result = run("status", LEADSCORE_HUBSPOT__TIER__X="starter")
     assert result.exit_code == 2
     assert "LEADSCORE_HUBSPOT__TIER__X is not a leadscore setting" in one_line(result.stderr)
+
+
+def test_a_variable_like_no_setting_gets_the_list_of_settings_not_a_far_guess() -> None:
+    result = run("status", LEADSCORE_ZZZQQQ="1")
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "LEADSCORE_ZZZQQQ is not a leadscore setting" in message
+    assert "did you mean" not in message and "settings are: LEADSCORE_RULES" in message
