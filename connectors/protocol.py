@@ -118,6 +118,9 @@ class SetupReport:
     created: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
+    described: list[str] = field(default_factory=list)
+    """Fields whose description no longer said what the rules do, set anew (a sync
+    needs none of it: not `missing`)."""
     available: list[str] = field(default_factory=list)
     """Every contact field the system has (read to compare with ours), for the sync to
     warn about the attributes the rules read that no field gives."""

@@ -5,7 +5,8 @@ A condition maps field names to operators, e.g.
 every operator of every field must hold. A bare value is shorthand for
 ``equals`` and a bare list for ``one_of``. Text comparisons ignore case. Every
 operator except ``exists`` is false on a missing value, the negated ones too,
-so that a rule never fires on what is not known.
+so that a rule never fires on what is not known, unless ``or_missing: true``
+says that a missing value matches as well.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from scoring.frames import (
     BoolArray,
@@ -56,6 +57,19 @@ class Operators(BaseModel):
     exists: bool | None = Field(
         None, description="true: the field has a value; false: it has none."
     )
+    or_missing: bool | None = Field(
+        None,
+        description="true: a missing value matches too, e.g. {equals: completed, "
+        "or_missing: true} for a meeting marked completed or not marked at all.",
+    )
+
+    @model_validator(mode="after")
+    def _or_missing_needs_more(self) -> Operators:
+        if self.or_missing is not None and not self.given():
+            raise ValueError(
+                "`or_missing` needs another operator, e.g. {equals: x, or_missing: true}"
+            )
+        return self
 
     @field_validator("regex")
     @classmethod
@@ -75,7 +89,8 @@ class Operators(BaseModel):
         return bounds
 
     def given(self) -> dict[str, Any]:
-        return {k: v for k, v in self if v is not None}
+        """The operators given, `or_missing` aside (it says what a missing value does)."""
+        return {k: v for k, v in self if v is not None and k != "or_missing"}
 
 
 def _shorthand(value: Any) -> Any:
@@ -190,7 +205,10 @@ def cell_predicate(ops: Operators) -> Callable[[str | float], bool]:
 
 
 def missing_matches(ops: Operators) -> bool:
-    """Whether a missing value satisfies the operators (only `exists: false` does)."""
+    """Whether a missing value satisfies the operators: `exists: false` alone, or any
+    operators with `or_missing: true` (but not `exists: true`)."""
+    if ops.or_missing:
+        return ops.exists is not True
     return ops.exists is False and len(ops.given()) == 1
 
 

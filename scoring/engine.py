@@ -180,9 +180,16 @@ class _Run:
             met[:, column] = self.contact_mask(conditions)
         return list(criteria), met
 
-    def has_activity(self, types: list[ActivityType], within_days: float | None) -> BoolArray:
+    def has_activity(
+        self, types: list[ActivityType], within_days: float | None, where: Conditions | None = None
+    ) -> BoolArray:
         group = self.group(types)
-        who = group.who if within_days is None else group.who[group.ages <= within_days * _DAY]
+        keep = np.ones(len(group.who), dtype=bool)
+        if within_days is not None:
+            keep &= group.ages <= within_days * _DAY
+        if where:
+            keep &= evaluate(where, self.activities.column, len(self.activities), group.rows)
+        who = group.who[keep]
         found = np.zeros(self.n, dtype=bool)
         found[who] = True
         return found
@@ -194,7 +201,7 @@ class _Run:
         if cond.has_email is not None:
             mask &= (self.contacts.emails.codes >= 0) == cond.has_email
         if cond.has_activity is not None:
-            mask &= self.has_activity(cond.has_activity, cond.within_days)
+            mask &= self.has_activity(cond.has_activity, cond.within_days, cond.where)
         if cond.bant_min is not None:
             mask &= self.bant[1].sum(axis=1) >= cond.bant_min
         if cond.contact is not None:

@@ -153,6 +153,11 @@ class StageCondition(Strict):
     within_days: float | None = Field(
         None, gt=0, description="Limits `has_activity` to the last N days."
     )
+    where: Conditions | None = Field(
+        None,
+        description="Limits `has_activity` to activities whose fields match, e.g. "
+        "{outcome: {equals: completed, or_missing: true}} for meetings held.",
+    )
     bant_min: int | None = Field(
         None, ge=0, le=4, description="At least N of the BANT criteria are met."
     )
@@ -164,6 +169,8 @@ class StageCondition(Strict):
     def _window_needs_activity(self) -> Self:
         if self.within_days is not None and self.has_activity is None:
             raise ValueError("`within_days` needs `has_activity`")
+        if self.where is not None and self.has_activity is None:
+            raise ValueError("`where` needs `has_activity`")
         return self
 
 
@@ -296,6 +303,9 @@ class RuleSet(Strict):
         names = ["campaign"]  # the filter ties clicks to the send of the same campaign
         for rule in self.rules:
             names += list(rule.where)
+        if self.stages is not None:
+            for stage in self.stages.ladder:
+                names += _stage_fields(stage.when, "where")
         return list(dict.fromkeys(names))
 
     def contact_fields(self) -> list[str]:
@@ -310,16 +320,17 @@ class RuleSet(Strict):
             if self.stages.current_field:
                 names.append(self.stages.current_field)
             for stage in self.stages.ladder:
-                names += _stage_fields(stage.when)
+                names += _stage_fields(stage.when, "contact")
         return list(dict.fromkeys(names))
 
 
-def _stage_fields(condition: StageCondition | None) -> list[str]:
+def _stage_fields(condition: StageCondition | None, part: Literal["contact", "where"]) -> list[str]:
+    """The fields a stage condition reads of the contact, or of its activities (`where`)."""
     if condition is None:
         return []
-    names = list(condition.contact or {})
+    names = list(getattr(condition, part) or {})
     for child in [*(condition.any or []), *(condition.all or [])]:
-        names += _stage_fields(child)
+        names += _stage_fields(child, part)
     return names
 
 

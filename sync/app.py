@@ -215,7 +215,7 @@ class Leadscore:
             summary = trial.run(options if exact else replace(options, full=True))
             summary.emails = trial.record_emails()
         summary.setup = setup
-        summary.warnings = self.warnings(setup)
+        summary.warnings = [*self.warnings(setup), *summary.warnings]
         return summary
 
     def explain(self, who: str) -> Explanation:

@@ -311,6 +311,9 @@ def setup(
     verb, added = ("would create", "would add") if dry_run else ("created", "added")
     for system, report in reports.items():
         updated = f"; {added} options to {', '.join(report.updated)}" if report.updated else ""
+        if report.described:
+            updated += f"; {'would update' if dry_run else 'updated'} the descriptions of "
+            updated += ", ".join(report.described)
         out.print(
             f"{system}: {verb} {len(report.created)} "
             f"({', '.join(report.created) or 'nothing'}){updated}; "

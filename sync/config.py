@@ -77,11 +77,21 @@ def variables(model: type[BaseModel] | None = None, prefix: str = PREFIX) -> Ite
 
 
 def unknown_variables(given: Mapping[str, str]) -> list[str]:
-    """A line for each `LEADSCORE_*` variable that names no setting, with the closest one."""
+    """A line for each `LEADSCORE_*` variable that names no setting, with the closest one.
+
+    A variable below a setting that is a JSON object names one of its keys, as
+    pydantic-settings reads it (`LEADSCORE_HUBSPOT__ATTRIBUTES__BUDGET_C=budget` is
+    `{"budget_c": "budget"}`): a setting, not a misspelling."""
     known = [*variables(), SECRETS_VARIABLE]
+    keyed = tuple(f"{name}__" for name in known if setting_json(name) == JSON_OBJECT)
     lines = []
     for name in sorted(set(given) - set(known)):
-        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        if any(name.startswith(key) and len(name) > len(key) for key in keyed):
+            continue
+        # compared without the prefix every name shares, which would make any name look close
+        tails = {k.removeprefix(PREFIX): k for k in known}
+        found = difflib.get_close_matches(name.removeprefix(PREFIX), list(tails), n=1, cutoff=0.6)
+        close = [tails[found[0]]] if found else []
         hint = f"; did you mean {close[0]}?" if close else f"; settings are: {', '.join(known)}"
         lines.append(f"{name} is not a leadscore setting{hint}")
     return lines
@@ -109,6 +119,9 @@ def undecodable(message: str, given: Mapping[str, str]) -> list[str]:
     return lines or [f"setting {base} (or one of {base}__...): a value is not valid JSON"]
 
 
+JSON_OBJECT = 'a JSON object, e.g. {"Lead": "lead"}'
+
+
 def setting_json(variable: str) -> str | None:
     """What JSON a variable's setting takes ("a JSON object ..."), or None for plain text."""
     annotation: Any = settings_model()
@@ -119,7 +132,7 @@ def setting_json(variable: str) -> str | None:
     if _is_model(annotation):
         return 'a JSON object of its settings, e.g. {"tier": "starter"}'
     if get_origin(annotation) is dict or annotation is dict:
-        return 'a JSON object, e.g. {"Lead": "lead"}'
+        return JSON_OBJECT
     if get_origin(annotation) is list:
         return 'a JSON list, e.g. ["a", "b"]'
     return None

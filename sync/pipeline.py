@@ -39,7 +39,7 @@ from connectors.protocol import (
     WriteFailure,
     WriteOutcome,
 )
-from scoring import RuleSet, ScoreBatch
+from scoring import RuleSet, ScoreBatch, unparsed_numbers
 from scoring import score as score_frames
 from sync.fanin import fan_in
 from sync.fields import SCORED_AT, FieldMap, timestamp
@@ -123,7 +123,7 @@ class Sync:
             pending = {c.system: self._pull(c, options, summary, as_of) for c in self.connectors}
             phase("pull")
             written = self.written()
-            batch, people = self.score(as_of=as_of, written=written)
+            batch, people = self.score(as_of=as_of, written=written, notes=summary.warnings)
             summary.persons = summary.rescored = len(people.contacts)
             phase("score")
             plan = self.plan(batch, people, options, written, as_of)
@@ -235,8 +235,11 @@ class Sync:
         *,
         as_of: datetime | None = None,
         written: Written | None = None,
+        notes: list[str] | None = None,
     ) -> tuple[ScoreBatch, People]:
-        """Everyone in the store (or these persons), scored as of `as_of` (default: now)."""
+        """Everyone in the store (or these persons), scored as of `as_of` (default: now);
+        `notes` receives a line per field the rules compare as a number that holds text
+        that did not parse as one."""
         people = self.store.load_people(person_ids)
         floor = reached_stages(
             self.rules,
@@ -249,6 +252,8 @@ class Sync:
         frame, activity_frame = people.frames(
             self.rules.contact_fields(), self.rules.activity_fields()
         )
+        if notes is not None:
+            notes.extend(unparsed_numbers(self.rules, frame))
         moment = self.clock() if as_of is None else as_of
         return score_frames(self.rules, frame, activity_frame, moment, reached=floor), people
 

@@ -131,6 +131,9 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
             console.print(f"{system} calls: {calls}", highlight=False)
         if stats.budget and stats.budget.get("run_allowance") is not None:
             console.print(f"{system} daily budget: {budget_line(stats.budget)}", highlight=False)
+    if "dry-run" not in summary.mode:  # a dry run's are shown with its plan
+        for warning in summary.warnings:
+            console.print(f"[yellow]warning[/yellow]: {escape(warning)}", highlight=False)
 
 
 def budget_line(budget: Mapping[str, Any]) -> str:

@@ -59,7 +59,8 @@ class SyncSummary:
     setup: dict[str, SetupReport] = field(default_factory=dict)
     """A dry run's: per system, what `leadscore setup` would create."""
     warnings: list[str] = field(default_factory=list)
-    """A dry run's: attributes the rules read that a system's fields do not give."""
+    """Fields the rules compare as numbers that hold text that is no number; a dry run's
+    also attributes the rules read that a system's fields do not give."""
     emails: dict[str, dict[str, str]] = field(default_factory=dict)
     """A dry run's: per system, the email of each record planned, to show it by."""
 
@@ -72,6 +73,7 @@ class SyncSummary:
             "changed": self.changed,
             "elapsed_seconds": round(self.elapsed, 3),
             "error": self.error,
+            "warnings": list(self.warnings),
             "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
             "systems": {
                 name: {

@@ -67,13 +67,19 @@ def setup_properties(
         found = present.get(spec.name)
         if found is not None:
             held = [o.value for o in found.options or []]
-            missing = [v for v in spec.options if v not in held]
-            if spec.kind != "enumeration" or not missing:
+            missing = spec.kind == "enumeration" and any(v not in held for v in spec.options)
+            # the rules' caps, bands and ladder are in the description: keep it true to them
+            stale = (found.description or "") != spec.description
+            if not missing and not stale:
                 report.existing.append(spec.name)
                 continue
-            report.updated.append(spec.name)
+            if missing:
+                report.updated.append(spec.name)
+            if stale:
+                report.described.append(spec.name)
             if not dry_run:
-                add_options(api, spec.name, found.options or [], spec.options)
+                options = found.options or [] if missing else None
+                update_property(api, spec, options, spec.description if stale else None)
             continue
         report.created.append(spec.name)
         if dry_run:
@@ -109,14 +115,35 @@ def option_labels(spec: FieldSpec) -> list[tuple[str, str]]:
     return [(value, value) for value in spec.options]
 
 
-def add_options(api: HubSpotApi, name: str, held: Sequence[Any], ladder: Sequence[str]) -> None:
-    """Insert the values of `ladder` an enumeration property lacks, each in its place.
+def update_property(
+    api: HubSpotApi, spec: FieldSpec, held: Sequence[Any] | None, description: str | None
+) -> None:
+    """Set a property's `description`, and (`held` given: its options now) insert the
+    options of `spec` it lacks, each in its place (`add_options`)."""
+    from hubspot.crm.properties import PropertyUpdate
+
+    update = PropertyUpdate(description=description)
+    if held is not None:
+        update.options = add_options(held, spec.options)
+    api.call(
+        "properties.update",
+        api.properties.update,
+        "contacts",
+        spec.name,
+        property_update=update,
+        _request_timeout=TIMEOUT,
+    )
+
+
+def add_options(held: Sequence[Any], ladder: Sequence[str]) -> list[Any]:
+    """The options of an enumeration property with the values of `ladder` it lacks
+    inserted, each in its place.
 
     HubSpot replaces the whole options list on update, so the options it holds are
     sent again as they are (labels, descriptions, and the order a HubSpot user may
     have given them); every option's displayOrder is then its position.
     """
-    from hubspot.crm.properties import OptionInput, PropertyUpdate
+    from hubspot.crm.properties import OptionInput
 
     kept = sorted(held, key=lambda o: o.display_order if o.display_order is not None else 0)
     values = in_ladder_order([o.value for o in kept], ladder)
@@ -133,14 +160,7 @@ def add_options(api: HubSpotApi, name: str, held: Sequence[Any], ladder: Sequenc
                 description=found.description if found else None,
             )
         )
-    api.call(
-        "properties.update",
-        api.properties.update,
-        "contacts",
-        name,
-        property_update=PropertyUpdate(options=options),
-        _request_timeout=TIMEOUT,
-    )
+    return options
 
 
 def in_ladder_order(held: Sequence[str], ladder: Sequence[str]) -> list[str]:

@@ -280,3 +280,18 @@ def test_setup_keeps_a_portal_users_own_option_and_labels_when_inserting_a_stage
     assert [o["value"] for o in options] == [ladder[0], "Engaged", *ladder[1:], "Parked"]
     assert options[0]["label"] == "Prospect (new)"
     assert [o["displayOrder"] for o in options] == list(range(len(ladder) + 2))
+
+
+def test_setup_brings_a_description_up_to_date_with_the_rules(box: Sandbox, rules: RuleSet) -> None:
+    hubspot = ready(box, rules)
+    text = RULES.read_text().replace("{grade: A, min: 75}", "{grade: A, min: 80}")
+    changed = parse_rules(text, "rules.yaml")
+    dry = hubspot.setup(specs(changed), dry_run=True)
+    report = hubspot.setup(specs(changed))
+    again = hubspot.setup(specs(changed))
+    described = box.hubspot.contacts.defs["leadscore_grade"]["description"]
+
+    assert dry.described == report.described == ["leadscore_grade"]
+    assert report.updated == [] and report.missing == []
+    assert "A 80+" in described and "A 75+" not in described
+    assert again.described == []

@@ -63,6 +63,13 @@ def fit_points(condition: str, **attributes: object) -> float:
         ("employees: {gte: 10, lt: 100}", {"employees": 99}, 10),
         ("employees: {gte: 10, lt: 100}", {"employees": 100}, 0),
         ("industry: SaaS, country: FR", {"industry": "SaaS", "country": "DE"}, 0),
+        ("outcome: {equals: completed, or_missing: true}", {"outcome": "Completed"}, 10),
+        ("outcome: {equals: completed, or_missing: true}", {}, 10),
+        ("outcome: {equals: completed, or_missing: true}", {"outcome": "no_show"}, 0),
+        ("outcome: {equals: completed, or_missing: false}", {}, 0),
+        ("employees: {gte: 50, or_missing: true}", {}, 10),
+        ("employees: {gte: 50, or_missing: true}", {"employees": "10"}, 0),
+        ("employees: {exists: true, or_missing: true}", {}, 0),
     ],
 )
 def test_operator(condition: str, attributes: dict, expected: float) -> None:
@@ -98,6 +105,8 @@ def test_numeric_and_text_columns_agree_on_every_operator() -> None:
         "v: {between: [5, 6]}",
         "v: {exists: true}",
         "v: {not_one_of: [7]}",
+        "v: {gte: 5, or_missing: true}",
+        "v: {equals: 5, or_missing: true}",
     ]
     for condition in conditions:
         for value in (5, 5.5, 0, None):
@@ -113,3 +122,10 @@ def test_emails_given_as_a_categorical_column_are_normalized_too() -> None:
     assert frame.emails.categories.tolist() == ["jane@gmail.com"]
     assert frame.emails.codes.tolist() == [0, 0]
     assert frame.columns["email_free"].value(0) == "true"
+
+
+def test_or_missing_alone_is_refused() -> None:
+    from scoring import RuleFileError
+
+    with pytest.raises(RuleFileError, match="or_missing"):
+        rules("rules:\n  - {id: r, contact: {v: {or_missing: true}}, points: 10}\n")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scoring import score_records
 from tests.helpers import NOW, act, person, rules, score_one
@@ -148,3 +150,89 @@ def test_contacts_on_a_stage_that_is_not_a_lead_rank_after_every_lead() -> None:
 
     assert batch.leads.tolist() == [True, False, True]
     assert [batch.contact_ids[r] for r in batch.ranking()] == ["c", "a", "b"]
+
+
+HELD = rules(
+    """
+    rules:
+      - {id: visit, activity: page_view, points: 10}
+    stages:
+      ladder:
+        - name: Prospect
+        - name: Met
+          when:
+            has_activity: [meeting, sales_touch]
+            within_days: 30
+            where: {outcome: {one_of: [completed, connected], or_missing: true}}
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("activity", "expected"),
+    [
+        (act("meeting", 3, outcome="completed"), "Met"),
+        (act("meeting", 3), "Met"),
+        (act("meeting", 3, outcome="no_show"), "Prospect"),
+        (act("meeting", 3, outcome="canceled"), "Prospect"),
+        (act("meeting", 3, outcome="scheduled"), "Prospect"),
+        (act("meeting", -3), "Prospect"),  # in the future: not held yet
+        (act("meeting", 40, outcome="completed"), "Prospect"),  # outside within_days
+        (act("sales_touch", 3, outcome="connected"), "Met"),
+        (act("sales_touch", 3, outcome="no_answer"), "Prospect"),
+    ],
+)
+def test_stage_has_activity_where_reads_the_activities_fields(
+    activity: object, expected: str
+) -> None:
+    assert score_one(HELD, person(), [activity]).stage(0) == expected  # type: ignore[list-item]
+
+
+def test_stage_where_needs_has_activity() -> None:
+    from scoring import RuleFileError
+
+    with pytest.raises(RuleFileError, match="`where` needs `has_activity`"):
+        rules(
+            """
+            rules: [{id: v, activity: page_view, points: 1}]
+            stages:
+              ladder:
+                - name: P
+                - name: Q
+                  when: {min: {total: 1}, where: {outcome: completed}}
+            """
+        )
+
+
+def test_stage_where_fields_are_activity_fields_the_rules_read() -> None:
+    assert "outcome" in HELD.activity_fields()
+    assert "outcome" not in HELD.contact_fields()
+
+
+OUTCOMES = [None, "completed", "connected", "no_show", "canceled", "rescheduled", "scheduled"]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["meeting", "sales_touch", "page_view"]),
+            st.sampled_from(OUTCOMES),
+            st.integers(min_value=-10, max_value=60),
+        ),
+        max_size=6,
+    )
+)
+def test_stage_where_holds_exactly_when_one_activity_matches_every_part(
+    drawn: list[tuple[str, str | None, int]],
+) -> None:
+    activities = [
+        act(kind, days, **({} if outcome is None else {"outcome": outcome}))
+        for kind, outcome, days in drawn
+    ]
+    expected = any(
+        kind in ("meeting", "sales_touch")
+        and outcome in (None, "completed", "connected")
+        and 0 <= days <= 30
+        for kind, outcome, days in drawn
+    )
+    assert (score_one(HELD, person(), activities).stage(0) == "Met") is expected

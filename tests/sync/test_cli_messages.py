@@ -174,3 +174,23 @@ def test_score_warns_of_a_field_whose_numbers_do_not_parse(here: Path) -> None:
     message = one_line(result.stderr)
     assert "warning:" in message and "field 'employees': 1 value" in message
     assert "'1000+'" in message
+
+
+def test_a_key_of_a_json_object_setting_given_as_its_own_variable_is_not_misspelt() -> None:
+    result = run("status", LEADSCORE_HUBSPOT__ATTRIBUTES__BUDGET_C="budget")
+    assert "not a leadscore setting" not in result.output
+    assert result.exit_code == 0
+
+
+def test_a_misspelt_key_below_a_plain_setting_is_still_reported() -> None:
+    result = run("status", LEADSCORE_HUBSPOT__TIER__X="starter")
+    assert result.exit_code == 2
+    assert "LEADSCORE_HUBSPOT__TIER__X is not a leadscore setting" in one_line(result.stderr)
+
+
+def test_a_variable_like_no_setting_gets_the_list_of_settings_not_a_far_guess() -> None:
+    result = run("status", LEADSCORE_ZZZQQQ="1")
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "LEADSCORE_ZZZQQQ is not a leadscore setting" in message
+    assert "did you mean" not in message and "settings are: LEADSCORE_RULES" in message

@@ -129,3 +129,20 @@ def test_setup_warns_about_attributes_the_portal_lacks(rules: RuleSet, tmp_path:
 
     assert len(warnings) == 1 and "no contact field gives budget_2027" in warnings[0]
     assert quiet == []
+
+
+def test_sync_warns_about_text_the_rules_compare_as_numbers(tmp_path: Path) -> None:
+    text = RULES.read_text().replace("employees: {gte: 1000}", "job_title: {gte: 1000}")
+    odd = parse_rules(text, "rules.yaml")
+    with Sandbox(people=50, seed=3) as box:
+        settings = sandbox_settings(box, f"sqlite:///{tmp_path / 's.db'}")
+        with Leadscore.open(settings, rules=odd, clock=box.now) as app:
+            dry = app.sync(SyncOptions(dry_run=True))
+            app.setup()
+            real = app.sync(SyncOptions(full=True))
+
+    for summary in (dry, real):
+        found = [w for w in summary.warnings if w.startswith("field 'job_title'")]
+        assert len(found) == 1 and "did not parse as one" in found[0]
+        assert not any("employees" in w for w in summary.warnings)
+    assert real.as_dict()["warnings"] == real.warnings

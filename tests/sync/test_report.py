@@ -70,3 +70,19 @@ def test_the_demo_reports_progress_during_its_syncs() -> None:
         progress=lambda what, count: seen.update({what: count}),
     )
     assert seen and sum(seen.values()) >= 200
+
+
+def test_a_run_summary_shows_its_warnings_and_a_dry_runs_leaves_them_to_the_plan() -> None:
+    from rich.console import Console
+
+    from sync.report import print_summary
+    from sync.summary import SyncSummary
+
+    line = "field 'employees': 2 values the rules compare as numbers did not parse as one"
+    shown = {}
+    for mode in ("incremental", "incremental dry-run"):
+        console = Console(width=200, record=True)
+        print_summary(console, SyncSummary(mode, warnings=[line]))
+        shown[mode] = console.export_text()
+    assert f"warning: {line}" in shown["incremental"]
+    assert "warning" not in shown["incremental dry-run"]
