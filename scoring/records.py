@@ -90,6 +90,9 @@ class Activity:
     contact_email: str | None = None
     """Set where a system knows the person by address only (email events); then
     `contact_id` may be empty and the sync finds the person by this email."""
+    revisable: bool = False
+    """A later pull of the same id replaces this one (a meeting whose outcome or time
+    is set after the fact); otherwise the first one stored stands."""
 
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:

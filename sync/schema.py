@@ -165,6 +165,33 @@ def split_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def activity_row(system: str, key: str, activity: Activity) -> dict[str, Any]:
+    """One activity as a row of the `activities` table."""
+    return {
+        "system": system,
+        "activity_id": key,
+        "record_id": activity.contact_id or None,
+        "email": normalize_email(activity.contact_email),
+        "type": activity.type.value,
+        "occurred_at": activity.occurred_at.timestamp(),
+        **split_attributes(activity.attributes),
+    }
+
+
+REVISED = (
+    "record_id",
+    "email",
+    "type",
+    "occurred_at",
+    "url",
+    "campaign",
+    "form",
+    "amount",
+    "extra",
+)
+"""The columns a revisable activity's later pull replaces."""
+
+
 def activity_key(activity: Activity) -> str:
     """The id an activity is deduplicated by: its own, or one made from what it is."""
     if activity.id:

@@ -27,10 +27,12 @@ from sync.people import People, moment
 from sync.readback import stored_people
 from sync.schema import (
     MIGRATIONS,
+    REVISED,
     SCHEMA_VERSION,
     StoreVersionError,
     activities,
     activity_key,
+    activity_row,
     chunks,
     cursors,
     dumps,
@@ -39,7 +41,6 @@ from sync.schema import (
     meta,
     persons,
     runs,
-    split_attributes,
     written,
 )
 from sync.sqlite_files import new_sqlite_file, remove_sqlite_file, sqlite_pragmas
@@ -254,7 +255,8 @@ class StateStore:
     # -- activities -----------------------------------------------------------------------------
 
     def save_activities(self, system: str, found: Sequence[Activity]) -> int:
-        """Store activities not seen before (by their id); returns how many were new."""
+        """Store activities not seen before (by their id), and the latest of revisable ones
+        (`Activity.revisable`); returns how many were new."""
         unique = {activity_key(a): a for a in found}
         new = 0
         addresses: set[str] = set()
@@ -268,25 +270,21 @@ class StateStore:
                         )
                     ).scalars()
                 )
-                rows = [
-                    {
-                        "system": system,
-                        "activity_id": key,
-                        "record_id": unique[key].contact_id or None,
-                        "email": normalize_email(unique[key].contact_email),
-                        "type": unique[key].type.value,
-                        "occurred_at": unique[key].occurred_at.timestamp(),
-                        **split_attributes(unique[key].attributes),
-                    }
-                    for key in part
-                    if key not in seen
-                ]
-                if rows:
+                kept = [k for k in part if k not in seen or unique[k].revisable]
+                rows = [activity_row(system, key, unique[key]) for key in kept]
+                fresh = [r for r in rows if r["activity_id"] not in seen]
+                revised = [r for r in rows if r["activity_id"] in seen]
+                insert = _upsert_dialect(connection).insert(activities)
+                if fresh:
                     # Another process may store the same activities meanwhile: theirs stand.
-                    insert = _upsert_dialect(connection).insert(activities)
-                    connection.execute(insert.on_conflict_do_nothing(), rows)
-                    new += len(rows)
-                    addresses.update(r["email"] for r in rows if r["email"] is not None)
+                    connection.execute(insert.on_conflict_do_nothing(), fresh)
+                    new += len(fresh)
+                    addresses.update(r["email"] for r in fresh if r["email"] is not None)
+                if revised:
+                    latest = {c: getattr(insert.excluded, c) for c in REVISED}
+                    keys_ = ["system", "activity_id"]
+                    upsert = insert.on_conflict_do_update(index_elements=keys_, set_=latest)
+                    connection.execute(upsert, revised)
             if addresses:
                 # Someone with new activity but no contact anywhere still gets a person.
                 self._persons_for(connection, addresses)

@@ -108,12 +108,18 @@ def meeting_activity(
     if moment is None:
         return None
     attributes: dict[str, Any] = {"subject": subject} if subject else {}
-    ident = f"meetings:{record_id}:{contact}"
     if outcome:
         attributes["outcome"] = outcome
-        ident = f"{ident}:{outcome}"
+    # One activity per meeting and contact, revised as the meeting is: a booking later
+    # held, or an outcome corrected, replaces what was stored (never a second meeting).
     return Activity(
-        contact, ActivityType.MEETING, moment, id=ident, attributes=attributes, source=SYSTEM
+        contact,
+        ActivityType.MEETING,
+        moment,
+        id=f"meetings:{record_id}:{contact}",
+        attributes=attributes,
+        source=SYSTEM,
+        revisable=True,
     )
 
 
@@ -152,6 +158,7 @@ def engagement_activities(
             id=f"{kind}:{record_id}:{contact}",
             attributes=attributes,
             source=SYSTEM,
+            revisable=True,  # a call's outcome is often logged after the call
         )
 
 

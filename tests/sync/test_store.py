@@ -197,6 +197,32 @@ def test_activities_are_deduplicated_by_system_and_id(store: StateStore) -> None
     assert store.save_activities("salesforce", [visit("pv1")]) == 1
 
 
+def test_a_revisable_activity_is_replaced_by_its_later_pull_and_a_plain_one_is_not(
+    store: StateStore,
+) -> None:
+    store.save_contacts("hubspot", [Contact("7", email="ann@acme.io")], NOW)
+
+    def meeting(outcome: str, day: int, *, revisable: bool = True, key: str = "m1") -> Activity:
+        return Activity(
+            "7",
+            ActivityType.MEETING,
+            days_ago(day),
+            id=key,
+            attributes={"outcome": outcome},
+            revisable=revisable,
+        )
+
+    assert store.save_activities("hubspot", [meeting("scheduled", 9)]) == 1
+    assert store.save_activities("hubspot", [meeting("completed", 2)]) == 0  # not a new one
+    assert store.save_activities("hubspot", [meeting("a", 5, revisable=False, key="m2")]) == 1
+    assert store.save_activities("hubspot", [meeting("b", 1, revisable=False, key="m2")]) == 0
+    held = {a.id: a for a in activity_records(store.load_people())}
+
+    revised, plain = held["hubspot:m1"], held["hubspot:m2"]
+    assert (revised.attributes["outcome"], revised.occurred_at) == ("completed", days_ago(2))
+    assert plain.attributes["outcome"] == "a"  # the first one stored stands
+
+
 def test_activities_without_an_id_are_deduplicated_by_what_they_are(store: StateStore) -> None:
     assert store.save_activities("files", [visit(None), visit(None)]) == 1
     assert store.save_activities("files", [visit(None)]) == 0
