@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from connectors.hubspot.engagements import SEARCH_PAGE
+from connectors.hubspot.engagements import LIST_PAGE, SEARCH_PAGE
 from connectors.hubspot.forms import FORMS_PAGE, SUBMISSIONS_PAGE
 from connectors.hubspot.pull import EVENTS_PAGE
 from connectors.hubspot.web_events import VIEWS_PAGE
@@ -62,8 +62,8 @@ def stream_calls(world: dict[str, Any], *, full: bool) -> int:
     incremental one with nothing new reads one (empty) page of each search and list.
 
     Contacts: the pages of the walk plus the search for the newest change (the next
-    cursor). Email events: their pages. Meetings, calls, emails, deals: the pages of
-    each search, one batch association read per page with results, and the deal
+    cursor). Email events: their pages. Meetings, calls, emails, deals: a full pull
+    lists them (100 a page, contacts included), a quiet one searches once; and the deal
     pipelines. Forms: their list, then the first page of each form's submissions
     (newest first, so a quiet run stops there) or all of them. Page views: the events
     API's pages where the portal has it, else the one call that finds it refused.
@@ -83,7 +83,7 @@ def stream_calls(world: dict[str, Any], *, full: bool) -> int:
         pages(world["contacts"], SEARCH_PAGE)
         + 1
         + pages(world["events"], EVENTS_PAGE)
-        + sum(pages(n, SEARCH_PAGE) + math.ceil(n / SEARCH_PAGE) for n in objects.values())
+        + sum(pages(n, LIST_PAGE) for n in objects.values())
         + 1  # the deal pipelines
         + pages(len(submissions), FORMS_PAGE)
         + sum(pages(n, SUBMISSIONS_PAGE) for n in submissions)

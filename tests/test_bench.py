@@ -28,10 +28,10 @@ WORLD = {
 def test_the_minimum_reads_every_stream_the_connector_pulls() -> None:
     bench = bench_module()
     full = bench.stream_calls(WORLD, full=True)
-    # contacts 15 + newest 1; events 24; each object type's searches and association
-    # reads (3+3, 5+5, 15+15, 3+3) and the pipelines; forms 1 and their submissions
-    # (3+2+1+1+1); the refused page-views call
-    assert full == 16 + 24 + (6 + 10 + 30 + 6) + 1 + 1 + 8 + 1
+    # contacts 15 + newest 1; events 24; each object type's list pages of 100 (5, 9,
+    # 29, 5) and the pipelines; forms 1 and their submissions (3+2+1+1+1); the refused
+    # page-views call
+    assert full == 16 + 24 + (5 + 9 + 29 + 5) + 1 + 1 + 8 + 1
 
 
 def test_a_quiet_run_reads_one_page_of_each_stream() -> None:

@@ -1,6 +1,9 @@
-"""Deals, meetings, calls and sales emails changed since the cursor, by search.
+"""Deals, meetings, calls and sales emails: all of them listed, then those changed since
+the cursor, by search.
 
-Each stream searches its object type for `hs_lastmodifieddate` from the cursor
+A full pull lists each object type (100 a page, each object's contacts in the
+answer), in the 10-second window beside the contacts' searches. From a cursor,
+each stream searches its object type for `hs_lastmodifieddate` from the cursor
 less a look-back (search is eventually consistent), walking `hs_object_id`
 upwards 200 at a time so no query pages past the 10,000-result cap; so a
 meeting whose outcome is set after the fact, or a deal that changes stage, is
@@ -34,7 +37,7 @@ from connectors.paging import dump_cursor
 from connectors.protocol import Page
 from scoring.records import Activity
 
-SEARCH_PAGE = 200
+SEARCH_PAGE, LIST_PAGE = 200, 100
 ASSOCIATION_BATCH = 1000
 """Inputs of one v4 batch association read."""
 
@@ -91,21 +94,79 @@ def object_activities(
 def pull_changed(
     api: HubSpotApi, kind: str, state: Mapping[str, Any], lookback_ms: int
 ) -> Iterator[Page]:
-    """Objects of `kind` modified since the cursor (all of them without one)."""
+    """Objects of `kind` modified since the cursor; all of them, listed, without one.
+
+    A full pull lists (100 a page, with each object's contacts in the answer): those
+    calls count against the 10-second window, beside the contacts' searches, which
+    have a rate of their own; searching every object would double the searches and
+    add one association read per page. A pull from a cursor searches, as only search
+    can filter on the modification date.
+    """
     since = state.get("modified_since")
-    modified = []
-    if since is not None:
-        start = int(since) - lookback_ms
-        modified = [{"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": start}]
     stages = read_deal_stages(api) if kind == "deals" else None
-    newest = None if since is None else int(since)
     began = api.policy.clock.now()
+    newest = None if since is None else int(since)
+    walk = listed(api, kind) if since is None else searched(api, kind, int(since) - lookback_ms)
+    pending: list[Activity] | None = None
+    for results, links in walk:
+        if pending is not None:
+            yield Page(kind, (), pending, None)
+        pending = []
+        for item in results:
+            changed = parse_time((item.get("properties") or {}).get("hs_lastmodifieddate"))
+            if changed is not None:
+                newest = max(newest or 0, epoch_ms(changed))
+            contacts = links.get(str(item["id"]), [])
+            pending.extend(object_activities(kind, item, contacts, stages))
+    # The cursor goes with the last page only: an interrupted walk has seen only some ids.
+    walked_ms = round((api.policy.clock.now() - began) * 1000)
+    following = None if newest is None else newest - walked_ms
+    if since is not None and following is not None:
+        following = max(int(since), following)
+    yield Page(kind, (), pending or [], dump_cursor(modified_since=following))
+
+
+Walk = Iterator[tuple[list[dict[str, Any]], dict[str, list[str]]]]
+"""Pages of objects, each with its objects' contacts by object id."""
+
+
+def listed(api: HubSpotApi, kind: str) -> Walk:
+    """Every object of `kind`, by the list endpoint, following its opaque `after` tokens."""
+    after: str | None = None
+    while True:
+        body = api.json(
+            f"{kind}.list",
+            api.objects[kind].get_page,
+            limit=LIST_PAGE,
+            after=after,
+            properties=[*OBJECT_PROPERTIES[kind], "hs_lastmodifieddate"],
+            associations=["contacts"],
+        )
+        results = list(body.get("results") or [])
+        links = {
+            str(item["id"]): [
+                str(ref["id"])
+                for ref in ((item.get("associations") or {}).get("contacts") or {}).get("results")
+                or []
+            ]
+            for item in results
+        }
+        yield results, links
+        token = ((body.get("paging") or {}).get("next") or {}).get("after")
+        if not token or not results:
+            return
+        after = str(token)
+
+
+def searched(api: HubSpotApi, kind: str, start: int) -> Walk:
+    """Objects of `kind` modified since `start` (epoch ms), by search, walking ids upwards."""
+    modified = {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": start}
     search = api.search[kind]
     last_id = 0
     while True:
         after_id = {"propertyName": "hs_object_id", "operator": "GT", "value": last_id}
         request = {
-            "filterGroups": [{"filters": [*modified, after_id]}],
+            "filterGroups": [{"filters": [modified, after_id]}],
             "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
             "properties": [*OBJECT_PROPERTIES[kind], "hs_lastmodifieddate"],
             "limit": SEARCH_PAGE,
@@ -113,19 +174,7 @@ def pull_changed(
         body = api.json(f"{kind}.search", search.do_search, public_object_search_request=request)
         results = list(body.get("results") or [])
         links = associated_contacts(api, kind, [str(r["id"]) for r in results]) if results else {}
-        activities: list[Activity] = []
-        for item in results:
-            changed = parse_time((item.get("properties") or {}).get("hs_lastmodifieddate"))
-            if changed is not None:
-                newest = max(newest or 0, epoch_ms(changed))
-            contacts = links.get(str(item["id"]), [])
-            activities.extend(object_activities(kind, item, contacts, stages))
+        yield results, links
         if len(results) < SEARCH_PAGE:
-            walked_ms = round((api.policy.clock.now() - began) * 1000)
-            following = None if newest is None else newest - walked_ms
-            if since is not None and following is not None:
-                following = max(int(since), following)
-            yield Page(kind, (), activities, dump_cursor(modified_since=following))
             return
-        yield Page(kind, (), activities, None)
         last_id = int(results[-1]["id"])

@@ -11,8 +11,9 @@ Streams and their cursors (JSON text the sync layer stores):
   next pulls pass over contacts whose last change is our own write
   (`own_writes_filters`).
 - `email_events`: by `startTimestamp`, 1,000 per page.
-- `meetings`, `calls`, `emails`, `deals`: by search on `hs_lastmodifieddate`
-  (`engagements.py`), so later changes (an outcome, a stage) are read.
+- `meetings`, `calls`, `emails`, `deals`: listed whole on a full pull, then by
+  search on `hs_lastmodifieddate` (`engagements.py`), so later changes (an
+  outcome, a stage) are read.
 """
 
 from __future__ import annotations

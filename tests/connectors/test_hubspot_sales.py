@@ -48,12 +48,20 @@ def test_a_custom_pipeline_deal_is_a_quote_then_a_purchase_read_incrementally(
 
     assert [(a.contact_id, a.type) for a in quoted] == [("3", ActivityType.QUOTE_SENT)]
     assert quoted[0].attributes == {"amount": 900.0, "pipeline": "87654321"}
-    # The pipelines once, one search, one batch association read.
-    assert calls == {"pipelines.list": 1, "deals.search": 1, "deals.associations": 1}
+    # A full pull: the pipelines once, one list page with each deal's contacts.
+    assert calls == {"pipelines.list": 1, "deals.list": 1}
 
     sandbox.add_event("3", ActivityType.PURCHASE, NOW - timedelta(days=1), amount=900.0)
     won, _ = pull(hubspot, "deals", cursor)
     assert ActivityType.PURCHASE in {a.type for a in won}
+    # From a cursor: one search, one batch association read for its page.
+    later = {op: n - calls.get(op, 0) for op, n in hubspot.calls().items()}
+    assert later == {
+        "pipelines.list": 1,
+        "deals.list": 0,
+        "deals.search": 1,
+        "deals.associations": 1,
+    }
 
 
 def test_a_deal_read_again_is_found_only_when_it_changed(sandbox: HubSpotSandbox) -> None:
