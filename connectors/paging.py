@@ -2,6 +2,8 @@
 
 for page in follow(lambda token: fetch_page(after=token)):   # until no next token
     ...
+for page in interleave([walk_a, walk_b], workers=4):         # several walks side by side
+    ...
 cursor = dump_cursor(after="123")   ->  '{"after": "123"}'
 load_cursor(cursor)                 ->  {"after": "123"}   ({} for None)
 """
@@ -9,7 +11,10 @@ load_cursor(cursor)                 ->  {"after": "123"}   ({} for None)
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 Item = TypeVar("Item")
@@ -42,3 +47,54 @@ def dump_cursor(**values: Any) -> str | None:
     """The cursor text of `values`; None when every value is None (nothing to resume from)."""
     kept = {k: v for k, v in values.items() if v is not None}
     return json.dumps(kept, sort_keys=True) if kept else None
+
+
+_DONE = object()
+
+
+def interleave(sources: Sequence[Callable[[], Iterable[Item]]], workers: int = 4) -> Iterator[Item]:
+    """The items of several sources, each read in a thread of its own (at most `workers`
+    at once), as they come: walks that each wait on the network one page at a time
+    then share the rate limit instead of queueing behind each other. A source's
+    failure is raised here; when the consumer stops, the sources stop at their next
+    item. Few items wait at once (two per worker), so memory stays bounded.
+    """
+    if not sources:
+        return
+    waiting: queue.Queue[tuple[BaseException | None, object]] = queue.Queue(2 * workers)
+    stop = threading.Event()
+
+    def put(entry: tuple[BaseException | None, object]) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(source: Callable[[], Iterable[Item]]) -> None:
+        try:
+            for item in source():
+                if not put((None, item)):
+                    return
+        except BaseException as exc:  # raised again in the consumer's thread
+            put((exc, _DONE))
+            return
+        put((None, _DONE))
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources)))) as pool:
+        for source in sources:
+            pool.submit(run, source)
+        left = len(sources)
+        try:
+            while left:
+                error, item = waiting.get()
+                if error is not None:
+                    raise error
+                if item is _DONE:
+                    left -= 1
+                    continue
+                yield item  # type: ignore[misc]
+        finally:
+            stop.set()

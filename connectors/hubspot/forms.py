@@ -11,13 +11,14 @@ form submissions: the meetings stream gives them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.hubspot.client import HubSpotApi
 from connectors.hubspot.history import has_form_submissions
 from connectors.hubspot.records import SYSTEM, conversion_type, parse_time
-from connectors.paging import dump_cursor, follow
+from connectors.paging import dump_cursor, follow, interleave
 from connectors.protocol import Page
 from scoring.records import Activity
 
@@ -70,19 +71,24 @@ def submission_activity(
 def pull_form_submissions(
     api: HubSpotApi, state: Mapping[str, Any], lookback_ms: int
 ) -> Iterator[Page]:
-    """Each form's submissions newer than the cursor less the look-back, newest first."""
+    """Each form's submissions newer than the cursor less the look-back, newest first.
+
+    The forms are read side by side (each is a chain of pages, one waiting on the
+    next), so the stream runs at the rate limit rather than at the network's pace.
+    The cursor, given with a last empty page, is the newest submission seen less the
+    pull's own length: one made to a form after its walk passed is not passed over.
+    """
     if not has_form_submissions(api):
         return
     since = state.get("submitted_since")
     floor = None if since is None else int(since) - lookback_ms
-    newest = None if since is None else int(since)
-    for form in list_forms(api):
+    began = api.policy.clock.now()
+    newest: dict[str, int] = {}
+
+    def walk(form: Mapping[str, Any]) -> Iterator[Page]:
         path = SUBMISSIONS_PATH.format(form=form["id"])
 
-        def page(
-            after: str | None, form: Mapping[str, Any] = form, path: str = path
-        ) -> tuple[Page, str | None]:
-            nonlocal newest
+        def page(after: str | None) -> tuple[Page, str | None]:
             params = {"limit": SUBMISSIONS_PAGE, **({} if after is None else {"after": after})}
             body = api.legacy("forms.submissions", path, params)
             activities, older = [], False
@@ -92,16 +98,24 @@ def pull_form_submissions(
                     if floor is not None and at < floor:
                         older = True  # newest first: the rest were read before
                         break
-                    newest = int(at) if newest is None else max(newest, int(at))
+                    newest[str(form["id"])] = max(newest.get(str(form["id"]), 0), int(at))
                 activity = submission_activity(form, item)
                 if activity is not None:
                     activities.append(activity)
             following = ((body.get("paging") or {}).get("next") or {}).get("after")
             following = None if older or following is None else str(following)
-            cursor = dump_cursor(submitted_since=newest) if newest is not None else None
-            return Page("form_submissions", (), activities, cursor), following
+            return Page("form_submissions", (), activities, None), following
 
-        yield from follow(page)
+        return follow(page)
+
+    walks = [functools.partial(walk, form) for form in list_forms(api)]
+    yield from interleave(walks)
+    walked_ms = round((api.policy.clock.now() - began) * 1000)
+    seen = max(newest.values(), default=None)
+    following = None if seen is None else seen - walked_ms
+    if since is not None:
+        following = int(since) if following is None else max(int(since), following)
+    yield Page("form_submissions", (), [], dump_cursor(submitted_since=following))
 
 
 def contact_submissions(api: HubSpotApi, record_id: str) -> list[Activity]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from connectors.errors import RejectedError
 from connectors.hubspot.pull import event_pages
-from connectors.paging import dump_cursor, follow, load_cursor
+from connectors.paging import dump_cursor, follow, interleave, load_cursor
 
 
 def test_follow_walks_until_no_next_token() -> None:
@@ -54,3 +55,38 @@ def test_an_offset_that_comes_back_stops_the_walk_instead_of_looping() -> None:
         list(event_pages(api, {"limit": 1000}))  # type: ignore[arg-type]
 
     assert len(api.asked) == 3
+
+
+def test_interleave_yields_every_item_of_every_source_once() -> None:
+    sources = [lambda n=n: iter(range(n * 100, n * 100 + n)) for n in range(1, 7)]
+
+    found = list(interleave(sources, workers=3))
+
+    assert sorted(found) == sorted(i for n in range(1, 7) for i in range(n * 100, n * 100 + n))
+
+
+def test_interleave_raises_a_sources_failure_in_the_consumer() -> None:
+    def failing() -> Iterator[int]:
+        yield 1
+        raise RuntimeError("page 2 refused")
+
+    with pytest.raises(RuntimeError, match="page 2 refused"):
+        list(interleave([failing, lambda: iter(range(3))]))
+
+
+def test_a_consumer_that_stops_early_stops_the_sources() -> None:
+    produced: list[int] = []
+
+    def endless() -> Iterator[int]:
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    items = interleave([endless], workers=1)
+    first = [next(items) for _ in range(3)]
+    items.close()  # the consumer is done: closing waits for the worker thread to end
+
+    # three taken, two waiting in the queue, one that found the consumer gone
+    assert first == [0, 1, 2] and len(produced) <= 3 + 2 + 1
