@@ -87,9 +87,13 @@ def stored_activities(connection: Connection, wanted: list[int] | None) -> Activ
     )
     names = [c.name for c in SPLIT_COLUMNS[:-1]]
     attributes = {n: v for n, v in zip(names, common, strict=True) if any(x is not None for x in v)}
+    parsed: dict[str, dict[str, Any]] = {}  # most rows share a few texts ({"recorded_by": ...})
     for i, text in enumerate(extra):
         if text != "{}":
-            for key, value in json.loads(text).items():
+            found = parsed.get(text)
+            if found is None:
+                found = parsed[text] = json.loads(text)
+            for key, value in found.items():
                 if key not in attributes:
                     attributes[key] = [None] * size
                 attributes[key][i] = value
