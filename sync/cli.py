@@ -43,7 +43,8 @@ def fail(lines: list[str] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print what is wrong on stderr and stop with `code` (2: bad input)."""
     for line in [lines] if isinstance(lines, str) else lines:
         # The line may quote a path or an address with brackets: never read it as markup.
-        err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+        # It wraps at words to the terminal's width (80 columns when piped).
+        err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=False)
     raise typer.Exit(code)
 
 
@@ -172,7 +173,7 @@ def score_files(
             highlight=False,
         )
     for line in unparsed_numbers(ruleset, ContactFrame.from_records(people)):
-        err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=True)
+        err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=False)
     lacking = AttributeMap({}, derive_roles=False).missing(
         ruleset.contact_fields(), {name for person in people for name in person.attributes}
     )
