@@ -76,6 +76,10 @@ def test_a_misspelt_variable_is_reported_with_the_closest_setting(here: Path, wh
     assert "LEADSCORE_HUBSPOT_ACCESS_TOKEN is not a leadscore setting" in message
     assert "did you mean LEADSCORE_HUBSPOT__ACCESS_TOKEN?" in message
     assert "pat-123" not in result.output
+    # wrapped at words to 80 columns: no line longer, no name broken across lines
+    lines = result.stderr.splitlines()
+    assert all(len(line) <= 80 for line in lines) and len(lines) > 1
+    assert "LEADSCORE_HUBSPOT__ACCESS_TOKEN?" in lines[-1].split()
 
 
 def test_a_missing_rule_file_suggests_init_and_rules(here: Path) -> None:
