@@ -108,6 +108,9 @@ def factorize(values: Iterable[str | None]) -> CategoricalColumn:
 
 def column_from_values(values: Sequence[Any]) -> Column:
     """The column for raw cells: numeric when every present cell is a number."""
+    text = _text_column(values)
+    if text is not None:
+        return text
     present = [v for v in values if not is_missing(v)]
     if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
         array = np.array(
@@ -115,6 +118,27 @@ def column_from_values(values: Sequence[Any]) -> Column:
         )
         return NumericColumn(array)
     return factorize(None if is_missing(v) else _as_text(v) for v in values)
+
+
+def _text_column(values: Sequence[Any]) -> CategoricalColumn | None:
+    """The column of cells that are all text or None, each distinct cell looked at once
+    (most columns repeat a few values: a URL, a campaign, an outcome); None otherwise.
+    Only text and None: a text never equals a number, so no two cells share a key."""
+    try:
+        distinct = dict.fromkeys(values)
+    except TypeError:  # an unhashable cell (a list): the general path
+        return None
+    if not all(v is None or type(v) is str for v in distinct):
+        return None
+    categories: dict[str, int] = {}
+    code_of: dict[str | None, int] = {}
+    for value in distinct:
+        text = None if value is None else value.strip()
+        code_of[value] = categories.setdefault(text, len(categories)) if text else -1
+    labels = np.empty(len(categories), dtype=object)
+    labels[:] = list(categories)
+    codes = np.array([code_of[v] for v in values], dtype=np.int32)
+    return CategoricalColumn(codes, labels)
 
 
 PlainColumn = tuple[npt.NDArray[np.integer[Any]], ObjectArray] | npt.NDArray[Any]

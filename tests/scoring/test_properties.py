@@ -11,6 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring import Activity, ActivityType, Contact, ScoreBatch, score_records
+from scoring.frames import (
+    CategoricalColumn,
+    NumericColumn,
+    column_from_values,
+    factorize,
+    is_missing,
+)
 from tests.helpers import NOW, rules
 
 RULES = rules(
@@ -160,3 +167,36 @@ def test_stage_is_never_below_the_one_already_reached(world) -> None:
             assert ladder.index(batch.stage(row)) >= ladder.index(before)
             if before == "SQL":
                 assert batch.stage(row) == "SQL"
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(["a", " a", "a ", "b", "", "  ", "/pricing", "Ünïcode"]),
+            st.text(max_size=4),
+        ),
+        max_size=60,
+    )
+)
+def test_a_text_column_is_the_same_by_distinct_cells_as_cell_by_cell(
+    cells: list[str | None],
+) -> None:
+    fast = column_from_values(cells)
+    # cell by cell, as for any mixed column: missing cells -1, text stripped, first seen first
+    slow = factorize(None if is_missing(c) else str(c).strip() for c in cells)
+
+    assert isinstance(fast, CategoricalColumn)
+    assert fast.codes.tolist() == slow.codes.tolist()
+    assert fast.categories.tolist() == slow.categories.tolist()
+
+
+def test_mixed_and_unhashable_cells_still_make_a_column() -> None:
+    numbers = column_from_values([1, None, 2.5, float("nan")])
+    mixed = column_from_values([True, 1, "1", ["x"], None])
+
+    assert (
+        isinstance(numbers, NumericColumn) and numbers.value(2) == 2.5 and numbers.value(3) is None
+    )
+    assert isinstance(mixed, CategoricalColumn)
+    assert [mixed.value(i) for i in range(5)] == ["true", "1", "1", "['x']", None]
