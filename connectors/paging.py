@@ -57,7 +57,8 @@ def interleave(sources: Sequence[Callable[[], Iterable[Item]]], workers: int = 4
     at once), as they come: walks that each wait on the network one page at a time
     then share the rate limit instead of queueing behind each other. A source's
     failure is raised here; when the consumer stops, the sources stop at their next
-    item. Few items wait at once (two per worker), so memory stays bounded.
+    item, and those still queued never start. Few items wait at once (two per worker),
+    so memory stays bounded.
     """
     if not sources:
         return
@@ -74,12 +75,15 @@ def interleave(sources: Sequence[Callable[[], Iterable[Item]]], workers: int = 4
         return False
 
     def run(source: Callable[[], Iterable[Item]]) -> None:
+        if stop.is_set():
+            return  # queued when the consumer stopped: never call the vendor for it
         try:
             for item in source():
                 if not put((None, item)):
                     return
         except BaseException as exc:  # raised again in the consumer's thread
             put((exc, _DONE))
+            stop.set()  # the whole walk fails: no other source starts or goes on
             return
         put((None, _DONE))
 
@@ -98,3 +102,4 @@ def interleave(sources: Sequence[Callable[[], Iterable[Item]]], workers: int = 4
                 yield item  # type: ignore[misc]
         finally:
             stop.set()
+            pool.shutdown(cancel_futures=True)

@@ -272,19 +272,21 @@ class StateStore:
                 )
                 kept = [k for k in part if k not in seen or unique[k].revisable]
                 rows = [activity_row(system, key, unique[key]) for key in kept]
-                fresh = [r for r in rows if r["activity_id"] not in seen]
-                revised = [r for r in rows if r["activity_id"] in seen]
+                plain = [r for r in rows if not unique[r["activity_id"]].revisable]
+                revised = [r for r in rows if unique[r["activity_id"]].revisable]
                 insert = _upsert_dialect(connection).insert(activities)
-                if fresh:
+                if plain:
                     # Another process may store the same activities meanwhile: theirs stand.
-                    connection.execute(insert.on_conflict_do_nothing(), fresh)
-                    new += len(fresh)
-                    addresses.update(r["email"] for r in fresh if r["email"] is not None)
+                    connection.execute(insert.on_conflict_do_nothing(), plain)
                 if revised:
+                    # Stored since `seen` was read, by another process, or not: ours is later.
                     latest = {c: getattr(insert.excluded, c) for c in REVISED}
                     keys_ = ["system", "activity_id"]
                     upsert = insert.on_conflict_do_update(index_elements=keys_, set_=latest)
                     connection.execute(upsert, revised)
+                new += sum(r["activity_id"] not in seen for r in rows)
+                # A revision may name another address: its person exists too.
+                addresses.update(r["email"] for r in rows if r["email"] is not None)
             if addresses:
                 # Someone with new activity but no contact anywhere still gets a person.
                 self._persons_for(connection, addresses)

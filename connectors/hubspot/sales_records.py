@@ -184,7 +184,8 @@ def deal_activities(
     contact_ids: Iterable[str],
     stages: Mapping[str, DealStage] | None = None,
 ) -> Iterator[Activity]:
-    """A quote while the deal is out, a purchase once it is won (with its amount)."""
+    """A quote while the deal is out, a purchase once it is won (with its amount); both
+    revised as the deal is (an amount or close date put right replaces what was stored)."""
     created = parse_time(properties.get("createdate"))
     closed = parse_time(properties.get("closedate"))
     amount = finite_number(properties.get("amount"))
@@ -204,6 +205,7 @@ def deal_activities(
                 id=f"deal:{record_id}:quote:{contact}",
                 attributes=money,
                 source=SYSTEM,
+                revisable=True,
             )
         if won and closed is not None:
             yield Activity(
@@ -213,4 +215,5 @@ def deal_activities(
                 id=f"deal:{record_id}:won:{contact}",
                 attributes=money,
                 source=SYSTEM,
+                revisable=True,
             )

@@ -74,6 +74,22 @@ def test_a_deal_read_again_is_found_only_when_it_changed(sandbox: HubSpotSandbox
     assert again == []
 
 
+def test_a_won_deal_whose_amount_is_corrected_is_read_again_as_a_revision(
+    sandbox: HubSpotSandbox,
+) -> None:
+    hubspot = connector(sandbox)
+    sandbox.add_event("2", ActivityType.PURCHASE, NOW - timedelta(days=2), amount=900.0)
+    found, cursor = pull(hubspot, "deals", None)
+    sandbox.change_object("deals", "1", amount=9000.0)  # a typo in the amount, put right
+    later, _ = pull(hubspot, "deals", cursor)
+
+    won = [a for a in later if a.type == ActivityType.PURCHASE]
+    assert [a.attributes["amount"] for a in won] == [9000.0]
+    # the same activities, revisable: the store keeps the corrected amount, not the first
+    assert {a.id for a in later} == {a.id for a in found}
+    assert all(a.revisable for a in later)
+
+
 def test_a_future_meeting_is_a_booking_and_its_outcome_set_later_is_read(
     sandbox: HubSpotSandbox,
 ) -> None:

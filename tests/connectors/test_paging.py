@@ -90,3 +90,35 @@ def test_a_consumer_that_stops_early_stops_the_sources() -> None:
 
     # three taken, two waiting in the queue, one that found the consumer gone
     assert first == [0, 1, 2] and len(produced) <= 3 + 2 + 1
+
+
+def test_sources_still_queued_when_the_consumer_stops_never_start() -> None:
+    started: list[int] = []
+
+    def walk(n: int) -> Iterator[int]:
+        started.append(n)  # a walk's first page is a call to the vendor
+        yield n
+
+    sources = [lambda n=n: walk(n) for n in range(20)]
+    items = interleave(sources, workers=2)
+    next(items)
+    items.close()
+
+    # at most those whose entries fit the queue (two per worker) and those waiting to put
+    assert len(started) <= 8
+
+
+def test_sources_still_queued_when_one_fails_never_start() -> None:
+    started: list[int] = []
+
+    def walk(n: int) -> Iterator[int]:
+        started.append(n)
+        if n == 0:
+            raise RuntimeError("budget spent")
+        yield n
+
+    sources = [lambda n=n: walk(n) for n in range(20)]
+    with pytest.raises(RuntimeError, match="budget spent"):
+        list(interleave(sources, workers=1))
+
+    assert started == [0]

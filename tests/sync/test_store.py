@@ -223,6 +223,55 @@ def test_a_revisable_activity_is_replaced_by_its_later_pull_and_a_plain_one_is_n
     assert plain.attributes["outcome"] == "a"  # the first one stored stands
 
 
+def test_a_revision_that_names_another_address_gives_that_address_a_person(
+    store: StateStore,
+) -> None:
+    def booked(address: str) -> Activity:
+        return Activity(
+            "", ActivityType.MEETING, days_ago(1), id="m1", contact_email=address, revisable=True
+        )
+
+    store.save_activities("hubspot", [booked("ann@acme.io")])
+    assert store.save_activities("hubspot", [booked("bob@acme.io")]) == 0
+
+    assert store.person_of("bob@acme.io") is not None
+
+
+def test_a_revision_stored_by_another_process_meanwhile_is_replaced_by_ours(
+    url: str, request: pytest.FixtureRequest
+) -> None:
+    if not url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: no other process stores meanwhile")
+    ours, theirs = StateStore(url), StateStore(url)
+    request.addfinalizer(ours.close)
+    request.addfinalizer(theirs.close)
+
+    def meeting(outcome: str) -> Activity:
+        return Activity(
+            "7",
+            ActivityType.MEETING,
+            days_ago(1),
+            id="m1",
+            attributes={"outcome": outcome},
+            revisable=True,
+        )
+
+    looked: list[str] = []
+
+    def meanwhile(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        # Right after we looked for the id, another process stores its (older) pull of it.
+        if statement.lstrip().startswith("SELECT activities.activity_id") and not looked:
+            looked.append(statement)
+            theirs.save_activities("hubspot", [meeting("scheduled")])
+
+    theirs.save_contacts("hubspot", [Contact("7", email="ann@acme.io")], NOW)
+    sa.event.listen(ours.engine, "after_cursor_execute", meanwhile)
+    ours.save_activities("hubspot", [meeting("completed")])
+
+    held = activity_records(theirs.load_people())
+    assert looked and [a.attributes["outcome"] for a in held] == ["completed"]
+
+
 def test_activities_without_an_id_are_deduplicated_by_what_they_are(store: StateStore) -> None:
     assert store.save_activities("files", [visit(None), visit(None)]) == 1
     assert store.save_activities("files", [visit(None)]) == 0
