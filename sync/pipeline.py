@@ -120,7 +120,16 @@ class Sync:
                 summary.phases[name] = summary.phases.get(name, 0.0) + now - mark
                 mark = now
 
+            skipped = dict(self.store.skipped)
             pending = {c.system: self._pull(c, options, summary, as_of) for c in self.connectors}
+            for system, count in self.store.skipped.items():
+                if count > skipped.get(system, 0):
+                    note = (
+                        f"{count - skipped.get(system, 0)} records from {system} not stored: "
+                        "an id no store column can hold (empty, too long, or with a NUL)"
+                    )
+                    summary.warnings.append(note)
+                    log.warning(note, extra={"system": system})
             phase("pull")
             written = self.written()
             batch, people = self.score(as_of=as_of, written=written, notes=summary.warnings)

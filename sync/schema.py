@@ -16,15 +16,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from scoring import Activity, normalize_email
+from scoring import Activity, Contact, normalize_email
 
 SCHEMA_VERSION = 1
 CHUNK = 500
+ID_LENGTH, ACTIVITY_ID_LENGTH, EMAIL_LENGTH = 64, 128, 320
+"""The lengths of the record id, activity id and address columns, on every backend."""
 
 metadata = sa.MetaData()
 meta = sa.Table(
@@ -43,7 +46,7 @@ identities = sa.Table(
     "identities",
     metadata,
     sa.Column("system", sa.String(32), primary_key=True),
-    sa.Column("record_id", sa.String(64), primary_key=True),
+    sa.Column("record_id", sa.String(ID_LENGTH), primary_key=True),
     sa.Column("person_id", sa.Integer, sa.ForeignKey("persons.id"), nullable=False, index=True),
     sa.Column("email", sa.String(320), nullable=True),
     sa.Column("attributes", sa.Text, nullable=False),
@@ -150,13 +153,48 @@ SPLIT_COLUMNS = (
 )
 
 
+def bounded(text: str, limit: int | None) -> str:
+    """Text as every backend can keep it: no NUL (PostgreSQL refuses it in text), and
+    at most `limit` characters (PostgreSQL refuses more; SQLite would keep them)."""
+    clean = text.replace("\x00", "")
+    return clean if limit is None else clean[:limit]
+
+
+def storable_contact(contact: Contact) -> Contact | None:
+    """The contact as the store can key it, or None: an id no column holds (empty,
+    too long, with a NUL) cannot be written back either. An address too long to be
+    one is dropped: the record is then a person of its own."""
+    if not contact.id or len(contact.id) > ID_LENGTH or "\x00" in contact.id:
+        return None
+    email = normalize_email(contact.email)
+    if email is not None and (len(email) > EMAIL_LENGTH or "\x00" in email):
+        return replace(contact, email=None)
+    return contact
+
+
+def storable_activity(activity: Activity) -> Activity | None:
+    """The activity as the store can key it, or None (its record id no column holds)."""
+    record = activity.contact_id
+    if len(record) > ID_LENGTH or "\x00" in record:
+        return None
+    email = normalize_email(activity.contact_email)
+    if email is not None and (len(email) > EMAIL_LENGTH or "\x00" in email):
+        if not record:
+            return None
+        activity = replace(activity, contact_email=None)
+    if activity.id is not None and (len(activity.id) > ACTIVITY_ID_LENGTH or "\x00" in activity.id):
+        digest = hashlib.sha1(activity.id.encode("utf-8", "replace")).hexdigest()
+        activity = replace(activity, id=f"h:{digest}")
+    return activity
+
+
 def split_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """An activity's attributes as the stored columns: the common ones, the rest as JSON."""
     rest = dict(attributes)
     out: dict[str, Any] = {}
-    for name in ("url", "campaign", "form"):
+    for name, limit in (("url", None), ("campaign", 128), ("form", 256)):
         value = rest.pop(name, None)
-        out[name] = None if value is None else str(value)
+        out[name] = None if value is None else bounded(str(value), limit)
     amount = rest.get("amount")
     out["amount"] = None
     if isinstance(amount, int | float) and not isinstance(amount, bool):
@@ -204,3 +242,14 @@ def activity_key(activity: Activity) -> str:
         dumps(activity.attributes),
     ]
     return "h:" + hashlib.sha1("|".join(parts).encode()).hexdigest()
+
+
+def upsert_dialect(connection: Connection) -> Any:
+    """The dialect module whose `insert` has `on_conflict_do_nothing` (SQLite or PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,9 @@ from sync.schema import (
     meta,
     persons,
     runs,
+    storable_activity,
+    storable_contact,
+    upsert_dialect,
     written,
 )
 from sync.sqlite_files import new_sqlite_file, remove_sqlite_file, sqlite_pragmas
@@ -82,6 +86,8 @@ class StateStore:
         # read-then-insert steps stay consistent. Other processes are handled by the
         # database's own locking and the conflict-tolerant inserts.
         self._writing = threading.RLock()
+        self.skipped: Counter[str] = Counter()
+        """Pulled records no column could key, per system (see `save_contacts`)."""
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", sqlite_pragmas)
         self.migrate()
@@ -161,8 +167,11 @@ class StateStore:
                 ],
             )
 
-    def save_contacts(self, system: str, contacts: Sequence[Contact], at: datetime) -> int:
-        """Store pulled contacts, merging people by email; returns how many are new or changed."""
+    def save_contacts(self, system: str, found: Sequence[Contact], at: datetime) -> int:
+        """Store pulled contacts, merging people by email; returns how many are new or changed.
+        A record no column can key is skipped and counted in `skipped`, never stopping a run."""
+        contacts = [c for c in map(storable_contact, found) if c is not None]
+        self.skipped[system] += len(found) - len(contacts)
         changed = 0
         with self._writing, self.engine.begin() as connection:
             for part in chunks(list({c.id: c for c in contacts}.values())):
@@ -227,7 +236,7 @@ class StateStore:
             # One statement for all; in address order, so concurrent writers adding the
             # same new addresses take their locks in the same order (no deadlock), and a
             # person another writer just created stands.
-            insert = _upsert_dialect(connection).insert(persons)
+            insert = upsert_dialect(connection).insert(persons)
             connection.execute(
                 insert.on_conflict_do_nothing(index_elements=["email"]),
                 [{"email": email} for email in missing],
@@ -247,7 +256,7 @@ class StateStore:
             key = connection.execute(sa.insert(persons).values(email=None)).inserted_primary_key
             assert key is not None
             return int(key[0])
-        insert = _upsert_dialect(connection).insert(persons).values(email=email)
+        insert = upsert_dialect(connection).insert(persons).values(email=email)
         connection.execute(insert.on_conflict_do_nothing(index_elements=["email"]))
         found = connection.execute(sa.select(persons.c.id).where(persons.c.email == email))
         return int(found.scalar_one())
@@ -256,8 +265,10 @@ class StateStore:
 
     def save_activities(self, system: str, found: Sequence[Activity]) -> int:
         """Store activities not seen before (by their id), and the latest of revisable ones
-        (`Activity.revisable`); returns how many were new."""
-        unique = {activity_key(a): a for a in found}
+        (`Activity.revisable`); returns how many were new. See `save_contacts` on skipping."""
+        usable = [a for a in map(storable_activity, found) if a is not None]
+        self.skipped[system] += len(found) - len(usable)
+        unique = {activity_key(a): a for a in usable}
         new = 0
         addresses: set[str] = set()
         with self._writing, self.engine.begin() as connection:
@@ -274,7 +285,7 @@ class StateStore:
                 rows = [activity_row(system, key, unique[key]) for key in kept]
                 plain = [r for r in rows if not unique[r["activity_id"]].revisable]
                 revised = [r for r in rows if unique[r["activity_id"]].revisable]
-                insert = _upsert_dialect(connection).insert(activities)
+                insert = upsert_dialect(connection).insert(activities)
                 if plain:
                     # Another process may store the same activities meanwhile: theirs stand.
                     connection.execute(insert.on_conflict_do_nothing(), plain)
@@ -486,14 +497,3 @@ def _forget(connection: Connection, table: sa.Table, system: str, ids: Sequence[
     connection.execute(
         sa.delete(table).where(table.c.system == system, table.c.record_id.in_(list(ids)))
     )
-
-
-def _upsert_dialect(connection: Connection) -> Any:
-    """The dialect module whose `insert` has `on_conflict_do_nothing` (SQLite or PostgreSQL)."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql
-    from sqlalchemy.dialects import sqlite
-
-    return sqlite

@@ -559,3 +559,38 @@ def test_saving_contacts_in_any_order_gives_one_person_per_address(
     for _, record in contacts:
         assert store.person_of(record.id) == store.person_of(record.email or "")
     store.close()
+
+
+def test_what_no_backend_could_keep_is_bounded_or_skipped_never_failing_the_save(
+    store: StateStore,
+) -> None:
+    long_email = "a" * 330 + "@acme.io"
+    saved = store.save_contacts(
+        "hubspot",
+        [
+            contact("1", email="nul\x00@acme.io"),
+            contact("2", email=long_email),
+            contact("3" * 65),  # no record id column holds it: skipped
+            contact("4\x00"),
+            contact("5", email="kim@acme.io", note="with a \x00 inside"),
+        ],
+        NOW,
+    )
+    activities = [
+        Activity(
+            "5",
+            ActivityType.FORM_SUBMISSION,
+            days_ago(1),
+            id="x" * 200,
+            attributes={"form": "f" * 300, "campaign": "c" * 200, "url": "/a\x00b"},
+        ),
+        Activity("6" * 70, ActivityType.PAGE_VIEW, days_ago(1), id="pv"),  # skipped
+    ]
+    new = store.save_activities("hubspot", activities)
+    [stored_activity] = activity_records(store.load_people())
+
+    assert (saved, new) == (3, 1)
+    assert store.skipped["hubspot"] == 3
+    assert len(stored_activity.attributes["form"]) == 256
+    assert len(stored_activity.attributes["campaign"]) == 128
+    assert stored_activity.attributes["url"] == "/ab"
