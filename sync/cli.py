@@ -244,6 +244,7 @@ def opened(
     """The application from settings, with every failure a line and an exit code, no traceback."""
     from connectors.errors import ApiError
     from sync.app import Leadscore
+    from sync.locks import LockHeld
     from sync.logs import configure
 
     config = settings()
@@ -260,6 +261,10 @@ def opened(
     try:
         with application:
             yield application
+    except LockHeld as exc:
+        # Another run is at work: a scheduled run that finds it so has nothing to do.
+        err.print(escape("; ".join(exc.lines)), highlight=False)
+        raise typer.Exit(exc.exit_code) from None
     except SyncError as exc:
         fail(exc.lines, code=exc.exit_code)
     except ApiError as exc:
@@ -341,6 +346,13 @@ def sync(
             "at most N written; no cursor moves."
         ),
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait when another run holds the store's lock; then (or at once) "
+            "exit 0 with 'skipped'."
+        ),
+    ] = 0.0,
 ) -> None:
     """Pull changes, score, and write back only what changed."""
     from sync.report import print_plan, print_summary
@@ -349,7 +361,8 @@ def sync(
     if limit is not None and limit < 1:
         fail("--limit: expected a positive number")
     with progress_bars() as progress, opened(rules, progress) as application:
-        summary = application.sync(SyncOptions(full=full, dry_run=dry_run, limit=limit))
+        options = SyncOptions(full=full, dry_run=dry_run, limit=limit, wait=max(0.0, wait))
+        summary = application.sync(options)
     if dry_run:
         print_plan(out, summary)
     print_summary(out, summary)

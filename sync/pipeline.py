@@ -43,6 +43,7 @@ from scoring import RuleSet, ScoreBatch, unparsed_numbers
 from scoring import score as score_frames
 from sync.fanin import fan_in
 from sync.fields import SCORED_AT, FieldMap, timestamp
+from sync.locks import RunLock, run_lock
 from sync.stages import StageMap, reached_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
@@ -95,6 +96,7 @@ class Sync:
         self.progress = progress or (lambda _what, _n: None)
         self.stage_maps = {m.system: m for m in stage_maps}
         self._sampled: dict[str, set[str]] = {}
+        self._lock: RunLock | None = None
 
     def run(self, options: SyncOptions | None = None) -> SyncSummary:
         options = options or SyncOptions()
@@ -105,6 +107,19 @@ class Sync:
             mode += f" limit {options.limit}"
         summary = SyncSummary(mode)
         self._sampled = {}
+        # One run at a time per store and system; a dry run writes nowhere.
+        lock = None
+        if not options.dry_run:
+            lock = run_lock(self.store, [c.system for c in self.connectors], wait=options.wait)
+        self._lock = lock
+        try:
+            return self._run(options, summary, mode)
+        finally:
+            self._lock = None
+            if lock is not None:
+                lock.release()
+
+    def _run(self, options: SyncOptions, summary: SyncSummary, mode: str) -> SyncSummary:
         as_of = self.clock()
         started = time.perf_counter()
         run = self.store.start_run(mode, as_of)
@@ -218,6 +233,8 @@ class Sync:
                 return
 
     def _store_page(self, system: str, page: Page, stats: SystemSummary, as_of: datetime) -> None:
+        if self._lock is not None:
+            self._lock.beat()
         began = time.perf_counter()
         contacts, found = list(page.contacts), list(page.activities)
         if contacts:
@@ -374,6 +391,8 @@ class Sync:
                 as_of,
             )
             self.progress(f"written {connector.system}", len(chunk))
+            if self._lock is not None:
+                self._lock.beat()
             return outcome
 
         until: datetime | None = None

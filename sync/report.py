@@ -200,7 +200,12 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
         "failed",
     ):
         runs.add_column(name)
+    from sync.locks import held_locks
+
+    # A run still "running" while no live run holds a lock was killed: say so.
+    live = bool(held_locks(store))
     for run in store.runs(10):
+        status = "interrupted" if run.status == "running" and not live else run.status
         systems_summary = run.summary.get("systems", {})
         written = sum(s.get("written", 0) for s in systems_summary.values())
         failed = sum(s.get("failed", 0) for s in systems_summary.values())
@@ -208,7 +213,7 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
         runs.add_row(
             str(run.id),
             run.mode,
-            run.status,
+            status,
             f"{run.started_at:%Y-%m-%d %H:%M:%S}",
             "" if seconds is None else f"{seconds:.1f}",
             str(run.summary.get("changed", "")),

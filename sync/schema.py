@@ -24,7 +24,6 @@ from sqlalchemy.engine import Connection
 
 from scoring import Activity, Contact, normalize_email
 
-SCHEMA_VERSION = 1
 CHUNK = 500
 ID_LENGTH, ACTIVITY_ID_LENGTH, EMAIL_LENGTH = 64, 128, 320
 """The lengths of the record id, activity id and address columns, on every backend."""
@@ -107,6 +106,17 @@ gone = sa.Table(
     sa.Column("reported_at", sa.Float, nullable=False),
     # Records a system reported merged away or deleted: never written again.
 )
+locks = sa.Table(
+    "locks",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("holder", sa.String(128), nullable=False),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
+    sa.Column("beat", sa.Float, nullable=False),
+    # One sync at a time per store and system (`sync/locks.py`).
+)
 runs = sa.Table(
     "runs",
     metadata,
@@ -127,8 +137,13 @@ def _v2(connection: Connection) -> None:
     gone.create(connection, checkfirst=True)
 
 
-MIGRATIONS = (_v1, _v2)
+def _v3(connection: Connection) -> None:
+    locks.create(connection, checkfirst=True)
+
+
+MIGRATIONS = (_v1, _v2, _v3)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 class StoreVersionError(RuntimeError):
@@ -253,3 +268,12 @@ def upsert_dialect(connection: Connection) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite
+
+
+def forget_records(
+    connection: Connection, table: sa.Table, system: str, ids: Sequence[str]
+) -> None:
+    """Delete the rows of these records of one system from a table keyed by both."""
+    connection.execute(
+        sa.delete(table).where(table.c.system == system, table.c.record_id.in_(list(ids)))
+    )

@@ -38,6 +38,7 @@ from sync.schema import (
     cursors,
     dumps,
     failures,
+    forget_records,
     identities,
     meta,
     persons,
@@ -94,6 +95,10 @@ class StateStore:
 
     def __repr__(self) -> str:
         return f"StateStore({self.engine.url.render_as_string(hide_password=True)!r})"
+
+    def writing(self) -> threading.RLock:
+        """The lock this process's writers share (SQLite has one writer at a time)."""
+        return self._writing
 
     def close(self) -> None:
         self.engine.dispose()
@@ -360,8 +365,8 @@ class StateStore:
             return
         with self._writing, self.engine.begin() as connection:
             for part in chunks(list(values)):
-                _forget(connection, written, system, part)
-                _forget(connection, failures, system, part)
+                forget_records(connection, written, system, part)
+                forget_records(connection, failures, system, part)
                 connection.execute(
                     sa.insert(written),
                     [
@@ -394,7 +399,7 @@ class StateStore:
                     )
                 ).all()
             )
-            _forget(connection, failures, system, ids)
+            forget_records(connection, failures, system, ids)
             connection.execute(
                 sa.insert(failures),
                 [
@@ -490,10 +495,3 @@ class StateStore:
                 )
                 for r in rows
             ]
-
-
-def _forget(connection: Connection, table: sa.Table, system: str, ids: Sequence[str]) -> None:
-    """Delete the rows of these records of one system from a table keyed by both."""
-    connection.execute(
-        sa.delete(table).where(table.c.system == system, table.c.record_id.in_(list(ids)))
-    )

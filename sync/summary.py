@@ -19,6 +19,8 @@ class SyncOptions:
     at most this many written. No cursor moves, so a later run sees everything again."""
     workers: int = 4
     """Write batches in flight at once per system; the call policy paces them."""
+    wait: float = 0.0
+    """Seconds to wait for another run's lock before skipping (`sync/locks.py`)."""
 
 
 @dataclass

@@ -11,8 +11,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from sync.schema import failures, gone
-from sync.store import StateStore, _forget
+from sync.schema import failures, forget_records, gone
+from sync.store import StateStore
 
 
 def record_gone(
@@ -23,8 +23,8 @@ def record_gone(
         return
     with store._writing, store.engine.begin() as connection:
         ids = [record for record, _ in reported]
-        _forget(connection, gone, system, ids)
-        _forget(connection, failures, system, ids)
+        forget_records(connection, gone, system, ids)
+        forget_records(connection, failures, system, ids)
         rows = [
             {"system": system, "record_id": r, "merged_into": m, "reported_at": at.timestamp()}
             for r, m in reported

@@ -1,0 +1,153 @@
+"""One sync at a time per store and system.
+
+A run holds one row of the store's `locks` table per system it syncs, named
+`sync:<system>`: inserted when absent (the insert is the lock: the primary key
+lets one writer in, on SQLite and PostgreSQL alike), refreshed as the run goes
+(`beat`), deleted when it ends. A lock left by a run that was killed is stale
+and taken over: on the same host when its process is gone, on any host when it
+has not been refreshed for `STALE_AFTER` seconds. Without a lock, two syncs on
+one store would write the same contacts twice, or crash on each other's rows.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from sync.errors import SyncError
+from sync.schema import locks, upsert_dialect
+from sync.store import StateStore
+
+STALE_AFTER = 30 * 60.0
+"""Seconds without a refresh after which a lock held from another host is stale."""
+BEAT_EVERY = 30.0
+"""Seconds between two refreshes of a held lock."""
+
+
+class LockHeld(SyncError):
+    """Another run holds the lock of a system this run would sync."""
+
+    exit_code = 0  # a scheduled run that finds another one running is not a failure
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host with that id exists (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+@dataclass
+class RunLock:
+    """The locks of one run, held until `release`."""
+
+    store: StateStore
+    names: list[str]
+    holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{uuid.uuid4().hex}")
+    clock: Callable[[], float] = time.time
+    _beaten: float = 0.0
+
+    def acquire(self) -> None:
+        """Take every lock, or none: raises `LockHeld` naming who holds one."""
+        taken: list[str] = []
+        try:
+            for name in sorted(self.names):
+                self._take(name)
+                taken.append(name)
+        except LockHeld:
+            self._drop(taken)
+            raise
+        self._beaten = self.clock()
+
+    def beat(self) -> None:
+        """Refresh the locks (at most every `BEAT_EVERY` seconds), so they are not stale."""
+        now = self.clock()
+        if now - self._beaten < BEAT_EVERY:
+            return
+        self._beaten = now
+        with self.store.writing(), self.store.engine.begin() as connection:
+            connection.execute(
+                sa.update(locks).where(locks.c.holder == self.holder).values(beat=now)
+            )
+
+    def release(self) -> None:
+        self._drop(self.names)
+
+    def _drop(self, names: Sequence[str]) -> None:
+        if not names:
+            return
+        with self.store.writing(), self.store.engine.begin() as connection:
+            connection.execute(
+                sa.delete(locks).where(locks.c.name.in_(list(names)), locks.c.holder == self.holder)
+            )
+
+    def _take(self, name: str) -> None:
+        now, host = self.clock(), socket.gethostname()
+        with self.store.writing(), self.store.engine.begin() as connection:
+            held = connection.execute(sa.select(locks).where(locks.c.name == name)).first()
+            if held is not None and stale(held.host, held.pid, held.beat, now):
+                connection.execute(
+                    sa.delete(locks).where(locks.c.name == name, locks.c.holder == held.holder)
+                )
+            row = {
+                "name": name,
+                "holder": self.holder,
+                "host": host,
+                "pid": os.getpid(),
+                "since": now,
+                "beat": now,
+            }
+            insert = upsert_dialect(connection).insert(locks).on_conflict_do_nothing()
+            connection.execute(insert, [row])
+            owner = connection.execute(sa.select(locks).where(locks.c.name == name)).first()
+        if owner is None or owner.holder != self.holder:
+            who = "another run" if owner is None else described(owner.host, owner.pid, owner.since)
+            system = name.removeprefix("sync:")
+            raise LockHeld(f"skipped: {who} holds the lock for {system}")
+
+
+def stale(host: str, pid: int, beat: float, now: float) -> bool:
+    """Whether a lock's holder is gone: its process, on this host; silence, on another."""
+    if host == socket.gethostname() and not process_alive(pid):
+        return True
+    return now - beat > STALE_AFTER
+
+
+def described(host: str, pid: int, since: float) -> str:
+    started = datetime.fromtimestamp(since, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"the run started {started} (process {pid} on {host})"
+
+
+def held_locks(store: StateStore) -> list[str]:
+    """The systems whose lock a live run holds now (stale locks left by a kill aside)."""
+    now = time.time()
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.select(locks)).all()
+    return [r.name.removeprefix("sync:") for r in rows if not stale(r.host, r.pid, r.beat, now)]
+
+
+def run_lock(store: StateStore, systems: Sequence[str], *, wait: float = 0.0) -> RunLock:
+    """The locks of a run over `systems`, taken; waits up to `wait` seconds for them."""
+    lock = RunLock(store, [f"sync:{s}" for s in systems])
+    deadline = time.monotonic() + max(0.0, wait)
+    while True:
+        try:
+            lock.acquire()
+            return lock
+        except LockHeld:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(5.0, max(0.1, deadline - time.monotonic())))

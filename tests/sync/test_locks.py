@@ -1,0 +1,151 @@
+"""One sync at a time per store and system: the lock, its staleness, and what a user sees."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from typer.testing import CliRunner
+
+from sandbox import Sandbox
+from scoring import load_rules
+from sync import Leadscore, StateStore, SyncOptions
+from sync.cli import app
+from sync.demo import sandbox_settings
+from sync.locks import STALE_AFTER, LockHeld, RunLock, held_locks
+from sync.schema import gone, locks, meta
+from sync.store import SCHEMA_VERSION
+
+RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> StateStore:
+    return StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+
+
+def test_a_second_run_finds_the_lock_held_and_takes_none_of_its_locks(store: StateStore) -> None:
+    first = RunLock(store, ["sync:hubspot", "sync:salesforce"])
+    first.acquire()
+    second = RunLock(store, ["sync:mailchimp", "sync:hubspot"])
+    with pytest.raises(LockHeld, match=r"skipped: the run started .* holds the lock for hubspot"):
+        second.acquire()
+
+    assert sorted(held_locks(store)) == ["hubspot", "salesforce"]  # mailchimp was given back
+    first.release()
+    second.acquire()
+    assert sorted(held_locks(store)) == ["hubspot", "mailchimp"]
+
+
+def test_a_lock_left_by_a_killed_process_or_a_silent_host_is_taken_over(
+    store: StateStore,
+) -> None:
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.insert(locks),
+            [
+                # this host, a process id no process has
+                {
+                    "name": "sync:hubspot",
+                    "holder": "gone",
+                    "host": __import__("socket").gethostname(),
+                    "pid": 2**22 + 7,
+                    "since": 0.0,
+                    "beat": 1e12,
+                },
+                # another host, silent for longer than STALE_AFTER
+                {
+                    "name": "sync:salesforce",
+                    "holder": "far",
+                    "host": "elsewhere",
+                    "pid": 1,
+                    "since": 0.0,
+                    "beat": 1e12 - STALE_AFTER - 1,
+                },
+                # another host, refreshed a minute ago: a live run there
+                {
+                    "name": "sync:mailchimp",
+                    "holder": "busy",
+                    "host": "elsewhere",
+                    "pid": 1,
+                    "since": 0.0,
+                    "beat": 1e12 - 60,
+                },
+            ],
+        )
+    clock = lambda: 1e12  # noqa: E731
+
+    RunLock(store, ["sync:hubspot", "sync:salesforce"], clock=clock).acquire()
+    with pytest.raises(LockHeld, match="process 1 on elsewhere"):
+        RunLock(store, ["sync:mailchimp"], clock=clock).acquire()
+
+
+def test_two_syncs_at_once_one_runs_and_the_other_is_skipped_cleanly(tmp_path: Path) -> None:
+    rules = load_rules(RULES)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with Sandbox(people=300, seed=5) as box:
+        with Leadscore.open(sandbox_settings(box, url), rules=rules, clock=box.now) as setup:
+            setup.setup()
+        outcomes: list[str] = []
+        started = threading.Barrier(2)
+
+        def one_run() -> None:
+            with Leadscore.open(sandbox_settings(box, url), rules=rules, clock=box.now) as app_:
+                started.wait()
+                try:
+                    summary = app_.sync(SyncOptions(full=True))
+                    outcomes.append(f"ran, wrote {summary.systems['hubspot'].written}")
+                except LockHeld:
+                    outcomes.append("skipped")
+
+        threads = [threading.Thread(target=one_run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        writes = box.hubspot.calls["contacts.batch_update"]
+
+    # whichever came second either found the lock or ran after the first (then wrote nothing)
+    assert "ran, wrote 0" in outcomes or "skipped" in outcomes
+    assert writes == -(-box.hubspot.contacts.size // 100)  # every contact written once
+
+
+def test_the_cli_says_skipped_and_exits_0_and_status_names_a_killed_run(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    with Sandbox(people=50, seed=5) as box:
+        env = {
+            "COLUMNS": "200",
+            "LEADSCORE_RULES": str(RULES),
+            "LEADSCORE_STATE_URL": url,
+            "LEADSCORE_HUBSPOT__ACCESS_TOKEN": box.hubspot.token,
+            "LEADSCORE_HUBSPOT__HOST": box.hubspot.base_url,
+        }
+        runner = CliRunner()
+        assert runner.invoke(app, ["setup"], env=env).exit_code == 0
+        store = StateStore(url)
+        held = RunLock(store, ["sync:hubspot"])
+        held.acquire()
+        skipped = runner.invoke(app, ["sync"], env=env)
+        held.release()
+        store.start_run("incremental", box.now())  # a run that was killed: never finished
+        status = runner.invoke(app, ["status"], env=env)
+
+    assert skipped.exit_code == 0 and "skipped: the run started" in skipped.stderr
+    assert "error" not in skipped.stderr
+    assert "interrupted" in status.stdout
+
+
+def test_an_older_store_gains_the_tables_of_later_versions(store: StateStore) -> None:
+    with store.engine.begin() as connection:
+        gone.drop(connection)
+        locks.drop(connection)
+        connection.execute(sa.update(meta).values(value="1"))
+    store.close()
+
+    again = StateStore(store.url)
+    tables = sa.inspect(again.engine).get_table_names()
+
+    assert again.version() == SCHEMA_VERSION == 3
+    assert {"gone", "locks"} <= set(tables)
