@@ -10,7 +10,8 @@ Streams and their cursors (JSON text the sync layer stores):
   found by the next pull. After a run's writes, the cursor notes them, and the
   next pulls pass over contacts whose last change is our own write
   (`own_writes_filters`).
-- `email_events`: by `startTimestamp`, 1,000 per page.
+- `email_events`: by `startTimestamp`, 1,000 per page, from a day before the
+  cursor (`LATE_EVENTS_MS`).
 - `meetings`, `calls`, `emails`, `deals`: listed whole on a full pull, then by
   search on `hs_lastmodifieddate` (`engagements.py`), so later changes (an
   outcome, a stage) are read.
@@ -39,6 +40,12 @@ from scoring.records import Activity, Contact
 
 EVENTS_PAGE = 1000
 LOOKBACK_MS = 10 * 60 * 1000
+LATE_EVENTS_MS = 24 * 60 * 60 * 1000
+"""How far before the cursor email events are read again: an event is dated when it
+happened (`created`), and one HubSpot records later (a bounce reported by the receiving
+server hours after the send, an open from a client that was offline) would otherwise
+be dated behind the cursor and never read. HubSpot documents no bound on that delay;
+a day costs one or two pages per run, and the nightly `sync --full` reads the rest."""
 
 
 def contact_page(results: Sequence[Mapping[str, Any]], cursor: str | None) -> Page:
@@ -193,7 +200,7 @@ def pull_email_events(
     since = state.get("created_since")
     params: dict[str, Any] = {"limit": EVENTS_PAGE}
     if since is not None:
-        params["startTimestamp"] = int(since) - lookback_ms
+        params["startTimestamp"] = int(since) - max(lookback_ms, LATE_EVENTS_MS)
     newest = None if since is None else int(since)
     for data in event_pages(api, params):
         activities: list[Activity] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,7 +10,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -164,6 +165,20 @@ def test_the_runs_after_a_full_sync_pass_over_its_own_writes(
     )
     # a change made after our writes is still news, and our write of it is then passed over
     assert third.systems["hubspot"].written == 1 and fourth == 2
+
+
+def test_an_email_event_recorded_late_is_still_read_by_an_incremental_sync(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    sync.run(SyncOptions(full=True))
+    cursor = json.loads(store.cursors("hubspot")["email_events"])["created_since"]
+    # a bounce HubSpot records now, dated three hours before the newest event read
+    late = datetime.fromtimestamp(cursor / 1000, UTC) - timedelta(hours=3)
+    box.hubspot.add_event("9", ActivityType.EMAIL_BOUNCE, late)
+    later = sync.run()
+
+    assert later.systems["hubspot"].activities_new == 1
 
 
 def test_incremental_sync_writes_only_the_contacts_with_new_activity(
