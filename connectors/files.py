@@ -15,6 +15,7 @@ import io
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from connectors.errors import FileProblem, InputFileError
 from scoring.records import ACTIVITY_TYPES, Activity, ActivityType, Contact, normalize_email
 
 MAX_PROBLEMS = 20
+SHOWN_COLUMNS = 10
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -100,7 +102,10 @@ def _rows(path: str, required: Sequence[Sequence[str]]) -> tuple[list[str], list
         if not any(name in columns for name in group):
             wanted = " or ".join(f"'{n}'" for n in group)
             where = 1 if kind == "csv" else None
-            found = f"missing column {wanted} (found: {', '.join(columns)})"
+            shown = ", ".join(columns[:SHOWN_COLUMNS])
+            more = len(columns) - SHOWN_COLUMNS
+            shown += f" and {more} more" if more > 0 else ""
+            found = f"missing column {wanted} (found: {shown})"
             problems.add(where, group[0], found + _delimiter_hint(kind, columns))
     problems.raise_if_any()
     return columns, rows
@@ -130,7 +135,8 @@ def _csv_rows(text: str, problems: _Problems) -> tuple[list[str], list[_Row]]:
         problems.add(1, None, f"malformed CSV: {exc}")
         return [], []
     columns = [name.strip() for name in header]
-    for name in {n for n in columns if columns.count(n) > 1}:
+    counts = Counter(columns)
+    for name in [n for n, count in counts.items() if count > 1 and n]:
         problems.add(1, name, "column appears more than once")
     if "" in columns:
         problems.add(1, None, f"column {columns.index('') + 1} has no name")

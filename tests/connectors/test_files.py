@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,6 +101,21 @@ def test_file_in_another_encoding_names_the_line(tmp_path: Path) -> None:
     [message] = errors_of(read_contacts, path)
 
     assert message.endswith("c.csv:3: not UTF-8 text (byte 21); save the file as UTF-8")
+
+
+def test_a_header_of_40000_columns_is_checked_in_linear_time(tmp_path: Path) -> None:
+    names = [f"c{i}" for i in range(40_000)]
+    path = write(tmp_path, "c.csv", ",".join(["id", *names, "c7"]) + "\n1" + "," * 40_001 + "\n")
+    started = time.perf_counter()
+    [message] = errors_of(read_contacts, path)
+    assert time.perf_counter() - started < 3
+    assert message.endswith("c.csv:1: column 'c7': column appears more than once")
+
+
+def test_a_missing_column_lists_only_the_first_columns_found(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", ",".join(f"c{i}" for i in range(40_000)) + "\n")
+    [message] = errors_of(read_contacts, path)
+    assert message.endswith("(found: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 and 39990 more)")
 
 
 def test_missing_file(tmp_path: Path) -> None:
