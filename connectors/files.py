@@ -242,9 +242,22 @@ def parse_moment(value: Any) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or one that leaves years 1-9999 in UTC
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def moment_problem(value: Any) -> str:
+    """Why `value` is not a moment `parse_moment` accepts, for an error message."""
+    example = "expected an ISO-8601 date and time such as 2026-03-01T09:30:00Z"
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            return f"{value!r} is out of range: in UTC it falls outside the years 1 to 9999"
+    return f"{example}, got {value!r}"
 
 
 @dataclass(frozen=True)
@@ -280,12 +293,7 @@ def read_activities(path: str | Path, contacts: Sequence[Contact]) -> ActivityRe
         raw_time = _cell(row.values.get("occurred_at"))
         moment = parse_moment(raw_time)
         if moment is None:
-            problems.add(
-                row.number,
-                "occurred_at",
-                "expected an ISO-8601 date and time such as 2026-03-01T09:30:00Z, "
-                f"got {raw_time!r}",
-            )
+            problems.add(row.number, "occurred_at", moment_problem(raw_time))
         contact_ref = _cell(row.values.get("contact_id"))
         email_ref = _cell(row.values.get("email"))
         if contact_ref is None and email_ref is None:

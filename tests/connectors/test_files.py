@@ -242,3 +242,21 @@ def test_activity_type_names_parse_in_any_case_or_separator(kind: ActivityType, 
 def test_garbage_never_parses_as_a_moment_or_crashes(text: str) -> None:
     parsed = parse_moment(text)
     assert parsed is None or parsed.tzinfo == UTC
+
+
+@pytest.mark.parametrize(
+    "text", ["9999-12-31T23:30:00-01:00", "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-23:59"]
+)
+def test_a_moment_that_leaves_the_calendar_in_utc_is_a_located_error(
+    tmp_path: Path, text: str
+) -> None:
+    assert parse_moment(text) is None
+    for name, body in [
+        ("a.csv", f"contact_id,type,occurred_at\n1,page_view,{text}\n"),
+        ("a.jsonl", json.dumps({"contact_id": "1", "type": "page_view", "occurred_at": text})),
+    ]:
+        [message] = errors_of(read_activities, write(tmp_path, name, body), CONTACTS)
+        assert message.endswith(
+            f"{name}:{1 + name.endswith('.csv')}: column 'occurred_at': {text!r} is out of "
+            "range: in UTC it falls outside the years 1 to 9999"
+        )

@@ -147,6 +147,26 @@ def test_bad_as_of_exits_2(files: dict[str, Path]) -> None:
     assert "--as-of" in result.stderr
 
 
+@pytest.mark.parametrize("moment", ["9999-12-31T23:30:00-01:00", "0001-01-01T00:00:00+00:01"])
+def test_an_as_of_out_of_range_in_utc_exits_2(files: dict[str, Path], moment: str) -> None:
+    result = run(*score_args(files)[:-1], moment)
+    assert result.exit_code == 2
+    assert "--as-of" in result.stderr and "out of range" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_an_activity_out_of_range_in_utc_exits_2_naming_row_and_column(
+    files: dict[str, Path],
+) -> None:
+    files["activities"].write_text(
+        "contact_id,type,occurred_at\n1,page_view,0001-01-01T00:30:00+01:00\n", "utf-8"
+    )
+    result = run(*score_args(files))
+    assert result.exit_code == 2
+    assert "activities.csv:2: column 'occurred_at':" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_unknown_output_format_exits_2_before_reading(files: dict[str, Path]) -> None:
     result = run(*score_args(files, "--out", str(files["dir"] / "scores.xlsx")))
     assert result.exit_code == 2
