@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
 from collections import Counter
@@ -85,14 +86,24 @@ def _read_text(path: str) -> str:
         raise InputFileError([FileProblem(path, line, None, message)]) from None
 
 
-def _rows(path: str, required: Sequence[Sequence[str]]) -> tuple[list[str], list[_Row]]:
+def _rows(
+    path: str, required: Sequence[Sequence[str]], records: str | None = None
+) -> tuple[list[str], list[_Row]]:
     """Rows of a CSV or JSONL file, after checking that `required` columns exist.
 
     Each entry of `required` is a group of alternatives, one of which must be present.
+    With `records` (what the rows are, "contacts"), a file without rows is an error;
+    without it, an empty file (nothing but blanks) is no rows, in either format, and
+    a CSV header alone is checked for the required columns.
     """
     kind = file_format(path)
     text = _read_text(path)
     problems = _Problems(path)
+    if not text.strip():
+        if records is not None:
+            problems.add(None, None, f"the file is empty: expected {records}")
+        problems.raise_if_any()
+        return [], []
     if kind == "csv":
         columns, rows = _csv_rows(text, problems)
     else:
@@ -107,6 +118,8 @@ def _rows(path: str, required: Sequence[Sequence[str]]) -> tuple[list[str], list
             shown += f" and {more} more" if more > 0 else ""
             found = f"missing column {wanted} (found: {shown})"
             problems.add(where, group[0], found + _delimiter_hint(kind, columns))
+    if not rows and records is not None:
+        problems.add(None, None, f"the file holds a header but no rows: expected {records}")
     problems.raise_if_any()
     return columns, rows
 
@@ -128,8 +141,7 @@ def _csv_rows(text: str, problems: _Problems) -> tuple[list[str], list[_Row]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
-    except StopIteration:
-        problems.add(None, None, "the file is empty")
+    except StopIteration:  # `_rows` reads no blank file
         return [], []
     except csv.Error as exc:
         problems.add(1, None, f"malformed CSV: {exc}")
@@ -168,17 +180,29 @@ def _jsonl_rows(text: str, problems: _Problems) -> tuple[list[str], list[_Row]]:
         except json.JSONDecodeError as exc:
             problems.add(number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
+        except (ValueError, RecursionError):  # an integer of thousands of digits; deep nesting
+            problems.add(number, None, "invalid JSON: a number too long or nesting too deep")
+            continue
         if not isinstance(value, dict):
             problems.add(number, None, f"expected a JSON object, found {type(value).__name__}")
             continue
         for key, cell in value.items():
             if isinstance(cell, dict | list):
                 problems.add(number, key, "nested objects and lists are not supported")
+            elif isinstance(cell, int | float) and not _finite(cell):
+                found = repr(cell) if isinstance(cell, float) else f"{len(str(cell))} digits"
+                problems.add(number, key, f"a number out of range for the rules: {found}")
         columns.update(dict.fromkeys(value))
         rows.append(_Row(number, value))
-    if not rows and not problems.found:
-        problems.add(None, None, "the file holds no records")
     return list(columns), rows
+
+
+def _finite(number: float) -> bool:
+    """Whether a JSON number is one the rules can compare: finite as a float."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer beyond the largest float
+        return False
 
 
 def _cell(value: Any) -> Any:
@@ -203,7 +227,7 @@ def _attributes(values: Mapping[str, Any], reserved: Iterable[str]) -> dict[str,
 def read_contacts(path: str | Path) -> list[Contact]:
     """Contacts from a CSV or JSONL file; raises `InputFileError` if it is malformed."""
     name = str(path)
-    _, rows = _rows(name, [["id"]])
+    _, rows = _rows(name, [["id"]], records="contacts")
     problems = _Problems(name)
     contacts: list[Contact] = []
     seen: dict[str, int] = {}

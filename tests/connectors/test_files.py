@@ -74,7 +74,15 @@ def test_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path: Path) -> No
         ("c.csv", "id,email\n,a@b.io\n", ["c.csv:2: column 'id': the contact id is empty"]),
         ("c.csv", "id,email\n1,a@b.io,extra\n", ["c.csv:2: expected 2 fields, found 3"]),
         ("c.csv", "id,id\n1,2\n", ["c.csv:1: column 'id': column appears more than once"]),
-        ("c.csv", "", ["c.csv: the file is empty"]),
+        ("c.csv", "", ["c.csv: the file is empty: expected contacts"]),
+        ("c.jsonl", "", ["c.jsonl: the file is empty: expected contacts"]),
+        ("c.jsonl", "\n \n", ["c.jsonl: the file is empty: expected contacts"]),
+        ("c.csv", "id,email\n", ["c.csv: the file holds a header but no rows: expected contacts"]),
+        (
+            "c.csv",
+            "id,email\n,\n",
+            ["c.csv: the file holds a header but no rows: expected contacts"],
+        ),
         (
             "c.jsonl",
             '{"id": 1}\n{"id": 2\n',
@@ -113,7 +121,7 @@ def test_a_header_of_40000_columns_is_checked_in_linear_time(tmp_path: Path) -> 
 
 
 def test_a_missing_column_lists_only_the_first_columns_found(tmp_path: Path) -> None:
-    path = write(tmp_path, "c.csv", ",".join(f"c{i}" for i in range(40_000)) + "\n")
+    path = write(tmp_path, "c.csv", ",".join(f"c{i}" for i in range(40_000)) + "\n1" + "," * 39_999)
     [message] = errors_of(read_contacts, path)
     assert message.endswith("(found: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 and 39990 more)")
 
@@ -205,7 +213,7 @@ text_cells = st.text(
 )
 
 
-@given(st.lists(st.tuples(text_cells, text_cells), max_size=8))
+@given(st.lists(st.tuples(text_cells, text_cells), min_size=1, max_size=8))
 def test_any_text_survives_a_csv_round_trip(tmp_path_factory, cells) -> None:
     folder = tmp_path_factory.mktemp("roundtrip")
     rows = [{"id": f"r{i}", "email": e, "note": n} for i, (e, n) in enumerate(cells)]
@@ -260,3 +268,50 @@ def test_a_moment_that_leaves_the_calendar_in_utc_is_a_located_error(
             f"{name}:{1 + name.endswith('.csv')}: column 'occurred_at': {text!r} is out of "
             "range: in UTC it falls outside the years 1 to 9999"
         )
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("a.csv", ""),
+        ("a.jsonl", ""),
+        ("a.jsonl", "\n\n"),
+        ("a.csv", "contact_id,type,occurred_at\n"),
+    ],
+)
+def test_an_activities_file_without_rows_is_no_activities_in_either_format(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    read = read_activities(write(tmp_path, name, text), CONTACTS)
+    assert (read.activities, read.unmatched) == ([], 0)
+
+
+def test_a_header_only_activities_file_still_needs_its_columns(tmp_path: Path) -> None:
+    [message] = errors_of(read_activities, write(tmp_path, "a.csv", "contact_id,type\n"), CONTACTS)
+    assert message.endswith(
+        "a.csv:1: column 'occurred_at': missing column 'occurred_at' (found: contact_id, type)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        ('{"id": 1, "employees": NaN}', "nan"),
+        ('{"id": 1, "employees": -Infinity}', "-inf"),
+        ('{"id": 1, "employees": 1e400}', "inf"),
+        ('{"id": 1, "employees": 1' + "0" * 400 + "}", "401 digits"),
+    ],
+)
+def test_a_json_number_beyond_a_finite_float_is_a_located_error(
+    tmp_path: Path, line: str, found: str
+) -> None:
+    [message] = errors_of(read_contacts, write(tmp_path, "c.jsonl", line + "\n"))
+    assert message.endswith(
+        f"c.jsonl:1: column 'employees': a number out of range for the rules: {found}"
+    )
+
+
+@pytest.mark.parametrize("line", ['{"n": 1' + "0" * 5000 + "}", "[" * 100_000 + "]" * 100_000])
+def test_json_too_long_a_number_or_too_deep_is_a_located_error(tmp_path: Path, line: str) -> None:
+    [message] = errors_of(read_contacts, write(tmp_path, "c.jsonl", line + "\n"))
+    assert message.endswith("c.jsonl:1: invalid JSON: a number too long or nesting too deep")
