@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.errors import InputFileError
@@ -338,3 +338,46 @@ def test_a_json_number_beyond_a_finite_float_is_a_located_error(
 def test_json_too_long_a_number_or_too_deep_is_a_located_error(tmp_path: Path, line: str) -> None:
     [message] = errors_of(read_contacts, write(tmp_path, "c.jsonl", line + "\n"))
     assert message.endswith("c.jsonl:1: invalid JSON: a number too long or nesting too deep")
+
+
+# --- fuzzing: any bytes give rows or the reader's own located error -----------------------
+
+DATA = Path(__file__).parents[2] / "examples" / "data"
+HEADS = {
+    name: (DATA / name).read_bytes().splitlines(keepends=True)[:4]
+    for name in ("contacts.csv", "activities.csv")
+}
+
+
+@st.composite
+def mutated_files(draw) -> tuple[str, bytes]:
+    name = draw(st.sampled_from(sorted(HEADS)))
+    lines = list(HEADS[name])
+    if draw(st.booleans()):  # as JSON Lines, from the same rows
+        header, *rows = [line.decode().rstrip("\r\n").split(",") for line in lines]
+        lines = [json.dumps(dict(zip(header, row, strict=False))).encode() + b"\n" for row in rows]
+        name = name.replace(".csv", ".jsonl")
+    data = bytearray(b"".join(lines))
+    pieces = st.sampled_from(
+        [b",", b"\n", b'"', b"{", b"}", b"\xff", b"9999-12-31T23:30:00-01:00", b"1e400", b"NaN"]
+    )
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(data)))
+        if draw(st.booleans()):
+            data[at : at + draw(st.integers(0, 8))] = b""
+        else:
+            data[at:at] = draw(pieces | st.binary(max_size=6))
+    return name, bytes(data)
+
+
+@settings(max_examples=150, deadline=2000)
+@given(st.one_of(mutated_files(), st.tuples(st.sampled_from(["x.csv", "x.jsonl"]), st.binary())))
+def test_any_file_reads_or_raises_a_located_error(tmp_path_factory, case) -> None:
+    name, data = case
+    path = tmp_path_factory.mktemp("fuzz") / name
+    path.write_bytes(data)
+    try:
+        contacts = read_contacts(path)
+        read_activities(path, contacts or CONTACTS)
+    except InputFileError as exc:
+        assert exc.problems and all(p.file == str(path) for p in exc.problems)
