@@ -13,8 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
+import stat
 import tempfile
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +28,7 @@ from connectors.errors import FileProblem, InputFileError
 from scoring.records import ACTIVITY_TYPES, Activity, ActivityType, Contact, normalize_email
 
 MAX_PROBLEMS = 20
+SHOWN_COLUMNS = 10
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 
 
@@ -83,14 +87,24 @@ def _read_text(path: str) -> str:
         raise InputFileError([FileProblem(path, line, None, message)]) from None
 
 
-def _rows(path: str, required: Sequence[Sequence[str]]) -> tuple[list[str], list[_Row]]:
+def _rows(
+    path: str, required: Sequence[Sequence[str]], records: str | None = None
+) -> tuple[list[str], list[_Row]]:
     """Rows of a CSV or JSONL file, after checking that `required` columns exist.
 
     Each entry of `required` is a group of alternatives, one of which must be present.
+    With `records` (what the rows are, "contacts"), a file without rows is an error;
+    without it, an empty file (nothing but blanks) is no rows, in either format, and
+    a CSV header alone is checked for the required columns.
     """
     kind = file_format(path)
     text = _read_text(path)
     problems = _Problems(path)
+    if not text.strip():
+        if records is not None:
+            problems.add(None, None, f"the file is empty: expected {records}")
+        problems.raise_if_any()
+        return [], []
     if kind == "csv":
         columns, rows = _csv_rows(text, problems)
     else:
@@ -100,8 +114,13 @@ def _rows(path: str, required: Sequence[Sequence[str]]) -> tuple[list[str], list
         if not any(name in columns for name in group):
             wanted = " or ".join(f"'{n}'" for n in group)
             where = 1 if kind == "csv" else None
-            found = f"missing column {wanted} (found: {', '.join(columns)})"
+            shown = ", ".join(columns[:SHOWN_COLUMNS])
+            more = len(columns) - SHOWN_COLUMNS
+            shown += f" and {more} more" if more > 0 else ""
+            found = f"missing column {wanted} (found: {shown})"
             problems.add(where, group[0], found + _delimiter_hint(kind, columns))
+    if not rows and records is not None:
+        problems.add(None, None, f"the file holds a header but no rows: expected {records}")
     problems.raise_if_any()
     return columns, rows
 
@@ -123,14 +142,14 @@ def _csv_rows(text: str, problems: _Problems) -> tuple[list[str], list[_Row]]:
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader)
-    except StopIteration:
-        problems.add(None, None, "the file is empty")
+    except StopIteration:  # `_rows` reads no blank file
         return [], []
     except csv.Error as exc:
         problems.add(1, None, f"malformed CSV: {exc}")
         return [], []
     columns = [name.strip() for name in header]
-    for name in {n for n in columns if columns.count(n) > 1}:
+    counts = Counter(columns)
+    for name in [n for n, count in counts.items() if count > 1 and n]:
         problems.add(1, name, "column appears more than once")
     if "" in columns:
         problems.add(1, None, f"column {columns.index('') + 1} has no name")
@@ -162,17 +181,29 @@ def _jsonl_rows(text: str, problems: _Problems) -> tuple[list[str], list[_Row]]:
         except json.JSONDecodeError as exc:
             problems.add(number, None, f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
+        except (ValueError, RecursionError):  # an integer of thousands of digits; deep nesting
+            problems.add(number, None, "invalid JSON: a number too long or nesting too deep")
+            continue
         if not isinstance(value, dict):
             problems.add(number, None, f"expected a JSON object, found {type(value).__name__}")
             continue
         for key, cell in value.items():
             if isinstance(cell, dict | list):
                 problems.add(number, key, "nested objects and lists are not supported")
+            elif isinstance(cell, int | float) and not _finite(cell):
+                found = repr(cell) if isinstance(cell, float) else f"{len(str(cell))} digits"
+                problems.add(number, key, f"a number out of range for the rules: {found}")
         columns.update(dict.fromkeys(value))
         rows.append(_Row(number, value))
-    if not rows and not problems.found:
-        problems.add(None, None, "the file holds no records")
     return list(columns), rows
+
+
+def _finite(number: float) -> bool:
+    """Whether a JSON number is one the rules can compare: finite as a float."""
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer beyond the largest float
+        return False
 
 
 def _cell(value: Any) -> Any:
@@ -197,7 +228,7 @@ def _attributes(values: Mapping[str, Any], reserved: Iterable[str]) -> dict[str,
 def read_contacts(path: str | Path) -> list[Contact]:
     """Contacts from a CSV or JSONL file; raises `InputFileError` if it is malformed."""
     name = str(path)
-    _, rows = _rows(name, [["id"]])
+    _, rows = _rows(name, [["id"]], records="contacts")
     problems = _Problems(name)
     contacts: list[Contact] = []
     seen: dict[str, int] = {}
@@ -236,9 +267,22 @@ def parse_moment(value: Any) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(value.strip())
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or one that leaves years 1-9999 in UTC
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def moment_problem(value: Any) -> str:
+    """Why `value` is not a moment `parse_moment` accepts, for an error message."""
+    example = "expected an ISO-8601 date and time such as 2026-03-01T09:30:00Z"
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value.strip())
+        except ValueError:
+            pass
+        else:
+            return f"{value!r} is out of range: in UTC it falls outside the years 1 to 9999"
+    return f"{example}, got {value!r}"
 
 
 @dataclass(frozen=True)
@@ -274,12 +318,7 @@ def read_activities(path: str | Path, contacts: Sequence[Contact]) -> ActivityRe
         raw_time = _cell(row.values.get("occurred_at"))
         moment = parse_moment(raw_time)
         if moment is None:
-            problems.add(
-                row.number,
-                "occurred_at",
-                "expected an ISO-8601 date and time such as 2026-03-01T09:30:00Z, "
-                f"got {raw_time!r}",
-            )
+            problems.add(row.number, "occurred_at", moment_problem(raw_time))
         contact_ref = _cell(row.values.get("contact_id"))
         email_ref = _cell(row.values.get("email"))
         if contact_ref is None and email_ref is None:
@@ -313,14 +352,37 @@ def write_rows(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Seq
     target = Path(path)
     kind = file_format(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(target)
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
+        os.fchmod(handle, mode)
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.writelines(_serialize(kind, rows, columns))
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _mode_for(target: Path) -> int:
+    """The mode of the file being replaced, or the one `open()` would create it with."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
 
 
 def _serialize(

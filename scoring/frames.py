@@ -113,11 +113,18 @@ def column_from_values(values: Sequence[Any]) -> Column:
         return text
     present = [v for v in values if not is_missing(v)]
     if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        array = np.array(
-            [math.nan if is_missing(v) else float(v) for v in values], dtype=np.float64
-        )
+        array = np.array([_finite_or_nan(v) for v in values], dtype=np.float64)
         return NumericColumn(array)
     return factorize(None if is_missing(v) else _as_text(v) for v in values)
+
+
+def _finite_or_nan(value: Any) -> float:
+    """A number cell as a float, NaN (missing) when absent, infinite or beyond a float."""
+    try:
+        number = math.nan if is_missing(value) else float(value)
+    except OverflowError:
+        return math.nan
+    return number if math.isfinite(number) else math.nan
 
 
 def _text_column(values: Sequence[Any]) -> CategoricalColumn | None:

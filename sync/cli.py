@@ -15,7 +15,14 @@ from rich.markup import escape
 
 from connectors.attributes import AttributeMap
 from connectors.errors import InputFileError
-from connectors.files import file_format, parse_moment, read_activities, read_contacts, write_rows
+from connectors.files import (
+    file_format,
+    moment_problem,
+    parse_moment,
+    read_activities,
+    read_contacts,
+    write_rows,
+)
 from scoring import ContactFrame, RuleSet, default_rules_text, score_records, unparsed_numbers
 from sync.config import read_rules, read_settings
 from sync.errors import EXIT_BAD_INPUT, EXIT_FAILED, ConfigError, SyncError
@@ -155,9 +162,7 @@ def score_files(
     if as_of is not None:
         parsed = parse_moment(as_of)
         if parsed is None:
-            fail(
-                f"--as-of: expected an ISO-8601 moment such as 2026-11-01T00:00:00Z, got {as_of!r}"
-            )
+            fail(f"--as-of: {moment_problem(as_of)}")
         moment = parsed
     try:
         if output is not None:

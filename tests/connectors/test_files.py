@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.errors import InputFileError
@@ -73,7 +76,15 @@ def test_csv_with_a_byte_order_mark_reads_its_first_column(tmp_path: Path) -> No
         ("c.csv", "id,email\n,a@b.io\n", ["c.csv:2: column 'id': the contact id is empty"]),
         ("c.csv", "id,email\n1,a@b.io,extra\n", ["c.csv:2: expected 2 fields, found 3"]),
         ("c.csv", "id,id\n1,2\n", ["c.csv:1: column 'id': column appears more than once"]),
-        ("c.csv", "", ["c.csv: the file is empty"]),
+        ("c.csv", "", ["c.csv: the file is empty: expected contacts"]),
+        ("c.jsonl", "", ["c.jsonl: the file is empty: expected contacts"]),
+        ("c.jsonl", "\n \n", ["c.jsonl: the file is empty: expected contacts"]),
+        ("c.csv", "id,email\n", ["c.csv: the file holds a header but no rows: expected contacts"]),
+        (
+            "c.csv",
+            "id,email\n,\n",
+            ["c.csv: the file holds a header but no rows: expected contacts"],
+        ),
         (
             "c.jsonl",
             '{"id": 1}\n{"id": 2\n',
@@ -100,6 +111,21 @@ def test_file_in_another_encoding_names_the_line(tmp_path: Path) -> None:
     [message] = errors_of(read_contacts, path)
 
     assert message.endswith("c.csv:3: not UTF-8 text (byte 21); save the file as UTF-8")
+
+
+def test_a_header_of_40000_columns_is_checked_in_linear_time(tmp_path: Path) -> None:
+    names = [f"c{i}" for i in range(40_000)]
+    path = write(tmp_path, "c.csv", ",".join(["id", *names, "c7"]) + "\n1" + "," * 40_001 + "\n")
+    started = time.perf_counter()
+    [message] = errors_of(read_contacts, path)
+    assert time.perf_counter() - started < 3
+    assert message.endswith("c.csv:1: column 'c7': column appears more than once")
+
+
+def test_a_missing_column_lists_only_the_first_columns_found(tmp_path: Path) -> None:
+    path = write(tmp_path, "c.csv", ",".join(f"c{i}" for i in range(40_000)) + "\n1" + "," * 39_999)
+    [message] = errors_of(read_contacts, path)
+    assert message.endswith("(found: c0, c1, c2, c3, c4, c5, c6, c7, c8, c9 and 39990 more)")
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -182,6 +208,25 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_a_new_output_file_gets_the_mode_the_umask_gives(tmp_path: Path, umask: int) -> None:
+    previous = os.umask(umask)
+    try:
+        write_rows(tmp_path / "out.csv", [{"id": "1"}], ["id"])
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "out.csv").stat().st_mode) == 0o666 & ~umask
+
+
+def test_an_overwritten_output_file_keeps_its_mode(tmp_path: Path) -> None:
+    target = tmp_path / "out.jsonl"
+    target.write_text("old\n", "utf-8")
+    target.chmod(0o640)
+    write_rows(target, [{"id": "1"}], ["id"])
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert target.read_text("utf-8") == '{"id": "1"}\n'
+
+
 # --- parsers, property-based ------------------------------------------------------------
 
 text_cells = st.text(
@@ -189,7 +234,7 @@ text_cells = st.text(
 )
 
 
-@given(st.lists(st.tuples(text_cells, text_cells), max_size=8))
+@given(st.lists(st.tuples(text_cells, text_cells), min_size=1, max_size=8))
 def test_any_text_survives_a_csv_round_trip(tmp_path_factory, cells) -> None:
     folder = tmp_path_factory.mktemp("roundtrip")
     rows = [{"id": f"r{i}", "email": e, "note": n} for i, (e, n) in enumerate(cells)]
@@ -211,7 +256,9 @@ def test_any_text_survives_a_csv_round_trip(tmp_path_factory, cells) -> None:
 )
 def test_iso_moments_parse_to_the_same_instant(moment: datetime) -> None:
     parsed = parse_moment(moment.isoformat())
-    assert parsed is not None and parsed == moment and parsed.tzinfo == UTC
+    # by instants: an aware time in a repeated hour never equals one in another zone
+    assert parsed is not None and parsed.timestamp() == moment.timestamp()
+    assert parsed.tzinfo == UTC
 
 
 @given(
@@ -226,3 +273,111 @@ def test_activity_type_names_parse_in_any_case_or_separator(kind: ActivityType, 
 def test_garbage_never_parses_as_a_moment_or_crashes(text: str) -> None:
     parsed = parse_moment(text)
     assert parsed is None or parsed.tzinfo == UTC
+
+
+@pytest.mark.parametrize(
+    "text", ["9999-12-31T23:30:00-01:00", "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-23:59"]
+)
+def test_a_moment_that_leaves_the_calendar_in_utc_is_a_located_error(
+    tmp_path: Path, text: str
+) -> None:
+    assert parse_moment(text) is None
+    for name, body in [
+        ("a.csv", f"contact_id,type,occurred_at\n1,page_view,{text}\n"),
+        ("a.jsonl", json.dumps({"contact_id": "1", "type": "page_view", "occurred_at": text})),
+    ]:
+        [message] = errors_of(read_activities, write(tmp_path, name, body), CONTACTS)
+        assert message.endswith(
+            f"{name}:{1 + name.endswith('.csv')}: column 'occurred_at': {text!r} is out of "
+            "range: in UTC it falls outside the years 1 to 9999"
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("a.csv", ""),
+        ("a.jsonl", ""),
+        ("a.jsonl", "\n\n"),
+        ("a.csv", "contact_id,type,occurred_at\n"),
+    ],
+)
+def test_an_activities_file_without_rows_is_no_activities_in_either_format(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    read = read_activities(write(tmp_path, name, text), CONTACTS)
+    assert (read.activities, read.unmatched) == ([], 0)
+
+
+def test_a_header_only_activities_file_still_needs_its_columns(tmp_path: Path) -> None:
+    [message] = errors_of(read_activities, write(tmp_path, "a.csv", "contact_id,type\n"), CONTACTS)
+    assert message.endswith(
+        "a.csv:1: column 'occurred_at': missing column 'occurred_at' (found: contact_id, type)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "found"),
+    [
+        ('{"id": 1, "employees": NaN}', "nan"),
+        ('{"id": 1, "employees": -Infinity}', "-inf"),
+        ('{"id": 1, "employees": 1e400}', "inf"),
+        ('{"id": 1, "employees": 1' + "0" * 400 + "}", "401 digits"),
+    ],
+)
+def test_a_json_number_beyond_a_finite_float_is_a_located_error(
+    tmp_path: Path, line: str, found: str
+) -> None:
+    [message] = errors_of(read_contacts, write(tmp_path, "c.jsonl", line + "\n"))
+    assert message.endswith(
+        f"c.jsonl:1: column 'employees': a number out of range for the rules: {found}"
+    )
+
+
+@pytest.mark.parametrize("line", ['{"n": 1' + "0" * 5000 + "}", "[" * 100_000 + "]" * 100_000])
+def test_json_too_long_a_number_or_too_deep_is_a_located_error(tmp_path: Path, line: str) -> None:
+    [message] = errors_of(read_contacts, write(tmp_path, "c.jsonl", line + "\n"))
+    assert message.endswith("c.jsonl:1: invalid JSON: a number too long or nesting too deep")
+
+
+# --- fuzzing: any bytes give rows or the reader's own located error -----------------------
+
+DATA = Path(__file__).parents[2] / "examples" / "data"
+HEADS = {
+    name: (DATA / name).read_bytes().splitlines(keepends=True)[:4]
+    for name in ("contacts.csv", "activities.csv")
+}
+
+
+@st.composite
+def mutated_files(draw) -> tuple[str, bytes]:
+    name = draw(st.sampled_from(sorted(HEADS)))
+    lines = list(HEADS[name])
+    if draw(st.booleans()):  # as JSON Lines, from the same rows
+        header, *rows = [line.decode().rstrip("\r\n").split(",") for line in lines]
+        lines = [json.dumps(dict(zip(header, row, strict=False))).encode() + b"\n" for row in rows]
+        name = name.replace(".csv", ".jsonl")
+    data = bytearray(b"".join(lines))
+    pieces = st.sampled_from(
+        [b",", b"\n", b'"', b"{", b"}", b"\xff", b"9999-12-31T23:30:00-01:00", b"1e400", b"NaN"]
+    )
+    for _ in range(draw(st.integers(0, 4))):
+        at = draw(st.integers(0, len(data)))
+        if draw(st.booleans()):
+            data[at : at + draw(st.integers(0, 8))] = b""
+        else:
+            data[at:at] = draw(pieces | st.binary(max_size=6))
+    return name, bytes(data)
+
+
+@settings(max_examples=150, deadline=2000)
+@given(st.one_of(mutated_files(), st.tuples(st.sampled_from(["x.csv", "x.jsonl"]), st.binary())))
+def test_any_file_reads_or_raises_a_located_error(tmp_path_factory, case) -> None:
+    name, data = case
+    path = tmp_path_factory.mktemp("fuzz") / name
+    path.write_bytes(data)
+    try:
+        contacts = read_contacts(path)
+        read_activities(path, contacts or CONTACTS)
+    except InputFileError as exc:
+        assert exc.problems and all(p.file == str(path) for p in exc.problems)

@@ -102,3 +102,17 @@ def test_a_field_whose_values_do_not_parse_is_named_with_a_sample() -> None:
     assert len(lines) == 1
     assert "field 'employees': 2 values" in lines[0] and "'1000+'" in lines[0]
     assert "count as missing" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["inf", "nan", "-Infinity", "1e400"],
+        [float("inf"), float("nan"), float("-inf"), 10**400],
+    ],
+)
+def test_infinities_and_nan_are_no_number_for_the_rules(values: list[object]) -> None:
+    contacts = [Contact(str(i), attributes={"employees": v}) for i, v in enumerate(values)]
+    contacts.append(Contact("big", attributes={"employees": 1000}))
+    batch = score_records(RULES, contacts, [], AS_OF)
+    assert [float(t) for t in batch.total] == [0.0] * len(values) + [20.0]

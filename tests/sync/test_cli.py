@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from scoring import parse_rules
@@ -147,6 +149,26 @@ def test_bad_as_of_exits_2(files: dict[str, Path]) -> None:
     assert "--as-of" in result.stderr
 
 
+@pytest.mark.parametrize("moment", ["9999-12-31T23:30:00-01:00", "0001-01-01T00:00:00+00:01"])
+def test_an_as_of_out_of_range_in_utc_exits_2(files: dict[str, Path], moment: str) -> None:
+    result = run(*score_args(files)[:-1], moment)
+    assert result.exit_code == 2
+    assert "--as-of" in result.stderr and "out of range" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_an_activity_out_of_range_in_utc_exits_2_naming_row_and_column(
+    files: dict[str, Path],
+) -> None:
+    files["activities"].write_text(
+        "contact_id,type,occurred_at\n1,page_view,0001-01-01T00:30:00+01:00\n", "utf-8"
+    )
+    result = run(*score_args(files))
+    assert result.exit_code == 2
+    assert "activities.csv:2: column 'occurred_at':" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_unknown_output_format_exits_2_before_reading(files: dict[str, Path]) -> None:
     result = run(*score_args(files, "--out", str(files["dir"] / "scores.xlsx")))
     assert result.exit_code == 2
@@ -221,3 +243,45 @@ def test_score_warns_about_every_attribute_the_rules_read_that_the_file_lacks(
     assert result.exit_code == 0, result.stderr
     assert "no contact in" in result.stderr
     assert "has job_function, employees, which the rules read" in result.stderr
+
+
+DATA = EXAMPLES / "data"
+HEADS = {
+    n: (DATA / f"{n}.csv").read_bytes().splitlines(keepends=True)[:4]
+    for n in ("contacts", "activities")
+}
+
+
+def _head(kind: str) -> bytes:
+    return b"".join(HEADS[kind])
+
+
+@st.composite
+def _mutated(draw, kind: str) -> bytes:
+    data = bytearray(_head(kind))
+    pieces = st.sampled_from([b",", b"\n", b'"', b"\xff", b"0001-01-01T00:30:00+01:00", b"inf"])
+    for _ in range(draw(st.integers(0, 3))):
+        at = draw(st.integers(0, len(data)))
+        data[at:at] = draw(pieces | st.binary(max_size=4))
+    return bytes(data)
+
+
+@settings(max_examples=30, deadline=5000)
+@given(_mutated("contacts"), _mutated("activities"), st.sampled_from(["csv", "jsonl"]))
+def test_score_on_any_input_exits_0_or_2_and_writes_whole_or_nothing(
+    tmp_path_factory, contacts: bytes, activities: bytes, out_kind: str
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    (folder / "contacts.csv").write_bytes(contacts)
+    (folder / "activities.csv").write_bytes(activities)
+    out = folder / f"out.{out_kind}"
+    files = {"contacts": folder / "contacts.csv", "activities": folder / "activities.csv"}
+
+    result = run(*score_args(files, "--out", str(out)))
+
+    assert result.exit_code in (0, 2), result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith((".", "out"))) == (
+        [out.name] if result.exit_code == 0 else []
+    )
