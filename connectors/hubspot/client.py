@@ -17,7 +17,13 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectors.errors import ApiError, BudgetExhausted, TransportError, error_for_status
+from connectors.errors import (
+    ApiError,
+    BudgetExhausted,
+    TransportError,
+    error_for_status,
+    register_secret,
+)
 from connectors.hubspot.limits import hubspot_daily_budget, hubspot_limits
 from connectors.hubspot.records import SYSTEM
 from connectors.policy import CallPolicy, Clock, DailyBudget
@@ -162,6 +168,7 @@ class HubSpotApi:
         from urllib3.util.retry import Retry
 
         self.host = (host or DEFAULT_HOST).rstrip("/")
+        register_secret(access_token)  # a vendor error that echoes it never carries it on
         # One layer owns retries: the SDK's urllib3 would otherwise retry 429s on its own.
         client = HubSpot(
             access_token=access_token, host=self.host, retry=Retry(total=0, raise_on_status=False)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import urllib3
 
+from connectors.errors import ServerError
 from connectors.hubspot.client import HubSpotApi
 from connectors.policy import CallPolicy
+from sandbox import FaultPlan, Sandbox
+from sandbox.faults import Fault
+from sandbox.http import Request, Response
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 
@@ -50,3 +55,23 @@ def test_a_read_timeout_or_a_reset_while_reading_the_body_is_retried() -> None:
     assert body == {"results": [1, 2]}
     assert len(sent) == 3 and client.policy.calls() == {"contacts.list": 3}
     assert all(k["_preload_content"] is False for k in sent)
+
+
+def test_an_error_answer_that_echoes_the_token_never_carries_it_into_the_error() -> None:
+    with Sandbox(people=3, seed=1, faults={"hubspot": FaultPlan(server_error=1.0)}) as box:
+        token = box.hubspot.token
+
+        def echo(request: Request, fault: Fault) -> Response:
+            said = f"refused {request.headers['authorization']!r} for /v3?hapikey={token}"
+            return Response.json({"message": said, "category": "ERROR"}, 502)
+
+        box.hubspot.fault_response = echo  # type: ignore[method-assign]
+        policy = CallPolicy("hubspot", attempts=2, base_wait=0)
+        client = HubSpotApi(token, host=box.hubspot.base_url, policy=policy)
+        with pytest.raises(ServerError) as failed:
+            client.json("contacts.list", client.contacts_basic.get_page, limit=1)
+
+    message = str(failed.value)
+    assert failed.value.status == 502 and message.startswith("hubspot contacts.list 502: refused")
+    assert token not in message and "Bearer" not in message
+    assert message.count("[redacted]") == 2
