@@ -13,14 +13,41 @@
 Messages say which system or file, which record and which field, and never
 carry a credential: `ApiError` keeps at most a short excerpt of a vendor's
 error body, and callers build it from the status and the vendor's message only.
+A vendor's text may still echo what it was sent (headers, a URL with a token), so
+every connector registers the credentials it uses with `register_secret`, and
+`ApiError` scrubs them from its message.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 MAX_DETAIL = 300
+REDACTED = "[redacted]"
+
+_secrets: set[str] = set()
+_secrets_lock = threading.Lock()
+
+
+def register_secret(value: str) -> None:
+    """A credential in use (a token, a key, a password), to scrub from every error message."""
+    if value:
+        with _secrets_lock:
+            _secrets.update({value, quote(value, safe="")})
+
+
+def scrub(text: str) -> str:
+    """`text` with every registered credential (with or without `Bearer `) redacted."""
+    with _secrets_lock:
+        # longest first, so a secret that contains another is redacted whole
+        secrets = sorted(_secrets, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(f"Bearer {secret}", REDACTED).replace(secret, REDACTED)
+    return text
 
 
 @dataclass(frozen=True)
@@ -68,7 +95,8 @@ class ApiError(ConnectorError):
         self.system = system
         self.operation = operation
         self.status = status
-        self.detail = message[:MAX_DETAIL]
+        # scrubbed before it is cut, so no credential's head survives at the cut
+        self.detail = scrub(message)[:MAX_DETAIL]
         self.records = tuple(records)
         self.retry_after = retry_after
         super().__init__(str(self))

@@ -20,12 +20,16 @@ class Latency:
 
 @dataclass(frozen=True)
 class Fault:
-    """One injected fault: an error status, a dropped connection or a slow answer."""
+    """One injected fault: an error status, a dropped connection, a slow answer, or an
+    answer cut off mid-body (`truncate`) or lost after the request was carried out (`lost`).
+    """
 
     status: int = 0
     retry_after: int = 1
     drop: bool = False
     delay: float = 0.0
+    truncate: bool = False
+    lost: bool = False
 
 
 @dataclass
@@ -34,6 +38,9 @@ class FaultPlan:
 
     `record_failure` is the share of records inside a batch write that the
     emulators reject one by one (the batch itself succeeds with a multi-status).
+    `truncated` requests are carried out, then answered with the headers and part of the
+    body before the connection closes; `lost` ones are carried out, then the connection
+    closes without an answer (the client cannot tell whether they landed).
     `operations`, when given, limits the faults to those operation names.
     """
 
@@ -42,6 +49,8 @@ class FaultPlan:
     dropped: float = 0.0
     slow: float = 0.0
     slow_seconds: float = 5.0
+    truncated: float = 0.0
+    lost: float = 0.0
     record_failure: float = 0.0
     retry_after: int = 1
     seed: int = 0
@@ -56,16 +65,25 @@ class FaultPlan:
             self.server_error,
             self.dropped,
             self.slow,
+            self.truncated,
+            self.lost,
             self.record_failure,
         )
-        if any(s < 0 or s > 1 for s in shares) or sum(shares[:4]) > 1:
+        if any(s < 0 or s > 1 for s in shares) or sum(shares[:-1]) > 1:
             raise ValueError("fault shares must lie in [0, 1] and add up to at most 1")
 
     def draw(self, operation: str) -> Fault | None:
         """The fault for this request, if any."""
         if self.operations is not None and operation not in self.operations:
             return None
-        if not (self.rate_limited or self.server_error or self.dropped or self.slow):
+        if not (
+            self.rate_limited
+            or self.server_error
+            or self.dropped
+            or self.slow
+            or self.truncated
+            or self.lost
+        ):
             return None
         with self._lock:
             roll = self.random.random()
@@ -81,6 +99,12 @@ class FaultPlan:
         edge += self.slow
         if roll < edge:
             return Fault(delay=self.slow_seconds)
+        edge += self.truncated
+        if roll < edge:
+            return Fault(truncate=True)
+        edge += self.lost
+        if roll < edge:
+            return Fault(lost=True)
         return None
 
     def record_fails(self) -> bool:

@@ -52,12 +52,14 @@ class Request:
 
 @dataclass
 class Response:
-    """What a handler returns; `drop` closes the connection without answering."""
+    """What a handler returns; `drop` closes the connection without answering, `truncate`
+    sends the headers and half the body, then closes it."""
 
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
+    truncate: bool = False
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, **headers: str) -> Response:
@@ -196,6 +198,11 @@ class Emulator:
                     response = refused.response
                 except Exception as exc:  # an emulator bug answers 500, it never hangs a client
                     response = self.internal_error(request, exc)
+                # The request was carried out; only its answer is cut off or lost.
+                if fault is not None and fault.truncate:
+                    response.truncate = True
+                if fault is not None and fault.lost:
+                    response.drop = True
         self.decorate(request, response)
         self._log_call(request, response)
         return response
@@ -305,13 +312,19 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 body,
             )
             response = emulator.handle(request)
-            if response.drop:
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
+            if response.drop or (response.truncate and not response.body):
+                self._hang_up()
                 return
             self._send(response)
+            if response.truncate:
+                self._hang_up()
         finally:
             emulator.leave()
+
+    def _hang_up(self) -> None:
+        self.wfile.flush()
+        self.close_connection = True
+        self.connection.shutdown(socket.SHUT_RDWR)
 
     def _send(self, response: Response) -> None:
         self.send_response(response.status)
@@ -321,6 +334,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if response.body and response.status not in (204, 304):
-            self.wfile.write(response.body)
+            body = response.body[: len(response.body) // 2] if response.truncate else response.body
+            self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve

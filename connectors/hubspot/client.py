@@ -17,7 +17,13 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from connectors.errors import ApiError, BudgetExhausted, TransportError, error_for_status
+from connectors.errors import (
+    ApiError,
+    BudgetExhausted,
+    TransportError,
+    error_for_status,
+    register_secret,
+)
 from connectors.hubspot.limits import hubspot_daily_budget, hubspot_limits
 from connectors.hubspot.records import SYSTEM
 from connectors.policy import CallPolicy, Clock, DailyBudget
@@ -122,13 +128,18 @@ def named_problems(message: str, errors: Any) -> str | None:
     return "invalid property values: " + "; ".join(named)
 
 
-def raw_json(answer: Any, budget: DailyBudget | None = None) -> dict[str, Any]:
+def raw_json(operation: str, answer: Any, budget: DailyBudget | None = None) -> dict[str, Any]:
     """The JSON of an SDK call made with `_preload_content=False` (skipping its model classes,
     which cost more time than the network on large pages); HubSpot's count of the day's
-    remaining requests goes to `budget`, since other apps of the portal spend it too."""
+    remaining requests goes to `budget`, since other apps of the portal spend it too.
+
+    Reading the body is part of the call: it must run inside the policy's attempt, so that
+    a reply cut off mid-body (or a read timeout) is retried like one that never came."""
     try:
         data: dict[str, Any] = json.loads(answer.data)
         remaining = answer.headers.get("X-HubSpot-RateLimit-Daily-Remaining")
+    except ValueError as unreadable:  # a body cut short where its length was not announced
+        raise TransportError(SYSTEM, operation, "answer cut off (unreadable JSON)") from unreadable
     finally:
         answer.release_conn()
     if budget is not None and remaining is not None and str(remaining).isdigit():
@@ -157,6 +168,7 @@ class HubSpotApi:
         from urllib3.util.retry import Retry
 
         self.host = (host or DEFAULT_HOST).rstrip("/")
+        register_secret(access_token)  # a vendor error that echoes it never carries it on
         # One layer owns retries: the SDK's urllib3 would otherwise retry 429s on its own.
         client = HubSpot(
             access_token=access_token, host=self.host, retry=Retry(total=0, raise_on_status=False)
@@ -208,10 +220,12 @@ class HubSpotApi:
 
     def json(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A call whose answer is read as JSON rather than as the SDK's model classes."""
-        answer = self.call(
-            operation, fn, *args, _request_timeout=TIMEOUT, _preload_content=False, **kwargs
-        )
-        return raw_json(answer, self.policy.budget)
+
+        def read() -> Any:
+            answer = fn(*args, _request_timeout=TIMEOUT, _preload_content=False, **kwargs)
+            return raw_json(operation, answer, self.policy.budget)
+
+        return self.policy.call(operation, read, translate(operation))
 
     def email_events(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """One page of the legacy email events API."""

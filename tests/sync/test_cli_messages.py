@@ -198,3 +198,15 @@ def test_a_variable_like_no_setting_gets_the_list_of_settings_not_a_far_guess() 
     message = one_line(result.stderr)
     assert "LEADSCORE_ZZZQQQ is not a leadscore setting" in message
     assert "did you mean" not in message and "settings are: LEADSCORE_RULES" in message
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1:8080", "localhost:8080", "ftp://example.com", "https://", "http://h:0"]
+)
+def test_a_host_that_is_no_http_url_is_refused_before_any_call(host: str) -> None:
+    result = run("sync", LEADSCORE_HUBSPOT__ACCESS_TOKEN="pat-na1-x", LEADSCORE_HUBSPOT__HOST=host)
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "setting LEADSCORE_HUBSPOT__HOST" in message
+    assert "expected an http:// or https:// URL with a host" in message
+    assert "pat-na1-x" not in message

@@ -300,6 +300,30 @@ def test_a_faulty_hubspot_ends_with_the_values_of_a_clean_run(
     assert got == expected
 
 
+def test_replies_cut_off_or_lost_are_retried_and_end_with_the_values_of_a_clean_run(
+    rules: RuleSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    at, expected = clean_run(rules, tmp_path)
+    # Truncated list and search bodies are read by the connector itself; lost replies
+    # land (a batch write is carried out) and the client never hears of it.
+    with Sandbox(people=PEOPLE, seed=SEED, scale=10) as box:
+        store = StateStore(f"sqlite:///{tmp_path / 'cut.db'}")
+        sync = make_sync(box, rules, store, at, seed=4)
+        # After setup: a property create whose reply was lost answers 409 when retried.
+        box.hubspot.faults = FaultPlan(truncated=0.10, lost=0.05, seed=9)
+        first = sync.run(SyncOptions(full=True))
+        runs = [sync.run() for _ in range(2)]
+        got = held(box, rules)
+        cut = [c for c in box.hubspot.log if c.status == 0]
+
+    assert len(cut) > 5  # lost replies happened, truncated ones are logged with their status
+    assert first.status == "ok" and first.error is None, first.error
+    assert first.systems["hubspot"].failed == 0 and store.failures("hubspot") == []
+    assert runs[-1].changed == 0
+    assert got == expected
+    assert "Traceback" not in capsys.readouterr().err
+
+
 CHILD = textwrap.dedent(
     """
     import sys

@@ -1,0 +1,77 @@
+"""The HubSpot client's calls: reading an answer is part of the call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import urllib3
+
+from connectors.errors import ServerError
+from connectors.hubspot.client import HubSpotApi
+from connectors.policy import CallPolicy
+from sandbox import FaultPlan, Sandbox
+from sandbox.faults import Fault
+from sandbox.http import Request, Response
+
+TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
+
+
+class Answer:
+    """An SDK answer read with `_preload_content=False`; its first reads time out."""
+
+    def __init__(self, failures: list[Exception]) -> None:
+        self.failures = failures
+        self.headers = {"X-HubSpot-RateLimit-Daily-Remaining": "99"}
+
+    @property
+    def data(self) -> bytes:
+        if self.failures:
+            raise self.failures.pop(0)
+        return b'{"results": [1, 2]}'
+
+    def release_conn(self) -> None:
+        """Nothing to give back."""
+
+
+def api() -> HubSpotApi:
+    return HubSpotApi(TOKEN, host="http://127.0.0.1:9", policy=CallPolicy("hubspot", base_wait=0))
+
+
+def test_a_read_timeout_or_a_reset_while_reading_the_body_is_retried() -> None:
+    client = api()
+    failures: list[Exception] = [
+        urllib3.exceptions.ReadTimeoutError(None, "/crm", "read timed out"),  # type: ignore[arg-type]
+        urllib3.exceptions.ProtocolError("Connection broken: IncompleteRead"),
+    ]
+    sent: list[dict[str, Any]] = []
+
+    def sdk_call(**kwargs: Any) -> Answer:
+        sent.append(kwargs)
+        return Answer(failures)
+
+    body = client.json("contacts.list", sdk_call, limit=2)
+
+    assert body == {"results": [1, 2]}
+    assert len(sent) == 3 and client.policy.calls() == {"contacts.list": 3}
+    assert all(k["_preload_content"] is False for k in sent)
+
+
+def test_an_error_answer_that_echoes_the_token_never_carries_it_into_the_error() -> None:
+    with Sandbox(people=3, seed=1, faults={"hubspot": FaultPlan(server_error=1.0)}) as box:
+        token = box.hubspot.token
+
+        def echo(request: Request, fault: Fault) -> Response:
+            said = f"refused {request.headers['authorization']!r} for /v3?hapikey={token}"
+            return Response.json({"message": said, "category": "ERROR"}, 502)
+
+        box.hubspot.fault_response = echo  # type: ignore[method-assign]
+        policy = CallPolicy("hubspot", attempts=2, base_wait=0)
+        client = HubSpotApi(token, host=box.hubspot.base_url, policy=policy)
+        with pytest.raises(ServerError) as failed:
+            client.json("contacts.list", client.contacts_basic.get_page, limit=1)
+
+    message = str(failed.value)
+    assert failed.value.status == 502 and message.startswith("hubspot contacts.list 502: refused")
+    assert token not in message and "Bearer" not in message
+    assert message.count("[redacted]") == 2
