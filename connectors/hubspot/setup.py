@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.errors import RejectedError
+from connectors.errors import ApiError, RejectedError
 from connectors.hubspot.client import TIMEOUT, HubSpotApi
 from connectors.hubspot.records import SYSTEM
 from connectors.protocol import FieldSpec, SetupReport
@@ -59,7 +59,8 @@ def setup_properties(
         report.created.append(f"group {GROUP}")
         if not dry_run:
             group = PropertyGroupCreate(name=GROUP, label="Lead score", display_order=-1)
-            api.call(
+            created_or_there(
+                api,
                 "properties.groups.create",
                 lambda: api.groups.create("contacts", group, _request_timeout=TIMEOUT),
             )
@@ -98,7 +99,8 @@ def setup_properties(
             description=spec.description,
             options=options or None,
         )
-        api.call(
+        created_or_there(
+            api,
             "properties.create",
             api.properties.create,
             "contacts",
@@ -210,3 +212,14 @@ def lifecycle_stages(api: HubSpotApi) -> list[str]:
     )
     ordered = sorted(prop.options or [], key=lambda o: o.display_order or 0)
     return [o.value for o in ordered]
+
+
+def created_or_there(api: HubSpotApi, operation: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+    """A create that may already have landed: when its reply was lost, the policy's retry
+    is answered 409 (the group or property exists, as the first attempt made it), and
+    so is a create another process made meanwhile. Either way it is there."""
+    try:
+        api.call(operation, fn, *args, **kwargs)
+    except ApiError as error:
+        if error.status != 409:
+            raise

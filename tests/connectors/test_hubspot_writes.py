@@ -295,3 +295,21 @@ def test_setup_brings_a_description_up_to_date_with_the_rules(box: Sandbox, rule
     assert report.updated == [] and report.missing == []
     assert "A 80+" in described and "A 75+" not in described
     assert again.described == []
+
+
+def test_setup_whose_create_replies_are_lost_ends_with_every_property_there(
+    rules: RuleSet,
+) -> None:
+    from sandbox import FaultPlan
+
+    # A third of the replies are lost after the create landed: the retry hears 409.
+    with Sandbox(people=20, seed=1, scale=50) as box:
+        box.hubspot.faults = FaultPlan(lost=0.3, seed=1)
+        hubspot = connector(box)
+        report = hubspot.setup(specs(rules))
+        lost = [c for c in box.hubspot.log if c.status == 0 and "create" in c.operation]
+        defs = box.hubspot.contacts.defs
+
+    assert lost  # some creates landed without a reply
+    assert all(spec.name in defs for spec in specs(rules))
+    assert "leadscore_score" in report.created

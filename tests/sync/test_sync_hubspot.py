@@ -308,9 +308,10 @@ def test_replies_cut_off_or_lost_are_retried_and_end_with_the_values_of_a_clean_
     # land (a batch write is carried out) and the client never hears of it.
     with Sandbox(people=PEOPLE, seed=SEED, scale=10) as box:
         store = StateStore(f"sqlite:///{tmp_path / 'cut.db'}")
-        sync = make_sync(box, rules, store, at, seed=4)
-        # After setup: a property create whose reply was lost answers 409 when retried.
+        # From setup on: a property create whose reply was lost answers 409 when
+        # retried, and setup takes that as the property being there.
         box.hubspot.faults = FaultPlan(truncated=0.10, lost=0.05, seed=9)
+        sync = make_sync(box, rules, store, at, seed=4)
         first = sync.run(SyncOptions(full=True))
         runs = [sync.run() for _ in range(2)]
         got = held(box, rules)
