@@ -11,12 +11,21 @@ says that a missing value matches as well.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from scoring.frames import (
     BoolArray,
@@ -26,7 +35,22 @@ from scoring.frames import (
 )
 from scoring.numbers import parse_number
 
-Scalar = str | int | float | bool
+LIMIT = 1e15
+"""The largest magnitude of a number compared with an attribute (beyond it floats lose
+whole units, and a bound this large is a typo)."""
+Comparand = Annotated[float, Field(allow_inf_nan=False, ge=-LIMIT, le=LIMIT)]
+"""A finite number a condition compares an attribute with."""
+
+
+def _finite(value: Any) -> Any:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and (not math.isfinite(value) or abs(value) > LIMIT):
+        shown = repr(value) if len(repr(value)) <= 20 else repr(value)[:17] + "..."
+        raise ValueError(f"a number must be finite and within ±1e15, got {shown}")
+    return value
+
+
+Scalar = Annotated[str | int | float | bool, AfterValidator(_finite)]
 TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "on"})
 FALSE_WORDS = frozenset({"false", "no", "n", "f", "0", "off"})
 
@@ -47,11 +71,11 @@ class Operators(BaseModel):
         None, description="Present and contains none of these."
     )
     regex: str | None = Field(None, description="Python regular expression, searched in the text.")
-    gt: float | None = Field(None, description="Number greater than.")
-    gte: float | None = Field(None, description="Number greater than or equal to.")
-    lt: float | None = Field(None, description="Number less than.")
-    lte: float | None = Field(None, description="Number less than or equal to.")
-    between: tuple[float, float] | None = Field(
+    gt: Comparand | None = Field(None, description="Number greater than.")
+    gte: Comparand | None = Field(None, description="Number greater than or equal to.")
+    lt: Comparand | None = Field(None, description="Number less than.")
+    lte: Comparand | None = Field(None, description="Number less than or equal to.")
+    between: tuple[Comparand, Comparand] | None = Field(
         None, description="Number within [low, high], both ends included."
     )
     exists: bool | None = Field(

@@ -149,6 +149,97 @@ def test_an_activity_type_listed_twice_is_an_error() -> None:
     assert found == "r.yaml:2: rules[0].activity: activity type listed twice: email_open"
 
 
+# --- numbers are finite and in range -----------------------------------------------------
+
+BAD_NUMBERS = [".nan", ".inf", "-.inf", "1e400", "1.0e400", "1" + "0" * 400]
+
+
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+@pytest.mark.parametrize(
+    ("template", "field"),
+    [
+        ("rules:\n  - {{id: a, activity: page_view, points: {}}}\n", "rules[0].points"),
+        ("rules:\n  - {{id: a, activity: page_view, points: 1, cap: {}}}\n", "rules[0].cap"),
+        (
+            "rules:\n  - {{id: a, activity: page_view, points: 1, window_days: {}}}\n",
+            "rules[0].window_days",
+        ),
+        (
+            "rules:\n  - {{id: a, activity: page_view, points: 1, half_life_days: {}}}\n",
+            "rules[0].half_life_days",
+        ),
+        (
+            "dimensions: {{fit: {{floor: {}}}}}\nrules:\n  - {{id: a, contact: {{x: 1}}, "
+            "points: 1}}\n",
+            "dimensions.fit.floor",
+        ),
+        (
+            "rules:\n  - {{id: a, contact: {{x: {{gt: {}}}}}, points: 1}}\n",
+            "rules[0].contact.x.gt",
+        ),
+        (
+            "rules:\n  - {{id: a, contact: {{x: {{between: [0, {}]}}}}, points: 1}}\n",
+            "rules[0].contact.x.between",
+        ),
+        (
+            "rules:\n  - {{id: a, contact: {{x: 1}}, points: 1}}\n"
+            "grades: {{bands: [{{grade: A, min: {}}}, {{grade: B}}]}}\n",
+            "grades.bands[0].min",
+        ),
+        (
+            "rules:\n  - {{id: a, contact: {{x: 1}}, points: 1}}\n"
+            "stages: {{ladder: [{{name: Lead, when: {{min: {{fit: {}}}}}}}]}}\n",
+            "stages.ladder[0].when.min.fit",
+        ),
+    ],
+)
+def test_numbers_must_be_finite_and_in_range(template: str, field: str, value: str) -> None:
+    found = problems(template.format(value))
+    assert len(found) == 1, found
+    assert found[0].startswith("r.yaml:")
+    assert f": {field}" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "rules:\n  - {id: a, activity: page_view, points: 2000000}\n",
+            "r.yaml:2: rules[0].points: Input should be less than or equal to 1000000",
+        ),
+        (
+            "rules:\n  - {id: a, activity: page_view, points: 1, window_days: 40000}\n",
+            "r.yaml:2: rules[0].window_days: Input should be less than or equal to 36500",
+        ),
+        (
+            "rules:\n  - {id: a, contact: {x: {equals: .nan}}, points: 1}\n",
+            "r.yaml:2: rules[0].contact.x.equals: a number must be finite and within ±1e15",
+        ),
+        (
+            "rules:\n  - {id: a, contact: {x: [1, .inf]}, points: 1}\n",
+            "r.yaml:2: rules[0].contact.x.one_of",
+        ),
+    ],
+)
+def test_out_of_range_numbers_say_the_range(text: str, expected: str) -> None:
+    [found] = problems(text)
+    assert found.startswith(expected)
+
+
+def test_validate_exits_2_on_a_nan(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sync.cli import app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - id: a\n    activity: page_view\n    points: .nan\n", "utf-8")
+    result = CliRunner().invoke(app, ["validate", str(rules)], env={"COLUMNS": "80"})
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert f"{rules}:4: rules[0].points: Input should be a finite number" in message
+    assert "Traceback" not in result.output
+
+
 # --- the parser never fails in any other way ----------------------------------------------
 
 from hypothesis import given  # noqa: E402
