@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -237,6 +239,84 @@ def test_validate_exits_2_on_a_nan(tmp_path: Path) -> None:
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
     assert f"{rules}:4: rules[0].points: Input should be a finite number" in message
+    assert "Traceback" not in result.output
+
+
+# --- duplicate keys and a bounded YAML loader ---------------------------------------------
+
+
+def test_a_duplicate_key_names_both_lines() -> None:
+    [found] = problems(
+        "rules:\n  - id: a\n    activity: page_view\n    points: 20\n    points: 30\n"
+    )
+    assert found == "r.yaml:5: rules[0].points: duplicate key 'points' (lines 4 and 5)"
+
+
+def _alias_bomb() -> str:
+    names = "abcdefghij"
+    text = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    for before, name in itertools.pairwise(names):
+        text += f"{name}: &{name} [{', '.join([f'*{before}'] * 9)}]\n"
+    return text
+
+
+LOADER_CASES = [
+    (_alias_bomb(), "r.yaml:1: ", "expands to more than 100,000 values"),
+    ("a: &a [1, *a]\nrules: *a\n", "r.yaml:1: a[1]: ", "recursive alias"),
+    ("a: &a {b: *a}\n", "r.yaml:1: a.b: ", "recursive alias"),
+    ("[" * 50_000 + "]" * 50_000, "r.yaml:1: ", "nest more than 50 levels deep"),
+    ("a:\n" + "".join("  " * i + "  b:\n" for i in range(80)), "r.yaml:50: ", "50 levels"),
+    ("rules: !foo bar\n", "r.yaml:1: rules: ", "unknown tag '!foo'"),
+    ("rules: !!python/object:os.system {}\n", "r.yaml:1: rules: ", "unknown tag"),
+    ("rules: !!set {a, b}\n", "r.yaml:1: rules: ", "unknown tag '!!set'"),
+    ("b: &b {points: 1}\nrules:\n  - <<: *b\n    id: a\n", "r.yaml:3: rules[0]: ", "merge keys"),
+    ("rules:\n  - <<: {points: 1}\n", "r.yaml:2: rules[0]: ", "merge keys (<<)"),
+    ("rules: !!int abc\n", "r.yaml:1: rules: ", "'abc' is not a valid int"),
+    ("? [a]\n: 1\n", "r.yaml:1: ", "keys must be plain values"),
+    ("#" * 1_000_001, "r.yaml: ", "larger than 1,000,000 characters"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "message"), LOADER_CASES)
+def test_yaml_the_loader_refuses_is_a_located_error_found_quickly(
+    text: str, where: str, message: str
+) -> None:
+    started = time.monotonic()
+    [found] = problems(text)
+    assert time.monotonic() - started < 5
+    assert found.startswith(where) and message in found, found
+
+
+def test_aliases_within_the_bound_still_work() -> None:
+    rules = parse_rules(
+        "rules:\n  - {id: a, contact: {country: &m [SE, FI]}, points: 1}\n"
+        "  - {id: b, contact: {country: {not_one_of: *m}}, points: -1}\n"
+    )
+    assert rules.rules[1].contact is not None
+    assert rules.rules[1].contact["country"].not_one_of == ["SE", "FI"]
+
+
+def test_an_oversized_file_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"#" * 3_000_000)
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert (
+        str(caught.value)
+        == f"{path}: the file is larger than 1,000,000 bytes; a rule file is far smaller"
+    )
+
+
+def test_validate_exits_2_on_an_alias_bomb(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sync.cli import app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(_alias_bomb(), "utf-8")
+    result = CliRunner().invoke(app, ["validate", str(rules)], env={"COLUMNS": "80"})
+    assert result.exit_code == 2
+    assert "expands to more than 100,000 values" in " ".join(result.stderr.split())
     assert "Traceback" not in result.output
 
 
