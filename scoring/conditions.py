@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import math
 import re
+import re._constants as _sre  # type: ignore[import-not-found]  # the parse tree opcodes
+import re._parser as _parser  # type: ignore[import-not-found]  # re's parser
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
@@ -103,6 +105,11 @@ class Operators(BaseModel):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"invalid regular expression: {exc}") from None
+            except (RecursionError, OverflowError):
+                raise ValueError("invalid regular expression: too complex") from None
+            unsupported = regex_problem(pattern)
+            if unsupported:
+                raise ValueError(f"regex {_shown(pattern)}: {unsupported}")
         return pattern
 
     @field_validator("between")
@@ -115,6 +122,73 @@ class Operators(BaseModel):
     def given(self) -> dict[str, Any]:
         """The operators given, `or_missing` aside (it says what a missing value does)."""
         return {k: v for k, v in self if v is not None and k != "or_missing"}
+
+
+# --- regular expressions that run in bounded time ----------------------------------------
+
+REGEX_TEXT = 1000
+"""A `regex` is searched in the first this many characters of a value."""
+MAX_REPEATS = 2
+"""The most quantifiers (`*`, `+`, `{m,n}` with n > 1) a `regex` may have."""
+_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT}
+_LOOKAROUND = "lookarounds ((?=...), (?!...), (?<=...), (?<!...)) are not supported"
+_BACKREFERENCE = "backreferences (\\1, (?P=name), (?(1)...)) are not supported"
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why a pattern could take more than polynomial time on some text, or None.
+
+    Python's engine backtracks: a quantifier over something that can itself match
+    in several ways (`(a+)+`, `(a|ab)*`), a backreference or a lookaround can take
+    time exponential in the text. Those are refused; the rest are bounded by the
+    number of quantifiers and the length of the text searched (`REGEX_TEXT`).
+    """
+    try:
+        tree = _parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return "too complex"
+    repeats = 0
+
+    def walk(items: Any, inside_repeat: bool) -> str | None:
+        nonlocal repeats
+        for op, arg in items:
+            if op in (_sre.ASSERT, _sre.ASSERT_NOT):
+                return _LOOKAROUND
+            if op in (_sre.GROUPREF, _sre.GROUPREF_EXISTS):
+                return _BACKREFERENCE
+            children: list[Any] = []
+            if op in _REPEATS:
+                _, high, body = arg
+                if high > 1:
+                    if inside_repeat:
+                        return "nested quantifiers such as (a+)+ are not supported"
+                    repeats += 1
+                    if repeats > MAX_REPEATS:
+                        return f"more than {MAX_REPEATS} quantifiers (*, +, {{m,n}}) in one regex"
+                    problem = walk(body, True)
+                    if problem:
+                        return problem
+                    continue
+                children = [body]
+            elif op is _sre.BRANCH:
+                if inside_repeat:
+                    return "a quantified alternation such as (a|ab)+ is not supported"
+                children = arg[1]
+            elif op is _sre.SUBPATTERN:
+                children = [arg[-1]]
+            elif op is _sre.ATOMIC_GROUP:
+                children = [arg]
+            for child in children:
+                problem = walk(child, inside_repeat)
+                if problem:
+                    return problem
+        return None
+
+    return walk(tree, False)
+
+
+def _shown(pattern: str) -> str:
+    return repr(pattern) if len(pattern) <= 40 else repr(pattern[:37] + "...")
 
 
 def _shorthand(value: Any) -> Any:
@@ -201,7 +275,7 @@ _CELL_TESTS: dict[str, Callable[[str | float, Any], bool]] = {
     "not_one_of": lambda cell, arg: not arg.match(cell),
     "contains": _contains,
     "not_contains": lambda cell, arg: not _contains(cell, arg),
-    "regex": lambda cell, arg: arg.search(_text(cell)) is not None,
+    "regex": lambda cell, arg: arg.search(_text(cell)[:REGEX_TEXT]) is not None,
     "gt": _number_test(float.__gt__),
     "gte": _number_test(float.__ge__),
     "lt": _number_test(float.__lt__),

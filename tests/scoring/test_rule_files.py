@@ -320,6 +320,61 @@ def test_validate_exits_2_on_an_alias_bomb(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+# --- regular expressions run in bounded time ---------------------------------------------
+
+
+def _regex_rules(pattern: str) -> str:
+    return f"rules:\n  - id: a\n    contact: {{title: {{regex: '{pattern}'}}}}\n    points: 1\n"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "construct"),
+    [
+        ("^(a+)+$", "nested quantifiers"),
+        ("^(?:[a-z]+\\.)+com$", "nested quantifiers"),
+        ("(a|ab)*c", "quantified alternation"),
+        ("(\\w)\\1", "backreferences"),
+        ("(?P<x>a)(?P=x)", "backreferences"),
+        ("(?=a)b", "lookarounds"),
+        ("(?<!x)y", "lookarounds"),
+        ("a.*b.*c.*d", "more than 2 quantifiers"),
+    ],
+)
+def test_validate_names_the_regex_construct_it_refuses(pattern: str, construct: str) -> None:
+    [found] = problems(_regex_rules(pattern))
+    assert found.startswith("r.yaml:3: rules[0].contact.title.regex: regex ")
+    assert construct in found
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(?i)^head of .*marketing", "\\b(cto|ceo|cfo)\\b", "x{2,5}y", "(ab){3}"]
+)
+def test_ordinary_regexes_still_validate(pattern: str) -> None:
+    assert parse_rules(_regex_rules(pattern)).rules[0].contact is not None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("^a+$", "a" * 30 + "!"),
+        ("^a.*a.*b$", "a" * 100_000),
+        ("\\w+\\s*x", "a" * 100_000),
+        ("(?i)^head of .*marketing", "head of " * 20_000),
+    ],
+)
+def test_scoring_an_allowed_regex_over_adversarial_text_is_fast(pattern: str, text: str) -> None:
+    from scoring.conditions import cell_predicate
+
+    ops = parse_rules(_regex_rules(pattern)).rules[0].contact
+    assert ops is not None
+    predicate = cell_predicate(ops["title"])
+    started = time.monotonic()
+    texts = [text[: len(text) - i] + "!" for i in range(5)]
+    matches = [predicate(t) for t in texts]
+    assert time.monotonic() - started < 5
+    assert not any(matches)
+
+
 # --- the parser never fails in any other way ----------------------------------------------
 
 from hypothesis import given  # noqa: E402
