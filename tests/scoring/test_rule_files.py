@@ -377,7 +377,7 @@ def test_scoring_an_allowed_regex_over_adversarial_text_is_fast(pattern: str, te
 
 # --- the parser never fails in any other way ----------------------------------------------
 
-from hypothesis import given  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 json_values = st.recursive(
@@ -436,5 +436,65 @@ def test_any_structure_gives_a_rule_set_or_located_problems(document: dict) -> N
 
     try:
         parse_rules(yaml.safe_dump(document), "r.yaml")
+    except RuleFileError as exc:
+        assert exc.problems and all(str(p).startswith("r.yaml") for p in exc.problems)
+
+
+DEFAULT_TEXT = (Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml").read_text()
+YAML_PIECES = [
+    "&a ",
+    "*a",
+    "<<: ",
+    "!!str ",
+    "!x ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ": ",
+    "- ",
+    "\n  ",
+    ".nan",
+    "1e400",
+    "? ",
+    "|\n",
+    "'",
+    '"',
+    "#",
+    "\t",
+    "(a+)+",
+    "9999-12-31T23:30:00-01:00",
+]
+
+
+@settings(max_examples=60, deadline=5000)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(DEFAULT_TEXT)),
+            st.integers(0, 40),
+            st.sampled_from(YAML_PIECES) | st.text(max_size=6),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_mutated_default_rules_give_rules_or_located_problems(edits: list) -> None:
+    text = DEFAULT_TEXT
+    for at, cut, piece in edits:
+        text = text[:at] + piece + text[at + cut :]
+    started = time.monotonic()
+    try:
+        parse_rules(text, "r.yaml")
+    except RuleFileError as exc:
+        assert exc.problems and all(str(p).startswith("r.yaml") for p in exc.problems)
+    assert time.monotonic() - started < 5
+
+
+@settings(max_examples=100, deadline=5000)
+@given(st.lists(st.sampled_from(YAML_PIECES) | st.text(max_size=4), max_size=30))
+def test_yaml_ish_text_gives_rules_or_located_problems(pieces: list[str]) -> None:
+    try:
+        parse_rules("".join(pieces), "r.yaml")
     except RuleFileError as exc:
         assert exc.problems and all(str(p).startswith("r.yaml") for p in exc.problems)
