@@ -11,12 +11,23 @@ says that a missing value matches as well.
 
 from __future__ import annotations
 
+import math
 import re
+import re._constants as _sre  # type: ignore[import-not-found]  # the parse tree opcodes
+import re._parser as _parser  # type: ignore[import-not-found]  # re's parser
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from scoring.frames import (
     BoolArray,
@@ -26,7 +37,22 @@ from scoring.frames import (
 )
 from scoring.numbers import parse_number
 
-Scalar = str | int | float | bool
+LIMIT = 1e15
+"""The largest magnitude of a number compared with an attribute (beyond it floats lose
+whole units, and a bound this large is a typo)."""
+Comparand = Annotated[float, Field(allow_inf_nan=False, ge=-LIMIT, le=LIMIT)]
+"""A finite number a condition compares an attribute with."""
+
+
+def _finite(value: Any) -> Any:
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if number and (not math.isfinite(value) or abs(value) > LIMIT):
+        shown = repr(value) if len(repr(value)) <= 20 else repr(value)[:17] + "..."
+        raise ValueError(f"a number must be finite and within ±1e15, got {shown}")
+    return value
+
+
+Scalar = Annotated[str | int | float | bool, AfterValidator(_finite)]
 TRUE_WORDS = frozenset({"true", "yes", "y", "t", "1", "on"})
 FALSE_WORDS = frozenset({"false", "no", "n", "f", "0", "off"})
 
@@ -47,11 +73,11 @@ class Operators(BaseModel):
         None, description="Present and contains none of these."
     )
     regex: str | None = Field(None, description="Python regular expression, searched in the text.")
-    gt: float | None = Field(None, description="Number greater than.")
-    gte: float | None = Field(None, description="Number greater than or equal to.")
-    lt: float | None = Field(None, description="Number less than.")
-    lte: float | None = Field(None, description="Number less than or equal to.")
-    between: tuple[float, float] | None = Field(
+    gt: Comparand | None = Field(None, description="Number greater than.")
+    gte: Comparand | None = Field(None, description="Number greater than or equal to.")
+    lt: Comparand | None = Field(None, description="Number less than.")
+    lte: Comparand | None = Field(None, description="Number less than or equal to.")
+    between: tuple[Comparand, Comparand] | None = Field(
         None, description="Number within [low, high], both ends included."
     )
     exists: bool | None = Field(
@@ -79,6 +105,11 @@ class Operators(BaseModel):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"invalid regular expression: {exc}") from None
+            except (RecursionError, OverflowError):
+                raise ValueError("invalid regular expression: too complex") from None
+            unsupported = regex_problem(pattern)
+            if unsupported:
+                raise ValueError(f"regex {_shown(pattern)}: {unsupported}")
         return pattern
 
     @field_validator("between")
@@ -91,6 +122,73 @@ class Operators(BaseModel):
     def given(self) -> dict[str, Any]:
         """The operators given, `or_missing` aside (it says what a missing value does)."""
         return {k: v for k, v in self if v is not None and k != "or_missing"}
+
+
+# --- regular expressions that run in bounded time ----------------------------------------
+
+REGEX_TEXT = 1000
+"""A `regex` is searched in the first this many characters of a value."""
+MAX_REPEATS = 2
+"""The most quantifiers (`*`, `+`, `{m,n}` with n > 1) a `regex` may have."""
+_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT}
+_LOOKAROUND = "lookarounds ((?=...), (?!...), (?<=...), (?<!...)) are not supported"
+_BACKREFERENCE = "backreferences (\\1, (?P=name), (?(1)...)) are not supported"
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why a pattern could take more than polynomial time on some text, or None.
+
+    Python's engine backtracks: a quantifier over something that can itself match
+    in several ways (`(a+)+`, `(a|ab)*`), a backreference or a lookaround can take
+    time exponential in the text. Those are refused; the rest are bounded by the
+    number of quantifiers and the length of the text searched (`REGEX_TEXT`).
+    """
+    try:
+        tree = _parser.parse(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return "too complex"
+    repeats = 0
+
+    def walk(items: Any, inside_repeat: bool) -> str | None:
+        nonlocal repeats
+        for op, arg in items:
+            if op in (_sre.ASSERT, _sre.ASSERT_NOT):
+                return _LOOKAROUND
+            if op in (_sre.GROUPREF, _sre.GROUPREF_EXISTS):
+                return _BACKREFERENCE
+            children: list[Any] = []
+            if op in _REPEATS:
+                _, high, body = arg
+                if high > 1:
+                    if inside_repeat:
+                        return "nested quantifiers such as (a+)+ are not supported"
+                    repeats += 1
+                    if repeats > MAX_REPEATS:
+                        return f"more than {MAX_REPEATS} quantifiers (*, +, {{m,n}}) in one regex"
+                    problem = walk(body, True)
+                    if problem:
+                        return problem
+                    continue
+                children = [body]
+            elif op is _sre.BRANCH:
+                if inside_repeat:
+                    return "a quantified alternation such as (a|ab)+ is not supported"
+                children = arg[1]
+            elif op is _sre.SUBPATTERN:
+                children = [arg[-1]]
+            elif op is _sre.ATOMIC_GROUP:
+                children = [arg]
+            for child in children:
+                problem = walk(child, inside_repeat)
+                if problem:
+                    return problem
+        return None
+
+    return walk(tree, False)
+
+
+def _shown(pattern: str) -> str:
+    return repr(pattern) if len(pattern) <= 40 else repr(pattern[:37] + "...")
 
 
 def _shorthand(value: Any) -> Any:
@@ -177,7 +275,7 @@ _CELL_TESTS: dict[str, Callable[[str | float, Any], bool]] = {
     "not_one_of": lambda cell, arg: not arg.match(cell),
     "contains": _contains,
     "not_contains": lambda cell, arg: not _contains(cell, arg),
-    "regex": lambda cell, arg: arg.search(_text(cell)) is not None,
+    "regex": lambda cell, arg: arg.search(_text(cell)[:REGEX_TEXT]) is not None,
     "gt": _number_test(float.__gt__),
     "gte": _number_test(float.__ge__),
     "lt": _number_test(float.__lt__),

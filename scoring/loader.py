@@ -28,11 +28,31 @@ from scoring.rules import (
 )
 
 Path_ = tuple[str | int, ...]
+MAX_BYTES = 1_000_000
+"""The largest rule file read (the default rule set is 17 kB)."""
+MAX_DEPTH = 50
+"""The deepest nesting of lists and mappings (the rule language needs fewer than 15)."""
+MAX_VALUES = 100_000
+"""The most values a file may hold once its aliases are expanded."""
 _BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
 class _RuleLoader(yaml.SafeLoader):
-    """YAML with 1.2 booleans: only true and false, so `country: [SE, NO]` stays text."""
+    """YAML with 1.2 booleans: only true and false, so `country: [SE, NO]` stays text;
+    nesting is bounded while composing, so deep input never exhausts the stack."""
+
+    depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.depth >= MAX_DEPTH:
+            problem = f"values nest more than {MAX_DEPTH} levels deep"
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, problem, mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 _RuleLoader.yaml_implicit_resolvers = {
@@ -53,7 +73,12 @@ def load_rules(path: str | Path) -> RuleSet:
     """Read and validate a rule file; raises `RuleFileError` listing every problem."""
     name = str(path)
     try:
-        text = Path(path).read_text("utf-8")
+        with Path(path).open("rb") as file:
+            raw = file.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            message = f"the file is larger than {MAX_BYTES:,} bytes; a rule file is far smaller"
+            raise RuleFileError([Problem(name, None, "", message)])
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise RuleFileError([Problem(name, None, "", "file not found")]) from None
     except UnicodeDecodeError as exc:
@@ -67,6 +92,9 @@ def load_rules(path: str | Path) -> RuleSet:
 
 def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
     """Validate rule-file text; `name` is used in error messages."""
+    if len(text) > MAX_BYTES:
+        message = f"the file is larger than {MAX_BYTES:,} characters; a rule file is far smaller"
+        raise RuleFileError([Problem(name, None, "", message)])
     try:
         node = yaml.compose(text, Loader=_RuleLoader)
     except yaml.MarkedYAMLError as exc:
@@ -81,9 +109,9 @@ def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
         raise RuleFileError([Problem(name, None, "", "the file is empty")])
     lines: dict[Path_, int] = {}
     try:
-        data = _construct(node, (), lines)
-    except ValueError as exc:
-        raise RuleFileError([Problem(name, None, "", str(exc))]) from None
+        data = _Builder(lines).build(node, ())
+    except _Bad as exc:
+        raise RuleFileError([Problem(name, exc.line, _dotted(exc.path), str(exc))]) from None
     if not isinstance(data, dict):
         raise RuleFileError([Problem(name, 1, "", "expected a mapping at the top level")])
     try:
@@ -97,24 +125,93 @@ def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
         raise RuleFileError([p.problem for p in problems]) from None
 
 
-def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
-    """Plain Python data from a YAML node, recording the line of every path."""
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = yaml.SafeLoader(b"").construct_object(key_node)  # scalars only
-            if isinstance(key, list | dict):
-                raise ValueError(f"line {key_node.start_mark.line + 1}: keys must be plain values")
-            key_path = (*path, str(key))
-            lines[key_path] = key_node.start_mark.line + 1
-            if key in result:
-                lines[key_path] = key_node.start_mark.line + 1
-            result[key] = _construct(value_node, key_path, lines)
+class _Bad(Exception):
+    """A problem found while turning YAML nodes into data: its line, path and message."""
+
+    def __init__(self, node: yaml.Node, path: Path_, message: str) -> None:
+        super().__init__(message)
+        self.line = node.start_mark.line + 1
+        self.path = path
+
+
+_YAML = "tag:yaml.org,2002:"
+_SCALAR_TAGS = frozenset(_YAML + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
+
+
+class _Builder:
+    """Plain Python data from a YAML node, recording the line of every path.
+
+    Aliases (`&markets` ... `*markets`) are expanded, so the values they stand for
+    are counted: a file expanding to more than `MAX_VALUES` values (an alias bomb),
+    an alias inside itself, or nesting deeper than `MAX_DEPTH` is refused.
+    """
+
+    def __init__(self, lines: dict[Path_, int]) -> None:
+        self.lines = lines
+        self.count = 0
+        self.open: set[int] = set()
+        self.scalars = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        self.count += 1
+        if self.count > MAX_VALUES:
+            message = (
+                f"the file expands to more than {MAX_VALUES:,} values; aliases (*name) "
+                "may repeat a value, but not this often"
+            )
+            raise _Bad(node, path, message)
+        if len(path) > MAX_DEPTH:
+            raise _Bad(node, path, f"values nest more than {MAX_DEPTH} levels deep")
+        if id(node) in self.open:
+            raise _Bad(node, path, "a recursive alias: the value contains itself")
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return self.scalar(node, path)
+        self.open.add(id(node))
+        result: Any
+        if isinstance(node, yaml.MappingNode):
+            result = self.mapping(node, path)
+        else:
+            self.check_tag(node, path, _YAML + "seq")
+            result = [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        self.open.discard(id(node))
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_construct(child, (*path, i), lines) for i, child in enumerate(node.value)]
-    return yaml.SafeLoader(b"").construct_object(node)
+
+    def mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
+        self.check_tag(node, path, _YAML + "map")
+        result: dict[Any, Any] = {}
+        first_line: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.tag == _YAML + "merge":
+                message = "merge keys (<<) are not supported; write the fields out"
+                raise _Bad(key_node, path, message)
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise _Bad(key_node, path, "keys must be plain values")
+            key = self.scalar(key_node, path)
+            if key in result:
+                message = f"duplicate key {str(key)!r} (lines {first_line[key]} and {line})"
+                raise _Bad(key_node, (*path, str(key)), message)
+            key_path = (*path, str(key))
+            first_line[key] = line
+            self.lines[key_path] = line
+            result[key] = self.build(value_node, key_path)
+        return result
+
+    def scalar(self, node: yaml.Node, path: Path_) -> Any:
+        self.check_tag(node, path, *_SCALAR_TAGS)
+        try:
+            return self.scalars.construct_object(node)
+        except (ValueError, OverflowError, TypeError, yaml.YAMLError) as exc:
+            tag = node.tag.removeprefix(_YAML)
+            raise _Bad(node, path, f"{_short(node.value)} is not a valid {tag}: {exc}") from None
+
+    @staticmethod
+    def check_tag(node: yaml.Node, path: Path_, *allowed: str) -> None:
+        if node.tag not in allowed:
+            tag = node.tag.replace(_YAML, "!!")
+            message = f"unknown tag {tag!r}; rule files use plain values, lists and mappings"
+            raise _Bad(node, path, message)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,13 @@ from scoring.records import ActivityType
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_DIMENSIONS = frozenset({"total"})
+MAX_POINTS = 1e6
+MAX_DAYS = 36500
+
+Amount = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_POINTS, le=MAX_POINTS)]
+"""Points, caps, floors and thresholds: finite, within a million either way."""
+Days = Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_DAYS)]
+"""Windows and half-lives: more than zero and at most 100 years of days."""
 
 
 def _one_or_many(value: Any) -> Any:
@@ -65,8 +72,8 @@ class Dimension(Strict):
     """A named sub-score; `cap` and `floor` bound it after its rules are summed."""
 
     label: str | None = None
-    cap: float | None = Field(None, gt=0, description="Highest value the dimension can reach.")
-    floor: float | None = Field(None, description="Lowest value the dimension can fall to.")
+    cap: Amount | None = Field(None, gt=0, description="Highest value the dimension can reach.")
+    floor: Amount | None = Field(None, description="Lowest value the dimension can fall to.")
 
     @model_validator(mode="after")
     def _bounds(self) -> Self:
@@ -94,16 +101,14 @@ class Rule(Strict):
     contact: Conditions | None = Field(
         None, description="Conditions on the contact's attributes (a profile rule on its own)."
     )
-    points: float = Field(0, description="Points per match; negative to subtract.")
+    points: Amount = Field(0, description="Points per match; negative to subtract.")
     once: bool = Field(False, description="Count only the most recent matching activity.")
-    cap: float | None = Field(
+    cap: Amount | None = Field(
         None, gt=0, description="Most points (in absolute value) this rule gives one contact."
     )
-    window_days: float | None = Field(
-        None, gt=0, description="Only activities of the last N days count."
-    )
-    half_life_days: float | None = Field(
-        None, gt=0, description="Points halve every N days since the activity."
+    window_days: Days | None = Field(None, description="Only activities of the last N days count.")
+    half_life_days: Days | None = Field(
+        None, description="Points halve every N days since the activity."
     )
     disqualify: bool = Field(False, description="A match disqualifies the contact.")
 
@@ -142,7 +147,7 @@ class Rule(Strict):
 class StageCondition(Strict):
     """Entry conditions of a stage; every field given must hold."""
 
-    min: dict[str, float] = Field(
+    min: dict[str, Amount] = Field(
         default_factory=dict,
         description="Minimum per dimension, or `total`, e.g. {fit: 25, total: 50}.",
     )
@@ -150,9 +155,7 @@ class StageCondition(Strict):
     has_activity: ActivityTypes | None = Field(
         None, description="The contact has at least one activity of one of these types."
     )
-    within_days: float | None = Field(
-        None, gt=0, description="Limits `has_activity` to the last N days."
-    )
+    within_days: Days | None = Field(None, description="Limits `has_activity` to the last N days.")
     where: Conditions | None = Field(
         None,
         description="Limits `has_activity` to activities whose fields match, e.g. "
@@ -214,7 +217,7 @@ class StageLadder(Strict):
 
 class GradeBand(Strict):
     grade: str = Field(min_length=1, max_length=3)
-    min: float | None = Field(None, description="Lowest dimension value for this grade.")
+    min: Amount | None = Field(None, description="Lowest dimension value for this grade.")
 
 
 class Grades(Strict):
@@ -257,11 +260,14 @@ class BotClicks(Strict):
     seconds_after_delivery: float = Field(
         10,
         ge=0,
+        le=MAX_DAYS * 86400,
+        allow_inf_nan=False,
         description="A click this soon after the email_sent of the same campaign is a scanner's.",
     )
     max_per_second: int = Field(
         2,
         ge=1,
+        le=1_000_000,
         description="More clicks than this by one contact within one second are a scanner's.",
     )
 

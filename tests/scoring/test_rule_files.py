@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -149,9 +151,233 @@ def test_an_activity_type_listed_twice_is_an_error() -> None:
     assert found == "r.yaml:2: rules[0].activity: activity type listed twice: email_open"
 
 
+# --- numbers are finite and in range -----------------------------------------------------
+
+BAD_NUMBERS = [".nan", ".inf", "-.inf", "1e400", "1.0e400", "1" + "0" * 400]
+
+
+@pytest.mark.parametrize("value", BAD_NUMBERS)
+@pytest.mark.parametrize(
+    ("template", "field"),
+    [
+        ("rules:\n  - {{id: a, activity: page_view, points: {}}}\n", "rules[0].points"),
+        ("rules:\n  - {{id: a, activity: page_view, points: 1, cap: {}}}\n", "rules[0].cap"),
+        (
+            "rules:\n  - {{id: a, activity: page_view, points: 1, window_days: {}}}\n",
+            "rules[0].window_days",
+        ),
+        (
+            "rules:\n  - {{id: a, activity: page_view, points: 1, half_life_days: {}}}\n",
+            "rules[0].half_life_days",
+        ),
+        (
+            "dimensions: {{fit: {{floor: {}}}}}\nrules:\n  - {{id: a, contact: {{x: 1}}, "
+            "points: 1}}\n",
+            "dimensions.fit.floor",
+        ),
+        (
+            "rules:\n  - {{id: a, contact: {{x: {{gt: {}}}}}, points: 1}}\n",
+            "rules[0].contact.x.gt",
+        ),
+        (
+            "rules:\n  - {{id: a, contact: {{x: {{between: [0, {}]}}}}, points: 1}}\n",
+            "rules[0].contact.x.between",
+        ),
+        (
+            "rules:\n  - {{id: a, contact: {{x: 1}}, points: 1}}\n"
+            "grades: {{bands: [{{grade: A, min: {}}}, {{grade: B}}]}}\n",
+            "grades.bands[0].min",
+        ),
+        (
+            "rules:\n  - {{id: a, contact: {{x: 1}}, points: 1}}\n"
+            "stages: {{ladder: [{{name: Lead, when: {{min: {{fit: {}}}}}}}]}}\n",
+            "stages.ladder[0].when.min.fit",
+        ),
+    ],
+)
+def test_numbers_must_be_finite_and_in_range(template: str, field: str, value: str) -> None:
+    found = problems(template.format(value))
+    assert len(found) == 1, found
+    assert found[0].startswith("r.yaml:")
+    assert f": {field}" in found[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "rules:\n  - {id: a, activity: page_view, points: 2000000}\n",
+            "r.yaml:2: rules[0].points: Input should be less than or equal to 1000000",
+        ),
+        (
+            "rules:\n  - {id: a, activity: page_view, points: 1, window_days: 40000}\n",
+            "r.yaml:2: rules[0].window_days: Input should be less than or equal to 36500",
+        ),
+        (
+            "rules:\n  - {id: a, contact: {x: {equals: .nan}}, points: 1}\n",
+            "r.yaml:2: rules[0].contact.x.equals: a number must be finite and within ±1e15",
+        ),
+        (
+            "rules:\n  - {id: a, contact: {x: [1, .inf]}, points: 1}\n",
+            "r.yaml:2: rules[0].contact.x.one_of",
+        ),
+    ],
+)
+def test_out_of_range_numbers_say_the_range(text: str, expected: str) -> None:
+    [found] = problems(text)
+    assert found.startswith(expected)
+
+
+def test_validate_exits_2_on_a_nan(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sync.cli import app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - id: a\n    activity: page_view\n    points: .nan\n", "utf-8")
+    result = CliRunner().invoke(app, ["validate", str(rules)], env={"COLUMNS": "80"})
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert f"{rules}:4: rules[0].points: Input should be a finite number" in message
+    assert "Traceback" not in result.output
+
+
+# --- duplicate keys and a bounded YAML loader ---------------------------------------------
+
+
+def test_a_duplicate_key_names_both_lines() -> None:
+    [found] = problems(
+        "rules:\n  - id: a\n    activity: page_view\n    points: 20\n    points: 30\n"
+    )
+    assert found == "r.yaml:5: rules[0].points: duplicate key 'points' (lines 4 and 5)"
+
+
+def _alias_bomb() -> str:
+    names = "abcdefghij"
+    text = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    for before, name in itertools.pairwise(names):
+        text += f"{name}: &{name} [{', '.join([f'*{before}'] * 9)}]\n"
+    return text
+
+
+LOADER_CASES = [
+    (_alias_bomb(), "r.yaml:1: ", "expands to more than 100,000 values"),
+    ("a: &a [1, *a]\nrules: *a\n", "r.yaml:1: a[1]: ", "recursive alias"),
+    ("a: &a {b: *a}\n", "r.yaml:1: a.b: ", "recursive alias"),
+    ("[" * 50_000 + "]" * 50_000, "r.yaml:1: ", "nest more than 50 levels deep"),
+    ("a:\n" + "".join("  " * i + "  b:\n" for i in range(80)), "r.yaml:50: ", "50 levels"),
+    ("rules: !foo bar\n", "r.yaml:1: rules: ", "unknown tag '!foo'"),
+    ("rules: !!python/object:os.system {}\n", "r.yaml:1: rules: ", "unknown tag"),
+    ("rules: !!set {a, b}\n", "r.yaml:1: rules: ", "unknown tag '!!set'"),
+    ("b: &b {points: 1}\nrules:\n  - <<: *b\n    id: a\n", "r.yaml:3: rules[0]: ", "merge keys"),
+    ("rules:\n  - <<: {points: 1}\n", "r.yaml:2: rules[0]: ", "merge keys (<<)"),
+    ("rules: !!int abc\n", "r.yaml:1: rules: ", "'abc' is not a valid int"),
+    ("? [a]\n: 1\n", "r.yaml:1: ", "keys must be plain values"),
+    ("#" * 1_000_001, "r.yaml: ", "larger than 1,000,000 characters"),
+]
+
+
+@pytest.mark.parametrize(("text", "where", "message"), LOADER_CASES)
+def test_yaml_the_loader_refuses_is_a_located_error_found_quickly(
+    text: str, where: str, message: str
+) -> None:
+    started = time.monotonic()
+    [found] = problems(text)
+    assert time.monotonic() - started < 5
+    assert found.startswith(where) and message in found, found
+
+
+def test_aliases_within_the_bound_still_work() -> None:
+    rules = parse_rules(
+        "rules:\n  - {id: a, contact: {country: &m [SE, FI]}, points: 1}\n"
+        "  - {id: b, contact: {country: {not_one_of: *m}}, points: -1}\n"
+    )
+    assert rules.rules[1].contact is not None
+    assert rules.rules[1].contact["country"].not_one_of == ["SE", "FI"]
+
+
+def test_an_oversized_file_is_refused_before_it_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"#" * 3_000_000)
+    with pytest.raises(RuleFileError) as caught:
+        load_rules(path)
+    assert (
+        str(caught.value)
+        == f"{path}: the file is larger than 1,000,000 bytes; a rule file is far smaller"
+    )
+
+
+def test_validate_exits_2_on_an_alias_bomb(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from sync.cli import app
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(_alias_bomb(), "utf-8")
+    result = CliRunner().invoke(app, ["validate", str(rules)], env={"COLUMNS": "80"})
+    assert result.exit_code == 2
+    assert "expands to more than 100,000 values" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+# --- regular expressions run in bounded time ---------------------------------------------
+
+
+def _regex_rules(pattern: str) -> str:
+    return f"rules:\n  - id: a\n    contact: {{title: {{regex: '{pattern}'}}}}\n    points: 1\n"
+
+
+@pytest.mark.parametrize(
+    ("pattern", "construct"),
+    [
+        ("^(a+)+$", "nested quantifiers"),
+        ("^(?:[a-z]+\\.)+com$", "nested quantifiers"),
+        ("(a|ab)*c", "quantified alternation"),
+        ("(\\w)\\1", "backreferences"),
+        ("(?P<x>a)(?P=x)", "backreferences"),
+        ("(?=a)b", "lookarounds"),
+        ("(?<!x)y", "lookarounds"),
+        ("a.*b.*c.*d", "more than 2 quantifiers"),
+    ],
+)
+def test_validate_names_the_regex_construct_it_refuses(pattern: str, construct: str) -> None:
+    [found] = problems(_regex_rules(pattern))
+    assert found.startswith("r.yaml:3: rules[0].contact.title.regex: regex ")
+    assert construct in found
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(?i)^head of .*marketing", "\\b(cto|ceo|cfo)\\b", "x{2,5}y", "(ab){3}"]
+)
+def test_ordinary_regexes_still_validate(pattern: str) -> None:
+    assert parse_rules(_regex_rules(pattern)).rules[0].contact is not None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("^a+$", "a" * 30 + "!"),
+        ("^a.*a.*b$", "a" * 100_000),
+        ("\\w+\\s*x", "a" * 100_000),
+        ("(?i)^head of .*marketing", "head of " * 20_000),
+    ],
+)
+def test_scoring_an_allowed_regex_over_adversarial_text_is_fast(pattern: str, text: str) -> None:
+    from scoring.conditions import cell_predicate
+
+    ops = parse_rules(_regex_rules(pattern)).rules[0].contact
+    assert ops is not None
+    predicate = cell_predicate(ops["title"])
+    started = time.monotonic()
+    texts = [text[: len(text) - i] + "!" for i in range(5)]
+    matches = [predicate(t) for t in texts]
+    assert time.monotonic() - started < 5
+    assert not any(matches)
+
+
 # --- the parser never fails in any other way ----------------------------------------------
 
-from hypothesis import given  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 json_values = st.recursive(
@@ -210,5 +436,65 @@ def test_any_structure_gives_a_rule_set_or_located_problems(document: dict) -> N
 
     try:
         parse_rules(yaml.safe_dump(document), "r.yaml")
+    except RuleFileError as exc:
+        assert exc.problems and all(str(p).startswith("r.yaml") for p in exc.problems)
+
+
+DEFAULT_TEXT = (Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml").read_text()
+YAML_PIECES = [
+    "&a ",
+    "*a",
+    "<<: ",
+    "!!str ",
+    "!x ",
+    "[",
+    "]",
+    "{",
+    "}",
+    ": ",
+    "- ",
+    "\n  ",
+    ".nan",
+    "1e400",
+    "? ",
+    "|\n",
+    "'",
+    '"',
+    "#",
+    "\t",
+    "(a+)+",
+    "9999-12-31T23:30:00-01:00",
+]
+
+
+@settings(max_examples=60, deadline=5000)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(DEFAULT_TEXT)),
+            st.integers(0, 40),
+            st.sampled_from(YAML_PIECES) | st.text(max_size=6),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_mutated_default_rules_give_rules_or_located_problems(edits: list) -> None:
+    text = DEFAULT_TEXT
+    for at, cut, piece in edits:
+        text = text[:at] + piece + text[at + cut :]
+    started = time.monotonic()
+    try:
+        parse_rules(text, "r.yaml")
+    except RuleFileError as exc:
+        assert exc.problems and all(str(p).startswith("r.yaml") for p in exc.problems)
+    assert time.monotonic() - started < 5
+
+
+@settings(max_examples=100, deadline=5000)
+@given(st.lists(st.sampled_from(YAML_PIECES) | st.text(max_size=4), max_size=30))
+def test_yaml_ish_text_gives_rules_or_located_problems(pieces: list[str]) -> None:
+    try:
+        parse_rules("".join(pieces), "r.yaml")
     except RuleFileError as exc:
         assert exc.problems and all(str(p).startswith("r.yaml") for p in exc.problems)
