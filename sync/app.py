@@ -304,4 +304,40 @@ def open_store(url: str) -> StateStore:
             f"setting LEADSCORE_STATE_URL: not a usable SQLAlchemy URL ({type(exc).__name__})"
         ) from None
     except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StoreUnavailable(f"cannot reach the state store ({type(exc).__name__})") from None
+        raise StoreUnavailable(store_problem(exc)) from None
+
+
+STORE_PROBLEMS = (
+    (
+        "readonly database",
+        "the state store is read-only: check the file's and folder's permissions",
+    ),
+    ("disk is full", "the disk holding the state store is full"),
+    ("no space left", "the disk holding the state store is full"),
+    (
+        "unable to open database file",
+        "cannot open the SQLite file: check its folder exists and is writable",
+    ),
+    ("database is locked", "the SQLite file is locked by another program for too long"),
+    ("could not translate host name", "the state store's host name does not resolve"),
+    ("connection refused", "the state store's server refuses connections (is it running?)"),
+    ("password authentication failed", "the state store refused the user name or password"),
+    ("does not exist", "the state store's database or user does not exist"),
+    ("invalid dsn", "setting LEADSCORE_STATE_URL is malformed"),
+    (
+        "invalid connection option",
+        "setting LEADSCORE_STATE_URL has an option the driver does not know",
+    ),
+    ("timeout expired", "the state store's server did not answer in time"),
+)
+"""What a store failure means, from the driver's text (which is never shown: it may quote
+the URL or the data)."""
+
+
+def store_problem(error: BaseException) -> str:
+    """A store failure in words a user can act on, without the driver's own text."""
+    text = str(getattr(error, "orig", None) or error).lower()
+    for clue, said in STORE_PROBLEMS:
+        if clue in text:
+            return said
+    return f"cannot use the state store ({type(error).__name__})"

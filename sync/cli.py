@@ -247,8 +247,10 @@ def opened(
     rules: Path | RuleSet | None, progress: Progress | None = None, *, need_systems: bool = True
 ) -> Iterator[Leadscore]:
     """The application from settings, with every failure a line and an exit code, no traceback."""
+    import sqlalchemy.exc
+
     from connectors.errors import ApiError
-    from sync.app import Leadscore
+    from sync.app import Leadscore, store_problem
     from sync.locks import LockHeld
     from sync.logs import configure
 
@@ -274,6 +276,10 @@ def opened(
         fail(exc.lines, code=exc.exit_code)
     except ApiError as exc:
         fail(str(exc), code=EXIT_FAILED)
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        # A full disk or a store gone read-only mid-run: said plainly, the driver's text
+        # (which may quote contacts' data) kept out.
+        fail(store_problem(exc), code=EXIT_FAILED)
     finally:
         # A store this command created and left empty is not left behind.
         application.store.discard_if_unused()

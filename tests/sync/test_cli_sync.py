@@ -158,3 +158,45 @@ def test_a_sync_before_setup_says_so_and_writes_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "leadscore_score" in result.stderr and "leadscore setup" in result.stderr
     assert writes == 0
+
+
+def test_a_full_disk_mid_run_is_said_plainly_with_no_traceback_nor_data(
+    box: Sandbox, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    import sqlalchemy.exc
+
+    from sync.store import StateStore
+
+    run(env, "setup")
+
+    def full(*_args: object, **_kwargs: object) -> int:
+        cause = sqlite3.OperationalError("database or disk is full")
+        raise sqlalchemy.exc.OperationalError("INSERT ... 'ann@acme.io'", {}, cause)
+
+    monkeypatch.setattr(StateStore, "save_contacts", full)
+    result = run(env, "sync", "--full")
+
+    assert result.exit_code == 1
+    assert "the disk holding the state store is full" in result.stderr
+    assert "Traceback" not in result.output and "ann@acme.io" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("driver_text", "said"),
+    [
+        ("attempt to write a readonly database", "the state store is read-only"),
+        ("unable to open database file", "cannot open the SQLite file"),
+        ('could not translate host name "db" to address', "host name does not resolve"),
+        ('invalid dsn: missing "=" after "x"', "LEADSCORE_STATE_URL is malformed"),
+        ("something new", "cannot use the state store (OperationalError)"),
+    ],
+)
+def test_store_failures_are_said_in_words_a_user_can_act_on(driver_text: str, said: str) -> None:
+    import sqlalchemy.exc
+
+    from sync.app import store_problem
+
+    error = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception(driver_text))
+    assert said in store_problem(error)
