@@ -1,10 +1,14 @@
-"""The HubSpot sync benchmark's model of the fewest calls (the bench itself takes minutes)."""
+"""The benchmarks: the HubSpot sync bench's model of the fewest calls, and the fault campaign
+at its smallest (the benches themselves take minutes)."""
 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from types import ModuleType
+
+import pytest
 
 
 def bench_module() -> ModuleType:
@@ -38,3 +42,24 @@ def test_a_quiet_run_reads_one_page_of_each_stream() -> None:
     bench = bench_module()
     assert bench.stream_calls(WORLD, full=False) == 2 + 1 + 4 + 1 + 6 + 0 + 2
     assert bench.stream_calls({**WORLD, "views": 10}, full=False) == 17
+
+
+def test_the_fault_campaign_runs_small_and_finds_every_contact_as_a_clean_run_left_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = Path(__file__).parents[1] / "bench" / "faults.py"
+    spec = importlib.util.spec_from_file_location("faults_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        code = module.main(["--people", "50", "--seeds", "1", "--kills", "0"])
+    finally:
+        del sys.modules[spec.name]
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    for scenario in ("clean (reference)", "heavy faults", "truncated replies", "lost replies"):
+        assert f"HubSpot  {scenario}" in out
+    assert "kill -9" not in out

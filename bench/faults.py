@@ -1,0 +1,453 @@
+"""A fault campaign against every built connector: do faulty and killed runs end like clean ones?
+
+    PYTHONPATH=. .venv/bin/python bench/faults.py               # 3 seeds, 20 kills, 600 people
+    PYTHONPATH=. .venv/bin/python bench/faults.py --people 50 --seeds 1 --kills 0
+
+Loopback only: every system is its emulator on 127.0.0.1, on a clock `SCALE`
+times faster than real time (rate windows, Retry-After and backoff pass
+quickly), over a small synthetic world. For each system of
+`connectors.registry.SYSTEMS` (each needs an entry in `TARGETS`, which says how
+to read the values written into its emulator and how to add new activity) and
+each seed, the same sequence runs:
+
+    setup, full sync, new activity, incremental sync, new activity, incremental sync
+
+first against a clean emulator (the reference values), then under each scenario:
+
+- heavy: 10-30 % 429s, 5-10 % 5xx, 2-5 % dropped connections, 2-5 % records
+  refused inside a batch write (shares drawn from the seed);
+- truncated: 10 % of replies cut off mid-body;
+- lost: 10 % of requests carried out, then the connection closed unanswered;
+- kill: a sync or setup in a process of its own, killed with SIGKILL after a random
+  number of its calls (over the whole sequence's calls), then run again, and the
+  rest of the sequence.
+
+A run that raises is a failed run; the next step goes on as a scheduled job would.
+Where records were refused or the last run failed, up to `FOLLOW_UPS` quiet
+incremental runs follow (the next scheduled runs). Then the values of every
+contact in the emulator (our fields, the scoring time aside) are compared with
+the clean run's. Printed: one row per system and scenario with runs, failed
+runs, contacts whose values differ (goal 0) and seconds. Exit 1 if any differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from connectors.registry import SYSTEMS
+from connectors.system import System
+from sandbox import FaultPlan, Sandbox
+from sandbox.http import Emulator
+from scoring import RuleSet, load_rules
+from sync import Leadscore, SyncOptions
+from sync.demo import NEW_ACTIVITY
+from sync.fields import SCORED_AT, FieldMap
+from sync.settings import isolated_settings
+
+ROOT = Path(__file__).parents[1]
+RULES = ROOT / "scoring" / "rulesets" / "default.yaml"
+SCALE = 20.0
+"""Vendor seconds per real second: a 10-second rate window passes in half a second."""
+STIRRED = 0.05
+"""Share of contacts given new activity before each incremental sync."""
+FOLLOW_UPS = 2
+STEPS = ("setup", "full", "stir", "incremental", "stir", "incremental")
+KILL_TIMEOUT = 120.0
+
+Values = dict[str, dict[str, str | None]]
+
+
+# -- what the campaign needs to know of each system's emulator ---------------------------------
+
+
+@dataclass(frozen=True)
+class Target:
+    """How the campaign reaches one system's emulator in a `Sandbox`."""
+
+    emulator: Callable[[Sandbox], Emulator]
+    held: Callable[[Sandbox, Sequence[str]], Values]
+    """Per record, the values of these fields as the emulator holds them."""
+    stir: Callable[[Sandbox, random.Random, datetime], int]
+    """Give seeded-random records new activity dated at the moment given; how many."""
+
+
+def hubspot_held(box: Sandbox, names: Sequence[str]) -> Values:
+    table = box.hubspot.contacts
+    return {
+        str(row + 1): {name: table.value(name, row) for name in names if name in table.defs}
+        for row in range(table.size)
+    }
+
+
+def hubspot_stir(box: Sandbox, rnd: random.Random, at: datetime) -> int:
+    size = box.hubspot.contacts.size
+    chosen = sorted(rnd.sample(range(1, size + 1), max(1, round(size * STIRRED))))
+    for contact in chosen:
+        for kind, url in rnd.sample(NEW_ACTIVITY, rnd.randint(1, 3)):
+            box.hubspot.add_event(str(contact), kind, at, url=url)
+    return len(chosen)
+
+
+TARGETS: dict[str, Target] = {
+    "hubspot": Target(lambda box: box.hubspot, hubspot_held, hubspot_stir),
+}
+
+
+# -- one world, one sequence -------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    runs: int = 0
+    failed: int = 0
+    differ: int = 0
+    calls: int = 0
+    seconds: float = 0.0
+    notes: list[str] | None = None
+
+    def note(self, text: str) -> None:
+        self.notes = [*(self.notes or []), text]
+
+
+@dataclass(frozen=True)
+class World:
+    """One seed's sandbox settings and the moments every run of it uses."""
+
+    system: System
+    target: Target
+    seed: int
+    people: int
+    rules: RuleSet
+
+    def sandbox(self) -> Sandbox:
+        return Sandbox(people=self.people, seed=self.seed, scale=SCALE)
+
+    def names(self) -> list[str]:
+        fields = FieldMap.for_rules(self.rules, self.system.capabilities)
+        return [s.name for s in fields.specs if s.key != SCORED_AT]
+
+    @staticmethod
+    def start(box: Sandbox) -> datetime:
+        return box.now() - timedelta(seconds=box.clock.now())
+
+    def scored_at(self, box: Sandbox) -> datetime:
+        """Every run scores as of one moment, after all the new activity."""
+        return self.start(box) + timedelta(hours=1)
+
+    def stamp(self, box: Sandbox, stir: int) -> datetime:
+        """New activity is dated the same in every run of this world."""
+        return self.start(box) + timedelta(minutes=stir + 1)
+
+    def settings_section(self, box: Sandbox) -> dict[str, str]:
+        return dict(box.connection_settings()[self.system.name])
+
+    def open(self, box: Sandbox, state: str, seed: int) -> Leadscore:
+        settings = isolated_settings(
+            state_url=state, **{self.system.name: self.settings_section(box)}
+        )
+        at = self.scored_at(box)
+        return Leadscore.open(
+            settings, rules=self.rules, clock=lambda: at, pace=box.clock, seed=seed
+        )
+
+
+def run_step(app: Leadscore, step: str, tally: Tally) -> bool:
+    """One setup or sync; False (and counted) when it raises."""
+    tally.runs += 1
+    try:
+        if step == "setup":
+            app.setup()
+        else:
+            app.sync(SyncOptions(full=step == "full"))
+    except Exception as exc:  # a failed run is a figure, not the end of the campaign
+        tally.failed += 1
+        tally.note(f"{step}: {type(exc).__name__}: {str(exc)[:160]}")
+        return False
+    return True
+
+
+def follow_up(world: World, app: Leadscore, tally: Tally, ok: bool) -> None:
+    """The next scheduled runs, where records were refused or the last run failed."""
+    for _ in range(FOLLOW_UPS):
+        if ok and not app.store.failures(world.system.name):
+            return
+        ok = run_step(app, "incremental", tally)
+
+
+def sequence(
+    world: World,
+    box: Sandbox,
+    state: str,
+    tally: Tally,
+    *,
+    steps: Sequence[str] = STEPS,
+    stirs_done: int = 0,
+    counts: list[int] | None = None,
+) -> None:
+    """Run `steps` in this process; `counts` gets each step's calls to the emulator."""
+    emulator = world.target.emulator(box)
+    app = world.open(box, state, seed=world.seed)
+    try:
+        ok, stirs = True, stirs_done
+        for step in steps:
+            before = emulator.calls.total()
+            if step == "stir":
+                rnd = random.Random(world.seed * 1000 + stirs)
+                world.target.stir(box, rnd, world.stamp(box, stirs))
+                stirs += 1
+            else:
+                ok = run_step(app, step, tally)
+            if counts is not None:
+                counts.append(emulator.calls.total() - before)
+        follow_up(world, app, tally, ok)
+    finally:
+        app.close()
+
+
+def compare(world: World, box: Sandbox, expected: Values) -> int:
+    got = world.target.held(box, world.names())
+    return sum(got.get(contact) != values for contact, values in expected.items()) + len(
+        set(got) - set(expected)
+    )
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+
+def heavy(seed: int) -> FaultPlan:
+    rnd = random.Random(seed)
+    return FaultPlan(
+        rate_limited=rnd.uniform(0.10, 0.30),
+        server_error=rnd.uniform(0.05, 0.10),
+        dropped=rnd.uniform(0.02, 0.05),
+        record_failure=rnd.uniform(0.02, 0.05),
+        seed=seed,
+    )
+
+
+PLANS: dict[str, Callable[[int], FaultPlan]] = {
+    "heavy faults": heavy,
+    "truncated replies": lambda seed: FaultPlan(truncated=0.10, seed=seed),
+    "lost replies": lambda seed: FaultPlan(lost=0.10, seed=seed),
+}
+
+
+@dataclass
+class Clean:
+    values: Values
+    counts: list[int]
+
+
+def fresh(scratch: Path, name: str) -> str:
+    """A new, empty SQLite store in the scratch directory."""
+    number = len(list(scratch.glob(f"{name}-*.db")))
+    return f"sqlite:///{scratch / f'{name}-{number}.db'}"
+
+
+def clean_run(world: World, scratch: Path) -> Clean:
+    counts: list[int] = []
+    with world.sandbox() as box:
+        tally = Tally()
+        sequence(world, box, fresh(scratch, "clean"), tally, counts=counts)
+        if tally.failed:
+            raise RuntimeError(f"the clean run of seed {world.seed} failed: {tally.notes}")
+        values = world.target.held(box, world.names())
+        if not any(any(v is not None for v in held.values()) for held in values.values()):
+            raise RuntimeError(f"the clean run of seed {world.seed} wrote nothing")
+        return Clean(values, counts)
+
+
+def faulty_run(world: World, plan: FaultPlan, clean: Clean, scratch: Path, tally: Tally) -> None:
+    with world.sandbox() as box:
+        world.target.emulator(box).faults = plan  # from setup on
+        state = fresh(scratch, "faulty")
+        sequence(world, box, state, tally)
+        world.target.emulator(box).faults = FaultPlan()
+        tally.calls += world.target.emulator(box).calls.total()
+        tally.differ += compare(world, box, clean.values)
+
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    from datetime import datetime
+    from pathlib import Path
+    from sandbox import SandboxClock
+    from sync import Leadscore, SyncOptions
+    from sync.settings import isolated_settings
+
+    system, base, token, state, rules, at, step, scale, seed = sys.argv[1:]
+    moment = datetime.fromisoformat(at)
+    section = {"access_token": token, "host": base}
+    settings = isolated_settings(state_url=state, **{system: section})
+    app = Leadscore.open(
+        settings, rules=Path(rules), clock=lambda: moment, pace=SandboxClock(float(scale)),
+        seed=int(seed),
+    )
+    if step == "setup":
+        app.setup()
+    else:
+        app.sync(SyncOptions(full=step == "full"))
+    """
+)
+
+
+def killed_run(
+    world: World, clean: Clean, point: int, rnd: random.Random, scratch: Path, tally: Tally
+) -> None:
+    """The sequence, with the step holding call number `point` (of the clean run's) run in a
+    child killed at that call, then run again here; and the rest of the sequence."""
+    ends = [sum(clean.counts[: i + 1]) for i in range(len(STEPS))]
+    index = next(i for i, end in enumerate(ends) if point <= end)
+    tally.note(
+        f"kill at call {point}: in {STEPS[index]}, its call {point - sum(clean.counts[:index])}"
+    )
+    into = point - (ends[index] - clean.counts[index])
+    state = fresh(scratch, "killed")
+    with world.sandbox() as box:
+        emulator = world.target.emulator(box)
+        sequence(world, box, state, tally, steps=STEPS[:index])
+        section = world.settings_section(box)
+        before = emulator.calls.total()
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                world.system.name,
+                section["host"],
+                section["access_token"],
+                state,
+                str(RULES),
+                world.scored_at(box).isoformat(),
+                STEPS[index],
+                str(SCALE),
+                str(world.seed),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        tally.runs += 1
+        deadline = time.monotonic() + KILL_TIMEOUT
+        while emulator.calls.total() - before < into and child.poll() is None:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.001)
+        time.sleep(rnd.uniform(0, 0.02))  # into the local work that follows the call
+        if child.poll() is None:
+            child.send_signal(signal.SIGKILL)
+        else:
+            tally.note(f"kill at call {point} ({STEPS[index]}): the run ended first")
+        child.wait()
+        stirs = STEPS[:index].count("stir")
+        sequence(world, box, state, tally, steps=STEPS[index:], stirs_done=stirs)
+        tally.calls += emulator.calls.total()
+        tally.differ += compare(world, box, clean.values)
+
+
+# -- the campaign ------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--people", type=int, default=600, help="people in each world")
+    parser.add_argument("--seeds", type=int, default=3, help="worlds and fault plans per scenario")
+    parser.add_argument("--kills", type=int, default=20, help="random kill -9 points per system")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="print each failed run and each kill point"
+    )
+    args = parser.parse_args(argv)
+    if args.people < 10 or args.seeds < 1 or args.kills < 0:
+        parser.error("--people at least 10, --seeds at least 1, --kills at least 0")
+
+    missing = [s.name for s in SYSTEMS if s.name not in TARGETS]
+    if missing:
+        print(f"no campaign target for {', '.join(missing)}: add it to TARGETS", file=sys.stderr)
+        return 2
+    rules = load_rules(RULES)
+    seeds = [101 + i for i in range(args.seeds)]
+    rows: list[tuple[str, str, Tally]] = []
+    began = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="leadscore-faults-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        for system in SYSTEMS:
+            worlds = [World(system, TARGETS[system.name], s, args.people, rules) for s in seeds]
+            cleans: dict[int, Clean] = {}
+            tally = Tally()
+            started = time.perf_counter()
+            for world in worlds:
+                cleans[world.seed] = clean_run(world, scratch)
+                tally.runs += len(STEPS) - STEPS.count("stir")
+                tally.calls += sum(cleans[world.seed].counts)
+            tally.seconds = time.perf_counter() - started
+            rows.append((system.label, "clean (reference)", tally))
+            for scenario, plan in PLANS.items():
+                tally = Tally()
+                started = time.perf_counter()
+                for world in worlds:
+                    faulty_run(world, plan(world.seed), cleans[world.seed], scratch, tally)
+                tally.seconds = time.perf_counter() - started
+                rows.append((system.label, scenario, tally))
+            if args.kills:
+                tally = Tally()
+                started = time.perf_counter()
+                rnd = random.Random(7)
+                for kill in range(args.kills):
+                    world = worlds[kill % len(worlds)]
+                    clean = cleans[world.seed]
+                    point = rnd.randint(1, sum(clean.counts))
+                    killed_run(world, clean, point, rnd, scratch, tally)
+                tally.seconds = time.perf_counter() - started
+                rows.append((system.label, f"kill -9 ({args.kills}) and re-run", tally))
+
+    print(
+        f"{args.people} people a world, seeds {', '.join(map(str, seeds))}, scale {SCALE:g}; "
+        "each run: " + ", ".join(STEPS)
+    )
+    header = ("system", "scenario", "runs", "failed runs", "contacts differing", "calls", "seconds")
+    table = [header] + [
+        (
+            label,
+            scenario,
+            str(t.runs),
+            str(t.failed),
+            str(t.differ),
+            f"{t.calls:,}",
+            f"{t.seconds:.1f}",
+        )
+        for label, scenario, t in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for number, row in enumerate(table):
+        print(
+            "  ".join(
+                c.ljust(w) if i < 2 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if number == 0:
+            print("  ".join("-" * w for w in widths))
+    print(f"total {time.perf_counter() - began:.1f} s")
+    if args.verbose:
+        for label, scenario, t in rows:
+            for note in t.notes or []:
+                print(f"  {label} {scenario}: {note}")
+    return 1 if any(t.differ for _, _, t in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
