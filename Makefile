@@ -49,6 +49,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/world.py
 	$(BIN)/python bench/hubspot_sync.py
+	$(BIN)/python bench/faults.py
 
 clean:
 	rm -rf $(VENV) .venv-freeze .pytest_cache .mypy_cache .ruff_cache .hypothesis
