@@ -10,6 +10,7 @@ the file, row and column of each problem.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -275,14 +276,18 @@ def parse_moment(value: Any) -> datetime | None:
 def moment_problem(value: Any) -> str:
     """Why `value` is not a moment `parse_moment` accepts, for an error message."""
     example = "expected an ISO-8601 date and time such as 2026-03-01T09:30:00Z"
-    if isinstance(value, str):
-        try:
-            datetime.fromisoformat(value.strip())
-        except ValueError:
-            pass
-        else:
-            return f"{value!r} is out of range: in UTC it falls outside the years 1 to 9999"
+    if isinstance(value, str) and _iso_text(value):
+        return f"{value!r} is out of range: in UTC it falls outside the years 1 to 9999"
     return f"{example}, got {value!r}"
+
+
+def _iso_text(value: str) -> bool:
+    """Whether `value` is written as an ISO-8601 moment (whatever its range in UTC)."""
+    try:
+        datetime.fromisoformat(value.strip())
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -374,12 +379,10 @@ def _mode_for(target: Path) -> int:
 
 def _umask() -> int:
     """The process's umask, read without changing it where Linux says it."""
-    try:
+    with contextlib.suppress(OSError, ValueError):  # not Linux: set it and set it back
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
                 return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
     mask = os.umask(0o22)
     os.umask(mask)
     return mask

@@ -29,17 +29,13 @@ PROFILE_PATH = "/contacts/v1/contact/vid/{vid}/profile"
 
 def list_forms(api: HubSpotApi) -> list[dict[str, Any]]:
     """Every form of the portal (id and name), following the pages."""
-    forms: list[dict[str, Any]] = []
 
-    def page(after: str | None) -> tuple[None, str | None]:
+    def page(after: str | None) -> tuple[list[dict[str, Any]], str | None]:
         body = api.json("forms.list", api.forms.get_page, limit=FORMS_PAGE, after=after)
-        forms.extend(body.get("results") or [])
         following = ((body.get("paging") or {}).get("next") or {}).get("after")
-        return None, None if following is None else str(following)
+        return list(body.get("results") or []), None if following is None else str(following)
 
-    for _ in follow(page):
-        pass
-    return forms
+    return [form for results in follow(page) for form in results]
 
 
 def submission_activity(
