@@ -6,6 +6,9 @@ identities   a person's record in each system, with the attributes last pulled
 activities   deduplicated by (system, activity id); resolved to a person on read
 written      the values last written to each record, what the diff compares against
 gone         records a system reported merged away or deleted
+aliases      former addresses of records, so activity sent to them follows the record
+queue        records a trigger asked to rescore while a sync held the system's lock
+locks        one sync at a time per store and system; one trigger at a time per record
 failures     writes that did not land, with their reason, attempt count and values
 runs         a log of sync runs and their summaries
 meta         the schema version
@@ -117,6 +120,26 @@ locks = sa.Table(
     sa.Column("beat", sa.Float, nullable=False),
     # One sync at a time per store and system (`sync/locks.py`).
 )
+aliases = sa.Table(
+    "aliases",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("email", sa.String(EMAIL_LENGTH), primary_key=True),
+    sa.Column("record_id", sa.String(ID_LENGTH), nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
+    # An address a record of `system` held before (its email changed, or it was merged
+    # into this one): that system's activities keyed by the address belong to the record,
+    # until another record of the system takes the address.
+)
+queue = sa.Table(
+    "queue",
+    metadata,
+    sa.Column("system", sa.String(32), primary_key=True),
+    sa.Column("record_id", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("queued_at", sa.Float, nullable=False),
+    # Records a trigger asked to rescore while a sync held the system's lock: the running
+    # sync, or the next, fetches and scores them.
+)
 runs = sa.Table(
     "runs",
     metadata,
@@ -141,7 +164,12 @@ def _v3(connection: Connection) -> None:
     locks.create(connection, checkfirst=True)
 
 
-MIGRATIONS = (_v1, _v2, _v3)
+def _v4(connection: Connection) -> None:
+    aliases.create(connection, checkfirst=True)
+    queue.create(connection, checkfirst=True)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

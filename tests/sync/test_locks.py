@@ -15,7 +15,7 @@ from sync import Leadscore, StateStore, SyncOptions
 from sync.cli import app
 from sync.demo import sandbox_settings
 from sync.locks import STALE_AFTER, LockHeld, RunLock, held_locks
-from sync.schema import gone, locks, meta
+from sync.schema import aliases, gone, locks, meta, queue
 from sync.store import SCHEMA_VERSION
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
@@ -139,13 +139,13 @@ def test_the_cli_says_skipped_and_exits_0_and_status_names_a_killed_run(tmp_path
 
 def test_an_older_store_gains_the_tables_of_later_versions(store: StateStore) -> None:
     with store.engine.begin() as connection:
-        gone.drop(connection)
-        locks.drop(connection)
+        for table in (gone, locks, aliases, queue):
+            table.drop(connection)
         connection.execute(sa.update(meta).values(value="1"))
     store.close()
 
     again = StateStore(store.url)
     tables = sa.inspect(again.engine).get_table_names()
 
-    assert again.version() == SCHEMA_VERSION == 3
-    assert {"gone", "locks"} <= set(tables)
+    assert again.version() == SCHEMA_VERSION == 4
+    assert {"gone", "locks", "aliases", "queue"} <= set(tables)
