@@ -354,7 +354,10 @@ class CallPolicy:
                 error = translate(exc)
                 if error is None or error is exc:
                     raise
-                raise error from exc
+                # Not chained: the SDK's exception quotes the answer whole (headers and
+                # body, which a server may fill with the credentials it was sent);
+                # `error` carries its scrubbed detail.
+                raise error from None
 
         def pause_windows(retry_state: RetryCallState) -> None:
             outcome = retry_state.outcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 import pytest
@@ -75,3 +76,7 @@ def test_an_error_answer_that_echoes_the_token_never_carries_it_into_the_error()
     assert failed.value.status == 502 and message.startswith("hubspot contacts.list 502: refused")
     assert token not in message and "Bearer" not in message
     assert message.count("[redacted]") == 2
+    # Nor does the traceback a host prints (a Lambda runtime, a web server's log): the
+    # SDK's exception, which quotes the answer whole, is not chained to it.
+    shown = "".join(traceback.format_exception(failed.value))
+    assert token not in shown and "Bearer" not in shown
