@@ -5,35 +5,71 @@ Pure: no network, no disk except reading a rule file, no clock.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING
-
-from scoring.engine import score
-from scoring.errors import InputError, Problem, RuleFileError, ScoringError
-from scoring.explain import (
-    SEPARATOR,
-    Reason,
-    ScoreBatch,
-    format_reasons,
-    number,
-    whole_points,
-)
-from scoring.frames import ActivityFrame, ContactFrame, column_from_values
-from scoring.loader import default_rules_text, load_rules, parse_rules
-from scoring.numbers import parse_number, unparsed_numbers
-from scoring.records import (
-    ACTIVITY_TYPES,
-    TYPE_CODES,
-    Activity,
-    ActivityType,
-    Contact,
-    ensure_utc,
-    normalize_email,
-)
-from scoring.rules import RuleSet
+import importlib
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from datetime import datetime
+
+    from scoring.engine import score
+    from scoring.errors import InputError, Problem, RuleFileError, ScoringError
+    from scoring.explain import (
+        SEPARATOR,
+        Reason,
+        ScoreBatch,
+        format_reasons,
+        number,
+        whole_points,
+    )
+    from scoring.frames import ActivityFrame, ContactFrame, column_from_values
+    from scoring.loader import default_rules_text, load_rules, parse_rules
+    from scoring.numbers import parse_number, unparsed_numbers
+    from scoring.records import (
+        ACTIVITY_TYPES,
+        TYPE_CODES,
+        Activity,
+        ActivityType,
+        Contact,
+        ensure_utc,
+        normalize_email,
+    )
+    from scoring.rules import RuleSet
+
+_HOMES = {
+    "score": "scoring.engine",
+    **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
+    **dict.fromkeys(
+        ("SEPARATOR", "Reason", "ScoreBatch", "format_reasons", "number", "whole_points"),
+        "scoring.explain",
+    ),
+    **dict.fromkeys(("ActivityFrame", "ContactFrame", "column_from_values"), "scoring.frames"),
+    **dict.fromkeys(("default_rules_text", "load_rules", "parse_rules"), "scoring.loader"),
+    **dict.fromkeys(("parse_number", "unparsed_numbers"), "scoring.numbers"),
+    **dict.fromkeys(
+        (
+            "ACTIVITY_TYPES",
+            "TYPE_CODES",
+            "Activity",
+            "ActivityType",
+            "Contact",
+            "ensure_utc",
+            "normalize_email",
+        ),
+        "scoring.records",
+    ),
+    "RuleSet": "scoring.rules",
+}
+"""Where each public name lives. Names are imported when first used, so that the record
+types (all a connector needs) and the rule loader (all `leadscore validate` needs) never
+load the engine and numpy."""
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'scoring' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)
 
 
 def score_records(
@@ -48,6 +84,9 @@ def score_records(
 
     `reached` is the stage each contact reached before (see `score`), in their order.
     """
+    from scoring.engine import score
+    from scoring.frames import ActivityFrame, ContactFrame
+
     frame = ContactFrame.from_records(contacts)
     activity_frame = ActivityFrame.from_records(activities, frame.ids)
     return score(rules, frame, activity_frame, as_of, reached=reached)
