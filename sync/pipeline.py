@@ -159,7 +159,8 @@ class Sync:
                 writes = plan.of(connector.system)
                 stats.planned = len(writes)
                 if not options.dry_run:
-                    until = self._write(connector, writes, options, stats, as_of)
+                    outcome = self.write(connector, writes, options, stats, as_of)
+                    until = max(outcome.stamps, default=None)
                     self._note_own_writes(connector, pending[connector.system], as_of, until)
             phase("write")
             if not options.dry_run and options.limit is None:
@@ -204,7 +205,7 @@ class Sync:
         pending: dict[str, str] = {}
 
         def store(stream: str, page: Page) -> None:
-            self._store_page(connector.system, page, stats, as_of)
+            self.store_page(connector.system, page, stats, as_of)
             if page.cursor is not None:
                 pending[stream] = page.cursor
 
@@ -226,13 +227,13 @@ class Sync:
         for page in connector.pull(connector.streams[0], None):
             for contact in page.contacts[: limit - taken]:
                 whole = connector.fetch(contact.id)
-                self._store_page(connector.system, whole, stats, as_of)
+                self.store_page(connector.system, whole, stats, as_of)
                 sampled.add(contact.id)
                 taken += 1
             if taken >= limit:
                 return
 
-    def _store_page(self, system: str, page: Page, stats: SystemSummary, as_of: datetime) -> None:
+    def store_page(self, system: str, page: Page, stats: SystemSummary, as_of: datetime) -> None:
         if self._lock is not None:
             self._lock.beat()
         began = time.perf_counter()
@@ -349,15 +350,15 @@ class Sync:
 
     # -- write ----------------------------------------------------------------------------------
 
-    def _write(
+    def write(
         self,
         connector: Connector,
         writes: Sequence[Write],
         options: SyncOptions,
         stats: SystemSummary,
         as_of: datetime,
-    ) -> datetime | None:
-        """Write the plan in batches; the system's stamp of the last record that landed."""
+    ) -> WriteOutcome:
+        """Write the plan in batches, each recorded as it lands; what all of them did."""
         size = connector.capabilities.write_batch_size
         batches = [writes[i : i + size] for i in range(0, len(writes), size)]
 
@@ -395,15 +396,16 @@ class Sync:
                 self._lock.beat()
             return outcome
 
-        until: datetime | None = None
+        done = WriteOutcome()
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
             for outcome in pool.map(write_one, batches):
                 stats.written += len(outcome.written)
                 stats.failed += len(outcome.failed)
-                if outcome.stamps:
-                    latest = max(outcome.stamps)
-                    until = latest if until is None else max(until, latest)
-        return until
+                done.written.extend(outcome.written)
+                done.failed.extend(outcome.failed)
+                done.stamps.extend(outcome.stamps)
+                done.gone.extend(outcome.gone)
+        return done
 
     def _note_own_writes(
         self, connector: Connector, cursors: dict[str, str], as_of: datetime, until: datetime | None
