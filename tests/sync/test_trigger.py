@@ -1,4 +1,4 @@
-"""One record rescored on request, beside the syncs: the guard and the queue.
+"""One record rescored on request, beside the syncs: the guard, the queue, the command.
 
 Every test runs the real HubSpot SDK against the sandbox over HTTP. A sync or a
 rescore is held at a chosen point by a threading.Event (in a progress callback, or in
@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from typer.testing import CliRunner
 
 from connectors.hubspot import CAPABILITIES
 from connectors.protocol import Connector, Page, Write, WriteOutcome
 from sandbox import Sandbox
 from scoring import ActivityType, RuleSet, load_rules
 from sync import Leadscore, RecordNotFound, StateStore, SyncOptions
+from sync.cli import app as cli
 from sync.demo import sandbox_settings
 from sync.fields import SCORED_AT, FieldMap
 from sync.locks import RunLock, record_lock
@@ -328,3 +330,40 @@ def test_a_later_ask_outlives_a_drain_that_read_the_earlier_one(
     store.close()
 
     assert left == [("hubspot", "7")]
+
+
+def test_the_command_rescores_one_contact_in_a_few_lines(tmp_path: Path, box: Sandbox) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    env = {
+        "COLUMNS": "80",
+        "LEADSCORE_RULES": str(RULES),
+        "LEADSCORE_STATE_URL": url,
+        "LEADSCORE_HUBSPOT__ACCESS_TOKEN": box.hubspot.token,
+        "LEADSCORE_HUBSPOT__HOST": box.hubspot.base_url,
+    }
+    runner = CliRunner()
+    assert runner.invoke(cli, ["setup"], env=env).exit_code == 0
+    done = runner.invoke(cli, ["rescore", "hubspot:7"], env=env)
+    again = runner.invoke(cli, ["rescore", "HubSpot:7"], env=env)
+    malformed = runner.invoke(cli, ["rescore", "7"], env=env)
+    elsewhere = runner.invoke(cli, ["rescore", "salesforce:0035"], env=env)
+    missing = runner.invoke(cli, ["rescore", "hubspot:999999"], env=env)
+    store = StateStore(url)
+    sync_lock = RunLock(store, ["sync:hubspot"])
+    sync_lock.acquire()
+    queued = runner.invoke(cli, ["rescore", "hubspot:8"], env=env)
+    sync_lock.release()
+
+    assert done.exit_code == 0, done.output
+    assert "hubspot 7 (" in done.stdout and "score " in done.stdout
+    assert "wrote hubspot 7" in done.stdout
+    assert all(len(line) <= 80 for line in done.stdout.splitlines())
+    assert again.exit_code == 0 and "nothing to write" in again.stdout
+    assert malformed.exit_code == 2 and malformed.stderr.count("\n") == 1
+    assert "expected SYSTEM:RECORD_ID" in malformed.stderr
+    assert elsewhere.exit_code == 2 and "not a configured system" in elsewhere.stderr
+    assert missing.exit_code == 1 and "hubspot has no contact '999999'" in missing.stderr
+    assert queued.exit_code == 0
+    assert queued.stdout == "queued: a sync is running; it will write this contact\n"
+    for result in (done, malformed, elsewhere, missing):
+        assert "Traceback" not in result.output
