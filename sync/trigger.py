@@ -351,11 +351,15 @@ def drain_queue(
 
 
 def _fetched(connector: Connector, entry: Queued, summary: SyncSummary) -> Page | None:
+    """The queued record, or None (and a warning) when the system has none or refuses
+    to give it: such an entry is dropped rather than fail every sync to come."""
     try:
         return fetch_record(connector, entry.record_id)
     except RecordNotFound as exc:
         summary.warnings.append(f"a trigger queued a record that is gone: {exc}")
-        return None
+    except RejectedError as exc:
+        summary.warnings.append(f"a trigger queued a record that cannot be read: {exc}")
+    return None
 
 
 def settle_queue(job: Sync, *, patience: float = RECORD_STALE_AFTER) -> None:

@@ -271,13 +271,17 @@ def test_a_record_queued_before_a_sync_was_killed_is_written_by_the_next_sync(
         result = app.rescore("hubspot:7")
         with app.store.engine.begin() as connection:  # ...killed: its process is gone
             connection.execute(sa.update(locks).values(pid=DEAD_PID))
+        enqueue(app.store, "hubspot", "999999")  # and a record deleted since it was queued
         summary = app.sync()
         left = queued_entries(app.store, ["hubspot"])
         after = app.rescore("hubspot:7")
 
     assert result.status == "queued"
-    assert summary.queued == 1 and summary.systems["hubspot"].calls["contacts.get"] == 1
+    assert summary.queued == 2 and summary.systems["hubspot"].calls["contacts.get"] == 2
     assert left == [] and after.written == {}
+    assert summary.warnings == [
+        "a trigger queued a record that is gone: hubspot has no contact '999999'"
+    ]
 
 
 def test_a_record_lock_left_by_a_dead_process_is_taken_over(
