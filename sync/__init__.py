@@ -1,7 +1,8 @@
 """The sync: pull what changed from each system, score everyone, write back what changed.
 
 The public face: `Leadscore` wires a run from settings (the CLI, the demo, the
-benchmarks, the tests and the triggers all use it); `Sync` is the run itself;
+benchmarks, the tests and the triggers all use it; `Leadscore.rescore` gives a
+trigger's `Rescored`); `Sync` is the run itself;
 `SyncOptions` what it is asked to do and `SyncSummary` what it did;
 `StateStore` the store it keeps between runs; `load_settings` the settings.
 
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sync.app import Explanation, Leadscore
     from sync.errors import (
+        BadRecord,
         ConfigError,
         NotConfigured,
         NotInStore,
+        RecordNotFound,
         SetupNeeded,
         StoreUnavailable,
         SyncError,
@@ -29,13 +32,16 @@ if TYPE_CHECKING:
     from sync.settings import Settings, load_settings
     from sync.store import StateStore
     from sync.summary import SyncOptions, SyncSummary, SystemSummary
+    from sync.trigger import Rescored
 
 _HOMES = {
     "Explanation": "sync.app",
     "Leadscore": "sync.app",
+    "BadRecord": "sync.errors",
     "ConfigError": "sync.errors",
     "NotConfigured": "sync.errors",
     "NotInStore": "sync.errors",
+    "RecordNotFound": "sync.errors",
     "SetupNeeded": "sync.errors",
     "StoreUnavailable": "sync.errors",
     "SyncError": "sync.errors",
@@ -48,6 +54,7 @@ _HOMES = {
     "SyncOptions": "sync.summary",
     "SyncSummary": "sync.summary",
     "SystemSummary": "sync.summary",
+    "Rescored": "sync.trigger",
 }
 
 
@@ -59,12 +66,15 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BadRecord",
     "ConfigError",
     "Explanation",
     "FieldMap",
     "Leadscore",
     "NotConfigured",
     "NotInStore",
+    "RecordNotFound",
+    "Rescored",
     "Settings",
     "SetupNeeded",
     "StateStore",

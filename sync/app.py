@@ -3,6 +3,7 @@
     with Leadscore.open() as app:          # settings from the environment
         app.setup()                        # create the fields where missing
         summary = app.sync(SyncOptions())  # pull, score, diff, write
+        result = app.rescore("hubspot:51") # one record now (a webhook's ask)
 
 Settings -> rule file -> each registered system's fields (named and shaped by
 its capabilities) -> a connector for each configured system -> the state
@@ -36,6 +37,7 @@ from sync.settings import Settings
 from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary
+from sync.trigger import Rescored, parse_record, rescore_record
 
 
 def utc_now() -> datetime:
@@ -217,6 +219,19 @@ class Leadscore:
         summary.setup = setup
         summary.warnings = [*self.warnings(setup), *summary.warnings]
         return summary
+
+    def rescore(self, who: str) -> Rescored:
+        """One record, `SYSTEM:RECORD_ID`, fetched, scored and written now, beside any
+        sync (`sync.trigger`): `queued` for a running sync or `busy` with another rescore
+        of it, before any call. Going ahead, it checks the stage mappings and the fields
+        first, as `sync` does."""
+        system, record_id = parse_record(who)
+
+        def checked() -> None:
+            self.map_stages()
+            self.check_setup()
+
+        return rescore_record(self.job, system, record_id, prepare=checked)
 
     def explain(self, who: str) -> Explanation:
         """One person, by email or by a record id in a system, scored as of now."""

@@ -379,6 +379,30 @@ def sync(
     print_summary(out, summary)
 
 
+@app.command()
+def rescore(
+    who: Annotated[
+        str,
+        typer.Argument(
+            metavar="SYSTEM:RECORD_ID", help="The record to rescore, such as hubspot:12345."
+        ),
+    ],
+    rules: RulesOption = None,
+) -> None:
+    """Rescore one contact now and write what changed, as a CRM's webhook asks; while a
+    sync runs, leave it to the sync (`queued`)."""
+    from sync.report import print_rescored
+    from sync.trigger import parse_record
+
+    try:
+        parse_record(who)  # said before settings, rules or the store are read
+    except SyncError as exc:
+        fail(exc.lines, code=exc.exit_code)
+    with opened(rules) as application:
+        result = application.rescore(who)
+    print_rescored(out, result)
+
+
 def store_rules(rules: Path | None) -> RuleSet | None:
     """The rule file for a command that mainly reads the store, or None when the default
     file is missing: `status` and `explain` still read the store without one."""

@@ -5,6 +5,9 @@
     │   └── NotConfigured       no system has credentials: nothing to sync (2)
     ├── SetupNeeded             a system lacks leadscore's fields: run `leadscore setup` (2)
     ├── NotInStore              the person asked about is not in the state store (1)
+    ├── BadRecord               a rescore names no record: not SYSTEM:RECORD_ID, or a system
+    │                           that is not configured (2)
+    ├── RecordNotFound          the record a rescore names is not in its system: a 404 (1)
     └── StoreUnavailable        the state store cannot be reached (1)
 
 Vendor API failures are `connectors.errors.ApiError` (exit 1). Messages name
@@ -48,6 +51,17 @@ class SetupNeeded(SyncError):
 
 class NotInStore(SyncError):
     """Someone asked about a person the state store does not know."""
+
+
+class BadRecord(SyncError):
+    """A rescore names no record leadscore can fetch: not SYSTEM:RECORD_ID, a system
+    that is not configured, or an id no store column can hold."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class RecordNotFound(SyncError):
+    """The record a rescore names does not exist in its system (it answered 404)."""
 
 
 class StoreUnavailable(SyncError):

@@ -1,4 +1,4 @@
-"""One sync at a time per store and system.
+"""One sync at a time per store and system; one rescore at a time per record.
 
 A run holds one row of the store's `locks` table per system it syncs, named
 `sync:<system>`: inserted when absent (the insert is the lock: the primary key
@@ -7,10 +7,16 @@ lets one writer in, on SQLite and PostgreSQL alike), refreshed as the run goes
 and taken over: on the same host when its process is gone, on any host when it
 has not been refreshed for `STALE_AFTER` seconds. Without a lock, two syncs on
 one store would write the same contacts twice, or crash on each other's rows.
+
+A rescore of one record (`sync/trigger.py`) holds a row named `record:<hash>`
+for the few calls it makes; silent for `RECORD_STALE_AFTER` seconds, it is
+stale. A sync waits for the record locks it finds held once its pull is done
+(`wait_for_rescores`), before it reads what was written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import time
@@ -29,6 +35,12 @@ STALE_AFTER = 30 * 60.0
 """Seconds without a refresh after which a lock held from another host is stale."""
 BEAT_EVERY = 30.0
 """Seconds between two refreshes of a held lock."""
+SYNC_PREFIX, RECORD_PREFIX = "sync:", "record:"
+RECORD_STALE_AFTER = 60.0
+"""Seconds a record's lock may go unrefreshed (a rescore lasts a few calls), and the
+longest a sync waits for the rescores it finds at work."""
+POLL = 0.05
+"""Seconds between two looks at the locks of rescores a sync waits for."""
 
 
 class LockHeld(SyncError):
@@ -98,7 +110,7 @@ class RunLock:
         now, host = self.clock(), socket.gethostname()
         with self.store.writing(), self.store.engine.begin() as connection:
             held = connection.execute(sa.select(locks).where(locks.c.name == name)).first()
-            if held is not None and stale(held.host, held.pid, held.beat, now):
+            if held is not None and stale(held.host, held.pid, held.beat, now, name):
                 connection.execute(
                     sa.delete(locks).where(locks.c.name == name, locks.c.holder == held.holder)
                 )
@@ -115,15 +127,17 @@ class RunLock:
             owner = connection.execute(sa.select(locks).where(locks.c.name == name)).first()
         if owner is None or owner.holder != self.holder:
             who = "another run" if owner is None else described(owner.host, owner.pid, owner.since)
-            system = name.removeprefix("sync:")
+            system = name.removeprefix(SYNC_PREFIX)
             raise LockHeld(f"skipped: {who} holds the lock for {system}")
 
 
-def stale(host: str, pid: int, beat: float, now: float) -> bool:
-    """Whether a lock's holder is gone: its process, on this host; silence, on another."""
+def stale(host: str, pid: int, beat: float, now: float, name: str = SYNC_PREFIX) -> bool:
+    """Whether a lock's holder is gone: its process, on this host; silence, on another
+    (or on any host, for a record's lock: a rescore that long is not at work)."""
     if host == socket.gethostname() and not process_alive(pid):
         return True
-    return now - beat > STALE_AFTER
+    silence = RECORD_STALE_AFTER if name.startswith(RECORD_PREFIX) else STALE_AFTER
+    return now - beat > silence
 
 
 def described(host: str, pid: int, since: float) -> str:
@@ -131,12 +145,48 @@ def described(host: str, pid: int, since: float) -> str:
     return f"the run started {started} (process {pid} on {host})"
 
 
-def held_locks(store: StateStore) -> list[str]:
-    """The systems whose lock a live run holds now (stale locks left by a kill aside)."""
+def live_locks(store: StateStore, prefix: str) -> dict[str, str]:
+    """The locks named `prefix...` that a live holder has now -> their holder (stale
+    locks left by a kill aside)."""
     now = time.time()
     with store.engine.connect() as connection:
-        rows = connection.execute(sa.select(locks)).all()
-    return [r.name.removeprefix("sync:") for r in rows if not stale(r.host, r.pid, r.beat, now)]
+        rows = connection.execute(sa.select(locks).where(locks.c.name.startswith(prefix))).all()
+    return {r.name: r.holder for r in rows if not stale(r.host, r.pid, r.beat, now, r.name)}
+
+
+def held_locks(store: StateStore) -> list[str]:
+    """The systems whose lock a live run holds now (stale locks left by a kill aside)."""
+    return [name.removeprefix(SYNC_PREFIX) for name in live_locks(store, SYNC_PREFIX)]
+
+
+def record_lock(store: StateStore, system: str, record_id: str) -> RunLock:
+    """The lock of one record's rescore (not yet taken). The record id may be 64
+    characters and the lock's name may not, so the name holds a digest of both."""
+    digest = hashlib.sha256(f"{system}\x00{record_id}".encode()).hexdigest()[:40]
+    return RunLock(store, [f"{RECORD_PREFIX}{digest}"])
+
+
+def wait_for_rescores(
+    store: StateStore,
+    waiting: Callable[[str, int], None] = lambda _what, _n: None,
+    *,
+    limit: float = RECORD_STALE_AFTER,
+) -> int:
+    """Wait until the rescores holding a record's lock now have let it go (at most
+    `limit` seconds: then they are taken as stale); returns how many were given up on.
+
+    A sync calls it holding its own locks, so a rescore that takes a record's lock
+    later sees them and leaves the record to the sync: only those at work now can be
+    writing. `waiting` is told ("waiting for rescores", how many) before the wait."""
+    working = set(live_locks(store, RECORD_PREFIX).items())
+    if not working:
+        return 0
+    waiting("waiting for rescores", len(working))
+    deadline = time.monotonic() + limit
+    while working and time.monotonic() < deadline:
+        time.sleep(POLL)
+        working &= set(live_locks(store, RECORD_PREFIX).items())
+    return len(working)
 
 
 def run_lock(store: StateStore, systems: Sequence[str], *, wait: float = 0.0) -> RunLock:

@@ -18,6 +18,10 @@ little, and it catches every score that decayed across a whole point.
 
 The clock is read once per run: that moment (`as_of`) is when everyone is
 scored, the `scored_at` written, and what the store records of the run.
+
+Records a trigger queued while a sync ran (`sync/trigger.py`) are fetched with
+the next run's pull, or drained before the running one lets its locks go; a
+run waits for the rescores at work before it reads what was written.
 """
 
 from __future__ import annotations
@@ -43,10 +47,11 @@ from scoring import RuleSet, ScoreBatch, unparsed_numbers
 from scoring import score as score_frames
 from sync.fanin import fan_in
 from sync.fields import SCORED_AT, FieldMap, timestamp
-from sync.locks import RunLock, run_lock
+from sync.locks import RunLock, run_lock, wait_for_rescores
 from sync.stages import StageMap, reached_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
+from sync.trigger import drain_queue, pull_queued, settle_queue
 from sync.vanished import gone_records, record_gone
 
 log = logging.getLogger("leadscore.sync")
@@ -113,11 +118,14 @@ class Sync:
             lock = run_lock(self.store, [c.system for c in self.connectors], wait=options.wait)
         self._lock = lock
         try:
-            return self._run(options, summary, mode)
+            self._run(options, summary, mode)
         finally:
             self._lock = None
             if lock is not None:
                 lock.release()
+        if lock is not None:
+            settle_queue(self)  # what was queued as the locks were given back
+        return summary
 
     def _run(self, options: SyncOptions, summary: SyncSummary, mode: str) -> SyncSummary:
         as_of = self.clock()
@@ -136,6 +144,9 @@ class Sync:
                 mark = now
 
             skipped = dict(self.store.skipped)
+            # A trial leaves the queue to `settle_queue`: it writes only what it sampled.
+            drains = not options.dry_run and options.limit is None
+            queued = pull_queued(self, summary, as_of) if drains else []
             pending = {c.system: self._pull(c, options, summary, as_of) for c in self.connectors}
             for system, count in self.store.skipped.items():
                 if count > skipped.get(system, 0):
@@ -146,6 +157,8 @@ class Sync:
                     summary.warnings.append(note)
                     log.warning(note, extra={"system": system})
             phase("pull")
+            if not options.dry_run and wait_for_rescores(self.store, self.progress):
+                summary.warnings.append("rescores still at work after a minute: taken as stale")
             written = self.written()
             batch, people = self.score(as_of=as_of, written=written, notes=summary.warnings)
             summary.persons = summary.rescored = len(people.contacts)
@@ -159,12 +172,15 @@ class Sync:
                 writes = plan.of(connector.system)
                 stats.planned = len(writes)
                 if not options.dry_run:
-                    until = self._write(connector, writes, options, stats, as_of)
+                    outcome = self.write(connector, writes, options, stats, as_of)
+                    until = max(outcome.stamps, default=None)
                     self._note_own_writes(connector, pending[connector.system], as_of, until)
             phase("write")
-            if not options.dry_run and options.limit is None:
+            if drains:
                 for system, cursors in pending.items():
                     self.store.commit_cursors(system, cursors, as_of)
+                drain_queue(self, queued, options, summary)
+                phase("queue")
         except ApiError as exc:
             summary.status, summary.error = "failed", str(exc)
             raise
@@ -204,7 +220,7 @@ class Sync:
         pending: dict[str, str] = {}
 
         def store(stream: str, page: Page) -> None:
-            self._store_page(connector.system, page, stats, as_of)
+            self.store_page(connector.system, page, stats, as_of)
             if page.cursor is not None:
                 pending[stream] = page.cursor
 
@@ -226,13 +242,13 @@ class Sync:
         for page in connector.pull(connector.streams[0], None):
             for contact in page.contacts[: limit - taken]:
                 whole = connector.fetch(contact.id)
-                self._store_page(connector.system, whole, stats, as_of)
+                self.store_page(connector.system, whole, stats, as_of)
                 sampled.add(contact.id)
                 taken += 1
             if taken >= limit:
                 return
 
-    def _store_page(self, system: str, page: Page, stats: SystemSummary, as_of: datetime) -> None:
+    def store_page(self, system: str, page: Page, stats: SystemSummary, as_of: datetime) -> None:
         if self._lock is not None:
             self._lock.beat()
         began = time.perf_counter()
@@ -349,15 +365,15 @@ class Sync:
 
     # -- write ----------------------------------------------------------------------------------
 
-    def _write(
+    def write(
         self,
         connector: Connector,
         writes: Sequence[Write],
         options: SyncOptions,
         stats: SystemSummary,
         as_of: datetime,
-    ) -> datetime | None:
-        """Write the plan in batches; the system's stamp of the last record that landed."""
+    ) -> WriteOutcome:
+        """Write the plan in batches, each recorded as it lands; what all of them did."""
         size = connector.capabilities.write_batch_size
         batches = [writes[i : i + size] for i in range(0, len(writes), size)]
 
@@ -395,15 +411,16 @@ class Sync:
                 self._lock.beat()
             return outcome
 
-        until: datetime | None = None
+        done = WriteOutcome()
         with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
             for outcome in pool.map(write_one, batches):
                 stats.written += len(outcome.written)
                 stats.failed += len(outcome.failed)
-                if outcome.stamps:
-                    latest = max(outcome.stamps)
-                    until = latest if until is None else max(until, latest)
-        return until
+                done.written.extend(outcome.written)
+                done.failed.extend(outcome.failed)
+                done.stamps.extend(outcome.stamps)
+                done.gone.extend(outcome.gone)
+        return done
 
     def _note_own_writes(
         self, connector: Connector, cursors: dict[str, str], as_of: datetime, until: datetime | None

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor 
     from sync.people import ActivityColumns
     from sync.store import StateStore
     from sync.summary import SyncSummary
+    from sync.trigger import Rescored
 
 
 def result_columns(batch: ScoreBatch) -> list[str]:
@@ -120,9 +121,10 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
             f"{stats.total_calls:,}",
         )
     console.print(table)
+    queued = f" ({summary.queued:,} queued by triggers)" if summary.queued else ""
     console.print(
-        f"{summary.persons:,} people rescored, {summary.changed:,} with changed values, "
-        f"in {summary.elapsed:.1f} s",
+        f"{summary.persons:,} people rescored{queued}, {summary.changed:,} with changed "
+        f"values, in {summary.elapsed:.1f} s",
         highlight=False,
     )
     for system, stats in summary.systems.items():
@@ -134,6 +136,41 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
     if "dry-run" not in summary.mode:  # a dry run's are shown with its plan
         for warning in summary.warnings:
             console.print(f"[yellow]warning[/yellow]: {escape(warning)}", highlight=False)
+
+
+def print_rescored(console: Console, result: Rescored) -> None:
+    """What `leadscore rescore` did, in a few lines: the score and what was written, or
+    that a running sync or another rescore has the record."""
+    who = f"{result.system} {result.record_id}"
+    if result.status == "queued":
+        console.print("queued: a sync is running; it will write this contact", highlight=False)
+        return
+    if result.status == "busy":
+        console.print(
+            f"busy: another rescore of {escape(who)} is at work; it will write this contact",
+            highlight=False,
+        )
+        return
+    facts = [f"score {result.score}"]
+    facts += [f"grade {result.grade}"] if result.grade else []
+    facts += [f"stage {escape(result.stage)}"] if result.stage else []
+    facts += ["[red]disqualified[/red]"] if result.disqualified else []
+    named = f" ({escape(result.email)})" if result.email else ""
+    console.print(f"[bold]{escape(who)}[/bold]{named}: {', '.join(facts)}", highlight=False)
+    for reason in result.reasons.split(" · "):
+        console.print(f"  {escape(reason)}", highlight=False)
+    wrote = ", ".join(f"{s} {', '.join(records)}" for s, records in result.written.items())
+    console.print(
+        f"wrote {escape(wrote)}" if wrote else "nothing to write: its records hold these values",
+        highlight=False,
+    )
+    for system, failed in result.failed.items():
+        for record, reason in failed.items():
+            console.print(
+                f"[yellow]not written[/yellow] {system} {escape(record)} (the next sync "
+                f"retries): {escape(reason)}",
+                highlight=False,
+            )
 
 
 def budget_line(budget: Mapping[str, Any]) -> str:

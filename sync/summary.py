@@ -52,6 +52,8 @@ class SyncSummary:
     persons: int = 0
     rescored: int = 0
     changed: int = 0
+    queued: int = 0
+    """Records triggers queued for this run (`sync/trigger.py`), fetched and rescored by it."""
     elapsed: float = 0.0
     status: str = "ok"
     plan: dict[str, list[Write]] = field(default_factory=dict)
@@ -73,6 +75,7 @@ class SyncSummary:
             "persons": self.persons,
             "rescored": self.rescored,
             "changed": self.changed,
+            "queued": self.queued,
             "elapsed_seconds": round(self.elapsed, 3),
             "error": self.error,
             "warnings": list(self.warnings),

@@ -14,7 +14,15 @@ from scoring import load_rules
 from sync import Leadscore, StateStore, SyncOptions
 from sync.cli import app
 from sync.demo import sandbox_settings
-from sync.locks import STALE_AFTER, LockHeld, RunLock, held_locks
+from sync.locks import (
+    RECORD_STALE_AFTER,
+    STALE_AFTER,
+    LockHeld,
+    RunLock,
+    held_locks,
+    record_lock,
+    wait_for_rescores,
+)
 from sync.schema import aliases, gone, locks, meta, queue
 from sync.store import SCHEMA_VERSION
 
@@ -149,3 +157,43 @@ def test_an_older_store_gains_the_tables_of_later_versions(store: StateStore) ->
 
     assert again.version() == SCHEMA_VERSION == 4
     assert {"gone", "locks", "aliases", "queue"} <= set(tables)
+
+
+def test_a_sync_waits_for_a_rescore_at_work_only_so_long(store: StateStore) -> None:
+    rescore = record_lock(store, "hubspot", "7")
+    rescore.acquire()
+    told: list[tuple[str, int]] = []
+
+    given_up = wait_for_rescores(store, lambda what, n: told.append((what, n)), limit=0.1)
+    assert held_locks(store) == []  # a record's lock is no sync's
+    rescore.release()
+
+    assert given_up == 1 and told == [("waiting for rescores", 1)]
+    assert wait_for_rescores(store) == 0
+
+
+def test_a_record_lock_silent_for_a_minute_is_stale_where_a_sync_lock_is_not(
+    store: StateStore,
+) -> None:
+    [record] = record_lock(store, "hubspot", "7").names
+    silent = 1e12 - RECORD_STALE_AFTER - 1
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.insert(locks),
+            [
+                {
+                    "name": n,
+                    "holder": n,
+                    "host": "elsewhere",
+                    "pid": 1,
+                    "since": 0.0,
+                    "beat": silent,
+                }
+                for n in (record, "sync:hubspot")
+            ],
+        )
+    clock = lambda: 1e12  # noqa: E731
+
+    RunLock(store, [record], clock=clock).acquire()  # taken over
+    with pytest.raises(LockHeld):
+        RunLock(store, ["sync:hubspot"], clock=clock).acquire()  # 30 minutes are not up
