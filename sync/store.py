@@ -21,9 +21,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from scoring import Activity, Contact, normalize_email
+from sync.identity import new_person, persons_for
 from sync.people import People, moment
 from sync.readback import stored_people
 from sync.schema import (
@@ -190,7 +191,7 @@ class StateStore:
                     )
                 }
                 emails = {e for c in part if (e := normalize_email(c.email))}
-                people = self._persons_for(connection, emails)
+                people = persons_for(connection, emails)
                 for contact in part:
                     email = normalize_email(contact.email)
                     attributes = dumps(contact.attributes)
@@ -209,9 +210,7 @@ class StateStore:
                         continue
                     changed += 1
                     # Without an address (or once it is removed) a record is a person of its own.
-                    person = (
-                        people[email] if email is not None else self._new_person(connection, None)
-                    )
+                    person = people[email] if email is not None else new_person(connection, None)
                     row = {
                         "system": system,
                         "record_id": contact.id,
@@ -228,43 +227,6 @@ class StateStore:
                         )
                     connection.execute(sa.insert(identities).values(**row))
         return changed
-
-    def _persons_for(self, connection: Connection, emails: set[str]) -> dict[str, int]:
-        found = {
-            email: pid
-            for pid, email in connection.execute(
-                sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(sorted(emails)))
-            )
-        }
-        missing = sorted(emails - set(found))
-        if missing:
-            # One statement for all; in address order, so concurrent writers adding the
-            # same new addresses take their locks in the same order (no deadlock), and a
-            # person another writer just created stands.
-            insert = upsert_dialect(connection).insert(persons)
-            connection.execute(
-                insert.on_conflict_do_nothing(index_elements=["email"]),
-                [{"email": email} for email in missing],
-            )
-            found.update(
-                (email, pid)
-                for pid, email in connection.execute(
-                    sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(missing))
-                )
-            )
-        return found
-
-    @staticmethod
-    def _new_person(connection: Connection, email: str | None) -> int:
-        """A person for `email`, created unless another writer just created it."""
-        if email is None:
-            key = connection.execute(sa.insert(persons).values(email=None)).inserted_primary_key
-            assert key is not None
-            return int(key[0])
-        insert = upsert_dialect(connection).insert(persons).values(email=email)
-        connection.execute(insert.on_conflict_do_nothing(index_elements=["email"]))
-        found = connection.execute(sa.select(persons.c.id).where(persons.c.email == email))
-        return int(found.scalar_one())
 
     # -- activities -----------------------------------------------------------------------------
 
@@ -305,7 +267,7 @@ class StateStore:
                 addresses.update(r["email"] for r in rows if r["email"] is not None)
             if addresses:
                 # Someone with new activity but no contact anywhere still gets a person.
-                self._persons_for(connection, addresses)
+                persons_for(connection, addresses)
         return new
 
     # -- reading people back --------------------------------------------------------------------
