@@ -1,0 +1,288 @@
+"""Identities follow the system's record id first and the email second: email changes,
+aliases and the persons they leave behind."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from scoring import Activity, ActivityType, Contact
+from sync.schema import aliases
+from sync.store import StateStore
+from tests.helpers import NOW, days_ago
+
+LATER = NOW + timedelta(hours=1)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    if request.param == "sqlite":
+        target = f"sqlite:///{tmp_path}/s.db"
+    else:
+        target = str(request.getfixturevalue("postgres_url"))
+    opened = StateStore(target)
+    yield opened
+    opened.close()
+
+
+def contact(ident: str, email: str | None) -> Contact:
+    return Contact(ident, email=email)
+
+
+def opened(address: str, ident: str, *, revisable: bool = False, outcome: str = "") -> Activity:
+    """An activity keyed by address only, as HubSpot's email events are."""
+    attributes = {"outcome": outcome} if outcome else {}
+    kind = ActivityType.MEETING if revisable else ActivityType.EMAIL_OPEN
+    return Activity(
+        "",
+        kind,
+        days_ago(1),
+        id=ident,
+        contact_email=address,
+        attributes=attributes,
+        revisable=revisable,
+    )
+
+
+def visit(record: str, ident: str) -> Activity:
+    """An activity keyed by record id."""
+    return Activity(record, ActivityType.PAGE_VIEW, days_ago(2), id=ident)
+
+
+def joined(store: StateStore) -> dict[str, set[str]]:
+    """Person id -> the activities (`system:id`) joined to that person."""
+    people = store.load_people()
+    found: dict[str, set[str]] = {c.id: set() for c in people.contacts}
+    for person, ident in zip(people.columns.person, people.columns.ids, strict=True):
+        found[str(int(person))].add(ident)
+    return found
+
+
+def of_record(store: StateStore, system: str, record: str) -> set[str]:
+    """The activities joined to the person a record belongs to."""
+    person = store.person_of(record)
+    assert person is not None
+    people = store.load_people()
+    assert (system, record) in people.records[str(person)]
+    return joined(store)[str(person)]
+
+
+def alias_rows(store: StateStore) -> set[tuple[str, str, str]]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(sa.select(aliases.c.system, aliases.c.email, aliases.c.record_id))
+        return {(s, e, r) for s, e, r in rows}
+
+
+def emails(store: StateStore) -> list[str]:
+    """The addresses of the persons in the store ("-" for one without)."""
+    return sorted(c.email or "-" for c in store.load_people().contacts)
+
+
+# -- email changes --------------------------------------------------------------------------------
+
+
+def test_an_email_change_keeps_the_events_of_the_old_address_and_later_ones_too(
+    store: StateStore,
+) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    store.save_activities("hubspot", [opened("ann@acme.io", "ev1"), visit("101", "pv1")])
+
+    assert store.save_contacts("hubspot", [contact("101", "ann@newco.io")], LATER) == 1
+    # HubSpot reports email events late, keyed by the address they were sent to.
+    store.save_activities("hubspot", [opened("Ann@Acme.io", "ev2")])
+
+    assert of_record(store, "hubspot", "101") == {"hubspot:ev1", "hubspot:ev2", "hubspot:pv1"}
+    assert emails(store) == ["ann@newco.io"]  # nothing is left with the old address
+    assert alias_rows(store) == {("hubspot", "ann@acme.io", "101")}
+
+
+def test_a_record_changing_back_takes_its_address_back_from_its_alias(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    store.save_activities("hubspot", [opened("ann@acme.io", "ev1")])
+    store.save_contacts("hubspot", [contact("101", "ann@newco.io")], NOW)
+    store.save_activities("hubspot", [opened("ann@newco.io", "ev2")])
+
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], LATER)
+    store.save_activities("hubspot", [opened("ann@acme.io", "ev3"), opened("ann@newco.io", "ev4")])
+
+    assert of_record(store, "hubspot", "101") == {f"hubspot:ev{n}" for n in (1, 2, 3, 4)}
+    assert alias_rows(store) == {("hubspot", "ann@newco.io", "101")}
+    assert emails(store) == ["ann@acme.io"]
+
+
+@pytest.mark.parametrize("taker", ["a new record", "a changed record"])
+def test_another_record_taking_the_old_address_ends_the_alias(
+    store: StateStore, taker: str
+) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io"), contact("102", "x@b.io")], NOW)
+    store.save_activities("hubspot", [opened("ann@acme.io", "ev1")])
+    store.save_contacts("hubspot", [contact("101", "ann@newco.io")], NOW)
+
+    other = "103" if taker == "a new record" else "102"
+    store.save_contacts("hubspot", [contact(other, "ann@acme.io")], LATER)
+    store.save_activities("hubspot", [opened("ann@acme.io", "ev2")])
+
+    assert of_record(store, "hubspot", "101") == {"hubspot:ev1"}  # what it had stays
+    assert of_record(store, "hubspot", other) == {"hubspot:ev2"}  # what comes now is the taker's
+    assert alias_rows(store) == (
+        {("hubspot", "x@b.io", "102")} if taker == "a changed record" else set()
+    )
+
+
+def test_an_address_shared_with_another_record_of_the_system_stays_with_that_record(
+    store: StateStore,
+) -> None:
+    # Salesforce allows two leads with one address: the address's activities are theirs both.
+    store.save_contacts(
+        "salesforce", [contact("L1", "ann@acme.io"), contact("L2", "ann@acme.io")], NOW
+    )
+    store.save_activities("salesforce", [opened("ann@acme.io", "ev1")])
+
+    store.save_contacts("salesforce", [contact("L1", "ann@newco.io")], LATER)
+
+    assert of_record(store, "salesforce", "L2") == {"salesforce:ev1"}
+    assert of_record(store, "salesforce", "L1") == set()
+    assert alias_rows(store) == set()
+
+
+def test_another_system_sharing_the_old_address_is_untouched(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    store.save_contacts("mailchimp", [contact("m1", "ann@acme.io")], NOW)
+    store.save_activities("hubspot", [opened("ann@acme.io", "hs1")])
+    store.save_activities("mailchimp", [opened("ann@acme.io", "mc1")])
+
+    store.save_contacts("hubspot", [contact("101", "ann@newco.io")], LATER)
+    store.save_activities("hubspot", [opened("ann@acme.io", "hs2")])
+    store.save_activities("mailchimp", [opened("ann@acme.io", "mc2")])
+
+    assert of_record(store, "hubspot", "101") == {"hubspot:hs1", "hubspot:hs2"}
+    assert of_record(store, "mailchimp", "m1") == {"mailchimp:mc1", "mailchimp:mc2"}
+    assert store.person_of("m1") == store.person_of("ann@acme.io")
+
+
+def test_contacts_saved_together_are_as_if_saved_one_at_a_time(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("1", "a@x.io"), contact("2", "b@x.io")], NOW)
+    store.save_activities("hubspot", [opened("a@x.io", "ea"), opened("b@x.io", "eb")])
+
+    # 1 leaves a@x.io for c@x.io, then 2 leaves b@x.io and takes a@x.io: each keeps what
+    # it had, though 2 took a@x.io from 1 within the same call.
+    store.save_contacts("hubspot", [contact("1", "c@x.io"), contact("2", "a@x.io")], LATER)
+
+    assert of_record(store, "hubspot", "1") == {"hubspot:ea"}
+    assert of_record(store, "hubspot", "2") == {"hubspot:eb"}
+    assert alias_rows(store) == {("hubspot", "b@x.io", "2")}
+    assert emails(store) == ["a@x.io", "c@x.io"]
+
+
+def test_a_pinned_revisable_activity_stays_pinned_when_revised(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    store.save_activities("hubspot", [opened("ann@acme.io", "m1", revisable=True)])
+    store.save_contacts("hubspot", [contact("101", "ann@newco.io")], NOW)
+    store.save_contacts("hubspot", [contact("102", "ann@acme.io")], NOW)  # the alias yields
+
+    store.save_activities("hubspot", [opened("ann@acme.io", "m1", revisable=True, outcome="held")])
+    store.save_activities("hubspot", [opened("bob@acme.io", "m2", revisable=True)])
+    store.save_activities("hubspot", [opened("ann@acme.io", "m2", revisable=True)])
+
+    assert of_record(store, "hubspot", "101") == {"hubspot:m1"}
+    assert of_record(store, "hubspot", "102") == {"hubspot:m2"}  # never pinned: it follows
+
+
+# -- persons left behind --------------------------------------------------------------------------
+
+
+def test_a_person_left_with_nothing_is_deleted_and_one_with_activity_is_kept(
+    store: StateStore,
+) -> None:
+    store.save_contacts("hubspot", [contact("1", "a@x.io"), contact("2", "b@x.io")], NOW)
+    store.save_contacts("hubspot", [contact("3", None)], NOW)
+    store.save_activities("mailchimp", [opened("b@x.io", "mc1")])
+
+    store.save_contacts(
+        "hubspot", [contact("1", None), contact("2", "c@x.io"), contact("3", "d@x.io")], LATER
+    )
+
+    # a@x.io and the person of 3 without an address had nothing else; b@x.io has activity.
+    assert emails(store) == ["-", "b@x.io", "c@x.io", "d@x.io"]
+    assert store.counts()["persons"] == 4
+
+
+def test_a_record_keyed_activity_does_not_make_a_person_of_its_address(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("101", "ann@acme.io")], NOW)
+    meeting = Activity(
+        "101", ActivityType.MEETING, days_ago(1), id="m1", contact_email="old@acme.io"
+    )
+
+    store.save_activities("hubspot", [meeting])
+
+    assert emails(store) == ["ann@acme.io"]
+    assert of_record(store, "hubspot", "101") == {"hubspot:m1"}
+
+
+# -- concurrent writers --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_writers_of_two_systems_at_once_never_lose_a_person_another_one_uses(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # HubSpot's records move between two addresses, leaving persons behind to delete, while
+    # Mailchimp (another process: a store of its own) stores members and events there.
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path}/s.db"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    hubspot, mailchimp = StateStore(url), StateStore(url)
+    request.addfinalizer(hubspot.close)
+    request.addfinalizer(mailchimp.close)
+    size, rounds = 30, 6
+    hubspot.save_contacts("hubspot", [contact(f"h{i}", f"p{i}@x.io") for i in range(size)], NOW)
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def move() -> None:
+        try:
+            start.wait()
+            for round_ in range(rounds):
+                prefix = "q" if round_ % 2 == 0 else "p"
+                batch = [contact(f"h{i}", f"{prefix}{i}@x.io") for i in range(size)]
+                hubspot.save_contacts("hubspot", batch, NOW)
+        except BaseException as error:  # reported below, in the test's own thread
+            errors.append(error)
+
+    def member() -> None:
+        try:
+            start.wait()
+            for round_ in range(rounds):
+                prefix = "p" if round_ % 2 == 0 else "q"
+                batch = [contact(f"m{i}-{round_}", f"{prefix}{i}@x.io") for i in range(size)]
+                mailchimp.save_contacts("mailchimp", batch, NOW)
+                events = [opened(f"{prefix}{i}@x.io", f"e{round_}-{i}") for i in range(size)]
+                mailchimp.save_activities("mailchimp", events)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=move), threading.Thread(target=member)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    people = hubspot.load_people()
+    assert len({c.email for c in people.contacts}) == len(people.contacts)
+    records = sum(len(r) for r in people.records.values())
+    assert records == size + size * rounds  # every record has its person
+    assert sorted(people.columns.ids) == sorted(
+        f"mailchimp:e{r}-{i}" for r in range(rounds) for i in range(size)
+    )  # every event joins a person
+    by_record = {r: pid for pid, rs in people.records.items() for r in rs}
+    emails = {c.id: c.email for c in people.contacts}
+    for i in range(size):
+        for r in range(rounds):
+            assert emails[by_record[("mailchimp", f"m{i}-{r}")]] in (f"p{i}@x.io", f"q{i}@x.io")
