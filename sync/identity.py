@@ -13,6 +13,10 @@ only an address, joined to the person with that address (`sync.readback`).
   itself changing back too), the alias goes, and S's activities keyed by it that arrive
   afterwards go to the person of the address. What was pinned stays pinned, revised or
   not. Other systems' activities are never pinned by S's changes.
+- A merge re-points the loser's activities and aliases to the winner, and makes the
+  loser's address an alias of the winner on the same terms; a deletion drops the record
+  with its record-keyed activities and aliases. Either way the gone row stays, so the
+  record is never written again, until it is pulled again.
 - A person left with no record and no address-keyed activity is deleted.
 
 Each function runs inside its caller's transaction. On PostgreSQL, a person is read with
@@ -37,9 +41,13 @@ from sync.schema import (
     aliases,
     chunks,
     dumps,
+    failures,
+    forget_records,
+    gone,
     identities,
     persons,
     upsert_dialect,
+    written,
 )
 
 
@@ -106,7 +114,7 @@ def store_records(
 ) -> None:
     """Store one chunk of pulled contacts of `system` (unique ids), as if one at a time:
     a record taking an address ends any alias of it, and an address a record leaves becomes
-    its alias (`_move_addresses`)."""
+    its alias (`_move_addresses`). Records pulled again are no longer gone."""
     ids = [c.id for c in part]
     known = {
         row.record_id: row
@@ -116,6 +124,8 @@ def store_records(
             )
         )
     }
+    # A deleted record comes back when restored (HubSpot keeps them 90 days).
+    forget_records(connection, gone, system, ids)
     changes: list[tuple[str, str | None, str]] = []
     for contact in part:
         email = normalize_email(contact.email)
@@ -257,6 +267,88 @@ def pin_to_aliases(connection: Connection, system: str, rows: Sequence[dict[str,
     for row in rows:
         if row["record_id"] is None and row["email"] in owner:
             row["record_id"] = owner[row["email"]]
+
+
+# -- merges and deletions -------------------------------------------------------------------------
+
+
+def merge_record(
+    connection: Connection, system: str, loser: str, winner: str, at: datetime
+) -> set[int]:
+    """Re-point what the loser had to the winner (known to the store or not yet): its
+    activities, its aliases, and its address unless another record of the system holds it.
+    The loser's record, written values and failures go. Returns the persons it left."""
+    winner = _surviving(connection, system, winner, loser)
+    if winner == loser:
+        return retire_record(connection, system, loser)
+    before = _identity(connection, system, loser)
+    connection.execute(
+        sa.update(activities)
+        .where(activities.c.system == system, activities.c.record_id == loser)
+        .values(record_id=winner)
+    )
+    connection.execute(
+        sa.update(aliases)
+        .where(aliases.c.system == system, aliases.c.record_id == loser)
+        .values(record_id=winner)
+    )
+    _forget(connection, system, loser)
+    if before is None:
+        return set()
+    person, address = before
+    if address is not None and not _held_by_a_record(connection, system, address):
+        pin_addresses(connection, system, [{"address": address, "record": winner}])
+        _alias(connection, system, {address: winner}, at)
+    return {person}
+
+
+def retire_record(connection: Connection, system: str, record: str) -> set[int]:
+    """Drop a deleted record: its identity, record-keyed activities, aliases, written values
+    and failures. Returns the persons it left."""
+    before = _identity(connection, system, record)
+    connection.execute(
+        sa.delete(activities).where(activities.c.system == system, activities.c.record_id == record)
+    )
+    connection.execute(
+        sa.delete(aliases).where(aliases.c.system == system, aliases.c.record_id == record)
+    )
+    _forget(connection, system, record)
+    return set() if before is None else {before[0]}
+
+
+def _surviving(connection: Connection, system: str, record: str, loser: str) -> str:
+    """The record `record` is now: itself, or where a chain of merges led it."""
+    seen = {loser}
+    while record not in seen:
+        seen.add(record)
+        further = connection.execute(
+            sa.select(gone.c.merged_into).where(gone.c.system == system, gone.c.record_id == record)
+        ).scalar()
+        if further is None:
+            return record
+        record = str(further)
+    return record
+
+
+def _identity(connection: Connection, system: str, record: str) -> tuple[int, str | None] | None:
+    found = connection.execute(
+        sa.select(identities.c.person_id, identities.c.email).where(
+            identities.c.system == system, identities.c.record_id == record
+        )
+    ).first()
+    return None if found is None else (int(found.person_id), found.email)
+
+
+def _held_by_a_record(connection: Connection, system: str, address: str) -> bool:
+    query = sa.select(identities.c.record_id).where(
+        identities.c.system == system, identities.c.email == address
+    )
+    return connection.execute(query.limit(1)).first() is not None
+
+
+def _forget(connection: Connection, system: str, record: str) -> None:
+    for table in (identities, written, failures):
+        forget_records(connection, table, system, [record])
 
 
 # -- leftover persons -----------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Identities follow the system's record id first and the email second: email changes,
-aliases and the persons they leave behind."""
+aliases, merges, deletions and the persons they leave behind."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from scoring import Activity, ActivityType, Contact
-from sync.schema import aliases
+from sync.schema import aliases, gone, identities
 from sync.store import StateStore
+from sync.vanished import gone_records, record_gone
 from tests.helpers import NOW, days_ago
 
 LATER = NOW + timedelta(hours=1)
@@ -222,6 +223,132 @@ def test_a_record_keyed_activity_does_not_make_a_person_of_its_address(store: St
 
     assert emails(store) == ["ann@acme.io"]
     assert of_record(store, "hubspot", "101") == {"hubspot:m1"}
+
+
+# -- merges ---------------------------------------------------------------------------------------
+
+
+def test_a_merge_moves_the_losers_activities_and_address_to_a_known_winner(
+    store: StateStore,
+) -> None:
+    store.save_contacts("hubspot", [contact("4", "dee@x.io"), contact("5", "eve@x.io")], NOW)
+    store.save_activities("hubspot", [visit("4", "pv4"), visit("5", "pv5")])
+    store.save_activities("hubspot", [opened("eve@x.io", "ev5")])
+    store.record_written("hubspot", {"4": {"s": "1"}, "5": {"s": "2"}}, NOW)
+    store.record_failures("hubspot", [("5", "429", True)], NOW)
+
+    record_gone(store, "hubspot", [("5", "4")], LATER)
+    store.save_activities("hubspot", [opened("eve@x.io", "ev6")])  # late, to the old address
+
+    assert of_record(store, "hubspot", "4") == {
+        "hubspot:pv4",
+        "hubspot:pv5",
+        "hubspot:ev5",
+        "hubspot:ev6",
+    }
+    assert store.person_of("5") is None
+    assert emails(store) == ["dee@x.io"]
+    assert store.written_values("hubspot") == {"4": {"s": "1"}}
+    assert store.failures("hubspot") == []
+    assert gone_records(store, "hubspot") == {"5": "4"}
+    assert alias_rows(store) == {("hubspot", "eve@x.io", "4")}
+
+
+def test_a_merge_into_a_winner_not_yet_pulled_joins_it_once_pulled(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("5", "eve@x.io")], NOW)
+    store.save_activities("hubspot", [visit("5", "pv5"), opened("eve@x.io", "ev5")])
+
+    record_gone(store, "hubspot", [("5", "9")], LATER)
+    assert store.counts()["persons"] == 0  # nothing to score until the winner comes
+
+    store.save_contacts("hubspot", [contact("9", "eve@newco.io")], LATER)
+
+    assert of_record(store, "hubspot", "9") == {"hubspot:pv5", "hubspot:ev5"}
+
+
+def test_a_merge_follows_the_winner_through_an_earlier_merge(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact(n, f"{n}@x.io") for n in ("1", "2", "3")], NOW)
+    store.save_activities("hubspot", [visit("1", "pv1"), visit("2", "pv2")])
+
+    record_gone(store, "hubspot", [("2", "3")], NOW)
+    record_gone(store, "hubspot", [("1", "2")], LATER)  # reported late, into a merged record
+
+    assert of_record(store, "hubspot", "3") == {"hubspot:pv1", "hubspot:pv2"}
+
+
+def test_a_merge_leaves_an_address_another_record_holds_to_it(store: StateStore) -> None:
+    records = [contact("4", "dee@x.io"), contact("5", "eve@x.io"), contact("6", "eve@x.io")]
+    store.save_contacts("salesforce", records, NOW)
+    store.save_activities("salesforce", [opened("eve@x.io", "ev1")])
+
+    record_gone(store, "salesforce", [("5", "4")], LATER)
+
+    assert of_record(store, "salesforce", "6") == {"salesforce:ev1"}
+    assert of_record(store, "salesforce", "4") == set()
+    assert alias_rows(store) == set()
+
+
+def test_a_merge_carries_the_losers_aliases_to_the_winner(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("4", "dee@x.io"), contact("5", "eve@x.io")], NOW)
+    store.save_contacts("hubspot", [contact("5", "eve@newco.io")], NOW)
+
+    record_gone(store, "hubspot", [("5", "4")], LATER)
+    store.save_activities("hubspot", [opened("eve@x.io", "e1"), opened("eve@newco.io", "e2")])
+
+    assert of_record(store, "hubspot", "4") == {"hubspot:e1", "hubspot:e2"}
+    assert alias_rows(store) == {("hubspot", "eve@x.io", "4"), ("hubspot", "eve@newco.io", "4")}
+
+
+# -- deletions ------------------------------------------------------------------------------------
+
+
+def test_a_deleted_record_is_retired_and_pulled_again_is_no_longer_gone(
+    store: StateStore,
+) -> None:
+    store.save_contacts("hubspot", [contact("7", "gil@x.io"), contact("8", "hal@x.io")], NOW)
+    store.save_contacts("hubspot", [contact("7", "gil@newco.io")], NOW)  # an alias too
+    store.save_activities("hubspot", [visit("7", "pv7"), visit("8", "pv8")])
+    store.record_written("hubspot", {"7": {"s": "3"}}, NOW)
+    store.record_failures("hubspot", [("7", "400", False)], NOW)
+
+    record_gone(store, "hubspot", [("7", None)], LATER)
+
+    assert store.person_of("7") is None
+    assert emails(store) == ["hal@x.io"]
+    assert joined(store) == {str(store.person_of("8")): {"hubspot:pv8"}}
+    assert store.written_values("hubspot") == {}
+    assert store.failures("hubspot") == []
+    assert alias_rows(store) == set()
+    assert gone_records(store, "hubspot") == {"7": None}
+
+    # Restored (HubSpot keeps a deleted contact 90 days) and pulled again.
+    store.save_contacts("hubspot", [contact("7", "gil@newco.io")], LATER)
+    store.save_activities("hubspot", [visit("7", "pv9")])
+
+    assert gone_records(store, "hubspot") == {}
+    assert of_record(store, "hubspot", "7") == {"hubspot:pv9"}
+
+
+def test_a_deleted_records_address_keyed_activities_keep_their_person(store: StateStore) -> None:
+    store.save_contacts("hubspot", [contact("7", "gil@x.io")], NOW)
+    store.save_activities("hubspot", [opened("gil@x.io", "ev1")])
+
+    record_gone(store, "hubspot", [("7", None)], LATER)
+
+    assert emails(store) == ["gil@x.io"]
+    assert list(joined(store).values()) == [{"hubspot:ev1"}]
+
+
+def test_gone_rows_of_other_systems_and_records_stay(store: StateStore) -> None:
+    record_gone(store, "hubspot", [("1", None), ("2", "3")], NOW)
+    record_gone(store, "salesforce", [("1", None)], NOW)
+
+    store.save_contacts("hubspot", [contact("1", "a@x.io")], LATER)
+
+    with store.engine.connect() as connection:
+        left = connection.execute(sa.select(gone.c.system, gone.c.record_id)).all()
+        assert sorted(map(tuple, left)) == [("hubspot", "2"), ("salesforce", "1")]
+        assert connection.execute(sa.select(sa.func.count()).select_from(identities)).scalar() == 1
 
 
 # -- concurrent writers --------------------------------------------------------------------------
