@@ -7,9 +7,12 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scoring import Activity, ActivityType, Contact
 from sync.schema import aliases, gone, identities
@@ -413,3 +416,166 @@ def test_writers_of_two_systems_at_once_never_lose_a_person_another_one_uses(
     for i in range(size):
         for r in range(rounds):
             assert emails[by_record[("mailchimp", f"m{i}-{r}")]] in (f"p{i}@x.io", f"q{i}@x.io")
+
+
+# -- property: a reference model of who owns each activity ----------------------------------------
+
+SYSTEMS = ("hubspot", "mailchimp")
+RECORDS = ("1", "2", "3")
+ADDRESSES = ("a@x.io", "b@x.io", None)
+
+Owner = tuple[str, str]
+"""("record", id) or ("address", address), within the activity's system."""
+
+
+class Model:
+    """What the store should hold, applying the rules one contact at a time."""
+
+    def __init__(self) -> None:
+        self.live: dict[tuple[str, str], str | None] = {}  # (system, record) -> address
+        self.aliases: dict[tuple[str, str], str] = {}  # (system, address) -> record
+        self.gone: dict[tuple[str, str], str | None] = {}  # (system, record) -> merged into
+        self.owners: dict[tuple[str, str], Owner] = {}  # (system, activity id) -> owner
+
+    def _held(self, system: str, address: str) -> bool:
+        return any(s == system and a == address for (s, _), a in self.live.items())
+
+    def _pin(self, system: str, address: str, record: str) -> None:
+        for key, owner in self.owners.items():
+            if key[0] == system and owner == ("address", address):
+                self.owners[key] = ("record", record)
+        self.aliases[(system, address)] = record
+
+    def contacts(self, system: str, batch: list[tuple[str, str | None]]) -> None:
+        for record, address in batch:
+            self.gone.pop((system, record), None)
+            known = (system, record) in self.live
+            before = self.live.get((system, record))
+            if known and before == address:
+                continue
+            self.live[(system, record)] = address
+            if known and before is not None and not self._held(system, before):
+                self._pin(system, before, record)
+            if address is not None:
+                self.aliases.pop((system, address), None)
+
+    def activity(self, system: str, ident: str, record: str | None, address: str | None) -> None:
+        if record is not None:
+            self.owners[(system, ident)] = ("record", record)
+        elif address is not None:
+            alias = self.aliases.get((system, address))
+            self.owners[(system, ident)] = (
+                ("record", alias) if alias is not None else ("address", address)
+            )
+
+    def merge(self, system: str, loser: str, winner: str) -> None:
+        self.gone[(system, loser)] = winner
+        seen = {loser}
+        while winner not in seen and self.gone.get((system, winner)) is not None:
+            seen.add(winner)
+            winner = str(self.gone[(system, winner)])
+        if winner == loser:  # merged in a circle: nothing to merge into
+            self._retire(system, loser)
+            return
+        for key, owner in self.owners.items():
+            if key[0] == system and owner == ("record", loser):
+                self.owners[key] = ("record", winner)
+        for key, record in self.aliases.items():
+            if key[0] == system and record == loser:
+                self.aliases[key] = winner
+        if (system, loser) in self.live:
+            address = self.live.pop((system, loser))
+            if address is not None and not self._held(system, address):
+                self._pin(system, address, winner)
+
+    def delete(self, system: str, record: str) -> None:
+        self.gone[(system, record)] = None
+        self._retire(system, record)
+
+    def _retire(self, system: str, record: str) -> None:
+        self.live.pop((system, record), None)
+        for key in [
+            k for k, o in self.owners.items() if k[0] == system and o == ("record", record)
+        ]:
+            del self.owners[key]
+        for key in [k for k, r in self.aliases.items() if k[0] == system and r == record]:
+            del self.aliases[key]
+
+
+operations = st.one_of(
+    st.tuples(
+        st.just("contacts"),
+        st.sampled_from(SYSTEMS),
+        st.lists(
+            st.tuples(st.sampled_from(RECORDS), st.sampled_from(ADDRESSES)),
+            min_size=1,
+            max_size=3,
+            unique_by=lambda pair: pair[0],
+        ),
+    ),
+    st.tuples(
+        st.just("activity"),
+        st.sampled_from(SYSTEMS),
+        st.one_of(
+            st.tuples(st.sampled_from(RECORDS), st.none()),
+            st.tuples(st.none(), st.sampled_from(ADDRESSES[:-1])),
+        ),
+    ),
+    st.tuples(
+        st.just("merge"),
+        st.sampled_from(SYSTEMS),
+        st.lists(st.sampled_from(RECORDS), min_size=2, max_size=2, unique=True),
+    ),
+    st.tuples(st.just("delete"), st.sampled_from(SYSTEMS), st.sampled_from(RECORDS)),
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(operations, max_size=16))
+def test_every_activity_joins_at_most_one_person_and_none_of_a_live_record_is_lost(
+    steps: list[tuple[Any, ...]],
+) -> None:
+    store, model = StateStore("sqlite://"), Model()
+    for n, (kind, system, what) in enumerate(steps):
+        if kind == "contacts":
+            store.save_contacts(system, [contact(r, a) for r, a in what], NOW)
+            model.contacts(system, what)
+        elif kind == "activity":
+            record, address = what
+            found = Activity(
+                record or "",
+                ActivityType.EMAIL_OPEN,
+                days_ago(1),
+                id=f"e{n}",
+                contact_email=address,
+            )
+            store.save_activities(system, [found])
+            model.activity(system, f"e{n}", record, address)
+        elif kind == "merge":
+            record_gone(store, system, [(what[0], what[1])], NOW)
+            model.merge(system, what[0], what[1])
+        else:
+            record_gone(store, system, [(what, None)], NOW)
+            model.delete(system, what)
+
+    people = store.load_people()
+    ids = people.columns.ids
+    assert len(ids) == len(set(ids))  # no activity joins two persons
+    person_of = dict(zip(ids, (str(int(p)) for p in people.columns.person), strict=True))
+    by_address = {c.email: c.id for c in people.contacts if c.email is not None}
+    by_record = {r: pid for pid, records in people.records.items() for r in records}
+    assert set(by_record) == set(model.live)
+    expected: dict[str, str] = {}
+    for (system, ident), (kind, key) in model.owners.items():
+        if kind == "address":
+            expected[f"{system}:{ident}"] = by_address[key]
+        elif (system, key) in model.live:
+            expected[f"{system}:{ident}"] = by_record[(system, key)]
+    assert person_of == expected
+    # No person is left with nothing to score: each has a record or an activity.
+    assert all(c.id in people.records or c.id in person_of.values() for c in people.contacts)
+    assert gone_records(store, "hubspot") == {
+        r: m for (s, r), m in model.gone.items() if s == "hubspot"
+    }
+    assert alias_rows(store) == {(s, a, r) for (s, a), r in model.aliases.items()}
+    store.close()
