@@ -311,7 +311,8 @@ class Sync:
         systems = {c.system for c in self.connectors}
         # A full run tries everything again, refused writes included.
         refused = {s: {} if options.full else self.store.refused(s) for s in systems}
-        # Merged away or deleted: a write can never land (re-pointing is for later).
+        # Merged away or deleted: a write can never land. `sync.vanished` drops such records
+        # from the store; this passes over those a store kept from before it did.
         vanished = {s: gone_records(self.store, s) for s in systems}
         plan = WritePlan({s: {} for s in systems})
         row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}

@@ -3,9 +3,10 @@
 cursors      per system and stream, committed once the writes they cover landed
 persons      one row per person, keyed by normalized email
 identities   a person's record in each system, with the attributes last pulled
-activities   deduplicated by (system, activity id); resolved to a person on read
+activities   deduplicated by (system, activity id); resolved to a person on read, by
+             record id, else by address (an address-keyed one may be pinned to a record)
 written      the values last written to each record, what the diff compares against
-gone         records a system reported merged away or deleted
+gone         records a system reported merged away or deleted (until pulled again)
 aliases      former addresses of records, so activity sent to them follows the record
 queue        records a trigger asked to rescore while a sync held the system's lock
 locks        one sync at a time per store and system; one trigger at a time per record

@@ -7,7 +7,8 @@ people back gives is in `sync.people`.
 Every method is one transaction, so a process killed at any point leaves the
 store as it was before or after that method, never in between. Activities keep
 the system's own contact reference (record id or address) and are joined to
-persons when read, so they may arrive before or after their contact.
+persons when read, so they may arrive before or after their contact. A record
+follows its id before its address (`sync.identity`).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine
 
 from scoring import Activity, Contact, normalize_email
+from sync.identity import Saved, drop_leftover_persons, persons_for, pin_to_aliases, store_records
 from sync.people import People, moment
 from sync.readback import stored_people
 from sync.schema import (
@@ -174,97 +176,17 @@ class StateStore:
 
     def save_contacts(self, system: str, found: Sequence[Contact], at: datetime) -> int:
         """Store pulled contacts, merging people by email; returns how many are new or changed.
-        A record no column can key is skipped and counted in `skipped`, never stopping a run."""
+        A record follows its id: when its address changes, what it had under the old address
+        stays with it (`sync.identity`). A record no column can key is skipped and counted in
+        `skipped`, never stopping a run."""
         contacts = [c for c in map(storable_contact, found) if c is not None]
         self.skipped[system] += len(found) - len(contacts)
-        changed = 0
+        saved = Saved()
         with self._writing, self.engine.begin() as connection:
             for part in chunks(list({c.id: c for c in contacts}.values())):
-                ids = [c.id for c in part]
-                known = {
-                    row.record_id: row
-                    for row in connection.execute(
-                        sa.select(identities).where(
-                            identities.c.system == system, identities.c.record_id.in_(ids)
-                        )
-                    )
-                }
-                emails = {e for c in part if (e := normalize_email(c.email))}
-                people = self._persons_for(connection, emails)
-                for contact in part:
-                    email = normalize_email(contact.email)
-                    attributes = dumps(contact.attributes)
-                    before = known.get(contact.id)
-                    if before is not None and before.email == email:
-                        if before.attributes != attributes:
-                            changed += 1
-                            connection.execute(
-                                sa.update(identities)
-                                .where(
-                                    identities.c.system == system,
-                                    identities.c.record_id == contact.id,
-                                )
-                                .values(attributes=attributes, pulled_at=at.timestamp())
-                            )
-                        continue
-                    changed += 1
-                    # Without an address (or once it is removed) a record is a person of its own.
-                    person = (
-                        people[email] if email is not None else self._new_person(connection, None)
-                    )
-                    row = {
-                        "system": system,
-                        "record_id": contact.id,
-                        "person_id": person,
-                        "email": email,
-                        "attributes": attributes,
-                        "pulled_at": at.timestamp(),
-                    }
-                    if before is not None:
-                        connection.execute(
-                            sa.delete(identities).where(
-                                identities.c.system == system, identities.c.record_id == contact.id
-                            )
-                        )
-                    connection.execute(sa.insert(identities).values(**row))
-        return changed
-
-    def _persons_for(self, connection: Connection, emails: set[str]) -> dict[str, int]:
-        found = {
-            email: pid
-            for pid, email in connection.execute(
-                sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(sorted(emails)))
-            )
-        }
-        missing = sorted(emails - set(found))
-        if missing:
-            # One statement for all; in address order, so concurrent writers adding the
-            # same new addresses take their locks in the same order (no deadlock), and a
-            # person another writer just created stands.
-            insert = upsert_dialect(connection).insert(persons)
-            connection.execute(
-                insert.on_conflict_do_nothing(index_elements=["email"]),
-                [{"email": email} for email in missing],
-            )
-            found.update(
-                (email, pid)
-                for pid, email in connection.execute(
-                    sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(missing))
-                )
-            )
-        return found
-
-    @staticmethod
-    def _new_person(connection: Connection, email: str | None) -> int:
-        """A person for `email`, created unless another writer just created it."""
-        if email is None:
-            key = connection.execute(sa.insert(persons).values(email=None)).inserted_primary_key
-            assert key is not None
-            return int(key[0])
-        insert = upsert_dialect(connection).insert(persons).values(email=email)
-        connection.execute(insert.on_conflict_do_nothing(index_elements=["email"]))
-        found = connection.execute(sa.select(persons.c.id).where(persons.c.email == email))
-        return int(found.scalar_one())
+                store_records(connection, system, part, at, saved)
+            drop_leftover_persons(connection, saved.left)
+        return saved.changed
 
     # -- activities -----------------------------------------------------------------------------
 
@@ -288,6 +210,8 @@ class StateStore:
                 )
                 kept = [k for k in part if k not in seen or unique[k].revisable]
                 rows = [activity_row(system, key, unique[key]) for key in kept]
+                # Sent to a former address of a record: that record's.
+                pin_to_aliases(connection, system, rows)
                 plain = [r for r in rows if not unique[r["activity_id"]].revisable]
                 revised = [r for r in rows if unique[r["activity_id"]].revisable]
                 insert = upsert_dialect(connection).insert(activities)
@@ -297,15 +221,27 @@ class StateStore:
                 if revised:
                     # Stored since `seen` was read, by another process, or not: ours is later.
                     latest = {c: getattr(insert.excluded, c) for c in REVISED}
+                    # Except a pin: a revision still keyed by the address it was pinned by
+                    # stays with the record (the alias may have yielded since).
+                    latest["record_id"] = sa.case(
+                        (
+                            sa.and_(
+                                insert.excluded.record_id.is_(None),
+                                insert.excluded.email == activities.c.email,
+                            ),
+                            activities.c.record_id,
+                        ),
+                        else_=insert.excluded.record_id,
+                    )
                     keys_ = ["system", "activity_id"]
                     upsert = insert.on_conflict_do_update(index_elements=keys_, set_=latest)
                     connection.execute(upsert, revised)
                 new += sum(r["activity_id"] not in seen for r in rows)
                 # A revision may name another address: its person exists too.
-                addresses.update(r["email"] for r in rows if r["email"] is not None)
+                addresses.update(r["email"] for r in rows if r["record_id"] is None and r["email"])
             if addresses:
                 # Someone with new activity but no contact anywhere still gets a person.
-                self._persons_for(connection, addresses)
+                persons_for(connection, addresses)
         return new
 
     # -- reading people back --------------------------------------------------------------------

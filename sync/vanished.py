@@ -1,7 +1,13 @@
 """Records a system reported merged away or deleted: kept in the store, never written again.
 
-Re-pointing a person to the record it was merged into is left to a later change;
-until then the sync only stops writing to the gone id.
+A merged record is re-pointed to the one it was merged into: its activities and former
+addresses follow the winner, and its own address becomes the winner's alias unless another
+record of the system holds it (`sync.identity.merge_record`), whether or not the store
+holds the winner yet. A deleted record is retired: its record, record-keyed activities and
+aliases go (`sync.identity.retire_record`). Either way the record's written values and
+failures go, and its gone row stays, until the record is pulled again (HubSpot restores a
+deleted contact for 90 days): `StateStore.save_contacts` clears the gone rows of the
+records it stores.
 """
 
 from __future__ import annotations
@@ -11,25 +17,34 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from sync.schema import failures, forget_records, gone
+from sync.identity import drop_leftover_persons, merge_record, retire_record
+from sync.schema import forget_records, gone
 from sync.store import StateStore
 
 
 def record_gone(
     store: StateStore, system: str, reported: Sequence[tuple[str, str | None]], at: datetime
 ) -> None:
-    """Remember records the system no longer has: (record id, id merged into or None)."""
+    """Remember records the system no longer has: (record id, id merged into or None), and
+    re-point or retire what the store held of them, in one transaction."""
+    reported = list(dict(reported).items())  # one row per record: the last report stands
     if not reported:
         return
-    with store._writing, store.engine.begin() as connection:
+    with store.writing(), store.engine.begin() as connection:
         ids = [record for record, _ in reported]
         forget_records(connection, gone, system, ids)
-        forget_records(connection, failures, system, ids)
         rows = [
             {"system": system, "record_id": r, "merged_into": m, "reported_at": at.timestamp()}
             for r, m in reported
         ]
         connection.execute(sa.insert(gone), rows)
+        left: set[int] = set()
+        for record, merged_into in reported:
+            if merged_into is None:
+                left |= retire_record(connection, system, record)
+            else:
+                left |= merge_record(connection, system, record, merged_into, at)
+        drop_leftover_persons(connection, left)
 
 
 def gone_records(store: StateStore, system: str) -> dict[str, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,3 +48,38 @@ def test_the_sync_stops_writing_to_a_gone_contact(box: Sandbox, tmp_path: Path) 
     again = make_sync(box, rules, store).run(SyncOptions(full=True))
     assert "5" not in {f.record_id for f in store.failures("hubspot")}
     assert again.systems["hubspot"].failed == 0
+
+
+def test_a_merged_contacts_activity_is_scored_with_the_contact_it_was_merged_into(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    rules = load_rules(RULES)
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    make_sync(box, rules, store).run()
+    people = store.load_people()
+    held = Counter(str(int(p)) for p in people.columns.person)
+    records = {r: pid for pid, rs in people.records.items() for _, r in rs}
+    # the contact with the most activity, merged into another one
+    loser = max(records, key=lambda r: held[records[r]])
+    winner = next(r for r in records if records[r] != records[loser])
+    had = set(joined(store, loser)) | set(joined(store, winner))
+    assert len(had) > len(joined(store, winner))
+    box.hubspot.merge_contacts(winner, loser)
+    with store.engine.begin() as connection:  # as if the last write to the loser had not landed
+        connection.execute(sa.delete(written).where(written.c.record_id == loser))
+
+    make_sync(box, rules, store).run()  # the write to the loser finds it merged
+
+    assert gone_records(store, "hubspot") == {loser: winner}
+    assert store.person_of(loser) is None
+    assert set(joined(store, winner)) == had
+    assert store.failures("hubspot") == []
+
+
+def joined(store: StateStore, record: str) -> list[str]:
+    """The activities scored with the person of a record."""
+    people = store.load_people()
+    person = store.person_of(record)
+    return [
+        i for p, i in zip(people.columns.person, people.columns.ids, strict=True) if p == person
+    ]

@@ -1,0 +1,378 @@
+"""Who a record is: the system's record id first, the email second.
+
+A person is keyed by address; a record (system, record id) belongs to the person of its
+current address, and follows its id, not its address, when the address changes. An
+activity keeps the system's own reference: a record id, joined through the record, or
+only an address, joined to the person with that address (`sync.readback`).
+
+- An address a record of system S leaves (its email changed) becomes an alias of that
+  record, unless another live record of S holds it: S's activities keyed by that address,
+  those already stored and those that arrive later, are pinned to the record (their
+  `record_id` is set), so they stay with it.
+- An alias yields to a live record: when a record of S takes the address (the record
+  itself changing back too), the alias goes, and S's activities keyed by it that arrive
+  afterwards go to the person of the address. What was pinned stays pinned, revised or
+  not. Other systems' activities are never pinned by S's changes.
+- A merge re-points the loser's activities and aliases to the winner, and makes the
+  loser's address an alias of the winner on the same terms; a deletion drops the record
+  with its record-keyed activities and aliases. Either way the gone row stays, so the
+  record is never written again, until it is pulled again.
+- A person left with no record and no address-keyed activity is deleted.
+
+Each function runs inside its caller's transaction. On PostgreSQL, a person is read with
+a key-share lock by every writer about to point something at it, and a leftover person is
+deleted only if no writer holds it (`SKIP LOCKED`) and nothing points at it then, so a
+concurrent writer never finds its person gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scoring import Contact, normalize_email
+from sync.schema import (
+    activities,
+    aliases,
+    chunks,
+    dumps,
+    failures,
+    forget_records,
+    gone,
+    identities,
+    persons,
+    upsert_dialect,
+    written,
+)
+
+
+def persons_for(connection: Connection, emails: set[str]) -> dict[str, int]:
+    """The person of each address, created where missing."""
+    found = {
+        email: pid
+        for pid, email in connection.execute(
+            _held(
+                sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(sorted(emails)))
+            )
+        )
+    }
+    missing = sorted(emails - set(found))
+    if missing:
+        # One statement for all; in address order, so concurrent writers adding the
+        # same new addresses take their locks in the same order (no deadlock), and a
+        # person another writer just created stands.
+        insert = upsert_dialect(connection).insert(persons)
+        connection.execute(
+            insert.on_conflict_do_nothing(index_elements=["email"]),
+            [{"email": email} for email in missing],
+        )
+        found.update(
+            (email, pid)
+            for pid, email in connection.execute(
+                _held(sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(missing)))
+            )
+        )
+    return found
+
+
+def new_person(connection: Connection, email: str | None) -> int:
+    """A person for `email`, created unless another writer just created it."""
+    if email is None:
+        key = connection.execute(sa.insert(persons).values(email=None)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+    insert = upsert_dialect(connection).insert(persons).values(email=email)
+    connection.execute(insert.on_conflict_do_nothing(index_elements=["email"]))
+    found = connection.execute(_held(sa.select(persons.c.id).where(persons.c.email == email)))
+    return int(found.scalar_one())
+
+
+def _held(query: sa.Select[Any]) -> sa.Select[Any]:
+    """The query, locking the persons it reads against deletion until the transaction ends
+    (PostgreSQL's `FOR KEY SHARE`; SQLite has one writer at a time and ignores it)."""
+    return query.with_for_update(read=True, key_share=True)
+
+
+# -- contacts -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Saved:
+    """What storing contacts did: how many were new or changed, and the persons they left."""
+
+    changed: int = 0
+    left: set[int] = field(default_factory=set)
+
+
+def store_records(
+    connection: Connection, system: str, part: Sequence[Contact], at: datetime, saved: Saved
+) -> None:
+    """Store one chunk of pulled contacts of `system` (unique ids), as if one at a time:
+    a record taking an address ends any alias of it, and an address a record leaves becomes
+    its alias (`_move_addresses`). Records pulled again are no longer gone."""
+    ids = [c.id for c in part]
+    known = {
+        row.record_id: row
+        for row in connection.execute(
+            sa.select(identities).where(
+                identities.c.system == system, identities.c.record_id.in_(ids)
+            )
+        )
+    }
+    # A deleted record comes back when restored (HubSpot keeps them 90 days).
+    forget_records(connection, gone, system, ids)
+    changes: list[tuple[str, str | None, str]] = []
+    for contact in part:
+        email = normalize_email(contact.email)
+        attributes = dumps(contact.attributes)
+        before = known.get(contact.id)
+        if before is not None and before.email == email:
+            if before.attributes != attributes:
+                saved.changed += 1
+                connection.execute(
+                    sa.update(identities)
+                    .where(identities.c.system == system, identities.c.record_id == contact.id)
+                    .values(attributes=attributes, pulled_at=at.timestamp())
+                )
+            continue
+        changes.append((contact.id, email, attributes))
+    if not changes:
+        return
+    saved.changed += len(changes)
+    people = persons_for(connection, {email for _, email, _ in changes if email is not None})
+    for record, email, attributes in changes:
+        # Without an address (or once it is removed) a record is a person of its own.
+        person = people[email] if email is not None else new_person(connection, None)
+        row = {"person_id": person, "email": email, "attributes": attributes}
+        before = known.get(record)
+        if before is None:
+            connection.execute(
+                sa.insert(identities).values(
+                    system=system, record_id=record, pulled_at=at.timestamp(), **row
+                )
+            )
+        else:
+            saved.left.add(before.person_id)
+            connection.execute(
+                sa.update(identities)
+                .where(identities.c.system == system, identities.c.record_id == record)
+                .values(pulled_at=at.timestamp(), **row)
+            )
+    moves = [
+        (record, known[record].email if record in known else None, email)
+        for record, email, _ in changes
+    ]
+    _move_addresses(connection, system, moves, {r: c.email for r, c in known.items()}, at)
+
+
+def _move_addresses(
+    connection: Connection,
+    system: str,
+    moves: Sequence[tuple[str, str | None, str | None]],
+    before: Mapping[str, str | None],
+    at: datetime,
+) -> None:
+    """Pins and aliases for (record, address before, address now), in order: each as if
+    stored alone. `before` holds the addresses the chunk's records had before it."""
+    left = {old for _, old, _ in moves if old is not None}
+    if not left and not any(new is not None for _, _, new in moves):
+        return
+    chunk = {record for record, _, _ in moves} | set(before)
+    # Who else of the system holds the addresses left: records outside this chunk.
+    outside: set[str] = set()
+    if left:
+        outside = set(
+            connection.execute(
+                sa.select(identities.c.email).where(
+                    identities.c.system == system,
+                    identities.c.email.in_(sorted(left)),
+                    identities.c.record_id.not_in(sorted(chunk)),
+                )
+            ).scalars()
+        )
+    holding = dict(before)
+    pins: list[dict[str, str]] = []
+    aliased: dict[str, str | None] = {}  # address -> the record it is an alias of, None: none
+    for record, old, new in moves:
+        holding[record] = new
+        if old is not None and old not in outside and old not in holding.values():
+            pins.append({"address": old, "record": record})
+            aliased[old] = record
+        if new is not None:
+            aliased[new] = None
+    pin_addresses(connection, system, pins)
+    gone_aliases = sorted(a for a, r in aliased.items() if r is None)
+    if gone_aliases:
+        connection.execute(
+            sa.delete(aliases).where(aliases.c.system == system, aliases.c.email.in_(gone_aliases))
+        )
+    _alias(connection, system, {a: r for a, r in aliased.items() if r is not None}, at)
+
+
+def pin_addresses(connection: Connection, system: str, pins: Sequence[Mapping[str, str]]) -> None:
+    """Give the system's activities keyed only by `address` the record id `record`."""
+    if not pins:
+        return
+    connection.execute(
+        sa.update(activities)
+        .where(
+            activities.c.system == system,
+            activities.c.record_id.is_(None),
+            activities.c.email == sa.bindparam("address"),
+        )
+        .values(record_id=sa.bindparam("record")),
+        list(pins),
+    )
+
+
+def _alias(connection: Connection, system: str, records: Mapping[str, str], at: datetime) -> None:
+    """Make each address an alias of its record, replacing any alias it was before."""
+    if not records:
+        return
+    insert = upsert_dialect(connection).insert(aliases)
+    upsert = insert.on_conflict_do_update(
+        index_elements=["system", "email"],
+        set_={"record_id": insert.excluded.record_id, "since": insert.excluded.since},
+    )
+    connection.execute(
+        upsert,
+        [
+            {"system": system, "email": address, "record_id": record, "since": at.timestamp()}
+            for address, record in sorted(records.items())
+        ],
+    )
+
+
+# -- activities -----------------------------------------------------------------------------------
+
+
+def pin_to_aliases(connection: Connection, system: str, rows: Sequence[dict[str, Any]]) -> None:
+    """Give activity rows keyed only by an address that is an alias of a record of `system`
+    that record's id (one query for all the rows)."""
+    addresses = sorted({r["email"] for r in rows if r["record_id"] is None and r["email"]})
+    if not addresses:
+        return
+    owner = dict(
+        connection.execute(
+            sa.select(aliases.c.email, aliases.c.record_id).where(
+                aliases.c.system == system, aliases.c.email.in_(addresses)
+            )
+        ).all()
+    )
+    for row in rows:
+        if row["record_id"] is None and row["email"] in owner:
+            row["record_id"] = owner[row["email"]]
+
+
+# -- merges and deletions -------------------------------------------------------------------------
+
+
+def merge_record(
+    connection: Connection, system: str, loser: str, winner: str, at: datetime
+) -> set[int]:
+    """Re-point what the loser had to the winner (known to the store or not yet): its
+    activities, its aliases, and its address unless another record of the system holds it.
+    The loser's record, written values and failures go. Returns the persons it left."""
+    winner = _surviving(connection, system, winner, loser)
+    if winner == loser:
+        return retire_record(connection, system, loser)
+    before = _identity(connection, system, loser)
+    connection.execute(
+        sa.update(activities)
+        .where(activities.c.system == system, activities.c.record_id == loser)
+        .values(record_id=winner)
+    )
+    connection.execute(
+        sa.update(aliases)
+        .where(aliases.c.system == system, aliases.c.record_id == loser)
+        .values(record_id=winner)
+    )
+    _forget(connection, system, loser)
+    if before is None:
+        return set()
+    person, address = before
+    if address is not None and not _held_by_a_record(connection, system, address):
+        pin_addresses(connection, system, [{"address": address, "record": winner}])
+        _alias(connection, system, {address: winner}, at)
+    return {person}
+
+
+def retire_record(connection: Connection, system: str, record: str) -> set[int]:
+    """Drop a deleted record: its identity, record-keyed activities, aliases, written values
+    and failures. Returns the persons it left."""
+    before = _identity(connection, system, record)
+    connection.execute(
+        sa.delete(activities).where(activities.c.system == system, activities.c.record_id == record)
+    )
+    connection.execute(
+        sa.delete(aliases).where(aliases.c.system == system, aliases.c.record_id == record)
+    )
+    _forget(connection, system, record)
+    return set() if before is None else {before[0]}
+
+
+def _surviving(connection: Connection, system: str, record: str, loser: str) -> str:
+    """The record `record` is now: itself, or where a chain of merges led it."""
+    seen = {loser}
+    while record not in seen:
+        seen.add(record)
+        further = connection.execute(
+            sa.select(gone.c.merged_into).where(gone.c.system == system, gone.c.record_id == record)
+        ).scalar()
+        if further is None:
+            return record
+        record = str(further)
+    return record
+
+
+def _identity(connection: Connection, system: str, record: str) -> tuple[int, str | None] | None:
+    found = connection.execute(
+        sa.select(identities.c.person_id, identities.c.email).where(
+            identities.c.system == system, identities.c.record_id == record
+        )
+    ).first()
+    return None if found is None else (int(found.person_id), found.email)
+
+
+def _held_by_a_record(connection: Connection, system: str, address: str) -> bool:
+    query = sa.select(identities.c.record_id).where(
+        identities.c.system == system, identities.c.email == address
+    )
+    return connection.execute(query.limit(1)).first() is not None
+
+
+def _forget(connection: Connection, system: str, record: str) -> None:
+    for table in (identities, written, failures):
+        forget_records(connection, table, system, [record])
+
+
+# -- leftover persons -----------------------------------------------------------------------------
+
+
+def drop_leftover_persons(connection: Connection, candidates: Iterable[int]) -> int:
+    """Delete those of these persons with no record and no address-keyed activity, so they
+    are not scored, counted or shown; returns how many. Run it last in a transaction: on
+    PostgreSQL it locks what it deletes, and passes over persons another writer holds."""
+    dropped = 0
+    for part in chunks(sorted(set(candidates))):
+        vacant = sa.and_(
+            persons.c.id.in_(part),
+            ~sa.exists().where(identities.c.person_id == persons.c.id),
+            ~sa.exists().where(
+                activities.c.record_id.is_(None), activities.c.email == persons.c.email
+            ),
+        )
+        query = sa.select(persons.c.id).where(vacant)
+        found = list(
+            connection.execute(query.with_for_update(of=persons, skip_locked=True)).scalars()
+        )
+        if found:
+            # Checked again once locked: a writer that committed meanwhile may point at it.
+            result = connection.execute(sa.delete(persons).where(vacant, persons.c.id.in_(found)))
+            dropped += result.rowcount
+    return dropped
