@@ -36,6 +36,7 @@ from sync.schema import (
     activities,
     activity_key,
     activity_row,
+    bounded,
     chunks,
     cursors,
     dumps,
@@ -342,7 +343,7 @@ class StateStore:
                     {
                         "system": system,
                         "record_id": record,
-                        "reason": reason,
+                        "reason": bounded(reason, None),  # PostgreSQL refuses a NUL
                         "retryable": retryable,
                         "attempts": int(attempts.get(record, 0)) + 1,
                         "failed_at": at.timestamp(),
