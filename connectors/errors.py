@@ -50,6 +50,12 @@ def scrub(text: str) -> str:
     return text
 
 
+def vendor_text(text: str) -> str:
+    """A vendor's message as an error keeps it: credentials scrubbed, then cut short (so
+    no credential's head survives at the cut)."""
+    return scrub(text)[:MAX_DETAIL]
+
+
 @dataclass(frozen=True)
 class FileProblem:
     """One thing wrong in an input file: where (row, column) and what was expected."""
@@ -95,8 +101,7 @@ class ApiError(ConnectorError):
         self.system = system
         self.operation = operation
         self.status = status
-        # scrubbed before it is cut, so no credential's head survives at the cut
-        self.detail = scrub(message)[:MAX_DETAIL]
+        self.detail = vendor_text(message)
         self.records = tuple(records)
         self.retry_after = retry_after
         super().__init__(str(self))

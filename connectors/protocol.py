@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from connectors.errors import vendor_text
 from scoring.records import Activity, Contact
 
 FieldKind = Literal["number", "enumeration", "text", "datetime", "boolean"]
@@ -148,7 +149,12 @@ class Write:
 class WriteFailure:
     record_id: str
     reason: str
+    """The vendor's words, scrubbed of the credentials in use and cut short, as an
+    `ApiError`'s are: they go to logs, the state store and `leadscore status`."""
     retryable: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reason", vendor_text(self.reason))
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from sync.fanin import fan_in
 from sync.fields import SCORED_AT, FieldMap, timestamp
 from sync.locks import RunLock, run_lock, wait_for_rescores
 from sync.stages import StageMap, reached_stages
-from sync.store import People, StateStore
+from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
 from sync.trigger import drain_queue, pull_queued, settle_queue
 from sync.vanished import gone_records, record_gone
@@ -188,6 +188,7 @@ class Sync:
             # Anything else (a store error, Ctrl-C) is named by its type only: its text
             # may quote a connection URL.
             summary.status, summary.error = "failed", type(exc).__name__
+            let_go_of_interrupted(exc)
             raise
         finally:
             for connector in self.connectors:

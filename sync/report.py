@@ -225,18 +225,19 @@ def score_of(values: Mapping[str, str]) -> float:
 
 def print_status(console: Console, store: StateStore, systems: list[str]) -> None:
     """Recent runs, each system's cursors, and the writes that failed."""
-    runs = Table(title="last runs", title_justify="left")
-    for name in (
-        "run",
-        "mode",
-        "status",
-        "started (UTC)",
-        "seconds",
-        "changed",
-        "written",
-        "failed",
-    ):
-        runs.add_column(name)
+    # At 80 columns every value reads whole (an "interrupted" run above all): no borders,
+    # times to the minute, and the run's number only where there is room for it.
+    numbered = console.width >= WIDE
+    runs = Table(
+        title="last runs", title_justify="left", box=None, header_style="bold", pad_edge=False
+    )
+    if numbered:
+        runs.add_column("run", justify="right")
+    runs.add_column("mode", ratio=1, min_width=11)
+    runs.add_column("status", no_wrap=True)
+    runs.add_column("started (UTC)", no_wrap=True)
+    for name in ("seconds", "changed", "written", "failed"):
+        runs.add_column(name, justify="right", no_wrap=True)
     from sync.locks import held_locks
 
     # A run still "running" while no live run holds a lock was killed: say so.
@@ -248,10 +249,10 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
         failed = sum(s.get("failed", 0) for s in systems_summary.values())
         seconds = run.summary.get("elapsed_seconds")
         runs.add_row(
-            str(run.id),
+            *([str(run.id)] if numbered else []),
             run.mode,
             status,
-            f"{run.started_at:%Y-%m-%d %H:%M:%S}",
+            f"{run.started_at:%Y-%m-%d %H:%M}",
             "" if seconds is None else f"{seconds:.1f}",
             str(run.summary.get("changed", "")),
             str(written),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import traceback
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ from sync.schema import (
     activities,
     activity_key,
     activity_row,
+    bounded,
     chunks,
     cursors,
     dumps,
@@ -52,7 +54,25 @@ from sync.schema import (
 )
 from sync.sqlite_files import new_sqlite_file, remove_sqlite_file, sqlite_pragmas
 
-__all__ = ["SCHEMA_VERSION", "People", "StateStore", "StoreVersionError", "activity_key", "meta"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "People",
+    "StateStore",
+    "StoreVersionError",
+    "activity_key",
+    "let_go_of_interrupted",
+    "meta",
+]
+
+
+def let_go_of_interrupted(error: BaseException) -> None:
+    """After an interrupt (Ctrl-C) that may have come inside a store statement: free what
+    the frames it passed through hold. SQLite's driver cannot finalise a statement cut off
+    halfway while its cursor lives, and the interrupt's traceback keeps the cursor alive,
+    so the file's write lock stayed held and writes after it (the run's end, its lock given
+    back) waited 30 s each, then failed as "database is locked"."""
+    if not isinstance(error, Exception):
+        traceback.clear_frames(error.__traceback__)
 
 
 @dataclass(frozen=True)
@@ -342,7 +362,7 @@ class StateStore:
                     {
                         "system": system,
                         "record_id": record,
-                        "reason": reason,
+                        "reason": bounded(reason, None),  # PostgreSQL refuses a NUL
                         "retryable": retryable,
                         "attempts": int(attempts.get(record, 0)) + 1,
                         "failed_at": at.timestamp(),

@@ -45,7 +45,7 @@ from sync.errors import BadRecord, RecordNotFound, SyncError
 from sync.fields import DISQUALIFIED_SCORE, LOWEST_SCORE, REASONS_MAX_CHARS, written_reasons
 from sync.locks import POLL, RECORD_STALE_AFTER, LockHeld, held_locks, record_lock
 from sync.schema import ID_LENGTH, chunks, identities, queue, upsert_dialect, written
-from sync.store import People, StateStore
+from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
 
 if TYPE_CHECKING:
@@ -120,6 +120,9 @@ def rescore_record(
         if prepare is not None:
             prepare()
         return _rescore(job, connector, record_id, guard.beat)
+    except BaseException as exc:
+        let_go_of_interrupted(exc)  # so that the lock can be given back
+        raise
     finally:
         guard.release()
 

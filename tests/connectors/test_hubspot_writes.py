@@ -313,3 +313,23 @@ def test_setup_whose_create_replies_are_lost_ends_with_every_property_there(
     assert lost  # some creates landed without a reply
     assert all(spec.name in defs for spec in specs(rules))
     assert "leadscore_score" in report.created
+
+
+def test_a_record_failure_that_echoes_the_token_is_scrubbed_and_bounded(
+    box: Sandbox, rules: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox.hubspot.contact_routes import ContactRoutes
+    from sandbox.hubspot.errors import record_error
+
+    echoed = f"could not write; request headers: Authorization: Bearer {box.hubspot.token} "
+    monkeypatch.setattr(
+        ContactRoutes,
+        "_record_failure",
+        lambda _self, _row, key, _values: record_error("INTERNAL_ERROR", echoed * 50, [key]),
+    )
+    outcome = ready(box, rules).write(stage_writes(3))
+
+    assert len(outcome.failed) == 3
+    for failure in outcome.failed:
+        assert box.hubspot.token not in failure.reason
+        assert "[redacted]" in failure.reason and len(failure.reason) <= 300

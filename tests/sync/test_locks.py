@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -197,3 +200,40 @@ def test_a_record_lock_silent_for_a_minute_is_stale_where_a_sync_lock_is_not(
     RunLock(store, [record], clock=clock).acquire()  # taken over
     with pytest.raises(LockHeld):
         RunLock(store, ["sync:hubspot"], clock=clock).acquire()  # 30 minutes are not up
+
+
+def test_ctrl_c_inside_a_store_write_lets_the_run_say_so_and_give_its_lock_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupt in the middle of SQLite's executemany leaves a statement that only the
+    interrupt's traceback keeps alive, and with it the file's write lock: the run's own
+    bookkeeping then waited 30 s twice and ended with 'database is locked'."""
+    rules = load_rules(RULES)
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    dialect = type(store.engine.dialect)
+    real = dialect.do_executemany
+
+    def interrupted(
+        self: object, cursor: Any, statement: str, parameters: Any, context: Any
+    ) -> None:
+        def rows() -> Iterator[Any]:
+            yield parameters[0]
+            raise KeyboardInterrupt  # as a Ctrl-C arriving halfway through the statement
+
+        cursor.executemany(statement, rows())
+
+    with (
+        Sandbox(people=40, seed=5) as box,
+        Leadscore.open(sandbox_settings(box), rules=rules, store=store, clock=box.now) as app_,
+    ):
+        app_.setup()
+        monkeypatch.setattr(dialect, "do_executemany", interrupted)
+        began = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            app_.sync(SyncOptions(full=True))
+        took = time.monotonic() - began
+        monkeypatch.setattr(dialect, "do_executemany", real)
+
+    assert took < 10
+    assert held_locks(store) == [] and store.runs(1)[0].status == "failed"
+    store.close()

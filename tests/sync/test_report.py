@@ -86,3 +86,25 @@ def test_a_run_summary_shows_its_warnings_and_a_dry_runs_leaves_them_to_the_plan
         shown[mode] = console.export_text()
     assert f"warning: {line}" in shown["incremental"]
     assert "warning" not in shown["incremental dry-run"]
+
+
+def test_the_status_of_runs_reads_whole_at_80_columns(tmp_path: Path) -> None:
+    from sync.report import print_status
+    from sync.store import StateStore
+
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    at = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    done = store.start_run("incremental limit 100000", at)
+    summary = {"elapsed_seconds": 12345.6, "changed": 1234567}
+    summary["systems"] = {"hubspot": {"written": 1234567, "failed": 1234}}
+    store.finish_run(done, "ok", summary, at)
+    store.start_run("incremental", at)  # killed: never finished
+    buffer = io.StringIO()
+    print_status(Console(file=buffer, width=80), store, [])
+    store.close()
+    text = buffer.getvalue()
+
+    assert max(len(line.rstrip()) for line in text.splitlines()) <= 80
+    assert "…" not in text
+    for word in ("interrupted", "incremental", "2026-11-01 12:00", "12345.6", "1234567", "1234"):
+        assert word in text

@@ -594,3 +594,11 @@ def test_what_no_backend_could_keep_is_bounded_or_skipped_never_failing_the_save
     assert len(stored_activity.attributes["form"]) == 256
     assert len(stored_activity.attributes["campaign"]) == 128
     assert stored_activity.attributes["url"] == "/ab"
+
+
+def test_a_failure_reason_with_a_nul_is_kept_on_every_backend(store: StateStore) -> None:
+    # A vendor's message may quote a value it refused, whatever bytes that held.
+    store.record_failures("hubspot", [("1", "refused 'a\x00b'", False)], NOW, {"1": {"f": "v"}})
+
+    [failure] = store.failures("hubspot")
+    assert failure.reason == "refused 'ab'"
