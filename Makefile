@@ -38,7 +38,7 @@ demo-files: $(VENV)/.app
 		--as-of $(AS_OF)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

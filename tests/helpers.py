@@ -42,3 +42,9 @@ def score_one(
 
 def total(ruleset: RuleSet, activities: list[Activity], contact: Contact | None = None) -> float:
     return float(score_one(ruleset, contact or person(), activities).total[0])
+
+
+def unwrapped(text: str) -> str:
+    """CLI output with the 80-column wrapping taken out (a long path may be cut anywhere,
+    and a break at a word keeps its space), to look for a whole message in."""
+    return text.replace("\n", "")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from scoring import RuleFileError, load_rules, parse_rules
+from tests.helpers import unwrapped
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 
@@ -237,7 +238,7 @@ def test_validate_exits_2_on_a_nan(tmp_path: Path) -> None:
     rules.write_text("rules:\n  - id: a\n    activity: page_view\n    points: .nan\n", "utf-8")
     result = CliRunner().invoke(app, ["validate", str(rules)], env={"COLUMNS": "80"})
     assert result.exit_code == 2
-    message = " ".join(result.stderr.split())
+    message = unwrapped(result.stderr)
     assert f"{rules}:4: rules[0].points: Input should be a finite number" in message
     assert "Traceback" not in result.output
 

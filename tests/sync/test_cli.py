@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from scoring import parse_rules
 from sync.cli import app
+from tests.helpers import unwrapped
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 runner = CliRunner()
@@ -74,8 +75,8 @@ def test_validate_exits_2_naming_file_line_and_field(tmp_path: Path) -> None:
     result = run("validate", str(bad))
 
     assert result.exit_code == 2
-    assert (
-        f"{bad}:4: rules[0].pionts: unknown field 'pionts'; did you mean 'points'?" in result.stderr
+    assert f"{bad}:4: rules[0].pionts: unknown field 'pionts'; did you mean 'points'?" in unwrapped(
+        result.stderr
     )
 
 
@@ -131,7 +132,7 @@ def test_malformed_activity_file_exits_2_and_writes_nothing(files: dict[str, Pat
     result = run(*score_args(files, "--out", str(out)))
 
     assert result.exit_code == 2
-    assert f"{files['activities']}:2: column 'occurred_at'" in result.stderr
+    assert f"{files['activities']}:2: column 'occurred_at'" in unwrapped(result.stderr)
     assert not out.exists()
 
 
@@ -165,7 +166,7 @@ def test_an_activity_out_of_range_in_utc_exits_2_naming_row_and_column(
     )
     result = run(*score_args(files))
     assert result.exit_code == 2
-    assert "activities.csv:2: column 'occurred_at':" in result.stderr
+    assert "activities.csv:2: column 'occurred_at':" in unwrapped(result.stderr)
     assert "Traceback" not in result.stderr + result.stdout
 
 

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from sandbox import Sandbox
 from sync.cli import app
+from tests.helpers import unwrapped
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
 runner = CliRunner()
@@ -96,7 +97,7 @@ def test_a_bad_rule_file_stops_before_any_call(
     result = run({**env, "LEADSCORE_RULES": str(bad)}, "sync")
 
     assert result.exit_code == 2
-    assert "bad.yaml:4" in result.stderr and "points" in result.stderr
+    assert "bad.yaml:4" in unwrapped(result.stderr) and "points" in result.stderr
     assert sum(box.hubspot.calls.values()) == 0
 
 
@@ -156,7 +157,7 @@ def test_a_sync_before_setup_says_so_and_writes_nothing(tmp_path: Path) -> None:
         writes = fresh.hubspot.calls["contacts.batch_update"]
 
     assert result.exit_code == 2
-    assert "leadscore_score" in result.stderr and "leadscore setup" in result.stderr
+    assert "leadscore_score" in result.stderr and "leadscore setup" in unwrapped(result.stderr)
     assert writes == 0
 
 
