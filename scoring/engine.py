@@ -17,8 +17,9 @@ from functools import cached_property
 import numpy as np
 import numpy.typing as npt
 
-from scoring.conditions import Conditions, Operators, column_lookup, evaluate
+from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
+from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import ScoreBatch
 from scoring.filters import machine_clicks
 from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray

@@ -16,8 +16,6 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from scoring.frames import CategoricalColumn
-
 if TYPE_CHECKING:  # the operators read numbers with `parse_number`: no import back
     from scoring.frames import ContactFrame
     from scoring.rules import RuleSet
@@ -91,6 +89,8 @@ def _ungrouped(text: str, mark: str) -> str | None:
 def unparsed_numbers(rules: RuleSet, contacts: ContactFrame, samples: int = 1) -> list[str]:
     """A line for each contact field the rules compare as a number but that holds text
     that is no number: the field, how many values, an example, and what the rules do."""
+    from scoring.frames import CategoricalColumn
+
     lines = []
     for name in dict.fromkeys(_numeric_fields(rules)):
         column = contacts.column(name)
