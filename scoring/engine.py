@@ -3,8 +3,9 @@
 Pure and columnar. Activities after `as_of` and machine clicks are set aside,
 the rest are grouped by type once, and each rule then reads only the rows of
 its own types: a few numpy passes per rule, whatever the batch size. The
-engine keeps every rule's points per contact (after decay and caps), so that
-each score can be explained and the explanation sums to the score.
+engine keeps each rule's points (after decay and caps) and match count for the
+contacts it matched (`RuleHits`), so that each score can be explained and the
+explanation sums to the score.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy.typing as npt
 
 from scoring.conditions import Conditions, Operators, column_lookup, evaluate
 from scoring.errors import InputError
-from scoring.explain import ScoreBatch
+from scoring.explain import RuleHits, ScoreBatch
 from scoring.filters import machine_clicks
 from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
@@ -258,17 +259,16 @@ class _Run:
     def result(self) -> ScoreBatch:
         rules = self.rules
         dims = list(rules.dimensions)
-        r_count = len(rules.rules)
-        points = np.zeros((self.n, r_count), dtype=np.float64, order="F")
-        counts = np.zeros((self.n, r_count), dtype=np.int32, order="F")
-        # column-major: every per-rule and per-dimension pass reads contiguous memory
+        # column-major: every per-dimension pass reads contiguous memory
         raw = np.zeros((self.n, len(dims)), dtype=np.float64, order="F")
         disqualified = np.zeros(self.n, dtype=bool)
-        for index, rule in enumerate(rules.rules):
-            points[:, index], counts[:, index] = self.apply(rule)
-            raw[:, dims.index(rules.dimension_of(rule))] += points[:, index]
+        hits = []
+        for rule in rules.rules:
+            points, counts = self.apply(rule)
+            raw[:, dims.index(rules.dimension_of(rule))] += points
             if rule.disqualify:
-                disqualified |= counts[:, index] > 0
+                disqualified |= counts > 0
+            hits.append(RuleHits.matched(points, counts))
         capped = raw.copy(order="F")
         for column, dim in enumerate(rules.dimensions.values()):
             if dim.cap is not None or dim.floor is not None:
@@ -287,8 +287,7 @@ class _Run:
             total=total,
             dimensions=capped,
             uncapped=raw,
-            rule_points=points,
-            rule_counts=counts,
+            rule_hits=tuple(hits),
             disqualified=disqualified,
             stage_codes=stage_codes,
             grade_codes=grade_codes,

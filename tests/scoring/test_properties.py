@@ -117,7 +117,7 @@ def outcome(batch: ScoreBatch, row: int) -> tuple:
         batch.stage(row),
         batch.grade(row),
         bool(batch.disqualified[row]),
-        tuple(batch.rule_counts[row]),
+        tuple(batch.rule_row(row)[1]),
     )
 
 
