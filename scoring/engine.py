@@ -91,7 +91,7 @@ class _Run:
     @cached_property
     def usable_types(self) -> npt.NDArray[np.int8]:
         """Each activity's type code, or -1 where it does not count."""
-        return np.where(self.usable, self.activities.type_codes, np.int8(-1)).astype(np.int8)
+        return np.where(self.usable, self.activities.type_codes, np.int8(-1))
 
     def group(self, types: list[ActivityType]) -> _Group:
         """The usable activities of some types, read once per run.
@@ -184,15 +184,16 @@ class _Run:
     def has_activity(
         self, types: list[ActivityType], within_days: float | None, where: Conditions | None = None
     ) -> BoolArray:
-        group = self.group(types)
-        keep = np.ones(len(group.who), dtype=bool)
-        if within_days is not None:
-            keep &= group.ages <= within_days * _DAY
-        if where:
-            keep &= evaluate(where, self.activities.column, len(self.activities), group.rows)
-        who = group.who[keep]
         found = np.zeros(self.n, dtype=bool)
-        found[who] = True
+        for kind in types:  # type by type: whether any matches, not in which order
+            group = self.group([kind])
+            keep: BoolArray | None = None
+            if within_days is not None:
+                keep = group.ages <= within_days * _DAY
+            if where:
+                fits = evaluate(where, self.activities.column, len(self.activities), group.rows)
+                keep = fits if keep is None else keep & fits
+            found[group.who if keep is None else group.who[keep]] = True
         return found
 
     def holds(self, cond: StageCondition, levels: dict[str, FloatArray]) -> BoolArray:

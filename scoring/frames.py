@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.records import TYPE_CODES, Activity, Contact, normalize_email
+from scoring.records import TYPE_CODES, Activity, Contact, normalize_email, normalize_emails
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
@@ -90,20 +90,23 @@ Column = CategoricalColumn | NumericColumn
 
 
 def factorize(values: Iterable[str | None]) -> CategoricalColumn:
-    """Categorical column from text values, categories in order of first appearance."""
-    index: dict[str, int] = {}
-    codes: list[int] = []
-    for value in values:
-        if value is None:
-            codes.append(-1)
-            continue
-        code = index.get(value)
-        if code is None:
-            code = index[value] = len(index)
-        codes.append(code)
-    categories = np.empty(len(index), dtype=object)
-    categories[:] = list(index)
-    return CategoricalColumn(np.asarray(codes, dtype=np.int32), categories)
+    """Categorical column from text values, categories in order of first appearance.
+
+    The distinct values are found by a dict built at C speed, not a Python step per
+    value; when every value is present and distinct (addresses, ids), the codes are
+    simply 0, 1, 2, ...
+    """
+    cells = values if isinstance(values, list) else list(values)
+    distinct = dict.fromkeys(cells)
+    distinct.pop(None, None)
+    categories = np.empty(len(distinct), dtype=object)
+    categories[:] = list(distinct)
+    if len(distinct) == len(cells):
+        return CategoricalColumn(np.arange(len(cells), dtype=np.int32), categories)
+    code_of: dict[str | None, int] = dict(zip(distinct, range(len(distinct)), strict=True))
+    code_of[None] = -1
+    codes = np.fromiter(map(code_of.__getitem__, cells), dtype=np.int32, count=len(cells))
+    return CategoricalColumn(codes, categories)
 
 
 def column_from_values(values: Sequence[Any]) -> Column:
@@ -172,11 +175,8 @@ def _as_text(value: Any) -> str:
 
 def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
     free = free_email_domains()
-    domains: list[str | None] = []
-    for address in emails.categories:
-        _, at, domain = str(address).rpartition("@")
-        domains.append(domain if at and domain else None)
-    domain_column = factorize(domains)
+    parts = (str(address).rpartition("@") for address in emails.categories.tolist())
+    domain_column = factorize([domain if at and domain else None for _, at, domain in parts])
     domain_of_email = np.append(domain_column.codes, np.int32(-1))[emails.codes]
     free_flags = np.array([str(d) in free for d in domain_column.categories] + [False], dtype=bool)
     free_codes = np.where(
@@ -192,8 +192,16 @@ def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
 
 
 def _normalized_emails(emails: CategoricalColumn) -> CategoricalColumn:
-    """The column with its addresses trimmed and lower-cased (merging those that then match)."""
-    merged = factorize(normalize_email(str(e)) for e in emails.categories)
+    """The column with its addresses trimmed and lower-cased (merging those that then match).
+
+    Addresses that are all already in that form are kept as they are, codes and all
+    (a row's address is the same either way), without looking for matches among them.
+    """
+    given = emails.categories.tolist()
+    cleaned = normalize_emails([str(e) for e in given])
+    if cleaned == given:
+        return emails
+    merged = factorize(cleaned)
     remap = np.append(merged.codes, np.int32(-1))
     return CategoricalColumn(remap[emails.codes].astype(np.int32), merged.categories)
 
@@ -225,8 +233,11 @@ class ContactFrame:
         attributes: Mapping[str, Column] | None = None,
     ) -> ContactFrame:
         """A frame from ready columns; emails are normalized and their domains derived."""
-        id_array = np.empty(len(ids), dtype=object)
-        id_array[:] = list(ids)
+        if isinstance(ids, np.ndarray) and ids.dtype == object and ids.ndim == 1:
+            id_array = ids  # shared, not copied
+        else:
+            id_array = np.empty(len(ids), dtype=object)
+            id_array[:] = list(ids)
         if isinstance(emails, CategoricalColumn):
             email_column = _normalized_emails(emails)
         else:
