@@ -67,7 +67,8 @@ class _Run:
     as_of: float
     reached: Sequence[str | None] | None = None
     _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
-    _masks: dict[int, BoolArray] = field(default_factory=dict)
+    _masks: dict[str, BoolArray] = field(default_factory=dict)
+    _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rows = self.activities.contact_rows
@@ -118,10 +119,21 @@ class _Run:
         return found
 
     def contact_mask(self, conditions: Conditions) -> BoolArray:
-        # rules are immutable during a run, so a condition's identity is a fine key
-        found = self._masks.get(id(conditions))
+        # by value: rules that repeat a condition (a variant of a rule) share its mask
+        key = repr(list(conditions.items()))
+        found = self._masks.get(key)
         if found is None:
-            found = self._masks[id(conditions)] = evaluate(conditions, self.contacts.column, self.n)
+            found = self._masks[key] = evaluate(conditions, self.contacts.column, self.n)
+        return found
+
+    def activity_mask(self, conditions: Conditions, types: list[ActivityType]) -> BoolArray:
+        """Which of the usable activities of some types meet the conditions, per run."""
+        key = (repr(list(conditions.items())), frozenset(types))
+        found = self._where.get(key)
+        if found is None:
+            rows = self.group(types).rows
+            found = evaluate(conditions, self.activities.column, len(self.activities), rows)
+            self._where[key] = found
         return found
 
     # -- rules ----------------------------------------------------------------------------
@@ -145,7 +157,7 @@ class _Run:
         group = self.group(types)
         keep: BoolArray | None = None
         if rule.where:
-            keep = evaluate(rule.where, self.activities.column, len(self.activities), group.rows)
+            keep = self.activity_mask(rule.where, types)
         if rule.window_days is not None:
             recent = group.ages <= rule.window_days * _DAY
             keep = recent if keep is None else keep & recent

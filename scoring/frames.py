@@ -174,20 +174,28 @@ def _as_text(value: Any) -> str:
 
 
 def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
+    """`email_domain` and `email_free` from the addresses.
+
+    The domain column has one category per address (the address's domain, "" for none,
+    which no row's code points at), not one per distinct domain: finding the distinct
+    domains of a million addresses costs more than the few conditions that read them.
+    """
     free = free_email_domains()
     parts = (str(address).rpartition("@") for address in emails.categories.tolist())
-    domain_column = factorize([domain if at and domain else None for _, at, domain in parts])
-    domain_of_email = np.append(domain_column.codes, np.int32(-1))[emails.codes]
-    free_flags = np.array([str(d) in free for d in domain_column.categories] + [False], dtype=bool)
-    free_codes = np.where(
-        domain_of_email >= 0, free_flags[domain_of_email].astype(np.int32), np.int32(-1)
-    ).astype(np.int32)
+    domains = [domain if at else "" for _, at, domain in parts]
+    categories = np.empty(len(domains), dtype=object)
+    categories[:] = domains
+    has_domain = np.fromiter(map(bool, domains), dtype=bool, count=len(domains))
+    is_free = np.fromiter((d in free for d in domains), dtype=bool, count=len(domains))
+    codes = emails.codes
+    present = np.append(has_domain, False)[codes]
     return {
         "email": emails,
-        "email_domain": CategoricalColumn(
-            domain_of_email.astype(np.int32), domain_column.categories
+        "email_domain": CategoricalColumn(np.where(present, codes, np.int32(-1)), categories),
+        "email_free": CategoricalColumn(
+            np.where(present, np.append(is_free, False)[codes].astype(np.int32), np.int32(-1)),
+            np.array(["false", "true"], dtype=object),
         ),
-        "email_free": CategoricalColumn(free_codes, np.array(["false", "true"], dtype=object)),
     }
 
 

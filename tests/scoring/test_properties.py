@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring import Activity, ActivityType, Contact, ScoreBatch, score_records
+from scoring.explain import _ByContact
 from scoring.frames import (
     CategoricalColumn,
     NumericColumn,
@@ -131,6 +132,30 @@ def test_scores_are_finite_and_reasons_add_up_to_them(world) -> None:
         assert math.isclose(
             sum(r.points for r in batch.reasons(row)), batch.total[row], abs_tol=1e-9
         )
+
+
+@given(worlds(), st.integers(1, 4))
+def test_the_hits_laid_out_by_contact_are_each_rules_hits_whatever_the_block(
+    world, block: int
+) -> None:
+    contacts, activities = world
+    batch = score_records(RULES, contacts, activities, NOW)
+    laid = _ByContact.of(batch.rule_hits, len(batch), block)
+    for row in range(len(batch)):
+        begin, end = laid.start[row], laid.start[row + 1]
+        found = zip(
+            laid.rule[begin:end].tolist(),
+            laid.counts[begin:end].tolist(),
+            laid.points[begin:end].tolist(),
+            strict=True,
+        )
+        expected = [
+            (index, int(hits.counts[k]), float(hits.points[k]))
+            for index, hits in enumerate(batch.rule_hits)
+            for k in np.flatnonzero(hits.rows == row)
+        ]
+        assert list(found) == expected
+        assert all(count > 0 for _, count, _ in expected)
 
 
 @given(worlds(), st.randoms(use_true_random=False))
