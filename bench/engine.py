@@ -141,11 +141,11 @@ def write_inputs(folder: Path, size: Size, seed: int, days: int) -> dict[str, An
     }
 
 
-def write_rules(folder: Path, count: int) -> Path:
-    """bench/rules_realistic.yaml as it is (36 rules) or with variants up to `count` rules."""
-    data = yaml.safe_load(RULES_PATH.read_text("utf-8"))
+def write_rules(folder: Path, count: int, source: Path = RULES_PATH) -> Path:
+    """The engine's rule file: `source` as it is (36 rules) or with variants up to `count`."""
+    data = yaml.safe_load(source.read_text("utf-8"))
     if count == len(data["rules"]):
-        return RULES_PATH
+        return source
     data["rules"] = with_variants(data["rules"], count)
     path = folder / f"rules_{count}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
@@ -250,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--people", type=int, help="one size of PEOPLE people, all their events")
     parser.add_argument("--rules", default="36,100", help="rule counts, comma-separated")
+    parser.add_argument(
+        "--rule-file",
+        type=Path,
+        default=RULES_PATH,
+        help="the engine's rules (the baseline keeps the realistic ones: another file "
+        "fails the check, which is how a test makes sure that the check can fail)",
+    )
     parser.add_argument("--runs", type=int, default=5, help="cold runs of each side")
     parser.add_argument("--warm", type=int, default=0, metavar="N", help="also time N warm calls")
     parser.add_argument("--days", type=int, default=365, help="days of events up to now")
@@ -280,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
             show("mix", ", ".join(made["mix"]))
             show("filtered", filtered_clicks(folder, RULES_PATH))
             for count in counts:
-                rules = write_rules(folder, count)
+                rules = write_rules(folder, count, args.rule_file)
                 runs: dict[str, list[dict]] = {"engine": [], "baseline": []}
                 for _ in range(args.runs):
                     for side in ("engine", "baseline"):

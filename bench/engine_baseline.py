@@ -398,5 +398,6 @@ def _sums(rule: Rule, who: IntArray, age: Floats, n: int) -> tuple[Floats, npt.N
         return np.where(counts > 0, points, 0.0), counts
     if half_life is not None:
         weights = points * np.exp2(-age / (half_life * DAY))
-        return np.bincount(who, weights=weights, minlength=n), counts
+        # bincount returns integers for an empty input, even with weights
+        return np.bincount(who, weights=weights, minlength=n).astype(float, copy=False), counts
     return counts * points, counts

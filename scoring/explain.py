@@ -134,14 +134,22 @@ class RuleHits:
     """
 
     rows: IntArray
-    counts: IntArray
-    points: FloatArray
+    counts: npt.NDArray[np.integer[Any]]
+    """In the narrowest of uint8, uint16 and int32 that holds them."""
+    points: npt.NDArray[np.floating[Any]]
+    """float32 where that holds every value exactly (whole points, halves), else float64."""
 
     @classmethod
     def matched(cls, points: FloatArray, counts: IntArray) -> RuleHits:
         """The hits of a rule from its points and counts for every contact."""
         rows = np.flatnonzero(counts).astype(np.int32)
-        return cls(rows, counts[rows], points[rows])
+        kept = counts[rows]
+        most = int(kept.max()) if kept.size else 0
+        narrow = np.uint8 if most < 1 << 8 else np.uint16 if most < 1 << 16 else np.int32
+        values = points[rows]
+        single = values.astype(np.float32)
+        exact = np.array_equal(single, values)
+        return cls(rows, kept.astype(narrow), single if exact else values)
 
     def dense(self, size: int) -> tuple[FloatArray, IntArray]:
         """The rule's points and counts for every one of `size` contacts (0 where unmatched)."""

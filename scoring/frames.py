@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.records import TYPE_CODES, Activity, Contact, normalize_email, normalize_emails
+from scoring.records import (
+    TYPE_CODES,
+    Activity,
+    Contact,
+    emails_normalized,
+    normalize_email,
+    normalize_emails,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int32]
@@ -205,11 +212,11 @@ def _normalized_emails(emails: CategoricalColumn) -> CategoricalColumn:
     Addresses that are all already in that form are kept as they are, codes and all
     (a row's address is the same either way), without looking for matches among them.
     """
-    given = emails.categories.tolist()
-    cleaned = normalize_emails([str(e) for e in given])
-    if cleaned == given:
+    original = emails.categories.tolist()
+    given = list(map(str, original))
+    if given == original and emails_normalized(given):
         return emails
-    merged = factorize(cleaned)
+    merged = factorize(normalize_emails(given))
     remap = np.append(merged.codes, np.int32(-1))
     return CategoricalColumn(remap[emails.codes].astype(np.int32), merged.categories)
 

@@ -19,6 +19,7 @@ from scoring.frames import (
     factorize,
     is_missing,
 )
+from scoring.records import emails_normalized, normalize_email
 from tests.helpers import NOW, rules
 
 RULES = rules(
@@ -214,6 +215,19 @@ def test_a_text_column_is_the_same_by_distinct_cells_as_cell_by_cell(
     assert isinstance(fast, CategoricalColumn)
     assert fast.codes.tolist() == slow.codes.tolist()
     assert fast.categories.tolist() == slow.categories.tolist()
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["a@b.io", "A@b.io", " a@b.io", "a@b.io\n", "", "\x00", "Σ@x", "ß@x"]),
+            st.text(max_size=5),
+        ),
+        max_size=8,
+    )
+)
+def test_addresses_are_found_normalized_exactly_when_each_one_is(addresses: list[str]) -> None:
+    assert emails_normalized(addresses) == all(normalize_email(a) == a for a in addresses)
 
 
 def test_mixed_and_unhashable_cells_still_make_a_column() -> None:
