@@ -57,19 +57,24 @@ def normalize_emails(emails: list[str]) -> list[str | None]:
     return [email.strip().lower() or None for email in emails]
 
 
-_UNTRIMMED = re.compile("(?:\\A|\x00)(?:\\s|\x00|\\Z)|\\s(?:\x00|\\Z)")
-"""In addresses joined by NUL: a blank address, or one that starts or ends with a space."""
+_SPACE_AT_A_JOIN = re.compile("\x00(?:\\s|(?<=\\s\x00))")
+"""In addresses joined by NUL: an address that starts or ends with a space (found fast:
+the pattern starts with the one character NUL)."""
 
 
 def emails_normalized(emails: list[str]) -> bool:
     """Whether `normalize_email` leaves every address as it is (none blank), checked on
     the addresses joined into one text rather than with a new string for each."""
+    if "" in emails:
+        return False
     joined = "\x00".join(emails)
     if joined.count("\x00") != len(emails) - 1:  # an address holds a NUL: look one by one
         return all(normalize_email(e) == e for e in emails)
     # Lower-casing changes a character or not whatever its neighbours (a final sigma
     # changes either way), so the joined text is unchanged only if every address is.
-    return joined.lower() == joined and _UNTRIMMED.search(joined) is None
+    if joined.lower() != joined or joined[:1].isspace() or joined[-1:].isspace():
+        return False
+    return _SPACE_AT_A_JOIN.search(joined) is None
 
 
 def ensure_utc(moment: datetime) -> datetime:
