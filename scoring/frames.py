@@ -10,11 +10,14 @@ through exactly the same arrays and the same code.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib import resources
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -183,17 +186,21 @@ def _as_text(value: Any) -> str:
 def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
     """`email_domain` and `email_free` from the addresses.
 
-    The domain column has one category per address (the address's domain, "" for none,
-    which no row's code points at), not one per distinct domain: finding the distinct
-    domains of a million addresses costs more than the few conditions that read them.
+    The domain column has one category per address (the address's domain), not one per
+    distinct domain: finding the distinct domains of a million addresses costs more than
+    the few conditions that read them. An address without a domain gets a category (the
+    address itself) that no row's code points at.
     """
     free = free_email_domains()
-    parts = (str(address).rpartition("@") for address in emails.categories.tolist())
-    domains = [domain if at else "" for _, at, domain in parts]
-    categories = np.empty(len(domains), dtype=object)
+    texts = list(map(str, emails.categories.tolist()))
+    # map over C methods, not a comprehension: a third of the time at a million addresses
+    domains = list(map(itemgetter(2), map(str.rpartition, texts, repeat("@"))))
+    size = len(texts)
+    has_at = np.fromiter(map(operator.contains, texts, repeat("@")), dtype=bool, count=size)
+    has_domain = has_at & np.fromiter(map(bool, domains), dtype=bool, count=size)
+    is_free = np.fromiter(map(free.__contains__, domains), dtype=bool, count=size)
+    categories = np.empty(size, dtype=object)
     categories[:] = domains
-    has_domain = np.fromiter(map(bool, domains), dtype=bool, count=len(domains))
-    is_free = np.fromiter((d in free for d in domains), dtype=bool, count=len(domains))
     codes = emails.codes
     present = np.append(has_domain, False)[codes]
     return {

@@ -62,19 +62,26 @@ _SPACE_AT_A_JOIN = re.compile("\x00(?:\\s|(?<=\\s\x00))")
 the pattern starts with the one character NUL)."""
 
 
-def emails_normalized(emails: list[str]) -> bool:
+def emails_normalized(emails: list[str], chunk: int = 1 << 16) -> bool:
     """Whether `normalize_email` leaves every address as it is (none blank), checked on
-    the addresses joined into one text rather than with a new string for each."""
+    the addresses joined into one text (`chunk` addresses at a time, so the texts stay
+    small) rather than with a new string for each."""
     if "" in emails:
         return False
-    joined = "\x00".join(emails)
-    if joined.count("\x00") != len(emails) - 1:  # an address holds a NUL: look one by one
-        return all(normalize_email(e) == e for e in emails)
-    # Lower-casing changes a character or not whatever its neighbours (a final sigma
-    # changes either way), so the joined text is unchanged only if every address is.
-    if joined.lower() != joined or joined[:1].isspace() or joined[-1:].isspace():
-        return False
-    return _SPACE_AT_A_JOIN.search(joined) is None
+    for first in range(0, len(emails), chunk):
+        part = emails[first : first + chunk]
+        joined = "\x00".join(part)
+        if joined.count("\x00") != len(part) - 1:  # an address holds a NUL: one by one
+            if not all(normalize_email(e) == e for e in part):
+                return False
+            continue
+        # Lower-casing changes a character or not whatever its neighbours (a final sigma
+        # changes either way), so the joined text is unchanged only if every address is.
+        if joined.lower() != joined or joined[:1].isspace() or joined[-1:].isspace():
+            return False
+        if _SPACE_AT_A_JOIN.search(joined) is not None:
+            return False
+    return True
 
 
 def ensure_utc(moment: datetime) -> datetime:
