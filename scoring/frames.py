@@ -73,6 +73,8 @@ class CategoricalColumn:
 
     codes: IntArray
     categories: ObjectArray
+    folded: bool = False
+    """Every category is text that case-folding leaves as it is (conditions need not fold)."""
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -205,7 +207,10 @@ def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
     present = np.append(has_domain, False)[codes]
     return {
         "email": emails,
-        "email_domain": CategoricalColumn(np.where(present, codes, np.int32(-1)), categories),
+        # lower-cased ASCII (the addresses are normalized): case-folding leaves it alone
+        "email_domain": CategoricalColumn(
+            np.where(present, codes, np.int32(-1)), categories, all(map(str.isascii, domains))
+        ),
         "email_free": CategoricalColumn(
             np.where(present, np.append(is_free, False)[codes].astype(np.int32), np.int32(-1)),
             np.array(["false", "true"], dtype=object),
