@@ -225,6 +225,11 @@ class Line:
     def ratio(self) -> float:
         return self.median("engine", "seconds") / self.median("baseline", "seconds")
 
+    def pair_ratios(self) -> list[float]:
+        """Each engine run over the baseline run right after it, smallest first."""
+        pairs = zip(self.engine, self.baseline, strict=True)
+        return sorted(e["seconds"] / b["seconds"] for e, b in pairs)
+
     def goal(self) -> str:
         met = self.ratio <= RATIO_GOAL
         text = f"ratio <= {RATIO_GOAL}"
@@ -332,7 +337,11 @@ def print_table(lines: list[Line], runs: int, warm: int) -> None:
         )
     print()
     for line in lines:
-        print(f"{line.size}, {line.rules} rules:")
+        pairs = line.pair_ratios()
+        print(
+            f"{line.size}, {line.rules} rules: ratio run by run {statistics.median(pairs):.2f} "
+            f"median ({pairs[0]:.2f}-{pairs[-1]:.2f})"
+        )
         for side in ("engine", "baseline"):
             phases = ", ".join(
                 f"{key} {line.median(side, key):.2f}" for key in ("import", "frames", "call")
