@@ -28,6 +28,8 @@ from scoring.rules import Rule, RuleSet, StageCondition
 
 _DAY = 86_400.0
 Rows = npt.NDArray[np.intp]
+Counts = npt.NDArray[np.intp]
+"""Matches per contact, as `np.bincount` counts them."""
 
 
 def score(
@@ -138,22 +140,20 @@ class _Run:
 
     # -- rules ----------------------------------------------------------------------------
 
-    def apply(self, rule: Rule) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+    def apply(self, rule: Rule) -> tuple[FloatArray, Counts]:
         """The rule's points per contact (after decay, once and cap) and its match count."""
         if rule.activity is None:
             assert rule.contact is not None  # the schema requires one or the other
             matched = self.contact_mask(rule.contact)
             points = np.where(matched, rule.points, 0.0)
-            counts = matched.astype(np.int32)
+            counts = matched.astype(np.intp)
         else:
             points, counts = self._behaviour(rule, rule.activity)
         if rule.cap is not None:
             np.clip(points, -rule.cap, rule.cap, out=points)
         return points, counts
 
-    def _behaviour(
-        self, rule: Rule, types: list[ActivityType]
-    ) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+    def _behaviour(self, rule: Rule, types: list[ActivityType]) -> tuple[FloatArray, Rows]:
         group = self.group(types)
         keep: BoolArray | None = None
         if rule.where:
@@ -165,7 +165,7 @@ class _Run:
             fits = self.contact_mask(rule.contact)[group.who]
             keep = fits if keep is None else keep & fits
         who, ages = (group.who, group.ages) if keep is None else (group.who[keep], group.ages[keep])
-        counts = np.bincount(who, minlength=self.n).astype(np.int32)
+        counts = np.bincount(who, minlength=self.n)
         half_life = None if rule.half_life_days is None else rule.half_life_days * _DAY
         if rule.once:
             if half_life is None:
@@ -173,7 +173,7 @@ class _Run:
             youngest = np.full(self.n, np.inf)
             np.minimum.at(youngest, who, ages)
             decayed = rule.points * np.exp2(-youngest / half_life)
-            return np.where(counts > 0, decayed, 0.0).astype(np.float64), counts
+            return np.where(counts > 0, decayed, 0.0), counts
         if half_life is None:
             return counts.astype(np.float64) * rule.points, counts
         weights = rule.points * np.exp2(-ages / half_life)

@@ -140,7 +140,7 @@ class RuleHits:
     """float32 where that holds every value exactly (whole points, halves), else float64."""
 
     @classmethod
-    def matched(cls, points: FloatArray, counts: IntArray) -> RuleHits:
+    def matched(cls, points: FloatArray, counts: npt.NDArray[np.integer[Any]]) -> RuleHits:
         """The hits of a rule from its points and counts for every contact."""
         rows = np.flatnonzero(counts).astype(np.int32)
         kept = counts[rows]
