@@ -153,7 +153,7 @@ class _Run:
             np.clip(points, -rule.cap, rule.cap, out=points)
         return points, counts
 
-    def _behaviour(self, rule: Rule, types: list[ActivityType]) -> tuple[FloatArray, Rows]:
+    def _behaviour(self, rule: Rule, types: list[ActivityType]) -> tuple[FloatArray, Counts]:
         group = self.group(types)
         keep: BoolArray | None = None
         if rule.where:
