@@ -10,10 +10,12 @@ explanation sums to the score.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -55,7 +57,8 @@ def score(
 
 @dataclass(frozen=True)
 class _Group:
-    rows: Rows
+    rows: npt.NDArray[np.integer[Any]]
+    """int32 while the activities fit: kept for the whole run, half the memory of intp."""
     who: npt.NDArray[np.int32]
     ages: FloatArray
     """Seconds from each activity to `as_of`."""
@@ -71,6 +74,7 @@ class _Run:
     _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
     _masks: dict[str, BoolArray] = field(default_factory=dict)
     _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
+    _where_uses: Counter[tuple[str, frozenset[ActivityType]]] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         rows = self.activities.contact_rows
@@ -109,7 +113,9 @@ class _Run:
             if len(key) == 1:
                 acts = self.activities
                 rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
-                found = _Group(rows, acts.contact_rows[rows], self.as_of - acts.occurred_at[rows])
+                who, ages = acts.contact_rows[rows], self.as_of - acts.occurred_at[rows]
+                kept = rows.astype(np.int32) if len(acts) < 1 << 31 else rows
+                found = _Group(kept, who, ages)
             else:
                 parts = [self.group([t]) for t in sorted(key, key=TYPE_CODES.__getitem__)]
                 found = _Group(
@@ -129,12 +135,15 @@ class _Run:
         return found
 
     def activity_mask(self, conditions: Conditions, types: list[ActivityType]) -> BoolArray:
-        """Which of the usable activities of some types meet the conditions, per run."""
-        key = (repr(list(conditions.items())), frozenset(types))
-        found = self._where.get(key)
+        """Which of the usable activities of some types meet the conditions: kept while
+        a later rule repeats them (`_where_uses`), evaluated once for all of those."""
+        key = _where_key(conditions, types)
+        found = self._where.pop(key, None)
         if found is None:
             rows = self.group(types).rows
             found = evaluate(conditions, self.activities.column, len(self.activities), rows)
+        self._where_uses[key] -= 1
+        if self._where_uses[key] > 0:
             self._where[key] = found
         return found
 
@@ -275,6 +284,11 @@ class _Run:
         # column-major: every per-dimension pass reads contiguous memory
         raw = np.zeros((self.n, len(dims)), dtype=np.float64, order="F")
         disqualified = np.zeros(self.n, dtype=bool)
+        self._where_uses.update(
+            _where_key(rule.where, rule.activity)
+            for rule in rules.rules
+            if rule.activity and rule.where
+        )
         hits = []
         for rule in rules.rules:
             points, counts = self.apply(rule)
@@ -307,6 +321,13 @@ class _Run:
             bant_names=bant_names,
             bant_met=bant_met,
         )
+
+
+def _where_key(
+    conditions: Conditions, types: list[ActivityType]
+) -> tuple[str, frozenset[ActivityType]]:
+    """Conditions on activities of some types, by value (rules may repeat them)."""
+    return repr(list(conditions.items())), frozenset(types)
 
 
 def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int16]:

@@ -149,7 +149,9 @@ class RuleHits:
         values = points[rows]
         single = values.astype(np.float32)
         exact = np.array_equal(single, values)
-        return cls(rows, kept.astype(narrow), single if exact else values)
+        return cls(
+            rows, _one_if_same(kept.astype(narrow)), _one_if_same(single if exact else values)
+        )
 
     def dense(self, size: int) -> tuple[FloatArray, IntArray]:
         """The rule's points and counts for every one of `size` contacts (0 where unmatched)."""
@@ -158,6 +160,14 @@ class RuleHits:
         points[self.rows] = self.points
         counts[self.rows] = self.counts
         return points, counts
+
+
+def _one_if_same(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The values, or one of them read at every position (no memory) when all are equal,
+    as a contact rule's counts and points are."""
+    if values.size and (values == values[0]).all():
+        return np.broadcast_to(values[:1], values.shape)
+    return values
 
 
 @dataclass(frozen=True, eq=False)
