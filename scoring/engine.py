@@ -113,7 +113,8 @@ class _Run:
             if len(key) == 1:
                 acts = self.activities
                 rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
-                who, ages = acts.contact_rows[rows], self.as_of - acts.occurred_at[rows]
+                who, ages = acts.contact_rows[rows], acts.occurred_at[rows]
+                np.subtract(self.as_of, ages, out=ages)  # in place: no second array
                 kept = rows.astype(np.int32) if len(acts) < 1 << 31 else rows
                 found = _Group(kept, who, ages)
             else:
@@ -181,11 +182,10 @@ class _Run:
                 return np.where(counts > 0, rule.points, 0.0), counts
             youngest = np.full(self.n, np.inf)
             np.minimum.at(youngest, who, ages)
-            decayed = rule.points * np.exp2(-youngest / half_life)
-            return np.where(counts > 0, decayed, 0.0), counts
+            return np.where(counts > 0, _decayed(youngest, half_life, rule.points), 0.0), counts
         if half_life is None:
             return counts.astype(np.float64) * rule.points, counts
-        weights = rule.points * np.exp2(-ages / half_life)
+        weights = _decayed(ages, half_life, rule.points)
         # bincount returns integers for an empty input, even with weights
         summed = np.bincount(who, weights=weights, minlength=self.n).astype(np.float64, copy=False)
         return summed, counts
@@ -321,6 +321,15 @@ class _Run:
             bant_names=bant_names,
             bant_met=bant_met,
         )
+
+
+def _decayed(ages: FloatArray, half_life: float, points: float) -> FloatArray:
+    """`points * 2^(-ages / half_life)` in one new array rather than four (a rule over
+    millions of page views allocates and touches a quarter of the memory)."""
+    out = np.divide(ages, -half_life)  # -a / h and a / -h are the same number
+    np.exp2(out, out=out)
+    np.multiply(out, points, out=out)
+    return out
 
 
 def _where_key(
