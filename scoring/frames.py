@@ -185,7 +185,9 @@ def _as_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
+def _derive_email_columns(
+    emails: CategoricalColumn, texts: list[str] | None = None
+) -> dict[str, Column]:
     """`email_domain` and `email_free` from the addresses.
 
     The domain column has one category per address (the address's domain), not one per
@@ -194,7 +196,8 @@ def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
     address itself) that no row's code points at.
     """
     free = free_email_domains()
-    texts = list(map(str, emails.categories.tolist()))
+    if texts is None:  # the addresses as text, unless the caller has them already
+        texts = list(map(str, emails.categories.tolist()))
     # map over C methods, not a comprehension: a third of the time at a million addresses
     domains = list(map(itemgetter(2), map(str.rpartition, texts, repeat("@"))))
     size = len(texts)
@@ -218,19 +221,20 @@ def _derive_email_columns(emails: CategoricalColumn) -> dict[str, Column]:
     }
 
 
-def _normalized_emails(emails: CategoricalColumn) -> CategoricalColumn:
+def _normalized_emails(emails: CategoricalColumn) -> tuple[CategoricalColumn, list[str] | None]:
     """The column with its addresses trimmed and lower-cased (merging those that then match).
 
     Addresses that are all already in that form are kept as they are, codes and all
-    (a row's address is the same either way), without looking for matches among them.
+    (a row's address is the same either way), without looking for matches among them;
+    their text is then returned too, for deriving the domains.
     """
     original = emails.categories.tolist()
     given = list(map(str, original))
     if given == original and emails_normalized(given):
-        return emails
+        return emails, given
     merged = factorize(normalize_emails(given))
     remap = np.append(merged.codes, np.int32(-1))
-    return CategoricalColumn(remap[emails.codes].astype(np.int32), merged.categories)
+    return CategoricalColumn(remap[emails.codes].astype(np.int32), merged.categories), None
 
 
 @dataclass(frozen=True, eq=False)
@@ -265,14 +269,15 @@ class ContactFrame:
         else:
             id_array = np.empty(len(ids), dtype=object)
             id_array[:] = list(ids)
+        texts: list[str] | None = None
         if isinstance(emails, CategoricalColumn):
-            email_column = _normalized_emails(emails)
+            email_column, texts = _normalized_emails(emails)
         else:
             email_column = factorize(normalize_email(e) for e in emails)
         columns: dict[str, Column] = dict(attributes or {})
         for name in DERIVED_CONTACT_FIELDS:
             columns.pop(name, None)
-        columns.update(_derive_email_columns(email_column))
+        columns.update(_derive_email_columns(email_column, texts))
         for name, column in columns.items():
             if len(column) != len(id_array):
                 raise ValueError(
