@@ -30,8 +30,8 @@ from scoring.rules import Rule, RuleSet, StageCondition
 
 _DAY = 86_400.0
 Rows = npt.NDArray[np.intp]
-Counts = npt.NDArray[np.intp]
-"""Matches per contact, as `np.bincount` counts them."""
+Counts = npt.NDArray[np.integer[Any]]
+"""Matches per contact: as `np.bincount` counts them, or 0 and 1 for a contact rule."""
 
 
 def score(
@@ -57,8 +57,7 @@ def score(
 
 @dataclass(frozen=True)
 class _Group:
-    rows: npt.NDArray[np.integer[Any]]
-    """int32 while the activities fit: kept for the whole run, half the memory of intp."""
+    rows: Rows
     who: npt.NDArray[np.int32]
     ages: FloatArray
     """Seconds from each activity to `as_of`."""
@@ -115,8 +114,7 @@ class _Run:
                 rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
                 who, ages = acts.contact_rows[rows], acts.occurred_at[rows]
                 np.subtract(self.as_of, ages, out=ages)  # in place: no second array
-                kept = rows.astype(np.int32) if len(acts) < 1 << 31 else rows
-                found = _Group(kept, who, ages)
+                found = _Group(rows, who, ages)
             else:
                 parts = [self.group([t]) for t in sorted(key, key=TYPE_CODES.__getitem__)]
                 found = _Group(
@@ -152,11 +150,12 @@ class _Run:
 
     def apply(self, rule: Rule) -> tuple[FloatArray, Counts]:
         """The rule's points per contact (after decay, once and cap) and its match count."""
+        counts: Counts
         if rule.activity is None:
             assert rule.contact is not None  # the schema requires one or the other
             matched = self.contact_mask(rule.contact)
             points = np.where(matched, rule.points, 0.0)
-            counts = matched.astype(np.intp)
+            counts = matched.view(np.uint8)  # 0 or 1, without a copy
         else:
             points, counts = self._behaviour(rule, rule.activity)
         if rule.cap is not None:
