@@ -30,9 +30,12 @@ What it does, for each --size (PEOPLE, or PEOPLE:ACTIVITIES):
 4. Checks that both sides give the same totals, dimensions and disqualifications for
    every contact, and exits 1 if they do not.
 5. Prints one table: size, rules, the median cold time of each side, their ratio (goal
-   at most 1.5), the median peak memory of each side (goal for 100 rules: under
-   2 GB), then each side's median phases and, with --warm N, the best of N more calls
-   in the same process.
+   at most 1.5), the median peak memory of each side (goal for 100 rules from a
+   million contacts up: under 2 GB), then per line the ratio run by run (each engine
+   run over the baseline run after it), each side's median phases, the engine's first
+   `reasons` (it lays the rules' hits out by contact, once; not timed), and with
+   --warm N the best of N more calls in the same process. The machine's load average
+   is printed after each size: the figures move with it.
 
 The baseline (bench/engine_baseline.py) is the same arithmetic for the same rules in
 plain numpy, with the rules as a table: the "physical limit" of plain numpy, written
