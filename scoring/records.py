@@ -51,6 +51,10 @@ def normalize_email(email: str | None) -> str | None:
     return cleaned or None
 
 
+WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+"""The characters `str.strip()` removes, for the string functions of Arrow and numpy."""
+
+
 def ensure_utc(moment: datetime) -> datetime:
     """An aware UTC datetime; naive values are taken to be UTC already."""
     if moment.tzinfo is None:

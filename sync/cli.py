@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -19,11 +20,18 @@ from connectors.files import (
     file_format,
     moment_problem,
     parse_moment,
-    read_activities,
-    read_contacts,
-    write_rows,
+    read_activity_columns,
+    read_contact_columns,
+    write_columns,
 )
-from scoring import ContactFrame, RuleSet, default_rules_text, score_records, unparsed_numbers
+from scoring import (
+    ActivityFrame,
+    ContactFrame,
+    RuleSet,
+    default_rules_text,
+    score,
+    unparsed_numbers,
+)
 from sync.config import read_rules, read_settings
 from sync.errors import EXIT_BAD_INPUT, EXIT_FAILED, ConfigError, SyncError
 from sync.report import print_ranking, result_columns
@@ -131,7 +139,10 @@ def init(
 @app.command("score")
 def score_files(
     contacts: Annotated[
-        Path, typer.Option("--contacts", "-c", help="Contacts: .csv or .jsonl with an `id` column.")
+        Path,
+        typer.Option(
+            "--contacts", "-c", help="Contacts: .csv, .jsonl or .parquet with an `id` column."
+        ),
     ],
     rules: RulesOption = None,
     activities: Annotated[
@@ -139,7 +150,8 @@ def score_files(
         typer.Option(
             "--activities",
             "-a",
-            help="Activities: .csv or .jsonl with contact_id (or email), type, occurred_at.",
+            help="Activities: .csv, .jsonl or .parquet with contact_id (or email), type, "
+            "occurred_at.",
         ),
     ] = None,
     as_of: Annotated[
@@ -151,7 +163,7 @@ def score_files(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Write every contact to .csv or .jsonl instead of a table."
+            "--out", "-o", help="Write every contact to .csv, .jsonl or .parquet, not a table."
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows of the table (0: all).")] = 20,
@@ -167,8 +179,13 @@ def score_files(
     try:
         if output is not None:
             file_format(output)
-        people = read_contacts(contacts)
-        read = read_activities(activities, people) if activities else None
+        # only the attributes the rules read become columns of the frames
+        people = read_contact_columns(contacts, ruleset.contact_fields())
+        read = (
+            read_activity_columns(activities, people, ruleset.activity_fields())
+            if activities
+            else None
+        )
     except InputFileError as exc:
         fail([str(p) for p in exc.problems])
     if read is not None and read.unmatched:
@@ -177,10 +194,11 @@ def score_files(
             f"{contacts}; they were skipped",
             highlight=False,
         )
-    for line in unparsed_numbers(ruleset, ContactFrame.from_records(people)):
+    frame = ContactFrame.from_arrays(people.ids, people.emails, people.attributes)
+    for line in unparsed_numbers(ruleset, frame):
         err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=False)
     lacking = AttributeMap({}, derive_roles=False).missing(
-        ruleset.contact_fields(), {name for person in people for name in person.attributes}
+        ruleset.contact_fields(), people.attributes
     )
     if lacking:
         err.print(
@@ -188,12 +206,19 @@ def score_files(
             "read: rules on them give no points (rename a column, or change the rules)",
             highlight=False,
         )
-    batch = score_records(ruleset, people, read.activities if read else [], moment)
+    if read is None:
+        acts = ActivityFrame.from_arrays(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0))
+    else:
+        acts = ActivityFrame.from_arrays(
+            read.contact_rows, read.type_codes, read.seconds, read.attributes
+        )
+    batch = score(ruleset, frame, acts, moment)
     if output is None:
         print_ranking(out, batch, moment, top)
         return
+    columns = batch.columns(ranked=True)
     try:
-        write_rows(output, batch.rows(ranked=True), result_columns(batch))
+        write_columns(output, {name: columns[name] for name in result_columns(batch)})
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
     out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)

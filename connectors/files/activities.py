@@ -1,0 +1,266 @@
+"""Activities from a file as plain columns: contact rows, type codes, epoch times.
+
+Types are parsed once per distinct name, moments by `fast_moments` straight from the
+column's bytes (and the rare other shapes once per distinct text), contacts found by
+Arrow's hash lookups of ids and of normalized addresses. Problems are found with masks
+and only the first twenty rows with one are described, in the order the old reader
+gave them: type, then time, then contact, row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from connectors.files.contacts import ContactsRead, attribute_columns
+from connectors.files.moments import (
+    FIRST,
+    LAST,
+    fast_moments,
+    float_seconds,
+    micros_of,
+    moment_problem,
+    parse_activity_type,
+    parse_moment,
+)
+from connectors.files.problems import MAX_PROBLEMS, Problems, missing_columns
+from connectors.files.table import (
+    PlainCells,
+    RawTable,
+    as_text,
+    blank_everywhere,
+    chunkless,
+    encoded,
+    is_text,
+    string_buffers,
+    trimmed,
+)
+from scoring.records import ACTIVITY_TYPES, TYPE_CODES, Activity, normalize_email
+
+_Ints = npt.NDArray[np.int64]
+RESERVED_ACTIVITY = ("id", "contact_id", "email", "type", "occurred_at")
+REQUIRED_ACTIVITY = [["type"], ["occurred_at"], ["contact_id", "email"]]
+
+
+@dataclass(frozen=True, eq=False)
+class ActivitiesRead:
+    """Activities read from a file, tied to the rows of a `ContactsRead`; those of no
+    known contact are counted in `unmatched` and left out."""
+
+    contact_rows: npt.NDArray[np.int32]
+    type_codes: npt.NDArray[np.int8]
+    micros: _Ints
+    """Microseconds since the Unix epoch, UTC."""
+    attributes: dict[str, PlainCells] = field(default_factory=dict)
+    unmatched: int = 0
+    ids: npt.NDArray[np.object_] | None = None
+    """The activities' own ids (None where blank), when asked for."""
+
+    def __len__(self) -> int:
+        return len(self.contact_rows)
+
+    @property
+    def seconds(self) -> npt.NDArray[np.float64]:
+        """Seconds since the epoch, as `datetime.timestamp()` gives them."""
+        return float_seconds(self.micros)
+
+
+def no_activities() -> ActivitiesRead:
+    return ActivitiesRead(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0, np.int64), {}, 0)
+
+
+def activities_from_table(
+    table: RawTable,
+    contacts: ContactsRead,
+    fields: Collection[str] | None = None,
+    *,
+    with_ids: bool = False,
+) -> ActivitiesRead:
+    """The activities of a CSV or Parquet file; `InputFileError` names each problem."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    problems = Problems(table.path)
+    missing_columns(problems, table.kind, table.names, REQUIRED_ACTIVITY)
+    problems.raise_if_any()
+    n = table.rows
+    nothing = pa.nulls(n, pa.string())
+    ref = (
+        trimmed(as_text(table.columns["contact_id"])) if "contact_id" in table.columns else nothing
+    )
+    mail = trimmed(as_text(table.columns["email"])) if "email" in table.columns else nothing
+    lost = (pc.is_null(ref).to_numpy(False) & pc.is_null(mail).to_numpy(False)).copy()
+    keep = np.ones(n, dtype=bool)
+    if table.blank_rows and lost.any():
+        candidates = np.flatnonzero(lost)
+        blank = candidates[blank_everywhere(table, candidates, ("contact_id", "email"))]
+        keep[blank], lost[blank] = False, False
+    kinds, kind_problem = _types(table.columns["type"])
+    micros, time_problem = _moments(table.columns["occurred_at"], keep)
+    bad_kind = (kinds < 0) & keep
+    bad_time = (time_problem.index >= 0) & keep
+    bad = np.flatnonzero(bad_kind | bad_time | lost)
+    if len(bad):
+        column = "contact_id" if "contact_id" in table.names else "email"
+        shown = bad[:MAX_PROBLEMS]
+        for row, line in zip(shown.tolist(), table.lines(shown).tolist(), strict=True):
+            if bad_kind[row]:
+                problems.add(line, "type", kind_problem(row))
+            if bad_time[row]:
+                problems.add(line, "occurred_at", time_problem.describe(row))
+            if lost[row]:
+                problems.add(line, column, "no contact: contact_id and email are both empty")
+        problems.raise_if_any()
+    rows = _contact_rows(contacts, ref, mail, keep)
+    matched = keep & (rows >= 0)
+    unmatched = int((keep & (rows < 0)).sum())
+    at = np.flatnonzero(matched)
+    ids = None
+    if with_ids:
+        ids = np.full(len(at), None, dtype=object)
+        if "id" in table.columns:
+            ids[:] = trimmed(as_text(table.columns["id"])).take(pa.array(at)).to_pylist()
+    return ActivitiesRead(
+        rows[at].astype(np.int32),
+        kinds[at].astype(np.int8),
+        micros[at],
+        attribute_columns(table, RESERVED_ACTIVITY, at, fields),
+        unmatched,
+        ids,
+    )
+
+
+def _types(column: Any) -> tuple[npt.NDArray[np.int16], Any]:
+    """Each row's type code (-1 where unknown) and what to say of an unknown one."""
+    column = chunkless(column)
+    valid = ", ".join(t.value for t in ACTIVITY_TYPES)
+    if is_text(column):
+        codes, names = encoded(column)
+        table = np.array(
+            [_code(parse_activity_type(str(name))) for name in names.tolist()] + [-1],
+            dtype=np.int16,
+        )
+        kinds = table[codes]
+
+        def said(row: int) -> str:
+            code = int(codes[row])
+            raw = None if code < 0 else str(names[code])
+            return f"unknown activity type {raw!r} (expected one of: {valid})"
+
+        return kinds, said
+    values = column
+
+    def other(row: int) -> str:
+        return f"unknown activity type {values[row].as_py()!r} (expected one of: {valid})"
+
+    return np.full(len(column), -1, dtype=np.int16), other
+
+
+def _code(kind: Any) -> int:
+    return -1 if kind is None else TYPE_CODES[kind]
+
+
+class _TimeProblems:
+    """Per row, -1 or the index of the text whose problem the row has."""
+
+    def __init__(self, rows: int) -> None:
+        self.index = np.full(rows, -1, dtype=np.int64)
+        self.texts: list[Any] = []
+
+    def describe(self, row: int) -> str:
+        value = self.texts[int(self.index[row])]
+        return value if isinstance(value, _Said) else moment_problem(value)
+
+
+class _Said(str):
+    """A problem already said (a timestamp of a Parquet file out of range)."""
+
+
+def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProblems]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = chunkless(column)
+    n = len(column)
+    problems = _TimeProblems(n)
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        stamps = column.cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
+        micros = stamps.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        null = pc.is_null(stamps).to_numpy(False)
+        far = (micros < FIRST) | (micros > LAST)
+        problems.texts = [None, _Said("a timestamp out of range: in UTC it falls outside the "
+                                      "years 1 to 9999")]  # fmt: skip
+        problems.index[null] = 0
+        problems.index[far & ~null] = 1
+        return micros, problems
+    if not is_text(column):
+        problems.texts = column.to_pylist()
+        problems.index[:] = np.arange(n)
+        return np.zeros(n, np.int64), problems
+    offsets, data = string_buffers(column)
+    micros, ok = fast_moments(offsets, data)
+    ok &= column.is_valid().to_numpy(zero_copy_only=False)
+    rest = np.flatnonzero(~ok & keep)
+    if len(rest):
+        coded = pc.dictionary_encode(column.take(pa.array(rest)))
+        texts = [None if v is None else v.strip() or None for v in coded.dictionary.to_pylist()]
+        parsed = [parse_moment(t) for t in texts]
+        found = np.array([0 if p is None else micros_of(p) for p in parsed] + [0], np.int64)
+        failed = np.array([p is None for p in parsed] + [True])
+        which = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        micros[rest] = found[which]
+        problems.texts = [*texts, None]
+        problems.index[rest] = np.where(failed[which], np.where(which < 0, len(texts), which), -1)
+    return micros, problems
+
+
+def _contact_rows(
+    contacts: ContactsRead, ref: Any, mail: Any, keep: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.int64]:
+    """Each activity's contact row, -1 where none: by id, else by normalized address."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    none = len(contacts)
+    by_id = pc.index_in(ref, value_set=contacts.id_array())
+    rows = by_id.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    ask = np.flatnonzero((rows < 0) & keep & mail.is_valid().to_numpy(False))
+    if len(ask) and len(contacts):
+        addresses, first = contacts.address_rows()
+        coded = pc.dictionary_encode(mail.take(pa.array(ask)))
+        normalized = [normalize_email(v) for v in coded.dictionary.to_pylist()]
+        where = pc.index_in(pa.array(normalized, type=pa.string()), value_set=addresses)
+        table = np.append(where.fill_null(-1).to_numpy(False).astype(np.int64), -1)
+        group = table[coded.indices.fill_null(-1).to_numpy(False).astype(np.int64)]
+        found = np.where(group >= 0, np.append(first, none)[group], none)
+        rows[ask] = np.where(found < none, found, -1)
+    return np.asarray(rows, dtype=np.int64)
+
+
+def activities_from_records(
+    activities: Sequence[Activity], contacts: ContactsRead, unmatched: int
+) -> ActivitiesRead:
+    """Activities read as records (JSON Lines) as the same columns."""
+    row_of = {str(cid): row for row, cid in enumerate(contacts.ids.tolist())}
+    names: dict[str, None] = {}
+    for activity in activities:
+        names.update(dict.fromkeys(activity.attributes))
+    attributes: dict[str, PlainCells] = {}
+    for name in names:
+        cells = np.empty(len(activities), dtype=object)
+        cells[:] = [a.attributes.get(name) for a in activities]
+        attributes[name] = cells
+    ids = np.empty(len(activities), dtype=object)
+    ids[:] = [a.id for a in activities]
+    return ActivitiesRead(
+        np.array([row_of[a.contact_id] for a in activities], dtype=np.int32),
+        np.array([TYPE_CODES[a.type] for a in activities], dtype=np.int8),
+        np.array([micros_of(a.occurred_at) for a in activities], dtype=np.int64),
+        attributes,
+        unmatched,
+        ids,
+    )

@@ -1,0 +1,177 @@
+"""Contacts from a file as plain columns, each cell checked where the old reader did.
+
+Text is trimmed once per distinct value (Arrow's dictionary), and problems are found
+with masks over whole columns; only the rows with a problem, the first twenty of
+them, are looked at one by one, to say where they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from connectors.files.problems import Problems, missing_columns
+from connectors.files.table import (
+    PlainCells,
+    RawTable,
+    TextCodes,
+    as_text,
+    blank_everywhere,
+    chunkless,
+    encoded,
+    first_rows,
+    is_text,
+    present_codes,
+    trimmed,
+)
+from scoring.records import Contact, normalize_email
+
+_Objects = npt.NDArray[np.object_]
+RESERVED_CONTACT = ("id", "email")
+
+
+@dataclass(frozen=True, eq=False)
+class ContactsRead:
+    """Contacts read from a file: ids, addresses (trimmed, as written) and attributes, the
+    columns a frame is built from (`ContactFrame.from_arrays`)."""
+
+    ids: _Objects
+    emails: TextCodes
+    attributes: dict[str, PlainCells] = field(default_factory=dict)
+    """The columns besides `id` and `email` that hold a value in some row."""
+    id_column: Any = None
+    """The ids as an Arrow array, when read from one (for matching activities)."""
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def id_array(self) -> Any:
+        import pyarrow as pa
+
+        if self.id_column is not None:
+            return self.id_column
+        return pa.array(self.ids.tolist(), type=pa.string())
+
+    def address_rows(self) -> tuple[Any, npt.NDArray[np.int64]]:
+        """The normalized addresses (an Arrow array of distinct values) and, for each, the
+        first contact holding it: the one an activity given by email belongs to."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        codes, categories = self.emails
+        normalized = [normalize_email(str(a)) for a in categories.tolist()]
+        merged = pc.dictionary_encode(pa.array(normalized, type=pa.string()))
+        group = merged.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        first = first_rows(codes, len(categories))
+        rows = np.full(len(merged.dictionary), len(codes), dtype=np.int64)
+        valid = np.flatnonzero(group >= 0)
+        np.minimum.at(rows, group[valid], first[valid])
+        return merged.dictionary, rows
+
+
+def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) -> ContactsRead:
+    """The contacts of a CSV or Parquet file; `InputFileError` names each problem."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    problems = Problems(table.path)
+    missing_columns(problems, table.kind, table.names, [["id"]])
+    problems.raise_if_any()
+    ident = trimmed(as_text(table.columns["id"]))
+    empty = pc.is_null(ident).to_numpy(zero_copy_only=False)
+    keep = np.ones(table.rows, dtype=bool)
+    if table.blank_rows and empty.any():
+        candidates = np.flatnonzero(empty)
+        blank = candidates[blank_everywhere(table, candidates, ("id",))]
+        keep[blank] = False
+        empty[blank] = False
+    if not keep.any():
+        problems.add(None, None, "the file holds a header but no rows: expected contacts")
+        problems.raise_if_any()
+    found: dict[int, tuple[str, str]] = {int(r): ("id", "the contact id is empty") for r in
+                                         np.flatnonzero(empty)[:20]}  # fmt: skip
+    named = ~empty & keep
+    if int(pc.count_distinct(ident).as_py()) < int(named.sum()):
+        codes = pc.dictionary_encode(ident).indices.fill_null(-1).to_numpy(False)
+        first = first_rows(codes.astype(np.int32), int(codes.max()) + 1)
+        again = np.flatnonzero(named & (first[np.maximum(codes, 0)] < np.arange(len(codes))))
+        lines = table.lines(first[codes[again[:20]]])
+        for row, line in zip(again[:20].tolist(), lines.tolist(), strict=True):
+            text = ident[row].as_py()
+            found[row] = ("id", f"duplicate id {text!r} (first on line {line})")
+    email = table.columns.get("email")
+    if email is not None and not is_text(chunkless(email)):
+        values = chunkless(email)
+        odd = np.flatnonzero(values.is_valid().to_numpy(False) & named)
+        for row in odd[:20].tolist():
+            if row not in found:
+                found[row] = ("email", f"expected text, found {values[row].as_py()!r}")
+    if found:
+        rows = sorted(found)[:20]
+        for row, line in zip(rows, table.lines(np.array(rows)).tolist(), strict=True):
+            problems.add(int(line), *found[row])
+        problems.raise_if_any()
+    at = np.flatnonzero(keep)
+    ids_text = ident if len(at) == table.rows else ident.take(pa.array(at))
+    ids = np.asarray(ids_text.to_numpy(zero_copy_only=False), dtype=object)
+    if email is not None and is_text(chunkless(email)):
+        codes, categories = encoded(email)
+        addresses: TextCodes = (codes[at], categories)
+    else:
+        addresses = (np.full(len(at), -1, dtype=np.int32), np.empty(0, dtype=object))
+    attributes = attribute_columns(table, RESERVED_CONTACT, at, fields)
+    return ContactsRead(ids, addresses, attributes, id_column=ids_text)
+
+
+def attribute_columns(
+    table: RawTable, reserved: Sequence[str], at: npt.NDArray[Any], fields: Collection[str] | None
+) -> dict[str, PlainCells]:
+    """The columns besides `reserved` (only `fields`, when given) at rows `at` that hold
+    a value in one of them: text as codes, numbers as float64 with NaN where missing."""
+    import pyarrow as pa
+
+    columns: dict[str, PlainCells] = {}
+    for name in table.names:
+        if name in reserved or (fields is not None and name not in fields):
+            continue
+        column = chunkless(table.columns[name])
+        if pa.types.is_floating(column.type):
+            values = column.to_numpy(zero_copy_only=False).astype(np.float64)[at]
+            if not np.isnan(values).all():
+                columns[name] = values
+            continue
+        codes, categories = encoded(as_text(column))
+        kept = present_codes(codes[at] if len(at) != len(codes) else codes, categories)
+        if kept is not None:
+            columns[name] = kept
+    return columns
+
+
+def contacts_from_records(contacts: Sequence[Contact]) -> ContactsRead:
+    """Contacts read as records (JSON Lines) as the same columns."""
+    ids = np.empty(len(contacts), dtype=object)
+    ids[:] = [c.id for c in contacts]
+    names: dict[str, None] = {}
+    for contact in contacts:
+        names.update(dict.fromkeys(contact.attributes))
+    attributes: dict[str, PlainCells] = {}
+    for name in names:
+        cells = np.empty(len(contacts), dtype=object)
+        cells[:] = [c.attributes.get(name) for c in contacts]
+        attributes[name] = cells
+    return ContactsRead(ids, _factorized([c.email for c in contacts]), attributes)
+
+
+def _factorized(values: Sequence[str | None]) -> TextCodes:
+    distinct = dict.fromkeys(values)
+    distinct.pop(None, None)
+    index: dict[str | None, int] = dict(zip(distinct, range(len(distinct)), strict=True))
+    index[None] = -1
+    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int32, count=len(values))
+    categories = np.empty(len(distinct), dtype=object)
+    categories[:] = list(distinct)
+    return codes, categories
