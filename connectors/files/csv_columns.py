@@ -55,7 +55,7 @@ def csv_table(path: str) -> RawTable | None:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(column_names=None, block_size=1 << 24),
+            read_options=pacsv.ReadOptions(),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False

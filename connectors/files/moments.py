@@ -83,21 +83,57 @@ def float_seconds(micros: _Ints) -> npt.NDArray[np.float64]:
     return seconds
 
 
+CHUNK = 1 << 20
+"""Rows parsed at a time, so that the temporaries stay small."""
+
+
 def fast_moments(
     offsets: npt.NDArray[np.integer[Any]], data: npt.NDArray[np.uint8]
 ) -> tuple[_Ints, _Bools]:
     """Microseconds since the epoch of each text of a UTF-8 column (`offsets` into `data`,
     as Arrow lays strings out), and whether the value was one of the common shapes read
     here; the others (and any value out of range) are for `parse_moment`."""
+    n = len(offsets) - 1
+    micros, ok = np.zeros(n, np.int64), np.zeros(n, bool)
+    for first in range(0, n, CHUNK):
+        last = min(n, first + CHUNK)
+        micros[first:last], ok[first:last] = _moments_of(offsets[first : last + 1], data)
+    return micros, ok
+
+
+def _moments_of(
+    offsets: npt.NDArray[np.integer[Any]], data: npt.NDArray[np.uint8]
+) -> tuple[_Ints, _Bools]:
     starts = offsets[:-1].astype(np.int64)
     size = (offsets[1:] - offsets[:-1]).astype(np.int64)
     n = len(size)
     if n == 0 or len(data) == 0:
         return np.zeros(n, np.int64), np.zeros(n, bool)
     top = len(data) - 1
+    width = int(size[0])
+    if width and bool((size == width).all()):
+        # every text of one length (as most exports write them): a matrix, no gathers
+        base = int(starts[0])
+        grid = data[base : base + n * width].reshape(n, width)
 
-    def char(at: _Ints | int) -> npt.NDArray[np.uint8]:
-        return np.asarray(data[np.clip(starts + at, 0, top)], dtype=np.uint8)
+        def char(at: int) -> npt.NDArray[np.uint8]:
+            return grid[:, at] if 0 <= at < width else np.zeros(n, np.uint8)
+
+        def back(by: int) -> npt.NDArray[np.uint8]:
+            return char(width - by)
+
+    else:
+
+        def char(at: int) -> npt.NDArray[np.uint8]:
+            return gather(starts + at)
+
+        def back(by: int) -> npt.NDArray[np.uint8]:
+            return gather(starts + size - by)
+
+    def gather(index: _Ints) -> npt.NDArray[np.uint8]:
+        np.minimum(index, top, out=index)
+        np.maximum(index, 0, out=index)
+        return np.asarray(data[index], dtype=np.uint8)
 
     def digits(*at: int) -> tuple[_Ints, _Bools]:
         value, ok = np.zeros(n, np.int64), np.ones(n, bool)
@@ -118,14 +154,13 @@ def fast_moments(
     minute, good_m = digits(14, 15)
     ok &= ~timed | (good_h & good_m & ((sep == 84) | (sep == 32)) & (char(13) == 58))
     # the zone: Z, or +HH:MM / -HH:MM at the end
-    last = char(size - 1)
-    zulu = timed & (last == 90)
-    sign = char(size - 6)
-    shifted = timed & ((sign == 43) | (sign == 45)) & (char(size - 3) == 58) & (size >= 22)
+    zulu = timed & (back(1) == 90)
+    sign = back(6)
+    shifted = timed & ((sign == 43) | (sign == 45)) & (back(3) == 58) & (size >= 22)
     off = np.zeros(n, np.int64)
     good = np.ones(n, bool)
-    for back in (5, 4, 2, 1):
-        d = char(size - back).astype(np.int64) - 48
+    for by in (5, 4, 2, 1):
+        d = back(by).astype(np.int64) - 48
         good &= (d >= 0) & (d <= 9)
         off = off * 10 + d
     shifted &= good
