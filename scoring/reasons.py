@@ -208,10 +208,11 @@ def exact_round(values: _Floats, digits: int = 2) -> _Floats:
     """`round(x, digits)` for each value, as Python rounds (the exact decimal value, half
     to even): numpy's scaled rounding, with Python's own for the values near a half."""
     scale = 10.0**digits
-    scaled = values * scale
-    rounded = np.round(scaled) / scale
-    fraction = np.abs(scaled - np.floor(scaled) - 0.5)
-    doubt = (fraction <= 4 * np.abs(np.spacing(scaled))) | ~(np.abs(scaled) < 2.0**51)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = values * scale
+        rounded = np.round(scaled) / scale
+        fraction = np.abs(scaled - np.floor(scaled) - 0.5)
+        doubt = (fraction <= 4 * np.abs(np.spacing(scaled))) | ~(np.abs(scaled) < 2.0**51)
     if doubt.any():
         rows = np.flatnonzero(doubt)
         rounded[rows] = [round(v, digits) for v in values[rows].tolist()]

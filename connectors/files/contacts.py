@@ -19,6 +19,7 @@ from connectors.files.table import (
     PlainCells,
     RawTable,
     TextCodes,
+    any_row,
     as_text,
     blank_everywhere,
     chunkless,
@@ -80,7 +81,10 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
 
     problems = Problems(table.path)
     missing_columns(problems, table.kind, table.names, [["id"]])
-    problems.raise_if_any()
+    if problems.found:
+        if not any_row(table):
+            problems.add(None, None, "the file holds a header but no rows: expected contacts")
+        problems.raise_if_any()
     ident = trimmed(as_text(table.columns["id"]))
     empty = pc.is_null(ident).to_numpy(zero_copy_only=False)
     keep = np.ones(table.rows, dtype=bool)

@@ -139,3 +139,14 @@ def present_codes(
 ) -> TextCodes | None:
     """The column, or None when no row holds a value (such a column is not an attribute)."""
     return (codes, categories) if bool((codes >= 0).any()) else None
+
+
+def any_row(table: RawTable) -> bool:
+    """Whether the table holds a row that is not blank."""
+    import pyarrow.compute as pc
+
+    if not table.blank_rows:
+        return table.rows > 0
+    return any(
+        pc.any(pc.is_valid(trimmed(as_text(column)))).as_py() for column in table.columns.values()
+    )

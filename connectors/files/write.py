@@ -156,7 +156,9 @@ def _numbers(array: Any) -> Any:
     whole = pc.invert(pc.match_substring_regex(text, r"[.en]"))
     text = pc.if_else(whole, pc.binary_join_element_wise(text, _lit(".0"), _lit("")), text)
     size = np.abs(values)
-    odd = np.flatnonzero((size >= 1e16) | ((size < 1e-4) & (size > 0)))
+    odd = (size >= 1e16) | ((size < 1e-4) & (size > 0))
+    # Arrow writes an exponent where it is shorter (1e+10); repr only from 1e16 on
+    odd = np.flatnonzero(odd | pc.match_substring(text, "e").to_numpy(zero_copy_only=False))
     if len(odd):
         cells = text.to_pylist()
         for row in odd.tolist():
