@@ -1,6 +1,6 @@
 """`leadscore score` on files, against a plain pyarrow read of the same files plus the engine.
 
-    .venv/bin/python bench/files.py                                  # 100,000 contacts, 1M activities
+    .venv/bin/python bench/files.py          # 100,000 contacts, 1M activities
     .venv/bin/python bench/files.py --contacts 1000000 --activities 10000000 --runs 1
 
 What it does:
@@ -264,9 +264,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n{kind} ({sizes / 1024**2:,.0f} MB of input), median of {args.runs} runs")
             print(f"  {'':<34} {'time':>9} {'peak RSS':>10}  runs")
             runs = " ".join(f"{r['wall']:.2f}" for r in ours)
-            print(
-                f"  {'leadscore score (whole process)':<34} {ours_s:8.2f}s {gb(ours_rss):>10}  {runs}"
-            )
+            label = "leadscore score (whole process)"
+            print(f"  {label:<34} {ours_s:8.2f}s {gb(ours_rss):>10}  {runs}")
             runs = " ".join(f"{r['inner']['read'] + r['inner']['engine']:.2f}" for r in theirs)
             label = f"pyarrow read {read_s:.2f}s + engine {engine_s:.2f}s"
             print(f"  {label:<34} {read_s + engine_s:8.2f}s {gb(base_rss):>10}  {runs}")

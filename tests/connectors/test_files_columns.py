@@ -193,7 +193,7 @@ def moment_texts(draw) -> str:
         text += zone
     if draw(st.booleans()):  # a fraction of another length
         digits = draw(st.integers(1, 8))
-        text = text.replace(".%06d" % moment.microsecond, "." + "7" * digits)
+        text = text.replace(f".{moment.microsecond:06d}", "." + "7" * digits)
     return text
 
 
