@@ -194,7 +194,9 @@ def score_files(
             f"{contacts}; they were skipped",
             highlight=False,
         )
-    frame = ContactFrame.from_arrays(people.ids, people.emails, people.attributes)
+    frame = ContactFrame.from_arrays(
+        people.ids, people.addresses, people.attributes, normalized=True
+    )
     for line in unparsed_numbers(ruleset, frame):
         err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=False)
     lacking = AttributeMap({}, derive_roles=False).missing(
@@ -213,6 +215,7 @@ def score_files(
             read.contact_rows, read.type_codes, read.seconds, read.attributes
         )
     batch = score(ruleset, frame, acts, moment)
+    del acts, read  # the activities are scored: their memory goes before the output's
     if output is None:
         print_ranking(out, batch, moment, top)
         return

@@ -34,12 +34,15 @@ from connectors.files.table import (
     as_text,
     blank_everywhere,
     chunkless,
+    chunks_of,
+    coded_text,
     encoded,
     is_text,
+    lowered,
     string_buffers,
     trimmed,
 )
-from scoring.records import ACTIVITY_TYPES, TYPE_CODES, Activity, normalize_email
+from scoring.records import ACTIVITY_TYPES, TYPE_CODES, Activity
 
 _Ints = npt.NDArray[np.int64]
 RESERVED_ACTIVITY = ("id", "contact_id", "email", "type", "occurred_at")
@@ -82,23 +85,25 @@ def activities_from_table(
 ) -> ActivitiesRead:
     """The activities of a CSV or Parquet file; `InputFileError` names each problem."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     problems = Problems(table.path)
     missing_columns(problems, table.kind, table.names, REQUIRED_ACTIVITY)
     problems.raise_if_any()
     n = table.rows
-    nothing = pa.nulls(n, pa.string())
-    ref = (
-        trimmed(as_text(table.columns["contact_id"])) if "contact_id" in table.columns else nothing
-    )
-    mail = trimmed(as_text(table.columns["email"])) if "email" in table.columns else nothing
-    lost = (pc.is_null(ref).to_numpy(False) & pc.is_null(mail).to_numpy(False)).copy()
+    none = np.full(n, -1, dtype=np.int32), pa.array([], pa.string())
+    ref = coded_text(as_text(table.columns["contact_id"])) if "contact_id" in table.names else none
+    mail = coded_text(as_text(table.columns["email"])) if "email" in table.names else none
+    lost = (ref[0] < 0) & (mail[0] < 0)
     keep = np.ones(n, dtype=bool)
     if table.blank_rows and lost.any():
         candidates = np.flatnonzero(lost)
         blank = candidates[blank_everywhere(table, candidates, ("contact_id", "email"))]
         keep[blank], lost[blank] = False, False
+    wanted = {"type", "occurred_at", *(["id"] if with_ids else [])}
+    for name in list(table.columns):  # what is not read on is let go of now
+        if name not in wanted and (name in RESERVED_ACTIVITY or (fields is not None and
+                                   name not in fields)):  # fmt: skip
+            del table.columns[name]
     kinds, kind_problem = _types(table.columns["type"])
     micros, time_problem = _moments(table.columns["occurred_at"], keep)
     bad_kind = (kinds < 0) & keep
@@ -123,7 +128,7 @@ def activities_from_table(
     if with_ids:
         ids = np.full(len(at), None, dtype=object)
         if "id" in table.columns:
-            ids[:] = trimmed(as_text(table.columns["id"])).take(pa.array(at)).to_pylist()
+            ids[:] = trimmed(as_text(table.columns["id"]).take(pa.array(at))).to_pylist()
     return ActivitiesRead(
         rows[at].astype(np.int32),
         kinds[at].astype(np.int8),
@@ -136,7 +141,6 @@ def activities_from_table(
 
 def _types(column: Any) -> tuple[npt.NDArray[np.int16], Any]:
     """Each row's type code (-1 where unknown) and what to say of an unknown one."""
-    column = chunkless(column)
     valid = ", ".join(t.value for t in ACTIVITY_TYPES)
     if is_text(column):
         codes, names = encoded(column)
@@ -152,7 +156,7 @@ def _types(column: Any) -> tuple[npt.NDArray[np.int16], Any]:
             return f"unknown activity type {raw!r} (expected one of: {valid})"
 
         return kinds, said
-    values = column
+    values = chunkless(column)
 
     def other(row: int) -> str:
         return f"unknown activity type {values[row].as_py()!r} (expected one of: {valid})"
@@ -184,13 +188,12 @@ def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProb
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = chunkless(column)
     n = len(column)
     problems = _TimeProblems(n)
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         stamps = column.cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
         micros = stamps.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-        null = pc.is_null(stamps).to_numpy(False)
+        null = pc.is_null(stamps).to_numpy(zero_copy_only=False)
         far = (micros < FIRST) | (micros > LAST)
         problems.texts = [None, _Said("a timestamp out of range: in UTC it falls outside the "
                                       "years 1 to 9999")]  # fmt: skip
@@ -201,12 +204,13 @@ def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProb
         problems.texts = column.to_pylist()
         problems.index[:] = np.arange(n)
         return np.zeros(n, np.int64), problems
-    offsets, data = string_buffers(column)
-    micros, ok = fast_moments(offsets, data)
+    parts = [fast_moments(*string_buffers(chunk)) for chunk in chunks_of(column)]
+    micros = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+    ok = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, bool)
     ok &= column.is_valid().to_numpy(zero_copy_only=False)
     rest = np.flatnonzero(~ok & keep)
     if len(rest):
-        coded = pc.dictionary_encode(column.take(pa.array(rest)))
+        coded = pc.dictionary_encode(chunkless(column.take(pa.array(rest))))
         texts = [None if v is None else v.strip() or None for v in coded.dictionary.to_pylist()]
         parsed = [parse_moment(t) for t in texts]
         found = np.array([0 if p is None else micros_of(p) for p in parsed] + [0], np.int64)
@@ -221,23 +225,26 @@ def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProb
 def _contact_rows(
     contacts: ContactsRead, ref: Any, mail: Any, keep: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.int64]:
-    """Each activity's contact row, -1 where none: by id, else by normalized address."""
+    """Each activity's contact row, -1 where none: by id, else by normalized address.
+    Each distinct id and address of the file is looked up once."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    none = len(contacts)
-    by_id = pc.index_in(ref, value_set=contacts.id_array())
-    rows = by_id.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    ask = np.flatnonzero((rows < 0) & keep & mail.is_valid().to_numpy(False))
+    ref_codes, ref_text = ref
+    by_id = pc.index_in(ref_text, value_set=contacts.id_array())
+    table = np.append(by_id.fill_null(-1).to_numpy(zero_copy_only=False), -1).astype(np.int64)
+    rows = table[ref_codes]
+    mail_codes, mail_text = mail
+    ask = np.flatnonzero((rows < 0) & keep & (mail_codes >= 0))
     if len(ask) and len(contacts):
         addresses, first = contacts.address_rows()
-        coded = pc.dictionary_encode(mail.take(pa.array(ask)))
-        normalized = [normalize_email(v) for v in coded.dictionary.to_pylist()]
-        where = pc.index_in(pa.array(normalized, type=pa.string()), value_set=addresses)
-        table = np.append(where.fill_null(-1).to_numpy(False).astype(np.int64), -1)
-        group = table[coded.indices.fill_null(-1).to_numpy(False).astype(np.int64)]
-        found = np.where(group >= 0, np.append(first, none)[group], none)
-        rows[ask] = np.where(found < none, found, -1)
+        needed = np.unique(mail_codes[ask])
+        wanted = lowered(mail_text.take(pa.array(needed)))
+        where = pc.index_in(wanted, value_set=addresses).fill_null(-1).to_numpy(False)
+        found = np.full(len(mail_text), -1, dtype=np.int64)
+        found[needed] = np.where(where >= 0, np.append(first, -1)[where], -1)
+        found[found >= len(contacts)] = -1
+        rows[ask] = found[mail_codes[ask]]
     return np.asarray(rows, dtype=np.int64)
 
 

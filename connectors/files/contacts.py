@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -23,13 +24,17 @@ from connectors.files.table import (
     as_text,
     blank_everywhere,
     chunkless,
+    coded_text,
     encoded,
     first_rows,
+    indices_of,
     is_text,
+    lowered,
+    objects,
     present_codes,
     trimmed,
 )
-from scoring.records import Contact, normalize_email
+from scoring.records import Contact
 
 _Objects = npt.NDArray[np.object_]
 RESERVED_CONTACT = ("id", "email")
@@ -37,11 +42,14 @@ RESERVED_CONTACT = ("id", "email")
 
 @dataclass(frozen=True, eq=False)
 class ContactsRead:
-    """Contacts read from a file: ids, addresses (trimmed, as written) and attributes, the
-    columns a frame is built from (`ContactFrame.from_arrays`)."""
+    """Contacts read from a file: ids, addresses and attributes, the columns a frame is
+    built from (`ContactFrame.from_arrays`, with `addresses` already normalized)."""
 
     ids: _Objects
-    emails: TextCodes
+    email_codes: npt.NDArray[np.int32]
+    """Per contact, its code in `email_text` (-1 where blank)."""
+    email_text: Any
+    """The distinct addresses as written (trimmed), an Arrow array."""
     attributes: dict[str, PlainCells] = field(default_factory=dict)
     """The columns besides `id` and `email` that hold a value in some row."""
     id_column: Any = None
@@ -50,28 +58,38 @@ class ContactsRead:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def emails(self) -> TextCodes:
+        """The addresses as written (trimmed): codes and distinct values."""
+        return self.email_codes, objects(self.email_text)
+
+    @cached_property
+    def _normalized(self) -> tuple[npt.NDArray[np.int32], Any]:
+        import pyarrow.compute as pc
+
+        merged = pc.dictionary_encode(lowered(trimmed(self.email_text)))
+        remap = np.append(indices_of(merged), np.int32(-1))
+        return remap[self.email_codes], merged.dictionary
+
+    @property
+    def addresses(self) -> TextCodes:
+        """The addresses normalized (`normalize_email`): codes and distinct values, which
+        a frame takes as they are."""
+        codes, distinct = self._normalized
+        return codes, objects(distinct)
+
     def id_array(self) -> Any:
         import pyarrow as pa
 
         if self.id_column is not None:
-            return self.id_column
+            return chunkless(self.id_column)
         return pa.array(self.ids.tolist(), type=pa.string())
 
     def address_rows(self) -> tuple[Any, npt.NDArray[np.int64]]:
         """The normalized addresses (an Arrow array of distinct values) and, for each, the
         first contact holding it: the one an activity given by email belongs to."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        codes, categories = self.emails
-        normalized = [normalize_email(str(a)) for a in categories.tolist()]
-        merged = pc.dictionary_encode(pa.array(normalized, type=pa.string()))
-        group = merged.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
-        first = first_rows(codes, len(categories))
-        rows = np.full(len(merged.dictionary), len(codes), dtype=np.int64)
-        valid = np.flatnonzero(group >= 0)
-        np.minimum.at(rows, group[valid], first[valid])
-        return merged.dictionary, rows
+        codes, distinct = self._normalized
+        return distinct, first_rows(codes, len(distinct))
 
 
 def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) -> ContactsRead:
@@ -100,7 +118,7 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
                                          np.flatnonzero(empty)[:20]}  # fmt: skip
     named = ~empty & keep
     if int(pc.count_distinct(ident).as_py()) < int(named.sum()):
-        codes = pc.dictionary_encode(ident).indices.fill_null(-1).to_numpy(False)
+        codes = indices_of(pc.dictionary_encode(ident))
         first = first_rows(codes.astype(np.int32), int(codes.max()) + 1)
         again = np.flatnonzero(named & (first[np.maximum(codes, 0)] < np.arange(len(codes))))
         lines = table.lines(first[codes[again[:20]]])
@@ -108,7 +126,7 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
             text = ident[row].as_py()
             found[row] = ("id", f"duplicate id {text!r} (first on line {line})")
     email = table.columns.get("email")
-    if email is not None and not is_text(chunkless(email)):
+    if email is not None and not is_text(email):
         values = chunkless(email)
         odd = np.flatnonzero(values.is_valid().to_numpy(False) & named)
         for row in odd[:20].tolist():
@@ -122,13 +140,13 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
     at = np.flatnonzero(keep)
     ids_text = ident if len(at) == table.rows else ident.take(pa.array(at))
     ids = np.asarray(ids_text.to_numpy(zero_copy_only=False), dtype=object)
-    if email is not None and is_text(chunkless(email)):
-        codes, categories = encoded(email)
-        addresses: TextCodes = (codes[at], categories)
+    if email is not None and is_text(email):
+        codes, text = coded_text(email)
+        codes = codes if len(at) == table.rows else codes[at]
     else:
-        addresses = (np.full(len(at), -1, dtype=np.int32), np.empty(0, dtype=object))
+        codes, text = np.full(len(at), -1, dtype=np.int32), pa.array([], pa.string())
     attributes = attribute_columns(table, RESERVED_CONTACT, at, fields)
-    return ContactsRead(ids, addresses, attributes, id_column=ids_text)
+    return ContactsRead(ids, codes, text, attributes, id_column=ids_text)
 
 
 def attribute_columns(
@@ -142,9 +160,9 @@ def attribute_columns(
     for name in table.names:
         if name in reserved or (fields is not None and name not in fields):
             continue
-        column = chunkless(table.columns[name])
+        column = table.columns[name]
         if pa.types.is_floating(column.type):
-            values = column.to_numpy(zero_copy_only=False).astype(np.float64)[at]
+            values = chunkless(column).to_numpy(zero_copy_only=False).astype(np.float64)[at]
             if not np.isnan(values).all():
                 columns[name] = values
             continue
@@ -167,7 +185,11 @@ def contacts_from_records(contacts: Sequence[Contact]) -> ContactsRead:
         cells = np.empty(len(contacts), dtype=object)
         cells[:] = [c.attributes.get(name) for c in contacts]
         attributes[name] = cells
-    return ContactsRead(ids, _factorized([c.email for c in contacts]), attributes)
+    import pyarrow as pa
+
+    codes, distinct = _factorized([c.email for c in contacts])
+    text = pa.array(distinct.tolist(), type=pa.string())
+    return ContactsRead(ids, codes, text, attributes)
 
 
 def _factorized(values: Sequence[str | None]) -> TextCodes:

@@ -7,7 +7,7 @@ line of the file any row starts, asked only when there is a problem to report.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,8 +26,8 @@ class RawTable:
     """`csv` or `parquet`."""
     names: list[str]
     """Every column of the file, trimmed, in the file's order."""
-    columns: Mapping[str, Any]
-    """The columns read (all of them, or those asked for): pyarrow arrays."""
+    columns: dict[str, Any]
+    """The columns read: pyarrow arrays (a reader lets go of those it no longer needs)."""
     rows: int
     lines: Callable[[_Ints], _Ints]
     """Line (CSV) or row (Parquet) number of each of the given rows, for messages."""
@@ -37,12 +37,19 @@ class RawTable:
 
 
 def chunkless(column: Any) -> Any:
-    """One Arrow array for a column that may be chunked."""
+    """One Arrow array for a column that may be chunked (a copy when it has chunks)."""
     import pyarrow as pa
 
     if isinstance(column, pa.ChunkedArray):
         return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     return column
+
+
+def chunks_of(column: Any) -> list[Any]:
+    """The arrays a column is made of, without copying them."""
+    import pyarrow as pa
+
+    return list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
 
 
 def string_buffers(array: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
@@ -64,29 +71,70 @@ def trimmed(array: Any) -> Any:
     """Text with what `str.strip()` removes removed, blank text as null."""
     import pyarrow.compute as pc
 
-    text = pc.utf8_trim(chunkless(array), characters=WHITESPACE)
+    text = pc.utf8_trim(array, characters=WHITESPACE)
     return pc.if_else(pc.equal(pc.binary_length(text), 0), None, text)
 
 
-def encoded(array: Any) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.object_]]:
-    """TextCodes into distinct values (in order of first appearance) of trimmed text, -1 for
-    blank or null cells; each distinct raw value is trimmed once."""
+def indices_of(coded: Any) -> npt.NDArray[np.int32]:
+    """The codes of a dictionary-encoded (maybe chunked) array, -1 where null."""
+    parts = [c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunks_of(coded)]
+    if not parts:
+        return np.zeros(0, dtype=np.int32)
+    return np.concatenate(parts).astype(np.int32, copy=False)
+
+
+def coded_text(array: Any) -> tuple[npt.NDArray[np.int32], Any]:
+    """Codes into the distinct values (in order of first appearance) of trimmed text, -1
+    for blank or null cells, and those values as an Arrow array; each distinct raw value
+    is trimmed once."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    coded = pc.dictionary_encode(chunkless(array))
-    indices = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
-    distinct = coded.dictionary
+    coded = pc.dictionary_encode(array)
+    indices = indices_of(coded)
+    chunks = chunks_of(coded)
+    distinct = chunks[0].dictionary if chunks else pa.array([], pa.string())
     clean = trimmed(distinct)
     if not pc.all(pc.equal(clean, distinct).fill_null(False)).as_py():
         # some distinct values change when trimmed: blank ones go, and values that
         # become equal merge into the first of them
         merged = pc.dictionary_encode(clean)
-        remap = merged.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+        remap = indices_of(merged)
         indices = np.append(remap, np.int32(-1))[indices]
         distinct = merged.dictionary
-    categories = np.empty(len(distinct), dtype=object)
-    categories[:] = distinct.to_pylist() if len(distinct) else []
-    return indices, categories
+    return indices, distinct
+
+
+def objects(array: Any) -> npt.NDArray[np.object_]:
+    """An Arrow array's values as a numpy object array (None where null)."""
+    values = np.empty(len(array), dtype=object)
+    values[:] = array.to_pylist() if len(array) else []
+    return values
+
+
+def encoded(array: Any) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.object_]]:
+    """`coded_text`, with the distinct values as a numpy object array."""
+    indices, distinct = coded_text(array)
+    return indices, objects(distinct)
+
+
+def lowered(text: Any) -> Any:
+    """`str.lower()` of each value of trimmed Arrow text: Arrow's for ASCII text, Python's
+    for the rest (whose case rules Arrow's tables may not share)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ascii_only = pc.string_is_ascii(text)
+    if pc.all(ascii_only).as_py() is not False:
+        return pc.ascii_lower(text)
+    values = text.to_pylist()
+    flags = ascii_only.to_pylist()
+    lower = pc.ascii_lower(text).to_pylist()
+    return pa.array(
+        [low if flag else (None if v is None else v.lower()) for v, low, flag in
+         zip(values, lower, flags, strict=True)],
+        type=pa.string(),
+    )  # fmt: skip
 
 
 TextCodes = tuple[npt.NDArray[np.int32], npt.NDArray[np.object_]]
@@ -106,7 +154,6 @@ def as_text(column: Any) -> Any:
     """The column as Arrow text (numbers as Arrow writes them, times as ISO text)."""
     import pyarrow as pa
 
-    column = chunkless(column)
     return column if is_text(column) else column.cast(pa.string())
 
 
@@ -121,7 +168,7 @@ def blank_everywhere(table: RawTable, rows: _Ints, besides: tuple[str, ...]) -> 
     for name, column in table.columns.items():
         if name in besides or not len(rows):
             continue
-        cells = trimmed(as_text(chunkless(column).take(at)))
+        cells = trimmed(as_text(column.take(at)))
         blank &= pc.is_null(cells).to_numpy(zero_copy_only=False)
     return blank
 
