@@ -16,8 +16,10 @@ for every contact of a batch without a Python loop over contacts:
 from __future__ import annotations
 
 import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -50,41 +52,6 @@ class PackedText:
         return [self.value(row) for row in range(len(self))]
 
 
-@dataclass(frozen=True)
-class _Entries:
-    row: _Ints
-    """Position of the contact in the output."""
-    label: _Ints
-    """Rule index; R + dimension for a cap, R + D + dimension for a floor."""
-    points: _Floats
-    count: _Ints
-    group: _Ints
-    """0 a disqualifying rule, 1 another rule, 2 a dimension's limit."""
-
-
-def _entries(batch: ScoreBatch, position: _Ints) -> _Entries:
-    rules = batch.rules.rules
-    contact, slot = np.nonzero(batch.rule_counts)
-    excess = batch.dimensions - batch.uncapped
-    limited, dimension = np.nonzero(excess != 0.0)
-    rule_count, dims = len(rules), batch.dimensions.shape[1]
-    disqualifies = np.array([r.disqualify for r in rules] + [False], dtype=bool)
-    extra = excess[limited, dimension]
-    return _Entries(
-        row=np.concatenate((position[contact], position[limited])),
-        label=np.concatenate((slot, rule_count + dimension + np.where(extra > 0, dims, 0))).astype(
-            np.int64
-        ),
-        points=np.concatenate((batch.rule_points[contact, slot], extra)),
-        count=np.concatenate(
-            (batch.rule_counts[contact, slot], np.ones(len(limited), np.int32))
-        ).astype(np.int64),
-        group=np.concatenate((np.where(disqualifies[slot], 0, 1), np.full(len(limited), 2))).astype(
-            np.int64
-        ),
-    )
-
-
 def _labels(batch: ScoreBatch) -> list[tuple[str, str, str, float, float | None, bool, bool]]:
     """Per label: rule id, label, dimension, points each, cap, disqualify, once."""
     facts = [
@@ -105,103 +72,164 @@ def _isclose(a: _Floats, b: _Floats, rel: float, absolute: float) -> _Bools:
     return np.asarray((a == b) | (np.abs(a - b) <= scale), dtype=bool)
 
 
-def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer]) -> PackedText:
+BLOCK = 1 << 16
+"""Contacts whose reasons are built at a time, so that the temporaries stay small."""
+
+
+def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer[Any]]) -> PackedText:
     """`batch.reasons_text(int(c))` for each contact c of `order`, in that order."""
-    n = len(order)
-    if n == 0:
-        return PackedText(np.zeros(1, dtype=np.int64), b"")
-    position = np.empty(len(batch), dtype=np.int64)
-    position[np.asarray(order, dtype=np.int64)] = np.arange(n)
-    e = _entries(batch, position)
-    rank = np.lexsort((-np.abs(e.points), e.group, e.row))
-    row, label, points, count = e.row[rank], e.label[rank], e.points[rank], e.count[rank]
-    limit = e.group[rank] == 2
-    # whole points by largest remainder, within each contact
-    floors = np.floor(points)
-    per_row = np.bincount(row, minlength=n)
+    positions: _Ints = np.asarray(order, dtype=np.int64)
+    rules = batch.rules.rules
+    # the rule columns in the order reasons sort in: disqualifying rules first
+    columns = np.array(
+        [i for i, r in enumerate(rules) if r.disqualify]
+        + [i for i, r in enumerate(rules) if not r.disqualify],
+        dtype=np.int64,
+    )
+    disqualifying = sum(r.disqualify for r in rules)
+    dims = batch.dimensions.shape[1]
+    segments = [(0, disqualifying), (disqualifying, len(rules)), (len(rules), len(rules) + dims)]
+    book = _TextBook(_labels(batch))
+    blocks = [positions[first : first + BLOCK] for first in range(0, len(positions), BLOCK)]
+    # two blocks at a time: numpy's sorts and arithmetic let go of the GIL
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda rows: _block(batch, rows, columns, segments, book), blocks))
+    lengths, data = [size for size, _ in done], [text for _, text in done]
+    sizes = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+    return PackedText(np.concatenate(([0], np.cumsum(sizes))).astype(np.int64), b"".join(data))
+
+
+class _TextBook:
+    """The distinct texts of entries met so far, and their pieces (alone, or after the
+    separator); piece 0 is DISQUALIFIED."""
+
+    def __init__(self, facts: list[tuple[str, str, str, float, float | None, bool, bool]]):
+        self.facts = facts
+        self.ids: dict[tuple[int, ...], int] = {}
+        self.pieces: list[bytes] = [_DISQUALIFIED.encode()]
+        self.lock = threading.Lock()
+
+    def add(self, key: tuple[int, ...], reason: Reason, whole: int) -> int:
+        with self.lock:
+            found = self.ids.get(key)
+            if found is None:
+                text = reason.describe(whole)
+                found = self.ids[key] = len(self.ids)
+                self.pieces += [text.encode(), (SEPARATOR + text).encode()]
+            return found
+
+
+def _block(
+    batch: ScoreBatch,
+    rows: _Ints,
+    columns: _Ints,
+    segments: list[tuple[int, int]],
+    book: _TextBook,
+) -> tuple[_Ints, bytes]:
+    """The reasons of `rows`: each one's length in bytes, and their texts one after another."""
+    m, rule_count = len(rows), len(columns)
+    rule_counts, rule_points = batch.rule_counts[rows], batch.rule_points[rows]
+    if not np.array_equal(columns, np.arange(rule_count)):
+        rule_counts, rule_points = rule_counts[:, columns], rule_points[:, columns]
+    ones = np.ones((m, batch.dimensions.shape[1]), np.int32)
+    counts = np.concatenate((rule_counts, ones), axis=1)
+    excess = batch.dimensions[rows] - batch.uncapped[rows]
+    points = np.concatenate((rule_points, excess), axis=1)
+    present = np.concatenate((counts[:, :rule_count] > 0, excess != 0.0), axis=1)
+    # per contact: disqualifying rules, other rules, limits; larger points first, stably
+    key = np.where(present, -np.abs(points), np.inf)
+    perm = np.empty(key.shape, dtype=np.int64)
+    for low, high in segments:
+        perm[:, low:high] = low + np.argsort(key[:, low:high], axis=1, kind="stable")
+    row, at = np.nonzero(np.take_along_axis(present, perm, axis=1))
+    column = perm[row, at]
+    pts = points[row, column]
+    count = counts[row, column].astype(np.int64)
+    limit = column >= rule_count
+    dims = points.shape[1] - rule_count
+    slot = np.append(columns, 0)[np.minimum(column, rule_count)]
+    label = np.where(limit, column + np.where(pts > 0, dims, 0), slot)
+    # whole points by largest remainder, within each contact (`explain.apportion`)
+    per_row = np.bincount(row, minlength=m)
     starts = np.concatenate(([0], np.cumsum(per_row)[:-1]))
-    total = np.floor(batch.total[np.asarray(order)] + 0.5)
-    missing = np.clip(total - np.bincount(row, weights=floors, minlength=n), 0, per_row)
-    by_remainder = np.lexsort((floors - points, row))
-    extra = np.zeros(len(row), dtype=bool)
-    extra[by_remainder] = (np.arange(len(row)) - starts[row[by_remainder]]) < missing[
-        row[by_remainder]
-    ]
-    whole = (floors + extra).astype(np.int64)
-    # the distinct texts of entries
-    facts = _labels(batch)
-    each = np.array([f[3] for f in facts])
-    cap = np.array([math.nan if f[4] is None else f[4] for f in facts])
+    position = np.arange(len(row)) - starts[row]
+    floors = np.floor(pts)
+    total = np.floor(batch.total[rows] + 0.5)
+    missing = np.clip(total - np.bincount(row, weights=floors, minlength=m), 0, per_row)
+    widest = int(per_row.max()) if m else 0
+    remainders = np.full((m, widest), np.inf)
+    remainders[row, position] = floors - pts
+    by_remainder = np.argsort(remainders, axis=1, kind="stable")
+    rank = np.empty_like(by_remainder)
+    np.put_along_axis(rank, by_remainder, np.broadcast_to(np.arange(widest), (m, widest)), 1)
+    whole = (floors + (rank[row, position] < missing[row])).astype(np.int64)
+    # the text of each entry, written once per distinct (label, points, count, note)
+    facts = book.facts
+    each = np.array([f[3] for f in facts])[label]
+    cap = np.array([math.nan if f[4] is None else f[4] for f in facts])[label]
     once = np.array([f[6] for f in facts], dtype=bool)[label]
-    base = each[label] * np.where(once, 1, count)
-    capped = ~limit & ~np.isnan(cap[label]) & _isclose(np.abs(points), cap[label], 1e-9, 0.0)
-    decayed = ~limit & ~_isclose(points, base, 1e-9, 0.05)
+    base = each * np.where(once, 1, count)
+    capped = ~limit & ~np.isnan(cap) & _isclose(np.abs(pts), cap, 1e-9, 0.0)
+    decayed = ~limit & ~_isclose(pts, base, 1e-9, 0.05)
     note = np.where(capped, 1, np.where(decayed & (whole != np.floor(base + 0.5)), 2, 0))
     shown = np.where(once | limit, 0, count)
     keys = np.stack((label, whole, shown, note), axis=1)
     first, inverse = _distinct_rows(keys)
-    texts = []
-    for at in first.tolist():
-        rule_id, text, dimension, _, rule_cap, disqualify, is_once = facts[int(label[at])]
+    ids = np.empty(len(first), dtype=np.int64)
+    for i, e in enumerate(first.tolist()):
+        rule_id, text, dimension, _, rule_cap, disqualify, is_once = facts[int(label[e])]
         reason = Reason(
             rule_id,
             text,
             dimension,
-            float(points[at]),
-            int(count[at]),
-            float(base[at]),
-            rule_cap if bool(capped[at]) else None,
+            float(pts[e]),
+            int(count[e]),
+            float(base[e]),
+            rule_cap if bool(capped[e]) else None,
             disqualify,
-            limit=bool(limit[at]),
+            limit=bool(limit[e]),
             once=is_once,
         )
-        texts.append(reason.describe(int(whole[at])))
-    return _joined(texts, inverse, row, per_row, batch.disqualified[np.asarray(order)], n)
-
-
-_MIXERS = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5)
+        ids[i] = book.add(tuple(keys[e].tolist()), reason, int(whole[e]))
+    disqualified = batch.disqualified[rows]
+    alone = (position == 0) & ~disqualified[row]
+    piece = 1 + 2 * ids[inverse] + np.where(alone, 0, 1)
+    with book.lock:
+        pieces = list(book.pieces)
+    return _joined(pieces, piece, row, per_row, disqualified)
 
 
 def _distinct_rows(keys: _Ints) -> tuple[_Ints, _Ints]:
     """Distinct rows of `keys`: the first entry of each, and each entry's distinct row."""
     if not len(keys):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    mixed = np.zeros(len(keys), dtype=np.uint64)
-    for column, factor in zip(keys.T, _MIXERS, strict=True):
-        mixed = (mixed ^ column.astype(np.uint64)) * np.uint64(factor)
-        mixed ^= mixed >> np.uint64(29)
-    _, first, inverse = np.unique(mixed, return_index=True, return_inverse=True)
-    if not np.array_equal(keys[first][inverse], keys):  # two keys share a hash
+    low = keys.min(axis=0)
+    spans = keys.max(axis=0) - low + 1
+    if float(np.prod(spans.astype(np.float64))) < 2.0**62:
+        packed = np.zeros(len(keys), dtype=np.int64)
+        for k in range(keys.shape[1]):
+            packed = packed * spans[k] + (keys[:, k] - low[k])
+        _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
+    else:
         _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
 
 
 def _joined(
-    texts: list[str], inverse: _Ints, row: _Ints, per_row: _Ints, disqualified: _Bools, n: int
-) -> PackedText:
-    """Each row's texts joined by the separator, after DISQUALIFIED where it is."""
-    count = len(texts)
-    pieces = [t.encode() for t in texts] + [(SEPARATOR + t).encode() for t in texts]
-    pieces.append(_DISQUALIFIED.encode())
+    pieces: list[bytes], piece: _Ints, row: _Ints, per_row: _Ints, disqualified: _Bools
+) -> tuple[_Ints, bytes]:
+    """Each row's pieces one after another, after DISQUALIFIED where it is: the length of
+    each row's text in bytes, and the texts."""
+    m = len(per_row)
     sizes = np.array([len(p) for p in pieces], dtype=np.int64)
-    starts = np.concatenate(([0], np.cumsum(per_row)[:-1]))
-    first_of_row = np.zeros(len(row), dtype=bool)
-    first_of_row[starts[per_row > 0]] = True
-    plain = first_of_row & ~disqualified[row]
-    piece = np.where(plain, inverse, inverse + count)
-    # a DISQUALIFIED piece opens each disqualified row, before its entries
     lead = disqualified.astype(np.int64)
     slots = per_row + lead
     slot_start = np.concatenate(([0], np.cumsum(slots)))
-    sequence = np.empty(int(slot_start[-1]), dtype=np.int64)
-    sequence[slot_start[:-1][disqualified]] = 2 * count
+    starts = np.concatenate(([0], np.cumsum(per_row)[:-1]))
+    sequence = np.zeros(int(slot_start[-1]), dtype=np.int64)  # 0: DISQUALIFIED
     sequence[slot_start[row] + lead[row] + (np.arange(len(row)) - starts[row])] = piece
-    lengths = np.bincount(
-        np.repeat(np.arange(n), slots), weights=sizes[sequence], minlength=n
-    ).astype(np.int64)
-    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
-    data = b"".join(map(pieces.__getitem__, sequence.tolist()))
-    return PackedText(offsets, data)
+    lengths = np.bincount(np.repeat(np.arange(m), slots), weights=sizes[sequence], minlength=m)
+    return lengths.astype(np.int64), b"".join(map(pieces.__getitem__, sequence.tolist()))
 
 
 def exact_round(values: _Floats, digits: int = 2) -> _Floats:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -181,11 +182,22 @@ def score_files(
             file_format(output)
         # only the attributes the rules read become columns of the frames
         people = read_contact_columns(contacts, ruleset.contact_fields())
-        read = (
-            read_activity_columns(activities, people, ruleset.activity_fields())
-            if activities
-            else None
-        )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # the contacts' frame (per distinct address, in Python) is built while pyarrow
+            # and numpy read the activities, which let go of the GIL
+            frame_later = pool.submit(
+                ContactFrame.from_arrays,
+                people.ids,
+                people.addresses,
+                people.attributes,
+                normalized=True,
+            )
+            read = (
+                read_activity_columns(activities, people, ruleset.activity_fields())
+                if activities
+                else None
+            )
+            frame = frame_later.result()
     except InputFileError as exc:
         fail([str(p) for p in exc.problems])
     if read is not None and read.unmatched:
@@ -194,9 +206,6 @@ def score_files(
             f"{contacts}; they were skipped",
             highlight=False,
         )
-    frame = ContactFrame.from_arrays(
-        people.ids, people.addresses, people.attributes, normalized=True
-    )
     for line in unparsed_numbers(ruleset, frame):
         err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=False)
     lacking = AttributeMap({}, derive_roles=False).missing(

@@ -10,13 +10,14 @@ gave them: type, then time, then contact, row by row.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from connectors.files.contacts import ContactsRead, attribute_columns
+from connectors.files.contacts import ContactsRead, attributes_at, encoded_attributes
 from connectors.files.moments import (
     FIRST,
     LAST,
@@ -34,7 +35,6 @@ from connectors.files.table import (
     as_text,
     blank_everywhere,
     chunkless,
-    chunks_of,
     coded_text,
     encoded,
     is_text,
@@ -90,6 +90,11 @@ def activities_from_table(
     missing_columns(problems, table.kind, table.names, REQUIRED_ACTIVITY)
     problems.raise_if_any()
     n = table.rows
+    pool = ThreadPoolExecutor(max_workers=2)  # Arrow and numpy let go of the GIL: 2 cores
+    kinds_later = pool.submit(_types, table.columns["type"])
+    moments_later = pool.submit(_moments, table.columns["occurred_at"], np.ones(n, dtype=bool))
+    attributes_later = pool.submit(encoded_attributes, table, RESERVED_ACTIVITY, fields)
+    pool.shutdown(wait=False)
     none = np.full(n, -1, dtype=np.int32), pa.array([], pa.string())
     ref = coded_text(as_text(table.columns["contact_id"])) if "contact_id" in table.names else none
     mail = coded_text(as_text(table.columns["email"])) if "email" in table.names else none
@@ -104,8 +109,9 @@ def activities_from_table(
         if name not in wanted and (name in RESERVED_ACTIVITY or (fields is not None and
                                    name not in fields)):  # fmt: skip
             del table.columns[name]
-    kinds, kind_problem = _types(table.columns["type"])
-    micros, time_problem = _moments(table.columns["occurred_at"], keep)
+    kinds, kind_problem = kinds_later.result()
+    micros, time_problem = moments_later.result()
+    attributes = attributes_later.result()
     bad_kind = (kinds < 0) & keep
     bad_time = (time_problem.index >= 0) & keep
     bad = np.flatnonzero(bad_kind | bad_time | lost)
@@ -133,7 +139,7 @@ def activities_from_table(
         rows[at].astype(np.int32),
         kinds[at].astype(np.int8),
         micros[at],
-        attribute_columns(table, RESERVED_ACTIVITY, at, fields),
+        attributes_at(attributes, at),
         unmatched,
         ids,
     )
@@ -204,9 +210,7 @@ def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProb
         problems.texts = column.to_pylist()
         problems.index[:] = np.arange(n)
         return np.zeros(n, np.int64), problems
-    parts = [fast_moments(*string_buffers(chunk)) for chunk in chunks_of(column)]
-    micros = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-    ok = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, bool)
+    micros, ok = fast_moments(*string_buffers(column))  # one copy of the chunks' text
     ok &= column.is_valid().to_numpy(zero_copy_only=False)
     rest = np.flatnonzero(~ok & keep)
     if len(rest):

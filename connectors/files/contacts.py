@@ -8,6 +8,7 @@ them, are looked at one by one, to say where they are.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -103,6 +104,13 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
         if not any_row(table):
             problems.add(None, None, "the file holds a header but no rows: expected contacts")
         problems.raise_if_any()
+    email = table.columns.get("email")
+    pool = ThreadPoolExecutor(max_workers=2)  # Arrow and numpy let go of the GIL: 2 cores
+    addresses_later = (
+        pool.submit(coded_text, email) if email is not None and is_text(email) else None
+    )
+    attributes_later = pool.submit(encoded_attributes, table, RESERVED_CONTACT, fields)
+    pool.shutdown(wait=False)
     ident = trimmed(as_text(table.columns["id"]))
     empty = pc.is_null(ident).to_numpy(zero_copy_only=False)
     keep = np.ones(table.rows, dtype=bool)
@@ -125,7 +133,6 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
         for row, line in zip(again[:20].tolist(), lines.tolist(), strict=True):
             text = ident[row].as_py()
             found[row] = ("id", f"duplicate id {text!r} (first on line {line})")
-    email = table.columns.get("email")
     if email is not None and not is_text(email):
         values = chunkless(email)
         odd = np.flatnonzero(values.is_valid().to_numpy(False) & named)
@@ -140,20 +147,20 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
     at = np.flatnonzero(keep)
     ids_text = ident if len(at) == table.rows else ident.take(pa.array(at))
     ids = np.asarray(ids_text.to_numpy(zero_copy_only=False), dtype=object)
-    if email is not None and is_text(email):
-        codes, text = coded_text(email)
+    if addresses_later is not None:
+        codes, text = addresses_later.result()
         codes = codes if len(at) == table.rows else codes[at]
     else:
         codes, text = np.full(len(at), -1, dtype=np.int32), pa.array([], pa.string())
-    attributes = attribute_columns(table, RESERVED_CONTACT, at, fields)
+    attributes = attributes_at(attributes_later.result(), at)
     return ContactsRead(ids, codes, text, attributes, id_column=ids_text)
 
 
-def attribute_columns(
-    table: RawTable, reserved: Sequence[str], at: npt.NDArray[Any], fields: Collection[str] | None
+def encoded_attributes(
+    table: RawTable, reserved: Sequence[str], fields: Collection[str] | None
 ) -> dict[str, PlainCells]:
-    """The columns besides `reserved` (only `fields`, when given) at rows `at` that hold
-    a value in one of them: text as codes, numbers as float64 with NaN where missing."""
+    """The columns besides `reserved` (only `fields`, when given), every row: text as
+    codes, numbers as float64 with NaN where missing."""
     import pyarrow as pa
 
     columns: dict[str, PlainCells] = {}
@@ -162,15 +169,24 @@ def attribute_columns(
             continue
         column = table.columns[name]
         if pa.types.is_floating(column.type):
-            values = chunkless(column).to_numpy(zero_copy_only=False).astype(np.float64)[at]
-            if not np.isnan(values).all():
-                columns[name] = values
-            continue
-        codes, categories = encoded(as_text(column))
-        kept = present_codes(codes[at] if len(at) != len(codes) else codes, categories)
-        if kept is not None:
-            columns[name] = kept
+            columns[name] = chunkless(column).to_numpy(zero_copy_only=False).astype(np.float64)
+        else:
+            columns[name] = encoded(as_text(column))
     return columns
+
+
+def attributes_at(columns: dict[str, PlainCells], at: npt.NDArray[Any]) -> dict[str, PlainCells]:
+    """The columns at rows `at`, those that hold a value in one of them."""
+    kept: dict[str, PlainCells] = {}
+    for name, column in columns.items():
+        if isinstance(column, tuple):
+            codes, categories = column
+            found = present_codes(codes[at] if len(at) != len(codes) else codes, categories)
+            if found is not None:
+                kept[name] = found
+        elif not np.isnan(values := column[at]).all():
+            kept[name] = values
+    return kept
 
 
 def contacts_from_records(contacts: Sequence[Contact]) -> ContactsRead:

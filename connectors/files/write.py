@@ -153,9 +153,10 @@ def _numbers(array: Any) -> Any:
 
     values = array.to_numpy(zero_copy_only=False)
     text = pc.cast(array, pa.large_string())
-    whole = pc.invert(pc.match_substring_regex(text, r"[.en]"))
-    text = pc.if_else(whole, pc.binary_join_element_wise(text, _lit(".0"), _lit("")), text)
     size = np.abs(values)
+    with np.errstate(invalid="ignore"):
+        whole = pa.array((values == np.floor(values)) & (size < 1e16))
+    text = pc.if_else(whole, pc.binary_join_element_wise(text, _lit(".0"), _lit("")), text)
     odd = (size >= 1e16) | ((size < 1e-4) & (size > 0))
     # Arrow writes an exponent where it is shorter (1e+10); repr only from 1e16 on
     odd = np.flatnonzero(odd | pc.match_substring(text, "e").to_numpy(zero_copy_only=False))
@@ -191,6 +192,8 @@ def _csv_quoted(values: Any) -> Any:
     comma, a quote, a carriage return or a line feed."""
     import pyarrow.compute as pc
 
+    if not _holds_any(values, b',"\r\n'):
+        return values
     needs = pc.match_substring_regex(values, '[,"\r\n]')
     quote = _lit('"')
     quoted = pc.binary_join_element_wise(
@@ -205,6 +208,8 @@ def _json_quoted(values: Any) -> Any:
     import pyarrow.compute as pc
 
     plain = pc.binary_join_element_wise(_lit('"'), values, _lit('"'), _lit(""))
+    if not _holds_any(values, b'"\\') and not _holds_control(values):
+        return plain
     needs = pc.match_substring_regex(values, r'[\x00-\x1f"\\]').fill_null(False)
     odd = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
     if not len(odd):
@@ -213,6 +218,33 @@ def _json_quoted(values: Any) -> Any:
     for row in odd.tolist():
         cells[row] = json.dumps(values[row].as_py(), ensure_ascii=False)
     return pa.array(cells, type=pa.large_string())
+
+
+def _holds_any(values: Any, characters: bytes) -> bool:
+    """Whether any value of an Arrow text array holds one of `characters` (ASCII)."""
+    data = _text_bytes(values)
+    return any(data.find(bytes([c])) >= 0 for c in characters)
+
+
+def _holds_control(values: Any) -> bool:
+    """Whether any value of an Arrow text array holds a control character (below 0x20)."""
+    data = _text_bytes(values)
+    return bool(data.translate(None, bytes(range(32))) != data) if data else False
+
+
+def _text_bytes(values: Any) -> bytes:
+    """The UTF-8 bytes of every value of an Arrow text array, one after another."""
+    import pyarrow as pa
+
+    values = values.cast(pa.large_string())
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = []
+    for chunk in chunks:
+        if len(chunk):
+            _, offsets, data = chunk.buffers()
+            bounds = np.frombuffer(offsets, np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+            parts.append(data.to_pybytes()[int(bounds[0]) : int(bounds[-1])] if data else b"")
+    return b"".join(parts)
 
 
 def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:

