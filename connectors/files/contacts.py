@@ -31,7 +31,7 @@ from connectors.files.table import (
     indices_of,
     is_text,
     lowered,
-    objects,
+    object_cells,
     present_codes,
     trimmed,
 )
@@ -62,7 +62,7 @@ class ContactsRead:
     @property
     def emails(self) -> TextCodes:
         """The addresses as written (trimmed): codes and distinct values."""
-        return self.email_codes, objects(self.email_text)
+        return self.email_codes, object_cells(self.email_text)
 
     @cached_property
     def _normalized(self) -> tuple[npt.NDArray[np.int32], Any]:
@@ -77,7 +77,7 @@ class ContactsRead:
         """The addresses normalized (`normalize_email`): codes and distinct values, which
         a frame takes as they are."""
         codes, distinct = self._normalized
-        return codes, objects(distinct)
+        return codes, object_cells(distinct)
 
     def id_array(self) -> Any:
         import pyarrow as pa

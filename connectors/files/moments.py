@@ -83,7 +83,7 @@ def float_seconds(micros: _Ints) -> npt.NDArray[np.float64]:
     return seconds
 
 
-CHUNK = 1 << 20
+MOMENT_ROWS = 1 << 20
 """Rows parsed at a time, so that the temporaries stay small."""
 
 
@@ -95,8 +95,8 @@ def fast_moments(
     here; the others (and any value out of range) are for `parse_moment`."""
     n = len(offsets) - 1
     micros, ok = np.zeros(n, np.int64), np.zeros(n, bool)
-    for first in range(0, n, CHUNK):
-        last = min(n, first + CHUNK)
+    for first in range(0, n, MOMENT_ROWS):
+        last = min(n, first + MOMENT_ROWS)
         micros[first:last], ok[first:last] = _moments_of(offsets[first : last + 1], data)
     return micros, ok
 
@@ -136,24 +136,33 @@ def _shape(first: bytes) -> tuple[list[int], list[int]] | None:
     text = first.decode("latin-1")
     width = len(text)
     digits = [0, 1, 2, 3, 5, 6, 8, 9]
-    if width >= 16 and text[10] in "T " and text[13] == ":":
+    marks = {4: "-", 7: "-"}
+    if width >= 16:
         zone = 1 if text.endswith("Z") else 6 if width >= 22 and text[-6] in "+-" else 0
         end = width - zone
         digits += [11, 12, 14, 15]
+        marks.update({10: text[10] if text[10] in "T " else "T", 13: ":"})
         if end >= 19 and text[16] == ":":
             digits += [17, 18]
+            marks[16] = ":"
             if end > 19:
-                if text[19] != "." or not 21 <= end <= 26:
+                if not 21 <= end <= 26:
                     return None
                 digits += list(range(20, end))
+                marks[19] = "."
         elif end != 16:
             return None
-        if zone == 6:
+        if zone == 1:
+            marks[width - 1] = "Z"
+        elif zone == 6:
             digits += [width - 5, width - 4, width - 2, width - 1]
+            marks.update({width - 6: text[-6], width - 3: ":"})
     elif width != 10:
         return None
     literal = [at for at in range(width) if at not in digits]
-    if any(text[at].isdigit() for at in literal) or not all(text[at].isdigit() for at in digits):
+    if sorted(literal) != sorted(marks) or any(text[at] != marks[at] for at in literal):
+        return None
+    if not all(text[at].isdigit() and text[at].isascii() for at in digits):
         return None
     return digits, literal
 

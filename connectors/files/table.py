@@ -105,7 +105,7 @@ def coded_text(array: Any) -> tuple[npt.NDArray[np.int32], Any]:
     return indices, distinct
 
 
-def objects(array: Any) -> npt.NDArray[np.object_]:
+def object_cells(array: Any) -> npt.NDArray[np.object_]:
     """An Arrow array's values as a numpy object array (None where null)."""
     values = np.empty(len(array), dtype=object)
     values[:] = array.to_pylist() if len(array) else []
@@ -115,7 +115,7 @@ def objects(array: Any) -> npt.NDArray[np.object_]:
 def encoded(array: Any) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.object_]]:
     """`coded_text`, with the distinct values as a numpy object array."""
     indices, distinct = coded_text(array)
-    return indices, objects(distinct)
+    return indices, object_cells(distinct)
 
 
 def lowered(text: Any) -> Any:
