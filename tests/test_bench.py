@@ -63,3 +63,20 @@ def test_the_fault_campaign_runs_small_and_finds_every_contact_as_a_clean_run_le
     for scenario in ("clean (reference)", "heavy faults", "truncated replies", "lost replies"):
         assert f"HubSpot  {scenario}" in out
     assert "kill -9" not in out
+
+
+def test_the_files_bench_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(__file__).parents[1] / "bench" / "files.py"
+    spec = importlib.util.spec_from_file_location("files_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    code = module.main(
+        ["--contacts", "200", "--activities", "2000", "--runs", "1", "--formats", "csv"]
+    )
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    assert "200 contacts, 2,000 activities" in out
+    assert "leadscore score (whole process)" in out and "ratio" in out and "goal at most 2" in out
