@@ -96,9 +96,13 @@ def activities_from_table(
     attributes_later = pool.submit(encoded_attributes, table, RESERVED_ACTIVITY, fields)
     pool.shutdown(wait=False)
     none = np.full(n, -1, dtype=np.int32), pa.array([], pa.string())
-    ref = coded_text(as_text(table.columns["contact_id"])) if "contact_id" in table.names else none
+    by_id, no_id = (
+        _by_id(as_text(table.columns["contact_id"]), contacts)
+        if "contact_id" in table.names
+        else (np.full(n, -1, dtype=np.int64), np.ones(n, dtype=bool))
+    )
     mail = coded_text(as_text(table.columns["email"])) if "email" in table.names else none
-    lost = (ref[0] < 0) & (mail[0] < 0)
+    lost = no_id & (mail[0] < 0)
     keep = np.ones(n, dtype=bool)
     if table.blank_rows and lost.any():
         candidates = np.flatnonzero(lost)
@@ -126,7 +130,7 @@ def activities_from_table(
             if lost[row]:
                 problems.add(line, column, "no contact: contact_id and email are both empty")
         problems.raise_if_any()
-    rows = _contact_rows(contacts, ref, mail, keep)
+    rows = _contact_rows(contacts, by_id, mail, keep)
     matched = keep & (rows >= 0)
     unmatched = int((keep & (rows < 0)).sum())
     at = np.flatnonzero(matched)
@@ -226,18 +230,35 @@ def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProb
     return micros, problems
 
 
-def _contact_rows(
-    contacts: ContactsRead, ref: Any, mail: Any, keep: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.int64]:
-    """Each activity's contact row, -1 where none: by id, else by normalized address.
-    Each distinct id and address of the file is looked up once."""
+def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Ints, npt.NDArray[np.bool_]]:
+    """Each activity's contact row by its `contact_id` (-1 where none), and whether that
+    cell is blank: one hash lookup a row, then the cells not found trimmed and looked up
+    again, once per distinct value."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    ref_codes, ref_text = ref
-    by_id = pc.index_in(ref_text, value_set=contacts.id_array())
-    table = np.append(by_id.fill_null(-1).to_numpy(zero_copy_only=False), -1).astype(np.int64)
-    rows = table[ref_codes]
+    ids = contacts.id_array()
+    found = pc.index_in(column, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+    rows = np.asarray(found, dtype=np.int64)
+    blank = np.zeros(len(rows), dtype=bool)
+    miss = np.flatnonzero(rows < 0)
+    if len(miss):
+        codes, text = coded_text(chunkless(column.take(pa.array(miss))))
+        again = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+        rows[miss] = np.append(again, -1).astype(np.int64)[codes]
+        blank[miss] = codes < 0
+    return rows, blank
+
+
+def _contact_rows(
+    contacts: ContactsRead, by_id: _Ints, mail: Any, keep: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.int64]:
+    """Each activity's contact row, -1 where none: by id, else by normalized address.
+    Each distinct address of the file is looked up once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = by_id.copy()
     mail_codes, mail_text = mail
     ask = np.flatnonzero((rows < 0) & keep & (mail_codes >= 0))
     if len(ask) and len(contacts):
