@@ -282,12 +282,13 @@ class ScoreBatch:
     def columns(self, ranked: bool = False) -> dict[str, Any]:
         """Every contact's result as columns, the values `row` gives (`leadscore score
         --out`): ids as an object array, text as `(codes, categories)`, numbers rounded as
-        `row` rounds them, and the reasons as one `PackedText`."""
+        `row` rounds them, and the reasons as one `PackedText`; ids as the frame holds them
+        (the text of ids from files)."""
         from scoring.reasons import exact_round, reasons_column
 
         order = self.ranking() if ranked else np.arange(len(self))
         columns: dict[str, Any] = {
-            "id": np.asarray([str(i) for i in self.contact_ids[order].tolist()], dtype=object),
+            "id": self.contact_ids[order],
             "email": (self.emails.codes[order], self.emails.categories),
             "score": exact_round(self.total[order]),
         }

@@ -130,7 +130,10 @@ def _arrow(column: Any) -> Any:
         )
     array = np.asarray(column)
     if array.dtype.kind == "O":
-        return pa.array(array.tolist(), type=pa.string())
+        try:
+            return pa.array(array, type=pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # cells that are not text: as str() has them
+            return pa.array([None if v is None else str(v) for v in array.tolist()], pa.string())
     return pa.array(array)
 
 
