@@ -44,7 +44,7 @@ def parquet_table(path: str) -> RawTable:
     problems.raise_if_any()
     columns: dict[str, Any] = {}
     for name, raw in zip(names, table.column_names, strict=True):
-        columns[name] = _column(problems, name, chunkless(table.column(raw)))
+        columns[name] = _column(problems, name, table.column(raw))
     problems.raise_if_any()
     return RawTable(
         path, "parquet", names, columns, rows=table.num_rows, lines=lambda rows: rows + 1
@@ -63,7 +63,7 @@ def _column(problems: Problems, name: str, column: Any) -> Any:
 
     kind = column.type
     if pa.types.is_dictionary(kind):
-        column = column.dictionary_decode()
+        column = column.cast(kind.value_type)
         kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return column
@@ -74,7 +74,8 @@ def _column(problems: Problems, name: str, column: Any) -> Any:
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         numbers = column.cast(pa.float64(), safe=False)
         values = numbers.to_numpy(zero_copy_only=False)
-        bad = np.flatnonzero(~np.isfinite(values) & numbers.is_valid().to_numpy(False))
+        valid = pc.is_valid(numbers).to_numpy(zero_copy_only=False)
+        bad = np.flatnonzero(~np.isfinite(values) & valid)
         for row in bad[:20].tolist():
             found = repr(float(values[row]))
             problems.add(row + 1, name, f"a number out of range for the rules: {found}")
@@ -87,6 +88,6 @@ def _column(problems: Problems, name: str, column: Any) -> Any:
         except pa.ArrowInvalid:
             problems.add(None, name, "not UTF-8 text; save the file with text as UTF-8")
             return column
-    first = int(np.flatnonzero(column.is_valid().to_numpy(False))[:1].sum())
+    first = int(np.flatnonzero(chunkless(column).is_valid().to_numpy(False))[:1].sum())
     problems.add(first + 1, name, "nested objects and lists are not supported")
     return column

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
@@ -242,7 +243,7 @@ def test_epoch_seconds_are_the_timestamps_of_the_old_frames() -> None:
 def test_parquet_gives_the_frames_csv_gives(tmp_path: Path) -> None:
     data = Path(__file__).parents[2] / "examples" / "data"
     for name in ("contacts", "activities"):
-        table = pa.csv.read_csv(data / f"{name}.csv")
+        table = pacsv.read_csv(data / f"{name}.csv")
         pq.write_table(table, tmp_path / f"{name}.parquet")
     people_csv = read_contact_columns(data / "contacts.csv")
     people_pq = read_contact_columns(tmp_path / "contacts.parquet")
