@@ -199,6 +199,14 @@ def _normalized_emails(emails: CategoricalColumn) -> CategoricalColumn:
     normalized = [normalize_email(str(e)) for e in addresses]
     if normalized == addresses:  # the categories are distinct, and stay so
         return emails
+    present = [a for a in normalized if a is not None]
+    if len(set(present)) == len(present):
+        # no two addresses became one: only the blank ones go (one pass, not three)
+        kept = np.array([a is not None for a in normalized] + [False], dtype=bool)
+        remap = np.where(kept, np.cumsum(kept) - 1, -1).astype(np.int32)
+        categories = np.empty(len(present), dtype=object)
+        categories[:] = present
+        return CategoricalColumn(remap[emails.codes], categories)
     merged = factorize(normalized)
     remap = np.append(merged.codes, np.int32(-1))
     return CategoricalColumn(remap[emails.codes].astype(np.int32), merged.categories)
