@@ -109,7 +109,7 @@ def csv_rows(text: str, problems: Problems) -> tuple[list[str], list[FileRow]]:
                     problems.add(
                         start, None, f"expected {len(columns)} fields, found {len(record)}"
                     )
-                else:
+                elif not problems.found:  # a file with a problem is refused: no rows kept
                     rows.append(FileRow(start, dict(zip(columns, record, strict=True))))
             start = reader.line_num + 1
     except csv.Error as exc:
