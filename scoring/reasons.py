@@ -37,16 +37,19 @@ _DISQUALIFIED = "DISQUALIFIED"
 
 @dataclass(frozen=True, eq=False)
 class PackedText:
-    """Text per row as Arrow lays it out: row i is `data[offsets[i]:offsets[i + 1]]`, UTF-8."""
+    """Texts as Arrow lays them out: text i is `data[offsets[i]:offsets[i + 1]]`, UTF-8;
+    row r of the column is text `order[r]` (text r without an order)."""
 
     offsets: _Ints
     data: bytes
+    order: _Ints | None = None
 
     def __len__(self) -> int:
-        return len(self.offsets) - 1
+        return len(self.offsets) - 1 if self.order is None else len(self.order)
 
     def value(self, row: int) -> str:
-        return self.data[int(self.offsets[row]) : int(self.offsets[row + 1])].decode("utf-8")
+        at = row if self.order is None else int(self.order[row])
+        return self.data[int(self.offsets[at]) : int(self.offsets[at + 1])].decode("utf-8")
 
     def tolist(self) -> list[str]:
         return [self.value(row) for row in range(len(self))]
@@ -90,13 +93,15 @@ def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer[Any]]) -> Pa
     dims = batch.dimensions.shape[1]
     segments = [(0, disqualifying), (disqualifying, len(rules)), (len(rules), len(rules) + dims)]
     book = _TextBook(_labels(batch))
-    blocks = [positions[first : first + BLOCK] for first in range(0, len(positions), BLOCK)]
-    # two blocks at a time: numpy's sorts and arithmetic let go of the GIL
+    # contacts in the frame's order, a slice at a time (no copies), two slices at a time
+    # (numpy's sorts and arithmetic let go of the GIL); the order is applied on writing
+    blocks = [slice(first, first + BLOCK) for first in range(0, len(batch), BLOCK)]
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(lambda rows: _block(batch, rows, columns, segments, book), blocks))
     lengths, data = [size for size, _ in done], [text for _, text in done]
     sizes = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
-    return PackedText(np.concatenate(([0], np.cumsum(sizes))).astype(np.int64), b"".join(data))
+    offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    return PackedText(offsets, b"".join(data), positions)
 
 
 class _TextBook:
@@ -121,14 +126,14 @@ class _TextBook:
 
 def _block(
     batch: ScoreBatch,
-    rows: _Ints,
+    rows: slice,
     columns: _Ints,
     segments: list[tuple[int, int]],
     book: _TextBook,
 ) -> tuple[_Ints, bytes]:
     """The reasons of `rows`: each one's length in bytes, and their texts one after another."""
-    m, rule_count = len(rows), len(columns)
     rule_counts, rule_points = batch.rule_counts[rows], batch.rule_points[rows]
+    m, rule_count = len(rule_counts), len(columns)
     if not np.array_equal(columns, np.arange(rule_count)):
         rule_counts, rule_points = rule_counts[:, columns], rule_points[:, columns]
     ones = np.ones((m, batch.dimensions.shape[1]), np.int32)

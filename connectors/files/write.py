@@ -119,9 +119,11 @@ def _arrow(column: Any) -> Any:
     if hasattr(column, "offsets") and hasattr(column, "data"):
         offsets = np.ascontiguousarray(column.offsets, dtype=np.int64)
         data = np.frombuffer(column.data, dtype=np.uint8) if len(column.data) else b""
-        return pa.LargeStringArray.from_buffers(
+        texts = pa.LargeStringArray.from_buffers(
             len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
         )
+        order = getattr(column, "order", None)
+        return texts if order is None else texts.take(pa.array(order, type=pa.int64()))
     if isinstance(column, tuple):
         codes, categories = column
         indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
