@@ -39,6 +39,7 @@ from connectors.files.table import (
     encoded,
     is_text,
     lowered,
+    plain_text,
     string_buffers,
     trimmed,
 )
@@ -138,7 +139,7 @@ def activities_from_table(
     if with_ids:
         ids = np.full(len(at), None, dtype=object)
         if "id" in table.columns:
-            ids[:] = trimmed(as_text(table.columns["id"]).take(pa.array(at))).to_pylist()
+            ids[:] = trimmed(plain_text(table.columns["id"]).take(pa.array(at))).to_pylist()
     return ActivitiesRead(
         rows[at].astype(np.int32),
         kinds[at].astype(np.int8),
@@ -238,6 +239,10 @@ def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Ints, npt.NDArray[np.b
     import pyarrow.compute as pc
 
     ids = contacts.id_array()
+    if pa.types.is_dictionary(column.type):  # Parquet's: each distinct value looked up once
+        codes, text = coded_text(column)
+        found = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+        return np.append(found, -1).astype(np.int64)[codes], codes < 0
     found = pc.index_in(column, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
     rows = np.asarray(found, dtype=np.int64)
     blank = np.zeros(len(rows), dtype=bool)

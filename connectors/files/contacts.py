@@ -32,6 +32,7 @@ from connectors.files.table import (
     is_text,
     lowered,
     object_cells,
+    plain_text,
     present_codes,
     trimmed,
 )
@@ -111,7 +112,7 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
     )
     attributes_later = pool.submit(encoded_attributes, table, RESERVED_CONTACT, fields)
     pool.shutdown(wait=False)
-    ident = trimmed(as_text(table.columns["id"]))
+    ident = trimmed(plain_text(table.columns["id"]))
     empty = pc.is_null(ident).to_numpy(zero_copy_only=False)
     keep = np.ones(table.rows, dtype=bool)
     if table.blank_rows and empty.any():

@@ -25,7 +25,13 @@ def parquet_table(path: str) -> RawTable:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        schema = pq.ParquetFile(path).schema_arrow
+        # text as Parquet keeps it, a dictionary per row group, unified below: no string
+        # is copied out or hashed again for the columns that repeat values
+        text = [
+            f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        ]
+        table = pq.read_table(path, read_dictionary=text)
     except FileNotFoundError:
         raise InputFileError([FileProblem(path, None, None, "file not found")]) from None
     except OSError as exc:
@@ -63,6 +69,8 @@ def _column(problems: Problems, name: str, column: Any) -> Any:
 
     kind = column.type
     if pa.types.is_dictionary(kind):
+        if pa.types.is_string(kind.value_type) or pa.types.is_large_string(kind.value_type):
+            return column.unify_dictionaries() if column.num_chunks > 1 else column
         column = column.cast(kind.value_type)
         kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):

@@ -90,7 +90,8 @@ def coded_text(array: Any) -> tuple[npt.NDArray[np.int32], Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    coded = pc.dictionary_encode(array)
+    # a dictionary read from Parquet is used as it is (its chunks share one dictionary)
+    coded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
     indices = indices_of(coded)
     chunks = chunks_of(coded)
     distinct = chunks[0].dictionary if chunks else pa.array([], pa.string())
@@ -145,9 +146,21 @@ missing), or an object array of raw cells (JSON Lines: text, numbers and None)."
 
 
 def is_text(column: Any) -> bool:
+    """Whether a column holds text: strings, or a dictionary of strings (Parquet's)."""
     import pyarrow as pa
 
-    return bool(pa.types.is_string(column.type) or pa.types.is_large_string(column.type))
+    kind = column.type
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def plain_text(column: Any) -> Any:
+    """The column as Arrow strings, a dictionary's values spelled out."""
+    import pyarrow as pa
+
+    text = as_text(column)
+    return text.cast(pa.string()) if pa.types.is_dictionary(text.type) else text
 
 
 def as_text(column: Any) -> Any:
@@ -168,7 +181,7 @@ def blank_everywhere(table: RawTable, rows: _Ints, besides: tuple[str, ...]) -> 
     for name, column in table.columns.items():
         if name in besides or not len(rows):
             continue
-        cells = trimmed(as_text(column.take(at)))
+        cells = trimmed(plain_text(column.take(at)))
         blank &= pc.is_null(cells).to_numpy(zero_copy_only=False)
     return blank
 
@@ -195,5 +208,6 @@ def any_row(table: RawTable) -> bool:
     if not table.blank_rows:
         return table.rows > 0
     return any(
-        pc.any(pc.is_valid(trimmed(as_text(column)))).as_py() for column in table.columns.values()
+        pc.any(pc.is_valid(trimmed(plain_text(column)))).as_py()
+        for column in table.columns.values()
     )

@@ -244,7 +244,8 @@ def test_parquet_gives_the_frames_csv_gives(tmp_path: Path) -> None:
     data = Path(__file__).parents[2] / "examples" / "data"
     for name in ("contacts", "activities"):
         table = pacsv.read_csv(data / f"{name}.csv")
-        pq.write_table(table, tmp_path / f"{name}.parquet")
+        # row groups of a few rows: a dictionary each, unified on reading
+        pq.write_table(table, tmp_path / f"{name}.parquet", row_group_size=97)
     people_csv = read_contact_columns(data / "contacts.csv")
     people_pq = read_contact_columns(tmp_path / "contacts.parquet")
     frame_csv = ContactFrame.from_arrays(people_csv.ids, people_csv.emails, people_csv.attributes)
@@ -343,3 +344,27 @@ def test_pyarrow_is_loaded_only_to_read_or_write_a_file() -> None:
     code = "import sys, sync.cli, connectors.files; print('pyarrow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_parquet_text_is_trimmed_and_blank_is_missing_across_row_groups(tmp_path: Path) -> None:
+    ids = [" 1", "2 ", "3", "4"]
+    pq.write_table(
+        pa.table(
+            {"id": ids, "email": [" A@b.io", "a@B.io ", "  ", None], "tier": ["x", " x", "", "y "]}
+        ),
+        tmp_path / "c.parquet",
+        row_group_size=2,
+    )
+    people = read_contact_columns(tmp_path / "c.parquet")
+    assert people.ids.tolist() == ["1", "2", "3", "4"]
+    frame = ContactFrame.from_arrays(
+        people.ids, people.addresses, people.attributes, normalized=True
+    )
+    assert cells(frame)["email"] == ["a@b.io", "a@b.io", None, None]
+    assert cells(frame)["tier"] == ["x", "x", None, "y"]
+    table = pa.table({"contact_id": ["1", " 2", "", "9"], "email": [None, None, "A@B.IO", None],
+                      "type": ["page_view", " Page View", "email_open", "page_view"],
+                      "occurred_at": ["2026-01-01T00:00:00Z"] * 4})  # fmt: skip
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=3)
+    read = read_activity_columns(tmp_path / "a.parquet", people)
+    assert read.contact_rows.tolist() == [0, 1, 0] and read.unmatched == 1
