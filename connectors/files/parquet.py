@@ -25,13 +25,7 @@ def parquet_table(path: str) -> RawTable:
     import pyarrow.parquet as pq
 
     try:
-        schema = pq.ParquetFile(path).schema_arrow
-        # text as Parquet keeps it, a dictionary per row group, unified below: no string
-        # is copied out or hashed again for the columns that repeat values
-        text = [
-            f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-        ]
-        table = pq.read_table(path, read_dictionary=text)
+        table = pq.read_table(path)
     except FileNotFoundError:
         raise InputFileError([FileProblem(path, None, None, "file not found")]) from None
     except OSError as exc:

@@ -368,3 +368,13 @@ def test_parquet_text_is_trimmed_and_blank_is_missing_across_row_groups(tmp_path
     pq.write_table(table, tmp_path / "a.parquet", row_group_size=3)
     read = read_activity_columns(tmp_path / "a.parquet", people)
     assert read.contact_rows.tolist() == [0, 1, 0] and read.unmatched == 1
+
+
+def test_parquet_dictionary_columns_read_as_text(tmp_path: Path) -> None:
+    ids = pa.array(["1", "2", "3"]).dictionary_encode()
+    tier = pa.array(["x", " x", None]).dictionary_encode()
+    pq.write_table(pa.table({"id": ids, "tier": tier}), tmp_path / "c.parquet")
+    people = read_contact_columns(tmp_path / "c.parquet")
+    assert people.ids.tolist() == ["1", "2", "3"]
+    codes, categories = people.attributes["tier"]
+    assert [None if c < 0 else categories[c] for c in codes] == ["x", "x", None]
