@@ -47,6 +47,7 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/files.py
 	$(BIN)/python bench/world.py
 	$(BIN)/python bench/hubspot_sync.py
 	$(BIN)/python bench/faults.py

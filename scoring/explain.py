@@ -373,7 +373,7 @@ class ScoreBatch:
         record["reasons"] = self.reasons_text(index)
         return record
 
-    @property
+    @cached_property
     def leads(self) -> BoolArray:
         """Whether each contact is a lead: not on a stage marked `lead: false` (customers)."""
         if self.stage_codes is None or self.rules.stages is None:
@@ -385,6 +385,38 @@ class ScoreBatch:
         """Rows from the best lead down: qualified leads by score, then disqualified ones,
         then the contacts who are not leads (customers), each by score."""
         return np.lexsort((np.arange(len(self)), -self.total, self.disqualified, ~self.leads))
+
+    def columns(self, ranked: bool = False) -> dict[str, Any]:
+        """Every contact's result as columns, the values `row` gives (`leadscore score
+        --out`): ids as an object array, text as `(codes, categories)`, numbers rounded as
+        `row` rounds them, and the reasons as one `PackedText`; ids as the frame holds them
+        (the text of ids from files)."""
+        from scoring.reasons import exact_round, reasons_column
+
+        order = self.ranking() if ranked else np.arange(len(self))
+        columns: dict[str, Any] = {
+            "id": self.contact_ids[order],
+            "email": (self.emails.codes[order], self.emails.categories),
+            "score": exact_round(self.total[order]),
+        }
+        for column, name in enumerate(self.dimension_names):
+            columns[name] = exact_round(self.dimensions[order, column])
+        grades = [band.grade for band in self.rules.grades.bands] if self.rules.grades else []
+        stages = [stage.name for stage in self.rules.stages.ladder] if self.rules.stages else []
+        for name, codes, labels in (
+            ("grade", self.grade_codes, grades),
+            ("stage", self.stage_codes, stages),
+        ):
+            coded = np.full(len(order), -1, np.int32)
+            if codes is not None and labels:
+                coded = codes[order].astype(np.int32)
+            columns[name] = (coded.astype(np.int32), np.array(labels, dtype=object))
+        columns["disqualified"] = self.disqualified[order]
+        columns["lead"] = self.leads[order]
+        if self.bant_names:
+            columns["bant"] = self.bant_met[order].sum(axis=1).astype(np.int64)
+        columns["reasons"] = reasons_column(self, order)
+        return columns
 
     def rows(self, ranked: bool = False) -> Iterator[dict[str, Any]]:
         order = self.ranking() if ranked else range(len(self))

@@ -262,8 +262,11 @@ class ContactFrame:
         ids: Sequence[str] | ObjectArray,
         emails: Sequence[str | None] | CategoricalColumn,
         attributes: Mapping[str, Column] | None = None,
+        *,
+        normalized: bool = False,
     ) -> ContactFrame:
-        """A frame from ready columns; emails are normalized and their domains derived."""
+        """A frame from ready columns; emails are normalized (unless `normalized` says a
+        categorical column's distinct addresses already are) and their domains derived."""
         if isinstance(ids, np.ndarray) and ids.dtype == object and ids.ndim == 1:
             id_array = ids  # shared, not copied
         else:
@@ -271,7 +274,10 @@ class ContactFrame:
             id_array[:] = list(ids)
         texts: list[str] | None = None
         if isinstance(emails, CategoricalColumn):
-            email_column, texts = _normalized_emails(emails)
+            if normalized:
+                email_column = emails
+            else:
+                email_column, texts = _normalized_emails(emails)
         else:
             email_column = factorize(normalize_email(e) for e in emails)
         columns: dict[str, Column] = dict(attributes or {})
@@ -291,13 +297,16 @@ class ContactFrame:
         ids: Sequence[str] | ObjectArray,
         emails: PlainColumn,
         attributes: Mapping[str, PlainColumn] | None = None,
+        *,
+        normalized: bool = False,
     ) -> ContactFrame:
-        """`from_columns` for plain arrays (see `PlainColumn`); arrays are shared, not copied."""
+        """`from_columns` for plain arrays (see `PlainColumn`); arrays are shared, not copied.
+        `normalized`: the distinct addresses are `normalize_email`'s already."""
         email_column = _plain_column(emails)
         if not isinstance(email_column, CategoricalColumn):
             raise TypeError("emails must be text: (codes, categories) or an object array")
         columns = {name: _plain_column(values) for name, values in (attributes or {}).items()}
-        return cls.from_columns(ids, email_column, columns)
+        return cls.from_columns(ids, email_column, columns, normalized=normalized)
 
     @classmethod
     def from_records(cls, contacts: Sequence[Contact]) -> ContactFrame:

@@ -84,6 +84,13 @@ def emails_normalized(emails: list[str], chunk: int = 1 << 16) -> bool:
     return True
 
 
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+"""The characters `str.strip()` removes, for the string functions of Arrow and numpy."""
+
+
 def ensure_utc(moment: datetime) -> datetime:
     """An aware UTC datetime; naive values are taken to be UTC already."""
     if moment.tzinfo is None:

@@ -28,11 +28,12 @@ from connectors.protocol import Connector, SetupReport
 from connectors.registry import SYSTEMS
 from connectors.system import BuildOptions
 from scoring import RuleSet, ScoreBatch
-from sync.config import read_rules, read_settings
+from sync.config import read_settings
 from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
 from sync.fields import FieldMap, FieldNameError
 from sync.pipeline import Progress, Sync
 from sync.preview import scratch_store, unread_attributes
+from sync.rulefile import read_rules
 from sync.settings import Settings
 from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore

@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from connectors.attributes import AttributeMap
-from connectors.errors import InputFileError
-from connectors.files import (
-    file_format,
-    moment_problem,
-    parse_moment,
-    read_activities,
-    read_contacts,
-    write_rows,
-)
-from scoring import ContactFrame, RuleSet, default_rules_text, score_records, unparsed_numbers
-from sync.config import read_rules, read_settings
-from sync.errors import EXIT_BAD_INPUT, EXIT_FAILED, ConfigError, SyncError
-from sync.report import print_ranking, result_columns
-from sync.settings import Settings, env_example
+from sync.console import err, fail, out, rules_from, settings
+from sync.errors import EXIT_FAILED, ConfigError, SyncError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from scoring import RuleSet
     from sync.app import Leadscore
     from sync.pipeline import Progress
 
@@ -42,33 +27,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
-
-
-def fail(lines: list[str] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """Print what is wrong on stderr and stop with `code` (2: bad input)."""
-    for line in [lines] if isinstance(lines, str) else lines:
-        # The line may quote a path or an address with brackets: never read it as markup.
-        # It wraps at words to the terminal's width (80 columns when piped).
-        err.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=False)
-    raise typer.Exit(code)
-
-
-def settings() -> Settings:
-    try:
-        return read_settings()
-    except ConfigError as exc:
-        fail(exc.lines)
-
-
-def rules_from(path: Path) -> RuleSet:
-    try:
-        return read_rules(path)
-    except ConfigError as exc:
-        fail(exc.lines)
-
-
 RulesOption = Annotated[
     Path | None,
     typer.Option(
@@ -100,6 +58,10 @@ def schema(
     ] = None,
 ) -> None:
     """Print the JSON Schema of rule files, for editor completion and checks."""
+    import json
+
+    from scoring import RuleSet
+
     document = RuleSet.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "leadscore rule file"
@@ -117,6 +79,9 @@ def init(
     force: Annotated[bool, typer.Option(help="Overwrite files that exist.")] = False,
 ) -> None:
     """Write a commented leadscore.yaml and a .env to start from."""
+    from scoring import default_rules_text
+    from sync.settings import env_example
+
     files = {directory / "leadscore.yaml": default_rules_text(), directory / ".env": env_example()}
     existing = [str(p) for p in files if p.exists()]
     if existing and not force:
@@ -131,7 +96,10 @@ def init(
 @app.command("score")
 def score_files(
     contacts: Annotated[
-        Path, typer.Option("--contacts", "-c", help="Contacts: .csv or .jsonl with an `id` column.")
+        Path,
+        typer.Option(
+            "--contacts", "-c", help="Contacts: .csv, .jsonl or .parquet with an `id` column."
+        ),
     ],
     rules: RulesOption = None,
     activities: Annotated[
@@ -139,7 +107,8 @@ def score_files(
         typer.Option(
             "--activities",
             "-a",
-            help="Activities: .csv or .jsonl with contact_id (or email), type, occurred_at.",
+            help="Activities: .csv, .jsonl or .parquet with contact_id (or email), type, "
+            "occurred_at.",
         ),
     ] = None,
     as_of: Annotated[
@@ -151,52 +120,15 @@ def score_files(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Write every contact to .csv or .jsonl instead of a table."
+            "--out", "-o", help="Write every contact to .csv, .jsonl or .parquet, not a table."
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows of the table (0: all).")] = 20,
 ) -> None:
     """Score contacts and activities from files; print a ranked table or write a file."""
-    ruleset = rules_from(rules or settings().rules)
-    moment = datetime.now(UTC)
-    if as_of is not None:
-        parsed = parse_moment(as_of)
-        if parsed is None:
-            fail(f"--as-of: {moment_problem(as_of)}")
-        moment = parsed
-    try:
-        if output is not None:
-            file_format(output)
-        people = read_contacts(contacts)
-        read = read_activities(activities, people) if activities else None
-    except InputFileError as exc:
-        fail([str(p) for p in exc.problems])
-    if read is not None and read.unmatched:
-        err.print(
-            f"note: {read.unmatched} activities in {activities} refer to no contact in "
-            f"{contacts}; they were skipped",
-            highlight=False,
-        )
-    for line in unparsed_numbers(ruleset, ContactFrame.from_records(people)):
-        err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=False)
-    lacking = AttributeMap({}, derive_roles=False).missing(
-        ruleset.contact_fields(), {name for person in people for name in person.attributes}
-    )
-    if lacking:
-        err.print(
-            f"warning: no contact in {contacts} has {', '.join(lacking)}, which the rules "
-            "read: rules on them give no points (rename a column, or change the rules)",
-            highlight=False,
-        )
-    batch = score_records(ruleset, people, read.activities if read else [], moment)
-    if output is None:
-        print_ranking(out, batch, moment, top)
-        return
-    try:
-        write_rows(output, batch.rows(ranked=True), result_columns(batch))
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
-    out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)
+    from sync.score_command import score_from_files
+
+    score_from_files(contacts, rules, activities, as_of, output, top)
 
 
 @app.command()
@@ -413,7 +345,7 @@ def store_rules(rules: Path | None) -> RuleSet | None:
 
 
 def bundled_rules() -> RuleSet:
-    from scoring import parse_rules
+    from scoring import default_rules_text, parse_rules
 
     return parse_rules(default_rules_text(), "default.yaml")
 

@@ -17,7 +17,6 @@ from typing import Any, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
-from scoring import RuleFileError, RuleSet, load_rules
 from sync.errors import ConfigError
 from sync.settings import PREFIX, SECRETS_VARIABLE, Settings, load_settings, settings_model
 
@@ -35,20 +34,6 @@ def read_settings(**overrides: Any) -> Settings:
         raise ConfigError(undecodable(str(exc), given)) from None
     except ValidationError as exc:
         raise ConfigError([setting_problem(e) for e in exc.errors(include_url=False)]) from None
-
-
-def read_rules(path: Path) -> RuleSet:
-    """The rule file, or a `ConfigError` with file, line and field of every problem."""
-    try:
-        return load_rules(path)
-    except RuleFileError as exc:
-        lines = [str(p) for p in exc.problems]
-        if not path.exists() and path == Path("leadscore.yaml"):
-            lines.append(
-                "no rule file here: run `leadscore init` to write one, set LEADSCORE_RULES, "
-                "or pass --rules FILE"
-            )
-        raise ConfigError(lines) from None
 
 
 # -- what the environment holds -----------------------------------------------------------------

@@ -116,3 +116,20 @@ def test_the_engine_bench_fails_when_the_engine_and_the_baseline_disagree(
 
     assert code == 1, out
     assert "check      FAILED at 400 / 0.0M, 36 rules: engine and baseline disagree on" in out
+
+
+def test_the_files_bench_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(__file__).parents[1] / "bench" / "files.py"
+    spec = importlib.util.spec_from_file_location("files_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    code = module.main(
+        ["--contacts", "200", "--activities", "2000", "--runs", "1", "--formats", "csv"]
+    )
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    assert "200 contacts, 2,000 activities" in out
+    assert "leadscore score (whole process)" in out and "ratio" in out and "goal at most 2" in out

@@ -1,12 +1,5 @@
-"""The files connector: contacts and activities from CSV or JSON Lines, scores back out.
-
-Contacts need an `id` and may have an `email`; every other column is an
-attribute. Activities need `type`, `occurred_at` and either `contact_id` or
-`email`, may have an `id`, and every other column is an attribute. Dates are
-ISO-8601; a date without an offset is taken as UTC. Everything is checked
-before anything is returned: a malformed file raises `InputFileError` naming
-the file, row and column of each problem.
-"""
+"""The files reader as it was before the columnar one: the reference the property tests hold
+the new reader to (same records, same frames, same messages). Not product code."""
 
 from __future__ import annotations
 

@@ -1,0 +1,303 @@
+"""Activities from a file as plain columns: contact rows, type codes, epoch times.
+
+Types are parsed once per distinct name, moments by `fast_moments` straight from the
+column's bytes (and the rare other shapes once per distinct text), contacts found by
+Arrow's hash lookups of ids and of normalized addresses. Problems are found with masks
+and only the first twenty rows with one are described, in the order the old reader
+gave them: type, then time, then contact, row by row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from connectors.files.contacts import ContactsRead, attributes_at, encoded_attributes
+from connectors.files.moments import (
+    FIRST,
+    LAST,
+    fast_moments,
+    float_seconds,
+    micros_of,
+    moment_problem,
+    parse_activity_type,
+    parse_moment,
+)
+from connectors.files.problems import MAX_PROBLEMS, Problems, missing_columns
+from connectors.files.table import (
+    PlainCells,
+    RawTable,
+    as_text,
+    blank_everywhere,
+    chunkless,
+    coded_text,
+    encoded,
+    is_text,
+    lowered,
+    plain_text,
+    string_buffers,
+    trimmed,
+)
+from scoring.records import ACTIVITY_TYPES, TYPE_CODES, Activity
+
+_Ints = npt.NDArray[np.int64]
+RESERVED_ACTIVITY = ("id", "contact_id", "email", "type", "occurred_at")
+REQUIRED_ACTIVITY = [["type"], ["occurred_at"], ["contact_id", "email"]]
+
+
+@dataclass(frozen=True, eq=False)
+class ActivitiesRead:
+    """Activities read from a file, tied to the rows of a `ContactsRead`; those of no
+    known contact are counted in `unmatched` and left out."""
+
+    contact_rows: npt.NDArray[np.int32]
+    type_codes: npt.NDArray[np.int8]
+    micros: _Ints
+    """Microseconds since the Unix epoch, UTC."""
+    attributes: dict[str, PlainCells] = field(default_factory=dict)
+    unmatched: int = 0
+    ids: npt.NDArray[np.object_] | None = None
+    """The activities' own ids (None where blank), when asked for."""
+
+    def __len__(self) -> int:
+        return len(self.contact_rows)
+
+    @property
+    def seconds(self) -> npt.NDArray[np.float64]:
+        """Seconds since the epoch, as `datetime.timestamp()` gives them."""
+        return float_seconds(self.micros)
+
+
+def no_activities() -> ActivitiesRead:
+    return ActivitiesRead(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0, np.int64), {}, 0)
+
+
+def activities_from_table(
+    table: RawTable,
+    contacts: ContactsRead,
+    fields: Collection[str] | None = None,
+    *,
+    with_ids: bool = False,
+) -> ActivitiesRead:
+    """The activities of a CSV or Parquet file; `InputFileError` names each problem."""
+    import pyarrow as pa
+
+    problems = Problems(table.path)
+    missing_columns(problems, table.kind, table.names, REQUIRED_ACTIVITY)
+    problems.raise_if_any()
+    n = table.rows
+    pool = ThreadPoolExecutor(max_workers=2)  # Arrow and numpy let go of the GIL: 2 cores
+    kinds_later = pool.submit(_types, table.columns["type"])
+    moments_later = pool.submit(_moments, table.columns["occurred_at"], np.ones(n, dtype=bool))
+    attributes_later = pool.submit(encoded_attributes, table, RESERVED_ACTIVITY, fields)
+    pool.shutdown(wait=False)
+    none = np.full(n, -1, dtype=np.int32), pa.array([], pa.string())
+    by_id, no_id = (
+        _by_id(as_text(table.columns["contact_id"]), contacts)
+        if "contact_id" in table.names
+        else (np.full(n, -1, dtype=np.int64), np.ones(n, dtype=bool))
+    )
+    mail = coded_text(as_text(table.columns["email"])) if "email" in table.names else none
+    lost = no_id & (mail[0] < 0)
+    keep = np.ones(n, dtype=bool)
+    if table.blank_rows and lost.any():
+        candidates = np.flatnonzero(lost)
+        blank = candidates[blank_everywhere(table, candidates, ("contact_id", "email"))]
+        keep[blank], lost[blank] = False, False
+    wanted = {"type", "occurred_at", *(["id"] if with_ids else [])}
+    for name in list(table.columns):  # what is not read on is let go of now
+        if name not in wanted and (name in RESERVED_ACTIVITY or (fields is not None and
+                                   name not in fields)):  # fmt: skip
+            del table.columns[name]
+    kinds, kind_problem = kinds_later.result()
+    micros, time_problem = moments_later.result()
+    attributes = attributes_later.result()
+    bad_kind = (kinds < 0) & keep
+    bad_time = (time_problem.index >= 0) & keep
+    bad = np.flatnonzero(bad_kind | bad_time | lost)
+    if len(bad):
+        column = "contact_id" if "contact_id" in table.names else "email"
+        shown = bad[:MAX_PROBLEMS]
+        for row, line in zip(shown.tolist(), table.lines(shown).tolist(), strict=True):
+            if bad_kind[row]:
+                problems.add(line, "type", kind_problem(row))
+            if bad_time[row]:
+                problems.add(line, "occurred_at", time_problem.describe(row))
+            if lost[row]:
+                problems.add(line, column, "no contact: contact_id and email are both empty")
+        problems.raise_if_any()
+    rows = _contact_rows(contacts, by_id, mail, keep)
+    matched = keep & (rows >= 0)
+    unmatched = int((keep & (rows < 0)).sum())
+    at = np.flatnonzero(matched)
+    ids = None
+    if with_ids:
+        ids = np.full(len(at), None, dtype=object)
+        if "id" in table.columns:
+            ids[:] = trimmed(plain_text(table.columns["id"]).take(pa.array(at))).to_pylist()
+    return ActivitiesRead(
+        rows[at].astype(np.int32),
+        kinds[at].astype(np.int8),
+        micros[at],
+        attributes_at(attributes, at),
+        unmatched,
+        ids,
+    )
+
+
+def _types(column: Any) -> tuple[npt.NDArray[np.int16], Any]:
+    """Each row's type code (-1 where unknown) and what to say of an unknown one."""
+    valid = ", ".join(t.value for t in ACTIVITY_TYPES)
+    if is_text(column):
+        codes, names = encoded(column)
+        table = np.array(
+            [_code(parse_activity_type(str(name))) for name in names.tolist()] + [-1],
+            dtype=np.int16,
+        )
+        kinds = table[codes]
+
+        def said(row: int) -> str:
+            code = int(codes[row])
+            raw = None if code < 0 else str(names[code])
+            return f"unknown activity type {raw!r} (expected one of: {valid})"
+
+        return kinds, said
+    values = chunkless(column)
+
+    def other(row: int) -> str:
+        return f"unknown activity type {values[row].as_py()!r} (expected one of: {valid})"
+
+    return np.full(len(column), -1, dtype=np.int16), other
+
+
+def _code(kind: Any) -> int:
+    return -1 if kind is None else TYPE_CODES[kind]
+
+
+class _TimeProblems:
+    """Per row, -1 or the index of the text whose problem the row has."""
+
+    def __init__(self, rows: int) -> None:
+        self.index = np.full(rows, -1, dtype=np.int64)
+        self.texts: list[Any] = []
+
+    def describe(self, row: int) -> str:
+        value = self.texts[int(self.index[row])]
+        return value if isinstance(value, _Said) else moment_problem(value)
+
+
+class _Said(str):
+    """A problem already said (a timestamp of a Parquet file out of range)."""
+
+
+def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProblems]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(column)
+    problems = _TimeProblems(n)
+    if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
+        stamps = column.cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
+        micros = stamps.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        null = pc.is_null(stamps).to_numpy(zero_copy_only=False)
+        far = (micros < FIRST) | (micros > LAST)
+        problems.texts = [None, _Said("a timestamp out of range: in UTC it falls outside the "
+                                      "years 1 to 9999")]  # fmt: skip
+        problems.index[null] = 0
+        problems.index[far & ~null] = 1
+        return micros, problems
+    if not is_text(column):
+        problems.texts = column.to_pylist()
+        problems.index[:] = np.arange(n)
+        return np.zeros(n, np.int64), problems
+    micros, ok = fast_moments(*string_buffers(column))  # one copy of the chunks' text
+    ok &= column.is_valid().to_numpy(zero_copy_only=False)
+    rest = np.flatnonzero(~ok & keep)
+    if len(rest):
+        coded = pc.dictionary_encode(chunkless(column.take(pa.array(rest))))
+        texts = [None if v is None else v.strip() or None for v in coded.dictionary.to_pylist()]
+        parsed = [parse_moment(t) for t in texts]
+        found = np.array([0 if p is None else micros_of(p) for p in parsed] + [0], np.int64)
+        failed = np.array([p is None for p in parsed] + [True])
+        which = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        micros[rest] = found[which]
+        problems.texts = [*texts, None]
+        problems.index[rest] = np.where(failed[which], np.where(which < 0, len(texts), which), -1)
+    return micros, problems
+
+
+def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Ints, npt.NDArray[np.bool_]]:
+    """Each activity's contact row by its `contact_id` (-1 where none), and whether that
+    cell is blank: one hash lookup a row, then the cells not found trimmed and looked up
+    again, once per distinct value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ids = contacts.id_array()
+    if pa.types.is_dictionary(column.type):  # Parquet's: each distinct value looked up once
+        codes, text = coded_text(column)
+        found = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+        return np.append(found, -1).astype(np.int64)[codes], codes < 0
+    found = pc.index_in(column, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+    rows = np.asarray(found, dtype=np.int64)
+    blank = np.zeros(len(rows), dtype=bool)
+    miss = np.flatnonzero(rows < 0)
+    if len(miss):
+        codes, text = coded_text(chunkless(column.take(pa.array(miss))))
+        again = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+        rows[miss] = np.append(again, -1).astype(np.int64)[codes]
+        blank[miss] = codes < 0
+    return rows, blank
+
+
+def _contact_rows(
+    contacts: ContactsRead, by_id: _Ints, mail: Any, keep: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.int64]:
+    """Each activity's contact row, -1 where none: by id, else by normalized address.
+    Each distinct address of the file is looked up once."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = by_id.copy()
+    mail_codes, mail_text = mail
+    ask = np.flatnonzero((rows < 0) & keep & (mail_codes >= 0))
+    if len(ask) and len(contacts):
+        addresses, first = contacts.address_rows()
+        needed = np.unique(mail_codes[ask])
+        wanted = lowered(mail_text.take(pa.array(needed)))
+        where = pc.index_in(wanted, value_set=addresses).fill_null(-1).to_numpy(False)
+        found = np.full(len(mail_text), -1, dtype=np.int64)
+        found[needed] = np.where(where >= 0, np.append(first, -1)[where], -1)
+        found[found >= len(contacts)] = -1
+        rows[ask] = found[mail_codes[ask]]
+    return np.asarray(rows, dtype=np.int64)
+
+
+def activities_from_records(
+    activities: Sequence[Activity], contacts: ContactsRead, unmatched: int
+) -> ActivitiesRead:
+    """Activities read as records (JSON Lines) as the same columns."""
+    row_of = {str(cid): row for row, cid in enumerate(contacts.ids.tolist())}
+    names: dict[str, None] = {}
+    for activity in activities:
+        names.update(dict.fromkeys(activity.attributes))
+    attributes: dict[str, PlainCells] = {}
+    for name in names:
+        cells = np.empty(len(activities), dtype=object)
+        cells[:] = [a.attributes.get(name) for a in activities]
+        attributes[name] = cells
+    ids = np.empty(len(activities), dtype=object)
+    ids[:] = [a.id for a in activities]
+    return ActivitiesRead(
+        np.array([row_of[a.contact_id] for a in activities], dtype=np.int32),
+        np.array([TYPE_CODES[a.type] for a in activities], dtype=np.int8),
+        np.array([micros_of(a.occurred_at) for a in activities], dtype=np.int64),
+        attributes,
+        unmatched,
+        ids,
+    )

@@ -1,0 +1,161 @@
+"""CSV files read by pyarrow's multi-threaded reader into Arrow columns of text.
+
+Python's csv module (the excel dialect: commas, double quotes, quotes doubled inside
+quotes, any of \\r, \\n and \\r\\n ending a record) is the definition of what a file
+says. pyarrow's parser agrees with it on every shape of quoting; where the two could
+part, the file is read by the row reader (`connectors/files/rows.py`) instead, as it
+always was: a first record that is not the header pyarrow sees (a blank first line), a
+header with a duplicate or empty name, a row of the wrong length that is not blank, a
+field longer than the csv module takes, text that is not UTF-8. Those are the files
+with a problem to report, or odd enough to be rare, so the row reader's pace is the
+price of an exact message, never of a good file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from connectors.files.rows import FileRow
+from connectors.files.table import RawTable
+
+_Ints = npt.NDArray[np.int64]
+
+HEAD = 1 << 20
+"""Bytes read to find the header; a longer header goes to the row reader."""
+FIELD_LIMIT = 131_072
+"""The csv module's default limit on a field's length, in characters."""
+
+
+def csv_table(path: str) -> RawTable | None:
+    """The file's columns, or None when the row reader must read it (see the module)."""
+    header = _header(path)
+    if header is None:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    odd: list[str] = []
+
+    def invalid(row: Any) -> str:
+        # a row of another length: the row reader passes over it when it is blank
+        text = row.text if isinstance(row.text, str) else "?"
+        records = csv.reader(io.StringIO(text, newline=""))
+        if any(cell.strip() for record in records for cell in record):
+            odd.append(text)
+            return "error"
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, csv.Error):
+        return None
+    if odd or table.column_names != header:
+        return None
+    columns = {}
+    for raw, name in zip(header, [h.strip() for h in header], strict=True):
+        column = table.column(raw)
+        if column.num_chunks and _longest(column) > FIELD_LIMIT:
+            return None
+        columns[name] = column
+    names = list(columns)
+    del table
+    return RawTable(
+        path,
+        "csv",
+        names,
+        columns,
+        rows=len(columns[names[0]]) if names else 0,
+        lines=lambda rows: record_lines(path, len(names), rows),
+        blank_rows=True,
+    )
+
+
+def _longest(column: Any) -> int:
+    import pyarrow.compute as pc
+
+    longest = pc.max(pc.binary_length(column)).as_py()
+    return int(longest or 0)
+
+
+def _header(path: str) -> list[str] | None:
+    """The header as the csv module reads it, or None for a file the row reader takes:
+    missing, not UTF-8 at its start, blank at its start, or with a header pyarrow would
+    read otherwise (a blank first line, a name repeated once trimmed, an empty name)."""
+    try:
+        with Path(path).open("rb") as handle:
+            head = handle.read(HEAD)
+            rest = bool(handle.read(1))
+    except OSError:
+        return None
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    cut = max(head.rfind(b"\n"), head.rfind(b"\r")) if rest else len(head)
+    if cut <= 0:
+        return None
+    try:
+        text = head[:cut].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not text.strip() or text[0] in "\r\n":
+        return None
+    source = io.StringIO(text, newline="")
+    reader = csv.reader(source)
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        return None
+    if source.tell() >= len(text) and rest:
+        return None  # the header may go on past what was read
+    names = [name.strip() for name in header]
+    if not names or "" in names or len(Counter(names)) != len(names):
+        return None
+    if any(len(name) > FIELD_LIMIT for name in header):
+        return None
+    return header
+
+
+def record_lines(path: str, width: int, rows: _Ints) -> _Ints:
+    """The line on which each of `rows` (counted as pyarrow counts them: the records of
+    `width` fields after the header) starts, read again with the csv module."""
+    wanted = np.asarray(rows, dtype=np.int64)
+    if not len(wanted):
+        return wanted
+    last = int(wanted.max())
+    starts = np.zeros(last + 1, dtype=np.int64)
+    with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        found, start = 0, reader.line_num + 1
+        for record in reader:
+            if len(record) == width:
+                starts[found] = start
+                found += 1
+                if found > last:
+                    break
+            start = reader.line_num + 1
+    return starts[wanted]
+
+
+def rows_table(path: str, columns: list[str], rows: list[FileRow]) -> RawTable:
+    """The rows the row reader read, as a `RawTable` of text columns."""
+    import pyarrow as pa
+
+    cells = {
+        name: pa.array([row.values[name] for row in rows], type=pa.string()) for name in columns
+    }
+    numbers = np.array([row.number for row in rows], dtype=np.int64)
+    return RawTable(path, "csv", list(columns), cells, rows=len(rows), lines=lambda at: numbers[at])

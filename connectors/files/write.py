@@ -1,0 +1,301 @@
+"""Scores out: rows (`write_rows`) or whole columns (`write_columns`), to CSV, JSON Lines or
+Parquet, atomically: the file appears whole or not at all, with the mode of the file it
+replaces or the one the umask gives.
+
+`write_columns` writes the bytes `write_rows` would for the same values (the csv
+module's excel dialect, `json.dumps` with `ensure_ascii=False`), built a column at a
+time with Arrow's string functions: numbers as `repr` writes them, text quoted where
+the csv module quotes it and escaped where `json.dumps` escapes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from connectors.files.problems import file_format
+
+
+def write_rows(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> None:
+    """Write rows to a CSV or JSONL file atomically: the file appears whole or not at all."""
+    kind = file_format(path)
+
+    def fill(out: IO[bytes]) -> None:
+        for text in _serialize(kind, rows, columns):
+            out.write(text.encode("utf-8"))
+
+    _atomically(Path(path), fill)
+
+
+def write_columns(path: str | Path, columns: Mapping[str, Any]) -> None:
+    """Write columns (numpy arrays of numbers, booleans or text; `(codes, categories)`
+    pairs; text packed as `offsets` and UTF-8 `data`) to a CSV, JSONL or Parquet file,
+    atomically, in the order given."""
+    kind = file_format(path)
+    arrays = {name: _arrow(column) for name, column in columns.items()}
+
+    def fill(out: IO[bytes]) -> None:
+        if kind == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            pq.write_table(pa.table(arrays), out)
+        elif kind == "csv":
+            _csv_bytes(out, arrays)
+        else:
+            _jsonl_bytes(out, arrays)
+
+    _atomically(Path(path), fill)
+
+
+def _atomically(target: Path, fill: Callable[[IO[bytes]], None]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = _mode_for(target)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        os.fchmod(handle, mode)
+        with os.fdopen(handle, "wb") as out:
+            fill(out)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _mode_for(target: Path) -> int:
+    """The mode of the file being replaced, or the one `open()` would create it with."""
+    try:
+        return stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it."""
+    with contextlib.suppress(OSError, ValueError):  # not Linux: set it and set it back
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o22)
+    os.umask(mask)
+    return mask
+
+
+def _serialize(
+    kind: str, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]
+) -> Iterator[str]:
+    if kind == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
+        writer.writeheader()
+        yield buffer.getvalue()
+        for row in rows:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow({k: "" if v is None else v for k, v in row.items()})
+            yield buffer.getvalue()
+    else:
+        for row in rows:
+            yield json.dumps({k: row.get(k) for k in columns}, ensure_ascii=False) + "\n"
+
+
+# -- columns --------------------------------------------------------------------------------
+
+
+def _arrow(column: Any) -> Any:
+    """A column as an Arrow array."""
+    import pyarrow as pa
+
+    if hasattr(column, "offsets") and hasattr(column, "data"):
+        offsets = np.ascontiguousarray(column.offsets, dtype=np.int64)
+        data = np.frombuffer(column.data, dtype=np.uint8) if len(column.data) else b""
+        texts = pa.LargeStringArray.from_buffers(
+            len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
+        )
+        order = getattr(column, "order", None)
+        return texts if order is None else texts.take(pa.array(order, type=pa.int64()))
+    if isinstance(column, tuple):
+        codes, categories = column
+        indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
+        return pa.DictionaryArray.from_arrays(
+            indices, pa.array(categories.tolist(), type=pa.string())
+        )
+    array = np.asarray(column)
+    if array.dtype.kind == "O":
+        try:
+            return pa.array(array, type=pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # cells that are not text: as str() has them
+            return pa.array([None if v is None else str(v) for v in array.tolist()], pa.string())
+    return pa.array(array)
+
+
+def _text(array: Any, quote: Callable[[Any], Any], null: str) -> Any:
+    """Text cells (a dictionary's values once), quoted by `quote`, `null` where missing."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(array.type):
+        values = quote(array.dictionary.cast(pa.large_string()))
+        return pc.take(values, array.indices).fill_null(null)
+    return quote(array.cast(pa.large_string())).fill_null(null)
+
+
+def _numbers(array: Any) -> Any:
+    """Floats as `repr` writes them: Arrow's shortest digits, with `.0` on whole numbers;
+    the few beyond Arrow's plain notation (1e16 and up, under 1e-4) by `repr` itself."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = array.to_numpy(zero_copy_only=False)
+    text = pc.cast(array, pa.large_string())
+    size = np.abs(values)
+    with np.errstate(invalid="ignore"):
+        whole = pa.array((values == np.floor(values)) & (size < 1e16))
+    text = pc.if_else(whole, pc.binary_join_element_wise(text, _lit(".0"), _lit("")), text)
+    odd = (size >= 1e16) | ((size < 1e-4) & (size > 0))
+    # Arrow writes an exponent where it is shorter (1e+10); repr only from 1e16 on
+    odd = np.flatnonzero(odd | pc.match_substring(text, "e").to_numpy(zero_copy_only=False))
+    if len(odd):
+        cells = text.to_pylist()
+        for row in odd.tolist():
+            cells[row] = repr(float(values[row]))
+        text = pa.array(cells, type=pa.large_string())
+    return text
+
+
+def _cells(array: Any, json_style: bool) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_boolean(kind):
+        true, false = ("true", "false") if json_style else ("True", "False")
+        return pc.if_else(array, _lit(true), _lit(false))
+    if pa.types.is_floating(kind):
+        text = _numbers(array)
+        if json_style:  # json.dumps writes NaN and the infinities as JavaScript does
+            for plain, js in (("nan", "NaN"), ("inf", "Infinity"), ("-inf", "-Infinity")):
+                text = pc.if_else(pc.equal(text, _lit(plain)), _lit(js), text)
+        return text
+    if pa.types.is_integer(kind):
+        return pc.cast(array, pa.large_string())
+    return _text(array, _json_quoted if json_style else _csv_quoted, "null" if json_style else "")
+
+
+def _csv_quoted(values: Any) -> Any:
+    """Text as the csv module writes it: in quotes, with quotes doubled, when it holds a
+    comma, a quote, a carriage return or a line feed."""
+    import pyarrow.compute as pc
+
+    if not _holds_any(values, b',"\r\n'):
+        return values
+    needs = pc.match_substring_regex(values, '[,"\r\n]')
+    quote = _lit('"')
+    quoted = pc.binary_join_element_wise(
+        quote, pc.replace_substring(values, '"', '""'), quote, _lit("")
+    )
+    return pc.if_else(needs, quoted, values)
+
+
+def _json_quoted(values: Any) -> Any:
+    """Text as `json.dumps(ensure_ascii=False)` writes it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    plain = pc.binary_join_element_wise(_lit('"'), values, _lit('"'), _lit(""))
+    if not _holds_any(values, b'"\\') and not _holds_control(values):
+        return plain
+    needs = pc.match_substring_regex(values, r'[\x00-\x1f"\\]').fill_null(False)
+    odd = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
+    if not len(odd):
+        return plain
+    cells = plain.to_pylist()
+    for row in odd.tolist():
+        cells[row] = json.dumps(values[row].as_py(), ensure_ascii=False)
+    return pa.array(cells, type=pa.large_string())
+
+
+def _holds_any(values: Any, characters: bytes) -> bool:
+    """Whether any value of an Arrow text array holds one of `characters` (ASCII)."""
+    data = _text_bytes(values)
+    return any(data.find(bytes([c])) >= 0 for c in characters)
+
+
+def _holds_control(values: Any) -> bool:
+    """Whether any value of an Arrow text array holds a control character (below 0x20)."""
+    data = _text_bytes(values)
+    return bool(data.translate(None, bytes(range(32))) != data) if data else False
+
+
+def _text_bytes(values: Any) -> bytes:
+    """The UTF-8 bytes of every value of an Arrow text array, one after another."""
+    import pyarrow as pa
+
+    values = values.cast(pa.large_string())
+    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
+    parts = []
+    for chunk in chunks:
+        if len(chunk):
+            _, offsets, data = chunk.buffers()
+            bounds = np.frombuffer(offsets, np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+            parts.append(data.to_pybytes()[int(bounds[0]) : int(bounds[-1])] if data else b"")
+    return b"".join(parts)
+
+
+def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
+    import pyarrow.compute as pc
+
+    header = io.StringIO()
+    csv.writer(header).writerow(list(arrays))
+    out.write(header.getvalue().encode("utf-8"))
+    if not arrays or not len(next(iter(arrays.values()))):
+        return
+    cells = [_cells(array, json_style=False) for array in arrays.values()]
+    lines = pc.binary_join_element_wise(*cells, _lit(","))
+    _write_text(out, pc.binary_join_element_wise(lines, _lit("\r\n"), _lit("")))
+
+
+def _jsonl_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
+    import pyarrow.compute as pc
+
+    if not arrays or not len(next(iter(arrays.values()))):
+        return
+    parts: list[Any] = []
+    for position, (name, array) in enumerate(arrays.items()):
+        key = json.dumps(name, ensure_ascii=False)
+        opening = ("{" if position == 0 else ", ") + key + ": "
+        parts += [_lit(opening), _cells(array, json_style=True)]
+    _write_text(out, pc.binary_join_element_wise(*parts, _lit("}\n"), _lit("")))
+
+
+def _lit(text: str) -> Any:
+    """A text literal of the type the columns' text has."""
+    import pyarrow as pa
+
+    return pa.scalar(text, type=pa.large_string())
+
+
+def _write_text(out: IO[bytes], text: Any) -> None:
+    """The UTF-8 bytes of every cell of an Arrow text array, one after the other."""
+    import pyarrow as pa
+
+    text = text.cast(pa.large_string())
+    chunks = text.chunks if isinstance(text, pa.ChunkedArray) else [text]
+    for chunk in chunks:
+        if not len(chunk):
+            continue
+        _, offsets, data = chunk.buffers()
+        bounds = np.frombuffer(offsets, dtype=np.int64)[
+            chunk.offset : chunk.offset + len(chunk) + 1
+        ]
+        out.write(memoryview(data)[int(bounds[0]) : int(bounds[-1])])

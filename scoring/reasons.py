@@ -1,0 +1,266 @@
+"""The reasons of a whole batch at once, as one packed column of text.
+
+`ScoreBatch.reasons_text(row)` is the definition; `reasons_column` gives the same text
+for every contact of a batch without a Python loop over contacts:
+
+1. every (contact, rule) that fired and every dimension limit that bit is an entry,
+   with its points, count and label;
+2. one sort puts each contact's entries in the order `ScoreBatch.reasons` gives
+   (disqualifying rules, other rules, limits; larger points first), another
+   apportions whole points by largest remainder (`explain.apportion`);
+3. an entry's text depends on its label, whole points, shown count and note only, so
+   each distinct one is written once by `Reason.describe`;
+4. each contact's text is its entries' texts joined, copied into one buffer.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.explain import SEPARATOR, Reason, number
+
+if TYPE_CHECKING:
+    from scoring.explain import ScoreBatch
+
+_Ints = npt.NDArray[np.int64]
+_Floats = npt.NDArray[np.float64]
+_Bools = npt.NDArray[np.bool_]
+_DISQUALIFIED = "DISQUALIFIED"
+
+
+@dataclass(frozen=True, eq=False)
+class PackedText:
+    """Texts as Arrow lays them out: text i is `data[offsets[i]:offsets[i + 1]]`, UTF-8;
+    row r of the column is text `order[r]` (text r without an order)."""
+
+    offsets: _Ints
+    data: bytes
+    order: _Ints | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1 if self.order is None else len(self.order)
+
+    def value(self, row: int) -> str:
+        at = row if self.order is None else int(self.order[row])
+        return self.data[int(self.offsets[at]) : int(self.offsets[at + 1])].decode("utf-8")
+
+    def tolist(self) -> list[str]:
+        return [self.value(row) for row in range(len(self))]
+
+
+def _labels(batch: ScoreBatch) -> list[tuple[str, str, str, float, float | None, bool, bool]]:
+    """Per label: rule id, label, dimension, points each, cap, disqualify, once."""
+    facts = [
+        (r.id, r.text, batch.rules.dimension_of(r), r.points, r.cap, r.disqualify, r.once)
+        for r in batch.rules.rules
+    ]
+    for bound in ("capped at", "floored at"):
+        for name, dim in batch.rules.dimensions.items():
+            limit = dim.cap if bound == "capped at" else dim.floor
+            text = f"{dim.label or name} {bound} {number(limit or 0)}"
+            facts.append((f"{name}_limit", text, name, 0.0, None, False, False))
+    return facts
+
+
+def _isclose(a: _Floats, b: _Floats, rel: float, absolute: float) -> _Bools:
+    """`math.isclose` elementwise (finite values)."""
+    scale = np.maximum(rel * np.maximum(np.abs(a), np.abs(b)), absolute)
+    return np.asarray((a == b) | (np.abs(a - b) <= scale), dtype=bool)
+
+
+BLOCK = 1 << 16
+"""Contacts whose reasons are built at a time, so that the temporaries stay small."""
+
+
+def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer[Any]]) -> PackedText:
+    """`batch.reasons_text(int(c))` for each contact c of `order`, in that order."""
+    positions: _Ints = np.asarray(order, dtype=np.int64)
+    rules = batch.rules.rules
+    # the rule columns in the order reasons sort in: disqualifying rules first
+    columns = np.array(
+        [i for i, r in enumerate(rules) if r.disqualify]
+        + [i for i, r in enumerate(rules) if not r.disqualify],
+        dtype=np.int64,
+    )
+    disqualifying = sum(r.disqualify for r in rules)
+    dims = batch.dimensions.shape[1]
+    segments = [(0, disqualifying), (disqualifying, len(rules)), (len(rules), len(rules) + dims)]
+    book = _TextBook(_labels(batch))
+    # contacts in the frame's order, a slice at a time (no copies), two slices at a time
+    # (numpy's sorts and arithmetic let go of the GIL); the order is applied on writing
+    blocks = [slice(first, first + BLOCK) for first in range(0, len(batch), BLOCK)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = list(pool.map(lambda rows: _block(batch, rows, columns, segments, book), blocks))
+    lengths, data = [size for size, _ in done], [text for _, text in done]
+    sizes = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
+    offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    return PackedText(offsets, b"".join(data), positions)
+
+
+class _TextBook:
+    """The distinct texts of entries met so far, and their pieces (alone, or after the
+    separator); piece 0 is DISQUALIFIED."""
+
+    def __init__(self, facts: list[tuple[str, str, str, float, float | None, bool, bool]]):
+        self.facts = facts
+        self.ids: dict[tuple[int, ...], int] = {}
+        self.pieces: list[bytes] = [_DISQUALIFIED.encode()]
+        self.lock = threading.Lock()
+
+    def add(self, key: tuple[int, ...], reason: Reason, whole: int) -> int:
+        with self.lock:
+            found = self.ids.get(key)
+            if found is None:
+                text = reason.describe(whole)
+                found = self.ids[key] = len(self.ids)
+                self.pieces += [text.encode(), (SEPARATOR + text).encode()]
+            return found
+
+
+def _rule_block(batch: ScoreBatch, rows: slice) -> tuple[_Ints, _Floats]:
+    """The counts and points of every rule for the contacts of `rows`, as (contacts x rules)
+    arrays of that block only (each rule keeps the contacts it matched, ascending)."""
+    start, stop, _ = rows.indices(len(batch))
+    counts = np.zeros((stop - start, len(batch.rule_hits)), dtype=np.int64)
+    points = np.zeros((stop - start, len(batch.rule_hits)), dtype=np.float64)
+    for rule, hits in enumerate(batch.rule_hits):
+        low, high = np.searchsorted(hits.rows, (start, stop)).tolist()
+        at = hits.rows[low:high] - start
+        counts[at, rule] = hits.counts[low:high]
+        points[at, rule] = hits.points[low:high]
+    return counts, points
+
+
+def _block(
+    batch: ScoreBatch,
+    rows: slice,
+    columns: _Ints,
+    segments: list[tuple[int, int]],
+    book: _TextBook,
+) -> tuple[_Ints, bytes]:
+    """The reasons of `rows`: each one's length in bytes, and their texts one after another."""
+    rule_counts, rule_points = _rule_block(batch, rows)
+    m, rule_count = len(rule_counts), len(columns)
+    if not np.array_equal(columns, np.arange(rule_count)):
+        rule_counts, rule_points = rule_counts[:, columns], rule_points[:, columns]
+    ones = np.ones((m, batch.dimensions.shape[1]), np.int32)
+    counts: _Ints = np.concatenate((rule_counts, ones), axis=1)
+    excess = batch.dimensions[rows] - batch.uncapped[rows]
+    points = np.concatenate((rule_points, excess), axis=1)
+    present = np.concatenate((counts[:, :rule_count] > 0, excess != 0.0), axis=1)
+    # per contact: disqualifying rules, other rules, limits; larger points first, stably
+    key = np.where(present, -np.abs(points), np.inf)
+    perm = np.empty(key.shape, dtype=np.int64)
+    for low, high in segments:
+        perm[:, low:high] = low + np.argsort(key[:, low:high], axis=1, kind="stable")
+    row, at = np.nonzero(np.take_along_axis(present, perm, axis=1))
+    column = perm[row, at]
+    pts = points[row, column]
+    count = counts[row, column].astype(np.int64)
+    limit = column >= rule_count
+    dims = points.shape[1] - rule_count
+    slot = np.append(columns, 0)[np.minimum(column, rule_count)]
+    label = np.where(limit, column + np.where(pts > 0, dims, 0), slot)
+    # whole points by largest remainder, within each contact (`explain.apportion`)
+    per_row = np.bincount(row, minlength=m)
+    starts = np.concatenate(([0], np.cumsum(per_row)[:-1]))
+    position = np.arange(len(row)) - starts[row]
+    floors = np.floor(pts)
+    total = np.floor(batch.total[rows] + 0.5)
+    missing = np.clip(total - np.bincount(row, weights=floors, minlength=m), 0, per_row)
+    widest = int(per_row.max()) if m else 0
+    remainders = np.full((m, widest), np.inf)
+    remainders[row, position] = floors - pts
+    by_remainder = np.argsort(remainders, axis=1, kind="stable")
+    rank = np.empty_like(by_remainder)
+    np.put_along_axis(rank, by_remainder, np.broadcast_to(np.arange(widest), (m, widest)), 1)
+    whole = (floors + (rank[row, position] < missing[row])).astype(np.int64)
+    # the text of each entry, written once per distinct (label, points, count, note)
+    facts = book.facts
+    each = np.array([f[3] for f in facts])[label]
+    cap = np.array([math.nan if f[4] is None else f[4] for f in facts])[label]
+    once = np.array([f[6] for f in facts], dtype=bool)[label]
+    base = each * np.where(once, 1, count)
+    capped = ~limit & ~np.isnan(cap) & _isclose(np.abs(pts), cap, 1e-9, 0.0)
+    decayed = ~limit & ~_isclose(pts, base, 1e-9, 0.05)
+    note = np.where(capped, 1, np.where(decayed & (whole != np.floor(base + 0.5)), 2, 0))
+    shown = np.where(once | limit, 0, count)
+    keys = np.stack((label, whole, shown, note), axis=1)
+    first, inverse = _distinct_rows(keys)
+    ids = np.empty(len(first), dtype=np.int64)
+    for i, e in enumerate(first.tolist()):
+        rule_id, text, dimension, _, rule_cap, disqualify, is_once = facts[int(label[e])]
+        reason = Reason(
+            rule_id,
+            text,
+            dimension,
+            float(pts[e]),
+            int(count[e]),
+            float(base[e]),
+            rule_cap if bool(capped[e]) else None,
+            disqualify,
+            limit=bool(limit[e]),
+            once=is_once,
+        )
+        ids[i] = book.add(tuple(keys[e].tolist()), reason, int(whole[e]))
+    disqualified = batch.disqualified[rows]
+    alone = (position == 0) & ~disqualified[row]
+    piece = 1 + 2 * ids[inverse] + np.where(alone, 0, 1)
+    with book.lock:
+        pieces = list(book.pieces)
+    return _joined(pieces, piece, row, per_row, disqualified)
+
+
+def _distinct_rows(keys: _Ints) -> tuple[_Ints, _Ints]:
+    """Distinct rows of `keys`: the first entry of each, and each entry's distinct row."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low = keys.min(axis=0)
+    spans = keys.max(axis=0) - low + 1
+    if float(np.prod(spans.astype(np.float64))) < 2.0**62:
+        packed = np.zeros(len(keys), dtype=np.int64)
+        for k in range(keys.shape[1]):
+            packed = packed * spans[k] + (keys[:, k] - low[k])
+        _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
+    else:
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
+
+
+def _joined(
+    pieces: list[bytes], piece: _Ints, row: _Ints, per_row: _Ints, disqualified: _Bools
+) -> tuple[_Ints, bytes]:
+    """Each row's pieces one after another, after DISQUALIFIED where it is: the length of
+    each row's text in bytes, and the texts."""
+    m = len(per_row)
+    sizes = np.array([len(p) for p in pieces], dtype=np.int64)
+    lead = disqualified.astype(np.int64)
+    slots = per_row + lead
+    slot_start = np.concatenate(([0], np.cumsum(slots)))
+    starts = np.concatenate(([0], np.cumsum(per_row)[:-1]))
+    sequence = np.zeros(int(slot_start[-1]), dtype=np.int64)  # 0: DISQUALIFIED
+    sequence[slot_start[row] + lead[row] + (np.arange(len(row)) - starts[row])] = piece
+    lengths = np.bincount(np.repeat(np.arange(m), slots), weights=sizes[sequence], minlength=m)
+    return lengths.astype(np.int64), b"".join(map(pieces.__getitem__, sequence.tolist()))
+
+
+def exact_round(values: _Floats, digits: int = 2) -> _Floats:
+    """`round(x, digits)` for each value, as Python rounds (the exact decimal value, half
+    to even): numpy's scaled rounding, with Python's own for the values near a half."""
+    scale = 10.0**digits
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = values * scale
+        rounded = np.round(scaled) / scale
+        fraction = np.abs(scaled - np.floor(scaled) - 0.5)
+        doubt = (fraction <= 4 * np.abs(np.spacing(scaled))) | ~(np.abs(scaled) < 2.0**51)
+    if doubt.any():
+        rows = np.flatnonzero(doubt)
+        rounded[rows] = [round(v, digits) for v in values[rows].tolist()]
+    return rounded

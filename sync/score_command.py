@@ -1,0 +1,103 @@
+"""`leadscore score`: contacts and activities from files, scored, ranked or written.
+
+The files are read into columns (`connectors.files`, pyarrow) and become the engine's
+frames here, so that neither the connector nor the engine holds a row object.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from connectors.attributes import AttributeMap
+from connectors.errors import InputFileError
+from connectors.files import (
+    file_format,
+    moment_problem,
+    parse_moment,
+    read_activity_columns,
+    read_contact_columns,
+    write_columns,
+)
+from scoring import ActivityFrame, ContactFrame, score, unparsed_numbers
+from sync.console import err, fail, out, rules_from, settings
+from sync.errors import EXIT_FAILED
+from sync.report import print_ranking, result_columns
+
+
+def score_from_files(
+    contacts: Path,
+    rules: Path | None,
+    activities: Path | None,
+    as_of: str | None,
+    output: Path | None,
+    top: int,
+) -> None:
+    """Score the files and print the ranking (`top` rows) or write every contact to `output`."""
+    ruleset = rules_from(rules or settings().rules)
+    moment = datetime.now(UTC)
+    if as_of is not None:
+        parsed = parse_moment(as_of)
+        if parsed is None:
+            fail(f"--as-of: {moment_problem(as_of)}")
+        moment = parsed
+    try:
+        if output is not None:
+            file_format(output)
+        # only the attributes the rules read become columns of the frames
+        people = read_contact_columns(contacts, ruleset.contact_fields())
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            # the contacts' frame (per distinct address, in Python) is built while pyarrow
+            # and numpy read the activities, which let go of the GIL
+            frame_later = pool.submit(
+                ContactFrame.from_arrays,
+                people.ids,
+                people.addresses,
+                people.attributes,
+                normalized=True,
+            )
+            read = (
+                read_activity_columns(activities, people, ruleset.activity_fields())
+                if activities
+                else None
+            )
+            frame = frame_later.result()
+    except InputFileError as exc:
+        fail([str(p) for p in exc.problems])
+    if read is not None and read.unmatched:
+        err.print(
+            f"note: {read.unmatched} activities in {activities} refer to no contact in "
+            f"{contacts}; they were skipped",
+            highlight=False,
+        )
+    for line in unparsed_numbers(ruleset, frame):
+        err.print(f"warning: {contacts}: {line}", highlight=False, soft_wrap=False)
+    lacking = AttributeMap({}, derive_roles=False).missing(
+        ruleset.contact_fields(), people.attributes
+    )
+    if lacking:
+        err.print(
+            f"warning: no contact in {contacts} has {', '.join(lacking)}, which the rules "
+            "read: rules on them give no points (rename a column, or change the rules)",
+            highlight=False,
+        )
+    if read is None:
+        acts = ActivityFrame.from_arrays(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0))
+    else:
+        acts = ActivityFrame.from_arrays(
+            read.contact_rows, read.type_codes, read.seconds, read.attributes
+        )
+    batch = score(ruleset, frame, acts, moment)
+    del acts, read  # the activities are scored: their memory goes before the output's
+    if output is None:
+        print_ranking(out, batch, moment, top)
+        return
+    columns = batch.columns(ranked=True)
+    try:
+        write_columns(output, {name: columns[name] for name in result_columns(batch)})
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
+    out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)

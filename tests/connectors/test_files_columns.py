@@ -1,0 +1,380 @@
+"""The columnar readers against the row reader they replace (`old_files_reader`): any CSV
+file it read gives the same frames, any file it refused the same located messages."""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.errors import InputFileError
+from connectors.files import (
+    parse_moment,
+    read_activities,
+    read_activity_columns,
+    read_contact_columns,
+    read_contacts,
+)
+from connectors.files.contacts import contacts_from_records
+from connectors.files.moments import fast_moments, micros_of
+from connectors.files.table import string_buffers
+from scoring import ActivityFrame, ContactFrame
+from tests.connectors import old_files_reader as old
+
+# --- what the old reader made of a file, and what the new one makes --------------------
+
+
+def outcome(call, *args) -> Any:
+    try:
+        return call(*args)
+    except InputFileError as exc:
+        return [str(p) for p in exc.problems]
+
+
+def cells(frame: Any) -> dict[str, list[Any]]:
+    """A frame's columns as per-row values (category order aside)."""
+    return {name: [column.value(i) for i in range(len(column))] for name, column in
+            frame.columns.items()}  # fmt: skip
+
+
+def same_contacts(path: Path) -> list | None:
+    """The old reader's contacts, after checking the new one reads the file the same."""
+    before = outcome(old.read_contacts, path)
+    after = outcome(read_contact_columns, path)
+    if isinstance(before, list) and before and isinstance(before[0], str):
+        assert after == before, (before, after)
+        return None
+    assert not isinstance(after, list), after
+    expected = ContactFrame.from_records(before)
+    got = ContactFrame.from_arrays(after.ids, after.emails, after.attributes)
+    assert list(got.ids) == list(expected.ids)
+    assert cells(got) == cells(expected)
+    # as `leadscore score` builds it: the reader's normalized addresses, taken as they are
+    normalized = ContactFrame.from_arrays(
+        after.ids, after.addresses, after.attributes, normalized=True
+    )
+    assert cells(normalized) == cells(expected)
+    assert read_contacts(path) == before
+    return before
+
+
+def same_activities(path: Path, contacts: list) -> None:
+    """Check the new reader reads the activities file as the old one did."""
+    before = outcome(old.read_activities, path, contacts)
+    if isinstance(before, list):
+        assert outcome(read_activities, path, contacts) == before
+        return
+    known = ContactFrame.from_records(contacts)
+    after = read_activities(path, contacts)
+    assert (after.activities, after.unmatched) == (before.activities, before.unmatched)
+    columns = read_activity_columns(path, contacts_from_records(contacts))
+    expected = ActivityFrame.from_records(before.activities, known.ids)
+    got = ActivityFrame.from_arrays(
+        columns.contact_rows, columns.type_codes, columns.seconds, columns.attributes
+    )
+    assert columns.unmatched == before.unmatched
+    assert got.contact_rows.tolist() == expected.contact_rows.tolist()
+    assert got.type_codes.tolist() == expected.type_codes.tolist()
+    assert got.occurred_at.tolist() == expected.occurred_at.tolist()
+    assert cells(got) == cells(expected)
+
+
+# --- CSV text, well and badly formed -----------------------------------------------------
+
+CELL = st.one_of(
+    st.sampled_from(["", " ", "a", "A@B.io", " x@y.io ", "1", "c1", "page_view", "Email Open",
+                     "webinar", "2026-10-01T10:00:00Z", "2026-10-01 10:00", "2026-10-01",
+                     "2026-10-01T10:00:00.5+02:00", "9999-12-31T23:30:00-01:00", "yesterday",
+                     "1,200", "İ", "\u00a0", "inf"]),
+    st.text(alphabet=st.sampled_from('ab ,"\r\n\t1-:Z'), max_size=6),
+)  # fmt: skip
+SEPARATORS = st.sampled_from([",", ",", ",", ", ", ";"])
+ENDINGS = st.sampled_from(["\n", "\r\n", "\r"])
+
+
+def quoted(text: str, always: bool) -> str:
+    if always or any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+@st.composite
+def csv_files(draw, header: list[str]) -> str:
+    names = list(header) + draw(st.lists(st.sampled_from(["url", "note", " x ", "id"]), max_size=2))
+    ending = draw(ENDINGS)
+    rows = draw(st.lists(st.lists(CELL, min_size=len(names) - 1, max_size=len(names) + 1),
+                         max_size=6))  # fmt: skip
+    raw = draw(st.booleans())  # cells written as they are, quotes and all
+    always = draw(st.booleans())
+    lines = [",".join(names)]
+    for row in rows:
+        lines.append(",".join(c if raw else quoted(c, always) for c in row))
+    text = ending.join(lines) + (ending if draw(st.booleans()) else "")
+    if draw(st.booleans()):
+        at = draw(st.integers(0, len(text)))
+        text = text[:at] + draw(st.sampled_from(['"', "\n", ",", "\ufeff", " "])) + text[at:]
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(csv_files(["id", "email", "industry"]))
+def test_any_contacts_csv_gives_the_old_frames_or_the_old_messages(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("c") / "c.csv"
+    path.write_bytes(text.encode("utf-8"))
+    same_contacts(path)
+
+
+CONTACTS = [
+    old.Contact("1", email="Ann@Acme.io"),
+    old.Contact("2", email="bob@beta.io"),
+    old.Contact("c1", email=" x@y.io "),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(
+        [["contact_id", "type", "occurred_at"], ["email", "type", "occurred_at"],
+         ["id", "contact_id", "email", "type", "occurred_at"], ["type", "occurred_at"]]
+    ),
+    st.data(),
+)  # fmt: skip
+def test_any_activities_csv_gives_the_old_frames_or_the_old_messages(
+    tmp_path_factory, header, data
+):
+    text = data.draw(csv_files(header))
+    path = tmp_path_factory.mktemp("a") / "a.csv"
+    path.write_bytes(text.encode("utf-8"))
+    same_activities(path, CONTACTS)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=60), st.sampled_from(["c.csv", "a.csv"]))
+def test_any_bytes_read_as_before(tmp_path_factory, data, name):
+    path = tmp_path_factory.mktemp("b") / name
+    path.write_bytes(b"id,email,contact_id,type,occurred_at\n" + data)
+    contacts = same_contacts(path)
+    same_activities(path, contacts or CONTACTS)
+
+
+def test_the_examples_give_the_old_frames() -> None:
+    data = Path(__file__).parents[2] / "examples" / "data"
+    contacts = same_contacts(data / "contacts.csv")
+    assert contacts
+    same_activities(data / "activities.csv", contacts)
+
+
+def test_a_row_with_a_problem_far_down_is_located_on_its_line(tmp_path: Path) -> None:
+    body = "".join(f"c{i},page_view,2026-10-01T10:00:00Z\n" for i in range(5000))
+    body += 'c1,"page\nview",someday\n'
+    path = tmp_path / "a.csv"
+    path.write_text("contact_id,type,occurred_at\n" + body, "utf-8")
+    assert outcome(read_activities, path, CONTACTS) == outcome(old.read_activities, path, CONTACTS)
+    assert "a.csv:5002: column 'type'" in outcome(read_activities, path, CONTACTS)[0]
+
+
+# --- moments --------------------------------------------------------------------------------
+
+MOMENT_SHAPES = [
+    "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%Y-%m-%dT%H:%M",
+    "%Y-%m-%dT%H:%M:%S%z", "%Y%m%dT%H%M%S", "%Y-%m-%dT%H",
+]  # fmt: skip
+
+
+@st.composite
+def moment_texts(draw) -> str:
+    moment = draw(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)))
+    shape = draw(st.sampled_from(MOMENT_SHAPES))
+    zone = draw(st.sampled_from(["", "Z", "+02:00", "-23:59", "+00:00", "+05:75", "+01"]))
+    text = moment.strftime(shape)
+    if "%z" not in shape and shape != "%Y-%m-%d":
+        text += zone
+    if draw(st.booleans()):  # a fraction of another length
+        digits = draw(st.integers(1, 8))
+        text = text.replace(f".{moment.microsecond:06d}", "." + "7" * digits)
+    return text
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(moment_texts(), st.text(alphabet="0123456789-:T Z+.", max_size=26)),
+                min_size=1, max_size=20))  # fmt: skip
+def test_fast_moments_agree_with_parse_moment(texts: list[str]) -> None:
+    offsets, data = string_buffers(pa.array(texts, type=pa.string()))
+    micros, ok = fast_moments(offsets, data)
+    for text, value, fast in zip(texts, micros.tolist(), ok.tolist(), strict=True):
+        if fast:  # what is read here is what Python reads; the rest is left to it
+            parsed = parse_moment(text)
+            assert parsed is not None and micros_of(parsed) == value, text
+
+
+def test_the_common_shapes_are_read_fast() -> None:
+    texts = ["2026-03-01", "2026-03-01T09:30", "2026-03-01 09:30:00.123", "2026-03-01T09:30:00Z",
+             "2026-03-01T09:30:00.123456+01:00", "2024-02-29T23:59:59-23:59"]  # fmt: skip
+    micros, ok = fast_moments(*string_buffers(pa.array(texts)))
+    assert ok.all()
+    assert micros.tolist() == [micros_of(parse_moment(t)) for t in texts]
+
+
+def test_epoch_seconds_are_the_timestamps_of_the_old_frames() -> None:
+    from connectors.files.moments import float_seconds
+
+    moments = [datetime(1, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, 999_999,
+               tzinfo=UTC), datetime(2026, 3, 1, 9, 30, 0, 123_457, tzinfo=UTC)]  # fmt: skip
+    moments += [
+        datetime(2200, 1, 1, tzinfo=UTC) + timedelta(microseconds=k * 7919) for k in range(50)
+    ]
+    micros = np.array([micros_of(m) for m in moments], dtype=np.int64)
+    assert float_seconds(micros).tolist() == [m.timestamp() for m in moments]
+
+
+# --- Parquet --------------------------------------------------------------------------------
+
+
+def test_parquet_gives_the_frames_csv_gives(tmp_path: Path) -> None:
+    data = Path(__file__).parents[2] / "examples" / "data"
+    for name in ("contacts", "activities"):
+        table = pacsv.read_csv(data / f"{name}.csv")
+        # row groups of a few rows: a dictionary each, unified on reading
+        pq.write_table(table, tmp_path / f"{name}.parquet", row_group_size=97)
+    people_csv = read_contact_columns(data / "contacts.csv")
+    people_pq = read_contact_columns(tmp_path / "contacts.parquet")
+    frame_csv = ContactFrame.from_arrays(people_csv.ids, people_csv.emails, people_csv.attributes)
+    frame_pq = ContactFrame.from_arrays(people_pq.ids, people_pq.emails, people_pq.attributes)
+    assert list(frame_pq.ids) == list(frame_csv.ids)
+    numbers = {"employees", "budget"}
+    assert {k: v for k, v in cells(frame_pq).items() if k not in numbers} == {
+        k: v for k, v in cells(frame_csv).items() if k not in numbers
+    }
+    acts_csv = read_activity_columns(data / "activities.csv", people_csv)
+    acts_pq = read_activity_columns(tmp_path / "activities.parquet", people_pq)
+    assert acts_pq.contact_rows.tolist() == acts_csv.contact_rows.tolist()
+    assert acts_pq.micros.tolist() == acts_csv.micros.tolist()
+    assert acts_pq.type_codes.tolist() == acts_csv.type_codes.tolist()
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        ({"email": ["a@b.io"]}, "c.parquet: column 'id': missing column 'id' (found: email)"),
+        ({"id": ["1", "1"]}, "c.parquet:2: column 'id': duplicate id '1' (first on line 1)"),
+        ({"id": ["1"], "n": [math.nan]}, "c.parquet:1: column 'n': a number out of range for the rules: nan"),
+        ({"id": ["1"], "n": [[1, 2]]}, "c.parquet:1: column 'n': nested objects and lists are not supported"),
+        ({"id": ["1", None]}, "c.parquet:2: column 'id': the contact id is empty"),
+    ],
+)  # fmt: skip
+def test_malformed_parquet_contacts(tmp_path: Path, columns, expected) -> None:
+    pq.write_table(pa.table(columns), tmp_path / "c.parquet")
+    found = outcome(read_contact_columns, tmp_path / "c.parquet")
+    assert [m.replace(str(tmp_path) + "/", "") for m in found] == [expected]
+
+
+def test_a_file_that_is_not_parquet_is_said_so(tmp_path: Path) -> None:
+    (tmp_path / "c.parquet").write_text("id\n1\n")
+    [message] = outcome(read_contact_columns, tmp_path / "c.parquet")
+    assert "c.parquet: not a Parquet file" in message
+
+
+def test_parquet_times_may_be_timestamps_dates_or_text(tmp_path: Path) -> None:
+    pq.write_table(pa.table({"id": ["1"]}), tmp_path / "c.parquet")
+    people = read_contact_columns(tmp_path / "c.parquet")
+    at = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    for column in (
+        pa.array([at], pa.timestamp("ms", tz="UTC")),
+        pa.array([at.replace(tzinfo=None)], pa.timestamp("us")),
+        pa.array(["2026-03-01T10:30:00+01:00"]),
+    ):
+        table = pa.table({"contact_id": ["1"], "type": ["page_view"], "occurred_at": column})
+        pq.write_table(table, tmp_path / "a.parquet")
+        read = read_activity_columns(tmp_path / "a.parquet", people)
+        assert read.micros.tolist() == [micros_of(at)]
+    table = pa.table({"contact_id": [1], "type": ["page_view"], "occurred_at": [None]},
+                     schema=pa.schema([("contact_id", pa.int64()), ("type", pa.string()),
+                                       ("occurred_at", pa.timestamp("s"))]))  # fmt: skip
+    pq.write_table(table, tmp_path / "a.parquet")
+    [message] = outcome(read_activity_columns, tmp_path / "a.parquet", people)
+    assert message.endswith("a.parquet:1: column 'occurred_at': expected an ISO-8601 date and "
+                            "time such as 2026-03-01T09:30:00Z, got None")  # fmt: skip
+
+
+def test_jsonl_lone_surrogates_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl"
+    path.write_text(json.dumps({"id": "1", "email": "\ud800@x.io"}) + "\n")
+    [message] = outcome(read_contact_columns, path)
+    assert message.endswith("c.jsonl:1: invalid JSON: a lone surrogate (\\ud800-\\udfff)")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d",
+                     "%Y-%m-%dT%H:%M:%S+05:30", "%Y-%m-%dT%H:%M:%S-23:59", "%Y-%m-%dT%H:%M:%S.%f"]),
+    st.lists(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)),
+             min_size=1, max_size=30),
+    st.lists(st.tuples(st.integers(0, 29), st.integers(0, 25), st.sampled_from("9/T :xZ+-0")),
+             max_size=4),
+)  # fmt: skip
+def test_moments_of_one_width_agree_with_parse_moment(shape, moments, changes) -> None:
+    texts = [m.strftime(shape) for m in moments]
+    for row, at, char in changes:  # a character changed here and there, the width kept
+        if row < len(texts) and at < len(texts[row]):
+            texts[row] = texts[row][:at] + char + texts[row][at + 1 :]
+    micros, ok = fast_moments(*string_buffers(pa.array(texts, type=pa.string())))
+    for text, value, fast in zip(texts, micros.tolist(), ok.tolist(), strict=True):
+        parsed = parse_moment(text)
+        if fast:
+            assert parsed is not None and micros_of(parsed) == value, text
+    assert ok[[i for i, t in enumerate(texts) if t == texts[0]]].all() == bool(ok[0])
+    if not changes:  # the shapes exports write are all read here
+        assert ok.all()
+
+
+def test_pyarrow_is_loaded_only_to_read_or_write_a_file() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, sync.cli, connectors.files; print('pyarrow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_parquet_text_is_trimmed_and_blank_is_missing_across_row_groups(tmp_path: Path) -> None:
+    ids = [" 1", "2 ", "3", "4"]
+    pq.write_table(
+        pa.table(
+            {"id": ids, "email": [" A@b.io", "a@B.io ", "  ", None], "tier": ["x", " x", "", "y "]}
+        ),
+        tmp_path / "c.parquet",
+        row_group_size=2,
+    )
+    people = read_contact_columns(tmp_path / "c.parquet")
+    assert people.ids.tolist() == ["1", "2", "3", "4"]
+    frame = ContactFrame.from_arrays(
+        people.ids, people.addresses, people.attributes, normalized=True
+    )
+    assert cells(frame)["email"] == ["a@b.io", "a@b.io", None, None]
+    assert cells(frame)["tier"] == ["x", "x", None, "y"]
+    table = pa.table({"contact_id": ["1", " 2", "", "9"], "email": [None, None, "A@B.IO", None],
+                      "type": ["page_view", " Page View", "email_open", "page_view"],
+                      "occurred_at": ["2026-01-01T00:00:00Z"] * 4})  # fmt: skip
+    pq.write_table(table, tmp_path / "a.parquet", row_group_size=3)
+    read = read_activity_columns(tmp_path / "a.parquet", people)
+    assert read.contact_rows.tolist() == [0, 1, 0] and read.unmatched == 1
+
+
+def test_parquet_dictionary_columns_read_as_text(tmp_path: Path) -> None:
+    ids = pa.array(["1", "2", "3"]).dictionary_encode()
+    tier = pa.array(["x", " x", None]).dictionary_encode()
+    pq.write_table(pa.table({"id": ids, "tier": tier}), tmp_path / "c.parquet")
+    people = read_contact_columns(tmp_path / "c.parquet")
+    assert people.ids.tolist() == ["1", "2", "3"]
+    codes, categories = people.attributes["tier"]
+    assert [None if c < 0 else categories[c] for c in codes] == ["x", "x", None]

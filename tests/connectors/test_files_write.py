@@ -1,0 +1,107 @@
+"""Scores written from columns are the bytes written from rows, in every format."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.files import write_columns, write_rows
+from scoring.reasons import PackedText
+
+texts = st.one_of(
+    st.none(),
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12),
+    st.sampled_from(["a,b", 'say "hi"', "two\nlines", "cr\r", "·", "\x00\x1f\x7f", "\\", "\u2028"]),
+)
+numbers = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.integers(-(10**7), 10**7).map(lambda i: i / 100),
+    st.sampled_from([0.0, -0.0, 1e16, 1.5e-7, 123456789012.34, 110.0]),
+)
+
+
+def packed(values: list[str]) -> PackedText:
+    data = [v.encode() for v in values]
+    offsets = np.concatenate(([0], np.cumsum([len(d) for d in data]))).astype(np.int64)
+    return PackedText(offsets, b"".join(data))
+
+
+@st.composite
+def tables(draw) -> tuple[dict, list[dict]]:
+    n = draw(st.integers(0, 8))
+    ids = [draw(st.text(max_size=5)) for _ in range(n)]
+    emails = [draw(texts) for _ in range(n)]
+    scores = [draw(numbers) for _ in range(n)]
+    flags = [draw(st.booleans()) for _ in range(n)]
+    counts = [draw(st.integers(0, 4)) for _ in range(n)]
+    reasons = [draw(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30))
+               for _ in range(n)]  # fmt: skip
+    categories = sorted({e for e in emails if e is not None})
+    codes = np.array([-1 if e is None else categories.index(e) for e in emails], dtype=np.int32)
+    columns = {
+        "id": np.array(ids, dtype=object),
+        "email": (codes, np.array(categories, dtype=object)),
+        "score": np.array(scores, dtype=np.float64),
+        "disqualified": np.array(flags, dtype=bool),
+        "bant": np.array(counts, dtype=np.int64),
+        "reasons": packed(reasons),
+    }
+    rows = [
+        {"id": i, "email": e, "score": s, "disqualified": f, "bant": c, "reasons": r}
+        for i, e, s, f, c, r in zip(ids, emails, scores, flags, counts, reasons, strict=True)
+    ]
+    return columns, rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables(), st.sampled_from(["csv", "jsonl"]))
+def test_columns_are_written_as_rows_are(tmp_path_factory, table, kind) -> None:
+    columns, rows = table
+    folder = tmp_path_factory.mktemp("w")
+    write_rows(folder / f"rows.{kind}", rows, list(columns))
+    write_columns(folder / f"columns.{kind}", columns)
+    assert (folder / f"columns.{kind}").read_bytes() == (folder / f"rows.{kind}").read_bytes()
+
+
+def test_parquet_holds_the_values(tmp_path: Path) -> None:
+    columns = {
+        "id": np.array(["1", "2"], dtype=object),
+        "email": (np.array([0, -1], np.int32), np.array(["a@b.io"], dtype=object)),
+        "score": np.array([12.5, -3.0]),
+        "lead": np.array([True, False]),
+        "reasons": packed(["+12 x · +1 y", ""]),
+    }
+    write_columns(tmp_path / "out.parquet", columns)
+    assert pq.read_table(tmp_path / "out.parquet").to_pylist() == [
+        {"id": "1", "email": "a@b.io", "score": 12.5, "lead": True, "reasons": "+12 x · +1 y"},
+        {"id": "2", "email": None, "score": -3.0, "lead": False, "reasons": ""},
+    ]
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
+def test_a_column_write_keeps_the_mode_rules(tmp_path: Path, kind: str) -> None:
+    previous = os.umask(0o077)
+    try:
+        write_columns(tmp_path / f"out.{kind}", {"id": np.array(["1"], dtype=object)})
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / f"out.{kind}").stat().st_mode) == 0o600
+    target = tmp_path / f"old.{kind}"
+    target.write_text("old")
+    target.chmod(0o640)
+    write_columns(target, {"id": np.array(["1"], dtype=object)})
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"old.{kind}", f"out.{kind}"]
+
+
+def test_jsonl_lines_are_json(tmp_path: Path) -> None:
+    write_columns(tmp_path / "o.jsonl", {"a": np.array(['"x"\n'], dtype=object)})
+    assert json.loads((tmp_path / "o.jsonl").read_text()) == {"a": '"x"\n'}

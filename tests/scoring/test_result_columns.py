@@ -1,0 +1,95 @@
+"""A batch's results as columns (`ScoreBatch.columns`): the values `row` gives, the reasons
+`reasons_text` writes, for every contact at once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sandbox.world import generate_world
+from sandbox.world.columns import world_columns
+from scoring import ActivityFrame, ContactFrame, load_rules, parse_rules, score
+from scoring.reasons import exact_round
+
+ROOT = Path(__file__).parents[2]
+RULE_FILES = [
+    ROOT / "scoring" / "rulesets" / "default.yaml",
+    ROOT / "bench" / "rules_realistic.yaml",
+    ROOT / "examples" / "thibault.yaml",
+    ROOT / "examples" / "seven_stages.yaml",
+    ROOT / "examples" / "three_dimensions.yaml",
+]
+
+
+def world_batch(rules, people: int, seed: int):
+    world = generate_world(people, seed=seed, days=120)
+    c = world_columns(world)
+    contacts = ContactFrame.from_arrays(c.ids, c.emails, c.people)
+    activities = ActivityFrame.from_arrays(c.person, c.type, c.at, c.events)
+    return score(rules, contacts, activities, datetime.fromtimestamp(world.now, UTC))
+
+
+def assert_columns_are_the_rows(batch) -> None:
+    columns = batch.columns(ranked=True)
+    rows = list(batch.rows(ranked=True))
+    assert list(columns) == list(rows[0]) if rows else True
+    for name, column in columns.items():
+        if isinstance(column, tuple):
+            codes, categories = column
+            values = [None if c < 0 else categories[c] for c in codes.tolist()]
+        elif hasattr(column, "tolist") and not isinstance(column, np.ndarray):
+            values = column.tolist()
+        else:
+            values = column.tolist()
+        assert values == [row[name] for row in rows], name
+
+
+@pytest.mark.parametrize("path", RULE_FILES, ids=lambda p: p.stem)
+def test_columns_hold_what_rows_give_for_every_rule_file(path: Path) -> None:
+    assert_columns_are_the_rows(world_batch(load_rules(path), 300, seed=3))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.integers(0, 10_000),
+    st.sampled_from(RULE_FILES),
+    st.floats(-40, 40).filter(lambda x: x != 0),
+    st.floats(0.5, 60),
+)
+def test_reasons_of_a_whole_batch_are_each_contacts_reasons(seed, path, points, cap) -> None:
+    text = path.read_text("utf-8")
+    # an extra rule with odd points and a cap near them: halves, caps and decay in play
+    extra = (
+        f"\n  - {{id: odd, label: 'odd, \"quoted\" rule', activity: page_view, "
+        f"points: {points!r}, cap: {cap!r}, half_life_days: 7}}\n"
+    )
+    rules = parse_rules(text.replace("\nrules:\n", "\nrules:" + extra, 1), "x.yaml")
+    assert_columns_are_the_rows(world_batch(rules, 120, seed=seed))
+
+
+def test_an_empty_batch_has_empty_columns() -> None:
+    rules = load_rules(RULE_FILES[0])
+    contacts = ContactFrame.from_columns([], [])
+    activities = ActivityFrame.from_arrays(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0))
+    columns = score(rules, contacts, activities, datetime(2026, 1, 1, tzinfo=UTC)).columns()
+    assert all(len(c[0]) == 0 if isinstance(c, tuple) else len(c) == 0 for c in columns.values())
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.integers(-(10**6), 10**6).map(lambda i: i / 200),
+            st.integers(-(10**9), 10**9).map(lambda i: i / 1000 + 0.005),
+        ),
+        max_size=30,
+    )
+)
+def test_exact_round_rounds_as_python_does(values: list[float]) -> None:
+    assert exact_round(np.array(values, dtype=np.float64)).tolist() == [round(v, 2) for v in values]
