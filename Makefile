@@ -46,6 +46,7 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy connectors sandbox scoring sync
 
 bench: $(VENV)/.installed
+	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/files.py
 	$(BIN)/python bench/world.py

@@ -1,0 +1,36 @@
+"""What the quick commands load: `--help` nothing heavy, `validate` no numpy and no store.
+
+Import time is what makes them slow to answer (a benchmark, `bench/startup.py`, times
+them); these tests pin which modules each one leaves alone, so a top-level import
+added to the command line shows here."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
+HEAVY = ("numpy", "sqlalchemy", "pydantic_settings", "pyarrow", "hubspot", "pydantic")
+
+
+def loaded_after(*args: str) -> set[str]:
+    """The heavy modules loaded once `leadscore ARGS` has run, in a fresh interpreter."""
+    code = (
+        "import json, sys\n"
+        "from sync.cli import app\n"
+        f"try:\n    app({list(args)!r})\n"
+        "except SystemExit:\n    pass\n"
+        f"print(json.dumps([m for m in {list(HEAVY)!r} if m in sys.modules]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def test_help_loads_nothing_heavy() -> None:
+    assert loaded_after("--help") == set()
+
+
+def test_validate_reads_the_rules_without_numpy_the_store_or_the_settings() -> None:
+    assert loaded_after("validate", str(RULES)) == {"pydantic"}
