@@ -1,9 +1,10 @@
-"""Benchmark of the batch engine against a hand-written plain numpy baseline.
+"""Benchmark of the batch engine, cold, against a hand-written plain numpy baseline.
 
-    .venv/bin/python bench/engine.py                  # 530,000 people, about 10M activities
-    .venv/bin/python bench/engine.py --people 50000
+    .venv/bin/python bench/engine.py                          # 530,000 people, ~10M activities
+    .venv/bin/python bench/engine.py --size 1000000:10000000  # 1M people, the latest 10M
+    .venv/bin/python bench/engine.py --size 50000 --runs 3 --rules 36
 
-What it does:
+What it does, for each --size (PEOPLE, or PEOPLE:ACTIVITIES):
 
 1. Generates the sandbox's seeded synthetic B2B world (`sandbox.world.generate_world`,
    one year up to its `now`): companies with industry, country and a heavy-tailed head
@@ -11,429 +12,346 @@ What it does:
    domain, a free-mail domain or (rarely) a competitor's; and their event log: campaign
    email sends with the opens, clicks (mail-gateway and sandbox scanner clicks among
    them), bounces, unsubscribes and spam reports that follow, site sessions, downloads,
-   forms, questions, demo requests, meetings, quotes and purchases. At the default size
-   the log holds about 10M events. The world becomes the engine's frames through
-   `sandbox.world.columns.world_columns` and `ContactFrame.from_arrays` /
-   `ActivityFrame.from_arrays`, as in the tests; the CRM stage of each contact
+   forms, questions, demo requests, meetings, quotes and purchases (about 19 a person
+   over the year). With ACTIVITIES, only the latest ACTIVITIES events are kept (a
+   shorter history of the same people). The CRM stage of each contact
    (`lifecycle_stage`) is Customer for the world's buyers, missing for the others.
-2. Times `scoring.score` with `bench/rules_realistic.yaml` (best of --repeat), scoring
-   at the world's `now`.
-3. Times `baseline`: the same arithmetic for the same rule set, written once by
-   hand in plain numpy with the rules hard-coded. It is the "physical limit" of
-   plain numpy, written straightforwardly: it groups the usable rows by activity
-   type once (as the engine does), but it does not use tricks the engine could
-   not (no knowledge of how the data were generated).
-4. Checks that both give the same totals (and dimensions and disqualifications)
-   for every contact, and exits 1 if they do not.
+2. Writes the world's plain columns (`sandbox.world.columns.world_columns`) to .npy
+   files, one a field, and the rule files: bench/rules_realistic.yaml (36 rules) and a
+   100-rule variant of it (`engine_baseline.with_variants`).
+3. Runs each side in a fresh process (bench/engine_cold.py), --runs times, engine and
+   baseline in turn. Both start from the same files: numbers memory-mapped from the
+   page cache, text unpickled (`engine_baseline.load`), each reading the fields it
+   uses (the engine: those its rules name, as the sync pulls them). The timed part
+   runs from the top of the child, before numpy is imported, to the scores: imports,
+   reading, building the frames (the engine's `from_arrays`, which normalizes the
+   addresses and derives their domains; the baseline its own domains), the rules and
+   one call. Each child also reports its peak resident memory (VmHWM).
+4. Checks that both sides give the same totals, dimensions and disqualifications for
+   every contact, and exits 1 if they do not.
+5. Prints one table: size, rules, the median cold time of each side, their ratio (goal
+   at most 1.5), the median peak memory of each side (goal for 100 rules: under
+   2 GB), then each side's median phases and, with --warm N, the best of N more calls
+   in the same process.
 
-Machine clicks. The engine drops, by default, email clicks made less than 10 s
-after the email_sent of the same campaign to the same contact, and clicks in a
-burst of more than 2 by one contact within one second. The world holds such
-clicks, as real data do: mail gateways follow links within seconds of delivery
-and sandboxes open every link of a message within one second. The baseline
-applies the same filter in plain numpy (with the default thresholds
-hard-coded), so both sides pay for it, and the totals check covers it.
-
-What the baseline does not do: the engine also keeps every rule's points and
-match count per contact (for explanations), the stage ladder and the grades;
-the baseline computes only what the totals need, plus the disqualification flag.
+The baseline (bench/engine_baseline.py) is the same arithmetic for the same rules in
+plain numpy, with the rules as a table: the "physical limit" of plain numpy, written
+straightforwardly. It drops the same machine clicks as the engine's default filter
+(email clicks less than 10 s after the email_sent of the same campaign to the same
+contact, or more than 2 by one contact within one second), sorting only the sends to
+contacts who clicked, as the engine does. It does not build what the engine also
+builds: each rule's hits for reasons, stages and grades.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import pstats
-import re
-import resource
+import json
+import os
+import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 import numpy as np
-import numpy.typing as npt
+import yaml
 
 import scoring
 from sandbox.world import generate_world
-from sandbox.world.columns import Plain, world_columns
+from sandbox.world.columns import world_columns
 from scoring.filters import machine_clicks as engine_machine_clicks
-from scoring.frames import (
-    ActivityFrame,
-    CategoricalColumn,
-    Column,
-    ContactFrame,
-    NumericColumn,
-)
 from scoring.records import ACTIVITY_TYPES, TYPE_CODES, ActivityType
 
-RULES_PATH = Path(__file__).with_name("rules_realistic.yaml")
-DAY = 86_400.0
-IntArray = npt.NDArray[np.int32]
-Floats = npt.NDArray[np.float64]
-Bools = npt.NDArray[np.bool_]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from engine_baseline import Inputs, load_field, machine_clicks, with_variants
+
+HERE = Path(__file__).resolve().parent
+RULES_PATH = HERE / "rules_realistic.yaml"
+CHILD = HERE / "engine_cold.py"
+PEAK_GOAL_MB = 2048.0
+RATIO_GOAL = 1.5
 
 
-# --- the synthetic data set ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Size:
+    people: int
+    activities: int | None = None
+    """Keep only the latest this many events (None: all)."""
+
+    @classmethod
+    def parse(cls, text: str) -> Size:
+        people, _, activities = text.replace(",", "").replace("_", "").partition(":")
+        return cls(int(people), int(activities) if activities else None)
+
+
+# --- the input files -----------------------------------------------------------------------
+
+
+def write_inputs(folder: Path, size: Size, seed: int, days: int) -> dict[str, Any]:
+    """The world's columns as .npy files in `folder`; what was made, for the report."""
+    started = time.perf_counter()
+    world = generate_world(size.people, seed=seed, days=days)
+    generated = time.perf_counter() - started
+    c = world_columns(world)
+    keep = np.arange(len(c.at))
+    if size.activities is not None and size.activities < len(keep):
+        latest = np.argsort(c.at, kind="stable")[len(keep) - size.activities :]
+        keep = np.sort(latest)
+
+    def save(name: str, array: np.ndarray) -> None:
+        np.save(folder / f"{name}.npy", array, allow_pickle=array.dtype == object)
+
+    save("ids", c.ids)
+    save("email_codes", c.emails[0])
+    save("email_categories", c.emails[1])
+    stage = np.array(["Customer"], dtype=object)  # the CRM records won deals
+    crm = (np.where(world.people.converted, 0, -1).astype(np.int32), stage)
+    for name, value in (c.people | {"lifecycle_stage": crm}).items():
+        if isinstance(value, tuple):
+            save(f"c.{name}.codes", value[0])
+            save(f"c.{name}.categories", value[1])
+        else:
+            save(f"c.{name}", value)
+    save("a.person", c.person[keep])
+    save("a.type", c.type[keep])
+    save("a.at", c.at[keep])
+    for name, value in c.events.items():
+        if isinstance(value, tuple):
+            save(f"a.{name}.codes", value[0][keep])
+            save(f"a.{name}.categories", value[1])
+        else:
+            save(f"a.{name}", value[keep])
+    meta = {"now": world.now, "type_codes": {t.value: code for t, code in TYPE_CODES.items()}}
+    (folder / "meta.json").write_text(json.dumps(meta), "utf-8")
+    shares = np.bincount(c.type[keep], minlength=len(ACTIVITY_TYPES)) / max(len(keep), 1)
+    return {
+        "contacts": size.people,
+        "activities": len(keep),
+        "events": len(c.at),
+        "now": world.now,
+        "generate": generated,
+        "mix": [
+            f"{t.value} {s:.1%}" for t, s in zip(ACTIVITY_TYPES, shares, strict=True) if s > 0.004
+        ],
+    }
+
+
+def write_rules(folder: Path, count: int, source: Path = RULES_PATH) -> Path:
+    """The engine's rule file: `source` as it is (36 rules) or with variants up to `count`."""
+    data = yaml.safe_load(source.read_text("utf-8"))
+    if count == len(data["rules"]):
+        return source
+    data["rules"] = with_variants(data["rules"], count)
+    path = folder / f"rules_{count}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    return path
+
+
+def filtered_clicks(folder: Path, rules_path: Path) -> str:
+    """How many clicks each side's filter drops, and whether they are the same rows."""
+    inputs = Inputs.read(folder)
+    acts = scoring.ActivityFrame.from_arrays(
+        inputs.who, inputs.types, inputs.when, {"campaign": load_field(folder, "a", "campaign")}
+    )
+    usable = inputs.when <= inputs.now
+    ours = machine_clicks(inputs, usable)
+    bot = scoring.load_rules(rules_path).filters.bot_clicks
+    same = np.array_equal(ours, engine_machine_clicks(acts, usable, bot))
+    clicks = int((usable & (inputs.types == TYPE_CODES[ActivityType.EMAIL_CLICK])).sum())
+    return (
+        f"{int(ours.sum()):,} of {clicks:,} email clicks are machine clicks "
+        f"({'same rows as' if same else 'NOT the same rows as'} the engine's filter)"
+    ) + ("" if same else " MISMATCH")
+
+
+# --- the runs ------------------------------------------------------------------------------
+
+
+def run_child(side: str, folder: Path, rules: Path, count: int, warm: int, profile: int) -> dict:
+    out = folder / f"result-{side}-{count}.npz"
+    root = str(HERE.parent)
+    env = os.environ | {"PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, str(CHILD), side, str(folder), str(rules), str(count), str(out)]
+    command += ["--warm", str(warm), "--profile", str(profile)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{side} run failed ({done.returncode}):\n{done.stderr}")
+    if profile:
+        print(done.stderr)
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report["out"] = out
+    return report
+
+
+def agree(folder: Path, count: int) -> str | None:
+    """None when both sides gave the same scores, else what differs."""
+    engine = np.load(folder / f"result-engine-{count}.npz")
+    base = np.load(folder / f"result-baseline-{count}.npz")
+    bad_total = ~np.isclose(engine["total"], base["total"])
+    bad_dims = ~np.isclose(engine["dimensions"], base["dimensions"]).all(axis=1)
+    bad_disq = engine["disqualified"] != base["disqualified"]
+    if not (bad_total.any() or bad_dims.any() or bad_disq.any()):
+        return None
+    text = (
+        f"engine and baseline disagree on {int(bad_total.sum()):,} totals, "
+        f"{int(bad_dims.sum()):,} dimension rows, {int(bad_disq.sum()):,} disqualified"
+    )
+    for row in np.flatnonzero(bad_total | bad_dims | bad_disq)[:3].tolist():
+        text += (
+            f"\n  row {row}: engine {engine['total'][row]:.4f} {engine['dimensions'][row].round(4)}"
+            f" baseline {base['total'][row]:.4f} {base['dimensions'][row].round(4)}"
+        )
+    return text
 
 
 @dataclass
-class Dataset:
-    contacts: ContactFrame
-    activities: ActivityFrame
-    as_of: datetime
-    seconds_generate: float
-    """generate_world."""
-    seconds_frames: float
-    """world_columns and the frames' from_arrays (which derive email_domain and email_free)."""
+class Line:
+    size: str
+    people: int
+    rules: int
+    engine: list[dict]
+    baseline: list[dict]
+    check: str | None
+
+    def median(self, side: str, key: str) -> float:
+        return statistics.median(run[key] for run in getattr(self, side) if key in run)
+
+    @property
+    def ratio(self) -> float:
+        return self.median("engine", "seconds") / self.median("baseline", "seconds")
+
+    def pair_ratios(self) -> list[float]:
+        """Each engine run over the baseline run right after it, smallest first."""
+        pairs = zip(self.engine, self.baseline, strict=True)
+        return sorted(e["seconds"] / b["seconds"] for e, b in pairs)
+
+    def goal(self) -> str:
+        met = self.ratio <= RATIO_GOAL
+        text = f"ratio <= {RATIO_GOAL}"
+        if self.rules >= 100 and self.people >= 1_000_000:
+            met = met and self.median("engine", "peak_mb") < PEAK_GOAL_MB
+            text += f", peak < {PEAK_GOAL_MB:.0f} MB"
+        return f"{text}: {'met' if met else 'MISSED'}"
 
 
-def generate(people: int, seed: int, days: int) -> Dataset:
-    started = time.perf_counter()
-    world = generate_world(people, seed=seed, days=days)
-    generated = time.perf_counter()
-    c = world_columns(world)
-    stage = np.empty(1, dtype=object)
-    stage[0] = "Customer"  # the CRM records won deals
-    crm: dict[str, Plain] = {
-        "lifecycle_stage": (np.where(world.people.converted, 0, -1).astype(np.int32), stage)
-    }
-    contacts = ContactFrame.from_arrays(c.ids, c.emails, c.people | crm)
-    activities = ActivityFrame.from_arrays(c.person, c.type, c.at, c.events)
-    framed = time.perf_counter()
-    as_of = datetime.fromtimestamp(world.now, UTC)
-    return Dataset(contacts, activities, as_of, generated - started, framed - generated)
+def spread(runs: list[dict], key: str) -> str:
+    values = sorted(run[key] for run in runs)
+    return f"{statistics.median(values):.2f} s ({values[0]:.2f}-{values[-1]:.2f})"
 
 
-# --- the plain numpy baseline -------------------------------------------------------------
-
-
-def text_mask(column: Column | None, values: list[str]) -> Bools:
-    """Rows whose text is one of `values`, ignoring case (False where missing)."""
-    assert isinstance(column, CategoricalColumn)
-    wanted = {v.casefold() for v in values}
-    table = np.array([str(c).casefold() in wanted for c in column.categories] + [False])
-    return table[column.codes]
-
-
-def url_table(urls: CategoricalColumn, test: Callable[[str], object]) -> Bools:
-    """Truth value per URL category, and False for a missing URL (the last entry)."""
-    return np.array([bool(test(str(u).casefold())) for u in urls.categories] + [False])
-
-
-def machine_clicks(acts: ActivityFrame, usable: Bools) -> Bools:
-    """Email clicks < 10 s after a send of the same campaign, or > 2 in one second."""
-    types, who, when = acts.type_codes, acts.contact_rows, acts.occurred_at
-    clicks = np.flatnonzero(usable & (types == TYPE_CODES[ActivityType.EMAIL_CLICK]))
-    sends = np.flatnonzero(usable & (types == TYPE_CODES[ActivityType.EMAIL_SENT]))
-    machine = np.zeros(len(acts), dtype=bool)
-    # bursts: three clicks of one contact within one second flag all three
-    by_contact = clicks[np.lexsort((when[clicks], who[clicks]))]
-    c, t = who[by_contact], when[by_contact]
-    third = (c[2:] == c[:-2]) & (t[2:] - t[:-2] < 1.0)
-    burst = np.zeros(len(by_contact), dtype=bool)
-    burst[:-2] |= third
-    burst[1:-1] |= third
-    burst[2:] |= third
-    machine[by_contact[burst]] = True
-    # right after delivery: merge sends and clicks by (contact, campaign, time), sends
-    # first at equal times, and compare each click with the last send before it
-    campaign = acts.columns["campaign"]
-    assert isinstance(campaign, CategoricalColumn)
-    both = np.concatenate((sends, clicks))
-    key = who[both].astype(np.int64) * (len(campaign.categories) + 1) + campaign.codes[both] + 1
-    is_click = np.arange(len(both)) >= len(sends)
-    order = np.lexsort((is_click, when[both], key))
-    both, key, is_click = both[order], key[order], is_click[order]
-    last_send = np.maximum.accumulate(np.where(is_click, -1, np.arange(len(both))))
-    early = is_click & (last_send >= 0)
-    src = last_send[early]
-    early[early] = (key[src] == key[early]) & (when[both[early]] - when[both[src]] < 10.0)
-    machine[both[early]] = True
-    return machine
-
-
-def baseline(
-    contacts: ContactFrame, acts: ActivityFrame, as_of: datetime
-) -> tuple[Floats, Floats, Bools]:
-    """Totals, dimensions (fit, activity, engagement) and disqualification in plain numpy,
-    for the rules of bench/rules_realistic.yaml written out by hand."""
-    now = as_of.timestamp()
-    n = len(contacts)
-    usable = acts.occurred_at <= now
-    usable &= ~machine_clicks(acts, usable)
-    url = acts.columns["url"]
-    assert isinstance(url, CategoricalColumn)
-    by_type: dict[ActivityType, tuple[npt.NDArray[np.intp], IntArray, Floats]] = {}
-
-    def behaviour(
-        kind: ActivityType,
-        points: float,
-        *,
-        where: Bools | None = None,
-        who_fits: Bools | None = None,
-        window: float | None = None,
-        half_life: float | None = None,
-        once: bool = False,
-        cap: float | None = None,
-    ) -> tuple[Floats, npt.NDArray[np.intp]]:
-        if kind not in by_type:  # usable rows of the type, their contacts and ages, once
-            rows = np.flatnonzero(usable & (acts.type_codes == TYPE_CODES[kind]))
-            by_type[kind] = rows, acts.contact_rows[rows], now - acts.occurred_at[rows]
-        rows, who, age = by_type[kind]
-        keep = np.ones(len(rows), dtype=bool)
-        if where is not None:
-            keep &= where[url.codes[rows]]
-        if window is not None:
-            keep &= age <= window * DAY
-        if who_fits is not None:
-            keep &= who_fits[who]
-        who, age = who[keep], age[keep]
-        counts = np.bincount(who, minlength=n)
-        if once and half_life is not None:
-            youngest = np.full(n, np.inf)
-            np.minimum.at(youngest, who, age)
-            result = np.where(counts > 0, points * np.exp2(-youngest / (half_life * DAY)), 0.0)
-        elif once:
-            result = np.where(counts > 0, float(points), 0.0)
-        elif half_life is not None:
-            weights = points * np.exp2(-age / (half_life * DAY))
-            result = np.bincount(who, weights=weights, minlength=n)
-        else:
-            result = counts * float(points)
-        if cap is not None:
-            np.clip(result, -cap, cap, out=result)
-        return result, counts
-
-    def contains(*needles: str) -> Bools:
-        return url_table(url, lambda u: any(needle in u for needle in needles))
-
-    pricing = contains("/pricing")
-    product = re.compile("/(product|demo)(/|$)")
-    employees = contacts.columns["employees"]
-    assert isinstance(employees, NumericColumn)
-    emp = employees.values
-
-    engagement = np.zeros(n)
-    engagement += behaviour(ActivityType.EMAIL_OPEN, 1, cap=10, window=180, half_life=60)[0]
-    engagement += behaviour(ActivityType.EMAIL_CLICK, 3, cap=15, window=180, half_life=45)[0]
-    engagement += behaviour(
-        ActivityType.EMAIL_CLICK, 5, where=pricing, once=True, window=90, half_life=30
-    )[0]
-    engagement += behaviour(ActivityType.EMAIL_UNSUBSCRIBE, -15, once=True, window=365)[0]
-    engagement += behaviour(ActivityType.EMAIL_BOUNCE, -10, once=True, window=365)[0]
-    spam_points, spam_counts = behaviour(ActivityType.EMAIL_SPAM_REPORT, -40)
-    engagement += spam_points
-
-    view = ActivityType.PAGE_VIEW
-    activity = np.zeros(n)
-    activity += behaviour(view, 1, cap=20, window=90, half_life=30)[0]
-    activity += behaviour(view, 10, where=pricing, cap=30, window=30, half_life=14)[0]
-    activity += behaviour(
-        view,
-        5,
-        where=contains("/pricing/enterprise"),
-        who_fits=emp >= 1000,
-        cap=15,
-        window=30,
-        half_life=14,
-    )[0]
-    activity += behaviour(
-        view, 3, where=url_table(url, product.search), cap=15, window=60, half_life=30
-    )[0]
-    activity += behaviour(view, 4, where=contains("/customers"), cap=12, window=90, half_life=30)[0]
-    activity += behaviour(
-        view, 2, where=contains("/docs/", "/integrations/"), cap=10, window=60, half_life=30
-    )[0]
-    activity += behaviour(view, 0.5, where=contains("/blog/"), cap=5, window=60, half_life=30)[0]
-    activity += behaviour(view, -5, where=contains("/careers"), once=True, window=90)[0]
-    activity += behaviour(ActivityType.CONTENT_DOWNLOAD, 8, cap=24, window=180, half_life=60)[0]
-    activity += behaviour(
-        ActivityType.CONTENT_DOWNLOAD,
-        5,
-        where=contains("playbook", "benchmarks"),
-        once=True,
-        window=180,
-        half_life=60,
-    )[0]
-    activity += behaviour(ActivityType.FORM_SUBMISSION, 15, cap=30, window=180, half_life=90)[0]
-    activity += behaviour(
-        ActivityType.FORM_SUBMISSION,
-        5,
-        where=contains("/webinars/"),
-        cap=10,
-        window=120,
-        half_life=60,
-    )[0]
-    activity += behaviour(ActivityType.DEMO_REQUEST, 40, once=True, window=90, half_life=30)[0]
-    activity += behaviour(ActivityType.QUESTION, 20, cap=40, window=90, half_life=30)[0]
-    activity += behaviour(ActivityType.SOCIAL_CLICK, 2, cap=10, window=60, half_life=30)[0]
-    engagement += behaviour(ActivityType.NEWSLETTER_SIGNUP, 5, once=True)[0]
-    activity += behaviour(ActivityType.MEETING, 30, cap=60, window=120, half_life=45)[0]
-
-    col = contacts.columns
-    competitor = text_mask(col["email_domain"], ["rivalscore.example", "funnelforge.example"])
-    fit = np.zeros(n)
-    core = ["Software", "Financial services", "Professional services"]
-    fit += np.where(text_mask(col["industry"], core), 15, 0.0)
-    fit += np.where(
-        text_mask(col["industry"], ["Healthcare", "Manufacturing", "Retail", "Logistics"]), 5, 0.0
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--size",
+        action="append",
+        type=Size.parse,
+        help="PEOPLE or PEOPLE:ACTIVITIES (the latest ACTIVITIES events); repeatable; "
+        "default 530000 (about 10M activities)",
     )
-    fit += np.where(text_mask(col["industry"], ["Education", "Government", "Nonprofit"]), -5, 0.0)
-    fit += np.where((emp >= 50) & (emp <= 1000), 15, 0.0)
-    fit += np.where((emp >= 1001) & (emp <= 10000), 10, 0.0)
-    fit += np.where(emp < 10, -10, 0.0)
-    fit += np.where(text_mask(col["country"], ["US", "CA", "GB", "DE", "FR", "NL"]), 10, 0.0)
-    fit += np.where(text_mask(col["country"], ["IN", "BR", "MX", "ZA", "AE"]), -30, 0.0)
-    buyers = ["Marketing", "Sales", "Revenue operations"]
-    fit += np.where(text_mask(col["job_function"], buyers), 10, 0.0)
-    fit += np.where(text_mask(col["seniority"], ["C-level", "VP", "Director"]), 10, 0.0)
-    fit += np.where(text_mask(col["job_function"], ["Student", "Job seeker"]), -20, 0.0)
-    fit += np.where(text_mask(col["email_free"], ["true"]), -10, 0.0)
-    fit += np.where(competitor, -50, 0.0)
+    parser.add_argument("--people", type=int, help="one size of PEOPLE people, all their events")
+    parser.add_argument("--rules", default="36,100", help="rule counts, comma-separated")
+    parser.add_argument(
+        "--rule-file",
+        type=Path,
+        default=RULES_PATH,
+        help="the engine's rules (the baseline keeps the realistic ones: another file "
+        "fails the check, which is how a test makes sure that the check can fail)",
+    )
+    parser.add_argument("--runs", type=int, default=5, help="cold runs of each side")
+    parser.add_argument("--warm", type=int, default=0, metavar="N", help="also time N warm calls")
+    parser.add_argument("--days", type=int, default=365, help="days of events up to now")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--data", type=Path, help="keep the input files in this folder")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="profile one more engine run"
+    )
+    args = parser.parse_args(argv)
+    sizes = args.size or [Size(args.people or 530_000)]
+    counts = [int(c) for c in args.rules.split(",")]
 
-    dims = np.empty((n, 3))
-    dims[:, 0] = np.clip(fit, -60, 60)
-    dims[:, 1] = np.minimum(activity, 100)
-    dims[:, 2] = np.clip(engagement, -40, 40)
-    total = dims[:, 0] + dims[:, 1] + dims[:, 2]
-    disqualified = (spam_counts > 0) | competitor
-    return total, dims, disqualified
-
-
-# --- the run -------------------------------------------------------------------------------
-
-T = TypeVar("T")
-
-
-def best_of(repeat: int, run: Callable[[], T]) -> tuple[float, list[float], T]:
-    """Smallest wall time of `repeat` runs, every time, and the last result."""
-    times: list[float] = []
-    result: T | None = None
-    for _ in range(repeat):
-        result = None  # free the previous result before the next run
-        began = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - began)
-    assert result is not None
-    return min(times), times, result
-
-
-def peak_mb() -> float:
-    """Peak resident memory of the process so far (ru_maxrss is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines: list[Line] = []
+    failed = False
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="engine-bench-") as scratch:
+            folder = args.data or Path(scratch)
+            folder.mkdir(parents=True, exist_ok=True)
+            made = write_inputs(folder, size, args.seed, args.days)
+            label = f"{made['contacts']:,} / {made['activities'] / 1e6:.1f}M"
+            show(
+                "world",
+                f"{made['contacts']:,} contacts, {made['activities']:,} activities of "
+                f"{made['events']:,} over {args.days} days (seed {args.seed}, as of "
+                f"{datetime.fromtimestamp(made['now'], UTC):%Y-%m-%d %H:%M} UTC), "
+                f"generated in {made['generate']:.1f} s",
+            )
+            show("mix", ", ".join(made["mix"]))
+            show("filtered", filtered_clicks(folder, RULES_PATH))
+            for count in counts:
+                rules = write_rules(folder, count, args.rule_file)
+                runs: dict[str, list[dict]] = {"engine": [], "baseline": []}
+                for _ in range(args.runs):
+                    for side in ("engine", "baseline"):
+                        runs[side].append(run_child(side, folder, rules, count, args.warm, 0))
+                check = agree(folder, count)
+                line = Line(label, size.people, count, runs["engine"], runs["baseline"], check)
+                lines.append(line)
+                failed |= check is not None
+                if args.profile:
+                    run_child("engine", folder, rules, count, 0, args.profile)
+            uptime = Path("/proc/loadavg").read_text().split()[:3]
+            show("load", f"{' '.join(uptime)} (1, 5, 15 min) after the runs of this size")
+    print_table(lines, args.runs, args.warm)
+    for line in lines:
+        if line.check is not None:
+            show("check", f"FAILED at {line.size}, {line.rules} rules: {line.check}")
+    if not failed:
+        show("check", "totals, dimensions and disqualifications agree on every line")
+    return 1 if failed else 0
 
 
 def show(label: str, text: str) -> None:
     print(f"{label:<10} {text}", flush=True)
 
 
-def seconds(best: float, every: list[float]) -> str:
-    return f"{best:.2f} s (best of {len(every)}: {' '.join(f'{t:.2f}' for t in every)})"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument(
-        "--people", type=int, default=530_000, help="people in the world (~19 events each)"
+def print_table(lines: list[Line], runs: int, warm: int) -> None:
+    print()
+    print(f"cold: each side in a fresh process, median of {runs} runs (min-max in the notes)")
+    head = (
+        f"{'size':<18} {'rules':>5} {'engine':>8} {'baseline':>9} {'ratio':>6} "
+        f"{'engine peak':>12} {'base peak':>10}  goal"
     )
-    parser.add_argument("--days", type=int, default=365, help="days of events up to now")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument(
-        "--profile",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also profile one engine run (cProfile) and print its N costliest functions",
-    )
-    args = parser.parse_args(argv)
-
-    rules = scoring.load_rules(RULES_PATH)
-    data = generate(args.people, args.seed, args.days)
-    contacts, acts, as_of = data.contacts, data.activities, data.as_of
-    shares = np.bincount(acts.type_codes, minlength=len(ACTIVITY_TYPES)) / max(len(acts), 1)
-    mix = [f"{t.value} {s:.1%}" for t, s in zip(ACTIVITY_TYPES, shares, strict=True) if s > 0.004]
-    behaviour_rules = sum(r.is_behaviour for r in rules.rules)
-    show("contacts", f"{len(contacts):,}")
-    show(
-        "activities",
-        f"{len(acts):,} over {args.days} days (seed {args.seed}, as of {as_of:%Y-%m-%d %H:%M} UTC)",
-    )
-    show("mix", ", ".join(mix))
-    show(
-        "rules",
-        f"{len(rules.rules)} ({behaviour_rules} behaviour, "
-        f"{len(rules.rules) - behaviour_rules} fit) from {RULES_PATH.name}",
-    )
-    show("generate", f"{data.seconds_generate:.2f} s (generate_world)")
-    show("frames", f"{data.seconds_frames:.2f} s (world_columns, from_arrays: email columns)")
-    show("peak rss", f"{peak_mb():.0f} MB after generating")
-
-    engine_s, engine_all, batch = best_of(
-        args.repeat, lambda: scoring.score(rules, contacts, acts, as_of)
-    )
-    show("engine", seconds(engine_s, engine_all))
-    show("peak rss", f"{peak_mb():.0f} MB after the engine")
-    base_s, base_all, (total, dims, disqualified) = best_of(
-        args.repeat, lambda: baseline(contacts, acts, as_of)
-    )
-    show("baseline", seconds(base_s, base_all))
-    ratio = engine_s / base_s
-    show("ratio", f"{ratio:.2f} (goal <= 1.5{'' if ratio <= 1.5 else ': missed'})")
-    peak = peak_mb()
-    goal = "" if peak < 2048 else ": missed"
-    show("peak rss", f"{peak:.0f} MB, process peak after the timed runs (goal < 2048{goal})")
-
-    usable = acts.occurred_at <= as_of.timestamp()
-    clicks = int((usable & (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_CLICK])).sum())
-    flagged = machine_clicks(acts, usable)
-    same = np.array_equal(flagged, engine_machine_clicks(acts, usable, rules.filters.bot_clicks))
-    show(
-        "filtered",
-        f"{int(flagged.sum()):,} of {clicks:,} email clicks are machine clicks "
-        f"({'same rows as' if same else 'NOT the same rows as'} the engine's filter)",
-    )
-    nonzero, disqualified_count = int((batch.total != 0).sum()), int(batch.disqualified.sum())
-    show(
-        "scores",
-        f"{nonzero:,} non-zero, mean {batch.total.mean():.2f}, max {batch.total.max():.2f}, "
-        f"{disqualified_count:,} disqualified",
-    )
-    if rules.stages is not None and batch.stage_codes is not None:
-        ladder = rules.stages.ladder
-        reached = np.bincount(batch.stage_codes + 1, minlength=len(ladder) + 1)[1:]
-        show("stages", ", ".join(f"{s.name} {c:,}" for s, c in zip(ladder, reached, strict=True)))
-
-    bad_total = ~np.isclose(batch.total, total)
-    bad_dims = ~np.isclose(batch.dimensions, dims).all(axis=1)
-    bad_disq = batch.disqualified != disqualified
-    if not np.allclose(batch.total, total) or bad_dims.any() or bad_disq.any() or not same:
-        show(
-            "check",
-            f"FAILED: engine and baseline disagree on {int(bad_total.sum()):,} totals, "
-            f"{int(bad_dims.sum()):,} dimension rows, {int(bad_disq.sum()):,} disqualified",
+    print(head)
+    print("-" * len(head))
+    for line in lines:
+        print(
+            f"{line.size:<18} {line.rules:>5} {line.median('engine', 'seconds'):>7.2f}s "
+            f"{line.median('baseline', 'seconds'):>8.2f}s {line.ratio:>6.2f} "
+            f"{line.median('engine', 'peak_mb'):>9.0f} MB "
+            f"{line.median('baseline', 'peak_mb'):>7.0f} MB"
+            f"  {line.goal()}"
         )
-        for row in np.flatnonzero(bad_total | bad_dims | bad_disq)[:5].tolist():
-            print(
-                f"  row {row}: engine {batch.total[row]:.4f} {batch.dimensions[row].round(4)}"
-                f" baseline {total[row]:.4f} {dims[row].round(4)}"
+    print()
+    for line in lines:
+        pairs = line.pair_ratios()
+        print(
+            f"{line.size}, {line.rules} rules: ratio run by run {statistics.median(pairs):.2f} "
+            f"median ({pairs[0]:.2f}-{pairs[-1]:.2f})"
+        )
+        for side in ("engine", "baseline"):
+            phases = ", ".join(
+                f"{key} {line.median(side, key):.2f}" for key in ("import", "frames", "call")
             )
-            print(f"    engine reasons: {batch.reasons_text(row)}")
-        return 1
-    worst = float(np.abs(batch.total - total).max()) if len(total) else 0.0
-    show("check", f"totals agree on {len(total):,} contacts (max difference {worst:.2g})")
-    show("peak rss", f"{peak_mb():.0f} MB at the end, with the checks")
-
-    if args.profile:
-        del batch
-        profiler = cProfile.Profile()
-        profiler.runcall(scoring.score, rules, contacts, acts, as_of)
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("tottime").print_stats(args.profile)
-    return 0
+            extra = ""
+            if side == "engine":
+                extra = f"; first reasons {line.median(side, 'first_reasons'):.2f} s (untimed)"
+            if warm:
+                extra += f"; warm call {line.median(side, 'warm'):.2f} s (best of {warm})"
+            print(f"  {side:<9} {spread(getattr(line, side), 'seconds')}: {phases}{extra}")
 
 
 if __name__ == "__main__":

@@ -3,23 +3,26 @@
 Pure and columnar. Activities after `as_of` and machine clicks are set aside,
 the rest are grouped by type once, and each rule then reads only the rows of
 its own types: a few numpy passes per rule, whatever the batch size. The
-engine keeps every rule's points per contact (after decay and caps), so that
-each score can be explained and the explanation sums to the score.
+engine keeps each rule's points (after decay and caps) and match count for the
+contacts it matched (`RuleHits`), so that each score can be explained and the
+explanation sums to the score.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from scoring.conditions import Conditions, Operators, column_lookup, evaluate
 from scoring.errors import InputError
-from scoring.explain import ScoreBatch
+from scoring.explain import RuleHits, ScoreBatch
 from scoring.filters import machine_clicks
 from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
@@ -27,6 +30,8 @@ from scoring.rules import Rule, RuleSet, StageCondition
 
 _DAY = 86_400.0
 Rows = npt.NDArray[np.intp]
+Counts = npt.NDArray[np.intp]
+"""Matches per contact, as `np.bincount` counts them."""
 
 
 def score(
@@ -52,7 +57,8 @@ def score(
 
 @dataclass(frozen=True)
 class _Group:
-    rows: Rows
+    rows: npt.NDArray[np.integer[Any]]
+    """int32 while the activities fit: kept for the whole run, half the memory of intp."""
     who: npt.NDArray[np.int32]
     ages: FloatArray
     """Seconds from each activity to `as_of`."""
@@ -66,7 +72,9 @@ class _Run:
     as_of: float
     reached: Sequence[str | None] | None = None
     _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
-    _masks: dict[int, BoolArray] = field(default_factory=dict)
+    _masks: dict[str, BoolArray] = field(default_factory=dict)
+    _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
+    _where_uses: Counter[tuple[str, frozenset[ActivityType]]] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         rows = self.activities.contact_rows
@@ -90,7 +98,7 @@ class _Run:
     @cached_property
     def usable_types(self) -> npt.NDArray[np.int8]:
         """Each activity's type code, or -1 where it does not count."""
-        return np.where(self.usable, self.activities.type_codes, np.int8(-1)).astype(np.int8)
+        return np.where(self.usable, self.activities.type_codes, np.int8(-1))
 
     def group(self, types: list[ActivityType]) -> _Group:
         """The usable activities of some types, read once per run.
@@ -105,7 +113,10 @@ class _Run:
             if len(key) == 1:
                 acts = self.activities
                 rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
-                found = _Group(rows, acts.contact_rows[rows], self.as_of - acts.occurred_at[rows])
+                who, ages = acts.contact_rows[rows], acts.occurred_at[rows]
+                np.subtract(self.as_of, ages, out=ages)  # in place: no second array
+                kept = rows.astype(np.int32) if len(acts) < 1 << 31 else rows
+                found = _Group(kept, who, ages)
             else:
                 parts = [self.group([t]) for t in sorted(key, key=TYPE_CODES.__getitem__)]
                 found = _Group(
@@ -117,34 +128,46 @@ class _Run:
         return found
 
     def contact_mask(self, conditions: Conditions) -> BoolArray:
-        # rules are immutable during a run, so a condition's identity is a fine key
-        found = self._masks.get(id(conditions))
+        # by value: rules that repeat a condition (a variant of a rule) share its mask
+        key = repr(list(conditions.items()))
+        found = self._masks.get(key)
         if found is None:
-            found = self._masks[id(conditions)] = evaluate(conditions, self.contacts.column, self.n)
+            found = self._masks[key] = evaluate(conditions, self.contacts.column, self.n)
+        return found
+
+    def activity_mask(self, conditions: Conditions, types: list[ActivityType]) -> BoolArray:
+        """Which of the usable activities of some types meet the conditions: kept while
+        a later rule repeats them (`_where_uses`), evaluated once for all of those."""
+        key = _where_key(conditions, types)
+        found = self._where.pop(key, None)
+        if found is None:
+            rows = self.group(types).rows
+            found = evaluate(conditions, self.activities.column, len(self.activities), rows)
+        self._where_uses[key] -= 1
+        if self._where_uses[key] > 0:
+            self._where[key] = found
         return found
 
     # -- rules ----------------------------------------------------------------------------
 
-    def apply(self, rule: Rule) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+    def apply(self, rule: Rule) -> tuple[FloatArray, Counts]:
         """The rule's points per contact (after decay, once and cap) and its match count."""
         if rule.activity is None:
             assert rule.contact is not None  # the schema requires one or the other
             matched = self.contact_mask(rule.contact)
             points = np.where(matched, rule.points, 0.0)
-            counts = matched.astype(np.int32)
+            counts = matched.astype(np.intp)
         else:
             points, counts = self._behaviour(rule, rule.activity)
         if rule.cap is not None:
             np.clip(points, -rule.cap, rule.cap, out=points)
         return points, counts
 
-    def _behaviour(
-        self, rule: Rule, types: list[ActivityType]
-    ) -> tuple[FloatArray, npt.NDArray[np.int32]]:
+    def _behaviour(self, rule: Rule, types: list[ActivityType]) -> tuple[FloatArray, Counts]:
         group = self.group(types)
         keep: BoolArray | None = None
         if rule.where:
-            keep = evaluate(rule.where, self.activities.column, len(self.activities), group.rows)
+            keep = self.activity_mask(rule.where, types)
         if rule.window_days is not None:
             recent = group.ages <= rule.window_days * _DAY
             keep = recent if keep is None else keep & recent
@@ -152,18 +175,17 @@ class _Run:
             fits = self.contact_mask(rule.contact)[group.who]
             keep = fits if keep is None else keep & fits
         who, ages = (group.who, group.ages) if keep is None else (group.who[keep], group.ages[keep])
-        counts = np.bincount(who, minlength=self.n).astype(np.int32)
+        counts = np.bincount(who, minlength=self.n)
         half_life = None if rule.half_life_days is None else rule.half_life_days * _DAY
         if rule.once:
             if half_life is None:
                 return np.where(counts > 0, rule.points, 0.0), counts
             youngest = np.full(self.n, np.inf)
             np.minimum.at(youngest, who, ages)
-            decayed = rule.points * np.exp2(-youngest / half_life)
-            return np.where(counts > 0, decayed, 0.0).astype(np.float64), counts
+            return np.where(counts > 0, _decayed(youngest, half_life, rule.points), 0.0), counts
         if half_life is None:
             return counts.astype(np.float64) * rule.points, counts
-        weights = rule.points * np.exp2(-ages / half_life)
+        weights = _decayed(ages, half_life, rule.points)
         # bincount returns integers for an empty input, even with weights
         summed = np.bincount(who, weights=weights, minlength=self.n).astype(np.float64, copy=False)
         return summed, counts
@@ -183,15 +205,16 @@ class _Run:
     def has_activity(
         self, types: list[ActivityType], within_days: float | None, where: Conditions | None = None
     ) -> BoolArray:
-        group = self.group(types)
-        keep = np.ones(len(group.who), dtype=bool)
-        if within_days is not None:
-            keep &= group.ages <= within_days * _DAY
-        if where:
-            keep &= evaluate(where, self.activities.column, len(self.activities), group.rows)
-        who = group.who[keep]
         found = np.zeros(self.n, dtype=bool)
-        found[who] = True
+        for kind in types:  # type by type: whether any matches, not in which order
+            group = self.group([kind])
+            keep: BoolArray | None = None
+            if within_days is not None:
+                keep = group.ages <= within_days * _DAY
+            if where:
+                fits = evaluate(where, self.activities.column, len(self.activities), group.rows)
+                keep = fits if keep is None else keep & fits
+            found[group.who if keep is None else group.who[keep]] = True
         return found
 
     def holds(self, cond: StageCondition, levels: dict[str, FloatArray]) -> BoolArray:
@@ -258,17 +281,21 @@ class _Run:
     def result(self) -> ScoreBatch:
         rules = self.rules
         dims = list(rules.dimensions)
-        r_count = len(rules.rules)
-        points = np.zeros((self.n, r_count), dtype=np.float64, order="F")
-        counts = np.zeros((self.n, r_count), dtype=np.int32, order="F")
-        # column-major: every per-rule and per-dimension pass reads contiguous memory
+        # column-major: every per-dimension pass reads contiguous memory
         raw = np.zeros((self.n, len(dims)), dtype=np.float64, order="F")
         disqualified = np.zeros(self.n, dtype=bool)
-        for index, rule in enumerate(rules.rules):
-            points[:, index], counts[:, index] = self.apply(rule)
-            raw[:, dims.index(rules.dimension_of(rule))] += points[:, index]
+        self._where_uses.update(
+            _where_key(rule.where, rule.activity)
+            for rule in rules.rules
+            if rule.activity and rule.where
+        )
+        hits = []
+        for rule in rules.rules:
+            points, counts = self.apply(rule)
+            raw[:, dims.index(rules.dimension_of(rule))] += points
             if rule.disqualify:
-                disqualified |= counts[:, index] > 0
+                disqualified |= counts > 0
+            hits.append(RuleHits.matched(points, counts))
         capped = raw.copy(order="F")
         for column, dim in enumerate(rules.dimensions.values()):
             if dim.cap is not None or dim.floor is not None:
@@ -287,14 +314,29 @@ class _Run:
             total=total,
             dimensions=capped,
             uncapped=raw,
-            rule_points=points,
-            rule_counts=counts,
+            rule_hits=tuple(hits),
             disqualified=disqualified,
             stage_codes=stage_codes,
             grade_codes=grade_codes,
             bant_names=bant_names,
             bant_met=bant_met,
         )
+
+
+def _decayed(ages: FloatArray, half_life: float, points: float) -> FloatArray:
+    """`points * 2^(-ages / half_life)` in one new array rather than four (a rule over
+    millions of page views allocates and touches a quarter of the memory)."""
+    out = np.divide(ages, -half_life)  # -a / h and a / -h are the same number
+    np.exp2(out, out=out)
+    np.multiply(out, points, out=out)
+    return out
+
+
+def _where_key(
+    conditions: Conditions, types: list[ActivityType]
+) -> tuple[str, frozenset[ActivityType]]:
+    """Conditions on activities of some types, by value (rules may repeat them)."""
+    return repr(list(conditions.items())), frozenset(types)
 
 
 def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int16]:

@@ -2,7 +2,10 @@
 
 `ScoreBatch` keeps the engine's arrays; reasons are built on demand for the
 contacts someone looks at or writes back, so that scoring a million contacts
-does not build a million strings.
+does not build a million strings. Per rule it keeps only the contacts the rule
+matched (`RuleHits`), not a (contacts x rules) matrix: most rules match few
+contacts, and a dense matrix of a million contacts by a hundred rules is a
+gigabyte to allocate and touch.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.frames import BoolArray, CategoricalColumn, FloatArray, ObjectArray
+from scoring.frames import BoolArray, CategoricalColumn, FloatArray, IntArray, ObjectArray
 from scoring.rules import RuleSet
 
 SEPARATOR = " · "
@@ -123,6 +126,91 @@ def format_reasons(
 
 
 @dataclass(frozen=True, eq=False)
+class RuleHits:
+    """The contacts one rule matched: their rows (ascending), how many of their activities
+    matched (1 for a contact rule), and the rule's points after decay, once and its cap.
+
+    A contact the rule did not match has no count and no points, and is not kept.
+    """
+
+    rows: IntArray
+    counts: npt.NDArray[np.integer[Any]]
+    """In the narrowest of uint8, uint16 and int32 that holds them."""
+    points: npt.NDArray[np.floating[Any]]
+    """float32 where that holds every value exactly (whole points, halves), else float64."""
+
+    @classmethod
+    def matched(cls, points: FloatArray, counts: npt.NDArray[np.integer[Any]]) -> RuleHits:
+        """The hits of a rule from its points and counts for every contact."""
+        rows = np.flatnonzero(counts).astype(np.int32)
+        kept = counts[rows]
+        most = int(kept.max()) if kept.size else 0
+        narrow = np.uint8 if most < 1 << 8 else np.uint16 if most < 1 << 16 else np.int32
+        values = points[rows]
+        single = values.astype(np.float32)
+        exact = np.array_equal(single, values)
+        return cls(
+            rows, _one_if_same(kept.astype(narrow)), _one_if_same(single if exact else values)
+        )
+
+    def dense(self, size: int) -> tuple[FloatArray, IntArray]:
+        """The rule's points and counts for every one of `size` contacts (0 where unmatched)."""
+        points = np.zeros(size, dtype=np.float64)
+        counts = np.zeros(size, dtype=np.int32)
+        points[self.rows] = self.points
+        counts[self.rows] = self.counts
+        return points, counts
+
+
+def _one_if_same(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """The values, or one of them read at every position (no memory) when all are equal,
+    as a contact rule's counts and points are."""
+    if values.size and (values == values[0]).all():
+        return np.broadcast_to(values[:1], values.shape)
+    return values
+
+
+@dataclass(frozen=True, eq=False)
+class _ByContact:
+    """Every rule's hits laid out contact by contact (compressed rows): the hits of
+    contact `row` are at `start[row]:start[row + 1]`, in the order of the rules."""
+
+    start: npt.NDArray[np.int64]
+    rule: IntArray
+    counts: IntArray
+    points: FloatArray
+
+    @classmethod
+    def of(cls, hits: Sequence[RuleHits], size: int, block: int = 1 << 16) -> _ByContact:
+        """Laid out a block of contacts at a time, so that the writes of one block stay in
+        the processor's cache whatever the number of rules."""
+        every = [rule.rows for rule in hits]
+        start = np.zeros(size + 1, dtype=np.int64)
+        if every:
+            np.cumsum(np.bincount(np.concatenate(every), minlength=size), out=start[1:])
+        total = int(start[-1])
+        rule_of = np.empty(total, dtype=np.int32)
+        counts = np.empty(total, dtype=np.int32)
+        points = np.empty(total, dtype=np.float64)
+        edges = np.arange(0, size + block, block).clip(max=size)
+        cuts = [np.searchsorted(rows, edges).tolist() for rows in every]
+        for b in range(len(edges) - 1):
+            first = int(edges[b])
+            free = start[first : int(edges[b + 1])].copy()
+            for index, rule in enumerate(hits):
+                begin, end = cuts[index][b], cuts[index][b + 1]
+                if begin == end:
+                    continue
+                local = rule.rows[begin:end] - first
+                at = free[local]
+                rule_of[at] = index
+                counts[at] = rule.counts[begin:end]
+                points[at] = rule.points[begin:end]
+                free[local] += 1
+        return cls(start, rule_of, counts, points)
+
+
+@dataclass(frozen=True, eq=False)
 class ScoreBatch:
     """Per contact: total, dimensions, grade, stage, disqualification and the rules that fired."""
 
@@ -133,9 +221,8 @@ class ScoreBatch:
     dimensions: npt.NDArray[np.float64]
     """(contacts, dimensions), after dimension caps and floors; columns follow `dimension_names`."""
     uncapped: npt.NDArray[np.float64]
-    rule_points: npt.NDArray[np.float64]
-    """(contacts, rules): each rule's points after decay, once and its cap."""
-    rule_counts: npt.NDArray[np.int32]
+    rule_hits: Sequence[RuleHits]
+    """Per rule, in the order of `rules.rules`, the contacts it matched."""
     disqualified: BoolArray
     stage_codes: npt.NDArray[np.int16] | None
     grade_codes: npt.NDArray[np.int16] | None
@@ -183,6 +270,31 @@ class ScoreBatch:
             for rule in self.rules.rules
         ]
 
+    @cached_property
+    def _by_contact(self) -> _ByContact:
+        """The hits of every rule by contact, laid out when reasons are first asked for."""
+        return _ByContact.of(self.rule_hits, len(self))
+
+    def rule_row(self, row: int) -> tuple[list[float], list[int]]:
+        """One contact's points and count for each rule, in the order of the rules
+        (0 for a rule that did not match)."""
+        points = [0.0] * len(self.rule_hits)
+        counts = [0] * len(self.rule_hits)
+        for index, count, each in self._fired(row):
+            points[index], counts[index] = each, count
+        return points, counts
+
+    def _fired(self, row: int) -> zip[tuple[int, int, float]]:
+        """The rules that matched the contact: (rule index, count, points), by rule index."""
+        by = self._by_contact
+        begin, end = by.start[row : row + 2].tolist()
+        return zip(
+            by.rule[begin:end].tolist(),
+            by.counts[begin:end].tolist(),
+            by.points[begin:end].tolist(),
+            strict=True,
+        )
+
     def reasons(self, row: int) -> list[Reason]:
         """Why the contact has its score; the points add up to the total.
 
@@ -190,13 +302,8 @@ class ScoreBatch:
         then the dimension caps and floors that bit.
         """
         found: list[Reason] = []
-        # One row read as Python values: per-element numpy access costs more than the rules.
-        counts_row = self.rule_counts[row].tolist()
-        points_row = self.rule_points[row].tolist()
-        for index, count in enumerate(counts_row):
-            if not count:
-                continue
-            points = points_row[index]
+        # The row's hits read as Python values: per-element numpy access costs more.
+        for index, count, points in self._fired(row):
             rule_id, label, dimension, each, cap, disqualify, once = self._rule_facts[index]
             base = each * (1 if once else count)
             capped = cap if cap is not None and math.isclose(abs(points), cap) else None

@@ -7,6 +7,7 @@ maps its own events onto.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
@@ -49,6 +50,38 @@ def normalize_email(email: str | None) -> str | None:
         return None
     cleaned = email.strip().lower()
     return cleaned or None
+
+
+def normalize_emails(emails: list[str]) -> list[str | None]:
+    """`normalize_email` of each address, in one pass (a million in a fraction of a second)."""
+    return [email.strip().lower() or None for email in emails]
+
+
+_SPACE_AT_A_JOIN = re.compile("\x00(?:\\s|(?<=\\s\x00))")
+"""In addresses joined by NUL: an address that starts or ends with a space (found fast:
+the pattern starts with the one character NUL)."""
+
+
+def emails_normalized(emails: list[str], chunk: int = 1 << 16) -> bool:
+    """Whether `normalize_email` leaves every address as it is (none blank), checked on
+    the addresses joined into one text (`chunk` addresses at a time, so the texts stay
+    small) rather than with a new string for each."""
+    if "" in emails:
+        return False
+    for first in range(0, len(emails), chunk):
+        part = emails[first : first + chunk]
+        joined = "\x00".join(part)
+        if joined.count("\x00") != len(part) - 1:  # an address holds a NUL: one by one
+            if not all(normalize_email(e) == e for e in part):
+                return False
+            continue
+        # Lower-casing changes a character or not whatever its neighbours (a final sigma
+        # changes either way), so the joined text is unchanged only if every address is.
+        if joined.lower() != joined or joined[:1].isspace() or joined[-1:].isspace():
+            return False
+        if _SPACE_AT_A_JOIN.search(joined) is not None:
+            return False
+    return True
 
 
 def ensure_utc(moment: datetime) -> datetime:

@@ -1,5 +1,5 @@
-"""The benchmarks: the HubSpot sync bench's model of the fewest calls, and the fault campaign
-at its smallest (the benches themselves take minutes)."""
+"""The benchmarks: the HubSpot sync bench's model of the fewest calls, the engine bench and
+the fault campaign at their smallest (the benches themselves take minutes)."""
 
 from __future__ import annotations
 
@@ -63,3 +63,56 @@ def test_the_fault_campaign_runs_small_and_finds_every_contact_as_a_clean_run_le
     for scenario in ("clean (reference)", "heavy faults", "truncated replies", "lost replies"):
         assert f"HubSpot  {scenario}" in out
     assert "kill -9" not in out
+
+
+def engine_bench() -> ModuleType:
+    path = Path(__file__).parents[1] / "bench" / "engine.py"
+    spec = importlib.util.spec_from_file_location("engine_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_engine_bench_runs_small_both_sides_cold_and_their_totals_agree(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    try:
+        code = engine_bench().main(["--size", "400", "--runs", "1", "--rules", "36,100"])
+    finally:
+        del sys.modules["engine_bench"]
+    out = capsys.readouterr().out
+
+    assert code == 0, out
+    assert "same rows as the engine's filter" in out
+    assert "400 / 0.0M            36" in out and "400 / 0.0M           100" in out
+    assert "agree on every line" in out
+
+
+def test_the_engine_bench_fails_when_the_engine_and_the_baseline_disagree(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    realistic = Path(__file__).parents[1] / "bench" / "rules_realistic.yaml"
+    text = realistic.read_text("utf-8")
+    assert (
+        "contact: {industry: [Software, Financial services, Professional services]}, points: 15}"
+        in text
+    )
+    changed = tmp_path / "rules.yaml"
+    changed.write_text(
+        text.replace(
+            "Professional services]}, points: 15}", "Professional services]}, points: 16}"
+        ),
+        "utf-8",
+    )
+    try:
+        code = engine_bench().main(
+            ["--size", "400", "--runs", "1", "--rules", "36", "--rule-file", str(changed)]
+        )
+    finally:
+        del sys.modules["engine_bench"]
+    out = capsys.readouterr().out
+
+    assert code == 1, out
+    assert "check      FAILED at 400 / 0.0M, 36 rules: engine and baseline disagree on" in out

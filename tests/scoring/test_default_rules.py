@@ -13,7 +13,7 @@ DEFAULT = parse_rules(default_rules_text(), "default.yaml")
 
 def rule_points(activities: list[Activity], rule_id: str) -> float:
     batch = score_one(DEFAULT, person(), activities)
-    return float(batch.rule_points[0, [r.id for r in DEFAULT.rules].index(rule_id)])
+    return batch.rule_row(0)[0][[r.id for r in DEFAULT.rules].index(rule_id)]
 
 
 @pytest.mark.parametrize(

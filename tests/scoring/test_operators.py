@@ -80,6 +80,10 @@ def test_operator(condition: str, attributes: dict, expected: float) -> None:
     ("condition", "email", "expected"),
     [
         ("email_domain: acme.io", "Ann@ACME.io", 10),
+        ("email_domain: [rival.io, acme.io]", "ann@acme.io", 10),
+        ("email_domain: STRASSE.de", "ann@straße.de", 10),  # not ASCII: folded to compare
+        ("email_domain: {exists: false}", "no-address-here", 10),
+        ("email_domain: {exists: false}", "ann@", 10),
         ("email_free: true", "someone@gmail.com", 10),
         ("email_free: true", "ann@acme.io", 0),
         ("email_free: false", "ann@acme.io", 10),

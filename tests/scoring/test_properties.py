@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring import Activity, ActivityType, Contact, ScoreBatch, score_records
+from scoring.explain import _ByContact
 from scoring.frames import (
     CategoricalColumn,
     NumericColumn,
@@ -18,6 +19,7 @@ from scoring.frames import (
     factorize,
     is_missing,
 )
+from scoring.records import emails_normalized, normalize_email
 from tests.helpers import NOW, rules
 
 RULES = rules(
@@ -117,7 +119,7 @@ def outcome(batch: ScoreBatch, row: int) -> tuple:
         batch.stage(row),
         batch.grade(row),
         bool(batch.disqualified[row]),
-        tuple(batch.rule_counts[row]),
+        tuple(batch.rule_row(row)[1]),
     )
 
 
@@ -131,6 +133,30 @@ def test_scores_are_finite_and_reasons_add_up_to_them(world) -> None:
         assert math.isclose(
             sum(r.points for r in batch.reasons(row)), batch.total[row], abs_tol=1e-9
         )
+
+
+@given(worlds(), st.integers(1, 4))
+def test_the_hits_laid_out_by_contact_are_each_rules_hits_whatever_the_block(
+    world, block: int
+) -> None:
+    contacts, activities = world
+    batch = score_records(RULES, contacts, activities, NOW)
+    laid = _ByContact.of(batch.rule_hits, len(batch), block)
+    for row in range(len(batch)):
+        begin, end = laid.start[row], laid.start[row + 1]
+        found = zip(
+            laid.rule[begin:end].tolist(),
+            laid.counts[begin:end].tolist(),
+            laid.points[begin:end].tolist(),
+            strict=True,
+        )
+        expected = [
+            (index, int(hits.counts[k]), float(hits.points[k]))
+            for index, hits in enumerate(batch.rule_hits)
+            for k in np.flatnonzero(hits.rows == row)
+        ]
+        assert list(found) == expected
+        assert all(count > 0 for _, count, _ in expected)
 
 
 @given(worlds(), st.randoms(use_true_random=False))
@@ -189,6 +215,21 @@ def test_a_text_column_is_the_same_by_distinct_cells_as_cell_by_cell(
     assert isinstance(fast, CategoricalColumn)
     assert fast.codes.tolist() == slow.codes.tolist()
     assert fast.categories.tolist() == slow.categories.tolist()
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["a@b.io", "A@b.io", " a@b.io", "a@b.io\n", "", "\x00", "Σ@x", "ß@x"]),
+            st.text(max_size=5),
+        ),
+        max_size=8,
+    )
+)
+def test_addresses_are_found_normalized_exactly_when_each_one_is(addresses: list[str]) -> None:
+    expected = all(normalize_email(a) == a for a in addresses)
+    assert emails_normalized(addresses) == expected
+    assert emails_normalized(addresses, chunk=3) == expected
 
 
 def test_mixed_and_unhashable_cells_still_make_a_column() -> None:
