@@ -46,7 +46,7 @@ from connectors.protocol import (
 from scoring import RuleSet, ScoreBatch, unparsed_numbers
 from scoring import score as score_frames
 from sync.fanin import fan_in
-from sync.fields import SCORED_AT, FieldMap, timestamp
+from sync.fields import SCORED_AT, FieldMap, sent, timestamp
 from sync.locks import RunLock, run_lock, wait_for_rescores
 from sync.stages import StageMap, reached_stages
 from sync.store import People, StateStore
@@ -380,7 +380,10 @@ class Sync:
 
         def write_one(chunk: Sequence[Write]) -> WriteOutcome:
             try:
-                outcome = connector.write(chunk)
+                # the reasons' substance is kept in the store, never sent
+                outcome = connector.write(
+                    [Write(w.record_id, sent(w.values), w.email) for w in chunk]
+                )
             except (AuthError, BudgetExhausted):
                 raise
             except ApiError as exc:
