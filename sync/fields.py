@@ -25,14 +25,14 @@ before) · -50 reported spam (disqualifies) · ...`, the rest adding up to 73.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from connectors.attributes import AttributeMap
-from connectors.protocol import Capabilities, FieldKind, FieldSpec, Held
+from connectors.protocol import Capabilities, FieldKind, FieldSpec, Held, Write
 from scoring import (
     SEPARATOR,
     RuleSet,
@@ -188,6 +188,11 @@ class FieldMap:
 def sent(values: Mapping[str, str]) -> dict[str, str]:
     """The values as a system receives and a person reads them: without `REASONS_KEY`."""
     return {k: v for k, v in values.items() if k != REASONS_KEY}
+
+
+def sent_writes(writes: Sequence[Write]) -> list[Write]:
+    """The writes as a system receives them (`sent`)."""
+    return [Write(w.record_id, sent(w.values), w.email) for w in writes]
 
 
 def written_reasons(batch: ScoreBatch, row: int, written: int, max_chars: int) -> str:

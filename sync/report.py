@@ -123,8 +123,8 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
     console.print(table)
     queued = f" ({summary.queued:,} queued by triggers)" if summary.queued else ""
     console.print(
-        f"{summary.persons:,} people rescored{queued}, {summary.changed:,} with changed "
-        f"values, in {summary.elapsed:.1f} s",
+        f"rescored {summary.rescored:,} of {summary.persons:,} people (due or changed)"
+        f"{queued}, {summary.changed:,} with changed values, in {summary.elapsed:.1f} s",
         highlight=False,
     )
     for system, stats in summary.systems.items():
