@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -53,7 +54,7 @@ class Scored:
     everyone: bool
     fingerprint: str
 
-    @property
+    @cached_property
     def person_ids(self) -> list[int]:
         return [int(c.id) for c in self.people.contacts]
 
@@ -113,8 +114,9 @@ def save_unplanned(job: Sync, scored: Scored, plan: WritePlan) -> None:
     """The due moment of every scored person with nothing to write (safe before writes:
     a run killed now has nothing of theirs to write again)."""
     planned = _planned_persons(scored, plan)
-    keep = [i for i, p in enumerate(scored.person_ids) if p not in planned]
-    _save(job, [scored.person_ids[i] for i in keep], [float(scored.due[i]) for i in keep])
+    ids, due = scored.person_ids, scored.due.tolist()
+    keep = [i for i, p in enumerate(ids) if p not in planned]
+    _save(job, [ids[i] for i in keep], [due[i] for i in keep])
 
 
 def save_written(
