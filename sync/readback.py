@@ -87,9 +87,13 @@ def stored_activities(
         by_record = by_record.where(identities.c.person_id.in_(wanted))
         by_email = by_email.where(persons.c.id.in_(wanted))
     if chosen is not None:
-        # persons first: the condition picks few of them, then each one's activities
-        by_record = by_record.join(persons, persons.c.id == identities.c.person_id).where(chosen)
-        by_email = by_email.where(chosen)
+        # As lists of the chosen persons (and their addresses), so that the database
+        # starts from them, by the index on the condition, and then reads each one's
+        # activities by index: a join would scan every activity for a few persons.
+        picked = sa.select(persons.c.id).where(chosen)
+        by_record = by_record.where(identities.c.person_id.in_(picked))
+        addresses = sa.select(persons.c.email).where(chosen)
+        by_email = by_email.where(a.c.email.in_(addresses), chosen)
     union = sa.union_all(by_record, by_email).subquery()
     query = sa.select(union).order_by(union.c.occurred_at, union.c.system, union.c.activity_id)
     rows = connection.execute(query).all()
