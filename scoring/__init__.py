@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from scoring.due import due_in, reasons_key
     from scoring.engine import score
     from scoring.errors import InputError, Problem, RuleFileError, ScoringError
     from scoring.explain import (
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "score": "scoring.engine",
+    **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
     **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
     **dict.fromkeys(
         ("SEPARATOR", "Reason", "ScoreBatch", "format_reasons", "number", "whole_points"),
@@ -110,6 +112,7 @@ __all__ = [
     "ScoringError",
     "column_from_values",
     "default_rules_text",
+    "due_in",
     "ensure_utc",
     "format_reasons",
     "load_rules",
@@ -117,6 +120,7 @@ __all__ = [
     "number",
     "parse_number",
     "parse_rules",
+    "reasons_key",
     "score",
     "score_records",
     "unparsed_numbers",

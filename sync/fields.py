@@ -6,7 +6,13 @@ can hold (`Capabilities`), and the values are text the system accepts. The
 values are rounded to what a rep reads (whole points, reasons with whole
 points that add up to the score), so that decay moves a written value only
 when it crosses a whole point; `scored_at` is written along with a change but
-never causes one.
+never causes one. The reasons text is written along with every change, and causes
+one on its own only when its substance changes (`REASONS_KEY`, `scoring.due`): a
+rule starts or stops counting, its count or its own whole points change, or a
+dimension's limit takes off other whole points. A shift of the apportioned points
+between reasons, the score unchanged, writes nothing: the reasons written last
+still add up to the score beside them. `scoring.due.due_in` bounds when any value
+`FieldMap.differs` compares may change by time alone.
 
 A disqualified contact's written score is `DISQUALIFIED_SCORE`, below every
 qualified contact's (whose written score never goes below `LOWEST_SCORE`), so
@@ -19,14 +25,14 @@ before) · -50 reported spam (disqualifies) · ...`, the rest adding up to 73.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
 from connectors.attributes import AttributeMap
-from connectors.protocol import Capabilities, FieldKind, FieldSpec, Held
+from connectors.protocol import Capabilities, FieldKind, FieldSpec, Held, Write
 from scoring import (
     SEPARATOR,
     RuleSet,
@@ -34,6 +40,7 @@ from scoring import (
     ensure_utc,
     format_reasons,
     number,
+    reasons_key,
     whole_points,
 )
 
@@ -45,6 +52,10 @@ DISQUALIFIED_SCORE = -1000
 """The score written for every disqualified contact."""
 LOWEST_SCORE = DISQUALIFIED_SCORE + 1
 """The lowest score written for a qualified contact, however negative its points."""
+REASONS_KEY = "~reasons"
+"""Kept beside the values written, never sent (no system names a field so): the
+substance of the reasons (`scoring.reasons_key`), which `differs` compares instead of
+their text."""
 
 
 @functools.lru_cache(maxsize=8)
@@ -152,14 +163,19 @@ class FieldMap:
         for name, value in out.items():
             if len(value) > limit:
                 out[name] = value[:limit]
+        out[REASONS_KEY] = reasons_key(batch, row)
         return out
 
     def differs(self, values: Mapping[str, str], before: Mapping[str, str] | None) -> bool:
-        """Whether anything other than the scoring time changed since the last write."""
+        """Whether a value a reader sees changed since the last write: any field but the
+        scoring time and the reasons text, or the reasons' substance (`REASONS_KEY`; a
+        write recorded before it was kept compares no reasons)."""
         if before is None:
             return True
-        stamp = self.names[SCORED_AT]
-        return any(before.get(k) != v for k, v in values.items() if k != stamp)
+        skip = {self.names[SCORED_AT], self.names["reasons"], REASONS_KEY}
+        if any(before.get(k) != v for k, v in values.items() if k not in skip):
+            return True
+        return REASONS_KEY in before and before[REASONS_KEY] != values.get(REASONS_KEY)
 
     def same(self, values: Mapping[str, str], other: Mapping[str, str]) -> bool:
         """Whether two writes set the same fields to the same values, scoring time aside."""
@@ -167,6 +183,16 @@ class FieldMap:
         return {k: v for k, v in values.items() if k != stamp} == {
             k: v for k, v in other.items() if k != stamp
         }
+
+
+def sent(values: Mapping[str, str]) -> dict[str, str]:
+    """The values as a system receives and a person reads them: without `REASONS_KEY`."""
+    return {k: v for k, v in values.items() if k != REASONS_KEY}
+
+
+def sent_writes(writes: Sequence[Write]) -> list[Write]:
+    """The writes as a system receives them (`sent`)."""
+    return [Write(w.record_id, sent(w.values), w.email) for w in writes]
 
 
 def written_reasons(batch: ScoreBatch, row: int, written: int, max_chars: int) -> str:

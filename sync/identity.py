@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import Contact, normalize_email
+from sync.dues import mark_due_by
 from sync.schema import (
     activities,
     aliases,
@@ -107,6 +108,8 @@ class Saved:
 
     changed: int = 0
     left: set[int] = field(default_factory=set)
+    touched: set[int] = field(default_factory=set)
+    """Persons whose inputs changed: due now (`sync.dues`)."""
 
 
 def store_records(
@@ -134,6 +137,7 @@ def store_records(
         if before is not None and before.email == email:
             if before.attributes != attributes:
                 saved.changed += 1
+                saved.touched.add(before.person_id)
                 connection.execute(
                     sa.update(identities)
                     .where(identities.c.system == system, identities.c.record_id == contact.id)
@@ -150,6 +154,9 @@ def store_records(
         person = people[email] if email is not None else new_person(connection, None)
         row = {"person_id": person, "email": email, "attributes": attributes}
         before = known.get(record)
+        saved.touched.add(person)
+        if before is not None:
+            saved.touched.add(before.person_id)
         if before is None:
             connection.execute(
                 sa.insert(identities).values(
@@ -282,6 +289,9 @@ def merge_record(
     if winner == loser:
         return retire_record(connection, system, loser)
     before = _identity(connection, system, loser)
+    # both lose or gain activities (and the loser's address's person may gain them)
+    address = None if before is None else before[1]
+    mark_due_by(connection, system, [loser, winner], [address] if address else [])
     connection.execute(
         sa.update(activities)
         .where(activities.c.system == system, activities.c.record_id == loser)
@@ -306,6 +316,7 @@ def retire_record(connection: Connection, system: str, record: str) -> set[int]:
     """Drop a deleted record: its identity, record-keyed activities, aliases, written values
     and failures. Returns the persons it left."""
     before = _identity(connection, system, record)
+    mark_due_by(connection, system, [record], [])
     connection.execute(
         sa.delete(activities).where(activities.c.system == system, activities.c.record_id == record)
     )

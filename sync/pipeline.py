@@ -12,9 +12,10 @@ run again pulls the same records again (deduplicated), computes the same
 values, and writes whatever had not landed, so every system ends holding the
 values an uninterrupted run would have written.
 
-Everyone known is rescored on every run, not only those with new data: the
-engine scores a million contacts in about a second, so the wider set costs
-little, and it catches every score that decayed across a whole point.
+A run rescores only who is due (`sync/incremental.py`): persons with new or
+changed inputs, and those whose written values time may have moved since they
+were last scored (`persons.due`, from `scoring.due_in`); everyone when the rules,
+field names or stage mappings changed, or on `--full`.
 
 The clock is read once per run: that moment (`as_of`) is when everyone is
 scored, the `scored_at` written, and what the store records of the run.
@@ -43,12 +44,12 @@ from connectors.protocol import (
     WriteFailure,
     WriteOutcome,
 )
-from scoring import RuleSet, ScoreBatch, unparsed_numbers
-from scoring import score as score_frames
+from scoring import RuleSet, ScoreBatch
 from sync.fanin import fan_in
-from sync.fields import SCORED_AT, FieldMap, timestamp
+from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
+from sync.incremental import save_unplanned, save_written, score_due, score_people
 from sync.locks import RunLock, run_lock, wait_for_rescores
-from sync.stages import StageMap, reached_stages
+from sync.stages import StageMap
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
 from sync.trigger import drain_queue, pull_queued, settle_queue
@@ -159,22 +160,29 @@ class Sync:
             phase("pull")
             if not options.dry_run and wait_for_rescores(self.store, self.progress):
                 summary.warnings.append("rescores still at work after a minute: taken as stale")
-            written = self.written()
-            batch, people = self.score(as_of=as_of, written=written, notes=summary.warnings)
-            summary.persons = summary.rescored = len(people.contacts)
+            scored = score_due(self, options, summary, as_of)
+            batch, people, written = scored.batch, scored.people, scored.written
             phase("score")
             plan = self.plan(batch, people, options, written, as_of)
+            # A trial writes only what it sampled, a dry run nothing: neither moves a due.
+            keeps_due = not options.dry_run and options.limit is None
+            if keeps_due:
+                save_unplanned(self, scored, plan)
             phase("plan")
+            landed: dict[str, list[str]] = {}
             summary.changed = len(plan.records)
-            summary.plan = {system: plan.of(system) for system in plan.writes}
+            summary.plan = {system: sent_writes(plan.of(system)) for system in plan.writes}
             for connector in self.connectors:
                 stats = summary.systems[connector.system]
                 writes = plan.of(connector.system)
                 stats.planned = len(writes)
                 if not options.dry_run:
                     outcome = self.write(connector, writes, options, stats, as_of)
+                    landed[connector.system] = list(outcome.written)
                     until = max(outcome.stamps, default=None)
                     self._note_own_writes(connector, pending[connector.system], as_of, until)
+            if keeps_due:
+                save_written(self, scored, plan, landed)
             phase("write")
             if drains:
                 for system, cursors in pending.items():
@@ -284,21 +292,10 @@ class Sync:
         `notes` receives a line per field the rules compare as a number that holds text
         that did not parse as one."""
         people = self.store.load_people(person_ids)
-        floor = reached_stages(
-            self.rules,
-            people.contacts,
-            people.records,
-            self.written() if written is None else written,
-            self.fields,
-            people.record_attributes,
-        )
-        frame, activity_frame = people.frames(
-            self.rules.contact_fields(), self.rules.activity_fields()
-        )
-        if notes is not None:
-            notes.extend(unparsed_numbers(self.rules, frame))
         moment = self.clock() if as_of is None else as_of
-        return score_frames(self.rules, frame, activity_frame, moment, reached=floor), people
+        before = self.written() if written is None else written
+        batch, _ = score_people(self, people, moment, before, notes)
+        return batch, people
 
     def plan(
         self,
@@ -381,7 +378,8 @@ class Sync:
 
         def write_one(chunk: Sequence[Write]) -> WriteOutcome:
             try:
-                outcome = connector.write(chunk)
+                # the reasons' substance is kept in the store, never sent
+                outcome = connector.write(sent_writes(chunk))
             except (AuthError, BudgetExhausted):
                 raise
             except ApiError as exc:

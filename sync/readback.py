@@ -15,8 +15,13 @@ from sync.people import ActivityColumns, People
 from sync.schema import SPLIT_COLUMNS, activities, identities, persons
 
 
-def stored_people(connection: Connection, wanted: list[int] | None) -> People:
-    """Persons (all, or those `wanted`) with their merged attributes and all their activities."""
+def stored_people(
+    connection: Connection,
+    wanted: list[int] | None,
+    chosen: sa.ColumnElement[bool] | None = None,
+) -> People:
+    """Persons (all, those `wanted`, or those the condition on `persons` `chosen` holds
+    for, such as being due) with their merged attributes and all their activities."""
     query = sa.select(
         persons.c.id,
         persons.c.email,
@@ -27,6 +32,8 @@ def stored_people(connection: Connection, wanted: list[int] | None) -> People:
     ).select_from(persons.outerjoin(identities, identities.c.person_id == persons.c.id))
     if wanted is not None:
         query = query.where(persons.c.id.in_(wanted))
+    if chosen is not None:
+        query = query.where(chosen)
     merged: dict[int, dict[str, Any]] = {}
     emails: dict[int, str | None] = {}
     records: dict[str, list[tuple[str, str]]] = {}
@@ -45,11 +52,15 @@ def stored_people(connection: Connection, wanted: list[int] | None) -> People:
         Contact(str(pid), email=emails[pid], attributes=merged[pid], source="store")
         for pid in merged
     ]
-    columns = stored_activities(connection, wanted)
+    columns = stored_activities(connection, wanted, chosen)
     return People(contacts, columns, records, own)
 
 
-def stored_activities(connection: Connection, wanted: list[int] | None) -> ActivityColumns:
+def stored_activities(
+    connection: Connection,
+    wanted: list[int] | None,
+    chosen: sa.ColumnElement[bool] | None = None,
+) -> ActivityColumns:
     """The activities of persons (all, or those `wanted`) as columns, in a stable order:
     time, then system and id. An activity joins its person by its record, or by address."""
     a = activities
@@ -75,6 +86,14 @@ def stored_activities(connection: Connection, wanted: list[int] | None) -> Activ
     if wanted is not None:
         by_record = by_record.where(identities.c.person_id.in_(wanted))
         by_email = by_email.where(persons.c.id.in_(wanted))
+    if chosen is not None:
+        # As lists of the chosen persons (and their addresses), so that the database
+        # starts from them, by the index on the condition, and then reads each one's
+        # activities by index: a join would scan every activity for a few persons.
+        picked = sa.select(persons.c.id).where(chosen)
+        by_record = by_record.where(identities.c.person_id.in_(picked))
+        addresses = sa.select(persons.c.email).where(chosen)
+        by_email = by_email.where(a.c.email.in_(addresses), chosen)
     union = sa.union_all(by_record, by_email).subquery()
     query = sa.select(union).order_by(union.c.occurred_at, union.c.system, union.c.activity_id)
     rows = connection.execute(query).all()

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from scoring import TYPE_CODES, ScoreBatch, whole_points
-from sync.fields import REASONS_SHOWN
+from sync.fields import REASONS_SHOWN, sent
 
 if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
     from sync.people import ActivityColumns
@@ -123,8 +123,8 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
     console.print(table)
     queued = f" ({summary.queued:,} queued by triggers)" if summary.queued else ""
     console.print(
-        f"{summary.persons:,} people rescored{queued}, {summary.changed:,} with changed "
-        f"values, in {summary.elapsed:.1f} s",
+        f"rescored {summary.rescored:,} of {summary.persons:,} people (due or changed)"
+        f"{queued}, {summary.changed:,} with changed values, in {summary.elapsed:.1f} s",
         highlight=False,
     )
     for system, stats in summary.systems.items():
@@ -209,7 +209,7 @@ def print_plan(console: Console, summary: SyncSummary, shown: int = 10) -> None:
         ranked = sorted(writes, key=lambda w: -score_of(w.values))
         for write in ranked[:shown]:
             who = emails.get(write.record_id) or write.record_id
-            values = ", ".join(f"{k}={v!r}" for k, v in write.values.items())
+            values = ", ".join(f"{k}={v!r}" for k, v in sent(write.values).items())
             console.print(f"  {escape(who)}: {escape(values)}", highlight=False)
         if len(writes) > shown:
             console.print(f"  ... and {len(writes) - shown:,} more", highlight=False)
@@ -344,7 +344,8 @@ def print_written(console: Console, store: StateStore, person: int) -> None:
         console.print("no records of this person in any system", highlight=False)
     for system, record in records:
         values = store.written_values(system).get(record)
-        shown = ", ".join(f"{k}={v}" for k, v in (values or {}).items()) or "nothing written yet"
+        listed = ", ".join(f"{k}={v}" for k, v in sent(values or {}).items())
+        shown = listed or "nothing written yet"
         console.print(f"{system} {escape(record)}: {escape(shown)}", highlight=False)
 
 

@@ -1,7 +1,8 @@
 """The state store's tables, their versioned migrations, and how activities are stored.
 
 cursors      per system and stream, committed once the writes they cover landed
-persons      one row per person, keyed by normalized email
+persons      one row per person, keyed by normalized email, with when it is next due
+             to be rescored (NULL: now; `sync.dues`)
 identities   a person's record in each system, with the attributes last pulled
 activities   deduplicated by (system, activity id); resolved to a person on read, by
              record id, else by address (an address-keyed one may be pinned to a record)
@@ -12,7 +13,7 @@ queue        records a trigger asked to rescore while a sync held the system's l
 locks        one sync at a time per store and system; one trigger at a time per record
 failures     writes that did not land, with their reason, attempt count and values
 runs         a log of sync runs and their summaries
-meta         the schema version
+meta         the schema version, and the fingerprint of what the last full scoring used
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ persons = sa.Table(
     metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("email", sa.String(320), unique=True, nullable=True),
+    # Epoch seconds from which a rescore may change a written value with no new data;
+    # NULL: now (new or changed inputs). See `sync.dues`.
+    sa.Column("due", sa.Float, nullable=True),
+    sa.Index("ix_persons_due", "due"),
 )
 identities = sa.Table(
     "identities",
@@ -170,7 +175,16 @@ def _v4(connection: Connection) -> None:
     queue.create(connection, checkfirst=True)
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4)
+def _v5(connection: Connection) -> None:
+    # A store made at version 1 by this code has the column already (`create_all`).
+    if "due" not in {c["name"] for c in sa.inspect(connection).get_columns("persons")}:
+        connection.execute(sa.text("ALTER TABLE persons ADD COLUMN due FLOAT"))
+    indexes = {i["name"] for i in sa.inspect(connection).get_indexes("persons")}
+    if "ix_persons_due" not in indexes:
+        connection.execute(sa.text("CREATE INDEX ix_persons_due ON persons (due)"))
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

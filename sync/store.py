@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from scoring import Activity, Contact, normalize_email
+from sync.dues import due_filter, mark_due, mark_due_by, unchanged_revisions
 from sync.identity import Saved, drop_leftover_persons, persons_for, pin_to_aliases, store_records
 from sync.people import People, moment
 from sync.readback import stored_people
@@ -205,6 +206,7 @@ class StateStore:
         with self._writing, self.engine.begin() as connection:
             for part in chunks(list({c.id: c for c in contacts}.values())):
                 store_records(connection, system, part, at, saved)
+            mark_due(connection, saved.touched)
             drop_leftover_persons(connection, saved.left)
         return saved.changed
 
@@ -232,6 +234,7 @@ class StateStore:
                 rows = [activity_row(system, key, unique[key]) for key in kept]
                 # Sent to a former address of a record: that record's.
                 pin_to_aliases(connection, system, rows)
+                unchanged = unchanged_revisions(connection, system, rows, seen)
                 plain = [r for r in rows if not unique[r["activity_id"]].revisable]
                 revised = [r for r in rows if unique[r["activity_id"]].revisable]
                 insert = upsert_dialect(connection).insert(activities)
@@ -257,6 +260,14 @@ class StateStore:
                     upsert = insert.on_conflict_do_update(index_elements=keys_, set_=latest)
                     connection.execute(upsert, revised)
                 new += sum(r["activity_id"] not in seen for r in rows)
+                # the persons they join (by record, or by address) are due now
+                touched = [r for r in rows if r["activity_id"] not in unchanged]
+                mark_due_by(
+                    connection,
+                    system,
+                    [r["record_id"] for r in touched if r["record_id"] is not None],
+                    [r["email"] for r in touched if r["record_id"] is None and r["email"]],
+                )
                 # A revision may name another address: its person exists too.
                 addresses.update(r["email"] for r in rows if r["record_id"] is None and r["email"])
             if addresses:
@@ -266,11 +277,15 @@ class StateStore:
 
     # -- reading people back --------------------------------------------------------------------
 
-    def load_people(self, person_ids: Iterable[int] | None = None) -> People:
-        """Persons with their merged attributes and all their activities, ready to score."""
+    def load_people(
+        self, person_ids: Iterable[int] | None = None, *, due_by: float | None = None
+    ) -> People:
+        """Persons (all, these, or those due by `due_by` epoch seconds) with their merged
+        attributes and all their activities, ready to score."""
         wanted = None if person_ids is None else sorted(set(person_ids))
+        chosen = None if due_by is None else due_filter(due_by)
         with self.engine.connect() as connection:
-            return stored_people(connection, wanted)
+            return stored_people(connection, wanted, chosen)
 
     def person_of(self, key: str) -> int | None:
         """The person with this email, or with this record id in any system."""
@@ -356,6 +371,8 @@ class StateStore:
                 ).all()
             )
             forget_records(connection, failures, system, ids)
+            # tried again by the next run, which must then score them
+            mark_due_by(connection, system, [r for r, _, retryable in failed if retryable], [])
             connection.execute(
                 sa.insert(failures),
                 [
@@ -386,6 +403,12 @@ class StateStore:
     def clear_refused(self, system: str) -> None:
         """Let refused writes be tried again (after a fix such as new fields or options)."""
         with self._writing, self.engine.begin() as connection:
+            refused = connection.execute(
+                sa.select(failures.c.record_id).where(
+                    failures.c.system == system, failures.c.retryable.is_(False)
+                )
+            ).scalars()
+            mark_due_by(connection, system, list(refused), [])
             connection.execute(
                 sa.update(failures)
                 .where(failures.c.system == system, failures.c.retryable.is_(False))

@@ -41,6 +41,7 @@ import sqlalchemy as sa
 from connectors.errors import ApiError, RejectedError
 from connectors.protocol import Connector, Page, WriteOutcome
 from scoring import ScoreBatch, whole_points
+from sync.dues import mark_due_by
 from sync.errors import BadRecord, RecordNotFound, SyncError
 from sync.fields import DISQUALIFIED_SCORE, LOWEST_SCORE, REASONS_MAX_CHARS, written_reasons
 from sync.locks import POLL, RECORD_STALE_AFTER, LockHeld, held_locks, record_lock
@@ -269,6 +270,7 @@ def enqueue(store: StateStore, system: str, record_id: str) -> None:
     the earlier ask does not delete the later one."""
     row = {"system": system, "record_id": record_id, "queued_at": time.time()}
     with store.writing(), store.engine.begin() as connection:
+        mark_due_by(connection, system, [record_id], [])  # the sync's diff must score it
         insert = upsert_dialect(connection).insert(queue)
         later = {"queued_at": insert.excluded.queued_at}
         connection.execute(

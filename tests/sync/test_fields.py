@@ -101,6 +101,7 @@ def test_values_are_whole_numbers_and_names_as_text() -> None:
         "leadscore_disqualified": "false",
         "leadscore_reasons": "+30 vp · +5 open · +2 click",
         "leadscore_scored_at": "2026-11-01T12:00:00Z",
+        "~reasons": "click:1=2,open:1=5,vp:1=30|",  # kept in the store, never sent
     }
 
 

@@ -1,0 +1,138 @@
+"""Who is due to be rescored: the `persons.due` column and the scoring fingerprint.
+
+A person's `due` is the moment (epoch seconds) from which a rescore may change a
+value written for them with no new data (`scoring.due_in`); NULL means now.
+Whatever changes a person's inputs sets it to NULL in the same transaction: a new
+or changed record (`sync.identity.store_records`), a new or revised activity
+(`StateStore.save_activities`), a merge or deletion (`sync.identity`), a write that
+failed and may be tried again, a refusal `setup` clears, a record a trigger queued.
+After a run has scored a person and its writes landed, `due` becomes `as_of +
+due_in` (`save_dues`); `NEVER` stands for a person no time can change.
+
+The fingerprint (`meta`) is what the last full scoring used: the rule set, the
+field names and the stage mappings of every system. When it differs, everyone is
+rescored (`sync.incremental`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scoring import RuleSet
+from sync.schema import REVISED, activities, chunks, identities, meta, persons
+
+if TYPE_CHECKING:
+    from sync.fields import FieldMap
+    from sync.stages import StageMap
+
+NEVER = 1e18
+"""The `due` of a person no passing of time can change (a float every backend holds)."""
+FINGERPRINT = "scoring_fingerprint"
+
+
+def mark_due(connection: Connection, person_ids: Iterable[int]) -> None:
+    """These persons are due now."""
+    ids = sorted(set(person_ids))
+    for part in chunks(ids):
+        connection.execute(sa.update(persons).where(persons.c.id.in_(part)).values(due=None))
+
+
+def mark_due_by(
+    connection: Connection, system: str, records: Collection[str], emails: Collection[str]
+) -> None:
+    """The persons of these records of `system`, and of these addresses, are due now."""
+    for part in chunks(sorted(set(records))):
+        owners = sa.select(identities.c.person_id).where(
+            identities.c.system == system, identities.c.record_id.in_(part)
+        )
+        connection.execute(sa.update(persons).where(persons.c.id.in_(owners)).values(due=None))
+    for part in chunks(sorted(set(emails))):
+        connection.execute(sa.update(persons).where(persons.c.email.in_(part)).values(due=None))
+
+
+def save_dues(connection: Connection, person_ids: Sequence[int], due: Sequence[float]) -> None:
+    """Each person's next due moment, in bulk (`NEVER` for infinity)."""
+    rows = [
+        {"pid": int(p), "when": min(float(d), NEVER)} for p, d in zip(person_ids, due, strict=True)
+    ]
+    if not rows:
+        return
+    statement = sa.update(persons).where(persons.c.id == sa.bindparam("pid"))
+    connection.execute(statement.values(due=sa.bindparam("when")), rows)
+
+
+def due_filter(as_of: float) -> sa.ColumnElement[bool]:
+    """Persons due by `as_of`."""
+    return sa.or_(persons.c.due.is_(None), persons.c.due <= as_of)
+
+
+def person_count(connection: Connection) -> int:
+    return int(connection.execute(sa.select(sa.func.count()).select_from(persons)).scalar() or 0)
+
+
+def fingerprint(
+    rules: RuleSet, fields: Mapping[str, FieldMap], stage_maps: Mapping[str, StageMap]
+) -> str:
+    """What scoring and writing read beside the data: any change rescores everyone."""
+    parts: dict[str, Any] = {
+        "rules": rules.model_dump(mode="json"),
+        "fields": {s: dict(sorted(f.names.items())) for s, f in sorted(fields.items())},
+        "stages": {
+            s: [m.field, dict(m.mapping), list(m.order)] for s, m in sorted(stage_maps.items())
+        },
+    }
+    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def stored_fingerprint(connection: Connection) -> str | None:
+    found = connection.execute(sa.select(meta.c.value).where(meta.c.key == FINGERPRINT)).scalar()
+    return None if found is None else str(found)
+
+
+def store_fingerprint(connection: Connection, value: str) -> None:
+    connection.execute(sa.delete(meta).where(meta.c.key == FINGERPRINT))
+    connection.execute(sa.insert(meta).values(key=FINGERPRINT, value=value))
+
+
+def unchanged_revisions(
+    connection: Connection, system: str, rows: Sequence[dict[str, Any]], seen: set[str]
+) -> set[str]:
+    """Of the rows stored before (revisable ones, pulled again), those the store holds as
+    they are; the persons the others joined before are due now (a revision may move)."""
+    again = [r["activity_id"] for r in rows if r["activity_id"] in seen]
+    if not again:
+        return set()
+    columns = [activities.c[c] for c in REVISED]
+    stored = {
+        row.activity_id: row
+        for row in connection.execute(
+            sa.select(activities.c.activity_id, *columns).where(
+                activities.c.system == system, activities.c.activity_id.in_(again)
+            )
+        )
+    }
+    unchanged: set[str] = set()
+    for row in rows:
+        before = stored.get(row["activity_id"])
+        if before is None:
+            continue
+        kept = dict(row)
+        if kept["record_id"] is None and kept["email"] == before.email:
+            kept["record_id"] = before.record_id  # a pin stays (see `save_activities`)
+        if all(kept[c] == getattr(before, c) for c in REVISED):
+            unchanged.add(row["activity_id"])
+    moved = [b for key, b in stored.items() if key not in unchanged]
+    mark_due_by(
+        connection,
+        system,
+        [b.record_id for b in moved if b.record_id is not None],
+        [b.email for b in moved if b.record_id is None and b.email],
+    )
+    return unchanged

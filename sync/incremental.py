@@ -1,0 +1,141 @@
+"""Score only who is due: persons with new or changed inputs, and those whose written
+values time may have moved since their last scoring (`persons.due`, `sync.dues`).
+
+    rules, field names or stage mappings changed (fingerprint), or --full -> everyone
+    otherwise -> persons with `due IS NULL OR due <= as_of`, and what was written to
+                 their records only
+    scored -> due_in per person (`scoring.due_in`)
+    no write planned -> due saved at once; writes planned -> saved once all landed,
+    else due now (the next run tries again)
+
+Skipping the others is safe because a person's written values cannot change before
+their due moment with no new data, and every new datum makes its person due now:
+a run writes exactly what a run that rescored everyone would write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from scoring import ActivityFrame, ScoreBatch, due_in, unparsed_numbers
+from scoring import score as score_frames
+from sync.dues import (
+    fingerprint,
+    mark_due,
+    person_count,
+    save_dues,
+    store_fingerprint,
+    stored_fingerprint,
+)
+from sync.people import People
+from sync.stages import reached_stages
+from sync.summary import SyncOptions, SyncSummary
+from sync.trigger import written_of
+
+if TYPE_CHECKING:
+    from sync.pipeline import Sync, WritePlan, Written
+
+
+@dataclass
+class Scored:
+    """Who a run scored, how, and when each is due next."""
+
+    batch: ScoreBatch
+    people: People
+    written: Written
+    due: np.ndarray
+    """Epoch seconds per scored person (`inf`: never)."""
+    everyone: bool
+    fingerprint: str
+
+    @cached_property
+    def person_ids(self) -> list[int]:
+        return [int(c.id) for c in self.people.contacts]
+
+
+def score_people(
+    job: Sync,
+    people: People,
+    as_of: datetime,
+    written: Written,
+    notes: list[str] | None = None,
+) -> tuple[ScoreBatch, ActivityFrame]:
+    """These persons scored as of `as_of`, their stage floors read from `written`."""
+    floor = reached_stages(
+        job.rules,
+        people.contacts,
+        people.records,
+        written,
+        job.fields,
+        people.record_attributes,
+    )
+    frame, activity_frame = people.frames(job.rules.contact_fields(), job.rules.activity_fields())
+    if notes is not None:
+        notes.extend(unparsed_numbers(job.rules, frame))
+    batch = score_frames(job.rules, frame, activity_frame, as_of, reached=floor)
+    return batch, activity_frame
+
+
+def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
+    """Load and score everyone (rules changed, or `--full`) or only who is due."""
+    current = fingerprint(job.rules, job.fields, job.stage_maps)
+    with job.store.engine.connect() as connection:
+        everyone = options.full or stored_fingerprint(connection) != current
+        summary.persons = person_count(connection)
+    if everyone:
+        people = job.store.load_people()
+        written: Written = job.written()
+    else:
+        people = job.store.load_people(due_by=as_of.timestamp())
+        written = written_of(job.store, [int(c.id) for c in people.contacts])
+    summary.rescored = len(people.contacts)
+    batch, frame = score_people(job, people, as_of, written, summary.warnings)
+    due = as_of.timestamp() + due_in(batch, frame, as_of)
+    return Scored(batch, people, written, due, everyone, current)
+
+
+def _planned_persons(scored: Scored, plan: WritePlan) -> dict[int, list[tuple[str, str]]]:
+    """Per scored person, the records a write is planned for."""
+    out: dict[int, list[tuple[str, str]]] = {}
+    for person, records in scored.people.records.items():
+        planned = [(s, r) for s, r in records if r in plan.writes.get(s, {})]
+        if planned:
+            out[int(person)] = planned
+    return out
+
+
+def save_unplanned(job: Sync, scored: Scored, plan: WritePlan) -> None:
+    """The due moment of every scored person with nothing to write (safe before writes:
+    a run killed now has nothing of theirs to write again)."""
+    planned = _planned_persons(scored, plan)
+    ids, due = scored.person_ids, scored.due.tolist()
+    keep = [i for i, p in enumerate(ids) if p not in planned]
+    _save(job, [ids[i] for i in keep], [due[i] for i in keep])
+
+
+def save_written(
+    job: Sync, scored: Scored, plan: WritePlan, landed: Mapping[str, Collection[str]]
+) -> None:
+    """The due moment of the persons whose planned writes all landed; the others are due
+    now. Once everyone was scored, the fingerprint of what they were scored with."""
+    planned = _planned_persons(scored, plan)
+    row = {p: i for i, p in enumerate(scored.person_ids)}
+    done = [p for p, recs in planned.items() if all(r in landed.get(s, ()) for s, r in recs)]
+    _save(job, done, [float(scored.due[row[p]]) for p in done])
+    with job.store.writing(), job.store.engine.begin() as connection:
+        mark_due(connection, set(planned) - set(done))
+        if scored.everyone:
+            store_fingerprint(connection, scored.fingerprint)
+
+
+def _save(job: Sync, persons: Sequence[int], due: Sequence[float]) -> None:
+    if not persons:
+        return
+    with job.store.writing(), job.store.engine.begin() as connection:
+        save_dues(connection, persons, due)
