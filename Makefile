@@ -49,6 +49,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/files.py
+	$(BIN)/python bench/due.py
 	$(BIN)/python bench/world.py
 	$(BIN)/python bench/hubspot_sync.py
 	$(BIN)/python bench/faults.py
