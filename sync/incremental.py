@@ -126,7 +126,8 @@ def save_written(
     now. Once everyone was scored, the fingerprint of what they were scored with."""
     planned = _planned_persons(scored, plan)
     row = {p: i for i, p in enumerate(scored.person_ids)}
-    done = [p for p, recs in planned.items() if all(r in landed.get(s, ()) for s, r in recs)]
+    sets = {system: set(records) for system, records in landed.items()}  # not a list scan each
+    done = [p for p, recs in planned.items() if all(r in sets.get(s, ()) for s, r in recs)]
     _save(job, done, [float(scored.due[row[p]]) for p in done])
     with job.store.writing(), job.store.engine.begin() as connection:
         mark_due(connection, set(planned) - set(done))
