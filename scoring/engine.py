@@ -149,8 +149,9 @@ class _Run:
 
     # -- rules ----------------------------------------------------------------------------
 
-    def apply(self, rule: Rule) -> tuple[FloatArray, Counts]:
-        """The rule's points per contact (after decay, once and cap) and its match count."""
+    def apply(self, rule: Rule) -> tuple[FloatArray, Counts, FloatArray | None]:
+        """The rule's points per contact (after decay, once and cap), its match count and,
+        for a decaying rule with a cap, how long the decay leaves the points at the cap."""
         counts: Counts
         if rule.activity is None:
             assert rule.contact is not None  # the schema requires one or the other
@@ -159,9 +160,12 @@ class _Run:
             counts = matched.view(np.uint8)  # 0 or 1, without a copy
         else:
             points, counts = self._behaviour(rule, rule.activity)
+        held = None
         if rule.cap is not None:
+            if rule.half_life_days is not None:
+                held = _held(points, rule.cap, rule.half_life_days * _DAY)
             np.clip(points, -rule.cap, rule.cap, out=points)
-        return points, counts
+        return points, counts, held
 
     def _behaviour(self, rule: Rule, types: list[ActivityType]) -> tuple[FloatArray, Counts]:
         group = self.group(types)
@@ -291,11 +295,11 @@ class _Run:
         )
         hits = []
         for rule in rules.rules:
-            points, counts = self.apply(rule)
+            points, counts, held = self.apply(rule)
             raw[:, dims.index(rules.dimension_of(rule))] += points
             if rule.disqualify:
                 disqualified |= counts > 0
-            hits.append(RuleHits.matched(points, counts))
+            hits.append(RuleHits.matched(points, counts, held))
         capped = raw.copy(order="F")
         for column, dim in enumerate(rules.dimensions.values()):
             if dim.cap is not None or dim.floor is not None:
@@ -321,6 +325,16 @@ class _Run:
             bant_names=bant_names,
             bant_met=bant_met,
         )
+
+
+def _held(points: FloatArray, cap: float, half_life: float) -> FloatArray:
+    """Seconds until decaying points (one sign, one half-life: `p·2^(-t/h)`) come down
+    to the cap: `h·log2(|p| / cap)` above it, 0 at or under it."""
+    size = np.abs(points)
+    over = size > cap
+    out = np.zeros(len(points))
+    out[over] = np.log2(size[over] / cap) * half_life
+    return out
 
 
 def _decayed(ages: FloatArray, half_life: float, points: float) -> FloatArray:

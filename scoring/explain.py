@@ -138,10 +138,18 @@ class RuleHits:
     """In the narrowest of uint8, uint16 and int32 that holds them."""
     points: npt.NDArray[np.floating[Any]]
     """float32 where that holds every value exactly (whole points, halves), else float64."""
+    held: FloatArray | None = None
+    """For a decaying rule with a cap: the seconds each contact's points stay at the cap
+    while the decay brings them down to it (0 where they are under it); else None."""
 
     @classmethod
-    def matched(cls, points: FloatArray, counts: npt.NDArray[np.integer[Any]]) -> RuleHits:
-        """The hits of a rule from its points and counts for every contact."""
+    def matched(
+        cls,
+        points: FloatArray,
+        counts: npt.NDArray[np.integer[Any]],
+        held: FloatArray | None = None,
+    ) -> RuleHits:
+        """The hits of a rule from its points and counts (and `held`) for every contact."""
         rows = np.flatnonzero(counts).astype(np.int32)
         kept = counts[rows]
         most = int(kept.max()) if kept.size else 0
@@ -150,7 +158,10 @@ class RuleHits:
         single = values.astype(np.float32)
         exact = np.array_equal(single, values)
         return cls(
-            rows, _one_if_same(kept.astype(narrow)), _one_if_same(single if exact else values)
+            rows,
+            _one_if_same(kept.astype(narrow)),
+            _one_if_same(single if exact else values),
+            None if held is None else held[rows],
         )
 
     def dense(self, size: int) -> tuple[FloatArray, IntArray]:

@@ -174,3 +174,28 @@ def test_a_dimension_held_at_its_cap_is_due_when_its_raw_sum_comes_back() -> Non
 
 def test_activity_types_are_all_known() -> None:
     assert {ActivityType(t) for t in TYPES}
+
+
+def test_a_rule_held_at_its_cap_is_still_until_its_raw_points_come_down_to_it() -> None:
+    # the default rules' engagement: two capped rules whose caps add up to the dimension's
+    ruleset = rules(
+        """
+        dimensions: {engagement: {cap: 50}}
+        rules:
+          - {id: open, activity: email_open, points: 10, half_life_days: 30, cap: 20}
+          - {id: click, activity: email_click, points: 15, half_life_days: 45, cap: 30}
+        """
+    )
+    opened = [act("email_open", 1) for _ in range(4)]
+    activities = opened + [act("email_click", d) for d in (2, 2.5, 3)]
+    batch, frame = scored(ruleset, [person()], activities, NOW, None)
+    opens = 40 * 2 ** (-1 / 30)
+    clicks = sum(15 * 2 ** (-d / 45) for d in (2, 2.5, 3))
+
+    due = float(due_in(batch, frame, NOW)[0])
+
+    # nothing moves until the first rule's raw points reach its cap
+    held = min(30 * math.log2(opens / 20), 45 * math.log2(clicks / 30)) * DAY
+    assert math.isclose(due, held, rel_tol=1e-6)
+    later, _ = scored(ruleset, [person()], activities, NOW + timedelta(seconds=due * 0.999), None)
+    assert later.total.tolist() == batch.total.tolist() == [50.0]
