@@ -16,7 +16,7 @@ import re
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -63,16 +63,23 @@ class SalesforceSandbox(Emulator):
         consumer_secret: str = "sandbox-consumer-secret",
         api_version: str = "59.0",
         instance: str = "leadscore-sandbox.my.salesforce.com",
+        login_host: str = "login.salesforce.com",
+        certificate: bytes | None = None,
+        session_seconds: float = 7200.0,
     ) -> None:
+        """`login_host` is test.salesforce.com for a Salesforce sandbox org; `certificate`
+        the PEM certificate of the connected app (JWT bearer flow); `session_seconds` how
+        long a session lives without a call, in the org's time."""
         super().__init__(faults=faults, latency=latency, clock=clock)
         self.budget = ServerDailyLimit(daily_limit, used)
         self.api_version = api_version
         org_id, self.user_id = make_id(ORG_PREFIX, 1), make_id(USER_PREFIX, 1)
+        start = world.now if world is not None else time.time()
         self.login = auth.Login(
             username, password, security_token, consumer_key, consumer_secret,
-            org_id, self.user_id, instance,
+            org_id, self.user_id, instance, lambda: start + self.clock.now(),
+            session_seconds, login_host, certificate,
         )  # fmt: skip
-        start = world.now if world is not None else time.time()
         self.org = Org(world, lambda: datetime.fromtimestamp(start + self.clock.now(), UTC))
         self.queries = QueryEngine(self.org)
         self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id)
@@ -81,7 +88,7 @@ class SalesforceSandbox(Emulator):
         """Held while a handler reads or writes the org."""
         self._add_routes()
 
-    def credentials(self, flow: Literal["oauth", "soap"] = "oauth") -> dict[str, str]:
+    def credentials(self, flow: auth.Flow = "oauth") -> dict[str, str]:
         """Keyword arguments for `simple_salesforce.Salesforce` for one login flow."""
         return self.login.credentials(flow)
 
@@ -91,7 +98,7 @@ class SalesforceSandbox(Emulator):
         if not request.path.startswith("/services/data/v"):
             return None
         token = request.headers.get("authorization", "").partition(" ")[2]
-        if token not in self.login.sessions:
+        if not self.login.touch(token):
             return _errors(401, "INVALID_SESSION_ID", "Session expired or invalid")
         if not self.budget.try_spend():
             return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
@@ -327,7 +334,8 @@ class SandboxAdapter(HTTPAdapter):
 
     Mounted for `https://`, it rewrites `https://<anything>.salesforce.com/...` and
     `https://<sandbox host:port>/...` to the sandbox's `http://127.0.0.1:<port>/...`;
-    any other URL passes through unchanged.
+    any other URL passes through unchanged. The host the SDK addressed travels in the
+    `Host` header, so that the sandbox can tell login.salesforce.com from My Domain.
     """
 
     def __init__(self, base_url: str) -> None:
@@ -343,7 +351,10 @@ class SandboxAdapter(HTTPAdapter):
         return urlunsplit((self.target.scheme, self.target.netloc, parts.path, parts.query, ""))
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        request.url = self.rewrite(request.url or "")
+        original = request.url or ""
+        request.url = self.rewrite(original)
+        if request.url != original:
+            request.headers["Host"] = urlsplit(original).netloc
         return super().send(request, *args, **kwargs)
 
 
@@ -354,10 +365,9 @@ def sandbox_session(sandbox: Emulator) -> requests.Session:
     return session
 
 
-def connect(
-    sandbox: SalesforceSandbox, flow: Literal["oauth", "soap"] = "oauth", **options: Any
-) -> Any:
-    """A logged-in `simple_salesforce.Salesforce` client of a running sandbox."""
+def connect(sandbox: SalesforceSandbox, flow: auth.Flow = "oauth", **options: Any) -> Any:
+    """A logged-in `simple_salesforce.Salesforce` client of a running sandbox (for the
+    "jwt" flow, pass `privatekey` or `privatekey_file`)."""
     from simple_salesforce.api import Salesforce
 
     arguments: dict[str, Any] = {**sandbox.credentials(flow), **options}
