@@ -35,6 +35,7 @@ from sandbox.salesforce.ids import CUSTOM_FIELD_PREFIX, ORG_PREFIX, USER_PREFIX,
 from sandbox.salesforce.org import Org
 from sandbox.salesforce.query import QueryEngine
 from sandbox.salesforce.schema import SObjectType, new_custom_field
+from sandbox.salesforce.security import SECURITY_TYPES, FieldSecurity
 from sandbox.salesforce.values import to_json
 from sandbox.world.tables import World
 
@@ -83,6 +84,7 @@ class SalesforceSandbox(Emulator):
         self.org = Org(world, lambda: datetime.fromtimestamp(start + self.clock.now(), UTC))
         self.queries = QueryEngine(self.org)
         self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id)
+        self.security = FieldSecurity(self.org, self.user_id)
         self._custom_fields = 0
         self.org_lock = threading.RLock()
         """Held while a handler reads or writes the org."""
@@ -140,6 +142,8 @@ class SalesforceSandbox(Emulator):
         self._route("GET", DATA + "/?", "resources", self._resources)
         self._route("GET", DATA + "/limits/?", "limits", self._limits)
         self._route("GET", DATA + "/sobjects/?", "describe.global", self._describe_global)
+        for name in SECURITY_TYPES:
+            self._route("POST", f"{DATA}/sobjects/{name}/?", "sobject.create", self._create)
         self._route("GET", DATA + "/sobjects/{sobject}/describe/?", "describe", self._describe)
         self._route("GET", DATA + "/sobjects/{sobject}/?", "sobject.info", self._basic_info)
         self._route("GET", DATA + "/sobjects/{sobject}/{id}/?", "sobject.get", self._get_record)
@@ -279,13 +283,18 @@ class SalesforceSandbox(Emulator):
         body = body if isinstance(body, dict) else {}
         object_name, _, name = str(body.get("FullName") or "").partition(".")
         sobject = self.org.sobject(object_name)
+        self.security.check_new(sobject, name)
         definition = new_custom_field(sobject, name, body.get("Metadata"))
         assert sobject is not None
-        self.org.add_custom_field(sobject, definition)
+        self.security.hold(sobject, definition)  # hidden until field permissions grant it
         self._custom_fields += 1
         field_id = make_id(CUSTOM_FIELD_PREFIX, self._custom_fields)
         answer = {"id": field_id, "success": True, "errors": [], "warnings": [], "infos": []}
         return Response.json(answer, 201)
+
+    def _create(self, request: Request) -> Response:
+        name = request.path.rstrip("/").rpartition("/")[2]
+        return Response.json(self.security.create(name, _json(request)), 201)
 
     def _create_job(self, request: Request) -> Response:
         return Response.json(self.bulk.create(_json(request), request.params["version"]))

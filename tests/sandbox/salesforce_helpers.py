@@ -54,6 +54,20 @@ def expire_sessions(sandbox: SalesforceSandbox) -> None:
     sandbox.login.sessions.clear()
 
 
+def grant_fields(
+    sf: Any, user_id: str, *fields: str, edit: bool = True, name: str = "Leadscore_Fields"
+) -> str:
+    """Let the API user read (and edit) custom fields, as an admin would: a permission set,
+    its field permissions, and its assignment to the user. The permission set's id."""
+    permission_set = str(sf.PermissionSet.create({"Name": name, "Label": name})["id"])
+    for full_name in fields:
+        sf.FieldPermissions.create({"ParentId": permission_set, "SobjectType": full_name.split(".")[0],
+                                    "Field": full_name, "PermissionsRead": True,
+                                    "PermissionsEdit": edit})  # fmt: skip
+    sf.PermissionSetAssignment.create({"AssigneeId": user_id, "PermissionSetId": permission_set})
+    return permission_set
+
+
 def add_activity(
     sandbox: SalesforceSandbox,
     person: int,
