@@ -189,6 +189,24 @@ class Login:
         )
         return assertion_failure(assertion, self.certificate, expected)
 
+    def userinfo(self, request: Request) -> Response:
+        """The UserInfo endpoint: who the token's user is (Salesforce Help, "Query for User
+        Information"); a bad or ended token answers 403 `Bad_OAuth_Token`."""
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        token = token or request.arg("oauth_token") or request.arg("access_token") or ""
+        if not self.touch(token):
+            return Response.text("Bad_OAuth_Token", 403)
+        identity = f"https://{self.login_host}/id/{self.org_id}/{self.user_id}"
+        answer = {
+            "sub": identity,
+            "user_id": self.user_id,
+            "organization_id": self.org_id,
+            "preferred_username": self.username,
+            "email": self.username,
+            "email_verified": True,
+        }
+        return Response.json(answer)
+
     # -- SOAP ------------------------------------------------------------------------------
 
     def soap_login(self, request: Request) -> Response:

@@ -6,8 +6,9 @@ resources the leadscore connector uses, its status codes and error bodies, the
 `simple-salesforce` runs against it unchanged; `connect()` and
 `sandbox_session()` reach it with that SDK, whose https URLs a `SandboxAdapter`
 sends to the sandbox's plain-http address. Simplifies: one user in one org with
-every permission, no inserts or deletes, no Metadata API. Sources and details:
-docs/sandbox.md (Salesforce).
+every permission but field-level security on new custom fields (`security`), no
+inserts or deletes but of permission records, no Metadata API. Sources and
+details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from sandbox.world.tables import World
 
 MAX_COLLECTION = 200
 DATA = "/services/data/{version}"
+LONG_RUNNING = 20.0
+"""Vendor seconds after which an API request counts as long-running."""
 
 
 class SalesforceSandbox(Emulator):
@@ -67,12 +70,17 @@ class SalesforceSandbox(Emulator):
         login_host: str = "login.salesforce.com",
         certificate: bytes | None = None,
         session_seconds: float = 7200.0,
+        long_running_limit: int = 25,
     ) -> None:
         """`login_host` is test.salesforce.com for a Salesforce sandbox org; `certificate`
         the PEM certificate of the connected app (JWT bearer flow); `session_seconds` how
-        long a session lives without a call, in the org's time."""
+        long a session lives without a call, in the org's time; `long_running_limit` how
+        many API requests may have run 20 seconds or more at once (5 in Developer orgs)."""
         super().__init__(faults=faults, latency=latency, clock=clock)
         self.budget = ServerDailyLimit(daily_limit, used)
+        self.long_running_limit = long_running_limit
+        self.in_flight: dict[int, float] = {}
+        """The API requests being served: id(request) -> the vendor time they arrived."""
         self.api_version = api_version
         org_id, self.user_id = make_id(ORG_PREFIX, 1), make_id(USER_PREFIX, 1)
         start = world.now if world is not None else time.time()
@@ -102,9 +110,30 @@ class SalesforceSandbox(Emulator):
         token = request.headers.get("authorization", "").partition(" ")[2]
         if not self.login.touch(token):
             return _errors(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        if self.long_running() >= self.long_running_limit:
+            message = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+            return _errors(403, "REQUEST_LIMIT_EXCEEDED", message)
         if not self.budget.try_spend():
             return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         return None
+
+    def handle(self, request: Request) -> Response:
+        """Serve a request, known as in flight while it runs (for the concurrency limit)."""
+        if not request.path.startswith("/services/data/v"):
+            return super().handle(request)
+        with self.lock:
+            self.in_flight[id(request)] = self.clock.now()
+        try:
+            return super().handle(request)
+        finally:
+            with self.lock:
+                del self.in_flight[id(request)]
+
+    def long_running(self) -> int:
+        """How many API requests in flight have run for 20 vendor seconds or more."""
+        now = self.clock.now()
+        with self.lock:
+            return sum(1 for start in self.in_flight.values() if now - start >= LONG_RUNNING)
 
     def decorate(self, request: Request, response: Response) -> None:
         if request.path.startswith("/services/data"):
@@ -137,6 +166,7 @@ class SalesforceSandbox(Emulator):
 
     def _add_routes(self) -> None:
         self._route("POST", "/services/oauth2/token", "oauth.token", self.login.oauth_token)
+        self._route("GET", "/services/oauth2/userinfo/?", "oauth.userinfo", self.login.userinfo)
         self._route("POST", "/services/Soap/u/{soap_version}", "soap.login", self.login.soap_login)
         self._route("GET", "/services/data/?", "versions", self._versions)
         self._route("GET", DATA + "/?", "resources", self._resources)

@@ -145,3 +145,17 @@ def test_assigning_a_permission_set_twice_is_a_duplicate_value(
 
     assert errors[0]["errorCode"] == "DUPLICATE_VALUE"
     assert errors[0]["message"].startswith("duplicate value found: <unknown> duplicates value")
+
+
+def test_the_user_id_to_assign_comes_from_the_userinfo_endpoint(
+    sandbox: SalesforceSandbox, sf: Any
+) -> None:
+    url = "https://leadscore-sandbox.my.salesforce.com/services/oauth2/userinfo"
+    me = sf.session.get(url, headers=sf.headers, timeout=5)
+    forged = sf.session.get(url, headers={"Authorization": "Bearer nope"}, timeout=5)
+
+    grant_fields(sf, me.json()["user_id"], "Lead.Lead_Score__c")
+
+    assert (me.status_code, me.json()["organization_id"]) == (200, sandbox.login.org_id)
+    assert (forged.status_code, forged.text) == (403, "Bad_OAuth_Token")
+    assert "Lead_Score__c" in field_names(sf)

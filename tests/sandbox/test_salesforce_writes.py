@@ -3,17 +3,21 @@
 A converted Lead takes no updates (CANNOT_UPDATE_CONVERTED_LEAD); a record lock
 held elsewhere (UNABLE_TO_LOCK_ROW, injected by the fault plan's
 `record_failure`) fails one record of a collection update, or all of them
-under `allOrNone`; `/limits` and `Sforce-Limit-Info` count the same budget.
+under `allOrNone`; `/limits` and `Sforce-Limit-Info` count the same budget, and
+too many long-running requests at once refuse the next one.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any, cast
 
 import pytest
-from simple_salesforce.exceptions import SalesforceMalformedRequest
+from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceRefusedRequest
 
+from sandbox.clock import SandboxClock
 from sandbox.faults import FaultPlan
 from sandbox.salesforce import SalesforceSandbox, connect
 from sandbox.salesforce.ids import make_id
@@ -113,3 +117,42 @@ def test_limits_and_the_usage_header_count_the_same_daily_budget() -> None:
 
     assert (usage.used, usage.total) == (11, 50)
     assert daily == {"Max": 50, "Remaining": 38}
+
+
+class HeldClock(SandboxClock):
+    """Vendor time a test moves; a sleep lasts until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset = 0.0
+        self.release = threading.Event()
+
+    def now(self) -> float:
+        return self.offset
+
+    def sleep(self, vendor_seconds: float) -> None:
+        self.release.wait(10)
+
+
+def test_too_many_long_running_requests_refuse_the_next_one() -> None:
+    clock = HeldClock()
+    slow = FaultPlan(slow=1.0, slow_seconds=30, operations=frozenset({"query"}))
+    with SalesforceSandbox(
+        small_world(), clock=clock, faults=slow, long_running_limit=1
+    ) as sandbox:
+        sf = connect(sandbox)
+        running = threading.Thread(target=sf.query, args=("SELECT COUNT() FROM Lead",))
+        running.start()
+        while not sandbox.in_flight:
+            time.sleep(0.01)
+        assert sf.limits()["DailyApiRequests"]["Max"] == 100_000  # under 20 s: no limit
+        clock.offset = 20.0
+        with pytest.raises(SalesforceRefusedRequest) as refused:
+            sf.limits()
+        clock.release.set()
+        running.join(10)
+
+        assert sf.limits()["DailyApiRequests"]["Max"] == 100_000
+    assert cast(Any, refused.value).content == [
+        {"message": "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+         "errorCode": "REQUEST_LIMIT_EXCEEDED"}]  # fmt: skip
