@@ -3,7 +3,8 @@
 They look records up by world person, change a record as a user would in
 Salesforce, end every session, and simulate what a person just did (a Task, a
 campaign response, a deal), always under the sandbox's `org_lock`, as a
-request handler would.
+request handler would. `grant_fields` is the exception: it opens custom fields
+to the API user through the API itself, as an admin would.
 """
 
 from __future__ import annotations
