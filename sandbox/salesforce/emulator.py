@@ -63,7 +63,10 @@ class SalesforceSandbox(Emulator):
         consumer_secret: str = "sandbox-consumer-secret",
         api_version: str = "59.0",
         instance: str = "leadscore-sandbox.my.salesforce.com",
+        commit_lag: float = 0.0,
     ) -> None:
+        """`commit_lag`: vendor seconds between a write's `SystemModstamp` and its commit,
+        before which no query sees it (`org.commit_lag` changes it later)."""
         super().__init__(faults=faults, latency=latency, clock=clock)
         self.budget = ServerDailyLimit(daily_limit, used)
         self.api_version = api_version
@@ -74,6 +77,7 @@ class SalesforceSandbox(Emulator):
         )  # fmt: skip
         start = world.now if world is not None else time.time()
         self.org = Org(world, lambda: datetime.fromtimestamp(start + self.clock.now(), UTC))
+        self.org.commit_lag = commit_lag
         self.queries = QueryEngine(self.org)
         self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id)
         self._custom_fields = 0
@@ -84,6 +88,16 @@ class SalesforceSandbox(Emulator):
     def credentials(self, flow: Literal["oauth", "soap"] = "oauth") -> dict[str, str]:
         """Keyword arguments for `simple_salesforce.Salesforce` for one login flow."""
         return self.login.credentials(flow)
+
+    def delete(self, record_id: str) -> None:
+        """Delete a record as a user would: to the Recycle Bin, at the org's time."""
+        with self.org_lock:
+            self.org.delete(record_id)
+
+    def merge(self, master_id: str, *duplicate_ids: str) -> None:
+        """Merge records into a master as a user would, at the org's time."""
+        with self.org_lock:
+            self.org.merge(master_id, list(duplicate_ids))
 
     # -- the emulator hooks ---------------------------------------------------------------
 
@@ -162,6 +176,7 @@ class SalesforceSandbox(Emulator):
             try:
                 self._check_version(request.params.get("version"))
                 with self.org_lock:
+                    self.org.settle()  # writes whose commit lag has passed
                     return handler(request)
             except SalesforceError as error:
                 return Response.json(error.body, error.status)
@@ -213,6 +228,12 @@ class SalesforceSandbox(Emulator):
         record = self.org.record(request.params["id"])
         if record is None or not record["Id"].startswith(sobject.prefix):
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        located = self.org.locate(record["Id"])
+        if located is not None and not self.org.visible(*located, include_deleted=False):
+            deleted = located[1] in located[0].deleted
+            code = "ENTITY_IS_DELETED" if deleted else "NOT_FOUND"
+            message = "entity is deleted" if deleted else "The requested resource does not exist"
+            raise SalesforceError(404, code, message)
         wanted = [f.strip() for f in (request.arg("fields") or "").split(",") if f.strip()]
         unknown = [f for f in wanted if sobject.field(f) is None]
         if unknown:
@@ -248,7 +269,9 @@ class SalesforceSandbox(Emulator):
         options = request.headers.get("sforce-query-options", "")
         size = re.search(r"batchSize=(\d+)", options)
         page = min(2000, max(200, int(size.group(1)))) if size else 2000
-        return Response.json(self.queries.run(text, request.params["version"], page))
+        include_deleted = "/queryAll" in request.path
+        answer = self.queries.run(text, request.params["version"], page, include_deleted)
+        return Response.json(answer)
 
     def _query_more(self, request: Request) -> Response:
         return Response.json(
