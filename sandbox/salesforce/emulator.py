@@ -12,6 +12,7 @@ docs/sandbox.md (Salesforce).
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -29,6 +30,7 @@ from sandbox.http import Emulator, Handler, Request, Response, Route
 from sandbox.limits import ServerDailyLimit
 from sandbox.salesforce import auth
 from sandbox.salesforce.bulk import BulkIngest
+from sandbox.salesforce.bulk_query import BulkQuery
 from sandbox.salesforce.describe import describe_basics, describe_sobject
 from sandbox.salesforce.errors import RecordError, SalesforceError
 from sandbox.salesforce.ids import CUSTOM_FIELD_PREFIX, ORG_PREFIX, USER_PREFIX, make_id
@@ -79,7 +81,9 @@ class SalesforceSandbox(Emulator):
         self.org = Org(world, lambda: datetime.fromtimestamp(start + self.clock.now(), UTC))
         self.org.commit_lag = commit_lag
         self.queries = QueryEngine(self.org)
-        self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id)
+        jobs = itertools.count(1)
+        self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id, jobs)
+        self.bulk_queries = BulkQuery(self.queries, self.user_id, jobs)
         self._custom_fields = 0
         self.org_lock = threading.RLock()
         """Held while a handler reads or writes the org."""
@@ -160,6 +164,35 @@ class SalesforceSandbox(Emulator):
         tooling = DATA + "/tooling/sobjects/CustomField/?"
         self._route("POST", tooling, "tooling.customfield.create", self._create_custom_field)
         self._bulk_routes(DATA + "/jobs/ingest")
+        self._bulk_query_routes(DATA + "/jobs/query")
+
+    def _bulk_query_routes(self, jobs: str) -> None:
+        job, queries = jobs + "/{job}", self.bulk_queries
+
+        def create(request: Request) -> Response:
+            return Response.json(queries.create(_json(request), request.params["version"]))
+
+        def results(request: Request) -> Response:
+            text, headers = queries.results(
+                request.params["job"], request.arg("locator"), request.arg("maxRecords"),
+                request.params["version"],
+            )  # fmt: skip
+            answer = Response.text(text, content_type="text/csv")
+            answer.headers.update(headers)
+            return answer
+
+        def delete(request: Request) -> Response:
+            queries.delete(request.params["job"])
+            return Response.empty(204)
+
+        self._route("POST", jobs + "/?", "bulk2.query.create", create)
+        self._route("GET", jobs + "/?", "bulk2.query.list", lambda r: Response.json(queries.all()))
+        self._route("GET", job + "/?", "bulk2.query.info",
+                    lambda r: Response.json(queries.info(r.params["job"])))  # fmt: skip
+        self._route("PATCH", job + "/?", "bulk2.query.abort",
+                    lambda r: Response.json(queries.abort(r.params["job"], _json(r))))  # fmt: skip
+        self._route("DELETE", job + "/?", "bulk2.query.delete", delete)
+        self._route("GET", job + "/results/?", "bulk2.query.results", results)
 
     def _bulk_routes(self, jobs: str) -> None:
         job = jobs + "/{job}"
@@ -177,6 +210,8 @@ class SalesforceSandbox(Emulator):
                 self._check_version(request.params.get("version"))
                 with self.org_lock:
                     self.org.settle()  # writes whose commit lag has passed
+                    self.bulk.advance()  # Bulk API 2.0 jobs move on with the clock
+                    self.bulk_queries.advance()
                     return handler(request)
             except SalesforceError as error:
                 return Response.json(error.body, error.status)
@@ -198,7 +233,7 @@ class SalesforceSandbox(Emulator):
 
     def _resources(self, request: Request) -> Response:
         base = f"/services/data/{request.params['version']}"
-        names = ("sobjects", "query", "queryAll", "limits", "tooling", "jobs/ingest")
+        names = ("sobjects", "query", "queryAll", "limits", "tooling", "jobs/ingest", "jobs/query")
         return Response.json({name.split("/")[0]: f"{base}/{name}" for name in names})
 
     def _limits(self, request: Request) -> Response:

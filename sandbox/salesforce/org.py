@@ -66,6 +66,10 @@ class Org:
         located = self.locate(record_id)
         return located[0].record(located[1]) if located else None
 
+    def now(self) -> datetime:
+        """The org's time."""
+        return self._now()
+
     def stamp(self) -> datetime:
         """The org's time for a write, to the millisecond: later than the previous one."""
         now = self._now()

@@ -33,6 +33,7 @@ from scoring.records import ActivityType as A
 from tests.sandbox.salesforce_helpers import (
     add_activity,
     expire_sessions,
+    quick_jobs,
     record_id,
     stored_record,
     update_record,
@@ -569,7 +570,10 @@ def test_injected_record_failures_repeat_with_the_same_seed() -> None:
 # -- Bulk API 2.0 ------------------------------------------------------------------------------
 
 
-def test_bulk2_update_through_the_sdk_reports_successes_and_failures(sf: Any) -> None:
+def test_bulk2_update_through_the_sdk_reports_successes_and_failures(
+    sandbox: SalesforceSandbox, sf: Any
+) -> None:
+    quick_jobs(sandbox)
     bob, dee = make_id("00Q", 0), make_id("00Q", 1)
     records = [{"Id": bob, "Title": "Bulk CTO", "Country": ""},
                {"Id": dee, "Title": "#N/A", "Country": "IE"},
@@ -594,6 +598,7 @@ def test_bulk2_update_through_the_sdk_reports_successes_and_failures(sf: Any) ->
 
 
 def test_bulk2_job_lifecycle_over_rest(sandbox: SalesforceSandbox) -> None:
+    quick_jobs(sandbox)
     session = bearer(sandbox)
     jobs = data_url("jobs/ingest")
 
@@ -639,6 +644,7 @@ def test_bulk2_job_lifecycle_over_rest(sandbox: SalesforceSandbox) -> None:
 def test_a_bulk2_job_with_bad_data_fails_as_a_whole(
     sandbox: SalesforceSandbox, data: str, error: str
 ) -> None:
+    quick_jobs(sandbox)
     session = bearer(sandbox)
     job = session.post(data_url("jobs/ingest"), json={"object": "Lead", "operation": "update"},
                        timeout=5).json()["id"]  # fmt: skip

@@ -26,6 +26,7 @@ from defusedxml.ElementTree import fromstring
 
 from sandbox.salesforce import SalesforceSandbox, sandbox_session
 from sandbox.salesforce.ids import make_id
+from tests.sandbox.salesforce_helpers import quick_jobs
 from tests.sandbox.test_salesforce import small_world
 
 COLLECTION = (
@@ -44,6 +45,7 @@ class Postman:
     """Sends the collection's request templates the way Postman fills them in."""
 
     def __init__(self, sandbox: SalesforceSandbox) -> None:
+        self.sandbox = sandbox
         self.session = sandbox_session(sandbox)
         self.variables = {
             "url": "https://login.salesforce.com", "site": "", "version": "59.0",
@@ -187,6 +189,7 @@ def test_collections_update_template_keys_are_what_the_sandbox_reads(postman: Po
 
 
 def test_bulk_templates_run_an_ingest_job_end_to_end(postman: Postman) -> None:
+    quick_jobs(postman.sandbox)
     login(postman)
     template = json.loads(postman.template("bulk_v2/create_job.json")["rawModeData"])
     created = postman.send("bulk_v2/create_job.json", json.dumps(template | {"object": "Lead"}))
