@@ -6,7 +6,7 @@ resources the leadscore connector uses, its status codes and error bodies, the
 `simple-salesforce` runs against it unchanged; `connect()` and
 `sandbox_session()` reach it with that SDK, whose https URLs a `SandboxAdapter`
 sends to the sandbox's plain-http address. Simplifies: one user in one org with
-every permission, no inserts or deletes, no Metadata API. Sources and details:
+every permission, no inserts or deletes through the API, no Metadata API. Sources and details:
 docs/sandbox.md (Salesforce).
 """
 

@@ -2,8 +2,9 @@
 
 Writes are refused with the SaveResult errors of the REST API and stamp
 `LastModifiedDate` and `SystemModstamp` with the org's clock, which only moves
-forward, so that a pull by `SystemModstamp > cursor` sees every change exactly
-once. The error codes are listed in docs/sandbox.md (Salesforce).
+forward; with a commit lag, queries see a write only some time after its stamp.
+Records are deleted to the Recycle Bin (15 days) and merged. The error codes
+and the rest are in docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The world projected onto Salesforce's data model, one lazily made table per sObject.
 
-Follows how a Salesforce org holds B2B marketing and sales data: Leads, and
-Contacts at Accounts, Campaigns and their CampaignMembers, completed Tasks, and
-Opportunities with their contact roles. Simplifies: every Salesforce person of
+Follows how a Salesforce org holds B2B marketing and sales data: Leads (some
+converted into the Contacts beside them), and Contacts at Accounts, Campaigns
+and their CampaignMembers, completed Tasks, Events, and Opportunities with their
+contact roles. Simplifies: every Salesforce person of
 the world is one Lead or Contact, and each kind of world event becomes one kind
 of record; the mapping is in docs/sandbox.md (Salesforce). Records are made from
 the world's columns when read, so a large world costs no memory until it is

@@ -3,8 +3,9 @@
 Follows the REST API's Query and Query More Results resources: pages of up to
 2,000 records, `nextRecordsUrl` locators, nested relationship fields, and
 Salesforce's error codes and message layout; text compares without case and
-ids by their first 15 characters, as in SOQL. Simplifies: at most ten cursors
-stay open. Details: docs/sandbox.md (Salesforce).
+ids by their first 15 characters and datetimes to the second, as in SOQL;
+`queryAll` also answers deleted records. Simplifies: at most ten cursors stay
+open. Details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
