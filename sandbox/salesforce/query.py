@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -145,7 +145,9 @@ class QueryEngine:
         where = bound.where
         floor = stamp_floor(bound.query.where)
         candidates = range(len(table)) if floor is None else table.rows_stamped_after(floor)
-        seen = [row for row in candidates if self.org.visible(table, row, include_deleted)]
+        seen: Iterable[int] = candidates
+        if table.hidden or table.deleted:
+            seen = [row for row in candidates if self.org.visible(table, row, include_deleted)]
         rows = [row for row in seen if where is None or where(table.record(row))]
         for column, descending, nulls_last in reversed(bound.order):
             rows = self._sorted(table, rows, column, descending, nulls_last)
