@@ -234,7 +234,25 @@ class Org:
                 raise RecordError("INVALID_ID_FIELD", f"invalid record to merge: {duplicate}")
         self.apply(master[0], master[1], {})
         for duplicate in duplicate_ids:
+            self._reparent(master[0].sobject.name, duplicate, canonical)
             self.delete(duplicate, canonical)
+
+    def _reparent(self, sobject: str, victim: str, master: str) -> None:
+        """Point the records that refer to `victim` at `master`, as a merge does (it scans
+        every table that can refer to the type, so it costs a pass over them)."""
+        for table in self.tables.values():
+            fields = [
+                f.name
+                for f in table.sobject.fields.values()
+                if sobject in f.reference_to and f.name != "MasterRecordId"
+            ]
+            if not fields:
+                continue
+            for row in range(len(table)):
+                record = table.record(row)
+                moved = {f: master for f in fields if str(record[f] or "")[:15] == victim[:15]}
+                if moved and row not in table.deleted:
+                    self.apply(table, row, moved)
 
     def is_deleted(self, record_id: str) -> bool:
         """Whether a record is in the Recycle Bin (or purged from it)."""

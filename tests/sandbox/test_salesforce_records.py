@@ -115,7 +115,7 @@ def test_query_all_returns_deleted_records_and_query_does_not(
         sf.Lead.get(dee)
 
 
-def test_a_merged_away_record_is_deleted_and_names_its_master(
+def test_a_merged_away_record_is_deleted_names_its_master_and_hands_it_its_children(
     sandbox: SalesforceSandbox, sf: Any, clock: HandClock
 ) -> None:
     bob, dee = str(record_id(sandbox, BOB)), str(record_id(sandbox, DEE))
@@ -127,12 +127,15 @@ def test_a_merged_away_record_is_deleted_and_names_its_master(
         include_deleted=True,
     )
     master = sf.Lead.get(bob)
+    members = sf.query("SELECT LeadId, SystemModstamp FROM CampaignMember")["records"]
 
     [gone] = merged["records"]
     assert (gone["IsDeleted"], gone["MasterRecordId"]) == (True, bob)
     assert gone["SystemModstamp"].startswith("2026-11-01T12:00:05.")
     assert master["SystemModstamp"].startswith("2026-11-01T12:00:05.")
     assert master["IsDeleted"] is False
+    assert [m["LeadId"] for m in members] == [bob] * 4  # Dee's webinar and guide moved to Bob
+    assert sum(m["SystemModstamp"].startswith("2026-11-01T12:00:05.") for m in members) == 2
 
 
 def test_deleted_records_leave_the_recycle_bin_after_15_days(
