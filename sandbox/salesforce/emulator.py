@@ -233,7 +233,7 @@ class SalesforceSandbox(Emulator):
 
     def _resources(self, request: Request) -> Response:
         base = f"/services/data/{request.params['version']}"
-        names = ("sobjects", "query", "queryAll", "limits", "tooling", "jobs/ingest", "jobs/query")
+        names = ("sobjects", "query", "queryAll", "limits", "tooling", "jobs/ingest")
         return Response.json({name.split("/")[0]: f"{base}/{name}" for name in names})
 
     def _limits(self, request: Request) -> Response:
