@@ -378,3 +378,37 @@ def test_parquet_dictionary_columns_read_as_text(tmp_path: Path) -> None:
     assert people.ids.tolist() == ["1", "2", "3"]
     codes, categories = people.attributes["tier"]
     assert [None if c < 0 else categories[c] for c in codes] == ["x", "x", None]
+
+
+def test_parquet_read_for_some_fields_gives_those_columns_alike(tmp_path: Path) -> None:
+    data = Path(__file__).parents[2] / "examples" / "data"
+    for name in ("contacts", "activities"):
+        table = pacsv.read_csv(data / f"{name}.csv")
+        pq.write_table(table, tmp_path / f"{name}.parquet", row_group_size=97)
+    every = read_contact_columns(tmp_path / "contacts.parquet")
+    text = next(k for k, v in every.attributes.items() if isinstance(v, tuple))
+    some = read_contact_columns(tmp_path / "contacts.parquet", [text])
+    assert list(some.attributes) == [text]
+    codes, categories = some.attributes[text]
+    old_codes, old_categories = every.attributes[text]
+    assert [None if c < 0 else categories[c] for c in codes] == [
+        None if c < 0 else old_categories[c] for c in old_codes
+    ]
+    acts_all = read_activity_columns(tmp_path / "activities.parquet", every)
+    acts_none = read_activity_columns(tmp_path / "activities.parquet", some, [])
+    assert acts_none.attributes == {}
+    assert acts_none.contact_rows.tolist() == acts_all.contact_rows.tolist()
+    assert acts_none.type_codes.tolist() == acts_all.type_codes.tolist()
+    assert acts_none.micros.tolist() == acts_all.micros.tolist()
+
+
+def test_parquet_columns_the_rules_do_not_read_are_still_checked(tmp_path: Path) -> None:
+    columns = {"id": ["1"], "note": ["x"], "n": [math.nan], "tags": [[1, 2]]}
+    pq.write_table(pa.table(columns), tmp_path / "c.parquet")
+    found = outcome(read_contact_columns, tmp_path / "c.parquet", [])
+    assert [m.replace(str(tmp_path) + "/", "") for m in found] == [
+        "c.parquet:1: column 'n': a number out of range for the rules: nan",
+        "c.parquet:1: column 'tags': nested objects and lists are not supported",
+    ]
+    pq.write_table(pa.table({"id": ["1"], "note": ["x"], "n": [1.5]}), tmp_path / "c.parquet")
+    assert read_contact_columns(tmp_path / "c.parquet", []).attributes == {}
