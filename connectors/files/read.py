@@ -80,7 +80,7 @@ def _table(
     `coded` ones as dictionaries); None for a CSV file with nothing in it (no activities)."""
     if kind == "parquet":
         return parquet_table(path, wanted, coded)
-    table = csv_table(path)
+    table = csv_table(path, coded)
     if table is not None:
         return table
     columns, rows = file_rows(path, required, records)

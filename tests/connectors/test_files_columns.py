@@ -51,14 +51,22 @@ def same_contacts(path: Path) -> list | None:
     """The old reader's contacts, after checking the new one reads the file the same."""
     before = outcome(old.read_contacts, path)
     after = outcome(read_contact_columns, path)
+    # the attributes the rules read, coded by the parser itself
+    coded = outcome(read_contact_columns, path, FIELDS)
     if isinstance(before, list) and before and isinstance(before[0], str):
         assert after == before, (before, after)
+        assert coded == before, (before, coded)
         return None
     assert not isinstance(after, list), after
     expected = ContactFrame.from_records(before)
     got = ContactFrame.from_arrays(after.ids, after.emails, after.attributes)
     assert list(got.ids) == list(expected.ids)
     assert cells(got) == cells(expected)
+    some = ContactFrame.from_arrays(coded.ids, coded.emails, coded.attributes)
+    assert list(some.ids) == list(expected.ids)
+    assert {k: v for k, v in cells(some).items() if k in {"email", *FIELDS}} == {
+        k: v for k, v in cells(expected).items() if k in {"email", *FIELDS}
+    }
     # as `leadscore score` builds it: the reader's normalized addresses, taken as they are
     normalized = ContactFrame.from_arrays(
         after.ids, after.addresses, after.attributes, normalized=True
@@ -71,8 +79,10 @@ def same_contacts(path: Path) -> list | None:
 def same_activities(path: Path, contacts: list) -> None:
     """Check the new reader reads the activities file as the old one did."""
     before = outcome(old.read_activities, path, contacts)
+    coded = outcome(read_activity_columns, path, contacts_from_records(contacts), FIELDS)
     if isinstance(before, list):
         assert outcome(read_activities, path, contacts) == before
+        assert coded == before
         return
     known = ContactFrame.from_records(contacts)
     after = read_activities(path, contacts)
@@ -87,6 +97,14 @@ def same_activities(path: Path, contacts: list) -> None:
     assert got.type_codes.tolist() == expected.type_codes.tolist()
     assert got.occurred_at.tolist() == expected.occurred_at.tolist()
     assert cells(got) == cells(expected)
+    some = ActivityFrame.from_arrays(
+        coded.contact_rows, coded.type_codes, coded.seconds, coded.attributes
+    )
+    assert cells(some) == {k: v for k, v in cells(expected).items() if k in FIELDS}
+
+
+FIELDS = ["industry", "url", "x"]
+"""Attribute columns a rule set might read (the files' others are let go of)."""
 
 
 # --- CSV text, well and badly formed -----------------------------------------------------
