@@ -52,13 +52,15 @@ def execute_many(connection: Connection, sql: str, rows: Sequence[tuple[Any, ...
         connection.exec_driver_sql(statement, list(rows))
 
 
-def select_in(
-    connection: Connection, sql: str, values: Sequence[Any], *before: Any
+def execute_in(
+    connection: Connection, sql: str, values: Sequence[Any], *before: Any, tail: str = ""
 ) -> list[tuple[Any, ...]]:
-    """The rows of `sql`, a query ending in `IN` (the list is appended), for these `values`;
-    `before` are the parameters of any placeholders ahead of the list."""
+    """`sql`, a statement whose `IN` list comes last (added here, one placeholder per value,
+    then `tail`), for these `values`; `before` are the parameters of any placeholders ahead
+    of the list. Returns the rows a query gives (none for an UPDATE)."""
     if not values:
         return []
     marks = ", ".join("?" for _ in values)
-    statement = driver_sql(connection, f"{sql} ({marks})")
-    return [tuple(row) for row in connection.exec_driver_sql(statement, (*before, *values))]
+    statement = driver_sql(connection, f"{sql} ({marks}){tail}")
+    result = connection.exec_driver_sql(statement, (*before, *values))
+    return [tuple(row) for row in result] if result.returns_rows else []

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import RuleSet
+from sync.bulk import execute_in
 from sync.schema import REVISED, activities, chunks, identities, meta, persons
 
 if TYPE_CHECKING:
@@ -48,12 +49,17 @@ def mark_due_by(
 ) -> None:
     """The persons of these records of `system`, and of these addresses, are due now."""
     for part in chunks(sorted(set(records))):
-        owners = sa.select(identities.c.person_id).where(
-            identities.c.system == system, identities.c.record_id.in_(part)
-        )
-        connection.execute(sa.update(persons).where(persons.c.id.in_(owners)).values(due=None))
+        execute_in(connection, _DUE_BY_RECORD, part, system, tail=")")
     for part in chunks(sorted(set(emails))):
-        connection.execute(sa.update(persons).where(persons.c.email.in_(part)).values(due=None))
+        execute_in(connection, _DUE_BY_ADDRESS, part)
+
+
+_DUE = f"UPDATE {persons.name} SET due = NULL WHERE due IS NOT NULL AND "
+_DUE_BY_RECORD = (
+    _DUE + f"id IN (SELECT person_id FROM {identities.name} WHERE system = ? AND record_id IN"
+)
+_DUE_BY_ADDRESS = _DUE + "email IN"
+"""Persons not yet due now are made so (a person due now already is left as it is)."""
 
 
 def save_dues(connection: Connection, person_ids: Sequence[int], due: Sequence[float]) -> None:

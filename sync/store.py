@@ -26,14 +26,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from scoring import Activity, Contact, normalize_email
+from sync.bulk import execute_in, execute_many
 from sync.dues import due_filter, mark_due, mark_due_by, unchanged_revisions
 from sync.identity import Saved, drop_leftover_persons, persons_for, pin_to_aliases, store_records
 from sync.people import People, moment
 from sync.readback import stored_people
 from sync.schema import (
+    ACTIVITY_COLUMNS,
+    INSERT_ACTIVITY,
     MIGRATIONS,
-    REVISED,
+    REVISE_ACTIVITY,
     SCHEMA_VERSION,
+    SEEN_ACTIVITIES,
     StoreVersionError,
     activities,
     activity_key,
@@ -50,7 +54,6 @@ from sync.schema import (
     runs,
     storable_activity,
     storable_contact,
-    upsert_dialect,
     written,
 )
 from sync.sqlite_files import new_sqlite_file, remove_sqlite_file, sqlite_pragmas
@@ -223,42 +226,22 @@ class StateStore:
         with self._writing, self.engine.begin() as connection:
             keys = list(unique)
             for part in chunks(keys):
-                seen = set(
-                    connection.execute(
-                        sa.select(activities.c.activity_id).where(
-                            activities.c.system == system, activities.c.activity_id.in_(part)
-                        )
-                    ).scalars()
-                )
+                seen = {key for (key,) in execute_in(connection, SEEN_ACTIVITIES, part, system)}
                 kept = [k for k in part if k not in seen or unique[k].revisable]
                 rows = [activity_row(system, key, unique[key]) for key in kept]
                 # Sent to a former address of a record: that record's.
                 pin_to_aliases(connection, system, rows)
                 unchanged = unchanged_revisions(connection, system, rows, seen)
-                plain = [r for r in rows if not unique[r["activity_id"]].revisable]
-                revised = [r for r in rows if unique[r["activity_id"]].revisable]
-                insert = upsert_dialect(connection).insert(activities)
-                if plain:
-                    # Another process may store the same activities meanwhile: theirs stand.
-                    connection.execute(insert.on_conflict_do_nothing(), plain)
-                if revised:
-                    # Stored since `seen` was read, by another process, or not: ours is later.
-                    latest = {c: getattr(insert.excluded, c) for c in REVISED}
-                    # Except a pin: a revision still keyed by the address it was pinned by
-                    # stays with the record (the alias may have yielded since).
-                    latest["record_id"] = sa.case(
-                        (
-                            sa.and_(
-                                insert.excluded.record_id.is_(None),
-                                insert.excluded.email == activities.c.email,
-                            ),
-                            activities.c.record_id,
-                        ),
-                        else_=insert.excluded.record_id,
-                    )
-                    keys_ = ["system", "activity_id"]
-                    upsert = insert.on_conflict_do_update(index_elements=keys_, set_=latest)
-                    connection.execute(upsert, revised)
+                plain: list[tuple[Any, ...]] = []
+                revised: list[tuple[Any, ...]] = []
+                for row in rows:
+                    values = tuple(row[c] for c in ACTIVITY_COLUMNS)
+                    (revised if unique[row["activity_id"]].revisable else plain).append(values)
+                # Another process may store the same activities meanwhile: theirs stand.
+                execute_many(connection, INSERT_ACTIVITY, plain)
+                # Stored since `seen` was read, by another process, or not: ours is later
+                # (a pin stays: see `REVISE_ACTIVITY`).
+                execute_many(connection, REVISE_ACTIVITY, revised)
                 new += sum(r["activity_id"] not in seen for r in rows)
                 # the persons they join (by record, or by address) are due now
                 touched = [r for r in rows if r["activity_id"] not in unchanged]
