@@ -28,6 +28,8 @@ DONE = _Done()
 Entry = tuple[str, Produced | BaseException | _Done]
 """(producer key, an item; or the failure that ended it; or DONE)."""
 JOIN_SECONDS = 60.0
+HELD = "(held by a full queue)"
+"""The key of `seconds` under which the producers' waits for the consumer add up."""
 
 
 def fan_in(
@@ -61,19 +63,32 @@ def fan_in_groups(
     most: int = 16,
 ) -> None:
     """As `fan_in`, but `consume` is handed [(key, item), ...]: what the producers brought
-    since it was last called (at most `most`, at least one), in the order it came."""
+    since it was last called (at most `most`, at least one), in the order it came.
+    `seconds` also receives, under `HELD`, how long producers waited on a full queue."""
     items: queue.Queue[Entry[Produced]] = queue.Queue(maxsize=buffered)
     stop = threading.Event()
     timings = seconds if seconds is not None else {}
+    held = threading.Lock()
+    timings[HELD] = 0.0
 
     def hand_over(entry: Entry[Produced]) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        try:
+            items.put_nowait(entry)
+            return True
+        except queue.Full:
+            pass
+        began = time.perf_counter()
+        try:
+            while not stop.is_set():
+                try:
+                    items.put(entry, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+        finally:
+            with held:
+                timings[HELD] += time.perf_counter() - began
 
     def produce(key: str, make: Callable[[], Iterable[Produced]]) -> None:
         began = time.perf_counter()
