@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import math
 import multiprocessing
+import os
 import resource
 import sys
 import tempfile
@@ -200,10 +201,12 @@ def main() -> int:
 
         clear()
         stop, spinning = neighbours(context, args.load)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)
         app.setup()
         summary = app.sync(SyncOptions(full=True))
         wall = time.perf_counter() - began
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_seconds = used.ru_utime - cpu.ru_utime + used.ru_stime - cpu.ru_stime
         stop.set()
         for process in spinning:
             process.join(timeout=10)
@@ -239,6 +242,10 @@ def main() -> int:
         print(
             "           phases: "
             + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in summary.phases.items())
+        )
+        print(
+            f"           cpu of the sync's process {cpu_seconds:.1f} s "
+            f"(machine load {os.getloadavg()[0]:.1f} at the end)"
         )
         streams = summary.systems["hubspot"].stream_seconds
         print("           streams: " + ", ".join(f"{k} {v:.1f} s" for k, v in streams.items()))
