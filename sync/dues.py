@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import RuleSet
+from sync.bulk import execute_in
 from sync.schema import REVISED, activities, chunks, identities, meta, persons
 
 if TYPE_CHECKING:
@@ -76,12 +77,17 @@ def mark_due_by(
 ) -> None:
     """The persons of these records of `system`, and of these addresses, are due now."""
     for part in chunks(sorted(set(records))):
-        owners = sa.select(identities.c.person_id).where(
-            identities.c.system == system, identities.c.record_id.in_(part)
-        )
-        connection.execute(sa.update(persons).where(persons.c.id.in_(owners)).values(_DUE_NOW))
+        execute_in(connection, _DUE_BY_RECORD, part, system, tail=")")
     for part in chunks(sorted(set(emails))):
-        connection.execute(sa.update(persons).where(persons.c.email.in_(part)).values(_DUE_NOW))
+        execute_in(connection, _DUE_BY_ADDRESS, part)
+
+
+_DUE = f"UPDATE {persons.name} SET due = NULL, marked = COALESCE(marked, 0) + 1 WHERE "
+_DUE_BY_RECORD = (
+    _DUE + f"id IN (SELECT person_id FROM {identities.name} WHERE system = ? AND record_id IN"
+)
+_DUE_BY_ADDRESS = _DUE + "email IN"
+"""Every mark counts, also of a person due already: a run may have read it before."""
 
 
 def save_dues(

@@ -3,8 +3,10 @@
 Each stream of a system is pulled in a thread of its own (the call policy
 paces them together) while the calling thread consumes what they bring, so no
 stream waits between its calls for the store, which wants a single writer.
-A failure in any producer stops the others at their next item and is raised
-in the calling thread.
+What has piled up while the consumer was busy is handed over in one go
+(`fan_in_groups`), so a consumer that falls behind catches up by doing more at
+a time. A failure in any producer stops the others at their next item and is
+raised in the calling thread.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import TypeVar
 
 Produced = TypeVar("Produced")
@@ -26,6 +28,8 @@ DONE = _Done()
 Entry = tuple[str, Produced | BaseException | _Done]
 """(producer key, an item; or the failure that ended it; or DONE)."""
 JOIN_SECONDS = 60.0
+HELD = "(held by a full queue)"
+"""The key of `seconds` under which the producers' waits for the consumer add up."""
 
 
 def fan_in(
@@ -41,18 +45,50 @@ def fan_in(
     `seconds` receives how long each producer ran. Returns once every producer is done;
     the first failure of any producer (or of `consume`) stops them all and is raised.
     """
+
+    def each(group: Sequence[tuple[str, Produced]]) -> None:
+        for key, item in group:
+            consume(key, item)
+
+    fan_in_groups(producers, each, name=name, seconds=seconds, buffered=buffered, most=1)
+
+
+def fan_in_groups(
+    producers: Mapping[str, Callable[[], Iterable[Produced]]],
+    consume: Callable[[Sequence[tuple[str, Produced]]], None],
+    *,
+    name: str = "fan-in",
+    seconds: MutableMapping[str, float] | None = None,
+    buffered: int = 64,
+    most: int = 16,
+) -> None:
+    """As `fan_in`, but `consume` is handed [(key, item), ...]: what the producers brought
+    since it was last called (at most `most`, at least one), in the order it came.
+    `seconds` also receives, under `HELD`, how long producers waited on a full queue."""
     items: queue.Queue[Entry[Produced]] = queue.Queue(maxsize=buffered)
     stop = threading.Event()
     timings = seconds if seconds is not None else {}
+    held = threading.Lock()
+    timings[HELD] = 0.0
 
     def hand_over(entry: Entry[Produced]) -> bool:
-        while not stop.is_set():
-            try:
-                items.put(entry, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        try:
+            items.put_nowait(entry)
+            return True
+        except queue.Full:
+            pass
+        began = time.perf_counter()
+        try:
+            while not stop.is_set():
+                try:
+                    items.put(entry, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+        finally:
+            with held:
+                timings[HELD] += time.perf_counter() - began
 
     def produce(key: str, make: Callable[[], Iterable[Produced]]) -> None:
         began = time.perf_counter()
@@ -75,13 +111,28 @@ def fan_in(
     running = len(threads)
     try:
         while running:
-            key, item = items.get()
-            if item is DONE:
-                running -= 1
-            elif isinstance(item, BaseException):
-                raise item
-            else:
-                consume(key, item)  # type: ignore[arg-type]
+            group: list[tuple[str, Produced]] = []
+            failure: BaseException | None = None
+            entry = items.get()  # wait for the first; then take what is there already
+            while True:
+                key, item = entry
+                if item is DONE:
+                    running -= 1
+                elif isinstance(item, BaseException):
+                    failure = item
+                    break
+                else:
+                    group.append((key, item))  # type: ignore[arg-type]
+                if len(group) >= most or not running:
+                    break
+                try:
+                    entry = items.get_nowait()
+                except queue.Empty:
+                    break
+            if group:
+                consume(group)
+            if failure is not None:
+                raise failure
     finally:
         # On any failure the other producers stop at their next item instead of going on
         # for nothing (or blocking on a full queue forever).

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import Contact, normalize_email
+from sync.bulk import execute_many, insert_sql, update_sql
 from sync.dues import mark_due_by
 from sync.schema import (
     activities,
@@ -112,6 +113,16 @@ class Saved:
     """Persons whose inputs changed: due now (`sync.dues`)."""
 
 
+_ADD = insert_sql(
+    identities, ["system", "record_id", "person_id", "email", "attributes", "pulled_at"]
+)
+_REFRESH = update_sql(identities, ["attributes", "pulled_at"], ["system", "record_id"])
+_MOVE = update_sql(
+    identities, ["person_id", "email", "attributes", "pulled_at"], ["system", "record_id"]
+)
+"""A record's identity row: new; the same address, pulled again; its person's, anew."""
+
+
 def store_records(
     connection: Connection, system: str, part: Sequence[Contact], at: datetime, saved: Saved
 ) -> None:
@@ -130,6 +141,8 @@ def store_records(
     # A deleted record comes back when restored (HubSpot keeps them 90 days).
     forget_records(connection, gone, system, ids)
     changes: list[tuple[str, str | None, str]] = []
+    pulled_at = at.timestamp()
+    refreshed: list[tuple[Any, ...]] = []  # same address, other attributes
     for contact in part:
         email = normalize_email(contact.email)
         attributes = dumps(contact.attributes)
@@ -138,38 +151,29 @@ def store_records(
             if before.attributes != attributes:
                 saved.changed += 1
                 saved.touched.add(before.person_id)
-                connection.execute(
-                    sa.update(identities)
-                    .where(identities.c.system == system, identities.c.record_id == contact.id)
-                    .values(attributes=attributes, pulled_at=at.timestamp())
-                )
+                refreshed.append((attributes, pulled_at, system, contact.id))
             continue
         changes.append((contact.id, email, attributes))
+    execute_many(connection, _REFRESH, refreshed)
     if not changes:
         return
     saved.changed += len(changes)
     people = persons_for(connection, {email for _, email, _ in changes if email is not None})
+    added: list[tuple[Any, ...]] = []
+    moved: list[tuple[Any, ...]] = []
     for record, email, attributes in changes:
         # Without an address (or once it is removed) a record is a person of its own.
         person = people[email] if email is not None else new_person(connection, None)
-        row = {"person_id": person, "email": email, "attributes": attributes}
         before = known.get(record)
         saved.touched.add(person)
-        if before is not None:
-            saved.touched.add(before.person_id)
         if before is None:
-            connection.execute(
-                sa.insert(identities).values(
-                    system=system, record_id=record, pulled_at=at.timestamp(), **row
-                )
-            )
+            added.append((system, record, person, email, attributes, pulled_at))
         else:
+            saved.touched.add(before.person_id)
             saved.left.add(before.person_id)
-            connection.execute(
-                sa.update(identities)
-                .where(identities.c.system == system, identities.c.record_id == record)
-                .values(pulled_at=at.timestamp(), **row)
-            )
+            moved.append((person, email, attributes, pulled_at, system, record))
+    execute_many(connection, _ADD, added)
+    execute_many(connection, _MOVE, moved)
     moves = [
         (record, known[record].email if record in known else None, email)
         for record, email, _ in changes

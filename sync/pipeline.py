@@ -46,7 +46,7 @@ from connectors.protocol import (
 )
 from scoring import RuleSet, ScoreBatch
 from sync.dues import FIELDS_CURSOR
-from sync.fanin import fan_in
+from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
 from sync.incremental import save_unplanned, save_written, score_due, score_people
 from sync.locks import RunLock, run_lock, wait_for_rescores
@@ -243,12 +243,13 @@ class Sync:
                 summary.warnings.append(note)
             pending[FIELDS_CURSOR] = reads
 
-        def store(stream: str, page: Page) -> None:
-            self.store_page(connector.system, page, stats, as_of)
-            if page.cursor is not None:
-                pending[stream] = page.cursor
+        def store(pages: Sequence[tuple[str, Page]]) -> None:
+            self.store_pages(connector.system, [page for _, page in pages], stats, as_of)
+            for stream, page in pages:
+                if page.cursor is not None:
+                    pending[stream] = page.cursor
 
-        fan_in(
+        fan_in_groups(
             {s: functools.partial(connector.pull, s, stored.get(s)) for s in connector.streams},
             store,
             name=f"pull-{connector.system}",
@@ -273,20 +274,27 @@ class Sync:
                 return
 
     def store_page(self, system: str, page: Page, stats: SystemSummary, as_of: datetime) -> None:
+        self.store_pages(system, [page], stats, as_of)
+
+    def store_pages(
+        self, system: str, pages: Sequence[Page], stats: SystemSummary, as_of: datetime
+    ) -> None:
+        """Store pulled pages, in one transaction (`StateStore.save_pages`)."""
         if self._lock is not None:
             self._lock.beat()
         began = time.perf_counter()
-        contacts, found = list(page.contacts), list(page.activities)
-        if contacts:
-            stats.contacts_changed += self.store.save_contacts(system, contacts, as_of)
+        found = [(list(page.contacts), list(page.activities)) for page in pages]
+        counts = self.store.save_pages(system, found, as_of)
+        for (contacts, activities), (changed, new) in zip(found, counts, strict=True):
+            stats.contacts_changed += changed
             stats.contacts += len(contacts)
-        if found:
-            stats.activities_pulled += len(found)
-            stats.activities_new += self.store.save_activities(system, found)
+            stats.activities_pulled += len(activities)
+            stats.activities_new += new
         stats.stream_seconds["(storing)"] = (
             stats.stream_seconds.get("(storing)", 0.0) + time.perf_counter() - began
         )
-        self.progress(f"pulled {system} {page.stream}", len(contacts) or len(found))
+        for page, (contacts, activities) in zip(pages, found, strict=True):
+            self.progress(f"pulled {system} {page.stream}", len(contacts) or len(activities))
 
     # -- score and diff -------------------------------------------------------------------------
 

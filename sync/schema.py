@@ -29,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import Activity, Contact, normalize_email
+from sync.bulk import insert_sql
 
 CHUNK = 500
 ID_LENGTH, ACTIVITY_ID_LENGTH, EMAIL_LENGTH = 64, 128, 320
@@ -266,8 +267,30 @@ def split_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     out["amount"] = None
     if isinstance(amount, int | float) and not isinstance(amount, bool):
         out["amount"] = float(rest.pop("amount"))
-    out["extra"] = dumps(rest)
+    out["extra"] = _extra(rest)
     return out
+
+
+_EXTRAS: dict[tuple[tuple[str, Any], ...], str] = {}
+_EXTRAS_KEPT = 4096
+
+
+def _extra(rest: dict[str, Any]) -> str:
+    """`dumps(rest)`, remembered for the few shapes most activities share (a page view
+    counted on a contact: `{"recorded_by": "counter"}`; an email event: nothing)."""
+    if not rest:
+        return "{}"
+    try:
+        key = tuple(rest.items())
+        known = _EXTRAS.get(key)
+    except TypeError:  # a value that cannot be a key (a list): as it is
+        return dumps(rest)
+    if known is None:
+        known = dumps(rest)
+        if len(_EXTRAS) >= _EXTRAS_KEPT:
+            _EXTRAS.clear()
+        _EXTRAS[key] = known
+    return known
 
 
 def activity_row(system: str, key: str, activity: Activity) -> dict[str, Any]:
@@ -295,6 +318,29 @@ REVISED = (
     "extra",
 )
 """The columns a revisable activity's later pull replaces."""
+
+
+ACTIVITY_COLUMNS = tuple(c.name for c in activities.columns)
+INSERT_ACTIVITY = insert_sql(activities, ACTIVITY_COLUMNS, " ON CONFLICT DO NOTHING")
+"""Stores an activity unless the store has it (by its key) already."""
+_PINNED = (
+    "CASE WHEN excluded.record_id IS NULL AND excluded.email = activities.email"
+    " THEN activities.record_id ELSE excluded.record_id END"
+)
+REVISE_ACTIVITY = insert_sql(
+    activities,
+    ACTIVITY_COLUMNS,
+    " ON CONFLICT (system, activity_id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" if c != "record_id" else f"{c} = {_PINNED}" for c in REVISED),
+)
+"""Stores an activity, or replaces the stored one with it (`REVISED`); except a pin: a
+revision still keyed by the address it was pinned by stays with the record (the alias
+may have yielded since)."""
+SEEN_ACTIVITIES = (
+    "SELECT activities.activity_id FROM activities"
+    " WHERE activities.system = ? AND activities.activity_id IN"
+)
+"""Which of these activity ids of a system the store holds."""
 
 
 def activity_key(activity: Activity) -> str:

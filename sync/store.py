@@ -19,25 +19,23 @@ import traceback
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from scoring import Activity, Contact, normalize_email
-from sync.dues import due_filter, mark_due, mark_due_by, unchanged_revisions
-from sync.identity import Saved, drop_leftover_persons, persons_for, pin_to_aliases, store_records
+from sync.dues import due_filter, mark_due_by
 from sync.people import People, moment
 from sync.readback import stored_people
+from sync.saving import keep_activities, keep_contacts
 from sync.schema import (
     MIGRATIONS,
-    REVISED,
     SCHEMA_VERSION,
     StoreVersionError,
     activities,
     activity_key,
-    activity_row,
     bounded,
     chunks,
     cursors,
@@ -50,7 +48,6 @@ from sync.schema import (
     runs,
     storable_activity,
     storable_contact,
-    upsert_dialect,
     written,
 )
 from sync.sqlite_files import new_sqlite_file, remove_sqlite_file, sqlite_pragmas
@@ -200,80 +197,38 @@ class StateStore:
         A record follows its id: when its address changes, what it had under the old address
         stays with it (`sync.identity`). A record no column can key is skipped and counted in
         `skipped`, never stopping a run."""
-        contacts = [c for c in map(storable_contact, found) if c is not None]
-        self.skipped[system] += len(found) - len(contacts)
-        saved = Saved()
-        with self._writing, self.engine.begin() as connection:
-            for part in chunks(list({c.id: c for c in contacts}.values())):
-                store_records(connection, system, part, at, saved)
-            mark_due(connection, saved.touched)
-            drop_leftover_persons(connection, saved.left)
-        return saved.changed
+        return self.save_pages(system, [(found, ())], at)[0][0]
 
     # -- activities -----------------------------------------------------------------------------
 
     def save_activities(self, system: str, found: Sequence[Activity]) -> int:
         """Store activities not seen before (by their id), and the latest of revisable ones
         (`Activity.revisable`); returns how many were new. See `save_contacts` on skipping."""
-        usable = [a for a in map(storable_activity, found) if a is not None]
-        self.skipped[system] += len(found) - len(usable)
-        unique = {activity_key(a): a for a in usable}
-        new = 0
-        addresses: set[str] = set()
+        return self.save_pages(system, [((), found)], datetime.now(UTC))[0][1]
+
+    def save_pages(
+        self,
+        system: str,
+        pages: Sequence[tuple[Sequence[Contact], Sequence[Activity]]],
+        at: datetime,
+    ) -> list[tuple[int, int]]:
+        """Store pages of pulled (contacts, activities) in one transaction, each page as
+        `save_contacts` then `save_activities` would, in order; for each page, how many
+        contacts were new or changed and how many activities were new. Several pages in one
+        transaction write the store's hot pages (the indexes' leaves) once, not once a page."""
+        kept = []
+        for found, pulled in pages:
+            contacts = [c for c in map(storable_contact, found) if c is not None]
+            usable = [a for a in map(storable_activity, pulled) if a is not None]
+            self.skipped[system] += len(found) - len(contacts) + len(pulled) - len(usable)
+            kept.append((contacts, usable))
+        counts: list[tuple[int, int]] = []
         with self._writing, self.engine.begin() as connection:
-            keys = list(unique)
-            for part in chunks(keys):
-                seen = set(
-                    connection.execute(
-                        sa.select(activities.c.activity_id).where(
-                            activities.c.system == system, activities.c.activity_id.in_(part)
-                        )
-                    ).scalars()
-                )
-                kept = [k for k in part if k not in seen or unique[k].revisable]
-                rows = [activity_row(system, key, unique[key]) for key in kept]
-                # Sent to a former address of a record: that record's.
-                pin_to_aliases(connection, system, rows)
-                unchanged = unchanged_revisions(connection, system, rows, seen)
-                plain = [r for r in rows if not unique[r["activity_id"]].revisable]
-                revised = [r for r in rows if unique[r["activity_id"]].revisable]
-                insert = upsert_dialect(connection).insert(activities)
-                if plain:
-                    # Another process may store the same activities meanwhile: theirs stand.
-                    connection.execute(insert.on_conflict_do_nothing(), plain)
-                if revised:
-                    # Stored since `seen` was read, by another process, or not: ours is later.
-                    latest = {c: getattr(insert.excluded, c) for c in REVISED}
-                    # Except a pin: a revision still keyed by the address it was pinned by
-                    # stays with the record (the alias may have yielded since).
-                    latest["record_id"] = sa.case(
-                        (
-                            sa.and_(
-                                insert.excluded.record_id.is_(None),
-                                insert.excluded.email == activities.c.email,
-                            ),
-                            activities.c.record_id,
-                        ),
-                        else_=insert.excluded.record_id,
-                    )
-                    keys_ = ["system", "activity_id"]
-                    upsert = insert.on_conflict_do_update(index_elements=keys_, set_=latest)
-                    connection.execute(upsert, revised)
-                new += sum(r["activity_id"] not in seen for r in rows)
-                # the persons they join (by record, or by address) are due now
-                touched = [r for r in rows if r["activity_id"] not in unchanged]
-                mark_due_by(
-                    connection,
-                    system,
-                    [r["record_id"] for r in touched if r["record_id"] is not None],
-                    [r["email"] for r in touched if r["record_id"] is None and r["email"]],
-                )
-                # A revision may name another address: its person exists too.
-                addresses.update(r["email"] for r in rows if r["record_id"] is None and r["email"])
-            if addresses:
-                # Someone with new activity but no contact anywhere still gets a person.
-                persons_for(connection, addresses)
-        return new
+            for contacts, usable in kept:
+                changed = keep_contacts(connection, system, contacts, at) if contacts else 0
+                new = keep_activities(connection, system, usable) if usable else 0
+                counts.append((changed, new))
+        return counts
 
     # -- reading people back --------------------------------------------------------------------
 

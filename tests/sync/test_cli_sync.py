@@ -176,7 +176,7 @@ def test_a_full_disk_mid_run_is_said_plainly_with_no_traceback_nor_data(
         cause = sqlite3.OperationalError("database or disk is full")
         raise sqlalchemy.exc.OperationalError("INSERT ... 'ann@acme.io'", {}, cause)
 
-    monkeypatch.setattr(StateStore, "save_contacts", full)
+    monkeypatch.setattr(StateStore, "save_pages", full)
     result = run(env, "sync", "--full")
 
     assert result.exit_code == 1

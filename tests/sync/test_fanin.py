@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
-from sync.fanin import fan_in
+from sync.fanin import HELD, fan_in, fan_in_groups
 
 
 def test_every_item_of_every_producer_is_consumed_none_included() -> None:
@@ -21,7 +21,7 @@ def test_every_item_of_every_producer_is_consumed_none_included() -> None:
     )
 
     assert sorted(got, key=str) == sorted([("a", 1), ("a", None), ("a", 2), ("b", 3)], key=str)
-    assert set(seconds) == {"a", "b"}
+    assert set(seconds) == {"a", "b", HELD}
 
 
 def test_a_failing_producer_stops_the_others_and_its_error_is_raised_here() -> None:
@@ -53,3 +53,36 @@ def test_a_failure_while_consuming_stops_the_producers() -> None:
 
     with pytest.raises(ValueError, match="refused"):
         fan_in({"a": lambda: range(100)}, consume, buffered=2)
+
+
+def test_what_piled_up_while_consuming_is_handed_over_in_order_at_most_so_many_at_once() -> None:
+    groups: list[list[int]] = []
+    first = threading.Event()
+
+    def consume(group: Sequence[tuple[str, int]]) -> None:
+        if not groups:
+            first.wait(5)  # the producer fills the queue meanwhile
+        groups.append([item for _, item in group])
+
+    def produce() -> Iterator[int]:
+        yield 0
+        yield from range(1, 11)
+        first.set()
+
+    fan_in_groups({"a": produce}, consume, buffered=20, most=4)
+
+    assert [n for group in groups for n in group] == list(range(11))
+    assert max(len(group) for group in groups) == 4 and len(groups) < 11
+
+
+def test_items_brought_before_a_failure_are_consumed_before_it_is_raised() -> None:
+    got: list[int] = []
+
+    def failing() -> Iterator[int]:
+        yield from (1, 2)
+        raise RuntimeError("the vendor went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        fan_in_groups({"a": failing}, lambda group: got.extend(n for _, n in group))
+
+    assert got == [1, 2]

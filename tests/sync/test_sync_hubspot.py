@@ -232,7 +232,7 @@ def test_a_failing_store_stops_every_pull_at_once(
     def broken(*_args: object) -> int:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "save_activities", broken)
+    monkeypatch.setattr(store, "save_pages", broken)
     sync = make_sync(box, rules, store)
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="disk full"):
