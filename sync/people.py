@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring import ActivityFrame, CategoricalColumn, Column, Contact, ContactFrame
+from scoring import (
+    ActivityFrame,
+    CategoricalColumn,
+    Column,
+    Contact,
+    ContactFrame,
+    column_from_values,
+)
 
 
 @dataclass(frozen=True)
@@ -51,18 +58,18 @@ class People:
         Given the fields a rule set reads, only those become columns: the others cannot
         change a score, and a CRM's hundred properties would cost more than the scoring.
         """
-        records = self.contacts
-        if contact_fields is not None:
-            wanted = set(contact_fields)
-            records = [
-                Contact(
-                    c.id,
-                    email=c.email,
-                    attributes={k: v for k, v in c.attributes.items() if k in wanted},
-                )
-                for c in records
-            ]
-        contacts = ContactFrame.from_records(records)
+        people = self.contacts
+        wanted = None if contact_fields is None else set(contact_fields)
+        # the fields present, in order of first appearance (as `ContactFrame.from_records`;
+        # `from_columns` makes the address's own fields)
+        names = dict.fromkeys(
+            key for c in people for key in c.attributes if wanted is None or key in wanted
+        )
+        contacts = ContactFrame.from_columns(
+            [c.id for c in people],
+            [c.email for c in people],
+            {name: column_from_values([c.attributes.get(name) for c in people]) for name in names},
+        )
         cols = self.columns
         rows = rows_of(np.array([int(c.id) for c in self.contacts], dtype=np.int64), cols.person)
         keep = rows >= 0
