@@ -142,6 +142,7 @@ def store_contacts(
             for record, email, attributes in part
         ]
     with store.engine.begin() as connection:
+        connection.exec_driver_sql("PRAGMA cache_size=-4000000")  # indexes in memory
         for start in range(0, len(person_rows), CHUNK):
             connection.execute(sa.insert(persons), person_rows[start : start + CHUNK])
             connection.execute(sa.insert(identities), identity_rows[start : start + CHUNK])
@@ -193,6 +194,9 @@ def store_activities(
     table = pa.table(columns)
     with adbc_driver_sqlite.dbapi.connect(path) as connection:
         with connection.cursor() as cursor:
+            # the indexes' pages in memory: ids are not inserted in their index's order
+            cursor.execute("PRAGMA cache_size=-8000000")
+            cursor.fetchall()
             for start in range(0, size, 1_000_000):
                 cursor.adbc_ingest("activities", table.slice(start, 1_000_000), mode="append")
         connection.commit()

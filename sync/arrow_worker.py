@@ -21,7 +21,7 @@ BATCH_ROWS = str(2**30)
 batch, and a text column that is NULL in its first rows would then fail on a later text."""
 
 
-def main() -> None:
+def serve() -> None:
     import adbc_driver_sqlite.dbapi
     import pyarrow as pa
 
@@ -43,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    serve()

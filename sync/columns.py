@@ -30,7 +30,7 @@ from scoring import CategoricalColumn, Column, NumericColumn, column_from_values
 
 Schema = Mapping[str, pa.DataType]
 """The Arrow type of each column a query selects, in its order."""
-Reader = Callable[[sa.Select[Any], Schema], pa.Table]
+TableReader = Callable[[sa.Select[Any], Schema], pa.Table]
 
 WORKER = Path(__file__).with_name("arrow_worker.py")
 
@@ -75,7 +75,7 @@ def adbc_target(connection: Connection) -> tuple[str, str] | None:
 
 
 @contextmanager
-def column_reader(connection: Connection, adbc: bool = True) -> Iterator[Reader]:
+def column_reader(connection: Connection, adbc: bool = True) -> Iterator[TableReader]:
     """A function from a query and its schema to an Arrow table, over one ADBC connection
     to the connection's store while the block runs (through `connection` itself where
     ADBC cannot reach the store, or `adbc` is False). ADBC reads what is committed."""
@@ -105,7 +105,7 @@ def column_reader(connection: Connection, adbc: bool = True) -> Iterator[Reader]
 
 
 @contextmanager
-def sqlite_worker(database: str) -> Iterator[Reader]:
+def sqlite_worker(database: str) -> Iterator[TableReader]:
     """Reads of a SQLite file by ADBC in a worker process (`sync/arrow_worker.py`); its
     reads share one transaction."""
     worker = subprocess.Popen(
@@ -157,7 +157,7 @@ def rows_to_table(rows: Sequence[Sequence[Any]], schema: Schema) -> pa.Table:
     return pa.table(arrays, names=list(schema))
 
 
-def codes_of(array: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
+def dictionary_codes(array: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
     """Dictionary codes (int32, -1 where null) and the distinct values of a column."""
     encoded = pc.dictionary_encode(array)
     if isinstance(encoded, pa.ChunkedArray):
@@ -171,7 +171,7 @@ def codes_of(array: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
 def text_column(array: pa.Array | pa.ChunkedArray) -> CategoricalColumn:
     """A text column as the engine's: each distinct text stripped, blank ones missing
     (as `scoring.column_from_values` makes it), found by Arrow at C speed."""
-    codes, distinct = codes_of(array)
+    codes, distinct = dictionary_codes(array)
     per_distinct = column_from_values(distinct)
     assert isinstance(per_distinct, CategoricalColumn)
     spread_out = spread(per_distinct, codes)
@@ -202,7 +202,7 @@ def json_columns(array: pa.Array | pa.ChunkedArray) -> dict[str, Column]:
     """The keys of a column of JSON objects, each as a column: every distinct text is
     parsed once (most rows share a few texts), and each key's column is made over the
     distinct texts, then given to the rows."""
-    codes, distinct = codes_of(array)
+    codes, distinct = dictionary_codes(array)
     parsed = [{} if text == "{}" else json.loads(text) for text in distinct]
     keys = dict.fromkeys(key for found in parsed for key in found)
     return {

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import TYPE_CODES, ActivityType, Column, Contact
-from sync.columns import codes_of, column_reader, json_columns, number_column, text_column
+from sync.columns import column_reader, dictionary_codes, json_columns, number_column, text_column
 from sync.people import ActivityColumns, People
 from sync.schema import SPLIT_COLUMNS, activities, identities, persons
 
@@ -179,7 +179,7 @@ def activity_columns(table: pa.Table) -> ActivityColumns:
         if key in attributes:  # an amount that was no number stays in the JSON
             column = either(table.column(key), column)
         attributes[key] = column
-    kind_codes, kinds = codes_of(table.column("type"))
+    kind_codes, kinds = dictionary_codes(table.column("type"))
     code_of = {t.value: TYPE_CODES[t] for t in ActivityType}
     type_codes = np.array([code_of[k] for k in kinds], dtype=np.int8)[kind_codes]
     return ActivityColumns(
