@@ -12,9 +12,11 @@ so that everything after the read is one code path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -107,37 +109,39 @@ def column_reader(connection: Connection, adbc: bool = True) -> Iterator[TableRe
 @contextmanager
 def sqlite_worker(database: str) -> Iterator[TableReader]:
     """Reads of a SQLite file by ADBC in a worker process (`sync/arrow_worker.py`); its
-    reads share one transaction."""
-    worker = subprocess.Popen(
-        [sys.executable, str(WORKER)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert worker.stdin is not None and worker.stdout is not None
-    answers = pa.PythonFile(worker.stdout, mode="r")
+    reads share one transaction. What it says on error goes to a file, never a pipe
+    that could fill while nobody reads it."""
+    with tempfile.TemporaryFile() as said:
+        worker = subprocess.Popen(
+            [sys.executable, str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=said,
+        )
+        assert worker.stdin is not None and worker.stdout is not None
+        asks, answers = worker.stdin, pa.PythonFile(worker.stdout, mode="r")
 
-    def read(query: sa.Select[Any], schema: Schema) -> pa.Table:
-        assert worker.stdin is not None and worker.stderr is not None
-        text, parameters = compiled(query, "sqlite")
+        def read(query: sa.Select[Any], schema: Schema) -> pa.Table:
+            text, parameters = compiled(query, "sqlite")
+            try:
+                asks.write((json.dumps([database, text, parameters]) + "\n").encode())
+                asks.flush()
+                table = pa.ipc.open_stream(answers).read_all()
+            except (OSError, pa.ArrowInvalid) as error:
+                worker.kill()
+                worker.wait()
+                said.seek(0)
+                problem = said.read().decode(errors="replace").strip()
+                raise RuntimeError(f"reading the store failed: {problem or error}") from error
+            return typed(table, schema)
+
         try:
-            worker.stdin.write((json.dumps([database, text, parameters]) + "\n").encode())
-            worker.stdin.flush()
-            table = pa.ipc.open_stream(answers).read_all()
-        except (OSError, pa.ArrowInvalid) as error:
-            worker.kill()
-            problem = worker.stderr.read().decode(errors="replace").strip()
-            raise RuntimeError(f"reading the store failed: {problem or error}") from error
-        return typed(table, schema)
-
-    try:
-        yield read
-    finally:
-        worker.stdin.close()
-        worker.wait()
-        worker.stdout.close()
-        if worker.stderr is not None:
-            worker.stderr.close()
+            yield read
+        finally:
+            with contextlib.suppress(OSError):
+                asks.close()  # the end of its input ends it
+            worker.wait()
+            worker.stdout.close()
 
 
 def typed(table: pa.Table, schema: Schema) -> pa.Table:

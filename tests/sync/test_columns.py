@@ -15,10 +15,10 @@ from hypothesis import strategies as st
 
 import sync.readback
 from scoring import Activity, ActivityType, Contact, column_from_values
-from sync.columns import compiled, values_of
+from sync.columns import compiled, sqlite_worker, values_of
 from sync.dues import due_filter, save_dues
 from sync.people import People
-from sync.readback import persons_query, stored_people
+from sync.readback import PERSON_COLUMNS, persons_query, stored_people
 from sync.store import StateStore
 from tests.helpers import NOW, days_ago
 
@@ -175,6 +175,14 @@ def test_a_query_compiles_to_positional_parameters_for_each_driver() -> None:
 
     assert on_sqlite[0].count("?") == 3 and on_sqlite[1] == [3, 4, 15.0]
     assert "$3" in on_postgresql[0] and sorted(map(str, on_postgresql[1])) == ["15.0", "3", "4"]
+
+
+def test_a_failed_read_in_the_worker_says_why(tmp_path: Path) -> None:
+    with (
+        pytest.raises(RuntimeError, match="no such table"),
+        sqlite_worker(str(tmp_path / "empty.db")) as read,
+    ):
+        read(persons_query(None, None), PERSON_COLUMNS)
 
 
 texts = st.one_of(st.none(), st.sampled_from(["", " ", "a", " a", "B", "12"]))
