@@ -23,7 +23,14 @@ if TYPE_CHECKING:
         number,
         whole_points,
     )
-    from scoring.frames import ActivityFrame, ContactFrame, column_from_values
+    from scoring.frames import (
+        ActivityFrame,
+        CategoricalColumn,
+        Column,
+        ContactFrame,
+        NumericColumn,
+        column_from_values,
+    )
     from scoring.loader import default_rules_text, load_rules, parse_rules
     from scoring.numbers import parse_number, unparsed_numbers
     from scoring.records import (
@@ -45,7 +52,17 @@ _HOMES = {
         ("SEPARATOR", "Reason", "ScoreBatch", "format_reasons", "number", "whole_points"),
         "scoring.explain",
     ),
-    **dict.fromkeys(("ActivityFrame", "ContactFrame", "column_from_values"), "scoring.frames"),
+    **dict.fromkeys(
+        (
+            "ActivityFrame",
+            "CategoricalColumn",
+            "Column",
+            "ContactFrame",
+            "NumericColumn",
+            "column_from_values",
+        ),
+        "scoring.frames",
+    ),
     **dict.fromkeys(("default_rules_text", "load_rules", "parse_rules"), "scoring.loader"),
     **dict.fromkeys(("parse_number", "unparsed_numbers"), "scoring.numbers"),
     **dict.fromkeys(
@@ -101,9 +118,12 @@ __all__ = [
     "Activity",
     "ActivityFrame",
     "ActivityType",
+    "CategoricalColumn",
+    "Column",
     "Contact",
     "ContactFrame",
     "InputError",
+    "NumericColumn",
     "Problem",
     "Reason",
     "RuleFileError",

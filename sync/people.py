@@ -12,6 +12,8 @@ import numpy.typing as npt
 
 from scoring import (
     ActivityFrame,
+    CategoricalColumn,
+    Column,
     Contact,
     ContactFrame,
     column_from_values,
@@ -25,10 +27,11 @@ class ActivityColumns:
     person: npt.NDArray[np.int64]
     type_codes: npt.NDArray[np.int8]
     occurred_at: npt.NDArray[np.float64]
-    ids: list[str]
-    systems: list[str]
-    attributes: dict[str, list[Any]]
-    """Attribute name -> one value (or None) per activity."""
+    systems: CategoricalColumn
+    attributes: dict[str, Column]
+    """Attribute name -> its column, as the engine takes it (missing where absent)."""
+    ids: list[str] | None = None
+    """Each activity's `system:id`, where the reading asked for them."""
 
     def __len__(self) -> int:
         return len(self.person)
@@ -55,30 +58,52 @@ class People:
         Given the fields a rule set reads, only those become columns: the others cannot
         change a score, and a CRM's hundred properties would cost more than the scoring.
         """
-        records = self.contacts
-        if contact_fields is not None:
-            wanted = set(contact_fields)
-            records = [
-                Contact(
-                    c.id,
-                    email=c.email,
-                    attributes={k: v for k, v in c.attributes.items() if k in wanted},
-                )
-                for c in records
-            ]
-        contacts = ContactFrame.from_records(records)
-        row_of = {int(c.id): row for row, c in enumerate(self.contacts)}
+        people = self.contacts
+        wanted = None if contact_fields is None else set(contact_fields)
+        # the fields present, in order of first appearance (as `ContactFrame.from_records`;
+        # `from_columns` makes the address's own fields)
+        names = dict.fromkeys(
+            key for c in people for key in c.attributes if wanted is None or key in wanted
+        )
+        contacts = ContactFrame.from_columns(
+            [c.id for c in people],
+            [c.email for c in people],
+            {name: column_from_values([c.attributes.get(name) for c in people]) for name in names},
+        )
         cols = self.columns
-        rows = np.fromiter((row_of.get(int(p), -1) for p in cols.person), np.int32, len(cols))
+        rows = rows_of(np.array([int(c.id) for c in self.contacts], dtype=np.int64), cols.person)
         keep = rows >= 0
         index = np.flatnonzero(keep)
+        whole = len(index) == len(rows)
         attributes = {
-            name: column_from_values([values[i] for i in index])
-            for name, values in cols.attributes.items()
+            name: column if whole else take(column, index)
+            for name, column in cols.attributes.items()
             if activity_fields is None or name in activity_fields
         }
-        frame = ActivityFrame(rows[keep], cols.type_codes[keep], cols.occurred_at[keep], attributes)
+        if whole:
+            frame = ActivityFrame(rows, cols.type_codes, cols.occurred_at, attributes)
+        else:
+            frame = ActivityFrame(
+                rows[index], cols.type_codes[index], cols.occurred_at[index], attributes
+            )
         return contacts, frame
+
+
+def rows_of(ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:
+    """The row of each of `wanted` in `ids` (-1 where absent), by a sorted search."""
+    if not len(ids):
+        return np.full(len(wanted), -1, dtype=np.int32)
+    order = np.argsort(ids, kind="stable")
+    at = np.searchsorted(ids, wanted, sorter=order).clip(max=len(ids) - 1)
+    found = order[at]
+    return np.where(ids[found] == wanted, found, -1).astype(np.int32)
+
+
+def take(column: Column, index: npt.NDArray[np.intp]) -> Column:
+    """The rows `index` of a column."""
+    if isinstance(column, CategoricalColumn):
+        return CategoricalColumn(column.codes[index], column.categories, column.folded)
+    return type(column)(column.values[index])
 
 
 def moment(seconds: float) -> datetime:

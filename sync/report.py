@@ -363,13 +363,15 @@ RECORDED_BY = {
 def activity_sources(columns: ActivityColumns) -> list[str]:
     """Where a person's page views and form conversions came from, for `explain`: a
     counter dates them all by the latest, so decay treats them as recent."""
+    from sync.columns import values_of
+
     recorded = columns.attributes.get("recorded_by")
-    if not recorded:
+    if recorded is None:
         return []
     names = {code: kind.value for kind, code in TYPE_CODES.items()}
     found = Counter(
         (names[int(code)], source)
-        for code, source in zip(columns.type_codes, recorded, strict=True)
+        for code, source in zip(columns.type_codes, values_of(recorded), strict=True)
         if source is not None
     )
     return [

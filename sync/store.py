@@ -233,14 +233,19 @@ class StateStore:
     # -- reading people back --------------------------------------------------------------------
 
     def load_people(
-        self, person_ids: Iterable[int] | None = None, *, due_by: float | None = None
+        self,
+        person_ids: Iterable[int] | None = None,
+        *,
+        due_by: float | None = None,
+        activity_ids: bool = False,
     ) -> People:
         """Persons (all, these, or those due by `due_by` epoch seconds) with their merged
-        attributes and all their activities, ready to score."""
+        attributes and all their activities, ready to score (`activity_ids`: with each
+        activity's `system:id`)."""
         wanted = None if person_ids is None else sorted(set(person_ids))
         chosen = None if due_by is None else due_filter(due_by)
         with self.engine.connect() as connection:
-            return stored_people(connection, wanted, chosen)
+            return stored_people(connection, wanted, chosen, activity_ids=activity_ids)
 
     def person_of(self, key: str) -> int | None:
         """The person with this email, or with this record id in any system."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import sqlalchemy
 
 
 def bench_module() -> ModuleType:
@@ -133,3 +134,28 @@ def test_the_files_bench_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, out
     assert "200 contacts, 2,000 activities" in out
     assert "leadscore score (whole process)" in out and "ratio" in out and "goal at most 2" in out
+
+
+def test_the_due_bench_builds_its_store_in_bulk_as_the_store_would_have(tmp_path: Path) -> None:
+    path = Path(__file__).parents[1] / "bench" / "due.py"
+    spec = importlib.util.spec_from_file_location("due_bench", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    tables = ("persons", "identities", "activities", "aliases", "written")
+
+    def rows(url: str) -> dict[str, list[tuple[object, ...]]]:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect() as connection:
+            found = {
+                t: sorted(
+                    map(tuple, connection.execute(sqlalchemy.text(f"SELECT * FROM {t}"))), key=repr
+                )
+                for t in tables
+            }
+        engine.dispose()
+        return found
+
+    bulk, slow = f"sqlite:///{tmp_path / 'bulk.db'}", f"sqlite:///{tmp_path / 'slow.db'}"
+    assert bench.build(bulk, 120, 3) == bench.build(slow, 120, 3, bulk=False)
+    assert rows(bulk) == rows(slow)

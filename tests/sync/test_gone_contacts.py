@@ -85,7 +85,7 @@ def test_a_merged_contacts_activity_is_scored_with_the_contact_it_was_merged_int
 
 def joined(store: StateStore, record: str) -> list[str]:
     """The activities scored with the person of a record."""
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
     person = store.person_of(record)
     return [
         i for p, i in zip(people.columns.person, people.columns.ids, strict=True) if p == person

@@ -60,7 +60,7 @@ def visit(record: str, ident: str) -> Activity:
 
 def joined(store: StateStore) -> dict[str, set[str]]:
     """Person id -> the activities (`system:id`) joined to that person."""
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
     found: dict[str, set[str]] = {c.id: set() for c in people.contacts}
     for person, ident in zip(people.columns.person, people.columns.ids, strict=True):
         found[str(int(person))].add(ident)
@@ -404,7 +404,7 @@ def test_writers_of_two_systems_at_once_never_lose_a_person_another_one_uses(
         thread.join()
 
     assert errors == []
-    people = hubspot.load_people()
+    people = hubspot.load_people(activity_ids=True)
     assert len({c.email for c in people.contacts}) == len(people.contacts)
     records = sum(len(r) for r in people.records.values())
     assert records == size + size * rounds  # every record has its person
@@ -558,7 +558,7 @@ def test_every_activity_joins_at_most_one_person_and_none_of_a_live_record_is_lo
             record_gone(store, system, [(what, None)], NOW)
             model.delete(system, what)
 
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
     ids = people.columns.ids
     assert len(ids) == len(set(ids))  # no activity joins two persons
     person_of = dict(zip(ids, (str(int(p)) for p in people.columns.person), strict=True))

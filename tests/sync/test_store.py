@@ -59,17 +59,18 @@ def opened(address: str, ident: str | None = "ev1", when: float = 1) -> Activity
 def activity_records(people: People) -> list[Activity]:
     """The stored activities of `people` as records (scoring reads them as columns)."""
     cols = people.columns
-    names = list(cols.attributes)
     return [
         Activity(
             str(int(cols.person[i])),
             ACTIVITY_TYPES[int(cols.type_codes[i])],
             datetime.fromtimestamp(float(cols.occurred_at[i]), UTC),
-            id=cols.ids[i],
+            id=None if cols.ids is None else cols.ids[i],
             attributes={
-                n: cols.attributes[n][i] for n in names if cols.attributes[n][i] is not None
+                n: column.value(i)
+                for n, column in cols.attributes.items()
+                if column.value(i) is not None
             },
-            source=cols.systems[i],
+            source=cols.systems.value(i) or "",
         )
         for i in range(len(cols))
     ]
@@ -118,7 +119,7 @@ def test_the_same_address_in_two_systems_is_one_person(store: StateStore) -> Non
     store.save_contacts("hubspot", [contact("101", "Ann@Acme.io ")], NOW)
     store.save_contacts("salesforce", [contact("003A", "ann@acme.io")], NOW)
 
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
 
     assert [c.email for c in people.contacts] == ["ann@acme.io"]
     pid = people.contacts[0].id
@@ -165,7 +166,7 @@ def test_an_email_change_moves_the_record_to_another_person(store: StateStore) -
     ann, moved = store.person_of("ann@acme.io"), store.person_of("ann@newco.io")
     assert ann is not None and moved is not None and ann != moved
     assert store.person_of("101") == moved
-    records = store.load_people().records
+    records = store.load_people(activity_ids=True).records
     assert records[str(ann)] == [("salesforce", "003A")]
     assert records[str(moved)] == [("hubspot", "101")]
 
@@ -182,7 +183,7 @@ def test_a_record_whose_address_is_removed_becomes_a_person_of_its_own(store: St
 def test_contacts_without_an_address_are_separate_people(store: StateStore) -> None:
     store.save_contacts("hubspot", [contact("101", None), contact("102", "")], NOW)
 
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
 
     assert len(people.contacts) == 2
     assert all(c.email is None for c in people.contacts)
@@ -216,7 +217,7 @@ def test_a_revisable_activity_is_replaced_by_its_later_pull_and_a_plain_one_is_n
     assert store.save_activities("hubspot", [meeting("completed", 2)]) == 0  # not a new one
     assert store.save_activities("hubspot", [meeting("a", 5, revisable=False, key="m2")]) == 1
     assert store.save_activities("hubspot", [meeting("b", 1, revisable=False, key="m2")]) == 0
-    held = {a.id: a for a in activity_records(store.load_people())}
+    held = {a.id: a for a in activity_records(store.load_people(activity_ids=True))}
 
     revised, plain = held["hubspot:m1"], held["hubspot:m2"]
     assert (revised.attributes["outcome"], revised.occurred_at) == ("completed", days_ago(2))
@@ -268,7 +269,7 @@ def test_a_revision_stored_by_another_process_meanwhile_is_replaced_by_ours(
     sa.event.listen(ours.engine, "after_cursor_execute", meanwhile)
     ours.save_activities("hubspot", [meeting("completed")])
 
-    held = activity_records(theirs.load_people())
+    held = activity_records(theirs.load_people(activity_ids=True))
     assert looked and [a.attributes["outcome"] for a in held] == ["completed"]
 
 
@@ -285,7 +286,7 @@ def test_an_address_keyed_activity_belongs_to_the_person_with_that_address(
 
     store.save_activities("mailchimp", [opened("ANN@acme.io")])
 
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
     assert [(a.contact_id, a.type) for a in activity_records(people)] == [
         (people.contacts[0].id, ActivityType.EMAIL_OPEN)
     ]
@@ -298,7 +299,7 @@ def test_an_address_keyed_activity_finds_a_contact_that_arrives_after_it(
 
     store.save_contacts("hubspot", [contact("101", "Ann@Acme.io")], NOW)
 
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
     assert len(people.contacts) == 1
     pid = people.contacts[0].id
     assert people.records[pid] == [("hubspot", "101")]
@@ -310,7 +311,7 @@ def test_an_activity_for_an_address_nobody_has_yet_still_yields_a_person(
 ) -> None:
     store.save_activities("mailchimp", [opened("new@lead.io")])
 
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
 
     assert [c.email for c in people.contacts] == ["new@lead.io"]
     assert [a.contact_id for a in activity_records(people)] == [people.contacts[0].id]
@@ -325,7 +326,7 @@ def test_a_record_keyed_activity_belongs_to_that_record_in_its_own_system(
 
     store.save_activities("hubspot", [visit("pv1", contact_id="101")])
 
-    found = activity_records(store.load_people())
+    found = activity_records(store.load_people(activity_ids=True))
     assert [a.contact_id for a in found] == [str(store.person_of("ann@acme.io"))]
 
 
@@ -339,7 +340,7 @@ def test_loaded_people_merge_attributes_with_the_first_system_alphabetically_win
     store.save_contacts("hubspot", [contact("101", title="VP", country="FR")], NOW)
     store.save_contacts("mailchimp", [contact("m1", title="Boss", country="DE", tags="x")], NOW)
 
-    (ann,) = store.load_people().contacts
+    (ann,) = store.load_people(activity_ids=True).contacts
 
     assert ann.id == str(store.person_of("ann@acme.io"))
     assert ann.email == "ann@acme.io"
@@ -351,7 +352,7 @@ def test_loaded_activities_are_keyed_by_person_and_dated_as_saved(store: StateSt
     store.save_activities("hubspot", [visit("pv1", contact_id="101", when=2, url="/pricing")])
     store.save_activities("mailchimp", [opened("ann@acme.io", "ev9", when=1)])
 
-    found = activity_records(store.load_people())
+    found = activity_records(store.load_people(activity_ids=True))
 
     pid = str(store.person_of("ann@acme.io"))
     assert [(a.contact_id, a.id, a.source) for a in found] == [
@@ -371,7 +372,7 @@ def test_loading_chosen_people_gives_only_their_contacts_records_and_activities(
     bob = store.person_of("bob@b.io")
     assert bob is not None
 
-    people = store.load_people([bob])
+    people = store.load_people([bob], activity_ids=True)
 
     assert [c.id for c in people.contacts] == [str(bob)]
     assert list(people.records) == [str(bob)]
@@ -516,7 +517,7 @@ def test_threads_saving_the_same_people_at_once_end_with_one_person_per_address(
         thread.join()
 
     assert errors == []
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
     assert sorted(c.email or "" for c in people.contacts) == sorted(addresses)
     assert store.counts()["activities"] == 4 * 3 * len(addresses)
     for each in {store, *own}:
@@ -553,7 +554,7 @@ def test_saving_contacts_in_any_order_gives_one_person_per_address(
     for system, record in order * (2 if twice else 1):
         store.save_contacts(system, [record], NOW)
 
-    people = store.load_people()
+    people = store.load_people(activity_ids=True)
     expected = {email.strip().lower() for _, email in entries}
     assert sorted(c.email or "" for c in people.contacts) == sorted(expected)
     for _, record in contacts:
@@ -587,7 +588,7 @@ def test_what_no_backend_could_keep_is_bounded_or_skipped_never_failing_the_save
         Activity("6" * 70, ActivityType.PAGE_VIEW, days_ago(1), id="pv"),  # skipped
     ]
     new = store.save_activities("hubspot", activities)
-    [stored_activity] = activity_records(store.load_people())
+    [stored_activity] = activity_records(store.load_people(activity_ids=True))
 
     assert (saved, new) == (3, 1)
     assert store.skipped["hubspot"] == 3

@@ -1,0 +1,220 @@
+"""Reading the store straight into Arrow columns, and Arrow columns into the engine's.
+
+A query built with SQLAlchemy is compiled to SQL text with positional parameters for the
+store's dialect and run over ADBC (`adbc-driver-sqlite`, `adbc-driver-postgresql`), whose
+cursors hand back an Arrow table: no Python object per row. PostgreSQL is read in this
+process; a SQLite file by a worker process (`sync/arrow_worker.py` says why) that sends
+the tables back as Arrow IPC streams. Where ADBC cannot reach the database (an in-memory
+SQLite store is private to its SQLAlchemy connection; another backend; a driver not
+installed), the rows come through SQLAlchemy and are turned into the same Arrow table,
+so that everything after the read is one code path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scoring import CategoricalColumn, Column, NumericColumn, column_from_values
+
+Schema = Mapping[str, pa.DataType]
+"""The Arrow type of each column a query selects, in its order."""
+TableReader = Callable[[sa.Select[Any], Schema], pa.Table]
+
+WORKER = Path(__file__).with_name("arrow_worker.py")
+
+
+def compiled(query: sa.Select[Any], dialect: str) -> tuple[str, list[Any]]:
+    """The query as SQL text with positional parameters (`?` on SQLite, `$n` on
+    PostgreSQL, as the ADBC drivers take them), and the parameters in order."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        target: sa.Dialect = postgresql.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+    else:
+        from sqlalchemy.dialects import sqlite
+
+        target = sqlite.dialect(paramstyle="qmark")
+    done = query.compile(dialect=target, compile_kwargs={"render_postcompile": True})
+    names = done.positiontup or []
+    return str(done), [done.params[name] for name in names]
+
+
+def adbc_target(connection: Connection) -> tuple[str, str] | None:
+    """The ADBC driver and the database it opens for this connection's store, or None
+    where ADBC cannot read it (in memory, a URI file name, another backend, no driver)."""
+    url = connection.engine.url
+    name = connection.dialect.name
+    try:
+        if name == "sqlite":
+            database = url.database
+            if not database or database == ":memory:" or database.startswith("file:"):
+                return None
+            import adbc_driver_sqlite  # noqa: F401
+
+            return "sqlite", database
+        if name == "postgresql":
+            import adbc_driver_postgresql  # noqa: F401
+
+            plain = url.set(drivername="postgresql")
+            return "postgresql", plain.render_as_string(hide_password=False)
+    except ImportError:
+        return None
+    return None
+
+
+@contextmanager
+def column_reader(connection: Connection, adbc: bool = True) -> Iterator[TableReader]:
+    """A function from a query and its schema to an Arrow table, over one ADBC connection
+    to the connection's store while the block runs (through `connection` itself where
+    ADBC cannot reach the store, or `adbc` is False). ADBC reads what is committed."""
+    target = adbc_target(connection) if adbc else None
+    if target is None:
+        yield lambda query, schema: rows_to_table(connection.execute(query).all(), schema)
+        return
+    driver, database = target
+    if driver == "sqlite":
+        with sqlite_worker(database) as read:
+            yield read
+        return
+    import adbc_driver_postgresql.dbapi
+
+    opened = adbc_driver_postgresql.dbapi.connect(database)
+
+    def read_here(query: sa.Select[Any], schema: Schema) -> pa.Table:
+        text, parameters = compiled(query, driver)
+        with opened.cursor() as cursor:
+            cursor.execute(text, parameters or None)
+            return typed(cursor.fetch_arrow_table(), schema)
+
+    try:
+        yield read_here
+    finally:
+        opened.close()
+
+
+@contextmanager
+def sqlite_worker(database: str) -> Iterator[TableReader]:
+    """Reads of a SQLite file by ADBC in a worker process (`sync/arrow_worker.py`); its
+    reads share one transaction. What it says on error goes to a file, never a pipe
+    that could fill while nobody reads it."""
+    with tempfile.TemporaryFile() as said:
+        worker = subprocess.Popen(
+            [sys.executable, str(WORKER)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=said,
+        )
+        assert worker.stdin is not None and worker.stdout is not None
+        asks, answers = worker.stdin, pa.PythonFile(worker.stdout, mode="r")
+
+        def read(query: sa.Select[Any], schema: Schema) -> pa.Table:
+            text, parameters = compiled(query, "sqlite")
+            try:
+                asks.write((json.dumps([database, text, parameters]) + "\n").encode())
+                asks.flush()
+                table = pa.ipc.open_stream(answers).read_all()
+            except (OSError, pa.ArrowInvalid) as error:
+                worker.kill()
+                worker.wait()
+                said.seek(0)
+                problem = said.read().decode(errors="replace").strip()
+                raise RuntimeError(f"reading the store failed: {problem or error}") from error
+            return typed(table, schema)
+
+        try:
+            yield read
+        finally:
+            with contextlib.suppress(OSError):
+                asks.close()  # the end of its input ends it
+            worker.wait()
+            worker.stdout.close()
+
+
+def typed(table: pa.Table, schema: Schema) -> pa.Table:
+    """The table with the schema's names and types (a driver may answer an all-NULL
+    column as integers, or an integer column as 32 bits)."""
+    arrays = [
+        column if column.type == kind else column.cast(kind)
+        for column, kind in zip(table.columns, schema.values(), strict=True)
+    ]
+    return pa.table(arrays, names=list(schema))
+
+
+def rows_to_table(rows: Sequence[Sequence[Any]], schema: Schema) -> pa.Table:
+    """Rows (from SQLAlchemy) as the Arrow table ADBC would have given."""
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    arrays = [pa.array(list(c), kind) for c, kind in zip(columns, schema.values(), strict=True)]
+    return pa.table(arrays, names=list(schema))
+
+
+def dictionary_codes(array: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
+    """Dictionary codes (int32, -1 where null) and the distinct values of a column."""
+    encoded = pc.dictionary_encode(array)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.unify_dictionaries().combine_chunks() if encoded.num_chunks else None
+    if encoded is None:
+        return np.zeros(0, dtype=np.int32), []
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return codes, encoded.dictionary.to_pylist()
+
+
+def text_column(array: pa.Array | pa.ChunkedArray) -> CategoricalColumn:
+    """A text column as the engine's: each distinct text stripped, blank ones missing
+    (as `scoring.column_from_values` makes it), found by Arrow at C speed."""
+    codes, distinct = dictionary_codes(array)
+    per_distinct = column_from_values(distinct)
+    assert isinstance(per_distinct, CategoricalColumn)
+    spread_out = spread(per_distinct, codes)
+    assert isinstance(spread_out, CategoricalColumn)
+    return spread_out
+
+
+def spread(column: Column, codes: np.ndarray) -> Column:
+    """A column over distinct values, given to every row by its code (-1: missing)."""
+    if isinstance(column, NumericColumn):
+        values = np.append(column.values, np.nan)
+        return NumericColumn(values[codes])
+    mapped = np.append(column.codes, np.int32(-1))
+    return CategoricalColumn(mapped[codes], column.categories, column.folded)
+
+
+def number_column(array: pa.Array | pa.ChunkedArray) -> Column:
+    """A float column (NULL missing) as the engine's: NaN where missing or not finite."""
+    values = pc.fill_null(array, np.nan).to_numpy(zero_copy_only=False).astype(np.float64)
+    finite = np.isfinite(values)
+    if not finite.any() and not np.isinf(values).any():
+        # no number present at all: `column_from_values` makes such a column text
+        return column_from_values([None] * len(values))
+    return NumericColumn(np.where(finite, values, np.nan))
+
+
+def json_columns(array: pa.Array | pa.ChunkedArray) -> dict[str, Column]:
+    """The keys of a column of JSON objects, each as a column: every distinct text is
+    parsed once (most rows share a few texts), and each key's column is made over the
+    distinct texts, then given to the rows."""
+    codes, distinct = dictionary_codes(array)
+    parsed = [{} if text == "{}" else json.loads(text) for text in distinct]
+    keys = dict.fromkeys(key for found in parsed for key in found)
+    return {
+        key: spread(column_from_values([found.get(key) for found in parsed]), codes) for key in keys
+    }
+
+
+def values_of(column: Column) -> list[Any]:
+    """A column's cells as Python values (None where missing), for the few places that
+    show them."""
+    return [column.value(row) for row in range(len(column))]
