@@ -25,7 +25,7 @@ PERSON_COLUMNS = {
     "record_id": pa.string(),
     "attributes": pa.string(),
 }
-ACTIVITY_COLUMNS = {
+READ_COLUMNS = {
     "person_id": pa.int64(),
     "system": pa.string(),
     "type": pa.string(),
@@ -52,7 +52,7 @@ def stored_people(
     `adbc` False reads through SQLAlchemy's rows (what an in-memory store always does);
     so do reads of given persons and of a small SQLite store, for which starting the
     reading worker would cost more than the rows (`worth_a_worker`)."""
-    schema = {**ACTIVITY_COLUMNS, **({"activity_id": pa.string()} if activity_ids else {})}
+    schema = {**READ_COLUMNS, **({"activity_id": pa.string()} if activity_ids else {})}
     adbc = adbc and (connection.dialect.name != "sqlite" or worth_a_worker(connection, wanted))
     with column_reader(connection, adbc) as read:
         found = read(persons_query(wanted, chosen), PERSON_COLUMNS)
@@ -161,7 +161,7 @@ def activities_query(
         addresses = sa.select(persons.c.email).where(chosen)
         by_email = by_email.where(a.c.email.in_(addresses), chosen)
     union = sa.union_all(by_record, by_email).subquery()
-    shown = [union.c[name] for name in names or ACTIVITY_COLUMNS]
+    shown = [union.c[name] for name in names or READ_COLUMNS]
     return sa.select(*shown).order_by(union.c.occurred_at, union.c.system, union.c.activity_id)
 
 

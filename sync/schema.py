@@ -271,7 +271,7 @@ def split_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-_EXTRAS: dict[tuple[tuple[str, Any], ...], str] = {}
+_EXTRAS: dict[tuple[tuple[str, type, Any], ...], str] = {}
 _EXTRAS_KEPT = 4096
 
 
@@ -281,7 +281,8 @@ def _extra(rest: dict[str, Any]) -> str:
     if not rest:
         return "{}"
     try:
-        key = tuple(rest.items())
+        # with each value's type: 0, 0.0 and False are equal keys but three JSON texts
+        key = tuple((k, type(v), v) for k, v in rest.items())
         known = _EXTRAS.get(key)
     except TypeError:  # a value that cannot be a key (a list): as it is
         return dumps(rest)

@@ -142,16 +142,24 @@ def test_the_due_bench_builds_its_store_in_bulk_as_the_store_would_have(tmp_path
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    tables = ("persons", "identities", "activities", "aliases", "written")
+    # persons' count of marks (`sync.dues`) is the store's bookkeeping, not its content
+    tables = {
+        "persons": "id, email, due",
+        "identities": "*",
+        "activities": "*",
+        "aliases": "*",
+        "written": "*",
+    }
 
     def rows(url: str) -> dict[str, list[tuple[object, ...]]]:
         engine = sqlalchemy.create_engine(url)
         with engine.connect() as connection:
             found = {
                 t: sorted(
-                    map(tuple, connection.execute(sqlalchemy.text(f"SELECT * FROM {t}"))), key=repr
+                    map(tuple, connection.execute(sqlalchemy.text(f"SELECT {c} FROM {t}"))),
+                    key=repr,
                 )
-                for t in tables
+                for t, c in tables.items()
             }
         engine.dispose()
         return found

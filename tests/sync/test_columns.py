@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import sync.readback
 from scoring import Activity, ActivityType, Contact, column_from_values
 from sync.columns import compiled, sqlite_worker, values_of
-from sync.dues import due_filter, save_dues
+from sync.dues import due_filter, marks_of, save_dues
 from sync.people import People
 from sync.readback import PERSON_COLUMNS, persons_query, stored_people
 from sync.store import StateStore
@@ -159,7 +159,7 @@ def test_activities_by_record_and_by_address_persons_without_records_and_their_a
 def test_the_due_read_over_adbc_binds_its_moment(store: StateStore) -> None:
     store.save_contacts("hubspot", [Contact(str(i), email=f"p{i}@a.io") for i in range(4)], NOW)
     with store.engine.begin() as connection:
-        save_dues(connection, [1, 2, 3], [10.5, 20.0, 1e18])
+        save_dues(connection, [1, 2, 3], [10.5, 20.0, 1e18], marks_of(connection, None))
 
     with store.engine.connect() as connection:
         due = stored_people(connection, None, due_filter(15.0))
