@@ -21,7 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.hubspot.records import SYSTEM, finite_number, parse_time
+from connectors.hubspot.records import SYSTEM
+from connectors.values import finite_number, parse_time
 from scoring.records import Activity, ActivityType
 
 ENGAGEMENTS: Mapping[str, ActivityType] = {
