@@ -9,6 +9,7 @@ value that is not one gives None.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,3 +37,8 @@ def finite_number(raw: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return value if math.isfinite(value) else None
+
+
+def label_of(text: str) -> str:
+    """An outcome or a type as a rule compares it: lower case, words joined by underscores."""
+    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
