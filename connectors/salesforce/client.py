@@ -45,8 +45,8 @@ if TYPE_CHECKING:
     import requests
 
 SF = "salesforce"
-T = TypeVar("T")
-TIMEOUT = 60.0
+_T = TypeVar("_T")
+SF_TIMEOUT = 60.0
 
 
 def first_error(content: Any) -> tuple[str, str]:
@@ -117,7 +117,7 @@ class SalesforceApi:
         try:
             return self._login()
         except Exception as exc:
-            error = translate("login")(exc)
+            error = sf_translate("login")(exc)
             if error is None:
                 raise
             raise error from None
@@ -139,7 +139,7 @@ class SalesforceApi:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def call(self, operation: str, fn: Callable[[Any], T]) -> T:
+    def call(self, operation: str, fn: Callable[[Any], _T]) -> _T:
         """`fn(client)` under the call policy; a 401 logs in again once and repeats it."""
         client = self.sf
         try:
@@ -161,7 +161,7 @@ class SalesforceApi:
     def rest(self, operation: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
         """One REST call below /services/data/vXX.X/, its JSON answer."""
         return self.call(
-            operation, lambda sf: sf.restful(path, method=method, timeout=TIMEOUT, **kwargs)
+            operation, lambda sf: sf.restful(path, method=method, timeout=SF_TIMEOUT, **kwargs)
         )
 
     def query_page(self, operation: str, soql: str | None, next_url: str | None) -> Any:
@@ -169,15 +169,15 @@ class SalesforceApi:
         if next_url is not None:
             return self.call(
                 operation,
-                lambda sf: sf.query_more(next_url, identifier_is_url=True, timeout=TIMEOUT),
+                lambda sf: sf.query_more(next_url, identifier_is_url=True, timeout=SF_TIMEOUT),
             )
-        return self.call(operation, lambda sf: sf.query(soql, timeout=TIMEOUT))
+        return self.call(operation, lambda sf: sf.query(soql, timeout=SF_TIMEOUT))
 
     def tooling(self, operation: str, path: str, body: dict[str, Any]) -> Any:
         """One POST to the Tooling API."""
         return self.call(
             operation,
-            lambda sf: sf.toolingexecute(path, method="POST", data=body, timeout=TIMEOUT),
+            lambda sf: sf.toolingexecute(path, method="POST", data=body, timeout=SF_TIMEOUT),
         )
 
     # -- the daily budget ------------------------------------------------------------------
@@ -185,7 +185,7 @@ class SalesforceApi:
     def start_run(self) -> None:
         """A run begins: the org's allocation is read from /limits and this run's share of
         it starts afresh."""
-        limits = self.call("limits", lambda sf: sf.limits(timeout=TIMEOUT))
+        limits = self.call("limits", lambda sf: sf.limits(timeout=SF_TIMEOUT))
         daily = (limits or {}).get("DailyApiRequests") or {}
         most, left = daily.get("Max"), daily.get("Remaining")
         budget = self.policy.budget
@@ -219,10 +219,10 @@ class SalesforceApi:
             return None
 
     def translate(self, operation: str) -> Callable[[Exception], ApiError | None]:
-        return translate(operation, self.retry_after)
+        return sf_translate(operation, self.retry_after)
 
 
-def translate(
+def sf_translate(
     operation: str, retry_after: Callable[[], float | None] = lambda: None
 ) -> Callable[[Exception], ApiError | None]:
     """simple-salesforce's and requests' failures as `ApiError`s, without secrets."""

@@ -36,7 +36,7 @@ from connectors.salesforce.records import (
     purchase_activity,
     task_activity,
 )
-from connectors.salesforce.soql import chunks, select, soql_datetime, soql_ids
+from connectors.salesforce.soql import in_chunks, select, soql_datetime, soql_ids
 from connectors.values import parse_time
 from scoring.records import Activity
 
@@ -135,7 +135,7 @@ def fetch_people(
 ) -> list[Any]:
     fields = schema.present(sobject, [*PEOPLE_FIELDS[sobject], *wanted])
     found = []
-    for part in chunks(ids):
+    for part in in_chunks(ids):
         soql = select(sobject, fields, [f"Id IN {soql_ids(part)}"])
         for records in walk(api, f"{sobject.lower()}s.query", soql):
             found += [person_of(r, mapping) for r in records if not is_converted(r)]
@@ -210,7 +210,7 @@ def pull_purchases(
     for records in walk(api, "opportunities.query", soql):
         ids = [str(r["Id"]) for r in records]
         activities: list[Activity] = []
-        for part in chunks(ids):
+        for part in in_chunks(ids):
             where = [f"OpportunityId IN {soql_ids(part)}"]
             for found in walk(api, "roles.query", select("OpportunityContactRole", roles, where)):
                 activities += [a for r in found for a in purchases(r)]

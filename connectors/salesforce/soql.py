@@ -59,7 +59,7 @@ def soql_datetime(moment: datetime) -> str:
     return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def chunks(values: Sequence[str], size: int = IN_CHUNK) -> list[Sequence[str]]:
+def in_chunks(values: Sequence[str], size: int = IN_CHUNK) -> list[Sequence[str]]:
     """`values` in lists of at most `size`, for `IN` lists and collections."""
     return [values[i : i + size] for i in range(0, len(values), size)]
 
