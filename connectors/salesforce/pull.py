@@ -205,6 +205,14 @@ def pull_purchases(
         yield Page("opportunities")
         return
     cursor = dict(state)
+    seen: set[str | None] = set()
+
+    def once(found: list[Activity]) -> list[Activity]:
+        """Each purchase once per pull, though both queries may read its role."""
+        fresh = [a for a in found if a.id not in seen]
+        seen.update(a.id for a in fresh)
+        return fresh
+
     won_where = ["IsWon = true", *since_clause(state, "won", lookback)]
     soql = select("Opportunity", ["Id", STAMP], won_where, ORDER)
     for records in walk(api, "opportunities.query", soql):
@@ -213,7 +221,7 @@ def pull_purchases(
         for part in in_chunks(ids):
             where = [f"OpportunityId IN {soql_ids(part)}"]
             for found in walk(api, "roles.query", select("OpportunityContactRole", roles, where)):
-                activities += [a for r in found for a in purchases(r)]
+                activities += once([a for r in found for a in purchases(r)])
                 cursor["roles"] = newest(cursor.get("roles"), found)
         cursor["won"] = newest(cursor.get("won"), records)
         yield Page("opportunities", activities=activities, cursor=dump_cursor(**cursor))
@@ -222,5 +230,5 @@ def pull_purchases(
     where = ["Opportunity.IsWon = true", *since_clause(state, "roles", lookback)]
     for records in walk(api, "roles.query", select("OpportunityContactRole", roles, where, ORDER)):
         cursor["roles"] = newest(cursor.get("roles"), records)
-        activities = [a for r in records for a in purchases(r)]
+        activities = once([a for r in records for a in purchases(r)])
         yield Page("opportunities", activities=activities, cursor=dump_cursor(**cursor))
