@@ -92,6 +92,7 @@ class SalesforceApi:
         self.http.hooks["response"].append(self._heard)
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._budget_lock = threading.Lock()
         self._login = login_for(settings, self.http)
         self.policy = policy or CallPolicy(SF, clock=clock, seed=seed)
         self.shares = (settings.budget_per_run, settings.budget_in_all)
@@ -189,9 +190,10 @@ class SalesforceApi:
         daily = (limits or {}).get("DailyApiRequests") or {}
         most, left = daily.get("Max"), daily.get("Remaining")
         budget = self.policy.budget
-        if isinstance(most, int) and (budget is None or budget.limit != most):
-            budget = DailyBudget(most, per_run=self.shares[0], in_all=self.shares[1])
-            self.policy.budget = budget
+        if isinstance(most, int) and budget is not None and budget.limit != most:
+            self.policy.budget = None  # the org's allocation changed (licences bought)
+        if isinstance(most, int):
+            budget = self._budget(most)
         if budget is not None:
             budget.start_run()
             if isinstance(left, int):
@@ -201,15 +203,19 @@ class SalesforceApi:
         """Every answer: Salesforce's count of the day's requests, and a Retry-After."""
         self._local.retry_after = response.headers.get("Retry-After")
         usage = response.headers.get("Sforce-Limit-Info", "")
-        budget = self.policy.budget
         for part in usage.split(";"):
             name, _, value = part.strip().partition("=")
             used, _, most = value.partition("/")
             if name == "api-usage" and used.isdigit() and most.isdigit():
-                if budget is None:
-                    budget = DailyBudget(int(most), per_run=self.shares[0], in_all=self.shares[1])
-                    self.policy.budget = budget
-                budget.observe(int(most) - int(used))
+                self._budget(int(most)).observe(int(most) - int(used))
+
+    def _budget(self, limit: int) -> DailyBudget:
+        """The daily budget, made on the first word of the org's allocation."""
+        with self._budget_lock:
+            if self.policy.budget is None:
+                shares = {"per_run": self.shares[0], "in_all": self.shares[1]}
+                self.policy.budget = DailyBudget(limit, **shares)
+            return self.policy.budget
 
     def retry_after(self) -> float | None:
         raw = getattr(self._local, "retry_after", None)
