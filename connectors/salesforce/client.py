@@ -113,15 +113,12 @@ class SalesforceApi:
             return self._sf
 
     def _log_in(self) -> Session:
-        assert self._login is not None
+        """A new session, under the policy: a login refused is not retried, a login the
+        network or Salesforce's servers failed is."""
+        login = self._login
+        assert login is not None
         self.logins += 1
-        try:
-            return self._login()
-        except Exception as exc:
-            error = sf_translate("login")(exc)
-            if error is None:
-                raise
-            raise error from None
+        return self.policy.call("login", login, self.translate("login"))
 
     def _renew(self, stale: Any) -> bool:
         """A new session after a 401, unless another thread renewed it already; False

@@ -21,6 +21,7 @@ from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.settings import SalesforceSettings
 from sandbox.faults import FaultPlan
 from sandbox.salesforce import SalesforceSandbox, connect, sandbox_session
+from sandbox.world.tables import SALESFORCE, WorldBuilder
 from scoring.records import ActivityType as A
 from tests.connectors.test_policy import FakeClock
 from tests.sandbox.salesforce_helpers import (
@@ -189,6 +190,22 @@ def test_new_activity_shows_up_in_the_next_pull_of_its_stream(
     assert (bob, A.SALES_TOUCH) in {(a.contact_id, a.type) for a in tasks}
     bought = [(a.contact_id, a.attributes["amount"]) for a in deals]
     assert bought.count((ben, 1300.0)) == 1  # its role and its Opportunity both changed
+
+
+def test_a_pull_pages_through_next_records_url_and_reads_each_record_once() -> None:
+    world = WorldBuilder(NOW)
+    company = world.company("Crowd", "crowd.example")
+    for i in range(2300):
+        world.person(f"P{i}", "Crowd", f"p{i}@crowd.example", company, systems=SALESFORCE,
+                     created_at=NOW - timedelta(minutes=i))  # fmt: skip
+    with SalesforceSandbox(world.build()) as crowd:
+        sf = connector_of(crowd)
+        found = pages(sf, "contacts")
+
+    ids = [c.id for page in found for c in page.contacts]
+    assert len(ids) == len(set(ids)) == 2300
+    assert [len(page.contacts) for page in found] == [2000, 300, 0]
+    assert sf.calls()["leads.query"] == 2
 
 
 def test_an_org_without_events_gives_an_empty_stream(sf: SalesforceConnector) -> None:
@@ -425,7 +442,7 @@ def test_the_orgs_request_limit_is_not_retried() -> None:
 
     assert "REQUEST_LIMIT_EXCEEDED" in str(refused.value)
     assert refused.value.status == 403
-    assert sum(n for op, n in sf.calls().items() if op != "limits") == 1
+    assert sum(n for op, n in sf.calls().items() if op not in ("login", "limits")) == 1
 
 
 def test_server_errors_and_429s_are_retried_under_the_policy() -> None:
