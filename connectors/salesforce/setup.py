@@ -5,11 +5,11 @@ A field is made with `POST /tooling/sobjects/CustomField` (`FullName`
 `Lead.Leadscore_Score__c` and its `Metadata`, Tooling API Reference "CustomField";
 the types and their attributes as the Metadata API's CustomField: Number with
 precision and scale, Picklist with a valueSet, LongTextArea with length and
-visibleLines, DateTime, Checkbox with a defaultValue). The same fields go on Lead
-and Contact: two objects, whose fields a conversion can map in Setup. Fields the
-org has already (by describe) are left as they are, so setup is idempotent. Our
-picklists are unrestricted, so that a stage or grade added to the rules later is
-written before anyone adds it to the list of values.
+visibleLines for every text of ours, DateTime, Checkbox with a defaultValue). The
+same fields go on Lead and Contact: two objects, whose fields a conversion can map
+in Setup. Fields the org has already (by describe) are left as they are, so setup
+is idempotent. Our picklists are unrestricted, so that a stage or grade added to
+the rules later is written before anyone adds it to the list of values.
 
 A field made through the API is visible to no profile (only the Metadata API's
 profiles or a permission set grant it), so each one gets a FieldPermissions record
@@ -56,10 +56,10 @@ def field_metadata(spec: FieldSpec) -> dict[str, Any]:
         metadata["type"] = "DateTime"
     elif spec.kind == "boolean":
         metadata |= {"type": "Checkbox", "defaultValue": "false"}
-    elif spec.key == "reasons":
-        metadata |= {"type": "LongTextArea", "length": LONG_TEXT, "visibleLines": 5}
     else:
-        metadata |= {"type": "Text", "length": 255}
+        # Every text (the reasons above all) may be as long as `max_text_length`, which a
+        # Text field's 255 characters would refuse.
+        metadata |= {"type": "LongTextArea", "length": LONG_TEXT, "visibleLines": 5}
     return metadata
 
 

@@ -19,6 +19,7 @@ from connectors.policy import CallPolicy
 from connectors.protocol import FieldSpec, Page, Write
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.settings import SalesforceSettings
+from connectors.values import parse_time
 from sandbox.faults import FaultPlan
 from sandbox.salesforce import SalesforceSandbox, connect, sandbox_session
 from sandbox.world.tables import SALESFORCE, WorldBuilder
@@ -155,6 +156,27 @@ def test_the_look_back_rereads_recent_changes_and_takes_each_record_once(
     assert again.count(dee) == 1
 
 
+@pytest.mark.parametrize(("lookback", "found"), [(300, True), (0, False)])
+def test_a_change_committed_late_with_an_older_stamp_is_found_by_the_look_back(
+    sandbox: SalesforceSandbox, lookback: int, found: bool
+) -> None:
+    sf = connector_of(sandbox, password_settings(sandbox, lookback_seconds=lookback))
+    cursor = pages(sf, "contacts")[-1].cursor
+    newest = parse_time(load_cursor(cursor)["Lead"])
+    dee = record_id(sandbox, DEE)
+    assert dee is not None and newest is not None
+    # Stamped when its transaction began, a minute before the newest the pull saw, and
+    # committed only now (Salesforce stamps SystemModstamp at the start of a transaction).
+    with sandbox.org_lock:
+        table, row = sandbox.org.locate(dee) or (None, 0)
+        assert table is not None
+        table.write(row, {"Title": "CMO", "SystemModstamp": newest - timedelta(seconds=60)})
+
+    again = people(pages(sf, "contacts", cursor))
+
+    assert (dee in again) is found
+
+
 def test_campaign_members_tasks_and_won_deals_become_activities(
     sandbox: SalesforceSandbox, sf: SalesforceConnector
 ) -> None:
@@ -277,6 +299,19 @@ def test_setup_makes_the_fields_on_leads_and_contacts_once(sf: SalesforceConnect
     assert again.created == [] and again.existing == expected and again.missing == []
     assert "Account.Industry" in again.available and "Leadscore_Score__c" in again.available
     assert sf.calls()["tooling.customfield.create"] == len(expected)
+
+
+@pytest.mark.skip(reason="needs the emulator's deleted and merged records (ENTITY_IS_DELETED)")
+def test_a_write_to_a_deleted_record_reports_it_gone(sandbox: SalesforceSandbox) -> None:
+    sf = connector_of(sandbox)
+    sf.setup(FIELDS)
+    bob = record_id(sandbox, BOB)
+    assert bob is not None
+    sandbox.org.delete(bob)  # type: ignore[attr-defined]  # the emulator's coming delete
+
+    outcome = sf.write([Write(bob, {"Leadscore_Score__c": "1"})])
+
+    assert [g.record_id for g in outcome.gone] == [bob] and outcome.failed == []
 
 
 @pytest.mark.skip(reason="needs the emulator's field-level security and permission sets")

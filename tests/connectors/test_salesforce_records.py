@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.paging import load_cursor
+from connectors.protocol import FieldSpec
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
 from connectors.salesforce.pull import pull_people
 from connectors.salesforce.records import (
@@ -22,8 +23,9 @@ from connectors.salesforce.records import (
     purchase_activity,
     task_activity,
 )
+from connectors.salesforce.setup import field_metadata
 from connectors.salesforce.soql import select, soql_datetime, soql_id, soql_ids, soql_quote
-from connectors.salesforce.system import custom_field_name
+from connectors.salesforce.system import SF_CAPABILITIES, custom_field_name
 from connectors.salesforce.write import result_error, typed
 from sandbox.salesforce.soql import Compare, Like, parse_condition
 from scoring.records import ActivityType as A
@@ -291,6 +293,28 @@ def test_a_converted_lead_is_passed_over_and_its_contact_read_once() -> None:
     assert learned == {"00Q5g0000000001EAA": "0035g0000000009AAA"}
     assert load_cursor(pages[-1].cursor)["Lead"] == stamp
     assert any("Id IN ('0035g0000000009AAA')" in soql for soql in api.sent)
+
+
+# -- setup ------------------------------------------------------------------------------------
+
+
+def test_each_kind_of_field_is_made_as_its_salesforce_type() -> None:
+    def made(kind: Any, key: str = "x", options: tuple[str, ...] = ()) -> dict[str, Any]:
+        return field_metadata(FieldSpec(key, "X__c", "A label " * 10, kind, options, "About"))
+
+    assert made("number") | {"label": ""} == {"label": "", "description": "About",
+                                              "type": "Number", "precision": 18, "scale": 0}  # fmt: skip
+    picklist = made("enumeration", options=("Lead", "MQL"))
+    assert picklist["type"] == "Picklist" and picklist["valueSet"]["restricted"] is False
+    assert [v["fullName"] for v in picklist["valueSet"]["valueSetDefinition"]["value"]] == [
+        "Lead", "MQL"
+    ]  # fmt: skip
+    assert made("text", "reasons")["type"] == "LongTextArea"
+    assert made("text", "reasons")["length"] == SF_CAPABILITIES.max_text_length
+    assert made("datetime")["type"] == "DateTime"
+    assert made("boolean") | {"label": ""} == {"label": "", "description": "About",
+                                               "type": "Checkbox", "defaultValue": "false"}  # fmt: skip
+    assert len(made("number")["label"]) == 40
 
 
 # -- writes -----------------------------------------------------------------------------------
