@@ -173,7 +173,9 @@ def test_a_token_from_the_settings_is_used_as_it_is() -> None:
     assert api.logins == 0
 
 
-@pytest.mark.skip(reason="needs the emulator's OAuth client credentials flow on My Domain")
+@pytest.mark.skip(
+    reason="needs the emulator's OAuth client credentials flow on My Domain, with a run-as user"
+)
 def test_client_credentials_log_in_to_the_sandbox() -> None:
     from sandbox.salesforce import SalesforceSandbox, sandbox_session
 
@@ -189,4 +191,30 @@ def test_client_credentials_log_in_to_the_sandbox() -> None:
 
 @pytest.mark.skip(reason="needs the emulator's JWT bearer flow (a connected app's certificate)")
 def test_the_jwt_bearer_flow_logs_in_to_the_sandbox() -> None:
-    raise AssertionError("enable with the emulator's JWT bearer flow")
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    from sandbox.salesforce import SalesforceSandbox, sandbox_session
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "leadscore")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(1)
+        .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=30))
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()  # fmt: skip
+    cert = certificate.public_bytes(serialization.Encoding.PEM)
+    with SalesforceSandbox(certificate=cert) as box:  # type: ignore[call-arg]
+        given = box.credentials("oauth")
+        settings = SalesforceSettings(client_id=given["consumer_key"],
+                                      username=given["username"], private_key=pem)  # fmt: skip
+        api = SalesforceApi(settings, http=sandbox_session(box))
+
+        assert query(api)["records"] == [] and api.logins == 1
