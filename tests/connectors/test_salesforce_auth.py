@@ -4,6 +4,7 @@ renewed once. Unit tests of the requests simple-salesforce makes, with `response
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -218,3 +219,60 @@ def test_the_jwt_bearer_flow_logs_in_to_the_sandbox() -> None:
         api = SalesforceApi(settings, http=sandbox_session(box))
 
         assert query(api)["records"] == [] and api.logins == 1
+
+
+# -- field permissions, on canned answers (the sandbox has no permission sets yet) -------------
+
+DATA = f"{INSTANCE}/services/data/v59.0"
+
+
+def grant_api() -> SalesforceApi:
+    return api_of(access_token="00D!given", instance_url=INSTANCE)
+
+
+@responses.activate
+def test_setup_makes_the_permission_set_and_grants_each_field_on_leads_and_contacts() -> None:
+    from connectors.salesforce.setup import grant_fields
+
+    responses.get(f"{DATA}/query/", json=EMPTY)
+    responses.post(f"{DATA}/sobjects/PermissionSet", json={"id": "0PS000000000001AAA",
+                                                           "success": True, "errors": []})  # fmt: skip
+    responses.post(f"{DATA}/sobjects/FieldPermissions", json={"id": "01k000000000001AAA",
+                                                              "success": True, "errors": []})  # fmt: skip
+
+    granted = grant_fields(grant_api(), "Leadscore", ["Leadscore_Score__c", "Leadscore_Stage__c"])
+
+    assert len(granted) == 4
+    sent = [(c.request.method, c.request.url, c.request.body) for c in responses.calls]
+    assert "Name+%3D+%27Leadscore%27" in str(sent[0][1])
+    assert json.loads(sent[1][2] or "{}") == {"Name": "Leadscore", "Label": "Leadscore"}
+    grants = [json.loads(body or "{}") for method, url, body in sent[2:]]
+    assert [g["Field"] for g in grants] == [
+        "Lead.Leadscore_Score__c", "Lead.Leadscore_Stage__c",
+        "Contact.Leadscore_Score__c", "Contact.Leadscore_Stage__c",
+    ]  # fmt: skip
+    assert all(g["ParentId"] == "0PS000000000001AAA" and g["PermissionsRead"] is True
+               and g["PermissionsEdit"] is True for g in grants)  # fmt: skip
+    assert [g["SobjectType"] for g in grants] == ["Lead", "Lead", "Contact", "Contact"]
+
+
+@responses.activate
+def test_setup_grants_only_what_the_permission_set_lacks_and_a_dry_run_nothing() -> None:
+    from connectors.salesforce.setup import grant_fields
+
+    found = {"done": True, "totalSize": 1, "records": [{"Id": "0PS000000000001AAA"}]}
+    held = {"done": True, "totalSize": 1, "records": [{"Field": "Lead.Leadscore_Score__c"}]}
+    for _ in range(2):
+        responses.get(f"{DATA}/query/", json=found)
+        responses.get(f"{DATA}/query/", json=held)
+    responses.post(f"{DATA}/sobjects/FieldPermissions", json={"id": "01k000000000002AAA",
+                                                              "success": True, "errors": []})  # fmt: skip
+
+    planned = grant_fields(grant_api(), "Leadscore", ["Leadscore_Score__c"], dry_run=True)
+    granted = grant_fields(grant_api(), "Leadscore", ["Leadscore_Score__c"])
+
+    assert planned == granted == ["Leadscore: Contact.Leadscore_Score__c (field permission)"]
+    posts = [c.request for c in responses.calls if c.request.method == "POST"]
+    assert len(posts) == 1 and json.loads(posts[0].body or "{}")["Field"] == (
+        "Contact.Leadscore_Score__c"
+    )
