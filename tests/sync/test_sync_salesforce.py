@@ -47,7 +47,9 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
     state.close()
 
 
-def make_sync(box: SalesforceSandbox, rules: RuleSet, store: StateStore) -> Sync:
+def make_sync(
+    box: SalesforceSandbox, rules: RuleSet, store: StateStore, per_run: float = 0.25
+) -> Sync:
     fields = FieldMap.for_rules(rules, SF_CAPABILITIES)
     given = box.credentials("oauth")
     settings = SalesforceSettings(
@@ -56,6 +58,7 @@ def make_sync(box: SalesforceSandbox, rules: RuleSet, store: StateStore) -> Sync
         client_id=given["consumer_key"],
         client_secret=given["consumer_secret"],
         permission_set="",
+        budget_per_run=per_run,
     )
     connector = SalesforceConnector(
         settings,
@@ -112,3 +115,23 @@ def test_a_second_sync_with_nothing_new_writes_nothing(
     assert again.status == "ok" and again.changed == 0
     assert "collections.update" not in again.systems["salesforce"].calls
     assert set(store.cursors("salesforce")) >= {"contacts", "campaign_members", "tasks"}
+
+
+def test_a_run_stops_at_its_share_of_the_orgs_allocation_and_says_so(
+    rules: RuleSet, store: StateStore
+) -> None:
+    from connectors.errors import BudgetExhausted
+
+    with SalesforceSandbox(generate_world(PEOPLE, seed=SEED), daily_limit=2_000) as box:
+        make_sync(box, rules, StateStore("sqlite://"))  # the fields, made beforehand
+        sync = make_sync(box, rules, store, per_run=0.004)  # 8 requests of the day
+        with pytest.raises(BudgetExhausted, match=r"share of the daily request budget \(0.4%, 8 "):
+            sync.run(SyncOptions(full=True))
+        spent = box.budget.used
+
+    [run] = store.runs(1)
+    budget = run.summary["systems"]["salesforce"]["budget"]
+    assert (budget["run_allowance"], budget["spent_this_run"]) == (8, 8)
+    assert budget["daily_limit"] == 2_000 and budget["kept_for_other_apps"] == 400
+    assert run.status == "failed" and store.cursors("salesforce") == {}
+    assert spent < 60  # two setups' calls, /limits, and the run's eight
