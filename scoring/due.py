@@ -9,14 +9,14 @@ moment may well write nothing.
 
 Time moves values in two ways:
 
-- Decay. A rule's points are `a·2^(-age/h)` summed over its activities (one
-  sign, one half-life), or the youngest one's (`once`), so they shrink towards 0
-  at a rate of at most `ln2/h·|p|`, `p` its points now; a rule's cap and a
-  dimension's cap or floor only hold a value still. A rule held at its cap is still
-  for exactly `h·log2(|raw| / cap)` (`RuleHits.held`): its raw sum decays as one. A dimension and the total
-  move at most at the sum of their rules' rates, down for positive rules and up
-  for negative ones; a value cannot reach a boundary (a whole point's rounding
-  edge `k ± 0.5`, an integer where apportioning changes, a grade or stage
+- Decay. A rule's points are `a·2^(-age/h)` summed over its activities (one sign,
+  one half-life), or the youngest one's (`once`), so they shrink towards 0 at a rate
+  of at most `ln2/h·|p|`, `p` its points now; a rule's cap and a dimension's cap or
+  floor only hold a value still. A rule held at its cap is still for exactly
+  `h·log2(|raw| / cap)` (`RuleHits.held`): its raw sum decays as one. A dimension
+  and the total move at most at the sum of their rules' rates, down for positive
+  rules and up for negative ones; a value cannot reach a boundary (a whole point's
+  rounding edge `k ± 0.5`, an integer where apportioning changes, a grade or stage
   threshold, two dimensions' remainders crossing) before distance / rate. A
   dimension held at its cap or floor is still until its raw sum comes back to it.
 - Moments. An activity counted by a rule or stage condition with a window stops
@@ -75,7 +75,8 @@ def due_in(batch: ScoreBatch, activities: ActivityFrame, as_of: datetime) -> Flo
             # held at the rule's cap: still until the decay brings the points down to it
             held = hits.held > 0
             rate[held] = 0.0
-            due[hits.rows[held]] = np.minimum(due[hits.rows[held]], hits.held[held])
+            lasts = hits.held[held] * (1.0 - _SLACK) - _EARLY
+            due[hits.rows[held]] = np.minimum(due[hits.rows[held]], lasts)
         # the rule's own whole points (the reasons' substance)
         own = _rounding(points, *((rate, 0.0) if rule.points > 0 else (0.0, rate)))
         due[hits.rows] = np.minimum(due[hits.rows], own)

@@ -281,7 +281,7 @@ def _reference_problems(
     ids: set[Any] = set()
     for index, raw in enumerate(raw_rules if isinstance(raw_rules, list) else []):
         rule_id = raw.get("id") if isinstance(raw, dict) else None
-        if rule_id in ids and index not in valid:
+        if isinstance(rule_id, str) and rule_id in ids and index not in valid:
             message = f"rule id {rule_id!r} appears twice"
             problems.append(LocatedError(("rules", index, "id"), message))
         if isinstance(rule_id, str):

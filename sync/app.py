@@ -29,6 +29,7 @@ from connectors.registry import SYSTEMS
 from connectors.system import BuildOptions
 from scoring import RuleSet, ScoreBatch
 from sync.config import read_settings
+from sync.dues import pull_fingerprint
 from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
 from sync.fields import FieldMap, FieldNameError
 from sync.pipeline import Progress, Sync
@@ -115,7 +116,11 @@ class Leadscore:
             )
         if store is None:
             store = open_store(settings.state_url.get_secret_value())
-        job = Sync(ruleset, store, connectors, fields, clock=clock, progress=progress)
+        pulls = {
+            name: pull_fingerprint(fields[name].pulled(ruleset, attributes[name]), attributes[name])
+            for name in configured
+        }
+        job = Sync(ruleset, store, connectors, fields, clock=clock, progress=progress, pulls=pulls)
         return cls(settings, job, attributes)
 
     # -- the verbs --------------------------------------------------------------------------
@@ -214,6 +219,7 @@ class Leadscore:
                 clock=job.clock,
                 progress=job.progress,
                 stage_maps=list(job.stage_maps.values()),
+                pulls=job.pulls,
             )
             summary = trial.run(options if exact else replace(options, full=True))
             summary.emails = trial.record_emails()

@@ -9,6 +9,12 @@ failed and may be tried again, a refusal `setup` clears, a record a trigger queu
 After a run has scored a person and its writes landed, `due` becomes `as_of +
 due_in` (`save_dues`); `NEVER` stands for a person no time can change.
 
+Every mark also counts up the person's `marked`. A run reads those counts before
+it reads the persons it scores, and saves a due only for those whose count is
+unchanged: a merge reported by a write, a trigger's activity or `setup`'s clearing
+of a refusal during the run leaves the person due, not set to a moment computed
+without the news.
+
 The fingerprint (`meta`) is what the last full scoring used: the rule set, the
 field names and the stage mappings of every system. When it differs, everyone is
 rescored (`sync.incremental`).
@@ -28,19 +34,41 @@ from scoring import RuleSet
 from sync.schema import REVISED, activities, chunks, identities, meta, persons
 
 if TYPE_CHECKING:
+    from connectors.attributes import AttributeMap
     from sync.fields import FieldMap
     from sync.stages import StageMap
 
 NEVER = 1e18
 """The `due` of a person no passing of time can change (a float every backend holds)."""
 FINGERPRINT = "scoring_fingerprint"
+LAST_AS_OF = "last_as_of"
+SCORING_FORMAT = 1
+"""Raised when a release changes what the same rules and data write (rounding, the
+reasons' layout, the free-mail list): part of the fingerprint, so everyone is rescored."""
+FIELDS_CURSOR = "~fields"
+"""A cursor row (with the streams') holding what a system's contact pull reads: when the
+rules or the attribute mapping read another field, every contact is read again."""
+BACKWARDS = 60.0
+"""Seconds a run's moment may lie before the last run's without rescoring everyone."""
+
+
+def marks_of(connection: Connection, chosen: sa.ColumnElement[bool] | None) -> dict[int, int]:
+    """Person id -> its count of marks, for the persons `chosen` (all: None). Read before
+    reading whom to score: a person marked since then keeps its due NULL."""
+    query = sa.select(persons.c.id, sa.func.coalesce(persons.c.marked, 0))
+    if chosen is not None:
+        query = query.where(chosen)
+    return {int(pid): int(count) for pid, count in connection.execute(query)}
+
+
+_DUE_NOW = {"due": None, "marked": sa.func.coalesce(persons.c.marked, 0) + 1}
 
 
 def mark_due(connection: Connection, person_ids: Iterable[int]) -> None:
     """These persons are due now."""
     ids = sorted(set(person_ids))
     for part in chunks(ids):
-        connection.execute(sa.update(persons).where(persons.c.id.in_(part)).values(due=None))
+        connection.execute(sa.update(persons).where(persons.c.id.in_(part)).values(_DUE_NOW))
 
 
 def mark_due_by(
@@ -51,19 +79,30 @@ def mark_due_by(
         owners = sa.select(identities.c.person_id).where(
             identities.c.system == system, identities.c.record_id.in_(part)
         )
-        connection.execute(sa.update(persons).where(persons.c.id.in_(owners)).values(due=None))
+        connection.execute(sa.update(persons).where(persons.c.id.in_(owners)).values(_DUE_NOW))
     for part in chunks(sorted(set(emails))):
-        connection.execute(sa.update(persons).where(persons.c.email.in_(part)).values(due=None))
+        connection.execute(sa.update(persons).where(persons.c.email.in_(part)).values(_DUE_NOW))
 
 
-def save_dues(connection: Connection, person_ids: Sequence[int], due: Sequence[float]) -> None:
-    """Each person's next due moment, in bulk (`NEVER` for infinity)."""
+def save_dues(
+    connection: Connection,
+    person_ids: Sequence[int],
+    due: Sequence[float],
+    marks: Mapping[int, int],
+) -> None:
+    """Each person's next due moment, in bulk (`NEVER` for infinity), for the persons
+    whose count of marks is still the one in `marks` (`marks_of`, read before scoring)."""
     rows = [
-        {"pid": int(p), "when": min(float(d), NEVER)} for p, d in zip(person_ids, due, strict=True)
+        {"pid": int(p), "when": min(float(d), NEVER), "seen": marks[int(p)]}
+        for p, d in zip(person_ids, due, strict=True)
+        if int(p) in marks
     ]
     if not rows:
         return
-    statement = sa.update(persons).where(persons.c.id == sa.bindparam("pid"))
+    statement = sa.update(persons).where(
+        persons.c.id == sa.bindparam("pid"),
+        sa.func.coalesce(persons.c.marked, 0) == sa.bindparam("seen"),
+    )
     connection.execute(statement.values(due=sa.bindparam("when")), rows)
 
 
@@ -81,6 +120,8 @@ def fingerprint(
 ) -> str:
     """What scoring and writing read beside the data: any change rescores everyone."""
     parts: dict[str, Any] = {
+        "format": SCORING_FORMAT,
+        "systems": sorted(fields),
         "rules": rules.model_dump(mode="json"),
         "fields": {s: dict(sorted(f.names.items())) for s, f in sorted(fields.items())},
         "stages": {
@@ -91,14 +132,40 @@ def fingerprint(
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def stored_fingerprint(connection: Connection) -> str | None:
-    found = connection.execute(sa.select(meta.c.value).where(meta.c.key == FINGERPRINT)).scalar()
+def pull_fingerprint(properties: Sequence[str], mapping: AttributeMap) -> str:
+    """What a system's contact pull reads: the fields asked for and how they are mapped."""
+    parts = [sorted(properties), sorted(mapping.fields.items()), mapping.derive_roles]
+    text = json.dumps(parts, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _meta(connection: Connection, key: str) -> str | None:
+    found = connection.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
     return None if found is None else str(found)
 
 
+def _set_meta(connection: Connection, key: str, value: str) -> None:
+    connection.execute(sa.delete(meta).where(meta.c.key == key))
+    connection.execute(sa.insert(meta).values(key=key, value=value))
+
+
+def stored_fingerprint(connection: Connection) -> str | None:
+    return _meta(connection, FINGERPRINT)
+
+
 def store_fingerprint(connection: Connection, value: str) -> None:
-    connection.execute(sa.delete(meta).where(meta.c.key == FINGERPRINT))
-    connection.execute(sa.insert(meta).values(key=FINGERPRINT, value=value))
+    _set_meta(connection, FINGERPRINT, value)
+
+
+def went_back(connection: Connection, as_of: float) -> bool:
+    """Whether `as_of` lies before the last run's moment (by more than `BACKWARDS`): the
+    values written then are a later moment's, and the dues saved then too far."""
+    last = _meta(connection, LAST_AS_OF)
+    return last is not None and as_of < float(last) - BACKWARDS
+
+
+def store_as_of(connection: Connection, as_of: float) -> None:
+    _set_meta(connection, LAST_AS_OF, repr(as_of))
 
 
 def unchanged_revisions(

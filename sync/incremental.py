@@ -1,7 +1,8 @@
 """Score only who is due: persons with new or changed inputs, and those whose written
 values time may have moved since their last scoring (`persons.due`, `sync.dues`).
 
-    rules, field names or stage mappings changed (fingerprint), or --full -> everyone
+    rules, field names or stage mappings changed (fingerprint), --full, or a clock
+    behind the last run's                                                -> everyone
     otherwise -> persons with `due IS NULL OR due <= as_of`, and what was written to
                  their records only
     scored -> due_in per person (`scoring.due_in`)
@@ -26,12 +27,16 @@ import numpy as np
 from scoring import ActivityFrame, ScoreBatch, due_in, unparsed_numbers
 from scoring import score as score_frames
 from sync.dues import (
+    due_filter,
     fingerprint,
     mark_due,
+    marks_of,
     person_count,
     save_dues,
+    store_as_of,
     store_fingerprint,
     stored_fingerprint,
+    went_back,
 )
 from sync.people import People
 from sync.stages import reached_stages
@@ -53,6 +58,9 @@ class Scored:
     """Epoch seconds per scored person (`inf`: never)."""
     everyone: bool
     fingerprint: str
+    marks: Mapping[int, int]
+    """Each person's count of marks before they were read (`sync.dues.marks_of`)."""
+    as_of: float
 
     @cached_property
     def person_ids(self) -> list[int]:
@@ -86,8 +94,13 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     """Load and score everyone (rules changed, or `--full`) or only who is due."""
     current = fingerprint(job.rules, job.fields, job.stage_maps)
     with job.store.engine.connect() as connection:
-        everyone = options.full or stored_fingerprint(connection) != current
+        back = went_back(connection, as_of.timestamp())
+        everyone = options.full or back or stored_fingerprint(connection) != current
         summary.persons = person_count(connection)
+        marks = marks_of(connection, None if everyone else due_filter(as_of.timestamp()))
+    if back:
+        note = "this run's clock is behind the last run's: everyone is scored again"
+        summary.warnings.append(note)
     if everyone:
         people = job.store.load_people()
         written: Written = job.written()
@@ -97,7 +110,7 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     summary.rescored = len(people.contacts)
     batch, frame = score_people(job, people, as_of, written, summary.warnings)
     due = as_of.timestamp() + due_in(batch, frame, as_of)
-    return Scored(batch, people, written, due, everyone, current)
+    return Scored(batch, people, written, due, everyone, current, marks, as_of.timestamp())
 
 
 def _planned_persons(scored: Scored, plan: WritePlan) -> dict[int, list[tuple[str, str]]]:
@@ -116,7 +129,10 @@ def save_unplanned(job: Sync, scored: Scored, plan: WritePlan) -> None:
     planned = _planned_persons(scored, plan)
     ids, due = scored.person_ids, scored.due.tolist()
     keep = [i for i, p in enumerate(ids) if p not in planned]
-    _save(job, [ids[i] for i in keep], [due[i] for i in keep])
+    _save(job, scored, [ids[i] for i in keep], [due[i] for i in keep])
+    # Due now until their writes land (a run killed while writing leaves them so); not a
+    # mark: their inputs did not change, and `save_written` sets their due.
+    _save(job, scored, list(planned), [0.0] * len(planned))
 
 
 def save_written(
@@ -128,15 +144,16 @@ def save_written(
     row = {p: i for i, p in enumerate(scored.person_ids)}
     sets = {system: set(records) for system, records in landed.items()}  # not a list scan each
     done = [p for p, recs in planned.items() if all(r in sets.get(s, ()) for s, r in recs)]
-    _save(job, done, [float(scored.due[row[p]]) for p in done])
+    _save(job, scored, done, [float(scored.due[row[p]]) for p in done])
     with job.store.writing(), job.store.engine.begin() as connection:
         mark_due(connection, set(planned) - set(done))
         if scored.everyone:
             store_fingerprint(connection, scored.fingerprint)
+        store_as_of(connection, scored.as_of)
 
 
-def _save(job: Sync, persons: Sequence[int], due: Sequence[float]) -> None:
+def _save(job: Sync, scored: Scored, persons: Sequence[int], due: Sequence[float]) -> None:
     if not persons:
         return
     with job.store.writing(), job.store.engine.begin() as connection:
-        save_dues(connection, persons, due)
+        save_dues(connection, persons, due, scored.marks)

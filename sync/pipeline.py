@@ -45,6 +45,7 @@ from connectors.protocol import (
     WriteOutcome,
 )
 from scoring import RuleSet, ScoreBatch
+from sync.dues import FIELDS_CURSOR
 from sync.fanin import fan_in
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
 from sync.incremental import save_unplanned, save_written, score_due, score_people
@@ -92,8 +93,11 @@ class Sync:
         clock: Callable[[], datetime],
         progress: Progress | None = None,
         stage_maps: Sequence[StageMap] = (),
+        pulls: Mapping[str, str] | None = None,
     ) -> None:
         self.rules = rules
+        self.pulls = dict(pulls or {})
+        """System -> what its contact pull reads (`sync.dues.pull_fingerprint`)."""
         self.store = store
         self.connectors = list(connectors)
         self.fields = dict(fields)
@@ -227,6 +231,17 @@ class Sync:
             return {}
         stored = {} if options.full else self.store.cursors(connector.system)
         pending: dict[str, str] = {}
+        reads = self.pulls.get(connector.system)
+        if reads is not None:
+            if stored and stored.get(FIELDS_CURSOR) != reads:
+                # Unchanged contacts are not pulled again: read them all for the new fields.
+                stored.pop(connector.streams[0], None)
+                note = (
+                    f"{connector.system}: the rules read other contact fields; "
+                    "every contact is read again"
+                )
+                summary.warnings.append(note)
+            pending[FIELDS_CURSOR] = reads
 
         def store(stream: str, page: Page) -> None:
             self.store_page(connector.system, page, stats, as_of)

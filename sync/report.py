@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from scoring import TYPE_CODES, ScoreBatch, whole_points
+from sync.dues import FIELDS_CURSOR
 from sync.fields import REASONS_SHOWN, sent
 
 if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
@@ -261,6 +262,8 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
     console.print(runs)
     for system in systems:
         for stream, value in sorted(store.cursors(system).items()):
+            if stream == FIELDS_CURSOR:
+                continue
             console.print(
                 f"cursor {system}.{stream}: {escape(cursor_text(value))}", highlight=False
             )

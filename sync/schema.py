@@ -13,7 +13,8 @@ queue        records a trigger asked to rescore while a sync held the system's l
 locks        one sync at a time per store and system; one trigger at a time per record
 failures     writes that did not land, with their reason, attempt count and values
 runs         a log of sync runs and their summaries
-meta         the schema version, and the fingerprint of what the last full scoring used
+meta         the schema version, the fingerprint of what the last full scoring used, the
+             last run's moment
 """
 
 from __future__ import annotations
@@ -48,6 +49,9 @@ persons = sa.Table(
     # Epoch seconds from which a rescore may change a written value with no new data;
     # NULL: now (new or changed inputs). See `sync.dues`.
     sa.Column("due", sa.Float, nullable=True),
+    # How many times `due` was set to NULL (`sync.dues`): a run saves a due only for
+    # persons not marked since it read them.
+    sa.Column("marked", sa.Integer, nullable=True),
     sa.Index("ix_persons_due", "due"),
 )
 identities = sa.Table(
@@ -184,7 +188,12 @@ def _v5(connection: Connection) -> None:
         connection.execute(sa.text("CREATE INDEX ix_persons_due ON persons (due)"))
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5)
+def _v6(connection: Connection) -> None:
+    if "marked" not in {c["name"] for c in sa.inspect(connection).get_columns("persons")}:
+        connection.execute(sa.text("ALTER TABLE persons ADD COLUMN marked INTEGER"))
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

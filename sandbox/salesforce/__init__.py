@@ -1,7 +1,8 @@
 """A local emulator of the part of Salesforce's REST API the leadscore connector uses.
 
-`emulator` serves the routes; `auth` the OAuth and SOAP logins; `org` the
-records of one org, projected from the world by `projection`; `schema` the
+`emulator` serves the routes; `auth` the OAuth and SOAP logins and session
+lifetime, `assertion` the JWT bearer check; `security` field-level security;
+`org` the records of one org, projected from the world by `projection`; `schema` the
 sObject types and their fields, `ids` their ids, `values` their values and
 `describe` their describe results; `errors` the refusals; `query` and `soql`
 SOQL; `bulk` Bulk API 2.0. Sources and simplifications: docs/sandbox.md.

@@ -6,8 +6,9 @@ resources the leadscore connector uses, its status codes and error bodies, the
 `simple-salesforce` runs against it unchanged; `connect()` and
 `sandbox_session()` reach it with that SDK, whose https URLs a `SandboxAdapter`
 sends to the sandbox's plain-http address. Simplifies: one user in one org with
-every permission, no inserts or deletes, no Metadata API. Sources and details:
-docs/sandbox.md (Salesforce).
+every permission but field-level security on new custom fields (`security`), no
+inserts or deletes but of permission records, no Metadata API. Sources and
+details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import re
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
@@ -35,11 +36,14 @@ from sandbox.salesforce.ids import CUSTOM_FIELD_PREFIX, ORG_PREFIX, USER_PREFIX,
 from sandbox.salesforce.org import Org
 from sandbox.salesforce.query import QueryEngine
 from sandbox.salesforce.schema import SObjectType, new_custom_field
+from sandbox.salesforce.security import SECURITY_TYPES, FieldSecurity
 from sandbox.salesforce.values import to_json
 from sandbox.world.tables import World
 
 MAX_COLLECTION = 200
 DATA = "/services/data/{version}"
+LONG_RUNNING = 20.0
+"""Vendor seconds after which an API request counts as long-running."""
 
 
 class SalesforceSandbox(Emulator):
@@ -63,25 +67,38 @@ class SalesforceSandbox(Emulator):
         consumer_secret: str = "sandbox-consumer-secret",
         api_version: str = "59.0",
         instance: str = "leadscore-sandbox.my.salesforce.com",
+        login_host: str = "login.salesforce.com",
+        certificate: bytes | None = None,
+        session_seconds: float = 7200.0,
+        long_running_limit: int = 25,
     ) -> None:
+        """`login_host` is test.salesforce.com for a Salesforce sandbox org; `certificate`
+        the PEM certificate of the connected app (JWT bearer flow); `session_seconds` how
+        long a session lives without a call, in the org's time; `long_running_limit` how
+        many API requests may have run 20 seconds or more at once (5 in Developer orgs)."""
         super().__init__(faults=faults, latency=latency, clock=clock)
         self.budget = ServerDailyLimit(daily_limit, used)
+        self.long_running_limit = long_running_limit
+        self.in_flight: dict[int, float] = {}
+        """The API requests being served: id(request) -> the vendor time they arrived."""
         self.api_version = api_version
         org_id, self.user_id = make_id(ORG_PREFIX, 1), make_id(USER_PREFIX, 1)
+        start = world.now if world is not None else time.time()
         self.login = auth.Login(
             username, password, security_token, consumer_key, consumer_secret,
-            org_id, self.user_id, instance,
+            org_id, self.user_id, instance, lambda: start + self.clock.now(),
+            session_seconds, login_host, certificate,
         )  # fmt: skip
-        start = world.now if world is not None else time.time()
         self.org = Org(world, lambda: datetime.fromtimestamp(start + self.clock.now(), UTC))
         self.queries = QueryEngine(self.org)
         self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id)
+        self.security = FieldSecurity(self.org, self.user_id)
         self._custom_fields = 0
         self.org_lock = threading.RLock()
         """Held while a handler reads or writes the org."""
         self._add_routes()
 
-    def credentials(self, flow: Literal["oauth", "soap"] = "oauth") -> dict[str, str]:
+    def credentials(self, flow: auth.Flow = "oauth") -> dict[str, str]:
         """Keyword arguments for `simple_salesforce.Salesforce` for one login flow."""
         return self.login.credentials(flow)
 
@@ -91,11 +108,32 @@ class SalesforceSandbox(Emulator):
         if not request.path.startswith("/services/data/v"):
             return None
         token = request.headers.get("authorization", "").partition(" ")[2]
-        if token not in self.login.sessions:
+        if not self.login.touch(token):
             return _errors(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        if self.long_running() >= self.long_running_limit:
+            message = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+            return _errors(403, "REQUEST_LIMIT_EXCEEDED", message)
         if not self.budget.try_spend():
             return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         return None
+
+    def handle(self, request: Request) -> Response:
+        """Serve a request, known as in flight while it runs (for the concurrency limit)."""
+        if not request.path.startswith("/services/data/v"):
+            return super().handle(request)
+        with self.lock:
+            self.in_flight[id(request)] = self.clock.now()
+        try:
+            return super().handle(request)
+        finally:
+            with self.lock:
+                del self.in_flight[id(request)]
+
+    def long_running(self) -> int:
+        """How many API requests in flight have run for 20 vendor seconds or more."""
+        now = self.clock.now()
+        with self.lock:
+            return sum(1 for start in self.in_flight.values() if now - start >= LONG_RUNNING)
 
     def decorate(self, request: Request, response: Response) -> None:
         if request.path.startswith("/services/data"):
@@ -128,11 +166,14 @@ class SalesforceSandbox(Emulator):
 
     def _add_routes(self) -> None:
         self._route("POST", "/services/oauth2/token", "oauth.token", self.login.oauth_token)
+        self._route("GET", "/services/oauth2/userinfo/?", "oauth.userinfo", self.login.userinfo)
         self._route("POST", "/services/Soap/u/{soap_version}", "soap.login", self.login.soap_login)
         self._route("GET", "/services/data/?", "versions", self._versions)
         self._route("GET", DATA + "/?", "resources", self._resources)
         self._route("GET", DATA + "/limits/?", "limits", self._limits)
         self._route("GET", DATA + "/sobjects/?", "describe.global", self._describe_global)
+        for name in SECURITY_TYPES:
+            self._route("POST", f"{DATA}/sobjects/{name}/?", "sobject.create", self._create)
         self._route("GET", DATA + "/sobjects/{sobject}/describe/?", "describe", self._describe)
         self._route("GET", DATA + "/sobjects/{sobject}/?", "sobject.info", self._basic_info)
         self._route("GET", DATA + "/sobjects/{sobject}/{id}/?", "sobject.get", self._get_record)
@@ -272,13 +313,18 @@ class SalesforceSandbox(Emulator):
         body = body if isinstance(body, dict) else {}
         object_name, _, name = str(body.get("FullName") or "").partition(".")
         sobject = self.org.sobject(object_name)
+        self.security.check_new(sobject, name)
         definition = new_custom_field(sobject, name, body.get("Metadata"))
         assert sobject is not None
-        self.org.add_custom_field(sobject, definition)
+        self.security.hold(sobject, definition)  # hidden until field permissions grant it
         self._custom_fields += 1
         field_id = make_id(CUSTOM_FIELD_PREFIX, self._custom_fields)
         answer = {"id": field_id, "success": True, "errors": [], "warnings": [], "infos": []}
         return Response.json(answer, 201)
+
+    def _create(self, request: Request) -> Response:
+        name = request.path.rstrip("/").rpartition("/")[2]
+        return Response.json(self.security.create(name, _json(request)), 201)
 
     def _create_job(self, request: Request) -> Response:
         return Response.json(self.bulk.create(_json(request), request.params["version"]))
@@ -327,7 +373,8 @@ class SandboxAdapter(HTTPAdapter):
 
     Mounted for `https://`, it rewrites `https://<anything>.salesforce.com/...` and
     `https://<sandbox host:port>/...` to the sandbox's `http://127.0.0.1:<port>/...`;
-    any other URL passes through unchanged.
+    any other URL passes through unchanged. The host the SDK addressed travels in the
+    `Host` header, so that the sandbox can tell login.salesforce.com from My Domain.
     """
 
     def __init__(self, base_url: str) -> None:
@@ -343,7 +390,10 @@ class SandboxAdapter(HTTPAdapter):
         return urlunsplit((self.target.scheme, self.target.netloc, parts.path, parts.query, ""))
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        request.url = self.rewrite(request.url or "")
+        original = request.url or ""
+        request.url = self.rewrite(original)
+        if request.url != original:
+            request.headers["Host"] = urlsplit(original).netloc
         return super().send(request, *args, **kwargs)
 
 
@@ -354,10 +404,9 @@ def sandbox_session(sandbox: Emulator) -> requests.Session:
     return session
 
 
-def connect(
-    sandbox: SalesforceSandbox, flow: Literal["oauth", "soap"] = "oauth", **options: Any
-) -> Any:
-    """A logged-in `simple_salesforce.Salesforce` client of a running sandbox."""
+def connect(sandbox: SalesforceSandbox, flow: auth.Flow = "oauth", **options: Any) -> Any:
+    """A logged-in `simple_salesforce.Salesforce` client of a running sandbox (for the
+    "jwt" flow, pass `privatekey` or `privatekey_file`)."""
     from simple_salesforce.api import Salesforce
 
     arguments: dict[str, Any] = {**sandbox.credentials(flow), **options}

@@ -92,6 +92,9 @@ class Org:
         located = self.locate(record_id)
         if located is None:
             raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        if sobject.name == "Lead" and located[0].record(located[1]).get("IsConverted"):
+            # Salesforce Help 000384333: a converted lead takes no more updates
+            raise RecordError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
         return located[0], located[1], self._changes(sobject, values, csv)
 
     def _changes(self, sobject: SObjectType, values: Mapping[str, Any], csv: bool) -> Row:

@@ -3,7 +3,8 @@
 They look records up by world person, change a record as a user would in
 Salesforce, end every session, and simulate what a person just did (a Task, a
 campaign response, a deal), always under the sandbox's `org_lock`, as a
-request handler would.
+request handler would. `grant_fields` is the exception: it opens custom fields
+to the API user through the API itself, as an admin would.
 """
 
 from __future__ import annotations
@@ -52,6 +53,20 @@ def update_record(sandbox: SalesforceSandbox, record_id: str, **values: Any) -> 
 def expire_sessions(sandbox: SalesforceSandbox) -> None:
     """End every session, as a timeout or a password change would."""
     sandbox.login.sessions.clear()
+
+
+def grant_fields(
+    sf: Any, user_id: str, *fields: str, edit: bool = True, name: str = "Leadscore_Fields"
+) -> str:
+    """Let the API user read (and edit) custom fields, as an admin would: a permission set,
+    its field permissions, and its assignment to the user. The permission set's id."""
+    permission_set = str(sf.PermissionSet.create({"Name": name, "Label": name})["id"])
+    for full_name in fields:
+        sf.FieldPermissions.create({"ParentId": permission_set, "SobjectType": full_name.split(".")[0],
+                                    "Field": full_name, "PermissionsRead": True,
+                                    "PermissionsEdit": edit})  # fmt: skip
+    sf.PermissionSetAssignment.create({"AssigneeId": user_id, "PermissionSetId": permission_set})
+    return permission_set
 
 
 def add_activity(

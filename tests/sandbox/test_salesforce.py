@@ -33,6 +33,7 @@ from scoring.records import ActivityType as A
 from tests.sandbox.salesforce_helpers import (
     add_activity,
     expire_sessions,
+    grant_fields,
     record_id,
     stored_record,
     update_record,
@@ -447,10 +448,13 @@ def test_describe_lists_every_field_with_its_properties(sf: Any) -> None:
     assert "Lead" in [s["name"] for s in sf.describe()["sobjects"]]
 
 
-def test_a_custom_field_made_through_the_tooling_api_is_described_and_written(sf: Any) -> None:
+def test_a_custom_field_made_through_the_tooling_api_is_described_and_written(
+    sandbox: SalesforceSandbox, sf: Any
+) -> None:
     created = sf.toolingexecute("sobjects/CustomField", method="POST", data={
         "FullName": "Lead.Lead_Score__c",
         "Metadata": {"label": "Lead Score", "type": "Number", "precision": 18, "scale": 0}})  # fmt: skip
+    grant_fields(sf, sandbox.user_id, "Lead.Lead_Score__c")  # field-level security
     bob = sf.query("SELECT Id FROM Lead WHERE Name = 'Bob Ray'")["records"][0]["Id"]
     collection(sf, [{"attributes": {"type": "Lead"}, "id": bob, "Lead_Score__c": 87}])
     fields = {f["name"]: f for f in sf.Lead.describe()["fields"]}

@@ -106,6 +106,10 @@ def test_all_field_errors_are_reported_at_once() -> None:
             "r.yaml:1: rules[0]: `once` applies only to activity rules",
         ),
         (
+            "rules: [{id: a, contact: {c: 1}, points: 1}, {id: [], contact: {c: 1}, points: 1}]\n",
+            "r.yaml:1: rules[1].id: Input should be a valid string (got [])",
+        ),
+        (
             "rules: []\n",
             "r.yaml:1: rules: List should have at least 1 item after validation, not 0 (got [])",
         ),

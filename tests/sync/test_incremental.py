@@ -150,3 +150,60 @@ def test_new_data_makes_its_person_due_and_incremental_runs_end_as_a_full_rescor
         assert without(dict(write.values), reasons, names["scored_at"]) == without(
             incremental[write.record_id], reasons
         ), write.record_id
+
+
+def test_a_person_marked_while_the_run_scores_stays_due(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    from sync.dues import mark_due, marks_of, save_dues
+
+    start = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=start).run(SyncOptions(full=True))
+    with store.engine.begin() as connection:
+        seen = marks_of(connection, None)
+        first, second = sorted(seen)[:2]
+        # news of `first` arrives (a merge a write reported, a trigger's activity) after
+        # the run read it and before it saves the dues it computed without the news
+        mark_due(connection, [first])
+        save_dues(connection, [first, second], [NEVER, NEVER], seen)
+
+    assert dues(store)[first] is None
+    assert dues(store)[second] == NEVER
+
+
+def test_a_clock_behind_the_last_run_rescores_everyone(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    start = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=start).run(SyncOptions(full=True))
+    ahead = make_sync(box, rules, store, at=start + timedelta(days=30)).run()
+    assert ahead.changed  # a month of decay and closed windows
+
+    back = make_sync(box, rules, store, at=start + timedelta(hours=2)).run()
+
+    assert back.rescored == back.persons
+    assert any("clock is behind" in w for w in back.warnings)
+    again = make_sync(box, rules, store, at=start + timedelta(hours=2)).run(
+        SyncOptions(full=True, dry_run=True)
+    )
+    assert again.changed == 0  # what a full rescore would write is written
+
+
+def test_rules_reading_a_new_contact_field_read_every_contact_again(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    start = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=start).run(SyncOptions(full=True))
+    body = rules.model_dump(exclude_unset=True)
+    new = {"id": "optout_known", "contact": {"hs_email_optout": {"exists": True}}, "points": 5}
+    body["rules"].append({**new, "dimension": "fit"})
+    changed = RuleSet.model_validate(body)
+
+    run = make_sync(box, changed, store, at=start + timedelta(minutes=15)).run()
+
+    assert any("every contact is read again" in w for w in run.warnings)
+    batch, _ = make_sync(box, changed, store, at=start).score()
+    position = [r.id for r in changed.rules].index("optout_known")
+    assert batch.rule_hits[position].rows.size > 0
+    quiet = make_sync(box, changed, store, at=start + timedelta(minutes=30)).run()
+    assert not any("read again" in w for w in quiet.warnings)
