@@ -14,8 +14,9 @@ the rules later is written before anyone adds it to the list of values.
 A field made through the API is visible to no profile (only the Metadata API's
 profiles or a permission set grant it), so each one gets a FieldPermissions record
 (read and edit) on the permission set named in the settings, made first when the
-org has none by that name (Object Reference "FieldPermissions", "PermissionSet").
-Assigning that permission set to the integration user and to the people who
+org has none by that name (Object Reference "FieldPermissions", "PermissionSet"),
+and the permission set is assigned to the user leadscore logs in as (found through
+the UserInfo endpoint; PermissionSetAssignment). Assigning it to the people who
 should see scores is left to an admin.
 """
 
@@ -130,19 +131,35 @@ def grant_fields(
         # A field granted already (even read-only, as an admin chose) is left as it is.
         granted = {str(r["Field"]).lower() for r in answer.get("records") or []}
     missing = [full for full in wanted if full.lower() not in granted]
-    if not dry_run:
-        for full in missing:
-            body = {
-                "ParentId": parent,
-                "SobjectType": full.partition(".")[0],
-                "Field": full,
-                "PermissionsRead": True,
-                "PermissionsEdit": True,
-            }
-            api.rest(
-                "fieldpermissions.create", "sobjects/FieldPermissions", method="POST", json=body
-            )
+    if dry_run:
+        return [f"{name}: {full} (field permission)" for full in missing]
+    for full in missing:
+        body = {
+            "ParentId": parent,
+            "SobjectType": full.partition(".")[0],
+            "Field": full,
+            "PermissionsRead": True,
+            "PermissionsEdit": True,
+        }
+        api.rest("fieldpermissions.create", "sobjects/FieldPermissions", method="POST", json=body)
+    assign_to_self(api, parent)
     return [f"{name}: {full} (field permission)" for full in missing]
+
+
+def assign_to_self(api: SalesforceApi, permission_set: str) -> None:
+    """The permission set assigned to the user leadscore logs in as (who the UserInfo
+    endpoint says it is), so that it reads and writes the fields it made; an assignment
+    already there answers DUPLICATE_VALUE and is left as it is."""
+    who = api.call("userinfo", lambda sf: sf.oauth2("userinfo"))
+    user = who.get("user_id") if isinstance(who, dict) else None
+    if not user:
+        return
+    body = {"AssigneeId": str(user), "PermissionSetId": permission_set}
+    try:
+        api.rest("assignment.create", "sobjects/PermissionSetAssignment", method="POST", json=body)
+    except RejectedError as refused:
+        if "DUPLICATE_VALUE" not in refused.detail:
+            raise
 
 
 def available(schema: Schema) -> list[str]:

@@ -12,7 +12,8 @@ clear), by the object's describe.
 - a converted Lead (CANNOT_UPDATE_CONVERTED_LEAD, or known converted from the
   pull) is never written: it is `Gone`, merged into its Contact, which is scored
   in its place;
-- a deleted or merged-away record (ENTITY_IS_DELETED) is `Gone`;
+- a deleted or merged-away record (ENTITY_IS_DELETED) is `Gone` (where a merge put
+  it, MasterRecordId through queryAll, is not looked up yet);
 - a field the org lacks or hides (INVALID_FIELD, INVALID_FIELD_FOR_INSERT_UPDATE)
   waits for `leadscore setup`; a value refused (a validation rule, a wrong type,
   text too long) is not retried.
@@ -115,7 +116,7 @@ def write_collection(
         for write in pending[len(results) :]:
             outcome.failed.append(WriteFailure(write.record_id, "not in Salesforce's answer"))
         pending = locked
-    outcome.gone.extend(merged_into(api, gone))
+    outcome.gone.extend(merged_into(api, schema, gone))
     return outcome
 
 
@@ -143,15 +144,14 @@ def result_error(result: Any) -> tuple[str | None, str]:
     return str(first.get("statusCode") or "UNKNOWN_EXCEPTION"), message
 
 
-def merged_into(api: SalesforceApi, ids: Sequence[str]) -> list[Gone]:
-    """Records a write found converted or deleted, with where each went where Salesforce
-    says: a converted Lead's Contact; a merged record's surviving one (MasterRecordId)."""
+def merged_into(api: SalesforceApi, schema: Schema, ids: Sequence[str]) -> list[Gone]:
+    """Records a write found converted or deleted, with the Contact a converted Lead became
+    where the org says (a deleted or merged-away record's survivor is not looked up)."""
     gone = {i: Gone(i) for i in ids}
     leads = [i for i in ids if sobject_of(i) == "Lead"]
-    if leads:
-        soql = select(
-            "Lead", ["Id", "IsConverted", "ConvertedContactId"], [f"Id IN {soql_ids(leads)}"]
-        )
+    fields = schema.present("Lead", ["Id", "IsConverted", "ConvertedContactId"])
+    if leads and "ConvertedContactId" in fields:
+        soql = select("Lead", fields, [f"Id IN {soql_ids(leads)}"])
         try:
             answer = api.query_page("leads.query", soql, None)
         except ApiError:  # an org without these fields: gone, whereabouts unknown

@@ -174,23 +174,20 @@ def test_a_token_from_the_settings_is_used_as_it_is() -> None:
     assert api.logins == 0
 
 
-@pytest.mark.skip(
-    reason="needs the emulator's OAuth client credentials flow on My Domain, with a run-as user"
-)
-def test_client_credentials_log_in_to_the_sandbox() -> None:
+def test_client_credentials_log_in_to_the_sandbox_on_its_my_domain() -> None:
     from sandbox.salesforce import SalesforceSandbox, sandbox_session
 
     with SalesforceSandbox() as box:
-        given = box.credentials("oauth")
+        given = box.credentials("client_credentials")
         settings = SalesforceSettings(client_id=given["consumer_key"],
                                       client_secret=given["consumer_secret"],
                                       my_domain="https://leadscore-sandbox.my.salesforce.com")  # fmt: skip
         api = SalesforceApi(settings, http=sandbox_session(box))
 
-        assert query(api)["records"] == []
+        assert settings.login_domain() == given["domain"] == "leadscore-sandbox.my"
+        assert query(api)["records"] == [] and api.logins == 1
 
 
-@pytest.mark.skip(reason="needs the emulator's JWT bearer flow (a connected app's certificate)")
 def test_the_jwt_bearer_flow_logs_in_to_the_sandbox() -> None:
     from datetime import UTC, datetime, timedelta
 
@@ -212,8 +209,8 @@ def test_the_jwt_bearer_flow_logs_in_to_the_sandbox() -> None:
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                             serialization.NoEncryption()).decode()  # fmt: skip
     cert = certificate.public_bytes(serialization.Encoding.PEM)
-    with SalesforceSandbox(certificate=cert) as box:  # type: ignore[call-arg]
-        given = box.credentials("oauth")
+    with SalesforceSandbox(certificate=cert) as box:
+        given = box.credentials("jwt")
         settings = SalesforceSettings(client_id=given["consumer_key"],
                                       username=given["username"], private_key=pem)  # fmt: skip
         api = SalesforceApi(settings, http=sandbox_session(box))
@@ -239,6 +236,9 @@ def test_setup_makes_the_permission_set_and_grants_each_field_on_leads_and_conta
                                                            "success": True, "errors": []})  # fmt: skip
     responses.post(f"{DATA}/sobjects/FieldPermissions", json={"id": "01k000000000001AAA",
                                                               "success": True, "errors": []})  # fmt: skip
+    responses.get(f"{INSTANCE}/services/oauth2/userinfo", json={"user_id": "005000000000001AAA"})
+    responses.post(f"{DATA}/sobjects/PermissionSetAssignment", json={"id": "0Pa000000000001AAA",
+                                                                     "success": True, "errors": []})  # fmt: skip
 
     granted = grant_fields(grant_api(), "Leadscore", ["Leadscore_Score__c", "Leadscore_Stage__c"])
 
@@ -246,7 +246,7 @@ def test_setup_makes_the_permission_set_and_grants_each_field_on_leads_and_conta
     sent = [(c.request.method, c.request.url, c.request.body) for c in responses.calls]
     assert "Name+%3D+%27Leadscore%27" in str(sent[0][1])
     assert json.loads(sent[1][2] or "{}") == {"Name": "Leadscore", "Label": "Leadscore"}
-    grants = [json.loads(body or "{}") for method, url, body in sent[2:]]
+    grants = [json.loads(body or "{}") for method, url, body in sent[2:6]]
     assert [g["Field"] for g in grants] == [
         "Lead.Leadscore_Score__c", "Lead.Leadscore_Stage__c",
         "Contact.Leadscore_Score__c", "Contact.Leadscore_Stage__c",
@@ -254,6 +254,8 @@ def test_setup_makes_the_permission_set_and_grants_each_field_on_leads_and_conta
     assert all(g["ParentId"] == "0PS000000000001AAA" and g["PermissionsRead"] is True
                and g["PermissionsEdit"] is True for g in grants)  # fmt: skip
     assert [g["SobjectType"] for g in grants] == ["Lead", "Lead", "Contact", "Contact"]
+    assert json.loads(sent[7][2] or "{}") == {"AssigneeId": "005000000000001AAA",
+                                              "PermissionSetId": "0PS000000000001AAA"}  # fmt: skip
 
 
 @responses.activate
@@ -267,12 +269,15 @@ def test_setup_grants_only_what_the_permission_set_lacks_and_a_dry_run_nothing()
         responses.get(f"{DATA}/query/", json=held)
     responses.post(f"{DATA}/sobjects/FieldPermissions", json={"id": "01k000000000002AAA",
                                                               "success": True, "errors": []})  # fmt: skip
+    responses.get(f"{INSTANCE}/services/oauth2/userinfo", json={"user_id": "005000000000001AAA"})
+    duplicate = [{"errorCode": "DUPLICATE_VALUE", "message": "duplicate value found"}]
+    responses.post(f"{DATA}/sobjects/PermissionSetAssignment", json=duplicate, status=400)
 
     planned = grant_fields(grant_api(), "Leadscore", ["Leadscore_Score__c"], dry_run=True)
     granted = grant_fields(grant_api(), "Leadscore", ["Leadscore_Score__c"])
 
     assert planned == granted == ["Leadscore: Contact.Leadscore_Score__c (field permission)"]
     posts = [c.request for c in responses.calls if c.request.method == "POST"]
-    assert len(posts) == 1 and json.loads(posts[0].body or "{}")["Field"] == (
-        "Contact.Leadscore_Score__c"
-    )
+    assert len(posts) == 2
+    assert json.loads(posts[0].body or "{}")["Field"] == "Contact.Leadscore_Score__c"
+    assert "PermissionSetAssignment" in str(posts[1].url)  # already assigned: left as it is

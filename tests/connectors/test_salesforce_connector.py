@@ -28,6 +28,7 @@ from tests.connectors.test_policy import FakeClock
 from tests.sandbox.salesforce_helpers import (
     add_activity,
     expire_sessions,
+    grant_fields,
     record_id,
     stored_record,
     update_record,
@@ -66,6 +67,16 @@ def connector_of(
         policy=options.pop("policy", None) or CallPolicy("salesforce", clock=clock, seed=1),
         **options,
     )
+
+
+def set_up(sandbox: SalesforceSandbox, sf: SalesforceConnector) -> None:
+    """Our fields made, then shown to the API user as an admin would (a permission set with
+    read and edit, assigned to the user): the sandbox hides a new custom field until then,
+    and answers no query of permission sets, which `setup`'s own grant needs."""
+    sf.setup(FIELDS)
+    names = [f"{o}.{f.name}" for o in ("Lead", "Contact") for f in FIELDS]
+    grant_fields(connect(sandbox), sandbox.user_id, *names)
+    sf.schema.forget()
 
 
 @pytest.fixture
@@ -245,6 +256,26 @@ def test_events_with_a_person_are_meetings(sandbox: SalesforceSandbox) -> None:
     assert found and all(a.type == A.MEETING for a in found)
 
 
+def test_a_lead_converted_since_it_was_stored_is_gone_not_written_again(
+    sandbox: SalesforceSandbox, sf: SalesforceConnector
+) -> None:
+    set_up(sandbox, sf)
+    bob = record_id(sandbox, BOB)
+    assert bob is not None
+    with sandbox.org_lock:  # converted, as Salesforce's lead conversion leaves a Lead
+        table, row = sandbox.org.locate(bob) or (None, 0)
+        assert table is not None
+        table.write(row, {"IsConverted": True})
+
+    outcome = sf.write([Write(bob, {"Leadscore_Score__c": "3"})])
+    pulled = people(pages(sf, "contacts"))
+
+    # The sandbox has no ConvertedContactId yet: where the Lead went is not known here.
+    assert [(g.record_id, g.merged_into) for g in outcome.gone] == [(bob, None)]
+    assert outcome.written == [] and outcome.failed == []
+    assert bob not in pulled
+
+
 @pytest.mark.skip(reason="needs the emulator's converted leads (IsConverted, ConvertedContactId)")
 def test_a_converted_lead_is_scored_through_its_contact_and_never_written(
     sandbox: SalesforceSandbox,
@@ -289,22 +320,28 @@ def test_a_value_that_reaches_soql_matches_nothing_but_itself(
 # -- setup and write --------------------------------------------------------------------------
 
 
-def test_setup_makes_the_fields_on_leads_and_contacts_once(sf: SalesforceConnector) -> None:
+def test_setup_makes_the_fields_on_leads_and_contacts_once(
+    sandbox: SalesforceSandbox, sf: SalesforceConnector
+) -> None:
     planned = sf.setup(FIELDS, dry_run=True)
     made = sf.setup(FIELDS)
+    hidden = sf.setup(FIELDS)  # made, and not granted to us yet: there all the same
+    set_up(sandbox, sf)
     again = sf.setup(FIELDS)
 
     expected = [f"{o}.{f.name}" for o in ("Lead", "Contact") for f in FIELDS]
     assert planned.created == made.created == expected
+    assert hidden.created == [] and hidden.existing == expected
     assert again.created == [] and again.existing == expected and again.missing == []
     assert "Account.Industry" in again.available and "Leadscore_Score__c" in again.available
-    assert sf.calls()["tooling.customfield.create"] == len(expected)
+    # made once, tried again by the two setups that could not see them, not by the last
+    assert sf.calls()["tooling.customfield.create"] == 3 * len(expected)
 
 
 @pytest.mark.skip(reason="needs the emulator's deleted and merged records (ENTITY_IS_DELETED)")
 def test_a_write_to_a_deleted_record_reports_it_gone(sandbox: SalesforceSandbox) -> None:
     sf = connector_of(sandbox)
-    sf.setup(FIELDS)
+    set_up(sandbox, sf)
     bob = record_id(sandbox, BOB)
     assert bob is not None
     sandbox.org.delete(bob)  # type: ignore[attr-defined]  # the emulator's coming delete
@@ -314,7 +351,7 @@ def test_a_write_to_a_deleted_record_reports_it_gone(sandbox: SalesforceSandbox)
     assert [g.record_id for g in outcome.gone] == [bob] and outcome.failed == []
 
 
-@pytest.mark.skip(reason="needs the emulator's field-level security and permission sets")
+@pytest.mark.skip(reason="needs the emulator to answer SOQL on PermissionSet and FieldPermissions")
 def test_setup_grants_the_permission_set_read_and_edit_on_every_field(
     sandbox: SalesforceSandbox,
 ) -> None:
@@ -331,7 +368,7 @@ def test_setup_grants_the_permission_set_read_and_edit_on_every_field(
 def test_writes_land_in_their_fields_types_and_leave_a_contacts_status_alone(
     sandbox: SalesforceSandbox, sf: SalesforceConnector
 ) -> None:
-    sf.setup(FIELDS)
+    set_up(sandbox, sf)
     bob, ann = record_id(sandbox, BOB), record_id(sandbox, ANN)
     assert bob is not None and ann is not None
     values = {"Leadscore_Score__c": "42", "Leadscore_Stage__c": "MQL",
@@ -351,7 +388,7 @@ def test_writes_land_in_their_fields_types_and_leave_a_contacts_status_alone(
 def test_records_refused_inside_a_collection_are_failures_and_the_rest_land(
     sandbox: SalesforceSandbox, sf: SalesforceConnector
 ) -> None:
-    sf.setup(FIELDS)
+    set_up(sandbox, sf)
     bob, dee = record_id(sandbox, BOB), record_id(sandbox, DEE)
     assert bob is not None and dee is not None
 
@@ -375,7 +412,7 @@ def test_locked_rows_are_tried_again_then_left_to_the_next_run(
     plan = FaultPlan(record_failure=1.0, operations=frozenset({"collections.update"}))
     with SalesforceSandbox(small_world(), faults=plan) as locked:
         sf = connector_of(locked)
-        sf.setup(FIELDS)
+        set_up(locked, sf)
         bob = record_id(locked, BOB)
         assert bob is not None
 
