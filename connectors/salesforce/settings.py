@@ -25,7 +25,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from connectors.system import SystemSettings, checked_url
 
-Flow = Literal["token", "jwt", "client_credentials", "password"]
+LoginFlow = Literal["token", "jwt", "client_credentials", "password"]
 
 
 class SalesforceSettings(SystemSettings):
@@ -135,7 +135,7 @@ class SalesforceSettings(SystemSettings):
         return {} if isinstance(value, str) and not value.strip() else value
 
     @property
-    def flow(self) -> Flow | None:
+    def flow(self) -> LoginFlow | None:
         """How the connector logs in, by the settings given; None: not configured."""
         if self.access_token is not None and self.instance_url is not None:
             return "token"
