@@ -195,7 +195,12 @@ def _block(
     keys = np.stack((label, whole, shown, note), axis=1)
     first, inverse = _distinct_rows(keys)
     ids = np.empty(len(first), dtype=np.int64)
-    for i, e in enumerate(first.tolist()):
+    distinct = [tuple(k) for k in keys[first].tolist()]
+    with book.lock:  # most entries were met in an earlier block: their text is written
+        known = [book.ids.get(k, -1) for k in distinct]
+    ids[:] = known
+    for i in np.flatnonzero(ids < 0).tolist():
+        e = int(first[i])
         rule_id, text, dimension, _, rule_cap, disqualify, is_once = facts[int(label[e])]
         reason = Reason(
             rule_id,
@@ -209,7 +214,7 @@ def _block(
             limit=bool(limit[e]),
             once=is_once,
         )
-        ids[i] = book.add(tuple(keys[e].tolist()), reason, int(whole[e]))
+        ids[i] = book.add(distinct[i], reason, int(whole[e]))
     disqualified = batch.disqualified[rows]
     alone = (position == 0) & ~disqualified[row]
     piece = 1 + 2 * ids[inverse] + np.where(alone, 0, 1)

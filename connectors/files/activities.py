@@ -35,6 +35,7 @@ from connectors.files.table import (
     as_text,
     blank_everywhere,
     chunkless,
+    chunks_of,
     coded_text,
     encoded,
     is_text,
@@ -243,8 +244,7 @@ def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Ints, npt.NDArray[np.b
         codes, text = coded_text(column)
         found = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
         return np.append(found, -1).astype(np.int64)[codes], codes < 0
-    found = pc.index_in(column, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
-    rows = np.asarray(found, dtype=np.int64)
+    rows = _rows_of(column, ids)
     blank = np.zeros(len(rows), dtype=bool)
     miss = np.flatnonzero(rows < 0)
     if len(miss):
@@ -253,6 +253,26 @@ def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Ints, npt.NDArray[np.b
         rows[miss] = np.append(again, -1).astype(np.int64)[codes]
         blank[miss] = codes < 0
     return rows, blank
+
+
+def _rows_of(column: Any, ids: Any) -> _Ints:
+    """Each cell's position in `ids` (-1 where absent): a large column's two halves of
+    chunks on two threads (Arrow's lookups let go of the GIL)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def lookup(part: Any) -> _Ints:
+        found = pc.index_in(part, value_set=ids).fill_null(-1)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+    chunks = chunks_of(column)
+    if len(column) < 1 << 20 or len(chunks) < 2:
+        return lookup(column)
+    sizes = np.cumsum([len(chunk) for chunk in chunks])
+    half = max(1, min(len(chunks) - 1, int(np.searchsorted(sizes, sizes[-1] // 2)) + 1))
+    parts = [pa.chunked_array(chunks[:half]), pa.chunked_array(chunks[half:])]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return np.concatenate(list(pool.map(lookup, parts)))
 
 
 def _contact_rows(

@@ -9,6 +9,10 @@ header with a duplicate or empty name, a row of the wrong length that is not bla
 field longer than the csv module takes, text that is not UTF-8. Those are the files
 with a problem to report, or odd enough to be rare, so the row reader's pace is the
 price of an exact message, never of a good file.
+
+The columns that are to be coded (attributes, activity types) are read as Arrow
+dictionaries by the parser itself, a chunk's distinct text once, never a string per
+cell; the other columns as text.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +38,9 @@ FIELD_LIMIT = 131_072
 """The csv module's default limit on a field's length, in characters."""
 
 
-def csv_table(path: str) -> RawTable | None:
-    """The file's columns, or None when the row reader must read it (see the module)."""
+def csv_table(path: str, coded: Collection[str] = ()) -> RawTable | None:
+    """The file's columns (those named in `coded` as dictionaries, their chunks sharing
+    one), or None when the row reader must read it (see the module)."""
     header = _header(path)
     if header is None:
         return None
@@ -52,14 +58,14 @@ def csv_table(path: str) -> RawTable | None:
             return "error"
         return "skip"
 
+    codes = pa.dictionary(pa.int32(), pa.string())
+    types = {raw: codes if raw.strip() in coded else pa.string() for raw in header}
     try:
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
-            ),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, csv.Error):
         return None
@@ -70,6 +76,8 @@ def csv_table(path: str) -> RawTable | None:
         column = table.column(raw)
         if column.num_chunks and _longest(column) > FIELD_LIMIT:
             return None
+        if pa.types.is_dictionary(column.type):
+            column = column.unify_dictionaries()
         columns[name] = column
     names = list(columns)
     del table
@@ -85,8 +93,11 @@ def csv_table(path: str) -> RawTable | None:
 
 
 def _longest(column: Any) -> int:
+    import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_dictionary(column.type):
+        return max((_longest(chunk.dictionary) for chunk in column.chunks), default=0)
     longest = pc.max(pc.binary_length(column)).as_py()
     return int(longest or 0)
 

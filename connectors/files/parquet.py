@@ -6,11 +6,17 @@ are numbers for the rules, and NaN or an infinity is an error, as in JSON Lines;
 booleans are the text `true` / `false`; `occurred_at` may be a timestamp (a naive one
 is UTC) or a date as well as ISO-8601 text. Rows are numbered from 1, the first row
 of data.
+
+Only the columns asked for are read, and those besides them that could hold a problem
+(numbers that may be NaN, binary text, nested values), which are checked and let go of;
+the text columns that are to be coded (attributes, activity types) are read as Arrow
+dictionaries straight from the file's own dictionary pages.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -20,12 +26,32 @@ from connectors.files.problems import Problems
 from connectors.files.table import RawTable, chunkless
 
 
-def parquet_table(path: str) -> RawTable:
+def parquet_table(
+    path: str, wanted: Collection[str] | None = None, coded: Collection[str] = ()
+) -> RawTable:
+    """The file's columns: those of `wanted` (trimmed names; every column when None),
+    the text ones of `coded` as dictionaries, and every column checked as it would be
+    if it were read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        schema = pq.read_schema(path)
+        raw_names = list(schema.names)
+        names = [name.strip() for name in raw_names]
+        read: list[str] | None = [
+            raw
+            for raw, name, kind in zip(raw_names, names, schema.types, strict=True)
+            if wanted is None or name in wanted or not _silent(kind)
+        ]
+        as_codes = [
+            raw
+            for raw, name, kind in zip(raw_names, names, schema.types, strict=True)
+            if name in coded and (pa.types.is_string(kind) or pa.types.is_large_string(kind))
+        ]
+        if len(set(raw_names)) != len(raw_names):
+            read, as_codes = None, []  # repeated names: said below, before any reading
+        table = pq.read_table(path, columns=read, read_dictionary=as_codes or None)
     except FileNotFoundError:
         raise InputFileError([FileProblem(path, None, None, "file not found")]) from None
     except OSError as exc:
@@ -36,18 +62,38 @@ def parquet_table(path: str) -> RawTable:
     except (pa.ArrowException, ValueError) as exc:
         raise InputFileError([FileProblem(path, None, None, _not_parquet(exc))]) from None
     problems = Problems(path)
-    names = [name.strip() for name in table.column_names]
     for name in [n for n, count in Counter(names).items() if count > 1 and n]:
         problems.add(None, name, "column appears more than once")
     if "" in names:
         problems.add(None, None, f"column {names.index('') + 1} has no name")
     problems.raise_if_any()
     columns: dict[str, Any] = {}
-    for name, raw in zip(names, table.column_names, strict=True):
-        columns[name] = _column(problems, name, table.column(raw))
+    for raw in table.column_names:
+        name = raw.strip()
+        column = _column(problems, name, table.column(raw))
+        if wanted is None or name in wanted:
+            columns[name] = column
     problems.raise_if_any()
     return RawTable(
         path, "parquet", names, columns, rows=table.num_rows, lines=lambda rows: rows + 1
+    )
+
+
+def _silent(kind: Any) -> bool:
+    """Whether a column of this Arrow type can hold no problem (so need not be read when
+    it is not wanted): text, integers, booleans, times, or a dictionary of those."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return bool(
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_null(kind)
+        or pa.types.is_timestamp(kind)
+        or pa.types.is_date(kind)
     )
 
 

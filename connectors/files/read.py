@@ -39,7 +39,8 @@ def read_contact_columns(path: str | Path, fields: Collection[str] | None = None
     kind = file_format(name)
     if kind == "jsonl":
         return contacts_from_records(_jsonl_contacts(name))
-    table = _table(name, kind, [["id"]], "contacts")
+    wanted = None if fields is None else {"id", "email", *fields}
+    table = _table(name, kind, [["id"]], "contacts", wanted, set(fields or ()))
     assert table is not None
     return contacts_from_table(table, fields)
 
@@ -58,17 +59,28 @@ def read_activity_columns(
     if kind == "jsonl":
         activities, unmatched = _jsonl_activities(name, contacts)
         return activities_from_records(activities, contacts, unmatched)
-    table = _table(name, kind, REQUIRED_ACTIVITY, None)
+    wanted = None
+    if fields is not None:
+        wanted = {*RESERVED_ACTIVITY[1:], *(["id"] if with_ids else []), *fields}
+    table = _table(name, kind, REQUIRED_ACTIVITY, None, wanted, {"type", *(fields or ())})
     if table is None:
         return no_activities()
     return activities_from_table(table, contacts, fields, with_ids=with_ids)
 
 
-def _table(path: str, kind: str, required: list[list[str]], records: str | None) -> RawTable | None:
-    """The file's columns; None for a CSV file with nothing in it (no activities)."""
+def _table(
+    path: str,
+    kind: str,
+    required: list[list[str]],
+    records: str | None,
+    wanted: Collection[str] | None = None,
+    coded: Collection[str] = (),
+) -> RawTable | None:
+    """The file's columns (of Parquet, those `wanted` and the ones that must be checked,
+    `coded` ones as dictionaries); None for a CSV file with nothing in it (no activities)."""
     if kind == "parquet":
-        return parquet_table(path)
-    table = csv_table(path)
+        return parquet_table(path, wanted, coded)
+    table = csv_table(path, coded)
     if table is not None:
         return table
     columns, rows = file_rows(path, required, records)

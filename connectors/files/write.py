@@ -49,7 +49,10 @@ def write_columns(path: str | Path, columns: Mapping[str, Any]) -> None:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            pq.write_table(pa.table(arrays), out)
+            # dictionary pages for the coded columns only: on a column of distinct values
+            # (ids, reasons) the writer would fill one, then fall back to plain pages
+            coded = [name for name, array in arrays.items() if pa.types.is_dictionary(array.type)]
+            pq.write_table(pa.table(arrays), out, use_dictionary=coded or False)
         elif kind == "csv":
             _csv_bytes(out, arrays)
         else:

@@ -2,17 +2,20 @@
 
 Follows the Bulk API 2.0 Developer Guide: creating, uploading, closing,
 aborting, deleting and listing ingest jobs, job info and the CSV result sets,
-with its CSV rules. Simplifies: `update` only, a job is processed as soon as it
-is closed, and no query jobs. Details: docs/sandbox.md (Salesforce).
+with its CSV rules. A closed job is processed on the sandbox's clock: it waits
+`queue_seconds` in UploadComplete, then is InProgress for `least_seconds` plus
+`record_seconds` per record, writing its records as it goes, then JobComplete;
+aborted in progress, the records it had not reached are unprocessed.
+Simplifies: `update` only. Details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.salesforce.errors import RecordError, SalesforceError
@@ -42,16 +45,27 @@ class Job:
     failed: list[list[str]] = field(default_factory=list)
     unprocessed: list[list[str]] = field(default_factory=list)
     error: str | None = None
+    rows: list[list[str]] = field(default_factory=list)
+    """The uploaded records, once the job is closed; `done` of them are processed."""
+    done: int = 0
+    closed: datetime | None = None
+    started: datetime | None = None
 
 
 class BulkIngest:
     """The ingest jobs of one sandbox."""
 
-    def __init__(self, org: Org, record_fails: Callable[[], bool], user_id: str) -> None:
+    def __init__(
+        self, org: Org, record_fails: Callable[[], bool], user_id: str, numbers: Iterator[int]
+    ) -> None:
         self.org = org
         self.record_fails = record_fails
         self.user_id = user_id
+        self.numbers = numbers
         self.jobs: dict[str, Job] = {}
+        self.queue_seconds = 1.0
+        self.least_seconds = 1.0
+        self.record_seconds = 0.001
 
     def job(self, job_id: str) -> Job:
         found = self.jobs.get(job_id)
@@ -76,7 +90,7 @@ class BulkIngest:
         if str(body.get("contentType") or "CSV") != "CSV":
             raise SalesforceError(400, "INVALIDJOB", "contentType must be CSV")
         now = self.org.stamp()
-        job_id = make_id(JOB_PREFIX, len(self.jobs) + 1)
+        job_id = make_id(JOB_PREFIX, next(self.numbers))
         external = body.get("externalIdFieldName")
         job = Job(job_id, sobject.name, external, line_ending, delimiter, version, now, now)
         self.jobs[job_id] = job
@@ -94,25 +108,26 @@ class BulkIngest:
     def change_state(self, job_id: str, body: Any) -> dict[str, Any]:
         job = self.job(job_id)
         state = body.get("state") if isinstance(body, dict) else None
-        allowed = {"UploadComplete": ("Open",), "Aborted": ("Open", "UploadComplete")}
+        allowed: dict[str, tuple[str, ...]] = {"UploadComplete": ("Open",)}
+        allowed["Aborted"] = ("Open", "UploadComplete", "InProgress")
         if state not in allowed or job.state not in allowed[state]:
             message = f"Cannot change the state of job {job_id} from {job.state} to {state}"
             raise SalesforceError(400, "INVALIDJOBSTATE", message)
         job.modified = self.org.stamp()
+        if job.state == "Open":
+            job.header, job.rows = self._rows(job)
         if state == "Aborted":
             job.state = "Aborted"
-            job.header, rows = self._rows(job)
-            job.unprocessed = rows
+            job.unprocessed = job.rows[job.done :]
             return self.describe(job)
-        job.state = "UploadComplete"
-        answer = self.describe(job)
-        self._process(job)
-        return answer
+        job.state, job.closed = "UploadComplete", self.org.now()
+        return self.describe(job)
 
     def delete(self, job_id: str) -> None:
         job = self.job(job_id)
-        if job.state == "Open":
-            raise SalesforceError(400, "INVALIDJOBSTATE", "An Open job cannot be deleted")
+        if job.state in ("Open", "InProgress"):
+            message = f"A job in state {job.state} cannot be deleted"
+            raise SalesforceError(400, "INVALIDJOBSTATE", message)
         del self.jobs[job_id]
 
     # -- processing ------------------------------------------------------------------------
@@ -122,16 +137,36 @@ class BulkIngest:
         rows = [row for row in reader if row]
         return (rows[0], rows[1:]) if rows else ([], [])
 
-    def _process(self, job: Job) -> None:
-        job.header, rows = self._rows(job)
+    def advance(self) -> None:
+        """Move every closed job on to where the clock says it is."""
+        now = self.org.now()
+        for job in self.jobs.values():
+            wait = timedelta(seconds=self.queue_seconds)
+            closed = job.closed
+            if job.state == "UploadComplete" and closed is not None and now >= closed + wait:
+                self._start(job, closed + wait)
+            if job.state == "InProgress" and job.started is not None:
+                self._work(job, (now - job.started).total_seconds())
+
+    def _start(self, job: Job, moment: datetime) -> None:
         problem = self._problem(job)
         if problem:
-            job.state, job.error, job.unprocessed = "Failed", problem, rows
+            job.state, job.error, job.unprocessed = "Failed", problem, job.rows
+            job.modified = self.org.stamp()
             return
-        for values in rows:
+        job.state, job.started = "InProgress", moment
+
+    def _work(self, job: Job, elapsed: float) -> None:
+        """Process the records the job has had the time for; complete it when all are."""
+        finished = elapsed >= self.least_seconds + self.record_seconds * len(job.rows)
+        rate = self.record_seconds
+        due = len(job.rows) if finished or rate <= 0 else int(elapsed / rate)
+        for values in job.rows[job.done : min(due, len(job.rows))]:
             self._update(job, values)
-        job.state = "JobComplete"
-        job.modified = self.org.stamp()
+        job.done = max(job.done, min(due, len(job.rows)))
+        if finished:
+            job.state = "JobComplete"
+            job.modified = self.org.stamp()
 
     def _problem(self, job: Job) -> str | None:
         if job.line_ending == "LF" and "\r\n" in job.data:

@@ -7,12 +7,13 @@ resources the leadscore connector uses, its status codes and error bodies, the
 `sandbox_session()` reach it with that SDK, whose https URLs a `SandboxAdapter`
 sends to the sandbox's plain-http address. Simplifies: one user in one org with
 every permission but field-level security on new custom fields (`security`), no
-inserts or deletes but of permission records, no Metadata API. Sources and
-details: docs/sandbox.md (Salesforce).
+inserts or deletes through the API but of permission records, no Metadata API.
+Sources and details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 import time
@@ -30,6 +31,7 @@ from sandbox.http import Emulator, Handler, Request, Response, Route
 from sandbox.limits import ServerDailyLimit
 from sandbox.salesforce import auth
 from sandbox.salesforce.bulk import BulkIngest
+from sandbox.salesforce.bulk_query import BulkQuery
 from sandbox.salesforce.describe import describe_basics, describe_sobject
 from sandbox.salesforce.errors import RecordError, SalesforceError
 from sandbox.salesforce.ids import CUSTOM_FIELD_PREFIX, ORG_PREFIX, USER_PREFIX, make_id
@@ -71,11 +73,14 @@ class SalesforceSandbox(Emulator):
         certificate: bytes | None = None,
         session_seconds: float = 7200.0,
         long_running_limit: int = 25,
+        commit_lag: float = 0.0,
     ) -> None:
         """`login_host` is test.salesforce.com for a Salesforce sandbox org; `certificate`
         the PEM certificate of the connected app (JWT bearer flow); `session_seconds` how
         long a session lives without a call, in the org's time; `long_running_limit` how
-        many API requests may have run 20 seconds or more at once (5 in Developer orgs)."""
+        many API requests may have run 20 seconds or more at once (5 in Developer orgs);
+        `commit_lag` vendor seconds between a write's `SystemModstamp` and its commit,
+        before which no query sees it (`org.commit_lag` changes it later)."""
         super().__init__(faults=faults, latency=latency, clock=clock)
         self.budget = ServerDailyLimit(daily_limit, used)
         self.long_running_limit = long_running_limit
@@ -90,8 +95,11 @@ class SalesforceSandbox(Emulator):
             session_seconds, login_host, certificate,
         )  # fmt: skip
         self.org = Org(world, lambda: datetime.fromtimestamp(start + self.clock.now(), UTC))
+        self.org.commit_lag = commit_lag
         self.queries = QueryEngine(self.org)
-        self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id)
+        jobs = itertools.count(1)
+        self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id, jobs)
+        self.bulk_queries = BulkQuery(self.queries, self.user_id, jobs)
         self.security = FieldSecurity(self.org, self.user_id)
         self._custom_fields = 0
         self.org_lock = threading.RLock()
@@ -101,6 +109,16 @@ class SalesforceSandbox(Emulator):
     def credentials(self, flow: auth.Flow = "oauth") -> dict[str, str]:
         """Keyword arguments for `simple_salesforce.Salesforce` for one login flow."""
         return self.login.credentials(flow)
+
+    def delete(self, record_id: str) -> None:
+        """Delete a record as a user would: to the Recycle Bin, at the org's time."""
+        with self.org_lock:
+            self.org.delete(record_id)
+
+    def merge(self, master_id: str, *duplicate_ids: str) -> None:
+        """Merge records into a master as a user would, at the org's time."""
+        with self.org_lock:
+            self.org.merge(master_id, list(duplicate_ids))
 
     # -- the emulator hooks ---------------------------------------------------------------
 
@@ -187,6 +205,35 @@ class SalesforceSandbox(Emulator):
         tooling = DATA + "/tooling/sobjects/CustomField/?"
         self._route("POST", tooling, "tooling.customfield.create", self._create_custom_field)
         self._bulk_routes(DATA + "/jobs/ingest")
+        self._bulk_query_routes(DATA + "/jobs/query")
+
+    def _bulk_query_routes(self, jobs: str) -> None:
+        job, queries = jobs + "/{job}", self.bulk_queries
+
+        def create(request: Request) -> Response:
+            return Response.json(queries.create(_json(request), request.params["version"]))
+
+        def results(request: Request) -> Response:
+            text, headers = queries.results(
+                request.params["job"], request.arg("locator"), request.arg("maxRecords"),
+                request.params["version"],
+            )  # fmt: skip
+            answer = Response.text(text, content_type="text/csv")
+            answer.headers.update(headers)
+            return answer
+
+        def delete(request: Request) -> Response:
+            queries.delete(request.params["job"])
+            return Response.empty(204)
+
+        self._route("POST", jobs + "/?", "bulk2.query.create", create)
+        self._route("GET", jobs + "/?", "bulk2.query.list", lambda r: Response.json(queries.all()))
+        self._route("GET", job + "/?", "bulk2.query.info",
+                    lambda r: Response.json(queries.info(r.params["job"])))  # fmt: skip
+        self._route("PATCH", job + "/?", "bulk2.query.abort",
+                    lambda r: Response.json(queries.abort(r.params["job"], _json(r))))  # fmt: skip
+        self._route("DELETE", job + "/?", "bulk2.query.delete", delete)
+        self._route("GET", job + "/results/?", "bulk2.query.results", results)
 
     def _bulk_routes(self, jobs: str) -> None:
         job = jobs + "/{job}"
@@ -203,6 +250,9 @@ class SalesforceSandbox(Emulator):
             try:
                 self._check_version(request.params.get("version"))
                 with self.org_lock:
+                    self.org.settle()  # writes whose commit lag has passed
+                    self.bulk.advance()  # Bulk API 2.0 jobs move on with the clock
+                    self.bulk_queries.advance()
                     return handler(request)
             except SalesforceError as error:
                 return Response.json(error.body, error.status)
@@ -254,6 +304,12 @@ class SalesforceSandbox(Emulator):
         record = self.org.record(request.params["id"])
         if record is None or not record["Id"].startswith(sobject.prefix):
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+        located = self.org.locate(record["Id"])
+        if located is not None and not self.org.visible(*located, include_deleted=False):
+            deleted = located[1] in located[0].deleted
+            code = "ENTITY_IS_DELETED" if deleted else "NOT_FOUND"
+            message = "entity is deleted" if deleted else "The requested resource does not exist"
+            raise SalesforceError(404, code, message)
         wanted = [f.strip() for f in (request.arg("fields") or "").split(",") if f.strip()]
         unknown = [f for f in wanted if sobject.field(f) is None]
         if unknown:
@@ -289,7 +345,9 @@ class SalesforceSandbox(Emulator):
         options = request.headers.get("sforce-query-options", "")
         size = re.search(r"batchSize=(\d+)", options)
         page = min(2000, max(200, int(size.group(1)))) if size else 2000
-        return Response.json(self.queries.run(text, request.params["version"], page))
+        include_deleted = "/queryAll" in request.path
+        answer = self.queries.run(text, request.params["version"], page, include_deleted)
+        return Response.json(answer)
 
     def _query_more(self, request: Request) -> Response:
         return Response.json(

@@ -21,6 +21,7 @@ PREFIXES = {
     "Campaign": "701",
     "CampaignMember": "00v",
     "Task": "00T",
+    "Event": "00U",
     "OpportunityContactRole": "00K",
 }
 ORG_PREFIX = "00D"

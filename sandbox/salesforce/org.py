@@ -2,8 +2,9 @@
 
 Writes are refused with the SaveResult errors of the REST API and stamp
 `LastModifiedDate` and `SystemModstamp` with the org's clock, which only moves
-forward, so that a pull by `SystemModstamp > cursor` sees every change exactly
-once. The error codes are listed in docs/sandbox.md (Salesforce).
+forward; with a commit lag, queries see a write only some time after its stamp.
+Records are deleted to the Recycle Bin (15 days) and merged. The error codes
+and the rest are in docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ from typing import Any
 
 from sandbox.salesforce.errors import RecordError
 from sandbox.salesforce.ids import parse_id
-from sandbox.salesforce.projection import Row, Table, project
+from sandbox.salesforce.projection import project
 from sandbox.salesforce.schema import FieldDef, SObjectType, standard_types
+from sandbox.salesforce.table import Row, Table
 from sandbox.salesforce.values import coerce
 from sandbox.world.tables import World
+
+RECYCLE_BIN_DAYS = 15
+"""How long a deleted record stays in the Recycle Bin, where queryAll still finds it."""
+MERGEABLE = ("Lead", "Contact", "Account")
 
 ROLLED_BACK = RecordError(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
@@ -40,6 +46,9 @@ class Org:
         tables, self.index = project(world, self.types)
         self.tables = {t.sobject.name.lower(): t for t in tables}
         self._by_prefix = {t.sobject.prefix: t for t in tables}
+        self.commit_lag = 0.0
+        """Seconds between a write's stamp and the moment queries see it (its commit)."""
+        self._pending: list[tuple[datetime, Table, int, Row | None]] = []
 
     def sobject(self, name: str) -> SObjectType | None:
         return self.types.get(name.lower())
@@ -57,6 +66,10 @@ class Org:
     def record(self, record_id: str) -> Row | None:
         located = self.locate(record_id)
         return located[0].record(located[1]) if located else None
+
+    def now(self) -> datetime:
+        """The org's time."""
+        return self._now()
 
     def stamp(self) -> datetime:
         """The org's time for a write, to the millisecond: later than the previous one."""
@@ -92,6 +105,9 @@ class Org:
         located = self.locate(record_id)
         if located is None:
             raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
+        if located[1] in located[0].deleted:
+            # StatusCode ENTITY_IS_DELETED (SOAP API Developer Guide, "Core Data Types")
+            raise RecordError("ENTITY_IS_DELETED", "entity is deleted")
         if sobject.name == "Lead" and located[0].record(located[1]).get("IsConverted"):
             # Salesforce Help 000384333: a converted lead takes no more updates
             raise RecordError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
@@ -129,7 +145,7 @@ class Org:
 
     def apply(self, table: Table, row: int, changes: Row) -> None:
         moment = self.stamp()
-        table.write(row, {**changes, "LastModifiedDate": moment, "SystemModstamp": moment})
+        self._commit(table, row, {**changes, "LastModifiedDate": moment, "SystemModstamp": moment})
 
     def update_collection(
         self, records: list[Any], all_or_none: bool, record_fails: Callable[[], bool]
@@ -161,3 +177,105 @@ class Org:
             return table, row, changes
         except RecordError as error:
             return error
+
+    # -- lifecycle: commits, inserts, deletes and merges -------------------------------------
+
+    def _commit(self, table: Table, row: int, values: Row | None) -> None:
+        """Write now, or after the commit lag: until then queries see the row as it was."""
+        if self.commit_lag <= 0:
+            if values is not None:
+                table.write(row, values)
+            table.hidden.discard(row)
+            return
+        visible = self._now() + timedelta(seconds=self.commit_lag)
+        self._pending.append((visible, table, row, values))
+
+    def settle(self) -> None:
+        """Commit the writes whose commit lag has passed, in the order they were made."""
+        now = self._now()
+        due = [p for p in self._pending if p[0] <= now]
+        self._pending = [p for p in self._pending if p[0] > now]
+        for _, table, row, values in due:
+            if values is not None:
+                table.write(row, values)
+            table.hidden.discard(row)
+            if values is not None and values.get("IsDeleted"):
+                table.deleted[row] = values["SystemModstamp"]
+
+    def insert(self, name: str, values: Row) -> tuple[Table, int]:
+        """A new record of sObject `name`, stamped with the org's clock (seen after the lag)."""
+        moment = self.stamp()
+        table = self.table(name)
+        stamps = {"CreatedDate": moment, "LastModifiedDate": moment, "SystemModstamp": moment}
+        table.added.append({**values, **stamps})
+        row = len(table) - 1
+        table.hidden.add(row)
+        self._commit(table, row, None)
+        return table, row
+
+    def delete(self, record_id: str, master: str | None = None) -> None:
+        """Move a record to the Recycle Bin (`IsDeleted`, and `MasterRecordId` when merged)."""
+        located = self.locate(record_id)
+        if located is None or self.is_deleted(record_id):
+            raise RecordError("ENTITY_IS_DELETED", "entity is deleted")
+        table, row = located
+        moment = self.stamp()
+        values: Row = {"IsDeleted": True, "LastModifiedDate": moment, "SystemModstamp": moment}
+        if master is not None:
+            values["MasterRecordId"] = master
+        if self.commit_lag <= 0:
+            table.deleted[row] = moment
+        self._commit(table, row, values)
+
+    def merge(self, master_id: str, duplicate_ids: list[str]) -> None:
+        """Merge up to two records into a master of the same type (Lead, Contact, Account): the
+        master is updated, the others deleted with `MasterRecordId` set to it."""
+        master = self.locate(master_id)
+        if master is None or master[0].sobject.name not in MERGEABLE or len(duplicate_ids) > 2:
+            raise RecordError("INVALID_OPERATION", "merge takes a Lead, Contact or Account master")
+        canonical = master[0].id(master[1])
+        for duplicate in duplicate_ids:
+            found = self.locate(duplicate)
+            if found is None or found[0] is not master[0] or found[1] == master[1]:
+                raise RecordError("INVALID_ID_FIELD", f"invalid record to merge: {duplicate}")
+        self.apply(master[0], master[1], {})
+        for duplicate in duplicate_ids:
+            self._reparent(master[0].sobject.name, duplicate, canonical)
+            self.delete(duplicate, canonical)
+
+    def _reparent(self, sobject: str, victim: str, master: str) -> None:
+        """Point the records that refer to `victim` at `master`, as a merge does (it scans
+        every table that can refer to the type, so it costs a pass over them)."""
+        for table in self.tables.values():
+            fields = [
+                f.name
+                for f in table.sobject.fields.values()
+                if sobject in f.reference_to and f.name != "MasterRecordId"
+            ]
+            if not fields:
+                continue
+            for row in range(len(table)):
+                record = table.record(row)
+                moved = {f: master for f in fields if str(record[f] or "")[:15] == victim[:15]}
+                if moved and row not in table.deleted:
+                    self.apply(table, row, moved)
+
+    def is_deleted(self, record_id: str) -> bool:
+        """Whether a record is in the Recycle Bin (or purged from it)."""
+        located = self.locate(record_id)
+        return located is not None and located[1] in located[0].deleted
+
+    def is_converted(self, record_id: str) -> bool:
+        """Whether a record is a converted Lead (read-only in Salesforce)."""
+        record = self.record(record_id)
+        return bool(record and record.get("IsConverted"))
+
+    def visible(self, table: Table, row: int, include_deleted: bool) -> bool:
+        """Whether a query (or queryAll) sees a row: committed, and not deleted (for queryAll,
+        not deleted more than RECYCLE_BIN_DAYS ago)."""
+        if row in table.hidden:
+            return False
+        deleted = table.deleted.get(row)
+        if deleted is None:
+            return True
+        return include_deleted and deleted > self._now() - timedelta(days=RECYCLE_BIN_DAYS)

@@ -1,8 +1,9 @@
 """The world projected onto Salesforce's data model, one lazily made table per sObject.
 
-Follows how a Salesforce org holds B2B marketing and sales data: Leads, and
-Contacts at Accounts, Campaigns and their CampaignMembers, completed Tasks, and
-Opportunities with their contact roles. Simplifies: every Salesforce person of
+Follows how a Salesforce org holds B2B marketing and sales data: Leads (some
+converted into the Contacts beside them), and Contacts at Accounts, Campaigns
+and their CampaignMembers, completed Tasks, Events, and Opportunities with their
+contact roles. Simplifies: every Salesforce person of
 the world is one Lead or Contact, and each kind of world event becomes one kind
 of record; the mapping is in docs/sandbox.md (Salesforce). Records are made from
 the world's columns when read, so a large world costs no memory until it is
@@ -19,88 +20,37 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from sandbox.salesforce.activities import (
+    URL_CAMPAIGNS,
+    call_values,
+    contact_role_values,
+    email_task_values,
+    event_values,
+    url_campaign,
+)
 from sandbox.salesforce.ids import PREFIXES, make_id
 from sandbox.salesforce.schema import LEAD_SOURCES, SObjectType
+from sandbox.salesforce.table import QUOTED, WON, Row, Table
 from sandbox.world.tables import SALESFORCE, World
 from scoring.records import TYPE_CODES, ActivityType
 
-Row = dict[str, Any]
 EventRows = npt.NDArray[np.intp]
 """Positions of events in the world's event log."""
-QUOTED, WON = "Proposal/Price Quote", "Closed Won"
 CAMPAIGN_MEMBER_KINDS = (
     ActivityType.EMAIL_SENT,
     ActivityType.EMAIL_OPEN,
     ActivityType.EMAIL_CLICK,
 )
 """The email events that make a person a member of the campaign (a click is a response)."""
+MEETING_MINUTES = (30, 60, 45)
+MEETING_BOOKED = 86_400.0
+"""How long before a meeting its Event is put in the calendar (seconds)."""
 
 
 def _moment(epoch: float) -> datetime:
     """A world time as Salesforce keeps it: UTC, to the millisecond."""
     millis = round(float(epoch) * 1000)
     return datetime.fromtimestamp(millis // 1000, UTC) + timedelta(milliseconds=millis % 1000)
-
-
-class Table:
-    """The records of one sObject type: rows made on demand, rows added, and writes."""
-
-    def __init__(
-        self,
-        sobject: SObjectType,
-        count: int,
-        make: Callable[[int], Row],
-        stamps: npt.NDArray[np.float64] | None = None,
-    ) -> None:
-        self.sobject = sobject
-        self._count = count
-        self._make = make
-        self.added: list[Row] = []
-        self.changes: dict[int, Row] = {}
-        self._stamps = stamps
-        """SystemModstamp (epoch seconds) of the rows made from the world, when known."""
-
-    def __len__(self) -> int:
-        return self._count + len(self.added)
-
-    def id(self, row: int) -> str:
-        return make_id(self.sobject.prefix, row)
-
-    def record(self, row: int) -> Row:
-        record = self._make(row) if row < self._count else dict(self.added[row - self._count])
-        record.update(self.changes.get(row, ()))
-        record["Id"] = self.id(row)
-        for definition in self.sobject.fields.values():
-            record.setdefault(definition.name, False if definition.type == "boolean" else None)
-        _derive(self.sobject.name, record)
-        return record
-
-    def rows_stamped_after(self, moment: datetime) -> list[int]:
-        """The rows whose SystemModstamp may be at or after `moment` (a superset, in order).
-
-        The stamps of the rows made from the world are read once, then kept: those
-        rows only change through `changes`, whose rows are always included.
-        """
-        if self._stamps is None:
-            made = (self._make(row)["SystemModstamp"].timestamp() for row in range(self._count))
-            self._stamps = np.fromiter(made, dtype=np.float64, count=self._count)
-        rows = set(np.flatnonzero(self._stamps >= moment.timestamp() - 0.001).tolist())
-        rows |= set(self.changes) | set(range(self._count, len(self)))
-        return sorted(rows)
-
-    def write(self, row: int, values: Row) -> None:
-        self.changes.setdefault(row, {}).update(values)
-
-
-def _derive(name: str, record: Row) -> None:
-    """Fields Salesforce computes from others."""
-    if name in ("Lead", "Contact"):
-        record["Name"] = f"{record.get('FirstName') or ''} {record.get('LastName') or ''}".strip()
-    elif name == "Opportunity":
-        record["IsWon"] = record["StageName"] == WON
-        record["IsClosed"] = record["StageName"] in (WON, "Closed Lost")
-    elif name == "CampaignMember":
-        record["HasResponded"] = record["Status"] == "Responded"
 
 
 @dataclass
@@ -158,6 +108,7 @@ class Projection:
         self._select()
         events = self.world.events
         stamps = {"CampaignMember": self.member_last, "Task": events.at[self.tasks]}
+        stamps["Event"] = events.at[self.meetings] - MEETING_BOOKED
         return [
             Table(self.types[name.lower()], count, make, stamps.get(name))
             for name, count, make in self._makers()
@@ -184,10 +135,16 @@ class Projection:
         self.index = Index(len(people))
         self.index.rows["Lead"][self.leads] = np.arange(len(self.leads))
         self.index.rows["Contact"][self.contacts] = np.arange(len(self.contacts))
+        converted = np.zeros(len(self.contacts), bool)
+        if len(people.converted):
+            converted = people.converted[self.contacts]
+        self.converted = self.contacts[converted]
+        """People who were Leads once: a converted Lead each, after the open Leads."""
         touches = self._events(ActivityType.MEETING, ActivityType.SALES_TOUCH)
         self.first_touch = np.full(len(people), np.inf)
         np.minimum.at(self.first_touch, events.person[touches], events.at[touches])
-        self.tasks = touches
+        self.meetings = self._events(ActivityType.MEETING)
+        self.tasks = self._events(ActivityType.SALES_TOUCH)
         self._members()
         self._deals(deals)
         for deal in self.deals:
@@ -201,19 +158,39 @@ class Projection:
         return np.flatnonzero(self.in_sf & np.isin(events.type, codes))
 
     def _members(self) -> None:
-        events, count = self.world.events, len(self.world.people)
+        """Members of the email campaigns, then of the webinar, event and content ones."""
+        events, world = self.world.events, self.world
         mail = self._events(*CAMPAIGN_MEMBER_KINDS)
         mail = mail[events.campaign[mail] >= 0]
-        keys = events.campaign[mail].astype(np.int64) * count + events.person[mail]
-        unique, inverse = np.unique(keys, return_inverse=True)
-        self.member_first = np.full(len(unique), np.inf)
-        self.member_last = np.full(len(unique), -np.inf)
-        self.member_click = np.full(len(unique), np.inf)
-        np.minimum.at(self.member_first, inverse, events.at[mail])
-        np.maximum.at(self.member_last, inverse, events.at[mail])
         clicks = events.type[mail] == TYPE_CODES[ActivityType.EMAIL_CLICK]
-        np.minimum.at(self.member_click, inverse[clicks], events.at[mail][clicks])
-        self.member_campaign, self.member_person = unique // count, unique % count
+        emails = self._group(mail, events.campaign[mail], clicks)
+        web = self._events(ActivityType.FORM_SUBMISSION, ActivityType.CONTENT_DOWNLOAD)
+        web = web[events.url[web] >= 0]
+        pages = np.array([any(p in str(u) for p in URL_CAMPAIGNS) for u in world.urls], bool)
+        web = web[pages[events.url[web]]] if len(pages) else web[:0]
+        self.url_campaigns, slot = np.unique(events.url[web], return_inverse=True)
+        self.url_first = np.full(len(self.url_campaigns), np.inf)
+        np.minimum.at(self.url_first, slot, events.at[web])
+        answers = self._group(web, len(world.campaigns) + slot, np.ones(len(web), bool))
+        self.member_first, self.member_last, self.member_click, campaigns, people = (
+            np.concatenate(pair) for pair in zip(emails, answers, strict=True)
+        )
+        self.member_campaign, self.member_person = campaigns, people
+
+    def _group(
+        self, rows: EventRows, campaign: npt.NDArray[Any], responses: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[Any], ...]:
+        """Per (campaign, person) of the events: first and last moment, first response."""
+        events, count = self.world.events, len(self.world.people)
+        keys = campaign.astype(np.int64) * count + events.person[rows]
+        unique, inverse = np.unique(keys, return_inverse=True)
+        first = np.full(len(unique), np.inf)
+        last = np.full(len(unique), -np.inf)
+        click = np.full(len(unique), np.inf)
+        np.minimum.at(first, inverse, events.at[rows])
+        np.maximum.at(last, inverse, events.at[rows])
+        np.minimum.at(click, inverse[responses], events.at[rows][responses])
+        return first, last, click, unique // count, unique % count
 
     def _deals(self, deals: EventRows) -> None:
         events = self.world.events
@@ -233,12 +210,13 @@ class Projection:
     def _makers(self) -> list[tuple[str, int, Callable[[int], Row]]]:
         world = self.world
         return [
-            ("Lead", len(self.leads), self._lead),
+            ("Lead", len(self.leads) + len(self.converted), self._lead),
             ("Contact", len(self.contacts), self._contact),
             ("Account", len(self.accounts), self._account),
-            ("Campaign", len(world.campaigns), self._campaign),
+            ("Campaign", len(world.campaigns) + len(self.url_campaigns), self._campaign),
             ("CampaignMember", len(self.member_person), self._member),
             ("Task", len(self.tasks), self._task),
+            ("Event", len(self.meetings), self._event),
             ("Opportunity", len(self.deals), self._opportunity),
             ("OpportunityContactRole", len(self.deals), self._contact_role),
         ]
@@ -263,6 +241,8 @@ class Projection:
 
     def _lead(self, row: int) -> Row:
         world = self.world
+        if row >= len(self.leads):
+            return self._converted_lead(int(self.converted[row - len(self.leads)]))
         person = int(self.leads[row])
         company = int(world.people.company[person])
         contacted = np.isfinite(self.first_touch[person])
@@ -274,6 +254,26 @@ class Projection:
             "Country": str(world.people.country[person]),
             "Status": "Working - Contacted" if contacted else "Open - Not Contacted",
             "IsConverted": False,
+        }
+
+    def _converted_lead(self, person: int) -> Row:
+        """The Lead a Contact was converted from: read-only, pointing at what it became."""
+        world = self.world
+        company = int(world.people.company[person])
+        converted = float(world.people.converted_at[person])
+        contact = self.index.row("Contact", person)
+        assert contact is not None
+        return {
+            **self._person(person, converted),
+            "Company": str(world.companies.name[company]),
+            "Industry": str(world.companies.industry[company]),
+            "NumberOfEmployees": int(world.companies.employees[company]),
+            "Country": str(world.people.country[person]),
+            "Status": "Closed - Converted",
+            "IsConverted": True,
+            "ConvertedContactId": make_id(PREFIXES["Contact"], contact),
+            "ConvertedAccountId": make_id(PREFIXES["Account"], int(self.account_row[company])),
+            "ConvertedDate": _moment(converted).date(),
         }
 
     def _contact(self, row: int) -> Row:
@@ -306,6 +306,11 @@ class Projection:
 
     def _campaign(self, row: int) -> Row:
         campaigns = self.world.campaigns
+        if row >= len(campaigns):
+            url = self.url_campaigns[row - len(campaigns)]
+            return url_campaign(
+                str(self.world.urls[url]), _moment(self.url_first[row - len(campaigns)])
+            )
         sent = _moment(float(campaigns.sent_at[row]))
         return {
             "Name": str(campaigns.name[row]),
@@ -346,11 +351,16 @@ class Projection:
         events = self.world.events
         event = int(self.tasks[row])
         person, at = int(events.person[event]), _moment(float(events.at[event]))
-        meeting = events.type[event] == TYPE_CODES[ActivityType.MEETING]
-        subtype = "Call" if meeting or event % 2 == 0 else "Email"
-        return task_values(
-            self.index.person_record(person), at, subtype, "Meeting" if meeting else subtype
-        )
+        who = self.index.person_record(person)
+        return call_values(who, at, event // 2) if event % 2 == 0 else email_task_values(who, at)
+
+    def _event(self, row: int) -> Row:
+        events = self.world.events
+        event = int(self.meetings[row])
+        person, at = int(events.person[event]), float(events.at[event])
+        who = self.index.person_record(person)
+        minutes = MEETING_MINUTES[event % len(MEETING_MINUTES)]
+        return event_values(who, _moment(at), minutes, _moment(at - MEETING_BOOKED))
 
     def _opportunity(self, row: int) -> Row:
         world = self.world
@@ -374,30 +384,3 @@ class Projection:
         contact = self.index.row("Contact", deal.person)
         assert contact is not None
         return contact_role_values(row, make_id(PREFIXES["Contact"], contact), created)
-
-
-def task_values(who: str | None, at: datetime, subtype: str, kind: str) -> Row:
-    subject = {"Meeting": "Meeting", "Call": "Call", "Email": "Email: follow-up"}[kind]
-    return {
-        "Subject": subject,
-        "ActivityDate": at.date(),
-        "WhoId": who,
-        "Status": "Completed",
-        "TaskSubtype": subtype,
-        "Type": kind,
-        "CreatedDate": at,
-        "LastModifiedDate": at,
-        "SystemModstamp": at,
-    }
-
-
-def contact_role_values(opportunity: int, contact: str, created: datetime) -> Row:
-    return {
-        "OpportunityId": make_id(PREFIXES["Opportunity"], opportunity),
-        "ContactId": contact,
-        "Role": "Decision Maker",
-        "IsPrimary": True,
-        "CreatedDate": created,
-        "LastModifiedDate": created,
-        "SystemModstamp": created,
-    }

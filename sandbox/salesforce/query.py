@@ -3,15 +3,16 @@
 Follows the REST API's Query and Query More Results resources: pages of up to
 2,000 records, `nextRecordsUrl` locators, nested relationship fields, and
 Salesforce's error codes and message layout; text compares without case and
-ids by their first 15 characters, as in SOQL. Simplifies: at most ten cursors
-stay open. Details: docs/sandbox.md (Salesforce).
+ids by their first 15 characters and datetimes to the second, as in SOQL;
+`queryAll` also answers deleted records. Simplifies: at most ten cursors stay
+open. Details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,7 +21,6 @@ from typing import Any
 from sandbox.salesforce.errors import SalesforceError
 from sandbox.salesforce.ids import LOCATOR_PREFIX, make_id
 from sandbox.salesforce.org import Org
-from sandbox.salesforce.projection import Row, Table
 from sandbox.salesforce.schema import (
     NUMBER_TYPES,
     POLYMORPHIC_NAME,
@@ -41,6 +41,7 @@ from sandbox.salesforce.soql import (
     Value,
     parse,
 )
+from sandbox.salesforce.table import Row, Table
 from sandbox.salesforce.values import to_json
 
 MAX_CURSORS = 10
@@ -118,9 +119,12 @@ class QueryEngine:
 
     # -- running ---------------------------------------------------------------------------
 
-    def run(self, text: str, version: str, page_size: int) -> dict[str, Any]:
+    def run(
+        self, text: str, version: str, page_size: int, include_deleted: bool = False
+    ) -> dict[str, Any]:
+        """The first page of a query; with `include_deleted`, of a queryAll."""
         bound = self.bind(text)
-        rows = self._rows(bound)
+        rows = self.rows(bound, include_deleted)
         if bound.query.count:
             return {"totalSize": len(rows), "done": True, "records": []}
         cursor = Cursor(bound, rows, page_size)
@@ -134,12 +138,17 @@ class QueryEngine:
         self.cursors.move_to_end(key)
         return self._page(cursor, int(start), version, key)
 
-    def _rows(self, bound: Bound) -> list[int]:
+    def rows(self, bound: Bound, include_deleted: bool = False) -> list[int]:
+        """The rows a bound query answers, in order: committed ones, without deleted ones
+        unless `include_deleted` (queryAll), which still leaves out those purged."""
         table = self.org.table(bound.sobject.name)
         where = bound.where
         floor = stamp_floor(bound.query.where)
         candidates = range(len(table)) if floor is None else table.rows_stamped_after(floor)
-        rows = [row for row in candidates if where is None or where(table.record(row))]
+        seen: Iterable[int] = candidates
+        if table.hidden or table.deleted:
+            seen = [row for row in candidates if self.org.visible(table, row, include_deleted)]
+        rows = [row for row in seen if where is None or where(table.record(row))]
         for column, descending, nulls_last in reversed(bound.order):
             rows = self._sorted(table, rows, column, descending, nulls_last)
         start = bound.query.offset or 0
@@ -150,7 +159,8 @@ class QueryEngine:
         self, table: Table, rows: list[int], column: BoundField, descending: bool, nulls_last: bool
     ) -> list[int]:
         def key(row: int) -> tuple[bool, Any]:
-            value = _comparable(field_value(self.org, table.record(row), column), column.field)
+            value = field_value(self.org, table.record(row), column)
+            value = _comparable(value, column.field, exact=True)
             return ((value is None) != (nulls_last == descending), value)
 
         return sorted(rows, key=key, reverse=descending)
@@ -352,8 +362,9 @@ def _compare(op: str, wanted: Any, getter: Callable[[Row], Any]) -> Predicate:
     return lambda record: (value := getter(record)) is not None and test(value)
 
 
-def _comparable(value: Any, definition: FieldDef) -> Any:
-    """A value as SOQL compares it: text without case, ids by their first 15 characters."""
+def _comparable(value: Any, definition: FieldDef, exact: bool = False) -> Any:
+    """A value as SOQL compares it: text without case, ids by their first 15 characters,
+    datetimes to the second (milliseconds are kept when `exact`, for sorting)."""
     if value is None:
         return None
     if definition.type in ("id", "reference"):
@@ -364,6 +375,8 @@ def _comparable(value: Any, definition: FieldDef) -> Any:
         return float(value)
     if definition.type == "date" and isinstance(value, datetime):
         return value.date()
+    if isinstance(value, datetime) and not exact:
+        return value.replace(microsecond=0)
     assert isinstance(value, str | int | float | bool | date | datetime), value
     return value
 

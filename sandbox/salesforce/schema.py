@@ -87,6 +87,12 @@ def _read_only(name: str, kind: str = "string", **options: Any) -> FieldDef:
 LEAD_STATUSES = ("Open - Not Contacted", "Working - Contacted", "Closed - Converted",
                  "Closed - Not Converted")  # fmt: skip
 LEAD_SOURCES = ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other")
+CAMPAIGN_TYPES = ("Advertisement", "Banner Ads", "Conference", "Direct Mail", "Email", "Partners",
+                  "Public Relations", "Referral Program", "Telemarketing", "Trade Show",
+                  "Webinar", "Other")  # fmt: skip
+"""The standard values of Campaign.Type (Salesforce Help, "Campaign Fields")."""
+TASK_SUBTYPES = ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn")
+TASK_TYPES = ("Call", "Email", "Meeting", "Other")
 OPPORTUNITY_STAGES = (
     "Prospecting",
     "Qualification",
@@ -105,6 +111,10 @@ _DEFINITIONS: dict[str, tuple[str, list[FieldDef]]] = {
                                      nillable=False, label="Lead Status"),
         _f("LeadSource", "picklist", picklist=LEAD_SOURCES),
         _read_only("IsConverted", "boolean", nillable=False, label="Converted"),
+        _ref("ConvertedContactId", "Contact", relationship="ConvertedContact", updateable=False),
+        _ref("ConvertedAccountId", "Account", relationship="ConvertedAccount", updateable=False),
+        _read_only("ConvertedDate", "date"),
+        _ref("MasterRecordId", "Lead", relationship="MasterRecord", updateable=False),
     ]),
     "Contact": ("Contacts", [
         _f("FirstName", length=40), _f("LastName", length=80, nillable=False),
@@ -112,14 +122,17 @@ _DEFINITIONS: dict[str, tuple[str, list[FieldDef]]] = {
         _f("Title", length=128), _f("Department", length=80),
         _ref("AccountId", "Account", relationship="Account"),
         _f("MailingCountry", length=80), _f("LeadSource", "picklist", picklist=LEAD_SOURCES),
+        _ref("MasterRecordId", "Contact", relationship="MasterRecord", updateable=False),
     ]),
     "Account": ("Accounts", [
         _f("Name", nillable=False, label="Account Name"), _f("Website", "url"),
         _f("Industry", "picklist"), _f("NumberOfEmployees", "int", label="Employees"),
         _f("BillingCountry", length=80), _f("Type", "picklist", picklist=("Prospect", "Customer")),
+        _ref("MasterRecordId", "Account", relationship="MasterRecord", updateable=False),
     ]),
     "Campaign": ("Campaigns", [
-        _f("Name", length=80, nillable=False), _f("Type", "picklist"), _f("Status", "picklist"),
+        _f("Name", length=80, nillable=False), _f("Type", "picklist", picklist=CAMPAIGN_TYPES),
+        _f("Status", "picklist", picklist=("Planned", "In Progress", "Completed", "Aborted")),
         _f("StartDate", "date"), _f("IsActive", "boolean", nillable=False),
         _f("Description", "textarea"),
     ]),
@@ -136,9 +149,22 @@ _DEFINITIONS: dict[str, tuple[str, list[FieldDef]]] = {
         _ref("WhoId", "Contact", "Lead", relationship="Who"),
         _f("Status", "picklist", picklist=("Not Started", "In Progress", "Completed"),
            nillable=False),
-        _read_only("TaskSubtype", "picklist", picklist=("Task", "Email", "Call")),
-        _f("Type", "picklist", picklist=("Call", "Email", "Meeting", "Other")),
+        _read_only("TaskSubtype", "picklist", picklist=TASK_SUBTYPES),
+        _f("Type", "picklist", picklist=TASK_TYPES),
+        _f("CallType", "picklist", picklist=("Internal", "Inbound", "Outbound")),
+        _f("CallDisposition", label="Call Result"),
+        _f("CallDurationInSeconds", "int", label="Call Duration"),
         _f("Description", "textarea"),
+    ]),
+    "Event": ("Events", [
+        _f("Subject"), _ref("WhoId", "Contact", "Lead", relationship="Who"),
+        _f("StartDateTime", "datetime", label="Start"), _f("EndDateTime", "datetime", label="End"),
+        _f("ActivityDateTime", "datetime", label="Due Date Time"),
+        _f("ActivityDate", "date", label="Due Date Only"),
+        _f("DurationInMinutes", "int", label="Duration"),
+        _f("IsAllDayEvent", "boolean", nillable=False, label="All-Day Event"),
+        _read_only("EventSubtype", "picklist", picklist=("Event",)),
+        _f("Type", "picklist", picklist=TASK_TYPES), _f("Description", "textarea"),
     ]),
     "Opportunity": ("Opportunities", [
         _f("Name", length=120, nillable=False),
@@ -157,6 +183,7 @@ _DEFINITIONS: dict[str, tuple[str, list[FieldDef]]] = {
 }  # fmt: skip
 
 _SYSTEM_FIELDS = [
+    _read_only("IsDeleted", "boolean", nillable=False, label="Deleted"),
     _read_only("CreatedDate", "datetime", nillable=False),
     _read_only("LastModifiedDate", "datetime", nillable=False),
     _read_only("SystemModstamp", "datetime", nillable=False, label="System Modstamp"),

@@ -51,14 +51,22 @@ def same_contacts(path: Path) -> list | None:
     """The old reader's contacts, after checking the new one reads the file the same."""
     before = outcome(old.read_contacts, path)
     after = outcome(read_contact_columns, path)
+    # the attributes the rules read, coded by the parser itself
+    coded = outcome(read_contact_columns, path, FIELDS)
     if isinstance(before, list) and before and isinstance(before[0], str):
         assert after == before, (before, after)
+        assert coded == before, (before, coded)
         return None
     assert not isinstance(after, list), after
     expected = ContactFrame.from_records(before)
     got = ContactFrame.from_arrays(after.ids, after.emails, after.attributes)
     assert list(got.ids) == list(expected.ids)
     assert cells(got) == cells(expected)
+    some = ContactFrame.from_arrays(coded.ids, coded.emails, coded.attributes)
+    assert list(some.ids) == list(expected.ids)
+    assert {k: v for k, v in cells(some).items() if k in {"email", *FIELDS}} == {
+        k: v for k, v in cells(expected).items() if k in {"email", *FIELDS}
+    }
     # as `leadscore score` builds it: the reader's normalized addresses, taken as they are
     normalized = ContactFrame.from_arrays(
         after.ids, after.addresses, after.attributes, normalized=True
@@ -71,8 +79,10 @@ def same_contacts(path: Path) -> list | None:
 def same_activities(path: Path, contacts: list) -> None:
     """Check the new reader reads the activities file as the old one did."""
     before = outcome(old.read_activities, path, contacts)
+    coded = outcome(read_activity_columns, path, contacts_from_records(contacts), FIELDS)
     if isinstance(before, list):
         assert outcome(read_activities, path, contacts) == before
+        assert coded == before
         return
     known = ContactFrame.from_records(contacts)
     after = read_activities(path, contacts)
@@ -87,6 +97,14 @@ def same_activities(path: Path, contacts: list) -> None:
     assert got.type_codes.tolist() == expected.type_codes.tolist()
     assert got.occurred_at.tolist() == expected.occurred_at.tolist()
     assert cells(got) == cells(expected)
+    some = ActivityFrame.from_arrays(
+        coded.contact_rows, coded.type_codes, coded.seconds, coded.attributes
+    )
+    assert cells(some) == {k: v for k, v in cells(expected).items() if k in FIELDS}
+
+
+FIELDS = ["industry", "url", "x"]
+"""Attribute columns a rule set might read (the files' others are let go of)."""
 
 
 # --- CSV text, well and badly formed -----------------------------------------------------
@@ -378,3 +396,37 @@ def test_parquet_dictionary_columns_read_as_text(tmp_path: Path) -> None:
     assert people.ids.tolist() == ["1", "2", "3"]
     codes, categories = people.attributes["tier"]
     assert [None if c < 0 else categories[c] for c in codes] == ["x", "x", None]
+
+
+def test_parquet_read_for_some_fields_gives_those_columns_alike(tmp_path: Path) -> None:
+    data = Path(__file__).parents[2] / "examples" / "data"
+    for name in ("contacts", "activities"):
+        table = pacsv.read_csv(data / f"{name}.csv")
+        pq.write_table(table, tmp_path / f"{name}.parquet", row_group_size=97)
+    every = read_contact_columns(tmp_path / "contacts.parquet")
+    text = next(k for k, v in every.attributes.items() if isinstance(v, tuple))
+    some = read_contact_columns(tmp_path / "contacts.parquet", [text])
+    assert list(some.attributes) == [text]
+    codes, categories = some.attributes[text]
+    old_codes, old_categories = every.attributes[text]
+    assert [None if c < 0 else categories[c] for c in codes] == [
+        None if c < 0 else old_categories[c] for c in old_codes
+    ]
+    acts_all = read_activity_columns(tmp_path / "activities.parquet", every)
+    acts_none = read_activity_columns(tmp_path / "activities.parquet", some, [])
+    assert acts_none.attributes == {}
+    assert acts_none.contact_rows.tolist() == acts_all.contact_rows.tolist()
+    assert acts_none.type_codes.tolist() == acts_all.type_codes.tolist()
+    assert acts_none.micros.tolist() == acts_all.micros.tolist()
+
+
+def test_parquet_columns_the_rules_do_not_read_are_still_checked(tmp_path: Path) -> None:
+    columns = {"id": ["1"], "note": ["x"], "n": [math.nan], "tags": [[1, 2]]}
+    pq.write_table(pa.table(columns), tmp_path / "c.parquet")
+    found = outcome(read_contact_columns, tmp_path / "c.parquet", [])
+    assert [m.replace(str(tmp_path) + "/", "") for m in found] == [
+        "c.parquet:1: column 'n': a number out of range for the rules: nan",
+        "c.parquet:1: column 'tags': nested objects and lists are not supported",
+    ]
+    pq.write_table(pa.table({"id": ["1"], "note": ["x"], "n": [1.5]}), tmp_path / "c.parquet")
+    assert read_contact_columns(tmp_path / "c.parquet", []).attributes == {}

@@ -12,18 +12,27 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from sandbox.clock import SandboxClock
 from sandbox.salesforce import SalesforceSandbox
+from sandbox.salesforce.activities import call_values, contact_role_values, event_values
 from sandbox.salesforce.org import Org
-from sandbox.salesforce.projection import (
-    CAMPAIGN_MEMBER_KINDS,
-    QUOTED,
-    WON,
-    Row,
-    Table,
-    contact_role_values,
-    task_values,
-)
+from sandbox.salesforce.projection import CAMPAIGN_MEMBER_KINDS
+from sandbox.salesforce.table import QUOTED, WON, Row, Table
 from scoring.records import ActivityType
+
+
+class HandClock(SandboxClock):
+    """Vendor time that moves only when a test moves it (`advance`); sleeps stay real."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return self.offset
+
+    def advance(self, vendor_seconds: float) -> None:
+        self.offset += vendor_seconds
 
 
 def record_id(sandbox: SalesforceSandbox, person: int) -> str | None:
@@ -48,6 +57,13 @@ def update_record(sandbox: SalesforceSandbox, record_id: str, **values: Any) -> 
             {"Id": record_id, **values}, located[0].sobject.name
         )
         org.apply(table, row, changes)
+
+
+def quick_jobs(sandbox: SalesforceSandbox) -> None:
+    """Make Bulk API 2.0 jobs finish at the first look after they are closed, for tests of
+    what a job does rather than of how long it takes."""
+    for jobs in (sandbox.bulk, sandbox.bulk_queries):
+        jobs.queue_seconds = jobs.least_seconds = jobs.record_seconds = 0.0
 
 
 def expire_sessions(sandbox: SalesforceSandbox) -> None:
@@ -92,11 +108,11 @@ def _record_activity(
     who = org.index.person_record(person)
     if who is None:
         raise ValueError(f"person {person} is not in Salesforce")
-    if kind in (ActivityType.MEETING, ActivityType.SALES_TOUCH):
-        meeting = kind == ActivityType.MEETING
-        table, row = _add(
-            org, "Task", task_values(who, at, "Call", "Meeting" if meeting else "Call")
-        )
+    if kind == ActivityType.MEETING:
+        table, row = _add(org, "Event", event_values(who, at, 30, at))
+        return table.id(row)
+    if kind == ActivityType.SALES_TOUCH:
+        table, row = _add(org, "Task", call_values(who, at, 0))
         return table.id(row)
     if kind in CAMPAIGN_MEMBER_KINDS:
         return _campaign_member(org, who, campaign, kind == ActivityType.EMAIL_CLICK, at)
@@ -107,11 +123,7 @@ def _record_activity(
 
 def _add(org: Org, name: str, values: Row) -> tuple[Table, int]:
     """A new record of sObject `name`, stamped with the org's clock."""
-    moment = org.stamp()
-    table = org.table(name)
-    stamps = {"CreatedDate": moment, "LastModifiedDate": moment, "SystemModstamp": moment}
-    table.added.append({**values, **stamps})
-    return table, len(table) - 1
+    return org.insert(name, values)
 
 
 def _member_row(org: Org, campaign_id: str, who: str) -> int | None:

@@ -34,6 +34,7 @@ from tests.sandbox.salesforce_helpers import (
     add_activity,
     expire_sessions,
     grant_fields,
+    quick_jobs,
     record_id,
     stored_record,
     update_record,
@@ -218,6 +219,9 @@ def test_campaign_members_tasks_and_deals_come_from_the_world_events(sf: Any) ->
                        "ContactId FROM CampaignMember ORDER BY Status")  # fmt: skip
     tasks = sf.query("SELECT Subject, TaskSubtype, Status, ActivityDate, Who.Email, Who.Type "
                      "FROM Task ORDER BY ActivityDate")  # fmt: skip
+    meetings = sf.query(
+        "SELECT Subject, StartDateTime, EndDateTime, Who.Email, Who.Type FROM Event"
+    )
     deals = sf.query("SELECT Name, StageName, Amount, CloseDate, IsWon, IsClosed, Account.Name "
                      "FROM Opportunity ORDER BY Amount DESC")  # fmt: skip
     roles = sf.query(
@@ -230,15 +234,13 @@ def test_campaign_members_tasks_and_deals_come_from_the_world_events(sf: Any) ->
     assert responded["LeadId"] is None and responded["ContactId"].startswith("003")
     assert (sent["Status"], sent["HasResponded"], sent["LeadId"][:3]) == ("Sent", False, "00Q")
     assert responded["Campaign"]["Name"] == "November newsletter"
-    meeting, call = tasks["records"]
-    assert (meeting["Subject"], meeting["TaskSubtype"], meeting["Status"]) == (
-        "Meeting",
-        "Call",
-        "Completed",
-    )
+    [meeting], [touch] = meetings["records"], tasks["records"]
+    assert (meeting["Subject"], meeting["StartDateTime"], meeting["EndDateTime"]) == (
+        "Meeting", "2026-10-27T12:00:00.000+0000", "2026-10-27T13:00:00.000+0000")  # fmt: skip
     assert (meeting["Who"]["Email"], meeting["Who"]["Type"]) == (" Ann@Acme.io", "Contact")
     assert meeting["Who"]["attributes"]["type"] == "Name"
-    assert (call["ActivityDate"], call["Who"]["Type"]) == ("2026-10-28", "Lead")
+    assert (touch["TaskSubtype"], touch["Status"]) == ("Email", "Completed")
+    assert (touch["ActivityDate"], touch["Who"]["Type"]) == ("2026-10-28", "Lead")
     won, quoted = deals["records"]
     assert (won["StageName"], won["Amount"], won["IsWon"], won["IsClosed"]) == (
         "Closed Won",
@@ -260,19 +262,21 @@ def test_new_activity_and_edits_show_up_in_an_incremental_pull(
         query = f"SELECT Id FROM {sobject} WHERE SystemModstamp > {since} ORDER BY SystemModstamp"
         return [r["Id"] for r in sf.query(query)["records"]]
 
-    since = "2026-11-01T12:00:00Z"  # the world's now: every record made from it is older
+    # a second before the world's now: every record made from it is older, and the writes
+    # below fall in the second after it (SOQL compares datetimes to the second)
+    since = "2026-11-01T11:59:59Z"
     assert changed("Lead", since) == changed("Task", since) == changed("Opportunity", since) == []
 
-    task = add_activity(sandbox, DEE, A.MEETING, days_ago(0.5))
+    meeting = add_activity(sandbox, DEE, A.MEETING, days_ago(0.5))
     member = add_activity(sandbox, BOB, "email_click", campaign=0)
     deal = add_activity(sandbox, BEN, A.PURCHASE, amount=1300.0)
     update_record(sandbox, str(record_id(sandbox, EVE)), Status="Closed - Not Converted")
 
-    assert changed("Task", since) == [task]
+    assert changed("Event", since) == [meeting]
     assert changed("CampaignMember", since) == [member]
     assert changed("Lead", since) == [record_id(sandbox, EVE)]
     assert changed("Opportunity", since) == [deal]
-    who = sf.query(f"SELECT Who.Email FROM Task WHERE Id = '{task}'")["records"][0]["Who"]
+    who = sf.query(f"SELECT Who.Email FROM Event WHERE Id = '{meeting}'")["records"][0]["Who"]
     assert who["Email"] == "dee@initech.com"
     assert sf.CampaignMember.get(member)["Status"] == "Responded"
     closed = sf.Opportunity.get(deal)
@@ -570,7 +574,10 @@ def test_injected_record_failures_repeat_with_the_same_seed() -> None:
 # -- Bulk API 2.0 ------------------------------------------------------------------------------
 
 
-def test_bulk2_update_through_the_sdk_reports_successes_and_failures(sf: Any) -> None:
+def test_bulk2_update_through_the_sdk_reports_successes_and_failures(
+    sandbox: SalesforceSandbox, sf: Any
+) -> None:
+    quick_jobs(sandbox)
     bob, dee = make_id("00Q", 0), make_id("00Q", 1)
     records = [{"Id": bob, "Title": "Bulk CTO", "Country": ""},
                {"Id": dee, "Title": "#N/A", "Country": "IE"},
@@ -595,6 +602,7 @@ def test_bulk2_update_through_the_sdk_reports_successes_and_failures(sf: Any) ->
 
 
 def test_bulk2_job_lifecycle_over_rest(sandbox: SalesforceSandbox) -> None:
+    quick_jobs(sandbox)
     session = bearer(sandbox)
     jobs = data_url("jobs/ingest")
 
@@ -640,6 +648,7 @@ def test_bulk2_job_lifecycle_over_rest(sandbox: SalesforceSandbox) -> None:
 def test_a_bulk2_job_with_bad_data_fails_as_a_whole(
     sandbox: SalesforceSandbox, data: str, error: str
 ) -> None:
+    quick_jobs(sandbox)
     session = bearer(sandbox)
     job = session.post(data_url("jobs/ingest"), json={"object": "Lead", "operation": "update"},
                        timeout=5).json()["id"]  # fmt: skip

@@ -7,7 +7,8 @@ the collection's test scripts read, and checks the keys that Salesforce's
 documentation gives for that response (REST API Developer Guide: OAuth 2.0
 Username-Password Flow, Query, sObject Describe, sObject Basic Information,
 Describe Global, Limits, sObject Collections; Bulk API 2.0 Developer Guide:
-Create a Job, Get Information About an Ingest Job, Get All Jobs).
+Create a Job, Get Information About an Ingest Job, Get All Jobs, Create a Query
+Job, Get Information About a Query Job, Get Results for a Query Job).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from defusedxml.ElementTree import fromstring
 
 from sandbox.salesforce import SalesforceSandbox, sandbox_session
 from sandbox.salesforce.ids import make_id
+from tests.sandbox.salesforce_helpers import quick_jobs
 from tests.sandbox.test_salesforce import small_world
 
 COLLECTION = (
@@ -36,6 +38,10 @@ BOB = make_id("00Q", 0)
 JOB_KEYS = {"id", "operation", "object", "createdById", "createdDate", "systemModstamp", "state",
             "concurrencyMode", "contentType", "apiVersion", "contentUrl", "lineEnding",
             "columnDelimiter"}  # fmt: skip
+QUERY_JOB_KEYS = {"id", "operation", "object", "createdById", "createdDate", "systemModstamp",
+                  "state", "concurrencyMode", "contentType", "apiVersion", "lineEnding",
+                  "columnDelimiter"}  # fmt: skip
+"""Create a Query Job's answer, per the Bulk API 2.0 guide's query walkthrough."""
 JOB_INFO_KEYS = JOB_KEYS | {"jobType", "numberRecordsProcessed", "numberRecordsFailed", "retries",
                             "totalProcessingTime", "apiActiveProcessingTime", "apexProcessingTime"}  # fmt: skip
 
@@ -44,6 +50,7 @@ class Postman:
     """Sends the collection's request templates the way Postman fills them in."""
 
     def __init__(self, sandbox: SalesforceSandbox) -> None:
+        self.sandbox = sandbox
         self.session = sandbox_session(sandbox)
         self.variables = {
             "url": "https://login.salesforce.com", "site": "", "version": "59.0",
@@ -187,6 +194,7 @@ def test_collections_update_template_keys_are_what_the_sandbox_reads(postman: Po
 
 
 def test_bulk_templates_run_an_ingest_job_end_to_end(postman: Postman) -> None:
+    quick_jobs(postman.sandbox)
     login(postman)
     template = json.loads(postman.template("bulk_v2/create_job.json")["rawModeData"])
     created = postman.send("bulk_v2/create_job.json", json.dumps(template | {"object": "Lead"}))
@@ -210,4 +218,32 @@ def test_bulk_templates_run_an_ingest_job_end_to_end(postman: Postman) -> None:
     assert next(csv.reader(io.StringIO(failed))) == ["sf__Id", "sf__Error", "Id", "Title"]
     assert unprocessed.status_code == 200
     assert {"done", "records"} <= set(listed) and listed["records"][0]["id"] == created.json()["id"]
+    assert deleted.status_code == 204
+
+
+def test_bulk_query_templates_run_a_query_job_end_to_end(postman: Postman) -> None:
+    quick_jobs(postman.sandbox)
+    login(postman)
+    template = json.loads(postman.template("query/create_job_query.json")["rawModeData"])
+    body = template | {"query": "SELECT Id, Email FROM Lead ORDER BY Email",
+                       "columnDelimiter": "COMMA", "lineEnding": "LF"}  # fmt: skip
+    created = postman.send("query/create_job_query.json", json.dumps(body))
+    postman.variables["_jobId"] = created.json()["id"]
+    info = postman.send("query/get_job_info_query.json").json()
+    results = postman.send("query/get_job_query_result.json")
+    listed = postman.send("query/get_all_query_jobs.json").json()
+    refused = postman.send("query/abort_a_job_query.json")
+    deleted = postman.send("query/delete_job_query.json")
+
+    assert set(template) == {"operation", "query", "contentType", "columnDelimiter", "lineEnding"}
+    assert (created.status_code, created.json()["state"]) == (200, "UploadComplete")
+    assert set(created.json()) == QUERY_JOB_KEYS
+    assert set(info) == QUERY_JOB_KEYS | {"jobType", "numberRecordsProcessed", "retries",
+                                          "totalProcessingTime"}  # fmt: skip
+    assert (info["state"], info["numberRecordsProcessed"]) == ("JobComplete", 4)
+    assert results.headers["Sforce-NumberOfRecords"] == "4"
+    assert results.headers["Sforce-Locator"] == "null"
+    assert next(csv.reader(io.StringIO(results.text))) == ["Id", "Email"]
+    assert [r["id"] for r in listed["records"]] == [created.json()["id"]]
+    assert refused.status_code == 400  # a complete job can no longer be aborted
     assert deleted.status_code == 204
