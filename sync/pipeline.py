@@ -280,6 +280,9 @@ class Sync:
         if contacts:
             stats.contacts_changed += self.store.save_contacts(system, contacts, as_of)
             stats.contacts += len(contacts)
+        if page.gone:
+            vanished = [(g.record_id, g.merged_into) for g in page.gone]
+            record_gone(self.store, system, vanished, as_of)
         if found:
             stats.activities_pulled += len(found)
             stats.activities_new += self.store.save_activities(system, found)

@@ -162,14 +162,20 @@ class SalesforceApi:
             operation, lambda sf: sf.restful(path, method=method, timeout=SF_TIMEOUT, **kwargs)
         )
 
-    def query_page(self, operation: str, soql: str | None, next_url: str | None) -> Any:
-        """One page of a query (`soql`), or the next page of one (`next_url`)."""
+    def query_page(
+        self, operation: str, soql: str | None, next_url: str | None, deleted: bool = False
+    ) -> Any:
+        """One page of a query (`soql`), or the next page of one (`next_url`); `deleted`
+        asks queryAll, which answers deleted and merged-away records too (its
+        `nextRecordsUrl` goes on with the queryAll)."""
         if next_url is not None:
             return self.call(
                 operation,
                 lambda sf: sf.query_more(next_url, identifier_is_url=True, timeout=SF_TIMEOUT),
             )
-        return self.call(operation, lambda sf: sf.query(soql, timeout=SF_TIMEOUT))
+        return self.call(
+            operation, lambda sf: sf.query(soql, include_deleted=deleted, timeout=SF_TIMEOUT)
+        )
 
     def tooling(self, operation: str, path: str, body: dict[str, Any]) -> Any:
         """One POST to the Tooling API."""

@@ -13,7 +13,12 @@ retried alone (what `query_all_iter` does, page by page, with retries).
 
 Only the fields the rules need (through the attribute mapping) and the org has
 are selected (`describe.Schema`). A converted Lead is passed over and its Contact
-(`ConvertedContactId`) read instead, once, even when the Contact did not change.
+(`ConvertedContactId`) read instead, once, even when the Contact did not change;
+the Lead comes back `Gone`, merged into the Contact. An incremental pull of Leads
+and Contacts is a queryAll (SOAP API Developer Guide, `queryAll()`: deleted and
+merged-away records, `IsDeleted`, `MasterRecordId`, while they are in the Recycle
+Bin, 15 days), so a record deleted since the cursor comes back `Gone`, merged into
+its `MasterRecordId` when a merge deleted it. A full pull reads live records only.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from connectors.attributes import AttributeMap
 from connectors.paging import dump_cursor, follow
-from connectors.protocol import Page
+from connectors.protocol import Gone, Page
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.describe import Schema
 from connectors.salesforce.records import (
@@ -57,11 +62,11 @@ ROLE_FIELDS = ("Id", "OpportunityId", "ContactId", "Opportunity.IsWon", "Opportu
 Records = list[Mapping[str, Any]]
 
 
-def walk(api: SalesforceApi, operation: str, soql: str) -> Iterator[Records]:
-    """The records of a query, a page at a time."""
+def walk(api: SalesforceApi, operation: str, soql: str, deleted: bool = False) -> Iterator[Records]:
+    """The records of a query (of a queryAll, with `deleted`), a page at a time."""
 
     def page(next_url: str | None) -> tuple[Records, str | None]:
-        answer = api.query_page(operation, None if next_url else soql, next_url)
+        answer = api.query_page(operation, None if next_url else soql, next_url, deleted)
         records = list(answer.get("records") or [])
         done = answer.get("done", True) or not answer.get("nextRecordsUrl")
         return records, None if done else str(answer["nextRecordsUrl"])
@@ -96,29 +101,41 @@ def pull_people(
     converted: dict[str, str],
 ) -> Iterator[Page]:
     """Leads, then Contacts, changed since the cursor; `converted` learns which Lead became
-    which Contact."""
+    which Contact.
+
+    An incremental pull reads through queryAll, so that a record deleted since the cursor
+    (`IsDeleted`; merged into `MasterRecordId` when a merge deleted it) comes back `Gone`;
+    a full pull reads the live records only. A converted Lead whose Contact the org names
+    is `Gone` too, merged into it."""
     cursor = dict(state)
     seen: set[str] = set()
     became: list[str] = []
     for sobject in ("Lead", "Contact"):
-        fields = schema.present(sobject, [*PEOPLE_FIELDS[sobject], *wanted])
-        soql = select(sobject, fields, since_clause(state, sobject, lookback), ORDER)
-        for records in walk(api, f"{sobject.lower()}s.query", soql):
-            people = []
+        since = since_clause(state, sobject, lookback)
+        deleted = bool(since)
+        extra = ("IsDeleted", "MasterRecordId") if deleted else ()
+        fields = schema.present(sobject, [*PEOPLE_FIELDS[sobject], *extra, *wanted])
+        soql = select(sobject, fields, since, ORDER)
+        for records in walk(api, f"{sobject.lower()}s.query", soql, deleted):
+            people, gone = [], []
             for record in records:
                 record_id = str(record["Id"])
                 if record_id in seen:
                     continue
                 seen.add(record_id)
-                if is_converted(record):
+                if record.get("IsDeleted") is True:
+                    master = record.get("MasterRecordId")
+                    gone.append(Gone(record_id, str(master) if master else None))
+                elif is_converted(record):
                     target = converted_to(record)
                     if target is not None:
                         converted[record_id] = target
                         became.append(target)
-                    continue
-                people.append(person_of(record, mapping))
+                        gone.append(Gone(record_id, target))
+                else:
+                    people.append(person_of(record, mapping))
             cursor[sobject] = newest(cursor.get(sobject), records)
-            yield Page("contacts", people, cursor=dump_cursor(**cursor))
+            yield Page("contacts", people, cursor=dump_cursor(**cursor), gone=gone)
     late = [c for c in dict.fromkeys(became) if c not in seen]
     if late:
         yield Page("contacts", fetch_people(api, schema, wanted, "Contact", late, mapping),

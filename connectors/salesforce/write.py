@@ -12,8 +12,8 @@ clear), by the object's describe.
 - a converted Lead (CANNOT_UPDATE_CONVERTED_LEAD, or known converted from the
   pull) is never written: it is `Gone`, merged into its Contact, which is scored
   in its place;
-- a deleted or merged-away record (ENTITY_IS_DELETED) is `Gone` (where a merge put
-  it, MasterRecordId through queryAll, is not looked up yet);
+- a deleted or merged-away record (ENTITY_IS_DELETED) is `Gone`, merged into its
+  MasterRecordId (read through queryAll) when a merge deleted it;
 - a field the org lacks or hides (INVALID_FIELD, INVALID_FIELD_FOR_INSERT_UPDATE)
   waits for `leadscore setup`; a value refused (a validation rule, a wrong type,
   text too long) is not retried.
@@ -145,19 +145,25 @@ def result_error(result: Any) -> tuple[str | None, str]:
 
 
 def merged_into(api: SalesforceApi, schema: Schema, ids: Sequence[str]) -> list[Gone]:
-    """Records a write found converted or deleted, with the Contact a converted Lead became
-    where the org says (a deleted or merged-away record's survivor is not looked up)."""
+    """Records a write found converted or deleted, with where they went where the org says:
+    a converted Lead's Contact (`ConvertedContactId`), a merged-away record's master
+    (`MasterRecordId`, read through queryAll, which still answers deleted records)."""
     gone = {i: Gone(i) for i in ids}
-    leads = [i for i in ids if sobject_of(i) == "Lead"]
-    fields = schema.present("Lead", ["Id", "IsConverted", "ConvertedContactId"])
-    if leads and "ConvertedContactId" in fields:
-        soql = select("Lead", fields, [f"Id IN {soql_ids(leads)}"])
+    for sobject in ("Lead", "Contact"):
+        mine = [i for i in ids if sobject_of(i) == sobject]
+        wanted = ["Id", "IsDeleted", "MasterRecordId", "IsConverted", "ConvertedContactId"]
+        fields = schema.present(sobject, wanted)
+        if not mine or len(fields) < 2:
+            continue
+        soql = select(sobject, fields, [f"Id IN {soql_ids(mine)}"])
         try:
-            answer = api.query_page("leads.query", soql, None)
+            answer = api.query_page(f"{sobject.lower()}s.query", soql, None, deleted=True)
         except ApiError:  # an org without these fields: gone, whereabouts unknown
             answer = {}
         for record in answer.get("records") or []:
-            contact = record.get("ConvertedContactId")
-            if record.get("IsConverted") and contact:
-                gone[str(record["Id"])] = Gone(str(record["Id"]), str(contact))
+            target = record.get("MasterRecordId") or (
+                record.get("ConvertedContactId") if record.get("IsConverted") else None
+            )
+            if target:
+                gone[str(record["Id"])] = Gone(str(record["Id"]), str(target))
     return list(gone.values())

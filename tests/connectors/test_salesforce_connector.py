@@ -33,7 +33,7 @@ from tests.sandbox.salesforce_helpers import (
     stored_record,
     update_record,
 )
-from tests.sandbox.test_salesforce import ANN, BEN, BOB, DEE, NOW, small_world
+from tests.sandbox.test_salesforce import ANN, BEN, BOB, DEE, FINN, NOW, small_world
 
 FIELDS = [
     FieldSpec("score", "Leadscore_Score__c", "Lead score", "number", description="Points"),
@@ -290,6 +290,40 @@ def test_a_converted_lead_is_scored_through_its_contact_and_never_written() -> N
     assert found[contact].email == "cat@acme.io"
     assert [(g.record_id, g.merged_into) for g in outcome.gone] == [(lead, contact)]
     assert "collections.update" not in calls  # known converted: never sent
+
+
+def test_an_incremental_pull_reports_deleted_and_merged_records_gone(
+    sandbox: SalesforceSandbox, sf: SalesforceConnector
+) -> None:
+    cursor = pages(sf, "contacts")[-1].cursor
+    bob, dee, finn = (record_id(sandbox, p) for p in (BOB, DEE, FINN))
+    assert bob and dee and finn and finn.startswith("00Q")
+    sandbox.delete(dee)
+    sandbox.merge(bob, finn)
+
+    again = pages(sf, "contacts", cursor)
+    full = pages(sf, "contacts")
+
+    gone = {(g.record_id, g.merged_into) for page in again for g in page.gone}
+    assert gone == {(dee, None), (finn, bob)}
+    assert bob in people(again) and dee not in people(again) and finn not in people(again)
+    assert [g for page in full for g in page.gone] == []  # a full pull: live records only
+    assert dee not in people(full) and finn not in people(full)
+
+
+def test_a_write_to_a_merged_away_record_is_gone_into_its_master(
+    sandbox: SalesforceSandbox, sf: SalesforceConnector
+) -> None:
+    set_up(sandbox, sf)
+    bob, finn = record_id(sandbox, BOB), record_id(sandbox, FINN)
+    assert bob is not None and finn is not None
+    sandbox.merge(bob, finn)
+
+    outcome = sf.write([Write(finn, {"Leadscore_Score__c": "1"}),
+                        Write(bob, {"Leadscore_Score__c": "2"})])  # fmt: skip
+
+    assert [(g.record_id, g.merged_into) for g in outcome.gone] == [(finn, bob)]
+    assert outcome.written == [bob] and outcome.failed == []
 
 
 # -- fetch ------------------------------------------------------------------------------------

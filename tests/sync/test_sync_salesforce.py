@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from connectors.policy import CallPolicy
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
@@ -23,6 +24,8 @@ from sandbox.world.generate import generate_world
 from scoring import RuleSet, load_rules
 from sync import StateStore, Sync, SyncOptions
 from sync.fields import FieldMap
+from sync.schema import activities, identities
+from sync.vanished import gone_records
 from tests.sandbox.salesforce_helpers import grant_fields, stored_record
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
@@ -144,3 +147,42 @@ def test_a_run_stops_at_its_share_of_the_orgs_allocation_and_says_so(
     assert budget["daily_limit"] == 2_000 and budget["kept_for_other_apps"] == 400
     assert run.status == "failed" and store.cursors("salesforce") == {}
     assert spent == 1 + 8  # /limits as the run starts, then the run's eight
+
+
+def held_by(store: StateStore, record: str) -> tuple[bool, int]:
+    """Whether the store holds the record, and how many activities it keys."""
+    with store.engine.connect() as connection:
+        known = connection.execute(
+            sa.select(identities.c.person_id).where(identities.c.record_id == record)
+        ).first()
+        count = connection.execute(
+            sa.select(sa.func.count()).where(activities.c.record_id == record)
+        ).scalar_one()
+    return known is not None, int(count)
+
+
+def test_deleted_and_merged_records_are_retired_or_repointed_and_never_written(
+    box: SalesforceSandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    sync.run(SyncOptions(full=True))
+    leads = [r for r in people_of(box) if r.startswith("00Q")]
+    busy = sorted(leads, key=lambda r: -held_by(store, r)[1])
+    merged, master, deleted = busy[0], busy[1], busy[-1]
+    _, merged_activities = held_by(store, merged)
+    _, master_activities = held_by(store, master)
+    assert merged_activities > 0
+    box.delete(deleted)
+    box.merge(master, merged)
+
+    again = sync.run()
+
+    gone = gone_records(store, "salesforce")
+    assert {r: gone.get(r, "kept") for r in (deleted, merged, master)} == {
+        deleted: None, merged: master, master: "kept"
+    }  # fmt: skip
+    assert held_by(store, deleted) == (False, 0)
+    assert held_by(store, merged) == (False, 0)
+    assert held_by(store, master) == (True, master_activities + merged_activities)
+    assert again.status == "ok" and again.systems["salesforce"].failed == 0
+    assert {deleted, merged}.isdisjoint(w.record_id for w in again.plan.get("salesforce", []))
