@@ -71,8 +71,8 @@ def connector_of(
 
 def set_up(sandbox: SalesforceSandbox, sf: SalesforceConnector) -> None:
     """Our fields made, then shown to the API user as an admin would (a permission set with
-    read and edit, assigned to the user): the sandbox hides a new custom field until then,
-    and answers no query of permission sets, which `setup`'s own grant needs."""
+    read and edit, assigned to the user): the sandbox hides a new custom field until then.
+    (`setup` grants them itself when the settings name a permission set: tested below.)"""
     sf.setup(FIELDS)
     names = [f"{o}.{f.name}" for o in ("Lead", "Contact") for f in FIELDS]
     grant_fields(connect(sandbox), sandbox.user_id, *names)
@@ -386,7 +386,6 @@ def test_a_write_to_a_deleted_record_reports_it_gone(sandbox: SalesforceSandbox)
     assert [g.record_id for g in outcome.gone] == [bob] and outcome.failed == []
 
 
-@pytest.mark.skip(reason="needs the emulator to answer SOQL on PermissionSet and FieldPermissions")
 def test_setup_grants_the_permission_set_read_and_edit_on_every_field(
     sandbox: SalesforceSandbox,
 ) -> None:
@@ -395,9 +394,16 @@ def test_setup_grants_the_permission_set_read_and_edit_on_every_field(
     made = sf.setup(FIELDS)
     again = sf.setup(FIELDS)
 
+    bob = record_id(sandbox, BOB)
+    assert bob is not None
+    written = sf.write([Write(bob, {"Leadscore_Score__c": "5"})])
+
     grants = [n for n in made.created if n.endswith("(field permission)")]
     assert len(grants) == 2 * len(FIELDS)
-    assert again.missing == []
+    assert again.missing == [] and again.created == []
+    assert "Leadscore_Score__c" in again.available  # assigned to us: we see the fields
+    assert written.written == [bob] and written.failed == []
+    assert sf.calls()["permissionset.create"] == 1 and sf.calls()["assignment.create"] == 2
 
 
 def test_writes_land_in_their_fields_types_and_leave_a_contacts_status_alone(

@@ -71,7 +71,8 @@ def make_sync(
     )
     connector.setup(fields.specs)
     # Shown to the API user as an admin would: the sandbox hides new custom fields until a
-    # permission set grants them, and answers no query of permission sets (setup's own grant).
+    # permission set grants them (setup's own grant, with `permission_set`, is tested with
+    # the connector).
     names = [f"{o}.{spec.name}" for o in ("Lead", "Contact") for spec in fields.specs]
     grant_fields(connect(box), box.user_id, *names)
     connector.schema.forget()
