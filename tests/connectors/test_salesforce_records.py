@@ -258,10 +258,15 @@ class CannedApi:
         self.answers = changed
         self.by_id = by_id
         self.sent: list[str] = []
+        self.all_rows: list[bool] = []
+        """Per query sent, whether it was a queryAll."""
 
-    def query_page(self, operation: str, soql: str | None, next_url: str | None) -> Any:
+    def query_page(
+        self, operation: str, soql: str | None, next_url: str | None, deleted: bool = False
+    ) -> Any:
         assert soql is not None and next_url is None
         self.sent.append(soql)
+        self.all_rows.append(deleted)
         sobject = soql.split(" FROM ")[1].split()[0]
         records = self.answers.get(sobject, [])
         if " Id IN " in soql:
@@ -293,6 +298,10 @@ def test_a_converted_lead_is_passed_over_and_its_contact_read_once() -> None:
     assert learned == {"00Q5g0000000001EAA": "0035g0000000009AAA"}
     assert load_cursor(pages[-1].cursor)["Lead"] == stamp
     assert any("Id IN ('0035g0000000009AAA')" in soql for soql in api.sent)
+    gone = [(g.record_id, g.merged_into) for page in pages for g in page.gone]
+    assert gone == [("00Q5g0000000001EAA", "0035g0000000009AAA")]
+    # Leads had no cursor (a full read: live rows); Contacts had one (a queryAll)
+    assert api.all_rows[:2] == [False, True] and "IsDeleted" in api.sent[1]
 
 
 # -- setup ------------------------------------------------------------------------------------
