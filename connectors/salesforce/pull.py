@@ -56,7 +56,7 @@ MEMBER_FIELDS = ("Id", "CampaignId", "LeadId", "ContactId", "Status", "HasRespon
                  "FirstRespondedDate", "Campaign.Type", "CreatedDate", STAMP)  # fmt: skip
 TASK_FIELDS = ("Id", "WhoId", "TaskSubtype", "Type", "CallDisposition", "Status", "IsClosed",
                "CompletedDateTime", "CreatedDate", STAMP)  # fmt: skip
-EVENT_FIELDS = ("Id", "WhoId", "Type", "StartDateTime", "ActivityDateTime", STAMP)
+EVENT_FIELDS = ("Id", "WhoId", "Type", "StartDateTime", "EndDateTime", "ActivityDateTime", STAMP)
 ROLE_FIELDS = ("Id", "OpportunityId", "ContactId", "Opportunity.IsWon", "Opportunity.Amount",
                "Opportunity.CloseDate", STAMP)  # fmt: skip
 Records = list[Mapping[str, Any]]

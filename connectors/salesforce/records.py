@@ -15,7 +15,7 @@ Activities, by the Object Reference's fields, onto the canonical vocabulary:
   `sales_touch` (`channel` call or email; a call's `CallDisposition` is its
   `outcome`); `Type` Meeting is a `meeting`; a list email (`TaskSubtype` ListEmail)
   is `email_sent`. Other tasks are to-dos, not something the person did;
-- Event: a `meeting`, at its start;
+- Event: a `meeting`, at its end (`EndDateTime`: held once that has passed);
 - a won Opportunity (`IsWon`), through each OpportunityContactRole: a `purchase`
   of the role's Contact, at `CloseDate`, with its `amount`.
 """
@@ -153,10 +153,17 @@ def task_activity(record: Mapping[str, Any]) -> Activity | None:
 
 
 def event_activity(record: Mapping[str, Any]) -> Activity | None:
-    """An Event with a Lead or Contact as a meeting, at its start."""
+    """An Event with a Lead or Contact as a meeting, dated when it ends: Salesforce has no
+    field saying a meeting took place (no IsHeld on Event), so it is held once its
+    `EndDateTime` has passed. An Event put in the calendar ahead is pulled before then,
+    and counts from that moment on (scoring counts an activity from its date)."""
     fields = flatten(record)
     person = _person(fields, "WhoId")
-    moment = parse_time(fields.get("StartDateTime")) or parse_time(fields.get("ActivityDateTime"))
+    moment = (
+        parse_time(fields.get("EndDateTime"))
+        or parse_time(fields.get("StartDateTime"))
+        or parse_time(fields.get("ActivityDateTime"))
+    )
     if person is None or moment is None:
         return None
     attributes = {"meeting_type": label_of(str(fields["Type"]))} if fields.get("Type") else {}

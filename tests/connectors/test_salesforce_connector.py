@@ -249,6 +249,22 @@ def test_events_with_a_person_are_meetings(sandbox: SalesforceSandbox) -> None:
     assert [(a.contact_id, a.type) for a in found] == [(record_id(sandbox, ANN), A.MEETING)]
 
 
+def test_a_meeting_in_the_calendar_counts_from_its_end(
+    sandbox: SalesforceSandbox, sf: SalesforceConnector
+) -> None:
+    cursor = pages(sf, "events")[-1].cursor
+    with sandbox.org_lock:
+        now = sandbox.org.stamp()
+    add_activity(sandbox, BOB, A.MEETING, now + timedelta(days=2))  # 30 minutes, booked now
+
+    bob = record_id(sandbox, BOB)
+    found = [a for a in activities(pages(sf, "events", cursor)) if a.contact_id == bob]
+
+    assert [(a.type, a.occurred_at) for a in found] == [
+        (A.MEETING, now + timedelta(days=2, minutes=30))
+    ]
+
+
 def test_a_lead_converted_since_it_was_stored_is_gone_not_written_again(
     sandbox: SalesforceSandbox, sf: SalesforceConnector
 ) -> None:

@@ -228,7 +228,10 @@ def test_a_task_about_an_account_is_no_persons_activity() -> None:
 
 def test_an_event_is_a_meeting_and_a_won_opportunity_a_purchase() -> None:
     meeting = event_activity({"Id": "00U5g0000000001EAA", "WhoId": "0035g0000000001AAA",
-                              "StartDateTime": "2026-10-29T15:00:00.000+0000", "Type": "Meeting"})  # fmt: skip
+                              "StartDateTime": "2026-10-29T15:00:00.000+0000",
+                              "EndDateTime": "2026-10-29T15:45:00.000+0000", "Type": "Meeting"})  # fmt: skip
+    undated = event_activity({"Id": "00U5g0000000002EAA", "WhoId": "0035g0000000001AAA",
+                              "StartDateTime": "2026-10-29T15:00:00.000+0000"})  # fmt: skip
     role = {"Id": "00K5g0000000001AAA", "OpportunityId": "0065g0000000001AAA",
             "ContactId": "0035g0000000001AAA",
             "Opportunity": {"IsWon": True, "Amount": 4800.0, "CloseDate": "2026-10-31"}}  # fmt: skip
@@ -237,7 +240,8 @@ def test_an_event_is_a_meeting_and_a_won_opportunity_a_purchase() -> None:
     bought = purchase_activity(role)
 
     assert meeting is not None and meeting.type == A.MEETING
-    assert meeting.occurred_at == datetime(2026, 10, 29, 15, tzinfo=UTC)
+    assert meeting.occurred_at == datetime(2026, 10, 29, 15, 45, tzinfo=UTC)  # held: ended
+    assert undated is not None and undated.occurred_at == datetime(2026, 10, 29, 15, tzinfo=UTC)
     assert bought is not None and bought.type == A.PURCHASE
     assert bought.occurred_at == datetime(2026, 10, 31, tzinfo=UTC)
     assert bought.attributes == {"opportunity": "0065g0000000001AAA", "amount": 4800.0}
