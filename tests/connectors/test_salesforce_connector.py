@@ -26,6 +26,7 @@ from sandbox.world.tables import SALESFORCE, WorldBuilder
 from scoring.records import ActivityType as A
 from tests.connectors.test_policy import FakeClock
 from tests.sandbox.salesforce_helpers import (
+    HandClock,
     add_activity,
     expire_sessions,
     grant_fields,
@@ -33,7 +34,7 @@ from tests.sandbox.salesforce_helpers import (
     stored_record,
     update_record,
 )
-from tests.sandbox.test_salesforce import ANN, BEN, BOB, DEE, FINN, NOW, small_world
+from tests.sandbox.test_salesforce import ANN, BEN, BOB, DEE, EVE, FINN, NOW, small_world
 
 FIELDS = [
     FieldSpec("score", "Leadscore_Score__c", "Lead score", "number", description="Points"),
@@ -186,6 +187,38 @@ def test_a_change_committed_late_with_an_older_stamp_is_found_by_the_look_back(
     again = people(pages(sf, "contacts", cursor))
 
     assert (dee in again) is found
+
+
+@pytest.mark.parametrize(("lookback", "found"), [(60, True), (0, False)])
+def test_a_write_and_a_delete_that_commit_late_are_found_by_the_look_back(
+    lookback: int, found: bool
+) -> None:
+    """Dee's change is stamped at +10 s and commits at +40 s, Eve's delete likewise; Bob's
+    change, stamped at +20 s, is seen at +25 s, and moves the cursor past them both."""
+    clock = HandClock()
+    with SalesforceSandbox(small_world(), clock=clock) as box:
+        sf = connector_of(box, password_settings(box, lookback_seconds=lookback))
+        bob, dee, eve = (record_id(box, p) for p in (BOB, DEE, EVE))
+        assert bob and dee and eve
+        cursor = pages(sf, "contacts")[-1].cursor
+        clock.advance(10)
+        box.org.commit_lag = 30
+        update_record(box, dee, Title="Head of Ops")
+        box.delete(eve)
+        box.org.commit_lag = 0
+        clock.advance(10)
+        update_record(box, bob, Title="Chief Technology Officer")
+        clock.advance(5)
+        first = pages(sf, "contacts", cursor)
+        clock.advance(25)
+        second = pages(sf, "contacts", first[-1].cursor)
+
+    assert bob in people(first) and dee not in people(first)
+    assert [g for page in first for g in page.gone] == []
+    assert (dee in people(second)) is found
+    assert (
+        [(g.record_id, g.merged_into) for page in second for g in page.gone] == [(eve, None)]
+    ) is found
 
 
 def test_campaign_members_tasks_and_won_deals_become_activities(
