@@ -101,10 +101,10 @@ class SalesforceConnector:
                                    state, lookback)  # fmt: skip
         if stream == "tasks":
             return pull_activities(api, schema, stream, "Task", TASK_FIELDS, tasks, state,
-                                   lookback, ["WhoId != null"])  # fmt: skip
+                                   lookback, ["WhoId != null"], revised=True)  # fmt: skip
         if stream == "events":
             return pull_activities(api, schema, stream, "Event", EVENT_FIELDS, events, state,
-                                   lookback, ["WhoId != null"])  # fmt: skip
+                                   lookback, ["WhoId != null"], revised=True)  # fmt: skip
         if stream == "opportunities":
             return pull_purchases(api, schema, state, lookback)
         raise ValueError(f"Salesforce has no stream {stream!r}; it has {', '.join(self.streams)}")

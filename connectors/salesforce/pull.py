@@ -172,16 +172,24 @@ def pull_activities(
     state: Mapping[str, Any],
     lookback: float,
     where: Sequence[str] = (),
+    revised: bool = False,
 ) -> Iterator[Page]:
-    """One object's records changed since the cursor, as activities."""
+    """One object's records changed since the cursor, as activities. With `revised` (its
+    activities are revisable), an incremental pull is a queryAll: a record deleted since
+    (`IsDeleted`) comes back as its activity with the outcome `deleted`, which replaces
+    the one stored (a cancelled meeting no longer counts once its time comes)."""
     present = schema.present(sobject, fields) if schema.fields(sobject) is not None else []
     if STAMP not in present:
         yield Page(stream)  # the org has no such object (or hides it): nothing, no cursor
         return
     cursor = dict(state)
-    soql = select(sobject, present, [*where, *since_clause(state, "since", lookback)], ORDER)
+    since = since_clause(state, "since", lookback)
+    deleted = revised and bool(since)
+    if deleted:
+        present = [*present, *schema.present(sobject, ["IsDeleted"])]
+    soql = select(sobject, present, [*where, *since], ORDER)
     seen: set[str] = set()
-    for records in walk(api, f"{stream}.query", soql):
+    for records in walk(api, f"{stream}.query", soql, deleted):
         fresh = [r for r in records if str(r["Id"]) not in seen]
         seen.update(str(r["Id"]) for r in fresh)
         activities = [a for r in fresh for a in to_activities(r)]

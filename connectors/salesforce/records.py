@@ -16,6 +16,8 @@ Activities, by the Object Reference's fields, onto the canonical vocabulary:
   `outcome`); `Type` Meeting is a `meeting`; a list email (`TaskSubtype` ListEmail)
   is `email_sent`. Other tasks are to-dos, not something the person did;
 - Event: a `meeting`, at its end (`EndDateTime`: held once that has passed);
+- a Task or Event deleted (`IsDeleted`, from queryAll) keeps its activity, with the
+  `outcome` `deleted`;
 - a won Opportunity (`IsWon`), through each OpportunityContactRole: a `purchase`
   of the role's Contact, at `CloseDate`, with its `amount`.
 """
@@ -38,6 +40,10 @@ KEY_PREFIXES = {"00Q": "Lead", "003": "Contact"}
 STAMP_FIELDS = frozenset({"SystemModstamp", "LastModifiedDate"})
 """Moved by every write, ours included: not attributes, or each write would look like news."""
 EMAIL_CAMPAIGN = "email"
+DELETED_OUTCOME = "deleted"
+"""The `outcome` of a Task or Event deleted since it was stored (read through queryAll): it
+replaces the stored activity, and rules that count held meetings or connected calls
+(`outcome` completed, connected, or none) pass it over."""
 
 
 def sobject_of(record_id: str) -> str | None:
@@ -148,6 +154,8 @@ def task_activity(record: Mapping[str, Any]) -> Activity | None:
         activity, attributes["channel"] = ActivityType.SALES_TOUCH, "email"
     else:
         return None
+    if fields.get("IsDeleted") is True:
+        attributes["outcome"] = DELETED_OUTCOME
     return Activity(person, activity, moment, id=f"task:{fields['Id']}", attributes=attributes,
                     source=SF_SOURCE, revisable=True)  # fmt: skip
 
@@ -167,6 +175,8 @@ def event_activity(record: Mapping[str, Any]) -> Activity | None:
     if person is None or moment is None:
         return None
     attributes = {"meeting_type": label_of(str(fields["Type"]))} if fields.get("Type") else {}
+    if fields.get("IsDeleted") is True:
+        attributes["outcome"] = DELETED_OUTCOME
     return Activity(person, ActivityType.MEETING, moment, id=f"event:{fields['Id']}",
                     attributes=attributes, source=SF_SOURCE, revisable=True)  # fmt: skip
 

@@ -189,6 +189,25 @@ def test_a_change_committed_late_with_an_older_stamp_is_found_by_the_look_back(
     assert (dee in again) is found
 
 
+def test_a_meeting_or_call_deleted_since_it_was_pulled_comes_back_deleted(
+    sandbox: SalesforceSandbox, sf: SalesforceConnector
+) -> None:
+    cursors = {s: pages(sf, s)[-1].cursor for s in ("tasks", "events")}
+    with sandbox.org_lock:
+        now = sandbox.org.stamp()
+    meeting = add_activity(sandbox, BOB, A.MEETING, now + timedelta(days=1))
+    call = add_activity(sandbox, BOB, A.SALES_TOUCH)
+    booked = {s: pages(sf, s, cursors[s])[-1].cursor for s in ("tasks", "events")}
+    sandbox.delete(meeting)
+    sandbox.delete(call)
+
+    again = {a.id: a for s in ("tasks", "events") for a in activities(pages(sf, s, booked[s]))}
+
+    assert again[f"event:{meeting}"].attributes["outcome"] == "deleted"
+    assert again[f"task:{call}"].attributes["outcome"] == "deleted"
+    assert again[f"event:{meeting}"].revisable and again[f"task:{call}"].revisable
+
+
 @pytest.mark.parametrize(("lookback", "found"), [(60, True), (0, False)])
 def test_a_write_and_a_delete_that_commit_late_are_found_by_the_look_back(
     lookback: int, found: bool
