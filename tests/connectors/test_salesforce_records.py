@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from connectors.paging import load_cursor
 from connectors.protocol import FieldSpec
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
-from connectors.salesforce.pull import pull_people
+from connectors.salesforce.pull import EVENT_FIELDS, events, pull_activities, pull_people
 from connectors.salesforce.records import (
     event_activity,
     flatten,
@@ -281,6 +281,23 @@ class CannedApi:
 class AllFields:
     def present(self, sobject: str, wanted: Sequence[str]) -> list[str]:
         return list(dict.fromkeys(wanted))
+
+
+class NoEvents(AllFields):
+    """An org that has no Event object (or hides it from the API user)."""
+
+    def fields(self, sobject: str) -> None:
+        return None
+
+
+def test_an_org_without_events_gives_an_empty_stream_and_asks_nothing() -> None:
+    api = CannedApi({})
+
+    found = list(pull_activities(api, NoEvents(), "events", "Event", EVENT_FIELDS, events,  # type: ignore[arg-type]
+                                 {}, 0, revised=True))  # fmt: skip
+
+    assert [(p.stream, list(p.activities), p.cursor) for p in found] == [("events", [], None)]
+    assert api.sent == []
 
 
 def test_a_converted_lead_is_passed_over_and_its_contact_read_once() -> None:
