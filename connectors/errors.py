@@ -3,12 +3,13 @@
     ConnectorError
     ├── InputFileError     a contacts or activities file is malformed; carries every `FileProblem`
     └── ApiError           a vendor API call failed: system, operation, status, records, retryable
-        ├── RateLimited        429 (or Salesforce's REQUEST_LIMIT_EXCEEDED); carries retry_after
+        ├── RateLimited        429 (or Salesforce's concurrent-request limit); carries retry_after
         ├── ServerError        5xx: the vendor's fault, retried
         ├── TransportError     no answer: refused, reset or timed out; retried
         ├── AuthError          401/403: the credentials are wrong or lack a scope; not retried
         ├── RejectedError      any other 4xx: the request itself is wrong; not retried
-        └── BudgetExhausted    the daily request budget is spent; stop until it resets
+        └── BudgetExhausted    the daily request budget is spent (ours, or Salesforce's
+                               REQUEST_LIMIT_EXCEEDED TotalRequests); stop until it resets
 
 Messages say which system or file, which record and which field, and never
 carry a credential: `ApiError` keeps at most a short excerpt of a vendor's
@@ -118,7 +119,7 @@ class ApiError(ConnectorError):
 
 
 class RateLimited(ApiError):
-    """429 (or Salesforce's REQUEST_LIMIT_EXCEEDED): wait `retry_after`, then try again."""
+    """429 (or Salesforce's concurrent long-request limit): wait `retry_after`, then try again."""
 
     retryable = True
 

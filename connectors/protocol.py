@@ -96,6 +96,9 @@ class Page:
     activities: Sequence[Activity] = ()
     cursor: str | None = None
     """Where the next pull of this stream starts; None leaves the stored cursor as it is."""
+    gone: Sequence[Gone] = ()
+    """Records the pull found deleted or merged into another (the sync re-points or
+    retires what it held of them, as for a write that found them gone)."""
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,39 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from connectors.attributes import AttributeMap
 from connectors.policy import Clock
 from connectors.protocol import Capabilities, Connector
+
+
+def checked_url(value: str | None, example: str) -> str | None:
+    """A base URL a client can call: http(s), a host, nothing else; a ValueError otherwise,
+    which echoes no part of the value (a URL may carry a password)."""
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value.strip())
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme.lower() not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in value.strip())
+    ):
+        raise ValueError(
+            f"expected an http:// or https:// URL with a host, e.g. {example}"
+            " or http://127.0.0.1:8080 (the scheme is required)"
+        )
+    return value.strip()
 
 
 class SystemSettings(BaseModel):

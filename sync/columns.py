@@ -30,9 +30,9 @@ from sqlalchemy.engine import Connection
 
 from scoring import CategoricalColumn, Column, NumericColumn, column_from_values
 
-Schema = Mapping[str, pa.DataType]
+ArrowSchema = Mapping[str, pa.DataType]
 """The Arrow type of each column a query selects, in its order."""
-TableReader = Callable[[sa.Select[Any], Schema], pa.Table]
+TableReader = Callable[[sa.Select[Any], ArrowSchema], pa.Table]
 
 WORKER = Path(__file__).with_name("arrow_worker.py")
 
@@ -94,11 +94,11 @@ def column_reader(connection: Connection, adbc: bool = True) -> Iterator[TableRe
 
     opened = adbc_driver_postgresql.dbapi.connect(database)
 
-    def read_here(query: sa.Select[Any], schema: Schema) -> pa.Table:
+    def read_here(query: sa.Select[Any], schema: ArrowSchema) -> pa.Table:
         text, parameters = compiled(query, driver)
         with opened.cursor() as cursor:
             cursor.execute(text, parameters or None)
-            return typed(cursor.fetch_arrow_table(), schema)
+            return conformed(cursor.fetch_arrow_table(), schema)
 
     try:
         yield read_here
@@ -121,7 +121,7 @@ def sqlite_worker(database: str) -> Iterator[TableReader]:
         assert worker.stdin is not None and worker.stdout is not None
         asks, answers = worker.stdin, pa.PythonFile(worker.stdout, mode="r")
 
-        def read(query: sa.Select[Any], schema: Schema) -> pa.Table:
+        def read(query: sa.Select[Any], schema: ArrowSchema) -> pa.Table:
             text, parameters = compiled(query, "sqlite")
             try:
                 asks.write((json.dumps([database, text, parameters]) + "\n").encode())
@@ -133,7 +133,7 @@ def sqlite_worker(database: str) -> Iterator[TableReader]:
                 said.seek(0)
                 problem = said.read().decode(errors="replace").strip()
                 raise RuntimeError(f"reading the store failed: {problem or error}") from error
-            return typed(table, schema)
+            return conformed(table, schema)
 
         try:
             yield read
@@ -144,7 +144,7 @@ def sqlite_worker(database: str) -> Iterator[TableReader]:
             worker.stdout.close()
 
 
-def typed(table: pa.Table, schema: Schema) -> pa.Table:
+def conformed(table: pa.Table, schema: ArrowSchema) -> pa.Table:
     """The table with the schema's names and types (a driver may answer an all-NULL
     column as integers, or an integer column as 32 bits)."""
     arrays = [
@@ -154,7 +154,7 @@ def typed(table: pa.Table, schema: Schema) -> pa.Table:
     return pa.table(arrays, names=list(schema))
 
 
-def rows_to_table(rows: Sequence[Sequence[Any]], schema: Schema) -> pa.Table:
+def rows_to_table(rows: Sequence[Sequence[Any]], schema: ArrowSchema) -> pa.Table:
     """Rows (from SQLAlchemy) as the Arrow table ADBC would have given."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     arrays = [pa.array(list(c), kind) for c, kind in zip(columns, schema.values(), strict=True)]

@@ -290,6 +290,10 @@ class Sync:
             stats.contacts += len(contacts)
             stats.activities_pulled += len(activities)
             stats.activities_new += new
+        for page in pages:
+            if page.gone:
+                vanished = [(g.record_id, g.merged_into) for g in page.gone]
+                record_gone(self.store, system, vanished, as_of)
         stats.stream_seconds["(storing)"] = (
             stats.stream_seconds.get("(storing)", 0.0) + time.perf_counter() - began
         )

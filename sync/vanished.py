@@ -1,5 +1,9 @@
 """Records a system reported merged away or deleted: kept in the store, never written again.
 
+A write that found them gone reports them (`WriteOutcome.gone`), and so does a pull that
+read them deleted (`Page.gone`: Salesforce's queryAll answers deleted records with their
+`MasterRecordId`).
+
 A merged record is re-pointed to the one it was merged into: its activities and former
 addresses follow the winner, and its own address becomes the winner's alias unless another
 record of the system holds it (`sync.identity.merge_record`), whether or not the store

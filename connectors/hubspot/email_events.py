@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.hubspot.records import SYSTEM, parse_time
+from connectors.hubspot.records import SYSTEM
+from connectors.values import parse_time
 from scoring.records import Activity, ActivityType
 
 EMAIL_EVENTS: Mapping[str, ActivityType] = {

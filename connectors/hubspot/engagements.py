@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.hubspot.client import HubSpotApi
-from connectors.hubspot.records import epoch_ms, parse_time
+from connectors.hubspot.records import epoch_ms
 from connectors.hubspot.sales_records import (
     OBJECT_PROPERTIES,
     DealStage,
@@ -35,6 +35,7 @@ from connectors.hubspot.sales_records import (
 )
 from connectors.paging import dump_cursor
 from connectors.protocol import Page
+from connectors.values import parse_time
 from scoring.records import Activity
 
 SEARCH_PAGE, LIST_PAGE = 200, 100

@@ -17,9 +17,10 @@ from typing import Any
 
 from connectors.hubspot.client import HubSpotApi
 from connectors.hubspot.history import has_form_submissions
-from connectors.hubspot.records import SYSTEM, conversion_type, parse_time
+from connectors.hubspot.records import SYSTEM, conversion_type
 from connectors.paging import dump_cursor, follow, interleave
 from connectors.protocol import Page
+from connectors.values import parse_time
 from scoring.records import Activity
 
 FORMS_PAGE, SUBMISSIONS_PAGE = 50, 50

@@ -31,11 +31,11 @@ from connectors.hubspot.records import (
     contact_of,
     counter_activities,
     epoch_ms,
-    parse_time,
 )
 from connectors.hubspot.sales_records import OBJECT_PROPERTIES
 from connectors.paging import dump_cursor, follow, load_cursor
 from connectors.protocol import OwnWrites, Page
+from connectors.values import parse_time
 from scoring.records import Activity, Contact
 
 EVENTS_PAGE = 1000

@@ -17,14 +17,14 @@ vocabulary here or beside it:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors.attributes import AttributeMap
 from connectors.hubspot.attributes import HUBSPOT_ATTRIBUTES
+from connectors.values import finite_number, parse_time
 from scoring.records import Activity, ActivityType, Contact
 
 SYSTEM = "hubspot"
@@ -71,32 +71,8 @@ MEETINGS_LINK = "Meetings Link"
 """How HubSpot names a conversion that is a meeting booked through a meetings link."""
 
 
-def parse_time(raw: Any) -> datetime | None:
-    """HubSpot's times: ISO-8601 text or epoch milliseconds (as number or digits)."""
-    if raw is None or raw == "":
-        return None
-    if isinstance(raw, datetime):
-        return raw.astimezone(UTC) if raw.tzinfo else raw.replace(tzinfo=UTC)
-    # Out-of-range numbers and dates, NaN and digits float() refuses ("²") are not times either.
-    try:
-        if isinstance(raw, int | float) or (isinstance(raw, str) and raw.isdigit()):
-            return datetime.fromtimestamp(float(raw) / 1000.0, UTC)
-        moment = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
-        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
 def epoch_ms(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
-
-
-def finite_number(raw: Any) -> float | None:
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        return None
-    return value if math.isfinite(value) else None
 
 
 def contact_of(

@@ -16,12 +16,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.hubspot.records import SYSTEM, finite_number, parse_time
+from connectors.hubspot.records import SYSTEM
+from connectors.values import finite_number, label_of, parse_time
 from scoring.records import Activity, ActivityType
 
 ENGAGEMENTS: Mapping[str, ActivityType] = {
@@ -88,11 +88,6 @@ def deal_stages(pipelines: Iterable[Mapping[str, Any]]) -> dict[str, DealStage]:
             closed = str(metadata.get("isClosed", "false")).lower() == "true"
             stages[str(stage["id"])] = DealStage(closed, finite_number(metadata.get("probability")))
     return stages
-
-
-def label_of(text: str) -> str:
-    """An outcome as a rule compares it: lower case, words joined by underscores."""
-    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
 
 
 def meeting_activity(

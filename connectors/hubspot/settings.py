@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.hubspot.limits import OAUTH, TIERS
-from connectors.system import SystemSettings
+from connectors.system import SystemSettings, checked_url
 
 
 class HubSpotSettings(SystemSettings):
@@ -51,29 +50,7 @@ class HubSpotSettings(SystemSettings):
     @field_validator("host")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        """A base URL the client can call: http(s), a host, nothing else (no value echoed:
-        a URL may carry a password)."""
-        if value is None:
-            return None
-        try:
-            parts = urlsplit(value.strip())
-            port_ok = parts.port is None or parts.port > 0
-        except ValueError:
-            parts, port_ok = None, False
-        if (
-            parts is None
-            or not port_ok
-            or parts.scheme.lower() not in ("http", "https")
-            or not parts.hostname
-            or parts.query
-            or parts.fragment
-            or any(c.isspace() for c in value.strip())
-        ):
-            raise ValueError(
-                "expected an http:// or https:// URL with a host, e.g. https://api.hubapi.com"
-                " or http://127.0.0.1:8080 (the scheme is required)"
-            )
-        return value.strip()
+        return checked_url(value, "https://api.hubapi.com")
 
     @field_validator("lifecycle_stages", "attributes", mode="before")
     @classmethod

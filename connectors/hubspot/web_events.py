@@ -15,9 +15,10 @@ from typing import Any
 
 from connectors.hubspot.client import HubSpotApi
 from connectors.hubspot.history import VISITED_PAGE, has_web_analytics
-from connectors.hubspot.records import SYSTEM, epoch_ms, parse_time
+from connectors.hubspot.records import SYSTEM, epoch_ms
 from connectors.paging import dump_cursor, follow
 from connectors.protocol import Page
+from connectors.values import parse_time
 from scoring.records import Activity, ActivityType
 
 VIEWS_PAGE = 100

@@ -7,8 +7,10 @@ queries and writes, until a FieldPermissions record with `PermissionsRead` (and
 `PermissionsEdit` for writes) on a PermissionSet assigned to the user
 (PermissionSetAssignment) grants it. The three are created as sObjects over
 REST (`POST .../sobjects/PermissionSet`, ...), whose answers and errors follow
-the REST API's sObject create. Grants are never taken back (no updates or
-deletes). Sources: docs/sandbox.md (Salesforce).
+the REST API's sObject create, and queried with SOQL (each is a table of the
+org, which the query engine reads as any other; their records are not found by
+id). Grants are never taken back (no updates or deletes). Sources:
+docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from dataclasses import replace
 from typing import Any
 
 from sandbox.salesforce.errors import SalesforceError
-from sandbox.salesforce.ids import make_id
 from sandbox.salesforce.org import Org
 from sandbox.salesforce.schema import FieldDef, SObjectType
+from sandbox.salesforce.table import Table
 
 SECURITY_TYPES = {
     "PermissionSet": ("0PS", ("Name", "Label"), ("Description",)),
@@ -30,6 +32,22 @@ SECURITY_TYPES = {
 """Each sObject served here: its key prefix, its required fields and its other fields."""
 
 DUPLICATE = "duplicate value found: <unknown> duplicates value on record with id: <unknown>"
+
+
+def security_type(name: str) -> SObjectType:
+    """The describe of PermissionSet, FieldPermissions or PermissionSetAssignment: its Id
+    and the fields of `SECURITY_TYPES`."""
+    prefix, required, optional = SECURITY_TYPES[name]
+    sobject = SObjectType(name, f"{name}s", prefix)
+    sobject.add(FieldDef("Id", "id", f"{name} ID", updateable=False, nillable=False, length=18))
+    for field_name in required + optional:
+        if field_name.startswith("Permissions"):
+            sobject.add(FieldDef(field_name, "boolean", field_name, nillable=False))
+        elif field_name.endswith("Id"):
+            sobject.add(FieldDef(field_name, "reference", field_name, length=18))
+        else:
+            sobject.add(FieldDef(field_name, "string", field_name, length=255))
+    return sobject
 
 
 def _same_id(a: object, b: str) -> bool:
@@ -51,7 +69,10 @@ class FieldSecurity:
         """(permission set id, lower-case full field name) -> (read, edit)."""
         self.assigned: set[str] = set()
         """The permission sets assigned to the user."""
-        self._made = 0
+        for name in SECURITY_TYPES:
+            sobject = security_type(name)
+            org.types[name.lower()] = sobject
+            org.tables[name.lower()] = Table(sobject, 0, lambda row: {})
 
     # -- custom fields ---------------------------------------------------------------------
 
@@ -78,7 +99,7 @@ class FieldSecurity:
 
     def create(self, name: str, body: Any) -> dict[str, Any]:
         """Create a PermissionSet, FieldPermissions or PermissionSetAssignment record."""
-        prefix, required, optional = SECURITY_TYPES[name]
+        _, required, optional = SECURITY_TYPES[name]
         if not isinstance(body, dict):
             raise SalesforceError(400, "JSON_PARSER_ERROR", "Expected a JSON object")
         values = {k: v for k, v in body.items() if k != "attributes"}
@@ -90,14 +111,15 @@ class FieldSecurity:
         if missing:
             message = f"Required fields are missing: [{', '.join(missing)}]"
             raise SalesforceError(400, "REQUIRED_FIELD_MISSING", message, missing)
-        self._made += 1
-        record_id = make_id(prefix, self._made)
+        table = self.org.table(name)
+        record_id = table.id(len(table))
         if name == "PermissionSet":
             self.permission_sets[record_id] = str(values["Name"])
         elif name == "FieldPermissions":
             self._field_permissions(values)
         else:
             self._assignment(values)
+        table.added.append(values)  # checked: queries find it from now on
         return {"id": record_id, "success": True, "errors": []}
 
     def _permission_set(self, value: object, field_name: str) -> str:

@@ -14,9 +14,9 @@ from connectors.hubspot.records import (
     contact_of,
     conversion_parts,
     counter_activities,
-    parse_time,
 )
 from connectors.hubspot.sales_records import deal_activities, engagement_activities
+from connectors.values import parse_time
 from scoring import ActivityType
 from sync.store import StateStore
 

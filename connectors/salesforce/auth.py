@@ -1,0 +1,115 @@
+"""Logging in to Salesforce through simple-salesforce, and logging in again when a session ends.
+
+Each flow is simple-salesforce's own (`simple_salesforce.login.SalesforceLogin`,
+read in its source, version 1.12.10): the JWT bearer flow signs an assertion
+(iss: the consumer key, sub: the username, aud: https://login|test.salesforce.com)
+and posts it to the token endpoint; the client credentials flow posts
+`grant_type=client_credentials` with the consumer key and secret as Basic auth to
+the org's My Domain (it refuses login and test); the legacy password flows post
+the OAuth password grant or the SOAP `login()`. The client is then built on the
+session id it got (simple-salesforce's "direct" mode), so that it never logs in
+again on its own: `SalesforceLogin` is called here, once per expired session, and
+an access token given in the settings is used as it is and cannot be renewed.
+Every credential and every session id is registered with `register_secret`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from connectors.errors import register_secret
+from connectors.salesforce.settings import SalesforceSettings
+
+if TYPE_CHECKING:
+    import requests
+
+
+@dataclass(frozen=True)
+class Session:
+    """A session id and the instance it belongs to (`host` or `host:port`)."""
+
+    session_id: str
+    instance: str
+
+
+def secret(value: Any) -> str | None:
+    """The text of a SecretStr (or a plain value), registered to be scrubbed from errors."""
+    if value is None:
+        return None
+    text = value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    register_secret(text)
+    return str(text)
+
+
+def instance_of(url: str) -> str:
+    """`host` or `host:port` of an instance URL, as simple-salesforce keeps it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return f"{host}:{parts.port}" if parts.port not in (None, 443) else host
+
+
+def login_for(
+    settings: SalesforceSettings, session: requests.Session
+) -> Callable[[], Session] | None:
+    """How to get a new session for `settings`; None when the settings hold only a token."""
+    from simple_salesforce.login import SalesforceLogin
+
+    flow = settings.flow
+    if flow in (None, "token"):
+        return None
+    arguments: dict[str, Any] = {
+        "session": session,
+        "sf_version": settings.api_version,
+        "domain": settings.login_domain(),
+    }
+    if flow == "jwt":
+        arguments |= {"username": settings.username, "consumer_key": settings.client_id}
+        if settings.private_key is not None:
+            arguments["privatekey"] = secret(settings.private_key)
+        else:
+            arguments["privatekey_file"] = str(settings.private_key_file)
+    elif flow == "client_credentials":
+        arguments |= {
+            "consumer_key": settings.client_id,
+            "consumer_secret": secret(settings.client_secret),
+        }
+    else:
+        arguments |= {"username": settings.username, "password": secret(settings.password)}
+        if settings.client_id and settings.client_secret is not None:
+            arguments |= {
+                "consumer_key": settings.client_id,
+                "consumer_secret": secret(settings.client_secret),
+            }
+        else:
+            arguments["security_token"] = secret(settings.security_token)
+    if settings.client_secret is not None:
+        secret(settings.client_secret)
+
+    def login() -> Session:
+        session_id, instance = SalesforceLogin(**arguments)
+        register_secret(session_id)
+        return Session(session_id, instance)
+
+    return login
+
+
+def first_session(settings: SalesforceSettings) -> Session | None:
+    """The session the settings give outright (an access token); None for a login flow."""
+    if settings.flow != "token":
+        return None
+    token = secret(settings.access_token)
+    assert token is not None and settings.instance_url is not None
+    return Session(token, instance_of(settings.instance_url))
+
+
+def client_for(session: Session, http: requests.Session, version: str) -> Any:
+    """A simple-salesforce client on `session` (it never logs in by itself)."""
+    from simple_salesforce.api import Salesforce
+
+    return Salesforce(
+        instance=session.instance, session_id=session.session_id, session=http, version=version
+    )

@@ -1,0 +1,141 @@
+"""The Salesforce connector: the protocol's verbs over `SalesforceApi`.
+
+Leads and Contacts (`contacts`), campaign members, tasks, events and won
+opportunities in (`pull`); leadscore's custom fields and their field-level
+security made (`setup`); scores out in sObject Collections updates (`write`); one
+person fetched with their activity for a trigger (`fetch`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from connectors.attributes import AttributeMap
+from connectors.paging import load_cursor
+from connectors.policy import CallPolicy, Clock
+from connectors.protocol import (
+    Capabilities,
+    FieldSpec,
+    OwnWrites,
+    Page,
+    SetupReport,
+    Write,
+    WriteOutcome,
+)
+from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
+from connectors.salesforce.client import SalesforceApi
+from connectors.salesforce.describe import Schema
+from connectors.salesforce.fetch import fetch_person
+from connectors.salesforce.pull import (
+    EVENT_FIELDS,
+    MEMBER_FIELDS,
+    TASK_FIELDS,
+    events,
+    members,
+    pull_activities,
+    pull_people,
+    pull_purchases,
+    tasks,
+)
+from connectors.salesforce.settings import SalesforceSettings
+from connectors.salesforce.setup import lead_statuses, setup_fields
+from connectors.salesforce.system import SF_CAPABILITIES
+from connectors.salesforce.write import write_collection
+
+if TYPE_CHECKING:
+    import requests
+
+
+class SalesforceConnector:
+    """Salesforce through simple-salesforce, under one shared call policy."""
+
+    capabilities: Capabilities = SF_CAPABILITIES
+    streams: tuple[str, ...] = ("contacts", "campaign_members", "tasks", "events", "opportunities")
+
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        *,
+        properties: Sequence[str] = (),
+        attributes: AttributeMap | None = None,
+        http: requests.Session | None = None,
+        policy: CallPolicy | None = None,
+        clock: Clock | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if settings.flow is None:
+            raise ValueError("no way to log in: see the LEADSCORE_SALESFORCE__* settings")
+        self.settings = settings
+        self.api = SalesforceApi(settings, http=http, policy=policy, clock=clock, seed=seed)
+        self.schema = Schema(self.api)
+        self.attributes = attributes or SALESFORCE_ATTRIBUTES
+        self.properties = tuple(properties) or tuple(SALESFORCE_ATTRIBUTES.fields)
+        """Lead and Contact fields read besides the usual ones (those the org lacks are not)."""
+        self.converted: dict[str, str] = {}
+        """Converted Lead -> its Contact, as pulls found them: never written to."""
+
+    @property
+    def system(self) -> str:
+        return self.capabilities.system
+
+    @property
+    def policy(self) -> CallPolicy:
+        return self.api.policy
+
+    def __repr__(self) -> str:
+        return f"SalesforceConnector(flow={self.settings.flow!r})"
+
+    def calls(self) -> Mapping[str, int]:
+        return self.api.policy.calls()
+
+    def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
+        state = load_cursor(cursor)
+        lookback = float(self.settings.lookback_seconds)
+        api, schema = self.api, self.schema
+        if stream == "contacts":
+            return pull_people(api, schema, self.properties, state, lookback, self.attributes,
+                               self.converted)  # fmt: skip
+        if stream == "campaign_members":
+            return pull_activities(api, schema, stream, "CampaignMember", MEMBER_FIELDS, members,
+                                   state, lookback)  # fmt: skip
+        if stream == "tasks":
+            return pull_activities(api, schema, stream, "Task", TASK_FIELDS, tasks, state,
+                                   lookback, ["WhoId != null"], revised=True)  # fmt: skip
+        if stream == "events":
+            return pull_activities(api, schema, stream, "Event", EVENT_FIELDS, events, state,
+                                   lookback, ["WhoId != null"], revised=True)  # fmt: skip
+        if stream == "opportunities":
+            return pull_purchases(api, schema, state, lookback)
+        raise ValueError(f"Salesforce has no stream {stream!r}; it has {', '.join(self.streams)}")
+
+    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
+        return fetch_person(self.api, self.schema, self.properties, self.attributes,
+                            record_id, email)  # fmt: skip
+
+    def setup(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
+        return setup_fields(self.api, self.schema, fields, self.settings.permission_set,
+                            dry_run=dry_run)  # fmt: skip
+
+    def stage_values(self) -> list[str]:
+        """The org's Lead Status values, in their order."""
+        return lead_statuses(self.schema)
+
+    def write(self, writes: Sequence[Write]) -> WriteOutcome:
+        return write_collection(self.api, self.schema, writes, self.converted)
+
+    def start_run(self) -> None:
+        self.api.start_run()
+
+    def budget(self) -> Mapping[str, Any] | None:
+        return None if self.policy.budget is None else self.policy.budget.report()
+
+    def after_writes(self, stream: str, cursor: str, ours: OwnWrites) -> str:
+        """Our writes move SystemModstamp: the next pull re-reads what this run wrote (the
+        store finds nothing changed in it). Passing over them as HubSpot does needs the
+        system's stamp of our last write (`OwnWrites.until`), which a SaveResult does not
+        carry. Reading it back per collection costs a query per 200 records, more calls
+        than the re-read itself (a query page per 2,000); one query for the newest stamp
+        after the run would also pass over anyone's change to those records made between
+        our write and that query. So `write` reports no `stamps`, and the sync never asks."""
+        return cursor

@@ -1,0 +1,259 @@
+"""The Salesforce streams: people (Leads and Contacts) and their activity, by SystemModstamp.
+
+Every stream queries `WHERE SystemModstamp >= cursor - lookback ORDER BY
+SystemModstamp, Id` (everything, on a first or full pull), pages through
+`nextRecordsUrl` (2,000 records a page at most), and keeps as its cursor the newest
+SystemModstamp it read. SystemModstamp, not LastModifiedDate: it is read-only and
+moves on system changes too (a conversion, a merge). It is stamped when a
+transaction starts, so a record committed a little after others can carry an
+older stamp than theirs: the look-back re-reads those seconds, and a record read
+twice in one pull is taken once (by Id); the store makes a re-read across pulls
+harmless. Each page is one query call under the call policy, so a failed page is
+retried alone (what `query_all_iter` does, page by page, with retries).
+
+Only the fields the rules need (through the attribute mapping) and the org has
+are selected (`describe.Schema`). A converted Lead is passed over and its Contact
+(`ConvertedContactId`) read instead, once, even when the Contact did not change;
+the Lead comes back `Gone`, merged into the Contact. An incremental pull of Leads
+and Contacts is a queryAll (SOAP API Developer Guide, `queryAll()`: deleted and
+merged-away records, `IsDeleted`, `MasterRecordId`, while they are in the Recycle
+Bin, 15 days), so a record deleted since the cursor comes back `Gone`, merged into
+its `MasterRecordId` when a merge deleted it. A full pull reads live records only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import Any
+
+from connectors.attributes import AttributeMap
+from connectors.paging import dump_cursor, follow
+from connectors.protocol import Gone, Page
+from connectors.salesforce.client import SalesforceApi
+from connectors.salesforce.describe import Schema
+from connectors.salesforce.records import (
+    converted_to,
+    event_activity,
+    is_converted,
+    member_activities,
+    person_of,
+    purchase_activity,
+    task_activity,
+)
+from connectors.salesforce.soql import in_chunks, select, soql_datetime, soql_ids
+from connectors.values import parse_time
+from scoring.records import Activity
+
+STAMP = "SystemModstamp"
+ORDER = "SystemModstamp, Id"
+PEOPLE_FIELDS = {
+    "Lead": ("Id", "Email", "IsConverted", "ConvertedContactId", "Status", STAMP),
+    "Contact": ("Id", "Email", STAMP),
+}
+"""Read on every pull besides the fields the rules need."""
+MEMBER_FIELDS = ("Id", "CampaignId", "LeadId", "ContactId", "Status", "HasResponded",
+                 "FirstRespondedDate", "Campaign.Type", "CreatedDate", STAMP)  # fmt: skip
+TASK_FIELDS = ("Id", "WhoId", "TaskSubtype", "Type", "CallDisposition", "Status", "IsClosed",
+               "CompletedDateTime", "CreatedDate", STAMP)  # fmt: skip
+EVENT_FIELDS = ("Id", "WhoId", "Type", "StartDateTime", "EndDateTime", "ActivityDateTime", STAMP)
+ROLE_FIELDS = ("Id", "OpportunityId", "ContactId", "Opportunity.IsWon", "Opportunity.Amount",
+               "Opportunity.CloseDate", STAMP)  # fmt: skip
+Records = list[Mapping[str, Any]]
+
+
+def walk(api: SalesforceApi, operation: str, soql: str, deleted: bool = False) -> Iterator[Records]:
+    """The records of a query (of a queryAll, with `deleted`), a page at a time."""
+
+    def page(next_url: str | None) -> tuple[Records, str | None]:
+        answer = api.query_page(operation, None if next_url else soql, next_url, deleted)
+        records = list(answer.get("records") or [])
+        done = answer.get("done", True) or not answer.get("nextRecordsUrl")
+        return records, None if done else str(answer["nextRecordsUrl"])
+
+    return follow(page)
+
+
+def since_clause(state: Mapping[str, Any], key: str, lookback: float) -> list[str]:
+    since = parse_time(state.get(key))
+    if since is None:
+        return []
+    return [f"{STAMP} >= {soql_datetime(since - timedelta(seconds=lookback))}"]
+
+
+def newest(current: str | None, records: Records) -> str | None:
+    """The later of `current` and the records' SystemModstamps, as Salesforce wrote it."""
+    best, best_at = current, parse_time(current)
+    for record in records:
+        at = parse_time(record.get(STAMP))
+        if at is not None and (best_at is None or at > best_at):
+            best, best_at = str(record[STAMP]), at
+    return best
+
+
+def pull_people(
+    api: SalesforceApi,
+    schema: Schema,
+    wanted: Sequence[str],
+    state: Mapping[str, Any],
+    lookback: float,
+    mapping: AttributeMap,
+    converted: dict[str, str],
+) -> Iterator[Page]:
+    """Leads, then Contacts, changed since the cursor; `converted` learns which Lead became
+    which Contact.
+
+    An incremental pull reads through queryAll, so that a record deleted since the cursor
+    (`IsDeleted`; merged into `MasterRecordId` when a merge deleted it) comes back `Gone`;
+    a full pull reads the live records only. A converted Lead whose Contact the org names
+    is `Gone` too, merged into it."""
+    cursor = dict(state)
+    seen: set[str] = set()
+    became: list[str] = []
+    for sobject in ("Lead", "Contact"):
+        since = since_clause(state, sobject, lookback)
+        deleted = bool(since)
+        extra = ("IsDeleted", "MasterRecordId") if deleted else ()
+        fields = schema.present(sobject, [*PEOPLE_FIELDS[sobject], *extra, *wanted])
+        soql = select(sobject, fields, since, ORDER)
+        for records in walk(api, f"{sobject.lower()}s.query", soql, deleted):
+            people, gone = [], []
+            for record in records:
+                record_id = str(record["Id"])
+                if record_id in seen:
+                    continue
+                seen.add(record_id)
+                if record.get("IsDeleted") is True:
+                    master = record.get("MasterRecordId")
+                    gone.append(Gone(record_id, str(master) if master else None))
+                elif is_converted(record):
+                    target = converted_to(record)
+                    if target is not None:
+                        converted[record_id] = target
+                        became.append(target)
+                        gone.append(Gone(record_id, target))
+                else:
+                    people.append(person_of(record, mapping))
+            cursor[sobject] = newest(cursor.get(sobject), records)
+            yield Page("contacts", people, cursor=dump_cursor(**cursor), gone=gone)
+    late = [c for c in dict.fromkeys(became) if c not in seen]
+    if late:
+        yield Page("contacts", fetch_people(api, schema, wanted, "Contact", late, mapping),
+                   cursor=dump_cursor(**cursor))  # fmt: skip
+
+
+def fetch_people(
+    api: SalesforceApi,
+    schema: Schema,
+    wanted: Sequence[str],
+    sobject: str,
+    ids: Sequence[str],
+    mapping: AttributeMap,
+) -> list[Any]:
+    fields = schema.present(sobject, [*PEOPLE_FIELDS[sobject], *wanted])
+    found = []
+    for part in in_chunks(ids):
+        soql = select(sobject, fields, [f"Id IN {soql_ids(part)}"])
+        for records in walk(api, f"{sobject.lower()}s.query", soql):
+            found += [person_of(r, mapping) for r in records if not is_converted(r)]
+    return found
+
+
+ToActivities = Callable[[Mapping[str, Any]], Sequence[Activity]]
+
+
+def pull_activities(
+    api: SalesforceApi,
+    schema: Schema,
+    stream: str,
+    sobject: str,
+    fields: Sequence[str],
+    to_activities: ToActivities,
+    state: Mapping[str, Any],
+    lookback: float,
+    where: Sequence[str] = (),
+    revised: bool = False,
+) -> Iterator[Page]:
+    """One object's records changed since the cursor, as activities. With `revised` (its
+    activities are revisable), an incremental pull is a queryAll: a record deleted since
+    (`IsDeleted`) comes back as its activity with the outcome `deleted`, which replaces
+    the one stored (a cancelled meeting no longer counts once its time comes)."""
+    present = schema.present(sobject, fields) if schema.fields(sobject) is not None else []
+    if STAMP not in present:
+        yield Page(stream)  # the org has no such object (or hides it): nothing, no cursor
+        return
+    cursor = dict(state)
+    since = since_clause(state, "since", lookback)
+    deleted = revised and bool(since)
+    if deleted:
+        present = [*present, *schema.present(sobject, ["IsDeleted"])]
+    soql = select(sobject, present, [*where, *since], ORDER)
+    seen: set[str] = set()
+    for records in walk(api, f"{stream}.query", soql, deleted):
+        fresh = [r for r in records if str(r["Id"]) not in seen]
+        seen.update(str(r["Id"]) for r in fresh)
+        activities = [a for r in fresh for a in to_activities(r)]
+        cursor["since"] = newest(cursor.get("since"), records)
+        yield Page(stream, activities=activities, cursor=dump_cursor(**cursor))
+
+
+def members(record: Mapping[str, Any]) -> list[Activity]:
+    return list(member_activities(record))
+
+
+def tasks(record: Mapping[str, Any]) -> list[Activity]:
+    found = task_activity(record)
+    return [found] if found is not None else []
+
+
+def events(record: Mapping[str, Any]) -> list[Activity]:
+    found = event_activity(record)
+    return [found] if found is not None else []
+
+
+def purchases(record: Mapping[str, Any]) -> list[Activity]:
+    found = purchase_activity(record)
+    return [found] if found is not None else []
+
+
+def pull_purchases(
+    api: SalesforceApi, schema: Schema, state: Mapping[str, Any], lookback: float
+) -> Iterator[Page]:
+    """Won Opportunities as purchases of their contact roles' Contacts.
+
+    An Opportunity is won after its roles were added, so its own SystemModstamp is
+    followed (`won`), and the roles of the won ones read by OpportunityId; a role
+    added to an Opportunity already won moves only the role's stamp (`roles`).
+    """
+    roles = schema.present("OpportunityContactRole", ROLE_FIELDS)
+    if schema.fields("Opportunity") is None or "Opportunity.IsWon" not in roles:
+        yield Page("opportunities")
+        return
+    cursor = dict(state)
+    seen: set[str | None] = set()
+
+    def once(found: list[Activity]) -> list[Activity]:
+        """Each purchase once per pull, though both queries may read its role."""
+        fresh = [a for a in found if a.id not in seen]
+        seen.update(a.id for a in fresh)
+        return fresh
+
+    won_where = ["IsWon = true", *since_clause(state, "won", lookback)]
+    soql = select("Opportunity", ["Id", STAMP], won_where, ORDER)
+    for records in walk(api, "opportunities.query", soql):
+        ids = [str(r["Id"]) for r in records]
+        activities: list[Activity] = []
+        for part in in_chunks(ids):
+            where = [f"OpportunityId IN {soql_ids(part)}"]
+            for found in walk(api, "roles.query", select("OpportunityContactRole", roles, where)):
+                activities += once([a for r in found for a in purchases(r)])
+                cursor["roles"] = newest(cursor.get("roles"), found)
+        cursor["won"] = newest(cursor.get("won"), records)
+        yield Page("opportunities", activities=activities, cursor=dump_cursor(**cursor))
+    if "won" not in state:
+        return  # a first pull: every won Opportunity's roles were read above
+    where = ["Opportunity.IsWon = true", *since_clause(state, "roles", lookback)]
+    for records in walk(api, "roles.query", select("OpportunityContactRole", roles, where, ORDER)):
+        cursor["roles"] = newest(cursor.get("roles"), records)
+        activities = once([a for r in records for a in purchases(r)])
+        yield Page("opportunities", activities=activities, cursor=dump_cursor(**cursor))

@@ -1,0 +1,169 @@
+"""Scores into Leads and Contacts: sObject Collections updates of 200, per-record results.
+
+`PATCH /composite/sobjects` with `allOrNone: false` (REST API Developer Guide,
+"Update Multiple Records with Fewer Round-Trips"): up to 200 records, each with
+`attributes.type` and `id`; a well-formed request answers 200 with one SaveResult
+per record, in order, each `success` or its `errors` (statusCode, message,
+fields). Values go in the JSON type of their field (a number, a boolean, null to
+clear), by the object's describe.
+
+- UNABLE_TO_LOCK_ROW (another transaction holds the record) is tried again, twice,
+  in a call of its own, then left to the next run;
+- a converted Lead (CANNOT_UPDATE_CONVERTED_LEAD, or known converted from the
+  pull) is never written: it is `Gone`, merged into its Contact, which is scored
+  in its place;
+- a deleted or merged-away record (ENTITY_IS_DELETED) is `Gone`, merged into its
+  MasterRecordId (read through queryAll) when a merge deleted it;
+- a field the org lacks or hides (INVALID_FIELD, INVALID_FIELD_FOR_INSERT_UPDATE)
+  waits for `leadscore setup`; a value refused (a validation rule, a wrong type,
+  text too long) is not retried.
+
+The lifecycle field (Lead Status) is a Lead's only: a Contact's write leaves it out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from connectors.errors import ApiError
+from connectors.protocol import Gone, Write, WriteFailure, WriteOutcome
+from connectors.salesforce.client import SalesforceApi
+from connectors.salesforce.describe import Schema
+from connectors.salesforce.records import sobject_of
+from connectors.salesforce.soql import select, soql_ids
+
+COLLECTION = 200
+LOCK_RETRIES = 2
+LIFECYCLE = "Status"
+LOCKED = "UNABLE_TO_LOCK_ROW"
+CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
+DELETED = "ENTITY_IS_DELETED"
+AFTER_SETUP = frozenset(
+    {"INVALID_FIELD", "INVALID_FIELD_FOR_INSERT_UPDATE", "INVALID_FIELD_FOR_UPDATE"}
+)
+REFUSED_VALUES = frozenset({
+    "FIELD_CUSTOM_VALIDATION_EXCEPTION", "INVALID_TYPE_ON_FIELD_IN_RECORD", "STRING_TOO_LONG",
+    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "NUMBER_OUTSIDE_VALID_RANGE", "MALFORMED_ID",
+    "INVALID_TYPE", "REQUIRED_FIELD_MISSING", "FIELD_INTEGRITY_EXCEPTION",
+})  # fmt: skip
+NUMBERS = frozenset({"double", "int", "currency", "percent", "long"})
+
+
+def typed(value: str, kind: str | None) -> Any:
+    """A written value (text) in its field's JSON type; "" clears the field (null)."""
+    if value == "":
+        return None
+    if kind in NUMBERS:
+        number = float(value)
+        return int(number) if number.is_integer() and kind != "percent" else number
+    if kind == "boolean":
+        return value.strip().lower() in ("true", "1", "yes")
+    return value
+
+
+def record_body(write: Write, sobject: str, schema: Schema) -> dict[str, Any]:
+    fields = schema.fields(sobject) or {}
+    body: dict[str, Any] = {"attributes": {"type": sobject}, "id": write.record_id}
+    for name, value in write.values.items():
+        if sobject != "Lead" and name == LIFECYCLE:
+            continue
+        info = fields.get(name.lower())
+        try:
+            body[name] = typed(value, info.type if info else None)
+        except ValueError:
+            body[name] = value  # Salesforce says what is wrong with it, record by record
+    return body
+
+
+def write_collection(
+    api: SalesforceApi, schema: Schema, writes: Sequence[Write], converted: Mapping[str, str]
+) -> WriteOutcome:
+    """At most 200 records in one collection update (more calls only for locked rows)."""
+    if len(writes) > COLLECTION:
+        raise ValueError(f"at most {COLLECTION} records per sObject Collections update")
+    outcome = WriteOutcome()
+    pending: list[Write] = []
+    for write in writes:
+        sobject = sobject_of(write.record_id)
+        if write.record_id in converted:
+            outcome.gone.append(Gone(write.record_id, converted[write.record_id]))
+        elif sobject is None:
+            outcome.failed.append(
+                WriteFailure(write.record_id, "not a Lead or Contact id", retryable=False)
+            )
+        else:
+            pending.append(write)
+    gone: list[str] = []
+    for attempt in range(LOCK_RETRIES + 1):
+        if not pending:
+            break
+        results = update(api, schema, pending)
+        locked: list[Write] = []
+        for write, result in zip(pending, results, strict=False):
+            code, message = result_error(result)
+            if code is None:
+                outcome.written.append(write.record_id)
+            elif code == LOCKED and attempt < LOCK_RETRIES:
+                locked.append(write)
+            elif code in (CONVERTED, DELETED):
+                gone.append(write.record_id)
+            else:
+                retryable = code in AFTER_SETUP or code not in REFUSED_VALUES
+                outcome.failed.append(
+                    WriteFailure(write.record_id, f"{code}: {message}", retryable)
+                )
+        for write in pending[len(results) :]:
+            outcome.failed.append(WriteFailure(write.record_id, "not in Salesforce's answer"))
+        pending = locked
+    outcome.gone.extend(merged_into(api, schema, gone))
+    return outcome
+
+
+def update(api: SalesforceApi, schema: Schema, writes: Sequence[Write]) -> list[Any]:
+    records = []
+    for write in writes:
+        sobject = sobject_of(write.record_id)
+        assert sobject is not None
+        records.append(record_body(write, sobject, schema))
+    body = {"allOrNone": False, "records": records}
+    answer = api.rest("collections.update", "composite/sobjects", method="PATCH", json=body)
+    return list(answer or [])
+
+
+def result_error(result: Any) -> tuple[str | None, str]:
+    """(statusCode, message) of a failed SaveResult; (None, "") when it succeeded."""
+    if isinstance(result, Mapping) and result.get("success") is True:
+        return None, ""
+    errors = result.get("errors") if isinstance(result, Mapping) else None
+    first = errors[0] if isinstance(errors, list) and errors else {}
+    fields = first.get("fields") or []
+    message = str(first.get("message") or "refused")
+    if fields:
+        message = f"{', '.join(map(str, fields))}: {message}"
+    return str(first.get("statusCode") or "UNKNOWN_EXCEPTION"), message
+
+
+def merged_into(api: SalesforceApi, schema: Schema, ids: Sequence[str]) -> list[Gone]:
+    """Records a write found converted or deleted, with where they went where the org says:
+    a converted Lead's Contact (`ConvertedContactId`), a merged-away record's master
+    (`MasterRecordId`, read through queryAll, which still answers deleted records)."""
+    gone = {i: Gone(i) for i in ids}
+    for sobject in ("Lead", "Contact"):
+        mine = [i for i in ids if sobject_of(i) == sobject]
+        wanted = ["Id", "IsDeleted", "MasterRecordId", "IsConverted", "ConvertedContactId"]
+        fields = schema.present(sobject, wanted)
+        if not mine or len(fields) < 2:
+            continue
+        soql = select(sobject, fields, [f"Id IN {soql_ids(mine)}"])
+        try:
+            answer = api.query_page(f"{sobject.lower()}s.query", soql, None, deleted=True)
+        except ApiError:  # an org without these fields: gone, whereabouts unknown
+            answer = {}
+        for record in answer.get("records") or []:
+            target = record.get("MasterRecordId") or (
+                record.get("ConvertedContactId") if record.get("IsConverted") else None
+            )
+            if target:
+                gone[str(record["Id"])] = Gone(str(record["Id"]), str(target))
+    return list(gone.values())
