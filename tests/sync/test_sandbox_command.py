@@ -131,7 +131,7 @@ def test_a_users_sync_against_the_real_clock_sandbox_writes_what_the_demo_writes
     )
     contacts = hubspot.crm.contacts.get_all(properties=[*WRITTEN, "lifecyclestage"])
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=30)
+    stdout, stderr = process.communicate(timeout=120)
 
     demo_store = tmp_path / "demo.db"
     rules = parse_rules(default_rules_text(), "default.yaml")
