@@ -11,6 +11,7 @@ raised in the calling thread.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -72,11 +73,9 @@ def fan_in_groups(
     timings[HELD] = 0.0
 
     def hand_over(entry: Entry[Produced]) -> bool:
-        try:
+        with contextlib.suppress(queue.Full):  # room in the queue: no wait to time
             items.put_nowait(entry)
             return True
-        except queue.Full:
-            pass
         began = time.perf_counter()
         try:
             while not stop.is_set():

@@ -16,7 +16,7 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sandbox.salesforce.errors import RecordError, SalesforceError
 from sandbox.salesforce.ids import JOB_PREFIX, make_id
@@ -26,6 +26,9 @@ from sandbox.salesforce.values import format_datetime
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^"}
 DELIMITERS["BACKQUOTE"] = "`"
 RESULT_KINDS = {"successfulresults", "failedresults", "unprocessedrecords"}
+
+
+J = TypeVar("J")
 
 
 @dataclass
@@ -52,30 +55,45 @@ class Job:
     started: datetime | None = None
 
 
-class BulkIngest:
-    """The ingest jobs of one sandbox."""
+class JobBoard(Generic[J]):
+    """The jobs of one kind in one sandbox, by id, and how long they take on its clock:
+    `queue_seconds` before a job starts, then at least `least_seconds`, and
+    `record_seconds` per record. Ingest and query jobs share one count of job numbers."""
 
-    def __init__(
-        self, org: Org, record_fails: Callable[[], bool], user_id: str, numbers: Iterator[int]
-    ) -> None:
-        self.org = org
-        self.record_fails = record_fails
+    def __init__(self, user_id: str, numbers: Iterator[int], record_seconds: float) -> None:
         self.user_id = user_id
         self.numbers = numbers
-        self.jobs: dict[str, Job] = {}
+        self.jobs: dict[str, J] = {}
         self.queue_seconds = 1.0
         self.least_seconds = 1.0
-        self.record_seconds = 0.001
+        self.record_seconds = record_seconds
 
-    def job(self, job_id: str) -> Job:
+    def job(self, job_id: str) -> J:
         found = self.jobs.get(job_id)
         if found is None:
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
         return found
 
-    def create(self, body: Any, version: str) -> dict[str, Any]:
+    @staticmethod
+    def body_of(body: Any) -> dict[str, Any]:
+        """A Create Job request's body, which must be a JSON object."""
         if not isinstance(body, dict):
             raise SalesforceError(400, "JSON_PARSER_ERROR", "The request body is not a JSON object")
+        return body
+
+
+class BulkIngest(JobBoard[Job]):
+    """The ingest jobs of one sandbox."""
+
+    def __init__(
+        self, org: Org, record_fails: Callable[[], bool], user_id: str, numbers: Iterator[int]
+    ) -> None:
+        super().__init__(user_id, numbers, record_seconds=0.001)
+        self.org = org
+        self.record_fails = record_fails
+
+    def create(self, body: Any, version: str) -> dict[str, Any]:
+        body = self.body_of(body)
         sobject = self.org.sobject(str(body.get("object") or ""))
         if sobject is None:
             message = f"Entity '{body.get('object')}' is not supported by the Bulk API."

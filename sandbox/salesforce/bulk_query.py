@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from sandbox.salesforce.bulk import JobBoard
 from sandbox.salesforce.errors import SalesforceError
 from sandbox.salesforce.ids import JOB_PREFIX, make_id
 from sandbox.salesforce.query import Bound, QueryEngine, field_value
@@ -48,29 +49,16 @@ class QueryJob:
     error: str | None = None
 
 
-class BulkQuery:
+class BulkQuery(JobBoard[QueryJob]):
     """The query jobs of one sandbox."""
 
     def __init__(self, queries: QueryEngine, user_id: str, numbers: Iterator[int]) -> None:
+        super().__init__(user_id, numbers, record_seconds=0.0001)
         self.queries = queries
         self.org = queries.org
-        self.user_id = user_id
-        self.numbers = numbers
-        """Job numbers, shared with the ingest jobs: both kinds of job ids start 750."""
-        self.jobs: dict[str, QueryJob] = {}
-        self.queue_seconds = 1.0
-        self.least_seconds = 1.0
-        self.record_seconds = 0.0001
-
-    def job(self, job_id: str) -> QueryJob:
-        found = self.jobs.get(job_id)
-        if found is None:
-            raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
-        return found
 
     def create(self, body: Any, version: str) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise SalesforceError(400, "JSON_PARSER_ERROR", "The request body is not a JSON object")
+        body = self.body_of(body)
         operation = body.get("operation")
         if operation not in ("query", "queryAll"):
             message = f"Invalid operation '{operation}': a query job does query or queryAll"
