@@ -10,9 +10,10 @@ in `SYSTEMS`.
 from __future__ import annotations
 
 from connectors.hubspot.system import HUBSPOT_SYSTEM
+from connectors.salesforce.system import SALESFORCE_SYSTEM
 from connectors.system import System
 
-SYSTEMS: tuple[System, ...] = (HUBSPOT_SYSTEM,)
+SYSTEMS: tuple[System, ...] = (HUBSPOT_SYSTEM, SALESFORCE_SYSTEM)
 
 
 def system(name: str) -> System:
