@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from connectors.errors import RejectedError
+from connectors.errors import ApiError, AuthError, RejectedError
 from connectors.protocol import FieldSpec, SetupReport
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.describe import Schema
@@ -35,6 +35,35 @@ PEOPLE = ("Lead", "Contact")
 LONG_TEXT = 32_768
 """Characters of a Long Text Area we make (Salesforce allows up to 131,072)."""
 LABEL, DESCRIPTION = 40, 1000
+NEEDS = {
+    "tooling.customfield.create": ("Customize Application", "to make our custom fields"),
+    "permissionset.create": ("Manage Profiles and Permission Sets", "to make the permission set"),
+    "fieldpermissions.create": (
+        "Manage Profiles and Permission Sets",
+        "to grant field-level security on our fields",
+    ),
+    "assignment.create": ("Assign Permission Sets", "to assign the permission set to itself"),
+}
+"""The user permission each setup call takes, as Setup names it, and what it is for."""
+
+
+def post(api: SalesforceApi, operation: str, path: str, body: dict[str, Any]) -> Any:
+    """One create of setup's (a Tooling API `CustomField`, else a REST sObject); a refusal
+    for want of access names the user permission it takes."""
+    try:
+        if operation.startswith("tooling."):
+            return api.tooling(operation, path, body)
+        return api.rest(operation, path, method="POST", json=body)
+    except ApiError as refused:
+        if "INSUFFICIENT_ACCESS" not in refused.detail or operation not in NEEDS:
+            raise
+        permission, purpose = NEEDS[operation]
+        message = (
+            f'the user leadscore logs in as lacks the permission "{permission}" {purpose}: '
+            "give it that permission (a permission set), or have an admin run "
+            "`leadscore setup` once"
+        )
+        raise AuthError(refused.system, operation, message, status=refused.status) from None
 
 
 def field_metadata(spec: FieldSpec) -> dict[str, Any]:
@@ -86,7 +115,7 @@ def setup_fields(
                 continue
             body = {"FullName": full, "Metadata": field_metadata(spec)}
             try:
-                api.tooling("tooling.customfield.create", "sobjects/CustomField", body)
+                post(api, "tooling.customfield.create", "sobjects/CustomField", body)
             except RejectedError as refused:
                 if "DUPLICATE_DEVELOPER_NAME" not in refused.detail:
                     raise
@@ -119,8 +148,8 @@ def grant_fields(
     if not records:
         if dry_run:
             return [f"{name}: {full} (field permission)" for full in wanted]
-        made = api.rest("permissionset.create", "sobjects/PermissionSet", method="POST",
-                        json={"Name": name, "Label": name.replace("_", " ")})  # fmt: skip
+        new = {"Name": name, "Label": name.replace("_", " ")}
+        made = post(api, "permissionset.create", "sobjects/PermissionSet", new)
         parent = str(made["id"])
         granted: set[str] = set()
     else:
@@ -141,7 +170,7 @@ def grant_fields(
             "PermissionsRead": True,
             "PermissionsEdit": True,
         }
-        api.rest("fieldpermissions.create", "sobjects/FieldPermissions", method="POST", json=body)
+        post(api, "fieldpermissions.create", "sobjects/FieldPermissions", body)
     assign_to_self(api, parent)
     return [f"{name}: {full} (field permission)" for full in missing]
 
@@ -156,7 +185,7 @@ def assign_to_self(api: SalesforceApi, permission_set: str) -> None:
         return
     body = {"AssigneeId": str(user), "PermissionSetId": permission_set}
     try:
-        api.rest("assignment.create", "sobjects/PermissionSetAssignment", method="POST", json=body)
+        post(api, "assignment.create", "sobjects/PermissionSetAssignment", body)
     except RejectedError as refused:
         if "DUPLICATE_VALUE" not in refused.detail:
             raise

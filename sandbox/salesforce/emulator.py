@@ -44,6 +44,16 @@ from sandbox.world.tables import World
 
 MAX_COLLECTION = 200
 DATA = "/services/data/{version}"
+USER_PERMISSIONS = frozenset(
+    {"ApiEnabled", "CustomizeApplication", "ManageProfilesPermissionsets", "AssignPermissionSets"}
+)
+"""The user permissions `setup` needs, by their PermissionSet field names (`Permissions...`)."""
+CREATE_PERMISSION = {
+    "PermissionSet": "ManageProfilesPermissionsets",
+    "FieldPermissions": "ManageProfilesPermissionsets",
+    "PermissionSetAssignment": "AssignPermissionSets",
+}
+"""The user permission that creating each security record takes."""
 LONG_RUNNING = 20.0
 """Vendor seconds after which an API request counts as long-running."""
 
@@ -74,13 +84,15 @@ class SalesforceSandbox(Emulator):
         session_seconds: float = 7200.0,
         long_running_limit: int = 25,
         commit_lag: float = 0.0,
+        permissions: frozenset[str] | None = None,
     ) -> None:
         """`login_host` is test.salesforce.com for a Salesforce sandbox org; `certificate`
         the PEM certificate of the connected app (JWT bearer flow); `session_seconds` how
         long a session lives without a call, in the org's time; `long_running_limit` how
         many API requests may have run 20 seconds or more at once (5 in Developer orgs);
         `commit_lag` vendor seconds between a write's `SystemModstamp` and its commit,
-        before which no query sees it (`org.commit_lag` changes it later)."""
+        before which no query sees it (`org.commit_lag` changes it later); `permissions`
+        the user permissions of the API user (`USER_PERMISSIONS`), None: all of them."""
         super().__init__(faults=faults, latency=latency, clock=clock)
         self.budget = ServerDailyLimit(daily_limit, used)
         self.long_running_limit = long_running_limit
@@ -101,6 +113,7 @@ class SalesforceSandbox(Emulator):
         self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id, jobs)
         self.bulk_queries = BulkQuery(self.queries, self.user_id, jobs)
         self.security = FieldSecurity(self.org, self.user_id)
+        self.permissions = USER_PERMISSIONS if permissions is None else permissions
         self._custom_fields = 0
         self.org_lock = threading.RLock()
         """Held while a handler reads or writes the org."""
@@ -366,7 +379,15 @@ class SalesforceSandbox(Emulator):
         results = self.org.update_collection(records, all_or_none, self.faults.record_fails)
         return Response.json(results)
 
+    def _require(self, permission: str) -> None:
+        """Refuse a setup call the API user lacks the user permission for."""
+        if permission not in self.permissions:
+            raise SalesforceError(
+                400, "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id"
+            )
+
     def _create_custom_field(self, request: Request) -> Response:
+        self._require("CustomizeApplication")
         body = _json(request)
         body = body if isinstance(body, dict) else {}
         object_name, _, name = str(body.get("FullName") or "").partition(".")
@@ -382,6 +403,7 @@ class SalesforceSandbox(Emulator):
 
     def _create(self, request: Request) -> Response:
         name = request.path.rstrip("/").rpartition("/")[2]
+        self._require(CREATE_PERMISSION[name])
         return Response.json(self.security.create(name, _json(request)), 201)
 
     def _create_job(self, request: Request) -> Response:

@@ -474,6 +474,32 @@ def test_setup_grants_the_permission_set_read_and_edit_on_every_field(
     assert sf.calls()["permissionset.create"] == 1 and sf.calls()["assignment.create"] == 2
 
 
+@pytest.mark.parametrize(
+    ("lacking", "operation", "named"),
+    [
+        ("CustomizeApplication", "tooling.customfield.create", "Customize Application"),
+        ("ManageProfilesPermissionsets", "permissionset.create",
+         "Manage Profiles and Permission Sets"),
+        ("AssignPermissionSets", "assignment.create", "Assign Permission Sets"),
+    ],
+)  # fmt: skip
+def test_setup_without_a_permission_it_takes_names_that_permission(
+    lacking: str, operation: str, named: str
+) -> None:
+    from sandbox.salesforce.emulator import USER_PERMISSIONS
+
+    with SalesforceSandbox(small_world(), permissions=USER_PERMISSIONS - {lacking}) as sandbox:
+        sf = connector_of(sandbox, password_settings(sandbox, permission_set="Leadscore"))
+        with pytest.raises(AuthError) as refused:
+            sf.setup(FIELDS)
+
+    message = str(refused.value)
+    assert refused.value.operation == operation
+    assert f'lacks the permission "{named}"' in message
+    assert "INSUFFICIENT_ACCESS" not in message and "sandbox-password" not in message
+    assert sf.calls()[operation] == 1  # refused once, not retried
+
+
 def test_writes_land_in_their_fields_types_and_leave_a_contacts_status_alone(
     sandbox: SalesforceSandbox, sf: SalesforceConnector
 ) -> None:
