@@ -56,6 +56,9 @@ class BulkQuery(JobBoard[QueryJob]):
         super().__init__(user_id, numbers, record_seconds=0.0001)
         self.queries = queries
         self.org = queries.org
+        self.failure: str | None = None
+        """The `errorMessage` every job fails with when it starts (as a query that timed out
+        does); None: jobs run."""
 
     def create(self, body: Any, version: str) -> dict[str, Any]:
         body = self.body_of(body)
@@ -86,6 +89,8 @@ class BulkQuery(JobBoard[QueryJob]):
         now = self.org.now()
         for job in self.jobs.values():
             start = job.queued + _seconds(self.queue_seconds)
+            if job.state == "UploadComplete" and now >= start and self.failure:
+                job.state, job.modified, job.error = "Failed", start, self.failure
             if job.state == "UploadComplete" and now >= start:
                 job.state, job.started = "InProgress", start
                 job.rows = self.queries.rows(job.bound, job.operation == "queryAll")
