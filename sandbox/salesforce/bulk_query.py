@@ -8,7 +8,8 @@ Get Results for a Query Job (CSV pages cut by `maxRecords`, with the
 being `null`), Abort, Delete and Get Information About All Query Jobs. A job
 waits `queue_seconds`, then runs its query at once (what it finds is what
 committed by then) and stays in progress `least_seconds` plus
-`record_seconds` per record. Details: docs/sandbox.md (Salesforce).
+`record_seconds` per record; with `failure` set, a job fails when it would start.
+Details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
