@@ -48,7 +48,7 @@ import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from connectors.errors import ApiError
+from connectors.errors import ApiError, TransportError
 from connectors.salesforce.client import SF, SalesforceApi
 from connectors.salesforce.describe import Schema
 from connectors.salesforce.soql import select
@@ -67,6 +67,7 @@ CSV_NUMBERS: dict[str, Callable[[str], Any]] = {
     "double": float,
     "currency": float,
     "percent": float,
+    "long": int,
 }
 
 
@@ -121,18 +122,12 @@ def job_pages(
     job_id = str(created["id"])
     wait_for_query_job(api, operation, sobject, job_id)
     converters = {name: csv_converter(schema, sobject, name) for name in fields}
-    header: list[str] | None = None
+    header: list[str] = []
     locator = ""
     while True:
-        page = _results(api, operation, sobject, job_id, locator)
-        rows = list(csv.reader(io.StringIO(str(page["records"]))))
-        if header is None or (rows and rows[0] == header):
-            header, rows = (rows[0] if rows else header), rows[1:]
-        assert header is not None
-        records: Records = [csv_record(header, row, converters) for row in rows]
-        locator = str(page.get("locator") or "")
+        header, rows, locator = _results(api, operation, sobject, job_id, locator, header)
         last = locator in ("", "null")
-        yield records, last
+        yield [csv_record(header, row, converters) for row in rows], last
         if last:
             return
 
@@ -160,12 +155,27 @@ def wait_for_query_job(api: SalesforceApi, operation: str, sobject: str, job_id:
         wait = min(wait * 2, LONGEST_POLL)
 
 
-def _results(api: SalesforceApi, operation: str, sobject: str, job_id: str, locator: str) -> Any:
-    """One page of a job's results: its CSV text, next locator and record count."""
-    return api.call(
-        f"{operation}.results",
-        lambda sf: _jobs(sf, sobject).get_query_results(job_id, locator, RESULTS_PAGE),
-    )
+def _results(
+    api: SalesforceApi, operation: str, sobject: str, job_id: str, locator: str, header: list[str]
+) -> tuple[list[str], list[list[str]], str]:
+    """One page of a job's results: the CSV header (each page has its own; one without is
+    read with the first page's), the rows, and the next page's locator. A page holding
+    fewer rows than its `Sforce-NumberOfRecords` was cut off: a TransportError, retried."""
+
+    def read(sf: Any) -> tuple[list[str], list[list[str]], str]:
+        page = _jobs(sf, sobject).get_query_results(job_id, locator, RESULTS_PAGE)
+        rows = [row for row in csv.reader(io.StringIO(str(page["records"]))) if row]
+        head = header
+        if rows and (not head or rows[0] == head):
+            head, rows = rows[0], rows[1:]
+        expected = page.get("number_of_records")
+        if (isinstance(expected, int) and len(rows) != expected) or any(
+            len(row) != len(head) for row in rows
+        ):
+            raise TransportError(SF, f"{operation}.results", "answer cut off (short CSV page)")
+        return head, rows, str(page.get("locator") or "")
+
+    return api.call(f"{operation}.results", read)
 
 
 def _jobs(sf: Any, sobject: str) -> Any:
@@ -197,15 +207,24 @@ def csv_record(
     """One CSV row as the REST API's record: typed values, an empty cell null, and
     `Parent.Field` columns under `Parent` (null when every one of them is empty, as for a
     record with no parent)."""
+    flat = {
+        name: None if text == "" else converters.get(name, str)(text)
+        for name, text in zip(header, row, strict=True)
+    }
+    return _nested(flat)
+
+
+def _nested(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """`{"Account.Industry": x}` as `{"Account": {"Industry": x}}`, at any depth."""
     record: dict[str, Any] = {}
     parents: dict[str, dict[str, Any]] = {}
-    for name, text in zip(header, row, strict=True):
-        value = None if text == "" else converters.get(name, str)(text)
+    for name, value in flat.items():
         head, dot, rest = name.partition(".")
         if dot:
             parents.setdefault(head, {})[rest] = value
         else:
             record[name] = value
     for head, values in parents.items():
-        record[head] = values if any(v is not None for v in values.values()) else None
+        given = any(v is not None for v in values.values())
+        record[head] = _nested(values) if given else None
     return record

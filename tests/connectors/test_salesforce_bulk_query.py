@@ -247,3 +247,37 @@ def test_any_value_the_rest_api_gives_comes_back_from_a_query_jobs_csv(
     converters = {name: csv_converter(schema, "Opportunity", name) for name in header}  # type: ignore[arg-type]
 
     assert csv_record(header, row, converters) == rest_form(values)
+
+
+def test_a_results_page_cut_short_is_read_again(
+    box: SalesforceSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simple_salesforce.bulk2 import _Bulk2Client
+
+    whole = _Bulk2Client.get_query_results
+    cuts: list[int] = []
+
+    def cut_once(client: Any, *args: Any, **kwargs: Any) -> Any:
+        page = dict(whole(client, *args, **kwargs))
+        if not cuts:
+            cuts.append(1)
+            page["records"] = page["records"].rsplit("\n", 2)[0] + "\n"  # the last row lost
+        return page
+
+    monkeypatch.setattr(_Bulk2Client, "get_query_results", cut_once)
+    sf = bulk(box)
+
+    found = pages(sf, "contacts")
+
+    assert cuts == [1] and sf.calls()["leads.query.results"] == 2
+    assert content(found) == content(pages(rest(box), "contacts"))
+
+
+def test_relationship_columns_nest_at_any_depth_and_an_empty_parent_is_null() -> None:
+    header = ["Id", "Who.Email", "Who.Account.Name", "What.Name"]
+    row = ["00T000000000001AAA", "a@b.io", "", ""]
+
+    record = csv_record(header, row, {})
+
+    assert record == {"Id": "00T000000000001AAA", "Who": {"Email": "a@b.io", "Account": None},
+                      "What": None}  # fmt: skip
