@@ -2,8 +2,9 @@
 
 `query_pages` runs one SOQL either way and gives its records a page at a time, as
 the REST API answers them. The first REST page is always asked for: its
-`totalSize` is the number of records the whole query matches, so it costs nothing
-more than the pull needs anyway, where a `SELECT COUNT()` would be one more call
+`totalSize` is the number of records the whole query returns, not only that page
+(REST API Developer Guide, "Query"), so it costs nothing more than the pull needs
+anyway, where a `SELECT COUNT()` would be one more call
 on every pull. When a full pull (no cursor) matches more than
 `bulk_query_above` records, that page is put aside and the query runs as a Bulk
 API 2.0 query job instead (Bulk API 2.0 Developer Guide, "Bulk Queries": query
@@ -18,7 +19,8 @@ counted against the daily budget like any other (Salesforce Help 000382576:
   and can make them time out;
 - Get Information About a Query Job, polled with a growing wait (on the policy's
   clock) until JobComplete; Failed or Aborted stop the pull with `QueryJobFailed`,
-  naming the job and Salesforce's `errorMessage`, before any page is given, so no
+  naming the job and its `errorMessage` (which simple-salesforce's `wait_for_job`
+  reads too), before any page is given, so no
   cursor moves;
 - Get Results for a Query Job, page by page (`maxRecords`, then the
   `Sforce-Locator` of each answer until it is "null"), CSV with the columns in
@@ -34,7 +36,8 @@ CSV holds text only: each value is turned back into what the REST API's JSON
 gives, by the type the org's describe names (`csv_record`): booleans, numbers,
 dateTimes in the REST form (`2026-01-01T00:00:00.000+0000`), relationship columns
 (`Account.Industry`) nested under their relationship, and an empty cell as null
-(Salesforce keeps no empty text: a blank field is null).
+(Salesforce keeps no empty text: a field set to "" reads back null, as
+salesforce.stackexchange.com question 333174 shows).
 
 A job's records come in no useful order, so a page of them cannot move a cursor
 by itself: every page but the last is given as not `settled`, and the stream
