@@ -97,7 +97,8 @@ def test_the_job_is_polled_with_growing_waits_while_it_is_in_progress() -> None:
 
         found = people_of(pages(sf, "contacts"))
 
-    assert sf.calls()["leads.query.poll"] == 4  # UploadComplete, InProgress twice, JobComplete
+    # polled at 0 s and 1 s (UploadComplete), 3 s (InProgress: from 2.5 s for 2.5 s), 7 s (done)
+    assert sf.calls()["leads.query.poll"] == 4
     assert clock.sleeps[:3] == [1.0, 2.0, 4.0]
     assert len(found) == 6
 
