@@ -9,7 +9,10 @@ transaction starts, so a record committed a little after others can carry an
 older stamp than theirs: the look-back re-reads those seconds, and a record read
 twice in one pull is taken once (by Id); the store makes a re-read across pulls
 harmless. Each page is one query call under the call policy, so a failed page is
-retried alone (what `query_all_iter` does, page by page, with retries).
+retried alone (what `query_all_iter` does, page by page, with retries). A full
+pull of a stream larger than `bulk_query_above` records runs as a Bulk API 2.0
+query job instead (`bulk_query`), whose records come in no order: the cursor
+moves on its last page only.
 
 Only the fields the rules need (through the attribute mapping) and the org has
 are selected (`describe.Schema`). A converted Lead is passed over and its Contact
@@ -30,6 +33,7 @@ from typing import Any
 from connectors.attributes import AttributeMap
 from connectors.paging import dump_cursor, follow
 from connectors.protocol import Gone, Page
+from connectors.salesforce.bulk_query import Records, query_pages
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.describe import Schema
 from connectors.salesforce.records import (
@@ -59,7 +63,6 @@ TASK_FIELDS = ("Id", "WhoId", "TaskSubtype", "Type", "CallDisposition", "Status"
 EVENT_FIELDS = ("Id", "WhoId", "Type", "StartDateTime", "EndDateTime", "ActivityDateTime", STAMP)
 ROLE_FIELDS = ("Id", "OpportunityId", "ContactId", "Opportunity.IsWon", "Opportunity.Amount",
                "Opportunity.CloseDate", STAMP)  # fmt: skip
-Records = list[Mapping[str, Any]]
 
 
 def walk(api: SalesforceApi, operation: str, soql: str, deleted: bool = False) -> Iterator[Records]:
@@ -115,8 +118,10 @@ def pull_people(
         deleted = bool(since)
         extra = ("IsDeleted", "MasterRecordId") if deleted else ()
         fields = schema.present(sobject, [*PEOPLE_FIELDS[sobject], *extra, *wanted])
-        soql = select(sobject, fields, since, ORDER)
-        for records in walk(api, f"{sobject.lower()}s.query", soql, deleted):
+        latest = cursor.get(sobject)
+        read = query_pages(api, schema, f"{sobject.lower()}s.query", sobject, fields, since,
+                           ORDER, deleted, full=not since)  # fmt: skip
+        for records, settled in read:
             people, gone = [], []
             for record in records:
                 record_id = str(record["Id"])
@@ -134,7 +139,9 @@ def pull_people(
                         gone.append(Gone(record_id, target))
                 else:
                     people.append(person_of(record, mapping))
-            cursor[sobject] = newest(cursor.get(sobject), records)
+            latest = newest(latest, records)
+            if settled:
+                cursor[sobject] = latest
             yield Page("contacts", people, cursor=dump_cursor(**cursor), gone=gone)
     late = [c for c in dict.fromkeys(became) if c not in seen]
     if late:
@@ -187,13 +194,17 @@ def pull_activities(
     deleted = revised and bool(since)
     if deleted:
         present = [*present, *schema.present(sobject, ["IsDeleted"])]
-    soql = select(sobject, present, [*where, *since], ORDER)
     seen: set[str] = set()
-    for records in walk(api, f"{stream}.query", soql, deleted):
+    latest = cursor.get("since")
+    read = query_pages(api, schema, f"{stream}.query", sobject, present, [*where, *since], ORDER,
+                       deleted, full=not since)  # fmt: skip
+    for records, settled in read:
         fresh = [r for r in records if str(r["Id"]) not in seen]
         seen.update(str(r["Id"]) for r in fresh)
         activities = [a for r in fresh for a in to_activities(r)]
-        cursor["since"] = newest(cursor.get("since"), records)
+        latest = newest(latest, records)
+        if settled:
+            cursor["since"] = latest
         yield Page(stream, activities=activities, cursor=dump_cursor(**cursor))
 
 

@@ -84,6 +84,13 @@ class SalesforceSettings(SystemSettings):
         description="An incremental pull re-reads this many seconds before its cursor "
         "(SystemModstamp is stamped before a transaction commits).",
     )
+    bulk_query_above: int = Field(
+        10_000,
+        ge=0,
+        description="A full pull of a stream matching more records than this runs as a Bulk "
+        "API 2.0 query job (Salesforce designs them for 10,000 records or more), fewer "
+        "calls than 2,000-record REST pages; 0: always REST.",
+    )
     lead_statuses: dict[str, str] = Field(
         default_factory=dict,
         description="Opt-in, forward-only: our stage -> Lead Status value, as JSON, e.g. "

@@ -8,7 +8,8 @@ Get Results for a Query Job (CSV pages cut by `maxRecords`, with the
 being `null`), Abort, Delete and Get Information About All Query Jobs. A job
 waits `queue_seconds`, then runs its query at once (what it finds is what
 committed by then) and stays in progress `least_seconds` plus
-`record_seconds` per record. Details: docs/sandbox.md (Salesforce).
+`record_seconds` per record; with `failure` set, a job fails when it would start.
+Details: docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ class BulkQuery(JobBoard[QueryJob]):
         super().__init__(user_id, numbers, record_seconds=0.0001)
         self.queries = queries
         self.org = queries.org
+        self.failure: str | None = None
+        """The `errorMessage` every job fails with when it starts (as a query that timed out
+        does); None: jobs run."""
 
     def create(self, body: Any, version: str) -> dict[str, Any]:
         body = self.body_of(body)
@@ -86,6 +90,8 @@ class BulkQuery(JobBoard[QueryJob]):
         now = self.org.now()
         for job in self.jobs.values():
             start = job.queued + _seconds(self.queue_seconds)
+            if job.state == "UploadComplete" and now >= start and self.failure:
+                job.state, job.modified, job.error = "Failed", start, self.failure
             if job.state == "UploadComplete" and now >= start:
                 job.state, job.started = "InProgress", start
                 job.rows = self.queries.rows(job.bound, job.operation == "queryAll")

@@ -23,6 +23,7 @@ from connectors.salesforce.records import (
     purchase_activity,
     task_activity,
 )
+from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.setup import field_metadata
 from connectors.salesforce.soql import select, soql_datetime, soql_id, soql_ids, soql_quote
 from connectors.salesforce.system import SF_CAPABILITIES, custom_field_name
@@ -264,6 +265,7 @@ class CannedApi:
         self.sent: list[str] = []
         self.all_rows: list[bool] = []
         """Per query sent, whether it was a queryAll."""
+        self.settings = SalesforceSettings()
 
     def query_page(
         self, operation: str, soql: str | None, next_url: str | None, deleted: bool = False

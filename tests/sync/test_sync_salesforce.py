@@ -26,7 +26,7 @@ from sync import StateStore, Sync, SyncOptions
 from sync.fields import FieldMap
 from sync.schema import activities, identities
 from sync.vanished import gone_records
-from tests.sandbox.salesforce_helpers import grant_fields, stored_record
+from tests.sandbox.salesforce_helpers import grant_fields, quick_jobs, stored_record
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
 PEOPLE, SEED = 300, 11
@@ -51,8 +51,9 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
 
 
 def make_sync(
-    box: SalesforceSandbox, rules: RuleSet, store: StateStore, per_run: float = 0.25
-) -> Sync:
+    box: SalesforceSandbox, rules: RuleSet, store: StateStore, per_run: float = 0.25,
+    bulk_above: int = 10_000,
+) -> Sync:  # fmt: skip
     fields = FieldMap.for_rules(rules, SF_CAPABILITIES)
     given = box.credentials("oauth")
     settings = SalesforceSettings(
@@ -62,6 +63,7 @@ def make_sync(
         client_secret=given["consumer_secret"],
         permission_set="",
         budget_per_run=per_run,
+        bulk_query_above=bulk_above,
     )
     connector = SalesforceConnector(
         settings,
@@ -187,3 +189,25 @@ def test_deleted_and_merged_records_are_retired_or_repointed_and_never_written(
     assert held_by(store, master) == (True, master_activities + merged_activities)
     assert again.status == "ok" and again.systems["salesforce"].failed == 0
     assert {deleted, merged}.isdisjoint(w.record_id for w in again.plan.get("salesforce", []))
+
+
+def test_a_failed_query_job_leaves_every_cursor_and_the_next_run_reads_it_all(
+    box: SalesforceSandbox, rules: RuleSet, store: StateStore
+) -> None:
+    from connectors.salesforce.bulk_query import QueryJobFailed
+
+    quick_jobs(box)
+    sync = make_sync(box, rules, store, bulk_above=50)
+    box.bulk_queries.failure = "QUERY_TIMEOUT: Your query request was running for too long."
+
+    with pytest.raises(QueryJobFailed, match="QUERY_TIMEOUT"):
+        sync.run(SyncOptions(full=True))
+    assert store.cursors("salesforce") == {}
+
+    box.bulk_queries.failure = None
+    summary = sync.run(SyncOptions(full=True))
+
+    stats = summary.systems["salesforce"]
+    assert summary.status == "ok" and stats.written == len(people_of(box))
+    assert stats.calls["leads.query.job"] == stats.calls["contacts.query.job"] == 1
+    assert set(store.cursors("salesforce")) >= {"contacts", "campaign_members", "tasks"}
