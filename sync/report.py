@@ -37,9 +37,16 @@ WIDE = 120
 """Console width from which the ranking shows one column per dimension and reasons on one line."""
 
 
-def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int) -> None:
+def print_ranking(
+    console: Console,
+    batch: ScoreBatch,
+    as_of: datetime,
+    top: int,
+    holders: Mapping[str, str] | None = None,
+) -> None:
     """The best leads first (whole points and the top reasons, as the CRMs show them),
-    then the stage funnel; customers are kept apart from the leads.
+    then the stage funnel; customers are kept apart from the leads. `holders` names, per
+    person id, the systems that hold them (shown under the address, or in a column).
 
     Below `WIDE` columns (80 on most terminals, and when piped) the dimensions share
     one column and each reason takes its own line, so that no word is cut."""
@@ -60,6 +67,8 @@ def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int
     )
     table.add_column("#", justify="right")
     table.add_column("contact", no_wrap=True, overflow="ellipsis", max_width=None if wide else 22)
+    if wide and holders:
+        table.add_column("in")
     table.add_column("score", justify="right")
     if wide:
         for name in batch.dimension_names:
@@ -75,7 +84,13 @@ def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int
         # whole points, as written to the CRMs, so that the reasons beside them add up
         total = str(whole_points(float(batch.total[index])))
         grade = batch.grade(index) or "" if has_grades else ""
-        cells = [str(rank), escape(who), total if wide else f"{total} {grade}".strip()]
+        where = (holders or {}).get(str(batch.contact_ids[index]), "")
+        cells = [str(rank), escape(who)]
+        if wide and holders:
+            cells.append(escape(where))
+        elif where:
+            cells[1] += f"\n[dim]{escape(where)}[/dim]"
+        cells.append(total if wide else f"{total} {grade}".strip())
         if wide:
             cells += [str(points) for points in batch.whole_dimensions(index)]
             if has_grades:

@@ -58,7 +58,10 @@ class SandboxOptions:
 def sandbox_env_lines(box: Sandbox, state_url: str = SANDBOX_STATE_URL) -> list[str]:
     """The `.env` lines that point leadscore at `box`, as the demo's settings do."""
     lines = []
+    reached_by_session = box.sessions()  # not by settings alone: a user's sync cannot
     for name, values in box.connection_settings().items():
+        if name in reached_by_session:
+            continue
         section = f"{PREFIX}{name.upper()}__"
         lines += [f"{section}{key.upper()}={value}" for key, value in values.items()]
         setting, stages = system(name).settings.stage_setting, DEMO_STAGES.get(name)

@@ -277,6 +277,17 @@ class StateStore:
                 )
             }
 
+    def records_by_person(self) -> dict[int, list[tuple[str, str]]]:
+        """Every record the store holds, as (system, record id), by person."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(identities.c.person_id, identities.c.system, identities.c.record_id)
+            )
+            found: dict[int, list[tuple[str, str]]] = {}
+            for person, system, record in rows:
+                found.setdefault(int(person), []).append((system, record))
+            return found
+
     # -- written values and failures ------------------------------------------------------------
 
     def written_values(self, system: str) -> dict[str, dict[str, str]]:
