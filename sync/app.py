@@ -15,6 +15,7 @@ a run this way, so they cannot disagree on how one is wired.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -40,6 +41,8 @@ from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import Rescored, parse_record, rescore_record
+
+log = logging.getLogger("leadscore.sync")
 
 
 def utc_now() -> datetime:
@@ -164,8 +167,18 @@ class Leadscore:
                 )
             except StageMapError as exc:
                 raise ConfigError(str(exc)) from None
+            if connector.capabilities.lifecycle_note:
+                log.info(connector.capabilities.lifecycle_note, extra={"system": connector.system})
         self.job.stage_maps = {m.system: m for m in maps}
         return maps
+
+    def notes(self) -> list[str]:
+        """What the configured stage mappings do not reach, per system that says so."""
+        return [
+            f"{c.system}: {c.capabilities.lifecycle_note}"
+            for c in self.connectors
+            if c.capabilities.lifecycle_note and c.system in self.job.stage_maps
+        ]
 
     def setup(self, *, dry_run: bool = False) -> dict[str, SetupReport]:
         """Create the missing fields in every system; writes they refused may now land.

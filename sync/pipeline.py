@@ -352,7 +352,8 @@ class Sync:
                 fields = self.fields[system]
                 values = fields.values(batch, row, as_of)
                 mapped = self.stage_maps.get(system)
-                if mapped is not None:
+                reaches = fields.capabilities.lifecycle_records
+                if mapped is not None and (reaches is None or reaches(record)):
                     # The record's own value: two records of one person may stand apart.
                     held = fields.held(people.record_attributes.get((system, record), {}))
                     forward = mapped.value(batch.stage(row), held.lifecycle)
