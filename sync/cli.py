@@ -402,7 +402,7 @@ def demo(
         Path | None, typer.Option("--rules", "-r", help="Rule file (default: the bundled one).")
     ] = None,
 ) -> None:
-    """Sync the local HubSpot sandbox end to end: setup, full sync, new activity, incremental."""
+    """Sync the local HubSpot and Salesforce sandboxes end to end: setup, full, incremental."""
     from connectors.errors import ApiError
     from sync.demo import run_demo
 
