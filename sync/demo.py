@@ -83,9 +83,8 @@ def run_demo(
                     console.print(setup_line(name, report), highlight=False)
                 lifecycle = hubspot_stages(box) if "hubspot" in systems else []
                 full = app.sync(SyncOptions(full=True))
-                print_summary(console, full)
                 shared = shared_scores(box, app)
-                console.print(shared.line(), highlight=False)
+                print_summary(console, full, shared.line().splitlines())
                 batch, _ = app.job.score()
                 print_ranking(console, batch, box.now(), top, shared.holders())
                 hubspot_map = app.job.stage_maps.get("hubspot")
@@ -109,15 +108,16 @@ def run_demo(
                     highlight=False,
                 )
                 incremental = app.sync()
-                print_summary(console, incremental)
-                written = sum(s.written for s in incremental.systems.values())
+                shared = shared_scores(box, app)
+                print_summary(console, incremental, shared.line().splitlines())
+                written = " and ".join(
+                    f"{s.written:,} {VENDORS[name]}" for name, s in incremental.systems.items()
+                )
                 console.print(
-                    f"incremental sync wrote {written:,} records: only those whose score, "
-                    "stage, grade or reasons changed, in every system that holds them",
+                    f"incremental sync wrote {written} records: only those whose score, "
+                    "stage, grade or reasons changed, in every system that holds the person",
                     highlight=False,
                 )
-                shared = shared_scores(box, app)
-                console.print(shared.line(), highlight=False)
     return DemoResult(full, incremental, chosen, shared)
 
 

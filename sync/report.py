@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -121,8 +121,9 @@ def print_ranking(
         console.print(f"disqualified: {disqualified}", highlight=False)
 
 
-def print_summary(console: Console, summary: SyncSummary) -> None:
-    """A run's figures per system, then the totals."""
+def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] = ()) -> None:
+    """A run's figures per system, then the totals, `notes` (lines a caller puts first, such
+    as the demo's people shared between systems), then each system's calls and budget."""
     table = Table(title=f"sync ({summary.mode}): {summary.status}", title_justify="left")
     for name in ("system", "contacts", "activities (new)", "changed", "written", "failed", "calls"):
         table.add_column(name, justify="left" if name == "system" else "right")
@@ -143,6 +144,8 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
         f"{queued}, {summary.changed:,} with changed values, in {summary.elapsed:.1f} s",
         highlight=False,
     )
+    for note in notes:
+        console.print(note, highlight=False)
     for system, stats in summary.systems.items():
         if stats.calls:
             calls = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))

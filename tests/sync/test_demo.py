@@ -61,6 +61,9 @@ def test_the_demo_writes_one_score_per_person_to_hubspot_and_salesforce(
     assert line in unwrapped(text)
     assert f"records: HubSpot {shared.records['hubspot']:,}, Salesforce" in unwrapped(text)
     assert "HubSpot · Salesforce" in text  # the top leads say which systems hold them
+    hubspot, salesforce = (result.incremental.systems[s].written for s in ("hubspot", "salesforce"))
+    wrote = f"incremental sync wrote {hubspot} HubSpot and {salesforce} Salesforce records"
+    assert wrote in unwrapped(text)
 
 
 def test_the_first_screen_fits_80_columns_and_names_both_sandboxes(
