@@ -56,7 +56,10 @@ class Shared:
         return f"{people}\n{both:,} people in both: same score in {names} for {same}"
 
     def holders(self) -> dict[str, str]:
-        """Person id -> the systems holding them, as a ranking shows it."""
+        """Person id -> the systems holding them, as a ranking shows it (none when there is
+        one system: it holds everyone)."""
+        if len(self.systems) < 2:
+            return {}
         return {
             str(person): " · ".join(VENDORS[s] for s in systems)
             for person, systems in self.holders_of.items()
