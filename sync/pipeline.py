@@ -284,7 +284,9 @@ class Sync:
             self._lock.beat()
         began = time.perf_counter()
         found = [(list(page.contacts), list(page.activities)) for page in pages]
-        counts = self.store.save_pages(system, found, as_of)
+        fields = self.fields.get(system)
+        ours = frozenset(fields.names.values()) if fields is not None else frozenset()
+        counts = self.store.save_pages(system, found, as_of, ours)
         for (contacts, activities), (changed, new) in zip(found, counts, strict=True):
             stats.contacts_changed += changed
             stats.contacts += len(contacts)

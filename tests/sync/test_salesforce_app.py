@@ -107,6 +107,9 @@ def test_salesforce_alone_sets_up_syncs_in_full_then_incrementally(
     assert {str(leads[i]["ConvertedContactId"]) for i in turned} <= set(held)
     assert incremental.status == "ok"
     assert incremental.systems["salesforce"].written >= 1
+    # what the full run wrote is read again (our writes move SystemModstamp): no news
+    assert incremental.systems["salesforce"].contacts_changed == 0
+    assert incremental.rescored < 10
     assert incremental.systems["salesforce"].written < len(contacts) // 10
     after = stored_record(box.salesforce, contact) or {}
     assert after[SCORE] > before  # the meeting counts, in the record's own field
