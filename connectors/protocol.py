@@ -58,6 +58,10 @@ class Capabilities:
     write_batch_size: int
     lifecycle_field: str | None = None
     """The system's own lifecycle field our stage may be mapped onto, if it has one."""
+    lifecycle_records: Callable[[str], bool] | None = None
+    """Which records (by id) have the lifecycle field; None: every record."""
+    lifecycle_note: str | None = None
+    """What a stage mapping does not reach, said when one is set (once per run)."""
     read_back: Callable[[Capabilities, Mapping[str, Any], Mapping[str, str]], Held] | None = None
     """How a pulled record's attributes show what it holds of ours, where that is not
     our stage field and the lifecycle field by name (a Mailchimp stage is a tag)."""

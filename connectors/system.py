@@ -98,6 +98,10 @@ class BuildOptions:
     """Seed of the retry jitter, for repeatable runs."""
     attributes: AttributeMap | None = None
     """The system's fields -> rule attributes (None: the system's defaults)."""
+    http: Any = None
+    """A `requests.Session` a requests-based client sends its calls through instead of its
+    own (None): how the local sandbox's Salesforce is reached, whose SDK builds https URLs
+    to *.salesforce.com that the sandbox's transport adapter rewrites."""
 
 
 @dataclass(frozen=True)

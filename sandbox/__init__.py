@@ -29,6 +29,8 @@ from sandbox.faults import FaultPlan, Latency
 from sandbox.world.tables import World, WorldBuilder
 
 if TYPE_CHECKING:
+    import requests
+
     from sandbox.http import Emulator
     from sandbox.hubspot import HubSpotSandbox
     from sandbox.mailchimp import MailchimpSandbox
@@ -103,13 +105,27 @@ class Sandbox:
     def connection_settings(self) -> dict[str, dict[str, str]]:
         """Per system, the settings that point its connector at the emulator here, keyed as
         leadscore's settings sections are (`LEADSCORE_HUBSPOT__ACCESS_TOKEN`, ...)."""
+        login = self.salesforce.credentials("client_credentials")
         return {
             "hubspot": {
                 "access_token": self.hubspot.token,
                 "host": self.hubspot.base_url,
                 "tier": self.hubspot.tier,
             },
+            "salesforce": {
+                "client_id": login["consumer_key"],
+                "client_secret": login["consumer_secret"],
+                "my_domain": f"https://{login['domain']}.salesforce.com",
+            },
         }
+
+    def sessions(self) -> dict[str, requests.Session]:
+        """Per system whose SDK cannot be pointed at a host by settings, the HTTP session
+        that reaches its emulator: simple-salesforce always calls https://*.salesforce.com,
+        which `sandbox.salesforce.SandboxAdapter` sends to the Salesforce emulator here."""
+        from sandbox.salesforce import sandbox_session
+
+        return {"salesforce": sandbox_session(self.salesforce)}
 
     def now(self) -> datetime:
         """The sandbox's present: the world's `now` plus the vendor seconds since it started."""

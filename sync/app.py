@@ -15,12 +15,13 @@ a run this way, so they cannot disagree on how one is wired.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from connectors.attributes import AttributeMap
 from connectors.policy import Clock
@@ -40,6 +41,8 @@ from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import Rescored, parse_record, rescore_record
+
+log = logging.getLogger("leadscore.sync")
 
 
 def utc_now() -> datetime:
@@ -83,6 +86,7 @@ class Leadscore:
         seed: int | None = None,
         progress: Progress | None = None,
         need_systems: bool = True,
+        http: Mapping[str, Any] | None = None,
     ) -> Leadscore:
         """Everything checked and wired, before any call to any system.
 
@@ -91,6 +95,8 @@ class Leadscore:
         settings name (a caller that keeps one open across runs); `clock` is read once
         per run; `pace` is the clock call policies wait on and `seed` their jitter's.
         Without `need_systems`, a store-only use (explain, status) needs no credentials.
+        `http` gives a system's connector the `requests.Session` it sends through (the
+        sandbox's Salesforce is reached so).
         """
         settings = settings if settings is not None else read_settings()
         ruleset = rules if isinstance(rules, RuleSet) else read_rules(rules or settings.rules)
@@ -101,7 +107,7 @@ class Leadscore:
         attributes = {e.name: e.attribute_map(settings.section(e.name)) for e in SYSTEMS}
         if connectors is None:
             connectors = build_connectors(
-                settings, ruleset, fields, attributes, pace=pace, seed=seed
+                settings, ruleset, fields, attributes, pace=pace, seed=seed, http=http
             )
         if not connectors and need_systems:
             hints = " or ".join(
@@ -161,8 +167,18 @@ class Leadscore:
                 )
             except StageMapError as exc:
                 raise ConfigError(str(exc)) from None
+            if connector.capabilities.lifecycle_note:
+                log.info(connector.capabilities.lifecycle_note, extra={"system": connector.system})
         self.job.stage_maps = {m.system: m for m in maps}
         return maps
+
+    def notes(self) -> list[str]:
+        """What the configured stage mappings do not reach, per system that says so."""
+        return [
+            f"{c.system}: {c.capabilities.lifecycle_note}"
+            for c in self.connectors
+            if c.capabilities.lifecycle_note and c.system in self.job.stage_maps
+        ]
 
     def setup(self, *, dry_run: bool = False) -> dict[str, SetupReport]:
         """Create the missing fields in every system; writes they refused may now land.
@@ -295,15 +311,20 @@ def build_connectors(
     *,
     pace: Clock | None = None,
     seed: int | None = None,
+    http: Mapping[str, Any] | None = None,
 ) -> list[Connector]:
-    """A connector for each system with credentials in `settings`; its SDK is imported now."""
+    """A connector for each system with credentials in `settings`; its SDK is imported now.
+    `http`: system -> the HTTP session its client sends through (None: its own)."""
     built = []
     for entry in SYSTEMS:
         section = settings.section(entry.name)
         if not section.configured:
             continue
         mapping = attributes[entry.name]
-        options = BuildOptions(fields[entry.name].pulled(rules, mapping), pace, seed, mapping)
+        session = (http or {}).get(entry.name)
+        options = BuildOptions(
+            fields[entry.name].pulled(rules, mapping), pace, seed, mapping, session
+        )
         try:
             built.append(entry.build(section, options))
         except ValueError as exc:

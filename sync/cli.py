@@ -257,6 +257,7 @@ def setup(
     with opened(rules) as application:
         reports = application.setup(dry_run=dry_run)
         warnings = application.warnings(reports)
+        notes = application.notes()
     verb, added = ("would create", "would add") if dry_run else ("created", "added")
     for system, report in reports.items():
         updated = f"; {added} options to {', '.join(report.updated)}" if report.updated else ""
@@ -269,6 +270,8 @@ def setup(
             f"{len(report.existing)} already there",
             highlight=False,
         )
+    for note in notes:
+        out.print(f"note: {note}", highlight=False)
     for warning in warnings:
         err.print(f"warning: {warning}", highlight=False)
 
@@ -399,7 +402,7 @@ def demo(
         Path | None, typer.Option("--rules", "-r", help="Rule file (default: the bundled one).")
     ] = None,
 ) -> None:
-    """Sync the local HubSpot sandbox end to end: setup, full sync, new activity, incremental."""
+    """Sync the local HubSpot and Salesforce sandboxes end to end: setup, full, incremental."""
     from connectors.errors import ApiError
     from sync.demo import run_demo
 

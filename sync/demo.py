@@ -1,26 +1,32 @@
 """The demo: the whole product on the local sandbox, with no account anywhere.
 
-Starts the HubSpot emulator over a seeded synthetic world, creates the
-leadscore properties, runs a full sync through the real SDK, shows the top
-leads and the stage funnel, then lets some contacts do new things and runs an
-incremental sync that writes only the contacts whose values changed.
+Starts the HubSpot and Salesforce emulators over one seeded synthetic world
+(people overlap between the two), creates leadscore's fields in both, runs a
+full sync through the real SDKs, shows how many people the two systems share
+and that each holds the same score of each of them, the top leads with the
+systems that hold them and the stage funnel, then lets some contacts do new
+things and runs an incremental sync that writes only the records whose values
+changed.
 """
 
 from __future__ import annotations
 
 import random
 import tempfile
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from connectors.protocol import SetupReport
 from connectors.registry import system
-from sandbox import Sandbox
+from sandbox import VENDORS, Sandbox
 from scoring import ActivityType, RuleSet
 from sync.app import Leadscore
+from sync.demo_shared import Shared, shared_scores
 from sync.pipeline import Progress
 from sync.report import print_ranking, print_summary
 from sync.settings import Settings, isolated_settings
@@ -40,6 +46,12 @@ class DemoResult:
     incremental: SyncSummary
     touched: list[str]
     """HubSpot ids of the contacts given new activity between the two syncs."""
+    shared: Shared | None = None
+    """The people in more than one system and the scores each system holds of them."""
+
+
+DEMO_SYSTEMS = ("hubspot", "salesforce")
+"""The systems the demo syncs: one world's people in HubSpot and in Salesforce."""
 
 
 def run_demo(
@@ -52,40 +64,35 @@ def run_demo(
     top: int = 15,
     state: Path | None = None,
     progress: Progress | None = None,
+    systems: Sequence[str] = DEMO_SYSTEMS,
 ) -> DemoResult:
     """Set up, sync in full, add activity, sync again; print what a user needs to see."""
     with tempfile.TemporaryDirectory(prefix="leadscore-demo-") as scratch:
         path = state or Path(scratch) / "state.db"
         console.print(f"building a synthetic world of {people:,} people (seed {seed}) ...")
         with Sandbox(people=people, seed=seed) as box:
-            emulator = box.hubspot
-            console.print(
-                f"HubSpot sandbox at {emulator.base_url}: {emulator.contacts.size:,} contacts; "
-                f"state store {path}",
-                highlight=False,
+            for name in systems:
+                console.print(sandbox_line(box, name), highlight=False)
+            console.print(f"state store {path}", highlight=False)
+            settings = sandbox_settings(box, f"sqlite:///{path}", demo_stages(rules), systems)
+            opened = Leadscore.open(
+                settings, rules=rules, clock=box.now, progress=progress, http=box.sessions()
             )
-            settings = sandbox_settings(box, f"sqlite:///{path}", demo_stages(rules))
-            with Leadscore.open(settings, rules=rules, clock=box.now, progress=progress) as app:
-                report = app.setup()["hubspot"]
-                console.print(
-                    f"setup: created {len(report.created)} "
-                    f"({', '.join(report.created) or 'none'}), updated {len(report.updated)}, "
-                    f"{len(report.existing)} already there",
-                    highlight=False,
-                )
-                table = emulator.contacts
-                lifecycle = [table.value("lifecyclestage", row) for row in range(table.size)]
+            with opened as app:
+                for name, report in app.setup().items():
+                    console.print(setup_line(name, report), highlight=False)
+                lifecycle = hubspot_stages(box) if "hubspot" in systems else []
                 full = app.sync(SyncOptions(full=True))
-                print_summary(console, full)
+                shared = shared_scores(box, app)
+                print_summary(console, full, shared.line().splitlines())
                 batch, _ = app.job.score()
-                print_ranking(console, batch, box.now(), top)
-                stage_maps = list(app.job.stage_maps.values())
-                if stage_maps:
-                    order = {v: i for i, v in enumerate(stage_maps[0].order)}
-                    now = [table.value("lifecyclestage", row) for row in range(table.size)]
+                print_ranking(console, batch, box.now(), top, shared.holders())
+                hubspot_map = app.job.stage_maps.get("hubspot")
+                if hubspot_map is not None:
+                    order = {v: i for i, v in enumerate(hubspot_map.order)}
                     moves = [
                         order.get(after or "", -1) - order.get(before or "", -1)
-                        for before, after in zip(lifecycle, now, strict=True)
+                        for before, after in zip(lifecycle, hubspot_stages(box), strict=True)
                     ]
                     console.print(
                         f"lifecyclestage moved forward for {sum(m > 0 for m in moves):,} "
@@ -94,21 +101,66 @@ def run_demo(
                         highlight=False,
                     )
 
-                chosen = add_activity(box, touched, seed)
+                chosen = add_activity(box, touched, seed) if "hubspot" in systems else []
                 console.print(
                     f"\n{len(chosen)} contacts did something new in HubSpot "
                     "(pricing visits, guides, demo requests, questions); syncing again ...",
                     highlight=False,
                 )
                 incremental = app.sync()
-                print_summary(console, incremental)
-                written = incremental.systems["hubspot"].written
+                shared = shared_scores(box, app)
+                print_summary(console, incremental, shared.line().splitlines())
+                written = " and ".join(
+                    f"{s.written:,} {VENDORS[name]}" for name, s in incremental.systems.items()
+                )
                 console.print(
-                    f"incremental sync wrote {written:,} of {emulator.contacts.size:,} contacts: "
-                    "only those whose score, stage, grade or reasons changed",
+                    f"incremental sync wrote {written} records: only those whose score, "
+                    "stage, grade or reasons changed, in every system that holds the person",
                     highlight=False,
                 )
-    return DemoResult(full, incremental, chosen)
+    return DemoResult(full, incremental, chosen, shared)
+
+
+def hubspot_stages(box: Sandbox) -> list[str | None]:
+    table = box.hubspot.contacts
+    with box.hubspot.lock:
+        return [table.value("lifecyclestage", row) for row in range(table.size)]
+
+
+def sandbox_line(box: Sandbox, system: str) -> str:
+    """Where a system's emulator listens and what it holds."""
+    emulator = box.emulators[system]
+    if system == "hubspot":
+        held = f"{box.hubspot.contacts.size:,} contacts"
+    elif system == "salesforce":
+        org = box.salesforce.org
+        with box.salesforce.org_lock:
+            leads = org.table("Lead")
+            lead_ids = [leads.id(row) for row in range(len(leads))]
+            converted = sum(org.is_converted(i) for i in lead_ids)
+            contacts = len(org.table("Contact"))
+        held = (
+            f"{len(lead_ids) - converted:,} leads ({converted:,} more converted) "
+            f"and {contacts:,} contacts"
+        )
+    else:
+        held = "running"
+    return f"{VENDORS[system]} sandbox at {emulator.base_url}: {held}"
+
+
+def setup_line(system: str, report: SetupReport) -> str:
+    """What setup made in one system, short enough for a line or two."""
+    grants = [c for c in report.created if c.endswith("(field permission)")]
+    made = [c for c in report.created if c not in grants]
+    if len(made) <= 10:
+        what = f"{len(made)} ({', '.join(made) or 'none'})"
+    else:
+        objects = Counter(name.partition(".")[0] for name in made)
+        what = f"{len(made)} fields ({', '.join(f'{n} on {o}' for o, n in objects.items())})"
+    line = f"setup {VENDORS[system]}: created {what}"
+    if grants:
+        line += f", granted {len(grants)} field permissions"
+    return line + f", updated {len(report.updated)}, {len(report.existing)} already there"
 
 
 DEMO_STAGES = {
@@ -128,12 +180,15 @@ def sandbox_settings(
     box: Sandbox,
     state_url: str = "sqlite://",
     stage_maps: Mapping[str, Mapping[str, str]] | None = None,
+    systems: Sequence[str] = ("hubspot",),
 ) -> Settings:
-    """Settings pointing every connector at its emulator in `box`, and nothing else: no
-    account, prefix or mapping of the user's environment leaks into a sandbox run.
-    `stage_maps` maps our stages onto a system's lifecycle values, per system."""
+    """Settings pointing the connectors of `systems` at their emulators in `box`, and
+    nothing else: no account, prefix or mapping of the user's environment leaks into a
+    sandbox run. `stage_maps` maps our stages onto a system's lifecycle values, per
+    system. Salesforce is reached through `box.sessions()`, passed as `Leadscore.open`'s
+    `http`."""
     sections: dict[str, dict[str, Any]] = {
-        name: dict(values) for name, values in box.connection_settings().items()
+        name: dict(values) for name, values in box.connection_settings().items() if name in systems
     }
     for name, mapping in (stage_maps or {}).items():
         setting = system(name).settings.stage_setting

@@ -27,6 +27,7 @@ concurrent writer never finds its person gone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -124,11 +125,18 @@ _MOVE = update_sql(
 
 
 def store_records(
-    connection: Connection, system: str, part: Sequence[Contact], at: datetime, saved: Saved
+    connection: Connection,
+    system: str,
+    part: Sequence[Contact],
+    at: datetime,
+    saved: Saved,
+    ours: frozenset[str] = frozenset(),
 ) -> None:
     """Store one chunk of pulled contacts of `system` (unique ids), as if one at a time:
     a record taking an address ends any alias of it, and an address a record leaves becomes
-    its alias (`_move_addresses`). Records pulled again are no longer gone."""
+    its alias (`_move_addresses`). Records pulled again are no longer gone. A record pulled
+    again whose only news is in `ours` (the fields leadscore writes: a system that re-reads
+    what a run wrote) is kept as pulled but is no change: nothing else it holds moved."""
     ids = [c.id for c in part]
     known = {
         row.record_id: row
@@ -149,8 +157,9 @@ def store_records(
         before = known.get(contact.id)
         if before is not None and before.email == email:
             if before.attributes != attributes:
-                saved.changed += 1
-                saved.touched.add(before.person_id)
+                if not ours or not only_ours_moved(before.attributes, attributes, ours):
+                    saved.changed += 1
+                    saved.touched.add(before.person_id)
                 refreshed.append((attributes, pulled_at, system, contact.id))
             continue
         changes.append((contact.id, email, attributes))
@@ -179,6 +188,14 @@ def store_records(
         for record, email, _ in changes
     ]
     _move_addresses(connection, system, moves, {r: c.email for r, c in known.items()}, at)
+
+
+def only_ours_moved(stored: str, pulled: str, ours: frozenset[str]) -> bool:
+    """Whether a record's attributes as stored and as pulled now (both JSON, as `dumps`
+    writes them) differ in `ours` only; compared as text, so 0, 0.0 and false differ."""
+    before, now = json.loads(stored), json.loads(pulled)
+    kept = [{k: v for k, v in d.items() if k not in ours} for d in (before, now)]
+    return dumps(kept[0]) == dumps(kept[1])
 
 
 def _move_addresses(

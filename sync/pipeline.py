@@ -284,7 +284,9 @@ class Sync:
             self._lock.beat()
         began = time.perf_counter()
         found = [(list(page.contacts), list(page.activities)) for page in pages]
-        counts = self.store.save_pages(system, found, as_of)
+        fields = self.fields.get(system)
+        ours = frozenset(fields.names.values()) if fields is not None else frozenset()
+        counts = self.store.save_pages(system, found, as_of, ours)
         for (contacts, activities), (changed, new) in zip(found, counts, strict=True):
             stats.contacts_changed += changed
             stats.contacts += len(contacts)
@@ -352,7 +354,8 @@ class Sync:
                 fields = self.fields[system]
                 values = fields.values(batch, row, as_of)
                 mapped = self.stage_maps.get(system)
-                if mapped is not None:
+                reaches = fields.capabilities.lifecycle_records
+                if mapped is not None and (reaches is None or reaches(record)):
                     # The record's own value: two records of one person may stand apart.
                     held = fields.held(people.record_attributes.get((system, record), {}))
                     forward = mapped.value(batch.stage(row), held.lifecycle)

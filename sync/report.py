@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +37,16 @@ WIDE = 120
 """Console width from which the ranking shows one column per dimension and reasons on one line."""
 
 
-def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int) -> None:
+def print_ranking(
+    console: Console,
+    batch: ScoreBatch,
+    as_of: datetime,
+    top: int,
+    holders: Mapping[str, str] | None = None,
+) -> None:
     """The best leads first (whole points and the top reasons, as the CRMs show them),
-    then the stage funnel; customers are kept apart from the leads.
+    then the stage funnel; customers are kept apart from the leads. `holders` names, per
+    person id, the systems that hold them (shown under the address, or in a column).
 
     Below `WIDE` columns (80 on most terminals, and when piped) the dimensions share
     one column and each reason takes its own line, so that no word is cut."""
@@ -60,6 +67,8 @@ def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int
     )
     table.add_column("#", justify="right")
     table.add_column("contact", no_wrap=True, overflow="ellipsis", max_width=None if wide else 22)
+    if wide and holders:
+        table.add_column("in")
     table.add_column("score", justify="right")
     if wide:
         for name in batch.dimension_names:
@@ -75,7 +84,13 @@ def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int
         # whole points, as written to the CRMs, so that the reasons beside them add up
         total = str(whole_points(float(batch.total[index])))
         grade = batch.grade(index) or "" if has_grades else ""
-        cells = [str(rank), escape(who), total if wide else f"{total} {grade}".strip()]
+        where = (holders or {}).get(str(batch.contact_ids[index]), "")
+        cells = [str(rank), escape(who)]
+        if wide and holders:
+            cells.append(escape(where))
+        elif where:
+            cells[1] += f"\n[dim]{escape(where)}[/dim]"
+        cells.append(total if wide else f"{total} {grade}".strip())
         if wide:
             cells += [str(points) for points in batch.whole_dimensions(index)]
             if has_grades:
@@ -106,8 +121,9 @@ def print_ranking(console: Console, batch: ScoreBatch, as_of: datetime, top: int
         console.print(f"disqualified: {disqualified}", highlight=False)
 
 
-def print_summary(console: Console, summary: SyncSummary) -> None:
-    """A run's figures per system, then the totals."""
+def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] = ()) -> None:
+    """A run's figures per system, then the totals, `notes` (lines a caller puts first, such
+    as the demo's people shared between systems), then each system's calls and budget."""
     table = Table(title=f"sync ({summary.mode}): {summary.status}", title_justify="left")
     for name in ("system", "contacts", "activities (new)", "changed", "written", "failed", "calls"):
         table.add_column(name, justify="left" if name == "system" else "right")
@@ -128,6 +144,8 @@ def print_summary(console: Console, summary: SyncSummary) -> None:
         f"{queued}, {summary.changed:,} with changed values, in {summary.elapsed:.1f} s",
         highlight=False,
     )
+    for note in notes:
+        console.print(note, highlight=False)
     for system, stats in summary.systems.items():
         if stats.calls:
             calls = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))

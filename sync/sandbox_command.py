@@ -4,9 +4,11 @@ point leadscore at them.
 The lines come from `Sandbox.connection_settings()`, named as the settings read
 them (`LEADSCORE_HUBSPOT__ACCESS_TOKEN`, ...), with the demo's stage mapping
 and a state store of the sandbox's own, so that `leadscore setup` and
-`leadscore sync --full` run by hand do what the demo does. With the real
-clock, the world ends at the machine's present, which is the moment a user's
-sync scores as of: the scores, grades and stages written are the demo's.
+`leadscore sync --full` run by hand do what the demo does for HubSpot alone
+(the Salesforce emulator is reached through a transport adapter, which settings
+cannot name, so it gets no lines). With the real clock, the world ends at the
+machine's present, which is the moment a user's sync scores as of: the scores,
+grades and stages written are those of a HubSpot-only demo.
 """
 
 from __future__ import annotations
@@ -58,7 +60,10 @@ class SandboxOptions:
 def sandbox_env_lines(box: Sandbox, state_url: str = SANDBOX_STATE_URL) -> list[str]:
     """The `.env` lines that point leadscore at `box`, as the demo's settings do."""
     lines = []
+    reached_by_session = box.sessions()  # not by settings alone: a user's sync cannot
     for name, values in box.connection_settings().items():
+        if name in reached_by_session:
+            continue
         section = f"{PREFIX}{name.upper()}__"
         lines += [f"{section}{key.upper()}={value}" for key, value in values.items()]
         setting, stages = system(name).settings.stage_setting, DEMO_STAGES.get(name)

@@ -28,12 +28,17 @@ from sync.schema import (
 
 
 def keep_contacts(
-    connection: Connection, system: str, contacts: Sequence[Contact], at: datetime
+    connection: Connection,
+    system: str,
+    contacts: Sequence[Contact],
+    at: datetime,
+    ours: frozenset[str] = frozenset(),
 ) -> int:
-    """Store pulled contacts (the last of each id); how many are new or changed."""
+    """Store pulled contacts (the last of each id); how many are new or changed (a change
+    in `ours`, the fields leadscore writes, alone is none)."""
     saved = Saved()
     for part in chunks(list({c.id: c for c in contacts}.values())):
-        store_records(connection, system, part, at, saved)
+        store_records(connection, system, part, at, saved, ours)
     mark_due(connection, saved.touched)
     drop_leftover_persons(connection, saved.left)
     return saved.changed

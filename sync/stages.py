@@ -3,9 +3,10 @@
 Two rules of the design meet here. Stages never move back on their own: the
 stage last written to any of a person's records counts as reached (the
 engine's `reached` floor). And mapping our stage onto a system's lifecycle
-field (HubSpot's `lifecyclestage`, later Salesforce's Lead `Status`) is
+field (HubSpot's `lifecyclestage`, Salesforce's Lead `Status`) is
 opt-in and forward-only: the mapped value is written only when it ranks above
-the record's current value in the system's own order.
+the record's current value in the system's own order (a value the system does not
+list is never overwritten).
 """
 
 from __future__ import annotations
@@ -107,10 +108,15 @@ class StageMap:
         return cls(system, field, dict(mapping), list(order))
 
     def value(self, stage: str | None, current: object) -> str | None:
-        """The value to write for our `stage`, or None when it would not move forward."""
+        """The value to write for our `stage`, or None when it would not move forward: the
+        record's value ranks at or above it in the system's order, or is one the system no
+        longer lists (an inactive picklist value, say), which cannot be ranked and so is
+        left as it is."""
         target = self.mapping.get(stage or "")
         if target is None:
             return None
         rank = {value: i for i, value in enumerate(self.order)}
-        now = rank.get(str(current), -1) if current not in (None, "") else -1
-        return target if rank[target] > now else None
+        if current in (None, ""):
+            return target
+        now = rank.get(str(current))
+        return target if now is not None and rank[target] > now else None

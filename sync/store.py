@@ -211,11 +211,14 @@ class StateStore:
         system: str,
         pages: Sequence[tuple[Sequence[Contact], Sequence[Activity]]],
         at: datetime,
+        ours: frozenset[str] = frozenset(),
     ) -> list[tuple[int, int]]:
         """Store pages of pulled (contacts, activities) in one transaction, each page as
         `save_contacts` then `save_activities` would, in order; for each page, how many
         contacts were new or changed and how many activities were new. Several pages in one
-        transaction write the store's hot pages (the indexes' leaves) once, not once a page."""
+        transaction write the store's hot pages (the indexes' leaves) once, not once a page.
+        A contact whose only news is in `ours` (the fields leadscore writes, read again
+        after a write) is stored as pulled and counts as no change."""
         kept = []
         for found, pulled in pages:
             contacts = [c for c in map(storable_contact, found) if c is not None]
@@ -225,7 +228,7 @@ class StateStore:
         counts: list[tuple[int, int]] = []
         with self._writing, self.engine.begin() as connection:
             for contacts, usable in kept:
-                changed = keep_contacts(connection, system, contacts, at) if contacts else 0
+                changed = keep_contacts(connection, system, contacts, at, ours) if contacts else 0
                 new = keep_activities(connection, system, usable) if usable else 0
                 counts.append((changed, new))
         return counts
@@ -276,6 +279,17 @@ class StateStore:
                     ("failures", failures),
                 )
             }
+
+    def records_by_person(self) -> dict[int, list[tuple[str, str]]]:
+        """Every record the store holds, as (system, record id), by person."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(identities.c.person_id, identities.c.system, identities.c.record_id)
+            )
+            found: dict[int, list[tuple[str, str]]] = {}
+            for person, system, record in rows:
+                found.setdefault(int(person), []).append((system, record))
+            return found
 
     # -- written values and failures ------------------------------------------------------------
 

@@ -71,7 +71,12 @@ FORBIDDEN = {
     "sandbox": ("sync", "connectors"),
     "sync": (),
 }
-SANDBOX_USERS = ("sync/demo.py", "sync/cli.py", "sync/sandbox_command.py")
+SANDBOX_USERS = (
+    "sync/demo.py",
+    "sync/demo_shared.py",
+    "sync/cli.py",
+    "sync/sandbox_command.py",
+)
 """The demo and the `leadscore sandbox` command; nothing else of the product runs it."""
 
 

@@ -39,6 +39,9 @@ KEY_PREFIXES = {"00Q": "Lead", "003": "Contact"}
 "Contact"; the first three characters of every id name its object)."""
 STAMP_FIELDS = frozenset({"SystemModstamp", "LastModifiedDate"})
 """Moved by every write, ours included: not attributes, or each write would look like news."""
+QUERY_ALL_FIELDS = frozenset({"IsDeleted", "MasterRecordId"})
+"""Selected by incremental pulls only (queryAll), to tell deleted records: not attributes, or
+the first incremental pull after a full one would make every record look changed."""
 EMAIL_CAMPAIGN = "email"
 DELETED_OUTCOME = "deleted"
 """The `outcome` of a Task or Event deleted since it was stored (read through queryAll): it
@@ -68,7 +71,9 @@ def person_of(record: Mapping[str, Any], mapping: AttributeMap = SALESFORCE_ATTR
     """A Lead or Contact as a `Contact`: its fields, plus the rule attributes they give."""
     fields = flatten(record)
     kept = {
-        k: v for k, v in fields.items() if v not in (None, "") and k not in STAMP_FIELDS | {"Id"}
+        k: v
+        for k, v in fields.items()
+        if v not in (None, "") and k not in STAMP_FIELDS | QUERY_ALL_FIELDS | {"Id"}
     }
     email = fields.get("Email") or None
     return Contact(str(fields["Id"]), email=email, attributes=mapping.apply(kept), source=SF_SOURCE)

@@ -94,7 +94,13 @@ class SalesforceSettings(SystemSettings):
     lead_statuses: dict[str, str] = Field(
         default_factory=dict,
         description="Opt-in, forward-only: our stage -> Lead Status value, as JSON, e.g. "
-        '{"Sales qualified": "Working - Contacted"}; empty: Status is untouched.',
+        '{"Sales qualified": "Working - Contacted"}; each value is checked against the '
+        "org's Lead Status picklist before anything is written. A Lead's Status is set only "
+        "when the mapped value comes later in the picklist's order (as Setup lists it) than "
+        "its current one: a Status a rep moved on, or a closed one listed after the open "
+        "ones, is never moved back, and a value the picklist no longer lists is left alone. "
+        "Contacts have no Status: nothing of the mapping is written to them. Empty: Status "
+        "is untouched.",
     )
     attributes: dict[str, str] = Field(
         default_factory=dict,

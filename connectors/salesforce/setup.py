@@ -124,11 +124,13 @@ def setup_fields(
                 continue
             report.created.append(full)
             made = True
-    if made:
-        schema.forget()
     if permission_set:
         grants = grant_fields(api, permission_set, [s.name for s in fields], dry_run=dry_run)
         report.created.extend(grants)
+        # fields hidden until now (made by an earlier setup without grants) show once granted
+        made = made or (bool(grants) and not dry_run)
+    if made:
+        schema.forget()
     report.available.extend(available(schema))
     return report
 

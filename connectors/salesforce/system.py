@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from connectors.protocol import Capabilities
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
+from connectors.salesforce.records import sobject_of
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.system import BuildOptions, System
 
@@ -28,6 +29,12 @@ def custom_field_name(prefix: str, key: str) -> str:
     return "_".join(w[:1].upper() + w[1:] for w in words) + "__c"
 
 
+def has_lead_status(record_id: str) -> bool:
+    """Whether a record has Salesforce's lifecycle field, Status: Leads do (id prefix 00Q),
+    Contacts do not."""
+    return sobject_of(record_id) == "Lead"
+
+
 SF_CAPABILITIES = Capabilities(
     system="salesforce",
     field_name=custom_field_name,
@@ -39,6 +46,11 @@ SF_CAPABILITIES = Capabilities(
     record_key="id",
     write_batch_size=200,
     lifecycle_field="Status",
+    lifecycle_records=has_lead_status,
+    lifecycle_note=(
+        "the Lead Status mapping is written to Leads only: Contacts have no Status field, "
+        "so a Contact gets our stage field and nothing of the mapping"
+    ),
 )
 
 
@@ -49,6 +61,7 @@ def build_salesforce(settings: SalesforceSettings, options: BuildOptions) -> Con
         settings,
         properties=options.properties,
         attributes=options.attributes,
+        http=options.http,
         clock=options.pace,
         seed=options.seed,
     )

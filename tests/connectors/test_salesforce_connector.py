@@ -189,6 +189,31 @@ def test_a_change_committed_late_with_an_older_stamp_is_found_by_the_look_back(
     assert (dee in again) is found
 
 
+@pytest.mark.parametrize("lookback", [0, 300])
+def test_a_change_later_in_the_second_of_the_cursor_is_found(lookback: int) -> None:
+    """SOQL compares datetimes to the second: a record stamped 10.700 is not `> 10.500`, so a
+    pull from the last stamp it saw, exclusive, misses a change made later in that second.
+    The connector reads `>=` its cursor (minus the look-back) and drops what it has seen."""
+    clock = HandClock()
+    with SalesforceSandbox(small_world(), clock=clock) as box:
+        sf = connector_of(box, password_settings(box, lookback_seconds=lookback))
+        bob, finn = record_id(box, BOB), record_id(box, FINN)
+        assert bob and finn and bob[:3] == finn[:3] == "00Q"
+        clock.advance(10.5)
+        update_record(box, bob, Title="Chief Technology Officer")
+        cursor = pages(sf, "contacts")[-1].cursor
+        clock.advance(0.2)
+        update_record(box, finn, Title="Head of Sales")
+        seen = parse_time(load_cursor(cursor)["Lead"])
+        assert seen is not None
+        since = seen.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        exclusive = connect(box).query(f"SELECT Id FROM Lead WHERE SystemModstamp > {since}")
+        again = people(pages(sf, "contacts", cursor))
+
+    assert since.endswith(":10.500Z") and exclusive["records"] == []  # the miss
+    assert finn in again and again[finn].attributes["job_title"] == "Head of Sales"
+
+
 def test_a_meeting_or_call_deleted_since_it_was_pulled_comes_back_deleted(
     sandbox: SalesforceSandbox, sf: SalesforceConnector
 ) -> None:

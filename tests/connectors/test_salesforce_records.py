@@ -120,6 +120,20 @@ def test_a_contact_reads_its_account_through_the_relationship() -> None:
     assert "SystemModstamp" not in attributes and "attributes" not in attributes
 
 
+def test_a_record_read_through_query_all_has_the_attributes_of_one_read_through_query() -> None:
+    """An incremental pull selects IsDeleted and MasterRecordId besides the fields a full
+    pull reads: a live record must come out the same, or every record would look changed."""
+    live = {"Id": "00Q5g0000000001EAA", "Email": "bo@acme.io", "Title": "CTO"}
+
+    full, incremental = (
+        person_of(live),
+        person_of({**live, "IsDeleted": False, "MasterRecordId": None}),
+    )
+
+    assert incremental.attributes == full.attributes
+    assert "IsDeleted" not in incremental.attributes
+
+
 @given(
     st.dictionaries(
         st.sampled_from(["Title", "Industry", "NumberOfEmployees", "AnnualRevenue", "Country",

@@ -579,3 +579,28 @@ def test_every_activity_joins_at_most_one_person_and_none_of_a_live_record_is_lo
     }
     assert alias_rows(store) == {(s, a, r) for (s, a), r in model.aliases.items()}
     store.close()
+
+
+def test_a_record_read_again_with_news_only_in_our_own_fields_is_no_change(
+    store: StateStore,
+) -> None:
+    """A system that re-reads what a run wrote (Salesforce: our writes move SystemModstamp)
+    brings back our own fields changed; that alone makes nobody due, and is kept as read."""
+    ours = frozenset({"Leadscore_Stage__c", "Leadscore_Score__c"})
+    first = Contact("00Q1", email="ann@acme.io", attributes={"Title": "CTO", "Rating": 0})
+    written = Contact("00Q1", email="ann@acme.io",
+                      attributes={"Title": "CTO", "Rating": 0, "Leadscore_Stage__c": "Lead",
+                                  "Leadscore_Score__c": 42})  # fmt: skip
+    edited = Contact("00Q1", email="ann@acme.io",
+                     attributes={"Title": "CTO", "Rating": 0.0, "Leadscore_Stage__c": "Lead",
+                                 "Leadscore_Score__c": 42})  # fmt: skip
+
+    counts = [
+        store.save_pages("salesforce", [([c], ())], NOW, ours)[0][0]
+        for c in (first, written, written, edited)
+    ]
+
+    assert counts == [1, 0, 0, 1]  # new; ours only; nothing; 0 became 0.0: a change
+    people = store.load_people()
+    [attributes] = people.record_attributes.values()
+    assert attributes["Leadscore_Stage__c"] == "Lead"  # kept as read: what the CRM holds

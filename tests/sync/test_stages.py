@@ -45,6 +45,7 @@ def test_the_mapped_value_is_written_only_when_it_moves_forward() -> None:
     assert stages.value("Lead", "customer") is None  # never backwards
     assert stages.value("Customer", "marketingqualifiedlead") == "customer"
     assert stages.value("Prospect", None) is None  # unmapped stages leave the field alone
+    assert stages.value("Customer", "retired-stage") is None  # a value it cannot rank
 
 
 def test_a_mapping_to_an_unknown_stage_or_value_names_the_setting() -> None:

@@ -1,8 +1,8 @@
 """A sync over the Salesforce sandbox: the connector with the sync pipeline, end to end.
 
-Salesforce is not yet in the registry (its settings wait for the README's
-settings table), so the run is wired by hand: the connector, its FieldMap by
-Salesforce's capabilities, and `Sync` over a state store.
+The run is wired by hand (the connector with a call policy on the sandbox's clock, its
+FieldMap by Salesforce's capabilities, and `Sync` over a state store); runs wired from
+settings, as a user's are, are in `test_salesforce_app.py`.
 """
 
 from __future__ import annotations

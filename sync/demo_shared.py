@@ -1,0 +1,105 @@
+"""The demo's proof of one score per person: the values each emulator holds, compared.
+
+The sync writes one score per person to every record of theirs in every system.
+This reads back what actually landed, from the emulators themselves rather than
+from the state store, and counts the people held by more than one system whose
+records all carry the same score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sandbox import VENDORS, Sandbox
+
+if TYPE_CHECKING:
+    from sync.app import Leadscore
+
+
+@dataclass(frozen=True)
+class Shared:
+    """Who is in which system, and the scores each system holds of them."""
+
+    systems: tuple[str, ...]
+    records: dict[str, int]
+    """System -> the records of it the store holds."""
+    holders_of: dict[int, tuple[str, ...]]
+    """Person -> the systems holding a record of them."""
+    scores: dict[int, dict[str, list[str | None]]] = field(default_factory=dict)
+    """Person held by more than one system -> system -> the score each record holds."""
+
+    @property
+    def both(self) -> list[int]:
+        """The people held by more than one system."""
+        return sorted(self.scores)
+
+    @property
+    def agreeing(self) -> list[int]:
+        """The people in more than one system whose records all hold one and the same score."""
+        return [
+            person
+            for person, by_system in sorted(self.scores.items())
+            if len({v for values in by_system.values() for v in values}) == 1
+            and None not in {v for values in by_system.values() for v in values}
+        ]
+
+    def line(self) -> str:
+        """Per system its records; then the people the systems share, and their scores."""
+        held = ", ".join(f"{VENDORS[s]} {self.records.get(s, 0):,}" for s in self.systems)
+        people = f"people: {len(self.holders_of):,} in all; records: {held}"
+        if len(self.systems) < 2:
+            return people
+        names = " and ".join(VENDORS[s] for s in self.systems)
+        both, agreeing = len(self.both), len(self.agreeing)
+        same = f"all {both:,}" if agreeing == both else f"{agreeing:,} of {both:,}"
+        return f"{people}\n{both:,} people in both: same score in {names} for {same}"
+
+    def holders(self) -> dict[str, str]:
+        """Person id -> the systems holding them, as a ranking shows it (none when there is
+        one system: it holds everyone)."""
+        if len(self.systems) < 2:
+            return {}
+        return {
+            str(person): " · ".join(VENDORS[s] for s in systems)
+            for person, systems in self.holders_of.items()
+        }
+
+
+def shared_scores(box: Sandbox, app: Leadscore) -> Shared:
+    """The people of `app`'s store by system, and the score each emulator in `box` holds
+    on every record of the people held by more than one system."""
+    systems = tuple(c.system for c in app.connectors)
+    records = app.store.records_by_person()
+    counts = {s: sum(sys == s for pairs in records.values() for sys, _ in pairs) for s in systems}
+    holders = {
+        person: tuple(s for s in systems if any(sys == s for sys, _ in pairs))
+        for person, pairs in records.items()
+    }
+    names = {s: app.fields(s).names["score"] for s in systems}
+    scores: dict[int, dict[str, list[str | None]]] = {}
+    for person, pairs in records.items():
+        if len(holders[person]) < 2:
+            continue
+        scores[person] = {
+            s: [held_score(box, s, record, names[s]) for sys, record in pairs if sys == s]
+            for s in holders[person]
+        }
+    return Shared(systems, counts, holders, scores)
+
+
+def held_score(box: Sandbox, system: str, record: str, name: str) -> str | None:
+    """The score a record holds in its emulator, as a whole number's text; None if none."""
+    raw: object = None
+    if system == "hubspot":
+        with box.hubspot.lock:
+            try:
+                raw = box.hubspot.contacts.value(name, box.hubspot.contact_row(record))
+            except KeyError:
+                raw = None
+    elif system == "salesforce":
+        with box.salesforce.org_lock:
+            raw = (box.salesforce.org.record(record) or {}).get(name)
+    if raw in (None, ""):
+        return None
+    return f"{float(str(raw)):g}"
