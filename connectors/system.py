@@ -98,6 +98,9 @@ class BuildOptions:
     """Seed of the retry jitter, for repeatable runs."""
     attributes: AttributeMap | None = None
     """The system's fields -> rule attributes (None: the system's defaults)."""
+    http: Any = None
+    """A `requests.Session` for SDKs built on requests (a proxy's adapters, a local
+    emulator's); None: the SDK's own."""
 
 
 @dataclass(frozen=True)

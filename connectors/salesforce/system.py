@@ -49,6 +49,7 @@ def build_salesforce(settings: SalesforceSettings, options: BuildOptions) -> Con
         settings,
         properties=options.properties,
         attributes=options.attributes,
+        http=options.http,
         clock=options.pace,
         seed=options.seed,
     )

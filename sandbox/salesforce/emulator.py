@@ -26,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest
 
 from sandbox.clock import SandboxClock
-from sandbox.faults import Fault, FaultPlan, Latency
+from sandbox.faults import DAILY_LIMIT, EXPIRED_SESSION, Fault, FaultPlan, Latency
 from sandbox.http import Emulator, Handler, Request, Response, Route
 from sandbox.limits import ServerDailyLimit
 from sandbox.salesforce import auth
@@ -39,8 +39,10 @@ from sandbox.salesforce.org import Org
 from sandbox.salesforce.query import QueryEngine
 from sandbox.salesforce.schema import SObjectType, new_custom_field
 from sandbox.salesforce.security import SECURITY_TYPES, FieldSecurity
+from sandbox.salesforce.simulation import record_activity
 from sandbox.salesforce.values import to_json
 from sandbox.world.tables import World
+from scoring.records import ActivityType
 
 MAX_COLLECTION = 200
 DATA = "/services/data/{version}"
@@ -120,6 +122,21 @@ class SalesforceSandbox(Emulator):
         with self.org_lock:
             self.org.merge(master_id, list(duplicate_ids))
 
+    def add_activity(
+        self,
+        person: int,
+        kind: ActivityType | str,
+        at: datetime | None = None,
+        *,
+        campaign: int = -1,
+        amount: float | None = None,
+    ) -> str:
+        """Record what a world person just did (a meeting, a call, a campaign response, a
+        deal), at `at` or now, as Salesforce would; the id of the record made or changed."""
+        with self.org_lock:
+            moment = at or self.org.stamp()
+            return record_activity(self.org, person, ActivityType(kind), moment, campaign, amount)
+
     # -- the emulator hooks ---------------------------------------------------------------
 
     def admit(self, request: Request) -> Response | None:
@@ -159,13 +176,21 @@ class SalesforceSandbox(Emulator):
             response.headers["Sforce-Limit-Info"] = usage
 
     def fault_response(self, request: Request, fault: Fault) -> Response:
+        """Salesforce has no 429: refused for rate is its concurrent-request limit's 403, for
+        the day its daily allocation's 403; a session that ended answers 401 (and is ended).
+        Outside the REST API (logins) every injected error is a 503."""
         if request.path.startswith("/services/Soap/"):
             return auth.fault_response("SERVER_UNAVAILABLE", "Server temporarily unavailable")
-        if fault.status == 429:
-            answer = _errors(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests, try again later.")
-            answer.headers["Retry-After"] = str(fault.retry_after)
-            return answer
-        if fault.status == 503:
+        api = request.path.startswith("/services/data/v")
+        if api and fault.status == 429:
+            message = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+            return _errors(403, "REQUEST_LIMIT_EXCEEDED", message)
+        if api and fault.status == DAILY_LIMIT:
+            return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+        if api and fault.status == EXPIRED_SESSION:
+            self.login.end(request.headers.get("authorization", "").partition(" ")[2])
+            return _errors(401, "INVALID_SESSION_ID", "Session expired or invalid")
+        if fault.status == 503 or not api:
             return _errors(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable.")
         message = "An unexpected error occurred. Please include this ErrorId if you contact "
         return _errors(fault.status, "UNKNOWN_EXCEPTION", message + "support: 1234567-89 (-1)")
