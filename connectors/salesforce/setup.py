@@ -100,6 +100,8 @@ def setup_fields(
     if permission_set:
         grants = grant_fields(api, permission_set, [s.name for s in fields], dry_run=dry_run)
         report.created.extend(grants)
+        if grants and not dry_run:
+            schema.forget()  # the fields granted show in describe from now on
     report.available.extend(available(schema))
     return report
 
@@ -141,7 +143,14 @@ def grant_fields(
             "PermissionsRead": True,
             "PermissionsEdit": True,
         }
-        api.rest("fieldpermissions.create", "sobjects/FieldPermissions", method="POST", json=body)
+        try:
+            api.rest(
+                "fieldpermissions.create", "sobjects/FieldPermissions", method="POST", json=body
+            )
+        except RejectedError as refused:
+            # Granted already: by a create whose answer was lost and which was sent again.
+            if "DUPLICATE_VALUE" not in refused.detail:
+                raise
     assign_to_self(api, parent)
     return [f"{name}: {full} (field permission)" for full in missing]
 

@@ -178,10 +178,14 @@ class SalesforceSandbox(Emulator):
     def fault_response(self, request: Request, fault: Fault) -> Response:
         """Salesforce has no 429: refused for rate is its concurrent-request limit's 403, for
         the day its daily allocation's 403; a session that ended answers 401 (and is ended).
-        Outside the REST API (logins) every injected error is a 503."""
+        Outside the REST API a login answers a SOAP fault, the OAuth endpoints a server
+        error's status with a page of text, as a server down for maintenance would."""
         if request.path.startswith("/services/Soap/"):
             return auth.fault_response("SERVER_UNAVAILABLE", "Server temporarily unavailable")
         api = request.path.startswith("/services/data/v")
+        if not api:
+            status = 500 if fault.status == 500 else 503
+            return Response.text("Service temporarily unavailable", status, "text/html")
         if api and fault.status == 429:
             message = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
             return _errors(403, "REQUEST_LIMIT_EXCEEDED", message)
@@ -190,7 +194,7 @@ class SalesforceSandbox(Emulator):
         if api and fault.status == EXPIRED_SESSION:
             self.login.end(request.headers.get("authorization", "").partition(" ")[2])
             return _errors(401, "INVALID_SESSION_ID", "Session expired or invalid")
-        if fault.status == 503 or not api:
+        if fault.status == 503:
             return _errors(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable.")
         message = "An unexpected error occurred. Please include this ErrorId if you contact "
         return _errors(fault.status, "UNKNOWN_EXCEPTION", message + "support: 1234567-89 (-1)")
