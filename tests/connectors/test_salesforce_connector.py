@@ -473,6 +473,48 @@ def test_setup_grants_the_permission_set_read_and_edit_on_every_field(
     assert sf.calls()["permissionset.create"] == 1 and sf.calls()["assignment.create"] == 2
 
 
+def test_a_field_permission_granted_by_a_create_whose_answer_was_lost_counts_as_granted(
+    sandbox: SalesforceSandbox,
+) -> None:
+    sf = connector_of(sandbox, password_settings(sandbox, permission_set="Leadscore"))
+    sf.setup(FIELDS, dry_run=True)  # describes read before the faults
+    sandbox.faults = FaultPlan(lost=1.0, operations=frozenset({"sobject.create"}))
+    original = sandbox.faults.draw
+
+    def lose_first_grant(operation: str) -> Any:
+        """The first field permission lands, its answer is lost; the rest pass."""
+        lost = sum(1 for c in sandbox.log if c.operation == "sobject.create" and c.status == 0)
+        grants = sum(1 for c in sandbox.log if c.path.endswith("/FieldPermissions"))
+        return original(operation) if lost == 0 and grants == 1 else None
+
+    sandbox.faults.draw = lose_first_grant  # type: ignore[method-assign]
+    made = sf.setup(FIELDS)
+    sandbox.faults = FaultPlan()
+    again = sf.setup(FIELDS, dry_run=True)
+
+    refused_again = [
+        c for c in sandbox.log if c.path.endswith("/FieldPermissions") and c.status == 400
+    ]
+    assert len(refused_again) == 1  # sent again after its answer was lost: DUPLICATE_VALUE
+    assert len([n for n in made.created if n.endswith("(field permission)")]) == 2 * len(FIELDS)
+    assert again.missing == []
+
+
+def test_a_setup_run_again_after_one_that_failed_sees_the_fields_it_granted(
+    sandbox: SalesforceSandbox,
+) -> None:
+    sf = connector_of(sandbox, password_settings(sandbox, permission_set="Leadscore"))
+    sandbox.faults = FaultPlan(daily_limit=1.0, operations=frozenset({"sobject.create"}))
+    with pytest.raises(BudgetExhausted):
+        sf.setup(FIELDS)  # the fields made, hidden from us: no grant went through
+    sandbox.faults = FaultPlan()
+
+    sf.setup(FIELDS)
+    checked = sf.setup(FIELDS, dry_run=True)  # what a sync checks first, in the same process
+
+    assert checked.missing == [] and checked.created == []
+
+
 def test_writes_land_in_their_fields_types_and_leave_a_contacts_status_alone(
     sandbox: SalesforceSandbox, sf: SalesforceConnector
 ) -> None:
@@ -565,6 +607,28 @@ def test_an_expired_access_token_stops_the_run_without_showing_it(
 
     assert "ACCESS_TOKEN" in str(refused.value) and token not in str(refused.value)
     assert sf.api.logins == 0
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [FaultPlan(server_error=1.0), FaultPlan(truncated=1.0)],
+    ids=["server error", "answer cut off"],
+)
+def test_a_login_that_failed_on_salesforces_side_is_tried_again(
+    sandbox: SalesforceSandbox, plan: FaultPlan
+) -> None:
+    sandbox.faults = FaultPlan(
+        server_error=plan.server_error, truncated=plan.truncated,
+        operations=frozenset({"oauth.token"}),
+    )  # fmt: skip
+    first = sandbox.faults.draw
+    sandbox.faults.draw = lambda op: first(op) if sandbox.calls["oauth.token"] < 3 else None  # type: ignore[method-assign]
+    sf = connector_of(sandbox)
+
+    found = people(pages(sf, "contacts"))
+
+    assert len(found) == 6
+    assert sandbox.calls["oauth.token"] == 3 and sf.calls()["login"] == 3
 
 
 def test_a_refused_login_names_no_credential(sandbox: SalesforceSandbox) -> None:
