@@ -7,22 +7,28 @@ Loopback only: every system is its emulator on 127.0.0.1, on a clock `SCALE`
 times faster than real time (rate windows, Retry-After and backoff pass
 quickly), over a small synthetic world. For each system of
 `connectors.registry.SYSTEMS` (each needs an entry in `TARGETS`, which says how
-to read the values written into its emulator and how to add new activity) and
-each seed, the same sequence runs:
+to point leadscore at its emulator, how to read the values written there, what
+new activity to add and which of the vendor's own faults to raise) and each
+seed, the same sequence runs:
 
     setup, full sync, new activity, incremental sync, new activity, incremental sync
 
 first against a clean emulator (the reference values), then under each scenario:
 
-- heavy: 10-30 % 429s, 5-10 % 5xx, 2-5 % dropped connections, 2-5 % records
-  refused inside a batch write (shares drawn from the seed);
+- heavy: 10-30 % refused for rate (HubSpot's 429; Salesforce's 403 of its
+  concurrent-request limit), 5-10 % 5xx, 2-5 % dropped connections, 2-5 %
+  records refused inside a batch write (Salesforce: UNABLE_TO_LOCK_ROW), and the
+  vendor's own (Salesforce: 0.2-0.6 % 403 REQUEST_LIMIT_EXCEEDED of its daily
+  allocation, which stops a run, and 1-3 % sessions ended, 401
+  INVALID_SESSION_ID); shares drawn from the seed;
 - truncated: 10 % of replies cut off mid-body;
 - lost: 10 % of requests carried out, then the connection closed unanswered;
 - kill: a sync or setup in a process of its own, killed with SIGKILL after a random
   number of its calls (over the whole sequence's calls), then run again, and the
   rest of the sequence.
 
-A run that raises is a failed run; the next step goes on as a scheduled job would.
+A run that raises is a failed run; the next step goes on as a scheduled job would
+(a failed setup is run again, up to `FOLLOW_UPS` times, as whoever runs it would).
 Where records were refused or the last run failed, up to `FOLLOW_UPS` quiet
 incremental runs follow (the next scheduled runs). Then the values of every
 contact in the emulator (our fields, the scoring time aside) are compared with
