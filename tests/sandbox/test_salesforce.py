@@ -416,20 +416,28 @@ def test_queries_page_by_2000_and_query_all_follows_next_records_url(
     assert len({r["Email"] for r in everyone["records"]}) == 4100
 
 
-def test_batch_size_option_and_stale_locators(crowd: SalesforceSandbox) -> None:
+def test_batch_size_option_and_locators_that_last_two_days(crowd: SalesforceSandbox) -> None:
     sf = connect(crowd)
     small = sf.query("SELECT Id FROM Lead", headers={"Sforce-Query-Options": "batchSize=500"})
-    opened = [sf.query("SELECT Id FROM Lead")["nextRecordsUrl"] for _ in range(10)]
+    opened = [sf.query("SELECT Id FROM Lead")["nextRecordsUrl"] for _ in range(12)]
+    last = opened[0].rpartition("-")[0] + "-4000"
+    again = [sf.query_more(last, identifier_is_url=True) for _ in range(2)]  # a reply lost
+    # any number open (API version 56.0 on), the last page as often as asked
+    second = sf.query_more(small["nextRecordsUrl"], identifier_is_url=True)
+    newest = sf.query_more(opened[-1], identifier_is_url=True)
+    with crowd.org_lock:  # two days on
+        for cursor in crowd.queries.cursors.values():
+            cursor.opened = crowd.org.now() - timedelta(days=2)
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.query_more(small["nextRecordsUrl"], identifier_is_url=True)
 
     assert len(small["records"]) == 500 and small["nextRecordsUrl"].endswith("-500")
-    with pytest.raises(SalesforceMalformedRequest) as refused:
-        sf.query_more(
-            small["nextRecordsUrl"], identifier_is_url=True
-        )  # the eleventh cursor closed it
+    assert len(second["records"]) == 500
+    assert [(len(a["records"]), a["done"]) for a in again] == [(100, True)] * 2
     assert answer(refused.value) == [
         {"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}
     ]
-    assert len(sf.query_more(opened[-1], identifier_is_url=True)["records"]) == 2000
+    assert len(newest["records"]) == 2000
 
 
 # -- describe and custom fields ----------------------------------------------------------------
