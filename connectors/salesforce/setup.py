@@ -100,8 +100,10 @@ def setup_fields(
     if permission_set:
         grants = grant_fields(api, permission_set, [s.name for s in fields], dry_run=dry_run)
         report.created.extend(grants)
-        if grants and not dry_run:
-            schema.forget()  # the fields granted show in describe from now on
+        if not dry_run:
+            # What is granted and assigned (by this setup, or one cut short before it)
+            # shows in describe from now on.
+            schema.forget()
     report.available.extend(available(schema))
     return report
 

@@ -515,6 +515,21 @@ def test_a_setup_run_again_after_one_that_failed_sees_the_fields_it_granted(
     assert checked.missing == [] and checked.created == []
 
 
+def test_a_setup_that_finds_everything_granted_by_one_cut_short_sees_the_fields(
+    sandbox: SalesforceSandbox,
+) -> None:
+    settings = password_settings(sandbox, permission_set="Leadscore")
+    sf = connector_of(sandbox, settings)
+    sf.setup(FIELDS, dry_run=True)  # describes read before any field was made
+    connector_of(sandbox, settings).setup(FIELDS)  # a setup in a process killed after it
+
+    again = sf.setup(FIELDS)
+    checked = sf.setup(FIELDS, dry_run=True)
+
+    assert [n for n in again.created if n.endswith("(field permission)")] == []
+    assert checked.missing == [] and "Leadscore_Score__c" in checked.available
+
+
 def test_writes_land_in_their_fields_types_and_leave_a_contacts_status_alone(
     sandbox: SalesforceSandbox, sf: SalesforceConnector
 ) -> None:
