@@ -406,7 +406,10 @@ def faulty_run(world: World, plan: FaultPlan, clean: Clean, scratch: Path, tally
         sequence(world, box, state, tally)
         world.target.emulator(box).faults = FaultPlan()
         tally.calls += world.target.emulator(box).calls.total()
-        tally.differ += compare(world, box, clean.values)
+        differ = compare(world, box, clean.values)
+        tally.differ += differ
+        if differ:
+            tally.note(f"seed {world.seed}: {differ} contacts differ")
 
 
 CHILD = textwrap.dedent(
@@ -485,7 +488,10 @@ def killed_run(
         stirs = STEPS[:index].count("stir")
         sequence(world, box, state, tally, steps=STEPS[index:], stirs_done=stirs)
         tally.calls += emulator.calls.total()
-        tally.differ += compare(world, box, clean.values)
+        differ = compare(world, box, clean.values)
+        tally.differ += differ
+        if differ:
+            tally.note(f"kill at call {point} (seed {world.seed}): {differ} contacts differ")
 
 
 # -- the campaign ------------------------------------------------------------------------------
