@@ -56,7 +56,7 @@ def test_the_fault_campaign_runs_small_and_finds_every_contact_as_a_clean_run_le
     sys.modules[spec.name] = module  # its dataclasses look their module up
     try:
         spec.loader.exec_module(module)
-        code = module.main(["--people", "50", "--seeds", "1", "--kills", "0"])
+        code = module.main(["--people", "20", "--seeds", "1", "--kills", "0"])
     finally:
         del sys.modules[spec.name]
     out = capsys.readouterr().out
