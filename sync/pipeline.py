@@ -227,12 +227,8 @@ class Sync:
 
     # -- pull -----------------------------------------------------------------------------------
 
-    def _commit_stored(
-        self,
-        pending: Mapping[str, Mapping[str, str]],
-        whole: Mapping[str, set[str]],
-        as_of: datetime,
-    ) -> None:
+    def _commit_stored(self, pending: Mapping[str, Mapping[str, str]],
+                       whole: Mapping[str, set[str]], as_of: datetime) -> None:  # fmt: skip
         """A run stopped by the day's budget commits the cursors of the streams it pulled
         whole, so the next run does not spend its budget on them again: safe, as whoever
         they brought stays due until their writes land (`sync.dues`). A stream cut short

@@ -122,15 +122,8 @@ class SalesforceSandbox(Emulator):
         with self.org_lock:
             self.org.merge(master_id, list(duplicate_ids))
 
-    def add_activity(
-        self,
-        person: int,
-        kind: ActivityType | str,
-        at: datetime | None = None,
-        *,
-        campaign: int = -1,
-        amount: float | None = None,
-    ) -> str:
+    def add_activity(self, person: int, kind: ActivityType | str, at: datetime | None = None, *,
+                     campaign: int = -1, amount: float | None = None) -> str:  # fmt: skip
         """Record what a world person just did (a meeting, a call, a campaign response, a
         deal), at `at` or now, as Salesforce would; the id of the record made or changed."""
         with self.org_lock:
