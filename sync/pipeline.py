@@ -10,7 +10,8 @@ Crash safety comes from that order: the store is changed one transaction at a
 time, writes are idempotent, and cursors move last. A run killed anywhere and
 run again pulls the same records again (deduplicated), computes the same
 values, and writes whatever had not landed, so every system ends holding the
-values an uninterrupted run would have written.
+values an uninterrupted run would have written. (A run the day's request budget
+stops commits the cursors of the streams it pulled whole: `_commit_stored`.)
 
 A run rescores only who is due (`sync/incremental.py`): persons with new or
 changed inputs, and those whose written values time may have moved since they
@@ -276,7 +277,8 @@ class Sync:
 
         def store(items: Sequence[tuple[str, Page | None]]) -> None:
             pages = [(stream, page) for stream, page in items if page is not None]
-            self.store_pages(connector.system, [page for _, page in pages], stats, as_of)
+            if pages:
+                self.store_pages(connector.system, [page for _, page in pages], stats, as_of)
             for stream, page in pages:
                 if page.cursor is not None:
                     pending[stream] = page.cursor
