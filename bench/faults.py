@@ -7,22 +7,28 @@ Loopback only: every system is its emulator on 127.0.0.1, on a clock `SCALE`
 times faster than real time (rate windows, Retry-After and backoff pass
 quickly), over a small synthetic world. For each system of
 `connectors.registry.SYSTEMS` (each needs an entry in `TARGETS`, which says how
-to read the values written into its emulator and how to add new activity) and
-each seed, the same sequence runs:
+to point leadscore at its emulator, how to read the values written there, what
+new activity to add and which of the vendor's own faults to raise) and each
+seed, the same sequence runs:
 
     setup, full sync, new activity, incremental sync, new activity, incremental sync
 
 first against a clean emulator (the reference values), then under each scenario:
 
-- heavy: 10-30 % 429s, 5-10 % 5xx, 2-5 % dropped connections, 2-5 % records
-  refused inside a batch write (shares drawn from the seed);
+- heavy: 10-30 % refused for rate (HubSpot's 429; Salesforce's 403 of its
+  concurrent-request limit), 5-10 % 5xx, 2-5 % dropped connections, 2-5 %
+  records refused inside a batch write (Salesforce: UNABLE_TO_LOCK_ROW), and the
+  vendor's own (Salesforce: 0.2-0.6 % 403 REQUEST_LIMIT_EXCEEDED of its daily
+  allocation, which stops a run, and 1-3 % sessions ended, 401
+  INVALID_SESSION_ID); shares drawn from the seed;
 - truncated: 10 % of replies cut off mid-body;
 - lost: 10 % of requests carried out, then the connection closed unanswered;
 - kill: a sync or setup in a process of its own, killed with SIGKILL after a random
   number of its calls (over the whole sequence's calls), then run again, and the
   rest of the sequence.
 
-A run that raises is a failed run; the next step goes on as a scheduled job would.
+A run that raises is a failed run; the next step goes on as a scheduled job would
+(a failed setup is run again, up to `FOLLOW_UPS` times, as whoever runs it would).
 Where records were refused or the last run failed, up to `FOLLOW_UPS` quiet
 incremental runs follow (the next scheduled runs). Then the values of every
 contact in the emulator (our fields, the scoring time aside) are compared with
@@ -33,6 +39,7 @@ runs, contacts whose values differ (goal 0) and seconds. Exit 1 if any differ.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -45,12 +52,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from connectors.registry import SYSTEMS
 from connectors.system import System
-from sandbox import FaultPlan, Sandbox
+from sandbox import FaultPlan, Sandbox, SandboxClock
 from sandbox.http import Emulator
+from sandbox.salesforce import sandbox_session
+from sandbox.salesforce.values import to_json
 from scoring import RuleSet, load_rules
+from scoring.records import ActivityType
 from sync import Leadscore, SyncOptions
 from sync.demo import NEW_ACTIVITY
 from sync.fields import SCORED_AT, FieldMap
@@ -77,10 +88,30 @@ class Target:
     """How the campaign reaches one system's emulator in a `Sandbox`."""
 
     emulator: Callable[[Sandbox], Emulator]
+    section: Callable[[Sandbox], dict[str, str]]
+    """The system's settings section that points leadscore at the emulator."""
     held: Callable[[Sandbox, Sequence[str]], Values]
     """Per record, the values of these fields as the emulator holds them."""
-    stir: Callable[[Sandbox, random.Random, datetime], int]
-    """Give seeded-random records new activity dated at the moment given; how many."""
+    people: Callable[[Sandbox], list[str]]
+    """Who may be given new activity (as `add` names them)."""
+    kinds: Sequence[Any]
+    """What new activity may be: each person stirred gets one to three of these."""
+    add: Callable[[Sandbox, str, Any, datetime], None]
+    """Give one person one kind of new activity, dated at the moment given."""
+    faults: Callable[[random.Random], dict[str, float]] = lambda rnd: {}
+    """The system's own faults (`FaultPlan` shares) mixed into the heavy scenario."""
+    transport: Callable[[str], Any] | None = None
+    """A requests session reaching the emulator at this base URL, for an SDK that needs one."""
+
+
+def stir(target: Target, box: Sandbox, rnd: random.Random, at: datetime) -> int:
+    """Give seeded-random people new activity dated `at`; how many."""
+    people = target.people(box)
+    chosen = sorted(rnd.sample(range(len(people)), max(1, round(len(people) * STIRRED))))
+    for index in chosen:
+        for kind in rnd.sample(list(target.kinds), rnd.randint(1, min(3, len(target.kinds)))):
+            target.add(box, people[index], kind, at)
+    return len(chosen)
 
 
 def hubspot_held(box: Sandbox, names: Sequence[str]) -> Values:
@@ -91,17 +122,80 @@ def hubspot_held(box: Sandbox, names: Sequence[str]) -> Values:
     }
 
 
-def hubspot_stir(box: Sandbox, rnd: random.Random, at: datetime) -> int:
-    size = box.hubspot.contacts.size
-    chosen = sorted(rnd.sample(range(1, size + 1), max(1, round(size * STIRRED))))
-    for contact in chosen:
-        for kind, url in rnd.sample(NEW_ACTIVITY, rnd.randint(1, 3)):
-            box.hubspot.add_event(str(contact), kind, at, url=url)
-    return len(chosen)
+def hubspot_add(box: Sandbox, contact: str, kind: Any, at: datetime) -> None:
+    activity, url = kind
+    box.hubspot.add_event(contact, activity, at, url=url)
+
+
+def salesforce_section(box: Sandbox) -> dict[str, str]:
+    """The recommended login, client credentials on the org's My Domain, so that a session
+    that ends is renewed as in production."""
+    given = box.salesforce.credentials("client_credentials")
+    return {
+        "client_id": given["consumer_key"],
+        "client_secret": given["consumer_secret"],
+        "my_domain": f"https://{given['domain']}.salesforce.com",
+    }
+
+
+def salesforce_held(box: Sandbox, names: Sequence[str]) -> Values:
+    """Every Lead and Contact that can hold our fields: a converted Lead is never written
+    (its person is scored on their Contact)."""
+    org, found = box.salesforce.org, {}
+    with box.salesforce.org_lock:
+        for sobject in ("Lead", "Contact"):
+            table = org.table(sobject)
+            for row in range(len(table)):
+                record = table.record(row)
+                if not record.get("IsConverted"):
+                    found[record["Id"]] = {n: sf_text(record.get(n)) for n in names}
+    return found
+
+
+def sf_text(value: Any) -> str | None:
+    return None if value is None else str(to_json(value))
+
+
+def salesforce_people(box: Sandbox) -> list[str]:
+    """World persons with a live Lead or Contact."""
+    index = box.salesforce.org.index
+    size = 0 if box.world is None else len(box.world.people)
+    return [str(p) for p in range(size) if index.person_record(p) is not None]
+
+
+def salesforce_add(box: Sandbox, person: str, kind: Any, at: datetime) -> None:
+    """A campaign response, a logged call or a meeting; a response to one of the email
+    campaigns (the world's, first among the Campaigns), chosen by the person."""
+    emails = 0 if box.world is None else len(box.world.campaigns)
+    campaign = int(person) % max(1, emails)
+    box.salesforce.add_activity(int(person), kind, at, campaign=campaign)
+
+
+def salesforce_faults(rnd: random.Random) -> dict[str, float]:
+    """An org near its rolling 24-hour allocation (403 TotalRequests, never retried: the
+    run stops) and sessions that end (401 INVALID_SESSION_ID: logged in again once)."""
+    return {"daily_limit": rnd.uniform(0.002, 0.006), "expired_session": rnd.uniform(0.01, 0.03)}
 
 
 TARGETS: dict[str, Target] = {
-    "hubspot": Target(lambda box: box.hubspot, hubspot_held, hubspot_stir),
+    "hubspot": Target(
+        lambda box: box.hubspot,
+        lambda box: dict(box.connection_settings()["hubspot"]),
+        hubspot_held,
+        lambda box: [str(c) for c in range(1, box.hubspot.contacts.size + 1)],
+        NEW_ACTIVITY,
+        hubspot_add,
+    ),
+    "salesforce": Target(
+        lambda box: box.salesforce,
+        salesforce_section,
+        salesforce_held,
+        salesforce_people,
+        (ActivityType.EMAIL_CLICK, ActivityType.SALES_TOUCH, ActivityType.MEETING),
+        salesforce_add,
+        salesforce_faults,
+        sandbox_session,
+    ),
 }
 
 
@@ -150,17 +244,29 @@ class World:
         """New activity is dated the same in every run of this world."""
         return self.start(box) + timedelta(minutes=stir + 1)
 
-    def settings_section(self, box: Sandbox) -> dict[str, str]:
-        return dict(box.connection_settings()[self.system.name])
-
     def open(self, box: Sandbox, state: str, seed: int) -> Leadscore:
-        settings = isolated_settings(
-            state_url=state, **{self.system.name: self.settings_section(box)}
-        )
-        at = self.scored_at(box)
-        return Leadscore.open(
-            settings, rules=self.rules, clock=lambda: at, pace=box.clock, seed=seed
-        )
+        emulator = self.target.emulator(box)
+        return open_app(self.system.name, self.target.section(box), emulator.base_url, state,
+                        self.rules, self.scored_at(box), box.clock, seed)  # fmt: skip
+
+
+def open_app(
+    name: str,
+    section: dict[str, str],
+    base_url: str,
+    state: str,
+    rules: RuleSet,
+    at: datetime,
+    pace: SandboxClock,
+    seed: int,
+) -> Leadscore:
+    """A run of one system against its emulator, wired as from settings (in this process
+    and in a child to be killed): its connector is built as the registry builds it, with
+    the target's requests session where its SDK needs one."""
+    settings = isolated_settings(state_url=state, **{name: section})
+    transport = TARGETS[name].transport
+    http = {name: transport(base_url)} if transport is not None else None
+    return Leadscore.open(settings, rules=rules, clock=lambda: at, pace=pace, seed=seed, http=http)
 
 
 def run_step(app: Leadscore, step: str, tally: Tally) -> bool:
@@ -205,10 +311,14 @@ def sequence(
             before = emulator.calls.total()
             if step == "stir":
                 rnd = random.Random(world.seed * 1000 + stirs)
-                world.target.stir(box, rnd, world.stamp(box, stirs))
+                stir(world.target, box, rnd, world.stamp(box, stirs))
                 stirs += 1
             else:
                 ok = run_step(app, step, tally)
+                for _ in range(FOLLOW_UPS if step == "setup" else 0):
+                    if ok:
+                        break
+                    ok = run_step(app, step, tally)  # as whoever runs setup would
             if counts is not None:
                 counts.append(emulator.calls.total() - before)
         follow_up(world, app, tally, ok)
@@ -226,7 +336,7 @@ def compare(world: World, box: Sandbox, expected: Values) -> int:
 # -- scenarios ---------------------------------------------------------------------------------
 
 
-def heavy(seed: int) -> FaultPlan:
+def heavy(seed: int, target: Target) -> FaultPlan:
     rnd = random.Random(seed)
     return FaultPlan(
         rate_limited=rnd.uniform(0.10, 0.30),
@@ -234,13 +344,14 @@ def heavy(seed: int) -> FaultPlan:
         dropped=rnd.uniform(0.02, 0.05),
         record_failure=rnd.uniform(0.02, 0.05),
         seed=seed,
+        **target.faults(rnd),
     )
 
 
-PLANS: dict[str, Callable[[int], FaultPlan]] = {
+PLANS: dict[str, Callable[[int, Target], FaultPlan]] = {
     "heavy faults": heavy,
-    "truncated replies": lambda seed: FaultPlan(truncated=0.10, seed=seed),
-    "lost replies": lambda seed: FaultPlan(lost=0.10, seed=seed),
+    "truncated replies": lambda seed, _: FaultPlan(truncated=0.10, seed=seed),
+    "lost replies": lambda seed, _: FaultPlan(lost=0.10, seed=seed),
 }
 
 
@@ -276,25 +387,28 @@ def faulty_run(world: World, plan: FaultPlan, clean: Clean, scratch: Path, tally
         sequence(world, box, state, tally)
         world.target.emulator(box).faults = FaultPlan()
         tally.calls += world.target.emulator(box).calls.total()
-        tally.differ += compare(world, box, clean.values)
+        differ = compare(world, box, clean.values)
+        tally.differ += differ
+        if differ:
+            tally.note(f"seed {world.seed}: {differ} contacts differ")
 
 
 CHILD = textwrap.dedent(
     """
-    import sys
+    import json, sys
     from datetime import datetime
     from pathlib import Path
     from sandbox import SandboxClock
-    from sync import Leadscore, SyncOptions
-    from sync.settings import isolated_settings
+    from scoring import load_rules
+    from sync import SyncOptions
 
-    system, base, token, state, rules, at, step, scale, seed = sys.argv[1:]
-    moment = datetime.fromisoformat(at)
-    section = {"access_token": token, "host": base}
-    settings = isolated_settings(state_url=state, **{system: section})
-    app = Leadscore.open(
-        settings, rules=Path(rules), clock=lambda: moment, pace=SandboxClock(float(scale)),
-        seed=int(seed),
+    sys.path.insert(0, str(Path("bench").resolve()))
+    import faults
+
+    system, section, base, state, rules, at, step, scale, seed = sys.argv[1:]
+    app = faults.open_app(
+        system, json.loads(section), base, state, load_rules(rules), datetime.fromisoformat(at),
+        SandboxClock(float(scale)), int(seed),
     )
     if step == "setup":
         app.setup()
@@ -319,7 +433,6 @@ def killed_run(
     with world.sandbox() as box:
         emulator = world.target.emulator(box)
         sequence(world, box, state, tally, steps=STEPS[:index])
-        section = world.settings_section(box)
         before = emulator.calls.total()
         child = subprocess.Popen(
             [
@@ -327,8 +440,8 @@ def killed_run(
                 "-c",
                 CHILD,
                 world.system.name,
-                section["host"],
-                section["access_token"],
+                json.dumps(world.target.section(box)),
+                emulator.base_url,
                 state,
                 str(RULES),
                 world.scored_at(box).isoformat(),
@@ -356,7 +469,10 @@ def killed_run(
         stirs = STEPS[:index].count("stir")
         sequence(world, box, state, tally, steps=STEPS[index:], stirs_done=stirs)
         tally.calls += emulator.calls.total()
-        tally.differ += compare(world, box, clean.values)
+        differ = compare(world, box, clean.values)
+        tally.differ += differ
+        if differ:
+            tally.note(f"kill at call {point} (seed {world.seed}): {differ} contacts differ")
 
 
 # -- the campaign ------------------------------------------------------------------------------
@@ -399,7 +515,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 tally = Tally()
                 started = time.perf_counter()
                 for world in worlds:
-                    faulty_run(world, plan(world.seed), cleans[world.seed], scratch, tally)
+                    faulty = plan(world.seed, world.target)
+                    faulty_run(world, faulty, cleans[world.seed], scratch, tally)
                 tally.seconds = time.perf_counter() - started
                 rows.append((system.label, scenario, tally))
             if args.kills:

@@ -18,6 +18,12 @@ class Latency:
         return self.fixed + (rnd.random() * self.jitter if self.jitter else 0.0)
 
 
+DAILY_LIMIT = 403
+"""A `Fault.status` of the day's requests spent."""
+EXPIRED_SESSION = 401
+"""A `Fault.status` of a session that ended."""
+
+
 @dataclass(frozen=True)
 class Fault:
     """One injected fault: an error status, a dropped connection, a slow answer, or an
@@ -42,6 +48,14 @@ class FaultPlan:
     body before the connection closes; `lost` ones are carried out, then the connection
     closes without an answer (the client cannot tell whether they landed).
     `operations`, when given, limits the faults to those operation names.
+
+    `rate_limited` is each vendor's refusal for rate (HubSpot's and Mailchimp's 429,
+    Salesforce's 403 for its concurrent-request limit); `daily_limit` its refusal once
+    the day's requests are spent (Salesforce's 403 "TotalRequests"), and
+    `expired_session` a refusal of a session that ended (Salesforce's 401
+    INVALID_SESSION_ID, the session ended with it). An emulator answers each in its
+    vendor's own format; those whose vendor has no such answer treat the last two as
+    server errors.
     """
 
     rate_limited: float = 0.0
@@ -52,6 +66,8 @@ class FaultPlan:
     truncated: float = 0.0
     lost: float = 0.0
     record_failure: float = 0.0
+    daily_limit: float = 0.0
+    expired_session: float = 0.0
     retry_after: int = 1
     seed: int = 0
     operations: frozenset[str] | None = None
@@ -67,6 +83,8 @@ class FaultPlan:
             self.slow,
             self.truncated,
             self.lost,
+            self.daily_limit,
+            self.expired_session,
             self.record_failure,
         )
         if any(s < 0 or s > 1 for s in shares) or sum(shares[:-1]) > 1:
@@ -83,6 +101,8 @@ class FaultPlan:
             or self.slow
             or self.truncated
             or self.lost
+            or self.daily_limit
+            or self.expired_session
         ):
             return None
         with self._lock:
@@ -105,6 +125,12 @@ class FaultPlan:
         edge += self.lost
         if roll < edge:
             return Fault(lost=True)
+        edge += self.daily_limit
+        if roll < edge:
+            return Fault(status=DAILY_LIMIT)
+        edge += self.expired_session
+        if roll < edge:
+            return Fault(status=EXPIRED_SESSION)
         return None
 
     def record_fails(self) -> bool:

@@ -10,7 +10,8 @@ Crash safety comes from that order: the store is changed one transaction at a
 time, writes are idempotent, and cursors move last. A run killed anywhere and
 run again pulls the same records again (deduplicated), computes the same
 values, and writes whatever had not landed, so every system ends holding the
-values an uninterrupted run would have written.
+values an uninterrupted run would have written. (A run the day's request budget
+stops commits the cursors of the streams it pulled whole: `_commit_stored`.)
 
 A run rescores only who is due (`sync/incremental.py`): persons with new or
 changed inputs, and those whose written values time may have moved since they
@@ -30,7 +31,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -137,9 +138,13 @@ class Sync:
         started = time.perf_counter()
         run = self.store.start_run(mode, as_of)
         baseline = {c.system: dict(c.calls()) for c in self.connectors}
-        for connector in self.connectors:
-            connector.start_run()
+        # A trial leaves the queue to `settle_queue`: it writes only what it sampled.
+        drains = not options.dry_run and options.limit is None
+        pending: dict[str, dict[str, str]] = {c.system: {} for c in self.connectors}
+        whole: dict[str, set[str]] = {c.system: set() for c in self.connectors}
         try:
+            for connector in self.connectors:
+                connector.start_run()
             mark = time.perf_counter()
 
             def phase(name: str) -> None:
@@ -149,10 +154,10 @@ class Sync:
                 mark = now
 
             skipped = dict(self.store.skipped)
-            # A trial leaves the queue to `settle_queue`: it writes only what it sampled.
-            drains = not options.dry_run and options.limit is None
             queued = pull_queued(self, summary, as_of) if drains else []
-            pending = {c.system: self._pull(c, options, summary, as_of) for c in self.connectors}
+            for connector in self.connectors:
+                system = connector.system
+                self._pull(connector, options, summary, as_of, pending[system], whole[system])
             for system, count in self.store.skipped.items():
                 if count > skipped.get(system, 0):
                     note = (
@@ -195,6 +200,8 @@ class Sync:
                 phase("queue")
         except ApiError as exc:
             summary.status, summary.error = "failed", str(exc)
+            if isinstance(exc, BudgetExhausted) and drains:
+                self._commit_stored(pending, whole, as_of)
             raise
         except BaseException as exc:
             # Anything else (a store error, Ctrl-C) is named by its type only: its text
@@ -221,16 +228,37 @@ class Sync:
 
     # -- pull -----------------------------------------------------------------------------------
 
+    def _commit_stored(self, pending: Mapping[str, Mapping[str, str]],
+                       whole: Mapping[str, set[str]], as_of: datetime) -> None:  # fmt: skip
+        """A run stopped by the day's budget commits the cursors of the streams it pulled
+        whole, so the next run does not spend its budget on them again: safe, as whoever
+        they brought stays due until their writes land (`sync.dues`). A stream cut short
+        keeps its cursor (a page may carry where the whole pull ends, as HubSpot's do)."""
+        for connector in self.connectors:
+            done = whole.get(connector.system, set())
+            cursors = {
+                stream: cursor
+                for stream, cursor in pending.get(connector.system, {}).items()
+                if stream in done or (stream == FIELDS_CURSOR and connector.streams[0] in done)
+            }
+            self.store.commit_cursors(connector.system, cursors, as_of)
+
     def _pull(
-        self, connector: Connector, options: SyncOptions, summary: SyncSummary, as_of: datetime
-    ) -> dict[str, str]:
-        """Pull every stream into the store; the cursors to commit once writes landed."""
+        self,
+        connector: Connector,
+        options: SyncOptions,
+        summary: SyncSummary,
+        as_of: datetime,
+        pending: dict[str, str],
+        whole: set[str],
+    ) -> None:
+        """Pull every stream into the store; `pending` gets the cursors to commit once writes
+        landed, each as soon as its page is stored, and `whole` each stream pulled to the end."""
         stats = summary.systems.setdefault(connector.system, SystemSummary())
         if options.limit is not None:
             self._pull_sample(connector, options.limit, stats, as_of)
-            return {}
+            return
         stored = {} if options.full else self.store.cursors(connector.system)
-        pending: dict[str, str] = {}
         reads = self.pulls.get(connector.system)
         if reads is not None:
             if stored and stored.get(FIELDS_CURSOR) != reads:
@@ -243,19 +271,25 @@ class Sync:
                 summary.warnings.append(note)
             pending[FIELDS_CURSOR] = reads
 
-        def store(pages: Sequence[tuple[str, Page]]) -> None:
-            self.store_pages(connector.system, [page for _, page in pages], stats, as_of)
+        def to_the_end(stream: str) -> Iterator[Page | None]:
+            yield from connector.pull(stream, stored.get(stream))
+            yield None  # pulled whole
+
+        def store(items: Sequence[tuple[str, Page | None]]) -> None:
+            pages = [(stream, page) for stream, page in items if page is not None]
+            if pages:
+                self.store_pages(connector.system, [page for _, page in pages], stats, as_of)
             for stream, page in pages:
                 if page.cursor is not None:
                     pending[stream] = page.cursor
+            whole.update(stream for stream, page in items if page is None)
 
         fan_in_groups(
-            {s: functools.partial(connector.pull, s, stored.get(s)) for s in connector.streams},
+            {s: functools.partial(to_the_end, s) for s in connector.streams},
             store,
             name=f"pull-{connector.system}",
             seconds=stats.stream_seconds,
         )
-        return pending
 
     def _pull_sample(
         self, connector: Connector, limit: int, stats: SystemSummary, as_of: datetime

@@ -34,6 +34,7 @@ from connectors.errors import (
     AuthError,
     BudgetExhausted,
     RateLimited,
+    ServerError,
     TransportError,
     error_for_status,
 )
@@ -244,6 +245,12 @@ def sf_translate(
             return exc
         if isinstance(exc, SalesforceAuthenticationFailed):
             code = getattr(exc, "code", None) or "login refused"
+            if isinstance(code, int) and not 400 <= code < 500:
+                # Not an OAuth refusal: simple-salesforce puts the HTTP status here when the
+                # answer was no JSON, a server's error page or a reply cut off mid-body.
+                if code >= 500:
+                    return ServerError(SF, operation, f"HTTP {code} at login", status=code)
+                return TransportError(SF, operation, "login answer cut off (unreadable JSON)")
             content = (
                 exc.content.decode("utf-8", "replace") if isinstance(exc.content, bytes) else ""
             )

@@ -127,8 +127,9 @@ def setup_fields(
     if permission_set:
         grants = grant_fields(api, permission_set, [s.name for s in fields], dry_run=dry_run)
         report.created.extend(grants)
-        # fields hidden until now (made by an earlier setup without grants) show once granted
-        made = made or (bool(grants) and not dry_run)
+        # What is granted and assigned (by this setup, or one cut short before it) shows
+        # in describe from now on.
+        made = made or not dry_run
     if made:
         schema.forget()
     report.available.extend(available(schema))
@@ -172,7 +173,12 @@ def grant_fields(
             "PermissionsRead": True,
             "PermissionsEdit": True,
         }
-        post(api, "fieldpermissions.create", "sobjects/FieldPermissions", body)
+        try:
+            post(api, "fieldpermissions.create", "sobjects/FieldPermissions", body)
+        except RejectedError as refused:
+            # Granted already: by a create whose answer was lost and which was sent again.
+            if "DUPLICATE_VALUE" not in refused.detail:
+                raise
     assign_to_self(api, parent)
     return [f"{name}: {full} (field permission)" for full in missing]
 

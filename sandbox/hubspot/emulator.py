@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sandbox.faults import Fault
+from sandbox.faults import DAILY_LIMIT, EXPIRED_SESSION, Fault
 from sandbox.http import Handler, Request, Response
 from sandbox.hubspot.association_routes import AssociationRoutes
 from sandbox.hubspot.contact_routes import ContactRoutes
@@ -135,7 +135,10 @@ class HubSpotSandbox(
         if fault.status == 429:
             policy = "TEN_SECONDLY_ROLLING"
             return rate_limited(policy, str(fault.retry_after), self._correlation_id())
-        return self._error(fault.status, "internal error", "INTERNAL_ERROR")
+        if fault.status == DAILY_LIMIT:
+            return rate_limited("DAILY", None, self._correlation_id())
+        status = 500 if fault.status == EXPIRED_SESSION else fault.status
+        return self._error(status, "internal error", "INTERNAL_ERROR")
 
     def not_found(self, request: Request) -> Response:
         return self._error(

@@ -7,7 +7,7 @@ import binascii
 import uuid
 from collections.abc import Mapping
 
-from sandbox.faults import Fault
+from sandbox.faults import DAILY_LIMIT, EXPIRED_SESSION, Fault
 from sandbox.http import Handler, Request, Response
 from sandbox.mailchimp.activity_routes import ActivityRoutes
 from sandbox.mailchimp.batch_routes import BatchRoutes
@@ -156,7 +156,8 @@ class MailchimpSandbox(
             return self._too_many()
         if fault.status == 503:
             return problem(503, "Service Unavailable", "The service is temporarily unavailable.")
-        return problem(fault.status, "Internal Server Error", INTERNAL_ERROR)
+        status = 500 if fault.status in (DAILY_LIMIT, EXPIRED_SESSION) else fault.status
+        return problem(status, "Internal Server Error", INTERNAL_ERROR)
 
     def not_found(self, request: Request) -> Response:
         return not_found().response

@@ -111,6 +111,11 @@ class Login:
             self.sessions[token] = now
             return True
 
+    def end(self, token: str) -> None:
+        """End a session, as a timeout, a revocation or a password change would."""
+        with self._lock:
+            self.sessions.pop(token, None)
+
     # -- OAuth 2.0 -------------------------------------------------------------------------
 
     def oauth_token(self, request: Request) -> Response:

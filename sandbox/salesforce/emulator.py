@@ -26,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from requests.models import PreparedRequest
 
 from sandbox.clock import SandboxClock
-from sandbox.faults import Fault, FaultPlan, Latency
+from sandbox.faults import DAILY_LIMIT, EXPIRED_SESSION, Fault, FaultPlan, Latency
 from sandbox.http import Emulator, Handler, Request, Response, Route
 from sandbox.limits import ServerDailyLimit
 from sandbox.salesforce import auth
@@ -39,8 +39,10 @@ from sandbox.salesforce.org import Org
 from sandbox.salesforce.query import QueryEngine
 from sandbox.salesforce.schema import SObjectType, new_custom_field
 from sandbox.salesforce.security import SECURITY_TYPES, FieldSecurity
+from sandbox.salesforce.simulation import record_activity
 from sandbox.salesforce.values import to_json
 from sandbox.world.tables import World
+from scoring.records import ActivityType
 
 MAX_COLLECTION = 200
 DATA = "/services/data/{version}"
@@ -133,6 +135,14 @@ class SalesforceSandbox(Emulator):
         with self.org_lock:
             self.org.merge(master_id, list(duplicate_ids))
 
+    def add_activity(self, person: int, kind: ActivityType | str, at: datetime | None = None, *,
+                     campaign: int = -1, amount: float | None = None) -> str:  # fmt: skip
+        """Record what a world person just did (a meeting, a call, a campaign response, a
+        deal), at `at` or now, as Salesforce would; the id of the record made or changed."""
+        with self.org_lock:
+            moment = at or self.org.stamp()
+            return record_activity(self.org, person, ActivityType(kind), moment, campaign, amount)
+
     # -- the emulator hooks ---------------------------------------------------------------
 
     def admit(self, request: Request) -> Response | None:
@@ -172,12 +182,24 @@ class SalesforceSandbox(Emulator):
             response.headers["Sforce-Limit-Info"] = usage
 
     def fault_response(self, request: Request, fault: Fault) -> Response:
+        """Salesforce has no 429: refused for rate is its concurrent-request limit's 403, for
+        the day its daily allocation's 403; a session that ended answers 401 (and is ended).
+        Outside the REST API a login answers a SOAP fault, the OAuth endpoints a server
+        error's status with a page of text, as a server down for maintenance would."""
         if request.path.startswith("/services/Soap/"):
             return auth.fault_response("SERVER_UNAVAILABLE", "Server temporarily unavailable")
-        if fault.status == 429:
-            answer = _errors(429, "REQUEST_LIMIT_EXCEEDED", "Too many requests, try again later.")
-            answer.headers["Retry-After"] = str(fault.retry_after)
-            return answer
+        api = request.path.startswith("/services/data/v")
+        if not api:
+            status = 500 if fault.status == 500 else 503
+            return Response.text("Service temporarily unavailable", status, "text/html")
+        if api and fault.status == 429:
+            message = "ConcurrentRequests (Concurrent API Requests) Limit exceeded."
+            return _errors(403, "REQUEST_LIMIT_EXCEEDED", message)
+        if api and fault.status == DAILY_LIMIT:
+            return _errors(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+        if api and fault.status == EXPIRED_SESSION:
+            self.login.end(request.headers.get("authorization", "").partition(" ")[2])
+            return _errors(401, "INVALID_SESSION_ID", "Session expired or invalid")
         if fault.status == 503:
             return _errors(503, "SERVER_UNAVAILABLE", "Server temporarily unavailable.")
         message = "An unexpected error occurred. Please include this ErrorId if you contact "
@@ -477,10 +499,12 @@ class SandboxAdapter(HTTPAdapter):
         return super().send(request, *args, **kwargs)
 
 
-def sandbox_session(sandbox: Emulator) -> requests.Session:
-    """A `requests.Session` for `Salesforce(..., session=...)` that reaches a running sandbox."""
+def sandbox_session(sandbox: Emulator | str) -> requests.Session:
+    """A `requests.Session` for `Salesforce(..., session=...)` that reaches a running
+    sandbox (or the one serving at a base URL, from another process)."""
     session = requests.Session()
-    session.mount("https://", SandboxAdapter(sandbox.base_url))
+    base_url = sandbox if isinstance(sandbox, str) else sandbox.base_url
+    session.mount("https://", SandboxAdapter(base_url))
     return session
 
 

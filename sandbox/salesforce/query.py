@@ -4,8 +4,10 @@ Follows the REST API's Query and Query More Results resources: pages of up to
 2,000 records, `nextRecordsUrl` locators, nested relationship fields, and
 Salesforce's error codes and message layout; text compares without case and
 ids by their first 15 characters and datetimes to the second, as in SOQL;
-`queryAll` also answers deleted records. Simplifies: at most ten cursors stay
-open. Details: docs/sandbox.md (Salesforce).
+`queryAll` also answers deleted records. A cursor and its results stay
+available two days after the query (any number of them, its last page as often
+as asked: "API Query Cursor Limits", since API version 56.0). Details:
+docs/sandbox.md (Salesforce).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -44,7 +46,8 @@ from sandbox.salesforce.soql import (
 from sandbox.salesforce.table import Row, Table
 from sandbox.salesforce.values import to_json
 
-MAX_CURSORS = 10
+CURSOR_DAYS = 2
+"""Days a cursor and its results stay available after the query that opened it."""
 Predicate = Callable[[Row], bool]
 _EXPECTED = {"boolean": "boolean", "date": "date", "datetime": "dateTime"}
 _EXPECTED |= {k: "double" for k in NUMBER_TYPES} | {"int": "int"}
@@ -77,6 +80,7 @@ class Cursor:
     bound: Bound
     rows: list[int]
     page_size: int
+    opened: datetime | None = None
 
 
 class QueryEngine:
@@ -132,10 +136,10 @@ class QueryEngine:
 
     def more(self, locator: str, version: str) -> dict[str, Any]:
         key, _, start = locator.rpartition("-")
+        self._expire()
         cursor = self.cursors.get(key)
         if cursor is None or not start.isdigit() or int(start) >= len(cursor.rows):
             raise SalesforceError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        self.cursors.move_to_end(key)
         return self._page(cursor, int(start), version, key)
 
     def rows(self, bound: Bound, include_deleted: bool = False) -> list[int]:
@@ -173,18 +177,25 @@ class QueryEngine:
         if end < len(cursor.rows):
             key = key or self._open(cursor)
             answer["nextRecordsUrl"] = f"/services/data/{version}/query/{key}-{end}"
-        elif key:
-            self.cursors.pop(key, None)
         answer["records"] = records
         return answer
 
     def _open(self, cursor: Cursor) -> str:
+        self._expire()
         self._opened += 1
         key = make_id(LOCATOR_PREFIX, self._opened)
+        cursor.opened = self.org.now()
         self.cursors[key] = cursor
-        while len(self.cursors) > MAX_CURSORS:
-            self.cursors.popitem(last=False)
         return key
+
+    def _expire(self) -> None:
+        """Let go of the cursors opened more than two days ago, oldest first."""
+        ends = self.org.now() - timedelta(days=CURSOR_DAYS)
+        while self.cursors:
+            oldest = next(iter(self.cursors.values()))
+            if oldest.opened is None or oldest.opened > ends:
+                return
+            self.cursors.popitem(last=False)
 
     def render(self, table: Table, row: int, bound: Bound, version: str) -> dict[str, Any]:
         record = table.record(row)

@@ -27,7 +27,6 @@ from scoring.records import ActivityType as A
 from tests.connectors.test_policy import FakeClock
 from tests.sandbox.salesforce_helpers import (
     HandClock,
-    add_activity,
     expire_sessions,
     grant_fields,
     record_id,
@@ -220,8 +219,8 @@ def test_a_meeting_or_call_deleted_since_it_was_pulled_comes_back_deleted(
     cursors = {s: pages(sf, s)[-1].cursor for s in ("tasks", "events")}
     with sandbox.org_lock:
         now = sandbox.org.stamp()
-    meeting = add_activity(sandbox, BOB, A.MEETING, now + timedelta(days=1))
-    call = add_activity(sandbox, BOB, A.SALES_TOUCH)
+    meeting = sandbox.add_activity(BOB, A.MEETING, now + timedelta(days=1))
+    call = sandbox.add_activity(BOB, A.SALES_TOUCH)
     booked = {s: pages(sf, s, cursors[s])[-1].cursor for s in ("tasks", "events")}
     sandbox.delete(meeting)
     sandbox.delete(call)
@@ -288,9 +287,9 @@ def test_new_activity_shows_up_in_the_next_pull_of_its_stream(
 ) -> None:
     cursors = {s: pages(sf, s)[-1].cursor for s in ("campaign_members", "tasks", "opportunities")}
     bob, ben = record_id(sandbox, BOB), record_id(sandbox, BEN)
-    add_activity(sandbox, BOB, A.EMAIL_CLICK, campaign=0)
-    add_activity(sandbox, BOB, A.SALES_TOUCH)
-    add_activity(sandbox, BEN, A.PURCHASE, amount=1300.0)
+    sandbox.add_activity(BOB, A.EMAIL_CLICK, campaign=0)
+    sandbox.add_activity(BOB, A.SALES_TOUCH)
+    sandbox.add_activity(BEN, A.PURCHASE, amount=1300.0)
 
     members = activities(pages(sf, "campaign_members", cursors["campaign_members"]))
     tasks = activities(pages(sf, "tasks", cursors["tasks"]))
@@ -332,7 +331,7 @@ def test_a_meeting_in_the_calendar_counts_from_its_end(
     cursor = pages(sf, "events")[-1].cursor
     with sandbox.org_lock:
         now = sandbox.org.stamp()
-    add_activity(sandbox, BOB, A.MEETING, now + timedelta(days=2))  # 30 minutes, booked now
+    sandbox.add_activity(BOB, A.MEETING, now + timedelta(days=2))  # 30 minutes, booked now
 
     bob = record_id(sandbox, BOB)
     found = [a for a in activities(pages(sf, "events", cursor)) if a.contact_id == bob]
@@ -525,6 +524,63 @@ def test_setup_without_a_permission_it_takes_names_that_permission(
     assert sf.calls()[operation] == 1  # refused once, not retried
 
 
+def test_a_field_permission_granted_by_a_create_whose_answer_was_lost_counts_as_granted(
+    sandbox: SalesforceSandbox,
+) -> None:
+    sf = connector_of(sandbox, password_settings(sandbox, permission_set="Leadscore"))
+    sf.setup(FIELDS, dry_run=True)  # describes read before the faults
+    sandbox.faults = FaultPlan(lost=1.0, operations=frozenset({"sobject.create"}))
+    original = sandbox.faults.draw
+
+    def lose_first_grant(operation: str) -> Any:
+        """The first field permission lands, its answer is lost; the rest pass."""
+        lost = sum(1 for c in sandbox.log if c.operation == "sobject.create" and c.status == 0)
+        grants = sum(1 for c in sandbox.log if c.path.endswith("/FieldPermissions"))
+        return original(operation) if lost == 0 and grants == 1 else None
+
+    sandbox.faults.draw = lose_first_grant  # type: ignore[method-assign]
+    made = sf.setup(FIELDS)
+    sandbox.faults = FaultPlan()
+    again = sf.setup(FIELDS, dry_run=True)
+
+    refused_again = [
+        c for c in sandbox.log if c.path.endswith("/FieldPermissions") and c.status == 400
+    ]
+    assert len(refused_again) == 1  # sent again after its answer was lost: DUPLICATE_VALUE
+    assert len([n for n in made.created if n.endswith("(field permission)")]) == 2 * len(FIELDS)
+    assert again.missing == []
+
+
+def test_a_setup_run_again_after_one_that_failed_sees_the_fields_it_granted(
+    sandbox: SalesforceSandbox,
+) -> None:
+    sf = connector_of(sandbox, password_settings(sandbox, permission_set="Leadscore"))
+    sandbox.faults = FaultPlan(daily_limit=1.0, operations=frozenset({"sobject.create"}))
+    with pytest.raises(BudgetExhausted):
+        sf.setup(FIELDS)  # the fields made, hidden from us: no grant went through
+    sandbox.faults = FaultPlan()
+
+    sf.setup(FIELDS)
+    checked = sf.setup(FIELDS, dry_run=True)  # what a sync checks first, in the same process
+
+    assert checked.missing == [] and checked.created == []
+
+
+def test_a_setup_that_finds_everything_granted_by_one_cut_short_sees_the_fields(
+    sandbox: SalesforceSandbox,
+) -> None:
+    settings = password_settings(sandbox, permission_set="Leadscore")
+    sf = connector_of(sandbox, settings)
+    sf.setup(FIELDS, dry_run=True)  # describes read before any field was made
+    connector_of(sandbox, settings).setup(FIELDS)  # a setup in a process killed after it
+
+    again = sf.setup(FIELDS)
+    checked = sf.setup(FIELDS, dry_run=True)
+
+    assert [n for n in again.created if n.endswith("(field permission)")] == []
+    assert checked.missing == [] and "Leadscore_Score__c" in checked.available
+
+
 def test_writes_land_in_their_fields_types_and_leave_a_contacts_status_alone(
     sandbox: SalesforceSandbox, sf: SalesforceConnector
 ) -> None:
@@ -619,6 +675,28 @@ def test_an_expired_access_token_stops_the_run_without_showing_it(
     assert sf.api.logins == 0
 
 
+@pytest.mark.parametrize(
+    "plan",
+    [FaultPlan(server_error=1.0), FaultPlan(truncated=1.0)],
+    ids=["server error", "answer cut off"],
+)
+def test_a_login_that_failed_on_salesforces_side_is_tried_again(
+    sandbox: SalesforceSandbox, plan: FaultPlan
+) -> None:
+    sandbox.faults = FaultPlan(
+        server_error=plan.server_error, truncated=plan.truncated,
+        operations=frozenset({"oauth.token"}),
+    )  # fmt: skip
+    first = sandbox.faults.draw
+    sandbox.faults.draw = lambda op: first(op) if sandbox.calls["oauth.token"] < 3 else None  # type: ignore[method-assign]
+    sf = connector_of(sandbox)
+
+    found = people(pages(sf, "contacts"))
+
+    assert len(found) == 6
+    assert sandbox.calls["oauth.token"] == 3 and sf.calls()["login"] == 3
+
+
 def test_a_refused_login_names_no_credential(sandbox: SalesforceSandbox) -> None:
     settings = password_settings(sandbox, password="wrong-password-123")
     sf = connector_of(sandbox, settings)
@@ -677,8 +755,8 @@ def test_the_orgs_request_limit_is_not_retried() -> None:
     assert sum(n for op, n in sf.calls().items() if op not in ("login", "limits")) == 1
 
 
-def test_server_errors_and_429s_are_retried_under_the_policy() -> None:
-    plan = FaultPlan(server_error=0.5, rate_limited=0.3, seed=3, retry_after=2,
+def test_server_errors_and_concurrent_limit_refusals_are_retried_under_the_policy() -> None:
+    plan = FaultPlan(server_error=0.5, rate_limited=0.3, seed=3,
                      operations=frozenset({"query", "query.more"}))  # fmt: skip
     with SalesforceSandbox(small_world(), faults=plan) as box:
         clock = FakeClock()
@@ -688,7 +766,7 @@ def test_server_errors_and_429s_are_retried_under_the_policy() -> None:
 
     assert len(found) == 6
     assert sum(sf.calls().values()) > 4
-    assert 2.0 in clock.sleeps
+    assert clock.sleeps  # backed off on its own: the 403 for rate carries no Retry-After
 
 
 def test_activity_times_fall_inside_the_world() -> None:

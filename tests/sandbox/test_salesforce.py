@@ -31,7 +31,6 @@ from sandbox.salesforce.ids import make_id
 from sandbox.world.tables import HUBSPOT, SALESFORCE, World, WorldBuilder
 from scoring.records import ActivityType as A
 from tests.sandbox.salesforce_helpers import (
-    add_activity,
     expire_sessions,
     grant_fields,
     quick_jobs,
@@ -267,9 +266,9 @@ def test_new_activity_and_edits_show_up_in_an_incremental_pull(
     since = "2026-11-01T11:59:59Z"
     assert changed("Lead", since) == changed("Task", since) == changed("Opportunity", since) == []
 
-    meeting = add_activity(sandbox, DEE, A.MEETING, days_ago(0.5))
-    member = add_activity(sandbox, BOB, "email_click", campaign=0)
-    deal = add_activity(sandbox, BEN, A.PURCHASE, amount=1300.0)
+    meeting = sandbox.add_activity(DEE, A.MEETING, days_ago(0.5))
+    member = sandbox.add_activity(BOB, "email_click", campaign=0)
+    deal = sandbox.add_activity(BEN, A.PURCHASE, amount=1300.0)
     update_record(sandbox, str(record_id(sandbox, EVE)), Status="Closed - Not Converted")
 
     assert changed("Event", since) == [meeting]
@@ -286,7 +285,7 @@ def test_new_activity_and_edits_show_up_in_an_incremental_pull(
     at_least = sf.query(f"SELECT Id FROM Opportunity WHERE SystemModstamp >= {stamp}")
     assert [r["Id"] for r in at_least["records"]] == [deal]
     with pytest.raises(ValueError, match="is a Lead"):
-        add_activity(sandbox, BOB, A.QUOTE_SENT, amount=10.0)
+        sandbox.add_activity(BOB, A.QUOTE_SENT, amount=10.0)
 
 
 def test_a_sandbox_without_a_world_is_an_empty_org() -> None:
@@ -296,7 +295,7 @@ def test_a_sandbox_without_a_world_is_an_empty_org() -> None:
         assert sf.query("SELECT Id FROM Lead") == {"totalSize": 0, "done": True, "records": []}
         assert sf.query_all("SELECT Id FROM CampaignMember")["records"] == []
         with pytest.raises(ValueError, match="not in Salesforce"):
-            add_activity(sandbox, 0, A.MEETING)
+            sandbox.add_activity(0, A.MEETING)
 
 
 # -- SOQL --------------------------------------------------------------------------------------
@@ -417,20 +416,28 @@ def test_queries_page_by_2000_and_query_all_follows_next_records_url(
     assert len({r["Email"] for r in everyone["records"]}) == 4100
 
 
-def test_batch_size_option_and_stale_locators(crowd: SalesforceSandbox) -> None:
+def test_batch_size_option_and_locators_that_last_two_days(crowd: SalesforceSandbox) -> None:
     sf = connect(crowd)
     small = sf.query("SELECT Id FROM Lead", headers={"Sforce-Query-Options": "batchSize=500"})
-    opened = [sf.query("SELECT Id FROM Lead")["nextRecordsUrl"] for _ in range(10)]
+    opened = [sf.query("SELECT Id FROM Lead")["nextRecordsUrl"] for _ in range(12)]
+    last = opened[0].rpartition("-")[0] + "-4000"
+    again = [sf.query_more(last, identifier_is_url=True) for _ in range(2)]  # a reply lost
+    # any number open (API version 56.0 on), the last page as often as asked
+    second = sf.query_more(small["nextRecordsUrl"], identifier_is_url=True)
+    newest = sf.query_more(opened[-1], identifier_is_url=True)
+    with crowd.org_lock:  # two days on
+        for cursor in crowd.queries.cursors.values():
+            cursor.opened = crowd.org.now() - timedelta(days=2)
+    with pytest.raises(SalesforceMalformedRequest) as refused:
+        sf.query_more(small["nextRecordsUrl"], identifier_is_url=True)
 
     assert len(small["records"]) == 500 and small["nextRecordsUrl"].endswith("-500")
-    with pytest.raises(SalesforceMalformedRequest) as refused:
-        sf.query_more(
-            small["nextRecordsUrl"], identifier_is_url=True
-        )  # the eleventh cursor closed it
+    assert len(second["records"]) == 500
+    assert [(len(a["records"]), a["done"]) for a in again] == [(100, True)] * 2
     assert answer(refused.value) == [
         {"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}
     ]
-    assert len(sf.query_more(opened[-1], identifier_is_url=True)["records"]) == 2000
+    assert len(newest["records"]) == 2000
 
 
 # -- describe and custom fields ----------------------------------------------------------------
@@ -694,24 +701,44 @@ def test_a_spent_daily_budget_answers_request_limit_exceeded() -> None:
 
 
 def test_injected_faults_use_salesforce_bodies_and_repeat_with_the_same_seed() -> None:
-    def replay(seed: int) -> list[tuple[int, str]]:
-        plan = FaultPlan(rate_limited=0.2, server_error=0.3, seed=seed, retry_after=9,
+    def replay(seed: int) -> list[tuple[int, str, str]]:
+        plan = FaultPlan(rate_limited=0.2, server_error=0.3, daily_limit=0.1, seed=seed,
                          operations=frozenset({"query"}))  # fmt: skip
         with SalesforceSandbox(small_world(), faults=plan) as sandbox:
             session = bearer(sandbox)
             answers = [
-                session.get(data_url("query?q=SELECT+Id+FROM+Lead"), timeout=5) for _ in range(30)
+                session.get(data_url("query?q=SELECT+Id+FROM+Lead"), timeout=5) for _ in range(40)
             ]
-        assert all(a.headers.get("Retry-After") == "9" for a in answers if a.status_code == 429)
+        assert not any("Retry-After" in a.headers for a in answers)
         return [
-            (a.status_code, a.json()[0]["errorCode"] if a.status_code != 200 else "")
+            (a.status_code, *((a.json()[0]["errorCode"], a.json()[0]["message"])
+                              if a.status_code != 200 else ("", "")))
             for a in answers
-        ]
+        ]  # fmt: skip
 
     first = replay(5)
     assert first == replay(5) != replay(6)
-    assert {(429, "REQUEST_LIMIT_EXCEEDED"), (503, "SERVER_UNAVAILABLE"), (500, "UNKNOWN_EXCEPTION"),
-            (200, "")} == set(first)  # fmt: skip
+    # Salesforce answers no 429: its limits on rate and on the day are 403s
+    assert {(status, code) for status, code, _ in first} == {
+        (403, "REQUEST_LIMIT_EXCEEDED"), (503, "SERVER_UNAVAILABLE"),
+        (500, "UNKNOWN_EXCEPTION"), (200, ""),
+    }  # fmt: skip
+    assert {m for _, code, m in first if code == "REQUEST_LIMIT_EXCEEDED"} == {
+        "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+        "TotalRequests Limit exceeded.",
+    }
+
+
+def test_an_injected_expired_session_ends_the_session_it_was_sent_on() -> None:
+    plan = FaultPlan(expired_session=1.0, operations=frozenset({"query"}))
+    with SalesforceSandbox(small_world(), faults=plan) as sandbox:
+        session = bearer(sandbox)
+        refused = session.get(data_url("query?q=SELECT+Id+FROM+Lead"), timeout=5)
+        after = session.get(data_url("limits"), timeout=5)
+
+    assert refused.status_code == after.status_code == 401
+    assert refused.json() == [{"message": "Session expired or invalid",
+                               "errorCode": "INVALID_SESSION_ID"}]  # fmt: skip
 
 
 def test_unknown_resources_methods_and_versions_get_salesforce_error_bodies(

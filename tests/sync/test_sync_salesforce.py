@@ -19,6 +19,7 @@ from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
 from connectors.salesforce.connector import SalesforceConnector
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.system import SF_CAPABILITIES
+from sandbox.faults import FaultPlan
 from sandbox.salesforce import SalesforceSandbox, connect, sandbox_session
 from sandbox.world.generate import generate_world
 from scoring import RuleSet, load_rules
@@ -148,8 +149,35 @@ def test_a_run_stops_at_its_share_of_the_orgs_allocation_and_says_so(
     budget = run.summary["systems"]["salesforce"]["budget"]
     assert (budget["run_allowance"], budget["spent_this_run"]) == (8, 8)
     assert budget["daily_limit"] == 2_000 and budget["kept_for_other_apps"] == 400
-    assert run.status == "failed" and store.cursors("salesforce") == {}
+    assert run.status == "failed"
+    # the pages stored before the stop are not read again: their cursors are committed
+    assert set(store.cursors("salesforce")) <= {"~fields", *sync.connectors[0].streams}
     assert spent == 1 + 8  # /limits as the run starts, then the run's eight
+
+
+def test_a_run_the_orgs_allocation_stopped_while_writing_goes_on_from_what_it_stored(
+    box: SalesforceSandbox, rules: RuleSet, store: StateStore
+) -> None:
+    from connectors.errors import BudgetExhausted
+
+    sync = make_sync(box, rules, store)
+    box.faults = FaultPlan(daily_limit=1.0, operations=frozenset({"collections.update"}))
+    with pytest.raises(BudgetExhausted, match="TotalRequests"):
+        sync.run(SyncOptions(full=True))
+    stopped = box.calls["collections.update"]
+    committed = store.cursors("salesforce")
+    box.faults = FaultPlan()  # the allocation's window moved on
+
+    again = sync.run()
+
+    records = people_of(box)
+    stats = again.systems["salesforce"]
+    assert stopped == 1  # never retried: the run stopped at the first refusal
+    assert {"contacts", "campaign_members", "tasks", "events"} <= set(committed)
+    assert again.status == "ok" and stats.written == len(records) and not stats.failed
+    assert stats.contacts < len(records) // 2  # the look-back's few, not everyone again
+    written = [stored_record(box, record) for record in records]
+    assert all(r is not None and r["Leadscore_Score__c"] is not None for r in written)
 
 
 def held_by(store: StateStore, record: str) -> tuple[bool, int]:
