@@ -243,15 +243,8 @@ class Sync:
             }
             self.store.commit_cursors(connector.system, cursors, as_of)
 
-    def _pull(
-        self,
-        connector: Connector,
-        options: SyncOptions,
-        summary: SyncSummary,
-        as_of: datetime,
-        pending: dict[str, str],
-        whole: set[str],
-    ) -> None:
+    def _pull(self, connector: Connector, options: SyncOptions, summary: SyncSummary,
+              as_of: datetime, pending: dict[str, str], whole: set[str]) -> None:  # fmt: skip
         """Pull every stream into the store; `pending` gets the cursors to commit once writes
         landed, each as soon as its page is stored, and `whole` each stream pulled to the end."""
         stats = summary.systems.setdefault(connector.system, SystemSummary())

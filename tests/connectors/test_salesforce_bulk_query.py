@@ -30,7 +30,6 @@ from tests.connectors.test_policy import FakeClock
 from tests.connectors.test_salesforce_connector import connector_of, pages, password_settings
 from tests.sandbox.salesforce_helpers import (
     HandClock,
-    add_activity,
     quick_jobs,
     record_id,
     update_record,
@@ -45,8 +44,8 @@ def box() -> Iterator[SalesforceSandbox]:
     with SalesforceSandbox(small_world()) as running:
         quick_jobs(running)
         for person in (BOB, DEE):  # two of each kind of activity at least
-            add_activity(running, person, A.MEETING)
-            add_activity(running, person, A.SALES_TOUCH)
+            running.add_activity(person, A.MEETING)
+            running.add_activity(person, A.SALES_TOUCH)
         yield running
 
 

@@ -20,7 +20,7 @@ from sync.app import Leadscore
 from sync.demo import sandbox_settings
 from sync.errors import ConfigError, SetupNeeded
 from sync.summary import SyncOptions
-from tests.sandbox.salesforce_helpers import add_activity, stored_record, update_record
+from tests.sandbox.salesforce_helpers import stored_record, update_record
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
 SCORE, STAGE = "Leadscore_Score__c", "Leadscore_Stage__c"
@@ -88,7 +88,7 @@ def test_salesforce_alone_sets_up_syncs_in_full_then_incrementally(
         person, contact = contact_person(box)
         before = contacts[contact][SCORE]
         # a meeting held and ended an hour ago (an Event counts from its end)
-        add_activity(box.salesforce, person, ActivityType.MEETING, box.now() - timedelta(hours=2))
+        box.salesforce.add_activity(person, ActivityType.MEETING, box.now() - timedelta(hours=2))
         incremental = app.sync()
         held = [r for pairs in app.store.records_by_person().values() for _, r in pairs]
 
@@ -159,7 +159,7 @@ def test_lead_status_moves_forward_only_and_contacts_get_none_of_it(
         update_record(box.salesforce, lead, Status="Open - Not Contacted")
     update_record(box.salesforce, working, Status="Working - Contacted")  # a rep works it
     person, contact = contact_person(box)
-    add_activity(box.salesforce, person, ActivityType.MEETING, box.now() - timedelta(hours=2))
+    box.salesforce.add_activity(person, ActivityType.MEETING, box.now() - timedelta(hours=2))
     statuses = {"Prospect": "Open - Not Contacted", "Lead": "Working - Contacted"}
 
     with (
@@ -225,7 +225,8 @@ def test_the_orgs_request_limit_reached_mid_writes_stops_the_run_and_the_next_on
 ) -> None:
     """Other apps spend the org's day after the first collection landed: Salesforce answers
     403 REQUEST_LIMIT_EXCEEDED, which is not retried; what landed is kept, the cursors do not
-    move past writes that did not land, and the next run writes the rest and nothing twice."""
+    of the streams pulled to the end are kept, and the next run writes the rest (whose people
+    stayed due) and nothing twice."""
     with Sandbox(people=900, seed=5) as box:
         settings = sandbox_settings(box, f"sqlite:///{tmp_path / 's.db'}", None, ["salesforce"])
         section = settings.salesforce.model_copy(update={"budget_per_run": 1.0,
@@ -256,7 +257,8 @@ def test_the_orgs_request_limit_reached_mid_writes_stops_the_run_and_the_next_on
 
     assert len(landed) == 200 and stopped.status == "failed"
     assert len(refusals) == 1  # said once, not retried in a loop
-    assert cursors == {}  # the pull is not committed while its writes have not all landed
+    # streams pulled to the end keep their cursors; the people they brought stay due
+    assert {"contacts", "tasks", "events"} <= set(cursors)
     rest = {w.record_id for w in resumed.plan["salesforce"]}
     assert rest.isdisjoint(landed) and len(rest) == len(written) - 200
     assert resumed.status == "ok" and resumed.systems["salesforce"].failed == 0
