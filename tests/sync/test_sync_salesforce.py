@@ -51,7 +51,11 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
 
 
 def make_sync(
-    box: SalesforceSandbox, rules: RuleSet, store: StateStore, per_run: float = 0.25
+    box: SalesforceSandbox,
+    rules: RuleSet,
+    store: StateStore,
+    per_run: float = 0.25,
+    bulk_above: int = 10_000,
 ) -> Sync:
     fields = FieldMap.for_rules(rules, SF_CAPABILITIES)
     given = box.credentials("oauth")
@@ -62,6 +66,7 @@ def make_sync(
         client_secret=given["consumer_secret"],
         permission_set="",
         budget_per_run=per_run,
+        bulk_write_above=bulk_above,
     )
     connector = SalesforceConnector(
         settings,
