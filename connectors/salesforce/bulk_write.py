@@ -47,6 +47,7 @@ from connectors.salesforce.records import sobject_of
 from connectors.salesforce.write import (
     COLLECTION,
     LIFECYCLE,
+    field_kinds,
     merged_into,
     refused,
     typed,
@@ -82,7 +83,7 @@ def job_files(
 ) -> list[tuple[list[str], bytes]]:
     """The CSV of `writes` (all of one object), cut where a job's upload would pass its
     size: per file, the record ids in it and its bytes."""
-    kinds = {name: info.type for name, info in (schema.fields(sobject) or {}).items()}
+    kinds = field_kinds(schema, sobject)
     columns = list(
         dict.fromkeys(n for w in writes for n in w.values if sobject == "Lead" or n != LIFECYCLE)
     )

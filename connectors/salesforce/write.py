@@ -62,18 +62,23 @@ def typed(value: str, kind: str | None) -> Any:
     return value
 
 
-def record_body(write: Write, sobject: str, schema: Schema) -> dict[str, Any]:
-    fields = schema.fields(sobject) or {}
+def record_body(write: Write, sobject: str, kinds: Mapping[str, str]) -> dict[str, Any]:
+    """One record of a collection update; `kinds`: the object's field types by lower-case
+    name."""
     body: dict[str, Any] = {"attributes": {"type": sobject}, "id": write.record_id}
     for name, value in write.values.items():
         if sobject != "Lead" and name == LIFECYCLE:
             continue
-        info = fields.get(name.lower())
         try:
-            body[name] = typed(value, info.type if info else None)
+            body[name] = typed(value, kinds.get(name.lower()))
         except ValueError:
             body[name] = value  # Salesforce says what is wrong with it, record by record
     return body
+
+
+def field_kinds(schema: Schema, sobject: str) -> dict[str, str]:
+    """The object's field types by lower-case field name, as its describe says."""
+    return {name: info.type for name, info in (schema.fields(sobject) or {}).items()}
 
 
 def writable(
@@ -138,10 +143,13 @@ def write_collection(
 
 def update(api: SalesforceApi, schema: Schema, writes: Sequence[Write]) -> list[Any]:
     records = []
+    kinds: dict[str, dict[str, str]] = {}
     for write in writes:
         sobject = sobject_of(write.record_id)
         assert sobject is not None
-        records.append(record_body(write, sobject, schema))
+        if sobject not in kinds:
+            kinds[sobject] = field_kinds(schema, sobject)
+        records.append(record_body(write, sobject, kinds[sobject]))
     body = {"allOrNone": False, "records": records}
     answer = api.rest("collections.update", "composite/sobjects", method="PATCH", json=body)
     return list(answer or [])
