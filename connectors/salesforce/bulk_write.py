@@ -64,7 +64,7 @@ ENDED = ("JobComplete", "Failed", "Aborted")
 NULL = "#N/A"
 
 
-def cell(value: str, kind: str | None) -> str:
+def csv_cell(value: str, kind: str | None) -> str:
     """A written value as a Bulk API CSV cell: "" (clear) is #N/A, numbers and booleans
     as Salesforce reads them, text as it is."""
     if value == "":
@@ -99,7 +99,7 @@ def job_files(
         buffer.seek(0)
         buffer.truncate()
         row = [
-            cell(write.values[n], kinds.get(n.lower())) if n in write.values else ""
+            csv_cell(write.values[n], kinds.get(n.lower())) if n in write.values else ""
             for n in columns
         ]
         out.writerow([write.record_id, *row])

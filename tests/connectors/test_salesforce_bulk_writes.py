@@ -10,7 +10,7 @@ import pytest
 
 from connectors.errors import BudgetExhausted
 from connectors.protocol import Write
-from connectors.salesforce.bulk_write import bulk_error, cell
+from connectors.salesforce.bulk_write import bulk_error, csv_cell
 from connectors.salesforce.connector import SalesforceConnector
 from sandbox.salesforce import SalesforceSandbox
 from tests.connectors.test_salesforce_connector import (
@@ -59,10 +59,10 @@ def writes_for(records: list[str], score: str, reasons: str = REASONS) -> list[W
 
 
 def test_a_cell_clears_with_na_and_writes_numbers_and_booleans_as_salesforce_reads_them() -> None:
-    assert cell("", "double") == "#N/A" and cell("", "string") == "#N/A"
-    assert cell("42.0", "double") == "42" and cell("2.5", "double") == "2.5"
-    assert cell("True", "boolean") == "true" and cell("no", "boolean") == "false"
-    assert cell('a, "b"\nc', "textarea") == 'a, "b"\nc'  # the CSV writer quotes it
+    assert csv_cell("", "double") == "#N/A" and csv_cell("", "string") == "#N/A"
+    assert csv_cell("42.0", "double") == "42" and csv_cell("2.5", "double") == "2.5"
+    assert csv_cell("True", "boolean") == "true" and csv_cell("no", "boolean") == "false"
+    assert csv_cell('a, "b"\nc', "textarea") == 'a, "b"\nc'  # the CSV writer quotes it
     assert bulk_error("UNABLE_TO_LOCK_ROW:unable to obtain exclusive access:--") == (
         "UNABLE_TO_LOCK_ROW",
         "unable to obtain exclusive access",
