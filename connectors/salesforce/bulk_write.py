@@ -27,7 +27,9 @@ goes through the connector's call policy and daily budget, polls included:
 - before any job is made, the run's share of the daily budget must cover what
   every job needs at least (create, upload, close, a poll, both result sets):
   otherwise the run stops there (`BudgetExhausted`), as it would before a
-  collection update.
+  collection update. A run stopped while a job runs leaves the job to Salesforce;
+  nothing of it is recorded as written, so the next run writes those records
+  again (an update with the same values is harmless).
 """
 
 from __future__ import annotations
