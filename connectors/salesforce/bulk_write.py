@@ -80,7 +80,7 @@ def csv_cell(value: str, kind: str | None) -> str:
     return str(typed_value)
 
 
-def job_files(
+def ingest_files(
     writes: Sequence[Write], sobject: str, schema: Schema
 ) -> list[tuple[list[str], bytes]]:
     """The CSV of `writes` (all of one object), cut where a job's upload would pass its
@@ -118,7 +118,7 @@ def job_files(
 
 
 @dataclass
-class JobEnd:
+class IngestEnd:
     """What one job did with its records."""
 
     written: list[str] = field(default_factory=list)
@@ -139,13 +139,13 @@ def write_bulk(
     jobs = [
         (sobject, f)
         for sobject, mine in by_object.items()
-        for f in job_files(mine, sobject, schema)
+        for f in ingest_files(mine, sobject, schema)
     ]
     if not jobs:
         return outcome
-    afford(api, len(jobs))
+    afford_jobs(api, len(jobs))
     with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="sf-bulk") as pool:
-        ends = list(pool.map(lambda job: run_job(api, job[0], *job[1]), jobs))
+        ends = list(pool.map(lambda job: run_ingest_job(api, job[0], *job[1]), jobs))
     gone: list[str] = []
     for end in ends:
         outcome.written.extend(end.written)
@@ -157,7 +157,7 @@ def write_bulk(
     return outcome
 
 
-def afford(api: SalesforceApi, jobs: int) -> None:
+def afford_jobs(api: SalesforceApi, jobs: int) -> None:
     """Stop before the first job when the run's budget cannot carry every job through."""
     budget = api.policy.budget
     left = None if budget is None else budget.affordable()
@@ -170,7 +170,7 @@ def afford(api: SalesforceApi, jobs: int) -> None:
         )
 
 
-def run_job(api: SalesforceApi, sobject: str, ids: list[str], data: bytes) -> JobEnd:
+def run_ingest_job(api: SalesforceApi, sobject: str, ids: list[str], data: bytes) -> IngestEnd:
     """One job made, filled, closed, polled to its end and its results read."""
     body = {"object": sobject, "operation": "update", "contentType": "CSV"}
     body |= {"lineEnding": "LF", "columnDelimiter": "COMMA"}
@@ -179,11 +179,11 @@ def run_job(api: SalesforceApi, sobject: str, ids: list[str], data: bytes) -> Jo
     api.send("bulk2.upload", path + "/batches", "PUT", data=data,
              headers={"Content-Type": "text/csv"})  # fmt: skip
     api.rest("bulk2.close", path, method="PATCH", json={"state": "UploadComplete"})
-    info = poll_job(api, path, len(ids))
-    return job_end(api, path, ids, info)
+    info = poll_ingest_job(api, path, len(ids))
+    return ingest_job_end(api, path, ids, info)
 
 
-def poll_job(api: SalesforceApi, path: str, records: int) -> Mapping[str, Any]:
+def poll_ingest_job(api: SalesforceApi, path: str, records: int) -> Mapping[str, Any]:
     """The job's info once it ended, read with growing waits, then at its own pace."""
     clock = api.policy.clock
     wait = FIRST_POLL
@@ -203,12 +203,16 @@ def poll_job(api: SalesforceApi, path: str, records: int) -> Mapping[str, Any]:
         wait = min(max(wait, FIRST_POLL), LONGEST_POLL)
 
 
-def job_end(api: SalesforceApi, path: str, ids: list[str], info: Mapping[str, Any]) -> JobEnd:
-    end = JobEnd()
+def ingest_job_end(
+    api: SalesforceApi, path: str, ids: list[str], info: Mapping[str, Any]
+) -> IngestEnd:
+    """What an ended job did with `ids`: its failed rows, its unprocessed rows unless it
+    completed, and the rest written, checked against its counts."""
+    end = IngestEnd()
     state = str(info.get("state"))
     failed_count = int(info.get("numberRecordsFailed") or 0)
     processed = int(info.get("numberRecordsProcessed") or 0)
-    failed = results(api, path, "failedResults") if failed_count else []
+    failed = ingest_results(api, path, "failedResults") if failed_count else []
     for row in failed:
         record_id = row.get("Id") or row.get("sf__Id") or ""
         end.refused.append((record_id, *bulk_error(row.get("sf__Error") or "")))
@@ -217,7 +221,7 @@ def job_end(api: SalesforceApi, path: str, ids: list[str], info: Mapping[str, An
         why = f"not processed: the Bulk API job ended {state}"
         if info.get("errorMessage"):
             why += f" ({info['errorMessage']})"
-        for row in results(api, path, "unprocessedrecords"):
+        for row in ingest_results(api, path, "unprocessedrecords"):
             record_id = row.get("Id") or ""
             left.add(record_id)
             end.unprocessed.append(WriteFailure(record_id, why))
@@ -225,7 +229,8 @@ def job_end(api: SalesforceApi, path: str, ids: list[str], info: Mapping[str, An
     landed = [i for i in ids if i not in settled]
     if len(landed) != processed - failed_count:
         named = {
-            row.get("sf__Id") or row.get("Id") for row in results(api, path, "successfulResults")
+            row.get("sf__Id") or row.get("Id")
+            for row in ingest_results(api, path, "successfulResults")
         }
         lost = [i for i in landed if i not in named]
         end.unprocessed.extend(WriteFailure(i, "not in the Bulk API job's results") for i in lost)
@@ -234,7 +239,7 @@ def job_end(api: SalesforceApi, path: str, ids: list[str], info: Mapping[str, An
     return end
 
 
-def results(api: SalesforceApi, path: str, kind: str) -> list[dict[str, str]]:
+def ingest_results(api: SalesforceApi, path: str, kind: str) -> list[dict[str, str]]:
     """One result set of a job, its rows by column."""
     answer = api.send(f"bulk2.{kind}", f"{path}/{kind}")
     text = answer.content.decode("utf-8-sig")
