@@ -52,6 +52,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/due.py
 	$(BIN)/python bench/world.py
 	$(BIN)/python bench/hubspot_sync.py
+	$(BIN)/python bench/salesforce_sync.py
 	$(BIN)/python bench/faults.py
 
 clean:

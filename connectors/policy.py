@@ -189,6 +189,16 @@ class DailyBudget:
                 self._remaining -= 1
             self._spent += 1
 
+    def affordable(self) -> int | None:
+        """Requests this run may still make (its share and the day's room for us, whichever
+        is smaller); None when unlimited."""
+        allowance = self.run_allowance
+        with self._lock:
+            room = [] if allowance is None else [allowance - self._spent]
+            if self._remaining is not None:
+                room.append(self._remaining - self.reserve)
+        return max(0, min(room)) if room else None
+
     def report(self) -> dict[str, int | float | None]:
         """What a run summary says of the budget."""
         with self._lock:

@@ -6,6 +6,7 @@ It holds no state between runs: cursors are opaque strings that the sync
 layer stores and commits once the writes they cover have landed.
 
     connector.pull("contacts", cursor)  ->  Page, Page, ...  (each with the cursor after it)
+    connector.write_size(planned)        ->  records per write call this run
     connector.write([Write(...), ...])   ->  WriteOutcome (what landed, what failed and why)
 
 What a system can hold and how its fields are named is not the connector's
@@ -220,8 +221,14 @@ class Connector(Protocol):
         """Create the fields that are missing; idempotent."""
         ...
 
+    def write_size(self, planned: int) -> int:
+        """How many records each `write` of a run takes, told that the run has `planned`
+        writes for this system: `capabilities.write_batch_size`, or more where the system
+        has a bulk path that pays at that count (all `planned` in one call)."""
+        ...
+
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
-        """Write at most `capabilities.write_batch_size` records in one call."""
+        """Write at most `write_size(...)` records in one call (the count it answered)."""
         ...
 
     def start_run(self) -> None:

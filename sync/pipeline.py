@@ -429,8 +429,10 @@ class Sync:
         stats: SystemSummary,
         as_of: datetime,
     ) -> WriteOutcome:
-        """Write the plan in batches, each recorded as it lands; what all of them did."""
-        size = connector.capabilities.write_batch_size
+        """Write the plan in batches, each recorded as it lands; what all of them did. The
+        connector, told how many writes the run has, says how large a batch is: its
+        system's batch, or every write at once for a bulk path (`Connector.write_size`)."""
+        size = max(1, connector.write_size(len(writes))) if writes else 1
         batches = [writes[i : i + size] for i in range(0, len(writes), size)]
 
         def write_one(chunk: Sequence[Write]) -> WriteOutcome:

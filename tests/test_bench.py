@@ -3,6 +3,7 @@ the fault campaign at their smallest (the benches themselves take minutes)."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import re
 import sys
@@ -170,3 +171,23 @@ def test_the_due_bench_builds_its_store_in_bulk_as_the_store_would_have(tmp_path
     bulk, slow = f"sqlite:///{tmp_path / 'bulk.db'}", f"sqlite:///{tmp_path / 'slow.db'}"
     assert bench.build(bulk, 120, 3) == bench.build(slow, 120, 3, bulk=False)
     assert rows(bulk) == rows(slow)
+
+
+def test_the_salesforce_bench_writes_every_record_by_both_paths_at_the_fewest_calls(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Imported by name, so that the sandbox's own process (spawned) finds `serve` too.
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "bench"))
+    module = importlib.import_module("salesforce_sync")
+    try:
+        module.main(["--contacts", "150", "--scale", "20"])
+    finally:
+        sys.modules.pop("salesforce_sync", None)
+    out = capsys.readouterr().out
+
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line[:1].islower()}
+    collections, bulk = rows["collections"], rows["bulk"]
+    written = int(collections[1].replace(",", ""))
+    assert written > 50 and bulk[1] == collections[1]
+    assert collections[2] == collections[3] == str(-(-written // 200))  # calls at the minimum
+    assert int(bulk[3]) == 2 * 4  # a Lead job and a Contact job: create, upload, close, a poll

@@ -154,6 +154,10 @@ class HubSpotConnector:
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
         return write_batch(self.api, writes)
 
+    def write_size(self, planned: int) -> int:
+        """A batch update's 100, whatever the run writes."""
+        return self.capabilities.write_batch_size
+
     def start_run(self) -> None:
         if self.policy.budget is not None:
             self.policy.budget.start_run()

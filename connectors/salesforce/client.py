@@ -163,6 +163,16 @@ class SalesforceApi:
             operation, lambda sf: sf.restful(path, method=method, timeout=SF_TIMEOUT, **kwargs)
         )
 
+    def send(self, operation: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
+        """One call below /services/data/vXX.X/ whose answer is not JSON (a CSV upload or
+        result set): the `requests.Response`, raised as simple-salesforce raises on errors."""
+        return self.call(
+            operation,
+            lambda sf: sf._call_salesforce(
+                method, sf.base_url + path, name=path, timeout=SF_TIMEOUT, **kwargs
+            ),
+        )
+
     def query_page(
         self, operation: str, soql: str | None, next_url: str | None, deleted: bool = False
     ) -> Any:

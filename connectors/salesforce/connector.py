@@ -2,7 +2,8 @@
 
 Leads and Contacts (`contacts`), campaign members, tasks, events and won
 opportunities in (`pull`); leadscore's custom fields and their field-level
-security made (`setup`); scores out in sObject Collections updates (`write`); one
+security made (`setup`); scores out in sObject Collections updates, or in Bulk API
+2.0 jobs for a run with more than `bulk_write_above` writes (`write`); one
 person fetched with their activity for a trigger (`fetch`).
 """
 
@@ -24,6 +25,7 @@ from connectors.protocol import (
     WriteOutcome,
 )
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
+from connectors.salesforce.bulk_write import write_bulk
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.describe import Schema
 from connectors.salesforce.fetch import fetch_person
@@ -121,8 +123,27 @@ class SalesforceConnector:
         """The org's Lead Status values, in their order."""
         return lead_statuses(self.schema)
 
+    def write_size(self, planned: int) -> int:
+        """Every write of the run in one call when it has more than `bulk_write_above`
+        (Bulk API 2.0 jobs), else a collection's 200."""
+        if planned > self.settings.bulk_write_above:
+            return planned
+        return self.capabilities.write_batch_size
+
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
-        return write_collection(self.api, self.schema, writes, self.converted)
+        """More than `bulk_write_above` records in Bulk API 2.0 jobs; fewer in collection
+        updates of 200."""
+        if len(writes) > self.settings.bulk_write_above:
+            return write_bulk(self.api, self.schema, writes, self.converted)
+        size = self.capabilities.write_batch_size
+        outcome = WriteOutcome()
+        for start in range(0, len(writes), size):
+            part = write_collection(self.api, self.schema, writes[start : start + size],
+                                    self.converted)  # fmt: skip
+            outcome.written.extend(part.written)
+            outcome.failed.extend(part.failed)
+            outcome.gone.extend(part.gone)
+        return outcome
 
     def start_run(self) -> None:
         self.api.start_run()

@@ -91,6 +91,16 @@ class SalesforceSettings(SystemSettings):
         "API 2.0 query job (Salesforce designs them for 10,000 records or more), fewer "
         "calls than 2,000-record REST pages; 0: always REST.",
     )
+    bulk_write_above: int = Field(
+        10_000,
+        ge=0,
+        description="A run writing more records than this writes them through Bulk API 2.0 "
+        "jobs (one per object: a dozen or so calls, polls included) instead of sObject "
+        "Collections (one call per 200). Salesforce advises Bulk above 2,000 records; "
+        "below 10,000 collections cost at most 50 calls and land at once, while a job "
+        "waits in Salesforce's queue and takes one of the org's 15,000 daily Bulk "
+        "batches (shared with every integration) per 10,000 records.",
+    )
     lead_statuses: dict[str, str] = Field(
         default_factory=dict,
         description="Opt-in, forward-only: our stage -> Lead Status value, as JSON, e.g. "

@@ -62,18 +62,54 @@ def typed(value: str, kind: str | None) -> Any:
     return value
 
 
-def record_body(write: Write, sobject: str, schema: Schema) -> dict[str, Any]:
-    fields = schema.fields(sobject) or {}
+def record_body(write: Write, sobject: str, kinds: Mapping[str, str]) -> dict[str, Any]:
+    """One record of a collection update; `kinds`: the object's field types by lower-case
+    name."""
     body: dict[str, Any] = {"attributes": {"type": sobject}, "id": write.record_id}
     for name, value in write.values.items():
         if sobject != "Lead" and name == LIFECYCLE:
             continue
-        info = fields.get(name.lower())
         try:
-            body[name] = typed(value, info.type if info else None)
+            body[name] = typed(value, kinds.get(name.lower()))
         except ValueError:
             body[name] = value  # Salesforce says what is wrong with it, record by record
     return body
+
+
+def field_kinds(schema: Schema, sobject: str) -> dict[str, str]:
+    """The object's field types by lower-case field name, as its describe says."""
+    return {name: info.type for name, info in (schema.fields(sobject) or {}).items()}
+
+
+def writable(
+    writes: Sequence[Write], converted: Mapping[str, str], outcome: WriteOutcome
+) -> list[Write]:
+    """The writes that can be sent: a Lead known converted is `Gone` into its Contact, an
+    id of neither object a failure; both noted in `outcome`."""
+    pending: list[Write] = []
+    for write in writes:
+        if write.record_id in converted:
+            outcome.gone.append(Gone(write.record_id, converted[write.record_id]))
+        elif sobject_of(write.record_id) is None:
+            outcome.failed.append(
+                WriteFailure(write.record_id, "not a Lead or Contact id", retryable=False)
+            )
+        else:
+            pending.append(write)
+    return pending
+
+
+def refused(
+    record_id: str, code: str, message: str, outcome: WriteOutcome, gone: list[str]
+) -> None:
+    """One record Salesforce did not update: converted or deleted, it is gone (noted in
+    `gone`, for `merged_into`); otherwise a failure kept for the next run, retryable
+    unless its values were refused."""
+    if code in (CONVERTED, DELETED):
+        gone.append(record_id)
+    else:
+        retryable = code in AFTER_SETUP or code not in REFUSED_VALUES
+        outcome.failed.append(WriteFailure(record_id, f"{code}: {message}", retryable))
 
 
 def write_collection(
@@ -83,17 +119,7 @@ def write_collection(
     if len(writes) > COLLECTION:
         raise ValueError(f"at most {COLLECTION} records per sObject Collections update")
     outcome = WriteOutcome()
-    pending: list[Write] = []
-    for write in writes:
-        sobject = sobject_of(write.record_id)
-        if write.record_id in converted:
-            outcome.gone.append(Gone(write.record_id, converted[write.record_id]))
-        elif sobject is None:
-            outcome.failed.append(
-                WriteFailure(write.record_id, "not a Lead or Contact id", retryable=False)
-            )
-        else:
-            pending.append(write)
+    pending = writable(writes, converted, outcome)
     gone: list[str] = []
     for attempt in range(LOCK_RETRIES + 1):
         if not pending:
@@ -106,13 +132,8 @@ def write_collection(
                 outcome.written.append(write.record_id)
             elif code == LOCKED and attempt < LOCK_RETRIES:
                 locked.append(write)
-            elif code in (CONVERTED, DELETED):
-                gone.append(write.record_id)
             else:
-                retryable = code in AFTER_SETUP or code not in REFUSED_VALUES
-                outcome.failed.append(
-                    WriteFailure(write.record_id, f"{code}: {message}", retryable)
-                )
+                refused(write.record_id, code, message, outcome, gone)
         for write in pending[len(results) :]:
             outcome.failed.append(WriteFailure(write.record_id, "not in Salesforce's answer"))
         pending = locked
@@ -122,10 +143,13 @@ def write_collection(
 
 def update(api: SalesforceApi, schema: Schema, writes: Sequence[Write]) -> list[Any]:
     records = []
+    kinds: dict[str, dict[str, str]] = {}
     for write in writes:
         sobject = sobject_of(write.record_id)
         assert sobject is not None
-        records.append(record_body(write, sobject, schema))
+        if sobject not in kinds:
+            kinds[sobject] = field_kinds(schema, sobject)
+        records.append(record_body(write, sobject, kinds[sobject]))
     body = {"allOrNone": False, "records": records}
     answer = api.rest("collections.update", "composite/sobjects", method="PATCH", json=body)
     return list(answer or [])

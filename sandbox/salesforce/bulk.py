@@ -5,7 +5,8 @@ aborting, deleting and listing ingest jobs, job info and the CSV result sets,
 with its CSV rules. A closed job is processed on the sandbox's clock: it waits
 `queue_seconds` in UploadComplete, then is InProgress for `least_seconds` plus
 `record_seconds` per record, writing its records as it goes, then JobComplete;
-aborted in progress, the records it had not reached are unprocessed.
+aborted in progress, the records it had not reached are unprocessed; a job made
+to fail midway (`fail_after`) is Failed with the rest unprocessed.
 Simplifies: `update` only. Details: docs/sandbox.md (Salesforce).
 """
 
@@ -91,6 +92,10 @@ class BulkIngest(JobBoard[Job]):
         super().__init__(user_id, numbers, record_seconds=0.001)
         self.org = org
         self.record_fails = record_fails
+        self.fail_after: int | None = None
+        """Records a job processes before it fails, the rest unprocessed (None: none fails
+        midway), as Salesforce fails a job whose internal batch still cannot be processed
+        after its retries."""
 
     def create(self, body: Any, version: str) -> dict[str, Any]:
         body = self.body_of(body)
@@ -179,6 +184,14 @@ class BulkIngest(JobBoard[Job]):
         finished = elapsed >= self.least_seconds + self.record_seconds * len(job.rows)
         rate = self.record_seconds
         due = len(job.rows) if finished or rate <= 0 else int(elapsed / rate)
+        if self.fail_after is not None and due > self.fail_after:
+            for values in job.rows[job.done : self.fail_after]:
+                self._update(job, values)
+            job.done = max(job.done, self.fail_after)
+            job.state, job.unprocessed = "Failed", job.rows[job.done :]
+            job.error = "InternalServerError : retried more than 10 times"
+            job.modified = self.org.stamp()
+            return
         for values in job.rows[job.done : min(due, len(job.rows))]:
             self._update(job, values)
         job.done = max(job.done, min(due, len(job.rows)))

@@ -7,6 +7,7 @@ digits of the row number, and the documented 3-character case-safe suffix; a
 
 from __future__ import annotations
 
+import functools
 import string
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
@@ -44,8 +45,10 @@ def make_id(prefix: str, number: int) -> str:
     return body + _suffix(body)
 
 
+@functools.lru_cache(maxsize=1 << 18)
 def parse_id(text: str) -> tuple[str, int] | None:
-    """The key prefix and number of an id made by `make_id` (15 or 18 characters)."""
+    """The key prefix and number of an id made by `make_id` (15 or 18 characters); kept
+    for the ids seen last, which every write and read by id parses again."""
     if len(text) not in (15, 18) or not text.isalnum() or text[3:6] != _POD:
         return None
     if len(text) == 18 and text[15:].upper() != _suffix(text[:15]):

@@ -108,7 +108,7 @@ class Org:
         if located[1] in located[0].deleted:
             # StatusCode ENTITY_IS_DELETED (SOAP API Developer Guide, "Core Data Types")
             raise RecordError("ENTITY_IS_DELETED", "entity is deleted")
-        if sobject.name == "Lead" and located[0].record(located[1]).get("IsConverted"):
+        if sobject.name == "Lead" and located[0].value(located[1], "IsConverted"):
             # Salesforce Help 000384333: a converted lead takes no more updates
             raise RecordError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
         return located[0], located[1], self._changes(sobject, values, csv)

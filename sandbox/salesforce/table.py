@@ -58,6 +58,15 @@ class Table:
         _derive(self.sobject.name, record)
         return record
 
+    def value(self, row: int, name: str) -> Any:
+        """One stored field of a row (not a derived one), without reading the whole record."""
+        changed = self.changes.get(row, {})
+        if name in changed:
+            return changed[name]
+        if row < self._count:
+            return self._make(row).get(name)
+        return self.added[row - self._count].get(name)
+
     def rows_stamped_after(self, moment: datetime) -> list[int]:
         """The rows whose SystemModstamp may be at or after `moment`'s second (a superset, in
         order). The stamps of the rows made from the world are read once, then kept: those

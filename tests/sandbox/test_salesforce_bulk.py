@@ -162,3 +162,22 @@ def test_the_sdk_waits_for_an_ingest_job_to_complete(fast: SalesforceSandbox) ->
     assert (info["state"], job["numberRecordsProcessed"]) == ("JobComplete", 1)
     assert sf.Lead.get(bob)["Title"] == "Bulk"
     assert fast.calls["bulk2.info"] >= 2
+
+
+def test_an_ingest_job_that_fails_midway_keeps_the_rest_unprocessed(
+    sandbox: SalesforceSandbox, rest: requests.Session, clock: HandClock
+) -> None:
+    sandbox.bulk.fail_after = 1  # its second record's batch is never processed
+    bob, dee = str(record_id(sandbox, BOB)), str(record_id(sandbox, DEE))
+    body = {"object": "Lead", "operation": "update", "lineEnding": "LF"}
+    job = rest.post(f"{JOBS}/ingest", json=body, timeout=5).json()["id"]
+    rest.put(f"{JOBS}/ingest/{job}/batches", data=f"Id,Title\n{bob},Ops\n{dee},Ops\n", timeout=5)
+    rest.patch(f"{JOBS}/ingest/{job}", json={"state": "UploadComplete"}, timeout=5)
+    clock.advance(10)
+    info = rest.get(f"{JOBS}/ingest/{job}", timeout=5).json()
+    done = rows(rest.get(f"{JOBS}/ingest/{job}/successfulResults", timeout=5).text)
+    left = rows(rest.get(f"{JOBS}/ingest/{job}/unprocessedrecords", timeout=5).text)
+
+    assert (info["state"], info["numberRecordsProcessed"]) == ("Failed", 1)
+    assert info["errorMessage"]
+    assert [r["sf__Id"] for r in done] == [bob] and [r["Id"] for r in left] == [dee]

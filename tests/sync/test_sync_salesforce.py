@@ -52,9 +52,13 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
 
 
 def make_sync(
-    box: SalesforceSandbox, rules: RuleSet, store: StateStore, per_run: float = 0.25,
-    bulk_above: int = 10_000,
-) -> Sync:  # fmt: skip
+    box: SalesforceSandbox,
+    rules: RuleSet,
+    store: StateStore,
+    per_run: float = 0.25,
+    query_above: int = 10_000,
+    write_above: int = 10_000,
+) -> Sync:
     fields = FieldMap.for_rules(rules, SF_CAPABILITIES)
     given = box.credentials("oauth")
     settings = SalesforceSettings(
@@ -64,7 +68,8 @@ def make_sync(
         client_secret=given["consumer_secret"],
         permission_set="",
         budget_per_run=per_run,
-        bulk_query_above=bulk_above,
+        bulk_query_above=query_above,
+        bulk_write_above=write_above,
     )
     connector = SalesforceConnector(
         settings,
@@ -225,7 +230,7 @@ def test_a_failed_query_job_leaves_every_cursor_and_the_next_run_reads_it_all(
     from connectors.salesforce.bulk_query import QueryJobFailed
 
     quick_jobs(box)
-    sync = make_sync(box, rules, store, bulk_above=50)
+    sync = make_sync(box, rules, store, query_above=50)
     box.bulk_queries.failure = "QUERY_TIMEOUT: Your query request was running for too long."
 
     with pytest.raises(QueryJobFailed, match="QUERY_TIMEOUT"):

@@ -1,0 +1,259 @@
+"""Scores into Leads and Contacts through Bulk API 2.0 ingest jobs, for runs that write many.
+
+One `update` job per object (Bulk API 2.0 Developer Guide, "Create a Job": `object`,
+`operation`, `contentType` CSV, `lineEnding` LF, `columnDelimiter` COMMA), its
+records uploaded as one CSV ("Upload Job Data"; at most 100 MB of data per job, so
+more records make more jobs), closed ("Close or Abort a Job": UploadComplete),
+then polled ("Get Job Info") until JobComplete, Failed or Aborted. Every request
+goes through the connector's call policy and daily budget, polls included:
+
+- the CSV follows "Valid CSV Record Rows": every value quoted, a quote doubled, so
+  commas, quotes and line breaks in the reasons round-trip; an empty cell leaves a
+  field alone and `#N/A` sets it to null, so a value we clear is `#N/A`;
+- a poll waits 2 s after closing, twice as long each time the job has not moved,
+  and once it has moved twice, about as long as its pace says it still needs
+  (at most 60 s a wait): a job of 50,000 records is read a handful of times;
+- failed records ("Get Job Failed Record Results": `sf__Id`, `sf__Error` as
+  `CODE:message:fields`) are read when the job counts any, unprocessed ones ("Get
+  Job Unprocessed Record Results": the rows as uploaded, for a Failed or Aborted
+  job) when it did not complete; each becomes what the same refusal of a
+  collection update becomes (`connectors.salesforce.write.refused`): a lock
+  (UNABLE_TO_LOCK_ROW) or an unprocessed row is retried next run, a converted or
+  deleted record is gone, a refused value waits for a fix;
+- what landed is what was uploaded less those; should the job's counts
+  (`numberRecordsProcessed` less `numberRecordsFailed`) say otherwise (Salesforce
+  records no results for batches beyond the org's daily batch allocation), the
+  successful results are read and only what they name counts as written;
+- before any job is made, the run's share of the daily budget must cover what
+  every job needs at least (create, upload, close, a poll, both result sets):
+  otherwise the run stops there (`BudgetExhausted`), as it would before a
+  collection update. A run stopped while a job runs leaves the job to Salesforce;
+  nothing of it is recorded as written, so the next run writes those records
+  again (an update with the same values is harmless).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from connectors.errors import BudgetExhausted
+from connectors.protocol import Write, WriteFailure, WriteOutcome
+from connectors.salesforce.client import SF, SalesforceApi
+from connectors.salesforce.describe import Schema
+from connectors.salesforce.records import sobject_of
+from connectors.salesforce.write import (
+    COLLECTION,
+    LIFECYCLE,
+    field_kinds,
+    merged_into,
+    refused,
+    typed,
+    writable,
+)
+
+JOB_CALLS = 6
+"""The fewest requests a job may need: create, upload, close, a poll, both result sets."""
+MOST_UPLOAD = 100_000_000
+"""Bytes of CSV one job takes (the guide: upload at most 100 MB, base64 adds half)."""
+FIRST_POLL = 2.0
+LONGEST_POLL = 60.0
+ENDED = ("JobComplete", "Failed", "Aborted")
+NULL = "#N/A"
+
+
+def csv_cell(value: str, kind: str | None) -> str:
+    """A written value as a Bulk API CSV cell: "" (clear) is #N/A, numbers and booleans
+    as Salesforce reads them, text as it is."""
+    if value == "":
+        return NULL
+    try:
+        typed_value = typed(value, kind)
+    except ValueError:
+        return value  # Salesforce says what is wrong with it, in the failed results
+    if isinstance(typed_value, bool):
+        return "true" if typed_value else "false"
+    return str(typed_value)
+
+
+def ingest_files(
+    writes: Sequence[Write], sobject: str, schema: Schema
+) -> list[tuple[list[str], bytes]]:
+    """The CSV of `writes` (all of one object), cut where a job's upload would pass its
+    size: per file, the record ids in it and its bytes."""
+    kinds = field_kinds(schema, sobject)
+    columns = list(
+        dict.fromkeys(n for w in writes for n in w.values if sobject == "Lead" or n != LIFECYCLE)
+    )
+    files: list[tuple[list[str], bytes]] = []
+    buffer = io.StringIO()
+    out = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    out.writerow(["Id", *columns])
+    header = buffer.getvalue().encode()
+    ids: list[str] = []
+    chunks: list[bytes] = [header]
+    size = len(header)
+    for write in writes:
+        buffer.seek(0)
+        buffer.truncate()
+        row = [
+            csv_cell(write.values[n], kinds.get(n.lower())) if n in write.values else ""
+            for n in columns
+        ]
+        out.writerow([write.record_id, *row])
+        line = buffer.getvalue().encode()
+        if ids and size + len(line) > MOST_UPLOAD:
+            files.append((ids, b"".join(chunks)))
+            ids, chunks, size = [], [header], len(header)
+        ids.append(write.record_id)
+        chunks.append(line)
+        size += len(line)
+    if ids:
+        files.append((ids, b"".join(chunks)))
+    return files
+
+
+@dataclass
+class IngestEnd:
+    """What one job did with its records."""
+
+    written: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str, str]] = field(default_factory=list)
+    """(record id, error code, message) of each failed record."""
+    unprocessed: list[WriteFailure] = field(default_factory=list)
+
+
+def write_bulk(
+    api: SalesforceApi, schema: Schema, writes: Sequence[Write], converted: Mapping[str, str]
+) -> WriteOutcome:
+    """Every write in Bulk API 2.0 jobs, one per object (more for more than 100 MB)."""
+    outcome = WriteOutcome()
+    pending = writable(writes, converted, outcome)
+    by_object: dict[str, list[Write]] = {}
+    for write in pending:
+        by_object.setdefault(str(sobject_of(write.record_id)), []).append(write)
+    jobs = [
+        (sobject, f)
+        for sobject, mine in by_object.items()
+        for f in ingest_files(mine, sobject, schema)
+    ]
+    if not jobs:
+        return outcome
+    afford_jobs(api, len(jobs))
+    with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="sf-bulk") as pool:
+        ends = list(pool.map(lambda job: run_ingest_job(api, job[0], *job[1]), jobs))
+    gone: list[str] = []
+    for end in ends:
+        outcome.written.extend(end.written)
+        outcome.failed.extend(end.unprocessed)
+        for record_id, code, message in end.refused:
+            refused(record_id, code, message, outcome, gone)
+    for start in range(0, len(gone), COLLECTION):
+        outcome.gone.extend(merged_into(api, schema, gone[start : start + COLLECTION]))
+    return outcome
+
+
+def afford_jobs(api: SalesforceApi, jobs: int) -> None:
+    """Stop before the first job when the run's budget cannot carry every job through."""
+    budget = api.policy.budget
+    left = None if budget is None else budget.affordable()
+    if left is not None and left < jobs * JOB_CALLS:
+        raise BudgetExhausted(
+            SF,
+            "bulk2.create",
+            f"{jobs} Bulk API job(s) need at least {jobs * JOB_CALLS} requests and this run "
+            f"may make {left} more; the next run goes on from here",
+        )
+
+
+def run_ingest_job(api: SalesforceApi, sobject: str, ids: list[str], data: bytes) -> IngestEnd:
+    """One job made, filled, closed, polled to its end and its results read."""
+    body = {"object": sobject, "operation": "update", "contentType": "CSV"}
+    body |= {"lineEnding": "LF", "columnDelimiter": "COMMA"}
+    job = api.rest("bulk2.create", "jobs/ingest", method="POST", json=body)
+    path = f"jobs/ingest/{job['id']}"
+    api.send("bulk2.upload", path + "/batches", "PUT", data=data,
+             headers={"Content-Type": "text/csv"})  # fmt: skip
+    api.rest("bulk2.close", path, method="PATCH", json={"state": "UploadComplete"})
+    info = poll_ingest_job(api, path, len(ids))
+    return ingest_job_end(api, path, ids, info)
+
+
+def poll_ingest_job(api: SalesforceApi, path: str, records: int) -> Mapping[str, Any]:
+    """The job's info once it ended, read with growing waits, then at its own pace."""
+    clock = api.policy.clock
+    wait = FIRST_POLL
+    seen: tuple[float, int] | None = None
+    while True:
+        clock.sleep(wait)
+        info = api.rest("bulk2.poll", path) or {}
+        state = str(info.get("state") or "")
+        if state in ENDED:
+            return info
+        done, now = int(info.get("numberRecordsProcessed") or 0), clock.now()
+        moved = seen is not None and done > seen[1] and now > seen[0]
+        pace = (done - seen[1]) / (now - seen[0]) if seen is not None and moved else None
+        if done > 0 and (seen is None or done > seen[1]):
+            seen = (now, done)
+        wait = (records - done) / pace * 1.1 + FIRST_POLL if pace else wait * 2
+        wait = min(max(wait, FIRST_POLL), LONGEST_POLL)
+
+
+def ingest_job_end(
+    api: SalesforceApi, path: str, ids: list[str], info: Mapping[str, Any]
+) -> IngestEnd:
+    """What an ended job did with `ids`: its failed rows, its unprocessed rows unless it
+    completed, and the rest written, checked against its counts."""
+    end = IngestEnd()
+    state = str(info.get("state"))
+    failed_count = int(info.get("numberRecordsFailed") or 0)
+    processed = int(info.get("numberRecordsProcessed") or 0)
+    failed = ingest_results(api, path, "failedResults") if failed_count else []
+    for row in failed:
+        record_id = row.get("Id") or row.get("sf__Id") or ""
+        end.refused.append((record_id, *bulk_error(row.get("sf__Error") or "")))
+    left: set[str] = set()
+    if state != "JobComplete":
+        why = f"not processed: the Bulk API job ended {state}"
+        if info.get("errorMessage"):
+            why += f" ({info['errorMessage']})"
+        for row in ingest_results(api, path, "unprocessedrecords"):
+            record_id = row.get("Id") or ""
+            left.add(record_id)
+            end.unprocessed.append(WriteFailure(record_id, why))
+    settled = {record_id for record_id, _, _ in end.refused} | left
+    landed = [i for i in ids if i not in settled]
+    if len(landed) != processed - failed_count:
+        named = {
+            row.get("sf__Id") or row.get("Id")
+            for row in ingest_results(api, path, "successfulResults")
+        }
+        lost = [i for i in landed if i not in named]
+        end.unprocessed.extend(WriteFailure(i, "not in the Bulk API job's results") for i in lost)
+        landed = [i for i in landed if i in named]
+    end.written = landed
+    return end
+
+
+def ingest_results(api: SalesforceApi, path: str, kind: str) -> list[dict[str, str]]:
+    """One result set of a job, its rows by column."""
+    answer = api.send(f"bulk2.{kind}", f"{path}/{kind}")
+    text = answer.content.decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text, newline="")))
+
+
+def bulk_error(text: str) -> tuple[str, str]:
+    """(code, message) of an `sf__Error`: `CODE:message:fields --`."""
+    code, _, rest = text.partition(":")
+    body = rest.strip().removesuffix("--").strip()
+    message, colon, fields = body.rpartition(":")
+    if not colon:
+        message, fields = body, ""
+    message = message or "refused"
+    if fields.strip():
+        message = f"{', '.join(fields.split())}: {message}"
+    return (code.strip() or "UNKNOWN_EXCEPTION"), message

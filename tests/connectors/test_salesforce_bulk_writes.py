@@ -1,0 +1,200 @@
+"""Writes through Bulk API 2.0 jobs against the Salesforce sandbox, through the real
+simple-salesforce session: what lands, what fails and is kept, and what each job costs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from connectors.errors import BudgetExhausted
+from connectors.protocol import Write
+from connectors.salesforce.bulk_write import bulk_error, csv_cell
+from connectors.salesforce.connector import SalesforceConnector
+from sandbox.salesforce import SalesforceSandbox
+from tests.connectors.test_salesforce_connector import (
+    FIELDS,
+    connector_of,
+    password_settings,
+    set_up,
+)
+from tests.sandbox.salesforce_helpers import quick_jobs, record_id, stored_record
+from tests.sandbox.test_salesforce import ANN, BEN, BOB, DEE, EVE, FINN, small_world
+
+OURS = [spec.name for spec in FIELDS]
+REASONS = 'Score 40:\n+30 "Guide", downloaded · +10 café, naïve résumé\n-0 ok'
+BULK_CALLS = ("bulk2.create", "bulk2.upload", "bulk2.close", "bulk2.poll")
+
+
+@pytest.fixture
+def box() -> Iterator[SalesforceSandbox]:
+    with SalesforceSandbox(small_world()) as running:
+        quick_jobs(running)
+        yield running
+
+
+def bulk_connector(box: SalesforceSandbox, above: int = 0) -> SalesforceConnector:
+    sf = connector_of(box, password_settings(box, bulk_write_above=above))
+    set_up(box, sf)
+    return sf
+
+
+def ids(box: SalesforceSandbox, *people: int) -> list[str]:
+    found = [record_id(box, person) for person in people]
+    assert all(found)
+    return [str(i) for i in found]
+
+
+def ours(box: SalesforceSandbox, record: str) -> dict[str, Any]:
+    stored = stored_record(box, record) or {}
+    return {name: stored.get(name) for name in [*OURS, "Status"]}
+
+
+def writes_for(records: list[str], score: str, reasons: str = REASONS) -> list[Write]:
+    values = {"Leadscore_Score__c": score, "Leadscore_Stage__c": "MQL",
+              "Leadscore_Reasons__c": reasons, "Leadscore_Disqualified__c": "true",
+              "Leadscore_Scored_At__c": "2026-11-01T12:00:00Z", "Status": "Working - Contacted"}  # fmt: skip
+    return [Write(record, values) for record in records]
+
+
+def test_a_cell_clears_with_na_and_writes_numbers_and_booleans_as_salesforce_reads_them() -> None:
+    assert csv_cell("", "double") == "#N/A" and csv_cell("", "string") == "#N/A"
+    assert csv_cell("42.0", "double") == "42" and csv_cell("2.5", "double") == "2.5"
+    assert csv_cell("True", "boolean") == "true" and csv_cell("no", "boolean") == "false"
+    assert csv_cell('a, "b"\nc', "textarea") == 'a, "b"\nc'  # the CSV writer quotes it
+    assert bulk_error("UNABLE_TO_LOCK_ROW:unable to obtain exclusive access:--") == (
+        "UNABLE_TO_LOCK_ROW",
+        "unable to obtain exclusive access",
+    )
+    assert bulk_error("STRING_TOO_LONG:Reasons: data value too large:Leadscore_Reasons__c --") == (
+        "STRING_TOO_LONG",
+        "Leadscore_Reasons__c: Reasons: data value too large",
+    )
+
+
+def test_a_run_above_the_threshold_writes_what_collections_would_in_one_job_per_object() -> None:
+    people = (ANN, BEN, BOB, DEE, EVE, FINN)
+    held: list[dict[str, Any]] = []
+    for above in (10_000, 0):  # collections, then bulk: the same writes into the same org
+        with SalesforceSandbox(small_world()) as box:
+            quick_jobs(box)
+            sf = bulk_connector(box, above)
+            records = ids(box, *people)
+            first = sf.write(writes_for(records, "40"))
+            # then the reasons and the stage cleared, the score changed, on half of them
+            cleared = {"Leadscore_Score__c": "7.0", "Leadscore_Reasons__c": "",
+                       "Leadscore_Stage__c": ""}  # fmt: skip
+            second = sf.write([Write(r, cleared) for r in records[::2]])
+            held.append({r: ours(box, r) for r in records})
+            calls = dict(sf.calls())
+        assert sorted(first.written) == sorted(records) and not first.failed
+        assert sorted(second.written) == sorted(records[::2]) and not second.failed
+        if above:
+            assert calls["collections.update"] == 2 and "bulk2.create" not in calls
+        else:
+            assert "collections.update" not in calls
+            assert all(calls[op] == 4 for op in BULK_CALLS[:3])  # Lead and Contact, twice
+            assert calls["bulk2.poll"] == 4 and "bulk2.failedResults" not in calls
+
+    by_collections, by_bulk = held
+    assert by_bulk == by_collections
+    ann, ben, _, dee = records[:4]
+    lead, contact = by_bulk[dee], by_bulk[ben]
+    assert lead["Leadscore_Reasons__c"] == REASONS and lead["Status"] == "Working - Contacted"
+    assert contact["Leadscore_Score__c"] == 40 and contact["Leadscore_Disqualified__c"] is True
+    assert contact["Status"] is None  # a Contact has no Status: left out of its job
+    cleared = by_bulk[ann]
+    assert cleared["Leadscore_Score__c"] == 7 and cleared["Leadscore_Reasons__c"] is None
+    assert cleared["Leadscore_Stage__c"] is None
+
+
+def test_a_job_that_fails_entirely_keeps_every_record_for_the_next_run(
+    box: SalesforceSandbox,
+) -> None:
+    sf = bulk_connector(box)
+    records = ids(box, BOB, DEE)
+    broken = [Write(r, {"Leadscore_Score__c": "5", "Nope__c": "1"}) for r in records]
+
+    outcome = sf.write(broken)
+
+    assert outcome.written == [] and outcome.gone == []
+    assert sorted(f.record_id for f in outcome.failed) == sorted(records)
+    assert all(f.retryable and "Failed" in f.reason for f in outcome.failed)
+    assert "Field name not found : Nope__c" in outcome.failed[0].reason
+    assert sf.calls()["bulk2.unprocessedrecords"] == 1
+    assert all(stored_record(box, r)["Leadscore_Score__c"] is None for r in records)  # type: ignore[index]
+
+
+def test_a_job_failed_midway_keeps_its_failed_and_unprocessed_rows_apart_from_what_landed(
+    box: SalesforceSandbox,
+) -> None:
+    sf = bulk_connector(box)
+    bob, dee, eve, finn = ids(box, BOB, DEE, EVE, FINN)
+    box.bulk.fail_after = 2  # its first two rows processed, then the job fails
+    writes = [
+        Write(bob, {"Leadscore_Score__c": "1"}),
+        Write(dee, {"Leadscore_Reasons__c": "x" * 40_000}),  # refused: too long
+        Write(eve, {"Leadscore_Score__c": "3"}),
+        Write(finn, {"Leadscore_Score__c": "4"}),
+    ]
+
+    outcome = sf.write(writes)
+
+    failed = {f.record_id: f for f in outcome.failed}
+    assert outcome.written == [bob]
+    assert failed[dee].reason.startswith("STRING_TOO_LONG") and not failed[dee].retryable
+    assert {eve, finn} <= set(failed) and failed[eve].retryable and failed[finn].retryable
+    assert "not processed" in failed[eve].reason
+    assert (stored_record(box, bob) or {})["Leadscore_Score__c"] == 1
+    assert (stored_record(box, eve) or {})["Leadscore_Score__c"] is None
+
+
+def test_locked_rows_are_failures_kept_for_the_next_run_and_land_then(
+    box: SalesforceSandbox,
+) -> None:
+    sf = bulk_connector(box)
+    records = ids(box, BOB, ANN)
+    box.faults.record_failure = 1.0  # every row locked by another transaction
+
+    locked = sf.write(writes_for(records, "9"))
+    box.faults.record_failure = 0.0
+    again = sf.write(writes_for([f.record_id for f in locked.failed], "9"))
+
+    assert locked.written == [] and len(locked.failed) == 2
+    assert all(f.reason.startswith("UNABLE_TO_LOCK_ROW") and f.retryable for f in locked.failed)
+    assert sorted(again.written) == sorted(records)
+    assert (stored_record(box, records[0]) or {})["Leadscore_Score__c"] == 9
+
+
+def test_converted_and_deleted_records_are_gone_not_failures(box: SalesforceSandbox) -> None:
+    sf = bulk_connector(box)
+    bob, dee, eve = ids(box, BOB, DEE, EVE)
+    with box.org_lock:
+        table, row = box.org.locate(bob) or (None, 0)
+        assert table is not None
+        table.write(row, {"IsConverted": True})  # converted in Salesforce since the pull
+    sf.converted[eve] = "003000000000001AAA"  # converted, as the pull found
+
+    outcome = sf.write([Write(r, {"Leadscore_Score__c": "2"}) for r in (bob, dee, eve)])
+
+    assert outcome.written == [dee] and outcome.failed == []
+    assert {g.record_id: g.merged_into for g in outcome.gone} == {
+        bob: None,
+        eve: "003000000000001AAA",
+    }
+
+
+def test_the_budget_stops_the_run_before_a_job_it_cannot_carry_through(
+    box: SalesforceSandbox,
+) -> None:
+    sf = bulk_connector(box)
+    records = ids(box, ANN, BOB)  # a Contact and a Lead: two jobs, at least 12 requests
+    box.budget.used = box.budget.limit - box.budget.limit // 5 - 10  # 10 before other apps'
+    sf.start_run()
+
+    with pytest.raises(BudgetExhausted) as stopped:
+        sf.write(writes_for(records, "3"))
+
+    assert "at least 12 requests" in str(stopped.value)
+    assert "bulk2.create" not in box.calls
