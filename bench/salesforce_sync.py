@@ -95,7 +95,7 @@ def run_path(path: str, args: argparse.Namespace, people: int) -> dict[str, Any]
     """One fresh org, set up, then one full sync; what its write phase did."""
     import requests
 
-    from sandbox.salesforce.emulator import SandboxAdapter
+    from sandbox.salesforce import SandboxAdapter
 
     context = multiprocessing.get_context("spawn")
     pipe, child_end = context.Pipe()

@@ -17,8 +17,8 @@ counted against the daily budget like any other (Salesforce Help 000382576:
   must be seen, as the REST path's queryAll), without ORDER BY: the guide's "SOQL
   Considerations" say ORDER BY and LIMIT turn off the chunking of large query jobs
   and can make them time out;
-- Get Information About a Query Job, polled with a growing wait (on the policy's
-  clock) until JobComplete; Failed or Aborted stop the pull with `QueryJobFailed`,
+- Get Information About a Query Job, polled as `connectors.salesforce.jobs` says
+  until JobComplete; Failed or Aborted stop the pull with `QueryJobFailed`,
   naming the job and its `errorMessage` (which simple-salesforce's `wait_for_job`
   reads too), before any page is given, so no
   cursor moves;
@@ -54,17 +54,13 @@ from typing import Any
 from connectors.errors import ApiError, TransportError
 from connectors.salesforce.client import SF, SalesforceApi
 from connectors.salesforce.describe import Schema
+from connectors.salesforce.jobs import ENDED, GIVE_UP, wait_for_job
 from connectors.salesforce.soql import select
 
 Records = list[Mapping[str, Any]]
 CsvValue = Callable[[str], Any]
 RESULTS_PAGE = 50_000
 """Records per results page (`maxRecords`): simple-salesforce's own default."""
-FIRST_POLL = 1.0
-LONGEST_POLL = 30.0
-POLL_FOR = 6 * 3600.0
-"""Seconds a job may stay queued or in progress before the pull gives up on it (and
-aborts it)."""
 CSV_NUMBERS: dict[str, Callable[[str], Any]] = {
     "int": lambda text: int(float(text)) if "." in text else int(text),
     "double": float,
@@ -99,7 +95,7 @@ def query_pages(
     above = api.settings.bulk_query_above
     total = answer.get("totalSize")
     if full and above and isinstance(total, int) and total > above:
-        yield from job_pages(api, schema, operation, sobject, fields, where, deleted)
+        yield from job_pages(api, schema, operation, sobject, fields, where, deleted, total)
         return
     while True:
         yield list(answer.get("records") or []), True
@@ -117,13 +113,14 @@ def job_pages(
     fields: Sequence[str],
     where: Sequence[str],
     deleted: bool,
+    records: int | None = None,
 ) -> Iterator[tuple[Records, bool]]:
     """A query job's records, a results page at a time; settled on the last page only."""
     kind = "queryAll" if deleted else "query"
     soql = select(sobject, fields, where)
     created = api.call(f"{operation}.job", lambda sf: _jobs(sf, sobject).create_job(kind, soql))
     job_id = str(created["id"])
-    wait_for_query_job(api, operation, sobject, job_id)
+    wait_for_query_job(api, operation, sobject, job_id, records)
     converters = {name: csv_converter(schema, sobject, name) for name in fields}
     header: list[str] = []
     locator = ""
@@ -135,27 +132,25 @@ def job_pages(
             return
 
 
-def wait_for_query_job(api: SalesforceApi, operation: str, sobject: str, job_id: str) -> None:
-    """Poll the job, each poll a call under the policy, waiting longer each time, until it
-    is JobComplete; a QueryJobFailed when it fails, is aborted, or takes too long."""
-    clock = api.policy.clock
-    wait, waited = FIRST_POLL, 0.0
-    while True:
-        info = api.call(f"{operation}.poll", lambda sf: _jobs(sf, sobject).get_job(job_id, True))
-        state = str(info.get("state") or "")
-        if state == "JobComplete":
-            return
-        if state in ("Failed", "Aborted"):
-            reason = info.get("errorMessage") or "no reason given"
-            message = f"the Bulk API 2.0 query job {job_id} ended {state}: {reason}"
-            raise QueryJobFailed(SF, operation, message)
-        if waited >= POLL_FOR:
-            api.call(f"{operation}.abort", lambda sf: _jobs(sf, sobject).abort_job(job_id, True))
-            message = f"the Bulk API 2.0 query job {job_id} was still {state} after "
-            raise QueryJobFailed(SF, operation, message + f"{waited:.0f} s, so it was aborted")
-        clock.sleep(wait)
-        waited += wait
-        wait = min(wait * 2, LONGEST_POLL)
+def wait_for_query_job(
+    api: SalesforceApi, operation: str, sobject: str, job_id: str, records: int | None
+) -> None:
+    """Wait until the job is JobComplete (`connectors.salesforce.jobs`); a QueryJobFailed
+    when it fails, is aborted, or runs too long (then it is aborted)."""
+    poll = f"{operation}.poll"
+    info = wait_for_job(
+        api, lambda: api.call(poll, lambda sf: _jobs(sf, sobject).get_job(job_id, True)), records
+    )
+    state = str(info.get("state") or "")
+    if state == "JobComplete":
+        return
+    if state in ENDED:
+        reason = info.get("errorMessage") or "no reason given"
+        message = f"the Bulk API 2.0 query job {job_id} ended {state}: {reason}"
+        raise QueryJobFailed(SF, operation, message)
+    api.call(f"{operation}.abort", lambda sf: _jobs(sf, sobject).abort_job(job_id, True))
+    message = f"the Bulk API 2.0 query job {job_id} was still {state} after {GIVE_UP:.0f} s"
+    raise QueryJobFailed(SF, operation, message + ", so it was aborted")
 
 
 def _results(

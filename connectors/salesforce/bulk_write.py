@@ -10,9 +10,8 @@ goes through the connector's call policy and daily budget, polls included:
 - the CSV follows "Valid CSV Record Rows": every value quoted, a quote doubled, so
   commas, quotes and line breaks in the reasons round-trip; an empty cell leaves a
   field alone and `#N/A` sets it to null, so a value we clear is `#N/A`;
-- a poll waits 2 s after closing, twice as long each time the job has not moved,
-  and once it has moved twice, about as long as its pace says it still needs
-  (at most 60 s a wait): a job of 50,000 records is read a handful of times;
+- it is polled as `connectors.salesforce.jobs` says (a job of 50,000 records is
+  read a handful of times), and aborted when it runs past `jobs.GIVE_UP`;
 - failed records ("Get Job Failed Record Results": `sf__Id`, `sf__Error` as
   `CODE:message:fields`) are read when the job counts any, unprocessed ones ("Get
   Job Unprocessed Record Results": the rows as uploaded, for a Failed or Aborted
@@ -45,6 +44,7 @@ from connectors.errors import BudgetExhausted
 from connectors.protocol import Write, WriteFailure, WriteOutcome
 from connectors.salesforce.client import SF, SalesforceApi
 from connectors.salesforce.describe import Schema
+from connectors.salesforce.jobs import ENDED, wait_for_job
 from connectors.salesforce.records import sobject_of
 from connectors.salesforce.write import (
     COLLECTION,
@@ -60,9 +60,6 @@ JOB_CALLS = 6
 """The fewest requests a job may need: create, upload, close, a poll, both result sets."""
 MOST_UPLOAD = 100_000_000
 """Bytes of CSV one job takes (the guide: upload at most 100 MB, base64 adds half)."""
-FIRST_POLL = 2.0
-LONGEST_POLL = 60.0
-ENDED = ("JobComplete", "Failed", "Aborted")
 NULL = "#N/A"
 
 
@@ -179,28 +176,11 @@ def run_ingest_job(api: SalesforceApi, sobject: str, ids: list[str], data: bytes
     api.send("bulk2.upload", path + "/batches", "PUT", data=data,
              headers={"Content-Type": "text/csv"})  # fmt: skip
     api.rest("bulk2.close", path, method="PATCH", json={"state": "UploadComplete"})
-    info = poll_ingest_job(api, path, len(ids))
+    info = wait_for_job(api, lambda: api.rest("bulk2.poll", path), len(ids))
+    if str(info.get("state")) not in ENDED:
+        api.rest("bulk2.abort", path, method="PATCH", json={"state": "Aborted"})
+        info = {**info, "state": "Aborted", "errorMessage": "still running: given up"}
     return ingest_job_end(api, path, ids, info)
-
-
-def poll_ingest_job(api: SalesforceApi, path: str, records: int) -> Mapping[str, Any]:
-    """The job's info once it ended, read with growing waits, then at its own pace."""
-    clock = api.policy.clock
-    wait = FIRST_POLL
-    seen: tuple[float, int] | None = None
-    while True:
-        clock.sleep(wait)
-        info = api.rest("bulk2.poll", path) or {}
-        state = str(info.get("state") or "")
-        if state in ENDED:
-            return info
-        done, now = int(info.get("numberRecordsProcessed") or 0), clock.now()
-        moved = seen is not None and done > seen[1] and now > seen[0]
-        pace = (done - seen[1]) / (now - seen[0]) if seen is not None and moved else None
-        if done > 0 and (seen is None or done > seen[1]):
-            seen = (now, done)
-        wait = (records - done) / pace * 1.1 + FIRST_POLL if pace else wait * 2
-        wait = min(max(wait, FIRST_POLL), LONGEST_POLL)
 
 
 def ingest_job_end(

@@ -89,16 +89,16 @@ def test_a_large_full_pull_runs_as_query_jobs_and_gives_what_rest_gives(
 def test_the_job_is_polled_with_growing_waits_while_it_is_in_progress() -> None:
     hand = HandClock()
     with SalesforceSandbox(small_world(), clock=hand) as box:
-        box.bulk_queries.queue_seconds = box.bulk_queries.least_seconds = 2.5
+        box.bulk_queries.queue_seconds, box.bulk_queries.least_seconds = 1.5, 5.0
         clock = FakeClock()
         clock.on_sleep = hand.advance  # the connector's waits pass on the sandbox's clock
         sf = bulk(box, policy=CallPolicy("salesforce", clock=clock, seed=1))
 
         found = people_of(pages(sf, "contacts"))
 
-    # polled at 0 s and 1 s (UploadComplete), 3 s (InProgress: from 2.5 s for 2.5 s), 7 s (done)
-    assert sf.calls()["leads.query.poll"] == 4
-    assert clock.sleeps[:3] == [1.0, 2.0, 4.0]
+    # polled at 2 s and 6 s (InProgress: from 1.5 s for 5 s), 14 s (done)
+    assert sf.calls()["leads.query.poll"] == 3
+    assert clock.sleeps[:3] == [2.0, 4.0, 8.0]
     assert len(found) == 6
 
 
