@@ -199,7 +199,9 @@ class SalesforceApi:
 
     def start_run(self) -> None:
         """A run begins: the org's allocation is read from /limits and this run's share of
-        it starts afresh."""
+        it starts afresh (before that read, which the last run's spent share would refuse)."""
+        if self.policy.budget is not None:
+            self.policy.budget.start_run()
         limits = self.call("limits", lambda sf: sf.limits(timeout=SF_TIMEOUT))
         daily = (limits or {}).get("DailyApiRequests") or {}
         most, left = daily.get("Max"), daily.get("Remaining")

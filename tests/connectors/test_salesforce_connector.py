@@ -779,3 +779,18 @@ def test_activity_times_fall_inside_the_world() -> None:
         ]
 
     assert found and all(NOW - timedelta(days=30) <= a.occurred_at <= NOW for a in found)
+
+
+def test_a_run_after_one_its_share_stopped_starts_afresh_in_the_same_process() -> None:
+    """A long-lived process (a webhook server, a warm serverless container): the next run's
+    first call, the read of /limits, is not refused for the last run's spending."""
+    with SalesforceSandbox(small_world(), daily_limit=1_000) as box:
+        sf = connector_of(box, password_settings(box, budget_per_run=0.005))  # 5 a run
+        sf.start_run()
+        with pytest.raises(BudgetExhausted):
+            for _ in range(10):
+                pages(sf, "contacts")
+        sf.start_run()
+        found = pages(sf, "campaign_members")
+
+    assert found and sf.calls()["limits"] == 2
