@@ -47,6 +47,11 @@ REFUSED_VALUES = frozenset({
     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "NUMBER_OUTSIDE_VALID_RANGE", "MALFORMED_ID",
     "INVALID_TYPE", "REQUIRED_FIELD_MISSING", "FIELD_INTEGRITY_EXCEPTION",
 })  # fmt: skip
+NOT_THERE = "INVALID_CROSS_REFERENCE_KEY"
+"""An id the org does not hold, as a record purged from the Recycle Bin (after 15 days) or
+hard-deleted, which queryAll no longer shows: not tried again until its values change. It
+is not taken for gone, as a deleted one is: what Salesforce answers for a purged id is not
+documented, and this code can also mean a lookup the write named does not exist."""
 NUMBERS = frozenset({"double", "int", "currency", "percent", "long"})
 
 
@@ -104,11 +109,11 @@ def refused(
 ) -> None:
     """One record Salesforce did not update: converted or deleted, it is gone (noted in
     `gone`, for `merged_into`); otherwise a failure kept for the next run, retryable
-    unless its values were refused."""
+    unless its values were refused or the org does not hold it (`NOT_THERE`)."""
     if code in (CONVERTED, DELETED):
         gone.append(record_id)
     else:
-        retryable = code in AFTER_SETUP or code not in REFUSED_VALUES
+        retryable = code in AFTER_SETUP or code not in (*REFUSED_VALUES, NOT_THERE)
         outcome.failed.append(WriteFailure(record_id, f"{code}: {message}", retryable))
 
 

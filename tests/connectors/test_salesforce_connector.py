@@ -794,3 +794,20 @@ def test_a_run_after_one_its_share_stopped_starts_afresh_in_the_same_process() -
         found = pages(sf, "campaign_members")
 
     assert found and sf.calls()["limits"] == 2
+
+
+def test_a_write_to_a_record_the_org_no_longer_holds_is_not_tried_again_and_again(
+    sandbox: SalesforceSandbox, sf: SalesforceConnector
+) -> None:
+    """Purged from the Recycle Bin or hard-deleted: queryAll no longer shows it, and the
+    update answers INVALID_CROSS_REFERENCE_KEY; kept as a failure not retried each run."""
+    from sandbox.salesforce.ids import make_id
+
+    set_up(sandbox, sf)
+    purged = make_id("00Q", 9_999)
+
+    outcome = sf.write([Write(purged, {"Leadscore_Score__c": "5"})])
+
+    [failure] = outcome.failed
+    assert failure.record_id == purged and not failure.retryable
+    assert "INVALID_CROSS_REFERENCE_KEY" in failure.reason and outcome.written == []
