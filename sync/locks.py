@@ -3,10 +3,12 @@
 A run holds one row of the store's `locks` table per system it syncs, named
 `sync:<system>`: inserted when absent (the insert is the lock: the primary key
 lets one writer in, on SQLite and PostgreSQL alike), refreshed as the run goes
-(`beat`), deleted when it ends. A lock left by a run that was killed is stale
-and taken over: on the same host when its process is gone, on any host when it
-has not been refreshed for `STALE_AFTER` seconds. Without a lock, two syncs on
-one store would write the same contacts twice, or crash on each other's rows.
+(`beat`: by the run's progress, and every `BEAT_EVERY` seconds from a thread of
+its own, `kept_alive`), deleted when it ends. A lock left by a run that was
+killed is stale and taken over: on the same host when its process is gone, on
+any host when it has not been refreshed for `STALE_AFTER` seconds. Without a
+lock, two syncs on one store would write the same contacts twice, or crash on
+each other's rows.
 
 A rescore of one record (`sync/trigger.py`) holds a row named `record:<hash>`
 for the few calls it makes; silent for `RECORD_STALE_AFTER` seconds, it is
@@ -16,12 +18,14 @@ stale. A sync waits for the record locks it finds held once its pull is done
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -94,6 +98,26 @@ class RunLock:
             connection.execute(
                 sa.update(locks).where(locks.c.holder == self.holder).values(beat=now)
             )
+
+    @contextlib.contextmanager
+    def kept_alive(self, every: float = BEAT_EVERY) -> Iterator[None]:
+        """Refresh the locks every `every` seconds from a thread of their own while the
+        block runs, so that a run waiting a long time on one call (a Bulk API job that
+        takes an hour) is not taken for a killed one by the next scheduled run."""
+        stop = threading.Event()
+
+        def keep() -> None:
+            while not stop.wait(every):
+                with contextlib.suppress(Exception):  # the run's own calls still beat
+                    self.beat()
+
+        beating = threading.Thread(target=keep, name="lock-beat", daemon=True)
+        beating.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            beating.join()
 
     def release(self) -> None:
         self._drop(self.names)

@@ -28,6 +28,7 @@ run waits for the rescores at work before it reads what was written.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import time
@@ -124,7 +125,8 @@ class Sync:
             lock = run_lock(self.store, [c.system for c in self.connectors], wait=options.wait)
         self._lock = lock
         try:
-            self._run(options, summary, mode)
+            with lock.kept_alive() if lock is not None else contextlib.nullcontext():
+                self._run(options, summary, mode)
         finally:
             self._lock = None
             if lock is not None:

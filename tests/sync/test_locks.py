@@ -93,6 +93,32 @@ def test_a_lock_left_by_a_killed_process_or_a_silent_host_is_taken_over(
         RunLock(store, ["sync:mailchimp"], clock=clock).acquire()
 
 
+def test_a_run_waiting_long_on_one_call_keeps_its_lock_fresh(store: StateStore) -> None:
+    """A Bulk API job polled for an hour makes no progress the run could beat on: the
+    lock's own thread refreshes it, and stops when the run ends."""
+    now = [1.8e9]
+    lock = RunLock(store, ["sync:salesforce"], clock=lambda: now[0])
+    lock.acquire()
+
+    def beat() -> float:
+        with store.engine.connect() as connection:
+            return float(connection.execute(sa.select(locks.c.beat)).scalar_one())
+
+    with lock.kept_alive(every=0.01):
+        now[0] += STALE_AFTER + 1  # silent for longer than a stale lock
+        deadline = time.monotonic() + 5
+        while beat() < now[0] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        during = beat()
+    now[0] += STALE_AFTER + 1
+    time.sleep(0.05)
+
+    assert during == 1.8e9 + STALE_AFTER + 1
+    assert beat() == during  # no beat once the run is over
+    with pytest.raises(LockHeld):  # a live run's lock is not taken over
+        RunLock(store, ["sync:salesforce"], clock=lambda: during + 60).acquire()
+
+
 def test_two_syncs_at_once_one_runs_and_the_other_is_skipped_cleanly(tmp_path: Path) -> None:
     rules = load_rules(RULES)
     url = f"sqlite:///{tmp_path / 'state.db'}"
