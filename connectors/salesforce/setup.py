@@ -187,7 +187,18 @@ def assign_to_self(api: SalesforceApi, permission_set: str) -> None:
     """The permission set assigned to the user leadscore logs in as (who the UserInfo
     endpoint says it is), so that it reads and writes the fields it made; an assignment
     already there answers DUPLICATE_VALUE and is left as it is."""
-    who = api.call("userinfo", lambda sf: sf.oauth2("userinfo"))
+    try:
+        who = api.call("userinfo", lambda sf: sf.oauth2("userinfo"))
+    except AuthError as refused:
+        if refused.status != 403:
+            raise
+        message = (
+            "the app may not read who leadscore logs in as: give it the OAuth scope "
+            '"Access the identity URL service (id, profile, email, address, phone)" '
+            "beside api, or leave LEADSCORE_SALESFORCE__PERMISSION_SET empty and assign "
+            "the fields' permissions yourself"
+        )
+        raise AuthError(refused.system, "userinfo", message, status=403) from None
     user = who.get("user_id") if isinstance(who, dict) else None
     if not user:
         return
