@@ -7,8 +7,9 @@ per record, in order, each `success` or its `errors` (statusCode, message,
 fields). Values go in the JSON type of their field (a number, a boolean, null to
 clear), by the object's describe.
 
-- UNABLE_TO_LOCK_ROW (another transaction holds the record) is tried again, twice,
-  in a call of its own, then left to the next run;
+- UNABLE_TO_LOCK_ROW (another transaction holds the record, a trigger or a mass
+  update, for seconds) is tried again, twice, in a call of its own after
+  `LOCK_WAIT` and then twice that many seconds, then left to the next run;
 - a converted Lead (CANNOT_UPDATE_CONVERTED_LEAD, or known converted from the
   pull) is never written: it is `Gone`, merged into its Contact, which is scored
   in its place;
@@ -35,6 +36,8 @@ from connectors.salesforce.soql import select, soql_ids
 
 COLLECTION = 200
 LOCK_RETRIES = 2
+LOCK_WAIT = 2.0
+"""Seconds before locked rows are tried again the first time (doubled the second)."""
 LIFECYCLE = "Status"
 LOCKED = "UNABLE_TO_LOCK_ROW"
 CONVERTED = "CANNOT_UPDATE_CONVERTED_LEAD"
@@ -129,6 +132,8 @@ def write_collection(
     for attempt in range(LOCK_RETRIES + 1):
         if not pending:
             break
+        if attempt:
+            api.policy.clock.sleep(LOCK_WAIT * 2 ** (attempt - 1))
         results = update(api, schema, pending)
         locked: list[Write] = []
         for write, result in zip(pending, results, strict=False):

@@ -638,6 +638,7 @@ def test_locked_rows_are_tried_again_then_left_to_the_next_run(
     assert outcome.failed[0].reason.startswith("UNABLE_TO_LOCK_ROW")
     assert outcome.failed[0].retryable
     assert sf.calls()["collections.update"] == 3
+    assert sf.policy.clock.sleeps == [2.0, 4.0]  # a lock is held for seconds: waited out
 
 
 # -- sessions ---------------------------------------------------------------------------------
