@@ -99,7 +99,7 @@ class SalesforceSettings(SystemSettings):
         "Collections (one call per 200). Salesforce advises Bulk above 2,000 records; "
         "below 10,000 collections cost at most 50 calls and land at once, while a job "
         "waits in Salesforce's queue and takes one of the org's 15,000 daily Bulk "
-        "batches (shared with every integration) per 10,000 records.",
+        "batches (shared with every integration) per 10,000 records; 0: always Bulk.",
     )
     lead_statuses: dict[str, str] = Field(
         default_factory=dict,
@@ -111,11 +111,13 @@ class SalesforceSettings(SystemSettings):
         "ones, is never moved back, and a value the picklist no longer lists is left alone. "
         "Contacts have no Status: nothing of the mapping is written to them. Empty: Status "
         "is untouched.",
+        examples=[{"Sales qualified": "Working - Contacted"}],
     )
     attributes: dict[str, str] = Field(
         default_factory=dict,
         description="Lead or Contact field -> rule attribute, as JSON, on top of the defaults "
         '(Title -> job_title, NumberOfEmployees -> employees, ...), e.g. {"Budget__c": "budget"}.',
+        examples=[{"Budget__c": "budget"}],
     )
 
     @field_validator(
