@@ -150,11 +150,21 @@ class AttributeMap:
     """Rule attribute -> how its value is read (default: as it is)."""
     derive_roles: bool = True
     """Whether `job_function` and `seniority` come from `job_title` where no field gives them."""
+    any_case: bool = False
+    """Whether the system's field names match in any case (Salesforce's `title` is its
+    `Title`); HubSpot's property names are case-sensitive, and match as written."""
 
     def merged(self, fields: Mapping[str, str]) -> AttributeMap:
         """This map with `fields` (a user's setting) added; they win over the defaults."""
         kept = {k: v for k, v in self.fields.items() if v not in set(fields.values())}
-        return AttributeMap({**kept, **fields}, self.readers, self.derive_roles)
+        return AttributeMap({**kept, **fields}, self.readers, self.derive_roles, self.any_case)
+
+    def in_any_case(self) -> AttributeMap:
+        """This map, its field names matched in any case."""
+        return AttributeMap(self.fields, self.readers, self.derive_roles, any_case=True)
+
+    def _key(self, name: str) -> str:
+        return name.lower() if self.any_case else name
 
     def sources(self, attributes: Iterable[str]) -> list[str]:
         """The system fields to read for `attributes` (the rules'), mapped ones and the
@@ -172,8 +182,9 @@ class AttributeMap:
         """A record's fields with the attributes they give added (mapped fields win over a
         field that merely shares the attribute's name; derived roles fill only gaps)."""
         out = dict(values)
+        given = {k.lower(): v for k, v in values.items()} if self.any_case else values
         for source, attribute in self.fields.items():
-            raw = values.get(source)
+            raw = given.get(self._key(source))
             if raw is None or raw == "":
                 continue
             reader = self.readers.get(attribute)
@@ -191,7 +202,9 @@ class AttributeMap:
     def missing(self, attributes: Iterable[str], available: Iterable[str]) -> list[str]:
         """The attributes no field of `available` (a system's field names) can give."""
         have = set(available)
-        given = {a for f, a in self.fields.items() if f in have} | have | DERIVED_FROM_EMAIL
+        keys = {self._key(name) for name in have}
+        given = {a for f, a in self.fields.items() if self._key(f) in keys}
+        given |= have | DERIVED_FROM_EMAIL
         if self.derive_roles and ROLE_SOURCE in given:
             given |= set(ROLE_ATTRIBUTES)
         return [a for a in dict.fromkeys(attributes) if a not in given]

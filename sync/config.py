@@ -68,7 +68,9 @@ def unknown_variables(given: Mapping[str, str]) -> list[str]:
     pydantic-settings reads it (`LEADSCORE_HUBSPOT__ATTRIBUTES__BUDGET_C=budget` is
     `{"budget_c": "budget"}`): a setting, not a misspelling."""
     known = [*variables(), SECRETS_VARIABLE]
-    keyed = tuple(f"{name}__" for name in known if setting_json(name) == JSON_OBJECT)
+    keyed = tuple(
+        f"{name}__" for name in known if (setting_json(name) or "").startswith(f"{JSON_OBJECT},")
+    )
     lines = []
     for name in sorted(set(given) - set(known)):
         if any(name.startswith(key) and len(name) > len(key) for key in keyed):
@@ -104,20 +106,24 @@ def undecodable(message: str, given: Mapping[str, str]) -> list[str]:
     return lines or [f"setting {base} (or one of {base}__...): a value is not valid JSON"]
 
 
-JSON_OBJECT = 'a JSON object, e.g. {"Lead": "lead"}'
+JSON_OBJECT = "a JSON object"
+OBJECT_EXAMPLE = {"Lead": "lead"}
+"""The example of a JSON object setting whose field names none of its own (`examples`)."""
 
 
 def setting_json(variable: str) -> str | None:
     """What JSON a variable's setting takes ("a JSON object ..."), or None for plain text."""
     annotation: Any = settings_model()
+    examples: list[Any] | None = None
     for part in variable.removeprefix(PREFIX).lower().split("__"):
         if not _is_model(annotation) or part not in annotation.model_fields:
             return None
+        examples = annotation.model_fields[part].examples
         annotation = annotation.model_fields[part].annotation
     if _is_model(annotation):
         return 'a JSON object of its settings, e.g. {"tier": "starter"}'
     if get_origin(annotation) is dict or annotation is dict:
-        return JSON_OBJECT
+        return f"{JSON_OBJECT}, e.g. {json.dumps(examples[0] if examples else OBJECT_EXAMPLE)}"
     if get_origin(annotation) is list:
         return 'a JSON list, e.g. ["a", "b"]'
     return None

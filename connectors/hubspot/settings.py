@@ -40,6 +40,7 @@ class HubSpotSettings(SystemSettings):
         default_factory=dict,
         description="Contact property -> rule attribute, as JSON, on top of the defaults "
         '(jobtitle -> job_title, numemployees -> employees, ...), e.g. {"budget_c": "budget"}.',
+        examples=[{"budget_c": "budget"}],
     )
 
     @field_validator("access_token", "host", mode="before")

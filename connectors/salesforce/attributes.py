@@ -30,5 +30,7 @@ SALESFORCE_ATTRIBUTES = AttributeMap(
         "HasOptedOutOfEmail": "email_opted_out",
     },
     readers={"employees": number_or_range, "annual_revenue": number_or_range},
+    any_case=True,
 )
-"""Lead or Contact field -> rule attribute."""
+"""Lead or Contact field -> rule attribute. Salesforce's field names are case-insensitive
+(an org's mapping may say `title` for `Title`), so they match in any case."""

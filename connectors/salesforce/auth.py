@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connectors.errors import register_secret
+from connectors.errors import AuthError, register_secret
 from connectors.salesforce.settings import SalesforceSettings
 
 if TYPE_CHECKING:
@@ -68,10 +69,6 @@ def login_for(
     }
     if flow == "jwt":
         arguments |= {"username": settings.username, "consumer_key": settings.client_id}
-        if settings.private_key is not None:
-            arguments["privatekey"] = secret(settings.private_key)
-        else:
-            arguments["privatekey_file"] = str(settings.private_key_file)
     elif flow == "client_credentials":
         arguments |= {
             "consumer_key": settings.client_id,
@@ -90,11 +87,47 @@ def login_for(
         secret(settings.client_secret)
 
     def login() -> Session:
+        if flow == "jwt":
+            arguments["privatekey"] = signing_key(settings)
         session_id, instance = SalesforceLogin(**arguments)
         register_secret(session_id)
         return Session(session_id, instance)
 
     return login
+
+
+def signing_key(settings: SalesforceSettings) -> str:
+    """The JWT bearer flow's private key, read (from its file, on each login) and tried
+    on a signature: an `AuthError` naming the setting when it cannot be read or used,
+    never the key itself."""
+    import jwt
+
+    if settings.private_key is not None:
+        setting, key = "PRIVATE_KEY", secret(settings.private_key) or ""
+    else:
+        setting = "PRIVATE_KEY_FILE"
+        try:
+            key = Path(str(settings.private_key_file)).read_text("utf-8")
+        except (OSError, ValueError) as exc:
+            problem = getattr(exc, "strerror", None) or type(exc).__name__
+            raise AuthError(
+                "salesforce",
+                "login",
+                f"LEADSCORE_SALESFORCE__{setting}: cannot read "
+                f"{settings.private_key_file} ({problem})",
+            ) from None
+        register_secret(key)
+    try:
+        jwt.encode({"aud": "leadscore"}, key, algorithm="RS256")
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise AuthError(
+            "salesforce",
+            "login",
+            f"LEADSCORE_SALESFORCE__{setting}: not a usable RSA "
+            f"private key ({type(exc).__name__}); give the PEM key of the connected app's "
+            "certificate",
+        ) from None
+    return key
 
 
 def first_session(settings: SalesforceSettings) -> Session | None:

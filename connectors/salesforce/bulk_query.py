@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -61,13 +62,38 @@ Records = list[Mapping[str, Any]]
 CsvValue = Callable[[str], Any]
 RESULTS_PAGE = 50_000
 """Records per results page (`maxRecords`): simple-salesforce's own default."""
+
+
+def csv_number(text: str) -> float:
+    """A number as Salesforce writes it in CSV (`1500`, `-2.5`, `1.0E3`); a ValueError for
+    anything else (`x`, `n/a`, inf or NaN)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def csv_integer(text: str) -> int:
+    """An int or long column's cell: `1500`, or a whole number in a float's form (`1500.0`,
+    `1.5E3`); a fraction is cut to its whole part, as before."""
+    try:
+        return int(text)
+    except ValueError:
+        return int(csv_number(text))
+
+
 CSV_NUMBERS: dict[str, Callable[[str], Any]] = {
-    "int": lambda text: int(float(text)) if "." in text else int(text),
-    "double": float,
-    "currency": float,
-    "percent": float,
-    "long": int,
+    "int": csv_integer,
+    "double": csv_number,
+    "currency": csv_number,
+    "percent": csv_number,
+    "long": csv_integer,
 }
+
+
+class UnreadableCell(TransportError):
+    """A cell of a query job's CSV that is no value of its column's type: the answer was
+    garbled on its way, and reading the page again may mend it."""
 
 
 class QueryJobFailed(ApiError):
@@ -125,9 +151,11 @@ def job_pages(
     header: list[str] = []
     locator = ""
     while True:
-        header, rows, locator = _results(api, operation, sobject, job_id, locator, header)
+        header, page, locator = _results(
+            api, operation, sobject, job_id, (locator, header), converters
+        )
         last = locator in ("", "null")
-        yield [csv_record(header, row, converters) for row in rows], last
+        yield page, last
         if last:
             return
 
@@ -154,13 +182,20 @@ def wait_for_query_job(
 
 
 def _results(
-    api: SalesforceApi, operation: str, sobject: str, job_id: str, locator: str, header: list[str]
-) -> tuple[list[str], list[list[str]], str]:
-    """One page of a job's results: the CSV header (each page has its own; one without is
-    read with the first page's), the rows, and the next page's locator. A page holding
-    fewer rows than its `Sforce-NumberOfRecords` was cut off: a TransportError, retried."""
+    api: SalesforceApi,
+    operation: str,
+    sobject: str,
+    job_id: str,
+    at: tuple[str, list[str]],
+    converters: Mapping[str, CsvValue],
+) -> tuple[list[str], Records, str]:
+    """One page of a job's results at (locator, header): the CSV header (each page has its
+    own; one without is read with the first page's), the records, and the next page's
+    locator. A page holding fewer rows than its `Sforce-NumberOfRecords`, or a cell that
+    is no value of its column, was cut off or garbled: a TransportError, retried."""
+    locator, header = at
 
-    def read(sf: Any) -> tuple[list[str], list[list[str]], str]:
+    def read(sf: Any) -> tuple[list[str], Records, str]:
         page = _jobs(sf, sobject).get_query_results(job_id, locator, RESULTS_PAGE)
         rows = [row for row in csv.reader(io.StringIO(str(page["records"]))) if row]
         head = header
@@ -171,7 +206,10 @@ def _results(
             len(row) != len(head) for row in rows
         ):
             raise TransportError(SF, f"{operation}.results", "answer cut off (short CSV page)")
-        return head, rows, str(page.get("locator") or "")
+        records: Records = [
+            csv_record(head, row, converters, sobject, f"{operation}.results") for row in rows
+        ]
+        return head, records, str(page.get("locator") or "")
 
     return api.call(f"{operation}.results", read)
 
@@ -200,15 +238,24 @@ def rest_datetime(text: str) -> str:
 
 
 def csv_record(
-    header: Sequence[str], row: Sequence[str], converters: Mapping[str, CsvValue]
+    header: Sequence[str],
+    row: Sequence[str],
+    converters: Mapping[str, CsvValue],
+    sobject: str = "",
+    operation: str = "query.results",
 ) -> dict[str, Any]:
     """One CSV row as the REST API's record: typed values, an empty cell null, and
     `Parent.Field` columns under `Parent` (null when every one of them is empty, as for a
-    record with no parent)."""
-    flat = {
-        name: None if text == "" else converters.get(name, str)(text)
-        for name, text in zip(header, row, strict=True)
-    }
+    record with no parent). A cell its column's type cannot read is an `UnreadableCell`
+    naming the object and the column (not the value, which may be anyone's data)."""
+    flat: dict[str, Any] = {}
+    for name, text in zip(header, row, strict=True):
+        try:
+            flat[name] = None if text == "" else converters.get(name, str)(text)
+        except (ValueError, TypeError, OverflowError):
+            column = f"{sobject}.{name}" if sobject else name
+            message = f"answer garbled: a {column} cell of the query job's CSV is unreadable"
+            raise UnreadableCell(SF, operation, message) from None
     return _nested(flat)
 
 

@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 SF = "salesforce"
 _T = TypeVar("_T")
 SF_TIMEOUT = 60.0
+"""Seconds every request of the connector waits to connect, and then between bytes of
+the answer (`timed`)."""
 
 
 def first_error(content: Any) -> tuple[str, str]:
@@ -74,6 +76,27 @@ def sf_error(
     return cls(SF, operation, text, status=status, retry_after=retry_after)
 
 
+def timed(http: requests.Session, seconds: float = SF_TIMEOUT) -> requests.Session:
+    """`http`, every request it sends given `seconds` to connect and to answer unless it
+    names a timeout of its own. simple-salesforce's login (`SalesforceLogin`) and its
+    Bulk API 2.0 client pass none to requests, which then waits for ever on a host that
+    takes the connection and never answers; so the session's `send` (which every request
+    of a session goes through, redirects included) sets one, and the adapters mounted on
+    it (the sandbox's) stay as they are. Timing a session twice changes nothing."""
+    if getattr(http, "leadscore_timeout", None) is not None:
+        return http
+    send = http.send
+
+    def send_timed(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = seconds
+        return send(request, **kwargs)
+
+    http.send = send_timed  # type: ignore[method-assign]
+    http.leadscore_timeout = seconds  # type: ignore[attr-defined]
+    return http
+
+
 class SalesforceApi:
     """One org's client, each call paced, counted, retried, and logged in again once."""
 
@@ -89,7 +112,7 @@ class SalesforceApi:
         import requests
 
         self.settings = settings
-        self.http = http or requests.Session()
+        self.http = timed(http or requests.Session())
         self.http.hooks["response"].append(self._heard)
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -159,18 +182,14 @@ class SalesforceApi:
 
     def rest(self, operation: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
         """One REST call below /services/data/vXX.X/, its JSON answer."""
-        return self.call(
-            operation, lambda sf: sf.restful(path, method=method, timeout=SF_TIMEOUT, **kwargs)
-        )
+        return self.call(operation, lambda sf: sf.restful(path, method=method, **kwargs))
 
     def send(self, operation: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
         """One call below /services/data/vXX.X/ whose answer is not JSON (a CSV upload or
         result set): the `requests.Response`, raised as simple-salesforce raises on errors."""
         return self.call(
             operation,
-            lambda sf: sf._call_salesforce(
-                method, sf.base_url + path, name=path, timeout=SF_TIMEOUT, **kwargs
-            ),
+            lambda sf: sf._call_salesforce(method, sf.base_url + path, name=path, **kwargs),
         )
 
     def query_page(
@@ -182,17 +201,15 @@ class SalesforceApi:
         if next_url is not None:
             return self.call(
                 operation,
-                lambda sf: sf.query_more(next_url, identifier_is_url=True, timeout=SF_TIMEOUT),
+                lambda sf: sf.query_more(next_url, identifier_is_url=True),
             )
-        return self.call(
-            operation, lambda sf: sf.query(soql, include_deleted=deleted, timeout=SF_TIMEOUT)
-        )
+        return self.call(operation, lambda sf: sf.query(soql, include_deleted=deleted))
 
     def tooling(self, operation: str, path: str, body: dict[str, Any]) -> Any:
         """One POST to the Tooling API."""
         return self.call(
             operation,
-            lambda sf: sf.toolingexecute(path, method="POST", data=body, timeout=SF_TIMEOUT),
+            lambda sf: sf.toolingexecute(path, method="POST", data=body),
         )
 
     # -- the daily budget ------------------------------------------------------------------
@@ -270,9 +287,28 @@ def sf_translate(
         if isinstance(exc, SalesforceError):
             return sf_error(operation, exc.status, exc.content, retry_after())
         if isinstance(exc, requests.RequestException):
+            host = unreachable(exc)
+            if host:
+                return TransportError(SF, operation, f"cannot reach {host}")
             return TransportError(SF, operation, f"no answer ({type(exc).__name__})")
         if isinstance(exc, ValueError) and "JSON" in type(exc).__name__:
             return TransportError(SF, operation, "answer cut off (unreadable JSON)")
         return None
 
     return to_error
+
+
+def unreachable(exc: Exception) -> str | None:
+    """The host a request could not connect to at all (its name unknown, the connection
+    refused or never made); None for other failures, an answer cut off among them."""
+    from urllib.parse import urlsplit
+
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if not isinstance(exc, requests.ConnectionError) or exc.request is None:
+        return None
+    reason = getattr(exc.args[0] if exc.args else None, "reason", None)
+    if not isinstance(reason, NewConnectionError):
+        return None
+    return urlsplit(str(exc.request.url)).hostname

@@ -71,7 +71,7 @@ class SalesforceConnector:
         self.settings = settings
         self.api = SalesforceApi(settings, http=http, policy=policy, clock=clock, seed=seed)
         self.schema = Schema(self.api)
-        self.attributes = attributes or SALESFORCE_ATTRIBUTES
+        self.attributes = (attributes or SALESFORCE_ATTRIBUTES).in_any_case()
         self.properties = tuple(properties) or tuple(SALESFORCE_ATTRIBUTES.fields)
         """Lead and Contact fields read besides the usual ones (those the org lacks are not)."""
         self.converted: dict[str, str] = {}

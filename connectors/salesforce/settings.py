@@ -99,7 +99,7 @@ class SalesforceSettings(SystemSettings):
         "Collections (one call per 200). Salesforce advises Bulk above 2,000 records; "
         "below 10,000 collections cost at most 50 calls and land at once, while a job "
         "waits in Salesforce's queue and takes one of the org's 15,000 daily Bulk "
-        "batches (shared with every integration) per 10,000 records.",
+        "batches (shared with every integration) per 10,000 records; 0: always Bulk.",
     )
     lead_statuses: dict[str, str] = Field(
         default_factory=dict,
@@ -111,11 +111,13 @@ class SalesforceSettings(SystemSettings):
         "ones, is never moved back, and a value the picklist no longer lists is left alone. "
         "Contacts have no Status: nothing of the mapping is written to them. Empty: Status "
         "is untouched.",
+        examples=[{"Sales qualified": "Working - Contacted"}],
     )
     attributes: dict[str, str] = Field(
         default_factory=dict,
         description="Lead or Contact field -> rule attribute, as JSON, on top of the defaults "
         '(Title -> job_title, NumberOfEmployees -> employees, ...), e.g. {"Budget__c": "budget"}.',
+        examples=[{"Budget__c": "budget"}],
     )
 
     @field_validator(
@@ -129,10 +131,60 @@ class SalesforceSettings(SystemSettings):
             value = value.get_secret_value()
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("my_domain", "instance_url")
+    @field_validator("my_domain")
     @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        return checked_url(value, "https://acme.my.salesforce.com")
+    def _my_domain(cls, value: str | None) -> str | None:
+        """An org's My Domain login URL: https on a host ending in `.my.salesforce.com`.
+
+        Salesforce Help, "My Domain URL Formats" (with enhanced domains, the default of
+        every org): production, Developer Edition and Trailhead orgs log in at
+        `MyDomainName.my.salesforce.com` (`-dev-ed.develop.`, `.trailblaze.` and other
+        partitioned forms end the same way), sandboxes at
+        `MyDomainName--SandboxName.sandbox.my.salesforce.com`, scratch orgs at
+        `....scratch.my.salesforce.com`; Trailhead's "Customize Your Login Process with
+        My Domain" puts it so: "With a couple of rare exceptions, My Domain login URLs all
+        belong to this same domain". The client credentials flow is answered on My Domain
+        only, and simple-salesforce calls `https://<domain>.salesforce.com` with no port,
+        so no other host or port can be reached through it."""
+        value = checked_url(value, "https://acme.my.salesforce.com")
+        if value is None:
+            return None
+        return _salesforce_url(value, "my_domain")
+
+    @field_validator("instance_url")
+    @classmethod
+    def _instance_url(cls, value: str | None) -> str | None:
+        """The instance an access token belongs to: https on a Salesforce host, the org's
+        My Domain (acme.my.salesforce.com) or a legacy instance (na1.salesforce.com), as
+        the token answer's `instance_url` gives it."""
+        value = checked_url(value, "https://acme.my.salesforce.com")
+        if value is None:
+            return None
+        return _salesforce_url(value, "instance_url")
+
+    @field_validator("private_key")
+    @classmethod
+    def _private_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            _pem_problem(value.get_secret_value(), None)
+        return value
+
+    @field_validator("private_key_file")
+    @classmethod
+    def _private_key_file(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
+        try:
+            text = Path(value).expanduser().read_text("utf-8", errors="replace")
+        except FileNotFoundError:
+            raise ValueError(f"no file {value}") from None
+        except IsADirectoryError:
+            raise ValueError(f"{value} is a folder, not a key file") from None
+        except OSError as exc:
+            problem = exc.strerror or type(exc).__name__
+            raise ValueError(f"cannot read {value} ({problem})") from None
+        _pem_problem(text, value)
+        return Path(value).expanduser()
 
     @field_validator("api_version")
     @classmethod
@@ -187,3 +239,61 @@ class SalesforceSettings(SystemSettings):
             host = urlsplit(self.my_domain).hostname or ""
             return host.removesuffix(".salesforce.com")
         return self.domain
+
+
+PEM_PRIVATE_KEY = re.compile(
+    r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----", re.DOTALL
+)
+
+
+def _pem_problem(text: str, file: Path | None) -> None:
+    """A ValueError unless `text` (of `file`, if it was read from one) holds a PEM private
+    key block (`-----BEGIN ... PRIVATE KEY-----`), unencrypted; it never shows the key.
+    The block is not parsed: the JWT library does that at login (`auth.signing_key`)."""
+    found = PEM_PRIVATE_KEY.search(text)
+    if found is None:
+        problem = f"{file} holds no" if file is not None else "not a"
+        raise ValueError(
+            f"{problem} PEM private key: expected a -----BEGIN PRIVATE KEY----- (or BEGIN "
+            "RSA PRIVATE KEY) block, the private key of the connected app's certificate"
+        )
+    if "ENCRYPTED" in found.group(1):
+        problem = f"{file} holds" if file is not None else "this is"
+        raise ValueError(f"{problem} an encrypted private key: give it unencrypted")
+
+
+def _salesforce_url(value: str, setting: str) -> str:
+    """`value` when it can be an org's https URL for `setting` (my_domain: a My Domain;
+    instance_url: any org host on salesforce.com); a ValueError with a hint otherwise."""
+    parts = urlsplit(value)
+    host = (parts.hostname or "").lower().rstrip(".")
+    path_ok = parts.path in ("", "/")
+    if host.endswith(".lightning.force.com"):
+        name = host.removesuffix(".lightning.force.com")
+        raise ValueError(
+            "that is the Lightning URL a browser shows, not the API's: give the org's My "
+            f"Domain, https://{name}.my.salesforce.com (Setup > My Domain)"
+        )
+    if host in ("login.salesforce.com", "test.salesforce.com"):
+        raise ValueError(
+            "that is Salesforce's shared login host: give the org's My Domain, e.g. "
+            "https://acme.my.salesforce.com (Setup > My Domain)"
+        )
+    wanted = ".my.salesforce.com" if setting == "my_domain" else ".salesforce.com"
+    if (
+        parts.scheme.lower() != "https"
+        or parts.port not in (None, 443)
+        or not host.endswith(wanted)
+        or not path_ok
+    ):
+        example = "https://acme.my.salesforce.com"
+        if setting == "my_domain":
+            raise ValueError(
+                f"expected the org's My Domain URL: https:// and a host ending in {wanted}, "
+                f"e.g. {example} (a sandbox: https://acme--uat.sandbox.my.salesforce.com)"
+            )
+        raise ValueError(
+            f"expected the org's instance URL: https:// and a host ending in {wanted}, "
+            f"e.g. {example} or https://na1.salesforce.com"
+        )
+    return f"https://{host}"

@@ -73,3 +73,16 @@ def test_attributes_no_field_gives_are_the_missing_ones() -> None:
     ]
     plain = AttributeMap({}, derive_roles=False)
     assert plain.missing(["job_function"], ["job"]) == ["job_function"]
+
+
+def test_salesforce_fields_match_in_any_case_and_hubspot_properties_as_written() -> None:
+    from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
+
+    salesforce = SALESFORCE_ATTRIBUTES.merged({"budget__C": "budget"})
+    hubspot = HUBSPOT_ATTRIBUTES.merged({"Budget_C": "budget"})
+
+    assert salesforce.apply({"Budget__c": 5, "title": "CTO"})["budget"] == 5
+    assert salesforce.apply({"title": "CTO"})["job_title"] == "CTO"
+    assert salesforce.missing(["budget", "job_title"], ["Budget__c", "TITLE"]) == []
+    assert "budget" not in hubspot.apply({"budget_c": 5})
+    assert hubspot.missing(["budget"], ["budget_c"]) == ["budget"]

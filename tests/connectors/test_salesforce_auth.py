@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from connectors.errors import AuthError
+from connectors.errors import AuthError, TransportError
 from connectors.policy import CallPolicy
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.settings import SalesforceSettings
@@ -25,6 +26,8 @@ INSTANCE = "https://acme.my.salesforce.com"
 TOKEN_URL = f"{INSTANCE}/services/oauth2/token"
 QUERY_URL = f"{INSTANCE}/services/data/v59.0/query/"
 EMPTY = {"done": True, "totalSize": 0, "records": []}
+LOOKS_PEM = "-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"
+"""A PEM block, as the settings check it, that holds no key (the login's check finds that)."""
 
 
 def api_of(**settings: Any) -> SalesforceApi:
@@ -45,8 +48,8 @@ def query(api: SalesforceApi) -> Any:
     ("given", "flow"),
     [
         ({"access_token": "t", "instance_url": INSTANCE}, "token"),
-        ({"client_id": "k", "username": "u@x.io", "private_key": "PEM"}, "jwt"),
-        ({"client_id": "k", "username": "u@x.io", "private_key_file": "/k.pem"}, "jwt"),
+        ({"client_id": "k", "username": "u@x.io", "private_key": LOOKS_PEM}, "jwt"),
+        ({"client_id": "k", "username": "u@x.io", "private_key_file": "KEY_FILE"}, "jwt"),
         ({"client_id": "k", "client_secret": "s", "my_domain": INSTANCE}, "client_credentials"),
         ({"username": "u@x.io", "password": "p", "security_token": "t"}, "password"),
         ({"username": "u@x.io", "password": "p", "client_id": "k", "client_secret": "s"},
@@ -56,7 +59,12 @@ def query(api: SalesforceApi) -> Any:
         ({"access_token": "  "}, None),
     ],
 )  # fmt: skip
-def test_the_settings_given_choose_the_login_flow(given: dict[str, Any], flow: str | None) -> None:
+def test_the_settings_given_choose_the_login_flow(
+    given: dict[str, Any], flow: str | None, tmp_path: Path
+) -> None:
+    if given.get("private_key_file") == "KEY_FILE":
+        (tmp_path / "key.pem").write_text(LOOKS_PEM, "utf-8")
+        given = given | {"private_key_file": str(tmp_path / "key.pem")}
     settings = SalesforceSettings(**given)
 
     assert settings.flow == flow and settings.configured is (flow is not None)
@@ -216,6 +224,212 @@ def test_the_jwt_bearer_flow_logs_in_to_the_sandbox() -> None:
         api = SalesforceApi(settings, http=sandbox_session(box))
 
         assert query(api)["records"] == [] and api.logins == 1
+
+
+# -- settings that cannot log in, refused before any call; logins that fail without a trace ----
+
+
+@pytest.mark.parametrize(
+    ("domain", "hint"),
+    [
+        ("https://login.salesforce.com", "give the org's My Domain"),
+        ("https://test.salesforce.com", "give the org's My Domain"),
+        ("https://acme.lightning.force.com", "https://acme.my.salesforce.com"),
+        ("https://acme--uat.sandbox.lightning.force.com",
+         "https://acme--uat.sandbox.my.salesforce.com"),
+        ("http://127.0.0.1:8080", "a host ending in .my.salesforce.com"),
+        ("http://acme.my.salesforce.com", "https://"),
+        ("https://acme.my.salesforce.com:8443", "a host ending in .my.salesforce.com"),
+        ("https://acme.salesforce.com", "a host ending in .my.salesforce.com"),
+        ("https://acme.my.salesforce.com/lightning/page/home", "e.g. https://acme.my"),
+    ],
+)  # fmt: skip
+def test_a_my_domain_that_is_no_my_domain_is_refused_with_its_form(domain: str, hint: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        SalesforceSettings(client_id="k", client_secret="s", my_domain=domain)
+
+    assert hint in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "domain",
+    [
+        "https://acme.my.salesforce.com",
+        "https://acme--uat.sandbox.my.salesforce.com",
+        "https://acme-dev-ed.develop.my.salesforce.com",
+        "https://fun-dog-1234.scratch.my.salesforce.com",
+        "https://leadscore-sandbox.my.salesforce.com/",
+        "HTTPS://Acme.My.Salesforce.com",
+    ],
+)
+def test_my_domains_of_every_kind_of_org_are_accepted(domain: str) -> None:
+    settings = SalesforceSettings(client_id="k", client_secret="s", my_domain=domain)
+
+    assert settings.my_domain is not None and settings.my_domain.endswith(".my.salesforce.com")
+    assert settings.login_domain().endswith(".my")
+
+
+@pytest.mark.parametrize(
+    ("url", "accepted"),
+    [
+        ("https://acme.my.salesforce.com", True),
+        ("https://na1.salesforce.com", True),
+        ("https://cs42.salesforce.com", True),
+        ("https://login.salesforce.com", False),
+        ("https://acme.lightning.force.com", False),
+        ("http://na1.salesforce.com", False),
+        ("https://example.com", False),
+    ],
+)
+def test_an_instance_url_is_a_my_domain_or_an_instance_host(url: str, accepted: bool) -> None:
+    if accepted:
+        assert SalesforceSettings(access_token="t", instance_url=url).instance_url == url
+    else:
+        with pytest.raises(ValidationError):
+            SalesforceSettings(access_token="t", instance_url=url)
+
+
+def test_a_private_key_file_that_is_missing_or_holds_no_key_is_refused(tmp_path: Path) -> None:
+    jwt_flow = {"client_id": "k", "username": "u@x.io"}
+    written = tmp_path / "cert.pem"
+    written.write_text("-----BEGIN CERTIFICATE-----\nc2VjcmV0\n-----END CERTIFICATE-----\n")
+    encrypted = tmp_path / "encrypted.pem"
+    encrypted.write_text(LOOKS_PEM.replace("PRIVATE", "ENCRYPTED PRIVATE"))
+
+    problems = {}
+    for given in (tmp_path / "nope.pem", tmp_path, written, encrypted):
+        with pytest.raises(ValidationError) as refused:
+            SalesforceSettings(**jwt_flow, private_key_file=str(given))
+        problems[given.name] = str(refused.value).split("[type=")[0]
+
+    assert f"no file {tmp_path / 'nope.pem'}" in problems["nope.pem"]
+    assert "is a folder, not a key file" in problems[tmp_path.name]
+    assert "holds no PEM private key: expected a -----BEGIN" in problems["cert.pem"]
+    assert "c2VjcmV0" not in problems["cert.pem"]
+    assert "holds an encrypted private key" in problems["encrypted.pem"]
+
+
+def test_a_private_key_that_is_no_pem_is_refused_without_showing_it() -> None:
+    with pytest.raises(ValidationError) as refused:
+        SalesforceSettings(client_id="k", username="u@x.io", private_key="my-secret-key-text")
+
+    problem = str(refused.value).split("[type=")[0]
+    assert "not a PEM private key" in problem and "my-secret-key-text" not in problem
+
+
+def test_a_key_file_gone_since_the_settings_were_read_is_an_auth_error(tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text(LOOKS_PEM, "utf-8")
+    api = api_of(client_id="k", username="u@x.io", private_key_file=str(key))
+    key.unlink()
+
+    with pytest.raises(AuthError) as refused:
+        query(api)
+
+    assert "LEADSCORE_SALESFORCE__PRIVATE_KEY_FILE: cannot read" in str(refused.value)
+
+
+@pytest.mark.parametrize("setting", ["private_key", "private_key_file"])
+def test_a_pem_block_that_is_no_usable_key_is_an_auth_error_naming_the_setting(
+    setting: str, tmp_path: Path
+) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text(LOOKS_PEM, "utf-8")
+    given = LOOKS_PEM if setting == "private_key" else str(key)
+    api = api_of(client_id="k", username="u@x.io", **{setting: given})
+
+    with pytest.raises(AuthError) as refused:
+        query(api)
+
+    message = str(refused.value)
+    assert f"LEADSCORE_SALESFORCE__{setting.upper()}: not a usable RSA private key" in message
+    assert "bm90IGEga2V5" not in message
+
+
+@responses.activate
+def test_a_login_answer_echoing_the_secret_is_scrubbed() -> None:
+    responses.post(TOKEN_URL, status=400, json={"error": "invalid_client",
+                                                "error_description": "bad secret very-secret-2"})  # fmt: skip
+    api = api_of(client_id="k", client_secret="very-secret-2", my_domain=INSTANCE)
+
+    with pytest.raises(AuthError) as refused:
+        query(api)
+
+    assert "very-secret-2" not in str(refused.value)
+
+
+def test_a_my_domain_that_cannot_be_reached_is_named() -> None:
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+    class Unknown(HTTPAdapter):
+        def send(self, request: Any, **kwargs: Any) -> Any:
+            unknown = NewConnectionError(None, "Failed to resolve")  # type: ignore[arg-type]
+            failed = MaxRetryError(None, request.url, unknown)  # type: ignore[arg-type]
+            raise requests.ConnectionError(failed, request=request)
+
+    http = requests.Session()
+    http.mount("https://", Unknown())
+    settings = SalesforceSettings(client_id="k", client_secret="app-secret-3", my_domain=INSTANCE)
+    policy = CallPolicy("salesforce", clock=FakeClock(), attempts=1)
+    api = SalesforceApi(settings, http=http, policy=policy)
+
+    with pytest.raises(TransportError) as failed:
+        query(api)
+
+    assert "cannot reach acme.my.salesforce.com" in str(failed.value)
+
+
+class Recorded:
+    """An adapter mounted on a session from outside, answering every request with `status`
+    and `body` and keeping the timeout each was sent with."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        self.timeouts: list[Any] = []
+        timeouts = self.timeouts
+
+        class Adapter(HTTPAdapter):
+            def send(self, request: Any, **kwargs: Any) -> Any:
+                timeouts.append(kwargs.get("timeout"))
+                answer = requests.Response()
+                answer.status_code, answer.url, answer._content = status, request.url, body
+                answer.headers["Content-Type"] = "application/json"
+                return answer
+
+        self.adapter = Adapter()
+        self.http = requests.Session()
+        self.http.mount("https://", self.adapter)
+
+
+def test_the_login_request_has_a_timeout_through_a_session_given_from_outside() -> None:
+    # simple-salesforce's SalesforceLogin posts with no timeout of its own.
+    from connectors.salesforce.client import SF_TIMEOUT
+
+    recorded = Recorded(400, b'{"error": "invalid_client", "error_description": "no"}')
+    settings = SalesforceSettings(client_id="k", client_secret="app-secret-3", my_domain=INSTANCE)
+    policy = CallPolicy("salesforce", clock=FakeClock())
+    api = SalesforceApi(settings, http=recorded.http, policy=policy)
+
+    with pytest.raises(AuthError):
+        query(api)
+
+    assert recorded.timeouts == [SF_TIMEOUT]
+    assert recorded.http.get_adapter(INSTANCE) is recorded.adapter
+
+
+def test_a_session_is_timed_once_however_many_clients_share_it() -> None:
+    from connectors.salesforce.client import SF_TIMEOUT, timed
+
+    recorded = Recorded(200, b"{}")
+    http = timed(timed(recorded.http), 5.0)
+    http.get(f"{INSTANCE}/a")
+    http.get(f"{INSTANCE}/b", timeout=3)
+
+    assert recorded.timeouts == [SF_TIMEOUT, 3]
 
 
 # -- field permissions, on canned answers (the sandbox has no permission sets yet) -------------

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.errors import ApiError, TransportError
 from connectors.paging import load_cursor
 from connectors.policy import CallPolicy
 from connectors.protocol import Page
@@ -281,3 +282,83 @@ def test_relationship_columns_nest_at_any_depth_and_an_empty_parent_is_null() ->
 
     assert record == {"Id": "00T000000000001AAA", "Who": {"Email": "a@b.io", "Account": None},
                       "What": None}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("kind", "cell", "value"),
+    [
+        ("int", "1500", 1500),
+        ("int", "1E3", 1000),
+        ("int", "1.5E3", 1500),
+        ("int", "12.0", 12),
+        ("long", "-2.5e2", -250),
+        ("double", "1E3", 1000.0),
+        ("double", "-1.25e-3", -0.00125),
+        ("currency", "0.5", 0.5),
+    ],
+)
+def test_numbers_are_read_as_salesforce_writes_them(kind: str, cell: str, value: Any) -> None:
+    converters = {"N": csv_converter(Described({"N": kind}), "Lead", "N")}  # type: ignore[arg-type]
+
+    assert csv_record(["N"], [cell], converters) == {"N": value}
+
+
+@pytest.mark.parametrize(("kind", "cell"), [("int", "x"), ("double", "n/a"), ("double", "nan"),
+                                            ("int", "inf"), ("percent", "12%")])  # fmt: skip
+def test_a_cell_that_is_no_number_is_a_transport_error_naming_the_column(
+    kind: str, cell: str
+) -> None:
+    converters = {"N": csv_converter(Described({"N": kind}), "Lead", "N")}  # type: ignore[arg-type]
+
+    with pytest.raises(TransportError) as garbled:
+        csv_record(["Id", "N"], ["00Q000000000001AAA", cell], converters, "Lead")
+
+    assert "Lead.N" in str(garbled.value) and garbled.value.retryable
+
+
+def test_a_garbled_cell_reads_the_results_page_again(
+    box: SalesforceSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from simple_salesforce.bulk2 import _Bulk2Client
+
+    whole = _Bulk2Client.get_query_results
+    garbled: list[int] = []
+
+    def garble_once(client: Any, *args: Any, **kwargs: Any) -> Any:
+        page = dict(whole(client, *args, **kwargs))
+        rows = list(csv.reader(io.StringIO(page["records"])))
+        if not garbled and "NumberOfEmployees" in rows[0]:
+            garbled.append(1)
+            rows[1][rows[0].index("NumberOfEmployees")] = "12x"
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(rows)
+            page["records"] = out.getvalue()
+        return page
+
+    monkeypatch.setattr(_Bulk2Client, "get_query_results", garble_once)
+    sf = bulk(box)
+
+    found = pages(sf, "contacts")
+
+    assert garbled == [1] and sf.calls()["leads.query.results"] == 2
+    assert content(found) == content(pages(rest(box), "contacts"))
+
+
+def test_the_query_job_requests_have_a_timeout() -> None:
+    # simple-salesforce's Bulk API 2.0 client (create_job, get_job, get_query_results,
+    # abort_job) passes no timeout to requests.
+    from connectors.salesforce.bulk_query import job_pages
+    from connectors.salesforce.client import SF_TIMEOUT, SalesforceApi
+    from connectors.salesforce.describe import Schema
+    from connectors.salesforce.settings import SalesforceSettings
+    from tests.connectors.test_salesforce_auth import INSTANCE, Recorded
+
+    recorded = Recorded(500, b'[{"errorCode": "UNKNOWN_EXCEPTION", "message": "x"}]')
+    settings = SalesforceSettings(access_token="00D!given-token", instance_url=INSTANCE)
+    policy = CallPolicy("salesforce", clock=FakeClock(), attempts=1)
+    api = SalesforceApi(settings, http=recorded.http, policy=policy)
+
+    with pytest.raises(ApiError):
+        list(job_pages(api, Schema(api), "leads.query", "Lead", ["Id"], [], False))
+
+    assert recorded.timeouts and set(recorded.timeouts) == {SF_TIMEOUT}

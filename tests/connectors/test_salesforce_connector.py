@@ -131,6 +131,19 @@ def test_only_the_fields_wanted_and_present_are_selected(sandbox: SalesforceSand
     assert "industry" not in bob.attributes and "Budget__c" not in bob.attributes
 
 
+def test_a_mapped_field_named_in_another_case_than_the_orgs_gives_its_attribute(
+    sandbox: SalesforceSandbox,
+) -> None:
+    from connectors.attributes import AttributeMap
+
+    connector = connector_of(sandbox, properties=["title"],
+                             attributes=AttributeMap({"title": "role"}))  # fmt: skip
+
+    found = people(pages(connector, "contacts"))
+
+    assert found[record_id(sandbox, BOB) or ""].attributes.get("role") == "CTO"
+
+
 def test_an_incremental_pull_reads_what_changed_since_its_cursor(
     sandbox: SalesforceSandbox,
 ) -> None:

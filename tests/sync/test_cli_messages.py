@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from scoring import Contact
 from sync.cli import app
 from sync.store import StateStore
+from tests.helpers import unwrapped
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
 runner = CliRunner()
@@ -210,3 +211,42 @@ def test_a_host_that_is_no_http_url_is_refused_before_any_call(host: str) -> Non
     assert "setting LEADSCORE_HUBSPOT__HOST" in message
     assert "expected an http:// or https:// URL with a host" in message
     assert "pat-na1-x" not in message
+
+
+JWT_FLOW = {"LEADSCORE_SALESFORCE__CLIENT_ID": "app-key",
+            "LEADSCORE_SALESFORCE__USERNAME": "int@acme.io"}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["validate", "status", "sync"])
+def test_a_missing_private_key_file_is_named_before_any_call(command: str) -> None:
+    result = run(command, **JWT_FLOW, LEADSCORE_SALESFORCE__PRIVATE_KEY_FILE="/nonexistent")
+    assert result.exit_code == 2
+    message = unwrapped(result.stderr)
+    assert "setting LEADSCORE_SALESFORCE__PRIVATE_KEY_FILE: no file /nonexistent" in message
+    assert "Traceback" not in result.output
+
+
+def test_a_private_key_that_is_no_pem_is_named_and_never_shown() -> None:
+    result = run("validate", **JWT_FLOW, LEADSCORE_SALESFORCE__PRIVATE_KEY="MIIEvQIBADANBg-ish")
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "setting LEADSCORE_SALESFORCE__PRIVATE_KEY: not a PEM private key" in message
+    assert "MIIEvQIBADANBg-ish" not in result.output
+
+
+def test_a_lightning_url_given_as_my_domain_suggests_the_my_domain() -> None:
+    result = run("validate", LEADSCORE_SALESFORCE__CLIENT_ID="app-key",
+                 LEADSCORE_SALESFORCE__CLIENT_SECRET="app-secret-cli",
+                 LEADSCORE_SALESFORCE__MY_DOMAIN="https://acme.lightning.force.com")  # fmt: skip
+    assert result.exit_code == 2
+    message = unwrapped(result.stderr)
+    assert "setting LEADSCORE_SALESFORCE__MY_DOMAIN: that is the Lightning URL" in message
+    assert "https://acme.my.salesforce.com" in message
+
+
+def test_a_bad_json_attribute_mapping_gets_an_attribute_mapping_example() -> None:
+    result = run("status", LEADSCORE_SALESFORCE__ATTRIBUTES="{Title: job_title}")
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "setting LEADSCORE_SALESFORCE__ATTRIBUTES: not valid JSON" in message
+    assert 'expected a JSON object, e.g. {"Budget__c": "budget"}' in message
