@@ -344,11 +344,16 @@ class CallPolicy:
         operation: str,
         fn: Callable[[], T],
         translate: Callable[[Exception], ApiError | None],
+        *,
+        retry: bool = True,
     ) -> T:
         """Run `fn` under the limits, the budget and the retries; raise the last `ApiError`.
 
         `translate` turns what the SDK raised into an `ApiError`; None means it is
         not an API failure (a bug, say), which is re-raised as is and never retried.
+        `retry=False` makes one attempt only, for a request that must not be sent twice
+        (one the vendor takes once, whose repeat after a lost answer it refuses); the
+        caller decides what to do when it fails.
         """
         windows = [limit.window for limit in self.limits if limit.applies_to(operation)]
 
@@ -377,7 +382,7 @@ class CallPolicy:
 
         retrying = Retrying(
             sleep=self._clock.sleep,
-            stop=stop_after_attempt(self.attempts)
+            stop=stop_after_attempt(self.attempts if retry else 1)
             | _stop_at_deadline(self._clock, self._clock.now() + self.attempts * self.max_wait),
             wait=self._wait,
             retry=retry_if_exception(_is_retryable),

@@ -138,11 +138,14 @@ class SalesforceApi:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def call(self, operation: str, fn: Callable[[Any], _T]) -> _T:
-        """`fn(client)` under the call policy; a 401 logs in again once and repeats it."""
+    def call(self, operation: str, fn: Callable[[Any], _T], *, retry: bool = True) -> _T:
+        """`fn(client)` under the call policy; a 401 logs in again once and repeats it.
+        `retry=False`: one attempt (`CallPolicy.call`), save that repeat after a 401."""
         client = self.sf
         try:
-            return self.policy.call(operation, lambda: fn(client), self.translate(operation))
+            return self.policy.call(
+                operation, lambda: fn(client), self.translate(operation), retry=retry
+            )
         except AuthError as refused:
             if refused.status != 401:
                 raise
@@ -155,15 +158,23 @@ class SalesforceApi:
                     status=401,
                 ) from None
         renewed = self.sf
-        return self.policy.call(operation, lambda: fn(renewed), self.translate(operation))
-
-    def rest(self, operation: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
-        """One REST call below /services/data/vXX.X/, its JSON answer."""
-        return self.call(
-            operation, lambda sf: sf.restful(path, method=method, timeout=SF_TIMEOUT, **kwargs)
+        return self.policy.call(
+            operation, lambda: fn(renewed), self.translate(operation), retry=retry
         )
 
-    def send(self, operation: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
+    def rest(
+        self, operation: str, path: str, method: str = "GET", *, retry: bool = True, **kwargs: Any
+    ) -> Any:
+        """One REST call below /services/data/vXX.X/, its JSON answer."""
+        return self.call(
+            operation,
+            lambda sf: sf.restful(path, method=method, timeout=SF_TIMEOUT, **kwargs),
+            retry=retry,
+        )
+
+    def send(
+        self, operation: str, path: str, method: str = "GET", *, retry: bool = True, **kwargs: Any
+    ) -> Any:
         """One call below /services/data/vXX.X/ whose answer is not JSON (a CSV upload or
         result set): the `requests.Response`, raised as simple-salesforce raises on errors."""
         return self.call(
@@ -171,6 +182,7 @@ class SalesforceApi:
             lambda sf: sf._call_salesforce(
                 method, sf.base_url + path, name=path, timeout=SF_TIMEOUT, **kwargs
             ),
+            retry=retry,
         )
 
     def query_page(

@@ -397,6 +397,19 @@ def test_when_attempts_run_out_the_last_api_error_is_raised_with_its_fields() ->
     assert calls.calls() == {"contacts.get": 3}  # the first attempt and two retries
 
 
+@pytest.mark.parametrize("kind", [ServerError, TransportError, RateLimited])
+def test_a_call_made_without_retries_raises_its_first_failure(kind: type[ApiError]) -> None:
+    # for a request the vendor takes once (a Bulk API 2.0 job's upload): its caller decides
+    clock = FakeClock()
+    calls = policy(clock, seed=0)
+
+    with pytest.raises(kind):
+        calls.call("bulk2.upload", Vendor(error(kind, 503)), translate, retry=False)
+
+    assert calls.calls() == {"bulk2.upload": 1} and clock.sleeps == []
+    assert calls.call("bulk2.upload", Vendor(), translate, retry=False) == "ok"
+
+
 def test_a_translated_sdk_error_is_not_chained_to_the_original() -> None:
     # The SDK's exception quotes the answer whole; the translated one carries it scrubbed.
     original = SdkError(403)
