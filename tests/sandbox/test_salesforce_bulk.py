@@ -181,3 +181,28 @@ def test_an_ingest_job_that_fails_midway_keeps_the_rest_unprocessed(
     assert (info["state"], info["numberRecordsProcessed"]) == ("Failed", 1)
     assert info["errorMessage"]
     assert [r["sf__Id"] for r in done] == [bob] and [r["Id"] for r in left] == [dee]
+
+
+def test_an_ingest_job_uploaded_to_twice_cannot_be_closed_only_aborted(
+    sandbox: SalesforceSandbox, rest: requests.Session, clock: HandClock
+) -> None:
+    # Salesforce takes one upload per job: the close of a job uploaded to twice is refused
+    # (docs/sandbox.md, "Bulk API 2.0"), and nothing of it is written.
+    bob = str(record_id(sandbox, BOB))
+    body = {"object": "Lead", "operation": "update", "lineEnding": "LF"}
+    job = rest.post(f"{JOBS}/ingest", json=body, timeout=5).json()["id"]
+    uploads = [
+        rest.put(f"{JOBS}/ingest/{job}/batches", data=f"Id,Title\n{bob},Twice\n", timeout=5)
+        for _ in range(2)
+    ]
+    closed = rest.patch(f"{JOBS}/ingest/{job}", json={"state": "UploadComplete"}, timeout=5)
+    still = rest.get(f"{JOBS}/ingest/{job}", timeout=5).json()
+    aborted = rest.patch(f"{JOBS}/ingest/{job}", json={"state": "Aborted"}, timeout=5)
+    clock.advance(10)
+
+    assert [u.status_code for u in uploads] == [201, 201]
+    assert closed.status_code == 400 and closed.json()[0]["errorCode"] == "INVALIDJOB"
+    assert closed.json()[0]["message"].startswith(f"Found multipe contents for job: <{job[:15]}>")
+    assert "only do 'PUT' once on a given Job" in closed.json()[0]["message"]
+    assert still["state"] == "Open" and aborted.json()["state"] == "Aborted"
+    assert connect(sandbox).Lead.get(bob)["Title"] != "Twice"
