@@ -12,7 +12,9 @@ import pytest
 import requests
 
 from sandbox.clock import SandboxClock
+from sandbox.faults import FaultPlan
 from sandbox.salesforce import SalesforceSandbox, connect, sandbox_session
+from sandbox.salesforce.bulk_query import FAILED
 from sandbox.salesforce.ids import make_id
 from tests.sandbox.salesforce_helpers import HandClock, record_id
 from tests.sandbox.test_salesforce_records import BOB, DEE, history
@@ -206,3 +208,26 @@ def test_an_ingest_job_uploaded_to_twice_cannot_be_closed_only_aborted(
     assert "only do 'PUT' once on a given Job" in closed.json()[0]["message"]
     assert still["state"] == "Open" and aborted.json()["state"] == "Aborted"
     assert connect(sandbox).Lead.get(bob)["Title"] != "Twice"
+
+
+def test_the_fault_plan_in_force_fails_query_jobs_and_locks_ingested_rows(
+    sandbox: SalesforceSandbox, rest: requests.Session, clock: HandClock
+) -> None:
+    # a plan set on a running sandbox reaches its jobs, as it reaches every request
+    sandbox.faults = FaultPlan(job_failure=1.0, record_failure=1.0)
+    query = {"operation": "query", "query": "SELECT Id FROM Task"}
+    queried = rest.post(f"{JOBS}/query", json=query, timeout=5).json()["id"]
+    bob = str(record_id(sandbox, BOB))
+    body = {"object": "Lead", "operation": "update", "lineEnding": "LF"}
+    job = rest.post(f"{JOBS}/ingest", json=body, timeout=5).json()["id"]
+    rest.put(f"{JOBS}/ingest/{job}/batches", data=f"Id,Title\n{bob},Ops\n", timeout=5)
+    rest.patch(f"{JOBS}/ingest/{job}", json={"state": "UploadComplete"}, timeout=5)
+    clock.advance(10)
+    query_info = rest.get(f"{JOBS}/query/{queried}", timeout=5).json()
+    failed = rows(rest.get(f"{JOBS}/ingest/{job}/failedResults", timeout=5).text)
+    sandbox.faults = FaultPlan()
+
+    assert (query_info["state"], query_info["errorMessage"]) == ("Failed", FAILED)
+    assert [(r["sf__Id"], r["sf__Error"].split(":")[0]) for r in failed] == [
+        (bob, "UNABLE_TO_LOCK_ROW")
+    ]
