@@ -9,11 +9,13 @@ goes through the connector's call policy and daily budget, polls included:
 
 - a job takes one upload: a second one, sent again after an answer was lost, is
   refused ("Found multipe contents for job", reported by integrators; see
-  docs/sandbox.md), so creating, uploading and closing are each sent once, never
-  retried by the policy. When one of them fails, the job (if made) is aborted, a
-  failed abort passed over, and a new job made, once; should that fail too, the
-  job's records are failures kept for the next run, like unprocessed rows. A login
-  refused or the budget spent stops the run as anywhere else;
+  docs/sandbox.md), so the upload is never sent again after a failure that may have
+  carried it out (a 5xx, a dropped or lost answer), only after a refusal for rate
+  (`CallPolicy.call(repeatable=False)`). When the create, the upload or the close
+  fails, the job (if made) is aborted, a failed abort passed over, and a new job
+  made, once; should that fail too, the job's records are failures kept for the
+  next run, like unprocessed rows. A login refused or the budget spent stops the
+  run as anywhere else;
 
 - the CSV follows "Valid CSV Record Rows": every value quoted, a quote doubled, so
   commas, quotes and line breaks in the reasons round-trip; an empty cell leaves a
@@ -194,10 +196,12 @@ def run_ingest_job(api: SalesforceApi, sobject: str, ids: list[str], data: bytes
 
 
 def start_ingest_job(api: SalesforceApi, sobject: str, data: bytes) -> str | ApiError:
-    """A job created, its CSV uploaded and closed: its path. Each of the three requests is
-    sent once (a job takes one upload: a second, after an answer lost, is refused), and when
-    one fails the job is aborted and a new one made, `JOB_STARTS` times in all; then the
-    last failure. A run stopped (budget, credentials) stops here."""
+    """A job created, its CSV uploaded and closed: its path. The upload is tried again only
+    when refused for rate (a job takes one upload: a second, after a lost answer, is
+    refused); a create sent again makes at worst a job left Open and empty, a close sent
+    again after it landed is refused. When one of them fails, the job is aborted and a new
+    one made, `JOB_STARTS` jobs in all; then the last failure. A run stopped (budget,
+    credentials) stops here."""
     body = {"object": sobject, "operation": "update", "contentType": "CSV"}
     body |= {"lineEnding": "LF", "columnDelimiter": "COMMA"}
     failure: ApiError | None = None
@@ -207,12 +211,11 @@ def start_ingest_job(api: SalesforceApi, sobject: str, data: bytes) -> str | Api
             api.policy.clock.sleep(min(max(wait, 0.0), api.policy.max_wait))
         path = None
         try:
-            job = api.rest("bulk2.create", "jobs/ingest", method="POST", json=body, retry=False)
+            job = api.rest("bulk2.create", "jobs/ingest", method="POST", json=body)
             path = f"jobs/ingest/{job['id']}"
             api.send("bulk2.upload", path + "/batches", "PUT", data=data,
-                     headers={"Content-Type": "text/csv"}, retry=False)  # fmt: skip
-            api.rest("bulk2.close", path, method="PATCH", json={"state": "UploadComplete"},
-                     retry=False)  # fmt: skip
+                     headers={"Content-Type": "text/csv"}, repeatable=False)  # fmt: skip
+            api.rest("bulk2.close", path, method="PATCH", json={"state": "UploadComplete"})
             return path
         except (AuthError, BudgetExhausted):
             raise

@@ -138,13 +138,14 @@ class SalesforceApi:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def call(self, operation: str, fn: Callable[[Any], _T], *, retry: bool = True) -> _T:
+    def call(self, operation: str, fn: Callable[[Any], _T], *, repeatable: bool = True) -> _T:
         """`fn(client)` under the call policy; a 401 logs in again once and repeats it.
-        `retry=False`: one attempt (`CallPolicy.call`), save that repeat after a 401."""
+        `repeatable=False`: not tried again after a failure that may have carried it out
+        (`CallPolicy.call`); the repeat after a 401 stays (the request was refused)."""
         client = self.sf
         try:
             return self.policy.call(
-                operation, lambda: fn(client), self.translate(operation), retry=retry
+                operation, lambda: fn(client), self.translate(operation), repeatable=repeatable
             )
         except AuthError as refused:
             if refused.status != 401:
@@ -159,21 +160,33 @@ class SalesforceApi:
                 ) from None
         renewed = self.sf
         return self.policy.call(
-            operation, lambda: fn(renewed), self.translate(operation), retry=retry
+            operation, lambda: fn(renewed), self.translate(operation), repeatable=repeatable
         )
 
     def rest(
-        self, operation: str, path: str, method: str = "GET", *, retry: bool = True, **kwargs: Any
+        self,
+        operation: str,
+        path: str,
+        method: str = "GET",
+        *,
+        repeatable: bool = True,
+        **kwargs: Any,
     ) -> Any:
         """One REST call below /services/data/vXX.X/, its JSON answer."""
         return self.call(
             operation,
             lambda sf: sf.restful(path, method=method, timeout=SF_TIMEOUT, **kwargs),
-            retry=retry,
+            repeatable=repeatable,
         )
 
     def send(
-        self, operation: str, path: str, method: str = "GET", *, retry: bool = True, **kwargs: Any
+        self,
+        operation: str,
+        path: str,
+        method: str = "GET",
+        *,
+        repeatable: bool = True,
+        **kwargs: Any,
     ) -> Any:
         """One call below /services/data/vXX.X/ whose answer is not JSON (a CSV upload or
         result set): the `requests.Response`, raised as simple-salesforce raises on errors."""
@@ -182,7 +195,7 @@ class SalesforceApi:
             lambda sf: sf._call_salesforce(
                 method, sf.base_url + path, name=path, timeout=SF_TIMEOUT, **kwargs
             ),
-            retry=retry,
+            repeatable=repeatable,
         )
 
     def query_page(

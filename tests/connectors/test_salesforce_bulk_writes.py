@@ -225,18 +225,16 @@ def write_under(box: SalesforceSandbox, sf: SalesforceConnector, plan: FaultPlan
 
 
 @pytest.mark.parametrize(
-    ("request_name", "operation"),
+    ("request_name", "made", "uploads", "closes", "aborts"),
     [
-        ("bulk2.create", "bulk2.create"),
-        ("bulk2.upload", "bulk2.upload"),
-        ("bulk2.state", "bulk2.close"),
+        ("bulk2.create", 2, 1, 1, 0),  # sent again: the first job is left Open and empty
+        ("bulk2.upload", 2, 2, 1, 1),  # never sent again to its job: a new job
+        ("bulk2.state", 2, 2, 3, 1),  # a close sent again is refused (closed): a new job
     ],
 )
-def test_a_job_whose_start_lost_its_answer_is_aborted_and_made_again_with_one_upload_each(
-    box: SalesforceSandbox, request_name: str, operation: str
+def test_a_job_whose_start_lost_an_answer_is_aborted_and_made_again_never_uploaded_twice(
+    box: SalesforceSandbox, request_name: str, made: int, uploads: int, closes: int, aborts: int
 ) -> None:
-    # A job takes one upload (a second is refused), so no step of a job's start is sent
-    # twice: the job is aborted and a new one made, which writes every record.
     sf = bulk_connector(box)
     records = ids(box, BOB, DEE)
     writes = [Write(r, {"Leadscore_Score__c": "9"}) for r in records]
@@ -246,11 +244,22 @@ def test_a_job_whose_start_lost_its_answer_is_aborted_and_made_again_with_one_up
     calls = sf.calls()
     assert sorted(outcome.written) == sorted(records) and not outcome.failed
     assert all(ours(box, r)["Leadscore_Score__c"] == 9 for r in records)
-    assert calls["bulk2.create"] == 2 and calls[operation] == 2
-    assert calls["bulk2.upload"] == (1 if operation == "bulk2.create" else 2)
-    assert calls.get("bulk2.abort", 0) == (0 if operation == "bulk2.create" else 1)
+    assert (calls["bulk2.create"], calls["bulk2.upload"]) == (made, uploads)
+    assert (calls["bulk2.close"], calls.get("bulk2.abort", 0)) == (closes, aborts)
+    assert all(job.uploads <= 1 for job in box.bulk.jobs.values())
     # a job closed after all may end before its abort arrives (the abort is then refused)
     assert [job.state for job in box.bulk.jobs.values()][-1] == "JobComplete"
+
+
+def test_an_upload_refused_for_rate_is_sent_again_to_its_job(box: SalesforceSandbox) -> None:
+    sf = bulk_connector(box)
+    records = ids(box, BOB)
+    plan = FailOn("bulk2.upload", Fault(status=429, retry_after=1))
+
+    outcome = write_under(box, sf, plan, [Write(records[0], {"Leadscore_Score__c": "9"})])
+
+    assert outcome.written == records
+    assert (sf.calls()["bulk2.create"], sf.calls()["bulk2.upload"]) == (1, 2)
 
 
 def test_records_of_a_job_that_cannot_be_started_twice_are_kept_for_the_next_run(
@@ -271,7 +280,7 @@ def test_records_of_a_job_that_cannot_be_started_twice_are_kept_for_the_next_run
     assert sf.write(writes).written and ours(box, records[0])["Leadscore_Score__c"] == 9
 
 
-def test_a_refused_job_start_is_not_retried_as_a_call(box: SalesforceSandbox) -> None:
+def test_a_close_that_failed_unprocessed_is_sent_again(box: SalesforceSandbox) -> None:
     sf = bulk_connector(box)
     records = ids(box, BOB)
     writes = [Write(r, {"Leadscore_Score__c": "9"}) for r in records]
@@ -279,3 +288,4 @@ def test_a_refused_job_start_is_not_retried_as_a_call(box: SalesforceSandbox) ->
     outcome = write_under(box, sf, FailOn("bulk2.state", Fault(status=500), times=1), writes)
 
     assert outcome.written == records and sf.calls()["bulk2.close"] == 2
+    assert sf.calls()["bulk2.create"] == 1
