@@ -163,20 +163,10 @@ class SalesforceApi:
             operation, lambda: fn(renewed), self.translate(operation), repeatable=repeatable
         )
 
-    def rest(
-        self,
-        operation: str,
-        path: str,
-        method: str = "GET",
-        *,
-        repeatable: bool = True,
-        **kwargs: Any,
-    ) -> Any:
+    def rest(self, operation: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
         """One REST call below /services/data/vXX.X/, its JSON answer."""
         return self.call(
-            operation,
-            lambda sf: sf.restful(path, method=method, timeout=SF_TIMEOUT, **kwargs),
-            repeatable=repeatable,
+            operation, lambda sf: sf.restful(path, method=method, timeout=SF_TIMEOUT, **kwargs)
         )
 
     def send(
