@@ -17,15 +17,25 @@ first against a clean emulator (the reference values), then under each scenario:
 
 - heavy: 10-30 % refused for rate (HubSpot's 429; Salesforce's 403 of its
   concurrent-request limit), 5-10 % 5xx, 2-5 % dropped connections, 2-5 %
-  records refused inside a batch write (Salesforce: UNABLE_TO_LOCK_ROW), and the
-  vendor's own (Salesforce: 0.2-0.6 % 403 REQUEST_LIMIT_EXCEEDED of its daily
-  allocation, which stops a run, and 1-3 % sessions ended, 401
-  INVALID_SESSION_ID); shares drawn from the seed;
+  records refused inside a batch write (Salesforce: UNABLE_TO_LOCK_ROW, in
+  collections and Bulk API jobs alike), and the vendor's own (Salesforce: 0.2-0.6 %
+  403 REQUEST_LIMIT_EXCEEDED of its daily allocation, which stops a run, 1-3 %
+  sessions ended, 401 INVALID_SESSION_ID, 2-5 % of Bulk API 2.0 query jobs
+  Failed, and every ingest job failing after 60-140 of its records, the rest
+  unprocessed); shares drawn from the seed;
 - truncated: 10 % of replies cut off mid-body;
 - lost: 10 % of requests carried out, then the connection closed unanswered;
 - kill: a sync or setup in a process of its own, killed with SIGKILL after a random
   number of its calls (over the whole sequence's calls), then run again, and the
   rest of the sequence.
+
+Salesforce is set to take Bulk API 2.0 above `BULK_ABOVE` (150) records: at 600
+people the full sync writes its Leads and Contacts in one ingest job each and pulls
+Leads, Contacts, campaign members, tasks and events through query jobs, while an
+incremental sync writes a few dozen records in collections and pulls over REST
+(at 20 people, as in tests/test_bench.py, everything stays on REST). Every
+scenario's faults fall on the jobs' requests too (create, upload, close, polls,
+result sets).
 
 A run that raises is a failed run; the next step goes on as a scheduled job would
 (a failed setup is run again, up to `FOLLOW_UPS` times, as whoever runs it would).
@@ -76,6 +86,10 @@ STIRRED = 0.05
 FOLLOW_UPS = 2
 STEPS = ("setup", "full", "stir", "incremental", "stir", "incremental")
 KILL_TIMEOUT = 120.0
+BULK_ABOVE = 150
+"""Salesforce's `bulk_write_above` and `bulk_query_above` in the campaign: at 600 people
+its full sync writes about 320 Leads and Contacts and pulls some 200 to 2,500 records a
+stream, an incremental sync a few dozen."""
 
 Values = dict[str, dict[str, str | None]]
 
@@ -102,6 +116,8 @@ class Target:
     """The system's own faults (`FaultPlan` shares) mixed into the heavy scenario."""
     transport: Callable[[str], Any] | None = None
     """A requests session reaching the emulator at this base URL, for an SDK that needs one."""
+    heavy_jobs: Callable[[Any, random.Random], None] | None = None
+    """Sets the emulator's asynchronous jobs to fail partway in the heavy scenario."""
 
 
 def stir(target: Target, box: Sandbox, rnd: random.Random, at: datetime) -> int:
@@ -135,6 +151,10 @@ def salesforce_section(box: Sandbox) -> dict[str, str]:
         "client_id": given["consumer_key"],
         "client_secret": given["consumer_secret"],
         "my_domain": f"https://{given['domain']}.salesforce.com",
+        # a full sync writes and reads its larger streams through Bulk API 2.0 jobs,
+        # an incremental one (a few writes, short pulls) through REST
+        "bulk_write_above": str(BULK_ABOVE),
+        "bulk_query_above": str(BULK_ABOVE),
     }
 
 
@@ -173,8 +193,16 @@ def salesforce_add(box: Sandbox, person: str, kind: Any, at: datetime) -> None:
 
 def salesforce_faults(rnd: random.Random) -> dict[str, float]:
     """An org near its rolling 24-hour allocation (403 TotalRequests, never retried: the
-    run stops) and sessions that end (401 INVALID_SESSION_ID: logged in again once)."""
-    return {"daily_limit": rnd.uniform(0.002, 0.006), "expired_session": rnd.uniform(0.01, 0.03)}
+    run stops), sessions that end (401 INVALID_SESSION_ID: logged in again once) and now
+    and then a Bulk API 2.0 query job that fails (the stream stops, its cursor unmoved)."""
+    shares = {"daily_limit": rnd.uniform(0.002, 0.006), "expired_session": rnd.uniform(0.01, 0.03)}
+    return shares | {"job_failure": rnd.uniform(0.02, 0.05)}
+
+
+def salesforce_jobs(emulator: Any, rnd: random.Random) -> None:
+    """Bulk API 2.0 ingest jobs that fail after 60 to 140 records, the rest unprocessed (a
+    full sync's Lead and Contact jobs hold some 150 and 200 at 600 people)."""
+    emulator.bulk.fail_after = rnd.randint(60, 140)
 
 
 TARGETS: dict[str, Target] = {
@@ -195,6 +223,7 @@ TARGETS: dict[str, Target] = {
         salesforce_add,
         salesforce_faults,
         sandbox_session,
+        salesforce_jobs,
     ),
 }
 
@@ -380,9 +409,13 @@ def clean_run(world: World, scratch: Path) -> Clean:
         return Clean(values, counts)
 
 
-def faulty_run(world: World, plan: FaultPlan, clean: Clean, scratch: Path, tally: Tally) -> None:
+def faulty_run(
+    world: World, plan: FaultPlan, clean: Clean, scratch: Path, tally: Tally, heavy: bool
+) -> None:
     with world.sandbox() as box:
         world.target.emulator(box).faults = plan  # from setup on
+        if heavy and world.target.heavy_jobs is not None:
+            world.target.heavy_jobs(world.target.emulator(box), random.Random(world.seed))
         state = fresh(scratch, "faulty")
         sequence(world, box, state, tally)
         world.target.emulator(box).faults = FaultPlan()
@@ -516,7 +549,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 started = time.perf_counter()
                 for world in worlds:
                     faulty = plan(world.seed, world.target)
-                    faulty_run(world, faulty, cleans[world.seed], scratch, tally)
+                    heavy_jobs = plan is heavy
+                    faulty_run(world, faulty, cleans[world.seed], scratch, tally, heavy_jobs)
                 tally.seconds = time.perf_counter() - started
                 rows.append((system.label, scenario, tally))
             if args.kills:

@@ -298,6 +298,12 @@ def _is_retryable(error: BaseException) -> bool:
     return isinstance(error, ApiError) and error.retryable
 
 
+def _is_refused_for_rate(error: BaseException) -> bool:
+    """Refused before it was carried out: the only failure a request that must not be
+    carried out twice is tried again after."""
+    return isinstance(error, RateLimited)
+
+
 class CallPolicy:
     """How one system's calls are paced, counted and retried.
 
@@ -344,11 +350,18 @@ class CallPolicy:
         operation: str,
         fn: Callable[[], T],
         translate: Callable[[Exception], ApiError | None],
+        *,
+        repeatable: bool = True,
     ) -> T:
         """Run `fn` under the limits, the budget and the retries; raise the last `ApiError`.
 
         `translate` turns what the SDK raised into an `ApiError`; None means it is
         not an API failure (a bug, say), which is re-raised as is and never retried.
+        `repeatable=False` is for a request that must not be carried out twice (one the
+        vendor takes once and refuses again after an answer was lost): it is tried again
+        only when the vendor refused it unprocessed for rate (`RateLimited`), never after
+        a failure that may have carried it out (a 5xx, a dropped or lost answer); the
+        caller decides what to do then.
         """
         windows = [limit.window for limit in self.limits if limit.applies_to(operation)]
 
@@ -380,7 +393,7 @@ class CallPolicy:
             stop=stop_after_attempt(self.attempts)
             | _stop_at_deadline(self._clock, self._clock.now() + self.attempts * self.max_wait),
             wait=self._wait,
-            retry=retry_if_exception(_is_retryable),
+            retry=retry_if_exception(_is_retryable if repeatable else _is_refused_for_rate),
             before_sleep=pause_windows,
             reraise=True,
         )

@@ -43,7 +43,9 @@ class FaultPlan:
     """Shares of requests that fail, drawn from one seeded generator.
 
     `record_failure` is the share of records inside a batch write that the
-    emulators reject one by one (the batch itself succeeds with a multi-status).
+    emulators reject one by one (the batch itself succeeds with a multi-status);
+    `job_failure` the share of asynchronous jobs that fail on the vendor's side
+    (Salesforce's Bulk API 2.0 query jobs, Failed when they would start).
     `truncated` requests are carried out, then answered with the headers and part of the
     body before the connection closes; `lost` ones are carried out, then the connection
     closes without an answer (the client cannot tell whether they landed).
@@ -66,6 +68,7 @@ class FaultPlan:
     truncated: float = 0.0
     lost: float = 0.0
     record_failure: float = 0.0
+    job_failure: float = 0.0
     daily_limit: float = 0.0
     expired_session: float = 0.0
     retry_after: int = 1
@@ -87,6 +90,8 @@ class FaultPlan:
             self.expired_session,
             self.record_failure,
         )
+        if not 0 <= self.job_failure <= 1:
+            raise ValueError("fault shares must lie in [0, 1] and add up to at most 1")
         if any(s < 0 or s > 1 for s in shares) or sum(shares[:-1]) > 1:
             raise ValueError("fault shares must lie in [0, 1] and add up to at most 1")
 
@@ -139,3 +144,10 @@ class FaultPlan:
             return False
         with self._lock:
             return self.random.random() < self.record_failure
+
+    def job_fails(self) -> bool:
+        """Whether one asynchronous job is to fail."""
+        if not self.job_failure:
+            return False
+        with self._lock:
+            return self.random.random() < self.job_failure

@@ -7,6 +7,16 @@ more records make more jobs), closed ("Close or Abort a Job": UploadComplete),
 then polled ("Get Job Info") until JobComplete, Failed or Aborted. Every request
 goes through the connector's call policy and daily budget, polls included:
 
+- a job takes one upload: a second one, sent again after an answer was lost, is
+  refused ("Found multipe contents for job", reported by integrators; see
+  docs/sandbox.md), so the upload is never sent again after a failure that may have
+  carried it out (a 5xx, a dropped or lost answer), only after a refusal for rate
+  (`CallPolicy.call(repeatable=False)`). When the create, the upload or the close
+  fails, the job (if made) is aborted, a failed abort passed over, and a new job
+  made, once; should that fail too, the job's records are failures kept for the
+  next run, like unprocessed rows. A login refused or the budget spent stops the
+  run as anywhere else;
+
 - the CSV follows "Valid CSV Record Rows": every value quoted, a quote doubled, so
   commas, quotes and line breaks in the reasons round-trip; an empty cell leaves a
   field alone and `#N/A` sets it to null, so a value we clear is `#N/A`;
@@ -33,6 +43,7 @@ goes through the connector's call policy and daily budget, polls included:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections.abc import Mapping, Sequence
@@ -40,11 +51,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.errors import BudgetExhausted
+from connectors.errors import ApiError, AuthError, BudgetExhausted
 from connectors.protocol import Write, WriteFailure, WriteOutcome
 from connectors.salesforce.client import SF, SalesforceApi
 from connectors.salesforce.describe import Schema
-from connectors.salesforce.jobs import ENDED, wait_for_job
+from connectors.salesforce.jobs import ENDED, FIRST_POLL, wait_for_job
 from connectors.salesforce.records import sobject_of
 from connectors.salesforce.write import (
     COLLECTION,
@@ -61,6 +72,8 @@ JOB_CALLS = 6
 MOST_UPLOAD = 100_000_000
 """Bytes of CSV one job takes (the guide: upload at most 100 MB, base64 adds half)."""
 NULL = "#N/A"
+JOB_STARTS = 2
+"""Jobs made for one file at most: the first, and one more when it could not be started."""
 
 
 def csv_cell(value: str, kind: str | None) -> str:
@@ -168,19 +181,57 @@ def afford_jobs(api: SalesforceApi, jobs: int) -> None:
 
 
 def run_ingest_job(api: SalesforceApi, sobject: str, ids: list[str], data: bytes) -> IngestEnd:
-    """One job made, filled, closed, polled to its end and its results read."""
-    body = {"object": sobject, "operation": "update", "contentType": "CSV"}
-    body |= {"lineEnding": "LF", "columnDelimiter": "COMMA"}
-    job = api.rest("bulk2.create", "jobs/ingest", method="POST", json=body)
-    path = f"jobs/ingest/{job['id']}"
-    api.send("bulk2.upload", path + "/batches", "PUT", data=data,
-             headers={"Content-Type": "text/csv"})  # fmt: skip
-    api.rest("bulk2.close", path, method="PATCH", json={"state": "UploadComplete"})
+    """One job made, filled, closed, polled to its end and its results read; when it
+    cannot be started twice over, its records are failures kept for the next run."""
+    started = start_ingest_job(api, sobject, data)
+    if isinstance(started, ApiError):
+        why = f"not written: no Bulk API job could be started ({started})"
+        return IngestEnd(unprocessed=[WriteFailure(i, why) for i in ids])
+    path = started
     info = wait_for_job(api, lambda: api.rest("bulk2.poll", path), len(ids))
     if str(info.get("state")) not in ENDED:
         api.rest("bulk2.abort", path, method="PATCH", json={"state": "Aborted"})
         info = {**info, "state": "Aborted", "errorMessage": "still running: given up"}
     return ingest_job_end(api, path, ids, info)
+
+
+def start_ingest_job(api: SalesforceApi, sobject: str, data: bytes) -> str | ApiError:
+    """A job created, its CSV uploaded and closed: its path. The upload is tried again only
+    when refused for rate (a job takes one upload: a second, after a lost answer, is
+    refused); a create sent again makes at worst a job left Open and empty, a close sent
+    again after it landed is refused. When one of them fails, the job is aborted and a new
+    one made, `JOB_STARTS` jobs in all; then the last failure. A run stopped (budget,
+    credentials) stops here."""
+    body = {"object": sobject, "operation": "update", "contentType": "CSV"}
+    body |= {"lineEnding": "LF", "columnDelimiter": "COMMA"}
+    failure: ApiError | None = None
+    for _ in range(JOB_STARTS):
+        if failure is not None:
+            wait = failure.retry_after if failure.retry_after is not None else FIRST_POLL
+            api.policy.clock.sleep(min(max(wait, 0.0), api.policy.max_wait))
+        path = None
+        try:
+            job = api.rest("bulk2.create", "jobs/ingest", method="POST", json=body)
+            path = f"jobs/ingest/{job['id']}"
+            api.send("bulk2.upload", path + "/batches", "PUT", data=data,
+                     headers={"Content-Type": "text/csv"}, repeatable=False)  # fmt: skip
+            api.rest("bulk2.close", path, method="PATCH", json={"state": "UploadComplete"})
+            return path
+        except (AuthError, BudgetExhausted):
+            raise
+        except ApiError as error:
+            failure = error
+            if path is not None:
+                abort_quietly(api, path)
+    assert failure is not None
+    return failure
+
+
+def abort_quietly(api: SalesforceApi, path: str) -> None:
+    """Abort a job that could not be started; a job the abort does not reach stays Open
+    (never processed) or, closed after all, writes values a new job writes again."""
+    with contextlib.suppress(ApiError):
+        api.rest("bulk2.abort", path, method="PATCH", json={"state": "Aborted"})
 
 
 def ingest_job_end(

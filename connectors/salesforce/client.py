@@ -161,11 +161,15 @@ class SalesforceApi:
 
     # -- calls -----------------------------------------------------------------------------
 
-    def call(self, operation: str, fn: Callable[[Any], _T]) -> _T:
-        """`fn(client)` under the call policy; a 401 logs in again once and repeats it."""
+    def call(self, operation: str, fn: Callable[[Any], _T], *, repeatable: bool = True) -> _T:
+        """`fn(client)` under the call policy; a 401 logs in again once and repeats it.
+        `repeatable=False`: not tried again after a failure that may have carried it out
+        (`CallPolicy.call`); the repeat after a 401 stays (the request was refused)."""
         client = self.sf
         try:
-            return self.policy.call(operation, lambda: fn(client), self.translate(operation))
+            return self.policy.call(
+                operation, lambda: fn(client), self.translate(operation), repeatable=repeatable
+            )
         except AuthError as refused:
             if refused.status != 401:
                 raise
@@ -178,18 +182,29 @@ class SalesforceApi:
                     status=401,
                 ) from None
         renewed = self.sf
-        return self.policy.call(operation, lambda: fn(renewed), self.translate(operation))
+        return self.policy.call(
+            operation, lambda: fn(renewed), self.translate(operation), repeatable=repeatable
+        )
 
     def rest(self, operation: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
         """One REST call below /services/data/vXX.X/, its JSON answer."""
         return self.call(operation, lambda sf: sf.restful(path, method=method, **kwargs))
 
-    def send(self, operation: str, path: str, method: str = "GET", **kwargs: Any) -> Any:
+    def send(
+        self,
+        operation: str,
+        path: str,
+        method: str = "GET",
+        *,
+        repeatable: bool = True,
+        **kwargs: Any,
+    ) -> Any:
         """One call below /services/data/vXX.X/ whose answer is not JSON (a CSV upload or
         result set): the `requests.Response`, raised as simple-salesforce raises on errors."""
         return self.call(
             operation,
             lambda sf: sf._call_salesforce(method, sf.base_url + path, name=path, **kwargs),
+            repeatable=repeatable,
         )
 
     def query_page(

@@ -2,7 +2,8 @@
 campaigns a web response makes, and opportunity contact roles.
 
 Follows the Object Reference for Task (`TaskSubtype`, `CallType`,
-`CallDisposition`, `CallDurationInSeconds`), Event (`StartDateTime`,
+`CallDisposition`, `CallDurationInSeconds`, `CompletedDateTime`: set to when the
+call or email happened, which a task recorded later keeps), Event (`StartDateTime`,
 `EndDateTime`, `ActivityDateTime`, `DurationInMinutes`, `EventSubtype`) and
 Campaign (`Type`, with its standard values). Event has no standard field telling
 a held meeting from a planned one: a meeting is held once its `EndDateTime` has
@@ -46,6 +47,7 @@ def _task(who: str | None, at: datetime, subtype: str, subject: str) -> Row:
         "Status": "Completed",
         "TaskSubtype": subtype,
         "Type": subtype,
+        "CompletedDateTime": at,  # the call or email as it happened; logged at CreatedDate
         "CreatedDate": at,
         "LastModifiedDate": at,
         "SystemModstamp": at,

@@ -6,7 +6,9 @@ with its CSV rules. A closed job is processed on the sandbox's clock: it waits
 `queue_seconds` in UploadComplete, then is InProgress for `least_seconds` plus
 `record_seconds` per record, writing its records as it goes, then JobComplete;
 aborted in progress, the records it had not reached are unprocessed; a job made
-to fail midway (`fail_after`) is Failed with the rest unprocessed.
+to fail midway (`fail_after`) is Failed with the rest unprocessed. A job takes one
+upload: one uploaded to twice cannot be closed (400 INVALIDJOB "Found multipe
+contents for job"), only aborted or deleted.
 Simplifies: `update` only. Details: docs/sandbox.md (Salesforce).
 """
 
@@ -27,6 +29,11 @@ from sandbox.salesforce.values import format_datetime
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^"}
 DELIMITERS["BACKQUOTE"] = "`"
 RESULT_KINDS = {"successfulresults", "failedresults", "unprocessedrecords"}
+MULTIPLE_CONTENTS = (
+    "Found multipe contents for job: <{}>, please 'Close' / 'Abort' / 'Delete' the current "
+    "Job then create a new Job and make sure you only do 'PUT' once on a given Job."
+)
+"""Salesforce's words (its spelling) when a job that had two uploads is closed."""
 
 
 J = TypeVar("J")
@@ -44,6 +51,7 @@ class Job:
     modified: datetime
     state: str = "Open"
     data: str = ""
+    uploads: int = 0
     header: list[str] = field(default_factory=list)
     succeeded: list[list[str]] = field(default_factory=list)
     failed: list[list[str]] = field(default_factory=list)
@@ -126,7 +134,10 @@ class BulkIngest(JobBoard[Job]):
         text = data.decode("utf-8-sig")
         if not text.strip():
             raise SalesforceError(400, "INVALIDJOB", "The uploaded data is empty")
-        job.data = job.data + text if job.data else text
+        # A job takes one upload; a second is taken in and the job's close then refused
+        # (`MULTIPLE_CONTENTS`), as integrators report of Salesforce.
+        job.uploads += 1
+        job.data = job.data or text
 
     def change_state(self, job_id: str, body: Any) -> dict[str, Any]:
         job = self.job(job_id)
@@ -136,6 +147,8 @@ class BulkIngest(JobBoard[Job]):
         if state not in allowed or job.state not in allowed[state]:
             message = f"Cannot change the state of job {job_id} from {job.state} to {state}"
             raise SalesforceError(400, "INVALIDJOBSTATE", message)
+        if state == "UploadComplete" and job.uploads > 1:
+            raise SalesforceError(400, "INVALIDJOB", MULTIPLE_CONTENTS.format(job_id[:15]))
         job.modified = self.org.stamp()
         if job.state == "Open":
             job.header, job.rows = self._rows(job)

@@ -8,7 +8,8 @@ Get Results for a Query Job (CSV pages cut by `maxRecords`, with the
 being `null`), Abort, Delete and Get Information About All Query Jobs. A job
 waits `queue_seconds`, then runs its query at once (what it finds is what
 committed by then) and stays in progress `least_seconds` plus
-`record_seconds` per record; with `failure` set, a job fails when it would start.
+`record_seconds` per record; with `failure` set, or drawn by the fault plan's
+`job_failure`, a job fails when it would start.
 Details: docs/sandbox.md (Salesforce).
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -31,6 +32,8 @@ from sandbox.salesforce.values import format_datetime
 QUERY_DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^"}
 QUERY_DELIMITERS["BACKQUOTE"] = "`"
 TERMINAL = ("JobComplete", "Failed", "Aborted")
+FAILED = "InternalServerError : the query job failed"
+"""The `errorMessage` of a job the fault plan fails (the sandbox's wording)."""
 
 
 @dataclass
@@ -60,6 +63,9 @@ class BulkQuery(JobBoard[QueryJob]):
         self.failure: str | None = None
         """The `errorMessage` every job fails with when it starts (as a query that timed out
         does); None: jobs run."""
+        self.job_fails: Callable[[], bool] = lambda: False
+        """Whether one job fails when it starts (the fault plan's `job_failure`), with
+        `FAILED` as its `errorMessage`."""
 
     def create(self, body: Any, version: str) -> dict[str, Any]:
         body = self.body_of(body)
@@ -92,6 +98,8 @@ class BulkQuery(JobBoard[QueryJob]):
             start = job.queued + _seconds(self.queue_seconds)
             if job.state == "UploadComplete" and now >= start and self.failure:
                 job.state, job.modified, job.error = "Failed", start, self.failure
+            if job.state == "UploadComplete" and now >= start and self.job_fails():
+                job.state, job.modified, job.error = "Failed", start, FAILED
             if job.state == "UploadComplete" and now >= start:
                 job.state, job.started = "InProgress", start
                 job.rows = self.queries.rows(job.bound, job.operation == "queryAll")

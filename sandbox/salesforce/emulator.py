@@ -107,8 +107,10 @@ class SalesforceSandbox(Emulator):
         self.org.commit_lag = commit_lag
         self.queries = QueryEngine(self.org)
         jobs = itertools.count(1)
-        self.bulk = BulkIngest(self.org, self.faults.record_fails, self.user_id, jobs)
+        # the plan in force when a record or a job is processed, not the one at start
+        self.bulk = BulkIngest(self.org, lambda: self.faults.record_fails(), self.user_id, jobs)
         self.bulk_queries = BulkQuery(self.queries, self.user_id, jobs)
+        self.bulk_queries.job_fails = lambda: self.faults.job_fails()
         self.security = FieldSecurity(self.org, self.user_id)
         self.permissions = USER_PERMISSIONS if permissions is None else permissions
         self._custom_fields = 0

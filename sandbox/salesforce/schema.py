@@ -155,6 +155,7 @@ _DEFINITIONS: dict[str, tuple[str, list[FieldDef]]] = {
         _f("CallDisposition", label="Call Result"),
         _f("CallDurationInSeconds", "int", label="Call Duration"),
         _f("Description", "textarea"),
+        _read_only("CompletedDateTime", "datetime", label="Completed Date/Time"),
     ]),
     "Event": ("Events", [
         _f("Subject"), _ref("WhoId", "Contact", "Lead", relationship="Who"),

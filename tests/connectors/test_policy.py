@@ -397,6 +397,29 @@ def test_when_attempts_run_out_the_last_api_error_is_raised_with_its_fields() ->
     assert calls.calls() == {"contacts.get": 3}  # the first attempt and two retries
 
 
+@pytest.mark.parametrize("kind", [ServerError, TransportError])
+def test_a_request_not_to_be_repeated_raises_a_failure_that_may_have_carried_it_out(
+    kind: type[ApiError],
+) -> None:
+    # for a request the vendor takes once (a Bulk API 2.0 job's upload): its caller decides
+    clock = FakeClock()
+    calls = policy(clock, seed=0)
+
+    with pytest.raises(kind):
+        calls.call("bulk2.upload", Vendor(error(kind, 503)), translate, repeatable=False)
+
+    assert calls.calls() == {"bulk2.upload": 1} and clock.sleeps == []
+
+
+def test_a_request_not_to_be_repeated_is_tried_again_when_refused_for_rate() -> None:
+    clock = FakeClock()
+    calls = policy(clock, seed=0)
+    vendor = Vendor(error(RateLimited, 429, retry_after=2.0))
+
+    assert calls.call("bulk2.upload", vendor, translate, repeatable=False) == "ok"
+    assert vendor.calls == 2 and clock.sleeps == [2.0]
+
+
 def test_a_translated_sdk_error_is_not_chained_to_the_original() -> None:
     # The SDK's exception quotes the answer whole; the translated one carries it scrubbed.
     original = SdkError(403)

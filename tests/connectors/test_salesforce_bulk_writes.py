@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from connectors.errors import BudgetExhausted
-from connectors.protocol import Write
+from connectors.protocol import Write, WriteOutcome
 from connectors.salesforce.bulk_write import bulk_error, csv_cell
 from connectors.salesforce.connector import SalesforceConnector
+from sandbox.faults import Fault, FaultPlan
 from sandbox.salesforce import SalesforceSandbox
 from tests.connectors.test_salesforce_connector import (
     FIELDS,
@@ -198,3 +199,93 @@ def test_the_budget_stops_the_run_before_a_job_it_cannot_carry_through(
 
     assert "at least 12 requests" in str(stopped.value)
     assert "bulk2.create" not in box.calls
+
+
+class FailOn(FaultPlan):
+    """`fault` on the first `times` calls of `operation`; nothing else fails."""
+
+    def __init__(self, operation: str, fault: Fault, times: int = 1) -> None:
+        super().__init__()
+        self.operation, self.fault, self.left = operation, fault, times
+
+    def draw(self, operation: str) -> Fault | None:
+        if operation == self.operation and self.left > 0:
+            self.left -= 1
+            return self.fault
+        return None
+
+
+def write_under(box: SalesforceSandbox, sf: SalesforceConnector, plan: FaultPlan,
+                writes: list[Write]) -> WriteOutcome:  # fmt: skip
+    box.faults = plan
+    try:
+        return sf.write(writes)
+    finally:
+        box.faults = FaultPlan()
+
+
+@pytest.mark.parametrize(
+    ("request_name", "made", "uploads", "closes", "aborts"),
+    [
+        ("bulk2.create", 2, 1, 1, 0),  # sent again: the first job is left Open and empty
+        ("bulk2.upload", 2, 2, 1, 1),  # never sent again to its job: a new job
+        ("bulk2.state", 2, 2, 3, 1),  # a close sent again is refused (closed): a new job
+    ],
+)
+def test_a_job_whose_start_lost_an_answer_is_aborted_and_made_again_never_uploaded_twice(
+    box: SalesforceSandbox, request_name: str, made: int, uploads: int, closes: int, aborts: int
+) -> None:
+    sf = bulk_connector(box)
+    records = ids(box, BOB, DEE)
+    writes = [Write(r, {"Leadscore_Score__c": "9"}) for r in records]
+
+    outcome = write_under(box, sf, FailOn(request_name, Fault(lost=True)), writes)
+
+    calls = sf.calls()
+    assert sorted(outcome.written) == sorted(records) and not outcome.failed
+    assert all(ours(box, r)["Leadscore_Score__c"] == 9 for r in records)
+    assert (calls["bulk2.create"], calls["bulk2.upload"]) == (made, uploads)
+    assert (calls["bulk2.close"], calls.get("bulk2.abort", 0)) == (closes, aborts)
+    assert all(job.uploads <= 1 for job in box.bulk.jobs.values())
+    # a job closed after all may end before its abort arrives (the abort is then refused)
+    assert [job.state for job in box.bulk.jobs.values()][-1] == "JobComplete"
+
+
+def test_an_upload_refused_for_rate_is_sent_again_to_its_job(box: SalesforceSandbox) -> None:
+    sf = bulk_connector(box)
+    records = ids(box, BOB)
+    plan = FailOn("bulk2.upload", Fault(status=429, retry_after=1))
+
+    outcome = write_under(box, sf, plan, [Write(records[0], {"Leadscore_Score__c": "9"})])
+
+    assert outcome.written == records
+    assert (sf.calls()["bulk2.create"], sf.calls()["bulk2.upload"]) == (1, 2)
+
+
+def test_records_of_a_job_that_cannot_be_started_twice_are_kept_for_the_next_run(
+    box: SalesforceSandbox,
+) -> None:
+    sf = bulk_connector(box)
+    records = ids(box, BOB, DEE)
+    writes = [Write(r, {"Leadscore_Score__c": "9"}) for r in records]
+
+    outcome = write_under(box, sf, FailOn("bulk2.upload", Fault(status=503), times=2), writes)
+
+    assert outcome.written == [] and outcome.gone == []
+    assert sorted(f.record_id for f in outcome.failed) == sorted(records)
+    assert all(f.retryable and "no Bulk API job could be started" in f.reason
+               for f in outcome.failed)  # fmt: skip
+    assert sf.calls()["bulk2.upload"] == 2 and sf.calls()["bulk2.abort"] == 2
+    assert {job.state for job in box.bulk.jobs.values()} == {"Aborted"}
+    assert sf.write(writes).written and ours(box, records[0])["Leadscore_Score__c"] == 9
+
+
+def test_a_close_that_failed_unprocessed_is_sent_again(box: SalesforceSandbox) -> None:
+    sf = bulk_connector(box)
+    records = ids(box, BOB)
+    writes = [Write(r, {"Leadscore_Score__c": "9"}) for r in records]
+
+    outcome = write_under(box, sf, FailOn("bulk2.state", Fault(status=500), times=1), writes)
+
+    assert outcome.written == records and sf.calls()["bulk2.close"] == 2
+    assert sf.calls()["bulk2.create"] == 1

@@ -12,7 +12,9 @@ import pytest
 import requests
 
 from sandbox.clock import SandboxClock
+from sandbox.faults import FaultPlan
 from sandbox.salesforce import SalesforceSandbox, connect, sandbox_session
+from sandbox.salesforce.bulk_query import FAILED
 from sandbox.salesforce.ids import make_id
 from tests.sandbox.salesforce_helpers import HandClock, record_id
 from tests.sandbox.test_salesforce_records import BOB, DEE, history
@@ -181,3 +183,51 @@ def test_an_ingest_job_that_fails_midway_keeps_the_rest_unprocessed(
     assert (info["state"], info["numberRecordsProcessed"]) == ("Failed", 1)
     assert info["errorMessage"]
     assert [r["sf__Id"] for r in done] == [bob] and [r["Id"] for r in left] == [dee]
+
+
+def test_an_ingest_job_uploaded_to_twice_cannot_be_closed_only_aborted(
+    sandbox: SalesforceSandbox, rest: requests.Session, clock: HandClock
+) -> None:
+    # Salesforce takes one upload per job: the close of a job uploaded to twice is refused
+    # (docs/sandbox.md, "Bulk API 2.0"), and nothing of it is written.
+    bob = str(record_id(sandbox, BOB))
+    body = {"object": "Lead", "operation": "update", "lineEnding": "LF"}
+    job = rest.post(f"{JOBS}/ingest", json=body, timeout=5).json()["id"]
+    uploads = [
+        rest.put(f"{JOBS}/ingest/{job}/batches", data=f"Id,Title\n{bob},Twice\n", timeout=5)
+        for _ in range(2)
+    ]
+    closed = rest.patch(f"{JOBS}/ingest/{job}", json={"state": "UploadComplete"}, timeout=5)
+    still = rest.get(f"{JOBS}/ingest/{job}", timeout=5).json()
+    aborted = rest.patch(f"{JOBS}/ingest/{job}", json={"state": "Aborted"}, timeout=5)
+    clock.advance(10)
+
+    assert [u.status_code for u in uploads] == [201, 201]
+    assert closed.status_code == 400 and closed.json()[0]["errorCode"] == "INVALIDJOB"
+    assert closed.json()[0]["message"].startswith(f"Found multipe contents for job: <{job[:15]}>")
+    assert "only do 'PUT' once on a given Job" in closed.json()[0]["message"]
+    assert still["state"] == "Open" and aborted.json()["state"] == "Aborted"
+    assert connect(sandbox).Lead.get(bob)["Title"] != "Twice"
+
+
+def test_the_fault_plan_in_force_fails_query_jobs_and_locks_ingested_rows(
+    sandbox: SalesforceSandbox, rest: requests.Session, clock: HandClock
+) -> None:
+    # a plan set on a running sandbox reaches its jobs, as it reaches every request
+    sandbox.faults = FaultPlan(job_failure=1.0, record_failure=1.0)
+    query = {"operation": "query", "query": "SELECT Id FROM Task"}
+    queried = rest.post(f"{JOBS}/query", json=query, timeout=5).json()["id"]
+    bob = str(record_id(sandbox, BOB))
+    body = {"object": "Lead", "operation": "update", "lineEnding": "LF"}
+    job = rest.post(f"{JOBS}/ingest", json=body, timeout=5).json()["id"]
+    rest.put(f"{JOBS}/ingest/{job}/batches", data=f"Id,Title\n{bob},Ops\n", timeout=5)
+    rest.patch(f"{JOBS}/ingest/{job}", json={"state": "UploadComplete"}, timeout=5)
+    clock.advance(10)
+    query_info = rest.get(f"{JOBS}/query/{queried}", timeout=5).json()
+    failed = rows(rest.get(f"{JOBS}/ingest/{job}/failedResults", timeout=5).text)
+    sandbox.faults = FaultPlan()
+
+    assert (query_info["state"], query_info["errorMessage"]) == ("Failed", FAILED)
+    assert [(r["sf__Id"], r["sf__Error"].split(":")[0]) for r in failed] == [
+        (bob, "UNABLE_TO_LOCK_ROW")
+    ]
