@@ -22,8 +22,12 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from sync.identity import drop_leftover_persons, merge_record, retire_record
-from sync.schema import forget_records, gone
+from sync.schema import activities, aliases, chunks, failures, forget_records, gone, identities
+from sync.schema import written as written_values
 from sync.store import StateStore
+
+HOLDING = (identities, activities, aliases, written_values, failures)
+"""The tables that may hold something of a record, keyed by (system, record_id)."""
 
 
 def record_gone(
@@ -42,13 +46,30 @@ def record_gone(
             for r, m in reported
         ]
         connection.execute(sa.insert(gone), rows)
+        # A record the store holds nothing of (a converted lead a full pull meets for the
+        # first time) has nothing to re-point or retire: passed over, in bulk.
+        held = held_records(connection, system, ids)
         left: set[int] = set()
         for record, merged_into in reported:
+            if record not in held:
+                continue
             if merged_into is None:
                 left |= retire_record(connection, system, record)
             else:
                 left |= merge_record(connection, system, record, merged_into, at)
         drop_leftover_persons(connection, left)
+
+
+def held_records(connection: sa.Connection, system: str, ids: Sequence[str]) -> set[str]:
+    """Those of these records of `system` that the store holds anything of."""
+    found: set[str] = set()
+    for table in HOLDING:
+        for part in chunks(ids):
+            query = sa.select(table.c.record_id).where(
+                table.c.system == system, table.c.record_id.in_(part)
+            )
+            found.update(str(r) for r in connection.execute(query.distinct()).scalars())
+    return found
 
 
 def gone_records(store: StateStore, system: str) -> dict[str, str | None]:
