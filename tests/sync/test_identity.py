@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring import Activity, ActivityType, Contact
-from sync.schema import aliases, gone, identities
+from sync.schema import aliases, gone, identities, persons
 from sync.store import StateStore
 from sync.vanished import gone_records, record_gone
 from tests.helpers import NOW, days_ago
@@ -255,6 +255,24 @@ def test_a_merge_moves_the_losers_activities_and_address_to_a_known_winner(
     assert store.failures("hubspot") == []
     assert gone_records(store, "hubspot") == {"5": "4"}
     assert alias_rows(store) == {("hubspot", "eve@x.io", "4")}
+
+
+def test_a_record_gone_before_the_store_held_anything_of_it_moves_nothing(
+    store: StateStore,
+) -> None:
+    """A converted lead a full pull meets first: its gone row is kept, nobody is due."""
+    store.save_contacts("salesforce", [contact("4", "dee@x.io")], NOW)
+    store.save_activities("salesforce", [visit("5", "pv5")])  # activity of the loser: held
+    with store.engine.begin() as connection:
+        connection.execute(sa.update(persons).values(due=1e12, marked=0))
+
+    record_gone(store, "salesforce", [("7", "4"), ("8", None), ("5", "4")], LATER)
+
+    assert gone_records(store, "salesforce") == {"7": "4", "8": None, "5": "4"}
+    assert of_record(store, "salesforce", "4") == {"salesforce:pv5"}  # 5 was held: merged
+    with store.engine.connect() as connection:
+        [(due, marked)] = connection.execute(sa.select(persons.c.due, persons.c.marked))
+    assert due is None and marked == 1  # by 5's merge only, not by 7's
 
 
 def test_a_merge_into_a_winner_not_yet_pulled_joins_it_once_pulled(store: StateStore) -> None:
