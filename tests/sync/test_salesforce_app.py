@@ -291,3 +291,25 @@ def test_fields_hidden_by_field_level_security_stop_the_sync_until_setup_grants_
     assert len([n for n in granted.existing if n.endswith("__c")]) == 18  # seen now
     assert summary.status == "ok" and summary.systems["salesforce"].failed == 0
     assert (stored_record(box.salesforce, lead) or {})[SCORE] is not None
+
+
+def test_one_salesforce_contact_is_rescored_on_request_and_written_at_once(
+    box: Sandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    """What a Salesforce flow's call will do: the Contact fetched with its activity, scored
+    and written now, beside the scheduled syncs."""
+    with open_app(box, rules, tmp_path / "state.db") as app:
+        app.setup()
+        app.sync(SyncOptions(full=True))
+        person, contact = contact_person(box)
+        before = (stored_record(box.salesforce, contact) or {})[SCORE]
+        box.salesforce.add_activity(person, ActivityType.MEETING, box.now() - timedelta(hours=2))
+        done = app.rescore(f"salesforce:{contact}")
+        again = app.rescore(f"salesforce:{contact}")
+
+    after = (stored_record(box.salesforce, contact) or {})[SCORE]
+    assert done.status == "done" and done.record_id == contact
+    assert after > before and after == done.score  # written at once, as the rep reads it
+    assert done.written.get("salesforce") == [contact]
+    assert again.status == "done" and again.score == done.score
+    assert not again.written.get("salesforce")  # it holds these values: nothing to write
