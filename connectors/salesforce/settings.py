@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from connectors.system import SystemSettings, checked_url
 
@@ -131,10 +131,10 @@ class SalesforceSettings(SystemSettings):
             value = value.get_secret_value()
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("my_domain")
+    @field_validator("my_domain", "instance_url")
     @classmethod
-    def _my_domain(cls, value: str | None) -> str | None:
-        """An org's My Domain login URL: https on a host ending in `.my.salesforce.com`.
+    def _salesforce_host(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """`my_domain`: an org's My Domain login URL, https on a `.my.salesforce.com` host.
 
         Salesforce Help, "My Domain URL Formats" (with enhanced domains, the default of
         every org): production, Developer Edition and Trailhead orgs log in at
@@ -145,22 +145,15 @@ class SalesforceSettings(SystemSettings):
         My Domain" puts it so: "With a couple of rare exceptions, My Domain login URLs all
         belong to this same domain". The client credentials flow is answered on My Domain
         only, and simple-salesforce calls `https://<domain>.salesforce.com` with no port,
-        so no other host or port can be reached through it."""
-        value = checked_url(value, "https://acme.my.salesforce.com")
-        if value is None:
-            return None
-        return _salesforce_url(value, "my_domain")
+        so no other host or port can be reached through it.
 
-    @field_validator("instance_url")
-    @classmethod
-    def _instance_url(cls, value: str | None) -> str | None:
-        """The instance an access token belongs to: https on a Salesforce host, the org's
-        My Domain (acme.my.salesforce.com) or a legacy instance (na1.salesforce.com), as
-        the token answer's `instance_url` gives it."""
+        `instance_url`: the instance an access token belongs to, https on a Salesforce
+        host, the org's My Domain (acme.my.salesforce.com) or a legacy instance
+        (na1.salesforce.com), as the token answer's `instance_url` gives it."""
         value = checked_url(value, "https://acme.my.salesforce.com")
         if value is None:
             return None
-        return _salesforce_url(value, "instance_url")
+        return _salesforce_url(value, str(info.field_name))
 
     @field_validator("private_key")
     @classmethod

@@ -69,6 +69,9 @@ class JobBoard(Generic[J]):
     `queue_seconds` before a job starts, then at least `least_seconds`, and
     `record_seconds` per record. Ingest and query jobs share one count of job numbers."""
 
+    job_type = ""
+    """`jobType` in the list of jobs: V2Ingest or V2Query."""
+
     def __init__(self, user_id: str, numbers: Iterator[int], record_seconds: float) -> None:
         self.user_id = user_id
         self.numbers = numbers
@@ -83,6 +86,14 @@ class JobBoard(Generic[J]):
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
         return found
 
+    def describe(self, job: J) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def all(self) -> dict[str, Any]:
+        """Get All Jobs: every job, described, with its type."""
+        records = [self.describe(job) | {"jobType": self.job_type} for job in self.jobs.values()]
+        return {"done": True, "records": records, "nextRecordsUrl": None}
+
     @staticmethod
     def body_of(body: Any) -> dict[str, Any]:
         """A Create Job request's body, which must be a JSON object."""
@@ -93,6 +104,8 @@ class JobBoard(Generic[J]):
 
 class BulkIngest(JobBoard[Job]):
     """The ingest jobs of one sandbox."""
+
+    job_type = "V2Ingest"
 
     def __init__(
         self, org: Org, record_fails: Callable[[], bool], user_id: str, numbers: Iterator[int]
@@ -275,10 +288,6 @@ class BulkIngest(JobBoard[Job]):
         if job.error:
             info["errorMessage"] = job.error
         return info
-
-    def all(self) -> dict[str, Any]:
-        records = [self.describe(job) | {"jobType": "V2Ingest"} for job in self.jobs.values()]
-        return {"done": True, "records": records, "nextRecordsUrl": None}
 
     def results(self, job_id: str, kind: str) -> str:
         job = self.job(job_id)

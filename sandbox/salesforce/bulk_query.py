@@ -56,6 +56,8 @@ class QueryJob:
 class BulkQuery(JobBoard[QueryJob]):
     """The query jobs of one sandbox."""
 
+    job_type = "V2Query"
+
     def __init__(self, queries: QueryEngine, user_id: str, numbers: Iterator[int]) -> None:
         super().__init__(user_id, numbers, record_seconds=0.0001)
         self.queries = queries
@@ -154,10 +156,6 @@ class BulkQuery(JobBoard[QueryJob]):
         if job.error:
             info["errorMessage"] = job.error
         return info
-
-    def all(self) -> dict[str, Any]:
-        records = [self.describe(job) | {"jobType": "V2Query"} for job in self.jobs.values()]
-        return {"done": True, "records": records, "nextRecordsUrl": None}
 
     def results(
         self, job_id: str, locator: str | None, max_records: str | None, version: str
