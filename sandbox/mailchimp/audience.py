@@ -15,6 +15,7 @@ from sandbox.mailchimp.projection import (
     index_world,
     initial_changed,
     initial_status,
+    soft_bounces,
     world_event,
 )
 from sandbox.mailchimp.values import subscriber_hash
@@ -57,6 +58,8 @@ class Member:
     signup: float
     events: list[MemberEvent]
     tags: dict[str, float] = field(default_factory=dict)
+    world_tags: frozenset[str] = frozenset()
+    """The tags the world gave it, for counting a tag's members without projecting everyone."""
     email_type: str = "html"
     vip: bool = False
     language: str = ""
@@ -109,12 +112,23 @@ class Audience:
     columns so that filtered paging stays fast on a million members.
     """
 
-    def __init__(self, world: World | None, list_id: str) -> None:
+    def __init__(
+        self,
+        world: World | None,
+        list_id: str,
+        soft_share: float = 0.0,
+        status_shares: tuple[float, float] = (0.0, 0.0),
+    ) -> None:
         self.list_id = list_id
         self.index = index_world(world) if world is not None else None
         if self.index is not None:
-            self.columns = Columns(initial_status(self.index), initial_changed(self.index))
+            self.soft = soft_bounces(self.index, soft_share)
+            self.columns = Columns(
+                initial_status(self.index, self.soft, status_shares),
+                initial_changed(self.index, self.soft),
+            )
         else:
+            self.soft = np.zeros(0, dtype=bool)
             self.columns = Columns(np.zeros(0, np.int8), np.zeros(0, np.float64))
         self.edited: dict[int, Member] = {}
         self.emails = self._world_emails()
@@ -166,8 +180,9 @@ class Audience:
         assert self.index is not None, "rows without an edited copy come from the world"
         world, person = self.index.world, int(self.index.persons[row])
         people = world.people
-        span = self.index.events[self.index.starts[row] : self.index.ends[row]]
-        events = [world_event(world, int(e)) for e in span]
+        start, end = int(self.index.starts[row]), int(self.index.ends[row])
+        span = zip(self.index.events[start:end], self.soft[start:end], strict=True)
+        events = [world_event(world, int(e), bool(soft)) for e, soft in span]
         merge = {spec.tag: spec.default_value for spec in self.merge_fields}
         merge["FNAME"] = str(people.first_name[person])
         merge["LNAME"] = str(people.last_name[person])
@@ -176,7 +191,7 @@ class Audience:
             TAG_OF_ACTION[e.action]: e.at for e in reversed(events) if e.action in TAG_OF_ACTION
         }
         created = float(people.created_at[person])
-        return Member(self.emails[row], merge, created, events, tags)
+        return Member(self.emails[row], merge, created, events, tags, frozenset(tags))
 
     def add(self, email: str, status: str, at: float, source: str = "API - Generic") -> int:
         merge = {spec.tag: spec.default_value for spec in self.merge_fields}

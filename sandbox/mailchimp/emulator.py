@@ -126,6 +126,7 @@ class MailchimpSandbox(
         with self.lock:
             self._local.refused = self.in_flight[key] >= self.max_connections
             self.in_flight[key] += 1
+            self.peak_connections = max(self.peak_connections, self.in_flight[key])
         try:
             response = super().handle(request)
         finally:

@@ -77,7 +77,7 @@ class ReportRoutes(MailchimpState):
         return [
             {
                 "action": e.action,
-                "type": "hard" if e.action == "bounce" else "",
+                "type": e.bounce,
                 "timestamp": iso(e.at),
                 "url": e.url,
                 "ip": "",

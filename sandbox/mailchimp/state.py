@@ -31,12 +31,22 @@ class MailchimpState(Emulator):
         latency: Latency | None = None,
         clock: SandboxClock | None = None,
         max_connections: int = 10,
+        soft_bounce_share: float = 0.3,
+        transactional_share: float = 0.02,
+        archived_share: float = 0.02,
     ) -> None:
         super().__init__(faults=faults, latency=latency, clock=clock)
         self.world = world
         self.api_key = api_key
         self.data_center = api_key.rsplit("-", 1)[1] if "-" in api_key else ""
         self.max_connections = max_connections
+        self.soft_bounce_share = soft_bounce_share
+        """The seeded share of the world's bounces that are soft (the rest are hard)."""
+        self.status_shares = (transactional_share, archived_share)
+        """Seeded shares of the members without a status event that are transactional and
+        archived."""
+        self.peak_connections = 0
+        """The most simultaneous connections one key held since the start or `reset`."""
         self.epoch = world.now if world is not None else float(int(time.time()))
         self.list_id = short_id("audience", world.seed if world is not None else 0)
         self.batch_polls = 2
@@ -48,7 +58,10 @@ class MailchimpState(Emulator):
 
     def project_world(self) -> None:
         """Project the world afresh: its members, campaigns and orders, with no change or batch."""
-        self.audience = Audience(self.world, self.list_id)
+        self.audience = Audience(
+            self.world, self.list_id, self.soft_bounce_share, self.status_shares
+        )
+        self.peak_connections = 0
         self.campaigns = project_campaigns(self.world, self.audience.index)
         self.campaigns_by_id = {c.id: c for c in self.campaigns}
         self.orders: list[Order] = []

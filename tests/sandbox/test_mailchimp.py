@@ -92,7 +92,13 @@ class FrozenClock(SandboxClock):
 @pytest.fixture(scope="module")
 def server() -> Iterator[MailchimpSandbox]:
     """One running sandbox for the module; each test gets it reset to the world."""
-    emulator = MailchimpSandbox(build_world(), clock=FrozenClock())
+    emulator = MailchimpSandbox(
+        build_world(),
+        clock=FrozenClock(),
+        soft_bounce_share=0.0,
+        transactional_share=0.0,
+        archived_share=0.0,
+    )
     emulator.start()
     yield emulator
     emulator.stop()
@@ -242,7 +248,8 @@ def test_since_last_changed_returns_only_members_changed_since(
         == 0
     )
 
-    add_activity(sandbox, "p03@acme.io", T.EMAIL_OPEN, campaign=0)
+    add_activity(sandbox, "p03@acme.io", T.EMAIL_OPEN, campaign=0)  # activity, not a change
+    add_activity(sandbox, "p05@acme.io", T.EMAIL_UNSUBSCRIBE, campaign=0)
     client.lists.update_list_member(
         sandbox.list_id, h("p04@acme.io"), {"merge_fields": {"FNAME": "Pia"}}
     )
@@ -250,7 +257,7 @@ def test_since_last_changed_returns_only_members_changed_since(
         sandbox.list_id, since_last_changed=cursor, count=1000
     )
 
-    assert {m["email_address"] for m in changed["members"]} == {"p03@acme.io", "p04@acme.io"}
+    assert {m["email_address"] for m in changed["members"]} == {"p04@acme.io", "p05@acme.io"}
     assert changed["total_items"] == 2
 
 
@@ -807,8 +814,13 @@ def test_the_eleventh_simultaneous_request_is_refused_with_429() -> None:
         mc.latency = Latency()
 
         assert sorted(outcomes) == [200] * 10 + [429] * 5
+        assert mc.peak_connections > 10  # what a connector test asserts never happens
         assert client.ping.get()["health_status"] == "Everything's Chimpy!"
         assert sum(mc.in_flight.values()) == 0
+        reset(mc)
+        assert mc.peak_connections == 0
+        client.ping.get()
+        assert mc.peak_connections == 1
 
 
 def test_the_fault_plan_gives_the_same_faults_for_the_same_seed() -> None:
