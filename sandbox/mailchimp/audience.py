@@ -138,6 +138,12 @@ class Audience:
             for n, (tag, name, kind) in enumerate(DEFAULT_MERGE_FIELDS)
         ]
         self.tag_ids: dict[str, int] = {}
+        self.tag_created: dict[str, float] = {}
+        """Tags made through the API (segments POST, tags POST), with when."""
+        self.tag_updated: dict[str, float] = {}
+        """When each tag's members last changed through the API."""
+        self.world_tag_counts: dict[str, int] = {}
+        """How many world members hold each world tag (`segments.world_tag_counts`)."""
 
     def _world_emails(self) -> list[str]:
         if self.index is None:
@@ -230,3 +236,17 @@ class Audience:
 
     def tag_id(self, name: str) -> int:
         return self.tag_ids.setdefault(name, 100_000 + len(self.tag_ids) + 1)
+
+    def set_tag(self, row: int, name: str, active: bool, at: float) -> bool:
+        """Add or remove one tag of a member; whether that changed anything."""
+        member = self.edit(row)
+        if active == (name in member.tags):
+            return False
+        if active:
+            member.tags[name] = at
+            self.tag_created.setdefault(name, at)
+        else:
+            del member.tags[name]
+        self.tag_updated[name] = at
+        self.touch(row, at)
+        return True

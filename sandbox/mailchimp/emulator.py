@@ -19,6 +19,7 @@ from sandbox.mailchimp.problems import (
     problem,
 )
 from sandbox.mailchimp.report_routes import ReportRoutes
+from sandbox.mailchimp.segment_routes import SegmentRoutes
 from sandbox.mailchimp.store_routes import StoreRoutes
 from sandbox.mailchimp.subscribe_routes import SubscribeRoutes
 from sandbox.mailchimp.values import API_ROOT
@@ -46,6 +47,7 @@ class MailchimpSandbox(
     SubscribeRoutes,
     ActivityRoutes,
     ReportRoutes,
+    SegmentRoutes,
     StoreRoutes,
     BatchRoutes,
 ):
@@ -71,6 +73,8 @@ class MailchimpSandbox(
         """(method, path under /3.0, operation named after the SDK method, handler)."""
         member = "/lists/{list_id}/members/{subscriber_hash}"
         store = "/ecommerce/stores/{store_id}"
+        segments = "/lists/{list_id}/segments"
+        segment = segments + "/{segment_id}"
         lists, shop = "lists.", "ecommerce."
         return [
             ("GET", "/ping", "ping.get", self._ping),
@@ -87,6 +91,10 @@ class MailchimpSandbox(
             ("GET", member + "/activity", lists + "get_list_member_activity", self._activity),
             ("GET", "/lists/{list_id}/merge-fields", lists + "get_list_merge_fields", self._fields),
             ("POST", "/lists/{list_id}/merge-fields", lists + "add_list_merge_field", self._add),
+            ("GET", segments, lists + "list_segments", self._segments),
+            ("POST", segments, lists + "create_segment", self._create_segment),
+            ("GET", segment, lists + "get_segment", self._segment),
+            ("POST", segment, lists + "batch_segment_members", self._batch_segment),
             ("GET", "/campaigns", "campaigns.list", self._campaigns),
             ("GET", "/campaigns/{campaign_id}", "campaigns.get", self._campaign),
             ("GET", "/reports/{campaign_id}/email-activity", EMAIL_ACTIVITY, self._email_activity),

@@ -202,13 +202,6 @@ class MemberRoutes(MailchimpState):
     def _post_tags(self, request: Request) -> Response:
         row = self._row(request)
         changes = tag_changes(json_body(request).get("tags"))
-        member = self.audience.edit(row)
-        before = dict(member.tags)
         for name, active in changes:
-            if active:
-                member.tags.setdefault(name, self.now())
-            else:
-                member.tags.pop(name, None)
-        if member.tags != before:
-            self.audience.touch(row, self.now())
+            self.audience.set_tag(row, name, active, self.now())
         return no_content()

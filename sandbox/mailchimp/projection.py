@@ -108,7 +108,8 @@ def soft_bounces(index: WorldIndex, share: float) -> npt.NDArray[np.bool_]:
     """Per indexed event: a bounce that is soft (a seeded `share` of the world's bounces)."""
     kinds = index.column(index.world.events.type)
     bounce = kinds == TYPE_CODES[ActivityType.EMAIL_BOUNCE]
-    return bounce & (seeded_share(index.world.seed, index.events, 1) < share)
+    soft: npt.NDArray[np.bool_] = bounce & (seeded_share(index.world.seed, index.events, 1) < share)
+    return soft
 
 
 def cleaning_soft_bounces(index: WorldIndex, soft: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:

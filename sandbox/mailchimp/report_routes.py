@@ -17,12 +17,13 @@ class ReportRoutes(MailchimpState):
     """GET /campaigns, GET /campaigns/{campaign_id}, GET /reports/{campaign_id}/email-activity."""
 
     def _campaigns(self, request: Request) -> Response:
-        now, status = self.now(), request.arg("status")
+        now, status, audience = self.now(), request.arg("status"), request.arg("list_id")
         since, before = time_arg(request, "since_send_time"), time_arg(request, "before_send_time")
         found = [
             c
             for c in self.campaigns
-            if (status is None or c.status(now) == status)
+            if audience in (None, self.list_id)
+            and (status is None or c.status(now) == status)
             and (since is None or c.send_time >= since)
             and (before is None or c.send_time <= before)
         ]

@@ -15,6 +15,7 @@ from sandbox.mailchimp.batches import Batch
 from sandbox.mailchimp.campaigns import Campaign, project_campaigns, world_recipients
 from sandbox.mailchimp.orders import Order, world_orders
 from sandbox.mailchimp.problems import not_found
+from sandbox.mailchimp.segments import world_tag_counts
 from sandbox.mailchimp.values import short_id
 from sandbox.world.tables import World
 
@@ -61,6 +62,7 @@ class MailchimpState(Emulator):
         self.audience = Audience(
             self.world, self.list_id, self.soft_bounce_share, self.status_shares
         )
+        self.audience.world_tag_counts = world_tag_counts(self.audience.index)
         self.peak_connections = 0
         self.campaigns = project_campaigns(self.world, self.audience.index)
         self.campaigns_by_id = {c.id: c for c in self.campaigns}
