@@ -12,7 +12,8 @@ Layout: `emulator` wires the route mixins (`list_routes`, `member_routes`,
 `subscribe_routes`, `activity_routes`, `report_routes`, `store_routes`,
 `batch_routes`) over `state`; the world becomes an `audience` (`projection`,
 `member_json`), `campaigns`, `orders` and `batches`; `arguments`, `answers`,
-`problems` and `values` serve them all; `client` holds `sandbox_client`.
+`problems` and `values` serve them all; `segments` and `segment_routes` serve tags as
+static segments; `client` holds `sandbox_client`.
 """
 
 from sandbox.mailchimp.client import sandbox_client

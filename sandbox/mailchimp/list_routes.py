@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sandbox.http import Request, Response
@@ -27,6 +28,22 @@ MERGE_TYPES = frozenset(
         "zip",
     }
 )
+
+
+MERGE_TAG = re.compile(r"^[A-Z0-9_]{1,10}$")
+DATE_FORMATS = ("MM/DD/YYYY", "DD/MM/YYYY")
+
+
+def merge_options(kind: str, given: Any) -> dict[str, Any]:
+    """A merge field's options; a date field's `date_format` defaults to MM/DD/YYYY."""
+    options = dict(given or {}) if isinstance(given, dict) else {}
+    if kind == "date":
+        options.setdefault("date_format", "MM/DD/YYYY")
+        if options["date_format"] not in DATE_FORMATS:
+            accepted = ", ".join(DATE_FORMATS)
+            message = f"Data presented is not one of the accepted values: {accepted}"
+            raise schema_error("options.date_format", message)
+    return options
 
 
 class ListRoutes(MailchimpState):
@@ -97,6 +114,9 @@ class ListRoutes(MailchimpState):
             raise schema_error("type", message)
         fields = self.audience.merge_fields
         tag = str(body.get("tag") or f"MMERGE{len(fields) + 1}").strip().upper()
+        if not MERGE_TAG.match(tag):
+            message = "A merge tag is 1 to 10 upper-case letters, digits or underscores."
+            raise schema_error("tag", message)
         if self.audience.merge_field(tag) is not None:
             raise invalid(f'A Merge Field with the tag "{tag}" already exists for this list.')
         return MergeField(
@@ -108,6 +128,6 @@ class ListRoutes(MailchimpState):
             default_value=str(body.get("default_value", "")),
             public=bool(body.get("public", True)),
             display_order=len(fields) + 1,
-            options=dict(body.get("options") or {}),
+            options=merge_options(str(kind), body.get("options")),
             help_text=str(body.get("help_text", "")),
         )

@@ -18,6 +18,12 @@ from sandbox.mailchimp.state import MailchimpState
 from sandbox.mailchimp.values import iso, subscriber_hash
 
 EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+TEXT_LIMIT = 255
+DATE_PATTERNS = {
+    "MM/DD/YYYY": re.compile(r"^(0[1-9]|1[0-2])/(0[1-9]|[12]\d|3[01])/\d{4}$"),
+    "DD/MM/YYYY": re.compile(r"^(0[1-9]|[12]\d|3[01])/(0[1-9]|1[0-2])/\d{4}$"),
+}
+ISO_DATE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")
 
 
 def check_email(email: str) -> None:
@@ -46,6 +52,21 @@ def is_number(value: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+def merge_value_problem(kind: str, options: dict[str, Any], value: Any) -> str:
+    """What is wrong with a merge value of a type, or "" (empty values are always accepted)."""
+    if kind == "number":
+        return "" if is_number(value) else "Please enter a number"
+    if value in ("", None):
+        return ""
+    if kind == "text" and len(str(value)) > TEXT_LIMIT:
+        return f"Please enter {TEXT_LIMIT} characters or fewer"
+    if kind == "date":
+        pattern = DATE_PATTERNS.get(str(options.get("date_format")), DATE_PATTERNS["MM/DD/YYYY"])
+        if not (pattern.match(str(value)) or ISO_DATE.match(str(value))):
+            return "Please enter a date"
+    return ""
 
 
 def tag_changes(tags: Any) -> list[tuple[str, bool]]:
@@ -172,8 +193,9 @@ class MemberRoutes(MailchimpState):
             spec = self.audience.merge_field(str(tag).upper())
             if spec is None:
                 continue
-            if spec.type == "number" and not is_number(value):
-                errors.append({"field": spec.tag, "message": "Please enter a number"})
+            problem = merge_value_problem(spec.type, spec.options, value)
+            if problem:
+                errors.append({"field": spec.tag, "message": problem})
             kept[spec.tag] = value
         if errors:
             raise invalid("Your merge fields were invalid.", errors)

@@ -190,3 +190,45 @@ def test_campaigns_can_be_filtered_by_list_status_and_send_time(
 
     assert [c["settings"]["title"] for c in ours["campaigns"]] == ["Launch"]
     assert other["total_items"] == 0
+
+
+# -- merge field limits --------------------------------------------------------------------
+
+
+def test_a_merge_tag_is_at_most_10_upper_case_letters_digits_or_underscores(
+    client: Any, sandbox: MailchimpSandbox
+) -> None:
+    for tag in ("LEADSCORE_STAGE", "LS-STAGE", "LS STAGE"):
+        with pytest.raises(ApiClientError) as caught:
+            client.lists.add_list_merge_field(
+                sandbox.list_id, {"name": "Stage", "type": "text", "tag": tag}
+            )
+        assert caught.value.status_code == 400
+        assert json.loads(caught.value.text)["errors"][0]["field"] == "tag"
+
+    made = client.lists.add_list_merge_field(
+        sandbox.list_id, {"name": "Stage", "type": "text", "tag": "ls_stage1"}
+    )
+    assert made["tag"] == "LS_STAGE1"
+
+
+def test_text_values_over_255_characters_and_bad_dates_are_refused(
+    client: Any, sandbox: MailchimpSandbox
+) -> None:
+    made = client.lists.add_list_merge_field(
+        sandbox.list_id, {"name": "Scored", "type": "date", "tag": "LS_SCORED"}
+    )
+    who = subscriber_hash("p07@acme.io")
+
+    assert made["options"]["date_format"] == "MM/DD/YYYY"
+    for merge in ({"COMPANY": "x" * 256}, {"LS_SCORED": "2026-13-01"}, {"LS_SCORED": "31/12/2026"}):
+        with pytest.raises(ApiClientError) as caught:
+            client.lists.update_list_member(sandbox.list_id, who, {"merge_fields": merge})
+        assert json.loads(caught.value.text)["errors"][0]["field"] == next(iter(merge))
+    kept = client.lists.update_list_member(
+        sandbox.list_id,
+        who,
+        {"merge_fields": {"COMPANY": "x" * 255, "LS_SCORED": "12/31/2026"}},
+    )
+    assert kept["merge_fields"]["LS_SCORED"] == "12/31/2026"
+    assert len(kept["merge_fields"]["COMPANY"]) == 255
