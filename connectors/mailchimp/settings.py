@@ -11,6 +11,7 @@ account, read afresh by each run. Messages about a credential never repeat it.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, ClassVar
 
@@ -139,7 +140,10 @@ class MailchimpSettings(SystemSettings):
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                return value  # JSON, parsed by pydantic
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise ValueError('expected a JSON list, e.g. ["a1b2c3d4e5"]') from None
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
