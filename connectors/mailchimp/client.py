@@ -186,7 +186,9 @@ class MailchimpApi:
         """The SDK method of a dotted operation, e.g. "lists.get_list_members_info"."""
         group, dot, name = operation.partition(".")
         api = getattr(self.client, group, None) if dot and not group.startswith("_") else None
-        method = getattr(api, name, None) if api is not None and not name.startswith("_") else None
+        # only the generated API groups (lists, reports, ...), not the transport beneath
+        is_group = type(api).__module__.startswith("mailchimp_marketing.api.")
+        method = getattr(api, name, None) if is_group and not name.startswith("_") else None
         if not callable(method):
             raise ValueError(f"the Mailchimp SDK has no operation {operation!r}")
         return method  # type: ignore[no-any-return]
