@@ -13,12 +13,16 @@ from connectors.errors import RejectedError
 from connectors.mailchimp.connector import MailchimpConnector
 from connectors.mailchimp.members import member_hash_of
 from connectors.mailchimp.pull import OVERLAP, PAGE
-from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES
+from connectors.mailchimp.settings import MailchimpSettings
+from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, MAILCHIMP_SYSTEM
 from connectors.protocol import FieldSpec, Page
+from connectors.system import BuildOptions
 from sandbox.clock import SandboxClock
 from sandbox.mailchimp import MailchimpSandbox
 from sandbox.world.tables import MAILCHIMP, World, WorldBuilder
+from scoring.loader import default_rules_text, parse_rules
 from scoring.records import ActivityType as T
+from sync.fields import FieldMap
 from tests.sandbox.mailchimp_helpers import add_activity, reset
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -206,3 +210,20 @@ def test_setup_refuses_a_tag_of_another_type_or_named_twice(sandbox: MailchimpSa
     with pytest.raises(RejectedError, match="more than one value"):
         c.setup(twice)
     assert c.calls()["lists.add_list_merge_field"] == 1
+
+
+def test_the_default_rules_name_valid_distinct_merge_tags() -> None:
+    fields = FieldMap.for_rules(parse_rules(default_rules_text()), MAILCHIMP_CAPABILITIES)
+    names = [s.name for s in fields.specs]
+    assert len(set(names)) == len(names)
+    assert {"LS_SCORE", "LS_STAGE", "LS_DQ", "LS_REASONS", "LS_AT"} <= set(names)
+    assert {s.kind for s in fields.specs} <= {"number", "text"}
+
+
+def test_the_system_entry_builds_a_connector_from_settings(sandbox: MailchimpSandbox) -> None:
+    section = MailchimpSettings.model_validate(
+        {"api_key": sandbox.api_key, "base_url": sandbox.base_url, "audiences": sandbox.list_id}
+    )
+    built = MAILCHIMP_SYSTEM.build(section, BuildOptions(seed=1))
+    assert isinstance(built, MailchimpConnector) and built.audiences == (sandbox.list_id,)
+    assert built.fetch(email="p0010@acme.io").contacts
