@@ -1,0 +1,224 @@
+"""Mailchimp's API as the connector calls it: the official SDK under one call policy.
+
+`MailchimpApi.call("lists.get_list_members_info", list_id, count=1000, offset=0)`
+resolves the SDK's dotted operation (`client.lists.get_list_members_info`), calls
+it under `connectors.policy.CallPolicy` and returns its JSON checked, as a dict.
+`download(url)` fetches a batch's results archive (`response_body_url`).
+
+What Mailchimp and its SDK (mailchimp-marketing 3.0.80, imported here only, lazily)
+do that this works around, pinned by tests/sandbox/test_mailchimp.py:
+- Mailchimp allows 10 simultaneous connections per API key and answers 429 past
+  them ("You have exceeded the limit of 10 simultaneous connections", Errors page
+  https://mailchimp.com/developer/marketing/docs/errors/; the batch guide
+  https://mailchimp.com/developer/marketing/guides/run-async-requests-batch-endpoint/
+  says the same). It has no volume limit and no daily budget. The SDK opens a
+  connection per call (module-level `requests`, no session), so one bounded
+  semaphore of 10 per credential, shared by every `MailchimpApi` of the process,
+  is held around every call and download; a 429 (no Retry-After is documented) is
+  retried with the policy's backoff.
+- Errors are `application/problem+json` (type, title, status, detail, instance;
+  Errors page). The SDK looks for "application/json" only, so it raises
+  `ApiClientError` with the problem as raw JSON text; it is decoded here and its
+  title and detail make the message.
+- A 204, an answer whose JSON is empty, and an error answer with an empty body
+  come back as the raw `requests.Response` instead of a value or an exception;
+  they are told apart by status code (204 and empty 2xx give `{}`). A 2xx whose
+  body is not JSON (cut off mid-body) is a `TransportError`, retried.
+- The SDK replaces "server" anywhere in the URL with the data centre. With a
+  `base_url` (the sandbox) the host is set on `client.api_client.host` and the
+  replacement is switched off (an empty server), so a host name holding "server"
+  is not rewritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from connectors.errors import (
+    ApiError,
+    TransportError,
+    error_for_status,
+    register_secret,
+)
+from connectors.policy import CallPolicy, Clock
+
+MC = "mailchimp"
+MAILCHIMP_ROOT = "/3.0"
+MAILCHIMP_HOST = "https://server.api.mailchimp.com/3.0"
+MAILCHIMP_TIMEOUT = 30.0
+CONNECTIONS = 10
+"""Mailchimp's simultaneous connections per API key."""
+
+_caps: dict[str, threading.BoundedSemaphore] = {}
+_caps_lock = threading.Lock()
+
+
+def connection_cap(credential: str, size: int = CONNECTIONS) -> threading.BoundedSemaphore:
+    """The one semaphore of this process for a credential (keyed by its digest): every
+    thread and every client using the key shares Mailchimp's allowance."""
+    digest = hashlib.sha256(credential.encode()).hexdigest()
+    with _caps_lock:
+        cap = _caps.get(digest)
+        if cap is None:
+            cap = _caps[digest] = threading.BoundedSemaphore(size)
+        return cap
+
+
+def problem_message(status: int | None, body: Any) -> str:
+    """The words of a Mailchimp error answer: its problem's title and detail, and the
+    fields its `errors` name; the status alone when the body says nothing readable."""
+    data = body
+    if isinstance(body, bytes | str):
+        try:
+            data = json.loads(body) if body else None
+        except ValueError:
+            data = None
+    if not isinstance(data, dict):
+        return f"HTTP {status}" if status is not None else "no answer"
+    title, detail = str(data.get("title") or ""), str(data.get("detail") or "")
+    message = f"{title}: {detail}" if title and detail else title or detail or f"HTTP {status}"
+    fields = [
+        f"{e.get('field')}: {e.get('message')}"
+        for e in data.get("errors") or []
+        if isinstance(e, dict) and e.get("field")
+    ]
+    return message + (" (" + "; ".join(fields) + ")" if fields else "")
+
+
+def error_of(operation: str, status: int | None, body: Any) -> ApiError:
+    """The `ApiError` of a failed answer (status None: none came)."""
+    cls = error_for_status(status)
+    return cls(MC, operation, problem_message(status, body), status=status)
+
+
+def checked(operation: str, result: Any) -> dict[str, Any]:
+    """What an SDK call returned, as the JSON object of a successful answer."""
+    import requests
+
+    if isinstance(result, dict):
+        return result
+    if isinstance(result, requests.Response):
+        if not result.ok:
+            raise error_of(operation, result.status_code, result.content)
+        if result.status_code == 204 or not result.content.strip():
+            return {}
+        try:
+            data = json.loads(result.content)
+        except ValueError:
+            raise TransportError(
+                MC, operation, "answer cut off (unreadable JSON)", status=result.status_code
+            ) from None
+        if isinstance(data, dict):
+            return data
+    if isinstance(result, str):  # a 2xx that is not JSON: a proxy's page, a cut-off body
+        raise TransportError(MC, operation, "answer is not JSON")
+    raise TransportError(MC, operation, f"unexpected answer ({type(result).__name__})")
+
+
+def mailchimp_failure(operation: str) -> Callable[[Exception], ApiError | None]:
+    """The SDK's and requests' failures as `ApiError`s, without secrets."""
+
+    def to_error(exc: Exception) -> ApiError | None:
+        import requests
+        from mailchimp_marketing.api_client import ApiClientError
+
+        if isinstance(exc, ApiError):
+            return exc
+        if isinstance(exc, ApiClientError):
+            if exc.status_code is None:  # the SDK wraps requests' failure in `text`
+                cause = type(exc.text).__name__ if isinstance(exc.text, Exception) else "error"
+                return TransportError(MC, operation, f"no answer ({cause})")
+            return error_of(operation, exc.status_code, exc.text)
+        if isinstance(exc, requests.RequestException):
+            return TransportError(MC, operation, f"no answer ({type(exc).__name__})")
+        return None
+
+    return to_error
+
+
+class MailchimpApi:
+    """The official client, its calls checked and run under the policy and the connection cap."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        access_token: str | None = None,
+        server: str | None = None,
+        base_url: str | None = None,
+        timeout: float = MAILCHIMP_TIMEOUT,
+        policy: CallPolicy | None = None,
+        clock: Clock | None = None,
+        seed: int | None = None,
+        connections: int = CONNECTIONS,
+    ) -> None:
+        import mailchimp_marketing
+
+        if (api_key is None) == (access_token is None):
+            raise ValueError("give an API key or an access token, one of them")
+        credential = api_key if api_key is not None else access_token
+        assert credential is not None
+        register_secret(credential)
+        if api_key is not None:
+            server = api_key.rsplit("-", 1)[-1]
+        if not server:
+            raise ValueError("an access token needs its server prefix (e.g. us21)")
+        config: dict[str, Any] = {"server": server, "timeout": timeout}
+        config["api_key" if api_key is not None else "access_token"] = credential
+        self.client = mailchimp_marketing.Client(config)
+        if base_url is not None:
+            self.client.api_client.host = base_url.rstrip("/") + MAILCHIMP_ROOT
+            self.client.api_client.server = ""  # no "server" -> data centre rewrite
+        self.host: str = self.client.api_client.host.replace("server", server)
+        self.timeout = timeout
+        self.cap = connection_cap(credential, connections)
+        # Mailchimp counts connections, not requests: no window, no daily budget.
+        self.policy = policy or CallPolicy(MC, clock=clock, seed=seed)
+
+    def __repr__(self) -> str:
+        return f"MailchimpApi(host={self.host!r})"
+
+    def method(self, operation: str) -> Callable[..., Any]:
+        """The SDK method of a dotted operation, e.g. "lists.get_list_members_info"."""
+        group, dot, name = operation.partition(".")
+        api = getattr(self.client, group, None) if dot and not group.startswith("_") else None
+        # only the generated API groups (lists, reports, ...), not the transport beneath
+        is_group = type(api).__module__.startswith("mailchimp_marketing.api.")
+        method = getattr(api, name, None) if is_group and not name.startswith("_") else None
+        if not callable(method):
+            raise ValueError(f"the Mailchimp SDK has no operation {operation!r}")
+        return method  # type: ignore[no-any-return]
+
+    def call(self, operation: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Call the SDK's `operation` with `args`, `kwargs`; its answer's JSON ({} for a 204)."""
+        method = self.method(operation)
+
+        def attempt() -> dict[str, Any]:
+            with self.cap:
+                result = method(*args, **kwargs)
+            return checked(operation, result)
+
+        return self.policy.call(operation, attempt, mailchimp_failure(operation))
+
+    def download(self, url: str) -> bytes:
+        """The bytes at `url` (a batch's pre-signed `response_body_url`; no credential is
+        sent), under the same cap and retries."""
+        import requests
+
+        operation = "batches.download"
+
+        def attempt() -> bytes:
+            with self.cap:
+                answer = requests.get(url, timeout=self.timeout)
+            if not answer.ok:
+                raise error_of(operation, answer.status_code, answer.content)
+            return answer.content
+
+        return self.policy.call(operation, attempt, mailchimp_failure(operation))
+
+    def calls(self) -> dict[str, int]:
+        return self.policy.calls()

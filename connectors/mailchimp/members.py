@@ -1,0 +1,87 @@
+"""Audience members as leadscore's records: one `Contact` each, and its newsletter signup.
+
+A member (API reference, list members:
+https://mailchimp.com/developer/marketing/api/list-members/) is known by its
+subscriber hash, the MD5 of its lower-case address; the same address is another
+member in another audience, so a contact's id is `<list_id>:<subscriber hash>`,
+whatever the number of audiences configured (ids stay put when one is added).
+Its email is the address as Mailchimp holds it. Attributes: every merge field by
+its tag, `status` (subscribed, unsubscribed, cleaned, pending, transactional or
+archived), `member_rating` (1 to 5), `tags` (their names), `vip`, `language`,
+`list_id`, `last_changed`; then the attribute mapping adds the rules' names.
+`timestamp_opt`, when the member confirmed its subscription, is a
+`newsletter_signup`; pending and transactional members have not opted in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+from connectors.attributes import AttributeMap
+from connectors.mailchimp.client import MC
+from connectors.values import parse_time
+from scoring.records import Activity, ActivityType, Contact
+
+NOT_OPTED_IN = frozenset({"pending", "transactional"})
+
+
+def member_hash_of(email: str) -> str:
+    """Mailchimp's id of a member: the MD5 of its trimmed, lower-case address."""
+    return hashlib.md5(email.strip().lower().encode()).hexdigest()
+
+
+def record_id(list_id: str, member_hash: str) -> str:
+    return f"{list_id}:{member_hash}"
+
+
+def split_record_id(record: str) -> tuple[str, str]:
+    """(list id, subscriber hash) of a contact id; ValueError when it is not one."""
+    list_id, colon, member_hash = record.partition(":")
+    if not colon or not list_id or len(member_hash) != 32:
+        raise ValueError(f"a Mailchimp record id is <list id>:<subscriber hash>, not {record!r}")
+    return list_id, member_hash.lower()
+
+
+def member_attributes(member: Mapping[str, Any]) -> dict[str, Any]:
+    """A member's values as a contact's attributes, before the attribute mapping."""
+    values: dict[str, Any] = {}
+    merges = member.get("merge_fields")
+    if isinstance(merges, Mapping):
+        values.update({str(tag): value for tag, value in merges.items()})
+    tags = member.get("tags") or []
+    values["tags"] = [str(t.get("name")) for t in tags if isinstance(t, Mapping) and t.get("name")]
+    for key in ("status", "member_rating", "vip", "language", "list_id", "last_changed"):
+        if member.get(key) not in (None, ""):
+            values[key] = member[key]
+    return values
+
+
+def member_records(
+    member: Mapping[str, Any], list_id: str, attributes: AttributeMap
+) -> tuple[Contact, list[Activity]]:
+    """One member's contact and its signup activity (none when it has not opted in)."""
+    email = str(member.get("email_address") or "") or None
+    member_hash = str(member.get("id") or (member_hash_of(email) if email else ""))
+    if not member_hash:
+        raise ValueError("a Mailchimp member without id or email_address")
+    record = record_id(str(member.get("list_id") or list_id), member_hash)
+    contact = Contact(
+        record,
+        email=email,
+        attributes=attributes.apply(member_attributes(member)),
+        source=MC,
+    )
+    opted = parse_time(member.get("timestamp_opt"))
+    if opted is None or member.get("status") in NOT_OPTED_IN:
+        return contact, []
+    signup = Activity(
+        record,
+        ActivityType.NEWSLETTER_SIGNUP,
+        opted,
+        id=f"{MC}:signup:{record}:{int(opted.timestamp())}",
+        attributes={"list_id": list_id},
+        source=MC,
+    )
+    return contact, [signup]

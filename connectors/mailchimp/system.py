@@ -1,0 +1,157 @@
+"""Mailchimp in the registry: how its merge fields are named, what they hold, how it is built.
+
+Merge tags: Mailchimp's merge-fields guide
+(https://mailchimp.com/developer/marketing/docs/merge-fields/) gives the types
+(text, number, date, ...) and that a field is named by its tag, such as FNAME. It
+states no length or character rule we could find; that a tag is at most 10
+characters of upper-case letters, digits and underscores is what integrators
+report (the Mailchimp app refuses longer tags; e.g.
+https://chimpmatic.com/mailchimp-audience-fields-and-merge-tags), not a first-party
+document. Text fields take 255 characters: also integrators' word, not found in
+Mailchimp's reference. We keep to both, and tags start with a letter.
+
+Names: `(prefix, key)` -> `LS_SCORE`, `LS_GRADE`, `LS_STAGE`, `LS_DQ`, `LS_REASONS`,
+`LS_AT` (the default prefix `leadscore_` is `LS`; another prefix gives its first two
+letters or digits). A dimension keeps its name when it is lower-case letters,
+digits and underscores and shorter than the room left (`LS_FIT`); any other is
+its first letters and a 5-character digest, the first of them a digit, filling the
+room exactly (`LS_AC4K9Z2`). So fixed names (no digit), kept names (shorter than the
+room) and digested names (a digit at one place, the full room) never meet; two
+digested names meet only when 5 characters of two SHA-1 digests do (about 1 in
+17 million per pair), and `setup` refuses a field list that names one tag twice.
+
+Values: numbers are number fields; the scoring time is text, the UTC second with
+a Z (a date field would lose the time); disqualified is "true"/"false" text, the
+grade and stage text. Reasons are cut to 255 characters by the sync, which drops
+reasons (summing them into "+N from M more") rather than cutting one, so they
+still add up (see `sync.fields.written_reasons`). Our stage is also a tag
+`leadscore: <stage>` (not ordered); members are written by email, 500 to a
+`POST /lists/{list_id}` batch (the API reference's limit).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from connectors.mailchimp.attributes import MAILCHIMP_ATTRIBUTES
+from connectors.mailchimp.settings import MailchimpSettings
+from connectors.protocol import Capabilities, Held
+from connectors.system import BuildOptions, System
+
+if TYPE_CHECKING:
+    from connectors.protocol import Connector
+
+MAX_TAG = 10
+FIXED = {
+    "score": "SCORE",
+    "grade": "GRADE",
+    "stage": "STAGE",
+    "disqualified": "DQ",
+    "reasons": "REASONS",
+    "scored_at": "AT",
+}
+STAGE_TAG = "leadscore: "
+"""Our stage as a member tag: `leadscore: <stage>`."""
+DIGEST = 5
+_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def prefix_tag(prefix: str) -> str:
+    """The head of our merge tags: `LS_` for the default prefix, else its first two
+    letters or digits (a letter first), or nothing when the prefix has none."""
+    cleaned = re.sub(r"[^A-Z0-9]", "", prefix.upper())
+    if not cleaned:
+        return ""
+    if cleaned == "LEADSCORE":
+        return "LS_"
+    if not cleaned[0].isalpha():
+        cleaned = "L" + cleaned
+    return cleaned[:2] + "_"
+
+
+def _digest(key: str, size: int) -> str:
+    """`size` characters of the key's SHA-1, the first a digit."""
+    number = int.from_bytes(hashlib.sha1(key.encode()).digest(), "big")
+    out = [_ALPHABET[number % 10]]
+    number //= 10
+    for _ in range(size - 1):
+        out.append(_ALPHABET[number % 36])
+        number //= 36
+    return "".join(out)
+
+
+def merge_tag(prefix: str, key: str) -> str:
+    """The merge tag of one value leadscore writes (see the module's docstring)."""
+    head = prefix_tag(prefix)
+    room = MAX_TAG - len(head)
+    if key in FIXED:
+        return head + FIXED[key]
+    plain = key.upper()
+    if re.fullmatch(r"[a-z][a-z0-9_]*", key) and len(plain) < room and plain not in FIXED.values():
+        return head + plain
+    letters = re.sub(r"[^A-Z]", "", plain) or "D"
+    return head + letters[: room - DIGEST] + _digest(key, DIGEST)
+
+
+def stage_of_tags(tags: Any) -> str | None:
+    """Our stage among a member's tag names, when exactly one says it."""
+    names = tags if isinstance(tags, list | tuple) else []
+    stages = {str(n)[len(STAGE_TAG) :] for n in names if str(n).startswith(STAGE_TAG)}
+    return stages.pop() if len(stages) == 1 else None
+
+
+def read_back(
+    capabilities: Capabilities, attributes: Mapping[str, Any], names: Mapping[str, str]
+) -> Held:
+    """Our stage as the member holds it: the stage merge field we write, or else the one
+    stage tag (`leadscore: <stage>`) a person or an earlier write left."""
+    field = names.get("stage")
+    value = attributes.get(field) if field else None
+    if value in (None, ""):
+        value = stage_of_tags(attributes.get("tags"))
+    return Held(str(value) if value not in (None, "") else None, None)
+
+
+MAILCHIMP_CAPABILITIES = Capabilities(
+    system="mailchimp",
+    field_name=merge_tag,
+    name_pattern=r"[A-Z][A-Z0-9_]*",
+    max_name_length=MAX_TAG,
+    max_text_length=255,
+    kinds=frozenset({"number", "text"}),
+    stage_ordered=False,
+    record_key="email",
+    write_batch_size=500,
+    read_back=read_back,
+)
+
+
+def build_mailchimp(settings: MailchimpSettings, options: BuildOptions) -> Connector:
+    from connectors.mailchimp.connector import MailchimpConnector
+
+    key, token = settings.api_key, settings.access_token
+    return MailchimpConnector(  # type: ignore[return-value]  # writes land on another branch
+        api_key=key.get_secret_value() if key is not None else None,
+        access_token=token.get_secret_value() if token is not None else None,
+        server=settings.server,
+        base_url=settings.base_url,
+        timeout=settings.timeout,
+        audiences=settings.audiences,
+        tags=settings.tags,
+        attributes=options.attributes,
+        clock=options.pace,
+        seed=options.seed,
+    )
+
+
+MAILCHIMP_SYSTEM = System(
+    "mailchimp",
+    "Mailchimp",
+    MailchimpSettings,
+    MAILCHIMP_CAPABILITIES,
+    build_mailchimp,
+    MAILCHIMP_ATTRIBUTES,
+)

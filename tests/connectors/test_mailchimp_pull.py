@@ -1,0 +1,229 @@
+"""The Mailchimp connector's member pull, fetch and setup, over the sandbox and the real SDK."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.attributes import AttributeMap
+from connectors.errors import RejectedError
+from connectors.mailchimp.connector import MailchimpConnector
+from connectors.mailchimp.members import member_hash_of
+from connectors.mailchimp.pull import OVERLAP, PAGE
+from connectors.mailchimp.settings import MailchimpSettings
+from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, MAILCHIMP_SYSTEM
+from connectors.protocol import FieldSpec, Page
+from connectors.system import BuildOptions
+from sandbox.clock import SandboxClock
+from sandbox.mailchimp import MailchimpSandbox
+from sandbox.world.tables import MAILCHIMP, World, WorldBuilder
+from scoring.loader import default_rules_text, parse_rules
+from scoring.records import ActivityType as T
+from sync.fields import FieldMap
+from tests.sandbox.mailchimp_helpers import add_activity, reset
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+MEMBERS = PAGE + 7
+
+
+class FrozenClock(SandboxClock):
+    """Vendor time that moves only when a test moves it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return self.offset
+
+
+def big_world() -> World:
+    """More members than one page holds; one signed up an hour ago, the rest long before."""
+    b = WorldBuilder(NOW)
+    acme = b.company("Acme", "acme.io")
+    people = [
+        b.person(
+            f"P{n}",
+            "Lee",
+            f"p{n:04}@acme.io",
+            acme,
+            systems=MAILCHIMP,
+            created_at=NOW - timedelta(days=400 - n % 300),
+        )
+        for n in range(MEMBERS)
+    ]
+    b.event(people[3], T.NEWSLETTER_SIGNUP, NOW - timedelta(hours=1))
+    return b.build(seed=5)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MailchimpSandbox]:
+    emulator = MailchimpSandbox(big_world(), api_key="pullkey-us1", clock=FrozenClock())
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def sandbox(server: MailchimpSandbox) -> MailchimpSandbox:
+    reset(server)
+    clock = server.clock
+    assert isinstance(clock, FrozenClock)
+    clock.offset = 0.0
+    return server
+
+
+def later(sandbox: MailchimpSandbox, seconds: float) -> None:
+    clock = sandbox.clock
+    assert isinstance(clock, FrozenClock)
+    clock.offset += seconds
+
+
+def connector(sandbox: MailchimpSandbox, **options: object) -> MailchimpConnector:
+    return MailchimpConnector(api_key=sandbox.api_key, base_url=sandbox.base_url, **options)  # type: ignore[arg-type]
+
+
+def pulled(c: MailchimpConnector, cursor: str | None) -> tuple[list[Page], str | None]:
+    pages = list(c.pull("contacts", cursor))
+    cursors = [p.cursor for p in pages if p.cursor is not None]
+    return pages, cursors[-1] if cursors else cursor
+
+
+def test_a_full_pull_pages_past_a_thousand_members(sandbox: MailchimpSandbox) -> None:
+    c = connector(sandbox)
+    pages, cursor = pulled(c, None)
+    assert [len(p.contacts) for p in pages] == [PAGE, 7]
+    assert [p.cursor is not None for p in pages] == [False, True]
+    ids = [contact.id for p in pages for contact in p.contacts]
+    assert len(set(ids)) == MEMBERS
+    assert ids[0] == f"{sandbox.list_id}:{member_hash_of('p0000@acme.io')}"
+    emails = {contact.email for p in pages for contact in p.contacts}
+    assert "p1006@acme.io" in emails
+    signups = [a for p in pages for a in p.activities if a.type is T.NEWSLETTER_SIGNUP]
+    assert signups and all(a.contact_id in ids for a in signups)
+    marks = json.loads(cursor or "{}")["audiences"]
+    newest = datetime.fromisoformat(marks[sandbox.list_id])
+    assert newest == NOW - timedelta(hours=1)
+    # one look at the newest change, then two pages
+    assert c.calls() == {"lists.get_all_lists": 1, "lists.get_list_members_info": 3}
+
+
+def test_an_incremental_pull_reads_what_changed_after_the_cursor(sandbox: MailchimpSandbox) -> None:
+    c = connector(sandbox, audiences=[sandbox.list_id])
+    _, cursor = pulled(c, None)
+    later(sandbox, 2 * 3600)
+    add_activity(sandbox, "p0005@acme.io", T.EMAIL_UNSUBSCRIBE)
+    add_activity(sandbox, "new@acme.io", T.NEWSLETTER_SIGNUP)
+    pages, after = pulled(c, cursor)
+    found = {contact.email: contact for p in pages for contact in p.contacts}
+    # the change and the new member, and what lies within the overlap before the mark
+    assert set(found) == {"p0005@acme.io", "new@acme.io", "p0003@acme.io"}
+    assert found["p0005@acme.io"].attributes["status"] == "unsubscribed"
+    assert after is not None and after != cursor
+    # nothing changed since: only the overlap is read again
+    pages, _ = pulled(c, after)
+    again = {contact.email for p in pages for contact in p.contacts}
+    assert "p0003@acme.io" not in again and again <= {"p0005@acme.io", "new@acme.io"}
+
+
+def test_a_change_during_the_walk_is_read_by_the_next_pull(sandbox: MailchimpSandbox) -> None:
+    c = connector(sandbox, audiences=[sandbox.list_id])
+    walk = c.pull("contacts", None)
+    first = next(walk)
+    assert first.cursor is None and len(first.contacts) == PAGE
+    later(sandbox, 60)
+    add_activity(sandbox, "p0002@acme.io", T.EMAIL_UNSUBSCRIBE)  # already passed
+    later(sandbox, 2 * OVERLAP.total_seconds())
+    add_activity(sandbox, "p1003@acme.io", T.EMAIL_UNSUBSCRIBE)  # still ahead, changed later
+    rest = list(walk)
+    assert "p1003@acme.io" in {contact.email for p in rest for contact in p.contacts}
+    cursor = rest[-1].cursor
+    pages, _ = pulled(c, cursor)
+    assert "p0002@acme.io" in {contact.email for p in pages for contact in p.contacts}
+
+
+def test_a_configured_attribute_mapping_applies(sandbox: MailchimpSandbox) -> None:
+    mapping = AttributeMap({"COMPANY": "account_name"}, derive_roles=False)
+    c = connector(sandbox, audiences=[sandbox.list_id], attributes=mapping)
+    page = c.fetch(email="P0001@acme.io")
+    assert page.contacts[0].attributes["account_name"] == "Acme"
+
+
+def test_fetch_by_id_or_email(sandbox: MailchimpSandbox) -> None:
+    c = connector(sandbox, audiences=[sandbox.list_id])
+    by_mail = c.fetch(email=" P0003@Acme.io")
+    [contact] = by_mail.contacts
+    assert contact.email == "p0003@acme.io"
+    # signed up an hour ago, not yet confirmed: pending, no signup yet
+    assert contact.attributes["status"] == "pending" and by_mail.activities == []
+    confirmed = c.fetch(email="p0010@acme.io")
+    assert [a.type for a in confirmed.activities] == [T.NEWSLETTER_SIGNUP]
+    assert c.fetch(contact.id).contacts[0].id == contact.id
+    with pytest.raises(RejectedError) as caught:
+        c.fetch(email="nobody@acme.io")
+    assert caught.value.status == 404
+    with pytest.raises(ValueError, match="record id"):
+        c.fetch("not-an-id")
+    with pytest.raises(ValueError, match="not both"):
+        c.fetch()
+
+
+def specs() -> list[FieldSpec]:
+    name = MAILCHIMP_CAPABILITIES.field_name
+    return [
+        FieldSpec("score", name("leadscore_", "score"), "Lead score", "number"),
+        FieldSpec("fit", name("leadscore_", "fit"), "Lead score: fit", "number"),
+        FieldSpec("activity", name("leadscore_", "activity"), "Lead score: activity", "number"),
+        FieldSpec("stage", name("leadscore_", "stage"), "Lead stage", "text"),
+        FieldSpec("reasons", name("leadscore_", "reasons"), "Lead score reasons", "text"),
+    ]
+
+
+def test_setup_creates_merge_fields_once(sandbox: MailchimpSandbox) -> None:
+    c = connector(sandbox)
+    wanted = specs()
+    dry = c.setup(wanted, dry_run=True)
+    assert dry.created == [s.name for s in wanted] and not dry.existing
+    assert "FNAME" in dry.available and "status" in dry.available
+    assert "lists.add_list_merge_field" not in c.calls()
+    made = c.setup(wanted)
+    assert made.created == [s.name for s in wanted]
+    again = c.setup(wanted)
+    assert again.created == [] and again.existing == [s.name for s in wanted]
+    assert not again.missing
+    fields = c.api.call("lists.get_list_merge_fields", sandbox.list_id, count=100)
+    types = {f["tag"]: f["type"] for f in fields["merge_fields"]}
+    assert types["LS_SCORE"] == "number" and types["LS_REASONS"] == "text"
+    assert c.calls()["lists.add_list_merge_field"] == len(wanted)
+
+
+def test_setup_refuses_a_tag_of_another_type_or_named_twice(sandbox: MailchimpSandbox) -> None:
+    c = connector(sandbox)
+    body = {"tag": "LS_SCORE", "name": "Someone's score", "type": "text"}
+    c.api.call("lists.add_list_merge_field", sandbox.list_id, body)
+    with pytest.raises(RejectedError, match="LS_SCORE is of type text"):
+        c.setup(specs())
+    twice = [*specs(), FieldSpec("fit2", "LS_FIT", "Again", "number")]
+    with pytest.raises(RejectedError, match="more than one value"):
+        c.setup(twice)
+    assert c.calls()["lists.add_list_merge_field"] == 1
+
+
+def test_the_default_rules_name_valid_distinct_merge_tags() -> None:
+    fields = FieldMap.for_rules(parse_rules(default_rules_text()), MAILCHIMP_CAPABILITIES)
+    names = [s.name for s in fields.specs]
+    assert len(set(names)) == len(names)
+    assert {"LS_SCORE", "LS_STAGE", "LS_DQ", "LS_REASONS", "LS_AT"} <= set(names)
+    assert {s.kind for s in fields.specs} <= {"number", "text"}
+
+
+def test_the_system_entry_builds_a_connector_from_settings(sandbox: MailchimpSandbox) -> None:
+    section = MailchimpSettings.model_validate(
+        {"api_key": sandbox.api_key, "base_url": sandbox.base_url, "audiences": sandbox.list_id}
+    )
+    built = MAILCHIMP_SYSTEM.build(section, BuildOptions(seed=1))
+    assert isinstance(built, MailchimpConnector) and built.audiences == (sandbox.list_id,)
+    assert built.fetch(email="p0010@acme.io").contacts
