@@ -14,13 +14,15 @@ Mapping onto `scoring.records.ActivityType` (Mailchimp action -> activity):
 | `open` | `email_open` |
 | `click` | `email_click`, with `url` |
 | `bounce` | `email_bounce`, with `bounce_type` "hard" or "soft" |
+| an unsubscribe of the campaign | `email_unsubscribe`, with `reason` (`departures.py`) |
+| an abuse report of the campaign | `email_spam_report` (`departures.py`) |
 
 Every activity carries `campaign` (id), `campaign_title` and `list_id`. A bounce is hard
 only when Mailchimp says "hard"; any other type is soft (the address stays eligible).
 
-Unsubscribes and abuse reports are not in this report (its actions are open, click and
-bounce); they come from each campaign's unsubscribe and abuse-report lists, not read here
-yet, and from the audience webhooks (`webhooks.py`: unsubscribe, cleaned with reason abuse).
+Unsubscribes and abuse reports are not in the email-activity report (its actions are
+open, click and bounce): `departures.py` reads each campaign's own lists of them, whole
+(they take no time filter), and the campaign's mark keeps only what is new.
 
 Every activity's contact is `keys.member_key(list_id, email)`, its `contact_email` the
 address, its id "mc:{campaign}:{subscriber hash}:{action}:{epoch seconds}" (and the url for
@@ -70,6 +72,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from connectors.mailchimp.departures import campaign_departures
 from connectors.mailchimp.keys import MAILCHIMP_SOURCE, member_hash, member_key
 from connectors.paging import dump_cursor, load_cursor
 from connectors.protocol import Page
@@ -274,6 +277,21 @@ class CampaignMark:
         return {"since": iso_time(self.since), "seen": sorted(self.seen)}
 
 
+def new_activities(
+    activities: list[Activity], before: frozenset[str], read: list[tuple[datetime, str]]
+) -> list[Activity]:
+    """Those of `activities` not in `before`; each one's (time, digest) added to `read`,
+    sends apart (they are not activity to resume from)."""
+    fresh = []
+    for activity in activities:
+        digest = seen_mark(activity)
+        if activity.type is not ActivityType.EMAIL_SENT:
+            read.append((activity.occurred_at, digest))
+        if digest not in before:
+            fresh.append(activity)
+    return fresh
+
+
 def read_campaign(
     api: MailchimpCalls, campaign: SentCampaign, mark: CampaignMark | None, skipped: Counter[str]
 ) -> Iterator[list[Activity] | CampaignMark]:
@@ -286,14 +304,13 @@ def read_campaign(
     before = mark.seen if mark is not None else frozenset()
     read: list[tuple[datetime, str]] = []
     for activities in campaign_pages(api, campaign, since, skipped):
-        fresh = []
-        for activity in activities:
-            digest = seen_mark(activity)
-            if activity.type is not ActivityType.EMAIL_SENT:
-                read.append((activity.occurred_at, digest))
-            if digest not in before:
-                fresh.append(activity)
-        yield fresh
+        yield new_activities(activities, before, read)
+    # the departure lists take no time filter: what is older than the overlap is known
+    floor = since - OVERLAP if since is not None else None
+    departures = campaign_departures(api, campaign, skipped)
+    yield new_activities(
+        [a for a in departures if floor is None or a.occurred_at >= floor], before, read
+    )
     latest = max([since or campaign.send_time, *(at for at, _ in read)])
     recent = frozenset(d for at, d in read if at >= latest - OVERLAP)
     # the overlap is read again next time; past the limit the store's ids still keep one of each

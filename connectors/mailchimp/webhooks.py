@@ -53,9 +53,9 @@ from urllib.parse import parse_qsl
 from connectors.mailchimp.keys import MAILCHIMP_SOURCE, member_hash, member_key
 from scoring.records import Activity, ActivityType
 
-MAX_BODY = 64 * 1024
+MAX_WEBHOOK_BODY = 64 * 1024
 """The largest body parsed: an audience event with every merge field is a few KB."""
-MAX_FIELDS = 500
+MAX_WEBHOOK_FIELDS = 500
 EVENT_TYPES = frozenset({"subscribe", "unsubscribe", "profile", "upemail", "cleaned", "campaign"})
 _KEY = re.compile(r"([^\[\]]+)((?:\[[^\[\]]*\])*)")
 _PART = re.compile(r"\[([^\[\]]*)\]")
@@ -96,15 +96,17 @@ def form_fields(body: bytes) -> dict[str, Any]:
     """The body's PHP-style keys as nested dicts: data[merges][FNAME] -> data.merges.FNAME."""
     if not isinstance(body, bytes | bytearray):
         raise WebhookError(f"a webhook body is bytes, not {type(body).__name__}")
-    if len(body) > MAX_BODY:
-        raise WebhookError(f"the body has {len(body)} bytes, more than {MAX_BODY}")
+    if len(body) > MAX_WEBHOOK_BODY:
+        raise WebhookError(f"the body has {len(body)} bytes, more than {MAX_WEBHOOK_BODY}")
     try:
         text = bytes(body).decode("utf-8")
-        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_WEBHOOK_FIELDS)
     except UnicodeDecodeError as exc:
         raise WebhookError("the body is not UTF-8 text") from exc
     except ValueError as exc:
-        raise WebhookError(f"the body is not a form: more than {MAX_FIELDS} fields") from exc
+        raise WebhookError(
+            f"the body is not a form: more than {MAX_WEBHOOK_FIELDS} fields"
+        ) from exc
     fields: dict[str, Any] = {}
     for key, value in pairs:
         match = _KEY.fullmatch(key)

@@ -19,6 +19,7 @@ from connectors.mailchimp.activity import (
     pull_email_activity,
     report_activities,
 )
+from connectors.mailchimp.departures import departure_activity
 from connectors.mailchimp.keys import member_hash, member_key
 from connectors.protocol import Page
 from sandbox.mailchimp import MailchimpSandbox
@@ -54,6 +55,8 @@ def build_world() -> World:
         b.event(who, T.EMAIL_OPEN, ago(10) + timedelta(seconds=30 * n), campaign=big)
     b.event(ann, T.EMAIL_CLICK, ago(9), campaign=big, url="https://acme.io/pricing")
     b.event(cat, T.EMAIL_BOUNCE, ago(10), campaign=big)
+    b.event(crowd[0], T.EMAIL_UNSUBSCRIBE, ago(8), campaign=big)
+    b.event(crowd[1], T.EMAIL_SPAM_REPORT, ago(7), campaign=big)
     b.event(ann, T.EMAIL_SENT, ago(5), campaign=small)
     return b.build(seed=11)
 
@@ -114,6 +117,18 @@ def test_a_first_pull_gives_sends_opens_clicks_and_bounces_keyed_by_member(
     assert click.occurred_at == ago(9)
 
 
+def test_unsubscribes_and_abuse_reports_come_from_the_campaigns_own_lists(
+    api: SdkApi, sandbox: MailchimpSandbox
+) -> None:
+    pages = pull(api, sandbox.list_id)
+
+    assert (T.EMAIL_UNSUBSCRIBE, "") in of(pages, "c0000@acme.io")
+    assert (T.EMAIL_SPAM_REPORT, "") in of(pages, "c0001@acme.io")
+    unsub = next(a for p in pages for a in p.activities if a.type is T.EMAIL_UNSUBSCRIBE)
+    assert (unsub.occurred_at, unsub.attributes["campaign"]) == (ago(8), sandbox.campaigns[1].id)
+    assert unsub.contact_id == member_key(sandbox.list_id, "c0000@acme.io")
+
+
 def test_a_report_past_1000_records_is_paged_and_each_activity_given_once(
     api: SdkApi, sandbox: MailchimpSandbox
 ) -> None:
@@ -145,13 +160,18 @@ def test_a_second_pull_from_the_cursor_gives_only_new_activity(
     add_activity(
         sandbox, "ann@acme.io", T.EMAIL_CLICK, ago(1), campaign=1, url="https://acme.io/demo"
     )
+    add_activity(sandbox, "c0002@acme.io", T.EMAIL_UNSUBSCRIBE, ago(0.5), campaign=1)
 
     again = pull(api, sandbox.list_id, cursor)
 
     fresh = [(a.contact_email, a.type) for p in again for a in p.activities]
-    assert sorted(fresh) == [("Ann@Acme.io", T.EMAIL_CLICK), ("cat@acme.io", T.EMAIL_OPEN)]
+    assert sorted(fresh) == [
+        ("Ann@Acme.io", T.EMAIL_CLICK),
+        ("c0002@acme.io", T.EMAIL_UNSUBSCRIBE),
+        ("cat@acme.io", T.EMAIL_OPEN),
+    ]
     marks = json.loads(final_cursor(again) or "")["campaigns"]
-    assert marks[big]["since"] == ago(1).isoformat()
+    assert marks[big]["since"] == ago(0.5).isoformat()
     third = pull(api, sandbox.list_id, final_cursor(again))
     assert [a for p in third for a in p.activities] == []
 
@@ -247,3 +267,25 @@ def test_any_report_record_gives_activities_or_counts_what_it_skipped(
 
 def test_the_overlap_is_a_few_minutes() -> None:
     assert timedelta(0) < OVERLAP <= timedelta(hours=1)
+
+
+DEPARTURE = st.fixed_dictionaries(
+    {},
+    optional={
+        "email_address": st.emails() | JSON,
+        "timestamp": st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat) | JSON,
+        "date": st.datetimes(timezones=st.just(UTC)).map(datetime.isoformat) | JSON,
+        "reason": JSON,
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(DEPARTURE | JSON, st.sampled_from([T.EMAIL_UNSUBSCRIBE, T.EMAIL_SPAM_REPORT]))
+def test_any_unsubscribe_or_abuse_record_is_an_activity_or_counted(record: Any, kind: T) -> None:
+    skipped: Counter[str] = Counter()
+
+    found = departure_activity(CAMPAIGN, kind, record, skipped)
+
+    assert (found is None) == (skipped["departure"] == 1)
+    assert found is None or found.type is kind
