@@ -46,7 +46,7 @@ class ActivityRoutes(MailchimpState):
         if event.action == "click":
             item["link_clicked"] = event.url
         if event.action == "bounce":
-            item["bounce_type"] = "hard"
+            item["bounce_type"] = event.bounce
         if event.action == "abuse":
             item["unsubscribe_reason"] = "abuse"
         if event.action == "order":
@@ -75,7 +75,7 @@ class ActivityRoutes(MailchimpState):
             "action": feed_type(event),
             "timestamp": iso(event.at),
             "url": event.url,
-            "type": "hard" if event.action == "bounce" else "",
+            "type": event.bounce if event.action == "bounce" else "",
             "campaign_id": campaign.id if campaign else "",
             "title": campaign.name if campaign else "",
             "parent_campaign": "",

@@ -48,6 +48,8 @@ class MemberEvent:
     campaign: int = -1
     url: str = ""
     amount: float = 0.0
+    bounce: str = "hard"
+    """A bounce's type, "hard" or "soft" (the world's bounces are all hard)."""
 
 
 @dataclass

@@ -78,7 +78,7 @@ class ReportRoutes(MailchimpState):
         return [
             {
                 "action": e.action,
-                "type": "hard" if e.action == "bounce" else "",
+                "type": e.bounce if e.action == "bounce" else "",
                 "timestamp": iso(e.at),
                 "url": e.url,
                 "ip": "",

@@ -43,13 +43,14 @@ def add_activity(
     campaign: int | str | None = None,
     url: str = "",
     amount: float = 0.0,
+    bounce: str = "hard",
 ) -> None:
     """Record something a member did, as if Mailchimp had just seen it.
 
     `at` defaults to the sandbox's now; a naive datetime is taken as UTC.
     `campaign` is a world campaign number or a campaign id. Email events
     count in the campaign's report and email activity; unsubscribes, spam
-    reports and bounces change the status; a signup of an unknown address
+    reports and hard bounces change the status (`bounce` is "hard" or "soft"); a signup of an unknown address
     adds a subscribed member; a purchase adds an order. The member's
     last_changed becomes the sandbox's now (or `at`, if that is later).
     """
@@ -58,7 +59,8 @@ def add_activity(
         raise ValueError(f"Mailchimp does not see {kind.value} activity")
     with sandbox.lock:
         moment = ensure_utc(at).timestamp() if at is not None else sandbox.now()
-        event = MemberEvent(action, moment, _campaign_number(sandbox, campaign), url, amount)
+        number = _campaign_number(sandbox, campaign)
+        event = MemberEvent(action, moment, number, url, amount, bounce)
         row = _activity_row(sandbox, email, action, moment)
         if event.campaign >= 0 and action in EMAIL_ACTIONS:
             _count_in_report(sandbox, row, event)
@@ -107,7 +109,7 @@ def _count_in_report(sandbox: MailchimpSandbox, row: int, event: MemberEvent) ->
 def _remember(sandbox: MailchimpSandbox, row: int, event: MemberEvent) -> None:
     member = sandbox.audience.edit(row)
     member.events.append(event)
-    if event.action in STATUS_AFTER:
+    if event.action in STATUS_AFTER and event.bounce != "soft":  # a soft bounce cleans nobody
         sandbox.audience.set_status(row, STATUS_AFTER[event.action])
     if event.action in TAG_OF_ACTION:
         member.tags.setdefault(TAG_OF_ACTION[event.action], event.at)
