@@ -26,6 +26,7 @@ from sandbox.mailchimp import MailchimpSandbox
 from sandbox.world.tables import MAILCHIMP, World, WorldBuilder
 from scoring.records import ActivityType as T
 from tests.connectors.mailchimp_api import FrozenClock, SdkApi
+from tests.helpers import person, rules, score_one
 from tests.sandbox.mailchimp_helpers import add_activity, reset
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -127,6 +128,32 @@ def test_unsubscribes_and_abuse_reports_come_from_the_campaigns_own_lists(
     unsub = next(a for p in pages for a in p.activities if a.type is T.EMAIL_UNSUBSCRIBE)
     assert (unsub.occurred_at, unsub.attributes["campaign"]) == (ago(8), sandbox.campaigns[1].id)
     assert unsub.contact_id == member_key(sandbox.list_id, "c0000@acme.io")
+
+
+def test_bounces_keep_the_type_mailchimp_gives(api: SdkApi, sandbox: MailchimpSandbox) -> None:
+    add_activity(sandbox, "c0003@acme.io", T.EMAIL_BOUNCE, ago(4), campaign=2, bounce="soft")
+
+    pages = pull(api, sandbox.list_id)
+
+    assert (T.EMAIL_BOUNCE, "soft") in of(pages, "c0003@acme.io")
+    assert (T.EMAIL_BOUNCE, "hard") in of(pages, "cat@acme.io")
+
+
+def test_a_click_seconds_after_the_send_is_set_aside_as_a_machines(
+    api: SdkApi, sandbox: MailchimpSandbox
+) -> None:
+    sent = ago(5)  # the small campaign's send time
+    add_activity(sandbox, "c0004@acme.io", T.EMAIL_CLICK, sent + timedelta(seconds=3), campaign=2)
+    add_activity(sandbox, "c0005@acme.io", T.EMAIL_CLICK, sent + timedelta(hours=2), campaign=2)
+    pages = pull(api, sandbox.list_id)
+    clicks = rules("rules:\n  - {id: click, activity: email_click, points: 10}\n")
+
+    def points(email: str) -> float:
+        key = member_key(sandbox.list_id, email)
+        mine = [a for p in pages for a in p.activities if a.contact_id == key]
+        return float(score_one(clicks, person(key), mine, now=NOW).total[0])
+
+    assert (points("c0004@acme.io"), points("c0005@acme.io")) == (0.0, 10.0)
 
 
 def test_a_report_past_1000_records_is_paged_and_each_activity_given_once(
