@@ -17,8 +17,9 @@ Mapping onto `scoring.records.ActivityType` (Mailchimp action -> activity):
 | an unsubscribe of the campaign | `email_unsubscribe`, with `reason` (`departures.py`) |
 | an abuse report of the campaign | `email_spam_report` (`departures.py`) |
 
-Every activity carries `campaign` (id), `campaign_title` and `list_id`. A bounce is hard
-only when Mailchimp says "hard"; any other type is soft (the address stays eligible).
+Every activity carries `campaign` (id) and `list_id`; those of the report also
+`campaign_title`. A bounce is hard only when Mailchimp says "hard"; any other type is
+soft (the address stays eligible).
 
 Unsubscribes and abuse reports are not in the email-activity report (its actions are
 open, click and bounce): `departures.py` reads each campaign's own lists of them, whole
@@ -38,6 +39,10 @@ activity ids keep one of each. A campaign without an entry is read whole, sends
 included; campaigns no longer listed (sent before the window) drop out of the cursor. A
 campaign's entry moves only once its whole report is read: offset paging over a moving
 report cannot resume halfway.
+
+Calls per pull: one campaign list per audience (per 1,000 campaigns), then per campaign
+in the window one report call per 1,000 active recipients since its mark (at least one),
+one per 1,000 unsubscribes and one for its abuse reports.
 
 Machine clicks: Mailchimp's report flags no click as a machine's (HubSpot's
 `filteredEvent` has no counterpart), so the engine's filter (`scoring/filters.py`) does
