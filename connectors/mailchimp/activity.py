@@ -75,8 +75,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
 from connectors.mailchimp.departures import campaign_departures
 from connectors.mailchimp.keys import MAILCHIMP_SOURCE, member_hash, member_key
 from connectors.paging import dump_cursor, load_cursor
@@ -87,8 +88,6 @@ from scoring.records import Activity, ActivityType
 log = logging.getLogger(__name__)
 
 EMAIL_ACTIVITY_STREAM = "email_activity"
-REPORT_PAGE = 1000
-"""Records per report or campaign-list call: the most Mailchimp gives."""
 OVERLAP = timedelta(minutes=10)
 """How far before a campaign's cursor the next read starts."""
 SEEN_LIMIT = 2000
@@ -101,12 +100,6 @@ REPORT_ACTIONS: Mapping[str, ActivityType] = {
     "bounce": ActivityType.EMAIL_BOUNCE,
 }
 """The email-activity report's actions; any other is skipped and counted."""
-
-
-class MailchimpCalls(Protocol):
-    """What the pulls need of the Mailchimp client: one SDK operation by its dotted name."""
-
-    def call(self, operation: str, *args: Any, **kwargs: Any) -> dict[str, Any]: ...
 
 
 Maker = Callable[[ActivityType, datetime, str, Mapping[str, Any]], Activity]
@@ -134,20 +127,14 @@ def sent_campaigns(
     """The sent campaigns of the audiences, oldest first; none sent before `oldest`."""
     found: dict[str, SentCampaign] = {}
     for list_id in list_ids:
-        offset = 0
-        while True:
-            filters: dict[str, Any] = {"list_id": list_id, "status": "sent"}
-            if oldest is not None:
-                filters["since_send_time"] = iso_time(oldest)
-            answer = api.call("campaigns.list", count=REPORT_PAGE, offset=offset, **filters)
-            items = answer.get("campaigns") or []
+        filters: dict[str, Any] = {"list_id": list_id, "status": "sent"}
+        if oldest is not None:
+            filters["since_send_time"] = iso_time(oldest)
+        for items in walk_collection(api, "campaigns.list", "campaigns", **filters):
             for item in items:
                 campaign = campaign_of(item, list_id)
                 if campaign is not None and (oldest is None or campaign.send_time >= oldest):
                     found.setdefault(campaign.id, campaign)
-            offset += len(items)
-            if not items or offset >= int(answer.get("total_items") or 0):
-                break
     return sorted(found.values(), key=lambda c: (c.send_time, c.id))
 
 
@@ -236,14 +223,9 @@ def campaign_pages(
     no `since`, the whole report and every recipient's send. An activity met twice in one
     read (offset paging over a report that grows) is given once."""
     seen: set[str] = set()
-    offset = 0
-    while True:
-        kwargs: dict[str, Any] = {"count": REPORT_PAGE, "offset": offset}
-        if since is not None:
-            kwargs["since"] = iso_time(since - OVERLAP)
-        answer = api.call("reports.get_email_activity_for_campaign", campaign.id, **kwargs)
-        records = answer.get("emails")
-        records = records if isinstance(records, list) else []
+    since_text = {} if since is None else {"since": iso_time(since - OVERLAP)}
+    operation = "reports.get_email_activity_for_campaign"
+    for records in walk_collection(api, operation, "emails", campaign.id, **since_text):
         fresh: list[Activity] = []
         for record in records:
             for activity in report_activities(campaign, record, skipped, sends=since is None):
@@ -251,9 +233,6 @@ def campaign_pages(
                     seen.add(str(activity.id))
                     fresh.append(activity)
         yield fresh
-        offset += len(records)
-        if not records or offset >= int(answer.get("total_items") or 0):
-            return
 
 
 def seen_mark(activity: Activity) -> str:

@@ -30,12 +30,13 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
 from connectors.mailchimp.keys import MAILCHIMP_SOURCE, member_hash, member_key
 from connectors.values import parse_time
 from scoring.records import Activity, ActivityType
 
 if TYPE_CHECKING:
-    from connectors.mailchimp.activity import MailchimpCalls, SentCampaign
+    from connectors.mailchimp.activity import SentCampaign
 
 DEPARTURES: Mapping[ActivityType, tuple[str, str, str]] = {
     ActivityType.EMAIL_UNSUBSCRIBE: (
@@ -46,7 +47,6 @@ DEPARTURES: Mapping[ActivityType, tuple[str, str, str]] = {
     ActivityType.EMAIL_SPAM_REPORT: ("reports.get_campaign_abuse_reports", "abuse_reports", "date"),
 }
 """Per activity type: the operation listing them, its collection and its time field."""
-DEPARTURE_PAGE = 1000
 
 
 def departure_activity(
@@ -82,18 +82,14 @@ def campaign_departures(
     """Every unsubscribe and abuse report of `campaign`."""
     found: list[Activity] = []
     for kind, (operation, collection, _) in DEPARTURES.items():
-        paged = kind is ActivityType.EMAIL_UNSUBSCRIBE
-        offset = 0
-        while True:
-            kwargs = {"count": DEPARTURE_PAGE, "offset": offset} if paged else {}
-            answer = api.call(operation, campaign.id, **kwargs)
-            records = answer.get(collection)
-            records = records if isinstance(records, list) else []
+        if kind is ActivityType.EMAIL_UNSUBSCRIBE:
+            pages = list(walk_collection(api, operation, collection, campaign.id))
+        else:  # the abuse-report list takes no count or offset: one answer holds them all
+            records = api.call(operation, campaign.id).get(collection)
+            pages = [records if isinstance(records, list) else []]
+        for records in pages:
             for record in records:
                 activity = departure_activity(campaign, kind, record, skipped)
                 if activity is not None:
                     found.append(activity)
-            offset += len(records)
-            if not paged or not records or offset >= int(answer.get("total_items") or 0):
-                break
     return found

@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from connectors.mailchimp.activity import REPORT_PAGE, MailchimpCalls
+from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
 from connectors.mailchimp.keys import MAILCHIMP_SOURCE, member_key
 from connectors.protocol import Page
 from connectors.values import finite_number, parse_time
@@ -50,25 +50,12 @@ VOID_STATUSES = frozenset({"refunded", "cancelled", "canceled", "voided"})
 """Financial statuses of an order that is no purchase (any case)."""
 
 
-def paged(api: MailchimpCalls, operation: str, key: str, *args: Any) -> Iterator[list[Any]]:
-    """Each page of the collection `key` an operation answers, by count and offset."""
-    offset = 0
-    while True:
-        answer = api.call(operation, *args, count=REPORT_PAGE, offset=offset)
-        items = answer.get(key)
-        items = items if isinstance(items, list) else []
-        yield items
-        offset += len(items)
-        if not items or offset >= int(answer.get("total_items") or 0):
-            return
-
-
 def audience_stores(api: MailchimpCalls, list_ids: Sequence[str]) -> list[tuple[str, str]]:
     """(store id, list id) of each connected store of the audiences."""
     wanted = set(list_ids)
     return [
         (store["id"], store["list_id"])
-        for items in paged(api, "ecommerce.stores", "stores")
+        for items in walk_collection(api, "ecommerce.stores", "stores")
         for store in items
         if isinstance(store, Mapping)
         and isinstance(store.get("id"), str)
@@ -132,7 +119,7 @@ def pull_orders(
     counts: Counter[str] = Counter() if skipped is None else skipped
     for store_id, list_id in audience_stores(api, list_ids):
         operation = "ecommerce.get_store_orders"
-        for items in paged(api, operation, "orders", store_id):
+        for items in walk_collection(api, operation, "orders", store_id):
             found = [order_activity(store_id, list_id, order, counts) for order in items]
             kept = [
                 a for a in found if a is not None and (oldest is None or a.occurred_at >= oldest)
