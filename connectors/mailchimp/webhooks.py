@@ -89,7 +89,7 @@ class AudienceEvent:
     campaign_id: str | None = None
     campaign_status: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
-    """Every data[...] field as sent, nested."""
+    """Every data[...] field as sent, nested: addresses, IPs, merge fields; log none of it."""
 
 
 def form_fields(body: bytes) -> dict[str, Any]:
