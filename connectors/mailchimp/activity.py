@@ -116,7 +116,7 @@ class SentCampaign:
     title: str = ""
 
 
-def iso_time(moment: datetime) -> str:
+def _iso_time(moment: datetime) -> str:
     """A time as Mailchimp's filters take it: ISO 8601 in UTC, to the second."""
     return moment.astimezone(UTC).replace(microsecond=0).isoformat()
 
@@ -129,16 +129,16 @@ def sent_campaigns(
     for list_id in list_ids:
         filters: dict[str, Any] = {"list_id": list_id, "status": "sent"}
         if oldest is not None:
-            filters["since_send_time"] = iso_time(oldest)
+            filters["since_send_time"] = _iso_time(oldest)
         for items in walk_collection(api, "campaigns.list", "campaigns", **filters):
             for item in items:
-                campaign = campaign_of(item, list_id)
+                campaign = _campaign_of(item, list_id)
                 if campaign is not None and (oldest is None or campaign.send_time >= oldest):
                     found.setdefault(campaign.id, campaign)
     return sorted(found.values(), key=lambda c: (c.send_time, c.id))
 
 
-def campaign_of(item: Any, list_id: str) -> SentCampaign | None:
+def _campaign_of(item: Any, list_id: str) -> SentCampaign | None:
     """One entry of the campaign list, or None without an id or a send time."""
     if not isinstance(item, Mapping) or not isinstance(item.get("id"), str) or not item["id"]:
         return None
@@ -185,13 +185,13 @@ def report_activities(
     found = [made(ActivityType.EMAIL_SENT, campaign.send_time, "sent", {})] if sends else []
     actions = record.get("activity")
     for action in actions if isinstance(actions, list) else ():
-        activity = action_activity(action, made, skipped)
+        activity = _action_activity(action, made, skipped)
         if activity is not None:
             found.append(activity)
     return found
 
 
-def action_activity(action: Any, made: Maker, skipped: Counter[str]) -> Activity | None:
+def _action_activity(action: Any, made: Maker, skipped: Counter[str]) -> Activity | None:
     """One action of a record, through `made(kind, at, ident, extra)`; None when skipped."""
     if not isinstance(action, Mapping):
         skipped["action"] += 1
@@ -223,7 +223,7 @@ def campaign_pages(
     no `since`, the whole report and every recipient's send. An activity met twice in one
     read (offset paging over a report that grows) is given once."""
     seen: set[str] = set()
-    since_text = {} if since is None else {"since": iso_time(since - OVERLAP)}
+    since_text = {} if since is None else {"since": _iso_time(since - OVERLAP)}
     operation = "reports.get_email_activity_for_campaign"
     for records in walk_collection(api, operation, "emails", campaign.id, **since_text):
         fresh: list[Activity] = []
@@ -235,7 +235,7 @@ def campaign_pages(
         yield fresh
 
 
-def seen_mark(activity: Activity) -> str:
+def _seen_mark(activity: Activity) -> str:
     """A short digest of an activity's id, as the cursor remembers it."""
     return hashlib.sha1(str(activity.id).encode()).hexdigest()[:SEEN_DIGITS]
 
@@ -258,17 +258,17 @@ class CampaignMark:
         return cls(since, frozenset(kept))
 
     def dump(self) -> dict[str, Any]:
-        return {"since": iso_time(self.since), "seen": sorted(self.seen)}
+        return {"since": _iso_time(self.since), "seen": sorted(self.seen)}
 
 
-def new_activities(
+def _new_activities(
     activities: list[Activity], before: frozenset[str], read: list[tuple[datetime, str]]
 ) -> list[Activity]:
     """Those of `activities` not in `before`; each one's (time, digest) added to `read`,
     sends apart (they are not activity to resume from)."""
     fresh = []
     for activity in activities:
-        digest = seen_mark(activity)
+        digest = _seen_mark(activity)
         if activity.type is not ActivityType.EMAIL_SENT:
             read.append((activity.occurred_at, digest))
         if digest not in before:
@@ -288,11 +288,11 @@ def read_campaign(
     before = mark.seen if mark is not None else frozenset()
     read: list[tuple[datetime, str]] = []
     for activities in campaign_pages(api, campaign, since, skipped):
-        yield new_activities(activities, before, read)
+        yield _new_activities(activities, before, read)
     # the departure lists take no time filter: what is older than the overlap is known
     floor = since - OVERLAP if since is not None else None
     departures = campaign_departures(api, campaign, skipped)
-    yield new_activities(
+    yield _new_activities(
         [a for a in departures if floor is None or a.occurred_at >= floor], before, read
     )
     latest = max([since or campaign.send_time, *(at for at, _ in read)])

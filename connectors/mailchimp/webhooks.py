@@ -92,7 +92,7 @@ class AudienceEvent:
     """Every data[...] field as sent, nested: addresses, IPs, merge fields; log none of it."""
 
 
-def form_fields(body: bytes) -> dict[str, Any]:
+def _form_fields(body: bytes) -> dict[str, Any]:
     """The body's PHP-style keys as nested dicts: data[merges][FNAME] -> data.merges.FNAME."""
     if not isinstance(body, bytes | bytearray):
         raise WebhookError(f"a webhook body is bytes, not {type(body).__name__}")
@@ -113,11 +113,11 @@ def form_fields(body: bytes) -> dict[str, Any]:
         if match is None:
             raise WebhookError("a field name is not of the form name[part][part]")
         path = [match.group(1), *_PART.findall(match.group(2))]
-        place(fields, path, value)
+        _place(fields, path, value)
     return fields
 
 
-def place(fields: dict[str, Any], path: list[str], value: str) -> None:
+def _place(fields: dict[str, Any], path: list[str], value: str) -> None:
     """Set `value` at `path`; a name used both as a value and as a group is an error."""
     node = fields
     for name in path[:-1]:
@@ -130,7 +130,7 @@ def place(fields: dict[str, Any], path: list[str], value: str) -> None:
     node[path[-1]] = value
 
 
-def fired_time(raw: Any) -> datetime:
+def _fired_time(raw: Any) -> datetime:
     """`fired_at` ("2009-03-26 21:40:57", taken as UTC)."""
     if not isinstance(raw, str):
         raise WebhookError("fired_at is missing")
@@ -140,7 +140,7 @@ def fired_time(raw: Any) -> datetime:
         raise WebhookError("fired_at is not a 'Y-m-d H:i:s' time") from exc
 
 
-def text(data: Mapping[str, Any], name: str, *, needed: bool = False) -> str | None:
+def _text(data: Mapping[str, Any], name: str, *, needed: bool = False) -> str | None:
     """A text field of data[...], stripped; None when absent or blank (an error if `needed`)."""
     value = data.get(name)
     if isinstance(value, str) and value.strip():
@@ -154,9 +154,9 @@ def text(data: Mapping[str, Any], name: str, *, needed: bool = False) -> str | N
     return None
 
 
-def address(data: Mapping[str, Any], name: str) -> str:
+def _address(data: Mapping[str, Any], name: str) -> str:
     """An email address field of data[...], needed."""
-    value = text(data, name, needed=True)
+    value = _text(data, name, needed=True)
     if value is None or "@" not in value or any(c.isspace() for c in value) or len(value) > 254:
         raise WebhookError(f"data[{name}] is not an email address")
     return value
@@ -164,15 +164,15 @@ def address(data: Mapping[str, Any], name: str) -> str:
 
 def parse_audience_webhook(body: bytes) -> AudienceEvent:
     """The audience event of one webhook POST body; WebhookError when it is not one."""
-    fields = form_fields(body)
+    fields = _form_fields(body)
     kind = fields.get("type")
     if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise WebhookError("type is not one of " + ", ".join(sorted(EVENT_TYPES)))
-    at = fired_time(fields.get("fired_at"))
+    at = _fired_time(fields.get("fired_at"))
     data = fields.get("data")
     if not isinstance(data, dict):
         raise WebhookError("data[...] fields are missing")
-    list_id = text(data, "list_id", needed=True) or ""
+    list_id = _text(data, "list_id", needed=True) or ""
     merges = data.get("merges")
     common: dict[str, Any] = {
         "type": kind,
@@ -180,16 +180,16 @@ def parse_audience_webhook(body: bytes) -> AudienceEvent:
         "list_id": list_id,
         "data": data,
         "merges": merges if isinstance(merges, dict) else {},
-        "reason": text(data, "reason"),
+        "reason": _text(data, "reason"),
     }
     if kind == "campaign":
         return AudienceEvent(
             **common,
-            campaign_id=text(data, "id", needed=True),
-            campaign_status=text(data, "status"),
+            campaign_id=_text(data, "id", needed=True),
+            campaign_status=_text(data, "status"),
         )
     if kind == "upemail":
-        new, old = address(data, "new_email"), address(data, "old_email")
+        new, old = _address(data, "new_email"), _address(data, "old_email")
         return AudienceEvent(
             **common,
             email=new,
@@ -197,8 +197,8 @@ def parse_audience_webhook(body: bytes) -> AudienceEvent:
             old_email=old,
             old_contact_id=member_key(list_id, old),
         )
-    email = address(data, "email")
-    campaign = text(data, "campaign_id")
+    email = _address(data, "email")
+    campaign = _text(data, "campaign_id")
     activity, gone = member_activity(kind, data, email, list_id, at, campaign)
     return AudienceEvent(
         **common,
@@ -219,7 +219,7 @@ def member_activity(
     campaign: str | None,
 ) -> tuple[Activity | None, bool]:
     """(the activity a member event means or None, whether the member is gone)."""
-    reason = (text(data, "reason") or "").lower()
+    reason = (_text(data, "reason") or "").lower()
     attributes: dict[str, Any] = {"list_id": list_id}
     if campaign:
         attributes["campaign"] = campaign
@@ -227,7 +227,7 @@ def member_activity(
     if kind == "subscribe":
         activity_type: ActivityType | None = ActivityType.NEWSLETTER_SIGNUP
     elif kind == "unsubscribe":
-        gone = (text(data, "action") or "").lower() == "delete"
+        gone = (_text(data, "action") or "").lower() == "delete"
         activity_type = None if gone else ActivityType.EMAIL_UNSUBSCRIBE
         if reason:
             attributes["reason"] = reason
