@@ -98,6 +98,18 @@ class MailchimpSandbox(
             ("GET", "/campaigns", "campaigns.list", self._campaigns),
             ("GET", "/campaigns/{campaign_id}", "campaigns.get", self._campaign),
             ("GET", "/reports/{campaign_id}/email-activity", EMAIL_ACTIVITY, self._email_activity),
+            (
+                "GET",
+                "/reports/{campaign_id}/unsubscribed",
+                "reports.get_unsubscribed_list_for_campaign",
+                self._unsubscribed,
+            ),
+            (
+                "GET",
+                "/reports/{campaign_id}/abuse-reports",
+                "reports.get_campaign_abuse_reports",
+                self._abuse_reports,
+            ),
             ("GET", "/ecommerce/stores", shop + "stores", self._stores),
             ("GET", store, shop + "get_store", self._store),
             ("GET", store + "/customers", shop + "get_all_store_customers", self._customers),

@@ -14,7 +14,8 @@ from sandbox.mailchimp.values import iso, subscriber_hash
 
 
 class ReportRoutes(MailchimpState):
-    """GET /campaigns, GET /campaigns/{campaign_id}, GET /reports/{campaign_id}/email-activity."""
+    """GET /campaigns, GET /campaigns/{campaign_id}, and a campaign's reports: GET
+    /reports/{campaign_id}/email-activity, /unsubscribed and /abuse-reports."""
 
     def _campaigns(self, request: Request) -> Response:
         now, status, audience = self.now(), request.arg("status"), request.arg("list_id")
@@ -88,3 +89,55 @@ class ReportRoutes(MailchimpState):
             and e.action in ("open", "click", "bounce")
             and (since is None or e.at >= since)
         ]
+
+    def _departures(self, campaign: Campaign, action: str) -> list[tuple[int, float]]:
+        """(recipient row, time) of each `action` ("unsub" or "abuse") on the campaign."""
+        found = [
+            (row, e.at)
+            for row in self.recipients(campaign)
+            for e in self.audience.member(row).events
+            if e.campaign == campaign.index and e.action == action
+        ]
+        return sorted(found, key=lambda pair: (pair[1], pair[0]))
+
+    def _member_fields(self, row: int) -> dict[str, Any]:
+        member = self.audience.member(row)
+        return {
+            "email_id": subscriber_hash(member.email),
+            "email_address": member.email,
+            "merge_fields": dict(member.merge_fields),
+            "vip": False,
+        }
+
+    def _unsubscribed(self, request: Request) -> Response:
+        campaign = self._campaign_by_param(request)
+        found = self._departures(campaign, "unsub")
+        items = [
+            {
+                **self._member_fields(row),
+                "timestamp": iso(at),
+                "reason": "None given",
+                "campaign_id": campaign.id,
+                "list_id": self.list_id,
+                "list_is_active": True,
+            }
+            for row, at in page(found, request)
+        ]
+        payload = {"unsubscribes": items, "campaign_id": campaign.id, "total_items": len(found)}
+        return shaped(request, payload)
+
+    def _abuse_reports(self, request: Request) -> Response:
+        campaign = self._campaign_by_param(request)
+        found = self._departures(campaign, "abuse")
+        items = [
+            {
+                "id": n + 1,
+                "campaign_id": campaign.id,
+                "list_id": self.list_id,
+                **self._member_fields(row),
+                "date": iso(at),
+            }
+            for n, (row, at) in enumerate(found)
+        ]
+        payload = {"abuse_reports": items, "campaign_id": campaign.id, "total_items": len(found)}
+        return shaped(request, payload)
