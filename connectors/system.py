@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 from connectors.attributes import AttributeMap
 from connectors.policy import Clock
 from connectors.protocol import Capabilities, Connector
+from scoring.records import ActivityType
 
 
 def checked_url(value: str | None, example: str) -> str | None:
@@ -102,6 +104,9 @@ class BuildOptions:
     """A `requests.Session` a requests-based client sends its calls through instead of its
     own (None): how the local sandbox's Salesforce is reached, whose SDK builds https URLs
     to *.salesforce.com that the sandbox's transport adapter rewrites."""
+    history: Callable[[Collection[ActivityType]], datetime | None] | None = None
+    """The oldest moment the rules read activities of these types from, at the run's
+    clock (None: they read all of them); a connector need not pull anything older."""
 
 
 @dataclass(frozen=True)

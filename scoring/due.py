@@ -34,7 +34,6 @@ beside them. `reasons_key` is that substance, kept beside the written values.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import datetime
 
 import numpy as np
@@ -42,7 +41,7 @@ import numpy as np
 from scoring.explain import ScoreBatch, whole_points
 from scoring.frames import ActivityFrame, BoolArray, FloatArray
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
-from scoring.rules import RuleSet, StageCondition
+from scoring.rules import RuleSet, stage_conditions
 
 _DAY = 86_400.0
 _LN2 = math.log(2.0)
@@ -163,7 +162,7 @@ def _moments(rules: RuleSet, activities: ActivityFrame, now: float, due: FloatAr
             windows.add((frozenset(rule.activity), rule.window_days))
     if rules.stages is not None:
         for stage in rules.stages.ladder:
-            for cond in _conditions(stage.when):
+            for cond in stage_conditions(stage.when):
                 if cond.has_activity is not None and cond.within_days is not None:
                     windows.add((frozenset(cond.has_activity), cond.within_days))
     for types, days in windows:
@@ -174,14 +173,6 @@ def _moments(rules: RuleSet, activities: ActivityFrame, now: float, due: FloatAr
         np.minimum.at(due, who[inside], at[inside] + width - now)
 
 
-def _conditions(cond: StageCondition | None) -> Iterator[StageCondition]:
-    if cond is None:
-        return
-    yield cond
-    for child in [*(cond.any or []), *(cond.all or [])]:
-        yield from _conditions(child)
-
-
 def _thresholds(rules: RuleSet) -> dict[str, list[float]]:
     """The values of each dimension (and `total`) where a grade or stage changes."""
     out: dict[str, list[float]] = {}
@@ -190,7 +181,7 @@ def _thresholds(rules: RuleSet) -> dict[str, list[float]]:
         out.setdefault(rules.grades.dimension, []).extend(mins)
     if rules.stages is not None:
         for stage in rules.stages.ladder:
-            for cond in _conditions(stage.when):
+            for cond in stage_conditions(stage.when):
                 for key, minimum in cond.min.items():
                     out.setdefault(key, []).append(minimum)
     return out

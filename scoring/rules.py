@@ -10,7 +10,7 @@ JSON Schema for editors.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -314,6 +314,27 @@ class RuleSet(Strict):
                 names += _stage_fields(stage.when, "where")
         return list(dict.fromkeys(names))
 
+    def horizon_days(self, types: Collection[ActivityType]) -> float | None:
+        """How many days back the rules read activities of `types`: the longest window of
+        the rules and stage conditions counting any of them; None when one of those has no
+        window (a half-life alone never stops counting), 0 when none counts them. A
+        connector need not read activities of `types` older than that."""
+        wanted, longest = set(types), 0.0
+        windows: list[float | None] = [
+            rule.window_days for rule in self.rules if set(rule.activity or ()) & wanted
+        ]
+        for stage in self.stages.ladder if self.stages is not None else []:
+            windows += [
+                cond.within_days
+                for cond in stage_conditions(stage.when)
+                if set(cond.has_activity or ()) & wanted
+            ]
+        for days in windows:
+            if days is None:
+                return None
+            longest = max(longest, days)
+        return longest
+
     def contact_fields(self) -> list[str]:
         """Every contact attribute the rules read, so connectors pull those fields too."""
         names: list[str] = []
@@ -328,6 +349,15 @@ class RuleSet(Strict):
             for stage in self.stages.ladder:
                 names += _stage_fields(stage.when, "contact")
         return list(dict.fromkeys(names))
+
+
+def stage_conditions(cond: StageCondition | None) -> Iterator[StageCondition]:
+    """A stage condition and every condition nested in it (`any`, `all`)."""
+    if cond is None:
+        return
+    yield cond
+    for child in [*(cond.any or []), *(cond.all or [])]:
+        yield from stage_conditions(child)
 
 
 def _stage_fields(condition: StageCondition | None, part: Literal["contact", "where"]) -> list[str]:

@@ -16,9 +16,9 @@ a run this way, so they cannot disagree on how one is wired.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -28,7 +28,7 @@ from connectors.policy import Clock
 from connectors.protocol import Connector, SetupReport
 from connectors.registry import SYSTEMS
 from connectors.system import BuildOptions
-from scoring import RuleSet, ScoreBatch
+from scoring import ActivityType, RuleSet, ScoreBatch
 from sync.config import read_settings
 from sync.dues import pull_fingerprint
 from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
@@ -107,8 +107,9 @@ class Leadscore:
         attributes = {e.name: e.attribute_map(settings.section(e.name)) for e in SYSTEMS}
         if connectors is None:
             connectors = build_connectors(
-                settings, ruleset, fields, attributes, pace=pace, seed=seed, http=http
-            )
+                settings, ruleset, fields, attributes, pace=pace, seed=seed, http=http,
+                clock=clock,
+            )  # fmt: skip
         if not connectors and need_systems:
             hints = " or ".join(
                 " and ".join(
@@ -312,9 +313,16 @@ def build_connectors(
     pace: Clock | None = None,
     seed: int | None = None,
     http: Mapping[str, Any] | None = None,
+    clock: Callable[[], datetime] = utc_now,
 ) -> list[Connector]:
     """A connector for each system with credentials in `settings`; its SDK is imported now.
-    `http`: system -> the HTTP session its client sends through (None: its own)."""
+    `http`: system -> the HTTP session its client sends through (None: its own); `clock`
+    dates how far back the rules read activities (`BuildOptions.history`)."""
+
+    def history(types: Collection[ActivityType]) -> datetime | None:
+        days = rules.horizon_days(types)
+        return None if days is None else clock() - timedelta(days=days)
+
     built = []
     for entry in SYSTEMS:
         section = settings.section(entry.name)
@@ -323,7 +331,7 @@ def build_connectors(
         mapping = attributes[entry.name]
         session = (http or {}).get(entry.name)
         options = BuildOptions(
-            fields[entry.name].pulled(rules, mapping), pace, seed, mapping, session
+            fields[entry.name].pulled(rules, mapping), pace, seed, mapping, session, history
         )
         try:
             built.append(entry.build(section, options))

@@ -74,12 +74,12 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
+from connectors.mailchimp.collections_walk import OVERLAP, MailchimpCalls, walk_collection
 from connectors.mailchimp.departures import campaign_departures
-from connectors.mailchimp.keys import MAILCHIMP_SOURCE, member_hash, member_key
+from connectors.mailchimp.keys import MC, member_hash, member_key
 from connectors.paging import dump_cursor, load_cursor
 from connectors.protocol import Page
 from connectors.values import parse_time
@@ -88,7 +88,6 @@ from scoring.records import Activity, ActivityType
 log = logging.getLogger(__name__)
 
 EMAIL_ACTIVITY_STREAM = "email_activity"
-OVERLAP = timedelta(minutes=10)
 """How far before a campaign's cursor the next read starts."""
 SEEN_LIMIT = 2000
 """The most activity digests a campaign's cursor remembers from within the overlap."""
@@ -178,7 +177,7 @@ def report_activities(
             at,
             id=f"mc:{campaign.id}:{digest}:{ident}",
             attributes={**base, **extra},
-            source=MAILCHIMP_SOURCE,
+            source=MC,
             contact_email=email.strip(),
         )
 

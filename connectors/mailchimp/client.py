@@ -44,9 +44,9 @@ from connectors.errors import (
     error_for_status,
     register_secret,
 )
+from connectors.mailchimp.keys import MC
 from connectors.policy import CallPolicy, Clock
 
-MC = "mailchimp"
 MAILCHIMP_ROOT = "/3.0"
 MAILCHIMP_HOST = "https://server.api.mailchimp.com/3.0"
 MAILCHIMP_TIMEOUT = 30.0

@@ -14,12 +14,17 @@ SDK's docstrings cite it). A walk stops at an empty page or once `offset` reache
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any, Protocol
 
 from connectors.values import finite_number
 
 PAGE_COUNT = 1000
 """Records per call: the most Mailchimp gives."""
+OVERLAP = timedelta(minutes=10)
+"""How far before its cursor an incremental pull starts again: Mailchimp does not say
+whether a `since` bound is included, and its times have one-second precision; what is
+read twice is given once."""
 
 
 class MailchimpCalls(Protocol):

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
-from connectors.mailchimp.keys import MAILCHIMP_SOURCE, member_hash, member_key
+from connectors.mailchimp.keys import MC, member_hash, member_key
 from connectors.values import parse_time
 from scoring.records import Activity, ActivityType
 
@@ -71,7 +71,7 @@ def departure_activity(
         at,
         id=f"mc:{campaign.id}:{member_hash(email)}:{suffix}:{int(at.timestamp())}",
         attributes=attributes,
-        source=MAILCHIMP_SOURCE,
+        source=MC,
         contact_email=email.strip(),
     )
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 
-MAILCHIMP_SOURCE = "mailchimp"
-"""The `source` of every record the Mailchimp connector makes."""
+MC = "mailchimp"
+"""The system's name: the `source` of every record the Mailchimp connector makes."""
 
 
 def member_hash(email: str) -> str:
@@ -26,3 +26,11 @@ def member_hash(email: str) -> str:
 def member_key(list_id: str, email: str) -> str:
     """The contact id of the member `email` of audience `list_id`: "list_id:subscriber hash"."""
     return f"{list_id}:{member_hash(email)}"
+
+
+def split_member_key(record: str) -> tuple[str, str]:
+    """(list id, subscriber hash) of a contact id; ValueError when it is not one."""
+    list_id, colon, hashed = record.partition(":")
+    if not colon or not list_id or len(hashed) != 32:
+        raise ValueError(f"a Mailchimp record id is <list id>:<subscriber hash>, not {record!r}")
+    return list_id, hashed.lower()

@@ -15,33 +15,15 @@ archived), `member_rating` (1 to 5), `tags` (their names), `vip`, `language`,
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 from connectors.attributes import AttributeMap
-from connectors.mailchimp.client import MC
+from connectors.mailchimp.keys import MC, member_hash
 from connectors.values import parse_time
 from scoring.records import Activity, ActivityType, Contact
 
 NOT_OPTED_IN = frozenset({"pending", "transactional"})
-
-
-def member_hash_of(email: str) -> str:
-    """Mailchimp's id of a member: the MD5 of its trimmed, lower-case address."""
-    return hashlib.md5(email.strip().lower().encode()).hexdigest()
-
-
-def record_id(list_id: str, member_hash: str) -> str:
-    return f"{list_id}:{member_hash}"
-
-
-def split_record_id(record: str) -> tuple[str, str]:
-    """(list id, subscriber hash) of a contact id; ValueError when it is not one."""
-    list_id, colon, member_hash = record.partition(":")
-    if not colon or not list_id or len(member_hash) != 32:
-        raise ValueError(f"a Mailchimp record id is <list id>:<subscriber hash>, not {record!r}")
-    return list_id, member_hash.lower()
 
 
 def member_attributes(member: Mapping[str, Any]) -> dict[str, Any]:
@@ -63,10 +45,10 @@ def member_records(
 ) -> tuple[Contact, list[Activity]]:
     """One member's contact and its signup activity (none when it has not opted in)."""
     email = str(member.get("email_address") or "") or None
-    member_hash = str(member.get("id") or (member_hash_of(email) if email else ""))
-    if not member_hash:
+    hashed = str(member.get("id") or (member_hash(email) if email else ""))
+    if not hashed:
         raise ValueError("a Mailchimp member without id or email_address")
-    record = record_id(str(member.get("list_id") or list_id), member_hash)
+    record = f"{member.get('list_id') or list_id}:{hashed}"
     contact = Contact(
         record,
         email=email,

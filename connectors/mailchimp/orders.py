@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
-from connectors.mailchimp.keys import MAILCHIMP_SOURCE, member_key
+from connectors.mailchimp.keys import MC, member_key
 from connectors.protocol import Page
 from connectors.values import finite_number, parse_time
 from scoring.records import Activity, ActivityType
@@ -99,7 +99,7 @@ def order_activity(
         at,
         id=f"mcorder:{store_id}:{ident}",
         attributes=attributes,
-        source=MAILCHIMP_SOURCE,
+        source=MC,
         contact_email=email.strip(),
         revisable=True,
     )

@@ -8,8 +8,7 @@ one call sorted by `last_changed` descending (`sort_field`/`sort_dir`, API
 reference: https://mailchimp.com/developer/marketing/api/list-members/list-members-info/):
 a member changed during the walk is stamped later, so the next pull finds it even
 if the walk had passed it. A later pull asks for `since_last_changed` that moment
-less `OVERLAP` (Mailchimp does not say whether the bound is included; its times have
-one-second precision), and members seen twice in one pull (an insertion shifts
+less `OVERLAP`, and members seen twice in one pull (an insertion shifts
 the pages) are given once. The default order is kept while paging: a change moves
 nobody under a `since_last_changed` filter (changed members only join it), where
 sorting by `last_changed` would move a changed member to the end and skip another.
@@ -19,20 +18,20 @@ Mailchimp documents no default order; the sandbox keeps the audience's own.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
 from typing import Any
 
 from connectors.attributes import AttributeMap
 from connectors.errors import ApiError
 from connectors.mailchimp.client import MailchimpApi
-from connectors.mailchimp.members import member_hash_of, member_records, split_record_id
+from connectors.mailchimp.collections_walk import OVERLAP
+from connectors.mailchimp.keys import member_hash, split_member_key
+from connectors.mailchimp.members import member_records
 from connectors.paging import dump_cursor
 from connectors.protocol import Page
 from connectors.values import parse_time
 from scoring.records import Activity, Contact
 
 PAGE = 1000
-OVERLAP = timedelta(minutes=5)
 MEMBERS = "lists.get_list_members_info"
 MEMBER_FIELDS_LEFT_OUT = ["_links", "members._links"]
 
@@ -133,16 +132,14 @@ def fetch_member(
     if (record is None) == (email is None):
         raise ValueError("fetch takes a record id or an email, not both or neither")
     if record is not None:
-        places = [split_record_id(record)]
+        places = [split_member_key(record)]
     else:
         assert email is not None
-        places = [(list_id, member_hash_of(email)) for list_id in audience_ids(api, audiences)]
+        places = [(list_id, member_hash(email)) for list_id in audience_ids(api, audiences)]
     missing: ApiError | None = None
-    for list_id, member_hash in places:
+    for list_id, hashed in places:
         try:
-            member = api.call(
-                "lists.get_list_member", list_id, member_hash, exclude_fields=["_links"]
-            )
+            member = api.call("lists.get_list_member", list_id, hashed, exclude_fields=["_links"])
         except ApiError as error:
             if error.status != 404:
                 raise

@@ -19,7 +19,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.errors import ApiError, RejectedError
-from connectors.mailchimp.client import MC, MailchimpApi
+from connectors.mailchimp.client import MailchimpApi
+from connectors.mailchimp.keys import MC
 from connectors.mailchimp.pull import PAGE, audience_ids
 from connectors.protocol import FieldSpec, SetupReport
 

@@ -144,6 +144,7 @@ def build_mailchimp(settings: MailchimpSettings, options: BuildOptions) -> Conne
         attributes=options.attributes,
         clock=options.pace,
         seed=options.seed,
+        history=options.history,
     )
 
 

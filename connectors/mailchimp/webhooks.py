@@ -50,7 +50,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-from connectors.mailchimp.keys import MAILCHIMP_SOURCE, member_hash, member_key
+from connectors.mailchimp.keys import MC, member_hash, member_key
 from scoring.records import Activity, ActivityType
 
 MAX_WEBHOOK_BODY = 64 * 1024
@@ -246,7 +246,7 @@ def member_activity(
         at,
         id=ident,
         attributes=attributes,
-        source=MAILCHIMP_SOURCE,
+        source=MC,
         contact_email=email,
     )
     return activity, gone

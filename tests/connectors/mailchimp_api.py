@@ -1,33 +1,22 @@
-"""A test-only stand-in for the Mailchimp client: the real SDK, one operation by its dotted
-name, over the sandbox. The product's `MailchimpApi` adds retries and the error tree."""
+"""The Mailchimp client the activity and order tests call the sandbox through, and a clock
+that moves only when a test moves it."""
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
-
-import requests
-
+from connectors.mailchimp.client import MailchimpApi
+from connectors.policy import CallPolicy
 from sandbox.clock import SandboxClock
-from sandbox.mailchimp import MailchimpSandbox, sandbox_client
+from sandbox.mailchimp import MailchimpSandbox
 
 
-class SdkApi:
-    """`call("reports.get_email_activity_for_campaign", ...)` on the SDK, counted."""
-
-    def __init__(self, sandbox: MailchimpSandbox) -> None:
-        self.client = sandbox_client(sandbox)
-        self.calls: Counter[str] = Counter()
-
-    def call(self, operation: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        group, method = operation.split(".")
-        self.calls[operation] += 1
-        answer = getattr(getattr(self.client, group), method)(*args, **kwargs)
-        if isinstance(answer, requests.Response):
-            answer.raise_for_status()
-            return {}
-        assert isinstance(answer, dict)
-        return answer
+def sandbox_api(sandbox: MailchimpSandbox) -> MailchimpApi:
+    """The product's client on the sandbox (real SDK, call policy, connection cap), with
+    retries that wait no time."""
+    return MailchimpApi(
+        api_key=sandbox.api_key,
+        base_url=sandbox.base_url,
+        policy=CallPolicy("mailchimp", clock=FrozenClock(), seed=0),
+    )
 
 
 class FrozenClock(SandboxClock):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,13 +19,16 @@ from connectors.mailchimp.activity import (
     pull_email_activity,
     report_activities,
 )
+from connectors.mailchimp.client import MailchimpApi
+from connectors.mailchimp.connector import MailchimpConnector
 from connectors.mailchimp.departures import departure_activity
 from connectors.mailchimp.keys import member_hash, member_key
+from connectors.policy import CallPolicy
 from connectors.protocol import Page
 from sandbox.mailchimp import MailchimpSandbox
 from sandbox.world.tables import MAILCHIMP, World, WorldBuilder
 from scoring.records import ActivityType as T
-from tests.connectors.mailchimp_api import FrozenClock, SdkApi
+from tests.connectors.mailchimp_api import FrozenClock, sandbox_api
 from tests.helpers import person, rules, score_one
 from tests.sandbox.mailchimp_helpers import add_activity, reset
 
@@ -64,7 +67,13 @@ def build_world() -> World:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[MailchimpSandbox]:
-    emulator = MailchimpSandbox(build_world(), clock=FrozenClock())
+    emulator = MailchimpSandbox(
+        build_world(),
+        clock=FrozenClock(),
+        soft_bounce_share=0,
+        transactional_share=0,
+        archived_share=0,
+    )  # the world's hand-built expectations: every bounce hard, no one archived
     emulator.start()
     yield emulator
     emulator.stop()
@@ -77,11 +86,11 @@ def sandbox(server: MailchimpSandbox) -> MailchimpSandbox:
 
 
 @pytest.fixture
-def api(sandbox: MailchimpSandbox) -> SdkApi:
-    return SdkApi(sandbox)
+def api(sandbox: MailchimpSandbox) -> MailchimpApi:
+    return sandbox_api(sandbox)
 
 
-def pull(api: SdkApi, list_id: str, cursor: str | None = None) -> list[Page]:
+def pull(api: MailchimpApi, list_id: str, cursor: str | None = None) -> list[Page]:
     return list(pull_email_activity(api, [list_id], cursor, ago(90)))
 
 
@@ -99,7 +108,7 @@ def of(pages: list[Page], email: str) -> list[tuple[T, str]]:
 
 
 def test_a_first_pull_gives_sends_opens_clicks_and_bounces_keyed_by_member(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     pages = pull(api, sandbox.list_id)
 
@@ -119,7 +128,7 @@ def test_a_first_pull_gives_sends_opens_clicks_and_bounces_keyed_by_member(
 
 
 def test_unsubscribes_and_abuse_reports_come_from_the_campaigns_own_lists(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     pages = pull(api, sandbox.list_id)
 
@@ -130,7 +139,9 @@ def test_unsubscribes_and_abuse_reports_come_from_the_campaigns_own_lists(
     assert unsub.contact_id == member_key(sandbox.list_id, "c0000@acme.io")
 
 
-def test_bounces_keep_the_type_mailchimp_gives(api: SdkApi, sandbox: MailchimpSandbox) -> None:
+def test_bounces_keep_the_type_mailchimp_gives(
+    api: MailchimpApi, sandbox: MailchimpSandbox
+) -> None:
     add_activity(sandbox, "c0003@acme.io", T.EMAIL_BOUNCE, ago(4), campaign=2, bounce="soft")
 
     pages = pull(api, sandbox.list_id)
@@ -140,7 +151,7 @@ def test_bounces_keep_the_type_mailchimp_gives(api: SdkApi, sandbox: MailchimpSa
 
 
 def test_a_click_seconds_after_the_send_is_set_aside_as_a_machines(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     sent = ago(5)  # the small campaign's send time
     add_activity(sandbox, "c0004@acme.io", T.EMAIL_CLICK, sent + timedelta(seconds=3), campaign=2)
@@ -157,7 +168,7 @@ def test_a_click_seconds_after_the_send_is_set_aside_as_a_machines(
 
 
 def test_a_report_past_1000_records_is_paged_and_each_activity_given_once(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     pages = pull(api, sandbox.list_id)
 
@@ -165,11 +176,11 @@ def test_a_report_past_1000_records_is_paged_and_each_activity_given_once(
     opens = [a for a in activities if a.type is T.EMAIL_OPEN]
     assert len(opens) == CROWD
     assert len({a.id for a in activities}) == len(activities)
-    assert api.calls["reports.get_email_activity_for_campaign"] == 3  # 2 pages + 1 campaign
+    assert api.calls()["reports.get_email_activity_for_campaign"] == 3  # 2 pages + 1 campaign
 
 
 def test_campaigns_sent_before_the_window_and_not_yet_sent_are_never_read(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     pages = pull(api, sandbox.list_id)
 
@@ -179,7 +190,7 @@ def test_campaigns_sent_before_the_window_and_not_yet_sent_are_never_read(
 
 
 def test_a_second_pull_from_the_cursor_gives_only_new_activity(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     cursor = final_cursor(pull(api, sandbox.list_id))
     big = sandbox.campaigns[1].id
@@ -204,7 +215,7 @@ def test_a_second_pull_from_the_cursor_gives_only_new_activity(
 
 
 def test_the_cursor_drops_campaigns_that_left_the_window(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     stale = json.dumps({"campaigns": {"gone000000": ago(200).isoformat()}})
 
@@ -214,7 +225,7 @@ def test_the_cursor_drops_campaigns_that_left_the_window(
 
 
 def test_no_campaign_in_the_window_still_gives_a_cursor(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     pages = list(pull_email_activity(api, [sandbox.list_id], None, NOW))
 
@@ -316,3 +327,32 @@ def test_any_unsubscribe_or_abuse_record_is_an_activity_or_counted(record: Any, 
 
     assert (found is None) == (skipped["departure"] == 1)
     assert found is None or found.type is kind
+
+
+def test_the_connector_reads_campaigns_back_as_far_as_the_rules_look(
+    sandbox: MailchimpSandbox,
+) -> None:
+    """`history` (the app's: the rules' longest window for email activity at the run's
+    clock) sets the oldest campaign read; with no window every campaign is read."""
+    asked: list[frozenset[T]] = []
+
+    def connector(days: float | None) -> MailchimpConnector:
+        def history(types: Collection[T]) -> datetime | None:
+            asked.append(frozenset(types))
+            return None if days is None else ago(days)
+
+        return MailchimpConnector(
+            api_key=sandbox.api_key,
+            base_url=sandbox.base_url,
+            audiences=[sandbox.list_id],
+            history=history,
+            policy=CallPolicy("mailchimp", clock=FrozenClock(), seed=0),
+        )
+
+    def campaigns(pages: list[Page]) -> set[str]:
+        return {str(a.attributes["campaign"]) for p in pages for a in p.activities}
+
+    recent = campaigns(list(connector(90).pull("email_activity", None)))
+    every = campaigns(list(connector(None).pull("email_activity", None)))
+    assert recent and recent < every
+    assert all(T.EMAIL_UNSUBSCRIBE in types and T.PURCHASE not in types for types in asked)

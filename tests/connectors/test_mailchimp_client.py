@@ -13,7 +13,8 @@ import requests
 import responses
 
 from connectors.errors import AuthError, RejectedError, ServerError, TransportError, scrub
-from connectors.mailchimp.client import MC, MailchimpApi
+from connectors.mailchimp.client import MailchimpApi
+from connectors.mailchimp.keys import MC
 from connectors.policy import CallPolicy
 from sandbox.faults import FaultPlan, Latency
 from sandbox.http import Request, Response

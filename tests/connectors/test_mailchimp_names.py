@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.mailchimp.attributes import MAILCHIMP_ATTRIBUTES
-from connectors.mailchimp.members import member_hash_of, member_records, split_record_id
+from connectors.mailchimp.keys import member_hash, split_member_key
+from connectors.mailchimp.members import member_records
 from connectors.mailchimp.system import FIXED, MAILCHIMP_CAPABILITIES, merge_tag, stage_of_tags
 from scoring.records import ActivityType
 
@@ -67,7 +68,7 @@ def test_the_stage_reads_back_from_the_field_or_one_stage_tag() -> None:
 
 def member(**values: object) -> dict[str, object]:
     base: dict[str, object] = {
-        "id": member_hash_of("Ann@Acme.io"),
+        "id": member_hash("Ann@Acme.io"),
         "email_address": "Ann@Acme.io",
         "status": "subscribed",
         "member_rating": 4,
@@ -82,7 +83,7 @@ def member(**values: object) -> dict[str, object]:
 
 def test_a_member_is_one_contact_and_its_signup() -> None:
     contact, activities = member_records(member(), "abc123", MAILCHIMP_ATTRIBUTES)
-    assert contact.id == f"abc123:{member_hash_of('ann@acme.io')}"
+    assert contact.id == f"abc123:{member_hash('ann@acme.io')}"
     assert contact.email == "Ann@Acme.io" and contact.source == "mailchimp"
     attrs = contact.attributes
     assert attrs["first_name"] == "Ann" and attrs["company"] == "Acme" and attrs["FNAME"] == "Ann"
@@ -92,7 +93,7 @@ def test_a_member_is_one_contact_and_its_signup() -> None:
     assert signup.type is ActivityType.NEWSLETTER_SIGNUP
     assert signup.occurred_at == datetime(2026, 10, 1, 9, 30, tzinfo=UTC)
     assert signup.contact_id == contact.id and signup.id
-    assert split_record_id(contact.id) == ("abc123", member_hash_of("ann@acme.io"))
+    assert split_member_key(contact.id) == ("abc123", member_hash("ann@acme.io"))
 
 
 def test_pending_and_transactional_members_have_not_signed_up() -> None:
@@ -103,7 +104,7 @@ def test_pending_and_transactional_members_have_not_signed_up() -> None:
 
 def test_the_subscriber_hash_is_mailchimps() -> None:
     # VENDOR-FACTS 3.8: the MD5 of the lower-case address
-    assert member_hash_of(" Jane.Doe@Example.COM ") == "0cba00ca3da1b283a57287bcceb17e35"
+    assert member_hash(" Jane.Doe@Example.COM ") == "0cba00ca3da1b283a57287bcceb17e35"
 
 
 @given(

@@ -11,12 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.mailchimp.client import MailchimpApi
 from connectors.mailchimp.keys import member_key
 from connectors.mailchimp.orders import ORDERS_STREAM, order_activity, pull_orders
 from sandbox.mailchimp import STORE_ID, MailchimpSandbox
 from sandbox.world.tables import World, WorldBuilder
 from scoring.records import ActivityType as T
-from tests.connectors.mailchimp_api import FrozenClock, SdkApi
+from tests.connectors.mailchimp_api import FrozenClock, sandbox_api
 from tests.sandbox.mailchimp_helpers import add_activity, reset
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -41,7 +42,13 @@ def build_world() -> World:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[MailchimpSandbox]:
-    emulator = MailchimpSandbox(build_world(), clock=FrozenClock())
+    emulator = MailchimpSandbox(
+        build_world(),
+        clock=FrozenClock(),
+        soft_bounce_share=0,
+        transactional_share=0,
+        archived_share=0,
+    )  # the world's hand-built expectations: every bounce hard, no one archived
     emulator.start()
     yield emulator
     emulator.stop()
@@ -54,12 +61,12 @@ def sandbox(server: MailchimpSandbox) -> MailchimpSandbox:
 
 
 @pytest.fixture
-def api(sandbox: MailchimpSandbox) -> SdkApi:
-    return SdkApi(sandbox)
+def api(sandbox: MailchimpSandbox) -> MailchimpApi:
+    return sandbox_api(sandbox)
 
 
 def test_orders_of_the_window_are_purchases_with_amount_currency_and_date(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     pages = list(pull_orders(api, [sandbox.list_id], ago(90)))
 
@@ -81,7 +88,7 @@ def test_orders_of_the_window_are_purchases_with_amount_currency_and_date(
 
 
 def test_a_new_order_appears_on_the_next_pull_with_the_same_ids_for_the_old(
-    api: SdkApi, sandbox: MailchimpSandbox
+    api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:
     before = {a.id for p in pull_orders(api, [sandbox.list_id], ago(90)) for a in p.activities}
     add_activity(sandbox, "gus@acme.io", T.PURCHASE, ago(0.5), amount=42.5)
@@ -94,9 +101,9 @@ def test_a_new_order_appears_on_the_next_pull_with_the_same_ids_for_the_old(
     ]
 
 
-def test_stores_of_other_audiences_are_not_read(api: SdkApi) -> None:
+def test_stores_of_other_audiences_are_not_read(api: MailchimpApi) -> None:
     assert list(pull_orders(api, ["otherlist0"], None)) == []
-    assert api.calls["ecommerce.get_store_orders"] == 0
+    assert api.calls().get("ecommerce.get_store_orders", 0) == 0
 
 
 ORDER = {

@@ -11,7 +11,7 @@ import pytest
 from connectors.attributes import AttributeMap
 from connectors.errors import RejectedError
 from connectors.mailchimp.connector import MailchimpConnector
-from connectors.mailchimp.members import member_hash_of
+from connectors.mailchimp.keys import member_hash
 from connectors.mailchimp.pull import OVERLAP, PAGE
 from connectors.mailchimp.settings import MailchimpSettings
 from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, MAILCHIMP_SYSTEM
@@ -99,7 +99,7 @@ def test_a_full_pull_pages_past_a_thousand_members(sandbox: MailchimpSandbox) ->
     assert [p.cursor is not None for p in pages] == [False, True]
     ids = [contact.id for p in pages for contact in p.contacts]
     assert len(set(ids)) == MEMBERS
-    assert ids[0] == f"{sandbox.list_id}:{member_hash_of('p0000@acme.io')}"
+    assert ids[0] == f"{sandbox.list_id}:{member_hash('p0000@acme.io')}"
     emails = {contact.email for p in pages for contact in p.contacts}
     assert "p1006@acme.io" in emails
     signups = [a for p in pages for a in p.activities if a.type is T.NEWSLETTER_SIGNUP]
