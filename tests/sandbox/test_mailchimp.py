@@ -673,7 +673,7 @@ def test_batch_record_failures_follow_the_seeded_fault_plan() -> None:
 # -- batch operations ----------------------------------------------------------------------
 
 
-def test_a_batch_runs_when_finished_and_its_results_are_a_tar_gz_of_json(
+def test_a_batch_runs_at_its_pace_and_its_results_are_a_tar_gz_of_json(
     client: Any, sandbox: MailchimpSandbox
 ) -> None:
     path = f"/lists/{sandbox.list_id}/members/{h('ann@acme.io')}"
@@ -697,7 +697,10 @@ def test_a_batch_runs_when_finished_and_its_results_are_a_tar_gz_of_json(
     name_before = client.lists.get_list_member(sandbox.list_id, h("ann@acme.io"))["merge_fields"][
         "FNAME"
     ]
+    waiting = client.batches.status(started["id"])
+    frozen(sandbox).offset = sandbox.batch_start_delay + 1 / sandbox.batch_pace
     running = client.batches.status(started["id"])
+    frozen(sandbox).offset = sandbox.batch_start_delay + 3 / sandbox.batch_pace
     finished = client.batches.status(started["id"])
 
     assert (started["status"], started["total_operations"], started["response_body_url"]) == (
@@ -705,7 +708,8 @@ def test_a_batch_runs_when_finished_and_its_results_are_a_tar_gz_of_json(
         3,
         "",
     )
-    assert name_before == "Ann" and running["status"] == "started"
+    assert name_before == "Ann" and waiting["status"] == "pending"
+    assert (running["status"], running["finished_operations"]) == ("started", 1)
     assert finished["status"] == "finished"
     assert (finished["finished_operations"], finished["errored_operations"]) == (3, 1)
     results = read_results(finished["response_body_url"])
