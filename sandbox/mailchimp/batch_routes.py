@@ -29,8 +29,9 @@ class BatchRoutes(MailchimpState):
     """POST and GET /batches, GET /batches/{batch_id}, GET /batch-results/{name} (no auth).
 
     A batch advances with the sandbox's clock, not with reads: it stays pending for
-    `batch_start_delay` vendor seconds, then runs `batch_pace` operations a second
-    (through the same handlers as live calls, in order), then is finished. Batches
+    `batch_start_delay` vendor seconds and until the batches before it finished, then
+    runs `batch_pace` operations a second (through the same handlers as live calls, in
+    order), then is finished. Batches
     are brought up to date before every request the sandbox serves, so what an
     operation did shows in live reads as soon as its time has come.
     """
@@ -58,16 +59,23 @@ class BatchRoutes(MailchimpState):
         return shaped(request, batch.to_json(self._results_url(batch)))
 
     def advance_batches(self) -> None:
-        """Run what each unfinished batch's time allows (under the sandbox's lock)."""
+        """Run what the clock allows of the unfinished batches (under the sandbox's lock),
+        one batch at a time in the order they came, as Mailchimp runs them."""
+        free = 0.0
         for batch in self.batches.values():
             if batch.status == "finished":
+                free = max(free, batch.ended)
                 continue
-            running = self.clock.now() - batch.started - self.batch_start_delay
+            begin = max(batch.started + self.batch_start_delay, free)
+            running = self.clock.now() - begin
             if running < 0:
-                continue
+                return
             due = min(len(batch.operations), int(running * self.batch_pace + 1e-6))
             batch.status = "started"
             self._run_operations(batch, due)
+            if batch.status != "finished":
+                return
+            batch.ended = free = begin + len(batch.operations) / self.batch_pace
 
     def finish_batch(self, batch: Batch) -> None:
         """Run a batch's remaining operations and keep their results archive."""

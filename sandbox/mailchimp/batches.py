@@ -24,6 +24,8 @@ class Batch:
     submitted_at: float
     started: float = 0.0
     """The sandbox clock's vendor seconds when it was submitted (its pace is measured from)."""
+    ended: float = 0.0
+    """The clock's vendor seconds when its last operation was due (once finished)."""
     status: str = "pending"
     results: list[dict[str, Any]] = field(default_factory=list)
     completed_at: float | None = None
