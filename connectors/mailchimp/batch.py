@@ -23,11 +23,11 @@ within the 120-second timeout), a member's operations always in one batch.
   operations are idempotent: the same merge values and tag states twice change
   nothing). A second failure leaves its members to the next run.
 - Waiting reads the batches in the order they run, each until finished: the first
-  batch first after `FIRST_POLL` seconds, then, while nothing moved, twice as long;
+  batch first after `FIRST_READ` seconds, then, while nothing moved, twice as long;
   once operations are seen done, as long as the pace measured says the rest needs
-  (plus a tenth), at most `LONGEST_POLL`; each later batch first after the time its
+  (plus a tenth), at most `LONGEST_WAIT`; each later batch first after the time its
   operations need at that pace. So a run of k batches reads about k + 2 statuses
-  against the k the fewest would be. A batch not finished after `GIVE_UP` seconds is
+  against the k the fewest would be. A batch not finished after `BATCH_GIVE_UP` seconds is
   left (its members kept for the next run; it may still land, and is harmless).
 - The archive is read safely: only regular files, at most `MOST_ARCHIVE` bytes
   downloaded and `MOST_FILE` per file unpacked, no path used, bad JSON a clear error
@@ -53,9 +53,9 @@ START = "batches.start"
 STATUS = "batches.status"
 LIST = "batches.list"
 BATCH_OPERATIONS = 10_000
-FIRST_POLL = 2.0
-LONGEST_POLL = 60.0
-GIVE_UP = 6 * 3600.0
+FIRST_READ = 2.0
+LONGEST_WAIT = 60.0
+BATCH_GIVE_UP = 6 * 3600.0
 MOST_ARCHIVE = 512 * 1024 * 1024
 MOST_FILE = 256 * 1024 * 1024
 
@@ -108,7 +108,7 @@ def write_batched(api: MailchimpApi, members: Sequence[MemberWrite]) -> WriteOut
     pace: float | None = None
     for batch in sent:  # Mailchimp runs them one after another, in this order
         if batch.batch_id is not None:
-            first = len(batch.operations) / pace * 1.05 if pace else FIRST_POLL
+            first = len(batch.operations) / pace * 1.05 if pace else FIRST_READ
             batch.info, pace = wait(api, reader(api, batch), first, pace)
     outcome = WriteOutcome()
     for batch in sent:
@@ -160,7 +160,7 @@ def reader(api: MailchimpApi, batch: Sent) -> Callable[[], dict[str, Any]]:
 def wait(
     api: MailchimpApi, read_once: Callable[[], dict[str, Any]], first: float, pace: float | None
 ) -> tuple[dict[str, Any], float | None]:
-    """The batch as read once finished (or when `GIVE_UP` seconds had passed), and the
+    """The batch as read once finished (or when `BATCH_GIVE_UP` seconds had passed), and the
     pace (operations a second) measured; `first`: seconds before the first read."""
     clock = api.policy.clock
     begun = clock.now()
@@ -171,7 +171,7 @@ def wait(
             clock.sleep(delay)
             waited += delay
         info = read_once()
-        if info.get("status") == "finished" or waited >= GIVE_UP:
+        if info.get("status") == "finished" or waited >= BATCH_GIVE_UP:
             return info, pace
         total = int(info.get("total_operations") or 0)
         done, now = int(info.get("finished_operations") or 0), clock.now()
@@ -181,8 +181,8 @@ def wait(
             pace = done / (now - begun)  # slower than the true pace: its start was later
         if done > 0 and (seen is None or done > seen[1]):
             seen = (now, done)
-        delay = (total - done) / pace * 1.1 + 0.5 if pace else max(2 * delay, FIRST_POLL)
-        delay = min(delay, LONGEST_POLL)
+        delay = (total - done) / pace * 1.1 + 0.5 if pace else max(2 * delay, FIRST_READ)
+        delay = min(delay, LONGEST_WAIT)
 
 
 def batch_results(api: MailchimpApi, batch: Sent) -> dict[str, tuple[int, str]]:
