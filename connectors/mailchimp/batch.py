@@ -163,7 +163,6 @@ def wait(
     """The batch as read once finished (or when `BATCH_GIVE_UP` seconds had passed), and the
     pace (operations a second) measured; `first`: seconds before the first read."""
     clock = api.policy.clock
-    begun = clock.now()
     delay, waited = first, 0.0
     seen: tuple[float, int] | None = None
     while True:
@@ -177,11 +176,15 @@ def wait(
         done, now = int(info.get("finished_operations") or 0), clock.now()
         if seen is not None and done > seen[1] and now > seen[0]:
             pace = (done - seen[1]) / (now - seen[0])
-        elif seen is None and done > 0 and now > begun:
-            pace = done / (now - begun)  # slower than the true pace: its start was later
+        first_move = seen is None and done > 0
         if done > 0 and (seen is None or done > seen[1]):
             seen = (now, done)
-        delay = (total - done) / pace * 1.1 + 0.5 if pace else max(2 * delay, FIRST_READ)
+        if pace:
+            delay = (total - done) / pace * 1.1 + 0.5
+        elif first_move:
+            delay = FIRST_READ  # when it started is not said: its pace is measured from here
+        else:
+            delay = max(2 * delay, FIRST_READ)
         delay = min(delay, LONGEST_WAIT)
 
 
