@@ -34,11 +34,12 @@ Two paths, by the number of writes of the run (`batch_write_above`, default 20):
 - more: `POST /batches` of the same PATCH and tag operations (`connectors.mailchimp.batch`),
   1 start, 1 status read at least and 1 download per 10,000 operations, plus the one
   segment read. For 50,000 members with a stage change each: 100,000 operations, 10
-  batches, about 31 calls. The alternatives, counted for the same run: batch subscribe
-  would be 100 calls of 500 (and creates members); stage tags through the static
-  segment endpoint (`lists.batch_segment_members`, 500 addresses a call, one tag a call)
-  would add at least 100 calls to add the new tags and 100 to remove old ones, against 0
-  inside the batches. So batches, with the tags inside them.
+  batches, 31 calls at the fewest, about 33 (the first batch is read twice more to
+  measure Mailchimp's pace; bench/mailchimp_sync.py). The alternatives, counted for
+  the same run: batch subscribe would be 100 calls of 500 (and creates members);
+  stage tags through the static segment endpoint (`lists.batch_segment_members`, 500
+  addresses a call, one tag a call) would add at least 100 calls to add the new tags
+  and 100 to remove old ones, against 0 inside the batches. So batches, with the tags inside them.
 """
 
 from __future__ import annotations
