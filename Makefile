@@ -53,6 +53,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/world.py
 	$(BIN)/python bench/hubspot_sync.py
 	$(BIN)/python bench/salesforce_sync.py
+	$(BIN)/python bench/mailchimp_sync.py
 	$(BIN)/python bench/faults.py
 
 clean:

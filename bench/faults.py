@@ -64,10 +64,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from connectors.mailchimp.system import STAGE_TAG
 from connectors.registry import SYSTEMS
 from connectors.system import System
 from sandbox import FaultPlan, Sandbox, SandboxClock
 from sandbox.http import Emulator
+from sandbox.mailchimp.simulation import add_activity as mailchimp_activity
+from sandbox.mailchimp.values import subscriber_hash
 from sandbox.salesforce import sandbox_session
 from sandbox.salesforce.values import to_json
 from scoring import RuleSet, load_rules
@@ -90,6 +93,10 @@ BULK_ABOVE = 150
 """Salesforce's `bulk_write_above` and `bulk_query_above` in the campaign: at 600 people
 its full sync writes about 320 Leads and Contacts and pulls some 200 to 2,500 records a
 stream, an incremental sync a few dozen."""
+
+BATCHES_ABOVE = 40
+"""Mailchimp's `batch_write_above` in the campaign: a full sync writes its few hundred
+members through `/batches`, an incremental one its few dozen call by call."""
 
 Values = dict[str, dict[str, str | None]]
 
@@ -205,6 +212,45 @@ def salesforce_jobs(emulator: Any, rnd: random.Random) -> None:
     emulator.bulk.fail_after = rnd.randint(60, 140)
 
 
+def mailchimp_held(box: Sandbox, names: Sequence[str]) -> Values:
+    """Every member the audience still holds (archived ones too: a write may reach them),
+    by leadscore's record id, with its merge fields of these names and its stage tag."""
+    audience, list_id = box.mailchimp.audience, box.mailchimp.list_id
+    found: Values = {}
+    with box.mailchimp.lock:
+        for row in range(audience.size):
+            if row in audience.deleted:
+                continue
+            member = audience.member(row)
+            values: dict[str, str | None] = {
+                n: str(member.merge_fields[n]) or None for n in names if n in member.merge_fields
+            }
+            stages = sorted(t for t in member.tags if t.startswith(STAGE_TAG))
+            values["stage tag"] = ", ".join(stages) or None
+            found[f"{list_id}:{subscriber_hash(audience.emails[row])}"] = values
+    return found
+
+
+def mailchimp_people(box: Sandbox) -> list[str]:
+    """The addresses of the members the audience holds."""
+    audience = box.mailchimp.audience
+    return [audience.emails[row] for row in range(audience.size) if row not in audience.deleted]
+
+
+def mailchimp_add(box: Sandbox, email: str, kind: Any, at: datetime) -> None:
+    """An open or a click of one of the world's campaigns, chosen by the address."""
+    campaigns = len(box.mailchimp.campaigns)
+    campaign = sum(map(ord, email)) % max(1, campaigns)
+    mailchimp_activity(box.mailchimp, email, kind, at, campaign=campaign,
+                       url="https://example.com/pricing")  # fmt: skip
+
+
+def mailchimp_connections(emulator: Any, rnd: random.Random) -> None:
+    """Another app of the account holds most of its 10 connections: 2 to 4 are left, so
+    the connector's own 10 meet Mailchimp's 429 ("too many simultaneous connections")."""
+    emulator.max_connections = rnd.randint(2, 4)
+
+
 TARGETS: dict[str, Target] = {
     "hubspot": Target(
         lambda box: box.hubspot,
@@ -224,6 +270,17 @@ TARGETS: dict[str, Target] = {
         salesforce_faults,
         sandbox_session,
         salesforce_jobs,
+    ),
+    "mailchimp": Target(
+        lambda box: box.mailchimp,
+        lambda box: (
+            dict(box.connection_settings()["mailchimp"]) | {"batch_write_above": str(BATCHES_ABOVE)}
+        ),
+        mailchimp_held,
+        mailchimp_people,
+        (ActivityType.EMAIL_OPEN, ActivityType.EMAIL_CLICK),
+        mailchimp_add,
+        heavy_jobs=mailchimp_connections,
     ),
 }
 

@@ -10,10 +10,11 @@ in `SYSTEMS`.
 from __future__ import annotations
 
 from connectors.hubspot.system import HUBSPOT_SYSTEM
+from connectors.mailchimp.system import MAILCHIMP_SYSTEM
 from connectors.salesforce.system import SALESFORCE_SYSTEM
 from connectors.system import System
 
-SYSTEMS: tuple[System, ...] = (HUBSPOT_SYSTEM, SALESFORCE_SYSTEM)
+SYSTEMS: tuple[System, ...] = (HUBSPOT_SYSTEM, SALESFORCE_SYSTEM, MAILCHIMP_SYSTEM)
 
 
 def system(name: str) -> System:

@@ -117,6 +117,11 @@ class Sandbox:
                 "client_secret": login["consumer_secret"],
                 "my_domain": f"https://{login['domain']}.salesforce.com",
             },
+            "mailchimp": {
+                "api_key": self.mailchimp.api_key,
+                "base_url": self.mailchimp.base_url,
+                "audiences": f'["{self.mailchimp.list_id}"]',
+            },
         }
 
     def sessions(self) -> dict[str, requests.Session]:

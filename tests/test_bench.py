@@ -191,3 +191,22 @@ def test_the_salesforce_bench_writes_every_record_by_both_paths_at_the_fewest_ca
     assert written > 50 and bulk[1] == collections[1]
     assert collections[2] == collections[3] == str(-(-written // 200))  # calls at the minimum
     assert int(bulk[3]) == 2 * 4  # a Lead job and a Contact job: create, upload, close, a poll
+
+
+def test_the_mailchimp_bench_writes_every_member_by_both_paths(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Imported by name, so that the sandbox's own process (spawned) finds `serve` too.
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "bench"))
+    module = importlib.import_module("mailchimp_sync")
+    try:
+        module.main(["--members", "300", "--direct", "30", "--scale", "20", "--latency", "0.05"])
+    finally:
+        sys.modules.pop("mailchimp_sync", None)
+    out = capsys.readouterr().out
+
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line[:1].islower()}
+    batches, direct = rows["batches"], rows["direct"]
+    assert int(batches[1].replace(",", "")) > 150 and int(direct[1]) > 10
+    assert direct[2] == direct[3]  # call by call: a PATCH and a tags POST each, and one read
+    assert int(batches[3]) == 4  # one batch: start, a status read, download; one tags read

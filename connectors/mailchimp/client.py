@@ -193,8 +193,15 @@ class MailchimpApi:
             raise ValueError(f"the Mailchimp SDK has no operation {operation!r}")
         return method  # type: ignore[no-any-return]
 
-    def call(self, operation: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Call the SDK's `operation` with `args`, `kwargs`; its answer's JSON ({} for a 204)."""
+    def call(
+        self, operation: str, *args: Any, repeatable: bool = True, **kwargs: Any
+    ) -> dict[str, Any]:
+        """Call the SDK's `operation` with `args`, `kwargs`; its answer's JSON ({} for a 204).
+
+        `repeatable=False`: not tried again after a failure that may have carried it out
+        (a 5xx, a dropped or lost answer), only after a 429 (refused unprocessed); for
+        a request Mailchimp would carry out twice, such as `batches.start`.
+        """
         method = self.method(operation)
 
         def attempt() -> dict[str, Any]:
@@ -202,7 +209,9 @@ class MailchimpApi:
                 result = method(*args, **kwargs)
             return checked(operation, result)
 
-        return self.policy.call(operation, attempt, mailchimp_failure(operation))
+        return self.policy.call(
+            operation, attempt, mailchimp_failure(operation), repeatable=repeatable
+        )
 
     def download(self, url: str) -> bytes:
         """The bytes at `url` (a batch's pre-signed `response_body_url`; no credential is

@@ -3,9 +3,9 @@
 Audience members in (`pull("contacts")`), their campaigns' email activity
 (`email_activity`: campaigns sent before the rules' longest window for email activity
 are not read) and their stores' orders (`orders`), leadscore's merge fields created in each
-audience (`setup`), one member fetched for a trigger (`fetch`); writing scores
-back (batch subscribe of merge fields and stage tags) is not part of this class yet,
-so the system is not registered in `connectors.registry.SYSTEMS` until it is.
+audience (`setup`), one member fetched for a trigger (`fetch`), scores written back
+as merge fields and a stage tag (`write`: `connectors.mailchimp.write` says how and
+why, `connectors.mailchimp.batch` for runs that write many).
 """
 
 from __future__ import annotations
@@ -18,16 +18,27 @@ from typing import Any
 from connectors.attributes import AttributeMap
 from connectors.mailchimp.activity import pull_email_activity
 from connectors.mailchimp.attributes import MAILCHIMP_ATTRIBUTES
+from connectors.mailchimp.batch import write_batched
 from connectors.mailchimp.client import MAILCHIMP_TIMEOUT, MailchimpApi
 from connectors.mailchimp.orders import pull_orders
 from connectors.mailchimp.pull import audience_ids, fetch_member, pull_members
 from connectors.mailchimp.setup import setup_merge_fields
-from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES
+from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, STAGE_TAG
+from connectors.mailchimp.write import member_writes, write_direct
 from connectors.paging import load_cursor
 from connectors.policy import CallPolicy, Clock
-from connectors.protocol import Capabilities, FieldSpec, OwnWrites, Page, SetupReport
+from connectors.protocol import (
+    Capabilities,
+    FieldSpec,
+    OwnWrites,
+    Page,
+    SetupReport,
+    Write,
+    WriteOutcome,
+)
 from scoring.records import ActivityType
 
+BATCH_WRITE_ABOVE = 20
 EMAIL_TYPES = tuple(t for t in ActivityType if t.value.startswith("email_"))
 """The activity types campaign reports give (sends, opens, clicks, bounces, departures)."""
 
@@ -48,6 +59,7 @@ class MailchimpConnector:
         timeout: float = MAILCHIMP_TIMEOUT,
         audiences: Sequence[str] = (),
         tags: bool = True,
+        batch_write_above: int = BATCH_WRITE_ABOVE,
         attributes: AttributeMap | None = None,
         policy: CallPolicy | None = None,
         clock: Clock | None = None,
@@ -73,6 +85,10 @@ class MailchimpConnector:
         """The oldest moment the rules read activities of some types from (None: all)."""
         self.skipped: Counter[str] = Counter()
         """Report records and orders passed over, by reason, since the connector was built."""
+        self.batch_write_above = batch_write_above
+        """Runs writing more members than this go through `/batches`; fewer, call by call."""
+        self.held: dict[str, frozenset[str]] = {}
+        """The stage tags each member held when pulled (a write that keeps them sends none)."""
 
     @property
     def system(self) -> str:
@@ -90,7 +106,8 @@ class MailchimpConnector:
 
     def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
         if stream == "contacts":
-            return pull_members(self.api, self.audiences, load_cursor(cursor), self.attributes)
+            pages = pull_members(self.api, self.audiences, load_cursor(cursor), self.attributes)
+            return self._noting_tags(pages)
         if stream == "email_activity":
             oldest = self.history(EMAIL_TYPES)
             lists = audience_ids(self.api, self.audiences)
@@ -100,6 +117,15 @@ class MailchimpConnector:
             oldest = self.history((ActivityType.PURCHASE,))
             return pull_orders(self.api, lists, oldest, skipped=self.skipped)
         raise ValueError(f"Mailchimp has no stream {stream!r}; it has {', '.join(self.streams)}")
+
+    def _noting_tags(self, pages: Iterator[Page]) -> Iterator[Page]:
+        for page in pages:
+            for contact in page.contacts:
+                tags = contact.attributes.get("tags")
+                names = tags if isinstance(tags, list | tuple) else ()
+                held = frozenset(str(t) for t in names if str(t).startswith(STAGE_TAG))
+                self.held[contact.id] = held
+            yield page
 
     def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
         """One member by `<list_id>:<subscriber hash>`, or by email (first audience holding it)."""
@@ -113,8 +139,25 @@ class MailchimpConnector:
         return []
 
     def write_size(self, planned: int) -> int:
-        """A batch subscribe's 500, whatever the run writes."""
-        return self.capabilities.write_batch_size
+        """Every write of the run in one call: direct calls for a few, batches for more."""
+        return max(planned, 1)
+
+    def write(self, writes: Sequence[Write]) -> WriteOutcome:
+        """Merge fields (and the stage tag) of existing members; nobody created or
+        resubscribed. More than `batch_write_above` through `/batches`."""
+        outcome = WriteOutcome()
+        members = member_writes(self.api, writes, self.tags, self.held, outcome)
+        if not members:
+            return outcome
+        if len(members) > self.batch_write_above:
+            landed = write_batched(self.api, members)
+        else:
+            landed = write_direct(self.api, members)
+        outcome.written.extend(landed.written)
+        outcome.failed.extend(landed.failed)
+        outcome.gone.extend(landed.gone)
+        outcome.stamps.extend(landed.stamps)
+        return outcome
 
     def start_run(self) -> None:
         """Mailchimp has no daily budget: nothing starts afresh."""
@@ -123,6 +166,11 @@ class MailchimpConnector:
         return None
 
     def after_writes(self, stream: str, cursor: str, ours: OwnWrites) -> str:
-        """The cursor as it is: the next pull reads our own writes again (and finds
-        nothing to write); passing over them comes with the writes."""
+        """The cursor as it is: the next pull reads our own writes again (the store finds
+        nothing changed in them). Mailchimp answers each PATCH with the member's
+        `last_changed` (so `write` reports stamps), but its member list filters only by
+        status and `since_last_changed`/`before_last_changed`, not by a merge field's
+        value (API reference, list members), so a pull cannot ask to pass over members
+        holding our `scored_at` and unchanged since: it would read the same pages and
+        drop them itself, saving no call."""
         return cursor

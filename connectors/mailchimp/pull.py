@@ -90,7 +90,7 @@ def pull_members(
         seen: set[tuple[str, str]] = set()
         offset = 0
         while True:
-            filters = {"since_last_changed": after} if after else {}
+            filters: dict[str, Any] = {"since_last_changed": after} if after else {}
             data = api.call(
                 MEMBERS,
                 list_id,

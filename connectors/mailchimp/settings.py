@@ -75,6 +75,12 @@ class MailchimpSettings(SystemSettings):
     tags: bool = Field(
         True, description="Mark each member's stage with a tag 'leadscore: <stage>'."
     )
+    batch_write_above: int = Field(
+        20,
+        ge=0,
+        description="Runs writing more members than this send them through /batches "
+        "(asynchronous, fewest calls); fewer are written call by call (at once).",
+    )
     attributes: dict[str, str] = Field(
         default_factory=dict,
         description="Merge tag -> rule attribute, as JSON, on top of the defaults "

@@ -25,8 +25,9 @@ a Z (a date field would lose the time); disqualified is "true"/"false" text, the
 grade and stage text. Reasons are cut to 255 characters by the sync, which drops
 reasons (summing them into "+N from M more") rather than cutting one, so they
 still add up (see `sync.fields.written_reasons`). Our stage is also a tag
-`leadscore: <stage>` (not ordered); members are written by email, 500 to a
-`POST /lists/{list_id}` batch (the API reference's limit).
+`leadscore: <stage>` (not ordered); members are written by their subscriber hash
+(the MD5 of the address), a few call by call, more through `/batches`
+(`connectors.mailchimp.write`).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def build_mailchimp(settings: MailchimpSettings, options: BuildOptions) -> Conne
     from connectors.mailchimp.connector import MailchimpConnector
 
     key, token = settings.api_key, settings.access_token
-    return MailchimpConnector(  # type: ignore[return-value]  # writes land on another branch
+    return MailchimpConnector(
         api_key=key.get_secret_value() if key is not None else None,
         access_token=token.get_secret_value() if token is not None else None,
         server=settings.server,
@@ -141,6 +142,7 @@ def build_mailchimp(settings: MailchimpSettings, options: BuildOptions) -> Conne
         timeout=settings.timeout,
         audiences=settings.audiences,
         tags=settings.tags,
+        batch_write_above=settings.batch_write_above,
         attributes=options.attributes,
         clock=options.pace,
         seed=options.seed,

@@ -131,6 +131,8 @@ class Audience:
             self.soft = np.zeros(0, dtype=bool)
             self.columns = Columns(np.zeros(0, np.int8), np.zeros(0, np.float64))
         self.edited: dict[int, Member] = {}
+        self.deleted: set[int] = set()
+        """Rows deleted for good: no longer found by id, nor listed."""
         self.emails = self._world_emails()
         self.rows_by_hash = {subscriber_hash(e): row for row, e in enumerate(self.emails)}
         self.merge_fields = [
@@ -214,6 +216,11 @@ class Audience:
         self.emails[row] = email
         self.edit(row).email = email
 
+    def delete(self, row: int) -> None:
+        """Delete a member for good: its id is free again (a new member may take it)."""
+        del self.rows_by_hash[subscriber_hash(self.emails[row])]
+        self.deleted.add(row)
+
     def select(
         self, status: str | None, since: float | None, before: float | None
     ) -> npt.NDArray[np.intp]:
@@ -225,6 +232,8 @@ class Audience:
             mask &= self.columns.changed >= since
         if before is not None:
             mask &= self.columns.changed <= before
+        if self.deleted:
+            mask[list(self.deleted)] = False
         return np.flatnonzero(mask)
 
     def counts(self) -> dict[str, int]:

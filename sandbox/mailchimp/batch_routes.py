@@ -28,7 +28,12 @@ from sandbox.mailchimp.values import short_id
 class BatchRoutes(MailchimpState):
     """POST and GET /batches, GET /batches/{batch_id}, GET /batch-results/{name} (no auth).
 
-    A batch's operations run when it finishes, through the same handlers as live calls.
+    A batch advances with the sandbox's clock, not with reads: it stays pending for
+    `batch_start_delay` vendor seconds and until the batches before it finished, then
+    runs `batch_pace` operations a second (through the same handlers as live calls, in
+    order), then is finished. Batches
+    are brought up to date before every request the sandbox serves, so what an
+    operation did shows in live reads as soon as its time has come.
     """
 
     def _start_batch(self, request: Request) -> Response:
@@ -38,6 +43,7 @@ class BatchRoutes(MailchimpState):
             raise invalid(SCHEMA_DETAIL, problems)
         number = len(self.batches)
         batch = Batch(short_id("batch", self.list_id, number), body["operations"], self.now())
+        batch.started = self.clock.now()
         self.batches[batch.id] = batch
         return ok(batch.to_json(""))
 
@@ -50,19 +56,41 @@ class BatchRoutes(MailchimpState):
         batch = self.batches.get(path_param(request, "batch_id"))
         if batch is None:
             raise not_found()
-        batch.reads += 1
-        if batch.status != "finished":
-            if batch.reads >= self.batch_polls:
-                self.finish_batch(batch)
-            else:
-                batch.status = "started"
         return shaped(request, batch.to_json(self._results_url(batch)))
 
+    def advance_batches(self) -> None:
+        """Run what the clock allows of the unfinished batches (under the sandbox's lock),
+        one batch at a time in the order they came, as Mailchimp runs them."""
+        free = 0.0
+        for batch in self.batches.values():
+            if batch.status == "finished":
+                free = max(free, batch.ended)
+                continue
+            begin = max(batch.started + self.batch_start_delay, free)
+            running = self.clock.now() - begin
+            if running < 0:
+                return
+            due = min(len(batch.operations), int(running * self.batch_pace + 1e-6))
+            batch.status = "started"
+            self._run_operations(batch, due)
+            if batch.status != "finished":
+                return
+            batch.ended = free = begin + len(batch.operations) / self.batch_pace
+
     def finish_batch(self, batch: Batch) -> None:
-        """Run a batch's operations and keep their results archive."""
-        batch.results = [self._run_operation(op) for op in batch.operations]
-        batch.status, batch.completed_at = "finished", self.now()
-        batch.archive = results_archive(batch.id, batch.results, batch.completed_at)
+        """Run a batch's remaining operations and keep their results archive."""
+        self._run_operations(batch, len(batch.operations))
+
+    def _run_operations(self, batch: Batch, due: int) -> None:
+        was, self.advancing = self.advancing, True  # operations pass through `_locked`
+        try:
+            for operation in batch.operations[len(batch.results) : due]:
+                batch.results.append(self._run_operation(operation))
+        finally:
+            self.advancing = was
+        if len(batch.results) == len(batch.operations):
+            batch.status, batch.completed_at = "finished", self.now()
+            batch.archive = results_archive(batch.id, batch.results, batch.completed_at)
 
     def _run_operation(self, operation: dict[str, Any]) -> dict[str, Any]:
         """One batch operation through the live handlers; `record_failure` fails some."""

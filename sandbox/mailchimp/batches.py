@@ -22,8 +22,11 @@ class Batch:
     id: str
     operations: list[dict[str, Any]]
     submitted_at: float
+    started: float = 0.0
+    """The sandbox clock's vendor seconds when it was submitted (its pace is measured from)."""
+    ended: float = 0.0
+    """The clock's vendor seconds when its last operation was due (once finished)."""
     status: str = "pending"
-    reads: int = 0
     results: list[dict[str, Any]] = field(default_factory=list)
     completed_at: float | None = None
     archive: bytes = b""

@@ -85,6 +85,13 @@ class MailchimpSandbox(
             ("GET", member, lists + "get_list_member", self._member),
             ("PUT", member, lists + "set_list_member", self._put_member),
             ("PATCH", member, lists + "update_list_member", self._patch_member),
+            ("DELETE", member, lists + "delete_list_member", self._archive_member),
+            (
+                "POST",
+                member + "/actions/delete-permanent",
+                lists + "delete_list_member_permanent",
+                self._delete_member,
+            ),
             ("GET", member + "/tags", lists + "get_list_member_tags", self._tags),
             ("POST", member + "/tags", lists + "update_list_member_tags", self._post_tags),
             ("GET", member + "/activity-feed", lists + "get_list_member_activity_feed", self._feed),
@@ -132,6 +139,8 @@ class MailchimpSandbox(
 
         def run(request: Request) -> Response:
             with self.lock:
+                if self.batches and not self.advancing:
+                    self.advance_batches()
                 return handler(request)
 
         return run

@@ -129,6 +129,19 @@ class MemberRoutes(MailchimpState):
         self._update_member(row, json_body(request))
         return ok(member_json(self.audience, row))
 
+    def _archive_member(self, request: Request) -> Response:
+        """DELETE: the member is archived (its data kept, listed as archived)."""
+        row = self._row(request)
+        if self.audience.status(row) != "archived":
+            self.audience.set_status(row, "archived")
+            self.audience.touch(row, self.now())
+        return no_content()
+
+    def _delete_member(self, request: Request) -> Response:
+        """The delete-permanent action: the member is gone; its id answers 404."""
+        self.audience.delete(self._row(request))
+        return no_content()
+
     def _create_member(self, key: str, body: dict[str, Any]) -> int:
         email = str(body.get("email_address") or "").strip()
         if not email:

@@ -19,6 +19,11 @@ from sandbox.mailchimp.segments import world_tag_counts
 from sandbox.mailchimp.values import short_id
 from sandbox.world.tables import World
 
+BATCH_START_DELAY = 2.0
+"""Vendor seconds before a batch starts (Mailchimp queues batches; none is documented)."""
+BATCH_PACE = 1000.0
+"""Operations a batch runs per vendor second (an assumption: Mailchimp documents none)."""
+
 
 class MailchimpState(Emulator):
     """The sandbox's data over one projected world, and the lookups its handlers share."""
@@ -50,8 +55,11 @@ class MailchimpState(Emulator):
         """The most simultaneous connections one key held since the start or `reset`."""
         self.epoch = world.now if world is not None else float(int(time.time()))
         self.list_id = short_id("audience", world.seed if world is not None else 0)
-        self.batch_polls = 2
-        """Status reads after which a batch is finished (the reads before say "started")."""
+        self.batch_start_delay = BATCH_START_DELAY
+        """Vendor seconds a batch waits (pending) before its first operation runs."""
+        self.batch_pace = BATCH_PACE
+        """Operations a batch runs per vendor second once started."""
+        self.advancing = False
         self.in_flight: defaultdict[str | None, int] = defaultdict(int)
         self._local = threading.local()
         self.project_world()

@@ -673,7 +673,7 @@ def test_batch_record_failures_follow_the_seeded_fault_plan() -> None:
 # -- batch operations ----------------------------------------------------------------------
 
 
-def test_a_batch_runs_when_finished_and_its_results_are_a_tar_gz_of_json(
+def test_a_batch_runs_at_its_pace_and_its_results_are_a_tar_gz_of_json(
     client: Any, sandbox: MailchimpSandbox
 ) -> None:
     path = f"/lists/{sandbox.list_id}/members/{h('ann@acme.io')}"
@@ -697,7 +697,10 @@ def test_a_batch_runs_when_finished_and_its_results_are_a_tar_gz_of_json(
     name_before = client.lists.get_list_member(sandbox.list_id, h("ann@acme.io"))["merge_fields"][
         "FNAME"
     ]
+    waiting = client.batches.status(started["id"])
+    frozen(sandbox).offset = sandbox.batch_start_delay + 1 / sandbox.batch_pace
     running = client.batches.status(started["id"])
+    frozen(sandbox).offset = sandbox.batch_start_delay + 3 / sandbox.batch_pace
     finished = client.batches.status(started["id"])
 
     assert (started["status"], started["total_operations"], started["response_body_url"]) == (
@@ -705,7 +708,8 @@ def test_a_batch_runs_when_finished_and_its_results_are_a_tar_gz_of_json(
         3,
         "",
     )
-    assert name_before == "Ann" and running["status"] == "started"
+    assert name_before == "Ann" and waiting["status"] == "pending"
+    assert (running["status"], running["finished_operations"]) == ("started", 1)
     assert finished["status"] == "finished"
     assert (finished["finished_operations"], finished["errored_operations"]) == (3, 1)
     results = read_results(finished["response_body_url"])
@@ -902,3 +906,39 @@ def test_an_empty_sandbox_serves_an_empty_audience() -> None:
         assert client.lists.get_list_members_info(mc.list_id)["total_items"] == 0
         assert client.campaigns.list()["total_items"] == 0
         assert client.ecommerce.get_all_store_customers(STORE_ID)["customers"] == []
+
+
+def test_batches_run_one_after_another_at_their_pace(
+    client: Any, sandbox: MailchimpSandbox
+) -> None:
+    ping = {"method": "GET", "path": "/ping"}
+    first = client.batches.start({"operations": [ping] * 4})
+    second = client.batches.start({"operations": [ping] * 2})
+    delay, pace = sandbox.batch_start_delay, sandbox.batch_pace
+
+    frozen(sandbox).offset = delay + 4 / pace
+    after_first = (client.batches.status(first["id"]), client.batches.status(second["id"]))
+    frozen(sandbox).offset = delay + 5 / pace
+    running = client.batches.status(second["id"])
+    frozen(sandbox).offset = delay + 6 / pace
+
+    assert after_first[0]["status"] == "finished"
+    assert (after_first[1]["status"], after_first[1]["finished_operations"]) == ("started", 0)
+    assert (running["status"], running["finished_operations"]) == ("started", 1)
+    assert client.batches.status(second["id"])["status"] == "finished"
+
+
+def test_a_deleted_member_is_gone_and_an_archived_one_kept(
+    client: Any, sandbox: MailchimpSandbox
+) -> None:
+    client.lists.delete_list_member(sandbox.list_id, h("ann@acme.io"))
+    client.lists.delete_list_member_permanent(sandbox.list_id, h("bob@acme.io"))
+
+    assert client.lists.get_list_member(sandbox.list_id, h("ann@acme.io"))["status"] == "archived"
+    with pytest.raises(ApiClientError) as caught:
+        client.lists.update_list_member(
+            sandbox.list_id, h("bob@acme.io"), {"merge_fields": {"FNAME": "Bo"}}
+        )
+    assert caught.value.status_code == 404
+    listed = client.lists.get_list_members_info(sandbox.list_id, count=1000)["members"]
+    assert h("bob@acme.io") not in {m["id"] for m in listed}

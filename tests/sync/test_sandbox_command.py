@@ -136,7 +136,8 @@ def test_a_users_sync_against_the_real_clock_sandbox_writes_what_the_demo_writes
     demo_store = tmp_path / "demo.db"
     rules = parse_rules(default_rules_text(), "default.yaml")
     screen = Console(file=io.StringIO(), width=120)
-    run_demo(screen, rules, people=300, seed=2, touched=0, state=demo_store, systems=["hubspot"])
+    both = ["hubspot", "mailchimp"]  # the systems the printed lines reach
+    run_demo(screen, rules, people=300, seed=2, touched=0, state=demo_store, systems=both)
     demo = open_store(f"sqlite:///{demo_store}").written_values("hubspot")
 
     assert [step.exit_code for step in steps] == [0, 0, 0], [s.output for s in steps]
@@ -145,6 +146,9 @@ def test_a_users_sync_against_the_real_clock_sandbox_writes_what_the_demo_writes
         "LEADSCORE_HUBSPOT__HOST",
         "LEADSCORE_HUBSPOT__LIFECYCLE_STAGES",
         "LEADSCORE_HUBSPOT__TIER",
+        "LEADSCORE_MAILCHIMP__API_KEY",
+        "LEADSCORE_MAILCHIMP__AUDIENCES",
+        "LEADSCORE_MAILCHIMP__BASE_URL",
         "LEADSCORE_STATE_URL",
     ]
     assert (user / "leadscore-sandbox.db").exists()  # the store the lines name

@@ -1,0 +1,269 @@
+"""The Mailchimp connector's writes, over the sandbox and the real SDK: merge fields and
+stage tags of existing members only, call by call for a few, through /batches for more."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from connectors.errors import TransportError
+from connectors.mailchimp.batch import parse_archive
+from connectors.mailchimp.connector import MailchimpConnector
+from connectors.mailchimp.keys import member_hash
+from connectors.protocol import FieldSpec, Write
+from sandbox.clock import SandboxClock
+from sandbox.faults import FaultPlan
+from sandbox.mailchimp import MailchimpSandbox
+from sandbox.mailchimp.client import sandbox_client
+from sandbox.world.tables import MAILCHIMP, World, WorldBuilder
+from tests.sandbox.mailchimp_helpers import reset
+
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+MEMBERS = 60
+FIELDS = [
+    FieldSpec("score", "LS_SCORE", "Lead score", "number"),
+    FieldSpec("stage", "LS_STAGE", "Stage", "text"),
+    FieldSpec("reasons", "LS_REASONS", "Reasons", "text"),
+]
+
+
+def world() -> World:
+    b = WorldBuilder(NOW)
+    acme = b.company("Acme", "acme.io")
+    for n in range(MEMBERS):
+        b.person(f"P{n}", "Lee", f"p{n:03}@acme.io", acme, systems=MAILCHIMP,
+                 created_at=NOW - timedelta(days=100))  # fmt: skip
+    return b.build(seed=3)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[MailchimpSandbox]:
+    # vendor time 500 times real time: a batch's start delay and pace pass in milliseconds
+    emulator = MailchimpSandbox(
+        world(), api_key="writekey-us1", clock=SandboxClock(500), archived_share=0.0,
+        transactional_share=0.0,
+    )  # fmt: skip
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def sandbox(server: MailchimpSandbox) -> MailchimpSandbox:
+    reset(server)
+    server.faults = FaultPlan()
+    connector(server).setup(FIELDS)
+    server.peak_connections = 0
+    return server
+
+
+def connector(sandbox: MailchimpSandbox, **options: object) -> MailchimpConnector:
+    return MailchimpConnector(
+        api_key=sandbox.api_key, base_url=sandbox.base_url, clock=sandbox.clock, seed=1,
+        **options,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def rid(sandbox: MailchimpSandbox, email: str) -> str:
+    return f"{sandbox.list_id}:{member_hash(email)}"
+
+
+def write_of(sandbox: MailchimpSandbox, n: int, stage: str = "MQL", score: str = "42") -> Write:
+    email = f"p{n:03}@acme.io"
+    values = {"LS_SCORE": score, "LS_STAGE": stage, "LS_REASONS": "+42 guide"}
+    return Write(rid(sandbox, email), values, email)
+
+
+def member(sandbox: MailchimpSandbox, n: int) -> dict[str, object]:
+    client = sandbox_client(sandbox)
+    return client.lists.get_list_member(sandbox.list_id, member_hash(f"p{n:03}@acme.io"))  # type: ignore[no-any-return]
+
+
+def tags_of(m: dict[str, object]) -> set[str]:
+    return {str(t["name"]) for t in m["tags"]}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("above", [100, 0], ids=["direct", "batches"])
+def test_writes_set_merge_fields_and_the_stage_tag_and_nothing_else(
+    sandbox: MailchimpSandbox, above: int
+) -> None:
+    c = connector(sandbox, batch_write_above=above)
+    before = {n: member(sandbox, n) for n in range(3)}
+
+    outcome = c.write([write_of(sandbox, n) for n in range(3)])
+
+    assert sorted(outcome.written) == sorted(rid(sandbox, f"p{n:03}@acme.io") for n in range(3))
+    assert not outcome.failed and not outcome.gone
+    for n in range(3):
+        after = member(sandbox, n)
+        assert after["merge_fields"]["LS_SCORE"] == "42"  # type: ignore[index]
+        assert after["status"] == before[n]["status"]
+        assert tags_of(after) - tags_of(before[n]) == {"leadscore: MQL"}
+    assert sandbox.audience.size == MEMBERS  # nobody created
+    assert sandbox.peak_connections <= 10
+
+
+@pytest.mark.parametrize("above", [100, 0], ids=["direct", "batches"])
+def test_a_new_stage_makes_the_old_stage_tag_inactive(
+    sandbox: MailchimpSandbox, above: int
+) -> None:
+    c = connector(sandbox, batch_write_above=above)
+    c.write([write_of(sandbox, 1, "MQL")])
+
+    c.write([write_of(sandbox, 1, "SQL")])
+
+    tags = tags_of(member(sandbox, 1))
+    assert "leadscore: SQL" in tags and "leadscore: MQL" not in tags
+
+
+@pytest.mark.parametrize("above", [100, 0], ids=["direct", "batches"])
+def test_archived_and_deleted_members_are_not_brought_back(
+    sandbox: MailchimpSandbox, above: int
+) -> None:
+    client = sandbox_client(sandbox)
+    client.lists.delete_list_member(sandbox.list_id, member_hash("p004@acme.io"))
+    client.lists.delete_list_member_permanent(sandbox.list_id, member_hash("p005@acme.io"))
+    c = connector(sandbox, batch_write_above=above)
+
+    outcome = c.write([write_of(sandbox, n) for n in (3, 4, 5)])
+
+    assert [g.record_id for g in outcome.gone] == [rid(sandbox, "p005@acme.io")]
+    assert sorted(outcome.written) == sorted(rid(sandbox, f"p00{n}@acme.io") for n in (3, 4))
+    assert member(sandbox, 4)["status"] == "archived"
+    assert sandbox.audience.row_of(member_hash("p005@acme.io")) is None
+    assert sandbox.audience.size == MEMBERS
+
+
+@pytest.mark.parametrize("above", [100, 0], ids=["direct", "batches"])
+def test_a_refused_member_fails_alone_with_mailchimps_detail(
+    sandbox: MailchimpSandbox, above: int
+) -> None:
+    c = connector(sandbox, batch_write_above=above)
+    bad = write_of(sandbox, 7, score="forty")
+
+    outcome = c.write([write_of(sandbox, 6), bad])
+
+    assert outcome.written == [rid(sandbox, "p006@acme.io")]
+    [failure] = outcome.failed
+    assert failure.record_id == bad.record_id and not failure.retryable
+    assert "merge fields were invalid" in failure.reason and "LS_SCORE" in failure.reason
+
+
+def test_many_members_go_through_batches_with_few_calls(sandbox: MailchimpSandbox) -> None:
+    c = connector(sandbox, batch_write_above=20)
+
+    outcome = c.write([write_of(sandbox, n) for n in range(50)])
+
+    assert len(outcome.written) == 50
+    calls = c.calls()
+    assert calls.get("lists.update_list_member", 0) == 0
+    assert calls["batches.start"] == 1 and calls["batches.download"] == 1
+    assert calls["lists.list_segments"] == 1 and calls["batches.status"] <= 3
+    assert len(sandbox.batches) == 1 and outcome.stamps
+
+
+def test_a_lost_batch_start_is_found_not_repeated(sandbox: MailchimpSandbox) -> None:
+    sandbox.faults = FaultPlan(lost=1.0, operations=frozenset({"batches.start"}))
+    c = connector(sandbox, batch_write_above=0)
+
+    outcome = c.write([write_of(sandbox, n) for n in range(4)])
+
+    assert len(outcome.written) == 4
+    assert len(sandbox.batches) == 1  # found in the list, not started twice
+    assert c.calls()["batches.start"] == 1 and c.calls()["batches.list"] == 1
+
+
+def test_failed_operations_inside_a_batch_are_kept_for_the_next_run(
+    sandbox: MailchimpSandbox,
+) -> None:
+    sandbox.faults = FaultPlan(record_failure=0.5, seed=2)
+    c = connector(sandbox, batch_write_above=0)
+
+    outcome = c.write([write_of(sandbox, n) for n in range(20)])
+
+    assert outcome.failed and outcome.written
+    assert len(outcome.written) + len(outcome.failed) == 20
+    assert all(f.retryable for f in outcome.failed)
+
+
+def test_a_member_holding_its_stage_tag_gets_no_tag_operation(sandbox: MailchimpSandbox) -> None:
+    c = connector(sandbox, batch_write_above=100)
+    c.write([write_of(sandbox, 8, "MQL")])
+    list(c.pull("contacts", None))
+
+    c.write([write_of(sandbox, 8, "MQL", score="50")])
+
+    assert c.calls()["lists.update_list_member_tags"] == 1
+    assert member(sandbox, 8)["merge_fields"]["LS_SCORE"] == "50"  # type: ignore[index]
+
+
+def test_tags_off_writes_merge_fields_only(sandbox: MailchimpSandbox) -> None:
+    c = connector(sandbox, batch_write_above=100, tags=False)
+
+    c.write([write_of(sandbox, 9)])
+
+    assert "lists.update_list_member_tags" not in c.calls()
+    assert not any(t.startswith("leadscore: ") for t in tags_of(member(sandbox, 9)))
+
+
+def archive(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_a_results_archive_is_read_safely() -> None:
+    good = json.dumps([{"status_code": 200, "operation_id": "a", "response": "{}"}]).encode()
+    assert parse_archive(archive({"b/0.json": good, "../x.txt": b"ignored"})) == {"a": (200, "{}")}
+    with pytest.raises(TransportError, match="not the JSON expected"):
+        parse_archive(archive({"b/0.json": b"[{oops"}))
+    with pytest.raises(TransportError, match="unreadable archive"):
+        parse_archive(b"not a tar.gz")
+
+
+class Ticking:
+    """A clock that moves only when slept on."""
+
+    def __init__(self) -> None:
+        self.at = 0.0
+
+    def now(self) -> float:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.at += seconds
+
+
+def test_waiting_reads_a_batch_a_few_times_at_the_pace_it_shows() -> None:
+    from types import SimpleNamespace
+
+    from connectors.mailchimp.batch import wait
+
+    clock = Ticking()
+    api = SimpleNamespace(policy=SimpleNamespace(clock=clock))
+    reads: list[float] = []
+
+    def read() -> dict[str, object]:  # 10,000 operations, 1,000 a second after 2 s
+        reads.append(clock.at)
+        done = max(0, min(10_000, int((clock.at - 2) * 1000)))
+        return {"status": "finished" if done == 10_000 else "started",
+                "total_operations": 10_000, "finished_operations": done}  # fmt: skip
+
+    info, pace = wait(api, read, 2.0, None)  # type: ignore[arg-type]
+
+    assert info["status"] == "finished" and pace == pytest.approx(1000)
+    assert len(reads) <= 4 and clock.at < 12 * 1.2
+    # a next batch, at the pace known, is read once
+    reads.clear()
+    clock.at = 0.0
+    wait(api, read, 2.0 + 10_000 / 1000 * 1.05, pace)  # type: ignore[arg-type]
+    assert len(reads) == 1

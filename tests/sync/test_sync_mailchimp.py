@@ -1,0 +1,111 @@
+"""A Mailchimp-only sync end to end: the real mailchimp-marketing SDK against the sandbox,
+a SQLite store. Writes set merge fields and stage tags of members that exist, nothing else."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.mailchimp.connector import MailchimpConnector
+from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, STAGE_TAG
+from sandbox.clock import SandboxClock
+from sandbox.mailchimp import MailchimpSandbox
+from sandbox.mailchimp.client import sandbox_client
+from sandbox.world.generate import generate_world
+from scoring import RuleSet
+from scoring.loader import default_rules_text, parse_rules
+from sync import StateStore, Sync, SyncOptions
+from sync.fields import FieldMap
+
+SIGNUP = """  - id: newsletter_signup
+    label: newsletter signup
+    activity: newsletter_signup
+    points: 20
+    once: true
+"""
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    """The default rules, but a signup (all Mailchimp gives here) decays: a later run
+    rewrites everyone's score."""
+    text = default_rules_text()
+    assert SIGNUP in text
+    decaying = SIGNUP.replace("once: true", "once: true\n    half_life_days: 30")
+    return parse_rules(text.replace(SIGNUP, decaying), "decaying.yaml")
+
+
+@pytest.fixture
+def mailchimp() -> Iterator[MailchimpSandbox]:
+    # vendor time 500 times real time: batches start and run in milliseconds
+    with MailchimpSandbox(generate_world(300, seed=4), clock=SandboxClock(500)) as emulator:
+        yield emulator
+
+
+def run(
+    box: MailchimpSandbox, rules: RuleSet, store: StateStore, at: datetime, full: bool
+) -> tuple[MailchimpConnector, int, int, int]:
+    fields = FieldMap.for_rules(rules, MAILCHIMP_CAPABILITIES)
+    connector = MailchimpConnector(
+        api_key=box.api_key, base_url=box.base_url, clock=box.clock, seed=0
+    )
+    connector.setup(fields.specs)
+    sync = Sync(rules, store, [connector], {"mailchimp": fields}, clock=lambda: at)
+    summary = sync.run(SyncOptions(full=full, workers=2))
+    stats = summary.systems["mailchimp"]
+    return connector, stats.planned, stats.written, stats.failed
+
+
+def statuses(box: MailchimpSandbox) -> Counter[str]:
+    return Counter(box.audience.counts())
+
+
+def stage_tags(box: MailchimpSandbox) -> dict[int, set[str]]:
+    audience = box.audience
+    return {
+        row: {t for t in audience.member(row).tags if t.startswith(STAGE_TAG)}
+        for row in range(audience.size)
+        if row not in audience.deleted
+    }
+
+
+def test_a_full_then_incremental_sync_writes_fields_and_tags_and_creates_nobody(
+    mailchimp: MailchimpSandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    at = datetime.fromtimestamp(mailchimp.epoch).astimezone()
+    size, before = mailchimp.audience.size, statuses(mailchimp)
+
+    connector, planned, written, failed = run(mailchimp, rules, store, at, full=True)
+
+    assert planned > 20 and written == planned and failed == 0
+    assert mailchimp.audience.size == size and statuses(mailchimp) == before
+    tagged = stage_tags(mailchimp)
+    assert sum(1 for t in tagged.values() if len(t) == 1) == written
+    assert connector.calls().get("lists.update_list_member", 0) == 0  # all in batches
+    assert mailchimp.peak_connections <= 10
+
+    # members archived and deleted since: a later run (scores decayed) never brings them back
+    client = sandbox_client(mailchimp)
+    rows = [r for r, t in tagged.items() if t][:6]
+    hashes = [mailchimp.audience.emails[r] for r in rows]
+    for email in hashes[:3]:
+        client.lists.delete_list_member(mailchimp.list_id, email)
+    for email in hashes[3:]:
+        client.lists.delete_list_member_permanent(mailchimp.list_id, email)
+    archived = statuses(mailchimp)["archived"]
+
+    _, planned, written, failed = run(mailchimp, rules, store, at + timedelta(days=120), full=False)
+
+    # the deleted members planned are gone (a 404 inside the batch), not failed
+    assert planned > 20 and failed == 0 and written < planned
+    assert mailchimp.audience.size == size  # nobody created
+    assert statuses(mailchimp)["archived"] == archived  # nobody unarchived
+    assert all(mailchimp.audience.row_of(e) is None for e in hashes[3:])
+    assert all(len(t) <= 1 for t in stage_tags(mailchimp).values())  # old stage tags removed
+    assert mailchimp.peak_connections <= 10
+    store.close()
