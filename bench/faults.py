@@ -574,6 +574,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=3, help="worlds and fault plans per scenario")
     parser.add_argument("--kills", type=int, default=20, help="random kill -9 points per system")
     parser.add_argument(
+        "--system",
+        action="append",
+        choices=[s.name for s in SYSTEMS],
+        help="only this system (repeatable; default: every registered one)",
+    )
+    parser.add_argument(
         "-v", "--verbose", action="store_true", help="print each failed run and each kill point"
     )
     args = parser.parse_args(argv)
@@ -590,7 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="leadscore-faults-") as scratch_dir:
         scratch = Path(scratch_dir)
-        for system in SYSTEMS:
+        for system in [s for s in SYSTEMS if not args.system or s.name in args.system]:
             worlds = [World(system, TARGETS[system.name], s, args.people, rules) for s in seeds]
             cleans: dict[int, Clean] = {}
             tally = Tally()

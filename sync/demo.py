@@ -1,9 +1,9 @@
 """The demo: the whole product on the local sandbox, with no account anywhere.
 
-Starts the HubSpot and Salesforce emulators over one seeded synthetic world
-(people overlap between the two), creates leadscore's fields in both, runs a
-full sync through the real SDKs, shows how many people the two systems share
-and that each holds the same score of each of them, the top leads with the
+Starts the HubSpot, Salesforce and Mailchimp emulators over one seeded synthetic
+world (people overlap between them, under addresses spelled differently), creates
+leadscore's fields in each, runs a full sync through the real SDKs, shows how many
+people the systems share and that each holds the same score of each of them, the top leads with the
 systems that hold them and the stage funnel, then lets some contacts do new
 things and runs an incremental sync that writes only the records whose values
 changed.
@@ -50,8 +50,8 @@ class DemoResult:
     """The people in more than one system and the scores each system holds of them."""
 
 
-DEMO_SYSTEMS = ("hubspot", "salesforce")
-"""The systems the demo syncs: one world's people in HubSpot and in Salesforce."""
+DEMO_SYSTEMS = ("hubspot", "salesforce", "mailchimp")
+"""The systems the demo syncs: one world's people in HubSpot, Salesforce and Mailchimp."""
 
 
 def run_demo(
@@ -143,6 +143,12 @@ def sandbox_line(box: Sandbox, system: str) -> str:
             f"{len(lead_ids) - converted:,} leads ({converted:,} more converted) "
             f"and {contacts:,} contacts"
         )
+    elif system == "mailchimp":
+        with box.mailchimp.lock:
+            counts = box.mailchimp.audience.counts()
+        members = sum(counts.values())
+        subscribed = counts.get("subscribed", 0)
+        held = f"{members:,} audience members ({subscribed:,} subscribed)"
     else:
         held = "running"
     return f"{VENDORS[system]} sandbox at {emulator.base_url}: {held}"

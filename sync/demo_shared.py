@@ -50,10 +50,12 @@ class Shared:
         people = f"people: {len(self.holders_of):,} in all; records: {held}"
         if len(self.systems) < 2:
             return people
-        names = " and ".join(VENDORS[s] for s in self.systems)
+        labels = [VENDORS[s] for s in self.systems]
+        names = " and ".join(labels) if len(labels) == 2 else ", ".join(labels)
+        where = "both" if len(labels) == 2 else "more than one"
         both, agreeing = len(self.both), len(self.agreeing)
         same = f"all {both:,}" if agreeing == both else f"{agreeing:,} of {both:,}"
-        return f"{people}\n{both:,} people in both: same score in {names} for {same}"
+        return f"{people}\n{both:,} people in {where}: same score in {names} for {same}"
 
     def holders(self) -> dict[str, str]:
         """Person id -> the systems holding them, as a ranking shows it (none when there is
@@ -100,6 +102,12 @@ def held_score(box: Sandbox, system: str, record: str, name: str) -> str | None:
     elif system == "salesforce":
         with box.salesforce.org_lock:
             raw = (box.salesforce.org.record(record) or {}).get(name)
+    elif system == "mailchimp":
+        audience = box.mailchimp.audience
+        with box.mailchimp.lock:
+            row = audience.row_of(record.partition(":")[2])
+            if row is not None and row not in audience.deleted:
+                raw = audience.member(row).merge_fields.get(name)
     if raw in (None, ""):
         return None
     return f"{float(str(raw)):g}"
