@@ -26,7 +26,7 @@ from connectors.registry import system
 from sandbox import VENDORS, Sandbox
 from scoring import ActivityType, RuleSet
 from sync.app import Leadscore
-from sync.demo_shared import Shared, shared_scores
+from sync.demo_shared import Shared, in_words, shared_scores, signal_sources
 from sync.pipeline import Progress
 from sync.report import print_ranking, print_summary
 from sync.settings import Settings, isolated_settings
@@ -86,7 +86,9 @@ def run_demo(
                 shared = shared_scores(box, app)
                 print_summary(console, full, shared.line().splitlines())
                 batch, _ = app.job.score()
-                print_ranking(console, batch, box.now(), top, shared.holders())
+                shown = [int(r) for r in batch.ranking()[:top]]  # leads rank before customers
+                sources = signal_sources(app, batch, shown)
+                print_ranking(console, batch, box.now(), top, shared.holders(), sources)
                 hubspot_map = app.job.stage_maps.get("hubspot")
                 if hubspot_map is not None:
                     order = {v: i for i, v in enumerate(hubspot_map.order)}
@@ -110,8 +112,8 @@ def run_demo(
                 incremental = app.sync()
                 shared = shared_scores(box, app)
                 print_summary(console, incremental, shared.line().splitlines())
-                written = " and ".join(
-                    f"{s.written:,} {VENDORS[name]}" for name, s in incremental.systems.items()
+                written = in_words(
+                    [f"{s.written:,} {VENDORS[name]}" for name, s in incremental.systems.items()]
                 )
                 console.print(
                     f"incremental sync wrote {written} records: only those whose score, "

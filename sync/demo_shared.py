@@ -8,10 +8,15 @@ records all carry the same score.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 from sandbox import VENDORS, Sandbox
+from scoring import ScoreBatch, normalize_email
+from sync.schema import activities
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
@@ -50,9 +55,8 @@ class Shared:
         people = f"people: {len(self.holders_of):,} in all; records: {held}"
         if len(self.systems) < 2:
             return people
-        labels = [VENDORS[s] for s in self.systems]
-        names = " and ".join(labels) if len(labels) == 2 else ", ".join(labels)
-        where = "both" if len(labels) == 2 else "more than one"
+        names = in_words([VENDORS[s] for s in self.systems])
+        where = "both" if len(self.systems) == 2 else "more than one"
         both, agreeing = len(self.both), len(self.agreeing)
         same = f"all {both:,}" if agreeing == both else f"{agreeing:,} of {both:,}"
         return f"{people}\n{both:,} people in {where}: same score in {names} for {same}"
@@ -66,6 +70,11 @@ class Shared:
             str(person): " · ".join(VENDORS[s] for s in systems)
             for person, systems in self.holders_of.items()
         }
+
+
+def in_words(items: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return " and ".join([", ".join(items[:-1]), items[-1]] if len(items) > 2 else items)
 
 
 def shared_scores(box: Sandbox, app: Leadscore) -> Shared:
@@ -88,6 +97,45 @@ def shared_scores(box: Sandbox, app: Leadscore) -> Shared:
             for s in holders[person]
         }
     return Shared(systems, counts, holders, scores)
+
+
+def signal_sources(
+    app: Leadscore, batch: ScoreBatch, rows: Sequence[int]
+) -> Callable[[int, str], str]:
+    """For the people at `rows` of `batch`: given a row and a rule id, the systems whose
+    activities that behaviour rule counts for that person ("" for a profile rule, or one
+    system's person), read from the store."""
+    types_of = {r.id: {t.value for t in r.activity or ()} for r in batch.rules.rules}
+    records = app.store.records_by_person()
+    wanted = {int(batch.contact_ids[row]) for row in rows}
+    held = {(sys, record): person for person in wanted for sys, record in records.get(person, [])}
+    addressed = {
+        email: int(batch.contact_ids[row])
+        for row in rows
+        if (email := normalize_email(batch.emails.value(row))) is not None
+    }
+    found: dict[int, dict[str, set[str]]] = {}
+    table = activities.c
+    query = sa.select(table.system, table.record_id, table.email, table.type).where(
+        table.record_id.in_([record for _, record in held]) | table.email.in_(list(addressed))
+    )
+    with app.store.engine.connect() as connection:
+        for sys, record, email, kind in connection.execute(query.distinct()):
+            person = held.get((sys, record))
+            if person is None:
+                person = addressed.get(normalize_email(email) or "")
+            if person is not None:
+                found.setdefault(person, {}).setdefault(kind, set()).add(sys)
+
+    def sources(row: int, rule_id: str) -> str:
+        person = int(batch.contact_ids[row])
+        if len(records.get(person, [])) < 2:
+            return ""
+        kinds = found.get(person, {})
+        systems = set().union(*(kinds.get(t, set()) for t in types_of.get(rule_id, ())))
+        return "/".join(VENDORS[s] for s in VENDORS if s in systems)
+
+    return sources
 
 
 def held_score(box: Sandbox, system: str, record: str, name: str) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scoring import TYPE_CODES, ScoreBatch, whole_points
+from scoring import TYPE_CODES, Reason, ScoreBatch, format_reasons, whole_points
 from sync.dues import FIELDS_CURSOR
 from sync.fields import REASONS_SHOWN, sent
 
@@ -43,10 +44,13 @@ def print_ranking(
     as_of: datetime,
     top: int,
     holders: Mapping[str, str] | None = None,
+    sources: Callable[[int, str], str] | None = None,
 ) -> None:
     """The best leads first (whole points and the top reasons, as the CRMs show them),
     then the stage funnel; customers are kept apart from the leads. `holders` names, per
-    person id, the systems that hold them (shown under the address, or in a column).
+    person id, the systems that hold them (shown under the address, or in a column);
+    `sources`, given a row and a rule id, the systems its signals came from (shown before
+    the reason's label; "" shows nothing).
 
     Below `WIDE` columns (80 on most terminals, and when piped) the dimensions share
     one column and each reason takes its own line, so that no word is cut."""
@@ -97,7 +101,13 @@ def print_ranking(
                 cells.append(grade)
         if has_stages:
             cells.append(escape(batch.stage(index) or ""))
-        why = escape(batch.reasons_text(index, limit=REASONS_SHOWN))
+        explained = batch.explained(index)
+        if sources is not None:
+            explained = [(with_source(r, sources(index, r.rule_id)), p) for r, p in explained]
+        text = format_reasons(
+            explained, disqualified=bool(batch.disqualified[index]), shown=REASONS_SHOWN
+        )
+        why = escape(text)
         if not wide:
             why = why.replace(" · ", "\n")
         if batch.disqualified[index]:
@@ -119,6 +129,11 @@ def print_ranking(
     disqualified = int(batch.disqualified.sum())
     if disqualified:
         console.print(f"disqualified: {disqualified}", highlight=False)
+
+
+def with_source(reason: Reason, source: str) -> Reason:
+    """The reason with where its signals came from before its label (none: as it is)."""
+    return replace(reason, label=f"{source} {reason.label}") if source else reason
 
 
 def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] = ()) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
@@ -40,30 +41,49 @@ def test_the_demo_syncs_in_full_then_writes_only_the_contacts_that_changed(
     assert "and back for 0" in unwrapped(text)
 
 
-def test_the_demo_writes_one_score_per_person_to_hubspot_and_salesforce(
+def test_the_demo_writes_one_score_per_person_to_hubspot_salesforce_and_mailchimp(
     demo: tuple[DemoResult, str],
 ) -> None:
     result, text = demo
     shared = result.shared
     assert shared is not None
 
-    salesforce = result.full.systems["salesforce"]
-    assert salesforce.written == salesforce.contacts > 0 and salesforce.failed == 0
-    assert len(shared.both) > 20  # the world's people overlap between the two systems
-    for person in shared.both:  # as read from the two emulators, after the incremental sync
+    for name in ("salesforce", "mailchimp"):
+        stats = result.full.systems[name]
+        assert stats.written == stats.contacts > 0 and stats.failed == 0
+    assert len(shared.both) > 20  # the world's people overlap between the systems
+    held_by = {frozenset(shared.scores[person]) for person in shared.both}
+    assert frozenset({"hubspot", "salesforce", "mailchimp"}) in held_by
+    for person in shared.both:  # as read from the emulators, after the incremental sync
         scores = shared.scores[person]
-        assert set(scores) == {"hubspot", "salesforce"}
+        assert len(scores) >= 2 and set(scores) <= {"hubspot", "salesforce", "mailchimp"}
         held = {value for values in scores.values() for value in values}
         assert len(held) == 1 and None not in held, (person, scores)
     assert shared.agreeing == shared.both
     both = len(shared.both)
-    line = f"{both:,} people in both: same score in HubSpot and Salesforce for all {both:,}"
-    assert line in unwrapped(text)
+    names = "HubSpot, Salesforce and Mailchimp"
+    line = f"{both:,} people in more than one: same score in {names} for all {both:,}"
+    assert line in " ".join(text.split())  # a line of exactly 80 columns loses its space
     assert f"records: HubSpot {shared.records['hubspot']:,}, Salesforce" in unwrapped(text)
-    assert "HubSpot · Salesforce" in text  # the top leads say which systems hold them
-    hubspot, salesforce = (result.incremental.systems[s].written for s in ("hubspot", "salesforce"))
-    wrote = f"incremental sync wrote {hubspot} HubSpot and {salesforce} Salesforce records"
-    assert wrote in unwrapped(text)
+    assert "HubSpot · " in text  # the top leads say which systems hold them
+    hubspot, salesforce, mailchimp = (
+        result.incremental.systems[s].written for s in ("hubspot", "salesforce", "mailchimp")
+    )
+    wrote = (
+        f"incremental sync wrote {hubspot} HubSpot, {salesforce} Salesforce and {mailchimp} "
+        "Mailchimp records"
+    )
+    assert wrote in " ".join(text.split())
+
+
+def test_the_top_leads_say_which_system_each_signal_came_from(
+    demo: tuple[DemoResult, str],
+) -> None:
+    """A behaviour reason of a person several systems hold names the systems whose
+    activities it counted (a profile reason names none)."""
+    _, text = demo
+    ranking = unwrapped(text.partition("Top 5 of")[2].partition("stages:")[0])
+    assert re.search(r"\+\d+ (HubSpot|Salesforce|Mailchimp)(/\w+)* [a-z]", ranking), ranking
 
 
 def test_the_first_screen_fits_80_columns_and_names_both_sandboxes(
@@ -77,4 +97,6 @@ def test_the_first_screen_fits_80_columns_and_names_both_sandboxes(
     assert "HubSpot sandbox at http://127.0.0.1:" in first
     assert "Salesforce sandbox at http://127.0.0.1:" in first
     assert "setup Salesforce: created 18 fields (9 on Lead, 9 on Contact), granted 18" in first
-    assert "people in both: same score in HubSpot and Salesforce" in first
+    assert "Mailchimp sandbox at http://127.0.0.1:" in first
+    said = "people in more than one: same score in HubSpot, Salesforce and Mailchimp"
+    assert said in " ".join("\n".join(lines[:40]).split())
