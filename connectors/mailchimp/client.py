@@ -32,9 +32,7 @@ do that this works around, pinned by tests/sandbox/test_mailchimp.py:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -44,28 +42,13 @@ from connectors.errors import (
     error_for_status,
     register_secret,
 )
+from connectors.mailchimp.gate import CONNECTIONS, connection_gate
 from connectors.mailchimp.keys import MC
 from connectors.policy import CallPolicy, Clock
 
 MAILCHIMP_ROOT = "/3.0"
 MAILCHIMP_HOST = "https://server.api.mailchimp.com/3.0"
 MAILCHIMP_TIMEOUT = 30.0
-CONNECTIONS = 10
-"""Mailchimp's simultaneous connections per API key."""
-
-_caps: dict[str, threading.BoundedSemaphore] = {}
-_caps_lock = threading.Lock()
-
-
-def connection_cap(credential: str, size: int = CONNECTIONS) -> threading.BoundedSemaphore:
-    """The one semaphore of this process for a credential (keyed by its digest): every
-    thread and every client using the key shares Mailchimp's allowance."""
-    digest = hashlib.sha256(credential.encode()).hexdigest()
-    with _caps_lock:
-        cap = _caps.get(digest)
-        if cap is None:
-            cap = _caps[digest] = threading.BoundedSemaphore(size)
-        return cap
 
 
 def problem_message(status: int | None, body: Any) -> str:
@@ -175,7 +158,7 @@ class MailchimpApi:
             self.client.api_client.server = ""  # no "server" -> data centre rewrite
         self.host: str = self.client.api_client.host.replace("server", server)
         self.timeout = timeout
-        self.cap = connection_cap(credential, connections)
+        self.cap = connection_gate(credential, self.host, connections)
         # Mailchimp counts connections, not requests: no window, no daily budget.
         self.policy = policy or CallPolicy(MC, clock=clock, seed=seed)
 
@@ -206,7 +189,17 @@ class MailchimpApi:
 
         def attempt() -> dict[str, Any]:
             with self.cap:
-                result = method(*args, **kwargs)
+                in_flight = self.cap.in_flight
+                try:
+                    result = method(*args, **kwargs)
+                except Exception as exc:
+                    if getattr(exc, "status_code", None) == 429:
+                        self.cap.refused(in_flight)
+                    raise
+            if getattr(result, "status_code", None) == 429:  # a raw answer, not raised
+                self.cap.refused(in_flight)
+            else:
+                self.cap.answered()
             return checked(operation, result)
 
         return self.policy.call(

@@ -50,7 +50,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from connectors.errors import ApiError, AuthError, BudgetExhausted
-from connectors.mailchimp.client import CONNECTIONS, MailchimpApi
+from connectors.mailchimp.client import MailchimpApi
+from connectors.mailchimp.gate import CONNECTIONS
 from connectors.mailchimp.keys import split_member_key
 from connectors.mailchimp.system import STAGE_TAG
 from connectors.protocol import Gone, Write, WriteFailure, WriteOutcome

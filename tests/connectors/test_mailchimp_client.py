@@ -13,7 +13,9 @@ import requests
 import responses
 
 from connectors.errors import AuthError, RejectedError, ServerError, TransportError, scrub
+from connectors.mailchimp import gate
 from connectors.mailchimp.client import MailchimpApi
+from connectors.mailchimp.gate import GROW_AFTER
 from connectors.mailchimp.keys import MC
 from connectors.policy import CallPolicy
 from sandbox.faults import FaultPlan, Latency
@@ -59,6 +61,7 @@ def sandbox(server: Watched) -> Watched:
     server.latency = Latency()
     server.faults = FaultPlan()
     server.max_connections = 10
+    gate._gates.clear()  # each test's clients start with the whole allowance
     return server
 
 
@@ -134,6 +137,29 @@ def test_past_the_connection_limit_a_429_is_retried(sandbox: Watched) -> None:
     refused = [c for c in sandbox.log if c.status == 429]
     assert refused, "the sandbox never refused: the test proves nothing"
     assert api.calls()["ping.get"] == 20 + len(refused)
+    assert api.cap.limit < 10  # the account had fewer connections left than 10
+
+
+def test_the_gate_lets_fewer_through_after_a_refusal_and_more_again_later(
+    sandbox: Watched,
+) -> None:
+    """Another app of the account holds 7 of its 10 connections: after the first
+    refusals the client keeps to what is left, and tries one more after a run of answers."""
+    sandbox.max_connections = 3
+    sandbox.latency = Latency(fixed=0.02)
+    api = api_of(sandbox, policy=quick_policy())
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda _: api.call("ping.get"), range(10)))
+    early = len([c for c in sandbox.log if c.status == 429])
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda _: api.call("ping.get"), range(60)))
+    late = len([c for c in sandbox.log if c.status == 429]) - early
+    assert early and api.cap.limit <= 4
+    assert late <= 60 // GROW_AFTER + 1  # one probe past the allowance per grown step, at most
+    sandbox.max_connections = 10
+    for _ in range(GROW_AFTER * 10):
+        api.call("ping.get")
+    assert api.cap.limit == 10
 
 
 def test_never_more_than_ten_connections_across_threads_and_clients(sandbox: Watched) -> None:
