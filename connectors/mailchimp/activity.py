@@ -82,7 +82,7 @@ from connectors.mailchimp.departures import campaign_departures
 from connectors.mailchimp.keys import MC, member_hash, member_key
 from connectors.mailchimp.report_counts import (
     EVERY_PART,
-    Counts,
+    ReportCounts,
     kept_counts,
     parts_to_read,
     report_counts,
@@ -253,7 +253,7 @@ class CampaignMark:
 
     since: datetime
     seen: frozenset[str] = frozenset()
-    counts: Counts = field(default_factory=dict)
+    counts: ReportCounts = field(default_factory=dict)
 
     @classmethod
     def load(cls, raw: Any) -> CampaignMark | None:
@@ -290,7 +290,7 @@ def read_campaign(
     mark: CampaignMark | None,
     skipped: Counter[str],
     parts: frozenset[str] = EVERY_PART,
-    counts: Counts | None = None,
+    counts: ReportCounts | None = None,
 ) -> Iterator[list[Activity] | CampaignMark]:
     """The pages of new activity of one campaign's `parts` (`report_counts.PARTS`), then
     its new mark, holding `counts` (the report list's, none when it had none).

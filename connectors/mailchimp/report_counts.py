@@ -15,7 +15,7 @@ campaign's three reports to read again:
 
 A part is read on a campaign's first pull (no counts kept), when the report list does not
 list the campaign, and when one of its counts is missing (or not a count) now or in what
-was kept: what we cannot compare, we read. Counts are kept flat by their last name
+was kept: what we cannot compare, we read. ReportCounts are kept flat by their last name
 (`opens_total`, `hard_bounces`, ...) in the campaign's cursor entry.
 
 The campaign list (`campaigns.list`) stays the authority on which campaigns exist: its
@@ -91,13 +91,13 @@ REPORT_FIELDS = [
 ]
 """What the report list is asked for (`fields`): its walk needs `total_items` too."""
 
-Counts = dict[str, int]
+ReportCounts = dict[str, int]
 
 
-def counts_of(raw: Any) -> Counts:
+def counts_of(raw: Any) -> ReportCounts:
     """The counts a report (nested, as the list gives it) holds: each a whole number at
     least 0 (booleans are not counts); any other value is left out."""
-    found: Counts = {}
+    found: ReportCounts = {}
     for name, path in COUNTS.items():
         value = raw
         for step in path:
@@ -107,8 +107,8 @@ def counts_of(raw: Any) -> Counts:
     return found
 
 
-def kept_counts(raw: Any) -> Counts:
-    """Counts as a cursor keeps them (flat, by last name); anything else is left out."""
+def kept_counts(raw: Any) -> ReportCounts:
+    """ReportCounts as a cursor keeps them (flat, by last name); anything else is left out."""
     if not isinstance(raw, Mapping):
         return {}
     return {
@@ -118,7 +118,7 @@ def kept_counts(raw: Any) -> Counts:
     }
 
 
-def parts_to_read(kept: Counts | None, now: Counts | None) -> frozenset[str]:
+def parts_to_read(kept: ReportCounts | None, now: ReportCounts | None) -> frozenset[str]:
     """The parts of a campaign to read: all without kept counts or without a report now;
     else those with a count that moved, or that is missing from either side."""
     if kept is None or now is None:
@@ -130,12 +130,12 @@ def parts_to_read(kept: Counts | None, now: Counts | None) -> frozenset[str]:
     )
 
 
-def report_counts(api: MailchimpCalls, oldest: datetime | None) -> dict[str, Counts]:
+def report_counts(api: MailchimpCalls, oldest: datetime | None) -> dict[str, ReportCounts]:
     """Per campaign id, the counts of the campaigns sent since `oldest` (all: None)."""
     filters: dict[str, Any] = {"fields": REPORT_FIELDS}
     if oldest is not None:
         filters["since_send_time"] = oldest.astimezone(UTC).replace(microsecond=0).isoformat()
-    found: dict[str, Counts] = {}
+    found: dict[str, ReportCounts] = {}
     for items in walk_collection(api, "reports.get_all_campaign_reports", "reports", **filters):
         for item in items:
             ident = item.get("id") if isinstance(item, Mapping) else None
