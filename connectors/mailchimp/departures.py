@@ -4,8 +4,9 @@ The email-activity report holds opens, clicks and bounces only; Mailchimp lists 
 campaign's unsubscribes (`reports.get_unsubscribed_list_for_campaign`, GET
 /reports/{campaign_id}/unsubscribed, `count` up to 1,000 and `offset`) and its abuse
 reports (`reports.get_campaign_abuse_reports`, GET /reports/{campaign_id}/abuse-reports,
-which takes no paging parameters) apart. Neither takes a time filter: both are read whole
-with the campaign, and `activity.read_campaign` keeps what is new by the campaign's mark.
+which takes no paging parameters) apart. Neither takes a time filter: each is read whole,
+and only when its count in the report list (`unsubscribed`, `abuse_reports`) moved
+(`report_counts.py`); `activity.read_campaign` keeps what is new by the campaign's mark.
 
 | Mailchimp | activity | time | attributes |
 |---|---|---|---|
