@@ -69,7 +69,7 @@ from connectors.registry import SYSTEMS
 from connectors.system import System
 from sandbox import FaultPlan, Sandbox, SandboxClock
 from sandbox.http import Emulator
-from sandbox.mailchimp.simulation import add_activity as mailchimp_activity
+from sandbox.mailchimp.simulation import add_member_activity as mailchimp_activity
 from sandbox.mailchimp.values import subscriber_hash
 from sandbox.salesforce import sandbox_session
 from sandbox.salesforce.values import to_json

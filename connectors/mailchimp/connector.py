@@ -2,7 +2,8 @@
 
 Audience members in (`pull("contacts")`), their campaigns' email activity
 (`email_activity`: campaigns sent before the rules' longest window for email activity
-are not read) and their stores' orders (`orders`), leadscore's merge fields created in each
+are not read, and of the others only the reports whose counts moved since the last pull)
+and their stores' orders (`orders`), leadscore's merge fields created in each
 audience (`setup`), one member fetched for a trigger (`fetch`), scores written back
 as merge fields and a stage tag (`write`: `connectors.mailchimp.write` says how and
 why, `connectors.mailchimp.batch` for runs that write many).

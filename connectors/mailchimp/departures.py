@@ -4,8 +4,9 @@ The email-activity report holds opens, clicks and bounces only; Mailchimp lists 
 campaign's unsubscribes (`reports.get_unsubscribed_list_for_campaign`, GET
 /reports/{campaign_id}/unsubscribed, `count` up to 1,000 and `offset`) and its abuse
 reports (`reports.get_campaign_abuse_reports`, GET /reports/{campaign_id}/abuse-reports,
-which takes no paging parameters) apart. Neither takes a time filter: both are read whole
-with the campaign, and `activity.read_campaign` keeps what is new by the campaign's mark.
+which takes no paging parameters) apart. Neither takes a time filter: each is read whole,
+and only when its count in the report list (`unsubscribed`, `abuse_reports`) moved
+(`report_counts.py`); `activity.read_campaign` keeps what is new by the campaign's mark.
 
 | Mailchimp | activity | time | attributes |
 |---|---|---|---|
@@ -27,7 +28,7 @@ https://mailchimp.com/developer/marketing/api/abuse-reports/) are not among our 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
@@ -76,12 +77,24 @@ def departure_activity(
     )
 
 
+PART_OF: Mapping[ActivityType, str] = {
+    ActivityType.EMAIL_UNSUBSCRIBE: "unsubscribes",
+    ActivityType.EMAIL_SPAM_REPORT: "abuse",
+}
+"""The part of a campaign (`report_counts.PARTS`) each list is."""
+
+
 def campaign_departures(
-    api: MailchimpCalls, campaign: SentCampaign, skipped: Counter[str]
+    api: MailchimpCalls,
+    campaign: SentCampaign,
+    skipped: Counter[str],
+    parts: Collection[str] = frozenset(PART_OF.values()),
 ) -> list[Activity]:
-    """Every unsubscribe and abuse report of `campaign`."""
+    """Every unsubscribe and abuse report of `campaign`, of the lists among `parts`."""
     found: list[Activity] = []
     for kind, (operation, collection, _) in DEPARTURES.items():
+        if PART_OF[kind] not in parts:
+            continue
         if kind is ActivityType.EMAIL_UNSUBSCRIBE:
             pages = list(walk_collection(api, operation, collection, campaign.id))
         else:  # the abuse-report list takes no count or offset: one answer holds them all

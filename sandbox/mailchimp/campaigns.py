@@ -1,4 +1,5 @@
-"""The world's campaigns, their report counts and recipients, and their JSON."""
+"""The world's campaigns, their report counts and recipients, and their JSON (as the
+campaign list and the campaign report list give them)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ class Campaign:
     unique_opens: int = 0
     clicks: int = 0
     unique_clicks: int = 0
+    hard_bounces: int = 0
+    soft_bounces: int = 0
+    unsubscribed: int = 0
+    abuse_reports: int = 0
     rows: list[int] | None = None
     row_set: set[int] = field(default_factory=set)
 
@@ -35,7 +40,11 @@ class Campaign:
         return "sent" if self.send_time <= now else "schedule"
 
 
-def project_campaigns(world: World | None, index: WorldIndex | None) -> list[Campaign]:
+def project_campaigns(
+    world: World | None, index: WorldIndex | None, soft: npt.NDArray[np.bool_] | None = None
+) -> list[Campaign]:
+    """The world's campaigns with their counts; `soft` marks the indexed events that are
+    soft bounces (none when not given)."""
     if world is None:
         return []
     campaigns = [
@@ -45,12 +54,15 @@ def project_campaigns(world: World | None, index: WorldIndex | None) -> list[Cam
         )
     ]
     if index is not None and campaigns:
-        count_campaigns(index, campaigns)
+        count_campaigns(index, campaigns, soft)
     return campaigns
 
 
-def count_campaigns(index: WorldIndex, campaigns: list[Campaign]) -> None:
-    """Each campaign's recipients, opens and clicks in the world, counted with numpy."""
+def count_campaigns(
+    index: WorldIndex, campaigns: list[Campaign], soft: npt.NDArray[np.bool_] | None = None
+) -> None:
+    """Each campaign's recipients, opens, clicks, bounces (hard and soft), unsubscribes and
+    abuse reports in the world, counted with numpy."""
     kinds = index.column(index.world.events.type)
     numbers = index.column(index.world.events.campaign).astype(np.int64)
     email = np.isin(kinds, type_codes_of(EMAIL_KINDS)) & (numbers >= 0)
@@ -62,6 +74,16 @@ def count_campaigns(index: WorldIndex, campaigns: list[Campaign]) -> None:
     unique_clicks = distinct_rows(numbers[clicked], index.rows[clicked], size, width)
     opens = np.bincount(numbers[opened], minlength=size)
     clicks = np.bincount(numbers[clicked], minlength=size)
+    softly = soft if soft is not None else np.zeros(len(kinds), dtype=bool)
+    bounced = email & (kinds == TYPE_CODES[ActivityType.EMAIL_BOUNCE])
+    hard = np.bincount(numbers[bounced & ~softly], minlength=size)
+    soft_count = np.bincount(numbers[bounced & softly], minlength=size)
+    unsubs = np.bincount(
+        numbers[email & (kinds == TYPE_CODES[ActivityType.EMAIL_UNSUBSCRIBE])], minlength=size
+    )
+    abuse = np.bincount(
+        numbers[email & (kinds == TYPE_CODES[ActivityType.EMAIL_SPAM_REPORT])], minlength=size
+    )
     for c in campaigns:
         c.recipients, c.unique_opens, c.unique_clicks = (
             int(recipients[c.index]),
@@ -69,6 +91,8 @@ def count_campaigns(index: WorldIndex, campaigns: list[Campaign]) -> None:
             int(unique_clicks[c.index]),
         )
         c.opens, c.clicks = int(opens[c.index]), int(clicks[c.index])
+        c.hard_bounces, c.soft_bounces = int(hard[c.index]), int(soft_count[c.index])
+        c.unsubscribed, c.abuse_reports = int(unsubs[c.index]), int(abuse[c.index])
 
 
 def distinct_rows(
@@ -120,6 +144,44 @@ def campaign_json(campaign: Campaign, list_id: str, now: float) -> dict[str, Any
             "open_rate": share(campaign.unique_opens, recipients),
             "clicks": campaign.clicks,
             "subscriber_clicks": campaign.unique_clicks,
+            "click_rate": share(campaign.unique_clicks, recipients),
+        },
+    }
+
+
+def report_json(campaign: Campaign, list_id: str) -> dict[str, Any]:
+    """A sent campaign's entry in the report list (GET /reports): its counts. Forwards,
+    last open and click times, and the e-commerce, industry and list stats are not
+    emulated (forwards are 0, the others absent)."""
+    recipients = campaign.recipients
+    return {
+        "id": campaign.id,
+        "campaign_title": campaign.name,
+        "type": "regular",
+        "list_id": list_id,
+        "list_is_active": True,
+        "list_name": LIST_NAME,
+        "subject_line": campaign.subject,
+        "preview_text": "",
+        "emails_sent": recipients,
+        "abuse_reports": campaign.abuse_reports,
+        "unsubscribed": campaign.unsubscribed,
+        "send_time": iso(campaign.send_time),
+        "bounces": {
+            "hard_bounces": campaign.hard_bounces,
+            "soft_bounces": campaign.soft_bounces,
+            "syntax_errors": 0,
+        },
+        "forwards": {"forwards_count": 0, "forwards_opens": 0},
+        "opens": {
+            "opens_total": campaign.opens,
+            "unique_opens": campaign.unique_opens,
+            "open_rate": share(campaign.unique_opens, recipients),
+        },
+        "clicks": {
+            "clicks_total": campaign.clicks,
+            "unique_clicks": campaign.unique_clicks,
+            "unique_subscriber_clicks": campaign.unique_clicks,
             "click_rate": share(campaign.unique_clicks, recipients),
         },
     }

@@ -104,6 +104,7 @@ class MailchimpSandbox(
             ("POST", segment, lists + "batch_segment_members", self._batch_segment),
             ("GET", "/campaigns", "campaigns.list", self._campaigns),
             ("GET", "/campaigns/{campaign_id}", "campaigns.get", self._campaign),
+            ("GET", "/reports", "reports.get_all_campaign_reports", self._reports),
             ("GET", "/reports/{campaign_id}/email-activity", EMAIL_ACTIVITY, self._email_activity),
             (
                 "GET",

@@ -7,15 +7,16 @@ from typing import Any
 from sandbox.http import Request, Response
 from sandbox.mailchimp.answers import page, shaped
 from sandbox.mailchimp.arguments import path_param, time_arg
-from sandbox.mailchimp.campaigns import Campaign, campaign_json
+from sandbox.mailchimp.campaigns import Campaign, campaign_json, report_json
 from sandbox.mailchimp.problems import not_found
 from sandbox.mailchimp.state import MailchimpState
 from sandbox.mailchimp.values import iso, subscriber_hash
 
 
 class ReportRoutes(MailchimpState):
-    """GET /campaigns, GET /campaigns/{campaign_id}, and a campaign's reports: GET
-    /reports/{campaign_id}/email-activity, /unsubscribed and /abuse-reports."""
+    """GET /campaigns, GET /campaigns/{campaign_id}, the report list GET /reports, and a
+    campaign's reports: GET /reports/{campaign_id}/email-activity, /unsubscribed and
+    /abuse-reports."""
 
     def _campaigns(self, request: Request) -> Response:
         now, status, audience = self.now(), request.arg("status"), request.arg("list_id")
@@ -32,6 +33,23 @@ class ReportRoutes(MailchimpState):
             found.sort(key=lambda c: c.send_time, reverse=request.arg("sort_dir") == "DESC")
         items = [campaign_json(c, self.list_id, now) for c in page(found, request)]
         return shaped(request, {"campaigns": items, "total_items": len(found)})
+
+    def _reports(self, request: Request) -> Response:
+        """The sent campaigns' reports (a campaign has one once sent), in send order;
+        `type`, `since_send_time` and `before_send_time` filter (every campaign here is
+        regular), bounds included as for the campaign list."""
+        now, kind = self.now(), request.arg("type")
+        since, before = time_arg(request, "since_send_time"), time_arg(request, "before_send_time")
+        found = [
+            c
+            for c in self.campaigns
+            if c.status(now) == "sent"
+            and kind in (None, "regular")
+            and (since is None or c.send_time >= since)
+            and (before is None or c.send_time <= before)
+        ]
+        items = [report_json(c, self.list_id) for c in page(found, request)]
+        return shaped(request, {"reports": items, "total_items": len(found)})
 
     def _campaign_by_param(self, request: Request) -> Campaign:
         campaign = self.campaigns_by_id.get(path_param(request, "campaign_id"))

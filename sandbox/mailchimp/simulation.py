@@ -37,7 +37,7 @@ def cleans(events: list[MemberEvent], event: MemberEvent) -> bool:
     return sum(1 for e in events if e.bounce == "soft") == threshold
 
 
-def add_activity(
+def add_member_activity(
     sandbox: MailchimpSandbox,
     email: str,
     kind: ActivityType,
@@ -52,7 +52,8 @@ def add_activity(
 
     `at` defaults to the sandbox's now; a naive datetime is taken as UTC.
     `campaign` is a world campaign number or a campaign id. Email events
-    count in the campaign's report and email activity; unsubscribes, spam
+    count in the campaign's report (the report list's counts) and in its email activity,
+    unsubscribes or abuse reports; unsubscribes, spam
     reports and hard bounces (`bounce="hard"`) change the status, soft ones
     (`bounce="soft"`) only when they reach Mailchimp's count (7, or 15 for a
     member who opened or clicked before); a signup of an unknown address adds
@@ -116,6 +117,13 @@ def _count_in_report(sandbox: MailchimpSandbox, row: int, event: MemberEvent) ->
     elif event.action == "click":
         campaign.clicks += 1
         campaign.unique_clicks += "click" not in earlier
+    elif event.action == "bounce":
+        campaign.soft_bounces += event.bounce == "soft"
+        campaign.hard_bounces += event.bounce != "soft"
+    elif event.action == "unsub":
+        campaign.unsubscribed += 1
+    elif event.action == "abuse":
+        campaign.abuse_reports += 1
 
 
 def _remember(sandbox: MailchimpSandbox, row: int, event: MemberEvent) -> None:

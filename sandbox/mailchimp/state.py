@@ -72,7 +72,7 @@ class MailchimpState(Emulator):
         )
         self.audience.world_tag_counts = world_tag_counts(self.audience.index)
         self.peak_connections = 0
-        self.campaigns = project_campaigns(self.world, self.audience.index)
+        self.campaigns = project_campaigns(self.world, self.audience.index, self.audience.soft)
         self.campaigns_by_id = {c.id: c for c in self.campaigns}
         self.orders: list[Order] = []
         self.orders_by_row: defaultdict[int, list[Order]] = defaultdict(list)

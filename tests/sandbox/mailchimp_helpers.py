@@ -1,6 +1,6 @@
 """What the Mailchimp tests do to a sandbox besides calling its API.
 
-They record activity at runtime (`sandbox.mailchimp.simulation.add_activity`, as the
+They record activity at runtime (`sandbox.mailchimp.simulation.add_member_activity`, as the
 demo does); return a running sandbox to the projected world between tests; and run
 waiting batches.
 Each works under the sandbox's lock, as a request handler does.
@@ -9,7 +9,7 @@ Each works under the sandbox's lock, as a request handler does.
 from __future__ import annotations
 
 from sandbox.mailchimp import MailchimpSandbox
-from sandbox.mailchimp.simulation import add_activity
+from sandbox.mailchimp.simulation import add_member_activity as add_activity
 
 __all__ = ["add_activity", "finish_batches", "reset"]
 
