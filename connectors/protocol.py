@@ -63,6 +63,9 @@ class Capabilities:
     """Which records (by id) have the lifecycle field; None: every record."""
     lifecycle_note: str | None = None
     """What a stage mapping does not reach, said when one is set (once per run)."""
+    moment_text: Callable[[datetime], str] | None = None
+    """How a datetime field takes a moment, where the system's own format is not ISO 8601
+    (None: UTC to the second with a Z; a Mailchimp date field takes MM/DD/YYYY)."""
     read_back: Callable[[Capabilities, Mapping[str, Any], Mapping[str, str]], Held] | None = None
     """How a pulled record's attributes show what it holds of ours, where that is not
     our stage field and the lifecycle field by name (a Mailchimp stage is a tag)."""

@@ -159,7 +159,8 @@ class FieldMap:
         if DISQUALIFIED in names:
             out[names[DISQUALIFIED]] = "true" if disqualified else "false"
         out[names["reasons"]] = written_reasons(batch, row, written, min(REASONS_MAX_CHARS, limit))
-        out[names[SCORED_AT]] = timestamp(scored_at)
+        moment_text = self.capabilities.moment_text or timestamp
+        out[names[SCORED_AT]] = moment_text(scored_at)
         for name, value in out.items():
             if len(value) > limit:
                 out[name] = value[:limit]

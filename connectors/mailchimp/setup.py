@@ -24,7 +24,7 @@ from connectors.mailchimp.keys import MC
 from connectors.mailchimp.pull import PAGE, audience_ids
 from connectors.protocol import FieldSpec, SetupReport
 
-MERGE_FIELD_TYPES = {"number": "number", "text": "text"}
+MERGE_FIELD_TYPES = {"number": "number", "text": "text", "datetime": "date"}
 """Our field kinds as Mailchimp's merge field types (the others are written as text)."""
 MEMBER_VALUES = ("status", "member_rating", "tags", "vip", "language", "list_id", "last_changed")
 """What every member gives as attributes besides its merge fields."""
@@ -102,6 +102,8 @@ def create(api: MailchimpApi, list_id: str, spec: FieldSpec) -> None:
         "public": False,
         "required": False,
     }
+    if body["type"] == "date":
+        body["options"] = {"date_format": "MM/DD/YYYY"}  # as `system.date_text` writes
     try:
         api.call("lists.add_list_merge_field", list_id, body)
     except ApiError as error:

@@ -20,11 +20,15 @@ room) and digested names (a digit at one place, the full room) never meet; two
 digested names meet only when 5 characters of two SHA-1 digests do (about 1 in
 17 million per pair), and `setup` refuses a field list that names one tag twice.
 
-Values: numbers are number fields; the scoring time is text, the UTC second with
-a Z (a date field would lose the time); disqualified is "true"/"false" text, the
-grade and stage text. Reasons are cut to 255 characters by the sync, which drops
-reasons (summing them into "+N from M more") rather than cutting one, so they
-still add up (see `sync.fields.written_reasons`). Our stage is also a tag
+Values: numbers are number fields; the scoring time a date field (the UTC day, so
+that marketers can segment on it: a date field holds no time of day), written as
+MM/DD/YYYY, the format `setup` gives the field (a value in the field's format is what
+integrators report Mailchimp takes, e.g.
+https://nodeer.space/questions/formatting-the-date-type-parameter-for-mergefields-in-the-mailchimp-apilists);
+disqualified is "true"/"false" text, the grade and stage text. Reasons are cut to
+255 characters by the sync, which drops reasons (summing them into "+N from M more")
+rather than cutting one, so they still add up (see `sync.fields.written_reasons`).
+Our stage is also a tag
 `leadscore: <stage>` (not ordered); members are written by their subscriber hash
 (the MD5 of the address), a few call by call, more through `/batches`
 (`connectors.mailchimp.write`).
@@ -35,12 +39,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from connectors.mailchimp.attributes import MAILCHIMP_ATTRIBUTES
 from connectors.mailchimp.settings import MailchimpSettings
 from connectors.protocol import Capabilities, Held
 from connectors.system import BuildOptions, System
+from scoring.records import ensure_utc
 
 if TYPE_CHECKING:
     from connectors.protocol import Connector
@@ -116,16 +122,23 @@ def read_back(
     return Held(str(value) if value not in (None, "") else None, None)
 
 
+def date_text(moment: datetime) -> str:
+    """A moment as a Mailchimp date field takes it: the UTC day, in the field's format
+    (MM/DD/YYYY, the format `setup` gives it)."""
+    return ensure_utc(moment).strftime("%m/%d/%Y")
+
+
 MAILCHIMP_CAPABILITIES = Capabilities(
     system="mailchimp",
     field_name=merge_tag,
     name_pattern=r"[A-Z][A-Z0-9_]*",
     max_name_length=MAX_TAG,
     max_text_length=255,
-    kinds=frozenset({"number", "text"}),
+    kinds=frozenset({"number", "text", "datetime"}),
     stage_ordered=False,
     record_key="email",
     write_batch_size=500,
+    moment_text=date_text,
     read_back=read_back,
 )
 

@@ -179,6 +179,7 @@ def specs() -> list[FieldSpec]:
         FieldSpec("activity", name("leadscore_", "activity"), "Lead score: activity", "number"),
         FieldSpec("stage", name("leadscore_", "stage"), "Lead stage", "text"),
         FieldSpec("reasons", name("leadscore_", "reasons"), "Lead score reasons", "text"),
+        FieldSpec("scored_at", name("leadscore_", "scored_at"), "Lead scored at", "datetime"),
     ]
 
 
@@ -197,6 +198,9 @@ def test_setup_creates_merge_fields_once(sandbox: MailchimpSandbox) -> None:
     fields = c.api.call("lists.get_list_merge_fields", sandbox.list_id, count=100)
     types = {f["tag"]: f["type"] for f in fields["merge_fields"]}
     assert types["LS_SCORE"] == "number" and types["LS_REASONS"] == "text"
+    assert types["LS_AT"] == "date"  # marketers segment on the day a lead was scored
+    dated = next(f for f in fields["merge_fields"] if f["tag"] == "LS_AT")
+    assert dated["options"]["date_format"] == "MM/DD/YYYY"
     assert c.calls()["lists.add_list_merge_field"] == len(wanted)
 
 
@@ -217,7 +221,7 @@ def test_the_default_rules_name_valid_distinct_merge_tags() -> None:
     names = [s.name for s in fields.specs]
     assert len(set(names)) == len(names)
     assert {"LS_SCORE", "LS_STAGE", "LS_DQ", "LS_REASONS", "LS_AT"} <= set(names)
-    assert {s.kind for s in fields.specs} <= {"number", "text"}
+    assert {s.kind for s in fields.specs} <= {"number", "text", "datetime"}
 
 
 def test_the_system_entry_builds_a_connector_from_settings(sandbox: MailchimpSandbox) -> None:

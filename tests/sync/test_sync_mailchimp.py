@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -88,6 +88,8 @@ def test_a_full_then_incremental_sync_writes_fields_and_tags_and_creates_nobody(
     assert sum(1 for t in tagged.values() if len(t) == 1) == written
     assert connector.calls().get("lists.update_list_member", 0) == 0  # all in batches
     assert mailchimp.peak_connections <= 10
+    scored = {mailchimp.audience.member(r).merge_fields.get("LS_AT") for r in tagged}
+    assert f"{at.astimezone(UTC):%m/%d/%Y}" in scored  # the date field, in its own format
 
     # members archived and deleted since: a later run (scores decayed) never brings them back
     client = sandbox_client(mailchimp)
