@@ -94,7 +94,7 @@ def undecodable(message: str, given: Mapping[str, str]) -> list[str]:
         if name != base and not name.startswith(f"{base}__"):
             continue
         kind = setting_json(name)
-        if kind is None:
+        if kind is None or not value.strip():  # a blank value is the setting unset
             continue
         try:
             json.loads(value)

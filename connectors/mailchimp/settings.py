@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
 from connectors.system import SystemSettings, checked_url
 
@@ -59,7 +60,7 @@ class MailchimpSettings(SystemSettings):
     server: str | None = Field(
         None, description="The account's server prefix (data centre) for an OAuth token, e.g. us21."
     )
-    audiences: list[str] = Field(
+    audiences: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Audience (list) ids to sync, as JSON or comma-separated; empty: every "
         "audience of the account.",

@@ -250,3 +250,25 @@ def test_a_bad_json_attribute_mapping_gets_an_attribute_mapping_example() -> Non
     message = one_line(result.stderr)
     assert "setting LEADSCORE_SALESFORCE__ATTRIBUTES: not valid JSON" in message
     assert 'expected a JSON object, e.g. {"Budget__c": "budget"}' in message
+
+
+def test_mailchimp_audiences_are_read_as_the_readme_writes_them() -> None:
+    """One id, ids with commas, or a JSON list; a blank setting beside them is unset."""
+    from sync.config import read_settings
+
+    key = "0123456789abcdef0123456789abcdef-us21"
+    for given, ids in (("a1b2c3d4e5", ["a1b2c3d4e5"]), ("a1b2, c3d4", ["a1b2", "c3d4"]),
+                       ('["a1b2"]', ["a1b2"])):  # fmt: skip
+        env = {"LEADSCORE_MAILCHIMP__API_KEY": key, "LEADSCORE_MAILCHIMP__AUDIENCES": given,
+               "LEADSCORE_MAILCHIMP__ATTRIBUTES": ""}  # fmt: skip
+        with pytest.MonkeyPatch.context() as patch:
+            for name, value in env.items():
+                patch.setenv(name, value)
+            assert read_settings().section("mailchimp").audiences == ids
+    result = run("status", LEADSCORE_MAILCHIMP__API_KEY=key, LEADSCORE_MAILCHIMP__AUDIENCES="[a1",
+                 LEADSCORE_MAILCHIMP__ATTRIBUTES="")  # fmt: skip
+    assert result.exit_code == 2
+    message = one_line(result.stderr)
+    assert "setting LEADSCORE_MAILCHIMP__AUDIENCES: expected a JSON list" in message
+    assert "ATTRIBUTES" not in message  # the blank one is not blamed
+    assert key not in result.output
