@@ -26,6 +26,8 @@ from connectors.protocol import FieldSpec, SetupReport
 
 MERGE_FIELD_TYPES = {"number": "number", "text": "text", "datetime": "date"}
 """Our field kinds as Mailchimp's merge field types (the others are written as text)."""
+DATE_FORMAT = "MM/DD/YYYY"
+"""The format of our date fields, as `system.date_text` writes their values."""
 MEMBER_VALUES = ("status", "member_rating", "tags", "vip", "language", "list_id", "last_changed")
 """What every member gives as attributes besides its merge fields."""
 MAX_NAME = 100
@@ -57,6 +59,14 @@ def conflicts(fields: Sequence[FieldSpec], present: Mapping[str, Mapping[str, An
                 f"merge field {spec.name} is of type {found.get('type')}, not {wanted}"
                 " (Mailchimp cannot change a type: rename ours or delete it)"
             )
+        elif found is not None and wanted == "date":
+            options = found.get("options")
+            shape = options.get("date_format") if isinstance(options, Mapping) else None
+            if shape not in (None, "", DATE_FORMAT):
+                problems.append(
+                    f"date field {spec.name} takes {shape}, and leadscore writes {DATE_FORMAT}"
+                    " (set its format to MM/DD/YYYY in Mailchimp, or delete it)"
+                )
     return problems
 
 
@@ -103,7 +113,7 @@ def create(api: MailchimpApi, list_id: str, spec: FieldSpec) -> None:
         "required": False,
     }
     if body["type"] == "date":
-        body["options"] = {"date_format": "MM/DD/YYYY"}  # as `system.date_text` writes
+        body["options"] = {"date_format": DATE_FORMAT}
     try:
         api.call("lists.add_list_merge_field", list_id, body)
     except ApiError as error:

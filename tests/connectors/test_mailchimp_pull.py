@@ -216,6 +216,17 @@ def test_setup_refuses_a_tag_of_another_type_or_named_twice(sandbox: MailchimpSa
     assert c.calls()["lists.add_list_merge_field"] == 1
 
 
+def test_setup_refuses_a_date_field_of_another_format(sandbox: MailchimpSandbox) -> None:
+    """A European account's date field in DD/MM/YYYY would read 02/12 as the 12th of
+    February: setup says so instead of writing days that mean something else."""
+    c = connector(sandbox)
+    body = {"tag": "LS_AT", "name": "Scored", "type": "date",
+            "options": {"date_format": "DD/MM/YYYY"}}  # fmt: skip
+    c.api.call("lists.add_list_merge_field", sandbox.list_id, body)
+    with pytest.raises(RejectedError, match="LS_AT takes DD/MM/YYYY, and leadscore writes"):
+        c.setup(specs())
+
+
 def test_the_default_rules_name_valid_distinct_merge_tags() -> None:
     fields = FieldMap.for_rules(parse_rules(default_rules_text()), MAILCHIMP_CAPABILITIES)
     names = [s.name for s in fields.specs]
