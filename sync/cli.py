@@ -402,7 +402,7 @@ def demo(
         Path | None, typer.Option("--rules", "-r", help="Rule file (default: the bundled one).")
     ] = None,
 ) -> None:
-    """Sync the local HubSpot and Salesforce sandboxes end to end: setup, full, incremental."""
+    """Sync the local HubSpot, Salesforce and Mailchimp sandboxes: setup, full, incremental."""
     from connectors.errors import ApiError
     from sync.demo import run_demo
 

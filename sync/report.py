@@ -48,7 +48,7 @@ def print_ranking(
 ) -> None:
     """The best leads first (whole points and the top reasons, as the CRMs show them),
     then the stage funnel; customers are kept apart from the leads. `holders` names, per
-    person id, the systems that hold them (shown under the address, or in a column);
+    person id, the systems that hold them (shown above the reasons, or in a column);
     `sources`, given a row and a rule id, the systems its signals came from (shown before
     the reason's label; "" shows nothing).
 
@@ -92,8 +92,6 @@ def print_ranking(
         cells = [str(rank), escape(who)]
         if wide and holders:
             cells.append(escape(where))
-        elif where:
-            cells[1] += f"\n[dim]{escape(where)}[/dim]"
         cells.append(total if wide else f"{total} {grade}".strip())
         if wide:
             cells += [str(points) for points in batch.whole_dimensions(index)]
@@ -110,6 +108,8 @@ def print_ranking(
         why = escape(text)
         if not wide:
             why = why.replace(" · ", "\n")
+            if where:  # the systems first, whole: the narrow contact column would cut them
+                why = f"[dim]in {escape(where)}[/dim]\n{why}"
         if batch.disqualified[index]:
             why = why.replace("DISQUALIFIED", "[red]DISQUALIFIED[/red]", 1)
         cells.append(why)

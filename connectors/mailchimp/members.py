@@ -15,6 +15,7 @@ archived), `member_rating` (1 to 5), `tags` (their names), `vip`, `language`,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from connectors.values import parse_time
 from scoring.records import Activity, ActivityType, Contact
 
 NOT_OPTED_IN = frozenset({"pending", "transactional"})
+SUBSCRIBER_HASH = re.compile("[0-9a-f]{32}")
 
 
 def member_attributes(member: Mapping[str, Any]) -> dict[str, Any]:
@@ -44,11 +46,15 @@ def member_records(
     member: Mapping[str, Any], list_id: str, attributes: AttributeMap
 ) -> tuple[Contact, list[Activity]]:
     """One member's contact and its signup activity (none when it has not opted in)."""
-    email = str(member.get("email_address") or "") or None
-    hashed = str(member.get("id") or (member_hash(email) if email else ""))
+    if not isinstance(member, Mapping):
+        raise ValueError(f"a Mailchimp member is an object, not {type(member).__name__}")
+    email = str(member.get("email_address") or "").strip() or None
+    hashed = str(member.get("id") or "").lower()
+    if SUBSCRIBER_HASH.fullmatch(hashed) is None:  # Mailchimp's id is the address's hash
+        hashed = member_hash(email) if email else ""
     if not hashed:
         raise ValueError("a Mailchimp member without id or email_address")
-    record = f"{member.get('list_id') or list_id}:{hashed}"
+    record = f"{list_id}:{hashed}"  # the audience asked, whatever the body says
     contact = Contact(
         record,
         email=email,
