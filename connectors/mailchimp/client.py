@@ -123,6 +123,11 @@ def mailchimp_failure(operation: str) -> Callable[[Exception], ApiError | None]:
     return to_error
 
 
+ATTEMPTS = 10
+"""Tries of one call: a 429 for connections or a 5xx is Mailchimp's to pass, and with no
+request quota to spend, trying again costs only the wait (at most a minute each)."""
+
+
 class MailchimpApi:
     """The official client, its calls checked and run under the policy and the connection cap."""
 
@@ -159,8 +164,9 @@ class MailchimpApi:
         self.host: str = self.client.api_client.host.replace("server", server)
         self.timeout = timeout
         self.cap = connection_gate(credential, self.host, connections)
-        # Mailchimp counts connections, not requests: no window, no daily budget.
-        self.policy = policy or CallPolicy(MC, clock=clock, seed=seed)
+        # Mailchimp counts connections, not requests: no window, no daily budget; a
+        # refused or failed call costs nothing but time, so it is tried more often.
+        self.policy = policy or CallPolicy(MC, attempts=ATTEMPTS, clock=clock, seed=seed)
 
     def __repr__(self) -> str:
         return f"MailchimpApi(host={self.host!r})"
