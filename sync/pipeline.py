@@ -432,7 +432,8 @@ class Sync:
         stats: SystemSummary,
         as_of: datetime,
     ) -> WriteOutcome:
-        """Write the plan in batches, each recorded as it lands; what all of them did. The
+        """Write the plan in batches, each handed to the recorder as it lands (recorded
+        before this returns: `OutcomeRecorder`); what all of them did. The
         connector, told how many writes the run has, says how large a batch is: its
         system's batch, or every write at once for a bulk path (`Connector.write_size`)."""
         size = max(1, connector.write_size(len(writes))) if writes else 1
