@@ -12,9 +12,10 @@ An ingest job can be given the org's `Pace`: the records per second the org proc
 since a job was closed (its queue time included, so a pace that can only be too low,
 and a wait sized by it ends after the job does, never before: each early read is a
 call spent). Once a pace is known, a job's first read waits for as long as the pace
-says its records take; jobs waiting at once share the first one's reading (the others
-wait for it instead of reading too), and the connector keeps the pace for its next
-runs. So the first job of a connector is read about twice and every later one once.
+says its records take; until then the first job reads after `PACE_READ` seconds, jobs
+waiting at once share its reading (they wait for it instead of reading too), and the
+connector keeps the pace for its next runs. So the first job of a connector is read
+about twice and every later one once.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from typing import Any
 from connectors.salesforce.client import SalesforceApi
 
 FIRST_POLL = 2.0
+PACE_READ = 5.0
+"""Seconds from an ingest job's close to the read that learns the org's pace: long
+enough that the job's queue time is not most of what the reading spans."""
 LONGEST_POLL = 60.0
 GIVE_UP = 6 * 3600.0
 """Seconds a job may stay queued or in progress before it is given up (and aborted)."""
@@ -79,7 +83,9 @@ def wait_for_job(
     closed = clock.now()
     wait, waited = FIRST_POLL, 0.0
     first = pace is not None and pace.first_reader()
-    if pace is not None and not first and records:
+    if first and records:
+        wait = PACE_READ
+    elif pace is not None and records:
         known = pace.per_second or pace.wait_for_reading()
         if known:
             wait = max(records / known - (clock.now() - closed), 0.0) + FIRST_POLL
