@@ -52,6 +52,7 @@ from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
 from sync.incremental import save_unplanned, save_written, score_due, score_people
 from sync.locks import RunLock, run_lock, wait_for_rescores
+from sync.recorder import OutcomeRecorder
 from sync.stages import StageMap
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
@@ -431,7 +432,8 @@ class Sync:
         stats: SystemSummary,
         as_of: datetime,
     ) -> WriteOutcome:
-        """Write the plan in batches, each recorded as it lands; what all of them did. The
+        """Write the plan in batches, each handed to the recorder as it lands (recorded
+        before this returns: `OutcomeRecorder`); what all of them did. The
         connector, told how many writes the run has, says how large a batch is: its
         system's batch, or every write at once for a bulk path (`Connector.write_size`)."""
         size = max(1, connector.write_size(len(writes))) if writes else 1
@@ -451,29 +453,15 @@ class Sync:
                 outcome = WriteOutcome(
                     [], [WriteFailure(w.record_id, str(exc), exc.retryable) for w in chunk]
                 )
-            values = {w.record_id: w.values for w in chunk}
-            self.store.record_written(
-                connector.system, {r: values[r] for r in outcome.written}, as_of
-            )
-            self.store.record_failures(
-                connector.system,
-                [(f.record_id, f.reason, f.retryable) for f in outcome.failed],
-                as_of,
-                values,
-            )
-            record_gone(
-                self.store,
-                connector.system,
-                [(g.record_id, g.merged_into) for g in outcome.gone],
-                as_of,
-            )
+            recorder.hand_in({w.record_id: w.values for w in chunk}, outcome)
             self.progress(f"written {connector.system}", len(chunk))
             if self._lock is not None:
                 self._lock.beat()
             return outcome
 
         done = WriteOutcome()
-        with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+        recorder = OutcomeRecorder(self.store, connector.system, as_of)
+        with recorder, ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
             for outcome in pool.map(write_one, batches):
                 stats.written += len(outcome.written)
                 stats.failed += len(outcome.failed)

@@ -376,3 +376,23 @@ def forget_records(
     connection.execute(
         sa.delete(table).where(table.c.system == system, table.c.record_id.in_(list(ids)))
     )
+
+
+def replace_rows(
+    connection: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert rows, each replacing the row of its primary key if there is one: one
+    `INSERT ... ON CONFLICT DO UPDATE` (SQLite and PostgreSQL), not a delete and an insert."""
+    if not rows:
+        return
+    keys = [c.name for c in table.primary_key.columns]
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        statement: Any = postgresql.insert(table)
+    else:
+        from sqlalchemy.dialects import sqlite
+
+        statement = sqlite.insert(table)
+    kept = {c: statement.excluded[c] for c in rows[0] if c not in keys}
+    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=kept), list(rows))

@@ -45,6 +45,7 @@ from sync.schema import (
     identities,
     meta,
     persons,
+    replace_rows,
     runs,
     storable_activity,
     storable_contact,
@@ -308,22 +309,21 @@ class StateStore:
         """Remember what landed, and forget earlier failures of those records."""
         if not values:
             return
+        stamp = at.timestamp()
         with self._writing, self.engine.begin() as connection:
+            # most runs hold no failures of the system: then there are none to forget
+            failing = connection.execute(
+                sa.select(failures.c.record_id).where(failures.c.system == system).limit(1)
+            ).first()
             for part in chunks(list(values)):
-                forget_records(connection, written, system, part)
-                forget_records(connection, failures, system, part)
-                connection.execute(
-                    sa.insert(written),
-                    [
-                        {
-                            "system": system,
-                            "record_id": r,
-                            "values": dumps(values[r]),
-                            "written_at": at.timestamp(),
-                        }
-                        for r in part
-                    ],
-                )
+                if failing is not None:
+                    forget_records(connection, failures, system, part)
+                rows = [
+                    {"system": system, "record_id": r, "values": dumps(values[r]),
+                     "written_at": stamp}
+                    for r in part
+                ]  # fmt: skip
+                replace_rows(connection, written, rows)
 
     def record_failures(
         self,

@@ -20,8 +20,8 @@ goes through the connector's call policy and daily budget, polls included:
 - the CSV follows "Valid CSV Record Rows": every value quoted, a quote doubled, so
   commas, quotes and line breaks in the reasons round-trip; an empty cell leaves a
   field alone and `#N/A` sets it to null, so a value we clear is `#N/A`;
-- it is polled as `connectors.salesforce.jobs` says (a job of 50,000 records is
-  read a handful of times), and aborted when it runs past `jobs.GIVE_UP`;
+- it is polled as `connectors.salesforce.jobs` says (once the org's pace is known, once
+  per job), and aborted when it runs past `jobs.GIVE_UP`;
 - failed records ("Get Job Failed Record Results": `sf__Id`, `sf__Error` as
   `CODE:message:fields`) are read when the job counts any, unprocessed ones ("Get
   Job Unprocessed Record Results": the rows as uploaded, for a Failed or Aborted
@@ -55,7 +55,7 @@ from connectors.errors import ApiError, AuthError, BudgetExhausted
 from connectors.protocol import Write, WriteFailure, WriteOutcome
 from connectors.salesforce.client import SF, SalesforceApi
 from connectors.salesforce.describe import Schema
-from connectors.salesforce.jobs import ENDED, FIRST_POLL, wait_for_job
+from connectors.salesforce.jobs import ENDED, FIRST_POLL, Pace, wait_for_job
 from connectors.salesforce.records import sobject_of
 from connectors.salesforce.write import (
     COLLECTION,
@@ -138,9 +138,15 @@ class IngestEnd:
 
 
 def write_bulk(
-    api: SalesforceApi, schema: Schema, writes: Sequence[Write], converted: Mapping[str, str]
+    api: SalesforceApi,
+    schema: Schema,
+    writes: Sequence[Write],
+    converted: Mapping[str, str],
+    pace: Pace | None = None,
 ) -> WriteOutcome:
-    """Every write in Bulk API 2.0 jobs, one per object (more for more than 100 MB)."""
+    """Every write in Bulk API 2.0 jobs, one per object (more for more than 100 MB); `pace`:
+    the org's on ingest jobs, which sizes the waits before their reads (`jobs.Pace`)."""
+    pace = pace or Pace()
     outcome = WriteOutcome()
     pending = writable(writes, converted, outcome)
     by_object: dict[str, list[Write]] = {}
@@ -155,7 +161,9 @@ def write_bulk(
         return outcome
     afford_jobs(api, len(jobs))
     with ThreadPoolExecutor(max_workers=len(jobs), thread_name_prefix="sf-bulk") as pool:
-        ends = list(pool.map(lambda job: run_ingest_job(api, job[0], *job[1]), jobs))
+        ends = list(
+            pool.map(lambda job: run_ingest_job(api, job[0], job[1][0], job[1][1], pace), jobs)
+        )
     gone: list[str] = []
     for end in ends:
         outcome.written.extend(end.written)
@@ -180,7 +188,9 @@ def afford_jobs(api: SalesforceApi, jobs: int) -> None:
         )
 
 
-def run_ingest_job(api: SalesforceApi, sobject: str, ids: list[str], data: bytes) -> IngestEnd:
+def run_ingest_job(
+    api: SalesforceApi, sobject: str, ids: list[str], data: bytes, pace: Pace | None = None
+) -> IngestEnd:
     """One job made, filled, closed, polled to its end and its results read; when it
     cannot be started twice over, its records are failures kept for the next run."""
     started = start_ingest_job(api, sobject, data)
@@ -188,7 +198,7 @@ def run_ingest_job(api: SalesforceApi, sobject: str, ids: list[str], data: bytes
         why = f"not written: no Bulk API job could be started ({started})"
         return IngestEnd(unprocessed=[WriteFailure(i, why) for i in ids])
     path = started
-    info = wait_for_job(api, lambda: api.rest("bulk2.poll", path), len(ids))
+    info = wait_for_job(api, lambda: api.rest("bulk2.poll", path), len(ids), pace)
     if str(info.get("state")) not in ENDED:
         api.rest("bulk2.abort", path, method="PATCH", json={"state": "Aborted"})
         info = {**info, "state": "Aborted", "errorMessage": "still running: given up"}

@@ -29,6 +29,7 @@ from connectors.salesforce.bulk_write import write_bulk
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.describe import Schema
 from connectors.salesforce.fetch import fetch_person
+from connectors.salesforce.jobs import Pace
 from connectors.salesforce.pull import (
     EVENT_FIELDS,
     MEMBER_FIELDS,
@@ -71,6 +72,8 @@ class SalesforceConnector:
         self.settings = settings
         self.api = SalesforceApi(settings, http=http, policy=policy, clock=clock, seed=seed)
         self.schema = Schema(self.api)
+        self.pace = Pace()
+        """The org's pace on ingest jobs, learned by the first and kept for the next."""
         self.attributes = (attributes or SALESFORCE_ATTRIBUTES).in_any_case()
         self.properties = tuple(properties) or tuple(SALESFORCE_ATTRIBUTES.fields)
         """Lead and Contact fields read besides the usual ones (those the org lacks are not)."""
@@ -134,7 +137,7 @@ class SalesforceConnector:
         """More than `bulk_write_above` records in Bulk API 2.0 jobs; fewer in collection
         updates of 200."""
         if len(writes) > self.settings.bulk_write_above:
-            return write_bulk(self.api, self.schema, writes, self.converted)
+            return write_bulk(self.api, self.schema, writes, self.converted, self.pace)
         size = self.capabilities.write_batch_size
         outcome = WriteOutcome()
         for start in range(0, len(writes), size):

@@ -71,14 +71,14 @@ def typed(value: str, kind: str | None) -> Any:
 
 
 def record_body(write: Write, sobject: str, kinds: Mapping[str, str]) -> dict[str, Any]:
-    """One record of a collection update; `kinds`: the object's field types by lower-case
-    name."""
+    """One record of a collection update; `kinds`: the object's field types by name."""
     body: dict[str, Any] = {"attributes": {"type": sobject}, "id": write.record_id}
+    lead = sobject == "Lead"
     for name, value in write.values.items():
-        if sobject != "Lead" and name == LIFECYCLE:
+        if not lead and name == LIFECYCLE:
             continue
         try:
-            body[name] = typed(value, kinds.get(name.lower()))
+            body[name] = typed(value, kinds.get(name))
         except ValueError:
             body[name] = value  # Salesforce says what is wrong with it, record by record
     return body
@@ -158,7 +158,9 @@ def update(api: SalesforceApi, schema: Schema, writes: Sequence[Write]) -> list[
         sobject = sobject_of(write.record_id)
         assert sobject is not None
         if sobject not in kinds:
-            kinds[sobject] = field_kinds(schema, sobject)
+            described = field_kinds(schema, sobject)
+            names = {n for w in writes for n in w.values}  # the batch's, looked up once
+            kinds[sobject] = {n: described[n.lower()] for n in names if n.lower() in described}
         records.append(record_body(write, sobject, kinds[sobject]))
     body = {"allOrNone": False, "records": records}
     answer = api.rest("collections.update", "composite/sobjects", method="PATCH", json=body)

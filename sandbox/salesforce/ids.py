@@ -13,6 +13,7 @@ import string
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 _SUFFIX = string.ascii_uppercase + "012345"
 _POD = "5g0"
+_UPPER_FLAGS = str.maketrans({c: "1" if c in string.ascii_uppercase else "0" for c in BASE62})
 
 PREFIXES = {
     "Account": "001",
@@ -33,8 +34,10 @@ LOCATOR_PREFIX = "01g"
 """The prefix of query locators in `nextRecordsUrl`."""
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def make_id(prefix: str, number: int) -> str:
-    """The 18-character id of record `number` of the type with key prefix `prefix`."""
+    """The 18-character id of record `number` of the type with key prefix `prefix`; kept
+    for the ids made last, which a write answers with after it parsed them."""
     digits = ""
     while True:
         number, rest = divmod(number, 62)
@@ -60,8 +63,7 @@ def parse_id(text: str) -> tuple[str, int] | None:
 
 
 def _suffix(body: str) -> str:
-    out = ""
-    for chunk in range(3):
-        bits = sum(1 << i for i, c in enumerate(body[chunk * 5 : chunk * 5 + 5]) if c.isupper())
-        out += _SUFFIX[bits]
-    return out
+    """The case-safe suffix: per 5 characters, the letter whose index has a bit set for
+    each upper-case one (the first character the lowest bit)."""
+    flags = body.translate(_UPPER_FLAGS)[::-1]  # "1" per upper-case letter, highest first
+    return _SUFFIX[int(flags[10:15], 2)] + _SUFFIX[int(flags[5:10], 2)] + _SUFFIX[int(flags[:5], 2)]

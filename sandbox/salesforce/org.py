@@ -89,7 +89,8 @@ class Org:
     ) -> tuple[Table, int, Row]:
         """Check one record of an update (an `Id` and the fields to set); RecordError if bad."""
         values = {k: v for k, v in record.items() if k != "attributes"}
-        id_key = next((k for k in values if k.lower() == "id"), None)
+        id_key = "id" if "id" in values else "Id" if "Id" in values else None  # as most send it
+        id_key = id_key or next((k for k in values if k.lower() == "id"), None)
         if id_key is None or not values[id_key]:
             raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call")
         record_id = str(values.pop(id_key))

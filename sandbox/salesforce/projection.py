@@ -109,8 +109,10 @@ class Projection:
         events = self.world.events
         stamps = {"CampaignMember": self.member_last, "Task": events.at[self.tasks]}
         stamps["Event"] = events.at[self.meetings] - MEETING_BOOKED
+        leads = len(self.leads)  # the rows after them are the converted Leads
+        known = {"Lead": {"IsConverted": lambda row: row >= leads}}
         return [
-            Table(self.types[name.lower()], count, make, stamps.get(name))
+            Table(self.types[name.lower()], count, make, stamps.get(name), known.get(name))
             for name, count, make in self._makers()
         ]
 

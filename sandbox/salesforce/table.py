@@ -7,7 +7,7 @@ from others are derived when a row is read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ class Table:
         count: int,
         make: Callable[[int], Row],
         stamps: npt.NDArray[np.float64] | None = None,
+        known: Mapping[str, Callable[[int], Any]] | None = None,
     ) -> None:
         self.sobject = sobject
         self._count = count
@@ -38,6 +39,9 @@ class Table:
         self.changes: dict[int, Row] = {}
         self._stamps = stamps
         """SystemModstamp (epoch seconds) of the rows made from the world, when known."""
+        self._known = known or {}
+        """Fields of the rows made from the world that can be read without making the row
+        (a write checks a Lead's IsConverted)."""
         self.hidden: set[int] = set()
         """Added rows whose creating write is not committed yet: no query sees them."""
         self.deleted: dict[int, datetime] = {}
@@ -64,7 +68,8 @@ class Table:
         if name in changed:
             return changed[name]
         if row < self._count:
-            return self._make(row).get(name)
+            read = self._known.get(name)
+            return read(row) if read is not None else self._make(row).get(name)
         return self.added[row - self._count].get(name)
 
     def rows_stamped_after(self, moment: datetime) -> list[int]:

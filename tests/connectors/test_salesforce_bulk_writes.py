@@ -4,6 +4,7 @@ simple-salesforce session: what lands, what fails and is kept, and what each job
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from connectors.errors import BudgetExhausted
 from connectors.protocol import Write, WriteOutcome
 from connectors.salesforce.bulk_write import bulk_error, csv_cell
 from connectors.salesforce.connector import SalesforceConnector
+from connectors.salesforce.jobs import Pace, wait_for_job
 from sandbox.faults import Fault, FaultPlan
 from sandbox.salesforce import SalesforceSandbox
 from tests.connectors.test_salesforce_connector import (
@@ -289,3 +291,39 @@ def test_a_close_that_failed_unprocessed_is_sent_again(box: SalesforceSandbox) -
 
     assert outcome.written == records and sf.calls()["bulk2.close"] == 2
     assert sf.calls()["bulk2.create"] == 1
+
+
+class JobOnAClock:
+    """An ingest job on a clock of its own: queued a second after its close, then 100
+    records a second."""
+
+    def __init__(self, records: int) -> None:
+        self.records, self.at, self.reads = records, 0.0, 0
+
+    def now(self) -> float:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.at += seconds
+
+    def read(self) -> dict[str, Any]:
+        self.reads += 1
+        done = min(self.records, max(0, int((self.at - 1.0) * 100)))
+        state = "JobComplete" if done == self.records else "InProgress"
+        return {"state": state, "numberRecordsProcessed": done}
+
+
+def test_a_job_is_read_once_when_the_orgs_pace_is_known_and_never_before_it_can_have_ended() -> (
+    None
+):
+    pace = Pace()
+    ends = []
+    for _ in range(2):  # the connector's first job, then its next one
+        job = JobOnAClock(1000)
+        api: Any = SimpleNamespace(policy=SimpleNamespace(clock=job))
+        info = wait_for_job(api, job.read, job.records, pace)
+        ends.append((info["state"], job.reads, job.at))
+    (first, first_reads, first_at), (second, second_reads, second_at) = ends
+    assert first == second == "JobComplete"
+    assert first_reads == 2 and second_reads == 1  # the first read learns the pace
+    assert 11.0 <= first_at < 25.0 and 11.0 <= second_at < 25.0  # the job takes 11 s
