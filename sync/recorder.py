@@ -25,7 +25,7 @@ from connectors.protocol import WriteOutcome
 from sync.store import StateStore
 from sync.vanished import record_gone
 
-Sent = Mapping[str, Mapping[str, str]]
+SentValues = Mapping[str, Mapping[str, str]]
 """The values sent in one batch, by record id."""
 _END = None
 
@@ -38,7 +38,7 @@ class OutcomeRecorder:
         self.store = store
         self.system = system
         self.at = at
-        self._queue: queue.SimpleQueue[tuple[Sent, WriteOutcome] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[SentValues, WriteOutcome] | None] = queue.SimpleQueue()
         self._failure: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="record-outcomes", daemon=True)
 
@@ -57,7 +57,7 @@ class OutcomeRecorder:
         if self._failure is not None and error is None:
             raise self._failure
 
-    def hand_in(self, sent: Sent, outcome: WriteOutcome) -> None:
+    def hand_in(self, sent: SentValues, outcome: WriteOutcome) -> None:
         """One batch's outcome, to be recorded; raises what stopped the recorder, if
         anything did, so that no more is written that could not be recorded."""
         if self._failure is not None:
@@ -67,7 +67,7 @@ class OutcomeRecorder:
     def _run(self) -> None:
         ended = False
         while not ended:
-            group: list[tuple[Sent, WriteOutcome]] = []
+            group: list[tuple[SentValues, WriteOutcome]] = []
             item = self._queue.get()
             while item is not _END:
                 group.append(item)
@@ -83,7 +83,7 @@ class OutcomeRecorder:
             except BaseException as failure:  # handed to the writers and the phase
                 self._failure = failure
 
-    def _record(self, group: Sequence[tuple[Sent, WriteOutcome]]) -> None:
+    def _record(self, group: Sequence[tuple[SentValues, WriteOutcome]]) -> None:
         written: dict[str, Mapping[str, str]] = {}
         failed: list[tuple[str, str, bool]] = []
         attempted: dict[str, Mapping[str, str]] = {}
