@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.errors import TransportError
 from connectors.mailchimp.batch import (
@@ -367,3 +369,41 @@ def test_waiting_reads_a_batch_a_few_times_at_the_pace_it_shows() -> None:
     clock.at = 0.0
     wait(api, read, 2.0 + 10_000 / 1000 * 1.05, pace)  # type: ignore[arg-type]
     assert len(reads) == 1
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+ITEM = st.fixed_dictionaries(
+    {},
+    optional={"id": JSON | st.text(min_size=1, max_size=6), "name": JSON | st.just("leadscore: MQL"),
+              "total_operations": JSON | st.just("many") | st.just(8),
+              "submitted_at": JSON | st.just("2026-11-01T12:00:00+00:00")},
+) | JSON  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["batches", "segments", "total_items"]),
+                       st.lists(ITEM, max_size=5) | JSON, max_size=3))  # fmt: skip
+def test_listed_batches_and_segments_of_any_shape_are_read_or_counted(answer: dict) -> None:
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from connectors.mailchimp.batch import find_started
+    from connectors.mailchimp.write import audience_stage_tags
+
+    answers = iter([answer])
+    api = SimpleNamespace(call=lambda *a, **k: next(answers, {}))
+    skipped: Counter[str] = Counter()
+    found = find_started(api, 8, set(), 0.0, skipped)  # type: ignore[arg-type]
+    assert found is None or isinstance(found, str)
+    listed = answer.get("batches")
+    if isinstance(listed, list):
+        assert skipped["batch"] <= len(listed)
+    answers = iter([answer])
+    tags = audience_stage_tags(api, "L1", skipped)  # type: ignore[arg-type]
+    assert all(t.startswith("leadscore: ") for t in tags)
