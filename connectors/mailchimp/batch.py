@@ -16,19 +16,27 @@ within the 120-second timeout), a member's operations always in one batch.
 - A start is not repeatable: Mailchimp would run the operations twice. It is sent
   with `repeatable=False` (tried again only after a 429). When its answer is lost (a
   5xx, a dropped connection), the batches Mailchimp lists (`GET /batches`, one call)
-  are searched for one holding as many operations that this write did not start
-  already; found, it is followed (its results name our operation ids, which carry a
-  token of this write, so a batch of someone else's is noticed there and its
-  members are kept for the next run); not found, the batch is started once more (our
-  operations are idempotent: the same merge values and tag states twice change
-  nothing). A second failure leaves its members to the next run.
+  are searched for one holding as many operations, submitted since this start (its
+  `submitted_at` against the time of the start, `vendor_time`, less `SUBMIT_SLACK`
+  seconds for the two clocks' difference: a full batch always
+  has `BATCH_OPERATIONS`, so the size alone would name an older one), that this write
+  did not start already; found, it is followed, and when its results name none of our
+  operation ids (they carry a token of this write: the batch was someone else's and
+  ours never reached Mailchimp) ours is started once more; not found, the batch is
+  started once more (our operations are idempotent: the same merge values and tag
+  states twice change nothing). A second failure leaves its members to the next run.
+  A listed batch without id, count or time is passed over and counted.
 - Waiting reads the batches in the order they run, each until finished: the first
   batch first after `FIRST_READ` seconds, then, while nothing moved, twice as long;
   once operations are seen done, as long as the pace measured says the rest needs
   (plus a tenth), at most `LONGEST_WAIT`; each later batch first after the time its
   operations need at that pace. So a run of k batches reads about k + 2 statuses
-  against the k the fewest would be. A batch not finished after `BATCH_GIVE_UP` seconds is
-  left (its members kept for the next run; it may still land, and is harmless).
+  against the k the fewest would be. The write waits `WRITE_GRACE` seconds beyond what
+  the pace measured says its operations left need (`WRITE_GRACE` from its start while
+  nothing moved), never more than `WRITE_GIVE_UP` seconds in all: one deadline for all
+  its batches, so a stalled batch queue holds a run an hour at most. Then the batches
+  not finished are left running (they may still land, and are harmless) and their
+  members are failures, retryable, kept for the next run.
 - The archive is read safely: only regular files, at most `MOST_ARCHIVE` bytes
   downloaded and `MOST_FILE` per file unpacked, no path used, bad JSON a clear error
   (`TransportError`, its batch's members kept for the next run).
@@ -38,9 +46,12 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import tarfile
+import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +60,9 @@ from connectors.mailchimp.client import MailchimpApi, problem_message
 from connectors.mailchimp.keys import MC
 from connectors.mailchimp.write import MemberWrite, settle, stamp_of
 from connectors.protocol import WriteFailure, WriteOutcome
+from connectors.values import finite_number, parse_time
+
+log = logging.getLogger(__name__)
 
 START = "batches.start"
 STATUS = "batches.status"
@@ -56,7 +70,9 @@ LIST = "batches.list"
 BATCH_OPERATIONS = 10_000
 FIRST_READ = 2.0
 LONGEST_WAIT = 60.0
-BATCH_GIVE_UP = 6 * 3600.0
+WRITE_GRACE = 20 * 60.0
+WRITE_GIVE_UP = 3600.0
+SUBMIT_SLACK = 120.0
 MOST_ARCHIVE = 512 * 1024 * 1024
 MOST_FILE = 256 * 1024 * 1024
 
@@ -69,6 +85,8 @@ class Sent:
     """operation id -> (member, "merge" or "tags")."""
     operations: list[dict[str, str]]
     batch_id: str | None = None
+    adopted: bool = False
+    """Found in Mailchimp's list after a start whose answer was lost."""
     info: dict[str, Any] = field(default_factory=dict)
     failure: str | None = None
 
@@ -100,57 +118,137 @@ def write_batched(api: MailchimpApi, members: Sequence[MemberWrite]) -> WriteOut
     started: set[str] = set()
     for batch in sent:
         try:
-            batch.batch_id = start(api, batch.operations, started)
+            batch.batch_id, batch.adopted = start(api, batch.operations, started)
             started.add(batch.batch_id)
         except (AuthError, BudgetExhausted):
             raise
         except ApiError as error:
             batch.failure = f"not written: the batch could not be started ({error})"
     pace: float | None = None
+    limit = Deadline(api.policy.clock.now(), sum(len(b.operations) for b in sent))
     for batch in sent:  # Mailchimp runs them one after another, in this order
         if batch.batch_id is not None:
             first = len(batch.operations) / pace * 1.05 if pace else FIRST_READ
-            batch.info, pace = wait(api, reader(api, batch), first, pace)
+            limit.after -= len(batch.operations)
+            batch.info, pace = wait(api, reader(api, batch), first, pace, limit)
     outcome = WriteOutcome()
     for batch in sent:
-        results: dict[str, tuple[int, str]] = {}
-        if batch.failure is None:
-            try:
-                results = batch_results(api, batch)
-            except (AuthError, BudgetExhausted):
-                raise
-            except ApiError as error:
-                batch.failure = f"not written: the batch's results could not be read ({error})"
+        results = read_results(api, batch)
+        if batch.adopted and results and not batch.members.keys() & results.keys():
+            results = start_again(api, batch, pace, limit)  # the batch found was not ours
         settle_batch(outcome, batch, results)
     return outcome
 
 
-def start(api: MailchimpApi, operations: list[dict[str, str]], ours: set[str]) -> str:
-    """A batch started with `operations`: its id (see the module's docstring on lost answers)."""
-    body = {"operations": operations}
+@dataclass
+class Deadline:
+    """When a write stops waiting for its batches: `WRITE_GRACE` seconds beyond what the
+    pace measured says its operations not yet done need (`WRITE_GRACE` from its start while
+    no pace is known), never later than `WRITE_GIVE_UP` seconds from its start."""
+
+    begin: float
+    after: int
+    """Operations in the batches after the one waited for."""
+    until: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.until = self.begin + WRITE_GRACE
+
+    def moved(self, now: float, left: int, pace: float | None) -> None:
+        """`left` operations of the batch waited for not done at `now`, at `pace`."""
+        if pace:
+            self.until = now + (left + self.after) / pace + WRITE_GRACE
+        self.until = min(self.until, self.begin + WRITE_GIVE_UP)
+
+
+def read_results(api: MailchimpApi, batch: Sent) -> dict[str, tuple[int, str]]:
+    """A batch's results; none, and its failure said, when they could not be read."""
+    if batch.failure is not None:
+        return {}
+    if batch.info.get("status") != "finished":
+        batch.failure = (
+            "not written yet: Mailchimp had not finished the batch when this write stopped "
+            "waiting for it (its batch queue was slow); left running, tried again next run"
+        )
+        return {}
     try:
-        return str(api.call(START, body, repeatable=False)["id"])
+        return batch_results(api, batch)
+    except (AuthError, BudgetExhausted):
+        raise
+    except ApiError as error:
+        batch.failure = f"not written: the batch's results could not be read ({error})"
+    return {}
+
+
+def start_again(
+    api: MailchimpApi, batch: Sent, pace: float | None, limit: Deadline
+) -> dict[str, tuple[int, str]]:
+    """Started once more, waited for and read: the batch adopted after a failed start held
+    none of our operations (ours never reached Mailchimp; they are idempotent)."""
+    batch.adopted = False
+    try:
+        batch.batch_id = str(
+            api.call(START, {"operations": batch.operations}, repeatable=False)["id"]
+        )
+    except (AuthError, BudgetExhausted):
+        raise
+    except ApiError as error:
+        batch.failure = f"not written: the batch could not be started ({error})"
+        return {}
+    first = len(batch.operations) / pace * 1.05 if pace else FIRST_READ
+    batch.info, _ = wait(api, reader(api, batch), first, pace, limit)
+    return read_results(api, batch)
+
+
+def start(api: MailchimpApi, operations: list[dict[str, str]], ours: set[str]) -> tuple[str, bool]:
+    """A batch started with `operations`: its id, and whether it is one found in Mailchimp's
+    list after a lost answer (see the module's docstring on lost answers)."""
+    body = {"operations": operations}
+    since = vendor_time(api)
+    try:
+        return str(api.call(START, body, repeatable=False)["id"]), False
     except (AuthError, BudgetExhausted):
         raise
     except ApiError as error:
         if error.status is not None and error.status < 500:
             raise
-    found = find_started(api, len(operations), ours)
+    found = find_started(api, len(operations), ours, since)
     if found is not None:
-        return found
-    return str(api.call(START, body, repeatable=False)["id"])
+        return found, True
+    return str(api.call(START, body, repeatable=False)["id"]), False
 
 
-def find_started(api: MailchimpApi, size: int, ours: set[str]) -> str | None:
-    """The newest listed batch of `size` operations that is not one of `ours`."""
+def vendor_time(api: MailchimpApi) -> float:
+    """Epoch seconds now as Mailchimp's clock reads them: the clock's `wall()` where it has
+    one (an emulator's vendor time), else the system's UTC clock (`time.time`)."""
+    wall = getattr(api.policy.clock, "wall", None)
+    return float(wall()) if callable(wall) else time.time()
+
+
+def find_started(
+    api: MailchimpApi, size: int, ours: set[str], since: float, skipped: Counter[str] | None = None
+) -> str | None:
+    """The newest listed batch of `size` operations submitted at or after `since` (epoch
+    seconds, less `SUBMIT_SLACK` for the two clocks) that is not one of `ours`; a listed
+    batch without id, count or submission time is passed over and counted in `skipped`."""
+    counts: Counter[str] = Counter() if skipped is None else skipped
     data = api.call(LIST, count=1000)
-    batches = [
-        b
-        for b in data.get("batches") or []
-        if int(b.get("total_operations") or -1) == size and str(b.get("id")) not in ours
-    ]
-    batches.sort(key=lambda b: str(b.get("submitted_at") or ""))
-    return str(batches[-1]["id"]) if batches else None
+    listed = data.get("batches") if isinstance(data, Mapping) else None
+    found: list[tuple[float, str]] = []
+    for item in listed if isinstance(listed, list) else []:
+        if not isinstance(item, Mapping):
+            counts["batch"] += 1
+            continue
+        ident, total = item.get("id"), finite_number(item.get("total_operations"))
+        at = parse_time(item.get("submitted_at"))
+        if not isinstance(ident, str) or not ident or total is None or at is None:
+            counts["batch"] += 1
+            continue
+        if total == size and at.timestamp() >= since - SUBMIT_SLACK and ident not in ours:
+            found.append((at.timestamp(), ident))
+    if counts["batch"]:
+        log.warning("%d of the batches Mailchimp listed were not readable", counts["batch"])
+    return max(found)[1] if found else None
 
 
 def reader(api: MailchimpApi, batch: Sent) -> Callable[[], dict[str, Any]]:
@@ -159,24 +257,32 @@ def reader(api: MailchimpApi, batch: Sent) -> Callable[[], dict[str, Any]]:
 
 
 def wait(
-    api: MailchimpApi, read_once: Callable[[], dict[str, Any]], first: float, pace: float | None
+    api: MailchimpApi,
+    read_once: Callable[[], dict[str, Any]],
+    first: float,
+    pace: float | None,
+    limit: Deadline | None = None,
 ) -> tuple[dict[str, Any], float | None]:
-    """The batch as read once finished (or when `BATCH_GIVE_UP` seconds had passed), and the
+    """The batch as read once finished (or when the write's `limit` had passed), and the
     pace (operations a second) measured; `first`: seconds before the first read."""
     clock = api.policy.clock
-    delay, waited = first, 0.0
+    limit = limit or Deadline(clock.now(), 0)
+    delay = first
     seen: tuple[float, int] | None = None
     while True:
+        delay = min(delay, max(0.0, limit.until - clock.now()))
         if delay > 0:
             clock.sleep(delay)
-            waited += delay
         info = read_once()
-        if info.get("status") == "finished" or waited >= BATCH_GIVE_UP:
+        if info.get("status") == "finished":
             return info, pace
-        total = int(info.get("total_operations") or 0)
-        done, now = int(info.get("finished_operations") or 0), clock.now()
+        total = int(finite_number(info.get("total_operations")) or 0)
+        done, now = int(finite_number(info.get("finished_operations")) or 0), clock.now()
         if seen is not None and done > seen[1] and now > seen[0]:
             pace = (done - seen[1]) / (now - seen[0])
+        limit.moved(now, max(0, total - done), pace)
+        if now >= limit.until:
+            return info, pace
         first_move = seen is None and done > 0
         if done > 0 and (seen is None or done > seen[1]):
             seen = (now, done)

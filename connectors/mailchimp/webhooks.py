@@ -19,7 +19,9 @@ data[merges][FNAME]=Mailchimp&data[campaign_id]=cb398d21d2`. What each type mean
 - campaign (data[id], data[subject], data[status], data[reason]): no activity, a
   campaign's sending status.
 
-`fired_at` is "Y-m-d H:i:s" with no zone; it is read as UTC (no source says which zone
+An activity has the id the pull gives the same event where the webhook carries what that
+id needs (`activity_id`: a signup, an unsubscribe from a campaign), so the two paths make
+one activity. `fired_at` is "Y-m-d H:i:s" with no zone; it is read as UTC (no source says which zone
 Mailchimp means). A subscribe or unsubscribe by an admin or through the API looks the same
 as one by the person: create the webhook with `sources` user only (and `api: False`, so
 that our own writes do not come back) where that matters.
@@ -239,7 +241,7 @@ def member_activity(
         activity_type = None
     if activity_type is None:
         return None, gone
-    ident = f"mcwh:{kind}:{list_id}:{member_hash(email)}:{int(at.timestamp())}"
+    ident = activity_id(kind, list_id, email, at, campaign)
     activity = Activity(
         member_key(list_id, email),
         activity_type,
@@ -250,3 +252,25 @@ def member_activity(
         contact_email=email,
     )
     return activity, gone
+
+
+def activity_id(kind: str, list_id: str, email: str, at: datetime, campaign: str | None) -> str:
+    """The activity's id, the pull's id of the same event where the webhook says enough.
+
+    - subscribe: the pull's signup id (`members.member_records`),
+      `mailchimp:signup:<list>:<hash>:<second>`; the pull takes the second from the
+      member's `timestamp_opt`, the webhook from `fired_at` (it sends no opt-in time), so
+      the two are one only when Mailchimp fires the webhook in the second of the opt-in.
+    - unsubscribe with data[campaign_id]: the departures' id (`departures.departure_activity`),
+      `mc:<campaign>:<hash>:unsub:<second>`, the second of `fired_at` against the report's
+      `timestamp`. Without a campaign (unsubscribed in the audience, by an admin or the
+      API) no pull reads the event: the id is the webhook's own, `mcwh:unsubscribe:...`.
+    - cleaned: the webhook's own id, `mcwh:cleaned:...`; the pull's bounces and abuse
+      reports carry the campaign's report times, which the webhook does not send.
+    """
+    second = int(at.timestamp())
+    if kind == "subscribe":
+        return f"{MC}:signup:{member_key(list_id, email)}:{second}"
+    if kind == "unsubscribe" and campaign:
+        return f"mc:{campaign}:{member_hash(email)}:unsub:{second}"
+    return f"mcwh:{kind}:{list_id}:{member_hash(email)}:{second}"

@@ -44,7 +44,9 @@ Two paths, by the number of writes of the run (`batch_write_above`, default 20):
 
 from __future__ import annotations
 
+import logging
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -55,7 +57,9 @@ from connectors.mailchimp.gate import CONNECTIONS
 from connectors.mailchimp.keys import split_member_key
 from connectors.mailchimp.system import STAGE_TAG
 from connectors.protocol import Gone, Write, WriteFailure, WriteOutcome
-from connectors.values import parse_time
+from connectors.values import finite_number, parse_time
+
+log = logging.getLogger(__name__)
 
 PATCH = "lists.update_list_member"
 TAGS = "lists.update_list_member_tags"
@@ -89,8 +93,12 @@ def stage_of(values: Mapping[str, str]) -> str | None:
     return None
 
 
-def audience_stage_tags(api: MailchimpApi, list_id: str) -> set[str]:
-    """The `leadscore: ` tags the audience has (tags are its static segments)."""
+def audience_stage_tags(
+    api: MailchimpApi, list_id: str, skipped: Counter[str] | None = None
+) -> set[str]:
+    """The `leadscore: ` tags the audience has (tags are its static segments); a segment
+    that is not an object with a text name is passed over and counted in `skipped`."""
+    counts: Counter[str] = Counter() if skipped is None else skipped
     found: set[str] = set()
     offset = 0
     while True:
@@ -102,10 +110,20 @@ def audience_stage_tags(api: MailchimpApi, list_id: str) -> set[str]:
             offset=offset,
             fields=["segments.name", "total_items"],
         )
-        segments = data.get("segments") or []
-        found |= {str(s.get("name")) for s in segments if str(s.get("name")).startswith(STAGE_TAG)}
+        segments = data.get("segments") if isinstance(data, Mapping) else None
+        if not isinstance(segments, list):
+            segments = []
+        for segment in segments:
+            name = segment.get("name") if isinstance(segment, Mapping) else None
+            if not isinstance(name, str):
+                counts["segment"] += 1
+            elif name.startswith(STAGE_TAG):
+                found.add(name)
         offset += len(segments)
-        if not segments or offset >= int(data.get("total_items") or 0):
+        total = finite_number(data.get("total_items")) if isinstance(data, Mapping) else None
+        if not segments or total is None or offset >= total:
+            if counts["segment"]:
+                log.warning("%d of the audience's segments were not readable", counts["segment"])
             return found
 
 

@@ -227,3 +227,32 @@ def test_any_form_is_an_event_or_a_webhook_error(fields: list[tuple[str, str]]) 
 def test_any_bytes_are_an_event_or_a_webhook_error(raw: bytes) -> None:
     with contextlib.suppress(WebhookError):
         parse_audience_webhook(raw)
+
+
+def test_a_signup_and_a_campaign_unsubscribe_have_the_pulls_ids() -> None:
+    from collections import Counter
+
+    from connectors.mailchimp.activity import SentCampaign
+    from connectors.mailchimp.attributes import MAILCHIMP_ATTRIBUTES
+    from connectors.mailchimp.departures import departure_activity
+    from connectors.mailchimp.members import member_records
+
+    signup = parse_audience_webhook(body("subscribe", list_id=LIST, email="Jane@X.io", id="x"))
+    pulled = {"email_address": "Jane@X.io", "status": "subscribed",
+              "timestamp_opt": FIRED.isoformat()}  # fmt: skip
+    _, [pulled_signup] = member_records(pulled, LIST, MAILCHIMP_ATTRIBUTES)
+    assert signup.activity is not None and signup.activity.id == pulled_signup.id
+    assert signup.contact_id == pulled_signup.contact_id
+
+    unsub = parse_audience_webhook(
+        body("unsubscribe", list_id=LIST, email="Jane@X.io", action="unsub", campaign_id="c1")
+    )
+    campaign = SentCampaign("c1", LIST, datetime(2009, 3, 1, tzinfo=UTC))
+    report = {"email_address": "Jane@X.io", "timestamp": FIRED.isoformat()}
+    departed = departure_activity(campaign, T.EMAIL_UNSUBSCRIBE, report, Counter())
+    assert unsub.activity is not None and departed is not None
+    assert unsub.activity.id == departed.id and unsub.contact_id == departed.contact_id
+
+    # an unsubscribe in the audience, with no campaign, is read by no pull: its own id
+    plain = parse_audience_webhook(body("unsubscribe", list_id=LIST, email="Jane@X.io"))
+    assert plain.activity is not None and plain.activity.id.startswith("mcwh:unsubscribe:")

@@ -10,9 +10,17 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.errors import TransportError
-from connectors.mailchimp.batch import parse_archive
+from connectors.mailchimp.batch import (
+    LONGEST_WAIT,
+    SUBMIT_SLACK,
+    WRITE_GIVE_UP,
+    WRITE_GRACE,
+    parse_archive,
+)
 from connectors.mailchimp.connector import MailchimpConnector
 from connectors.mailchimp.keys import member_hash
 from connectors.protocol import FieldSpec, Write
@@ -20,6 +28,7 @@ from sandbox.clock import SandboxClock
 from sandbox.faults import FaultPlan
 from sandbox.mailchimp import MailchimpSandbox
 from sandbox.mailchimp.client import sandbox_client
+from sandbox.mailchimp.state import BATCH_START_DELAY
 from sandbox.world.tables import MAILCHIMP, World, WorldBuilder
 from tests.sandbox.mailchimp_helpers import reset
 
@@ -62,9 +71,26 @@ def sandbox(server: MailchimpSandbox) -> MailchimpSandbox:
     return server
 
 
+class VendorClock:
+    """The sandbox's clock, and its vendor time as Mailchimp's wall clock (`wall`)."""
+
+    def __init__(self, sandbox: MailchimpSandbox) -> None:
+        self.sandbox = sandbox
+
+    def now(self) -> float:
+        return self.sandbox.clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        self.sandbox.clock.sleep(seconds)
+
+    def wall(self) -> float:
+        return self.sandbox.epoch + self.sandbox.clock.now()
+
+
 def connector(sandbox: MailchimpSandbox, **options: object) -> MailchimpConnector:
+    options.setdefault("clock", VendorClock(sandbox))
     return MailchimpConnector(
-        api_key=sandbox.api_key, base_url=sandbox.base_url, clock=sandbox.clock, seed=1,
+        api_key=sandbox.api_key, base_url=sandbox.base_url, seed=1,
         **options,  # type: ignore[arg-type]
     )  # fmt: skip
 
@@ -178,6 +204,82 @@ def test_a_lost_batch_start_is_found_not_repeated(sandbox: MailchimpSandbox) -> 
     assert c.calls()["batches.start"] == 1 and c.calls()["batches.list"] == 1
 
 
+def test_a_start_refused_by_a_5xx_does_not_follow_an_older_batch_of_its_size(
+    sandbox: MailchimpSandbox,
+) -> None:
+    connector(sandbox, batch_write_above=0).write([write_of(sandbox, n) for n in range(4)])
+    sandbox.clock.sleep(2 * SUBMIT_SLACK)  # an earlier run's batch of 8 operations
+    # seed 1: the first start answers a 5xx (it did not reach Mailchimp), the next one works
+    sandbox.faults = FaultPlan(server_error=0.5, seed=1, operations=frozenset({"batches.start"}))
+    c = connector(sandbox, batch_write_above=0)
+
+    outcome = c.write([write_of(sandbox, n, stage="SQL") for n in range(10, 14)])
+
+    assert len(outcome.written) == 4 and not outcome.failed
+    assert c.calls()["batches.start"] == 2 and len(sandbox.batches) == 2
+    assert member(sandbox, 10)["merge_fields"]["LS_STAGE"] == "SQL"  # type: ignore[index]
+
+
+def test_a_batch_found_after_a_5xx_that_is_not_ours_is_started_again(
+    sandbox: MailchimpSandbox,
+) -> None:
+    hashes = [member_hash(f"p{n:03}@acme.io") for n in range(20, 28)]
+    others = [{"method": "GET", "path": f"/lists/{sandbox.list_id}/members/{h}"} for h in hashes]
+    sandbox_client(sandbox).batches.start({"operations": others})  # someone else's, just now
+    sandbox.faults = FaultPlan(server_error=0.5, seed=1, operations=frozenset({"batches.start"}))
+    c = connector(sandbox, batch_write_above=0)
+
+    outcome = c.write([write_of(sandbox, n, stage="SQL") for n in range(10, 14)])
+
+    assert len(outcome.written) == 4 and not outcome.failed
+    assert c.calls()["batches.start"] == 2 and c.calls()["batches.list"] == 1
+    assert len(sandbox.batches) == 2  # the other batch, and ours started once more
+    assert member(sandbox, 13)["merge_fields"]["LS_STAGE"] == "SQL"  # type: ignore[index]
+
+
+def test_a_stalled_batch_queue_holds_a_write_for_the_grace_only(sandbox: MailchimpSandbox) -> None:
+    clock = Ticking()
+    sandbox.batch_start_delay = 1e12  # Mailchimp's queue does not move
+    try:
+        c = connector(sandbox, batch_write_above=0, clock=clock)
+        outcome = c.write([write_of(sandbox, n) for n in range(4)])
+    finally:
+        sandbox.batch_start_delay = BATCH_START_DELAY
+
+    assert not outcome.written and len(outcome.failed) == 4
+    assert all(f.retryable and "not finished" in f.reason for f in outcome.failed)
+    assert WRITE_GRACE <= clock.at <= WRITE_GRACE + LONGEST_WAIT
+    assert c.calls()["batches.status"] <= 30
+
+
+def test_many_batches_are_waited_for_an_hour_at_most_in_all() -> None:
+    from types import SimpleNamespace
+
+    from connectors.mailchimp.batch import write_batched
+    from connectors.mailchimp.write import MemberWrite
+
+    clock = Ticking()
+    begun: dict[str, float] = {}
+
+    def call(operation: str, *args: object, **kwargs: object) -> dict[str, object]:
+        if operation == "batches.start":
+            begun[f"b{len(begun)}"] = clock.at
+            return {"id": f"b{len(begun) - 1}"}
+        # every batch of 10,000 pending for ever but the first, which moves 1 operation a second
+        done = int(clock.at) if args[0] == "b0" else 0
+        return {"status": "started", "total_operations": 10_000, "finished_operations": done}
+
+    api = SimpleNamespace(policy=SimpleNamespace(clock=clock), call=call)
+    tags = [{"name": "leadscore: A", "status": "active"}]
+    members = [MemberWrite(f"L1:{i:032x}", "L1", f"{i:032x}", {"LS_SCORE": "1"}, tags)
+               for i in range(20_000)]  # fmt: skip
+
+    outcome = write_batched(api, members)  # type: ignore[arg-type]
+
+    assert len(begun) == 4 and len(outcome.failed) == 20_000 and not outcome.written
+    assert clock.at <= WRITE_GIVE_UP + LONGEST_WAIT
+
+
 def test_failed_operations_inside_a_batch_are_kept_for_the_next_run(
     sandbox: MailchimpSandbox,
 ) -> None:
@@ -267,3 +369,41 @@ def test_waiting_reads_a_batch_a_few_times_at_the_pace_it_shows() -> None:
     clock.at = 0.0
     wait(api, read, 2.0 + 10_000 / 1000 * 1.05, pace)  # type: ignore[arg-type]
     assert len(reads) == 1
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+ITEM = st.fixed_dictionaries(
+    {},
+    optional={"id": JSON | st.text(min_size=1, max_size=6), "name": JSON | st.just("leadscore: MQL"),
+              "total_operations": JSON | st.just("many") | st.just(8),
+              "submitted_at": JSON | st.just("2026-11-01T12:00:00+00:00")},
+) | JSON  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["batches", "segments", "total_items"]),
+                       st.lists(ITEM, max_size=5) | JSON, max_size=3))  # fmt: skip
+def test_listed_batches_and_segments_of_any_shape_are_read_or_counted(answer: dict) -> None:
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from connectors.mailchimp.batch import find_started
+    from connectors.mailchimp.write import audience_stage_tags
+
+    answers = iter([answer])
+    api = SimpleNamespace(call=lambda *a, **k: next(answers, {}))
+    skipped: Counter[str] = Counter()
+    found = find_started(api, 8, set(), 0.0, skipped)  # type: ignore[arg-type]
+    assert found is None or isinstance(found, str)
+    listed = answer.get("batches")
+    if isinstance(listed, list):
+        assert skipped["batch"] <= len(listed)
+    answers = iter([answer])
+    tags = audience_stage_tags(api, "L1", skipped)  # type: ignore[arg-type]
+    assert all(t.startswith("leadscore: ") for t in tags)
