@@ -1,5 +1,5 @@
-"""The Mailchimp writes against their limits: calls against the minimum, wall time against
-the calls' latency spread over Mailchimp's 10 connections.
+"""The Mailchimp writes and pulls against their limits: calls against the minimum, wall time
+against the calls' latency spread over Mailchimp's 10 connections.
 
     .venv/bin/python bench/mailchimp_sync.py                        # 50,000 members
     .venv/bin/python bench/mailchimp_sync.py --members 5000 --direct 500 --scale 5
@@ -21,6 +21,13 @@ the sync's own `write` phase, store work included. Printed per path:
   connections set the pace): goal at most 1.2. A batch's wall time is Mailchimp's
   processing (the sandbox's assumed pace, `batch_pace` operations a second after
   `batch_start_delay`), printed against that, without a goal.
+
+And the pull of the batches path's full sync (its streams side by side, sharing the
+connections): per stream measured, its calls against the minimum (members: a page per
+1,000 and the newest-change read; email activity: the campaign and report lists, then
+per campaign its report pages by the counts its cursor kept, at least one, its
+unsubscribes and its abuse reports), goal at most 1.05; its wall, and the whole pull
+phase's, against calls x latency / 10, goal at most 1.2.
 """
 
 from __future__ import annotations
