@@ -88,10 +88,13 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from connectors.mailchimp.collections_walk import OVERLAP, MailchimpCalls, walk_collection
 from connectors.mailchimp.departures import campaign_departures
+from connectors.mailchimp.gate import CONNECTIONS
+from connectors.mailchimp.in_order import in_order
 from connectors.mailchimp.keys import MC, member_hash, member_key
 from connectors.mailchimp.report_counts import (
     EVERY_PART,
@@ -335,6 +338,34 @@ def read_campaign(
     yield CampaignMark(latest, kept, dict(counts or {}))
 
 
+CampaignRead = tuple[str, list[list[Activity]], CampaignMark, Counter[str]]
+"""A campaign read whole: (its id, its pages of new activity, its new mark, what was skipped)."""
+READ_AHEAD = 3 * CONNECTIONS
+"""Campaigns read ahead of the one being handed over: a long report holds back the
+hand-over, not the connections."""
+
+
+def _read_whole(
+    api: MailchimpCalls,
+    campaign: SentCampaign,
+    mark: CampaignMark | None,
+    parts: frozenset[str],
+    counts: ReportCounts | None,
+) -> CampaignRead:
+    """One campaign read to its end (in a worker of `in_order`): its id, its pages, its new
+    mark and what it passed over."""
+    skipped: Counter[str] = Counter()
+    pages: list[list[Activity]] = []
+    new_mark = mark
+    for item in read_campaign(api, campaign, mark, skipped, parts, counts):
+        if isinstance(item, CampaignMark):
+            new_mark = item
+        else:
+            pages.append(item)
+    assert new_mark is not None  # read_campaign always ends with the mark
+    return campaign.id, pages, new_mark, skipped
+
+
 def pull_email_activity(
     api: MailchimpCalls,
     list_ids: Sequence[str],
@@ -345,9 +376,11 @@ def pull_email_activity(
 ) -> Iterator[Page]:
     """Pages of the "email_activity" stream of the audiences `list_ids` since `cursor`.
 
-    A page ends each report page; the one that ends a campaign carries the cursor with
-    that campaign moved on (the others' entries as they were, those before `oldest`
-    dropped). `skipped` counts the records and actions passed over, by reason.
+    The campaigns to read are read side by side (`in_order`), each its own pages in
+    order, and handed over campaign after campaign in send order: a page ends each report
+    page; the one that ends a campaign carries the cursor with that campaign moved on (the
+    others' entries as they were, those whose counts all stood still with their counts,
+    those before `oldest` dropped). `skipped` counts the records and actions passed over.
     """
     counts: Counter[str] = Counter() if skipped is None else skipped
     previous = load_cursor(cursor).get("campaigns")
@@ -355,25 +388,23 @@ def pull_email_activity(
     campaigns = sent_campaigns(api, list_ids, oldest)
     reported = report_counts(api, oldest) if campaigns else {}
     marks = {c.id: m for c in campaigns if (m := CampaignMark.load(stored.get(c.id)))}
-    said: dict[str, Any] | None = None  # the entries of the last cursor given
+    reads: list[Callable[[], CampaignRead]] = []
     for campaign in campaigns:
         mark, now = marks.get(campaign.id), reported.get(campaign.id)
         parts = parts_to_read(mark.counts if mark is not None else None, now)
         if mark is not None and not parts:  # nothing moved: no call for this campaign
             marks[campaign.id] = replace(mark, counts=dict(now or {}))
-            continue
-        pending: list[Activity] | None = None
-        for item in read_campaign(api, campaign, mark, counts, parts, now):
-            if isinstance(item, CampaignMark):
-                marks[campaign.id] = item
-                continue
-            if pending is not None:
-                yield Page(EMAIL_ACTIVITY_STREAM, activities=pending)
-            pending = item
+        else:
+            reads.append(partial(_read_whole, api, campaign, mark, parts, now))
+    said: dict[str, Any] | None = None  # the entries of the last cursor given
+    for ident, pages, mark, passed in in_order(reads, ahead=READ_AHEAD):
+        counts.update(passed)
+        marks[ident] = mark
+        for activities in pages[:-1]:
+            yield Page(EMAIL_ACTIVITY_STREAM, activities=activities)
         said = {c: m.dump() for c, m in marks.items()}
-        yield Page(
-            EMAIL_ACTIVITY_STREAM, activities=pending or [], cursor=dump_cursor(campaigns=said)
-        )
+        last = pages[-1] if pages else []
+        yield Page(EMAIL_ACTIVITY_STREAM, activities=last, cursor=dump_cursor(campaigns=said))
     entries = {c: m.dump() for c, m in marks.items()}
     if entries != said:  # campaigns passed over since (or none read): the cursor once more
         yield Page(EMAIL_ACTIVITY_STREAM, activities=[], cursor=dump_cursor(campaigns=entries))

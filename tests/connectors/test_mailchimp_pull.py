@@ -242,3 +242,19 @@ def test_the_system_entry_builds_a_connector_from_settings(sandbox: MailchimpSan
     built = MAILCHIMP_SYSTEM.build(section, BuildOptions(seed=1))
     assert isinstance(built, MailchimpConnector) and built.audiences == (sandbox.list_id,)
     assert built.fetch(email="p0010@acme.io").contacts
+
+
+def test_a_pull_with_nothing_new_reads_the_one_page_its_first_call_says_there_is(
+    sandbox: MailchimpSandbox,
+) -> None:
+    c = connector(sandbox, audiences=[sandbox.list_id])
+    _, cursor = pulled(c, None)
+    later(sandbox, 2 * 3600)
+    again = connector(sandbox, audiences=[sandbox.list_id])
+    pages, after = pulled(again, cursor)
+    # the newest change is within the overlap: its member, once, on the page with the cursor
+    assert [([x.email for x in p.contacts], p.cursor is not None) for p in pages] == [
+        (["p0003@acme.io"], True)
+    ]
+    assert after == cursor
+    assert again.calls() == {"lists.get_list_members_info": 2}
