@@ -102,19 +102,17 @@ class ReportRoutes(MailchimpState):
                 "url": e.url,
                 "ip": "",
             }
-            for e in self.audience.member(row).events
-            if e.campaign == campaign
-            and e.action in ("open", "click", "bounce")
-            and (since is None or e.at >= since)
+            for e in self.campaign_events(campaign).get(row, ())
+            if e.action in ("open", "click", "bounce") and (since is None or e.at >= since)
         ]
 
     def _departures(self, campaign: Campaign, action: str) -> list[tuple[int, float]]:
         """(recipient row, time) of each `action` ("unsub" or "abuse") on the campaign."""
         found = [
             (row, e.at)
-            for row in self.recipients(campaign)
-            for e in self.audience.member(row).events
-            if e.campaign == campaign.index and e.action == action
+            for row, events in self.campaign_events(campaign.index).items()
+            for e in events
+            if e.action == action
         ]
         return sorted(found, key=lambda pair: (pair[1], pair[0]))
 

@@ -129,6 +129,7 @@ def _count_in_report(sandbox: MailchimpSandbox, row: int, event: MemberEvent) ->
 def _remember(sandbox: MailchimpSandbox, row: int, event: MemberEvent) -> None:
     member = sandbox.audience.edit(row)
     member.events.append(event)
+    sandbox.events_by_campaign = None  # the reports' index is built again when next read
     if event.action in STATUS_AFTER and (event.action != "bounce" or cleans(member.events, event)):
         sandbox.audience.set_status(row, STATUS_AFTER[event.action])
     if event.action in TAG_OF_ACTION:

@@ -15,6 +15,7 @@ from sandbox.mailchimp.batches import Batch
 from sandbox.mailchimp.campaigns import Campaign, project_campaigns, world_recipients
 from sandbox.mailchimp.orders import Order, world_orders
 from sandbox.mailchimp.problems import not_found
+from sandbox.mailchimp.projection import MemberEvent
 from sandbox.mailchimp.segments import world_tag_counts
 from sandbox.mailchimp.values import short_id
 from sandbox.world.tables import World
@@ -79,6 +80,9 @@ class MailchimpState(Emulator):
         for order in world_orders(self.audience.index, self.campaigns):
             self.keep_order(order)
         self.batches: dict[str, Batch] = {}
+        self.events_by_campaign: dict[int, dict[int, list[MemberEvent]]] | None = None
+        """Per campaign, each recipient row's events of it (built on first use, in one pass
+        over the members; dropped when activity is recorded)."""
 
     def now(self) -> float:
         """Sandbox time: the world's "now" plus the clock's vendor seconds, to the second."""
@@ -103,6 +107,18 @@ class MailchimpState(Emulator):
             campaign.rows = world_recipients(self.audience.index, campaign.index)
             campaign.row_set = set(campaign.rows)
         return campaign.rows
+
+    def campaign_events(self, campaign: int) -> dict[int, list[MemberEvent]]:
+        """The events of campaign number `campaign`, by recipient row, in each member's order:
+        what its reports list, without projecting every recipient again for each call."""
+        if self.events_by_campaign is None:
+            found: dict[int, dict[int, list[MemberEvent]]] = defaultdict(dict)
+            for row in range(self.audience.size):
+                for event in self.audience.member(row).events:
+                    if event.campaign >= 0:
+                        found[event.campaign].setdefault(row, []).append(event)
+            self.events_by_campaign = dict(found)
+        return self.events_by_campaign.get(campaign, {})
 
     def keep_order(self, order: Order) -> None:
         self.orders.append(order)
