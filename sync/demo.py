@@ -50,6 +50,11 @@ class DemoResult:
     """The people in more than one system and the scores each system holds of them."""
 
 
+VENDOR_SPEED = 5.0
+"""Vendor seconds per real second in the demo: the vendors' own processing (Salesforce's
+Bulk API 2.0 jobs, Mailchimp's batches, as the sandbox models their pace) and the waits
+for it pass five times faster; leadscore's own work is not sped up."""
+
 DEMO_SYSTEMS = ("hubspot", "salesforce", "mailchimp")
 """The systems the demo syncs: one world's people in HubSpot, Salesforce and Mailchimp."""
 
@@ -69,15 +74,17 @@ def run_demo(
     """Set up, sync in full, add activity, sync again; print what a user needs to see."""
     with tempfile.TemporaryDirectory(prefix="leadscore-demo-") as scratch:
         path = state or Path(scratch) / "state.db"
-        console.print(f"building a synthetic world of {people:,} people (seed {seed}) ...")
-        with Sandbox(people=people, seed=seed) as box:
+        console.print(
+            f"building a synthetic world of {people:,} people (seed {seed}; the sandboxes' "
+            f"clock runs {VENDOR_SPEED:g} times faster than real time) ..."
+        )
+        with Sandbox(people=people, seed=seed, scale=VENDOR_SPEED) as box:
             for name in systems:
                 console.print(sandbox_line(box, name), highlight=False)
             console.print(f"state store {path}", highlight=False)
             settings = sandbox_settings(box, f"sqlite:///{path}", demo_stages(rules), systems)
-            opened = Leadscore.open(
-                settings, rules=rules, clock=box.now, progress=progress, http=box.sessions()
-            )
+            opened = Leadscore.open(settings, rules=rules, clock=box.now, pace=box.clock,
+                                    progress=progress, http=box.sessions())  # fmt: skip
             with opened as app:
                 for name, report in app.setup().items():
                     console.print(setup_line(name, report), highlight=False)
