@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -12,7 +15,7 @@ from connectors.attributes import AttributeMap
 from connectors.errors import RejectedError
 from connectors.mailchimp.connector import MailchimpConnector
 from connectors.mailchimp.keys import member_hash
-from connectors.mailchimp.pull import OVERLAP, PAGE
+from connectors.mailchimp.pull import OVERLAP, OVERLAP_MEMBERS, PAGE
 from connectors.mailchimp.settings import MailchimpSettings
 from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, MAILCHIMP_SYSTEM
 from connectors.protocol import FieldSpec, Page
@@ -258,3 +261,74 @@ def test_a_pull_with_nothing_new_reads_the_one_page_its_first_call_says_there_is
     ]
     assert after == cursor
     assert again.calls() == {"lists.get_list_members_info": 2}
+
+
+def deleting_after_the_first_page(
+    c: MailchimpConnector, list_id: str, emails: list[str], after_newest: bool = False
+) -> list[dict[str, object]]:
+    """Make `c`'s walks delete `emails` (permanently, through the SDK) once the first page
+    of members is read and before any other is: a deletion between two page reads (or,
+    `after_newest`, between the newest-change call and the page reads). Returns the log of
+    member-page calls (their offsets and totals)."""
+    original = c.api.call
+    first_read = threading.Event()
+    pages: list[dict[str, object]] = []
+    pending = list(emails)  # deleted once
+
+    def call(operation: str, *args: object, **kwargs: object) -> dict[str, Any]:
+        paging = operation == "lists.get_list_members_info" and kwargs.get("count") == PAGE
+        if paging and (after_newest or kwargs.get("offset") != 0):
+            assert first_read.wait(30)
+        answer = original(operation, *args, **kwargs)
+        if paging:
+            pages.append({"offset": kwargs.get("offset"), "total": answer.get("total_items")})
+        newest = operation == "lists.get_list_members_info" and kwargs.get("count") == 1
+        if newest if after_newest else paging and kwargs.get("offset") == 0:
+            for email in pending:
+                original("lists.delete_list_member_permanent", list_id, member_hash(email))
+            pending.clear()
+            first_read.set()
+        return answer
+
+    c.api.call = call  # type: ignore[method-assign]
+    return pages
+
+
+def test_a_member_deleted_between_page_reads_shifts_no_other_out_of_the_walk(
+    sandbox: MailchimpSandbox,
+) -> None:
+    c = connector(sandbox, audiences=[sandbox.list_id])
+    deleting_after_the_first_page(c, sandbox.list_id, ["p0005@acme.io"])
+    pages, cursor = pulled(c, None)
+    emails = [contact.email for p in pages for contact in p.contacts]
+    assert "p1000@acme.io" in emails  # shifted into the first page's place after it was read
+    assert len(emails) == len(set(emails)) == MEMBERS  # the overlap's repeats given once
+    # a shift within the overlap moves the mark as usual
+    assert json.loads(cursor or "{}")["audiences"][sandbox.list_id]
+
+
+def test_a_walk_whose_set_shrank_beyond_the_overlap_keeps_the_mark(
+    sandbox: MailchimpSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = connector(sandbox, audiences=[sandbox.list_id])
+    gone = [f"p{n:04}@acme.io" for n in range(1, OVERLAP_MEMBERS + 3)]
+    reads = deleting_after_the_first_page(c, sandbox.list_id, gone)
+    with caplog.at_level(logging.WARNING, "connectors.mailchimp.pull"):
+        pages, cursor = pulled(c, None)
+    emails = {contact.email for p in pages for contact in p.contacts}
+    # a first walk is walked again once: all who are left are read, the mark then moves
+    assert {f"p{n:04}@acme.io" for n in range(MEMBERS)} - set(gone) <= emails
+    assert [r["offset"] for r in reads] == [0, PAGE - OVERLAP_MEMBERS, 0]  # 985 left: one page
+    assert "walking again" in caplog.text
+    assert json.loads(cursor or "{}")["audiences"][sandbox.list_id]
+    # shrinking again on the walk from the mark: the mark stays, the next pull reads again
+    later(sandbox, 2 * 3600)
+    for n in range(100, 100 + 3 * OVERLAP_MEMBERS):
+        add_activity(sandbox, f"p{n:04}@acme.io", T.EMAIL_UNSUBSCRIBE)
+    again = connector(sandbox, audiences=[sandbox.list_id])
+    gone = [f"p{n:04}@acme.io" for n in range(100, 130)]
+    deleting_after_the_first_page(again, sandbox.list_id, gone, after_newest=True)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "connectors.mailchimp.pull"):
+        _, after = pulled(again, cursor)
+    assert after == cursor and "its mark stays" in caplog.text
