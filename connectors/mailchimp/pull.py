@@ -159,6 +159,8 @@ def member_pages(
             members = members if isinstance(members, list) else []
             total = count_of(data.get("total_items"))
             yield members, total
+            if not members:  # past the end: the pages after hold none either
+                return
             if total is not None:
                 end = max(end, total)
             elif at == offsets[-1] and len(members) >= PAGE:

@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.attributes import AttributeMap
 from connectors.errors import RejectedError
 from connectors.mailchimp.connector import MailchimpConnector
 from connectors.mailchimp.keys import member_hash
-from connectors.mailchimp.pull import OVERLAP, OVERLAP_MEMBERS, PAGE
+from connectors.mailchimp.pull import OVERLAP, OVERLAP_MEMBERS, PAGE, pull_members
 from connectors.mailchimp.settings import MailchimpSettings
 from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, MAILCHIMP_SYSTEM
 from connectors.protocol import FieldSpec, Page
@@ -332,3 +335,66 @@ def test_a_walk_whose_set_shrank_beyond_the_overlap_keeps_the_mark(
     with caplog.at_level(logging.WARNING, "connectors.mailchimp.pull"):
         _, after = pulled(again, cursor)
     assert after == cursor and "its mark stays" in caplog.text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+MEMBER = st.fixed_dictionaries(
+    {},
+    optional={"id": JSON | st.just(member_hash("a@b.io")), "email_address": JSON | st.just("a@b.io"),
+              "last_changed": JSON | st.just("2026-11-01T12:00:00+00:00"),
+              "status": JSON | st.just("subscribed"), "merge_fields": JSON, "tags": JSON,
+              "timestamp_opt": JSON | st.just("2026-10-01T12:00:00+00:00")},
+) | JSON  # fmt: skip
+ANSWER = st.dictionaries(
+    st.sampled_from(["members", "lists", "total_items"]),
+    st.lists(MEMBER, max_size=5) | JSON | st.integers(0, 3000),
+    max_size=3,
+)
+
+
+class Answers:
+    """A Mailchimp client answering each call with the next of `answers` (then `{}`)."""
+
+    def __init__(self, answers: list[dict[str, Any]]) -> None:
+        self.answers = iter(answers)
+        self.lock = threading.Lock()
+
+    def call(self, operation: str, *args: object, **kwargs: object) -> dict[str, Any]:
+        with self.lock:
+            return next(self.answers, {})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ANSWER, max_size=5), st.booleans())
+def test_member_pages_and_audience_lists_of_any_shape_are_read_or_counted(
+    answers: list[dict[str, Any]], configured: bool
+) -> None:
+    skipped: Counter[str] = Counter()
+    audiences = ["L1"] if configured else []
+    pages = list(pull_members(Answers(answers), audiences, {}, AttributeMap({}), skipped))  # type: ignore[arg-type]
+    assert (pages or not configured) and all(p.cursor is not None for p in pages[-1:])
+    assert all(c.id.count(":") == 1 for p in pages for c in p.contacts)
+    assert set(skipped) <= {"member", "audience"}
+
+
+def test_a_member_that_is_not_an_object_is_skipped_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    member = {"id": member_hash("a@b.io"), "email_address": "a@b.io", "last_changed": "x"}
+    answers = [
+        {"lists": [None, {"name": "no id"}, {"id": "L1"}], "total_items": 3},
+        {"members": [member], "total_items": 2},  # the newest change
+        {"members": [None, member], "total_items": 2},
+    ]
+    skipped: Counter[str] = Counter()
+    with caplog.at_level(logging.WARNING, "connectors.mailchimp.pull"):
+        pages = list(pull_members(Answers(answers), [], {}, AttributeMap({}), skipped))  # type: ignore[arg-type]
+    assert [c.email for p in pages for c in p.contacts] == ["a@b.io"]
+    assert skipped == {"member": 1, "audience": 2}
+    assert "members passed over" in caplog.text and "audiences passed over" in caplog.text
