@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from connectors.attributes import AttributeMap
 from connectors.errors import RejectedError
+from connectors.mailchimp.collections_walk import walk_collection
 from connectors.mailchimp.connector import MailchimpConnector
 from connectors.mailchimp.keys import member_hash
 from connectors.mailchimp.pull import OVERLAP, OVERLAP_MEMBERS, PAGE, pull_members
@@ -398,3 +399,33 @@ def test_a_member_that_is_not_an_object_is_skipped_counted_and_logged(
     assert [c.email for p in pages for c in p.contacts] == ["a@b.io"]
     assert skipped == {"member": 1, "audience": 2}
     assert "members passed over" in caplog.text and "audiences passed over" in caplog.text
+
+
+def without_totals(c: MailchimpConnector) -> list[int]:
+    """Make `c`'s answers lose `total_items` (as a vendor answer may); returns the offsets
+    of the member pages asked for."""
+    original = c.api.call
+    offsets: list[int] = []
+
+    def call(operation: str, *args: object, **kwargs: object) -> dict[str, Any]:
+        answer = original(operation, *args, **kwargs)
+        if operation == "lists.get_list_members_info" and kwargs.get("count") == PAGE:
+            offsets.append(int(kwargs.get("offset") or 0))  # type: ignore[call-overload]
+        return {k: v for k, v in answer.items() if k != "total_items"}
+
+    c.api.call = call  # type: ignore[method-assign]
+    return offsets
+
+
+def test_answers_without_total_items_are_paged_until_a_short_page(
+    sandbox: MailchimpSandbox,
+) -> None:
+    c = connector(sandbox)
+    offsets = without_totals(c)
+    pages, cursor = pulled(c, None)
+    emails = {contact.email for p in pages for contact in p.contacts}
+    assert len(emails) == MEMBERS and "p1006@acme.io" in emails
+    assert sorted(offsets) == [0, PAGE - OVERLAP_MEMBERS]
+    assert json.loads(cursor or "{}")["audiences"][sandbox.list_id]
+    walked = walk_collection(c.api, "lists.get_list_members_info", "members", sandbox.list_id)
+    assert [len(items) for items in walked] == [PAGE, MEMBERS - PAGE]
