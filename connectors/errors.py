@@ -84,6 +84,11 @@ class InputFileError(ConnectorError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class RecordIdError(ConnectorError, ValueError):
+    """A record id that cannot be one of the system's (a rescore's argument, say); the
+    message says what one looks like."""
+
+
 class ApiError(ConnectorError):
     """A call to a vendor API that failed, with what an operator needs to act on it."""
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 
-from connectors.errors import ApiError, RejectedError
+from connectors.errors import ApiError, RecordIdError, RejectedError
 from connectors.protocol import Connector, Page, WriteOutcome
 from scoring import ScoreBatch, whole_points
 from sync.dues import mark_due_by
@@ -184,6 +184,8 @@ def fetch_record(connector: Connector, record_id: str) -> Page:
     """The record with its recent activity, or `RecordNotFound` when the system has none."""
     try:
         page = connector.fetch(record_id)
+    except RecordIdError as exc:  # not of the system's form: said, not traced
+        raise BadRecord(str(exc)) from None
     except RejectedError as exc:
         if exc.status != 404:
             raise
@@ -362,7 +364,7 @@ def _fetched(connector: Connector, entry: Queued, summary: SyncSummary) -> Page 
         return fetch_record(connector, entry.record_id)
     except RecordNotFound as exc:
         summary.warnings.append(f"a trigger queued a record that is gone: {exc}")
-    except RejectedError as exc:
+    except (RejectedError, BadRecord) as exc:
         summary.warnings.append(f"a trigger queued a record that cannot be read: {exc}")
     return None
 

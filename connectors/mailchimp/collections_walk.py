@@ -8,7 +8,8 @@ Mailchimp pages every collection by `count` (at most 1,000) and `offset`, and an
 with the page's items under the collection's name and `total_items`
 (https://mailchimp.com/developer/marketing/docs/methods-parameters/#pagination, as the
 SDK's docstrings cite it). A walk stops at an empty page or once `offset` reaches
-`total_items`; a `total_items` that is not a count ends the walk after that page.
+`total_items`; where `total_items` is missing or not a count, the walk goes on until a
+short page (fewer items than asked).
 """
 
 from __future__ import annotations
@@ -47,5 +48,8 @@ def walk_collection(
         yield items
         offset += len(items)
         total = finite_number(answer.get("total_items"))
-        if not items or total is None or offset >= total:
+        if total is None or total < 0:  # not a count: a short page is the last
+            if len(items) < PAGE_COUNT:
+                return
+        elif not items or offset >= total:
             return

@@ -13,6 +13,9 @@ address is also stripped of surrounding spaces, as Mailchimp holds it trimmed.
 from __future__ import annotations
 
 import hashlib
+import re
+
+from connectors.errors import RecordIdError
 
 MC = "mailchimp"
 """The system's name: the `source` of every record the Mailchimp connector makes."""
@@ -29,8 +32,13 @@ def member_key(list_id: str, email: str) -> str:
 
 
 def split_member_key(record: str) -> tuple[str, str]:
-    """(list id, subscriber hash) of a contact id; ValueError when it is not one."""
+    """(list id, subscriber hash) of a contact id; `RecordIdError` (a ValueError) saying
+    what one looks like when it is not one."""
     list_id, colon, hashed = record.partition(":")
-    if not colon or not list_id or len(hashed) != 32:
-        raise ValueError(f"a Mailchimp record id is <list id>:<subscriber hash>, not {record!r}")
+    if not colon or not list_id or re.fullmatch("[0-9a-fA-F]{32}", hashed) is None:
+        raise RecordIdError(
+            "a Mailchimp record id is <audience id>:<subscriber hash> (the MD5 of the"
+            f" lower-cased address, 32 hex digits), such as a1b2c3d4e5:{member_hash('')},"
+            f" not {record!r}"
+        )
     return list_id, hashed.lower()

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connectors.attributes import AttributeMap
 from connectors.errors import RejectedError
+from connectors.mailchimp.collections_walk import walk_collection
 from connectors.mailchimp.connector import MailchimpConnector
 from connectors.mailchimp.keys import member_hash
-from connectors.mailchimp.pull import OVERLAP, PAGE
+from connectors.mailchimp.pull import OVERLAP, OVERLAP_MEMBERS, PAGE, pull_members
 from connectors.mailchimp.settings import MailchimpSettings
 from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, MAILCHIMP_SYSTEM
 from connectors.protocol import FieldSpec, Page
@@ -258,3 +265,167 @@ def test_a_pull_with_nothing_new_reads_the_one_page_its_first_call_says_there_is
     ]
     assert after == cursor
     assert again.calls() == {"lists.get_list_members_info": 2}
+
+
+def deleting_after_the_first_page(
+    c: MailchimpConnector, list_id: str, emails: list[str], after_newest: bool = False
+) -> list[dict[str, object]]:
+    """Make `c`'s walks delete `emails` (permanently, through the SDK) once the first page
+    of members is read and before any other is: a deletion between two page reads (or,
+    `after_newest`, between the newest-change call and the page reads). Returns the log of
+    member-page calls (their offsets and totals)."""
+    original = c.api.call
+    first_read = threading.Event()
+    pages: list[dict[str, object]] = []
+    pending = list(emails)  # deleted once
+
+    def call(operation: str, *args: object, **kwargs: object) -> dict[str, Any]:
+        paging = operation == "lists.get_list_members_info" and kwargs.get("count") == PAGE
+        if paging and (after_newest or kwargs.get("offset") != 0):
+            assert first_read.wait(30)
+        answer = original(operation, *args, **kwargs)
+        if paging:
+            pages.append({"offset": kwargs.get("offset"), "total": answer.get("total_items")})
+        newest = operation == "lists.get_list_members_info" and kwargs.get("count") == 1
+        if newest if after_newest else paging and kwargs.get("offset") == 0:
+            for email in pending:
+                original("lists.delete_list_member_permanent", list_id, member_hash(email))
+            pending.clear()
+            first_read.set()
+        return answer
+
+    c.api.call = call  # type: ignore[method-assign]
+    return pages
+
+
+def test_a_member_deleted_between_page_reads_shifts_no_other_out_of_the_walk(
+    sandbox: MailchimpSandbox,
+) -> None:
+    c = connector(sandbox, audiences=[sandbox.list_id])
+    deleting_after_the_first_page(c, sandbox.list_id, ["p0005@acme.io"])
+    pages, cursor = pulled(c, None)
+    emails = [contact.email for p in pages for contact in p.contacts]
+    assert "p1000@acme.io" in emails  # shifted into the first page's place after it was read
+    assert len(emails) == len(set(emails)) == MEMBERS  # the overlap's repeats given once
+    # a shift within the overlap moves the mark as usual
+    assert json.loads(cursor or "{}")["audiences"][sandbox.list_id]
+
+
+def test_a_walk_whose_set_shrank_beyond_the_overlap_keeps_the_mark(
+    sandbox: MailchimpSandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = connector(sandbox, audiences=[sandbox.list_id])
+    gone = [f"p{n:04}@acme.io" for n in range(1, OVERLAP_MEMBERS + 3)]
+    reads = deleting_after_the_first_page(c, sandbox.list_id, gone)
+    with caplog.at_level(logging.WARNING, "connectors.mailchimp.pull"):
+        pages, cursor = pulled(c, None)
+    emails = {contact.email for p in pages for contact in p.contacts}
+    # a first walk is walked again once: all who are left are read, the mark then moves
+    assert {f"p{n:04}@acme.io" for n in range(MEMBERS)} - set(gone) <= emails
+    assert [r["offset"] for r in reads] == [0, PAGE - OVERLAP_MEMBERS, 0]  # 985 left: one page
+    assert "walking again" in caplog.text
+    assert json.loads(cursor or "{}")["audiences"][sandbox.list_id]
+    # shrinking again on the walk from the mark: the mark stays, the next pull reads again
+    later(sandbox, 2 * 3600)
+    for n in range(100, 100 + 3 * OVERLAP_MEMBERS):
+        add_activity(sandbox, f"p{n:04}@acme.io", T.EMAIL_UNSUBSCRIBE)
+    again = connector(sandbox, audiences=[sandbox.list_id])
+    gone = [f"p{n:04}@acme.io" for n in range(100, 130)]
+    deleting_after_the_first_page(again, sandbox.list_id, gone, after_newest=True)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, "connectors.mailchimp.pull"):
+        _, after = pulled(again, cursor)
+    assert after == cursor and "its mark stays" in caplog.text
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+MEMBER = st.fixed_dictionaries(
+    {},
+    optional={"id": JSON | st.just(member_hash("a@b.io")), "email_address": JSON | st.just("a@b.io"),
+              "last_changed": JSON | st.just("2026-11-01T12:00:00+00:00"),
+              "status": JSON | st.just("subscribed"), "merge_fields": JSON, "tags": JSON,
+              "timestamp_opt": JSON | st.just("2026-10-01T12:00:00+00:00")},
+) | JSON  # fmt: skip
+ANSWER = st.dictionaries(
+    st.sampled_from(["members", "lists", "total_items"]),
+    st.lists(MEMBER, max_size=5) | JSON | st.integers(0, 3000),
+    max_size=3,
+)
+
+
+class Answers:
+    """A Mailchimp client answering each call with the next of `answers` (then `{}`)."""
+
+    def __init__(self, answers: list[dict[str, Any]]) -> None:
+        self.answers = iter(answers)
+        self.lock = threading.Lock()
+
+    def call(self, operation: str, *args: object, **kwargs: object) -> dict[str, Any]:
+        with self.lock:
+            return next(self.answers, {})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ANSWER, max_size=5), st.booleans())
+def test_member_pages_and_audience_lists_of_any_shape_are_read_or_counted(
+    answers: list[dict[str, Any]], configured: bool
+) -> None:
+    skipped: Counter[str] = Counter()
+    audiences = ["L1"] if configured else []
+    pages = list(pull_members(Answers(answers), audiences, {}, AttributeMap({}), skipped))  # type: ignore[arg-type]
+    assert (pages or not configured) and all(p.cursor is not None for p in pages[-1:])
+    assert all(c.id.count(":") == 1 for p in pages for c in p.contacts)
+    assert set(skipped) <= {"member", "audience"}
+
+
+def test_a_member_that_is_not_an_object_is_skipped_counted_and_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    member = {"id": member_hash("a@b.io"), "email_address": "a@b.io", "last_changed": "x"}
+    answers = [
+        {"lists": [None, {"name": "no id"}, {"id": "L1"}], "total_items": 3},
+        {"members": [member], "total_items": 2},  # the newest change
+        {"members": [None, member], "total_items": 2},
+    ]
+    skipped: Counter[str] = Counter()
+    with caplog.at_level(logging.WARNING, "connectors.mailchimp.pull"):
+        pages = list(pull_members(Answers(answers), [], {}, AttributeMap({}), skipped))  # type: ignore[arg-type]
+    assert [c.email for p in pages for c in p.contacts] == ["a@b.io"]
+    assert skipped == {"member": 1, "audience": 2}
+    assert "members passed over" in caplog.text and "audiences passed over" in caplog.text
+
+
+def without_totals(c: MailchimpConnector) -> list[int]:
+    """Make `c`'s answers lose `total_items` (as a vendor answer may); returns the offsets
+    of the member pages asked for."""
+    original = c.api.call
+    offsets: list[int] = []
+
+    def call(operation: str, *args: object, **kwargs: object) -> dict[str, Any]:
+        answer = original(operation, *args, **kwargs)
+        if operation == "lists.get_list_members_info" and kwargs.get("count") == PAGE:
+            offsets.append(int(kwargs.get("offset") or 0))  # type: ignore[call-overload]
+        return {k: v for k, v in answer.items() if k != "total_items"}
+
+    c.api.call = call  # type: ignore[method-assign]
+    return offsets
+
+
+def test_answers_without_total_items_are_paged_until_a_short_page(
+    sandbox: MailchimpSandbox,
+) -> None:
+    c = connector(sandbox)
+    offsets = without_totals(c)
+    pages, cursor = pulled(c, None)
+    emails = {contact.email for p in pages for contact in p.contacts}
+    assert len(emails) == MEMBERS and "p1006@acme.io" in emails
+    assert sorted(offsets) == [0, PAGE - OVERLAP_MEMBERS]
+    assert json.loads(cursor or "{}")["audiences"][sandbox.list_id]
+    walked = walk_collection(c.api, "lists.get_list_members_info", "members", sandbox.list_id)
+    assert [len(items) for items in walked] == [PAGE, MEMBERS - PAGE]

@@ -272,3 +272,31 @@ def test_mailchimp_audiences_are_read_as_the_readme_writes_them() -> None:
     assert "setting LEADSCORE_MAILCHIMP__AUDIENCES: expected a JSON list" in message
     assert "ATTRIBUTES" not in message  # the blank one is not blamed
     assert key not in result.output
+
+
+def test_a_malformed_mailchimp_record_id_says_what_one_looks_like(here: Path) -> None:
+    from sandbox.mailchimp import MailchimpSandbox
+    from sandbox.world.tables import MAILCHIMP, WorldBuilder
+
+    b = WorldBuilder(datetime(2026, 11, 1, tzinfo=UTC))
+    b.person("Ann", "Lee", "ann@acme.io", b.company("Acme", "acme.io"), systems=MAILCHIMP)
+    emulator = MailchimpSandbox(b.build(seed=1), api_key="clikey-us1")
+    emulator.start()
+    try:
+        env = {
+            "LEADSCORE_RULES": str(RULES),
+            "LEADSCORE_STATE_URL": f"sqlite:///{here / 'state.db'}",
+            "LEADSCORE_MAILCHIMP__API_KEY": emulator.api_key,
+            "LEADSCORE_MAILCHIMP__BASE_URL": emulator.base_url,
+            "LEADSCORE_MAILCHIMP__AUDIENCES": emulator.list_id,
+        }
+        assert run("setup", **env).exit_code == 0
+        hashed = "0" * 32
+        for record in (emulator.list_id, f"{emulator.list_id}:{hashed}:x", "L1:not-a-hash"):
+            result = run("rescore", f"mailchimp:{record}", **env)
+            message = one_line(result.stderr)
+            assert result.exit_code == 2, result.output
+            assert "a Mailchimp record id is <audience id>:<subscriber hash>" in message
+            assert repr(record) in message and isinstance(result.exception, SystemExit)
+    finally:
+        emulator.stop()
