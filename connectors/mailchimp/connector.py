@@ -107,7 +107,8 @@ class MailchimpConnector:
 
     def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
         if stream == "contacts":
-            pages = pull_members(self.api, self.audiences, load_cursor(cursor), self.attributes)
+            pages = pull_members(self.api, self.audiences, load_cursor(cursor), self.attributes,
+                                 skipped=self.skipped)  # fmt: skip
             return self._noting_tags(pages)
         if stream == "email_activity":
             oldest = self.history(EMAIL_TYPES)
