@@ -62,7 +62,7 @@ def member_records(
         source=MC,
     )
     opted = parse_time(member.get("timestamp_opt"))
-    if opted is None or member.get("status") in NOT_OPTED_IN:
+    if opted is None or str(member.get("status") or "") in NOT_OPTED_IN:
         return contact, []
     signup = Activity(
         record,
