@@ -94,6 +94,15 @@ class Run:
     summary: dict[str, Any]
 
 
+DEADLOCK_TRIES = 4
+"""Runs of a transaction that PostgreSQL aborted to break a deadlock with another process."""
+
+
+def is_deadlock(error: sa.exc.DBAPIError) -> bool:
+    """Whether the database aborted the transaction to break a deadlock (SQLSTATE 40P01)."""
+    return getattr(error.orig, "sqlstate", None) == "40P01"
+
+
 class StateStore:
     """The sync's memory between runs."""
 
@@ -226,13 +235,23 @@ class StateStore:
             usable = [a for a in map(storable_activity, pulled) if a is not None]
             self.skipped[system] += len(found) - len(contacts) + len(pulled) - len(usable)
             kept.append((contacts, usable))
-        counts: list[tuple[int, int]] = []
-        with self._writing, self.engine.begin() as connection:
-            for contacts, usable in kept:
-                changed = keep_contacts(connection, system, contacts, at, ours) if contacts else 0
-                new = keep_activities(connection, system, usable) if usable else 0
-                counts.append((changed, new))
-        return counts
+        for attempt in range(DEADLOCK_TRIES):
+            try:
+                with self._writing, self.engine.begin() as connection:
+                    counts: list[tuple[int, int]] = []
+                    for contacts, usable in kept:
+                        changed = (
+                            keep_contacts(connection, system, contacts, at, ours) if contacts else 0
+                        )
+                        new = keep_activities(connection, system, usable) if usable else 0
+                        counts.append((changed, new))
+                return counts
+            except sa.exc.DBAPIError as error:
+                # Two processes storing the same people in another order: PostgreSQL aborts
+                # one transaction with a deadlock and asks for it to be run again.
+                if not is_deadlock(error) or attempt + 1 == DEADLOCK_TRIES:
+                    raise
+        raise AssertionError("unreachable")
 
     # -- reading people back --------------------------------------------------------------------
 

@@ -603,3 +603,38 @@ def test_a_failure_reason_with_a_nul_is_kept_on_every_backend(store: StateStore)
 
     [failure] = store.failures("hubspot")
     assert failure.reason == "refused 'ab'"
+
+
+class Deadlocked(Exception):
+    """A driver error as psycopg raises it for a deadlock PostgreSQL broke."""
+
+    sqlstate = "40P01"
+
+
+def test_a_transaction_aborted_for_a_deadlock_is_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes storing the same people in another order: PostgreSQL aborts one of
+    them, which runs its pages again; any other database error is raised at once."""
+    import sync.store
+
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    real, calls = sync.store.keep_contacts, []
+
+    def once_deadlocked(*args: object, **kwargs: object) -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("UPDATE persons", {}, Deadlocked())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sync.store, "keep_contacts", once_deadlocked)
+    assert store.save_contacts("hubspot", [contact("1")], NOW) == 1
+    assert len(calls) == 2 and store.records_by_person() != {}
+
+    def broken(*args: object, **kwargs: object) -> int:
+        raise sa.exc.OperationalError("UPDATE persons", {}, OSError("disk I/O error"))
+
+    monkeypatch.setattr(sync.store, "keep_contacts", broken)
+    with pytest.raises(sa.exc.OperationalError, match="disk I/O"):
+        store.save_contacts("hubspot", [contact("2", "bob@acme.io")], NOW)
+    store.close()
