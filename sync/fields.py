@@ -113,6 +113,15 @@ class FieldMap:
         specs.append(spec(DISQUALIFIED, "Lead disqualified", "boolean", about[DISQUALIFIED]))
         specs.append(spec("reasons", "Lead score reasons", "text", about["reasons"]))
         specs.append(spec(SCORED_AT, "Lead scored at", "datetime", about[SCORED_AT]))
+        sharing: dict[str, list[FieldSpec]] = {}
+        for made in specs:  # field names compare without case in every system we know
+            sharing.setdefault(made.name.lower(), []).append(made)
+        for same in sharing.values():
+            if len(same) > 1:
+                raise FieldNameError(
+                    f"fields for {' and '.join(f.key for f in same)}: both would be named "
+                    f"{same[0].name!r} in {capabilities.system}"
+                )
         return cls(tuple(specs), capabilities)
 
     @property

@@ -13,12 +13,15 @@ Mailchimp's reference. We keep to both, and tags start with a letter.
 Names: `(prefix, key)` -> `LS_SCORE`, `LS_GRADE`, `LS_STAGE`, `LS_DQ`, `LS_REASONS`,
 `LS_AT` (the default prefix `leadscore_` is `LS`; another prefix gives its first two
 letters or digits). A dimension keeps its name when it is lower-case letters,
-digits and underscores and shorter than the room left (`LS_FIT`); any other is
-its first letters and a 5-character digest, the first of them a digit, filling the
-room exactly (`LS_AC4K9Z2`). So fixed names (no digit), kept names (shorter than the
-room) and digested names (a digit at one place, the full room) never meet; two
-digested names meet only when 5 characters of two SHA-1 digests do (about 1 in
-17 million per pair), and `setup` refuses a field list that names one tag twice.
+digits and underscores and shorter than the room left (`LS_FIT`); a longer word of
+letters alone keeps its first letters, filling the room (`LS_ACTIVIT`, `LS_ENGAGEM`);
+any other is its first letters and a 5-character digest, the first of them a digit,
+filling the room exactly (`LS_AC4K9Z2`). So fixed names (no digit, none taken by a
+word), kept names (shorter than the room), words (letters only, the full room) and
+digested names (a digit at one place, the full room) never meet; two words meet when
+they begin alike ("activity", "activities"), and two digested names when 5 characters
+of two SHA-1 digests do (about 1 in 17 million per pair): the field map refuses a rule
+file whose fields would share a name, naming both (`sync.fields.FieldMap.for_rules`).
 
 Values: numbers are number fields; the scoring time a date field (the UTC day, so
 that marketers can segment on it: a date field holds no time of day), written as
@@ -99,6 +102,8 @@ def merge_tag(prefix: str, key: str) -> str:
     plain = key.upper()
     if re.fullmatch(r"[a-z][a-z0-9_]*", key) and len(plain) < room and plain not in FIXED.values():
         return head + plain
+    if re.fullmatch(r"[a-z]+", key) and plain[:room] not in FIXED.values():
+        return head + plain[:room]  # a word's first letters, filling the room: LS_ACTIVIT
     letters = re.sub(r"[^A-Z]", "", plain) or "D"
     return head + letters[: room - DIGEST] + _digest(key, DIGEST)
 

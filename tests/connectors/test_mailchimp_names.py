@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -13,6 +14,8 @@ from connectors.mailchimp.keys import member_hash, split_member_key
 from connectors.mailchimp.members import member_records
 from connectors.mailchimp.system import FIXED, MAILCHIMP_CAPABILITIES, merge_tag, stage_of_tags
 from scoring.records import ActivityType
+from scoring.rules import RuleSet
+from sync.fields import FieldMap, FieldNameError
 
 CAPS = MAILCHIMP_CAPABILITIES
 NAMES = {"stage": "LS_STAGE"}
@@ -28,11 +31,10 @@ def test_the_default_prefix_gives_the_short_tags() -> None:
         "reasons": "LS_REASONS",
         "scored_at": "LS_AT",
         "fit": "LS_FIT",
-        "activity": tags["activity"],
-        "engagement": tags["engagement"],
+        "activity": "LS_ACTIVIT",
+        "engagement": "LS_ENGAGEM",
     }
-    assert re.fullmatch(r"LS_AC[0-9][0-9A-Z]{4}", tags["activity"])
-    assert re.fullmatch(r"LS_EN[0-9][0-9A-Z]{4}", tags["engagement"])
+    assert re.fullmatch(r"LS_WE[0-9][0-9A-Z]{4}", merge_tag("leadscore_", "web_visits_90d"))
     assert merge_tag("acme_", "score") == "AC_SCORE"
     assert merge_tag("", "score") == "SCORE"
     assert merge_tag("9x", "fit") == "L9_FIT"
@@ -49,7 +51,26 @@ def test_tags_are_valid_deterministic_and_distinct(prefix: str, dimensions: list
     for tag in tags:
         assert CAPS.name_problem(tag) is None, tag
     assert tags == [merge_tag(prefix, key) for key in keys_]
-    assert len(set(tags)) == len(tags), dict(zip(keys_, tags, strict=True))
+    sharing: dict[str, list[str]] = {}
+    for key, tag in zip(keys_, tags, strict=True):
+        sharing.setdefault(tag, []).append(key)
+    for tag, keys_of_tag in sharing.items():
+        # only words of letters that begin alike meet (the field map then refuses them)
+        assert len(keys_of_tag) == 1 or all(re.fullmatch("[a-z]+", k) for k in keys_of_tag), (
+            tag,
+            keys_of_tag,
+        )
+
+
+def test_a_long_word_keeps_its_first_letters_and_words_that_begin_alike_are_refused() -> None:
+    assert merge_tag("leadscore_", "activity") == "LS_ACTIVIT"
+    assert merge_tag("leadscore_", "engagement") == "LS_ENGAGEM"
+    assert merge_tag("leadscore_", "reasonsplus") != "LS_REASONS"  # never a fixed name
+    body = {"rules": [{"id": "r", "contact": {"x": {"exists": True}}, "points": 1,
+                       "dimension": "activity"}],
+            "dimensions": {"activity": {}, "activities": {}}}  # fmt: skip
+    with pytest.raises(FieldNameError, match="activity and activities: both would be named"):
+        FieldMap.for_rules(RuleSet.model_validate(body), CAPS)
 
 
 @given(st.from_regex(r"[a-z][a-z0-9_]{0,3}", fullmatch=True))
