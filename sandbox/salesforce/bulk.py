@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -64,7 +65,7 @@ class Job:
     started: datetime | None = None
 
 
-class JobBoard(Generic[J]):
+class JobBoard(ABC, Generic[J]):
     """The jobs of one kind in one sandbox, by id, and how long they take on its clock:
     `queue_seconds` before a job starts, then at least `least_seconds`, and
     `record_seconds` per record. Ingest and query jobs share one count of job numbers."""
@@ -86,8 +87,9 @@ class JobBoard(Generic[J]):
             raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
         return found
 
+    @abstractmethod
     def describe(self, job: J) -> dict[str, Any]:
-        raise NotImplementedError
+        """One job as Get Job Info (ingest) or Get Information About a Query Job answer it."""
 
     def all(self) -> dict[str, Any]:
         """Get All Jobs: every job, described, with its type."""

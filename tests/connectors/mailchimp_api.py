@@ -3,10 +3,14 @@ that moves only when a test moves it."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from connectors.mailchimp.client import MailchimpApi
 from connectors.policy import CallPolicy
 from sandbox.clock import SandboxClock
 from sandbox.mailchimp import MailchimpSandbox
+from sandbox.world.tables import World
 
 
 def sandbox_api(sandbox: MailchimpSandbox) -> MailchimpApi:
@@ -28,3 +32,17 @@ class FrozenClock(SandboxClock):
 
     def now(self) -> float:
         return self.offset
+
+
+@contextmanager
+def hand_built(world: World) -> Iterator[MailchimpSandbox]:
+    """A running sandbox of a hand-built world, as its tests expect it: every bounce hard,
+    nobody transactional or archived, vendor time frozen."""
+    emulator = MailchimpSandbox(
+        world, clock=FrozenClock(), soft_bounce_share=0, transactional_share=0, archived_share=0
+    )
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()

@@ -28,7 +28,7 @@ from connectors.protocol import Page
 from sandbox.mailchimp import MailchimpSandbox
 from sandbox.world.tables import MAILCHIMP, World, WorldBuilder
 from scoring.records import ActivityType as T
-from tests.connectors.mailchimp_api import FrozenClock, sandbox_api
+from tests.connectors.mailchimp_api import FrozenClock, hand_built, sandbox_api
 from tests.helpers import person, rules, score_one
 from tests.sandbox.mailchimp_helpers import add_activity, reset
 
@@ -67,16 +67,8 @@ def build_world() -> World:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[MailchimpSandbox]:
-    emulator = MailchimpSandbox(
-        build_world(),
-        clock=FrozenClock(),
-        soft_bounce_share=0,
-        transactional_share=0,
-        archived_share=0,
-    )  # the world's hand-built expectations: every bounce hard, no one archived
-    emulator.start()
-    yield emulator
-    emulator.stop()
+    with hand_built(build_world()) as emulator:
+        yield emulator
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from connectors.mailchimp.orders import ORDERS_STREAM, order_activity, pull_orde
 from sandbox.mailchimp import STORE_ID, MailchimpSandbox
 from sandbox.world.tables import World, WorldBuilder
 from scoring.records import ActivityType as T
-from tests.connectors.mailchimp_api import FrozenClock, sandbox_api
+from tests.connectors.mailchimp_api import hand_built, sandbox_api
 from tests.sandbox.mailchimp_helpers import add_activity, reset
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -42,16 +42,8 @@ def build_world() -> World:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[MailchimpSandbox]:
-    emulator = MailchimpSandbox(
-        build_world(),
-        clock=FrozenClock(),
-        soft_bounce_share=0,
-        transactional_share=0,
-        archived_share=0,
-    )  # the world's hand-built expectations: every bounce hard, no one archived
-    emulator.start()
-    yield emulator
-    emulator.stop()
+    with hand_built(build_world()) as emulator:
+        yield emulator
 
 
 @pytest.fixture
