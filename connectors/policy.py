@@ -13,15 +13,22 @@ backoff with full jitter. A 429 also pauses the windows it hit, so every thread
 sharing them backs off, not just the one that was told.
 
 Time comes from a `Clock`, so tests run on a fake one and never really sleep.
+
+A caller that must answer someone within a time (a webhook's caller waits 10 to 60
+seconds) sets its `patience`: within it, a call that would wait past it gives up at
+once with its last error (a `RateLimited` carries the vendor's Retry-After), instead
+of sleeping on. It is a context variable, so each request thread has its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
@@ -33,6 +40,26 @@ from tenacity.wait import WaitBaseT, wait_base, wait_exponential
 from connectors.errors import ApiError, BudgetExhausted, RateLimited
 
 T = TypeVar("T")
+
+_patience: ContextVar[float | None] = ContextVar("leadscore_call_patience", default=None)
+"""The moment (on `time.monotonic`) past which no call of this context waits."""
+
+
+@contextlib.contextmanager
+def patience(seconds: float) -> Iterator[None]:
+    """Within this block, calls give up rather than wait past `seconds` from now: a
+    retry whose wait would end later raises the last error instead of sleeping."""
+    token = _patience.set(time.monotonic() + max(0.0, seconds))
+    try:
+        yield
+    finally:
+        _patience.reset(token)
+
+
+def patience_left() -> float | None:
+    """Seconds left of the current `patience`, None outside one."""
+    until = _patience.get()
+    return None if until is None else max(0.0, until - time.monotonic())
 
 
 class Clock(Protocol):
@@ -51,6 +78,14 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+
+class WindowFull(Exception):
+    """No slot frees within the caller's patience; `wait` is how long one would take."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = wait
+        super().__init__(f"no call slot for {wait:.1f} s")
 
 
 class RollingWindow:
@@ -75,12 +110,16 @@ class RollingWindow:
         self._paused_until = float("-inf")
 
     def acquire(self) -> None:
-        """Take a slot, waiting for one to free (or a pause to end) as long as it takes."""
+        """Take a slot, waiting for one to free (or a pause to end) as long as it takes,
+        or `WindowFull` at once where the wait would outlast the context's `patience`."""
         while True:
             with self._lock:
                 wait = self._admit(self._clock.now())
             if wait is None:
                 return
+            left = patience_left()
+            if left is not None and wait >= left:
+                raise WindowFull(wait)
             # Sleep without the lock so other threads can still admit, pause or give up;
             # another thread may take the slot first, so look again after waking.
             self._clock.sleep(wait)
@@ -294,6 +333,15 @@ class _stop_at_deadline(stop_base):
         return self._clock.now() >= self._deadline
 
 
+class _stop_past_patience(stop_base):
+    """Stop when the wait before the next attempt would end past the context's
+    `patience` (tenacity computes that wait before it asks whether to stop)."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        left = patience_left()
+        return left is not None and (retry_state.upcoming_sleep or 0.0) >= left
+
+
 def _is_retryable(error: BaseException) -> bool:
     return isinstance(error, ApiError) and error.retryable
 
@@ -367,7 +415,13 @@ class CallPolicy:
 
         def attempt() -> T:
             for window in windows:
-                window.acquire()
+                try:
+                    window.acquire()
+                except WindowFull as full:
+                    message = "the rate limit's window is full for longer than the caller waits"
+                    raise RateLimited(
+                        self.system, operation, message, retry_after=full.wait
+                    ) from None
             if self.budget is not None:
                 self.budget.spend(self.system, operation)
             self._count(operation)
@@ -391,7 +445,8 @@ class CallPolicy:
         retrying = Retrying(
             sleep=self._clock.sleep,
             stop=stop_after_attempt(self.attempts)
-            | _stop_at_deadline(self._clock, self._clock.now() + self.attempts * self.max_wait),
+            | _stop_at_deadline(self._clock, self._clock.now() + self.attempts * self.max_wait)
+            | _stop_past_patience(),
             wait=self._wait,
             retry=retry_if_exception(_is_retryable if repeatable else _is_refused_for_rate),
             before_sleep=pause_windows,

@@ -10,6 +10,7 @@ written      the values last written to each record, what the diff compares agai
 gone         records a system reported merged away or deleted (until pulled again)
 aliases      former addresses of records, so activity sent to them follows the record
 queue        records a trigger asked to rescore while a sync held the system's lock
+seen         what webhooks saw lately (signatures, notification ids), to refuse replays
 locks        one sync at a time per store and system; one trigger at a time per record
 failures     writes that did not land, with their reason, attempt count and values
 runs         a log of sync runs and their summaries
@@ -151,6 +152,14 @@ queue = sa.Table(
     # Records a trigger asked to rescore while a sync held the system's lock: the running
     # sync, or the next, fetches and scores them.
 )
+seen = sa.Table(
+    "seen",
+    metadata,
+    sa.Column("key", sa.String(ID_LENGTH), primary_key=True),
+    sa.Column("seen_at", sa.Float, nullable=False, index=True),
+    # A digest of what a webhook request carried that must not be acted on twice (a
+    # signed request's signature, a Salesforce notification id), until it is old.
+)
 runs = sa.Table(
     "runs",
     metadata,
@@ -194,7 +203,11 @@ def _v6(connection: Connection) -> None:
         connection.execute(sa.text("ALTER TABLE persons ADD COLUMN marked INTEGER"))
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6)
+def _v7(connection: Connection) -> None:
+    seen.create(connection, checkfirst=True)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     field_prefix: str = Field(
         "leadscore_", description="Prefix of the CRM fields written back (leadscore_score, ...)."
     )
+    public_url: str | None = Field(
+        None,
+        description="The https://host (and path prefix) callers reach the webhook server by, "
+        "behind a proxy or gateway; signatures that cover the URL are checked against it. "
+        "Empty: the URL the request arrived at.",
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         "auto", description="Log format: text on a terminal and JSON elsewhere when 'auto'."
     )

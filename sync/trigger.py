@@ -59,6 +59,8 @@ DRAIN_ROUNDS = 3
 what a steady stream of triggers leaves after them."""
 
 Status = Literal["done", "queued", "busy"]
+ASKED_AGAIN_ROUNDS = 3
+"""Rescores of a record one trigger makes, while others keep asking for it meanwhile."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,20 @@ def rescore_record(
 
 
 def _rescore(job: Sync, connector: Connector, record_id: str, beat: Callable[[], None]) -> Rescored:
+    """Fetch, score, write; again while another trigger queued the record meanwhile (it
+    found the lock `busy`, and what made it ask may be newer than this fetch)."""
+    for _ in range(ASKED_AGAIN_ROUNDS):
+        began = time.time()
+        result = _rescore_once(job, connector, record_id, beat)
+        forget_queued(job.store, connector.system, record_id, asked_by=began)
+        if not _asked_since(job.store, connector.system, record_id, began):
+            break
+    return result
+
+
+def _rescore_once(
+    job: Sync, connector: Connector, record_id: str, beat: Callable[[], None]
+) -> Rescored:
     system = connector.system
     as_of = job.clock()
     try:
@@ -143,8 +159,17 @@ def _rescore(job: Sync, connector: Connector, record_id: str, beat: Callable[[],
         raise BadRecord(f"{system} answered for {record_id!r} with an id no store column holds")
     beat()
     batch, people, outcomes = write_persons(job, {person}, SyncOptions(), as_of)
-    forget_queued(job.store, system, record_id)
     return rescore_result(batch, people, system, record_id, outcomes)
+
+
+def _asked_since(store: StateStore, system: str, record_id: str, moment: float) -> bool:
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            sa.select(queue.c.queued_at).where(
+                queue.c.system == system, queue.c.record_id == record_id
+            )
+        ).scalar()
+    return found is not None and float(found) > moment
 
 
 def rescore_result(
@@ -307,13 +332,17 @@ def forget_entries(store: StateStore, entries: Sequence[Queued]) -> None:
             )
 
 
-def forget_queued(store: StateStore, system: str, record_id: str) -> None:
-    """Delete a record's entry: its rescore, holding the record's lock (so nobody queued
-    it meanwhile), has written it."""
+def forget_queued(
+    store: StateStore, system: str, record_id: str, *, asked_by: float | None = None
+) -> None:
+    """Delete a record's entry: its rescore, holding the record's lock, has written it.
+    With `asked_by`, only an entry asked no later than that: a trigger that found the
+    lock held while the rescore ran put a later one, which the rescore takes again."""
+    where = [queue.c.system == system, queue.c.record_id == record_id]
+    if asked_by is not None:
+        where.append(queue.c.queued_at <= asked_by)
     with store.writing(), store.engine.begin() as connection:
-        connection.execute(
-            sa.delete(queue).where(queue.c.system == system, queue.c.record_id == record_id)
-        )
+        connection.execute(sa.delete(queue).where(*where))
 
 
 def pull_queued(job: Sync, summary: SyncSummary, as_of: datetime) -> list[Queued]:

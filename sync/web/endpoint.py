@@ -1,0 +1,115 @@
+"""What one system's webhook endpoint gives the core: how to read a request, how to answer.
+
+    endpoint.ask(request, context)   verify the caller, parse the body:
+                                     an `Ask` (records to rescore) or a `WebhookResponse`
+                                     (a validator's GET, a duplicate); `Refused` else
+    endpoint.answer(ask, outcomes)   the answer the caller expects (JSON, a SOAP Ack)
+
+The core does the rest for every endpoint alike: the size limit, the route, the
+rescores (deduplicated, bounded by the caller's timeout), the error statuses,
+the metrics. An endpoint never opens the store or calls a system itself; what
+it must remember across processes (a replayed signature, a notification id
+already handled) it asks of `Context.first_seen`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sync.web.messages import Refused, WebhookRequest, WebhookResponse
+
+if TYPE_CHECKING:
+    from sync.settings import Settings
+    from sync.trigger import Rescored
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a verified request asks for: these records of `system` rescored now."""
+
+    system: str
+    records: tuple[str, ...]
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """What the endpoint needs again to answer (say, the notification ids)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One record's rescore: its result, or why there is none (a `Refused` that
+    says the status the caller would get for this record alone)."""
+
+    record_id: str
+    result: Rescored | None = None
+    refused: Refused | None = None
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an endpoint may use besides the request."""
+
+    settings: Settings
+    now: Callable[[], float]
+    """Seconds since the epoch (injected in tests)."""
+    first_seen: Callable[[Sequence[str]], list[bool]]
+    """For each key (a signature, a notification id), whether this is its first
+    sighting within the replay window; remembered in the store, across processes."""
+    public_url: str = ""
+    """The scheme and host callers reach this server by (`LEADSCORE_PUBLIC_URL`), for
+    signatures that cover the URL behind a proxy or a gateway; empty: the request's."""
+
+
+class Endpoint(Protocol):
+    name: str
+    """The label of this endpoint in metrics and logs."""
+    path: str
+    methods: frozenset[str]
+    system: str
+    timeout: float
+    """Seconds the caller waits for an answer; the core answers before."""
+
+    def configured(self, settings: Settings) -> bool:
+        """Whether the settings hold what this endpoint verifies callers with; an
+        endpoint without its secret refuses every request (404, as if absent)."""
+        ...
+
+    def ask(self, request: WebhookRequest, context: Context) -> Ask | WebhookResponse: ...
+
+    def answer(self, ask: Ask, outcomes: Sequence[Outcome]) -> WebhookResponse: ...
+
+    def refused(self, refused: Refused) -> WebhookResponse:
+        """The answer to a refused request, as this caller reads it (most: `refused.response()`;
+        one whose Retry-After is in another unit says so here)."""
+        ...
+
+
+def score_payload(result: Rescored) -> dict[str, Any]:
+    """A rescore's result as the JSON a workflow branches on."""
+    payload: dict[str, Any] = {"status": result.status, "record": result.record_id}
+    if result.status == "done":
+        payload.update(
+            score=result.score,
+            points=result.points,
+            grade=result.grade,
+            stage=result.stage,
+            disqualified=result.disqualified,
+            reasons=result.reasons,
+            written=sum(map(len, result.written.values())),
+            failed=sum(map(len, result.failed.values())),
+        )
+    return payload
+
+
+def refused_first(outcomes: Sequence[Outcome]) -> Refused | None:
+    """The refusal to answer a single-record ask with, if its rescore did not happen."""
+    for outcome in outcomes:
+        if outcome.refused is not None:
+            return outcome.refused
+    return None
+
+
+def require(condition: bool, status: int, reason: str) -> None:
+    """`Refused(status, reason)` unless `condition`."""
+    if not condition:
+        raise Refused(status, reason)
