@@ -265,10 +265,11 @@ class Sync:
 
     def _commit_stored(self, pending: Mapping[str, Mapping[str, str]],
                        whole: Mapping[str, set[str]], as_of: datetime) -> None:  # fmt: skip
-        """A run stopped by the day's budget commits the cursors of the streams it pulled
-        whole, so the next run does not spend its budget on them again: safe, as whoever
-        they brought stays due until their writes land (`sync.dues`). A stream cut short
-        keeps its cursor (a page may carry where the whole pull ends, as HubSpot's do)."""
+        """A run stopped by the day's budget or cut short by its deadline commits the cursors
+        of the streams it pulled whole, so the next run does not spend its budget or time on
+        them again: safe, as whoever they brought stays due until their writes land
+        (`sync.dues`). A stream cut short keeps its cursor (a page may carry where the whole
+        pull ends, as HubSpot's do)."""
         for connector in self.connectors:
             done = whole.get(connector.system, set())
             cursors = {

@@ -14,12 +14,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.protocol import Connector, Page, Write, WriteOutcome
 from sandbox import Sandbox
 from scoring import RuleSet, load_rules
 from sync import Leadscore, StateStore, Sync, SyncOptions
 from sync.deadline import (
+    ESTIMATE_FACTOR,
+    ESTIMATE_RUNS,
     RESERVE_MOST,
     RESERVE_SHARE,
     RunDeadline,
@@ -207,6 +211,17 @@ def test_the_reserve_is_a_share_or_the_store_s_estimate_never_more_than_half() -
     assert reserve_for(100.0, [10.0, 30.0]) == pytest.approx(45.0)  # 1.5 x the slowest
     assert reserve_for(100.0, [400.0]) == pytest.approx(RESERVE_MOST * 100)
     assert reserve_for(0.0, [5.0]) == 0.0
+
+
+@given(
+    st.floats(0, 1e6, allow_nan=False),
+    st.lists(st.floats(0, 1e6, allow_nan=False), max_size=ESTIMATE_RUNS),
+)
+def test_the_reserve_leaves_the_pull_at_least_half_the_time(span: float, past: list[float]) -> None:
+    reserve = reserve_for(span, past)
+
+    assert RESERVE_SHARE * span <= reserve + 1e-9 and reserve <= RESERVE_MOST * span + 1e-9
+    assert reserve >= min(RESERVE_MOST * span, ESTIMATE_FACTOR * max(past, default=0.0)) - 1e-6
 
 
 def test_the_reserve_is_estimated_from_the_store_s_last_runs(tmp_path: Path) -> None:
