@@ -237,6 +237,7 @@ class Leadscore:
                 progress=job.progress,
                 stage_maps=list(job.stage_maps.values()),
                 pulls=job.pulls,
+                monotonic=job.monotonic,
             )
             summary = trial.run(options if exact else replace(options, full=True))
             summary.emails = trial.record_emails()

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from sync.console import err, fail, out, rules_from, settings
-from sync.errors import EXIT_FAILED, ConfigError, SyncError
+from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -299,19 +299,38 @@ def sync(
             "exit 0 with 'skipped'."
         ),
     ] = 0.0,
+    max_seconds: Annotated[
+        float | None,
+        typer.Option(
+            "--max-seconds",
+            help="Return within N seconds: stop pulling in time to write what was pulled, "
+            "stop writing at N; the next run takes up the rest (exit 3 when cut short).",
+        ),
+    ] = None,
 ) -> None:
     """Pull changes, score, and write back only what changed."""
+    import math
+    import time
+
     from sync.report import print_plan, print_summary
     from sync.summary import SyncOptions
 
     if limit is not None and limit < 1:
         fail("--limit: expected a positive number")
+    if max_seconds is not None and not (0 < max_seconds < math.inf):
+        fail("--max-seconds: expected a positive number of seconds")
+    # The moment is taken before the settings are read: everything counts against it.
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
     with progress_bars() as progress, opened(rules, progress) as application:
-        options = SyncOptions(full=full, dry_run=dry_run, limit=limit, wait=max(0.0, wait))
+        options = SyncOptions(
+            full=full, dry_run=dry_run, limit=limit, wait=max(0.0, wait), deadline=deadline
+        )
         summary = application.sync(options)
     if dry_run:
         print_plan(out, summary)
     print_summary(out, summary)
+    if summary.status == "partial":
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()

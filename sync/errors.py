@@ -10,7 +10,8 @@
     ├── RecordNotFound          the record a rescore names is not in its system: a 404 (1)
     └── StoreUnavailable        the state store cannot be reached (1)
 
-Vendor API failures are `connectors.errors.ApiError` (exit 1). Messages name
+Vendor API failures are `connectors.errors.ApiError` (exit 1); a sync its deadline cut
+short exits 3 (`EXIT_PARTIAL`). Messages name
 the setting, file, line or field at fault and never a secret: a state store
 URL may carry a password, so store errors are named by their type only.
 """
@@ -21,6 +22,9 @@ from collections.abc import Sequence
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 1
+EXIT_PARTIAL = 3
+"""A sync its deadline cut short (`--max-seconds`): what it did is kept, the next run
+takes up the rest; not a failure, but a scheduler should know the run did not finish."""
 
 
 class SyncError(Exception):

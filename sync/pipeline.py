@@ -13,6 +13,10 @@ values, and writes whatever had not landed, so every system ends holding the
 values an uninterrupted run would have written. (A run the day's request budget
 stops commits the cursors of the streams it pulled whole: `_commit_stored`.)
 
+A run given a deadline (`SyncOptions.deadline`, `sync/deadline.py`) stops pulling
+in time to score and write what it stored, stops writing at the deadline, and
+commits as a run the budget stopped does; its status is then "partial".
+
 A run rescores only who is due (`sync/incremental.py`): persons with new or
 changed inputs, and those whose written values time may have moved since they
 were last scored (`persons.due`, from `scoring.due_in`); everyone when the rules,
@@ -33,31 +37,30 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from connectors.errors import ApiError, AuthError, BudgetExhausted
+from connectors.errors import ApiError, BudgetExhausted
 from connectors.protocol import (
     Connector,
     OwnWrites,
     Page,
     Write,
-    WriteFailure,
     WriteOutcome,
 )
 from scoring import RuleSet, ScoreBatch
+from sync.deadline import RunDeadline, pages_until
 from sync.dues import FIELDS_CURSOR
 from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
 from sync.incremental import save_unplanned, save_written, score_due, score_people
-from sync.locks import RunLock, run_lock, wait_for_rescores
-from sync.recorder import OutcomeRecorder
+from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
 from sync.stages import StageMap
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
 from sync.trigger import drain_queue, pull_queued, settle_queue
 from sync.vanished import gone_records, record_gone
+from sync.writing import write_batches
 
 log = logging.getLogger("leadscore.sync")
 
@@ -97,6 +100,7 @@ class Sync:
         progress: Progress | None = None,
         stage_maps: Sequence[StageMap] = (),
         pulls: Mapping[str, str] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.rules = rules
         self.pulls = dict(pulls or {})
@@ -110,6 +114,10 @@ class Sync:
         self.stage_maps = {m.system: m for m in stage_maps}
         self._sampled: dict[str, set[str]] = {}
         self._lock: RunLock | None = None
+        self.monotonic = monotonic
+        """The clock a run's deadline is a moment on (`SyncOptions.deadline`)."""
+        self.deadline = RunDeadline(None, monotonic)
+        """The deadline of the run at work (none between runs)."""
 
     def run(self, options: SyncOptions | None = None) -> SyncSummary:
         options = options or SyncOptions()
@@ -120,20 +128,23 @@ class Sync:
             mode += f" limit {options.limit}"
         summary = SyncSummary(mode)
         self._sampled = {}
+        deadline = RunDeadline.of_run(options.deadline, self.monotonic, self.store)
         # One run at a time per store and system; a dry run writes nowhere.
         lock = None
         if not options.dry_run:
-            lock = run_lock(self.store, [c.system for c in self.connectors], wait=options.wait)
-        self._lock = lock
+            waits = min(options.wait, deadline.remaining())
+            lock = run_lock(self.store, [c.system for c in self.connectors], wait=waits)
+        self._lock, self.deadline = lock, deadline
         try:
             with lock.kept_alive() if lock is not None else contextlib.nullcontext():
                 self._run(options, summary, mode)
         finally:
-            self._lock = None
+            self._lock, self.deadline = None, RunDeadline(None, self.monotonic)
             if lock is not None:
                 lock.release()
-        if lock is not None:
-            settle_queue(self)  # what was queued as the locks were given back
+        if lock is not None and not deadline.reached:
+            # what was queued as the locks were given back (a run cut short leaves it)
+            settle_queue(self, patience=min(RECORD_STALE_AFTER, deadline.remaining()))
         return summary
 
     def _run(self, options: SyncOptions, summary: SyncSummary, mode: str) -> SyncSummary:
@@ -157,7 +168,10 @@ class Sync:
                 mark = now
 
             skipped = dict(self.store.skipped)
-            queued = pull_queued(self, summary, as_of) if drains else []
+            deadline = self.deadline
+            queued = (
+                pull_queued(self, summary, as_of) if drains and not deadline.pull_over() else []
+            )
             for connector in self.connectors:
                 system = connector.system
                 self._pull(connector, options, summary, as_of, pending[system], whole[system])
@@ -170,37 +184,21 @@ class Sync:
                     summary.warnings.append(note)
                     log.warning(note, extra={"system": system})
             phase("pull")
-            if not options.dry_run and wait_for_rescores(self.store, self.progress):
-                summary.warnings.append("rescores still at work after a minute: taken as stale")
-            scored = score_due(self, options, summary, as_of)
-            batch, people, written = scored.batch, scored.people, scored.written
-            phase("score")
-            plan = self.plan(batch, people, options, written, as_of)
-            # A trial writes only what it sampled, a dry run nothing: neither moves a due.
-            keeps_due = not options.dry_run and options.limit is None
-            if keeps_due:
-                save_unplanned(self, scored, plan)
-            phase("plan")
-            landed: dict[str, list[str]] = {}
-            summary.changed = len(plan.records)
-            summary.plan = {system: sent_writes(plan.of(system)) for system in plan.writes}
-            for connector in self.connectors:
-                stats = summary.systems[connector.system]
-                writes = plan.of(connector.system)
-                stats.planned = len(writes)
-                if not options.dry_run:
-                    outcome = self.write(connector, writes, options, stats, as_of)
-                    landed[connector.system] = list(outcome.written)
-                    until = max(outcome.stamps, default=None)
-                    self._note_own_writes(connector, pending[connector.system], as_of, until)
-            if keeps_due:
-                save_written(self, scored, plan, landed)
-            phase("write")
-            if drains:
+            if deadline.passed():
+                deadline.note("nothing scored or written")
+            else:
+                self._score_and_write(options, summary, as_of, pending, phase)
+            if drains and deadline.reached:
+                self._commit_stored(pending, whole, as_of)  # the queue waits for the next run
+            elif drains:
                 for system, cursors in pending.items():
                     self.store.commit_cursors(system, cursors, as_of)
                 drain_queue(self, queued, options, summary)
                 phase("queue")
+            if deadline.reached:
+                summary.status = "partial"
+                summary.warnings.append(deadline.warning())
+                log.warning("sync cut short by its deadline", extra={"cut": deadline.cut})
         except ApiError as exc:
             summary.status, summary.error = "failed", str(exc)
             if isinstance(exc, BudgetExhausted) and drains:
@@ -229,14 +227,49 @@ class Sync:
             log.info("sync finished", extra={"summary": summary.as_dict()})
         return summary
 
+    def _score_and_write(self, options: SyncOptions, summary: SyncSummary, as_of: datetime,
+                         pending: dict[str, dict[str, str]],
+                         phase: Callable[[str], None]) -> None:  # fmt: skip
+        """Score who is due, plan what differs from what was written, write it."""
+        patience = min(RECORD_STALE_AFTER, self.deadline.remaining())
+        if not options.dry_run and wait_for_rescores(self.store, self.progress, limit=patience):
+            summary.warnings.append(
+                f"rescores still at work after {patience:.0f} s: taken as stale"
+            )
+        scored = score_due(self, options, summary, as_of)
+        batch, people, written = scored.batch, scored.people, scored.written
+        phase("score")
+        plan = self.plan(batch, people, options, written, as_of)
+        # A trial writes only what it sampled, a dry run nothing: neither moves a due.
+        keeps_due = not options.dry_run and options.limit is None
+        if keeps_due:
+            save_unplanned(self, scored, plan)
+        phase("plan")
+        landed: dict[str, list[str]] = {}
+        summary.changed = len(plan.records)
+        summary.plan = {system: sent_writes(plan.of(system)) for system in plan.writes}
+        for connector in self.connectors:
+            stats = summary.systems[connector.system]
+            writes = plan.of(connector.system)
+            stats.planned = len(writes)
+            if not options.dry_run:
+                outcome = self.write(connector, writes, options, stats, as_of)
+                landed[connector.system] = list(outcome.written)
+                until = max(outcome.stamps, default=None)
+                self._note_own_writes(connector, pending[connector.system], as_of, until)
+        if keeps_due:
+            save_written(self, scored, plan, landed)
+        phase("write")
+
     # -- pull -----------------------------------------------------------------------------------
 
     def _commit_stored(self, pending: Mapping[str, Mapping[str, str]],
                        whole: Mapping[str, set[str]], as_of: datetime) -> None:  # fmt: skip
-        """A run stopped by the day's budget commits the cursors of the streams it pulled
-        whole, so the next run does not spend its budget on them again: safe, as whoever
-        they brought stays due until their writes land (`sync.dues`). A stream cut short
-        keeps its cursor (a page may carry where the whole pull ends, as HubSpot's do)."""
+        """A run stopped by the day's budget or cut short by its deadline commits the cursors
+        of the streams it pulled whole, so the next run does not spend its budget or time on
+        them again: safe, as whoever they brought stays due until their writes land
+        (`sync.dues`). A stream cut short keeps its cursor (a page may carry where the whole
+        pull ends, as HubSpot's do)."""
         for connector in self.connectors:
             done = whole.get(connector.system, set())
             cursors = {
@@ -251,6 +284,9 @@ class Sync:
         """Pull every stream into the store; `pending` gets the cursors to commit once writes
         landed, each as soon as its page is stored, and `whole` each stream pulled to the end."""
         stats = summary.systems.setdefault(connector.system, SystemSummary())
+        if self.deadline.pull_over():
+            self.deadline.note(f"{connector.system} not pulled")
+            return
         if options.limit is not None:
             self._pull_sample(connector, options.limit, stats, as_of)
             return
@@ -267,9 +303,9 @@ class Sync:
                 summary.warnings.append(note)
             pending[FIELDS_CURSOR] = reads
 
-        def to_the_end(stream: str) -> Iterator[Page | None]:
-            yield from connector.pull(stream, stored.get(stream))
-            yield None  # pulled whole
+        def to_the_end(stream: str) -> Iterator[Page | None]:  # then None: pulled whole
+            pages = functools.partial(connector.pull, stream, stored.get(stream))
+            return pages_until(pages, self.deadline, f"{connector.system} {stream}")
 
         def store(items: Sequence[tuple[str, Page | None]]) -> None:
             pages = [(stream, page) for stream, page in items if page is not None]
@@ -310,8 +346,7 @@ class Sync:
         self, system: str, pages: Sequence[Page], stats: SystemSummary, as_of: datetime
     ) -> None:
         """Store pulled pages, in one transaction (`StateStore.save_pages`)."""
-        if self._lock is not None:
-            self._lock.beat()
+        self.beat()
         began = time.perf_counter()
         found = [(list(page.contacts), list(page.activities)) for page in pages]
         fields = self.fields.get(system)
@@ -331,6 +366,11 @@ class Sync:
         )
         for page, (contacts, activities) in zip(pages, found, strict=True):
             self.progress(f"pulled {system} {page.stream}", len(contacts) or len(activities))
+
+    def beat(self) -> None:
+        """Tell the run's lock the run is making progress (`RunLock.beat`)."""
+        if self._lock is not None:
+            self._lock.beat()
 
     # -- score and diff -------------------------------------------------------------------------
 
@@ -432,44 +472,8 @@ class Sync:
         stats: SystemSummary,
         as_of: datetime,
     ) -> WriteOutcome:
-        """Write the plan in batches, each handed to the recorder as it lands (recorded
-        before this returns: `OutcomeRecorder`); what all of them did. The
-        connector, told how many writes the run has, says how large a batch is: its
-        system's batch, or every write at once for a bulk path (`Connector.write_size`)."""
-        size = max(1, connector.write_size(len(writes))) if writes else 1
-        batches = [writes[i : i + size] for i in range(0, len(writes), size)]
-
-        def write_one(chunk: Sequence[Write]) -> WriteOutcome:
-            try:
-                # the reasons' substance is kept in the store, never sent
-                outcome = connector.write(sent_writes(chunk))
-            except (AuthError, BudgetExhausted):
-                raise
-            except ApiError as exc:
-                # Retries are spent: keep the reason; the next run plans these records again.
-                log.warning(
-                    "write batch failed", extra={"system": connector.system, "error": str(exc)}
-                )
-                outcome = WriteOutcome(
-                    [], [WriteFailure(w.record_id, str(exc), exc.retryable) for w in chunk]
-                )
-            recorder.hand_in({w.record_id: w.values for w in chunk}, outcome)
-            self.progress(f"written {connector.system}", len(chunk))
-            if self._lock is not None:
-                self._lock.beat()
-            return outcome
-
-        done = WriteOutcome()
-        recorder = OutcomeRecorder(self.store, connector.system, as_of)
-        with recorder, ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-            for outcome in pool.map(write_one, batches):
-                stats.written += len(outcome.written)
-                stats.failed += len(outcome.failed)
-                done.written.extend(outcome.written)
-                done.failed.extend(outcome.failed)
-                done.stamps.extend(outcome.stamps)
-                done.gone.extend(outcome.gone)
-        return done
+        """Write the plan in batches, each recorded as it lands (`sync.writing`)."""
+        return write_batches(self, connector, writes, options, stats, as_of)
 
     def _note_own_writes(
         self, connector: Connector, cursors: dict[str, str], as_of: datetime, until: datetime | None

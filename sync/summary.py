@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.protocol import SetupReport, Write
+from sync.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,16 @@ class SyncOptions:
     """Write batches in flight at once per system; the call policy paces them."""
     wait: float = 0.0
     """Seconds to wait for another run's lock before skipping (`sync/locks.py`)."""
+    deadline: float | None = None
+    """The moment, on the run's monotonic clock (`Sync.monotonic`: `time.monotonic()`
+    unless a test injects one), by which the run must have returned; None: no deadline.
+    A serverless handler passes `time.monotonic()` plus the platform's remaining time
+    less a safety margin. The run stops pulling in time to score and write what it
+    stored, stops writing at the deadline, and ends "partial" (`sync/deadline.py`)."""
+
+    def __post_init__(self) -> None:
+        if self.deadline is not None and not math.isfinite(self.deadline):
+            raise ConfigError("deadline: expected a finite moment in seconds")
 
 
 @dataclass
@@ -56,6 +68,8 @@ class SyncSummary:
     """Records triggers queued for this run (`sync/trigger.py`), fetched and rescored by it."""
     elapsed: float = 0.0
     status: str = "ok"
+    """"ok"; "partial" when the run's deadline cut it short (a warning says what was
+    left for the next run); "failed" with `error`."""
     plan: dict[str, list[Write]] = field(default_factory=dict)
     error: str | None = None
     phases: dict[str, float] = field(default_factory=dict)

@@ -368,8 +368,8 @@ def drain_queue(
     connectors = {c.system: c for c in job.connectors}
     for _ in range(DRAIN_ROUNDS):
         entries = queued_entries(job.store, list(connectors))
-        if not entries:
-            return
+        if not entries or job.deadline.pull_over():
+            return  # left to `settle_queue`, or to the next run near the run's deadline
         as_of = job.clock()  # the activity a trigger asked about may be newer than the run
         persons: set[int] = set()
         for entry in entries:

@@ -201,3 +201,31 @@ def test_store_failures_are_said_in_words_a_user_can_act_on(driver_text: str, sa
 
     error = sqlalchemy.exc.OperationalError("SELECT 1", {}, Exception(driver_text))
     assert said in store_problem(error)
+
+
+def test_a_sync_its_time_cuts_short_says_so_and_exits_3_and_the_next_finishes(
+    box: Sandbox, env: dict[str, str]
+) -> None:
+    run(env, "setup")
+    before = box.hubspot.calls["contacts.batch_update"]
+    # gone before the run starts: reading the settings alone takes longer
+    cut = run(env, "sync", "--full", "--max-seconds", "0.000000001")
+    after_cut = box.hubspot.calls["contacts.batch_update"]
+    whole = run(env, "sync", "--full", "--max-seconds", "3600")
+    status = run(env, "status")
+
+    assert cut.exit_code == 3, cut.output
+    assert "sync (full): partial" in cut.stdout
+    assert "stopped before its deadline: hubspot not pulled" in unwrapped(cut.stdout)
+    assert after_cut == before
+    assert whole.exit_code == 0, whole.output
+    assert "sync (full): ok" in whole.stdout
+    assert "partial" in status.stdout
+
+
+@pytest.mark.parametrize("seconds", ["0", "-5", "nan", "inf"])
+def test_max_seconds_must_be_a_positive_number(env: dict[str, str], seconds: str) -> None:
+    result = run(env, "sync", "--max-seconds", seconds)
+
+    assert result.exit_code == 2
+    assert "--max-seconds: expected a positive number of seconds" in result.stderr

@@ -1,0 +1,73 @@
+"""The write phase: a system's planned writes sent in batches, side by side, each batch's
+outcome recorded as it lands, none sent once the run's deadline has passed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from connectors.errors import ApiError, AuthError, BudgetExhausted
+from connectors.protocol import Connector, Write, WriteFailure, WriteOutcome
+from sync.deadline import submitted_in_time
+from sync.fields import sent_writes
+from sync.recorder import OutcomeRecorder
+from sync.summary import SyncOptions, SystemSummary
+
+if TYPE_CHECKING:
+    from sync.pipeline import Sync
+
+log = logging.getLogger("leadscore.sync")
+
+
+def write_batches(
+    job: Sync,
+    connector: Connector,
+    writes: Sequence[Write],
+    options: SyncOptions,
+    stats: SystemSummary,
+    as_of: datetime,
+) -> WriteOutcome:
+    """Write the plan in batches, each handed to the recorder as it lands (recorded
+    before this returns: `OutcomeRecorder`); what all of them did. The
+    connector, told how many writes the run has, says how large a batch is: its
+    system's batch, or every write at once for a bulk path (`Connector.write_size`).
+    At most `options.workers` batches are in flight; none is sent once the run's
+    deadline has passed (`Sync.deadline`), and whoever those were for stays due."""
+    size = max(1, connector.write_size(len(writes))) if writes else 1
+    batches = [writes[i : i + size] for i in range(0, len(writes), size)]
+
+    def write_one(chunk: Sequence[Write]) -> WriteOutcome:
+        try:
+            # the reasons' substance is kept in the store, never sent
+            outcome = connector.write(sent_writes(chunk))
+        except (AuthError, BudgetExhausted):
+            raise
+        except ApiError as exc:
+            # Retries are spent: keep the reason; the next run plans these records again.
+            log.warning("write batch failed", extra={"system": connector.system, "error": str(exc)})
+            outcome = WriteOutcome(
+                [], [WriteFailure(w.record_id, str(exc), exc.retryable) for w in chunk]
+            )
+        recorder.hand_in({w.record_id: w.values for w in chunk}, outcome)
+        job.progress(f"written {connector.system}", len(chunk))
+        job.beat()
+        return outcome
+
+    done = WriteOutcome()
+    recorder = OutcomeRecorder(job.store, connector.system, as_of)
+    workers = max(1, options.workers)
+    with recorder, ThreadPoolExecutor(max_workers=workers) as pool:
+        sent = submitted_in_time(
+            pool, write_one, batches, job.deadline, most=workers, what=connector.system, size=len
+        )
+        for outcome in sent:
+            stats.written += len(outcome.written)
+            stats.failed += len(outcome.failed)
+            done.written.extend(outcome.written)
+            done.failed.extend(outcome.failed)
+            done.stamps.extend(outcome.stamps)
+            done.gone.extend(outcome.gone)
+    return done
