@@ -435,5 +435,33 @@ def demo(
         fail(str(exc), code=EXIT_FAILED)
 
 
+@app.command()
+def package(
+    target: Annotated[str, typer.Option(help="What to build for: lambda.")] = "lambda",
+    out_path: Annotated[Path, typer.Option("--out", help="The zip to write.")] = Path(
+        "leadscore-lambda.zip"
+    ),
+    runtime: Annotated[str, typer.Option(help="The Lambda runtime it is for.")] = "python3.12",
+) -> None:
+    """Build the AWS Lambda deployment zip from this environment (docs/deploy/aws.md)."""
+    from sync.package import LAMBDA_UNZIPPED_LIMIT, interpreter_tag, lambda_zip
+
+    if target != "lambda":
+        fail("--target: expected lambda")
+    try:
+        built = lambda_zip(out_path)
+    except ConfigError as exc:
+        fail(exc.lines, code=exc.exit_code)
+    mb, limit = built.unzipped / 2**20, LAMBDA_UNZIPPED_LIMIT / 2**20
+    out.print(f"{escape(str(out_path))}: {built.zipped / 2**20:.1f} MB zipped, {mb:.1f} MB")
+    out.print(f"unzipped of Lambda's {limit:.0f} MB; built with {interpreter_tag()}")
+    if interpreter_tag() != f"{runtime} linux x86_64":
+        err.print(
+            f"note: the runtime {escape(runtime)} on x86_64 needs its own compiled parts: "
+            "build on it, or with pip --platform (docs/deploy/aws.md)",
+            highlight=False,
+        )
+
+
 def main() -> None:
     app()
