@@ -442,6 +442,10 @@ def package(
         "leadscore-lambda.zip"
     ),
     runtime: Annotated[str, typer.Option(help="The Lambda runtime it is for.")] = "python3.12",
+    rules: Annotated[
+        Path | None,
+        typer.Option("--rules", "-r", help="Rule file to ship as leadscore.yaml (its default)."),
+    ] = None,
 ) -> None:
     """Build the AWS Lambda deployment zip from this environment (docs/deploy/aws.md)."""
     from sync.package import LAMBDA_UNZIPPED_LIMIT, interpreter_tag, lambda_zip
@@ -449,7 +453,7 @@ def package(
     if target != "lambda":
         fail("--target: expected lambda")
     try:
-        built = lambda_zip(out_path)
+        built = lambda_zip(out_path, rules=rules)
     except ConfigError as exc:
         fail(exc.lines, code=exc.exit_code)
     mb, limit = built.unzipped / 2**20, LAMBDA_UNZIPPED_LIMIT / 2**20

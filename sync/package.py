@@ -38,6 +38,8 @@ from sync.errors import ConfigError
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 """Bytes: Lambda's limit on a function's code, unzipped, layers included."""
 PROJECT_PACKAGES = ("connectors", "sandbox", "scoring", "sync")
+RULES_NAME = "leadscore.yaml"
+"""The rule file's name in the zip: the setting's default, read from /var/task."""
 LAMBDA_EXTRAS = ("postgres",)
 """A Lambda function's disk does not last: its state store is PostgreSQL."""
 LEFT_OUT = re.compile(
@@ -182,10 +184,20 @@ def interpreter_tag() -> str:
 
 
 def lambda_zip(
-    out: Path, *, extras: Iterable[str] = LAMBDA_EXTRAS, limit: int = LAMBDA_UNZIPPED_LIMIT
+    out: Path,
+    *,
+    rules: Path | None = None,
+    extras: Iterable[str] = LAMBDA_EXTRAS,
+    limit: int = LAMBDA_UNZIPPED_LIMIT,
 ) -> Packaged:
-    """Write the deployment zip at `out`; ConfigError (and no zip) past `limit` bytes."""
+    """Write the deployment zip at `out`, with the rule file `rules` as `leadscore.yaml`
+    at its root (the function's working directory); ConfigError (and no zip) past
+    `limit` bytes."""
     entries: dict[str, tuple[Path, str]] = {}
+    if rules is not None:
+        if not rules.is_file():
+            raise ConfigError(f"--rules: no file at {rules}")
+        entries[RULES_NAME] = (rules, "leadscore")
     for where, name in project_files():
         entries[name] = (where, "leadscore")
     for dist in closure("leadscore", extras):

@@ -45,7 +45,7 @@ from sync.web.core import WebhookCore
 
 with Sandbox(people=20, seed=3) as box:
     settings = sandbox_settings(box, "sqlite:///" + tempfile.mkdtemp() + "/state.db")
-    rules = load_rules(Path(root) / "scoring" / "rulesets" / "default.yaml")
+    rules = load_rules(Path(root) / "leadscore.yaml")
     with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
         app.setup()
         serverless.use_core(WebhookCore(settings, open_app=lambda s: app))
@@ -63,7 +63,10 @@ print(json.dumps({"imported": imported, "heavy": heavy, "health": health, "run":
 @pytest.mark.slow
 def test_the_lambda_zip_runs_the_handler_alone(tmp_path: Path) -> None:
     out = tmp_path / "leadscore-lambda.zip"
-    built = CliRunner().invoke(app, ["package", "--target", "lambda", "--out", str(out)])
+    rules = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
+    built = CliRunner().invoke(
+        app, ["package", "--target", "lambda", "--out", str(out), "--rules", str(rules)]
+    )
     assert built.exit_code == 0, built.output
     said = " ".join(built.output.split())
     assert "MB unzipped of Lambda's 250 MB; built with python3." in said
@@ -77,7 +80,7 @@ def test_the_lambda_zip_runs_the_handler_alone(tmp_path: Path) -> None:
     assert {"sync", "scoring", "connectors", "numpy", "pyarrow", "psycopg"} <= tops
     assert not tops & {"pytest", "_pytest", "hypothesis", "mypy", "ruff", "typer", "pygments"}
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert "sync/web/aws.py" in names and "scoring/rulesets/default.yaml" in names
+    assert "sync/web/aws.py" in names and "leadscore.yaml" in names
     assert unzipped <= LAMBDA_UNZIPPED_LIMIT
 
     env = {"PATH": os.environ.get("PATH", "/usr/bin"), "HOME": str(tmp_path)}
@@ -99,6 +102,16 @@ def test_the_lambda_zip_runs_the_handler_alone(tmp_path: Path) -> None:
     run = seen["run"]
     assert (run["status"], run["error"]) == ("ok", None), run
     assert run["systems"]["hubspot"]["written"] > 0
+
+
+def test_bad_arguments_write_no_zip(tmp_path: Path) -> None:
+    out = tmp_path / "f.zip"
+    runner = CliRunner()
+    other = runner.invoke(app, ["package", "--target", "gcp", "--out", str(out)])
+    assert other.exit_code == 2 and "expected lambda" in other.output
+    missing = runner.invoke(app, ["package", "--out", str(out), "--rules", str(tmp_path / "no")])
+    assert missing.exit_code == 2 and "--rules: no file" in " ".join(missing.output.split())
+    assert not out.exists()
 
 
 def test_requirements_are_read_with_their_extras_and_markers() -> None:
