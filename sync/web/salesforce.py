@@ -13,12 +13,13 @@ from the org of `webhook_org_id`, compared on the 15 characters every org id has
 
 Salesforce delivers a message at least once, out of order, for up to 24 hours, with the
 record's latest data ("Understanding Notifications", Outbound Messaging): a notification
-id already handled is acked without a rescore (`Context.first_seen`, kept 24 hours). Its
-ids are taken in before the rescores and taken back (`Context.forget`) for the records
-whose rescore failed for a reason that may pass (a rate limit, a system not answering):
-the message is answered with a SOAP fault, Salesforce sends it again, and the retry
-rescores exactly those. An unknown record (404) or one refused for good is acked and
-logged: sending it again cannot help. A deleted record comes with no data and is acked.
+id already handled is acked without a rescore (`Context.first_seen`, kept 24 hours). A
+message's new ids are taken back at once (`Context.forget`) and taken in again only for
+the records handled: when a rescore failed for a reason that may pass (a rate limit, a
+system not answering), or anything failed on the way, the message is answered with a
+fault, Salesforce sends it again, and the retry rescores exactly those records. An
+unknown record (404) or one refused for good is acked and logged: sending it again
+cannot help. A deleted record comes with no data and is acked.
 """
 
 from __future__ import annotations
@@ -101,21 +102,28 @@ class OutboundEndpoint:
             )
         keys = [digest("salesforce-notification", n.id) for n in live]
         fresh = context.first_seen(keys) if keys else []
+        # Taken back at once, and taken in again by `answer` once handled: whatever fails
+        # on the way (a rate limit, a crash, a timeout of the caller), the message Salesforce
+        # sends again is rescored, never taken for a duplicate.
+        context.forget([key for key, new in zip(keys, fresh, strict=True) if new])
         by_record: dict[str, list[str]] = {}
         for notification, key, new in zip(live, keys, fresh, strict=True):
-            if new:
-                assert notification.record is not None
+            if new and notification.record is not None:
                 by_record.setdefault(notification.record, []).append(key)
-        if len(by_record) < len(live):
+        if not all(fresh):
             log.info(
-                "salesforce notifications seen before acked",
-                extra={"count": len(live) - sum(map(len, by_record.values()))},
+                "salesforce notifications seen before acked", extra={"count": fresh.count(False)}
             )
         if not by_record:
             return ack_response()
-        return Ask(self.system, tuple(by_record), {"keys": by_record, "forget": context.forget})
+        details = {"keys": by_record, "remember": context.first_seen}
+        return Ask(self.system, tuple(by_record), details)
 
     def answer(self, ask: Ask, outcomes: Sequence[Outcome]) -> WebhookResponse:
+        """The Ack once every record is rescored, queued, or refused for good (an unknown
+        record: logged); a SOAP fault (503) when some rescore may succeed later, so that
+        Salesforce sends the message again. The notification ids of the records handled
+        are remembered; those of the others are not, and are rescored on the retry."""
         again = [o for o in outcomes if o.refused is not None and retryable(o.refused)]
         for outcome in outcomes:
             if outcome.refused is not None and not retryable(outcome.refused):
@@ -123,10 +131,11 @@ class OutboundEndpoint:
                     "salesforce notification acked without a score",
                     extra={"status": outcome.refused.status, "reason": outcome.refused.reason},
                 )
+        keys: dict[str, list[str]] = ask.details["keys"]
+        failed = {o.record_id for o in again}
+        ask.details["remember"]([k for r, ks in keys.items() if r not in failed for k in ks])
         if not again:
             return ack_response()
-        keys: dict[str, list[str]] = ask.details["keys"]
-        ask.details["forget"]([k for o in again for k in keys[o.record_id]])
         first = again[0].refused
         assert first is not None
         return soap_fault(

@@ -35,7 +35,7 @@ from sync.store import StateStore
 from sync.web.core import WebhookCore
 from sync.web.messages import Refused, WebhookRequest, WebhookResponse
 from sync.web.replay import digest, first_seen, forget
-from sync.web.salesforce import parse_flow
+from sync.web.salesforce import OutboundEndpoint, parse_flow
 from sync.web.salesforce_soap import ACK, case_safe, parse_outbound, person_id, same_org
 
 RULES = Path(__file__).parents[3] / "scoring" / "rulesets" / "default.yaml"
@@ -81,6 +81,7 @@ class Counting:
         self.inner = inner
         self.fetched: list[str] = []
         self.fail: dict[str, Exception] = {}
+        self.hold: threading.Event | None = None
         self.lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
@@ -89,6 +90,8 @@ class Counting:
     def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
         with self.lock:
             self.fetched.append(str(record_id))
+        if self.hold is not None:
+            assert self.hold.wait(30)
         if record_id in self.fail:
             raise self.fail[record_id]
         return self.inner.fetch(record_id, email=email)
@@ -218,6 +221,36 @@ def test_a_system_down_is_a_fault_too(hook: Any, box: Sandbox) -> None:
     counting.fail.clear()
     assert outbound(core, message).body == ACK
     assert counting.fetched == [lead, lead]
+
+
+def test_a_crash_on_the_way_leaves_the_message_to_be_rescored_on_its_retry(
+    hook: Any, box: Sandbox
+) -> None:
+    core, counting = hook
+    lead = open_leads(box, 1)[0]
+    counting.fail[lead] = RuntimeError("a bug")
+    message = envelope(box.salesforce.login.org_id, [(note_id(25), lead)])
+    failed = outbound(core, message)
+    assert failed.status == 500 and b"a bug" not in failed.body
+    counting.fail.clear()
+    assert outbound(core, message).body == ACK
+    assert counting.fetched == [lead, lead]
+    assert score_of(box, lead) is not None
+
+
+def test_a_rescore_past_salesforces_timeout_is_queued_and_acked(hook: Any, box: Sandbox) -> None:
+    core, counting = hook
+    slow = OutboundEndpoint()
+    slow.timeout = 1.0
+    quick = WebhookCore(core.settings, endpoints=[slow], open_app=lambda _: core.app())
+    lead = open_leads(box, 1)[0]
+    counting.hold = threading.Event()
+    try:
+        answer = outbound(quick, envelope(box.salesforce.login.org_id, [(note_id(26), lead)]))
+    finally:
+        counting.hold.set()
+        quick.close()
+    assert (answer.status, answer.body) == (200, ACK)
 
 
 def test_unknown_and_deleted_records_are_acked_without_a_score(
