@@ -122,6 +122,7 @@ class WebhookCore:
             now,
             self._first_seen,
             (settings.public_url or "").rstrip("/"),
+            forget=self._forget,
         )
 
     # -- the application, opened once ----------------------------------------------------------
@@ -152,6 +153,11 @@ class WebhookCore:
         from sync.web.replay import first_seen
 
         return first_seen(self.app().store, keys, self.now())
+
+    def _forget(self, keys: Sequence[str]) -> None:
+        from sync.web.replay import forget
+
+        forget(self.app().store, keys)
 
     # -- one request ---------------------------------------------------------------------------
 

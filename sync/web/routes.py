@@ -8,5 +8,6 @@ from sync.web.endpoint import Endpoint
 def all_endpoints() -> tuple[Endpoint, ...]:
     """The endpoints, imported on first use (each module is light: no SDK, no store)."""
     from sync.web.hubspot import HubSpotEndpoint
+    from sync.web.salesforce import FlowEndpoint, OutboundEndpoint
 
-    return (HubSpotEndpoint(),)
+    return (HubSpotEndpoint(), OutboundEndpoint(), FlowEndpoint())
