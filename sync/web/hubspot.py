@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sync.web.endpoint import Ask, Context, Outcome, refused_first, score_payload
-from sync.web.hubspot_auth import authenticate_hubspot
+from sync.web.hubspot_auth import SIGNATURE_V3, authenticate_hubspot, replay_key
 from sync.web.messages import Refused, WebhookRequest, WebhookResponse, json_response
 
 if TYPE_CHECKING:
@@ -158,10 +158,16 @@ class HubSpotEndpoint:
             raise Refused(404, "no such endpoint")
         how = authenticate_hubspot(request, context, section)  # nothing is read of an unproven body
         record = record_asked(request)
-        return Ask(self.system, (record,), {"auth": how})
+        signed = request.header(SIGNATURE_V3)
+        replay = [replay_key(signed)] if how == "v3" and signed else []
+        details = {"auth": how, "replay": replay, "remember": context.first_seen}
+        return Ask(self.system, (record,), details)
 
     def answer(self, ask: Ask, outcomes: Sequence[Outcome]) -> WebhookResponse:
         refused = refused_first(outcomes)
+        for_good = refused is None or not (refused.status == 429 or refused.status >= 500)
+        if for_good and ask.details.get("replay"):  # answered for good: a replay is refused
+            ask.details["remember"](ask.details["replay"])
         if refused is not None:
             return self.refused(refused)
         results = [o.result for o in outcomes if o.result is not None]

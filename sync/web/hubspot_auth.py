@@ -151,6 +151,11 @@ def signed_uri_variants(request: WebhookRequest, context: Context) -> list[tuple
     return [("raw", uri)] + ([("decoded", decoded)] if decoded != uri else [])
 
 
+def replay_key(signature: str) -> str:
+    """What is remembered of a v3-signed request: a digest of its signature."""
+    return digest("hubspot-v3", signature)
+
+
 def verify_v3(request: WebhookRequest, context: Context, secret: str) -> str:
     """Check a v3 signature: its timestamp, its value, that it is new. The URI variant."""
     signature = request.header(SIGNATURE_V3) or ""
@@ -161,8 +166,13 @@ def verify_v3(request: WebhookRequest, context: Context, secret: str) -> str:
     check_timestamp_window(hubspot_timestamp(text), context.now() * 1000)
     for label, uri in signed_uri_variants(request, context):
         if _same(signature, v3_signature(secret, request.method, uri, request.body, text)):
-            if not context.first_seen([digest("hubspot-v3", signature)])[0]:
+            key = replay_key(signature)
+            if not context.first_seen([key])[0]:
                 raise Refused(409, "this signed request was received before")
+            # Taken back at once, and taken in again once the request is answered for good
+            # (`HubSpotEndpoint.answer`): a retry HubSpot sends after a 429, a 5xx or a
+            # crash on the way is rescored, not refused as a replay.
+            context.forget([key])
             return label
     raise Refused(401, "the HubSpot signature does not match")
 
