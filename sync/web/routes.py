@@ -7,4 +7,6 @@ from sync.web.endpoint import Endpoint
 
 def all_endpoints() -> tuple[Endpoint, ...]:
     """The endpoints, imported on first use (each module is light: no SDK, no store)."""
-    return ()
+    from sync.web.mailchimp import MailchimpEndpoint
+
+    return (MailchimpEndpoint(),)
