@@ -76,11 +76,11 @@ def check_secret(request: WebhookRequest, section: MailchimpSettings) -> None:
         raise Refused(403, "the secret does not match")
 
 
-def ok(status: str, **more: Any) -> WebhookResponse:
+def answered_ok(status: str, **more: Any) -> WebhookResponse:
     return json_response(200, {"status": status, **more})
 
 
-@dataclass(frozen=True)
+@dataclass
 class MailchimpEndpoint:
     name: str = "mailchimp"
     path: str = "/mailchimp"
@@ -95,11 +95,11 @@ class MailchimpEndpoint:
 
     def ask(self, request: WebhookRequest, context: Context) -> Ask | WebhookResponse:
         if request.method == "GET":
-            return ok("ok")
+            return answered_ok("ok")
         section = mailchimp_section(context.settings)
         check_secret(request, section)
         if not request.body.strip():
-            return ok("ok")
+            return answered_ok("ok")
         try:
             event = parse_audience_webhook(request.body)
         except WebhookError as exc:
@@ -109,9 +109,9 @@ class MailchimpEndpoint:
                 "mailchimp event of an audience not synced ignored",
                 extra={"endpoint": self.name, "event": event.type},
             )
-            return ok("ignored", reason="not an audience leadscore syncs")
+            return answered_ok("ignored", reason="not an audience leadscore syncs")
         if event.type not in RESCORED_EVENTS or event.gone or event.contact_id is None:
-            return ok("ignored", reason=f"a {event.type} event rescores nobody")
+            return answered_ok("ignored", reason=f"a {event.type} event rescores nobody")
         return Ask(self.system, (event.contact_id,), {"event": event.type})
 
     def answer(self, ask: Ask, outcomes: Sequence[Outcome]) -> WebhookResponse:
