@@ -45,6 +45,10 @@ class TooLarge(Exception):
     """The body passed `BODY_LIMIT` while it was read."""
 
 
+class Gone(Exception):
+    """The caller went away before its body was all sent: nothing to handle, no one to answer."""
+
+
 class WebhookApp:
     """`WebhookCore` behind the ASGI 3 interface: `await app(scope, receive, send)`."""
 
@@ -96,6 +100,8 @@ class WebhookApp:
             self.core.metrics.answered(name, 413, time.perf_counter() - began)
             response = refused.response() if endpoint is None else endpoint.refused(refused)
             await send_response(send, response, scope, close=True)
+            return
+        except Gone:
             return
         request = self.request(scope, path, body)
         if request.path.rstrip("/") in ON_THE_LOOP:
@@ -150,7 +156,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int = BODY_LIMIT) -> 
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise Gone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:

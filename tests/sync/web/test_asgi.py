@@ -221,6 +221,14 @@ def test_a_body_longer_than_its_declared_length_reaches_no_endpoint_whole(
     assert b'"size":10' in answer
 
 
+def test_a_caller_gone_before_its_body_ends_is_not_handled(echo_port: int) -> None:
+    with socket.create_connection(("127.0.0.1", echo_port), timeout=10) as sock:
+        sock.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"q" * 10)
+    time.sleep(0.2)
+    _, _, metrics = call(echo_port, "GET", "/metrics")
+    assert b'endpoint="echo"' not in metrics
+
+
 def test_an_exact_limit_body_is_read(echo_port: int) -> None:
     status, _, body = call(echo_port, "POST", "/echo", b"w" * BODY_LIMIT)
     assert status == 200 and json.loads(body)["size"] == BODY_LIMIT
