@@ -45,7 +45,7 @@ class TooLarge(Exception):
     """The body passed `BODY_LIMIT` while it was read."""
 
 
-class Gone(Exception):
+class CallerGone(Exception):
     """The caller went away before its body was all sent: nothing to handle, no one to answer."""
 
 
@@ -101,7 +101,7 @@ class WebhookApp:
             response = refused.response() if endpoint is None else endpoint.refused(refused)
             await send_response(send, response, scope, close=True)
             return
-        except Gone:
+        except CallerGone:
             return
         request = self.request(scope, path, body)
         if request.path.rstrip("/") in ON_THE_LOOP:
@@ -156,7 +156,7 @@ async def read_body(scope: Scope, receive: Receive, limit: int = BODY_LIMIT) -> 
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise Gone
+            raise CallerGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
