@@ -435,5 +435,32 @@ def demo(
         fail(str(exc), code=EXIT_FAILED)
 
 
+@app.command("serve")
+def serve_webhooks_command(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every one).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8080,
+) -> None:
+    """Answer the CRMs' webhooks (rescore a contact when one asks) over HTTP, until
+    SIGTERM or Ctrl-C; /healthz and /metrics besides."""
+    from sync.logs import configure
+    from sync.web.serve import listening_socket, serve_webhooks
+
+    config = settings()
+    configure(config.log_format, config.log_level)
+    rules_from(config.rules)  # a bad rule file is said now, not on the first webhook
+    try:
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=EXIT_FAILED)
+    try:
+        serve_webhooks(config, sock)
+    except KeyboardInterrupt:
+        out.print("stopped")
+    finally:
+        sock.close()
+
+
 def main() -> None:
     app()
