@@ -180,7 +180,12 @@ class WebhookCore:
         except Exception as exc:  # never a traceback to the caller, never its text in a log
             log.error("webhook failed", extra={"endpoint": name, "error": type(exc).__name__})
             response = json_response(500, {"error": "leadscore failed; see its log"})
-        self.metrics.answered(name, response.status, time.perf_counter() - began)
+        took = time.perf_counter() - began
+        self.metrics.answered(name, response.status, took)
+        log.info(
+            "webhook answered",
+            extra={"endpoint": name, "status": response.status, "ms": round(took * 1000, 1)},
+        )
         return response
 
     def _handle(
