@@ -435,6 +435,33 @@ def demo(
         fail(str(exc), code=EXIT_FAILED)
 
 
+@app.command("serve")
+def serve_webhooks_command(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every one).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8080,
+) -> None:
+    """Answer the CRMs' webhooks (rescore a contact when one asks) over HTTP, until
+    SIGTERM or Ctrl-C; /healthz and /metrics besides."""
+    from sync.logs import configure
+    from sync.web.serve import listening_socket, serve_webhooks
+
+    config = settings()
+    configure(config.log_format, config.log_level)
+    rules_from(config.rules)  # a bad rule file is said now, not on the first webhook
+    try:
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=EXIT_FAILED)
+    try:
+        serve_webhooks(config, sock)
+    except KeyboardInterrupt:
+        out.print("stopped")
+    finally:
+        sock.close()
+
+
 @app.command()
 def package(
     target: Annotated[str, typer.Option(help="What to build for: lambda.")] = "lambda",
@@ -448,7 +475,7 @@ def package(
     ] = None,
 ) -> None:
     """Build the AWS Lambda deployment zip from this environment (docs/deploy/aws.md)."""
-    from sync.package import LAMBDA_UNZIPPED_LIMIT, interpreter_tag, lambda_zip
+    from sync.package import lambda_zip
 
     if target != "lambda":
         fail("--target: expected lambda")
@@ -456,15 +483,9 @@ def package(
         built = lambda_zip(out_path, rules=rules)
     except ConfigError as exc:
         fail(exc.lines, code=exc.exit_code)
-    mb, limit = built.unzipped / 2**20, LAMBDA_UNZIPPED_LIMIT / 2**20
-    out.print(f"{escape(str(out_path))}: {built.zipped / 2**20:.1f} MB zipped, {mb:.1f} MB")
-    out.print(f"unzipped of Lambda's {limit:.0f} MB; built with {interpreter_tag()}")
-    if interpreter_tag() != f"{runtime} linux x86_64":
-        err.print(
-            f"note: the runtime {escape(runtime)} on x86_64 needs its own compiled parts: "
-            "build on it, or with pip --platform (docs/deploy/aws.md)",
-            highlight=False,
-        )
+    out.print(escape(built.said()))
+    if built.interpreter != f"{runtime} linux x86_64":
+        err.print(escape(built.note(runtime)), highlight=False)
 
 
 def main() -> None:

@@ -94,6 +94,19 @@ class Packaged:
     """Unzipped bytes per distribution (the project's packages as "leadscore")."""
     interpreter: str = ""
 
+    def said(self) -> str:
+        return (
+            f"{self.path}: {self.zipped / 2**20:.1f} MB zipped, {self.unzipped / 2**20:.1f} MB "
+            f"unzipped of Lambda's {LAMBDA_UNZIPPED_LIMIT / 2**20:.0f} MB; "
+            f"built with {self.interpreter}"
+        )
+
+    def note(self, runtime: str) -> str:
+        return (
+            f"note: the runtime {runtime} on x86_64 needs its own compiled parts: build on "
+            "it, or with pip --platform (docs/deploy/aws.md)"
+        )
+
     def largest(self, count: int = 5) -> list[tuple[str, int]]:
         return sorted(self.sizes.items(), key=lambda kv: -kv[1])[:count]
 

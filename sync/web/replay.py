@@ -3,7 +3,9 @@
 A key is a digest (what a request carried need not be stored: a signature is as
 good as a password for its minutes); `first_seen` inserts each key it has not
 seen within `keep` seconds and says which were new. Keys older than that are
-deleted as it goes, a few hundred at a time.
+deleted as it goes, a few hundred at a time. `forget` takes keys back, for an
+ask that failed and will be sent again (a Salesforce notification whose rescore
+must be retried must not be taken for a duplicate then).
 """
 
 from __future__ import annotations
@@ -42,3 +44,11 @@ def first_seen(
             # first, also when another process inserts the same key at the same moment.
             fresh.append(connection.execute(insert, {"key": key, "seen_at": now}).rowcount == 1)
     return fresh
+
+
+def forget(store: StateStore, keys: Sequence[str]) -> None:
+    """Each key taken back: its next sighting is a first one again."""
+    if not keys:
+        return
+    with store.writing(), store.engine.begin() as connection:
+        connection.execute(sa.delete(seen).where(seen.c.key.in_(list(keys))))
