@@ -48,8 +48,10 @@ LEFT_OUT = re.compile(
 """Paths within a distribution the handler never reads: caches, tests, sources, stubs."""
 CLI_ONLY = frozenset(
     {"typer", "shellingham", "pygments", "markdown-it-py", "mdurl", "annotated-doc"}
+    | {"uvicorn", "h11", "click"}
 )
-"""Distributions only the command line (and rich's Markdown and syntax output) imports."""
+"""Distributions only the command line (and rich's Markdown and syntax output) and the
+webhook server (`leadscore serve`) import."""
 UNUSED = re.compile(
     r"^pyarrow/("
     r"lib(arrow_flight|arrow_s3|arrow_python_flight|arrow_python_parquet_encryption)\.so[.0-9]*"

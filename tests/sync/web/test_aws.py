@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from sandbox import Sandbox
 from sync import Leadscore
+from sync.settings import Settings
 from sync.web import serverless
 from sync.web.aws import handler
 from sync.web.core import WebhookCore
@@ -240,3 +241,25 @@ def test_any_event_gets_an_answer_and_never_an_exception(
     answer = handler(sample, LONG)
     assert isinstance(answer, dict) and answer["statusCode"] in (200, 400, 404, 405, 413)
     assert isinstance(answer["body"], str) and isinstance(answer["headers"], dict)
+
+
+def test_the_real_endpoints_answer_through_the_handler(tmp_path: Any) -> None:
+    # Mailchimp's validator GET and a POST with the wrong secret: answered without opening
+    # the application, through the endpoints every deployment serves.
+    secret = "s" * 24
+    settings = Settings(
+        state_url=f"sqlite:///{tmp_path / 'unused.db'}",
+        mailchimp={"api_key": "0" * 32 + "-us1", "webhook_secret": secret},
+    )
+    core = WebhookCore(settings)
+    serverless.use_core(core)
+    try:
+        check = handler(v2("lambda_function_url", "GET", "/mailchimp"), LONG)
+        wrong = handler(v2("lambda_function_url", "POST", "/mailchimp", "secret=nope"), LONG)
+        unset = handler(v1("POST", "/salesforce/flow"), LONG)
+    finally:
+        serverless.use_core(None)
+        core.close()
+    assert check["statusCode"] == 200
+    assert wrong["statusCode"] == 403 and secret not in json.dumps(wrong)
+    assert unset["statusCode"] == 404
