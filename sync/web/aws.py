@@ -35,6 +35,8 @@ from sync.web.messages import WebhookRequest, WebhookResponse, json_response
 
 log = logging.getLogger("leadscore.web")
 
+LAMBDA_LONGEST = 900.0
+"""Seconds: Lambda's longest timeout, assumed when a caller passes no context."""
 SCHEDULE_SOURCES = frozenset({"aws.events", "aws.scheduler"})
 SCHEDULE_MODES = {"incremental": False, "full": True}
 """A schedule's Input may name the run: `{"mode": "full"}` pulls everything."""
@@ -68,7 +70,8 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         return not_understood(event)
     from sync.web.serverless import scheduled_sync
 
-    remaining = context.get_remaining_time_in_millis() / 1000
+    left = getattr(context, "get_remaining_time_in_millis", None)
+    remaining = left() / 1000 if callable(left) else LAMBDA_LONGEST
     return scheduled_sync(remaining, full=full)
 
 

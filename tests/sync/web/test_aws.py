@@ -168,7 +168,7 @@ def test_a_scheduled_event_runs_a_sync(sandbox_core: WebhookCore, box: Sandbox) 
         {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": "{}"}, LONG
     )
     assert again["status"] == "ok" and again["systems"]["hubspot"]["written"] == 0
-    full = handler({"mode": "full"}, LONG)
+    full = handler({"mode": "full"}, None)
     assert (full["mode"], full["status"]) == ("full", "ok")
 
 
