@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import sqlalchemy as sa
-
-from sync.schema import seen, upsert_dialect
-from sync.store import StateStore
+if TYPE_CHECKING:  # the store's modules load SQLAlchemy: only once a key is looked up
+    from sync.store import StateStore
 
 KEEP = 24 * 3600.0
 """Seconds a key is remembered: Salesforce retries a notification for up to 24 hours."""
@@ -32,6 +31,10 @@ def first_seen(
 ) -> list[bool]:
     """For each key, whether it was not seen within `keep` seconds before `now`; every
     key is remembered from now on. A key repeated within `keys` is new once."""
+    import sqlalchemy as sa
+
+    from sync.schema import seen, upsert_dialect
+
     fresh: list[bool] = []
     with store.writing(), store.engine.begin() as connection:
         old = sa.select(seen.c.key).where(seen.c.seen_at < now - keep).limit(PURGE)
@@ -50,5 +53,9 @@ def forget(store: StateStore, keys: Sequence[str]) -> None:
     """Each key taken back: its next sighting is a first one again."""
     if not keys:
         return
+    import sqlalchemy as sa
+
+    from sync.schema import seen
+
     with store.writing(), store.engine.begin() as connection:
         connection.execute(sa.delete(seen).where(seen.c.key.in_(list(keys))))
