@@ -126,6 +126,22 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("public_url", "schedule_seconds", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # `leadscore init` writes every setting, the unset ones as `NAME=`.
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from connectors.system import checked_url
+
+        checked = checked_url(value.rstrip("/"), "https://leadscore.example.com")
+        return checked
+
     @field_validator("field_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
