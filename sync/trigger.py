@@ -292,16 +292,23 @@ class Queued:
     queued_at: float
 
 
-def enqueue(store: StateStore, system: str, record_id: str) -> None:
-    """Queue a record; asked again, it keeps the later time, so that a drain that read
-    the earlier ask does not delete the later one."""
-    row = {"system": system, "record_id": record_id, "queued_at": time.time()}
+def enqueue(store: StateStore, system: str, record_id: str, *, at: float | None = None) -> None:
+    """Queue a record, asked at `at` (epoch seconds; default now). Asked again, it keeps
+    the later time, so that a drain that read the earlier ask does not delete the later
+    one. A trigger that gave up waiting dates its entry from its own arrival: a rescore
+    whose fetch began after that covers it, and does not fetch again for it."""
+    row = {"system": system, "record_id": record_id, "queued_at": time.time() if at is None else at}
     with store.writing(), store.engine.begin() as connection:
         mark_due_by(connection, system, [record_id], [])  # the sync's diff must score it
         insert = upsert_dialect(connection).insert(queue)
-        later = {"queued_at": insert.excluded.queued_at}
+        later = sa.case(
+            (insert.excluded.queued_at > queue.c.queued_at, insert.excluded.queued_at),
+            else_=queue.c.queued_at,
+        )
         connection.execute(
-            insert.on_conflict_do_update(index_elements=["system", "record_id"], set_=later),
+            insert.on_conflict_do_update(
+                index_elements=["system", "record_id"], set_={"queued_at": later}
+            ),
             [row],
         )
 

@@ -64,7 +64,7 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
 
             log.error("webhook core not built", extra={"error": failure_reason(exc)})
             return lambda_answer(json_response(503, {"error": "leadscore is not configured"}))
-        return lambda_answer(core.handle(request))
+        return lambda_answer(core.handle(request, within=time_allowed(event, context)))
     full = schedule_of(event)
     if full is None:
         return not_understood(event)
@@ -73,6 +73,27 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     left = getattr(context, "get_remaining_time_in_millis", None)
     remaining = left() / 1000 if callable(left) else LAMBDA_LONGEST
     return scheduled_sync(remaining, full=full)
+
+
+GATEWAY_TIMEOUTS = {"1.0": 29.0, "2.0": 30.0}
+"""Seconds API Gateway waits for an integration: REST APIs (payload 1.0) 29 s, HTTP APIs
+30 s (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html); a
+Function URL waits as long as the function runs."""
+GATEWAY_SLACK = 3.0
+
+
+def time_allowed(event: Mapping[str, Any], context: Any) -> float | None:
+    """The seconds an HTTP event's caller waits at most: the gateway's timeout in front
+    of the function (less some slack), and the function's own time left."""
+    caps = []
+    domain = str((event.get("requestContext") or {}).get("domainName") or "")
+    if ".lambda-url." not in domain:
+        version = "2.0" if event.get("version") == "2.0" else "1.0"
+        caps.append(GATEWAY_TIMEOUTS[version] - GATEWAY_SLACK)
+    left = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(left):
+        caps.append(max(0.5, left() / 1000 - GATEWAY_SLACK))
+    return min(caps) if caps else None
 
 
 def schedule_of(event: Mapping[str, Any]) -> bool | None:

@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
+from contextvars import ContextVar
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from sync.web.endpoint import Ask, Context, Endpoint, Outcome
@@ -51,8 +53,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("leadscore.web")
 
+_until: ContextVar[float | None] = ContextVar("leadscore_request_until", default=None)
+"""When (on `time.monotonic`) the request being handled must have its answer."""
+
 MARGIN = 0.25
 """The share of a caller's timeout kept back: the answer must reach it in time."""
+OPEN_FAILED_FOR = 30.0
+"""Seconds a failed opening of the application is answered from memory, not tried again."""
 WORKERS = 32
 """Rescores at work (or waiting on another of their record) at once in a process; the
 call policies pace what reaches each system."""
@@ -115,6 +122,7 @@ class WebhookCore:
         self._open = open_app
         self._app: Leadscore | None = None
         self._opening = threading.Lock()
+        self._open_failed: tuple[float, Refused] | None = None
         self._flights: Flights[Rescored] = Flights()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="leadscore-trigger")
         self.context = Context(
@@ -128,19 +136,37 @@ class WebhookCore:
     # -- the application, opened once ----------------------------------------------------------
 
     def app(self) -> Leadscore:
-        """The application, opened and checked on first use (503 when it cannot be)."""
-        with self._opening:
-            if self._app is None:
-                from sync.app import Leadscore
+        """The application, opened and checked on first use, within the request's time
+        (503 when it cannot be; a failure is remembered for `OPEN_FAILED_FOR` seconds)."""
+        opened = self._app
+        if opened is not None:
+            return opened
+        left = time_left()
+        if not self._opening.acquire(timeout=-1 if left is None else max(0.0, left)):
+            raise Refused(503, "leadscore is still starting", retry_after=5)
+        try:
+            opened = self._app  # opened by another request while this one waited
+            if opened is not None:
+                return opened
+            failed = self._open_failed
+            if failed is not None and time.monotonic() - failed[0] < OPEN_FAILED_FOR:
+                raise failed[1]
+            from connectors.policy import patience
+            from sync.app import Leadscore
 
-                try:
+            try:
+                with patience(time_left() or OPEN_FAILED_FOR):
                     app = (self._open or (lambda s: Leadscore.open(s)))(self.settings)
                     app.map_stages()
                     app.check_setup()
-                except Exception as exc:
-                    raise refusal_for(exc, "leadscore") from None
-                self._app = app
-            return self._app
+            except Exception as exc:
+                refused = refusal_for(exc, "leadscore")
+                self._open_failed = (time.monotonic(), refused)
+                raise refused from None
+            self._app, self._open_failed = app, None
+            return app
+        finally:
+            self._opening.release()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -161,14 +187,19 @@ class WebhookCore:
 
     # -- one request ---------------------------------------------------------------------------
 
-    def handle(self, request: WebhookRequest) -> WebhookResponse:
-        """The answer to `request`; never raises."""
+    def handle(self, request: WebhookRequest, *, within: float | None = None) -> WebhookResponse:
+        """The answer to `request`; never raises. `within` caps the seconds the caller
+        waits (a gateway in front of the function, the function's own time left)."""
         began = time.perf_counter()
         path = request.path.rstrip("/") or "/"
         endpoint = self.endpoints.get(path)
         name = endpoint.name if endpoint is not None else path.lstrip("/")
         if name not in ("healthz", "metrics") and endpoint is None:
             name = "none"
+        wait = endpoint.timeout if endpoint is not None else 10.0
+        if within is not None:
+            wait = min(wait, within)
+        token = _until.set(time.monotonic() + max(0.5, wait * (1 - MARGIN)))
         try:
             response = self._handle(request, path, endpoint)
         except Refused as refused:
@@ -180,6 +211,8 @@ class WebhookCore:
         except Exception as exc:  # never a traceback to the caller, never its text in a log
             log.error("webhook failed", extra={"endpoint": name, "error": type(exc).__name__})
             response = json_response(500, {"error": "leadscore failed; see its log"})
+        finally:
+            _until.reset(token)
         took = time.perf_counter() - began
         self.metrics.answered(name, response.status, took)
         log.info(
@@ -205,7 +238,7 @@ class WebhookCore:
         asked = endpoint.ask(request, self.context)
         if isinstance(asked, WebhookResponse):
             return asked
-        return endpoint.answer(asked, self.rescore(asked, endpoint.timeout))
+        return endpoint.answer(asked, self.rescore(asked))
 
     @staticmethod
     def _allow(request: WebhookRequest, methods: frozenset[str]) -> None:
@@ -216,24 +249,33 @@ class WebhookCore:
 
     # -- the rescores ----------------------------------------------------------------------------
 
-    def rescore(self, ask: Ask, timeout: float) -> list[Outcome]:
-        """Each record of `ask` rescored, side by side, within `timeout` less a margin;
-        a record not done by then is queued for the sync and answered `queued`."""
+    def rescore(self, ask: Ask) -> list[Outcome]:
+        """Each record of `ask` rescored, side by side, before the request's time is up
+        (three quarters of its caller's timeout from its arrival); a record not done by
+        then is queued for the sync and answered `queued`. A rescore not yet begun is
+        called off; one at work goes on and writes (the queue entry, dated the request's
+        arrival, does not make it fetch again)."""
         if not ask.records:
             return []
+        asked_at = self.now()
         app = self.app()
-        within = max(0.5, timeout * (1 - MARGIN))
-        futures = [self._pool.submit(self._one, app, ask.system, r, within) for r in ask.records]
+        within = time_left() or 0.0
+        futures = [
+            self._pool.submit(self._one, app, ask.system, r, within, asked_at) for r in ask.records
+        ]
         wait_for(futures, timeout=within)
         outcomes = []
         for record, future in zip(ask.records, futures, strict=True):
-            if future.done():
+            if future.done() and not future.cancelled():
                 outcomes.append(future.result())
             else:
-                outcomes.append(Outcome(record, self._queued(app, ask.system, record)))
+                future.cancel()
+                outcomes.append(Outcome(record, self._queued(app, ask.system, record, asked_at)))
         return outcomes
 
-    def _one(self, app: Leadscore, system: str, record: str, within: float) -> Outcome:
+    def _one(
+        self, app: Leadscore, system: str, record: str, within: float, asked_at: float
+    ) -> Outcome:
         from connectors.policy import patience
         from sync.trigger import rescore_record
 
@@ -242,6 +284,11 @@ class WebhookCore:
                 result = self._flights.run(
                     (system, record), lambda: rescore_record(app.job, system, record)
                 )
+                if result.status == "busy":
+                    # Another process is at it. Queued (dated this ask), then tried once
+                    # more: a holder that let go before it saw the entry did not take it.
+                    self._queued(app, system, record, asked_at)
+                    result = rescore_record(app.job, system, record)
         except Exception as exc:
             refused = refusal_for(exc, system)
             log.warning(
@@ -249,14 +296,20 @@ class WebhookCore:
                 extra={"system": system, "status": refused.status, "reason": refused.reason},
             )
             return Outcome(record, refused=refused)
-        if result.status == "busy":  # another process at it: it, or the next sync, takes this ask
-            result = self._queued(app, system, record)
+        if result.status == "busy":  # the holder takes the entry after its rescore
+            result = replace(result, status="queued")
         self.metrics.wrote(system, sum(map(len, result.written.values())), len(result.failed))
         return Outcome(record, result)
 
     @staticmethod
-    def _queued(app: Leadscore, system: str, record: str) -> Rescored:
+    def _queued(app: Leadscore, system: str, record: str, asked_at: float) -> Rescored:
         from sync.trigger import Rescored, enqueue
 
-        enqueue(app.store, system, record)
+        enqueue(app.store, system, record, at=asked_at)
         return Rescored(system, record, "queued")
+
+
+def time_left() -> float | None:
+    """Seconds left before the request being handled must be answered (None: no request)."""
+    until = _until.get()
+    return None if until is None else max(0.0, until - time.monotonic())

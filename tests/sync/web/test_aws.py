@@ -263,3 +263,26 @@ def test_the_real_endpoints_answer_through_the_handler(tmp_path: Any) -> None:
     assert check["statusCode"] == 200
     assert wrong["statusCode"] == 403 and secret not in json.dumps(wrong)
     assert unset["statusCode"] == 404
+
+
+def test_a_gateway_in_front_caps_the_wait_and_a_function_url_does_not() -> None:
+    from sync.web.aws import time_allowed
+
+    class Context:
+        def __init__(self, millis: int) -> None:
+            self.millis = millis
+
+        def get_remaining_time_in_millis(self) -> int:
+            return self.millis
+
+    http_api = {
+        "version": "2.0",
+        "requestContext": {"domainName": "id.execute-api.x.amazonaws.com"},
+    }
+    rest_api = {"requestContext": {"domainName": "id.execute-api.x.amazonaws.com"}}
+    url = {"version": "2.0", "requestContext": {"domainName": "u.lambda-url.x.on.aws"}}
+    assert time_allowed(http_api, None) == 27.0
+    assert time_allowed(rest_api, None) == 26.0
+    assert time_allowed(url, None) is None
+    assert time_allowed(url, Context(20_000)) == 17.0
+    assert time_allowed(http_api, Context(10_000)) == 7.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from sandbox import Sandbox
 from scoring import RuleSet, load_rules
 from sync import Leadscore
 from sync.demo import sandbox_settings
+from sync.errors import NotConfigured
 from sync.settings import Settings
 from sync.trigger import queued_entries
 from sync.web.core import WebhookCore
@@ -211,19 +213,78 @@ def test_a_burst_for_one_record_fetches_twice_and_writes_once(opened: Any, box: 
     assert len({r["score"] for r in results}) == 1
 
 
-def test_work_past_the_callers_timeout_is_queued_for_the_sync(opened: Any, box: Sandbox) -> None:
+def test_work_past_the_callers_timeout_is_queued_and_fetched_once(
+    opened: Any, box: Sandbox
+) -> None:
     app, counting = opened
-    endpoint = IdsEndpoint(timeout=1.0)
-    core = core_for(app, endpoint)
+    core = core_for(app, IdsEndpoint(timeout=1.0))
     counting.hold = threading.Event()
     record = ids_of(box, 1)[0]
     try:
         answer = post(core, [record])
+        assert [e.record_id for e in queued_entries(app.store, ["hubspot"])] == [record]
     finally:
         counting.hold.set()
     assert answer.json() == [{"record": record, "status": "queued"}]
-    core.close()  # the late rescore ends, and takes its own entry away
-    assert [e.record_id for e in queued_entries(app.store, ["hubspot"])] in ([], [record])
+    core.close()  # the late rescore ends and writes; its fetch began after the ask
+    assert counting.fetches == 1
+    assert queued_entries(app.store, ["hubspot"]) == []
+    assert held_score(box, record) is not None
+
+
+def test_rescores_not_begun_by_the_callers_timeout_are_called_off(
+    opened: Any, box: Sandbox
+) -> None:
+    app, counting = opened
+    core = WebhookCore(
+        app.settings, endpoints=[IdsEndpoint(timeout=1.0)], open_app=lambda s: app, workers=1
+    )
+    counting.hold = threading.Event()
+    records = ids_of(box, 3)
+    try:
+        answer = post(core, records)
+    finally:
+        counting.hold.set()
+    assert [r["status"] for r in answer.json()] == ["queued"] * 3
+    core.close()
+    assert counting.fetches == 1  # the two not begun never ran; the queue has them
+    queued = {e.record_id for e in queued_entries(app.store, ["hubspot"])}
+    assert queued == set(records[1:])
+
+
+def test_the_callers_time_counts_from_its_arrival_and_a_failed_opening_is_remembered(
+    opened: Any, box: Sandbox
+) -> None:
+    app, counting = opened
+    opens: list[float] = []
+    stop = threading.Event()
+
+    def slow_open(settings: Settings) -> Leadscore:
+        opens.append(1)
+        stop.wait(0.6)
+        return app
+
+    core = WebhookCore(app.settings, endpoints=[IdsEndpoint(timeout=1.2)], open_app=slow_open)
+    counting.hold = threading.Event()
+    began = time.monotonic()
+    try:
+        answer = post(core, ids_of(box, 1))
+    finally:
+        counting.hold.set()
+    assert answer.json()[0]["status"] == "queued"
+    assert time.monotonic() - began < 1.2  # the opening's 0.6 s came out of the 0.9 s
+    core.close()
+
+    def broken_open(settings: Settings) -> Leadscore:
+        opens.append(1)
+        raise NotConfigured("no system is configured")
+
+    opens.clear()
+    failing = WebhookCore(app.settings, endpoints=[IdsEndpoint()], open_app=broken_open)
+    answers = [post(failing, ids_of(box, 1)) for _ in range(3)]
+    assert [a.status for a in answers] == [503] * 3
+    assert "no system is configured" in answers[0].json()["error"]
+    assert len(opens) == 1
 
 
 def test_a_rate_limited_system_asks_the_caller_to_come_back(opened: Any, box: Sandbox) -> None:
