@@ -48,6 +48,13 @@ class HubSpotSettings(SystemSettings):
         description="The client secret of the HubSpot app whose id a workflow's 'Send a webhook' "
         "action signs with (X-HubSpot-Signature-v3); empty: signed requests are refused.",
     )
+    webhook_accept_v2: bool = Field(
+        False,
+        description="Also accept HubSpot's v2 signature (X-HubSpot-Signature, no timestamp) "
+        "when a request carries no v3 one. Off by default: HubSpot sends v3 headers with its "
+        "requests, so a v2-only request is a captured one with its v3 headers stripped, which "
+        "could be replayed forever; turn it on only for an action that signs with v2 alone.",
+    )
     webhook_api_key: SecretStr | None = Field(
         None,
         description="The API key a workflow's 'Send a webhook' action sends (authentication "

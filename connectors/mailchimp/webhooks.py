@@ -1,7 +1,8 @@
 """Mailchimp audience webhooks: one form-encoded POST body to one parsed event.
 
     parse_audience_webhook(body)  ->  AudienceEvent (type, fired_at, list, member, activity)
-                                      or raises WebhookError (a ValueError): never another error
+                                      or raises WebhookError (a ValueError): never another error;
+                                      NotAForm (a WebhookError) when the body is not form data
 
 Mailchimp POSTs `application/x-www-form-urlencoded` bodies with PHP-style keys:
 `type=unsubscribe&fired_at=2009-03-26 21:40:57&data[action]=unsub&data[reason]=manual&
@@ -68,6 +69,12 @@ class WebhookError(ValueError):
     quotes none of the body (it may hold an address)."""
 
 
+class NotAForm(WebhookError):
+    """A body that is not form data at all: not bytes, over `MAX_WEBHOOK_BODY`, not
+    UTF-8, or more than `MAX_WEBHOOK_FIELDS` fields. Any other `WebhookError` is a
+    form that is not an event leadscore reads."""
+
+
 @dataclass(frozen=True)
 class AudienceEvent:
     """One audience webhook event, and what it means for leadscore."""
@@ -97,18 +104,16 @@ class AudienceEvent:
 def _form_fields(body: bytes) -> dict[str, Any]:
     """The body's PHP-style keys as nested dicts: data[merges][FNAME] -> data.merges.FNAME."""
     if not isinstance(body, bytes | bytearray):
-        raise WebhookError(f"a webhook body is bytes, not {type(body).__name__}")
+        raise NotAForm(f"a webhook body is bytes, not {type(body).__name__}")
     if len(body) > MAX_WEBHOOK_BODY:
-        raise WebhookError(f"the body has {len(body)} bytes, more than {MAX_WEBHOOK_BODY}")
+        raise NotAForm(f"the body has {len(body)} bytes, more than {MAX_WEBHOOK_BODY}")
     try:
         text = bytes(body).decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_WEBHOOK_FIELDS)
     except UnicodeDecodeError as exc:
-        raise WebhookError("the body is not UTF-8 text") from exc
+        raise NotAForm("the body is not UTF-8 text") from exc
     except ValueError as exc:
-        raise WebhookError(
-            f"the body is not a form: more than {MAX_WEBHOOK_FIELDS} fields"
-        ) from exc
+        raise NotAForm(f"the body is not a form: more than {MAX_WEBHOOK_FIELDS} fields") from exc
     fields: dict[str, Any] = {}
     for key, value in pairs:
         match = _KEY.fullmatch(key)
@@ -125,10 +130,10 @@ def _place(fields: dict[str, Any], path: list[str], value: str) -> None:
     for name in path[:-1]:
         child = node.setdefault(name, {})
         if not isinstance(child, dict):
-            raise WebhookError(f"field {name!r} is both a value and a group")
+            raise WebhookError("a field is both a value and a group of fields")
         node = child
     if isinstance(node.get(path[-1]), dict):
-        raise WebhookError(f"field {path[-1]!r} is both a value and a group")
+        raise WebhookError("a field is both a value and a group of fields")
     node[path[-1]] = value
 
 

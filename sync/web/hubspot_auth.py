@@ -12,9 +12,15 @@ the action (VENDOR-FACTS §1.9; https://knowledge.hubspot.com/workflows/how-do-i
   in epoch milliseconds; a request older than 5 minutes is to be refused. We also
   refuse one more than 5 minutes ahead of our clock (the SDK's check, `hubspot.utils.
   signature.Signature`, is one-sided: a timestamp in the future would let a captured
-  request live on). Version 2, looked at only when no v3 header came
-  (https://developers.hubspot.com/docs/faq/v2-request-validation): `X-HubSpot-Signature`
-  is the hex SHA-256 of `secret + method + URI + body`, with `X-HubSpot-Signature-Version: v2`.
+  request live on). Version 2 (https://developers.hubspot.com/docs/faq/v2-request-validation):
+  `X-HubSpot-Signature` is the hex SHA-256 of `secret + method + URI + body`, with
+  `X-HubSpot-Signature-Version: v2`. It is accepted only where
+  `LEADSCORE_HUBSPOT__WEBHOOK_ACCEPT_V2` is on, and only when no v3 header came;
+  otherwise a request with a v2 signature alone is refused (401). HubSpot sends the
+  v3 headers with its requests (VENDOR-FACTS §1.9), so a v2-only request is most
+  likely one captured and stripped of them: v2 covers no timestamp, and falling back
+  to it would let that request be replayed forever, past v3's 5-minute window and
+  replay check.
 - **"API key"**: a secret stored in HubSpot, sent in the request header or query
   parameter whose name the user chose (`LEADSCORE_HUBSPOT__WEBHOOK_API_KEY` and
   `..._API_KEY_NAME`); both places are looked at.
@@ -37,7 +43,7 @@ replay: 409. Whether HubSpot signs a retry anew is not documented; it sends its
 first retry a minute after a failure, so it would have to re-sign it for the
 retry to pass this check (UNVERIFIED; were it to send the same signature again, the
 409 would end its retries of that request, and the contact would wait for the
-next sync that reads it). A v2 signature has no timestamp: the
+next sync that reads it). A v2 signature (where it is accepted) has no timestamp: the
 same request always carries the same signature, so remembering it would refuse
 HubSpot's own retries of a 429 or 503 and every later run of the workflow for a
 contact with an unchanged body (a customised body is often the id alone). v2
@@ -197,26 +203,30 @@ def authenticate_hubspot(
     request: WebhookRequest, context: Context, section: HubSpotSettings
 ) -> str:
     """How the caller proved it is the workflow (`v3`, `v2`, `key`), or `Refused`: 401
-    for a missing or wrong proof or a stale timestamp, 400 for a malformed one, 409
-    for a replayed v3 signature."""
+    for a missing or wrong proof, a stale timestamp or a v2 signature while v2 is off,
+    400 for a malformed one, 409 for a replayed v3 signature."""
     secret = section.webhook_client_secret
+    v2_sent = (
+        request.header(SIGNATURE_V2) is not None
+        and (request.header(SIGNATURE_VERSION) or "").strip().lower() == "v2"
+    )
+    has_key = section.webhook_api_key is not None and bool(section.webhook_api_key_name)
     if secret is not None and request.header(SIGNATURE_V3) is not None:
         how = "v3", verify_v3(request, context, secret.get_secret_value())
-    elif (
-        secret is not None
-        and request.header(SIGNATURE_V2) is not None
-        and (request.header(SIGNATURE_VERSION) or "").strip().lower() == "v2"
-    ):
+    elif secret is not None and v2_sent and section.webhook_accept_v2:
         how = "v2", verify_v2(request, context, secret.get_secret_value())
-    elif section.webhook_api_key is not None and section.webhook_api_key_name:
-        key = section.webhook_api_key.get_secret_value()
-        if not api_key_matches(request, section.webhook_api_key_name, key):
-            raise Refused(401, "the HubSpot API key is missing or wrong")
+    elif has_key and api_key_matches(
+        request,
+        section.webhook_api_key_name or "",
+        section.webhook_api_key.get_secret_value() if section.webhook_api_key else "",
+    ):
         return "key"
-    elif secret is not None:
-        raise Refused(401, "the request carries no HubSpot signature")
-    else:
+    elif secret is not None and v2_sent:
+        raise Refused(401, "v2 signatures are not accepted (LEADSCORE_HUBSPOT__WEBHOOK_ACCEPT_V2)")
+    elif has_key or secret is None:
         raise Refused(401, "the HubSpot API key is missing or wrong")
+    else:
+        raise Refused(401, "the request carries no HubSpot signature")
     version, variant = how
     if variant != "raw":
         log.info("hubspot signature matched the URI decoded", extra={"version": version})

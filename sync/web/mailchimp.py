@@ -3,7 +3,10 @@
     GET                      Mailchimp's validator: 200, nothing else (no secret asked)
     POST, no/wrong secret    401 / 403, nothing read
     POST, empty body         200 (a validator that POSTs, as one guide says it does)
-    POST, not an event       400 with the parser's reason
+    POST, not form data      400 with the parser's reason (not UTF-8, too many fields);
+                             413 over the parser's 64 KB
+    POST, a form not read    200 {"status": "ignored", "reason": ...}, the reason logged
+                             (an unknown type, a fired_at in another format, a field missing)
     POST, event              the member rescored through the connector's `fetch`; 200
 
 Mailchimp signs nothing: the URL given to it carries a secret (`webhook_secret` in
@@ -13,6 +16,10 @@ failed delivery over 75 minutes, and may turn off a webhook that keeps failing
 So every event read is answered 200 within the core's share of those 10 s, whatever
 its rescore did (the answer's body says, for a person reading it): a member that is
 gone, a rate limit, an event of an audience leadscore does not sync (logged, ignored).
+So is a form that came with the secret but that the parser does not read as an event
+(a type Mailchimp adds, a `fired_at` in another format): retrying it cannot change
+it, and refusing it would count against the webhook; the reason is logged (it quotes
+no value: no address, nothing of the body).
 Nothing is lost by it: the event moved the member's `last_changed`, so the next
 sync's pull reads the member again.
 
@@ -41,7 +48,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from connectors.mailchimp.keys import MC
-from connectors.mailchimp.webhooks import WebhookError, parse_audience_webhook
+from connectors.mailchimp.webhooks import (
+    MAX_WEBHOOK_BODY,
+    NotAForm,
+    WebhookError,
+    parse_audience_webhook,
+)
 from sync.web.endpoint import Ask, Context, Outcome, score_payload
 from sync.web.messages import Refused, WebhookRequest, WebhookResponse, json_response
 
@@ -100,10 +112,21 @@ class MailchimpEndpoint:
         check_secret(request, section)
         if not request.body.strip():
             return answered_ok("ok")
+        if len(request.body) > MAX_WEBHOOK_BODY:
+            raise Refused(413, f"the body is over {MAX_WEBHOOK_BODY} bytes")
         try:
             event = parse_audience_webhook(request.body)
-        except WebhookError as exc:
+        except NotAForm as exc:
             raise Refused(400, str(exc)) from None
+        except WebhookError as exc:
+            # A form with the right secret that is not an event we read (a new type, a
+            # fired_at in another format, a field missing): a 4xx would only make Mailchimp
+            # retry it and, in the end, turn the webhook off. The reason quotes no value.
+            log.warning(
+                "mailchimp event not read, ignored",
+                extra={"endpoint": self.name, "reason": str(exc)},
+            )
+            return answered_ok("ignored", reason=str(exc))
         if section.audiences and event.list_id not in section.audiences:
             log.info(
                 "mailchimp event of an audience not synced ignored",

@@ -19,13 +19,17 @@ the records handled: when a rescore failed for a reason that may pass (a rate li
 system not answering), or anything failed on the way, the message is answered with a
 fault, Salesforce sends it again, and the retry rescores exactly those records. An
 unknown record (404) or one refused for good is acked and logged: sending it again
-cannot help. A deleted record comes with no data and is acked.
+cannot help. A deleted record comes with no data and is acked. A notification of a
+record neither Lead nor Contact (an Account in a Person Account org, any other
+sObject) or with a malformed id is skipped and logged, and the rest of the message
+handled; a message with none left to rescore is acked.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +38,7 @@ from sync.web.messages import Refused, WebhookRequest, WebhookResponse, json_res
 from sync.web.replay import digest
 from sync.web.salesforce_soap import (
     MAX_NOTIFICATIONS,
+    Notification,
     ack_response,
     parse_outbound,
     person_id,
@@ -49,6 +54,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("leadscore.web")
 
 SECRET_HEADER = "X-Leadscore-Secret"
+LOGGED_IDS = 5
+"""How many ids of skipped records one log line names."""
 OUTBOUND_TIMEOUT = 60.0
 """Help, "Considerations for Outbound Messages": "The timeout for an outbound message is
 60 seconds"."""
@@ -66,6 +73,25 @@ def salesforce_settings(settings: Settings) -> SalesforceSettings | None:
     except KeyError:
         return None
     return section if isinstance(section, SalesforceSettings) else None
+
+
+def log_skipped(notifications: Sequence[Notification]) -> None:
+    """One line for the notifications acked unhandled: how many, of which sObject types
+    (or a malformed id), and the first few ids of the records of other types."""
+    skipped = [n for n in notifications if n.skipped is not None]
+    if not skipped:
+        return
+    types = Counter(n.skipped for n in skipped)
+    others = [n.other for n in skipped if n.other is not None]
+    log.warning(
+        "salesforce notifications skipped and acked: not a Lead or Contact, or a malformed id",
+        extra={
+            "count": len(skipped),
+            "sobjects": ", ".join(f"{name} x{count}" for name, count in types.most_common()),
+            "records": ", ".join(others[:LOGGED_IDS])
+            + (" ..." if len(others) > LOGGED_IDS else ""),
+        },
+    )
 
 
 def retryable(refused: Refused) -> bool:
@@ -95,11 +121,13 @@ class OutboundEndpoint:
         if not same_org(message.org_id, found.webhook_org_id):
             raise Refused(403, "the message comes from another Salesforce org")
         live = [n for n in message.notifications if n.record is not None]
-        if len(live) < len(message.notifications):
+        deleted = [n for n in message.notifications if n.record is None and n.skipped is None]
+        if deleted:
             log.info(
                 "salesforce notifications of deleted records acked",
-                extra={"count": len(message.notifications) - len(live)},
+                extra={"count": len(deleted)},
             )
+        log_skipped(message.notifications)
         keys = [digest("salesforce-notification", n.id) for n in live]
         fresh = context.first_seen(keys) if keys else []
         # Taken back at once, and taken in again by `answer` once handled: whatever fails

@@ -12,6 +12,14 @@ hours, for 24 hours ("Understanding Notifications", Outbound Messaging). A
 record deleted before the message went "contains no data" (Help, "Considerations
 for Outbound Messages"): no sObject, or one without an Id.
 
+A notification of a record that is neither a Lead nor a Contact (an Account, as a
+Person Account org may send, or any other sObject), or whose Id or sObject Id is
+malformed, is skipped, not refused: a fault would make Salesforce send the whole
+message for 24 hours, and the good notifications in it would never be acked,
+while sending it again cannot change that notification. What the message itself
+gets wrong (not SOAP, not notifications, more than 100 of them, no org id) is
+still refused (400).
+
 The body is parsed with defusedxml: a DTD, an entity declaration or an external
 reference is refused before anything is expanded (billion laughs, XXE), so only
 plain elements and text reach the code below.
@@ -33,6 +41,7 @@ from sync.web.messages import Refused, WebhookResponse
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 OUTBOUND = "http://soap.sforce.com/2005/09/outbound"
 SOBJECT = "urn:sobject.enterprise.soap.sforce.com"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
 MAX_NOTIFICATIONS = 100
 """The WSDL's `maxOccurs` of `Notification`: Salesforce sends at most 100 at once."""
 XML = "text/xml; charset=utf-8"
@@ -48,6 +57,7 @@ ACK = (
 _ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 _ORG = re.compile(r"00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
 _SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_TYPE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,79}")
 
 
 @dataclass(frozen=True)
@@ -55,7 +65,14 @@ class Notification:
     id: str
     """The notification's own id: the same on every delivery of it."""
     record: str | None
-    """The Lead or Contact (18 characters); None: the record was deleted (no data)."""
+    """The Lead or Contact (18 characters); None: the record was deleted (no data), or
+    the notification is skipped."""
+    skipped: str | None = None
+    """Why the notification is not handled, as a log may say it: `Account` (the sObject
+    type of a record that is neither a Lead nor a Contact) or `malformed id`; None for
+    a Lead, a Contact or a deleted record."""
+    other: str | None = None
+    """The well-formed id of a record neither Lead nor Contact, for the log."""
 
 
 @dataclass(frozen=True)
@@ -96,16 +113,23 @@ def case_safe(record_id: str) -> str:
     return record_id[:15] + suffix
 
 
-def person_id(value: object, what: str) -> str:
-    """A Lead (00Q) or Contact (003) id, 15 or 18 characters, as its 18-character form;
-    `Refused(400)` naming `what` (never the value) for anything else."""
+def salesforce_id(value: object, what: str) -> str:
+    """A record id, 15 or 18 characters, as its 18-character form; `Refused(400)` naming
+    `what` (never the value) for anything else."""
     if not isinstance(value, str) or _ID.fullmatch(value) is None:
         raise Refused(400, f"{what} is not a Salesforce id (15 or 18 letters and digits)")
     if len(value) == 18 and case_safe(value[:15]) != value[:15] + value[15:].upper():
         raise Refused(400, f"{what} is not a Salesforce id (its last 3 characters do not match)")
-    if sobject_of(value) is None:
-        raise Refused(400, f"{what} is not a Lead (00Q...) or Contact (003...) id")
     return case_safe(value[:15])
+
+
+def person_id(value: object, what: str) -> str:
+    """A Lead (00Q) or Contact (003) id, 15 or 18 characters, as its 18-character form;
+    `Refused(400)` naming `what` (never the value) for anything else."""
+    record = salesforce_id(value, what)
+    if sobject_of(record) is None:
+        raise Refused(400, f"{what} is not a Lead (00Q...) or Contact (003...) id")
+    return record
 
 
 def same_secret(given: str | None, secret: SecretStr, where: str) -> None:
@@ -124,7 +148,8 @@ def same_org(given: str, expected: str) -> bool:
 
 
 def parse_outbound(body: bytes) -> OutboundMessage:
-    """The notifications of an Outbound Message; `Refused(400)` for anything else."""
+    """The notifications of an Outbound Message, some perhaps skipped (`notification_of`);
+    `Refused(400)` for anything that is not a message of 1 to 100 notifications."""
     envelope = _xml(body)
     soap_body = (
         envelope.find(f"{{{SOAP_ENV}}}Body") if envelope.tag == f"{{{SOAP_ENV}}}Envelope" else None
@@ -138,16 +163,36 @@ def parse_outbound(body: bytes) -> OutboundMessage:
     elements = found.findall(f"{{{OUTBOUND}}}Notification")
     if not 1 <= len(elements) <= MAX_NOTIFICATIONS:
         raise Refused(400, f"expected 1 to {MAX_NOTIFICATIONS} notifications")
-    notifications = []
-    for element in elements:
-        own = _text(element.find(f"{{{OUTBOUND}}}Id"))
-        if own is None or _ID.fullmatch(own) is None:
-            raise Refused(400, "a notification's Id is not a Salesforce id")
-        sobject = element.find(f"{{{OUTBOUND}}}sObject")
-        record = _text(sobject.find(f"{{{SOBJECT}}}Id")) if sobject is not None else None
-        person = person_id(record, "a notification's sObject Id") if record else None
-        notifications.append(Notification(own, person))
-    return OutboundMessage(org, tuple(notifications))
+    return OutboundMessage(org, tuple(notification_of(element) for element in elements))
+
+
+def notification_of(element: Element) -> Notification:
+    """One `Notification` element. One that is no Lead or Contact (an Account of a
+    Person Account org, any other sObject) or whose id is malformed is skipped, not
+    refused: the message's other notifications are still handled and the message
+    acked, since sending it again cannot change that notification."""
+    own = _text(element.find(f"{{{OUTBOUND}}}Id"))
+    sobject = element.find(f"{{{OUTBOUND}}}sObject")
+    raw = _text(sobject.find(f"{{{SOBJECT}}}Id")) if sobject is not None else None
+    if own is None or _ID.fullmatch(own) is None:
+        return Notification("", None, skipped="malformed id")
+    if raw is None:
+        return Notification(own, None)
+    try:
+        record = salesforce_id(raw, "a notification's sObject Id")
+    except Refused:
+        return Notification(own, None, skipped="malformed id")
+    if sobject_of(record) is None:
+        return Notification(own, None, skipped=sobject_type(sobject, record), other=record)
+    return Notification(own, record)
+
+
+def sobject_type(sobject: Element | None, record: str) -> str:
+    """The sObject's `xsi:type` without its prefix (`sf:Account` -> `Account`), or the
+    id's key prefix (`001...`) where it has none that reads as a type name."""
+    given = sobject.get(f"{{{XSI}}}type", "") if sobject is not None else ""
+    name = given.rpartition(":")[2]
+    return name if _TYPE.fullmatch(name) else f"{record[:3]}..."
 
 
 def _xml(body: bytes) -> Element:

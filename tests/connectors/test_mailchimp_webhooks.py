@@ -11,7 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.mailchimp.keys import member_key
-from connectors.mailchimp.webhooks import AudienceEvent, WebhookError, parse_audience_webhook
+from connectors.mailchimp.webhooks import (
+    AudienceEvent,
+    NotAForm,
+    WebhookError,
+    parse_audience_webhook,
+)
 from scoring.records import ActivityType as T
 
 LIST = "a6b5da1054"
@@ -171,6 +176,27 @@ def test_a_malformed_body_is_a_webhook_error_that_says_why(raw: bytes, said: str
         parse_audience_webhook(raw)
 
     assert isinstance(caught.value, ValueError)
+    assert "a@b.io" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "form"),
+    [
+        (b"\xff\xfe", False),
+        (b"a=1&" * 600, False),
+        (b"x" * 70_000, False),
+        (b"type=open&fired_at=2009-03-26+21:40:57", True),
+        (b"type=subscribe&fired_at=2009-03-26T21:40:57Z&data[list_id]=x&data[email]=a@b.io", True),
+        (b"type=subscribe&data=1&data[list_id]=x", True),
+        (b"data[email]=a@b.io&data[email][x]=1", True),
+        (b'{"type": "subscribe"}', True),
+    ],
+)
+def test_only_a_body_that_is_not_form_data_is_not_a_form(raw: bytes, form: bool) -> None:
+    with pytest.raises(WebhookError) as caught:
+        parse_audience_webhook(raw)
+
+    assert isinstance(caught.value, NotAForm) is not form
     assert "a@b.io" not in str(caught.value)
 
 

@@ -208,13 +208,40 @@ def test_the_api_key_in_a_header_or_in_the_query(core: WebhookCore, box: Sandbox
 
 
 def test_a_signed_get_and_a_v2_signature_which_is_not_remembered(
-    core: WebhookCore, box: Sandbox
+    app: Leadscore, box: Sandbox
 ) -> None:
+    core = core_for(app, webhook_accept_v2=True)
     assert_scored(core.handle(request(b"", method="GET", query="hs_object_id=8")), box, "8")
     body = json.dumps({"hs_object_id": "9"}).encode()
     v2 = WebhookRequest.of("POST", "/hubspot", headers=signed_v2(body), body=body, url=URL)
     assert_scored(core.handle(v2), box, "9")
     assert core.handle(v2).status == 200  # HubSpot's retry of a v2 request is the same request
+
+
+def test_v2_is_refused_unless_turned_on_so_a_stripped_v3_request_cannot_be_replayed(
+    core: WebhookCore, box: Sandbox
+) -> None:
+    # HubSpot sends v3 and v2 headers together; one captured, its v3 headers stripped,
+    # must not pass as v2 long after v3's 5 minutes (nor after v3's replay check).
+    body = json.dumps({"hs_object_id": "12"}).encode()
+    both = {**signed_v3(body), **signed_v2(body)}
+    sent = WebhookRequest.of("POST", "/hubspot", headers=both, body=body, url=URL)
+    assert_scored(core.handle(sent), box, "12")
+    assert core.handle(sent).status == 409
+    before = updates(box)
+    stripped = WebhookRequest.of("POST", "/hubspot", headers=signed_v2(body), body=body, url=URL)
+    answer = core.handle(stripped)
+    assert answer.status == 401
+    assert answer.json() == {
+        "error": "v2 signatures are not accepted (LEADSCORE_HUBSPOT__WEBHOOK_ACCEPT_V2)"
+    }
+    assert updates(box) == before
+    # the API key still lets a caller in that sends it with a v2 header
+    keyed = WebhookRequest.of(
+        "POST", "/hubspot", headers={**signed_v2(body), KEY_NAME: API_KEY}, body=body, url=URL
+    )
+    assert keyed.header(KEY_NAME) == API_KEY and core.handle(keyed).status == 200
+    assert HubSpotSettings().webhook_accept_v2 is False
 
 
 def test_signatures_over_the_public_url_and_over_the_decoded_uri(

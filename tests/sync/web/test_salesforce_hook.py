@@ -43,13 +43,18 @@ SECRET = "s3cret-Outbound-0123456789abcdef"
 SCORE = "Leadscore_Score__c"
 
 
+TYPES = {"003": "Contact", "001": "Account", "006": "Opportunity"}
+"""The sObject type of an id's key prefix, as `envelope` writes it (Lead for any other)."""
+
+
 def envelope(org: str, notifications: Sequence[tuple[str, str | None]], doctype: str = "") -> bytes:
     """An Outbound Message of (notification id, Lead id); a deleted record's has no data:
     an empty sObject ("") or none (None)."""
     items = "".join(
         f"<Notification><Id>{nid}</Id>"
         + (
-            f'<sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
+            f'<sObject xsi:type="sf:{TYPES.get(record[:3], "Lead")}" '
+            'xmlns:sf="urn:sobject.enterprise.soap.sforce.com">'
             f"<sf:Id>{record}</sf:Id><sf:Email>x@example.com</sf:Email></sObject>"
             if record
             else '<sObject xsi:type="sf:Lead" xmlns:sf="urn:sobject.enterprise.soap.sforce.com"/>'
@@ -275,6 +280,54 @@ def test_unknown_and_deleted_records_are_acked_without_a_score(
     assert counting.fetched == []  # retrying cannot help: not asked again
 
 
+def test_notifications_of_other_sobjects_or_malformed_ids_are_skipped_the_rest_handled(
+    hook: Any, box: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A Person Account org sends Accounts (001) beside Leads; a fault for them would have
+    # Salesforce send the whole message for 24 hours and never ack the Lead in it.
+    core, counting = hook
+    lead = open_leads(box, 1)[0]
+    account = case_safe("0015g0000000001")
+    org = box.salesforce.login.org_id
+    message = envelope(
+        org,
+        [
+            (note_id(60), account),
+            (note_id(61), lead),
+            (note_id(62), case_safe("0065g0000000001")),
+            (note_id(63), lead[:15] + "ZZZ"),  # wrong checksum
+            (note_id(64), "00Q5g00000000"),  # too short
+            ("04l-not-an-id", lead),
+        ],
+    )
+    with caplog.at_level(logging.INFO):
+        answer = outbound(core, message)
+    assert (answer.status, answer.body) == (200, ACK)
+    assert counting.fetched == [lead]
+    assert score_of(box, lead) is not None
+    [line] = [r for r in caplog.records if "skipped" in r.getMessage()]
+    assert getattr(line, "count", None) == 5
+    assert getattr(line, "sobjects", None) == "malformed id x3, Account x1, Opportunity x1"
+    assert account in getattr(line, "records", "")
+    # nothing left to rescore: acked at once, nothing fetched
+    counting.fetched.clear()
+    only_others = envelope(org, [(note_id(65), account), (note_id(66), "garbage")])
+    assert outbound(core, only_others).body == ACK
+    assert counting.fetched == []
+    # the Lead's notification was handled: its redelivery is acked without a rescore
+    assert outbound(core, message).body == ACK and counting.fetched == []
+
+
+def test_the_sobject_type_is_read_from_xsi_type_or_the_key_prefix() -> None:
+    raw = envelope("00D5g0000000001EAA", [(note_id(1), case_safe("0015g0000000001"))])
+    [note] = parse_outbound(raw).notifications
+    assert (note.record, note.skipped, note.other) == (None, "Account", "0015g0000000001AAA")
+    untyped = raw.replace(b'xsi:type="sf:Account" ', b"")
+    assert parse_outbound(untyped).notifications[0].skipped == "001..."
+    odd = raw.replace(b'xsi:type="sf:Account"', b'xsi:type="sf:&lt;b&gt; x"')
+    assert parse_outbound(odd).notifications[0].skipped == "001..."
+
+
 XXE = '<!DOCTYPE d [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
 LAUGHS = (
     '<!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -315,15 +368,15 @@ def hostile(box: Sandbox, lead: str) -> dict[str, tuple[bytes, str, int]]:
         ),
         "malformed": (ok[:-20], f"secret={SECRET}", 400),
         "not soap": (b"<hello/>", f"secret={SECRET}", 400),
-        "an account": (
-            envelope(org, [(note_id(40), case_safe("0015g0000000001"))]),
+        "an account of another org": (
+            envelope(other_org, [(note_id(40), case_safe("0015g0000000001"))]),
             f"secret={SECRET}",
-            400,
+            403,
         ),
-        "a lead id with a wrong suffix": (
-            envelope(org, [(note_id(40), lead[:15] + "ZZZ")]),
-            f"secret={SECRET}",
-            400,
+        "an account with a wrong secret": (
+            envelope(org, [(note_id(40), case_safe("0015g0000000001"))]),
+            f"secret={SECRET[:-1]}X",
+            403,
         ),
         "no notification": (envelope(org, []), f"secret={SECRET}", 400),
     }
