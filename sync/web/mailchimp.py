@@ -149,6 +149,12 @@ class MailchimpEndpoint:
         return json_response(200, {"event": ask.details.get("event"), "results": results})
 
     def refused(self, refused: Refused) -> WebhookResponse:
+        """A refusal of the caller (a wrong secret, a body too big) as is; leadscore's own
+        trouble (it cannot open, a system rate-limits it) as 200 `not rescored`: only a
+        verified request gets that far, and Mailchimp turns off a webhook that keeps
+        failing; the next sync reads the member anyway."""
+        if refused.status == 429 or refused.status >= 500:
+            return answered_ok("not rescored", reason=refused.reason)
         return refused.response()
 
 

@@ -310,3 +310,15 @@ def utf8(body: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def test_leadscores_own_trouble_is_answered_200_to_mailchimp() -> None:
+    from sync.web.mailchimp import MailchimpEndpoint
+    from sync.web.messages import Refused
+
+    endpoint = MailchimpEndpoint()
+    for status in (429, 503):
+        answer = endpoint.refused(Refused(status, "leadscore is not ready: x"))
+        assert answer.status == 200
+        assert answer.json() == {"status": "not rescored", "reason": "leadscore is not ready: x"}
+    assert endpoint.refused(Refused(403, "the secret is wrong")).status == 403
