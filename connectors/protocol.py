@@ -104,6 +104,11 @@ class Page:
     activities: Sequence[Activity] = ()
     cursor: str | None = None
     """Where the next pull of this stream starts; None leaves the stored cursor as it is."""
+    resume: str | None = None
+    """Where a pull of this stream cut short after this page (a run's deadline) may start
+    next time, so that it misses nothing: set only where the stream's pages come in an
+    order a cursor can follow (ascending ids or modification moments), else None and a
+    cut stream keeps its stored cursor."""
     gone: Sequence[Gone] = ()
     """Records the pull found deleted or merged into another (the sync re-points or
     retires what it held of them, as for a write that found them gone)."""

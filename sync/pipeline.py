@@ -55,6 +55,7 @@ from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
 from sync.incremental import save_unplanned, save_written, score_due, score_people
 from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
+from sync.resume import commit_cut, stuck_warning
 from sync.stages import StageMap
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
@@ -156,6 +157,7 @@ class Sync:
         drains = not options.dry_run and options.limit is None
         pending: dict[str, dict[str, str]] = {c.system: {} for c in self.connectors}
         whole: dict[str, set[str]] = {c.system: set() for c in self.connectors}
+        resumes: dict[str, dict[str, str | None]] = {c.system: {} for c in self.connectors}
         try:
             for connector in self.connectors:
                 connector.start_run()
@@ -174,7 +176,8 @@ class Sync:
             )
             for connector in self.connectors:
                 system = connector.system
-                self._pull(connector, options, summary, as_of, pending[system], whole[system])
+                self._pull(connector, options, summary, as_of, pending[system], whole[system],
+                           resumes[system])  # fmt: skip
             for system, count in self.store.skipped.items():
                 if count > skipped.get(system, 0):
                     note = (
@@ -189,7 +192,7 @@ class Sync:
             else:
                 self._score_and_write(options, summary, as_of, pending, phase)
             if drains and deadline.reached:
-                self._commit_stored(pending, whole, as_of)  # the queue waits for the next run
+                self._commit_stored(pending, whole, as_of, resumes, summary)  # queue: next run
             elif drains:
                 for system, cursors in pending.items():
                     self.store.commit_cursors(system, cursors, as_of)
@@ -202,7 +205,7 @@ class Sync:
         except ApiError as exc:
             summary.status, summary.error = "failed", str(exc)
             if isinstance(exc, BudgetExhausted) and drains:
-                self._commit_stored(pending, whole, as_of)
+                self._commit_stored(pending, whole, as_of, resumes)
             raise
         except BaseException as exc:
             # Anything else (a store error, Ctrl-C) is named by its type only: its text
@@ -264,25 +267,28 @@ class Sync:
     # -- pull -----------------------------------------------------------------------------------
 
     def _commit_stored(self, pending: Mapping[str, Mapping[str, str]],
-                       whole: Mapping[str, set[str]], as_of: datetime) -> None:  # fmt: skip
+                       whole: Mapping[str, set[str]], as_of: datetime,
+                       resumes: Mapping[str, Mapping[str, str | None]],
+                       summary: SyncSummary | None = None) -> None:  # fmt: skip
         """A run stopped by the day's budget or cut short by its deadline commits the cursors
-        of the streams it pulled whole, so the next run does not spend its budget or time on
-        them again: safe, as whoever they brought stays due until their writes land
-        (`sync.dues`). A stream cut short keeps its cursor (a page may carry where the whole
-        pull ends, as HubSpot's do)."""
-        for connector in self.connectors:
-            done = whole.get(connector.system, set())
-            cursors = {
-                stream: cursor
-                for stream, cursor in pending.get(connector.system, {}).items()
-                if stream in done or (stream == FIELDS_CURSOR and connector.streams[0] in done)
-            }
-            self.store.commit_cursors(connector.system, cursors, as_of)
+        of the streams it pulled whole and the resume points of those cut (`sync.resume`), so
+        the next run does not spend its budget or time on them again: safe, as whoever they
+        brought stays due until their writes land (`sync.dues`). `summary`, given for a
+        deadline, names the streams cut with no resume point, and warns of those cut so again."""
+        stuck = commit_cut(self.store, self.connectors, pending, whole, resumes, as_of)
+        if summary is not None and stuck:
+            summary.stuck = stuck
+            warning = stuck_warning(self.store, stuck)
+            if warning is not None:
+                summary.warnings.append(warning)
+                log.warning(warning, extra={"stuck": stuck})
 
     def _pull(self, connector: Connector, options: SyncOptions, summary: SyncSummary,
-              as_of: datetime, pending: dict[str, str], whole: set[str]) -> None:  # fmt: skip
+              as_of: datetime, pending: dict[str, str], whole: set[str],
+              resumes: dict[str, str | None]) -> None:  # fmt: skip
         """Pull every stream into the store; `pending` gets the cursors to commit once writes
-        landed, each as soon as its page is stored, and `whole` each stream pulled to the end."""
+        landed, each as soon as its page is stored, `resumes` each stream's last stored
+        page's resume point, and `whole` each stream pulled to the end."""
         stats = summary.systems.setdefault(connector.system, SystemSummary())
         if self.deadline.pull_over():
             self.deadline.note(f"{connector.system} not pulled")
@@ -314,6 +320,7 @@ class Sync:
             for stream, page in pages:
                 if page.cursor is not None:
                     pending[stream] = page.cursor
+                resumes[stream] = page.resume
             whole.update(stream for stream, page in items if page is None)
 
         fan_in_groups(

@@ -81,6 +81,9 @@ class SyncSummary:
     also attributes the rules read that a system's fields do not give."""
     emails: dict[str, dict[str, str]] = field(default_factory=dict)
     """A dry run's: per system, the email of each record planned, to show it by."""
+    stuck: list[str] = field(default_factory=list)
+    """Streams ("hubspot deals") the deadline cut short that could not keep their place:
+    the next run pulls them from the same cursor (`sync/resume.py`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +96,7 @@ class SyncSummary:
             "elapsed_seconds": round(self.elapsed, 3),
             "error": self.error,
             "warnings": list(self.warnings),
+            "stuck_streams": list(self.stuck),
             "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
             "systems": {
                 name: {

@@ -9,7 +9,12 @@ Streams and their cursors (JSON text the sync layer stores):
   when the pull starts (one search), so changes made during a long walk are
   found by the next pull. After a run's writes, the cursor notes them, and the
   next pulls pass over contacts whose last change is our own write
-  (`own_writes_filters`).
+  (`own_writes_filters`). Each page's `resume` is the same search from the
+  last id it holds (`walk`: that id, and the end cursor the walk will give):
+  the walk is sorted by `hs_object_id` ascending, so a walk a run's deadline
+  cut short goes on from there in the next run, full or incremental, and a
+  contact it had passed that changes meanwhile is stamped after the walk's end
+  cursor, which the pull after it reads from.
 - `email_events`: by `startTimestamp`, 1,000 per page, from a day before the
   cursor (`LATE_EVENTS_MS`).
 - `meetings`, `calls`, `emails`, `deals`: listed whole on a full pull, then by
@@ -147,7 +152,11 @@ def pull_contacts(
     start = None if since is None else int(since) - lookback_ms
     ours = recent_own_writes(state, start)
     groups = [[]] if start is None else own_writes_filters(start, ours)
-    newest = newest_modification(api)
+    walk = state.get("walk")
+    if isinstance(walk, dict):  # a walk cut short: on from its last id, to the end it had
+        first, newest = int(walk["after"]), walk.get("until")
+    else:
+        first, newest = None, newest_modification(api)
     # Runs' writes stay passed over while they are inside the look-back.
     cursor = dump_cursor(modified_since=newest if newest is not None else since, ours=ours or None)
 
@@ -160,10 +169,17 @@ def pull_contacts(
             limit=SEARCH_PAGE,
         )
         results = list(_search(api, request).get("results") or [])
-        following = int(results[-1]["id"]) if len(results) >= SEARCH_PAGE else None
-        return contact_page(results, cursor), following
+        walked = int(results[-1]["id"]) if results else last_id
+        following = walked if len(results) >= SEARCH_PAGE else None
+        # The same search, from the last id walked, to the same end: where a cut walk resumes.
+        resume = None
+        if walked is not None:
+            point = {"after": walked, "until": newest}
+            resume = dump_cursor(modified_since=since, ours=ours or None, walk=point)
+        found = contact_page(results, cursor)
+        return Page(found.stream, found.contacts, found.activities, cursor, resume), following
 
-    yield from follow(page)
+    yield from follow(page, first)
 
 
 def after_own_writes(cursor: str, ours: OwnWrites) -> str:

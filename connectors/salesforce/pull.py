@@ -12,7 +12,10 @@ harmless. Each page is one query call under the call policy, so a failed page is
 retried alone (what `query_all_iter` does, page by page, with retries). A full
 pull of a stream larger than `bulk_query_above` records runs as a Bulk API 2.0
 query job instead (`bulk_query`), whose records come in no order: the cursor
-moves on its last page only.
+moves on its last page only. A page read in that order (`settled`) is also where a
+pull a run's deadline cut short resumes (`Page.resume`: its cursor), save a page of
+Leads and Contacts after a converted Lead whose Contact is still to be read; a
+query job's pages have none.
 
 Only the fields the rules need (through the attribute mapping) and the org has
 are selected (`describe.Schema`). A converted Lead is passed over and its Contact
@@ -142,7 +145,10 @@ def pull_people(
             latest = newest(latest, records)
             if settled:
                 cursor[sobject] = latest
-            yield Page("contacts", people, cursor=dump_cursor(**cursor), gone=gone)
+            # Resumable once the Contacts of the converted Leads passed are read too.
+            waiting = any(c not in seen for c in became)
+            resume = dump_cursor(**cursor) if settled and not waiting else None
+            yield Page("contacts", people, cursor=dump_cursor(**cursor), gone=gone, resume=resume)
     late = [c for c in dict.fromkeys(became) if c not in seen]
     if late:
         yield Page("contacts", fetch_people(api, schema, wanted, "Contact", late, mapping),
@@ -205,7 +211,8 @@ def pull_activities(
         latest = newest(latest, records)
         if settled:
             cursor["since"] = latest
-        yield Page(stream, activities=activities, cursor=dump_cursor(**cursor))
+        resume = dump_cursor(**cursor) if settled else None
+        yield Page(stream, activities=activities, cursor=dump_cursor(**cursor), resume=resume)
 
 
 def members(record: Mapping[str, Any]) -> list[Activity]:
