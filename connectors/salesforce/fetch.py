@@ -8,7 +8,7 @@ value reaches SOQL as an escaped literal (`soql.soql_quote`) or a checked id.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.attributes import AttributeMap
@@ -22,6 +22,7 @@ from connectors.salesforce.pull import (
     PEOPLE_FIELDS,
     ROLE_FIELDS,
     TASK_FIELDS,
+    ToActivities,
     events,
     members,
     purchases,
@@ -32,9 +33,8 @@ from connectors.salesforce.records import converted_to, is_converted, person_of,
 from connectors.salesforce.soql import is_record_id, select, soql_id, soql_quote
 from scoring.records import Activity
 
-FETCH_WORKERS = 4
+QUERIES_AT_ONCE = 4
 """Queries of one round at once: the record and three or four kinds of activity."""
-ToActivities = Callable[[Mapping[str, Any]], Iterable[Activity]]
 
 
 def find_record(
@@ -79,7 +79,7 @@ def fetch_person(
         both: list[Any] = side_by_side(
             [lambda: find_record(api, schema, fields, record_id, None),
              lambda: person_activities(api, schema, record_id)],
-            FETCH_WORKERS,
+            QUERIES_AT_ONCE,
         )  # fmt: skip
         record, early = both
     else:
@@ -117,4 +117,4 @@ def person_activities(api: SalesforceApi, schema: Schema, person: str) -> list[A
                 for r in records for a in to_activities(r)]  # fmt: skip
 
     reads = [functools.partial(read, *ask) for ask in asks if schema.fields(ask[0]) is not None]
-    return [a for found in side_by_side(reads, FETCH_WORKERS) for a in found]
+    return [a for found in side_by_side(reads, QUERIES_AT_ONCE) for a in found]
