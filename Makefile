@@ -23,7 +23,7 @@ constraints:
 	rm -rf .venv-freeze
 	$(PYTHON) -m venv .venv-freeze
 	.venv-freeze/bin/python -m pip install --quiet --upgrade pip
-	.venv-freeze/bin/python -m pip install --quiet -e ".[dev,postgres]"
+	.venv-freeze/bin/python -m pip install --quiet -e ".[dev,postgres,gcp]"
 	head -2 constraints.txt > constraints.new
 	.venv-freeze/bin/python -m pip freeze --exclude-editable >> constraints.new
 	mv constraints.new constraints.txt

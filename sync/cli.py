@@ -435,5 +435,58 @@ def demo(
         fail(str(exc), code=EXIT_FAILED)
 
 
+@app.command("serve")
+def serve_webhooks_command(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every one).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8080,
+) -> None:
+    """Answer the CRMs' webhooks (rescore a contact when one asks) over HTTP, until
+    SIGTERM or Ctrl-C; /healthz and /metrics besides."""
+    from sync.logs import configure
+    from sync.web.serve import listening_socket, serve_webhooks
+
+    config = settings()
+    configure(config.log_format, config.log_level)
+    rules_from(config.rules)  # a bad rule file is said now, not on the first webhook
+    try:
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=EXIT_FAILED)
+    try:
+        serve_webhooks(config, sock)
+    except KeyboardInterrupt:
+        out.print("stopped")
+    finally:
+        sock.close()
+
+
+@app.command()
+def package(
+    target: Annotated[str, typer.Option(help="What to build for: lambda.")] = "lambda",
+    out_path: Annotated[Path, typer.Option("--out", help="The zip to write.")] = Path(
+        "leadscore-lambda.zip"
+    ),
+    runtime: Annotated[str, typer.Option(help="The Lambda runtime it is for.")] = "python3.12",
+    rules: Annotated[
+        Path | None,
+        typer.Option("--rules", "-r", help="Rule file to ship as leadscore.yaml (its default)."),
+    ] = None,
+) -> None:
+    """Build the AWS Lambda deployment zip from this environment (docs/deploy/aws.md)."""
+    from sync.package import lambda_zip
+
+    if target != "lambda":
+        fail("--target: expected lambda")
+    try:
+        built = lambda_zip(out_path, rules=rules)
+    except ConfigError as exc:
+        fail(exc.lines, code=exc.exit_code)
+    out.print(escape(built.said()))
+    if built.interpreter != f"{runtime} linux x86_64":
+        err.print(escape(built.note(runtime)), highlight=False)
+
+
 def main() -> None:
     app()

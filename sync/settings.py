@@ -59,6 +59,13 @@ class Settings(BaseSettings):
         "behind a proxy or gateway; signatures that cover the URL are checked against it. "
         "Empty: the URL the request arrived at.",
     )
+    schedule_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="Seconds a scheduled sync may take where the platform does not say how "
+        "long is left (Cloud Functions: the function's timeout); the run stops in time and "
+        "the next one takes up the rest. Empty: 540, the longest an event function may run.",
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         "auto", description="Log format: text on a terminal and JSON elsewhere when 'auto'."
     )

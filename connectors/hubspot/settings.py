@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from connectors.hubspot.limits import OAUTH, TIERS
 from connectors.system import SystemSettings, checked_url
@@ -43,10 +43,42 @@ class HubSpotSettings(SystemSettings):
         examples=[{"budget_c": "budget"}],
     )
 
-    @field_validator("access_token", "host", mode="before")
+    webhook_client_secret: SecretStr | None = Field(
+        None,
+        description="The client secret of the HubSpot app whose id a workflow's 'Send a webhook' "
+        "action signs with (X-HubSpot-Signature-v3); empty: signed requests are refused.",
+    )
+    webhook_api_key: SecretStr | None = Field(
+        None,
+        description="The API key a workflow's 'Send a webhook' action sends (authentication "
+        "'API key'); empty: no key is accepted. Needs webhook_api_key_name.",
+    )
+    webhook_api_key_name: str | None = Field(
+        None,
+        description="The API key name chosen in the action: the request header or query "
+        "parameter the key comes in (either is looked at), e.g. X-Leadscore-Key.",
+    )
+
+    @field_validator(
+        "access_token",
+        "host",
+        "webhook_client_secret",
+        "webhook_api_key",
+        "webhook_api_key_name",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _key_has_a_name(self) -> HubSpotSettings:
+        if self.webhook_api_key is not None and self.webhook_api_key_name is None:
+            raise ValueError(
+                "webhook_api_key needs webhook_api_key_name: the header or query parameter "
+                "name chosen in the workflow's webhook action"
+            )
+        return self
 
     @field_validator("host")
     @classmethod

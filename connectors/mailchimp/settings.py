@@ -24,6 +24,9 @@ DATA_CENTRE = re.compile(r"[a-z]{2,}[0-9]+")
 """A data centre (server prefix): letters then digits, such as us21."""
 KEY_HEAD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 AUDIENCE_ID = re.compile(r"[A-Za-z0-9]+")
+MC_SECRET_CHARS = re.compile(r"[A-Za-z0-9._~-]+")
+"""The characters a URL carries unescaped (RFC 3986's unreserved)."""
+MC_SECRET_MIN = 16
 
 
 def data_centre(api_key: str) -> str:
@@ -89,6 +92,13 @@ class MailchimpSettings(SystemSettings):
         examples=[{"JOBTITLE": "job_title"}],
     )
 
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="The secret of the audience webhook's URL (https://<host>/mailchimp?secret="
+        "<it>), at least 16 URL-safe characters; Mailchimp signs nothing, so the webhook "
+        "server compares this. Empty: the /mailchimp endpoint is off (404).",
+    )
+
     @property
     def configured(self) -> bool:
         """An API key, or an access token (its server is then required by validation)."""
@@ -101,7 +111,9 @@ class MailchimpSettings(SystemSettings):
             return data_centre(self.api_key.get_secret_value())
         return self.server
 
-    @field_validator("api_key", "access_token", "server", "base_url", mode="before")
+    @field_validator(
+        "api_key", "access_token", "server", "base_url", "webhook_secret", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -125,6 +137,19 @@ class MailchimpSettings(SystemSettings):
         if any(c.isspace() for c in token):
             raise ValueError("an access token holds no spaces (give the token, not 'Bearer …')")
         return SecretStr(token)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        secret = value.get_secret_value().strip()
+        if len(secret) < MC_SECRET_MIN or MC_SECRET_CHARS.fullmatch(secret) is None:
+            raise ValueError(
+                f"a webhook secret has at least {MC_SECRET_MIN} characters, each a letter, "
+                "a digit or one of - _ . ~ (it goes in a URL as it is)"
+            )
+        return SecretStr(secret)
 
     @field_validator("server")
     @classmethod

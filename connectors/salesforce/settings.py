@@ -120,9 +120,23 @@ class SalesforceSettings(SystemSettings):
         examples=[{"Budget__c": "budget"}],
     )
 
+    webhook_secret: SecretStr | None = Field(
+        None,
+        description="Shared secret of the webhooks: the `secret` query parameter of the "
+        "Outbound Message endpoint URL (/salesforce/outbound?secret=...) and the "
+        "X-Leadscore-Secret header of a Flow HTTP callout (/salesforce/flow); unset: "
+        "both endpoints answer 404. Make it long and random (e.g. 32 bytes, base64url).",
+    )
+    webhook_org_id: str | None = Field(
+        None,
+        description="The org id (00D..., 15 or 18 characters, Setup > Company Information) "
+        "an Outbound Message must come from; unset: /salesforce/outbound answers 404.",
+    )
+
     @field_validator(
         "client_id", "client_secret", "my_domain", "username", "private_key",
         "private_key_file", "access_token", "instance_url", "password", "security_token",
+        "webhook_secret", "webhook_org_id",
         mode="before",
     )  # fmt: skip
     @classmethod
@@ -178,6 +192,26 @@ class SalesforceSettings(SystemSettings):
             raise ValueError(f"cannot read {value} ({problem})") from None
         _pem_problem(text, value)
         return Path(value).expanduser()
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().strip()) < 16:
+            raise ValueError("too short: give at least 16 characters (e.g. 32 random bytes)")
+        return value
+
+    @field_validator("webhook_org_id")
+    @classmethod
+    def _org_id(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if re.fullmatch(r"00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?", value) is None:
+            raise ValueError(
+                "expected an org id: 00D and 12 or 15 more letters and digits "
+                "(Setup > Company Information > Salesforce.com Organization ID)"
+            )
+        return value
 
     @field_validator("api_version")
     @classmethod

@@ -122,6 +122,7 @@ class WebhookCore:
             now,
             self._first_seen,
             (settings.public_url or "").rstrip("/"),
+            forget=self._forget,
         )
 
     # -- the application, opened once ----------------------------------------------------------
@@ -153,6 +154,11 @@ class WebhookCore:
 
         return first_seen(self.app().store, keys, self.now())
 
+    def _forget(self, keys: Sequence[str]) -> None:
+        from sync.web.replay import forget
+
+        forget(self.app().store, keys)
+
     # -- one request ---------------------------------------------------------------------------
 
     def handle(self, request: WebhookRequest) -> WebhookResponse:
@@ -174,7 +180,12 @@ class WebhookCore:
         except Exception as exc:  # never a traceback to the caller, never its text in a log
             log.error("webhook failed", extra={"endpoint": name, "error": type(exc).__name__})
             response = json_response(500, {"error": "leadscore failed; see its log"})
-        self.metrics.answered(name, response.status, time.perf_counter() - began)
+        took = time.perf_counter() - began
+        self.metrics.answered(name, response.status, took)
+        log.info(
+            "webhook answered",
+            extra={"endpoint": name, "status": response.status, "ms": round(took * 1000, 1)},
+        )
         return response
 
     def _handle(

@@ -58,6 +58,9 @@ class Context:
     public_url: str = ""
     """The scheme and host callers reach this server by (`LEADSCORE_PUBLIC_URL`), for
     signatures that cover the URL behind a proxy or a gateway; empty: the request's."""
+    forget: Callable[[Sequence[str]], None] = field(kw_only=True)
+    """Keys `first_seen` took in, taken back: an ask that failed and will be sent again
+    (its notification ids) is not a duplicate then."""
 
 
 class Endpoint(Protocol):

@@ -7,4 +7,8 @@ from sync.web.endpoint import Endpoint
 
 def all_endpoints() -> tuple[Endpoint, ...]:
     """The endpoints, imported on first use (each module is light: no SDK, no store)."""
-    return ()
+    from sync.web.hubspot import HubSpotEndpoint
+    from sync.web.mailchimp import MailchimpEndpoint
+    from sync.web.salesforce import FlowEndpoint, OutboundEndpoint
+
+    return (HubSpotEndpoint(), OutboundEndpoint(), FlowEndpoint(), MailchimpEndpoint())

@@ -1,0 +1,155 @@
+"""A serverless cold start, from a fresh process, against the triggers' goals.
+
+    .venv/bin/python bench/coldstart.py            # 7 runs of each
+    .venv/bin/python bench/coldstart.py --runs 3
+
+Each figure is a fresh interpreter, as a new Lambda or Cloud Functions instance
+starts one (the page cache warm: the first run of each is discarded):
+
+- importing the Lambda handler module and reading its settings (goal 300 ms);
+- the whole cold answer to a sample event: an API Gateway HTTP API (2.0) event
+  for `/hubspot`, signed with `X-HubSpot-Signature-v3`, handled by
+  `sync.web.aws.handler` in the fresh process: the signature checked, the
+  application opened (rules, store, connector, the fields checked), the contact
+  fetched from the HubSpot emulator, scored and written (goal 600 ms);
+- beside them, importing everything a sync loads, the time a handler would pay if
+  it imported at the top, and the bare interpreter.
+
+The emulator runs in this process on loopback with no added latency; its store
+and fields are set up once before the runs. Prints the median of each and its
+ratio to its goal; exits 1 if a goal is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RULES = ROOT / "scoring" / "rulesets" / "default.yaml"
+SECRET = "bench-client-secret-0123456789"
+IMPORT_GOAL, ANSWER_GOAL = 0.300, 0.600
+EVERYTHING = (
+    "import sync.cli, sync.app, sync.pipeline, sync.store, scoring.engine, "
+    "connectors.hubspot.client, hubspot, sync.web.core, sync.web.hubspot"
+)
+IMPORT = "import sync.web.aws; from sync.config import read_settings; read_settings()"
+ANSWER = """
+import json, sys
+event = json.loads(sys.stdin.read())
+from sync.web.aws import handler
+answer = handler(event, None)
+assert answer["statusCode"] == 200, answer
+print(answer["body"])
+"""
+
+
+def signed_event(host: str, record: str) -> dict[str, object]:
+    body = json.dumps({"hs_object_id": record})
+    stamp = str(int(time.time() * 1000))
+    uri = f"https://{host}/hubspot"
+    message = f"POST{uri}{body}{stamp}".encode()
+    signature = base64.b64encode(hmac.new(SECRET.encode(), message, hashlib.sha256).digest())
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/hubspot",
+        "rawQueryString": "",
+        "headers": {
+            "content-type": "application/json",
+            "host": host,
+            "x-hubspot-signature-v3": signature.decode(),
+            "x-hubspot-request-timestamp": stamp,
+        },
+        "requestContext": {
+            "domainName": host,
+            "http": {"method": "POST", "path": "/hubspot", "protocol": "HTTP/1.1"},
+        },
+        "body": body,
+        "isBase64Encoded": False,
+    }
+
+
+def timed(command: list[str], env: dict[str, str], stdin: str = "") -> float:
+    began = time.perf_counter()
+    done = subprocess.run(command, cwd=ROOT, env=env, input=stdin, capture_output=True, text=True)
+    took = time.perf_counter() - began
+    if done.returncode != 0:
+        raise SystemExit(f"{command[-1][:60]!r} failed:\n{done.stderr[-2000:]}")
+    return took
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    from sandbox import Sandbox
+    from sync import Leadscore
+    from sync.settings import isolated_settings
+
+    with tempfile.TemporaryDirectory() as folder, Sandbox(people=200, seed=3) as box:
+        state = f"sqlite:///{Path(folder) / 'state.db'}"
+        section = box.connection_settings()["hubspot"]
+        settings = isolated_settings(state_url=state, rules=RULES, hubspot=section)
+        with Leadscore.open(settings) as app:
+            app.setup()
+        env = {key: value for key, value in os.environ.items() if not key.startswith("LEADSCORE_")}
+        env.update(
+            PYTHONPATH=str(ROOT),
+            LEADSCORE_RULES=str(RULES),
+            LEADSCORE_STATE_URL=state,
+            LEADSCORE_HUBSPOT__ACCESS_TOKEN=section["access_token"],
+            LEADSCORE_HUBSPOT__HOST=section["host"],
+            LEADSCORE_HUBSPOT__WEBHOOK_CLIENT_SECRET=SECRET,
+            LEADSCORE_LOG_LEVEL="WARNING",
+        )
+        host = "abc123.lambda-url.eu-west-1.on.aws"
+        python = [sys.executable]
+        rows: list[tuple[str, list[float], float | None]] = []
+        for name, command, goal in (
+            ("python -c pass (the floor)", [*python, "-c", "pass"], None),
+            ("import the handler + settings", [*python, "-c", IMPORT], IMPORT_GOAL),
+            ("import everything a sync loads", [*python, "-c", EVERYTHING], None),
+        ):
+            timed(command, env)
+            rows.append((name, [timed(command, env) for _ in range(args.runs)], goal))
+        answers = []
+        for run in range(args.runs + 1):
+            event = json.dumps(signed_event(host, str(run % 150 + 1)))
+            took = timed([*python, "-c", ANSWER], env, event)
+            if run:
+                answers.append(took)
+        rows.append(("answer a signed HubSpot event, cold", answers, ANSWER_GOAL))
+
+    print(f"{'from a fresh process':<40} {'median':>8} {'min':>8} {'/ goal':>7}")
+    missed = []
+    for name, runs, goal in rows:
+        median = statistics.median(runs)
+        ratio = f"{median / goal:>7.2f}" if goal else f"{'':>7}"
+        print(f"{name:<40} {median * 1000:>6.0f} ms {min(runs) * 1000:>5.0f} ms {ratio}")
+        if goal and median > goal:
+            missed.append(name)
+    everything = statistics.median(rows[2][1])
+    handler = statistics.median(rows[1][1])
+    print(f"the handler's import + settings / importing everything: {handler / everything:.2f}")
+    if missed:
+        print("missed: " + "; ".join(missed))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
