@@ -17,9 +17,11 @@ Printed, each against its goal (the triggers issue's), as a ratio:
   features, rules, grades, no store read) against the goal, 5 ms at p99, and the whole
   call (with the person's rows read from the SQLite store) beside it.
 - a burst: `--burst` triggers for `--people` HubSpot contacts, sent through
-  `WebhookCore.handle` by 50 threads at once (10 asks of each contact, shuffled), on
-  loopback. Each contact's writes are counted from the emulator's log (its batch
-  updates) and the connector's writes; goal: every contact written exactly once.
+  `WebhookCore.handle` to the HubSpot workflow endpoint (`sync/web/hubspot.py`, each
+  call signed v3 with its own timestamp) by 50 threads at once (10 asks of each
+  contact, shuffled), on loopback, the emulator's clock 20 times real time. Each
+  contact's writes are counted by the connector, and their sum checked against the
+  emulator's log of batch updates; goal: every contact written exactly once.
 
 Exits 1 if a goal is missed.
 """
@@ -37,9 +39,10 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from connectors.mailchimp.keys import member_key
 from connectors.protocol import Write, WriteOutcome
@@ -48,16 +51,18 @@ from sandbox.http import sequential_rounds
 from scoring import RuleSet, load_rules
 from sync import Leadscore, SyncOptions
 from sync.demo import sandbox_settings
-from sync.settings import Settings
 from sync.trigger import rescore_record, written_of
 from sync.web.core import WebhookCore
-from sync.web.endpoint import Ask, Context, Outcome, score_payload
-from sync.web.messages import Refused, WebhookRequest, WebhookResponse, json_response
+from sync.web.hubspot import HubSpotEndpoint
+from sync.web.hubspot_auth import v3_signature
+from sync.web.messages import WebhookRequest
 
 RULES = Path(__file__).parents[1] / "scoring" / "rulesets" / "default.yaml"
 LATENCY = 0.050
 ROUNDS_GOAL, ENGINE_GOAL, WRITES_GOAL = 3, 0.005, 1
 SENDERS = 50
+SECRET = "bench-client-secret"
+URL = "https://leadscore.example.com/hubspot"
 
 
 def record_ids(box: Sandbox, system: str, count: int) -> list[str]:
@@ -147,33 +152,6 @@ def engine_share(rules: RuleSet, tmp: Path, triggers: int, people: int) -> bool:
     return p99 <= ENGINE_GOAL
 
 
-@dataclass
-class IdsEndpoint:
-    """`{"ids": [...]}` in, each record's score out: the core's own work, no signature."""
-
-    name: str = "ids"
-    path: str = "/ids"
-    methods: frozenset[str] = frozenset({"POST"})
-    system: str = "hubspot"
-    timeout: float = 30.0
-
-    def configured(self, settings: Settings) -> bool:
-        return True
-
-    def ask(self, request: WebhookRequest, context: Context) -> Ask | WebhookResponse:
-        try:
-            ids = json.loads(request.body)["ids"]
-        except (ValueError, KeyError, TypeError):
-            raise Refused(400, 'expected {"ids": [...]}') from None
-        return Ask(self.system, tuple(str(i) for i in ids))
-
-    def answer(self, ask: Ask, outcomes: Sequence[Outcome]) -> WebhookResponse:
-        return json_response(200, [score_payload(o.result) for o in outcomes if o.result])
-
-    def refused(self, refused: Refused) -> WebhookResponse:
-        return refused.response()
-
-
 class CountingWrites:
     """The connector, with the records each of its writes landed counted."""
 
@@ -193,37 +171,51 @@ class CountingWrites:
 
 
 def burst(rules: RuleSet, tmp: Path, asks: int, people: int) -> bool:
-    """`asks` triggers for `people` contacts through the core, from 50 threads."""
+    """`asks` signed workflow calls for `people` contacts through the core, from 50 threads."""
     with Sandbox(people=people * 2, seed=13, scale=20) as box:
-        settings = sandbox_settings(box, f"sqlite:///{tmp / 'burst.db'}")
+        plain = sandbox_settings(box, f"sqlite:///{tmp / 'burst.db'}")
+        section = plain.hubspot  # type: ignore[attr-defined]
+        secret = SecretStr(SECRET)
+        settings = plain.model_copy(
+            update={"hubspot": section.model_copy(update={"webhook_client_secret": secret})}
+        )
         with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
             app.setup()
             counting = CountingWrites(app.job.connectors[0])
             app.job.connectors[0] = counting
-            core = WebhookCore(settings, endpoints=[IdsEndpoint()], open_app=lambda _: app)
+            core = WebhookCore(settings, endpoints=[HubSpotEndpoint()], open_app=lambda _: app)
             ids = [str(i % people + 1) for i in range(asks)]
             random.Random(5).shuffle(ids)
+            now_ms = int(time.time() * 1000)
+            # Each call its own moment, as HubSpot's would be: a repeated signature is a replay.
+            calls = [(record, str(now_ms - n)) for n, record in enumerate(ids)]
             before = len(box.hubspot.log)
 
-            def send(record: str) -> int:
-                body = json.dumps({"ids": [record]}).encode()
-                return core.handle(WebhookRequest.of("POST", "/ids", body=body)).status
+            def send(call: tuple[str, str]) -> int:
+                record, stamp = call
+                body = json.dumps({"hs_object_id": record}).encode()
+                signature = v3_signature(SECRET, "POST", URL, body, stamp)
+                headers = {
+                    "X-HubSpot-Signature-v3": signature,
+                    "X-HubSpot-Request-Timestamp": stamp,
+                }
+                request = WebhookRequest.of("POST", "/hubspot", headers=headers, body=body, url=URL)
+                return core.handle(request).status
 
             began = time.monotonic()
             with ThreadPoolExecutor(max_workers=SENDERS) as pool:
-                statuses = Counter(pool.map(send, ids))
+                statuses = Counter(pool.map(send, calls))
             wall = time.monotonic() - began
-            updates = [
-                c for c in box.hubspot.log[before:] if c.operation == "contacts.batch_update"
-            ]
-            fetched = sum(1 for c in box.hubspot.log[before:] if c.operation == "contacts.get")
+            served = box.hubspot.log[before:]
+            updates = [c for c in served if c.operation == "contacts.batch_update"]
+            fetched = sum(1 for c in served if c.operation == "contacts.get")
     landed = counting.landed
     written = len(landed)
     most = max(landed.values(), default=0)
     print(
-        f"burst      {asks:,} triggers for {people} contacts from {SENDERS} threads in"
-        f" {wall:.1f} s: answers {dict(sorted(statuses.items()))}, {fetched} fetches,"
-        f" {len(updates)} batch updates"
+        f"burst      {asks:,} signed workflow calls (POST /hubspot) for {people} contacts from"
+        f" {SENDERS} threads in {wall:.1f} s: answers {dict(sorted(statuses.items()))},"
+        f" {fetched} fetches, {len(updates)} batch updates"
     )
     print(
         f"           {written} of {people} contacts written, at most {most} time(s) each;"
