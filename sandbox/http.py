@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -40,6 +40,8 @@ class Request:
     body: bytes
     params: dict[str, str] = field(default_factory=dict)
     operation: str = ""
+    began: float = 0.0
+    """When the emulator took the request in (`time.monotonic`)."""
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
@@ -89,11 +91,15 @@ class Route:
 
 @dataclass(frozen=True)
 class LoggedCall:
+    """One request served: `at` when its answer was ready, `began` when it came in
+    (both on `time.monotonic`), so a client's sequential rounds can be told apart."""
+
     at: float
     method: str
     path: str
     operation: str
     status: int
+    began: float = 0.0
 
 
 class Emulator:
@@ -166,6 +172,7 @@ class Emulator:
     # -- the request cycle ------------------------------------------------------------------
 
     def handle(self, request: Request) -> Response:
+        request.began = time.monotonic()
         route, params = self.match(request.method, request.path)
         if route is None:
             request.operation = "unknown"
@@ -217,6 +224,7 @@ class Emulator:
                     request.path,
                     request.operation,
                     0 if response.drop else response.status,
+                    request.began,
                 )
             )
 
@@ -346,3 +354,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+
+def sequential_rounds(calls: Sequence[LoggedCall]) -> int:
+    """The longest chain of these calls each served after the one before it ended: the
+    rounds a client waited for one after another (calls it made side by side overlap,
+    so they count once), whatever the latency."""
+    chain: list[tuple[float, int]] = []  # (end, longest chain ending with that call)
+    longest = 0
+    for call in sorted(calls, key=lambda c: c.began):
+        before = max((n for end, n in chain if end <= call.began), default=0)
+        chain.append((call.at, before + 1))
+        longest = max(longest, before + 1)
+    return longest

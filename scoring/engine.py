@@ -128,7 +128,7 @@ class _Run:
 
     def contact_mask(self, conditions: Conditions) -> BoolArray:
         # by value: rules that repeat a condition (a variant of a rule) share its mask
-        key = repr(list(conditions.items()))
+        key = _conditions_key(conditions)
         found = self._masks.get(key)
         if found is None:
             found = self._masks[key] = evaluate(conditions, self.contacts.column, self.n)
@@ -350,7 +350,25 @@ def _where_key(
     conditions: Conditions, types: list[ActivityType]
 ) -> tuple[str, frozenset[ActivityType]]:
     """Conditions on activities of some types, by value (rules may repeat them)."""
-    return repr(list(conditions.items())), frozenset(types)
+    return _conditions_key(conditions), frozenset(types)
+
+
+_KEYS: dict[int, tuple[Conditions, str]] = {}
+"""Conditions of loaded rules -> their key, kept with them so an id reused is told apart:
+a trigger scores one person, and writing out every rule's conditions on each score
+was a sixth of its time."""
+KEYS_KEPT = 4096
+
+
+def _conditions_key(conditions: Conditions) -> str:
+    """Conditions by value (rules may repeat them), worked out once per rule's conditions."""
+    kept = _KEYS.get(id(conditions))
+    if kept is not None and kept[0] is conditions:
+        return kept[1]
+    key = repr(list(conditions.items()))
+    if len(_KEYS) < KEYS_KEPT:
+        _KEYS[id(conditions)] = (conditions, key)
+    return key
 
 
 def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int16]:

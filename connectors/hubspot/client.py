@@ -15,7 +15,7 @@ import functools
 import json
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from connectors.errors import (
     ApiError,
@@ -31,6 +31,10 @@ from connectors.policy import CallPolicy, Clock, DailyBudget
 DEFAULT_HOST = "https://api.hubapi.com"
 TIMEOUT = 30.0
 OBJECT_KINDS = ("meetings", "calls", "emails", "deals")
+FACTS_KEPT = 600.0
+"""Seconds a portal's forms and deal stages are kept for triggers (`HubSpotApi.remembered`):
+a form or stage made since is read again when an answer names it."""
+Fact = TypeVar("Fact")
 
 
 def translate(operation: str) -> Callable[[Exception], ApiError | None]:
@@ -192,12 +196,19 @@ class HubSpotApi:
             "emails": crm.objects.emails.search_api,
             "deals": crm.deals.search_api,
         }
+        self.batches = {
+            "meetings": crm.objects.meetings.batch_api,
+            "calls": crm.objects.calls.batch_api,
+            "emails": crm.objects.emails.batch_api,
+            "deals": crm.deals.batch_api,
+        }
         self.pipelines = crm.pipelines.pipelines_api
         self.associations = crm.associations.v4.batch_api
         self.forms = client.marketing.forms.forms_api
         self.web_events = client.events.events_api
         self._features: dict[str, bool] = {}
         self._features_lock = threading.Lock()
+        self._facts: dict[str, tuple[float, Any]] = {}
         self._events = requests.Session()
         self._events.headers["Authorization"] = f"Bearer {access_token}"
         self.policy = policy or CallPolicy(
@@ -249,6 +260,22 @@ class HubSpotApi:
                         raise
                     self._features[feature] = False
             return self._features[feature]
+
+    def remembered(self, fact: str, read: Callable[[], Fact], *, fresh: bool = False) -> Fact:
+        """A fact of the portal (its forms, its deal stages) read once and kept for
+        `FACTS_KEPT` seconds of the policy's clock, so a trigger's fetch does not ask again;
+        `fresh` reads it again now (one the kept copy cannot answer). Two threads that
+        both find it missing may both read it; either answer is kept."""
+        now = self.policy.clock.now()
+        with self._features_lock:
+            kept = self._facts.get(fact)
+        if kept is not None and not fresh and now - kept[0] < FACTS_KEPT:
+            value: Fact = kept[1]
+            return value
+        value = read()
+        with self._features_lock:
+            self._facts[fact] = (now, value)
+        return value
 
     def _get_legacy(self, operation: str, path: str, params: Mapping[str, Any]) -> Any:
         answer = self._events.get(f"{self.host}{path}", params=params, timeout=TIMEOUT)

@@ -16,19 +16,19 @@ from connectors.attributes import AttributeMap
 from connectors.hubspot.attributes import HUBSPOT_ATTRIBUTES
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
 from connectors.hubspot.engagements import pull_changed
-from connectors.hubspot.forms import contact_submissions, pull_form_submissions
+from connectors.hubspot.fetch import fetch_contact
+from connectors.hubspot.forms import pull_form_submissions
 from connectors.hubspot.history import has_form_submissions, has_web_analytics, without_counted
 from connectors.hubspot.pull import (
     LOOKBACK_MS,
     after_own_writes,
-    fetch_contact,
     pull_contacts,
     pull_email_events,
 )
 from connectors.hubspot.records import CONTACT_PROPERTIES
 from connectors.hubspot.setup import lifecycle_stages, setup_properties
 from connectors.hubspot.system import CAPABILITIES
-from connectors.hubspot.web_events import contact_views, pull_page_views
+from connectors.hubspot.web_events import pull_page_views
 from connectors.hubspot.write import write_batch
 from connectors.paging import load_cursor
 from connectors.policy import CallPolicy, Clock
@@ -117,18 +117,14 @@ class HubSpotConnector:
         raise ValueError(f"HubSpot has no stream {stream!r}; it has {', '.join(self.streams)}")
 
     def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
-        """One contact by its HubSpot id or by email, with its activity.
+        """One contact by its HubSpot id or by email, with its activity, in two rounds of
+        calls side by side (`fetch.py`).
 
         Page views come from the events API and form submissions from the contact's
         profile where the portal has them, as the streams read them.
         """
         whole = fetch_contact(self.api, self.properties, record_id, email)
-        page = self._mapped(self._without_counted(whole))
-        if not page.contacts:
-            return page
-        found = page.contacts[0].id
-        history = [*contact_views(self.api, found), *contact_submissions(self.api, found)]
-        return replace(page, activities=[*page.activities, *history])
+        return self._mapped(self._without_counted(whole))
 
     def _without_counted(self, page: Page) -> Page:
         """The page without counters' activities where their events are read on their own."""

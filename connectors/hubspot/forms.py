@@ -26,6 +26,7 @@ from scoring.records import Activity
 FORMS_PAGE, SUBMISSIONS_PAGE = 50, 50
 SUBMISSIONS_PATH = "/form-integrations/v1/submissions/forms/{form}"
 PROFILE_PATH = "/contacts/v1/contact/vid/{vid}/profile"
+KEPT_FORMS = "forms"
 
 
 def list_forms(api: HubSpotApi) -> list[dict[str, Any]]:
@@ -118,11 +119,16 @@ def pull_form_submissions(
 def contact_submissions(api: HubSpotApi, record_id: str) -> list[Activity]:
     """One contact's form submissions, for a trigger's fetch: the legacy contact profile's
     `form-submissions`, named by the portal's forms (their conversion ids are the ones the
-    stream reads, so the store keeps one of each)."""
+    stream reads, so the store keeps one of each). The forms are kept for a while
+    (`HubSpotApi.remembered`), read again when the profile names one they lack."""
     if not has_form_submissions(api):
         return []
-    names = {str(f["id"]): f for f in list_forms(api)}
+    forms = api.remembered(KEPT_FORMS, lambda: list_forms(api))
     profile = api.legacy("contacts.profile", PROFILE_PATH.format(vid=record_id), {})
+    named = {str(item.get("form-id")) for item in profile.get("form-submissions") or []}
+    if not named <= {str(f["id"]) for f in forms}:  # a form made since they were read
+        forms = api.remembered(KEPT_FORMS, lambda: list_forms(api), fresh=True)
+    names = {str(f["id"]): f for f in forms}
     found = []
     for item in profile.get("form-submissions") or []:
         form = names.get(str(item.get("form-id")), {"name": item.get("title") or ""})

@@ -1,4 +1,4 @@
-"""HubSpot's streams, pulled page by page, and one contact fetched whole for a trigger.
+"""HubSpot's streams, pulled page by page (one contact fetched whole for a trigger: `fetch.py`).
 
 Streams and their cursors (JSON text the sync layer stores):
 - `contacts`: by search, walking `hs_object_id` upwards 200 at a time (twice
@@ -28,16 +28,15 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.errors import RejectedError
-from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
+from connectors.hubspot.client import HubSpotApi
 from connectors.hubspot.email_events import email_event_activity
-from connectors.hubspot.engagements import SEARCH_PAGE, object_activities, read_deal_stages
+from connectors.hubspot.engagements import SEARCH_PAGE
 from connectors.hubspot.records import (
     SYSTEM,
     contact_of,
     counter_activities,
     epoch_ms,
 )
-from connectors.hubspot.sales_records import OBJECT_PROPERTIES
 from connectors.paging import dump_cursor, follow, load_cursor
 from connectors.protocol import OwnWrites, Page
 from connectors.values import parse_time
@@ -228,39 +227,3 @@ def pull_email_events(
             if isinstance(created, int | float):
                 newest = int(created) if newest is None else max(newest, int(created))
         yield Page("email_events", (), activities, dump_cursor(created_since=newest))
-
-
-def fetch_contact(
-    api: HubSpotApi, properties: Sequence[str], record_id: str | None, email: str | None
-) -> Page:
-    """One contact by id or by email, with its email events, engagements and deals."""
-    if (record_id is None) == (email is None):
-        raise ValueError("fetch takes a record id or an email, not both or neither")
-    contact = api.json(
-        "contacts.get",
-        api.contacts_basic.get_by_id,
-        record_id if record_id is not None else email,
-        properties=list(properties),
-        associations=list(OBJECT_KINDS),
-        id_property=None if record_id is not None else "email",
-    )
-    found_id = str(contact["id"])
-    attributes = dict(contact.get("properties") or {})
-    found = contact_of(found_id, attributes)
-    activities = list(counter_activities(found_id, attributes))
-    if found.email:
-        for data in event_pages(api, {"recipient": found.email, "limit": EVENTS_PAGE}):
-            events = map(email_event_activity, data.get("events", []))
-            activities += [a for a in events if a is not None]
-    links = contact.get("associations") or {}
-    stages = read_deal_stages(api) if (links.get("deals") or {}).get("results") else None
-    for kind in OBJECT_KINDS:
-        for ref in (links.get(kind) or {}).get("results") or []:
-            item = api.json(
-                f"{kind}.get",
-                api.objects[kind].get_by_id,
-                ref["id"],
-                properties=OBJECT_PROPERTIES[kind],
-            )
-            activities += object_activities(kind, item, [found_id], stages)
-    return Page("contacts", [found], activities)

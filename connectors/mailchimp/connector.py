@@ -21,12 +21,13 @@ from connectors.mailchimp.activity import pull_email_activity
 from connectors.mailchimp.attributes import MAILCHIMP_ATTRIBUTES
 from connectors.mailchimp.batch import write_batched
 from connectors.mailchimp.client import MAILCHIMP_TIMEOUT, MailchimpApi
+from connectors.mailchimp.keys import split_member_key
 from connectors.mailchimp.orders import pull_orders
 from connectors.mailchimp.pull import audience_ids, fetch_member, pull_members
 from connectors.mailchimp.setup import setup_merge_fields
 from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, STAGE_TAG
-from connectors.mailchimp.write import member_writes, write_direct
-from connectors.paging import load_cursor
+from connectors.mailchimp.write import StageTags, member_writes, write_direct
+from connectors.paging import load_cursor, side_by_side
 from connectors.policy import CallPolicy, Clock
 from connectors.protocol import (
     Capabilities,
@@ -89,6 +90,7 @@ class MailchimpConnector:
         self.batch_write_above = batch_write_above
         """Runs writing more members than this go through `/batches`; fewer, call by call."""
         self.held: dict[str, frozenset[str]] = {}
+        self.stage_tags = StageTags()
         """The stage tags each member held when pulled (a write that keeps them sends none)."""
 
     @property
@@ -130,8 +132,18 @@ class MailchimpConnector:
             yield page
 
     def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
-        """One member by `<list_id>:<subscriber hash>`, or by email (first audience holding it)."""
-        return fetch_member(self.api, self.audiences, self.attributes, record_id, email)
+        """One member by `<list_id>:<subscriber hash>`, or by email (first audience holding it).
+        By id, with tags on, the audience's stage tags are read beside it for the write."""
+        if record_id is None or not self.tags:
+            return fetch_member(self.api, self.audiences, self.attributes, record_id, email)
+        list_id, _ = split_member_key(record_id)
+        both: list[Any] = side_by_side(
+            [lambda: fetch_member(self.api, self.audiences, self.attributes, record_id, None),
+             lambda: self.stage_tags.read(self.api, list_id)],
+            2,
+        )  # fmt: skip
+        page: Page = both[0]
+        return page
 
     def setup(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
         return setup_merge_fields(self.api, self.audiences, fields, dry_run=dry_run)
@@ -148,7 +160,9 @@ class MailchimpConnector:
         """Merge fields (and the stage tag) of existing members; nobody created or
         resubscribed. More than `batch_write_above` through `/batches`."""
         outcome = WriteOutcome()
-        members = member_writes(self.api, writes, self.tags, self.held, outcome)
+        read = self.stage_tags.fresh(self.api.policy.clock.now())
+        members = member_writes(self.api, writes, self.tags, self.held, outcome, read)
+        self.stage_tags.note(members)
         if not members:
             return outcome
         if len(members) > self.batch_write_above:

@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -127,6 +128,43 @@ def audience_stage_tags(
             return found
 
 
+class StageTags:
+    """Audiences' stage tags as a trigger's fetch read them, beside the member, so that its
+    write does not read them again (a round of calls fewer); kept `FRESH_FOR` seconds and
+    given the tags this process's writes make. Another process's new stage tag set on a
+    member within those seconds could be left active by a write here: that window is the
+    price of the round."""
+
+    FRESH_FOR = 30.0
+
+    def __init__(self) -> None:
+        self._read: dict[str, tuple[float, set[str]]] = {}
+        self._lock = threading.Lock()
+
+    def read(self, api: MailchimpApi, list_id: str) -> None:
+        """Read an audience's stage tags now; a failure leaves them to the write."""
+        began = api.policy.clock.now()
+        try:
+            found = audience_stage_tags(api, list_id)
+        except ApiError:
+            return
+        with self._lock:
+            self._read[list_id] = (began, found)
+
+    def fresh(self, now: float) -> dict[str, set[str]]:
+        """The audiences' tags read within `FRESH_FOR` seconds of `now`."""
+        with self._lock:
+            return {k: set(v) for k, (at, v) in self._read.items() if now - at < self.FRESH_FOR}
+
+    def note(self, members: Sequence[MemberWrite]) -> None:
+        """The stage tags these writes make active now exist in their audiences."""
+        with self._lock:
+            for member in members:
+                kept = self._read.get(member.list_id)
+                if kept is not None and member.tags:
+                    kept[1].update(t["name"] for t in member.tags if t["status"] == "active")
+
+
 def tag_change(stage: str, known: set[str]) -> list[dict[str, str]]:
     """The new stage's tag active, every other stage tag inactive ("" clears them all)."""
     new = STAGE_TAG + stage if stage else None
@@ -140,9 +178,11 @@ def member_writes(
     tagging: bool,
     held: Mapping[str, frozenset[str]],
     outcome: WriteOutcome,
+    read: Mapping[str, set[str]] | None = None,
 ) -> list[MemberWrite]:
     """The writes as member writes; an id that is not a member's is a failure in `outcome`.
-    `held`: the stage tags each member held when pulled (for those the pull saw)."""
+    `held`: the stage tags each member held when pulled (for those the pull saw); `read`:
+    audiences' stage tags read moments ago (`StageTags`), not read again."""
     planned: list[tuple[Write, str, str, str | None]] = []
     for write in writes:
         try:
@@ -154,7 +194,7 @@ def member_writes(
         if stage is not None and held.get(write.record_id) == frozenset({STAGE_TAG + stage}):
             stage = None  # it holds exactly this stage's tag already
         planned.append((write, list_id, member_hash, stage))
-    known: dict[str, set[str]] = {}
+    known: dict[str, set[str]] = {k: set(v) for k, v in (read or {}).items()}
     for _, list_id, _, stage in planned:
         if stage is not None and list_id not in known:
             known[list_id] = audience_stage_tags(api, list_id)

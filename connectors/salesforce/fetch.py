@@ -7,10 +7,12 @@ value reaches SOQL as an escaped literal (`soql.soql_quote`) or a checked id.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.attributes import AttributeMap
+from connectors.paging import side_by_side
 from connectors.protocol import Page
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.describe import Schema
@@ -20,6 +22,7 @@ from connectors.salesforce.pull import (
     PEOPLE_FIELDS,
     ROLE_FIELDS,
     TASK_FIELDS,
+    ToActivities,
     events,
     members,
     purchases,
@@ -29,6 +32,9 @@ from connectors.salesforce.pull import (
 from connectors.salesforce.records import converted_to, is_converted, person_of, sobject_of
 from connectors.salesforce.soql import is_record_id, select, soql_id, soql_quote
 from scoring.records import Activity
+
+QUERIES_AT_ONCE = 4
+"""Queries of one round at once: the record and three or four kinds of activity."""
 
 
 def find_record(
@@ -64,18 +70,33 @@ def fetch_person(
     record_id: str | None,
     email: str | None,
 ) -> Page:
-    record = find_record(api, schema, fields, record_id, email)
+    """The Lead or Contact and its activity. By id, the record and the activity of that id
+    are read side by side (one round of calls); a converted Lead's Contact, and a person
+    found by email, need another."""
+    early: list[Activity] | None = None
+    record: Mapping[str, Any] | None
+    if record_id is not None and sobject_of(record_id) and is_record_id(record_id):
+        both: list[Any] = side_by_side(
+            [lambda: find_record(api, schema, fields, record_id, None),
+             lambda: person_activities(api, schema, record_id)],
+            QUERIES_AT_ONCE,
+        )  # fmt: skip
+        record, early = both
+    else:
+        record = find_record(api, schema, fields, record_id, email)
     if record is not None and is_converted(record):
         contact = converted_to(record)
         record = find_record(api, schema, fields, contact, None) if contact else None
     if record is None:
         return Page("contacts")
     person = person_of(record, mapping)
-    return Page("contacts", [person], person_activities(api, schema, person.id))
+    if early is None or person.id != record_id:
+        early = person_activities(api, schema, person.id)
+    return Page("contacts", [person], early)
 
 
 def person_activities(api: SalesforceApi, schema: Schema, person: str) -> list[Activity]:
-    """Everything a Lead or Contact did that the streams read."""
+    """Everything a Lead or Contact did that the streams read, its queries side by side."""
     who = soql_id(person)
     is_contact = sobject_of(person) == "Contact"
     asks = [
@@ -87,11 +108,13 @@ def person_activities(api: SalesforceApi, schema: Schema, person: str) -> list[A
     if is_contact:
         asks.append(("OpportunityContactRole", ROLE_FIELDS, purchases,
                      [f"ContactId = {who}", "Opportunity.IsWon = true"]))  # fmt: skip
-    found: list[Activity] = []
-    for sobject, wanted, to_activities, where in asks:
-        if schema.fields(sobject) is None:
-            continue
+
+    def read(sobject: str, wanted: Sequence[str], to_activities: ToActivities,
+             where: list[str]) -> list[Activity]:  # fmt: skip
         present = schema.present(sobject, wanted)
-        for records in walk(api, f"{sobject.lower()}.fetch", select(sobject, present, where)):
-            found += [a for r in records for a in to_activities(r)]
-    return found
+        soql = select(sobject, present, where)
+        return [a for records in walk(api, f"{sobject.lower()}.fetch", soql)
+                for r in records for a in to_activities(r)]  # fmt: skip
+
+    reads = [functools.partial(read, *ask) for ask in asks if schema.fields(ask[0]) is not None]
+    return [a for found in side_by_side(reads, QUERIES_AT_ONCE) for a in found]

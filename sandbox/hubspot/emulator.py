@@ -81,6 +81,12 @@ class HubSpotSandbox(
             ("GET", "/crm/v3/objects/{objectType}", "objects.list", self._list_objects),
             ("GET", "/crm/v3/objects/{objectType}/{objectId}", "objects.get", self._get_object),
             (
+                "POST",
+                "/crm/v3/objects/{objectType}/batch/read",
+                "objects.batch_read",
+                self._batch_read_objects,
+            ),
+            (
                 "GET",
                 "/crm/v4/objects/{objectType}/{objectId}/associations/{toObjectType}",
                 "associations.list",

@@ -407,3 +407,25 @@ def test_listed_batches_and_segments_of_any_shape_are_read_or_counted(answer: di
     answers = iter([answer])
     tags = audience_stage_tags(api, "L1", skipped)  # type: ignore[arg-type]
     assert all(t.startswith("leadscore: ") for t in tags)
+
+
+def test_a_triggers_write_uses_the_stage_tags_its_fetch_read_beside_the_member(
+    sandbox: MailchimpSandbox,
+) -> None:
+    c = connector(sandbox)
+    c.write([write_of(sandbox, 2, "MQL")])
+    record = rid(sandbox, "p002@acme.io")
+    before = sandbox.calls["lists.list_segments"]
+
+    c.fetch(record)  # the member and the audience's stage tags, side by side
+    assert sandbox.calls["lists.list_segments"] == before + 1
+    c.write([write_of(sandbox, 2, "SQL")])
+
+    assert sandbox.calls["lists.list_segments"] == before + 1  # not read again by the write
+    tags = tags_of(member(sandbox, 2))
+    assert "leadscore: SQL" in tags and "leadscore: MQL" not in tags
+    c.stage_tags.FRESH_FOR = 0.0  # read too long ago: the write reads them again
+    c.write([write_of(sandbox, 2, "MQL")])
+    assert sandbox.calls["lists.list_segments"] == before + 2
+    tags = tags_of(member(sandbox, 2))
+    assert "leadscore: MQL" in tags and "leadscore: SQL" not in tags
