@@ -47,6 +47,8 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/coldstart.py
+	$(BIN)/python bench/triggers.py
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/files.py
 	$(BIN)/python bench/due.py
