@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from connectors.errors import (
@@ -151,6 +151,33 @@ def raw_json(operation: str, answer: Any, budget: DailyBudget | None = None) -> 
     return data
 
 
+class ObjectApis(Mapping[str, Any]):
+    """One SDK API (`basic_api`, `search_api`, `batch_api`) of each kind of CRM object in
+    `OBJECT_KINDS`, each made on first use and kept (see `HubSpotApi`). Deals have a
+    package of their own; the rest sit under `crm.objects`."""
+
+    def __init__(self, client: Any, api: str) -> None:
+        self._client, self._api = client, api
+        self._made: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, kind: str) -> Any:
+        if kind not in OBJECT_KINDS:
+            raise KeyError(kind)
+        with self._lock:
+            if kind not in self._made:
+                crm = self._client.crm
+                package = crm.deals if kind == "deals" else getattr(crm.objects, kind)
+                self._made[kind] = getattr(package, self._api)
+            return self._made[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(OBJECT_KINDS)
+
+    def __len__(self) -> int:
+        return len(OBJECT_KINDS)
+
+
 class HubSpotApi:
     """The SDK's API clients of one portal, each call paced, counted and retried."""
 
@@ -177,35 +204,13 @@ class HubSpotApi:
         client = HubSpot(
             access_token=access_token, host=self.host, retry=Retry(total=0, raise_on_status=False)
         )
-        # The SDK builds a new API client (and connection pool) on every attribute access.
-        crm = client.crm
-        self.contacts_basic = crm.contacts.basic_api
-        self.contacts_search = crm.contacts.search_api
-        self.contacts_batch = crm.contacts.batch_api
-        self.properties = crm.properties.core_api
-        self.groups = crm.properties.groups_api
-        self.objects = {
-            "meetings": crm.objects.meetings.basic_api,
-            "calls": crm.objects.calls.basic_api,
-            "emails": crm.objects.emails.basic_api,
-            "deals": crm.deals.basic_api,
-        }
-        self.search = {
-            "meetings": crm.objects.meetings.search_api,
-            "calls": crm.objects.calls.search_api,
-            "emails": crm.objects.emails.search_api,
-            "deals": crm.deals.search_api,
-        }
-        self.batches = {
-            "meetings": crm.objects.meetings.batch_api,
-            "calls": crm.objects.calls.batch_api,
-            "emails": crm.objects.emails.batch_api,
-            "deals": crm.deals.batch_api,
-        }
-        self.pipelines = crm.pipelines.pipelines_api
-        self.associations = crm.associations.v4.batch_api
-        self.forms = client.marketing.forms.forms_api
-        self.web_events = client.events.events_api
+        # The SDK builds a new API client (and connection pool) on every attribute access,
+        # and the first access of each imports its whole package with all its models: each
+        # client is made on first use and kept, so a trigger loads only the APIs it calls.
+        self._client = client
+        self.objects: Mapping[str, Any] = ObjectApis(client, "basic_api")
+        self.search: Mapping[str, Any] = ObjectApis(client, "search_api")
+        self.batches: Mapping[str, Any] = ObjectApis(client, "batch_api")
         self._features: dict[str, bool] = {}
         self._features_lock = threading.Lock()
         self._facts: dict[str, tuple[float, Any]] = {}
@@ -222,6 +227,42 @@ class HubSpotApi:
             clock=clock,
             seed=seed,
         )
+
+    @functools.cached_property
+    def contacts_basic(self) -> Any:
+        return self._client.crm.contacts.basic_api
+
+    @functools.cached_property
+    def contacts_search(self) -> Any:
+        return self._client.crm.contacts.search_api
+
+    @functools.cached_property
+    def contacts_batch(self) -> Any:
+        return self._client.crm.contacts.batch_api
+
+    @functools.cached_property
+    def properties(self) -> Any:
+        return self._client.crm.properties.core_api
+
+    @functools.cached_property
+    def groups(self) -> Any:
+        return self._client.crm.properties.groups_api
+
+    @functools.cached_property
+    def pipelines(self) -> Any:
+        return self._client.crm.pipelines.pipelines_api
+
+    @functools.cached_property
+    def associations(self) -> Any:
+        return self._client.crm.associations.v4.batch_api
+
+    @functools.cached_property
+    def forms(self) -> Any:
+        return self._client.marketing.forms.forms_api
+
+    @functools.cached_property
+    def web_events(self) -> Any:
+        return self._client.events.events_api
 
     def call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """`fn(*args, **kwargs)` under the call policy: paced, counted, retried."""
