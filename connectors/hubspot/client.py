@@ -152,23 +152,23 @@ def raw_json(operation: str, answer: Any, budget: DailyBudget | None = None) -> 
 
 
 class ObjectApis(Mapping[str, Any]):
-    """One SDK API (`basic_api`, `search_api`, `batch_api`) of each kind of CRM object in
-    `OBJECT_KINDS`, each made on first use and kept (see `HubSpotApi`). Deals have a
-    package of their own; the rest sit under `crm.objects`."""
+    """One SDK API (`basic_api`, `search_api`, `batch_api`) for each kind of CRM object in
+    `OBJECT_KINDS`, made on first use and kept (see `HubSpotApi`). Each is the SDK's
+    generic objects API bound to its kind (`OfKind`): it calls the same endpoints as the
+    SDK's package of that kind (`/crm/v3/objects/{objectType}/...`), and a fetch that
+    reads four kinds imports one package of models, not four."""
 
     def __init__(self, client: Any, api: str) -> None:
         self._client, self._api = client, api
-        self._made: dict[str, Any] = {}
+        self._made: dict[str, OfKind] = {}
         self._lock = threading.Lock()
 
-    def __getitem__(self, kind: str) -> Any:
+    def __getitem__(self, kind: str) -> OfKind:
         if kind not in OBJECT_KINDS:
             raise KeyError(kind)
         with self._lock:
             if kind not in self._made:
-                crm = self._client.crm
-                package = crm.deals if kind == "deals" else getattr(crm.objects, kind)
-                self._made[kind] = getattr(package, self._api)
+                self._made[kind] = OfKind(getattr(self._client.crm.objects, self._api), kind)
             return self._made[kind]
 
     def __iter__(self) -> Iterator[str]:
@@ -176,6 +176,18 @@ class ObjectApis(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(OBJECT_KINDS)
+
+
+class OfKind:
+    """An API of the SDK's generic objects package with its `object_type` given: `read`,
+    `get_page`, `do_search`... take the arguments of the same method of the kind's own
+    package."""
+
+    def __init__(self, api: Any, kind: str) -> None:
+        self.api, self.kind = api, kind
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        return functools.partial(getattr(self.api, name), self.kind)
 
 
 class HubSpotApi:

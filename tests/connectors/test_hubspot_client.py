@@ -101,8 +101,8 @@ def test_each_sdk_api_is_made_on_first_use_and_imports_only_its_package() -> Non
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     before, after, same = json.loads(done.stdout.strip().splitlines()[-1])
     assert before == []
-    assert {"contacts", "deals"} <= set(after)
-    assert not set(after) & {"objects", "properties", "pipelines", "associations", "companies"}
+    assert {"contacts", "objects"} <= set(after)
+    assert not set(after) & {"deals", "properties", "pipelines", "associations", "companies"}
     assert not [name for name in after if name.startswith("hubspot.")]  # forms, web events
     assert same
 
@@ -110,7 +110,9 @@ def test_each_sdk_api_is_made_on_first_use_and_imports_only_its_package() -> Non
 def test_the_object_apis_are_the_sdks_own_for_each_kind() -> None:
     client = api()
     assert list(client.objects) == ["meetings", "calls", "emails", "deals"]
-    assert type(client.search["deals"]).__module__.startswith("hubspot.crm.deals")
-    assert type(client.batches["calls"]).__module__.startswith("hubspot.crm.objects.calls")
+    deals, calls = client.search["deals"], client.batches["calls"]
+    assert type(deals.api).__module__ == "hubspot.crm.objects.api.search_api"
+    assert deals.do_search.args == ("deals",)  # /crm/v3/objects/deals/search
+    assert calls.read.args == ("calls",)
     with pytest.raises(KeyError):
         client.objects["tickets"]
