@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
 from connectors.attributes import AttributeMap
-from connectors.policy import Clock
 from connectors.protocol import Capabilities, Connector
 from scoring.records import ActivityType
+
+if TYPE_CHECKING:
+    from connectors.policy import Clock  # the call policy loads with a connector
 
 
 def checked_url(value: str | None, example: str) -> str | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from connectors.errors import (
@@ -151,6 +151,45 @@ def raw_json(operation: str, answer: Any, budget: DailyBudget | None = None) -> 
     return data
 
 
+class ObjectApis(Mapping[str, Any]):
+    """One SDK API (`basic_api`, `search_api`, `batch_api`) for each kind of CRM object in
+    `OBJECT_KINDS`, made on first use and kept (see `HubSpotApi`). Each is the SDK's
+    generic objects API bound to its kind (`OfKind`): it calls the same endpoints as the
+    SDK's package of that kind (`/crm/v3/objects/{objectType}/...`), and a fetch that
+    reads four kinds imports one package of models, not four."""
+
+    def __init__(self, client: Any, api: str) -> None:
+        self._client, self._api = client, api
+        self._made: dict[str, OfKind] = {}
+        self._lock = threading.Lock()
+
+    def __getitem__(self, kind: str) -> OfKind:
+        if kind not in OBJECT_KINDS:
+            raise KeyError(kind)
+        with self._lock:
+            if kind not in self._made:
+                self._made[kind] = OfKind(getattr(self._client.crm.objects, self._api), kind)
+            return self._made[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(OBJECT_KINDS)
+
+    def __len__(self) -> int:
+        return len(OBJECT_KINDS)
+
+
+class OfKind:
+    """An API of the SDK's generic objects package with its `object_type` given: `read`,
+    `get_page`, `do_search`... take the arguments of the same method of the kind's own
+    package."""
+
+    def __init__(self, api: Any, kind: str) -> None:
+        self.api, self.kind = api, kind
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        return functools.partial(getattr(self.api, name), self.kind)
+
+
 class HubSpotApi:
     """The SDK's API clients of one portal, each call paced, counted and retried."""
 
@@ -177,35 +216,13 @@ class HubSpotApi:
         client = HubSpot(
             access_token=access_token, host=self.host, retry=Retry(total=0, raise_on_status=False)
         )
-        # The SDK builds a new API client (and connection pool) on every attribute access.
-        crm = client.crm
-        self.contacts_basic = crm.contacts.basic_api
-        self.contacts_search = crm.contacts.search_api
-        self.contacts_batch = crm.contacts.batch_api
-        self.properties = crm.properties.core_api
-        self.groups = crm.properties.groups_api
-        self.objects = {
-            "meetings": crm.objects.meetings.basic_api,
-            "calls": crm.objects.calls.basic_api,
-            "emails": crm.objects.emails.basic_api,
-            "deals": crm.deals.basic_api,
-        }
-        self.search = {
-            "meetings": crm.objects.meetings.search_api,
-            "calls": crm.objects.calls.search_api,
-            "emails": crm.objects.emails.search_api,
-            "deals": crm.deals.search_api,
-        }
-        self.batches = {
-            "meetings": crm.objects.meetings.batch_api,
-            "calls": crm.objects.calls.batch_api,
-            "emails": crm.objects.emails.batch_api,
-            "deals": crm.deals.batch_api,
-        }
-        self.pipelines = crm.pipelines.pipelines_api
-        self.associations = crm.associations.v4.batch_api
-        self.forms = client.marketing.forms.forms_api
-        self.web_events = client.events.events_api
+        # The SDK builds a new API client (and connection pool) on every attribute access,
+        # and the first access of each imports its whole package with all its models: each
+        # client is made on first use and kept, so a trigger loads only the APIs it calls.
+        self._client = client
+        self.objects: Mapping[str, Any] = ObjectApis(client, "basic_api")
+        self.search: Mapping[str, Any] = ObjectApis(client, "search_api")
+        self.batches: Mapping[str, Any] = ObjectApis(client, "batch_api")
         self._features: dict[str, bool] = {}
         self._features_lock = threading.Lock()
         self._facts: dict[str, tuple[float, Any]] = {}
@@ -222,6 +239,42 @@ class HubSpotApi:
             clock=clock,
             seed=seed,
         )
+
+    @functools.cached_property
+    def contacts_basic(self) -> Any:
+        return self._client.crm.contacts.basic_api
+
+    @functools.cached_property
+    def contacts_search(self) -> Any:
+        return self._client.crm.contacts.search_api
+
+    @functools.cached_property
+    def contacts_batch(self) -> Any:
+        return self._client.crm.contacts.batch_api
+
+    @functools.cached_property
+    def properties(self) -> Any:
+        return self._client.crm.properties.core_api
+
+    @functools.cached_property
+    def groups(self) -> Any:
+        return self._client.crm.properties.groups_api
+
+    @functools.cached_property
+    def pipelines(self) -> Any:
+        return self._client.crm.pipelines.pipelines_api
+
+    @functools.cached_property
+    def associations(self) -> Any:
+        return self._client.crm.associations.v4.batch_api
+
+    @functools.cached_property
+    def forms(self) -> Any:
+        return self._client.marketing.forms.forms_api
+
+    @functools.cached_property
+    def web_events(self) -> Any:
+        return self._client.events.events_api
 
     def call(self, operation: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """`fn(*args, **kwargs)` under the call policy: paced, counted, retried."""

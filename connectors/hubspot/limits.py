@@ -15,7 +15,10 @@ will now appear for OAuth authenticated calls": "there is no daily limit for the
 
 from __future__ import annotations
 
-from connectors.policy import Clock, DailyBudget, Limit, RollingWindow
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from connectors.policy import Clock, DailyBudget, Limit
 
 SEARCH_OPERATIONS = frozenset(
     {"contacts.search", "meetings.search", "calls.search", "emails.search", "deals.search"}
@@ -42,6 +45,8 @@ def hubspot_limits(tier: str, clock: Clock | None = None) -> list[Limit]:
     land inside HubSpot's window next to the ones before it, and each 429 costs
     its Retry-After. The margin costs 2% of the throughput (5% on search).
     """
+    from connectors.policy import Limit, RollingWindow
+
     base, _, addon = tier.strip().lower().partition("+")
     if base == OAUTH and not addon:
         per_10s = _OAUTH_PER_10S
@@ -77,6 +82,8 @@ def hubspot_daily_budget(
     """A private app's requests per day for a tier, of which a run spends at most `per_run`
     and all apps together at most `in_all`; the API limit increase adds a million. An OAuth
     app has no daily limit."""
+    from connectors.policy import DailyBudget
+
     hubspot_limits(tier)  # the same tier names, the same error for an unknown one
     base, _, addon = tier.strip().lower().partition("+")
     if base == OAUTH:

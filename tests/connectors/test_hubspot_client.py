@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import traceback
 from typing import Any
 
@@ -80,3 +83,36 @@ def test_an_error_answer_that_echoes_the_token_never_carries_it_into_the_error()
     # SDK's exception, which quotes the answer whole, is not chained to it.
     shown = "".join(traceback.format_exception(failed.value))
     assert token not in shown and "Bearer" not in shown
+
+
+def test_each_sdk_api_is_made_on_first_use_and_imports_only_its_package() -> None:
+    code = (
+        "import json, sys\n"
+        "from connectors.hubspot.client import HubSpotApi\n"
+        f"api = HubSpotApi({TOKEN!r}, host='http://127.0.0.1:9')\n"
+        "before = sorted(m for m in sys.modules if m.startswith('hubspot.crm.'))\n"
+        "first = api.contacts_basic\n"
+        "deal = api.batches['deals']\n"
+        "same = first is api.contacts_basic and deal is api.batches['deals']\n"
+        "after = {m.split('.')[2] for m in sys.modules if m.startswith('hubspot.crm.')}\n"
+        "after |= {m for m in sys.modules if m.startswith(('hubspot.marketing.', 'hubspot.events.'))}\n"
+        "print(json.dumps([before, sorted(after), same]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after, same = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == []
+    assert {"contacts", "objects"} <= set(after)
+    assert not set(after) & {"deals", "properties", "pipelines", "associations", "companies"}
+    assert not [name for name in after if name.startswith("hubspot.")]  # forms, web events
+    assert same
+
+
+def test_the_object_apis_are_the_sdks_own_for_each_kind() -> None:
+    client = api()
+    assert list(client.objects) == ["meetings", "calls", "emails", "deals"]
+    deals, calls = client.search["deals"], client.batches["calls"]
+    assert type(deals.api).__module__ == "hubspot.crm.objects.api.search_api"
+    assert deals.do_search.args == ("deals",)  # /crm/v3/objects/deals/search
+    assert calls.read.args == ("calls",)
+    with pytest.raises(KeyError):
+        client.objects["tickets"]

@@ -7,6 +7,7 @@ added to the command line shows here."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,3 +35,22 @@ def test_help_loads_nothing_heavy() -> None:
 
 def test_validate_reads_the_rules_without_numpy_the_store_or_the_settings() -> None:
     assert loaded_after("validate", str(RULES)) == {"pydantic"}
+
+
+def test_the_lambda_handler_and_its_settings_load_no_sdk_store_or_engine() -> None:
+    """A serverless cold start pays for these only on the request that needs them."""
+    sdks = ("hubspot", "simple_salesforce", "mailchimp_marketing", "requests", "urllib3")
+    heavy = (*sdks, "sqlalchemy", "numpy", "pyarrow", "yaml", "rich", "typer", "tenacity")
+    code = (
+        "import json, sys\n"
+        "import sync.web.aws\n"
+        "from sync.config import read_settings\n"
+        "read_settings()\n"
+        f"print(json.dumps([m for m in {list(heavy)!r} if m in sys.modules]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
+    env["LEADSCORE_HUBSPOT__ACCESS_TOKEN"] = "pat-na1-00000000-0000-0000-0000-000000000000"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
