@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors.protocol import Page
 from sandbox import Sandbox
-from scoring import RuleSet, load_rules
+from scoring import RuleSet
 from sync import Leadscore
 from sync.demo import sandbox_settings
 from sync.settings import Settings
@@ -23,7 +26,6 @@ from sync.web.endpoint import Ask, Context, Outcome
 from sync.web.messages import Refused, WebhookRequest, WebhookResponse, json_response
 
 EVENTS = Path(__file__).parent / "events"
-RULES = Path(__file__).parents[3] / "scoring" / "rulesets" / "default.yaml"
 
 
 def event(name: str) -> dict[str, Any]:
@@ -54,6 +56,8 @@ class EchoEndpoint:
                 "params": request.params(),
                 "headers": dict(request.headers),
                 "body": base64.b64encode(request.body).decode(),
+                "size": len(request.body),
+                "tail": request.body[-8:].decode("latin-1"),
                 "url": request.url,
             },
             {"x-echo": "1"},
@@ -91,23 +95,65 @@ def echo_core(tmp_path: Path) -> Iterator[WebhookCore]:
     core.close()
 
 
-@pytest.fixture(scope="module")
-def rules() -> RuleSet:
-    return load_rules(RULES)
-
-
 @pytest.fixture
 def box() -> Iterator[Sandbox]:
     with Sandbox(people=30, seed=7) as sandbox:
         yield sandbox
 
 
-@pytest.fixture
-def opened(box: Sandbox, rules: RuleSet, tmp_path: Path) -> Iterator[Leadscore]:
-    settings = sandbox_settings(box, f"sqlite:///{tmp_path / 'state.db'}")
-    with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
+@contextmanager
+def opened_on(
+    box: Sandbox, rules: RuleSet, state: Path, settings: Settings | None = None, **open_with: Any
+) -> Iterator[Leadscore]:
+    """A `Leadscore` on the sandbox (its own settings unless given), set up, over `state`."""
+    chosen = settings or sandbox_settings(box, f"sqlite:///{state}")
+    with Leadscore.open(chosen, rules=rules, pace=box.clock, **open_with) as app:
         app.setup()
         yield app
+
+
+@pytest.fixture
+def opened(box: Sandbox, rules: RuleSet, tmp_path: Path) -> Iterator[Leadscore]:
+    with opened_on(box, rules, tmp_path / "state.db") as app:
+        yield app
+
+
+class Counting:
+    """A connector that logs its fetches, can hold them until let go, and fails on demand:
+    every fetch (`fail_all`) or a record's (`fail`)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.fetched: list[str] = []
+        self.fail: dict[str, Exception] = {}
+        self.fail_all: Exception | None = None
+        self.hold: threading.Event | None = None
+        self.lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    @property
+    def fetches(self) -> int:
+        return len(self.fetched)
+
+    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
+        with self.lock:
+            self.fetched.append(str(record_id))
+        if self.hold is not None:
+            assert self.hold.wait(30)
+        if self.fail_all is not None:
+            raise self.fail_all
+        if record_id in self.fail:
+            raise self.fail[record_id]
+        return self.inner.fetch(record_id, email=email)
+
+    @classmethod
+    def installed(cls, app: Leadscore) -> Counting:
+        """Wraps `app`'s first connector, in place."""
+        counting = cls(app.job.connectors[0])
+        app.job.connectors[0] = counting  # type: ignore[call-overload]
+        return counting
 
 
 def install_core(app: Leadscore, **settings: Any) -> WebhookCore:

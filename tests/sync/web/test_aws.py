@@ -27,11 +27,10 @@ from tests.sync.web.cloud import (
     event,
     install_core,
     opened,
-    rules,
     sandbox_core,
 )
 
-__all__ = ["box", "echo_core", "opened", "rules", "sandbox_core"]  # fixtures used here
+__all__ = ["box", "echo_core", "opened", "sandbox_core"]  # fixtures used here
 
 LONG = LambdaContext(900_000)
 

@@ -19,19 +19,16 @@ from typing import Any
 import pytest
 
 from connectors.errors import RateLimited
-from connectors.protocol import Connector, Page
 from sandbox import Sandbox
-from scoring import RuleSet, load_rules
+from scoring import RuleSet
 from sync import Leadscore
-from sync.demo import sandbox_settings
 from sync.errors import NotConfigured
 from sync.settings import Settings
 from sync.trigger import queued_entries
 from sync.web.core import WebhookCore
 from sync.web.endpoint import Ask, Context, Outcome, score_payload
 from sync.web.messages import BODY_LIMIT, Refused, WebhookRequest, WebhookResponse, json_response
-
-RULES = Path(__file__).parents[3] / "scoring" / "rulesets" / "default.yaml"
+from tests.sync.web.cloud import Counting, opened_on
 
 
 @dataclass
@@ -69,34 +66,6 @@ class IdsEndpoint:
         return refused.response()
 
 
-class Counting:
-    """A connector that counts its fetches and can hold them until let go."""
-
-    def __init__(self, inner: Connector) -> None:
-        self.inner = inner
-        self.fetches = 0
-        self.hold: threading.Event | None = None
-        self.raise_: Exception | None = None
-        self.lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
-        with self.lock:
-            self.fetches += 1
-        if self.hold is not None:
-            assert self.hold.wait(30)
-        if self.raise_ is not None:
-            raise self.raise_
-        return self.inner.fetch(record_id, email=email)
-
-
-@pytest.fixture(scope="module")
-def rules() -> RuleSet:
-    return load_rules(RULES)
-
-
 @pytest.fixture
 def box() -> Iterator[Sandbox]:
     with Sandbox(people=40, seed=5) as sandbox:
@@ -105,12 +74,8 @@ def box() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def opened(box: Sandbox, rules: RuleSet, tmp_path: Path) -> Iterator[tuple[Leadscore, Counting]]:
-    settings = sandbox_settings(box, f"sqlite:///{tmp_path / 'state.db'}")
-    with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
-        app.setup()
-        counting = Counting(app.job.connectors[0])
-        app.job.connectors[0] = counting  # type: ignore[call-overload]
-        yield app, counting
+    with opened_on(box, rules, tmp_path / "state.db") as app:
+        yield app, Counting.installed(app)
 
 
 def core_for(app: Leadscore, endpoint: IdsEndpoint, opens: list[int] | None = None) -> WebhookCore:
@@ -290,7 +255,9 @@ def test_the_callers_time_counts_from_its_arrival_and_a_failed_opening_is_rememb
 def test_a_rate_limited_system_asks_the_caller_to_come_back(opened: Any, box: Sandbox) -> None:
     app, counting = opened
     core = core_for(app, IdsEndpoint())
-    counting.raise_ = RateLimited("hubspot", "contacts.get", "slow down", status=429, retry_after=7)
+    counting.fail_all = RateLimited(
+        "hubspot", "contacts.get", "slow down", status=429, retry_after=7
+    )
     assert post(core, ids_of(box, 1)).json() == [{"refused": 429}]
 
 

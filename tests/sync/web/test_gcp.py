@@ -19,9 +19,9 @@ from sync.web import serverless
 from sync.web.core import WebhookCore
 from sync.web.gcp import pubsub_mode
 from sync.web.messages import BODY_LIMIT
-from tests.sync.web.cloud import box, echo_core, event, install_core, opened, rules
+from tests.sync.web.cloud import box, echo_core, event, install_core, opened
 
-__all__ = ["box", "echo_core", "opened", "rules"]  # fixtures used here
+__all__ = ["box", "echo_core", "opened"]  # fixtures used here
 
 SOURCE = str(Path(__file__).parents[3] / "sync" / "web" / "gcp.py")
 STRUCTURED = {"Content-Type": "application/cloudevents+json"}

@@ -26,9 +26,8 @@ from connectors.errors import RateLimited
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.protocol import Connector, Page
 from sandbox import Sandbox
-from scoring import RuleSet, load_rules
+from scoring import RuleSet
 from sync import Leadscore
-from sync.demo import sandbox_settings
 from sync.locks import RunLock
 from sync.settings import Settings
 from sync.trigger import queued_entries
@@ -37,8 +36,8 @@ from sync.web.endpoint import Context
 from sync.web.hubspot import HubSpotEndpoint, hubspot_body, record_asked, record_named
 from sync.web.hubspot_auth import authenticate_hubspot, decoded_uri, v3_signature
 from sync.web.messages import BODY_LIMIT, Refused, WebhookRequest, WebhookResponse
+from tests.sync.web.cloud import opened_on
 
-RULES = Path(__file__).parents[3] / "scoring" / "rulesets" / "default.yaml"
 SECRET = "9b1f-client-secret-do-not-log"
 API_KEY = "key-7c2e-do-not-log"
 KEY_NAME = "X-Leadscore-Key"
@@ -115,11 +114,6 @@ def request(
 # -- the application on the sandbox -------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def rules() -> RuleSet:
-    return load_rules(RULES)
-
-
 @pytest.fixture
 def box() -> Iterator[Sandbox]:
     with Sandbox(people=20, seed=11) as sandbox:
@@ -128,9 +122,7 @@ def box() -> Iterator[Sandbox]:
 
 @pytest.fixture
 def app(box: Sandbox, rules: RuleSet, tmp_path: Path) -> Iterator[Leadscore]:
-    settings = sandbox_settings(box, f"sqlite:///{tmp_path / 'state.db'}")
-    with Leadscore.open(settings, rules=rules, pace=box.clock) as opened:
-        opened.setup()
+    with opened_on(box, rules, tmp_path / "state.db") as opened:
         yield opened
 
 

@@ -17,20 +17,15 @@ from hypothesis import strategies as st
 
 from connectors.mailchimp.keys import member_key
 from sandbox import Sandbox
-from scoring import RuleSet, load_rules
+from scoring import RuleSet
 from sync import Leadscore
 from sync.settings import Settings, isolated_settings
 from sync.web.core import WebhookCore
 from sync.web.mailchimp import MailchimpEndpoint
 from sync.web.messages import BODY_LIMIT, WebhookRequest, WebhookResponse
+from tests.sync.web.cloud import opened_on
 
-RULES = Path(__file__).parents[3] / "scoring" / "rulesets" / "default.yaml"
 SECRET = "mc-hook-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def rules() -> RuleSet:
-    return load_rules(RULES)
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +44,7 @@ def app(
     box: Sandbox, rules: RuleSet, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Leadscore]:
     state = tmp_path_factory.mktemp("mailchimp-hook") / "state.db"
-    with Leadscore.open(settings_for(box, state), rules=rules, pace=box.clock) as opened:
-        opened.setup()
+    with opened_on(box, rules, state, settings_for(box, state)) as opened:
         yield opened
 
 

@@ -24,11 +24,9 @@ from hypothesis import strategies as st
 from pydantic import SecretStr, ValidationError
 
 from connectors.errors import ApiError, RateLimited
-from connectors.protocol import Page
 from connectors.salesforce.settings import SalesforceSettings
 from sandbox import Sandbox
-from scoring import RuleSet, load_rules
-from sync import Leadscore
+from scoring import RuleSet
 from sync.config import setting_problem
 from sync.demo import sandbox_settings
 from sync.store import StateStore
@@ -37,8 +35,8 @@ from sync.web.messages import Refused, WebhookRequest, WebhookResponse
 from sync.web.replay import digest, first_seen, forget
 from sync.web.salesforce import OutboundEndpoint, parse_flow
 from sync.web.salesforce_soap import ACK, case_safe, parse_outbound, person_id, same_org
+from tests.sync.web.cloud import Counting, opened_on
 
-RULES = Path(__file__).parents[3] / "scoring" / "rulesets" / "default.yaml"
 SECRET = "s3cret-Outbound-0123456789abcdef"
 SCORE = "Leadscore_Score__c"
 
@@ -82,34 +80,6 @@ def note_id(n: int) -> str:
     return case_safe(f"04l{n:012d}")
 
 
-class Counting:
-    """The Salesforce connector, counting fetches per record, failing some on demand."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.fetched: list[str] = []
-        self.fail: dict[str, Exception] = {}
-        self.hold: threading.Event | None = None
-        self.lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
-        with self.lock:
-            self.fetched.append(str(record_id))
-        if self.hold is not None:
-            assert self.hold.wait(30)
-        if record_id in self.fail:
-            raise self.fail[record_id]
-        return self.inner.fetch(record_id, email=email)
-
-
-@pytest.fixture(scope="module")
-def rules() -> RuleSet:
-    return load_rules(RULES)
-
-
 @pytest.fixture
 def box() -> Iterator[Sandbox]:
     with Sandbox(people=40, seed=5) as sandbox:
@@ -126,10 +96,8 @@ def hook(box: Sandbox, rules: RuleSet, tmp_path: Path) -> Iterator[tuple[Webhook
         }
     )
     settings = settings.model_copy(update={"salesforce": section})
-    with Leadscore.open(settings, rules=rules, pace=box.clock, http=box.sessions()) as app:
-        app.setup()
-        counting = Counting(app.job.connectors[0])
-        app.job.connectors[0] = counting  # type: ignore[call-overload]
+    with opened_on(box, rules, tmp_path / "state.db", settings, http=box.sessions()) as app:
+        counting = Counting.installed(app)
         core = WebhookCore(settings, open_app=lambda _: app)
         yield core, counting
         core.close()
