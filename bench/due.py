@@ -267,7 +267,7 @@ def read_columns(url: str) -> dict[str, float]:
     (safe here: no other connection to the file is open in this process)."""
     import adbc_driver_sqlite.dbapi
 
-    from sync.arrow_worker import BATCH_ROWS
+    from sync.arrow_worker import WHOLE
     from sync.columns import compiled
     from sync.readback import activities_query
 
@@ -275,7 +275,7 @@ def read_columns(url: str) -> dict[str, float]:
     text, parameters = compiled(activities_query(None, None), "sqlite")
     database = url.removeprefix("sqlite:///")
     with adbc_driver_sqlite.dbapi.connect(database) as adbc, adbc.cursor() as cursor:
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": BATCH_ROWS})
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": WHOLE})
         cursor.execute(text, parameters or None)
         rows = cursor.fetch_arrow_table().num_rows
     usage = resource.getrusage(resource.RUSAGE_SELF)
