@@ -118,6 +118,7 @@ def people_of(batches: Iterable[pa.RecordBatch]) -> People:
     records: dict[str, list[tuple[str, str]]] = {}
     own: dict[tuple[str, str], Mapping[str, Any]] = {}
     parsed: dict[str, Mapping[str, Any]] = {}
+    texts: dict[str, str] = {}
     for batch in batches:
         cells = [batch.column(name).to_pylist() for name in PERSON_COLUMNS]
         for pid, email, system, record, text in zip(*cells, strict=True):
@@ -130,7 +131,7 @@ def people_of(batches: Iterable[pa.RecordBatch]) -> People:
             if pulled is None:  # records often share their attributes' text ({} for most)
                 if len(parsed) >= PARSED_KEPT:
                     parsed.clear()
-                pulled = parsed[text] = json.loads(text)
+                pulled = parsed[text] = shared(json.loads(text), texts)
             attributes = merged[pid]
             if not attributes and pid not in own_merge:
                 merged[pid] = pulled  # the first record's, shared until a second comes
@@ -150,6 +151,15 @@ def people_of(batches: Iterable[pa.RecordBatch]) -> People:
         for pid in merged
     ]
     return People(contacts, activity_columns([]), records, own)
+
+
+def shared(attributes: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
+    """The attributes with each name and text value one object across records (most
+    records repeat a country, an industry, a title): `texts` holds them."""
+    return {
+        sys.intern(key): texts.setdefault(value, value) if type(value) is str else value
+        for key, value in attributes.items()
+    }
 
 
 def activities_query(
@@ -226,7 +236,9 @@ def activity_columns(
     `with_ids`: the query gave each activity's id)."""
     names = [c.name for c in SPLIT_COLUMNS[:-1]]
     texts = {name: Distinct() for name in ("system", "type", "extra", *names[:-1])}
-    amounts: list[pa.Array] = []
+    # copies: a column read from a stream is a view of its whole batch, kept alive by it
+    amounts: list[np.ndarray] = []
+    unset: list[np.ndarray] = []
     person: list[np.ndarray] = []
     at: list[np.ndarray] = []
     ids: list[str] | None = [] if with_ids else None
@@ -236,12 +248,20 @@ def activity_columns(
             batch = batch.slice(1)
         for name, found in texts.items():
             found.add(batch.column(name))
-        amounts.append(batch.column("amount"))
-        person.append(batch.column("person_id").to_numpy().astype(np.int64, copy=False))
-        at.append(batch.column("occurred_at").to_numpy().astype(np.float64, copy=False))
+        amount = batch.column("amount")
+        amounts.append(np.array(pc.fill_null(amount, 0.0).to_numpy(zero_copy_only=False)))
+        unset.append(np.array(amount.is_null().to_numpy(zero_copy_only=False)))
+        person.append(np.array(batch.column("person_id").to_numpy(), dtype=np.int64))
+        at.append(np.array(batch.column("occurred_at").to_numpy(), dtype=np.float64))
         if ids is not None:
             ids += ids_of(batch)
-    amount = pa.chunked_array(amounts, pa.float64())
+        del batch, amount
+    amount = (
+        pa.array(np.concatenate(amounts), pa.float64(), mask=np.concatenate(unset))
+        if amounts
+        else pa.array([], pa.float64())
+    )
+    del amounts, unset
     split: dict[str, Any] = {"amount": amount}
     attributes: dict[str, Column] = {}
     for name in names:
