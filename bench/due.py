@@ -235,15 +235,19 @@ def local_pass(url: str, at: float, full: bool) -> dict[str, float]:
     summary = SyncSummary("bench")
     scored = score_due(job, SyncOptions(full=full), summary, as_of)
     written = scored.written.get("hubspot", {})
-    row_of = {int(pid): row for row, pid in enumerate(scored.batch.contact_ids)}
-    changed = {}
+    row_of = {pid: row for row, pid in enumerate(scored.batch.contact_ids)}
+    changed, part = 0, {}
     for person, records in scored.people.records.items():
-        row = row_of[int(person)]
+        row = row_of[person]
         for _system, record in records:
             values = fields.values(scored.batch, row, as_of)
             if fields.differs(values, written.get(record)):
-                changed[record] = values
-    store.record_written("hubspot", changed, as_of)
+                part[record] = values
+        if len(part) >= CHUNK:  # recorded a chunk at a time, as a write phase records
+            store.record_written("hubspot", part, as_of)
+            changed, part = changed + len(part), {}
+    store.record_written("hubspot", part, as_of)
+    changed += len(part)
     save_unplanned(job, scored, WritePlan())
     save_written(job, scored, WritePlan(), {})
     store.close()
@@ -252,7 +256,7 @@ def local_pass(url: str, at: float, full: bool) -> dict[str, float]:
     return {
         "persons": summary.persons,
         "scored": summary.rescored,
-        "changed": len(changed),
+        "changed": changed,
         "cpu": usage.ru_utime + usage.ru_stime + workers.ru_utime + workers.ru_stime,
         "engine_cpu": engine_cpu,
         "wall": time.perf_counter() - began,
@@ -267,7 +271,7 @@ def read_columns(url: str) -> dict[str, float]:
     (safe here: no other connection to the file is open in this process)."""
     import adbc_driver_sqlite.dbapi
 
-    from sync.arrow_worker import BATCH_ROWS
+    from sync.arrow_worker import WHOLE
     from sync.columns import compiled
     from sync.readback import activities_query
 
@@ -275,7 +279,7 @@ def read_columns(url: str) -> dict[str, float]:
     text, parameters = compiled(activities_query(None, None), "sqlite")
     database = url.removeprefix("sqlite:///")
     with adbc_driver_sqlite.dbapi.connect(database) as adbc, adbc.cursor() as cursor:
-        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": BATCH_ROWS})
+        cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": WHOLE})
         cursor.execute(text, parameters or None)
         rows = cursor.fetch_arrow_table().num_rows
     usage = resource.getrusage(resource.RUSAGE_SELF)

@@ -32,9 +32,32 @@ from scoring import CategoricalColumn, Column, NumericColumn, column_from_values
 
 ArrowSchema = Mapping[str, pa.DataType]
 """The Arrow type of each column a query selects, in its order."""
-TableReader = Callable[[sa.Select[Any], ArrowSchema], pa.Table]
+BatchReader = Callable[[sa.Select[Any], ArrowSchema], Iterator[pa.RecordBatch]]
+
+
+class TableReader:
+    """Reads a query into Arrow with the schema given: as one table (`reader(query,
+    schema)`), or batch by batch (`reader.batches`), each batch read to its end before
+    the next query. `infers`: the types come from the values read (the SQLite worker),
+    so a query that may begin with a column of NULLs only begins with a row of its
+    types (`WORKER_BATCH_ROWS`)."""
+
+    def __init__(self, batches: BatchReader, infers: bool = False) -> None:
+        self.batches = batches
+        self.infers = infers
+
+    def __call__(self, query: sa.Select[Any], schema: ArrowSchema) -> pa.Table:
+        found = list(self.batches(query, schema))
+        return pa.Table.from_batches(found, schema=pa.schema(list(schema.items())))
+
 
 WORKER = Path(__file__).with_name("arrow_worker.py")
+WORKER_BATCH_ROWS = 1 << 17
+"""Rows per batch the worker sends, as the driver reads them. The driver takes a column's
+type from the values of its first batch (a column of NULLs only it takes as integers:
+apache/arrow-adbc#581) and fails on a later batch whose values differ; the worker
+answers in one batch when a full first batch has a column of NULLs only, and the
+activities query, which would most often, leads with a row of its types."""
 
 
 def compiled(query: sa.Select[Any], dialect: str) -> tuple[str, list[Any]]:
@@ -83,7 +106,11 @@ def column_reader(connection: Connection, adbc: bool = True) -> Iterator[TableRe
     ADBC cannot reach the store, or `adbc` is False). ADBC reads what is committed."""
     target = adbc_target(connection) if adbc else None
     if target is None:
-        yield lambda query, schema: rows_to_table(connection.execute(query).all(), schema)
+
+        def through_rows(query: sa.Select[Any], schema: ArrowSchema) -> Iterator[pa.RecordBatch]:
+            yield from rows_to_table(connection.execute(query).all(), schema).to_batches()
+
+        yield TableReader(through_rows)
         return
     driver, database = target
     if driver == "sqlite":
@@ -94,14 +121,15 @@ def column_reader(connection: Connection, adbc: bool = True) -> Iterator[TableRe
 
     opened = adbc_driver_postgresql.dbapi.connect(database)
 
-    def read_here(query: sa.Select[Any], schema: ArrowSchema) -> pa.Table:
+    def read_here(query: sa.Select[Any], schema: ArrowSchema) -> Iterator[pa.RecordBatch]:
         text, parameters = compiled(query, driver)
         with opened.cursor() as cursor:
             cursor.execute(text, parameters or None)
-            return conformed(cursor.fetch_arrow_table(), schema)
+            for batch in cursor.fetch_record_batch():
+                yield conformed(batch, schema)
 
     try:
-        yield read_here
+        yield TableReader(read_here)
     finally:
         opened.close()
 
@@ -121,37 +149,45 @@ def sqlite_worker(database: str) -> Iterator[TableReader]:
         assert worker.stdin is not None and worker.stdout is not None
         asks, answers = worker.stdin, pa.PythonFile(worker.stdout, mode="r")
 
-        def read(query: sa.Select[Any], schema: ArrowSchema) -> pa.Table:
+        def read(query: sa.Select[Any], schema: ArrowSchema) -> Iterator[pa.RecordBatch]:
             text, parameters = compiled(query, "sqlite")
             try:
-                asks.write((json.dumps([database, text, parameters]) + "\n").encode())
+                asks.write(
+                    (json.dumps([database, text, parameters, WORKER_BATCH_ROWS]) + "\n").encode()
+                )
                 asks.flush()
-                table = pa.ipc.open_stream(answers).read_all()
+                stream = pa.ipc.open_stream(answers)
+                while True:
+                    try:
+                        batch = stream.read_next_batch()
+                    except StopIteration:
+                        return
+                    yield conformed(batch, schema)
             except (OSError, pa.ArrowInvalid) as error:
                 worker.kill()
                 worker.wait()
                 said.seek(0)
                 problem = said.read().decode(errors="replace").strip()
                 raise RuntimeError(f"reading the store failed: {problem or error}") from error
-            return conformed(table, schema)
 
         try:
-            yield read
+            yield TableReader(read, infers=True)
         finally:
             with contextlib.suppress(OSError):
                 asks.close()  # the end of its input ends it
-            worker.wait()
+            # and an answer left unread (the reader stopped by an error) ends its writing
             worker.stdout.close()
+            worker.wait()
 
 
-def conformed(table: pa.Table, schema: ArrowSchema) -> pa.Table:
-    """The table with the schema's names and types (a driver may answer an all-NULL
+def conformed(batch: pa.RecordBatch, schema: ArrowSchema) -> pa.RecordBatch:
+    """The batch with the schema's names and types (a driver may answer an all-NULL
     column as integers, or an integer column as 32 bits)."""
     arrays = [
         column if column.type == kind else column.cast(kind)
-        for column, kind in zip(table.columns, schema.values(), strict=True)
+        for column, kind in zip(batch.columns, schema.values(), strict=True)
     ]
-    return pa.table(arrays, names=list(schema))
+    return pa.RecordBatch.from_arrays(arrays, names=list(schema))
 
 
 def rows_to_table(rows: Sequence[Sequence[Any]], schema: ArrowSchema) -> pa.Table:
@@ -172,10 +208,44 @@ def dictionary_codes(array: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, lis
     return codes, encoded.dictionary.to_pylist()
 
 
+class Distinct:
+    """A text column read batch by batch, kept as codes over its distinct texts in the
+    order they first appear: what `dictionary_codes` gives for the whole column."""
+
+    def __init__(self) -> None:
+        self.index: dict[Any, int] = {}
+        self.parts: list[np.ndarray] = []
+
+    def add(self, array: pa.Array | pa.ChunkedArray) -> None:
+        codes, values = dictionary_codes(array)
+        index = self.index
+        mapped = [index.setdefault(value, len(index)) for value in values]
+        self.parts.append(np.array([*mapped, -1], dtype=np.int32)[codes])
+
+    def codes(self) -> np.ndarray:
+        """Every row's code (-1: NULL); the batches' own codes are let go."""
+        if len(self.parts) != 1:
+            self.parts = [np.concatenate(self.parts) if self.parts else np.zeros(0, np.int32)]
+        return self.parts[0]
+
+    @property
+    def distinct(self) -> list[Any]:
+        return list(self.index)
+
+    def cells(self) -> pa.Array:
+        """Every row's text, NULL where it was."""
+        codes = self.codes()
+        return pa.array(self.distinct, pa.string()).take(pa.array(codes, mask=codes < 0))
+
+
 def text_column(array: pa.Array | pa.ChunkedArray) -> CategoricalColumn:
     """A text column as the engine's: each distinct text stripped, blank ones missing
     (as `scoring.column_from_values` makes it), found by Arrow at C speed."""
-    codes, distinct = dictionary_codes(array)
+    return text_column_of(*dictionary_codes(array))
+
+
+def text_column_of(codes: np.ndarray, distinct: list[Any]) -> CategoricalColumn:
+    """`text_column` of a column given as codes over its distinct texts."""
     per_distinct = column_from_values(distinct)
     assert isinstance(per_distinct, CategoricalColumn)
     spread_out = spread(per_distinct, codes)
@@ -206,7 +276,11 @@ def json_columns(array: pa.Array | pa.ChunkedArray) -> dict[str, Column]:
     """The keys of a column of JSON objects, each as a column: every distinct text is
     parsed once (most rows share a few texts), and each key's column is made over the
     distinct texts, then given to the rows."""
-    codes, distinct = dictionary_codes(array)
+    return json_columns_of(*dictionary_codes(array))
+
+
+def json_columns_of(codes: np.ndarray, distinct: list[Any]) -> dict[str, Column]:
+    """`json_columns` of a column given as codes over its distinct texts."""
     parsed = [{} if text == "{}" else json.loads(text) for text in distinct]
     keys = dict.fromkeys(key for found in parsed for key in found)
     return {

@@ -90,6 +90,10 @@ _DUE_BY_ADDRESS = _DUE + "email IN"
 """Every mark counts, also of a person due already: a run may have read it before."""
 
 
+DUES_CHUNK = 50_000
+"""Persons whose due moment one statement saves."""
+
+
 def save_dues(
     connection: Connection,
     person_ids: Sequence[int],
@@ -97,19 +101,24 @@ def save_dues(
     marks: Mapping[int, int],
 ) -> None:
     """Each person's next due moment, in bulk (`NEVER` for infinity), for the persons
-    whose count of marks is still the one in `marks` (`marks_of`, read before scoring)."""
-    rows = [
-        {"pid": int(p), "when": min(float(d), NEVER), "seen": marks[int(p)]}
-        for p, d in zip(person_ids, due, strict=True)
-        if int(p) in marks
-    ]
-    if not rows:
-        return
+    whose count of marks is still the one in `marks` (`marks_of`, read before scoring),
+    a chunk of persons at a time (a million rows of parameters at once would cost more
+    memory than the scoring)."""
     statement = sa.update(persons).where(
         persons.c.id == sa.bindparam("pid"),
         sa.func.coalesce(persons.c.marked, 0) == sa.bindparam("seen"),
     )
-    connection.execute(statement.values(due=sa.bindparam("when")), rows)
+    for start in range(0, len(person_ids), DUES_CHUNK):
+        part = zip(
+            person_ids[start : start + DUES_CHUNK], due[start : start + DUES_CHUNK], strict=True
+        )
+        rows = [
+            {"pid": int(p), "when": min(float(d), NEVER), "seen": marks[int(p)]}
+            for p, d in part
+            if int(p) in marks
+        ]
+        if rows:
+            connection.execute(statement.values(due=sa.bindparam("when")), rows)
 
 
 def due_filter(as_of: float) -> sa.ColumnElement[bool]:

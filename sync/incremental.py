@@ -17,7 +17,7 @@ a run writes exactly what a run that rescored everyone would write.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -39,6 +39,7 @@ from sync.dues import (
     went_back,
 )
 from sync.people import People
+from sync.readback import activity_columns
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import written_of
@@ -53,6 +54,7 @@ class Scored:
 
     batch: ScoreBatch
     people: People
+    """Persons and their records; their activities are let go once scored."""
     written: Written
     due: np.ndarray
     """Epoch seconds per scored person (`inf`: never)."""
@@ -110,6 +112,9 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     summary.rescored = len(people.contacts)
     batch, frame = score_people(job, people, as_of, written, summary.warnings)
     due = as_of.timestamp() + due_in(batch, frame, as_of)
+    # the activities are let go once scored: what follows reads persons and records only
+    del frame
+    people = replace(people, columns=activity_columns([]))
     return Scored(batch, people, written, due, everyone, current, marks, as_of.timestamp())
 
 

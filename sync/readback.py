@@ -4,7 +4,8 @@ records, and activities), each read straight into Arrow columns (`sync.columns`)
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import TYPE_CODES, ActivityType, Column, Contact
-from sync.columns import column_reader, dictionary_codes, json_columns, number_column, text_column
+from sync.columns import (
+    Distinct,
+    column_reader,
+    json_columns_of,
+    number_column,
+    text_column_of,
+)
 from sync.people import ActivityColumns, People
 from sync.schema import SPLIT_COLUMNS, activities, identities, persons
 
@@ -55,9 +62,11 @@ def stored_people(
     schema = {**READ_COLUMNS, **({"activity_id": pa.string()} if activity_ids else {})}
     adbc = adbc and (connection.dialect.name != "sqlite" or worth_a_worker(connection, wanted))
     with column_reader(connection, adbc) as read:
-        found = read(persons_query(wanted, chosen), PERSON_COLUMNS)
-        table = read(activities_query(wanted, chosen, list(schema)), schema)
-    return people_of(found, activity_columns(table))
+        found = people_of(read.batches(persons_query(wanted, chosen), PERSON_COLUMNS))
+        typed = read.infers
+        query = activities_query(wanted, chosen, list(schema), typed=typed)
+        columns = activity_columns(read.batches(query, schema), typed, activity_ids)
+    return People(found.contacts, columns, found.records, found.record_attributes)
 
 
 WORKER_ROWS = 200_000
@@ -93,42 +102,77 @@ def persons_query(
     return query.order_by(persons.c.id, identities.c.system)
 
 
-def people_of(found: pa.Table, columns: ActivityColumns) -> People:
+PARSED_KEPT = 4096
+"""How many distinct attribute texts `people_of` keeps parsed at once: records share a
+few ({} for most); the others are each one record's own."""
+
+
+def people_of(batches: Iterable[pa.RecordBatch]) -> People:
     """Contacts (attributes merged across records, the first system's value standing),
-    their records and each record's own attributes, from the persons query's columns."""
-    merged: dict[int, dict[str, Any]] = {}
+    their records and each record's own attributes, from the persons query's batches
+    (no activity columns yet). A person with one record shares its attributes' mapping
+    with it; no one changes either."""
+    merged: dict[int, Mapping[str, Any]] = {}
+    own_merge: set[int] = set()
     emails: dict[int, str | None] = {}
     records: dict[str, list[tuple[str, str]]] = {}
     own: dict[tuple[str, str], Mapping[str, Any]] = {}
-    parsed: dict[str, dict[str, Any]] = {}
-    cells = (found.column(name).to_pylist() for name in PERSON_COLUMNS)
-    for pid, email, system, record, text in zip(*cells, strict=True):
-        attributes = merged.setdefault(pid, {})
-        emails.setdefault(pid, email)
-        if system is None:
-            continue
-        pulled = parsed.get(text)
-        if pulled is None:  # records often share their attributes' text ({} for most)
-            pulled = parsed[text] = json.loads(text)
-        for key, value in pulled.items():
-            attributes.setdefault(key, value)
-        records.setdefault(str(pid), []).append((system, record))
-        own[(system, record)] = pulled
+    parsed: dict[str, Mapping[str, Any]] = {}
+    texts: dict[str, str] = {}
+    for batch in batches:
+        cells = [batch.column(name).to_pylist() for name in PERSON_COLUMNS]
+        for pid, email, system, record, text in zip(*cells, strict=True):
+            if pid not in merged:
+                merged[pid] = {}
+                emails[pid] = email
+            if system is None:
+                continue
+            pulled = parsed.get(text)
+            if pulled is None:  # records often share their attributes' text ({} for most)
+                if len(parsed) >= PARSED_KEPT:
+                    parsed.clear()
+                pulled = parsed[text] = shared(json.loads(text), texts)
+            attributes = merged[pid]
+            if not attributes and pid not in own_merge:
+                merged[pid] = pulled  # the first record's, shared until a second comes
+            else:
+                if pid not in own_merge:
+                    attributes = merged[pid] = dict(attributes)
+                    own_merge.add(pid)
+                assert isinstance(attributes, dict)
+                for key, value in pulled.items():
+                    attributes.setdefault(key, value)
+            system = sys.intern(system)
+            records.setdefault(str(pid), []).append((system, record))
+            own[(system, record)] = pulled
+        del cells
     contacts = [
         Contact(str(pid), email=emails[pid], attributes=merged[pid], source="store")
         for pid in merged
     ]
-    return People(contacts, columns, records, own)
+    return People(contacts, activity_columns([]), records, own)
+
+
+def shared(attributes: dict[str, Any], texts: dict[str, str]) -> dict[str, Any]:
+    """The attributes with each name and text value one object across records (most
+    records repeat a country, an industry, a title): `texts` holds them."""
+    return {
+        sys.intern(key): texts.setdefault(value, value) if type(value) is str else value
+        for key, value in attributes.items()
+    }
 
 
 def activities_query(
     wanted: list[int] | None,
     chosen: sa.ColumnElement[bool] | None,
     names: list[str] | None = None,
+    *,
+    typed: bool = False,
 ) -> sa.Select[Any]:
     """The activities of persons (all, those `wanted`, or those `chosen`) in a stable
     order: time, then system and id. An activity joins its person by its record, or by
-    address."""
+    address. `typed`: led by a row of each column's type and no activity (person -1,
+    empty texts, a time before any), for a reader that takes types from values."""
     a = activities
     fields = (a.c.system, a.c.activity_id, a.c.type, a.c.occurred_at, *SPLIT_COLUMNS)
     by_record = (
@@ -160,45 +204,102 @@ def activities_query(
         by_record = by_record.where(identities.c.person_id.in_(picked))
         addresses = sa.select(persons.c.email).where(chosen)
         by_email = by_email.where(a.c.email.in_(addresses), chosen)
-    union = sa.union_all(by_record, by_email).subquery()
+    arms = [by_record, by_email]
+    if typed:
+        arms.append(sa.select(*(sa.literal(v).label(k) for k, v in TYPED_ROW.items())))
+    union = sa.union_all(*arms).subquery()
     shown = [union.c[name] for name in names or READ_COLUMNS]
     return sa.select(*shown).order_by(union.c.occurred_at, union.c.system, union.c.activity_id)
 
 
-def activity_columns(table: pa.Table) -> ActivityColumns:
-    """The activities query's answer as the engine's columns: texts dictionary-encoded,
-    each distinct `extra` JSON parsed once, no Python object per row."""
+TYPED_ROW: dict[str, Any] = {
+    "person_id": -1,
+    "system": "",
+    "activity_id": "",
+    "type": "",
+    "occurred_at": float("-inf"),
+    "url": "",
+    "campaign": "",
+    "form": "",
+    "amount": 0.0,
+    "extra": "{}",
+}
+"""The row a `typed` activities query begins with (`activities_query`)."""
+
+
+def activity_columns(
+    batches: Iterable[pa.RecordBatch], typed: bool = False, with_ids: bool = False
+) -> ActivityColumns:
+    """The activities query's answer, batch by batch, as the engine's columns: texts
+    dictionary-encoded, each distinct `extra` JSON parsed once, no Python object per
+    row, no batch kept once read (`typed`: the first row is `TYPED_ROW`'s, left out;
+    `with_ids`: the query gave each activity's id)."""
     names = [c.name for c in SPLIT_COLUMNS[:-1]]
+    texts = {name: Distinct() for name in ("system", "type", "extra", *names[:-1])}
+    # copies: a column read from a stream is a view of its whole batch, kept alive by it
+    amounts: list[np.ndarray] = []
+    unset: list[np.ndarray] = []
+    person: list[np.ndarray] = []
+    at: list[np.ndarray] = []
+    ids: list[str] | None = [] if with_ids else None
+    for n, batch in enumerate(batches):
+        if typed and n == 0:
+            assert batch.num_rows and batch.column("person_id")[0].as_py() == -1
+            batch = batch.slice(1)
+        for name, found in texts.items():
+            found.add(batch.column(name))
+        amount = batch.column("amount")
+        amounts.append(np.array(pc.fill_null(amount, 0.0).to_numpy(zero_copy_only=False)))
+        unset.append(np.array(amount.is_null().to_numpy(zero_copy_only=False)))
+        person.append(np.array(batch.column("person_id").to_numpy(), dtype=np.int64))
+        at.append(np.array(batch.column("occurred_at").to_numpy(), dtype=np.float64))
+        if ids is not None:
+            ids += ids_of(batch)
+        del batch, amount
+    amount = (
+        pa.array(np.concatenate(amounts), pa.float64(), mask=np.concatenate(unset))
+        if amounts
+        else pa.array([], pa.float64())
+    )
+    del amounts, unset
+    split: dict[str, Any] = {"amount": amount}
     attributes: dict[str, Column] = {}
     for name in names:
-        cells = table.column(name)
-        if cells.null_count == len(cells):
+        if name == "amount":
+            if amount.null_count < len(amount):
+                attributes[name] = number_column(amount)
             continue
-        attributes[name] = number_column(cells) if name == "amount" else text_column(cells)
-    for key, column in json_columns(table.column("extra")).items():
+        codes = texts[name].codes()
+        if (codes >= 0).any():
+            attributes[name] = text_column_of(codes, texts[name].distinct)
+            split[name] = texts[name]
+    extra = texts.pop("extra")
+    for key, column in json_columns_of(extra.codes(), extra.distinct).items():
         if key in attributes:  # an amount that was no number stays in the JSON
-            column = either(table.column(key), column)
+            found = split[key]
+            column = either(found if key == "amount" else found.cells(), column)
         attributes[key] = column
-    kind_codes, kinds = dictionary_codes(table.column("type"))
+    kind = texts.pop("type")
     code_of = {t.value: TYPE_CODES[t] for t in ActivityType}
-    type_codes = np.array([code_of[k] for k in kinds], dtype=np.int8)[kind_codes]
+    type_codes = np.array([code_of[k] for k in kind.distinct], dtype=np.int8)[kind.codes()]
+    system = texts.pop("system")
     return ActivityColumns(
-        table.column("person_id").to_numpy().astype(np.int64, copy=False),
+        np.concatenate(person) if person else np.zeros(0, np.int64),
         type_codes,
-        table.column("occurred_at").to_numpy().astype(np.float64, copy=False),
-        text_column(table.column("system")),
+        np.concatenate(at) if at else np.zeros(0, np.float64),
+        text_column_of(system.codes(), system.distinct),
         attributes,
-        ids_of(table) if "activity_id" in table.column_names else None,
+        ids,
     )
 
 
-def ids_of(table: pa.Table) -> list[str]:
+def ids_of(batch: pa.RecordBatch) -> list[str]:
     """Each activity's `system:id`."""
-    joined = pc.binary_join_element_wise(table.column("system"), table.column("activity_id"), ":")
+    joined = pc.binary_join_element_wise(batch.column("system"), batch.column("activity_id"), ":")
     return [str(i) for i in joined.to_pylist()]
 
 
-def either(split: pa.ChunkedArray, rest: Column) -> Column:
+def either(split: pa.Array | pa.ChunkedArray, rest: Column) -> Column:
     """A key with a column of its own and a place in the JSON: the column's value where it
     has one, the JSON's elsewhere (rare: an `amount` some pull gave as text)."""
     from scoring import column_from_values

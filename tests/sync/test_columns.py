@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import sync.columns
 import sync.readback
 from scoring import Activity, ActivityType, Contact, column_from_values
 from sync.columns import compiled, sqlite_worker, values_of
@@ -34,10 +35,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore
     opened.close()
 
 
-@pytest.fixture(autouse=True)
-def always_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every SQLite file is read by the worker here, however small."""
+@pytest.fixture(autouse=True, params=[sync.columns.WORKER_BATCH_ROWS, 1, 2])
+def always_the_worker(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """Every SQLite file is read by the worker here, however small; in its batches, or in
+    batches of one or two rows (a first batch of NULLs only in a column: one batch)."""
     monkeypatch.setattr(sync.readback, "WORKER_ROWS", 0)
+    monkeypatch.setattr(sync.columns, "WORKER_BATCH_ROWS", request.param)
 
 
 def read(store: StateStore, adbc: bool, **options: Any) -> People:
