@@ -279,22 +279,25 @@ def _alias(connection: Connection, system: str, records: Mapping[str, str], at: 
 # -- activities -----------------------------------------------------------------------------------
 
 
-def pin_to_aliases(connection: Connection, system: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Give activity rows keyed only by an address that is an alias of a record of `system`
-    that record's id (one query for all the rows)."""
-    addresses = sorted({r["email"] for r in rows if r["record_id"] is None and r["email"]})
-    if not addresses:
-        return
-    owner = dict(
-        connection.execute(
-            sa.select(aliases.c.email, aliases.c.record_id).where(
-                aliases.c.system == system, aliases.c.email.in_(addresses)
-            )
-        ).all()
-    )
-    for row in rows:
-        if row["record_id"] is None and row["email"] in owner:
-            row["record_id"] = owner[row["email"]]
+def pin_to_aliases(
+    connection: Connection, system: str, rows: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """The activity rows (`sync.schema.ACTIVITY_COLUMNS`), those keyed only by an address
+    that is an alias of a record of `system` given that record's id (one query per 500
+    addresses)."""
+    addresses = sorted({r[3] for r in rows if r[2] is None and r[3]})
+    owner: dict[str, str] = {}
+    for part in chunks(addresses):
+        owner.update(
+            connection.execute(
+                sa.select(aliases.c.email, aliases.c.record_id).where(
+                    aliases.c.system == system, aliases.c.email.in_(part)
+                )
+            ).all()
+        )
+    if not owner:
+        return rows
+    return [(*r[:2], owner[r[3]], *r[3:]) if r[2] is None and r[3] in owner else r for r in rows]
 
 
 # -- merges and deletions -------------------------------------------------------------------------
