@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -32,7 +33,7 @@ from sqlalchemy.engine import Connection
 
 from scoring import RuleSet
 from sync.bulk import execute_in
-from sync.schema import REVISED, activities, chunks, identities, meta, persons
+from sync.schema import ACTIVITY_COLUMNS, REVISED, activities, chunks, identities, meta, persons
 
 if TYPE_CHECKING:
     from connectors.attributes import AttributeMap
@@ -184,11 +185,16 @@ def store_as_of(connection: Connection, as_of: float) -> None:
 
 
 def unchanged_revisions(
-    connection: Connection, system: str, rows: Sequence[dict[str, Any]], seen: set[str]
+    connection: Connection,
+    system: str,
+    rows: Sequence[tuple[Any, ...]],
+    seen: set[str],
+    marks: Marks,
 ) -> set[str]:
-    """Of the rows stored before (revisable ones, pulled again), those the store holds as
-    they are; the persons the others joined before are due now (a revision may move)."""
-    again = [r["activity_id"] for r in rows if r["activity_id"] in seen]
+    """Of the rows (`ACTIVITY_COLUMNS`) stored before (revisable ones, pulled again), the
+    keys of those the store holds as they are; the persons the others joined before go to
+    `marks` (a revision may move)."""
+    again = [r[1] for r in rows if r[1] in seen]
     if not again:
         return set()
     columns = [activities.c[c] for c in REVISED]
@@ -202,19 +208,28 @@ def unchanged_revisions(
     }
     unchanged: set[str] = set()
     for row in rows:
-        before = stored.get(row["activity_id"])
+        before = stored.get(row[1])
         if before is None:
             continue
-        kept = dict(row)
+        kept = dict(zip(ACTIVITY_COLUMNS, row, strict=True))
         if kept["record_id"] is None and kept["email"] == before.email:
-            kept["record_id"] = before.record_id  # a pin stays (see `save_activities`)
+            kept["record_id"] = before.record_id  # a pin stays (see `REVISE_ACTIVITY`)
         if all(kept[c] == getattr(before, c) for c in REVISED):
-            unchanged.add(row["activity_id"])
+            unchanged.add(row[1])
     moved = [b for key, b in stored.items() if key not in unchanged]
-    mark_due_by(
-        connection,
-        system,
-        [b.record_id for b in moved if b.record_id is not None],
-        [b.email for b in moved if b.record_id is None and b.email],
-    )
+    marks.records.update(b.record_id for b in moved if b.record_id is not None)
+    marks.emails.update(b.email for b in moved if b.record_id is None and b.email)
     return unchanged
+
+
+@dataclass
+class Marks:
+    """The persons a transaction's saving makes due now, by record of one system and by
+    address: marked once, at its end (`mark`), rather than once per page or chunk of
+    rows, so a person with many activities in a transaction is updated once."""
+
+    records: set[str] = field(default_factory=set)
+    emails: set[str] = field(default_factory=set)
+
+    def mark(self, connection: Connection, system: str) -> None:
+        mark_due_by(connection, system, self.records, self.emails)

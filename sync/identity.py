@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import Contact, normalize_email
-from sync.bulk import execute_many, insert_sql, update_sql
+from sync.bulk import execute_in, execute_many, insert_sql, update_sql
 from sync.dues import mark_due_by
 from sync.schema import (
     activities,
@@ -53,33 +53,30 @@ from sync.schema import (
     written,
 )
 
+_PERSONS_OF = f"SELECT id, email FROM {persons.name} WHERE email IN"
+_ADD_PERSONS = insert_sql(persons, ["email"], " ON CONFLICT (email) DO NOTHING")
+
 
 def persons_for(connection: Connection, emails: set[str]) -> dict[str, int]:
-    """The person of each address, created where missing."""
-    found = {
-        email: pid
-        for pid, email in connection.execute(
-            _held(
-                sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(sorted(emails)))
-            )
+    """The person of each address, created where missing. In SQL written once, not built
+    per call: a page of email events asks this for up to a thousand addresses."""
+    # Locked against deletion, as `_held` does.
+    held = " FOR KEY SHARE" if connection.dialect.name == "postgresql" else ""
+    found: dict[str, int] = {}
+    for part in chunks(sorted(emails)):
+        found.update(
+            (email, pid) for pid, email in execute_in(connection, _PERSONS_OF, part, tail=held)
         )
-    }
     missing = sorted(emails - set(found))
     if missing:
-        # One statement for all; in address order, so concurrent writers adding the
-        # same new addresses take their locks in the same order (no deadlock), and a
-        # person another writer just created stands.
-        insert = upsert_dialect(connection).insert(persons)
-        connection.execute(
-            insert.on_conflict_do_nothing(index_elements=["email"]),
-            [{"email": email} for email in missing],
-        )
-        found.update(
-            (email, pid)
-            for pid, email in connection.execute(
-                _held(sa.select(persons.c.id, persons.c.email).where(persons.c.email.in_(missing)))
+        # In address order, so concurrent writers adding the same new addresses take their
+        # locks in the same order (no deadlock), and a person another writer just created
+        # stands.
+        execute_many(connection, _ADD_PERSONS, [(email,) for email in missing])
+        for part in chunks(missing):
+            found.update(
+                (email, pid) for pid, email in execute_in(connection, _PERSONS_OF, part, tail=held)
             )
-        )
     return found
 
 
@@ -279,22 +276,25 @@ def _alias(connection: Connection, system: str, records: Mapping[str, str], at: 
 # -- activities -----------------------------------------------------------------------------------
 
 
-def pin_to_aliases(connection: Connection, system: str, rows: Sequence[dict[str, Any]]) -> None:
-    """Give activity rows keyed only by an address that is an alias of a record of `system`
-    that record's id (one query for all the rows)."""
-    addresses = sorted({r["email"] for r in rows if r["record_id"] is None and r["email"]})
-    if not addresses:
-        return
-    owner = dict(
-        connection.execute(
-            sa.select(aliases.c.email, aliases.c.record_id).where(
-                aliases.c.system == system, aliases.c.email.in_(addresses)
-            )
-        ).all()
-    )
-    for row in rows:
-        if row["record_id"] is None and row["email"] in owner:
-            row["record_id"] = owner[row["email"]]
+def pin_to_aliases(
+    connection: Connection, system: str, rows: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """The activity rows (`sync.schema.ACTIVITY_COLUMNS`), those keyed only by an address
+    that is an alias of a record of `system` given that record's id (one query per 500
+    addresses)."""
+    addresses = sorted({r[3] for r in rows if r[2] is None and r[3]})
+    owner: dict[str, str] = {}
+    for part in chunks(addresses):
+        owner.update(
+            connection.execute(
+                sa.select(aliases.c.email, aliases.c.record_id).where(
+                    aliases.c.system == system, aliases.c.email.in_(part)
+                )
+            ).all()
+        )
+    if not owner:
+        return rows
+    return [(*r[:2], owner[r[3]], *r[3:]) if r[2] is None and r[3] in owner else r for r in rows]
 
 
 # -- merges and deletions -------------------------------------------------------------------------

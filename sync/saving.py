@@ -1,7 +1,11 @@
 """What storing a page of pulled records does, inside the caller's transaction.
 
 `StateStore.save_pages` (and its `save_contacts` and `save_activities`) runs these
-on the records the store can key (`sync.schema.storable_contact`, `storable_activity`).
+on the records the store can key (`sync.schema.storable_contact`, `activity_values`).
+The activities of a page arrive as rows prepared before the transaction
+(`pulled_activities`), so that the transaction (and the store's lock, which the
+fetch threads' pages wait on) holds little more than the statements; who they make
+due is marked once at the end of the transaction (`sync.dues.Marks`).
 """
 
 from __future__ import annotations
@@ -14,17 +18,18 @@ from sqlalchemy.engine import Connection
 
 from scoring import Activity, Contact
 from sync.bulk import execute_in, execute_many
-from sync.dues import mark_due, mark_due_by, unchanged_revisions
+from sync.dues import Marks, mark_due, unchanged_revisions
 from sync.identity import Saved, drop_leftover_persons, persons_for, pin_to_aliases, store_records
 from sync.schema import (
-    ACTIVITY_COLUMNS,
     INSERT_ACTIVITY,
     REVISE_ACTIVITY,
     SEEN_ACTIVITIES,
-    activity_key,
-    activity_row,
+    activity_values,
     chunks,
 )
+
+ActivityRow = tuple[Any, ...]
+"""An activity as a row of the `activities` table (`sync.schema.ACTIVITY_COLUMNS`)."""
 
 
 def keep_contacts(
@@ -44,41 +49,61 @@ def keep_contacts(
     return saved.changed
 
 
-def keep_activities(connection: Connection, system: str, usable: Sequence[Activity]) -> int:
+def pulled_activities(
+    system: str, pulled: Sequence[Activity]
+) -> tuple[dict[str, ActivityRow], set[str], int]:
+    """The rows of the activities the store can key, the last of each key, by key; the
+    keys whose (last) activity is revisable; and how many no column could key."""
+    rows: dict[str, ActivityRow] = {}
+    revisable: set[str] = set()
+    unusable = 0
+    for activity in pulled:
+        row = activity_values(system, activity)
+        if row is None:
+            unusable += 1
+            continue
+        key = row[1]
+        rows[key] = row
+        if activity.revisable:
+            revisable.add(key)
+        else:
+            revisable.discard(key)
+    return rows, revisable, unusable
+
+
+def keep_activities(
+    connection: Connection,
+    system: str,
+    rows: dict[str, ActivityRow],
+    revisable: set[str],
+    marks: Marks,
+) -> int:
     """Store activities not seen before (by their key), and the latest of revisable ones;
-    how many were new."""
-    unique = {activity_key(a): a for a in usable}
-    new = 0
-    addresses: set[str] = set()
-    for part in chunks(list(unique)):
-        seen = {key for (key,) in execute_in(connection, SEEN_ACTIVITIES, part, system)}
-        kept = [k for k in part if k not in seen or unique[k].revisable]
-        rows = [activity_row(system, key, unique[key]) for key in kept]
-        # Sent to a former address of a record: that record's.
-        pin_to_aliases(connection, system, rows)
-        unchanged = unchanged_revisions(connection, system, rows, seen)
-        plain: list[tuple[Any, ...]] = []
-        revised: list[tuple[Any, ...]] = []
-        for row in rows:
-            values = tuple(row[c] for c in ACTIVITY_COLUMNS)
-            (revised if unique[row["activity_id"]].revisable else plain).append(values)
-        # Another process may store the same activities meanwhile: theirs stand.
-        execute_many(connection, INSERT_ACTIVITY, plain)
-        # Stored since `seen` was read, by another process, or not: ours is later (a pin
-        # stays: see `REVISE_ACTIVITY`).
-        execute_many(connection, REVISE_ACTIVITY, revised)
-        new += sum(r["activity_id"] not in seen for r in rows)
-        # the persons they join (by record, or by address) are due now
-        touched = [r for r in rows if r["activity_id"] not in unchanged]
-        mark_due_by(
-            connection,
-            system,
-            [r["record_id"] for r in touched if r["record_id"] is not None],
-            [r["email"] for r in touched if r["record_id"] is None and r["email"]],
-        )
-        # A revision may name another address: its person exists too.
-        addresses.update(r["email"] for r in rows if r["record_id"] is None and r["email"])
+    how many were new. The persons they join (by record, or by address) go to `marks`."""
+    seen: set[str] = set()
+    for part in chunks(list(rows)):
+        seen.update(key for (key,) in execute_in(connection, SEEN_ACTIVITIES, part, system))
+    kept = [row for key, row in rows.items() if key not in seen or key in revisable]
+    # Sent to a former address of a record: that record's.
+    kept = pin_to_aliases(connection, system, kept)
+    unchanged = unchanged_revisions(connection, system, kept, seen, marks) if seen else set()
+    if revisable:
+        plain = [row for row in kept if row[1] not in revisable]
+        revised = [row for row in kept if row[1] in revisable]
+    else:
+        plain, revised = kept, []
+    # Another process may store the same activities meanwhile: theirs stand.
+    execute_many(connection, INSERT_ACTIVITY, plain)
+    # Stored since `seen` was read, by another process, or not: ours is later (a pin stays:
+    # see `REVISE_ACTIVITY`).
+    execute_many(connection, REVISE_ACTIVITY, revised)
+    # the persons they join (by record, or by address) are due now
+    touched = [row for row in kept if row[1] not in unchanged] if unchanged else kept
+    marks.records.update(row[2] for row in touched if row[2] is not None)
+    marks.emails.update(row[3] for row in touched if row[2] is None and row[3])
+    # Someone with new activity but no contact anywhere still gets a person (a revision may
+    # name another address: its person exists too).
+    addresses = {row[3] for row in kept if row[2] is None and row[3]}
     if addresses:
-        # Someone with new activity but no contact anywhere still gets a person.
         persons_for(connection, addresses)
-    return new
+    return len(rows) - len(seen)

@@ -29,7 +29,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from scoring import Activity, Contact, normalize_email
+from scoring import Activity, ActivityType, Contact, normalize_email
 from sync.bulk import insert_sql
 
 CHUNK = 500
@@ -253,35 +253,66 @@ def storable_contact(contact: Contact) -> Contact | None:
     return contact
 
 
-def storable_activity(activity: Activity) -> Activity | None:
-    """The activity as the store can key it, or None (its record id no column holds)."""
+def activity_values(system: str, activity: Activity) -> tuple[Any, ...] | None:
+    """The activity as a row of the `activities` table (`ACTIVITY_COLUMNS`, in order), or
+    None: a record id no column holds, or only an address too long to be one. An address
+    too long beside a record id is dropped; an activity id too long (or with a NUL) is
+    replaced by its digest. Built in one pass, as a tuple the driver takes as it is."""
     record = activity.contact_id
     if len(record) > ID_LENGTH or "\x00" in record:
         return None
-    email = normalize_email(activity.contact_email)
-    if email is not None and (len(email) > EMAIL_LENGTH or "\x00" in email):
-        if not record:
-            return None
-        activity = replace(activity, contact_email=None)
-    if activity.id is not None and (len(activity.id) > ACTIVITY_ID_LENGTH or "\x00" in activity.id):
-        digest = hashlib.sha1(activity.id.encode("utf-8", "replace")).hexdigest()
-        activity = replace(activity, id=f"h:{digest}")
-    return activity
+    email = activity.contact_email
+    if email is not None:
+        email = email.strip().lower() or None  # `normalize_email`
+        if email is not None and (len(email) > EMAIL_LENGTH or "\x00" in email):
+            if not record:
+                return None
+            email = None
+            activity = replace(activity, contact_email=None)
+    key = activity.id
+    if key is not None and (len(key) > ACTIVITY_ID_LENGTH or "\x00" in key):
+        key = "h:" + hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()
+    elif not key:
+        key = activity_key(activity)
+    return (
+        system,
+        key,
+        record or None,
+        email,
+        _TYPE_VALUES[activity.type],
+        activity.occurred_at.timestamp(),
+        *split_attributes(activity.attributes),
+    )
 
 
-def split_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    """An activity's attributes as the stored columns: the common ones, the rest as JSON."""
+_NO_ATTRIBUTES = (None, None, None, None, "{}")
+
+
+def split_attributes(attributes: Mapping[str, Any]) -> tuple[Any, ...]:
+    """An activity's attributes as the stored columns `url`, `campaign`, `form`, `amount`
+    and `extra` (the rest as JSON)."""
+    if not attributes:
+        return _NO_ATTRIBUTES
     rest = dict(attributes)
-    out: dict[str, Any] = {}
-    for name, limit in (("url", None), ("campaign", 128), ("form", 256)):
-        value = rest.pop(name, None)
-        out[name] = None if value is None else bounded(str(value), limit)
+    url = _text(rest.pop("url", None), None)
+    campaign = _text(rest.pop("campaign", None), 128)
+    form = _text(rest.pop("form", None), 256)
     amount = rest.get("amount")
-    out["amount"] = None
     if isinstance(amount, int | float) and not isinstance(amount, bool):
-        out["amount"] = float(rest.pop("amount"))
-    out["extra"] = _extra(rest)
-    return out
+        amount = float(rest.pop("amount"))
+    else:
+        amount = None
+    return (url, campaign, form, amount, _extra(rest))
+
+
+def _text(value: Any, limit: int | None) -> str | None:
+    """`bounded(str(value), limit)`, None for None; a clean short text as it is."""
+    if value is None:
+        return None
+    text = value if type(value) is str else str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return text if limit is None or len(text) <= limit else text[:limit]
 
 
 _EXTRAS: dict[tuple[tuple[str, type, Any], ...], str] = {}
@@ -307,19 +338,6 @@ def _extra(rest: dict[str, Any]) -> str:
     return known
 
 
-def activity_row(system: str, key: str, activity: Activity) -> dict[str, Any]:
-    """One activity as a row of the `activities` table."""
-    return {
-        "system": system,
-        "activity_id": key,
-        "record_id": activity.contact_id or None,
-        "email": normalize_email(activity.contact_email),
-        "type": activity.type.value,
-        "occurred_at": activity.occurred_at.timestamp(),
-        **split_attributes(activity.attributes),
-    }
-
-
 REVISED = (
     "record_id",
     "email",
@@ -335,6 +353,8 @@ REVISED = (
 
 
 ACTIVITY_COLUMNS = tuple(c.name for c in activities.columns)
+"""The columns of an activity's row, in the order `activity_values` gives them."""
+_TYPE_VALUES = {t: t.value for t in ActivityType}
 INSERT_ACTIVITY = insert_sql(activities, ACTIVITY_COLUMNS, " ON CONFLICT DO NOTHING")
 """Stores an activity unless the store has it (by its key) already."""
 _PINNED = (

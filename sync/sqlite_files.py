@@ -14,6 +14,10 @@ def sqlite_pragmas(connection: Any, _record: Any) -> None:
     # WAL lets `leadscore status` read while a sync writes; NORMAL is durable at each commit in WAL.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # 64 MiB of page cache rather than SQLite's 2 MiB: a full pull's inserts land all over
+    # the activity indexes, and a page not in the cache is read from the file again (about
+    # a tenth of storing's CPU at 480,000 activities); taken only as pages are read.
+    cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 

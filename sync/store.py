@@ -26,10 +26,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from scoring import Activity, Contact, normalize_email
-from sync.dues import due_filter, mark_due_by
+from sync.dues import Marks, due_filter, mark_due_by
 from sync.people import People, moment
 from sync.readback import stored_people
-from sync.saving import keep_activities, keep_contacts
+from sync.saving import keep_activities, keep_contacts, pulled_activities
 from sync.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -47,7 +47,6 @@ from sync.schema import (
     persons,
     replace_rows,
     runs,
-    storable_activity,
     storable_contact,
     written,
 )
@@ -232,19 +231,25 @@ class StateStore:
         kept = []
         for found, pulled in pages:
             contacts = [c for c in map(storable_contact, found) if c is not None]
-            usable = [a for a in map(storable_activity, pulled) if a is not None]
-            self.skipped[system] += len(found) - len(contacts) + len(pulled) - len(usable)
-            kept.append((contacts, usable))
+            rows, revisable, unusable = pulled_activities(system, pulled)
+            self.skipped[system] += len(found) - len(contacts) + unusable
+            kept.append((contacts, rows, revisable))
         for attempt in range(DEADLOCK_TRIES):
             try:
                 with self._writing, self.engine.begin() as connection:
                     counts: list[tuple[int, int]] = []
-                    for contacts, usable in kept:
+                    marks = Marks()
+                    for contacts, rows, revisable in kept:
                         changed = (
                             keep_contacts(connection, system, contacts, at, ours) if contacts else 0
                         )
-                        new = keep_activities(connection, system, usable) if usable else 0
+                        new = (
+                            keep_activities(connection, system, rows, revisable, marks)
+                            if rows
+                            else 0
+                        )
                         counts.append((changed, new))
+                    marks.mark(connection, system)
                 return counts
             except sa.exc.DBAPIError as error:
                 # Two processes storing the same people in another order: PostgreSQL aborts
