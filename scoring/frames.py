@@ -23,6 +23,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scoring.addresses import (
+    BULK,
+    address_domains,
+    arrow_text,
+    ascii_normalized,
+    joined,
+    normalized_text,
+)
 from scoring.records import (
     TYPE_CODES,
     Activity,
@@ -237,6 +245,41 @@ def _normalized_emails(emails: CategoricalColumn) -> tuple[CategoricalColumn, li
     return CategoricalColumn(remap[emails.codes].astype(np.int32), merged.categories), None
 
 
+def _bulk_email_columns(emails: CategoricalColumn, normalized: bool) -> dict[str, Column] | None:
+    """`email`, `email_domain` and `email_free` on whole columns (`scoring.addresses`), for
+    many distinct addresses that are all text; None otherwise (the per-address path)."""
+    if len(emails.categories) < BULK:
+        return None
+    codes, categories = emails.codes, emails.categories
+    addresses = categories.tolist()
+    texts = joined(addresses)
+    if texts is None:
+        return None
+    if not normalized and not ascii_normalized(texts) and not emails_normalized(addresses):
+        import pyarrow.compute as pc
+
+        if (text := arrow_text(addresses)) is None:
+            return None
+        merged = pc.dictionary_encode(normalized_text(text))  # addresses that now match: one
+        remap = merged.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        codes = np.append(remap.astype(np.int32), np.int32(-1))[codes]
+        categories = np.asarray(merged.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        if (texts := joined(categories.tolist())) is None:
+            return None
+    found = address_domains(texts, free_email_domains())
+    present = np.append(found.present, False)[codes]
+    return {
+        "email": CategoricalColumn(codes.astype(np.int32, copy=False), categories),
+        "email_domain": CategoricalColumn(
+            np.where(present, codes, np.int32(-1)), found.domains, found.ascii
+        ),
+        "email_free": CategoricalColumn(
+            np.where(present, np.append(found.free, False)[codes].astype(np.int32), np.int32(-1)),
+            np.array(["false", "true"], dtype=object),
+        ),
+    }
+
+
 @dataclass(frozen=True, eq=False)
 class ContactFrame:
     """Contacts as columns; `email`, `email_domain` and `email_free` are derived."""
@@ -272,18 +315,17 @@ class ContactFrame:
         else:
             id_array = np.empty(len(ids), dtype=object)
             id_array[:] = list(ids)
-        texts: list[str] | None = None
-        if isinstance(emails, CategoricalColumn):
-            if normalized:
-                email_column = emails
-            else:
-                email_column, texts = _normalized_emails(emails)
-        else:
-            email_column = factorize(normalize_email(e) for e in emails)
+        if not isinstance(emails, CategoricalColumn):
+            emails = factorize(normalize_email(e) for e in emails)
+            normalized = True
+        derived = _bulk_email_columns(emails, normalized)
+        if derived is None:
+            email_column, texts = (emails, None) if normalized else _normalized_emails(emails)
+            derived = _derive_email_columns(email_column, texts)
         columns: dict[str, Column] = dict(attributes or {})
         for name in DERIVED_CONTACT_FIELDS:
             columns.pop(name, None)
-        columns.update(_derive_email_columns(email_column, texts))
+        columns.update(derived)
         for name, column in columns.items():
             if len(column) != len(id_array):
                 raise ValueError(

@@ -15,7 +15,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from scoring import TYPE_CODES, Reason, ScoreBatch, format_reasons, whole_points
-from sync.dues import FIELDS_CURSOR
 from sync.fields import REASONS_SHOWN, sent
 
 if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
@@ -293,6 +292,8 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
             str(failed),
         )
     console.print(runs)
+    from sync.dues import FIELDS_CURSOR  # the store's: `leadscore score` never loads it
+
     for system in systems:
         for stream, value in sorted(store.cursors(system).items()):
             if stream == FIELDS_CURSOR:

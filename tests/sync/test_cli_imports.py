@@ -54,3 +54,18 @@ def test_the_lambda_handler_and_its_settings_load_no_sdk_store_or_engine() -> No
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_scoring_files_never_loads_the_store(tmp_path: Path) -> None:
+    """`leadscore score` reads files: SQLAlchemy (a few tenths of a second) is not its."""
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("id,email\nc1,ann@acme.io\n", "utf-8")
+    out = tmp_path / "scores.csv"
+
+    loaded = loaded_after(
+        "score", "--rules", str(RULES), "--contacts", str(contacts), "--out", str(out)
+    )
+
+    assert out.exists()
+    assert "sqlalchemy" not in loaded
+    assert {"numpy", "pyarrow"} <= loaded
