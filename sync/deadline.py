@@ -36,7 +36,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from connectors.protocol import Page
 
@@ -166,24 +166,22 @@ def submitted_in_time(
     answers: queue.SimpleQueue[tuple[bool, object]] = queue.SimpleQueue()
     stopped = threading.Event()
 
-    def take() -> tuple[bool, _Item | None]:
+    def take() -> list[_Item]:
+        """The next item (in a list of one), or none once there is nothing more to take."""
         with taking:
             if stopped.is_set() or not left:
-                return False, None
+                return []
             if deadline.passed():
                 deadline.note(f"{what}: {sum(size(i) for i in left):,} writes not sent")
                 left.clear()
-                return False, None
-            return True, left.popleft()
+                return []
+            return [left.popleft()]
 
     def worker() -> None:
         try:
-            while True:
-                more, item = take()
-                if not more:
-                    return
+            while taken := take():
                 try:
-                    answers.put((True, work(item)))  # type: ignore[arg-type]
+                    answers.put((True, work(taken[0])))
                 except BaseException as failure:
                     stopped.set()
                     answers.put((False, failure))
@@ -201,7 +199,7 @@ def submitted_in_time(
             elif not ok:
                 failure = failure or answer
             elif failure is None:
-                yield answer  # type: ignore[misc]
+                yield cast(_Done, answer)
     finally:
         stopped.set()  # a consumer that stops early takes no more items
         futures.wait(workers)
