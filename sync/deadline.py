@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import concurrent.futures as futures
 import math
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Executor, Future
-from typing import TYPE_CHECKING, TypeVar
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from connectors.protocol import Page
 
@@ -155,23 +156,56 @@ def submitted_in_time(
     what: str,
     size: Callable[[_Item], int] = lambda _item: 1,
 ) -> Iterator[_Done]:
-    """`work` done for each item in the pool, at most `most` at a time, as each finishes;
-    none submitted once the deadline has passed (those in flight are waited for). The
-    first failure is raised, after what was in flight has finished."""
-    running: set[Future[_Done]] = set()
+    """`work` done for each item, as each finishes, by `most` workers of the pool that each
+    take the next item as soon as their last is done (no round trip through this thread, so
+    `most` items are in flight all the time); none taken once the deadline has passed
+    (those in flight land). The first failure is raised, after what was in flight has
+    finished; no item is taken after it."""
     left = deque(items)
-    while left or running:
-        if left and deadline.passed():
-            deadline.note(f"{what}: {sum(size(i) for i in left):,} writes not sent")
-            left.clear()
-        while left and len(running) < most:
-            running.add(pool.submit(work, left.popleft()))
-        if not running:
-            break
-        finished, running = futures.wait(running, return_when=futures.FIRST_COMPLETED)
-        for future in finished:
-            try:
-                yield future.result()
-            except BaseException:
-                futures.wait(running)
-                raise
+    taking = threading.Lock()
+    answers: queue.SimpleQueue[tuple[bool, object]] = queue.SimpleQueue()
+    stopped = threading.Event()
+
+    def take() -> list[_Item]:
+        """The next item (in a list of one), or none once there is nothing more to take."""
+        with taking:
+            if stopped.is_set() or not left:
+                return []
+            if deadline.passed():
+                deadline.note(f"{what}: {sum(size(i) for i in left):,} writes not sent")
+                left.clear()
+                return []
+            return [left.popleft()]
+
+    def worker() -> None:
+        try:
+            while taken := take():
+                try:
+                    answers.put((True, work(taken[0])))
+                except BaseException as failure:
+                    stopped.set()
+                    answers.put((False, failure))
+                    return
+        finally:
+            answers.put((False, _WORKER_DONE))
+
+    workers = [pool.submit(worker) for _ in range(max(1, min(most, len(left))))] if left else []
+    running, failure = len(workers), None
+    try:
+        while running:
+            ok, answer = answers.get()
+            if answer is _WORKER_DONE:
+                running -= 1
+            elif not ok:
+                failure = failure or answer
+            elif failure is None:
+                yield cast(_Done, answer)
+    finally:
+        stopped.set()  # a consumer that stops early takes no more items
+        futures.wait(workers)
+    if isinstance(failure, BaseException):
+        raise failure
+
+
+_WORKER_DONE = object()
+"""What a worker of `submitted_in_time` says when it has taken its last item."""

@@ -20,10 +20,12 @@ meta         the schema version, the fingerprint of what the last full scoring u
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from json.encoder import encode_basestring_ascii as quoted
 from typing import Any
 
 import sqlalchemy as sa
@@ -221,8 +223,17 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
 def dumps(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, sort_keys=True, default=str, separators=(",", ":"))
+    """`value` as compact JSON with sorted keys. A mapping of text to text (the values a
+    write sets, the attributes of most records) is encoded here, the same text as the
+    encoder's, without its set-up per call; anything else goes through the encoder."""
+    if all(type(k) is str and type(v) is str for k, v in value.items()):
+        fields = ",".join(f"{quoted(k)}:{quoted(value[k])}" for k in sorted(value))
+        return "{" + fields + "}"
+    return _ENCODER.encode(value)
 
 
 SPLIT_COLUMNS = (
@@ -418,8 +429,15 @@ def replace_rows(
     `INSERT ... ON CONFLICT DO UPDATE` (SQLite and PostgreSQL), not a delete and an insert."""
     if not rows:
         return
+    connection.execute(upsert(connection.dialect.name, table, tuple(rows[0])), list(rows))
+
+
+@functools.lru_cache(maxsize=64)
+def upsert(dialect: str, table: sa.Table, columns: tuple[str, ...]) -> Any:
+    """The `INSERT ... ON CONFLICT DO UPDATE` of `table` setting `columns`, made once per
+    dialect, table and columns (building the statement costs more than running a small one)."""
     keys = [c.name for c in table.primary_key.columns]
-    if connection.dialect.name == "postgresql":
+    if dialect == "postgresql":
         from sqlalchemy.dialects import postgresql
 
         statement: Any = postgresql.insert(table)
@@ -427,5 +445,5 @@ def replace_rows(
         from sqlalchemy.dialects import sqlite
 
         statement = sqlite.insert(table)
-    kept = {c: statement.excluded[c] for c in rows[0] if c not in keys}
-    connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=kept), list(rows))
+    kept = {c: statement.excluded[c] for c in columns if c not in keys}
+    return statement.on_conflict_do_update(index_elements=keys, set_=kept)

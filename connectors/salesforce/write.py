@@ -24,7 +24,9 @@ The lifecycle field (Lead Status) is a Lead's only: a Contact's write leaves it 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
+from json.encoder import encode_basestring_ascii as quoted
 from typing import Any
 
 from connectors.errors import ApiError
@@ -68,20 +70,6 @@ def typed(value: str, kind: str | None) -> Any:
     if kind == "boolean":
         return value.strip().lower() in ("true", "1", "yes")
     return value
-
-
-def record_body(write: Write, sobject: str, kinds: Mapping[str, str]) -> dict[str, Any]:
-    """One record of a collection update; `kinds`: the object's field types by name."""
-    body: dict[str, Any] = {"attributes": {"type": sobject}, "id": write.record_id}
-    lead = sobject == "Lead"
-    for name, value in write.values.items():
-        if not lead and name == LIFECYCLE:
-            continue
-        try:
-            body[name] = typed(value, kinds.get(name))
-        except ValueError:
-            body[name] = value  # Salesforce says what is wrong with it, record by record
-    return body
 
 
 def field_kinds(schema: Schema, sobject: str) -> dict[str, str]:
@@ -152,19 +140,66 @@ def write_collection(
 
 
 def update(api: SalesforceApi, schema: Schema, writes: Sequence[Write]) -> list[Any]:
-    records = []
     kinds: dict[str, dict[str, str]] = {}
+    names = {n for w in writes for n in w.values}  # the batch's, looked up once
     for write in writes:
         sobject = sobject_of(write.record_id)
         assert sobject is not None
         if sobject not in kinds:
             described = field_kinds(schema, sobject)
-            names = {n for w in writes for n in w.values}  # the batch's, looked up once
             kinds[sobject] = {n: described[n.lower()] for n in names if n.lower() in described}
-        records.append(record_body(write, sobject, kinds[sobject]))
-    body = {"allOrNone": False, "records": records}
-    answer = api.rest("collections.update", "composite/sobjects", method="PATCH", json=body)
+    body = collection_body(writes, kinds)
+    answer = api.rest("collections.update", "composite/sobjects", method="PATCH", data=body)
     return list(answer or [])
+
+
+def collection_body(writes: Sequence[Write], kinds: Mapping[str, Mapping[str, str]]) -> bytes:
+    """The JSON body of one collection update, `{"allOrNone": false, "records": [...]}`,
+    each record `{"attributes": {"type": ...}, "id": ..., field: value, ...}` with its
+    values in their fields' JSON types (`typed`; a Contact's without the Lead-only
+    lifecycle field), encoded here once and sent as it is (the document `json.dumps`
+    would give, without spaces). A batch's records share their
+    fields and most of their values, so each field's name and each (field, value) is
+    encoded once per batch."""
+    keys: dict[str, str] = {}
+    values: dict[tuple[str, str, str], str] = {}
+    records = []
+    for write in writes:
+        sobject = sobject_of(write.record_id) or ""
+        known = kinds.get(sobject, {})
+        lead = sobject == "Lead"
+        parts = ['{"attributes":{"type":', quoted(sobject), '},"id":', quoted(write.record_id)]
+        for name, value in write.values.items():
+            if not lead and name == LIFECYCLE:
+                continue
+            key = keys.get(name)
+            if key is None:
+                key = keys[name] = f",{quoted(name)}:"
+            kind = known.get(name) or ""
+            text = values.get((name, kind, value))
+            if text is None:
+                text = values[(name, kind, value)] = json_value(value, kind or None)
+            parts += (key, text)
+        parts.append("}")
+        records.append("".join(parts))
+    return ('{"allOrNone":false,"records":[' + ",".join(records) + "]}").encode("ascii")
+
+
+def json_value(value: str, kind: str | None) -> str:
+    """A written value as JSON text in its field's type (`typed`); a value its type cannot
+    read, a number that is not finite among them, goes as text, for Salesforce to refuse
+    record by record."""
+    try:
+        converted = typed(value, kind)
+    except ValueError:
+        converted = value
+    if converted is None or isinstance(converted, bool):
+        return "null" if converted is None else ("true" if converted else "false")
+    if isinstance(converted, int):
+        return str(converted)
+    if isinstance(converted, float):
+        return repr(converted) if math.isfinite(converted) else quoted(value)
+    return quoted(str(converted))
 
 
 def result_error(result: Any) -> tuple[str | None, str]:

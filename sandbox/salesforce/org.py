@@ -73,11 +73,19 @@ class Org:
 
     def stamp(self) -> datetime:
         """The org's time for a write, to the millisecond: later than the previous one."""
+        return self.stamps(1)[0]
+
+    def stamps(self, count: int) -> list[datetime]:
+        """`count` stamps of writes made together (the records of one call): the org's time
+        read once, each to the millisecond and later than the one before."""
         now = self._now()
         now -= timedelta(microseconds=now.microsecond % 1000)
-        moment = max(now, self._last_stamp + timedelta(milliseconds=1))
-        self._last_stamp = moment
-        return moment
+        moments, last, step = [], self._last_stamp, timedelta(milliseconds=1)
+        for _ in range(count):
+            last = max(now, last + step)
+            moments.append(last)
+        self._last_stamp = last
+        return moments
 
     def add_custom_field(self, sobject: SObjectType, definition: FieldDef) -> None:
         sobject.add(definition)
@@ -85,9 +93,16 @@ class Org:
     # -- writes ----------------------------------------------------------------------------
 
     def prepare_update(
-        self, record: Mapping[str, Any], sobject_name: str | None = None, *, csv: bool = False
+        self,
+        record: Mapping[str, Any],
+        sobject_name: str | None = None,
+        *,
+        csv: bool = False,
+        known: dict[tuple[str, str], FieldDef] | None = None,
     ) -> tuple[Table, int, Row]:
-        """Check one record of an update (an `Id` and the fields to set); RecordError if bad."""
+        """Check one record of an update (an `Id` and the fields to set); RecordError if bad.
+        `known`: the fields already found writable in this call, by (object, name as sent),
+        so that the records of one call look each field up once."""
         values = {k: v for k, v in record.items() if k != "attributes"}
         id_key = "id" if "id" in values else "Id" if "Id" in values else None  # as most send it
         id_key = id_key or next((k for k in values if k.lower() == "id"), None)
@@ -112,29 +127,45 @@ class Org:
         if sobject.name == "Lead" and located[0].value(located[1], "IsConverted"):
             # Salesforce Help 000384333: a converted lead takes no more updates
             raise RecordError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
-        return located[0], located[1], self._changes(sobject, values, csv)
+        return located[0], located[1], self._changes(sobject, values, csv, known)
 
-    def _changes(self, sobject: SObjectType, values: Mapping[str, Any], csv: bool) -> Row:
+    def _changes(
+        self,
+        sobject: SObjectType,
+        values: Mapping[str, Any],
+        csv: bool,
+        known: dict[tuple[str, str], FieldDef] | None = None,
+    ) -> Row:
         changes: Row = {}
+        known = {} if known is None else known
         for name, raw in values.items():
-            definition = sobject.field(name)
+            definition = known.get((sobject.name, name))
             if definition is None:
-                message = f"No such column '{name}' on sobject of type {sobject.name}"
-                raise RecordError("INVALID_FIELD", message)
-            if not definition.updateable:
-                raise RecordError(
-                    "INVALID_FIELD_FOR_INSERT_UPDATE",
-                    f"Unable to create/update fields: {definition.name}. Please check the "
-                    "security settings of this field and verify that it is read/write for "
-                    "your profile or permission set.",
-                    (definition.name,),
-                )
+                definition = self._writable(sobject, name)
+                known[(sobject.name, name)] = definition
             if csv and raw == "":
                 continue  # Bulk API: an empty cell leaves the field as it is; #N/A clears it
             value = coerce(definition, None if csv and raw == "#N/A" else raw)
-            self._check_reference(definition, value)
+            if definition.type == "reference":
+                self._check_reference(definition, value)
             changes[definition.name] = value
         return changes
+
+    def _writable(self, sobject: SObjectType, name: str) -> FieldDef:
+        """The field `name` of `sobject`, if the API user may write it; RecordError if not."""
+        definition = sobject.field(name)
+        if definition is None:
+            message = f"No such column '{name}' on sobject of type {sobject.name}"
+            raise RecordError("INVALID_FIELD", message)
+        if not definition.updateable:
+            raise RecordError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                f"Unable to create/update fields: {definition.name}. Please check the "
+                "security settings of this field and verify that it is read/write for "
+                "your profile or permission set.",
+                (definition.name,),
+            )
+        return definition
 
     def _check_reference(self, definition: FieldDef, value: object) -> None:
         if definition.type != "reference" or value is None:
@@ -144,34 +175,41 @@ class Org:
             message = f"{definition.label}: id value of incorrect type: {value}"
             raise RecordError("FIELD_INTEGRITY_EXCEPTION", message, (definition.name,))
 
-    def apply(self, table: Table, row: int, changes: Row) -> None:
-        moment = self.stamp()
+    def apply(self, table: Table, row: int, changes: Row, moment: datetime | None = None) -> None:
+        """Write `changes` to a row at `moment` (the org's next stamp by default)."""
+        moment = moment or self.stamp()
         self._commit(table, row, {**changes, "LastModifiedDate": moment, "SystemModstamp": moment})
 
     def update_collection(
         self, records: list[Any], all_or_none: bool, record_fails: Callable[[], bool]
     ) -> list[dict[str, Any]]:
         """The SaveResults of an sObject Collections update, written unless all_or_none fails."""
-        checked = [self._check(record, record_fails) for record in records]
+        known: dict[tuple[str, str], FieldDef] = {}
+        checked = [self._check(record, record_fails, known) for record in records]
         if all_or_none and any(isinstance(outcome, RecordError) for outcome in checked):
             return [_failure(o if isinstance(o, RecordError) else ROLLED_BACK) for o in checked]
+        landing = sum(1 for outcome in checked if not isinstance(outcome, RecordError))
+        moments = iter(self.stamps(landing))
         results = []
         for outcome in checked:
             if isinstance(outcome, RecordError):
                 results.append(_failure(outcome))
                 continue
             table, row, changes = outcome
-            self.apply(table, row, changes)
+            self.apply(table, row, changes, next(moments))
             results.append({"id": table.id(row), "success": True, "errors": []})
         return results
 
     def _check(
-        self, record: Any, record_fails: Callable[[], bool]
+        self,
+        record: Any,
+        record_fails: Callable[[], bool],
+        known: dict[tuple[str, str], FieldDef] | None = None,
     ) -> RecordError | tuple[Table, int, Row]:
         try:
             if not isinstance(record, dict):
                 raise RecordError("JSON_PARSER_ERROR", "Each record must be a JSON object")
-            table, row, changes = self.prepare_update(record)
+            table, row, changes = self.prepare_update(record, known=known)
             if record_fails():
                 message = "unable to obtain exclusive access to this record or 1 records: "
                 raise RecordError("UNABLE_TO_LOCK_ROW", message + table.id(row))

@@ -3,6 +3,8 @@ Activities, converted Leads in a pull, and the collection write's SaveResults.""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from connectors.paging import load_cursor
-from connectors.protocol import FieldSpec
+from connectors.protocol import FieldSpec, Write
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
 from connectors.salesforce.pull import EVENT_FIELDS, events, pull_activities, pull_people
 from connectors.salesforce.records import (
@@ -27,7 +29,7 @@ from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.setup import field_metadata
 from connectors.salesforce.soql import select, soql_datetime, soql_id, soql_ids, soql_quote
 from connectors.salesforce.system import SF_CAPABILITIES, custom_field_name
-from connectors.salesforce.write import result_error, typed
+from connectors.salesforce.write import collection_body, result_error, typed
 from sandbox.salesforce.soql import Compare, Like, parse_condition
 from scoring.records import ActivityType as A
 
@@ -373,6 +375,53 @@ def test_values_go_in_their_fields_json_types() -> None:
     assert typed("", "string") is None and typed("", "double") is None
     assert typed("2026-11-01T12:00:00Z", "datetime") == "2026-11-01T12:00:00Z"
     assert typed("MQL", None) == "MQL"
+
+
+LEAD, CONTACT = "00Q5g00000000MTEAY", "0035g00000000qmAAA"
+KINDS = {"Score__c": "double", "Ok__c": "boolean", "At__c": "datetime", "Status": "picklist"}
+
+
+def expected_record(write: Write, kinds: Mapping[str, str]) -> dict[str, Any]:
+    """A collection record as the REST API Developer Guide shows it, built the plain way."""
+    sobject = "Lead" if write.record_id.startswith("00Q") else "Contact"
+    body: dict[str, Any] = {"attributes": {"type": sobject}, "id": write.record_id}
+    for name, value in write.values.items():
+        if sobject == "Contact" and name == "Status":
+            continue
+        try:
+            converted = typed(value, kinds.get(name))
+        except ValueError:
+            converted = value
+        if isinstance(converted, float) and not math.isfinite(converted):
+            converted = value
+        body[name] = converted
+    return body
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([LEAD, CONTACT]),
+            st.dictionaries(
+                st.sampled_from([*KINDS, "Reasons__c"]),
+                st.one_of(
+                    st.text(),
+                    st.sampled_from(["", "3", "-30", "4.5", "nan", "1e400", "true", "no", "x"]),
+                ),
+            ),
+        ),
+        max_size=12,
+    )
+)
+def test_a_collection_body_is_the_documented_json_of_its_records(
+    drawn: list[tuple[str, dict[str, str]]],
+) -> None:
+    writes = [Write(record, values) for record, values in drawn]
+    body = collection_body(writes, {"Lead": KINDS, "Contact": KINDS})
+    assert json.loads(body) == {
+        "allOrNone": False,
+        "records": [expected_record(w, KINDS) for w in writes],
+    }
 
 
 def test_a_failed_save_result_says_its_code_fields_and_message() -> None:

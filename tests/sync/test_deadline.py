@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -288,3 +289,45 @@ def test_no_batch_is_sent_once_the_deadline_has_passed_and_those_in_flight_land(
 def test_a_deadline_that_is_no_number_is_refused() -> None:
     with pytest.raises(ConfigError, match="deadline: expected a finite moment"):
         SyncOptions(deadline=float("nan"))
+
+
+def test_each_worker_takes_the_next_batch_as_soon_as_its_own_landed() -> None:
+    started: list[int] = []
+    release = {n: threading.Event() for n in range(6)}
+    lock = threading.Lock()
+
+    def work(item: int) -> int:
+        with lock:
+            started.append(item)
+        assert release[item].wait(5)
+        return item
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        done = submitted_in_time(pool, work, list(range(6)), RunDeadline(None, Ticks()), most=2,
+                                 what="salesforce")  # fmt: skip
+        release[1].set()
+        first = next(done)
+        # item 0 still runs: the worker that finished 1 took 2 without waiting for it
+        for _ in range(100):
+            if 2 in started:
+                break
+            time.sleep(0.01)
+        assert first == 1 and sorted(started) == [0, 1, 2] and started[-1] == 2
+        for event in release.values():
+            event.set()
+        assert sorted([first, *done]) == list(range(6))
+
+
+def test_a_failure_stops_the_workers_taking_more_and_is_raised() -> None:
+    taken: list[int] = []
+
+    def work(item: int) -> int:
+        taken.append(item)
+        if item == 2:
+            raise RuntimeError("budget")
+        return item
+
+    with ThreadPoolExecutor(max_workers=1) as pool, pytest.raises(RuntimeError, match="budget"):
+        list(submitted_in_time(pool, work, list(range(9)), RunDeadline(None, Ticks()),
+                               most=1, what="salesforce"))  # fmt: skip
+    assert taken == [0, 1, 2]
