@@ -34,8 +34,8 @@ Two paths, by the number of writes of the run (`batch_write_above`, default 20):
 - more: `POST /batches` of the same PATCH and tag operations (`connectors.mailchimp.batch`),
   1 start, 1 status read at least and 1 download per 10,000 operations, plus the one
   segment read. For 50,000 members with a stage change each: 100,000 operations, 10
-  batches, 31 calls at the fewest, about 33 (the first batch is read twice more to
-  measure Mailchimp's pace; bench/mailchimp_sync.py). The alternatives, counted for
+  batches, 31 calls at the fewest, 32 in the sandbox's bench (the first batch is read once
+  more before a pace is known; `connectors.mailchimp.batch`, bench/mailchimp_sync.py). The alternatives, counted for
   the same run: batch subscribe would be 100 calls of 500 (and creates members);
   stage tags through the static segment endpoint (`lists.batch_segment_members`, 500
   addresses a call, one tag a call) would add at least 100 calls to add the new tags

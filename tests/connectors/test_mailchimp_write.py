@@ -345,32 +345,6 @@ class Ticking:
         self.at += seconds
 
 
-def test_waiting_reads_a_batch_a_few_times_at_the_pace_it_shows() -> None:
-    from types import SimpleNamespace
-
-    from connectors.mailchimp.batch import wait
-
-    clock = Ticking()
-    api = SimpleNamespace(policy=SimpleNamespace(clock=clock))
-    reads: list[float] = []
-
-    def read() -> dict[str, object]:  # 10,000 operations, 1,000 a second after 2 s
-        reads.append(clock.at)
-        done = max(0, min(10_000, int((clock.at - 2) * 1000)))
-        return {"status": "finished" if done == 10_000 else "started",
-                "total_operations": 10_000, "finished_operations": done}  # fmt: skip
-
-    info, pace = wait(api, read, 2.0, None)  # type: ignore[arg-type]
-
-    assert info["status"] == "finished" and pace == pytest.approx(1000)
-    assert len(reads) <= 4 and clock.at < 12 * 1.2
-    # a next batch, at the pace known, is read once
-    reads.clear()
-    clock.at = 0.0
-    wait(api, read, 2.0 + 10_000 / 1000 * 1.05, pace)  # type: ignore[arg-type]
-    assert len(reads) == 1
-
-
 JSON = st.recursive(
     st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=12),
     lambda inner: (
