@@ -125,7 +125,7 @@ def operations_of(members: Sequence[MemberWrite], token: str) -> list[Sent]:
         ]  # fmt: skip
         if member.tags is not None:
             body = json.dumps({"tags": member.tags})
-            ops.append(("tags", {"method": "POST", "path": member.path + "/tags", "body": body}))
+            ops.append(("tags", {"method": "POST", "path": member.tags_path, "body": body}))
         if len(batches[-1].operations) + len(ops) > BATCH_OPERATIONS:
             batches.append(Sent({}, []))
         for kind, op in ops:
@@ -459,6 +459,10 @@ def settle_batch(outcome: WriteOutcome, batch: Sent, results: dict[str, tuple[in
                 outcome.failed.append(WriteFailure(record_id, "tags not in the batch's results"))
                 continue
             tag_status, tag_text = got["tags"]
+            if tag_status == 404:  # its merge fields landed: its address changed since
+                why = "its stage tag was not set: its address changed since the pull"
+                outcome.failed.append(WriteFailure(record_id, why))
+                continue
             if not 200 <= tag_status < 300:
                 status, text = tag_status, tag_text
         settle(outcome, member, status, problem_message(status, text))
