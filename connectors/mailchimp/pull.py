@@ -63,7 +63,7 @@ MEMBER_KEYS = ("id", "email_address", "contact_id", "status", "merge_fields", "t
 """What a member's record is made of (`members.member_records`): a page asks for these alone
 (`fields`, Fundamentals: "Partial responses"), not the member's stats, location, ids for
 the web and links, about half of a member's JSON."""
-MEMBER_FIELDS = [*(f"members.{key}" for key in MEMBER_KEYS), "total_items"]
+MEMBER_PAGE_FIELDS = [*(f"members.{key}" for key in MEMBER_KEYS), "total_items"]
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,7 @@ def member_pages(
             list_id,
             count=PAGE,
             offset=offset,
-            fields=MEMBER_FIELDS,
+            fields=MEMBER_PAGE_FIELDS,
             **filters,
         )
 

@@ -242,7 +242,7 @@ class Audience:
         self.edited[row] = Member(email, merge, at, [], source=source)
         self.emails.append(email)
         self.rows_by_hash[subscriber_hash(email)] = row
-        self.contact_ids[row] = contact_of(email)
+        self.contact_ids[row] = member_contact_id(email, row)
         if self._by_contact is not None:
             self._by_contact[self.contact_ids[row]] = row
         return row
@@ -250,7 +250,7 @@ class Audience:
     def contact_id(self, row: int) -> str:
         """The member's `contact_id`: made from its address when it joined, kept when the
         address changes (its `id`, the hash of the address, changes)."""
-        return self.contact_ids.get(row) or contact_of(self.emails[row])
+        return self.contact_ids.get(row) or member_contact_id(self.emails[row])
 
     def readdress(self, row: int, email: str) -> None:
         """Change a member's address, and so its id; its contact id stays."""
@@ -305,6 +305,9 @@ class Audience:
         return True
 
 
-def contact_of(email: str) -> str:
-    """The `contact_id` a member joining with `email` gets (32 hex digits, as Mailchimp's)."""
-    return md5_hex(f"contact/{subscriber_hash(email)}")
+def member_contact_id(email: str, row: int | None = None) -> str:
+    """The `contact_id` a member joining with `email` gets (32 hex digits, as Mailchimp's):
+    a world member's from its address alone, a member added later (`row`) one of its own,
+    so that a new member with an address another member left is another contact."""
+    made = f"contact/{subscriber_hash(email)}"
+    return md5_hex(made if row is None else f"{made}/{row}")

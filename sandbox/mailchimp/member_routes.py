@@ -94,9 +94,7 @@ class MemberRoutes(MailchimpState):
         rows = self._member_rows(request)
         offset, count = paging(request)
         keys = item_keys(request, "members")
-        members = [
-            member_json(self.audience, int(r), keys) for r in rows[offset : offset + count]
-        ]
+        members = [member_json(self.audience, int(r), keys) for r in rows[offset : offset + count]]
         payload = {"members": members, "list_id": self.list_id, "total_items": len(rows)}
         return shaped(request, payload)
 

@@ -27,7 +27,7 @@ from connectors.protocol import FieldSpec, Write
 from sandbox.clock import SandboxClock
 from sandbox.faults import FaultPlan
 from sandbox.mailchimp import MailchimpSandbox
-from sandbox.mailchimp.audience import contact_of
+from sandbox.mailchimp.audience import member_contact_id
 from sandbox.mailchimp.client import sandbox_client
 from sandbox.mailchimp.state import BATCH_START_DELAY
 from sandbox.world.tables import MAILCHIMP, World, WorldBuilder
@@ -99,7 +99,7 @@ def connector(sandbox: MailchimpSandbox, **options: object) -> MailchimpConnecto
 def rid(sandbox: MailchimpSandbox, email: str) -> str:
     """The record id the pull gives the member: its contact id (`keys`), as the sandbox
     makes it from the address a member joined with."""
-    return f"{sandbox.list_id}:{contact_of(email)}"
+    return f"{sandbox.list_id}:{member_contact_id(email)}"
 
 
 def write_of(sandbox: MailchimpSandbox, n: int, stage: str = "MQL", score: str = "42") -> Write:
