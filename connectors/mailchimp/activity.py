@@ -25,9 +25,10 @@ Unsubscribes and abuse reports are not in the email-activity report (its actions
 open, click and bounce): `departures.py` reads each campaign's own lists of them, whole
 (they take no time filter), and the campaign's mark keeps only what is new.
 
-Every activity's contact is `keys.member_key(list_id, email)`, its `contact_email` the
-address, its id "mc:{campaign}:{subscriber hash}:{action}:{epoch seconds}" (and the url for
-a click), so the store keeps one of each however often a pull reads it again.
+Every activity is keyed by its address alone (`contact_email`, no record id: a report
+names the member by address; `keys`), its id
+"mc:{campaign}:{subscriber hash}:{action}:{epoch seconds}" (and the url for a click), so
+the store keeps one of each however often a pull reads it again.
 
 Cursor: one JSON object `{"campaigns": {campaign id: {"since": ISO time, "seen": [...],
 "counts": {...}}}}`: per campaign the latest action time read from its email-activity
@@ -95,7 +96,7 @@ from connectors.mailchimp.collections_walk import OVERLAP, MailchimpCalls, walk_
 from connectors.mailchimp.departures import campaign_departures
 from connectors.mailchimp.gate import CONNECTIONS
 from connectors.mailchimp.in_order import in_order
-from connectors.mailchimp.keys import MC, member_hash, member_key
+from connectors.mailchimp.keys import MC, member_hash
 from connectors.mailchimp.report_counts import (
     EVERY_PART,
     ReportCounts,
@@ -188,14 +189,14 @@ def report_activities(
     if not isinstance(email, str) or not email.strip():
         skipped["record"] += 1
         return []
-    key, digest = member_key(campaign.list_id, email), member_hash(email)
+    digest = member_hash(email)
     base: dict[str, Any] = {"campaign": campaign.id, "list_id": campaign.list_id}
     if campaign.title:
         base["campaign_title"] = campaign.title
 
     def made(kind: ActivityType, at: datetime, ident: str, extra: Mapping[str, Any]) -> Activity:
         return Activity(
-            key,
+            "",
             kind,
             at,
             id=f"mc:{campaign.id}:{digest}:{ident}",

@@ -26,11 +26,25 @@ within the 120-second timeout), a member's operations always in one batch.
   started once more (our operations are idempotent: the same merge values and tag
   states twice change nothing). A second failure leaves its members to the next run.
   A listed batch without id, count or time is passed over and counted.
-- Waiting reads the batches in the order they run, each until finished: the first
-  batch first after `FIRST_READ` seconds, then, while nothing moved, twice as long;
-  once operations are seen done, as long as the pace measured says the rest needs
-  (plus a tenth), at most `LONGEST_WAIT`; each later batch first after the time its
-  operations need at that pace. So a run of k batches reads about k + 2 statuses
+- Waiting reads the batches in the order they run, each until finished, and times its
+  reads by what the batches say of themselves, never by the time since a submission
+  (which holds Mailchimp's unstated wait before a batch starts): `status` (pending,
+  preprocessing, started, finalizing, finished), `finished_operations` of
+  `total_operations`, `submitted_at` and `completed_at` (whole seconds, Mailchimp's
+  clock; ours is mapped to it by the start answers: a start's answer comes after its
+  `submitted_at`, so the least gap between the two bounds the clocks' difference). The
+  pace (operations a second) is measured only while a batch runs: between two reads that
+  saw it move, from a read that saw it move to its `completed_at`, or from one batch's
+  `completed_at` to the next's when the next was queued behind it (Mailchimp then starts
+  it as the other ends). Each measure is taken so that it can only err slow (reads placed
+  late rather than early). The first batch is read after `FIRST_READ` seconds; while
+  nothing has moved, then after twice as long. A read that sees it run, with no pace yet,
+  bounds what is left by the moment it was last seen idle (the remaining share at the
+  pace of the part done since then): that read is followed by one after the bound when
+  the bound is no longer than the time since then, else by a read that measures the pace.
+  Once a pace is known, a batch queued behind a finished one is read once, when its
+  operations should be done (a twentieth and `READ_SLACK` beyond), and a running one
+  when its operations left should be. So a run of k batches reads about k + 1 statuses
   against the k the fewest would be. The write waits `WRITE_GRACE` seconds beyond what
   the pace measured says its operations left need (`WRITE_GRACE` from its start while
   nothing moved), never more than `WRITE_GIVE_UP` seconds in all: one deadline for all
@@ -69,6 +83,14 @@ STATUS = "batches.status"
 LIST = "batches.list"
 BATCH_OPERATIONS = 10_000
 FIRST_READ = 2.0
+READ_SLACK = 1.0
+"""Seconds a read waits beyond a predicted end: Mailchimp's times are whole seconds."""
+WHOLE_SPAN = 5.0
+"""Fewest seconds a pace is measured over from Mailchimp's times (a fifth off at most)."""
+TRUST = 3.0
+"""A bound on a running batch's time left is slept on when it is at most this many times
+the time since the batch was last seen idle (a quarter of it done), else its pace is
+measured first."""
 LONGEST_WAIT = 60.0
 WRITE_GRACE = 20 * 60.0
 WRITE_GIVE_UP = 3600.0
@@ -89,6 +111,8 @@ class Sent:
     """Found in Mailchimp's list after a start whose answer was lost."""
     info: dict[str, Any] = field(default_factory=dict)
     failure: str | None = None
+    queued: tuple[float, float] | None = None
+    """Our clock's times its start was sent and answered (it was queued by then)."""
 
 
 def operations_of(members: Sequence[MemberWrite], token: str) -> list[Sent]:
@@ -101,7 +125,7 @@ def operations_of(members: Sequence[MemberWrite], token: str) -> list[Sent]:
         ]  # fmt: skip
         if member.tags is not None:
             body = json.dumps({"tags": member.tags})
-            ops.append(("tags", {"method": "POST", "path": member.path + "/tags", "body": body}))
+            ops.append(("tags", {"method": "POST", "path": member.tags_path, "body": body}))
         if len(batches[-1].operations) + len(ops) > BATCH_OPERATIONS:
             batches.append(Sent({}, []))
         for kind, op in ops:
@@ -116,26 +140,28 @@ def write_batched(api: MailchimpApi, members: Sequence[MemberWrite]) -> WriteOut
     token = uuid.uuid4().hex[:10]
     sent = operations_of(members, token)
     started: set[str] = set()
+    queue = Queue()
     for batch in sent:
+        sending = api.policy.clock.now()
         try:
-            batch.batch_id, batch.adopted = start(api, batch.operations, started)
+            batch.batch_id, batch.adopted = start(api, batch.operations, started, queue)
+            batch.queued = (sending, api.policy.clock.now())
             started.add(batch.batch_id)
         except (AuthError, BudgetExhausted):
             raise
         except ApiError as error:
             batch.failure = f"not written: the batch could not be started ({error})"
-    pace: float | None = None
     limit = Deadline(api.policy.clock.now(), sum(len(b.operations) for b in sent))
     for batch in sent:  # Mailchimp runs them one after another, in this order
         if batch.batch_id is not None:
-            first = len(batch.operations) / pace * 1.05 if pace else FIRST_READ
             limit.after -= len(batch.operations)
-            batch.info, pace = wait(api, reader(api, batch), first, pace, limit)
+            size = len(batch.operations)
+            batch.info = wait(api, reader(api, batch), queue, limit, batch.queued, size)
     outcome = WriteOutcome()
     for batch in sent:
         results = read_results(api, batch)
         if batch.adopted and results and not batch.members.keys() & results.keys():
-            results = start_again(api, batch, pace, limit)  # the batch found was not ours
+            results = start_again(api, batch, queue, limit)  # the batch found was not ours
         settle_batch(outcome, batch, results)
     return outcome
 
@@ -181,32 +207,39 @@ def read_results(api: MailchimpApi, batch: Sent) -> dict[str, tuple[int, str]]:
 
 
 def start_again(
-    api: MailchimpApi, batch: Sent, pace: float | None, limit: Deadline
+    api: MailchimpApi, batch: Sent, queue: Queue, limit: Deadline
 ) -> dict[str, tuple[int, str]]:
     """Started once more, waited for and read: the batch adopted after a failed start held
     none of our operations (ours never reached Mailchimp; they are idempotent)."""
     batch.adopted = False
+    sending = api.policy.clock.now()
     try:
-        batch.batch_id = str(
-            api.call(START, {"operations": batch.operations}, repeatable=False)["id"]
-        )
+        answer = api.call(START, {"operations": batch.operations}, repeatable=False)
+        batch.batch_id = str(answer["id"])
     except (AuthError, BudgetExhausted):
         raise
     except ApiError as error:
         batch.failure = f"not written: the batch could not be started ({error})"
         return {}
-    first = len(batch.operations) / pace * 1.05 if pace else FIRST_READ
-    batch.info, _ = wait(api, reader(api, batch), first, pace, limit)
+    batch.queued = (sending, api.policy.clock.now())
+    queue.answered(answer, batch.queued[1])
+    size = len(batch.operations)
+    batch.info = wait(api, reader(api, batch), queue, limit, batch.queued, size)
     return read_results(api, batch)
 
 
-def start(api: MailchimpApi, operations: list[dict[str, str]], ours: set[str]) -> tuple[str, bool]:
+def start(
+    api: MailchimpApi, operations: list[dict[str, str]], ours: set[str], queue: Queue | None = None
+) -> tuple[str, bool]:
     """A batch started with `operations`: its id, and whether it is one found in Mailchimp's
     list after a lost answer (see the module's docstring on lost answers)."""
     body = {"operations": operations}
     since = vendor_time(api)
     try:
-        return str(api.call(START, body, repeatable=False)["id"]), False
+        answer = api.call(START, body, repeatable=False)
+        if queue is not None:
+            queue.answered(answer, api.policy.clock.now())
+        return str(answer["id"]), False
     except (AuthError, BudgetExhausted):
         raise
     except ApiError as error:
@@ -256,43 +289,112 @@ def reader(api: MailchimpApi, batch: Sent) -> Callable[[], dict[str, Any]]:
     return lambda: api.call(STATUS, batch.batch_id)
 
 
+@dataclass
+class Queue:
+    """What a write learned of Mailchimp's batch queue: the pace a running batch keeps
+    (operations a second), when the batch last read finished (Mailchimp's clock, epoch
+    seconds), and how far our clock is ahead of Mailchimp's at most."""
+
+    pace: float | None = None
+    free: float | None = None
+    ahead: float | None = None
+    floor: float | None = None
+    """A pace a batch kept at least (a bound, from when it was last seen idle), until one
+    is measured."""
+
+    def answered(self, answer: Mapping[str, Any], at: float) -> None:
+        """A start's answer, read at `at` (our clock): it came after its `submitted_at`."""
+        submitted = parse_time(answer.get("submitted_at")) if isinstance(answer, Mapping) else None
+        if submitted is not None:
+            gap = at - submitted.timestamp()
+            self.ahead = gap if self.ahead is None else min(self.ahead, gap)
+
+    def ours(self, moment: float | None) -> float | None:
+        """A moment of Mailchimp's clock on ours, not before it (less `READ_SLACK`)."""
+        return None if moment is None or self.ahead is None else moment + self.ahead
+
+    def measured(self, operations: int, seconds: float, whole: bool = False) -> None:
+        """`operations` run in `seconds` at most; `whole`: measured on Mailchimp's whole
+        seconds, so taken only over `WHOLE_SPAN` seconds or more."""
+        if operations > 0 and seconds > (WHOLE_SPAN if whole else 0.0):
+            self.pace = operations / seconds
+
+
 def wait(
     api: MailchimpApi,
     read_once: Callable[[], dict[str, Any]],
-    first: float,
-    pace: float | None,
+    queue: Queue,
     limit: Deadline | None = None,
-) -> tuple[dict[str, Any], float | None]:
-    """The batch as read once finished (or when the write's `limit` had passed), and the
-    pace (operations a second) measured; `first`: seconds before the first read."""
+    queued: tuple[float, float] | None = None,
+    size: int = 0,
+) -> dict[str, Any]:
+    """The batch of `size` operations as read once finished (or when the write's `limit`
+    had passed); `queue` learns its pace. `queued`: when its start was sent and answered
+    (our clock): not running before the one, queued by the other."""
     clock = api.policy.clock
     limit = limit or Deadline(clock.now(), 0)
-    delay = first
-    seen: tuple[float, int] | None = None
+    free = queue.ours(queue.free)
+    # Queued before the batch read last ended: it began as that one ended.
+    begin = free if free is not None and queued is not None and queued[1] <= free else None
+    idle = begin if begin is not None else queued[0] if queued else None
+    # `idle`: when it was last known not running yet (our clock)
+    first: tuple[float, int] | None = None  # (our time a read was sent, operations done)
+    last: tuple[float, int] | None = None
+    delay = FIRST_READ
+    rate = queue.pace or queue.floor
+    if begin is not None and rate and size:
+        delay = begin + size / rate * 1.05 + READ_SLACK - clock.now()
     while True:
-        delay = min(delay, max(0.0, limit.until - clock.now()))
+        delay = min(delay, LONGEST_WAIT, max(0.0, limit.until - clock.now()))
         if delay > 0:
             clock.sleep(delay)
+        sent = clock.now()
         info = read_once()
-        if info.get("status") == "finished":
-            return info, pace
+        now = clock.now()
         total = int(finite_number(info.get("total_operations")) or 0)
-        done, now = int(finite_number(info.get("finished_operations")) or 0), clock.now()
-        if seen is not None and done > seen[1] and now > seen[0]:
-            pace = (done - seen[1]) / (now - seen[0])
-        limit.moved(now, max(0, total - done), pace)
+        done = int(finite_number(info.get("finished_operations")) or 0)
+        if info.get("status") == "finished":
+            learn(queue, info, total, begin, first)
+            return info
+        if done > 0 and last is not None and done > last[1]:
+            queue.measured(done - last[1], now - last[0])  # slow, if anything: sent to read
+        limit.moved(now, max(0, total - done), queue.pace)
         if now >= limit.until:
-            return info, pace
-        first_move = seen is None and done > 0
-        if done > 0 and (seen is None or done > seen[1]):
-            seen = (now, done)
-        if pace:
-            delay = (total - done) / pace * 1.1 + 0.5
-        elif first_move:
-            delay = FIRST_READ  # when it started is not said: its pace is measured from here
+            return info
+        if done <= 0:  # pending or preprocessing: not running yet
+            idle, delay = sent, max(2 * delay, FIRST_READ)
+            continue
+        if last is None or done > last[1]:
+            first, last = first or (sent, done), (sent, done)
+        if queue.pace:
+            delay = (total - done) / queue.pace * 1.05 + READ_SLACK
+        elif idle is not None and now > idle:
+            # what is left at the pace of the part done since it was last seen idle: a
+            # bound (it may have started later), trusted with a quarter done at least
+            bound = max(0, total - done) * (now - idle) / done
+            delay = bound * 1.05 + READ_SLACK if bound <= TRUST * (now - idle) else FIRST_READ
+            queue.floor = done / (now - idle)
         else:
-            delay = max(2 * delay, FIRST_READ)
-        delay = min(delay, LONGEST_WAIT)
+            delay = FIRST_READ
+
+
+def learn(
+    queue: Queue,
+    info: Mapping[str, Any],
+    total: int,
+    begin: float | None,
+    first: tuple[float, int] | None,
+) -> None:
+    """A finished batch's pace, from its own fields: since the batch before it ended when
+    it was queued behind that one (same clock, whole seconds: one more counted), else since
+    a read saw it run; and when it ended, where the next begins."""
+    completed = parse_time(info.get("completed_at"))
+    ended = None if completed is None else completed.timestamp()
+    if ended is not None and begin is not None and queue.free is not None:
+        queue.measured(total, ended - queue.free + READ_SLACK, whole=True)
+    elif ended is not None and first is not None and queue.ahead is not None:
+        queue.measured(total - first[1], ended + queue.ahead + READ_SLACK - first[0], whole=True)
+    queue.free = ended
 
 
 def batch_results(api: MailchimpApi, batch: Sent) -> dict[str, tuple[int, str]]:
@@ -357,6 +459,10 @@ def settle_batch(outcome: WriteOutcome, batch: Sent, results: dict[str, tuple[in
                 outcome.failed.append(WriteFailure(record_id, "tags not in the batch's results"))
                 continue
             tag_status, tag_text = got["tags"]
+            if tag_status == 404:  # its merge fields landed: its address changed since
+                why = "its stage tag was not set: its address changed since the pull"
+                outcome.failed.append(WriteFailure(record_id, why))
+                continue
             if not 200 <= tag_status < 300:
                 status, text = tag_status, tag_text
         settle(outcome, member, status, problem_message(status, text))

@@ -32,7 +32,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
-from connectors.mailchimp.keys import MC, member_hash, member_key
+from connectors.mailchimp.keys import MC, member_hash
 from connectors.values import parse_time
 from scoring.records import Activity, ActivityType
 
@@ -67,7 +67,7 @@ def departure_activity(
         attributes["reason"] = reason
     suffix = "unsub" if kind is ActivityType.EMAIL_UNSUBSCRIBE else "abuse"
     return Activity(
-        member_key(campaign.list_id, email),
+        "",  # by address alone (`keys`)
         kind,
         at,
         id=f"mc:{campaign.id}:{member_hash(email)}:{suffix}:{int(at.timestamp())}",

@@ -2,9 +2,11 @@
 
 A member (API reference, list members:
 https://mailchimp.com/developer/marketing/api/list-members/) is known by its
-subscriber hash, the MD5 of its lower-case address; the same address is another
-member in another audience, so a contact's id is `<list_id>:<subscriber hash>`,
-whatever the number of audiences configured (ids stay put when one is added).
+`contact_id`, kept when its address changes (its `id`, the subscriber hash of the
+address, is not); the same address is another member in another audience, so a
+contact's id is `<list_id>:<contact_id>` (`keys.record_key`), whatever the number of
+audiences configured (ids stay put when one is added); `<list_id>:<subscriber hash>`
+for an answer without a contact id.
 Its email is the address as Mailchimp holds it. Attributes: every merge field by
 its tag, `status` (subscribed, unsubscribed, cleaned, pending, transactional or
 archived), `member_rating` (1 to 5), `tags` (their names), `vip`, `language`,
@@ -20,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.attributes import AttributeMap
-from connectors.mailchimp.keys import MC, member_hash
+from connectors.mailchimp.keys import MC, MEMBER_ID, member_hash, record_key
 from connectors.values import parse_time
 from scoring.records import Activity, ActivityType, Contact
 
@@ -54,7 +56,9 @@ def member_records(
         hashed = member_hash(email) if email else ""
     if not hashed:
         raise ValueError("a Mailchimp member without id or email_address")
-    record = f"{list_id}:{hashed}"  # the audience asked, whatever the body says
+    contact_id = str(member.get("contact_id") or "")
+    # the audience asked, whatever the body says
+    record = record_key(list_id, contact_id if MEMBER_ID.fullmatch(contact_id) else hashed)
     contact = Contact(
         record,
         email=email,
@@ -68,7 +72,8 @@ def member_records(
         record,
         ActivityType.NEWSLETTER_SIGNUP,
         opted,
-        id=f"{MC}:signup:{record}:{int(opted.timestamp())}",
+        # by its address, as the audience webhook's subscribe names it (`webhooks`)
+        id=f"{MC}:signup:{list_id}:{hashed}:{int(opted.timestamp())}",
         attributes={"list_id": list_id},
         source=MC,
     )

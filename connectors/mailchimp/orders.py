@@ -2,8 +2,8 @@
 
 The walk: the account's connected stores (`ecommerce.stores`), those of the audiences
 (a store's `list_id`), then each store's orders (`ecommerce.get_store_orders`, 1,000 a
-call, `offset` paging). Each order is one `purchase` of the member the order's customer
-is: `keys.member_key(store's list_id, customer.email_address)`, at `processed_at_foreign`,
+call, `offset` paging). Each order is one `purchase` of the order's customer, by its
+address (`customer.email_address`, no record id: `keys`), at `processed_at_foreign`,
 with `amount` (`order_total`), `currency` (`currency_code`), `store`, `order`,
 `financial_status` and, when the order came from one, `campaign`.
 
@@ -38,7 +38,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
-from connectors.mailchimp.keys import MC, member_key
+from connectors.mailchimp.keys import MC
 from connectors.protocol import Page
 from connectors.values import finite_number, parse_time
 from scoring.records import Activity, ActivityType
@@ -94,7 +94,7 @@ def order_activity(
         if isinstance(order.get(field), str) and order[field]:
             attributes[name] = order[field]
     return Activity(
-        member_key(list_id, email),
+        "",  # by address alone (`keys`)
         ActivityType.PURCHASE,
         at,
         id=f"mcorder:{store_id}:{ident}",

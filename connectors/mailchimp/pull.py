@@ -57,7 +57,13 @@ shifts the later pages back by one, and would otherwise never be read. Costs one
 49 (~2 %); the repeats are given once."""
 STEP = PAGE - OVERLAP_MEMBERS
 MEMBERS = "lists.get_list_members_info"
-MEMBER_FIELDS_LEFT_OUT = ["_links", "members._links"]
+MEMBER_KEYS = ("id", "email_address", "contact_id", "status", "merge_fields", "tags",
+               "member_rating", "vip", "language", "list_id", "last_changed",
+               "timestamp_opt")  # fmt: skip
+"""What a member's record is made of (`members.member_records`): a page asks for these alone
+(`fields`, Fundamentals: "Partial responses"), not the member's stats, location, ids for
+the web and links, about half of a member's JSON."""
+MEMBER_PAGE_FIELDS = [*(f"members.{key}" for key in MEMBER_KEYS), "total_items"]
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +153,7 @@ def member_pages(
             list_id,
             count=PAGE,
             offset=offset,
-            exclude_fields=MEMBER_FIELDS_LEFT_OUT,
+            fields=MEMBER_PAGE_FIELDS,
             **filters,
         )
 

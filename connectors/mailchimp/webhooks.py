@@ -248,7 +248,7 @@ def member_activity(
         return None, gone
     ident = activity_id(kind, list_id, email, at, campaign)
     activity = Activity(
-        member_key(list_id, email),
+        "",  # by address alone (`keys`)
         activity_type,
         at,
         id=ident,

@@ -34,9 +34,10 @@ Two paths, by the number of writes of the run (`batch_write_above`, default 20):
 - more: `POST /batches` of the same PATCH and tag operations (`connectors.mailchimp.batch`),
   1 start, 1 status read at least and 1 download per 10,000 operations, plus the one
   segment read. For 50,000 members with a stage change each: 100,000 operations, 10
-  batches, 31 calls at the fewest, about 33 (the first batch is read twice more to
-  measure Mailchimp's pace; bench/mailchimp_sync.py). The alternatives, counted for
-  the same run: batch subscribe would be 100 calls of 500 (and creates members);
+  batches, 31 calls at the fewest, 32 in the sandbox's bench (the first batch is read once
+  more before a pace is known; `connectors.mailchimp.batch`, bench/mailchimp_sync.py).
+  The alternatives, counted for the same run: batch subscribe would be 100 calls of 500
+  (and creates members);
   stage tags through the static segment endpoint (`lists.batch_segment_members`, 500
   addresses a call, one tag a call) would add at least 100 calls to add the new tags
   and 100 to remove old ones, against 0 inside the batches. So batches, with the tags inside them.
@@ -53,6 +54,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from connectors.errors import ApiError, AuthError, BudgetExhausted
+from connectors.mailchimp import keys
 from connectors.mailchimp.client import MailchimpApi
 from connectors.mailchimp.gate import CONNECTIONS
 from connectors.mailchimp.keys import split_member_key
@@ -77,13 +79,20 @@ class MemberWrite:
     record_id: str
     list_id: str
     member_hash: str
+    """What the member endpoint takes: its contact id (or subscriber hash)."""
     merge_fields: Mapping[str, str]
     tags: list[dict[str, str]] | None
     """The body's `tags` of a stage change; None: no tag operation."""
+    tags_hash: str = ""
+    """What the tags endpoint takes: the subscriber hash (its reference names no other)."""
 
     @property
     def path(self) -> str:
         return f"/lists/{self.list_id}/members/{self.member_hash}"
+
+    @property
+    def tags_path(self) -> str:
+        return f"/lists/{self.list_id}/members/{self.tags_hash or self.member_hash}/tags"
 
 
 def stage_of(values: Mapping[str, str]) -> str | None:
@@ -205,6 +214,7 @@ def member_writes(
             member_hash,
             dict(write.values),
             tag_change(stage, known[list_id] | {STAGE_TAG + stage}) if stage is not None else None,
+            keys.member_hash(write.email) if write.email else "",
         )
         for write, list_id, member_hash, stage in planned
     ]
@@ -230,8 +240,9 @@ def write_direct(api: MailchimpApi, members: Sequence[MemberWrite]) -> WriteOutc
         try:
             answer = api.call(PATCH, member.list_id, member.member_hash,
                               {"merge_fields": dict(member.merge_fields)})  # fmt: skip
-            if member.tags is not None:
-                api.call(TAGS, member.list_id, member.member_hash, {"tags": member.tags})
+            if member.tags is not None:  # by the hash of the address the member has now
+                hashed = str(answer.get("id") or "") or member.tags_hash or member.member_hash
+                api.call(TAGS, member.list_id, hashed, {"tags": member.tags})
         except (AuthError, BudgetExhausted):
             raise
         except ApiError as error:

@@ -69,3 +69,14 @@ def shaped(request: Request, payload: dict[str, Any]) -> Response:
 def page(items: list[Any], request: Request) -> list[Any]:
     offset, count = paging(request)
     return items[offset : offset + count]
+
+
+def item_keys(request: Request, items: str) -> set[str] | None:
+    """The keys of each of `items` the request's `fields` keep (None: every key), so that
+    what `shaped` would drop is not made."""
+    tree = field_tree(csv_arg(request, "fields"))
+    if not tree:
+        return None
+    if items not in tree:
+        return set()
+    return set(tree[items]) or None

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sandbox.mailchimp.projection import (
+    ACTIONS,
     STATUSES,
     TAG_OF_ACTION,
     MemberEvent,
@@ -16,10 +17,11 @@ from sandbox.mailchimp.projection import (
     initial_changed,
     initial_status,
     soft_bounces,
-    world_event,
+    world_events,
 )
-from sandbox.mailchimp.values import subscriber_hash
+from sandbox.mailchimp.values import md5_hex, subscriber_hash
 from sandbox.world.tables import MAILCHIMP, World
+from scoring.records import ACTIVITY_TYPES
 
 
 class Columns:
@@ -135,6 +137,10 @@ class Audience:
         """Rows deleted for good: no longer found by id, nor listed."""
         self.emails = self._world_emails()
         self.rows_by_hash = {subscriber_hash(e): row for row, e in enumerate(self.emails)}
+        self._by_contact: dict[str, int] | None = None
+        self.contact_ids: dict[int, str] = {}
+        """Rows whose address changed or that were added: their `contact_id` (a world row's
+        is made from its first address, `contact_id`)."""
         self.merge_fields = [
             MergeField(n + 1, tag, name, kind, display_order=n + 1)
             for n, (tag, name, kind) in enumerate(DEFAULT_MERGE_FIELDS)
@@ -158,8 +164,18 @@ class Audience:
         return self.columns.size
 
     def row_of(self, key: str) -> int | None:
-        """The row of a subscriber hash, or of an address (Mailchimp accepts both)."""
-        return self.rows_by_hash.get(subscriber_hash(key) if "@" in key else key.lower())
+        """The row of a subscriber hash, an address or a contact id (Mailchimp accepts all
+        three: SDK docstrings of the member endpoints, `connectors.mailchimp.keys`)."""
+        if "@" in key:
+            return self.rows_by_hash.get(subscriber_hash(key))
+        found = self.rows_by_hash.get(key.lower())
+        if found is None:
+            if self._by_contact is None:
+                self._by_contact = {self.contact_id(row): row for row in range(self.size)}
+            found = self._by_contact.get(key.lower())
+            if found is not None and found in self.deleted:
+                return None
+        return found
 
     def status(self, row: int) -> str:
         return STATUSES[int(self.columns.status[row])]
@@ -186,20 +202,39 @@ class Audience:
 
     def _project(self, row: int) -> Member:
         assert self.index is not None, "rows without an edited copy come from the world"
+        start, end = int(self.index.starts[row]), int(self.index.ends[row])
+        world = self.index.world
+        events = world_events(world, self.index.events[start:end], self.soft[start:end])
+        tags = {
+            TAG_OF_ACTION[e.action]: e.at for e in reversed(events) if e.action in TAG_OF_ACTION
+        }
+        return self._world_member(row, events, tags)
+
+    def _world_member(self, row: int, events: list[MemberEvent], tags: dict[str, float]) -> Member:
+        assert self.index is not None
         world, person = self.index.world, int(self.index.persons[row])
         people = world.people
-        start, end = int(self.index.starts[row]), int(self.index.ends[row])
-        span = zip(self.index.events[start:end], self.soft[start:end], strict=True)
-        events = [world_event(world, int(e), bool(soft)) for e, soft in span]
         merge = {spec.tag: spec.default_value for spec in self.merge_fields}
         merge["FNAME"] = str(people.first_name[person])
         merge["LNAME"] = str(people.last_name[person])
         merge["COMPANY"] = str(world.companies.name[people.company[person]])
-        tags = {
-            TAG_OF_ACTION[e.action]: e.at for e in reversed(events) if e.action in TAG_OF_ACTION
-        }
         created = float(people.created_at[person])
         return Member(self.emails[row], merge, created, events, tags, frozenset(tags))
+
+    def view(self, row: int) -> tuple[Member, list[tuple[str, int]]]:
+        """The member at `row` to show, and its (action, campaign) pairs in time order: a
+        world member not edited is read without projecting its events (its copy holds
+        none, its tags' times are not kept: not to be edited or kept)."""
+        edited = self.edited.get(row)
+        if edited is not None:
+            return edited, [(e.action, e.campaign) for e in edited.events]
+        assert self.index is not None
+        table = self.index.world.events
+        ids = self.index.events[int(self.index.starts[row]) : int(self.index.ends[row])]
+        actions = [ACTIONS[ACTIVITY_TYPES[code]] for code in table.type[ids].tolist()]
+        tags = {TAG_OF_ACTION[a]: 0.0 for a in actions if a in TAG_OF_ACTION}
+        pairs = list(zip(actions, table.campaign[ids].astype(np.int64).tolist(), strict=True))
+        return self._world_member(row, [], tags), pairs
 
     def add(self, email: str, status: str, at: float, source: str = "API - Generic") -> int:
         merge = {spec.tag: spec.default_value for spec in self.merge_fields}
@@ -207,10 +242,19 @@ class Audience:
         self.edited[row] = Member(email, merge, at, [], source=source)
         self.emails.append(email)
         self.rows_by_hash[subscriber_hash(email)] = row
+        self.contact_ids[row] = member_contact_id(email, row)
+        if self._by_contact is not None:
+            self._by_contact[self.contact_ids[row]] = row
         return row
 
+    def contact_id(self, row: int) -> str:
+        """The member's `contact_id`: made from its address when it joined, kept when the
+        address changes (its `id`, the hash of the address, changes)."""
+        return self.contact_ids.get(row) or member_contact_id(self.emails[row])
+
     def readdress(self, row: int, email: str) -> None:
-        """Change a member's address, and so its id."""
+        """Change a member's address, and so its id; its contact id stays."""
+        self.contact_ids[row] = self.contact_id(row)
         del self.rows_by_hash[subscriber_hash(self.emails[row])]
         self.rows_by_hash[subscriber_hash(email)] = row
         self.emails[row] = email
@@ -259,3 +303,11 @@ class Audience:
         self.tag_updated[name] = at
         self.touch(row, at)
         return True
+
+
+def member_contact_id(email: str, row: int | None = None) -> str:
+    """The `contact_id` a member joining with `email` gets (32 hex digits, as Mailchimp's):
+    a world member's from its address alone, a member added later (`row`) one of its own,
+    so that a new member with an address another member left is another contact."""
+    made = f"contact/{subscriber_hash(email)}"
+    return md5_hex(made if row is None else f"{made}/{row}")

@@ -72,16 +72,19 @@ class BatchRoutes(MailchimpState):
                 return
             due = min(len(batch.operations), int(running * self.batch_pace + 1e-6))
             batch.status = "started"
-            self._run_operations(batch, due)
+            end = begin + len(batch.operations) / self.batch_pace
+            self._run_operations(batch, due, float(int(self.epoch + end)))
             if batch.status != "finished":
                 return
-            batch.ended = free = begin + len(batch.operations) / self.batch_pace
+            batch.ended = free = end
 
     def finish_batch(self, batch: Batch) -> None:
         """Run a batch's remaining operations and keep their results archive."""
         self._run_operations(batch, len(batch.operations))
 
-    def _run_operations(self, batch: Batch, due: int) -> None:
+    def _run_operations(self, batch: Batch, due: int, completed: float | None = None) -> None:
+        """Run the batch's operations up to `due`; once all ran, it finished at `completed`
+        (Mailchimp's `completed_at`: when its last operation ran; now when not given)."""
         was, self.advancing = self.advancing, True  # operations pass through `_locked`
         try:
             for operation in batch.operations[len(batch.results) : due]:
@@ -89,7 +92,8 @@ class BatchRoutes(MailchimpState):
         finally:
             self.advancing = was
         if len(batch.results) == len(batch.operations):
-            batch.status, batch.completed_at = "finished", self.now()
+            batch.status = "finished"
+            batch.completed_at = self.now() if completed is None else completed
             batch.archive = results_archive(batch.id, batch.results, batch.completed_at)
 
     def _run_operation(self, operation: dict[str, Any]) -> dict[str, Any]:

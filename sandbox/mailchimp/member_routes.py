@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from sandbox.http import Request, Response
-from sandbox.mailchimp.answers import no_content, ok, page, shaped
+from sandbox.mailchimp.answers import item_keys, no_content, ok, page, shaped
 from sandbox.mailchimp.arguments import json_body, paging, path_param, time_arg
 from sandbox.mailchimp.member_json import member_json
 from sandbox.mailchimp.problems import invalid, json_kind, refusal, schema_error
@@ -93,7 +93,8 @@ class MemberRoutes(MailchimpState):
         self._check_list(request)
         rows = self._member_rows(request)
         offset, count = paging(request)
-        members = [member_json(self.audience, int(r)) for r in rows[offset : offset + count]]
+        keys = item_keys(request, "members")
+        members = [member_json(self.audience, int(r), keys) for r in rows[offset : offset + count]]
         payload = {"members": members, "list_id": self.list_id, "total_items": len(rows)}
         return shaped(request, payload)
 

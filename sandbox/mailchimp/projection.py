@@ -186,6 +186,34 @@ def initial_changed(index: WorldIndex, soft: npt.NDArray[np.bool_]) -> npt.NDArr
     return changed
 
 
+def world_events(
+    world: World, events: npt.NDArray[np.intp], soft: npt.NDArray[np.bool_]
+) -> list[MemberEvent]:
+    """`world_event` of each of `events` (with its `soft` flag), read column by column."""
+    table = world.events
+    urls, amounts = table.url[events].tolist(), table.amount[events].tolist()
+    actions = [ACTIONS[ACTIVITY_TYPES[code]] for code in table.type[events].tolist()]
+    return [
+        MemberEvent(
+            action,
+            at,
+            campaign,
+            str(world.urls[url]) if url >= 0 else "",
+            0.0 if amount != amount else amount,  # NaN: no amount
+            ("soft" if is_soft else "hard") if action == "bounce" else "",
+        )
+        for action, at, campaign, url, amount, is_soft in zip(
+            actions,
+            table.at[events].astype(np.float64).tolist(),
+            table.campaign[events].astype(np.int64).tolist(),
+            urls,
+            amounts,
+            soft.tolist(),
+            strict=True,
+        )
+    ]
+
+
 def world_event(world: World, event: int, soft: bool = False) -> MemberEvent:
     url, amount = int(world.events.url[event]), float(world.events.amount[event])
     action = world_action(world, event)

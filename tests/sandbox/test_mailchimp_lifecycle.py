@@ -213,3 +213,31 @@ def test_a_patch_keeps_an_archived_member_archived_unless_it_sets_a_status() -> 
         assert (patched["status"], patched["merge_fields"]["FNAME"]) == ("archived", "Zed")
         assert caught.value.status_code == 400
         assert unarchived["status"] == "subscribed"
+
+
+def test_an_address_change_gives_a_new_id_and_keeps_the_contact_id(
+    client: Any, sandbox: MailchimpSandbox
+) -> None:
+    before = member(client, sandbox, "p03@acme.io")
+
+    changed = client.lists.update_list_member(
+        sandbox.list_id, before["id"], {"email_address": "p03.new@acme.io"}
+    )
+    by_contact = client.lists.get_list_member(sandbox.list_id, before["contact_id"])
+    page = client.lists.get_list_members_info(
+        sandbox.list_id, count=1000, fields=["members.id", "members.contact_id"]
+    )
+
+    assert changed["id"] == subscriber_hash("p03.new@acme.io") != before["id"]
+    assert changed["contact_id"] == before["contact_id"]
+    assert by_contact["email_address"] == "p03.new@acme.io"
+    assert {"id": changed["id"], "contact_id": before["contact_id"]} in page["members"]
+    assert all(m.keys() == {"id", "contact_id"} for m in page["members"])
+    with pytest.raises(ApiClientError) as gone:
+        client.lists.get_list_member(sandbox.list_id, before["id"])
+    assert gone.value.status_code == 404
+    # a new member with the old address is another member, with a contact id of its own
+    again = client.lists.set_list_member(
+        sandbox.list_id, before["id"], {"email_address": "p03@acme.io", "status_if_new": "pending"}
+    )
+    assert again["contact_id"] not in (before["contact_id"], "")

@@ -296,7 +296,7 @@ def test_a_malformed_mailchimp_record_id_says_what_one_looks_like(here: Path) ->
             result = run("rescore", f"mailchimp:{record}", **env)
             message = one_line(result.stderr)
             assert result.exit_code == 2, result.output
-            assert "a Mailchimp record id is <audience id>:<subscriber hash>" in message
+            assert "a Mailchimp record id is <audience id>:<contact id>" in message
             assert repr(record) in message and isinstance(result.exception, SystemExit)
     finally:
         emulator.stop()
