@@ -24,7 +24,7 @@ from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
 from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
-from scoring.filters import machine_clicks
+from scoring.filters import ClickChecks, click_checks, machine_clicks
 from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rules import Rule, RuleSet, StageCondition
@@ -112,10 +112,16 @@ class _Run:
         """Activities that count: not after `as_of`, not made by a machine."""
         acts = self.activities
         usable = acts.occurred_at <= self.moments(acts.contact_rows)
-        bot = self.rules.filters.bot_clicks
-        if bot.enabled:
-            usable &= ~machine_clicks(acts, usable, bot)
+        if self.checks is not None:
+            bot = self.rules.filters.bot_clicks
+            usable &= ~machine_clicks(acts, usable, bot, self.checks)
         return usable
+
+    @cached_property
+    def checks(self) -> ClickChecks | None:
+        """The machine-click filter's checks the activities allow (None: turned off)."""
+        bot = self.rules.filters.bot_clicks
+        return click_checks(self.activities, bot) if bot.enabled and len(self.activities) else None
 
     @cached_property
     def usable_types(self) -> npt.NDArray[np.int8]:
@@ -346,6 +352,7 @@ class _Run:
             grade_codes=grade_codes,
             bant_names=bant_names,
             bant_met=bant_met,
+            notes=() if self.checks is None else self.checks.notes,
         )
 
 
