@@ -43,7 +43,8 @@ class Ranked:
     def of(cls, scores: FloatArray, outcome: BoolArray) -> Ranked:
         order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
         ranked = np.asarray(scores, dtype=np.float64)[order]
-        ends = np.append(np.flatnonzero(np.diff(ranked) != 0), len(ranked) - 1)
+        # a comparison, not np.diff: infinite scores (a blank ranked last) tie with each other
+        ends = np.append(np.flatnonzero(ranked[1:] != ranked[:-1]), len(ranked) - 1)
         return cls(np.asarray(outcome, dtype=bool)[order], ends.astype(np.intp), order)
 
     def curves(self, weights: Weights | None = None) -> tuple[FloatArray, FloatArray]:

@@ -177,3 +177,27 @@ def test_leaks_name_columns_filled_for_converters_or_near_perfect_alone() -> Non
     assert found[0].reason == "filled for 50 contacts, 100% of whom converted (25% of all)"
     assert found[1].auc == 1.0
     assert single_column_auc(ids, converted) == 0.5  # a value per contact says nothing
+
+
+def test_a_text_column_whose_values_settle_the_outcome_for_most_contacts_is_named() -> None:
+    # sales notes: "closed" (all converted), "ringing" (none), "later" (mixed), blanks
+    n = 400
+    converted = np.arange(n) % 2 == 0
+    codes = np.full(n, 2, dtype=np.int32)
+    row = np.arange(n)
+    codes[(row % 4 == 0) | (row % 8 == 2)] = 0
+    codes[(row % 4 == 1) | (row % 8 == 3)] = 1
+    codes[row >= 360] = -1  # settled: 135 + 135 of 400
+    tags = CategoricalColumn(codes, np.array(["closed", "ringing", "later"], dtype=object))
+
+    found = leaks({"tags": tags}, converted)
+
+    assert [leak.column for leak in found] == ["tags"]
+    assert "held by 68% of contacts" in found[0].reason
+    assert found[0].auc is not None and found[0].auc < 0.95  # not near-perfect alone
+
+
+def test_blank_numbers_rank_last_together() -> None:
+    y = np.array([1, 0, 1, 0, 0], dtype=bool)
+    s = np.array([3.0, -np.inf, -np.inf, 1.0, -np.inf])
+    assert roc_auc(y, s) == pytest.approx(roc_auc_score(y, np.where(np.isinf(s), -99, s)))
