@@ -6,7 +6,9 @@ ranks conversions nearly perfectly on its own (single-column AUC above 0.95: a
 number as it is, either way up; a text by each value's conversion rate, values
 held by fewer than `MIN_VALUE` contacts pooled, and a blank as a value of its own);
 or, for text, values that all but settle the outcome (95 % or more of their contacts
-one way) are held by at least half of all contacts. The third is the sales team's
+one way) are held by a quarter or more of the converted contacts and a quarter or more
+of the others (a column that only marks some losers, such as students, is a signal,
+not a note on the outcome). The third is the sales team's
 notes of X Education (`Tags`: "Closed by Horizzon", "Ringing", "Will revert after
 reading the email"), whose AUC alone is 0.92 and whose README lists it as filled after
 contact.
@@ -27,7 +29,7 @@ NEAR_PERFECT = 0.95
 ALMOST_ONLY = 0.95
 MIN_FILLED = 10
 MIN_VALUE = 10
-SETTLED = 0.5
+SETTLED = 0.25
 
 
 def leaks(columns: Mapping[str, Column], converted: BoolArray) -> list[Leak]:
@@ -52,8 +54,8 @@ def leaks(columns: Mapping[str, Column], converted: BoolArray) -> list[Leak]:
             found.append(Leak(name, f"ranks conversions alone at AUC {auc:.3f}", auc=auc))
             continue
         if isinstance(column, CategoricalColumn) and _numbers(column) is None:
-            settled = settled_share(column.codes, len(column.categories), outcome)
-            if settled >= SETTLED:
+            settled, won, lost = settled_share(column.codes, len(column.categories), outcome)
+            if won >= SETTLED and lost >= SETTLED:
                 reason = (
                     f"values that all but settle the outcome (95 % or more one way) are held "
                     f"by {settled:.0%} of contacts (AUC alone {auc:.3f})"
@@ -62,15 +64,23 @@ def leaks(columns: Mapping[str, Column], converted: BoolArray) -> list[Leak]:
     return found
 
 
-def settled_share(codes: np.ndarray, count: int, outcome: BoolArray) -> float:
-    """The share of contacts holding a value (of at least `MIN_VALUE` contacts) of which
-    95 % or more converted, or 95 % or more did not."""
+def settled_share(codes: np.ndarray, count: int, outcome: BoolArray) -> tuple[float, float, float]:
+    """Of values held by at least `MIN_VALUE` contacts, those of which 95 % or more
+    converted or 95 % or more did not: the share of all contacts holding one, the share
+    of converted contacts holding a converted one, and of the others a lost one."""
     present = codes >= 0
     held = np.bincount(codes[present], minlength=count)
     won = np.bincount(codes[present], weights=outcome[present].astype(np.float64), minlength=count)
     rate = np.divide(won, held, out=np.full(count, 0.5), where=held > 0)
-    pure = (held >= MIN_VALUE) & ((rate >= ALMOST_ONLY) | (rate <= 1.0 - ALMOST_ONLY))
-    return float(held[pure].sum()) / max(len(codes), 1)
+    common = held >= MIN_VALUE
+    winning, losing = common & (rate >= ALMOST_ONLY), common & (rate <= 1.0 - ALMOST_ONLY)
+    positives = max(int(outcome.sum()), 1)
+    negatives = max(len(outcome) - int(outcome.sum()), 1)
+    return (
+        float(held[winning | losing].sum()) / max(len(codes), 1),
+        float(won[winning].sum()) / positives,
+        float((held - won)[losing].sum()) / negatives,
+    )
 
 
 def single_column_auc(column: Column, outcome: BoolArray) -> float:

@@ -201,3 +201,13 @@ def test_blank_numbers_rank_last_together() -> None:
     y = np.array([1, 0, 1, 0, 0], dtype=bool)
     s = np.array([3.0, -np.inf, -np.inf, 1.0, -np.inf])
     assert roc_auc(y, s) == pytest.approx(roc_auc_score(y, np.where(np.isinf(s), -99, s)))
+
+
+def test_a_column_that_only_marks_losers_is_a_signal_not_a_leak() -> None:
+    n = 400
+    row = np.arange(n)
+    converted = (row % 5 == 0) & (row >= 240)  # 32 converted, all among the "other"
+    codes = np.where(row < 240, 0, 1).astype(np.int32)  # students: 60 %, none converted
+    occupation = CategoricalColumn(codes, np.array(["student", "other"], dtype=object))
+
+    assert leaks({"occupation": occupation}, converted) == []
