@@ -94,11 +94,11 @@ def backtest_files(
         )
     checked = {k: v for k, v in columns.items() if k not in (outcome, as_of_column)}
     others = ContactFrame.from_arrays(people.ids, people.addresses, checked, normalized=True)
+    batch = score(ruleset, frame, acts, moments)
     try:
-        batch = score(ruleset, frame, acts, moments)
         report = backtest_of(batch, converted, hand_over=hand_over, resamples=resamples, seed=seed)
-    except InputError as exc:
-        fail(f"{contacts}: column {outcome!r}: {exc}" if "outcome" in str(exc) else str(exc))
+    except InputError as exc:  # every contact one way
+        fail(f"{contacts}: column {outcome!r}: {exc}")
     report.leaks.extend(leaks(others.columns, converted))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))

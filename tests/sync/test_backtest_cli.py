@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+import typer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
@@ -122,3 +126,43 @@ def test_bad_input_exits_2_naming_file_row_and_column(files, content, extra, exp
     assert result.exit_code == 2, result.output
     assert expected in result.stderr
     assert "Traceback" not in result.output
+
+
+CELLS = st.one_of(
+    st.sampled_from(["1", "0", "true", "False", " yes ", "NO", "y", "t", "1.0", "", "2", "-1"]),
+    st.text(max_size=6),
+)
+
+
+@settings(max_examples=200)
+@given(st.lists(CELLS, min_size=1, max_size=30))
+def test_outcomes_are_read_exactly_or_refused_with_exit_2(cells: list[str]) -> None:
+    from sync.backtest_command import FALSE, TRUE, outcomes
+
+    distinct = sorted(set(cells))
+    codes = np.array([distinct.index(c) for c in cells], dtype=np.int32)
+    known = [c.strip().lower() in TRUE | FALSE for c in cells]
+    ids = np.array([str(i) for i in range(len(cells))], dtype=object)
+    if all(known):
+        found = outcomes(Path("c.csv"), ids, (codes, np.array(distinct, dtype=object)), "won")
+        assert found.tolist() == [c.strip().lower() in TRUE for c in cells]
+    else:
+        with pytest.raises(typer.Exit) as stopped:
+            outcomes(Path("c.csv"), ids, (codes, np.array(distinct, dtype=object)), "won")
+        assert stopped.value.exit_code == 2
+
+
+@settings(max_examples=200)
+@given(st.lists(st.one_of(st.text(max_size=30), st.datetimes().map(str)), min_size=1, max_size=20))
+def test_moments_are_read_or_refused_with_exit_2(cells: list[str]) -> None:
+    from sync.backtest_command import contact_moments
+
+    distinct = sorted(set(cells))
+    codes = np.array([distinct.index(c) for c in cells], dtype=np.int32)
+    ids = np.array([str(i) for i in range(len(cells))], dtype=object)
+    try:
+        found = contact_moments(Path("c.csv"), ids, (codes, np.array(distinct, dtype=object)), "at")
+    except typer.Exit as stopped:
+        assert stopped.exit_code == 2
+        return
+    assert np.isfinite(found).all() and len(found) == len(cells)
