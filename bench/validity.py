@@ -1,10 +1,11 @@
 """Do the scores predict? The default rules backtested on real lead data with outcomes.
 
     .venv/bin/python bench/validity.py                     # data from ../shared/data
-    .venv/bin/python bench/validity.py --data /some/where  # or $LEADSCORE_VALIDITY_DATA
+    .venv/bin/python bench/validity.py --data /some/where
 
 Reads public data sets from a folder (default `../shared/data`, beside the project;
-`--data` or `LEADSCORE_VALIDITY_DATA` to move it) and skips each one that is absent,
+`--data` to move it: not a `LEADSCORE_` variable, which the product would refuse as an
+unknown setting) and skips each one that is absent,
 so a clone without the folder runs it to the end. Each set is mapped onto the default
 rules' fields and activity types by the mapping below (committed here, so that a
 figure can be traced to it), written as contacts and activities files, and backtested
@@ -33,7 +34,6 @@ import contextlib
 import csv
 import io
 import json
-import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -194,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data",
         type=Path,
-        default=Path(os.environ.get("LEADSCORE_VALIDITY_DATA", ROOT.parent / "shared" / "data")),
-        help="Folder of the data sets (default: ../shared/data, or $LEADSCORE_VALIDITY_DATA).",
+        default=ROOT.parent / "shared" / "data",
+        help="Folder of the data sets (default: ../shared/data, beside the project).",
     )
     parser.add_argument("--resamples", type=int, default=200, help="Bootstrap resamples.")
     options = parser.parse_args(argv)
