@@ -54,7 +54,9 @@ def click_checks(acts: ActivityFrame, config: BotClicks) -> ClickChecks:
     if not of_types.any():
         return ClickChecks(True, config.seconds_after_delivery > 0)
     relevant = of_types | (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_SENT])
-    if not np.any(np.remainder(acts.occurred_at[relevant], _DAY)):
+    times = acts.occurred_at[relevant]
+    # one click alone can be neither a burst nor right after a send: nothing to stand down
+    if len(times) > 1 and not np.any(np.remainder(times, _DAY)):
         return ClickChecks(False, False, (DATES_ONLY,))
     if config.seconds_after_delivery <= 0:
         return ClickChecks(True, False)
