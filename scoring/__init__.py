@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from scoring.backtest import Backtest, backtest_of
     from scoring.due import due_in, reasons_key
     from scoring.engine import score
     from scoring.errors import InputError, Problem, RuleFileError, ScoringError
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
         NumericColumn,
         column_from_values,
     )
+    from scoring.leakage import leaks
     from scoring.loader import default_rules_text, load_rules, parse_rules
     from scoring.numbers import parse_number, unparsed_numbers
     from scoring.records import (
@@ -46,6 +48,8 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "score": "scoring.engine",
+    **dict.fromkeys(("Backtest", "backtest_of"), "scoring.backtest"),
+    "leaks": "scoring.leakage",
     **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
     **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
     **dict.fromkeys(
@@ -118,6 +122,7 @@ __all__ = [
     "Activity",
     "ActivityFrame",
     "ActivityType",
+    "Backtest",
     "CategoricalColumn",
     "Column",
     "Contact",
@@ -130,11 +135,13 @@ __all__ = [
     "RuleSet",
     "ScoreBatch",
     "ScoringError",
+    "backtest_of",
     "column_from_values",
     "default_rules_text",
     "due_in",
     "ensure_utc",
     "format_reasons",
+    "leaks",
     "load_rules",
     "normalize_email",
     "number",

@@ -1,8 +1,8 @@
 """The batch engine: a rule set, contacts, activities and a moment in, scores out.
 
-Pure and columnar. Activities after `as_of` and machine clicks are set aside,
-the rest are grouped by type once, and each rule then reads only the rows of
-its own types: a few numpy passes per rule, whatever the batch size. The
+Pure and columnar. Activities after `as_of` (one moment, or one per contact) and
+machine clicks are set aside, the rest are grouped by type once, and each rule
+then reads only the rows of its own types: a few numpy passes per rule, whatever the batch size. The
 engine keeps each rule's points (after decay and caps) and match count for the
 contacts it matched (`RuleHits`), so that each score can be explained and the
 explanation sums to the score.
@@ -24,7 +24,7 @@ from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
 from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
-from scoring.filters import machine_clicks
+from scoring.filters import ClickChecks, click_checks, machine_clicks
 from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rules import Rule, RuleSet, StageCondition
@@ -39,11 +39,17 @@ def score(
     rules: RuleSet,
     contacts: ContactFrame,
     activities: ActivityFrame,
-    as_of: datetime,
+    as_of: datetime | FloatArray,
     *,
     reached: Sequence[str | None] | None = None,
 ) -> ScoreBatch:
     """Score every contact of the frame as of the given moment.
+
+    `as_of` is one moment for everyone, or one per contact row (epoch seconds, as
+    `ActivityFrame.occurred_at`): each contact is then scored as of its own moment in
+    the same pass, exactly as a call with that moment alone would score it (a
+    backtest scores each lead as of the day it was scored). Nothing after a
+    contact's moment counts, and windows and decay are measured back from it.
 
     `reached`, one entry per contact row, is the stage scoring gave each contact
     before (None: none): the new stage is never lower, but unlike the ladder's
@@ -53,7 +59,18 @@ def score(
         raise InputError(
             f"reached stages: {len(reached)} given for {len(contacts)} contacts; one per contact"
         )
-    return _Run(rules, contacts, activities, ensure_utc(as_of).timestamp(), reached).result()
+    moment: float | FloatArray
+    if isinstance(as_of, datetime):
+        moment = ensure_utc(as_of).timestamp()
+    else:
+        moment = np.asarray(as_of, dtype=np.float64)
+        if moment.shape != (len(contacts),):
+            raise InputError(
+                f"as_of: {moment.size} moments given for {len(contacts)} contacts; one per contact"
+            )
+        if not np.isfinite(moment).all():
+            raise InputError("as_of: every contact's moment must be a finite time")
+    return _Run(rules, contacts, activities, moment, reached).result()
 
 
 @dataclass(frozen=True)
@@ -61,7 +78,7 @@ class _Group:
     rows: Rows
     who: npt.NDArray[np.int32]
     ages: FloatArray
-    """Seconds from each activity to `as_of`."""
+    """Seconds from each activity to its contact's `as_of`."""
 
 
 @dataclass(eq=False)
@@ -69,7 +86,8 @@ class _Run:
     rules: RuleSet
     contacts: ContactFrame
     activities: ActivityFrame
-    as_of: float
+    as_of: float | FloatArray
+    """One moment for every contact, or one per contact row (epoch seconds)."""
     reached: Sequence[str | None] | None = None
     _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
     _masks: dict[str, BoolArray] = field(default_factory=dict)
@@ -85,15 +103,25 @@ class _Run:
     def n(self) -> int:
         return len(self.contacts)
 
+    def moments(self, who: npt.NDArray[np.int32]) -> float | FloatArray:
+        """The moment each of the contact rows `who` is scored as of."""
+        return self.as_of if isinstance(self.as_of, float) else self.as_of[who]
+
     @cached_property
     def usable(self) -> BoolArray:
         """Activities that count: not after `as_of`, not made by a machine."""
         acts = self.activities
-        usable = acts.occurred_at <= self.as_of
-        bot = self.rules.filters.bot_clicks
-        if bot.enabled:
-            usable &= ~machine_clicks(acts, usable, bot)
+        usable = acts.occurred_at <= self.moments(acts.contact_rows)
+        if self.checks is not None:
+            bot = self.rules.filters.bot_clicks
+            usable &= ~machine_clicks(acts, usable, bot, self.checks)
         return usable
+
+    @cached_property
+    def checks(self) -> ClickChecks | None:
+        """The machine-click filter's checks the activities allow (None: turned off)."""
+        bot = self.rules.filters.bot_clicks
+        return click_checks(self.activities, bot) if bot.enabled and len(self.activities) else None
 
     @cached_property
     def usable_types(self) -> npt.NDArray[np.int8]:
@@ -114,7 +142,7 @@ class _Run:
                 acts = self.activities
                 rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
                 who, ages = acts.contact_rows[rows], acts.occurred_at[rows]
-                np.subtract(self.as_of, ages, out=ages)  # in place: no second array
+                np.subtract(self.moments(who), ages, out=ages)  # in place: no second array
                 found = _Group(rows, who, ages)
             else:
                 parts = [self.group([t]) for t in sorted(key, key=TYPE_CODES.__getitem__)]
@@ -324,6 +352,7 @@ class _Run:
             grade_codes=grade_codes,
             bant_names=bant_names,
             bant_met=bant_met,
+            notes=() if self.checks is None else self.checks.notes,
         )
 
 

@@ -239,6 +239,9 @@ class ScoreBatch:
     grade_codes: npt.NDArray[np.int16] | None
     bant_names: list[str]
     bant_met: BoolArray
+    notes: tuple[str, ...] = ()
+    """What a person should know of how the batch was scored (a filter that stood down),
+    each said once."""
 
     def __len__(self) -> int:
         return len(self.total)

@@ -4,9 +4,21 @@ Corporate mail gateways and security scanners follow every link of a message
 as it arrives. Two signs give them away: a click within seconds of the
 delivery of the same campaign to the same person, and a burst of clicks by
 one person inside one second (more than a person can make).
+
+Both signs need what some data lacks, and the filter stands down rather than eat
+real clicks (`click_checks`): where every send and filtered click of the frame is
+dated at midnight UTC (an export of dates without a time of day), a person's
+clicks of one day would all look like a burst and like clicks at delivery, so
+neither check runs; a click with no campaign is never tied to a send (any send
+of that day would do), and without any campaign the delivery check is off. Each
+is said once per batch (`ScoreBatch.notes`). The decision is the frame's, not the
+moment's: a contact is filtered the same whatever else is scored with it and
+whatever moment it is scored as of.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -15,26 +27,80 @@ from scoring.frames import ActivityFrame, BoolArray, CategoricalColumn
 from scoring.records import TYPE_CODES, ActivityType
 from scoring.rules import BotClicks
 
+_DAY = 86_400.0
+DATES_ONLY = (
+    "activity times are dates without a time of day: the machine-click filter stands "
+    "down (a person's clicks of one day would look like a scanner's)"
+)
+NO_CAMPAIGN = (
+    "activities carry no campaign: the machine-click filter does not look for clicks "
+    "right after delivery (it cannot tell which send a click follows)"
+)
 
-def machine_clicks(acts: ActivityFrame, usable: BoolArray, config: BotClicks) -> BoolArray:
-    """Mask of the activities (of the filtered types) that a machine made."""
-    flagged = np.zeros(len(acts), dtype=bool)
+
+@dataclass(frozen=True)
+class ClickChecks:
+    """Which of the filter's checks the data lets run, and what to say of those it does not."""
+
+    bursts: bool
+    delivery: bool
+    notes: tuple[str, ...] = ()
+
+
+def click_checks(acts: ActivityFrame, config: BotClicks) -> ClickChecks:
+    """The checks the frame's times and campaigns allow (see the module's docstring)."""
     codes = [TYPE_CODES[t] for t in config.types]
+    of_types = _of_types(acts, codes)
+    if not of_types.any():
+        return ClickChecks(True, config.seconds_after_delivery > 0)
+    relevant = of_types | (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_SENT])
+    times = acts.occurred_at[relevant]
+    # one click alone can be neither a burst nor right after a send: nothing to stand down
+    if len(times) > 1 and not np.any(np.remainder(times, _DAY)):
+        return ClickChecks(False, False, (DATES_ONLY,))
+    if config.seconds_after_delivery <= 0:
+        return ClickChecks(True, False)
+    campaign, _ = _campaign_codes(acts, np.flatnonzero(of_types))
+    unknown = int(np.count_nonzero(campaign < 0))
+    if unknown == len(campaign):
+        return ClickChecks(True, False, (NO_CAMPAIGN,))
+    if unknown:
+        note = (
+            f"{unknown} of {len(campaign)} filtered activities carry no campaign: the "
+            "machine-click filter does not tie them to a send"
+        )
+        return ClickChecks(True, True, (note,))
+    return ClickChecks(True, True)
+
+
+def _of_types(acts: ActivityFrame, codes: list[int]) -> BoolArray:
     # one type (the default): a comparison, not np.isin's sort of ten million codes
     single = len(codes) == 1
-    of_types = acts.type_codes == codes[0] if single else np.isin(acts.type_codes, codes)
-    clicks = np.flatnonzero(usable & of_types)
-    if clicks.size == 0:
+    found: BoolArray = acts.type_codes == codes[0] if single else np.isin(acts.type_codes, codes)
+    return found
+
+
+def machine_clicks(
+    acts: ActivityFrame, usable: BoolArray, config: BotClicks, checks: ClickChecks | None = None
+) -> BoolArray:
+    """Mask of the activities (of the filtered types) that a machine made, by the checks
+    `click_checks` allows (worked out here when not given)."""
+    checks = checks or click_checks(acts, config)
+    flagged = np.zeros(len(acts), dtype=bool)
+    codes = [TYPE_CODES[t] for t in config.types]
+    clicks = np.flatnonzero(usable & _of_types(acts, codes))
+    if clicks.size == 0 or not checks.bursts:
         return flagged
     flagged[clicks[_bursts(acts, clicks, config.max_per_second)]] = True
-    if config.seconds_after_delivery > 0:
+    if checks.delivery:
+        clicks = clicks[_campaign_codes(acts, clicks)[0] >= 0]  # no campaign: tied to no send
         is_send = usable & (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_SENT])
         # only sends to people who clicked can explain a click
         clicked = np.zeros(int(acts.contact_rows.max()) + 1, dtype=bool)
         clicked[acts.contact_rows[clicks]] = True
         is_send &= clicked[acts.contact_rows]
         sends = np.flatnonzero(is_send)
-        if sends.size:
+        if sends.size and clicks.size:
             early = _right_after_delivery(acts, clicks, sends, config.seconds_after_delivery)
             flagged[clicks[early]] = True
     return flagged

@@ -20,6 +20,11 @@ from scoring.records import ActivityType
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_DIMENSIONS = frozenset({"total"})
+OUTPUT_COLUMNS = frozenset(
+    {"id", "email", "score", "stage", "grade", "reasons", "disqualified", "bant", "lead"}
+)
+"""Columns of scored output besides the dimensions: no dimension or rule may take a name
+of these, or its column would overwrite one of them."""
 MAX_POINTS = 1e6
 MAX_DAYS = 36500
 
@@ -392,6 +397,8 @@ def reference_problems(
                     ("dimensions", name), f"dimension name {name!r} must be lower_snake_case"
                 )
             )
+        elif name in OUTPUT_COLUMNS:
+            problems.append(LocatedError(("dimensions", name), _taken("dimension name", name)))
     if dimensions is not None and not dimensions:
         problems.append(LocatedError(("dimensions",), "at least one dimension is needed"))
     seen: set[str] = set()
@@ -401,6 +408,8 @@ def reference_problems(
                 LocatedError(("rules", index, "id"), f"rule id {rule.id!r} appears twice")
             )
         seen.add(rule.id)
+        if rule.id in OUTPUT_COLUMNS:
+            problems.append(LocatedError(("rules", index, "id"), _taken("rule id", rule.id)))
         dimension = rule.dimension or rule.default_dimension()
         if dimensions is not None and dimension not in dimensions:
             field = "dimension" if rule.dimension else "id"
@@ -424,6 +433,13 @@ def reference_problems(
                 path = ("stages", "ladder", index, "when")
                 problems += _stage_problems(path, stage.when, dimensions, bant)
     return problems
+
+
+def _taken(what: str, name: str) -> str:
+    return (
+        f"{what} {name!r} is a column of the scores written out "
+        f"({', '.join(sorted(OUTPUT_COLUMNS))}); choose another name"
+    )
 
 
 def _stage_problems(

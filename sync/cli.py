@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from sync.backtest_cli import backtest_command
 from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
 
@@ -129,6 +130,9 @@ def score_files(
     from sync.score_command import score_from_files
 
     score_from_files(contacts, rules, activities, as_of, output, top)
+
+
+app.command("backtest")(backtest_command)
 
 
 @app.command()

@@ -89,6 +89,8 @@ def score_people(
     if notes is not None:
         notes.extend(unparsed_numbers(job.rules, frame))
     batch = score_frames(job.rules, frame, activity_frame, as_of, reached=floor)
+    if notes is not None:
+        notes.extend(batch.notes)  # a filter that stood down, said once per run
     return batch, activity_frame
 
 

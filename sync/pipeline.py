@@ -396,7 +396,7 @@ class Sync:
     ) -> tuple[ScoreBatch, People]:
         """Everyone in the store (or these persons), scored as of `as_of` (default: now);
         `notes` receives a line per field the rules compare as a number that holds text
-        that did not parse as one."""
+        that did not parse as one, and the batch's own notes (a filter that stood down)."""
         people = self.store.load_people(person_ids)
         moment = self.clock() if as_of is None else as_of
         before = self.written() if written is None else written

@@ -91,6 +91,8 @@ def score_from_files(
             read.contact_rows, read.type_codes, read.seconds, read.attributes
         )
     batch = score(ruleset, frame, acts, moment)
+    for note in batch.notes:
+        err.print(f"note: {activities}: {note}", highlight=False, soft_wrap=False)
     del acts, read  # the activities are scored: their memory goes before the output's
     if output is None:
         print_ranking(out, batch, moment, top)

@@ -210,3 +210,46 @@ def test_the_mailchimp_bench_writes_every_member_by_both_paths(
     assert int(batches[1].replace(",", "")) > 150 and int(direct[1]) > 10
     assert direct[2] == direct[3]  # call by call: a PATCH and a tags POST each, and one read
     assert int(batches[3]) == 4  # one batch: start, a status read, download; one tags read
+
+
+def test_the_validity_bench_skips_every_data_set_that_is_absent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = Path(__file__).parents[1] / "bench" / "validity.py"
+    spec = importlib.util.spec_from_file_location("validity_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    assert module.main(["--data", str(tmp_path)]) == 0
+
+    printed = capsys.readouterr().out
+    assert printed.count("skipped:") == 3 and "AUC" in printed
+
+
+def test_the_validity_bench_backtests_a_small_bank_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = Path(__file__).parents[1] / "bench" / "validity.py"
+    spec = importlib.util.spec_from_file_location("validity_bench", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    folder = tmp_path / "uci-bank-marketing"
+    folder.mkdir()
+    head = '"age";"job";"duration";"pdays";"previous";"y"\n'
+    rows = [
+        f'{30 + i};"{job}";{100 + i};{pdays};{previous};"{y}"\n'
+        for i, (job, pdays, previous, y) in enumerate(
+            [("management", 3, 1, "yes"), ("student", 999, 0, "no"), ("admin.", 999, 0, "no"),
+             ("entrepreneur", 10, 2, "yes"), ("admin.", 999, 0, "no"), ("services", 999, 0, "no")]
+        )
+    ]  # fmt: skip
+    (folder / "bank-additional-full.csv").write_text(head + "".join(rows), "utf-8")
+
+    assert module.main(["--data", str(tmp_path), "--resamples", "10"]) == 0
+
+    printed = capsys.readouterr().out
+    assert "UCI Bank Marketing" in printed and "skipped" in printed
+    bank = next(line for line in printed.splitlines() if line.startswith("UCI Bank"))
+    assert "6" in bank and "33.3%" in bank

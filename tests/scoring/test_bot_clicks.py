@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
+from scoring import Contact, score_records
+from scoring.filters import DATES_ONLY, NO_CAMPAIGN
 from tests.helpers import NOW, act, rules, total
 
 CLICKS = """
@@ -87,3 +89,65 @@ def test_filter_can_cover_opens() -> None:
     )
     activities = [act("email_sent", SENT, campaign="nov"), act("email_open", at(1), campaign="nov")]
     assert total(ruleset, activities) == 0
+
+
+MIDNIGHT = datetime(2026, 10, 20, tzinfo=UTC)
+
+
+def test_dates_without_a_time_of_day_make_the_filter_stand_down_and_say_so_once() -> None:
+    # an export of dates: a send and three clicks of the same day, all at midnight
+    activities = [
+        act("email_sent", MIDNIGHT, campaign="nov"),
+        *[act("email_click", MIDNIGHT, campaign="nov", url=f"/l{i}") for i in range(3)],
+        act("email_sent", MIDNIGHT, contact="c2", campaign="nov"),
+        act("email_click", MIDNIGHT, contact="c2", campaign="nov"),
+    ]
+    batch = score_records(rules(CLICKS), [Contact("c1"), Contact("c2")], activities, NOW)
+
+    assert batch.total.tolist() == [30, 10]
+    assert batch.notes == (DATES_ONLY,)
+
+
+def test_one_click_with_a_time_of_day_keeps_the_filter_on() -> None:
+    activities = [
+        act("email_sent", MIDNIGHT, campaign="nov"),
+        act("email_click", MIDNIGHT, campaign="nov"),
+        act("email_click", MIDNIGHT + timedelta(hours=9), contact="c2", campaign="nov"),
+    ]
+    batch = score_records(rules(CLICKS), [Contact("c1"), Contact("c2")], activities, NOW)
+
+    assert batch.total.tolist() == [0, 10]
+    assert batch.notes == ()
+
+
+def test_a_click_with_no_campaign_is_tied_to_no_send() -> None:
+    activities = [
+        act("email_sent", SENT),
+        act("email_click", at(3)),
+        act("email_sent", SENT, campaign="nov"),
+    ]
+    batch = score_records(rules(CLICKS), [Contact("c1")], activities, NOW)
+
+    assert batch.total.tolist() == [10]
+    assert batch.notes == (NO_CAMPAIGN,)
+
+
+def test_some_clicks_without_a_campaign_are_counted_in_the_note() -> None:
+    activities = [
+        act("email_sent", SENT, campaign="nov"),
+        act("email_click", at(3), campaign="nov"),
+        act("email_click", at(4)),
+    ]
+    batch = score_records(rules(CLICKS), [Contact("c1")], activities, NOW)
+
+    assert batch.total.tolist() == [10]
+    assert batch.notes == (
+        "1 of 2 filtered activities carry no campaign: the machine-click filter does not "
+        "tie them to a send",
+    )
+
+
+def test_bursts_are_still_found_without_a_campaign() -> None:
+    burst = [act("email_click", at(900 + i * 0.2), url=f"/l{i}") for i in range(3)]
+    batch = score_records(rules(CLICKS), [Contact("c1")], burst, NOW)
+    assert batch.total.tolist() == [0]

@@ -286,3 +286,25 @@ def test_score_on_any_input_exits_0_or_2_and_writes_whole_or_nothing(
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith((".", "out"))) == (
         [out.name] if result.exit_code == 0 else []
     )
+
+
+def test_score_says_once_that_the_click_filter_stood_down_on_dates(tmp_path: Path) -> None:
+    rules_file = tmp_path / "r.yaml"
+    rules_file.write_text("rules: [{id: click, activity: email_click, points: 10}]\n", "utf-8")
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("id,email\n1,a@acme.io\n2,b@acme.io\n", "utf-8")
+    activities = tmp_path / "a.csv"
+    activities.write_text(
+        "contact_id,type,occurred_at,campaign\n"
+        + "".join(
+            f"{who},email_click,2026-11-0{day},x\n" for who in (1, 2) for day in (3, 3, 3, 4)
+        ),
+        "utf-8",
+    )
+    result = run(
+        "score", "--rules", str(rules_file), "--contacts", str(contacts),
+        "--activities", str(activities), "--as-of", "2026-11-11T00:00:00Z",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert unwrapped(result.stderr).count("machine-click filter stands down") == 1
+    assert " 40 " in result.stdout

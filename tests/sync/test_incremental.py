@@ -207,3 +207,29 @@ def test_rules_reading_a_new_contact_field_read_every_contact_again(
     assert batch.rule_hits[position].rows.size > 0
     quiet = make_sync(box, changed, store, at=start + timedelta(minutes=30)).run()
     assert not any("read again" in w for w in quiet.warnings)
+
+
+def test_the_click_filter_keeps_to_its_work_on_a_crms_times_and_campaigns(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    start = box.now() + timedelta(hours=1)
+    summary = make_sync(box, rules, store, at=start).run(SyncOptions(full=True, dry_run=True))
+
+    # HubSpot's email events carry a time of day and their campaign: nothing stands down
+    assert summary.rescored > 0
+    assert not any("machine-click filter" in w for w in summary.warnings)
+
+
+def test_a_click_filter_that_stood_down_is_said_once_in_the_runs_warnings(
+    box: Sandbox, rules: RuleSet, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scoring.engine
+    from scoring.filters import DATES_ONLY, ClickChecks
+
+    monkeypatch.setattr(
+        scoring.engine, "click_checks", lambda *_: ClickChecks(False, False, (DATES_ONLY,))
+    )
+    start = box.now() + timedelta(hours=1)
+    summary = make_sync(box, rules, store, at=start).run(SyncOptions(full=True, dry_run=True))
+
+    assert summary.warnings.count(DATES_ONLY) == 1

@@ -1,0 +1,180 @@
+"""`leadscore backtest`: contacts with known outcomes, scored as of each one's moment,
+measured against what became of them.
+
+Files are read as `leadscore score` reads them, with every contact column (the outcome,
+the moment and the columns a leakage check reads). Each contact is scored as of its
+own moment (`--as-of-column`) or all as of one (`--as-of`, default now) in one pass
+of the engine, and the figures are `scoring.backtest`'s.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import typer
+
+from connectors.errors import InputFileError
+from connectors.files import moment_problem, parse_moment, read_activity_columns
+from connectors.files import read_contact_columns as read_contacts
+from scoring import ActivityFrame, ContactFrame, InputError, backtest_of, leaks, score
+from sync.backtest_report import backtest_lines
+from sync.console import err, fail, rules_from
+
+TRUE = frozenset({"1", "1.0", "true", "t", "yes", "y"})
+FALSE = frozenset({"0", "0.0", "false", "f", "no", "n"})
+
+
+def backtest_files(
+    rules: Path,
+    contacts: Path,
+    activities: Path | None,
+    outcome: str,
+    as_of_column: str | None,
+    as_of: str | None,
+    *,
+    hand_over: int | None,
+    resamples: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Backtest the rules on the files; print the report as text or JSON."""
+    if as_of_column is not None and as_of is not None:
+        fail("give --as-of-column or --as-of, not both")
+    ruleset = rules_from(rules)
+    moment = datetime.now(UTC)
+    if as_of is not None:
+        parsed = parse_moment(as_of)
+        if parsed is None:
+            fail(f"--as-of: {moment_problem(as_of)}")
+        moment = parsed
+    try:
+        people = read_contacts(contacts)
+        columns = people.attributes
+        for name, option in ((outcome, "--outcome"), (as_of_column, "--as-of-column")):
+            if name is not None and name not in columns:
+                found = ", ".join(sorted(columns)[:10]) or "none"
+                fail(f"{contacts}: column {name!r} ({option}) is not in the file (found: {found})")
+        converted = outcomes(contacts, people.ids, columns[outcome], outcome)
+        moments: Any = moment
+        shown = moment.isoformat().replace("+00:00", "Z")
+        if as_of_column is not None:
+            moments = contact_moments(contacts, people.ids, columns[as_of_column], as_of_column)
+            shown = f"its {as_of_column!r}"
+        fields = set(ruleset.contact_fields())
+        frame = ContactFrame.from_arrays(
+            people.ids,
+            people.addresses,
+            {k: v for k, v in columns.items() if k in fields},
+            normalized=True,
+        )
+        read = (
+            read_activity_columns(activities, people, ruleset.activity_fields())
+            if activities
+            else None
+        )
+    except InputFileError as exc:
+        fail([str(p) for p in exc.problems])
+    if read is None:
+        acts = ActivityFrame.from_arrays(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0))
+    else:
+        if read.unmatched:
+            err.print(
+                f"note: {read.unmatched} activities in {activities} refer to no contact in "
+                f"{contacts}; they were skipped",
+                highlight=False,
+            )
+        acts = ActivityFrame.from_arrays(
+            read.contact_rows, read.type_codes, read.seconds, read.attributes
+        )
+    checked = {k: v for k, v in columns.items() if k not in (outcome, as_of_column)}
+    others = ContactFrame.from_arrays(people.ids, people.addresses, checked, normalized=True)
+    batch = score(ruleset, frame, acts, moments)
+    try:
+        report = backtest_of(batch, converted, hand_over=hand_over, resamples=resamples, seed=seed)
+    except InputError as exc:  # every contact one way
+        fail(f"{contacts}: column {outcome!r}: {exc}")
+    report.leaks.extend(leaks(others.columns, converted))
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+        return
+    for line in backtest_lines(report, str(rules), shown):
+        typer.echo(line)
+
+
+def _distinct(column: Any) -> tuple[npt.NDArray[np.int64], list[Any]]:
+    """A contact column as codes into its distinct cells (-1: empty)."""
+    if isinstance(column, tuple):
+        codes, values = column
+        return np.asarray(codes, dtype=np.int64), list(values)
+    array = np.asarray(column)
+    if array.dtype.kind == "f":
+        missing = np.isnan(array)
+        values, inverse = np.unique(np.where(missing, 0.0, array), return_inverse=True)
+        return np.where(missing, -1, inverse).astype(np.int64), values.tolist()
+    index: dict[Any, int] = {}
+    codes = np.full(len(array), -1, dtype=np.int64)
+    for row, cell in enumerate(array.tolist()):
+        if cell is None or (isinstance(cell, str) and not cell.strip()):
+            continue
+        codes[row] = index.setdefault(cell, len(index))
+    return codes, list(index)
+
+
+def _problem(
+    path: Path, ids: Sequence[Any] | npt.NDArray[np.object_], row: int, column: str, message: str
+) -> str:
+    return f"{path}: row {row + 1} (contact {str(ids[row])!r}): column {column!r}: {message}"
+
+
+def outcomes(
+    path: Path, ids: Sequence[Any] | npt.NDArray[np.object_], column: Any, name: str
+) -> npt.NDArray[np.bool_]:
+    """The outcome of each contact: 1, true, yes (converted) or 0, false, no."""
+    codes, values = _distinct(column)
+    table = np.zeros(len(values), dtype=np.int8)
+    for code, value in enumerate(values):
+        text = str(value).strip().lower()
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        table[code] = 1 if text in TRUE else 0 if text in FALSE else -1
+    found = np.where(codes >= 0, table[np.maximum(codes, 0)], -2)
+    bad = np.flatnonzero(found < 0)
+    if bad.size:
+        lines = []
+        for row in bad[:20].tolist():
+            cell = "empty" if found[row] == -2 else repr(values[codes[row]])
+            lines.append(_problem(path, ids, row, name, f"expected 0 or 1 (converted), {cell}"))
+        if bad.size > 20:
+            lines.append(f"{path}: column {name!r}: {bad.size - 20} more rows like these")
+        fail(lines)
+    converted: npt.NDArray[np.bool_] = found == 1
+    return converted
+
+
+def contact_moments(
+    path: Path, ids: Sequence[Any] | npt.NDArray[np.object_], column: Any, name: str
+) -> npt.NDArray[np.float64]:
+    """Each contact's moment, as epoch seconds, from ISO-8601 text."""
+    codes, values = _distinct(column)
+    table = np.full(len(values), np.nan)
+    for code, value in enumerate(values):
+        moment = parse_moment(value) if isinstance(value, str) else None
+        if moment is not None:
+            table[code] = moment.timestamp()
+    seconds = np.where(codes >= 0, table[np.maximum(codes, 0)], np.nan)
+    bad = np.flatnonzero(np.isnan(seconds))
+    if bad.size:
+        lines = []
+        for row in bad[:20].tolist():
+            cell = "empty" if codes[row] < 0 else moment_problem(values[codes[row]])
+            lines.append(_problem(path, ids, row, name, f"cannot be read as a moment: {cell}"))
+        if bad.size > 20:
+            lines.append(f"{path}: column {name!r}: {bad.size - 20} more rows like these")
+        fail(lines)
+    return seconds
