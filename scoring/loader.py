@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from scoring.errors import Problem, RuleFileError
+from scoring.rulecache import cached_data, remember
 from scoring.rules import (
     DEFAULT_DIMENSIONS,
     Bant,
@@ -87,11 +88,24 @@ def load_rules(path: str | Path) -> RuleSet:
         ) from None
     except OSError as exc:
         raise RuleFileError([Problem(name, None, "", f"cannot read: {exc.strerror}")]) from None
-    return parse_rules(text, name)
+    data = cached_data(Path(path), raw)
+    if data is not None:
+        try:
+            return RuleSet.model_validate(data)
+        except (ValidationError, ValueError, TypeError):
+            pass  # read in full below, for the problems with their lines
+    rules, data = _parsed(text, name)
+    remember(Path(path), raw, data)
+    return rules
 
 
 def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
     """Validate rule-file text; `name` is used in error messages."""
+    return _parsed(text, name)[0]
+
+
+def _parsed(text: str, name: str) -> tuple[RuleSet, Any]:
+    """The rule set of rule-file text, and the plain data it was validated from."""
     if len(text) > MAX_BYTES:
         message = f"the file is larger than {MAX_BYTES:,} characters; a rule file is far smaller"
         raise RuleFileError([Problem(name, None, "", message)])
@@ -115,7 +129,7 @@ def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
     if not isinstance(data, dict):
         raise RuleFileError([Problem(name, 1, "", "expected a mapping at the top level")])
     try:
-        return RuleSet.model_validate(data)
+        return RuleSet.model_validate(data), data
     except ValidationError as exc:
         problems = _problems(exc, name, lines)
         if not any(p.located for p in problems):
