@@ -1,13 +1,13 @@
 """Rule files remembered as plain data, so that a cold start skips YAML.
 
 Reading a rule file is two steps: YAML to plain data, with the loader's bounds (size,
-nesting, aliases, duplicate keys; `scoring.loader`), then that data validated into a
+nesting, aliases, duplicate keys; `scoring.yamlrules`), then that data validated into a
 `RuleSet` by the rule models. The first step is most of the time and does not depend
 on anything but the file's bytes and the loader's code, so its result is kept as JSON
 in a `__pycache__` folder beside the rule file, as Python keeps bytecode:
 
-    rules/__pycache__/leadscore.yaml.<key>.json     key: the file's bytes and the loader's
-                                                   source, hashed (SHA-256)
+    rules/__pycache__/leadscore.yaml.<key>.json     key: the file's bytes and the source
+                                                   of `scoring.yamlrules`, hashed (SHA-256)
 
 Only data from a file that passed both steps is kept, and the second step runs on every
 load, cached or not: a cached entry can only skip work, never a check the models make.
@@ -35,7 +35,7 @@ def cache_key(raw: bytes) -> str | None:
     """The key of a rule file's bytes with this loader (None: the loader's source cannot
     be read, so nothing is cached)."""
     try:
-        loader = Path(__file__).with_name("loader.py").read_bytes()
+        loader = Path(__file__).with_name("yamlrules.py").read_bytes()
     except OSError:
         return None
     digest = hashlib.sha256(hashlib.sha256(loader).digest() + raw)

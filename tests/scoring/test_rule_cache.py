@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import scoring.loader
 import scoring.rulecache
+import scoring.yamlrules
 from scoring import RuleFileError, RuleSet, load_rules
 from scoring.rulecache import FOLDER, cache_key, entry_path, remember
 
@@ -40,7 +40,7 @@ def no_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("YAML read although the cache holds the file")
 
-    monkeypatch.setattr(scoring.loader.yaml, "compose", refuse)
+    monkeypatch.setattr(scoring.yamlrules.yaml, "compose", refuse)
 
 
 def test_a_validated_file_is_kept_and_read_back_equal_without_yaml(
