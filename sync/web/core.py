@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextvars import ContextVar
@@ -113,10 +113,12 @@ class WebhookCore:
         now: Callable[[], float] = time.time,
         workers: int = WORKERS,
     ) -> None:
-        from sync.web.routes import all_endpoints
+        from sync.web.routes import Routes
 
         self.settings = settings
-        self.endpoints = {e.path: e for e in (endpoints or all_endpoints())}
+        self.endpoints: Mapping[str, Endpoint] = (
+            {e.path: e for e in endpoints} if endpoints else Routes()
+        )
         self.metrics = Metrics()
         self.now = now
         self._open = open_app
