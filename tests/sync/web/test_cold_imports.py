@@ -29,12 +29,10 @@ SECRET = "cold-start-client-secret-0123456789"
 HOST = "abc123.lambda-url.eu-west-1.on.aws"
 
 NEVER_ON_THE_ANSWER = (
-    "pyarrow",  # the store's read of one person goes through SQLAlchemy's rows
-    "pandas",
+    "pandas",  # the store's read of one person builds Arrow columns, never a frame
     "adbc_driver_manager",
     "adbc_driver_sqlite",
     "adbc_driver_postgresql",
-    "sync.columns",
     "sqlalchemy.orm",  # the store is SQLAlchemy core
     "yaml",  # the rule file's data comes from its cache entry
     "scoring.yamlrules",
