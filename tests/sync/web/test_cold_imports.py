@@ -119,7 +119,7 @@ def test_a_cold_signed_hubspot_answer_loads_only_what_it_needs(tmp_path: Path) -
     )
     assert loaded == []
     # what the answer does need is loaded, so the list above is not vacuous
-    assert {"sqlalchemy", "numpy", "hubspot", "sync.rowread", "scoring.rulecache"} <= modules
+    assert {"sqlalchemy", "numpy", "hubspot", "scoring.rulecache"} <= modules
 
 
 def test_each_route_makes_the_endpoint_of_its_path() -> None:
