@@ -209,7 +209,17 @@ def _v7(connection: Connection) -> None:
     seen.create(connection, checkfirst=True)
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7)
+def _v8(connection: Connection) -> None:
+    # Mailchimp records became keyed by the member's `contact_id` (which follows an address
+    # change) instead of the hash of the address: what the store held of Mailchimp under the
+    # old keys is dropped, and the next sync pulls Mailchimp whole, as for a new system.
+    # People stay, with their other systems' records; their Mailchimp ones come back by
+    # address, and each member is written once more.
+    for table in (identities, activities, cursors, written, failures, gone, aliases, queue):
+        connection.execute(sa.delete(table).where(table.c.system == "mailchimp"))
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

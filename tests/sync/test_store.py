@@ -97,6 +97,30 @@ def test_reopening_a_store_keeps_what_it_held(url: str) -> None:
     again.close()
 
 
+def test_a_store_at_version_7_drops_its_mailchimp_records_and_keeps_the_rest(url: str) -> None:
+    # Version 8 keys Mailchimp members by contact_id: the old hash-keyed records, their
+    # cursors and written values go, so the next sync pulls Mailchimp whole.
+    first = StateStore(url)
+    first.save_contacts("hubspot", [contact("101")], NOW)
+    first.save_contacts("mailchimp", [contact("list1:0123abcd")], NOW)
+    first.commit_cursors("hubspot", {"contacts": "2026-11-01"}, NOW)
+    first.commit_cursors("mailchimp", {"contacts": "2026-11-01"}, NOW)
+    with first.engine.begin() as connection:
+        connection.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="7"))
+    first.close()
+
+    again = StateStore(url)
+
+    assert again.version() == SCHEMA_VERSION
+    assert again.cursors("hubspot") == {"contacts": "2026-11-01"}
+    assert again.cursors("mailchimp") == {}
+    assert again.person_of("ann@acme.io") is not None
+    with again.engine.connect() as connection:
+        held = connection.execute(sa.text("SELECT system FROM identities")).scalars().all()
+    assert held == ["hubspot"]
+    again.close()
+
+
 def test_a_store_newer_than_this_leadscore_refuses_to_open(url: str) -> None:
     StateStore(url).close()
     engine = sa.create_engine(url)
