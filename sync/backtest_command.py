@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from connectors.files import read_contact_columns as read_contacts
 from scoring import ActivityFrame, ContactFrame, InputError, backtest_of, leaks, score
 from sync.backtest_report import backtest_lines
 from sync.console import err, fail, rules_from
+from sync.score_command import as_of_moment
 
 TRUE = frozenset({"1", "1.0", "true", "t", "yes", "y"})
 FALSE = frozenset({"0", "0.0", "false", "f", "no", "n"})
@@ -47,12 +47,7 @@ def backtest_files(
     if as_of_column is not None and as_of is not None:
         fail("give --as-of-column or --as-of, not both")
     ruleset = rules_from(rules)
-    moment = datetime.now(UTC)
-    if as_of is not None:
-        parsed = parse_moment(as_of)
-        if parsed is None:
-            fail(f"--as-of: {moment_problem(as_of)}")
-        moment = parsed
+    moment = as_of_moment(as_of)
     try:
         people = read_contacts(contacts)
         columns = people.attributes

@@ -28,6 +28,16 @@ from sync.errors import EXIT_FAILED
 from sync.report import print_ranking, result_columns
 
 
+def as_of_moment(as_of: str | None) -> datetime:
+    """The moment `--as-of` names (now when it is not given); a bad one fails with exit 2."""
+    if as_of is None:
+        return datetime.now(UTC)
+    parsed = parse_moment(as_of)
+    if parsed is None:
+        fail(f"--as-of: {moment_problem(as_of)}")
+    return parsed
+
+
 def score_from_files(
     contacts: Path,
     rules: Path | None,
@@ -38,12 +48,7 @@ def score_from_files(
 ) -> None:
     """Score the files and print the ranking (`top` rows) or write every contact to `output`."""
     ruleset = rules_from(rules or settings().rules)
-    moment = datetime.now(UTC)
-    if as_of is not None:
-        parsed = parse_moment(as_of)
-        if parsed is None:
-            fail(f"--as-of: {moment_problem(as_of)}")
-        moment = parsed
+    moment = as_of_moment(as_of)
     try:
         if output is not None:
             file_format(output)

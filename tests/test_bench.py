@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -212,14 +213,20 @@ def test_the_mailchimp_bench_writes_every_member_by_both_paths(
     assert int(batches[3]) == 4  # one batch: start, a status read, download; one tags read
 
 
-def test_the_validity_bench_skips_every_data_set_that_is_absent(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def validity_bench() -> Any:
+    """`bench/validity.py` as a module."""
     path = Path(__file__).parents[1] / "bench" / "validity.py"
     spec = importlib.util.spec_from_file_location("validity_bench", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def test_the_validity_bench_skips_every_data_set_that_is_absent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = validity_bench()
 
     assert module.main(["--data", str(tmp_path)]) == 0
 
@@ -230,11 +237,7 @@ def test_the_validity_bench_skips_every_data_set_that_is_absent(
 def test_the_validity_bench_backtests_a_small_bank_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = Path(__file__).parents[1] / "bench" / "validity.py"
-    spec = importlib.util.spec_from_file_location("validity_bench", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = validity_bench()
     folder = tmp_path / "uci-bank-marketing"
     folder.mkdir()
     head = '"age";"job";"duration";"pdays";"previous";"y"\n'
