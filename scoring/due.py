@@ -143,7 +143,8 @@ def reasons_key(batch: ScoreBatch, row: int) -> str:
             if whole:
                 limits.append(f"{reason.dimension}={whole}")
         else:
-            rules.append(f"{reason.rule_id}:{reason.count}={whole_points(reason.points)}")
+            shown = "" if reason.detail is None else f"({reason.detail})"
+            rules.append(f"{reason.rule_id}:{reason.count}{shown}={whole_points(reason.points)}")
     return ",".join(sorted(rules)) + "|" + ",".join(sorted(limits))
 
 
@@ -158,8 +159,11 @@ def _moments(rules: RuleSet, activities: ActivityFrame, now: float, due: FloatAr
         np.minimum.at(due, who[later], at[later] - now)
     windows: set[tuple[frozenset[ActivityType], float]] = set()
     for rule in rules.rules:
-        if rule.activity is not None and rule.window_days is not None:
+        # a window `since` a contact's date does not move with the moment
+        if rule.activity is not None and rule.window_days is not None and rule.since is None:
             windows.add((frozenset(rule.activity), rule.window_days))
+        if rule.absent is not None:
+            windows.add((frozenset(rule.absent.activity), rule.absent.days))
     if rules.stages is not None:
         for stage in rules.stages.ladder:
             for cond in stage_conditions(stage.when):

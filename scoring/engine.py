@@ -26,6 +26,7 @@ from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
 from scoring.filters import ClickChecks, click_checks, machine_clicks
 from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
+from scoring.measuring import bucket_points, date_values, numeric_values, unit_points
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rules import Rule, RuleSet, StageCondition
 
@@ -93,6 +94,7 @@ class _Run:
     _masks: dict[str, BoolArray] = field(default_factory=dict)
     _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
     _where_uses: Counter[tuple[str, frozenset[ActivityType]]] = field(default_factory=Counter)
+    _dates: dict[str, FloatArray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         rows = self.activities.contact_rows
@@ -177,11 +179,16 @@ class _Run:
 
     # -- rules ----------------------------------------------------------------------------
 
-    def apply(self, rule: Rule) -> tuple[FloatArray, Counts, FloatArray | None]:
-        """The rule's points per contact (after decay, once and cap), its match count and,
-        for a decaying rule with a cap, how long the decay leaves the points at the cap."""
+    def apply(self, rule: Rule) -> tuple[FloatArray, Counts, FloatArray | None, FloatArray | None]:
+        """The rule's points per contact (after decay, once and cap), its match count,
+        for a decaying rule with a cap how long the decay leaves the points at the cap,
+        and for a measuring rule what it measured (its counts then say where it fired)."""
         counts: Counts
-        if rule.activity is None:
+        measure = None
+        if rule.measured:
+            points, fired, measure = self._measured(rule)
+            counts = fired.view(np.uint8)
+        elif rule.activity is None:
             assert rule.contact is not None  # the schema requires one or the other
             matched = self.contact_mask(rule.contact)
             points = np.where(matched, rule.points, 0.0)
@@ -193,20 +200,70 @@ class _Run:
             if rule.half_life_days is not None:
                 held = _held(points, rule.cap, rule.half_life_days * _DAY)
             np.clip(points, -rule.cap, rule.cap, out=points)
-        return points, counts, held
+        return points, counts, held, measure
 
-    def _behaviour(self, rule: Rule, types: list[ActivityType]) -> tuple[FloatArray, Counts]:
+    def _measured(self, rule: Rule) -> tuple[FloatArray, BoolArray, FloatArray]:
+        """A measuring rule's points (before its cap), where it fired, and its measure:
+        the value of its contact field, or the count of its matching activities."""
+        if rule.value is not None:
+            values = numeric_values(self.contacts.column(rule.value), self.n)
+        else:
+            types = rule.types
+            assert types is not None  # the schema requires activity types without `value`
+            window = rule.absent.days if rule.absent is not None else rule.window_days
+            who, _ = self._matching(rule, types, window, with_contact=False)
+            values = np.bincount(who, minlength=self.n).astype(np.float64)
+        if rule.absent is not None:
+            fired = values == 0
+            points = np.where(fired, rule.points, 0.0)
+        elif rule.min_count is not None:
+            fired = values >= rule.min_count
+            points = np.where(fired, rule.points, 0.0)
+        elif rule.per is not None:
+            points, fired = unit_points(values, rule.per, rule.points)
+        else:
+            assert rule.buckets is not None  # the schema requires one of them
+            points, fired = bucket_points(values, rule.buckets)
+        if rule.contact is not None:
+            fired &= self.contact_mask(rule.contact)
+            points[~fired] = 0.0
+        return points, fired, values
+
+    def _matching(
+        self, rule: Rule, types: list[ActivityType], window: float | None, with_contact: bool
+    ) -> tuple[npt.NDArray[np.int32], FloatArray]:
+        """The contact row and age of each of the rule's matching activities: of its types,
+        meeting its `where`, in its window (back from the moment, or `since` a contact
+        date) and, `with_contact`, of a contact meeting its `contact` conditions."""
         group = self.group(types)
         keep: BoolArray | None = None
         if rule.where:
             keep = self.activity_mask(rule.where, types)
-        if rule.window_days is not None:
-            recent = group.ages <= rule.window_days * _DAY
+        if window is not None:
+            if rule.since is None:
+                recent = group.ages <= window * _DAY
+            else:
+                start = self.contact_dates(rule.since)[group.who]
+                with np.errstate(invalid="ignore"):
+                    after = self.activities.occurred_at[group.rows] - start
+                    recent = (after >= 0) & (after <= window * _DAY)  # NaN: never
             keep = recent if keep is None else keep & recent
-        if rule.contact is not None:
+        if with_contact and rule.contact is not None:
             fits = self.contact_mask(rule.contact)[group.who]
             keep = fits if keep is None else keep & fits
-        who, ages = (group.who, group.ages) if keep is None else (group.who[keep], group.ages[keep])
+        if keep is None:
+            return group.who, group.ages
+        return group.who[keep], group.ages[keep]
+
+    def contact_dates(self, name: str) -> FloatArray:
+        """A contact date field as epoch seconds (NaN: missing or unreadable), read once."""
+        found = self._dates.get(name)
+        if found is None:
+            found = self._dates[name] = date_values(self.contacts.column(name), self.n)
+        return found
+
+    def _behaviour(self, rule: Rule, types: list[ActivityType]) -> tuple[FloatArray, Counts]:
+        who, ages = self._matching(rule, types, rule.window_days, with_contact=True)
         counts = np.bincount(who, minlength=self.n)
         half_life = None if rule.half_life_days is None else rule.half_life_days * _DAY
         if rule.once:
@@ -317,17 +374,15 @@ class _Run:
         raw = np.zeros((self.n, len(dims)), dtype=np.float64, order="F")
         disqualified = np.zeros(self.n, dtype=bool)
         self._where_uses.update(
-            _where_key(rule.where, rule.activity)
-            for rule in rules.rules
-            if rule.activity and rule.where
+            _where_key(rule.where, rule.types) for rule in rules.rules if rule.types and rule.where
         )
         hits = []
         for rule in rules.rules:
-            points, counts, held = self.apply(rule)
+            points, counts, held, measure = self.apply(rule)
             raw[:, dims.index(rules.dimension_of(rule))] += points
             if rule.disqualify:
                 disqualified |= counts > 0
-            hits.append(RuleHits.matched(points, counts, held))
+            hits.append(RuleHits.matched(points, counts, held, measure))
         capped = raw.copy(order="F")
         for column, dim in enumerate(rules.dimensions.values()):
             if dim.cap is not None or dim.floor is not None:

@@ -20,9 +20,36 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.frames import BoolArray, CategoricalColumn, FloatArray, IntArray, ObjectArray
-from scoring.rules import RuleSet
+from scoring.rules import Rule, RuleSet
 
 SEPARATOR = " · "
+
+RuleFacts = tuple[str, str, str, float, float | None, bool, bool, bool]
+"""What the reasons of one rule repeat: id, label, dimension, points each, cap,
+disqualify, once, and whether it measures (`Rule.measured`)."""
+
+
+def rule_facts(rules: RuleSet, rule: Rule) -> RuleFacts:
+    return (
+        rule.id,
+        rule.text,
+        rules.dimension_of(rule),
+        rule.points,
+        rule.cap,
+        rule.disqualify,
+        rule.once,
+        rule.measured,
+    )
+
+
+def detail_of(rule: Rule, measure: float) -> str:
+    """How a measuring rule's reason shows what it measured: the value with its unit, the
+    count of matching activities, or the window an absence covers."""
+    if rule.absent is not None:
+        return f"none in {number(rule.absent.days)} days"
+    if rule.value is not None:
+        return f"{number(measure)} {rule.unit}" if rule.unit else number(measure)
+    return str(int(measure))
 
 
 @dataclass(frozen=True)
@@ -41,6 +68,8 @@ class Reason:
     limit: bool = False
     """A dimension's cap or floor, not a rule: listed after the rules."""
     once: bool = False
+    detail: str | None = None
+    """What a measuring rule measured, as shown: `300 s`, `3`, `none in 90 days`."""
 
     @property
     def decayed(self) -> bool:
@@ -53,7 +82,7 @@ class Reason:
         head = f"{signed(points)} {self.label}"
         if self.count > 1 and not self.once:
             head += f" ×{self.count}"
-        notes = []
+        notes = [] if self.detail is None else [self.detail]
         if self.disqualifies:
             notes.append("disqualifies")
         if self.capped_at is not None:
@@ -141,6 +170,9 @@ class RuleHits:
     held: FloatArray | None = None
     """For a decaying rule with a cap: the seconds each contact's points stay at the cap
     while the decay brings them down to it (0 where they are under it); else None."""
+    measure: FloatArray | None = None
+    """For a measuring rule: what it measured for each contact it fired for (its counts
+    are then 1); else None."""
 
     @classmethod
     def matched(
@@ -148,8 +180,10 @@ class RuleHits:
         points: FloatArray,
         counts: npt.NDArray[np.integer[Any]],
         held: FloatArray | None = None,
+        measure: FloatArray | None = None,
     ) -> RuleHits:
-        """The hits of a rule from its points and counts (and `held`) for every contact."""
+        """The hits of a rule from its points and counts (and `held`, `measure`) for
+        every contact."""
         rows = np.flatnonzero(counts).astype(np.int32)
         kept = counts[rows]
         most = int(kept.max()) if kept.size else 0
@@ -162,6 +196,7 @@ class RuleHits:
             _one_if_same(kept.astype(narrow)),
             _one_if_same(single if exact else values),
             None if held is None else held[rows],
+            None if measure is None else measure[rows],
         )
 
     def dense(self, size: int) -> tuple[FloatArray, IntArray]:
@@ -266,23 +301,9 @@ class ScoreBatch:
         return None if code < 0 else self.rules.grades.bands[code].grade
 
     @cached_property
-    def _rule_facts(
-        self,
-    ) -> list[tuple[str, str, str, float, float | None, bool, bool]]:
-        """Per rule what its reasons repeat: id, label, dimension, points, cap,
-        disqualify, once (read once per batch, not once per contact)."""
-        return [
-            (
-                rule.id,
-                rule.text,
-                self.rules.dimension_of(rule),
-                rule.points,
-                rule.cap,
-                rule.disqualify,
-                rule.once,
-            )
-            for rule in self.rules.rules
-        ]
+    def _rule_facts(self) -> list[RuleFacts]:
+        """Per rule what its reasons repeat (read once per batch, not once per contact)."""
+        return [rule_facts(self.rules, rule) for rule in self.rules.rules]
 
     @cached_property
     def _by_contact(self) -> _ByContact:
@@ -318,12 +339,24 @@ class ScoreBatch:
         found: list[Reason] = []
         # The row's hits read as Python values: per-element numpy access costs more.
         for index, count, points in self._fired(row):
-            rule_id, label, dimension, each, cap, disqualify, once = self._rule_facts[index]
-            base = each * (1 if once else count)
+            rule_id, label, dimension, each, cap, disqualify, once, measured = self._rule_facts[
+                index
+            ]
+            base = points if measured else each * (1 if once else count)
             capped = cap if cap is not None and math.isclose(abs(points), cap) else None
+            detail = self._detail(index, row) if measured else None
             found.append(
                 Reason(
-                    rule_id, label, dimension, points, count, base, capped, disqualify, once=once
+                    rule_id,
+                    label,
+                    dimension,
+                    points,
+                    count,
+                    base,
+                    capped,
+                    disqualify,
+                    once=once or measured,
+                    detail=detail,
                 )
             )
         kept, raw = self.dimensions[row].tolist(), self.uncapped[row].tolist()
@@ -346,6 +379,13 @@ class ScoreBatch:
                 )
         found.sort(key=lambda r: (not r.disqualifies, r.limit, -abs(r.points)))
         return found
+
+    def _detail(self, index: int, row: int) -> str:
+        """What measuring rule `index` measured for contact `row`, as its reason shows it."""
+        hits = self.rule_hits[index]
+        assert hits.measure is not None  # kept for every measuring rule
+        at = int(np.searchsorted(hits.rows, row))
+        return detail_of(self.rules.rules[index], float(hits.measure[at]))
 
     def whole_dimensions(self, row: int) -> list[int]:
         """Each dimension in whole points that add up to the whole score, as written back."""

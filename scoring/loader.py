@@ -19,12 +19,12 @@ from scoring.rules import (
     Bant,
     Dimension,
     Grades,
-    LocatedError,
     Rule,
     RuleSet,
     StageLadder,
     reference_problems,
 )
+from scoring.ruletypes import LocatedError
 
 Path_ = tuple[str | int, ...]
 MAX_BYTES = 1_000_000
@@ -116,7 +116,8 @@ def _problems(exc: ValidationError, name: str, lines: Mapping[Path_, int]) -> li
             for located in [cause, *cause.others]:
                 where = (*loc, *located.path)
                 problem = Problem(name, _line_of(where, lines), _dotted(where), str(located))
-                found.append(_Found(problem, True))
+                # at the top: the cross-references; within a part, that part's own shape
+                found.append(_Found(problem, not loc))
             continue
         if error["type"] == "extra_forbidden":
             message = _unknown_field_message(loc)

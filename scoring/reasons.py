@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.explain import SEPARATOR, Reason, number
+from scoring.explain import SEPARATOR, Reason, RuleFacts, detail_of, number, rule_facts
 
 if TYPE_CHECKING:
     from scoring.explain import ScoreBatch
@@ -55,17 +55,14 @@ class PackedText:
         return [self.value(row) for row in range(len(self))]
 
 
-def _labels(batch: ScoreBatch) -> list[tuple[str, str, str, float, float | None, bool, bool]]:
-    """Per label: rule id, label, dimension, points each, cap, disqualify, once."""
-    facts = [
-        (r.id, r.text, batch.rules.dimension_of(r), r.points, r.cap, r.disqualify, r.once)
-        for r in batch.rules.rules
-    ]
+def _labels(batch: ScoreBatch) -> list[RuleFacts]:
+    """Per label: the facts of each rule (`explain.rule_facts`), then of each limit."""
+    facts = [rule_facts(batch.rules, r) for r in batch.rules.rules]
     for bound in ("capped at", "floored at"):
         for name, dim in batch.rules.dimensions.items():
             limit = dim.cap if bound == "capped at" else dim.floor
             text = f"{dim.label or name} {bound} {number(limit or 0)}"
-            facts.append((f"{name}_limit", text, name, 0.0, None, False, False))
+            facts.append((f"{name}_limit", text, name, 0.0, None, False, False, False))
     return facts
 
 
@@ -108,7 +105,7 @@ class _TextBook:
     """The distinct texts of entries met so far, and their pieces (alone, or after the
     separator); piece 0 is DISQUALIFIED."""
 
-    def __init__(self, facts: list[tuple[str, str, str, float, float | None, bool, bool]]):
+    def __init__(self, facts: list[RuleFacts]):
         self.facts = facts
         self.ids: dict[tuple[int, ...], int] = {}
         self.pieces: list[bytes] = [_DISQUALIFIED.encode()]
@@ -124,18 +121,24 @@ class _TextBook:
             return found
 
 
-def _rule_block(batch: ScoreBatch, rows: slice) -> tuple[_Ints, _Floats]:
-    """The counts and points of every rule for the contacts of `rows`, as (contacts x rules)
-    arrays of that block only (each rule keeps the contacts it matched, ascending)."""
+def _rule_block(batch: ScoreBatch, rows: slice) -> tuple[_Ints, _Floats, _Floats | None]:
+    """The counts, points and measures (None: no rule measures) of every rule for the
+    contacts of `rows`, as (contacts x rules) arrays of that block only (each rule keeps
+    the contacts it matched, ascending)."""
     start, stop, _ = rows.indices(len(batch))
     counts = np.zeros((stop - start, len(batch.rule_hits)), dtype=np.int64)
     points = np.zeros((stop - start, len(batch.rule_hits)), dtype=np.float64)
+    measures = None
+    if any(hits.measure is not None for hits in batch.rule_hits):
+        measures = np.zeros((stop - start, len(batch.rule_hits)), dtype=np.float64)
     for rule, hits in enumerate(batch.rule_hits):
         low, high = np.searchsorted(hits.rows, (start, stop)).tolist()
         at = hits.rows[low:high] - start
         counts[at, rule] = hits.counts[low:high]
         points[at, rule] = hits.points[low:high]
-    return counts, points
+        if measures is not None and hits.measure is not None:
+            measures[at, rule] = hits.measure[low:high]
+    return counts, points, measures
 
 
 def _block(
@@ -146,10 +149,12 @@ def _block(
     book: _TextBook,
 ) -> tuple[_Ints, bytes]:
     """The reasons of `rows`: each one's length in bytes, and their texts one after another."""
-    rule_counts, rule_points = _rule_block(batch, rows)
+    rule_counts, rule_points, rule_measures = _rule_block(batch, rows)
     m, rule_count = len(rule_counts), len(columns)
     if not np.array_equal(columns, np.arange(rule_count)):
         rule_counts, rule_points = rule_counts[:, columns], rule_points[:, columns]
+        if rule_measures is not None:
+            rule_measures = rule_measures[:, columns]
     ones = np.ones((m, batch.dimensions.shape[1]), np.int32)
     counts: _Ints = np.concatenate((rule_counts, ones), axis=1)
     excess = batch.dimensions[rows] - batch.uncapped[rows]
@@ -186,13 +191,19 @@ def _block(
     facts = book.facts
     each = np.array([f[3] for f in facts])[label]
     cap = np.array([math.nan if f[4] is None else f[4] for f in facts])[label]
-    once = np.array([f[6] for f in facts], dtype=bool)[label]
-    base = each * np.where(once, 1, count)
+    measured = np.array([f[7] for f in facts], dtype=bool)[label]
+    once = np.array([f[6] for f in facts], dtype=bool)[label] | measured
+    base = np.where(measured, pts, each * np.where(once, 1, count))
     capped = ~limit & ~np.isnan(cap) & _isclose(np.abs(pts), cap, 1e-9, 0.0)
     decayed = ~limit & ~_isclose(pts, base, 1e-9, 0.05)
     note = np.where(capped, 1, np.where(decayed & (whole != np.floor(base + 0.5)), 2, 0))
     shown = np.where(once | limit, 0, count)
-    keys = np.stack((label, whole, shown, note), axis=1)
+    parts = [label, whole, shown, note]
+    measure = np.zeros(len(label))
+    if rule_measures is not None:  # what a measuring rule measured is part of its text
+        measure = np.where(measured, rule_measures[row, np.minimum(column, rule_count - 1)], 0.0)
+        parts.append(np.where(measured, measure + 0.0, 0.0).view(np.int64))
+    keys = np.stack(parts, axis=1)
     first, inverse = _distinct_rows(keys)
     ids = np.empty(len(first), dtype=np.int64)
     distinct = [tuple(k) for k in keys[first].tolist()]
@@ -201,7 +212,10 @@ def _block(
     ids[:] = known
     for i in np.flatnonzero(ids < 0).tolist():
         e = int(first[i])
-        rule_id, text, dimension, _, rule_cap, disqualify, is_once = facts[int(label[e])]
+        rule_id, text, dimension, _, rule_cap, disqualify, is_once, measures = facts[int(label[e])]
+        detail = None
+        if measures:
+            detail = detail_of(batch.rules.rules[int(label[e])], float(measure[e]))
         reason = Reason(
             rule_id,
             text,
@@ -212,7 +226,8 @@ def _block(
             rule_cap if bool(capped[e]) else None,
             disqualify,
             limit=bool(limit[e]),
-            once=is_once,
+            once=is_once or measures,
+            detail=detail,
         )
         ids[i] = book.add(distinct[i], reason, int(whole[e]))
     disqualified = batch.disqualified[rows]
@@ -228,8 +243,10 @@ def _distinct_rows(keys: _Ints) -> tuple[_Ints, _Ints]:
     if not len(keys):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     low = keys.min(axis=0)
-    spans = keys.max(axis=0) - low + 1
-    if float(np.prod(spans.astype(np.float64))) < 2.0**62:
+    # in floats first: a measure's bits as an integer may span more than int64 holds
+    wide = keys.max(axis=0).astype(np.float64) - low.astype(np.float64) + 1
+    if float(np.prod(wide)) < 2.0**62:
+        spans = keys.max(axis=0) - low + 1
         packed = np.zeros(len(keys), dtype=np.int64)
         for k in range(keys.shape[1]):
             packed = packed * spans[k] + (keys[:, k] - low[k])

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Annotated, Any, Literal, Self
+from typing import Literal, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from scoring.conditions import Conditions
+from scoring.measures import Absent, Bucket, measure_problems
 from scoring.records import ActivityType
+from scoring.ruletypes import MAX_DAYS, ActivityTypes, Amount, Days, LocatedError, Strict
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_DIMENSIONS = frozenset({"total"})
@@ -25,52 +27,6 @@ OUTPUT_COLUMNS = frozenset(
 )
 """Columns of scored output besides the dimensions: no dimension or rule may take a name
 of these, or its column would overwrite one of them."""
-MAX_POINTS = 1e6
-MAX_DAYS = 36500
-
-Amount = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_POINTS, le=MAX_POINTS)]
-"""Points, caps, floors and thresholds: finite, within a million either way."""
-Days = Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_DAYS)]
-"""Windows and half-lives: more than zero and at most 100 years of days."""
-
-
-def _one_or_many(value: Any) -> Any:
-    return [value] if isinstance(value, str) else value
-
-
-def _no_repeats(types: list[ActivityType]) -> list[ActivityType]:
-    repeated = sorted({t.value for t in types if types.count(t) > 1})
-    if repeated:
-        raise ValueError(f"activity type listed twice: {', '.join(repeated)}")
-    return types
-
-
-ActivityTypes = Annotated[
-    list[ActivityType],
-    BeforeValidator(_one_or_many, json_schema_input_type=ActivityType | list[ActivityType]),
-    AfterValidator(_no_repeats),
-    Field(min_length=1),
-]
-
-
-class LocatedError(ValueError):
-    """A validation error that knows the path of the field it is about."""
-
-    def __init__(
-        self,
-        path: tuple[str | int, ...],
-        message: str,
-        *,
-        others: Sequence[LocatedError] = (),
-    ) -> None:
-        super().__init__(message)
-        self.path = path
-        self.others = list(others)
-        """Further problems found in the same check, so that none hides behind the first."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Dimension(Strict):
@@ -116,31 +72,88 @@ class Rule(Strict):
         None, description="Points halve every N days since the activity."
     )
     disqualify: bool = Field(False, description="A match disqualifies the contact.")
+    value: str | None = Field(
+        None,
+        description="Numeric contact field this rule measures, with `per` or `buckets` "
+        "(e.g. time_on_site); a missing or non-numeric value gives no points.",
+    )
+    unit: str | None = Field(
+        None, min_length=1, max_length=12, description="Unit shown after `value`, e.g. s."
+    )
+    per: Amount | None = Field(
+        None,
+        gt=0,
+        description="`points` for every whole `per` units of `value`, or for every whole "
+        "`per` matching activities; needs `cap`.",
+    )
+    buckets: list[Bucket] | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="[low, high, points] from low to high: a value (or activity count) from "
+        "low (included) up to high (excluded) gets the points; low == high is that one "
+        "value; null leaves an end open; a value in no bucket gets 0.",
+    )
+    min_count: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="The points, once, when at least this many activities match.",
+    )
+    absent: Absent | None = Field(
+        None, description="The points when no activity of these types falls in the last days."
+    )
+    since: str | None = Field(
+        None,
+        description="Contact date field (e.g. created_at): `window_days` then counts "
+        "activities 0 to N days after it, instead of back from the scoring moment.",
+    )
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
         if not IDENTIFIER.match(self.id):
             raise ValueError(f"id {self.id!r} must be lower_snake_case (a-z, 0-9, _)")
-        if self.activity is None:
+        if self.activity is None and self.absent is None and self.value is None:
             if self.contact is None:
-                raise ValueError("a rule needs `activity` (behaviour) or `contact` (profile)")
+                raise ValueError(
+                    "a rule needs `activity` (behaviour), `contact` (profile), "
+                    "`value` (a number) or `absent`"
+                )
             for name in ("where", "window_days", "half_life_days"):
                 if name in self.model_fields_set:
                     raise ValueError(f"`{name}` applies only to activity rules")
             if self.once:
                 raise ValueError("`once` applies only to activity rules")
-        if self.points == 0 and not self.disqualify:
-            raise ValueError("a rule needs non-zero `points` or `disqualify: true`")
+        problems = measure_problems(self)
+        if problems:
+            raise LocatedError(problems[0].path, str(problems[0]), others=problems[1:])
         return self
 
     @property
     def is_behaviour(self) -> bool:
-        return self.activity is not None
+        return self.activity is not None or self.absent is not None
+
+    @property
+    def measured(self) -> bool:
+        """Whether the rule turns a number per contact into points (`scoring.measures`)."""
+        return (
+            self.value is not None
+            or self.per is not None
+            or self.buckets is not None
+            or self.min_count is not None
+            or self.absent is not None
+        )
+
+    @property
+    def types(self) -> list[ActivityType] | None:
+        """The activity types the rule reads: its own, or those whose absence it rewards."""
+        return self.activity if self.absent is None else self.absent.activity
 
     def default_dimension(self) -> str:
-        if self.activity is None:
+        types = self.types
+        if types is None:
             return "fit"
-        if all(t.value.startswith("email_") for t in self.activity):
+        if all(t.value.startswith("email_") for t in types):
             return "engagement"
         return "activity"
 
@@ -322,11 +335,14 @@ class RuleSet(Strict):
     def horizon_days(self, types: Collection[ActivityType]) -> float | None:
         """How many days back the rules read activities of `types`: the longest window of
         the rules and stage conditions counting any of them; None when one of those has no
-        window (a half-life alone never stops counting), 0 when none counts them. A
-        connector need not read activities of `types` older than that."""
+        window (a half-life alone never stops counting, and a window `since` a contact's
+        date may lie far back), 0 when none counts them. A connector need not read
+        activities of `types` older than that."""
         wanted, longest = set(types), 0.0
         windows: list[float | None] = [
-            rule.window_days for rule in self.rules if set(rule.activity or ()) & wanted
+            rule.absent.days if rule.absent else None if rule.since else rule.window_days
+            for rule in self.rules
+            if set(rule.types or ()) & wanted
         ]
         for stage in self.stages.ladder if self.stages is not None else []:
             windows += [
@@ -345,6 +361,7 @@ class RuleSet(Strict):
         names: list[str] = []
         for rule in self.rules:
             names += list(rule.contact or {})
+            names += [name for name in (rule.value, rule.since) if name is not None]
         if self.bant is not None:
             for conditions in self.bant.criteria().values():
                 names += list(conditions)

@@ -65,7 +65,7 @@ def test_all_field_errors_are_reported_at_once() -> None:
     )
     assert found == [
         "r.yaml:3: rules[0].windw_days: unknown field 'windw_days'; did you mean 'window_days'?",
-        "r.yaml:4: rules[1]: a rule needs non-zero `points` or `disqualify: true`",
+        "r.yaml:4: rules[1].points: a rule needs non-zero `points` or `disqualify: true`",
     ]
 
 

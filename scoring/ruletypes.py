@@ -1,0 +1,58 @@
+"""The building blocks of rule-file models: bounded numbers, activity type lists, the
+strict base model, and the error that names the field it is about."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+
+from scoring.records import ActivityType
+
+MAX_POINTS = 1e6
+MAX_DAYS = 36500
+
+Amount = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_POINTS, le=MAX_POINTS)]
+"""Points, caps, floors and thresholds: finite, within a million either way."""
+Days = Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_DAYS)]
+"""Windows and half-lives: more than zero and at most 100 years of days."""
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _no_repeats(types: list[ActivityType]) -> list[ActivityType]:
+    repeated = sorted({t.value for t in types if types.count(t) > 1})
+    if repeated:
+        raise ValueError(f"activity type listed twice: {', '.join(repeated)}")
+    return types
+
+
+ActivityTypes = Annotated[
+    list[ActivityType],
+    BeforeValidator(_one_or_many, json_schema_input_type=ActivityType | list[ActivityType]),
+    AfterValidator(_no_repeats),
+    Field(min_length=1),
+]
+
+
+class LocatedError(ValueError):
+    """A validation error that knows the path of the field it is about."""
+
+    def __init__(
+        self,
+        path: tuple[str | int, ...],
+        message: str,
+        *,
+        others: Sequence[LocatedError] = (),
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.others = list(others)
+        """Further problems found in the same check, so that none hides behind the first."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
