@@ -114,6 +114,8 @@ def _numeric_fields(rules: RuleSet) -> Iterator[str]:
 
     for rule in rules.rules:
         yield from numeric(rule.contact)
+        if rule.value is not None:  # measured as a number (`per`, `buckets`)
+            yield rule.value
     if rules.bant is not None:
         for conditions in rules.bant.criteria().values():
             yield from numeric(conditions)
