@@ -267,3 +267,19 @@ def test_a_cached_rule_file_with_measures_loads_as_the_file_does(tmp_path: Path)
     first = load_rules(path)
     assert list((tmp_path / "__pycache__").glob("r.yaml.*.json"))
     assert load_rules(path) == first  # the cached plain data, validated by today's models
+
+
+def test_the_example_of_the_rule_reference_validates_and_scores_as_it_says() -> None:
+    text = (Path(__file__).parents[2] / "docs" / "rules.md").read_text("utf-8")
+    block = next(
+        part.split("```")[0]
+        for part in text.split("```yaml\n")
+        if "id: time_on_site" in part.split("```")[0]
+    )
+    ruleset = rules(block)
+    contact = person(time_on_site=300, created_at="2026-10-30")
+    batch = score_one(ruleset, contact, [act("page_view", d, url="/pricing") for d in (1, 2, 3)])
+    # sign-up on Oct 30: two of the three pricing views fall in its first week
+    assert batch.reasons_text(0) == (
+        "+20 early interest ×2 · +10 time on site (300 s) · +5 site visits (3) · +5 keen reader (3)"
+    )
