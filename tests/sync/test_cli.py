@@ -206,6 +206,8 @@ def test_schema_is_json_schema_of_rule_files(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     rule = document["$defs"]["Rule"]["properties"]
     assert {"id", "activity", "contact", "points", "cap", "once", "window_days"} <= set(rule)
+    assert {"value", "unit", "per", "buckets", "min_count", "absent", "since"} <= set(rule)
+    assert set(document["$defs"]["Absent"]["properties"]) == {"activity", "days"}
     assert document["$defs"]["Rule"]["additionalProperties"] is False
 
 

@@ -56,14 +56,26 @@ def rule_sets(draw: st.DrawFn) -> RuleSet:
             "points": draw(amount) or 1.5,
             "dimension": draw(st.sampled_from(list(dims))),
         }
-        if draw(st.booleans()):
+        kind = draw(st.sampled_from(["plain", "plain", "per", "buckets", "min", "absent"]))
+        if kind == "plain" and draw(st.booleans()):
             rule["half_life_days"] = draw(st.floats(0.5, 60))
-        if draw(st.booleans()):
+        if kind != "absent" and draw(st.booleans()):
             rule["window_days"] = draw(st.floats(0.5, 90))
-        if draw(st.booleans()):
+            if draw(st.integers(0, 3)) == 0:
+                rule["since"] = "created_at"
+        if kind == "plain" and draw(st.booleans()):
             rule["once"] = True
-        if draw(st.booleans()):
+        if kind == "per" or (kind == "plain" and draw(st.booleans())):
             rule["cap"] = draw(st.integers(1, 50))
+        if kind == "per":
+            rule["per"] = draw(st.integers(1, 3))
+        elif kind == "buckets":
+            del rule["points"]
+            rule["buckets"] = [[0, 0, draw(amount)], [1, 3, draw(amount) or 2], [3, None, 7]]
+        elif kind == "min":
+            rule["min_count"] = draw(st.integers(1, 4))
+        elif kind == "absent":
+            rule["absent"] = {"activity": rule.pop("activity"), "days": draw(st.floats(0.5, 90))}
         if draw(st.integers(0, 5)) == 0:
             rule["disqualify"] = True
         found.append(rule)
@@ -106,7 +118,10 @@ def test_no_written_value_changes_before_the_contact_is_due(
     titles: list[str],
     fractions: list[float],
 ) -> None:
-    contacts = [person(f"c{i}", title=titles[i]) for i in range(len(ages))]
+    contacts = [
+        person(f"c{i}", title=titles[i], created_at=f"2026-10-{10 + 5 * i:02d}T06:00:00Z")
+        for i in range(len(ages))
+    ]
     activities = [
         act(kind, age, contact=f"c{i}") for i, found in enumerate(ages) for kind, age in found
     ]
