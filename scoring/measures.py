@@ -54,7 +54,7 @@ def measure_problems(rule: Rule) -> list[LocatedError]:
             bad("value", "`value` measures a contact field: not with `activity` or `absent`")
         if (rule.per is None) == (rule.buckets is None):
             bad("value", "`value` needs either `per` (points per unit) or `buckets`")
-        for name in ("where", "window_days", "half_life_days", "since", "min_count"):
+        for name in ("where", "window_days", "half_life_days", "since", "min_count", "once"):
             if name in given:
                 bad(name, f"`{name}` applies to activities, not to `value`")
     elif rule.unit is not None:
@@ -65,6 +65,8 @@ def measure_problems(rule: Rule) -> list[LocatedError]:
         for name in ("per", "buckets", "min_count", "window_days", "half_life_days", "since"):
             if name in given:
                 bad(name, f"`{name}` does not apply to `absent` (its window is `absent.days`)")
+        if rule.once:
+            bad("once", "`absent` gives its points once already: leave out `once`")
     counting = [name for name in ("per", "buckets", "min_count") if getattr(rule, name) is not None]
     if len(counting) > 1:
         bad(counting[1], f"`{counting[0]}` and `{counting[1]}` exclude each other; keep one")

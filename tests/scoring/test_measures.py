@@ -231,6 +231,8 @@ BAD = [
     ),
     ("{id: a, absent: {activity: page_view}, points: 3}", "rules[0].absent.days: this field"),
     ("{id: a, contact: {x: 1}, unit: s, points: 3}", "rules[0].unit: `unit` is shown"),
+    ("{id: a, value: x, per: 1, points: 1, cap: 3, once: true}", "rules[0].once: `once` applies"),
+    ("{id: a, absent: {activity: page_view, days: 9}, once: true, points: 3}", "rules[0].once"),
     ("{id: a, min_count: 2, points: 3}", "rules[0]: a rule needs `activity` (behaviour)"),
 ]
 
