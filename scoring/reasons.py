@@ -202,7 +202,9 @@ def _block(
     measure = np.zeros(len(label))
     if rule_measures is not None:  # what a measuring rule measured is part of its text
         measure = np.where(measured, rule_measures[row, np.minimum(column, rule_count - 1)], 0.0)
-        parts.append(np.where(measured, measure + 0.0, 0.0).view(np.int64))
+        # as codes of the distinct measures: the keys stay narrow enough to pack
+        distinct = np.unique(np.where(measured, measure, 0.0), return_inverse=True)[1]
+        parts.append(distinct.reshape(-1).astype(np.int64))
     keys = np.stack(parts, axis=1)
     first, inverse = _distinct_rows(keys)
     ids = np.empty(len(first), dtype=np.int64)
@@ -243,10 +245,8 @@ def _distinct_rows(keys: _Ints) -> tuple[_Ints, _Ints]:
     if not len(keys):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     low = keys.min(axis=0)
-    # in floats first: a measure's bits as an integer may span more than int64 holds
-    wide = keys.max(axis=0).astype(np.float64) - low.astype(np.float64) + 1
-    if float(np.prod(wide)) < 2.0**62:
-        spans = keys.max(axis=0) - low + 1
+    spans = keys.max(axis=0) - low + 1
+    if float(np.prod(spans.astype(np.float64))) < 2.0**62:
         packed = np.zeros(len(keys), dtype=np.int64)
         for k in range(keys.shape[1]):
             packed = packed * spans[k] + (keys[:, k] - low[k])
