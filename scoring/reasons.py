@@ -200,15 +200,21 @@ def _block(
     shown = np.where(once | limit, 0, count)
     parts = [label, whole, shown, note]
     measure = np.zeros(len(label))
+    bits = None
     if rule_measures is not None:  # what a measuring rule measured is part of its text
-        measure = np.where(measured, rule_measures[row, np.minimum(column, rule_count - 1)], 0.0)
-        # as codes of the distinct measures: the keys stay narrow enough to pack
-        distinct = np.unique(np.where(measured, measure, 0.0), return_inverse=True)[1]
-        parts.append(distinct.reshape(-1).astype(np.int64))
+        picked = rule_measures[row, np.minimum(column, rule_count - 1)]
+        measure = np.where(measured, picked, 0.0) + 0.0  # -0.0 is 0.0
+        # found distinct by codes of this block (narrow keys pack), known across blocks
+        # by the measure's own bits
+        parts.append(np.unique(measure, return_inverse=True)[1].reshape(-1).astype(np.int64))
+        bits = measure.view(np.int64)
     keys = np.stack(parts, axis=1)
     first, inverse = _distinct_rows(keys)
     ids = np.empty(len(first), dtype=np.int64)
-    distinct = [tuple(k) for k in keys[first].tolist()]
+    found = keys[first]
+    if bits is not None:
+        found = np.concatenate((found[:, :-1], bits[first][:, None]), axis=1)
+    distinct = [tuple(k) for k in found.tolist()]
     with book.lock:  # most entries were met in an earlier block: their text is written
         known = [book.ids.get(k, -1) for k in distinct]
     ids[:] = known

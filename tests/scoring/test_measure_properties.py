@@ -17,10 +17,10 @@ from scoring import (
     Contact,
     ContactFrame,
     parse_number,
+    reasons,
     score,
     score_records,
 )
-from scoring.reasons import reasons_column
 from scoring.rules import Rule
 from tests.helpers import NOW, rules
 from tests.scoring.test_properties import outcome
@@ -205,11 +205,16 @@ def test_each_rule_gives_what_the_reference_gives(world) -> None:
         assert bool(batch.disqualified[row]) == (len(forms) >= 2)
 
 
-@given(worlds())
-def test_reasons_add_up_and_the_packed_column_is_each_contacts_text(world) -> None:
+@given(worlds(), st.integers(1, 3))
+def test_reasons_add_up_and_the_packed_column_is_each_contacts_text(world, block) -> None:
     contacts, activities = world
     batch = score_records(RULES, contacts, activities, NOW)
-    packed = reasons_column(batch, np.arange(len(batch))).tolist()
+    kept = reasons.BLOCK
+    reasons.BLOCK = block  # texts written in one block are reused by the next ones
+    try:
+        packed = reasons.reasons_column(batch, np.arange(len(batch))).tolist()
+    finally:
+        reasons.BLOCK = kept
     for row in range(len(batch)):
         assert math.isclose(sum(r.points for r in batch.reasons(row)), batch.total[row])
         assert packed[row] == batch.reasons_text(row)
