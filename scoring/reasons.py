@@ -191,17 +191,21 @@ def _block(
     facts = book.facts
     each = np.array([f[3] for f in facts])[label]
     cap = np.array([math.nan if f[4] is None else f[4] for f in facts])[label]
-    measured = np.array([f[7] for f in facts], dtype=bool)[label]
-    once = np.array([f[6] for f in facts], dtype=bool)[label] | measured
-    base = np.where(measured, pts, each * np.where(once, 1, count))
+    once = np.array([f[6] for f in facts], dtype=bool)[label]
+    measured = None
+    if rule_measures is not None:  # a measuring rule shows no count and has no decay
+        measured = np.array([f[7] for f in facts], dtype=bool)[label]
+        once |= measured
+    base = each * np.where(once, 1, count)
+    if measured is not None:
+        base = np.where(measured, pts, base)
     capped = ~limit & ~np.isnan(cap) & _isclose(np.abs(pts), cap, 1e-9, 0.0)
     decayed = ~limit & ~_isclose(pts, base, 1e-9, 0.05)
     note = np.where(capped, 1, np.where(decayed & (whole != np.floor(base + 0.5)), 2, 0))
     shown = np.where(once | limit, 0, count)
     parts = [label, whole, shown, note]
-    measure = np.zeros(len(label))
-    bits = None
-    if rule_measures is not None:  # what a measuring rule measured is part of its text
+    measure = bits = None
+    if measured is not None and rule_measures is not None:  # what it measured: in its text
         picked = rule_measures[row, np.minimum(column, rule_count - 1)]
         measure = np.where(measured, picked, 0.0) + 0.0  # -0.0 is 0.0
         # found distinct by codes of this block (narrow keys pack), known across blocks
@@ -222,7 +226,7 @@ def _block(
         e = int(first[i])
         rule_id, text, dimension, _, rule_cap, disqualify, is_once, measures = facts[int(label[e])]
         detail = None
-        if measures:
+        if measures and measure is not None:
             detail = detail_of(batch.rules.rules[int(label[e])], float(measure[e]))
         reason = Reason(
             rule_id,
