@@ -14,7 +14,6 @@ the `calibrate` extra).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,6 +30,8 @@ from scoring.rules import RuleSet
 FOLDS = 5
 C_STEPS = 14
 """Strengths tried, from the weakest that keeps one rule to a thousand times it."""
+RELAXED_C = 1.0
+"""Inverse L2 strength of the refit of the chosen rules (on standardized columns)."""
 TARGETS = (30, 50, 100, 200)
 """Points of the strongest rule tried, smallest first."""
 ROUNDING_LOSS = 0.001
@@ -68,6 +69,8 @@ class Calibration:
     converted: BoolArray
     strength: float
     """The regression's C (inverse L1 strength) chosen by cross-validation."""
+    relaxed: bool
+    """Whether the chosen rules were refitted with a light L2 penalty (chosen likewise)."""
     cv_auc: float
     folds: str
     target: int
@@ -112,7 +115,7 @@ def calibrate_rules(
     matrix = matrix[:, kept]
     if not candidates:
         raise InputError("no candidate rule tells the contacts apart")
-    weights, strength, cv_auc, folds = _sparse_fit(matrix, outcome, times, max_rules, seed)
+    weights, strength, relaxed, cv_auc, folds = _sparse_fit(matrix, outcome, times, max_rules, seed)
     exact = matrix @ weights
     target, points = _whole_points(matrix, weights, outcome)
     scores = matrix @ points
@@ -133,6 +136,7 @@ def calibrate_rules(
         dimension_scores=by_dimension,
         converted=outcome,
         strength=strength,
+        relaxed=relaxed,
         cv_auc=cv_auc,
         folds=folds,
         target=target,
@@ -146,6 +150,7 @@ def calibrate_rules(
 def _sklearn() -> Any:
     """scikit-learn's modules a fit uses (imported by name: it ships no type hints)."""
     try:
+        importlib.import_module("sklearn")
         return tuple(
             importlib.import_module(f"sklearn.{name}")
             for name in ("linear_model", "model_selection", "svm")
@@ -190,42 +195,60 @@ def _splits(
 
 def _sparse_fit(
     matrix: FloatArray, outcome: BoolArray, times: FloatArray | None, max_rules: int, seed: int
-) -> tuple[FloatArray, float, float, str]:
-    """Per-unit weights of the L1 fit with the best cross-validated AUC among those that
-    keep at most `max_rules` rules; its C, that AUC and the folds used."""
+) -> tuple[FloatArray, float, bool, float, str]:
+    """Per-unit weights of the fit with the best cross-validated AUC among those that
+    keep at most `max_rules` rules: an L1 fit, or its rules refitted with a light L2
+    penalty (`relaxed`, which undoes the shrinkage of the L1 penalty); its C, whether
+    relaxed, that AUC and the folds used."""
     linear_model, model_selection, svm = _sklearn()
     spread = matrix.std(axis=0)
     scaled = matrix / spread
     folds, kind = _splits(outcome, times, seed, model_selection)
     lowest = float(svm.l1_min_c(scaled, outcome, loss="log"))
-    best: tuple[float, float, FloatArray] | None = None
-    for strength in lowest * np.logspace(0.05, 3, C_STEPS):
-        model = _model(linear_model, float(strength), seed).fit(scaled, outcome)
-        weights = model.coef_[0]
-        if np.count_nonzero(weights) > max_rules:
+    best: tuple[float, float, bool] | None = None
+    for strength in (lowest * np.logspace(0.05, 3, C_STEPS)).tolist():
+        kept = np.count_nonzero(_weights(linear_model, scaled, outcome, strength, False, seed))
+        if kept > max_rules:
             break
-        if not np.count_nonzero(weights):
+        if not kept:
             continue
-        auc = float(np.mean(list(_fold_aucs(linear_model, scaled, outcome, folds, strength, seed))))
-        if best is None or auc > best[0] + 1e-9:
-            best = (auc, float(strength), weights)
+        for relaxed in (False, True):
+            aucs = [
+                roc_auc(
+                    outcome[test],
+                    scaled[test]
+                    @ _weights(
+                        linear_model, scaled[train], outcome[train], strength, relaxed, seed
+                    ),
+                )
+                for train, test in folds
+            ]
+            auc = float(np.mean(aucs))
+            if best is None or auc > best[0] + 1e-9:
+                best = (auc, strength, relaxed)
     if best is None:
         raise InputError("no rule separates the outcomes: nothing to fit")
-    auc, strength, weights = best
-    return weights / spread, strength, auc, kind
+    auc, strength, relaxed = best
+    weights = _weights(linear_model, scaled, outcome, strength, relaxed, seed)
+    return weights / spread, strength, relaxed, auc, kind
 
 
-def _fold_aucs(
+def _weights(
     linear_model: Any,
     scaled: FloatArray,
     outcome: BoolArray,
-    folds: list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]],
     strength: float,
+    relaxed: bool,
     seed: int,
-) -> Iterator[float]:
-    for train, test in folds:
-        model = _model(linear_model, strength, seed).fit(scaled[train], outcome[train])
-        yield roc_auc(outcome[test], scaled[test] @ model.coef_[0])
+) -> FloatArray:
+    """The L1 fit's weights; `relaxed`: its non-zero ones refitted with a light L2 penalty."""
+    weights: FloatArray = _model(linear_model, strength, seed).fit(scaled, outcome).coef_[0]
+    chosen = np.flatnonzero(weights)
+    if relaxed and chosen.size:
+        refit = linear_model.LogisticRegression(C=RELAXED_C, max_iter=1000)
+        weights = np.zeros(scaled.shape[1])
+        weights[chosen] = refit.fit(scaled[:, chosen], outcome).coef_[0]
+    return weights
 
 
 def _model(linear_model: Any, strength: float, seed: int) -> Any:

@@ -42,6 +42,7 @@ MAX_CATEGORIES = 30
 """Categories per column, the most common first."""
 NUMERIC_BUCKETS = 6
 """Numeric columns are cut at the quantiles into at most this many buckets."""
+THRESHOLDS = True
 NUMERIC_SHARE = 0.95
 """A text column is numeric when this share of its values read as numbers."""
 COUNT_CAPS = (1, 3, 10)
@@ -239,6 +240,16 @@ def _buckets(name: str, values: FloatArray, least: int, ids: _Ids) -> list[Candi
             continue
         shown = _range_text(low, high)
         found.append(Candidate(ids.new(name, shown), f"{name} {shown}", {name: ops}))
+    if THRESHOLDS:  # steps up from each inner edge: a trend in few rules
+        for edge in edges.tolist()[:-1]:
+            above = int(np.count_nonzero(present >= edge))
+            if least <= above <= len(present) - least:
+                shown = _range_text(edge, None)
+                found.append(
+                    Candidate(
+                        ids.new(name, shown), f"{name} {shown}", {name: {"gte": _plain(edge)}}
+                    )
+                )
     return found
 
 

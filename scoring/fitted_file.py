@@ -45,7 +45,7 @@ def threshold_at(name: str, scores: FloatArray, outcome: BoolArray, share: float
     """The score that takes about the top `share` of the contacts (ties go together)."""
     ranked = np.sort(scores)[::-1]
     position = min(max(math.ceil(share * len(ranked)), 1), len(ranked)) - 1
-    score = int(ranked[position])
+    score = math.floor(ranked[position])  # decayed points are fractions: none left out
     taken = scores >= score
     count = int(taken.sum())
     return Threshold(
@@ -101,14 +101,15 @@ def fitted_text(
     stage_mins = stage_thresholds(current.stages, fit, hand_over)
     grade_mins = grade_thresholds(current, fit)
     lines = [f"# {line}" if line else "#" for line in about]
+    refit = ", its rules refitted with a light L2 penalty" if fit.relaxed else ""
     lines += [
         "#",
         f"# {len(fit.rules)} rules chosen from {fit.candidates} candidates by an L1 logistic",
-        f"# regression (C={fit.strength:.4g}, chosen by {fit.folds}:",
-        f"# cross-validated AUC {fit.cv_auc:.3f}); the strongest rule per unit scaled to",
+        f"# regression (C={fit.strength:.4g}{refit}; chosen by {fit.folds}:",
+        f"# cross-validated AUC {fit.cv_auc:.3f}). The strongest rule per unit is scaled to",
         f"# {fit.target} points and rounded (AUC on the fitting data {fit.auc_exact:.3f} before",
-        f"# rounding, {fit.auc_points:.3f} after). The score is the sum of the points: edit",
-        "# them freely, and `leadscore backtest` the result.",
+        f"# rounding, {fit.auc_points:.3f} after). The score",
+        "# is the sum of the points: edit them freely, and `leadscore backtest` the result.",
         "",
         "version: 1",
     ]
