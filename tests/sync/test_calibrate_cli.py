@@ -114,7 +114,7 @@ def test_bad_input_exits_2_with_one_line(files, extra, message) -> None:
 def test_the_out_file_must_not_be_the_current_rules(files) -> None:
     result = run({**files, "out": files["rules"]})
     assert result.exit_code == 2
-    assert "that is the --rules file" in unwrapped(result.stderr)
+    assert "the --rules file; write the fitted rules to another" in unwrapped(result.stderr)
 
 
 def test_without_scikit_learn_one_line_says_how_to_install_it(files, monkeypatch) -> None:
