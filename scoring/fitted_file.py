@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -100,16 +101,18 @@ def fitted_text(
     """The fitted rule file: `about` (what was fitted on) as its opening comment."""
     stage_mins = stage_thresholds(current.stages, fit, hand_over)
     grade_mins = grade_thresholds(current, fit)
-    lines = [f"# {line}" if line else "#" for line in about]
     refit = ", its rules refitted with a light L2 penalty" if fit.relaxed else ""
+    how = (
+        f"{len(fit.rules)} rules chosen from {fit.candidates} candidates by an L1 logistic "
+        f"regression (C={fit.strength:.4g}{refit}; chosen by {fit.folds}: cross-validated "
+        f"AUC {fit.cv_auc:.3f}). The strongest rule per unit is scaled to {fit.target} "
+        f"points and rounded (AUC on the fitting data {fit.auc_exact:.3f} before rounding, "
+        f"{fit.auc_points:.3f} after). The score is the sum of the points: edit them "
+        "freely, and `leadscore backtest` the result."
+    )
+    lines = [f"# {line}" for line in textwrap.wrap(" ".join(about), 86, break_on_hyphens=False)]
+    lines += ["#", *(f"# {line}" for line in textwrap.wrap(how, 86, break_on_hyphens=False))]
     lines += [
-        "#",
-        f"# {len(fit.rules)} rules chosen from {fit.candidates} candidates by an L1 logistic",
-        f"# regression (C={fit.strength:.4g}{refit}; chosen by {fit.folds}:",
-        f"# cross-validated AUC {fit.cv_auc:.3f}). The strongest rule per unit is scaled to",
-        f"# {fit.target} points and rounded (AUC on the fitting data {fit.auc_exact:.3f} before",
-        f"# rounding, {fit.auc_points:.3f} after). The score",
-        "# is the sum of the points: edit them freely, and `leadscore backtest` the result.",
         "",
         "version: 1",
     ]
