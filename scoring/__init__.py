@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from scoring.backtest import Backtest, backtest_of
+    from scoring.calibrate import Calibration, MissingExtra, calibrate_rules
     from scoring.due import due_in, reasons_key
     from scoring.engine import score
     from scoring.errors import InputError, Problem, RuleFileError, ScoringError
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         number,
         whole_points,
     )
+    from scoring.fitted_file import fitted_text
     from scoring.frames import (
         ActivityFrame,
         CategoricalColumn,
@@ -45,11 +47,15 @@ if TYPE_CHECKING:
         normalize_email,
     )
     from scoring.rules import RuleSet
+    from scoring.subsets import take_activities, take_contacts
 
 _HOMES = {
     "score": "scoring.engine",
     **dict.fromkeys(("Backtest", "backtest_of"), "scoring.backtest"),
     "leaks": "scoring.leakage",
+    **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
+    "fitted_text": "scoring.fitted_file",
+    **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
     **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
     **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
     **dict.fromkeys(
@@ -123,11 +129,13 @@ __all__ = [
     "ActivityFrame",
     "ActivityType",
     "Backtest",
+    "Calibration",
     "CategoricalColumn",
     "Column",
     "Contact",
     "ContactFrame",
     "InputError",
+    "MissingExtra",
     "NumericColumn",
     "Problem",
     "Reason",
@@ -136,10 +144,12 @@ __all__ = [
     "ScoreBatch",
     "ScoringError",
     "backtest_of",
+    "calibrate_rules",
     "column_from_values",
     "default_rules_text",
     "due_in",
     "ensure_utc",
+    "fitted_text",
     "format_reasons",
     "leaks",
     "load_rules",
@@ -150,6 +160,8 @@ __all__ = [
     "reasons_key",
     "score",
     "score_records",
+    "take_activities",
+    "take_contacts",
     "unparsed_numbers",
     "whole_points",
 ]

@@ -10,7 +10,9 @@ of the engine, and the figures are `scoring.backtest`'s.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import numpy.typing as npt
 import typer
 
 from connectors.errors import InputFileError
-from connectors.files import moment_problem, parse_moment, read_activity_columns
+from connectors.files import ContactsRead, moment_problem, parse_moment, read_activity_columns
 from connectors.files import read_contact_columns as read_contacts
 from scoring import ActivityFrame, ContactFrame, InputError, backtest_of, leaks, score
 from sync.backtest_report import backtest_lines
@@ -28,6 +30,77 @@ from sync.score_command import as_of_moment
 
 TRUE = frozenset({"1", "1.0", "true", "t", "yes", "y"})
 FALSE = frozenset({"0", "0.0", "false", "f", "no", "n"})
+
+
+@dataclass(frozen=True)
+class KnownOutcomes:
+    """Contacts read with every column, their outcomes, moments and activities."""
+
+    people: ContactsRead
+    converted: npt.NDArray[np.bool_]
+    moments: datetime | npt.NDArray[np.float64]
+    shown: str
+    """How the moment is named in a report: a time, or "its 'column'"."""
+    activities: ActivityFrame
+
+    def frame(
+        self, fields: Collection[str] | None = None, *, leaving: Collection[str] = ()
+    ) -> ContactFrame:
+        """The contacts with the columns `fields` (None: all) but those of `leaving`."""
+        columns = self.people.attributes
+        return ContactFrame.from_arrays(
+            self.people.ids,
+            self.people.addresses,
+            {
+                k: v
+                for k, v in columns.items()
+                if (fields is None or k in fields) and k not in leaving
+            },
+            normalized=True,
+        )
+
+
+def read_known_outcomes(
+    contacts: Path,
+    activities: Path | None,
+    outcome: str,
+    as_of_column: str | None,
+    as_of: str | None,
+    activity_fields: Collection[str],
+) -> KnownOutcomes:
+    """Read the files as a backtest does; bad input fails with exit 2 and one line each."""
+    if as_of_column is not None and as_of is not None:
+        fail("give --as-of-column or --as-of, not both")
+    moment = as_of_moment(as_of)
+    try:
+        people = read_contacts(contacts)
+        columns = people.attributes
+        for name, option in ((outcome, "--outcome"), (as_of_column, "--as-of-column")):
+            if name is not None and name not in columns:
+                found = ", ".join(sorted(columns)[:10]) or "none"
+                fail(f"{contacts}: column {name!r} ({option}) is not in the file (found: {found})")
+        converted = outcomes(contacts, people.ids, columns[outcome], outcome)
+        moments: Any = moment
+        shown = moment.isoformat().replace("+00:00", "Z")
+        if as_of_column is not None:
+            moments = contact_moments(contacts, people.ids, columns[as_of_column], as_of_column)
+            shown = f"its {as_of_column!r}"
+        read = read_activity_columns(activities, people, activity_fields) if activities else None
+    except InputFileError as exc:
+        fail([str(p) for p in exc.problems])
+    if read is None:
+        acts = ActivityFrame.from_arrays(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0))
+    else:
+        if read.unmatched:
+            err.print(
+                f"note: {read.unmatched} activities in {activities} refer to no contact in "
+                f"{contacts}; they were skipped",
+                highlight=False,
+            )
+        acts = ActivityFrame.from_arrays(
+            read.contact_rows, read.type_codes, read.seconds, read.attributes
+        )
+    return KnownOutcomes(people, converted, moments, shown, acts)
 
 
 def backtest_files(
@@ -44,61 +117,24 @@ def backtest_files(
     as_json: bool,
 ) -> None:
     """Backtest the rules on the files; print the report as text or JSON."""
-    if as_of_column is not None and as_of is not None:
-        fail("give --as-of-column or --as-of, not both")
     ruleset = rules_from(rules)
-    moment = as_of_moment(as_of)
+    known = read_known_outcomes(
+        contacts, activities, outcome, as_of_column, as_of, ruleset.activity_fields()
+    )
+    frame = known.frame(set(ruleset.contact_fields()))
+    others = known.frame(leaving=(outcome, as_of_column or outcome))
+    batch = score(ruleset, frame, known.activities, known.moments)
     try:
-        people = read_contacts(contacts)
-        columns = people.attributes
-        for name, option in ((outcome, "--outcome"), (as_of_column, "--as-of-column")):
-            if name is not None and name not in columns:
-                found = ", ".join(sorted(columns)[:10]) or "none"
-                fail(f"{contacts}: column {name!r} ({option}) is not in the file (found: {found})")
-        converted = outcomes(contacts, people.ids, columns[outcome], outcome)
-        moments: Any = moment
-        shown = moment.isoformat().replace("+00:00", "Z")
-        if as_of_column is not None:
-            moments = contact_moments(contacts, people.ids, columns[as_of_column], as_of_column)
-            shown = f"its {as_of_column!r}"
-        fields = set(ruleset.contact_fields())
-        frame = ContactFrame.from_arrays(
-            people.ids,
-            people.addresses,
-            {k: v for k, v in columns.items() if k in fields},
-            normalized=True,
+        report = backtest_of(
+            batch, known.converted, hand_over=hand_over, resamples=resamples, seed=seed
         )
-        read = (
-            read_activity_columns(activities, people, ruleset.activity_fields())
-            if activities
-            else None
-        )
-    except InputFileError as exc:
-        fail([str(p) for p in exc.problems])
-    if read is None:
-        acts = ActivityFrame.from_arrays(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0))
-    else:
-        if read.unmatched:
-            err.print(
-                f"note: {read.unmatched} activities in {activities} refer to no contact in "
-                f"{contacts}; they were skipped",
-                highlight=False,
-            )
-        acts = ActivityFrame.from_arrays(
-            read.contact_rows, read.type_codes, read.seconds, read.attributes
-        )
-    checked = {k: v for k, v in columns.items() if k not in (outcome, as_of_column)}
-    others = ContactFrame.from_arrays(people.ids, people.addresses, checked, normalized=True)
-    batch = score(ruleset, frame, acts, moments)
-    try:
-        report = backtest_of(batch, converted, hand_over=hand_over, resamples=resamples, seed=seed)
     except InputError as exc:  # every contact one way
         fail(f"{contacts}: column {outcome!r}: {exc}")
-    report.leaks.extend(leaks(others.columns, converted))
+    report.leaks.extend(leaks(others.columns, known.converted))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
-    for line in backtest_lines(report, str(rules), shown):
+    for line in backtest_lines(report, str(rules), known.shown):
         typer.echo(line)
 
 

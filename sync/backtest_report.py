@@ -86,3 +86,39 @@ def _table(head: str, rows: Sequence[tuple[str, int, int, float]]) -> list[str]:
 
 def _wrapped(text: str, indent: str = "") -> list[str]:
     return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False)
+
+
+def comparison_lines(named: Sequence[tuple[str, Backtest]]) -> list[str]:
+    """Backtests of several rule files on the same contacts, one column each."""
+    width = 20
+
+    def row(label: str, cells: Sequence[str]) -> str:
+        return f"{label:<19}" + "".join(f"{cell:>{width}}" for cell in cells)
+
+    reports = [report for _, report in named]
+    lines = [row("", [name[: width - 2] for name, _ in named])]
+    lines.append(
+        row(
+            "ROC AUC",
+            [
+                f"{figure(r.auc.value)} ({figure(r.auc.low, 2)}-{figure(r.auc.high, 2)})"
+                for r in reports
+            ],
+        )
+    )
+    lines.append(row("Average precision", [figure(r.average_precision.value) for r in reports]))
+    lines.append(row("Tied scores", [percent(r.tied_share) for r in reports]))
+    lines.append(
+        row(
+            "Top decile lift", [figure(r.deciles[0].lift, 2) if r.deciles else "-" for r in reports]
+        )
+    )
+    if all(r.hand_over is not None for r in reports):
+        cells = []
+        for r in reports:
+            h = r.hand_over
+            assert h is not None
+            cells.append(f">= {h.threshold}: {percent(h.captured)}")
+        lines.append(row(f"Hand over {reports[0].hand_over.asked:,}", cells))  # type: ignore[union-attr]
+        lines.append(f"{'':<19}(score threshold: share of all conversions handed over)")
+    return lines

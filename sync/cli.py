@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from sync.backtest_cli import backtest_command
+from sync.calibrate_cli import calibrate_command
 from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
 
@@ -133,6 +134,7 @@ def score_files(
 
 
 app.command("backtest")(backtest_command)
+app.command("calibrate")(calibrate_command)
 
 
 @app.command()

@@ -1,0 +1,312 @@
+"""Fitting integer-point rules to outcomes: the work of `leadscore calibrate`.
+
+The candidates (`scoring.candidates`) are scored by the engine at one point per unit;
+a sparse (L1) logistic regression picks at most `max_rules` of them, its strength
+chosen by cross-validation (time-ordered folds when each contact has a moment); the
+coefficients are then scaled so the largest is a readable number of points and
+rounded, at the smallest scale whose rounding keeps the ranking. The fitted file's
+score is the sum of those integer points over the candidates' columns, exactly.
+
+scikit-learn is imported only here, when a fit runs: scoring never needs it (it is
+the `calibrate` extra).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.candidates import Candidate, all_candidates, default_dimension, features
+from scoring.errors import InputError, ScoringError
+from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
+from scoring.metrics import roc_auc
+from scoring.rules import RuleSet
+
+FOLDS = 5
+C_STEPS = 14
+"""Strengths tried, from the weakest that keeps one rule to a thousand times it."""
+RELAXED_C = 1.0
+"""Inverse L2 strength of the refit of the chosen rules (on standardized columns)."""
+TARGETS = (30, 50, 100, 200)
+"""Points of the strongest rule tried, smallest first."""
+ROUNDING_LOSS = 0.001
+"""The AUC the rounding to whole points may cost before a larger scale is used."""
+FEW_POSITIVES = 10
+"""A fit on fewer converted contacts than this many per rule it keeps is noisy..."""
+MIN_POSITIVES = 100
+"""... and so is one on fewer than this many converted contacts in all."""
+INSTALL = "pip install 'leadscore[calibrate]'"
+
+
+class MissingExtra(ScoringError):
+    """scikit-learn, which a fit needs, is not installed."""
+
+
+@dataclass(frozen=True)
+class FittedRule:
+    candidate: Candidate
+    points: int
+    dimension: str
+    support: int
+    """Contacts of the fitting data the rule matches."""
+    converted: int
+    lift: float
+    """Conversion rate of the contacts it matches over the base rate."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    rules: list[FittedRule]
+    scores: FloatArray
+    """The fitted score of each contact of the fitting data (the integer predictor)."""
+    dimension_scores: dict[str, FloatArray]
+    """The same, per dimension of the fitted rules."""
+    converted: BoolArray
+    strength: float
+    """The regression's C (inverse L1 strength) chosen by cross-validation."""
+    relaxed: bool
+    """Whether the chosen rules were refitted with a light L2 penalty (chosen likewise)."""
+    cv_auc: float
+    folds: str
+    target: int
+    """Points given to the strongest rule per unit."""
+    auc_exact: float
+    auc_points: float
+    candidates: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def base_rate(self) -> float:
+        return float(self.converted.mean())
+
+
+def calibrate_rules(
+    current: RuleSet,
+    contacts: ContactFrame,
+    activities: ActivityFrame,
+    converted: BoolArray,
+    as_of: datetime | FloatArray,
+    *,
+    times: FloatArray | None = None,
+    max_rules: int = 30,
+    seed: int = 0,
+) -> Calibration:
+    """Fit rules on `contacts` (every column a candidate: leave the outcome out) and their
+    `activities` to `converted`, scored as of `as_of`. `times` (one per contact) orders
+    the cross-validation folds in time."""
+    outcome = np.asarray(converted, dtype=bool)
+    positives = int(outcome.sum())
+    if positives == 0 or positives == len(outcome):
+        which = "converted" if positives else "did not convert"
+        raise InputError(f"every contact {which}: a fit needs both outcomes")
+    if max_rules < 1:
+        raise InputError(f"at most {max_rules} rules asked for; at least 1")
+    candidates = all_candidates(contacts, activities)
+    if not candidates:
+        raise InputError("no candidate rules: no column or activity type has enough contacts")
+    matrix = features(candidates, current.filters, contacts, activities, as_of)
+    kept = _informative(matrix)
+    candidates = [candidates[i] for i in kept]
+    matrix = matrix[:, kept]
+    if not candidates:
+        raise InputError("no candidate rule tells the contacts apart")
+    weights, strength, relaxed, cv_auc, folds = _sparse_fit(matrix, outcome, times, max_rules, seed)
+    exact = matrix @ weights
+    target, points = _whole_points(matrix, weights, outcome)
+    scores = matrix @ points
+    fitted = _fitted_rules(current, candidates, matrix, points, outcome)
+    by_dimension = {name: np.zeros(len(outcome)) for name in current.dimensions}
+    for index in np.flatnonzero(points).tolist():
+        by_dimension[_dimension(current, candidates[index])] += matrix[:, index] * points[index]
+    warnings = []
+    if positives < max(MIN_POSITIVES, FEW_POSITIVES * len(fitted)):
+        warnings.append(
+            f"the fit saw only {positives:,} converted contacts for {len(fitted)} rules (it "
+            f"wants {MIN_POSITIVES} or more, and {FEW_POSITIVES} per rule): the points are "
+            "noisy; fit on more history or lower --max-rules"
+        )
+    return Calibration(
+        rules=fitted,
+        scores=scores,
+        dimension_scores=by_dimension,
+        converted=outcome,
+        strength=strength,
+        relaxed=relaxed,
+        cv_auc=cv_auc,
+        folds=folds,
+        target=target,
+        auc_exact=roc_auc(outcome, exact),
+        auc_points=roc_auc(outcome, scores),
+        candidates=len(candidates),
+        warnings=warnings,
+    )
+
+
+def _sklearn() -> Any:
+    """scikit-learn's modules a fit uses (imported by name: it ships no type hints)."""
+    try:
+        importlib.import_module("sklearn")
+        return tuple(
+            importlib.import_module(f"sklearn.{name}")
+            for name in ("linear_model", "model_selection", "svm")
+        )
+    except ImportError:
+        raise MissingExtra(f"calibrate needs scikit-learn: {INSTALL}") from None
+
+
+def _informative(matrix: FloatArray) -> list[int]:
+    """Columns that vary, the first of each set of identical columns."""
+    seen: set[bytes] = set()
+    kept = []
+    for index in range(matrix.shape[1]):
+        column = matrix[:, index]
+        if column.min() == column.max():
+            continue
+        key = column.tobytes()
+        if key not in seen:
+            seen.add(key)
+            kept.append(index)
+    return kept
+
+
+def _splits(
+    outcome: BoolArray, times: FloatArray | None, seed: int, model_selection: Any
+) -> tuple[list[tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]], str]:
+    if times is not None:
+        order = np.argsort(np.asarray(times), kind="stable")
+        split = model_selection.TimeSeriesSplit(n_splits=FOLDS)
+        found = [(order[a], order[b]) for a, b in split.split(order)]
+        kind = f"{FOLDS} time-ordered folds (each fold fitted on the contacts before it)"
+    else:
+        shuffled = model_selection.StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
+        found = list(shuffled.split(np.zeros(len(outcome)), outcome))
+        kind = f"{FOLDS} shuffled folds (seed {seed})"
+    usable = [(a, b) for a, b in found if 0 < outcome[a].sum() < len(a) and outcome[b].sum() > 0]
+    usable = [(a, b) for a, b in usable if outcome[b].sum() < len(b)]
+    if not usable:
+        raise InputError("too few contacts of each outcome to cross-validate a fit")
+    return usable, kind
+
+
+def _sparse_fit(
+    matrix: FloatArray, outcome: BoolArray, times: FloatArray | None, max_rules: int, seed: int
+) -> tuple[FloatArray, float, bool, float, str]:
+    """Per-unit weights of the fit with the best cross-validated AUC among those that
+    keep at most `max_rules` rules: an L1 fit, or its rules refitted with a light L2
+    penalty (`relaxed`, which undoes the shrinkage of the L1 penalty); its C, whether
+    relaxed, that AUC and the folds used."""
+    linear_model, model_selection, svm = _sklearn()
+    spread = matrix.std(axis=0)
+    scaled = matrix / spread
+    folds, kind = _splits(outcome, times, seed, model_selection)
+    lowest = float(svm.l1_min_c(scaled, outcome, loss="log"))
+    best: tuple[float, float, bool] | None = None
+    for strength in (lowest * np.logspace(0.05, 3, C_STEPS)).tolist():
+        kept = np.count_nonzero(_weights(linear_model, scaled, outcome, strength, False, seed))
+        if kept > max_rules:
+            break
+        if not kept:
+            continue
+        for relaxed in (False, True):
+            aucs = [
+                roc_auc(
+                    outcome[test],
+                    scaled[test]
+                    @ _weights(
+                        linear_model, scaled[train], outcome[train], strength, relaxed, seed
+                    ),
+                )
+                for train, test in folds
+            ]
+            auc = float(np.mean(aucs))
+            if best is None or auc > best[0] + 1e-9:
+                best = (auc, strength, relaxed)
+    if best is None:
+        raise InputError("no rule separates the outcomes: nothing to fit")
+    auc, strength, relaxed = best
+    weights = _weights(linear_model, scaled, outcome, strength, relaxed, seed)
+    return weights / spread, strength, relaxed, auc, kind
+
+
+def _weights(
+    linear_model: Any,
+    scaled: FloatArray,
+    outcome: BoolArray,
+    strength: float,
+    relaxed: bool,
+    seed: int,
+) -> FloatArray:
+    """The L1 fit's weights; `relaxed`: its non-zero ones refitted with a light L2 penalty."""
+    weights: FloatArray = _model(linear_model, strength, seed).fit(scaled, outcome).coef_[0]
+    chosen = np.flatnonzero(weights)
+    if relaxed and chosen.size:
+        refit = linear_model.LogisticRegression(C=RELAXED_C, max_iter=1000)
+        weights = np.zeros(scaled.shape[1])
+        weights[chosen] = refit.fit(scaled[:, chosen], outcome).coef_[0]
+    return weights
+
+
+def _model(linear_model: Any, strength: float, seed: int) -> Any:
+    version = importlib.import_module("sklearn").__version__
+    # scikit-learn 1.8 names the L1 penalty by `l1_ratio` and deprecates `penalty`
+    major, minor = (int(part) for part in version.split(".")[:2])
+    penalty = {"l1_ratio": 1.0} if (major, minor) >= (1, 8) else {"penalty": "l1"}
+    return linear_model.LogisticRegression(
+        solver="liblinear", C=strength, random_state=seed, max_iter=500, tol=1e-5, **penalty
+    )
+
+
+def _whole_points(
+    matrix: FloatArray, weights: FloatArray, outcome: BoolArray
+) -> tuple[int, FloatArray]:
+    """Whole points per unit: the strongest weight scaled to each target in turn, the
+    smallest target whose rounding keeps the best rounded AUC (within `ROUNDING_LOSS`)."""
+    strongest = float(np.abs(weights).max())
+    tried = []
+    for target in TARGETS:
+        points = np.round(weights * (target / strongest))
+        tried.append((target, points, roc_auc(outcome, matrix @ points)))
+    best = max(auc for _, _, auc in tried)
+    target, points, _ = next(t for t in tried if t[2] >= best - ROUNDING_LOSS)
+    return target, points
+
+
+def _fitted_rules(
+    current: RuleSet,
+    candidates: list[Candidate],
+    matrix: FloatArray,
+    points: FloatArray,
+    outcome: BoolArray,
+) -> list[FittedRule]:
+    base = float(outcome.mean())
+    declared = list(current.dimensions)
+    found = []
+    for index in np.flatnonzero(points).tolist():
+        candidate = candidates[index]
+        matched = matrix[:, index] != 0
+        support = int(matched.sum())
+        won = int(outcome[matched].sum())
+        found.append(
+            FittedRule(
+                candidate,
+                int(points[index]),
+                _dimension(current, candidate),
+                support,
+                won,
+                (won / support) / base if support else float("nan"),
+            )
+        )
+    found.sort(key=lambda r: (declared.index(r.dimension), -abs(r.points)))
+    return found
+
+
+def _dimension(current: RuleSet, candidate: Candidate) -> str:
+    """The dimension the defaults give such a rule, or the file's first when it has none
+    of that name."""
+    dimension = default_dimension(candidate)
+    return dimension if dimension in current.dimensions else next(iter(current.dimensions))

@@ -1,0 +1,85 @@
+"""The `leadscore calibrate` command's options; the work is in `sync.calibrate_command`,
+imported when the command runs (scikit-learn only when a fit runs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def calibrate_command(
+    rules: Annotated[
+        Path,
+        typer.Option(
+            "--rules",
+            "-r",
+            help="Current rule file: its dimensions, stages, grades, BANT and filters are kept.",
+        ),
+    ],
+    contacts: Annotated[
+        Path,
+        typer.Option(
+            "--contacts",
+            "-c",
+            help="Contacts with their outcome: .csv, .jsonl or .parquet with an `id` column; "
+            "every other column is a candidate signal.",
+        ),
+    ],
+    outcome: Annotated[
+        str, typer.Option(help="Contact column of outcomes: 1/true/yes converted, 0/false/no not.")
+    ],
+    activities: Annotated[
+        Path | None, typer.Option("--activities", "-a", help="Activities (optional).")
+    ] = None,
+    as_of_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Contact column of ISO-8601 moments: each contact scored as of its own, "
+            "and the folds and held-out part ordered in time."
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Score everyone as of this ISO-8601 moment (default: now).")
+    ] = None,
+    max_rules: Annotated[
+        int, typer.Option(min=1, max=200, help="Most rules the fitted file may have.")
+    ] = 30,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the fitted rule file.")
+    ] = Path("calibrated.yaml"),
+    seed: Annotated[
+        int, typer.Option(help="Seed of the folds, the held-out part and the fit.")
+    ] = 0,
+    hand_over: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Leads to hand over: the top stage with a score condition is set at the "
+            "score that hands over this many (default: the top tenth).",
+        ),
+    ] = None,
+    resamples: Annotated[
+        int, typer.Option(min=0, max=100_000, help="Bootstrap resamples of the backtests.")
+    ] = 200,
+) -> None:
+    """Fit a rule file to known outcomes: integer points on the signals that separate
+    converted from other contacts, each rule with its lift and support; stage thresholds
+    and grade bands from the fitted scores; and the backtest of the result beside the
+    current rules' on contacts held out of the fit."""
+    from sync.calibrate_command import calibrate_files
+
+    calibrate_files(
+        rules,
+        contacts,
+        activities,
+        outcome,
+        as_of_column,
+        as_of,
+        max_rules=max_rules,
+        out=out,
+        seed=seed,
+        hand_over=hand_over,
+        resamples=resamples,
+    )
