@@ -93,6 +93,7 @@ def init(
         path.write_text(text, "utf-8")
         out.print(f"wrote {path}", highlight=False)
     out.print(f"next: edit {directory / 'leadscore.yaml'}, then `leadscore validate`")
+    out.print("its points are guesses; `leadscore calibrate` fits them to your own outcomes")
 
 
 @app.command("score")

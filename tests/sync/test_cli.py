@@ -190,6 +190,10 @@ def test_init_writes_a_valid_rule_file_and_env_and_will_not_overwrite(tmp_path: 
 
     assert first.exit_code == 0
     assert parse_rules((tmp_path / "leadscore.yaml").read_text()).rules
+    # the starter file's points are guesses: both the file and the output name the way
+    # to fit them to the user's own outcomes
+    assert "leadscore calibrate" in (tmp_path / "leadscore.yaml").read_text()
+    assert "leadscore calibrate" in first.stdout
     assert "LEADSCORE_RULES=" in (tmp_path / ".env").read_text()
     assert again.exit_code == 2 and "already exists" in again.stderr
 
