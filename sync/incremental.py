@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,7 @@ from sync.dues import (
     stored_fingerprint,
     went_back,
 )
+from sync.history import record_landed
 from sync.people import People
 from sync.readback import activity_columns
 from sync.stages import reached_stages
@@ -152,7 +153,10 @@ def save_written(
     sets = {system: set(records) for system, records in landed.items()}  # not a list scan each
     done = [p for p, recs in planned.items() if all(r in sets.get(s, ()) for s, r in recs)]
     _save(job, scored, done, [float(scored.due[row[p]]) for p in done])
+    at = datetime.fromtimestamp(scored.as_of, UTC)
     with job.store.writing(), job.store.engine.begin() as connection:
+        # each person a write landed for: a history row when their values moved
+        record_landed(connection, scored.batch, row, planned, landed, at, job.rules_text)
         mark_due(connection, set(planned) - set(done))
         if scored.everyone:
             store_fingerprint(connection, scored.fingerprint)
