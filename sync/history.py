@@ -28,9 +28,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import RuleSet, ScoreBatch
+from sync.bulk import execute_in, execute_many, insert_sql
 from sync.fields import written_score
 from sync.people import moment
-from sync.schema import chunks, dumps, history, rulesets, upsert_dialect
+from sync.schema import chunks, history, rulesets, upsert_dialect
 
 SHORT = 12
 """The characters of a rule version shown to a person."""
@@ -51,8 +52,9 @@ class HistoryEntry:
 
     def same(self, other: HistoryEntry) -> bool:
         """Whether the two hold the same values under the same rules, whenever made."""
-        return (self.score, self.dimensions, self.stage, self.grade, self.rules) == (
-            other.score, other.dimensions, other.stage, other.grade, other.rules
+        mine = (self.score, list(self.dimensions.items()), self.stage, self.grade, self.rules)
+        return mine == (
+            other.score, list(other.dimensions.items()), other.stage, other.grade, other.rules
         )  # fmt: skip
 
 
@@ -64,75 +66,50 @@ def rule_version(text: str) -> str:
 
 def canonical_text(rules: RuleSet) -> str:
     """A rule set given without its file, as rule-file text (JSON is YAML) that loads back
-    to the same rule set."""
-    return (
-        json.dumps(rules.model_dump(mode="json", exclude_defaults=True), sort_keys=True, indent=1)
-        + "\n"
-    )
+    to the same rule set, its dimensions and rules in their order."""
+    return json.dumps(rules.model_dump(mode="json", exclude_defaults=True), indent=1) + "\n"
 
 
-def entries_of(
-    batch: ScoreBatch, rows: Sequence[int], at: datetime, rules: str
-) -> list[HistoryEntry]:
-    """The batch's rows as entries of the persons they score (a batch's contact ids are
-    the store's person ids)."""
-    names = batch.dimension_names
-    return [
-        HistoryEntry(
-            at,
-            written_score(batch, row),
-            dict(zip(names, (int(p) for p in batch.whole_dimensions(row)), strict=True)),
-            batch.stage(row),
-            batch.grade(row),
-            rules,
-        )
-        for row in rows
-    ]
+_COLUMNS = ("person_id", "at", "rules", "score", "dimensions", "stage", "grade")
+INSERT_HISTORY = insert_sql(history, _COLUMNS)
+_LAST = (
+    "SELECT person_id, rules, score, dimensions, stage, grade FROM history WHERE id IN"
+    " (SELECT max(id) FROM history WHERE person_id IN"
+)
 
 
-def record_history(
-    connection: Connection, persons: Sequence[int], entries: Sequence[HistoryEntry], text: str
-) -> int:
-    """Keep each person's entry unless it holds what the person's last one does, and the
-    rule file's text under its version; inside the caller's transaction. Returns how many
-    rows were added."""
-    if not entries:
+def history_rows(
+    batch: ScoreBatch, rows: Mapping[int, int], persons: Sequence[int], at: float, rules: str
+) -> list[tuple[Any, ...]]:
+    """These persons' scores (`rows`: person id -> batch row) as history rows (`_COLUMNS`),
+    their dimensions as compact JSON in the rules' order."""
+    keys = [json.dumps(name) + ":" for name in batch.dimension_names]
+    out = []
+    for person in persons:
+        row = rows[person]
+        points = batch.whole_dimensions(row)  # JSON made here: the encoder costs more
+        dimensions = "{" + ",".join(k + str(p) for k, p in zip(keys, points, strict=True)) + "}"
+        score = written_score(batch, row)
+        out.append((person, at, rules, score, dimensions, batch.stage(row), batch.grade(row)))
+    return out
+
+
+def record_history(connection: Connection, rows: Sequence[tuple[Any, ...]], text: str) -> int:
+    """Keep each history row (`history_rows`) unless it holds what its person's last one
+    does, and the rule file's text under its version; inside the caller's transaction.
+    Returns how many rows were added."""
+    if not rows:
         return 0
-    version = entries[0].rules
+    _, at, version, *_ = rows[0]
     insert = upsert_dialect(connection).insert(rulesets).on_conflict_do_nothing()
-    at = entries[0].at.timestamp()
     connection.execute(insert.values(version=version, text=text, saved_at=at))
-    last = _latest(connection, persons)
-    rows = [
-        {
-            "person_id": person,
-            "at": entry.at.timestamp(),
-            "rules": entry.rules,
-            "score": entry.score,
-            "dimensions": dumps(entry.dimensions),
-            "stage": entry.stage,
-            "grade": entry.grade,
-        }
-        for person, entry in zip(persons, entries, strict=True)
-        if person not in last or not last[person].same(entry)
-    ]
-    if rows:
-        connection.execute(sa.insert(history), rows)
-    return len(rows)
-
-
-def _latest(connection: Connection, persons: Collection[int]) -> dict[int, HistoryEntry]:
-    """Each of these persons' last entry, if they have one."""
-    found: dict[int, HistoryEntry] = {}
-    for part in chunks(sorted(set(persons))):
-        newest = (
-            sa.select(sa.func.max(history.c.id))
-            .where(history.c.person_id.in_(part))
-            .group_by(history.c.person_id)
-        )
-        rows = connection.execute(sa.select(history).where(history.c.id.in_(newest)))
-        found.update((int(r.person_id), _entry(r)) for r in rows)
-    return found
+    last: dict[int, tuple[Any, ...]] = {}
+    for part in chunks(sorted({r[0] for r in rows})):
+        found = execute_in(connection, _LAST, part, tail=" GROUP BY person_id)")
+        last.update((int(r[0]), tuple(r[1:])) for r in found)
+    fresh = [r for r in rows if last.get(r[0]) != r[2:]]
+    execute_many(connection, INSERT_HISTORY, fresh)
+    return len(fresh)
 
 
 def _entry(row: Any) -> HistoryEntry:
@@ -197,8 +174,8 @@ def record_landed(
     persons = landed_persons(records, landed)
     if not persons:
         return 0
-    entries = entries_of(batch, [rows[p] for p in persons], at, rule_version(text))
-    return record_history(connection, persons, entries, text)
+    made = history_rows(batch, rows, persons, at.timestamp(), rule_version(text))
+    return record_history(connection, made, text)
 
 
 def landed_persons(

@@ -131,7 +131,8 @@ def test_a_replay_on_a_past_date_equals_the_score_written_then(
         at_then = replay(store, address[person], then.at)
         batch = at_then.batch
         assert written_score(batch, 0) == then.score
-        assert batch.whole_dimensions(0) == list(then.dimensions.values())
+        shown = dict(zip(batch.dimension_names, batch.whole_dimensions(0), strict=True))
+        assert shown == then.dimensions and list(shown) == list(then.dimensions)
         assert batch.stage(0) == then.stage and batch.grade(0) == then.grade
 
 
