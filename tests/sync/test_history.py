@@ -212,3 +212,29 @@ def test_a_rule_set_given_without_a_file_is_kept_as_text_that_loads_back(rules: 
     assert parse_rules(canonical_text(rules)) == rules
     assert parse_rules(canonical_text(changed)) == changed != rules
     assert canonical_text(changed) != canonical_text(rules)
+
+
+def test_a_rescore_on_request_records_its_person_once(
+    box: Sandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    from tests.sync.test_trigger import demo_request, open_app
+
+    url = f"sqlite:///{tmp_path / 'trigger.db'}"
+    now = [box.now()]
+    with open_app(box, rules, url, clock=lambda: now[0]) as app:
+        app.setup()
+        for record in map(str, range(1, 40)):  # one whose score a demo request moves
+            first = app.rescore(f"hubspot:{record}")
+            if 0 < (first.score or 0) < 40:
+                break
+        app.rescore(f"hubspot:{record}")  # nothing moved: nothing written, nothing recorded
+        demo_request(box, record)
+        now[0] = box.now() + timedelta(seconds=1)
+        moved_on = app.rescore(f"hubspot:{record}")
+        assert first.person is not None
+        with app.store.engine.connect() as connection:
+            found = history_of(connection, first.person)
+
+    assert first.written == moved_on.written == {"hubspot": [record]}
+    assert [e.score for e in found] == [first.score, moved_on.score]
+    assert found[1].score > found[0].score and found[0].stage == first.stage
