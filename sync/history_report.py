@@ -31,7 +31,8 @@ def moved_text(change: dict[str, Any]) -> str:
 
 def history_lines(who: str, entries: Sequence[HistoryEntry], width: int = WIDTH) -> list[str]:
     """The history as lines of at most `width` characters, oldest first: per score, its
-    time, score, stage, grade and rule version, then its dimensions and what moved."""
+    time, score, grade and rule version, then its stage, dimensions and what moved (wrapped
+    at words)."""
     if not entries:
         return [f"{who}: no score recorded yet (a sync records each score it writes)"]
     versions = len({e.rules for e in entries})
@@ -43,13 +44,12 @@ def history_lines(who: str, entries: Sequence[HistoryEntry], width: int = WIDTH)
     previous: HistoryEntry | None = None
     for entry in entries:
         head = (
-            f"{entry.at:%Y-%m-%d %H:%M}  score {entry.score:>5}  "
-            f"stage {entry.stage or '-'}  grade {entry.grade or '-'}  "
-            f"rules {entry.rules[:SHORT]}"
+            f"{entry.at:%Y-%m-%d %H:%M:%S}  score {entry.score:>5}  "
+            f"grade {entry.grade or '-'}  rules {entry.rules[:SHORT]}"
         )
         lines.append(head if len(head) <= width else head[: width - 3] + "...")
         dims = "  ".join(f"{name} {points}" for name, points in entry.dimensions.items())
-        body = f"{dims}; moved: {moved_text(moved(previous, entry))}"
+        body = f"stage {entry.stage or '-'}; {dims}; moved: {moved_text(moved(previous, entry))}"
         lines.extend(textwrap.wrap(body, width, initial_indent="    ", subsequent_indent="    "))
         previous = entry
     return lines

@@ -66,7 +66,7 @@ def test_history_shows_the_recorded_score_within_80_columns_and_as_json(
     lines = shown.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines)
     assert "1 score recorded under 1 rule version" in lines[0]
-    assert "first recorded score" in shown.stdout
+    assert "moved: first recorded score" in " ".join(line.strip() for line in lines)
     version = hashlib.sha256(RULES.read_text("utf-8").encode()).hexdigest()
     assert f"rules {version[:12]}" in shown.stdout
     found = json.loads(as_json.stdout)
