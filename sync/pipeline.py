@@ -263,8 +263,8 @@ class Sync:
                 landed[connector.system] = list(outcome.written)
                 until = max(outcome.stamps, default=None)
                 self._note_own_writes(connector, pending[connector.system], as_of, until)
-        if keeps_due:
-            save_written(self, scored, plan, landed)
+        if not options.dry_run:
+            save_written(self, scored, plan, landed, dues=keeps_due)
         phase("write")
 
     # -- pull -----------------------------------------------------------------------------------

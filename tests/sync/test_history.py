@@ -238,3 +238,16 @@ def test_a_rescore_on_request_records_its_person_once(
     assert first.written == moved_on.written == {"hubspot": [record]}
     assert [e.score for e in found] == [first.score, moved_on.score]
     assert found[1].score > found[0].score and found[0].stage == first.stage
+
+
+def test_a_trial_run_records_the_scores_it_wrote_and_a_dry_run_none(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    start = box.now() + timedelta(hours=1)
+    dry = make_sync(box, rules, store, at=start).run(SyncOptions(dry_run=True))
+    after_dry = rows(store)
+    trial = make_sync(box, rules, store, at=start).run(SyncOptions(limit=5))
+
+    assert dry.changed > 0 and after_dry == []
+    written = trial.systems["hubspot"].written
+    assert 0 < written <= 5 and 0 < len(rows(store)) <= written
