@@ -99,7 +99,12 @@ class Leadscore:
         sandbox's Salesforce is reached so).
         """
         settings = settings if settings is not None else read_settings()
-        ruleset = rules if isinstance(rules, RuleSet) else read_rules(rules or settings.rules)
+        text = None  # a rule set given as such: kept as its canonical text (`sync.history`)
+        if isinstance(rules, RuleSet):
+            ruleset = rules
+        else:
+            ruleset = read_rules(rules or settings.rules)
+            text = (rules or settings.rules).read_text("utf-8")
         configured = [e.name for e in SYSTEMS if settings.section(e.name).configured]
         if connectors is not None:
             configured = [c.system for c in connectors]
@@ -127,7 +132,10 @@ class Leadscore:
             name: pull_fingerprint(fields[name].pulled(ruleset, attributes[name]), attributes[name])
             for name in configured
         }
-        job = Sync(ruleset, store, connectors, fields, clock=clock, progress=progress, pulls=pulls)
+        job = Sync(
+            ruleset, store, connectors, fields, clock=clock, progress=progress, pulls=pulls,
+            rules_text=text,
+        )  # fmt: skip
         return cls(settings, job, attributes)
 
     # -- the verbs --------------------------------------------------------------------------
@@ -238,6 +246,7 @@ class Leadscore:
                 stage_maps=list(job.stage_maps.values()),
                 pulls=job.pulls,
                 monotonic=job.monotonic,
+                rules_text=job.rules_text,
             )
             summary = trial.run(options if exact else replace(options, full=True))
             summary.emails = trial.record_emails()

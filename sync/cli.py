@@ -12,8 +12,9 @@ from rich.markup import escape
 
 from sync.backtest_cli import backtest_command
 from sync.calibrate_cli import calibrate_command
-from sync.console import err, fail, out, rules_from, settings
+from sync.console import RulesOption, err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
+from sync.history_cli import explain_command, history_command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,12 +30,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-RulesOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--rules", "-r", help="Rule file (default: $LEADSCORE_RULES, else leadscore.yaml)."
-    ),
-]
 
 
 @app.command()
@@ -198,7 +193,7 @@ def opened(
     try:
         application = Leadscore.open(
             config,
-            rules=rules_from(rules) if isinstance(rules, Path) else rules,
+            rules=rules,  # a file is read by `open`, which keeps its text
             progress=progress,
             need_systems=need_systems,
         )
@@ -379,35 +374,8 @@ def bundled_rules() -> RuleSet:
     return parse_rules(default_rules_text(), "default.yaml")
 
 
-@app.command()
-def explain(
-    who: Annotated[str, typer.Argument(help="The person's email, or their id in a system.")],
-    rules: RulesOption = None,
-) -> None:
-    """Show one person's score, dimensions, stage and every rule that fired (from the store);
-    without a rule file, what was last written to each of their records."""
-    from sync.report import activity_sources, print_explanation, print_written
-
-    ruleset = store_rules(rules)
-    with opened(ruleset or bundled_rules(), need_systems=False) as application:
-        if ruleset is None:
-            person = application.store.person_of(who)
-            if person is None:
-                fail(f"{who!r} is not in the state store; run `leadscore sync` first", code=1)
-            err.print(
-                f"note: no rule file at {settings().rules}, so {who} is not rescored; "
-                "showing what was last written (pass --rules FILE to rescore)",
-                highlight=False,
-            )
-            print_written(out, application.store, person)
-            return
-        found = application.explain(who)
-    print_explanation(out, found.batch, 0)
-    records = ", ".join(f"{system} {record}" for system, record in found.records)
-    activities = len(found.people.columns)
-    out.print(f"records: {records or 'none'}; {activities} activities", highlight=False)
-    for line in activity_sources(found.people.columns):
-        out.print(f"  {line}", highlight=False)
+app.command("explain")(explain_command)
+app.command("history")(history_command)
 
 
 @app.command()

@@ -3,7 +3,8 @@ settings and rules read or failed on (every problem a line, no traceback)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -12,11 +13,15 @@ from rich.markup import escape
 from sync.errors import EXIT_BAD_INPUT, ConfigError
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from scoring import RuleSet
     from sync.settings import Settings
 
+RulesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--rules", "-r", help="Rule file (default: $LEADSCORE_RULES, else leadscore.yaml)."
+    ),
+]
 out = Console()
 err = Console(stderr=True)
 

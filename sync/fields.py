@@ -153,9 +153,8 @@ class FieldMap:
         """The text of every field for one scored contact, keyed by field name."""
         names = self.names
         limit = self.capabilities.max_text_length
-        points = whole_points(float(batch.total[row]))
         disqualified = bool(batch.disqualified[row])
-        written = DISQUALIFIED_SCORE if disqualified else max(points, LOWEST_SCORE)
+        written = written_score(batch, row)
         out = {names["score"]: str(written)}
         for dimension, dimension_points in zip(
             batch.dimension_names, batch.whole_dimensions(row), strict=True
@@ -203,6 +202,14 @@ def sent(values: Mapping[str, str]) -> dict[str, str]:
 def sent_writes(writes: Sequence[Write]) -> list[Write]:
     """The writes as a system receives them (`sent`)."""
     return [Write(w.record_id, sent(w.values), w.email) for w in writes]
+
+
+def written_score(batch: ScoreBatch, row: int) -> int:
+    """The score written for one scored contact: its whole points, never below
+    `LOWEST_SCORE`, or `DISQUALIFIED_SCORE` for a disqualified contact."""
+    if batch.disqualified[row]:
+        return DISQUALIFIED_SCORE
+    return max(whole_points(float(batch.total[row])), LOWEST_SCORE)
 
 
 def written_reasons(batch: ScoreBatch, row: int, written: int, max_chars: int) -> str:

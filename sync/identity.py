@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 from scoring import Contact, normalize_email
 from sync.bulk import execute_in, execute_many, insert_sql, update_sql
 from sync.dues import mark_due_by
+from sync.history import forget_history
 from sync.schema import (
     activities,
     aliases,
@@ -405,6 +406,11 @@ def drop_leftover_persons(connection: Connection, candidates: Iterable[int]) -> 
         )
         if found:
             # Checked again once locked: a writer that committed meanwhile may point at it.
-            result = connection.execute(sa.delete(persons).where(vacant, persons.c.id.in_(found)))
-            dropped += result.rowcount
+            result = connection.execute(
+                sa.delete(persons).where(vacant, persons.c.id.in_(found)).returning(persons.c.id)
+            )
+            gone = list(result.scalars())
+            # their history goes with them: a person id may be given again (SQLite)
+            forget_history(connection, gone)
+            dropped += len(gone)
     return dropped

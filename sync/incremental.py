@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,7 @@ from sync.dues import (
     stored_fingerprint,
     went_back,
 )
+from sync.history import record_landed
 from sync.people import People
 from sync.readback import activity_columns
 from sync.stages import reached_stages
@@ -143,16 +144,28 @@ def save_unplanned(job: Sync, scored: Scored, plan: WritePlan) -> None:
 
 
 def save_written(
-    job: Sync, scored: Scored, plan: WritePlan, landed: Mapping[str, Collection[str]]
+    job: Sync,
+    scored: Scored,
+    plan: WritePlan,
+    landed: Mapping[str, Collection[str]],
+    *,
+    dues: bool = True,
 ) -> None:
     """The due moment of the persons whose planned writes all landed; the others are due
-    now. Once everyone was scored, the fingerprint of what they were scored with."""
+    now. Once everyone was scored, the fingerprint of what they were scored with. The
+    history of each person a write landed for, `dues` or not (a trial run moves no due)."""
     planned = _planned_persons(scored, plan)
     row = {p: i for i, p in enumerate(scored.person_ids)}
     sets = {system: set(records) for system, records in landed.items()}  # not a list scan each
     done = [p for p, recs in planned.items() if all(r in sets.get(s, ()) for s, r in recs)]
-    _save(job, scored, done, [float(scored.due[row[p]]) for p in done])
+    if dues:
+        _save(job, scored, done, [float(scored.due[row[p]]) for p in done])
+    at = datetime.fromtimestamp(scored.as_of, UTC)
     with job.store.writing(), job.store.engine.begin() as connection:
+        # each person a write landed for: a history row when their values moved
+        record_landed(connection, scored.batch, row, planned, landed, at, job.rules_text)
+        if not dues:
+            return
         mark_due(connection, set(planned) - set(done))
         if scored.everyone:
             store_fingerprint(connection, scored.fingerprint)

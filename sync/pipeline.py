@@ -53,6 +53,7 @@ from sync.deadline import RunDeadline, pages_until
 from sync.dues import FIELDS_CURSOR
 from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
+from sync.history import canonical_text
 from sync.incremental import save_unplanned, save_written, score_due, score_people
 from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
 from sync.resume import commit_cut, stuck_warning
@@ -102,8 +103,10 @@ class Sync:
         stage_maps: Sequence[StageMap] = (),
         pulls: Mapping[str, str] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        rules_text: str | None = None,
     ) -> None:
         self.rules = rules
+        self.rules_text = canonical_text(rules) if rules_text is None else rules_text
         self.pulls = dict(pulls or {})
         """System -> what its contact pull reads (`sync.dues.pull_fingerprint`)."""
         self.store = store
@@ -260,8 +263,8 @@ class Sync:
                 landed[connector.system] = list(outcome.written)
                 until = max(outcome.stamps, default=None)
                 self._note_own_writes(connector, pending[connector.system], as_of, until)
-        if keeps_due:
-            save_written(self, scored, plan, landed)
+        if not options.dry_run:
+            save_written(self, scored, plan, landed, dues=keeps_due)
         phase("write")
 
     # -- pull -----------------------------------------------------------------------------------

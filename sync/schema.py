@@ -14,6 +14,8 @@ seen         what webhooks saw lately (signatures, notification ids), to refuse 
 locks        one sync at a time per store and system; one trigger at a time per record
 failures     writes that did not land, with their reason, attempt count and values
 runs         a log of sync runs and their summaries
+history      each person's written score over time, a row per change (`sync.history`)
+rulesets     each rule file's text once, under its content hash (the rule version)
 meta         the schema version, the fingerprint of what the last full scoring used, the
              last run's moment
 """
@@ -172,6 +174,28 @@ runs = sa.Table(
     sa.Column("finished_at", sa.Float, nullable=True),
     sa.Column("summary", sa.Text, nullable=False),
 )
+history = sa.Table(
+    "history",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # No foreign key: a person dropped as a leftover takes its rows with it (`sync.identity`),
+    # and erasing a person is one DELETE by this column.
+    sa.Column("person_id", sa.Integer, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("rules", sa.String(64), nullable=False),
+    sa.Column("score", sa.Integer, nullable=False),
+    sa.Column("dimensions", sa.Text, nullable=False),
+    sa.Column("stage", sa.Text, nullable=True),
+    sa.Column("grade", sa.Text, nullable=True),
+    sa.Index("ix_history_person", "person_id", "at"),
+)
+rulesets = sa.Table(
+    "rulesets",
+    metadata,
+    sa.Column("version", sa.String(64), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("saved_at", sa.Float, nullable=False),
+)
 
 
 def _v1(connection: Connection) -> None:
@@ -219,7 +243,12 @@ def _v8(connection: Connection) -> None:
         connection.execute(sa.delete(table).where(table.c.system == "mailchimp"))
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8)
+def _v9(connection: Connection) -> None:
+    history.create(connection, checkfirst=True)
+    rulesets.create(connection, checkfirst=True)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -43,7 +43,8 @@ from connectors.protocol import Connector, Page, WriteOutcome
 from scoring import ScoreBatch, whole_points
 from sync.dues import mark_due_by
 from sync.errors import BadRecord, RecordNotFound, SyncError
-from sync.fields import DISQUALIFIED_SCORE, LOWEST_SCORE, REASONS_MAX_CHARS, written_reasons
+from sync.fields import REASONS_MAX_CHARS, written_reasons, written_score
+from sync.history import record_landed
 from sync.locks import POLL, RECORD_STALE_AFTER, LockHeld, held_locks, record_lock
 from sync.schema import ID_LENGTH, chunks, identities, queue, upsert_dialect, written
 from sync.store import People, StateStore, let_go_of_interrupted
@@ -182,7 +183,7 @@ def rescore_result(
     """The result of a rescore from its batch of one."""
     points = whole_points(float(batch.total[0]))
     disqualified = bool(batch.disqualified[0])
-    score = DISQUALIFIED_SCORE if disqualified else max(points, LOWEST_SCORE)
+    score = written_score(batch, 0)
     return Rescored(
         system,
         record_id,
@@ -244,6 +245,11 @@ def write_persons(
             stats = summary.systems.setdefault(connector.system, stats)
         stats.planned += len(writes)
         outcomes[connector.system] = job.write(connector, writes, options, stats, as_of)
+    landed = {system: outcome.written for system, outcome in outcomes.items()}
+    if any(landed.values()):
+        rows = {int(person): row for row, person in enumerate(batch.contact_ids)}
+        with job.store.writing(), job.store.engine.begin() as connection:
+            record_landed(connection, batch, rows, people.records, landed, as_of, job.rules_text)
     return batch, people, outcomes
 
 

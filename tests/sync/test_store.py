@@ -121,6 +121,30 @@ def test_a_store_at_version_7_drops_its_mailchimp_records_and_keeps_the_rest(url
     again.close()
 
 
+def test_a_store_at_version_8_gains_an_empty_history_and_keeps_what_it_held(url: str) -> None:
+    first = StateStore(url)
+    first.save_contacts("hubspot", [contact("101")], NOW)
+    first.record_written("hubspot", {"101": {"Score": "12"}}, NOW)
+    with first.engine.begin() as connection:
+        connection.execute(sa.text("DROP TABLE history"))
+        connection.execute(sa.text("DROP TABLE rulesets"))
+        connection.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="8"))
+    first.close()
+
+    again = StateStore(url)
+
+    assert again.version() == SCHEMA_VERSION == 9
+    assert again.person_of("ann@acme.io") is not None
+    assert again.written_values("hubspot") == {"101": {"Score": "12"}}
+    tables = set(sa.inspect(again.engine).get_table_names())
+    assert {"history", "rulesets"} <= tables
+    indexes = {i["name"] for i in sa.inspect(again.engine).get_indexes("history")}
+    assert "ix_history_person" in indexes
+    with again.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM history")).scalar() == 0
+    again.close()
+
+
 def test_a_store_newer_than_this_leadscore_refuses_to_open(url: str) -> None:
     StateStore(url).close()
     engine = sa.create_engine(url)

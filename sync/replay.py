@@ -1,0 +1,93 @@
+"""One person replayed from the store on a past date: under the rules in force then (the
+version their last recorded score before that moment was made under, whose text the store
+keeps) or under another rule file.
+
+What is replayed is what the store holds now: the activities dated up to that moment, and
+the person's attributes as last pulled (the store keeps no earlier attributes, so a field a
+CRM changed since moves the replay away from what was written then). The stage floor is the
+stage of that last recorded score, as the sync then read it from what it had written; a
+stage the CRM holds today is not read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from scoring import RuleFileError, RuleSet, ScoreBatch, parse_rules
+from scoring import score as score_frames
+from sync.errors import NotInStore
+from sync.history import SHORT, HistoryEntry, history_of, rule_version, rules_text
+from sync.people import People
+from sync.store import StateStore
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """A person scored as of a past moment, with the rule version used and what the store
+    recorded of them by then."""
+
+    batch: ScoreBatch
+    people: People
+    person: int
+    at: datetime
+    version: str
+    """The rule version used (`sync.history.rule_version`)."""
+    source: str
+    """Where the rules came from: a file's name, or `in force then`."""
+    recorded: HistoryEntry | None
+    """The person's last recorded score at or before `at`, if any."""
+
+
+def rules_then(store: StateStore, person: int, at: datetime) -> tuple[RuleSet, str, HistoryEntry]:
+    """The rule set a person's last score recorded by `at` was made under, its version and
+    that entry; `NotInStore` when there is none, or the store lacks the text."""
+    with store.engine.connect() as connection:
+        entries = history_of(connection, person, until=at)
+        if not entries:
+            raise NotInStore(
+                f"no score of this person was recorded by {at.isoformat()}; "
+                "pass --rules FILE to replay under a rule file"
+            )
+        recorded = entries[-1]
+        text = rules_text(connection, recorded.rules)
+    if text is None:
+        raise NotInStore(f"the store does not hold rule version {recorded.rules[:SHORT]}")
+    try:
+        return parse_rules(text, f"rule version {recorded.rules[:SHORT]}"), recorded.rules, recorded
+    except RuleFileError as exc:  # a version this leadscore no longer reads
+        raise NotInStore(f"{exc.problems[0]}; pass --rules FILE to replay under a file") from None
+
+
+def replay(
+    store: StateStore,
+    who: str,
+    at: datetime,
+    rules: tuple[RuleSet, str, str] | None = None,
+) -> Replayed:
+    """`who` (an address or a record id) scored as of `at` from the store, under `rules`
+    ((rule set, its file's text, the file's name)) or, without, under the rules then in
+    force; `NotInStore` for a person the store does not know."""
+    person = store.person_of(who)
+    if person is None:
+        raise NotInStore(f"{who!r} is not in the state store; run `leadscore sync` first")
+    recorded: HistoryEntry | None
+    if rules is None:
+        ruleset, version, recorded = rules_then(store, person, at)
+        source = "in force then"
+    else:
+        ruleset, text, source = rules
+        version = rule_version(text)
+        with store.engine.connect() as connection:
+            before = history_of(connection, person, until=at)
+        recorded = before[-1] if before else None
+    people = store.load_people([person])
+    # the stage floor is what had been written by then, not what the CRM holds today
+    people = replace(people, record_attributes={})
+    floor = None if recorded is None else recorded.stage
+    ladder = ruleset.stages
+    if ladder is None or floor not in {stage.name for stage in ladder.ladder}:
+        floor = None
+    frame, activities = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
+    batch = score_frames(ruleset, frame, activities, at, reached=[floor] * len(people.contacts))
+    return Replayed(batch, people, person, at, version, source, recorded)
