@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         ensure_utc,
         normalize_email,
     )
+    from scoring.rulecache import cached_data
     from scoring.rules import RuleSet
 
 _HOMES = {
@@ -69,6 +70,7 @@ _HOMES = {
     ),
     **dict.fromkeys(("default_rules_text", "load_rules", "parse_rules"), "scoring.loader"),
     **dict.fromkeys(("parse_number", "unparsed_numbers"), "scoring.numbers"),
+    "cached_data": "scoring.rulecache",
     **dict.fromkeys(
         (
             "ACTIVITY_TYPES",
@@ -136,6 +138,7 @@ __all__ = [
     "ScoreBatch",
     "ScoringError",
     "backtest_of",
+    "cached_data",
     "column_from_values",
     "default_rules_text",
     "due_in",

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
-T = TypeVar("T")
+Returned = TypeVar("Returned")
 
 
-def beside(call: Callable[[], T], name: str = "leadscore-beside") -> Future[T]:
+def beside(call: Callable[[], Returned], name: str = "leadscore-beside") -> Future[Returned]:
     """Start `call` on a thread of its own now; its outcome is the future's."""
-    future: Future[T] = Future()
+    future: Future[Returned] = Future()
     context = contextvars.copy_context()
 
     def run() -> None:

@@ -279,9 +279,7 @@ def cache_rules(path: Path, shown: Path) -> bool:
     """Read the rule file at `path` once, so that `scoring.rulecache` keeps its data
     beside it; whether an entry is there now (a file whose data JSON cannot hold exactly
     has none). A file that does not validate is a ConfigError naming `shown`."""
-    from scoring.errors import RuleFileError
-    from scoring.loader import load_rules
-    from scoring.rulecache import cached_data
+    from scoring import RuleFileError, cached_data, load_rules
 
     try:
         load_rules(path)
