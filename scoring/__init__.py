@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         ensure_utc,
         normalize_email,
     )
+    from scoring.rulecache import cached_data
     from scoring.rules import RuleSet
     from scoring.subsets import take_activities, take_contacts
 
@@ -75,6 +76,7 @@ _HOMES = {
     ),
     **dict.fromkeys(("default_rules_text", "load_rules", "parse_rules"), "scoring.loader"),
     **dict.fromkeys(("parse_number", "unparsed_numbers"), "scoring.numbers"),
+    "cached_data": "scoring.rulecache",
     **dict.fromkeys(
         (
             "ACTIVITY_TYPES",
@@ -144,6 +146,7 @@ __all__ = [
     "ScoreBatch",
     "ScoringError",
     "backtest_of",
+    "cached_data",
     "calibrate_rules",
     "column_from_values",
     "default_rules_text",

@@ -217,13 +217,17 @@ class Leadscore:
                     "setup` first (it creates them and changes nothing else)"
                 )
 
+    def check_ready(self) -> None:
+        """The stage mappings and the fields checked, as before any write to a system."""
+        self.map_stages()
+        self.check_setup()
+
     def sync(self, options: SyncOptions | None = None) -> SyncSummary:
         """A run, once the stage mappings and the fields have been checked."""
         options = options or SyncOptions()
         if options.dry_run:
             return self.dry_run(options)
-        self.map_stages()
-        self.check_setup()
+        self.check_ready()
         return self.job.run(options)
 
     def dry_run(self, options: SyncOptions) -> SyncSummary:
@@ -258,14 +262,9 @@ class Leadscore:
         """One record, `SYSTEM:RECORD_ID`, fetched, scored and written now, beside any
         sync (`sync.trigger`): `queued` for a running sync or `busy` with another rescore
         of it, before any call. Going ahead, it checks the stage mappings and the fields
-        first, as `sync` does."""
+        as `sync` does, beside the fetch, and stores or writes nothing before they pass."""
         system, record_id = parse_record(who)
-
-        def checked() -> None:
-            self.map_stages()
-            self.check_setup()
-
-        return rescore_record(self.job, system, record_id, prepare=checked)
+        return rescore_record(self.job, system, record_id, prepare=self.check_ready)
 
     def explain(self, who: str) -> Explanation:
         """One person, by email or by a record id in a system, scored as of now."""

@@ -32,6 +32,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import wait as wait_for
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
@@ -41,6 +42,7 @@ import sqlalchemy as sa
 from connectors.errors import ApiError, RecordIdError, RejectedError
 from connectors.protocol import Connector, Page, WriteOutcome
 from scoring import ScoreBatch, whole_points
+from sync.beside import beside
 from sync.dues import mark_due_by
 from sync.errors import BadRecord, RecordNotFound, SyncError
 from sync.fields import REASONS_MAX_CHARS, written_reasons, written_score
@@ -104,7 +106,9 @@ def rescore_record(
 ) -> Rescored:
     """Fetch one record, score its person and write what changed, under the record's
     lock; `queued` or `busy` (and no API call) when a sync or another rescore is at it.
-    `prepare` runs once the rescore goes ahead, before its first call (setup checks)."""
+    `prepare` (setup checks) runs once the rescore goes ahead, beside its fetch: the
+    fetched page is stored and anything written only once it has returned, and its
+    error, if it raises, is the rescore's (before the fetch's own)."""
     connector = next((c for c in job.connectors if c.system == system), None)
     if connector is None:
         configured = ", ".join(c.system for c in job.connectors) or "none"
@@ -121,9 +125,14 @@ def rescore_record(
             if systems & set(held_locks(job.store)):
                 return Rescored(system, record_id, "queued")
             # The sync let its locks go meanwhile, perhaps after its last look at the queue.
-        if prepare is not None:
-            prepare()
-        return _rescore(job, connector, record_id, guard.beat)
+        check = None if prepare is None else beside(prepare, "leadscore-setup-check")
+        try:
+            return _rescore(
+                job, connector, record_id, guard.beat, _ready if check is None else check.result
+            )
+        finally:
+            if check is not None:
+                wait_for([check])  # its calls end before the record's lock is let go
     except BaseException as exc:
         let_go_of_interrupted(exc)  # so that the lock can be given back
         raise
@@ -131,12 +140,24 @@ def rescore_record(
         guard.release()
 
 
-def _rescore(job: Sync, connector: Connector, record_id: str, beat: Callable[[], None]) -> Rescored:
+def _ready() -> None:
+    """No check to wait for."""
+
+
+def _rescore(
+    job: Sync,
+    connector: Connector,
+    record_id: str,
+    beat: Callable[[], None],
+    checked: Callable[[], object],
+) -> Rescored:
     """Fetch, score, write; again while another trigger queued the record meanwhile (it
-    found the lock `busy`, and what made it ask may be newer than this fetch)."""
+    found the lock `busy`, and what made it ask may be newer than this fetch).
+    `checked` returns once the setup check beside the first fetch has passed."""
     for _ in range(ASKED_AGAIN_ROUNDS):
         began = time.time()
-        result = _rescore_once(job, connector, record_id, beat)
+        result = _rescore_once(job, connector, record_id, beat, checked)
+        checked = _ready
         forget_queued(job.store, connector.system, record_id, asked_by=began)
         if not _asked_since(job.store, connector.system, record_id, began):
             break
@@ -144,15 +165,24 @@ def _rescore(job: Sync, connector: Connector, record_id: str, beat: Callable[[],
 
 
 def _rescore_once(
-    job: Sync, connector: Connector, record_id: str, beat: Callable[[], None]
+    job: Sync,
+    connector: Connector,
+    record_id: str,
+    beat: Callable[[], None],
+    checked: Callable[[], object],
 ) -> Rescored:
     system = connector.system
     as_of = job.clock()
     try:
         page = fetch_record(connector, record_id)
     except RecordNotFound:
+        checked()  # a system that lacks leadscore's fields is said first
         forget_queued(job.store, system, record_id)  # queued just before, if at all
         raise
+    except BaseException:
+        checked()
+        raise
+    checked()  # nothing is stored or written before the setup check has passed
     job.store_page(system, page, SystemSummary(), as_of)
     found = page.contacts[0].id  # another id when the record was merged into it
     person = person_of_record(job.store, system, found)

@@ -28,7 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from contextvars import ContextVar
 from dataclasses import replace
@@ -125,6 +125,8 @@ class WebhookCore:
         self._app: Leadscore | None = None
         self._opening = threading.Lock()
         self._open_failed: tuple[float, Refused] | None = None
+        self._checked: tuple[Future[None], float] | None = None
+        self._checking = threading.Lock()
         self._flights: Flights[Rescored] = Flights()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="leadscore-trigger")
         self.context = Context(
@@ -138,8 +140,9 @@ class WebhookCore:
     # -- the application, opened once ----------------------------------------------------------
 
     def app(self) -> Leadscore:
-        """The application, opened and checked on first use, within the request's time
-        (503 when it cannot be; a failure is remembered for `OPEN_FAILED_FOR` seconds)."""
+        """The application, opened on first use within the request's time (503 when it
+        cannot be; a failure is remembered for `OPEN_FAILED_FOR` seconds), its setup check
+        begun beside (`_setup_checked`)."""
         opened = self._app
         if opened is not None:
             return opened
@@ -159,8 +162,7 @@ class WebhookCore:
             try:
                 with patience(time_left() or OPEN_FAILED_FOR):
                     app = (self._open or (lambda s: Leadscore.open(s)))(self.settings)
-                    app.map_stages()
-                    app.check_setup()
+                    self._begin_check(app)  # beside the request's own work from here on
             except Exception as exc:
                 refused = refusal_for(exc, "leadscore")
                 self._open_failed = (time.monotonic(), refused)
@@ -169,6 +171,30 @@ class WebhookCore:
             return app
         finally:
             self._opening.release()
+
+    def _begin_check(self, app: Leadscore) -> None:
+        from sync.beside import beside
+
+        self._checked = beside(app.check_ready, "leadscore-setup-check"), time.monotonic()
+
+    def _setup_checked(self, app: Leadscore) -> None:
+        """Return once the process's setup check (begun as the application opened, two
+        calls per system) has passed, or raise its error: each rescore waits for it
+        beside its fetch, before it stores or writes anything. A check that failed is
+        answered from memory for `OPEN_FAILED_FOR` seconds, then run again."""
+        with self._checking:
+            if self._checked is None:
+                self._begin_check(app)
+            assert self._checked is not None
+            check, began = self._checked
+            if (
+                check.done()
+                and check.exception() is not None
+                and time.monotonic() - began >= OPEN_FAILED_FOR
+            ):
+                self._begin_check(app)
+                check = self._checked[0]
+        check.result()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
@@ -281,16 +307,20 @@ class WebhookCore:
         from connectors.policy import patience
         from sync.trigger import rescore_record
 
+        def checked() -> None:
+            self._setup_checked(app)
+
         try:
             with patience(within):
                 result = self._flights.run(
-                    (system, record), lambda: rescore_record(app.job, system, record)
+                    (system, record),
+                    lambda: rescore_record(app.job, system, record, prepare=checked),
                 )
                 if result.status == "busy":
                     # Another process is at it. Queued (dated this ask), then tried once
                     # more: a holder that let go before it saw the entry did not take it.
                     self._queued(app, system, record, asked_at)
-                    result = rescore_record(app.job, system, record)
+                    result = rescore_record(app.job, system, record, prepare=checked)
         except Exception as exc:
             refused = refusal_for(exc, system)
             log.warning(

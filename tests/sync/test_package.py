@@ -16,12 +16,25 @@ import pytest
 from typer.testing import CliRunner
 
 from sync.cli import app
-from sync.package import LAMBDA_UNZIPPED_LIMIT, UNUSED, closure, wanted
+from sync.package import (
+    LAMBDA_UNZIPPED_LIMIT,
+    PROJECT_PACKAGES,
+    UNUSED,
+    closure,
+    source_label,
+    wanted,
+)
 
 RUN_IN_ZIP = r"""
-import json, sys, tempfile, time
+import importlib.machinery, json, sys, tempfile, time
 root = sys.argv[1]
 sys.path.insert(0, root)
+compiled = []
+from_source = importlib.machinery.SourceFileLoader.source_to_code
+def counted(self, data, path, *args, **kwargs):
+    compiled.append(str(path))
+    return from_source(self, data, path, *args, **kwargs)
+importlib.machinery.SourceFileLoader.source_to_code = counted
 began = time.perf_counter()
 from sync.web.aws import handler
 imported = time.perf_counter() - began
@@ -36,8 +49,11 @@ health = handler({"version": "2.0", "rawPath": "/healthz", "rawQueryString": "",
                   "http": {"method": "GET", "path": "/healthz"}}, "isBase64Encoded": False}, Context())
 
 from pathlib import Path
-from sandbox import Sandbox
 from scoring import load_rules
+rules = load_rules(Path(root) / "leadscore.yaml")
+yaml_read = sorted({"yaml", "scoring.yamlrules"} & set(sys.modules))
+
+from sandbox import Sandbox
 from sync import Leadscore
 from sync.demo import sandbox_settings
 from sync.web import serverless
@@ -45,7 +61,6 @@ from sync.web.core import WebhookCore
 
 with Sandbox(people=20, seed=3) as box:
     settings = sandbox_settings(box, "sqlite:///" + tempfile.mkdtemp() + "/state.db")
-    rules = load_rules(Path(root) / "leadscore.yaml")
     with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
         app.setup()
         serverless.use_core(WebhookCore(settings, open_app=lambda s: app))
@@ -56,8 +71,14 @@ outside = sorted(
     if (getattr(module, "__file__", None) or "").find("site-packages") >= 0
 )
 print(json.dumps({"imported": imported, "heavy": heavy, "health": health, "run": run,
-                  "outside": outside[:5], "path": sys.path}))
+                  "outside": outside[:5], "path": sys.path, "yaml_read": yaml_read,
+                  "compiled": [p for p in compiled if p.startswith(root)][:5]}))
 """
+
+
+def cached_name(source: str, tag: str) -> str:
+    folder, _, module = source.rpartition("/")
+    return f"{folder}/__pycache__/{module[:-3]}.{tag}.pyc"
 
 
 @pytest.mark.slow
@@ -79,10 +100,25 @@ def test_the_lambda_zip_runs_the_handler_alone(tmp_path: Path) -> None:
     tops = {name.split("/")[0] for name in names}
     assert {"sync", "scoring", "connectors", "numpy", "pyarrow", "psycopg"} <= tops
     assert not tops & {"pytest", "_pytest", "hypothesis", "mypy", "ruff", "typer", "pygments"}
-    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert "sync/web/aws.py" in names and "leadscore.yaml" in names
     assert unzipped <= LAMBDA_UNZIPPED_LIMIT
+    # bytecode for every module: beside the project's sources, in place of the others'
+    tag = sys.implementation.cache_tag
+    sources = [n for n in names if n.endswith(".py")]
+    assert sources and all(n.split("/")[0] in PROJECT_PACKAGES for n in sources)
+    shown = set(names)
+    lacking = [n for n in sources if cached_name(n, tag) not in shown]
+    assert lacking == []
+    assert {"numpy/__init__.pyc", "sqlalchemy/engine/base.pyc", "six.pyc"} <= shown
+    assert len([n for n in names if n.endswith(".pyc")]) >= len(sources) + 1000
+    assert [n for n in names if n.startswith("__pycache__/leadscore.yaml.")] != []
+    assert not [n for n in names if n.startswith(("adbc_driver_sqlite/", "sqlalchemy/orm/"))]
 
+    # Times no bytecode was made for, as an unzipped function's files may carry: the
+    # bytecode is used all the same, and nothing is written in the folder.
+    for where in folder.rglob("*"):
+        os.utime(where, (1_000_000_000, 1_000_000_000))
+    before = sorted(str(p) for p in folder.rglob("*"))
     env = {"PATH": os.environ.get("PATH", "/usr/bin"), "HOME": str(tmp_path)}
     env["LEADSCORE_STATE_URL"] = f"sqlite:///{tmp_path / 'unused.db'}"
     done = subprocess.run(
@@ -95,6 +131,8 @@ def test_the_lambda_zip_runs_the_handler_alone(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["compiled"] == [] and seen["yaml_read"] == []
+    assert sorted(str(p) for p in folder.rglob("*")) == before
     assert seen["outside"] == [] and not any("site-packages" in p for p in seen["path"])
     assert seen["heavy"] == [] and seen["imported"] < 1.0
     assert seen["health"]["statusCode"] == 200
@@ -111,6 +149,11 @@ def test_bad_arguments_write_no_zip(tmp_path: Path) -> None:
     assert other.exit_code == 2 and "expected lambda" in other.output
     missing = runner.invoke(app, ["package", "--out", str(out), "--rules", str(tmp_path / "no")])
     assert missing.exit_code == 2 and "--rules: no file" in " ".join(missing.output.split())
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: 1\nrules: 3\n")
+    invalid = runner.invoke(app, ["package", "--out", str(out), "--rules", str(bad)])
+    said = "".join(invalid.output.split())  # a long path may be wrapped anywhere
+    assert invalid.exit_code == 2 and f"{bad}:2:rules:" in said and "Traceback" not in said
     assert not out.exists()
 
 
@@ -142,7 +185,18 @@ def test_requirements_are_read_with_their_extras_and_markers() -> None:
         ("hubspot/marketing/forms/api.py", False),
         ("sqlalchemy/dialects/postgresql/base.py", False),
         ("sqlalchemy/dialects/mysql/base.py", True),
+        ("sqlalchemy/orm/session.py", True),
+        ("sqlalchemy/sql/schema.py", False),
     ],
 )
 def test_what_the_function_never_loads_is_left_out(name: str, left_out: bool) -> None:
     assert bool(UNUSED.match(name)) is left_out
+
+
+def test_bytecode_is_counted_with_its_source() -> None:
+    labels = {"numpy/core.py": "numpy", "sync/app.py": "leadscore", "six.py": "six"}
+    assert source_label("numpy/core.pyc", labels) == "numpy"
+    assert source_label("sync/__pycache__/app.cpython-312.pyc", labels) == "leadscore"
+    assert source_label("six.pyc", labels) == "six"
+    assert source_label("numpy/core.py", labels) == "numpy"
+    assert source_label("__pycache__/leadscore.yaml.0a1b.json", labels) == "leadscore"

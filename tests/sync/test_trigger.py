@@ -19,12 +19,13 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from connectors.hubspot import CAPABILITIES
-from connectors.protocol import Connector, Page, Write, WriteOutcome
+from connectors.protocol import Connector, FieldSpec, Page, SetupReport, Write, WriteOutcome
 from sandbox import Sandbox
 from scoring import ActivityType, RuleSet, load_rules
 from sync import Leadscore, RecordNotFound, StateStore, SyncOptions
 from sync.cli import app as cli
 from sync.demo import sandbox_settings
+from sync.errors import SetupNeeded
 from sync.fields import SCORED_AT, FieldMap
 from sync.locks import RunLock, record_lock
 from sync.pipeline import Progress
@@ -371,3 +372,49 @@ def test_the_command_rescores_one_contact_in_a_few_lines(tmp_path: Path, box: Sa
     assert queued.stdout == "queued: a sync is running; it will write this contact\n"
     for result in (done, malformed, elsewhere, missing):
         assert "Traceback" not in result.output
+
+
+class CheckedBesideFetch(Watched):
+    """A connector whose setup check waits, a bounded time, for a fetch to begin: it
+    sees one begun only when the check runs beside the fetch, not before it."""
+
+    def __init__(self, inner: Connector) -> None:
+        super().__init__(inner)
+        self.fetching = threading.Event()
+        self.saw_fetch: list[bool] = []
+
+    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
+        self.fetching.set()
+        return super().fetch(record_id, email=email)
+
+    def setup(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
+        if dry_run:
+            self.saw_fetch.append(self.fetching.wait(5))
+        return self.inner.setup(fields, dry_run=dry_run)
+
+
+def test_the_setup_check_runs_beside_the_fetch(box: Sandbox, rules: RuleSet, url: str) -> None:
+    connector = CheckedBesideFetch(watched(box, rules).inner)
+    with open_app(box, rules, url, connector=connector) as app:
+        app.setup()
+        result = app.rescore("hubspot:7")
+
+    assert connector.saw_fetch == [True]
+    assert result.status == "done" and connector.written == ["7"]
+
+
+def test_a_missing_field_is_said_before_anything_is_stored_or_written(
+    box: Sandbox, rules: RuleSet, url: str
+) -> None:
+    lacks = r"hubspot lacks .*leadscore_score.*: run `leadscore setup` first"
+    with open_app(box, rules, url) as app:  # never set up: the portal lacks the fields
+        with pytest.raises(SetupNeeded, match=lacks):
+            app.rescore("hubspot:7")
+        with pytest.raises(SetupNeeded, match=lacks):  # said before the fetch's own error
+            app.rescore("hubspot:999999")
+        with app.store.engine.connect() as connection:
+            rows = connection.execute(sa.select(locks)).all()
+        stored = app.store.counts()
+
+    assert box.hubspot.calls["contacts.batch_update"] == 0
+    assert stored["identities"] == stored["written"] == 0 and rows == []

@@ -22,9 +22,11 @@ from connectors.errors import RateLimited
 from sandbox import Sandbox
 from scoring import RuleSet
 from sync import Leadscore
+from sync.demo import sandbox_settings
 from sync.errors import NotConfigured
 from sync.settings import Settings
 from sync.trigger import queued_entries
+from sync.web import core as core_module
 from sync.web.core import WebhookCore
 from sync.web.endpoint import Ask, Context, Outcome, score_payload
 from sync.web.messages import BODY_LIMIT, Refused, WebhookRequest, WebhookResponse, json_response
@@ -270,3 +272,26 @@ def test_an_endpoint_refusal_is_answered_and_logged_without_the_body(
     assert answer.status == 400
     assert "hunter2" not in caplog.text
     assert any(getattr(r, "status", None) == 400 for r in caplog.records)
+
+
+def test_a_portal_that_lacks_the_fields_is_told_until_set_up_and_nothing_is_written(
+    box: Sandbox, rules: RuleSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = sandbox_settings(box, f"sqlite:///{tmp_path / 'state.db'}")
+    with Leadscore.open(settings, rules=rules, pace=box.clock) as app:  # never set up
+        core = core_for(app, IdsEndpoint())
+        answers = [post(core, ["1"]).json() for _ in range(2)]
+        checks = box.hubspot.calls["properties.list"]
+        fetched = box.hubspot.calls["contacts.get"]
+        stored = app.store.counts()
+        app.setup()
+        after_setup = post(core, ["1"]).json()  # within the check's memory: still told
+        monkeypatch.setattr(core_module, "OPEN_FAILED_FOR", 0.0)
+        checked_again = post(core, ["1"]).json()
+        core.close()
+
+    assert answers == [[{"refused": 503}]] * 2 and after_setup == [{"refused": 503}]
+    assert checks == 1 and fetched == 2  # one check for the process, beside each fetch
+    assert stored["identities"] == stored["written"] == 0
+    assert box.hubspot.calls["contacts.batch_update"] == 1  # only once set up and checked
+    assert checked_again[0]["status"] == "done" and checked_again[0]["record"] == "1"
