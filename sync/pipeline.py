@@ -358,7 +358,8 @@ class Sync:
         found = [(list(page.contacts), list(page.activities)) for page in pages]
         fields = self.fields.get(system)
         ours = frozenset(fields.names.values()) if fields is not None else frozenset()
-        counts = self.store.save_pages(system, found, as_of, ours)
+        withdrawn = [list(page.withdrawn) for page in pages]
+        counts = self.store.save_pages(system, found, as_of, ours, withdrawn)
         for (contacts, activities), (changed, new) in zip(found, counts, strict=True):
             stats.contacts_changed += changed
             stats.contacts += len(contacts)
