@@ -212,6 +212,9 @@ class Gone:
 
     record_id: str
     merged_into: str | None = None
+    withdrawn: tuple[Withdrawn, ...] = ()
+    """Activities that went with it but are not keyed by its id (a Mailchimp member's,
+    keyed by its address): withdrawn in the transaction that retires the record."""
 
 
 @dataclass(frozen=True)

@@ -368,7 +368,8 @@ class Sync:
         for page in pages:
             if page.gone:
                 vanished = [(g.record_id, g.merged_into) for g in page.gone]
-                record_gone(self.store, system, vanished, as_of)
+                taken = [w for g in page.gone for w in g.withdrawn]
+                record_gone(self.store, system, vanished, as_of, taken)
         stats.stream_seconds["(storing)"] = (
             stats.stream_seconds.get("(storing)", 0.0) + time.perf_counter() - began
         )

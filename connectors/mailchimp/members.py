@@ -35,7 +35,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.attributes import AttributeMap
-from connectors.mailchimp.keys import MC, MEMBER_ID, member_hash, record_key
+from connectors.mailchimp.keys import MC, MEMBER_ID, audience_activity, member_hash, record_key
 from connectors.protocol import Withdrawn
 from connectors.values import parse_time
 from scoring.records import Activity, ActivityType, Contact
@@ -65,7 +65,7 @@ def archived_withdrawn(
     and its address's in its audience; None for any other status."""
     if member.get("status") != "archived":
         return None
-    return Withdrawn(record_id=contact.id, email=contact.email, where=(("list_id", list_id),))
+    return audience_activity(contact.id, contact.email, list_id)
 
 
 def member_records(

@@ -151,3 +151,25 @@ def test_an_archived_member_withdraws_its_activity_and_its_score_follows(
         f"{mailchimp.list_id}:") and audience.row_of(r.split(":")[1]) == row)  # fmt: skip
     assert float(store.written_values("mailchimp")[record]["LS_SCORE"]) == after
     store.close()
+
+
+def test_a_member_deleted_for_good_is_found_by_the_next_write_and_takes_its_activity(
+    mailchimp: MailchimpSandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    at = datetime.fromtimestamp(mailchimp.epoch).astimezone()
+    run(mailchimp, rules, store, at, full=True)
+    audience = mailchimp.audience
+    live = [r for r in range(audience.size) if audience.status(r) == "subscribed"]
+    row = max(live, key=lambda r: (len(campaign_activity(store, audience.emails[r].lower())), r))
+    address = audience.emails[row].lower()
+    assert campaign_activity(store, address) and store.person_of(address) is not None
+
+    sandbox_client(mailchimp).lists.delete_list_member_permanent(mailchimp.list_id, address)
+    # scores decayed: a write is planned for the member, and finds it gone (404)
+    _, planned, written, failed = run(mailchimp, rules, store, at + timedelta(days=120), False)
+
+    assert failed == 0 and written == planned - 1
+    assert campaign_activity(store, address) == []
+    assert store.person_of(address) is None  # in Mailchimp alone: no one left to score
+    store.close()

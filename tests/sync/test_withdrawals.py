@@ -177,3 +177,20 @@ def test_an_address_left_with_nothing_is_no_person_any_more(store: StateStore) -
 def test_a_withdrawal_names_its_activities_one_way(given: dict[str, str]) -> None:
     with pytest.raises(ValueError, match="names an activity id"):
         Withdrawn(**given)  # type: ignore[arg-type]
+
+
+def test_a_record_gone_takes_the_activities_it_names_in_the_same_transaction(
+    store: StateStore,
+) -> None:
+    from sync.vanished import gone_records, record_gone
+
+    store.save_contacts(MC, [Contact("L1:c1", email="ann@acme.io")], NOW)
+    store.save_activities(MC, [campaign("mc:a", "ann@acme.io", "L1"),
+                               campaign("mc:b", "ann@acme.io", "L2")])  # fmt: skip
+    taken = Withdrawn(record_id="L1:c1", email="ann@acme.io", where=(("list_id", "L1"),))
+
+    record_gone(store, MC, [("L1:c1", None)], NOW, [taken])
+
+    assert gone_records(store, MC) == {"L1:c1": None}
+    assert held(store, MC) == {"mc:b"}  # the other audience's member's
+    assert due_now(store) == {"ann@acme.io"}
