@@ -25,6 +25,23 @@ and Contacts is a queryAll (SOAP API Developer Guide, `queryAll()`: deleted and
 merged-away records, `IsDeleted`, `MasterRecordId`, while they are in the Recycle
 Bin, 15 days), so a record deleted since the cursor comes back `Gone`, merged into
 its `MasterRecordId` when a merge deleted it. A full pull reads live records only.
+
+Incremental pulls of campaign members, won Opportunities and their contact roles are
+queryAlls too, so that one deleted since the cursor takes back the activities it gave
+(`Page.withdrawn`). REST API Developer Guide, QueryAll
+(https://developer.salesforce.com/docs/platform/api-rest/guide/resources-queryall.md):
+"Unlike the Query resource, QueryAll returns records that are soft deleted due to a
+merge or delete. After these records are permanently removed from the recycle bin, you
+can no longer query them." Deleting moves SystemModstamp, so the stream's own
+`SystemModstamp >=` window finds them at no extra call. The other way Salesforce
+documents, sObject Get Deleted (`sobjects/{type}/deleted/?start=&end=`,
+https://developer.salesforce.com/docs/platform/api-rest/guide/resources-getdeleted.md),
+lists deleted ids with their `deletedDate` for "no more than 15 days previous", but is a
+call per object and run besides the query, and its delete log may be purged sooner ("a
+background process that runs every two hours purges records ... if the number of records
+is above a certain limit"); the queryAll costs nothing more and reads the Recycle Bin the
+Leads and Contacts already rely on. Both see a deletion for 15 days at most: a stream not
+pulled for longer misses it, and so does a full pull, which reads live records only.
 """
 
 from __future__ import annotations
