@@ -23,7 +23,9 @@ abuse reports of the audience's campaigns, its store orders. The same address in
 audience keeps its own. The address is the key because Mailchimp's reports name a
 member by address only (`keys`). Mailchimp itself keeps an archived contact's report
 data; leadscore scores the audience's members, and a marketer archives a contact to take
-it out of the audience. A member unarchived later is pulled again with its new status,
+it out of the audience. The activity streams pass over the activity of archived members
+too (`archived`), so what the reports still name is not stored again after the
+withdrawal. A member unarchived later is pulled again with its new status,
 but what was withdrawn comes back only with a full pull (`sync --full`), which reads
 every campaign in the rules' window again.
 """

@@ -173,3 +173,28 @@ def test_a_member_deleted_for_good_is_found_by_the_next_write_and_takes_its_acti
     assert campaign_activity(store, address) == []
     assert store.person_of(address) is None  # in Mailchimp alone: no one left to score
     store.close()
+
+
+def test_a_member_archived_before_the_first_sync_brings_no_activity_whatever_the_order(
+    mailchimp: MailchimpSandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    audience = mailchimp.audience
+    first = StateStore(f"sqlite:///{tmp_path / 'first.db'}")
+    at = datetime.fromtimestamp(mailchimp.epoch).astimezone()
+    run(mailchimp, rules, first, at, full=True)
+    live = [r for r in range(audience.size) if audience.status(r) == "subscribed"]
+    row = max(live, key=lambda r: (len(campaign_activity(first, audience.emails[r].lower())), r))
+    address = audience.emails[row].lower()
+    assert campaign_activity(first, address)
+    sandbox_client(mailchimp).lists.delete_list_member(mailchimp.list_id, address)
+
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    run(mailchimp, rules, store, at, full=True)
+
+    # the campaign reports still name the address: the activity streams pass it over
+    assert campaign_activity(store, address) == []
+    archived = [audience.emails[r].lower() for r in range(audience.size)
+                if audience.status(r) == "archived"]  # fmt: skip
+    assert len(archived) > 1 and not any(campaign_activity(store, a) for a in archived)
+    first.close()
+    store.close()
