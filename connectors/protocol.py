@@ -112,6 +112,36 @@ class Page:
     gone: Sequence[Gone] = ()
     """Records the pull found deleted or merged into another (the sync re-points or
     retires what it held of them, as for a write that found them gone)."""
+    withdrawn: Sequence[Withdrawn] = ()
+    """Activities the pull found taken back (deleted in the system, or gone with the member
+    who did them): the sync deletes them from the store in the transaction that stores the
+    page, after its activities, and rescores their persons. Naming one the store does not
+    hold does nothing."""
+
+
+@dataclass(frozen=True)
+class Withdrawn:
+    """Activities a system took back, named one of three ways (the others left empty):
+
+    - `activity_id`: the activity with that id, as the connector made it (a deleted
+      Salesforce CampaignMember's `cm:<id>:sent` and `cm:<id>:responded`);
+    - `prefix`: every activity whose id starts with it (a deleted Opportunity's purchases,
+      one per contact role: `won:<opportunity id>:`);
+    - `record_id` and/or `email`: every activity of that record, and every activity keyed
+      by that address alone (not pinned to a record), each kept only where its attributes
+      hold every (name, value) of `where` (a Mailchimp member's, in its own audience).
+    """
+
+    activity_id: str | None = None
+    prefix: str | None = None
+    record_id: str | None = None
+    email: str | None = None
+    where: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        ways = (self.activity_id, self.prefix, self.record_id or self.email)
+        if sum(way is not None and way != "" for way in ways) != 1:
+            raise ValueError("a withdrawal names an activity id, an id prefix or a contact")
 
 
 @dataclass(frozen=True)
@@ -182,6 +212,9 @@ class Gone:
 
     record_id: str
     merged_into: str | None = None
+    withdrawn: tuple[Withdrawn, ...] = ()
+    """Activities that went with it but are not keyed by its id (a Mailchimp member's,
+    keyed by its address): withdrawn in the transaction that retires the record."""
 
 
 @dataclass(frozen=True)

@@ -361,7 +361,8 @@ class Sync:
         found = [(list(page.contacts), list(page.activities)) for page in pages]
         fields = self.fields.get(system)
         ours = frozenset(fields.names.values()) if fields is not None else frozenset()
-        counts = self.store.save_pages(system, found, as_of, ours)
+        withdrawn = [list(page.withdrawn) for page in pages]
+        counts = self.store.save_pages(system, found, as_of, ours, withdrawn)
         for (contacts, activities), (changed, new) in zip(found, counts, strict=True):
             stats.contacts_changed += changed
             stats.contacts += len(contacts)
@@ -370,7 +371,8 @@ class Sync:
         for page in pages:
             if page.gone:
                 vanished = [(g.record_id, g.merged_into) for g in page.gone]
-                record_gone(self.store, system, vanished, as_of)
+                taken = [w for g in page.gone for w in g.withdrawn]
+                record_gone(self.store, system, vanished, as_of, taken)
         stats.stream_seconds["(storing)"] = (
             stats.stream_seconds.get("(storing)", 0.0) + time.perf_counter() - began
         )

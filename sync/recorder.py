@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 
-from connectors.protocol import WriteOutcome
+from connectors.protocol import Withdrawn, WriteOutcome
 from sync.store import StateStore
 from sync.vanished import record_gone
 
@@ -88,12 +88,14 @@ class OutcomeRecorder:
         failed: list[tuple[str, str, bool]] = []
         attempted: dict[str, Mapping[str, str]] = {}
         gone: list[tuple[str, str | None]] = []
+        taken: list[Withdrawn] = []
         for sent, outcome in group:
             written.update((r, sent[r]) for r in outcome.written)
             failed.extend((f.record_id, f.reason, f.retryable) for f in outcome.failed)
             attempted.update((f.record_id, sent[f.record_id]) for f in outcome.failed
                              if f.record_id in sent)  # fmt: skip
             gone.extend((g.record_id, g.merged_into) for g in outcome.gone)
+            taken.extend(w for g in outcome.gone for w in g.withdrawn)
         self.store.record_written(self.system, written, self.at)
         self.store.record_failures(self.system, failed, self.at, attempted)
-        record_gone(self.store, self.system, gone, self.at)
+        record_gone(self.store, self.system, gone, self.at, taken)

@@ -25,8 +25,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from connectors.protocol import Withdrawn
 from scoring import Activity, Contact, normalize_email
 from sync.dues import Marks, due_filter, mark_due_by
+from sync.identity import drop_leftover_persons
 from sync.people import People, moment
 from sync.readback import stored_people
 from sync.saving import keep_activities, keep_contacts, pulled_activities
@@ -51,6 +53,7 @@ from sync.schema import (
     written,
 )
 from sync.sqlite_files import new_sqlite_file, remove_sqlite_file, sqlite_pragmas
+from sync.withdrawals import persons_of, withdraw
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -221,13 +224,16 @@ class StateStore:
         pages: Sequence[tuple[Sequence[Contact], Sequence[Activity]]],
         at: datetime,
         ours: frozenset[str] = frozenset(),
+        withdrawn: Sequence[Sequence[Withdrawn]] = (),
     ) -> list[tuple[int, int]]:
         """Store pages of pulled (contacts, activities) in one transaction, each page as
         `save_contacts` then `save_activities` would, in order; for each page, how many
         contacts were new or changed and how many activities were new. Several pages in one
         transaction write the store's hot pages (the indexes' leaves) once, not once a page.
         A contact whose only news is in `ours` (the fields leadscore writes, read again
-        after a write) is stored as pulled and counts as no change."""
+        after a write) is stored as pulled and counts as no change. `withdrawn`, one entry
+        per page (or none), names activities the system took back: deleted right after the
+        page's own activities, their persons rescored (`sync.withdrawals`)."""
         kept = []
         for found, pulled in pages:
             contacts = [c for c in map(storable_contact, found) if c is not None]
@@ -239,7 +245,8 @@ class StateStore:
                 with self._writing, self.engine.begin() as connection:
                     counts: list[tuple[int, int]] = []
                     marks = Marks()
-                    for contacts, rows, revisable in kept:
+                    emptied: set[str] = set()
+                    for n, (contacts, rows, revisable) in enumerate(kept):
                         changed = (
                             keep_contacts(connection, system, contacts, at, ours) if contacts else 0
                         )
@@ -248,8 +255,12 @@ class StateStore:
                             if rows
                             else 0
                         )
+                        if n < len(withdrawn) and withdrawn[n]:
+                            emptied |= withdraw(connection, system, withdrawn[n], marks)[1]
                         counts.append((changed, new))
                     marks.mark(connection, system)
+                    if emptied:
+                        drop_leftover_persons(connection, persons_of(connection, emptied))
                 return counts
             except sa.exc.DBAPIError as error:
                 # Two processes storing the same people in another order: PostgreSQL aborts

@@ -4,6 +4,10 @@ A write that found them gone reports them (`WriteOutcome.gone`), and so does a p
 read them deleted (`Page.gone`: Salesforce's queryAll answers deleted records with their
 `MasterRecordId`).
 
+A record can take with it activities not keyed by its id (`Gone.withdrawn`: a Mailchimp
+member deleted for good, and the campaign activity of its address in its audience): they
+are withdrawn in the same transaction (`sync.withdrawals`).
+
 A merged record is re-pointed to the one it was merged into: its activities and former
 addresses follow the winner, and its own address becomes the winner's alias unless another
 record of the system holds it (`sync.identity.merge_record`), whether or not the store
@@ -21,24 +25,34 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from connectors.protocol import Withdrawn
+from sync.dues import Marks
 from sync.identity import drop_leftover_persons, merge_record, retire_record
 from sync.schema import activities, aliases, chunks, failures, forget_records, gone, identities
 from sync.schema import written as written_values
 from sync.store import StateStore
+from sync.withdrawals import persons_of, withdraw
 
 HOLDING = (identities, activities, aliases, written_values, failures)
 """The tables that may hold something of a record, keyed by (system, record_id)."""
 
 
 def record_gone(
-    store: StateStore, system: str, reported: Sequence[tuple[str, str | None]], at: datetime
+    store: StateStore,
+    system: str,
+    reported: Sequence[tuple[str, str | None]],
+    at: datetime,
+    withdrawn: Sequence[Withdrawn] = (),
 ) -> None:
     """Remember records the system no longer has: (record id, id merged into or None), and
-    re-point or retire what the store held of them, in one transaction."""
+    re-point or retire what the store held of them, in one transaction; with the activities
+    that went with them but are not keyed by their ids (`Gone.withdrawn`)."""
     reported = list(dict(reported).items())  # one row per record: the last report stands
     if not reported:
         return
     with store.writing(), store.engine.begin() as connection:
+        marks = Marks()
+        emptied = withdraw(connection, system, withdrawn, marks)[1] if withdrawn else set()
         ids = [record for record, _ in reported]
         forget_records(connection, gone, system, ids)
         rows = [
@@ -57,7 +71,8 @@ def record_gone(
                 left |= retire_record(connection, system, record)
             else:
                 left |= merge_record(connection, system, record, merged_into, at)
-        drop_leftover_persons(connection, left)
+        marks.mark(connection, system)
+        drop_leftover_persons(connection, left | persons_of(connection, emptied))
 
 
 def held_records(connection: sa.Connection, system: str, ids: Sequence[str]) -> set[str]:

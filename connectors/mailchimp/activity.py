@@ -56,7 +56,9 @@ campaigns whose counts moved, one email-activity call per 1,000 active recipient
 its mark (at least one), one per 1,000 unsubscribes and one for the abuse reports, each
 only for the counts that moved. The demo's world (130 sent campaigns, every one in the
 default rules' window) took 391 calls for an incremental pull with nothing new, and
-takes 2; a first pull takes 392 (the report list is the one more).
+takes 2; a first pull takes 392 (the report list is the one more), and one more per
+audience and 1,000 archived members once a page has activity (`archived`: the archived
+members' activity is passed over).
 
 Machine clicks: Mailchimp's report flags no click as a machine's (HubSpot's
 `filteredEvent` has no counterpart), so the engine's filter (`scoring/filters.py`) does

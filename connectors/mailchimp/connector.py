@@ -18,6 +18,7 @@ from typing import Any
 
 from connectors.attributes import AttributeMap
 from connectors.mailchimp.activity import pull_email_activity
+from connectors.mailchimp.archived import without_archived
 from connectors.mailchimp.attributes import MAILCHIMP_ATTRIBUTES
 from connectors.mailchimp.batch import write_batched
 from connectors.mailchimp.client import MAILCHIMP_TIMEOUT, MailchimpApi
@@ -115,11 +116,14 @@ class MailchimpConnector:
         if stream == "email_activity":
             oldest = self.history(EMAIL_TYPES)
             lists = audience_ids(self.api, self.audiences)
-            return pull_email_activity(self.api, lists, cursor, oldest, skipped=self.skipped)
+            pages = pull_email_activity(self.api, lists, cursor, oldest, skipped=self.skipped)
+            return without_archived(self.api, lists, pages)
         if stream == "orders":
             lists = audience_ids(self.api, self.audiences)
             oldest = self.history((ActivityType.PURCHASE,))
-            return pull_orders(self.api, lists, oldest, skipped=self.skipped)
+            return without_archived(
+                self.api, lists, pull_orders(self.api, lists, oldest, skipped=self.skipped)
+            )
         raise ValueError(f"Mailchimp has no stream {stream!r}; it has {', '.join(self.streams)}")
 
     def _noting_tags(self, pages: Iterator[Page]) -> Iterator[Page]:

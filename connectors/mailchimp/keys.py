@@ -30,6 +30,7 @@ import hashlib
 import re
 
 from connectors.errors import RecordIdError
+from connectors.protocol import Withdrawn
 
 MC = "mailchimp"
 """The system's name: the `source` of every record the Mailchimp connector makes."""
@@ -48,6 +49,13 @@ def member_key(list_id: str, email: str) -> str:
 def record_key(list_id: str, contact_id: str) -> str:
     """The record id of the member with `contact_id` in audience `list_id`."""
     return f"{list_id}:{contact_id}"
+
+
+def audience_activity(record: str, email: str | None, list_id: str) -> Withdrawn:
+    """Everything a member did in its audience, as the store holds it: its record's
+    activities, and those keyed by its address alone that carry its `list_id` (the same
+    address in another audience is another member, with activity of its own)."""
+    return Withdrawn(record_id=record, email=email, where=(("list_id", list_id),))
 
 
 MEMBER_ID = re.compile("[0-9a-zA-Z]{32}")

@@ -13,6 +13,21 @@ archived), `member_rating` (1 to 5), `tags` (their names), `vip`, `language`,
 `list_id`, `last_changed`; then the attribute mapping adds the rules' names.
 `timestamp_opt`, when the member confirmed its subscription, is a
 `newsletter_signup`; pending and transactional members have not opted in.
+
+An archived member (status `archived`: Mailchimp's DELETE of a member, "Archive a list
+member", SDK docstring of `lists.delete_list_member`) is still pulled, as a record with
+that status, but what it did in the audience no longer counts: the pull withdraws
+(`Page.withdrawn`) its record's activities and those keyed by its address alone that
+belong to its audience (`list_id`): its signup, the campaign activity, unsubscribes and
+abuse reports of the audience's campaigns, its store orders. The same address in another
+audience keeps its own. The address is the key because Mailchimp's reports name a
+member by address only (`keys`). Mailchimp itself keeps an archived contact's report
+data; leadscore scores the audience's members, and a marketer archives a contact to take
+it out of the audience. The activity streams pass over the activity of archived members
+too (`archived`), so what the reports still name is not stored again after the
+withdrawal. A member unarchived later is pulled again with its new status,
+but what was withdrawn comes back only with a full pull (`sync --full`), which reads
+every campaign in the rules' window again.
 """
 
 from __future__ import annotations
@@ -22,7 +37,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors.attributes import AttributeMap
-from connectors.mailchimp.keys import MC, MEMBER_ID, member_hash, record_key
+from connectors.mailchimp.keys import MC, MEMBER_ID, audience_activity, member_hash, record_key
+from connectors.protocol import Withdrawn
 from connectors.values import parse_time
 from scoring.records import Activity, ActivityType, Contact
 
@@ -42,6 +58,16 @@ def member_attributes(member: Mapping[str, Any]) -> dict[str, Any]:
         if member.get(key) not in (None, ""):
             values[key] = member[key]
     return values
+
+
+def archived_withdrawn(
+    member: Mapping[str, Any], contact: Contact, list_id: str
+) -> Withdrawn | None:
+    """What an archived member (`contact` its record) withdraws: its record's activities
+    and its address's in its audience; None for any other status."""
+    if member.get("status") != "archived":
+        return None
+    return audience_activity(contact.id, contact.email, list_id)
 
 
 def member_records(

@@ -43,9 +43,9 @@ from connectors.mailchimp.client import MailchimpApi
 from connectors.mailchimp.collections_walk import OVERLAP
 from connectors.mailchimp.in_order import in_order
 from connectors.mailchimp.keys import member_hash, split_member_key
-from connectors.mailchimp.members import member_records
+from connectors.mailchimp.members import archived_withdrawn, member_records
 from connectors.paging import dump_cursor
-from connectors.protocol import Page
+from connectors.protocol import Page, Withdrawn
 from connectors.values import finite_number, parse_time
 from scoring.records import Activity, Contact
 
@@ -183,9 +183,11 @@ def page_of(
     skipped: Counter[str],
 ) -> Page:
     """The contacts and signups of one page of members, without those already `seen`;
-    a member that is not an object or has neither id nor address is counted in `skipped`."""
+    a member that is not an object or has neither id nor address is counted in `skipped`.
+    An archived member withdraws its activity (`members.archived_withdrawn`)."""
     contacts: list[Contact] = []
     activities: list[Activity] = []
+    withdrawn: list[Withdrawn] = []
     for member in members:
         if not isinstance(member, dict):
             skipped["member"] += 1
@@ -200,8 +202,12 @@ def page_of(
             skipped["member"] += 1
             continue
         contacts.append(contact)
-        activities += signups
-    return Page("contacts", contacts, activities)
+        taken_back = archived_withdrawn(member, contact, list_id)
+        if taken_back is None:
+            activities += signups
+        else:
+            withdrawn.append(taken_back)
+    return Page("contacts", contacts, activities, withdrawn=withdrawn)
 
 
 def audience_walk(
@@ -278,7 +284,8 @@ def pull_members(
                 yield ready
             ready = page
         last = ready or Page("contacts")
-        yield Page("contacts", last.contacts, last.activities, dump_cursor(audiences=dict(marks)))
+        cursor = dump_cursor(audiences=dict(marks))
+        yield Page("contacts", last.contacts, last.activities, cursor, withdrawn=last.withdrawn)
     if counts:
         log.warning("Mailchimp members passed over: %s", dict(sorted(counts.items())))
         if skipped is not None:
@@ -311,6 +318,9 @@ def fetch_member(
             missing = error
             continue
         contact, activities = member_records(member, list_id, attributes)
+        taken_back = archived_withdrawn(member, contact, list_id)
+        if taken_back is not None:
+            return Page("contacts", [contact], withdrawn=[taken_back])
         return Page("contacts", [contact], activities)
     if missing is None:
         raise ValueError("no audience to look the address up in")

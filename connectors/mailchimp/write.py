@@ -85,6 +85,8 @@ class MemberWrite:
     """The body's `tags` of a stage change; None: no tag operation."""
     tags_hash: str = ""
     """What the tags endpoint takes: the subscriber hash (its reference names no other)."""
+    email: str | None = None
+    """The member's address, as the pull read it."""
 
     @property
     def path(self) -> str:
@@ -215,6 +217,7 @@ def member_writes(
             dict(write.values),
             tag_change(stage, known[list_id] | {STAGE_TAG + stage}) if stage is not None else None,
             keys.member_hash(write.email) if write.email else "",
+            write.email,
         )
         for write, list_id, member_hash, stage in planned
     ]
@@ -226,7 +229,9 @@ def settle(outcome: WriteOutcome, member: MemberWrite, status: int, detail: str)
     if 200 <= status < 300:
         outcome.written.append(member.record_id)
     elif status == 404:
-        outcome.gone.append(Gone(member.record_id))
+        # deleted for good: what the member did in the audience goes with it
+        taken = keys.audience_activity(member.record_id, member.email, member.list_id)
+        outcome.gone.append(Gone(member.record_id, withdrawn=(taken,)))
     else:
         retryable = status == 429 or status >= 500 or status == 0
         outcome.failed.append(WriteFailure(member.record_id, detail, retryable))

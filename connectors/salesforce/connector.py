@@ -41,6 +41,7 @@ from connectors.salesforce.pull import (
     pull_purchases,
     tasks,
 )
+from connectors.salesforce.records import member_withdrawn
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.setup import lead_statuses, setup_fields
 from connectors.salesforce.system import SF_CAPABILITIES
@@ -103,7 +104,7 @@ class SalesforceConnector:
                                self.converted)  # fmt: skip
         if stream == "campaign_members":
             return pull_activities(api, schema, stream, "CampaignMember", MEMBER_FIELDS, members,
-                                   state, lookback)  # fmt: skip
+                                   state, lookback, withdraw=member_withdrawn)  # fmt: skip
         if stream == "tasks":
             return pull_activities(api, schema, stream, "Task", TASK_FIELDS, tasks, state,
                                    lookback, ["WhoId != null"], revised=True)  # fmt: skip

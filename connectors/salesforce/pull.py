@@ -25,6 +25,23 @@ and Contacts is a queryAll (SOAP API Developer Guide, `queryAll()`: deleted and
 merged-away records, `IsDeleted`, `MasterRecordId`, while they are in the Recycle
 Bin, 15 days), so a record deleted since the cursor comes back `Gone`, merged into
 its `MasterRecordId` when a merge deleted it. A full pull reads live records only.
+
+Incremental pulls of campaign members, won Opportunities and their contact roles are
+queryAlls too, so that one deleted since the cursor takes back the activities it gave
+(`Page.withdrawn`). REST API Developer Guide, QueryAll
+(https://developer.salesforce.com/docs/platform/api-rest/guide/resources-queryall.md):
+"Unlike the Query resource, QueryAll returns records that are soft deleted due to a
+merge or delete. After these records are permanently removed from the recycle bin, you
+can no longer query them." Deleting moves SystemModstamp, so the stream's own
+`SystemModstamp >=` window finds them at no extra call. The other way Salesforce
+documents, sObject Get Deleted (`sobjects/{type}/deleted/?start=&end=`,
+https://developer.salesforce.com/docs/platform/api-rest/guide/resources-getdeleted.md),
+lists deleted ids with their `deletedDate` for "no more than 15 days previous", but is a
+call per object and run besides the query, and its delete log may be purged sooner ("a
+background process that runs every two hours purges records ... if the number of records
+is above a certain limit"); the queryAll costs nothing more and reads the Recycle Bin the
+Leads and Contacts already rely on. Both see a deletion for 15 days at most: a stream not
+pulled for longer misses it, and so does a full pull, which reads live records only.
 """
 
 from __future__ import annotations
@@ -35,7 +52,7 @@ from typing import Any
 
 from connectors.attributes import AttributeMap
 from connectors.paging import dump_cursor, follow
-from connectors.protocol import Gone, Page
+from connectors.protocol import Gone, Page, Withdrawn
 from connectors.salesforce.bulk_query import Records, query_pages
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.describe import Schema
@@ -43,9 +60,12 @@ from connectors.salesforce.records import (
     converted_to,
     event_activity,
     is_converted,
+    is_deleted,
     member_activities,
     person_of,
     purchase_activity,
+    purchase_prefix,
+    role_withdrawn,
     task_activity,
 )
 from connectors.salesforce.soql import in_chunks, select, soql_datetime, soql_ids
@@ -173,6 +193,7 @@ def fetch_people(
 
 
 ToActivities = Callable[[Mapping[str, Any]], Sequence[Activity]]
+ToWithdrawn = Callable[[Mapping[str, Any]], Sequence[Withdrawn]]
 
 
 def pull_activities(
@@ -186,18 +207,21 @@ def pull_activities(
     lookback: float,
     where: Sequence[str] = (),
     revised: bool = False,
+    withdraw: ToWithdrawn | None = None,
 ) -> Iterator[Page]:
     """One object's records changed since the cursor, as activities. With `revised` (its
     activities are revisable), an incremental pull is a queryAll: a record deleted since
     (`IsDeleted`) comes back as its activity with the outcome `deleted`, which replaces
-    the one stored (a cancelled meeting no longer counts once its time comes)."""
+    the one stored (a cancelled meeting no longer counts once its time comes). With
+    `withdraw`, too, and a record deleted since withdraws the activities it gave
+    (`Page.withdrawn`: a CampaignMember deleted with its member's sent and responded)."""
     present = schema.present(sobject, fields) if schema.fields(sobject) is not None else []
     if STAMP not in present:
         yield Page(stream)  # the org has no such object (or hides it): nothing, no cursor
         return
     cursor = dict(state)
     since = since_clause(state, "since", lookback)
-    deleted = revised and bool(since)
+    deleted = (revised or withdraw is not None) and bool(since)
     if deleted:
         present = [*present, *schema.present(sobject, ["IsDeleted"])]
     seen: set[str] = set()
@@ -207,12 +231,17 @@ def pull_activities(
     for records, settled in read:
         fresh = [r for r in records if str(r["Id"]) not in seen]
         seen.update(str(r["Id"]) for r in fresh)
+        withdrawn: list[Withdrawn] = []
+        if withdraw is not None and deleted:
+            withdrawn = [w for r in fresh if is_deleted(r) for w in withdraw(r)]
+            fresh = [r for r in fresh if not is_deleted(r)]
         activities = [a for r in fresh for a in to_activities(r)]
         latest = newest(latest, records)
         if settled:
             cursor["since"] = latest
         resume = dump_cursor(**cursor) if settled else None
-        yield Page(stream, activities=activities, cursor=dump_cursor(**cursor), resume=resume)
+        yield Page(stream, activities=activities, cursor=dump_cursor(**cursor), resume=resume,
+                   withdrawn=withdrawn)  # fmt: skip
 
 
 def members(record: Mapping[str, Any]) -> list[Activity]:
@@ -256,10 +285,14 @@ def pull_purchases(
         seen.update(a.id for a in fresh)
         return fresh
 
-    won_where = ["IsWon = true", *since_clause(state, "won", lookback)]
-    soql = select("Opportunity", ["Id", STAMP], won_where, ORDER)
-    for records in walk(api, "opportunities.query", soql):
-        ids = [str(r["Id"]) for r in records]
+    since = since_clause(state, "won", lookback)
+    deleted = bool(since)  # an incremental pull is a queryAll: deleted ones withdraw
+    won_fields = ["Id", STAMP, *(["IsDeleted"] if deleted else [])]
+    soql = select("Opportunity", won_fields, ["IsWon = true", *since], ORDER)
+    for records in walk(api, "opportunities.query", soql, deleted):
+        withdrawn = [Withdrawn(prefix=purchase_prefix(str(r["Id"])))
+                     for r in records if is_deleted(r)]  # fmt: skip
+        ids = [str(r["Id"]) for r in records if not is_deleted(r)]
         activities: list[Activity] = []
         for part in in_chunks(ids):
             where = [f"OpportunityId IN {soql_ids(part)}"]
@@ -267,11 +300,16 @@ def pull_purchases(
                 activities += once([a for r in found for a in purchases(r)])
                 cursor["roles"] = newest(cursor.get("roles"), found)
         cursor["won"] = newest(cursor.get("won"), records)
-        yield Page("opportunities", activities=activities, cursor=dump_cursor(**cursor))
+        yield Page("opportunities", activities=activities, cursor=dump_cursor(**cursor),
+                   withdrawn=withdrawn)  # fmt: skip
     if "won" not in state:
         return  # a first pull: every won Opportunity's roles were read above
     where = ["Opportunity.IsWon = true", *since_clause(state, "roles", lookback)]
-    for records in walk(api, "roles.query", select("OpportunityContactRole", roles, where, ORDER)):
+    fields = [*roles, *schema.present("OpportunityContactRole", ["IsDeleted"])]
+    soql = select("OpportunityContactRole", fields, where, ORDER)
+    for records in walk(api, "roles.query", soql, True):
         cursor["roles"] = newest(cursor.get("roles"), records)
-        activities = once([a for r in records for a in purchases(r)])
-        yield Page("opportunities", activities=activities, cursor=dump_cursor(**cursor))
+        withdrawn = [w for r in records if is_deleted(r) for w in role_withdrawn(r)]
+        activities = once([a for r in records if not is_deleted(r) for a in purchases(r)])
+        yield Page("opportunities", activities=activities, cursor=dump_cursor(**cursor),
+                   withdrawn=withdrawn)  # fmt: skip

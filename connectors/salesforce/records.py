@@ -19,7 +19,10 @@ Activities, by the Object Reference's fields, onto the canonical vocabulary:
 - a Task or Event deleted (`IsDeleted`, from queryAll) keeps its activity, with the
   `outcome` `deleted`;
 - a won Opportunity (`IsWon`), through each OpportunityContactRole: a `purchase`
-  of the role's Contact, at `CloseDate`, with its `amount`.
+  of the role's Contact, at `CloseDate`, with its `amount`;
+- a CampaignMember, a won Opportunity or a contact role deleted (`IsDeleted`, from
+  queryAll) withdraws the activities it gave (`Withdrawn`): the member's sent and
+  responded, the Opportunity's purchases (by the prefix of their ids), the role's one.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors.attributes import AttributeMap
+from connectors.protocol import Withdrawn
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
 from connectors.values import finite_number, label_of, parse_time
 from scoring.records import Activity, ActivityType, Contact
@@ -120,8 +124,8 @@ def member_activities(record: Mapping[str, Any]) -> Iterator[Activity]:
     created = parse_time(fields.get("CreatedDate"))
     member = str(fields["Id"])
     if kind == EMAIL_CAMPAIGN and created is not None:
-        yield Activity(person, ActivityType.EMAIL_SENT, created, id=f"cm:{member}:sent",
-                       attributes=attributes, source=SF_SOURCE)  # fmt: skip
+        yield Activity(person, ActivityType.EMAIL_SENT, created, id=member_activity_id(member,
+                       "sent"), attributes=attributes, source=SF_SOURCE)  # fmt: skip
     if fields.get("HasResponded") is True:
         responded = day_start(fields.get("FirstRespondedDate")) or parse_time(
             fields.get("SystemModstamp")
@@ -131,8 +135,47 @@ def member_activities(record: Mapping[str, Any]) -> Iterator[Activity]:
         answered = (
             ActivityType.EMAIL_CLICK if kind == EMAIL_CAMPAIGN else ActivityType.FORM_SUBMISSION
         )
-        yield Activity(person, answered, responded, id=f"cm:{member}:responded",
+        yield Activity(person, answered, responded, id=member_activity_id(member, "responded"),
                        attributes=attributes, source=SF_SOURCE)  # fmt: skip
+
+
+MEMBER_ACTIONS = ("sent", "responded")
+"""The activities a CampaignMember can give, by the last part of their ids."""
+
+
+def member_activity_id(member: str, action: str) -> str:
+    """The id of a CampaignMember's activity (`MEMBER_ACTIONS`)."""
+    return f"cm:{member}:{action}"
+
+
+def purchase_id(opportunity: str, person: str) -> str:
+    """The id of a won Opportunity's purchase by one of its contact roles' Contacts."""
+    return f"{purchase_prefix(opportunity)}{person}"
+
+
+def purchase_prefix(opportunity: str) -> str:
+    """What the ids of an Opportunity's purchases (one per contact role) start with."""
+    return f"won:{opportunity}:"
+
+
+def is_deleted(record: Mapping[str, Any]) -> bool:
+    """Whether a queryAll answered the record from the Recycle Bin."""
+    return record.get("IsDeleted") is True
+
+
+def member_withdrawn(record: Mapping[str, Any]) -> list[Withdrawn]:
+    """A deleted CampaignMember's activities (`is_deleted`), whichever it gave."""
+    member = str(record["Id"])
+    return [Withdrawn(member_activity_id(member, action)) for action in MEMBER_ACTIONS]
+
+
+def role_withdrawn(role: Mapping[str, Any]) -> list[Withdrawn]:
+    """A deleted contact role's purchase, if the role names its Opportunity and Contact."""
+    fields = flatten(role)
+    person, opportunity = _person(fields, "ContactId"), fields.get("OpportunityId")
+    if person is None or not opportunity:
+        return []
+    return [Withdrawn(purchase_id(str(opportunity), person))]
 
 
 def task_activity(record: Mapping[str, Any]) -> Activity | None:
@@ -200,5 +243,5 @@ def purchase_activity(role: Mapping[str, Any]) -> Activity | None:
     attributes: dict[str, Any] = {"opportunity": str(opportunity)}
     if amount is not None:
         attributes["amount"] = amount
-    return Activity(person, ActivityType.PURCHASE, closed, id=f"won:{opportunity}:{person}",
+    return Activity(person, ActivityType.PURCHASE, closed, id=purchase_id(str(opportunity), person),
                     attributes=attributes, source=SF_SOURCE, revisable=True)  # fmt: skip

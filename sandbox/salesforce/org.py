@@ -265,6 +265,22 @@ class Org:
         if self.commit_lag <= 0:
             table.deleted[row] = moment
         self._commit(table, row, values)
+        for child in self._cascaded(table.sobject.name, table.id(row)):
+            self.delete(child)
+
+    def _cascaded(self, sobject: str, record_id: str) -> list[str]:
+        """The records deleting `record_id` deletes with it: an Opportunity's contact roles
+        ("If you delete a parent object, you delete its children automatically", Apex
+        Developer Guide, "Deleting Records"; the roles go to the Recycle Bin beside it)."""
+        if sobject != "Opportunity":
+            return []
+        roles = self.table("OpportunityContactRole")
+        return [
+            roles.id(row)
+            for row in range(len(roles))
+            if row not in roles.deleted
+            and str(roles.record(row)["OpportunityId"] or "")[:15] == record_id[:15]
+        ]
 
     def merge(self, master_id: str, duplicate_ids: list[str]) -> None:
         """Merge up to two records into a master of the same type (Lead, Contact, Account): the

@@ -283,6 +283,30 @@ def test_a_won_deal_reaches_its_contact_through_the_contact_role(sf: Any) -> Non
     assert deal["CloseDate"] == "2026-10-12"
 
 
+def test_a_deleted_campaign_member_or_opportunity_is_answered_by_query_all_only(
+    sandbox: SalesforceSandbox, sf: Any
+) -> None:
+    member, *_ = sf.query("SELECT Id FROM CampaignMember WHERE Lead.Email = 'bob@globex.com'")[
+        "records"
+    ]
+    [deal] = sf.query("SELECT Id FROM Opportunity WHERE IsWon = true")["records"]
+    sandbox.delete(member["Id"])
+    sandbox.delete(deal["Id"])  # and its contact role with it
+
+    def answered(soql: str, deleted: bool) -> list[tuple[str, bool]]:
+        found = sf.query_all(soql, include_deleted=deleted)["records"]
+        return [(r["Id"], r["IsDeleted"]) for r in found]
+
+    members = f"SELECT Id, IsDeleted FROM CampaignMember WHERE Id = '{member['Id']}'"
+    deals = "SELECT Id, IsDeleted FROM Opportunity WHERE IsWon = true"
+    roles = "SELECT Id, IsDeleted, OpportunityId FROM OpportunityContactRole"
+    assert answered(members, False) == [] and answered(deals, False) == []
+    assert answered(members, True) == [(member["Id"], True)]
+    assert answered(deals, True) == [(deal["Id"], True)]
+    assert answered(roles, False) == []
+    assert [deleted for _, deleted in answered(roles, True)] == [True]
+
+
 def test_describe_declares_the_activity_and_lifecycle_fields(sf: Any) -> None:
     def fields(sobject: str) -> dict[str, dict[str, Any]]:
         return {f["name"]: f for f in getattr(sf, sobject).describe()["fields"]}

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from connectors.mailchimp.connector import MailchimpConnector
 from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES, STAGE_TAG
@@ -20,6 +21,7 @@ from scoring import RuleSet
 from scoring.loader import default_rules_text, parse_rules
 from sync import StateStore, Sync, SyncOptions
 from sync.fields import FieldMap
+from sync.schema import activities
 
 SIGNUP = """  - id: newsletter_signup
     label: newsletter signup
@@ -110,4 +112,89 @@ def test_a_full_then_incremental_sync_writes_fields_and_tags_and_creates_nobody(
     assert all(mailchimp.audience.row_of(e) is None for e in hashes[3:])
     assert all(len(t) <= 1 for t in stage_tags(mailchimp).values())  # old stage tags removed
     assert mailchimp.peak_connections <= 10
+    store.close()
+
+
+def campaign_activity(store: StateStore, address: str) -> list[str]:
+    """The ids of the Mailchimp activities the store keys by this address alone."""
+    with store.engine.connect() as connection:
+        query = sa.select(activities.c.activity_id).where(
+            activities.c.system == "mailchimp",
+            activities.c.record_id.is_(None),
+            activities.c.email == address,
+        )
+        return sorted(connection.execute(query).scalars())
+
+
+def test_an_archived_member_withdraws_its_activity_and_its_score_follows(
+    mailchimp: MailchimpSandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    at = datetime.fromtimestamp(mailchimp.epoch).astimezone()
+    run(mailchimp, rules, store, at, full=True)
+    audience = mailchimp.audience
+    live = [r for r in range(audience.size) if audience.status(r) != "archived"]
+    row = max(live, key=lambda r: (len(campaign_activity(store, audience.emails[r].lower())), r))
+    address = audience.emails[row].lower()
+    held = campaign_activity(store, address)
+    before = float(audience.member(row).merge_fields["LS_SCORE"])
+    assert held and before > 0
+
+    sandbox_client(mailchimp).lists.delete_list_member(mailchimp.list_id, address)
+    _, planned, written, failed = run(mailchimp, rules, store, at, full=False)
+
+    assert campaign_activity(store, address) == []
+    assert audience.status(row) == "archived"  # written to, and still archived
+    after = float(audience.member(row).merge_fields["LS_SCORE"])
+    assert after < before and failed == 0 and 1 <= written == planned
+    record = next(r for r, v in store.written_values("mailchimp").items() if r.startswith(
+        f"{mailchimp.list_id}:") and audience.row_of(r.split(":")[1]) == row)  # fmt: skip
+    assert float(store.written_values("mailchimp")[record]["LS_SCORE"]) == after
+    store.close()
+
+
+def test_a_member_deleted_for_good_is_found_by_the_next_write_and_takes_its_activity(
+    mailchimp: MailchimpSandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    at = datetime.fromtimestamp(mailchimp.epoch).astimezone()
+    run(mailchimp, rules, store, at, full=True)
+    audience = mailchimp.audience
+    live = [r for r in range(audience.size) if audience.status(r) == "subscribed"]
+    row = max(live, key=lambda r: (len(campaign_activity(store, audience.emails[r].lower())), r))
+    address = audience.emails[row].lower()
+    assert campaign_activity(store, address) and store.person_of(address) is not None
+
+    sandbox_client(mailchimp).lists.delete_list_member_permanent(mailchimp.list_id, address)
+    # scores decayed: a write is planned for the member, and finds it gone (404)
+    _, planned, written, failed = run(mailchimp, rules, store, at + timedelta(days=120), False)
+
+    assert failed == 0 and written == planned - 1
+    assert campaign_activity(store, address) == []
+    assert store.person_of(address) is None  # in Mailchimp alone: no one left to score
+    store.close()
+
+
+def test_a_member_archived_before_the_first_sync_brings_no_activity_whatever_the_order(
+    mailchimp: MailchimpSandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    audience = mailchimp.audience
+    first = StateStore(f"sqlite:///{tmp_path / 'first.db'}")
+    at = datetime.fromtimestamp(mailchimp.epoch).astimezone()
+    run(mailchimp, rules, first, at, full=True)
+    live = [r for r in range(audience.size) if audience.status(r) == "subscribed"]
+    row = max(live, key=lambda r: (len(campaign_activity(first, audience.emails[r].lower())), r))
+    address = audience.emails[row].lower()
+    assert campaign_activity(first, address)
+    sandbox_client(mailchimp).lists.delete_list_member(mailchimp.list_id, address)
+
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    run(mailchimp, rules, store, at, full=True)
+
+    # the campaign reports still name the address: the activity streams pass it over
+    assert campaign_activity(store, address) == []
+    archived = [audience.emails[r].lower() for r in range(audience.size)
+                if audience.status(r) == "archived"]  # fmt: skip
+    assert len(archived) > 1 and not any(campaign_activity(store, a) for a in archived)
+    first.close()
     store.close()

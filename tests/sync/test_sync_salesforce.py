@@ -245,3 +245,75 @@ def test_a_failed_query_job_leaves_every_cursor_and_the_next_run_reads_it_all(
     assert summary.status == "ok" and stats.written == len(people_of(box))
     assert stats.calls["leads.query.job"] == stats.calls["contacts.query.job"] == 1
     assert set(store.cursors("salesforce")) >= {"contacts", "campaign_members", "tasks"}
+
+
+def stored_ids(store: StateStore, record: str, prefix: str) -> list[str]:
+    """The ids of the activities the store holds of a record, of one kind (by id prefix)."""
+    with store.engine.connect() as connection:
+        query = sa.select(activities.c.activity_id).where(
+            activities.c.record_id == record, activities.c.activity_id.like(f"{prefix}%")
+        )
+        return sorted(connection.execute(query).scalars())
+
+
+def busiest(store: StateStore, box: SalesforceSandbox, prefix: str) -> str:
+    """The record with the most stored activities of one kind."""
+    return max(people_of(box), key=lambda r: (len(stored_ids(store, r, prefix)), r))
+
+
+def score_of(box: SalesforceSandbox, record: str) -> float:
+    written = stored_record(box, record)
+    assert written is not None
+    return float(written["Leadscore_Score__c"])
+
+
+def test_deleted_campaign_members_withdraw_their_activity_and_the_score_follows(
+    box: SalesforceSandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    sync.run(SyncOptions(full=True))
+    record = busiest(store, box, "cm:")
+    held = stored_ids(store, record, "cm:")
+    before = score_of(box, record)
+    members = sorted({key.split(":")[1] for key in held})
+    for member in members:
+        box.delete(member)
+
+    again = sync.run()
+
+    assert again.status == "ok"
+    assert stored_ids(store, record, "cm:") == []
+    after = score_of(box, record)
+    assert after < before
+    assert float(store.written_values("salesforce")[record]["Leadscore_Score__c"]) == after
+    assert record in {w.record_id for w in again.plan["salesforce"]}
+
+
+def test_a_deleted_won_opportunity_and_a_deleted_contact_role_withdraw_their_purchases(
+    box: SalesforceSandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    sync.run(SyncOptions(full=True))
+    record = busiest(store, box, "won:")
+    held = stored_ids(store, record, "won:")
+    assert held, "the world has won opportunities"
+    opportunity = held[0].split(":")[1]
+    with box.org_lock:
+        roles = box.org.table("OpportunityContactRole")
+        rows = [roles.record(row) for row in range(len(roles))]
+    others = [
+        r for r in rows
+        if r["ContactId"] != record and r["OpportunityId"] != opportunity
+        and f"won:{r['OpportunityId']}:{r['ContactId']}"
+        in stored_ids(store, str(r["ContactId"]), "won:")
+    ]  # fmt: skip
+    assert others, "the world has other contacts' roles of won opportunities"
+    role = others[0]
+    box.delete(opportunity)
+    box.delete(str(role["Id"]))  # another Contact's role alone
+
+    sync.run()
+
+    assert stored_ids(store, record, "won:") == held[1:]
+    gone = f"won:{role['OpportunityId']}:{role['ContactId']}"
+    assert gone not in stored_ids(store, str(role["ContactId"]), "won:")

@@ -1,0 +1,76 @@
+"""Activity of archived members, passed over by the activity streams.
+
+An archived member withdraws what it did in its audience when the members walk reads it
+(`members.archived_withdrawn`). Mailchimp keeps an archived contact's report data, so the
+campaign reports (and store orders) go on naming its address; the streams run side by side
+with the members walk, and activity stored after the withdrawal would stay. So the
+activity streams pass over the activity of the audience's archived members themselves, and
+the store ends the same whichever stream is stored first.
+
+The archived members are read once per pull of a stream, and only when a page has activity
+to hand over (an incremental pull with nothing new makes no call more): `status=archived`,
+the addresses alone, 1,000 a call (API reference, list members:
+https://mailchimp.com/developer/marketing/api/list-members/list-members-info/, `status`
+"The subscriber's status", one of which is archived).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from connectors.mailchimp.client import MailchimpApi
+from connectors.protocol import Page
+from scoring.records import Activity
+
+PAGE = 1000
+
+
+def archived_addresses(api: MailchimpApi, list_id: str) -> set[str]:
+    """The lower-cased addresses of the audience's archived members."""
+    found: set[str] = set()
+    offset = 0
+    while True:
+        data = api.call(
+            "lists.get_list_members_info",
+            list_id,
+            count=PAGE,
+            offset=offset,
+            status="archived",
+            fields=["members.email_address", "total_items"],
+        )
+        members = data.get("members")
+        members = members if isinstance(members, list) else []
+        for member in members:
+            address = member.get("email_address") if isinstance(member, dict) else None
+            if isinstance(address, str) and address.strip():
+                found.add(address.strip().lower())
+        offset += len(members)
+        total = data.get("total_items")
+        if len(members) < PAGE or (isinstance(total, int) and offset >= total):
+            return found
+
+
+def without_archived(
+    api: MailchimpApi, lists: Sequence[str], pages: Iterator[Page]
+) -> Iterator[Page]:
+    """The pages, less the activities of the audiences' archived members (by the activity's
+    `list_id` and address)."""
+    archived: dict[str, set[str]] | None = None
+    for page in pages:
+        if not page.activities:
+            yield page
+            continue
+        if archived is None:
+            archived = {list_id: archived_addresses(api, list_id) for list_id in lists}
+        kept = [a for a in page.activities if not _of_archived(a, archived)]
+        if len(kept) == len(page.activities):
+            yield page
+        else:
+            yield Page(page.stream, page.contacts, kept, page.cursor, page.resume, page.gone,
+                       page.withdrawn)  # fmt: skip
+
+
+def _of_archived(activity: Activity, archived: dict[str, set[str]]) -> bool:
+    address = (activity.contact_email or "").strip().lower()
+    members = archived.get(str(activity.attributes.get("list_id") or ""))
+    return bool(address) and members is not None and address in members

@@ -1,0 +1,117 @@
+"""Activities a pull found taken back (`connectors.protocol.Withdrawn`), deleted from the store.
+
+A system can take back an activity without taking back the person who did it: a Salesforce
+CampaignMember or won Opportunity deleted (read through queryAll with `IsDeleted`), a
+Mailchimp member archived with the campaign activity of its address. The connector names
+what went on the page that found it (`Page.withdrawn`); `StateStore.save_pages` runs
+`withdraw` inside the page's transaction, right after the page's own activities, so a
+process killed at any point leaves both or neither. The persons the deleted activities
+joined (by record, or by address for those keyed by address alone) go to the
+transaction's `Marks` and are rescored by the next run; a person left with no record and
+no activity is dropped at the end of the transaction (`sync.identity`). Naming an activity
+the store does not hold, or withdrawing one twice, does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from connectors.protocol import Withdrawn
+from scoring import normalize_email
+from sync.dues import Marks
+from sync.schema import activities, chunks, persons
+
+_COLUMNS = ("url", "campaign", "form", "amount")
+"""Attributes stored in columns of their own; the others are in `extra` (`split_attributes`)."""
+_FOUND = (
+    activities.c.activity_id,
+    activities.c.record_id,
+    activities.c.email,
+    *(activities.c[c] for c in _COLUMNS),
+    activities.c.extra,
+)
+
+
+def withdraw(
+    connection: Connection, system: str, withdrawn: Sequence[Withdrawn], marks: Marks
+) -> tuple[int, set[str]]:
+    """Delete the activities of `system` that `withdrawn` names; their persons go to
+    `marks`. Returns how many were deleted, and the addresses that lost address-keyed
+    activities (whose persons may be left with nothing: `persons_of`)."""
+    rows: dict[str, Any] = {}
+    exact = sorted({w.activity_id for w in withdrawn if w.activity_id})
+    for part in chunks(exact):
+        rows.update(_rows(connection, system, activities.c.activity_id.in_(part)))
+    for each in withdrawn:
+        if each.activity_id:
+            continue
+        if each.prefix:
+            pattern = _escaped(each.prefix) + "%"
+            found = _rows(connection, system, activities.c.activity_id.like(pattern, escape="\\"))
+        else:
+            found = _rows(connection, system, _of_contact(each.record_id, each.email))
+        rows.update((key, row) for key, row in found.items() if _holds(row, each.where))
+    if not rows:
+        return 0, set()
+    for part in chunks(sorted(rows)):
+        connection.execute(
+            sa.delete(activities).where(
+                activities.c.system == system, activities.c.activity_id.in_(part)
+            )
+        )
+    marks.records.update(r.record_id for r in rows.values() if r.record_id is not None)
+    addresses = {r.email for r in rows.values() if r.record_id is None and r.email}
+    marks.emails.update(addresses)
+    return len(rows), addresses
+
+
+def persons_of(connection: Connection, addresses: Iterable[str]) -> set[int]:
+    """The persons holding these addresses (to drop those left with nothing)."""
+    found: set[int] = set()
+    for part in chunks(sorted(set(addresses))):
+        query = sa.select(persons.c.id).where(persons.c.email.in_(part))
+        found.update(int(pid) for pid in connection.execute(query).scalars())
+    return found
+
+
+def _rows(connection: Connection, system: str, condition: sa.ColumnElement[bool]) -> dict[str, Any]:
+    query = sa.select(*_FOUND).where(activities.c.system == system, condition)
+    return {str(row.activity_id): row for row in connection.execute(query)}
+
+
+def _of_contact(record_id: str | None, email: str | None) -> sa.ColumnElement[bool]:
+    """A record's activities, and those keyed by the address alone."""
+    either: list[sa.ColumnElement[bool]] = []
+    if record_id:
+        either.append(activities.c.record_id == record_id)
+    address = normalize_email(email)
+    if address is not None:
+        either.append(sa.and_(activities.c.record_id.is_(None), activities.c.email == address))
+    return sa.or_(*either) if either else sa.false()
+
+
+def _escaped(text: str) -> str:
+    """`text` taken literally by LIKE (with ESCAPE '\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _holds(row: Any, where: Sequence[tuple[str, str]]) -> bool:
+    """Whether a stored activity's attributes hold every (name, value) of `where`."""
+    if not where:
+        return True
+    extra: dict[str, Any] | None = None
+    for name, value in where:
+        if name in _COLUMNS:
+            held = getattr(row, name)
+        else:
+            if extra is None:
+                extra = json.loads(row.extra or "{}")
+            held = extra.get(name)
+        if held is None or str(held) != value:
+            return False
+    return True
