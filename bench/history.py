@@ -41,8 +41,8 @@ def local_pass(url: str, at: float, full: bool, history: bool) -> dict[str, floa
     from sync import StateStore, Sync, SyncOptions, SyncSummary
     from sync.fields import FieldMap
     from sync.incremental import save_unplanned, save_written, score_due
-    from sync.pipeline import WritePlan
     from sync.schema import history as history_table
+    from sync.writing import WritePlan
 
     if not history:
         sync.incremental.record_landed = lambda *_args, **_kwargs: 0  # type: ignore[assignment]

@@ -28,11 +28,12 @@ if TYPE_CHECKING:
         SyncError,
     )
     from sync.fields import FieldMap
-    from sync.pipeline import Sync, WritePlan
+    from sync.pipeline import Sync
     from sync.settings import Settings, load_settings
     from sync.store import StateStore
     from sync.summary import SyncOptions, SyncSummary, SystemSummary
     from sync.trigger import Rescored
+    from sync.writing import WritePlan
 
 _HOMES = {
     "Explanation": "sync.app",
@@ -47,7 +48,7 @@ _HOMES = {
     "SyncError": "sync.errors",
     "FieldMap": "sync.fields",
     "Sync": "sync.pipeline",
-    "WritePlan": "sync.pipeline",
+    "WritePlan": "sync.writing",
     "Settings": "sync.settings",
     "load_settings": "sync.settings",
     "StateStore": "sync.store",

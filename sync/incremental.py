@@ -46,7 +46,8 @@ from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import written_of
 
 if TYPE_CHECKING:
-    from sync.pipeline import Sync, WritePlan, Written
+    from sync.pipeline import Sync, Written
+    from sync.writing import WritePlan
 
 
 @dataclass

@@ -37,7 +37,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from connectors.errors import ApiError, BudgetExhausted
@@ -62,7 +61,7 @@ from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
 from sync.trigger import drain_queue, pull_queued, settle_queue
 from sync.vanished import gone_records, record_gone
-from sync.writing import write_batches
+from sync.writing import WritePlan, write_batches
 
 log = logging.getLogger("leadscore.sync")
 
@@ -71,21 +70,6 @@ Progress = Callable[[str, int], None]
 
 Written = Mapping[str, Mapping[str, Mapping[str, str]]]
 """System -> record id -> the values last written there."""
-
-
-@dataclass
-class WritePlan:
-    """Per system, the write that brings each record up to date, in the order planned."""
-
-    writes: dict[str, dict[str, Write]] = field(default_factory=dict)
-
-    def of(self, system: str) -> list[Write]:
-        return list(self.writes.get(system, {}).values())
-
-    @property
-    def records(self) -> set[str]:
-        """Every record id planned, in any system."""
-        return {record for planned in self.writes.values() for record in planned}
 
 
 class Sync:

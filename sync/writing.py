@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,21 @@ if TYPE_CHECKING:
     from sync.pipeline import Sync
 
 log = logging.getLogger("leadscore.sync")
+
+
+@dataclass
+class WritePlan:
+    """Per system, the write that brings each record up to date, in the order planned."""
+
+    writes: dict[str, dict[str, Write]] = field(default_factory=dict)
+
+    def of(self, system: str) -> list[Write]:
+        return list(self.writes.get(system, {}).values())
+
+    @property
+    def records(self) -> set[str]:
+        """Every record id planned, in any system."""
+        return {record for planned in self.writes.values() for record in planned}
 
 
 def write_batches(
