@@ -19,10 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 from connectors.mailchimp.client import MailchimpApi
+from connectors.mailchimp.pull import PAGE
 from connectors.protocol import Page
 from scoring.records import Activity
-
-PAGE = 1000
 
 
 def archived_addresses(api: MailchimpApi, list_id: str) -> set[str]:
