@@ -144,6 +144,22 @@ def top_reasons(batch: ScoreBatch, row: int) -> str:
     return batch.reasons_text(row, limit=2, max_chars=REASONS_WIDTH) or "-"
 
 
+def labels(batch: ScoreBatch, kind: str) -> npt.NDArray[np.object_]:
+    """Each contact's stage or grade name (None where it has none), on whole columns."""
+    rules = batch.rules
+    names: list[str] = []
+    if kind == "stage":
+        codes = batch.stage_codes
+        names = [s.name for s in rules.stages.ladder] if rules.stages else []
+    else:
+        codes = batch.grade_codes
+        names = [b.grade for b in rules.grades.bands] if rules.grades else []
+    if codes is None or not names:
+        return np.full(len(batch), None, dtype=object)
+    # a code of -1 (none) reads the None put last
+    return np.array([*names, None], dtype=object)[codes]
+
+
 def compare(
     live: ScoreBatch,
     shadow: ScoreBatch,
@@ -159,13 +175,10 @@ def compare(
     live_scores = np.array([written_score(live, row) for row in range(size)], dtype=np.float64)
     shadow_scores = np.array([written_score(shadow, row) for row in range(size)], dtype=np.float64)
     live_ranks, shadow_ranks = average_ranks(live_scores), average_ranks(shadow_scores)
-    stages: Counter[str] = Counter()
-    grades = 0
-    for row in range(size):
-        before, after = live.stage(row), shadow.stage(row)
-        if before != after:
-            stages[f"{before or '-'} -> {after or '-'}"] += 1
-        grades += live.grade(row) != shadow.grade(row)
+    before, after = labels(live, "stage"), labels(shadow, "stage")
+    changed = np.flatnonzero(before != after).tolist()
+    stages = Counter(f"{before[i] or '-'} -> {after[i] or '-'}" for i in changed)
+    grades = int(np.count_nonzero(labels(live, "grade") != labels(shadow, "grade")))
     moved = np.abs(live_ranks - shadow_ranks)
     # the biggest moves first; among equal moves the better live score, then input order
     order = np.lexsort((np.arange(size), -live_scores, -moved))
@@ -190,7 +203,7 @@ def compare(
         spearman(live_scores, shadow_scores),
         sum(stages.values()),
         dict(stages.most_common()),
-        int(grades),
+        grades,
         movers,
     )
 

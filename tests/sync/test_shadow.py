@@ -96,6 +96,9 @@ stages:
   ladder:
     - {name: Prospect}
     - {name: Lead, when: {min: {total: 10}}}
+grades:
+  dimension: engagement
+  bands: [{grade: A, min: 10}, {grade: B}]
 """
 SHADOW = """
 rules:
@@ -106,6 +109,9 @@ stages:
   ladder:
     - {name: Prospect}
     - {name: Lead, when: {min: {total: 10}}}
+grades:
+  dimension: engagement
+  bands: [{grade: A, min: 10}, {grade: B}]
 """
 
 
@@ -132,6 +138,7 @@ def test_the_comparison_counts_stage_changes_and_lists_the_biggest_moves() -> No
     assert found.spearman == pytest.approx(1 - 6 * (4 + 1 + 1 + 0) / (4 * 15))
     assert found.stage_changes == 3  # c0 falls to Prospect, c1 and c2 rise to Lead
     assert found.stage_moves == {"Prospect -> Lead": 2, "Lead -> Prospect": 1}
+    assert found.grade_changes == 2  # opens (engagement) of 20 and 10 make c1 and c2 A
     assert [(m.email, m.live_rank, m.shadow_rank) for m in found.movers] == [
         ("p0@acme.io", 1.0, 3.0),  # moves by 2
         ("p1@acme.io", 2.0, 1.0),  # by 1, with a better live score than c2's
