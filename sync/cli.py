@@ -316,6 +316,9 @@ def sync(
             "ranking differs from the live rules'."
         ),
     ] = None,
+    shadow_top: Annotated[
+        int, typer.Option(min=0, help="With --shadow: how many of the biggest rank moves to list.")
+    ] = 10,
 ) -> None:
     """Pull changes, score, and write back only what changed."""
     import math
@@ -335,7 +338,7 @@ def sync(
     with progress_bars() as progress, opened(rules, progress) as application:
         options = SyncOptions(
             full=full, dry_run=dry_run, limit=limit, wait=max(0.0, wait), deadline=deadline,
-            shadow=shadow_rules, shadow_name=str(shadow),
+            shadow=shadow_rules, shadow_name=str(shadow), shadow_top=shadow_top,
         )  # fmt: skip
         summary = application.sync(options)
     if dry_run:

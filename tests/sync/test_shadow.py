@@ -272,13 +272,16 @@ def test_sync_prints_the_comparison_within_80_columns(
     shadow = tmp_path / "new.yaml"
     shadow.write_text(shadow_text(), "utf-8")
     assert runner.invoke(app, ["setup"], env=env).exit_code == 0
-    result = runner.invoke(app, ["sync", "--full", "--shadow", str(shadow)], env=env)
+    result = runner.invoke(
+        app, ["sync", "--full", "--shadow", str(shadow), "--shadow-top", "3"], env=env
+    )
 
     assert result.exit_code == 0, result.output
     text = result.stdout[result.stdout.index("shadow rules ") :]
     assert "rank correlation with the live rules (Spearman): 0." in text
     assert "biggest rank moves (live -> shadow):" in text
     assert all(len(line) <= 80 for line in text.splitlines())
+    assert text.count("      shadow: ") == 3
     # the run's summary JSON in the store holds the comparison
     store = StateStore(env["LEADSCORE_STATE_URL"])
     try:
@@ -288,3 +291,17 @@ def test_sync_prints_the_comparison_within_80_columns(
         store.close()
     assert json.loads(summary)["shadow"]["people"] == box.hubspot.contacts.size
     assert np.isfinite(json.loads(summary)["shadow"]["spearman"])
+
+
+def test_a_dry_run_compares_too_and_writes_nothing(
+    box: Sandbox, env: dict[str, str], tmp_path: Path
+) -> None:
+    shadow = tmp_path / "new.yaml"
+    shadow.write_text(shadow_text(), "utf-8")
+    before = box.hubspot.calls["contacts.batch_update"]
+    result = runner.invoke(app, ["sync", "--dry-run", "--shadow", str(shadow)], env=env)
+
+    assert result.exit_code == 0, result.output
+    assert "records would be written" in result.stdout
+    assert "rank correlation with the live rules (Spearman): 0." in result.stdout
+    assert box.hubspot.calls["contacts.batch_update"] == before
