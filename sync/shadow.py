@@ -18,7 +18,7 @@ from __future__ import annotations
 import textwrap
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -253,9 +253,7 @@ def score_shadow(
     batch, _ = score_people(job, people, as_of, written, rules=shadow)
     found = compare(live, batch, name=name, top=top, everyone=everyone)
     notes = [*unread_by_live(job.rules, shadow), *batch.notes]
-    return ShadowComparison(
-        **{**vars(found), "notes": notes, "seconds": time.perf_counter() - began}
-    )
+    return replace(found, notes=notes, seconds=time.perf_counter() - began)
 
 
 def clip(text: str, width: int) -> str:
