@@ -309,28 +309,43 @@ def sync(
             "stop writing at N; the next run takes up the rest (exit 3 when cut short).",
         ),
     ] = None,
+    shadow: Annotated[
+        Path | None,
+        typer.Option(
+            help="Score with this rule file too, write nothing from it, and print how its "
+            "ranking differs from the live rules'."
+        ),
+    ] = None,
+    shadow_top: Annotated[
+        int, typer.Option(min=0, help="With --shadow: how many of the biggest rank moves to list.")
+    ] = 10,
 ) -> None:
     """Pull changes, score, and write back only what changed."""
     import math
     import time
 
     from sync.report import print_plan, print_summary
+    from sync.shadow import print_shadow
     from sync.summary import SyncOptions
 
     if limit is not None and limit < 1:
         fail("--limit: expected a positive number")
     if max_seconds is not None and not (0 < max_seconds < math.inf):
         fail("--max-seconds: expected a positive number of seconds")
+    shadow_rules = None if shadow is None else rules_from(shadow)  # exit 2 before any call
     # The moment is taken before the settings are read: everything counts against it.
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     with progress_bars() as progress, opened(rules, progress) as application:
         options = SyncOptions(
-            full=full, dry_run=dry_run, limit=limit, wait=max(0.0, wait), deadline=deadline
-        )
+            full=full, dry_run=dry_run, limit=limit, wait=max(0.0, wait), deadline=deadline,
+            shadow=shadow_rules, shadow_name=str(shadow), shadow_top=shadow_top,
+        )  # fmt: skip
         summary = application.sync(options)
     if dry_run:
         print_plan(out, summary)
     print_summary(out, summary)
+    if summary.shadow is not None:
+        print_shadow(out, summary.shadow)
     if summary.status == "partial":
         raise typer.Exit(EXIT_PARTIAL)
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scoring import ActivityFrame, ScoreBatch, due_in, unparsed_numbers
+from scoring import ActivityFrame, RuleSet, ScoreBatch, due_in, unparsed_numbers
 from scoring import score as score_frames
 from sync.dues import (
     due_filter,
@@ -41,6 +41,7 @@ from sync.dues import (
 from sync.history import record_landed
 from sync.people import People
 from sync.readback import activity_columns
+from sync.shadow import score_shadow
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import written_of
@@ -77,20 +78,24 @@ def score_people(
     as_of: datetime,
     written: Written,
     notes: list[str] | None = None,
+    *,
+    rules: RuleSet | None = None,
 ) -> tuple[ScoreBatch, ActivityFrame]:
-    """These persons scored as of `as_of`, their stage floors read from `written`."""
+    """These persons scored as of `as_of` under the run's rules (or `rules`: the shadow
+    rules, `sync.shadow`), their stage floors read from `written`."""
+    ruleset = job.rules if rules is None else rules
     floor = reached_stages(
-        job.rules,
+        ruleset,
         people.contacts,
         people.records,
         written,
         job.fields,
         people.record_attributes,
     )
-    frame, activity_frame = people.frames(job.rules.contact_fields(), job.rules.activity_fields())
+    frame, activity_frame = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
     if notes is not None:
-        notes.extend(unparsed_numbers(job.rules, frame))
-    batch = score_frames(job.rules, frame, activity_frame, as_of, reached=floor)
+        notes.extend(unparsed_numbers(ruleset, frame))
+    batch = score_frames(ruleset, frame, activity_frame, as_of, reached=floor)
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
     return batch, activity_frame
@@ -116,6 +121,11 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     summary.rescored = len(people.contacts)
     batch, frame = score_people(job, people, as_of, written, summary.warnings)
     due = as_of.timestamp() + due_in(batch, frame, as_of)
+    if options.shadow is not None:  # the same people once more; nothing of it is kept
+        summary.shadow = score_shadow(
+            job, options.shadow, people, as_of, written, batch,
+            name=options.shadow_name, top=options.shadow_top, everyone=everyone,
+        )  # fmt: skip
     # the activities are let go once scored: what follows reads persons and records only
     del frame
     people = replace(people, columns=activity_columns([]))

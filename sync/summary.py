@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.protocol import SetupReport, Write
 from sync.errors import ConfigError
+
+if TYPE_CHECKING:
+    from scoring import RuleSet
+    from sync.shadow import ShadowComparison
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,13 @@ class SyncOptions:
     A serverless handler passes `time.monotonic()` plus the platform's remaining time
     less a safety margin. The run stops pulling in time to score and write what it
     stored, stops writing at the deadline, and ends "partial" (`sync/deadline.py`)."""
+    shadow: RuleSet | None = field(default=None, compare=False)
+    """Shadow rules: the people scored are scored again under them and the two compared
+    (`sync/shadow.py`); nothing of them is written or kept."""
+    shadow_name: str = "shadow"
+    """The shadow rule file's name, as the comparison shows it."""
+    shadow_top: int = 10
+    """How many of the people whose rank moves most the comparison lists."""
 
     def __post_init__(self) -> None:
         if self.deadline is not None and not math.isfinite(self.deadline):
@@ -84,6 +95,8 @@ class SyncSummary:
     stuck: list[str] = field(default_factory=list)
     """Streams ("hubspot deals") the deadline cut short that could not keep their place:
     the next run pulls them from the same cursor (`sync/resume.py`)."""
+    shadow: ShadowComparison | None = None
+    """Shadow rules' comparison with the live ones, when the run was given them."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -114,4 +127,5 @@ class SyncSummary:
                 }
                 for name, s in self.systems.items()
             },
+            **({} if self.shadow is None else {"shadow": self.shadow.as_dict()}),
         }

@@ -1,0 +1,296 @@
+"""Shadow rules: a second rule file scored beside the live one in the same run, and compared.
+
+    the run's people (loaded once, no second pull) -> the live rules -> the writes, as ever
+                                                   -> the shadow rules -> nothing written
+    both scores as written (whole points) -> ranks (ties share their mean rank)
+        -> Spearman's rank correlation, stage and grade changes, the biggest rank moves
+
+The shadow batch is scored from the same people, activities, moment and stage floors as
+the live one; nothing of it reaches a system, a cursor, a due moment or the history. A
+new rule set is so proven on the people it would score before it goes live. Writing the
+shadow score to fields of its own is not built: the store keeps one set of written
+values per record, which decides what a run writes next, and a second set would need
+its own diff, its own fields at setup and its own due moments.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import time
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+from rich.markup import escape
+
+from scoring import ACTIVITY_TYPES, RuleSet, ScoreBatch
+from sync.backtest_report import WIDTH
+from sync.fields import written_score
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from rich.console import Console
+
+    from sync.people import People
+    from sync.pipeline import Sync, Written
+
+
+@dataclass(frozen=True)
+class Mover:
+    """One person whose rank moves between the live and the shadow rules."""
+
+    person: str
+    email: str | None
+    live: int
+    shadow: int
+    """Each score as it is (or would be) written: whole points, -1000 when disqualified."""
+    live_rank: float
+    shadow_rank: float
+    """1 for the best score; tied scores share the mean of the ranks they span."""
+    live_reason: str
+    shadow_reason: str
+    """The top reasons of each score, as a CRM field shows them (`top_reasons`)."""
+
+    @property
+    def move(self) -> float:
+        """Ranks gained under the shadow rules (negative: lost)."""
+        return self.live_rank - self.shadow_rank
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "person": self.person,
+            "email": self.email,
+            "live_score": self.live,
+            "shadow_score": self.shadow,
+            "live_rank": self.live_rank,
+            "shadow_rank": self.shadow_rank,
+            "live_reason": self.live_reason,
+            "shadow_reason": self.shadow_reason,
+        }
+
+
+@dataclass(frozen=True)
+class ShadowComparison:
+    """How the shadow rules rank the people a run scored, against the live rules."""
+
+    name: str
+    """The shadow rule file, as given."""
+    people: int
+    everyone: bool
+    """Whether the run scored everyone in the store (else only who was due)."""
+    spearman: float | None
+    """Rank correlation of the two scores; None under two people or when one is constant."""
+    stage_changes: int
+    stage_moves: dict[str, int]
+    """"live -> shadow" stage -> how many people, most first."""
+    grade_changes: int
+    movers: list[Mover]
+    notes: list[str] = field(default_factory=list)
+    """What the shadow rules read that the live run did not pull."""
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rules": self.name,
+            "people": self.people,
+            "everyone": self.everyone,
+            "spearman": None if self.spearman is None else round(self.spearman, 4),
+            "stage_changes": self.stage_changes,
+            "stage_moves": dict(self.stage_moves),
+            "grade_changes": self.grade_changes,
+            "movers": [m.as_dict() for m in self.movers],
+            "notes": list(self.notes),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+def average_ranks(values: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """The rank of each value, 1 for the highest; tied values share the mean of their ranks."""
+    array = np.asarray(values, dtype=np.float64)
+    size = len(array)
+    if not size:
+        return np.zeros(0, dtype=np.float64)
+    order = np.argsort(-array, kind="stable")
+    ordered = array[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], size]
+    group = np.repeat(np.arange(len(starts)), ends - starts)
+    ranks = np.empty(size, dtype=np.float64)
+    ranks[order] = ((starts + 1 + ends) / 2.0)[group]
+    return ranks
+
+
+def spearman(a: npt.ArrayLike, b: npt.ArrayLike) -> float | None:
+    """Spearman's rank correlation (ties at their mean rank); None when it is not defined:
+    under two values, or one side all equal."""
+    left, right = average_ranks(a), average_ranks(b)
+    if len(left) < 2 or np.ptp(left) == 0 or np.ptp(right) == 0:
+        return None
+    left, right = left - left.mean(), right - right.mean()
+    return float((left @ right) / np.sqrt((left @ left) * (right @ right)))
+
+
+REASONS_WIDTH = WIDTH - len("      shadow: ")
+"""The characters a line of reasons holds beside its label."""
+
+
+def top_reasons(batch: ScoreBatch, row: int) -> str:
+    """The two reasons that moved the score most and the rest summed, as a CRM field
+    shows them (their points add up to the score; fewer reasons rather than a cut one
+    where they would not fit a line), or a dash."""
+    return batch.reasons_text(row, limit=2, max_chars=REASONS_WIDTH) or "-"
+
+
+def labels(batch: ScoreBatch, kind: str) -> npt.NDArray[np.object_]:
+    """Each contact's stage or grade name (None where it has none), on whole columns."""
+    rules = batch.rules
+    names: list[str] = []
+    if kind == "stage":
+        codes = batch.stage_codes
+        names = [s.name for s in rules.stages.ladder] if rules.stages else []
+    else:
+        codes = batch.grade_codes
+        names = [b.grade for b in rules.grades.bands] if rules.grades else []
+    if codes is None or not names:
+        return np.full(len(batch), None, dtype=object)
+    # a code of -1 (none) reads the None put last
+    return np.array([*names, None], dtype=object)[codes]
+
+
+def compare(
+    live: ScoreBatch,
+    shadow: ScoreBatch,
+    *,
+    name: str,
+    top: int = 10,
+    everyone: bool = True,
+) -> ShadowComparison:
+    """The two batches of the same people (in the same order) compared."""
+    if list(live.contact_ids) != list(shadow.contact_ids):
+        raise ValueError("the shadow batch must score the live batch's people in its order")
+    size = len(live)
+    live_scores = np.array([written_score(live, row) for row in range(size)], dtype=np.float64)
+    shadow_scores = np.array([written_score(shadow, row) for row in range(size)], dtype=np.float64)
+    live_ranks, shadow_ranks = average_ranks(live_scores), average_ranks(shadow_scores)
+    before, after = labels(live, "stage"), labels(shadow, "stage")
+    changed = np.flatnonzero(before != after).tolist()
+    stages = Counter(f"{before[i] or '-'} -> {after[i] or '-'}" for i in changed)
+    grades = int(np.count_nonzero(labels(live, "grade") != labels(shadow, "grade")))
+    moved = np.abs(live_ranks - shadow_ranks)
+    # the biggest moves first; among equal moves the better live score, then input order
+    order = np.lexsort((np.arange(size), -live_scores, -moved))
+    movers = [
+        Mover(
+            str(live.contact_ids[row]),
+            live.emails.value(row),
+            int(live_scores[row]),
+            int(shadow_scores[row]),
+            float(live_ranks[row]),
+            float(shadow_ranks[row]),
+            top_reasons(live, row),
+            top_reasons(shadow, row),
+        )
+        for row in order[: max(top, 0)].tolist()
+        if moved[row] > 0
+    ]
+    return ShadowComparison(
+        name,
+        size,
+        everyone,
+        spearman(live_scores, shadow_scores),
+        sum(stages.values()),
+        dict(stages.most_common()),
+        grades,
+        movers,
+    )
+
+
+def unread_by_live(live: RuleSet, shadow: RuleSet) -> list[str]:
+    """What the shadow rules read that the live run's pull does not bring: contact and
+    activity fields, and activities further back than the live rules look."""
+    notes = []
+    contact = [f for f in shadow.contact_fields() if f not in set(live.contact_fields())]
+    if contact:
+        notes.append(f"contact fields the live rules do not pull, blank here: {', '.join(contact)}")
+    activity = [f for f in shadow.activity_fields() if f not in set(live.activity_fields())]
+    if activity:
+        notes.append(
+            f"activity fields the live rules do not pull, blank here: {', '.join(activity)}"
+        )
+    further = []
+    for kind in ACTIVITY_TYPES:
+        before, after = live.horizon_days([kind]), shadow.horizon_days([kind])
+        if before is not None and after != 0 and (after is None or after > before):
+            further.append(str(kind))
+    if further:
+        notes.append(
+            "activities read further back than the live rules pull, "
+            f"older ones may be missing: {', '.join(further)}"
+        )
+    return notes
+
+
+def score_shadow(
+    job: Sync,
+    shadow: RuleSet,
+    people: People,
+    as_of: datetime,
+    written: Written,
+    live: ScoreBatch,
+    *,
+    name: str,
+    top: int,
+    everyone: bool,
+) -> ShadowComparison:
+    """The people the live rules just scored, scored again under `shadow` (same store
+    reading, moment and stage floors) and compared; nothing is written or saved."""
+    from sync.incremental import score_people
+
+    began = time.perf_counter()
+    batch, _ = score_people(job, people, as_of, written, rules=shadow)
+    found = compare(live, batch, name=name, top=top, everyone=everyone)
+    notes = [*unread_by_live(job.rules, shadow), *batch.notes]
+    return replace(found, notes=notes, seconds=time.perf_counter() - began)
+
+
+def clip(text: str, width: int) -> str:
+    """`text` within `width` characters, cut with an ellipsis."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def rank(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+
+
+def shadow_lines(found: ShadowComparison, top_stage_moves: int = 4) -> list[str]:
+    """The comparison as text within `WIDTH` columns."""
+    scope = "everyone" if found.everyone else "the people due this run (--full: everyone)"
+    lines = [clip(f"shadow rules {found.name}, on {found.people:,} people: {scope}", WIDTH)]
+    correlation = "n/a" if found.spearman is None else f"{found.spearman:.3f}"
+    lines.append(f"  rank correlation with the live rules (Spearman): {correlation}")
+    moves = ", ".join(f"{k} {n:,}" for k, n in list(found.stage_moves.items())[:top_stage_moves])
+    more = len(found.stage_moves) - top_stage_moves
+    moves += f", {more} more" if more > 0 else ""
+    moves = f" ({moves})" if moves else ""
+    lines.append(clip(f"  stage changes: {found.stage_changes:,}{moves}", WIDTH))
+    lines.append(f"  grade changes: {found.grade_changes:,}")
+    if found.movers:
+        lines.append("  biggest rank moves (live -> shadow):")
+    for mover in found.movers:
+        who = clip(mover.email or f"person {mover.person}", 34)
+        ranks = f"rank {rank(mover.live_rank)} -> {rank(mover.shadow_rank)}"
+        lines.append(clip(f"  {who:<34} {ranks:<22} score {mover.live} -> {mover.shadow}", WIDTH))
+        lines.append(clip(f"      live:   {mover.live_reason}", WIDTH))
+        lines.append(clip(f"      shadow: {mover.shadow_reason}", WIDTH))
+    for note in found.notes:
+        lines += textwrap.wrap(note, WIDTH, initial_indent="  note: ", subsequent_indent="    ")
+    return lines
+
+
+def print_shadow(console: Console, found: ShadowComparison) -> None:
+    """The comparison at the end of a sync's output."""
+    for line in shadow_lines(found):
+        console.print(escape(line), highlight=False, soft_wrap=True)
