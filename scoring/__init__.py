@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from scoring.rulecache import cached_data
     from scoring.rules import RuleSet
     from scoring.subsets import take_activities, take_contacts
+    from scoring.velocity import VELOCITY_BUCKETS, PastScores, VelocityBuckets, velocity_bucket
 
 _HOMES = {
     "score": "scoring.engine",
@@ -90,6 +91,9 @@ _HOMES = {
         "scoring.records",
     ),
     "RuleSet": "scoring.rules",
+    **dict.fromkeys(
+        ("VELOCITY_BUCKETS", "PastScores", "VelocityBuckets", "velocity_bucket"), "scoring.velocity"
+    ),
 }
 """Where each public name lives. Names are imported when first used, so that the record
 types (all a connector needs) and the rule loader (all `leadscore validate` needs) never
@@ -127,6 +131,7 @@ __all__ = [
     "ACTIVITY_TYPES",
     "SEPARATOR",
     "TYPE_CODES",
+    "VELOCITY_BUCKETS",
     "Activity",
     "ActivityFrame",
     "ActivityType",
@@ -139,12 +144,14 @@ __all__ = [
     "InputError",
     "MissingExtra",
     "NumericColumn",
+    "PastScores",
     "Problem",
     "Reason",
     "RuleFileError",
     "RuleSet",
     "ScoreBatch",
     "ScoringError",
+    "VelocityBuckets",
     "backtest_of",
     "cached_data",
     "calibrate_rules",
@@ -166,5 +173,6 @@ __all__ = [
     "take_activities",
     "take_contacts",
     "unparsed_numbers",
+    "velocity_bucket",
     "whole_points",
 ]

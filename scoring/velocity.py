@@ -72,7 +72,7 @@ def moved_within(moved: FloatArray, condition: VelocityCondition) -> BoolArray:
     return out
 
 
-def bucket(moved: float, buckets: VelocityBuckets) -> str | None:
+def velocity_bucket(moved: float, buckets: VelocityBuckets) -> str | None:
     """One contact's velocity as a bucket; None without a velocity."""
     if np.isnan(moved):
         return None

@@ -44,6 +44,7 @@ from sync.readback import activity_columns
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import written_of
+from sync.velocity import next_change, past_scores
 
 if TYPE_CHECKING:
     from sync.pipeline import Sync, Written
@@ -78,7 +79,8 @@ def score_people(
     written: Written,
     notes: list[str] | None = None,
 ) -> tuple[ScoreBatch, ActivityFrame]:
-    """These persons scored as of `as_of`, their stage floors read from `written`."""
+    """These persons scored as of `as_of`, their stage floors read from `written`, their
+    scores some days back (velocity) from the store's history."""
     floor = reached_stages(
         job.rules,
         people.contacts,
@@ -90,7 +92,12 @@ def score_people(
     frame, activity_frame = people.frames(job.rules.contact_fields(), job.rules.activity_fields())
     if notes is not None:
         notes.extend(unparsed_numbers(job.rules, frame))
-    batch = score_frames(job.rules, frame, activity_frame, as_of, reached=floor)
+    past = None
+    if job.rules.velocity_windows():
+        persons = [int(c.id) for c in people.contacts]
+        with job.store.engine.connect() as connection:
+            past = past_scores(connection, job.rules, persons, as_of.timestamp())
+    batch = score_frames(job.rules, frame, activity_frame, as_of, reached=floor, past=past)
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
     return batch, activity_frame
@@ -116,6 +123,10 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     summary.rescored = len(people.contacts)
     batch, frame = score_people(job, people, as_of, written, summary.warnings)
     due = as_of.timestamp() + due_in(batch, frame, as_of)
+    if job.rules.velocity_windows():  # a history row entering a window moves velocity
+        persons = [int(c.id) for c in people.contacts]
+        with job.store.engine.connect() as connection:
+            due = np.minimum(due, next_change(connection, job.rules, persons, as_of.timestamp()))
     # the activities are let go once scored: what follows reads persons and records only
     del frame
     people = replace(people, columns=activity_columns([]))

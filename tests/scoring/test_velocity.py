@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring import ActivityFrame, ContactFrame, InputError, RuleSet, ScoreBatch, score
-from scoring.velocity import COOLING, HEATING, STEADY, bucket
+from scoring.velocity import COOLING, HEATING, STEADY, velocity_bucket
 from tests.helpers import NOW, act, person, rules
 from tests.scoring.test_rule_files import problems
 
@@ -64,7 +64,7 @@ def test_the_bucket_reads_the_velocity_over_its_own_window() -> None:
 
     assert batch.velocity is not None
     assert batch.velocity[:3].tolist() == [10.0, 5.0, -10.0]
-    buckets = [bucket(float(v), RULES.velocity) for v in batch.velocity]  # type: ignore[arg-type]
+    buckets = [velocity_bucket(float(v), RULES.velocity) for v in batch.velocity]  # type: ignore[arg-type]
     assert buckets == [HEATING, STEADY, COOLING, None]
 
 
@@ -127,7 +127,7 @@ def test_buckets_split_at_their_thresholds(moved: float, heating: int, cooling: 
     ).velocity
     assert buckets is not None and buckets.days == 14 and not buckets.write
 
-    found = bucket(moved, buckets)
+    found = velocity_bucket(moved, buckets)
 
     assert found == (HEATING if moved >= heating else COOLING if moved <= cooling else STEADY)
 
