@@ -16,7 +16,8 @@ from scoring import RuleSet, load_rules
 from scoring.velocity import HEATING, STEADY, VelocityBuckets
 from sync import StateStore, SyncOptions
 from sync.fields import VELOCITY
-from sync.schema import history
+from sync.replay import replay
+from sync.schema import history, persons
 from sync.velocity import DAY_SECONDS, next_change, past_scores
 from tests.sync.test_sync_hubspot import RULES, fields, make_sync, writes
 
@@ -126,6 +127,13 @@ def test_a_rescore_on_request_reads_the_same_velocity_from_the_store(
         now[0] += timedelta(seconds=1)
         heated = app.rescore("hubspot:1")
         again = app.rescore("hubspot:1")
+        with app.store.engine.connect() as connection:
+            query = sa.select(persons.c.email).where(persons.c.id == first.person)
+            email = connection.execute(query).scalar_one()
+        replayed = replay(app.store, email, now[0]).batch  # explain --as-of: the same velocity
+
+    assert replayed.velocity is not None
+    assert replayed.velocity.tolist() == [replayed.total[0] - (first.score - 12)]
 
     assert first.written == heated.written == {"hubspot": ["1"]}
     assert again.written == {}  # the bucket holds: nothing to write
