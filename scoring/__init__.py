@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from scoring.rulecache import cached_data
     from scoring.rules import RuleSet
     from scoring.subsets import take_activities, take_contacts
-    from scoring.velocity import VELOCITY_BUCKETS, PastScores, VelocityBuckets, velocity_bucket
+    from scoring.velocity import PastScores
+    from scoring.velocity_rules import VELOCITY_BUCKETS, VelocityBuckets, velocity_bucket
 
 _HOMES = {
     "score": "scoring.engine",
@@ -91,8 +92,9 @@ _HOMES = {
         "scoring.records",
     ),
     "RuleSet": "scoring.rules",
+    "PastScores": "scoring.velocity",
     **dict.fromkeys(
-        ("VELOCITY_BUCKETS", "PastScores", "VelocityBuckets", "velocity_bucket"), "scoring.velocity"
+        ("VELOCITY_BUCKETS", "VelocityBuckets", "velocity_bucket"), "scoring.velocity_rules"
     ),
 }
 """Where each public name lives. Names are imported when first used, so that the record

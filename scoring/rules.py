@@ -19,7 +19,7 @@ from scoring.conditions import Conditions
 from scoring.measures import Absent, Bucket, measure_problems
 from scoring.records import ActivityType
 from scoring.ruletypes import MAX_DAYS, ActivityTypes, Amount, Days, LocatedError, Strict
-from scoring.velocity import VelocityBuckets, VelocityCondition, windows
+from scoring.velocity_rules import VelocityBuckets, VelocityCondition, windows
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_DIMENSIONS = frozenset({"total"})

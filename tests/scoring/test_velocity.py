@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from scoring import ActivityFrame, ContactFrame, InputError, RuleSet, ScoreBatch, score
-from scoring.velocity import COOLING, HEATING, STEADY, velocity_bucket
+from scoring.velocity_rules import COOLING, HEATING, STEADY, velocity_bucket
 from tests.helpers import NOW, act, person, rules
 from tests.scoring.test_rule_files import problems
 

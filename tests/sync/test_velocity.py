@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from sandbox import Sandbox
 from scoring import RuleSet, load_rules
-from scoring.velocity import HEATING, STEADY, VelocityBuckets
+from scoring.velocity_rules import HEATING, STEADY, VelocityBuckets
 from sync import StateStore, SyncOptions
 from sync.fields import VELOCITY
 from sync.replay import replay
