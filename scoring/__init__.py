@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     from scoring.rulecache import cached_data
     from scoring.rules import RuleSet
     from scoring.subsets import take_activities, take_contacts
+    from scoring.velocity import PastScores
+    from scoring.velocity_rules import VELOCITY_BUCKETS, VelocityBuckets, velocity_bucket
 
 _HOMES = {
     "score": "scoring.engine",
@@ -90,6 +92,10 @@ _HOMES = {
         "scoring.records",
     ),
     "RuleSet": "scoring.rules",
+    "PastScores": "scoring.velocity",
+    **dict.fromkeys(
+        ("VELOCITY_BUCKETS", "VelocityBuckets", "velocity_bucket"), "scoring.velocity_rules"
+    ),
 }
 """Where each public name lives. Names are imported when first used, so that the record
 types (all a connector needs) and the rule loader (all `leadscore validate` needs) never
@@ -127,6 +133,7 @@ __all__ = [
     "ACTIVITY_TYPES",
     "SEPARATOR",
     "TYPE_CODES",
+    "VELOCITY_BUCKETS",
     "Activity",
     "ActivityFrame",
     "ActivityType",
@@ -139,12 +146,14 @@ __all__ = [
     "InputError",
     "MissingExtra",
     "NumericColumn",
+    "PastScores",
     "Problem",
     "Reason",
     "RuleFileError",
     "RuleSet",
     "ScoreBatch",
     "ScoringError",
+    "VelocityBuckets",
     "backtest_of",
     "cached_data",
     "calibrate_rules",
@@ -166,5 +175,6 @@ __all__ = [
     "take_activities",
     "take_contacts",
     "unparsed_numbers",
+    "velocity_bucket",
     "whole_points",
 ]

@@ -29,6 +29,7 @@ from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
 from scoring.measuring import bucket_points, date_values, numeric_values, unit_points
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rules import Rule, RuleSet, StageCondition
+from scoring.velocity import PastScores, check_past, moved_within, velocity
 
 _DAY = 86_400.0
 Rows = npt.NDArray[np.intp]
@@ -43,6 +44,7 @@ def score(
     as_of: datetime | FloatArray,
     *,
     reached: Sequence[str | None] | None = None,
+    past: PastScores | None = None,
 ) -> ScoreBatch:
     """Score every contact of the frame as of the given moment.
 
@@ -55,11 +57,16 @@ def score(
     `reached`, one entry per contact row, is the stage scoring gave each contact
     before (None: none): the new stage is never lower, but unlike the ladder's
     `current_field` it does not make a sales-owned stage stick.
+
+    `past`, per window in days, is the score each contact row had that many days
+    before its moment (NaN: none; `scoring.velocity`): velocity is the total minus
+    it. History is the caller's to look up, never the engine's.
     """
     if reached is not None and len(reached) != len(contacts):
         raise InputError(
             f"reached stages: {len(reached)} given for {len(contacts)} contacts; one per contact"
         )
+    check_past(past, len(contacts))
     moment: float | FloatArray
     if isinstance(as_of, datetime):
         moment = ensure_utc(as_of).timestamp()
@@ -71,7 +78,7 @@ def score(
             )
         if not np.isfinite(moment).all():
             raise InputError("as_of: every contact's moment must be a finite time")
-    return _Run(rules, contacts, activities, moment, reached).result()
+    return _Run(rules, contacts, activities, moment, reached, past).result()
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class _Run:
     as_of: float | FloatArray
     """One moment for every contact, or one per contact row (epoch seconds)."""
     reached: Sequence[str | None] | None = None
+    past: PastScores | None = None
     _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
     _masks: dict[str, BoolArray] = field(default_factory=dict)
     _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
@@ -318,6 +326,10 @@ class _Run:
             mask &= self.bant[1].sum(axis=1) >= cond.bant_min
         if cond.contact is not None:
             mask &= self.contact_mask(cond.contact)
+        if cond.velocity is not None:
+            mask &= moved_within(
+                velocity(levels["total"], self.past, cond.velocity.days), cond.velocity
+            )
         if cond.any is not None:
             mask &= np.logical_or.reduce([self.holds(c, levels) for c in cond.any])
         for child in cond.all or []:
@@ -408,6 +420,9 @@ class _Run:
             bant_names=bant_names,
             bant_met=bant_met,
             notes=() if self.checks is None else self.checks.notes,
+            velocity=None
+            if rules.velocity is None
+            else velocity(total, self.past, rules.velocity.days),
         )
 
 

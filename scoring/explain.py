@@ -277,6 +277,9 @@ class ScoreBatch:
     notes: tuple[str, ...] = ()
     """What a person should know of how the batch was scored (a filter that stood down),
     each said once."""
+    velocity: FloatArray | None = None
+    """Per contact, the total's change over the rules' velocity window (`RuleSet.velocity`;
+    NaN: no score then), or None when the rules bucket no velocity."""
 
     def __len__(self) -> int:
         return len(self.total)

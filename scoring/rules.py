@@ -19,6 +19,7 @@ from scoring.conditions import Conditions
 from scoring.measures import Absent, Bucket, measure_problems
 from scoring.records import ActivityType
 from scoring.ruletypes import MAX_DAYS, ActivityTypes, Amount, Days, LocatedError, Strict
+from scoring.velocity_rules import VelocityBuckets, VelocityCondition, windows
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_DIMENSIONS = frozenset({"total"})
@@ -183,6 +184,9 @@ class StageCondition(Strict):
         None, ge=0, le=4, description="At least N of the BANT criteria are met."
     )
     contact: Conditions | None = Field(None, description="Conditions on contact attributes.")
+    velocity: VelocityCondition | None = Field(
+        None, description="The total moved by `min`..`max` points over the last `days` days."
+    )
     any: list[StageCondition] | None = Field(None, description="At least one of these holds.")
     all: list[StageCondition] | None = Field(None, description="Every one of these holds.")
 
@@ -308,6 +312,7 @@ class RuleSet(Strict):
     stages: StageLadder | None = None
     grades: Grades | None = None
     filters: Filters = Field(default_factory=Filters)
+    velocity: VelocityBuckets | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -318,6 +323,12 @@ class RuleSet(Strict):
             first = problems[0]
             raise LocatedError(first.path, str(first), others=problems[1:])
         return self
+
+    def velocity_windows(self) -> list[float]:
+        """The windows (days) over which the stages and the velocity bucket read velocity."""
+        ladder = self.stages.ladder if self.stages is not None else []
+        conditions = [c for s in ladder for c in stage_conditions(s.when)]
+        return windows([c.velocity for c in conditions if c.velocity], self.velocity)
 
     def dimension_of(self, rule: Rule) -> str:
         return rule.dimension or rule.default_dimension()

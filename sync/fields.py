@@ -35,16 +35,21 @@ from connectors.attributes import AttributeMap
 from connectors.protocol import Capabilities, FieldKind, FieldSpec, Held, Write
 from scoring import (
     SEPARATOR,
+    VELOCITY_BUCKETS,
     RuleSet,
     ScoreBatch,
+    VelocityBuckets,
     ensure_utc,
     format_reasons,
     number,
     reasons_key,
+    velocity_bucket,
     whole_points,
 )
 
 SCORED_AT = "scored_at"
+VELOCITY = "velocity"
+"""The velocity bucket's field, written only when the rules' `velocity` block says `write`."""
 DISQUALIFIED = "disqualified"
 REASONS_SHOWN = 3
 REASONS_MAX_CHARS = 1000
@@ -74,6 +79,8 @@ class FieldMap:
 
     specs: tuple[FieldSpec, ...]
     capabilities: Capabilities
+    buckets: VelocityBuckets | None = None
+    """The rules' velocity buckets, when their field is written."""
 
     @classmethod
     def for_rules(
@@ -110,6 +117,9 @@ class FieldMap:
             stages = tuple(stage.name for stage in rules.stages.ladder)
             kind: FieldKind = "enumeration" if capabilities.stage_ordered else "text"
             specs.append(spec("stage", "Lead stage", kind, about["stage"], stages))
+        if rules.velocity is not None and rules.velocity.write:
+            label, text = "Lead score velocity", about[VELOCITY]
+            specs.append(spec(VELOCITY, label, "enumeration", text, VELOCITY_BUCKETS))
         specs.append(spec(DISQUALIFIED, "Lead disqualified", "boolean", about[DISQUALIFIED]))
         specs.append(spec("reasons", "Lead score reasons", "text", about["reasons"]))
         specs.append(spec(SCORED_AT, "Lead scored at", "datetime", about[SCORED_AT]))
@@ -122,7 +132,8 @@ class FieldMap:
                     f"fields for {' and '.join(f.key for f in same)}: both would be named "
                     f"{same[0].name!r} in {capabilities.system}"
                 )
-        return cls(tuple(specs), capabilities)
+        written = rules.velocity if rules.velocity is not None and rules.velocity.write else None
+        return cls(tuple(specs), capabilities, written)
 
     @property
     def system(self) -> str:
@@ -164,6 +175,8 @@ class FieldMap:
             out[names["grade"]] = batch.grade(row) or ""
         if "stage" in names:
             out[names["stage"]] = batch.stage(row) or ""
+        if VELOCITY in names and batch.velocity is not None and self.buckets is not None:
+            out[names[VELOCITY]] = velocity_bucket(float(batch.velocity[row]), self.buckets) or ""
         if DISQUALIFIED in names:
             out[names[DISQUALIFIED]] = "true" if disqualified else "false"
         out[names["reasons"]] = written_reasons(batch, row, written, min(REASONS_MAX_CHARS, limit))
@@ -268,6 +281,13 @@ def descriptions(rules: RuleSet) -> dict[str, str]:
             for b in rules.grades.bands
         )
         out["grade"] = f"A letter for {rules.grades.dimension} alone: {bands}."
+    if rules.velocity is not None:
+        v = rules.velocity
+        out[VELOCITY] = (
+            f"How Lead score moved over the last {number(v.days)} days: heating up (up "
+            f"{number(v.heating)} or more), cooling (down {number(-v.cooling)} or more) or "
+            "steady; empty until a score that old is known."
+        )
     if rules.stages is not None:
         ladder = " > ".join(s.name for s in rules.stages.ladder)
         out["stage"] = (

@@ -45,6 +45,7 @@ from sync.shadow import score_shadow
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import written_of
+from sync.velocity import next_change, past_scores
 
 if TYPE_CHECKING:
     from sync.pipeline import Sync, Written
@@ -82,7 +83,8 @@ def score_people(
     rules: RuleSet | None = None,
 ) -> tuple[ScoreBatch, ActivityFrame]:
     """These persons scored as of `as_of` under the run's rules (or `rules`: the shadow
-    rules, `sync.shadow`), their stage floors read from `written`."""
+    rules, `sync.shadow`), their stage floors read from `written`, their scores some
+    days back (velocity) from the store's history."""
     ruleset = job.rules if rules is None else rules
     floor = reached_stages(
         ruleset,
@@ -95,7 +97,12 @@ def score_people(
     frame, activity_frame = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
     if notes is not None:
         notes.extend(unparsed_numbers(ruleset, frame))
-    batch = score_frames(ruleset, frame, activity_frame, as_of, reached=floor)
+    past = None
+    if ruleset.velocity_windows():
+        persons = [int(c.id) for c in people.contacts]
+        with job.store.engine.connect() as connection:
+            past = past_scores(connection, ruleset, persons, as_of.timestamp())
+    batch = score_frames(ruleset, frame, activity_frame, as_of, reached=floor, past=past)
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
     return batch, activity_frame
@@ -121,6 +128,10 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     summary.rescored = len(people.contacts)
     batch, frame = score_people(job, people, as_of, written, summary.warnings)
     due = as_of.timestamp() + due_in(batch, frame, as_of)
+    if job.rules.velocity_windows():  # a history row entering a window moves velocity
+        persons = [int(c.id) for c in people.contacts]
+        with job.store.engine.connect() as connection:
+            due = np.minimum(due, next_change(connection, job.rules, persons, as_of.timestamp()))
     if options.shadow is not None:  # the same people once more; nothing of it is kept
         summary.shadow = score_shadow(
             job, options.shadow, people, as_of, written, batch,

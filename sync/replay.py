@@ -20,6 +20,7 @@ from sync.errors import NotInStore
 from sync.history import SHORT, HistoryEntry, history_of, rule_version, rules_text
 from sync.people import People
 from sync.store import StateStore
+from sync.velocity import past_scores
 
 
 @dataclass(frozen=True)
@@ -89,5 +90,8 @@ def replay(
     if ladder is None or floor not in {stage.name for stage in ladder.ladder}:
         floor = None
     frame, activities = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
-    batch = score_frames(ruleset, frame, activities, at, reached=[floor] * len(people.contacts))
+    with store.engine.connect() as connection:  # velocity as the history stood then
+        past = past_scores(connection, ruleset, [person], at.timestamp())
+    reached = [floor] * len(people.contacts)
+    batch = score_frames(ruleset, frame, activities, at, reached=reached, past=past)
     return Replayed(batch, people, person, at, version, source, recorded)
