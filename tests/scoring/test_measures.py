@@ -297,3 +297,11 @@ def test_a_disqualifying_unit_rule_without_points_scores_0_however_many_units() 
     assert float(batch.total[0]) == 3
     assert bool(batch.disqualified[0])
     assert batch.reasons_text(0).startswith("DISQUALIFIED")
+
+
+def test_a_huge_value_is_shown_in_a_few_characters() -> None:
+    shown = _reasons(TIME_ON_SITE, person(time_on_site="1e308"))
+    assert shown == "+30 time on site (1e+308 s, capped at 30)"
+    assert _reasons(TIME_ON_SITE, person(time_on_site="123456789012")) == (
+        "+30 time on site (1.23457e+11 s, capped at 30)"
+    )
