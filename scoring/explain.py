@@ -48,7 +48,9 @@ def detail_of(rule: Rule, measure: float) -> str:
     if rule.absent is not None:
         return f"none in {number(rule.absent.days)} days"
     if rule.value is not None:
-        return f"{number(measure)} {rule.unit}" if rule.unit else number(measure)
+        # a typo's value (1e308) in six significant digits, not three hundred
+        shown = number(measure) if abs(measure) < 1e9 else f"{measure:.6g}"
+        return f"{shown} {rule.unit}" if rule.unit else shown
     return str(int(measure))
 
 

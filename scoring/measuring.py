@@ -65,6 +65,8 @@ def unit_points(values: FloatArray, per: float, points: float) -> tuple[FloatArr
     with np.errstate(invalid="ignore"):
         units = np.floor(values / per)
         fired = units >= 1  # NaN compares false
+    if points == 0:  # a disqualifying rule: infinitely many units times 0 would be NaN
+        return np.zeros(len(values)), fired
     return np.where(fired, units * points, 0.0), fired
 
 

@@ -149,9 +149,11 @@ def moved(before: HistoryEntry | None, after: HistoryEntry) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if after.score != before.score:
         out["score"] = after.score - before.score
-    for name, points in after.dimensions.items():
-        if points != before.dimensions.get(name, 0):
-            out[name] = points - before.dimensions.get(name, 0)
+    dropped = [name for name in before.dimensions if name not in after.dimensions]
+    for name in [*after.dimensions, *dropped]:  # a dropped dimension lost all its points
+        points, then = after.dimensions.get(name, 0), before.dimensions.get(name, 0)
+        if points != then:
+            out[name] = points - then
     for name in ("stage", "grade", "rules"):
         old, new = getattr(before, name), getattr(after, name)
         if old != new:

@@ -47,12 +47,12 @@ def withdraw(
     exact = sorted({w.activity_id for w in withdrawn if w.activity_id})
     for part in chunks(exact):
         rows.update(_rows(connection, system, activities.c.activity_id.in_(part)))
+    rows.update(_by_prefixes(connection, system, withdrawn))
     for each in withdrawn:
-        if each.activity_id:
+        if each.activity_id or (each.prefix and not each.where):
             continue
         if each.prefix:
-            pattern = _escaped(each.prefix) + "%"
-            found = _rows(connection, system, activities.c.activity_id.like(pattern, escape="\\"))
+            found = _rows(connection, system, _starting(each.prefix))
         else:
             found = _rows(connection, system, _of_contact(each.record_id, each.email))
         rows.update((key, row) for key, row in found.items() if _holds(row, each.where))
@@ -77,6 +77,32 @@ def persons_of(connection: Connection, addresses: Iterable[str]) -> set[int]:
         query = sa.select(persons.c.id).where(persons.c.email.in_(part))
         found.update(int(pid) for pid in connection.execute(query).scalars())
     return found
+
+
+def _by_prefixes(
+    connection: Connection, system: str, withdrawn: Sequence[Withdrawn]
+) -> dict[str, Any]:
+    """The activities the prefixes (without `where`) name, found in one query by the
+    prefix they share (every Opportunity an incremental pull finds no longer won names
+    one; most hold nothing), then each id checked against them."""
+    prefixes = tuple(sorted({w.prefix for w in withdrawn if w.prefix and not w.where}))
+    if not prefixes:
+        return {}
+    first, last = prefixes[0], prefixes[-1]  # sorted: what these share, all share
+    size = min(len(first), len(last))
+    size = next((i for i in range(size) if first[i] != last[i]), size)
+    shared = first[:size]
+    if not shared:  # no shared start: one query each rather than the whole system's
+        found: dict[str, Any] = {}
+        for prefix in prefixes:
+            found.update(_rows(connection, system, _starting(prefix)))
+        return found
+    rows = _rows(connection, system, _starting(shared))
+    return {key: row for key, row in rows.items() if key.startswith(prefixes)}
+
+
+def _starting(prefix: str) -> sa.ColumnElement[bool]:
+    return activities.c.activity_id.like(_escaped(prefix) + "%", escape="\\")
 
 
 def _rows(connection: Connection, system: str, condition: sa.ColumnElement[bool]) -> dict[str, Any]:

@@ -286,13 +286,15 @@ def pull_purchases(
         return fresh
 
     since = since_clause(state, "won", lookback)
-    deleted = bool(since)  # an incremental pull is a queryAll: deleted ones withdraw
-    won_fields = ["Id", STAMP, *(["IsDeleted"] if deleted else [])]
-    soql = select("Opportunity", won_fields, ["IsWon = true", *since], ORDER)
+    # An incremental pull is a queryAll of every Opportunity changed since: a deleted one,
+    # or one no longer won (reopened, or lost after all), withdraws its purchases.
+    deleted = bool(since)
+    won_fields = ["Id", STAMP, *(["IsDeleted", "IsWon"] if deleted else [])]
+    soql = select("Opportunity", won_fields, since or ["IsWon = true"], ORDER)
     for records in walk(api, "opportunities.query", soql, deleted):
-        withdrawn = [Withdrawn(prefix=purchase_prefix(str(r["Id"])))
-                     for r in records if is_deleted(r)]  # fmt: skip
-        ids = [str(r["Id"]) for r in records if not is_deleted(r)]
+        gone = [r for r in records if is_deleted(r) or r.get("IsWon") is False]
+        withdrawn = [Withdrawn(prefix=purchase_prefix(str(r["Id"]))) for r in gone]
+        ids = [str(r["Id"]) for r in records if not (is_deleted(r) or r.get("IsWon") is False)]
         activities: list[Activity] = []
         for part in in_chunks(ids):
             where = [f"OpportunityId IN {soql_ids(part)}"]

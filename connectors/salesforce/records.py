@@ -22,7 +22,8 @@ Activities, by the Object Reference's fields, onto the canonical vocabulary:
   of the role's Contact, at `CloseDate`, with its `amount`;
 - a CampaignMember, a won Opportunity or a contact role deleted (`IsDeleted`, from
   queryAll) withdraws the activities it gave (`Withdrawn`): the member's sent and
-  responded, the Opportunity's purchases (by the prefix of their ids), the role's one.
+  responded, the Opportunity's purchases (by the prefix of their ids), the role's one;
+  so does an Opportunity an incremental pull finds no longer won (`pull_purchases`).
 """
 
 from __future__ import annotations

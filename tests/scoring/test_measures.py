@@ -285,3 +285,23 @@ def test_the_example_of_the_rule_reference_validates_and_scores_as_it_says() -> 
     assert batch.reasons_text(0) == (
         "+20 early interest ×2 · +10 time on site (300 s) · +5 site visits (3) · +5 keen reader (3)"
     )
+
+
+def test_a_disqualifying_unit_rule_without_points_scores_0_however_many_units() -> None:
+    # 1e308 / 1e-300 overflows to infinitely many units; times 0 points that was NaN
+    text = (
+        "rules:\n  - {id: huge, value: tos, per: 1.0e-300, points: 0, cap: 5, disqualify: true}\n"
+        "  - {id: known, contact: {tos: {exists: true}}, points: 3}\n"
+    )
+    batch = score_one(rules(text), person(tos="1e308"), [])
+    assert float(batch.total[0]) == 3
+    assert bool(batch.disqualified[0])
+    assert batch.reasons_text(0).startswith("DISQUALIFIED")
+
+
+def test_a_huge_value_is_shown_in_a_few_characters() -> None:
+    shown = _reasons(TIME_ON_SITE, person(time_on_site="1e308"))
+    assert shown == "+30 time on site (1e+308 s, capped at 30)"
+    assert _reasons(TIME_ON_SITE, person(time_on_site="123456789012")) == (
+        "+30 time on site (1.23457e+11 s, capped at 30)"
+    )

@@ -314,3 +314,20 @@ def test_score_says_once_that_the_click_filter_stood_down_on_dates(tmp_path: Pat
     assert result.exit_code == 0, result.output
     assert unwrapped(result.stderr).count("machine-click filter stands down") == 1
     assert " 40 " in result.stdout
+
+
+def test_the_commands_the_starter_file_shows_have_every_required_option(tmp_path: Path) -> None:
+    import re
+    import shlex
+
+    import typer
+
+    assert run("init", str(tmp_path)).exit_code == 0
+    text = (tmp_path / "leadscore.yaml").read_text().replace("\\\n#", "")
+    shown = re.findall(r"^#\s+leadscore (calibrate|backtest)\b(.*)$", text, re.MULTILINE)
+    assert {name for name, _ in shown} == {"calibrate", "backtest"}
+    group = typer.main.get_command(app)
+    for name, rest in shown:
+        args = shlex.split(rest.split("#")[0])
+        command = group.commands[name]  # type: ignore[attr-defined]
+        command.make_context(name, args)  # a missing required option raises here

@@ -203,6 +203,14 @@ def test_moved_names_every_change_by_its_points_or_values() -> None:
     assert moved(after, after) == {}
 
 
+def test_moved_counts_a_dimension_the_new_rules_dropped_as_its_points_lost() -> None:
+    before = entry(40, "lead", {"fit": 15, "activity": 20, "engagement": 5})
+    after = entry(40, "lead", {"fit": 20, "activity": 20}, "b" * 64)
+
+    # the score is the same, yet 5 points moved from engagement (gone) to fit
+    assert moved(before, after) == {"fit": 5, "engagement": -5, "rules": ["a" * 64, "b" * 64]}
+
+
 def test_a_rule_set_given_without_a_file_is_kept_as_text_that_loads_back(rules: RuleSet) -> None:
     from scoring import parse_rules
     from sync.history import canonical_text

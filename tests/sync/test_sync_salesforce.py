@@ -317,3 +317,22 @@ def test_a_deleted_won_opportunity_and_a_deleted_contact_role_withdraw_their_pur
     assert stored_ids(store, record, "won:") == held[1:]
     gone = f"won:{role['OpportunityId']}:{role['ContactId']}"
     assert gone not in stored_ids(store, str(role["ContactId"]), "won:")
+
+
+def test_an_opportunity_no_longer_won_withdraws_its_purchases(
+    box: SalesforceSandbox, rules: RuleSet, store: StateStore
+) -> None:
+    sync = make_sync(box, rules, store)
+    sync.run(SyncOptions(full=True))
+    record = busiest(store, box, "won:")
+    held = stored_ids(store, record, "won:")
+    assert held, "the world has won opportunities"
+    opportunity = held[0].split(":")[1]
+    with box.org_lock:
+        located = box.org.locate(opportunity)
+        assert located is not None
+        box.org.apply(*located, {"StageName": "Closed Lost"})  # reopened and lost after all
+
+    sync.run()
+
+    assert stored_ids(store, record, "won:") == held[1:]

@@ -134,6 +134,29 @@ def test_a_prefix_withdraws_every_purchase_of_a_deleted_opportunity(store: State
     assert due_now(store) == {"ann@acme.io", "bob@acme.io"}
 
 
+def test_many_prefixes_are_looked_up_in_one_query(store: StateStore) -> None:
+    # an incremental pull withdraws every Opportunity changed and not won: most hold nothing
+    store.save_contacts(SF, [Contact("003A", email="ann@acme.io")], NOW)
+    store.save_activities(SF, [member("003A", ActivityType.PURCHASE, "won:006X:003A"),
+                               member("003A", ActivityType.PURCHASE, "won:006X1:003A"),
+                               member("003A", ActivityType.PURCHASE, "won:006Y:003A")])  # fmt: skip
+    withdrawn = [Withdrawn(prefix=f"won:006{n}:") for n in ["X", "Y", *range(200)]]
+    selects: list[str] = []
+
+    def count(conn, cursor, statement, *_) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "activities" in statement:
+            selects.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        save(store, SF, withdrawn)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", count)
+
+    assert held(store, SF) == {"won:006X1:003A"}
+    assert len([q for q in selects if "LIKE" in q.upper()]) == 1
+
+
 def campaign(ident: str, address: str, list_id: str) -> Activity:
     return Activity("", ActivityType.EMAIL_CLICK, days_ago(2), id=ident, contact_email=address,
                     attributes={"list_id": list_id, "campaign": "c1"})  # fmt: skip
