@@ -75,6 +75,8 @@ class Rule(Strict):
     disqualify: bool = Field(False, description="A match disqualifies the contact.")
     value: str | None = Field(
         None,
+        min_length=1,
+        max_length=200,
         description="Numeric contact field this rule measures, with `per` or `buckets` "
         "(e.g. time_on_site); a missing or non-numeric value gives no points.",
     )
@@ -97,6 +99,7 @@ class Rule(Strict):
     )
     min_count: int | None = Field(
         None,
+        strict=True,
         ge=1,
         le=1_000_000,
         description="The points, once, when at least this many activities match.",
@@ -106,6 +109,8 @@ class Rule(Strict):
     )
     since: str | None = Field(
         None,
+        min_length=1,
+        max_length=200,
         description="Contact date field (e.g. created_at): `window_days` then counts "
         "activities 0 to N days after it, instead of back from the scoring moment.",
     )

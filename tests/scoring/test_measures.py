@@ -185,6 +185,18 @@ def test_the_fields_the_new_rules_read_are_pulled_and_their_horizons_known() -> 
 
 
 BAD = [
+    (
+        "{id: a, value: '', per: 1, points: 1, cap: 3}",
+        "rules[0].value: String should have at least 1",
+    ),
+    (
+        "{id: a, activity: page_view, min_count: true, points: 3}",
+        "rules[0].min_count: Input should be a valid integer",
+    ),
+    (
+        "{id: a, activity: page_view, since: '', window_days: 3, points: 1}",
+        "rules[0].since: String should have at least 1",
+    ),
     ("{id: a, value: x, per: 0, points: 1, cap: 3}", "rules[0].per: Input should be greater"),
     ("{id: a, value: x, per: 5, points: 1}", "rules[0].per: `per` needs a `cap`"),
     ("{id: a, value: x, points: 1}", "rules[0].value: `value` needs either `per`"),
