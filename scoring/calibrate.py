@@ -14,6 +14,7 @@ the `calibrate` extra).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,9 +22,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.candidates import Candidate, all_candidates, default_dimension, features
+from scoring.candidates import (
+    Candidate,
+    all_candidates,
+    bucket_rule,
+    default_dimension,
+    features,
+)
 from scoring.errors import InputError, ScoringError
 from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
+from scoring.measuring import bucket_points, numeric_values
 from scoring.metrics import roc_auc
 from scoring.rules import RuleSet
 
@@ -57,6 +65,8 @@ class FittedRule:
     converted: int
     lift: float
     """Conversion rate of the contacts it matches over the base rate."""
+    buckets: tuple[tuple[int, float], ...] = ()
+    """For a `buckets` rule, the support and lift of each bucket."""
 
 
 @dataclass(frozen=True)
@@ -115,11 +125,14 @@ def calibrate_rules(
     matrix = matrix[:, kept]
     if not candidates:
         raise InputError("no candidate rule tells the contacts apart")
-    weights, strength, relaxed, cv_auc, folds = _sparse_fit(matrix, outcome, times, max_rules, seed)
+    groups = [c.column or c.id for c in candidates]
+    weights, strength, relaxed, cv_auc, folds = _sparse_fit(
+        matrix, outcome, times, _rule_count(groups), max_rules, seed
+    )
     exact = matrix @ weights
     target, points = _whole_points(matrix, weights, outcome)
     scores = matrix @ points
-    fitted = _fitted_rules(current, candidates, matrix, points, outcome)
+    fitted = _fitted_rules(current, candidates, matrix, points, outcome, contacts)
     by_dimension = {name: np.zeros(len(outcome)) for name in current.dimensions}
     for index in np.flatnonzero(points).tolist():
         by_dimension[_dimension(current, candidates[index])] += matrix[:, index] * points[index]
@@ -193,8 +206,23 @@ def _splits(
     return usable, kind
 
 
+def _rule_count(groups: list[str]) -> Callable[[FloatArray], int]:
+    """How many rules weights make in the file: the non-zero columns, those of one numeric
+    column (its buckets and steps, written as one `buckets` rule) counted once."""
+
+    def count(weights: FloatArray) -> int:
+        return len({groups[i] for i in np.flatnonzero(weights).tolist()})
+
+    return count
+
+
 def _sparse_fit(
-    matrix: FloatArray, outcome: BoolArray, times: FloatArray | None, max_rules: int, seed: int
+    matrix: FloatArray,
+    outcome: BoolArray,
+    times: FloatArray | None,
+    rule_count: Callable[[FloatArray], int],
+    max_rules: int,
+    seed: int,
 ) -> tuple[FloatArray, float, bool, float, str]:
     """Per-unit weights of the fit with the best cross-validated AUC among those that
     keep at most `max_rules` rules: an L1 fit, or its rules refitted with a light L2
@@ -207,7 +235,7 @@ def _sparse_fit(
     lowest = float(svm.l1_min_c(scaled, outcome, loss="log"))
     best: tuple[float, float, bool] | None = None
     for strength in (lowest * np.logspace(0.05, 3, C_STEPS)).tolist():
-        kept = np.count_nonzero(_weights(linear_model, scaled, outcome, strength, False, seed))
+        kept = rule_count(_weights(linear_model, scaled, outcome, strength, False, seed))
         if kept > max_rules:
             break
         if not kept:
@@ -282,12 +310,28 @@ def _fitted_rules(
     matrix: FloatArray,
     points: FloatArray,
     outcome: BoolArray,
+    contacts: ContactFrame,
 ) -> list[FittedRule]:
+    """The rules with points, those of one numeric column's buckets and steps joined into
+    one `buckets` rule when there are several."""
     base = float(outcome.mean())
     declared = list(current.dimensions)
+    chosen = np.flatnonzero(points).tolist()
+    columns: dict[str, list[int]] = {}
+    for index in chosen:
+        if candidates[index].column is not None:
+            columns.setdefault(str(candidates[index].column), []).append(index)
+    taken = [c.id for c in candidates]
     found = []
-    for index in np.flatnonzero(points).tolist():
+    for index in chosen:
         candidate = candidates[index]
+        group = columns.get(candidate.column or "", [])
+        if len(group) > 1:
+            if index != group[0]:
+                continue
+            joined = bucket_rule([(candidates[i], int(points[i])) for i in group], taken)
+            found.append(_bucket_fit(current, joined, contacts, outcome))
+            continue
         matched = matrix[:, index] != 0
         support = int(matched.sum())
         won = int(outcome[matched].sum())
@@ -303,6 +347,34 @@ def _fitted_rules(
         )
     found.sort(key=lambda r: (declared.index(r.dimension), -abs(r.points)))
     return found
+
+
+def _bucket_fit(
+    current: RuleSet, joined: Candidate, contacts: ContactFrame, outcome: BoolArray
+) -> FittedRule:
+    """A `buckets` rule as fitted: its largest points (in absolute value, for the order),
+    and the support and lift of each of its buckets."""
+    assert joined.value is not None and joined.buckets is not None
+    values = numeric_values(contacts.columns.get(joined.value), len(outcome))
+    base = float(outcome.mean())
+    parts = []
+    for bucket in joined.buckets:
+        _, inside = bucket_points(values, [bucket])
+        support = int(inside.sum())
+        won = int(outcome[inside].sum())
+        parts.append((support, (won / support) / base if support else float("nan")))
+    matched = bucket_points(values, list(joined.buckets))[1]
+    support = int(matched.sum())
+    won = int(outcome[matched].sum())
+    return FittedRule(
+        joined,
+        max((p for _, _, p in joined.buckets), key=abs),
+        _dimension(current, joined),
+        support,
+        won,
+        (won / support) / base if support else float("nan"),
+        tuple(parts),
+    )
 
 
 def _dimension(current: RuleSet, candidate: Candidate) -> str:

@@ -149,7 +149,8 @@ def _rule_lines(data: dict[str, Any]) -> list[str]:
     """A rule as a YAML list item, one line per field (conditions in flow style)."""
     lines: list[str] = []
     for index, (key, value) in enumerate(data.items()):
-        for line in _dump({key: value}, flow=isinstance(value, dict)).splitlines():
+        flow = isinstance(value, dict | list)
+        for line in _dump({key: value}, flow=flow).splitlines():
             lines.append(("  - " if index == 0 and not lines else "    ") + line)
     return lines
 
@@ -162,7 +163,11 @@ def _support(rule: FittedRule, fit: Calibration) -> str:
     n = len(fit.scores)
     share = rule.support / n * 100
     shown = f"{share:.0f}" if share >= 1 else f"{share:.1f}"
-    return f"# converts {rule.lift:.1f}x the base rate, {rule.support:,} leads ({shown} %)"
+    said = f"# converts {rule.lift:.1f}x the base rate, {rule.support:,} leads ({shown} %)"
+    if not rule.buckets:
+        return said
+    lifts = ", ".join(f"{lift:.1f}x ({support:,})" for support, lift in rule.buckets)
+    return f"{said} in its buckets; by bucket {lifts}"
 
 
 def _threshold_comment(what: str, found: Any, measure: str) -> list[str]:
