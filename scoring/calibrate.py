@@ -14,7 +14,6 @@ the `calibrate` extra).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,6 +66,9 @@ class FittedRule:
     """Conversion rate of the contacts it matches over the base rate."""
     buckets: tuple[tuple[int, float], ...] = ()
     """For a `buckets` rule, the support and lift of each bucket."""
+    terms: int = 1
+    """Fitted columns the rule holds (a `buckets` rule: its column's buckets and steps),
+    each counted towards `max_rules`."""
 
 
 @dataclass(frozen=True)
@@ -125,10 +127,7 @@ def calibrate_rules(
     matrix = matrix[:, kept]
     if not candidates:
         raise InputError("no candidate rule tells the contacts apart")
-    groups = [c.column or c.id for c in candidates]
-    weights, strength, relaxed, cv_auc, folds = _sparse_fit(
-        matrix, outcome, times, _rule_count(groups), max_rules, seed
-    )
+    weights, strength, relaxed, cv_auc, folds = _sparse_fit(matrix, outcome, times, max_rules, seed)
     exact = matrix @ weights
     target, points = _whole_points(matrix, weights, outcome)
     scores = matrix @ points
@@ -206,23 +205,8 @@ def _splits(
     return usable, kind
 
 
-def _rule_count(groups: list[str]) -> Callable[[FloatArray], int]:
-    """How many rules weights make in the file: the non-zero columns, those of one numeric
-    column (its buckets and steps, written as one `buckets` rule) counted once."""
-
-    def count(weights: FloatArray) -> int:
-        return len({groups[i] for i in np.flatnonzero(weights).tolist()})
-
-    return count
-
-
 def _sparse_fit(
-    matrix: FloatArray,
-    outcome: BoolArray,
-    times: FloatArray | None,
-    rule_count: Callable[[FloatArray], int],
-    max_rules: int,
-    seed: int,
+    matrix: FloatArray, outcome: BoolArray, times: FloatArray | None, max_rules: int, seed: int
 ) -> tuple[FloatArray, float, bool, float, str]:
     """Per-unit weights of the fit with the best cross-validated AUC among those that
     keep at most `max_rules` rules: an L1 fit, or its rules refitted with a light L2
@@ -235,7 +219,7 @@ def _sparse_fit(
     lowest = float(svm.l1_min_c(scaled, outcome, loss="log"))
     best: tuple[float, float, bool] | None = None
     for strength in (lowest * np.logspace(0.05, 3, C_STEPS)).tolist():
-        kept = rule_count(_weights(linear_model, scaled, outcome, strength, False, seed))
+        kept = np.count_nonzero(_weights(linear_model, scaled, outcome, strength, False, seed))
         if kept > max_rules:
             break
         if not kept:
@@ -330,7 +314,7 @@ def _fitted_rules(
             if index != group[0]:
                 continue
             joined = bucket_rule([(candidates[i], int(points[i])) for i in group], taken)
-            found.append(_bucket_fit(current, joined, contacts, outcome))
+            found.append(_bucket_fit(current, joined, contacts, outcome, len(group)))
             continue
         matched = matrix[:, index] != 0
         support = int(matched.sum())
@@ -350,7 +334,7 @@ def _fitted_rules(
 
 
 def _bucket_fit(
-    current: RuleSet, joined: Candidate, contacts: ContactFrame, outcome: BoolArray
+    current: RuleSet, joined: Candidate, contacts: ContactFrame, outcome: BoolArray, terms: int
 ) -> FittedRule:
     """A `buckets` rule as fitted: its largest points (in absolute value, for the order),
     and the support and lift of each of its buckets."""
@@ -374,6 +358,7 @@ def _bucket_fit(
         won,
         (won / support) / base if support else float("nan"),
         tuple(parts),
+        terms,
     )
 
 

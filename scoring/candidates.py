@@ -54,6 +54,9 @@ LINEAR_STEPS = 20
 """A numeric column measured per unit has about this many units between its low and
 high quantiles (`LINEAR_QUANTILES`), its cap at the high one."""
 LINEAR_QUANTILES = (0.01, 0.99)
+LINEAR_NEAR_ZERO = 0.5
+"""Units count from zero: a column whose low quantile is above this share of its high
+one would give everyone a large constant, and has no per-unit candidate."""
 WINDOWS = (7, 30, 90)
 HALF_LIFE = 30.0
 HALF_LIFE_CAP = 5.0
@@ -347,7 +350,7 @@ def _linear(name: str, values: FloatArray, least: int, ids: _Ids) -> list[Candid
     present = values[~np.isnan(values)]
     low, high = np.quantile(present, LINEAR_QUANTILES, method="lower").tolist()
     low = max(low, 0.0)
-    if high <= low:
+    if high <= low or low > LINEAR_NEAR_ZERO * high:
         return []
     per = nice_step((high - low) / LINEAR_STEPS)
     units = np.minimum(np.floor(present / per), math.floor(high / per))

@@ -103,7 +103,9 @@ def fitted_text(
     grade_mins = grade_thresholds(current, fit)
     refit = ", its rules refitted with a light L2 penalty" if fit.relaxed else ""
     how = (
-        f"{len(fit.rules)} rules chosen from {fit.candidates} candidates by an L1 logistic "
+        f"{len(fit.rules)} rules ({sum(r.terms for r in fit.rules)} fitted terms, each bucket "
+        f"or step of a `buckets` rule one) chosen from {fit.candidates} candidates by an L1 "
+        "logistic "
         f"regression (C={fit.strength:.4g}{refit}; chosen by {fit.folds}: cross-validated "
         f"AUC {fit.cv_auc:.3f}). The strongest rule per unit is scaled to {fit.target} "
         f"points and rounded (AUC on the fitting data {fit.auc_exact:.3f} before rounding, "
