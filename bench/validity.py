@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
 def print_validity(found: list[tuple[str, Validity | str]]) -> None:
     print()
     print(
-        f"calibrated rule files (`leadscore calibrate`'s fit, at most {MAX_RULES} rules) "
+        f"calibrated rule files (`leadscore calibrate`'s fit, at most {MAX_RULES} fitted terms) "
         "scored by the engine on held-out folds"
     )
     print(

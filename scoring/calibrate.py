@@ -21,9 +21,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.candidates import Candidate, all_candidates, default_dimension, features
+from scoring.candidates import (
+    Candidate,
+    all_candidates,
+    bucket_rule,
+    default_dimension,
+    features,
+)
 from scoring.errors import InputError, ScoringError
 from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
+from scoring.measuring import bucket_points, numeric_values
 from scoring.metrics import roc_auc
 from scoring.rules import RuleSet
 
@@ -57,6 +64,11 @@ class FittedRule:
     converted: int
     lift: float
     """Conversion rate of the contacts it matches over the base rate."""
+    buckets: tuple[tuple[int, float], ...] = ()
+    """For a `buckets` rule, the support and lift of each bucket."""
+    terms: int = 1
+    """Fitted columns the rule holds (a `buckets` rule: its column's buckets and steps),
+    each counted towards `max_rules`."""
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,7 @@ def calibrate_rules(
     exact = matrix @ weights
     target, points = _whole_points(matrix, weights, outcome)
     scores = matrix @ points
-    fitted = _fitted_rules(current, candidates, matrix, points, outcome)
+    fitted = _fitted_rules(current, candidates, matrix, points, outcome, contacts)
     by_dimension = {name: np.zeros(len(outcome)) for name in current.dimensions}
     for index in np.flatnonzero(points).tolist():
         by_dimension[_dimension(current, candidates[index])] += matrix[:, index] * points[index]
@@ -282,12 +294,28 @@ def _fitted_rules(
     matrix: FloatArray,
     points: FloatArray,
     outcome: BoolArray,
+    contacts: ContactFrame,
 ) -> list[FittedRule]:
+    """The rules with points, those of one numeric column's buckets and steps joined into
+    one `buckets` rule when there are several."""
     base = float(outcome.mean())
     declared = list(current.dimensions)
+    chosen = np.flatnonzero(points).tolist()
+    columns: dict[str, list[int]] = {}
+    for index in chosen:
+        if candidates[index].column is not None:
+            columns.setdefault(str(candidates[index].column), []).append(index)
+    taken = [c.id for c in candidates]
     found = []
-    for index in np.flatnonzero(points).tolist():
+    for index in chosen:
         candidate = candidates[index]
+        group = columns.get(candidate.column or "", [])
+        if len(group) > 1:
+            if index != group[0]:
+                continue
+            joined = bucket_rule([(candidates[i], int(points[i])) for i in group], taken)
+            found.append(_bucket_fit(current, joined, contacts, outcome, len(group)))
+            continue
         matched = matrix[:, index] != 0
         support = int(matched.sum())
         won = int(outcome[matched].sum())
@@ -303,6 +331,35 @@ def _fitted_rules(
         )
     found.sort(key=lambda r: (declared.index(r.dimension), -abs(r.points)))
     return found
+
+
+def _bucket_fit(
+    current: RuleSet, joined: Candidate, contacts: ContactFrame, outcome: BoolArray, terms: int
+) -> FittedRule:
+    """A `buckets` rule as fitted: its largest points (in absolute value, for the order),
+    and the support and lift of each of its buckets."""
+    assert joined.value is not None and joined.buckets is not None
+    values = numeric_values(contacts.columns.get(joined.value), len(outcome))
+    base = float(outcome.mean())
+    parts = []
+    for bucket in joined.buckets:
+        _, inside = bucket_points(values, [bucket])
+        support = int(inside.sum())
+        won = int(outcome[inside].sum())
+        parts.append((support, (won / support) / base if support else float("nan")))
+    matched = bucket_points(values, list(joined.buckets))[1]
+    support = int(matched.sum())
+    won = int(outcome[matched].sum())
+    return FittedRule(
+        joined,
+        max((p for _, _, p in joined.buckets), key=abs),
+        _dimension(current, joined),
+        support,
+        won,
+        (won / support) / base if support else float("nan"),
+        tuple(parts),
+        terms,
+    )
 
 
 def _dimension(current: RuleSet, candidate: Candidate) -> str:

@@ -13,6 +13,7 @@ the candidates scored for the fit are both written by it.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -45,7 +46,17 @@ NUMERIC_BUCKETS = 6
 THRESHOLDS = True
 NUMERIC_SHARE = 0.95
 """A text column is numeric when this share of its values read as numbers."""
-COUNT_CAPS = (1, 3, 10)
+COUNT_CAPS = (3, 10)
+"""Activities of a type counted one by one up to these caps..."""
+MIN_COUNTS = (1, 3, 10)
+"""... and as steps, once at least this many (`min_count`)."""
+LINEAR_STEPS = 20
+"""A numeric column measured per unit has about this many units between its low and
+high quantiles (`LINEAR_QUANTILES`), its cap at the high one."""
+LINEAR_QUANTILES = (0.01, 0.99)
+LINEAR_NEAR_ZERO = 0.5
+"""Units count from zero: a column whose low quantile is above this share of its high
+one would give everyone a large constant, and has no per-unit candidate."""
 WINDOWS = (7, 30, 90)
 HALF_LIFE = 30.0
 HALF_LIFE_CAP = 5.0
@@ -66,6 +77,16 @@ class Candidate:
     once: bool = False
     window_days: float | None = None
     half_life_days: float | None = None
+    min_count: int | None = None
+    value: str | None = None
+    """A numeric contact field measured per unit (`per`, capped at `unit_cap` units) or,
+    with `buckets`, by bucket."""
+    per: float | None = None
+    column: str | None = None
+    """The numeric column of a bucket or step candidate (`bounds` from low to high):
+    several of one column become one `buckets` rule in the fitted file."""
+    bounds: tuple[float | None, float | None] | None = None
+    buckets: tuple[tuple[float | None, float | None, int], ...] | None = None
 
     @property
     def is_behaviour(self) -> bool:
@@ -73,7 +94,8 @@ class Candidate:
 
 
 def rule_data(candidate: Candidate, points: int, dimension: str | None = None) -> dict[str, Any]:
-    """The candidate as rule-file data worth `points` (per unit), in `dimension`."""
+    """The candidate as rule-file data worth `points` (per unit), in `dimension`; a
+    candidate with `buckets` carries its own points (`points` is not written)."""
     data: dict[str, Any] = {"id": candidate.id, "label": candidate.label}
     if dimension is not None:
         data["dimension"] = dimension
@@ -81,6 +103,15 @@ def rule_data(candidate: Candidate, points: int, dimension: str | None = None) -
         data["activity"] = candidate.activity
     if candidate.contact is not None:
         data["contact"] = dict(candidate.contact)
+    if candidate.value is not None:
+        data["value"] = candidate.value
+    if candidate.buckets is not None:
+        data["buckets"] = [list(bucket) for bucket in candidate.buckets]
+        return data
+    if candidate.per is not None:
+        data["per"] = candidate.per
+    if candidate.min_count is not None:
+        data["min_count"] = candidate.min_count
     data["points"] = points
     if candidate.once:
         data["once"] = True
@@ -91,6 +122,46 @@ def rule_data(candidate: Candidate, points: int, dimension: str | None = None) -
     if candidate.half_life_days is not None:
         data["half_life_days"] = candidate.half_life_days
     return data
+
+
+def bucket_rule(parts: list[tuple[Candidate, int]], taken: Iterable[str]) -> Candidate:
+    """Bucket and step candidates of one numeric column, with their points, as one
+    `buckets` candidate that gives every value the sum of the points of the parts that
+    hold it: the column cut at every bound of the parts, buckets of 0 points left out and
+    neighbours of equal points joined. Its id is new (not in `taken`)."""
+    column = parts[0][0].column
+    assert column is not None and all(c.column == column and c.bounds for c, _ in parts)
+    edges = sorted({e for c, _ in parts for e in c.bounds or () if e is not None})
+    pieces: list[list[Any]] = []
+    for low, high in itertools.pairwise([None, *edges, None]):
+        total = sum(points for c, points in parts if _holds(c.bounds, low, high))
+        if total == 0:
+            continue
+        if pieces and pieces[-1][2] == total and pieces[-1][1] == low:
+            pieces[-1][1] = high
+        else:
+            pieces.append([low, high, total])
+    ids = _Ids()
+    ids.taken.update(taken)
+    return Candidate(
+        ids.new(column, "buckets"),
+        f"{column}, by bucket",
+        value=column,
+        buckets=tuple((_bound(lo), _bound(hi), int(p)) for lo, hi, p in pieces),
+    )
+
+
+def _holds(bounds: tuple[float | None, float | None] | None, low: Any, high: Any) -> bool:
+    """Whether a part's bounds hold the piece from `low` to `high` (None: open)."""
+    assert bounds is not None
+    start, end = bounds
+    above = start is None or (low is not None and start <= low)
+    below = end is None or (high is not None and high <= end)
+    return above and below
+
+
+def _bound(value: float | None) -> float | None:
+    return None if value is None else _plain(value)
 
 
 def default_dimension(candidate: Candidate) -> str:
@@ -124,6 +195,7 @@ def contact_candidates(frame: ContactFrame, skipped: Iterable[str], ids: _Ids) -
         numbers = _numbers(column)
         if numbers is not None:
             found += _buckets(name, numbers, least, ids)
+            found += _linear(name, numbers, least, ids)
         else:
             assert isinstance(column, CategoricalColumn)
             found += _categories(name, column, least, ids)
@@ -146,8 +218,14 @@ def activity_candidates(activities: ActivityFrame, ids: _Ids) -> list[Candidate]
         name = kind.value
         words = name.replace("_", " ")
         for cap in COUNT_CAPS:
-            text = f"{words}, any" if cap == 1 else f"{words}, each up to {cap}"
-            found.append(Candidate(ids.new(name, f"upto_{cap}"), text, None, name, float(cap)))
+            if cap > 1:
+                text = f"{words}, each up to {cap}"
+                found.append(Candidate(ids.new(name, f"upto_{cap}"), text, None, name, float(cap)))
+        for least in MIN_COUNTS:
+            text = f"{words}, any" if least == 1 else f"{words}, {least} or more"
+            found.append(
+                Candidate(ids.new(name, f"min_{least}"), text, activity=name, min_count=least)
+            )
         for days in WINDOWS:
             found.append(
                 Candidate(
@@ -239,7 +317,15 @@ def _buckets(name: str, values: FloatArray, least: int, ids: _Ids) -> list[Candi
         if not ops or np.count_nonzero(inside) < least:
             continue
         shown = _range_text(low, high)
-        found.append(Candidate(ids.new(name, shown), f"{name} {shown}", {name: ops}))
+        found.append(
+            Candidate(
+                ids.new(name, shown),
+                f"{name} {shown}",
+                {name: ops},
+                column=name,
+                bounds=(low, high),
+            )
+        )
     if THRESHOLDS:  # steps up from each inner edge: a trend in few rules
         for edge in edges.tolist()[:-1]:
             above = int(np.count_nonzero(present >= edge))
@@ -247,10 +333,48 @@ def _buckets(name: str, values: FloatArray, least: int, ids: _Ids) -> list[Candi
                 shown = _range_text(edge, None)
                 found.append(
                     Candidate(
-                        ids.new(name, shown), f"{name} {shown}", {name: {"gte": _plain(edge)}}
+                        ids.new(name, shown),
+                        f"{name} {shown}",
+                        {name: {"gte": _plain(edge)}},
+                        column=name,
+                        bounds=(edge, None),
                     )
                 )
     return found
+
+
+def _linear(name: str, values: FloatArray, least: int, ids: _Ids) -> list[Candidate]:
+    """Points per unit of the column up to a cap at its high quantile: a trend in one rule
+    that keeps going where buckets stay flat. The engine counts no units below zero, so
+    a column whose high quantile is not above zero has none."""
+    present = values[~np.isnan(values)]
+    low, high = np.quantile(present, LINEAR_QUANTILES, method="lower").tolist()
+    low = max(low, 0.0)
+    if high <= low or low > LINEAR_NEAR_ZERO * high:
+        return []
+    per = nice_step((high - low) / LINEAR_STEPS)
+    units = np.minimum(np.floor(present / per), math.floor(high / per))
+    if np.count_nonzero(units >= 1) < least or len(np.unique(units)) < 3:
+        return []
+    shown = format_number(per)
+    return [
+        Candidate(
+            ids.new(name, "per", shown),
+            f"{name}, per {shown}",
+            value=name,
+            per=_plain(per),
+            unit_cap=float(math.floor(high / per)),
+        )
+    ]
+
+
+def nice_step(size: float) -> float:
+    """The number 1, 2 or 5 times a power of ten nearest below `size` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(size))
+    for factor in (5, 2, 1):
+        if factor * power <= size:
+            return float(f"{factor * power:.12g}")
+    return float(f"{power:.12g}")
 
 
 def _range_text(low: float | None, high: float | None) -> str:

@@ -103,7 +103,9 @@ def fitted_text(
     grade_mins = grade_thresholds(current, fit)
     refit = ", its rules refitted with a light L2 penalty" if fit.relaxed else ""
     how = (
-        f"{len(fit.rules)} rules chosen from {fit.candidates} candidates by an L1 logistic "
+        f"{len(fit.rules)} rules ({sum(r.terms for r in fit.rules)} fitted terms, each bucket "
+        f"or step of a `buckets` rule one) chosen from {fit.candidates} candidates by an L1 "
+        "logistic "
         f"regression (C={fit.strength:.4g}{refit}; chosen by {fit.folds}: cross-validated "
         f"AUC {fit.cv_auc:.3f}). The strongest rule per unit is scaled to {fit.target} "
         f"points and rounded (AUC on the fitting data {fit.auc_exact:.3f} before rounding, "
@@ -149,7 +151,8 @@ def _rule_lines(data: dict[str, Any]) -> list[str]:
     """A rule as a YAML list item, one line per field (conditions in flow style)."""
     lines: list[str] = []
     for index, (key, value) in enumerate(data.items()):
-        for line in _dump({key: value}, flow=isinstance(value, dict)).splitlines():
+        flow = isinstance(value, dict | list)
+        for line in _dump({key: value}, flow=flow).splitlines():
             lines.append(("  - " if index == 0 and not lines else "    ") + line)
     return lines
 
@@ -162,7 +165,11 @@ def _support(rule: FittedRule, fit: Calibration) -> str:
     n = len(fit.scores)
     share = rule.support / n * 100
     shown = f"{share:.0f}" if share >= 1 else f"{share:.1f}"
-    return f"# converts {rule.lift:.1f}x the base rate, {rule.support:,} leads ({shown} %)"
+    said = f"# converts {rule.lift:.1f}x the base rate, {rule.support:,} leads ({shown} %)"
+    if not rule.buckets:
+        return said
+    lifts = ", ".join(f"{lift:.1f}x ({support:,})" for support, lift in rule.buckets)
+    return f"{said} in its buckets; by bucket {lifts}"
 
 
 def _threshold_comment(what: str, found: Any, measure: str) -> list[str]:

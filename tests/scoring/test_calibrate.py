@@ -147,7 +147,11 @@ def test_numeric_candidates_match_what_they_say_and_buckets_never_overlap(values
         [Contact(str(i), attributes={"n": c}) for i, c in enumerate(cells)]
     )
     acts = ActivityFrame.from_records([], frame.ids)
-    found = [c for c in contact_candidates(frame, (), _ids()) if "exists" not in c.contact["n"]]
+    found = [
+        c
+        for c in contact_candidates(frame, (), _ids())
+        if c.contact is not None and "exists" not in c.contact["n"]
+    ]
     if not found:
         return
     matrix = features(found, CURRENT.filters, frame, acts, NOW)
