@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from sandbox import Sandbox
 from scoring import RuleSet, load_rules
-from scoring.velocity_rules import HEATING, STEADY, VelocityBuckets
+from scoring.velocity_rules import HEATING, VelocityBuckets, velocity_bucket
 from sync import StateStore, SyncOptions
 from sync.fields import VELOCITY
 from sync.replay import replay
@@ -81,12 +81,25 @@ def test_history_makes_a_person_heat_up_and_the_bucket_is_written_when_it_change
     assert buckets(box, rules) == after
 
     # 14 days after the last row, it is the score in force then: the person is due again
-    # with no new data, and steady against it
+    # with no new data, and the bucket follows the score against that row (the rules'
+    # decay alone may move it)
     later = start + timedelta(hours=1, days=14, minutes=1)
     cooled = make_sync(box, rules, store, at=later).run()
     assert cooled.rescored >= 1
+    with store.engine.connect() as connection:
+        scores = (
+            connection.execute(
+                sa.select(history.c.score)
+                .where(history.c.person_id == person)
+                .order_by(history.c.at)
+            )
+            .scalars()
+            .all()
+        )
+    then = scores[1]  # the heated run's row: in force 14 days before `later`
     [key] = changed
-    assert buckets(box, rules)[key] == STEADY
+    assert buckets(box, rules)[key] == velocity_bucket(scores[-1] - then, rules.velocity)
+    assert buckets(box, rules)[key] != HEATING
 
 
 def test_the_store_gives_the_score_in_force_then_and_when_velocity_next_moves(
