@@ -17,6 +17,7 @@ from sandbox import Sandbox
 from sync.cli import app
 from sync.history_report import history_lines
 from tests.helpers import unwrapped
+from tests.sync.cli_env import hubspot_env
 from tests.sync.test_history import entry
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
@@ -33,14 +34,7 @@ def box() -> Iterator[Sandbox]:
 @pytest.fixture
 def env(box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.chdir(tmp_path)  # no developer's .env
-    return {
-        "COLUMNS": "80",
-        "LEADSCORE_RULES": str(RULES),
-        "LEADSCORE_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
-        "LEADSCORE_HUBSPOT__ACCESS_TOKEN": box.hubspot.token,
-        "LEADSCORE_HUBSPOT__HOST": box.hubspot.base_url,
-        "LEADSCORE_LOG_FORMAT": "json",
-    }
+    return hubspot_env(box, tmp_path)
 
 
 def run(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from sandbox import Sandbox
 from sync.cli import app
 from tests.helpers import unwrapped
+from tests.sync.cli_env import hubspot_env
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
 runner = CliRunner()
@@ -25,14 +26,7 @@ def box() -> Iterator[Sandbox]:
 @pytest.fixture
 def env(box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.chdir(tmp_path)  # no developer's .env
-    return {
-        "COLUMNS": "200",
-        "LEADSCORE_RULES": str(RULES),
-        "LEADSCORE_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
-        "LEADSCORE_HUBSPOT__ACCESS_TOKEN": box.hubspot.token,
-        "LEADSCORE_HUBSPOT__HOST": box.hubspot.base_url,
-        "LEADSCORE_LOG_FORMAT": "json",
-    }
+    return hubspot_env(box, tmp_path, columns=200)
 
 
 def run(env: dict[str, str], *args: str):  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from sync import StateStore, SyncOptions
 from sync.cli import app
 from sync.shadow import average_ranks, compare, shadow_lines, spearman, unread_by_live
 from tests.helpers import NOW, act, person, rules, unwrapped
+from tests.sync.cli_env import hubspot_env
 from tests.sync.test_sync_hubspot import held, make_sync
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
@@ -242,14 +243,7 @@ def box() -> Iterator[Sandbox]:
 @pytest.fixture
 def env(box: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.chdir(tmp_path)  # no developer's .env
-    return {
-        "COLUMNS": "80",
-        "LEADSCORE_RULES": str(RULES),
-        "LEADSCORE_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
-        "LEADSCORE_HUBSPOT__ACCESS_TOKEN": box.hubspot.token,
-        "LEADSCORE_HUBSPOT__HOST": box.hubspot.base_url,
-        "LEADSCORE_LOG_FORMAT": "json",
-    }
+    return hubspot_env(box, tmp_path)
 
 
 def test_a_bad_shadow_file_exits_2_before_any_call(
