@@ -1,4 +1,5 @@
-"""A real PostgreSQL server for the state store's tests, started once per session where installed.
+"""A real PostgreSQL server for the state store's tests, started once per session where installed;
+and `store`, a SQLite state store in the test's folder.
 
 The server runs from a temporary directory, listens only on a Unix socket there (no TCP), and
 skips fsync; as root it runs as the `postgres` user, since PostgreSQL refuses to run as root.
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from sync.store import StateStore
 
 try:
     import psycopg
@@ -150,3 +153,10 @@ def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     with postgres_server.admin() as admin:
         # FORCE ends the connections a test left open in its engine's pool.
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[StateStore]:
+    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    yield state
+    state.close()

@@ -38,13 +38,6 @@ def box() -> Iterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    yield state
-    state.close()
-
-
 def rows(store: StateStore) -> list[tuple[int, float, int]]:
     with store.engine.connect() as connection:
         query = sa.select(history.c.person_id, history.c.at, history.c.score)

@@ -31,13 +31,6 @@ def box() -> Iterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    yield state
-    state.close()
-
-
 def dues(store: StateStore) -> dict[int, float | None]:
     with store.engine.connect() as connection:
         return dict(connection.execute(sa.select(persons.c.id, persons.c.due)).all())  # type: ignore[arg-type]

@@ -91,13 +91,6 @@ def box() -> Iterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    yield state
-    state.close()
-
-
 def writes(summary: SyncSummary) -> int:
     return summary.systems["hubspot"].calls.get("contacts.batch_update", 0)
 

@@ -44,13 +44,6 @@ def box() -> Iterator[SalesforceSandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    yield state
-    state.close()
-
-
 def make_sync(
     box: SalesforceSandbox,
     rules: RuleSet,

@@ -36,13 +36,6 @@ def box() -> Iterator[Sandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StateStore]:
-    state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    yield state
-    state.close()
-
-
 def buckets(box: Sandbox, rules: RuleSet) -> dict[str, str | None]:
     name = fields(rules).names[VELOCITY]
     table = box.hubspot.contacts
