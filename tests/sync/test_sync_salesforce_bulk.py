@@ -13,9 +13,9 @@ from sandbox.world.generate import generate_world
 from scoring import RuleSet
 from sync import StateStore, SyncOptions
 from tests.sandbox.salesforce_helpers import quick_jobs, stored_record
-from tests.sync.test_sync_salesforce import PEOPLE, SEED, make_sync, people_of, rules, store
+from tests.sync.test_sync_salesforce import PEOPLE, SEED, make_sync, people_of, rules
 
-__all__ = ["rules", "store"]  # fixtures
+__all__ = ["rules"]  # a fixture; `store` comes from conftest
 
 
 @pytest.fixture
