@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         ensure_utc,
         normalize_email,
     )
+    from scoring.rfm import RfmBounds, bounds_of, measure, population_bounds
     from scoring.rulecache import cached_data
     from scoring.rules import RuleSet
     from scoring.subsets import take_activities, take_contacts
@@ -78,6 +79,7 @@ _HOMES = {
     ),
     **dict.fromkeys(("default_rules_text", "load_rules", "parse_rules"), "scoring.loader"),
     **dict.fromkeys(("parse_number", "unparsed_numbers"), "scoring.numbers"),
+    **dict.fromkeys(("RfmBounds", "bounds_of", "measure", "population_bounds"), "scoring.rfm"),
     "cached_data": "scoring.rulecache",
     **dict.fromkeys(
         (
@@ -149,12 +151,14 @@ __all__ = [
     "PastScores",
     "Problem",
     "Reason",
+    "RfmBounds",
     "RuleFileError",
     "RuleSet",
     "ScoreBatch",
     "ScoringError",
     "VelocityBuckets",
     "backtest_of",
+    "bounds_of",
     "cached_data",
     "calibrate_rules",
     "column_from_values",
@@ -165,10 +169,12 @@ __all__ = [
     "format_reasons",
     "leaks",
     "load_rules",
+    "measure",
     "normalize_email",
     "number",
     "parse_number",
     "parse_rules",
+    "population_bounds",
     "reasons_key",
     "score",
     "score_records",

@@ -25,9 +25,18 @@ from scoring.errors import InputError
 from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
 from scoring.filters import ClickChecks, click_checks, machine_clicks
-from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
-from scoring.measuring import bucket_points, date_values, numeric_values, unit_points
+from scoring.frames import ActivityFrame, BoolArray, Column, ContactFrame, FloatArray
+from scoring.measuring import (
+    bucket_points,
+    date_values,
+    decayed,
+    held_at_cap,
+    numeric_values,
+    unit_points,
+)
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
+from scoring.rfm import RfmBounds, RfmScores, rfm_scores
+from scoring.rfm_rules import RFM_FIELDS
 from scoring.rules import Rule, RuleSet, StageCondition
 from scoring.velocity import PastScores, check_past, moved_within, velocity
 
@@ -45,6 +54,7 @@ def score(
     *,
     reached: Sequence[str | None] | None = None,
     past: PastScores | None = None,
+    rfm: RfmBounds | None = None,
 ) -> ScoreBatch:
     """Score every contact of the frame as of the given moment.
 
@@ -61,6 +71,9 @@ def score(
     `past`, per window in days, is the score each contact row had that many days
     before its moment (NaN: none; `scoring.velocity`): velocity is the total minus
     it. History is the caller's to look up, never the engine's.
+
+    `rfm`: the quintile bounds of the population (`scoring.rfm`), needed when the rules
+    score an RFM measure by quintiles; the population is the caller's to measure.
     """
     if reached is not None and len(reached) != len(contacts):
         raise InputError(
@@ -78,7 +91,7 @@ def score(
             )
         if not np.isfinite(moment).all():
             raise InputError("as_of: every contact's moment must be a finite time")
-    return _Run(rules, contacts, activities, moment, reached, past).result()
+    return _Run(rules, contacts, activities, moment, reached, past, rfm).result()
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,7 @@ class _Run:
     """One moment for every contact, or one per contact row (epoch seconds)."""
     reached: Sequence[str | None] | None = None
     past: PastScores | None = None
+    rfm_bounds: RfmBounds | None = None
     _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
     _masks: dict[str, BoolArray] = field(default_factory=dict)
     _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
@@ -169,7 +183,7 @@ class _Run:
         key = _conditions_key(conditions)
         found = self._masks.get(key)
         if found is None:
-            found = self._masks[key] = evaluate(conditions, self.contacts.column, self.n)
+            found = self._masks[key] = evaluate(conditions, self.column, self.n)
         return found
 
     def activity_mask(self, conditions: Conditions, types: list[ActivityType]) -> BoolArray:
@@ -184,6 +198,21 @@ class _Run:
         if self._where_uses[key] > 0:
             self._where[key] = found
         return found
+
+    @cached_property
+    def rfm(self) -> RfmScores | None:
+        """The contacts' RFM on their purchases (`scoring.rfm`)."""
+        spec = self.rules.rfm
+        if spec is None:
+            return None
+        rows = self.group(spec.activity).rows
+        return rfm_scores(spec, self.activities, rows, self.n, self.rfm_bounds, self.as_of)
+
+    def column(self, name: str) -> Column | None:
+        """A contact field, RFM's own (`rfm_r`, `rfm_segment`, ...) among them."""
+        if name in RFM_FIELDS and self.rfm is not None:
+            return self.rfm.fields[name]
+        return self.contacts.column(name)
 
     # -- rules ----------------------------------------------------------------------------
 
@@ -206,7 +235,7 @@ class _Run:
         held = None
         if rule.cap is not None:
             if rule.half_life_days is not None:
-                held = _held(points, rule.cap, rule.half_life_days * _DAY)
+                held = held_at_cap(points, rule.cap, rule.half_life_days * _DAY)
             np.clip(points, -rule.cap, rule.cap, out=points)
         return points, counts, held, measure
 
@@ -214,7 +243,7 @@ class _Run:
         """A measuring rule's points (before its cap), where it fired, and its measure:
         the value of its contact field, or the count of its matching activities."""
         if rule.value is not None:
-            values = numeric_values(self.contacts.column(rule.value), self.n)
+            values = numeric_values(self.column(rule.value), self.n)
         else:
             types = rule.types
             assert types is not None  # the schema requires activity types without `value`
@@ -279,10 +308,10 @@ class _Run:
                 return np.where(counts > 0, rule.points, 0.0), counts
             youngest = np.full(self.n, np.inf)
             np.minimum.at(youngest, who, ages)
-            return np.where(counts > 0, _decayed(youngest, half_life, rule.points), 0.0), counts
+            return np.where(counts > 0, decayed(youngest, half_life, rule.points), 0.0), counts
         if half_life is None:
             return counts.astype(np.float64) * rule.points, counts
-        weights = _decayed(ages, half_life, rule.points)
+        weights = decayed(ages, half_life, rule.points)
         # bincount returns integers for an empty input, even with weights
         summed = np.bincount(who, weights=weights, minlength=self.n).astype(np.float64, copy=False)
         return summed, counts
@@ -423,26 +452,8 @@ class _Run:
             velocity=None
             if rules.velocity is None
             else velocity(total, self.past, rules.velocity.days),
+            rfm=self.rfm,
         )
-
-
-def _held(points: FloatArray, cap: float, half_life: float) -> FloatArray:
-    """Seconds until decaying points (one sign, one half-life: `p·2^(-t/h)`) come down
-    to the cap: `h·log2(|p| / cap)` above it, 0 at or under it."""
-    size = np.abs(points)
-    over = size > cap
-    out = np.zeros(len(points))
-    out[over] = np.log2(size[over] / cap) * half_life
-    return out
-
-
-def _decayed(ages: FloatArray, half_life: float, points: float) -> FloatArray:
-    """`points * 2^(-ages / half_life)` in one new array rather than four (a rule over
-    millions of page views allocates and touches a quarter of the memory)."""
-    out = np.divide(ages, -half_life)  # -a / h and a / -h are the same number
-    np.exp2(out, out=out)
-    np.multiply(out, points, out=out)
-    return out
 
 
 def _where_key(

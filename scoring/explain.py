@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.frames import BoolArray, CategoricalColumn, FloatArray, IntArray, ObjectArray
+from scoring.rfm import RfmScores
 from scoring.rules import Rule, RuleSet
 
 SEPARATOR = " · "
@@ -282,6 +283,8 @@ class ScoreBatch:
     velocity: FloatArray | None = None
     """Per contact, the total's change over the rules' velocity window (`RuleSet.velocity`;
     NaN: no score then), or None when the rules bucket no velocity."""
+    rfm: RfmScores | None = None
+    """The contacts' RFM digits and segments (`scoring.rfm`), when the rules have `rfm`."""
 
     def __len__(self) -> int:
         return len(self.total)
@@ -429,6 +432,7 @@ class ScoreBatch:
         record["lead"] = bool(self.leads[index])
         if self.bant_names:
             record["bant"] = int(self.bant_met[index].sum())
+        record |= {} if self.rfm is None else self.rfm.row(index)
         record["reasons"] = self.reasons_text(index)
         return record
 
@@ -474,6 +478,7 @@ class ScoreBatch:
         columns["lead"] = self.leads[order]
         if self.bant_names:
             columns["bant"] = self.bant_met[order].sum(axis=1).astype(np.int64)
+        columns |= {} if self.rfm is None else self.rfm.columns(order)
         columns["reasons"] = reasons_column(self, order)
         return columns
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from scoring.errors import Problem, RuleFileError
+from scoring.references import reference_problems
 from scoring.rulecache import cached_data, remember
 from scoring.rules import (
     DEFAULT_DIMENSIONS,
@@ -22,7 +23,6 @@ from scoring.rules import (
     Rule,
     RuleSet,
     StageLadder,
-    reference_problems,
 )
 from scoring.ruletypes import LocatedError
 

@@ -1,5 +1,6 @@
 """The vectorised side of measuring rules (`scoring.measures`): numbers and dates read
-from contact columns, and points from units or buckets, a whole column at a time."""
+from contact columns, points from units or buckets, and points decayed and held at a
+cap, a whole column at a time."""
 
 from __future__ import annotations
 
@@ -89,3 +90,22 @@ def bucket_points(values: FloatArray, buckets: list[Bucket]) -> tuple[FloatArray
                 out[inside] = points
                 fired |= inside
     return out, fired
+
+
+def held_at_cap(points: FloatArray, cap: float, half_life: float) -> FloatArray:
+    """Seconds until decaying points (one sign, one half-life: `p·2^(-t/h)`) come down
+    to the cap: `h·log2(|p| / cap)` above it, 0 at or under it."""
+    size = np.abs(points)
+    over = size > cap
+    out = np.zeros(len(points))
+    out[over] = np.log2(size[over] / cap) * half_life
+    return out
+
+
+def decayed(ages: FloatArray, half_life: float, points: float) -> FloatArray:
+    """`points * 2^(-ages / half_life)` in one new array rather than four (a rule over
+    millions of page views allocates and touches a quarter of the memory)."""
+    out = np.divide(ages, -half_life)  # -a / h and a / -h are the same number
+    np.exp2(out, out=out)
+    np.multiply(out, points, out=out)
+    return out

@@ -10,7 +10,7 @@ JSON Schema for editors.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator
 from typing import Literal, Self
 
 from pydantic import Field, model_validator
@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from scoring.conditions import Conditions
 from scoring.measures import Absent, Bucket, measure_problems
 from scoring.records import ActivityType
+from scoring.rfm_rules import RFM_FIELDS, Rfm
 from scoring.ruletypes import MAX_DAYS, ActivityTypes, Amount, Days, LocatedError, Strict
 from scoring.velocity_rules import VelocityBuckets, VelocityCondition, windows
 
@@ -25,6 +26,7 @@ IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_DIMENSIONS = frozenset({"total"})
 OUTPUT_COLUMNS = frozenset(
     {"id", "email", "score", "stage", "grade", "reasons", "disqualified", "bant", "lead"}
+    | {"rfm", "rfm_score", "rfm_segment"}
 )
 """Columns of scored output besides the dimensions: no dimension or rule may take a name
 of these, or its column would overwrite one of them."""
@@ -318,12 +320,19 @@ class RuleSet(Strict):
     grades: Grades | None = None
     filters: Filters = Field(default_factory=Filters)
     velocity: VelocityBuckets | None = None
+    rfm: Rfm | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Self:
+        from scoring.references import reference_problems  # it reads this module's models
+
         problems = reference_problems(
             self.dimensions, list(enumerate(self.rules)), self.bant, self.stages, self.grades
         )
+        if self.rfm is None and (used := sorted(RFM_FIELDS.keys() & set(self.contact_fields()))):
+            problems.append(
+                LocatedError(("rfm",), f"{', '.join(used)}: read RFM, which needs an `rfm` block")
+            )
         if problems:
             first = problems[0]
             raise LocatedError(first.path, str(first), others=problems[1:])
@@ -341,6 +350,7 @@ class RuleSet(Strict):
     def activity_fields(self) -> list[str]:
         """Every activity attribute the rules and the bot-click filter read."""
         names = ["campaign"]  # the filter ties clicks to the send of the same campaign
+        names += [self.rfm.amount] if self.rfm is not None else []
         for rule in self.rules:
             names += list(rule.where)
         if self.stages is not None:
@@ -355,6 +365,8 @@ class RuleSet(Strict):
         date may lie far back), 0 when none counts them. A connector need not read
         activities of `types` older than that."""
         wanted, longest = set(types), 0.0
+        if self.rfm is not None and wanted & set(self.rfm.activity):
+            return None  # every purchase counts, however old
         windows: list[float | None] = [
             rule.absent.days if rule.absent else None if rule.since else rule.window_days
             for rule in self.rules
@@ -386,7 +398,8 @@ class RuleSet(Strict):
                 names.append(self.stages.current_field)
             for stage in self.stages.ladder:
                 names += _stage_fields(stage.when, "contact")
-        return list(dict.fromkeys(names))
+        own = RFM_FIELDS if self.rfm is not None else {}  # computed, not pulled
+        return [name for name in dict.fromkeys(names) if name not in own]
 
 
 def stage_conditions(cond: StageCondition | None) -> Iterator[StageCondition]:
@@ -406,93 +419,3 @@ def _stage_fields(condition: StageCondition | None, part: Literal["contact", "wh
     for child in [*(condition.any or []), *(condition.all or [])]:
         names += _stage_fields(child, part)
     return names
-
-
-def reference_problems(
-    dimensions: Mapping[str, Dimension] | None,
-    rules: Sequence[tuple[int, Rule]],
-    bant: Bant | None,
-    stages: StageLadder | None,
-    grades: Grades | None,
-) -> list[LocatedError]:
-    """Every name one part of a rule set uses that another part does not declare.
-
-    `rules` are (index in the file, rule); `dimensions` None when they could not be
-    read, which skips the checks against them, so a file whose other parts are
-    malformed still has its cross-references reported.
-    """
-    problems: list[LocatedError] = []
-    declared = list(dimensions or {})
-    for name in declared:
-        if not IDENTIFIER.match(name) or name in RESERVED_DIMENSIONS:
-            problems.append(
-                LocatedError(
-                    ("dimensions", name), f"dimension name {name!r} must be lower_snake_case"
-                )
-            )
-        elif name in OUTPUT_COLUMNS:
-            problems.append(LocatedError(("dimensions", name), _taken("dimension name", name)))
-    if dimensions is not None and not dimensions:
-        problems.append(LocatedError(("dimensions",), "at least one dimension is needed"))
-    seen: set[str] = set()
-    for index, rule in rules:
-        if rule.id in seen:
-            problems.append(
-                LocatedError(("rules", index, "id"), f"rule id {rule.id!r} appears twice")
-            )
-        seen.add(rule.id)
-        if rule.id in OUTPUT_COLUMNS:
-            problems.append(LocatedError(("rules", index, "id"), _taken("rule id", rule.id)))
-        dimension = rule.dimension or rule.default_dimension()
-        if dimensions is not None and dimension not in dimensions:
-            field = "dimension" if rule.dimension else "id"
-            problems.append(
-                LocatedError(
-                    ("rules", index, field),
-                    f"rule {rule.id!r} adds to dimension {dimension!r}, which is not declared "
-                    f"(declared: {', '.join(declared)})",
-                )
-            )
-    if dimensions is not None and grades is not None and grades.dimension not in dimensions:
-        problems.append(
-            LocatedError(
-                ("grades", "dimension"),
-                f"grades use undeclared dimension {grades.dimension!r}",
-            )
-        )
-    if stages is not None:
-        for index, stage in enumerate(stages.ladder):
-            if stage.when is not None:
-                path = ("stages", "ladder", index, "when")
-                problems += _stage_problems(path, stage.when, dimensions, bant)
-    return problems
-
-
-def _taken(what: str, name: str) -> str:
-    return (
-        f"{what} {name!r} is a column of the scores written out "
-        f"({', '.join(sorted(OUTPUT_COLUMNS))}); choose another name"
-    )
-
-
-def _stage_problems(
-    path: tuple[str | int, ...],
-    condition: StageCondition,
-    dimensions: Mapping[str, Dimension] | None,
-    bant: Bant | None,
-) -> list[LocatedError]:
-    problems = []
-    for key in condition.min:
-        if dimensions is not None and key != "total" and key not in dimensions:
-            problems.append(
-                LocatedError(
-                    (*path, "min", key),
-                    f"unknown dimension {key!r} (declared: {', '.join(dimensions)}, total)",
-                )
-            )
-    if condition.bant_min is not None and bant is None:
-        problems.append(LocatedError((*path, "bant_min"), "`bant_min` needs a `bant` block"))
-    for group in ("any", "all"):
-        for index, child in enumerate(getattr(condition, group) or []):
-            problems += _stage_problems((*path, group, index), child, dimensions, bant)
-    return problems

@@ -9,7 +9,9 @@ import pytest
 from scoring import RuleFileError, parse_rules
 from scoring.rules import OUTPUT_COLUMNS
 
-NAMES = "bant, disqualified, email, grade, id, lead, reasons, score, stage"
+NAMES = (
+    "bant, disqualified, email, grade, id, lead, reasons, rfm, rfm_score, rfm_segment, score, stage"
+)
 
 
 def problems(text: str) -> list[str]:

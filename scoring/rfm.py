@@ -1,0 +1,315 @@
+"""RFM on whole columns: each contact's purchases measured, quintile bounds over a
+population, and the digits 1 to 5, their sum and segment.
+
+A contact's purchases are its activities of the rule file's `rfm.activity` types up to
+its scoring moment. Recency is the moment of the last one, frequency their count,
+monetary value the sum of their amounts (a missing or non-numeric amount counts 0).
+A contact without a purchase has no digits (0 here, missing in conditions).
+
+Digits by fixed bounds (`rfm.bounds`): recency in days since the last purchase, up to
+the first bound 5 down to beyond the fourth 1; frequency and monetary up to the first
+bound 1 up to beyond the fourth 5. Digits by quintiles: the bounds are four values of
+the population (the contacts with a purchase), the k-th the value of rank ceil(k·n/5)
+in rising order (nearest rank); a contact's digit is 1 plus the number of bounds below
+its value, recency ranked by the moment of the last purchase (later is better), which
+does not move with time. Ties share a digit; with no purchaser in the population there
+are no bounds and every purchaser scores 1, as a lone purchaser does.
+
+The engine never computes quintiles over its batch: the caller passes them
+(`RfmBounds`, from `population_bounds` over the scored population), so a batch of one
+scores as a batch of many.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.errors import InputError
+from scoring.frames import (
+    ActivityFrame,
+    BoolArray,
+    CategoricalColumn,
+    Column,
+    FloatArray,
+    NumericColumn,
+)
+from scoring.measuring import numeric_values
+from scoring.records import TYPE_CODES
+from scoring.rfm_rules import MEASURES, Rfm
+
+if TYPE_CHECKING:
+    from scoring.rules import RuleSet
+
+_DAY = 86_400.0
+Digits = npt.NDArray[np.int8]
+
+
+@dataclass(frozen=True)
+class RfmBounds:
+    """The quintile bounds of a population: per measure four rising values (recency as
+    epoch seconds of the last purchase), empty when the population had no purchaser."""
+
+    recency: tuple[float, ...] = ()
+    frequency: tuple[float, ...] = ()
+    monetary: tuple[float, ...] = ()
+    people: int = 0
+    """How many contacts with a purchase they were computed over."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "recency": list(self.recency),
+            "frequency": list(self.frequency),
+            "monetary": list(self.monetary),
+            "people": self.people,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RfmBounds:
+        r, f, m = (tuple(float(v) for v in data.get(name) or ()) for name in MEASURES)
+        return cls(r, f, m, people=int(data.get("people", 0)))
+
+
+@dataclass(frozen=True, eq=False)
+class Measures:
+    """Per contact: whether it has a purchase, the last one's moment (-inf: none), their
+    count and the sum of their amounts."""
+
+    bought: BoolArray
+    last: FloatArray
+    count: FloatArray
+    amount: FloatArray
+
+
+def measure(who: npt.NDArray[np.int32], at: FloatArray, amounts: FloatArray, size: int) -> Measures:
+    """The measures of `size` contacts from their purchases: contact row, moment and amount
+    of each (NaN amount: 0)."""
+    count = np.bincount(who, minlength=size).astype(np.float64)
+    clean = np.where(np.isfinite(amounts), amounts, 0.0)
+    # bincount returns integers for an empty input, even with weights
+    amount = np.bincount(who, weights=clean, minlength=size).astype(np.float64, copy=False)
+    last = np.full(size, -np.inf)
+    np.maximum.at(last, who, at)
+    return Measures(count > 0, last, count, amount)
+
+
+def rfm_scores(
+    rfm: Rfm,
+    activities: ActivityFrame,
+    rows: npt.NDArray[np.intp],
+    size: int,
+    bounds: RfmBounds | None,
+    moment: float | FloatArray,
+) -> RfmScores:
+    """The RFM of `size` contacts from their purchases, the activity `rows` that count."""
+    amounts = numeric_values(activities.column(rfm.amount), len(activities))[rows]
+    who = activities.contact_rows[rows]
+    return RfmScores.of(
+        rfm, measure(who, activities.occurred_at[rows], amounts, size), bounds, moment
+    )
+
+
+def population_bounds(
+    rules: RuleSet, activities: ActivityFrame, size: int, moment: float
+) -> RfmBounds | None:
+    """The quintile bounds of a population: the `size` contacts `activities` belong to, as
+    of `moment` (None when the rules score no measure by quintiles)."""
+    rfm = rules.rfm
+    if rfm is None or not rfm.quintiles:
+        return None
+    codes = np.array([TYPE_CODES[t] for t in rfm.activity], dtype=np.int8)
+    rows = np.flatnonzero(
+        np.isin(activities.type_codes, codes) & (activities.occurred_at <= moment)
+    )
+    amounts = numeric_values(activities.column(rfm.amount), len(activities))[rows]
+    who = activities.contact_rows[rows]
+    return bounds_of(measure(who, activities.occurred_at[rows], amounts, size))
+
+
+def quintile_bounds(values: FloatArray) -> tuple[float, ...]:
+    """Four bounds between the quintiles of `values` (nearest rank: the k-th is the value
+    of rank ceil(k·n/5)); none for no values."""
+    n = len(values)
+    if n == 0:
+        return ()
+    ordered = np.sort(values)
+    return tuple(float(ordered[(k * n + 4) // 5 - 1]) for k in range(1, 5))
+
+
+def bounds_of(measures: Measures) -> RfmBounds:
+    """The quintile bounds over the contacts of `measures` that have a purchase."""
+    kept = measures.bought
+    return RfmBounds(
+        quintile_bounds(measures.last[kept]),
+        quintile_bounds(measures.count[kept]),
+        quintile_bounds(measures.amount[kept]),
+        people=int(kept.sum()),
+    )
+
+
+def rising_digit(values: FloatArray, bounds: Sequence[float]) -> Digits:
+    """1 plus the number of bounds below each value (up to the first bound: 1)."""
+    cuts = np.asarray(bounds, dtype=np.float64)
+    return (1 + np.searchsorted(cuts, values, side="left")).astype(np.int8)
+
+
+def digits(
+    rfm: Rfm, measures: Measures, bounds: RfmBounds | None, moment: float | FloatArray
+) -> tuple[Digits, Digits, Digits]:
+    """The recency, frequency and monetary digits (0 for a contact without a purchase),
+    by the rule file's fixed bounds or the population's quintile `bounds`."""
+    missing = [m for m in rfm.quintiles if bounds is None]
+    if missing:
+        raise InputError(
+            f"rfm: the quintile bounds of {', '.join(missing)} are the population's; "
+            "compute them over it (scoring.rfm.population_bounds) and pass them in"
+        )
+    fixed = rfm.bounds
+    if fixed.recency is not None:
+        with np.errstate(invalid="ignore"):
+            days = (moment - measures.last) / _DAY
+        r = (5 - np.searchsorted(np.asarray(fixed.recency), days, side="left")).astype(np.int8)
+    else:
+        assert bounds is not None
+        r = rising_digit(measures.last, bounds.recency)
+    f = rising_digit(measures.count, fixed.frequency or (bounds.frequency if bounds else ()))
+    m = rising_digit(measures.amount, fixed.monetary or (bounds.monetary if bounds else ()))
+    none = ~measures.bought
+    for digit in (r, f, m):
+        digit[none] = 0
+    return r, f, m
+
+
+def segment_codes(rfm: Rfm, r: Digits, f: Digits, m: Digits) -> npt.NDArray[np.int16]:
+    """Per contact the index of the first segment its digits match (-1: none)."""
+    codes = np.full(len(r), -1, dtype=np.int16)
+    for index in range(len(rfm.segments) - 1, -1, -1):  # last first: the first match wins
+        segment = rfm.segments[index]
+        hold = r > 0
+        for digit, span in ((r, segment.r), (f, segment.f), (m, segment.m)):
+            if span is not None:
+                hold &= (digit >= span[0]) & (digit <= span[1])
+        codes[hold] = index
+    return codes
+
+
+@dataclass(frozen=True, eq=False)
+class RfmScores:
+    """A batch's RFM: the measures, the three digits, the segments, and the bounds used."""
+
+    rfm: Rfm
+    measures: Measures
+    r: Digits
+    f: Digits
+    m: Digits
+    segments: npt.NDArray[np.int16]
+    bounds: RfmBounds | None
+
+    @classmethod
+    def of(
+        cls, rfm: Rfm, measures: Measures, bounds: RfmBounds | None, moment: float | FloatArray
+    ) -> RfmScores:
+        r, f, m = digits(rfm, measures, bounds, moment)
+        return cls(rfm, measures, r, f, m, segment_codes(rfm, r, f, m), bounds)
+
+    @property
+    def total(self) -> npt.NDArray[np.int16]:
+        """The sum of the three digits (0 without a purchase)."""
+        return self.r.astype(np.int16) + self.f + self.m
+
+    def code(self, row: int) -> str | None:
+        """The three digits as text (`543`); None without a purchase."""
+        if not self.measures.bought[row]:
+            return None
+        return f"{self.r[row]}{self.f[row]}{self.m[row]}"
+
+    def segment(self, row: int) -> str | None:
+        index = int(self.segments[row])
+        return None if index < 0 else self.rfm.segments[index].name
+
+    @cached_property
+    def fields(self) -> dict[str, Column]:
+        """The contact fields rules and stages read (`RFM_FIELDS`), missing without a
+        purchase."""
+        bought = self.measures.bought
+        out: dict[str, Column] = {}
+        for name, digit in (("rfm_r", self.r), ("rfm_f", self.f), ("rfm_m", self.m)):
+            out[name] = NumericColumn(np.where(bought, digit, np.nan))
+        out["rfm_score"] = NumericColumn(np.where(bought, self.total, np.nan))
+        codes = np.where(bought, self.r * 100 + self.f * 10 + self.m - 111, -1).astype(np.int32)
+        # the 125 codes 111..555 laid out by digit; unused ones cost nothing
+        table = np.array([f"{a}{b}{c}" for a in "12345" for b in "12345" for c in "12345"])
+        index = np.full(445, -1, dtype=np.int32)
+        index[[int(t) - 111 for t in table]] = np.arange(125, dtype=np.int32)
+        out["rfm"] = CategoricalColumn(
+            np.where(codes >= 0, index[codes.clip(0)], -1), table.astype(object)
+        )
+        names = np.array([s.name for s in self.rfm.segments], dtype=object)
+        out["rfm_segment"] = CategoricalColumn(self.segments.astype(np.int32), names)
+        return out
+
+    def columns(self, order: npt.NDArray[np.intp]) -> dict[str, Any]:
+        """The output columns of `leadscore score --out` in `order`: digits as text, their
+        sum (0: no purchase) and the segment as (codes, categories)."""
+        fields = self.fields
+        rfm, segment = fields["rfm"], fields["rfm_segment"]
+        assert isinstance(rfm, CategoricalColumn) and isinstance(segment, CategoricalColumn)
+        return {
+            "rfm": (rfm.codes[order], rfm.categories),
+            "rfm_score": self.total[order].astype(np.int64),
+            "rfm_segment": (segment.codes[order], segment.categories),
+        }
+
+    def row(self, row: int) -> dict[str, Any]:
+        return {
+            "rfm": self.code(row),
+            "rfm_score": int(self.total[row]),
+            "rfm_segment": self.segment(row),
+        }
+
+    def explain(self, row: int, moment: float) -> str:
+        """One line on a contact's RFM and what each digit stands on, for `explain`."""
+        if not self.measures.bought[row]:
+            return "RFM: no purchase"
+        code, named = self.code(row), self.segment(row)
+        last = self.measures.last[row]
+        days = max(0, math.floor((moment - last) / _DAY))
+        when = datetime.fromtimestamp(last, UTC).date().isoformat()
+        how = "fixed bounds" if not self.rfm.quintiles else "quintiles"
+        if self.bounds is not None and self.rfm.quintiles:
+            how += f" of {self.bounds.people} purchasers"
+        parts = [
+            f"R{self.r[row]} last purchase {when} ({days} days ago)",
+            f"F{self.f[row]} {int(self.measures.count[row])} purchases",
+            f"M{self.m[row]} {_amount(self.measures.amount[row])} {self.rfm.amount}",
+        ]
+        head = f"RFM {code}" + (f" {named}" if named else "")
+        return f"{head}: {', '.join(parts)} ({how})"
+
+
+def _amount(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def changes_in(scores: RfmScores, moment: float | FloatArray) -> FloatArray:
+    """Per contact, the seconds until its recency digit moves with time alone: under fixed
+    bounds when the days since its last purchase pass the next bound; never otherwise
+    (quintiles rank the moment itself)."""
+    out = np.full(len(scores.r), np.inf)
+    bounds = scores.rfm.bounds.recency
+    if bounds is None:
+        return out
+    last = scores.measures.last
+    for bound in bounds:
+        later = last + bound * _DAY - moment
+        with np.errstate(invalid="ignore"):
+            ahead = scores.measures.bought & (later >= 0)
+        out = np.where(ahead, np.minimum(out, later), out)
+    return out

@@ -1,0 +1,128 @@
+"""RFM in the rule file: which activities are purchases, fixed bounds, named segments.
+
+Recency, frequency and monetary value of a contact's purchases (activities of the
+`activity` types, `purchase` by default: won deals and e-commerce orders come in as
+such), each scored 1 to 5: by quintiles over the scored population, which the caller
+computes and passes in (`scoring.rfm`), or by the fixed bounds given here. Kept apart
+from `scoring.rfm` (the arrays) so that reading a rule file never loads numpy.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Annotated, Any, Self
+
+from pydantic import BeforeValidator, Field, model_validator
+
+from scoring.records import ActivityType
+from scoring.ruletypes import MAX_DAYS, MAX_POINTS, ActivityTypes, Strict
+
+MEASURES = ("recency", "frequency", "monetary")
+RFM_FIELDS = {
+    "rfm_r": "recency digit, 1 to 5",
+    "rfm_f": "frequency digit, 1 to 5",
+    "rfm_m": "monetary digit, 1 to 5",
+    "rfm_score": "the sum of the three digits, 3 to 15",
+    "rfm": "the three digits as text, e.g. 543",
+    "rfm_segment": "the first segment whose digits match",
+}
+"""The contact fields RFM gives the rules' conditions (none for a contact without a purchase)."""
+Digit = Annotated[int, Field(strict=True, ge=1, le=5)]
+
+
+def _range(value: Any) -> Any:
+    """A digit alone is the range of that one digit."""
+    return [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+DigitRange = Annotated[
+    tuple[Digit, Digit],
+    BeforeValidator(_range, json_schema_input_type=int | list[int]),
+]
+"""A digit (`5`) or an inclusive range of digits (`[4, 5]`)."""
+
+
+class Segment(Strict):
+    """A named group of contacts by their digits; every range given must hold."""
+
+    name: str = Field(min_length=1, max_length=40)
+    r: DigitRange | None = Field(None, description="Recency digit, or [low, high].")
+    f: DigitRange | None = Field(None, description="Frequency digit, or [low, high].")
+    m: DigitRange | None = Field(None, description="Monetary digit, or [low, high].")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Self:
+        given = [(k, v) for k, v in (("r", self.r), ("f", self.f), ("m", self.m)) if v]
+        if not given:
+            raise ValueError(f"segment {self.name!r} needs `r`, `f` or `m`")
+        for key, (low, high) in given:
+            if low > high:
+                raise ValueError(f"segment {self.name!r}: {key} [{low}, {high}] runs backwards")
+        return self
+
+
+def _four_ascending(name: str, values: list[float] | None) -> None:
+    if values is None:
+        return
+    if len(values) != 4:
+        raise ValueError(f"`{name}` takes four bounds (between the five digits), not {len(values)}")
+    if any(b <= a for a, b in itertools.pairwise(values)):
+        raise ValueError(f"`{name}` bounds must rise: {values}")
+
+
+MeasureBound = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_POINTS * 1000)]
+
+
+class FixedBounds(Strict):
+    """Bounds between the digits; a measure without them is scored by quintiles."""
+
+    recency: list[Annotated[float, Field(allow_inf_nan=False, gt=0, le=MAX_DAYS)]] | None = Field(
+        None,
+        description="Days since the last purchase: up to the first bound 5, up to the second "
+        "4, ..., beyond the fourth 1.",
+    )
+    frequency: list[MeasureBound] | None = Field(
+        None, description="Purchases: up to the first bound 1, ..., beyond the fourth 5."
+    )
+    monetary: list[MeasureBound] | None = Field(
+        None, description="Amount of the purchases: up to the first bound 1, ..., beyond 5."
+    )
+
+    @model_validator(mode="after")
+    def _shape(self) -> Self:
+        for name in MEASURES:
+            _four_ascending(name, getattr(self, name))
+        return self
+
+
+class Rfm(Strict):
+    """Recency, frequency and monetary value of purchases, each a digit 1 to 5."""
+
+    activity: ActivityTypes = Field(
+        default_factory=lambda: [ActivityType.PURCHASE],
+        description="The activity types that are purchases (won deals, orders).",
+    )
+    amount: str = Field(
+        "amount", min_length=1, max_length=200, description="The purchases' amount field."
+    )
+    bounds: FixedBounds = Field(
+        default_factory=FixedBounds,
+        description="Fixed bounds per measure; without, quintiles over the scored population.",
+    )
+    segments: list[Segment] = Field(
+        default_factory=list, max_length=50, description="Named groups, the first match wins."
+    )
+    write: bool = Field(False, description="Write the digits, their sum and segment back.")
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        names = [s.name.casefold() for s in self.segments]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"segment named twice: {', '.join(repeated)}")
+        return self
+
+    @property
+    def quintiles(self) -> tuple[str, ...]:
+        """The measures scored by quintiles over the population (no fixed bounds)."""
+        return tuple(m for m in MEASURES if getattr(self.bounds, m) is None)

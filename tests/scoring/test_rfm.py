@@ -1,0 +1,224 @@
+"""RFM: quintile bounds over a population, digits with given bounds, segments, and RFM
+fields read by rules and stages."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoring import ActivityFrame, ContactFrame, InputError, RuleSet, score
+from scoring.rfm import RfmBounds, changes_in, population_bounds, quintile_bounds
+from tests.helpers import NOW, act, days_ago, person, rules
+from tests.scoring.test_rule_files import problems
+
+QUINTILES = rules(
+    """
+    rules:
+      - {id: champion, contact: {rfm_segment: champions}, points: 20}
+      - {id: spend, value: rfm_score, per: 1, points: 1, cap: 15}
+    stages:
+      ladder:
+        - {name: prospect}
+        - {name: loyal, when: {contact: {rfm_f: {gte: 4}}}}
+    rfm:
+      segments:
+        - {name: champions, r: [4, 5], f: [4, 5], m: [4, 5]}
+        - {name: at risk, r: [1, 2], f: [3, 5]}
+    """
+)
+FIXED = rules(
+    """
+    rules:
+      - {id: visit, activity: page_view, points: 1}
+    rfm:
+      bounds:
+        recency: [30, 90, 180, 365]
+        frequency: [1, 2, 4, 8]
+        monetary: [100, 500, 1000, 5000]
+    """
+)
+
+Purchase = tuple[float, float]
+"""(days before NOW, amount) of one purchase."""
+
+
+def _frames(people: list[list[Purchase]]) -> tuple[ContactFrame, ActivityFrame]:
+    contacts = [person(f"c{i}", f"p{i}@acme.io") for i in range(len(people))]
+    acts = [
+        act("purchase", days, f"c{i}", amount=amount)
+        for i, bought in enumerate(people)
+        for days, amount in bought
+    ]
+    frame = ContactFrame.from_records(contacts)
+    return frame, ActivityFrame.from_records(acts, frame.ids)
+
+
+def _bounds(ruleset: RuleSet, people: list[list[Purchase]]) -> RfmBounds | None:
+    frame, acts = _frames(people)
+    return population_bounds(ruleset, acts, len(frame), NOW.timestamp())
+
+
+def _digit_up(value: float, cuts: tuple[float, ...] | list[float]) -> int:
+    """1 plus the bounds below the value, one bound at a time."""
+    return 1 + sum(1 for cut in cuts if cut < value)
+
+
+def _expected(ruleset: RuleSet, bought: list[Purchase], bounds: RfmBounds | None) -> str | None:
+    """One contact's digits, worked out purchase by purchase as docs/rules.md says."""
+    spec = ruleset.rfm
+    assert spec is not None
+    if not bought:
+        return None
+    last_days = min(days for days, _ in bought)
+    count = float(len(bought))
+    amount = sum(a for _, a in bought)
+    fixed = spec.bounds
+    if fixed.recency is not None:
+        r = 5 - sum(1 for cut in fixed.recency if cut < last_days)
+    else:
+        assert bounds is not None
+        r = _digit_up((NOW - timedelta(days=last_days)).timestamp(), bounds.recency)
+    f = _digit_up(count, fixed.frequency or (bounds.frequency if bounds else ()))
+    m = _digit_up(amount, fixed.monetary or (bounds.monetary if bounds else ()))
+    return f"{r}{f}{m}"
+
+
+@given(st.lists(st.integers(-5, 5).map(float), max_size=40))
+def test_quintile_bounds_split_the_population_at_nearest_ranks(values: list[float]) -> None:
+    cuts = quintile_bounds(np.array(values))
+    if not values:
+        assert cuts == ()
+        return
+    assert len(cuts) == 4 and list(cuts) == sorted(cuts)
+    n = len(values)
+    for k, cut in enumerate(cuts, start=1):
+        assert cut in values
+        rank = math.ceil(k * n / 5)
+        assert sum(v <= cut for v in values) >= rank  # the k-th fifth is at or below it
+        assert sum(v < cut for v in values) < rank  # and it is the smallest such value
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 4])
+def test_tiny_populations_are_well_defined(size: int) -> None:
+    people = [[(float(10 * (i + 1)), 100.0 * (i + 1))] * (i + 1) for i in range(size)]
+    bounds = _bounds(QUINTILES, [*people, []])
+    assert bounds is not None and bounds.people == size
+    assert all(len(cuts) == (4 if size else 0) for cuts in (bounds.recency, bounds.frequency))
+    frame, acts = _frames([*people, []])
+    batch = score(QUINTILES, frame, acts, NOW, rfm=bounds)
+    assert batch.rfm is not None
+    for row, bought in enumerate([*people, []]):
+        assert batch.rfm.code(row) == _expected(QUINTILES, bought, bounds)
+    assert batch.rfm.code(size) is None and int(batch.rfm.total[size]) == 0
+    if size == 1:  # a lone purchaser is every bound: the lowest digit throughout
+        assert batch.rfm.code(0) == "111"
+
+
+purchases = st.lists(
+    st.tuples(st.integers(0, 400).map(float), st.sampled_from([0.0, 50.0, 120.0, 999.5, 4000.0])),
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(purchases, max_size=12), st.booleans(), st.data())
+def test_digits_with_given_bounds_equal_a_loop_per_contact(
+    people: list[list[Purchase]], fixed: bool, data: st.DataObject
+) -> None:
+    ruleset = FIXED if fixed else QUINTILES
+    bounds = None
+    if not fixed:
+        cuts = st.lists(st.floats(0, 10_000, allow_nan=False), min_size=4, max_size=4).map(sorted)
+        moments = cuts.map(lambda c: [days_ago(400 * x / 10_000).timestamp() for x in c])
+        bounds = data.draw(
+            st.one_of(
+                st.just(_bounds(ruleset, people)),
+                st.builds(lambda r, f, m: RfmBounds(tuple(sorted(r)), tuple(f), tuple(m), 9),
+                          moments, cuts, cuts),
+            )
+        )  # fmt: skip
+    frame, acts = _frames(people)
+    batch = score(ruleset, frame, acts, NOW, rfm=bounds)
+    assert batch.rfm is not None
+    for row, bought in enumerate(people):
+        expected = _expected(ruleset, bought, bounds)
+        assert batch.rfm.code(row) == expected
+        total = sum(int(d) for d in expected) if expected else 0
+        assert int(batch.rfm.total[row]) == total
+        # a batch of one, with the same bounds, gives the same digits
+        alone, alone_acts = _frames([bought])
+        single = score(ruleset, alone, alone_acts, NOW, rfm=bounds)
+        assert single.rfm is not None and single.rfm.code(0) == expected
+
+
+def test_segments_and_digits_are_read_by_rules_and_stages() -> None:
+    best = [(2.0, 900.0)] * 5
+    people = [best, [(300.0, 10.0)] * 3, [(200.0, 5.0)], [(100.0, 50.0)] * 2, []]
+    bounds = _bounds(QUINTILES, people)
+    frame, acts = _frames(people)
+    batch = score(QUINTILES, frame, acts, NOW, rfm=bounds)
+    assert batch.rfm is not None
+    segments = [batch.rfm.segment(row) for row in range(len(people))]
+    assert segments[0] == "champions" and segments[4] is None
+    for row in range(len(people)):
+        digits = batch.rfm.code(row)
+        points = 20 if segments[row] == "champions" else 0
+        points += sum(int(d) for d in digits) if digits else 0
+        assert float(batch.total[row]) == points
+        loyal = digits is not None and int(digits[1]) >= 4
+        assert batch.stage(row) == ("loyal" if loyal else "prospect")
+    assert batch.row(0)["rfm"] == batch.rfm.code(0)
+    assert batch.row(4)["rfm_segment"] is None
+
+
+def test_quintiles_without_bounds_are_refused() -> None:
+    frame, acts = _frames([[(1.0, 10.0)]])
+    with pytest.raises(InputError, match="population"):
+        score(QUINTILES, frame, acts, NOW)
+
+
+def test_fixed_recency_moves_when_the_days_pass_a_bound() -> None:
+    frame, acts = _frames([[(20.0, 10.0)], [(400.0, 10.0)], []])
+    batch = score(FIXED, frame, acts, NOW)
+    assert batch.rfm is not None
+    waits = changes_in(batch.rfm, NOW.timestamp())
+    assert waits[0] == pytest.approx(10 * 86_400.0)  # 30 days after the purchase, R 5 becomes 4
+    assert math.isinf(waits[1]) and math.isinf(waits[2])
+    later = score(FIXED, frame, acts, NOW + timedelta(seconds=float(waits[0]) + 1))
+    assert later.rfm is not None and later.rfm.r[0] == batch.rfm.r[0] - 1
+
+
+def test_rfm_fields_without_an_rfm_block_are_refused() -> None:
+    found = problems(
+        """
+        rules:
+          - {id: best, contact: {rfm_segment: champions}, points: 5}
+        """
+    )
+    assert any("rfm_segment" in p and "`rfm` block" in p for p in found)
+
+
+@pytest.mark.parametrize(
+    ("block", "message"),
+    [
+        ("bounds: {frequency: [1, 2, 3]}", "four bounds"),
+        ("bounds: {monetary: [1, 5, 5, 9]}", "must rise"),
+        ("segments: [{name: a, r: [5, 1]}]", "backwards"),
+        ("segments: [{name: a, r: 6}]", "less than or equal to 5"),
+        ("segments: [{name: a}]", "needs `r`"),
+    ],
+)
+def test_bad_rfm_blocks_are_located(block: str, message: str) -> None:
+    found = problems(f"rules:\n  - {{id: v, activity: page_view, points: 1}}\nrfm: {{{block}}}\n")
+    assert any(message in p and "rfm" in p for p in found), found
+
+
+def test_purchases_are_read_however_old() -> None:
+    assert QUINTILES.horizon_days([act("purchase").type]) is None
+    assert "amount" in QUINTILES.activity_fields()
+    assert "rfm_segment" not in QUINTILES.contact_fields()
