@@ -41,6 +41,7 @@ import numpy as np
 from scoring.explain import ScoreBatch, whole_points
 from scoring.frames import ActivityFrame, BoolArray, FloatArray
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
+from scoring.rfm import changes_in
 from scoring.rules import RuleSet, stage_conditions
 
 _DAY = 86_400.0
@@ -61,6 +62,8 @@ def due_in(batch: ScoreBatch, activities: ActivityFrame, as_of: datetime) -> Flo
     n = len(batch)
     due = np.full(n, np.inf)
     _moments(rules, activities, now, due)
+    if batch.rfm is not None:  # a fixed recency bound passed with time alone
+        np.minimum(due, changes_in(batch.rfm, now), out=due)
     np.subtract(due, _EARLY, out=due)
     dims = list(rules.dimensions)
     down = np.zeros((n, len(dims)))

@@ -211,13 +211,15 @@ class RfmScores:
     m: Digits
     segments: npt.NDArray[np.int16]
     bounds: RfmBounds | None
+    moment: float | FloatArray
+    """The moment each contact was scored as of (epoch seconds)."""
 
     @classmethod
     def of(
         cls, rfm: Rfm, measures: Measures, bounds: RfmBounds | None, moment: float | FloatArray
     ) -> RfmScores:
         r, f, m = digits(rfm, measures, bounds, moment)
-        return cls(rfm, measures, r, f, m, segment_codes(rfm, r, f, m), bounds)
+        return cls(rfm, measures, r, f, m, segment_codes(rfm, r, f, m), bounds, moment)
 
     @property
     def total(self) -> npt.NDArray[np.int16]:
@@ -243,7 +245,8 @@ class RfmScores:
         for name, digit in (("rfm_r", self.r), ("rfm_f", self.f), ("rfm_m", self.m)):
             out[name] = NumericColumn(np.where(bought, digit, np.nan))
         out["rfm_score"] = NumericColumn(np.where(bought, self.total, np.nan))
-        codes = np.where(bought, self.r * 100 + self.f * 10 + self.m - 111, -1).astype(np.int32)
+        r, f, m = (digit.astype(np.int32) for digit in (self.r, self.f, self.m))
+        codes = np.where(bought, r * 100 + f * 10 + m - 111, -1)
         # the 125 codes 111..555 laid out by digit; unused ones cost nothing
         table = np.array([f"{a}{b}{c}" for a in "12345" for b in "12345" for c in "12345"])
         index = np.full(445, -1, dtype=np.int32)
@@ -274,12 +277,13 @@ class RfmScores:
             "rfm_segment": self.segment(row),
         }
 
-    def explain(self, row: int, moment: float) -> str:
+    def explain(self, row: int) -> str:
         """One line on a contact's RFM and what each digit stands on, for `explain`."""
         if not self.measures.bought[row]:
             return "RFM: no purchase"
         code, named = self.code(row), self.segment(row)
         last = self.measures.last[row]
+        moment = self.moment if isinstance(self.moment, float) else float(self.moment[row])
         days = max(0, math.floor((moment - last) / _DAY))
         when = datetime.fromtimestamp(last, UTC).date().isoformat()
         how = "fixed bounds" if not self.rfm.quintiles else "quintiles"

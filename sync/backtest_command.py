@@ -23,7 +23,7 @@ import typer
 from connectors.errors import InputFileError
 from connectors.files import ContactsRead, moment_problem, parse_moment, read_activity_columns
 from connectors.files import read_contact_columns as read_contacts
-from scoring import ActivityFrame, ContactFrame, InputError, backtest_of, leaks, score
+from scoring import ActivityFrame, ContactFrame, InputError, RuleSet, backtest_of, leaks, score
 from sync.backtest_report import backtest_lines
 from sync.console import err, fail, rules_from
 from sync.score_command import as_of_moment
@@ -118,6 +118,7 @@ def backtest_files(
 ) -> None:
     """Backtest the rules on the files; print the report as text or JSON."""
     ruleset = rules_from(rules)
+    fixed_rfm_only(ruleset, rules)
     known = read_known_outcomes(
         contacts, activities, outcome, as_of_column, as_of, ruleset.activity_fields()
     )
@@ -209,3 +210,14 @@ def contact_moments(
             lines.append(f"{path}: column {name!r}: {bad.size - 20} more rows like these")
         fail(lines)
     return seconds
+
+
+def fixed_rfm_only(ruleset: RuleSet, path: Path | None) -> None:
+    """Fail (exit 2) for rules scoring RFM by quintiles: a backtest scores each contact as of
+    its own moment, and quintile bounds are a population's at one moment."""
+    if ruleset.rfm is not None and ruleset.rfm.quintiles:
+        fail(
+            f"{path or 'rules'}: rfm: {', '.join(ruleset.rfm.quintiles)} by quintiles cannot "
+            "be backtested (each contact is scored as of its own moment); give `rfm.bounds` "
+            "for all three"
+        )

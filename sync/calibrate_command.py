@@ -28,7 +28,7 @@ from scoring import (
     take_activities,
     take_contacts,
 )
-from sync.backtest_command import KnownOutcomes, read_known_outcomes
+from sync.backtest_command import KnownOutcomes, fixed_rfm_only, read_known_outcomes
 from sync.backtest_report import backtest_lines, comparison_lines
 from sync.console import err, fail, rules_from
 
@@ -53,6 +53,7 @@ def calibrate_files(
     if out.resolve() == rules.resolve():
         fail(f"--out {out}: that is the --rules file; write the fitted rules to another file")
     current = rules_from(rules)
+    fixed_rfm_only(current, rules)
     known = read_known_outcomes(
         contacts, activities, outcome, as_of_column, as_of, current.activity_fields()
     )

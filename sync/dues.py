@@ -155,33 +155,33 @@ def pull_fingerprint(properties: Sequence[str], mapping: AttributeMap) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
-def _meta(connection: Connection, key: str) -> str | None:
+def meta_value(connection: Connection, key: str) -> str | None:
     found = connection.execute(sa.select(meta.c.value).where(meta.c.key == key)).scalar()
     return None if found is None else str(found)
 
 
-def _set_meta(connection: Connection, key: str, value: str) -> None:
+def set_meta(connection: Connection, key: str, value: str) -> None:
     connection.execute(sa.delete(meta).where(meta.c.key == key))
     connection.execute(sa.insert(meta).values(key=key, value=value))
 
 
 def stored_fingerprint(connection: Connection) -> str | None:
-    return _meta(connection, FINGERPRINT)
+    return meta_value(connection, FINGERPRINT)
 
 
 def store_fingerprint(connection: Connection, value: str) -> None:
-    _set_meta(connection, FINGERPRINT, value)
+    set_meta(connection, FINGERPRINT, value)
 
 
 def went_back(connection: Connection, as_of: float) -> bool:
     """Whether `as_of` lies before the last run's moment (by more than `BACKWARDS`): the
     values written then are a later moment's, and the dues saved then too far."""
-    last = _meta(connection, LAST_AS_OF)
+    last = meta_value(connection, LAST_AS_OF)
     return last is not None and as_of < float(last) - BACKWARDS
 
 
 def store_as_of(connection: Connection, as_of: float) -> None:
-    _set_meta(connection, LAST_AS_OF, repr(as_of))
+    set_meta(connection, LAST_AS_OF, repr(as_of))
 
 
 def unchanged_revisions(

@@ -51,6 +51,8 @@ SCORED_AT = "scored_at"
 VELOCITY = "velocity"
 """The velocity bucket's field, written only when the rules' `velocity` block says `write`."""
 DISQUALIFIED = "disqualified"
+RFM, RFM_SCORE, RFM_SEGMENT = "rfm", "rfm_score", "rfm_segment"
+"""RFM's digits, their sum and segment, written only when the rules' `rfm` block says `write`."""
 REASONS_SHOWN = 3
 REASONS_MAX_CHARS = 1000
 DISQUALIFIED_SCORE = -1000
@@ -120,6 +122,13 @@ class FieldMap:
         if rules.velocity is not None and rules.velocity.write:
             label, text = "Lead score velocity", about[VELOCITY]
             specs.append(spec(VELOCITY, label, "enumeration", text, VELOCITY_BUCKETS))
+        if rules.rfm is not None and rules.rfm.write:
+            specs.append(spec(RFM, "RFM", "text", about[RFM]))
+            specs.append(spec(RFM_SCORE, "RFM score", "number", about[RFM_SCORE]))
+            if rules.rfm.segments:
+                named = tuple(s.name for s in rules.rfm.segments)
+                label, text = "RFM segment", about[RFM_SEGMENT]
+                specs.append(spec(RFM_SEGMENT, label, "enumeration", text, named))
         specs.append(spec(DISQUALIFIED, "Lead disqualified", "boolean", about[DISQUALIFIED]))
         specs.append(spec("reasons", "Lead score reasons", "text", about["reasons"]))
         specs.append(spec(SCORED_AT, "Lead scored at", "datetime", about[SCORED_AT]))
@@ -177,6 +186,11 @@ class FieldMap:
             out[names["stage"]] = batch.stage(row) or ""
         if VELOCITY in names and batch.velocity is not None and self.buckets is not None:
             out[names[VELOCITY]] = velocity_bucket(float(batch.velocity[row]), self.buckets) or ""
+        if RFM in names and batch.rfm is not None:  # empty without a purchase
+            out[names[RFM]] = batch.rfm.code(row) or ""
+            out[names[RFM_SCORE]] = str(int(batch.rfm.total[row]) or "")
+            if RFM_SEGMENT in names:
+                out[names[RFM_SEGMENT]] = batch.rfm.segment(row) or ""
         if DISQUALIFIED in names:
             out[names[DISQUALIFIED]] = "true" if disqualified else "false"
         out[names["reasons"]] = written_reasons(batch, row, written, min(REASONS_MAX_CHARS, limit))
@@ -288,6 +302,15 @@ def descriptions(rules: RuleSet) -> dict[str, str]:
             f"{number(v.heating)} or more), cooling (down {number(-v.cooling)} or more) or "
             "steady; empty until a score that old is known."
         )
+    if rules.rfm is not None:
+        how = "by fixed bounds" if not rules.rfm.quintiles else "by quintiles over all contacts"
+        kinds = ", ".join(t.value for t in rules.rfm.activity)
+        out[RFM] = (
+            f"Recency, frequency and monetary value of purchases ({kinds}), each 1 (low) to 5 "
+            f"(high) {how}: 543 is R5 F4 M3. Empty without a purchase."
+        )
+        out[RFM_SCORE] = "The sum of the three RFM digits, 3 to 15; empty without a purchase."
+        out[RFM_SEGMENT] = "The first RFM segment of the rule file the digits match."
     if rules.stages is not None:
         ladder = " > ".join(s.name for s in rules.stages.ladder)
         out["stage"] = (

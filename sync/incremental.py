@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scoring import ActivityFrame, RuleSet, ScoreBatch, due_in, unparsed_numbers
+from scoring import ActivityFrame, RfmBounds, RuleSet, ScoreBatch, due_in, unparsed_numbers
 from scoring import score as score_frames
 from sync.dues import (
     due_filter,
@@ -41,6 +41,7 @@ from sync.dues import (
 from sync.history import record_landed
 from sync.people import People
 from sync.readback import activity_columns
+from sync.rfm import bounds_for, population, save_bounds, with_bounds
 from sync.shadow import score_shadow
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
@@ -81,10 +82,12 @@ def score_people(
     notes: list[str] | None = None,
     *,
     rules: RuleSet | None = None,
+    bounds: RfmBounds | None = None,
 ) -> tuple[ScoreBatch, ActivityFrame]:
     """These persons scored as of `as_of` under the run's rules (or `rules`: the shadow
     rules, `sync.shadow`), their stage floors read from `written`, their scores some
-    days back (velocity) from the store's history."""
+    days back (velocity) from the store's history, RFM by the population's quintile
+    `bounds` (without: those the store keeps, `sync.rfm`)."""
     ruleset = job.rules if rules is None else rules
     floor = reached_stages(
         ruleset,
@@ -102,7 +105,11 @@ def score_people(
         persons = [int(c.id) for c in people.contacts]
         with job.store.engine.connect() as connection:
             past = past_scores(connection, ruleset, persons, as_of.timestamp())
-    batch = score_frames(ruleset, frame, activity_frame, as_of, reached=floor, past=past)
+    if bounds is None:
+        bounds = bounds_for(job.store, ruleset, as_of.timestamp())
+    batch = score_frames(
+        ruleset, frame, activity_frame, as_of, reached=floor, past=past, rfm=bounds
+    )
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
     return batch, activity_frame
@@ -110,8 +117,10 @@ def score_people(
 
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
     """Load and score everyone (rules changed, or `--full`) or only who is due."""
-    current = fingerprint(job.rules, job.fields, job.stage_maps)
     with job.store.engine.connect() as connection:
+        # RFM's quintiles over everyone in the store: bounds that moved rescore everyone
+        bounds = population(connection, job.rules, as_of.timestamp())
+        current = with_bounds(fingerprint(job.rules, job.fields, job.stage_maps), bounds)
         back = went_back(connection, as_of.timestamp())
         everyone = options.full or back or stored_fingerprint(connection) != current
         summary.persons = person_count(connection)
@@ -126,7 +135,10 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
         people = job.store.load_people(due_by=as_of.timestamp())
         written = written_of(job.store, [int(c.id) for c in people.contacts])
     summary.rescored = len(people.contacts)
-    batch, frame = score_people(job, people, as_of, written, summary.warnings)
+    if bounds is not None:  # what a rescore of one record reads until the next run
+        with job.store.writing(), job.store.engine.begin() as connection:
+            save_bounds(connection, job.rules, bounds, as_of.timestamp())
+    batch, frame = score_people(job, people, as_of, written, summary.warnings, bounds=bounds)
     due = as_of.timestamp() + due_in(batch, frame, as_of)
     if job.rules.velocity_windows():  # a history row entering a window moves velocity
         persons = [int(c.id) for c in people.contacts]

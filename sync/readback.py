@@ -168,11 +168,13 @@ def activities_query(
     names: list[str] | None = None,
     *,
     typed: bool = False,
+    types: list[str] | None = None,
 ) -> sa.Select[Any]:
     """The activities of persons (all, those `wanted`, or those `chosen`) in a stable
-    order: time, then system and id. An activity joins its person by its record, or by
-    address. `typed`: led by a row of each column's type and no activity (person -1,
-    empty texts, a time before any), for a reader that takes types from values."""
+    order: time, then system and id; of the `types` given, or of every type. An activity
+    joins its person by its record, or by address. `typed`: led by a row of each column's
+    type and no activity (person -1, empty texts, a time before any), for a reader that
+    takes types from values."""
     a = activities
     fields = (a.c.system, a.c.activity_id, a.c.type, a.c.occurred_at, *SPLIT_COLUMNS)
     by_record = (
@@ -193,6 +195,11 @@ def activities_query(
         .select_from(a.join(persons, persons.c.email == a.c.email))
         .where(a.c.record_id.is_(None))
     )
+    if types is not None:
+        by_record, by_email = (
+            by_record.where(a.c.type.in_(types)),
+            by_email.where(a.c.type.in_(types)),
+        )
     if wanted is not None:
         by_record = by_record.where(identities.c.person_id.in_(wanted))
         by_email = by_email.where(persons.c.id.in_(wanted))

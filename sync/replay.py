@@ -19,6 +19,7 @@ from scoring import score as score_frames
 from sync.errors import NotInStore
 from sync.history import SHORT, HistoryEntry, history_of, rule_version, rules_text
 from sync.people import People
+from sync.rfm import population
 from sync.store import StateStore
 from sync.velocity import past_scores
 
@@ -90,8 +91,9 @@ def replay(
     if ladder is None or floor not in {stage.name for stage in ladder.ladder}:
         floor = None
     frame, activities = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
-    with store.engine.connect() as connection:  # velocity as the history stood then
+    with store.engine.connect() as connection:  # velocity and RFM's quintiles as they stood
         past = past_scores(connection, ruleset, [person], at.timestamp())
+        bounds = population(connection, ruleset, at.timestamp())
     reached = [floor] * len(people.contacts)
-    batch = score_frames(ruleset, frame, activities, at, reached=reached, past=past)
+    batch = score_frames(ruleset, frame, activities, at, reached=reached, past=past, rfm=bounds)
     return Replayed(batch, people, person, at, version, source, recorded)

@@ -30,6 +30,8 @@ def result_columns(batch: ScoreBatch) -> list[str]:
     columns.append("lead")
     if batch.bant_names:
         columns.append("bant")
+    if batch.rfm is not None:
+        columns += ["rfm", "rfm_score", "rfm_segment"]
     return [*columns, "reasons"]
 
 
@@ -80,6 +82,8 @@ def print_ranking(
             table.add_column("grade", justify="center")
     if has_stages:
         table.add_column("stage", min_width=None if wide else 11, max_width=None if wide else 12)
+    if batch.rfm is not None:
+        table.add_column("rfm", no_wrap=wide, max_width=None if wide else 9)
     table.add_column("why", ratio=1, min_width=20)
     for rank, row in enumerate(shown, start=1):
         index = int(row)
@@ -98,6 +102,9 @@ def print_ranking(
                 cells.append(grade)
         if has_stages:
             cells.append(escape(batch.stage(index) or ""))
+        if batch.rfm is not None:  # the digits and, beside or under them, the segment
+            named, code = batch.rfm.segment(index), batch.rfm.code(index) or ""
+            cells.append(escape((" " if wide else "\n").join([code, named]) if named else code))
         explained = batch.explained(index)
         if sources is not None:
             explained = [(with_source(r, sources(index, r.rule_id)), p) for r, p in explained]
@@ -125,6 +132,10 @@ def print_ranking(
         counts = Counter(batch.stage(i) for i in range(len(batch)))
         funnel = " → ".join(f"{s.name} {counts.get(s.name, 0)}" for s in batch.rules.stages.ladder)
         console.print(f"stages: {funnel}", highlight=False)
+    if batch.rfm is not None and batch.rules.rfm is not None and batch.rules.rfm.segments:
+        groups = Counter(batch.rfm.segment(i) for i in range(len(batch)))
+        named = ", ".join(f"{s.name} {groups.get(s.name, 0)}" for s in batch.rules.rfm.segments)
+        console.print(f"RFM segments: {named}", highlight=False)
     disqualified = int(batch.disqualified.sum())
     if disqualified:
         console.print(f"disqualified: {disqualified}", highlight=False)
@@ -365,6 +376,8 @@ def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
         extras.append("[red]disqualified[/red]")
     if any(extras):
         console.print(", ".join(e for e in extras if e), highlight=False)
+    if batch.rfm is not None:
+        console.print(escape(batch.rfm.explain(row)), highlight=False)
     table = Table(show_header=True)
     table.add_column("points", justify="right")
     table.add_column("dimension")

@@ -22,7 +22,7 @@ from connectors.files import (
     read_contact_columns,
     write_columns,
 )
-from scoring import ActivityFrame, ContactFrame, score, unparsed_numbers
+from scoring import ActivityFrame, ContactFrame, population_bounds, score, unparsed_numbers
 from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED
 from sync.report import print_ranking, result_columns
@@ -95,7 +95,9 @@ def score_from_files(
         acts = ActivityFrame.from_arrays(
             read.contact_rows, read.type_codes, read.seconds, read.attributes
         )
-    batch = score(ruleset, frame, acts, moment)
+    # RFM's quintiles over the file's contacts, passed in as a sync passes the store's
+    bounds = population_bounds(ruleset, acts, len(frame), moment.timestamp())
+    batch = score(ruleset, frame, acts, moment, rfm=bounds)
     for note in batch.notes:
         err.print(f"note: {activities}: {note}", highlight=False, soft_wrap=False)
     del acts, read  # the activities are scored: their memory goes before the output's

@@ -150,6 +150,12 @@ def test_digits_with_given_bounds_equal_a_loop_per_contact(
         assert batch.rfm.code(row) == expected
         total = sum(int(d) for d in expected) if expected else 0
         assert int(batch.rfm.total[row]) == total
+        # the fields conditions read hold the same digits
+        fields = batch.rfm.fields
+        assert fields["rfm"].value(row) == expected
+        assert fields["rfm_score"].value(row) == (total or None)
+        for name, at in (("rfm_r", 0), ("rfm_f", 1), ("rfm_m", 2)):
+            assert fields[name].value(row) == (int(expected[at]) if expected else None)
         # a batch of one, with the same bounds, gives the same digits
         alone, alone_acts = _frames([bought])
         single = score(ruleset, alone, alone_acts, NOW, rfm=bounds)

@@ -1,0 +1,114 @@
+"""RFM's quintile bounds over the store's population, and kept in the store.
+
+The engine scores RFM measures by quintiles only with bounds it is given
+(`scoring.rfm`). A sync computes them over every person in the store (their purchases up
+to the run's moment), keeps them in the `meta` table under `RFM_BOUNDS` with what they
+measured (the purchase types and amount field), and passes them to the engine; a rescore
+of one record, and `explain`, read the kept ones, so that a person scored alone gets the
+digits a run scoring everyone gives them. Bounds that moved change the scoring
+fingerprint (`with_bounds`): everyone is then scored again, and only changed values are
+written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+from sqlalchemy.engine import Connection
+
+from scoring import RfmBounds, RuleSet, bounds_of, measure, parse_number
+from sync.dues import meta_value, set_meta
+from sync.readback import activities_query
+from sync.store import StateStore
+
+RFM_BOUNDS = "rfm_bounds"
+"""The `meta` key of the bounds the last sync computed."""
+
+
+def _measured(rules: RuleSet) -> str:
+    """What bounds measure: the purchase types and amount field (other bounds are void)."""
+    assert rules.rfm is not None
+    return json.dumps([sorted(t.value for t in rules.rfm.activity), rules.rfm.amount])
+
+
+def needs_bounds(rules: RuleSet) -> bool:
+    return rules.rfm is not None and bool(rules.rfm.quintiles)
+
+
+def population(connection: Connection, rules: RuleSet, moment: float) -> RfmBounds | None:
+    """The quintile bounds over every person in the store, their purchases up to `moment`
+    (epoch seconds); None when the rules score no measure by quintiles."""
+    if not needs_bounds(rules):
+        return None
+    assert rules.rfm is not None
+    field = rules.rfm.amount
+    types = [t.value for t in rules.rfm.activity]
+    query = activities_query(
+        None, None, ["person_id", "occurred_at", "amount", "extra"], types=types
+    )
+    persons: list[int] = []
+    moments: list[float] = []
+    amounts: list[float] = []
+    for person, at, amount, extra in connection.execute(query):
+        if at > moment:
+            continue
+        persons.append(int(person))
+        moments.append(float(at))
+        amounts.append(_amount(field, amount, extra))
+    ids, rows = np.unique(np.array(persons, dtype=np.int64), return_inverse=True)
+    found = measure(
+        rows.astype(np.int32), np.array(moments), np.array(amounts, dtype=np.float64), len(ids)
+    )
+    return bounds_of(found)
+
+
+def _amount(field: str, column: float | None, extra: str) -> float:
+    """A purchase's amount from the stored row: the `amount` column, else its field in the
+    other attributes (NaN: none, or not a number)."""
+    if field == "amount" and column is not None:
+        return float(column)
+    value: Any = json.loads(extra or "{}").get(field) if extra else None
+    if isinstance(value, bool) or value is None:
+        return float("nan")
+    if isinstance(value, int | float):
+        return float(value)
+    number = parse_number(str(value))
+    return float("nan") if number is None else number
+
+
+def save_bounds(connection: Connection, rules: RuleSet, bounds: RfmBounds, moment: float) -> None:
+    data = {"measured": _measured(rules), "as_of": moment, **bounds.as_dict()}
+    set_meta(connection, RFM_BOUNDS, json.dumps(data))
+
+
+def kept_bounds(connection: Connection, rules: RuleSet) -> RfmBounds | None:
+    """The bounds the last sync kept, when they measured what `rules` measure."""
+    if not needs_bounds(rules):
+        return None
+    text = meta_value(connection, RFM_BOUNDS)
+    if text is None:
+        return None
+    data = json.loads(text)
+    return RfmBounds.from_dict(data) if data.get("measured") == _measured(rules) else None
+
+
+def bounds_for(store: StateStore, rules: RuleSet, moment: float) -> RfmBounds | None:
+    """The bounds a rescore of a few persons scores with: those kept, or, before any sync
+    kept them, the population's as of `moment`."""
+    if not needs_bounds(rules):
+        return None
+    with store.engine.connect() as connection:
+        kept = kept_bounds(connection, rules)
+        return kept if kept is not None else population(connection, rules, moment)
+
+
+def with_bounds(fingerprint: str, bounds: RfmBounds | None) -> str:
+    """The scoring fingerprint with the bounds it scores with: bounds that moved rescore
+    everyone."""
+    if bounds is None:
+        return fingerprint
+    text = fingerprint + json.dumps(bounds.as_dict(), sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
