@@ -228,3 +228,32 @@ def test_purchases_are_read_however_old() -> None:
     assert QUINTILES.horizon_days([act("purchase").type]) is None
     assert "amount" in QUINTILES.activity_fields()
     assert "rfm_segment" not in QUINTILES.contact_fields()
+
+
+def test_explain_and_ranking_show_the_digits_and_what_they_stand_on() -> None:
+    from rich.console import Console
+
+    from sync.report import print_explanation, print_ranking, result_columns
+
+    people = [[(3.0, 900.0)] * 5, *([(200.0 + i, 40.0)] for i in range(4)), []]
+    frame, acts = _frames(people)
+    batch = score(QUINTILES, frame, acts, NOW, rfm=_bounds(QUINTILES, people))
+    assert batch.rfm is not None
+    console = Console(width=200, record=True)
+    print_explanation(console, batch, 0)
+    text = console.export_text()
+    code = batch.rfm.code(0)
+    assert code is not None
+    assert (
+        f"RFM {code} champions: R{code[0]} last purchase {days_ago(3).date()} (3 days ago)" in text
+    )
+    assert f"F{code[1]} 5 purchases, M{code[2]} 4,500 amount (quintiles of 5 purchasers)" in text
+    console = Console(width=200, record=True)
+    print_explanation(console, batch, 5)
+    assert "RFM: no purchase" in console.export_text()
+    console = Console(width=200, record=True)
+    print_ranking(console, batch, NOW, 10)
+    text = console.export_text()
+    assert f"{code} champions" in text
+    assert "RFM segments: champions 1, at risk 0" in text  # the others bought once: F1
+    assert result_columns(batch)[-4:] == ["rfm", "rfm_score", "rfm_segment", "reasons"]

@@ -1,0 +1,97 @@
+"""RFM in a sync: quintile bounds over the store's population, kept for rescores of one
+person, written back, and everyone rescored when a purchase moves them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from sandbox import Sandbox
+from scoring import Activity, ActivityType, RuleSet, load_rules, population_bounds
+from scoring.rfm_rules import Rfm, Segment
+from sync import StateStore, SyncOptions
+from sync.fields import RFM, RFM_SEGMENT
+from sync.rfm import kept_bounds
+from sync.rfm import population as store_population
+from tests.sync.test_sync_hubspot import RULES, fields, make_sync
+
+PEOPLE, SEED = 120, 7
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    rfm = Rfm(
+        segments=[Segment(name="champions", r=(4, 5), f=(4, 5)), Segment(name="others", r=(1, 5))],
+        write=True,
+    )
+    return load_rules(RULES).model_copy(update={"rfm": rfm})
+
+
+@pytest.fixture
+def box() -> Iterator[Sandbox]:
+    with Sandbox(people=PEOPLE, seed=SEED) as sandbox:
+        yield sandbox
+
+
+def test_bounds_are_the_store_population_and_a_rescore_of_one_reads_them(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = box.now() + timedelta(hours=1)
+    job = make_sync(box, rules, store, at=at)
+    job.run(SyncOptions(full=True))
+    with store.engine.connect() as connection:
+        kept = kept_bounds(connection, rules)
+    assert kept is not None and kept.people > 0
+    # the store's query measures as the engine does on the whole population's frames
+    people = store.load_people()
+    frame, acts = people.frames(rules.contact_fields(), rules.activity_fields())
+    assert population_bounds(rules, acts, len(frame), at.timestamp()) == kept
+
+    everyone, _ = job.score(as_of=at)
+    assert everyone.rfm is not None
+    bought = [row for row in range(len(everyone)) if everyone.rfm.code(row) is not None]
+    assert len(bought) == kept.people
+    names = fields(rules).names
+    table = box.hubspot.contacts
+    checked = 0
+    for row in bought[:10]:  # each alone, as a trigger scores it, with the kept bounds
+        person = int(everyone.contact_ids[row])
+        alone, people_alone = job.score([person], as_of=at)
+        assert alone.rfm is not None
+        assert alone.rfm.code(0) == everyone.rfm.code(row)
+        for system, record in people_alone.records[str(person)]:
+            if system == "hubspot":  # and that is what the sync wrote back
+                index = int(record) - 1
+                assert table.value(names[RFM], index) == everyone.rfm.code(row)
+                assert table.value(names[RFM_SEGMENT], index) == (everyone.rfm.segment(row) or "")
+                checked += 1
+    assert checked > 0
+
+
+def test_a_purchase_that_moves_the_bounds_rescores_everyone(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=at).run(SyncOptions(full=True))
+    quiet = make_sync(box, rules, store, at=at + timedelta(minutes=5)).run()
+    assert quiet.rescored < quiet.persons  # bounds unchanged: only who is due
+
+    with store.engine.connect() as connection:
+        before = store_population(connection, rules, at.timestamp())
+    person = store.load_people().contacts[0]
+    records = store.records_by_person()[int(person.id)]
+    system, record = records[0]
+    big = [
+        Activity(record, ActivityType.PURCHASE, at - timedelta(days=d), id=f"big-{d}",
+                 attributes={"amount": 1e7})
+        for d in range(1, 30)
+    ]  # fmt: skip
+    store.save_activities(system, big)
+    later = at + timedelta(minutes=10)
+    with store.engine.connect() as connection:
+        after = store_population(connection, rules, later.timestamp())
+    assert after != before
+    moved = make_sync(box, rules, store, at=later).run()
+    assert moved.rescored == moved.persons
