@@ -17,7 +17,7 @@ runs         a log of sync runs and their summaries
 history      each person's written score over time, a row per change (`sync.history`)
 rulesets     each rule file's text once, under its content hash (the rule version)
 meta         the schema version, the fingerprint of what the last full scoring used, the
-             last run's moment
+             last run's moment, RFM's quintile bounds (`sync.rfm`)
 """
 
 from __future__ import annotations

@@ -257,3 +257,63 @@ def test_explain_and_ranking_show_the_digits_and_what_they_stand_on() -> None:
     assert f"{code} champions" in text
     assert "RFM segments: champions 1, at risk 0" in text  # the others bought once: F1
     assert result_columns(batch)[-4:] == ["rfm", "rfm_score", "rfm_segment", "reasons"]
+
+
+def test_fixed_recency_bounds_the_due_moment() -> None:
+    from scoring import due_in
+
+    frame, acts = _frames([[(20.0, 10.0)], [(400.0, 10.0)], []])
+    batch = score(FIXED, frame, acts, NOW)
+    due = due_in(batch, acts, NOW)
+    assert 10 * 86_400.0 - 1 <= due[0] <= 10 * 86_400.0  # the recency digit moves then
+    assert math.isinf(due[2])
+
+
+def test_worked_example_champion_is_a_key_account() -> None:
+    from pathlib import Path
+
+    from scoring import load_rules
+
+    example = load_rules(Path(__file__).parents[2] / "examples" / "rfm.yaml")
+    recent = [[(float(d), 6000.0)] * 4 for d in range(1, 5)]  # four loyal customers
+    people = [[(0.5, 7000.0)] * 6, *recent, [(300.0, 500.0)], []]
+    bounds = _bounds(example, people)
+    frame, acts = _frames(people)
+    batch = score(example, frame, acts, NOW, rfm=bounds)
+    assert batch.rfm is not None
+    code = batch.rfm.code(0)
+    assert code is not None and code[2] == "5"  # 42,000 is beyond the fixed 20,000: M5
+    assert batch.rfm.segment(0) == "champions" and batch.stage(0) == "Key account"
+    loyalty = float(batch.dimension("loyalty")[0])
+    assert loyalty == min(40, 20 + sum(int(d) for d in code))
+    assert batch.reasons_text(0) == "+20 RFM champion · +15 RFM score (15, capped at 15)"
+    assert batch.rfm.explain(0) == (
+        "RFM 555 champions: R5 last purchase 2026-11-01 (0 days ago), F5 6 purchases, "
+        "M5 42,000 amount (quintiles of 6 purchasers)"
+    )
+    # quintiles rank customers against each other: four days ago is the oldest but one
+    assert [batch.rfm.code(row) for row in range(1, 5)] == ["415", "315", "215", "115"]
+    assert [batch.rfm.segment(row) for row in range(1, 5)] == [
+        "others",
+        "others",
+        "at risk",
+        "at risk",
+    ]
+    assert batch.rfm.code(5) == "111" and batch.stage(5) == "Customer"  # old and small
+    assert batch.rfm.code(6) is None and batch.stage(6) == "Prospect"
+
+
+def test_the_rfm_blocks_of_the_rule_reference_validate() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "rules.md").read_text("utf-8")
+    section = text.split("## RFM\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [part.split("```", 1)[0] for part in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 2
+    for block in blocks:
+        head = "dimensions: {fit: {}, loyalty: {}}\n"
+        rules_needed = (
+            "" if "rules:" in block else "rules: [{id: v, contact: {rfm_r: 5}, points: 1}]\n"
+        )
+        ruleset = rules(head + rules_needed + block)
+        assert ruleset.rfm is not None
