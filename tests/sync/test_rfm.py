@@ -95,3 +95,27 @@ def test_a_purchase_that_moves_the_bounds_rescores_everyone(
     assert after != before
     moved = make_sync(box, rules, store, at=later).run()
     assert moved.rescored == moved.persons
+
+
+def test_fields_are_written_only_where_the_rules_say_and_empty_without_a_purchase() -> None:
+    from connectors.hubspot import CAPABILITIES
+    from scoring import score
+    from scoring.rfm import RfmBounds
+    from sync.fields import RFM_SCORE, FieldMap
+    from tests.helpers import NOW
+    from tests.scoring.test_rfm import QUINTILES, _frames
+
+    assert RFM not in FieldMap.for_rules(QUINTILES, CAPABILITIES).names
+    written = QUINTILES.model_copy(
+        update={"rfm": QUINTILES.rfm.model_copy(update={"write": True})}  # type: ignore[union-attr]
+    )
+    field_map = FieldMap.for_rules(written, CAPABILITIES)
+    frame, acts = _frames([[(1.0, 10.0)] * 3, []])
+    bounds = RfmBounds((0.0,) * 4, (1.0, 1.0, 2.0, 5.0), (5.0, 10.0, 20.0, 40.0), people=7)
+    batch = score(written, frame, acts, NOW, rfm=bounds)
+    names = field_map.names
+    bought, never = (field_map.values(batch, row, NOW) for row in (0, 1))
+    assert bought[names[RFM]] == "544"  # R above every bound, F 3 and M 30 above three
+    assert bought[names[RFM_SCORE]] == "13"
+    assert bought[names[RFM_SEGMENT]] == "champions"
+    assert never[names[RFM]] == never[names[RFM_SCORE]] == never[names[RFM_SEGMENT]] == ""
