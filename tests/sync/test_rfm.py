@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +120,47 @@ def test_fields_are_written_only_where_the_rules_say_and_empty_without_a_purchas
     assert bought[names[RFM_SCORE]] == "13"
     assert bought[names[RFM_SEGMENT]] == "champions"
     assert never[names[RFM]] == never[names[RFM_SCORE]] == never[names[RFM_SEGMENT]] == ""
+
+
+def test_score_command_ranks_by_the_files_own_quintiles_and_backtest_refuses_them(
+    tmp_path: Path,
+) -> None:
+    import csv
+
+    from typer.testing import CliRunner
+
+    from sync.cli import app
+
+    example = Path(__file__).parents[2] / "examples"
+    out = tmp_path / "scored.csv"
+    args = ["score", "-r", str(example / "rfm.yaml"), "-c", str(example / "data" / "contacts.csv")]
+    args += [
+        "-a",
+        str(example / "data" / "activities.csv"),
+        "--as-of",
+        "2026-11-01",
+        "-o",
+        str(out),
+    ]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    coded = [row for row in rows if row["rfm"]]
+    assert coded and all(int(row["rfm_score"]) == sum(map(int, row["rfm"])) for row in coded)
+    assert all(row["stage"] in {"Customer", "Key account"} for row in coded)
+    assert all(row["rfm_score"] == "0" and not row["rfm_segment"] for row in rows if not row["rfm"])
+    # digits by quintiles over the file: the most recent purchaser is R5
+    assert max(coded, key=lambda row: row["rfm"][0])["rfm"][0] == "5"
+
+    args = [
+        "backtest",
+        "-r",
+        str(example / "rfm.yaml"),
+        "-c",
+        str(example / "data" / "contacts.csv"),
+    ]
+    args += ["--outcome", "stage"]
+    refused = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert refused.exit_code == 2
+    assert "by quintiles cannot be backtested" in refused.output
