@@ -329,14 +329,28 @@ class RuleSet(Strict):
         problems = reference_problems(
             self.dimensions, list(enumerate(self.rules)), self.bant, self.stages, self.grades
         )
-        if self.rfm is None and (used := sorted(RFM_FIELDS.keys() & set(self.contact_fields()))):
-            problems.append(
-                LocatedError(("rfm",), f"{', '.join(used)}: read RFM, which needs an `rfm` block")
-            )
+        if self.rfm is None:
+            problems += self._rfm_unset()
         if problems:
             first = problems[0]
             raise LocatedError(first.path, str(first), others=problems[1:])
         return self
+
+    def _rfm_unset(self) -> list[LocatedError]:
+        """RFM's fields read without an `rfm` block: at the rule that reads one, else at the
+        part (stages, BANT) that does."""
+        found, rest = [], set(RFM_FIELDS) & set(self.contact_fields())
+        why = "is RFM's, which needs an `rfm` block"
+        for index, rule in enumerate(self.rules):
+            for name in [*(rule.contact or {}), rule.value]:
+                if name in RFM_FIELDS:
+                    at = ("value",) if name == rule.value else ("contact", name)
+                    found.append(LocatedError(("rules", index, *at), f"{name} {why}"))
+                    rest.discard(name)
+        for name in sorted(rest):
+            part = "stages" if name in _all_stage_fields(self.stages) else "bant"
+            found.append(LocatedError((part,), f"{name} {why}"))
+        return found
 
     def velocity_windows(self) -> list[float]:
         """The windows (days) over which the stages and the velocity bucket read velocity."""
@@ -409,6 +423,11 @@ def stage_conditions(cond: StageCondition | None) -> Iterator[StageCondition]:
     yield cond
     for child in [*(cond.any or []), *(cond.all or [])]:
         yield from stage_conditions(child)
+
+
+def _all_stage_fields(stages: StageLadder | None) -> set[str]:
+    ladder = stages.ladder if stages is not None else []
+    return {name for stage in ladder for name in _stage_fields(stage.when, "contact")}
 
 
 def _stage_fields(condition: StageCondition | None, part: Literal["contact", "where"]) -> list[str]:
