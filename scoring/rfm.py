@@ -109,11 +109,15 @@ def rfm_scores(
     moment: float | FloatArray,
 ) -> RfmScores:
     """The RFM of `size` contacts from their purchases, the activity `rows` that count."""
+    return RfmScores.of(rfm, _measured(rfm, activities, rows, size), bounds, moment)
+
+
+def _measured(
+    rfm: Rfm, activities: ActivityFrame, rows: npt.NDArray[np.intp], size: int
+) -> Measures:
+    """The measures of `size` contacts from the purchase `rows` of `activities`."""
     amounts = numeric_values(activities.column(rfm.amount), len(activities))[rows]
-    who = activities.contact_rows[rows]
-    return RfmScores.of(
-        rfm, measure(who, activities.occurred_at[rows], amounts, size), bounds, moment
-    )
+    return measure(activities.contact_rows[rows], activities.occurred_at[rows], amounts, size)
 
 
 def population_bounds(
@@ -128,9 +132,7 @@ def population_bounds(
     rows = np.flatnonzero(
         np.isin(activities.type_codes, codes) & (activities.occurred_at <= moment)
     )
-    amounts = numeric_values(activities.column(rfm.amount), len(activities))[rows]
-    who = activities.contact_rows[rows]
-    return bounds_of(measure(who, activities.occurred_at[rows], amounts, size))
+    return bounds_of(_measured(rfm, activities, rows, size))
 
 
 def quintile_bounds(values: FloatArray) -> tuple[float, ...]:
