@@ -223,7 +223,7 @@ class RfmScores:
         r, f, m = digits(rfm, measures, bounds, moment)
         return cls(rfm, measures, r, f, m, segment_codes(rfm, r, f, m), bounds, moment)
 
-    @property
+    @cached_property
     def total(self) -> npt.NDArray[np.int16]:
         """The sum of the three digits (0 without a purchase)."""
         return self.r.astype(np.int16) + self.f + self.m
@@ -247,15 +247,11 @@ class RfmScores:
         for name, digit in (("rfm_r", self.r), ("rfm_f", self.f), ("rfm_m", self.m)):
             out[name] = NumericColumn(np.where(bought, digit, np.nan))
         out["rfm_score"] = NumericColumn(np.where(bought, self.total, np.nan))
-        r, f, m = (digit.astype(np.int32) for digit in (self.r, self.f, self.m))
-        codes = np.where(bought, r * 100 + f * 10 + m - 111, -1)
-        # the 125 codes 111..555 laid out by digit; unused ones cost nothing
-        table = np.array([f"{a}{b}{c}" for a in "12345" for b in "12345" for c in "12345"])
-        index = np.full(445, -1, dtype=np.int32)
-        index[[int(t) - 111 for t in table]] = np.arange(125, dtype=np.int32)
-        out["rfm"] = CategoricalColumn(
-            np.where(codes >= 0, index[codes.clip(0)], -1), table.astype(object)
-        )
+        # the 125 texts 111 to 555 in order, each contact's code its place among them
+        r, f, m = (digit.astype(np.int32) - 1 for digit in (self.r, self.f, self.m))
+        texts = np.array([f"{a}{b}{c}" for a in "12345" for b in "12345" for c in "12345"])
+        place = np.where(bought, r * 25 + f * 5 + m, -1)
+        out["rfm"] = CategoricalColumn(place, texts.astype(object))
         names = np.array([s.name for s in self.rfm.segments], dtype=object)
         out["rfm_segment"] = CategoricalColumn(self.segments.astype(np.int32), names)
         return out
@@ -288,9 +284,17 @@ class RfmScores:
         moment = self.moment if isinstance(self.moment, float) else float(self.moment[row])
         days = max(0, math.floor((moment - last) / _DAY))
         when = datetime.fromtimestamp(last, UTC).date().isoformat()
-        how = "fixed bounds" if not self.rfm.quintiles else "quintiles"
-        if self.bounds is not None and self.rfm.quintiles:
-            how += f" of {self.bounds.people} purchasers"
+        by = self.rfm.quintiles
+        fixed = [m[0].upper() for m in MEASURES if m not in by]
+        people = f" of {self.bounds.people} purchasers" if self.bounds is not None else ""
+        how = "; ".join(
+            part
+            for part in (
+                f"{', '.join(m[0].upper() for m in by)} by quintiles{people}" if by else "",
+                f"{', '.join(fixed)} by fixed bounds" if fixed else "",
+            )
+            if part
+        )
         parts = [
             f"R{self.r[row]} last purchase {when} ({days} days ago)",
             f"F{self.f[row]} {int(self.measures.count[row])} purchases",

@@ -247,7 +247,10 @@ def test_explain_and_ranking_show_the_digits_and_what_they_stand_on() -> None:
     assert (
         f"RFM {code} champions: R{code[0]} last purchase {days_ago(3).date()} (3 days ago)" in text
     )
-    assert f"F{code[1]} 5 purchases, M{code[2]} 4,500 amount (quintiles of 5 purchasers)" in text
+    assert (
+        f"F{code[1]} 5 purchases, M{code[2]} 4,500 amount (R, F, M by quintiles of 5 purchasers)"
+        in text
+    )
     console = Console(width=200, record=True)
     print_explanation(console, batch, 5)
     assert "RFM: no purchase" in console.export_text()
@@ -289,7 +292,7 @@ def test_worked_example_champion_is_a_key_account() -> None:
     assert batch.reasons_text(0) == "+20 RFM champion · +15 RFM score (15, capped at 15)"
     assert batch.rfm.explain(0) == (
         "RFM 555 champions: R5 last purchase 2026-11-01 (0 days ago), F5 6 purchases, "
-        "M5 42,000 amount (quintiles of 6 purchasers)"
+        "M5 42,000 amount (R, F by quintiles of 6 purchasers; M by fixed bounds)"
     )
     # quintiles rank customers against each other: four days ago is the oldest but one
     assert [batch.rfm.code(row) for row in range(1, 5)] == ["415", "315", "215", "115"]
