@@ -320,3 +320,23 @@ def test_the_rfm_blocks_of_the_rule_reference_validate() -> None:
         )
         ruleset = rules(head + rules_needed + block)
         assert ruleset.rfm is not None
+
+
+def test_columns_hold_what_rows_give_with_rfm() -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from sandbox.world import generate_world
+    from sandbox.world.columns import world_columns
+    from scoring import load_rules
+    from tests.scoring.test_result_columns import assert_columns_are_the_rows
+
+    example = load_rules(Path(__file__).parents[2] / "examples" / "rfm.yaml")
+    world = generate_world(400, seed=4, days=200)
+    c = world_columns(world)
+    contacts = ContactFrame.from_arrays(c.ids, c.emails, c.people)
+    activities = ActivityFrame.from_arrays(c.person, c.type, c.at, c.events)
+    bounds = population_bounds(example, activities, len(contacts), world.now)
+    assert bounds is not None and bounds.people > 0
+    batch = score(example, contacts, activities, datetime.fromtimestamp(world.now, UTC), rfm=bounds)
+    assert_columns_are_the_rows(batch)
