@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from scoring.due import due_in, reasons_key
     from scoring.engine import score
     from scoring.errors import InputError, Problem, RuleFileError, ScoringError
+    from scoring.exclusion import Included, excluded, included, score_included
     from scoring.explain import (
         SEPARATOR,
         Reason,
@@ -56,6 +57,7 @@ _HOMES = {
     "score": "scoring.engine",
     **dict.fromkeys(("Backtest", "backtest_of"), "scoring.backtest"),
     "leaks": "scoring.leakage",
+    **dict.fromkeys(("Included", "excluded", "included", "score_included"), "scoring.exclusion"),
     **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
     "fitted_text": "scoring.fitted_file",
     **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
@@ -143,6 +145,7 @@ __all__ = [
     "Column",
     "Contact",
     "ContactFrame",
+    "Included",
     "InputError",
     "MissingExtra",
     "NumericColumn",
@@ -161,8 +164,10 @@ __all__ = [
     "default_rules_text",
     "due_in",
     "ensure_utc",
+    "excluded",
     "fitted_text",
     "format_reasons",
+    "included",
     "leaks",
     "load_rules",
     "normalize_email",
@@ -171,6 +176,7 @@ __all__ = [
     "parse_rules",
     "reasons_key",
     "score",
+    "score_included",
     "score_records",
     "take_activities",
     "take_contacts",

@@ -282,6 +282,8 @@ class ScoreBatch:
     velocity: FloatArray | None = None
     """Per contact, the total's change over the rules' velocity window (`RuleSet.velocity`;
     NaN: no score then), or None when the rules bucket no velocity."""
+    excluded_ids: tuple[str, ...] = ()
+    """The contacts given that the rules' `exclude` left unscored (`scoring.exclusion`)."""
 
     def __len__(self) -> int:
         return len(self.total)
