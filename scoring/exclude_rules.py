@@ -15,9 +15,9 @@ loads no numpy.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from scoring.conditions import Conditions
 from scoring.errors import Problem, RuleFileError
@@ -70,6 +70,11 @@ class Exclusion(Strict):
         "relative to the rule file.",
     )
 
+    _file: str | None = PrivateAttr(None)
+    """The list file the loader read into `emails` (`read_listed`)."""
+    _written: list[str] | None = PrivateAttr(None)
+    """The addresses the rule file itself gave, before the list file's were added."""
+
     @field_validator("emails")
     @classmethod
     def _addresses(cls, emails: list[str]) -> list[str]:
@@ -100,6 +105,16 @@ class Exclusion(Strict):
     def conditions(self) -> list[Conditions]:
         """Each set of conditions that excludes a contact on its own."""
         return [*([self.contact] if self.contact is not None else []), *(self.any or [])]
+
+    def as_written(self) -> dict[str, Any]:
+        """The section as its rule file gives it (the list file named, not copied out), for
+        a file written from these rules (`leadscore calibrate`)."""
+        data: dict[str, Any] = self.model_dump(mode="json", exclude_defaults=True)
+        if self._file is not None:
+            data = {k: v for k, v in data.items() if k != "emails"}
+            data |= {"emails": self._written} if self._written else {}
+            data["emails_file"] = self._file
+        return data
 
     def contact_fields(self) -> list[str]:
         """The contact attributes the exclusion reads (the address aside)."""
@@ -148,4 +163,7 @@ def read_listed(
     if len(emails) > MAX_LISTED:
         message = f"{path}: more than {MAX_LISTED:,} addresses"
         raise RuleFileError([Problem(rule_file, line, field, message)])
-    return exclusion.model_copy(update={"emails": emails, "emails_file": None})
+    read = exclusion.model_copy(update={"emails": emails, "emails_file": None})
+    # named by its whole path: a file written from these rules may lie elsewhere
+    read._file, read._written = str(path.resolve()), list(exclusion.emails)
+    return read

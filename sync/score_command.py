@@ -22,7 +22,7 @@ from connectors.files import (
     read_contact_columns,
     write_columns,
 )
-from scoring import ActivityFrame, ContactFrame, score, unparsed_numbers
+from scoring import ActivityFrame, ContactFrame, score_included, unparsed_numbers
 from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED
 from sync.report import print_ranking, result_columns
@@ -36,6 +36,14 @@ def as_of_moment(as_of: str | None) -> datetime:
     if parsed is None:
         fail(f"--as-of: {moment_problem(as_of)}")
     return parsed
+
+
+def excluded_note(count: int, contacts: str) -> str:
+    """The note a command prints when the rules' `exclude` left contacts of a file out."""
+    return (
+        f"note: {contacts}: {count:,} contacts excluded by the rules (`exclude`): "
+        "not scored, left out of what follows"
+    )
 
 
 def score_from_files(
@@ -95,7 +103,9 @@ def score_from_files(
         acts = ActivityFrame.from_arrays(
             read.contact_rows, read.type_codes, read.seconds, read.attributes
         )
-    batch = score(ruleset, frame, acts, moment)
+    batch, _ = score_included(ruleset, frame, acts, moment)
+    if batch.excluded_ids:
+        err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
     for note in batch.notes:
         err.print(f"note: {activities}: {note}", highlight=False, soft_wrap=False)
     del acts, read  # the activities are scored: their memory goes before the output's
