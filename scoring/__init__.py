@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from scoring.due import due_in, reasons_key
     from scoring.engine import score
     from scoring.errors import InputError, Problem, RuleFileError, ScoringError
+    from scoring.exclude_rules import Exclusion, joined_exclusions
     from scoring.exclusion import Included, excluded, included, score_included
     from scoring.explain import (
         SEPARATOR,
@@ -57,6 +58,7 @@ _HOMES = {
     "score": "scoring.engine",
     **dict.fromkeys(("Backtest", "backtest_of"), "scoring.backtest"),
     "leaks": "scoring.leakage",
+    **dict.fromkeys(("Exclusion", "joined_exclusions"), "scoring.exclude_rules"),
     **dict.fromkeys(("Included", "excluded", "included", "score_included"), "scoring.exclusion"),
     **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
     "fitted_text": "scoring.fitted_file",
@@ -145,6 +147,7 @@ __all__ = [
     "Column",
     "Contact",
     "ContactFrame",
+    "Exclusion",
     "Included",
     "InputError",
     "MissingExtra",
@@ -168,6 +171,7 @@ __all__ = [
     "fitted_text",
     "format_reasons",
     "included",
+    "joined_exclusions",
     "leaks",
     "load_rules",
     "normalize_email",

@@ -121,6 +121,17 @@ class Exclusion(Strict):
         return list(dict.fromkeys(name for c in self.conditions for name in c))
 
 
+def joined_exclusions(*exclusions: Exclusion | None) -> Exclusion | None:
+    """One exclusion naming everyone any of these names (None when none is given)."""
+    given = [e for e in exclusions if e is not None]
+    if len(given) < 2:
+        return given[0] if given else None
+    conditions = [c for e in given for c in e.conditions]
+    emails = list(dict.fromkeys(a for e in given for a in e.emails))
+    # the parts are validated already (and a condition's shorthand would not read back)
+    return Exclusion.model_construct(any=conditions or None, emails=emails)
+
+
 def read_listed(
     exclusion: Exclusion, base: Path, rule_file: str, line: int | None = None
 ) -> Exclusion:
