@@ -193,9 +193,7 @@ def save_written(
     at = datetime.fromtimestamp(scored.as_of, UTC)
     with job.store.writing(), job.store.engine.begin() as connection:
         # each person a write landed for: a history row when their values moved
-        # the excluded, whose fields were cleared, have no score to keep
-        kept = {p: recs for p, recs in planned.items() if p in scored_rows}
-        record_landed(connection, scored.batch, scored_rows, kept, landed, at, job.rules_text)
+        record_landed(connection, scored.batch, scored_rows, planned, landed, at, job.rules_text)
         if not dues:
             return
         mark_due(connection, set(planned) - set(done))

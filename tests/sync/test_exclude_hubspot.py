@@ -12,7 +12,9 @@ from sandbox import Sandbox
 from scoring import RuleSet, load_rules
 from scoring.exclude_rules import Exclusion
 from sync import StateStore, SyncOptions
-from tests.sync.test_sync_hubspot import RULES, held, make_sync, writes
+from sync.errors import NotInStore
+from sync.web.endpoint import score_payload
+from tests.sync.test_sync_hubspot import RULES, held, make_sync, open_app, writes
 
 
 @pytest.fixture
@@ -54,3 +56,30 @@ def test_excluded_contacts_are_cleared_once_and_written_again_when_lifted(
     lifted = make_sync(box, rules, store).run()
     assert lifted.changed == len(chosen)
     assert held(box, rules) == before
+
+
+def test_a_rescore_of_an_excluded_contact_answers_without_a_score(
+    box: Sandbox, store: StateStore
+) -> None:
+    rules = load_rules(RULES)
+    make_sync(box, rules, store).run(SyncOptions(full=True))
+    email = str(box.hubspot.contacts.value("email", 0))
+    app = open_app(box, excluding(rules, [email]), store)
+
+    first = app.rescore("hubspot:1")
+    again = app.rescore("hubspot:1")
+
+    assert first.excluded and first.score is None and first.written == {"hubspot": ["1"]}
+    assert score_payload(first) == {
+        "status": "done",
+        "record": "1",
+        "excluded": True,
+        "written": 1,
+        "failed": 0,
+    }
+    assert again.excluded and again.written == {}
+    assert set(held(box, rules)["1"].values()) <= {"", None}
+    with pytest.raises(NotInStore, match="excluded from scoring by the rules"):
+        app.explain(email)
+    other = app.rescore("hubspot:2")
+    assert not other.excluded and score_payload(other)["score"] is not None
