@@ -187,3 +187,40 @@ def test_per_contact_moments_and_past_scores_follow_the_contacts_kept() -> None:
     batch, _ = score_included(ruleset, contacts, activities, moments)
     assert list(batch.contact_ids) == ["a", "c"]
     assert batch.total.tolist() == [0.0, 0.0]  # c's page view came after its own moment
+
+
+addresses = st.tuples(
+    st.text("abcdefghij.-_0123456789", min_size=1, max_size=12),
+    st.sampled_from(["acme.io", "Example.COM", "xn--bcher-kva.de"]),
+).map(lambda parts: f"{parts[0]}@{parts[1]}")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            addresses,
+            st.sampled_from(["", " ", "\t"]),
+            st.booleans(),
+            st.sampled_from(["", "  # noted by phone", "#x"]),
+        ),
+        max_size=12,
+    ),
+    st.lists(st.sampled_from(["", "   ", "# a comment"]), max_size=3),
+)
+def test_a_list_file_reads_back_each_address_trimmed_and_lower_case(
+    tmp_path_factory, entries, blanks
+) -> None:
+    folder = tmp_path_factory.mktemp("lists")
+    lines = [f"{pad}{a.upper() if upper else a}{pad}{note}" for a, pad, upper, note in entries]
+    (folder / "objected.txt").write_text("\n".join([*blanks, *lines]) + "\n", "utf-8")
+    (folder / "rules.yaml").write_text(BASE + "exclude: {emails_file: objected.txt}\n", "utf-8")
+    exclusion = load_rules(folder / "rules.yaml").exclude
+    assert exclusion is not None
+    assert exclusion.emails == list(dict.fromkeys(a.lower() for a, *_ in entries))
+    frame = ContactFrame.from_records(
+        [person(f"c{i}", f" {a.upper()} ") for i, (a, *_) in enumerate(entries)]
+        + [person("other", "other@elsewhere.io")]
+    )
+    assert excluded(rules(BASE + "exclude: {emails: [x@y.io]}"), frame).sum() == 0
+    ruleset = rules(BASE).model_copy(update={"exclude": exclusion})
+    assert excluded(ruleset, frame).tolist() == [True] * len(entries) + [False]
