@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from scoring.due import due_in, reasons_key
     from scoring.engine import score
     from scoring.errors import InputError, Problem, RuleFileError, ScoringError
+    from scoring.exclude_rules import Exclusion, joined_exclusions
+    from scoring.exclusion import Included, excluded, included, score_included
     from scoring.explain import (
         SEPARATOR,
         Reason,
@@ -57,6 +59,8 @@ _HOMES = {
     "score": "scoring.engine",
     **dict.fromkeys(("Backtest", "backtest_of"), "scoring.backtest"),
     "leaks": "scoring.leakage",
+    **dict.fromkeys(("Exclusion", "joined_exclusions"), "scoring.exclude_rules"),
+    **dict.fromkeys(("Included", "excluded", "included", "score_included"), "scoring.exclusion"),
     **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
     "fitted_text": "scoring.fitted_file",
     **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
@@ -145,6 +149,8 @@ __all__ = [
     "Column",
     "Contact",
     "ContactFrame",
+    "Exclusion",
+    "Included",
     "InputError",
     "MissingExtra",
     "NumericColumn",
@@ -165,8 +171,11 @@ __all__ = [
     "default_rules_text",
     "due_in",
     "ensure_utc",
+    "excluded",
     "fitted_text",
     "format_reasons",
+    "included",
+    "joined_exclusions",
     "leaks",
     "load_rules",
     "measure",
@@ -177,6 +186,7 @@ __all__ = [
     "population_bounds",
     "reasons_key",
     "score",
+    "score_included",
     "score_records",
     "take_activities",
     "take_contacts",

@@ -33,7 +33,8 @@ from scoring.frames import (
 )
 from scoring.numbers import parse_number
 from scoring.records import TYPE_CODES
-from scoring.rules import IDENTIFIER, OUTPUT_COLUMNS, Dimension, Filters, Rule, RuleSet
+from scoring.rules import IDENTIFIER, OUTPUT_COLUMNS, Dimension, Rule, RuleSet
+from scoring.ruletypes import Filters
 
 MIN_SUPPORT = 20
 """The fewest contacts a category or bucket needs to become a candidate (or a share,

@@ -285,6 +285,8 @@ class ScoreBatch:
     NaN: no score then), or None when the rules bucket no velocity."""
     rfm: RfmScores | None = None
     """The contacts' RFM digits and segments (`scoring.rfm`), when the rules have `rfm`."""
+    excluded_ids: tuple[str, ...] = ()
+    """The contacts given that the rules' `exclude` left unscored (`scoring.exclusion`)."""
 
     def __len__(self) -> int:
         return len(self.total)

@@ -25,7 +25,7 @@ import numpy.typing as npt
 
 from scoring.frames import ActivityFrame, BoolArray, CategoricalColumn
 from scoring.records import TYPE_CODES, ActivityType
-from scoring.rules import BotClicks
+from scoring.ruletypes import BotClicks
 
 _DAY = 86_400.0
 DATES_ONLY = (

@@ -144,6 +144,8 @@ def fitted_text(
     filters = _plain(current.filters)
     if filters:
         lines += ["", _dump({"filters": filters})]
+    if current.exclude is not None:  # the same people stay unscored
+        lines += ["", _dump({"exclude": current.exclude.as_written()})]
     return "\n".join(line.rstrip("\n") for line in lines) + "\n"
 
 

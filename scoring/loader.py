@@ -13,6 +13,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from scoring.errors import Problem, RuleFileError
+from scoring.exclude_rules import read_listed
 from scoring.references import reference_problems
 from scoring.rulecache import cached_data, remember
 from scoring.rules import (
@@ -58,20 +59,35 @@ def load_rules(path: str | Path) -> RuleSet:
         ) from None
     except OSError as exc:
         raise RuleFileError([Problem(name, None, "", f"cannot read: {exc.strerror}")]) from None
+    base = Path(path).parent
     data = cached_data(Path(path), raw)
     if data is not None:
         try:
-            return RuleSet.model_validate(data)
+            cached = RuleSet.model_validate(data)
         except (ValidationError, ValueError, TypeError):
             pass  # read in full below, for the problems with their lines
+        else:
+            return _with_listed(cached, base, name, text)
     rules, data = _parsed(text, name)
     remember(Path(path), raw, data)
-    return rules
+    return _with_listed(rules, base, name, text)
 
 
-def parse_rules(text: str, name: str = "<rules>") -> RuleSet:
-    """Validate rule-file text; `name` is used in error messages."""
-    return _parsed(text, name)[0]
+def parse_rules(text: str, name: str = "<rules>", base: Path | None = None) -> RuleSet:
+    """Validate rule-file text; `name` is used in error messages, and an `exclude`
+    list file is read relative to `base` (default: the working directory)."""
+    return _with_listed(_parsed(text, name)[0], base or Path(), name, text)
+
+
+def _with_listed(rules: RuleSet, base: Path, name: str, text: str) -> RuleSet:
+    """The rule set with the addresses of its `exclude.emails_file` read in."""
+    if rules.exclude is None or rules.exclude.emails_file is None:
+        return rules
+    from scoring.yamlrules import plain_data
+
+    line = plain_data(text, name)[1].get(("exclude", "emails_file"))
+    exclusion = read_listed(rules.exclude, base, name, line)
+    return rules.model_copy(update={"exclude": exclusion})
 
 
 def _parsed(text: str, name: str) -> tuple[RuleSet, Any]:

@@ -16,10 +16,11 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from scoring.conditions import Conditions
+from scoring.exclude_rules import Exclusion
 from scoring.measures import Absent, Bucket, measure_problems
 from scoring.records import ActivityType
 from scoring.rfm_rules import RFM_FIELDS, Rfm
-from scoring.ruletypes import MAX_DAYS, ActivityTypes, Amount, Days, LocatedError, Strict
+from scoring.ruletypes import ActivityTypes, Amount, Days, Filters, LocatedError, Strict
 from scoring.velocity_rules import VelocityBuckets, VelocityCondition, windows
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -278,33 +279,6 @@ class Bant(Strict):
         return {k: v for k, v in self if v is not None}
 
 
-class BotClicks(Strict):
-    """Email clicks that security scanners make, not people."""
-
-    enabled: bool = True
-    types: ActivityTypes = Field(
-        default_factory=lambda: [ActivityType.EMAIL_CLICK],
-        description="Activity types filtered (add email_open to filter machine opens).",
-    )
-    seconds_after_delivery: float = Field(
-        10,
-        ge=0,
-        le=MAX_DAYS * 86400,
-        allow_inf_nan=False,
-        description="A click this soon after the email_sent of the same campaign is a scanner's.",
-    )
-    max_per_second: int = Field(
-        2,
-        ge=1,
-        le=1_000_000,
-        description="More clicks than this by one contact within one second are a scanner's.",
-    )
-
-
-class Filters(Strict):
-    bot_clicks: BotClicks = Field(default_factory=BotClicks)
-
-
 DEFAULT_DIMENSIONS = {"fit": Dimension(), "activity": Dimension(), "engagement": Dimension()}
 
 
@@ -321,6 +295,9 @@ class RuleSet(Strict):
     filters: Filters = Field(default_factory=Filters)
     velocity: VelocityBuckets | None = None
     rfm: Rfm | None = None
+    exclude: Exclusion | None = Field(
+        None, description="Contacts never scored: their fields are cleared, reports omit them."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -412,6 +389,7 @@ class RuleSet(Strict):
                 names.append(self.stages.current_field)
             for stage in self.stages.ladder:
                 names += _stage_fields(stage.when, "contact")
+        names += self.exclude.contact_fields() if self.exclude is not None else []
         own = RFM_FIELDS if self.rfm is not None else {}  # computed, not pulled
         return [name for name in dict.fromkeys(names) if name not in own]
 

@@ -272,6 +272,8 @@ class Leadscore:
         if person is None:
             raise NotInStore(f"{who!r} is not in the state store; run `leadscore sync` first")
         batch, people = self.job.score([person])
+        if not len(batch):
+            raise NotInStore(f"{who!r} is excluded from scoring by the rules (`exclude`)")
         return Explanation(batch, people, person)
 
     def close(self) -> None:

@@ -23,10 +23,19 @@ import typer
 from connectors.errors import InputFileError
 from connectors.files import ContactsRead, moment_problem, parse_moment, read_activity_columns
 from connectors.files import read_contact_columns as read_contacts
-from scoring import ActivityFrame, ContactFrame, InputError, RuleSet, backtest_of, leaks, score
+from scoring import (
+    ActivityFrame,
+    ContactFrame,
+    InputError,
+    RuleSet,
+    backtest_of,
+    leaks,
+    score_included,
+    take_contacts,
+)
 from sync.backtest_report import backtest_lines
 from sync.console import err, fail, rules_from
-from sync.score_command import as_of_moment
+from sync.score_command import as_of_moment, excluded_note
 
 TRUE = frozenset({"1", "1.0", "true", "t", "yes", "y"})
 FALSE = frozenset({"0", "0.0", "false", "f", "no", "n"})
@@ -124,14 +133,16 @@ def backtest_files(
     )
     frame = known.frame(set(ruleset.contact_fields()))
     others = known.frame(leaving=(outcome, as_of_column or outcome))
-    batch = score(ruleset, frame, known.activities, known.moments)
+    batch, kept = score_included(ruleset, frame, known.activities, known.moments)
+    converted = known.converted[kept.rows]  # the excluded are left out of every measure
+    if batch.excluded_ids:
+        others = take_contacts(others, kept.rows)
+        err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
     try:
-        report = backtest_of(
-            batch, known.converted, hand_over=hand_over, resamples=resamples, seed=seed
-        )
+        report = backtest_of(batch, converted, hand_over=hand_over, resamples=resamples, seed=seed)
     except InputError as exc:  # every contact one way
         fail(f"{contacts}: column {outcome!r}: {exc}")
-    report.leaks.extend(leaks(others.columns, known.converted))
+    report.leaks.extend(leaks(others.columns, converted))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return

@@ -9,6 +9,7 @@ one fitted there, so the backtest printed is that of the file written.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from scoring import (
     backtest_of,
     calibrate_rules,
     fitted_text,
+    included,
     parse_rules,
     score,
     take_activities,
@@ -31,6 +33,7 @@ from scoring import (
 from sync.backtest_command import KnownOutcomes, fixed_rfm_only, read_known_outcomes
 from sync.backtest_report import backtest_lines, comparison_lines
 from sync.console import err, fail, rules_from
+from sync.score_command import excluded_note
 
 HELD_OUT = 0.2
 
@@ -58,6 +61,13 @@ def calibrate_files(
         contacts, activities, outcome, as_of_column, as_of, current.activity_fields()
     )
     frame = known.frame(leaving=(outcome, as_of_column or outcome))
+    kept = included(current, frame, known.activities)
+    if kept.excluded_ids:  # the excluded take no part in the fit or the backtests
+        err.print(excluded_note(len(kept.excluded_ids), str(contacts)), highlight=False)
+        moments = _moments(known, kept.rows)
+        converted = known.converted[kept.rows]
+        known = replace(known, converted=converted, moments=moments, activities=kept.activities)
+        frame = kept.contacts
     fitting, held, which = _split(known, as_of_column, seed)
     n = len(frame)
     times = known.moments if isinstance(known.moments, np.ndarray) else None
@@ -84,7 +94,7 @@ def calibrate_files(
     ]
     text = fitted_text(current, fit, about, handed)
     try:
-        fitted = parse_rules(text, str(out))
+        fitted = parse_rules(text, str(out), base=out.parent)
     except RuleFileError as exc:  # a fault of the writer, not of the input
         fail([f"the fitted file does not validate: {p}" for p in exc.problems], code=1)
     try:

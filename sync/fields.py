@@ -202,6 +202,10 @@ class FieldMap:
         out[REASONS_KEY] = reasons_key(batch, row)
         return out
 
+    def cleared(self) -> dict[str, str]:
+        """Every field emptied: what an excluded contact's record is written once."""
+        return {spec.name: "" for spec in self.specs}
+
     def differs(self, values: Mapping[str, str], before: Mapping[str, str] | None) -> bool:
         """Whether a value a reader sees changed since the last write: any field but the
         scoring time and the reasons text, or the reasons' substance (`REASONS_KEY`; a

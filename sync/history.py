@@ -173,7 +173,8 @@ def record_landed(
     """Keep the entries of the persons (`rows`: person id -> batch row) of whose `records` a
     write landed, scored under the rule file `text` as of `at`; inside the caller's
     transaction. Returns how many rows were added."""
-    persons = landed_persons(records, landed)
+    # a person the rules exclude has no row: their fields were cleared, no score is kept
+    persons = [p for p in landed_persons(records, landed) if p in rows]
     if not persons:
         return 0
     made = history_rows(batch, rows, persons, at.timestamp(), rule_version(text))

@@ -24,7 +24,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from scoring import ActivityFrame, RfmBounds, RuleSet, ScoreBatch, due_in, unparsed_numbers
+from scoring import (
+    Included,
+    RfmBounds,
+    RuleSet,
+    ScoreBatch,
+    due_in,
+    included,
+    unparsed_numbers,
+)
 from scoring import score as score_frames
 from sync.dues import (
     due_filter,
@@ -83,11 +91,13 @@ def score_people(
     *,
     rules: RuleSet | None = None,
     bounds: RfmBounds | None = None,
-) -> tuple[ScoreBatch, ActivityFrame]:
+) -> tuple[ScoreBatch, Included]:
     """These persons scored as of `as_of` under the run's rules (or `rules`: the shadow
     rules, `sync.shadow`), their stage floors read from `written`, their scores some
     days back (velocity) from the store's history, RFM by the population's quintile
-    `bounds` (without: those the store keeps, `sync.rfm`)."""
+    `bounds` (without: those the store keeps, `sync.rfm`). The persons the rules exclude are not
+    scored: the batch names them (`ScoreBatch.excluded_ids`), and `Included` says where
+    those scored were among `people`."""
     ruleset = job.rules if rules is None else rules
     floor = reached_stages(
         ruleset,
@@ -98,21 +108,23 @@ def score_people(
         people.record_attributes,
     )
     frame, activity_frame = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
+    kept = included(ruleset, frame, activity_frame)  # the excluded are not read further
     if notes is not None:
-        notes.extend(unparsed_numbers(ruleset, frame))
+        notes.extend(unparsed_numbers(ruleset, kept.contacts))
     past = None
     if ruleset.velocity_windows():
-        persons = [int(c.id) for c in people.contacts]
+        persons = [int(i) for i in kept.contacts.ids.tolist()]
         with job.store.engine.connect() as connection:
             past = past_scores(connection, ruleset, persons, as_of.timestamp())
     if bounds is None:
         bounds = bounds_for(job.store, ruleset, as_of.timestamp())
+    floor = None if floor is None else [floor[i] for i in kept.rows.tolist()]
     batch = score_frames(
-        ruleset, frame, activity_frame, as_of, reached=floor, past=past, rfm=bounds
+        ruleset, kept.contacts, kept.activities, as_of, reached=floor, past=past, rfm=bounds
     )
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
-    return batch, activity_frame
+    return replace(batch, excluded_ids=kept.excluded_ids), kept
 
 
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
@@ -138,8 +150,11 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     if bounds is not None:  # what a rescore of one record reads until the next run
         with job.store.writing(), job.store.engine.begin() as connection:
             save_bounds(connection, job.rules, bounds, as_of.timestamp())
-    batch, frame = score_people(job, people, as_of, written, summary.warnings, bounds=bounds)
-    due = as_of.timestamp() + due_in(batch, frame, as_of)
+    batch, kept = score_people(job, people, as_of, written, summary.warnings, bounds=bounds)
+    frame = kept.activities
+    # an excluded person's cleared fields never change by time: due when its data changes
+    due = np.full(len(people.contacts), np.inf)
+    due[kept.rows] = as_of.timestamp() + due_in(batch, frame, as_of)
     if job.rules.velocity_windows():  # a history row entering a window moves velocity
         persons = [int(c.id) for c in people.contacts]
         with job.store.engine.connect() as connection:
@@ -150,7 +165,7 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
             name=options.shadow_name, top=options.shadow_top, everyone=everyone,
         )  # fmt: skip
     # the activities are let go once scored: what follows reads persons and records only
-    del frame
+    del frame, kept
     people = replace(people, columns=activity_columns([]))
     return Scored(batch, people, written, due, everyone, current, marks, as_of.timestamp())
 
@@ -190,6 +205,7 @@ def save_written(
     history of each person a write landed for, `dues` or not (a trial run moves no due)."""
     planned = _planned_persons(scored, plan)
     row = {p: i for i, p in enumerate(scored.person_ids)}
+    scored_rows = {int(p): i for i, p in enumerate(scored.batch.contact_ids.tolist())}
     sets = {system: set(records) for system, records in landed.items()}  # not a list scan each
     done = [p for p, recs in planned.items() if all(r in sets.get(s, ()) for s, r in recs)]
     if dues:
@@ -197,7 +213,7 @@ def save_written(
     at = datetime.fromtimestamp(scored.as_of, UTC)
     with job.store.writing(), job.store.engine.begin() as connection:
         # each person a write landed for: a history row when their values moved
-        record_landed(connection, scored.batch, row, planned, landed, at, job.rules_text)
+        record_landed(connection, scored.batch, scored_rows, planned, landed, at, job.rules_text)
         if not dues:
             return
         mark_due(connection, set(planned) - set(done))

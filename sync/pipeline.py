@@ -409,19 +409,21 @@ class Sync:
         vanished = {s: gone_records(self.store, s) for s in systems}
         plan = WritePlan({s: {} for s in systems})
         row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}
+        excluded = frozenset(batch.excluded_ids)
         emails = {contact.id: contact.email for contact in people.contacts}
         for person, records in people.records.items():
             row = row_of.get(person)
-            if row is None:
+            if row is None and person not in excluded:
                 continue
             for system, record in records:
                 if system not in plan.writes:
                     continue
                 fields = self.fields[system]
-                values = fields.values(batch, row, as_of)
+                # excluded: every field emptied, once (then the diff finds nothing new)
+                values = fields.cleared() if row is None else fields.values(batch, row, as_of)
                 mapped = self.stage_maps.get(system)
                 reaches = fields.capabilities.lifecycle_records
-                if mapped is not None and (reaches is None or reaches(record)):
+                if row is not None and mapped is not None and (reaches is None or reaches(record)):
                     # The record's own value: two records of one person may stand apart.
                     held = fields.held(people.record_attributes.get((system, record), {}))
                     forward = mapped.value(batch.stage(row), held.lifecycle)

@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from scoring import RuleFileError, RuleSet, ScoreBatch, parse_rules
-from scoring import score as score_frames
+from scoring import RuleFileError, RuleSet, ScoreBatch, parse_rules, score_included
 from sync.errors import NotInStore
 from sync.history import SHORT, HistoryEntry, history_of, rule_version, rules_text
 from sync.people import People
@@ -95,5 +94,9 @@ def replay(
         past = past_scores(connection, ruleset, [person], at.timestamp())
         bounds = population(connection, ruleset, at.timestamp())
     reached = [floor] * len(people.contacts)
-    batch = score_frames(ruleset, frame, activities, at, reached=reached, past=past, rfm=bounds)
+    batch, _ = score_included(
+        ruleset, frame, activities, at, reached=reached, past=past, rfm=bounds
+    )
+    if not len(batch):
+        raise NotInStore(f"{who!r} is excluded from scoring by the rules (`exclude`)")
     return Replayed(batch, people, person, at, version, source, recorded)

@@ -195,6 +195,12 @@ def print_rescored(console: Console, result: Rescored) -> None:
             highlight=False,
         )
         return
+    if result.excluded:
+        cleared = ", ".join(f"{s} {', '.join(records)}" for s, records in result.written.items())
+        done = f"fields cleared in {cleared}" if cleared else "its fields hold no score"
+        line = f"{escape(who)}: excluded by the rules (`exclude`), not scored; {escape(done)}"
+        console.print(line, highlight=False)
+        return
     facts = [f"score {result.score}"]
     facts += [f"grade {result.grade}"] if result.grade else []
     facts += [f"stage {escape(result.stage)}"] if result.stage else []

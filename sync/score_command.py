@@ -22,7 +22,14 @@ from connectors.files import (
     read_contact_columns,
     write_columns,
 )
-from scoring import ActivityFrame, ContactFrame, population_bounds, score, unparsed_numbers
+from scoring import (
+    ActivityFrame,
+    ContactFrame,
+    included,
+    population_bounds,
+    score_included,
+    unparsed_numbers,
+)
 from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED
 from sync.report import print_ranking, result_columns
@@ -36,6 +43,14 @@ def as_of_moment(as_of: str | None) -> datetime:
     if parsed is None:
         fail(f"--as-of: {moment_problem(as_of)}")
     return parsed
+
+
+def excluded_note(count: int, contacts: str) -> str:
+    """The note a command prints when the rules' `exclude` left contacts of a file out."""
+    return (
+        f"note: {contacts}: {count:,} contacts excluded by the rules (`exclude`): "
+        "not scored, left out of what follows"
+    )
 
 
 def score_from_files(
@@ -95,9 +110,12 @@ def score_from_files(
         acts = ActivityFrame.from_arrays(
             read.contact_rows, read.type_codes, read.seconds, read.attributes
         )
-    # RFM's quintiles over the file's contacts, passed in as a sync passes the store's
-    bounds = population_bounds(ruleset, acts, len(frame), moment.timestamp())
-    batch = score(ruleset, frame, acts, moment, rfm=bounds)
+    # RFM's quintiles over the file's scored contacts, passed in as a sync passes the store's
+    kept = included(ruleset, frame, acts)
+    bounds = population_bounds(ruleset, kept.activities, len(kept.contacts), moment.timestamp())
+    batch, _ = score_included(ruleset, frame, acts, moment, rfm=bounds)
+    if batch.excluded_ids:
+        err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
     for note in batch.notes:
         err.print(f"note: {activities}: {note}", highlight=False, soft_wrap=False)
     del acts, read  # the activities are scored: their memory goes before the output's

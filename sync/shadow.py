@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 from rich.markup import escape
 
-from scoring import ACTIVITY_TYPES, RuleSet, ScoreBatch
+from scoring import ACTIVITY_TYPES, RuleSet, ScoreBatch, joined_exclusions
 from sync.backtest_report import WIDTH
 from sync.fields import written_score
 
@@ -168,33 +168,41 @@ def compare(
     top: int = 10,
     everyone: bool = True,
 ) -> ShadowComparison:
-    """The two batches of the same people (in the same order) compared."""
-    if list(live.contact_ids) != list(shadow.contact_ids):
-        raise ValueError("the shadow batch must score the live batch's people in its order")
-    size = len(live)
-    live_scores = np.array([written_score(live, row) for row in range(size)], dtype=np.float64)
-    shadow_scores = np.array([written_score(shadow, row) for row in range(size)], dtype=np.float64)
+    """The two batches of the same people compared, on those both scored: the contacts
+    either rule set excludes are left out (`RuleSet.exclude`), in the live batch's order."""
+    at = {str(c): row for row, c in enumerate(shadow.contact_ids.tolist())}
+    mine = [str(c) for c in live.contact_ids.tolist()]
+    if not (set(mine) - at.keys() <= set(shadow.excluded_ids)) or not (
+        at.keys() - set(mine) <= set(live.excluded_ids)
+    ):
+        raise ValueError("the shadow batch must score the live batch's people")
+    pairs = [(row, at[c]) for row, c in enumerate(mine) if c in at]
+    ours = np.array([p[0] for p in pairs], dtype=np.intp)
+    theirs = np.array([p[1] for p in pairs], dtype=np.intp)
+    size = len(pairs)
+    live_scores = np.array([written_score(live, int(r)) for r in ours], dtype=np.float64)
+    shadow_scores = np.array([written_score(shadow, int(r)) for r in theirs], dtype=np.float64)
     live_ranks, shadow_ranks = average_ranks(live_scores), average_ranks(shadow_scores)
-    before, after = labels(live, "stage"), labels(shadow, "stage")
+    before, after = labels(live, "stage")[ours], labels(shadow, "stage")[theirs]
     changed = np.flatnonzero(before != after).tolist()
     stages = Counter(f"{before[i] or '-'} -> {after[i] or '-'}" for i in changed)
-    grades = int(np.count_nonzero(labels(live, "grade") != labels(shadow, "grade")))
+    grades = labels(live, "grade")[ours] != labels(shadow, "grade")[theirs]
     moved = np.abs(live_ranks - shadow_ranks)
     # the biggest moves first; among equal moves the better live score, then input order
     order = np.lexsort((np.arange(size), -live_scores, -moved))
     movers = [
         Mover(
-            str(live.contact_ids[row]),
-            live.emails.value(row),
-            int(live_scores[row]),
-            int(shadow_scores[row]),
-            float(live_ranks[row]),
-            float(shadow_ranks[row]),
-            top_reasons(live, row),
-            top_reasons(shadow, row),
+            str(live.contact_ids[ours[i]]),
+            live.emails.value(int(ours[i])),
+            int(live_scores[i]),
+            int(shadow_scores[i]),
+            float(live_ranks[i]),
+            float(shadow_ranks[i]),
+            top_reasons(live, int(ours[i])),
+            top_reasons(shadow, int(theirs[i])),
         )
-        for row in order[: max(top, 0)].tolist()
-        if moved[row] > 0
+        for i in order[: max(top, 0)].tolist()
+        if moved[i] > 0
     ]
     return ShadowComparison(
         name,
@@ -203,7 +211,7 @@ def compare(
         spearman(live_scores, shadow_scores),
         sum(stages.values()),
         dict(stages.most_common()),
-        grades,
+        int(np.count_nonzero(grades)),
         movers,
     )
 
@@ -250,7 +258,10 @@ def score_shadow(
     from sync.incremental import score_people
 
     began = time.perf_counter()
-    batch, _ = score_people(job, people, as_of, written, rules=shadow)
+    # who the live rules exclude is not scored under the shadow rules either
+    both = joined_exclusions(job.rules.exclude, shadow.exclude)
+    scored = shadow if both is shadow.exclude else shadow.model_copy(update={"exclude": both})
+    batch, _ = score_people(job, people, as_of, written, rules=scored)
     found = compare(live, batch, name=name, top=top, everyone=everyone)
     notes = [*unread_by_live(job.rules, shadow), *batch.notes]
     return replace(found, notes=notes, seconds=time.perf_counter() - began)

@@ -88,6 +88,8 @@ class Rescored:
     """System -> the records written there (none: every record held these values)."""
     failed: dict[str, dict[str, str]] = field(default_factory=dict)
     """System -> record -> why its write did not land (the next sync tries again)."""
+    excluded: bool = False
+    """The rules exclude the person (`exclude`): no score; `written`, its fields cleared."""
 
 
 def parse_record(who: str) -> tuple[str, str]:
@@ -210,7 +212,13 @@ def rescore_result(
     record_id: str,
     outcomes: Mapping[str, WriteOutcome],
 ) -> Rescored:
-    """The result of a rescore from its batch of one."""
+    """The result of a rescore from its batch of one (none: the person is excluded)."""
+    written = {s: list(o.written) for s, o in outcomes.items() if o.written}
+    failed = {s: failed for s, o in outcomes.items() if (failed := reasons_of(o))}
+    if not len(batch):
+        person = int(batch.excluded_ids[0]) if batch.excluded_ids else None
+        return Rescored(system, record_id, "done", person, excluded=True, written=written,
+                        failed=failed)  # fmt: skip
     points = whole_points(float(batch.total[0]))
     disqualified = bool(batch.disqualified[0])
     score = written_score(batch, 0)
@@ -226,8 +234,8 @@ def rescore_result(
         stage=batch.stage(0),
         disqualified=disqualified,
         reasons=written_reasons(batch, 0, score, REASONS_MAX_CHARS),
-        written={s: list(o.written) for s, o in outcomes.items() if o.written},
-        failed={s: failed for s, o in outcomes.items() if (failed := reasons_of(o))},
+        written=written,
+        failed=failed,
     )
 
 

@@ -61,9 +61,12 @@ NUMBERS = frozenset({"double", "int", "currency", "percent", "long"})
 
 
 def typed(value: str, kind: str | None) -> Any:
-    """A written value (text) in its field's JSON type; "" clears the field (null)."""
+    """A written value (text) in its field's JSON type; "" clears the field (null), and a
+    checkbox, which holds no null, is cleared unchecked."""
     if value == "":
-        return None
+        # A checkbox is `nillable: false` in describe; null on one is refused with
+        # INVALID_TYPE_ON_FIELD_IN_RECORD (salesforce.stackexchange.com/questions/127548).
+        return False if kind == "boolean" else None
     if kind in NUMBERS:
         number = float(value)
         return int(number) if number.is_integer() and kind != "percent" else number

@@ -67,6 +67,9 @@ class ContactTable:
         if definition["modificationMetadata"]["readOnlyValue"] and not allow_read_only:
             raise Invalid("READ_ONLY_VALUE", f'"{name}" is a read only property')
         if raw is None or raw == "":
+            # "Properties values can be cleared by passing an empty string", whatever their
+            # type (developers.hubspot.com/docs/api-reference/2026-03/crm/objects/contacts/
+            # update-contact); null is taken the same way
             return None
         return parse_property_value(definition, raw)
 

@@ -55,7 +55,8 @@ def is_number(value: Any) -> bool:
 
 
 def merge_value_problem(kind: str, options: dict[str, Any], value: Any) -> str:
-    """What is wrong with a merge value of a type, or "" (empty values are always accepted)."""
+    """What is wrong with a merge value of a type, or "" (an empty value clears the field:
+    accepted whatever the type, unless the field is required, which the caller checks)."""
     if kind == "number":
         return "" if is_number(value) else "Please enter a number"
     if value in ("", None):
@@ -208,6 +209,10 @@ class MemberRoutes(MailchimpState):
             if spec is None:
                 continue
             problem = merge_value_problem(spec.type, spec.options, value)
+            # "" clears a merge field of any type; only a required field refuses it, with
+            # "Please enter a value" (github.com/drewm/mailchimp-api/issues/298)
+            if spec.required and value in ("", None):
+                problem = "Please enter a value"
             if problem:
                 errors.append({"field": spec.tag, "message": problem})
             kept[spec.tag] = value

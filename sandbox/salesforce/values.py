@@ -36,6 +36,12 @@ def parse_datetime(text: str) -> datetime:
 def coerce(definition: FieldDef, raw: object) -> object:
     """The stored value of `raw` written to a field, or the RecordError Salesforce gives."""
     if raw is None:
+        # null clears a field in a REST write; a field describe calls `nillable: false`
+        # refuses it, a checkbox as a value of the wrong type (reported for a DML write in
+        # salesforce.stackexchange.com/questions/127548), a required field as missing
+        if not definition.nillable and definition.type == "boolean":
+            message = f"{definition.label}: value not of required type: "
+            raise RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", message, (definition.name,))
         if not definition.nillable:
             fields = (definition.name,)
             raise RecordError(

@@ -90,7 +90,13 @@ class Endpoint(Protocol):
 def score_payload(result: Rescored) -> dict[str, Any]:
     """A rescore's result as the JSON a workflow branches on."""
     payload: dict[str, Any] = {"status": result.status, "record": result.record_id}
-    if result.status == "done":
+    if result.excluded:  # not scored: nothing of a score, only the fields cleared
+        payload.update(
+            excluded=True,
+            written=sum(map(len, result.written.values())),
+            failed=sum(map(len, result.failed.values())),
+        )
+    elif result.status == "done":
         payload.update(
             score=result.score,
             points=result.points,

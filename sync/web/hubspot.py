@@ -6,6 +6,9 @@ answers its score as JSON, so a later branch may read it:
 
     200 {"status": "done", "record": "51", "score": 73, "grade": "B", "stage": ...,
          "disqualified": false, "reasons": "...", "points": 73, "written": 1, "failed": 0}
+    200 {"status": "done", "record": "51", "excluded": true, "written": 1, "failed": 0}
+                                                   the rules exclude the contact: no score,
+                                                   its leadscore properties cleared
     202 {"status": "queued", "record": "51"}       a sync is running: it writes the score
     4xx/5xx {"error": "..."}                       429 and 503 with Retry-After in milliseconds
 

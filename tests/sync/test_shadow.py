@@ -299,3 +299,43 @@ def test_a_dry_run_compares_too_and_writes_nothing(
     assert "records would be written" in result.stdout
     assert "rank correlation with the live rules (Spearman): 0." in result.stdout
     assert box.hubspot.calls["contacts.batch_update"] == before
+
+
+def test_people_either_rule_set_excludes_are_left_out_of_the_comparison() -> None:
+    from scoring import ActivityFrame, ContactFrame, joined_exclusions, score_included
+    from sync.shadow import compare
+    from tests.helpers import NOW
+
+    live = rules(
+        """
+        rules: [{id: vp, contact: {title: VP}, points: 30}]
+        exclude: {emails: [a@x.io]}
+        """
+    )
+    shadow = rules(
+        """
+        rules: [{id: vp, contact: {title: VP}, points: 50}, {id: cto, contact: {title: CTO}, points: 60}]
+        exclude: {contact: {opt_out: true}}
+        """
+    )
+    people = [
+        person("a", "a@x.io", title="CTO"),
+        person("b", "b@x.io", title="CTO", opt_out="true"),
+        person("c", "c@x.io", title="VP"),
+        person("d", "d@x.io", title="CTO"),
+    ]
+    frame = ContactFrame.from_records(people)
+    acts = ActivityFrame.from_records([], frame.ids)
+    both = shadow.model_copy(update={"exclude": joined_exclusions(live.exclude, shadow.exclude)})
+    live_batch, _ = score_included(live, frame, acts, NOW)
+    shadow_batch, _ = score_included(both, frame, acts, NOW)
+    assert shadow_batch.excluded_ids == ("a", "b")
+
+    found = compare(live_batch, shadow_batch, name="s.yaml")
+
+    assert found.people == 2  # c and d: a (live) and b (shadow) are in neither's ranks
+    assert [m.person for m in found.movers] == ["c", "d"]
+    alone = ContactFrame.from_records(people[2:3])  # d missing, and not excluded: refused
+    other, _ = score_included(both, alone, ActivityFrame.from_records([], alone.ids), NOW)
+    with pytest.raises(ValueError):
+        compare(live_batch, other, name="s.yaml")
