@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-    from scoring.backtest import Backtest, backtest_of
+    from scoring.backtest import Backtest, RocCurve, backtest_of, roc_of, whole_scores
     from scoring.calibrate import Calibration, MissingExtra, calibrate_rules
     from scoring.due import due_in, reasons_key
     from scoring.engine import score
@@ -54,7 +54,9 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "score": "scoring.engine",
-    **dict.fromkeys(("Backtest", "backtest_of"), "scoring.backtest"),
+    **dict.fromkeys(
+        ("Backtest", "RocCurve", "backtest_of", "roc_of", "whole_scores"), "scoring.backtest"
+    ),
     "leaks": "scoring.leakage",
     **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
     "fitted_text": "scoring.fitted_file",
@@ -149,6 +151,7 @@ __all__ = [
     "PastScores",
     "Problem",
     "Reason",
+    "RocCurve",
     "RuleFileError",
     "RuleSet",
     "ScoreBatch",
@@ -170,6 +173,7 @@ __all__ = [
     "parse_number",
     "parse_rules",
     "reasons_key",
+    "roc_of",
     "score",
     "score_records",
     "take_activities",
@@ -177,4 +181,5 @@ __all__ = [
     "unparsed_numbers",
     "velocity_bucket",
     "whole_points",
+    "whole_scores",
 ]
