@@ -15,6 +15,7 @@ from sync.calibrate_cli import calibrate_command
 from sync.console import RulesOption, err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
 from sync.history_cli import explain_command, history_command
+from sync.report_cli import report_command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -131,6 +132,7 @@ def score_files(
 
 app.command("backtest")(backtest_command)
 app.command("calibrate")(calibrate_command)
+app.command("report")(report_command)
 
 
 @app.command()
