@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.sync.test_backtest_cli import files, run
+from sandbox import Sandbox
+from sync.cli import app
+from tests.sync.cli_env import hubspot_env
+from tests.sync.test_backtest_cli import files, run, runner
 
 __all__ = ["files"]  # the fixture used here
 
@@ -77,3 +81,25 @@ def test_the_store_report_takes_no_file_options(tmp_path: Path) -> None:
     assert "--outcome is for a report from files" in " ".join(result.stderr.split())
     bad = run("report", "--contacts", "c.csv", "--out", str(tmp_path / "r.txt"))
     assert bad.exit_code == 2 and "expected a .html file" in " ".join(bad.stderr.split())
+
+
+@pytest.fixture
+def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+    with Sandbox(people=30, seed=4) as box:
+        yield hubspot_env(box, tmp_path)
+
+
+def test_the_store_report_after_a_sync_draws_the_history(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "store.html"
+    empty = runner.invoke(app, ["report", "--from-store", "--out", str(out)], env=store_env)
+    assert empty.exit_code == 1 and "holds nobody yet" in " ".join(empty.stderr.split())
+    for args in (["setup"], ["sync", "--full"]):
+        assert runner.invoke(app, args, env=store_env).exit_code == 0
+    result = runner.invoke(app, ["report", "--from-store", "--out", str(out)], env=store_env)
+    assert result.exit_code == 0, result.output
+    page = out.read_text("utf-8")
+    assert 'id="chart-movement"' in page and "no hand-over queue" in page
+    assert re.search(r"the state store \(\d+ persons\)", page)
