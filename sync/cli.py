@@ -412,15 +412,19 @@ def demo(
     rules: Annotated[
         Path | None, typer.Option("--rules", "-r", help="Rule file (default: the bundled one).")
     ] = None,
+    report: Annotated[
+        Path, typer.Option(help="Where the HTML report of the demo's store is written.")
+    ] = Path("leadscore-demo-report.html"),
 ) -> None:
-    """Sync the local HubSpot, Salesforce and Mailchimp sandboxes: setup, full, incremental."""
+    """Sync the local HubSpot, Salesforce and Mailchimp sandboxes: setup, full, incremental;
+    then write the HTML report."""
     from connectors.errors import ApiError
     from sync.demo import run_demo
 
     ruleset = rules_from(rules) if rules else bundled_rules()
     try:
         with progress_bars() as progress:
-            run_demo(out, ruleset, people=people, seed=seed, progress=progress)
+            run_demo(out, ruleset, people=people, seed=seed, progress=progress, report_to=report)
     except SyncError as exc:
         fail(exc.lines, code=exc.exit_code)
     except ApiError as exc:
