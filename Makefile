@@ -6,12 +6,12 @@ AS_OF := 2026-11-01T00:00:00Z
 
 .PHONY: demo demo-files test lint bench clean constraints
 
-# What the demo needs (the package and its own dependencies), and the development tools
-# on top for test, lint and bench; both pinned by constraints.txt.
+# What the demo needs (the package, its own dependencies and Plotly for its HTML report), and
+# the development tools on top for test, lint and bench; both pinned by constraints.txt.
 $(VENV)/.app: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e .
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[report]"
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.app

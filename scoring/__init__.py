@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-    from scoring.backtest import Backtest, backtest_of
+    from scoring.backtest import Backtest, RocCurve, backtest_of, roc_of, whole_scores
     from scoring.calibrate import Calibration, MissingExtra, calibrate_rules
     from scoring.due import due_in, reasons_key
     from scoring.engine import score
@@ -57,7 +57,9 @@ if TYPE_CHECKING:
 
 _HOMES = {
     "score": "scoring.engine",
-    **dict.fromkeys(("Backtest", "backtest_of"), "scoring.backtest"),
+    **dict.fromkeys(
+        ("Backtest", "RocCurve", "backtest_of", "roc_of", "whole_scores"), "scoring.backtest"
+    ),
     "leaks": "scoring.leakage",
     **dict.fromkeys(("Exclusion", "joined_exclusions"), "scoring.exclude_rules"),
     **dict.fromkeys(("Included", "excluded", "included", "score_included"), "scoring.exclusion"),
@@ -158,6 +160,7 @@ __all__ = [
     "Problem",
     "Reason",
     "RfmBounds",
+    "RocCurve",
     "RuleFileError",
     "RuleSet",
     "ScoreBatch",
@@ -185,6 +188,7 @@ __all__ = [
     "parse_rules",
     "population_bounds",
     "reasons_key",
+    "roc_of",
     "score",
     "score_included",
     "score_records",
@@ -193,4 +197,5 @@ __all__ = [
     "unparsed_numbers",
     "velocity_bucket",
     "whole_points",
+    "whole_scores",
 ]

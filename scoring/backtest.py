@@ -17,7 +17,7 @@ import numpy as np
 from scoring.errors import InputError
 from scoring.explain import ScoreBatch
 from scoring.frames import BoolArray, FloatArray
-from scoring.metrics import Interval, bootstrap
+from scoring.metrics import Interval, Ranked, bootstrap
 
 DECILES = 10
 CALIBRATION_BINS = 10
@@ -126,7 +126,7 @@ def backtest_of(
     if positives == 0 or positives == n:
         which = "converted" if positives else "did not convert"
         raise InputError(f"every contact {which}: a backtest needs both outcomes")
-    scores = np.floor(batch.total + 0.5)  # whole points, halves up, as written back
+    scores = whole_scores(batch)
     auc, ap = bootstrap(outcome, scores, resamples=resamples, seed=seed)
     base = positives / n
     return Backtest(
@@ -144,6 +144,42 @@ def backtest_of(
         calibration=_calibration(scores, outcome),
         hand_over=None if hand_over is None else _hand_over(scores, outcome, hand_over),
         notes=list(batch.notes),
+    )
+
+
+def whole_scores(batch: ScoreBatch) -> FloatArray:
+    """Each contact's score in whole points, halves up, as written back."""
+    scores: FloatArray = np.floor(batch.total + 0.5)
+    return scores
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    """The ROC curve of the whole-point scores: one point per distinct score, best first,
+    from (0, 0) to (1, 1); the trapezoid under it is `Backtest.auc`'s value."""
+
+    false_positive_rate: list[float]
+    true_positive_rate: list[float]
+    scores: list[int]
+    """The threshold of each point after the first: the score at or above which contacts
+    are counted as predicted to convert."""
+
+
+def roc_of(batch: ScoreBatch, converted: BoolArray) -> RocCurve:
+    """The ROC curve of `batch` against `converted`, from the ranking `backtest_of` measures
+    (`scoring.metrics.Ranked`); both outcomes must be present."""
+    outcome = np.asarray(converted, dtype=bool)
+    scores = whole_scores(batch)
+    ranked = Ranked.of(scores, outcome)
+    tp, fp = ranked.curves()
+    positives, negatives = float(tp[-1]), float(fp[-1])
+    if positives <= 0 or negatives <= 0:
+        raise InputError("a ROC curve needs both outcomes")
+    thresholds = scores[ranked.order[ranked.ends]]
+    return RocCurve(
+        [0.0, *(fp / negatives).tolist()],
+        [0.0, *(tp / positives).tolist()],
+        [int(s) for s in thresholds.tolist()],
     )
 
 

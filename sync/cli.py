@@ -15,6 +15,7 @@ from sync.calibrate_cli import calibrate_command
 from sync.console import RulesOption, err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
 from sync.history_cli import explain_command, history_command
+from sync.report_cli import report_command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -131,6 +132,7 @@ def score_files(
 
 app.command("backtest")(backtest_command)
 app.command("calibrate")(calibrate_command)
+app.command("report")(report_command)
 
 
 @app.command()
@@ -410,15 +412,19 @@ def demo(
     rules: Annotated[
         Path | None, typer.Option("--rules", "-r", help="Rule file (default: the bundled one).")
     ] = None,
+    report: Annotated[
+        Path, typer.Option(help="Where the HTML report of the demo's store is written.")
+    ] = Path("leadscore-demo-report.html"),
 ) -> None:
-    """Sync the local HubSpot, Salesforce and Mailchimp sandboxes: setup, full, incremental."""
+    """Sync the local HubSpot, Salesforce and Mailchimp sandboxes: setup, full, incremental;
+    then write the HTML report."""
     from connectors.errors import ApiError
     from sync.demo import run_demo
 
     ruleset = rules_from(rules) if rules else bundled_rules()
     try:
         with progress_bars() as progress:
-            run_demo(out, ruleset, people=people, seed=seed, progress=progress)
+            run_demo(out, ruleset, people=people, seed=seed, progress=progress, report_to=report)
     except SyncError as exc:
         fail(exc.lines, code=exc.exit_code)
     except ApiError as exc:

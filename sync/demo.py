@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import random
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +72,10 @@ def run_demo(
     state: Path | None = None,
     progress: Progress | None = None,
     systems: Sequence[str] = DEMO_SYSTEMS,
+    report_to: Path | None = None,
 ) -> DemoResult:
-    """Set up, sync in full, add activity, sync again; print what a user needs to see."""
+    """Set up, sync in full, add activity, sync again; print what a user needs to see;
+    then write the HTML report of the store to `report_to`, when given."""
     with tempfile.TemporaryDirectory(prefix="leadscore-demo-") as scratch:
         path = state or Path(scratch) / "state.db"
         console.print(
@@ -127,7 +131,23 @@ def run_demo(
                     "stage, grade or reasons changed, in every system that holds the person",
                     highlight=False,
                 )
+                if report_to is not None:
+                    console.print(demo_report(app, box.now(), report_to), highlight=False)
     return DemoResult(full, incremental, chosen, shared)
+
+
+def demo_report(app: Leadscore, now: datetime, path: Path) -> str:
+    """Write the HTML report of the demo's store to `path`; the line that says where."""
+    try:
+        from sync.report_html import report_page
+    except ModuleNotFoundError:
+        return "no HTML report: it needs Plotly (pip install 'leadscore[report]')"
+    from sync.report_data import store_report
+
+    began, cpu = time.perf_counter(), time.process_time()
+    path.write_text(report_page(store_report(app, made_at=now)), "utf-8")
+    took = f"{time.perf_counter() - began:.1f} s, {time.process_time() - cpu:.1f} s CPU"
+    return f"report of the store ({took}): {path.resolve()}; open it in a browser"
 
 
 def hubspot_stages(box: Sandbox) -> list[str | None]:

@@ -188,3 +188,11 @@ def landed_persons(
     ids, in the order given."""
     sets = {system: set(ids) for system, ids in landed.items()}
     return [int(p) for p, recs in records.items() if any(r in sets.get(s, ()) for s, r in recs)]
+
+
+def score_rows(connection: Connection) -> list[tuple[int, float, int]]:
+    """Every recorded score as (person, at, score), oldest first: the store's score
+    movement over time (`sync.report_data.score_movement`)."""
+    query = sa.select(history.c.person_id, history.c.at, history.c.score)
+    rows = connection.execute(query.order_by(history.c.at, history.c.id))
+    return [(int(p), float(at), int(score)) for p, at, score in rows]

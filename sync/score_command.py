@@ -25,6 +25,8 @@ from connectors.files import (
 from scoring import (
     ActivityFrame,
     ContactFrame,
+    RuleSet,
+    ScoreBatch,
     included,
     population_bounds,
     score_included,
@@ -64,9 +66,29 @@ def score_from_files(
     """Score the files and print the ranking (`top` rows) or write every contact to `output`."""
     ruleset = rules_from(rules or settings().rules)
     moment = as_of_moment(as_of)
-    try:
-        if output is not None:
+    if output is not None:
+        try:
             file_format(output)
+        except InputFileError as exc:
+            fail([str(p) for p in exc.problems])
+    batch = scored_files(ruleset, contacts, activities, moment)
+    if output is None:
+        print_ranking(out, batch, moment, top)
+        return
+    columns = batch.columns(ranked=True)
+    try:
+        write_columns(output, {name: columns[name] for name in result_columns(batch)})
+    except OSError as exc:
+        fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
+    out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)
+
+
+def scored_files(
+    ruleset: RuleSet, contacts: Path, activities: Path | None, moment: datetime
+) -> ScoreBatch:
+    """The contacts and activities of the files scored as of `moment`; bad input fails with
+    exit 2, and what a person should know of the files is said on stderr."""
+    try:
         # only the attributes the rules read become columns of the frames
         people = read_contact_columns(contacts, ruleset.contact_fields())
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -118,13 +140,4 @@ def score_from_files(
         err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
     for note in batch.notes:
         err.print(f"note: {activities}: {note}", highlight=False, soft_wrap=False)
-    del acts, read  # the activities are scored: their memory goes before the output's
-    if output is None:
-        print_ranking(out, batch, moment, top)
-        return
-    columns = batch.columns(ranked=True)
-    try:
-        write_columns(output, {name: columns[name] for name in result_columns(batch)})
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
-    out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)
+    return batch

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         "long is left (Cloud Functions: the function's timeout); the run stops in time and "
         "the next one takes up the rest. Empty: 540, the longest an event function may run.",
     )
+    report_token: SecretStr | None = Field(
+        None,
+        description="Token that opens the read-only HTML report at /report of the webhook "
+        "server (Authorization: Bearer TOKEN, or ?token=TOKEN); empty: /report answers 404.",
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         "auto", description="Log format: text on a terminal and JSON elsewhere when 'auto'."
     )
@@ -126,7 +131,7 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("public_url", "schedule_seconds", mode="before")
+    @field_validator("public_url", "schedule_seconds", "report_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         # `leadscore init` writes every setting, the unset ones as `NAME=`.

@@ -45,6 +45,8 @@ from sync.web.messages import (
     text_response,
 )
 from sync.web.metrics import CONTENT_TYPE, Metrics
+from sync.web.report import PATH as REPORT_PATH
+from sync.web.report import ReportPage
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
@@ -129,6 +131,7 @@ class WebhookCore:
         self._checking = threading.Lock()
         self._flights: Flights[Rescored] = Flights()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="leadscore-trigger")
+        self._report = ReportPage()
         self.context = Context(
             settings,
             now,
@@ -222,7 +225,7 @@ class WebhookCore:
         path = request.path.rstrip("/") or "/"
         endpoint = self.endpoints.get(path)
         name = endpoint.name if endpoint is not None else path.lstrip("/")
-        if name not in ("healthz", "metrics") and endpoint is None:
+        if name not in ("healthz", "metrics", "report") and endpoint is None:
             name = "none"
         wait = endpoint.timeout if endpoint is not None else 10.0
         if within is not None:
@@ -260,6 +263,8 @@ class WebhookCore:
         if path == "/metrics":
             self._allow(request, frozenset({"GET"}))
             return text_response(200, self.metrics.text(), CONTENT_TYPE)
+        if path == REPORT_PATH:
+            return self._report.respond(request, self.settings, self.app, self.now)
         if endpoint is None or not endpoint.configured(self.settings):
             raise Refused(404, "no such endpoint")
         self._allow(request, endpoint.methods)

@@ -93,12 +93,20 @@ class Refused(Exception):
     """A request answered with `status` and a short reason, and nothing written."""
 
     def __init__(
-        self, status: int, reason: str, *, retry_after: float | None = None, allow: str = ""
+        self,
+        status: int,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        allow: str = "",
+        challenge: str = "",
     ) -> None:
         self.status = status
         self.reason = reason
         self.retry_after = retry_after
         self.allow = allow
+        self.challenge = challenge
+        """A 401's WWW-Authenticate header: how to authenticate."""
         super().__init__(f"{status} {reason}")
 
     def response(self) -> WebhookResponse:
@@ -107,4 +115,6 @@ class Refused(Exception):
             headers["retry-after"] = str(max(1, math.ceil(self.retry_after)))
         if self.allow:
             headers["allow"] = self.allow
+        if self.challenge:
+            headers["www-authenticate"] = self.challenge
         return json_response(self.status, {"error": self.reason}, headers)

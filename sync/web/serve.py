@@ -67,7 +67,8 @@ def endpoints_line(core: WebhookCore) -> str:
     paths = [
         f"{e.path} ({e.system})" for e in core.endpoints.values() if e.configured(core.settings)
     ]
-    return ", ".join(["/healthz", "/metrics", *paths])
+    report = ["/report"] if core.settings.report_token is not None else []
+    return ", ".join(["/healthz", "/metrics", *report, *paths])
 
 
 def serve_webhooks(settings: Settings, sock: socket.socket) -> None:

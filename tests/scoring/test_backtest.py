@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from scoring import (
     ActivityFrame,
@@ -18,6 +19,7 @@ from scoring import (
     NumericColumn,
     backtest_of,
     leaks,
+    roc_of,
     score,
 )
 from scoring.leakage import single_column_auc
@@ -211,3 +213,25 @@ def test_a_column_that_only_marks_losers_is_a_signal_not_a_leak() -> None:
     occupation = CategoricalColumn(codes, np.array(["student", "other"], dtype=object))
 
     assert leaks({"occupation": occupation}, converted) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(outcomes_and_scores)
+def test_the_roc_curve_is_scikit_learns_on_whole_points(case) -> None:
+    y, s = np.array(case[0]), np.array(case[1])
+    empty = batch_of([None] * len(y), [None] * len(y))
+    batch = replace(empty, total=s)
+    curve = roc_of(batch, y)
+    whole = np.floor(s + 0.5)
+    fpr, tpr, thresholds = roc_curve(y, whole, drop_intermediate=False)
+    assert curve.false_positive_rate == pytest.approx(fpr.tolist(), abs=1e-12)
+    assert curve.true_positive_rate == pytest.approx(tpr.tolist(), abs=1e-12)
+    assert curve.scores == [int(t) for t in thresholds[1:]]
+    area = np.trapezoid(curve.true_positive_rate, curve.false_positive_rate)
+    assert area == pytest.approx(backtest_of(batch, y, resamples=0).auc.value, abs=1e-12)
+
+
+def test_a_roc_curve_needs_both_outcomes() -> None:
+    batch = batch_of([None, None], [None, None])
+    with pytest.raises(InputError, match="both outcomes"):
+        roc_of(batch, np.array([True, True]))

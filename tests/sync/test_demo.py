@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -20,11 +21,30 @@ def rules() -> RuleSet:
 
 
 @pytest.fixture(scope="module")
-def demo(rules: RuleSet) -> tuple[DemoResult, str]:
+def report_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo") / "report.html"
+
+
+@pytest.fixture(scope="module")
+def demo(rules: RuleSet, report_file: Path) -> tuple[DemoResult, str]:
     screen = io.StringIO()
     console = Console(file=screen, width=80)
-    result = run_demo(console, rules, people=300, seed=2, touched=6, top=5)
+    result = run_demo(console, rules, people=300, seed=2, touched=6, top=5, report_to=report_file)
     return result, screen.getvalue()
+
+
+def test_the_demo_ends_with_the_report_of_its_store(
+    demo: tuple[DemoResult, str], report_file: Path
+) -> None:
+    _, text = demo
+    said = unwrapped(text)
+    assert re.search(
+        rf"report of the store \(\d+\.\d s, \d+\.\d s CPU\): {re.escape(str(report_file))}; "
+        "open it in a browser$",
+        said,
+    )
+    page = report_file.read_text("utf-8")
+    assert 'id="chart-movement"' in page and "the state store (" in page
 
 
 def test_the_demo_syncs_in_full_then_writes_only_the_contacts_that_changed(

@@ -1,0 +1,61 @@
+"""The `leadscore report` command's options; the work is in `sync.report_command`,
+imported when the command runs, so that `leadscore --help` loads nothing heavy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sync.console import RulesOption
+
+
+def report_command(
+    rules: RulesOption = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Everyone in the state store (LEADSCORE_STATE_URL), with its score history.",
+        ),
+    ] = False,
+    contacts: Annotated[
+        Path | None,
+        typer.Option(
+            "--contacts", "-c", help="Contacts: .csv, .jsonl or .parquet with an `id` column."
+        ),
+    ] = None,
+    activities: Annotated[
+        Path | None, typer.Option("--activities", "-a", help="Activities of those contacts.")
+    ] = None,
+    outcome: Annotated[
+        str | None,
+        typer.Option(
+            help="Contact column of outcomes (1/true/yes converted, 0/false/no not): adds lift, "
+            "ROC and calibration curves, and conversion per stage and grade."
+        ),
+    ] = None,
+    as_of_column: Annotated[
+        str | None,
+        typer.Option(help="Contact column of ISO-8601 moments: each contact scored as of its own."),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="Score as of this ISO-8601 moment (default: now).")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, max=1000, help="Leads listed with reasons.")] = 25,
+    output: Annotated[Path, typer.Option("--out", "-o", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
+) -> None:
+    """Write one self-contained HTML page (opens with no network) of the scores: their
+    distribution, the stage funnel, the top leads with reasons, each rule's share, grades
+    against fit, the backtest's curves when outcomes are given, and the score's movement
+    over time from the store."""
+    from sync.report_command import ReportOptions, write_report
+
+    write_report(
+        ReportOptions(rules, from_store, contacts, activities, outcome, as_of_column, as_of),
+        top,
+        output,
+    )

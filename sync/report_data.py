@@ -1,0 +1,360 @@
+"""The numbers of the HTML report, as plain data.
+
+`report_data` reads a scored batch (and, where known, each contact's outcome and the
+store's score history) into a `ReportData` of dataclasses holding lists and numbers
+only. `sync.report_html` draws it; `leadscore report`, the demo and the `/report` page
+of `leadscore serve` all build it here, so that they cannot disagree. The figures of
+outcomes are `scoring.backtest`'s (`backtest_of`, `roc_of`), never computed again.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring import Backtest, RocCurve, ScoreBatch, backtest_of, roc_of, whole_points
+from sync.fields import DISQUALIFIED_SCORE
+
+if TYPE_CHECKING:
+    from sync.app import Leadscore
+
+TOP = 25
+"""Leads listed with their reasons."""
+BINS = 20
+"""About how many bars a distribution has."""
+GRADE_BANDS = 5
+"""About how many bands of the other dimensions a grade is counted in."""
+MOMENTS = 120
+"""Moments of the score history drawn one by one; more are drawn a day at a time."""
+QUEUE_NOTE = (
+    "leadscore keeps no hand-over queue yet (leads waiting for a rep, with their age), "
+    "so this report has no chart of it."
+)
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """How many contacts have each score of one dimension (or the total), in whole
+    points: `counts[i]` contacts lie in [`edges[i]`, `edges[i + 1]`)."""
+
+    name: str
+    label: str
+    edges: list[float]
+    counts: list[int]
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    """One stage of the ladder: the contacts on it now, those on it or above, and the
+    share of those on the stage below or above who reached it."""
+
+    stage: str
+    at: int
+    reached: int
+    conversion: float | None
+    """`reached` over the stage below's `reached` (None for the lowest stage, or when
+    no contact reached the stage below)."""
+
+
+@dataclass(frozen=True)
+class Lead:
+    rank: int
+    id: str
+    email: str | None
+    score: int
+    dimensions: dict[str, int]
+    grade: str | None
+    stage: str | None
+    disqualified: bool
+    reasons: str
+    """As the CRM field shows them (`ScoreBatch.reasons_text`); plain text, not HTML."""
+
+
+@dataclass(frozen=True)
+class RuleShare:
+    """What one rule gave: how many contacts it fired for, and its points after decay
+    and its cap, summed over them (before the dimensions' caps and floors)."""
+
+    id: str
+    label: str
+    dimension: str
+    people: int
+    points: float
+
+
+@dataclass(frozen=True)
+class GradeGrid:
+    """Contacts by grade (rows, best first; "none" last when some have no grade) and by
+    band of their score without the grade's dimension (columns)."""
+
+    dimension: str
+    against: str
+    grades: list[str]
+    bands: list[str]
+    counts: list[list[int]]
+
+
+@dataclass(frozen=True)
+class Movement:
+    """Written scores over time, from the store's history: at each moment scores were
+    recorded (or each day, when there are many), the persons scored by then (not
+    disqualified), the median and 90th percentile of their scores, and how many
+    persons' scores rose and fell at that moment."""
+
+    moments: list[str]
+    people: list[int]
+    median: list[float]
+    upper: list[float]
+    rose: list[int]
+    fell: list[int]
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    outcome: str
+    backtest: Backtest
+    roc: RocCurve
+
+
+@dataclass(frozen=True)
+class ReportData:
+    title: str
+    source: str
+    made_at: str
+    contacts: int
+    leads: int
+    disqualified: int
+    distributions: list[Distribution]
+    funnel: list[FunnelStep]
+    top: list[Lead]
+    rules: list[RuleShare]
+    grades: GradeGrid | None
+    outcomes: Outcomes | None = None
+    movement: Movement | None = None
+    from_store: bool = False
+    notes: list[str] = field(default_factory=list)
+    """What the page says is missing, and why."""
+
+
+def report_data(
+    batch: ScoreBatch,
+    *,
+    source: str,
+    made_at: datetime,
+    top: int = TOP,
+    outcome: tuple[str, npt.NDArray[np.bool_]] | None = None,
+    history: Sequence[tuple[int, float, int]] | None = None,
+    title: str = "leadscore report",
+    resamples: int = 200,
+    seed: int = 0,
+) -> ReportData:
+    """The report of `batch`. `outcome`: the outcome column's name and each contact's
+    outcome (both outcomes present), for the backtest's figures; `history`: the store's
+    (person, at, score) rows in order of time (`sync.history.score_rows`), for the score's
+    movement (None: not from a store)."""
+    notes = list(batch.notes)
+    outcomes = None
+    if outcome is not None:
+        name, converted = outcome
+        tested = backtest_of(batch, converted, resamples=resamples, seed=seed)
+        outcomes = Outcomes(name, tested, roc_of(batch, converted))
+    movement = None
+    if history is not None:
+        movement = score_movement(history)
+        if movement is None:
+            notes.append("the store holds no score history yet: run `leadscore sync`.")
+        notes.append(QUEUE_NOTE)
+    return ReportData(
+        title=title,
+        source=source,
+        made_at=made_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        contacts=len(batch),
+        leads=int(np.count_nonzero(batch.leads & ~batch.disqualified)),
+        disqualified=int(np.count_nonzero(batch.disqualified)),
+        distributions=distributions(batch),
+        funnel=funnel(batch),
+        top=top_leads(batch, top),
+        rules=rule_shares(batch),
+        grades=grade_grid(batch),
+        outcomes=outcomes,
+        movement=movement,
+        from_store=history is not None,
+        notes=notes,
+    )
+
+
+def step_for(low: float, high: float, bins: int) -> float:
+    """A round width (1, 2 or 5 times a power of ten, at least 1) that cuts [low, high]
+    into about `bins` bins."""
+    span = max(high - low, 1.0) / bins
+    power = 10.0 ** math.floor(math.log10(span))
+    for factor in (1.0, 2.0, 5.0, 10.0):
+        if factor * power >= span:
+            return max(1.0, factor * power)
+    return max(1.0, 10.0 * power)  # pragma: no cover - the loop always returns
+
+
+def binned(values: npt.NDArray[np.float64], bins: int) -> tuple[list[float], list[int]]:
+    """Whole-point values counted in bins of a round width: (edges, counts)."""
+    if values.size == 0:
+        return [0.0, 1.0], [0]
+    low, high = float(values.min()), float(values.max())
+    step = step_for(low, high, bins)
+    first = math.floor(low / step) * step
+    count = int((high - first) // step) + 1
+    edges = first + step * np.arange(count + 1)
+    which = np.minimum(((values - first) // step).astype(np.int64), count - 1)
+    counts = np.bincount(which, minlength=count)
+    return edges.tolist(), counts.tolist()
+
+
+def _whole(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    whole: npt.NDArray[np.float64] = np.floor(np.asarray(values, dtype=np.float64) + 0.5)
+    return whole
+
+
+def distributions(batch: ScoreBatch) -> list[Distribution]:
+    """The total's distribution, then each dimension's, in whole points."""
+    found = []
+    edges, counts = binned(_whole(batch.total), BINS)
+    found.append(Distribution("total", "total score", edges, counts))
+    for name, dimension in batch.rules.dimensions.items():
+        edges, counts = binned(_whole(batch.dimension(name)), BINS)
+        found.append(Distribution(name, dimension.label or name, edges, counts))
+    return found
+
+
+def funnel(batch: ScoreBatch) -> list[FunnelStep]:
+    """The ladder's stages, lowest first (none without a ladder)."""
+    if batch.stage_codes is None or batch.rules.stages is None:
+        return []
+    codes = np.asarray(batch.stage_codes)
+    steps: list[FunnelStep] = []
+    for index, stage in enumerate(batch.rules.stages.ladder):
+        reached = int(np.count_nonzero(codes >= index))
+        below = steps[-1].reached if steps else 0
+        conversion = reached / below if steps and below else None
+        steps.append(
+            FunnelStep(stage.name, int(np.count_nonzero(codes == index)), reached, conversion)
+        )
+    return steps
+
+
+def top_leads(batch: ScoreBatch, top: int) -> list[Lead]:
+    """The best `top` leads as a rep's view ranks them (`ScoreBatch.ranking`)."""
+    names = batch.dimension_names
+    leads = []
+    for rank, row in enumerate(batch.ranking()[:top].tolist(), start=1):
+        whole = batch.whole_dimensions(row)
+        leads.append(
+            Lead(
+                rank,
+                str(batch.contact_ids[row]),
+                batch.emails.value(row),
+                whole_points(float(batch.total[row])),
+                dict(zip(names, whole, strict=True)),
+                batch.grade(row),
+                batch.stage(row),
+                bool(batch.disqualified[row]),
+                batch.reasons_text(row),
+            )
+        )
+    return leads
+
+
+def rule_shares(batch: ScoreBatch) -> list[RuleShare]:
+    """Every rule, by the points it gave (largest in absolute value first)."""
+    shares = [
+        RuleShare(
+            rule.id,
+            rule.text,
+            batch.rules.dimension_of(rule),
+            int(hits.rows.size),
+            float(np.sum(hits.points, dtype=np.float64)),
+        )
+        for rule, hits in zip(batch.rules.rules, batch.rule_hits, strict=True)
+    ]
+    return sorted(shares, key=lambda s: (-abs(s.points), -s.people, s.id))
+
+
+def grade_grid(batch: ScoreBatch) -> GradeGrid | None:
+    """Grades against the score without the grade's dimension (None: no grades)."""
+    grades = batch.rules.grades
+    if grades is None or batch.grade_codes is None:
+        return None
+    dimension = grades.dimension
+    other = _whole(batch.total) - _whole(batch.dimension(dimension))
+    edges, _ = binned(other, GRADE_BANDS)
+    step = edges[1] - edges[0]
+    which = np.minimum(((other - edges[0]) // step).astype(np.int64), len(edges) - 2)
+    codes = np.asarray(batch.grade_codes)
+    names = [band.grade for band in grades.bands]
+    rows = list(range(len(names)))
+    if np.any(codes < 0):
+        names.append("none")
+        rows.append(-1)
+    bands = [f"{_point(a)} to {_point(b - 1)}" for a, b in itertools.pairwise(edges)]
+    counts = [np.bincount(which[codes == code], minlength=len(bands)).tolist() for code in rows]
+    label = batch.rules.dimensions[dimension].label or dimension
+    return GradeGrid(label, f"score without {label}", names, bands, counts)
+
+
+def _point(value: float) -> str:
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+def score_movement(rows: Sequence[tuple[int, float, int]]) -> Movement | None:
+    """The written scores over time from history rows (person, at, score), oldest first;
+    None when there are none. Past `MOMENTS` distinct moments, a day at a time."""
+    if not rows:
+        return None
+    moments = sorted({at for _, at, _ in rows})
+    daily = len(moments) > MOMENTS
+
+    def key(at: float) -> float:
+        return math.floor(at / 86400) * 86400.0 if daily else at
+
+    current: dict[int, int] = {}
+    found = Movement([], [], [], [], [], [])
+    index, total = 0, len(rows)
+    while index < total:
+        group = key(rows[index][1])
+        rose = fell = 0
+        while index < total and key(rows[index][1]) == group:
+            person, _, score = rows[index]
+            before = current.get(person)
+            if before is not None and before != DISQUALIFIED_SCORE != score:
+                rose += score > before
+                fell += score < before
+            current[person] = score
+            index += 1
+        scores = np.array([s for s in current.values() if s != DISQUALIFIED_SCORE], dtype=float)
+        moment = datetime.fromtimestamp(group, UTC)
+        found.moments.append(moment.isoformat(timespec="seconds").replace("+00:00", "Z"))
+        found.people.append(int(scores.size))
+        found.median.append(float(np.median(scores)) if scores.size else 0.0)
+        found.upper.append(float(np.percentile(scores, 90)) if scores.size else 0.0)
+        found.rose.append(rose)
+        found.fell.append(fell)
+    return found
+
+
+def store_report(app: Leadscore, *, made_at: datetime, top: int = TOP) -> ReportData:
+    """The report of everyone in the application's store, scored now by its rules, with
+    the store's score history."""
+    from sync.history import score_rows
+
+    batch, _ = app.job.score(as_of=made_at)
+    with app.store.engine.connect() as connection:
+        history = score_rows(connection)
+    return report_data(
+        batch, source=f"the state store ({len(batch):,} persons)", made_at=made_at, top=top,
+        history=history,
+    )  # fmt: skip

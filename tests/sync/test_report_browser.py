@@ -1,0 +1,127 @@
+"""The HTML report in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+Every chart must have drawn its SVG with the marks its data calls for, with no console
+error, and a screenshot of the page and of each chart is kept under test-artifacts/report/.
+Where no browser is installed the test skips and says why; in CI (CI=true), where
+`.ci/run` installs Chromium, it fails instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sync.report_data import ReportData, report_data
+from sync.report_html import report_page
+from tests.helpers import NOW
+from tests.sync.test_report_data import batch_of
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTEFACTS = Path(__file__).parents[2] / "test-artifacts" / "report"
+
+
+def sync_playwright() -> Any:
+    """Playwright's entry point, or a skip (a failure in CI) saying what is missing."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright as entry
+    except ModuleNotFoundError:
+        missing = "Playwright is not installed (pip install -e '.[dev]')"
+    if missing is None and not CHROMIUM.exists():
+        missing = f"no browser at {CHROMIUM}: apt-get install -y chromium"
+    if missing is not None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the report's browser test cannot run in CI: {missing}")
+        pytest.skip(missing)
+    return entry()
+
+
+def full_data() -> ReportData:
+    """A report with every chart: outcomes, and a store's history of three syncs."""
+    batch = batch_of(300, seed=5)
+    noise = np.random.default_rng(2).normal(0, 25, len(batch))
+    converted = (batch.total + noise) > 70
+    start = NOW.timestamp() - 3 * 86400
+    history = [
+        (person, start + 86400.0 * day, int(batch.total[person]) + day * (person % 3 - 1))
+        for day in range(3)
+        for person in range(len(batch))
+    ]
+    return report_data(
+        batch, source="a test", made_at=NOW, outcome=("won", converted), history=history
+    )
+
+
+def expected_marks(data: ReportData) -> dict[str, tuple[str, int]]:
+    """Per chart, a selector of its marks and how many its data calls for."""
+    assert data.outcomes is not None and data.movement is not None and data.grades is not None
+    tested = data.outcomes.backtest
+    grid = data.grades
+    return {
+        "chart-scores": (".bars .point", sum(len(d.counts) for d in data.distributions)),
+        "chart-funnel": (".point", len(data.funnel)),
+        "chart-rules": (".bars .point", 2 * len(data.rules)),
+        "chart-grades": (".hm image", 1),
+        "chart-lift": (".bars .point", len(tested.deciles)),
+        "chart-roc": (".scatterlayer .js-line", 2),
+        "chart-calibration": (".scatterlayer .point", len(tested.calibration)),
+        "chart-conversion": (".bars .point", len(tested.stages) + len(tested.grades)),
+        "chart-movement": (
+            ".scatterlayer .point, .bars .point",
+            4 * len(data.movement.moments),
+        ),
+        "chart-grades text": (".hm text", len(grid.grades) * len(grid.bands)),
+    }
+
+
+def test_every_chart_renders_its_marks_in_chromium(tmp_path: Path) -> None:
+    playwright = sync_playwright()
+    data = full_data()
+    page_file = tmp_path / "report.html"
+    page_file.write_text(report_page(data), "utf-8")
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with playwright as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:"))
+                    else problems.append(f"network: {r.url}"))  # fmt: skip
+            page.goto(page_file.as_uri())
+            page.wait_for_function(
+                "[...document.querySelectorAll('div.plotly-graph-div')]"
+                ".every(d => d.querySelector('svg.main-svg'))",
+                timeout=20_000,
+            )
+            charts = page.locator("div.plotly-graph-div")
+            found = {}
+            for name, (selector, _) in expected_marks(data).items():
+                chart = name.split()[0]
+                found[name] = page.locator(f"#{chart}").locator(selector).count()
+            assert charts.count() == 9
+            rule_labels = page.locator("#chart-rules .ytick text").all_text_contents()
+            page.screenshot(path=str(ARTEFACTS / "report.png"), full_page=True)
+            for index in range(charts.count()):
+                chart = charts.nth(index)
+                name = chart.get_attribute("id")
+                chart.screenshot(path=str(ARTEFACTS / f"{name}.png"))
+        finally:
+            browser.close()
+    assert problems == []
+    assert found == {name: count for name, (_, count) in expected_marks(data).items()}
+    assert "<b>VP</b> & co" in rule_labels  # escaped text shown as written, not as markup

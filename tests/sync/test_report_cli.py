@@ -1,0 +1,105 @@
+"""`leadscore report` as a user meets it: the page from files, with and without outcomes,
+and its options refused with one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import Sandbox
+from sync.cli import app
+from tests.sync.cli_env import hubspot_env
+from tests.sync.test_backtest_cli import files, run, runner
+
+__all__ = ["files"]  # the fixture used here
+
+
+def report(files: dict[str, Path], out: Path, *extra: str):
+    return run(
+        "report",
+        "--rules", str(files["rules"]),
+        "--contacts", str(files["contacts"]),
+        "--activities", str(files["activities"]),
+        "--out", str(out),
+        *extra,
+    )  # fmt: skip
+
+
+def test_the_page_with_outcomes_holds_the_backtests_figures(files, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    result = report(files, out, "--outcome", "won", "--as-of-column", "scored")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.stdout.split())
+    assert re.fullmatch(r"wrote \S+r\.html \(40 contacts; \d+\.\d s\)", said)
+    page = out.read_text("utf-8")
+    for chart in ("scores", "funnel", "rules", "lift", "roc", "calibration", "conversion"):
+        assert f'id="chart-{chart}"' in page
+    assert "chart-grades" not in page and "chart-movement" not in page  # no grades, no store
+    tested = run(
+        "backtest", "--rules", str(files["rules"]), "--contacts", str(files["contacts"]),
+        "--activities", str(files["activities"]), "--outcome", "won", "--as-of-column",
+        "scored", "--json",
+    )  # fmt: skip
+    auc = json.loads(tested.stdout)["auc"]
+    shown = f"ROC AUC {auc['value']:.3f} ({auc['low']:.3f} to {auc['high']:.3f})"
+    assert shown in page
+
+
+def test_the_page_without_outcomes_says_how_to_get_them(files, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    result = report(files, out, "--as-of", "2026-11-01T00:00:00Z")
+    assert result.exit_code == 0, result.output
+    page = out.read_text("utf-8")
+    assert "chart-roc" not in page and "pass --outcome COLUMN" in page
+    assert "scored as of 2026-11-01T00:00:00Z" in page
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (("--from-store",), "give --from-store or --contacts FILE"),
+        (("--as-of-column", "scored"), "--as-of-column needs --outcome"),
+        (("--outcome", "nope"), "column 'nope' (--outcome) is not in the file"),
+        (("--outcome", "title"), "expected 0 or 1 (converted), 'VP'"),
+    ],
+)
+def test_bad_options_exit_2_with_one_line(files, tmp_path: Path, extra, expected) -> None:
+    out = tmp_path / "r.html"
+    result = report(files, out, *extra)
+    assert result.exit_code == 2, result.output
+    assert expected in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output and not out.exists()
+
+
+def test_the_store_report_takes_no_file_options(tmp_path: Path) -> None:
+    result = run("report", "--from-store", "--outcome", "won", "--out", str(tmp_path / "r.html"))
+    assert result.exit_code == 2
+    assert "--outcome is for a report from files" in " ".join(result.stderr.split())
+    bad = run("report", "--contacts", "c.csv", "--out", str(tmp_path / "r.txt"))
+    assert bad.exit_code == 2 and "expected a .html file" in " ".join(bad.stderr.split())
+
+
+@pytest.fixture
+def store_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+    with Sandbox(people=30, seed=4) as box:
+        yield hubspot_env(box, tmp_path)
+
+
+def test_the_store_report_after_a_sync_draws_the_history(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = tmp_path / "store.html"
+    empty = runner.invoke(app, ["report", "--from-store", "--out", str(out)], env=store_env)
+    assert empty.exit_code == 1 and "holds nobody yet" in " ".join(empty.stderr.split())
+    for args in (["setup"], ["sync", "--full"]):
+        assert runner.invoke(app, args, env=store_env).exit_code == 0
+    result = runner.invoke(app, ["report", "--from-store", "--out", str(out)], env=store_env)
+    assert result.exit_code == 0, result.output
+    page = out.read_text("utf-8")
+    assert 'id="chart-movement"' in page and "no hand-over queue" in page
+    assert re.search(r"the state store \(\d+ persons\)", page)
