@@ -137,3 +137,27 @@ def snapshot(store: StateStore) -> dict[str, set[tuple[Any, ...]]]:
             t.name: {tuple(r) for r in connection.execute(sa.select(t))}
             for t in metadata.sorted_tables
         }
+
+
+def held_value(box: Sandbox, system: str, record: str, name: str) -> object:
+    """The value of field `name` a record holds in its emulator (None: none)."""
+    if system == "hubspot":
+        with box.hubspot.lock:
+            return box.hubspot.contacts.value(name, box.hubspot.contact_row(record))
+    if system == "salesforce":
+        with box.salesforce.org_lock:
+            return (box.salesforce.org.record(record) or {}).get(name)
+    audience = box.mailchimp.audience
+    with box.mailchimp.lock:
+        row = audience.row_of(record.partition(":")[2])
+        assert row is not None
+        return audience.member(row).merge_fields.get(name)
+
+
+def stage_tags(box: Sandbox, record: str) -> list[str]:
+    """The `leadscore: ` tags a Mailchimp member holds."""
+    audience = box.mailchimp.audience
+    with box.mailchimp.lock:
+        row = audience.row_of(record.partition(":")[2])
+        assert row is not None
+        return sorted(t for t in audience.member(row).tags if t.startswith("leadscore: "))
