@@ -114,7 +114,7 @@ def clear_records(
             )
 
 
-def forget(
+def forget_people(
     store: StateStore,
     addresses: Sequence[str],
     *,

@@ -10,7 +10,7 @@ import pytest
 
 from connectors.protocol import Connector, Write, WriteOutcome
 from sandbox import Sandbox
-from sync.forgetting import forget
+from sync.forgetting import forget_people
 from sync.summary import SyncOptions
 from tests.sync.privacy_helpers import (
     SYSTEMS,
@@ -47,7 +47,7 @@ def test_clear_crm_empties_the_fields_in_every_system_then_forgets(
         }
         fields = {s: app.fields(s) for s in SYSTEMS}
 
-        done = forget(
+        done = forget_people(
             app.store, [person.email], connectors=app.connectors, fields=fields, clear_crm=True
         )
 
@@ -88,7 +88,7 @@ def test_a_person_whose_clearing_did_not_land_stays_in_the_store(
         connectors = [Refusing(c) if c.system == "salesforce" else c for c in app.connectors]
         fields = {s: app.fields(s) for s in SYSTEMS}
 
-        done = forget(
+        done = forget_people(
             app.store, [person.email], connectors=connectors, fields=fields,  # type: ignore[arg-type]
             clear_crm=True,
         )  # fmt: skip
