@@ -23,8 +23,9 @@ import sqlalchemy as sa
 from connectors.errors import ApiError
 from connectors.protocol import Connector, Write
 from sync.erasure import Erased, erase_people, holdings
+from sync.errors import SyncError
 from sync.fields import FieldMap
-from sync.locks import run_lock, wait_for_rescores
+from sync.locks import LockHeld, run_lock, wait_for_rescores
 from sync.schema import identities
 from sync.store import StateStore
 
@@ -127,7 +128,14 @@ def forget_people(
     leadscore fields first when `clear_crm` (through `connectors` and their `fields`)."""
     done = Forgotten()
     systems = sorted(set(store.systems()) | {c.system for c in connectors})
-    lock = run_lock(store, systems, wait=wait)
+    try:
+        lock = run_lock(store, systems, wait=wait)
+    except LockHeld as busy:
+        # Not the quiet skip of a scheduled sync: nobody was forgotten, and the person
+        # who asked must know it.
+        raise SyncError(
+            f"nothing forgotten: {'; '.join(busy.lines)}; run it again, or give --wait"
+        ) from None
     try:
         wait_for_rescores(store)
         if clear_crm:

@@ -116,7 +116,7 @@ def forget_command(
 
 
 def export_command(
-    email: Annotated[str, typer.Argument(help="The person's email address.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The person's email address.")],
     out_path: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
     ] = None,

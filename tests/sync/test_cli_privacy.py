@@ -94,6 +94,19 @@ def test_forget_erases_the_people_named_and_says_so_within_80_columns(
     assert run(env, "export", synced[0]).exit_code == 2
 
 
+def test_forget_with_clear_crm_empties_the_score_in_hubspot_first(
+    env: dict[str, str], synced: list[str], box: Sandbox
+) -> None:
+    assert box.hubspot.contacts.value("leadscore_score", 0) not in (None, "")
+
+    result = run(env, "forget", "--clear-crm", synced[0])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "hubspot: emptied the leadscore fields of 1 records"
+    assert box.hubspot.contacts.value("leadscore_score", 0) in (None, "")
+    assert box.hubspot.contacts.value("leadscore_score", 1) not in (None, "")
+
+
 def test_a_bad_line_names_its_line_and_nothing_is_deleted(
     env: dict[str, str], synced: list[str]
 ) -> None:

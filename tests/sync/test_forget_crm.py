@@ -4,13 +4,18 @@ Mailchimp (their emulators) before the store forgets them; nobody else's fields 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from connectors.protocol import Connector, Write, WriteOutcome
 from sandbox import Sandbox
+from scoring import Contact
+from sync.errors import SyncError
 from sync.forgetting import forget_people
+from sync.locks import run_lock
+from sync.store import StateStore
 from sync.summary import SyncOptions
 from tests.sync.privacy_helpers import (
     SYSTEMS,
@@ -97,3 +102,18 @@ def test_a_person_whose_clearing_did_not_land_stays_in_the_store(
         assert [n.reason for n in done.not_cleared] == ["locked row"]
         assert done.erased == []
         assert app.store.person_of(person.email) == person.id
+
+
+def test_forget_while_a_sync_holds_the_lock_says_nothing_was_forgotten(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    store.save_contacts("hubspot", [Contact("7", email="gil@x.io")], datetime.now(UTC))
+    held = run_lock(store, ["hubspot"])
+    try:
+        with pytest.raises(SyncError, match="nothing forgotten: skipped: the run started"):
+            forget_people(store, ["gil@x.io"])
+        assert store.person_of("gil@x.io") is not None
+    finally:
+        held.release()
+    assert [e.address for e in forget_people(store, ["gil@x.io"]).erased] == ["gil@x.io"]
+    assert store.person_of("gil@x.io") is None
+    store.close()
