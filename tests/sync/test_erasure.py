@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import Sandbox
+from sync.access import export_person
 from sync.erasure import erase_people, known_addresses
 from sync.history import history_of
 from sync.summary import SyncOptions
@@ -43,8 +44,17 @@ def test_a_forgotten_person_leaves_no_trace_and_nobody_else_moves(box: Sandbox, 
         shown = person.email.upper() + " "  # as a person may type it
         assert traces(store, person.email, person.records), "the scan finds nothing to begin with"
         before = snapshot(store)
+        document = export_person(store, shown)
 
         [erased] = erase_people(store, [shown])
+
+        # the export reads out exactly what the erasure deletes
+        assert document is not None and document["email"] == person.email
+        for key, table in (("records", "identities"), ("activities", "activities"),
+                           ("written", "written"), ("history", "history"),
+                           ("merged_records", "gone")):  # fmt: skip
+            assert len(document[key]) == erased.rows.get(table, 0), key
+        assert export_person(store, person.email) is None
 
         assert erased.address == person.email
         assert set(erased.records) == set(person.records)
