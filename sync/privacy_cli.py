@@ -50,6 +50,11 @@ def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str]
     return list(dict.fromkeys(found)), problems
 
 
+def counted(count: int, thing: str) -> str:
+    """`1 record`, `2 records`."""
+    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
+
+
 def forget_command(
     emails: Annotated[
         list[str] | None, typer.Argument(metavar="EMAIL...", help="Addresses of the people.")
@@ -92,15 +97,19 @@ def forget_command(
             clear_crm=clear_crm, wait=max(0.0, wait),
         )  # fmt: skip
     for system, count in sorted(done.cleared.items()):
-        out.print(f"{system}: emptied the leadscore fields of {count} records", highlight=False)
+        out.print(
+            f"{system}: emptied the leadscore fields of {counted(count, 'record')}",
+            highlight=False,
+        )
     for erased in done.erased:
         if not erased.found:
             out.print(f"{erased.address}: not in the state store", highlight=False, markup=False)
             continue
         systems = sorted({s for s, _ in erased.records})
         out.print(
-            f"{erased.address}: forgotten ({len(erased.records)} records in "
-            f"{', '.join(systems) or 'no system'}; {sum(erased.rows.values())} rows deleted)",
+            f"{erased.address}: forgotten ({counted(len(erased.records), 'record')} in "
+            f"{', '.join(systems) or 'no system'}; "
+            f"{counted(sum(erased.rows.values()), 'row')} deleted)",
             highlight=False,
             markup=False,
         )

@@ -85,7 +85,7 @@ def test_forget_erases_the_people_named_and_says_so_within_80_columns(
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert all(len(line) <= 80 for line in lines), lines
-    assert lines[0].startswith(f"{synced[0]}: forgotten (1 records in hubspot;")
+    assert lines[0].startswith(f"{synced[0]}: forgotten (1 record in hubspot;")
     assert lines[1] == "nobody@example.invalid: not in the state store"
     assert lines[2].startswith(f"{synced[1]}: forgotten")
     store = store_of(env)
@@ -102,7 +102,7 @@ def test_forget_with_clear_crm_empties_the_score_in_hubspot_first(
     result = run(env, "forget", "--clear-crm", synced[0])
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[0] == "hubspot: emptied the leadscore fields of 1 records"
+    assert result.stdout.splitlines()[0] == "hubspot: emptied the leadscore fields of 1 record"
     assert box.hubspot.contacts.value("leadscore_score", 0) in (None, "")
     assert box.hubspot.contacts.value("leadscore_score", 1) not in (None, "")
 
