@@ -67,6 +67,9 @@ class ContactTable:
         if definition["modificationMetadata"]["readOnlyValue"] and not allow_read_only:
             raise Invalid("READ_ONLY_VALUE", f'"{name}" is a read only property')
         if raw is None or raw == "":
+            # An empty string clears a property of any type ("Property values can be cleared
+            # by passing an empty string": CRM objects API, update, as mirrored at
+            # https://www.withone.ai/knowledge/hubspot/conn_mod_def%3A%3AGJ3kSct_7p0%3A%3AcqhO6PcfQoq3KFjRtp5avw).
             return None
         return parse_property_value(definition, raw)
 

@@ -55,7 +55,11 @@ def is_number(value: Any) -> bool:
 
 
 def merge_value_problem(kind: str, options: dict[str, Any], value: Any) -> str:
-    """What is wrong with a merge value of a type, or "" (empty values are always accepted)."""
+    """What is wrong with a merge value of a type, or "" (empty values are always accepted:
+    an empty merge field is a member's field left blank, as the signup form leaves a field
+    not required; `required` and `default_value` are per field, "The default value for the
+    merge field if null": API reference, merge fields,
+    https://developer.mailchimp.com/documentation/mailchimp/reference/lists/merge-fields/)."""
     if kind == "number":
         return "" if is_number(value) else "Please enter a number"
     if value in ("", None):

@@ -36,6 +36,10 @@ def parse_datetime(text: str) -> datetime:
 def coerce(definition: FieldDef, raw: object) -> object:
     """The stored value of `raw` written to a field, or the RecordError Salesforce gives."""
     if raw is None:
+        # JSON null clears a field, as `fieldsToNull` does in SOAP, for nillable fields
+        # only (a checkbox is not): "You can specify only those fields that you can update
+        # and that are nillable" (sObject, API reference, as quoted at
+        # http://www.sforce.com/us/docs/sforce50/sforce_API_calls_about_sObject.html).
         if not definition.nillable:
             fields = (definition.name,)
             raise RecordError(
