@@ -215,6 +215,9 @@ class Gone:
     withdrawn: tuple[Withdrawn, ...] = ()
     """Activities that went with it but are not keyed by its id (a Mailchimp member's,
     keyed by its address): withdrawn in the transaction that retires the record."""
+    for_good: bool = False
+    """Deleted for good, with everything the system held of it (a HubSpot privacy
+    deletion): the system's activities keyed by its address alone go with it too."""
 
 
 @dataclass(frozen=True)

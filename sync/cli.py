@@ -15,6 +15,7 @@ from sync.calibrate_cli import calibrate_command
 from sync.console import RulesOption, err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
 from sync.history_cli import explain_command, history_command
+from sync.privacy_cli import export_command, forget_command
 from sync.report_cli import report_command
 
 if TYPE_CHECKING:
@@ -393,6 +394,8 @@ def bundled_rules() -> RuleSet:
 
 app.command("explain")(explain_command)
 app.command("history")(history_command)
+app.command("forget")(forget_command)
+app.command("export")(export_command)
 
 
 @app.command()

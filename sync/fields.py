@@ -203,7 +203,9 @@ class FieldMap:
         return out
 
     def cleared(self) -> dict[str, str]:
-        """Every field emptied: what an excluded contact's record is written once."""
+        """Every field emptied: what an excluded contact's record is written once, and a
+        forgotten person's records with `forget --clear-crm` (each connector writes "" as
+        its system clears a field: Salesforce null, or an unchecked box)."""
         return {spec.name: "" for spec in self.specs}
 
     def differs(self, values: Mapping[str, str], before: Mapping[str, str] | None) -> bool:

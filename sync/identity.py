@@ -50,6 +50,7 @@ from sync.schema import (
     gone,
     identities,
     persons,
+    queue,
     upsert_dialect,
     written,
 )
@@ -334,9 +335,14 @@ def merge_record(
     return {person}
 
 
-def retire_record(connection: Connection, system: str, record: str) -> set[int]:
-    """Drop a deleted record: its identity, record-keyed activities, aliases, written values
-    and failures. Returns the persons it left."""
+def retire_record(
+    connection: Connection, system: str, record: str, for_good: bool = False
+) -> set[int]:
+    """Drop a deleted record: its identity, record-keyed activities, aliases, written values,
+    failures and queue entry. Deleted `for_good` (with everything the system held of it),
+    the system's activities keyed by its address alone go too, unless another record of the
+    system holds the address; otherwise they stay with the address (the system keeps them: a
+    full pull would bring them back). Returns the persons it left."""
     before = _identity(connection, system, record)
     mark_due_by(connection, system, [record], [])
     connection.execute(
@@ -346,6 +352,15 @@ def retire_record(connection: Connection, system: str, record: str) -> set[int]:
         sa.delete(aliases).where(aliases.c.system == system, aliases.c.record_id == record)
     )
     _forget(connection, system, record)
+    address = None if before is None else before[1]
+    if for_good and address is not None and not _held_by_a_record(connection, system, address):
+        connection.execute(
+            sa.delete(activities).where(
+                activities.c.system == system,
+                activities.c.record_id.is_(None),
+                activities.c.email == address,
+            )
+        )
     return set() if before is None else {before[0]}
 
 
@@ -380,7 +395,7 @@ def _held_by_a_record(connection: Connection, system: str, address: str) -> bool
 
 
 def _forget(connection: Connection, system: str, record: str) -> None:
-    for table in (identities, written, failures):
+    for table in (identities, written, failures, queue):
         forget_records(connection, table, system, [record])
 
 

@@ -356,7 +356,8 @@ class Sync:
             if page.gone:
                 vanished = [(g.record_id, g.merged_into) for g in page.gone]
                 taken = [w for g in page.gone for w in g.withdrawn]
-                record_gone(self.store, system, vanished, as_of, taken)
+                erased = {g.record_id for g in page.gone if g.for_good}
+                record_gone(self.store, system, vanished, as_of, taken, erased)
         stats.stream_seconds["(storing)"] = (
             stats.stream_seconds.get("(storing)", 0.0) + time.perf_counter() - began
         )

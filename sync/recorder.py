@@ -89,6 +89,7 @@ class OutcomeRecorder:
         attempted: dict[str, Mapping[str, str]] = {}
         gone: list[tuple[str, str | None]] = []
         taken: list[Withdrawn] = []
+        erased: set[str] = set()
         for sent, outcome in group:
             written.update((r, sent[r]) for r in outcome.written)
             failed.extend((f.record_id, f.reason, f.retryable) for f in outcome.failed)
@@ -96,6 +97,7 @@ class OutcomeRecorder:
                              if f.record_id in sent)  # fmt: skip
             gone.extend((g.record_id, g.merged_into) for g in outcome.gone)
             taken.extend(w for g in outcome.gone for w in g.withdrawn)
+            erased.update(g.record_id for g in outcome.gone if g.for_good)
         self.store.record_written(self.system, written, self.at)
         self.store.record_failures(self.system, failed, self.at, attempted)
-        record_gone(self.store, self.system, gone, self.at, taken)
+        record_gone(self.store, self.system, gone, self.at, taken, erased)

@@ -20,7 +20,7 @@ records it stores.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -43,10 +43,12 @@ def record_gone(
     reported: Sequence[tuple[str, str | None]],
     at: datetime,
     withdrawn: Sequence[Withdrawn] = (),
+    for_good: Collection[str] = (),
 ) -> None:
     """Remember records the system no longer has: (record id, id merged into or None), and
-    re-point or retire what the store held of them, in one transaction; with the activities
-    that went with them but are not keyed by their ids (`Gone.withdrawn`)."""
+        re-point or retire what the store held of them, in one transaction; with the activities
+        that went with them but are not keyed by their ids (`Gone.withdrawn`); of those deleted
+    `for_good` (`Gone.for_good`), the system's activities keyed by their addresses too."""
     reported = list(dict(reported).items())  # one row per record: the last report stands
     if not reported:
         return
@@ -68,7 +70,7 @@ def record_gone(
             if record not in held:
                 continue
             if merged_into is None:
-                left |= retire_record(connection, system, record)
+                left |= retire_record(connection, system, record, record in for_good)
             else:
                 left |= merge_record(connection, system, record, merged_into, at)
         marks.mark(connection, system)

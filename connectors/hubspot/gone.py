@@ -5,12 +5,16 @@ merged into (the id asked for is missing, with no error) and a deleted one as
 OBJECT_NOT_FOUND. Writing again would never land, so such ids are checked with
 two batch reads: the live read answers a merged id with the contact that lists
 it in `hs_merged_object_ids`; the archived read (`archived=true`) answers a
-deleted one.
+deleted one. An id the update answered OBJECT_NOT_FOUND that neither read answers was
+deleted for good: a GDPR deletion (`POST /crm/v3/objects/contacts/gdpr-delete`, "Permanently
+delete a contact (GDPR-compliant)", API reference crm-contacts-v3), or an archived contact
+purged after HubSpot's 90 days. It is gone as a deleted one is, and the sync erases what it
+held of it (`sync.vanished`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from connectors.hubspot.client import HubSpotApi
@@ -34,8 +38,11 @@ def _read(api: HubSpotApi, ids: Sequence[str], *, archived: bool) -> list[dict[s
     return list(body.get("results") or [])
 
 
-def find_gone(api: HubSpotApi, ids: Sequence[str]) -> dict[str, Gone]:
-    """Which of `ids` are merged away or deleted; at most two calls."""
+def find_gone(
+    api: HubSpotApi, ids: Sequence[str], not_found: Collection[str] = ()
+) -> dict[str, Gone]:
+    """Which of `ids` are merged away or deleted; at most two calls. Those of `not_found`
+    (answered OBJECT_NOT_FOUND) that no read answers are deleted for good."""
     if not ids:
         return {}
     found: dict[str, Gone] = {}
@@ -50,4 +57,7 @@ def find_gone(api: HubSpotApi, ids: Sequence[str]) -> dict[str, Gone]:
     if rest:
         for result in _read(api, rest, archived=True):
             found[str(result["id"])] = Gone(str(result["id"]), None)
+    for record in not_found:
+        if record in wanted and record not in found:
+            found[record] = Gone(record, None, for_good=True)
     return found

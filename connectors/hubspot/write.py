@@ -102,6 +102,7 @@ def batch_update(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
     )
     failed: dict[str, WriteFailure] = {}
     unsure: list[str] = []
+    not_found: list[str] = []
     for error in getattr(answer, "errors", None) or []:
         context = error.context or {}
         retryable = (error.category or "") not in ("VALIDATION_ERROR", "OBJECT_NOT_FOUND")
@@ -112,6 +113,7 @@ def batch_update(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
             )
             if error.category == "OBJECT_NOT_FOUND":
                 unsure.append(str(record))
+                not_found.append(str(record))
     results = answer.results or []
     landed = {str(r.id) for r in results}
     for record in ids:
@@ -119,7 +121,7 @@ def batch_update(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
             failed[record] = WriteFailure(record, "not in HubSpot's answer", True)
             unsure.append(record)
     # Missing or not found: merged away or deleted, or the write would be retried forever.
-    gone = find_gone(api, unsure)
+    gone = find_gone(api, unsure, not_found)
     # Each record's `updatedAt` is the stamp the write gave it: the next pull passes
     # over records whose last change is this one (see `pull.own_writes_filters`).
     stamps = [r.updated_at for r in results if isinstance(r.updated_at, datetime)]

@@ -90,7 +90,7 @@ class ContactRoutes(HubSpotState):
             if archived:
                 # Only archived records answer; their JSON says so.
                 gone = int(key) - 1 if key.isdigit() else -1
-                if self.gone.get(gone, 0) is None:
+                if self.gone.get(gone, 0) is None and gone not in self.purged:
                     found.append({**self._contact_json(gone, names), "archived": True})
                 else:
                     missing.append(key)

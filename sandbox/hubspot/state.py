@@ -73,6 +73,8 @@ class HubSpotState(Emulator):
         self.objects = CrmObjects()
         self.gone: dict[int, int | None] = {}
         """Rows no longer in the portal -> the row merged into (None: archived)."""
+        self.purged: set[int] = set()
+        """Rows deleted for good (a GDPR deletion): not even an archived read answers them."""
         self._issued: dict[str, int] = {}
         """List paging tokens handed out -> the row their page starts at."""
         self._project()
@@ -194,6 +196,17 @@ class HubSpotState(Emulator):
         only with `archived=true`."""
         with self.lock:
             self.gone[self.contact_row(contact_id)] = None
+
+    def privacy_delete(self, contact_id: str) -> None:
+        """Delete a contact for good, as `POST /crm/v3/objects/contacts/gdpr-delete` does
+        ("Permanently delete a contact (GDPR-compliant)": API reference, crm-contacts-v3,
+        https://developers.hubspot.fr/docs/api-reference/crm-contacts-v3/basic/post-crm-v3-objects-contacts-gdpr-delete):
+        gone from reads, lists and searches, and, unlike an archived contact, from reads with
+        `archived=true` too (not restorable)."""
+        with self.lock:
+            row = self.contact_row(contact_id)
+            self.gone[row] = None
+            self.purged.add(row)
 
     def _contact_json(self, row: int, names: Iterable[str], links: Sequence[str] = ()) -> Json:
         return contact_json(self.contacts, self.objects, row, names, links)

@@ -36,8 +36,11 @@ def parse_datetime(text: str) -> datetime:
 def coerce(definition: FieldDef, raw: object) -> object:
     """The stored value of `raw` written to a field, or the RecordError Salesforce gives."""
     if raw is None:
-        # null clears a field in a REST write; a field describe calls `nillable: false`
-        # refuses it, a checkbox as a value of the wrong type (reported for a DML write in
+        # JSON null clears a field, as `fieldsToNull` does in SOAP, for nillable fields
+        # only: "You can specify only those fields that you can update and that are nillable"
+        # (sObject, API reference, as quoted at
+        # http://www.sforce.com/us/docs/sforce50/sforce_API_calls_about_sObject.html); a
+        # checkbox refuses null as a value of the wrong type (reported for a DML write in
         # salesforce.stackexchange.com/questions/127548), a required field as missing
         if not definition.nillable and definition.type == "boolean":
             message = f"{definition.label}: value not of required type: "

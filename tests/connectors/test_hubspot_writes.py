@@ -14,7 +14,7 @@ from urllib3.util.retry import Retry
 from connectors.errors import RejectedError, ServerError
 from connectors.hubspot import CAPABILITIES, HubSpotConnector, hubspot_limits
 from connectors.policy import CallPolicy
-from connectors.protocol import FieldSpec, Write, WriteOutcome
+from connectors.protocol import FieldSpec, Gone, Write, WriteOutcome
 from sandbox import FaultPlan, Sandbox
 from scoring import RuleSet, load_rules
 from scoring.loader import parse_rules
@@ -140,13 +140,14 @@ def test_a_refused_batch_still_reports_the_records_hubspot_fails_one_by_one(
     outcome = hubspot.write(writes)
     failed = {f.record_id: f for f in outcome.failed}
 
-    assert covers_once(outcome, writes)
-    assert set(failed) == {"4", "999999"}
+    assert covers_once(outcome, writes[:-1])
+    assert set(failed) == {"4"}
     assert failed["4"].reason.startswith(
         "invalid property values: leadscore_stage (INVALID_OPTION)"
     )
-    assert "Could not get some CONTACT objects" in failed["999999"].reason
-    assert not failed["4"].retryable and not failed["999999"].retryable
+    assert not failed["4"].retryable
+    # not found, and not archived either: deleted for good (a privacy deletion)
+    assert outcome.gone == [Gone("999999", None, for_good=True)]
 
 
 def test_a_single_refused_record_fails_in_one_call(box: Sandbox, rules: RuleSet) -> None:

@@ -1,0 +1,154 @@
+"""`leadscore forget` and `leadscore export`: a person erased from the state store (and their
+leadscore fields emptied in the CRMs), or everything the store holds of them as JSON. Their
+work is imported when they run; `sync.cli` registers each with one line.
+
+Exit codes: 2 for a bad address (an argument, or a line of `--from-file`, named by its
+number; nothing is deleted then) and for `export` of an address the store does not know; 1
+when a CRM did not take a clearing (those people stay in the store, to be forgotten again).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sync.console import RulesOption
+
+ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
+"""What is taken for an email address: one @ with something on each side, no spaces."""
+
+
+def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str], list[str]]:
+    """The normalized addresses of the arguments and the file (one a line; blank lines and
+    lines starting with # skipped), and a line per bad one, naming where it was."""
+    found: list[str] = []
+    problems: list[str] = []
+    for n, text in enumerate(given, start=1):
+        address = text.strip().lower()
+        if ADDRESS.fullmatch(address):
+            found.append(address)
+        else:
+            problems.append(f"argument {n}: {text!r} is not an email address")
+    if from_file is not None:
+        try:
+            lines = from_file.read_text("utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not UTF-8 text"
+            return found, [*problems, f"{from_file}: cannot read it ({reason})"]
+        for n, line in enumerate(lines, start=1):
+            address = line.strip().lower()
+            if not address or address.startswith("#"):
+                continue
+            if ADDRESS.fullmatch(address):
+                found.append(address)
+            else:
+                shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + "..."
+                problems.append(f"{from_file}:{n}: {shown!r} is not an email address")
+    return list(dict.fromkeys(found)), problems
+
+
+def counted(count: int, thing: str) -> str:
+    """`1 record`, `2 records`."""
+    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
+
+
+def forget_command(
+    emails: Annotated[
+        list[str] | None, typer.Argument(metavar="EMAIL...", help="Addresses of the people.")
+    ] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="A file of addresses, one a line (# comments)."),
+    ] = None,
+    clear_crm: Annotated[
+        bool,
+        typer.Option(
+            "--clear-crm", help="First empty their leadscore fields in each configured system."
+        ),
+    ] = False,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a sync under way to finish.")
+    ] = 60.0,
+    rules: RulesOption = None,
+) -> None:
+    """Erase people everywhere in the state store (records, activities, written values,
+    history, failures); with --clear-crm, empty their leadscore fields in the CRMs first."""
+    from sync.cli import bundled_rules, opened, store_rules
+    from sync.console import err, fail, out, rules_from, settings
+    from sync.errors import EXIT_FAILED
+    from sync.forgetting import forget_people
+
+    addresses, problems = addresses_given(emails or [], from_file)
+    if problems:
+        fail(problems)  # exit 2: nothing deleted
+    if not addresses:
+        fail("give at least one address, or --from-file FILE")
+    # Clearing writes the fields of the live rules; erasing alone needs no rule file.
+    ruleset = rules_from(rules or settings().rules) if clear_crm else None
+    ruleset = ruleset or store_rules(rules) or bundled_rules()
+    with opened(ruleset, need_systems=clear_crm) as application:
+        connectors = application.connectors if clear_crm else []
+        fields = {c.system: application.fields(c.system) for c in connectors}
+        done = forget_people(
+            application.store, addresses, connectors=connectors, fields=fields,
+            clear_crm=clear_crm, wait=max(0.0, wait),
+        )  # fmt: skip
+    for system, count in sorted(done.cleared.items()):
+        out.print(
+            f"{system}: emptied the leadscore fields of {counted(count, 'record')}",
+            highlight=False,
+        )
+    for erased in done.erased:
+        if not erased.found:
+            out.print(f"{erased.address}: not in the state store", highlight=False, markup=False)
+            continue
+        systems = sorted({s for s, _ in erased.records})
+        out.print(
+            f"{erased.address}: forgotten ({counted(len(erased.records), 'record')} in "
+            f"{', '.join(systems) or 'no system'}; "
+            f"{counted(sum(erased.rows.values()), 'row')} deleted)",
+            highlight=False,
+            markup=False,
+        )
+    for miss in done.not_cleared:
+        err.print(
+            f"{miss.address}: kept, {miss.system} did not take the clearing of "
+            f"{miss.record_id}: {miss.reason}",
+            highlight=False,
+            markup=False,
+        )
+    if done.not_cleared:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def export_command(
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The person's email address.")],
+    out_path: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Write everything the state store holds about a person as JSON: records with their
+    attributes per system, activities, written values, history, failures."""
+    from sync.access import export_person, export_text
+    from sync.cli import bundled_rules, opened
+    from sync.console import fail, out
+
+    addresses, problems = addresses_given([email], None)
+    if problems:
+        fail(problems)
+    with opened(bundled_rules(), need_systems=False) as application:
+        document = export_person(application.store, addresses[0])
+    if document is None:
+        fail(f"{addresses[0]} is not in the state store")
+    text = export_text(document)
+    if out_path is None:
+        typer.echo(text, nl=False)
+        return
+    try:
+        out_path.write_text(text, "utf-8")
+    except OSError as error:
+        fail(f"{out_path}: cannot write it ({error.strerror or error})", code=1)
+    out.print(f"wrote {out_path}", highlight=False, markup=False)

@@ -1,0 +1,97 @@
+"""`erase_people`: a person forgotten everywhere in a store a real sync filled, on SQLite and
+PostgreSQL; nobody else touched; a forgotten person who comes back is a new person."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import Sandbox
+from sync.access import export_person
+from sync.erasure import erase_people, known_addresses
+from sync.history import history_of
+from sync.summary import SyncOptions
+from tests.sync.privacy_helpers import (
+    open_app,
+    person_in_every_system,
+    snapshot,
+    texts,
+    traces,
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def box() -> Iterator[Sandbox]:
+    with Sandbox(people=60, seed=5) as sandbox:
+        yield sandbox
+
+
+def test_a_forgotten_person_leaves_no_trace_and_nobody_else_moves(box: Sandbox, url: str) -> None:
+    with open_app(box, url) as app:
+        app.setup()
+        app.sync(SyncOptions(full=True))
+        store = app.store
+        person = person_in_every_system(store)
+        shown = person.email.upper() + " "  # as a person may type it
+        assert traces(store, person.email, person.records), "the scan finds nothing to begin with"
+        before = snapshot(store)
+        document = export_person(store, shown)
+
+        [erased] = erase_people(store, [shown])
+
+        # the export reads out exactly what the erasure deletes
+        assert document is not None and document["email"] == person.email
+        for key, table in (("records", "identities"), ("activities", "activities"),
+                           ("written", "written"), ("history", "history"),
+                           ("merged_records", "gone")):  # fmt: skip
+            assert len(document[key]) == erased.rows.get(table, 0), key
+        assert export_person(store, person.email) is None
+
+        assert erased.address == person.email
+        assert set(erased.records) == set(person.records)
+        assert {"persons", "identities", "activities", "written", "history"} <= set(erased.rows)
+        assert traces(store, person.email, person.records) == []
+        after = snapshot(store)
+        for table, rows in before.items():
+            assert after[table] <= rows, table
+            for row in rows - after[table]:
+                # every row that went named the person: their id, address or a record of theirs
+                named = {t for value in row for _, t in texts(value)}
+                ids = {r for _, r in person.records} | {str(person.id), person.email}
+                assert named & ids or any(person.email in t for t in named), (table, row)
+        assert sum(erased.rows.values()) == sum(len(before[t] - after[t]) for t in before)
+        assert known_addresses(store, [person.email]) == set()
+
+
+def test_forgetting_an_unknown_address_deletes_nothing(box: Sandbox, url: str) -> None:
+    with open_app(box, url) as app:
+        app.setup()
+        app.sync(SyncOptions(full=True))
+        before = snapshot(app.store)
+        [erased] = erase_people(app.store, ["nobody@example.invalid"])
+        assert not erased.found and erased.records == ()
+        assert snapshot(app.store) == before
+
+
+def test_a_forgotten_person_pulled_again_is_a_new_person(box: Sandbox, url: str) -> None:
+    with open_app(box, url) as app:
+        app.setup()
+        app.sync(SyncOptions(full=True))
+        person = person_in_every_system(app.store)
+        erase_people(app.store, [person.email])
+
+        app.sync(SyncOptions(full=True))
+
+        again = app.store.person_of(person.email)
+        assert again is not None and again != person.id
+        with app.store.engine.connect() as connection:
+            assert len(history_of(connection, again)) == 1  # nothing of before came back
