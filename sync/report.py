@@ -293,10 +293,11 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
         )
     console.print(runs)
     from sync.dues import FIELDS_CURSOR  # the store's: `leadscore score` never loads it
+    from sync.minimise import KEPT_CURSOR
 
     for system in systems:
         for stream, value in sorted(store.cursors(system).items()):
-            if stream == FIELDS_CURSOR:
+            if stream in (FIELDS_CURSOR, KEPT_CURSOR):
                 continue
             console.print(
                 f"cursor {system}.{stream}: {escape(cursor_text(value))}", highlight=False
