@@ -56,6 +56,7 @@ from sync.incremental import save_unplanned, save_written, score_due, score_peop
 from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
 from sync.minimise import Kept, kept_by_system, kept_of, prepare_pull, stored_systems
 from sync.resume import commit_cut, stuck_warning
+from sync.retention import purge_for_run
 from sync.stages import StageMap
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
@@ -189,6 +190,8 @@ class Sync:
                     self.store.commit_cursors(system, cursors, as_of)
                 drain_queue(self, queued, options, summary)
                 phase("queue")
+            purge_for_run(self.store, self.rules, options, summary, as_of, deadline.reached)
+            phase("purge")
             if deadline.reached:
                 summary.status = "partial"
                 summary.warnings.append(deadline.warning())

@@ -66,6 +66,19 @@ class Settings(BaseSettings):
         "long is left (Cloud Functions: the function's timeout); the run stops in time and "
         "the next one takes up the rest. Empty: 540, the longest an event function may run.",
     )
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="Days of activity the state store keeps for backtests and calibration: "
+        "each sync purges activities older than this or than the rules' longest window, "
+        "whichever is longer (rules with no window: this alone). Empty: kept until erased.",
+    )
+    history_retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="Days of score history the state store keeps (at least the velocity "
+        "windows; each person's score in force then stays). Empty: kept until erased.",
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         "auto", description="Log format: text on a terminal and JSON elsewhere when 'auto'."
     )
@@ -126,7 +139,9 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("public_url", "schedule_seconds", mode="before")
+    @field_validator(
+        "public_url", "schedule_seconds", "retention_days", "history_retention_days", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         # `leadscore init` writes every setting, the unset ones as `NAME=`.

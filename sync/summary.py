@@ -11,6 +11,7 @@ from sync.errors import ConfigError
 
 if TYPE_CHECKING:
     from scoring import RuleSet
+    from sync.retention import Retention
     from sync.shadow import ShadowComparison
 
 
@@ -40,6 +41,9 @@ class SyncOptions:
     """The shadow rule file's name, as the comparison shows it."""
     shadow_top: int = 10
     """How many of the people whose rank moves most the comparison lists."""
+    retention: Retention | None = field(default=None, compare=False)
+    """How long the store keeps activities and score history: the run purges what is
+    older (`sync/retention.py`); None: nothing. `Leadscore.sync` gives the settings'."""
 
     def __post_init__(self) -> None:
         if self.deadline is not None and not math.isfinite(self.deadline):
@@ -97,6 +101,8 @@ class SyncSummary:
     the next run pulls them from the same cursor (`sync/resume.py`)."""
     shadow: ShadowComparison | None = None
     """Shadow rules' comparison with the live ones, when the run was given them."""
+    purged: dict[str, int] = field(default_factory=dict)
+    """Rows the run's retention purge deleted, per table (`sync/retention.py`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +117,7 @@ class SyncSummary:
             "warnings": list(self.warnings),
             "stuck_streams": list(self.stuck),
             "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
+            "purged": dict(self.purged),
             "systems": {
                 name: {
                     "contacts_pulled": s.contacts,
