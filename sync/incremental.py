@@ -96,7 +96,7 @@ def score_people(
     )
     frame, activity_frame = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
     if notes is not None:
-        notes.extend(unparsed_numbers(ruleset, frame))
+        notes.extend(unparsed_numbers(ruleset, frame, samples=0))  # no value in a log
     past = None
     if ruleset.velocity_windows():
         persons = [int(c.id) for c in people.contacts]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.protocol import SetupReport, Write
 from sync.errors import ConfigError
+from sync.logs import without_addresses
 
 if TYPE_CHECKING:
     from scoring import RuleSet
@@ -113,8 +114,9 @@ class SyncSummary:
             "changed": self.changed,
             "queued": self.queued,
             "elapsed_seconds": round(self.elapsed, 3),
-            "error": self.error,
-            "warnings": list(self.warnings),
+            # for the runs table and the log: a vendor's error text may quote an address
+            "error": None if self.error is None else without_addresses(self.error),
+            "warnings": [without_addresses(w) for w in self.warnings],
             "stuck_streams": list(self.stuck),
             "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
             "purged": dict(self.purged),
