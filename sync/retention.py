@@ -46,7 +46,6 @@ PURGE_BATCH = 5_000
 """Rows one purge transaction deletes."""
 PURGE_PER_RUN = 100_000
 """Rows of each table one run purges at most; the rest wait for the next runs."""
-DAY = 86_400.0
 
 
 @dataclass(frozen=True)
@@ -190,18 +189,18 @@ def purge_for_run(
 
 
 @dataclass(frozen=True)
-class Held:
+class Oldest:
     """The oldest data the store holds (epoch seconds; None: none)."""
 
     activity: float | None
     history: float | None
 
 
-def oldest_held(store: StateStore) -> Held:
+def oldest_held(store: StateStore) -> Oldest:
     with store.engine.connect() as connection:
         first = connection.execute(sa.select(sa.func.min(activities.c.occurred_at))).scalar()
         scored = connection.execute(sa.select(sa.func.min(history.c.at))).scalar()
-    return Held(first, scored)
+    return Oldest(first, scored)
 
 
 def retention_lines(
@@ -214,7 +213,7 @@ def retention_lines(
         if moment is None:
             return "none held"
         day = datetime.fromtimestamp(moment, now.tzinfo)
-        return f"oldest {day:%Y-%m-%d} ({(now - day).total_seconds() / DAY:,.0f} days ago)"
+        return f"oldest {day:%Y-%m-%d} ({round((now - day) / timedelta(days=1)):,} days ago)"
 
     def kept(days: float | None, setting: str) -> str:
         if days is None:
