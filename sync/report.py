@@ -160,6 +160,9 @@ def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] =
     )
     for note in notes:
         console.print(note, highlight=False)
+    if any(summary.purged.values()):
+        purged = ", ".join(f"{n:,} {table}" for table, n in summary.purged.items())
+        console.print(f"purged past their retention: {purged}", highlight=False)
     for system, stats in summary.systems.items():
         if stats.calls:
             calls = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))

@@ -238,6 +238,7 @@ def test_status_shows_the_oldest_data_held_and_what_a_sync_with_retention_purged
     unset = run(env, "status")
 
     assert synced.exit_code == status.exit_code == 0
+    assert "purged past their retention: " in unwrapped(synced.stdout)
     shown = unwrapped(status.stdout)
     assert "activities: oldest " in shown and f"kept {days} days" in shown
     assert "score history: oldest " in shown and "kept 400 days" in shown
