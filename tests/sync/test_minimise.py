@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,12 +17,13 @@ from hypothesis import strategies as st
 from connectors.hubspot import CAPABILITIES
 from connectors.mailchimp import MAILCHIMP_CAPABILITIES
 from sandbox import Sandbox
-from scoring import Contact, RuleSet, load_rules
+from scoring import Activity, ActivityType, Contact, RuleSet, load_rules
 from sync import StateStore, Sync, SyncOptions
 from sync.fields import FieldMap
 from sync.minimise import KEPT_CURSOR, Kept, kept_by_system, kept_fields
 from sync.resume import cursors_to_commit
 from sync.schema import activities, identities
+from tests.helpers import NOW
 from tests.helpers import rules as parse
 from tests.sync.test_sync_hubspot import RULES, make_sync
 
@@ -187,3 +190,32 @@ def test_a_cut_run_leaves_the_streams_it_did_not_pull_whole_under_way() -> None:
     assert whole[KEPT_CURSOR] == '{"contacts":"d","events":"d"}'
     assert cut[KEPT_CURSOR] == '{"contacts":"d","events":"d*"}' and cut["events"] == "r"
     assert cursors_to_commit(streams, pending, {}, set()) == {}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """A store on SQLite and on PostgreSQL (skipped where no server runs)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/s.db"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    state = StateStore(url)
+    yield state
+    state.close()
+
+
+def test_a_page_is_stored_with_the_kept_fields_and_stored_anew_when_they_change(
+    both: StateStore,
+) -> None:
+    ann = Contact("1", email="ann@acme.io", attributes={"industry": "IT", "firstname": "Ann"})
+    seen = Activity("1", ActivityType.PAGE_VIEW, NOW, id="v1", attributes={"url": "/p", "t": 1})
+    narrow = Kept(frozenset({"industry"}), frozenset({"t"}), "a")
+    wide = Kept(frozenset({"industry"}), frozenset({"t", "url"}), "b")
+
+    both.save_pages("hubspot", [([ann], [seen])], NOW, kept=narrow)
+    assert stored_contact_fields(both) == {"industry"}
+    assert stored_activity_fields(both, "page_view") == {"t"}
+    both.save_pages("hubspot", [((), [seen])], NOW, kept=wide)
+    assert stored_activity_fields(both, "page_view") == {"t"}  # seen before: stands
+    both.save_pages("hubspot", [((), [seen])], NOW, kept=replace(wide, revise=True))
+    assert stored_activity_fields(both, "page_view") == {"t", "url"}
