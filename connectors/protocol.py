@@ -69,6 +69,12 @@ class Capabilities:
     read_back: Callable[[Capabilities, Mapping[str, Any], Mapping[str, str]], Held] | None = None
     """How a pulled record's attributes show what it holds of ours, where that is not
     our stage field and the lifecycle field by name (a Mailchimp stage is a tag)."""
+    read_back_fields: tuple[str, ...] = ()
+    """The record's fields `read_back` reads beside our stage field and the lifecycle field
+    (Mailchimp's `tags`): the state store keeps them (`sync.minimise`)."""
+    activity_keys: tuple[str, ...] = ()
+    """The activity attributes a withdrawal names activities by (`Withdrawn.where`:
+    Mailchimp's `list_id`): the state store keeps them whatever the rules read."""
 
     def name_problem(self, name: str) -> str | None:
         """Why `name` cannot be a field of this system, or None when it can."""

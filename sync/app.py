@@ -35,6 +35,7 @@ from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, Sto
 from sync.fields import FieldMap, FieldNameError
 from sync.pipeline import Progress, Sync
 from sync.preview import scratch_store, unread_attributes
+from sync.retention import Retention
 from sync.rulefile import read_rules
 from sync.settings import Settings
 from sync.stages import StageMap, StageMapError, unknown_stages
@@ -228,7 +229,14 @@ class Leadscore:
         if options.dry_run:
             return self.dry_run(options)
         self.check_ready()
+        if options.retention is None:
+            options = replace(options, retention=self.retention())
         return self.job.run(options)
+
+    def retention(self) -> Retention:
+        """How long the store keeps activities and score history, from the settings."""
+        config = self.settings
+        return Retention(config.retention_days, config.history_retention_days)
 
     def dry_run(self, options: SyncOptions) -> SyncSummary:
         """What setup would create and what a sync would write, before or after setup:

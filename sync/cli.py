@@ -400,12 +400,15 @@ app.command("export")(export_command)
 
 @app.command()
 def status(rules: RulesOption = None) -> None:
-    """Last runs, cursors and failed writes, from the state store (no rule file needed)."""
+    """Last runs, cursors, failed writes and the oldest data held, from the state store (no
+    rule file needed)."""
     from sync.report import print_status
+    from sync.retention import print_retention
 
     ruleset = store_rules(rules)
     with opened(ruleset or bundled_rules(), need_systems=False) as application:
         print_status(out, application.store, [c.system for c in application.connectors])
+        print_retention(out, application)
 
 
 @app.command()

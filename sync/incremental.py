@@ -110,7 +110,7 @@ def score_people(
     frame, activity_frame = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
     kept = included(ruleset, frame, activity_frame)  # the excluded are not read further
     if notes is not None:
-        notes.extend(unparsed_numbers(ruleset, kept.contacts))
+        notes.extend(unparsed_numbers(ruleset, kept.contacts, samples=0))  # no value in a log
     past = None
     if ruleset.velocity_windows():
         persons = [int(i) for i in kept.contacts.ids.tolist()]

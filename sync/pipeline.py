@@ -49,13 +49,14 @@ from connectors.protocol import (
 )
 from scoring import RuleSet, ScoreBatch
 from sync.deadline import RunDeadline, pages_until
-from sync.dues import FIELDS_CURSOR
 from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
 from sync.history import canonical_text
 from sync.incremental import save_unplanned, save_written, score_due, score_people
 from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
+from sync.minimise import Kept, kept_by_system, kept_of, prepare_pull, stored_systems
 from sync.resume import commit_cut, stuck_warning
+from sync.retention import purge_for_run
 from sync.stages import StageMap
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
@@ -106,6 +107,8 @@ class Sync:
         """The clock a run's deadline is a moment on (`SyncOptions.deadline`)."""
         self.deadline = RunDeadline(None, monotonic)
         """The deadline of the run at work (none between runs)."""
+        self.kept: dict[str, Kept] = {}
+        """System -> the fields the store keeps of it (`sync.minimise`), for the run at work."""
 
     def run(self, options: SyncOptions | None = None) -> SyncSummary:
         options = options or SyncOptions()
@@ -123,11 +126,13 @@ class Sync:
             waits = min(options.wait, deadline.remaining())
             lock = run_lock(self.store, [c.system for c in self.connectors], wait=waits)
         self._lock, self.deadline = lock, deadline
+        self.kept = kept_by_system(self.rules, stored_systems(self), options.shadow)
         try:
             with lock.kept_alive() if lock is not None else contextlib.nullcontext():
                 self._run(options, summary, mode)
         finally:
             self._lock, self.deadline = None, RunDeadline(None, self.monotonic)
+            self.kept = {}
             if lock is not None:
                 lock.release()
         if lock is not None and not deadline.reached:
@@ -185,6 +190,8 @@ class Sync:
                     self.store.commit_cursors(system, cursors, as_of)
                 drain_queue(self, queued, options, summary)
                 phase("queue")
+            purge_for_run(self.store, self.rules, options, summary, as_of, deadline.reached)
+            phase("purge")
             if deadline.reached:
                 summary.status = "partial"
                 summary.warnings.append(deadline.warning())
@@ -283,18 +290,7 @@ class Sync:
         if options.limit is not None:
             self._pull_sample(connector, options.limit, stats, as_of)
             return
-        stored = {} if options.full else self.store.cursors(connector.system)
-        reads = self.pulls.get(connector.system)
-        if reads is not None:
-            if stored and stored.get(FIELDS_CURSOR) != reads:
-                # Unchanged contacts are not pulled again: read them all for the new fields.
-                stored.pop(connector.streams[0], None)
-                note = (
-                    f"{connector.system}: the rules read other contact fields; "
-                    "every contact is read again"
-                )
-                summary.warnings.append(note)
-            pending[FIELDS_CURSOR] = reads
+        stored = prepare_pull(self, connector, options, pending, summary.warnings, as_of)
 
         def to_the_end(stream: str) -> Iterator[Page | None]:  # then None: pulled whole
             pages = functools.partial(connector.pull, stream, stored.get(stream))
@@ -346,7 +342,7 @@ class Sync:
         fields = self.fields.get(system)
         ours = frozenset(fields.names.values()) if fields is not None else frozenset()
         withdrawn = [list(page.withdrawn) for page in pages]
-        counts = self.store.save_pages(system, found, as_of, ours, withdrawn)
+        counts = self.store.save_pages(system, found, as_of, ours, withdrawn, kept_of(self, system))
         for (contacts, activities), (changed, new) in zip(found, counts, strict=True):
             stats.contacts_changed += changed
             stats.contacts += len(contacts)

@@ -171,6 +171,9 @@ def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] =
     )
     for note in notes:
         console.print(note, highlight=False)
+    if any(summary.purged.values()):
+        purged = ", ".join(f"{n:,} {table}" for table, n in summary.purged.items())
+        console.print(f"purged past their retention: {purged}", highlight=False)
     for system, stats in summary.systems.items():
         if stats.calls:
             calls = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))
@@ -310,10 +313,11 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
         )
     console.print(runs)
     from sync.dues import FIELDS_CURSOR  # the store's: `leadscore score` never loads it
+    from sync.minimise import KEPT_CURSOR
 
     for system in systems:
         for stream, value in sorted(store.cursors(system).items()):
-            if stream == FIELDS_CURSOR:
+            if stream in (FIELDS_CURSOR, KEPT_CURSOR):
                 continue
             console.print(
                 f"cursor {system}.{stream}: {escape(cursor_text(value))}", highlight=False

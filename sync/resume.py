@@ -8,6 +8,10 @@ cursors, and what it says of a stream that cannot keep its place.
     `~fields`                    -> with the contacts stream's cursor, whole or resumed:
                                     the contacts read so far were read with these fields,
                                     and the resumed pull reads the rest with them
+    `~activity-fields`           -> with any stream's cursor: the streams pulled whole
+                                    as stored with the fields now kept, the others as
+                                    under way, pulled on from their cursor and stored
+                                    anew (`sync.minimise`); with none, as it was
 
 A stream the deadline cuts that cannot resume starts again from its stored cursor on
 every run; one that is cut so on two runs in a row may never finish under that
@@ -23,6 +27,7 @@ from datetime import datetime
 
 from connectors.protocol import Connector
 from sync.dues import FIELDS_CURSOR
+from sync.minimise import KEPT_CURSOR, cut_marker
 from sync.store import StateStore
 
 
@@ -64,6 +69,8 @@ def cursors_to_commit(
     contacts = streams[0]
     if FIELDS_CURSOR in pending and (contacts in cursors or contacts in whole):
         cursors[FIELDS_CURSOR] = pending[FIELDS_CURSOR]
+    if KEPT_CURSOR in pending and any(stream in cursors for stream in streams):
+        cursors[KEPT_CURSOR] = cut_marker(pending[KEPT_CURSOR], whole)
     return cursors
 
 

@@ -20,12 +20,14 @@ from scoring import Activity, Contact
 from sync.bulk import execute_in, execute_many
 from sync.dues import Marks, mark_due, unchanged_revisions
 from sync.identity import Saved, drop_leftover_persons, persons_for, pin_to_aliases, store_records
+from sync.minimise import Kept
 from sync.schema import (
     INSERT_ACTIVITY,
     REVISE_ACTIVITY,
     SEEN_ACTIVITIES,
     activity_values,
     chunks,
+    split_attributes,
 )
 
 ActivityRow = tuple[Any, ...]
@@ -50,21 +52,28 @@ def keep_contacts(
 
 
 def pulled_activities(
-    system: str, pulled: Sequence[Activity]
+    system: str, pulled: Sequence[Activity], kept: Kept | None = None
 ) -> tuple[dict[str, ActivityRow], set[str], int]:
     """The rows of the activities the store can key, the last of each key, by key; the
-    keys whose (last) activity is revisable; and how many no column could key."""
+    keys whose (last) activity is revisable (all, when `kept` says to revise); and how many
+    no column could key. With `kept`, a row holds only the attributes kept; its key, when
+    the activity has no id, is still made of all of them, so it never changes with `kept`."""
     rows: dict[str, ActivityRow] = {}
     revisable: set[str] = set()
     unusable = 0
+    revise = kept is not None and kept.revise
     for activity in pulled:
         row = activity_values(system, activity)
         if row is None:
             unusable += 1
             continue
+        if kept is not None and activity.attributes:
+            attributes = kept.activity_attributes(activity.attributes)
+            if attributes is not activity.attributes:
+                row = (*row[:6], *split_attributes(attributes))
         key = row[1]
         rows[key] = row
-        if activity.revisable:
+        if revise or activity.revisable:
             revisable.add(key)
         else:
             revisable.discard(key)

@@ -71,6 +71,19 @@ class Settings(BaseSettings):
         description="Token that opens the read-only HTML report at /report of the webhook "
         "server (Authorization: Bearer TOKEN, or ?token=TOKEN); empty: /report answers 404.",
     )
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="Days of activity the state store keeps for backtests and calibration: "
+        "each sync purges activities older than this or than the rules' longest window, "
+        "whichever is longer (rules with no window: this alone). Empty: kept until erased.",
+    )
+    history_retention_days: float | None = Field(
+        None,
+        gt=0,
+        description="Days of score history the state store keeps (at least the velocity "
+        "windows; each person's score in force then stays). Empty: kept until erased.",
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         "auto", description="Log format: text on a terminal and JSON elsewhere when 'auto'."
     )
@@ -131,7 +144,14 @@ class Settings(BaseSettings):
                 )
         return value
 
-    @field_validator("public_url", "schedule_seconds", "report_token", mode="before")
+    @field_validator(
+        "public_url",
+        "schedule_seconds",
+        "report_token",
+        "retention_days",
+        "history_retention_days",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: Any) -> Any:
         # `leadscore init` writes every setting, the unset ones as `NAME=`.

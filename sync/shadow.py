@@ -60,9 +60,9 @@ class Mover:
         return self.live_rank - self.shadow_rank
 
     def as_dict(self) -> dict[str, Any]:
+        """For the run's summary (the runs table, the log): by person id, never address."""
         return {
             "person": self.person,
-            "email": self.email,
             "live_score": self.live,
             "shadow_score": self.shadow,
             "live_rank": self.live_rank,

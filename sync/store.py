@@ -29,6 +29,7 @@ from connectors.protocol import Withdrawn
 from scoring import Activity, Contact, normalize_email
 from sync.dues import Marks, due_filter, mark_due_by
 from sync.identity import drop_leftover_persons
+from sync.minimise import Kept
 from sync.people import People, moment
 from sync.readback import stored_people
 from sync.saving import keep_activities, keep_contacts, pulled_activities
@@ -225,6 +226,7 @@ class StateStore:
         at: datetime,
         ours: frozenset[str] = frozenset(),
         withdrawn: Sequence[Sequence[Withdrawn]] = (),
+        kept: Kept | None = None,
     ) -> list[tuple[int, int]]:
         """Store pages of pulled (contacts, activities) in one transaction, each page as
         `save_contacts` then `save_activities` would, in order; for each page, how many
@@ -233,20 +235,21 @@ class StateStore:
         A contact whose only news is in `ours` (the fields leadscore writes, read again
         after a write) is stored as pulled and counts as no change. `withdrawn`, one entry
         per page (or none), names activities the system took back: deleted right after the
-        page's own activities, their persons rescored (`sync.withdrawals`)."""
-        kept = []
+        page's own activities, their persons rescored (`sync.withdrawals`). `kept`: only
+        the fields it names are stored (`sync.minimise`)."""
+        prepared = []
         for found, pulled in pages:
             contacts = [c for c in map(storable_contact, found) if c is not None]
-            rows, revisable, unusable = pulled_activities(system, pulled)
+            rows, revisable, unusable = pulled_activities(system, pulled, kept)
             self.skipped[system] += len(found) - len(contacts) + unusable
-            kept.append((contacts, rows, revisable))
+            prepared.append((kept.contacts(contacts) if kept else contacts, rows, revisable))
         for attempt in range(DEADLOCK_TRIES):
             try:
                 with self._writing, self.engine.begin() as connection:
                     counts: list[tuple[int, int]] = []
                     marks = Marks()
                     emptied: set[str] = set()
-                    for n, (contacts, rows, revisable) in enumerate(kept):
+                    for n, (contacts, rows, revisable) in enumerate(prepared):
                         changed = (
                             keep_contacts(connection, system, contacts, at, ours) if contacts else 0
                         )

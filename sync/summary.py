@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from connectors.protocol import SetupReport, Write
 from sync.errors import ConfigError
+from sync.logs import without_addresses
 
 if TYPE_CHECKING:
     from scoring import RuleSet
+    from sync.retention import Retention
     from sync.shadow import ShadowComparison
 
 
@@ -40,6 +42,9 @@ class SyncOptions:
     """The shadow rule file's name, as the comparison shows it."""
     shadow_top: int = 10
     """How many of the people whose rank moves most the comparison lists."""
+    retention: Retention | None = field(default=None, compare=False)
+    """How long the store keeps activities and score history: the run purges what is
+    older (`sync/retention.py`); None: nothing. `Leadscore.sync` gives the settings'."""
 
     def __post_init__(self) -> None:
         if self.deadline is not None and not math.isfinite(self.deadline):
@@ -97,6 +102,8 @@ class SyncSummary:
     the next run pulls them from the same cursor (`sync/resume.py`)."""
     shadow: ShadowComparison | None = None
     """Shadow rules' comparison with the live ones, when the run was given them."""
+    purged: dict[str, int] = field(default_factory=dict)
+    """Rows the run's retention purge deleted, per table (`sync/retention.py`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,10 +114,12 @@ class SyncSummary:
             "changed": self.changed,
             "queued": self.queued,
             "elapsed_seconds": round(self.elapsed, 3),
-            "error": self.error,
-            "warnings": list(self.warnings),
+            # for the runs table and the log: a vendor's error text may quote an address
+            "error": None if self.error is None else without_addresses(self.error),
+            "warnings": [without_addresses(w) for w in self.warnings],
             "stuck_streams": list(self.stuck),
             "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
+            "purged": dict(self.purged),
             "systems": {
                 name: {
                     "contacts_pulled": s.contacts,

@@ -48,6 +48,7 @@ from sync.errors import BadRecord, RecordNotFound, SyncError
 from sync.fields import REASONS_MAX_CHARS, written_reasons, written_score
 from sync.history import record_landed
 from sync.locks import POLL, RECORD_STALE_AFTER, LockHeld, held_locks, record_lock
+from sync.logs import without_addresses
 from sync.schema import ID_LENGTH, chunks, identities, queue, upsert_dialect, written
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
@@ -466,7 +467,8 @@ def settle_queue(job: Sync, *, patience: float = RECORD_STALE_AFTER) -> None:
                 forget_entries(job.store, [entry])
                 continue
             except (ApiError, SyncError) as exc:
-                log.warning("queued record left for the next sync", extra={"error": str(exc)})
+                error = without_addresses(str(exc))
+                log.warning("queued record left for the next sync", extra={"error": error})
                 return
             if result.status == "queued":
                 return

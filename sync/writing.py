@@ -14,6 +14,7 @@ from connectors.errors import ApiError, AuthError, BudgetExhausted
 from connectors.protocol import Connector, Write, WriteFailure, WriteOutcome
 from sync.deadline import submitted_in_time
 from sync.fields import sent_writes
+from sync.logs import without_addresses
 from sync.recorder import OutcomeRecorder
 from sync.summary import SyncOptions, SystemSummary
 
@@ -63,7 +64,8 @@ def write_batches(
             raise
         except ApiError as exc:
             # Retries are spent: keep the reason; the next run plans these records again.
-            log.warning("write batch failed", extra={"system": connector.system, "error": str(exc)})
+            error = without_addresses(str(exc))  # a vendor's text may quote an address
+            log.warning("write batch failed", extra={"system": connector.system, "error": error})
             outcome = WriteOutcome(
                 [], [WriteFailure(w.record_id, str(exc), exc.retryable) for w in chunk]
             )

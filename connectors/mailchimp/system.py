@@ -145,6 +145,8 @@ MAILCHIMP_CAPABILITIES = Capabilities(
     write_batch_size=500,
     moment_text=date_text,
     read_back=read_back,
+    read_back_fields=("tags",),
+    activity_keys=("list_id",),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,24 @@ def test_max_seconds_must_be_a_positive_number(env: dict[str, str], seconds: str
 
     assert result.exit_code == 2
     assert "--max-seconds: expected a positive number of seconds" in result.stderr
+
+
+def test_status_shows_the_oldest_data_held_and_what_a_sync_with_retention_purged(
+    box: Sandbox, env: dict[str, str]
+) -> None:
+    # the command's clock is the machine's; the sandbox's world may lie days before it
+    days = (datetime.now(UTC) - box.now()).days + 20
+    kept = {**env, "LEADSCORE_RETENTION_DAYS": str(days), "LEADSCORE_HISTORY_RETENTION_DAYS": "400"}
+    run(kept, "setup")
+    synced = run(kept, "sync", "--full")
+    status = run(kept, "status")
+    unset = run(env, "status")
+
+    assert synced.exit_code == status.exit_code == 0
+    assert "purged past their retention: " in unwrapped(synced.stdout)
+    shown = unwrapped(status.stdout)
+    assert "activities: oldest " in shown and f"kept {days} days" in shown
+    assert "score history: oldest " in shown and "kept 400 days" in shown
+    oldest = int(shown.split("activities: oldest ")[1].split("(")[1].split(" days")[0])
+    assert days - 20 < oldest <= days
+    assert "kept until erased (LEADSCORE_RETENTION_DAYS unset)" in unwrapped(unset.stdout)

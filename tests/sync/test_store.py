@@ -133,7 +133,7 @@ def test_a_store_at_version_8_gains_an_empty_history_and_keeps_what_it_held(url:
 
     again = StateStore(url)
 
-    assert again.version() == SCHEMA_VERSION == 9
+    assert again.version() == SCHEMA_VERSION == 10
     assert again.person_of("ann@acme.io") is not None
     assert again.written_values("hubspot") == {"101": {"Score": "12"}}
     tables = set(sa.inspect(again.engine).get_table_names())
@@ -142,6 +142,25 @@ def test_a_store_at_version_8_gains_an_empty_history_and_keeps_what_it_held(url:
     assert "ix_history_person" in indexes
     with again.engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM history")).scalar() == 0
+    again.close()
+
+
+def test_a_store_at_version_9_gains_the_date_indexes_retention_purges_by(url: str) -> None:
+    first = StateStore(url)
+    first.save_contacts("hubspot", [contact("101")], NOW)
+    with first.engine.begin() as connection:
+        connection.execute(sa.text("DROP INDEX ix_activities_occurred"))
+        connection.execute(sa.text("DROP INDEX ix_history_at"))
+        connection.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="9"))
+    first.close()
+
+    again = StateStore(url)
+
+    assert again.version() == SCHEMA_VERSION == 10
+    assert again.person_of("ann@acme.io") is not None
+    inspector = sa.inspect(again.engine)
+    assert "ix_activities_occurred" in {i["name"] for i in inspector.get_indexes("activities")}
+    assert "ix_history_at" in {i["name"] for i in inspector.get_indexes("history")}
     again.close()
 
 

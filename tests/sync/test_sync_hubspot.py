@@ -438,7 +438,7 @@ def test_a_spent_daily_budget_stops_the_sync_before_hubspot_refuses(
     assert store.runs(1)[0].status == "failed"
     # only streams pulled whole before the stop keep their place (which, threads decide),
     # and the contacts where their walk can resume, with the fields it read
-    assert set(store.cursors("hubspot")) <= {*hubspot.streams, "~fields"}
+    assert set(store.cursors("hubspot")) <= {*hubspot.streams, "~fields", "~activity-fields"}
 
 
 def test_a_run_stops_at_its_share_of_the_daily_budget_and_says_so(
@@ -460,7 +460,11 @@ def test_a_run_stops_at_its_share_of_the_daily_budget_and_says_so(
     assert budget["daily_limit"] == 625_000 and budget["kept_for_other_apps"] == 125_000
     assert run.status == "failed"
     # streams pulled whole, or cut where they can resume (contacts, with the fields read)
-    assert set(store.cursors("hubspot")) <= {*app.connectors[0].streams, "~fields"}
+    assert set(store.cursors("hubspot")) <= {
+        *app.connectors[0].streams,
+        "~fields",
+        "~activity-fields",
+    }
 
 
 def test_a_mapped_lifecycle_stage_moves_forward_and_never_back(
