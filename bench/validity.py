@@ -209,7 +209,10 @@ class Validity(NamedTuple):
     rules: tuple[int, int]
     """Fewest and most rules of the folds' calibrated files."""
     tied: float
-    """Mean share of held-out contacts tied with another under the calibrated files."""
+    """Mean share of held-out contacts tied with another under the calibrated files, in
+    whole points (as the backtest reads scores, and as they are written back)..."""
+    tied_exact: float
+    """... and in the exact fitted sum (two decimals in `leadscore score`'s output)."""
     pairs_tied: float
     """Mean share of (converted, not converted) pairs the calibrated files score alike."""
 
@@ -235,6 +238,7 @@ def validity(contacts: Path, activities: Path, time_ordered: bool) -> Validity |
         take_activities,
         take_contacts,
     )  # fmt: skip
+    from scoring.backtest import tied_share
     from sync.backtest_command import read_known_outcomes
 
     default = load_rules(RULES)
@@ -254,7 +258,9 @@ def validity(contacts: Path, activities: Path, time_ordered: bool) -> Validity |
         shuffled = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED)
         splits = list(shuffled.split(np.zeros(n), outcome))
         folds = f"{FOLDS} shuffled folds"
-    found: dict[str, list[float]] = {k: [] for k in ("cal", "log", "def", "tied", "pairs", "n")}
+    found: dict[str, list[float]] = {
+        k: [] for k in ("cal", "log", "def", "tied", "exact", "pairs", "n")
+    }
     for train, test in splits:
         fit = calibrate_rules(
             default,
@@ -273,6 +279,7 @@ def validity(contacts: Path, activities: Path, time_ordered: bool) -> Validity |
             found[key].append(report.auc.value)
             if key == "cal":
                 found["tied"].append(report.tied_share)
+                found["exact"].append(tied_share(np.round(batch.total, 2)))
                 found["pairs"].append(pairs_tied(batch.total, outcome[test]))
                 found["n"].append(len(fit.rules))
         found["log"].append(logistic_auc(raw, outcome, train, test))
@@ -284,6 +291,7 @@ def validity(contacts: Path, activities: Path, time_ordered: bool) -> Validity |
         mean["def"],
         (int(min(found["n"])), int(max(found["n"]))),
         mean["tied"],
+        mean["exact"],
         mean["pairs"],
     )
 
@@ -420,19 +428,19 @@ def print_validity(found: list[tuple[str, Validity | str]]) -> None:
     )
     print(
         "| data set | folds | rules | calibrated AUC | logistic AUC | default rules AUC | "
-        "tied contacts | tied pairs |"
+        "tied contacts (whole points) | tied contacts (exact) | tied pairs |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, result in found:
         if isinstance(result, str):
-            print(f"| {name} | {result} | | | | | | |")
+            print(f"| {name} | {result} | | | | | | | |")
             continue
         low, high = result.rules
         rules = str(low) if low == high else f"{low}-{high}"
         print(
             f"| {name} | {result.folds} | {rules} | {result.calibrated:.3f} | "
             f"{result.logistic:.3f} | {result.default:.3f} | {result.tied * 100:.1f} % | "
-            f"{result.pairs_tied * 100:.1f} % |"
+            f"{result.tied_exact * 100:.1f} % | {result.pairs_tied * 100:.1f} % |"
         )
 
 

@@ -137,7 +137,7 @@ def backtest_of(
         average_precision=ap,
         resamples=resamples,
         seed=seed,
-        tied_share=_tied_share(scores),
+        tied_share=tied_share(scores),
         deciles=_deciles(scores, outcome, base),
         stages=_groups(batch.stage_codes, _labels(batch, "stages"), outcome),
         grades=_groups(batch.grade_codes, _labels(batch, "grades"), outcome),
@@ -187,7 +187,8 @@ def _rate(converted: int, contacts: int) -> float:
     return converted / contacts if contacts else float("nan")
 
 
-def _tied_share(scores: FloatArray) -> float:
+def tied_share(scores: FloatArray) -> float:
+    """Share of contacts whose score another contact shares."""
     _, inverse, counts = np.unique(scores, return_inverse=True, return_counts=True)
     return float(np.count_nonzero(counts[inverse] > 1)) / len(scores)
 

@@ -1,11 +1,11 @@
-"""Fitting integer-point rules to outcomes: the work of `leadscore calibrate`.
+"""Fitting rules with points to outcomes: the work of `leadscore calibrate`.
 
 The candidates (`scoring.candidates`) are scored by the engine at one point per unit;
 a sparse (L1) logistic regression picks at most `max_rules` of them, its strength
 chosen by cross-validation (time-ordered folds when each contact has a moment); the
-coefficients are then scaled so the largest is a readable number of points and
-rounded, at the smallest scale whose rounding keeps the ranking. The fitted file's
-score is the sum of those integer points over the candidates' columns, exactly.
+coefficients become points on a fixed scale (`POINTS_PER_DOUBLING` double the odds of
+converting), rounded to a few significant digits. The fitted file's score is the sum of
+those points over the candidates' columns, exactly.
 
 scikit-learn is imported only here, when a fit runs: scoring never needs it (it is
 the `calibrate` extra).
@@ -14,6 +14,8 @@ the `calibrate` extra).
 from __future__ import annotations
 
 import importlib
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -36,13 +38,22 @@ from scoring.rules import RuleSet
 
 FOLDS = 5
 C_STEPS = 14
-"""Strengths tried, from the weakest that keeps one rule to a thousand times it."""
+"""Strengths tried, from the weakest that keeps one rule to a thousand times it..."""
+REFINE = 3
+"""... and between the last two where the path jumps past `max_rules`."""
 RELAXED_C = 1.0
 """Inverse L2 strength of the refit of the chosen rules (on standardized columns)."""
-TARGETS = (30, 50, 100, 200)
-"""Points of the strongest rule tried, smallest first."""
+POINTS_PER_DOUBLING = 10.0
+"""Points that double a contact's odds of converting: the fitted weights (log-odds per
+unit) times `POINTS_PER_DOUBLING / ln 2`. A fixed scale, so a weak signal gets few points
+and a column of noise about none, where scaling the strongest rule to a round number
+would blow the weakest fit up to look like a strong one."""
+DIGITS = 2
+"""Significant digits of each rule's points (per unit): 23, 4.6, 0.037."""
+LEAST_EFFECT = 1.0
+"""A rule that moves no contact's score by this many points is left out..."""
 ROUNDING_LOSS = 0.001
-"""The AUC the rounding to whole points may cost before a larger scale is used."""
+"""... unless leaving such rules out costs the fitting data's AUC more than this."""
 FEW_POSITIVES = 10
 """A fit on fewer converted contacts than this many per rule it keeps is noisy..."""
 MIN_POSITIVES = 100
@@ -57,7 +68,8 @@ class MissingExtra(ScoringError):
 @dataclass(frozen=True)
 class FittedRule:
     candidate: Candidate
-    points: int
+    points: float
+    """Per unit; of a `buckets` rule, its bucket of the largest points (absolute)."""
     dimension: str
     support: int
     """Contacts of the fitting data the rule matches."""
@@ -75,7 +87,7 @@ class FittedRule:
 class Calibration:
     rules: list[FittedRule]
     scores: FloatArray
-    """The fitted score of each contact of the fitting data (the integer predictor)."""
+    """The fitted score of each contact of the fitting data (the rounded predictor)."""
     dimension_scores: dict[str, FloatArray]
     """The same, per dimension of the fitted rules."""
     converted: BoolArray
@@ -85,8 +97,8 @@ class Calibration:
     """Whether the chosen rules were refitted with a light L2 penalty (chosen likewise)."""
     cv_auc: float
     folds: str
-    target: int
-    """Points given to the strongest rule per unit."""
+    dropped: int
+    """Rules the fit kept whose points moved no contact's score by `LEAST_EFFECT`, left out."""
     auc_exact: float
     auc_points: float
     candidates: int
@@ -129,7 +141,7 @@ def calibrate_rules(
         raise InputError("no candidate rule tells the contacts apart")
     weights, strength, relaxed, cv_auc, folds = _sparse_fit(matrix, outcome, times, max_rules, seed)
     exact = matrix @ weights
-    target, points = _whole_points(matrix, weights, outcome)
+    points, dropped = _points(matrix, weights, outcome)
     scores = matrix @ points
     fitted = _fitted_rules(current, candidates, matrix, points, outcome, contacts)
     by_dimension = {name: np.zeros(len(outcome)) for name in current.dimensions}
@@ -151,7 +163,7 @@ def calibrate_rules(
         relaxed=relaxed,
         cv_auc=cv_auc,
         folds=folds,
-        target=target,
+        dropped=dropped,
         auc_exact=roc_auc(outcome, exact),
         auc_points=roc_auc(outcome, scores),
         candidates=len(candidates),
@@ -208,22 +220,22 @@ def _splits(
 def _sparse_fit(
     matrix: FloatArray, outcome: BoolArray, times: FloatArray | None, max_rules: int, seed: int
 ) -> tuple[FloatArray, float, bool, float, str]:
-    """Per-unit weights of the fit with the best cross-validated AUC among those that
-    keep at most `max_rules` rules: an L1 fit, or its rules refitted with a light L2
-    penalty (`relaxed`, which undoes the shrinkage of the L1 penalty); its C, whether
-    relaxed, that AUC and the folds used."""
+    """Per-unit weights of the sparsest fit whose cross-validated AUC is within a standard
+    error of the best among those that keep at most `max_rules` rules: an L1 fit, or its
+    rules refitted with a light L2 penalty (`relaxed`, which undoes the shrinkage of the
+    L1 penalty); its C, whether relaxed, that AUC and the folds used. None better than
+    chance (the best AUC within a standard error of 0.5): an `InputError`."""
     linear_model, model_selection, svm = _sklearn()
     spread = matrix.std(axis=0)
-    scaled = matrix / spread
+    scaled = matrix / spread  # not centred: indicator columns stay sparse for liblinear
     folds, kind = _splits(outcome, times, seed, model_selection)
     lowest = float(svm.l1_min_c(scaled, outcome, loss="log"))
-    best: tuple[float, float, bool] | None = None
-    for strength in (lowest * np.logspace(0.05, 3, C_STEPS)).tolist():
-        kept = np.count_nonzero(_weights(linear_model, scaled, outcome, strength, False, seed))
-        if kept > max_rules:
-            break
-        if not kept:
-            continue
+    tried: list[tuple[float, float, int, float, bool]] = []
+
+    def kept(strength: float) -> int:
+        return int(np.count_nonzero(_weights(linear_model, scaled, outcome, strength, False, seed)))
+
+    for strength, count in _path(kept, lowest, max_rules):
         for relaxed in (False, True):
             aucs = [
                 roc_auc(
@@ -235,14 +247,45 @@ def _sparse_fit(
                 )
                 for train, test in folds
             ]
-            auc = float(np.mean(aucs))
-            if best is None or auc > best[0] + 1e-9:
-                best = (auc, strength, relaxed)
-    if best is None:
+            error = float(np.std(aucs) / np.sqrt(len(aucs)))
+            tried.append((float(np.mean(aucs)), error, count, strength, relaxed))
+    if not tried:
         raise InputError("no rule separates the outcomes: nothing to fit")
-    auc, strength, relaxed = best
+    top = max(tried, key=lambda t: t[0])
+    if top[1] > 0 and top[0] - top[1] <= 0.5:  # (no error: the folds kept no rule)
+        raise InputError(
+            f"no candidate rule predicts the outcome better than chance (cross-validated AUC "
+            f"{top[0]:.3f} ± {top[1]:.3f}): nothing to fit"
+        )
+    # the sparsest fit within a standard error of the best: noise stays out
+    auc, _, _, strength, relaxed = min(
+        (t for t in tried if t[0] >= top[0] - top[1]), key=lambda t: (t[2], -t[0])
+    )
     weights = _weights(linear_model, scaled, outcome, strength, relaxed, seed)
     return weights / spread, strength, relaxed, auc, kind
+
+
+def _path(
+    kept: Callable[[float], int], lowest: float, max_rules: int
+) -> Iterator[tuple[float, int]]:
+    """Strengths from the weakest that keeps a rule up a thousandfold (`C_STEPS`), each with
+    the rules it keeps, up to `max_rules`; where a step keeps too many, `REFINE` strengths
+    between it and the one before, so that a jump of the path does not skip the sizes
+    between."""
+    last = None
+    for strength in (lowest * np.logspace(0.05, 3, C_STEPS)).tolist():
+        count = kept(strength)
+        if count > max_rules:
+            if last is not None:
+                for between in np.geomspace(last, strength, REFINE + 2)[1:-1].tolist():
+                    count = kept(between)
+                    if count > max_rules:
+                        return
+                    yield between, count
+            return
+        last = strength
+        if count:
+            yield strength, count
 
 
 def _weights(
@@ -273,19 +316,31 @@ def _model(linear_model: Any, strength: float, seed: int) -> Any:
     )
 
 
-def _whole_points(
-    matrix: FloatArray, weights: FloatArray, outcome: BoolArray
-) -> tuple[int, FloatArray]:
-    """Whole points per unit: the strongest weight scaled to each target in turn, the
-    smallest target whose rounding keeps the best rounded AUC (within `ROUNDING_LOSS`)."""
-    strongest = float(np.abs(weights).max())
-    tried = []
-    for target in TARGETS:
-        points = np.round(weights * (target / strongest))
-        tried.append((target, points, roc_auc(outcome, matrix @ points)))
-    best = max(auc for _, _, auc in tried)
-    target, points, _ = next(t for t in tried if t[2] >= best - ROUNDING_LOSS)
-    return target, points
+def _points(matrix: FloatArray, weights: FloatArray, outcome: BoolArray) -> tuple[FloatArray, int]:
+    """Points per unit, `POINTS_PER_DOUBLING` to double the odds, to `DIGITS` significant
+    digits; rules that move no score by `LEAST_EFFECT` left out unless that costs more
+    than `ROUNDING_LOSS` of AUC. Also how many were left out."""
+    points = np.array([significant(w * POINTS_PER_DOUBLING / math.log(2)) for w in weights])
+    effect = np.abs(matrix * points).max(axis=0)
+    tiny = (points != 0) & (effect < LEAST_EFFECT)
+    if not tiny.any() or tiny.all():
+        return points, 0
+    kept = np.where(tiny, 0.0, points)
+    if _whole_auc(outcome, matrix @ kept) < _whole_auc(outcome, matrix @ points) - ROUNDING_LOSS:
+        return points, 0
+    return kept, int(tiny.sum())
+
+
+def _whole_auc(outcome: BoolArray, scores: FloatArray) -> float:
+    """The AUC of the scores as they are written back: whole points, halves up."""
+    return roc_auc(outcome, np.floor(scores + 0.5))
+
+
+def significant(value: float, digits: int = DIGITS) -> float:
+    """`value` to `digits` significant digits, as a person writes it (23, 4.6, 0.037)."""
+    if value == 0 or not math.isfinite(value):
+        return 0.0
+    return float(f"{value:.{digits}g}")
 
 
 def _fitted_rules(
@@ -313,7 +368,7 @@ def _fitted_rules(
         if len(group) > 1:
             if index != group[0]:
                 continue
-            joined = bucket_rule([(candidates[i], int(points[i])) for i in group], taken)
+            joined = bucket_rule([(candidates[i], float(points[i])) for i in group], taken)
             found.append(_bucket_fit(current, joined, contacts, outcome, len(group)))
             continue
         matched = matrix[:, index] != 0
@@ -322,7 +377,7 @@ def _fitted_rules(
         found.append(
             FittedRule(
                 candidate,
-                int(points[index]),
+                float(points[index]),
                 _dimension(current, candidate),
                 support,
                 won,

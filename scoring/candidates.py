@@ -51,9 +51,11 @@ COUNT_CAPS = (3, 10)
 """Activities of a type counted one by one up to these caps..."""
 MIN_COUNTS = (1, 3, 10)
 """... and as steps, once at least this many (`min_count`)."""
-LINEAR_STEPS = 20
+LINEAR_STEPS = 500
 """A numeric column measured per unit has about this many units between its low and
-high quantiles (`LINEAR_QUANTILES`), its cap at the high one."""
+high quantiles (`LINEAR_QUANTILES`), its cap at the high one, but no unit finer than the
+column's own resolution (the least gap between its values): fine units keep contacts of
+different values apart, where coarse ones would tie them."""
 LINEAR_QUANTILES = (0.01, 0.99)
 LINEAR_NEAR_ZERO = 0.5
 """Units count from zero: a column whose low quantile is above this share of its high
@@ -87,14 +89,14 @@ class Candidate:
     """The numeric column of a bucket or step candidate (`bounds` from low to high):
     several of one column become one `buckets` rule in the fitted file."""
     bounds: tuple[float | None, float | None] | None = None
-    buckets: tuple[tuple[float | None, float | None, int], ...] | None = None
+    buckets: tuple[tuple[float | None, float | None, float], ...] | None = None
 
     @property
     def is_behaviour(self) -> bool:
         return self.activity is not None
 
 
-def rule_data(candidate: Candidate, points: int, dimension: str | None = None) -> dict[str, Any]:
+def rule_data(candidate: Candidate, points: float, dimension: str | None = None) -> dict[str, Any]:
     """The candidate as rule-file data worth `points` (per unit), in `dimension`; a
     candidate with `buckets` carries its own points (`points` is not written)."""
     data: dict[str, Any] = {"id": candidate.id, "label": candidate.label}
@@ -117,7 +119,7 @@ def rule_data(candidate: Candidate, points: int, dimension: str | None = None) -
     if candidate.once:
         data["once"] = True
     if candidate.unit_cap is not None:
-        data["cap"] = abs(points) * candidate.unit_cap
+        data["cap"] = float(f"{abs(points) * candidate.unit_cap:.12g}")
     if candidate.window_days is not None:
         data["window_days"] = candidate.window_days
     if candidate.half_life_days is not None:
@@ -125,7 +127,7 @@ def rule_data(candidate: Candidate, points: int, dimension: str | None = None) -
     return data
 
 
-def bucket_rule(parts: list[tuple[Candidate, int]], taken: Iterable[str]) -> Candidate:
+def bucket_rule(parts: list[tuple[Candidate, float]], taken: Iterable[str]) -> Candidate:
     """Bucket and step candidates of one numeric column, with their points, as one
     `buckets` candidate that gives every value the sum of the points of the parts that
     hold it: the column cut at every bound of the parts, buckets of 0 points left out and
@@ -135,7 +137,7 @@ def bucket_rule(parts: list[tuple[Candidate, int]], taken: Iterable[str]) -> Can
     edges = sorted({e for c, _ in parts for e in c.bounds or () if e is not None})
     pieces: list[list[Any]] = []
     for low, high in itertools.pairwise([None, *edges, None]):
-        total = sum(points for c, points in parts if _holds(c.bounds, low, high))
+        total = round(sum(points for c, points in parts if _holds(c.bounds, low, high)), 9)
         if total == 0:
             continue
         if pieces and pieces[-1][2] == total and pieces[-1][1] == low:
@@ -148,7 +150,7 @@ def bucket_rule(parts: list[tuple[Candidate, int]], taken: Iterable[str]) -> Can
         ids.new(column, "buckets"),
         f"{column}, by bucket",
         value=column,
-        buckets=tuple((_bound(lo), _bound(hi), int(p)) for lo, hi, p in pieces),
+        buckets=tuple((_bound(lo), _bound(hi), float(p)) for lo, hi, p in pieces),
     )
 
 
@@ -186,22 +188,27 @@ def all_candidates(
 
 
 def contact_candidates(frame: ContactFrame, skipped: Iterable[str], ids: _Ids) -> list[Candidate]:
-    """Candidates from every contact column but `skipped` (and the address itself)."""
+    """Candidates from every contact column but `skipped` (and the address itself).
+
+    Each column's candidates leave out one side of it, its reference: the commonest of its
+    categories, buckets and blanks. No sum of candidates is then the same for everyone,
+    so the fit cannot move a constant between them: the typical contact scores 0."""
     least = min_support(len(frame))
     left_out = SKIPPED_FIELDS | set(skipped)
     found: list[Candidate] = []
     for name, column in frame.columns.items():
         if name in left_out:
             continue
+        missing = int(np.count_nonzero(_missing(column)))
         numbers = _numbers(column)
         if numbers is not None:
-            found += _buckets(name, numbers, least, ids)
-            found += _linear(name, numbers, least, ids)
+            parts, blank_reference = _buckets(name, numbers, least, missing, ids)
+            found += parts + _linear(name, numbers, least, ids)
         else:
             assert isinstance(column, CategoricalColumn)
-            found += _categories(name, column, least, ids)
-        missing = int(np.count_nonzero(_missing(column)))
-        if least <= missing <= len(frame) - least:
+            parts, blank_reference = _categories(name, column, least, missing, ids)
+            found += parts
+        if not blank_reference and least <= missing <= len(frame) - least:
             found.append(
                 Candidate(ids.new(name, "missing"), f"{name}: blank", {name: {"exists": False}})
             )
@@ -298,50 +305,60 @@ def _missing(column: Column) -> Any:
     return np.isnan(column.values)
 
 
-def _buckets(name: str, values: FloatArray, least: int, ids: _Ids) -> list[Candidate]:
+def _buckets(
+    name: str, values: FloatArray, least: int, missing: int, ids: _Ids
+) -> tuple[list[Candidate], bool]:
+    """Buckets between the quantiles but the reference (the commonest bucket, or the blanks
+    when they are commoner: then True), and steps away from the reference: up from each
+    edge above it, down from each edge below it."""
     present = values[~np.isnan(values)]
     edges = np.unique(
         np.quantile(present, np.linspace(0, 1, NUMERIC_BUCKETS + 1)[1:-1], method="lower")
     )
-    edges = edges[edges > present.min()]
-    bounds = [None, *edges.tolist(), None]
-    found = []
-    for low, high in itertools.pairwise(bounds):
-        inside = np.ones(len(present), dtype=bool)
-        ops: dict[str, float] = {}
-        if low is not None:
-            inside &= present >= low
-            ops["gte"] = _plain(low)
-        if high is not None:
-            inside &= present < high
-            ops["lt"] = _plain(high)
-        if not ops or np.count_nonzero(inside) < least:
-            continue
-        shown = _range_text(low, high)
-        found.append(
-            Candidate(
-                ids.new(name, shown),
-                f"{name} {shown}",
-                {name: ops},
-                column=name,
-                bounds=(low, high),
-            )
-        )
-    if THRESHOLDS:  # steps up from each inner edge: a trend in few rules
-        for edge in edges.tolist()[:-1]:
-            above = int(np.count_nonzero(present >= edge))
-            if least <= above <= len(present) - least:
-                shown = _range_text(edge, None)
+    inner: list[float] = edges[edges > present.min()].tolist()
+    pairs = list(itertools.pairwise([None, *inner, None]))
+    counts = [int(np.count_nonzero(_inside(present, low, high))) for low, high in pairs]
+    reference = int(np.argmax(counts)) if max(counts) > missing else None
+    found = [
+        _range_candidate(name, low, high, ids)
+        for index, ((low, high), count) in enumerate(zip(pairs, counts, strict=True))
+        if index != reference and (low is not None or high is not None) and count >= least
+    ]
+    if THRESHOLDS:  # steps: a trend in few rules, 0 at the reference like the buckets
+        above = 0 if reference is None else reference  # edges from inner[above] are above it
+        for index, edge in enumerate(inner):
+            up = index >= above
+            if (up and index == len(inner) - 1) or (not up and index == 0):
+                continue  # the top (or bottom) bucket itself
+            side = int(np.count_nonzero(present >= edge))
+            if least <= side <= len(present) - least:
                 found.append(
-                    Candidate(
-                        ids.new(name, shown),
-                        f"{name} {shown}",
-                        {name: {"gte": _plain(edge)}},
-                        column=name,
-                        bounds=(edge, None),
-                    )
+                    _range_candidate(name, edge, None, ids)
+                    if up
+                    else _range_candidate(name, None, edge, ids)
                 )
-    return found
+    return found, reference is None
+
+
+def _inside(present: FloatArray, low: float | None, high: float | None) -> Any:
+    inside = np.ones(len(present), dtype=bool)
+    if low is not None:
+        inside &= present >= low
+    if high is not None:
+        inside &= present < high
+    return inside
+
+
+def _range_candidate(name: str, low: float | None, high: float | None, ids: _Ids) -> Candidate:
+    ops: dict[str, float] = {}
+    if low is not None:
+        ops["gte"] = _plain(low)
+    if high is not None:
+        ops["lt"] = _plain(high)
+    shown = _range_text(low, high)
+    return Candidate(
+        ids.new(name, shown), f"{name} {shown}", {name: ops}, column=name, bounds=(low, high)
+    )
 
 
 def _linear(name: str, values: FloatArray, least: int, ids: _Ids) -> list[Candidate]:
@@ -353,7 +370,9 @@ def _linear(name: str, values: FloatArray, least: int, ids: _Ids) -> list[Candid
     low = max(low, 0.0)
     if high <= low or low > LINEAR_NEAR_ZERO * high:
         return []
-    per = nice_step((high - low) / LINEAR_STEPS)
+    distinct = np.unique(present)
+    finest = nice_step(float(np.diff(distinct).min()))  # the data's own resolution
+    per = max(nice_step((high - low) / LINEAR_STEPS), finest)
     units = np.minimum(np.floor(present / per), math.floor(high / per))
     if np.count_nonzero(units >= 1) < least or len(np.unique(units)) < 3:
         return []
@@ -391,7 +410,11 @@ def _plain(value: float) -> float:
     return int(value) if float(value).is_integer() else float(value)
 
 
-def _categories(name: str, column: CategoricalColumn, least: int, ids: _Ids) -> list[Candidate]:
+def _categories(
+    name: str, column: CategoricalColumn, least: int, missing: int, ids: _Ids
+) -> tuple[list[Candidate], bool]:
+    """The commonest categories but the reference (the commonest of all, or the blanks when
+    they are commoner: then True): of a yes/no column, one side only."""
     counts = np.bincount(column.codes[column.codes >= 0], minlength=len(column.categories))
     folded: dict[str, tuple[int, str]] = {}
     for code, count in enumerate(counts.tolist()):
@@ -400,11 +423,13 @@ def _categories(name: str, column: CategoricalColumn, least: int, ids: _Ids) -> 
         held, first = folded.get(key, (0, text))
         folded[key] = (held + count, first)
     common = sorted(folded.values(), key=lambda pair: -pair[0])
-    return [
+    blank_reference = not common or missing >= common[0][0]
+    found = [
         Candidate(ids.new(name, text), f"{name}: {text}", {name: text})
-        for count, text in common[:MAX_CATEGORIES]
-        if least <= count <= len(column) - least
+        for index, (count, text) in enumerate(common[:MAX_CATEGORIES])
+        if (index or blank_reference) and least <= count <= len(column) - least
     ]
+    return found, blank_reference
 
 
 class _Ids:

@@ -19,9 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from scoring.calibrate import Calibration, FittedRule
+from scoring.calibrate import (
+    DIGITS,
+    LEAST_EFFECT,
+    POINTS_PER_DOUBLING,
+    Calibration,
+    FittedRule,
+)
 from scoring.candidates import rule_data
-from scoring.frames import BoolArray, FloatArray
+from scoring.frames import BoolArray, FloatArray, format_number
 from scoring.rules import RuleSet, StageLadder, stage_conditions
 
 GRADE_SHARES = (0.25, 0.5, 0.75)
@@ -102,14 +108,22 @@ def fitted_text(
     stage_mins = stage_thresholds(current.stages, fit, hand_over)
     grade_mins = grade_thresholds(current, fit)
     refit = ", its rules refitted with a light L2 penalty" if fit.relaxed else ""
+    left_out = (
+        f", and {fit.dropped} rules that moved no score by {format_number(LEAST_EFFECT)} "
+        "point left out"
+        if fit.dropped
+        else ""
+    )
     how = (
         f"{len(fit.rules)} rules ({sum(r.terms for r in fit.rules)} fitted terms, each bucket "
         f"or step of a `buckets` rule one) chosen from {fit.candidates} candidates by an L1 "
         "logistic "
         f"regression (C={fit.strength:.4g}{refit}; chosen by {fit.folds}: cross-validated "
-        f"AUC {fit.cv_auc:.3f}). The strongest rule per unit is scaled to {fit.target} "
-        f"points and rounded (AUC on the fitting data {fit.auc_exact:.3f} before rounding, "
-        f"{fit.auc_points:.3f} after). The score is the sum of the points: edit them "
+        f"AUC {fit.cv_auc:.3f}). {format_number(POINTS_PER_DOUBLING)} points double the "
+        f"odds of converting; points are rounded to {DIGITS} significant digits{left_out} "
+        f"(AUC on the fitting data {fit.auc_exact:.3f} before rounding, "
+        f"{fit.auc_points:.3f} after). A contact in the commonest value of every column and "
+        "without activities scores 0. The score is the sum of the points: edit them "
         "freely, and `leadscore backtest` the result."
     )
     lines = [f"# {line}" for line in textwrap.wrap(" ".join(about), 86, break_on_hyphens=False)]

@@ -18,7 +18,7 @@ from tests.helpers import rules
 
 pytest.importorskip("sklearn")
 
-from scoring.calibrate import Calibration, calibrate_rules
+from scoring.calibrate import Calibration, calibrate_rules, significant
 from scoring.fitted_file import fitted_text
 
 NOW = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -112,7 +112,7 @@ def test_the_file_validates_and_the_engine_scores_the_fitted_predictor(fitted) -
     text = fitted_text(CURRENT, fit, ["fitted in a test"], hand_over=80)
     ruleset = parse_rules(text, "fitted.yaml")
     assert [r.id for r in ruleset.rules] == [r.candidate.id for r in fit.rules]
-    assert all(float(r.points).is_integer() for r in ruleset.rules)
+    assert all(significant(r.points) == r.points for r in ruleset.rules)
     batch = score(ruleset, frame, acts, NOW)
     np.testing.assert_allclose(batch.total, fit.scores, atol=1e-6)
     # the dimensions' caps are gone: a cap would bend the sum
@@ -141,7 +141,7 @@ def test_a_single_outcome_is_refused() -> None:
 @given(st.lists(st.one_of(st.none(), st.integers(-50, 500)), min_size=60, max_size=200))
 def test_numeric_candidates_match_what_they_say_and_buckets_never_overlap(values) -> None:
     """The engine matches a numeric candidate exactly where its bounds hold (never on a
-    blank); the buckets (bounded above, and the highest one) never share a number."""
+    blank), and the contacts of the column's reference match none."""
     cells = ["" if v is None else str(v) for v in values]
     frame = ContactFrame.from_records(
         [Contact(str(i), attributes={"n": c}) for i, c in enumerate(cells)]
@@ -164,15 +164,102 @@ def test_numeric_candidates_match_what_they_say_and_buckets_never_overlap(values
         if "lt" in ops:
             expected &= numbers < ops["lt"]
         assert (matrix[:, index] > 0).tolist() == expected.tolist()
-    top = max((i for i, c in enumerate(found) if "lt" not in c.contact["n"]),
-              key=lambda i: found[i].contact["n"]["gte"], default=None)  # fmt: skip
-    buckets = [i for i, c in enumerate(found) if "lt" in c.contact["n"]] + (
-        [] if top is None else [top]
-    )
-    assert matrix[:, buckets].sum(axis=1).max() <= 1
+    # some contacts (the column's reference) match none: no sum of candidates, blank too,
+    # is the same for everyone, so the fit cannot shift a constant between them
+    every = [c for c in contact_candidates(frame, (), _ids()) if c.per is None]
+    whole = features(every, CURRENT.filters, frame, acts, NOW)
+    assert not _spans_a_constant(whole)
+
+
+def _spans_a_constant(matrix: np.ndarray) -> bool:
+    ones = np.ones(len(matrix))
+    if matrix.shape[1] == 0:
+        return False
+    weights = np.linalg.lstsq(matrix, ones, rcond=None)[0]
+    return bool(np.allclose(matrix @ weights, ones, atol=1e-6))
 
 
 def _ids():
     from scoring.candidates import _Ids
 
     return _Ids()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.sampled_from(["Yes", "No", "yes", "", "Maybe"]), min_size=60, max_size=200),
+    st.lists(st.one_of(st.none(), st.integers(0, 9)), min_size=60, max_size=60),
+)
+def test_a_column_never_offers_all_its_sides(texts, numbers) -> None:
+    """Of a yes/no column one side only; and with blanks and numbers beside, no sum of the
+    candidates is the same for every contact."""
+    rows = [
+        Contact(
+            str(i),
+            attributes={
+                "flag": text,
+                "n": "" if numbers[i % 60] is None else str(numbers[i % 60]),
+            },
+        )
+        for i, text in enumerate(texts)
+    ]
+    frame = ContactFrame.from_records(rows)
+    acts = ActivityFrame.from_records([], frame.ids)
+    found = [c for c in contact_candidates(frame, (), _ids()) if c.per is None]
+    flags = [c for c in found if c.contact and "flag" in c.contact]
+    sides = {str(c.contact["flag"]).casefold() for c in flags if isinstance(c.contact["flag"], str)}
+    assert not {"yes", "no"} <= sides
+    if found:
+        assert not _spans_a_constant(features(found, CURRENT.filters, frame, acts, NOW))
+
+
+def noise_leads(n: int = 1500, seed: int = 4) -> tuple[ContactFrame, ActivityFrame, np.ndarray]:
+    """A strong signal (`plan`), a yes/no column of noise and a numeric column of noise."""
+    rng = np.random.default_rng(seed)
+    plan = rng.choice(["pro", "free"], n, p=[0.3, 0.7])
+    converted = rng.random(n) < np.where(plan == "pro", 0.6, 0.15)
+    contacts = [
+        Contact(
+            str(i),
+            attributes={
+                "plan": str(plan[i]),
+                "newsletter": str(rng.choice(["Yes", "No"])),
+                "shoe_size": str(int(rng.integers(35, 48))),
+            },
+        )
+        for i in range(n)
+    ]
+    frame = ContactFrame.from_records(contacts)
+    return frame, ActivityFrame.from_records([], frame.ids), converted
+
+
+def test_noise_gets_no_points_and_the_typical_contact_scores_zero() -> None:
+    frame, acts, converted = noise_leads()
+    fit = calibrate_rules(CURRENT, frame, acts, converted, NOW, seed=0)
+    noisy = [
+        r
+        for r in fit.rules
+        if r.candidate.value == "shoe_size"
+        or (r.candidate.contact and {"newsletter", "shoe_size"} & set(r.candidate.contact))
+    ]
+    matrix = features([r.candidate for r in noisy], CURRENT.filters, frame, acts, NOW)
+    points = [1.0 if r.candidate.buckets else r.points for r in noisy]  # buckets: their own
+    assert np.abs(matrix * np.array(points)).max(initial=0.0) <= 2  # a fifth of a doubling
+    plan = next(r for r in fit.rules if r.candidate.contact == {"plan": "pro"})
+    assert plan.points > 10  # odds about eight times higher: about three doublings
+    # the commonest plan (free) is the reference: its contacts score about 0
+    free = frame.columns["plan"]
+    assert abs(float(np.median(fit.scores[np.asarray(_is(free, "free"))]))) < 3
+
+
+def test_pure_noise_is_refused_not_blown_up_to_points() -> None:
+    frame, acts, _ = noise_leads()
+    converted = np.random.default_rng(9).random(len(frame)) < 0.3
+    from scoring.errors import InputError
+
+    with pytest.raises(InputError, match="better than chance"):
+        calibrate_rules(CURRENT, frame, acts, converted, NOW, seed=0)
+
+
+def _is(column, text: str) -> np.ndarray:
+    return column.codes == list(column.categories).index(text)

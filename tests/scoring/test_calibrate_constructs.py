@@ -147,7 +147,7 @@ def fitted():
     from scoring.calibrate import calibrate_rules
 
     frame, acts, converted = leads()
-    return calibrate_rules(CURRENT, frame, acts, converted, NOW, max_rules=8, seed=1), frame, acts
+    return calibrate_rules(CURRENT, frame, acts, converted, NOW, max_rules=12, seed=1), frame, acts
 
 
 def test_a_fitted_file_says_a_trend_per_unit_and_a_column_in_one_bucket_rule(fitted) -> None:
@@ -160,11 +160,11 @@ def test_a_fitted_file_says_a_trend_per_unit_and_a_column_in_one_bucket_rule(fit
     slope = next(r for r in ruleset.rules if r.value == "age" and r.per is not None)
     unit_cap = next(r.candidate.unit_cap for r in fit.rules if r.candidate.id == slope.id)
     assert slope.per is not None and slope.points < 0 and unit_cap is not None
-    assert slope.cap == -slope.points * unit_cap  # a slope down, capped like one up
+    assert slope.cap == pytest.approx(-slope.points * unit_cap)  # a slope down, capped like one up
     bucketed = [r.value for r in ruleset.rules if r.buckets is not None]
     assert "grade" in bucketed and len(bucketed) == len(set(bucketed))  # one per column
     assert len(next(r for r in ruleset.rules if r.value == "grade").buckets or []) >= 2
     # a buckets rule counts its fitted buckets and steps towards --max-rules
-    assert len(ruleset.rules) == len(fit.rules) < sum(r.terms for r in fit.rules) <= 8
+    assert len(ruleset.rules) == len(fit.rules) < sum(r.terms for r in fit.rules) <= 12
     assert f"{len(fit.rules)} rules ({sum(r.terms for r in fit.rules)} fitted terms" in text
     assert "in its buckets; by bucket" in text
