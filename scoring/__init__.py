@@ -34,6 +34,8 @@ if TYPE_CHECKING:
         NumericColumn,
         column_from_values,
     )
+    from scoring.interest_rules import INTEREST_SCORE, TOP_INTEREST, Interests, topic_column
+    from scoring.interests import InterestScores
     from scoring.leakage import leaks
     from scoring.loader import default_rules_text, load_rules, parse_rules
     from scoring.numbers import parse_number, unparsed_numbers
@@ -58,6 +60,10 @@ _HOMES = {
     "leaks": "scoring.leakage",
     **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
     "fitted_text": "scoring.fitted_file",
+    **dict.fromkeys(
+        ("INTEREST_SCORE", "TOP_INTEREST", "Interests", "topic_column"), "scoring.interest_rules"
+    ),
+    "InterestScores": "scoring.interests",
     **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
     **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
     **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
@@ -131,7 +137,9 @@ def score_records(
 
 __all__ = [
     "ACTIVITY_TYPES",
+    "INTEREST_SCORE",
     "SEPARATOR",
+    "TOP_INTEREST",
     "TYPE_CODES",
     "VELOCITY_BUCKETS",
     "Activity",
@@ -144,6 +152,8 @@ __all__ = [
     "Contact",
     "ContactFrame",
     "InputError",
+    "InterestScores",
+    "Interests",
     "MissingExtra",
     "NumericColumn",
     "PastScores",
@@ -174,6 +184,7 @@ __all__ = [
     "score_records",
     "take_activities",
     "take_contacts",
+    "topic_column",
     "unparsed_numbers",
     "velocity_bucket",
     "whole_points",

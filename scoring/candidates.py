@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from scoring.engine import score
+from scoring.filter_rules import Filters
 from scoring.frames import (
     ActivityFrame,
     CategoricalColumn,
@@ -33,7 +34,7 @@ from scoring.frames import (
 )
 from scoring.numbers import parse_number
 from scoring.records import TYPE_CODES
-from scoring.rules import IDENTIFIER, OUTPUT_COLUMNS, Dimension, Filters, Rule, RuleSet
+from scoring.rules import IDENTIFIER, OUTPUT_COLUMNS, Dimension, Rule, RuleSet
 
 MIN_SUPPORT = 20
 """The fewest contacts a category or bucket needs to become a candidate (or a share,

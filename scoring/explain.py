@@ -14,13 +14,16 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from scoring.frames import BoolArray, CategoricalColumn, FloatArray, IntArray, ObjectArray
 from scoring.rules import Rule, RuleSet
+
+if TYPE_CHECKING:
+    from scoring.interests import InterestScores
 
 SEPARATOR = " · "
 
@@ -282,6 +285,9 @@ class ScoreBatch:
     velocity: FloatArray | None = None
     """Per contact, the total's change over the rules' velocity window (`RuleSet.velocity`;
     NaN: no score then), or None when the rules bucket no velocity."""
+    interests: InterestScores | None = None
+    """Per contact and topic, the interest scores (`scoring.interests`), when the rules
+    have `interests`."""
 
     def __len__(self) -> int:
         return len(self.total)
@@ -430,7 +436,7 @@ class ScoreBatch:
         if self.bant_names:
             record["bant"] = int(self.bant_met[index].sum())
         record["reasons"] = self.reasons_text(index)
-        return record
+        return record | (self.interests.row(index) if self.interests is not None else {})
 
     @cached_property
     def leads(self) -> BoolArray:
@@ -475,7 +481,7 @@ class ScoreBatch:
         if self.bant_names:
             columns["bant"] = self.bant_met[order].sum(axis=1).astype(np.int64)
         columns["reasons"] = reasons_column(self, order)
-        return columns
+        return columns | (self.interests.columns(order) if self.interests is not None else {})
 
     def rows(self, ranked: bool = False) -> Iterator[dict[str, Any]]:
         order = self.ranking() if ranked else range(len(self))

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from scoring.filter_rules import BotClicks
 from scoring.frames import ActivityFrame, BoolArray, CategoricalColumn
 from scoring.records import TYPE_CODES, ActivityType
-from scoring.rules import BotClicks
 
 _DAY = 86_400.0
 DATES_ONLY = (

@@ -16,15 +16,18 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from scoring.conditions import Conditions
+from scoring.filter_rules import Filters
+from scoring.interest_rules import INTEREST_SCORE, TOP_INTEREST, Interests, interest_clashes
 from scoring.measures import Absent, Bucket, measure_problems
 from scoring.records import ActivityType
-from scoring.ruletypes import MAX_DAYS, ActivityTypes, Amount, Days, LocatedError, Strict
+from scoring.ruletypes import ActivityTypes, Amount, Days, LocatedError, Strict
 from scoring.velocity_rules import VelocityBuckets, VelocityCondition, windows
 
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_DIMENSIONS = frozenset({"total"})
 OUTPUT_COLUMNS = frozenset(
     {"id", "email", "score", "stage", "grade", "reasons", "disqualified", "bant", "lead"}
+    | {TOP_INTEREST, INTEREST_SCORE}
 )
 """Columns of scored output besides the dimensions: no dimension or rule may take a name
 of these, or its column would overwrite one of them."""
@@ -276,33 +279,6 @@ class Bant(Strict):
         return {k: v for k, v in self if v is not None}
 
 
-class BotClicks(Strict):
-    """Email clicks that security scanners make, not people."""
-
-    enabled: bool = True
-    types: ActivityTypes = Field(
-        default_factory=lambda: [ActivityType.EMAIL_CLICK],
-        description="Activity types filtered (add email_open to filter machine opens).",
-    )
-    seconds_after_delivery: float = Field(
-        10,
-        ge=0,
-        le=MAX_DAYS * 86400,
-        allow_inf_nan=False,
-        description="A click this soon after the email_sent of the same campaign is a scanner's.",
-    )
-    max_per_second: int = Field(
-        2,
-        ge=1,
-        le=1_000_000,
-        description="More clicks than this by one contact within one second are a scanner's.",
-    )
-
-
-class Filters(Strict):
-    bot_clicks: BotClicks = Field(default_factory=BotClicks)
-
-
 DEFAULT_DIMENSIONS = {"fit": Dimension(), "activity": Dimension(), "engagement": Dimension()}
 
 
@@ -318,12 +294,13 @@ class RuleSet(Strict):
     grades: Grades | None = None
     filters: Filters = Field(default_factory=Filters)
     velocity: VelocityBuckets | None = None
+    interests: Interests | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Self:
         problems = reference_problems(
             self.dimensions, list(enumerate(self.rules)), self.bant, self.stages, self.grades
-        )
+        ) + interest_clashes(self.interests, self.dimensions)
         if problems:
             first = problems[0]
             raise LocatedError(first.path, str(first), others=problems[1:])
@@ -346,6 +323,7 @@ class RuleSet(Strict):
         if self.stages is not None:
             for stage in self.stages.ladder:
                 names += _stage_fields(stage.when, "where")
+        names += self.interests.fields() if self.interests is not None else []
         return list(dict.fromkeys(names))
 
     def horizon_days(self, types: Collection[ActivityType]) -> float | None:
@@ -355,6 +333,8 @@ class RuleSet(Strict):
         date may lie far back), 0 when none counts them. A connector need not read
         activities of `types` older than that."""
         wanted, longest = set(types), 0.0
+        if self.interests is not None and self.interests.types() & wanted:
+            return None  # a topic's decay never stops counting
         windows: list[float | None] = [
             rule.absent.days if rule.absent else None if rule.since else rule.window_days
             for rule in self.rules

@@ -9,7 +9,10 @@ import pytest
 from scoring import RuleFileError, parse_rules
 from scoring.rules import OUTPUT_COLUMNS
 
-NAMES = "bant, disqualified, email, grade, id, lead, reasons, score, stage"
+NAMES = (
+    "bant, disqualified, email, grade, id, interest_score, lead, reasons, score, stage, "
+    "top_interest"
+)
 
 
 def problems(text: str) -> list[str]:
