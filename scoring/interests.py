@@ -9,9 +9,9 @@ once for a topic even when several of its fields match.
 
 The top interest is the topic with the highest score rounded to two decimals (what
 `leadscore score` writes out); a tie goes to the topic listed first in the rule file,
-and a contact whose every topic scores 0 has none. Like every score, a contact's
-interests depend on its own activities only: a batch of one gives what a batch of a
-million gives.
+and a contact whose best topic has less than one whole point (`TOP_MIN`) has none.
+Like every score, a contact's interests depend on its own activities only: a batch of
+one gives what a batch of a million gives.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ from scoring.interest_rules import (
 from scoring.records import ActivityType
 
 _DAY = 86_400.0
+TOP_MIN = 0.5
+"""The least score (rounded to two decimals) of a top interest: one whole point, so that
+no top interest is written with 0 points."""
 GLOB_TEXT = 2000
 """A pattern is matched against the first this many characters of a value."""
 
@@ -145,12 +148,12 @@ class InterestScores:
 
     @cached_property
     def top(self) -> npt.NDArray[np.int16]:
-        """Each contact's top topic (its index), -1 when none scores above 0; ties to the
+        """Each contact's top topic (its index), -1 when none has `TOP_MIN`; ties to the
         topic listed first (`argmax` takes the first of equal values)."""
         if not self.rounded.shape[0]:
             return np.zeros(0, dtype=np.int16)
         best = np.argmax(self.rounded, axis=1).astype(np.int16)
-        held = self.rounded[np.arange(len(best)), best] > 0
+        held = self.rounded[np.arange(len(best)), best] >= TOP_MIN
         return np.where(held, best, np.int16(-1)).astype(np.int16)
 
     @cached_property

@@ -237,6 +237,15 @@ def test_a_tie_goes_to_the_topic_listed_first() -> None:
     assert again.interests is not None and again.interests.row(0)["top_interest"] == "pricing"
 
 
+def test_a_topic_under_one_whole_point_is_no_top_interest() -> None:
+    ruleset = rules(TOPICS.replace("points: 5", "points: 0.4"))
+    batch = score_records(ruleset, [person()], [act("page_view", 0, url="/pricing")], NOW)
+    assert batch.interests is not None
+    assert batch.interests.row(0)["interest_pricing"] == 0.4
+    assert batch.interests.row(0)["top_interest"] is None
+    assert batch.interests.row(0)["interest_score"] == 0.0
+
+
 def test_the_reasons_name_each_topic_with_its_count_decay_and_cap() -> None:
     batch = score_records(
         rules(TOPICS),
@@ -298,7 +307,7 @@ def reference(acts: list[tuple[str, int, str, float]], people: int) -> list[dict
             scores.append(min(total, cap) if cap is not None else total)
         rounded = [round(s, 2) for s in scores]
         best = max(rounded)
-        top = None if best <= 0 else TOPIC_SPECS[rounded.index(best)][0]
+        top = None if best < 0.5 else TOPIC_SPECS[rounded.index(best)][0]
         out.append({"top": top, "scores": scores})
     return out
 
