@@ -129,6 +129,11 @@ def print_ranking(
         counts = Counter(batch.stage(i) for i in range(len(batch)))
         funnel = " → ".join(f"{s.name} {counts.get(s.name, 0)}" for s in batch.rules.stages.ladder)
         console.print(f"stages: {funnel}", highlight=False)
+    if batch.interests is not None:
+        tops = Counter(batch.interests.top.tolist())
+        listed = [f"{t.text} {tops[i]:,}" for i, t in enumerate(batch.interests.interests.topics)]
+        none = f"none {tops[-1]:,}"
+        console.print(f"top interests: {' · '.join([*listed, none])}", highlight=False)
     disqualified = int(batch.disqualified.sum())
     if disqualified:
         console.print(f"disqualified: {disqualified}", highlight=False)

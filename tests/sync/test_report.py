@@ -129,6 +129,7 @@ def test_explain_and_the_ranking_show_the_top_interest_and_each_topic() -> None:
     buffer = io.StringIO()
     print_ranking(Console(file=buffer, width=200), batch, AS_OF, 10)
     assert "top interest: pricing (15)" in buffer.getvalue()
+    assert "top interests: Analytics 0 · pricing 1 · none 0" in buffer.getvalue()
     assert result_columns(batch)[-5:] == [
         "top_interest",
         "interest_score",
