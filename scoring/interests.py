@@ -26,7 +26,14 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.explain import number, whole_points
-from scoring.frames import ActivityFrame, BoolArray, CategoricalColumn, Column, FloatArray
+from scoring.frames import (
+    ActivityFrame,
+    BoolArray,
+    CategoricalColumn,
+    Column,
+    FloatArray,
+    IntArray,
+)
 from scoring.interest_rules import (
     INTEREST_SCORE,
     TOP_INTEREST,
@@ -90,11 +97,14 @@ def _starred(parts: list[str], text: str) -> bool:
     return text.endswith(last)
 
 
-def _matching(column: Column, test: Callable[[str], bool], rows: npt.NDArray[np.intp]) -> BoolArray:
-    """Which of `rows` hold a value that passes `test`, each distinct value tested once."""
+def _matching(
+    column: Column, test: Callable[[str], bool], rows: npt.NDArray[np.intp], codes: IntArray | None
+) -> BoolArray:
+    """Which of `rows` hold a value that passes `test`, each distinct value tested once;
+    `codes`, for a text column, are its codes at `rows` (read once for every topic)."""
     if isinstance(column, CategoricalColumn):
         table = [test(str(v)) for v in column.categories.tolist()] + [False]
-        return np.array(table, dtype=bool)[column.codes[rows]]
+        return np.array(table, dtype=bool)[column.codes[rows] if codes is None else codes]
     from scoring.frames import format_number
 
     values = column.values[rows]
@@ -114,13 +124,21 @@ def interest_scores(
     topics = interests.topics
     scores = np.zeros((size, len(topics)), dtype=np.float64, order="F")
     counts = np.zeros((size, len(topics)), dtype=np.int32, order="F")
+    read: dict[tuple[frozenset[ActivityType], str], IntArray] = {}
     for index, topic in enumerate(topics):
         found = group(topic.types)
         keep = np.zeros(len(found.rows), dtype=bool)
         for field, patterns in topic.patterns().items():
             column = activities.column(field)
-            if column is not None and len(found.rows):
-                keep |= _matching(column, matcher(patterns), found.rows)
+            if column is None or not len(found.rows):
+                continue
+            codes = None
+            if isinstance(column, CategoricalColumn):  # topics reading the same rows share them
+                key = (frozenset(topic.types), field)
+                codes = read.get(key)
+                if codes is None:
+                    codes = read[key] = column.codes[found.rows]
+            keep |= _matching(column, matcher(patterns), found.rows, codes)
         who, ages = found.who[keep], found.ages[keep]
         counts[:, index] = np.bincount(who, minlength=size)
         if topic.half_life_days is None:
