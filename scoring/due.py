@@ -172,6 +172,10 @@ def _moments(rules: RuleSet, activities: ActivityFrame, now: float, due: FloatAr
             for cond in stage_conditions(stage.when):
                 if cond.has_activity is not None and cond.within_days is not None:
                     windows.add((frozenset(cond.has_activity), cond.within_days))
+    if rules.interests is not None and rules.interests.write != "none":
+        for topic in rules.interests.topics:
+            if topic.window_days is not None:
+                windows.add((frozenset(topic.types), topic.window_days))
     for types, days in windows:
         width = days * _DAY
         codes = np.array([TYPE_CODES[t] for t in types], dtype=activities.type_codes.dtype)
@@ -223,8 +227,11 @@ def _interest_due(found: InterestScores) -> FloatArray:
     rows = np.arange(n)
     lead, rate = scores[rows, top], rates[rows, top]
 
-    def edge(value: FloatArray, speed: FloatArray) -> FloatArray:  # whole points, halves up
-        below = value - 0.5 - np.floor(value - 0.5) - _ROUNDED
+    def edge(value: FloatArray, speed: FloatArray) -> FloatArray:
+        # the whole points written, of the value rounded to two decimals, change when it
+        # falls below their lower rounding edge (halves up)
+        written = np.floor(np.round(value, 2) + 0.5)
+        below = value - (written - 0.5) - _ROUNDED
         return _over(np.maximum(below, 0.0), speed, value)
 
     due = np.where(found.top >= 0, edge(lead, rate), np.inf)

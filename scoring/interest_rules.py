@@ -43,13 +43,15 @@ INTEREST_TYPES: tuple[ActivityType, ...] = tuple(
     if t
     not in (
         ActivityType.EMAIL_SENT,
+        ActivityType.EMAIL_OPEN,
         ActivityType.EMAIL_BOUNCE,
         ActivityType.EMAIL_UNSUBSCRIBE,
         ActivityType.EMAIL_SPAM_REPORT,
     )
 )
 """The activity types a topic reads unless it names its own: everything a person does,
-not what is done to them (a send) nor a sign of no interest (a bounce, an unsubscribe)."""
+not what is done to them (a send), a sign of no interest (a bounce, an unsubscribe) nor
+an open (mail apps and privacy proxies open messages themselves)."""
 
 
 def _pattern(text: str) -> str:
@@ -84,11 +86,14 @@ class Topic(Strict):
         default_factory=list, description="Globs on the content's title (`title`, `page_title`)."
     )
     activity: ActivityTypes | None = Field(
-        None, description="Activity types read (default: all but sends, bounces, unsubscribes)."
+        None, description="Activity types read (default: all but sends, opens and departures)."
     )
     points: Amount = Field(1, gt=0, description="Points per matching activity.")
     half_life_days: Days | None = Field(
         None, description="A match's points halve every N days since the activity."
+    )
+    window_days: Days | None = Field(
+        None, description="Only activities of the last N days count (default: all)."
     )
     cap: Amount | None = Field(None, gt=0, description="Most points of this topic.")
 

@@ -139,6 +139,8 @@ def interest_scores(
                 if codes is None:
                     codes = read[key] = column.codes[found.rows]
             keep |= _matching(column, matcher(patterns), found.rows, codes)
+        if topic.window_days is not None:
+            keep &= found.ages <= topic.window_days * _DAY
         who, ages = found.who[keep], found.ages[keep]
         counts[:, index] = np.bincount(who, minlength=size)
         if topic.half_life_days is None:

@@ -328,18 +328,18 @@ class RuleSet(Strict):
 
     def horizon_days(self, types: Collection[ActivityType]) -> float | None:
         """How many days back the rules read activities of `types`: the longest window of
-        the rules and stage conditions counting any of them; None when one of those has no
-        window (a half-life alone never stops counting, and a window `since` a contact's
-        date may lie far back), 0 when none counts them. A connector need not read
-        activities of `types` older than that."""
+        the rules, stage conditions and interest topics counting any of them; None when
+        one of those has no window (a half-life alone never stops counting, and a window
+        `since` a contact's date may lie far back), 0 when none counts them. A connector
+        need not read activities of `types` older than that."""
         wanted, longest = set(types), 0.0
-        if self.interests is not None and self.interests.types() & wanted:
-            return None  # a topic's decay never stops counting
         windows: list[float | None] = [
             rule.absent.days if rule.absent else None if rule.since else rule.window_days
             for rule in self.rules
             if set(rule.types or ()) & wanted
         ]
+        topics = self.interests.topics if self.interests is not None else []
+        windows += [t.window_days for t in topics if set(t.types) & wanted]
         for stage in self.stages.ladder if self.stages is not None else []:
             windows += [
                 cond.within_days

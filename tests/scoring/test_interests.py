@@ -173,7 +173,7 @@ def test_the_fields_topics_read_are_pulled_and_their_activities_never_cut_short(
     assert {"url", "campaign", "campaign_title", "form", "title", "page_title"} <= set(
         ruleset.activity_fields()
     )
-    assert ruleset.horizon_days([ActivityType.PAGE_VIEW]) is None
+    assert ruleset.horizon_days([ActivityType.FORM_SUBMISSION]) is None  # no window
 
 
 # -- scores -----------------------------------------------------------------------------
@@ -360,3 +360,24 @@ def test_a_batch_of_one_gives_what_a_batch_of_many_gives(
 ) -> None:
     many = scored(acts, [0, 1, 2, 3])
     assert scored(acts, [who]) == [many[who]]
+
+
+def test_a_topic_window_leaves_older_activities_out_and_bounds_the_history_read() -> None:
+    ruleset = rules(TOPICS.replace("  points: 5\n", "  points: 5\n          window_days: 30\n"))
+    found = score_records(
+        ruleset,
+        [person()],
+        [act("page_view", 30, url="/pricing"), act("page_view", 31, url="/pricing")],
+        NOW,
+    )
+    assert found.interests is not None
+    assert found.interests.row(0)["interest_pricing"] == 5.0  # the boundary day included
+    only_pricing = ruleset.model_copy(
+        update={
+            "interests": ruleset.interests.model_copy(
+                update={"topics": ruleset.interests.topics[1:]}
+            )
+        }  # type: ignore[union-attr]
+    )
+    assert only_pricing.horizon_days([ActivityType.FORM_SUBMISSION]) == 30
+    assert only_pricing.horizon_days([ActivityType.EMAIL_OPEN]) == 0  # opens are not read

@@ -112,6 +112,8 @@ def rule_sets(draw: st.DrawFn) -> RuleSet:
                 topic["half_life_days"] = draw(st.floats(0.5, 60))
             if draw(st.booleans()):
                 topic["cap"] = draw(st.integers(1, 50))
+            if draw(st.booleans()):
+                topic["window_days"] = draw(st.floats(0.5, 90))
             topics.append(topic)
         body["interests"] = {"write": draw(st.sampled_from(["top", "each"])), "topics": topics}
     return RuleSet.model_validate(body)
