@@ -36,6 +36,8 @@ if TYPE_CHECKING:
         NumericColumn,
         column_from_values,
     )
+    from scoring.interest_rules import INTEREST_SCORE, TOP_INTEREST, Interests, topic_column
+    from scoring.interests import InterestScores
     from scoring.leakage import leaks
     from scoring.loader import default_rules_text, load_rules, parse_rules
     from scoring.numbers import parse_number, unparsed_numbers
@@ -65,6 +67,10 @@ _HOMES = {
     **dict.fromkeys(("Included", "excluded", "included", "score_included"), "scoring.exclusion"),
     **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
     "fitted_text": "scoring.fitted_file",
+    **dict.fromkeys(
+        ("INTEREST_SCORE", "TOP_INTEREST", "Interests", "topic_column"), "scoring.interest_rules"
+    ),
+    "InterestScores": "scoring.interests",
     **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
     **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
     **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
@@ -139,7 +145,9 @@ def score_records(
 
 __all__ = [
     "ACTIVITY_TYPES",
+    "INTEREST_SCORE",
     "SEPARATOR",
+    "TOP_INTEREST",
     "TYPE_CODES",
     "VELOCITY_BUCKETS",
     "Activity",
@@ -154,6 +162,8 @@ __all__ = [
     "Exclusion",
     "Included",
     "InputError",
+    "InterestScores",
+    "Interests",
     "MissingExtra",
     "NumericColumn",
     "PastScores",
@@ -194,6 +204,7 @@ __all__ = [
     "score_records",
     "take_activities",
     "take_contacts",
+    "topic_column",
     "unparsed_numbers",
     "velocity_bucket",
     "whole_points",

@@ -40,6 +40,7 @@ import numpy as np
 
 from scoring.explain import ScoreBatch, whole_points
 from scoring.frames import ActivityFrame, BoolArray, FloatArray
+from scoring.interests import InterestScores
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rfm import changes_in
 from scoring.rules import RuleSet, stage_conditions
@@ -65,6 +66,8 @@ def due_in(batch: ScoreBatch, activities: ActivityFrame, as_of: datetime) -> Flo
     if batch.rfm is not None:  # a fixed recency bound passed with time alone
         np.minimum(due, changes_in(batch.rfm, now), out=due)
     np.subtract(due, _EARLY, out=due)
+    if batch.interests is not None and batch.interests.interests.write != "none":
+        np.minimum(due, _interest_due(batch.interests), out=due)
     dims = list(rules.dimensions)
     down = np.zeros((n, len(dims)))
     up = np.zeros((n, len(dims)))
@@ -172,6 +175,10 @@ def _moments(rules: RuleSet, activities: ActivityFrame, now: float, due: FloatAr
             for cond in stage_conditions(stage.when):
                 if cond.has_activity is not None and cond.within_days is not None:
                     windows.add((frozenset(cond.has_activity), cond.within_days))
+    if rules.interests is not None and rules.interests.write != "none":
+        for topic in rules.interests.topics:
+            if topic.window_days is not None:
+                windows.add((frozenset(topic.types), topic.window_days))
     for types, days in windows:
         width = days * _DAY
         codes = np.array([TYPE_CODES[t] for t in types], dtype=activities.type_codes.dtype)
@@ -201,6 +208,47 @@ def _column(mask: BoolArray, column: int, width: int) -> BoolArray:
     out = np.zeros((len(mask), width), dtype=bool)
     out[:, column] = mask
     return out
+
+
+_ROUNDED = 0.01
+"""Interest scores are compared and written rounded to two decimals: a boundary is
+taken as reached this much early."""
+
+
+def _interest_due(found: InterestScores) -> FloatArray:
+    """Until a written interest value may change by decay (interest points are positive,
+    so they only fall): the top's whole points, each topic's where written, and which
+    topic is on top, whose lead over any other closes at most at the top's own rate
+    (the other only falls too). A topic at its cap is taken to fall from now: early."""
+    scores = np.asarray(found.scores, dtype=np.float64)
+    n = len(scores)
+    rates = np.zeros_like(scores)
+    for index, topic in enumerate(found.interests.topics):
+        if topic.half_life_days is not None:
+            rates[:, index] = scores[:, index] * (_LN2 / (topic.half_life_days * _DAY))
+    top = np.maximum(found.top, 0)
+    rows = np.arange(n)
+    lead, rate = scores[rows, top], rates[rows, top]
+
+    def edge(value: FloatArray, speed: FloatArray) -> FloatArray:
+        # the whole points written, of the value rounded to two decimals, change when it
+        # falls below their lower rounding edge (halves up)
+        written = np.floor(np.round(value, 2) + 0.5)
+        below = value - (written - 0.5) - _ROUNDED
+        return _over(np.maximum(below, 0.0), speed, value)
+
+    due = np.where(found.top >= 0, edge(lead, rate), np.inf)
+    if scores.shape[1] > 1:
+        others = scores.copy()
+        others[rows, top] = -np.inf
+        gap = lead - others.max(axis=1) - _ROUNDED
+        due = np.minimum(
+            due, np.where(found.top >= 0, _over(np.maximum(gap, 0), rate, lead), np.inf)
+        )
+    if found.interests.write == "each":
+        for index in range(scores.shape[1]):
+            due = np.minimum(due, edge(scores[:, index], rates[:, index]))
+    return due
 
 
 def _over(distance: FloatArray, rate: FloatArray | float, scale: FloatArray | float) -> FloatArray:

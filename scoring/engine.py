@@ -26,6 +26,7 @@ from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
 from scoring.filters import ClickChecks, click_checks, machine_clicks
 from scoring.frames import ActivityFrame, BoolArray, Column, ContactFrame, FloatArray
+from scoring.interests import interest_scores
 from scoring.measuring import (
     bucket_points,
     date_values,
@@ -453,6 +454,9 @@ class _Run:
             if rules.velocity is None
             else velocity(total, self.past, rules.velocity.days),
             rfm=self.rfm,
+            interests=None
+            if rules.interests is None
+            else interest_scores(rules.interests, self.activities, self.n, self.group),
         )
 
 

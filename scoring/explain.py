@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -22,6 +22,9 @@ import numpy.typing as npt
 from scoring.frames import BoolArray, CategoricalColumn, FloatArray, IntArray, ObjectArray
 from scoring.rfm import RfmScores
 from scoring.rules import Rule, RuleSet
+
+if TYPE_CHECKING:
+    from scoring.interests import InterestScores
 
 SEPARATOR = " · "
 
@@ -287,6 +290,9 @@ class ScoreBatch:
     """The contacts' RFM digits and segments (`scoring.rfm`), when the rules have `rfm`."""
     excluded_ids: tuple[str, ...] = ()
     """The contacts given that the rules' `exclude` left unscored (`scoring.exclusion`)."""
+    interests: InterestScores | None = None
+    """Per contact and topic, the interest scores (`scoring.interests`), when the rules
+    have `interests`."""
 
     def __len__(self) -> int:
         return len(self.total)
@@ -436,7 +442,7 @@ class ScoreBatch:
             record["bant"] = int(self.bant_met[index].sum())
         record |= {} if self.rfm is None else self.rfm.row(index)
         record["reasons"] = self.reasons_text(index)
-        return record
+        return record | (self.interests.row(index) if self.interests is not None else {})
 
     @cached_property
     def leads(self) -> BoolArray:
@@ -482,7 +488,7 @@ class ScoreBatch:
             columns["bant"] = self.bant_met[order].sum(axis=1).astype(np.int64)
         columns |= {} if self.rfm is None else self.rfm.columns(order)
         columns["reasons"] = reasons_column(self, order)
-        return columns
+        return columns | (self.interests.columns(order) if self.interests is not None else {})
 
     def rows(self, ranked: bool = False) -> Iterator[dict[str, Any]]:
         order = self.ranking() if ranked else range(len(self))

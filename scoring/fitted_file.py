@@ -3,7 +3,7 @@ support, in the current file's dimensions, with stage thresholds and grade bands
 proposed from the fitted scores.
 
 The current file's dimensions (without caps and floors, which would bend the fitted
-sum), BANT block, stage ladder, grades and filters are kept; only its rules are
+sum), BANT block, stage ladder, grades, filters and interests are kept; only its rules are
 replaced, and the `min` conditions of its stages and the bands of its grades are set
 from the distribution of the fitted scores.
 """
@@ -160,6 +160,8 @@ def fitted_text(
         lines += ["", _dump({"filters": filters})]
     if current.exclude is not None:  # the same people stay unscored
         lines += ["", _dump({"exclude": current.exclude.as_written()})]
+    if current.interests is not None:
+        lines += ["", _dump({"interests": _plain(current.interests)})]
     return "\n".join(line.rstrip("\n") for line in lines) + "\n"
 
 

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from scoring.conditions import Conditions
 from scoring.exclude_rules import Exclusion
+from scoring.interest_rules import INTEREST_SCORE, TOP_INTEREST, Interests, interest_clashes
 from scoring.measures import Absent, Bucket, measure_problems
 from scoring.records import ActivityType
 from scoring.rfm_rules import RFM_FIELDS, Rfm
@@ -28,6 +29,7 @@ RESERVED_DIMENSIONS = frozenset({"total"})
 OUTPUT_COLUMNS = frozenset(
     {"id", "email", "score", "stage", "grade", "reasons", "disqualified", "bant", "lead"}
     | {"rfm", "rfm_score", "rfm_segment"}
+    | {TOP_INTEREST, INTEREST_SCORE}
 )
 """Columns of scored output besides the dimensions: no dimension or rule may take a name
 of these, or its column would overwrite one of them."""
@@ -298,6 +300,7 @@ class RuleSet(Strict):
     exclude: Exclusion | None = Field(
         None, description="Contacts never scored: their fields are cleared, reports omit them."
     )
+    interests: Interests | None = None
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -305,7 +308,7 @@ class RuleSet(Strict):
 
         problems = reference_problems(
             self.dimensions, list(enumerate(self.rules)), self.bant, self.stages, self.grades
-        )
+        ) + interest_clashes(self.interests, self.dimensions)
         if self.rfm is None:
             problems += self._rfm_unset()
         if problems:
@@ -347,14 +350,15 @@ class RuleSet(Strict):
         if self.stages is not None:
             for stage in self.stages.ladder:
                 names += _stage_fields(stage.when, "where")
+        names += self.interests.fields() if self.interests is not None else []
         return list(dict.fromkeys(names))
 
     def horizon_days(self, types: Collection[ActivityType]) -> float | None:
         """How many days back the rules read activities of `types`: the longest window of
-        the rules and stage conditions counting any of them; None when one of those has no
-        window (a half-life alone never stops counting, and a window `since` a contact's
-        date may lie far back), 0 when none counts them. A connector need not read
-        activities of `types` older than that."""
+        the rules, stage conditions and interest topics counting any of them; None when
+        one of those has no window (a half-life alone never stops counting, and a window
+        `since` a contact's date may lie far back), 0 when none counts them. A connector
+        need not read activities of `types` older than that."""
         wanted, longest = set(types), 0.0
         if self.rfm is not None and wanted & set(self.rfm.activity):
             return None  # every purchase counts, however old
@@ -363,6 +367,8 @@ class RuleSet(Strict):
             for rule in self.rules
             if set(rule.types or ()) & wanted
         ]
+        topics = self.interests.topics if self.interests is not None else []
+        windows += [t.window_days for t in topics if set(t.types) & wanted]
         for stage in self.stages.ladder if self.stages is not None else []:
             windows += [
                 cond.within_days

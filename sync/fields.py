@@ -29,13 +29,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors.attributes import AttributeMap
 from connectors.protocol import Capabilities, FieldKind, FieldSpec, Held, Write
 from scoring import (
+    INTEREST_SCORE,
     SEPARATOR,
+    TOP_INTEREST,
     VELOCITY_BUCKETS,
+    Interests,
     RuleSet,
     ScoreBatch,
     VelocityBuckets,
@@ -43,9 +46,13 @@ from scoring import (
     format_reasons,
     number,
     reasons_key,
+    topic_column,
     velocity_bucket,
     whole_points,
 )
+
+if TYPE_CHECKING:
+    from scoring import InterestScores
 
 SCORED_AT = "scored_at"
 VELOCITY = "velocity"
@@ -129,6 +136,18 @@ class FieldMap:
                 named = tuple(s.name for s in rules.rfm.segments)
                 label, text = "RFM segment", about[RFM_SEGMENT]
                 specs.append(spec(RFM_SEGMENT, label, "enumeration", text, named))
+        interests = rules.interests
+        if interests is not None and interests.write != "none":
+            ids = tuple(topic.id for topic in interests.topics)
+            specs.append(
+                spec(TOP_INTEREST, "Top interest", "enumeration", about[TOP_INTEREST], ids)
+            )
+            specs.append(
+                spec(INTEREST_SCORE, "Top interest score", "number", about[INTEREST_SCORE])
+            )
+            for topic in interests.topics if interests.write == "each" else []:
+                key = topic_column(topic.id)
+                specs.append(spec(key, f"Interest: {topic.text}", "number", about[key]))
         specs.append(spec(DISQUALIFIED, "Lead disqualified", "boolean", about[DISQUALIFIED]))
         specs.append(spec("reasons", "Lead score reasons", "text", about["reasons"]))
         specs.append(spec(SCORED_AT, "Lead scored at", "datetime", about[SCORED_AT]))
@@ -191,6 +210,8 @@ class FieldMap:
             out[names[RFM_SCORE]] = str(int(batch.rfm.total[row]) or "")
             if RFM_SEGMENT in names:
                 out[names[RFM_SEGMENT]] = batch.rfm.segment(row) or ""
+        if TOP_INTEREST in names and batch.interests is not None:
+            out.update(interest_values(batch.interests, row, names))
         if DISQUALIFIED in names:
             out[names[DISQUALIFIED]] = "true" if disqualified else "false"
         out[names["reasons"]] = written_reasons(batch, row, written, min(REASONS_MAX_CHARS, limit))
@@ -235,6 +256,23 @@ def sent(values: Mapping[str, str]) -> dict[str, str]:
 def sent_writes(writes: Sequence[Write]) -> list[Write]:
     """The writes as a system receives them (`sent`)."""
     return [Write(w.record_id, sent(w.values), w.email) for w in writes]
+
+
+def interest_values(
+    interests: InterestScores, row: int, names: Mapping[str, str]
+) -> dict[str, str]:
+    """The interest fields of one contact: its top topic's id ("" without one) and that
+    topic's whole points, and each topic's whole points where those are written."""
+    topic = interests.topic(row)
+    out = {
+        names[TOP_INTEREST]: "" if topic is None else topic.id,
+        names[INTEREST_SCORE]: str(whole_points(float(interests.top_score[row]))),
+    }
+    for index, each in enumerate(interests.interests.topics):
+        key = topic_column(each.id)
+        if key in names:
+            out[names[key]] = str(whole_points(float(interests.rounded[row, index])))
+    return out
 
 
 def written_score(batch: ScoreBatch, row: int) -> int:
@@ -317,10 +355,29 @@ def descriptions(rules: RuleSet) -> dict[str, str]:
         )
         out[RFM_SCORE] = "The sum of the three RFM digits, 3 to 15; empty without a purchase."
         out[RFM_SEGMENT] = "The first RFM segment of the rule file the digits match."
+    if rules.interests is not None:
+        out |= interest_descriptions(rules.interests)
     if rules.stages is not None:
         ladder = " > ".join(s.name for s in rules.stages.ladder)
         out["stage"] = (
             f"Where the contact stands: {ladder}. Scoring never moves it back; stages owned "
             "by sales are left as sales set them."
         )
+    return out
+
+
+def interest_descriptions(interests: Interests) -> dict[str, str]:
+    """What the interest fields hold (`descriptions`)."""
+    topics = ", ".join(t.id for t in interests.topics)
+    out = {
+        TOP_INTEREST: (
+            f"The topic this contact showed most interest in ({topics}), from the pages, "
+            "campaigns and forms they engaged with; empty when none. A tie goes to the topic "
+            "listed first in the rule file."
+        ),
+        INTEREST_SCORE: "The top interest's points (recent activity counts more).",
+    }
+    for topic in interests.topics:
+        cap = f", at most {number(topic.cap)}" if topic.cap is not None else ""
+        out[topic_column(topic.id)] = f"Interest in {topic.text}: its points after decay{cap}."
     return out

@@ -32,7 +32,8 @@ def result_columns(batch: ScoreBatch) -> list[str]:
         columns.append("bant")
     if batch.rfm is not None:
         columns += ["rfm", "rfm_score", "rfm_segment"]
-    return [*columns, "reasons"]
+    interests = batch.rules.interests
+    return [*columns, *(interests.columns() if interests is not None else []), "reasons"]
 
 
 WIDE = 120
@@ -118,6 +119,9 @@ def print_ranking(
                 why = f"[dim]in {escape(where)}[/dim]\n{why}"
         if batch.disqualified[index]:
             why = why.replace("DISQUALIFIED", "[red]DISQUALIFIED[/red]", 1)
+        interest = top_interest(batch, index)
+        if interest:
+            why += f"{' · ' if wide else chr(10)}[cyan]{escape(interest)}[/cyan]"
         cells.append(why)
         table.add_row(*cells)
     console.print(table)
@@ -136,6 +140,11 @@ def print_ranking(
         groups = Counter(batch.rfm.segment(i) for i in range(len(batch)))
         named = ", ".join(f"{s.name} {groups.get(s.name, 0)}" for s in batch.rules.rfm.segments)
         console.print(f"RFM segments: {named}", highlight=False)
+    if batch.interests is not None:
+        tops = Counter(batch.interests.top.tolist())
+        listed = [f"{t.text} {tops[i]:,}" for i, t in enumerate(batch.interests.interests.topics)]
+        none = f"none {tops[-1]:,}"
+        console.print(f"top interests: {' · '.join([*listed, none])}", highlight=False)
     disqualified = int(batch.disqualified.sum())
     if disqualified:
         console.print(f"disqualified: {disqualified}", highlight=False)
@@ -395,6 +404,21 @@ def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
     for reason, points in batch.explained(row):
         table.add_row(str(points), reason.dimension, escape(reason.describe(points)))
     console.print(table)
+    if batch.interests is not None:
+        topics = batch.interests.reasons(row)
+        console.print(
+            f"{top_interest(batch, row) or 'no top interest'}; interests: "
+            f"{escape(' · '.join(topics)) if topics else 'none'}",
+            highlight=False,
+        )
+
+
+def top_interest(batch: ScoreBatch, row: int) -> str:
+    """`top interest: analytics (15)`, or "" without one (or without interests)."""
+    topic = batch.interests.topic(row) if batch.interests is not None else None
+    if topic is None or batch.interests is None:
+        return ""
+    return f"top interest: {topic.text} ({whole_points(float(batch.interests.top_score[row]))})"
 
 
 def print_written(console: Console, store: StateStore, person: int) -> None:

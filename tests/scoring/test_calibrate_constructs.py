@@ -35,6 +35,15 @@ CURRENT = rules(
     """
 )
 
+INTERESTS = """
+    rules: [{id: r, activity: page_view, points: 1}]
+    interests:
+      write: each
+      topics:
+        - {id: api, label: API, urls: ["*/api*"], points: 4, half_life_days: 20, cap: 30}
+        - {id: pricing, forms: ["pricing*"], campaigns: ["*offer*"]}
+    """
+
 edge = st.integers(-20, 60)
 part = st.tuples(st.one_of(st.none(), edge), st.one_of(st.none(), edge), st.integers(-9, 9))
 
@@ -168,3 +177,12 @@ def test_a_fitted_file_says_a_trend_per_unit_and_a_column_in_one_bucket_rule(fit
     assert len(ruleset.rules) == len(fit.rules) < sum(r.terms for r in fit.rules) <= 12
     assert f"{len(fit.rules)} rules ({sum(r.terms for r in fit.rules)} fitted terms" in text
     assert "in its buckets; by bucket" in text
+
+
+def test_a_fitted_file_keeps_the_interests(fitted) -> None:
+    from scoring.fitted_file import fitted_text
+
+    fit, _, _ = fitted
+    current = CURRENT.model_copy(update={"interests": rules(INTERESTS).interests})
+    ruleset = parse_rules(fitted_text(current, fit, ["fitted in a test"]), "fitted.yaml")
+    assert ruleset.interests == current.interests

@@ -10,7 +10,8 @@ from scoring import RuleFileError, parse_rules
 from scoring.rules import OUTPUT_COLUMNS
 
 NAMES = (
-    "bant, disqualified, email, grade, id, lead, reasons, rfm, rfm_score, rfm_segment, score, stage"
+    "bant, disqualified, email, grade, id, interest_score, lead, reasons, rfm, rfm_score, "
+    "rfm_segment, score, stage, top_interest"
 )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from scoring import load_rules, score_records
-from tests.helpers import act, person
+from tests.helpers import act, days_ago, person
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 EXAMPLES = Path(__file__).parents[2] / "examples"
@@ -102,3 +102,27 @@ def test_seven_stage_ladder_never_moves_back_down() -> None:
     batch = score_records(rules, [already_quoted], [act("page_view", 1)], NOW)
 
     assert batch.stage(0) == "Quote"
+
+
+def test_interests_make_analytics_the_top_interest_with_27_5_points() -> None:
+    rules = load_rules(EXAMPLES / "interests.yaml")
+    activities = [
+        act("page_view", days_ago(0, NOW), url="https://www.example.com/product/analytics"),
+        act(
+            "page_view", days_ago(14, NOW), url="https://www.example.com/product/analytics?ref=mail"
+        ),
+        act("page_view", days_ago(28, NOW), url="https://www.example.com/blog/analytics-for-sales"),
+        act("page_view", days_ago(7, NOW), url="https://www.example.com/pricing"),
+        act("email_click", days_ago(0, NOW), campaign="c-81", campaign_title="Analytics launch"),
+    ]
+
+    batch = score_records(rules, [person(first_name="Ines")], activities, NOW)
+
+    assert batch.interests is not None
+    assert batch.interests.row(0) == {
+        "top_interest": "analytics",
+        "interest_score": 27.5,
+        "interest_analytics": 27.5,
+        "interest_pricing": 15.0,
+    }
+    assert batch.interests.reasons(0) == ["Analytics 28 (×4, decayed from 40)", "pricing 15"]

@@ -98,14 +98,38 @@ def rule_sets(draw: st.DrawFn) -> RuleSet:
             },
         ]
     }
+    if draw(st.booleans()):
+        topics = []
+        for index, url in enumerate(
+            draw(st.lists(st.sampled_from(URLS), min_size=1, max_size=3, unique=True))
+        ):
+            topic: dict[str, Any] = {
+                "id": f"t{index}",
+                "urls": [url],
+                "points": draw(st.integers(1, 40)) / 2,
+            }
+            if draw(st.booleans()):
+                topic["half_life_days"] = draw(st.floats(0.5, 60))
+            if draw(st.booleans()):
+                topic["cap"] = draw(st.integers(1, 50))
+            if draw(st.booleans()):
+                topic["window_days"] = draw(st.floats(0.5, 90))
+            topics.append(topic)
+        body["interests"] = {"write": draw(st.sampled_from(["top", "each"])), "topics": topics}
     return RuleSet.model_validate(body)
+
+
+URLS = ["/a", "/b", "/c"]
 
 
 @settings(max_examples=150, deadline=None)
 @given(
     ruleset=rule_sets(),
     ages=st.lists(
-        st.lists(st.tuples(st.sampled_from(TYPES), st.floats(-30, 200)), max_size=8),
+        st.lists(
+            st.tuples(st.sampled_from(TYPES), st.floats(-30, 200), st.sampled_from(URLS)),
+            max_size=8,
+        ),
         min_size=1,
         max_size=4,
     ),
@@ -114,7 +138,7 @@ def rule_sets(draw: st.DrawFn) -> RuleSet:
 )
 def test_no_written_value_changes_before_the_contact_is_due(
     ruleset: RuleSet,
-    ages: list[list[tuple[str, float]]],
+    ages: list[list[tuple[str, float, str]]],
     titles: list[str],
     fractions: list[float],
 ) -> None:
@@ -123,7 +147,9 @@ def test_no_written_value_changes_before_the_contact_is_due(
         for i in range(len(ages))
     ]
     activities = [
-        act(kind, age, contact=f"c{i}") for i, found in enumerate(ages) for kind, age in found
+        act(kind, age, contact=f"c{i}", url=url)
+        for i, found in enumerate(ages)
+        for kind, age, url in found
     ]
     fields = FieldMap.for_rules(ruleset, CAPABILITIES)
     first, frame = scored(ruleset, contacts, activities, NOW, None)

@@ -42,7 +42,8 @@ def due_by(store: StateStore, moment: datetime) -> int:
 
 
 def without(values: dict[str, str | None], *names: str) -> dict[str, str | None]:
-    return {k: v for k, v in values.items() if k not in names}
+    """The values but `names`, an empty one as HubSpot reads back a cleared property."""
+    return {k: v or None for k, v in values.items() if k not in names}
 
 
 def test_a_run_with_nothing_new_scores_only_the_due_and_writes_nothing(

@@ -6,16 +6,16 @@ from __future__ import annotations
 import io
 import re
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console
 
 from connectors.files import read_activities, read_contacts
-from scoring import load_rules, parse_rules, score_records
+from scoring import Activity, ActivityType, Contact, load_rules, parse_rules, score_records
 from sync.demo import run_demo
 from sync.fields import REASONS_SHOWN
-from sync.report import cursor_text, print_ranking
+from sync.report import cursor_text, print_explanation, print_ranking, result_columns
 
 ROOT = Path(__file__).parents[2]
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
@@ -108,3 +108,32 @@ def test_the_status_of_runs_reads_whole_at_80_columns(tmp_path: Path) -> None:
     assert "…" not in text
     for word in ("interrupted", "incremental", "2026-11-01 12:00", "12345.6", "1234567", "1234"):
         assert word in text
+
+
+def test_explain_and_the_ranking_show_the_top_interest_and_each_topic() -> None:
+    rules = load_rules(ROOT / "examples" / "interests.yaml")
+    page = "https://www.example.com/product/analytics"
+    activities = [
+        Activity(
+            "c1", ActivityType.PAGE_VIEW, AS_OF - timedelta(days=14), attributes={"url": page}
+        ),
+        Activity("c1", ActivityType.PAGE_VIEW, AS_OF, attributes={"url": "/pricing"}),
+    ]
+    batch = score_records(rules, [Contact("c1", email="ines@acme.io")], activities, AS_OF)
+    buffer = io.StringIO()
+    print_explanation(Console(file=buffer, width=200), batch, 0)
+    assert (
+        "top interest: pricing (15); interests: pricing 15 · Analytics 5 (decayed from 10)"
+        in buffer.getvalue()
+    )
+    buffer = io.StringIO()
+    print_ranking(Console(file=buffer, width=200), batch, AS_OF, 10)
+    assert "top interest: pricing (15)" in buffer.getvalue()
+    assert "top interests: Analytics 0 · pricing 1 · none 0" in buffer.getvalue()
+    assert result_columns(batch)[-5:] == [
+        "top_interest",
+        "interest_score",
+        "interest_analytics",
+        "interest_pricing",
+        "reasons",
+    ]

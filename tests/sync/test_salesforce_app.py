@@ -93,7 +93,7 @@ def test_salesforce_alone_sets_up_syncs_in_full_then_incrementally(
         held = [r for pairs in app.store.records_by_person().values() for _, r in pairs]
 
     made = [n for n in report.created if "(field permission)" not in n]
-    assert len(made) == 18 and sum("(field permission)" in n for n in report.created) == 18
+    assert len(made) == 22 and sum("(field permission)" in n for n in report.created) == 22
     stats = full.systems["salesforce"]
     assert full.status == "ok" and stats.failed == 0
     assert stats.written == len(open_leads) + len(contacts)
@@ -284,11 +284,11 @@ def test_fields_hidden_by_field_level_security_stop_the_sync_until_setup_grants_
         granted = app.setup()["salesforce"]
         summary = app.sync(SyncOptions(full=True))
 
-    assert len(made.created) == 18 and made.existing == []
+    assert len(made.created) == 22 and made.existing == []
     assert refused.written == [] and refused.failed[0].reason.startswith("INVALID_FIELD")
     assert refused.failed[0].retryable  # waits for setup
-    assert sum("(field permission)" in n for n in granted.created) == 18
-    assert len([n for n in granted.existing if n.endswith("__c")]) == 18  # seen now
+    assert sum("(field permission)" in n for n in granted.created) == 22
+    assert len([n for n in granted.existing if n.endswith("__c")]) == 22  # seen now
     assert summary.status == "ok" and summary.systems["salesforce"].failed == 0
     assert (stored_record(box.salesforce, lead) or {})[SCORE] is not None
 

@@ -446,9 +446,11 @@ def test_a_run_stops_at_its_share_of_the_daily_budget_and_says_so(
 ) -> None:
     from connectors.errors import BudgetExhausted
 
-    # two millionths of the day: 12 requests, fewer than a full sync needs
+    # two millionths of the day: 12 requests, fewer than a full sync needs (and than the
+    # setup of the interest fields beside the others: rules without them)
     settings = sandbox_settings(box).model_copy(deep=True)
     settings.hubspot.budget_per_run = 0.00002
+    rules = rules.model_copy(update={"interests": None})
     app = Leadscore.open(settings, rules=rules, store=store, clock=box.now, pace=box.clock)
     app.setup()
     with pytest.raises(BudgetExhausted, match=r"share of the daily request budget \(0.002%, 12 "):

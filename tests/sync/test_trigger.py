@@ -139,7 +139,9 @@ def held(box: Sandbox, rules: RuleSet) -> dict[str, dict[str, str | None]]:
 
 
 def without_time(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if not k.endswith(SCORED_AT)}
+    """The values but the scoring time, an empty one as HubSpot reads back a cleared
+    property (no top interest written as "" reads back as null)."""
+    return {k: v or None for k, v in values.items() if not k.endswith(SCORED_AT)}
 
 
 def synced(box: Sandbox, rules: RuleSet, url: str) -> None:

@@ -1,0 +1,237 @@
+"""Interest scores on whole columns: each topic's points per contact, and the top interest.
+
+A topic's patterns (`scoring.interest_rules`) are matched once per distinct value of an
+activity field (a URL, a campaign, a form's name), then spread to every activity by its
+code, as conditions are (`scoring.evaluate`). Each matching activity adds the topic's
+points, halved every `half_life_days` since it happened, and the sum is clipped to the
+topic's cap: one `np.bincount` per topic, whatever the batch size. An activity counts
+once for a topic even when several of its fields match.
+
+The top interest is the topic with the highest score rounded to two decimals (what
+`leadscore score` writes out); a tie goes to the topic listed first in the rule file,
+and a contact whose best topic has less than one whole point (`TOP_MIN`) has none.
+Like every score, a contact's interests depend on its own activities only: a batch of
+one gives what a batch of a million gives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.explain import number, whole_points
+from scoring.frames import (
+    ActivityFrame,
+    BoolArray,
+    CategoricalColumn,
+    Column,
+    FloatArray,
+    IntArray,
+)
+from scoring.interest_rules import (
+    INTEREST_SCORE,
+    TOP_INTEREST,
+    Interests,
+    Topic,
+    glob_match,
+    topic_column,
+)
+from scoring.records import ActivityType
+
+_DAY = 86_400.0
+TOP_MIN = 0.5
+"""The least score (rounded to two decimals) of a top interest: one whole point, so that
+no top interest is written with 0 points."""
+GLOB_TEXT = 2000
+"""A pattern is matched against the first this many characters of a value."""
+
+
+class Grouped(Protocol):
+    """The usable activities of some types (`scoring.engine`): their rows in the frame,
+    their contact rows and their ages (seconds before the contact's moment)."""
+
+    @property
+    def rows(self) -> npt.NDArray[np.intp]: ...
+    @property
+    def who(self) -> npt.NDArray[np.int32]: ...
+    @property
+    def ages(self) -> FloatArray: ...
+
+
+def matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    """Whether a value matches one of the globs, ignoring case (`glob_match`); a glob of
+    `*` and text alone is matched by the string methods."""
+    folded = [p.casefold() for p in patterns]
+    plain = [p.split("*") for p in folded if "?" not in p]
+    other = [p for p in folded if "?" in p]
+
+    def test(value: str) -> bool:
+        text = value[:GLOB_TEXT].casefold()
+        return any(_starred(parts, text) for parts in plain) or any(
+            glob_match(p, text) for p in other
+        )
+
+    return test
+
+
+def _starred(parts: list[str], text: str) -> bool:
+    """A glob without `?`, split at its stars, against a text: the first part starts it,
+    the last ends it, and those between follow in order, each as early as it can."""
+    if len(parts) == 1:
+        return text == parts[0]
+    first, last = parts[0], parts[-1]
+    if len(text) < len(first) + len(last) or not text.startswith(first):
+        return False
+    at, end = len(first), len(text) - len(last)
+    for middle in parts[1:-1]:
+        found = text.find(middle, at, end)
+        if found < 0:
+            return False
+        at = found + len(middle)
+    return text.endswith(last)
+
+
+def _matching(
+    column: Column, test: Callable[[str], bool], rows: npt.NDArray[np.intp], codes: IntArray | None
+) -> BoolArray:
+    """Which of `rows` hold a value that passes `test`, each distinct value tested once;
+    `codes`, for a text column, are its codes at `rows` (read once for every topic)."""
+    if isinstance(column, CategoricalColumn):
+        table = [test(str(v)) for v in column.categories.tolist()] + [False]
+        return np.array(table, dtype=bool)[column.codes[rows] if codes is None else codes]
+    from scoring.frames import format_number
+
+    values = column.values[rows]
+    distinct, inverse = np.unique(values, return_inverse=True)
+    table = [not math.isnan(v) and test(format_number(v)) for v in distinct.tolist()]
+    return np.array(table, dtype=bool)[inverse.reshape(-1)]
+
+
+def interest_scores(
+    interests: Interests,
+    activities: ActivityFrame,
+    size: int,
+    group: Callable[[list[ActivityType]], Grouped],
+) -> InterestScores:
+    """Every topic's score and match count for `size` contacts, from the usable activities
+    `group` gives by type."""
+    topics = interests.topics
+    scores = np.zeros((size, len(topics)), dtype=np.float64, order="F")
+    counts = np.zeros((size, len(topics)), dtype=np.int32, order="F")
+    read: dict[tuple[frozenset[ActivityType], str], IntArray] = {}
+    for index, topic in enumerate(topics):
+        found = group(topic.types)
+        keep = np.zeros(len(found.rows), dtype=bool)
+        for field, patterns in topic.patterns().items():
+            column = activities.column(field)
+            if column is None or not len(found.rows):
+                continue
+            codes = None
+            if isinstance(column, CategoricalColumn):  # topics reading the same rows share them
+                key = (frozenset(topic.types), field)
+                codes = read.get(key)
+                if codes is None:
+                    codes = read[key] = column.codes[found.rows]
+            keep |= _matching(column, matcher(patterns), found.rows, codes)
+        if topic.window_days is not None:
+            keep &= found.ages <= topic.window_days * _DAY
+        who, ages = found.who[keep], found.ages[keep]
+        counts[:, index] = np.bincount(who, minlength=size)
+        if topic.half_life_days is None:
+            points = counts[:, index] * topic.points
+        else:
+            weights = np.exp2(ages / -(topic.half_life_days * _DAY)) * topic.points
+            points = np.bincount(who, weights=weights, minlength=size).astype(np.float64)
+        scores[:, index] = points if topic.cap is None else np.minimum(points, topic.cap)
+    return InterestScores(interests, scores, counts)
+
+
+@dataclass(frozen=True, eq=False)
+class InterestScores:
+    """Per contact and topic (in the rule file's order): the score after decay and cap,
+    and how many activities matched."""
+
+    interests: Interests
+    scores: npt.NDArray[np.float64]
+    counts: npt.NDArray[np.int32]
+
+    @cached_property
+    def rounded(self) -> FloatArray:
+        """The scores to two decimals, as written out and compared for the top interest."""
+        return np.round(self.scores, 2) + 0.0  # -0.0 is 0.0
+
+    @cached_property
+    def top(self) -> npt.NDArray[np.int16]:
+        """Each contact's top topic (its index), -1 when none has `TOP_MIN`; ties to the
+        topic listed first (`argmax` takes the first of equal values)."""
+        if not self.rounded.shape[0]:
+            return np.zeros(0, dtype=np.int16)
+        best = np.argmax(self.rounded, axis=1).astype(np.int16)
+        held = self.rounded[np.arange(len(best)), best] >= TOP_MIN
+        return np.where(held, best, np.int16(-1)).astype(np.int16)
+
+    @cached_property
+    def top_score(self) -> FloatArray:
+        """The top topic's score (rounded to two decimals), 0 without one."""
+        if not self.rounded.shape[1]:
+            return np.zeros(len(self.top))
+        picked = self.rounded[np.arange(len(self.top)), np.maximum(self.top, 0)]
+        return np.where(self.top >= 0, picked, 0.0)
+
+    def topic(self, row: int) -> Topic | None:
+        code = int(self.top[row])
+        return None if code < 0 else self.interests.topics[code]
+
+    def reasons(self, row: int) -> list[str]:
+        """Each topic the contact showed interest in, highest score first (ties in the
+        file's order): `analytics 12 (×3, decayed from 15)`."""
+        found = []
+        for index, topic in enumerate(self.interests.topics):
+            count = int(self.counts[row, index])
+            if count:
+                found.append((-float(self.rounded[row, index]), index, topic, count))
+        return [
+            _describe(topic, float(self.scores[row, index]), count)
+            for _, index, topic, count in sorted(found, key=lambda f: (f[0], f[1]))
+        ]
+
+    def row(self, index: int) -> dict[str, Any]:
+        """One contact's interest columns as plain values (`ScoreBatch.row`)."""
+        topic = self.topic(index)
+        record: dict[str, Any] = {
+            TOP_INTEREST: None if topic is None else topic.id,
+            INTEREST_SCORE: float(self.top_score[index]),
+        }
+        for column, each in enumerate(self.interests.topics):
+            record[topic_column(each.id)] = float(self.rounded[index, column])
+        return record
+
+    def columns(self, order: npt.NDArray[np.integer[Any]]) -> dict[str, Any]:
+        """The interest columns for the contacts of `order` (`ScoreBatch.columns`)."""
+        ids = np.array([t.id for t in self.interests.topics], dtype=object)
+        columns: dict[str, Any] = {
+            TOP_INTEREST: (self.top[order].astype(np.int32), ids),
+            INTEREST_SCORE: self.top_score[order],
+        }
+        for column, each in enumerate(self.interests.topics):
+            columns[topic_column(each.id)] = self.rounded[order, column]
+        return columns
+
+
+def _describe(topic: Topic, score: float, count: int) -> str:
+    """One topic's line: its whole points, how many activities, and what decay and the
+    cap did to them."""
+    notes = [f"×{count}"] if count > 1 else []
+    full = topic.points * count
+    if topic.cap is not None and math.isclose(score, topic.cap):
+        notes.append(f"capped at {number(topic.cap)}")
+    elif topic.half_life_days is not None and whole_points(score) != whole_points(full):
+        notes.append(f"decayed from {number(full)}")
+    head = f"{topic.text} {whole_points(score)}"
+    return f"{head} ({', '.join(notes)})" if notes else head
