@@ -9,7 +9,6 @@ when a CRM did not take a clearing (those people stay in the store, to be forgot
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -17,18 +16,17 @@ import typer
 
 from sync.console import RulesOption
 
-ADDRESS = re.compile(r"[^@\s]+@[^@\s]+")
-"""What is taken for an email address: one @ with something on each side, no spaces."""
-
 
 def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str], list[str]]:
     """The normalized addresses of the arguments and the file (one a line; blank lines and
     lines starting with # skipped), and a line per bad one, naming where it was."""
+    from scoring import address_problem  # pydantic, which `--help` does without
+
     found: list[str] = []
     problems: list[str] = []
     for n, text in enumerate(given, start=1):
         address = text.strip().lower()
-        if ADDRESS.fullmatch(address):
+        if address_problem(address) is None:
             found.append(address)
         else:
             problems.append(f"argument {n}: {text!r} is not an email address")
@@ -42,7 +40,7 @@ def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str]
             address = line.strip().lower()
             if not address or address.startswith("#"):
                 continue
-            if ADDRESS.fullmatch(address):
+            if address_problem(address) is None:
                 found.append(address)
             else:
                 shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + "..."
