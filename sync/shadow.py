@@ -60,9 +60,10 @@ class Mover:
         return self.live_rank - self.shadow_rank
 
     def as_dict(self) -> dict[str, Any]:
+        """The mover by person id, without the address: the run's summary is kept in the
+        `runs` table, which an erasure leaves, and logged at INFO (docs/privacy.md)."""
         return {
             "person": self.person,
-            "email": self.email,
             "live_score": self.live,
             "shadow_score": self.shadow,
             "live_rank": self.live_rank,
