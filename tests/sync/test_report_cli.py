@@ -58,6 +58,23 @@ def test_the_page_without_outcomes_says_how_to_get_them(files, tmp_path: Path) -
     assert "scored as of 2026-11-01T00:00:00Z" in page
 
 
+@pytest.mark.parametrize("outcome", [(), ("--outcome", "won", "--as-of-column", "scored")])
+def test_the_page_leaves_out_the_contacts_the_rules_exclude(
+    files, tmp_path: Path, outcome: tuple[str, ...]
+) -> None:
+    rules = files["rules"]
+    rules.write_text(
+        rules.read_text("utf-8") + "exclude:\n  emails: [p0@acme.io, P3@Acme.io]\n", "utf-8"
+    )
+    out = tmp_path / "r.html"
+    result = report(files, out, *outcome)
+    assert result.exit_code == 0, result.output
+    assert "(38 contacts;" in " ".join(result.stdout.split())
+    assert "2 contacts excluded by the rules" in " ".join(result.stderr.split())
+    page = out.read_text("utf-8")
+    assert "p1@acme.io" in page and "p0@acme.io" not in page and "p3@acme.io" not in page
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
