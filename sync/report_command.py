@@ -76,7 +76,7 @@ def save_page(output: Path, page: str) -> None:
 def files_data(options: ReportOptions, top: int) -> ReportData:
     """The report of the files (and their outcomes, when a column is named)."""
     from scoring import InputError, score_included
-    from sync.backtest_command import read_known_outcomes
+    from sync.backtest_command import fixed_rfm_only, read_known_outcomes
     from sync.report_data import report_data
     from sync.score_command import as_of_moment, excluded_note, scored_files
 
@@ -87,6 +87,7 @@ def files_data(options: ReportOptions, top: int) -> ReportData:
         moment = as_of_moment(options.as_of)
         batch = scored_files(ruleset, options.contacts, options.activities, moment)
         return report_data(batch, source=source, made_at=moment, top=top)
+    fixed_rfm_only(ruleset, options.rules or settings().rules)  # scored as of their moments
     known = read_known_outcomes(
         options.contacts, options.activities, options.outcome, options.as_of_column,
         options.as_of, ruleset.activity_fields(),
