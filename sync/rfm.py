@@ -120,8 +120,10 @@ def bounds_for(store: StateStore, rules: RuleSet, moment: float) -> RfmBounds | 
 
 def with_bounds(fingerprint: str, bounds: RfmBounds | None) -> str:
     """The scoring fingerprint with the bounds it scores with: bounds that moved rescore
-    everyone."""
+    everyone. How many purchasers they were computed over is left out: a purchaser more
+    that leaves every bound where it was moves no digit, so it rescores nobody."""
     if bounds is None:
         return fingerprint
-    text = fingerprint + json.dumps(bounds.as_dict(), sort_keys=True)
+    moved = {k: v for k, v in bounds.as_dict().items() if k != "people"}
+    text = fingerprint + json.dumps(moved, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -4,20 +4,21 @@ person, written back, and everyone rescored when a purchase moves them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from sandbox import Sandbox
-from scoring import Activity, ActivityType, RuleSet, load_rules, population_bounds
+from scoring import Activity, ActivityType, RfmBounds, RuleSet, load_rules, population_bounds
 from scoring.exclude_rules import Exclusion
 from scoring.exclusion import included
 from scoring.measuring import numeric_values
 from scoring.rfm_rules import Rfm, Segment
 from sync import StateStore, SyncOptions
 from sync.fields import RFM, RFM_SEGMENT
-from sync.rfm import kept_bounds
+from sync.rfm import kept_bounds, with_bounds
 from sync.rfm import population as store_population
 from tests.sync.test_sync_hubspot import RULES, fields, make_sync
 
@@ -198,3 +199,11 @@ def test_the_store_bounds_leave_out_the_people_the_rules_exclude(
         assert kept_bounds(connection, excluding) == expected
         assert store_population(connection, excluding, later.timestamp()) == expected
     assert expected is not None and expected.people < measured
+
+
+def test_only_bounds_that_moved_change_the_fingerprint() -> None:
+    bounds = RfmBounds((1.0, 2.0, 3.0, 4.0), (1.0, 1.0, 2.0, 3.0), (10.0, 20.0, 30.0, 40.0), 50)
+    one_more = replace(bounds, people=51)  # a purchaser more, every bound where it was
+    moved = replace(bounds, frequency=(1.0, 2.0, 2.0, 3.0))
+    assert with_bounds("f", one_more) == with_bounds("f", bounds) != with_bounds("f", None)
+    assert with_bounds("f", moved) != with_bounds("f", bounds)
