@@ -110,7 +110,8 @@ def score_people(
     frame, activity_frame = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
     kept = included(ruleset, frame, activity_frame)  # the excluded are not read further
     if notes is not None:
-        notes.extend(unparsed_numbers(ruleset, kept.contacts))
+        # kept in the run's summary and logged at INFO: no contact's value as an example
+        notes.extend(unparsed_numbers(ruleset, kept.contacts, samples=0))
     past = None
     if ruleset.velocity_windows():
         persons = [int(i) for i in kept.contacts.ids.tolist()]
