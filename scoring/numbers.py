@@ -88,8 +88,8 @@ def _ungrouped(text: str, mark: str) -> str | None:
 
 def unparsed_numbers(rules: RuleSet, contacts: ContactFrame, samples: int = 1) -> list[str]:
     """A line for each contact field the rules compare as a number but that holds text
-    that is no number: the field, how many values, `samples` examples (none: 0, for a line
-    a log or a run's summary keeps), and what the rules do."""
+    that is no number: the field, how many values, `samples` examples (none: no contact's
+    value in the line, for a run's summary), and what the rules do."""
     from scoring.frames import CategoricalColumn
 
     lines = []
@@ -100,10 +100,10 @@ def unparsed_numbers(rules: RuleSet, contacts: ContactFrame, samples: int = 1) -
         bad = [str(v) for v in column.categories if str(v).strip() and parse_number(str(v)) is None]
         if bad:
             shown = ", ".join(repr(v) for v in bad[:samples])
+            example = f" (e.g. {shown})" if shown else ""
             lines.append(
                 f"field {name!r}: {len(bad)} value{'s' if len(bad) > 1 else ''} the rules compare "
-                f"as numbers did not parse as one{f' (e.g. {shown})' if shown else ''}; "
-                "they count as missing"
+                f"as numbers did not parse as one{example}; they count as missing"
             )
     return lines
 

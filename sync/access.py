@@ -45,12 +45,15 @@ def _rows(connection: sa.Connection, table: sa.Table, where: sa.ColumnElement[bo
 
 
 def export_person(store: StateStore, address: str) -> dict[str, Any] | None:
-    """Everything the store holds of the person of `address`; None when it holds nothing."""
+    """Everything the store holds of the person of `address`; None when it holds nothing.
+    Rows keyed by the address alone (activities, a record's former address) are held of it
+    too, with no person or record: the erasure deletes them, so the export reads them."""
     with store.engine.connect() as connection:
         held = holdings(connection, address)
-        if not held.found:
+        document = _document(connection, held)
+        if not held.found and not (document["activities"] or document["former_addresses"]):
             return None
-        return _document(connection, held)
+        return document
 
 
 def _document(connection: sa.Connection, held: Holdings) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from sandbox import VENDORS, Sandbox
 from scoring import ActivityType, RuleSet
 from sync.app import Leadscore
 from sync.demo_shared import Shared, in_words, shared_scores, signal_sources
+from sync.errors import SyncError
 from sync.pipeline import Progress
 from sync.report import print_ranking, print_summary
 from sync.settings import Settings, isolated_settings
@@ -145,7 +146,10 @@ def demo_report(app: Leadscore, now: datetime, path: Path) -> str:
     from sync.report_data import store_report
 
     began, cpu = time.perf_counter(), time.process_time()
-    path.write_text(report_page(store_report(app, made_at=now)), "utf-8")
+    try:
+        path.write_text(report_page(store_report(app, made_at=now)), "utf-8")
+    except OSError as exc:  # `--report` in a folder that is not there, or not ours
+        raise SyncError(f"cannot write the report to {path}: {exc.strerror or exc}") from None
     took = f"{time.perf_counter() - began:.1f} s, {time.process_time() - cpu:.1f} s CPU"
     return f"report of the store ({took}): {path.resolve()}; open it in a browser"
 

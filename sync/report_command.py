@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sync.console import fail, out, rules_from, settings
+from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
@@ -75,10 +75,10 @@ def save_page(output: Path, page: str) -> None:
 
 def files_data(options: ReportOptions, top: int) -> ReportData:
     """The report of the files (and their outcomes, when a column is named)."""
-    from scoring import InputError, score
-    from sync.backtest_command import read_known_outcomes
+    from scoring import InputError, score_included
+    from sync.backtest_command import fixed_rfm_only, read_known_outcomes
     from sync.report_data import report_data
-    from sync.score_command import as_of_moment, scored_files
+    from sync.score_command import as_of_moment, excluded_note, scored_files
 
     assert options.contacts is not None
     ruleset = rules_from(options.rules or settings().rules)
@@ -87,17 +87,20 @@ def files_data(options: ReportOptions, top: int) -> ReportData:
         moment = as_of_moment(options.as_of)
         batch = scored_files(ruleset, options.contacts, options.activities, moment)
         return report_data(batch, source=source, made_at=moment, top=top)
+    fixed_rfm_only(ruleset, options.rules or settings().rules)  # scored as of their moments
     known = read_known_outcomes(
         options.contacts, options.activities, options.outcome, options.as_of_column,
         options.as_of, ruleset.activity_fields(),
     )  # fmt: skip
-    batch = score(ruleset, known.frame(set(ruleset.contact_fields())), known.activities,
-                  known.moments)  # fmt: skip
+    frame = known.frame(set(ruleset.contact_fields()))
+    batch, kept = score_included(ruleset, frame, known.activities, known.moments)
+    if batch.excluded_ids:  # left out of the page and of every measure, as a backtest does
+        err.print(excluded_note(len(batch.excluded_ids), source), highlight=False)
     made_at = known.moments if isinstance(known.moments, datetime) else datetime.now(UTC)
     try:
         return report_data(
             batch, source=f"{source}, each contact as of {known.shown}", made_at=made_at,
-            top=top, outcome=(options.outcome, known.converted),
+            top=top, outcome=(options.outcome, known.converted[kept.rows]),
         )  # fmt: skip
     except InputError as exc:  # every contact one way
         fail(f"{options.contacts}: column {options.outcome!r}: {exc}")

@@ -348,12 +348,14 @@ def score_movement(rows: Sequence[tuple[int, float, int]]) -> Movement | None:
 
 def store_report(app: Leadscore, *, made_at: datetime, top: int = TOP) -> ReportData:
     """The report of everyone in the application's store, scored now by its rules, with
-    the store's score history."""
+    the store's score history, but none of the persons the rules exclude (the history of
+    before their objection stays in the store)."""
     from sync.history import score_rows
 
     batch, _ = app.job.score(as_of=made_at)
+    left_out = {int(person) for person in batch.excluded_ids}
     with app.store.engine.connect() as connection:
-        history = score_rows(connection)
+        history = [row for row in score_rows(connection) if row[0] not in left_out]
     return report_data(
         batch, source=f"the state store ({len(batch):,} persons)", made_at=made_at, top=top,
         history=history,

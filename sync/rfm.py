@@ -1,13 +1,13 @@
 """RFM's quintile bounds over the store's population, and kept in the store.
 
 The engine scores RFM measures by quintiles only with bounds it is given
-(`scoring.rfm`). A sync computes them over every person in the store (their purchases up
-to the run's moment), keeps them in the `meta` table under `RFM_BOUNDS` with what they
-measured (the purchase types and amount field), and passes them to the engine; a rescore
-of one record, and `explain`, read the kept ones, so that a person scored alone gets the
-digits a run scoring everyone gives them. Bounds that moved change the scoring
-fingerprint (`with_bounds`): everyone is then scored again, and only changed values are
-written.
+(`scoring.rfm`). A sync computes them over every person in the store the rules do not
+exclude (their purchases up to the run's moment), keeps them in the `meta` table under
+`RFM_BOUNDS` with what they measured (the purchase types and amount field), and passes
+them to the engine; a rescore of one record, and `explain`, read the kept ones, so that a
+person scored alone gets the digits a run scoring everyone gives them. Bounds that moved
+change the scoring fingerprint (`with_bounds`): everyone is then scored again, and only
+changed values are written.
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from scoring import RfmBounds, RuleSet, bounds_of, measure, parse_number
+from scoring import RfmBounds, RuleSet, bounds_of, excluded, measure, parse_number
+from sync.columns import column_reader
 from sync.dues import meta_value, set_meta
-from sync.readback import activities_query
+from sync.readback import PERSON_COLUMNS, activities_query, people_of, persons_query
 from sync.store import StateStore
 
 RFM_BOUNDS = "rfm_bounds"
@@ -38,12 +39,24 @@ def needs_bounds(rules: RuleSet) -> bool:
     return rules.rfm is not None and bool(rules.rfm.quintiles)
 
 
+def excluded_persons(connection: Connection, rules: RuleSet) -> frozenset[int]:
+    """The persons of the store the rules' `exclude` names (none without one)."""
+    if rules.exclude is None:
+        return frozenset()
+    with column_reader(connection, adbc=False) as read:
+        found = people_of(read.batches(persons_query(None, None), PERSON_COLUMNS))
+    frame, _ = found.frames(rules.contact_fields(), [])
+    return frozenset(int(i) for i in frame.ids[excluded(rules, frame)].tolist())
+
+
 def population(connection: Connection, rules: RuleSet, moment: float) -> RfmBounds | None:
-    """The quintile bounds over every person in the store, their purchases up to `moment`
-    (epoch seconds); None when the rules score no measure by quintiles."""
+    """The quintile bounds over every person in the store the rules do not exclude, their
+    purchases up to `moment` (epoch seconds); None when the rules score no measure by
+    quintiles."""
     if not needs_bounds(rules):
         return None
     assert rules.rfm is not None
+    left_out = excluded_persons(connection, rules)
     field = rules.rfm.amount
     types = [t.value for t in rules.rfm.activity]
     query = activities_query(
@@ -53,7 +66,7 @@ def population(connection: Connection, rules: RuleSet, moment: float) -> RfmBoun
     moments: list[float] = []
     amounts: list[float] = []
     for person, at, amount, extra in connection.execute(query):
-        if at > moment:
+        if at > moment or person in left_out:
             continue
         persons.append(int(person))
         moments.append(float(at))
@@ -107,8 +120,10 @@ def bounds_for(store: StateStore, rules: RuleSet, moment: float) -> RfmBounds | 
 
 def with_bounds(fingerprint: str, bounds: RfmBounds | None) -> str:
     """The scoring fingerprint with the bounds it scores with: bounds that moved rescore
-    everyone."""
+    everyone. How many purchasers they were computed over is left out: a purchaser more
+    that leaves every bound where it was moves no digit, so it rescores nobody."""
     if bounds is None:
         return fingerprint
-    text = fingerprint + json.dumps(bounds.as_dict(), sort_keys=True)
+    moved = {k: v for k, v in bounds.as_dict().items() if k != "people"}
+    text = fingerprint + json.dumps(moved, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -60,7 +60,8 @@ class Mover:
         return self.live_rank - self.shadow_rank
 
     def as_dict(self) -> dict[str, Any]:
-        """For the run's summary (the runs table, the log): by person id, never address."""
+        """The mover by person id, without the address: the run's summary is kept in the
+        `runs` table, which an erasure leaves, and logged at INFO (docs/privacy.md)."""
         return {
             "person": self.person,
             "live_score": self.live,

@@ -440,13 +440,17 @@ def drain_queue(
 
 def _fetched(connector: Connector, entry: Queued, summary: SyncSummary) -> Page | None:
     """The queued record, or None (and a warning) when the system has none or refuses
-    to give it: such an entry is dropped rather than fail every sync to come."""
+    to give it: such an entry is dropped rather than fail every sync to come. The warning,
+    kept in the run's summary, names the system only: a run outlives an erasure, and
+    holds no record id (the log line has it)."""
     try:
         return fetch_record(connector, entry.record_id)
-    except RecordNotFound as exc:
-        summary.warnings.append(f"a trigger queued a record that is gone: {exc}")
-    except (RejectedError, BadRecord) as exc:
-        summary.warnings.append(f"a trigger queued a record that cannot be read: {exc}")
+    except RecordNotFound:
+        said = f"a trigger queued a {entry.system} record that is gone"
+    except (RejectedError, BadRecord):
+        said = f"a trigger queued a {entry.system} record that cannot be read"
+    summary.warnings.append(said)
+    log.warning(said, extra={"system": entry.system, "record": entry.record_id})
     return None
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
 from scoring import RuleSet, parse_rules
 from scoring.loader import default_rules_text
+from sync.cli import app
 from sync.demo import DemoResult, run_demo
 from tests.helpers import unwrapped
 
@@ -120,3 +122,17 @@ def test_the_first_screen_fits_80_columns_and_names_both_sandboxes(
     assert "Mailchimp sandbox at http://127.0.0.1:" in first
     said = "people in more than one: same score in HubSpot, Salesforce and Mailchimp"
     assert said in " ".join("\n".join(lines[:40]).split())
+
+
+def test_a_report_path_that_cannot_be_written_is_one_line_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+    nowhere = tmp_path / "missing" / "report.html"
+    result = CliRunner().invoke(
+        app, ["demo", "--people", "60", "--seed", "3", "--report", str(nowhere)]
+    )
+    assert result.exit_code == 1, result.output
+    said = unwrapped(result.stderr)
+    assert f"cannot write the report to {nowhere}" in said and "No such file" in said
+    assert "Traceback" not in result.output and not nowhere.exists()

@@ -4,14 +4,17 @@ PostgreSQL; nobody else touched; a forgotten person who comes back is a new pers
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from sandbox import Sandbox
+from scoring import Activity, ActivityType, Contact
 from sync.access import export_person
 from sync.erasure import erase_people, known_addresses
 from sync.history import history_of
+from sync.store import StateStore
 from sync.summary import SyncOptions
 from tests.sync.privacy_helpers import (
     open_app,
@@ -95,3 +98,27 @@ def test_a_forgotten_person_pulled_again_is_a_new_person(box: Sandbox, url: str)
         assert again is not None and again != person.id
         with app.store.engine.connect() as connection:
             assert len(history_of(connection, again)) == 1  # nothing of before came back
+
+
+def test_an_address_held_only_as_a_former_one_is_exported_as_forget_erases_it(url: str) -> None:
+    store = StateStore(url)
+    try:
+        now = datetime.now(UTC)
+        store.save_contacts("mailchimp", [Contact("1", email="old@x.io", attributes={})], now)
+        opened = Activity(
+            "", ActivityType.EMAIL_OPEN, now - timedelta(days=1), id="o1",
+            contact_email="old@x.io",
+        )  # fmt: skip
+        store.save_activities("mailchimp", [opened])
+        store.save_contacts("mailchimp", [Contact("1", email="new@x.io", attributes={})], now)
+
+        document = export_person(store, "OLD@x.io")
+        [erased] = erase_people(store, ["old@x.io"])
+    finally:
+        store.close()
+
+    assert document is not None and document["email"] == "old@x.io"
+    assert document["records"] == [] and document["history"] == []
+    assert [a["activity_id"] for a in document["activities"]] == ["o1"]
+    assert [f["email"] for f in document["former_addresses"]] == ["old@x.io"]
+    assert erased.rows == {"activities": 1, "aliases": 1}

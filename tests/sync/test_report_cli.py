@@ -58,6 +58,36 @@ def test_the_page_without_outcomes_says_how_to_get_them(files, tmp_path: Path) -
     assert "scored as of 2026-11-01T00:00:00Z" in page
 
 
+@pytest.mark.parametrize("outcome", [(), ("--outcome", "won", "--as-of-column", "scored")])
+def test_the_page_leaves_out_the_contacts_the_rules_exclude(
+    files, tmp_path: Path, outcome: tuple[str, ...]
+) -> None:
+    rules = files["rules"]
+    rules.write_text(
+        rules.read_text("utf-8") + "exclude:\n  emails: [p0@acme.io, P3@Acme.io]\n", "utf-8"
+    )
+    out = tmp_path / "r.html"
+    result = report(files, out, *outcome)
+    assert result.exit_code == 0, result.output
+    assert "(38 contacts;" in " ".join(result.stdout.split())
+    assert "2 contacts excluded by the rules" in " ".join(result.stderr.split())
+    page = out.read_text("utf-8")
+    assert "p1@acme.io" in page and "p0@acme.io" not in page and "p3@acme.io" not in page
+
+
+def test_outcomes_with_rfm_by_quintiles_are_refused_in_one_line(files, tmp_path: Path) -> None:
+    rules = files["rules"]
+    rules.write_text(rules.read_text("utf-8") + "rfm: {activity: page_view}\n", "utf-8")
+    out = tmp_path / "r.html"
+    result = report(files, out, "--outcome", "won", "--as-of-column", "scored")
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert "by quintiles cannot be backtested" in said and str(rules) in said
+    assert "Traceback" not in result.output and not out.exists()
+    plain = report(files, out)  # without outcomes, by the file's own quintiles
+    assert plain.exit_code == 0, plain.output
+
+
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [

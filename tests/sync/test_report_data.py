@@ -5,24 +5,36 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scoring import ActivityFrame, ContactFrame, backtest_of, roc_of, score
+from sandbox import Sandbox
+from scoring import ActivityFrame, ContactFrame, backtest_of, load_rules, roc_of, score
+from scoring.exclude_rules import Exclusion
+from sync import StateStore, SyncOptions
 from sync.fields import DISQUALIFIED_SCORE
+from sync.history import score_rows
 from sync.report_data import (
     QUEUE_NOTE,
     binned,
     report_data,
     score_movement,
     step_for,
+    store_report,
 )
 from sync.report_html import report_page
 from tests.helpers import NOW, act, person, rules
+from tests.sync.test_sync_hubspot import RULES as SYNC_RULES
+from tests.sync.test_sync_hubspot import make_sync
+
+if TYPE_CHECKING:
+    from sync.app import Leadscore
 
 RULES = rules(
     """
@@ -161,3 +173,28 @@ def test_the_page_escapes_every_text_from_the_data() -> None:
         assert f'id="{chart}"' in body
     assert "chart-roc" not in body and "--outcome COLUMN" in body
     assert "no hand-over queue" in body
+
+
+def test_a_store_report_draws_no_score_history_of_the_people_the_rules_exclude(
+    store: StateStore,
+) -> None:
+    with Sandbox(people=30, seed=4) as box:
+        live = load_rules(SYNC_RULES)
+        at = box.now() + timedelta(hours=1)
+        make_sync(box, live, store, at=at).run(SyncOptions(full=True))
+        with store.engine.connect() as connection:
+            rows = score_rows(connection)
+        contacts = store.load_people().contacts
+        objecting = {int(c.id): c.email for c in contacts if c.email}
+        objecting = dict(list(objecting.items())[:8])  # they object after that sync
+        excluding = live.model_copy(
+            update={"exclude": Exclusion(emails=[e for e in objecting.values() if e])}
+        )
+        job = make_sync(box, excluding, store, at=at)
+        data = store_report(cast("Leadscore", SimpleNamespace(job=job, store=store)), made_at=at)
+
+    assert any(person in objecting for person, _, _ in rows)  # they had scores kept
+    assert data.contacts == len(contacts) - len(objecting)
+    kept = [row for row in rows if row[0] not in objecting]
+    assert data.movement == score_movement(kept)
+    assert data.movement != score_movement(rows)

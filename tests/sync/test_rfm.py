@@ -4,17 +4,21 @@ person, written back, and everyone rescored when a purchase moves them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from sandbox import Sandbox
-from scoring import Activity, ActivityType, RuleSet, load_rules, population_bounds
+from scoring import Activity, ActivityType, RfmBounds, RuleSet, load_rules, population_bounds
+from scoring.exclude_rules import Exclusion
+from scoring.exclusion import included
+from scoring.measuring import numeric_values
 from scoring.rfm_rules import Rfm, Segment
 from sync import StateStore, SyncOptions
 from sync.fields import RFM, RFM_SEGMENT
-from sync.rfm import kept_bounds
+from sync.rfm import kept_bounds, with_bounds
 from sync.rfm import population as store_population
 from tests.sync.test_sync_hubspot import RULES, fields, make_sync
 
@@ -165,3 +169,41 @@ def test_score_command_ranks_by_the_files_own_quintiles_and_backtest_refuses_the
     assert refused.exit_code == 2
     # the message's words, however the 80-column error line was wrapped between them
     assert "by quintiles cannot be backtested" in " ".join(refused.output.split())
+
+
+def test_the_store_bounds_leave_out_the_people_the_rules_exclude(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=at).run(SyncOptions(full=True))
+    people = store.load_people()
+    frame, acts = people.frames(rules.contact_fields(), rules.activity_fields())
+    everyone = population_bounds(rules, acts, len(frame), at.timestamp())
+    assert everyone is not None
+    # the biggest spenders object to profiling: the monetary bounds must fall without them
+    measured = everyone.people
+    amounts: dict[str, float] = {}
+    column = acts.column("amount")
+    values = numeric_values(column, len(acts))
+    for row, amount in zip(acts.contact_rows.tolist(), values.tolist(), strict=True):
+        email = people.contacts[row].email
+        if email and amount == amount:  # NaN: no amount
+            amounts[email] = amounts.get(email, 0.0) + amount
+    top = sorted(amounts, key=lambda e: -amounts[e])[: max(1, measured // 5)]
+    excluding = rules.model_copy(update={"exclude": Exclusion(emails=top)})
+    later = at + timedelta(minutes=5)
+    make_sync(box, excluding, store, at=later).run(SyncOptions(full=True))
+    kept = included(excluding, frame, acts)
+    expected = population_bounds(excluding, kept.activities, len(kept.contacts), later.timestamp())
+    with store.engine.connect() as connection:
+        assert kept_bounds(connection, excluding) == expected
+        assert store_population(connection, excluding, later.timestamp()) == expected
+    assert expected is not None and expected.people < measured
+
+
+def test_only_bounds_that_moved_change_the_fingerprint() -> None:
+    bounds = RfmBounds((1.0, 2.0, 3.0, 4.0), (1.0, 1.0, 2.0, 3.0), (10.0, 20.0, 30.0, 40.0), 50)
+    one_more = replace(bounds, people=51)  # a purchaser more, every bound where it was
+    moved = replace(bounds, frequency=(1.0, 2.0, 2.0, 3.0))
+    assert with_bounds("f", one_more) == with_bounds("f", bounds) != with_bounds("f", None)
+    assert with_bounds("f", moved) != with_bounds("f", bounds)

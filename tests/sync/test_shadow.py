@@ -226,8 +226,12 @@ def test_a_sync_with_shadow_rules_writes_and_keeps_exactly_what_it_does_without(
     assert found.stage_changes > 0 and found.grade_changes > 0 and len(found.movers) == 10
     assert "Prospect -> Lead" in found.stage_moves
     assert second.shadow is not None and not second.shadow.everyone
-    mover = json.loads(json.dumps(first.as_dict()))["shadow"]["movers"][0]
-    assert mover["person"] and "email" not in mover  # a summary names people by id
+    # the summary the run table and the log keep names movers by person id, no address
+    kept = json.loads(json.dumps(first.as_dict()))["shadow"]["movers"]
+    assert [m["person"] for m in kept] == [m.person for m in found.movers]
+    assert not any("email" in m for m in kept)
+    assert not any(m.email and m.email in json.dumps(first.as_dict()) for m in found.movers)
+    assert any(m.email for m in found.movers)
 
 
 # -- the command ----------------------------------------------------------------------------------
@@ -285,6 +289,7 @@ def test_sync_prints_the_comparison_within_80_columns(
     finally:
         store.close()
     assert json.loads(summary)["shadow"]["people"] == box.hubspot.contacts.size
+    assert "@" not in summary  # no address outlives the person in a run's summary
     assert np.isfinite(json.loads(summary)["shadow"]["spearman"])
 
 
