@@ -157,6 +157,12 @@ class Settings(BaseSettings):
         # `leadscore init` writes every setting, the unset ones as `NAME=`.
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("report_token", mode="before")
+    @classmethod
+    def _token_trimmed(cls, value: Any) -> Any:
+        # a token pasted with a space or a newline around it: the header's is trimmed too
+        return value.strip() if isinstance(value, str) else value
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:

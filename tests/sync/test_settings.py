@@ -165,3 +165,13 @@ def test_isolated_settings_read_nothing_from_the_environment(
     assert settings.field_prefix == "leadscore_"
     assert not settings.section("hubspot").configured
     assert settings.section("hubspot").stage_mapping() == {}
+
+
+@pytest.mark.parametrize("pasted", [" s3cret ", "s3cret\n", "\ts3cret"])
+def test_a_report_token_pasted_with_spaces_around_it_is_the_token(
+    monkeypatch: pytest.MonkeyPatch, pasted: str
+) -> None:
+    # the Authorization header's token is trimmed; the setting must be too, or nothing opens
+    monkeypatch.setenv("LEADSCORE_REPORT_TOKEN", pasted)
+    token = Settings().report_token
+    assert token is not None and token.get_secret_value() == "s3cret"
