@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from scoring.fitted_file import fitted_text
     from scoring.frames import (
+        DERIVED_CONTACT_FIELDS,
         ActivityFrame,
         CategoricalColumn,
         Column,
@@ -74,6 +75,7 @@ _HOMES = {
     ),
     **dict.fromkeys(
         (
+            "DERIVED_CONTACT_FIELDS",
             "ActivityFrame",
             "CategoricalColumn",
             "Column",
@@ -139,6 +141,7 @@ def score_records(
 
 __all__ = [
     "ACTIVITY_TYPES",
+    "DERIVED_CONTACT_FIELDS",
     "SEPARATOR",
     "TYPE_CODES",
     "VELOCITY_BUCKETS",
