@@ -10,8 +10,10 @@ window before now), and the outcome is what the store recorded in the window aft
   was a customer already, not a lead, and is left out.
 - `stage:NAME`: a score recorded in the history (`sync.history`) at stage NAME or above
   on the rules' ladder in the window; a person recorded there by the score date is left
-  out. The CRMs' own lifecycle values are not used: the store keeps them as last pulled,
-  with no date, so whether they were reached within the window cannot be told.
+  out. The stage written is forward-only and takes in a stage the CRM held (the ladder's
+  `current_field`, a stage written before), so a stage a rep set counts. The CRMs' own
+  lifecycle values are not used: the store keeps them as last pulled, with no date, so
+  whether they were reached within the window cannot be told.
 
 A person whose first stored activity is after the score date was not a lead yet, as far
 as the store can tell, and is left out; one with no activity at all is kept. The scoring
@@ -129,15 +131,11 @@ def stage_events(
     store: StateStore, ids: npt.NDArray[np.int64], rules: RuleSet, rank: int
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64]]:
     """The contact row and moment of each recorded score at stage `rank` or above."""
-    ladder = [] if rules.stages is None else [s.name.casefold() for s in rules.stages.ladder]
-    high = set(ladder[rank:])
-    query = sa.select(history.c.person_id, history.c.at, history.c.stage)
+    ladder = [] if rules.stages is None else [stage.name for stage in rules.stages.ladder]
+    # the history holds the stage as written: the ladder's names, spelled as it spells them
+    query = sa.select(history.c.person_id, history.c.at).where(history.c.stage.in_(ladder[rank:]))
     with store.engine.connect() as connection:
-        found = [
-            (int(person), float(at))
-            for person, at, stage in connection.execute(query)
-            if stage is not None and stage.casefold() in high
-        ]
+        found = [(int(person), float(at)) for person, at in connection.execute(query)]
     persons = np.array([p for p, _ in found], dtype=np.int64)
     moments = np.array([t for _, t in found], dtype=np.float64)
     rows = rows_of(ids, persons)
