@@ -96,6 +96,11 @@ def store_notes(found: StoreOutcomes) -> list[str]:
     if found.before:
         what = "had bought" if found.outcome.kind == "customer" else "had reached the stage"
         notes.append(f"note: {found.before:,} persons left out: they {what} by the score date")
+    if found.unread:
+        notes.append(
+            f"note: not read: {', '.join(found.unread)} (the CRMs' lifecycle fields, "
+            "kept as last pulled, undated: they may hold the outcome)"
+        )
     notes.append(
         "note: attributes are as last pulled (the store keeps no earlier values): "
         "one the outcome changed may leak it"

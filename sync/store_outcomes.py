@@ -18,8 +18,11 @@ window before now), and the outcome is what the store recorded in the window aft
 A person whose first stored activity is after the score date was not a lead yet, as far
 as the store can tell, and is left out; one with no activity at all is kept. The scoring
 sees the activities up to the score date only (the engine's `as_of`), no stage floor and
-no past scores; the attributes are as last pulled, since the store keeps no earlier ones,
-which the leakage check of the backtest reads.
+no past scores. The attributes are as last pulled, since the store keeps no earlier ones:
+the CRMs' lifecycle fields (and the rule attributes their default mappings make of them)
+are left out, for they record the outcome after the fact (calibrating with them fitted
+`lifecycle_stage: customer` and little else); a column of the portal's own that the
+outcome fills is for the backtest's leakage check to name.
 """
 
 from __future__ import annotations
@@ -125,6 +128,27 @@ class StoreOutcomes:
     """Persons left out: their first activity is after the score date."""
     before: int
     """Persons left out: the outcome happened by the score date (`customer`, `stage:`)."""
+    unread: tuple[str, ...]
+    """Contact columns left out: the CRMs' lifecycle fields, undated."""
+
+
+def lifecycle_columns() -> frozenset[str]:
+    """The registered systems' lifecycle fields and the rule attributes their default
+    mappings make of them, casefolded."""
+    from connectors.registry import SYSTEMS
+
+    names: set[str] = set()
+    for entry in SYSTEMS:
+        lifecycle = entry.capabilities.lifecycle_field
+        if lifecycle is None:
+            continue
+        names.add(lifecycle.casefold())
+        names.update(
+            attribute.casefold()
+            for source, attribute in entry.attributes.fields.items()
+            if source.casefold() == lifecycle.casefold()
+        )
+    return frozenset(names)
 
 
 def stage_events(
@@ -149,6 +173,11 @@ def read_store_outcomes(
     """Everyone in the store, as of `at`, with the outcome in the `days` after it."""
     people = store.load_people()
     contacts, activities = people.frames(None, rules.activity_fields())
+    lifecycle = lifecycle_columns()
+    unread = tuple(sorted(name for name in contacts.columns if name.casefold() in lifecycle))
+    contacts = ContactFrame(
+        contacts.ids, {k: v for k, v in contacts.columns.items() if k not in unread}
+    )
     n = len(contacts)
     start = at.timestamp()
     end = at + timedelta(days=days)
@@ -172,4 +201,5 @@ def read_store_outcomes(
         outcome,
         int(later.sum()),
         int((~kept & ~later).sum()),
+        unread,
     )

@@ -212,3 +212,19 @@ def test_bad_combinations_are_one_line_and_exit_2(
     assert result.exit_code == 2, result.output
     assert result.output.count("error:") == 1
     assert message in unwrapped(result.output)
+
+
+def test_the_crms_lifecycle_fields_are_not_read(env: dict[str, str]) -> None:
+    rules = load_rules(DEFAULT_RULES)
+    held = {k for c in stored(env).load_people().contacts for k in c.attributes}
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+
+    found = read_store_outcomes(stored(env), rules, store_outcome("won", rules), at, 90)
+    result = run(env, "backtest", "--rules", str(DEFAULT_RULES), "--from-store",
+                 "--outcome", "won", "--as-of", "2026-01-01", "--within-days", "300")  # fmt: skip
+
+    assert "lifecycle_stage" in held
+    assert found.unread == tuple(sorted(held & {"lifecycle_stage", "lifecyclestage"}))
+    assert not set(found.unread) & set(found.contacts.columns)
+    assert "industry" in found.contacts.columns
+    assert "note: not read: lifecycle_stage" in unwrapped(result.stderr)
