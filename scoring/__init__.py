@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     )
     from scoring.fitted_file import fitted_text
     from scoring.frames import (
-        DERIVED_CONTACT_FIELDS,
         ActivityFrame,
         CategoricalColumn,
         Column,
@@ -75,7 +74,6 @@ _HOMES = {
     ),
     **dict.fromkeys(
         (
-            "DERIVED_CONTACT_FIELDS",
             "ActivityFrame",
             "CategoricalColumn",
             "Column",
@@ -141,7 +139,6 @@ def score_records(
 
 __all__ = [
     "ACTIVITY_TYPES",
-    "DERIVED_CONTACT_FIELDS",
     "SEPARATOR",
     "TYPE_CODES",
     "VELOCITY_BUCKETS",

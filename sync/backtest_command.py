@@ -24,7 +24,6 @@ from connectors.errors import InputFileError
 from connectors.files import ContactsRead, moment_problem, parse_moment, read_activity_columns
 from connectors.files import read_contact_columns as read_contacts
 from scoring import (
-    DERIVED_CONTACT_FIELDS,
     ActivityFrame,
     ContactFrame,
     InputError,
@@ -58,15 +57,16 @@ class KnownOutcomes:
         self, fields: Collection[str] | None = None, *, leaving: Collection[str] = ()
     ) -> ContactFrame:
         """The contacts with the columns `fields` (None: all) but those of `leaving`."""
-        if isinstance(self.people, ContactFrame):
-            return ContactFrame(
+        if isinstance(self.people, ContactFrame):  # its address columns are made again
+            return ContactFrame.from_columns(
                 self.people.ids,
+                self.people.emails,
                 {
                     k: v
                     for k, v in self.people.columns.items()
-                    if k in DERIVED_CONTACT_FIELDS
-                    or ((fields is None or k in fields) and k not in leaving)
+                    if (fields is None or k in fields) and k not in leaving
                 },
+                normalized=True,
             )
         columns = self.people.attributes
         return ContactFrame.from_arrays(

@@ -64,10 +64,11 @@ def calibrate_command(
         int, typer.Option(min=0, max=100_000, help="Bootstrap resamples of the backtests.")
     ] = 200,
 ) -> None:
-    """Fit a rule file to known outcomes: integer points on the signals that separate
-    converted from other contacts, each rule with its lift and support; stage thresholds
-    and grade bands from the fitted scores; and the backtest of the result beside the
-    current rules' on contacts held out of the fit."""
+    """Fit a rule file to known outcomes (in files, or in the state store with
+    --from-store): integer points on the signals that separate converted from other
+    contacts, each rule with its lift and support; stage thresholds and grade bands from
+    the fitted scores; and the backtest of the result beside the current rules' on
+    contacts held out of the fit."""
     from sync.from_store import check_sources
 
     check_sources(from_store, contacts, activities, as_of_column, within_days)
