@@ -43,9 +43,10 @@ FALSE = frozenset({"0", "0.0", "false", "f", "no", "n"})
 
 @dataclass(frozen=True)
 class KnownOutcomes:
-    """Contacts read with every column, their outcomes, moments and activities."""
+    """Contacts with every column (read from a file, or a frame of the store's), their
+    outcomes, moments and activities."""
 
-    people: ContactsRead
+    people: ContactsRead | ContactFrame
     converted: npt.NDArray[np.bool_]
     moments: datetime | npt.NDArray[np.float64]
     shown: str
@@ -56,6 +57,17 @@ class KnownOutcomes:
         self, fields: Collection[str] | None = None, *, leaving: Collection[str] = ()
     ) -> ContactFrame:
         """The contacts with the columns `fields` (None: all) but those of `leaving`."""
+        if isinstance(self.people, ContactFrame):  # its address columns are made again
+            return ContactFrame.from_columns(
+                self.people.ids,
+                self.people.emails,
+                {
+                    k: v
+                    for k, v in self.people.columns.items()
+                    if (fields is None or k in fields) and k not in leaving
+                },
+                normalized=True,
+            )
         columns = self.people.attributes
         return ContactFrame.from_arrays(
             self.people.ids,
@@ -131,22 +143,60 @@ def backtest_files(
     known = read_known_outcomes(
         contacts, activities, outcome, as_of_column, as_of, ruleset.activity_fields()
     )
+    leaving = (outcome, as_of_column or outcome)
+    print_backtest(
+        ruleset, known, str(rules), Source(str(contacts), outcome, leaving),
+        hand_over=hand_over, resamples=resamples, seed=seed, as_json=as_json,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where known outcomes came from, as a backtest names them."""
+
+    name: str
+    """The contacts file, or the state store."""
+    outcome: str
+    """The outcome: a contact column of the file, or what the store tells (`won`)."""
+    leaving: tuple[str, ...] = ()
+    """Contact columns that are not signals: the outcome's, the moment's."""
+    column: bool = True
+    """Whether the outcome is a column of the file."""
+
+    @property
+    def named(self) -> str:
+        """The outcome as a message names it."""
+        return f"{'column' if self.column else 'outcome'} {self.outcome!r}"
+
+
+def print_backtest(
+    ruleset: RuleSet,
+    known: KnownOutcomes,
+    rules: str,
+    source: Source,
+    *,
+    hand_over: int | None,
+    resamples: int,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Score the known contacts, each as of its moment, and print their backtest."""
     frame = known.frame(set(ruleset.contact_fields()))
-    others = known.frame(leaving=(outcome, as_of_column or outcome))
+    others = known.frame(leaving=source.leaving)
     batch, kept = score_included(ruleset, frame, known.activities, known.moments)
     converted = known.converted[kept.rows]  # the excluded are left out of every measure
     if batch.excluded_ids:
         others = take_contacts(others, kept.rows)
-        err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
+        err.print(excluded_note(len(batch.excluded_ids), source.name), highlight=False)
     try:
         report = backtest_of(batch, converted, hand_over=hand_over, resamples=resamples, seed=seed)
     except InputError as exc:  # every contact one way
-        fail(f"{contacts}: column {outcome!r}: {exc}")
+        fail(f"{source.name}: {source.named}: {exc}")
     report.leaks.extend(leaks(others.columns, converted))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
         return
-    for line in backtest_lines(report, str(rules), known.shown):
+    for line in backtest_lines(report, rules, known.shown):
         typer.echo(line)
 
 

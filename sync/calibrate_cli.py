@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from sync.backtest_cli import AS_OF_HELP, FROM_STORE_HELP, OUTCOME_HELP, WITHIN_DAYS_HELP
+
 
 def calibrate_command(
     rules: Annotated[
@@ -18,18 +20,16 @@ def calibrate_command(
             help="Current rule file: its dimensions, stages, grades, BANT and filters are kept.",
         ),
     ],
+    outcome: Annotated[str, typer.Option(help=OUTCOME_HELP)],
     contacts: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--contacts",
             "-c",
             help="Contacts with their outcome: .csv, .jsonl or .parquet with an `id` column; "
             "every other column is a candidate signal.",
         ),
-    ],
-    outcome: Annotated[
-        str, typer.Option(help="Contact column of outcomes: 1/true/yes converted, 0/false/no not.")
-    ],
+    ] = None,
     activities: Annotated[
         Path | None, typer.Option("--activities", "-a", help="Activities (optional).")
     ] = None,
@@ -40,9 +40,9 @@ def calibrate_command(
             "and the folds and held-out part ordered in time."
         ),
     ] = None,
-    as_of: Annotated[
-        str | None, typer.Option(help="Score everyone as of this ISO-8601 moment (default: now).")
-    ] = None,
+    as_of: Annotated[str | None, typer.Option(help=AS_OF_HELP)] = None,
+    from_store: Annotated[bool, typer.Option("--from-store", help=FROM_STORE_HELP)] = False,
+    within_days: Annotated[int | None, typer.Option(min=1, max=3650, help=WITHIN_DAYS_HELP)] = None,
     max_rules: Annotated[
         int, typer.Option(min=1, max=200, help="Most rules the fitted file may have.")
     ] = 30,
@@ -64,12 +64,25 @@ def calibrate_command(
         int, typer.Option(min=0, max=100_000, help="Bootstrap resamples of the backtests.")
     ] = 200,
 ) -> None:
-    """Fit a rule file to known outcomes: integer points on the signals that separate
-    converted from other contacts, each rule with its lift and support; stage thresholds
-    and grade bands from the fitted scores; and the backtest of the result beside the
-    current rules' on contacts held out of the fit."""
+    """Fit a rule file to known outcomes (in files, or in the state store with
+    --from-store): integer points on the signals that separate converted from other
+    contacts, each rule with its lift and support; stage thresholds and grade bands from
+    the fitted scores; and the backtest of the result beside the current rules' on
+    contacts held out of the fit."""
+    from sync.from_store import check_sources
+
+    check_sources(from_store, contacts, activities, as_of_column, within_days)
+    if from_store:
+        from sync.from_store import calibrate_store
+
+        calibrate_store(
+            rules, outcome, as_of, within_days, max_rules=max_rules, out=out, seed=seed,
+            hand_over=hand_over, resamples=resamples,
+        )  # fmt: skip
+        return
     from sync.calibrate_command import calibrate_files
 
+    assert contacts is not None
     calibrate_files(
         rules,
         contacts,

@@ -21,6 +21,7 @@ from scoring import (
     InputError,
     MissingExtra,
     RuleFileError,
+    RuleSet,
     backtest_of,
     calibrate_rules,
     fitted_text,
@@ -30,7 +31,7 @@ from scoring import (
     take_activities,
     take_contacts,
 )
-from sync.backtest_command import KnownOutcomes, fixed_rfm_only, read_known_outcomes
+from sync.backtest_command import KnownOutcomes, Source, fixed_rfm_only, read_known_outcomes
 from sync.backtest_report import backtest_lines, comparison_lines
 from sync.console import err, fail, rules_from
 from sync.score_command import excluded_note
@@ -53,17 +54,44 @@ def calibrate_files(
     resamples: int,
 ) -> None:
     """Fit, write `out`, and print the held-out backtests of both files."""
+    current = current_rules(rules, out)
+    known = read_known_outcomes(
+        contacts, activities, outcome, as_of_column, as_of, current.activity_fields()
+    )
+    calibrate_known(
+        rules, current, known, Source(str(contacts), outcome, (outcome, as_of_column or outcome)),
+        as_of_column, max_rules=max_rules, out=out, seed=seed, hand_over=hand_over,
+        resamples=resamples,
+    )  # fmt: skip
+
+
+def current_rules(rules: Path, out: Path) -> RuleSet:
+    """The current rule file, read, and checked against `--out`."""
     if out.resolve() == rules.resolve():
         fail(f"--out {out}: that is the --rules file; write the fitted rules to another file")
     current = rules_from(rules)
     fixed_rfm_only(current, rules)
-    known = read_known_outcomes(
-        contacts, activities, outcome, as_of_column, as_of, current.activity_fields()
-    )
-    frame = known.frame(leaving=(outcome, as_of_column or outcome))
+    return current
+
+
+def calibrate_known(
+    rules: Path,
+    current: RuleSet,
+    known: KnownOutcomes,
+    source: Source,
+    as_of_column: str | None,
+    *,
+    max_rules: int,
+    out: Path,
+    seed: int,
+    hand_over: int | None,
+    resamples: int,
+) -> None:
+    """Fit to the known outcomes, write `out`, and print the held-out backtests."""
+    frame = known.frame(leaving=source.leaving)
     kept = included(current, frame, known.activities)
     if kept.excluded_ids:  # the excluded take no part in the fit or the backtests
-        err.print(excluded_note(len(kept.excluded_ids), str(contacts)), highlight=False)
+        err.print(excluded_note(len(kept.excluded_ids), source.name), highlight=False)
         moments = _moments(known, kept.rows)
         converted = known.converted[kept.rows]
         known = replace(known, converted=converted, moments=moments, activities=kept.activities)
@@ -85,11 +113,11 @@ def calibrate_files(
     except MissingExtra as exc:
         fail(str(exc))
     except InputError as exc:
-        fail(f"{contacts}: {exc}")
+        fail(f"{source.name}: {exc}")
     handed = None if hand_over is None else max(1, round(hand_over * len(fitting) / n))
     about = [
-        f"Calibrated by `leadscore calibrate` from {rules.name} on {contacts.name}",
-        f"({len(fitting):,} contacts, {which[0]}; outcome {outcome!r}, "
+        f"Calibrated by `leadscore calibrate` from {rules.name} on {Path(source.name).name}",
+        f"({len(fitting):,} contacts, {which[0]}; outcome {source.outcome!r}, "
         f"{int(known.converted[fitting].sum()):,} converted), seed {seed}.",
     ]
     text = fitted_text(current, fit, about, handed)
