@@ -1,0 +1,209 @@
+"""Accounts on whole columns: each contact's account key, its own engagement and counts,
+the roll-ups over a population's accounts, and the account fields the rules read.
+
+A contact's account is the first of the `accounts.key` fields it has (`field:value`,
+text trimmed and case-folded; an `email_domain` that is free-mail names none). Its
+engagement is its number of usable activities (up to its moment, machine clicks set
+aside) of the engagement types within the window; each count likewise. An account's
+roll-up, over the people of a population: how many there are, how many have engagement,
+their engagement summed and its maximum, and each count summed.
+
+The engine never rolls up over its batch: the caller passes the roll-ups
+(`AccountRollups`, from `population_rollups` over the scored population), so a batch of
+one scores as a batch of many. A contact whose account the roll-ups lack (new since they
+were computed) is its account's only person. `account_<count>` is the count of the
+account's other people: the account's sum less the contact's own (at least 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.account_rules import Accounts
+from scoring.errors import InputError
+from scoring.frames import (
+    ActivityFrame,
+    CategoricalColumn,
+    Column,
+    ContactFrame,
+    FloatArray,
+    NumericColumn,
+    format_number,
+)
+from scoring.interests import Grouped
+from scoring.records import ActivityType
+
+if TYPE_CHECKING:
+    from scoring.rules import RuleSet
+
+_DAY = 86_400.0
+ObjectArray = npt.NDArray[np.object_]
+HEAD = ("people", "engaged", "engagement", "engagement_max")
+"""The roll-up's values before the counts, in order."""
+
+
+@dataclass(frozen=True)
+class AccountRollups:
+    """Per account key its values: `HEAD` then each count of `names`, in order."""
+
+    names: tuple[str, ...] = ()
+    accounts: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "names": list(self.names),
+            "accounts": {k: list(v) for k, v in self.accounts.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AccountRollups:
+        accounts = {str(k): tuple(float(x) for x in v) for k, v in data["accounts"].items()}
+        return cls(tuple(data["names"]), accounts)
+
+    def changed(self, other: AccountRollups | None) -> set[str]:
+        """The accounts whose values differ from `other`'s (all, when it counted others)."""
+        if other is None or other.names != self.names:
+            return set(self.accounts) | set(other.accounts if other else ())
+        keys = set(self.accounts) | set(other.accounts)
+        return {k for k in keys if self.accounts.get(k) != other.accounts.get(k)}
+
+
+def account_keys(spec: Accounts, contacts: ContactFrame) -> ObjectArray:
+    """Each contact's account key, None where none of the key fields names one."""
+    size = len(contacts)
+    keys = np.full(size, None, dtype=object)
+    free = contacts.column("email_free")
+    for name in spec.key:
+        column = contacts.column(name)
+        if column is None:
+            continue
+        texts, present = _texts(column)
+        if name == "email_domain" and isinstance(free, CategoricalColumn):
+            present &= free.codes != 1  # a free-mail domain names no account
+        take = present & (keys == None)  # noqa: E711 (numpy compares element-wise)
+        keys[take] = [f"{name}:{t}" for t in texts[take]]
+    return keys
+
+
+def _texts(column: Column) -> tuple[ObjectArray, npt.NDArray[np.bool_]]:
+    """A column's values as trimmed, case-folded text, and where one is present."""
+    if isinstance(column, NumericColumn):
+        present = np.isfinite(column.values)
+        out = np.full(len(column.values), "", dtype=object)
+        out[present] = [format_number(float(v)) for v in column.values[present]]
+        return out, present
+    categories = np.array([str(c).strip().casefold() for c in column.categories] + [""], object)
+    codes = column.codes
+    texts = categories[np.where(codes >= 0, codes, len(categories) - 1)]
+    return texts, (codes >= 0) & (texts != "")
+
+
+@dataclass(frozen=True, eq=False)
+class Own:
+    """Per contact its engagement and each count (columns in `Accounts.counts` order)."""
+
+    engagement: FloatArray
+    counts: FloatArray
+
+
+def own_counts(spec: Accounts, size: int, group: Callable[[list[ActivityType]], Grouped]) -> Own:
+    """The engagement and counts of `size` contacts from the usable activities `group`
+    gives by type."""
+
+    def counted(types: list[ActivityType], window: float | None) -> FloatArray:
+        found = group(types)
+        who = found.who if window is None else found.who[found.ages <= window * _DAY]
+        return np.bincount(who, minlength=size).astype(np.float64)
+
+    engagement = counted(spec.engagement.activity, spec.engagement.window_days)
+    counts = np.zeros((size, len(spec.counts)), dtype=np.float64)
+    for index, count in enumerate(spec.counts.values()):
+        counts[:, index] = counted(count.activity, count.window_days)
+    return Own(engagement, counts)
+
+
+def rollups_of(spec: Accounts, keys: ObjectArray, own: Own) -> AccountRollups:
+    """The roll-up of each account of `keys` over its contacts."""
+    present = np.flatnonzero(keys != None)  # noqa: E711
+    names, rows = np.unique(keys[present].astype(str), return_inverse=True)
+    size = len(names)
+    engagement = own.engagement[present]
+    columns = [
+        np.bincount(rows, minlength=size).astype(np.float64),
+        np.bincount(rows, weights=(engagement > 0).astype(np.float64), minlength=size),
+        np.bincount(rows, weights=engagement, minlength=size).astype(np.float64),
+    ]
+    most = np.zeros(size)
+    np.maximum.at(most, rows, engagement)
+    columns.append(most)
+    for index in range(own.counts.shape[1]):
+        columns.append(np.bincount(rows, weights=own.counts[present, index], minlength=size))
+    table = np.column_stack(columns) if size else np.zeros((0, len(columns)))
+    accounts = {str(k): tuple(float(v) for v in row) for k, row in zip(names, table, strict=True)}
+    return AccountRollups(tuple(spec.counts), accounts)
+
+
+def population_rollups(
+    rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, moment: float
+) -> AccountRollups | None:
+    """The roll-ups of the population of `contacts`, as of `moment` (None without an
+    `accounts` block)."""
+    from scoring.engine import activity_groups  # the engine imports this module
+
+    spec = rules.accounts
+    if spec is None:
+        return None
+    group = activity_groups(rules, contacts, activities, moment)
+    return rollups_of(spec, account_keys(spec, contacts), own_counts(spec, len(contacts), group))
+
+
+def account_fields(
+    spec: Accounts, keys: ObjectArray, own: Own, rollups: AccountRollups | None
+) -> dict[str, Column]:
+    """The account fields of the contacts of `keys` (missing where no account)."""
+    if rollups is None:
+        raise InputError(
+            "accounts: the roll-ups are the population's; compute them over it "
+            "(scoring.accounts.population_rollups) and pass them in"
+        )
+    if rollups.names != tuple(spec.counts):
+        raise InputError("accounts: the roll-ups count other activities than the rules name")
+    size, width = len(keys), len(HEAD) + len(spec.counts)
+    values = np.full((size, width), np.nan)
+    lone = np.column_stack(
+        [np.ones(size), (own.engagement > 0).astype(np.float64), own.engagement, own.engagement]
+        + [own.counts[:, i] for i in range(own.counts.shape[1])]
+    )
+    for row, key in enumerate(keys.tolist()):
+        if key is not None:
+            kept = rollups.accounts.get(key)
+            values[row] = lone[row] if kept is None else kept
+    out: dict[str, Column] = {
+        f"account_{name}": NumericColumn(values[:, i])
+        for i, name in enumerate(("people", "engaged_people", "engagement", "engagement_max"))
+    }
+    for index, name in enumerate(spec.counts):
+        others = values[:, len(HEAD) + index] - own.counts[:, index]
+        out[f"account_{name}"] = NumericColumn(np.maximum(others, 0.0))  # NaN stays
+    present = keys != None  # noqa: E711
+    texts = np.unique(keys[present].astype(str)) if present.any() else np.zeros(0, str)
+    codes = np.full(size, -1, dtype=np.int32)
+    codes[present] = np.searchsorted(texts, keys[present].astype(str))
+    out["account"] = CategoricalColumn(codes, texts.astype(object))
+    return out
+
+
+def account_columns(
+    spec: Accounts,
+    contacts: ContactFrame,
+    group: Callable[[list[ActivityType]], Grouped],
+    rollups: AccountRollups | None,
+) -> dict[str, Column]:
+    """The account fields of `contacts`, their usable activities by type from `group`."""
+    own = own_counts(spec, len(contacts), group)
+    return account_fields(spec, account_keys(spec, contacts), own, rollups)
