@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-    from scoring.accounts import AccountRollups, population_rollups
+    from scoring.accounts import AccountRollups, account_keys, population_rollups
     from scoring.backtest import Backtest, RocCurve, backtest_of, roc_of, whole_scores
     from scoring.calibrate import Calibration, MissingExtra, calibrate_rules
     from scoring.due import due_in, reasons_key
@@ -72,7 +72,7 @@ _HOMES = {
         ("INTEREST_SCORE", "TOP_INTEREST", "Interests", "topic_column"), "scoring.interest_rules"
     ),
     "InterestScores": "scoring.interests",
-    **dict.fromkeys(("AccountRollups", "population_rollups"), "scoring.accounts"),
+    **dict.fromkeys(("AccountRollups", "account_keys", "population_rollups"), "scoring.accounts"),
     **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
     **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
     **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
@@ -179,6 +179,7 @@ __all__ = [
     "ScoreBatch",
     "ScoringError",
     "VelocityBuckets",
+    "account_keys",
     "backtest_of",
     "bounds_of",
     "cached_data",

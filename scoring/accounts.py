@@ -33,6 +33,7 @@ from scoring.frames import (
     ContactFrame,
     FloatArray,
     NumericColumn,
+    ObjectArray,
     format_number,
 )
 from scoring.interests import Grouped
@@ -42,14 +43,13 @@ if TYPE_CHECKING:
     from scoring.rules import RuleSet
 
 _DAY = 86_400.0
-ObjectArray = npt.NDArray[np.object_]
-HEAD = ("people", "engaged", "engagement", "engagement_max")
+ROLLUP_HEAD = ("people", "engaged", "engagement", "engagement_max")
 """The roll-up's values before the counts, in order."""
 
 
 @dataclass(frozen=True)
 class AccountRollups:
-    """Per account key its values: `HEAD` then each count of `names`, in order."""
+    """Per account key its values: `ROLLUP_HEAD` then each count of `names`, in order."""
 
     names: tuple[str, ...] = ()
     accounts: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
@@ -173,7 +173,7 @@ def account_fields(
         )
     if rollups.names != tuple(spec.counts):
         raise InputError("accounts: the roll-ups count other activities than the rules name")
-    size, width = len(keys), len(HEAD) + len(spec.counts)
+    size, width = len(keys), len(ROLLUP_HEAD) + len(spec.counts)
     values = np.full((size, width), np.nan)
     lone = np.column_stack(
         [np.ones(size), (own.engagement > 0).astype(np.float64), own.engagement, own.engagement]
@@ -188,7 +188,7 @@ def account_fields(
         for i, name in enumerate(("people", "engaged_people", "engagement", "engagement_max"))
     }
     for index, name in enumerate(spec.counts):
-        others = values[:, len(HEAD) + index] - own.counts[:, index]
+        others = values[:, len(ROLLUP_HEAD) + index] - own.counts[:, index]
         out[f"account_{name}"] = NumericColumn(np.maximum(others, 0.0))  # NaN stays
     present = keys != None  # noqa: E711
     texts = np.unique(keys[present].astype(str)) if present.any() else np.zeros(0, str)

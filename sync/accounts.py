@@ -16,8 +16,7 @@ import json
 
 from sqlalchemy.engine import Connection
 
-from scoring import AccountRollups, RuleSet, included, population_rollups
-from scoring.accounts import account_keys
+from scoring import AccountRollups, RuleSet, account_keys, included, population_rollups
 from sync.dues import mark_due, meta_value, set_meta
 from sync.store import StateStore
 
@@ -31,7 +30,7 @@ def _measured(rules: RuleSet) -> str:
     return rules.accounts.model_dump_json()
 
 
-def population(
+def store_rollups(
     store: StateStore, rules: RuleSet, moment: float
 ) -> tuple[AccountRollups, dict[str, list[int]]] | None:
     """The roll-ups over every person in the store the rules do not exclude, their
@@ -70,7 +69,7 @@ def refresh(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups 
     """The population's roll-ups as of `moment`, kept in the store, with the people of
     every account whose roll-up moved since the kept ones marked due; None without an
     `accounts` block."""
-    found = population(store, rules, moment)
+    found = store_rollups(store, rules, moment)
     if found is None:
         return None
     rolled, members = found
@@ -91,5 +90,5 @@ def rollups_for(store: StateStore, rules: RuleSet, moment: float) -> AccountRoll
         kept = kept_rollups(connection, rules)
     if kept is not None:
         return kept
-    found = population(store, rules, moment)
+    found = store_rollups(store, rules, moment)
     return None if found is None else found[0]

@@ -185,3 +185,48 @@ def test_rollups_round_trip_and_say_which_accounts_changed() -> None:
     assert moved.changed(before) == {"a", "b", "c"}
     assert moved.changed(AccountRollups(("e",))) == {"a", "c"}
     assert moved.changed(None) == {"a", "c"}
+
+
+def test_the_worked_example_scores_as_docs_rules_says() -> None:
+    from pathlib import Path
+
+    from scoring import load_rules
+
+    ruleset = load_rules(Path(__file__).parents[2] / "examples" / "accounts.yaml")
+    contacts = [
+        person("ann", "ann@acme.io"),
+        person("bob", "bob@acme.io"),
+        person("cy", "cy@acme.io"),
+        person("dee", "dee@gmail.com"),
+        person("eve", "eve@beta.com"),
+    ]
+    acts = [
+        act("demo_request", 3, "ann"),
+        act("page_view", 5, "bob", url="https://acme.example/pricing"),
+        act("page_view", 40, "cy", url="https://acme.example/blog"),
+        act("demo_request", 2, "dee"),
+        act("page_view", 1, "eve", url="https://acme.example/pricing"),
+    ]
+    rolled = _rollups(ruleset, contacts, acts)
+    assert rolled.accounts["email_domain:acme.io"] == (3.0, 3.0, 3.0, 1.0, 1.0)
+    batch = score(ruleset, *_frames(contacts, acts), NOW, accounts=rolled)
+    rows = [batch.row(i) for i in range(len(batch))]
+    assert [r["score"] for r in rows] == [70.0, 70.0, 60.0, 40.0, 20.0]
+    assert [r["stage"] for r in rows][:3] == ["Buying committee"] * 3
+    assert rows[3]["stage"] == rows[4]["stage"] == "Prospect"
+    assert rows[1]["reasons"].startswith("+30 someone else at the account asked for a demo")
+
+
+def test_the_accounts_blocks_of_the_rule_reference_validate() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "rules.md").read_text("utf-8")
+    section = text.split("## Accounts\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [part.split("```", 1)[0] for part in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 2
+    for block in blocks:
+        head = "dimensions: {fit: {}, activity: {}, account: {}}\n"
+        needed = "" if "rules:" in block else "rules: [{id: v, activity: page_view, points: 1}]\n"
+        ruleset = rules(head + needed + block)
+        assert ruleset.accounts is not None
+        assert ruleset.accounts.key == ["account_id", "email_domain"]
