@@ -34,6 +34,7 @@ from scoring.frames import (
     FloatArray,
     NumericColumn,
     ObjectArray,
+    factorize,
     format_number,
 )
 from scoring.interests import Grouped
@@ -73,34 +74,47 @@ class AccountRollups:
         return {k for k in keys if self.accounts.get(k) != other.accounts.get(k)}
 
 
-def account_keys(spec: Accounts, contacts: ContactFrame) -> ObjectArray:
-    """Each contact's account key, None where none of the key fields names one."""
+def account_keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
+    """Each contact's account key (code -1: none of the key fields names one), worked out
+    once per distinct value of each key field, not per contact."""
     size = len(contacts)
-    keys = np.full(size, None, dtype=object)
+    codes = np.full(size, -1, dtype=np.int64)
+    texts: list[ObjectArray] = []
+    offset = 0
     free = contacts.column("email_free")
     for name in spec.key:
         column = contacts.column(name)
         if column is None:
             continue
-        texts, present = _texts(column)
+        values, rows = _texts(column)
+        present = rows >= 0
         if name == "email_domain" and isinstance(free, CategoricalColumn):
             present &= free.codes != 1  # a free-mail domain names no account
-        take = present & (keys == None)  # noqa: E711 (numpy compares element-wise)
-        keys[take] = [f"{name}:{t}" for t in texts[take]]
-    return keys
+        take = present & (codes < 0)
+        codes[take] = rows[take] + offset
+        texts.append(np.array([f"{name}:{v}" for v in values.tolist()], dtype=object))
+        offset += len(values)
+    every = np.concatenate(texts) if texts else np.zeros(0, dtype=object)
+    distinct = factorize(every.tolist())  # by a dict: no sort of the texts
+    out = np.full(size, -1, dtype=np.int32)
+    out[codes >= 0] = distinct.codes[codes[codes >= 0]]
+    return CategoricalColumn(out, distinct.categories)
 
 
-def _texts(column: Column) -> tuple[ObjectArray, npt.NDArray[np.bool_]]:
-    """A column's values as trimmed, case-folded text, and where one is present."""
+def _texts(column: Column) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
+    """A column's distinct values as trimmed, case-folded text, and each row's (-1: none)."""
     if isinstance(column, NumericColumn):
         present = np.isfinite(column.values)
-        out = np.full(len(column.values), "", dtype=object)
-        out[present] = [format_number(float(v)) for v in column.values[present]]
-        return out, present
-    categories = np.array([str(c).strip().casefold() for c in column.categories] + [""], object)
-    codes = column.codes
-    texts = categories[np.where(codes >= 0, codes, len(categories) - 1)]
-    return texts, (codes >= 0) & (texts != "")
+        numbers, rows = np.unique(column.values[present], return_inverse=True)
+        codes = np.full(len(column.values), -1, dtype=np.int64)
+        codes[present] = rows.reshape(-1)
+        return np.array([format_number(float(v)) for v in numbers], dtype=object), codes
+    raw = column.categories.tolist()
+    # folded text (an address's domain) needs no case-folding, and carries no blanks
+    values = raw if column.folded else [str(c).strip().casefold() for c in raw]
+    distinct = factorize([v or None for v in values])  # blank text: no value
+    codes = np.append(distinct.codes, -1).astype(np.int64)
+    return distinct.categories, codes[np.where(column.codes >= 0, column.codes, -1)]
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,10 +141,10 @@ def own_counts(spec: Accounts, size: int, group: Callable[[list[ActivityType]], 
     return Own(engagement, counts)
 
 
-def rollups_of(spec: Accounts, keys: ObjectArray, own: Own) -> AccountRollups:
+def rollups_of(spec: Accounts, keys: CategoricalColumn, own: Own) -> AccountRollups:
     """The roll-up of each account of `keys` over its contacts."""
-    present = np.flatnonzero(keys != None)  # noqa: E711
-    names, rows = np.unique(keys[present].astype(str), return_inverse=True)
+    present = np.flatnonzero(keys.codes >= 0)
+    names, rows = keys.categories, keys.codes[present]
     size = len(names)
     engagement = own.engagement[present]
     columns = [
@@ -144,7 +158,11 @@ def rollups_of(spec: Accounts, keys: ObjectArray, own: Own) -> AccountRollups:
     for index in range(own.counts.shape[1]):
         columns.append(np.bincount(rows, weights=own.counts[present, index], minlength=size))
     table = np.column_stack(columns) if size else np.zeros((0, len(columns)))
-    accounts = {str(k): tuple(float(v) for v in row) for k, row in zip(names, table, strict=True)}
+    accounts = {
+        str(k): tuple(float(v) for v in row)
+        for k, row in zip(names, table, strict=True)
+        if row[0] > 0  # a key of the fields no contact holds (a value of another field)
+    }
     return AccountRollups(tuple(spec.counts), accounts)
 
 
@@ -163,7 +181,7 @@ def population_rollups(
 
 
 def account_fields(
-    spec: Accounts, keys: ObjectArray, own: Own, rollups: AccountRollups | None
+    spec: Accounts, keys: CategoricalColumn, own: Own, rollups: AccountRollups | None
 ) -> dict[str, Column]:
     """The account fields of the contacts of `keys` (missing where no account)."""
     if rollups is None:
@@ -173,16 +191,20 @@ def account_fields(
         )
     if rollups.names != tuple(spec.counts):
         raise InputError("accounts: the roll-ups count other activities than the rules name")
-    size, width = len(keys), len(ROLLUP_HEAD) + len(spec.counts)
+    size, width = len(keys.codes), len(ROLLUP_HEAD) + len(spec.counts)
     values = np.full((size, width), np.nan)
     lone = np.column_stack(
         [np.ones(size), (own.engagement > 0).astype(np.float64), own.engagement, own.engagement]
         + [own.counts[:, i] for i in range(own.counts.shape[1])]
     )
-    for row, key in enumerate(keys.tolist()):
-        if key is not None:
-            kept = rollups.accounts.get(key)
-            values[row] = lone[row] if kept is None else kept
+    present = np.flatnonzero(keys.codes >= 0)
+    distinct, rows = keys.categories, keys.codes[present]
+    missing = (np.nan,) * width
+    table = np.array([rollups.accounts.get(k, missing) for k in distinct.tolist()], np.float64)
+    found = table.reshape(len(distinct), width)[rows]  # once per account, not per contact
+    unknown = np.isnan(found[:, 0])
+    found[unknown] = lone[present[unknown]]
+    values[present] = found
     out: dict[str, Column] = {
         f"account_{name}": NumericColumn(values[:, i])
         for i, name in enumerate(("people", "engaged_people", "engagement", "engagement_max"))
@@ -190,11 +212,7 @@ def account_fields(
     for index, name in enumerate(spec.counts):
         others = values[:, len(ROLLUP_HEAD) + index] - own.counts[:, index]
         out[f"account_{name}"] = NumericColumn(np.maximum(others, 0.0))  # NaN stays
-    present = keys != None  # noqa: E711
-    texts = np.unique(keys[present].astype(str)) if present.any() else np.zeros(0, str)
-    codes = np.full(size, -1, dtype=np.int32)
-    codes[present] = np.searchsorted(texts, keys[present].astype(str))
-    out["account"] = CategoricalColumn(codes, texts.astype(object))
+    out["account"] = keys
     return out
 
 

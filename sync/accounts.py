@@ -46,9 +46,9 @@ def store_rollups(
     assert rolled is not None
     members: dict[str, list[int]] = {}
     keys = account_keys(spec, kept.contacts)
-    for person, key in zip(kept.contacts.ids.tolist(), keys.tolist(), strict=True):
-        if key is not None:
-            members.setdefault(key, []).append(int(person))
+    for person, code in zip(kept.contacts.ids.tolist(), keys.codes.tolist(), strict=True):
+        if code >= 0:
+            members.setdefault(str(keys.categories[code]), []).append(int(person))
     return rolled, members
 
 

@@ -63,7 +63,7 @@ def _loop(contacts: list[Contact], acts: list[Activity]) -> dict[str, tuple[floa
     for c in contacts:
         account = c.attributes.get("account_id")
         domain = (c.email or "").rpartition("@")[2]
-        if account is not None:
+        if account is not None and str(account).strip():
             key_of[c.id] = f"account_id:{str(account).strip().casefold()}"
         elif domain and domain not in FREE:
             key_of[c.id] = f"email_domain:{domain}"
@@ -92,7 +92,7 @@ def _loop(contacts: list[Contact], acts: list[Activity]) -> dict[str, tuple[floa
 
 TYPES = ["page_view", "form_submission", "demo_request", "email_sent", "purchase"]
 people_st = st.lists(
-    st.tuples(st.sampled_from(DOMAINS), st.none() | st.sampled_from(["A1", " a1 ", "B2"])),
+    st.tuples(st.sampled_from(DOMAINS), st.none() | st.sampled_from(["A1", " a1 ", "B2", "  "])),
     min_size=1,
     max_size=12,
 )

@@ -83,7 +83,8 @@ def test_an_account_that_moved_has_its_people_rescored(
     people = store.load_people()
     frame, _ = people.frames(rules.contact_fields(), [])
     assert rules.accounts is not None
-    keys = account_keys(rules.accounts, frame).tolist()
+    found = account_keys(rules.accounts, frame)
+    keys = [None if c < 0 else str(found.categories[c]) for c in found.codes.tolist()]
     sizes = {k: keys.count(k) for k in set(keys) if k is not None}
     key = max(sizes, key=sizes.__getitem__)
     members = [int(i) for i, k in zip(frame.ids.tolist(), keys, strict=True) if k == key]
