@@ -101,3 +101,22 @@ def test_an_account_that_moved_has_its_people_rescored(
     with store.engine.connect() as connection:
         kept = kept_rollups(connection, rules)
     assert kept is not None and kept.accounts[key][0] == len(members)
+
+
+def test_a_salesforce_contact_belongs_to_its_account(store: StateStore) -> None:
+    from sandbox.salesforce import SalesforceSandbox
+    from sandbox.world.generate import generate_world
+    from tests.sync.test_sync_salesforce import make_sync as salesforce_sync
+
+    base = load_rules(RULES)
+    ruleset = base.model_copy(update={"accounts": Accounts()})
+    with SalesforceSandbox(generate_world(60, seed=3)) as org:
+        salesforce_sync(org, ruleset, store).run(SyncOptions(full=True))
+        with org.org_lock:
+            table = org.org.table("Contact")
+            ids = {str(table.value(row, "AccountId")).casefold() for row in range(len(table))}
+    with store.engine.connect() as connection:
+        kept = kept_rollups(connection, ruleset)
+    assert kept is not None
+    by_crm = {k.split(":", 1)[1] for k in kept.accounts if k.startswith("account_id:")}
+    assert by_crm and by_crm <= ids  # each Contact's Account, as the org holds it
