@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from scoring.accounts import AccountRollups, account_keys, population_rollups
     from scoring.backtest import Backtest, RocCurve, backtest_of, roc_of, whole_scores
     from scoring.calibrate import Calibration, MissingExtra, calibrate_rules
     from scoring.due import due_in, reasons_key
@@ -71,6 +72,7 @@ _HOMES = {
         ("INTEREST_SCORE", "TOP_INTEREST", "Interests", "topic_column"), "scoring.interest_rules"
     ),
     "InterestScores": "scoring.interests",
+    **dict.fromkeys(("AccountRollups", "account_keys", "population_rollups"), "scoring.accounts"),
     **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
     **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
     **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
@@ -150,6 +152,7 @@ __all__ = [
     "TOP_INTEREST",
     "TYPE_CODES",
     "VELOCITY_BUCKETS",
+    "AccountRollups",
     "Activity",
     "ActivityFrame",
     "ActivityType",
@@ -176,6 +179,7 @@ __all__ = [
     "ScoreBatch",
     "ScoringError",
     "VelocityBuckets",
+    "account_keys",
     "address_problem",
     "backtest_of",
     "bounds_of",
@@ -198,6 +202,7 @@ __all__ = [
     "parse_number",
     "parse_rules",
     "population_bounds",
+    "population_rollups",
     "reasons_key",
     "roc_of",
     "score",

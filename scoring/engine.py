@@ -11,7 +11,7 @@ explanation sums to the score.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from scoring.accounts import AccountRollups, account_columns
+from scoring.condition_keys import conditions_key, where_key
 from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
 from scoring.evaluate import column_lookup, evaluate
@@ -56,6 +58,7 @@ def score(
     reached: Sequence[str | None] | None = None,
     past: PastScores | None = None,
     rfm: RfmBounds | None = None,
+    accounts: AccountRollups | None = None,
 ) -> ScoreBatch:
     """Score every contact of the frame as of the given moment.
 
@@ -75,6 +78,8 @@ def score(
 
     `rfm`: the quintile bounds of the population (`scoring.rfm`), needed when the rules
     score an RFM measure by quintiles; the population is the caller's to measure.
+    `accounts`: the roll-ups of the population's accounts (`scoring.accounts`), needed
+    when the rules have an `accounts` block.
     """
     if reached is not None and len(reached) != len(contacts):
         raise InputError(
@@ -92,7 +97,7 @@ def score(
             )
         if not np.isfinite(moment).all():
             raise InputError("as_of: every contact's moment must be a finite time")
-    return _Run(rules, contacts, activities, moment, reached, past, rfm).result()
+    return _Run(rules, contacts, activities, moment, reached, past, rfm, accounts).result()
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,7 @@ class _Run:
     reached: Sequence[str | None] | None = None
     past: PastScores | None = None
     rfm_bounds: RfmBounds | None = None
+    account_rollups: AccountRollups | None = None
     _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
     _masks: dict[str, BoolArray] = field(default_factory=dict)
     _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
@@ -181,7 +187,7 @@ class _Run:
 
     def contact_mask(self, conditions: Conditions) -> BoolArray:
         # by value: rules that repeat a condition (a variant of a rule) share its mask
-        key = _conditions_key(conditions)
+        key = conditions_key(conditions)
         found = self._masks.get(key)
         if found is None:
             found = self._masks[key] = evaluate(conditions, self.column, self.n)
@@ -190,7 +196,7 @@ class _Run:
     def activity_mask(self, conditions: Conditions, types: list[ActivityType]) -> BoolArray:
         """Which of the usable activities of some types meet the conditions: kept while
         a later rule repeats them (`_where_uses`), evaluated once for all of those."""
-        key = _where_key(conditions, types)
+        key = where_key(conditions, types)
         found = self._where.pop(key, None)
         if found is None:
             rows = self.group(types).rows
@@ -209,10 +215,22 @@ class _Run:
         rows = self.group(spec.activity).rows
         return rfm_scores(spec, self.activities, rows, self.n, self.rfm_bounds, self.as_of)
 
+    @cached_property
+    def accounts(self) -> dict[str, Column]:
+        """The account fields (`scoring.accounts`): their roll-ups, the contact's own."""
+        spec = self.rules.accounts
+        return (
+            {}
+            if spec is None
+            else account_columns(spec, self.contacts, self.group, self.account_rollups)
+        )
+
     def column(self, name: str) -> Column | None:
-        """A contact field, RFM's own (`rfm_r`, `rfm_segment`, ...) among them."""
+        """A contact field, RFM's and accounts' own (`rfm_r`, `account_people`, ...) among them."""
         if name in RFM_FIELDS and self.rfm is not None:
             return self.rfm.fields[name]
+        if name.startswith("account") and name in self.accounts:
+            return self.accounts[name]
         return self.contacts.column(name)
 
     # -- rules ----------------------------------------------------------------------------
@@ -416,7 +434,7 @@ class _Run:
         raw = np.zeros((self.n, len(dims)), dtype=np.float64, order="F")
         disqualified = np.zeros(self.n, dtype=bool)
         self._where_uses.update(
-            _where_key(rule.where, rule.types) for rule in rules.rules if rule.types and rule.where
+            where_key(rule.where, rule.types) for rule in rules.rules if rule.types and rule.where
         )
         hits = []
         for rule in rules.rules:
@@ -460,31 +478,6 @@ class _Run:
         )
 
 
-def _where_key(
-    conditions: Conditions, types: list[ActivityType]
-) -> tuple[str, frozenset[ActivityType]]:
-    """Conditions on activities of some types, by value (rules may repeat them)."""
-    return _conditions_key(conditions), frozenset(types)
-
-
-_KEYS: dict[int, tuple[Conditions, str]] = {}
-"""Conditions of loaded rules -> their key, kept with them so an id reused is told apart:
-a trigger scores one person, and writing out every rule's conditions on each score
-was a sixth of its time."""
-KEYS_KEPT = 4096
-
-
-def _conditions_key(conditions: Conditions) -> str:
-    """Conditions by value (rules may repeat them), worked out once per rule's conditions."""
-    kept = _KEYS.get(id(conditions))
-    if kept is not None and kept[0] is conditions:
-        return kept[1]
-    key = repr(list(conditions.items()))
-    if len(_KEYS) < KEYS_KEPT:
-        _KEYS[id(conditions)] = (conditions, key)
-    return key
-
-
 def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int16]:
     grades = rules.grades
     assert grades is not None
@@ -496,3 +489,11 @@ def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int
         if minimum is not None:
             code[value >= minimum] = index
     return code
+
+
+def activity_groups(
+    rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, as_of: float
+) -> Callable[[list[ActivityType]], _Group]:
+    """The usable activities of some types as the engine reads them (for a population's
+    account roll-ups, `scoring.accounts`)."""
+    return _Run(rules, contacts, activities, as_of).group

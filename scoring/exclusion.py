@@ -15,6 +15,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from scoring.accounts import AccountRollups
 from scoring.engine import score
 from scoring.evaluate import evaluate
 from scoring.explain import ScoreBatch
@@ -76,19 +77,38 @@ def score_included(
     reached: Sequence[str | None] | None = None,
     past: PastScores | None = None,
     rfm: RfmBounds | None = None,
+    accounts: AccountRollups | None = None,
 ) -> tuple[ScoreBatch, Included]:
     """`scoring.score` of the contacts the rules do not exclude; the batch names those
     it left out (`ScoreBatch.excluded_ids`). `as_of` (one per row), `reached` and `past`
     are given for every contact of the frame and taken for those scored; `rfm`, the
-    population's RFM bounds, as `scoring.score` takes them."""
+    population's RFM bounds, and `accounts`, its account roll-ups, as `scoring.score` takes
+    them."""
     kept = included(rules, contacts, activities)
     if not kept.excluded_ids:
-        return score(rules, contacts, activities, as_of, reached=reached, past=past, rfm=rfm), kept
+        found = score(
+            rules,
+            contacts,
+            activities,
+            as_of,
+            reached=reached,
+            past=past,
+            rfm=rfm,
+            accounts=accounts,
+        )
+        return found, kept
     rows = kept.rows
     moment = as_of if isinstance(as_of, datetime) else np.asarray(as_of)[rows]
     floor = None if reached is None else [reached[i] for i in rows.tolist()]
     before = None if past is None else {days: values[rows] for days, values in past.items()}
     batch = score(
-        rules, kept.contacts, kept.activities, moment, reached=floor, past=before, rfm=rfm
+        rules,
+        kept.contacts,
+        kept.activities,
+        moment,
+        reached=floor,
+        past=before,
+        rfm=rfm,
+        accounts=accounts,
     )
     return replace(batch, excluded_ids=kept.excluded_ids), kept

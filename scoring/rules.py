@@ -15,6 +15,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from scoring.account_rules import Accounts
 from scoring.conditions import Conditions
 from scoring.exclude_rules import Exclusion
 from scoring.interest_rules import INTEREST_SCORE, TOP_INTEREST, Interests, interest_clashes
@@ -301,6 +302,9 @@ class RuleSet(Strict):
         None, description="Contacts never scored: their fields are cleared, reports omit them."
     )
     interests: Interests | None = None
+    accounts: Accounts | None = Field(
+        None, description="People's accounts and roll-ups over them (account_* fields)."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -396,7 +400,10 @@ class RuleSet(Strict):
             for stage in self.stages.ladder:
                 names += _stage_fields(stage.when, "contact")
         names += self.exclude.contact_fields() if self.exclude is not None else []
-        own = RFM_FIELDS if self.rfm is not None else {}  # computed, not pulled
+        own = set(RFM_FIELDS) if self.rfm is not None else set()  # computed, not pulled
+        if self.accounts is not None:
+            names += self.accounts.key
+            own |= set(self.accounts.fields())
         return [name for name in dict.fromkeys(names) if name not in own]
 
 

@@ -274,8 +274,15 @@ def contact_moments(
 
 
 def fixed_rfm_only(ruleset: RuleSet, path: Path | None) -> None:
-    """Fail (exit 2) for rules scoring RFM by quintiles: a backtest scores each contact as of
-    its own moment, and quintile bounds are a population's at one moment."""
+    """Fail (exit 2) for rules scoring RFM by quintiles or reading accounts: a backtest
+    scores each contact as of its own moment, and quintile bounds and account roll-ups are
+    a population's at one moment."""
+    if ruleset.accounts is not None:
+        fail(
+            f"{path or 'rules'}: accounts: roll-ups over an account's people cannot be "
+            "backtested (each contact is scored as of its own moment); leave the `accounts` "
+            "block out to backtest"
+        )
     if ruleset.rfm is not None and ruleset.rfm.quintiles:
         fail(
             f"{path or 'rules'}: rfm: {', '.join(ruleset.rfm.quintiles)} by quintiles cannot "

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scoring import (
+    AccountRollups,
     Included,
     RfmBounds,
     RuleSet,
@@ -34,6 +35,7 @@ from scoring import (
     unparsed_numbers,
 )
 from scoring import score as score_frames
+from sync.accounts import refresh, rollups_for
 from sync.dues import (
     due_filter,
     fingerprint,
@@ -91,11 +93,13 @@ def score_people(
     *,
     rules: RuleSet | None = None,
     bounds: RfmBounds | None = None,
+    accounts: AccountRollups | None = None,
 ) -> tuple[ScoreBatch, Included]:
     """These persons scored as of `as_of` under the run's rules (or `rules`: the shadow
     rules, `sync.shadow`), their stage floors read from `written`, their scores some
     days back (velocity) from the store's history, RFM by the population's quintile
-    `bounds` (without: those the store keeps, `sync.rfm`). The persons the rules exclude are not
+    `bounds` and account fields by the population's roll-ups `accounts` (without: those
+    the store keeps, `sync.rfm`, `sync.accounts`). The persons the rules exclude are not
     scored: the batch names them (`ScoreBatch.excluded_ids`), and `Included` says where
     those scored were among `people`."""
     ruleset = job.rules if rules is None else rules
@@ -118,9 +122,18 @@ def score_people(
             past = past_scores(connection, ruleset, persons, as_of.timestamp())
     if bounds is None:
         bounds = bounds_for(job.store, ruleset, as_of.timestamp())
+    if accounts is None:
+        accounts = rollups_for(job.store, ruleset, as_of.timestamp())
     floor = None if floor is None else [floor[i] for i in kept.rows.tolist()]
     batch = score_frames(
-        ruleset, kept.contacts, kept.activities, as_of, reached=floor, past=past, rfm=bounds
+        ruleset,
+        kept.contacts,
+        kept.activities,
+        as_of,
+        reached=floor,
+        past=past,
+        rfm=bounds,
+        accounts=accounts,
     )
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
@@ -129,6 +142,8 @@ def score_people(
 
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
     """Load and score everyone (rules changed, or `--full`) or only who is due."""
+    # the accounts' roll-ups over everyone: the people of an account that moved are due
+    accounts = refresh(job.store, job.rules, as_of.timestamp())
     with job.store.engine.connect() as connection:
         # RFM's quintiles over everyone in the store: bounds that moved rescore everyone
         bounds = population(connection, job.rules, as_of.timestamp())
@@ -150,7 +165,9 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     if bounds is not None:  # what a rescore of one record reads until the next run
         with job.store.writing(), job.store.engine.begin() as connection:
             save_bounds(connection, job.rules, bounds, as_of.timestamp())
-    batch, kept = score_people(job, people, as_of, written, summary.warnings, bounds=bounds)
+    batch, kept = score_people(
+        job, people, as_of, written, summary.warnings, bounds=bounds, accounts=accounts
+    )
     frame = kept.activities
     # an excluded person's cleared fields never change by time: due when its data changes
     due = np.full(len(people.contacts), np.inf)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from scoring import RuleFileError, RuleSet, ScoreBatch, parse_rules, score_included
+from sync.accounts import rollups_for
 from sync.errors import NotInStore
 from sync.history import SHORT, HistoryEntry, history_of, rule_version, rules_text
 from sync.people import People
@@ -95,7 +96,14 @@ def replay(
         bounds = population(connection, ruleset, at.timestamp())
     reached = [floor] * len(people.contacts)
     batch, _ = score_included(
-        ruleset, frame, activities, at, reached=reached, past=past, rfm=bounds
+        ruleset,
+        frame,
+        activities,
+        at,
+        reached=reached,
+        past=past,
+        rfm=bounds,
+        accounts=rollups_for(store, ruleset, at.timestamp()),
     )
     if not len(batch):
         raise NotInStore(f"{who!r} is excluded from scoring by the rules (`exclude`)")

@@ -29,6 +29,7 @@ from scoring import (
     ScoreBatch,
     included,
     population_bounds,
+    population_rollups,
     score_included,
     unparsed_numbers,
 )
@@ -132,10 +133,12 @@ def scored_files(
         acts = ActivityFrame.from_arrays(
             read.contact_rows, read.type_codes, read.seconds, read.attributes
         )
-    # RFM's quintiles over the file's scored contacts, passed in as a sync passes the store's
+    # RFM's quintiles and the accounts' roll-ups over the file's scored contacts, passed in
+    # as a sync passes the store's
     kept = included(ruleset, frame, acts)
     bounds = population_bounds(ruleset, kept.activities, len(kept.contacts), moment.timestamp())
-    batch, _ = score_included(ruleset, frame, acts, moment, rfm=bounds)
+    rolled = population_rollups(ruleset, kept.contacts, kept.activities, moment.timestamp())
+    batch, _ = score_included(ruleset, frame, acts, moment, rfm=bounds, accounts=rolled)
     if batch.excluded_ids:
         err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
     for note in batch.notes:

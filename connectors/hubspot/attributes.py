@@ -23,6 +23,7 @@ HUBSPOT_ATTRIBUTES = AttributeMap(
         "lifecyclestage": "lifecycle_stage",
         "hs_seniority": "seniority",
         "hs_buying_role": "buying_role",
+        "associatedcompanyid": "account_id",  # the primary company (read-only)
     },
     readers={"employees": number_or_range, "annual_revenue": number_or_range},
 )

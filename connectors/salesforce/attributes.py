@@ -17,6 +17,7 @@ SALESFORCE_ATTRIBUTES = AttributeMap(
         "LastName": "last_name",
         "Title": "job_title",
         "Company": "company",
+        "AccountId": "account_id",  # a Contact's; a Lead has none (its Company text)
         "Industry": "industry",
         "Account.Industry": "industry",
         "NumberOfEmployees": "employees",

@@ -1,0 +1,227 @@
+"""Accounts on whole columns: each contact's account key, its own engagement and counts,
+the roll-ups over a population's accounts, and the account fields the rules read.
+
+A contact's account is the first of the `accounts.key` fields it has (`field:value`,
+text trimmed and case-folded; an `email_domain` that is free-mail names none). Its
+engagement is its number of usable activities (up to its moment, machine clicks set
+aside) of the engagement types within the window; each count likewise. An account's
+roll-up, over the people of a population: how many there are, how many have engagement,
+their engagement summed and its maximum, and each count summed.
+
+The engine never rolls up over its batch: the caller passes the roll-ups
+(`AccountRollups`, from `population_rollups` over the scored population), so a batch of
+one scores as a batch of many. A contact whose account the roll-ups lack (new since they
+were computed) is its account's only person. `account_<count>` is the count of the
+account's other people: the account's sum less the contact's own (at least 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from scoring.account_rules import Accounts
+from scoring.errors import InputError
+from scoring.frames import (
+    ActivityFrame,
+    CategoricalColumn,
+    Column,
+    ContactFrame,
+    FloatArray,
+    NumericColumn,
+    ObjectArray,
+    factorize,
+    format_number,
+)
+from scoring.interests import Grouped
+from scoring.records import ActivityType
+
+if TYPE_CHECKING:
+    from scoring.rules import RuleSet
+
+_DAY = 86_400.0
+ROLLUP_HEAD = ("people", "engaged", "engagement", "engagement_max")
+"""The roll-up's values before the counts, in order."""
+
+
+@dataclass(frozen=True)
+class AccountRollups:
+    """Per account key its values: `ROLLUP_HEAD` then each count of `names`, in order."""
+
+    names: tuple[str, ...] = ()
+    accounts: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "names": list(self.names),
+            "accounts": {k: list(v) for k, v in self.accounts.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AccountRollups:
+        accounts = {str(k): tuple(float(x) for x in v) for k, v in data["accounts"].items()}
+        return cls(tuple(data["names"]), accounts)
+
+    def changed(self, other: AccountRollups | None) -> set[str]:
+        """The accounts whose values differ from `other`'s (all, when it counted others)."""
+        if other is None or other.names != self.names:
+            return set(self.accounts) | set(other.accounts if other else ())
+        keys = set(self.accounts) | set(other.accounts)
+        return {k for k in keys if self.accounts.get(k) != other.accounts.get(k)}
+
+
+def account_keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
+    """Each contact's account key (code -1: none of the key fields names one), worked out
+    once per distinct value of each key field, not per contact."""
+    size = len(contacts)
+    codes = np.full(size, -1, dtype=np.int64)
+    texts: list[ObjectArray] = []
+    offset = 0
+    free = contacts.column("email_free")
+    for name in spec.key:
+        column = contacts.column(name)
+        if column is None:
+            continue
+        values, rows = _texts(column)
+        present = rows >= 0
+        if name == "email_domain" and isinstance(free, CategoricalColumn):
+            present &= free.codes != 1  # a free-mail domain names no account
+        take = present & (codes < 0)
+        codes[take] = rows[take] + offset
+        texts.append(np.array([f"{name}:{v}" for v in values.tolist()], dtype=object))
+        offset += len(values)
+    every = np.concatenate(texts) if texts else np.zeros(0, dtype=object)
+    distinct = factorize(every.tolist())  # by a dict: no sort of the texts
+    out = np.full(size, -1, dtype=np.int32)
+    out[codes >= 0] = distinct.codes[codes[codes >= 0]]
+    return CategoricalColumn(out, distinct.categories)
+
+
+def _texts(column: Column) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
+    """A column's distinct values as trimmed, case-folded text, and each row's (-1: none)."""
+    if isinstance(column, NumericColumn):
+        present = np.isfinite(column.values)
+        numbers, rows = np.unique(column.values[present], return_inverse=True)
+        codes = np.full(len(column.values), -1, dtype=np.int64)
+        codes[present] = rows.reshape(-1)
+        return np.array([format_number(float(v)) for v in numbers], dtype=object), codes
+    raw = column.categories.tolist()
+    # folded text (an address's domain) needs no case-folding, and carries no blanks
+    values = raw if column.folded else [str(c).strip().casefold() for c in raw]
+    distinct = factorize([v or None for v in values])  # blank text: no value
+    codes = np.append(distinct.codes, -1).astype(np.int64)
+    return distinct.categories, codes[np.where(column.codes >= 0, column.codes, -1)]
+
+
+@dataclass(frozen=True, eq=False)
+class Own:
+    """Per contact its engagement and each count (columns in `Accounts.counts` order)."""
+
+    engagement: FloatArray
+    counts: FloatArray
+
+
+def own_counts(spec: Accounts, size: int, group: Callable[[list[ActivityType]], Grouped]) -> Own:
+    """The engagement and counts of `size` contacts from the usable activities `group`
+    gives by type."""
+
+    def counted(types: list[ActivityType], window: float | None) -> FloatArray:
+        found = group(types)
+        who = found.who if window is None else found.who[found.ages <= window * _DAY]
+        return np.bincount(who, minlength=size).astype(np.float64)
+
+    engagement = counted(spec.engagement.activity, spec.engagement.window_days)
+    counts = np.zeros((size, len(spec.counts)), dtype=np.float64)
+    for index, count in enumerate(spec.counts.values()):
+        counts[:, index] = counted(count.activity, count.window_days)
+    return Own(engagement, counts)
+
+
+def rollups_of(spec: Accounts, keys: CategoricalColumn, own: Own) -> AccountRollups:
+    """The roll-up of each account of `keys` over its contacts."""
+    present = np.flatnonzero(keys.codes >= 0)
+    names, rows = keys.categories, keys.codes[present]
+    size = len(names)
+    engagement = own.engagement[present]
+    columns = [
+        np.bincount(rows, minlength=size).astype(np.float64),
+        np.bincount(rows, weights=(engagement > 0).astype(np.float64), minlength=size),
+        np.bincount(rows, weights=engagement, minlength=size).astype(np.float64),
+    ]
+    most = np.zeros(size)
+    np.maximum.at(most, rows, engagement)
+    columns.append(most)
+    for index in range(own.counts.shape[1]):
+        columns.append(np.bincount(rows, weights=own.counts[present, index], minlength=size))
+    table = np.column_stack(columns) if size else np.zeros((0, len(columns)))
+    accounts = {
+        str(k): tuple(float(v) for v in row)
+        for k, row in zip(names, table, strict=True)
+        if row[0] > 0  # a key of the fields no contact holds (a value of another field)
+    }
+    return AccountRollups(tuple(spec.counts), accounts)
+
+
+def population_rollups(
+    rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, moment: float
+) -> AccountRollups | None:
+    """The roll-ups of the population of `contacts`, as of `moment` (None without an
+    `accounts` block)."""
+    from scoring.engine import activity_groups  # the engine imports this module
+
+    spec = rules.accounts
+    if spec is None:
+        return None
+    group = activity_groups(rules, contacts, activities, moment)
+    return rollups_of(spec, account_keys(spec, contacts), own_counts(spec, len(contacts), group))
+
+
+def account_fields(
+    spec: Accounts, keys: CategoricalColumn, own: Own, rollups: AccountRollups | None
+) -> dict[str, Column]:
+    """The account fields of the contacts of `keys` (missing where no account)."""
+    if rollups is None:
+        raise InputError(
+            "accounts: the roll-ups are the population's; compute them over it "
+            "(scoring.accounts.population_rollups) and pass them in"
+        )
+    if rollups.names != tuple(spec.counts):
+        raise InputError("accounts: the roll-ups count other activities than the rules name")
+    size, width = len(keys.codes), len(ROLLUP_HEAD) + len(spec.counts)
+    values = np.full((size, width), np.nan)
+    lone = np.column_stack(
+        [np.ones(size), (own.engagement > 0).astype(np.float64), own.engagement, own.engagement]
+        + [own.counts[:, i] for i in range(own.counts.shape[1])]
+    )
+    present = np.flatnonzero(keys.codes >= 0)
+    distinct, rows = keys.categories, keys.codes[present]
+    missing = (np.nan,) * width
+    table = np.array([rollups.accounts.get(k, missing) for k in distinct.tolist()], np.float64)
+    found = table.reshape(len(distinct), width)[rows]  # once per account, not per contact
+    unknown = np.isnan(found[:, 0])
+    found[unknown] = lone[present[unknown]]
+    values[present] = found
+    out: dict[str, Column] = {
+        f"account_{name}": NumericColumn(values[:, i])
+        for i, name in enumerate(("people", "engaged_people", "engagement", "engagement_max"))
+    }
+    for index, name in enumerate(spec.counts):
+        others = values[:, len(ROLLUP_HEAD) + index] - own.counts[:, index]
+        out[f"account_{name}"] = NumericColumn(np.maximum(others, 0.0))  # NaN stays
+    out["account"] = keys
+    return out
+
+
+def account_columns(
+    spec: Accounts,
+    contacts: ContactFrame,
+    group: Callable[[list[ActivityType]], Grouped],
+    rollups: AccountRollups | None,
+) -> dict[str, Column]:
+    """The account fields of `contacts`, their usable activities by type from `group`."""
+    own = own_counts(spec, len(contacts), group)
+    return account_fields(spec, account_keys(spec, contacts), own, rollups)

@@ -1,0 +1,94 @@
+"""Account roll-ups over the store's population, kept in the store.
+
+The engine reads account fields only with roll-ups it is given (`scoring.accounts`). A
+sync computes them over every person in the store the rules do not exclude (their
+activities up to the run's moment), keeps them in the `meta` table under
+`ACCOUNT_ROLLUPS` with what they measured (the `accounts` block), and passes them to the
+engine; a rescore of a few records, and `explain`, read the kept ones, so that a person
+scored alone gets the account fields a run scoring everyone gives them. The people of an
+account whose roll-up moved are marked due (`sync.dues.mark_due`), so an incremental run
+rescores them, and only them, besides whoever else is due.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.engine import Connection
+
+from scoring import AccountRollups, RuleSet, account_keys, included, population_rollups
+from sync.dues import mark_due, meta_value, set_meta
+from sync.store import StateStore
+
+ACCOUNT_ROLLUPS = "account_rollups"
+"""The `meta` key of the roll-ups the last sync computed."""
+
+
+def _measured(rules: RuleSet) -> str:
+    """What roll-ups measure: the `accounts` block (others are void)."""
+    assert rules.accounts is not None
+    return rules.accounts.model_dump_json()
+
+
+def store_rollups(
+    store: StateStore, rules: RuleSet, moment: float
+) -> tuple[AccountRollups, dict[str, list[int]]] | None:
+    """The roll-ups over every person in the store the rules do not exclude, their
+    activities up to `moment` (epoch seconds), and each account's person ids; None
+    without an `accounts` block."""
+    spec = rules.accounts
+    if spec is None:
+        return None
+    people = store.load_people()
+    frame, activities = people.frames(rules.contact_fields(), rules.activity_fields())
+    kept = included(rules, frame, activities)
+    rolled = population_rollups(rules, kept.contacts, kept.activities, moment)
+    assert rolled is not None
+    members: dict[str, list[int]] = {}
+    keys = account_keys(spec, kept.contacts)
+    for person, code in zip(kept.contacts.ids.tolist(), keys.codes.tolist(), strict=True):
+        if code >= 0:
+            members.setdefault(str(keys.categories[code]), []).append(int(person))
+    return rolled, members
+
+
+def kept_rollups(connection: Connection, rules: RuleSet) -> AccountRollups | None:
+    """The roll-ups the last sync kept, when they measured what `rules` measure."""
+    if rules.accounts is None:
+        return None
+    text = meta_value(connection, ACCOUNT_ROLLUPS)
+    if text is None:
+        return None
+    data = json.loads(text)
+    if data.get("measured") != _measured(rules):
+        return None
+    return AccountRollups.from_dict(data)
+
+
+def refresh(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups | None:
+    """The population's roll-ups as of `moment`, kept in the store, with the people of
+    every account whose roll-up moved since the kept ones marked due; None without an
+    `accounts` block."""
+    found = store_rollups(store, rules, moment)
+    if found is None:
+        return None
+    rolled, members = found
+    with store.writing(), store.engine.begin() as connection:
+        moved = rolled.changed(kept_rollups(connection, rules))
+        mark_due(connection, [p for key in moved for p in members.get(key, [])])
+        data = {"measured": _measured(rules), "as_of": moment, **rolled.as_dict()}
+        set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
+    return rolled
+
+
+def rollups_for(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups | None:
+    """The roll-ups a rescore of a few persons scores with: those kept, or, before any
+    sync kept them, the population's as of `moment`."""
+    if rules.accounts is None:
+        return None
+    with store.engine.connect() as connection:
+        kept = kept_rollups(connection, rules)
+    if kept is not None:
+        return kept
+    found = store_rollups(store, rules, moment)
+    return None if found is None else found[0]

@@ -1,0 +1,232 @@
+"""Accounts: each person's account, the roll-ups over a population equal to a loop per
+account, the account fields read by rules and stages, and a batch of one scoring as a
+batch of many given the same roll-ups."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scoring import (
+    AccountRollups,
+    ActivityFrame,
+    ContactFrame,
+    InputError,
+    RuleSet,
+    population_rollups,
+    score,
+)
+from scoring.records import Activity, Contact
+from tests.helpers import NOW, act, person, rules
+
+ACCOUNTS = rules(
+    """
+    rules:
+      - id: colleague_demo
+        label: someone else at the account asked for a demo
+        contact: {account_demo_requests: {gte: 1}}
+        points: 30
+      - {id: busy_account, value: account_engaged_people, per: 1, points: 5, cap: 20}
+      - {id: demo, activity: demo_request, points: 10}
+    stages:
+      ladder:
+        - {name: prospect}
+        - {name: committee, when: {contact: {account_engaged_people: {gte: 3}}}}
+    accounts:
+      engagement: {activity: [page_view, form_submission, demo_request], window_days: 90}
+      counts:
+        demo_requests: {activity: demo_request, window_days: 30}
+    """
+)
+FREE = {"gmail.com"}
+ENGAGED = {"page_view", "form_submission", "demo_request"}
+DOMAINS = ["acme.io", "beta.com", "gmail.com"]
+
+
+def _frames(contacts: list[Contact], acts: list[Activity]) -> tuple[ContactFrame, ActivityFrame]:
+    frame = ContactFrame.from_records(contacts)
+    return frame, ActivityFrame.from_records(acts, frame.ids)
+
+
+def _rollups(ruleset: RuleSet, contacts: list[Contact], acts: list[Activity]) -> AccountRollups:
+    rolled = population_rollups(ruleset, *_frames(contacts, acts), NOW.timestamp())
+    assert rolled is not None
+    return rolled
+
+
+def _loop(contacts: list[Contact], acts: list[Activity]) -> dict[str, tuple[float, ...]]:
+    """The roll-ups one account and one activity at a time."""
+    key_of: dict[str, str] = {}
+    for c in contacts:
+        account = c.attributes.get("account_id")
+        domain = (c.email or "").rpartition("@")[2]
+        if account is not None and str(account).strip():
+            key_of[c.id] = f"account_id:{str(account).strip().casefold()}"
+        elif domain and domain not in FREE:
+            key_of[c.id] = f"email_domain:{domain}"
+    engagement: dict[str, int] = defaultdict(int)
+    demos: dict[str, int] = defaultdict(int)
+    for a in acts:
+        age = (NOW - a.occurred_at).total_seconds() / 86_400
+        if a.type.value in ENGAGED and 0 <= age <= 90:
+            engagement[a.contact_id] += 1
+        if a.type.value == "demo_request" and 0 <= age <= 30:
+            demos[a.contact_id] += 1
+    out: dict[str, list[float]] = {}
+    for c in contacts:
+        key = key_of.get(c.id)
+        if key is None:
+            continue
+        row = out.setdefault(key, [0.0, 0.0, 0.0, 0.0, 0.0])
+        mine = engagement[c.id]
+        row[0] += 1
+        row[1] += mine > 0
+        row[2] += mine
+        row[3] = max(row[3], mine)
+        row[4] += demos[c.id]
+    return {k: tuple(v) for k, v in out.items()}
+
+
+TYPES = ["page_view", "form_submission", "demo_request", "email_sent", "purchase"]
+people_st = st.lists(
+    st.tuples(st.sampled_from(DOMAINS), st.none() | st.sampled_from(["A1", " a1 ", "B2", "  "])),
+    min_size=1,
+    max_size=12,
+)
+acts_st = st.lists(
+    st.tuples(st.integers(0, 11), st.sampled_from(TYPES), st.floats(-5, 200)), max_size=40
+)
+
+
+def _population(
+    people: list[tuple[str, str | None]], events: list[tuple[int, str, float]]
+) -> tuple[list[Contact], list[Activity]]:
+    contacts = [
+        person(f"c{i}", f"p{i}@{domain}", **({} if acc is None else {"account_id": acc}))
+        for i, (domain, acc) in enumerate(people)
+    ]
+    acts = [
+        act(kind, days, f"c{who % len(contacts)}", form=f"f{n}")
+        for n, (who, kind, days) in enumerate(events)
+    ]
+    return contacts, acts
+
+
+@settings(max_examples=60, deadline=None)
+@given(people_st, acts_st)
+def test_rollups_equal_a_loop_per_account(
+    people: list[tuple[str, str | None]], events: list[tuple[int, str, float]]
+) -> None:
+    contacts, acts = _population(people, events)
+    rolled = _rollups(ACCOUNTS, contacts, acts)
+    assert rolled.names == ("demo_requests",)
+    assert dict(rolled.accounts) == _loop(contacts, acts)
+
+
+@settings(max_examples=30, deadline=None)
+@given(people_st, acts_st)
+def test_a_batch_of_one_scores_as_the_batch(
+    people: list[tuple[str, str | None]], events: list[tuple[int, str, float]]
+) -> None:
+    contacts, acts = _population(people, events)
+    rolled = _rollups(ACCOUNTS, contacts, acts)
+    many = score(ACCOUNTS, *_frames(contacts, acts), NOW, accounts=rolled)
+    for row, contact in enumerate(contacts):
+        own = [a for a in acts if a.contact_id == contact.id]
+        one = score(ACCOUNTS, *_frames([contact], own), NOW, accounts=rolled)
+        assert one.total[0] == many.total[row]
+        assert one.row(0)["stage"] == many.row(row)["stage"]
+
+
+def test_someone_else_at_the_account_asked_for_a_demo() -> None:
+    contacts = [
+        person("c1", "ann@acme.io"),
+        person("c2", "bob@acme.io"),
+        person("c3", "cy@gmail.com"),
+        person("c4", "di@gmail.com"),
+    ]
+    acts = [act("demo_request", 2, "c1"), act("demo_request", 2, "c3")]
+    rolled = _rollups(ACCOUNTS, contacts, acts)
+    assert set(rolled.accounts) == {"email_domain:acme.io"}  # free mail forms no account
+    batch = score(ACCOUNTS, *_frames(contacts, acts), NOW, accounts=rolled)
+    # c1 asked itself (10 points, one engaged person: 5); c2 gets the colleague's demo
+    assert [float(t) for t in batch.total] == [15.0, 35.0, 10.0, 0.0]
+
+
+def test_an_engaged_committee_reaches_its_stage() -> None:
+    contacts = [person(f"c{i}", f"p{i}@acme.io") for i in range(4)]
+    acts = [act("page_view", 1, f"c{i}") for i in range(3)]
+    rolled = _rollups(ACCOUNTS, contacts, acts)
+    assert rolled.accounts["email_domain:acme.io"][:4] == (4.0, 3.0, 3.0, 1.0)
+    batch = score(ACCOUNTS, *_frames(contacts, acts), NOW, accounts=rolled)
+    assert [batch.row(i)["stage"] for i in range(4)] == ["committee"] * 4
+    alone = score(
+        ACCOUNTS, *_frames(contacts[3:], []), NOW, accounts=AccountRollups(("demo_requests",))
+    )
+    assert alone.row(0)["stage"] == "prospect"  # an account the roll-ups lack: its only person
+
+
+def test_roll_ups_are_required_and_must_count_the_same() -> None:
+    frames = _frames([person()], [])
+    with pytest.raises(InputError, match="population_rollups"):
+        score(ACCOUNTS, *frames, NOW)
+    with pytest.raises(InputError, match="other activities"):
+        score(ACCOUNTS, *frames, NOW, accounts=AccountRollups(("other",)))
+
+
+def test_rollups_round_trip_and_say_which_accounts_changed() -> None:
+    before = AccountRollups(("d",), {"a": (1.0, 0.0, 0.0, 0.0, 0.0), "b": (2.0, 1, 3, 3, 0)})
+    after = AccountRollups.from_dict(before.as_dict())
+    assert after == before and after.changed(before) == set()
+    moved = AccountRollups(("d",), {"a": (1.0, 1, 1, 1, 0), "c": (1.0, 0, 0, 0, 0)})
+    assert moved.changed(before) == {"a", "b", "c"}
+    assert moved.changed(AccountRollups(("e",))) == {"a", "c"}
+    assert moved.changed(None) == {"a", "c"}
+
+
+def test_the_worked_example_scores_as_docs_rules_says() -> None:
+    from pathlib import Path
+
+    from scoring import load_rules
+
+    ruleset = load_rules(Path(__file__).parents[2] / "examples" / "accounts.yaml")
+    contacts = [
+        person("ann", "ann@acme.io"),
+        person("bob", "bob@acme.io"),
+        person("cy", "cy@acme.io"),
+        person("dee", "dee@gmail.com"),
+        person("eve", "eve@beta.com"),
+    ]
+    acts = [
+        act("demo_request", 3, "ann"),
+        act("page_view", 5, "bob", url="https://acme.example/pricing"),
+        act("page_view", 40, "cy", url="https://acme.example/blog"),
+        act("demo_request", 2, "dee"),
+        act("page_view", 1, "eve", url="https://acme.example/pricing"),
+    ]
+    rolled = _rollups(ruleset, contacts, acts)
+    assert rolled.accounts["email_domain:acme.io"] == (3.0, 3.0, 3.0, 1.0, 1.0)
+    batch = score(ruleset, *_frames(contacts, acts), NOW, accounts=rolled)
+    rows = [batch.row(i) for i in range(len(batch))]
+    assert [r["score"] for r in rows] == [70.0, 70.0, 60.0, 40.0, 20.0]
+    assert [r["stage"] for r in rows][:3] == ["Buying committee"] * 3
+    assert rows[3]["stage"] == rows[4]["stage"] == "Prospect"
+    assert rows[1]["reasons"].startswith("+30 someone else at the account asked for a demo")
+
+
+def test_the_accounts_blocks_of_the_rule_reference_validate() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "rules.md").read_text("utf-8")
+    section = text.split("## Accounts\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [part.split("```", 1)[0] for part in section.split("```yaml\n")[1:]]
+    assert len(blocks) == 2
+    for block in blocks:
+        head = "dimensions: {fit: {}, activity: {}, account: {}}\n"
+        needed = "" if "rules:" in block else "rules: [{id: v, activity: page_view, points: 1}]\n"
+        ruleset = rules(head + needed + block)
+        assert ruleset.accounts is not None
+        assert ruleset.accounts.key == ["account_id", "email_domain"]
