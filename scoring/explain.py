@@ -11,8 +11,8 @@ gigabyte to allocate and touch.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -287,6 +287,8 @@ class ScoreBatch:
     """The contacts' RFM digits and segments (`scoring.rfm`), when the rules have `rfm`."""
     excluded_ids: tuple[str, ...] = ()
     """The contacts given that the rules' `exclude` left unscored (`scoring.exclusion`)."""
+    waiting: Mapping[int, int] = field(default_factory=dict)
+    """Per row held below the hand-over stage by sales capacity, its place in the queue."""
 
     def __len__(self) -> int:
         return len(self.total)

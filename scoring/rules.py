@@ -15,6 +15,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from scoring.capacity_rules import Capacity, handover_problem
 from scoring.conditions import Conditions
 from scoring.exclude_rules import Exclusion
 from scoring.measures import Absent, Bucket, measure_problems
@@ -295,6 +296,9 @@ class RuleSet(Strict):
     filters: Filters = Field(default_factory=Filters)
     velocity: VelocityBuckets | None = None
     rfm: Rfm | None = None
+    capacity: Capacity | None = Field(
+        None, description="How many leads the hand-over stage takes per week (`sync.capacity`)."
+    )
     exclude: Exclusion | None = Field(
         None, description="Contacts never scored: their fields are cleared, reports omit them."
     )
@@ -308,6 +312,9 @@ class RuleSet(Strict):
         )
         if self.rfm is None:
             problems += self._rfm_unset()
+        if self.capacity is not None:
+            found = handover_problem(self.capacity, self.stages)
+            problems += [found] if isinstance(found, LocatedError) else []
         if problems:
             first = problems[0]
             raise LocatedError(first.path, str(first), others=problems[1:])
@@ -390,6 +397,7 @@ class RuleSet(Strict):
             for stage in self.stages.ladder:
                 names += _stage_fields(stage.when, "contact")
         names += self.exclude.contact_fields() if self.exclude is not None else []
+        names += [self.capacity.by] if self.capacity is not None and self.capacity.by else []
         own = RFM_FIELDS if self.rfm is not None else {}  # computed, not pulled
         return [name for name in dict.fromkeys(names) if name not in own]
 

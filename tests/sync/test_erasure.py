@@ -7,11 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from sandbox import Sandbox
 from sync.access import export_person
 from sync.erasure import erase_people, known_addresses
+from sync.handover_schema import handover_counts, handover_waiting, handovers
 from sync.history import history_of
+from sync.store import StateStore
 from sync.summary import SyncOptions
 from tests.sync.privacy_helpers import (
     open_app,
@@ -43,6 +46,8 @@ def test_a_forgotten_person_leaves_no_trace_and_nobody_else_moves(box: Sandbox, 
         person = person_in_every_system(store)
         shown = person.email.upper() + " "  # as a person may type it
         assert traces(store, person.email, person.records), "the scan finds nothing to begin with"
+        other = next(p for p in store.load_people().contacts if int(p.id) != person.id)
+        handed_over(store, person.id, waiting=int(other.id))
         before = snapshot(store)
         document = export_person(store, shown)
 
@@ -52,13 +57,14 @@ def test_a_forgotten_person_leaves_no_trace_and_nobody_else_moves(box: Sandbox, 
         assert document is not None and document["email"] == person.email
         for key, table in (("records", "identities"), ("activities", "activities"),
                            ("written", "written"), ("history", "history"),
-                           ("merged_records", "gone")):  # fmt: skip
+                           ("merged_records", "gone"), ("handover", "handovers")):  # fmt: skip
             assert len(document[key]) == erased.rows.get(table, 0), key
         assert export_person(store, person.email) is None
 
         assert erased.address == person.email
         assert set(erased.records) == set(person.records)
         assert {"persons", "identities", "activities", "written", "history"} <= set(erased.rows)
+        assert erased.rows["handovers"] == 1 and "handover_waiting" not in erased.rows
         assert traces(store, person.email, person.records) == []
         after = snapshot(store)
         for table, rows in before.items():
@@ -95,3 +101,15 @@ def test_a_forgotten_person_pulled_again_is_a_new_person(box: Sandbox, url: str)
         assert again is not None and again != person.id
         with app.store.engine.connect() as connection:
             assert len(history_of(connection, again)) == 1  # nothing of before came back
+
+
+def handed_over(store: StateStore, person: int, *, waiting: int) -> None:
+    """A hand-over row of `person` and a waiting row of someone else (who must stay)."""
+    with store.engine.begin() as connection:
+        row = {"person_id": person, "period": "2026-W49", "team": "", "at": 1.0, "score": 70.0}
+        connection.execute(sa.insert(handovers), row)
+        connection.execute(
+            sa.insert(handover_counts), {"period": "2026-W49", "team": "", "taken": 1}
+        )
+        wait = {"person_id": waiting, "team": "", "score": 60.0, "since": 2.0}
+        connection.execute(sa.insert(handover_waiting), wait)
