@@ -134,6 +134,8 @@ def hand_over(
     rules = batch.rules
     if rules.capacity is None or rules.stages is None or batch.stage_codes is None:
         return batch, None
+    if not len(batch):
+        return batch, queue_of(store, at)
     with store.writing(), store.engine.connect() as connection:
         transaction = connection.begin()
         try:
