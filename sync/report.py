@@ -174,6 +174,10 @@ def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] =
     if any(summary.purged.values()):
         purged = ", ".join(f"{n:,} {table}" for table, n in summary.purged.items())
         console.print(f"purged past their retention: {purged}", highlight=False)
+    if summary.handover is not None:
+        from sync.capacity import handover_line
+
+        console.print(handover_line(summary.as_dict()) or "", highlight=False)
     for system, stats in summary.systems.items():
         if stats.calls:
             calls = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))

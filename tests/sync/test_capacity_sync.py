@@ -16,7 +16,7 @@ from scoring import RuleSet, load_rules
 from scoring.capacity_rules import Capacity
 from sync import StateStore, SyncOptions
 from sync.capacity import queue_of
-from sync.report import print_explanation, print_status
+from sync.report import print_explanation, print_status, print_summary
 from tests.sync.test_sync_hubspot import RULES, make_sync
 
 PER_WEEK = 2
@@ -80,4 +80,7 @@ def test_a_sync_hands_over_the_weeks_places_and_reports_the_queue(
     assert "waiting for hand-over: 2nd in queue" in out.file.getvalue()
     out = Console(file=io.StringIO(), width=200)
     print_status(out, store, [])
+    assert f"{PER_WEEK} handed over, {queue.waiting} waiting" in out.file.getvalue()
+    out = Console(file=io.StringIO(), width=200)
+    print_summary(out, summary)
     assert f"{PER_WEEK} handed over, {queue.waiting} waiting" in out.file.getvalue()
