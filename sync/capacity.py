@@ -5,8 +5,9 @@ The engine scores each person alone and puts them on the highest stage whose con
 hold; this step, run by the sync and the trigger on the batch it scored, caps that stage
 from the store (`sync.handover_schema`), in one transaction:
 
-    eligible   the engine's stage is at or above the hand-over stage, and the person was
-               neither handed over before nor kept there by the stage they reached
+    eligible   the engine's stage is at or above the hand-over stage and a lead's (not
+               `lead: false`), and the person was neither handed over before nor kept
+               there by the stage they reached
     queue      every eligible person, of this batch or waiting from before, ordered by
                score (highest first), then by when they became eligible, then by row
     hand over  down the queue, each person counted by one conditional update of their
@@ -173,10 +174,11 @@ def _decide(
     ids = [int(i) for i in batch.contact_ids.tolist()]
     before = _present(connection, handovers, ids)
     codes = batch.stage_codes.copy()
+    leads = batch.leads  # a stage of `lead: false` (customers) is nobody's to hand over
     eligible = [
         row
         for row, person in enumerate(ids)
-        if codes[row] >= top and person not in before and not reached[row]
+        if codes[row] >= top and leads[row] and person not in before and not reached[row]
     ]
     since = _since(connection, ids)
     for part in chunks(ids):

@@ -37,6 +37,7 @@ stages:
     - {name: MQL, when: {min: {total: 10}}}
     - {name: SQL, owner: sales, when: {min: {total: 50}}}
     - {name: Opportunity, owner: sales, when: {min: {total: 95}}}
+    - {name: Customer, owner: sales, lead: false, when: {min: {total: 99}}}
 capacity: {per_week: PER_WEEK BY}
 """
 
@@ -140,6 +141,12 @@ def test_a_stage_reached_before_is_kept_and_not_counted(store: StateStore) -> No
     assert queue is not None and stages(capped) == {1: "SQL", 2: "SQL"} and queue.now == (2,)
 
 
+def test_a_customer_is_neither_counted_nor_capped(store: StateStore) -> None:
+    rules = rules_of(per_week=1)
+    capped, queue = decide(store, batch_of(rules, {1: 100, 2: 70, 3: 60}))
+    assert stages(capped) == {1: "Customer", 2: "SQL", 3: "MQL"} and queue.now == (2,)
+
+
 def test_forgetting_deletes_the_persons_rows_and_frees_no_place(store: StateStore) -> None:
     rules = rules_of(per_week=1)
     decide(store, batch_of(rules, {1: 90, 2: 80}))
@@ -199,7 +206,7 @@ def test_capacity_never_exceeded_never_regressing_and_in_score_order(
             handed |= now
             got = stages(capped)
             for person in handed & set(scores):  # never taken back
-                assert got[person] in ("SQL", "Opportunity"), (person, got)
+                assert got[person] in ("SQL", "Opportunity", "Customer"), (person, got)
             with state.engine.connect() as connection:
                 taken = dict(connection.execute(sa.select(handovers.c.period, sa.func.count())
                                                 .group_by(handovers.c.period)).all())  # fmt: skip

@@ -5,8 +5,10 @@ lead's place, and the hand-over stage written is never taken back."""
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -18,9 +20,11 @@ from sync import StateStore, SyncOptions
 from sync.capacity import queue_of
 from sync.report import print_explanation, print_status, print_summary
 from tests.sync.test_sync_hubspot import RULES, make_sync
+from tests.sync.test_trigger import open_app as trigger_app
 
 PER_WEEK = 2
-HANDOVER = ("Sales qualified", "Opportunity", "Customer")
+HANDOVER = ("Sales qualified", "Opportunity")
+"""The lead stages at or above the hand-over stage (`Customer` is `lead: false`)."""
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +78,55 @@ def test_a_sync_hands_over_the_weeks_places_and_reports_the_queue(
     assert ids == {str(batch.contact_ids[r]) for r in on_stage}
 
     # `explain` says a waiting lead's place; `leadscore status` the last run's queue
-    row = next(r for r, place in batch.waiting.items() if place == 2)
+    row = next(r for r, place in batch.waiting.items() if place == 1)
     out = Console(file=io.StringIO(), width=200)
     print_explanation(out, batch, row)
-    assert "waiting for hand-over: 2nd in queue" in out.file.getvalue()
+    assert "waiting for hand-over: 1st in queue" in out.file.getvalue()
     out = Console(file=io.StringIO(), width=200)
     print_status(out, store, [])
     assert f"{PER_WEEK} handed over, {queue.waiting} waiting" in out.file.getvalue()
     out = Console(file=io.StringIO(), width=200)
     print_summary(out, summary)
     assert f"{PER_WEEK} handed over, {queue.waiting} waiting" in out.file.getvalue()
+
+
+def test_concurrent_triggers_hand_over_no_more_than_the_week_allows(
+    box: Sandbox, rules: RuleSet, tmp_path: Path
+) -> None:
+    """Eligible records rescored at once, each by an application with a store of its own
+    on one file (as separate processes): one place, one hand-over written."""
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    one = rules.model_copy(update={"capacity": Capacity(per_week=1)})
+    at = box.now()
+    with trigger_app(box, one, url, clock=lambda: at) as app:
+        app.setup()
+        app.job.run(SyncOptions(full=True, dry_run=True))  # the store knows everyone
+        plain, people = make_sync(box, load_rules(RULES), app.store, at=at).score(as_of=at)
+    eligible = [str(plain.contact_ids[r]) for r in range(len(plain)) if plain.stage(r) in HANDOVER]
+    records = [people.records[p][0][1] for p in eligible[:4]]
+    assert len(records) >= 3
+    results: list[str | None] = []
+    failures: list[BaseException] = []
+    gate = threading.Barrier(len(records))
+
+    def trigger(record: str) -> None:
+        try:
+            with trigger_app(box, one, url, clock=lambda: at) as mine:
+                gate.wait()
+                results.append(mine.rescore(f"hubspot:{record}").stage)
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=trigger, args=(r,)) for r in records]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
+    assert sum(stage in HANDOVER for stage in results) == 1, results
+    table = box.hubspot.contacts
+    written = [table.value("leadscore_stage", int(r) - 1) for r in records]
+    assert sum(stage in HANDOVER for stage in written) == 1, written
+    with trigger_app(box, one, url, clock=lambda: at) as app:
+        queue = queue_of(app.store, at.timestamp())
+    assert queue.handed == 1 and queue.waiting == len(records) - 1
