@@ -34,7 +34,6 @@ from sqlalchemy.engine import Connection
 from scoring import ContactFrame, RuleSet, ScoreBatch, whole_points
 from sync.dues import mark_due
 from sync.handover_schema import (
-    PERSON_TABLES,
     TEAM_LENGTH,
     handover_counts,
     handover_waiting,
@@ -305,19 +304,6 @@ def queue_state(connection: Connection, at: float, *, now: tuple[int, ...] = ())
 def queue_of(store: StateStore, at: float) -> Queue:
     with store.engine.connect() as connection:
         return queue_state(connection, at)
-
-
-def forget_handovers(connection: Connection, person_ids: Sequence[int]) -> dict[str, int]:
-    """Delete these persons' hand-over and waiting rows; rows deleted per table (those with
-    none left out). Their hand-overs stay counted in their period: forgetting a person
-    frees no capacity."""
-    deleted: dict[str, int] = {}
-    for table in PERSON_TABLES:
-        for part in chunks(list(person_ids)):
-            result = connection.execute(sa.delete(table).where(table.c.person_id.in_(part)))
-            if result.rowcount:
-                deleted[table.name] = deleted.get(table.name, 0) + int(result.rowcount)
-    return deleted
 
 
 def ordinal(number: int) -> str:

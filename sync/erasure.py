@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import normalize_email
-from sync.capacity import forget_handovers
+from sync.handover_schema import forget_handovers
 from sync.history import forget_history
 from sync.schema import (
     activities,

@@ -11,10 +11,12 @@ Keyed by the store's person row number only, never by an address or a record id.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync.schema import metadata
+from sync.schema import chunks, metadata
 
 TEAM_LENGTH = 255
 """The longest `by` value kept; a longer one is cut to it."""
@@ -52,3 +54,16 @@ PERSON_TABLES = (handovers, handover_waiting)
 def create_handover_tables(connection: Connection) -> None:
     for table in HANDOVER_TABLES:
         table.create(connection, checkfirst=True)
+
+
+def forget_handovers(connection: Connection, person_ids: Sequence[int]) -> dict[str, int]:
+    """Delete these persons' hand-over and waiting rows; rows deleted per table (those with
+    none left out). Their hand-overs stay counted in their period: forgetting a person
+    frees no capacity."""
+    deleted: dict[str, int] = {}
+    for table in PERSON_TABLES:
+        for part in chunks(list(person_ids)):
+            result = connection.execute(sa.delete(table).where(table.c.person_id.in_(part)))
+            if result.rowcount:
+                deleted[table.name] = deleted.get(table.name, 0) + int(result.rowcount)
+    return deleted

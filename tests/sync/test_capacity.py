@@ -17,14 +17,13 @@ from hypothesis import strategies as st
 from scoring import Contact, RuleSet, ScoreBatch, parse_rules, score_records
 from sync.capacity import (
     Queue,
-    forget_handovers,
     hand_over,
     handover_line,
     ordinal,
     period_of,
     queue_of,
 )
-from sync.handover_schema import handover_counts, handover_waiting, handovers
+from sync.handover_schema import forget_handovers, handover_counts, handover_waiting, handovers
 from sync.store import StateStore
 
 MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)  # ISO week 2026-W49
