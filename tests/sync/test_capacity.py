@@ -273,3 +273,22 @@ def test_concurrent_triggers_never_exceed_the_capacity(
     finally:
         for state in stores:
             state.close()
+
+
+def test_a_store_at_version_10_gains_the_tables_empty_and_keeps_the_rest(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    first = StateStore(url)
+    with first.engine.begin() as connection:
+        for table in (handovers, handover_counts, handover_waiting):
+            table.drop(connection)
+        connection.execute(sa.text("UPDATE meta SET value = '10' WHERE key = 'schema_version'"))
+    first.close()
+    again = StateStore(url)
+    try:
+        assert again.version() == 11
+        assert {"handovers", "handover_counts", "handover_waiting"} <= set(
+            sa.inspect(again.engine).get_table_names()
+        )
+        assert queue_of(again, MONDAY.timestamp()) == Queue("2026-W49", 0)
+    finally:
+        again.close()
