@@ -56,7 +56,7 @@ def period_of(at: float) -> tuple[str, float]:
 
 
 @dataclass(frozen=True)
-class Queue:
+class HandoverQueue:
     """The hand-over queue after one decision (`hand_over`) or as the store holds it."""
 
     period: str
@@ -124,7 +124,7 @@ def hand_over(
     at: float,
     *,
     claim: bool,
-) -> tuple[ScoreBatch, Queue | None]:
+) -> tuple[ScoreBatch, HandoverQueue | None]:
     """The batch with its stages capped by the hand-over queue, and the queue after it.
 
     `teams`: each row's `by` value (`teams_of`); `reached`: rows whose stage floor (the
@@ -156,7 +156,7 @@ def _decide(
     teams: Sequence[str],
     reached: Sequence[bool],
     at: float,
-) -> tuple[np.ndarray, dict[int, int], Queue]:
+) -> tuple[np.ndarray, dict[int, int], HandoverQueue]:
     rules = batch.rules
     assert rules.capacity is not None and rules.stages is not None
     assert batch.stage_codes is not None
@@ -275,7 +275,7 @@ def _take(connection: Connection, per_week: int, period: str, at: float) -> set[
     return handed
 
 
-def queue_state(connection: Connection, at: float, *, now: tuple[int, ...] = ()) -> Queue:
+def queue_state(connection: Connection, at: float, *, now: tuple[int, ...] = ()) -> HandoverQueue:
     """The queue as the store holds it at `at`: who waits, since when, and this period's
     hand-overs."""
     period, _ = period_of(at)
@@ -291,7 +291,7 @@ def queue_state(connection: Connection, at: float, *, now: tuple[int, ...] = ())
         .order_by(handovers.c.at.desc(), handovers.c.score)
         .limit(1)
     ).scalar()
-    return Queue(
+    return HandoverQueue(
         period,
         int(waiting[0]),
         int(handed or 0),
@@ -301,7 +301,7 @@ def queue_state(connection: Connection, at: float, *, now: tuple[int, ...] = ())
     )
 
 
-def queue_of(store: StateStore, at: float) -> Queue:
+def queue_of(store: StateStore, at: float) -> HandoverQueue:
     with store.engine.connect() as connection:
         return queue_state(connection, at)
 

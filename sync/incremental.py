@@ -34,7 +34,7 @@ from scoring import (
     unparsed_numbers,
 )
 from scoring import score as score_frames
-from sync.capacity import Queue, hand_over, handed_before, period_of, teams_of
+from sync.capacity import HandoverQueue, hand_over, handed_before, period_of, teams_of
 from sync.dues import (
     due_filter,
     fingerprint,
@@ -93,7 +93,7 @@ def score_people(
     rules: RuleSet | None = None,
     bounds: RfmBounds | None = None,
     claim: bool = False,
-    queues: list[Queue] | None = None,
+    queues: list[HandoverQueue] | None = None,
 ) -> tuple[ScoreBatch, Included]:
     """These persons scored as of `as_of` under the run's rules (or `rules`: the shadow
     rules, `sync.shadow`), their stage floors read from `written`, their scores some
@@ -160,7 +160,7 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     if bounds is not None:  # what a rescore of one record reads until the next run
         with job.store.writing(), job.store.engine.begin() as connection:
             save_bounds(connection, job.rules, bounds, as_of.timestamp())
-    queues: list[Queue] = []
+    queues: list[HandoverQueue] = []
     batch, kept = score_people(
         job, people, as_of, written, summary.warnings, bounds=bounds,
         claim=not options.dry_run, queues=queues,

@@ -12,7 +12,7 @@ from sync.logs import without_addresses
 
 if TYPE_CHECKING:
     from scoring import RuleSet
-    from sync.capacity import Queue
+    from sync.capacity import HandoverQueue
     from sync.retention import Retention
     from sync.shadow import ShadowComparison
 
@@ -105,7 +105,7 @@ class SyncSummary:
     """Shadow rules' comparison with the live ones, when the run was given them."""
     purged: dict[str, int] = field(default_factory=dict)
     """Rows the run's retention purge deleted, per table (`sync/retention.py`)."""
-    handover: Queue | None = None
+    handover: HandoverQueue | None = None
     """Sales capacity's queue after the run's hand-over (`sync/capacity.py`)."""
 
     def as_dict(self) -> dict[str, Any]:

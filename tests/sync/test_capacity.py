@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from scoring import Contact, RuleSet, ScoreBatch, parse_rules, score_records
 from sync.capacity import (
-    Queue,
+    HandoverQueue,
     hand_over,
     handover_line,
     ordinal,
@@ -58,7 +58,7 @@ def batch_of(rules: RuleSet, scores: dict[int, float], teams: dict[int, str] | N
 
 
 def decide(store: StateStore, batch: ScoreBatch, at: datetime = MONDAY, *, claim: bool = True,
-           teams: Sequence[str] | None = None) -> tuple[ScoreBatch, Queue]:  # fmt: skip
+           teams: Sequence[str] | None = None) -> tuple[ScoreBatch, HandoverQueue]:  # fmt: skip
     by = list(teams) if teams is not None else [""] * len(batch)
     capped, queue = hand_over(store, batch, by, [False] * len(batch), at.timestamp(), claim=claim)
     assert queue is not None
@@ -159,7 +159,7 @@ def test_the_summary_line_and_ordinals() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 112)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "112th",
     ]  # fmt: skip
-    queue = Queue("2026-W49", 12, 50, 61.4, 3 * 86_400 + 4 * 3600)
+    queue = HandoverQueue("2026-W49", 12, 50, 61.4, 3 * 86_400 + 4 * 3600)
     line = handover_line({"handover": queue.as_dict()})
     assert line == (
         "hand-over 2026-W49: 50 handed over, 12 waiting, last handed over at score 61, "
@@ -289,6 +289,6 @@ def test_a_store_at_version_10_gains_the_tables_empty_and_keeps_the_rest(tmp_pat
         assert {"handovers", "handover_counts", "handover_waiting"} <= set(
             sa.inspect(again.engine).get_table_names()
         )
-        assert queue_of(again, MONDAY.timestamp()) == Queue("2026-W49", 0)
+        assert queue_of(again, MONDAY.timestamp()) == HandoverQueue("2026-W49", 0)
     finally:
         again.close()
