@@ -11,8 +11,8 @@ gigabyte to allocate and touch.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -293,6 +293,8 @@ class ScoreBatch:
     interests: InterestScores | None = None
     """Per contact and topic, the interest scores (`scoring.interests`), when the rules
     have `interests`."""
+    waiting: Mapping[int, int] = field(default_factory=dict)
+    """Per row held below the hand-over stage by sales capacity, its place in the queue."""
 
     def __len__(self) -> int:
         return len(self.total)

@@ -16,6 +16,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from scoring.account_rules import Accounts
+from scoring.capacity_rules import Capacity, handover_problem
 from scoring.conditions import Conditions
 from scoring.exclude_rules import Exclusion
 from scoring.interest_rules import INTEREST_SCORE, TOP_INTEREST, Interests, interest_clashes
@@ -298,6 +299,9 @@ class RuleSet(Strict):
     filters: Filters = Field(default_factory=Filters)
     velocity: VelocityBuckets | None = None
     rfm: Rfm | None = None
+    capacity: Capacity | None = Field(
+        None, description="How many leads the hand-over stage takes per week (`sync.capacity`)."
+    )
     exclude: Exclusion | None = Field(
         None, description="Contacts never scored: their fields are cleared, reports omit them."
     )
@@ -315,6 +319,9 @@ class RuleSet(Strict):
         ) + interest_clashes(self.interests, self.dimensions)
         if self.rfm is None:
             problems += self._rfm_unset()
+        if self.capacity is not None:
+            found = handover_problem(self.capacity, self.stages)
+            problems += [found] if isinstance(found, LocatedError) else []
         if problems:
             first = problems[0]
             raise LocatedError(first.path, str(first), others=problems[1:])
@@ -400,6 +407,7 @@ class RuleSet(Strict):
             for stage in self.stages.ladder:
                 names += _stage_fields(stage.when, "contact")
         names += self.exclude.contact_fields() if self.exclude is not None else []
+        names += [self.capacity.by] if self.capacity is not None and self.capacity.by else []
         own = set(RFM_FIELDS) if self.rfm is not None else set()  # computed, not pulled
         if self.accounts is not None:
             names += self.accounts.key

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from sync.erasure import Holdings, holdings
+from sync.handover_schema import handover_waiting, handovers
 from sync.history import history_of
 from sync.schema import activities, aliases, failures, gone, identities, queue, written
 from sync.store import StateStore
@@ -133,6 +134,16 @@ def _document(connection: sa.Connection, held: Holdings) -> dict[str, Any]:
         for e in (history_of(connection, held.person) if held.person is not None else [])
     ]
 
+    person = [] if held.person is None else [held.person]
+    handed = [
+        {"period": r.period, "by": r.team, "at": _moment(r.at), "score": r.score}
+        for r in _rows(connection, handovers, handovers.c.person_id.in_(person))
+    ]
+    waits = [
+        {"by": r.team, "since": _moment(r.since), "score": r.score}
+        for r in _rows(connection, handover_waiting, handover_waiting.c.person_id.in_(person))
+    ]
+
     def ordered(items: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
         return sorted(items, key=lambda item: tuple(str(item.get(k) or "") for k in keys))
 
@@ -147,6 +158,8 @@ def _document(connection: sa.Connection, held: Holdings) -> dict[str, Any]:
         "failures": ordered(failed, "system", "record_id"),
         "queued": ordered(queued, "system", "record_id"),
         "history": ordered(scores, "at"),
+        "handover": handed,
+        "handover_waiting": waits,
     }
 
 

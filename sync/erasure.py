@@ -10,7 +10,9 @@ What belongs to the person of an address (normalized), and goes when they are fo
   by a former address of their records (`aliases`) in any system, whoever they were pinned
   to: a row that holds the address is erased with it;
 - the aliases of their records and the alias rows of the address;
-- written values, failures and queue entries of their records; their score `history`.
+- written values, failures and queue entries of their records; their score `history`;
+- their sales hand-over and their place in its queue (`sync.capacity`); the period's count
+  of hand-overs stays, so forgetting someone frees no capacity.
 
 `runs` summaries hold counts and systems only, never an address or a record id (held so by
 the erasure test), and stay; `cursors` hold moments and offsets; `seen` holds digests of
@@ -31,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import normalize_email
+from sync.handover_schema import forget_handovers
 from sync.history import forget_history
 from sync.schema import (
     activities,
@@ -183,6 +186,8 @@ def erase(connection: Connection, held: Holdings) -> dict[str, int]:
         forget_history(connection, [held.person])
         if before:
             deleted["history"] = int(before)
+        for name, rows in forget_handovers(connection, [held.person]).items():
+            deleted[name] = rows
         count("persons", connection.execute(sa.delete(persons).where(persons.c.id == held.person)))
     return deleted
 

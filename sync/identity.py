@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 from scoring import Contact, normalize_email
 from sync.bulk import execute_in, execute_many, insert_sql, update_sql
 from sync.dues import mark_due_by
+from sync.handover_schema import forget_handovers
 from sync.history import forget_history
 from sync.schema import (
     activities,
@@ -425,7 +426,8 @@ def drop_leftover_persons(connection: Connection, candidates: Iterable[int]) -> 
                 sa.delete(persons).where(vacant, persons.c.id.in_(found)).returning(persons.c.id)
             )
             gone = list(result.scalars())
-            # their history goes with them: a person id may be given again (SQLite)
+            # their history and hand-over go with them: a person id may be given again (SQLite)
             forget_history(connection, gone)
+            forget_handovers(connection, gone)
             dropped += len(gone)
     return dropped

@@ -36,6 +36,7 @@ from scoring import (
 )
 from scoring import score as score_frames
 from sync.accounts import refresh, rollups_for
+from sync.capacity import HandoverQueue, hand_over, handed_before, period_of, teams_of
 from sync.dues import (
     due_filter,
     fingerprint,
@@ -94,6 +95,8 @@ def score_people(
     rules: RuleSet | None = None,
     bounds: RfmBounds | None = None,
     accounts: AccountRollups | None = None,
+    claim: bool = False,
+    queues: list[HandoverQueue] | None = None,
 ) -> tuple[ScoreBatch, Included]:
     """These persons scored as of `as_of` under the run's rules (or `rules`: the shadow
     rules, `sync.shadow`), their stage floors read from `written`, their scores some
@@ -101,7 +104,9 @@ def score_people(
     `bounds` and account fields by the population's roll-ups `accounts` (without: those
     the store keeps, `sync.rfm`, `sync.accounts`). The persons the rules exclude are not
     scored: the batch names them (`ScoreBatch.excluded_ids`), and `Included` says where
-    those scored were among `people`."""
+    those scored were among `people`. Sales capacity caps their stages (`sync.capacity`):
+    `claim` hands over for good, else the decision is rolled back; `queues` receives the
+    queue after it."""
     ruleset = job.rules if rules is None else rules
     floor = reached_stages(
         ruleset,
@@ -137,6 +142,11 @@ def score_people(
     )
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
+    if ruleset.capacity is not None and rules is None:  # shadow rules hand over nobody
+        teams, held = teams_of(ruleset, kept.contacts), handed_before(ruleset, kept.contacts, floor)
+        batch, queue = hand_over(job.store, batch, teams, held, as_of.timestamp(), claim=claim)
+        if queues is not None and queue is not None:
+            queues.append(queue)
     return replace(batch, excluded_ids=kept.excluded_ids), kept
 
 
@@ -165,13 +175,19 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     if bounds is not None:  # what a rescore of one record reads until the next run
         with job.store.writing(), job.store.engine.begin() as connection:
             save_bounds(connection, job.rules, bounds, as_of.timestamp())
+    queues: list[HandoverQueue] = []
     batch, kept = score_people(
-        job, people, as_of, written, summary.warnings, bounds=bounds, accounts=accounts
-    )
+        job, people, as_of, written, summary.warnings, bounds=bounds, accounts=accounts,
+        claim=not options.dry_run, queues=queues,
+    )  # fmt: skip
+    summary.handover = queues[0] if queues else None
     frame = kept.activities
     # an excluded person's cleared fields never change by time: due when its data changes
     due = np.full(len(people.contacts), np.inf)
     due[kept.rows] = as_of.timestamp() + due_in(batch, frame, as_of)
+    if batch.waiting:  # a lead waiting for the hand-over: due when the week turns
+        waits = kept.rows[np.fromiter(batch.waiting, dtype=np.intp)]
+        due[waits] = np.minimum(due[waits], period_of(as_of.timestamp())[1])
     if job.rules.velocity_windows():  # a history row entering a window moves velocity
         persons = [int(c.id) for c in people.contacts]
         with job.store.engine.connect() as connection:

@@ -379,14 +379,16 @@ class Sync:
         as_of: datetime | None = None,
         written: Written | None = None,
         notes: list[str] | None = None,
+        claim: bool = False,
     ) -> tuple[ScoreBatch, People]:
         """Everyone in the store (or these persons), scored as of `as_of` (default: now);
         `notes` receives a line per field the rules compare as a number that holds text
-        that did not parse as one, and the batch's own notes (a filter that stood down)."""
+        that did not parse as one, and the batch's own notes (a filter that stood down);
+        `claim`: hand over for good those sales capacity lets through (`sync.capacity`)."""
         people = self.store.load_people(person_ids)
         moment = self.clock() if as_of is None else as_of
         before = self.written() if written is None else written
-        batch, _ = score_people(self, people, moment, before, notes)
+        batch, _ = score_people(self, people, moment, before, notes, claim=claim)
         return batch, people
 
     def plan(

@@ -183,6 +183,10 @@ def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] =
     if any(summary.purged.values()):
         purged = ", ".join(f"{n:,} {table}" for table, n in summary.purged.items())
         console.print(f"purged past their retention: {purged}", highlight=False)
+    if summary.handover is not None:
+        from sync.capacity import handover_line
+
+        console.print(handover_line(summary.as_dict()) or "", highlight=False)
     for system, stats in summary.systems.items():
         if stats.calls:
             calls = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))
@@ -321,6 +325,11 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
             str(failed),
         )
     console.print(runs)
+    from sync.capacity import handover_line
+
+    line = next((handover_line(r.summary) for r in store.runs(1)), None)
+    if line:
+        console.print(line, highlight=False)
     from sync.dues import FIELDS_CURSOR  # the store's: `leadscore score` never loads it
     from sync.minimise import KEPT_CURSOR
 
@@ -378,6 +387,8 @@ def _epoch_moment(item: object) -> datetime | None:
 
 def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
     """One person's score, dimensions, grade, stage and every rule that fired."""
+    from sync.capacity import ordinal  # the store's: `leadscore score` never loads it
+
     who = batch.emails.value(row) or str(batch.contact_ids[row])
     dims = ", ".join(
         f"{name} {points}"
@@ -390,6 +401,9 @@ def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
     extras = [
         f"grade {batch.grade(row)}" if batch.grade(row) else "",
         f"stage {batch.stage(row)}" if batch.stage(row) else "",
+        f"waiting for hand-over: {ordinal(batch.waiting[row])} in queue"
+        if row in batch.waiting
+        else "",
     ]
     if batch.disqualified[row]:
         extras.append("[red]disqualified[/red]")

@@ -16,6 +16,7 @@ failures     writes that did not land, with their reason, attempt count and valu
 runs         a log of sync runs and their summaries
 history      each person's written score over time, a row per change (`sync.history`)
 rulesets     each rule file's text once, under its content hash (the rule version)
+handovers    sales capacity's hand-overs, counts and queue (`sync.handover_schema`)
 meta         the schema version, the fingerprint of what the last full scoring used, the
              last run's moment, RFM's quintile bounds (`sync.rfm`)
 """
@@ -236,11 +237,9 @@ def _v7(connection: Connection) -> None:
 
 
 def _v8(connection: Connection) -> None:
-    # Mailchimp records became keyed by the member's `contact_id` (which follows an address
-    # change) instead of the hash of the address: what the store held of Mailchimp under the
-    # old keys is dropped, and the next sync pulls Mailchimp whole, as for a new system.
-    # People stay, with their other systems' records; their Mailchimp ones come back by
-    # address, and each member is written once more.
+    # Mailchimp records became keyed by the member's `contact_id`, not the address's hash:
+    # what was held under the old keys is dropped, the next sync pulls Mailchimp whole; people
+    # stay with their other records, their Mailchimp ones come back by address, written anew.
     for table in (identities, activities, cursors, written, failures, gone, aliases, queue):
         connection.execute(sa.delete(table).where(table.c.system == "mailchimp"))
 
@@ -251,14 +250,19 @@ def _v9(connection: Connection) -> None:
 
 
 def _v10(connection: Connection) -> None:
-    # Retention purges by date (`sync.retention`); a store made at version 1 by this code has
-    # the indexes already (`create_all`).
+    # Retention purges by date (`sync.retention`); a version-1 store of this code has them.
     for table, index in ((activities, "ix_activities_occurred"), (history, "ix_history_at")):
         if index not in {i["name"] for i in sa.inspect(connection).get_indexes(table.name)}:
             next(i for i in table.indexes if i.name == index).create(connection)
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10)
+def _v11(connection: Connection) -> None:
+    from sync.handover_schema import create_handover_tables  # on this module's `metadata`
+
+    create_handover_tables(connection)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -276,9 +280,8 @@ _ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
 
 
 def dumps(value: Mapping[str, Any]) -> str:
-    """`value` as compact JSON with sorted keys. A mapping of text to text (the values a
-    write sets, the attributes of most records) is encoded here, the same text as the
-    encoder's, without its set-up per call; anything else goes through the encoder."""
+    """`value` as compact JSON with sorted keys: a mapping of text to text (written values,
+    most attributes) encoded here as the encoder would, without its set-up; else by it."""
     if all(type(k) is str and type(v) is str for k, v in value.items()):
         fields = ",".join(f"{quoted(k)}:{quoted(value[k])}" for k in sorted(value))
         return "{" + fields + "}"
@@ -295,8 +298,7 @@ SPLIT_COLUMNS = (
 
 
 def bounded(text: str, limit: int | None) -> str:
-    """Text as every backend can keep it: no NUL (PostgreSQL refuses it in text), and
-    at most `limit` characters (PostgreSQL refuses more; SQLite would keep them)."""
+    """Text every backend keeps: no NUL, at most `limit` characters (PostgreSQL refuses both)."""
     clean = text.replace("\x00", "")
     return clean if limit is None else clean[:limit]
 

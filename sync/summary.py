@@ -12,6 +12,7 @@ from sync.logs import without_addresses
 
 if TYPE_CHECKING:
     from scoring import RuleSet
+    from sync.capacity import HandoverQueue
     from sync.retention import Retention
     from sync.shadow import ShadowComparison
 
@@ -104,6 +105,8 @@ class SyncSummary:
     """Shadow rules' comparison with the live ones, when the run was given them."""
     purged: dict[str, int] = field(default_factory=dict)
     """Rows the run's retention purge deleted, per table (`sync/retention.py`)."""
+    handover: HandoverQueue | None = None
+    """Sales capacity's queue after the run's hand-over (`sync/capacity.py`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -137,4 +140,5 @@ class SyncSummary:
                 for name, s in self.systems.items()
             },
             **({} if self.shadow is None else {"shadow": self.shadow.as_dict()}),
+            **({} if self.handover is None else {"handover": self.handover.as_dict()}),
         }

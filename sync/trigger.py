@@ -270,7 +270,9 @@ def write_persons(
     """Score these persons as of `as_of` and write what changed on their records in
     every system, through the sync's own plan and write path."""
     before = written_of(job.store, persons)
-    batch, people = job.score(sorted(persons), as_of=as_of, written=before)
+    batch, people = job.score(
+        sorted(persons), as_of=as_of, written=before, claim=not options.dry_run
+    )
     plan = job.plan(batch, people, options, before, as_of)
     if summary is not None:
         summary.changed += len(plan.records)

@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from sandbox import Sandbox
 from scoring import Activity, ActivityType, Contact
 from sync.access import export_person
 from sync.erasure import erase_people, known_addresses
+from sync.handover_schema import handover_counts, handover_waiting, handovers
 from sync.history import history_of
 from sync.store import StateStore
 from sync.summary import SyncOptions
@@ -46,6 +48,8 @@ def test_a_forgotten_person_leaves_no_trace_and_nobody_else_moves(box: Sandbox, 
         person = person_in_every_system(store)
         shown = person.email.upper() + " "  # as a person may type it
         assert traces(store, person.email, person.records), "the scan finds nothing to begin with"
+        other = next(p for p in store.load_people().contacts if int(p.id) != person.id)
+        handed_over(store, person.id, waiting=int(other.id))
         before = snapshot(store)
         document = export_person(store, shown)
 
@@ -55,13 +59,14 @@ def test_a_forgotten_person_leaves_no_trace_and_nobody_else_moves(box: Sandbox, 
         assert document is not None and document["email"] == person.email
         for key, table in (("records", "identities"), ("activities", "activities"),
                            ("written", "written"), ("history", "history"),
-                           ("merged_records", "gone")):  # fmt: skip
+                           ("merged_records", "gone"), ("handover", "handovers")):  # fmt: skip
             assert len(document[key]) == erased.rows.get(table, 0), key
         assert export_person(store, person.email) is None
 
         assert erased.address == person.email
         assert set(erased.records) == set(person.records)
         assert {"persons", "identities", "activities", "written", "history"} <= set(erased.rows)
+        assert erased.rows["handovers"] == 1 and "handover_waiting" not in erased.rows
         assert traces(store, person.email, person.records) == []
         after = snapshot(store)
         for table, rows in before.items():
@@ -122,3 +127,15 @@ def test_an_address_held_only_as_a_former_one_is_exported_as_forget_erases_it(ur
     assert [a["activity_id"] for a in document["activities"]] == ["o1"]
     assert [f["email"] for f in document["former_addresses"]] == ["old@x.io"]
     assert erased.rows == {"activities": 1, "aliases": 1}
+
+
+def handed_over(store: StateStore, person: int, *, waiting: int) -> None:
+    """A hand-over row of `person` and a waiting row of someone else (who must stay)."""
+    with store.engine.begin() as connection:
+        row = {"person_id": person, "period": "2026-W49", "team": "", "at": 1.0, "score": 70.0}
+        connection.execute(sa.insert(handovers), row)
+        connection.execute(
+            sa.insert(handover_counts), {"period": "2026-W49", "team": "", "taken": 1}
+        )
+        wait = {"person_id": waiting, "team": "", "score": 60.0, "since": 2.0}
+        connection.execute(sa.insert(handover_waiting), wait)

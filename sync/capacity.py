@@ -1,0 +1,332 @@
+"""Sales capacity: the hand-over stage goes to the best-scored eligible leads, up to the
+rule file's `capacity.per_week` per ISO week (per `by` value), never taken back.
+
+The engine scores each person alone and puts them on the highest stage whose conditions
+hold; this step, run by the sync and the trigger on the batch it scored, caps that stage
+from the store (`sync.handover_schema`), in one transaction:
+
+    eligible   the engine's stage is at or above the hand-over stage and a lead's (not
+               `lead: false`), and the person was neither handed over before nor kept
+               there by the stage they reached
+    queue      every eligible person, of this batch or waiting from before, ordered by
+               score (highest first), then by when they became eligible, then by row
+    hand over  down the queue, each person counted by one conditional update of their
+               period's count (`taken < per_week`): concurrent syncs and triggers, each
+               in its own transaction, never hand over more than the capacity
+    cap        an eligible person not handed over waits one stage below the hand-over
+               stage; one handed over before is never below it
+
+A person handed over who was not in the batch (they waited from an earlier run) is marked
+due, so the next run writes their stage. A waiting person is due when the week turns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from scoring import ContactFrame, RuleSet, ScoreBatch, whole_points
+from sync.dues import mark_due
+from sync.handover_schema import (
+    TEAM_LENGTH,
+    handover_counts,
+    handover_waiting,
+    handovers,
+)
+from sync.schema import chunks, upsert_dialect
+from sync.store import StateStore
+
+LOCK_KEY = 0x1EAD5C0E
+"""The PostgreSQL advisory lock every hand-over decision takes (SQLite: its write lock)."""
+
+
+def period_of(at: float) -> tuple[str, float]:
+    """The ISO week holding the moment (`2026-W49`) and when it ends (epoch seconds)."""
+    moment = datetime.fromtimestamp(at, UTC)
+    year, week, weekday = moment.isocalendar()
+    start = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
+    end = start + timedelta(days=8 - weekday)
+    return f"{year}-W{week:02d}", end.timestamp()
+
+
+@dataclass(frozen=True)
+class HandoverQueue:
+    """The hand-over queue after one decision (`hand_over`) or as the store holds it."""
+
+    period: str
+    waiting: int
+    """People eligible and not handed over."""
+    handed: int = 0
+    """People handed over in this period (all `by` values)."""
+    last_score: float | None = None
+    """The score of the last person handed over this period (the threshold that moved)."""
+    oldest_wait: float | None = None
+    """Seconds the longest-waiting person has waited."""
+    now: tuple[int, ...] = ()
+    """The persons this decision handed over."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "period": self.period,
+            "waiting": self.waiting,
+            "handed_over": self.handed,
+            "last_score": None if self.last_score is None else round(self.last_score, 2),
+            "oldest_wait_seconds": None if self.oldest_wait is None else round(self.oldest_wait),
+        }
+
+
+def teams_of(rules: RuleSet, contacts: ContactFrame) -> list[str]:
+    """Each contact's `by` value (empty: no `by`, or no value), as the count is keyed."""
+    by = rules.capacity.by if rules.capacity is not None else None
+    column = contacts.column(by) if by else None
+    if column is None:
+        return [""] * len(contacts)
+    values = []
+    for row in range(len(contacts)):
+        value = column.value(row)
+        values.append("" if value is None else str(value)[:TEAM_LENGTH])
+    return values
+
+
+def handed_before(
+    rules: RuleSet, contacts: ContactFrame, floor: Sequence[str | None] | None
+) -> list[bool]:
+    """Per contact, whether the stage they reached before (`floor`, the engine's `reached`)
+    or the ladder's `current_field` (a rep's) is at or above the hand-over stage: theirs
+    already, neither capped nor counted."""
+    if rules.capacity is None or rules.stages is None:
+        return [False] * len(contacts)
+    top = rules.capacity.stage_index(rules.stages)
+    rank = {stage.name.casefold(): i for i, stage in enumerate(rules.stages.ladder)}
+    field = rules.stages.current_field
+    current = contacts.column(field) if field else None
+    out = []
+    for row in range(len(contacts)):
+        names = [
+            None if floor is None else floor[row],
+            None if current is None else current.value(row),
+        ]
+        out.append(any(rank.get(str(n).casefold(), -1) >= top for n in names if n is not None))
+    return out
+
+
+def hand_over(
+    store: StateStore,
+    batch: ScoreBatch,
+    teams: Sequence[str],
+    reached: Sequence[bool],
+    at: float,
+    *,
+    claim: bool,
+) -> tuple[ScoreBatch, HandoverQueue | None]:
+    """The batch with its stages capped by the hand-over queue, and the queue after it.
+
+    `teams`: each row's `by` value (`teams_of`); `reached`: rows whose stage floor (the
+    stage they reached before, or the ladder's `current_field`) is already at or above
+    the hand-over stage, kept there uncounted. Without `claim` (a dry run, `explain`) the
+    decision is made the same way and rolled back: the store does not change."""
+    rules = batch.rules
+    if rules.capacity is None or rules.stages is None or batch.stage_codes is None:
+        return batch, None
+    if not len(batch):
+        return batch, queue_of(store, at)
+    with store.writing(), store.engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            codes, places, queue = _decide(connection, batch, teams, reached, at)
+        except BaseException:
+            transaction.rollback()
+            raise
+        if claim:
+            transaction.commit()
+        else:
+            transaction.rollback()
+    return replace(batch, stage_codes=codes, waiting=places), queue
+
+
+def _decide(
+    connection: Connection,
+    batch: ScoreBatch,
+    teams: Sequence[str],
+    reached: Sequence[bool],
+    at: float,
+) -> tuple[np.ndarray, dict[int, int], HandoverQueue]:
+    rules = batch.rules
+    assert rules.capacity is not None and rules.stages is not None
+    assert batch.stage_codes is not None
+    top = rules.capacity.stage_index(rules.stages)
+    period, _ = period_of(at)
+    dialect = upsert_dialect(connection)
+    if connection.dialect.name == "postgresql":  # one decision at a time, till commit
+        connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+    # A write first: on SQLite the transaction holds the store's write lock from here.
+    counts = [{"period": period, "team": t, "taken": 0} for t in sorted(set(teams))]
+    if counts:
+        insert = dialect.insert(handover_counts).on_conflict_do_nothing()
+        connection.execute(insert, counts)
+    ids = [int(i) for i in batch.contact_ids.tolist()]
+    before = _present(connection, handovers, ids)
+    codes = batch.stage_codes.copy()
+    leads = batch.leads  # a stage of `lead: false` (customers) is nobody's to hand over
+    eligible = [
+        row
+        for row, person in enumerate(ids)
+        if codes[row] >= top and leads[row] and person not in before and not reached[row]
+    ]
+    since = _since(connection, ids)
+    for part in chunks(ids):
+        connection.execute(
+            sa.delete(handover_waiting).where(handover_waiting.c.person_id.in_(part))
+        )
+    rows = [
+        {
+            "person_id": ids[row],
+            "team": teams[row],
+            "score": float(batch.total[row]),
+            "since": since.get(ids[row], at),
+        }
+        for row in eligible
+    ]
+    if rows:
+        connection.execute(sa.insert(handover_waiting), rows)
+    handed = _take(connection, rules.capacity.per_week, period, at)
+    row_of = {person: row for row, person in enumerate(ids)}
+    for person in (before | handed) & set(row_of):  # never taken back
+        codes[row_of[person]] = max(int(codes[row_of[person]]), top)
+    places: dict[int, int] = {}
+    place_in_team: dict[str, int] = {}
+    for person, team in _queue(connection, ["person_id", "team"]):
+        place_in_team[team] = place_in_team.get(team, 0) + 1
+        row = row_of.get(int(person))
+        if row is not None:
+            places[row] = place_in_team[team]
+            codes[row] = top - 1
+    mark_due(connection, handed - set(ids))
+    return codes, places, queue_state(connection, at, now=tuple(sorted(handed)))
+
+
+def _present(connection: Connection, table: sa.Table, ids: Sequence[int]) -> set[int]:
+    found: set[int] = set()
+    for part in chunks(list(ids)):
+        query = sa.select(table.c.person_id).where(table.c.person_id.in_(part))
+        found.update(int(p) for p in connection.execute(query).scalars())
+    return found
+
+
+def _since(connection: Connection, ids: Sequence[int]) -> dict[int, float]:
+    """Since when each of these persons has waited (those waiting from before)."""
+    found: dict[int, float] = {}
+    for part in chunks(list(ids)):
+        query = sa.select(handover_waiting.c.person_id, handover_waiting.c.since).where(
+            handover_waiting.c.person_id.in_(part)
+        )
+        found.update((int(p), float(s)) for p, s in connection.execute(query))
+    return found
+
+
+def _queue(connection: Connection, columns: Sequence[str]) -> list[Sequence[Any]]:
+    """The waiting persons in hand-over order: score, then since when, then row number."""
+    table = handover_waiting
+    query = sa.select(*(table.c[name] for name in columns)).order_by(
+        table.c.score.desc(), table.c.since, table.c.person_id
+    )
+    return [tuple(row) for row in connection.execute(query)]
+
+
+def _take(connection: Connection, per_week: int, period: str, at: float) -> set[int]:
+    """Hand over down the queue while each person's count has room; who was handed over."""
+    dialect = upsert_dialect(connection)
+    handed: set[int] = set()
+    full: set[str] = set()
+    for person, team, score in _queue(connection, ["person_id", "team", "score"]):
+        if team in full:
+            continue
+        person = int(person)
+        connection.execute(
+            dialect.insert(handover_counts).on_conflict_do_nothing(),
+            {"period": period, "team": team, "taken": 0},
+        )
+        row = {"person_id": person, "period": period, "team": team, "at": at, "score": score}
+        added = connection.execute(dialect.insert(handovers).on_conflict_do_nothing(), row)
+        if added.rowcount:  # else handed over by another transaction meanwhile
+            counted = connection.execute(
+                sa.update(handover_counts)
+                .where(
+                    handover_counts.c.period == period,
+                    handover_counts.c.team == team,
+                    handover_counts.c.taken < per_week,
+                )
+                .values(taken=handover_counts.c.taken + 1)
+            )
+            if not counted.rowcount:  # this period's capacity is taken: they wait
+                full.add(team)
+                connection.execute(sa.delete(handovers).where(handovers.c.person_id == person))
+                continue
+            handed.add(person)
+        connection.execute(
+            sa.delete(handover_waiting).where(handover_waiting.c.person_id == person)
+        )
+    return handed
+
+
+def queue_state(connection: Connection, at: float, *, now: tuple[int, ...] = ()) -> HandoverQueue:
+    """The queue as the store holds it at `at`: who waits, since when, and this period's
+    hand-overs."""
+    period, _ = period_of(at)
+    waiting = connection.execute(
+        sa.select(sa.func.count(), sa.func.min(handover_waiting.c.since))
+    ).one()
+    handed = connection.execute(
+        sa.select(sa.func.count()).select_from(handovers).where(handovers.c.period == period)
+    ).scalar()
+    last = connection.execute(
+        sa.select(handovers.c.score)
+        .where(handovers.c.period == period)
+        .order_by(handovers.c.at.desc(), handovers.c.score)
+        .limit(1)
+    ).scalar()
+    return HandoverQueue(
+        period,
+        int(waiting[0]),
+        int(handed or 0),
+        None if last is None else float(last),
+        None if waiting[1] is None else max(0.0, at - float(waiting[1])),
+        now,
+    )
+
+
+def queue_of(store: StateStore, at: float) -> HandoverQueue:
+    with store.engine.connect() as connection:
+        return queue_state(connection, at)
+
+
+def ordinal(number: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 21st, ..."""
+    teen = 10 <= number % 100 <= 20
+    return f"{number}{'th' if teen else {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th')}"
+
+
+def handover_line(summary: Mapping[str, Any]) -> str | None:
+    """A run summary's hand-over queue in one line (None: the run had no capacity)."""
+    queue = summary.get("handover")
+    if not isinstance(queue, Mapping):
+        return None
+    last, oldest = queue.get("last_score"), queue.get("oldest_wait_seconds")
+    parts = [
+        f"hand-over {queue.get('period')}: {queue.get('handed_over', 0)} handed over",
+        f"{queue.get('waiting', 0)} waiting",
+        "" if last is None else f"last handed over at score {whole_points(float(last))}",
+        "" if oldest is None else f"oldest waiting {_days(float(oldest))}",
+    ]
+    return ", ".join(p for p in parts if p)
+
+
+def _days(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86_400)
+    return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"

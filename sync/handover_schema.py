@@ -1,0 +1,69 @@
+"""The store's tables of sales capacity's hand-over (`sync.capacity`), schema version 11.
+
+handovers         one row per person handed over: the period (ISO week) and `by` value it
+                  counted against, and when; never deleted but by `leadscore forget`
+handover_counts   per period and `by` value, how many were handed over: the row every
+                  hand-over's conditional update goes through, so none exceeds the capacity
+handover_waiting  the eligible leads not yet handed over: score, `by` value, since when
+
+Keyed by the store's person row number only, never by an address or a record id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.schema import chunks, metadata
+
+TEAM_LENGTH = 255
+"""The longest `by` value kept; a longer one is cut to it."""
+
+handovers = sa.Table(
+    "handovers",
+    metadata,
+    sa.Column("person_id", sa.Integer, primary_key=True),
+    sa.Column("period", sa.String(16), nullable=False),
+    sa.Column("team", sa.String(TEAM_LENGTH), nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Index("ix_handovers_period", "period", "team"),
+)
+handover_counts = sa.Table(
+    "handover_counts",
+    metadata,
+    sa.Column("period", sa.String(16), primary_key=True),
+    sa.Column("team", sa.String(TEAM_LENGTH), primary_key=True),
+    sa.Column("taken", sa.Integer, nullable=False),
+)
+handover_waiting = sa.Table(
+    "handover_waiting",
+    metadata,
+    sa.Column("person_id", sa.Integer, primary_key=True),
+    sa.Column("team", sa.String(TEAM_LENGTH), nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
+)
+HANDOVER_TABLES = (handovers, handover_counts, handover_waiting)
+PERSON_TABLES = (handovers, handover_waiting)
+"""The tables holding rows of one person, deleted when they are forgotten."""
+
+
+def create_handover_tables(connection: Connection) -> None:
+    for table in HANDOVER_TABLES:
+        table.create(connection, checkfirst=True)
+
+
+def forget_handovers(connection: Connection, person_ids: Sequence[int]) -> dict[str, int]:
+    """Delete these persons' hand-over and waiting rows; rows deleted per table (those with
+    none left out). Their hand-overs stay counted in their period: forgetting a person
+    frees no capacity."""
+    deleted: dict[str, int] = {}
+    for table in PERSON_TABLES:
+        for part in chunks(list(person_ids)):
+            result = connection.execute(sa.delete(table).where(table.c.person_id.in_(part)))
+            if result.rowcount:
+                deleted[table.name] = deleted.get(table.name, 0) + int(result.rowcount)
+    return deleted
