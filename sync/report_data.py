@@ -34,8 +34,8 @@ GRADE_BANDS = 5
 MOMENTS = 120
 """Moments of the score history drawn one by one; more are drawn a day at a time."""
 QUEUE_NOTE = (
-    "leadscore keeps no hand-over queue yet (leads waiting for a rep, with their age), "
-    "so this report has no chart of it."
+    "the hand-over queue (leads waiting for a rep under the rules' `capacity`, with their "
+    "age) is not drawn in this report yet: `leadscore status` shows it."
 )
 
 
