@@ -241,6 +241,11 @@ def _interest_due(found: InterestScores) -> FloatArray:
     if scores.shape[1] > 1:
         others = scores.copy()
         others[rows, top] = -np.inf
+        # a topic tied with the top at the same rate, below its cap, falls in step with it
+        # and stays behind it (a tie goes to the topic listed first): no lead to close
+        caps = np.array([t.cap if t.cap is not None else np.inf for t in found.interests.topics])
+        in_step = (others == lead[:, None]) & (rates == rate[:, None]) & (scores < caps)
+        others[in_step] = -np.inf
         gap = lead - others.max(axis=1) - _ROUNDED
         due = np.minimum(
             due, np.where(found.top >= 0, _over(np.maximum(gap, 0), rate, lead), np.inf)

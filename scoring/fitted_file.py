@@ -3,9 +3,9 @@ support, in the current file's dimensions, with stage thresholds and grade bands
 proposed from the fitted scores.
 
 The current file's dimensions (without caps and floors, which would bend the fitted
-sum), BANT block, stage ladder, grades, filters and interests are kept; only its rules are
-replaced, and the `min` conditions of its stages and the bands of its grades are set
-from the distribution of the fitted scores.
+sum), BANT block, stage ladder, grades, filters, velocity buckets, RFM block, exclusion
+and interests are kept; only its rules are replaced, and the `min` conditions of its
+stages and the bands of its grades are set from the distribution of the fitted scores.
 """
 
 from __future__ import annotations
@@ -158,6 +158,9 @@ def fitted_text(
     filters = _plain(current.filters)
     if filters:
         lines += ["", _dump({"filters": filters})]
+    for block in ("velocity", "rfm"):  # what stages and written fields read of them
+        if getattr(current, block) is not None:
+            lines += ["", _dump({block: _plain(getattr(current, block))})]
     if current.exclude is not None:  # the same people stay unscored
         lines += ["", _dump({"exclude": current.exclude.as_written()})]
     if current.interests is not None:

@@ -196,9 +196,9 @@ class InterestScores:
             count = int(self.counts[row, index])
             if count:
                 found.append((-float(self.rounded[row, index]), index, topic, count))
-        return [
-            _describe(topic, float(self.scores[row, index]), count)
-            for _, index, topic, count in sorted(found, key=lambda f: (f[0], f[1]))
+        return [  # the whole points of the two decimals written, as the fields hold them
+            _describe(topic, -rounded, count)
+            for rounded, index, topic, count in sorted(found, key=lambda f: (f[0], f[1]))
         ]
 
     def row(self, index: int) -> dict[str, Any]:

@@ -57,18 +57,20 @@ class Retention:
     batch: int = PURGE_BATCH
     per_run: int = PURGE_PER_RUN
 
-    def activity_days_for(self, rules: RuleSet) -> float | None:
-        """How many days of activity the store keeps under `rules`; None: all."""
+    def activity_days_for(self, *rules: RuleSet) -> float | None:
+        """How many days of activity the store keeps under every one of `rules` (the live
+        rules and a shadow run's); None: all."""
         if self.activity_days is None:
             return None
-        horizon = rules.horizon_days(list(ActivityType))
-        return self.activity_days if horizon is None else max(horizon, self.activity_days)
+        horizons = [r.horizon_days(list(ActivityType)) for r in rules]
+        return max([self.activity_days, *(h for h in horizons if h is not None)])
 
-    def history_days_for(self, rules: RuleSet) -> float | None:
-        """How many days of score history the store keeps under `rules`; None: all."""
+    def history_days_for(self, *rules: RuleSet) -> float | None:
+        """How many days of score history the store keeps under every one of `rules`;
+        None: all."""
         if self.history_days is None:
             return None
-        return max([self.history_days, *rules.velocity_windows()])
+        return max([self.history_days, *(w for r in rules for w in r.velocity_windows())])
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,24 @@ class Purged:
     history: int = 0
 
 
-def purge(store: StateStore, rules: RuleSet, retention: Retention, now: datetime) -> Purged:
-    """Delete what is older than `retention` keeps under `rules`, as of `now`, in bounded
-    batches (see the module)."""
+def purge(
+    store: StateStore,
+    rules: RuleSet,
+    retention: Retention,
+    now: datetime,
+    shadow: RuleSet | None = None,
+) -> Purged:
+    """Delete what is older than `retention` keeps under `rules` (and a shadow run's
+    rules, which score from the same store), as of `now`, in bounded batches (see the
+    module)."""
     found = Purged()
-    days = retention.activity_days_for(rules)
+    sets = [rules] if shadow is None else [rules, shadow]
+    days = retention.activity_days_for(*sets)
     if days is not None:
         cut = (now - timedelta(days=days)).timestamp()
-        moves = rules.horizon_days(list(ActivityType)) is None
+        moves = rules.horizon_days(list(ActivityType)) is None  # the live scores
         found = Purged(purge_activities(store, cut, retention, rescore=moves), found.history)
-    days = retention.history_days_for(rules)
+    days = retention.history_days_for(*sets)
     if days is not None:
         cut = (now - timedelta(days=days)).timestamp()
         found = Purged(found.activities, purge_history(store, cut, retention))
@@ -180,11 +190,12 @@ def purge_for_run(
     cut_short: bool,
 ) -> None:
     """A run's purge (see the module), counted in its summary: none for a dry run, a trial,
-    or a run its deadline cut short (its time is the next run's)."""
+    or a run its deadline cut short (its time is the next run's). A shadow run keeps what
+    its shadow rules' windows read too."""
     retention = options.retention
     if retention is None or options.dry_run or options.limit is not None or cut_short:
         return
-    found = purge(store, rules, retention, now)
+    found = purge(store, rules, retention, now, options.shadow)
     summary.purged = {"activities": found.activities, "history": found.history}
 
 

@@ -186,3 +186,38 @@ def test_a_fitted_file_keeps_the_interests(fitted) -> None:
     current = CURRENT.model_copy(update={"interests": rules(INTERESTS).interests})
     ruleset = parse_rules(fitted_text(current, fit, ["fitted in a test"]), "fitted.yaml")
     assert ruleset.interests == current.interests
+
+
+RFM_AND_VELOCITY = """
+    rules: [{id: r, activity: page_view, points: 1}]
+    rfm:
+      bounds:
+        recency: [30, 90, 180, 365]
+        frequency: [1, 2, 4, 8]
+        monetary: [100, 500, 1000, 5000]
+      segments: [{name: champions, r: [4, 5], f: [4, 5]}]
+      write: true
+    velocity: {days: 7, heating: 10, cooling: -10, write: true}
+    stages:
+      ladder:
+        - name: Lead
+        - name: Key account
+          lead: false
+          when: {contact: {rfm_segment: champions}}
+    """
+
+
+def test_a_fitted_file_keeps_the_rfm_and_velocity_blocks_its_stages_and_fields_read(
+    fitted,
+) -> None:
+    """A stage reading an RFM field needs the `rfm` block, else the fitted file is refused;
+    the RFM and velocity fields written back stay written."""
+    from scoring.fitted_file import fitted_text
+
+    fit, _, _ = fitted
+    given = rules(RFM_AND_VELOCITY)
+    current = CURRENT.model_copy(
+        update={"rfm": given.rfm, "velocity": given.velocity, "stages": given.stages}
+    )
+    ruleset = parse_rules(fitted_text(current, fit, ["fitted in a test"]), "fitted.yaml")
+    assert ruleset.rfm == current.rfm and ruleset.velocity == current.velocity

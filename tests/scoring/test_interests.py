@@ -381,3 +381,14 @@ def test_a_topic_window_leaves_older_activities_out_and_bounds_the_history_read(
     )
     assert only_pricing.horizon_days([ActivityType.FORM_SUBMISSION]) == 30
     assert only_pricing.horizon_days([ActivityType.EMAIL_OPEN]) == 0  # opens are not read
+
+
+def test_a_topics_reason_gives_the_whole_points_written_for_it() -> None:
+    """2.4951 points are written as 2.50, so 3 whole points: the reason says 3 too."""
+    ruleset = rules(TOPICS.replace("points: 5", "points: 2.4951"))
+    batch = score_records(ruleset, [person()], [act("page_view", 0, url="/pricing")], NOW)
+    assert batch.interests is not None
+    written = batch.interests.row(0)["interest_pricing"]
+
+    assert written == 2.5 and batch.interests.topic(0) is not None
+    assert batch.interests.reasons(0) == [f"pricing {math.floor(written + 0.5)}"]

@@ -240,3 +240,26 @@ def test_a_rule_held_at_its_cap_is_still_until_its_raw_points_come_down_to_it() 
     assert math.isclose(due, held, rel_tol=1e-6)
     later, _ = scored(ruleset, [person()], activities, NOW + timedelta(seconds=due * 0.999), None)
     assert later.total.tolist() == batch.total.tolist() == [50.0]
+
+
+def test_topics_tied_in_step_are_not_due_until_the_whole_points_may_move() -> None:
+    """A page both topics match gives them the same points, decaying alike: the first
+    listed stays on top, so the contact is not due at every run."""
+    ruleset = rules(
+        "rules: [{id: vp, contact: {title: VP}, points: 30}]\n"
+        "interests: {topics: ["
+        "{id: analytics, urls: ['*/analytics*'], points: 10, half_life_days: 10},"
+        "{id: pricing, urls: ['*pricing*'], points: 10, half_life_days: 10}]}"
+    )
+    page = act("page_view", 1, url="https://x.io/analytics/pricing")
+    batch, frame = scored(ruleset, [person()], [page], NOW, None)
+    points = 10 * 2 ** (-1 / 10)  # 9.33, written 9
+
+    due = float(due_in(batch, frame, NOW)[0])
+
+    assert batch.interests is not None and batch.interests.topic(0) is not None
+    assert batch.interests.topic(0).id == "analytics"  # type: ignore[union-attr]
+    # due when the written 9 may fall to 8 (below 8.5), less the rounding's margin
+    assert math.isclose(
+        due / DAY, (points - 8.5 - 0.01) / (points * math.log(2) / 10), rel_tol=1e-6
+    )

@@ -188,3 +188,18 @@ def ages_at(store: StateStore, at: datetime) -> list[float]:
     with store.engine.connect() as connection:
         found = connection.execute(sa.select(activities.c.occurred_at)).scalars()
         return [(at.timestamp() - t) / 86_400 for t in found]
+
+
+def test_a_shadow_runs_windows_keep_what_its_rules_read(held: StateStore) -> None:
+    """The shadow rules score from the same store: a purge under the live rules' window
+    alone would take what the shadow's longer window reads, and change its scores."""
+    longer = RuleSet.model_validate(
+        {"rules": [{"id": "seen", "activity": "page_view", "points": 1, "window_days": 120}]}
+    )
+    held.save_contacts("hubspot", [person("c1")], NOW)
+    visits(held, 200, 100, 50, 1)
+
+    found = purge(held, WINDOWED, Retention(activity_days=10), NOW, shadow=longer)
+    assert found.activities == 1 and ages(held) == [100, 50, 1]
+    assert purge(held, WINDOWED, Retention(activity_days=10), NOW, shadow=ENDLESS).activities == 2
+    assert ages(held) == [1]
