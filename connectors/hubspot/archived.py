@@ -15,7 +15,7 @@ the contact gone asks which it is (`gone.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 from connectors.hubspot.client import HubSpotApi
@@ -37,16 +37,17 @@ def archived_since(item: Mapping[str, Any], since: int | None) -> int | None:
     return at if since is None or at >= since else None
 
 
-def pull_archived(api: HubSpotApi, state: Mapping[str, Any], lookback_ms: int) -> Iterator[Page]:
+def pull_archived(
+    api: HubSpotApi, state: Mapping[str, Any], lookback_ms: int, floor: int | None
+) -> Generator[Page, None, int | None]:
     """Pages of the contacts archived since the cursor's `archived_since` (every archived one
-    without it), each reported gone; the last page's cursor is `state` with the newest
-    `archivedAt` seen (or its `modified_since`, if later). A page's cursor keeps the old moment
-    until the list is read whole."""
+    without it), each reported gone, under the cursor as it was (`state`: a run cut here
+    lists them again). Returns the next `archived_since`: the newest `archivedAt` seen, at
+    least `floor` (the walk's cursor, HubSpot's clock as the pull began), so that with
+    nothing archived yet the next pull still lists only what is archived from then on."""
     noted = state.get("archived_since")
     since = None if noted is None else int(noted) - lookback_ms
-    # At least the walk's own cursor (HubSpot's clock when it began): with nothing archived
-    # yet, the next pull still lists only what is archived from now on.
-    floors = [int(v) for v in (noted, state.get("modified_since")) if v is not None]
+    floors = [int(v) for v in (noted, floor) if v is not None]
     newest = max(floors) if floors else None
     kept = dump_cursor(**state)
     after: str | None = None
@@ -65,11 +66,8 @@ def pull_archived(api: HubSpotApi, state: Mapping[str, Any], lookback_ms: int) -
             if at is not None:
                 gone.append(Gone(str(item["id"]), None))
                 newest = at if newest is None else max(newest, at)
+        yield Page("contacts", (), (), kept, kept, gone=gone)
         token = ((body.get("paging") or {}).get("next") or {}).get("after")
         if not token or not body.get("results"):
-            last = dump_cursor(**{**state, "archived_since": newest})
-            yield Page("contacts", (), (), last, last, gone=gone)
-            return
-        # Cut here, the next run walks from the new cursor and lists the archived again.
-        yield Page("contacts", (), (), kept, kept, gone=gone)
+            return newest
         after = str(token)

@@ -157,8 +157,10 @@ def pull_contacts(
         first, newest = int(walk["after"]), walk.get("until")
     else:
         first, newest = None, newest_modification(api)
+    # First the contacts archived since the last pull (under the cursor as it was), then
+    # the walk, whose cursors carry the moment they were listed to.
+    deleted = yield from pull_archived(api, state, lookback_ms, newest)
     # Runs' writes stay passed over while they are inside the look-back.
-    deleted = state.get("archived_since")
     cursor = dump_cursor(
         modified_since=newest if newest is not None else since,
         ours=ours or None,
@@ -187,7 +189,6 @@ def pull_contacts(
         return Page(found.stream, found.contacts, found.activities, cursor, resume), following
 
     yield from follow(page, first)
-    yield from pull_archived(api, load_cursor(cursor), lookback_ms)
 
 
 def after_own_writes(cursor: str, ours: OwnWrites) -> str:
