@@ -28,6 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from connectors.errors import RejectedError
+from connectors.hubspot.archived import pull_archived
 from connectors.hubspot.client import HubSpotApi
 from connectors.hubspot.email_events import email_event_activity
 from connectors.hubspot.engagements import SEARCH_PAGE
@@ -156,8 +157,15 @@ def pull_contacts(
         first, newest = int(walk["after"]), walk.get("until")
     else:
         first, newest = None, newest_modification(api)
+    # First the contacts archived since the last pull (under the cursor as it was), then
+    # the walk, whose cursors carry the moment they were listed to.
+    deleted = yield from pull_archived(api, state, lookback_ms, newest)
     # Runs' writes stay passed over while they are inside the look-back.
-    cursor = dump_cursor(modified_since=newest if newest is not None else since, ours=ours or None)
+    cursor = dump_cursor(
+        modified_since=newest if newest is not None else since,
+        ours=ours or None,
+        archived_since=deleted,
+    )
 
     def page(last_id: int | None) -> tuple[Page, int | None]:
         after_id = {"propertyName": "hs_object_id", "operator": "GT", "value": last_id or 0}
@@ -174,7 +182,9 @@ def pull_contacts(
         resume = None
         if walked is not None:
             point = {"after": walked, "until": newest}
-            resume = dump_cursor(modified_since=since, ours=ours or None, walk=point)
+            resume = dump_cursor(
+                modified_since=since, ours=ours or None, walk=point, archived_since=deleted
+            )
         found = contact_page(results, cursor)
         return Page(found.stream, found.contacts, found.activities, cursor, resume), following
 

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from sandbox.http import Request, Response
 from sandbox.hubspot.answers import batch_answer, list_answer
-from sandbox.hubspot.arguments import batch_inputs, list_arg, list_page, request_body
+from sandbox.hubspot.arguments import (
+    LIST_PAGE_MAX,
+    batch_inputs,
+    flag,
+    int_value,
+    list_arg,
+    list_page,
+    request_body,
+)
 from sandbox.hubspot.contact_table import ContactTable
 from sandbox.hubspot.errors import (
     HubSpotError,
@@ -41,10 +50,36 @@ class ContactRoutes(HubSpotState):
     def _list_contacts(self, request: Request) -> Response:
         names = list_arg(request, "properties") or DEFAULT_CONTACT_PROPERTIES
         links = list_arg(request, "associations")
+        if flag(request.arg("archived")):
+            return self._list_archived(request, names)
         size = self.contacts.size
         page = list_page(request, size, self._after_row(request))
         results = [self._contact_json(row, names, links) for row in page if row not in self.gone]
         return list_answer(request, self.base_url, results, page, size, self._after_token)
+
+    def _list_archived(self, request: Request, names: Sequence[str]) -> Response:
+        """`GET /crm/v3/objects/contacts?archived=true`: only archived contacts, each with
+        `archived: true` and `archivedAt` (API reference crm-contacts-v3, basic "List": "archived:
+        Whether to return only results that have been archived"; the object schema's
+        `archivedAt`). A privacy-deleted contact is not among them."""
+        start = self._after_row(request)
+        rows = sorted(r for r in self.archived_at if r >= start and r not in self.purged)
+        limit = min(max(int_value(request.arg("limit"), "limit", 10), 1), LIST_PAGE_MAX)
+        page = range(min(limit, len(rows)))
+        results = [
+            {
+                **self._contact_json(rows[i], names),
+                "archived": True,
+                "archivedAt": iso_millis(self.archived_at[rows[i]]),
+            }
+            for i in page
+        ]
+        body: Json = {"results": results}
+        if page.stop < len(rows):
+            after = self._after_token(rows[page.stop])
+            link = f"{self.base_url}{request.path}?archived=true&after={quote(after)}"
+            body["paging"] = {"next": {"after": after, "link": link}}
+        return Response.json(body)
 
     def _get_contact(self, request: Request) -> Response:
         key = request.params["contactId"]

@@ -73,6 +73,8 @@ class HubSpotState(Emulator):
         self.objects = CrmObjects()
         self.gone: dict[int, int | None] = {}
         """Rows no longer in the portal -> the row merged into (None: archived)."""
+        self.archived_at: dict[int, float] = {}
+        """Archived rows -> when (epoch ms): a list with `archived=true` answers `archivedAt`."""
         self.purged: set[int] = set()
         """Rows deleted for good (a GDPR deletion): not even an archived read answers them."""
         self._issued: dict[str, int] = {}
@@ -195,7 +197,9 @@ class HubSpotState(Emulator):
         """Delete (archive) a contact: gone from reads, lists and searches, readable
         only with `archived=true`."""
         with self.lock:
-            self.gone[self.contact_row(contact_id)] = None
+            row = self.contact_row(contact_id)
+            self.gone[row] = None
+            self.archived_at[row] = self._now_ms()
 
     def privacy_delete(self, contact_id: str) -> None:
         """Delete a contact for good, as `POST /crm/v3/objects/contacts/gdpr-delete` does

@@ -271,6 +271,8 @@ class WebhookCore:
         asked = endpoint.ask(request, self.context)
         if isinstance(asked, WebhookResponse):
             return asked
+        if asked.gone:
+            self.retire(asked)
         return endpoint.answer(asked, self.rescore(asked))
 
     @staticmethod
@@ -281,6 +283,21 @@ class WebhookCore:
             )
 
     # -- the rescores ----------------------------------------------------------------------------
+
+    def retire(self, ask: Ask) -> None:
+        """The records `ask` reports deleted, retired through the sync's own store function."""
+        from datetime import UTC, datetime
+
+        from sync.vanished import record_gone
+
+        reported = [(g.record_id, g.merged_into) for g in ask.gone]
+        erased = {g.record_id for g in ask.gone if g.for_good}
+        at = datetime.fromtimestamp(self.now(), UTC)
+        record_gone(self.app().store, ask.system, reported, at, for_good=erased)
+        log.info(
+            "webhook retired records",
+            extra={"system": ask.system, "retired": len(reported), "erased": len(erased)},
+        )
 
     def rescore(self, ask: Ask) -> list[Outcome]:
         """Each record of `ask` rescored, side by side, before the request's time is up

@@ -1,7 +1,8 @@
 """What one system's webhook endpoint gives the core: how to read a request, how to answer.
 
     endpoint.ask(request, context)   verify the caller, parse the body:
-                                     an `Ask` (records to rescore) or a `WebhookResponse`
+                                     an `Ask` (records to rescore, or reported deleted)
+                                     or a `WebhookResponse`
                                      (a validator's GET, a duplicate); `Refused` else
     endpoint.answer(ask, outcomes)   the answer the caller expects (JSON, a SOAP Ack)
 
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from sync.web.messages import Refused, WebhookRequest, WebhookResponse
 
 if TYPE_CHECKING:
+    from connectors.protocol import Gone
     from sync.settings import Settings
     from sync.trigger import Rescored
 
@@ -33,6 +35,9 @@ class Ask:
     records: tuple[str, ...]
     details: Mapping[str, Any] = field(default_factory=dict)
     """What the endpoint needs again to answer (say, the notification ids)."""
+    gone: tuple[Gone, ...] = ()
+    """Records the system says it deleted: retired (or erased, `for_good`) in the store
+    before any rescore, as a pull that found them gone would (`sync.vanished.record_gone`)."""
 
 
 @dataclass(frozen=True)

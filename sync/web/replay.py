@@ -40,12 +40,17 @@ def first_seen(
         old = sa.select(seen.c.key).where(seen.c.seen_at < now - keep).limit(PURGE)
         connection.execute(sa.delete(seen).where(seen.c.key.in_(old.scalar_subquery())))
         insert = (
-            upsert_dialect(connection).insert(seen).on_conflict_do_nothing(index_elements=["key"])
+            upsert_dialect(connection)
+            .insert(seen)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(seen.c.key)
         )
         for key in keys:
-            # One insert per key: its row count says whether this process put it there
-            # first, also when another process inserts the same key at the same moment.
-            fresh.append(connection.execute(insert, {"key": key, "seen_at": now}).rowcount == 1)
+            # One insert per key: the row it returns says this process put it there first,
+            # also when another process inserts the same key at the same moment. (Not its
+            # row count: psycopg reports -1 for an INSERT ... ON CONFLICT here.)
+            row = connection.execute(insert, {"key": key, "seen_at": now}).first()
+            fresh.append(row is not None)
     return fresh
 
 

@@ -19,6 +19,12 @@ def hubspot_endpoint() -> Endpoint:
     return HubSpotEndpoint()
 
 
+def hubspot_events_endpoint() -> Endpoint:
+    from sync.web.hubspot_events import HubSpotEventsEndpoint
+
+    return HubSpotEventsEndpoint()
+
+
 def outbound_endpoint() -> Endpoint:
     from sync.web.salesforce import OutboundEndpoint
 
@@ -39,6 +45,7 @@ def mailchimp_endpoint() -> Endpoint:
 
 ROUTES: dict[str, Callable[[], Endpoint]] = {
     "/hubspot": hubspot_endpoint,
+    "/hubspot/events": hubspot_events_endpoint,
     "/salesforce/outbound": outbound_endpoint,
     "/salesforce/flow": flow_endpoint,
     "/mailchimp": mailchimp_endpoint,

@@ -507,7 +507,7 @@ def test_a_contact_changed_while_the_pull_walks_past_it_is_in_the_next_pull(
         lookback_ms=0,  # no safety margin: the cursor alone must be right
     )
     pages = hubspot.pull("contacts", None)
-    first = next(pages)
+    first = next(p for p in pages if p.contacts)  # the walk's first page, after the archived
     box.clock.sleep(2)
     box.hubspot.add_event("1", ActivityType.DEMO_REQUEST)  # already passed by the walk
     rest = list(pages)

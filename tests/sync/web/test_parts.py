@@ -69,8 +69,15 @@ def test_an_error_reaches_every_ask_of_the_rescore() -> None:
     assert flights.run("k", lambda: 3) == 3
 
 
-def test_keys_are_new_once_within_the_window_across_stores(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 's.db'}"
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_keys_are_new_once_within_the_window_across_stores(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 's.db'}"
+        if database == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
     one, two = StateStore(url), StateStore(url)
     try:
         a, b = digest("sig", "A"), digest("sig", "B")
