@@ -160,3 +160,15 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
     state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     yield state
     state.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """A state store on SQLite, then on a real PostgreSQL server (skipped where none runs)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = str(request.getfixturevalue("postgres_url"))
+    state = StateStore(url)
+    yield state
+    state.close()

@@ -28,8 +28,9 @@ def excluding(rules: RuleSet, emails: list[str]) -> RuleSet:
 
 
 def test_excluded_contacts_are_cleared_once_and_written_again_when_lifted(
-    box: Sandbox, store: StateStore
+    box: Sandbox, either_store: StateStore
 ) -> None:
+    store = either_store
     rules = load_rules(RULES)
     make_sync(box, rules, store).run(SyncOptions(full=True))
     before = held(box, rules)
