@@ -111,8 +111,10 @@ def cut_contacts_after_first_page(connector: Connector, ticks: Ticks, to: float)
     meetings = threading.Event()
 
     def pulled(stream: str, cursor: str | None) -> Iterator[Page]:
-        for number, page in enumerate(pull(stream, cursor)):
-            if stream == connector.streams[0] and number == 0:
+        first = True  # the first page holding contacts (the archived ones' listing comes before)
+        for page in pull(stream, cursor):
+            if stream == connector.streams[0] and first and page.contacts:
+                first = False
                 assert meetings.wait(timeout=60)
                 ticks.now = to
             yield page

@@ -131,5 +131,5 @@ def test_the_store_report_after_a_sync_draws_the_history(
     result = runner.invoke(app, ["report", "--from-store", "--out", str(out)], env=store_env)
     assert result.exit_code == 0, result.output
     page = out.read_text("utf-8")
-    assert 'id="chart-movement"' in page and "no hand-over queue" in page
+    assert 'id="chart-movement"' in page and "is not drawn in this report yet" in page
     assert re.search(r"the state store \(\d+ persons\)", page)

@@ -172,7 +172,7 @@ def test_the_page_escapes_every_text_from_the_data() -> None:
     for chart in ("chart-scores", "chart-funnel", "chart-rules", "chart-grades"):
         assert f'id="{chart}"' in body
     assert "chart-roc" not in body and "--outcome COLUMN" in body
-    assert "no hand-over queue" in body
+    assert "is not drawn in this report yet" in body
 
 
 def test_a_store_report_draws_no_score_history_of_the_people_the_rules_exclude(
