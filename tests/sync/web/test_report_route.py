@@ -76,7 +76,10 @@ def test_the_token_opens_the_stores_page_read_only(
     assert answer.headers["cache-control"] == "no-store"
     page = answer.body.decode()
     assert page.startswith("<!DOCTYPE html>") and 'id="chart-movement"' in page
-    assert re.search(r"the state store \(\d+ persons\)", page) and "is not drawn in this report yet" in page
+    assert (
+        re.search(r"the state store \(\d+ persons\)", page)
+        and "is not drawn in this report yet" in page
+    )
     assert synced.store.counts() == before
     built: list[int] = []
     real = report_module.build_page
