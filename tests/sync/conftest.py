@@ -163,12 +163,17 @@ def store(tmp_path: Path) -> Iterator[StateStore]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def either_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    """A state store on SQLite, then on a real PostgreSQL server (skipped where none runs)."""
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A state store's URL on SQLite, then on a real PostgreSQL server (skipped where none
+    runs)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = str(request.getfixturevalue("postgres_url"))
+        return f"sqlite:///{tmp_path / 'state.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def either_store(url: str) -> Iterator[StateStore]:
+    """A state store on SQLite, then on PostgreSQL (`url`)."""
     state = StateStore(url)
     yield state
     state.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,13 +24,6 @@ from sync.web.hubspot_events import DELETION, PRIVACY_DELETION, HubSpotEventsEnd
 from sync.web.messages import WebhookRequest
 from tests.sync.privacy_helpers import open_app, person_in_every_system, traces
 from tests.sync.web.test_hubspot_hook import NOW, SECRET, signed_v3
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'state.db'}"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
