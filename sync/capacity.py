@@ -301,6 +301,48 @@ def queue_state(connection: Connection, at: float, *, now: tuple[int, ...] = ())
     )
 
 
+@dataclass(frozen=True)
+class QueueRows:
+    """The hand-over tables as the HTML report draws them (`sync.report_data`)."""
+
+    counts: list[tuple[str, str, int]]
+    """(period, `by` value, handed over), by period, oldest first."""
+    waiting: list[tuple[int, str, float, float]]
+    """(person, `by` value, score, since when), in hand-over order."""
+    last: dict[str, tuple[float, str]]
+    """Per `by` value, the score and period of the last person handed over: the lowest
+    score of the latest decision that handed any over (none: nobody yet)."""
+
+
+def queue_rows(connection: Connection) -> QueueRows:
+    counts = connection.execute(
+        sa.select(
+            handover_counts.c.period, handover_counts.c.team, handover_counts.c.taken
+        ).order_by(handover_counts.c.period, handover_counts.c.team)
+    )
+    latest = (
+        sa.select(handovers.c.team, sa.func.max(handovers.c.at).label("at"))
+        .group_by(handovers.c.team)
+        .subquery()
+    )
+    last: dict[str, tuple[float, str]] = {}
+    query = (
+        sa.select(handovers.c.team, handovers.c.score, handovers.c.period)
+        .join(latest, (latest.c.team == handovers.c.team) & (latest.c.at == handovers.c.at))
+        .order_by(handovers.c.score.desc())
+    )
+    for team, score, period in connection.execute(query):
+        last[str(team)] = (float(score), str(period))  # the lowest comes last
+    return QueueRows(
+        [(str(p), str(t), int(n)) for p, t, n in counts],
+        [
+            (int(p), str(t), float(s), float(w))
+            for p, t, s, w in _queue(connection, ["person_id", "team", "score", "since"])
+        ],
+        last,
+    )
+
+
 def queue_of(store: StateStore, at: float) -> HandoverQueue:
     with store.engine.connect() as connection:
         return queue_state(connection, at)
@@ -322,11 +364,12 @@ def handover_line(summary: Mapping[str, Any]) -> str | None:
         f"hand-over {queue.get('period')}: {queue.get('handed_over', 0)} handed over",
         f"{queue.get('waiting', 0)} waiting",
         "" if last is None else f"last handed over at score {whole_points(float(last))}",
-        "" if oldest is None else f"oldest waiting {_days(float(oldest))}",
+        "" if oldest is None else f"oldest waiting {waited(float(oldest))}",
     ]
     return ", ".join(p for p in parts if p)
 
 
-def _days(seconds: float) -> str:
+def waited(seconds: float) -> str:
+    """A wait as a person reads it: `2 d 3 h`, or `5 h 12 min` under a day."""
     days, rest = divmod(int(seconds), 86_400)
     return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"

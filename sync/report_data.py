@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -19,11 +19,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from scoring import Backtest, RocCurve, ScoreBatch, backtest_of, roc_of, whole_points
+from scoring import (
+    Backtest,
+    RocCurve,
+    RuleSet,
+    ScoreBatch,
+    backtest_of,
+    roc_of,
+    whole_points,
+)
 from sync.fields import DISQUALIFIED_SCORE
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
+    from sync.capacity import QueueRows
 
 TOP = 25
 """Leads listed with their reasons."""
@@ -33,10 +42,8 @@ GRADE_BANDS = 5
 """About how many bands of the other dimensions a grade is counted in."""
 MOMENTS = 120
 """Moments of the score history drawn one by one; more are drawn a day at a time."""
-QUEUE_NOTE = (
-    "the hand-over queue (leads waiting for a rep under the rules' `capacity`, with their "
-    "age) is not drawn in this report yet: `leadscore status` shows it."
-)
+WEEKS = 12
+"""The latest weeks of hand-overs drawn."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +124,31 @@ class Movement:
 
 
 @dataclass(frozen=True)
+class Handovers:
+    """Sales capacity's hand-over, from the store: per ISO week and `by` value, the leads
+    handed over (against `per_week`, each value's own); the leads waiting now per score
+    bin (whole points) and `by` value; how long the oldest has waited; and the score of
+    the last lead handed over, the threshold a waiting lead must pass."""
+
+    stage: str
+    per_week: int
+    by: str | None
+    weeks: list[str]
+    teams: list[str]
+    """The `by` values as shown ("all leads" without `by`, "no NAME" for an empty one)."""
+    handed: list[list[int]]
+    """Per team, per week."""
+    edges: list[float]
+    waiting: list[list[int]]
+    """Per team, per score bin: `waiting[t][i]` leads in [`edges[i]`, `edges[i + 1]`)."""
+    waiting_total: int
+    oldest_wait: float | None
+    """Seconds the longest-waiting lead has waited (None: nobody waits)."""
+    last: list[tuple[int, str] | None]
+    """Per team, the score (whole points) and week of the last lead handed over."""
+
+
+@dataclass(frozen=True)
 class Outcomes:
     outcome: str
     backtest: Backtest
@@ -138,6 +170,8 @@ class ReportData:
     grades: GradeGrid | None
     outcomes: Outcomes | None = None
     movement: Movement | None = None
+    handovers: Handovers | None = None
+    """None from files, or when the rules have no `capacity`."""
     from_store: bool = False
     notes: list[str] = field(default_factory=list)
     """What the page says is missing, and why."""
@@ -151,6 +185,7 @@ def report_data(
     top: int = TOP,
     outcome: tuple[str, npt.NDArray[np.bool_]] | None = None,
     history: Sequence[tuple[int, float, int]] | None = None,
+    handovers: Handovers | None = None,
     title: str = "leadscore report",
     resamples: int = 200,
     seed: int = 0,
@@ -158,7 +193,7 @@ def report_data(
     """The report of `batch`. `outcome`: the outcome column's name and each contact's
     outcome (both outcomes present), for the backtest's figures; `history`: the store's
     (person, at, score) rows in order of time (`sync.history.score_rows`), for the score's
-    movement (None: not from a store)."""
+    movement (None: not from a store); `handovers`: the store's hand-over queue."""
     notes = list(batch.notes)
     outcomes = None
     if outcome is not None:
@@ -170,7 +205,6 @@ def report_data(
         movement = score_movement(history)
         if movement is None:
             notes.append("the store holds no score history yet: run `leadscore sync`.")
-        notes.append(QUEUE_NOTE)
     return ReportData(
         title=title,
         source=source,
@@ -185,6 +219,7 @@ def report_data(
         grades=grade_grid(batch),
         outcomes=outcomes,
         movement=movement,
+        handovers=handovers,
         from_store=history is not None,
         notes=notes,
     )
@@ -209,10 +244,17 @@ def binned(values: npt.NDArray[np.float64], bins: int) -> tuple[list[float], lis
     step = step_for(low, high, bins)
     first = math.floor(low / step) * step
     count = int((high - first) // step) + 1
-    edges = first + step * np.arange(count + 1)
-    which = np.minimum(((values - first) // step).astype(np.int64), count - 1)
-    counts = np.bincount(which, minlength=count)
-    return edges.tolist(), counts.tolist()
+    edges = (first + step * np.arange(count + 1)).tolist()
+    return edges, bin_counts(values, edges)
+
+
+def bin_counts(values: npt.NDArray[np.float64], edges: Sequence[float]) -> list[int]:
+    """How many values lie in each bin of `edges` (equal widths, from `binned`); a value
+    past the last edge is counted in the last bin."""
+    step, bins = edges[1] - edges[0], len(edges) - 1
+    which = np.clip(((np.asarray(values) - edges[0]) // step).astype(np.int64), 0, bins - 1)
+    counts: list[int] = np.bincount(which, minlength=bins).tolist()
+    return counts
 
 
 def _whole(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -292,8 +334,6 @@ def grade_grid(batch: ScoreBatch) -> GradeGrid | None:
     dimension = grades.dimension
     other = _whole(batch.total) - _whole(batch.dimension(dimension))
     edges, _ = binned(other, GRADE_BANDS)
-    step = edges[1] - edges[0]
-    which = np.minimum(((other - edges[0]) // step).astype(np.int64), len(edges) - 2)
     codes = np.asarray(batch.grade_codes)
     names = [band.grade for band in grades.bands]
     rows = list(range(len(names)))
@@ -301,7 +341,7 @@ def grade_grid(batch: ScoreBatch) -> GradeGrid | None:
         names.append("none")
         rows.append(-1)
     bands = [f"{_point(a)} to {_point(b - 1)}" for a, b in itertools.pairwise(edges)]
-    counts = [np.bincount(which[codes == code], minlength=len(bands)).tolist() for code in rows]
+    counts = [bin_counts(other[codes == code], edges) for code in rows]
     label = batch.rules.dimensions[dimension].label or dimension
     return GradeGrid(label, f"score without {label}", names, bands, counts)
 
@@ -346,17 +386,67 @@ def score_movement(rows: Sequence[tuple[int, float, int]]) -> Movement | None:
     return found
 
 
-def store_report(app: Leadscore, *, made_at: datetime, top: int = TOP) -> ReportData:
-    """The report of everyone in the application's store, scored now by its rules, with
-    the store's score history, but none of the persons the rules exclude (the history of
-    before their objection stays in the store)."""
+def handovers_of(
+    rows: QueueRows, rules: RuleSet, at: float, left_out: Collection[int] = ()
+) -> Handovers | None:
+    """The hand-over chart's numbers from the store's tables (`sync.capacity.queue_rows`)
+    as of `at` (epoch seconds), the last `WEEKS` weeks; waiting persons in `left_out` (the
+    rules exclude them) are not drawn. None when the rules have no `capacity`."""
+    capacity, stages = rules.capacity, rules.stages
+    if capacity is None or stages is None:
+        return None
+    weeks = sorted({week for week, _, _ in rows.counts})[-WEEKS:]
+    waiting = [row for row in rows.waiting if row[0] not in left_out]
+    teams = sorted({t for w, t, _ in rows.counts if w in weeks} | {t for _, t, _, _ in waiting})
+    handed = [[0] * len(weeks) for _ in teams]
+    for week, team, taken in rows.counts:
+        if week in weeks:
+            handed[teams.index(team)][weeks.index(week)] = taken
+    scores = _whole(np.array([score for _, _, score, _ in waiting], dtype=np.float64))
+    edges, _ = binned(scores, BINS)
+    of_team = np.array([team for _, team, _, _ in waiting], dtype=object)
+    since = min((row[3] for row in waiting), default=None)
+    return Handovers(
+        stage=stages.ladder[capacity.stage_index(stages)].name,
+        per_week=capacity.per_week,
+        by=capacity.by,
+        weeks=weeks,
+        teams=[t or ("all leads" if capacity.by is None else f"no {capacity.by}") for t in teams],
+        handed=handed,
+        edges=edges,
+        waiting=[bin_counts(scores[of_team == team], edges) for team in teams],
+        waiting_total=len(waiting),
+        oldest_wait=None if since is None else max(0.0, at - since),
+        last=[
+            None
+            if team not in rows.last
+            else (whole_points(rows.last[team][0]), rows.last[team][1])
+            for team in teams
+        ],
+    )
+
+
+def store_parts(
+    app: Leadscore, at: datetime, left_out: Collection[int]
+) -> tuple[list[tuple[int, float, int]], Handovers | None]:
+    """The store's score history and hand-over queue, without the persons `left_out`."""
+    from sync.capacity import queue_rows
     from sync.history import score_rows
 
-    batch, _ = app.job.score(as_of=made_at)
-    left_out = {int(person) for person in batch.excluded_ids}
     with app.store.engine.connect() as connection:
         history = [row for row in score_rows(connection) if row[0] not in left_out]
+        queue = queue_rows(connection) if app.job.rules.capacity is not None else None
+    found = None if queue is None else handovers_of(queue, app.job.rules, at.timestamp(), left_out)
+    return history, found
+
+
+def store_report(app: Leadscore, *, made_at: datetime, top: int = TOP) -> ReportData:
+    """The report of everyone in the application's store, scored now by its rules, with
+    the store's score history and hand-over queue, but none of the persons the rules
+    exclude (the history of before their objection stays in the store)."""
+    batch, _ = app.job.score(as_of=made_at)
+    history, handovers = store_parts(app, made_at, {int(p) for p in batch.excluded_ids})
     return report_data(
         batch, source=f"the state store ({len(batch):,} persons)", made_at=made_at, top=top,
-        history=history,
+        history=history, handovers=handovers,
     )  # fmt: skip

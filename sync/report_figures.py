@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from sync.backtest_report import percent
-from sync.report_data import Outcomes, ReportData
+from sync.report_data import Outcomes, ReportData, step_for
 
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 COLOURS = ["#2563eb", "#16a34a", "#d97706", "#9333ea", "#dc2626", "#0891b2", "#4b5563"]
@@ -274,3 +274,59 @@ def movement_figure(data: ReportData) -> go.Figure:
     figure.update_yaxes(title_text="written score", row=1, col=1)
     figure.update_yaxes(title_text="persons", row=2, col=1)
     return _layout(figure, 460, barmode="relative")
+
+
+def handover_figure(data: ReportData) -> go.Figure:
+    """Leads handed over per week and `by` value against the capacity (left); the leads
+    waiting now by score, stacked by `by` value, with the last hand-over's score (right)."""
+    found = data.handovers
+    assert found is not None
+    per = f" per {escape(found.by)}" if found.by else ""
+    figure = make_subplots(
+        rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
+        subplot_titles=[f"handed over per week (capacity {found.per_week}{per})",
+                        f"waiting now: {found.waiting_total:,}, by score"],
+    )  # fmt: skip
+    middles = [(a + b) / 2 for a, b in itertools.pairwise(found.edges)]
+    width = found.edges[1] - found.edges[0]
+    below = [0] * len(middles)
+    for index, team in enumerate(found.teams):
+        name, colour = escape(team), COLOURS[index % len(COLOURS)]
+        figure.add_trace(
+            go.Bar(x=found.weeks, y=found.handed[index], name=name, legendgroup=name,
+                   marker_color=colour, showlegend=len(found.teams) > 1,
+                   hovertemplate="%{x}: %{y} handed over<extra>" + name + "</extra>"),
+            row=1, col=1,
+        )  # fmt: skip
+        figure.add_trace(
+            go.Bar(x=middles, y=found.waiting[index], base=below,
+                   width=[width * 0.9] * len(middles), offsetgroup="waiting", name=name,
+                   legendgroup=name, marker_color=colour, showlegend=False,
+                   hovertemplate="score %{x}: %{y} waiting<extra>" + name + "</extra>"),
+            row=1, col=2,
+        )  # fmt: skip
+        below = [b + n for b, n in zip(below, found.waiting[index], strict=True)]
+    figure.add_hline(
+        y=found.per_week, line_dash="dash", line_color="#6b7280", row=1, col=1,
+        annotation_text=f"capacity {found.per_week}", annotation_position="top left",
+    )  # fmt: skip
+    for index, (team, last) in enumerate(zip(found.teams, found.last, strict=True)):
+        if last is not None:
+            shown = f"{escape(team)}: {last[0]}" if found.by else f"last handed over: {last[0]}"
+            figure.add_vline(
+                x=last[0], line_dash="dash", line_color=COLOURS[index % len(COLOURS)], row=1,
+                col=2, annotation_text=shown, annotation_position="top right",
+            )  # fmt: skip
+    handed = max((max(row) for row in found.handed if row), default=0)
+    for col, title, tallest in (
+        (1, "leads handed over", max(handed, found.per_week)),
+        (2, "leads waiting", max(below, default=0)),
+    ):  # counts: whole ticks
+        figure.update_yaxes(title_text=title, rangemode="tozero", dtick=step_for(0, tallest, 6),
+                            row=1, col=col)  # fmt: skip
+    figure.update_xaxes(title_text="ISO week", type="category", row=1, col=1)
+    figure.update_xaxes(title_text="score (whole points)", row=1, col=2)
+    return _layout(
+        figure, 380, barmode="group", margin={"l": 60, "r": 20, "t": 60, "b": 60},
+        legend={"orientation": "h", "y": 0, "yanchor": "bottom", "yref": "container"},
+    )  # fmt: skip

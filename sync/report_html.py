@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from sync.backtest_report import figure, percent
+from sync.capacity import waited
 from sync.report_data import Outcomes, ReportData
 from sync.report_figures import (
     FONT,
@@ -27,6 +28,7 @@ from sync.report_figures import (
     conversion_figure,
     funnel_figure,
     grades_figure,
+    handover_figure,
     lift_figure,
     movement_figure,
     roc_figure,
@@ -104,9 +106,10 @@ def report_page(data: ReportData) -> str:
                 _chart("chart-grades", grades_figure(data)),
             )
         )
-    parts.append(_outcomes_section(data.outcomes))
+    parts.append(_outcomes_section(data.outcomes, data.from_store))
     if data.from_store:
         parts.append(_store_section(data))
+        parts.append(_handover_section(data))
     body = "\n".join(parts)
     return (
         "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
@@ -197,13 +200,18 @@ def _leads_table(data: ReportData) -> str:
     return _table(["#", "contact", "score", *names, "grade", "stage", "reasons"], rows, "leads")
 
 
-def _outcomes_section(outcomes: Outcomes | None) -> str:
+def _outcomes_section(outcomes: Outcomes | None, from_store: bool) -> str:
     if outcomes is None:
+        how = (
+            "--outcome won, customer or stage:NAME (what the store recorded in the "
+            "--within-days after the score date)"
+            if from_store
+            else "--outcome COLUMN (1/true/yes converted, 0/false/no not)"
+        )
         return _section(
             "Against outcomes",
-            "No outcomes were given: pass --outcome COLUMN (1/true/yes converted, 0/false/no "
-            "not) for the lift per decile, ROC and calibration curves, and conversion per "
-            "stage and grade.",
+            f"No outcomes were given: pass {how} for the lift per decile, ROC and calibration "
+            "curves, and conversion per stage and grade.",
             "",
         )
     tested = outcomes.backtest
@@ -239,6 +247,45 @@ def _store_section(data: ReportData) -> str:
         "The written scores the store recorded at each sync: median and 90th percentile "
         "of everyone scored by then, and how many scores rose and fell.",
         inner,
+    )
+
+
+def _handover_section(data: ReportData) -> str:
+    title = "Hand-over queue"
+    found = data.handovers
+    if found is None:
+        return _section(
+            title,
+            "The rules set no `capacity`: every lead that reaches a sales stage is handed "
+            "over at once, and nobody waits.",
+            "",
+        )
+    per = f" per {found.by}" if found.by else ""
+    if not found.waiting_total and not any(map(any, found.handed)):
+        return _section(
+            title,
+            f"No lead has reached the hand-over stage ({found.stage}) yet: sales takes "
+            f"{found.per_week} a week{per}.",
+            "",
+        )
+    oldest = ""
+    if found.oldest_wait is not None:
+        oldest = f"; the oldest has waited {waited(found.oldest_wait)}"
+    lasts = [(t, last) for t, last in zip(found.teams, found.last, strict=True) if last]
+    if not lasts:
+        last = "Nobody has been handed over yet"
+    elif found.by is None:
+        last = f"The last lead handed over scored {lasts[0][1][0]} (in {lasts[0][1][1]}): the "
+        last += "threshold, drawn dashed"
+    else:
+        each = ", ".join(f"{team} {score} (in {week})" for team, (score, week) in lasts)
+        last = f"The last lead handed over per {found.by} scored: {each}, drawn dashed"
+    return _section(
+        title,
+        f"Leads given the hand-over stage ({found.stage}) each week{per}, against the "
+        f"capacity of {found.per_week} a week{per}, and the {found.waiting_total:,} leads "
+        f"waiting for a place now, by score{oldest}. {last}.",
+        _chart("chart-handover", handover_figure(data)),
     )
 
 

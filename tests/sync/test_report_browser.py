@@ -9,15 +9,20 @@ Where no browser is installed the test skips and says why; in CI (CI=true), wher
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from sync.report_data import ReportData, report_data
+from sync.capacity import queue_rows
+from sync.report_data import Handovers, ReportData, handovers_of, report_data
 from sync.report_html import report_page
+from sync.store import StateStore
 from tests.helpers import NOW
+from tests.sync.test_capacity import MONDAY, decide, rules_of
+from tests.sync.test_capacity import batch_of as capacity_batch
 from tests.sync.test_report_data import batch_of
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,8 +54,28 @@ def sync_playwright() -> Any:
     return entry()
 
 
-def full_data() -> ReportData:
-    """A report with every chart: outcomes, and a store's history of three syncs."""
+def handovers(folder: Path) -> Handovers:
+    """A store's hand-over queue: two owners, three weeks of syncs, leads left waiting."""
+    rules = rules_of(per_week=3, by="owner")
+    store = StateStore(f"sqlite:///{folder / 'state.db'}")
+    try:
+        for week in range(3):
+            at = MONDAY + timedelta(days=7 * week + 1)
+            scores = {10 * week + p: 50.0 + (7 * p + 3 * week) % 45 for p in range(12)}
+            owners = {p: "ann" if p % 3 else "bob" for p in scores}
+            batch = capacity_batch(rules, scores, owners, at=at)
+            decide(store, batch, at, teams=[owners[int(p)] for p in batch.contact_ids.tolist()])
+        with store.engine.connect() as connection:
+            found = handovers_of(queue_rows(connection), rules, at.timestamp() + 86_400)
+    finally:
+        store.close()
+    assert found is not None and found.waiting_total > 0 and all(found.last)
+    return found
+
+
+def full_data(folder: Path) -> ReportData:
+    """A report with every chart: outcomes, a store's history of three syncs and its
+    hand-over queue."""
     batch = batch_of(300, seed=5)
     noise = np.random.default_rng(2).normal(0, 25, len(batch))
     converted = (batch.total + noise) > 70
@@ -61,15 +86,18 @@ def full_data() -> ReportData:
         for person in range(len(batch))
     ]
     return report_data(
-        batch, source="a test", made_at=NOW, outcome=("won", converted), history=history
-    )
+        batch, source="a test", made_at=NOW, outcome=("won", converted), history=history,
+        handovers=handovers(folder),
+    )  # fmt: skip
 
 
 def expected_marks(data: ReportData) -> dict[str, tuple[str, int]]:
     """Per chart, a selector of its marks and how many its data calls for."""
     assert data.outcomes is not None and data.movement is not None and data.grades is not None
+    assert data.handovers is not None
     tested = data.outcomes.backtest
     grid = data.grades
+    queue = data.handovers
     return {
         "chart-scores": (".bars .point", sum(len(d.counts) for d in data.distributions)),
         "chart-funnel": (".point", len(data.funnel)),
@@ -84,12 +112,17 @@ def expected_marks(data: ReportData) -> dict[str, tuple[str, int]]:
             4 * len(data.movement.moments),
         ),
         "chart-grades text": (".hm text", len(grid.grades) * len(grid.bands)),
+        "chart-handover": (
+            ".bars .point",
+            len(queue.teams) * (len(queue.weeks) + len(queue.edges) - 1),
+        ),
+        "chart-handover lines": (".shapelayer path", 1 + len(queue.teams)),  # capacity, thresholds
     }
 
 
 def test_every_chart_renders_its_marks_in_chromium(tmp_path: Path) -> None:
     playwright = sync_playwright()
-    data = full_data()
+    data = full_data(tmp_path)
     page_file = tmp_path / "report.html"
     page_file.write_text(report_page(data), "utf-8")
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
@@ -113,7 +146,7 @@ def test_every_chart_renders_its_marks_in_chromium(tmp_path: Path) -> None:
             for name, (selector, _) in expected_marks(data).items():
                 chart = name.split()[0]
                 found[name] = page.locator(f"#{chart}").locator(selector).count()
-            assert charts.count() == 9
+            assert charts.count() == 10
             rule_labels = page.locator("#chart-rules .ytick text").all_text_contents()
             page.screenshot(path=str(ARTEFACTS / "report.png"), full_page=True)
             for index in range(charts.count()):

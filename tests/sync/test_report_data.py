@@ -21,7 +21,6 @@ from sync import StateStore, SyncOptions
 from sync.fields import DISQUALIFIED_SCORE
 from sync.history import score_rows
 from sync.report_data import (
-    QUEUE_NOTE,
     binned,
     report_data,
     score_movement,
@@ -156,7 +155,7 @@ def test_many_moments_are_drawn_a_day_at_a_time() -> None:
 
 def test_a_store_report_says_what_it_lacks() -> None:
     data = report_data(batch_of(10), source="s", made_at=NOW, history=[])
-    assert data.movement is None and QUEUE_NOTE in data.notes
+    assert data.movement is None and data.handovers is None
     assert any("no score history" in note for note in data.notes)
 
 
@@ -171,8 +170,8 @@ def test_the_page_escapes_every_text_from_the_data() -> None:
     assert "Plotly.newPlot" not in head and "https://" not in body.replace("https://plot.ly", "")
     for chart in ("chart-scores", "chart-funnel", "chart-rules", "chart-grades"):
         assert f'id="{chart}"' in body
-    assert "chart-roc" not in body and "--outcome COLUMN" in body
-    assert "is not drawn in this report yet" in body
+    assert "chart-roc" not in body and "--outcome won, customer or stage:NAME" in body
+    assert "The rules set no `capacity`" in body and "chart-handover" not in body
 
 
 def test_a_store_report_draws_no_score_history_of_the_people_the_rules_exclude(

@@ -78,7 +78,7 @@ def test_the_token_opens_the_stores_page_read_only(
     assert page.startswith("<!DOCTYPE html>") and 'id="chart-movement"' in page
     assert (
         re.search(r"the state store \(\d+ persons\)", page)
-        and "is not drawn in this report yet" in page
+        and "The rules set no `capacity`" in page
     )
     assert synced.store.counts() == before
     built: list[int] = []
