@@ -18,6 +18,7 @@ from sync.store_outcomes import StoreOutcomes, read_store_outcomes, store_outcom
 WITHIN_DAYS = 90
 """The outcome window when `--within-days` is not given."""
 STORE = "the state store"
+EMPTY = "the state store holds nobody yet: run `leadscore sync` first"
 
 
 def check_sources(
@@ -72,7 +73,7 @@ def store_known(
         )
     with opened(ruleset, need_systems=False) as application:
         if application.store.counts()["persons"] == 0:
-            fail("the state store holds nobody yet: run `leadscore sync` first", code=EXIT_FAILED)
+            fail(EMPTY, code=EXIT_FAILED)
         found = read_store_outcomes(application.store, ruleset, wanted, at, days)
     for line in store_notes(found):
         err.print(line, highlight=False)

@@ -11,12 +11,17 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from scoring import RuleSet, ScoreBatch
+    from sync.backtest_command import KnownOutcomes, Source
     from sync.report_data import ReportData
 
 PLOTLY_MISSING = "the HTML report needs Plotly: pip install 'leadscore[report]'"
@@ -31,22 +36,26 @@ class ReportOptions:
     outcome: str | None
     as_of_column: str | None
     as_of: str | None
+    within_days: int | None = None
 
 
 def write_report(options: ReportOptions, top: int, output: Path) -> None:
     """Check the options, build the report's numbers, write the page and say where."""
-    if options.from_store == (options.contacts is not None):
+    from sync.from_store import check_sources
+
+    if not options.from_store and options.contacts is None:
         fail("give --from-store or --contacts FILE (with --activities FILE), one of them")
-    if options.from_store:
-        for given, name in (
-            (options.activities, "--activities"),
-            (options.outcome, "--outcome"),
-            (options.as_of_column, "--as-of-column"),
-            (options.as_of, "--as-of"),
-        ):
+    check_sources(
+        options.from_store, options.contacts, options.activities, options.as_of_column,
+        options.within_days,
+    )  # fmt: skip
+    if options.from_store and options.outcome is None:
+        for given, name in ((options.as_of, "--as-of"), (options.within_days, "--within-days")):
             if given is not None:
-                more = " (outcomes from the CRM are not read yet)" if name == "--outcome" else ""
-                fail(f"{name} is for a report from files, not --from-store{more}")
+                fail(
+                    f"{name} with --from-store needs --outcome (won, customer or stage:NAME): "
+                    "without outcomes the store is scored now"
+                )
     if options.outcome is None and options.as_of_column is not None:
         fail("--as-of-column needs --outcome (a backtest scores each contact as of its moment)")
     if output.suffix.lower() not in (".html", ".htm"):
@@ -58,7 +67,7 @@ def write_report(options: ReportOptions, top: int, output: Path) -> None:
     except ModuleNotFoundError:
         fail(PLOTLY_MISSING, code=EXIT_FAILED)
     began = time.perf_counter()
-    data = store_data(options.rules, top) if options.from_store else files_data(options, top)
+    data = store_data(options, top) if options.from_store else files_data(options, top)
     save_page(output, report_page(data))
     out.print(
         f"wrote {output} ({data.contacts:,} contacts; {time.perf_counter() - began:.1f} s)",
@@ -75,10 +84,9 @@ def save_page(output: Path, page: str) -> None:
 
 def files_data(options: ReportOptions, top: int) -> ReportData:
     """The report of the files (and their outcomes, when a column is named)."""
-    from scoring import InputError, score_included
-    from sync.backtest_command import fixed_rfm_only, read_known_outcomes
+    from sync.backtest_command import Source, fixed_rfm_only, read_known_outcomes
     from sync.report_data import report_data
-    from sync.score_command import as_of_moment, excluded_note, scored_files
+    from sync.score_command import as_of_moment, scored_files
 
     assert options.contacts is not None
     ruleset = rules_from(options.rules or settings().rules)
@@ -92,29 +100,77 @@ def files_data(options: ReportOptions, top: int) -> ReportData:
         options.contacts, options.activities, options.outcome, options.as_of_column,
         options.as_of, ruleset.activity_fields(),
     )  # fmt: skip
+    named = Source(source, options.outcome)
+    batch, converted = scored_known(ruleset, known, named)
+    return known_data(batch, converted, known, named, f"{source}, each contact as of", top)
+
+
+def scored_known(
+    ruleset: RuleSet, known: KnownOutcomes, source: Source
+) -> tuple[ScoreBatch, npt.NDArray[np.bool_]]:
+    """The known contacts scored each as of its moment, as `leadscore backtest` scores
+    them, and their outcomes; those the rules exclude left out (a note on stderr)."""
+    from scoring import score_included
+    from sync.score_command import excluded_note
+
     frame = known.frame(set(ruleset.contact_fields()))
     batch, kept = score_included(ruleset, frame, known.activities, known.moments)
     if batch.excluded_ids:  # left out of the page and of every measure, as a backtest does
-        err.print(excluded_note(len(batch.excluded_ids), source), highlight=False)
+        err.print(excluded_note(len(batch.excluded_ids), source.name), highlight=False)
+    return batch, known.converted[kept.rows]
+
+
+def known_data(
+    batch: ScoreBatch,
+    converted: npt.NDArray[np.bool_],
+    known: KnownOutcomes,
+    source: Source,
+    shown: str,
+    top: int,
+    **store: Any,
+) -> ReportData:
+    """The report of scored contacts with their outcomes (`store`: the store's history and
+    hand-over queue, for `report_data`)."""
+    from scoring import InputError
+    from sync.report_data import report_data
+
     made_at = known.moments if isinstance(known.moments, datetime) else datetime.now(UTC)
     try:
         return report_data(
-            batch, source=f"{source}, each contact as of {known.shown}", made_at=made_at,
-            top=top, outcome=(options.outcome, known.converted[kept.rows]),
+            batch, source=f"{shown} {known.shown}", made_at=made_at, top=top,
+            outcome=(source.outcome, converted), **store,
         )  # fmt: skip
     except InputError as exc:  # every contact one way
-        fail(f"{options.contacts}: column {options.outcome!r}: {exc}")
+        fail(f"{source.name}: {source.named}: {exc}")
 
 
-def store_data(rules: Path | None, top: int) -> ReportData:
-    """The report of everyone in the state store, scored now."""
+def store_data(options: ReportOptions, top: int) -> ReportData:
+    """The report of everyone in the state store, scored now; with `--outcome`, scored as
+    of the score date against what the store recorded after it, as `leadscore backtest
+    --from-store` reads them."""
     from sync.cli import opened, store_rules
-    from sync.report_data import store_report
+    from sync.from_store import EMPTY
+    from sync.report_data import store_parts, store_report
 
-    ruleset = store_rules(rules)
+    ruleset = store_rules(options.rules)
     if ruleset is None:
         fail(f"no rule file at {settings().rules}: pass --rules FILE")
+    if options.outcome is None:
+        with opened(ruleset, need_systems=False) as application:
+            if application.store.counts()["persons"] == 0:
+                fail(EMPTY, code=EXIT_FAILED)
+            return store_report(application, made_at=datetime.now(UTC), top=top)
+    from sync.backtest_command import fixed_rfm_only
+    from sync.from_store import WITHIN_DAYS, store_known
+
+    fixed_rfm_only(ruleset, options.rules or settings().rules)
+    known, source = store_known(ruleset, options.outcome, options.as_of, options.within_days)
+    batch, converted = scored_known(ruleset, known, source)
     with opened(ruleset, need_systems=False) as application:
-        if application.store.counts()["persons"] == 0:
-            fail("the state store holds nobody yet: run `leadscore sync` first", code=EXIT_FAILED)
-        return store_report(application, made_at=datetime.now(UTC), top=top)
+        left_out = {int(person) for person in batch.excluded_ids}
+        history, handovers = store_parts(application, datetime.now(UTC), left_out)
+    days = WITHIN_DAYS if options.within_days is None else options.within_days
+    shown = f"{source.name} ({len(batch):,} persons; the outcome within {days} days), each as of"
+    return known_data(
+        batch, converted, known, source, shown, top, history=history, handovers=handovers
+    )

@@ -205,15 +205,40 @@ def test_calibrate_fits_a_valid_file_to_a_stage_reached(
          "after now; its outcomes are not known yet"),
     ],
 )  # fmt: skip
-@pytest.mark.parametrize("command", ["backtest", "calibrate"])
+@pytest.mark.parametrize("command", ["backtest", "calibrate", "report"])
 def test_bad_combinations_are_one_line_and_exit_2(
     env: dict[str, str], command: str, extra: tuple[str, ...], message: str
 ) -> None:
+    if command == "report" and message.startswith("give --contacts"):  # --outcome optional
+        message = "give --from-store or --contacts FILE"
     result = run(env, command, "--rules", str(DEFAULT_RULES), *extra)
 
     assert result.exit_code == 2, result.output
     assert result.output.count("error:") == 1
     assert message in unwrapped(result.output)
+
+
+def test_the_report_draws_the_stores_outcomes_as_the_backtest_reads_them(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    args = ("--outcome", "won", "--as-of", "2026-01-01", "--within-days", "300")
+    out = tmp_path / "report.html"
+
+    result = run(env, "report", "--rules", str(DEFAULT_RULES), "--from-store", *args,
+                 "--out", str(out))  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    tested = backtest(env, *args)
+    page = out.read_text("utf-8")
+    for chart in ("lift", "roc", "calibration", "conversion", "movement"):
+        assert f'id="chart-{chart}"' in page
+    assert "Against outcomes (won)" in page and "scored as of 2026-01-01T00:00:00Z" in page
+    assert f"{tested['converted']:,} of {tested['contacts']:,} contacts converted" in page
+    assert f"ROC AUC {tested['auc']['value']:.3f} (" in page
+    assert f"the state store ({tested['contacts']:,} persons; the outcome within 300 days)" in page
+    said = unwrapped(result.stderr)
+    assert "note: the state store:" in said and "note: not read: lifecycle_stage" in said
+    assert f"({tested['contacts']:,} contacts;" in unwrapped(result.stdout)
 
 
 def test_the_crms_lifecycle_fields_are_not_read(env: dict[str, str]) -> None:

@@ -91,7 +91,8 @@ def test_outcomes_with_rfm_by_quintiles_are_refused_in_one_line(files, tmp_path:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        (("--from-store",), "give --from-store or --contacts FILE"),
+        (("--from-store",), "--contacts cannot go with --from-store"),
+        (("--within-days", "30"), "--within-days needs --from-store"),
         (("--as-of-column", "scored"), "--as-of-column needs --outcome"),
         (("--outcome", "nope"), "column 'nope' (--outcome) is not in the file"),
         (("--outcome", "title"), "expected 0 or 1 (converted), 'VP'"),
@@ -105,10 +106,27 @@ def test_bad_options_exit_2_with_one_line(files, tmp_path: Path, extra, expected
     assert "Traceback" not in result.output and not out.exists()
 
 
-def test_the_store_report_takes_no_file_options(tmp_path: Path) -> None:
-    result = run("report", "--from-store", "--outcome", "won", "--out", str(tmp_path / "r.html"))
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (("--activities", "a.csv"), "--activities cannot go with --from-store"),
+        (("--as-of-column", "t"), "--as-of-column cannot go with --from-store"),
+        (("--as-of", "2026-01-01"), "--as-of with --from-store needs --outcome"),
+        (("--within-days", "30"), "--within-days with --from-store needs --outcome"),
+        (("--outcome", "won", "--within-days", "0"), "Invalid value for '--within-days'"),
+    ],
+)
+def test_the_store_report_takes_no_file_options(tmp_path: Path, extra, expected) -> None:
+    result = run("report", "--from-store", *extra, "--out", str(tmp_path / "r.html"))
     assert result.exit_code == 2
-    assert "--outcome is for a report from files" in " ".join(result.stderr.split())
+    assert expected in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output and not (tmp_path / "r.html").exists()
+
+
+def test_a_page_is_a_html_file_of_files_or_of_the_store(tmp_path: Path) -> None:
+    neither = run("report", "--out", str(tmp_path / "r.html"))
+    assert neither.exit_code == 2
+    assert "give --from-store or --contacts FILE" in " ".join(neither.stderr.split())
     bad = run("report", "--contacts", "c.csv", "--out", str(tmp_path / "r.txt"))
     assert bad.exit_code == 2 and "expected a .html file" in " ".join(bad.stderr.split())
 
@@ -131,5 +149,31 @@ def test_the_store_report_after_a_sync_draws_the_history(
     result = runner.invoke(app, ["report", "--from-store", "--out", str(out)], env=store_env)
     assert result.exit_code == 0, result.output
     page = out.read_text("utf-8")
-    assert 'id="chart-movement"' in page and "is not drawn in this report yet" in page
+    assert 'id="chart-movement"' in page and "The rules set no `capacity`" in page
+    assert "pass --outcome won, customer or stage:NAME" in page
     assert re.search(r"the state store \(\d+ persons\)", page)
+
+
+def test_the_store_report_draws_the_hand_over_queue_status_prints(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    rules = tmp_path / "capacity.yaml"
+    default = Path(store_env["LEADSCORE_RULES"]).read_text("utf-8")
+    rules.write_text(default + "\ncapacity: {stage: Lead, per_week: 1}\n", "utf-8")
+    env = {**store_env, "LEADSCORE_RULES": str(rules)}
+    for args in (["setup"], ["sync", "--full"]):
+        assert runner.invoke(app, args, env=env).exit_code == 0
+    status = " ".join(runner.invoke(app, ["status"], env=env).stdout.split())
+    found = re.search(r"hand-over (\S+): 1 handed over, (\d+) waiting, last handed over at "
+                      r"score (\d+)", status)  # fmt: skip
+    assert found is not None, status
+    week, waiting, last = found.groups()
+    out = tmp_path / "store.html"
+
+    result = runner.invoke(app, ["report", "--from-store", "--out", str(out)], env=env)
+
+    assert result.exit_code == 0, result.output
+    page = " ".join(out.read_text("utf-8").split())
+    assert 'id="chart-handover"' in page and int(waiting) > 0
+    assert f"against the capacity of 1 a week, and the {waiting} leads waiting" in page
+    assert f"The last lead handed over scored {last} (in {week})" in page
