@@ -370,6 +370,8 @@ def handover_line(summary: Mapping[str, Any]) -> str | None:
 
 
 def waited(seconds: float) -> str:
-    """A wait as a person reads it: `2 d 3 h`, or `5 h 12 min` under a day."""
+    """A wait as a person reads it: `2 d 3 h`, `5 h 12 min` under a day, `under a minute`."""
+    if seconds < 60:
+        return "under a minute"
     days, rest = divmod(int(seconds), 86_400)
     return f"{days} d {rest // 3600} h" if days else f"{rest // 3600} h {rest % 3600 // 60} min"

@@ -53,9 +53,10 @@ def store_known(
     outcome: str,
     as_of: str | None,
     within_days: int | None,
+    notes: list[str] | None = None,
 ) -> tuple[KnownOutcomes, Source]:
     """The store's persons as of the score date, with the outcome in the window after it;
-    notes on stderr say who was left out and why."""
+    notes on stderr (and in `notes`, without their `note: `) say who was left out and why."""
     from sync.cli import opened
 
     try:
@@ -77,6 +78,8 @@ def store_known(
         found = read_store_outcomes(application.store, ruleset, wanted, at, days)
     for line in store_notes(found):
         err.print(line, highlight=False)
+        if notes is not None:
+            notes.append(line.removeprefix("note: "))
     shown = stamp(at)
     known = KnownOutcomes(found.contacts, found.converted, at, shown, found.activities)
     return known, Source(STORE, wanted.name, column=False)

@@ -8,7 +8,7 @@ reads them (`read_known_outcomes`), so the curves are the backtest's own.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -102,7 +102,8 @@ def files_data(options: ReportOptions, top: int) -> ReportData:
     )  # fmt: skip
     named = Source(source, options.outcome)
     batch, converted = scored_known(ruleset, known, named)
-    return known_data(batch, converted, known, named, f"{source}, each contact as of", top)
+    shown = f"{source}, each contact as of {known.shown}"
+    return known_data(batch, converted, known, named, shown, top)
 
 
 def scored_known(
@@ -137,7 +138,7 @@ def known_data(
     made_at = known.moments if isinstance(known.moments, datetime) else datetime.now(UTC)
     try:
         return report_data(
-            batch, source=f"{shown} {known.shown}", made_at=made_at, top=top,
+            batch, source=shown, made_at=made_at, top=top,
             outcome=(source.outcome, converted), **store,
         )  # fmt: skip
     except InputError as exc:  # every contact one way
@@ -164,13 +165,18 @@ def store_data(options: ReportOptions, top: int) -> ReportData:
     from sync.from_store import WITHIN_DAYS, store_known
 
     fixed_rfm_only(ruleset, options.rules or settings().rules)
-    known, source = store_known(ruleset, options.outcome, options.as_of, options.within_days)
+    notes: list[str] = []
+    known, source = store_known(ruleset, options.outcome, options.as_of, options.within_days, notes)
     batch, converted = scored_known(ruleset, known, source)
     with opened(ruleset, need_systems=False) as application:
         left_out = {int(person) for person in batch.excluded_ids}
         history, handovers = store_parts(application, datetime.now(UTC), left_out)
     days = WITHIN_DAYS if options.within_days is None else options.within_days
-    shown = f"{source.name} ({len(batch):,} persons; the outcome within {days} days), each as of"
-    return known_data(
+    shown = (
+        f"{source.name} ({len(batch):,} persons; outcome {source.outcome!r} in the {days} days "
+        "after the score date)"
+    )
+    data = known_data(
         batch, converted, known, source, shown, top, history=history, handovers=handovers
     )
+    return replace(data, notes=[*notes, *data.notes])

@@ -92,6 +92,7 @@ class RuleShare:
     id: str
     label: str
     dimension: str
+    """The dimension's label (its name when it has none)."""
     people: int
     points: float
 
@@ -317,13 +318,19 @@ def rule_shares(batch: ScoreBatch) -> list[RuleShare]:
         RuleShare(
             rule.id,
             rule.text,
-            batch.rules.dimension_of(rule),
+            _label(batch.rules, batch.rules.dimension_of(rule)),
             int(hits.rows.size),
             float(np.sum(hits.points, dtype=np.float64)),
         )
         for rule, hits in zip(batch.rules.rules, batch.rule_hits, strict=True)
     ]
     return sorted(shares, key=lambda s: (-abs(s.points), -s.people, s.id))
+
+
+def _label(rules: RuleSet, name: str) -> str:
+    """A dimension's label, or its name."""
+    found = rules.dimensions.get(name)
+    return (found.label if found is not None else None) or name
 
 
 def grade_grid(batch: ScoreBatch) -> GradeGrid | None:
@@ -342,7 +349,7 @@ def grade_grid(batch: ScoreBatch) -> GradeGrid | None:
         rows.append(-1)
     bands = [f"{_point(a)} to {_point(b - 1)}" for a, b in itertools.pairwise(edges)]
     counts = [bin_counts(other[codes == code], edges) for code in rows]
-    label = batch.rules.dimensions[dimension].label or dimension
+    label = _label(batch.rules, dimension)
     return GradeGrid(label, f"score without {label}", names, bands, counts)
 
 

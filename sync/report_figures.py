@@ -223,11 +223,13 @@ def calibration_figure(outcomes: Outcomes) -> go.Figure:
 
 def conversion_figure(outcomes: Outcomes) -> go.Figure:
     tested = outcomes.backtest
-    figure = make_subplots(rows=1, cols=2, subplot_titles=["per stage", "per grade"])
+    figure = make_subplots(
+        rows=1, cols=2, subplot_titles=["conversion per stage", "conversion per grade"]
+    )
     for col, groups in ((1, tested.stages), (2, tested.grades)):
         figure.add_trace(
             go.Bar(
-                x=[escape(g.name or "none") for g in groups],
+                x=[_wrapped(escape(g.name or "none")) for g in groups],
                 y=[0.0 if math.isnan(g.rate) else g.rate for g in groups],
                 text=[f"{g.converted:,} of {g.contacts:,}" for g in groups],
                 textposition="outside",
@@ -238,8 +240,21 @@ def conversion_figure(outcomes: Outcomes) -> go.Figure:
             col=col,
         )
     figure.update_yaxes(tickformat=".0%", rangemode="tozero")
-    figure.update_xaxes(type="category")
-    return _layout(figure, 360, showlegend=False)
+    figure.update_yaxes(title_text="converted", row=1, col=1)
+    figure.update_xaxes(type="category", tickangle=0)
+    return _layout(figure, 380, showlegend=False, margin={"l": 60, "r": 20, "t": 40, "b": 70})
+
+
+def _wrapped(label: str, width: int = 12) -> str:
+    """A long tick label on lines of about `width` characters (escaped text in, Plotly's
+    line breaks out), so that it is neither cut nor turned."""
+    lines: list[str] = []
+    for word in label.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
 
 
 def movement_figure(data: ReportData) -> go.Figure:
@@ -272,7 +287,7 @@ def movement_figure(data: ReportData) -> go.Figure:
         col=1,
     )
     figure.update_yaxes(title_text="written score", row=1, col=1)
-    figure.update_yaxes(title_text="persons", row=2, col=1)
+    figure.update_yaxes(title_text="scores rose / fell", row=2, col=1)
     return _layout(figure, 460, barmode="relative")
 
 
@@ -324,7 +339,10 @@ def handover_figure(data: ReportData) -> go.Figure:
     ):  # counts: whole ticks
         figure.update_yaxes(title_text=title, rangemode="tozero", dtick=step_for(0, tallest, 6),
                             row=1, col=col)  # fmt: skip
-    figure.update_xaxes(title_text="ISO week", type="category", row=1, col=1)
+    slots = max(len(found.weeks), 4)  # a week or two: bars of a usual width, centred
+    middle = (len(found.weeks) - 1) / 2
+    figure.update_xaxes(title_text="ISO week", type="category", row=1, col=1,
+                        range=[middle - slots / 2, middle + slots / 2])  # fmt: skip
     figure.update_xaxes(title_text="score (whole points)", row=1, col=2)
     return _layout(
         figure, 380, barmode="group", margin={"l": 60, "r": 20, "t": 60, "b": 60},

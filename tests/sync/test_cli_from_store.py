@@ -235,7 +235,11 @@ def test_the_report_draws_the_stores_outcomes_as_the_backtest_reads_them(
     assert "Against outcomes (won)" in page and "scored as of 2026-01-01T00:00:00Z" in page
     assert f"{tested['converted']:,} of {tested['contacts']:,} contacts converted" in page
     assert f"ROC AUC {tested['auc']['value']:.3f} (" in page
-    assert f"the state store ({tested['contacts']:,} persons; the outcome within 300 days)" in page
+    assert (
+        f"the state store ({tested['contacts']:,} persons; outcome &#x27;won&#x27; in the 300 "
+        "days after the score date), scored as of 2026-01-01T00:00:00Z" in page
+    )
+    assert "persons left out: their first activity is after the score date" in page
     said = unwrapped(result.stderr)
     assert "note: the state store:" in said and "note: not read: lifecycle_stage" in said
     assert f"({tested['contacts']:,} contacts;" in unwrapped(result.stdout)

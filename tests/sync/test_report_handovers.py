@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from scoring import parse_rules
-from sync.capacity import QueueRows, queue_rows
+from sync.capacity import QueueRows, queue_rows, waited
 from sync.report_data import handovers_of, report_data
 from sync.report_html import report_page
 from sync.store import StateStore
@@ -111,3 +111,9 @@ def test_the_page_says_who_waits_or_that_nobody_reached_the_stage(
     else:
         assert "No lead has reached the hand-over stage (SQL) yet" in page
         assert "chart-handover" not in page
+
+
+def test_a_wait_reads_in_days_hours_or_minutes() -> None:
+    assert waited(2 * DAY + 3 * 3600 + 59) == "2 d 3 h"
+    assert waited(5 * 3600 + 12 * 60) == "5 h 12 min"
+    assert waited(59.9) == "under a minute"
