@@ -398,7 +398,7 @@ def handovers_of(
 ) -> Handovers | None:
     """The hand-over chart's numbers from the store's tables (`sync.capacity.queue_rows`)
     as of `at` (epoch seconds), the last `WEEKS` weeks; waiting persons in `left_out` (the
-    rules exclude them) are not drawn. None when the rules have no `capacity`."""
+    rules exclude them) are left out. None when the rules have no `capacity`."""
     capacity, stages = rules.capacity, rules.stages
     if capacity is None or stages is None:
         return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -260,6 +261,10 @@ def _wrapped(label: str, width: int = 12) -> str:
 def movement_figure(data: ReportData) -> go.Figure:
     moved = data.movement
     assert moved is not None
+    times = [datetime.fromisoformat(m.replace("Z", "+00:00")).timestamp() for m in moved.moments]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # bars a third of the shortest gap wide (milliseconds on a time axis), not Plotly's 80 %
+    width = [1000 * min(gaps) / 3] * len(times) if gaps else None
     figure = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4])
     for name, values, colour in (
         ("median", moved.median, COLOURS[0]),
@@ -279,10 +284,18 @@ def movement_figure(data: ReportData) -> go.Figure:
             col=1,
         )
     figure.add_trace(
-        go.Bar(x=moved.moments, y=moved.rose, name="rose", marker_color=COLOURS[1]), row=2, col=1
+        go.Bar(x=moved.moments, y=moved.rose, name="rose", marker_color=COLOURS[1], width=width),
+        row=2,
+        col=1,
     )
     figure.add_trace(
-        go.Bar(x=moved.moments, y=[-n for n in moved.fell], name="fell", marker_color=COLOURS[4]),
+        go.Bar(
+            x=moved.moments,
+            y=[-n for n in moved.fell],
+            name="fell",
+            marker_color=COLOURS[4],
+            width=width,
+        ),
         row=2,
         col=1,
     )

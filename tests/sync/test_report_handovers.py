@@ -26,7 +26,7 @@ def test_weeks_teams_waiting_and_threshold_by_hand() -> None:
             ("2026-W49", "", 1), ("2026-W49", "ann", 2), ("2026-W49", "bob", 0),
         ],
         waiting=[
-            (10, "ann", 99.0, at - 5 * DAY),  # excluded by the rules: not drawn
+            (10, "ann", 99.0, at - 5 * DAY),  # excluded by the rules: left out
             (7, "ann", 61.4, at - 2 * DAY),
             (8, "bob", 55.0, at - 3600.0),
             (9, "", 40.6, at - DAY),
