@@ -1,6 +1,7 @@
-"""`--from-store` of `leadscore backtest` and `leadscore calibrate`: their options checked
-(bad combinations: one line, exit 2), the store opened, and its persons read with their
-outcomes (`sync.store_outcomes`) as the commands read files (`KnownOutcomes`)."""
+"""`--from-store` of `leadscore backtest`, `leadscore calibrate` and `leadscore report`:
+their options checked (bad combinations: one line, exit 2), the store opened, and its
+persons read with their outcomes (`sync.store_outcomes`) as the commands read files
+(`KnownOutcomes`)."""
 
 from __future__ import annotations
 
