@@ -63,7 +63,8 @@ def test_rules_without_capacity_have_no_queue() -> None:
     assert handovers_of(QueueRows([], [], {}), rules, MONDAY.timestamp()) is None
 
 
-def test_the_chart_holds_the_queue_the_store_decided(store: StateStore) -> None:
+def test_the_chart_holds_the_queue_the_store_decided(either_store: StateStore) -> None:
+    store = either_store
     rules = rules_of(per_week=2, by="owner")
     teams = {1: "ann", 2: "ann", 3: "ann", 4: "bob", 5: "bob", 6: "bob", 7: "ann"}
     scores = {1: 90, 2: 80, 3: 70, 4: 65, 5: 60, 6: 55, 7: 52}
