@@ -18,7 +18,8 @@ def report_command(
         bool,
         typer.Option(
             "--from-store",
-            help="Everyone in the state store (LEADSCORE_STATE_URL), with its score history.",
+            help="Everyone in the state store (LEADSCORE_STATE_URL), with its score history and "
+            "hand-over queue.",
         ),
     ] = False,
     contacts: Annotated[
