@@ -104,17 +104,22 @@ class People:
         person's one record is what their contact's columns hold already)."""
         owners: list[int] = []
         cells: dict[str, list[Any]] = {name: [] for name in fields}
-        for row, contact in enumerate(self.contacts):
-            records = self.records.get(contact.id, ())
-            if len(records) < 2:
+        several = [(pid, rs) for pid, rs in self.records.items() if len(rs) > 1]
+        row_of = {c.id: row for row, c in enumerate(self.contacts)} if several else {}
+        own_of = self.record_attributes
+        for pid, records in several:
+            row = row_of.get(pid)
+            if row is None:
                 continue
-            merged = contact.attributes
+            merged = self.contacts[row].attributes
             for record in records:
-                own = self.record_attributes.get(record, {})
+                own = own_of.get(record, {})
                 owners.append(row)
                 for name, values in cells.items():
                     value = own.get(name)
-                    values.append(merged.get(name) if is_missing(value) else value)
+                    if value is None or is_missing(value):
+                        value = merged.get(name)
+                    values.append(value)
         columns = {name: column_from_values(values) for name, values in cells.items()}
         return SourceRecords(np.array(owners, dtype=np.int32), columns)
 
