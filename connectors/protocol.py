@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from connectors.errors import vendor_text
 from scoring.records import Activity, Contact
@@ -303,4 +303,16 @@ class Connector(Protocol):
 
     def calls(self) -> Mapping[str, int]:
         """API calls made so far, by operation, retries included."""
+        ...
+
+
+@runtime_checkable
+class ChecksKnown(Protocol):
+    """A connector that can say which of the record ids the store knows the system no
+    longer has, by reading them back: for deletions no pull reports (a HubSpot privacy
+    deletion, which leaves no archived record). The sync checks a slice of the known ids
+    each run (`sync.gone_check`)."""
+
+    def gone_among(self, ids: Sequence[str]) -> list[Gone]:
+        """Those of `ids` (at most a few thousand) the system no longer has."""
         ...

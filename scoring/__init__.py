@@ -35,7 +35,9 @@ if TYPE_CHECKING:
         Column,
         ContactFrame,
         NumericColumn,
+        SourceRecords,
         column_from_values,
+        is_missing,
     )
     from scoring.interest_rules import INTEREST_SCORE, TOP_INTEREST, Interests, topic_column
     from scoring.interests import InterestScores
@@ -87,7 +89,9 @@ _HOMES = {
             "Column",
             "ContactFrame",
             "NumericColumn",
+            "SourceRecords",
             "column_from_values",
+            "is_missing",
         ),
         "scoring.frames",
     ),
@@ -178,6 +182,7 @@ __all__ = [
     "RuleSet",
     "ScoreBatch",
     "ScoringError",
+    "SourceRecords",
     "VelocityBuckets",
     "account_keys",
     "address_problem",
@@ -193,6 +198,7 @@ __all__ = [
     "fitted_text",
     "format_reasons",
     "included",
+    "is_missing",
     "joined_exclusions",
     "leaks",
     "load_rules",

@@ -16,24 +16,40 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.accounts import AccountRollups
+from scoring.conditions import Conditions
 from scoring.engine import score
 from scoring.evaluate import evaluate
 from scoring.explain import ScoreBatch
-from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
+from scoring.frames import (
+    DERIVED_CONTACT_FIELDS,
+    ActivityFrame,
+    BoolArray,
+    Column,
+    ContactFrame,
+    FloatArray,
+)
 from scoring.rfm import RfmBounds
 from scoring.rules import RuleSet
-from scoring.subsets import take_activities, take_contacts
+from scoring.subsets import take_activities, take_column, take_contacts
 from scoring.velocity import PastScores
 
 
 def excluded(rules: RuleSet, contacts: ContactFrame) -> BoolArray:
-    """Per contact row, whether the rules' `exclude` names it (all false without one)."""
+    """Per contact row, whether the rules' `exclude` names it (all false without one).
+
+    A condition holds for a contact when it holds on its merged values (a file's row, or
+    the store's person with the first system's value standing), or on the values of any
+    of its records (`ContactFrame.records`: each record's own, the merged ones where it
+    holds none): an objection recorded in any system that knows the person excludes them,
+    while a system without the field says nothing the merged values do not."""
     mask = np.zeros(len(contacts), dtype=bool)
     exclusion = rules.exclude
     if exclusion is None:
         return mask
     for conditions in exclusion.conditions:
         mask |= evaluate(conditions, contacts.column, len(contacts))
+        if contacts.records is not None and len(contacts.records):
+            mask[contacts.records.owners[held_by_records(conditions, contacts)]] = True
     if exclusion.emails:
         listed = frozenset(exclusion.emails)
         emails = contacts.emails  # trimmed, lower case; code -1: no address
@@ -41,6 +57,21 @@ def excluded(rules: RuleSet, contacts: ContactFrame) -> BoolArray:
         table = np.fromiter((str(v) in listed for v in emails.categories), bool, size)
         mask |= np.append(table, False)[emails.codes]
     return mask
+
+
+def held_by_records(conditions: Conditions, contacts: ContactFrame) -> BoolArray:
+    """Per record of `contacts.records`, whether the conditions hold on its values (the
+    address's fields are its contact's)."""
+    records = contacts.records
+    assert records is not None
+
+    def column(name: str) -> Column | None:
+        if name in DERIVED_CONTACT_FIELDS:
+            found = contacts.column(name)
+            return None if found is None else take_column(found, records.owners)
+        return records.columns.get(name)
+
+    return evaluate(conditions, column, len(records))
 
 
 @dataclass(frozen=True)

@@ -281,11 +281,28 @@ def _bulk_email_columns(emails: CategoricalColumn, normalized: bool) -> dict[str
 
 
 @dataclass(frozen=True, eq=False)
+class SourceRecords:
+    """The records a frame's contacts have in the systems that hold them, each with its
+    own values (its contact's merged ones where it holds none): a contact's columns merge
+    its records' (one system's value standing), and `exclude` reads each record's, since
+    an objection recorded in any system counts."""
+
+    owners: IntArray
+    """The contact row of each record."""
+    columns: Mapping[str, Column] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.owners)
+
+
+@dataclass(frozen=True, eq=False)
 class ContactFrame:
     """Contacts as columns; `email`, `email_domain` and `email_free` are derived."""
 
     ids: ObjectArray
     columns: Mapping[str, Column] = field(default_factory=dict)
+    records: SourceRecords | None = None
+    """Their records' own values where a contact merges several (`scoring.exclusion`)."""
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.frames import ActivityFrame, CategoricalColumn, Column, ContactFrame, NumericColumn
+from scoring.frames import (
+    ActivityFrame,
+    CategoricalColumn,
+    Column,
+    ContactFrame,
+    NumericColumn,
+    SourceRecords,
+)
 
 
 def take_column(column: Column, rows: Any) -> Column:
@@ -21,7 +28,17 @@ def take_column(column: Column, rows: Any) -> Column:
 def take_contacts(frame: ContactFrame, rows: npt.NDArray[np.intp]) -> ContactFrame:
     """The contacts at `rows`, in that order."""
     columns = {name: take_column(column, rows) for name, column in frame.columns.items()}
-    return ContactFrame(frame.ids[rows], columns)
+    records = frame.records
+    if records is not None:  # the records of the contacts taken, pointing at their new rows
+        taken = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
+        position = np.full(len(frame), -1, dtype=np.int32)
+        position[taken] = np.arange(len(taken), dtype=np.int32)
+        moved = position[records.owners]
+        keep = moved >= 0
+        records = SourceRecords(
+            moved[keep], {name: take_column(c, keep) for name, c in records.columns.items()}
+        )
+    return ContactFrame(frame.ids[rows], columns, records)
 
 
 def take_activities(

@@ -40,7 +40,9 @@ def store_rollups(
     if spec is None:
         return None
     people = store.load_people()
-    frame, activities = people.frames(rules.contact_fields(), rules.activity_fields())
+    frame, activities = people.frames(
+        rules.contact_fields(), rules.activity_fields(), exclude=rules.exclude
+    )
     kept = included(rules, frame, activities)
     rolled = population_rollups(rules, kept.contacts, kept.activities, moment)
     assert rolled is not None

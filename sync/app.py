@@ -33,6 +33,7 @@ from sync.config import read_settings
 from sync.dues import pull_fingerprint
 from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
 from sync.fields import FieldMap, FieldNameError
+from sync.gone_check import GoneCheck
 from sync.pipeline import Progress, Sync
 from sync.preview import scratch_store, unread_attributes
 from sync.retention import Retention
@@ -231,6 +232,10 @@ class Leadscore:
         self.check_ready()
         if options.retention is None:
             options = replace(options, retention=self.retention())
+        if options.gone_check is None:
+            config = self.settings
+            check = GoneCheck(config.gone_check_days, config.gone_check_max_calls)
+            options = replace(options, gone_check=check)
         return self.job.run(options)
 
     def retention(self) -> Retention:

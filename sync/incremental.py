@@ -116,7 +116,9 @@ def score_people(
         job.fields,
         people.record_attributes,
     )
-    frame, activity_frame = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
+    frame, activity_frame = people.frames(
+        ruleset.contact_fields(), ruleset.activity_fields(), exclude=ruleset.exclude
+    )
     kept = included(ruleset, frame, activity_frame)  # the excluded are not read further
     if notes is not None:
         notes.extend(unparsed_numbers(ruleset, kept.contacts, samples=0))  # no value in a log

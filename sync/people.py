@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,10 @@ from scoring import (
     Column,
     Contact,
     ContactFrame,
+    Exclusion,
+    SourceRecords,
     column_from_values,
+    is_missing,
 )
 
 
@@ -52,11 +55,16 @@ class People:
         self,
         contact_fields: Sequence[str] | None = None,
         activity_fields: Sequence[str] | None = None,
+        *,
+        exclude: Exclusion | None = None,
     ) -> tuple[ContactFrame, ActivityFrame]:
         """Columnar frames for the engine, built without a record object per activity.
 
         Given the fields a rule set reads, only those become columns: the others cannot
         change a score, and a CRM's hundred properties would cost more than the scoring.
+        Given the rules' `exclude`, the contact frame carries the own values of the fields
+        it reads of every record of a person who has several (`ContactFrame.records`), so
+        that an objection recorded in any system excludes the person.
         """
         people = self.contacts
         wanted = None if contact_fields is None else set(contact_fields)
@@ -70,6 +78,8 @@ class People:
             [c.email for c in people],
             {name: column_from_values([c.attributes.get(name) for c in people]) for name in names},
         )
+        if exclude is not None and exclude.contact_fields():
+            contacts = replace(contacts, records=self.source_records(exclude.contact_fields()))
         cols = self.columns
         rows = rows_of(np.array([int(c.id) for c in self.contacts], dtype=np.int64), cols.person)
         keep = rows >= 0
@@ -87,6 +97,31 @@ class People:
                 rows[index], cols.type_codes[index], cols.occurred_at[index], attributes
             )
         return contacts, frame
+
+    def source_records(self, fields: Sequence[str]) -> SourceRecords:
+        """The `fields` of each record of the persons who have several, as columns: the
+        record's own value, the person's merged one where the record holds none (a
+        person's one record is what their contact's columns hold already)."""
+        owners: list[int] = []
+        cells: dict[str, list[Any]] = {name: [] for name in fields}
+        several = [(pid, rs) for pid, rs in self.records.items() if len(rs) > 1]
+        row_of = {c.id: row for row, c in enumerate(self.contacts)} if several else {}
+        own_of = self.record_attributes
+        for pid, records in several:
+            row = row_of.get(pid)
+            if row is None:
+                continue
+            merged = self.contacts[row].attributes
+            for record in records:
+                own = own_of.get(record, {})
+                owners.append(row)
+                for name, values in cells.items():
+                    value = own.get(name)
+                    if value is None or is_missing(value):
+                        value = merged.get(name)
+                    values.append(value)
+        columns = {name: column_from_values(values) for name, values in cells.items()}
+        return SourceRecords(np.array(owners, dtype=np.int32), columns)
 
 
 def rows_of(ids: npt.NDArray[np.int64], wanted: npt.NDArray[np.int64]) -> npt.NDArray[np.int32]:

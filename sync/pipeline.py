@@ -51,6 +51,7 @@ from scoring import RuleSet, ScoreBatch
 from sync.deadline import RunDeadline, pages_until
 from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
+from sync.gone_check import check_known
 from sync.history import canonical_text
 from sync.incremental import save_unplanned, save_written, score_due, score_people
 from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
@@ -179,6 +180,9 @@ class Sync:
                     summary.warnings.append(note)
                     log.warning(note, extra={"system": system})
             phase("pull")
+            if drains and options.gone_check is not None and not deadline.pull_over():
+                check_known(self, summary, as_of, options.gone_check)  # deletions no pull sees
+                phase("gone check")
             if deadline.passed():
                 deadline.note("nothing scored or written")
             else:

@@ -84,13 +84,16 @@ def replay(
             before = history_of(connection, person, until=at)
         recorded = before[-1] if before else None
     people = store.load_people([person])
+    # each record's own values for `exclude` (an objection in any system), read first
+    frame, activities = people.frames(
+        ruleset.contact_fields(), ruleset.activity_fields(), exclude=ruleset.exclude
+    )
     # the stage floor is what had been written by then, not what the CRM holds today
     people = replace(people, record_attributes={})
     floor = None if recorded is None else recorded.stage
     ladder = ruleset.stages
     if ladder is None or floor not in {stage.name for stage in ladder.ladder}:
         floor = None
-    frame, activities = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
     with store.engine.connect() as connection:  # velocity and RFM's quintiles as they stood
         past = past_scores(connection, ruleset, [person], at.timestamp())
         bounds = population(connection, ruleset, at.timestamp())

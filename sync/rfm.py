@@ -45,7 +45,7 @@ def excluded_persons(connection: Connection, rules: RuleSet) -> frozenset[int]:
         return frozenset()
     with column_reader(connection, adbc=False) as read:
         found = people_of(read.batches(persons_query(None, None), PERSON_COLUMNS))
-    frame, _ = found.frames(rules.contact_fields(), [])
+    frame, _ = found.frames(rules.contact_fields(), [], exclude=rules.exclude)
     return frozenset(int(i) for i in frame.ids[excluded(rules, frame)].tolist())
 
 

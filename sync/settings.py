@@ -84,6 +84,19 @@ class Settings(BaseSettings):
         description="Days of score history the state store keeps (at least the velocity "
         "windows; each person's score in force then stays). Empty: kept until erased.",
     )
+    gone_check_days: float = Field(
+        7,
+        ge=0,
+        description="Days within which the slices of known record ids each sync reads back "
+        "(HubSpot, Salesforce) cover every one, to find records deleted with no trace a pull "
+        "sees (a HubSpot privacy deletion, a Recycle Bin emptied) and erase them. 0: no check.",
+    )
+    gone_check_max_calls: int = Field(
+        100,
+        ge=2,
+        description="The most API calls one run spends on that check, per system (a call "
+        "reads 100 ids or more); what it leaves is carried on by the next run, with a warning.",
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         "auto", description="Log format: text on a terminal and JSON elsewhere when 'auto'."
     )

@@ -27,7 +27,7 @@ outcome fills is for the backtest's leakage check to name.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -172,11 +172,11 @@ def read_store_outcomes(
 ) -> StoreOutcomes:
     """Everyone in the store, as of `at`, with the outcome in the `days` after it."""
     people = store.load_people()
-    contacts, activities = people.frames(None, rules.activity_fields())
+    contacts, activities = people.frames(None, rules.activity_fields(), exclude=rules.exclude)
     lifecycle = lifecycle_columns()
     unread = tuple(sorted(name for name in contacts.columns if name.casefold() in lifecycle))
-    contacts = ContactFrame(
-        contacts.ids, {k: v for k, v in contacts.columns.items() if k not in unread}
+    contacts = replace(
+        contacts, columns={k: v for k, v in contacts.columns.items() if k not in unread}
     )
     n = len(contacts)
     start = at.timestamp()

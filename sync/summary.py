@@ -13,6 +13,7 @@ from sync.logs import without_addresses
 if TYPE_CHECKING:
     from scoring import RuleSet
     from sync.capacity import HandoverQueue
+    from sync.gone_check import GoneCheck
     from sync.retention import Retention
     from sync.shadow import ShadowComparison
 
@@ -46,6 +47,9 @@ class SyncOptions:
     retention: Retention | None = field(default=None, compare=False)
     """How long the store keeps activities and score history: the run purges what is
     older (`sync/retention.py`); None: nothing. `Leadscore.sync` gives the settings'."""
+    gone_check: GoneCheck | None = field(default=None, compare=False)
+    """How often the known record ids are read back to find deletions no pull reports
+    (`sync/gone_check.py`); None: never. `Leadscore.sync` gives the settings'."""
 
     def __post_init__(self) -> None:
         if self.deadline is not None and not math.isfinite(self.deadline):
@@ -104,6 +108,9 @@ class SyncSummary:
     shadow: ShadowComparison | None = None
     """Shadow rules' comparison with the live ones, when the run was given them."""
     purged: dict[str, int] = field(default_factory=dict)
+    checked: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per system, the known ids read back this run, those found gone and the calls spent
+    (`sync/gone_check.py`)."""
     """Rows the run's retention purge deleted, per table (`sync/retention.py`)."""
     handover: HandoverQueue | None = None
     """Sales capacity's queue after the run's hand-over (`sync/capacity.py`)."""
@@ -123,6 +130,7 @@ class SyncSummary:
             "stuck_streams": list(self.stuck),
             "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
             "purged": dict(self.purged),
+            "gone_check": {k: dict(v) for k, v in self.checked.items()},
             "systems": {
                 name: {
                     "contacts_pulled": s.contacts,

@@ -18,6 +18,7 @@ from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
 from connectors.hubspot.engagements import pull_changed
 from connectors.hubspot.fetch import fetch_contact
 from connectors.hubspot.forms import pull_form_submissions
+from connectors.hubspot.gone import known_gone
 from connectors.hubspot.history import has_form_submissions, has_web_analytics, without_counted
 from connectors.hubspot.pull import (
     LOOKBACK_MS,
@@ -35,6 +36,7 @@ from connectors.policy import CallPolicy, Clock
 from connectors.protocol import (
     Capabilities,
     FieldSpec,
+    Gone,
     OwnWrites,
     Page,
     SetupReport,
@@ -100,6 +102,10 @@ class HubSpotConnector:
 
     def calls(self) -> Mapping[str, int]:
         return self.api.policy.calls()
+
+    def gone_among(self, ids: Sequence[str]) -> list[Gone]:
+        """Which of these known contact ids HubSpot no longer has (`gone.known_gone`)."""
+        return known_gone(self.api, ids)
 
     def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
         state = load_cursor(cursor)

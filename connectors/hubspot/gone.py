@@ -18,6 +18,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 from connectors.hubspot.client import HubSpotApi
+from connectors.hubspot.fetch import BATCH_READ
 from connectors.protocol import Gone
 
 
@@ -61,3 +62,35 @@ def find_gone(
         if record in wanted and record not in found:
             found[record] = Gone(record, None, for_good=True)
     return found
+
+
+def known_gone(api: HubSpotApi, ids: Sequence[str]) -> list[Gone]:
+    """Which of `ids` HubSpot no longer has, read back by batch reads of 100: one per 100
+    ids, plus an archived read per 100 of those the live read did not answer. A live read
+    answers 207 with OBJECT_NOT_FOUND for an id it does not have and leaves it out of
+    `results`; a merged id comes back under the contact it was merged into. An id neither
+    read answers was deleted for good (a GDPR deletion, or an archived contact purged)."""
+    gone: list[Gone] = []
+    missing: list[str] = []
+    for start in range(0, len(ids), BATCH_READ):
+        chunk = ids[start : start + BATCH_READ]
+        answered: set[str] = set()
+        merged: dict[str, str] = {}
+        for result in _read(api, chunk, archived=False):
+            answered.add(str(result["id"]))
+            properties = result.get("properties") or {}
+            for old in str(properties.get("hs_merged_object_ids") or "").split(";"):
+                if old and old != str(result["id"]):
+                    merged[old] = str(result["id"])
+        for record in chunk:
+            if record in answered:
+                continue
+            if record in merged:
+                gone.append(Gone(record, merged[record]))
+            else:
+                missing.append(record)
+    for start in range(0, len(missing), BATCH_READ):
+        chunk = missing[start : start + BATCH_READ]
+        archived = {str(r["id"]) for r in _read(api, chunk, archived=True)}
+        gone += [Gone(r, None, for_good=r not in archived) for r in chunk]
+    return gone

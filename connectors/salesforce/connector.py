@@ -18,6 +18,7 @@ from connectors.policy import CallPolicy, Clock
 from connectors.protocol import (
     Capabilities,
     FieldSpec,
+    Gone,
     OwnWrites,
     Page,
     SetupReport,
@@ -29,6 +30,7 @@ from connectors.salesforce.bulk_write import write_bulk
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.describe import Schema
 from connectors.salesforce.fetch import fetch_person
+from connectors.salesforce.gone import known_deleted
 from connectors.salesforce.jobs import Pace
 from connectors.salesforce.pull import (
     EVENT_FIELDS,
@@ -94,6 +96,10 @@ class SalesforceConnector:
 
     def calls(self) -> Mapping[str, int]:
         return self.api.policy.calls()
+
+    def gone_among(self, ids: Sequence[str]) -> list[Gone]:
+        """Which of these known Lead and Contact ids the org no longer has (`gone`)."""
+        return known_deleted(self.api, ids)
 
     def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
         state = load_cursor(cursor)

@@ -17,7 +17,7 @@ import itertools
 import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.clock import SandboxClock
@@ -30,7 +30,7 @@ from sandbox.salesforce.bulk_query import BulkQuery
 from sandbox.salesforce.describe import describe_basics, describe_sobject
 from sandbox.salesforce.errors import RecordError, SalesforceError
 from sandbox.salesforce.ids import CUSTOM_FIELD_PREFIX, ORG_PREFIX, USER_PREFIX, make_id
-from sandbox.salesforce.org import Org
+from sandbox.salesforce.org import RECYCLE_BIN_DAYS, Org
 from sandbox.salesforce.query import QueryEngine
 from sandbox.salesforce.schema import SObjectType, new_custom_field
 from sandbox.salesforce.security import SECURITY_TYPES, FieldSecurity
@@ -126,6 +126,17 @@ class SalesforceSandbox(Emulator):
         """Delete a record as a user would: to the Recycle Bin, at the org's time."""
         with self.org_lock:
             self.org.delete(record_id)
+
+    def purge(self, record_id: str) -> None:
+        """Delete a record and empty it from the Recycle Bin at once, as `emptyRecycleBin()`
+        or a hard delete does: no query or queryAll answers it again."""
+        with self.org_lock:
+            if not self.org.is_deleted(record_id):
+                self.org.delete(record_id)
+            located = self.org.locate(record_id)
+            assert located is not None
+            table, row = located
+            table.deleted[row] = self.org.now() - timedelta(days=RECYCLE_BIN_DAYS + 1)
 
     def merge(self, master_id: str, *duplicate_ids: str) -> None:
         """Merge records into a master as a user would, at the org's time."""

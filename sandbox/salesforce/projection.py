@@ -236,6 +236,7 @@ class Projection:
             "Email": people.email_in(SALESFORCE, person),
             "Title": str(people.job_title[person]),
             "LeadSource": LEAD_SOURCES[(person * 7 + self.world.seed) % len(LEAD_SOURCES)],
+            "HasOptedOutOfEmail": False,
             "CreatedDate": _moment(created),
             "LastModifiedDate": _moment(modified),
             "SystemModstamp": _moment(modified),

@@ -110,6 +110,7 @@ _DEFINITIONS: dict[str, tuple[str, list[FieldDef]]] = {
         _f("Country", length=80), _f("Status", "picklist", picklist=LEAD_STATUSES,
                                      nillable=False, label="Lead Status"),
         _f("LeadSource", "picklist", picklist=LEAD_SOURCES),
+        _f("HasOptedOutOfEmail", "boolean", nillable=False, label="Email Opt Out"),
         _read_only("IsConverted", "boolean", nillable=False, label="Converted"),
         _ref("ConvertedContactId", "Contact", relationship="ConvertedContact", updateable=False),
         _ref("ConvertedAccountId", "Account", relationship="ConvertedAccount", updateable=False),
@@ -122,6 +123,7 @@ _DEFINITIONS: dict[str, tuple[str, list[FieldDef]]] = {
         _f("Title", length=128), _f("Department", length=80),
         _ref("AccountId", "Account", relationship="Account"),
         _f("MailingCountry", length=80), _f("LeadSource", "picklist", picklist=LEAD_SOURCES),
+        _f("HasOptedOutOfEmail", "boolean", nillable=False, label="Email Opt Out"),
         _ref("MasterRecordId", "Contact", relationship="MasterRecord", updateable=False),
     ]),
     "Account": ("Accounts", [
