@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from connectors.errors import vendor_text
 from scoring.records import Activity, Contact
@@ -303,4 +303,29 @@ class Connector(Protocol):
 
     def calls(self) -> Mapping[str, int]:
         """API calls made so far, by operation, retries included."""
+        ...
+
+
+@runtime_checkable
+class CompanyRecords(Protocol):
+    """A connector whose system has company records people belong to (HubSpot companies,
+    Salesforce Accounts): their attributes read for an account's fit, and the account's
+    values written back onto them (`sync.account_sync`)."""
+
+    account_batch_size: int
+    """Company records per write call."""
+
+    def read_companies(
+        self, ids: Sequence[str], attributes: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The records of `ids` the system has, each with the rule `attributes` its fields
+        give (ids it does not have are left out)."""
+        ...
+
+    def setup_accounts(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
+        """`setup` for the company records' fields."""
+        ...
+
+    def write_accounts(self, writes: Sequence[Write]) -> WriteOutcome:
+        """One batch of company records' values (at most `account_batch_size`)."""
         ...
