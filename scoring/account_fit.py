@@ -36,7 +36,7 @@ from scoring.frames import (
     column_from_values,
 )
 
-Companies = Mapping[str, Mapping[str, Any]]
+CompanyAttributes = Mapping[str, Mapping[str, Any]]
 """Account key (`account_id:<id>`) -> its company record's attributes, by leadscore name."""
 
 
@@ -85,7 +85,7 @@ def company_attributes(
     spec: Accounts,
     keys: CategoricalColumn,
     contacts: ContactFrame,
-    companies: Companies | None,
+    companies: CompanyAttributes | None,
 ) -> dict[str, Mapping[str, Any]]:
     """Per account key, the attributes its fit reads: its company record's, else its
     people's."""

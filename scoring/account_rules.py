@@ -107,6 +107,11 @@ class Accounts(Strict):
         description="account_stage: lowest first; an account is on the last stage whose "
         "conditions hold.",
     )
+    write: bool = Field(
+        True,
+        description="Write each account's score, fit, engagement and stage onto its company "
+        "record (a HubSpot company, a Salesforce Account); domain-only accounts are not written.",
+    )
 
     @model_validator(mode="after")
     def _names(self) -> Self:
