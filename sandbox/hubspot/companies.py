@@ -18,7 +18,7 @@ import numpy as np
 from sandbox.hubspot.contact_table import ContactTable
 from sandbox.hubspot.properties import FIELD_TYPE_OF, property_definition
 from sandbox.hubspot.values import Json, iso_millis
-from sandbox.world.tables import Floats, Objects, World
+from sandbox.world.tables import REVENUE_PER_EMPLOYEE, Floats, Objects, World
 
 COMPANY_GROUPS = (("companyinformation", "Company information"),)
 COMPANY_PROPERTY_TABLE = """
@@ -36,8 +36,6 @@ hs_object_id        | Record ID           | number   | ro
 COMPANY_DEFAULTS = ("name", "domain", "createdate", "hs_lastmodifieddate", "hs_object_id")
 """What a company read without `properties` answers (HubSpot's default company set)."""
 COMPANY_RETURNED = ("createdate", "hs_lastmodifieddate", "hs_object_id")
-REVENUE_PER_EMPLOYEE = 150_000.0
-"""The world holds no revenue: a company's is its head count times this."""
 
 
 def company_definitions() -> list[Json]:

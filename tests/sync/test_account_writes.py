@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,72 @@ def test_a_company_that_changes_is_read_again_a_day_later_and_rewritten(
     assert moved is not None and moved.fit[f"account_id:{record}"] >= 50.0
     assert summary.accounts["hubspot"].written >= 1
     assert float(_held(box)[record]["leadscore_account_fit"] or 0) >= 50.0
+
+
+def test_salesforce_accounts_get_fields_with_security_and_their_values(
+    rules: RuleSet, store: StateStore
+) -> None:
+    from connectors.policy import CallPolicy
+    from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
+    from connectors.salesforce.connector import SalesforceConnector
+    from connectors.salesforce.system import SF_CAPABILITIES
+    from sandbox.salesforce import SalesforceSandbox, sandbox_session
+    from sandbox.world.generate import generate_world
+    from sync import Sync
+    from sync.account_sync import with_accounts
+    from sync.fields import FieldMap
+    from tests.connectors.test_salesforce_connector import password_settings
+
+    fields = FieldMap.for_rules(rules, SF_CAPABILITIES)
+    names = {spec.key: spec.name for spec in fields.accounts}
+    assert names["account_score"] == "Leadscore_Account_Score__c"
+    with SalesforceSandbox(generate_world(80, seed=5)) as org:
+        connector = SalesforceConnector(
+            password_settings(org, permission_set="Leadscore"),
+            properties=fields.pulled(rules, SALESFORCE_ATTRIBUTES),
+            http=sandbox_session(org),
+            policy=CallPolicy("salesforce", clock=org.clock, seed=0),
+        )
+        made = with_accounts(connector, fields, connector.setup(fields.specs), dry_run=False)
+        account_fields = [n for n in made.created if n.startswith("account Account.")]
+        assert len(account_fields) == len(fields.accounts)
+        granted = [n for n in made.created if "Account." in n and "field permission" in n]
+        assert len(granted) == len(fields.accounts)  # FLS on each, through the permission set
+        again = with_accounts(connector, fields, connector.setup(fields.specs), dry_run=True)
+        assert again.missing == []
+
+        def now() -> Any:
+            with org.org_lock:
+                return org.org.stamp()
+
+        job = Sync(rules, store, [connector], {"salesforce": fields}, clock=now)
+        summary = job.run(SyncOptions(full=True))
+        calls = summary.systems["salesforce"].calls
+        assert calls["accounts.query"] >= 1
+        with store.engine.connect() as connection:
+            rolled = kept_rollups(connection, rules)
+        assert rolled is not None
+        written = summary.accounts["salesforce"].written
+        assert written > 1 and summary.accounts["salesforce"].failed == 0
+        with org.org_lock:
+            table = org.org.table("Account")
+            held = {
+                table.id(row): table.value(row, names["account_fit"]) for row in range(len(table))
+            }
+            industries = {table.id(row): table.value(row, "Industry") for row in range(len(table))}
+            employees = {
+                table.id(row): table.value(row, "NumberOfEmployees") for row in range(len(table))
+            }
+        checked = 0
+        for key, fit in rolled.fit.items():
+            if not key.startswith("account_id:"):
+                continue
+            record = next(i for i in held if i.casefold() == key.split(":", 1)[1])
+            expected = 30.0 * (industries[record] in ("Software", "Financial services"))
+            expected += 20.0 * (50 <= employees[record] <= 5000)
+            expected += 10.0 * (employees[record] * 150_000 >= 10_000_000)
+            assert fit == expected and float(held[record]) == fit
+            checked += 1
+        assert checked == written
+        quiet = Sync(rules, store, [connector], {"salesforce": fields}, clock=now).run()
+        assert quiet.accounts["salesforce"].planned == 0
