@@ -176,3 +176,34 @@ def test_a_batch_of_one_reads_the_fit_a_batch_of_many_does(
 def test_bad_account_blocks_are_refused(block: str, message: str) -> None:
     with pytest.raises(RuleFileError, match=message):
         rules(f"rules: [{{id: v, activity: page_view, points: 1}}]\naccounts: {{{block}}}\n")
+
+
+def test_the_account_fit_worked_example_scores_as_docs_rules_says() -> None:
+    from pathlib import Path
+
+    from scoring import load_rules
+
+    ruleset = load_rules(Path(__file__).parents[2] / "examples" / "accounts.yaml")
+    contacts = [
+        person("ann", "ann@acme.io", account_id="7"),
+        person("bob", "bob@acme.io", account_id="7"),
+        person("cy", "cy@globex.com", industry="Software", employees=40),
+        person("dee", "dee@globex.com", industry="software", employees=12),
+    ]
+    acts = [
+        act("demo_request", 3, "ann"),
+        act("page_view", 5, "bob", url="https://acme.example/pricing"),
+        act("page_view", 1, "cy", url="https://acme.example/pricing"),
+    ]
+    companies = {"account_id:7": {"industry": "Software", "employees": 250, "country": "US"}}
+    rolled = population_rollups(ruleset, *_frames(contacts, acts), NOW.timestamp(), companies)
+    assert rolled is not None
+    assert rolled.fit == {"account_id:7": 50.0, "email_domain:globex.com": 30.0}
+    assert rolled.stage == {"account_id:7": "Buying", "email_domain:globex.com": "Target"}
+    assert rolled.score("account_id:7") == 52.0  # fit 50, 2 engagement activities
+    batch = score(ruleset, *_frames(contacts, acts), NOW, accounts=rolled)
+    rows = [batch.row(i) for i in range(len(batch))]
+    assert [r["score"] for r in rows] == [80.0, 70.0, 20.0, 10.0]
+    assert rows[0]["reasons"].startswith("+40 asked for a demo")
+    assert "target account" in rows[0]["reasons"]
+    assert "target account" not in rows[2]["reasons"]
