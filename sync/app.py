@@ -249,7 +249,10 @@ class Leadscore:
         into a scratch copy, `sync.preview`)."""
         self.map_stages()
         setup = {
-            c.system: c.setup(self.fields(c.system).specs, dry_run=True) for c in self.connectors
+            c.system: with_accounts(
+                c, self.fields(c.system), c.setup(self.fields(c.system).specs, dry_run=True), True
+            )
+            for c in self.connectors
         }
         job = self.job
         with scratch_store(self.store, job.clock()) as (scratch, exact):

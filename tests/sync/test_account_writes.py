@@ -231,3 +231,15 @@ def test_salesforce_accounts_get_fields_with_security_and_their_values(
         assert checked == written
         quiet = Sync(rules, store, [connector], {"salesforce": fields}, clock=now).run()
         assert quiet.accounts["salesforce"].planned == 0
+
+
+def test_a_dry_run_plans_the_company_writes_and_writes_none(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    app = open_app(box, rules, store)
+    summary = app.sync(SyncOptions(dry_run=True))
+    assert "account leadscore_account_fit" in summary.setup["hubspot"].created
+    assert summary.accounts["hubspot"].planned > 0
+    assert summary.accounts["hubspot"].written == 0
+    assert "companies.batch_update" not in summary.systems["hubspot"].calls
+    assert _held(box) == {} and store.written_values(accounts_system("hubspot")) == {}
