@@ -18,7 +18,7 @@ many does.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -40,73 +40,87 @@ CompanyAttributes = Mapping[str, Mapping[str, Any]]
 """Account key (`account_id:<id>`) -> its company record's attributes, by leadscore name."""
 
 
-def people_attributes(
-    spec: Accounts, keys: CategoricalColumn, contacts: ContactFrame
-) -> dict[str, dict[str, Any]]:
-    """Per account key, the commonest value of each company attribute among its people."""
-    out: dict[str, dict[str, Any]] = {}
-    accounts = keys.categories.tolist()
-    for name in spec.company_fields():
-        column = contacts.column(name)
-        if column is None:
-            continue
-        for code, value in _commonest(keys.codes, column).items():
-            out.setdefault(str(accounts[code]), {})[name] = value
-    return out
-
-
-def _commonest(accounts: npt.NDArray[Any], column: Column) -> dict[int, Any]:
-    """Per account code, the commonest present value of `column` among its rows."""
+def _commonest(
+    accounts: npt.NDArray[Any], column: Column
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[Any]]:
+    """Per account code among `accounts` (one per row, -1: none) that has a present value
+    of `column`: the account codes and their commonest values (floats, or case-folded
+    text), a tie going to the lowest."""
     if isinstance(column, NumericColumn):
         present = (accounts >= 0) & np.isfinite(column.values)
         distinct, values = np.unique(column.values[present], return_inverse=True)
-        shown: list[Any] = distinct.tolist()  # sorted: a tie goes to the smallest
+        shown: npt.NDArray[Any] = distinct  # sorted: a tie goes to the smallest
     else:
         present = (accounts >= 0) & (column.codes >= 0)
         # text compares without case, as conditions do: counted and shown case-folded
         texts = [str(c).casefold() for c in column.categories.tolist()]
-        shown = sorted(set(texts))
-        place = {text: index for index, text in enumerate(shown)}
+        ordered = sorted(set(texts))
+        place = {text: index for index, text in enumerate(ordered)}
         rank = np.array([place[t] for t in texts], dtype=np.int64)
         values = rank[column.codes[present]]
-    pairs = np.stack([accounts[present].astype(np.int64), values.reshape(-1)], axis=1)
-    if not len(pairs):
-        return {}
-    found, counts = np.unique(pairs, axis=0, return_counts=True)
+        shown = np.array(ordered, dtype=object)
+    width = max(len(shown), 1)
+    pairs = accounts[present].astype(np.int64) * width + values.reshape(-1)
+    found, counts = np.unique(pairs, return_counts=True)  # one key per (account, value)
+    owner, value = found // width, found % width
     # per account: the most rows, then the lowest value
-    pick = np.lexsort((found[:, 1], -counts, found[:, 0]))
+    pick = np.lexsort((value, -counts, owner))
     first = np.ones(len(pick), dtype=bool)
-    first[1:] = found[pick[1:], 0] != found[pick[:-1], 0]
-    chosen = found[pick[first]]
-    return {int(a): shown[int(v)] for a, v in chosen.tolist()}
+    first[1:] = owner[pick[1:]] != owner[pick[:-1]]
+    chosen = pick[first]
+    return owner[chosen], shown[value[chosen]]
 
 
-def company_attributes(
+def company_columns(
     spec: Accounts,
     keys: CategoricalColumn,
     contacts: ContactFrame,
     companies: CompanyAttributes | None,
-) -> dict[str, Mapping[str, Any]]:
-    """Per account key, the attributes its fit reads: its company record's, else its
-    people's."""
-    found: dict[str, Mapping[str, Any]] = dict(people_attributes(spec, keys, contacts))
-    for key, attributes in (companies or {}).items():
-        found[key] = attributes
-    return found
+    order: Sequence[str],
+) -> dict[str, Column]:
+    """Each attribute the fit rules read, one row per account key of `order`: its company
+    record's value where `companies` has the account (whole: a value the record lacks is
+    missing), else the commonest among its people of `keys` (rows of `contacts`)."""
+    position = {key: row for row, key in enumerate(order)}
+    spot = np.array([position.get(k, -1) for k in keys.categories.tolist()], dtype=np.int64)
+    held = [(position[k], v) for k, v in (companies or {}).items() if k in position]
+    size = len(order)
+    out: dict[str, Column] = {}
+    for name in spec.company_fields():
+        column = contacts.column(name)
+        owner, chosen = _commonest(keys.codes, column) if column is not None else (spot[:0], [])
+        rows = spot[owner]
+        kept = rows >= 0
+        given = [(row, values.get(name)) for row, values in held]
+        numeric = isinstance(column, NumericColumn) or column is None
+        if numeric and all(_number(v) for _, v in given):
+            values = np.full(size, np.nan)
+            values[rows[kept]] = np.asarray(chosen, dtype=np.float64)[kept]
+            for row, value in given:
+                values[row] = np.nan if value is None else float(value)
+            out[name] = NumericColumn(values)
+            continue
+        cells = np.full(size, None, dtype=object)
+        cells[rows[kept]] = np.asarray(chosen, dtype=object)[kept]
+        for row, value in given:
+            cells[row] = value
+        out[name] = column_from_values(cells.tolist())
+    return out
+
+
+def _number(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
 
 
 def with_fit(
-    spec: Accounts, rollups: AccountRollups, attributes: Mapping[str, Mapping[str, Any]]
+    spec: Accounts, rollups: AccountRollups, columns: Mapping[str, Column]
 ) -> AccountRollups:
-    """`rollups` with each account's fit (from `attributes`, by key) and stage."""
+    """`rollups` with each account's fit (from `columns`: the company attributes, one row
+    per account in the roll-ups' order, `company_columns`) and stage."""
     if not spec.fit and not spec.stages:
         return rollups
     keys = list(rollups.accounts)
     size = len(keys)
-    columns: dict[str, Column] = {
-        name: column_from_values([attributes.get(k, {}).get(name) for k in keys])
-        for name in spec.company_fields()
-    }
     fit = np.zeros(size)
     for rule in spec.fit:
         fit[evaluate(rule.company, columns.get, size)] += rule.points

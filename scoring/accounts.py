@@ -192,7 +192,7 @@ def population_rollups(
     """The roll-ups of the population of `contacts`, as of `moment`, with each account's
     fit and stage (`scoring.account_fit`: from `companies`, the company records' attributes
     by account key, else from its people's); None without an `accounts` block."""
-    from scoring.account_fit import company_attributes, with_fit  # it imports this module
+    from scoring.account_fit import company_columns, with_fit  # it imports this module
     from scoring.engine import activity_groups  # the engine imports this module
 
     spec = rules.accounts
@@ -203,7 +203,8 @@ def population_rollups(
     rolled = rollups_of(spec, keys, own_counts(spec, len(contacts), group))
     if not spec.fit and not spec.stages:
         return rolled
-    return with_fit(spec, rolled, company_attributes(spec, keys, contacts, companies))
+    columns = company_columns(spec, keys, contacts, companies, list(rolled.accounts))
+    return with_fit(spec, rolled, columns)
 
 
 def account_fields(

@@ -18,7 +18,7 @@ from scoring import (
     population_rollups,
     score,
 )
-from scoring.account_fit import people_attributes
+from scoring.account_fit import company_columns
 from scoring.records import Activity, Contact
 from tests.helpers import NOW, act, person, rules
 
@@ -121,21 +121,24 @@ def test_people_attributes_are_the_commonest_value_per_account(
     frame = ContactFrame.from_records(contacts)
     spec = FIT.accounts
     assert spec is not None
-    found = people_attributes(spec, account_keys(spec, frame), frame)
-    expected: dict[str, dict[str, object]] = {}
+    order = ["email_domain:a.io", "email_domain:b.io", "email_domain:c.io", "account_id:9"]
+    companies = {"account_id:9": {"industry": "Bank", "employees": 7}}
+    columns = company_columns(spec, account_keys(spec, frame), frame, companies, order)
     for name, index in (("industry", 1), ("employees", 2)):
-        by_account: dict[str, list[object]] = {}
-        for row in people:
-            value = row[index]
-            if row[0] != "gmail.com" and value is not None:
-                value = value.casefold() if isinstance(value, str) else value
-                by_account.setdefault(f"email_domain:{row[0]}", []).append(value)
-        for key, values in by_account.items():
-            expected.setdefault(key, {})[name] = _loop_commonest(values)
-    normalized = {
-        k: {n: (int(v) if n == "employees" else v) for n, v in a.items()} for k, a in found.items()
-    }
-    assert normalized == expected
+        expected: list[object] = []
+        for key in order[:3]:
+            values = [
+                row[index].casefold() if isinstance(row[index], str) else row[index]
+                for row in people
+                if f"email_domain:{row[0]}" == key and row[index] is not None
+            ]
+            expected.append(_loop_commonest(values) if values else None)
+        expected.append(companies["account_id:9"][name])
+        column = columns[name]
+        found = [column.value(row) for row in range(len(order))]
+        assert [float(v) if name == "employees" and v is not None else v for v in found] == [
+            float(v) if name == "employees" and v is not None else v for v in expected
+        ]
 
 
 @settings(max_examples=30, deadline=None)
