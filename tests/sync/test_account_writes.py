@@ -243,3 +243,12 @@ def test_a_dry_run_plans_the_company_writes_and_writes_none(
     assert summary.accounts["hubspot"].written == 0
     assert "companies.batch_update" not in summary.systems["hubspot"].calls
     assert _held(box) == {} and store.written_values(accounts_system("hubspot")) == {}
+    from rich.console import Console
+
+    from sync.report import print_summary
+
+    console = Console(record=True, width=200)
+    print_summary(console, summary)
+    planned = summary.accounts["hubspot"].planned
+    line = f"hubspot accounts: {planned:,} company records with changed values, 0 written"
+    assert line in console.export_text()
