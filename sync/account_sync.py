@@ -141,9 +141,9 @@ def _number(value: float) -> str:
     return str(int(rounded)) if float(rounded).is_integer() else str(rounded)
 
 
-def plan_accounts(job: Sync, rolled: AccountRollups) -> dict[str, list[Write]]:
+def plan_accounts(job: Sync, rolled: AccountRollups, full: bool) -> dict[str, list[Write]]:
     """Per system with company records and account fields, the writes that bring its
-    records up to date."""
+    records up to date (`full`: those refused for good with the same values too)."""
     with job.store.engine.connect() as connection:
         kept = kept_records(meta_value(connection, ACCOUNT_COMPANIES))
     plan: dict[str, list[Write]] = {}
@@ -153,13 +153,15 @@ def plan_accounts(job: Sync, rolled: AccountRollups) -> dict[str, list[Write]]:
         if not isinstance(connector, CompanyRecords) or fields is None or not fields.accounts:
             continue
         written = job.store.written_values(accounts_system(system))
+        # refused for good with these very values: not sent again until they change
+        refused = {} if full else job.store.refused(accounts_system(system))
         writes = []
         for record, entry in kept.get(system, {}).get("companies", {}).items():
             key = account_key(record)
             if not entry.get("found", True) or key not in rolled.accounts:
                 continue
             values = account_values(fields, rolled, key)
-            if written.get(record) != values:
+            if written.get(record) != values and refused.get(record) != values:
                 writes.append(Write(record, values))
         plan[system] = writes
     return plan
@@ -191,7 +193,7 @@ def write_accounts(
         rolled = kept_rollups(connection, job.rules)
     if rolled is None:
         return
-    for system, writes in plan_accounts(job, rolled).items():
+    for system, writes in plan_accounts(job, rolled, options.full).items():
         counted = stats.setdefault(system, SystemSummary())
         counted.planned = len(writes)
         if options.dry_run or options.limit is not None or not writes:

@@ -252,3 +252,27 @@ def test_a_dry_run_plans_the_company_writes_and_writes_none(
     planned = summary.accounts["hubspot"].planned
     line = f"hubspot accounts: {planned:,} company records with changed values, 0 written"
     assert line in console.export_text()
+
+
+def test_a_company_refused_for_good_waits_for_new_values_or_a_full_run(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    import sqlalchemy as sa
+
+    from sync.schema import written
+
+    at = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=at).run(SyncOptions(full=True))
+    system = accounts_system("hubspot")
+    record, values = next(iter(store.written_values(system).items()))
+    with store.engine.begin() as connection:  # as if its write had been refused for good
+        connection.execute(
+            sa.delete(written).where(written.c.system == system, written.c.record_id == record)
+        )
+    store.record_failures(system, [(record, "refused", False)], at, {record: values})
+    later = at + timedelta(minutes=5)
+    quiet = open_app(box, rules, store, later).job.run()  # no setup: that clears refusals
+    assert quiet.accounts["hubspot"].planned == 0
+    again = open_app(box, rules, store, later).job.run(SyncOptions(full=True))
+    assert again.accounts["hubspot"].planned == 1
+    assert store.written_values(system)[record] == values
