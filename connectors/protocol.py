@@ -316,3 +316,28 @@ class ChecksKnown(Protocol):
     def gone_among(self, ids: Sequence[str]) -> list[Gone]:
         """Those of `ids` (at most a few thousand) the system no longer has."""
         ...
+
+
+@runtime_checkable
+class CompanyRecords(Protocol):
+    """A connector whose system has company records people belong to (HubSpot companies,
+    Salesforce Accounts): their attributes read for an account's fit, and the account's
+    values written back onto them (`sync.account_sync`)."""
+
+    account_batch_size: int
+    """Company records per write call."""
+
+    def read_companies(
+        self, ids: Sequence[str], attributes: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """The records of `ids` the system has, each with the rule `attributes` its fields
+        give (ids it does not have are left out)."""
+        ...
+
+    def setup_accounts(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
+        """`setup` for the company records' fields."""
+        ...
+
+    def write_accounts(self, writes: Sequence[Write]) -> WriteOutcome:
+        """One batch of company records' values (at most `account_batch_size`)."""
+        ...

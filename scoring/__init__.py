@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from scoring.account_fit import CompanyAttributes
     from scoring.accounts import AccountRollups, account_keys, population_rollups
     from scoring.backtest import Backtest, RocCurve, backtest_of, roc_of, whole_scores
     from scoring.calibrate import Calibration, MissingExtra, calibrate_rules
@@ -75,6 +76,7 @@ _HOMES = {
     ),
     "InterestScores": "scoring.interests",
     **dict.fromkeys(("AccountRollups", "account_keys", "population_rollups"), "scoring.accounts"),
+    "CompanyAttributes": "scoring.account_fit",
     **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
     **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
     **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
@@ -164,6 +166,7 @@ __all__ = [
     "Calibration",
     "CategoricalColumn",
     "Column",
+    "CompanyAttributes",
     "Contact",
     "ContactFrame",
     "Exclusion",

@@ -3,10 +3,11 @@ as engagement, and which activities are counted across an account's other people
 
 People belong to an account (a company): the first of the `key` fields a contact has,
 an email domain only when it is not a free-mail one. The sync rolls engagement up over
-each account's people in its store and passes the roll-ups to the engine
-(`scoring.accounts`), which gives the rules the `ACCOUNT_FIELDS` and one
-`account_<name>` field per count. Kept apart from `scoring.accounts` (the arrays) so that
-reading a rule file never loads numpy.
+each account's people in its store, scores each account's fit once from its company's
+attributes (`fit`) and places it on a stage (`stages`), and passes those to the engine
+(`scoring.accounts`, `scoring.account_fit`), which gives the rules the `ACCOUNT_FIELDS`
+and one `account_<name>` field per count. Kept apart from `scoring.accounts` (the
+arrays) so that reading a rule file never loads numpy.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
+from scoring.conditions import Conditions
 from scoring.records import ActivityType
-from scoring.ruletypes import ActivityTypes, Days, Strict
+from scoring.ruletypes import ActivityTypes, Amount, Days, Strict
 
 ACCOUNT_FIELDS = {
     "account": "the account's key (`email_domain:acme.com`)",
@@ -25,6 +27,9 @@ ACCOUNT_FIELDS = {
     "account_engaged_people": "people at the account with an engagement activity",
     "account_engagement": "engagement activities of the account's people",
     "account_engagement_max": "the most engagement activities of one of its people",
+    "account_fit": "the account's fit: the points of the `accounts.fit` rules its company meets",
+    "account_score": "the account's fit plus its engagement",
+    "account_stage": "the account's stage (`accounts.stages`)",
 }
 """The contact fields accounts give the rules (missing for a contact without an account);
 each count adds `account_<name>`."""
@@ -54,6 +59,31 @@ class Engagement(Strict):
     window_days: Days | None = 90
 
 
+class FitRule(Strict):
+    """Points for an account whose company's attributes meet the conditions."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Unique name, lower_snake_case.")
+    label: str | None = Field(None, description="Short text, e.g. 'target industry'.")
+    company: Conditions = Field(
+        min_length=1,
+        description="Conditions on the company's attributes (industry, employees, "
+        "annual_revenue, country, ...), in the language of contact rules.",
+    )
+    points: Amount = Field(description="Points when the conditions hold; negative to subtract.")
+
+
+class AccountStage(Strict):
+    """One rung of the accounts' ladder."""
+
+    name: str = Field(min_length=1, max_length=100)
+    when: Conditions | None = Field(
+        None,
+        description="Conditions on the account's values (account_fit, account_score, "
+        "account_people, account_engaged_people, account_engagement, "
+        "account_engagement_max, account_<count>); without: always holds.",
+    )
+
+
 class Accounts(Strict):
     key: list[str] = Field(
         default_factory=lambda: ["account_id", "email_domain"],
@@ -66,6 +96,22 @@ class Accounts(Strict):
         default_factory=dict,
         description="account_<name>: these activities of the account's other people.",
     )
+    fit: list[FitRule] = Field(
+        default_factory=list,
+        max_length=500,
+        description="account_fit: points from the company's attributes, once per account.",
+    )
+    stages: list[AccountStage] = Field(
+        default_factory=list,
+        max_length=50,
+        description="account_stage: lowest first; an account is on the last stage whose "
+        "conditions hold.",
+    )
+    write: bool = Field(
+        True,
+        description="Write each account's score, fit, engagement and stage onto its company "
+        "record (a HubSpot company, a Salesforce Account); domain-only accounts are not written.",
+    )
 
     @model_validator(mode="after")
     def _names(self) -> Self:
@@ -76,7 +122,38 @@ class Accounts(Strict):
                 raise ValueError(f"count {name!r}: account_{name} is already an account field")
         if len(set(self.key)) != len(self.key):
             raise ValueError("key: a field is named twice")
+        ids = [rule.id for rule in self.fit]
+        if len(set(ids)) != len(ids):
+            raise ValueError("fit: a rule id is used twice")
+        names = [stage.name.casefold() for stage in self.stages]
+        if len(set(names)) != len(names):
+            raise ValueError("stages: a stage name is used twice")
+        readable = set(self.stage_fields())
+        for stage in self.stages:
+            for name in stage.when or {}:
+                if name not in readable:
+                    raise ValueError(
+                        f"stage {stage.name!r} reads {name!r}: an account stage reads "
+                        f"{', '.join(sorted(readable))}"
+                    )
         return self
+
+    def stage_fields(self) -> list[str]:
+        """The account values its stages read (a count: the account's sum)."""
+        return [
+            "account_fit",
+            "account_score",
+            "account_people",
+            "account_engaged_people",
+            "account_engagement",
+            "account_engagement_max",
+            *(f"account_{name}" for name in self.counts),
+        ]
+
+    def company_fields(self) -> list[str]:
+        """The company attributes the fit rules read (also read of the people, for
+        accounts that have no company record)."""
+        return list(dict.fromkeys(name for rule in self.fit for name in rule.company))
 
     def fields(self) -> list[str]:
         """Every contact field the accounts give the rules."""

@@ -50,28 +50,44 @@ ROLLUP_HEAD = ("people", "engaged", "engagement", "engagement_max")
 
 @dataclass(frozen=True)
 class AccountRollups:
-    """Per account key its values: `ROLLUP_HEAD` then each count of `names`, in order."""
+    """Per account key its values: `ROLLUP_HEAD` then each count of `names`, in order;
+    its fit and its stage where the rules give them (`scoring.account_fit`)."""
 
     names: tuple[str, ...] = ()
     accounts: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    fit: Mapping[str, float] = field(default_factory=dict)
+    stage: Mapping[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "names": list(self.names),
             "accounts": {k: list(v) for k, v in self.accounts.items()},
+            "fit": dict(self.fit),
+            "stage": dict(self.stage),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AccountRollups:
         accounts = {str(k): tuple(float(x) for x in v) for k, v in data["accounts"].items()}
-        return cls(tuple(data["names"]), accounts)
+        fit = {str(k): float(v) for k, v in data.get("fit", {}).items()}
+        stage = {str(k): str(v) for k, v in data.get("stage", {}).items()}
+        return cls(tuple(data["names"]), accounts, fit, stage)
 
     def changed(self, other: AccountRollups | None) -> set[str]:
         """The accounts whose values differ from `other`'s (all, when it counted others)."""
         if other is None or other.names != self.names:
             return set(self.accounts) | set(other.accounts if other else ())
         keys = set(self.accounts) | set(other.accounts)
-        return {k for k in keys if self.accounts.get(k) != other.accounts.get(k)}
+        return {
+            k
+            for k in keys
+            if (self.accounts.get(k), self.fit.get(k), self.stage.get(k))
+            != (other.accounts.get(k), other.fit.get(k), other.stage.get(k))
+        }
+
+    def score(self, key: str) -> float:
+        """An account's score: its fit plus its engagement."""
+        return self.fit.get(key, 0.0) + self.accounts[key][2]
 
 
 def account_keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
@@ -167,17 +183,28 @@ def rollups_of(spec: Accounts, keys: CategoricalColumn, own: Own) -> AccountRoll
 
 
 def population_rollups(
-    rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, moment: float
+    rules: RuleSet,
+    contacts: ContactFrame,
+    activities: ActivityFrame,
+    moment: float,
+    companies: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AccountRollups | None:
-    """The roll-ups of the population of `contacts`, as of `moment` (None without an
-    `accounts` block)."""
+    """The roll-ups of the population of `contacts`, as of `moment`, with each account's
+    fit and stage (`scoring.account_fit`: from `companies`, the company records' attributes
+    by account key, else from its people's); None without an `accounts` block."""
+    from scoring.account_fit import company_columns, with_fit  # it imports this module
     from scoring.engine import activity_groups  # the engine imports this module
 
     spec = rules.accounts
     if spec is None:
         return None
     group = activity_groups(rules, contacts, activities, moment)
-    return rollups_of(spec, account_keys(spec, contacts), own_counts(spec, len(contacts), group))
+    keys = account_keys(spec, contacts)
+    rolled = rollups_of(spec, keys, own_counts(spec, len(contacts), group))
+    if not spec.fit and not spec.stages:
+        return rolled
+    columns = company_columns(spec, keys, contacts, companies, list(rolled.accounts))
+    return with_fit(spec, rolled, columns)
 
 
 def account_fields(
@@ -213,7 +240,22 @@ def account_fields(
         others = values[:, len(ROLLUP_HEAD) + index] - own.counts[:, index]
         out[f"account_{name}"] = NumericColumn(np.maximum(others, 0.0))  # NaN stays
     out["account"] = keys
+    # fit and stage are the account's own (none for an account the roll-ups lack)
+    fit = np.array([rollups.fit.get(k, np.nan) for k in distinct.tolist()], np.float64)
+    spread = _spread(fit, keys.codes)
+    out["account_fit"] = NumericColumn(spread)
+    out["account_score"] = NumericColumn(spread + values[:, 2])
+    stages = factorize([rollups.stage.get(k) for k in distinct.tolist()])
+    codes = _spread(stages.codes.astype(np.float64), keys.codes)
+    out["account_stage"] = CategoricalColumn(
+        np.where(np.isnan(codes), -1, codes).astype(np.int32), stages.categories
+    )
     return out
+
+
+def _spread(per_account: FloatArray, codes: npt.NDArray[Any]) -> FloatArray:
+    """Per contact its account's value (NaN without an account)."""
+    return np.append(per_account, np.nan)[np.where(codes >= 0, codes, len(per_account))]
 
 
 def account_columns(

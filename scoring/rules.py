@@ -410,7 +410,7 @@ class RuleSet(Strict):
         names += [self.capacity.by] if self.capacity is not None and self.capacity.by else []
         own = set(RFM_FIELDS) if self.rfm is not None else set()  # computed, not pulled
         if self.accounts is not None:
-            names += self.accounts.key
+            names += self.accounts.key + self.accounts.company_fields()  # no company: people's
             own |= set(self.accounts.fields())
         return [name for name in dict.fromkeys(names) if name not in own]
 

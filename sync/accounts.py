@@ -7,21 +7,63 @@ activities up to the run's moment), keeps them in the `meta` table under
 engine; a rescore of a few records, and `explain`, read the kept ones, so that a person
 scored alone gets the account fields a run scoring everyone gives them. The people of an
 account whose roll-up moved are marked due (`sync.dues.mark_due`), so an incremental run
-rescores them, and only them, besides whoever else is due.
+rescores them, and only them, besides whoever else is due. Each account's fit and stage
+are computed with the roll-ups (`scoring.account_fit`), from the company records a sync
+read and kept under `ACCOUNT_COMPANIES` (`sync.account_sync`), else from its people.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from scoring import AccountRollups, RuleSet, account_keys, included, population_rollups
+from scoring import (
+    AccountRollups,
+    CompanyAttributes,
+    RuleSet,
+    account_keys,
+    included,
+    population_rollups,
+)
 from sync.dues import mark_due, meta_value, set_meta
+from sync.people import People
 from sync.store import StateStore
 
 ACCOUNT_ROLLUPS = "account_rollups"
 """The `meta` key of the roll-ups the last sync computed."""
+ACCOUNT_COMPANIES = "account_companies"
+"""The `meta` key of the company records a sync read (`sync.account_sync`): system ->
+{"fields": what was read, "companies": record id -> {"at", "values", "found"}}."""
+KEY_FIELD = "account_id"
+"""The account key field a CRM's company record id is the value of."""
+
+
+def account_key(record_id: str) -> str:
+    """The account key of a company record's id (as `scoring.account_keys` folds it)."""
+    return f"{KEY_FIELD}:{record_id.strip().casefold()}"
+
+
+def kept_records(text: str | None) -> dict[str, Any]:
+    return {} if text is None else dict(json.loads(text))
+
+
+def companies_by_key(kept: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """The company records' attributes by account key, of those the systems have."""
+    out: dict[str, Mapping[str, Any]] = {}
+    for held in kept.values():
+        for record, entry in held.get("companies", {}).items():
+            if entry.get("found", True):
+                out.setdefault(account_key(record), entry.get("values", {}))
+    return out
+
+
+def stored_companies(store: StateStore) -> dict[str, Mapping[str, Any]]:
+    """The company records the last sync kept, by account key (a rescore reads no CRM)."""
+    with store.engine.connect() as connection:
+        return companies_by_key(kept_records(meta_value(connection, ACCOUNT_COMPANIES)))
 
 
 def _measured(rules: RuleSet) -> str:
@@ -31,20 +73,25 @@ def _measured(rules: RuleSet) -> str:
 
 
 def store_rollups(
-    store: StateStore, rules: RuleSet, moment: float
+    store: StateStore,
+    rules: RuleSet,
+    moment: float,
+    companies: Callable[[People], CompanyAttributes] | None = None,
 ) -> tuple[AccountRollups, dict[str, list[int]]] | None:
     """The roll-ups over every person in the store the rules do not exclude, their
-    activities up to `moment` (epoch seconds), and each account's person ids; None
-    without an `accounts` block."""
+    activities up to `moment` (epoch seconds), with each account's fit and stage from
+    the company records `companies` gives for the store's people (without: those the
+    last sync kept), and each account's person ids; None without an `accounts` block."""
     spec = rules.accounts
     if spec is None:
         return None
     people = store.load_people()
+    held = stored_companies(store) if companies is None else companies(people)
     frame, activities = people.frames(
         rules.contact_fields(), rules.activity_fields(), exclude=rules.exclude
     )
     kept = included(rules, frame, activities)
-    rolled = population_rollups(rules, kept.contacts, kept.activities, moment)
+    rolled = population_rollups(rules, kept.contacts, kept.activities, moment, held)
     assert rolled is not None
     members: dict[str, list[int]] = {}
     keys = account_keys(spec, kept.contacts)
@@ -67,11 +114,16 @@ def kept_rollups(connection: Connection, rules: RuleSet) -> AccountRollups | Non
     return AccountRollups.from_dict(data)
 
 
-def refresh(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups | None:
-    """The population's roll-ups as of `moment`, kept in the store, with the people of
-    every account whose roll-up moved since the kept ones marked due; None without an
-    `accounts` block."""
-    found = store_rollups(store, rules, moment)
+def refresh(
+    store: StateStore,
+    rules: RuleSet,
+    moment: float,
+    companies: Callable[[People], CompanyAttributes] | None = None,
+) -> AccountRollups | None:
+    """The population's roll-ups as of `moment` (fit from the records `companies` gives),
+    kept in the store, with the people of every account whose roll-up moved since the
+    kept ones marked due; None without an `accounts` block."""
+    found = store_rollups(store, rules, moment, companies)
     if found is None:
         return None
     rolled, members = found

@@ -29,6 +29,7 @@ from connectors.protocol import Connector, SetupReport
 from connectors.registry import SYSTEMS
 from connectors.system import BuildOptions
 from scoring import ActivityType, RuleSet, ScoreBatch
+from sync.account_sync import accounts_system, with_accounts
 from sync.config import read_settings
 from sync.dues import pull_fingerprint
 from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
@@ -199,10 +200,12 @@ class Leadscore:
         self.map_stages()
         reports = {}
         for connector in self.connectors:
-            specs = self.fields(connector.system).specs
-            reports[connector.system] = connector.setup(specs, dry_run=dry_run)
+            fields = self.fields(connector.system)
+            report = connector.setup(fields.specs, dry_run=dry_run)
+            reports[connector.system] = with_accounts(connector, fields, report, dry_run)
             if not dry_run:
                 self.store.clear_refused(connector.system)
+                self.store.clear_refused(accounts_system(connector.system))
         return reports
 
     def warnings(self, reports: Mapping[str, SetupReport]) -> list[str]:
@@ -212,7 +215,9 @@ class Leadscore:
     def check_setup(self) -> None:
         """Raise `SetupNeeded` when a system lacks a field or option (two calls per system)."""
         for connector in self.connectors:
-            report = connector.setup(self.fields(connector.system).specs, dry_run=True)
+            fields = self.fields(connector.system)
+            report = connector.setup(fields.specs, dry_run=True)
+            report = with_accounts(connector, fields, report, dry_run=True)
             if report.missing:
                 raise SetupNeeded(
                     f"{connector.system} lacks {', '.join(report.missing)}: run `leadscore "
@@ -249,7 +254,10 @@ class Leadscore:
         into a scratch copy, `sync.preview`)."""
         self.map_stages()
         setup = {
-            c.system: c.setup(self.fields(c.system).specs, dry_run=True) for c in self.connectors
+            c.system: with_accounts(
+                c, self.fields(c.system), c.setup(self.fields(c.system).specs, dry_run=True), True
+            )
+            for c in self.connectors
         }
         job = self.job
         with scratch_store(self.store, job.clock()) as (scratch, exact):

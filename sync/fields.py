@@ -72,6 +72,14 @@ substance of the reasons (`scoring.reasons_key`), which `differs` compares inste
 their text."""
 
 
+ACCOUNT_SPECS = (
+    ("account_score", "Account score", "The account's fit plus its engagement."),
+    ("account_fit", "Account fit", "Points of the rules' account fit rules its attributes meet."),
+    ("account_engagement", "Account engagement", "Engagement activities of its people."),
+)
+"""The number fields of an account's company record: key, label, description."""
+
+
 @functools.lru_cache(maxsize=8)
 def timestamp(moment: datetime) -> str:
     """A moment as written back: UTC to the second, with a Z."""
@@ -90,6 +98,8 @@ class FieldMap:
     capabilities: Capabilities
     buckets: VelocityBuckets | None = None
     """The rules' velocity buckets, when their field is written."""
+    accounts: tuple[FieldSpec, ...] = ()
+    """The fields of the accounts' company records (`sync.account_sync`), when written."""
 
     @classmethod
     def for_rules(
@@ -161,7 +171,16 @@ class FieldMap:
                     f"{same[0].name!r} in {capabilities.system}"
                 )
         written = rules.velocity if rules.velocity is not None and rules.velocity.write else None
-        return cls(tuple(specs), capabilities, written)
+        accounts = []
+        if rules.accounts is not None and rules.accounts.write:
+            for key, label, what in ACCOUNT_SPECS:
+                accounts.append(spec(key, label, "number", what))
+            if rules.accounts.stages:
+                ladder = tuple(stage.name for stage in rules.accounts.stages)
+                kind = "enumeration" if capabilities.stage_ordered else "text"
+                what = "The account's stage, the last of the rules' account stages it meets."
+                accounts.append(spec("account_stage", "Account stage", kind, what, ladder))
+        return cls(tuple(specs), capabilities, written, tuple(accounts))
 
     @property
     def system(self) -> str:

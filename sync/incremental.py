@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -35,6 +35,7 @@ from scoring import (
     unparsed_numbers,
 )
 from scoring import score as score_frames
+from sync.account_sync import refresh_companies
 from sync.accounts import refresh, rollups_for
 from sync.capacity import HandoverQueue, hand_over, handed_before, period_of, teams_of
 from sync.dues import (
@@ -155,7 +156,9 @@ def score_people(
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
     """Load and score everyone (rules changed, or `--full`) or only who is due."""
     # the accounts' roll-ups over everyone: the people of an account that moved are due
-    accounts = refresh(job.store, job.rules, as_of.timestamp())
+    moment = as_of.timestamp()  # fit from the CRMs' company records, read where stale
+    companies = partial(refresh_companies, job, moment, options.full)
+    accounts = refresh(job.store, job.rules, moment, companies)
     with job.store.engine.connect() as connection:
         # RFM's quintiles over everyone in the store: bounds that moved rescore everyone
         bounds = population(connection, job.rules, as_of.timestamp())

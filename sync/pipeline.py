@@ -48,6 +48,7 @@ from connectors.protocol import (
     WriteOutcome,
 )
 from scoring import RuleSet, ScoreBatch
+from sync.account_sync import write_accounts
 from sync.deadline import RunDeadline, pages_until
 from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
@@ -260,6 +261,7 @@ class Sync:
                 self._note_own_writes(connector, pending[connector.system], as_of, until)
         if not options.dry_run:
             save_written(self, scored, plan, landed, dues=keeps_due)
+        write_accounts(self, options, summary.accounts, as_of)  # onto their company records
         phase("write")
 
     # -- pull -----------------------------------------------------------------------------------

@@ -180,6 +180,10 @@ def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] =
     )
     for note in notes:
         console.print(note, highlight=False)
+    for system, stats in summary.accounts.items():
+        done = f", {stats.written:,} written, {stats.failed:,} failed" if stats.planned else ""
+        line = f"{system} accounts: {stats.planned:,} company records with changed values{done}"
+        console.print(line, highlight=False)
     if any(summary.purged.values()):
         purged = ", ".join(f"{n:,} {table}" for table, n in summary.purged.items())
         console.print(f"purged past their retention: {purged}", highlight=False)

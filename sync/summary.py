@@ -114,6 +114,8 @@ class SyncSummary:
     """Rows the run's retention purge deleted, per table (`sync/retention.py`)."""
     handover: HandoverQueue | None = None
     """Sales capacity's queue after the run's hand-over (`sync/capacity.py`)."""
+    accounts: dict[str, SystemSummary] = field(default_factory=dict)
+    """Per system, its company records' writes of account values (`sync.account_sync`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -131,6 +133,10 @@ class SyncSummary:
             "phase_seconds": {k: round(v, 3) for k, v in self.phases.items()},
             "purged": dict(self.purged),
             "gone_check": {k: dict(v) for k, v in self.checked.items()},
+            "accounts": {
+                name: {"planned": s.planned, "written": s.written, "failed": s.failed}
+                for name, s in self.accounts.items()
+            },
             "systems": {
                 name: {
                     "contacts_pulled": s.contacts,

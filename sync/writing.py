@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from connectors.errors import ApiError, AuthError, BudgetExhausted
-from connectors.protocol import Connector, Write, WriteFailure, WriteOutcome
+from connectors.protocol import Write, WriteFailure, WriteOutcome
 from sync.deadline import submitted_in_time
 from sync.fields import sent_writes
 from sync.logs import without_addresses
@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from sync.pipeline import Sync
 
 log = logging.getLogger("leadscore.sync")
+
+
+class Writer(Protocol):
+    """What the write phase needs of a system: a connector, or its company records'
+    side (`sync.account_sync.CompanySide`)."""
+
+    @property
+    def system(self) -> str: ...
+
+    def write_size(self, planned: int) -> int: ...
+
+    def write(self, writes: Sequence[Write]) -> WriteOutcome: ...
 
 
 @dataclass
@@ -41,7 +53,7 @@ class WritePlan:
 
 def write_batches(
     job: Sync,
-    connector: Connector,
+    connector: Writer,
     writes: Sequence[Write],
     options: SyncOptions,
     stats: SystemSummary,

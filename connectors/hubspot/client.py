@@ -253,6 +253,10 @@ class HubSpotApi:
         return self._client.crm.contacts.batch_api
 
     @functools.cached_property
+    def companies_batch(self) -> Any:
+        return self._client.crm.companies.batch_api
+
+    @functools.cached_property
     def properties(self) -> Any:
         return self._client.crm.properties.core_api
 

@@ -15,6 +15,7 @@ from typing import Any
 from connectors.attributes import AttributeMap
 from connectors.hubspot.attributes import HUBSPOT_ATTRIBUTES
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
+from connectors.hubspot.companies import read_companies, write_companies
 from connectors.hubspot.engagements import pull_changed
 from connectors.hubspot.fetch import fetch_contact
 from connectors.hubspot.forms import pull_form_submissions
@@ -170,3 +171,18 @@ class HubSpotConnector:
     def after_writes(self, stream: str, cursor: str, ours: OwnWrites) -> str:
         """Only the contacts stream holds records we write."""
         return after_own_writes(cursor, ours) if stream == "contacts" else cursor
+
+    # -- companies: accounts' attributes in, account values out (`CompanyRecords`) -----------
+
+    account_batch_size = 100
+
+    def read_companies(
+        self, ids: Sequence[str], attributes: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        return read_companies(self.api, ids, attributes)
+
+    def setup_accounts(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
+        return setup_properties(self.api, fields, dry_run=dry_run, object_type="companies")
+
+    def write_accounts(self, writes: Sequence[Write]) -> WriteOutcome:
+        return write_companies(self.api, writes)

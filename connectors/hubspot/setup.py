@@ -29,10 +29,15 @@ PROPERTY_TYPES = {
 
 
 def setup_properties(
-    api: HubSpotApi, fields: Sequence[FieldSpec], *, dry_run: bool = False
+    api: HubSpotApi,
+    fields: Sequence[FieldSpec],
+    *,
+    dry_run: bool = False,
+    object_type: str = "contacts",
 ) -> SetupReport:
-    """Create the leadscore property group and the missing contact properties, and add
-    the options an existing enumeration lacks (a stage the ladder gained, say).
+    """Create the leadscore property group and the missing properties of `object_type`
+    (contacts; companies for account values), and add the options an existing
+    enumeration lacks (a stage the ladder gained, say).
 
     An existing property of another type than a field needs raises `RejectedError`
     before anything is created, dry run or not: every write into it would fail, or
@@ -42,7 +47,7 @@ def setup_properties(
 
     listed = api.call(
         "properties.list",
-        lambda: api.properties.get_all("contacts", _request_timeout=TIMEOUT),
+        lambda: api.properties.get_all(object_type, _request_timeout=TIMEOUT),
     )
     present = {p.name: p for p in listed.results or []}
     conflicts = type_conflicts(fields, present)
@@ -51,7 +56,7 @@ def setup_properties(
     report = SetupReport(available=list(present))
     groups = api.call(
         "properties.groups.list",
-        lambda: api.groups.get_all("contacts", _request_timeout=TIMEOUT),
+        lambda: api.groups.get_all(object_type, _request_timeout=TIMEOUT),
     )
     if GROUP in {g.name for g in groups.results or []}:
         report.existing.append(f"group {GROUP}")
@@ -62,7 +67,7 @@ def setup_properties(
             created_or_there(
                 api,
                 "properties.groups.create",
-                lambda: api.groups.create("contacts", group, _request_timeout=TIMEOUT),
+                lambda: api.groups.create(object_type, group, _request_timeout=TIMEOUT),
             )
     for spec in fields:
         found = present.get(spec.name)
@@ -80,7 +85,8 @@ def setup_properties(
                 report.described.append(spec.name)
             if not dry_run:
                 options = found.options or [] if missing else None
-                update_property(api, spec, options, spec.description if stale else None)
+                described = spec.description if stale else None
+                update_property(api, spec, options, described, object_type)
             continue
         report.created.append(spec.name)
         if dry_run:
@@ -103,7 +109,7 @@ def setup_properties(
             api,
             "properties.create",
             api.properties.create,
-            "contacts",
+            object_type,
             create,
             _request_timeout=TIMEOUT,
         )
@@ -118,7 +124,11 @@ def option_labels(spec: FieldSpec) -> list[tuple[str, str]]:
 
 
 def update_property(
-    api: HubSpotApi, spec: FieldSpec, held: Sequence[Any] | None, description: str | None
+    api: HubSpotApi,
+    spec: FieldSpec,
+    held: Sequence[Any] | None,
+    description: str | None,
+    object_type: str = "contacts",
 ) -> None:
     """Set a property's `description`, and (`held` given: its options now) insert the
     options of `spec` it lacks, each in its place (`add_options`)."""
@@ -130,7 +140,7 @@ def update_property(
     api.call(
         "properties.update",
         api.properties.update,
-        "contacts",
+        object_type,
         spec.name,
         property_update=update,
         _request_timeout=TIMEOUT,

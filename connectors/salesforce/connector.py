@@ -25,6 +25,7 @@ from connectors.protocol import (
     Write,
     WriteOutcome,
 )
+from connectors.salesforce.accounts import ACCOUNT, read_accounts, write_account_records
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
 from connectors.salesforce.bulk_write import write_bulk
 from connectors.salesforce.client import SalesforceApi
@@ -160,6 +161,22 @@ class SalesforceConnector:
 
     def budget(self) -> Mapping[str, Any] | None:
         return None if self.policy.budget is None else self.policy.budget.report()
+
+    # -- Accounts: accounts' attributes in, account values out (`CompanyRecords`) ------------
+
+    account_batch_size = 200
+
+    def read_companies(
+        self, ids: Sequence[str], attributes: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        return read_accounts(self.api, self.schema, ids, attributes)
+
+    def setup_accounts(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
+        return setup_fields(self.api, self.schema, fields, self.settings.permission_set,
+                            dry_run=dry_run, sobjects=(ACCOUNT,))  # fmt: skip
+
+    def write_accounts(self, writes: Sequence[Write]) -> WriteOutcome:
+        return write_account_records(self.api, self.schema, writes)
 
     def after_writes(self, stream: str, cursor: str, ours: OwnWrites) -> str:
         """Our writes move SystemModstamp: the next pull re-reads what this run wrote (the

@@ -100,10 +100,13 @@ def setup_fields(
     permission_set: str,
     *,
     dry_run: bool = False,
+    sobjects: Sequence[str] = PEOPLE,
 ) -> SetupReport:
+    """Our fields on each of `sobjects` (Lead and Contact; Account for accounts' values),
+    granted on the permission set."""
     report = SetupReport()
     made = False
-    for sobject in PEOPLE:
+    for sobject in sobjects:
         have = schema.fields(sobject) or {}
         for spec in fields:
             full = f"{sobject}.{spec.name}"
@@ -125,7 +128,8 @@ def setup_fields(
             report.created.append(full)
             made = True
     if permission_set:
-        grants = grant_fields(api, permission_set, [s.name for s in fields], dry_run=dry_run)
+        names = [s.name for s in fields]
+        grants = grant_fields(api, permission_set, names, dry_run=dry_run, sobjects=sobjects)
         report.created.extend(grants)
         # What is granted and assigned (by this setup, or one cut short before it) shows
         # in describe from now on.
@@ -137,17 +141,22 @@ def setup_fields(
 
 
 def grant_fields(
-    api: SalesforceApi, name: str, fields: Sequence[str], *, dry_run: bool = False
+    api: SalesforceApi,
+    name: str,
+    fields: Sequence[str],
+    *,
+    dry_run: bool = False,
+    sobjects: Sequence[str] = PEOPLE,
 ) -> list[str]:
-    """Read and edit on each of our fields of Lead and Contact for the permission set
-    `name` (made when missing); what was (or would be) granted."""
+    """Read and edit on each of our fields of `sobjects` (Lead and Contact) for the
+    permission set `name` (made when missing); what was (or would be) granted."""
     found = api.query_page(
         "permissionsets.query",
         select("PermissionSet", ["Id"], [f"Name = {soql_quote(name)}"]),
         None,
     )
     records = found.get("records") or []
-    wanted = [f"{sobject}.{field}" for sobject in PEOPLE for field in fields]
+    wanted = [f"{sobject}.{field}" for sobject in sobjects for field in fields]
     if not records:
         if dry_run:
             return [f"{name}: {full} (field permission)" for full in wanted]
@@ -157,7 +166,8 @@ def grant_fields(
         granted: set[str] = set()
     else:
         parent = str(records[0]["Id"])
-        where = [f"ParentId = {soql_quote(parent)}", "SobjectType IN ('Lead', 'Contact')"]
+        types = ", ".join(soql_quote(sobject) for sobject in sobjects)
+        where = [f"ParentId = {soql_quote(parent)}", f"SobjectType IN ({types})"]
         soql = select("FieldPermissions", ["Field"], where)
         answer = api.query_page("fieldpermissions.query", soql, None)
         # A field granted already (even read-only, as an admin chose) is left as it is.

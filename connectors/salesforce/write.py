@@ -33,7 +33,7 @@ from connectors.errors import ApiError
 from connectors.protocol import Gone, Write, WriteFailure, WriteOutcome
 from connectors.salesforce.client import SalesforceApi
 from connectors.salesforce.describe import Schema
-from connectors.salesforce.records import sobject_of
+from connectors.salesforce.records import KEY_PREFIXES, sobject_of
 from connectors.salesforce.soql import select, soql_ids
 
 COLLECTION = 200
@@ -81,17 +81,21 @@ def field_kinds(schema: Schema, sobject: str) -> dict[str, str]:
 
 
 def writable(
-    writes: Sequence[Write], converted: Mapping[str, str], outcome: WriteOutcome
+    writes: Sequence[Write],
+    converted: Mapping[str, str],
+    outcome: WriteOutcome,
+    objects: Mapping[str, str] = KEY_PREFIXES,
 ) -> list[Write]:
     """The writes that can be sent: a Lead known converted is `Gone` into its Contact, an
-    id of neither object a failure; both noted in `outcome`."""
+    id of none of `objects` (key prefix -> sObject) a failure; both noted in `outcome`."""
     pending: list[Write] = []
     for write in writes:
         if write.record_id in converted:
             outcome.gone.append(Gone(write.record_id, converted[write.record_id]))
-        elif sobject_of(write.record_id) is None:
+        elif write.record_id[:3] not in objects:
+            named = " or ".join(objects.values())
             outcome.failed.append(
-                WriteFailure(write.record_id, "not a Lead or Contact id", retryable=False)
+                WriteFailure(write.record_id, f"not a {named} id", retryable=False)
             )
         else:
             pending.append(write)
@@ -112,20 +116,25 @@ def refused(
 
 
 def write_collection(
-    api: SalesforceApi, schema: Schema, writes: Sequence[Write], converted: Mapping[str, str]
+    api: SalesforceApi,
+    schema: Schema,
+    writes: Sequence[Write],
+    converted: Mapping[str, str],
+    objects: Mapping[str, str] = KEY_PREFIXES,
 ) -> WriteOutcome:
-    """At most 200 records in one collection update (more calls only for locked rows)."""
+    """At most 200 records of `objects` (key prefix -> sObject: Leads and Contacts, or
+    Accounts) in one collection update (more calls only for locked rows)."""
     if len(writes) > COLLECTION:
         raise ValueError(f"at most {COLLECTION} records per sObject Collections update")
     outcome = WriteOutcome()
-    pending = writable(writes, converted, outcome)
+    pending = writable(writes, converted, outcome, objects)
     gone: list[str] = []
     for attempt in range(LOCK_RETRIES + 1):
         if not pending:
             break
         if attempt:
             api.policy.clock.sleep(LOCK_WAIT * 2 ** (attempt - 1))
-        results = update(api, schema, pending)
+        results = update(api, schema, pending, objects)
         locked: list[Write] = []
         for write, result in zip(pending, results, strict=False):
             code, message = result_error(result)
@@ -142,21 +151,30 @@ def write_collection(
     return outcome
 
 
-def update(api: SalesforceApi, schema: Schema, writes: Sequence[Write]) -> list[Any]:
+def update(
+    api: SalesforceApi,
+    schema: Schema,
+    writes: Sequence[Write],
+    objects: Mapping[str, str] = KEY_PREFIXES,
+) -> list[Any]:
     kinds: dict[str, dict[str, str]] = {}
     names = {n for w in writes for n in w.values}  # the batch's, looked up once
     for write in writes:
-        sobject = sobject_of(write.record_id)
+        sobject = objects.get(write.record_id[:3])
         assert sobject is not None
         if sobject not in kinds:
             described = field_kinds(schema, sobject)
             kinds[sobject] = {n: described[n.lower()] for n in names if n.lower() in described}
-    body = collection_body(writes, kinds)
+    body = collection_body(writes, kinds, objects)
     answer = api.rest("collections.update", "composite/sobjects", method="PATCH", data=body)
     return list(answer or [])
 
 
-def collection_body(writes: Sequence[Write], kinds: Mapping[str, Mapping[str, str]]) -> bytes:
+def collection_body(
+    writes: Sequence[Write],
+    kinds: Mapping[str, Mapping[str, str]],
+    objects: Mapping[str, str] = KEY_PREFIXES,
+) -> bytes:
     """The JSON body of one collection update, `{"allOrNone": false, "records": [...]}`,
     each record `{"attributes": {"type": ...}, "id": ..., field: value, ...}` with its
     values in their fields' JSON types (`typed`; a Contact's without the Lead-only
@@ -168,7 +186,7 @@ def collection_body(writes: Sequence[Write], kinds: Mapping[str, Mapping[str, st
     values: dict[tuple[str, str, str], str] = {}
     records = []
     for write in writes:
-        sobject = sobject_of(write.record_id) or ""
+        sobject = objects.get(write.record_id[:3], "")
         known = kinds.get(sobject, {})
         lead = sobject == "Lead"
         parts = ['{"attributes":{"type":', quoted(sobject), '},"id":', quoted(write.record_id)]

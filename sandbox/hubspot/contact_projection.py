@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from sandbox.hubspot.companies import primary_companies
 from sandbox.hubspot.contact_events import ContactEvents
 from sandbox.hubspot.contact_table import ContactTable
 from sandbox.hubspot.properties import (
@@ -177,6 +178,7 @@ def project_contacts(
         "createdate": created,
         "lastmodifieddate": modified,
         "hs_object_id": np.arange(1, len(rows) + 1, dtype=np.float64),
+        "associatedcompanyid": primary_companies(world, rows),
         "lifecyclestage": lifecycle_stage_column(world, rows, events),
         "recent_conversion_event_name": recent_conversions(world, events, len(rows), urls),
         **counter_columns(events, len(rows)),

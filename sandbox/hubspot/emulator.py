@@ -5,6 +5,7 @@ from __future__ import annotations
 from sandbox.faults import DAILY_LIMIT, EXPIRED_SESSION, Fault
 from sandbox.http import Handler, Request, Response
 from sandbox.hubspot.association_routes import AssociationRoutes
+from sandbox.hubspot.company_routes import COMPANIES, CompanyRoutes
 from sandbox.hubspot.contact_routes import ContactRoutes
 from sandbox.hubspot.email_event_routes import EmailEventRoutes
 from sandbox.hubspot.errors import AUTH_MESSAGE, HubSpotError
@@ -20,6 +21,7 @@ PROPERTIES = "/crm/v3/properties/{objectType}"
 
 
 class HubSpotSandbox(
+    CompanyRoutes,
     ObjectRoutes,
     ContactRoutes,
     SearchRoutes,
@@ -29,8 +31,8 @@ class HubSpotSandbox(
     WebRoutes,
     ActivitySimulation,
 ):
-    """HubSpot's CRM objects, search, properties, email events, associations, forms and web
-    analytics events, over a world."""
+    """HubSpot's CRM objects (companies among them), search, properties, email events,
+    associations, forms and web analytics events, over a world."""
 
     def add_routes(self) -> None:
         for method, path, operation, handler in self._table():
@@ -78,6 +80,20 @@ class HubSpotSandbox(
                 "contacts.profile",
                 self._contact_profile,
             ),
+            ("GET", COMPANIES, "companies.list", self._list_companies),
+            (
+                "POST",
+                f"{COMPANIES}/batch/read",
+                "companies.batch_read",
+                self._batch_read_companies,
+            ),
+            (
+                "POST",
+                f"{COMPANIES}/batch/update",
+                "companies.batch_update",
+                self._batch_update_companies,
+            ),
+            ("GET", f"{COMPANIES}/{{companyId}}", "companies.get", self._get_company),
             ("GET", "/crm/v3/objects/{objectType}", "objects.list", self._list_objects),
             ("GET", "/crm/v3/objects/{objectType}/{objectId}", "objects.get", self._get_object),
             (

@@ -85,6 +85,7 @@ createdate                        | Create Date                     | datetime  
 lastmodifieddate                  | Last Modified Date              | datetime    | contact    | ro
 hs_object_id                      | Record ID                       | number      | contact    | ro
 hs_merged_object_ids              | Merged Record IDs               | string      | contact    | ro
+associatedcompanyid               | Primary Associated Company ID   | number      | contact    | ro
 hs_email_delivered                | Marketing emails delivered      | number      | email      | ro
 hs_email_open                     | Marketing emails opened         | number      | email      | ro
 hs_email_click                    | Marketing emails clicked        | number      | email      | ro

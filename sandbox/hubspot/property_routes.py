@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from sandbox.http import Request, Response
 from sandbox.hubspot.arguments import flag, int_value, request_body
+from sandbox.hubspot.contact_table import ContactTable
 from sandbox.hubspot.crm_objects import OBJECT_ALIASES
 from sandbox.hubspot.errors import HubSpotError, Invalid
 from sandbox.hubspot.properties import (
@@ -82,39 +83,43 @@ def property_changes(definition: Json, body: Json, groups: Mapping[str, Json]) -
     return changes
 
 
-def contacts_only(request: Request) -> None:
-    """Property definitions exist for contacts only: 400 for any other object type."""
-    raw = request.params["objectType"]
-    if OBJECT_ALIASES.get(raw, raw) != "contacts":
+class PropertyRoutes(HubSpotState):
+    """/crm/v3/properties/{objectType} and its /groups, for contacts and companies."""
+
+    def _owner(self, request: Request) -> tuple[ContactTable, dict[str, Json]]:
+        """The table and the property groups of the object type a path names; 400 for a
+        type the sandbox keeps no property definitions of."""
+        raw = request.params["objectType"]
+        kind = OBJECT_ALIASES.get(raw.lower(), raw.lower())
+        if kind == "contacts":
+            return self.contacts, self.groups
+        if kind in ("companies", "company", "0-2"):
+            return self.companies, self.company_groups
         raise HubSpotError(400, f"Unable to infer object type from: {raw}")
 
-
-class PropertyRoutes(HubSpotState):
-    """/crm/v3/properties/{objectType} and its /groups."""
-
     def _list_properties(self, request: Request) -> Response:
-        contacts_only(request)
+        table, _ = self._owner(request)
         archived = flag(request.arg("archived"))
-        return Response.json({"results": [] if archived else list(self.contacts.defs.values())})
+        return Response.json({"results": [] if archived else list(table.defs.values())})
 
     def _get_property(self, request: Request) -> Response:
-        contacts_only(request)
+        table, _ = self._owner(request)
         name = request.params["propertyName"]
-        if name not in self.contacts.defs:
+        if name not in table.defs:
             raise HubSpotError(404, f"Property {name} does not exist", "OBJECT_NOT_FOUND")
-        return Response.json(self.contacts.defs[name])
+        return Response.json(table.defs[name])
 
     def _create_property(self, request: Request) -> Response:
-        contacts_only(request)
+        table, groups = self._owner(request)
         body = request_body(request)
         missing = [k for k in REQUIRED_FIELDS if not body.get(k)]
         if missing:
             raise HubSpotError(400, f"Missing required fields: {missing}")
         name = str(body["name"])
-        if name in self.contacts.defs:
+        if name in table.defs:
             message = f"A property named '{name}' already exists."
             raise HubSpotError(409, message, "OBJECT_ALREADY_EXISTS")
-        check_new_property(body, self.groups)
+        check_new_property(body, groups)
         options = property_options(body.get("options") or [])
         definition = property_definition(
             name,
@@ -128,34 +133,34 @@ class PropertyRoutes(HubSpotState):
             order=int(body.get("displayOrder", -1)),
             at=iso_millis(self._vendor_ms()),
         )
-        self.contacts.define(definition)
+        table.define(definition)
         return Response.json(definition, 201)
 
     def _update_property(self, request: Request) -> Response:
         """A partial update of a property: the fields given replace the stored ones."""
-        contacts_only(request)
+        table, groups = self._owner(request)
         name = request.params["propertyName"]
-        definition = self.contacts.defs.get(name)
+        definition = table.defs.get(name)
         if definition is None:
             raise HubSpotError(404, f"Property {name} does not exist", "OBJECT_NOT_FOUND")
         if definition["modificationMetadata"]["readOnlyDefinition"]:
             message = f"{name} is a HubSpot defined property; its definition is read only"
             raise HubSpotError(400, message)
-        changes = property_changes(definition, request_body(request), self.groups)
+        changes = property_changes(definition, request_body(request), groups)
         definition.update(changes, updatedAt=iso_millis(self._vendor_ms()))
         return Response.json(definition)
 
     def _list_groups(self, request: Request) -> Response:
-        contacts_only(request)
-        return Response.json({"results": list(self.groups.values())})
+        _, groups = self._owner(request)
+        return Response.json({"results": list(groups.values())})
 
     def _create_group(self, request: Request) -> Response:
-        contacts_only(request)
+        _, groups = self._owner(request)
         body = request_body(request)
         if not body.get("name") or not body.get("label"):
             raise HubSpotError(400, "Missing required fields: name and label")
         name = str(body["name"])
-        if name in self.groups:
+        if name in groups:
             message = f"A property group named '{name}' already exists."
             raise HubSpotError(409, message, "OBJECT_ALREADY_EXISTS")
         group = {
@@ -164,5 +169,5 @@ class PropertyRoutes(HubSpotState):
             "displayOrder": int(body.get("displayOrder", -1)),
             "archived": False,
         }
-        self.groups[name] = group
+        groups[name] = group
         return Response.json(group, 201)

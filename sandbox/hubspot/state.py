@@ -15,6 +15,7 @@ import numpy as np
 from sandbox.clock import SandboxClock
 from sandbox.faults import FaultPlan, Latency
 from sandbox.http import Emulator, Request, Response
+from sandbox.hubspot.companies import COMPANY_GROUPS, project_companies
 from sandbox.hubspot.contact_events import contact_events
 from sandbox.hubspot.contact_projection import project_contacts
 from sandbox.hubspot.crm_objects import SALES_ACTIVITY, CrmObjects
@@ -70,6 +71,10 @@ class HubSpotState(Emulator):
             name: {"name": name, "label": label, "displayOrder": i, "archived": False}
             for i, (name, label) in enumerate(GROUPS)
         }
+        self.company_groups: dict[str, Json] = {
+            name: {"name": name, "label": label, "displayOrder": i, "archived": False}
+            for i, (name, label) in enumerate(COMPANY_GROUPS)
+        }
         self.objects = CrmObjects()
         self.gone: dict[int, int | None] = {}
         """Rows no longer in the portal -> the row merged into (None: archived)."""
@@ -90,6 +95,7 @@ class HubSpotState(Emulator):
         row_of[rows] = np.arange(len(rows))
         events = contact_events(world, row_of)
         self.contacts = project_contacts(world, rows, events, self.urls)
+        self.companies = project_companies(world)
         self.email_log = project_email_log(world, events)
         self.form_log = project_web_log(world, events, FORM_KINDS)
         self.view_log = project_web_log(world, events, (ActivityType.PAGE_VIEW,))

@@ -31,7 +31,7 @@ from sandbox.salesforce.activities import (
 from sandbox.salesforce.ids import PREFIXES, make_id
 from sandbox.salesforce.schema import LEAD_SOURCES, SObjectType
 from sandbox.salesforce.table import QUOTED, WON, Row, Table
-from sandbox.world.tables import SALESFORCE, World
+from sandbox.world.tables import REVENUE_PER_EMPLOYEE, SALESFORCE, World
 from scoring.records import TYPE_CODES, ActivityType
 
 EventRows = npt.NDArray[np.intp]
@@ -300,6 +300,7 @@ class Projection:
             "Website": f"https://{world.companies.domain[company]}",
             "Industry": str(world.companies.industry[company]),
             "NumberOfEmployees": int(world.companies.employees[company]),
+            "AnnualRevenue": float(world.companies.employees[company]) * REVENUE_PER_EMPLOYEE,
             "BillingCountry": str(world.companies.country[company]),
             "Type": "Customer" if np.isfinite(won) else "Prospect",
             "CreatedDate": _moment(created),

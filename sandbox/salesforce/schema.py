@@ -129,7 +129,8 @@ _DEFINITIONS: dict[str, tuple[str, list[FieldDef]]] = {
     "Account": ("Accounts", [
         _f("Name", nillable=False, label="Account Name"), _f("Website", "url"),
         _f("Industry", "picklist"), _f("NumberOfEmployees", "int", label="Employees"),
-        _f("BillingCountry", length=80), _f("Type", "picklist", picklist=("Prospect", "Customer")),
+        _f("AnnualRevenue", "currency"), _f("BillingCountry", length=80),
+        _f("Type", "picklist", picklist=("Prospect", "Customer")),
         _ref("MasterRecordId", "Account", relationship="MasterRecord", updateable=False),
     ]),
     "Campaign": ("Campaigns", [

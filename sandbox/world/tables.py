@@ -30,6 +30,11 @@ Ints = npt.NDArray[np.int64]
 Objects = npt.NDArray[np.object_]
 
 
+REVENUE_PER_EMPLOYEE = 150_000.0
+"""The world holds no revenue: a company's annual revenue, where a CRM shows one, is its
+head count times this."""
+
+
 @dataclass
 class Companies:
     name: Objects

@@ -223,7 +223,7 @@ def test_the_accounts_blocks_of_the_rule_reference_validate() -> None:
     text = (Path(__file__).parents[2] / "docs" / "rules.md").read_text("utf-8")
     section = text.split("## Accounts\n", 1)[1].split("\n## ", 1)[0]
     blocks = [part.split("```", 1)[0] for part in section.split("```yaml\n")[1:]]
-    assert len(blocks) == 2
+    assert len(blocks) == 3
     for block in blocks:
         head = "dimensions: {fit: {}, activity: {}, account: {}}\n"
         needed = "" if "rules:" in block else "rules: [{id: v, activity: page_view, points: 1}]\n"

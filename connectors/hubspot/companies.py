@@ -1,0 +1,104 @@
+"""HubSpot companies: their attributes read for account fit, and account values written
+back into company properties.
+
+A contact's primary company is its `associatedcompanyid` (read as `account_id`). Company
+properties are read with the companies batch read (`POST
+/crm/v3/objects/companies/batch/read`, 100 ids a call, only the properties the fit rules
+read) and written with the companies batch update (100 a call); the properties are made
+by `setup` in the `leadscore` group of the company properties, as contact properties
+are. HubSpot's default company properties (`numberofemployees`, `annualrevenue`,
+`industry`, `country`) are read as the rule attributes contacts use (`employees`,
+`annual_revenue`, ...); a property of the attribute's very name is read as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from connectors.attributes import AttributeMap, number_or_range
+from connectors.hubspot.client import TIMEOUT, HubSpotApi, named_problems
+from connectors.hubspot.write import BATCH
+from connectors.protocol import Write, WriteFailure, WriteOutcome
+
+COMPANY_ATTRIBUTES = AttributeMap(
+    {
+        "name": "company",
+        "domain": "company_domain",
+        "numberofemployees": "employees",
+        "annualrevenue": "annual_revenue",
+    },
+    readers={"employees": number_or_range, "annual_revenue": number_or_range},
+    derive_roles=False,
+)
+"""HubSpot company property -> rule attribute; `industry`, `country`, `city`, `state`
+need no mapping."""
+
+
+def read_companies(
+    api: HubSpotApi, ids: Sequence[str], attributes: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """The companies of `ids` that HubSpot has, each with the rule `attributes` its
+    properties give (ids HubSpot does not know are left out)."""
+    from hubspot.crm.companies import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+
+    properties = COMPANY_ATTRIBUTES.sources(attributes)
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), BATCH):
+        body = BatchReadInputSimplePublicObjectId(
+            properties=properties,
+            inputs=[SimplePublicObjectId(id=i) for i in ids[start : start + BATCH]],
+        )
+        answer = api.call(
+            "companies.batch_read",
+            lambda body=body: api.companies_batch.read(
+                batch_read_input_simple_public_object_id=body, _request_timeout=TIMEOUT
+            ),
+        )
+        for company in answer.results or []:
+            values = {k: v for k, v in (company.properties or {}).items() if v not in (None, "")}
+            mapped = COMPANY_ATTRIBUTES.apply(values)
+            found[str(company.id)] = {a: mapped[a] for a in attributes if a in mapped}
+    return found
+
+
+def write_companies(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
+    """One batch update of companies (at most 100); the ids HubSpot answers as not
+    found fail for good, other failures may be retried."""
+    from hubspot.crm.companies import (
+        BatchInputSimplePublicObjectBatchInput,
+        SimplePublicObjectBatchInput,
+    )
+
+    if len(writes) > BATCH:
+        raise ValueError(f"at most {BATCH} companies per HubSpot batch update")
+    body = BatchInputSimplePublicObjectBatchInput(
+        inputs=[
+            SimplePublicObjectBatchInput(id=w.record_id, properties=dict(w.values)) for w in writes
+        ]
+    )
+    answer = api.call(
+        "companies.batch_update",
+        lambda: api.companies_batch.update(
+            batch_input_simple_public_object_batch_input=body, _request_timeout=TIMEOUT
+        ),
+    )
+    failed: dict[str, WriteFailure] = {}
+    for error in getattr(answer, "errors", None) or []:
+        reason = named_problems(error.message or "", getattr(error, "errors", None))
+        retryable = (error.category or "") not in ("VALIDATION_ERROR", "OBJECT_NOT_FOUND")
+        for record in (error.context or {}).get("ids", []) or []:
+            failed[str(record)] = WriteFailure(
+                str(record), reason or error.message or "", retryable
+            )
+    landed = {str(r.id) for r in answer.results or []}
+    for w in writes:
+        if w.record_id not in landed and w.record_id not in failed:
+            failed[w.record_id] = WriteFailure(w.record_id, "not in HubSpot's answer", True)
+    stamps = [r.updated_at for r in answer.results or [] if isinstance(r.updated_at, datetime)]
+    return WriteOutcome(
+        [w.record_id for w in writes if w.record_id in landed and w.record_id not in failed],
+        list(failed.values()),
+        [max(stamps)] if stamps else [],
+    )

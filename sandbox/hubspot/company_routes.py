@@ -1,0 +1,102 @@
+"""Routes for company objects under /crm/v3/objects/companies: list, get, batch read and
+batch update (HubSpot's companies API; sources in docs/sandbox.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.http import Request, Response
+from sandbox.hubspot.answers import batch_answer, list_answer
+from sandbox.hubspot.arguments import batch_inputs, list_arg, list_page, request_body
+from sandbox.hubspot.companies import COMPANY_DEFAULTS, company_json
+from sandbox.hubspot.errors import (
+    HubSpotError,
+    Invalid,
+    invalid_properties,
+    object_not_found,
+    property_errors,
+    property_problem,
+    record_error,
+)
+from sandbox.hubspot.state import HubSpotState
+from sandbox.hubspot.values import Json, PropertyValue, iso_millis
+
+COMPANIES = "/crm/v3/objects/companies"
+NOT_FOUND = "Could not get some companies objects, they may be deleted or not exist."
+
+
+class CompanyRoutes(HubSpotState):
+    """The portal's companies: the world's, one per employer (`sandbox.hubspot.companies`)."""
+
+    def company_row(self, key: str) -> int | None:
+        row = int(key) - 1 if key.isdigit() else -1
+        return row if 0 <= row < self.companies.size else None
+
+    def _list_companies(self, request: Request) -> Response:
+        names = list_arg(request, "properties") or list(COMPANY_DEFAULTS)
+        size = self.companies.size
+        page = list_page(request, size, self._after_row(request))
+        results = [company_json(self.companies, row, names) for row in page]
+        return list_answer(request, self.base_url, results, page, size, self._after_token)
+
+    def _get_company(self, request: Request) -> Response:
+        key = request.params["companyId"]
+        row = self.company_row(key)
+        if row is None:
+            raise object_not_found(key)
+        names = list_arg(request, "properties") or list(COMPANY_DEFAULTS)
+        return Response.json(company_json(self.companies, row, names))
+
+    def _batch_read_companies(self, request: Request) -> Response:
+        """The companies of the `inputs` ids with the `properties` asked; a 207 names the
+        ids that are none."""
+        body = request_body(request)
+        names = list(body.get("properties") or COMPANY_DEFAULTS)
+        found, missing = [], []
+        for entry in batch_inputs(body):
+            key = str(entry.get("id"))
+            row = self.company_row(key)
+            if row is None:
+                missing.append(key)
+            else:
+                found.append(company_json(self.companies, row, names))
+        errors = [record_error("OBJECT_NOT_FOUND", NOT_FOUND, missing)] if missing else []
+        return batch_answer(found, errors, iso_millis(self._vendor_ms()))
+
+    def _batch_update_companies(self, request: Request) -> Response:
+        """Up to 100 companies by id; an unknown or read-only property or a bad value
+        refuses the whole batch (400), an unknown id is named in a 207."""
+        inputs = batch_inputs(request_body(request))
+        keys = [str(item.get("id")) for item in inputs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        if repeated:
+            message = f"Duplicate IDs found in batch input: {repeated}. IDs must be unique"
+            raise HubSpotError(400, message)
+        changes = [self._company_values(item.get("properties")) for item in inputs]
+        results: list[Json] = []
+        missing: list[str] = []
+        for key, values in zip(keys, changes, strict=True):
+            row = self.company_row(key)
+            if row is None:
+                missing.append(key)
+                continue
+            for name, value in values.items():
+                self.companies.set(name, row, value)
+            self.companies.set("hs_lastmodifieddate", row, self._now_ms())
+            results.append(company_json(self.companies, row, list(values)))
+        errors = [record_error("OBJECT_NOT_FOUND", NOT_FOUND, missing)] if missing else []
+        return batch_answer(results, errors, iso_millis(self._vendor_ms()))
+
+    def _company_values(self, properties: Any) -> dict[str, PropertyValue]:
+        if not isinstance(properties, dict):
+            raise HubSpotError(400, "Invalid input JSON: properties must be an object")
+        values: dict[str, PropertyValue] = {}
+        problems: list[Json] = []
+        for name, raw in properties.items():
+            try:
+                values[name] = self.companies.coerce(name, raw)
+            except Invalid as bad:
+                problems.append(property_problem(name, bad))
+        if problems:
+            raise HubSpotError(400, invalid_properties(problems), errors=property_errors(problems))
+        return values

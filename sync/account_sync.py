@@ -1,0 +1,204 @@
+"""Accounts and the CRMs' company records: their attributes read for the accounts' fit,
+and the accounts' values written back onto them.
+
+Reading: a run reads, from each system with company records (`CompanyRecords`: HubSpot
+companies, Salesforce Accounts), the records the `account_id` of its people name that
+the store does not hold yet, holds from before the fit rules read what they read now,
+or read more than `REREAD_AFTER` ago (all of them on `--full`), only the attributes the
+fit rules read, in the system's batch reads; it keeps them in the `meta` table under
+`ACCOUNT_COMPANIES` (no schema change), with the records no person names any more let
+go. The roll-ups (`sync.accounts`) then score each account's fit from its company
+record's attributes by account key (`account_id:<id>`), else from its people's.
+
+Writing: after the contacts' writes, each account that is a company record of a system
+gets its score, fit, engagement and stage (`FieldMap.accounts`) written there, when they
+differ from what was last written: the written values are kept in the `written` table
+under the system `<system>:accounts`, by the same write phase as contacts
+(`sync.writing.write_batches`: batches side by side, each outcome recorded as it lands,
+failures kept and retried by the next run). Accounts known only by their email domain
+are written nowhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from connectors.protocol import CompanyRecords, SetupReport, Write, WriteOutcome
+from scoring import AccountRollups, CompanyAttributes
+from sync.accounts import (
+    ACCOUNT_COMPANIES,
+    KEY_FIELD,
+    account_key,
+    companies_by_key,
+    kept_records,
+    kept_rollups,
+)
+from sync.dues import meta_value, set_meta
+from sync.fields import FieldMap
+from sync.people import People
+from sync.summary import SyncOptions, SystemSummary
+from sync.writing import write_batches
+
+if TYPE_CHECKING:
+    from sync.pipeline import Sync
+
+REREAD_AFTER = 86_400.0
+"""Seconds after which a company record's attributes are read again."""
+
+
+def accounts_system(system: str) -> str:
+    """The name the written values of a system's company records are kept under."""
+    return f"{system}:accounts"
+
+
+def id_text(value: Any) -> str | None:
+    """A pulled `account_id` as its record id's text (a whole number without `.0`)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else f"{value:.0f}" if value.is_integer() else None
+    text = str(value).strip()
+    return text or None
+
+
+def with_accounts(
+    connector: object, fields: FieldMap, report: SetupReport, dry_run: bool
+) -> SetupReport:
+    """`report` (setup's of a system's contact fields) with what setup found and did of
+    its company records' fields (`account <name>`), where the system has company records
+    and the rules write accounts."""
+    if not isinstance(connector, CompanyRecords) or not fields.accounts:
+        return report
+    found = connector.setup_accounts(fields.accounts, dry_run=dry_run)
+
+    def named(names: list[str]) -> list[str]:
+        return [f"account {name}" for name in names]
+
+    return replace(
+        report,
+        created=[*report.created, *named(found.created)],
+        existing=[*report.existing, *named(found.existing)],
+        updated=[*report.updated, *named(found.updated)],
+        described=[*report.described, *named(found.described)],
+    )
+
+
+def refresh_companies(job: Sync, moment: float, full: bool, people: People) -> CompanyAttributes:
+    """Bring the kept company records up to date for the people of the store (module
+    docstring) and keep them; returns them by account key."""
+    spec = job.rules.accounts
+    if spec is None or KEY_FIELD not in spec.key:
+        return {}
+    fields = spec.company_fields()
+    with job.store.engine.connect() as connection:
+        kept = kept_records(meta_value(connection, ACCOUNT_COMPANIES))
+    for connector in job.connectors:
+        if not isinstance(connector, CompanyRecords):
+            continue
+        system = connector.system
+        named = {
+            found
+            for (where, _), attributes in people.record_attributes.items()
+            if where == system and (found := id_text(attributes.get(KEY_FIELD))) is not None
+        }
+        held = kept.get(system) or {}
+        records = held.get("companies", {}) if held.get("fields") == fields else {}
+        stale = sorted(
+            i
+            for i in named
+            if full or i not in records or moment - float(records[i]["at"]) >= REREAD_AFTER
+        )
+        if stale:
+            read = connector.read_companies(stale, fields) if fields else {}
+            for record in stale:
+                known = record in read or not fields  # without fields nothing was asked
+                records[record] = {"at": moment, "values": read.get(record, {}), "found": known}
+        kept[system] = {"fields": fields, "companies": {i: records[i] for i in sorted(named)}}
+    with job.store.writing(), job.store.engine.begin() as connection:
+        set_meta(connection, ACCOUNT_COMPANIES, json.dumps(kept, sort_keys=True))
+    return companies_by_key(kept)
+
+
+def account_values(fields: FieldMap, rolled: AccountRollups, key: str) -> dict[str, str]:
+    """The values an account's company record is given, by field name."""
+    names = {spec.key: spec.name for spec in fields.accounts}
+    found = {
+        "account_score": _number(rolled.score(key)),
+        "account_fit": _number(rolled.fit.get(key, 0.0)),
+        "account_engagement": _number(rolled.accounts[key][2]),
+        "account_stage": rolled.stage.get(key, ""),
+    }
+    return {names[k]: v for k, v in found.items() if k in names}
+
+
+def _number(value: float) -> str:
+    rounded = round(value, 2)
+    return str(int(rounded)) if float(rounded).is_integer() else str(rounded)
+
+
+def plan_accounts(job: Sync, rolled: AccountRollups, full: bool) -> dict[str, list[Write]]:
+    """Per system with company records and account fields, the writes that bring its
+    records up to date (`full`: those refused for good with the same values too)."""
+    with job.store.engine.connect() as connection:
+        kept = kept_records(meta_value(connection, ACCOUNT_COMPANIES))
+    plan: dict[str, list[Write]] = {}
+    for connector in job.connectors:
+        system = connector.system
+        fields = job.fields.get(system)
+        if not isinstance(connector, CompanyRecords) or fields is None or not fields.accounts:
+            continue
+        written = job.store.written_values(accounts_system(system))
+        # refused for good with these very values: not sent again until they change
+        refused = {} if full else job.store.refused(accounts_system(system))
+        writes = []
+        for record, entry in kept.get(system, {}).get("companies", {}).items():
+            key = account_key(record)
+            if not entry.get("found", True) or key not in rolled.accounts:
+                continue
+            values = account_values(fields, rolled, key)
+            if written.get(record) != values and refused.get(record) != values:
+                writes.append(Write(record, values))
+        plan[system] = writes
+    return plan
+
+
+@dataclass(frozen=True)
+class CompanySide:
+    """A connector's company records as the write phase writes records."""
+
+    connector: CompanyRecords
+    system: str
+
+    def write_size(self, planned: int) -> int:
+        return self.connector.account_batch_size
+
+    def write(self, writes: Sequence[Write]) -> WriteOutcome:
+        return self.connector.write_accounts(writes)
+
+
+def write_accounts(
+    job: Sync, options: SyncOptions, stats: dict[str, SystemSummary], as_of: datetime
+) -> None:
+    """Plan and (unless a dry run or a trial) write the accounts' values from the roll-ups
+    the run kept; `stats` gets what each system's company records were planned, written
+    and failed."""
+    if job.rules.accounts is None or not job.rules.accounts.write:
+        return
+    with job.store.engine.connect() as connection:
+        rolled = kept_rollups(connection, job.rules)
+    if rolled is None:
+        return
+    for system, writes in plan_accounts(job, rolled, options.full).items():
+        counted = stats.setdefault(system, SystemSummary())
+        counted.planned = len(writes)
+        if options.dry_run or options.limit is not None or not writes:
+            continue
+        connector = next(c for c in job.connectors if c.system == system)
+        assert isinstance(connector, CompanyRecords)
+        side = CompanySide(connector, accounts_system(system))
+        write_batches(job, side, writes, options, counted, as_of)
