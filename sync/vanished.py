@@ -44,17 +44,18 @@ def record_gone(
     at: datetime,
     withdrawn: Sequence[Withdrawn] = (),
     for_good: Collection[str] = (),
-) -> None:
+) -> int:
     """Remember records the system no longer has: (record id, id merged into or None), and
-        re-point or retire what the store held of them, in one transaction; with the activities
-        that went with them but are not keyed by their ids (`Gone.withdrawn`); of those deleted
-    `for_good` (`Gone.for_good`), the system's activities keyed by their addresses too."""
+    re-point or retire what the store held of them, in one transaction; with the activities
+    that went with them but are not keyed by their ids (`Gone.withdrawn`); of those deleted
+    `for_good` (`Gone.for_good`), the system's activities keyed by their addresses too.
+    Returns how many activities `withdrawn` took out of the store."""
     reported = list(dict(reported).items())  # one row per record: the last report stands
     if not reported:
-        return
+        return 0
     with store.writing(), store.engine.begin() as connection:
         marks = Marks()
-        emptied = withdraw(connection, system, withdrawn, marks)[1] if withdrawn else set()
+        taken, emptied = withdraw(connection, system, withdrawn, marks) if withdrawn else (0, set())
         ids = [record for record, _ in reported]
         forget_records(connection, gone, system, ids)
         rows = [
@@ -75,6 +76,7 @@ def record_gone(
                 left |= merge_record(connection, system, record, merged_into, at)
         marks.mark(connection, system)
         drop_leftover_persons(connection, left | persons_of(connection, emptied))
+    return taken
 
 
 def held_records(connection: sa.Connection, system: str, ids: Sequence[str]) -> set[str]:
