@@ -109,3 +109,30 @@ def test_withdrawals_are_counted_per_system_and_printed_when_there_are_some(
     assert taken <= stats.withdrawn <= taken + 2  # and their signups, keyed by their records
     assert later.as_dict()["systems"]["mailchimp"]["activities_withdrawn"] == stats.withdrawn
     assert f"mailchimp withdrew {stats.withdrawn:,} activities" in printed(later)
+
+
+def test_a_member_unarchived_gets_its_activity_back_from_an_incremental_pull(
+    box: MailchimpSandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = datetime.fromtimestamp(box.epoch).astimezone()
+    synced(box, rules, store, at, full=True)
+    address = busiest(box, store)
+    before = held(store, address)
+    client = sandbox_client(box)
+    client.lists.delete_list_member(box.list_id, address)
+    synced(box, rules, store, at, full=False)
+    assert held(store, address) == []
+
+    client.lists.update_list_member(box.list_id, address, {"status": "subscribed"})
+    connector, back = synced(box, rules, store, at, full=False)
+
+    # its campaign activity again, with the ids the campaign stream gave it (its orders
+    # come back with the orders stream, which reads every order each time)
+    assert held(store, address) == before
+    calls = connector.calls()
+    campaigns = len(box.campaigns)  # the default rules' window holds every one
+    assert calls["reports.get_email_activity_for_subscriber"] == campaigns  # one member
+    assert back.systems["mailchimp"].activities_new >= len(before)
+
+    connector, _ = synced(box, rules, store, at, full=False)
+    assert "reports.get_email_activity_for_subscriber" not in connector.calls()  # once only
