@@ -85,10 +85,17 @@ class ReportRoutes(MailchimpState):
             "campaign_id": campaign.id,
             "list_id": self.list_id,
             "list_is_active": True,
-            "email_id": subscriber_hash(self.audience.emails[row]),
-            "email_address": self.audience.emails[row],
+            **self._who(row),
             "activity": activity,
         }
+
+    def _who(self, row: int) -> dict[str, str]:
+        """How a report names a recipient: by address, or anonymised (no address) once
+        the member was deleted for good."""
+        if row in self.audience.deleted:
+            return {"email_id": "", "email_address": ""}
+        email = self.audience.emails[row]
+        return {"email_id": subscriber_hash(email), "email_address": email}
 
     def _activity_page(
         self, campaign: Campaign, since: float | None, request: Request
@@ -131,12 +138,9 @@ class ReportRoutes(MailchimpState):
 
     def _member_fields(self, row: int) -> dict[str, Any]:
         member = self.audience.member(row)
-        return {
-            "email_id": subscriber_hash(member.email),
-            "email_address": member.email,
-            "merge_fields": dict(member.merge_fields),
-            "vip": False,
-        }
+        gone = row in self.audience.deleted
+        return {**self._who(row), "merge_fields": {} if gone else dict(member.merge_fields),
+                "vip": False}  # fmt: skip
 
     def _unsubscribed(self, request: Request) -> Response:
         campaign = self._campaign_by_param(request)

@@ -136,3 +136,26 @@ def test_a_member_unarchived_gets_its_activity_back_from_an_incremental_pull(
 
     connector, _ = synced(box, rules, store, at, full=False)
     assert "reports.get_email_activity_for_subscriber" not in connector.calls()  # once only
+
+
+@pytest.mark.parametrize("leaving", ["archived", "deleted for good"])
+def test_a_members_orders_leave_with_its_other_activity_in_the_audience_and_stay_out(
+    box: MailchimpSandbox, rules: RuleSet, store: StateStore, leaving: str
+) -> None:
+    at = datetime.fromtimestamp(box.epoch).astimezone()
+    synced(box, rules, store, at, full=True)
+    address = busiest(box, store, "mcorder:")  # orders of the audience's store
+    client = sandbox_client(box)
+    if leaving == "archived":
+        client.lists.delete_list_member(box.list_id, address)
+    else:
+        client.lists.delete_list_member_permanent(box.list_id, address)
+
+    # scores decayed: a write is planned for every member (a deleted one answers 404)
+    synced(box, rules, store, at + timedelta(days=120), full=False)
+    assert held(store, address) == []
+    # the next pulls read every order again (the orders stream has no cursor)
+    synced(box, rules, store, at + timedelta(days=121), full=False)
+    assert held(store, address) == []
+    synced(box, rules, store, at + timedelta(days=122), full=True)
+    assert held(store, address) == []
