@@ -89,10 +89,10 @@ def test_never_more_than_ten_connections_with_pulls_writes_tags_and_slow_answers
     box.peak_connections = 0
     box.latency = Latency(fixed=1.0)  # 10 ms a call: calls overlap
     # some reads answer after 400 vendor s: Mailchimp ends them at 120 s, and the client
-    # (waiting 25 vendor s) gives up well before, then tries them again
+    # (waiting 50 vendor s) gives up well before, then tries them again
     box.faults = FaultPlan(slow=0.04, slow_seconds=400.0, seed=7, operations=SLOW_READS)
-    first = connector(box, 1, timeout=0.25, batch_write_above=20)
-    second = connector(box, 2, timeout=0.25, batch_write_above=20)
+    first = connector(box, 1, timeout=0.5, batch_write_above=20)
+    second = connector(box, 2, timeout=0.5, batch_write_above=20)
     work: list[Callable[[], object]] = [
         lambda: drained(first.pull("contacts", None)),
         lambda: drained(second.pull("email_activity", None)),
