@@ -299,8 +299,8 @@ def pull_members(
     archived: dict[str, list[str]] = dict(state.get("archived") or {})
     for list_id in audience_ids(api, audiences, skipped):
         mark = marks.get(list_id)
-        before = archived.get(list_id, []) if mark is not None else []  # a full walk: afresh
-        returns = Returns(api, list_id, before, oldest, counts)
+        before = archived.get(list_id, [])
+        returns = Returns(api, list_id, before, oldest, counts, afresh=mark is None)
         ready: Page | None = None
         for page in audience_pages(api, list_id, mark, attributes, counts, marks, returns):
             if ready is not None:

@@ -7,9 +7,9 @@ PUT with a status, which moves its `last_changed`) nothing an incremental pull r
 bring its earlier activity back: only `sync --full` did.
 
 So the contacts stream remembers, in its cursor, the subscriber hashes of the members each
-audience's walks saw archived (`"archived": {list_id: [hash, ...]}`; 32 characters each, a
-full walk starts the audience's afresh). A member that a later walk reads with another
-status, and that was among them, has come back: the page that holds it also carries its
+audience's walks saw archived (`"archived": {list_id: [hash, ...]}`, 32 characters each; a
+walk of every member keeps only those it sees archived). A member that a later walk reads
+with another status, and that was among them, has come back: the page that holds it carries its
 email activity of every sent campaign of the audience in the rules' window, read with
 "Get subscriber email activity" (`GET /reports/{campaign_id}/email-activity/{subscriber_hash}`,
 `reports.get_email_activity_for_subscriber`: "Get a specific list member's activity in a
@@ -54,11 +54,15 @@ class Returns:
         archived: Collection[str],
         oldest: datetime | None,
         skipped: Counter[str],
+        *,
+        afresh: bool = False,
     ) -> None:
         self.api = api
         self.list_id = list_id
-        self.archived = set(archived)
-        """Subscriber hashes of the members seen archived and not seen back since."""
+        self._before = set(archived)
+        self.archived = set() if afresh else set(archived)
+        """Subscriber hashes of the members seen archived and not seen back since (with
+        `afresh`, a walk of every member: only those this walk sees archived)."""
         self.oldest = oldest
         self.skipped = skipped
         self._campaigns: list[SentCampaign] | None = None
@@ -68,10 +72,10 @@ class Returns:
         if status == "archived":
             self.archived.add(hashed)
             return False
-        if hashed in self.archived:
-            self.archived.discard(hashed)
-            return True
-        return False
+        back = hashed in self.archived or hashed in self._before
+        self.archived.discard(hashed)
+        self._before.discard(hashed)
+        return back
 
     def activity(self, hashes: Sequence[str]) -> list[Activity]:
         """The campaign activity of these members come back, as the campaign stream gives it."""
