@@ -118,6 +118,9 @@ class Emulator:
         self.faults = faults or FaultPlan()
         self.latency = latency or Latency()
         self.routes: list[Route] = []
+        self.request_limit: float | None = None
+        """Vendor seconds the vendor serves one request at most: a request delayed that long
+        (latency and an injected slow answer) is ended there, unanswered, not carried out."""
         self.calls: Counter[str] = Counter()
         self.log: list[LoggedCall] = []
         self.lock = threading.RLock()
@@ -198,14 +201,15 @@ class Emulator:
                 response = self.fault_response(request, fault)
             else:
                 delay = self.latency.draw(self.faults.random) + (fault.delay if fault else 0.0)
-                if delay:
-                    self.clock.sleep(delay)
-                try:
-                    response = route.handler(request)
-                except ErrorAnswer as refused:
-                    response = refused.response
-                except Exception as exc:  # an emulator bug answers 500, it never hangs a client
-                    response = self.internal_error(request, exc)
+                limit = self.request_limit
+                if limit is not None and delay >= limit:
+                    # the vendor ends a request at its limit: nothing carried out, no answer
+                    self.clock.sleep(limit)
+                    response = Response(drop=True)
+                else:
+                    if delay:
+                        self.clock.sleep(delay)
+                    response = self._served(route, request)
                 # The request was carried out; only its answer is cut off or lost.
                 if fault is not None and fault.truncate:
                     response.truncate = True
@@ -214,6 +218,14 @@ class Emulator:
         self.decorate(request, response)
         self._log_call(request, response)
         return response
+
+    def _served(self, route: Route, request: Request) -> Response:
+        try:
+            return route.handler(request)
+        except ErrorAnswer as refused:
+            return refused.response
+        except Exception as exc:  # an emulator bug answers 500, it never hangs a client
+            return self.internal_error(request, exc)
 
     def _log_call(self, request: Request, response: Response) -> None:
         with self.lock:

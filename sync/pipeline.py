@@ -349,17 +349,18 @@ class Sync:
         ours = frozenset(fields.names.values()) if fields is not None else frozenset()
         withdrawn = [list(page.withdrawn) for page in pages]
         counts = self.store.save_pages(system, found, as_of, ours, withdrawn, kept_of(self, system))
-        for (contacts, activities), (changed, new) in zip(found, counts, strict=True):
+        for (contacts, activities), (changed, new, taken_back) in zip(found, counts, strict=True):
             stats.contacts_changed += changed
             stats.contacts += len(contacts)
             stats.activities_pulled += len(activities)
             stats.activities_new += new
+            stats.withdrawn += taken_back
         for page in pages:
             if page.gone:
                 vanished = [(g.record_id, g.merged_into) for g in page.gone]
                 taken = [w for g in page.gone for w in g.withdrawn]
                 erased = {g.record_id for g in page.gone if g.for_good}
-                record_gone(self.store, system, vanished, as_of, taken, erased)
+                stats.withdrawn += record_gone(self.store, system, vanished, as_of, taken, erased)
         stats.stream_seconds["(storing)"] = (
             stats.stream_seconds.get("(storing)", 0.0) + time.perf_counter() - began
         )

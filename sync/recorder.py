@@ -40,6 +40,8 @@ class OutcomeRecorder:
         self.at = at
         self._queue: queue.SimpleQueue[tuple[SentValues, WriteOutcome] | None] = queue.SimpleQueue()
         self._failure: BaseException | None = None
+        self.withdrawn = 0
+        """Activities withdrawn with the records the writes found gone (`Gone.withdrawn`)."""
         self._thread = threading.Thread(target=self._run, name="record-outcomes", daemon=True)
 
     def __enter__(self) -> OutcomeRecorder:
@@ -100,4 +102,4 @@ class OutcomeRecorder:
             erased.update(g.record_id for g in outcome.gone if g.for_good)
         self.store.record_written(self.system, written, self.at)
         self.store.record_failures(self.system, failed, self.at, attempted)
-        record_gone(self.store, self.system, gone, self.at, taken, erased)
+        self.withdrawn += record_gone(self.store, self.system, gone, self.at, taken, erased)

@@ -192,6 +192,11 @@ def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] =
 
         console.print(handover_line(summary.as_dict()) or "", highlight=False)
     for system, stats in summary.systems.items():
+        if stats.withdrawn:
+            console.print(
+                f"{system} withdrew {stats.withdrawn:,} activities (taken back, no longer counted)",
+                highlight=False,
+            )
         if stats.calls:
             calls = ", ".join(f"{op} {n}" for op, n in sorted(stats.calls.items()))
             console.print(f"{system} calls: {calls}", highlight=False)

@@ -227,10 +227,11 @@ class StateStore:
         ours: frozenset[str] = frozenset(),
         withdrawn: Sequence[Sequence[Withdrawn]] = (),
         kept: Kept | None = None,
-    ) -> list[tuple[int, int]]:
+    ) -> list[tuple[int, int, int]]:
         """Store pages of pulled (contacts, activities) in one transaction, each page as
         `save_contacts` then `save_activities` would, in order; for each page, how many
-        contacts were new or changed and how many activities were new. Several pages in one
+        contacts were new or changed, how many activities were new and how many its
+        `withdrawn` took out of the store. Several pages in one
         transaction write the store's hot pages (the indexes' leaves) once, not once a page.
         A contact whose only news is in `ours` (the fields leadscore writes, read again
         after a write) is stored as pulled and counts as no change. `withdrawn`, one entry
@@ -246,7 +247,7 @@ class StateStore:
         for attempt in range(DEADLOCK_TRIES):
             try:
                 with self._writing, self.engine.begin() as connection:
-                    counts: list[tuple[int, int]] = []
+                    counts: list[tuple[int, int, int]] = []
                     marks = Marks()
                     emptied: set[str] = set()
                     for n, (contacts, rows, revisable) in enumerate(prepared):
@@ -258,9 +259,11 @@ class StateStore:
                             if rows
                             else 0
                         )
+                        taken = 0
                         if n < len(withdrawn) and withdrawn[n]:
-                            emptied |= withdraw(connection, system, withdrawn[n], marks)[1]
-                        counts.append((changed, new))
+                            taken, addresses = withdraw(connection, system, withdrawn[n], marks)
+                            emptied |= addresses
+                        counts.append((changed, new, taken))
                     marks.mark(connection, system)
                     if emptied:
                         drop_leftover_persons(connection, persons_of(connection, emptied))

@@ -62,6 +62,9 @@ class SystemSummary:
     activities_pulled: int = 0
     activities_new: int = 0
     contacts_changed: int = 0
+    withdrawn: int = 0
+    """Activities the system took back (`Page.withdrawn`, `Gone.withdrawn`) that the run
+    deleted from the store."""
     planned: int = 0
     written: int = 0
     failed: int = 0
@@ -143,6 +146,7 @@ class SyncSummary:
                     "activities_pulled": s.activities_pulled,
                     "activities_new": s.activities_new,
                     "contacts_changed": s.contacts_changed,
+                    "activities_withdrawn": s.withdrawn,
                     "planned": s.planned,
                     "written": s.written,
                     "failed": s.failed,

@@ -26,12 +26,13 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from connectors.protocol import Withdrawn
+from scoring import normalize_email
 from sync.dues import Marks
 from sync.identity import drop_leftover_persons, merge_record, retire_record
 from sync.schema import activities, aliases, chunks, failures, forget_records, gone, identities
 from sync.schema import written as written_values
 from sync.store import StateStore
-from sync.withdrawals import persons_of, withdraw
+from sync.withdrawals import like_literal, persons_of, withdraw
 
 HOLDING = (identities, activities, aliases, written_values, failures)
 """The tables that may hold something of a record, keyed by (system, record_id)."""
@@ -44,17 +45,18 @@ def record_gone(
     at: datetime,
     withdrawn: Sequence[Withdrawn] = (),
     for_good: Collection[str] = (),
-) -> None:
+) -> int:
     """Remember records the system no longer has: (record id, id merged into or None), and
-        re-point or retire what the store held of them, in one transaction; with the activities
-        that went with them but are not keyed by their ids (`Gone.withdrawn`); of those deleted
-    `for_good` (`Gone.for_good`), the system's activities keyed by their addresses too."""
+    re-point or retire what the store held of them, in one transaction; with the activities
+    that went with them but are not keyed by their ids (`Gone.withdrawn`); of those deleted
+    `for_good` (`Gone.for_good`), the system's activities keyed by their addresses too.
+    Returns how many activities `withdrawn` took out of the store."""
     reported = list(dict(reported).items())  # one row per record: the last report stands
     if not reported:
-        return
+        return 0
     with store.writing(), store.engine.begin() as connection:
         marks = Marks()
-        emptied = withdraw(connection, system, withdrawn, marks)[1] if withdrawn else set()
+        taken, emptied = withdraw(connection, system, withdrawn, marks) if withdrawn else (0, set())
         ids = [record for record, _ in reported]
         forget_records(connection, gone, system, ids)
         rows = [
@@ -75,6 +77,33 @@ def record_gone(
                 left |= merge_record(connection, system, record, merged_into, at)
         marks.mark(connection, system)
         drop_leftover_persons(connection, left | persons_of(connection, emptied))
+    return taken
+
+
+def retire_address(
+    store: StateStore,
+    system: str,
+    email: str,
+    prefix: str,
+    where: Sequence[tuple[str, str]],
+    at: datetime,
+) -> list[str]:
+    """Retire, as `record_gone` does, the records of `system` holding `email` whose ids
+    start with `prefix`, with their activities and those keyed by the address alone that
+    hold `where`; the records retired (none: nothing is done)."""
+    address = normalize_email(email)
+    if address is None:
+        return []
+    with store.engine.connect() as connection:
+        query = sa.select(identities.c.record_id).where(
+            identities.c.system == system,
+            identities.c.email == address,
+            identities.c.record_id.like(like_literal(prefix) + "%", escape="\\"),
+        )
+        records = sorted(str(r) for r in connection.execute(query).scalars())
+    taken = [Withdrawn(record_id=r, email=address, where=tuple(where)) for r in records]
+    record_gone(store, system, [(r, None) for r in records], at, taken)
+    return records
 
 
 def held_records(connection: sa.Connection, system: str, ids: Sequence[str]) -> set[str]:

@@ -102,7 +102,7 @@ def _by_prefixes(
 
 
 def _starting(prefix: str) -> sa.ColumnElement[bool]:
-    return activities.c.activity_id.like(_escaped(prefix) + "%", escape="\\")
+    return activities.c.activity_id.like(like_literal(prefix) + "%", escape="\\")
 
 
 def _rows(connection: Connection, system: str, condition: sa.ColumnElement[bool]) -> dict[str, Any]:
@@ -121,7 +121,7 @@ def _of_contact(record_id: str | None, email: str | None) -> sa.ColumnElement[bo
     return sa.or_(*either) if either else sa.false()
 
 
-def _escaped(text: str) -> str:
+def like_literal(text: str) -> str:
     """`text` taken literally by LIKE (with ESCAPE '\\')."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 

@@ -100,4 +100,5 @@ def write_batches(
             done.failed.extend(outcome.failed)
             done.stamps.extend(outcome.stamps)
             done.gone.extend(outcome.gone)
+    stats.withdrawn += recorder.withdrawn
     return done

@@ -15,7 +15,9 @@ do that this works around, pinned by tests/sandbox/test_mailchimp.py:
   connection per call (module-level `requests`, no session), so one bounded
   semaphore of 10 per credential, shared by every `MailchimpApi` of the process,
   is held around every call and download; a 429 (no Retry-After is documented) is
-  retried with the policy's backoff.
+  retried with the policy's backoff. A call given up on (a read timeout) keeps its slot
+  for Mailchimp's own 120 s limit on a request (`gate.REQUEST_LIMIT`): Mailchimp may still
+  be serving it, and its retry must not make an eleventh connection.
 - Errors are `application/problem+json` (type, title, status, detail, instance;
   Errors page). The SDK looks for "application/json" only, so it raises
   `ApiClientError` with the problem as raw JSON text; it is decoded here and its
@@ -42,7 +44,7 @@ from connectors.errors import (
     error_for_status,
     register_secret,
 )
-from connectors.mailchimp.gate import CONNECTIONS, connection_gate
+from connectors.mailchimp.gate import CONNECTIONS, REQUEST_LIMIT, connection_gate
 from connectors.mailchimp.keys import MC
 from connectors.policy import CallPolicy, Clock
 
@@ -123,6 +125,17 @@ def mailchimp_failure(operation: str) -> Callable[[Exception], ApiError | None]:
     return to_error
 
 
+def unanswered(exc: BaseException) -> bool:
+    """Whether a failed call may still be at work at Mailchimp: we stopped waiting for its
+    answer (a read timeout; the SDK wraps requests' exception in `ApiClientError.text`).
+    A connection refused, reset or closed by Mailchimp, or an answer cut off, is over there."""
+    import requests
+
+    cause = getattr(exc, "text", None) if getattr(exc, "status_code", 0) is None else exc
+    cause = cause if isinstance(cause, BaseException) else exc
+    return isinstance(cause, requests.Timeout) and not isinstance(cause, requests.ConnectTimeout)
+
+
 ATTEMPTS = 10
 """Tries of one call: a 429 for connections or a 5xx is Mailchimp's to pass, and with no
 request quota to spend, trying again costs only the wait (at most a minute each)."""
@@ -194,14 +207,7 @@ class MailchimpApi:
         method = self.method(operation)
 
         def attempt() -> dict[str, Any]:
-            with self.cap:
-                in_flight = self.cap.in_flight
-                try:
-                    result = method(*args, **kwargs)
-                except Exception as exc:
-                    if getattr(exc, "status_code", None) == 429:
-                        self.cap.refused(in_flight)
-                    raise
+            result, in_flight = self._through_gate(lambda: method(*args, **kwargs))
             if getattr(result, "status_code", None) == 429:  # a raw answer, not raised
                 self.cap.refused(in_flight)
             else:
@@ -220,13 +226,31 @@ class MailchimpApi:
         operation = "batches.download"
 
         def attempt() -> bytes:
-            with self.cap:
-                answer = requests.get(url, timeout=self.timeout)
+            answer, _ = self._through_gate(lambda: requests.get(url, timeout=self.timeout))
             if not answer.ok:
                 raise error_of(operation, answer.status_code, answer.content)
-            return answer.content
+            content: bytes = answer.content
+            return content
 
         return self.policy.call(operation, attempt, mailchimp_failure(operation))
+
+    def _through_gate(self, send: Callable[[], Any]) -> tuple[Any, int]:
+        """`send()` holding a slot of the gate, and how many were in flight with it: the
+        slot is freed when it returns or fails, but only after Mailchimp's own limit when
+        it failed with no answer (`unanswered`)."""
+        in_flight = self.cap.enter()
+        try:
+            result = send()
+        except Exception as exc:
+            if unanswered(exc):
+                self.cap.leave_later(REQUEST_LIMIT, self.policy.clock)
+            else:
+                self.cap.leave()
+            if getattr(exc, "status_code", None) == 429:
+                self.cap.refused(in_flight)
+            raise
+        self.cap.leave()
+        return result, in_flight
 
     def calls(self) -> dict[str, int]:
         return self.policy.calls()

@@ -110,8 +110,9 @@ class MailchimpConnector:
 
     def pull(self, stream: str, cursor: str | None) -> Iterator[Page]:
         if stream == "contacts":
-            pages = pull_members(self.api, self.audiences, load_cursor(cursor), self.attributes,
-                                 skipped=self.skipped)  # fmt: skip
+            state, oldest = load_cursor(cursor), self.history(EMAIL_TYPES)
+            pages = pull_members(self.api, self.audiences, state, self.attributes,
+                                 skipped=self.skipped, oldest=oldest)  # fmt: skip
             return self._noting_tags(pages)
         if stream == "email_activity":
             oldest = self.history(EMAIL_TYPES)

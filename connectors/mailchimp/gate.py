@@ -11,9 +11,21 @@ connections, takes the number then in flight less one as what the account has le
 multiplicative decrease, as TCP does). A refused request has not been carried out, and the
 call policy tries it again.
 
+A request we stop waiting for is not over at Mailchimp: a read timeout closes our side, but
+Mailchimp may go on serving it, holding one of the 10, until its own limit ("Requests to
+the Marketing API time out at 120 seconds", the batch guide,
+https://mailchimp.com/developer/marketing/guides/run-async-requests-batch-endpoint/).
+Freeing its slot at once let the retry open an eleventh connection while the first was
+still counted (a peak of 11 seen in the sandbox, which counts a request from its arrival
+to its answer). So such a slot is freed only `REQUEST_LIMIT` seconds after we gave up
+(`leave_later`), on the call policy's clock: a slot is free only when Mailchimp is done
+with its request, answered or timed out.
+
     gate = connection_gate(key)
-    with gate:               # waits while the allowance is in use
-        answer = sdk_call()
+    gate.enter()             # waits while the allowance is in use
+    answer = sdk_call()
+    gate.leave()             # answered, or the connection closed by Mailchimp
+    gate.leave_later(REQUEST_LIMIT, clock)   # no answer: Mailchimp may still be at it
     gate.refused(...)        # after a 429 for connections
 """
 
@@ -23,10 +35,15 @@ import hashlib
 import threading
 from types import TracebackType
 
+from connectors.policy import Clock
+
 CONNECTIONS = 10
 """Mailchimp's simultaneous connections per user or API key."""
 GROW_AFTER = 20
 """Answers in a row after which the gate allows one more connection again."""
+REQUEST_LIMIT = 120.0
+"""Seconds Mailchimp serves one request at most (the batch guide): a request given up on
+keeps its slot that long after."""
 
 
 class ConnectionGate:
@@ -42,12 +59,38 @@ class ConnectionGate:
         self._answered = 0
         self._ready = threading.Condition()
 
-    def __enter__(self) -> ConnectionGate:
+    def enter(self) -> int:
+        """Take a slot, waiting while none is free; how many are in flight with it."""
         with self._ready:
             while self.in_flight >= self.limit:
                 self._ready.wait()
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
+            return self.in_flight
+
+    def leave(self) -> None:
+        """Free a slot: its request was answered, or Mailchimp closed its connection."""
+        with self._ready:
+            self.in_flight -= 1
+            self._ready.notify()
+
+    def leave_later(self, seconds: float, clock: Clock) -> None:
+        """Free a slot `seconds` from now on `clock` (on a thread of its own): its request
+        got no answer and may still hold a connection at Mailchimp until then."""
+        if seconds <= 0:
+            self.leave()
+            return
+
+        def free() -> None:
+            try:
+                clock.sleep(seconds)
+            finally:
+                self.leave()
+
+        threading.Thread(target=free, name="mailchimp-held-slot", daemon=True).start()
+
+    def __enter__(self) -> ConnectionGate:
+        self.enter()
         return self
 
     def __exit__(
@@ -56,9 +99,7 @@ class ConnectionGate:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        with self._ready:
-            self.in_flight -= 1
-            self._ready.notify()
+        self.leave()
 
     def refused(self, in_flight: int) -> None:
         """A request was refused for connections while `in_flight` were open (itself

@@ -25,9 +25,9 @@ member by address only (`keys`). Mailchimp itself keeps an archived contact's re
 data; leadscore scores the audience's members, and a marketer archives a contact to take
 it out of the audience. The activity streams pass over the activity of archived members
 too (`archived`), so what the reports still name is not stored again after the
-withdrawal. A member unarchived later is pulled again with its new status,
-but what was withdrawn comes back only with a full pull (`sync --full`), which reads
-every campaign in the rules' window again.
+withdrawal. A member unarchived later is pulled again with its new status, and the page
+that holds it brings its campaign activity in the rules' window back (`returning`: read
+for that member alone); its signup comes with it, its orders with the next orders pull.
 """
 
 from __future__ import annotations

@@ -28,6 +28,10 @@ than that during the walk, the audience's mark stays where it was (the next pull
 again from it; a first, full walk is walked again once) and a warning is logged. Where
 an answer's `total_items` is missing or not a count, pages are read until a short one.
 Members or audiences that are not objects (or lack an id) are skipped, counted and logged.
+
+The cursor also keeps, per audience, the subscriber hashes of the members its walks saw
+archived: one read later with another status has come back, and its page brings its
+campaign activity again (`returning`).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from connectors.attributes import AttributeMap
@@ -44,6 +49,7 @@ from connectors.mailchimp.collections_walk import OVERLAP
 from connectors.mailchimp.in_order import in_order
 from connectors.mailchimp.keys import member_hash, split_member_key
 from connectors.mailchimp.members import archived_withdrawn, member_records
+from connectors.mailchimp.returning import Returns
 from connectors.paging import dump_cursor
 from connectors.protocol import Page, Withdrawn
 from connectors.values import finite_number, parse_time
@@ -181,13 +187,16 @@ def page_of(
     attributes: AttributeMap,
     seen: set[tuple[str, str]],
     skipped: Counter[str],
+    returns: Returns | None = None,
 ) -> Page:
     """The contacts and signups of one page of members, without those already `seen`;
     a member that is not an object or has neither id nor address is counted in `skipped`.
-    An archived member withdraws its activity (`members.archived_withdrawn`)."""
+    An archived member withdraws its activity (`members.archived_withdrawn`); one back
+    from the archive (`returns`) brings its campaign activity again (`returning`)."""
     contacts: list[Contact] = []
     activities: list[Activity] = []
     withdrawn: list[Withdrawn] = []
+    back: list[str] = []
     for member in members:
         if not isinstance(member, dict):
             skipped["member"] += 1
@@ -202,11 +211,16 @@ def page_of(
             skipped["member"] += 1
             continue
         contacts.append(contact)
+        hashed = member_hash(contact.email) if contact.email else key[0]
+        if returns is not None and returns.seen(hashed, member.get("status")):
+            back.append(hashed)
         taken_back = archived_withdrawn(member, contact, list_id)
         if taken_back is None:
             activities += signups
         else:
             withdrawn.append(taken_back)
+    if returns is not None:
+        activities += returns.activity(back)
     return Page("contacts", contacts, activities, withdrawn=withdrawn)
 
 
@@ -217,6 +231,7 @@ def audience_walk(
     attributes: AttributeMap,
     seen: set[tuple[str, str]],
     skipped: Counter[str],
+    returns: Returns | None = None,
 ) -> Generator[Page, None, tuple[str | None, int]]:
     """The pages of one walk of an audience from its `mark`; returns the walk's new mark
     and by how many members the set was seen to shrink during it (`total_items` falling
@@ -228,7 +243,7 @@ def audience_walk(
         if total is not None:
             shrank = max(shrank, peak - total)
             peak = max(peak, total)
-        yield page_of(members, list_id, attributes, seen, skipped)
+        yield page_of(members, list_id, attributes, seen, skipped, returns)
     return start, shrank
 
 
@@ -239,20 +254,22 @@ def audience_pages(
     attributes: AttributeMap,
     skipped: Counter[str],
     marks: dict[str, str],
+    returns: Returns | None = None,
 ) -> Iterator[Page]:
     """An audience's pages, its new mark set in `marks` once they are read. When the set
     shrank by more than `OVERLAP_MEMBERS` during the walk, a member may have been passed
     over: the mark stays (the next pull walks again from it), and a first, full walk is
     walked again once."""
     seen: set[tuple[str, str]] = set()
-    start, shrank = yield from audience_walk(api, list_id, mark, attributes, seen, skipped)
+    walk = (api, list_id, mark, attributes, seen, skipped, returns)
+    start, shrank = yield from audience_walk(*walk)
     if shrank > OVERLAP_MEMBERS and mark is None:
         log.warning(
             "Mailchimp audience %s shrank by %d members during its first walk: walking again",
             list_id,
             shrank,
         )
-        start, shrank = yield from audience_walk(api, list_id, mark, attributes, seen, skipped)
+        start, shrank = yield from audience_walk(*walk)
     if shrank > OVERLAP_MEMBERS:
         log.warning(
             "Mailchimp audience %s shrank by %d members during the walk: its mark stays at %s",
@@ -270,21 +287,28 @@ def pull_members(
     state: dict[str, Any],
     attributes: AttributeMap,
     skipped: Counter[str] | None = None,
+    oldest: datetime | None = None,
 ) -> Iterator[Page]:
     """Pages of members changed since the cursor, audience after audience; the last page
-    of each audience carries the cursor with that audience's new mark. Members that are
-    not objects (or have neither id nor address) are skipped, counted in `skipped` and
-    logged."""
+    of each audience carries the cursor with that audience's new mark and the members its
+    walks saw archived. A member back from the archive brings its campaign activity since
+    `oldest` again (`returning`). Members that are not objects (or have neither id nor
+    address) are skipped, counted in `skipped` and logged."""
     counts: Counter[str] = Counter()
     marks: dict[str, str] = dict(state.get("audiences") or {})
+    archived: dict[str, list[str]] = dict(state.get("archived") or {})
     for list_id in audience_ids(api, audiences, skipped):
+        mark = marks.get(list_id)
+        before = archived.get(list_id, [])
+        returns = Returns(api, list_id, before, oldest, counts, afresh=mark is None)
         ready: Page | None = None
-        for page in audience_pages(api, list_id, marks.get(list_id), attributes, counts, marks):
+        for page in audience_pages(api, list_id, mark, attributes, counts, marks, returns):
             if ready is not None:
                 yield ready
             ready = page
         last = ready or Page("contacts")
-        cursor = dump_cursor(audiences=dict(marks))
+        archived[list_id] = sorted(returns.archived)
+        cursor = dump_cursor(audiences=dict(marks), archived=dict(archived))
         yield Page("contacts", last.contacts, last.activities, cursor, withdrawn=last.withdrawn)
     if counts:
         log.warning("Mailchimp members passed over: %s", dict(sorted(counts.items())))

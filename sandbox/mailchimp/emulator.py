@@ -108,6 +108,12 @@ class MailchimpSandbox(
             ("GET", "/reports/{campaign_id}/email-activity", EMAIL_ACTIVITY, self._email_activity),
             (
                 "GET",
+                "/reports/{campaign_id}/email-activity/{subscriber_hash}",
+                "reports.get_email_activity_for_subscriber",
+                self._subscriber_activity,
+            ),
+            (
+                "GET",
                 "/reports/{campaign_id}/unsubscribed",
                 "reports.get_unsubscribed_list_for_campaign",
                 self._unsubscribed,

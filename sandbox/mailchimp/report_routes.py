@@ -15,8 +15,8 @@ from sandbox.mailchimp.values import iso, subscriber_hash
 
 class ReportRoutes(MailchimpState):
     """GET /campaigns, GET /campaigns/{campaign_id}, the report list GET /reports, and a
-    campaign's reports: GET /reports/{campaign_id}/email-activity, /unsubscribed and
-    /abuse-reports."""
+    campaign's reports: GET /reports/{campaign_id}/email-activity (and one recipient's,
+    /email-activity/{subscriber_hash}), /unsubscribed and /abuse-reports."""
 
     def _campaigns(self, request: Request) -> Response:
         now, status, audience = self.now(), request.arg("status"), request.arg("list_id")
@@ -64,18 +64,38 @@ class ReportRoutes(MailchimpState):
     def _email_activity(self, request: Request) -> Response:
         campaign, since = self._campaign_by_param(request), time_arg(request, "since")
         emails, total = self._activity_page(campaign, since, request)
-        items = [
-            {
-                "campaign_id": campaign.id,
-                "list_id": self.list_id,
-                "list_is_active": True,
-                "email_id": subscriber_hash(self.audience.emails[row]),
-                "email_address": self.audience.emails[row],
-                "activity": activity,
-            }
-            for row, activity in emails
-        ]
+        items = [self._activity_record(campaign, row, activity) for row, activity in emails]
         return shaped(request, {"emails": items, "campaign_id": campaign.id, "total_items": total})
+
+    def _subscriber_activity(self, request: Request) -> Response:
+        """One recipient's record of the campaign's email activity; 404 for an address
+        that is no member (deleted for good) or was not sent the campaign."""
+        campaign, since = self._campaign_by_param(request), time_arg(request, "since")
+        row = self.audience.row_of(path_param(request, "subscriber_hash"))
+        self.recipients(campaign)
+        if row is None or row in self.audience.deleted or row not in campaign.row_set:
+            raise not_found()
+        activity = self._recipient_activity(row, campaign.index, since)
+        return shaped(request, self._activity_record(campaign, row, activity))
+
+    def _activity_record(
+        self, campaign: Campaign, row: int, activity: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return {
+            "campaign_id": campaign.id,
+            "list_id": self.list_id,
+            "list_is_active": True,
+            **self._who(row),
+            "activity": activity,
+        }
+
+    def _who(self, row: int) -> dict[str, str]:
+        """How a report names a recipient: by address, or anonymised (no address) once
+        the member was deleted for good."""
+        if row in self.audience.deleted:
+            return {"email_id": "", "email_address": ""}
+        email = self.audience.emails[row]
+        return {"email_id": subscriber_hash(email), "email_address": email}
 
     def _activity_page(
         self, campaign: Campaign, since: float | None, request: Request
@@ -118,12 +138,9 @@ class ReportRoutes(MailchimpState):
 
     def _member_fields(self, row: int) -> dict[str, Any]:
         member = self.audience.member(row)
-        return {
-            "email_id": subscriber_hash(member.email),
-            "email_address": member.email,
-            "merge_fields": dict(member.merge_fields),
-            "vip": False,
-        }
+        gone = row in self.audience.deleted
+        return {**self._who(row), "merge_fields": {} if gone else dict(member.merge_fields),
+                "vip": False}  # fmt: skip
 
     def _unsubscribed(self, request: Request) -> Response:
         campaign = self._campaign_by_param(request)

@@ -20,6 +20,8 @@ from sandbox.mailchimp.segments import world_tag_counts
 from sandbox.mailchimp.values import short_id
 from sandbox.world.tables import World
 
+REQUEST_TIME_LIMIT = 120.0
+"""Vendor seconds Mailchimp serves one request at most; a slower one ends unanswered."""
 BATCH_START_DELAY = 2.0
 """Vendor seconds before a batch starts (Mailchimp queues batches; none is documented)."""
 BATCH_PACE = 1000.0
@@ -43,6 +45,9 @@ class MailchimpState(Emulator):
         archived_share: float = 0.02,
     ) -> None:
         super().__init__(faults=faults, latency=latency, clock=clock)
+        # "Requests to the Marketing API time out at 120 seconds" (the batch guide,
+        # https://mailchimp.com/developer/marketing/guides/run-async-requests-batch-endpoint/)
+        self.request_limit = REQUEST_TIME_LIMIT
         self.world = world
         self.api_key = api_key
         self.data_center = api_key.rsplit("-", 1)[1] if "-" in api_key else ""

@@ -49,7 +49,7 @@ class StoreRoutes(MailchimpState):
 
     def _customer_json(self, row: int) -> dict[str, Any]:
         member, orders = self.audience.member(row), self.orders_by_row[row]
-        return {
+        found = {
             "id": customer_id(member.email),
             "email_address": member.email,
             "opt_in_status": self.audience.status(row) == "subscribed",
@@ -61,6 +61,9 @@ class StoreRoutes(MailchimpState):
             "created_at": iso(min(o.at for o in orders)),
             "updated_at": iso(max(o.at for o in orders)),
         }
+        if row in self.audience.deleted:  # deleted for good: its personal data removed
+            found.update(email_address="", first_name="", last_name="", company="")
+        return found
 
     def _customer_rows(self, email: str = "") -> list[int]:
         """Rows of members with orders, in list order; optionally only one address."""

@@ -273,7 +273,10 @@ class WebhookCore:
             return asked
         if asked.gone:
             self.retire(asked)
-        return endpoint.answer(asked, self.rescore(asked))
+        outcomes = self.rescore(asked)
+        if asked.if_missing:
+            self.retire_missing(asked, outcomes)
+        return endpoint.answer(asked, outcomes)
 
     @staticmethod
     def _allow(request: WebhookRequest, methods: frozenset[str]) -> None:
@@ -298,6 +301,24 @@ class WebhookCore:
             "webhook retired records",
             extra={"system": ask.system, "retired": len(reported), "erased": len(erased)},
         )
+
+    def retire_missing(self, ask: Ask, outcomes: Sequence[Outcome]) -> None:
+        """The records whose rescore found the system has none (404), retired as a write
+        that found them gone would, with what `ask.if_missing` says goes with them."""
+        from datetime import UTC, datetime
+
+        from sync.vanished import retire_address
+
+        at = datetime.fromtimestamp(self.now(), UTC)
+        for outcome in outcomes:
+            missing = ask.if_missing.get(outcome.record_id)
+            if missing is None or outcome.refused is None or outcome.refused.status != 404:
+                continue
+            store = self.app().store
+            retired = retire_address(store, ask.system, missing.email, missing.prefix,
+                                     missing.where, at)  # fmt: skip
+            log.info("webhook retired records", extra={"system": ask.system,
+                                                       "retired": len(retired)})  # fmt: skip
 
     def rescore(self, ask: Ask) -> list[Outcome]:
         """Each record of `ask` rescored, side by side, before the request's time is up

@@ -38,6 +38,22 @@ class Ask:
     gone: tuple[Gone, ...] = ()
     """Records the system says it deleted: retired (or erased, `for_good`) in the store
     before any rescore, as a pull that found them gone would (`sync.vanished.record_gone`)."""
+    if_missing: Mapping[str, Missing] = field(default_factory=dict)
+    """Per record of `records`: what goes when its rescore finds the system has no such
+    record (its fetch answers 404), as a write that found it gone would retire it."""
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A record the system may have deleted for good, named the way the caller can: the
+    store's records of the system holding `email` whose ids start with `prefix` (a
+    Mailchimp webhook names a member by address, the store keys it by contact id)."""
+
+    email: str
+    prefix: str
+    where: tuple[tuple[str, str], ...] = ()
+    """Attribute values of the activities keyed by the address alone that go with them
+    (`connectors.protocol.Withdrawn.where`)."""
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,23 @@ Nothing is lost by it: the event moved the member's `last_changed`, so the next
 sync's pull reads the member again.
 
 What each event does (`connectors.mailchimp.webhooks.parse_audience_webhook`):
-subscribe, profile, unsubscribe (unsub), cleaned and upemail rescore the member,
-by its record id `<audience>:<subscriber hash>` (`keys.member_key`; for upemail
-the new address's), the id the connector's `fetch` takes; an unsubscribe whose
-action is delete (the member is gone) and a campaign event rescore nothing.
+subscribe, profile, unsubscribe, cleaned and upemail rescore the member, by its
+record id `<audience>:<subscriber hash>` (`keys.member_key`; for upemail the new
+address's), the id the connector's `fetch` takes; a campaign event rescores nothing.
+
+An unsubscribe whose `data[action]` is "delete" (the member was deleted, not
+unsubscribed) and a `cleaned` event (`data[reason]` hard or abuse: the address was
+cleaned) take the member out of the audience's activity the way the next pull or
+write would, through the same mechanism: the rescore's fetch reads the member as the
+members walk does, so an archived member (Mailchimp's delete of a member archives it)
+withdraws its activity in the audience (`Page.withdrawn`, `members.archived_withdrawn`)
+and a cleaned one is stored with its new status; a member deleted for good answers
+404, and the store's records of that address in the audience are retired with their
+audience's activity (`Ask.if_missing`, `sync.vanished.retire_address`), as a write's
+404 does (`Gone.withdrawn`). The fields are those of Mailchimp's guide (unsubscribe:
+`data[action]` "unsub" or "delete", `data[reason]`, `data[campaign_id]`) and of the
+older event examples for cleaned (`data[reason]` "hard" or "abuse"), as the parser's
+sources list them.
 
 The webhook's own activity is not stored here: an endpoint hands the core record
 ids only, and the rescore stores what the connector's `fetch` reads. For a
@@ -47,14 +60,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectors.mailchimp.keys import MC
+from connectors.mailchimp.keys import MC, audience_activity
 from connectors.mailchimp.webhooks import (
     MAX_WEBHOOK_BODY,
     NotAForm,
     WebhookError,
     parse_audience_webhook,
 )
-from sync.web.endpoint import Ask, Context, Outcome, score_payload
+from sync.web.endpoint import Ask, Context, Missing, Outcome, score_payload
 from sync.web.messages import Refused, WebhookRequest, WebhookResponse, json_response
 
 if TYPE_CHECKING:
@@ -133,9 +146,14 @@ class MailchimpEndpoint:
                 extra={"endpoint": self.name, "event": event.type},
             )
             return answered_ok("ignored", reason="not an audience leadscore syncs")
-        if event.type not in RESCORED_EVENTS or event.gone or event.contact_id is None:
+        if event.type not in RESCORED_EVENTS or event.contact_id is None:
             return answered_ok("ignored", reason=f"a {event.type} event rescores nobody")
-        return Ask(self.system, (event.contact_id,), {"event": event.type})
+        missing: dict[str, Missing] = {}
+        if (event.gone or event.type == "cleaned") and event.email:
+            # the audience's activity of the address: what a write's 404 withdraws too
+            where = audience_activity(event.contact_id, event.email, event.list_id).where
+            missing[event.contact_id] = Missing(event.email, f"{event.list_id}:", where)
+        return Ask(self.system, (event.contact_id,), {"event": event.type}, if_missing=missing)
 
     def answer(self, ask: Ask, outcomes: Sequence[Outcome]) -> WebhookResponse:
         """200 whatever the rescores did: Mailchimp turns off webhooks that keep failing,
