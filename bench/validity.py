@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/validity.py                     # data from ../shared/data
     .venv/bin/python bench/validity.py --data /some/where
+    .venv/bin/python bench/validity.py --only bank        # the data sets named so
 
 Reads public data sets from a folder (default `../shared/data`, beside the project;
 `--data` to move it: not a `LEADSCORE_` variable, which the product would refuse as an
@@ -32,7 +33,11 @@ most 30 rules, seed 0) on all folds but one, scored by the engine on the held-ou
 beside the best plain logistic regression on the same raw columns (categories one-hot,
 numbers standardized with missing indicators, C by inner cross-validation) and the
 default rules, all as ROC AUC on the held-out contacts (mean over folds); and the share
-of held-out contacts, and of (converted, not converted) pairs, the calibrated files tie.
+of held-out contacts, and of (converted, not converted) pairs, the calibrated files tie,
+beside two bounds on those ties: the distinct whole-point scores among the held-out
+contacts (K distinct scores of N contacts leave at least 1 - K/N of them tied), and the
+share of held-out contacts whose columns and activities all equal another's (every rule
+file ties them, exact scores too).
 X Education: 5 shuffled stratified folds; its `Lead Number` (an identifier) is left
 out, and the sales-action values of `Last Activity` are blanked in the contacts file
 too. UCI Bank Marketing is in time order: the first 80 % fit, the last 20 % held out.
@@ -215,6 +220,12 @@ class Validity(NamedTuple):
     """... and in the exact fitted sum (two decimals in `leadscore score`'s output)."""
     pairs_tied: float
     """Mean share of (converted, not converted) pairs the calibrated files score alike."""
+    distinct: tuple[float, float]
+    """Mean distinct whole-point scores of the held-out contacts, and mean held-out contacts:
+    at most that many contacts can hold a score of their own (the pigeonhole bound)."""
+    same_inputs: float
+    """Mean share of held-out contacts whose columns and activities all equal another's:
+    any rule file ties them, so no file's exact ties fall below this."""
 
 
 MAPPED = ("id", "converted", "country", "job_function", "seniority")
@@ -259,8 +270,9 @@ def validity(contacts: Path, activities: Path, time_ordered: bool) -> Validity |
         splits = list(shuffled.split(np.zeros(n), outcome))
         folds = f"{FOLDS} shuffled folds"
     found: dict[str, list[float]] = {
-        k: [] for k in ("cal", "log", "def", "tied", "exact", "pairs", "n")
+        k: [] for k in ("cal", "log", "def", "tied", "exact", "pairs", "n", "k", "size", "same")
     }
+    inputs = input_groups(contacts, activities)
     for train, test in splits:
         fit = calibrate_rules(
             default,
@@ -282,6 +294,9 @@ def validity(contacts: Path, activities: Path, time_ordered: bool) -> Validity |
                 found["exact"].append(tied_share(np.round(batch.total, 2)))
                 found["pairs"].append(pairs_tied(batch.total, outcome[test]))
                 found["n"].append(len(fit.rules))
+                found["k"].append(len(np.unique(np.floor(batch.total + 0.5))))
+                found["size"].append(len(test))
+                found["same"].append(tied_share(inputs[test]))
         found["log"].append(logistic_auc(raw, outcome, train, test))
     mean = {k: float(np.mean(v)) for k, v in found.items()}
     return Validity(
@@ -293,6 +308,8 @@ def validity(contacts: Path, activities: Path, time_ordered: bool) -> Validity |
         mean["tied"],
         mean["exact"],
         mean["pairs"],
+        (mean["k"], mean["size"]),
+        mean["same"],
     )
 
 
@@ -305,6 +322,33 @@ def pairs_tied(total: Any, outcome: Any) -> float:
     won = np.bincount(inverse, weights=outcome.astype(float), minlength=len(values))
     lost = np.bincount(inverse, weights=(~outcome).astype(float), minlength=len(values))
     return float((won * lost).sum() / (won.sum() * lost.sum()))
+
+
+def input_groups(contacts: Path, activities: Path) -> Any:
+    """Per contact (in file order), a number shared by exactly the contacts whose every
+    column but the id and the outcome, and whose activities, are the same."""
+    import numpy as np
+
+    with activities.open(newline="", encoding="utf-8") as f:
+        done: dict[str, list[tuple[str, ...]]] = {}
+        for row in csv.DictReader(f):
+            done.setdefault(row.pop("contact_id"), []).append(tuple(row.values()))
+    with contacts.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    keys: dict[tuple[Any, ...], int] = {}
+    return np.array(
+        [
+            keys.setdefault(
+                (
+                    tuple(v for k, v in row.items() if k not in ("id", "converted")),
+                    tuple(sorted(done.get(row["id"], []))),
+                ),
+                len(keys),
+            )
+            for row in rows
+        ],
+        dtype=np.float64,
+    )
 
 
 def raw_columns(contacts: Path) -> dict[str, list[str]]:
@@ -388,6 +432,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--resamples", type=int, default=200, help="Bootstrap resamples.")
     parser.add_argument(
+        "--only", default="", help="Only the data sets whose name holds this text (any case)."
+    )
+    parser.add_argument(
         "--no-calibrate", action="store_true", help="Backtest the default rules only."
     )
     options = parser.parse_args(argv)
@@ -396,6 +443,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':<32} {'':>8} {'':>6} {'avg prec.':>10} {'tied':>6}")
     fitted: list[tuple[str, Validity | str]] = []
     for name, path, make, time_ordered in data_sets(options.data):
+        if options.only.casefold() not in name.casefold():
+            continue
         if not path.exists():
             print(f"{name:<32} skipped: {path} is absent")
             continue
@@ -428,19 +477,22 @@ def print_validity(found: list[tuple[str, Validity | str]]) -> None:
     )
     print(
         "| data set | folds | rules | calibrated AUC | logistic AUC | default rules AUC | "
-        "tied contacts (whole points) | tied contacts (exact) | tied pairs |"
+        "tied contacts (whole points) | tied contacts (exact) | tied pairs | "
+        "distinct whole scores | same inputs |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for name, result in found:
         if isinstance(result, str):
-            print(f"| {name} | {result} | | | | | | | |")
+            print(f"| {name} | {result} | | | | | | | | | |")
             continue
         low, high = result.rules
         rules = str(low) if low == high else f"{low}-{high}"
         print(
             f"| {name} | {result.folds} | {rules} | {result.calibrated:.3f} | "
             f"{result.logistic:.3f} | {result.default:.3f} | {result.tied * 100:.1f} % | "
-            f"{result.tied_exact * 100:.1f} % | {result.pairs_tied * 100:.1f} % |"
+            f"{result.tied_exact * 100:.1f} % | {result.pairs_tied * 100:.1f} % | "
+            f"{result.distinct[0]:,.0f} of {result.distinct[1]:,.0f} | "
+            f"{result.same_inputs * 100:.1f} % |"
         )
 
 

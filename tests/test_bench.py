@@ -256,3 +256,33 @@ def test_the_validity_bench_backtests_a_small_bank_file(
     assert "UCI Bank Marketing" in printed and "skipped" in printed
     bank = next(line for line in printed.splitlines() if line.startswith("UCI Bank"))
     assert "6" in bank and "33.3%" in bank
+
+
+def test_the_validity_bench_runs_only_the_data_sets_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = validity_bench()
+
+    assert module.main(["--data", str(tmp_path), "--only", "BANK"]) == 0
+
+    printed = capsys.readouterr().out
+    assert printed.count("skipped:") == 1 and "UCI Bank Marketing" in printed
+
+
+def test_contacts_with_the_same_columns_and_activities_share_an_input_group(
+    tmp_path: Path,
+) -> None:
+    module = validity_bench()
+    contacts, activities = tmp_path / "contacts.csv", tmp_path / "activities.csv"
+    contacts.write_text("id,converted,country\n1,1,FR\n2,0,FR\n3,0,FR\n4,0,DE\n5,1,FR\n", "utf-8")
+    activities.write_text(
+        "contact_id,type,occurred_at\n"
+        "1,page_view,2026-01-01\n2,page_view,2026-01-01\n3,page_view,2026-01-02\n",
+        "utf-8",
+    )
+
+    groups = module.input_groups(contacts, activities).tolist()
+
+    # 1 and 2 differ only in id and outcome; 3's activity is a day later; 5 has none
+    assert groups[0] == groups[1]
+    assert len({groups[0], groups[2], groups[3], groups[4]}) == 4
