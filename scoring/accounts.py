@@ -74,6 +74,20 @@ class AccountRollups:
         return {k for k in keys if self.accounts.get(k) != other.accounts.get(k)}
 
 
+@dataclass(frozen=True, eq=False)
+class ContactRollups:
+    """Per contact its account's roll-up: a (contacts, values) array, `ROLLUP_HEAD` then
+    each count of `names`, the population's as of that contact's own moment
+    (`scoring.as_of`); NaN for a contact without an account."""
+
+    names: tuple[str, ...]
+    values: FloatArray
+
+
+Rollups = AccountRollups | ContactRollups
+"""One population's roll-ups for every contact, or each contact's own."""
+
+
 def account_keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
     """Each contact's account key (code -1: none of the key fields names one), worked out
     once per distinct value of each key field, not per contact."""
@@ -181,7 +195,7 @@ def population_rollups(
 
 
 def account_fields(
-    spec: Accounts, keys: CategoricalColumn, own: Own, rollups: AccountRollups | None
+    spec: Accounts, keys: CategoricalColumn, own: Own, rollups: Rollups | None
 ) -> dict[str, Column]:
     """The account fields of the contacts of `keys` (missing where no account)."""
     if rollups is None:
@@ -193,6 +207,11 @@ def account_fields(
         raise InputError("accounts: the roll-ups count other activities than the rules name")
     size, width = len(keys.codes), len(ROLLUP_HEAD) + len(spec.counts)
     values = np.full((size, width), np.nan)
+    if isinstance(rollups, ContactRollups):
+        if rollups.values.shape != (size, width):
+            raise InputError(f"accounts: {len(rollups.values)} roll-ups given for {size} contacts")
+        values[keys.codes >= 0] = rollups.values[keys.codes >= 0]
+        return _fields(spec, keys, own, values)
     lone = np.column_stack(
         [np.ones(size), (own.engagement > 0).astype(np.float64), own.engagement, own.engagement]
         + [own.counts[:, i] for i in range(own.counts.shape[1])]
@@ -205,6 +224,13 @@ def account_fields(
     unknown = np.isnan(found[:, 0])
     found[unknown] = lone[present[unknown]]
     values[present] = found
+    return _fields(spec, keys, own, values)
+
+
+def _fields(
+    spec: Accounts, keys: CategoricalColumn, own: Own, values: FloatArray
+) -> dict[str, Column]:
+    """The account fields from each contact's roll-up values (NaN: no account)."""
     out: dict[str, Column] = {
         f"account_{name}": NumericColumn(values[:, i])
         for i, name in enumerate(("people", "engaged_people", "engagement", "engagement_max"))
@@ -220,7 +246,7 @@ def account_columns(
     spec: Accounts,
     contacts: ContactFrame,
     group: Callable[[list[ActivityType]], Grouped],
-    rollups: AccountRollups | None,
+    rollups: Rollups | None,
 ) -> dict[str, Column]:
     """The account fields of `contacts`, their usable activities by type from `group`."""
     own = own_counts(spec, len(contacts), group)

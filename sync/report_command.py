@@ -75,8 +75,8 @@ def save_page(output: Path, page: str) -> None:
 
 def files_data(options: ReportOptions, top: int) -> ReportData:
     """The report of the files (and their outcomes, when a column is named)."""
-    from scoring import InputError, score_included
-    from sync.backtest_command import fixed_rfm_only, read_known_outcomes
+    from scoring import InputError, score_population
+    from sync.backtest_command import read_known_outcomes
     from sync.report_data import report_data
     from sync.score_command import as_of_moment, excluded_note, scored_files
 
@@ -87,13 +87,13 @@ def files_data(options: ReportOptions, top: int) -> ReportData:
         moment = as_of_moment(options.as_of)
         batch = scored_files(ruleset, options.contacts, options.activities, moment)
         return report_data(batch, source=source, made_at=moment, top=top)
-    fixed_rfm_only(ruleset, options.rules or settings().rules)  # scored as of their moments
     known = read_known_outcomes(
         options.contacts, options.activities, options.outcome, options.as_of_column,
         options.as_of, ruleset.activity_fields(),
     )  # fmt: skip
     frame = known.frame(set(ruleset.contact_fields()))
-    batch, kept = score_included(ruleset, frame, known.activities, known.moments)
+    # RFM and accounts over the file's contacts, as of each one's moment
+    batch, kept = score_population(ruleset, frame, known.activities, known.moments)
     if batch.excluded_ids:  # left out of the page and of every measure, as a backtest does
         err.print(excluded_note(len(batch.excluded_ids), source), highlight=False)
     made_at = known.moments if isinstance(known.moments, datetime) else datetime.now(UTC)
