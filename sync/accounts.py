@@ -65,20 +65,25 @@ def kept_rollups(connection: Connection, rules: RuleSet) -> AccountRollups | Non
     return AccountRollups.from_dict(data)
 
 
-def refresh(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups | None:
-    """The population's roll-ups as of `moment`, kept in the store, with the people of
-    every account whose roll-up moved since the kept ones marked due; None without an
-    `accounts` block."""
+def refresh(
+    store: StateStore, rules: RuleSet, moment: float, *, keep: bool = True
+) -> tuple[AccountRollups | None, set[int]]:
+    """The population's roll-ups as of `moment` and the people of every account whose
+    roll-up moved since the kept ones; (None, none) without an `accounts` block. `keep`:
+    the roll-ups are kept in the store and those people marked due; a dry run keeps
+    nothing and marks nobody (it rescores them itself)."""
     found = store_rollups(store, rules, moment)
     if found is None:
-        return None
+        return None, set()
     rolled, members = found
     with store.writing(), store.engine.begin() as connection:
         moved = rolled.changed(kept_rollups(connection, rules))
-        mark_due(connection, [p for key in moved for p in members.get(key, [])])
-        data = {"measured": _measured(rules), "as_of": moment, **rolled.as_dict()}
-        set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
-    return rolled
+        people = {p for key in moved for p in members.get(key, [])}
+        if keep:
+            mark_due(connection, people)
+            data = {"measured": _measured(rules), "as_of": moment, **rolled.as_dict()}
+            set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
+    return rolled, people
 
 
 def rollups_for(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups | None:

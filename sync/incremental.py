@@ -153,7 +153,9 @@ def score_people(
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
     """Load and score everyone (rules changed, or `--full`) or only who is due."""
     # the accounts' roll-ups over everyone: the people of an account that moved are due
-    accounts = refresh(job.store, job.rules, as_of.timestamp())
+    # (a dry run keeps neither the roll-ups nor RFM's bounds, and marks nobody)
+    keep = not options.dry_run
+    accounts, moved = refresh(job.store, job.rules, as_of.timestamp(), keep=keep)
     with job.store.engine.connect() as connection:
         # RFM's quintiles over everyone in the store: bounds that moved rescore everyone
         bounds = population(connection, job.rules, as_of.timestamp())
@@ -168,11 +170,14 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     if everyone:
         people = job.store.load_people()
         written: Written = job.written()
-    else:
+    elif keep:
         people = job.store.load_people(due_by=as_of.timestamp())
         written = written_of(job.store, [int(c.id) for c in people.contacts])
+    else:  # who is due, and the people of the accounts that moved, unmarked
+        people = job.store.load_people(set(marks) | moved)
+        written = written_of(job.store, [int(c.id) for c in people.contacts])
     summary.rescored = len(people.contacts)
-    if bounds is not None:  # what a rescore of one record reads until the next run
+    if bounds is not None and keep:  # what a rescore of one record reads until the next run
         with job.store.writing(), job.store.engine.begin() as connection:
             save_bounds(connection, job.rules, bounds, as_of.timestamp())
     queues: list[HandoverQueue] = []
