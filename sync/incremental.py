@@ -53,7 +53,7 @@ from sync.history import record_landed
 from sync.people import People
 from sync.readback import activity_columns
 from sync.rfm import bounds_for, population, save_bounds, with_bounds
-from sync.shadow import score_shadow
+from sync.shadow import score_shadow, shadow_scored
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import written_of
@@ -105,8 +105,8 @@ def score_people(
     the store keeps, `sync.rfm`, `sync.accounts`). The persons the rules exclude are not
     scored: the batch names them (`ScoreBatch.excluded_ids`), and `Included` says where
     those scored were among `people`. Sales capacity caps their stages (`sync.capacity`):
-    `claim` hands over for good, else the decision is rolled back; `queues` receives the
-    queue after it."""
+    `claim` hands over for good (never under shadow `rules`), else the decision is rolled
+    back; `queues` receives the queue after it."""
     ruleset = job.rules if rules is None else rules
     floor = reached_stages(
         ruleset,
@@ -142,9 +142,10 @@ def score_people(
     )
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
-    if ruleset.capacity is not None and rules is None:  # shadow rules hand over nobody
+    if ruleset.capacity is not None:  # shadow rules decide and roll back: they claim nothing
         teams, held = teams_of(ruleset, kept.contacts), handed_before(ruleset, kept.contacts, floor)
-        batch, queue = hand_over(job.store, batch, teams, held, as_of.timestamp(), claim=claim)
+        claims = claim and rules is None
+        batch, queue = hand_over(job.store, batch, teams, held, as_of.timestamp(), claim=claims)
         if queues is not None and queue is not None:
             queues.append(queue)
     return replace(batch, excluded_ids=kept.excluded_ids), kept
@@ -180,6 +181,9 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     if bounds is not None and keep:  # what a rescore of one record reads until the next run
         with job.store.writing(), job.store.engine.begin() as connection:
             save_bounds(connection, job.rules, bounds, as_of.timestamp())
+    shadowed = None
+    if options.shadow is not None:  # before the live hand-over: the same week's places
+        shadowed = shadow_scored(job, options.shadow, people, as_of, written)
     queues: list[HandoverQueue] = []
     batch, kept = score_people(
         job, people, as_of, written, summary.warnings, bounds=bounds, accounts=accounts,
@@ -197,9 +201,9 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
         persons = [int(c.id) for c in people.contacts]
         with job.store.engine.connect() as connection:
             due = np.minimum(due, next_change(connection, job.rules, persons, as_of.timestamp()))
-    if options.shadow is not None:  # the same people once more; nothing of it is kept
+    if options.shadow is not None and shadowed is not None:  # nothing of it is kept
         summary.shadow = score_shadow(
-            job, options.shadow, people, as_of, written, batch,
+            job, options.shadow, shadowed, batch, summary.handover,
             name=options.shadow_name, top=options.shadow_top, everyone=everyone,
         )  # fmt: skip
     # the activities are let go once scored: what follows reads persons and records only
