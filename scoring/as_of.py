@@ -21,7 +21,7 @@ holds them to one call per moment. They are found for every moment at once:
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import numpy as np
@@ -174,6 +174,10 @@ def rollups_at(
     spec = rules.accounts
     if spec is None:
         return None
+    if not len(rows):
+        return ContactRollups(
+            tuple(spec.counts), np.zeros((0, len(ROLLUP_HEAD) + len(spec.counts)))
+        )
     keys = account_keys(spec, contacts)
     accounts = len(keys.categories)
     distinct, where = np.unique(moments, return_inverse=True)
@@ -193,10 +197,9 @@ def rollups_at(
     counted += [(c.activity, c.window_days) for c in spec.counts.values()]
     for index, (types, window) in enumerate(counted):
         person, start, end = _spans(activities, person_account, types, window, machine, distinct)
-        account = person_account[person]
-        columns.append(asked.summed(account, start, end))
+        columns.append(asked.summed(person_account[person], start, end))
         if index == 0:
-            engaged, most = _engaged(asked, person, account, start, end)
+            engaged, most = _engaged(asked, person_account, person, start, end)
             columns[1:1] = [engaged]
             columns.append(most)
     values = np.column_stack(columns)
@@ -205,12 +208,14 @@ def rollups_at(
     return ContactRollups(tuple(spec.counts), values)
 
 
+@dataclass(frozen=True, eq=False)
 class _Asked:
     """The queries: per contact asked, its account (-1: none) and its moment's place among
     the `size` distinct moments."""
 
-    def __init__(self, account: Whole, moment: Whole, size: int) -> None:
-        self.account, self.moment, self.size = account, moment, size
+    account: Whole
+    moment: Whole
+    size: int
 
     def key(self, account: Whole, moment: Whole) -> Whole:
         return account * (self.size + 1) + moment
@@ -271,7 +276,7 @@ def _spans(
 
 
 def _engaged(
-    asked: _Asked, person: Whole, account: Whole, start: Whole, end: Whole
+    asked: _Asked, person_account: Whole, person: Whole, start: Whole, end: Whole
 ) -> tuple[FloatArray, FloatArray]:
     """Per query, its account's people engaged as of its moment, and the most engagement
     of one of them (0: none)."""
@@ -293,7 +298,7 @@ def _engaged(
     before = np.zeros_like(after)
     before[1:] = after[:-1]
     before[first] = 0
-    where = _account_of(person, account, who)
+    where = person_account[who]
     engaged = asked.total(where, moment, (after > 0).astype(np.int64) - (before > 0))
     # the people's counts as entries: the old one goes, the new one comes
     keys_of = asked.key(where, moment)
@@ -313,10 +318,3 @@ def _engaged(
         found = kth_smallest(sequence, weights, 2 * lowest[some], 2 * upto[some], many[some] - 1)
         most[some] = found
     return engaged, most
-
-
-def _account_of(person: Whole, account: Whole, who: Whole) -> Whole:
-    """The account of each of the persons `who`, from the pairs (`person`, `account`)."""
-    table = np.full(int(max(person.max(initial=-1), who.max(initial=-1))) + 1, -1, np.int64)
-    table[person] = account
-    return table[who]
