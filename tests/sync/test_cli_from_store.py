@@ -230,3 +230,31 @@ def test_the_crms_lifecycle_fields_are_not_read(env: dict[str, str]) -> None:
     assert not set(found.unread) & set(found.contacts.columns)
     assert "industry" in found.contacts.columns
     assert "note: not read: lifecycle_stage" in unwrapped(result.stderr)
+
+
+def test_rfm_quintiles_and_accounts_take_the_stores_population_then(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from scoring import parse_rules
+    from sync.accounts import store_rollups
+    from sync.rfm import population
+
+    text = (Path(__file__).parents[2] / "examples" / "accounts.yaml").read_text("utf-8")
+    text = text.replace(
+        "rules:\n", "rules:\n  - {id: buyer, contact: {rfm_f: {gte: 2}}, points: 15}\n", 1
+    )
+    rules = tmp_path / "population.yaml"
+    rules.write_text(text + "rfm: {}\n", "utf-8")
+    args = ("--outcome", "won", "--as-of", "2026-07-01", "--within-days", "100")
+
+    report = backtest(env, *args, rules=rules)
+
+    assert report["contacts"] == backtest(env, *args)["contacts"]
+    # the bounds and roll-ups it scored with: the whole store's, as of the score date
+    ruleset, at = parse_rules(text + "rfm: {}\n", "x.yaml"), seconds("2026-07-01T00:00:00+00:00")
+    store = stored(env)
+    with store.engine.connect() as connection:
+        bounds = population(connection, ruleset, at)
+    rolled = store_rollups(store, ruleset, at)
+    assert bounds is not None and bounds.people > 0  # purchasers by then
+    assert rolled is not None and rolled[0].accounts
