@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scoring import ActivityFrame, ContactFrame, account_keys, population_rollups, score
 from scoring.as_of import population_at, score_population
 from scoring.ranked import kth_smallest
-from scoring.records import Activity, ActivityType, Contact
+from scoring.records import TYPE_CODES, Activity, ActivityType, Contact
 from scoring.rfm import population_bounds
 from tests.helpers import NOW, rules
 
@@ -169,3 +169,37 @@ def test_a_colleagues_later_demo_is_not_seen_by_an_earlier_moment() -> None:
     batch, _ = score_population(ruleset, frame, activities, moments)
 
     assert batch.total.tolist() == [0.0, 0.0, 30.0]  # bob's own demo is not a colleague's
+
+
+def test_a_window_ends_where_the_engine_ends_it_to_the_last_bit() -> None:
+    """`moment - at <= window` in floats is not `moment <= at + window`: 0.7 days is
+    60479.99999999999 s, and a moment `at + window` rounds to 60480 s after the activity,
+    outside the window for the engine. The roll-ups decide it as the engine does."""
+    ruleset = rules(
+        """
+        rules:
+          - {id: colleague_demo, contact: {account_demo_requests: {gte: 1}}, points: 30}
+        accounts:
+          counts:
+            demo_requests: {activity: demo_request, window_days: 0.7}
+        """
+    )
+    frame = ContactFrame.from_records(
+        [Contact(name, email=f"{name}@acme.io") for name in ("ann", "bob", "cat")]
+    )
+    at = 1_790_000_000.0
+    demo = np.array([TYPE_CODES[ActivityType.DEMO_REQUEST]], dtype=np.int8)
+    activities = ActivityFrame.from_arrays(np.array([1], np.int32), demo, np.array([at]))
+    edge = at + 0.7 * DAY
+    assert edge - at > 0.7 * DAY  # the rounding this test is about
+    moments = np.array([edge, at, np.nextafter(edge, -np.inf)])
+
+    _, rolled = population_at(ruleset, frame, activities, moments)
+
+    assert rolled is not None
+    for row, moment in enumerate(moments.tolist()):
+        alone = population_rollups(ruleset, frame, activities, moment)
+        assert alone is not None
+        assert rolled.values[row].tolist() == list(alone.accounts["email_domain:acme.io"])
+    # the account's demo requests: gone at the edge, there at its own moment and just before
+    assert rolled.values[:, -1].tolist() == [0.0, 1.0, 1.0]
