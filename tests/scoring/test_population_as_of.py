@@ -203,3 +203,22 @@ def test_a_window_ends_where_the_engine_ends_it_to_the_last_bit() -> None:
         assert rolled.values[row].tolist() == list(alone.accounts["email_domain:acme.io"])
     # the account's demo requests: gone at the edge, there at its own moment and just before
     assert rolled.values[:, -1].tolist() == [0.0, 1.0, 1.0]
+
+
+def test_amounts_sum_to_the_same_float_however_the_purchases_are_listed() -> None:
+    """(0.1 + 0.2) + 0.3 is not (0.3 + 0.2) + 0.1 in floats: amounts are summed in the order
+    of their moments and values, so the engine, the sync and a running sum over time agree
+    whatever order a file or the store lists the purchases in."""
+    frame = ContactFrame.from_records([Contact("ann", email="ann@acme.io")])
+    sums = set()
+    for amounts in ([0.1, 0.2, 0.3], [0.3, 0.2, 0.1], [0.2, 0.3, 0.1]):
+        bought = [
+            Activity("ann", ActivityType.PURCHASE, NOW, attributes={"amount": a}) for a in amounts
+        ]
+        activities = ActivityFrame.from_records(bought, frame.ids)
+        alone = population_bounds(RULES, activities, 1, NOW.timestamp())
+        bounds, _ = population_at(RULES, frame, activities, np.array([NOW.timestamp()]))
+        assert alone is not None and bounds is not None
+        assert bounds.monetary[:, 0].tolist() == list(alone.monetary)
+        sums.add(alone.monetary[0])
+    assert sums == {(0.1 + 0.2) + 0.3}
