@@ -13,7 +13,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from scoring.account_fit import CompanyAttributes
-    from scoring.accounts import AccountRollups, account_keys, population_rollups
+    from scoring.accounts import AccountRollups, Rollups, account_keys, population_rollups
+    from scoring.as_of import population_at, score_population
     from scoring.backtest import Backtest, RocCurve, backtest_of, roc_of, whole_scores
     from scoring.calibrate import Calibration, MissingExtra, calibrate_rules
     from scoring.due import due_in, reasons_key
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
         ensure_utc,
         normalize_email,
     )
-    from scoring.rfm import RfmBounds, bounds_of, measure, population_bounds
+    from scoring.rfm import Bounds, RfmBounds, bounds_of, measure, population_bounds
     from scoring.rulecache import cached_data
     from scoring.rules import RuleSet
     from scoring.subsets import take_activities, take_contacts
@@ -75,7 +76,10 @@ _HOMES = {
         ("INTEREST_SCORE", "TOP_INTEREST", "Interests", "topic_column"), "scoring.interest_rules"
     ),
     "InterestScores": "scoring.interests",
-    **dict.fromkeys(("AccountRollups", "account_keys", "population_rollups"), "scoring.accounts"),
+    **dict.fromkeys(
+        ("AccountRollups", "Rollups", "account_keys", "population_rollups"), "scoring.accounts"
+    ),
+    **dict.fromkeys(("population_at", "score_population"), "scoring.as_of"),
     "CompanyAttributes": "scoring.account_fit",
     **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
     **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
@@ -99,7 +103,9 @@ _HOMES = {
     ),
     **dict.fromkeys(("default_rules_text", "load_rules", "parse_rules"), "scoring.loader"),
     **dict.fromkeys(("parse_number", "unparsed_numbers"), "scoring.numbers"),
-    **dict.fromkeys(("RfmBounds", "bounds_of", "measure", "population_bounds"), "scoring.rfm"),
+    **dict.fromkeys(
+        ("Bounds", "RfmBounds", "bounds_of", "measure", "population_bounds"), "scoring.rfm"
+    ),
     "cached_data": "scoring.rulecache",
     **dict.fromkeys(
         (
@@ -163,6 +169,7 @@ __all__ = [
     "ActivityFrame",
     "ActivityType",
     "Backtest",
+    "Bounds",
     "Calibration",
     "CategoricalColumn",
     "Column",
@@ -181,6 +188,7 @@ __all__ = [
     "Reason",
     "RfmBounds",
     "RocCurve",
+    "Rollups",
     "RuleFileError",
     "RuleSet",
     "ScoreBatch",
@@ -210,12 +218,14 @@ __all__ = [
     "number",
     "parse_number",
     "parse_rules",
+    "population_at",
     "population_bounds",
     "population_rollups",
     "reasons_key",
     "roc_of",
     "score",
     "score_included",
+    "score_population",
     "score_records",
     "take_activities",
     "take_contacts",

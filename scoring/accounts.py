@@ -90,6 +90,20 @@ class AccountRollups:
         return self.fit.get(key, 0.0) + self.accounts[key][2]
 
 
+@dataclass(frozen=True, eq=False)
+class ContactRollups:
+    """Per contact its account's roll-up: a (contacts, values) array, `ROLLUP_HEAD` then
+    each count of `names`, the population's as of that contact's own moment
+    (`scoring.as_of`); NaN for a contact without an account."""
+
+    names: tuple[str, ...]
+    values: FloatArray
+
+
+Rollups = AccountRollups | ContactRollups
+"""One population's roll-ups for every contact, or each contact's own."""
+
+
 def account_keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
     """Each contact's account key (code -1: none of the key fields names one), worked out
     once per distinct value of each key field, not per contact."""
@@ -208,7 +222,7 @@ def population_rollups(
 
 
 def account_fields(
-    spec: Accounts, keys: CategoricalColumn, own: Own, rollups: AccountRollups | None
+    spec: Accounts, keys: CategoricalColumn, own: Own, rollups: Rollups | None
 ) -> dict[str, Column]:
     """The account fields of the contacts of `keys` (missing where no account)."""
     if rollups is None:
@@ -220,6 +234,12 @@ def account_fields(
         raise InputError("accounts: the roll-ups count other activities than the rules name")
     size, width = len(keys.codes), len(ROLLUP_HEAD) + len(spec.counts)
     values = np.full((size, width), np.nan)
+    if isinstance(rollups, ContactRollups):
+        if rollups.values.shape != (size, width):
+            raise InputError(f"accounts: {len(rollups.values)} roll-ups given for {size} contacts")
+        values[keys.codes >= 0] = rollups.values[keys.codes >= 0]
+        # per-contact roll-ups (backtests) carry no account fit or stage yet
+        return _fields(spec, keys, own, values, np.full(size, np.nan), factorize([None] * size))
     lone = np.column_stack(
         [np.ones(size), (own.engagement > 0).astype(np.float64), own.engagement, own.engagement]
         + [own.counts[:, i] for i in range(own.counts.shape[1])]
@@ -232,6 +252,28 @@ def account_fields(
     unknown = np.isnan(found[:, 0])
     found[unknown] = lone[present[unknown]]
     values[present] = found
+    # fit and stage are the account's own (none for an account the roll-ups lack)
+    fit = _spread(
+        np.array([rollups.fit.get(k, np.nan) for k in distinct.tolist()], np.float64), keys.codes
+    )
+    stages = factorize([rollups.stage.get(k) for k in distinct.tolist()])
+    codes = _spread(stages.codes.astype(np.float64), keys.codes)
+    stage = CategoricalColumn(
+        np.where(np.isnan(codes), -1, codes).astype(np.int32), stages.categories
+    )
+    return _fields(spec, keys, own, values, fit, stage)
+
+
+def _fields(
+    spec: Accounts,
+    keys: CategoricalColumn,
+    own: Own,
+    values: FloatArray,
+    fit: FloatArray,
+    stage: CategoricalColumn,
+) -> dict[str, Column]:
+    """The account fields from each contact's roll-up values (NaN: no account), its
+    account's fit and its account's stage."""
     out: dict[str, Column] = {
         f"account_{name}": NumericColumn(values[:, i])
         for i, name in enumerate(("people", "engaged_people", "engagement", "engagement_max"))
@@ -240,16 +282,9 @@ def account_fields(
         others = values[:, len(ROLLUP_HEAD) + index] - own.counts[:, index]
         out[f"account_{name}"] = NumericColumn(np.maximum(others, 0.0))  # NaN stays
     out["account"] = keys
-    # fit and stage are the account's own (none for an account the roll-ups lack)
-    fit = np.array([rollups.fit.get(k, np.nan) for k in distinct.tolist()], np.float64)
-    spread = _spread(fit, keys.codes)
-    out["account_fit"] = NumericColumn(spread)
-    out["account_score"] = NumericColumn(spread + values[:, 2])
-    stages = factorize([rollups.stage.get(k) for k in distinct.tolist()])
-    codes = _spread(stages.codes.astype(np.float64), keys.codes)
-    out["account_stage"] = CategoricalColumn(
-        np.where(np.isnan(codes), -1, codes).astype(np.int32), stages.categories
-    )
+    out["account_fit"] = NumericColumn(fit)
+    out["account_score"] = NumericColumn(fit + values[:, 2])
+    out["account_stage"] = stage
     return out
 
 
@@ -262,7 +297,7 @@ def account_columns(
     spec: Accounts,
     contacts: ContactFrame,
     group: Callable[[list[ActivityType]], Grouped],
-    rollups: AccountRollups | None,
+    rollups: Rollups | None,
 ) -> dict[str, Column]:
     """The account fields of `contacts`, their usable activities by type from `group`."""
     own = own_counts(spec, len(contacts), group)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from scoring.accounts import AccountRollups, account_columns
+from scoring.accounts import Rollups, account_columns
 from scoring.condition_keys import conditions_key, where_key
 from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
@@ -38,7 +38,7 @@ from scoring.measuring import (
     unit_points,
 )
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
-from scoring.rfm import RfmBounds, RfmScores, rfm_scores
+from scoring.rfm import Bounds, RfmScores, rfm_scores
 from scoring.rfm_rules import RFM_FIELDS
 from scoring.rules import Rule, RuleSet, StageCondition
 from scoring.velocity import PastScores, check_past, moved_within, velocity
@@ -57,8 +57,8 @@ def score(
     *,
     reached: Sequence[str | None] | None = None,
     past: PastScores | None = None,
-    rfm: RfmBounds | None = None,
-    accounts: AccountRollups | None = None,
+    rfm: Bounds | None = None,
+    accounts: Rollups | None = None,
 ) -> ScoreBatch:
     """Score every contact of the frame as of the given moment.
 
@@ -79,7 +79,8 @@ def score(
     `rfm`: the quintile bounds of the population (`scoring.rfm`), needed when the rules
     score an RFM measure by quintiles; the population is the caller's to measure.
     `accounts`: the roll-ups of the population's accounts (`scoring.accounts`), needed
-    when the rules have an `accounts` block.
+    when the rules have an `accounts` block. Either may be one per contact, each the
+    population's as of that contact's moment (`scoring.as_of`).
     """
     if reached is not None and len(reached) != len(contacts):
         raise InputError(
@@ -117,8 +118,8 @@ class _Run:
     """One moment for every contact, or one per contact row (epoch seconds)."""
     reached: Sequence[str | None] | None = None
     past: PastScores | None = None
-    rfm_bounds: RfmBounds | None = None
-    account_rollups: AccountRollups | None = None
+    rfm_bounds: Bounds | None = None
+    account_rollups: Rollups | None = None
     _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
     _masks: dict[str, BoolArray] = field(default_factory=dict)
     _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)

@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from scoring.accounts import AccountRollups
+from scoring.accounts import Rollups
 from scoring.conditions import Conditions
 from scoring.engine import score
 from scoring.evaluate import evaluate
@@ -28,7 +28,7 @@ from scoring.frames import (
     ContactFrame,
     FloatArray,
 )
-from scoring.rfm import RfmBounds
+from scoring.rfm import Bounds
 from scoring.rules import RuleSet
 from scoring.subsets import take_activities, take_column, take_contacts
 from scoring.velocity import PastScores
@@ -107,8 +107,8 @@ def score_included(
     *,
     reached: Sequence[str | None] | None = None,
     past: PastScores | None = None,
-    rfm: RfmBounds | None = None,
-    accounts: AccountRollups | None = None,
+    rfm: Bounds | None = None,
+    accounts: Rollups | None = None,
 ) -> tuple[ScoreBatch, Included]:
     """`scoring.score` of the contacts the rules do not exclude; the batch names those
     it left out (`ScoreBatch.excluded_ids`). `as_of` (one per row), `reached` and `past`

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from scoring.frames import ActivityFrame, BoolArray, CategoricalColumn
+from scoring.frames import ActivityFrame, BoolArray, CategoricalColumn, FloatArray
 from scoring.records import TYPE_CODES, ActivityType
 from scoring.ruletypes import BotClicks
 
@@ -83,15 +83,27 @@ def _of_types(acts: ActivityFrame, codes: list[int]) -> BoolArray:
 def machine_clicks(
     acts: ActivityFrame, usable: BoolArray, config: BotClicks, checks: ClickChecks | None = None
 ) -> BoolArray:
-    """Mask of the activities (of the filtered types) that a machine made, by the checks
-    `click_checks` allows (worked out here when not given)."""
+    """Mask of the usable activities (of the filtered types) that a machine made, by the
+    checks `click_checks` allows (worked out here when not given)."""
+    return np.isfinite(machine_from(acts, usable, config, checks))
+
+
+def machine_from(
+    acts: ActivityFrame, usable: BoolArray, config: BotClicks, checks: ClickChecks | None = None
+) -> FloatArray:
+    """Per activity, the moment from which the filter holds it a machine's, among the
+    `usable` ones (inf: never): a click of a burst from the moment the burst is complete
+    (its last click), a click right after delivery from its own moment. As of a moment
+    `t`, the clicks the engine filters out of those up to `t` are those whose moment here
+    is at most `t` (`usable` all true): a burst is seen once its last click is, and a
+    send always comes before the click it explains."""
     checks = checks or click_checks(acts, config)
-    flagged = np.zeros(len(acts), dtype=bool)
+    flagged = np.full(len(acts), np.inf)
     codes = [TYPE_CODES[t] for t in config.types]
     clicks = np.flatnonzero(usable & _of_types(acts, codes))
     if clicks.size == 0 or not checks.bursts:
         return flagged
-    flagged[clicks[_bursts(acts, clicks, config.max_per_second)]] = True
+    flagged[clicks] = _bursts(acts, clicks, config.max_per_second)
     if checks.delivery:
         clicks = clicks[_campaign_codes(acts, clicks)[0] >= 0]  # no campaign: tied to no send
         is_send = usable & (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_SENT])
@@ -101,28 +113,39 @@ def machine_clicks(
         is_send &= clicked[acts.contact_rows]
         sends = np.flatnonzero(is_send)
         if sends.size and clicks.size:
-            early = _right_after_delivery(acts, clicks, sends, config.seconds_after_delivery)
-            flagged[clicks[early]] = True
+            early = clicks[
+                _right_after_delivery(acts, clicks, sends, config.seconds_after_delivery)
+            ]
+            flagged[early] = acts.occurred_at[early]
     return flagged
 
 
-def _bursts(acts: ActivityFrame, clicks: npt.NDArray[np.intp], limit: int) -> BoolArray:
-    """Clicks belonging to more than `limit` clicks by one contact within one second."""
+def _bursts(acts: ActivityFrame, clicks: npt.NDArray[np.intp], limit: int) -> FloatArray:
+    """Per click, the moment of the last click of the first burst holding it (more than
+    `limit` clicks by one contact within one second; inf: none)."""
     who = acts.contact_rows[clicks]
     when = acts.occurred_at[clicks]
     order = np.lexsort((when, who))
     who, when = who[order], when[order]
-    in_burst = np.zeros(len(clicks), dtype=bool)
+    out = np.full(len(clicks), np.inf)
     if len(clicks) <= limit:
-        return in_burst
+        return out
     # clicks i .. i+limit fall inside one second: limit+1 clicks, one too many
     starts = np.flatnonzero((who[limit:] == who[:-limit]) & (when[limit:] - when[:-limit] < 1.0))
     if starts.size:
-        cover = np.zeros(len(clicks) + 1, dtype=np.int32)
-        np.add.at(cover, starts, 1)
-        np.add.at(cover, starts + limit + 1, -1)
-        in_burst[order] = np.cumsum(cover[:-1]) > 0
-    return in_burst
+        # the first burst covering a click starts at the first start at or after it - limit
+        # (a burst starting later ends no earlier: one contact's clicks are in time order)
+        size = len(clicks)
+        first = np.full(size + 1, size, dtype=np.int64)
+        first[starts] = starts
+        first = np.minimum.accumulate(first[::-1])[::-1]
+        position = np.arange(size)
+        start = first[np.maximum(position - limit, 0)]
+        covered = start <= position
+        ends = np.full(size, np.inf)
+        ends[covered] = when[start[covered] + limit]
+        out[order] = ends
+    return out
 
 
 def _right_after_delivery(

@@ -158,7 +158,7 @@ def fitted_text(
     filters = _plain(current.filters)
     if filters:
         lines += ["", _dump({"filters": filters})]
-    for block in ("velocity", "rfm"):  # what stages and written fields read of them
+    for block in ("velocity", "rfm", "accounts"):  # what stages and fields read of them
         if getattr(current, block) is not None:
             lines += ["", _dump({block: _plain(getattr(current, block))})]
     if current.exclude is not None:  # the same people stay unscored

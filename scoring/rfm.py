@@ -78,6 +78,24 @@ class RfmBounds:
 
 
 @dataclass(frozen=True, eq=False)
+class ContactBounds:
+    """Quintile bounds per contact: each measure's four bounds as a (4, contacts) array,
+    the population's as of that contact's own moment (`scoring.as_of`); +inf where the
+    population had no purchaser then (a contact's purchase puts it in the population, so
+    only contacts without a digit meet one)."""
+
+    recency: FloatArray
+    frequency: FloatArray
+    monetary: FloatArray
+    people: npt.NDArray[np.int64]
+    """Per contact, how many contacts with a purchase they were computed over."""
+
+
+Bounds = RfmBounds | ContactBounds
+"""One population's bounds for every contact, or each contact's own."""
+
+
+@dataclass(frozen=True, eq=False)
 class Measures:
     """Per contact: whether it has a purchase, the last one's moment (-inf: none), their
     count and the sum of their amounts."""
@@ -90,11 +108,17 @@ class Measures:
 
 def measure(who: npt.NDArray[np.int32], at: FloatArray, amounts: FloatArray, size: int) -> Measures:
     """The measures of `size` contacts from their purchases: contact row, moment and amount
-    of each (NaN amount: 0)."""
+    of each (NaN amount: 0). Each contact's amounts are summed in the order of their
+    moments (then of the amounts): an order of the values alone, so that any reading of
+    the same purchases, and a running sum over time (`scoring.as_of`), gives the same sum
+    to the last bit."""
     count = np.bincount(who, minlength=size).astype(np.float64)
     clean = np.where(np.isfinite(amounts), amounts, 0.0)
+    order = np.lexsort((clean, at))
     # bincount returns integers for an empty input, even with weights
-    amount = np.bincount(who, weights=clean, minlength=size).astype(np.float64, copy=False)
+    amount = np.bincount(who[order], weights=clean[order], minlength=size).astype(
+        np.float64, copy=False
+    )
     last = np.full(size, -np.inf)
     np.maximum.at(last, who, at)
     return Measures(count > 0, last, count, amount)
@@ -105,7 +129,7 @@ def rfm_scores(
     activities: ActivityFrame,
     rows: npt.NDArray[np.intp],
     size: int,
-    bounds: RfmBounds | None,
+    bounds: Bounds | None,
     moment: float | FloatArray,
 ) -> RfmScores:
     """The RFM of `size` contacts from their purchases, the activity `rows` that count."""
@@ -156,14 +180,14 @@ def bounds_of(measures: Measures) -> RfmBounds:
     )
 
 
-def rising_digit(values: FloatArray, bounds: Sequence[float]) -> Digits:
+def rising_digit(values: FloatArray, bounds: Sequence[float] | FloatArray) -> Digits:
     """1 plus the number of bounds below each value (up to the first bound: 1)."""
     return 1 + _above(values, bounds)
 
 
-def _above(values: FloatArray, bounds: Sequence[float]) -> Digits:
+def _above(values: FloatArray, bounds: Sequence[float] | FloatArray) -> Digits:
     """How many of the (four) bounds each value is above: a comparison per bound, which
-    costs less than a search per value."""
+    costs less than a search per value (a bound may be one per value)."""
     out = np.zeros(len(values), dtype=np.int8)
     for bound in bounds:
         out += values > bound
@@ -171,7 +195,7 @@ def _above(values: FloatArray, bounds: Sequence[float]) -> Digits:
 
 
 def digits(
-    rfm: Rfm, measures: Measures, bounds: RfmBounds | None, moment: float | FloatArray
+    rfm: Rfm, measures: Measures, bounds: Bounds | None, moment: float | FloatArray
 ) -> tuple[Digits, Digits, Digits]:
     """The recency, frequency and monetary digits (0 for a contact without a purchase),
     by the rule file's fixed bounds or the population's quintile `bounds`."""
@@ -220,13 +244,13 @@ class RfmScores:
     f: Digits
     m: Digits
     segments: npt.NDArray[np.int16]
-    bounds: RfmBounds | None
+    bounds: Bounds | None
     moment: float | FloatArray
     """The moment each contact was scored as of (epoch seconds)."""
 
     @classmethod
     def of(
-        cls, rfm: Rfm, measures: Measures, bounds: RfmBounds | None, moment: float | FloatArray
+        cls, rfm: Rfm, measures: Measures, bounds: Bounds | None, moment: float | FloatArray
     ) -> RfmScores:
         r, f, m = digits(rfm, measures, bounds, moment)
         return cls(rfm, measures, r, f, m, segment_codes(rfm, r, f, m), bounds, moment)
@@ -294,7 +318,10 @@ class RfmScores:
         when = datetime.fromtimestamp(last, UTC).date().isoformat()
         by = self.rfm.quintiles
         fixed = [m[0].upper() for m in MEASURES if m not in by]
-        people = f" of {self.bounds.people} purchasers" if self.bounds is not None else ""
+        counted = None if self.bounds is None else self.bounds.people
+        if isinstance(counted, np.ndarray):
+            counted = int(counted[row])
+        people = f" of {counted} purchasers" if counted is not None else ""
         how = "; ".join(
             part
             for part in (

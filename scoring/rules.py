@@ -366,7 +366,8 @@ class RuleSet(Strict):
 
     def horizon_days(self, types: Collection[ActivityType]) -> float | None:
         """How many days back the rules read activities of `types`: the longest window of
-        the rules, stage conditions and interest topics counting any of them; None when
+        the rules, stage conditions, interest topics and account roll-ups counting any of
+        them; None when
         one of those has no window (a half-life alone never stops counting, and a window
         `since` a contact's date may lie far back), 0 when none counts them. A connector
         need not read activities of `types` older than that."""
@@ -380,6 +381,11 @@ class RuleSet(Strict):
         ]
         topics = self.interests.topics if self.interests is not None else []
         windows += [t.window_days for t in topics if set(t.types) & wanted]
+        if self.accounts is not None:
+            spec = self.accounts
+            counted = [(spec.engagement.activity, spec.engagement.window_days)]
+            counted += [(c.activity, c.window_days) for c in spec.counts.values()]
+            windows += [days for types, days in counted if set(types) & wanted]
         for stage in self.stages.ladder if self.stages is not None else []:
             windows += [
                 cond.within_days

@@ -36,7 +36,6 @@ from sync.accounts import (
     account_key,
     companies_by_key,
     kept_records,
-    kept_rollups,
 )
 from sync.dues import meta_value, set_meta
 from sync.fields import FieldMap
@@ -182,15 +181,17 @@ class CompanySide:
 
 
 def write_accounts(
-    job: Sync, options: SyncOptions, stats: dict[str, SystemSummary], as_of: datetime
+    job: Sync,
+    rolled: AccountRollups | None,
+    options: SyncOptions,
+    stats: dict[str, SystemSummary],
+    as_of: datetime,
 ) -> None:
     """Plan and (unless a dry run or a trial) write the accounts' values from the roll-ups
-    the run kept; `stats` gets what each system's company records were planned, written
-    and failed."""
+    the run scored with (`rolled`); `stats` gets what each system's company records were
+    planned, written and failed."""
     if job.rules.accounts is None or not job.rules.accounts.write:
         return
-    with job.store.engine.connect() as connection:
-        rolled = kept_rollups(connection, job.rules)
     if rolled is None:
         return
     for system, writes in plan_accounts(job, rolled, options.full).items():

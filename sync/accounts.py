@@ -119,20 +119,26 @@ def refresh(
     rules: RuleSet,
     moment: float,
     companies: Callable[[People], CompanyAttributes] | None = None,
-) -> AccountRollups | None:
-    """The population's roll-ups as of `moment` (fit from the records `companies` gives),
-    kept in the store, with the people of every account whose roll-up moved since the
-    kept ones marked due; None without an `accounts` block."""
+    *,
+    keep: bool = True,
+) -> tuple[AccountRollups | None, set[int]]:
+    """The population's roll-ups as of `moment` (fit from the records `companies` gives)
+    and the people of every account whose roll-up moved since the kept ones; (None,
+    none) without an `accounts` block. `keep`: the roll-ups are kept in the store and
+    those people marked due; a dry run keeps nothing and marks nobody (it rescores them
+    itself)."""
     found = store_rollups(store, rules, moment, companies)
     if found is None:
-        return None
+        return None, set()
     rolled, members = found
     with store.writing(), store.engine.begin() as connection:
         moved = rolled.changed(kept_rollups(connection, rules))
-        mark_due(connection, [p for key in moved for p in members.get(key, [])])
-        data = {"measured": _measured(rules), "as_of": moment, **rolled.as_dict()}
-        set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
-    return rolled
+        people = {p for key in moved for p in members.get(key, [])}
+        if keep:
+            mark_due(connection, people)
+            data = {"measured": _measured(rules), "as_of": moment, **rolled.as_dict()}
+            set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
+    return rolled, people
 
 
 def rollups_for(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups | None:

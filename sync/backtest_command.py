@@ -4,7 +4,9 @@ measured against what became of them.
 Files are read as `leadscore score` reads them, with every contact column (the outcome,
 the moment and the columns a leakage check reads). Each contact is scored as of its
 own moment (`--as-of-column`) or all as of one (`--as-of`, default now) in one pass
-of the engine, and the figures are `scoring.backtest`'s.
+of the engine, and the figures are `scoring.backtest`'s. RFM's quintile bounds and the
+account roll-ups are the population's as of each contact's moment (`scoring.as_of`):
+the file's contacts with their activities up to it.
 """
 
 from __future__ import annotations
@@ -25,12 +27,18 @@ from connectors.files import ContactsRead, moment_problem, parse_moment, read_ac
 from connectors.files import read_contact_columns as read_contacts
 from scoring import (
     ActivityFrame,
+    Bounds,
     ContactFrame,
     InputError,
+    Rollups,
     RuleSet,
     backtest_of,
     leaks,
+    population_at,
+    population_bounds,
+    population_rollups,
     score_included,
+    score_population,
     take_contacts,
 )
 from sync.backtest_report import backtest_lines
@@ -52,6 +60,24 @@ class KnownOutcomes:
     shown: str
     """How the moment is named in a report: a time, or "its 'column'"."""
     activities: ActivityFrame
+    population: tuple[Bounds | None, Rollups | None] | None = None
+    """RFM's bounds and the account roll-ups as of the one moment, when the population is
+    not the contacts read (the store's); None: the contacts' own, as of each moment."""
+
+    def population_of(
+        self, ruleset: RuleSet, frame: ContactFrame, rows: npt.NDArray[np.intp]
+    ) -> tuple[Bounds | None, Rollups | None]:
+        """RFM's bounds and the account roll-ups the contacts at `rows` of `frame` (the
+        population: the contacts scored, with `activities`) are scored with."""
+        if self.population is not None:
+            return self.population
+        if isinstance(self.moments, datetime):
+            at = self.moments.timestamp()
+            return (
+                population_bounds(ruleset, self.activities, len(frame), at),
+                population_rollups(ruleset, frame, self.activities, at),
+            )
+        return population_at(ruleset, frame, self.activities, self.moments[rows], rows)
 
     def frame(
         self, fields: Collection[str] | None = None, *, leaving: Collection[str] = ()
@@ -139,7 +165,6 @@ def backtest_files(
 ) -> None:
     """Backtest the rules on the files; print the report as text or JSON."""
     ruleset = rules_from(rules)
-    fixed_rfm_only(ruleset, rules)
     known = read_known_outcomes(
         contacts, activities, outcome, as_of_column, as_of, ruleset.activity_fields()
     )
@@ -183,7 +208,13 @@ def print_backtest(
     """Score the known contacts, each as of its moment, and print their backtest."""
     frame = known.frame(set(ruleset.contact_fields()))
     others = known.frame(leaving=source.leaving)
-    batch, kept = score_included(ruleset, frame, known.activities, known.moments)
+    if known.population is None:  # the contacts read are the population
+        batch, kept = score_population(ruleset, frame, known.activities, known.moments)
+    else:
+        bounds, rolled = known.population
+        batch, kept = score_included(
+            ruleset, frame, known.activities, known.moments, rfm=bounds, accounts=rolled
+        )
     converted = known.converted[kept.rows]  # the excluded are left out of every measure
     if batch.excluded_ids:
         others = take_contacts(others, kept.rows)
@@ -271,21 +302,3 @@ def contact_moments(
             lines.append(f"{path}: column {name!r}: {bad.size - 20} more rows like these")
         fail(lines)
     return seconds
-
-
-def fixed_rfm_only(ruleset: RuleSet, path: Path | None) -> None:
-    """Fail (exit 2) for rules scoring RFM by quintiles or reading accounts: a backtest
-    scores each contact as of its own moment, and quintile bounds and account roll-ups are
-    a population's at one moment."""
-    if ruleset.accounts is not None:
-        fail(
-            f"{path or 'rules'}: accounts: roll-ups over an account's people cannot be "
-            "backtested (each contact is scored as of its own moment); leave the `accounts` "
-            "block out to backtest"
-        )
-    if ruleset.rfm is not None and ruleset.rfm.quintiles:
-        fail(
-            f"{path or 'rules'}: rfm: {', '.join(ruleset.rfm.quintiles)} by quintiles cannot "
-            "be backtested (each contact is scored as of its own moment); give `rfm.bounds` "
-            "for all three"
-        )

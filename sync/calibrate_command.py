@@ -31,7 +31,7 @@ from scoring import (
     take_activities,
     take_contacts,
 )
-from sync.backtest_command import KnownOutcomes, Source, fixed_rfm_only, read_known_outcomes
+from sync.backtest_command import KnownOutcomes, Source, read_known_outcomes
 from sync.backtest_report import backtest_lines, comparison_lines
 from sync.console import err, fail, rules_from
 from sync.score_command import excluded_note
@@ -69,9 +69,7 @@ def current_rules(rules: Path, out: Path) -> RuleSet:
     """The current rule file, read, and checked against `--out`."""
     if out.resolve() == rules.resolve():
         fail(f"--out {out}: that is the --rules file; write the fitted rules to another file")
-    current = rules_from(rules)
-    fixed_rfm_only(current, rules)
-    return current
+    return rules_from(rules)
 
 
 def calibrate_known(
@@ -148,7 +146,9 @@ def calibrate_known(
         return
     reports = []
     for ruleset in (current, fitted):
-        batch = score(ruleset, held_frame, held_acts, moments)
+        # RFM and accounts over everyone fitted and held out, as of each one's moment
+        bounds, rolled = known.population_of(ruleset, frame, held)
+        batch = score(ruleset, held_frame, held_acts, moments, rfm=bounds, accounts=rolled)
         reports.append(
             backtest_of(
                 batch, known.converted[held], hand_over=asked, resamples=resamples, seed=seed

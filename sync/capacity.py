@@ -211,6 +211,46 @@ def _decide(
     return codes, places, queue_state(connection, at, now=tuple(sorted(handed)))
 
 
+def decision_then(
+    store: StateStore, batch: ScoreBatch, reached: Sequence[bool], at: float
+) -> tuple[ScoreBatch, dict[int, str]]:
+    """A replayed batch's stages as the hand-over stood at `at`, and per row what it was.
+
+    `handovers` is never deleted but by `forget`, so it says who had been handed over by
+    then: on the hand-over stage (never below), the week and score of the decision. An
+    eligible person not handed over by then waited one stage below it (their place then
+    is not kept: the queue is the store's present one). `reached` as for `hand_over`."""
+    rules = batch.rules
+    if rules.capacity is None or rules.stages is None or batch.stage_codes is None:
+        return batch, {}
+    top = rules.capacity.stage_index(rules.stages)
+    name = rules.stages.ladder[top].name
+    ids = [int(i) for i in batch.contact_ids.tolist()]
+    found: dict[int, tuple[float, str, float]] = {}
+    with store.engine.connect() as connection:
+        for part in chunks(ids):
+            query = sa.select(
+                handovers.c.person_id, handovers.c.at, handovers.c.period, handovers.c.score
+            ).where(handovers.c.person_id.in_(part))
+            found.update(
+                (int(p), (float(t), str(w), float(s))) for p, t, w, s in connection.execute(query)
+            )
+    codes = batch.stage_codes.copy()
+    lines: dict[int, str] = {}
+    for row, person in enumerate(ids):
+        when = found.get(person)
+        day = None if when is None else datetime.fromtimestamp(when[0], UTC).strftime("%Y-%m-%d")
+        if when is not None and when[0] <= at:
+            codes[row] = max(int(codes[row]), top)
+            score = whole_points(when[2])
+            lines[row] = f"handed over to {name} on {day} ({when[1]}) at score {score}"
+        elif codes[row] >= top and batch.leads[row] and not reached[row]:
+            codes[row] = top - 1
+            later = "not handed over since" if day is None else f"handed over on {day}"
+            lines[row] = f"waiting for hand-over to {name} ({later})"
+    return replace(batch, stage_codes=codes), lines
+
+
 def _present(connection: Connection, table: sa.Table, ids: Sequence[int]) -> set[int]:
     found: set[int] = set()
     for part in chunks(list(ids)):

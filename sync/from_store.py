@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from scoring import RuleSet
+from sync.accounts import store_rollups
 from sync.app import utc_now
-from sync.backtest_command import KnownOutcomes, Source, fixed_rfm_only, print_backtest
+from sync.backtest_command import KnownOutcomes, Source, print_backtest
 from sync.console import err, fail, rules_from
 from sync.errors import EXIT_FAILED
+from sync.rfm import population
 from sync.score_command import as_of_moment
 from sync.store_outcomes import StoreOutcomes, read_store_outcomes, store_outcome
 
@@ -77,12 +79,19 @@ def store_known(
         if application.store.counts()["persons"] == 0:
             fail(EMPTY, code=EXIT_FAILED)
         found = read_store_outcomes(application.store, ruleset, wanted, at, days)
+        # RFM's bounds and the roll-ups over everyone the store holds, as of the score date
+        with application.store.engine.connect() as connection:
+            bounds = population(connection, ruleset, at.timestamp())
+        rolled = store_rollups(application.store, ruleset, at.timestamp())
     for line in store_notes(found):
         err.print(line, highlight=False)
         if notes is not None:
             notes.append(line.removeprefix("note: "))
     shown = stamp(at)
-    known = KnownOutcomes(found.contacts, found.converted, at, shown, found.activities)
+    population_then = (bounds, None if rolled is None else rolled[0])
+    known = KnownOutcomes(
+        found.contacts, found.converted, at, shown, found.activities, population_then
+    )
     return known, Source(STORE, wanted.name, column=False)
 
 
@@ -127,7 +136,6 @@ def backtest_store(
     """`leadscore backtest --from-store`: the store's persons, as of the score date,
     against what the store recorded of them in the window after it."""
     ruleset = rules_from(rules)
-    fixed_rfm_only(ruleset, rules)
     known, source = store_known(ruleset, outcome, as_of, within_days)
     print_backtest(
         ruleset, known, str(rules), source,

@@ -80,6 +80,8 @@ def _replay(who: str, as_of: str, rules: Path | None) -> None:
         f"as of {stamp}: rules {found.source}, version {found.version[:SHORT]}",
         highlight=False,
     )
+    if found.handover is not None:
+        out.print(f"hand-over then: {found.handover}", highlight=False)
     recorded = found.recorded
     if recorded is None:
         out.print("recorded by then: no score", highlight=False)

@@ -54,7 +54,7 @@ from sync.history import record_landed
 from sync.people import People
 from sync.readback import activity_columns
 from sync.rfm import bounds_for, population, save_bounds, with_bounds
-from sync.shadow import score_shadow
+from sync.shadow import score_shadow, shadow_scored
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import written_of
@@ -80,6 +80,9 @@ class Scored:
     marks: Mapping[int, int]
     """Each person's count of marks before they were read (`sync.dues.marks_of`)."""
     as_of: float
+    accounts: AccountRollups | None = None
+    """The population's account roll-ups the run scored with (kept in the store unless a
+    dry run), for the write-back onto company records."""
 
     @cached_property
     def person_ids(self) -> list[int]:
@@ -106,8 +109,8 @@ def score_people(
     the store keeps, `sync.rfm`, `sync.accounts`). The persons the rules exclude are not
     scored: the batch names them (`ScoreBatch.excluded_ids`), and `Included` says where
     those scored were among `people`. Sales capacity caps their stages (`sync.capacity`):
-    `claim` hands over for good, else the decision is rolled back; `queues` receives the
-    queue after it."""
+    `claim` hands over for good (never under shadow `rules`), else the decision is rolled
+    back; `queues` receives the queue after it."""
     ruleset = job.rules if rules is None else rules
     floor = reached_stages(
         ruleset,
@@ -145,9 +148,10 @@ def score_people(
     )
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
-    if ruleset.capacity is not None and rules is None:  # shadow rules hand over nobody
+    if ruleset.capacity is not None:  # shadow rules decide and roll back: they claim nothing
         teams, held = teams_of(ruleset, kept.contacts), handed_before(ruleset, kept.contacts, floor)
-        batch, queue = hand_over(job.store, batch, teams, held, as_of.timestamp(), claim=claim)
+        claims = claim and rules is None
+        batch, queue = hand_over(job.store, batch, teams, held, as_of.timestamp(), claim=claims)
         if queues is not None and queue is not None:
             queues.append(queue)
     return replace(batch, excluded_ids=kept.excluded_ids), kept
@@ -158,7 +162,9 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     # the accounts' roll-ups over everyone: the people of an account that moved are due
     moment = as_of.timestamp()  # fit from the CRMs' company records, read where stale
     companies = partial(refresh_companies, job, moment, options.full)
-    accounts = refresh(job.store, job.rules, moment, companies)
+    # (a dry run keeps neither the roll-ups nor RFM's bounds, and marks nobody)
+    keep = not options.dry_run
+    accounts, moved = refresh(job.store, job.rules, moment, companies, keep=keep)
     with job.store.engine.connect() as connection:
         # RFM's quintiles over everyone in the store: bounds that moved rescore everyone
         bounds = population(connection, job.rules, as_of.timestamp())
@@ -173,13 +179,19 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     if everyone:
         people = job.store.load_people()
         written: Written = job.written()
-    else:
+    elif keep:
         people = job.store.load_people(due_by=as_of.timestamp())
         written = written_of(job.store, [int(c.id) for c in people.contacts])
+    else:  # who is due, and the people of the accounts that moved, unmarked
+        people = job.store.load_people(set(marks) | moved)
+        written = written_of(job.store, [int(c.id) for c in people.contacts])
     summary.rescored = len(people.contacts)
-    if bounds is not None:  # what a rescore of one record reads until the next run
+    if bounds is not None and keep:  # what a rescore of one record reads until the next run
         with job.store.writing(), job.store.engine.begin() as connection:
             save_bounds(connection, job.rules, bounds, as_of.timestamp())
+    shadowed = None
+    if options.shadow is not None:  # before the live hand-over: the same week's places
+        shadowed = shadow_scored(job, options.shadow, people, as_of, written)
     queues: list[HandoverQueue] = []
     batch, kept = score_people(
         job, people, as_of, written, summary.warnings, bounds=bounds, accounts=accounts,
@@ -197,15 +209,17 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
         persons = [int(c.id) for c in people.contacts]
         with job.store.engine.connect() as connection:
             due = np.minimum(due, next_change(connection, job.rules, persons, as_of.timestamp()))
-    if options.shadow is not None:  # the same people once more; nothing of it is kept
+    if options.shadow is not None and shadowed is not None:  # nothing of it is kept
         summary.shadow = score_shadow(
-            job, options.shadow, people, as_of, written, batch,
+            job, options.shadow, shadowed, batch, summary.handover,
             name=options.shadow_name, top=options.shadow_top, everyone=everyone,
         )  # fmt: skip
     # the activities are let go once scored: what follows reads persons and records only
     del frame, kept
     people = replace(people, columns=activity_columns([]))
-    return Scored(batch, people, written, due, everyone, current, marks, as_of.timestamp())
+    return Scored(
+        batch, people, written, due, everyone, current, marks, as_of.timestamp(), accounts
+    )
 
 
 def _planned_persons(scored: Scored, plan: WritePlan) -> dict[int, list[tuple[str, str]]]:

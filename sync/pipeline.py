@@ -261,7 +261,7 @@ class Sync:
                 self._note_own_writes(connector, pending[connector.system], as_of, until)
         if not options.dry_run:
             save_written(self, scored, plan, landed, dues=keeps_due)
-        write_accounts(self, options, summary.accounts, as_of)  # onto their company records
+        write_accounts(self, scored.accounts, options, summary.accounts, as_of)  # company records
         phase("write")
 
     # -- pull -----------------------------------------------------------------------------------

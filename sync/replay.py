@@ -16,6 +16,7 @@ from datetime import datetime
 
 from scoring import RuleFileError, RuleSet, ScoreBatch, parse_rules, score_included
 from sync.accounts import rollups_for
+from sync.capacity import decision_then, handed_before
 from sync.errors import NotInStore
 from sync.history import SHORT, HistoryEntry, history_of, rule_version, rules_text
 from sync.people import People
@@ -39,6 +40,8 @@ class Replayed:
     """Where the rules came from: a file's name, or `in force then`."""
     recorded: HistoryEntry | None
     """The person's last recorded score at or before `at`, if any."""
+    handover: str | None = None
+    """With sales capacity, the hand-over as it stood then (`sync.capacity.decision_then`)."""
 
 
 def rules_then(store: StateStore, person: int, at: datetime) -> tuple[RuleSet, str, HistoryEntry]:
@@ -110,4 +113,7 @@ def replay(
     )
     if not len(batch):
         raise NotInStore(f"{who!r} is excluded from scoring by the rules (`exclude`)")
-    return Replayed(batch, people, person, at, version, source, recorded)
+    # sales capacity as it stood then: who had been handed over by that moment
+    held = handed_before(ruleset, frame, reached)
+    batch, lines = decision_then(store, batch, held, at.timestamp())
+    return Replayed(batch, people, person, at, version, source, recorded, lines.get(0))

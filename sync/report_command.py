@@ -84,7 +84,7 @@ def save_page(output: Path, page: str) -> None:
 
 def files_data(options: ReportOptions, top: int) -> ReportData:
     """The report of the files (and their outcomes, when a column is named)."""
-    from sync.backtest_command import Source, fixed_rfm_only, read_known_outcomes
+    from sync.backtest_command import Source, read_known_outcomes
     from sync.report_data import report_data
     from sync.score_command import as_of_moment, scored_files
 
@@ -95,7 +95,6 @@ def files_data(options: ReportOptions, top: int) -> ReportData:
         moment = as_of_moment(options.as_of)
         batch = scored_files(ruleset, options.contacts, options.activities, moment)
         return report_data(batch, source=source, made_at=moment, top=top)
-    fixed_rfm_only(ruleset, options.rules or settings().rules)  # scored as of their moments
     known = read_known_outcomes(
         options.contacts, options.activities, options.outcome, options.as_of_column,
         options.as_of, ruleset.activity_fields(),
@@ -111,11 +110,12 @@ def scored_known(
 ) -> tuple[ScoreBatch, npt.NDArray[np.bool_]]:
     """The known contacts scored each as of its moment, as `leadscore backtest` scores
     them, and their outcomes; those the rules exclude left out (a note on stderr)."""
-    from scoring import score_included
+    from scoring import score_population
     from sync.score_command import excluded_note
 
     frame = known.frame(set(ruleset.contact_fields()))
-    batch, kept = score_included(ruleset, frame, known.activities, known.moments)
+    # RFM and accounts over the file's contacts, as of each one's moment
+    batch, kept = score_population(ruleset, frame, known.activities, known.moments)
     if batch.excluded_ids:  # left out of the page and of every measure, as a backtest does
         err.print(excluded_note(len(batch.excluded_ids), source.name), highlight=False)
     return batch, known.converted[kept.rows]
@@ -161,10 +161,8 @@ def store_data(options: ReportOptions, top: int) -> ReportData:
             if application.store.counts()["persons"] == 0:
                 fail(EMPTY, code=EXIT_FAILED)
             return store_report(application, made_at=datetime.now(UTC), top=top)
-    from sync.backtest_command import fixed_rfm_only
     from sync.from_store import WITHIN_DAYS, store_known
 
-    fixed_rfm_only(ruleset, options.rules or settings().rules)
     notes: list[str] = []
     known, source = store_known(ruleset, options.outcome, options.as_of, options.within_days, notes)
     batch, converted = scored_known(ruleset, known, source)

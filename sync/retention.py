@@ -4,9 +4,11 @@ Activities are kept for the longer of the rules' longest window
 (`RuleSet.horizon_days` over every activity type) and `LEADSCORE_RETENTION_DAYS` (the
 horizon backtests and calibration from the store may read). Rules with a window that
 never ends (a half-life alone, or a window since a contact's date) leave the setting
-alone to decide; with no setting nothing is purged. Purging an activity no window reads
-changes no score; where the rules' windows never end it may, and the persons who had
-them are rescored by the next run.
+alone to decide; with no setting nothing is purged. Purchases (the `rfm.activity` types)
+are kept whatever their age while the rules (live or shadow) have an `rfm` block: RFM's
+recency and frequency are over all time, so a purge would move digits and bounds.
+Purging an activity no window reads changes no score; where the rules' windows never end
+it may, and the persons who had them are rescored by the next run.
 
 Score history (`history`) is kept for `LEADSCORE_HISTORY_RETENTION_DAYS`, and at least
 the longest velocity window; each person's row in force at the cut stays (the score then,
@@ -65,6 +67,11 @@ class Retention:
         horizons = [r.horizon_days(list(ActivityType)) for r in rules]
         return max([self.activity_days, *(h for h in horizons if h is not None)])
 
+    @staticmethod
+    def kept_types(*rules: RuleSet) -> list[str]:
+        """Activity types kept however old: the purchases RFM reads over all time."""
+        return sorted({t.value for r in rules if r.rfm is not None for t in r.rfm.activity})
+
     def history_days_for(self, *rules: RuleSet) -> float | None:
         """How many days of score history the store keeps under every one of `rules`;
         None: all."""
@@ -95,7 +102,10 @@ def purge(
     if days is not None:
         cut = (now - timedelta(days=days)).timestamp()
         moves = rules.horizon_days(list(ActivityType)) is None  # the live scores
-        found = Purged(purge_activities(store, cut, retention, rescore=moves), found.history)
+        kept = retention.kept_types(*sets)
+        found = Purged(
+            purge_activities(store, cut, retention, rescore=moves, keep=kept), found.history
+        )
     days = retention.history_days_for(*sets)
     if days is not None:
         cut = (now - timedelta(days=days)).timestamp()
@@ -103,9 +113,15 @@ def purge(
     return found
 
 
-def purge_activities(store: StateStore, cut: float, retention: Retention, *, rescore: bool) -> int:
-    """Delete activities dated before `cut` (epoch seconds), oldest first; `rescore`: the
-    persons they belonged to become due. How many were deleted."""
+def purge_activities(
+    store: StateStore, cut: float, retention: Retention, *, rescore: bool, keep: Sequence[str] = ()
+) -> int:
+    """Delete activities dated before `cut` (epoch seconds), oldest first, but those of the
+    types `keep`; `rescore`: the persons they belonged to become due. How many were
+    deleted."""
+    old = activities.c.occurred_at < cut
+    if keep:
+        old = sa.and_(old, activities.c.type.not_in(list(keep)))
     done = 0
     while done < retention.per_run:
         size = min(retention.batch, retention.per_run - done)
@@ -116,7 +132,7 @@ def purge_activities(store: StateStore, cut: float, retention: Retention, *, res
                 activities.c.record_id,
                 activities.c.email,
             )
-            .where(activities.c.occurred_at < cut)
+            .where(old)
             .order_by(activities.c.occurred_at)
             .limit(size)
         )
@@ -232,6 +248,9 @@ def retention_lines(
         return f"kept {days:g} days ({setting} and the rules' windows)"
 
     activity = kept(retention.activity_days_for(rules), "LEADSCORE_RETENTION_DAYS")
+    forever = retention.kept_types(rules)
+    if forever and retention.activity_days is not None:
+        activity += f"; {', '.join(forever)} kept however old (RFM reads every purchase)"
     scores = kept(retention.history_days_for(rules), "LEADSCORE_HISTORY_RETENTION_DAYS")
     return [
         f"activities: {since(held.activity)}; {activity}",

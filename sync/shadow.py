@@ -6,7 +6,12 @@
         -> Spearman's rank correlation, stage and grade changes, the biggest rank moves
 
 The shadow batch is scored from the same people, activities, moment and stage floors as
-the live one; nothing of it reaches a system, a cursor, a due moment or the history. A
+the live one; nothing of it reaches a system, a cursor, a due moment or the history. With
+sales capacity (the shadow file's `capacity`, else the live one's where its stage is on
+the shadow ladder), the shadow batch's hand-over is decided before the live one, against
+the same week's places and queue, and rolled back (`sync.capacity.hand_over` without
+`claim`): the comparison says how many the shadow rules would hand over, and the live
+counts never see it. A
 new rule set is so proven on the people it would score before it goes live. Writing the
 shadow score to fields of its own is not built: the store keeps one set of written
 values per record, which decides what a run writes next, and a second set would need
@@ -25,8 +30,9 @@ import numpy as np
 import numpy.typing as npt
 from rich.markup import escape
 
-from scoring import ACTIVITY_TYPES, RuleSet, ScoreBatch, joined_exclusions
+from scoring import ACTIVITY_TYPES, RuleSet, ScoreBatch, joined_exclusions, whole_points
 from sync.backtest_report import WIDTH
+from sync.capacity import HandoverQueue
 from sync.fields import written_score
 
 if TYPE_CHECKING:
@@ -92,6 +98,8 @@ class ShadowComparison:
     notes: list[str] = field(default_factory=list)
     """What the shadow rules read that the live run did not pull."""
     seconds: float = 0.0
+    handover: dict[str, Any] | None = None
+    """With sales capacity, the shadow rules' hand-over decision (`shadow_handover`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +113,7 @@ class ShadowComparison:
             "movers": [m.as_dict() for m in self.movers],
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
+            "handover": self.handover,
         }
 
 
@@ -242,30 +251,74 @@ def unread_by_live(live: RuleSet, shadow: RuleSet) -> list[str]:
     return notes
 
 
-def score_shadow(
-    job: Sync,
-    shadow: RuleSet,
-    people: People,
-    as_of: datetime,
-    written: Written,
-    live: ScoreBatch,
-    *,
-    name: str,
-    top: int,
-    everyone: bool,
-) -> ShadowComparison:
-    """The people the live rules just scored, scored again under `shadow` (same store
-    reading, moment and stage floors) and compared; nothing is written or saved."""
+@dataclass(frozen=True)
+class ShadowScored:
+    """The people of a run scored under the shadow rules, with their dry hand-over."""
+
+    batch: ScoreBatch
+    queue: HandoverQueue | None
+    """The queue after the shadow rules' hand-over decision, rolled back (None: no capacity)."""
+    seconds: float
+
+
+def with_capacity(shadow: RuleSet, live: RuleSet) -> RuleSet:
+    """The shadow rules with the live `capacity` when they have none and its stage is on
+    their ladder: what sales can absorb is the same whatever the rules."""
+    if shadow.capacity is not None or live.capacity is None or shadow.stages is None:
+        return shadow
+    try:
+        live.capacity.stage_index(shadow.stages)
+    except ValueError:  # no such stage on the shadow ladder, or it is the floor
+        return shadow
+    return shadow.model_copy(update={"capacity": live.capacity})
+
+
+def shadow_scored(
+    job: Sync, shadow: RuleSet, people: People, as_of: datetime, written: Written
+) -> ShadowScored:
+    """The people of the run scored under `shadow` (same store reading, moment and stage
+    floors), their hand-over decided and rolled back; nothing is written or saved. Called
+    before the live decision, so that both meet the same week's places."""
     from sync.incremental import score_people
 
     began = time.perf_counter()
     # who the live rules exclude is not scored under the shadow rules either
     both = joined_exclusions(job.rules.exclude, shadow.exclude)
     scored = shadow if both is shadow.exclude else shadow.model_copy(update={"exclude": both})
-    batch, _ = score_people(job, people, as_of, written, rules=scored)
-    found = compare(live, batch, name=name, top=top, everyone=everyone)
-    notes = [*unread_by_live(job.rules, shadow), *batch.notes]
-    return replace(found, notes=notes, seconds=time.perf_counter() - began)
+    queues: list[HandoverQueue] = []
+    scored = with_capacity(scored, job.rules)
+    batch, _ = score_people(job, people, as_of, written, rules=scored, queues=queues)
+    return ShadowScored(batch, queues[0] if queues else None, time.perf_counter() - began)
+
+
+def shadow_handover(shadow: HandoverQueue, live: HandoverQueue | None) -> dict[str, Any]:
+    """The shadow rules' hand-over beside the live one's: how many it would hand over this
+    period and now, how many of those the live rules handed over now too, who would wait."""
+    return {
+        **shadow.as_dict(),
+        "now": len(shadow.now),
+        "same_as_live": len(set(shadow.now) & set(live.now if live is not None else ())),
+    }
+
+
+def score_shadow(
+    job: Sync,
+    shadow: RuleSet,
+    scored: ShadowScored,
+    live: ScoreBatch,
+    live_queue: HandoverQueue | None,
+    *,
+    name: str,
+    top: int,
+    everyone: bool,
+) -> ShadowComparison:
+    """The shadow batch compared with the live one the run scored (`shadow_scored`)."""
+    began = time.perf_counter()
+    found = compare(live, scored.batch, name=name, top=top, everyone=everyone)
+    notes = [*unread_by_live(job.rules, shadow), *scored.batch.notes]
+    handover = None if scored.queue is None else shadow_handover(scored.queue, live_queue)
+    seconds = scored.seconds + time.perf_counter() - began
+    return replace(found, notes=notes, seconds=seconds, handover=handover)
 
 
 def clip(text: str, width: int) -> str:
@@ -289,6 +342,17 @@ def shadow_lines(found: ShadowComparison, top_stage_moves: int = 4) -> list[str]
     moves = f" ({moves})" if moves else ""
     lines.append(clip(f"  stage changes: {found.stage_changes:,}{moves}", WIDTH))
     lines.append(f"  grade changes: {found.grade_changes:,}")
+    handed = found.handover
+    if handed is not None:
+        last = handed.get("last_score")
+        lines.append(
+            clip(
+                f"  hand-over {handed['period']}: would hand over {handed['now']:,} now "
+                f"({handed['same_as_live']:,} as the live rules), {handed['waiting']:,} waiting"
+                + ("" if last is None else f", last at score {whole_points(float(last))}"),
+                WIDTH,
+            )
+        )
     if found.movers:
         lines.append("  biggest rank moves (live -> shadow):")
     for mover in found.movers:

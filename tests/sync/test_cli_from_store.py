@@ -189,6 +189,23 @@ def test_calibrate_fits_a_valid_file_to_a_stage_reached(
     assert "Backtest on the" in result.stdout
 
 
+def test_calibrate_keeps_rfm_and_accounts_and_backtests_with_them(
+    env: dict[str, str], synced: Synced, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(from_store, "utc_now", lambda: synced.synced_at + timedelta(days=3))
+    out = tmp_path / "fitted.yaml"
+
+    result = run(env, "calibrate", "--rules", str(_population_rules(tmp_path)), "--from-store",
+                 "--outcome", "stage:Prospect", "--within-days", "7", "--out", str(out),
+                 "--resamples", "10")  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    fitted = out.read_text("utf-8")
+    assert "\nrfm:" in fitted and "\naccounts:" in fitted
+    assert run(env, "validate", str(out)).exit_code == 0
+    assert "Backtest on the" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -259,3 +276,37 @@ def test_the_crms_lifecycle_fields_are_not_read(env: dict[str, str]) -> None:
     assert not set(found.unread) & set(found.contacts.columns)
     assert "industry" in found.contacts.columns
     assert "note: not read: lifecycle_stage" in unwrapped(result.stderr)
+
+
+def _population_rules(folder: Path) -> Path:
+    """The example's accounts rules with RFM by quintiles read by a rule."""
+    text = (Path(__file__).parents[2] / "examples" / "accounts.yaml").read_text("utf-8")
+    text = text.replace(
+        "rules:\n", "rules:\n  - {id: buyer, contact: {rfm_f: {gte: 2}}, points: 15}\n", 1
+    )
+    rules = folder / "population.yaml"
+    rules.write_text(text + "rfm: {}\n", "utf-8")
+    return rules
+
+
+def test_rfm_quintiles_and_accounts_take_the_stores_population_then(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    from scoring import load_rules
+    from sync.accounts import store_rollups
+    from sync.rfm import population
+
+    rules = _population_rules(tmp_path)
+    args = ("--outcome", "won", "--as-of", "2026-07-01", "--within-days", "100")
+
+    report = backtest(env, *args, rules=rules)
+
+    assert report["contacts"] == backtest(env, *args)["contacts"]
+    # the bounds and roll-ups it scored with: the whole store's, as of the score date
+    ruleset, at = load_rules(rules), seconds("2026-07-01T00:00:00+00:00")
+    store = stored(env)
+    with store.engine.connect() as connection:
+        bounds = population(connection, ruleset, at)
+    rolled = store_rollups(store, ruleset, at)
+    assert bounds is not None and bounds.people > 0  # purchasers by then
+    assert rolled is not None and rolled[0].accounts

@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from scoring import Activity, ActivityType, RuleSet
+from scoring.rfm_rules import Rfm
 from scoring.velocity_rules import VelocityBuckets
 from sync.retention import Retention, purge, retention_lines
 from sync.schema import activities, history, persons
@@ -203,3 +204,30 @@ def test_a_shadow_runs_windows_keep_what_its_rules_read(held: StateStore) -> Non
     assert found.activities == 1 and ages(held) == [100, 50, 1]
     assert purge(held, WINDOWED, Retention(activity_days=10), NOW, shadow=ENDLESS).activities == 2
     assert ages(held) == [1]
+
+
+def test_purchases_stay_while_the_rules_score_rfm(held: StateStore) -> None:
+    """RFM reads every purchase however old (recency and frequency over all time): a purge
+    of old purchases would move digits and quintile bounds, so they are kept while an
+    `rfm` block (live or shadow) reads them; other activities go as before."""
+    scoring_rfm = WINDOWED.model_copy(update={"rfm": Rfm()})
+    held.save_contacts("hubspot", [person("c1")], NOW)
+    visits(held, 200, 1)
+    held.save_activities("hubspot", [act("purchase", 400, "c1", amount=50.0)])
+
+    found = purge(held, scoring_rfm, Retention(activity_days=30), NOW)
+    assert found.activities == 1 and ages(held) == [400, 1]
+    assert (
+        purge(held, WINDOWED, Retention(activity_days=30), NOW, shadow=scoring_rfm).activities == 0
+    )
+    assert purge(held, WINDOWED, Retention(activity_days=30), NOW).activities == 1
+    assert ages(held) == [1]
+
+
+def test_account_windows_count_in_the_horizon() -> None:
+    """The roll-ups read engagement in its window: the store keeps that long."""
+    from scoring.account_rules import Accounts
+
+    rolled = WINDOWED.model_copy(update={"accounts": Accounts()})
+    assert rolled.horizon_days([ActivityType.PAGE_VIEW]) == 90
+    assert Retention(activity_days=10).activity_days_for(rolled) == 90
