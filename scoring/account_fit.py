@@ -13,7 +13,8 @@ The stage is the last of `accounts.stages` (lowest first) whose conditions the a
 values meet: its fit, its score (fit plus engagement) and its roll-ups, a count being the
 account's sum. Both are computed by the caller over a population, with the roll-ups, and
 passed to the engine inside `AccountRollups`, so a batch of one reads what a batch of
-many does.
+many does; for a backtest, inside `ContactRollups` (`fit_at`): the fit per account, the
+stage per account and moment asked.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from scoring.frames import (
     CategoricalColumn,
     Column,
     ContactFrame,
+    FloatArray,
     NumericColumn,
     column_from_values,
 )
@@ -121,11 +123,34 @@ def with_fit(
         return rollups
     keys = list(rollups.accounts)
     size = len(keys)
+    fit = fit_points(spec, columns, size)
+    width = len(ROLLUP_HEAD) + len(rollups.names)
+    table = np.array([rollups.accounts[k] for k in keys], np.float64).reshape(size, width)
+    stage = stage_places(spec, rollups.names, fit, table)
+    names = [rung.name for rung in spec.stages]
+    return replace(
+        rollups,
+        fit={k: float(v) for k, v in zip(keys, fit.tolist(), strict=True)} if spec.fit else {},
+        stage={k: names[s] for k, s in zip(keys, stage.tolist(), strict=True) if s >= 0},
+    )
+
+
+def fit_points(spec: Accounts, columns: Mapping[str, Column], size: int) -> FloatArray:
+    """The fit of `size` accounts whose company attributes are `columns` (one row each):
+    the points of the fit rules each meets."""
     fit = np.zeros(size)
     for rule in spec.fit:
         fit[evaluate(rule.company, columns.get, size)] += rule.points
-    width = len(ROLLUP_HEAD) + len(rollups.names)
-    table = np.array([rollups.accounts[k] for k in keys], np.float64).reshape(size, width)
+    return fit
+
+
+def stage_places(
+    spec: Accounts, names: Sequence[str], fit: FloatArray, table: FloatArray
+) -> npt.NDArray[np.int64]:
+    """Per row of roll-up values `table` (`ROLLUP_HEAD`, then the sums of the counts
+    `names`) of an account whose fit is `fit`: the place of its stage among
+    `spec.stages` (-1: none holds)."""
+    size = len(fit)
     values: dict[str, Column] = {
         "account_fit": NumericColumn(fit),
         "account_score": NumericColumn(fit + table[:, 2]),
@@ -133,15 +158,50 @@ def with_fit(
     heads = ("account_people", "account_engaged_people", "account_engagement")
     for index, name in enumerate([*heads, "account_engagement_max"]):
         values[name] = NumericColumn(table[:, index])
-    for index, name in enumerate(rollups.names):
+    for index, name in enumerate(names):
         values[f"account_{name}"] = NumericColumn(table[:, len(ROLLUP_HEAD) + index])
-    stage = np.full(size, -1)
+    stage = np.full(size, -1, dtype=np.int64)
     for index, rung in enumerate(spec.stages):
         holds = np.ones(size, bool) if rung.when is None else evaluate(rung.when, values.get, size)
         stage[holds] = index
-    names = [rung.name for rung in spec.stages]
-    return replace(
-        rollups,
-        fit={k: float(v) for k, v in zip(keys, fit.tolist(), strict=True)} if spec.fit else {},
-        stage={k: names[s] for k, s in zip(keys, stage.tolist(), strict=True) if s >= 0},
-    )
+    return stage
+
+
+def fit_at(
+    spec: Accounts,
+    keys: CategoricalColumn,
+    contacts: ContactFrame,
+    companies: CompanyAttributes | None,
+    account: npt.NDArray[np.int64],
+    moment: npt.NDArray[np.int64],
+    values: FloatArray,
+) -> tuple[FloatArray, CategoricalColumn]:
+    """Per contact asked (its account's code among `keys`, -1: none; its moment's place
+    among those asked; its account's roll-up values then, as `values` rows), its
+    account's fit and its account's stage as of its moment (NaN and none without an
+    account; NaN fit without fit rules, as `with_fit` gives).
+
+    Fit is the company's, once per account of the population `contacts` (their `keys`),
+    from `companies` as `company_columns` reads them: it does not change with the moment.
+    A stage is evaluated once per (account, moment) asked, on the account's values then,
+    and spread to the contacts asked."""
+    size = len(account)
+    fit = np.full(size, np.nan)
+    names = np.array([rung.name for rung in spec.stages], dtype=object)
+    stage = np.full(size, -1, dtype=np.int32)
+    if not spec.fit and not spec.stages:
+        return fit, CategoricalColumn(stage, names)
+    held = np.unique(keys.codes[keys.codes >= 0])  # the accounts with people, in order
+    columns = company_columns(spec, keys, contacts, companies, keys.categories[held].tolist())
+    points = np.zeros(len(keys.categories))
+    points[held] = fit_points(spec, columns, len(held))
+    some = np.flatnonzero(account >= 0)
+    mine = points[account[some]]
+    if spec.fit:
+        fit[some] = mine
+    if spec.stages:
+        pairs = account[some] * (int(moment.max(initial=0)) + 1) + moment[some]
+        _, first, back = np.unique(pairs, return_index=True, return_inverse=True)
+        places = stage_places(spec, list(spec.counts), mine[first], values[some][first])
+        stage[some] = places[back.reshape(-1)]
+    return fit, CategoricalColumn(stage, names)

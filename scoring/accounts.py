@@ -94,10 +94,14 @@ class AccountRollups:
 class ContactRollups:
     """Per contact its account's roll-up: a (contacts, values) array, `ROLLUP_HEAD` then
     each count of `names`, the population's as of that contact's own moment
-    (`scoring.as_of`); NaN for a contact without an account."""
+    (`scoring.as_of`); NaN for a contact without an account. Beside it, per contact, its
+    account's fit (NaN: none) and its account's stage as of that moment
+    (`scoring.account_fit.fit_at`)."""
 
     names: tuple[str, ...]
     values: FloatArray
+    fit: FloatArray
+    stage: CategoricalColumn
 
 
 Rollups = AccountRollups | ContactRollups
@@ -237,9 +241,13 @@ def account_fields(
     if isinstance(rollups, ContactRollups):
         if rollups.values.shape != (size, width):
             raise InputError(f"accounts: {len(rollups.values)} roll-ups given for {size} contacts")
-        values[keys.codes >= 0] = rollups.values[keys.codes >= 0]
-        # per-contact roll-ups (backtests) carry no account fit or stage yet
-        return _fields(spec, keys, own, values, np.full(size, np.nan), factorize([None] * size))
+        some = keys.codes >= 0
+        values[some] = rollups.values[some]
+        fit = np.where(some, rollups.fit, np.nan)
+        placed = np.where(some, rollups.stage.codes, -1).astype(np.int32)
+        return _fields(
+            spec, keys, own, values, fit, CategoricalColumn(placed, rollups.stage.categories)
+        )
     lone = np.column_stack(
         [np.ones(size), (own.engagement > 0).astype(np.float64), own.engagement, own.engagement]
         + [own.counts[:, i] for i in range(own.counts.shape[1])]

@@ -17,6 +17,8 @@ holds them to one call per moment. They are found for every moment at once:
   moments asked for. An account's sums as of `t` are cumulative sums over its changes
   sorted by time; its engaged people likewise, from each person's running count; its
   most engaged person the largest of its people's running counts (`scoring.ranked`).
+  Each account's fit is its company's, the same at every moment; its stage is evaluated
+  once per (account, moment) asked over that fit and those sums (`account_fit.fit_at`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from scoring.account_fit import CompanyAttributes, fit_at
 from scoring.accounts import (
     ROLLUP_HEAD,
     ContactRollups,
@@ -49,20 +52,29 @@ _DAY = 86_400.0
 
 
 def score_population(
-    rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, as_of: datetime | FloatArray
+    rules: RuleSet,
+    contacts: ContactFrame,
+    activities: ActivityFrame,
+    as_of: datetime | FloatArray,
+    companies: CompanyAttributes | None = None,
 ) -> tuple[ScoreBatch, Included]:
     """`scoring.score` of the contacts the rules do not exclude, with RFM's bounds and the
-    account roll-ups of those contacts as a population: as of the one moment, or each
-    contact's as of its own."""
+    account roll-ups of those contacts as a population (each account's fit from
+    `companies`, else from its people): as of the one moment, or each contact's as of
+    its own."""
     kept = included(rules, contacts, activities)
     if isinstance(as_of, datetime):
         moment: datetime | FloatArray = as_of
         at = ensure_utc(as_of).timestamp()
         bounds: Bounds | None = population_bounds(rules, kept.activities, len(kept.contacts), at)
-        rolled: Rollups | None = population_rollups(rules, kept.contacts, kept.activities, at)
+        rolled: Rollups | None = population_rollups(
+            rules, kept.contacts, kept.activities, at, companies
+        )
     else:
         moment = np.asarray(as_of, dtype=np.float64)[kept.rows]
-        bounds, rolled = population_at(rules, kept.contacts, kept.activities, moment)
+        bounds, rolled = population_at(
+            rules, kept.contacts, kept.activities, moment, companies=companies
+        )
     batch = score(rules, kept.contacts, kept.activities, moment, rfm=bounds, accounts=rolled)
     return replace(batch, excluded_ids=kept.excluded_ids), kept
 
@@ -73,16 +85,18 @@ def population_at(
     activities: ActivityFrame,
     moments: FloatArray,
     rows: npt.NDArray[np.intp] | None = None,
+    companies: CompanyAttributes | None = None,
 ) -> tuple[ContactBounds | None, ContactRollups | None]:
     """RFM's bounds and the account roll-ups of the population `contacts`, for the contacts
-    at `rows` (all when None), each as of its moment in `moments` (one per row)."""
+    at `rows` (all when None), each as of its moment in `moments` (one per row); each
+    account's fit from `companies` (by account key), else from its people."""
     moments = np.asarray(moments, dtype=np.float64)
     chosen = np.arange(len(contacts)) if rows is None else np.asarray(rows)
     if len(chosen) != len(moments):
         raise ValueError(f"{len(moments)} moments for {len(chosen)} contacts")
     return (
         bounds_at(rules, activities, len(contacts), moments),
-        rollups_at(rules, contacts, activities, chosen, moments),
+        rollups_at(rules, contacts, activities, chosen, moments, companies),
     )
 
 
@@ -168,17 +182,19 @@ def rollups_at(
     activities: ActivityFrame,
     rows: npt.NDArray[np.intp],
     moments: FloatArray,
+    companies: CompanyAttributes | None = None,
 ) -> ContactRollups | None:
     """The roll-up of the account of each contact at `rows` as of its moment, over the
-    population `contacts` (None without an `accounts` block)."""
+    population `contacts`, with its account's fit (from `companies`, else its people's)
+    and its stage then (None without an `accounts` block)."""
     spec = rules.accounts
     if spec is None:
         return None
-    if not len(rows):
-        return ContactRollups(
-            tuple(spec.counts), np.zeros((0, len(ROLLUP_HEAD) + len(spec.counts)))
-        )
     keys = account_keys(spec, contacts)
+    if not len(rows):
+        nobody, empty = np.zeros(0, np.int64), np.zeros((0, len(ROLLUP_HEAD) + len(spec.counts)))
+        fit, stage = fit_at(spec, keys, contacts, companies, nobody, nobody, empty)
+        return ContactRollups(tuple(spec.counts), empty, fit, stage)
     accounts = len(keys.categories)
     distinct, where = np.unique(moments, return_inverse=True)
     asked = _Asked(
@@ -205,7 +221,8 @@ def rollups_at(
     values = np.column_stack(columns)
     values[asked.account < 0] = np.nan
     assert values.shape[1] == len(ROLLUP_HEAD) + len(spec.counts)
-    return ContactRollups(tuple(spec.counts), values)
+    fit, stage = fit_at(spec, keys, contacts, companies, asked.account, asked.moment, values)
+    return ContactRollups(tuple(spec.counts), values, fit, stage)
 
 
 @dataclass(frozen=True, eq=False)

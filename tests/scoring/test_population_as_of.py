@@ -5,6 +5,7 @@ many stretches equal to sorting each."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from hypothesis import given, settings
@@ -26,10 +27,14 @@ RULES = rules(
       - {id: busy, value: account_engaged_people, per: 1, points: 5, cap: 20}
       - {id: keen, value: account_engagement_max, per: 1, points: 2, cap: 50}
       - {id: clicks, activity: email_click, points: 3}
+      - {id: target, contact: {account_fit: {gte: 10}}, points: 7}
+      - {id: account_heat, value: account_score, per: 1, points: 1, cap: 40}
+      - {id: buying, contact: {account_stage: [engaged, buying]}, points: 11}
     stages:
       ladder:
         - {name: prospect}
         - {name: committee, when: {contact: {account_engaged_people: {gte: 2}}}}
+        - {name: hot, when: {contact: {account_stage: buying}}}
     rfm:
       segments:
         - {name: champions, r: [4, 5], f: [4, 5], m: [4, 5]}
@@ -37,6 +42,13 @@ RULES = rules(
       engagement: {activity: [page_view, email_click, demo_request], window_days: 30}
       counts:
         demo_requests: {activity: demo_request, window_days: 1}
+      fit:
+        - {id: software, company: {industry: software}, points: 10}
+        - {id: sized, company: {employees: {gte: 100}}, points: 5}
+      stages:
+        - {name: target}
+        - {name: engaged, when: {account_engaged_people: {gte: 2}}}
+        - {name: buying, when: {account_score: {gte: 13}, account_demo_requests: {gte: 1}}}
     """
 )
 DAY = 86_400.0
@@ -46,15 +58,23 @@ DAYS = st.sampled_from([0.0, 1.0, 2.0, 31.0, 32.0, 60.0])
 SECONDS = st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.75, 5.0, 30.0])
 KINDS = st.sampled_from(["purchase", "page_view", "email_click", "email_sent", "demo_request"])
 AMOUNTS = st.sampled_from([19.99, 0.1, 0.2, 250.0, 1e-3, 7.0, float("nan")])
+COMPANY = {"industry": ["Software", "software", "retail", None], "employees": [50, 100, None]}
+
+
+World = tuple[list[Contact], list[Activity], list[float], dict[str, dict[str, Any]]]
 
 
 @st.composite
-def worlds(draw: st.DrawFn) -> tuple[list[Contact], list[Activity], list[float]]:
+def worlds(draw: st.DrawFn) -> World:
     size = draw(st.integers(1, 7))
     contacts = []
     for i in range(size):
         domain = draw(st.sampled_from(["acme.io", "beta.com", "gmail.com"]))
         extra = {"account_id": draw(st.sampled_from(["a1", "a2"]))} if draw(st.booleans()) else {}
+        for name, values in COMPANY.items():  # the people's company attributes, some
+            value = draw(st.sampled_from(values))
+            if value is not None:
+                extra[name] = value
         contacts.append(Contact(f"c{i}", email=f"p{i}@{domain}", attributes=extra))
     acts = []
     for _ in range(draw(st.integers(0, 30))):
@@ -69,27 +89,31 @@ def worlds(draw: st.DrawFn) -> tuple[list[Contact], list[Activity], list[float]]
         (NOW - timedelta(days=draw(DAYS)) + timedelta(seconds=draw(SECONDS))).timestamp()
         for _ in range(size)
     ]
-    return contacts, acts, moments
+    # a company record for a1, some of its attributes (the others' come from their people)
+    companies: dict[str, dict[str, Any]] = {}
+    if draw(st.booleans()):
+        companies["account_id:a1"] = {n: draw(st.sampled_from(v)) for n, v in COMPANY.items()}
+    return contacts, acts, moments, companies
 
 
 @settings(max_examples=300, deadline=None)
 @given(worlds())
 def test_each_contacts_population_is_everything_up_to_its_moment(world) -> None:
-    contacts, acts, moments = world
+    contacts, acts, moments, companies = world
     frame = ContactFrame.from_records(contacts)
     activities = ActivityFrame.from_records(acts, frame.ids)
     at = np.array(moments)
     size = len(frame)
 
-    bounds, rolled = population_at(RULES, frame, activities, at)
-    batch, _ = score_population(RULES, frame, activities, at)
+    bounds, rolled = population_at(RULES, frame, activities, at, companies=companies)
+    batch, _ = score_population(RULES, frame, activities, at, companies)
 
     assert RULES.accounts is not None and bounds is not None and rolled is not None
     keys = account_keys(RULES.accounts, frame)
     for moment in set(moments):
         # the naive loop: everything after the moment set aside, for everyone
         alone_bounds = population_bounds(RULES, activities, size, moment)
-        alone_rolled = population_rollups(RULES, frame, activities, moment)
+        alone_rolled = population_rollups(RULES, frame, activities, moment, companies)
         assert alone_bounds is not None and alone_rolled is not None
         alone = score(
             RULES, frame, activities, np.full(size, moment), rfm=alone_bounds,
@@ -102,10 +126,13 @@ def test_each_contacts_population_is_everything_up_to_its_moment(world) -> None:
             assert bounds.people[row] == alone_bounds.people
             code = keys.codes[row]
             if code < 0:
-                assert np.isnan(rolled.values[row]).all()
+                assert np.isnan(rolled.values[row]).all() and np.isnan(rolled.fit[row])
+                assert rolled.stage.value(row) is None
             else:
-                expected = alone_rolled.accounts[str(keys.categories[code])]
-                assert rolled.values[row].tolist() == list(expected)
+                key = str(keys.categories[code])
+                assert rolled.values[row].tolist() == list(alone_rolled.accounts[key])
+                assert rolled.fit[row] == alone_rolled.fit[key]
+                assert rolled.stage.value(row) == alone_rolled.stage.get(key)
             assert batch.total[row] == alone.total[row]
             assert batch.row(row) == alone.row(row)
             assert batch.reasons(row) == alone.reasons(row)
@@ -222,3 +249,49 @@ def test_amounts_sum_to_the_same_float_however_the_purchases_are_listed() -> Non
         assert bounds.monetary[:, 0].tolist() == list(alone.monetary)
         sums.add(alone.monetary[0])
     assert sums == {(0.1 + 0.2) + 0.3}
+
+
+def test_an_accounts_stage_is_the_one_it_was_on_at_each_contacts_moment() -> None:
+    ruleset = rules(
+        """
+        rules:
+          - {id: target, contact: {account_fit: {gte: 10}}, points: 7}
+          - {id: buying, contact: {account_stage: buying}, points: 11}
+        accounts:
+          counts:
+            demo_requests: {activity: demo_request}
+          fit:
+            - {id: software, company: {industry: software}, points: 10}
+          stages:
+            - {name: target}
+            - {name: buying, when: {account_demo_requests: {gte: 1}}}
+        """
+    )
+    industries = {"ann": "Software", "bob": "software", "cat": "Retail", "dan": "software"}
+    frame = ContactFrame.from_records(
+        [
+            Contact(name, email=f"{name}@{'gmail.com' if name == 'dan' else 'acme.io'}",
+                    attributes={"industry": industry})
+            for name, industry in industries.items()
+        ]
+    )  # fmt: skip
+    demo = Activity("bob", ActivityType.DEMO_REQUEST, NOW - timedelta(days=10))
+    activities = ActivityFrame.from_records([demo], frame.ids)
+    # ann as of 20 days ago, before bob's demo; the others after it; dan has no account
+    moments = np.array([(NOW - timedelta(days=d)).timestamp() for d in (20, 5, 5, 5)])
+
+    _, rolled = population_at(ruleset, frame, activities, moments)
+    batch, _ = score_population(ruleset, frame, activities, moments)
+
+    assert rolled is not None
+    # acme's people are mostly in software (case aside): its fit is 10 at every moment
+    assert rolled.fit[:3].tolist() == [10.0] * 3 and np.isnan(rolled.fit[3])
+    assert [rolled.stage.value(row) for row in range(4)] == ["target", "buying", "buying", None]
+    assert batch.total.tolist() == [7.0, 18.0, 18.0, 0.0]
+    # a company record's attributes come before its people's
+    retail = {"email_domain:acme.io": {"industry": "Retail"}}
+    batch, _ = score_population(ruleset, frame, activities, moments, retail)
+    assert batch.total.tolist() == [0.0, 11.0, 11.0, 0.0]
+    # nobody asked: nothing, of the right shapes
+    _, none = population_at(ruleset, frame, activities, np.zeros(0), np.zeros(0, np.intp))
+    assert none is not None and none.values.shape == (0, 5) and none.fit.shape == (0,)

@@ -310,3 +310,5 @@ def test_rfm_quintiles_and_accounts_take_the_stores_population_then(
     rolled = store_rollups(store, ruleset, at)
     assert bounds is not None and bounds.people > 0  # purchasers by then
     assert rolled is not None and rolled[0].accounts
+    # with each account's fit and stage, as a sync gives them (company records it kept)
+    assert set(rolled[0].fit) == set(rolled[0].accounts) and rolled[0].stage
