@@ -291,7 +291,9 @@ def _fields(
         out[f"account_{name}"] = NumericColumn(np.maximum(others, 0.0))  # NaN stays
     out["account"] = keys
     out["account_fit"] = NumericColumn(fit)
-    out["account_score"] = NumericColumn(fit + values[:, 2])
+    # the account's score as written to its company record: fit (0 without fit rules)
+    # plus engagement; NaN for a contact without an account
+    out["account_score"] = NumericColumn(np.where(np.isnan(fit), 0.0, fit) + values[:, 2])
     out["account_stage"] = stage
     return out
 

@@ -210,3 +210,23 @@ def test_the_account_fit_worked_example_scores_as_docs_rules_says() -> None:
     assert rows[0]["reasons"].startswith("+40 asked for a demo")
     assert "target account" in rows[0]["reasons"]
     assert "target account" not in rows[2]["reasons"]
+
+
+def test_account_score_without_fit_rules_is_the_engagement_as_written() -> None:
+    """With no `fit` rules, a contact rule on `account_score` reads the account's
+    engagement, the very score written to its company record (its fit counts 0)."""
+    ruleset = rules(
+        """
+        rules:
+          - {id: busy_account, contact: {account_score: {gte: 1}}, points: 5}
+        accounts: {}
+        """
+    )
+    contacts = [person("c1", "ann@acme.io"), person("c2", "bob@acme.io")]
+    frames = _frames(contacts, [act("page_view", 1, "c2")])
+    rolled = population_rollups(ruleset, *frames, NOW.timestamp())
+    assert rolled is not None
+    written = rolled.score("email_domain:acme.io")
+    assert written >= 1
+    batch = score(ruleset, *frames, NOW, accounts=rolled)
+    assert [float(t) for t in batch.total] == [5.0, 5.0]
