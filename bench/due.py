@@ -265,6 +265,32 @@ def local_pass(url: str, at: float, full: bool) -> dict[str, float]:
     }
 
 
+def account_rollups(url: str, at: float) -> dict[str, float]:
+    """The accounts' roll-ups as a sync computes them at the start of each run
+    (`sync.accounts.refresh`, on the demo's rules: the default ones with an `accounts`
+    block): every person's frames read, rolled up, compared with the kept roll-ups and
+    kept. Twice: with none kept (every account moved, its people marked due), then again
+    a minute later (none moved). Wall, CPU and peak of this process for each."""
+    from scoring import demo_rules_text, parse_rules
+    from sync import StateStore
+    from sync.accounts import refresh
+
+    rules = parse_rules(demo_rules_text())
+    store = StateStore(url)
+    out: dict[str, float] = {}
+    for name, moment in (("first", at), ("again", at + 60)):
+        began, cpu = time.perf_counter(), time.process_time()
+        rolled = refresh(store, rules, moment)
+        out[f"{name}_wall"] = time.perf_counter() - began
+        out[f"{name}_cpu"] = time.process_time() - cpu
+        out["accounts"] = len(rolled.accounts) if rolled is not None else 0
+    store.close()
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)  # the store's reading worker
+    out["worker_cpu"] = workers.ru_utime + workers.ru_stime
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
 def read_columns(url: str) -> dict[str, float]:
     """The floor of reading: everyone's activities, by the query a full pass runs, into
     Arrow columns over ADBC in this process, the fastest way the store gives them out
@@ -322,7 +348,10 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="measure on the store a run of this size built"
     )
-    steps = ["build", "full", "incremental", "read", "reset"]
+    parser.add_argument(
+        "--accounts", action="store_true", help="also time the accounts' roll-up of a sync"
+    )
+    steps = ["build", "full", "incremental", "read", "reset", "accounts"]
     parser.add_argument("--step", choices=steps, help=argparse.SUPPRESS)
     parser.add_argument("--at", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -336,6 +365,9 @@ def main() -> None:
     if args.step == "reset":
         reset(url)
         print("{}")
+        return
+    if args.step == "accounts":
+        print(json.dumps(account_rollups(url, args.at)))
         return
     if args.step is not None:
         print(json.dumps(local_pass(url, args.at, args.step == "full")))
@@ -358,6 +390,16 @@ def main() -> None:
     )
     at = built["now"] + 3600
     later = (datetime.fromtimestamp(at, UTC) + timedelta(minutes=1)).timestamp()
+    if args.accounts:
+        found = child("--step", "accounts", "--at", str(at), "--store", args.store)
+        print(
+            f"accounts   {found['accounts']:,.0f} accounts rolled up over "
+            f"{built['persons']:,.0f} persons (sync.accounts.refresh): "
+            f"{found['first_wall']:.2f} s wall ({found['first_cpu']:.2f} s CPU) with none "
+            f"kept, {found['again_wall']:.2f} s ({found['again_cpu']:.2f} s CPU) a minute "
+            f"later; peak {found['peak_mb']:.0f} MB, its reading worker "
+            f"{found['worker_cpu']:.2f} s CPU"
+        )
     read = child("--step", "read", "--store", args.store)
     full = child("--step", "full", "--at", str(at), "--store", args.store)
     quiet = child("--step", "incremental", "--at", str(later), "--store", args.store)

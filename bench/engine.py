@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/engine.py                          # 530,000 people, ~10M activities
     .venv/bin/python bench/engine.py --size 1000000:10000000  # 1M people, the latest 10M
-    .venv/bin/python bench/engine.py --size 50000 --runs 3 --rules 36
+    .venv/bin/python bench/engine.py --size 50000 --runs 3 --rules 40
 
 What it does, for each --size (PEOPLE, or PEOPLE:ACTIVITIES):
 
@@ -17,7 +17,7 @@ What it does, for each --size (PEOPLE, or PEOPLE:ACTIVITIES):
    shorter history of the same people). The CRM stage of each contact
    (`lifecycle_stage`) is Customer for the world's buyers, missing for the others.
 2. Writes the world's plain columns (`sandbox.world.columns.world_columns`) to .npy
-   files, one a field, and the rule files: bench/rules_realistic.yaml (36 rules) and a
+   files, one a field, and the rule files: bench/rules_realistic.yaml (40 rules) and a
    100-rule variant of it (`engine_baseline.with_variants`).
 3. Runs each side in a fresh process (bench/engine_cold.py), --runs times, engine and
    baseline in turn. Both start from the same files: numbers memory-mapped from the
@@ -26,9 +26,12 @@ What it does, for each --size (PEOPLE, or PEOPLE:ACTIVITIES):
    runs from the top of the child, before numpy is imported, to the scores: imports,
    reading, building the frames (the engine's `from_arrays`, which normalizes the
    addresses and derives their domains; the baseline its own domains), the rules and
-   one call. Each child also reports its peak resident memory (VmHWM).
-4. Checks that both sides give the same totals, dimensions and disqualifications for
-   every contact, and exits 1 if they do not.
+   one call: the engine's computes the population's RFM quintile bounds and account
+   roll-ups first (`population_bounds`, `population_rollups`, as a sync does over its
+   store) and passes them to `score`. Each child also reports its peak resident memory
+   (VmHWM).
+4. Checks that both sides give the same totals, dimensions, disqualifications, RFM
+   digits and top interest (with its score) for every contact, and exits 1 if not.
 5. Prints one table: size, rules, the median cold time of each side, their ratio (goal
    at most 1.5), the median peak memory of each side (goal for 100 rules from a
    million contacts up: under 2 GB), then per line the ratio run by run (each engine
@@ -42,8 +45,11 @@ plain numpy, with the rules as a table: the "physical limit" of plain numpy, wri
 straightforwardly. It drops the same machine clicks as the engine's default filter
 (email clicks less than 10 s after the email_sent of the same campaign to the same
 contact, or more than 2 by one contact within one second), sorting only the sends to
-contacts who clicked, as the engine does. It does not build what the engine also
-builds: each rule's hits for reasons, stages and grades.
+contacts who clicked, as the engine does. Its RFM (quintiles of purchases), account
+roll-ups (by company email domain) and interests (topics by URL globs) are in
+bench/engine_population.py, written from their definitions. It does not build what the
+engine also builds: each rule's hits for reasons, stages and grades, the roll-ups'
+summed and largest engagement, each topic's match counts.
 """
 
 from __future__ import annotations
@@ -145,7 +151,7 @@ def write_inputs(folder: Path, size: Size, seed: int, days: int) -> dict[str, An
 
 
 def write_rules(folder: Path, count: int, source: Path = RULES_PATH) -> Path:
-    """The engine's rule file: `source` as it is (36 rules) or with variants up to `count`."""
+    """The engine's rule file: `source` as it is (40 rules) or with variants up to `count`."""
     data = yaml.safe_load(source.read_text("utf-8"))
     if count == len(data["rules"]):
         return source
@@ -198,11 +204,17 @@ def agree(folder: Path, count: int) -> str | None:
     bad_total = ~np.isclose(engine["total"], base["total"])
     bad_dims = ~np.isclose(engine["dimensions"], base["dimensions"]).all(axis=1)
     bad_disq = engine["disqualified"] != base["disqualified"]
-    if not (bad_total.any() or bad_dims.any() or bad_disq.any()):
+    # RFM digits, the top interest and its score, where the engine's rules have them
+    bad_more = np.zeros(len(bad_total), dtype=bool)
+    for name in ("rfm", "top", "top_score"):
+        if name in engine.files:
+            bad_more |= ~np.isclose(engine[name], base[name])
+    if not (bad_total.any() or bad_dims.any() or bad_disq.any() or bad_more.any()):
         return None
     text = (
         f"engine and baseline disagree on {int(bad_total.sum()):,} totals, "
-        f"{int(bad_dims.sum()):,} dimension rows, {int(bad_disq.sum()):,} disqualified"
+        f"{int(bad_dims.sum()):,} dimension rows, {int(bad_disq.sum()):,} disqualified, "
+        f"{int(bad_more.sum()):,} RFM digits or top interests"
     )
     for row in np.flatnonzero(bad_total | bad_dims | bad_disq)[:3].tolist():
         text += (
@@ -257,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         "default 530000 (about 10M activities)",
     )
     parser.add_argument("--people", type=int, help="one size of PEOPLE people, all their events")
-    parser.add_argument("--rules", default="36,100", help="rule counts, comma-separated")
+    parser.add_argument("--rules", default="40,100", help="rule counts, comma-separated")
     parser.add_argument(
         "--rule-file",
         type=Path,
@@ -313,7 +325,11 @@ def main(argv: list[str] | None = None) -> int:
         if line.check is not None:
             show("check", f"FAILED at {line.size}, {line.rules} rules: {line.check}")
     if not failed:
-        show("check", "totals, dimensions and disqualifications agree on every line")
+        show(
+            "check",
+            "totals, dimensions, disqualifications, RFM digits and top interests "
+            "agree on every line",
+        )
     return 1 if failed else 0
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import engine_population as population
 import numpy as np
 import numpy.typing as npt
 
@@ -65,6 +66,7 @@ class Inputs:
     when: Floats
     campaign: Text
     url: Text
+    amount: Floats
     contacts: dict[str, Text]
     employees: Floats
     emails: Text
@@ -80,6 +82,7 @@ class Inputs:
             load(folder, "a.at"),
             load_field(folder, "a", "campaign"),
             load_field(folder, "a", "url"),
+            load(folder, "a.amount"),
             {
                 name: load_field(folder, "c", name)
                 for name in ("industry", "country", "job_function", "seniority")
@@ -152,6 +155,12 @@ def _b(activity: str, rule_id: str, points: float, **more: Any) -> Rule:
 
 def _f(rule_id: str, points: float, contact: Callable[[Inputs], Bools], **more: Any) -> Rule:
     return {"id": rule_id, "contact": contact, "points": points, "dimension": "fit"} | more
+
+
+def _p(rule_id: str, points: float, field: str, **more: Any) -> Rule:
+    """A rule on a field of the population's (RFM, accounts): a `test` of its values
+    (NaN: none) or `per` unit."""
+    return {"id": rule_id, "field": field, "points": points, "dimension": "activity"} | more
 
 
 _PRODUCT = re.compile("/(product|demo)(/|$)")
@@ -275,6 +284,10 @@ REALISTIC: list[Rule] = [
     _f("non_buyer", -20, text_in("job_function", "Student", "Job seeker")),
     _f("free_email", -10, lambda inputs: _email_domains(inputs)[1]),
     _f("competitor", -50, lambda inputs: _email_domains(inputs)[2], disqualify=True),
+    _p("rfm_points", 1, "rfm_score", per=1, cap=15),
+    _p("rfm_champion", 10, "rfm_segment", test=lambda segment: segment == 0),
+    _p("colleague_demo", 10, "account_demo_requests", test=lambda asked: asked >= 1),
+    _p("engaged_colleagues", 2, "account_engaged_people", per=1, cap=10),
 ]
 """bench/rules_realistic.yaml, rule by rule."""
 
@@ -283,11 +296,12 @@ DIMENSIONS = {"fit": (-60.0, 60.0), "activity": (None, 100.0), "engagement": (-4
 
 COMPETITORS = {"rivalscore.example", "funnelforge.example"}
 
-_domain_cache: dict[int, tuple[Bools, Bools, Bools]] = {}
+_domain_cache: dict[int, tuple[Bools, Bools, Bools, npt.NDArray[np.int64]]] = {}
 
 
-def _email_domains(inputs: Inputs) -> tuple[Bools, Bools, Bools]:
-    """Per contact: has an address, at a free-mail domain, at a competitor's domain."""
+def _email_domains(inputs: Inputs) -> tuple[Bools, Bools, Bools, npt.NDArray[np.int64]]:
+    """Per contact: has an address, at a free-mail domain, at a competitor's domain, and
+    its account: a number per domain, -1 for none or a free-mail one."""
     found = _domain_cache.get(id(inputs))
     if found is None:
         free = {
@@ -299,7 +313,11 @@ def _email_domains(inputs: Inputs) -> tuple[Bools, Bools, Bools]:
         domains = [str(a).strip().lower().rpartition("@")[2] for a in addresses]
         is_free = np.array([d in free for d in domains] + [False])
         rival = np.array([d in COMPETITORS for d in domains] + [False])
-        found = (codes >= 0, is_free[codes], rival[codes])
+        numbered: dict[str, int] = {}
+        account = np.array(
+            [-1 if d in free else numbered.setdefault(d, len(numbered)) for d in domains] + [-1]
+        )
+        found = (codes >= 0, is_free[codes], rival[codes], account[codes])
         _domain_cache.clear()
         _domain_cache[id(inputs)] = found
     return found
@@ -344,26 +362,56 @@ def machine_clicks(inputs: Inputs, usable: Bools) -> Bools:
     return machine
 
 
-def baseline(inputs: Inputs, rules: list[Rule]) -> tuple[Floats, Floats, Bools]:
-    """Totals, dimensions (in the order of `DIMENSIONS`) and disqualification."""
+def baseline(
+    inputs: Inputs, rules: list[Rule]
+) -> tuple[Floats, Floats, Bools, dict[str, npt.NDArray[Any]]]:
+    """Totals, dimensions (in the order of `DIMENSIONS`), disqualification, and for the
+    check the RFM digits and the top interest with its score."""
     n, now = inputs.size, inputs.now
     usable = inputs.when <= now
     usable &= ~machine_clicks(inputs, usable)
     url_codes, urls = inputs.url
     lowered = [str(u).casefold() for u in urls]
     by_type: dict[str, tuple[IntArray, Floats]] = {}
+
+    def group(kinds: tuple[str, ...]) -> tuple[IntArray, Floats]:
+        """Usable rows of some types, and their ages: each type's found once."""
+        for kind in kinds:
+            if kind not in by_type:
+                rows = np.flatnonzero(usable & (inputs.types == inputs.type_codes[kind]))
+                by_type[kind] = rows, now - inputs.when[rows]
+        if len(kinds) == 1:
+            return by_type[kinds[0]]
+        parts = [by_type[kind] for kind in kinds]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    rfm_score, segment, digits = population.rfm(inputs, group(("purchase",)))
+    engaged, asked = population.accounts(inputs, _email_domains(inputs)[3], group)
+    fields = {
+        "rfm_score": rfm_score,
+        "rfm_segment": segment,
+        "account_engaged_people": engaged,
+        "account_demo_requests": asked,
+    }
     dims = {name: np.zeros(n) for name in DIMENSIONS}
     disqualified = np.zeros(n, dtype=bool)
     for rule in rules:
-        if "activity" not in rule:
+        if "field" in rule:
+            values = fields[rule["field"]]
+            with np.errstate(invalid="ignore"):  # NaN: no value, never a match
+                if rule.get("per") is not None:
+                    units = np.floor(values / rule["per"])
+                    matched = units >= 1
+                    points = np.where(matched, units * rule["points"], 0.0)
+                else:
+                    matched = rule["test"](values)
+                    points = np.where(matched, float(rule["points"]), 0.0)
+            counts = matched
+        elif "activity" not in rule:
             matched = rule["contact"](inputs)
             points, counts = np.where(matched, float(rule["points"]), 0.0), matched
         else:
-            kind = rule["activity"]
-            if kind not in by_type:  # usable rows of the type: their contacts and ages, once
-                rows = np.flatnonzero(usable & (inputs.types == inputs.type_codes[kind]))
-                by_type[kind] = rows, now - inputs.when[rows]
-            rows, age = by_type[kind]
+            rows, age = group((rule["activity"],))
             keep = np.ones(len(rows), dtype=bool)
             if rule.get("where") is not None:
                 table = np.array([bool(rule["where"](u)) for u in lowered] + [False])
@@ -383,7 +431,8 @@ def baseline(inputs: Inputs, rules: list[Rule]) -> tuple[Floats, Floats, Bools]:
     for column, (name, (floor, cap)) in enumerate(DIMENSIONS.items()):
         out[:, column] = np.clip(dims[name], floor, cap)
     total = out[:, 0] + out[:, 1] + out[:, 2]
-    return total, out, disqualified
+    top, top_score = population.interests(inputs, group)
+    return total, out, disqualified, {"rfm": digits, "top": top, "top_score": top_score}
 
 
 def _sums(rule: Rule, who: IntArray, age: Floats, n: int) -> tuple[Floats, npt.NDArray[Any]]:

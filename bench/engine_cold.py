@@ -9,7 +9,8 @@ engine's `from_arrays`; the baseline's email domains), loading the rules (the
 engine) and the one call. Prints one JSON line: the seconds, by phase and in all,
 the process's peak resident memory (VmHWM) at that moment, and for the engine the
 time of the first `reasons` (it lays out the rules' hits by contact, once). Then,
-untimed, writes total, dimensions and disqualification to OUT.npz for the check,
+untimed, writes total, dimensions, disqualification, the RFM digits and the top
+interest with its score to OUT.npz for the check,
 and with --warm N times N more calls in the same process (the frames built).
 """
 
@@ -60,12 +61,17 @@ def engine_side(folder: Path, rules_file: str) -> tuple[Callable[[], Any], dict[
         load(folder, "a.at"),
         {name: load_field(folder, "a", name) for name in rules.activity_fields()},
     )
-    as_of = datetime.fromtimestamp(json.loads((folder / "meta.json").read_text())["now"], UTC)
+    moment = json.loads((folder / "meta.json").read_text())["now"]
+    as_of = datetime.fromtimestamp(moment, UTC)
     framed = time.perf_counter()
-    return (
-        lambda: scoring.score(rules, contacts, activities, as_of),
-        {"import": imported - STARTED, "frames": framed - imported},
-    )
+
+    def call() -> Any:
+        # the population's quantities first, as the sync computes them over its store
+        bounds = scoring.population_bounds(rules, activities, len(contacts), moment)
+        rollups = scoring.population_rollups(rules, contacts, activities, moment)
+        return scoring.score(rules, contacts, activities, as_of, rfm=bounds, accounts=rollups)
+
+    return call, {"import": imported - STARTED, "frames": framed - imported}
 
 
 def baseline_side(folder: Path, count: int) -> tuple[Callable[[], Any], dict[str, float]]:
@@ -108,11 +114,17 @@ def main(argv: list[str]) -> int:
         result.reasons(0)
         report["first_reasons"] = time.perf_counter() - began
         total, dims, disqualified = result.total, result.dimensions, result.disqualified
+        more = {}
+        if result.rfm is not None:
+            rfm = result.rfm
+            more["rfm"] = rfm.r.astype(np.int32) * 100 + rfm.f.astype(np.int32) * 10 + rfm.m
+        if result.interests is not None:
+            more["top"], more["top_score"] = result.interests.top, result.interests.top_score
     else:
-        total, dims, disqualified = result
-    np.savez(args.out, total=total, dimensions=dims, disqualified=disqualified)
+        total, dims, disqualified, more = result
+    np.savez(args.out, total=total, dimensions=dims, disqualified=disqualified, **more)
     if args.warm:
-        del result, total, dims, disqualified  # as a caller that let the last scores go
+        del result, total, dims, disqualified, more  # as a caller that let the scores go
         times = []
         for _ in range(args.warm):
             began = time.perf_counter()

@@ -173,7 +173,11 @@ def baseline(kind: str, contacts: str, activities: str, as_of: str) -> dict[str,
     activity_frame = scoring.ActivityFrame.from_arrays(rows[keep], types[keep], seconds[keep], kept)
     moment = datetime.fromisoformat(as_of)
     started = time.perf_counter()
-    scoring.score(rules, frame, activity_frame, moment)
+    # RFM's quintiles and the account roll-ups over the file's contacts, as `score` does
+    stamp = moment.timestamp()
+    bounds = scoring.population_bounds(rules, activity_frame, len(frame), stamp)
+    rollups = scoring.population_rollups(rules, frame, activity_frame, stamp)
+    scoring.score(rules, frame, activity_frame, moment, rfm=bounds, accounts=rollups)
     return {"read": read, "engine": time.perf_counter() - started}
 
 

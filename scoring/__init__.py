@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from scoring.interest_rules import INTEREST_SCORE, TOP_INTEREST, Interests, topic_column
     from scoring.interests import InterestScores
     from scoring.leakage import leaks
-    from scoring.loader import default_rules_text, load_rules, parse_rules
+    from scoring.loader import default_rules_text, demo_rules_text, load_rules, parse_rules
     from scoring.numbers import parse_number, unparsed_numbers
     from scoring.records import (
         ACTIVITY_TYPES,
@@ -101,7 +101,9 @@ _HOMES = {
         ),
         "scoring.frames",
     ),
-    **dict.fromkeys(("default_rules_text", "load_rules", "parse_rules"), "scoring.loader"),
+    **dict.fromkeys(
+        ("default_rules_text", "demo_rules_text", "load_rules", "parse_rules"), "scoring.loader"
+    ),
     **dict.fromkeys(("parse_number", "unparsed_numbers"), "scoring.numbers"),
     **dict.fromkeys(
         ("Bounds", "RfmBounds", "bounds_of", "measure", "population_bounds"), "scoring.rfm"
@@ -203,6 +205,7 @@ __all__ = [
     "calibrate_rules",
     "column_from_values",
     "default_rules_text",
+    "demo_rules_text",
     "due_in",
     "ensure_utc",
     "excluded",

@@ -17,6 +17,8 @@ account's other people: the account's sum less the contact's own (at least 0).
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.account_rules import Accounts
+from scoring.addresses import BULK
 from scoring.errors import InputError
 from scoring.frames import (
     ActivityFrame,
@@ -108,9 +111,24 @@ Rollups = AccountRollups | ContactRollups
 """One population's roll-ups for every contact, or each contact's own."""
 
 
+_KEYS: weakref.WeakKeyDictionary[ContactFrame, dict[tuple[str, ...], CategoricalColumn]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Each frame's account keys per key list, worked out once: a sync's roll-ups and its
+scoring of the same population read them both."""
+
+
 def account_keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
     """Each contact's account key (code -1: none of the key fields names one), worked out
-    once per distinct value of each key field, not per contact."""
+    once per distinct value of each key field, not per contact, and once per frame."""
+    known = _KEYS.setdefault(contacts, {})
+    found = known.get(tuple(spec.key))
+    if found is None:
+        found = known[tuple(spec.key)] = _keys(spec, contacts)
+    return found
+
+
+def _keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
     size = len(contacts)
     codes = np.full(size, -1, dtype=np.int64)
     texts: list[ObjectArray] = []
@@ -143,12 +161,32 @@ def _texts(column: Column) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
         codes = np.full(len(column.values), -1, dtype=np.int64)
         codes[present] = rows.reshape(-1)
         return np.array([format_number(float(v)) for v in numbers], dtype=object), codes
-    raw = column.categories.tolist()
-    # folded text (an address's domain) needs no case-folding, and carries no blanks
-    values = raw if column.folded else [str(c).strip().casefold() for c in raw]
-    distinct = factorize([v or None for v in values])  # blank text: no value
-    codes = np.append(distinct.codes, -1).astype(np.int64)
-    return distinct.categories, codes[np.where(column.codes >= 0, column.codes, -1)]
+    if column.folded:  # an address's domain: folded text, no blanks, one per address
+        categories, distinct = _distinct(column.categories)
+    else:
+        values = [str(c).strip().casefold() for c in column.categories.tolist()]
+        found = factorize([v or None for v in values])  # blank text: no value
+        categories, distinct = found.categories, found.codes
+    codes = np.append(distinct, -1).astype(np.int64)
+    return categories, codes[np.where(column.codes >= 0, column.codes, -1)]
+
+
+def _distinct(texts: ObjectArray) -> tuple[ObjectArray, npt.NDArray[np.int32]]:
+    """The distinct texts and each one's code among them; from `BULK` texts on (the
+    domains of a million addresses) by Arrow's dictionary encoding, without a Python step
+    per text."""
+    if len(texts) >= BULK:
+        import pyarrow as pa
+
+        try:
+            encoded = pa.array(texts, type=pa.string()).dictionary_encode()
+        except (pa.ArrowException, UnicodeEncodeError):
+            pass  # a lone surrogate: not UTF-8, found the slower way below
+        else:
+            categories = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object)
+            return categories, encoded.indices.to_numpy(zero_copy_only=False)
+    found = factorize(texts.tolist())
+    return found.categories, found.codes
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,9 +202,12 @@ def own_counts(spec: Accounts, size: int, group: Callable[[list[ActivityType]], 
     gives by type."""
 
     def counted(types: list[ActivityType], window: float | None) -> FloatArray:
-        found = group(types)
-        who = found.who if window is None else found.who[found.ages <= window * _DAY]
-        return np.bincount(who, minlength=size).astype(np.float64)
+        out = np.zeros(size)
+        for kind in types:  # type by type: whole counts need no rows laid end to end
+            found = group([kind])
+            who = found.who if window is None else found.who[found.ages <= window * _DAY]
+            out += np.bincount(who, minlength=size)
+        return out
 
     engagement = counted(spec.engagement.activity, spec.engagement.window_days)
     counts = np.zeros((size, len(spec.counts)), dtype=np.float64)
@@ -192,12 +233,9 @@ def rollups_of(spec: Accounts, keys: CategoricalColumn, own: Own) -> AccountRoll
     for index in range(own.counts.shape[1]):
         columns.append(np.bincount(rows, weights=own.counts[present, index], minlength=size))
     table = np.column_stack(columns) if size else np.zeros((0, len(columns)))
-    accounts = {
-        str(k): tuple(float(v) for v in row)
-        for k, row in zip(names, table, strict=True)
-        if row[0] > 0  # a key of the fields no contact holds (a value of another field)
-    }
-    return AccountRollups(tuple(spec.counts), accounts)
+    held = table[:, 0] > 0  # not a key of the fields no contact holds (another field's value)
+    values = map(tuple, table[held].tolist())  # Python floats, without a step per value
+    return AccountRollups(tuple(spec.counts), dict(zip(names[held].tolist(), values, strict=True)))
 
 
 def population_rollups(
@@ -237,7 +275,7 @@ def account_fields(
     if rollups.names != tuple(spec.counts):
         raise InputError("accounts: the roll-ups count other activities than the rules name")
     size, width = len(keys.codes), len(ROLLUP_HEAD) + len(spec.counts)
-    values = np.full((size, width), np.nan)
+    values = np.full((size, width), np.nan, order="F")  # a column per field, each contiguous
     if isinstance(rollups, ContactRollups):
         if rollups.values.shape != (size, width):
             raise InputError(f"accounts: {len(rollups.values)} roll-ups given for {size} contacts")
@@ -248,17 +286,19 @@ def account_fields(
         return _fields(
             spec, keys, own, values, fit, CategoricalColumn(placed, rollups.stage.categories)
         )
-    lone = np.column_stack(
-        [np.ones(size), (own.engagement > 0).astype(np.float64), own.engagement, own.engagement]
-        + [own.counts[:, i] for i in range(own.counts.shape[1])]
-    )
     present = np.flatnonzero(keys.codes >= 0)
     distinct, rows = keys.categories, keys.codes[present]
     missing = (np.nan,) * width
-    table = np.array([rollups.accounts.get(k, missing) for k in distinct.tolist()], np.float64)
+    found_of = map(rollups.accounts.get, distinct.tolist(), itertools.repeat(missing))
+    table = np.array(list(found_of), np.float64)
     found = table.reshape(len(distinct), width)[rows]  # once per account, not per contact
-    unknown = np.isnan(found[:, 0])
-    found[unknown] = lone[present[unknown]]
+    alone = present[np.isnan(found[:, 0])]  # new since the roll-ups: its account's only person
+    if len(alone):
+        engagement = own.engagement[alone]
+        found[np.isnan(found[:, 0])] = np.column_stack(
+            [np.ones(len(alone)), (engagement > 0).astype(np.float64), engagement, engagement]
+            + [own.counts[alone, i] for i in range(own.counts.shape[1])]
+        )
     values[present] = found
     # fit and stage are the account's own (none for an account the roll-ups lack)
     fit = _spread(

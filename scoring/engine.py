@@ -26,7 +26,7 @@ from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
 from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
-from scoring.filters import ClickChecks, click_checks, machine_clicks
+from scoring.filters import ClickChecks, usable_activities
 from scoring.frames import ActivityFrame, BoolArray, Column, ContactFrame, FloatArray
 from scoring.interests import interest_scores
 from scoring.measuring import (
@@ -139,21 +139,19 @@ class _Run:
         """The moment each of the contact rows `who` is scored as of."""
         return self.as_of if isinstance(self.as_of, float) else self.as_of[who]
 
-    @cached_property
+    @property
     def usable(self) -> BoolArray:
         """Activities that count: not after `as_of`, not made by a machine."""
-        acts = self.activities
-        usable = acts.occurred_at <= self.moments(acts.contact_rows)
-        if self.checks is not None:
-            bot = self.rules.filters.bot_clicks
-            usable &= ~machine_clicks(acts, usable, bot, self.checks)
-        return usable
+        return self._filtered[1]
 
-    @cached_property
+    @property
     def checks(self) -> ClickChecks | None:
         """The machine-click filter's checks the activities allow (None: turned off)."""
-        bot = self.rules.filters.bot_clicks
-        return click_checks(self.activities, bot) if bot.enabled and len(self.activities) else None
+        return self._filtered[0]
+
+    @cached_property
+    def _filtered(self) -> tuple[ClickChecks | None, BoolArray]:
+        return usable_activities(self.activities, self.as_of, self.rules.filters.bot_clicks)
 
     @cached_property
     def usable_types(self) -> npt.NDArray[np.int8]:

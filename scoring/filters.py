@@ -18,6 +18,7 @@ whatever moment it is scored as of.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +78,35 @@ def _of_types(acts: ActivityFrame, codes: list[int]) -> BoolArray:
     # one type (the default): a comparison, not np.isin's sort of ten million codes
     single = len(codes) == 1
     found: BoolArray = acts.type_codes == codes[0] if single else np.isin(acts.type_codes, codes)
+    return found
+
+
+_USABLE: weakref.WeakKeyDictionary[
+    ActivityFrame, dict[tuple[float, str], tuple[ClickChecks | None, BoolArray]]
+] = weakref.WeakKeyDictionary()
+"""Per activities frame, moment and filter settings: the checks and the activities that
+count. A population's account roll-ups and the scores of the same population (two engine
+runs over one frame, as a sync makes them) filter it once."""
+
+
+def usable_activities(
+    acts: ActivityFrame, as_of: float | FloatArray, config: BotClicks
+) -> tuple[ClickChecks | None, BoolArray]:
+    """The checks the filter makes (None: turned off) and the activities that count: not
+    after their contact's moment, not a machine's; kept per frame for one moment, and
+    never to be changed in place."""
+    key = (as_of, config.model_dump_json()) if isinstance(as_of, float) else None
+    known = _USABLE.setdefault(acts, {}) if key is not None else {}
+    found = known.get(key) if key is not None else None
+    if found is None:
+        moments = as_of if isinstance(as_of, float) else as_of[acts.contact_rows]
+        usable = acts.occurred_at <= moments
+        checks = click_checks(acts, config) if config.enabled and len(acts) else None
+        if checks is not None:
+            usable &= ~machine_clicks(acts, usable, config, checks)
+        found = (checks, usable)
+        if key is not None:
+            known[key] = found
     return found
 
 

@@ -41,6 +41,14 @@ def default_rules_text() -> str:
     return resources.files("scoring").joinpath("rulesets/default.yaml").read_text("utf-8")
 
 
+def demo_rules_text() -> str:
+    """The rule set `leadscore demo` scores with: the default one, then the blocks of
+    `rulesets/demo.yaml` (RFM, accounts, capacity) appended, so that its lines keep
+    their numbers."""
+    extra = resources.files("scoring").joinpath("rulesets/demo.yaml").read_text("utf-8")
+    return default_rules_text() + extra
+
+
 def load_rules(path: str | Path) -> RuleSet:
     """Read and validate a rule file; raises `RuleFileError` listing every problem."""
     name = str(path)

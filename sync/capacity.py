@@ -70,10 +70,15 @@ class HandoverQueue:
     """Seconds the longest-waiting person has waited."""
     now: tuple[int, ...] = ()
     """The persons this decision handed over."""
+    per_week: int | None = None
+    """The rule file's capacity, per `by` value (`by`) when it has one."""
+    by: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "period": self.period,
+            "per_week": self.per_week,
+            "by": self.by,
             "waiting": self.waiting,
             "handed_over": self.handed,
             "last_score": None if self.last_score is None else round(self.last_score, 2),
@@ -134,8 +139,9 @@ def hand_over(
     rules = batch.rules
     if rules.capacity is None or rules.stages is None or batch.stage_codes is None:
         return batch, None
+    per_week, by = rules.capacity.per_week, rules.capacity.by
     if not len(batch):
-        return batch, queue_of(store, at)
+        return batch, replace(queue_of(store, at), per_week=per_week, by=by)
     with store.writing(), store.engine.connect() as connection:
         transaction = connection.begin()
         try:
@@ -147,6 +153,7 @@ def hand_over(
             transaction.commit()
         else:
             transaction.rollback()
+    queue = replace(queue, per_week=per_week, by=by)
     return replace(batch, stage_codes=codes, waiting=places), queue
 
 
@@ -388,20 +395,16 @@ def queue_of(store: StateStore, at: float) -> HandoverQueue:
         return queue_state(connection, at)
 
 
-def ordinal(number: int) -> str:
-    """1st, 2nd, 3rd, 4th, 11th, 12th, 21st, ..."""
-    teen = 10 <= number % 100 <= 20
-    return f"{number}{'th' if teen else {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th')}"
-
-
 def handover_line(summary: Mapping[str, Any]) -> str | None:
     """A run summary's hand-over queue in one line (None: the run had no capacity)."""
     queue = summary.get("handover")
     if not isinstance(queue, Mapping):
         return None
     last, oldest = queue.get("last_score"), queue.get("oldest_wait_seconds")
+    per_week, by = queue.get("per_week"), queue.get("by")
+    places = "" if per_week is None else f" of {per_week}" + (f" per {by}" if by else "")
     parts = [
-        f"hand-over {queue.get('period')}: {queue.get('handed_over', 0)} handed over",
+        f"hand-over {queue.get('period')}: {queue.get('handed_over', 0)}{places} handed over",
         f"{queue.get('waiting', 0)} waiting",
         "" if last is None else f"last handed over at score {whole_points(float(last))}",
         "" if oldest is None else f"oldest waiting {waited(float(oldest))}",

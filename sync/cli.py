@@ -416,18 +416,18 @@ def demo(
     people: Annotated[int, typer.Option(help="People in the synthetic world.")] = 5000,
     seed: Annotated[int, typer.Option(help="Seed of the world and of the new activity.")] = 7,
     rules: Annotated[
-        Path | None, typer.Option("--rules", "-r", help="Rule file (default: the bundled one).")
+        Path | None, typer.Option("--rules", "-r", help="Rule file (default: the demo's).")
     ] = None,
     report: Annotated[
         Path, typer.Option(help="Where the HTML report of the demo's store is written.")
     ] = Path("leadscore-demo-report.html"),
 ) -> None:
     """Sync the local HubSpot, Salesforce and Mailchimp sandboxes: setup, full, incremental;
-    then write the HTML report."""
+    then write the HTML report. The demo's rules: the bundled ones, RFM, accounts, capacity."""
     from connectors.errors import ApiError
-    from sync.demo import run_demo
+    from sync.demo import demo_rules, run_demo
 
-    ruleset = rules_from(rules) if rules else bundled_rules()
+    ruleset = rules_from(rules) if rules else demo_rules()
     try:
         with progress_bars() as progress:
             run_demo(out, ruleset, people=people, seed=seed, progress=progress, report_to=report)

@@ -26,12 +26,19 @@ from rich.console import Console
 from connectors.protocol import SetupReport
 from connectors.registry import system
 from sandbox import VENDORS, Sandbox
-from scoring import ActivityType, RuleSet
+from scoring import ActivityType, RuleSet, demo_rules_text, parse_rules
 from sync.app import Leadscore
-from sync.demo_shared import Shared, in_words, shared_scores, signal_sources
+from sync.demo_shared import (
+    Shared,
+    account_engagement,
+    in_words,
+    shared_scores,
+    signal_sources,
+)
 from sync.errors import SyncError
 from sync.pipeline import Progress
-from sync.report import print_ranking, print_summary
+from sync.ranking import print_ranking
+from sync.report import print_summary
 from sync.settings import Settings, isolated_settings
 from sync.summary import SyncOptions, SyncSummary
 
@@ -100,7 +107,8 @@ def run_demo(
                 batch, _ = app.job.score()
                 shown = [int(r) for r in batch.ranking()[:top]]  # leads rank before customers
                 sources = signal_sources(app, batch, shown)
-                print_ranking(console, batch, box.now(), top, shared.holders(), sources)
+                accounts = account_engagement(app, batch, shown)
+                print_ranking(console, batch, box.now(), top, shared.holders(), sources, accounts)
                 hubspot_map = app.job.stage_maps.get("hubspot")
                 if hubspot_map is not None:
                     order = {v: i for i, v in enumerate(hubspot_map.order)}
@@ -191,11 +199,15 @@ def setup_line(system: str, report: SetupReport) -> str:
     """What setup made in one system, short enough for a line or two."""
     grants = [c for c in report.created if c.endswith("(field permission)")]
     made = [c for c in report.created if c not in grants]
+    objects = Counter(  # company-record fields come as "account Account.Field"
+        name.partition(".")[0].removeprefix("account ") for name in made if "." in name
+    )
     if len(made) <= 10:
         what = f"{len(made)} ({', '.join(made) or 'none'})"
-    else:
-        objects = Counter(name.partition(".")[0] for name in made)
+    elif objects:  # fields named `Object.Field`: how many on each object
         what = f"{len(made)} fields ({', '.join(f'{n} on {o}' for o, n in objects.items())})"
+    else:
+        what = f"{len(made)} ({', '.join(made[:3])} and {len(made) - 3} more)"
     line = f"setup {VENDORS[system]}: created {what}"
     if grants:
         line += f", granted {len(grants)} field permissions"
@@ -234,6 +246,12 @@ def sandbox_settings(
         if setting is not None and name in sections:
             sections[name][setting] = dict(mapping)
     return isolated_settings(state_url=state_url, **sections)
+
+
+def demo_rules() -> RuleSet:
+    """The rules the demo scores with: the bundled ones with RFM, accounts and a sales
+    capacity appended (`scoring/rulesets/demo.yaml`)."""
+    return parse_rules(demo_rules_text(), "default.yaml + demo.yaml")
 
 
 def demo_stages(rules: RuleSet) -> dict[str, dict[str, str]]:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from sandbox import VENDORS, Sandbox
-from scoring import ScoreBatch, normalize_email
+from scoring import ScoreBatch, account_keys, normalize_email
+from sync.accounts import rollups_for
+from sync.ranking import Engaged
 from sync.schema import activities
 
 if TYPE_CHECKING:
@@ -136,6 +138,33 @@ def signal_sources(
         return "/".join(VENDORS[s] for s in VENDORS if s in systems)
 
     return sources
+
+
+def account_engagement(
+    app: Leadscore, batch: ScoreBatch, rows: Sequence[int]
+) -> dict[int, Engaged]:
+    """Per row of `rows`, its account's engaged people and people, from the roll-ups the
+    sync kept (as the engine read them); rows without an account are left out."""
+    rules = batch.rules
+    if rules.accounts is None or not rows:
+        return {}
+    rollups = rollups_for(app.store, rules, app.job.clock().timestamp())
+    if rollups is None:
+        return {}
+    ids = [int(batch.contact_ids[row]) for row in rows]
+    frame, _ = app.store.load_people(ids).frames(rules.contact_fields(), [])
+    keys = account_keys(rules.accounts, frame)
+    key_of = {
+        str(person): str(keys.categories[code])
+        for person, code in zip(frame.ids.tolist(), keys.codes.tolist(), strict=True)
+        if code >= 0
+    }
+    found = {}
+    for row in rows:
+        rolled = rollups.accounts.get(key_of.get(str(batch.contact_ids[row]), ""))
+        if rolled is not None:
+            found[row] = (int(rolled[1]), int(rolled[0]))
+    return found
 
 
 def held_score(box: Sandbox, system: str, record: str, name: str) -> str | None:

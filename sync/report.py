@@ -1,158 +1,28 @@
-"""What a person sees of a batch of scores: the ranked table and the stage funnel."""
+"""What a person sees of a run and of a person: a sync's summary, a dry run's plan, the
+status of runs, one person's explanation and what was written (the ranked table is
+`sync.ranking`'s)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scoring import TYPE_CODES, Reason, ScoreBatch, format_reasons, whole_points
-from sync.fields import REASONS_SHOWN, sent
+from scoring import TYPE_CODES, ScoreBatch, whole_points
+from sync.fields import sent
+from sync.ranking import WIDE, ordinal, top_interest
 
 if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
     from sync.people import ActivityColumns
     from sync.store import StateStore
     from sync.summary import SyncSummary
     from sync.trigger import Rescored
-
-
-def result_columns(batch: ScoreBatch) -> list[str]:
-    """The columns of a scored-contacts file, in order."""
-    columns = ["id", "email", "score", *batch.dimension_names, "grade", "stage", "disqualified"]
-    columns.append("lead")
-    if batch.bant_names:
-        columns.append("bant")
-    if batch.rfm is not None:
-        columns += ["rfm", "rfm_score", "rfm_segment"]
-    interests = batch.rules.interests
-    return [*columns, *(interests.columns() if interests is not None else []), "reasons"]
-
-
-WIDE = 120
-"""Console width from which the ranking shows one column per dimension and reasons on one line."""
-
-
-def print_ranking(
-    console: Console,
-    batch: ScoreBatch,
-    as_of: datetime,
-    top: int,
-    holders: Mapping[str, str] | None = None,
-    sources: Callable[[int, str], str] | None = None,
-) -> None:
-    """The best leads first (whole points and the top reasons, as the CRMs show them),
-    then the stage funnel; customers are kept apart from the leads. `holders` names, per
-    person id, the systems that hold them (shown above the reasons, or in a column);
-    `sources`, given a row and a rule id, the systems its signals came from (shown before
-    the reason's label; "" shows nothing).
-
-    Below `WIDE` columns (80 on most terminals, and when piped) the dimensions share
-    one column and each reason takes its own line, so that no word is cut."""
-    leads = batch.leads
-    ranking = [row for row in batch.ranking() if leads[row]]
-    shown = ranking if top <= 0 else ranking[:top]
-    apart = len(batch) - len(ranking)
-    kept = f" ({apart:,} customers kept apart)" if apart else ""
-    wide = console.width >= WIDE
-    has_grades = batch.grade_codes is not None
-    has_stages = batch.stage_codes is not None
-    table = Table(
-        title=f"Top {len(shown)} of {len(ranking):,} leads{kept}, scored as of "
-        f"{as_of:%Y-%m-%d %H:%M} UTC",
-        title_justify="left",
-        box=box.HEAVY_HEAD if wide else box.SIMPLE_HEAD,
-        show_lines=not wide,
-    )
-    table.add_column("#", justify="right")
-    table.add_column("contact", no_wrap=True, overflow="ellipsis", max_width=None if wide else 22)
-    if wide and holders:
-        table.add_column("in")
-    table.add_column("score", justify="right")
-    if wide:
-        for name in batch.dimension_names:
-            table.add_column(name, justify="right")
-        if has_grades:
-            table.add_column("grade", justify="center")
-    if has_stages:
-        table.add_column("stage", min_width=None if wide else 11, max_width=None if wide else 12)
-    if batch.rfm is not None:
-        table.add_column("rfm", no_wrap=wide, max_width=None if wide else 9)
-    table.add_column("why", ratio=1, min_width=20)
-    for rank, row in enumerate(shown, start=1):
-        index = int(row)
-        who = batch.emails.value(index) or str(batch.contact_ids[index])
-        # whole points, as written to the CRMs, so that the reasons beside them add up
-        total = str(whole_points(float(batch.total[index])))
-        grade = batch.grade(index) or "" if has_grades else ""
-        where = (holders or {}).get(str(batch.contact_ids[index]), "")
-        cells = [str(rank), escape(who)]
-        if wide and holders:
-            cells.append(escape(where))
-        cells.append(total if wide else f"{total} {grade}".strip())
-        if wide:
-            cells += [str(points) for points in batch.whole_dimensions(index)]
-            if has_grades:
-                cells.append(grade)
-        if has_stages:
-            cells.append(escape(batch.stage(index) or ""))
-        if batch.rfm is not None:  # the digits and, beside or under them, the segment
-            named, code = batch.rfm.segment(index), batch.rfm.code(index) or ""
-            cells.append(escape((" " if wide else "\n").join([code, named]) if named else code))
-        explained = batch.explained(index)
-        if sources is not None:
-            explained = [(with_source(r, sources(index, r.rule_id)), p) for r, p in explained]
-        text = format_reasons(
-            explained, disqualified=bool(batch.disqualified[index]), shown=REASONS_SHOWN
-        )
-        why = escape(text)
-        if not wide:
-            why = why.replace(" · ", "\n")
-            if where:  # the systems first, whole: the narrow contact column would cut them
-                why = f"[dim]in {escape(where)}[/dim]\n{why}"
-        if batch.disqualified[index]:
-            why = why.replace("DISQUALIFIED", "[red]DISQUALIFIED[/red]", 1)
-        interest = top_interest(batch, index)
-        if interest:
-            why += f"{' · ' if wide else chr(10)}[cyan]{escape(interest)}[/cyan]"
-        cells.append(why)
-        table.add_row(*cells)
-    console.print(table)
-    if not wide:
-        graded = " and its grade" if has_grades else ""
-        console.print(
-            f"score{graded}; {', '.join(batch.dimension_names)} per contact: "
-            "`leadscore explain`, `--out FILE`, or a terminal of 120 columns",
-            highlight=False,
-        )
-    if has_stages and batch.rules.stages is not None:
-        counts = Counter(batch.stage(i) for i in range(len(batch)))
-        funnel = " → ".join(f"{s.name} {counts.get(s.name, 0)}" for s in batch.rules.stages.ladder)
-        console.print(f"stages: {funnel}", highlight=False)
-    if batch.rfm is not None and batch.rules.rfm is not None and batch.rules.rfm.segments:
-        groups = Counter(batch.rfm.segment(i) for i in range(len(batch)))
-        named = ", ".join(f"{s.name} {groups.get(s.name, 0)}" for s in batch.rules.rfm.segments)
-        console.print(f"RFM segments: {named}", highlight=False)
-    if batch.interests is not None:
-        tops = Counter(batch.interests.top.tolist())
-        listed = [f"{t.text} {tops[i]:,}" for i, t in enumerate(batch.interests.interests.topics)]
-        none = f"none {tops[-1]:,}"
-        console.print(f"top interests: {' · '.join([*listed, none])}", highlight=False)
-    disqualified = int(batch.disqualified.sum())
-    if disqualified:
-        console.print(f"disqualified: {disqualified}", highlight=False)
-
-
-def with_source(reason: Reason, source: str) -> Reason:
-    """The reason with where its signals came from before its label (none: as it is)."""
-    return replace(reason, label=f"{source} {reason.label}") if source else reason
 
 
 def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] = ()) -> None:
@@ -396,8 +266,6 @@ def _epoch_moment(item: object) -> datetime | None:
 
 def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
     """One person's score, dimensions, grade, stage and every rule that fired."""
-    from sync.capacity import ordinal  # the store's: `leadscore score` never loads it
-
     who = batch.emails.value(row) or str(batch.contact_ids[row])
     dims = ", ".join(
         f"{name} {points}"
@@ -434,14 +302,6 @@ def print_explanation(console: Console, batch: ScoreBatch, row: int) -> None:
             f"{escape(' · '.join(topics)) if topics else 'none'}",
             highlight=False,
         )
-
-
-def top_interest(batch: ScoreBatch, row: int) -> str:
-    """`top interest: analytics (15)`, or "" without one (or without interests)."""
-    topic = batch.interests.topic(row) if batch.interests is not None else None
-    if topic is None or batch.interests is None:
-        return ""
-    return f"top interest: {topic.text} ({whole_points(float(batch.interests.top_score[row]))})"
 
 
 def print_written(console: Console, store: StateStore, person: int) -> None:

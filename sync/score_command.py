@@ -35,7 +35,7 @@ from scoring import (
 )
 from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED
-from sync.report import print_ranking, result_columns
+from sync.ranking import print_ranking, result_columns
 
 
 def as_of_moment(as_of: str | None) -> datetime:

@@ -85,14 +85,14 @@ def test_the_engine_bench_runs_small_both_sides_cold_and_their_totals_agree(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     try:
-        code = engine_bench().main(["--size", "400", "--runs", "1", "--rules", "36,100"])
+        code = engine_bench().main(["--size", "400", "--runs", "1", "--rules", "40,100"])
     finally:
         del sys.modules["engine_bench"]
     out = capsys.readouterr().out
 
     assert code == 0, out
     assert "same rows as the engine's filter" in out
-    assert "400 / 0.0M            36" in out and "400 / 0.0M           100" in out
+    assert "400 / 0.0M            40" in out and "400 / 0.0M           100" in out
     assert "agree on every line" in out
 
 
@@ -114,14 +114,14 @@ def test_the_engine_bench_fails_when_the_engine_and_the_baseline_disagree(
     )
     try:
         code = engine_bench().main(
-            ["--size", "400", "--runs", "1", "--rules", "36", "--rule-file", str(changed)]
+            ["--size", "400", "--runs", "1", "--rules", "40", "--rule-file", str(changed)]
         )
     finally:
         del sys.modules["engine_bench"]
     out = capsys.readouterr().out
 
     assert code == 1, out
-    assert "check      FAILED at 400 / 0.0M, 36 rules: engine and baseline disagree on" in out
+    assert "check      FAILED at 400 / 0.0M, 40 rules: engine and baseline disagree on" in out
 
 
 def test_the_files_bench_runs_small(capsys: pytest.CaptureFixture[str]) -> None:

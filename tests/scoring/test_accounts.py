@@ -230,3 +230,29 @@ def test_the_accounts_blocks_of_the_rule_reference_validate() -> None:
         ruleset = rules(head + needed + block)
         assert ruleset.accounts is not None
         assert ruleset.accounts.key == ["account_id", "email_domain"]
+
+
+def test_the_domains_of_many_addresses_name_the_same_accounts_as_few_do() -> None:
+    """From `BULK` addresses on, the distinct domains are found by Arrow; the accounts are
+    those a contact at a time would give (a free-mail domain none), and a frame's keys are
+    worked out once."""
+    import numpy as np
+
+    from scoring import account_keys
+    from scoring.addresses import BULK
+    from scoring.frames import free_email_domains
+
+    spec = ACCOUNTS.accounts
+    assert spec is not None
+    size = BULK + 500
+    domains = [f"firm{i % 700}.example" for i in range(size - 300)] + ["gmail.com"] * 300
+    emails = np.array([f"p{i}@{d}" for i, d in enumerate(domains)], dtype=object)
+    ids = np.array([str(i) for i in range(size)], dtype=object)
+    frame = ContactFrame.from_arrays(ids, (np.arange(size, dtype=np.int32), emails), {})
+    column = frame.column("email_domain")
+    assert column is not None and getattr(column, "folded", False)  # the Arrow path
+    keys = account_keys(spec, frame)
+    assert account_keys(spec, frame) is keys  # once per frame
+    free = free_email_domains()
+    expected = [None if d in free else f"email_domain:{d}" for d in domains]
+    assert [keys.value(row) for row in range(size)] == expected

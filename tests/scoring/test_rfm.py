@@ -233,7 +233,8 @@ def test_purchases_are_read_however_old() -> None:
 def test_explain_and_ranking_show_the_digits_and_what_they_stand_on() -> None:
     from rich.console import Console
 
-    from sync.report import print_explanation, print_ranking, result_columns
+    from sync.ranking import print_ranking, result_columns
+    from sync.report import print_explanation
 
     people = [[(3.0, 900.0)] * 5, *([(200.0 + i, 40.0)] for i in range(4)), []]
     frame, acts = _frames(people)
@@ -258,7 +259,9 @@ def test_explain_and_ranking_show_the_digits_and_what_they_stand_on() -> None:
     print_ranking(console, batch, NOW, 10)
     text = console.export_text()
     assert f"{code} champions" in text
-    assert "RFM segments: champions 1, at risk 0" in text  # the others bought once: F1
+    assert (
+        "RFM segments of the 5 who bought: champions 1, at risk 0" in text
+    )  # the others bought once: F1
     assert result_columns(batch)[-4:] == ["rfm", "rfm_score", "rfm_segment", "reasons"]
 
 

@@ -19,11 +19,11 @@ from sync.capacity import (
     HandoverQueue,
     hand_over,
     handover_line,
-    ordinal,
     period_of,
     queue_of,
 )
 from sync.handover_schema import forget_handovers, handover_counts, handover_waiting, handovers
+from sync.ranking import ordinal
 from sync.store import StateStore
 
 MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)  # ISO week 2026-W49

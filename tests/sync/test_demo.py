@@ -10,8 +10,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from scoring import RuleSet, parse_rules
-from scoring.loader import default_rules_text
+from scoring import RuleSet, demo_rules_text, parse_rules
 from sync.cli import app
 from sync.demo import DemoResult, run_demo
 from tests.helpers import unwrapped
@@ -19,7 +18,7 @@ from tests.helpers import unwrapped
 
 @pytest.fixture(scope="module")
 def rules() -> RuleSet:
-    return parse_rules(default_rules_text(), "default.yaml")
+    return parse_rules(demo_rules_text(), "demo.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +117,46 @@ def test_the_first_screen_fits_80_columns_and_names_both_sandboxes(
     first = unwrapped("\n".join(lines[:40]))
     assert "HubSpot sandbox at http://127.0.0.1:" in first
     assert "Salesforce sandbox at http://127.0.0.1:" in first
-    assert "setup Salesforce: created 22 fields (11 on Lead, 11 on Contact), granted 22" in first
+    assert "setup Salesforce: created 25 fields (11 on Lead, 11 on Contact, 3 on Account), granted 25" in first
     assert "Mailchimp sandbox at http://127.0.0.1:" in first
     said = "people in more than one: same score in HubSpot, Salesforce and Mailchimp"
     assert said in " ".join("\n".join(lines[:40]).split())
+
+
+def test_the_demo_shows_rfm_accounts_interests_and_the_hand_over_queue(
+    demo: tuple[DemoResult, str], rules: RuleSet
+) -> None:
+    """The demo's rules are the default ones with RFM, accounts and a capacity; its first
+    sync's summary says how the hand-over went, and its ranking shows each lead's
+    account and top interest under the address, with the RFM segments of the buyers."""
+    result, text = demo
+    said = unwrapped(text)
+    assert rules.rfm is not None and rules.accounts is not None and rules.capacity is not None
+    handover = result.full.handover
+    assert handover is not None and 0 < handover.handed <= rules.capacity.per_week
+    assert handover.per_week == rules.capacity.per_week
+    assert re.search(
+        rf"hand-over \d{{4}}-W\d\d: {handover.handed} of {handover.per_week} handed over, "
+        rf"{handover.waiting} waiting",
+        said,
+    ), said
+    ranking = text.partition("Top 5 of")[2].partition("stages:")[0]
+    engaged = re.findall(r"account: (\d+)/(\d+) engaged", ranking)
+    assert engaged and all(0 <= int(e) <= int(p) for e, p in engaged), ranking
+    segments = ", ".join(f"{s.name} \\d+" for s in rules.rfm.segments)
+    assert re.search(rf"RFM segments of the [\d,]+ who bought: {segments}", said), said
+    assert re.search(r"best RFM: \S+@\S+ [1-5]{3} \w", said), said
+    assert "top interests: lead scoring" in said
+
+
+def test_the_default_rules_stay_without_the_demos_blocks() -> None:
+    """Backtests and calibration refuse roll-ups and quintiles: the default rule file
+    (`leadscore init`'s) leaves them to the demo's additions."""
+    from scoring import default_rules_text
+
+    default = parse_rules(default_rules_text(), "default.yaml")
+    assert default.rfm is None and default.accounts is None and default.capacity is None
+    assert demo_rules_text().startswith(default_rules_text())
 
 
 def test_a_report_path_that_cannot_be_written_is_one_line_not_a_traceback(
@@ -136,3 +171,19 @@ def test_a_report_path_that_cannot_be_written_is_one_line_not_a_traceback(
     said = unwrapped(result.stderr)
     assert f"cannot write the report to {nowhere}" in said and "No such file" in said
     assert "Traceback" not in result.output and not nowhere.exists()
+
+
+def test_setup_lines_count_fields_per_object_or_name_the_first_few() -> None:
+    from connectors.protocol import SetupReport
+    from sync.demo import setup_line
+
+    hubspot = SetupReport(created=["group leadscore", *(f"leadscore_f{i}" for i in range(11))])
+    assert setup_line("hubspot", hubspot) == (
+        "setup HubSpot: created 12 (group leadscore, leadscore_f0, leadscore_f1 and 9 more), "
+        "updated 0, 0 already there"
+    )
+    fields = [f"{o}.F{i}__c" for o in ("Lead", "Contact") for i in range(6)]
+    salesforce = SetupReport(created=[*fields, "Lead.F0__c (field permission)"])
+    assert setup_line("salesforce", salesforce).startswith(
+        "setup Salesforce: created 12 fields (6 on Lead, 6 on Contact), granted 1 field"
+    )

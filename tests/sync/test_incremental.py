@@ -220,11 +220,11 @@ def test_the_click_filter_keeps_to_its_work_on_a_crms_times_and_campaigns(
 def test_a_click_filter_that_stood_down_is_said_once_in_the_runs_warnings(
     box: Sandbox, rules: RuleSet, store: StateStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import scoring.engine
+    import scoring.filters
     from scoring.filters import DATES_ONLY, ClickChecks
 
     monkeypatch.setattr(
-        scoring.engine, "click_checks", lambda *_: ClickChecks(False, False, (DATES_ONLY,))
+        scoring.filters, "click_checks", lambda *_: ClickChecks(False, False, (DATES_ONLY,))
     )
     start = box.now() + timedelta(hours=1)
     summary = make_sync(box, rules, store, at=start).run(SyncOptions(full=True, dry_run=True))

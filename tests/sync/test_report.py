@@ -15,7 +15,8 @@ from connectors.files import read_activities, read_contacts
 from scoring import Activity, ActivityType, Contact, load_rules, parse_rules, score_records
 from sync.demo import run_demo
 from sync.fields import REASONS_SHOWN
-from sync.report import cursor_text, print_explanation, print_ranking, result_columns
+from sync.ranking import print_ranking, result_columns
+from sync.report import cursor_text, print_explanation
 
 ROOT = Path(__file__).parents[2]
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
@@ -137,3 +138,21 @@ def test_explain_and_the_ranking_show_the_top_interest_and_each_topic() -> None:
         "interest_pricing",
         "reasons",
     ]
+
+
+def test_at_80_columns_a_leads_account_and_queue_place_read_under_it() -> None:
+    """What a lead is besides its score goes under its address, whole; a lead held below
+    the hand-over stage says its place in the queue under its stage."""
+    from dataclasses import replace
+
+    rules = load_rules(ROOT / "scoring" / "rulesets" / "default.yaml")
+    people = read_contacts(ROOT / "examples" / "data" / "contacts.csv")
+    read = read_activities(ROOT / "examples" / "data" / "activities.csv", people)
+    batch = score_records(rules, people, read.activities, AS_OF)
+    first, second = (int(r) for r in batch.ranking()[:2])
+    batch = replace(batch, waiting={second: 3})
+    buffer = io.StringIO()
+    print_ranking(Console(file=buffer, width=80), batch, AS_OF, 2, accounts={first: (12, 40)})
+    text = buffer.getvalue()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "account: 12/40 engaged" in text and "3rd in queue" in text
