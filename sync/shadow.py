@@ -7,10 +7,9 @@
 
 The shadow batch is scored from the same people, activities, moment and stage floors as
 the live one; nothing of it reaches a system, a cursor, a due moment or the history. A
-new rule set is so proven on the people it would score before it goes live. Writing the
-shadow score to fields of its own is not built: the store keeps one set of written
-values per record, which decides what a run writes next, and a second set would need
-its own diff, its own fields at setup and its own due moments.
+new rule set is so proven on the people it would score before it goes live. Asked
+(`--shadow-write`, `SyncOptions.shadow_fields`), the shadow score, stage and grade are
+written to fields of their own, with a diff of their own (`sync.shadow_write`).
 """
 
 from __future__ import annotations
@@ -92,6 +91,11 @@ class ShadowComparison:
     notes: list[str] = field(default_factory=list)
     """What the shadow rules read that the live run did not pull."""
     seconds: float = 0.0
+    written: dict[str, dict[str, int]] | None = None
+    """Per system, the shadow fields' writes planned, written and failed
+    (`sync.shadow_write`); None when they are not written."""
+    batch: ScoreBatch | None = field(default=None, repr=False, compare=False)
+    """The shadow batch, kept until the shadow fields are written, then let go."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +109,7 @@ class ShadowComparison:
             "movers": [m.as_dict() for m in self.movers],
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
+            **({} if self.written is None else {"written": self.written}),
         }
 
 
@@ -265,7 +270,7 @@ def score_shadow(
     batch, _ = score_people(job, people, as_of, written, rules=scored)
     found = compare(live, batch, name=name, top=top, everyone=everyone)
     notes = [*unread_by_live(job.rules, shadow), *batch.notes]
-    return replace(found, notes=notes, seconds=time.perf_counter() - began)
+    return replace(found, notes=notes, seconds=time.perf_counter() - began, batch=batch)
 
 
 def clip(text: str, width: int) -> str:
@@ -297,6 +302,11 @@ def shadow_lines(found: ShadowComparison, top_stage_moves: int = 4) -> list[str]
         lines.append(clip(f"  {who:<34} {ranks:<22} score {mover.live} -> {mover.shadow}", WIDTH))
         lines.append(clip(f"      live:   {mover.live_reason}", WIDTH))
         lines.append(clip(f"      shadow: {mover.shadow_reason}", WIDTH))
+    for system, done in (found.written or {}).items():
+        lines.append(
+            f"  {system} shadow fields: {done['planned']:,} planned, {done['written']:,} "
+            f"written, {done['failed']:,} failed"
+        )
     for note in found.notes:
         lines += textwrap.wrap(note, WIDTH, initial_indent="  note: ", subsequent_indent="    ")
     return lines
