@@ -60,6 +60,8 @@ class Explanation:
     batch: ScoreBatch
     people: People
     person: int
+    at: datetime | None = None
+    """The moment scored as of."""
 
     @property
     def records(self) -> list[tuple[str, str]]:
@@ -319,10 +321,11 @@ class Leadscore:
         person = self.store.person_of(who)
         if person is None:
             raise NotInStore(f"{who!r} is not in the state store; run `leadscore sync` first")
-        batch, people = self.job.score([person])
+        at = self.job.clock()
+        batch, people = self.job.score([person], as_of=at)
         if not len(batch):
             raise NotInStore(f"{who!r} is excluded from scoring by the rules (`exclude`)")
-        return Explanation(batch, people, person)
+        return Explanation(batch, people, person, at)
 
     def close(self) -> None:
         self.store.close()
