@@ -80,9 +80,8 @@ def shadow_maps(
     out = {}
     for capabilities in systems:
         found = shadow_fields(rules, capabilities, prefix)
-        taken = {n.lower() for n in live[capabilities.system].names.values()} if (
-            capabilities.system in live
-        ) else set()  # fmt: skip
+        own = live.get(capabilities.system)
+        taken = {n.lower() for n in own.names.values()} if own is not None else set()
         same = [s.name for s in found.specs if s.name.lower() in taken]
         if same:
             raise FieldNameError(f"shadow field {same[0]!r} is a live field's name")

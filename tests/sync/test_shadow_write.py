@@ -268,6 +268,9 @@ def test_salesforce_and_mailchimp_records_get_their_shadow_fields(
             for system in systems:
                 counts = summary.shadow.written[system]
                 assert counts["written"] == counts["planned"] > 0 and counts["failed"] == 0
+                # the live fields are written as ever beside them
+                live_counts = summary.systems[system]
+                assert live_counts.written == live_counts.planned > 0 and not live_counts.failed
             store = application.store
             sf_kept = store.written_values(shadow_system("salesforce"))
             record, values = next(iter(sf_kept.items()))
