@@ -288,6 +288,10 @@ class Leadscore:
             )
             for c in self.connectors
         }
+        for c in self.connectors:  # and the shadow fields a `--shadow-write` run needs
+            if options.shadow_fields is not None and c.system in options.shadow_fields:
+                found = c.setup(options.shadow_fields[c.system].specs, dry_run=True)
+                setup[c.system] = joined_reports(setup[c.system], found)
         job = self.job
         with scratch_store(self.store, job.clock()) as (scratch, exact):
             trial = Sync(

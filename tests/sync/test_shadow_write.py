@@ -313,3 +313,22 @@ def test_forget_clear_crm_empties_the_shadow_fields_too_and_erases_their_written
             for name in maps[system].names.values():
                 assert held_value(world, system, record, name) in (None, ""), (system, name)
             assert record not in store.written_values(shadow_system(system))
+
+
+def test_a_dry_run_names_the_shadow_fields_setup_would_create_and_writes_nothing(
+    shadow: Path, tmp_path: Path
+) -> None:
+    live_rules, shadow_rules = load_rules(RULES), load_rules(shadow)
+    with Sandbox(people=40, seed=3) as world:
+        store = StateStore(f"sqlite:///{tmp_path / 'dry.db'}")
+        application = Leadscore(sandbox_settings(world), make_sync(world, live_rules, store, AT))
+        maps = application.shadow_fields(shadow_rules)
+        options = SyncOptions(dry_run=True, shadow=shadow_rules, shadow_fields=maps)
+        found = application.sync(options)
+        assert "leadscore_shadow_score" in found.setup["hubspot"].created
+        assert found.shadow is not None and found.shadow.written is not None
+        counts = found.shadow.written["hubspot"]
+        assert counts["planned"] > 0 and counts["written"] == 0
+        assert "leadscore_shadow_score" not in world.hubspot.contacts.defs
+        assert store.written_values(shadow_system("hubspot")) == {}
+        store.close()
