@@ -40,6 +40,7 @@ from sync.preview import scratch_store, unread_attributes
 from sync.retention import Retention
 from sync.rulefile import read_rules
 from sync.settings import Settings
+from sync.shadow_write import shadow_maps, shadow_system
 from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary
@@ -59,6 +60,8 @@ class Explanation:
     batch: ScoreBatch
     people: People
     person: int
+    at: datetime | None = None
+    """The moment scored as of."""
 
     @property
     def records(self) -> list[tuple[str, str]]:
@@ -192,8 +195,11 @@ class Leadscore:
             if c.capabilities.lifecycle_note and c.system in self.job.stage_maps
         ]
 
-    def setup(self, *, dry_run: bool = False) -> dict[str, SetupReport]:
-        """Create the missing fields in every system; writes they refused may now land.
+    def setup(
+        self, *, dry_run: bool = False, shadow: Mapping[str, FieldMap] | None = None
+    ) -> dict[str, SetupReport]:
+        """Create the missing fields in every system (and the shadow rules' fields of
+        `shadow`, `shadow_fields`); writes they refused may now land.
 
         A configured stage mapping is checked first: setting up for writes that could
         never be made is a mistake better reported before anything is created."""
@@ -202,39 +208,62 @@ class Leadscore:
         for connector in self.connectors:
             fields = self.fields(connector.system)
             report = connector.setup(fields.specs, dry_run=dry_run)
-            reports[connector.system] = with_accounts(connector, fields, report, dry_run)
+            report = with_accounts(connector, fields, report, dry_run)
+            if shadow is not None and connector.system in shadow:
+                found = connector.setup(shadow[connector.system].specs, dry_run=dry_run)
+                report = joined_reports(report, found)
+            reports[connector.system] = report
             if not dry_run:
-                self.store.clear_refused(connector.system)
-                self.store.clear_refused(accounts_system(connector.system))
+                for system in (connector.system, accounts_system(connector.system),
+                               shadow_system(connector.system)):  # fmt: skip
+                    self.store.clear_refused(system)
         return reports
+
+    def shadow_fields(self, shadow: RuleSet) -> dict[str, FieldMap]:
+        """Per registered system, the fields `shadow`'s score, grade and stage are written to
+        (`sync.shadow_write`), named from `LEADSCORE_SHADOW_FIELD_PREFIX`; a name a system
+        refuses, or a live field's, is a `ConfigError`."""
+        systems = [entry.capabilities for entry in SYSTEMS]
+        try:
+            return shadow_maps(shadow, self.job.fields, systems, self.settings.shadow_field_prefix)
+        except FieldNameError as exc:
+            raise ConfigError(
+                f"{exc}: choose another LEADSCORE_SHADOW_FIELD_PREFIX (one holding 'shadow')"
+            ) from None
 
     def warnings(self, reports: Mapping[str, SetupReport]) -> list[str]:
         """What the rules read that a system's fields do not give (from setup's reports)."""
         return unread_attributes(self.rules, self.attributes, reports)
 
-    def check_setup(self) -> None:
-        """Raise `SetupNeeded` when a system lacks a field or option (two calls per system)."""
+    def check_setup(self, shadow: Mapping[str, FieldMap] | None = None) -> None:
+        """Raise `SetupNeeded` when a system lacks a field or option (two calls per system;
+        one more for the shadow rules' fields of `shadow`)."""
         for connector in self.connectors:
             fields = self.fields(connector.system)
             report = connector.setup(fields.specs, dry_run=True)
             report = with_accounts(connector, fields, report, dry_run=True)
+            how = ""
+            if shadow is not None and connector.system in shadow:
+                found = connector.setup(shadow[connector.system].specs, dry_run=True)
+                report = joined_reports(report, found)
+                how = " --shadow FILE" if found.missing else ""
             if report.missing:
                 raise SetupNeeded(
                     f"{connector.system} lacks {', '.join(report.missing)}: run `leadscore "
-                    "setup` first (it creates them and changes nothing else)"
+                    f"setup{how}` first (it creates them and changes nothing else)"
                 )
 
-    def check_ready(self) -> None:
+    def check_ready(self, shadow: Mapping[str, FieldMap] | None = None) -> None:
         """The stage mappings and the fields checked, as before any write to a system."""
         self.map_stages()
-        self.check_setup()
+        self.check_setup(shadow)
 
     def sync(self, options: SyncOptions | None = None) -> SyncSummary:
         """A run, once the stage mappings and the fields have been checked."""
         options = options or SyncOptions()
         if options.dry_run:
             return self.dry_run(options)
-        self.check_ready()
+        self.check_ready(options.shadow_fields)
         if options.retention is None:
             options = replace(options, retention=self.retention())
         if options.gone_check is None:
@@ -259,6 +288,10 @@ class Leadscore:
             )
             for c in self.connectors
         }
+        for c in self.connectors:  # and the shadow fields a `--shadow-write` run needs
+            if options.shadow_fields is not None and c.system in options.shadow_fields:
+                found = c.setup(options.shadow_fields[c.system].specs, dry_run=True)
+                setup[c.system] = joined_reports(setup[c.system], found)
         job = self.job
         with scratch_store(self.store, job.clock()) as (scratch, exact):
             trial = Sync(
@@ -292,10 +325,11 @@ class Leadscore:
         person = self.store.person_of(who)
         if person is None:
             raise NotInStore(f"{who!r} is not in the state store; run `leadscore sync` first")
-        batch, people = self.job.score([person])
+        at = self.job.clock()
+        batch, people = self.job.score([person], as_of=at)
         if not len(batch):
             raise NotInStore(f"{who!r} is excluded from scoring by the rules (`exclude`)")
-        return Explanation(batch, people, person)
+        return Explanation(batch, people, person, at)
 
     def close(self) -> None:
         self.store.close()
@@ -334,6 +368,17 @@ def field_maps(
                     "or shorter dimension names in the rule file"
                 ) from None
     return maps
+
+
+def joined_reports(first: SetupReport, second: SetupReport) -> SetupReport:
+    """Two setup reports of one system as one."""
+    return replace(
+        first,
+        created=[*first.created, *second.created],
+        existing=[*first.existing, *second.existing],
+        updated=[*first.updated, *second.updated],
+        described=[*first.described, *second.described],
+    )
 
 
 def build_connectors(

@@ -17,6 +17,7 @@ from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
 from sync.history_cli import explain_command, history_command
 from sync.privacy_cli import export_command, forget_command
 from sync.report_cli import report_command
+from sync.setup_cli import setup_command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -252,36 +253,6 @@ def progress_bars() -> Iterator[Progress | None]:
 
 
 @app.command()
-def setup(
-    rules: RulesOption = None,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Report what is missing only.")
-    ] = False,
-) -> None:
-    """Create the leadscore fields in each configured system (idempotent)."""
-    with opened(rules) as application:
-        reports = application.setup(dry_run=dry_run)
-        warnings = application.warnings(reports)
-        notes = application.notes()
-    verb, added = ("would create", "would add") if dry_run else ("created", "added")
-    for system, report in reports.items():
-        updated = f"; {added} options to {', '.join(report.updated)}" if report.updated else ""
-        if report.described:
-            updated += f"; {'would update' if dry_run else 'updated'} the descriptions of "
-            updated += ", ".join(report.described)
-        out.print(
-            f"{system}: {verb} {len(report.created)} "
-            f"({', '.join(report.created) or 'nothing'}){updated}; "
-            f"{len(report.existing)} already there",
-            highlight=False,
-        )
-    for note in notes:
-        out.print(f"note: {note}", highlight=False)
-    for warning in warnings:
-        err.print(f"warning: {warning}", highlight=False)
-
-
-@app.command()
 def sync(
     rules: RulesOption = None,
     full: Annotated[
@@ -315,17 +286,26 @@ def sync(
     shadow: Annotated[
         Path | None,
         typer.Option(
-            help="Score with this rule file too, write nothing from it, and print how its "
-            "ranking differs from the live rules'."
+            help="Score with this rule file too, write nothing from it (but with --shadow-write), "
+            "and print how its ranking differs from the live rules'."
         ),
     ] = None,
     shadow_top: Annotated[
         int, typer.Option(min=0, help="With --shadow: how many of the biggest rank moves to list.")
     ] = 10,
+    shadow_write: Annotated[
+        bool,
+        typer.Option(
+            "--shadow-write",
+            help="With --shadow: write its score, stage and grade to fields of their own "
+            "(LEADSCORE_SHADOW_FIELD_PREFIX; `leadscore setup --shadow FILE` creates them).",
+        ),
+    ] = False,
 ) -> None:
     """Pull changes, score, and write back only what changed."""
     import math
     import time
+    from dataclasses import replace
 
     from sync.report import print_plan, print_summary
     from sync.shadow import print_shadow
@@ -335,6 +315,8 @@ def sync(
         fail("--limit: expected a positive number")
     if max_seconds is not None and not (0 < max_seconds < math.inf):
         fail("--max-seconds: expected a positive number of seconds")
+    if shadow_write and shadow is None:
+        fail("--shadow-write: give the shadow rule file with --shadow FILE")
     shadow_rules = None if shadow is None else rules_from(shadow)  # exit 2 before any call
     # The moment is taken before the settings are read: everything counts against it.
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
@@ -343,6 +325,9 @@ def sync(
             full=full, dry_run=dry_run, limit=limit, wait=max(0.0, wait), deadline=deadline,
             shadow=shadow_rules, shadow_name=str(shadow), shadow_top=shadow_top,
         )  # fmt: skip
+        if shadow_write and shadow_rules is not None:
+            maps = application.shadow_fields(shadow_rules)
+            options = replace(options, shadow_fields=maps)
         summary = application.sync(options)
     if dry_run:
         print_plan(out, summary)
@@ -392,6 +377,7 @@ def bundled_rules() -> RuleSet:
     return parse_rules(default_rules_text(), "default.yaml")
 
 
+app.command("setup")(setup_command)
 app.command("explain")(explain_command)
 app.command("history")(history_command)
 app.command("forget")(forget_command)

@@ -47,6 +47,7 @@ from sync.schema import (
     queue,
     written,
 )
+from sync.shadow_write import shadow_system
 from sync.store import StateStore
 
 RECORD_TABLES = (written, failures, queue)
@@ -87,8 +88,10 @@ class Holdings:
         return self.records | self.merged
 
     def record_clause(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        """Rows of `table` keyed by one of the person's records (live or merged into them)."""
-        return records_clause(table, self.all_records)
+        """Rows of `table` keyed by one of the person's records (live or merged into them),
+        under its system or its shadow fields' (`sync.shadow_write.shadow_system`)."""
+        mine = self.all_records
+        return records_clause(table, mine | {(shadow_system(s), r) for s, r in mine})
 
     def _address_clause(self, table: sa.Table) -> sa.ColumnElement[bool]:
         """Rows of `table` keyed by the address (any system) or a former one (its system)."""

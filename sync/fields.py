@@ -90,6 +90,26 @@ class FieldNameError(ValueError):
     """A field name the system cannot hold (too long, or against its naming rule)."""
 
 
+def field_spec(
+    capabilities: Capabilities,
+    key: str,
+    name: str,
+    label: str,
+    kind: FieldKind,
+    about: str,
+    options: tuple[str, ...] = (),
+) -> FieldSpec:
+    """One field as `capabilities`' system holds it: its name checked against the system's
+    rule (`FieldNameError`), its kind shaped to what the system has, enumeration options
+    kept only for an enumeration."""
+    problem = capabilities.name_problem(name)
+    if problem is not None:
+        raise FieldNameError(f"field for {key}: {problem}")
+    shaped = capabilities.kind(kind)
+    kept = options if shaped == "enumeration" else ()
+    return FieldSpec(key, name, label, shaped, kept, about)
+
+
 @dataclass(frozen=True)
 class FieldMap:
     """The fields of one rule set in one system, with their names and types there."""
@@ -117,12 +137,7 @@ class FieldMap:
             key: str, label: str, kind: FieldKind, about: str, options: tuple[str, ...] = ()
         ) -> FieldSpec:
             name = renamed.get(key) or capabilities.field_name(prefix, key)
-            problem = capabilities.name_problem(name)
-            if problem is not None:
-                raise FieldNameError(f"field for {key}: {problem}")
-            shaped = capabilities.kind(kind)
-            kept = options if shaped == "enumeration" else ()
-            return FieldSpec(key, name, label, shaped, kept, about)
+            return field_spec(capabilities, key, name, label, kind, about, options)
 
         about = descriptions(rules)
         specs = [spec("score", "Lead score", "number", about["score"])]

@@ -9,13 +9,15 @@ Clearing writes every leadscore field of the system's `FieldMap` as the empty va
 the connector's own write, which each system takes as "no value" (HubSpot an empty string,
 Salesforce null, Mailchimp an empty merge field and no stage tag: `connectors.protocol.Write`
 and each connector's write module). A person is erased only once every record of theirs was
-cleared or found gone: one whose clearing did not land stays in the store, so that the
+cleared or found gone (the shadow rules' fields written to a record, `sync.shadow_write`,
+are emptied with it): one whose clearing did not land stays in the store, so that the
 command can be run again for them; the others are erased in one transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -26,7 +28,8 @@ from sync.erasure import Erased, erase_people, holdings
 from sync.errors import SyncError
 from sync.fields import FieldMap
 from sync.locks import LockHeld, run_lock, wait_for_rescores
-from sync.schema import identities
+from sync.schema import chunks, identities, written
+from sync.shadow_write import shadow_system
 from sync.store import StateStore
 
 
@@ -73,17 +76,38 @@ def records_to_clear(
     return found
 
 
+def shadow_written(store: StateStore, system: str, records: Sequence[str]) -> dict[str, list[str]]:
+    """Per record, the shadow fields written to it (`sync.shadow_write`), by name."""
+    found: dict[str, list[str]] = {}
+    with store.engine.connect() as connection:
+        for part in chunks(sorted(records)):
+            rows = connection.execute(
+                sa.select(written.c.record_id, written.c["values"]).where(
+                    written.c.system == shadow_system(system), written.c.record_id.in_(part)
+                )
+            )
+            found.update((str(r), list(json.loads(v))) for r, v in rows)
+    return found
+
+
 def clear_records(
     connector: Connector,
     fields: FieldMap,
     records: dict[str, list[tuple[str, str | None]]],
     done: Forgotten,
+    shadow: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
-    """Empty the leadscore fields of these records of one system (by address)."""
+    """Empty the leadscore fields of these records of one system (by address), and the
+    shadow fields `shadow` names per record (those written to it)."""
     by_email = fields.capabilities.record_key == "email"
     owner = {record: address for address, rs in records.items() for record, _ in rs}
+    also = shadow or {}
     writes = [
-        Write(record, fields.cleared(), email if by_email else None)
+        Write(
+            record,
+            {**fields.cleared(), **dict.fromkeys(also.get(record, ()), "")},
+            email if by_email else None,
+        )
         for rs in records.values()
         for record, email in rs
     ]
@@ -134,7 +158,9 @@ def forget_people(
             for connector in connectors:
                 records = held.get(connector.system)
                 if records and fields is not None:
-                    clear_records(connector, fields[connector.system], records, done)
+                    ids = [record for rs in records.values() for record, _ in rs]
+                    shadow = shadow_written(store, connector.system, ids)
+                    clear_records(connector, fields[connector.system], records, done, shadow)
         kept = set(done.kept)
         done.erased = erase_people(store, [a for a in addresses if a not in kept])
     finally:

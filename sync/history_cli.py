@@ -8,11 +8,17 @@ Exit codes: 2 for a bad `--as-of` or rule file, 1 for a person the store does no
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sync.console import RulesOption
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from scoring import ScoreBatch
+    from sync.store import StateStore
 
 
 def explain_command(
@@ -51,7 +57,10 @@ def explain_command(
             print_written(out, application.store, person)
             return
         found = application.explain(who)
+        velocity = velocity_now(application.store, found.batch, found.person, found.at)
     print_explanation(out, found.batch, 0)
+    for line in velocity:
+        out.print(line, highlight=False)
     records = ", ".join(f"{system} {record}" for system, record in found.records)
     activities = len(found.people.columns)
     out.print(f"records: {records or 'none'}; {activities} activities", highlight=False)
@@ -74,8 +83,11 @@ def _replay(who: str, as_of: str, rules: Path | None) -> None:
         given = (rules_from(rules), rules.read_text("utf-8"), str(rules))
     with opened(bundled_rules(), need_systems=False) as application:
         found = replay(application.store, who, moment, given)
+        velocity = velocity_now(application.store, found.batch, found.person, moment)
     stamp = moment.isoformat().replace("+00:00", "Z")
     print_explanation(out, found.batch, 0)
+    for line in velocity:
+        out.print(line, highlight=False)
     out.print(
         f"as of {stamp}: rules {found.source}, version {found.version[:SHORT]}",
         highlight=False,
@@ -97,27 +109,47 @@ def _replay(who: str, as_of: str, rules: Path | None) -> None:
     )
 
 
+def velocity_now(
+    store: StateStore, batch: ScoreBatch, person: int, at: datetime | None
+) -> list[str]:
+    """The velocity lines of a person scored as of `at` (`sync.history_report.velocity_lines`),
+    from the scores in force then that the engine read (`sync.velocity.past_scores`)."""
+    from sync.history_report import velocity_lines
+    from sync.velocity import past_scores
+
+    rules = batch.rules
+    if at is None or not rules.velocity_windows() or not len(batch):
+        return []
+    with store.engine.connect() as connection:
+        past = past_scores(connection, rules, [person], at.timestamp()) or {}
+    then = {days: float(scores[0]) for days, scores in past.items()}
+    return velocity_lines(rules, float(batch.total[0]), then)
+
+
 def history_command(
     who: Annotated[str, typer.Argument(help="The person's email, or their id in a system.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON.")] = False,
+    rules: RulesOption = None,
 ) -> None:
     """Show one person's score over time, from the state store: each recorded score with its
-    time, dimensions, stage, grade, rule version and what moved (exit 1: not in the store)."""
+    time, dimensions, stage, grade, rule version and what moved, and its velocity when the
+    rule file reads velocity (exit 1: not in the store)."""
     import json
 
-    from sync.cli import bundled_rules, opened
+    from sync.cli import bundled_rules, opened, store_rules
     from sync.console import fail, out
     from sync.history import history_of
     from sync.history_report import history_json, history_lines
 
-    with opened(bundled_rules(), need_systems=False) as application:
+    ruleset = store_rules(rules)  # velocity as the rule file reads it (none without a file)
+    with opened(ruleset or bundled_rules(), need_systems=False) as application:
         person = application.store.person_of(who)
         if person is None:
             fail(f"{who!r} is not in the state store; run `leadscore sync` first", code=1)
         with application.store.engine.connect() as connection:
             entries = history_of(connection, person)
     if as_json:
-        typer.echo(json.dumps(history_json(who, person, entries), indent=2))
+        typer.echo(json.dumps(history_json(who, person, entries, ruleset), indent=2))
         return
-    for line in history_lines(who, entries):
+    for line in history_lines(who, entries, rules=ruleset):
         out.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -59,6 +59,7 @@ from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
 from sync.minimise import Kept, kept_by_system, kept_of, prepare_pull, stored_systems
 from sync.resume import commit_cut, stuck_warning
 from sync.retention import purge_for_run
+from sync.shadow_write import write_shadow
 from sync.stages import StageMap
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
@@ -262,6 +263,7 @@ class Sync:
         if not options.dry_run:
             save_written(self, scored, plan, landed, dues=keeps_due)
         write_accounts(self, scored.accounts, options, summary.accounts, as_of)  # company records
+        summary.shadow = write_shadow(self, options, summary.shadow, scored.people, as_of)
         phase("write")
 
     # -- pull -----------------------------------------------------------------------------------

@@ -14,7 +14,14 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -52,6 +59,11 @@ class Settings(BaseSettings):
     )
     field_prefix: str = Field(
         "leadscore_", description="Prefix of the CRM fields written back (leadscore_score, ...)."
+    )
+    shadow_field_prefix: str = Field(
+        "leadscore_shadow_",
+        description="Prefix of the fields `sync --shadow FILE --shadow-write` writes the shadow "
+        "rules' score, stage and grade to (leadscore_shadow_score, ...); must hold 'shadow'.",
     )
     public_url: str | None = Field(
         None,
@@ -186,11 +198,14 @@ class Settings(BaseSettings):
         checked = checked_url(value.rstrip("/"), "https://leadscore.example.com")
         return checked
 
-    @field_validator("field_prefix")
+    @field_validator("field_prefix", "shadow_field_prefix")
     @classmethod
-    def _prefix(cls, value: str) -> str:
+    def _prefix(cls, value: str, info: ValidationInfo) -> str:
         if value and not (value[0].isalpha() and value.replace("_", "").isalnum()):
             raise ValueError("expected letters, digits and underscores, starting with a letter")
+        if info.field_name == "shadow_field_prefix" and "shadow" not in value.lower():
+            # a rep tells the fields apart, and Mailchimp's tags get a head of their own
+            raise ValueError("expected a prefix holding 'shadow' (e.g. leadscore_shadow_)")
         return value.lower()
 
 

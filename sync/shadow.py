@@ -12,10 +12,9 @@ the shadow ladder), the shadow batch's hand-over is decided before the live one,
 the same week's places and queue, and rolled back (`sync.capacity.hand_over` without
 `claim`): the comparison says how many the shadow rules would hand over, and the live
 counts never see it. A
-new rule set is so proven on the people it would score before it goes live. Writing the
-shadow score to fields of its own is not built: the store keeps one set of written
-values per record, which decides what a run writes next, and a second set would need
-its own diff, its own fields at setup and its own due moments.
+new rule set is so proven on the people it would score before it goes live. Asked
+(`--shadow-write`, `SyncOptions.shadow_fields`), the shadow score, stage and grade are
+written to fields of their own, with a diff of their own (`sync.shadow_write`).
 """
 
 from __future__ import annotations
@@ -100,6 +99,11 @@ class ShadowComparison:
     seconds: float = 0.0
     handover: dict[str, Any] | None = None
     """With sales capacity, the shadow rules' hand-over decision (`shadow_handover`)."""
+    written: dict[str, dict[str, int]] | None = None
+    """Per system, the shadow fields' writes planned, written and failed
+    (`sync.shadow_write`); None when they are not written."""
+    batch: ScoreBatch | None = field(default=None, repr=False, compare=False)
+    """The shadow batch, kept until the shadow fields are written, then let go."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -114,6 +118,7 @@ class ShadowComparison:
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
             "handover": self.handover,
+            **({} if self.written is None else {"written": self.written}),
         }
 
 
@@ -318,7 +323,7 @@ def score_shadow(
     notes = [*unread_by_live(job.rules, shadow), *scored.batch.notes]
     handover = None if scored.queue is None else shadow_handover(scored.queue, live_queue)
     seconds = scored.seconds + time.perf_counter() - began
-    return replace(found, notes=notes, seconds=seconds, handover=handover)
+    return replace(found, notes=notes, seconds=seconds, handover=handover, batch=scored.batch)
 
 
 def clip(text: str, width: int) -> str:
@@ -361,6 +366,11 @@ def shadow_lines(found: ShadowComparison, top_stage_moves: int = 4) -> list[str]
         lines.append(clip(f"  {who:<34} {ranks:<22} score {mover.live} -> {mover.shadow}", WIDTH))
         lines.append(clip(f"      live:   {mover.live_reason}", WIDTH))
         lines.append(clip(f"      shadow: {mover.shadow_reason}", WIDTH))
+    for system, done in (found.written or {}).items():
+        lines.append(
+            f"  {system} shadow fields: {done['planned']:,} planned, {done['written']:,} "
+            f"written, {done['failed']:,} failed"
+        )
     for note in found.notes:
         lines += textwrap.wrap(note, WIDTH, initial_indent="  note: ", subsequent_indent="    ")
     return lines

@@ -11,8 +11,11 @@ from sync.errors import ConfigError
 from sync.logs import without_addresses
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from scoring import RuleSet
     from sync.capacity import HandoverQueue
+    from sync.fields import FieldMap
     from sync.gone_check import GoneCheck
     from sync.retention import Retention
     from sync.shadow import ShadowComparison
@@ -43,6 +46,9 @@ class SyncOptions:
     shadow_name: str = "shadow"
     """The shadow rule file's name, as the comparison shows it."""
     shadow_top: int = 10
+    shadow_fields: Mapping[str, FieldMap] | None = field(default=None, compare=False)
+    """Per system, the shadow rules' own fields (`sync.shadow_write`): their score, stage
+    and grade are written there when they change; None: nothing of them is written."""
     """How many of the people whose rank moves most the comparison lists."""
     retention: Retention | None = field(default=None, compare=False)
     """How long the store keeps activities and score history: the run purges what is

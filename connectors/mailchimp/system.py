@@ -12,10 +12,11 @@ Mailchimp's reference. We keep to both, and tags start with a letter.
 
 Names: `(prefix, key)` -> `LS_SCORE`, `LS_GRADE`, `LS_STAGE`, `LS_DQ`, `LS_REASONS`,
 `LS_AT` (the default prefix `leadscore_` is `LS`; another prefix gives its first two
-letters or digits). A dimension keeps its name when it is lower-case letters,
-digits and underscores and shorter than the room left (`LS_FIT`); a longer word of
-letters alone keeps its first letters, filling the room (`LS_ACTIVIT`, `LS_ENGAGEM`);
-any other is its first letters and a 5-character digest, the first of them a digit,
+letters or digits; the shadow rules' prefix `leadscore_shadow_` is `LSS`: `LSS_SCORE`,
+`LSS_GRADE`, `LSS_STAGE`, see `prefix_tag`). A dimension keeps its name when it is
+lower-case letters, digits and underscores and shorter than the room left (`LS_FIT`);
+a longer word of letters alone keeps its first letters, filling the room (`LS_ACTIVIT`,
+`LS_ENGAGEM`); any other is its first letters and a 5-character digest, the first of them a digit,
 filling the room exactly (`LS_AC4K9Z2`). So fixed names (no digit, none taken by a
 word), kept names (shorter than the room), words (letters only, the full room) and
 digested names (a digit at one place, the full room) never meet; two words meet when
@@ -71,8 +72,14 @@ _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 def prefix_tag(prefix: str) -> str:
     """The head of our merge tags: `LS_` for the default prefix, else its first two
-    letters or digits (a letter first), or nothing when the prefix has none."""
+    letters or digits (a letter first), or nothing when the prefix has none. A shadow
+    prefix (one holding SHADOW: `sync.shadow_write`) adds an `S` to the head of the rest
+    (`LSS_` for `leadscore_shadow_`, `SHS_` for `shadow_`): three characters, so that no
+    shadow tag is taken for the live stage (`connectors.mailchimp.write.STAGE_FIELD`)."""
     cleaned = re.sub(r"[^A-Z0-9]", "", prefix.upper())
+    if "SHADOW" in cleaned:
+        rest = prefix_tag(prefix.upper().replace("SHADOW", "", 1))
+        return (rest[:2] or "SH") + "S_"
     if not cleaned:
         return ""
     if cleaned == "LEADSCORE":

@@ -117,7 +117,10 @@ def test_the_first_screen_fits_80_columns_and_names_both_sandboxes(
     first = unwrapped("\n".join(lines[:40]))
     assert "HubSpot sandbox at http://127.0.0.1:" in first
     assert "Salesforce sandbox at http://127.0.0.1:" in first
-    assert "setup Salesforce: created 25 fields (11 on Lead, 11 on Contact, 3 on Account), granted 25" in first
+    assert (
+        "setup Salesforce: created 25 fields (11 on Lead, 11 on Contact, 3 on Account), granted 25"
+        in first
+    )
     assert "Mailchimp sandbox at http://127.0.0.1:" in first
     said = "people in more than one: same score in HubSpot, Salesforce and Mailchimp"
     assert said in " ".join("\n".join(lines[:40]).split())
