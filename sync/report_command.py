@@ -135,7 +135,7 @@ def known_data(
     from scoring import InputError
     from sync.report_data import report_data
 
-    made_at = known.moments if isinstance(known.moments, datetime) else datetime.now(UTC)
+    made_at = known.moments if isinstance(known.moments, datetime) else None
     try:
         return report_data(
             batch, source=shown, made_at=made_at, top=top,

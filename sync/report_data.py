@@ -13,7 +13,7 @@ import itertools
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -136,7 +136,7 @@ class Handovers:
     by: str | None
     weeks: list[str]
     teams: list[str]
-    """The `by` values as shown ("all leads" without `by`, "no NAME" for an empty one)."""
+    """The `by` values as shown ("all leads" without `by`, "(no NAME)" for an empty one)."""
     handed: list[list[int]]
     """Per team, per week."""
     edges: list[float]
@@ -147,6 +147,8 @@ class Handovers:
     """Seconds the longest-waiting lead has waited (None: nobody waits)."""
     last: list[tuple[int, str] | None]
     """Per team, the score (whole points) and week of the last lead handed over."""
+    handed_ever: bool = False
+    """Some lead was handed over, perhaps before the weeks drawn."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ class ReportData:
     title: str
     source: str
     made_at: str
+    """When the contacts were scored ("": each as of its own moment, the source says so)."""
     contacts: int
     leads: int
     disqualified: int
@@ -182,7 +185,7 @@ def report_data(
     batch: ScoreBatch,
     *,
     source: str,
-    made_at: datetime,
+    made_at: datetime | None,
     top: int = TOP,
     outcome: tuple[str, npt.NDArray[np.bool_]] | None = None,
     history: Sequence[tuple[int, float, int]] | None = None,
@@ -194,7 +197,8 @@ def report_data(
     """The report of `batch`. `outcome`: the outcome column's name and each contact's
     outcome (both outcomes present), for the backtest's figures; `history`: the store's
     (person, at, score) rows in order of time (`sync.history.score_rows`), for the score's
-    movement (None: not from a store); `handovers`: the store's hand-over queue."""
+    movement (None: not from a store); `handovers`: the store's hand-over queue;
+    `made_at` None: each contact was scored as of its own moment."""
     notes = list(batch.notes)
     outcomes = None
     if outcome is not None:
@@ -209,7 +213,9 @@ def report_data(
     return ReportData(
         title=title,
         source=source,
-        made_at=made_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        made_at=""
+        if made_at is None
+        else made_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         contacts=len(batch),
         leads=int(np.count_nonzero(batch.leads & ~batch.disqualified)),
         disqualified=int(np.count_nonzero(batch.disqualified)),
@@ -402,7 +408,11 @@ def handovers_of(
     capacity, stages = rules.capacity, rules.stages
     if capacity is None or stages is None:
         return None
-    weeks = sorted({week for week, _, _ in rows.counts})[-WEEKS:]
+    from sync.capacity import period_of
+
+    counted = [week for week, _, _ in rows.counts]
+    latest = max([period_of(at)[0], *counted])
+    weeks = _weeks_between(min(counted, default=latest), latest)
     waiting = [row for row in rows.waiting if row[0] not in left_out]
     teams = sorted({t for w, t, _ in rows.counts if w in weeks} | {t for _, t, _, _ in waiting})
     handed = [[0] * len(weeks) for _ in teams]
@@ -418,7 +428,7 @@ def handovers_of(
         per_week=capacity.per_week,
         by=capacity.by,
         weeks=weeks,
-        teams=[t or ("all leads" if capacity.by is None else f"no {capacity.by}") for t in teams],
+        teams=[t or ("all leads" if capacity.by is None else f"(no {capacity.by})") for t in teams],
         handed=handed,
         edges=edges,
         waiting=[bin_counts(scores[of_team == team], edges) for team in teams],
@@ -430,20 +440,41 @@ def handovers_of(
             else (whole_points(rows.last[team][0]), rows.last[team][1])
             for team in teams
         ],
+        handed_ever=bool(rows.last) or any(taken for _, _, taken in rows.counts),
     )
+
+
+def _monday(week: str) -> datetime:
+    year, number = week.split("-W")
+    return datetime.fromisocalendar(int(year), int(number), 1).replace(tzinfo=UTC)
+
+
+def _weeks_between(first: str, latest: str) -> list[str]:
+    """The ISO weeks from `first` to `latest` (`2026-W49`), the last `WEEKS` of them: a
+    week with no hand-over is a zero bar, not left out."""
+    from sync.capacity import period_of
+
+    end = _monday(latest)
+    span = min(WEEKS - 1, max(0, (end - _monday(first)).days // 7))
+    return [period_of((end - timedelta(weeks=back)).timestamp())[0] for back in range(span, -1, -1)]
 
 
 def store_parts(
     app: Leadscore, at: datetime, left_out: Collection[int]
 ) -> tuple[list[tuple[int, float, int]], Handovers | None]:
-    """The store's score history and hand-over queue, without the persons `left_out`."""
+    """The store's score history and hand-over queue, without the persons `left_out` nor
+    any other person of the store the rules' `exclude` names (a backtest drops some
+    people before its exclusion sees them: those already on the stage, or with nothing
+    before the score date)."""
     from sync.capacity import queue_rows
     from sync.history import score_rows
+    from sync.rfm import excluded_persons
 
     with app.store.engine.connect() as connection:
-        history = [row for row in score_rows(connection) if row[0] not in left_out]
+        dropped = set(left_out) | excluded_persons(connection, app.job.rules)
+        history = [row for row in score_rows(connection) if row[0] not in dropped]
         queue = queue_rows(connection) if app.job.rules.capacity is not None else None
-    found = None if queue is None else handovers_of(queue, app.job.rules, at.timestamp(), left_out)
+    found = None if queue is None else handovers_of(queue, app.job.rules, at.timestamp(), dropped)
     return history, found
 
 

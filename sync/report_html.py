@@ -135,9 +135,10 @@ def _header(data: ReportData) -> str:
         cards.append(("ROC AUC", _interval(tested.auc.value, tested.auc.low, tested.auc.high)))
     shown = "".join(f"<div class='card'>{escape(n)}<b>{escape(v)}</b></div>" for n, v in cards)
     notes = "".join(f"<li>{escape(note)}</li>" for note in data.notes)
+    when = f", scored as of {escape(data.made_at)}" if data.made_at else ""
     return (
         f"<h1>{escape(data.title)}</h1>\n"
-        f"<p class='meta'>{escape(data.source)}, scored as of {escape(data.made_at)}</p>\n"
+        f"<p class='meta'>{escape(data.source)}{when}</p>\n"
         f"<div class='cards'>{shown}</div>\n" + (f"<ul class='notes'>{notes}</ul>" if notes else "")
     )
 
@@ -262,6 +263,13 @@ def _handover_section(data: ReportData) -> str:
         )
     per = f" per {found.by}" if found.by else ""
     if not found.waiting_total and not any(map(any, found.handed)):
+        if found.handed_ever:
+            return _section(
+                title,
+                f"No lead was handed over ({found.stage}) in the {len(found.weeks)} weeks "
+                f"drawn, and nobody waits: sales takes {found.per_week} a week{per}.",
+                "",
+            )
         return _section(
             title,
             f"No lead has reached the hand-over stage ({found.stage}) yet: sales takes "

@@ -37,7 +37,7 @@ def test_weeks_teams_waiting_and_threshold_by_hand() -> None:
     assert found is not None
     assert (found.stage, found.per_week, found.by) == ("SQL", 3, "owner")
     assert found.weeks == ["2026-W48", "2026-W49"]
-    assert found.teams == ["no owner", "ann", "bob"]
+    assert found.teams == ["(no owner)", "ann", "bob"]
     assert found.handed == [[0, 1], [3, 2], [1, 0]]
     assert found.waiting_total == 3 and found.oldest_wait == 2 * DAY
     assert found.last == [None, (63, "2026-W49"), (70, "2026-W48")]  # whole points; cy gone
