@@ -274,18 +274,24 @@ def contact_moments(
 
 
 def fixed_rfm_only(ruleset: RuleSet, path: Path | None) -> None:
-    """Fail (exit 2) for rules scoring RFM by quintiles or reading accounts: a backtest
-    scores each contact as of its own moment, and quintile bounds and account roll-ups are
-    a population's at one moment."""
+    """Fail (exit 2) for rules a backtest cannot score (`not_backtestable`)."""
+    problem = not_backtestable(ruleset)
+    if problem is not None:
+        fail(f"{path or 'rules'}: {problem}")
+
+
+def not_backtestable(ruleset: RuleSet) -> str | None:
+    """Why the rules cannot be backtested (None: they can): RFM by quintiles or accounts,
+    for a backtest scores each contact as of its own moment, and quintile bounds and
+    account roll-ups are a population's at one moment."""
     if ruleset.accounts is not None:
-        fail(
-            f"{path or 'rules'}: accounts: roll-ups over an account's people cannot be "
-            "backtested (each contact is scored as of its own moment); leave the `accounts` "
-            "block out to backtest"
+        return (
+            "accounts: roll-ups over an account's people cannot be backtested (each contact "
+            "is scored as of its own moment); leave the `accounts` block out to backtest"
         )
     if ruleset.rfm is not None and ruleset.rfm.quintiles:
-        fail(
-            f"{path or 'rules'}: rfm: {', '.join(ruleset.rfm.quintiles)} by quintiles cannot "
-            "be backtested (each contact is scored as of its own moment); give `rfm.bounds` "
-            "for all three"
+        return (
+            f"rfm: {', '.join(ruleset.rfm.quintiles)} by quintiles cannot be backtested "
+            "(each contact is scored as of its own moment); give `rfm.bounds` for all three"
         )
+    return None

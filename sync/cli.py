@@ -426,7 +426,9 @@ def demo(
     then write the HTML report."""
     from connectors.errors import ApiError
     from sync.demo import run_demo
+    from sync.report_command import check_out
 
+    check_out(report, "--report")  # before the sandboxes start
     ruleset = rules_from(rules) if rules else bundled_rules()
     try:
         with progress_bars() as progress:

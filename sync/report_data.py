@@ -179,6 +179,8 @@ class ReportData:
     from_store: bool = False
     notes: list[str] = field(default_factory=list)
     """What the page says is missing, and why."""
+    unmeasured: str = ""
+    """Why outcomes given are not drawn ("": none given, or drawn)."""
 
 
 def report_data(
@@ -200,11 +202,16 @@ def report_data(
     movement (None: not from a store); `handovers`: the store's hand-over queue;
     `made_at` None: each contact was scored as of its own moment."""
     notes = list(batch.notes)
-    outcomes = None
+    outcomes, unmeasured = None, ""
     if outcome is not None:
         name, converted = outcome
-        tested = backtest_of(batch, converted, resamples=resamples, seed=seed)
-        outcomes = Outcomes(name, tested, roc_of(batch, converted))
+        positives = int(np.count_nonzero(converted))
+        if len(batch) and positives in (0, len(batch)):  # the rest of the page still holds
+            which = "every contact converted" if positives else "no contact converted"
+            unmeasured = f"{which} ({name}): lift, ROC and calibration need both outcomes"
+        else:
+            tested = backtest_of(batch, converted, resamples=resamples, seed=seed)
+            outcomes = Outcomes(name, tested, roc_of(batch, converted))
     movement = None
     if history is not None:
         movement = score_movement(history)
@@ -229,6 +236,7 @@ def report_data(
         handovers=handovers,
         from_store=history is not None,
         notes=notes,
+        unmeasured=unmeasured,
     )
 
 
@@ -459,29 +467,12 @@ def _weeks_between(first: str, latest: str) -> list[str]:
     return [period_of((end - timedelta(weeks=back)).timestamp())[0] for back in range(span, -1, -1)]
 
 
-def store_parts(
-    app: Leadscore, at: datetime, left_out: Collection[int]
-) -> tuple[list[tuple[int, float, int]], Handovers | None]:
-    """The store's score history and hand-over queue, without the persons `left_out` nor
-    any other person of the store the rules' `exclude` names (a backtest drops some
-    people before its exclusion sees them: those already on the stage, or with nothing
-    before the score date)."""
-    from sync.capacity import queue_rows
-    from sync.history import score_rows
-    from sync.rfm import excluded_persons
-
-    with app.store.engine.connect() as connection:
-        dropped = set(left_out) | excluded_persons(connection, app.job.rules)
-        history = [row for row in score_rows(connection) if row[0] not in dropped]
-        queue = queue_rows(connection) if app.job.rules.capacity is not None else None
-    found = None if queue is None else handovers_of(queue, app.job.rules, at.timestamp(), dropped)
-    return history, found
-
-
 def store_report(app: Leadscore, *, made_at: datetime, top: int = TOP) -> ReportData:
     """The report of everyone in the application's store, scored now by its rules, with
     the store's score history and hand-over queue, but none of the persons the rules
     exclude (the history of before their objection stays in the store)."""
+    from sync.report_store import store_parts
+
     batch, _ = app.job.score(as_of=made_at)
     history, handovers = store_parts(app, made_at, {int(p) for p in batch.excluded_ids})
     return report_data(

@@ -21,7 +21,7 @@ from plotly.offline import get_plotlyjs
 
 from sync.backtest_report import figure, percent
 from sync.capacity import waited
-from sync.report_data import Outcomes, ReportData
+from sync.report_data import ReportData
 from sync.report_figures import (
     FONT,
     calibration_figure,
@@ -63,8 +63,9 @@ def plotly_js() -> str:
     return str(get_plotlyjs())
 
 
-def report_page(data: ReportData) -> str:
-    """The whole page: head with plotly.js, then every section the data has."""
+def report_page(data: ReportData, *, web: bool = False) -> str:
+    """The whole page: head with plotly.js, then every section the data has (`web`: for
+    `/report`, whose hints name its parameters rather than the command's options)."""
     parts = [
         _header(data),
         _section(
@@ -106,7 +107,7 @@ def report_page(data: ReportData) -> str:
                 _chart("chart-grades", grades_figure(data)),
             )
         )
-    parts.append(_outcomes_section(data.outcomes, data.from_store))
+    parts.append(_outcomes_section(data, web))
     if data.from_store:
         parts.append(_store_section(data))
         parts.append(_handover_section(data))
@@ -201,12 +202,18 @@ def _leads_table(data: ReportData) -> str:
     return _table(["#", "contact", "score", *names, "grade", "stage", "reasons"], rows, "leads")
 
 
-def _outcomes_section(outcomes: Outcomes | None, from_store: bool) -> str:
+def _outcomes_section(data: ReportData, web: bool) -> str:
+    outcomes = data.outcomes
+    if outcomes is None and data.unmeasured:
+        return _section("Against outcomes", data.unmeasured[0].upper() + data.unmeasured[1:], "")
     if outcomes is None:
         how = (
-            "--outcome won, customer or stage:NAME (what the store recorded in the "
+            "outcome=won, customer or stage:NAME in the address, with within_days=N (what "
+            "the store recorded in the N days after the score date, 90 if not given)"
+            if web
+            else "--outcome won, customer or stage:NAME (what the store recorded in the "
             "--within-days after the score date)"
-            if from_store
+            if data.from_store
             else "--outcome COLUMN (1/true/yes converted, 0/false/no not)"
         )
         return _section(

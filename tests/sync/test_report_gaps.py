@@ -1,0 +1,73 @@
+"""`leadscore report` where something is missing: Plotly, a long enough token, both
+outcomes, a file path to write."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import cast
+
+import numpy as np
+import pytest
+
+from sync.cli import app
+from sync.demo import demo_report
+from sync.report_data import report_data
+from sync.report_html import report_page
+from tests.helpers import NOW
+from tests.sync.test_backtest_cli import runner
+from tests.sync.test_report_cli import files, report, store_env
+from tests.sync.test_report_data import batch_of
+
+__all__ = ["files", "store_env"]  # fixtures used here
+
+
+def test_without_plotly_the_command_exits_1_naming_the_extra(
+    files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sync.report_html", None)  # as if Plotly were missing
+    out = tmp_path / "r.html"
+    result = report(files, out)
+    assert result.exit_code == 1, result.output
+    assert "pip install 'leadscore[report]'" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output and not out.exists()
+    line = demo_report(cast("object", None), NOW, out)  # type: ignore[arg-type]
+    assert line == "no HTML report: it needs Plotly (pip install 'leadscore[report]')"
+
+
+def test_a_short_report_token_is_refused_at_settings_without_showing_it(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**store_env, "LEADSCORE_REPORT_TOKEN": "short-secret-15"}
+    result = runner.invoke(
+        app, ["report", "--from-store", "--out", str(tmp_path / "r.html")], env=env
+    )
+    assert result.exit_code == 2, result.output
+    said = " ".join(result.stderr.split())
+    assert "LEADSCORE_REPORT_TOKEN" in said and "at least 16 characters (it has 15)" in said
+    assert "short-secret-15" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("everyone", "said"), [(True, "every contact converted"), (False, "no contact converted")]
+)
+def test_one_outcome_for_all_draws_the_rest_with_a_note(everyone: bool, said: str) -> None:
+    batch = batch_of(20)
+    converted = np.full(len(batch), everyone)
+    page = report_page(report_data(batch, source="s", made_at=NOW, outcome=("won", converted)))
+    assert (
+        f"{said[0].upper()}{said[1:]} (won): lift, ROC and calibration need both outcomes" in page
+    )
+    assert 'id="chart-scores"' in page and 'id="chart-rules"' in page
+    assert "chart-roc" not in page and "No outcomes were given" not in page
+
+
+def test_the_page_is_written_whole_and_a_folder_is_refused(files, tmp_path: Path) -> None:
+    folder = tmp_path / "pages.html"
+    folder.mkdir()
+    refused = report(files, folder)
+    assert refused.exit_code == 2 and "a folder; give the .html file" in refused.stderr
+    out = tmp_path / "r.html"
+    assert report(files, out).exit_code == 0
+    assert out.read_text("utf-8").endswith("</html>\n")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
