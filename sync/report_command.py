@@ -63,11 +63,14 @@ def write_report(options: ReportOptions, top: int, output: Path) -> None:
         from sync.report_html import report_page
     except ModuleNotFoundError:
         fail(PLOTLY_MISSING, code=EXIT_FAILED)
+    from sync.report_data import counted
+
     began = time.perf_counter()
     data = store_data(options, top) if options.from_store else files_data(options, top)
     save_page(output, report_page(data))
     out.print(
-        f"wrote {output} ({data.contacts:,} contacts; {time.perf_counter() - began:.1f} s)",
+        f"wrote {output} ({counted(data.contacts, 'contact')}; "
+        f"{time.perf_counter() - began:.1f} s)",
         highlight=False,
     )
 
@@ -185,4 +188,4 @@ def store_data(options: ReportOptions, top: int) -> ReportData:
     data = known_data(
         batch, converted, known, source, shown, top, history=history, handovers=handovers
     )
-    return replace(data, notes=[*notes, *data.notes])
+    return replace(data, notes=[*notes[1:], *data.notes])  # the first: the header's

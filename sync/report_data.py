@@ -240,6 +240,11 @@ def report_data(
     )
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 contact`, `2 contacts`: a count and its noun, plural but for one."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def step_for(low: float, high: float, bins: int) -> float:
     """A round width (1, 2 or 5 times a power of ten, at least 1) that cuts [low, high]
     into about `bins` bins."""
@@ -475,7 +480,7 @@ def store_report(app: Leadscore, *, made_at: datetime, top: int = TOP) -> Report
 
     batch, _ = app.job.score(as_of=made_at)
     history, handovers = store_parts(app, made_at, {int(p) for p in batch.excluded_ids})
+    source = f"the state store ({counted(len(batch), 'person')})"
     return report_data(
-        batch, source=f"the state store ({len(batch):,} persons)", made_at=made_at, top=top,
-        history=history, handovers=handovers,
-    )  # fmt: skip
+        batch, source=source, made_at=made_at, top=top, history=history, handovers=handovers
+    )

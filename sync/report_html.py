@@ -21,7 +21,7 @@ from plotly.offline import get_plotlyjs
 
 from sync.backtest_report import figure, percent
 from sync.capacity import waited
-from sync.report_data import ReportData
+from sync.report_data import ReportData, counted
 from sync.report_figures import (
     FONT,
     calibration_figure,
@@ -70,7 +70,8 @@ def report_page(data: ReportData, *, web: bool = False) -> str:
         _header(data),
         _section(
             "Score distribution",
-            "How many contacts have each score, in whole points: the total and each dimension.",
+            "How many contacts have each score, in whole points: the total and each "
+            "dimension. Disqualified contacts are counted at their points.",
             _chart("chart-scores", scores_figure(data)),
         ),
     ]
@@ -78,8 +79,9 @@ def report_page(data: ReportData, *, web: bool = False) -> str:
         parts.append(
             _section(
                 "Stage funnel",
-                "Contacts on each stage or above it, and the share of the stage below that "
-                "reached it.",
+                "Contacts on each stage or above it (disqualified ones included: the first "
+                "stage holds every contact with a stage), and the share of the stage below "
+                "that reached it.",
                 _chart("chart-funnel", funnel_figure(data)) + _funnel_table(data),
             )
         )
@@ -127,7 +129,7 @@ def report_page(data: ReportData, *, web: bool = False) -> str:
 def _header(data: ReportData) -> str:
     cards = [
         ("contacts", f"{data.contacts:,}"),
-        ("leads (not disqualified)", f"{data.leads:,}"),
+        ("leads (not customers, not disqualified)", f"{data.leads:,}"),
         ("disqualified", f"{data.disqualified:,}"),
     ]
     if data.outcomes is not None:
@@ -187,6 +189,7 @@ def _leads_table(data: ReportData) -> str:
     if not data.top:
         return "<p>No contacts.</p>"
     names = list(data.top[0].dimensions)
+    labels = {d.name: d.label for d in data.distributions}
     rows = [
         [
             (str(lead.rank), True),
@@ -199,7 +202,8 @@ def _leads_table(data: ReportData) -> str:
         ]
         for lead in data.top
     ]
-    return _table(["#", "contact", "score", *names, "grade", "stage", "reasons"], rows, "leads")
+    heads = [labels.get(n, n) for n in names]
+    return _table(["#", "contact", "score", *heads, "grade", "stage", "reasons"], rows, "leads")
 
 
 def _outcomes_section(data: ReportData, web: bool) -> str:
@@ -234,7 +238,7 @@ def _outcomes_section(data: ReportData, web: bool) -> str:
     )
     return _section(
         f"Against outcomes ({outcomes.outcome})",
-        f"{tested.converted:,} of {tested.contacts:,} contacts converted "
+        f"{tested.converted:,} of {counted(tested.contacts, 'contact')} converted "
         f"({percent(tested.base_rate)}). ROC AUC "
         f"{_interval(auc.value, auc.low, auc.high)}, average precision "
         f"{_interval(ap.value, ap.low, ap.high)}"
@@ -283,6 +287,11 @@ def _handover_section(data: ReportData) -> str:
             f"{found.per_week} a week{per}.",
             "",
         )
+    waiting = (
+        f"the {counted(found.waiting_total, 'lead')} waiting"
+        if found.waiting_total
+        else ("no lead waiting")
+    )
     oldest = ""
     if found.oldest_wait is not None:
         oldest = f"; the oldest has waited {waited(found.oldest_wait)}"
@@ -290,16 +299,16 @@ def _handover_section(data: ReportData) -> str:
     if not lasts:
         last = "Nobody has been handed over yet"
     elif found.by is None:
-        last = f"The last lead handed over scored {lasts[0][1][0]} (in {lasts[0][1][1]}): the "
-        last += "threshold, drawn dashed"
+        last = f"The score of the last lead handed over: {lasts[0][1][0]} (in {lasts[0][1][1]}), "
+        last += "drawn dashed"
     else:
         each = ", ".join(f"{team} {score} (in {week})" for team, (score, week) in lasts)
-        last = f"The last lead handed over per {found.by} scored: {each}, drawn dashed"
+        last = f"The score of the last lead handed over per {found.by}: {each}, drawn dashed"
     return _section(
         title,
         f"Leads given the hand-over stage ({found.stage}) each week{per}, against the "
-        f"capacity of {found.per_week} a week{per}, and the {found.waiting_total:,} leads "
-        f"waiting for a place now, by score{oldest}. {last}.",
+        f"capacity of {found.per_week} a week{per}, and {waiting} for a place now, by "
+        f"score{oldest}. {last}.",
         _chart("chart-handover", handover_figure(data)),
     )
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sync.report_data import TOP, Handovers, ReportData, handovers_of, report_data
+from sync.report_data import TOP, Handovers, ReportData, counted, handovers_of, report_data
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
@@ -38,8 +38,8 @@ def store_parts(
 def outcome_shown(persons: int, outcome: str, days: int) -> str:
     """The page's source line for the store against an outcome."""
     return (
-        f"the state store ({persons:,} persons; outcome {outcome!r} in the {days} days after "
-        "the score date)"
+        f"the state store ({counted(persons, 'person')}; outcome {outcome!r} in the {days} "
+        "days after the score date)"
     )
 
 
@@ -62,7 +62,7 @@ def store_outcome_report(
     days = WITHIN_DAYS if within_days is None else within_days
     at = now.replace(microsecond=0) - timedelta(days=days)
     found = read_store_outcomes(app.store, rules, wanted, at, days)
-    notes = [line.removeprefix("note: ") for line in store_notes(found)]
+    notes = [line.removeprefix("note: ") for line in store_notes(found)][1:]  # the header's
     known = KnownOutcomes(found.contacts, found.converted, at, stamp(at), found.activities)
     frame = known.frame(set(rules.contact_fields()))
     batch, kept = score_included(rules, frame, known.activities, known.moments)

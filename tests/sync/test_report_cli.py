@@ -176,4 +176,4 @@ def test_the_store_report_draws_the_hand_over_queue_status_prints(
     page = " ".join(out.read_text("utf-8").split())
     assert 'id="chart-handover"' in page and int(waiting) > 0
     assert f"against the capacity of 1 a week, and the {waiting} leads waiting" in page
-    assert f"The last lead handed over scored {last} (in {week})" in page
+    assert f"The score of the last lead handed over: {last} (in {week})" in page

@@ -3,7 +3,9 @@ outcomes, a file path to write."""
 
 from __future__ import annotations
 
+import re
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -12,7 +14,8 @@ import pytest
 
 from sync.cli import app
 from sync.demo import demo_report
-from sync.report_data import report_data
+from sync.report_data import counted, report_data
+from sync.report_figures import whole_bins
 from sync.report_html import report_page
 from tests.helpers import NOW
 from tests.sync.test_backtest_cli import runner
@@ -66,8 +69,30 @@ def test_the_page_is_written_whole_and_a_folder_is_refused(files, tmp_path: Path
     folder = tmp_path / "pages.html"
     folder.mkdir()
     refused = report(files, folder)
-    assert refused.exit_code == 2 and "a folder; give the .html file" in refused.stderr
+    assert refused.exit_code == 2
+    assert "a folder; give the .html file" in " ".join(refused.stderr.split())
     out = tmp_path / "r.html"
     assert report(files, out).exit_code == 0
     assert out.read_text("utf-8").endswith("</html>\n")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_whole_point_bars_sit_on_their_points_and_say_which() -> None:
+    middles, width, shown = whole_bins([40.0, 41.0, 42.0])
+    assert (middles, width, shown) == ([40.0, 41.0], 1.0, ["40", "41"])
+    middles, width, shown = whole_bins([40.0, 45.0, 50.0])
+    assert (middles, width, shown) == ([42.0, 47.0], 5.0, ["40 to 44", "45 to 49"])
+
+
+def test_the_page_names_dimensions_by_label_counts_in_words_and_times_in_utc() -> None:
+    batch = batch_of(30)
+    history = [(p, NOW.timestamp() - 86400.0 * d, 40 + d) for d in (2, 1) for p in range(3)]
+    data = report_data(batch, source="s", made_at=NOW, history=history)
+    named = [replace(d, label=f"{d.name.title()} points") for d in data.distributions]
+    page = report_page(replace(data, distributions=named))
+    heads = re.search(r"<table class='leads'><thead><tr>(.*?)</tr>", page)
+    assert heads is not None and "<th>Fit points</th><th>Activity points</th>" in heads.group(1)
+    assert "leads (not customers, not disqualified)" in page
+    assert "Disqualified contacts are counted at their points" in page
+    assert '"title":{"text":"time (UTC)"}' in page and '"automargin":true' in page
+    assert counted(1, "contact") == "1 contact" and counted(1200, "lead") == "1,200 leads"

@@ -88,7 +88,7 @@ def test_the_chart_holds_the_queue_the_store_decided(either_store: StateStore) -
                                    handovers=found))  # fmt: skip
     assert (
         'id="chart-handover"' in page
-        and "The last lead handed over per owner scored: ann 52 (in 2026-W50), bob 55" in page
+        and "The score of the last lead handed over per owner: ann 52 (in 2026-W50), bob 55" in page
     )
 
 
