@@ -63,7 +63,7 @@ def write_report(options: ReportOptions, top: int, output: Path) -> None:
         from sync.report_html import report_page
     except ModuleNotFoundError:
         fail(PLOTLY_MISSING, code=EXIT_FAILED)
-    from sync.report_data import counted
+    from sync.words import counted
 
     began = time.perf_counter()
     data = store_data(options, top) if options.from_store else files_data(options, top)

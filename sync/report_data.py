@@ -29,6 +29,7 @@ from scoring import (
     whole_points,
 )
 from sync.fields import DISQUALIFIED_SCORE
+from sync.words import counted
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
@@ -238,11 +239,6 @@ def report_data(
         notes=notes,
         unmeasured=unmeasured,
     )
-
-
-def counted(n: int, noun: str) -> str:
-    """`1 contact`, `2 contacts`: a count and its noun, plural but for one."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def step_for(low: float, high: float, bins: int) -> float:

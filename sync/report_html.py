@@ -21,7 +21,7 @@ from plotly.offline import get_plotlyjs
 
 from sync.backtest_report import figure, percent
 from sync.capacity import waited
-from sync.report_data import ReportData, counted
+from sync.report_data import ReportData
 from sync.report_figures import (
     FONT,
     calibration_figure,
@@ -35,6 +35,7 @@ from sync.report_figures import (
     rules_figure,
     scores_figure,
 )
+from sync.words import counted
 
 CONFIG = {"displaylogo": False, "responsive": True}
 STYLE = """

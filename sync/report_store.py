@@ -10,7 +10,8 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sync.report_data import TOP, Handovers, ReportData, counted, handovers_of, report_data
+from sync.report_data import TOP, Handovers, ReportData, handovers_of, report_data
+from sync.words import counted
 
 if TYPE_CHECKING:
     from sync.app import Leadscore

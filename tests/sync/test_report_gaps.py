@@ -14,9 +14,10 @@ import pytest
 
 from sync.cli import app
 from sync.demo import demo_report
-from sync.report_data import counted, report_data
+from sync.report_data import report_data
 from sync.report_figures import whole_bins
 from sync.report_html import report_page
+from sync.words import counted
 from tests.helpers import NOW
 from tests.sync.test_backtest_cli import runner
 from tests.sync.test_report_cli import files, report, store_env
