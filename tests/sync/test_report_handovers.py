@@ -118,3 +118,14 @@ def test_a_wait_reads_in_days_hours_or_minutes() -> None:
     assert waited(2 * DAY + 3 * 3600 + 59) == "2 d 3 h"
     assert waited(5 * 3600 + 12 * 60) == "5 h 12 min"
     assert waited(59.9) == "under a minute"
+
+
+def test_a_week_without_hand_over_is_a_zero_bar_up_to_this_week() -> None:
+    counts = [("2026-W45", "", 2), ("2026-W47", "", 1)]
+    found = handovers_of(QueueRows(counts, [], {}), rules_of(per_week=5), MONDAY.timestamp())
+    assert found is not None
+    assert found.weeks == ["2026-W45", "2026-W46", "2026-W47", "2026-W48", "2026-W49"]
+    assert found.handed == [[2, 0, 1, 0, 0]]
+    across = [("2025-W52", "", 1), ("2026-W02", "", 1)]  # 2026-W01 between, over New Year
+    later = handovers_of(QueueRows(across, [], {}), rules_of(per_week=5), 0.0)
+    assert later is not None and later.weeks == ["2025-W52", "2026-W01", "2026-W02"]
