@@ -124,8 +124,8 @@ def backtest_of(
         raise InputError(f"outcomes: {outcome.size} given for {n} contacts; one per contact")
     positives = int(outcome.sum())
     if positives == 0 or positives == n:
-        which = "converted" if positives else "did not convert"
-        raise InputError(f"every contact {which}: a backtest needs both outcomes")
+        which = "every contact converted" if positives else "no contact converted"
+        raise InputError(f"{which}: a backtest needs both outcomes")
     scores = whole_scores(batch)
     auc, ap = bootstrap(outcome, scores, resamples=resamples, seed=seed)
     base = positives / n

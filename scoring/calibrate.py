@@ -126,8 +126,8 @@ def calibrate_rules(
     outcome = np.asarray(converted, dtype=bool)
     positives = int(outcome.sum())
     if positives == 0 or positives == len(outcome):
-        which = "converted" if positives else "did not convert"
-        raise InputError(f"every contact {which}: a fit needs both outcomes")
+        which = "every contact converted" if positives else "no contact converted"
+        raise InputError(f"{which}: a fit needs both outcomes")
     if max_rules < 1:
         raise InputError(f"at most {max_rules} rules asked for; at least 1")
     candidates = all_candidates(contacts, activities)

@@ -412,7 +412,9 @@ def demo(
     then write the HTML report. The demo's rules: the bundled ones, RFM, accounts, capacity."""
     from connectors.errors import ApiError
     from sync.demo import demo_rules, run_demo
+    from sync.report_command import check_out
 
+    check_out(report, "--report")  # before the sandboxes start
     ruleset = rules_from(rules) if rules else demo_rules()
     try:
         with progress_bars() as progress:

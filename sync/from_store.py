@@ -17,6 +17,7 @@ from sync.errors import EXIT_FAILED
 from sync.rfm import population
 from sync.score_command import as_of_moment
 from sync.store_outcomes import StoreOutcomes, read_store_outcomes, store_outcome
+from sync.words import counted
 
 WITHIN_DAYS = 90
 """The outcome window when `--within-days` is not given."""
@@ -98,18 +99,21 @@ def store_known(
 def store_notes(found: StoreOutcomes) -> list[str]:
     """What a person reading the backtest must know of the store's outcomes."""
     notes = [
-        f"note: {STORE}: {len(found.converted):,} persons scored as of {stamp(found.at)}; "
+        f"note: {STORE}: {counted(len(found.converted), 'person')} scored as of "
+        f"{stamp(found.at)}; "
         f"outcome {found.outcome.name!r} by {stamp(found.end)}: "
         f"{int(found.converted.sum()):,} converted"
     ]
     if found.not_yet:
         notes.append(
-            f"note: {found.not_yet:,} persons left out: their first activity is after "
+            f"note: {counted(found.not_yet, 'person')} left out: their first activity is after "
             "the score date"
         )
     if found.before:
         what = "had bought" if found.outcome.kind == "customer" else "had reached the stage"
-        notes.append(f"note: {found.before:,} persons left out: they {what} by the score date")
+        notes.append(
+            f"note: {counted(found.before, 'person')} left out: they {what} by the score date"
+        )
     if found.unread:
         notes.append(
             f"note: not read: {', '.join(found.unread)} (the CRMs' lifecycle fields, "

@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from sync.console import RulesOption
+from sync.words import counted
 
 
 def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str], list[str]]:
@@ -46,11 +47,6 @@ def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str]
                 shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + "..."
                 problems.append(f"{from_file}:{n}: {shown!r} is not an email address")
     return list(dict.fromkeys(found)), problems
-
-
-def counted(count: int, thing: str) -> str:
-    """`1 record`, `2 records`."""
-    return f"{count} {thing}" if count == 1 else f"{count} {thing}s"
 
 
 def forget_command(

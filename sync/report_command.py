@@ -58,27 +58,42 @@ def write_report(options: ReportOptions, top: int, output: Path) -> None:
                 )
     if options.outcome is None and options.as_of_column is not None:
         fail("--as-of-column needs --outcome (a backtest scores each contact as of its moment)")
-    if output.suffix.lower() not in (".html", ".htm"):
-        fail(f"--out {output}: expected a .html file")
-    if not output.parent.is_dir():
-        fail(f"--out {output}: the folder {output.parent} does not exist")
+    check_out(output, "--out")
     try:
         from sync.report_html import report_page
     except ModuleNotFoundError:
         fail(PLOTLY_MISSING, code=EXIT_FAILED)
+    from sync.words import counted
+
     began = time.perf_counter()
     data = store_data(options, top) if options.from_store else files_data(options, top)
     save_page(output, report_page(data))
     out.print(
-        f"wrote {output} ({data.contacts:,} contacts; {time.perf_counter() - began:.1f} s)",
+        f"wrote {output} ({counted(data.contacts, 'contact')}; "
+        f"{time.perf_counter() - began:.1f} s)",
         highlight=False,
     )
 
 
+def check_out(output: Path, option: str) -> None:
+    """Fail (exit 2) for a page path that cannot be one, before any work is done."""
+    if output.is_dir():
+        fail(f"{option} {output}: a folder; give the .html file to write in it")
+    if output.suffix.lower() not in (".html", ".htm"):
+        fail(f"{option} {output}: expected a .html file")
+    if not output.parent.is_dir():
+        fail(f"{option} {output}: the folder {output.parent} does not exist")
+
+
 def save_page(output: Path, page: str) -> None:
+    """Write the page beside `output` and rename it there: a reader never opens half a
+    page, and a failed write leaves the page before it as it was."""
+    partial = output.with_name(f".{output.name}.partial")
     try:
-        output.write_text(page, "utf-8")
+        partial.write_text(page, "utf-8")
+        partial.replace(output)
     except OSError as exc:
+        partial.unlink(missing_ok=True)
         fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
 
 
@@ -132,17 +147,13 @@ def known_data(
 ) -> ReportData:
     """The report of scored contacts with their outcomes (`store`: the store's history and
     hand-over queue, for `report_data`)."""
-    from scoring import InputError
     from sync.report_data import report_data
 
-    made_at = known.moments if isinstance(known.moments, datetime) else datetime.now(UTC)
-    try:
-        return report_data(
-            batch, source=shown, made_at=made_at, top=top,
-            outcome=(source.outcome, converted), **store,
-        )  # fmt: skip
-    except InputError as exc:  # every contact one way
-        fail(f"{source.name}: {source.named}: {exc}")
+    made_at = known.moments if isinstance(known.moments, datetime) else None
+    return report_data(
+        batch, source=shown, made_at=made_at, top=top,
+        outcome=(source.outcome, converted), **store,
+    )  # fmt: skip
 
 
 def store_data(options: ReportOptions, top: int) -> ReportData:
@@ -151,7 +162,8 @@ def store_data(options: ReportOptions, top: int) -> ReportData:
     --from-store` reads them."""
     from sync.cli import opened, store_rules
     from sync.from_store import EMPTY
-    from sync.report_data import store_parts, store_report
+    from sync.report_data import store_report
+    from sync.report_store import outcome_shown, store_parts
 
     ruleset = store_rules(options.rules)
     if ruleset is None:
@@ -170,11 +182,8 @@ def store_data(options: ReportOptions, top: int) -> ReportData:
         left_out = {int(person) for person in batch.excluded_ids}
         history, handovers = store_parts(application, datetime.now(UTC), left_out)
     days = WITHIN_DAYS if options.within_days is None else options.within_days
-    shown = (
-        f"{source.name} ({len(batch):,} persons; outcome {source.outcome!r} in the {days} days "
-        "after the score date)"
-    )
+    shown = outcome_shown(len(batch), source.outcome, days)
     data = known_data(
         batch, converted, known, source, shown, top, history=history, handovers=handovers
     )
-    return replace(data, notes=[*notes, *data.notes])
+    return replace(data, notes=[*notes[1:], *data.notes])  # the first: the header's

@@ -13,7 +13,7 @@ import itertools
 import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +29,7 @@ from scoring import (
     whole_points,
 )
 from sync.fields import DISQUALIFIED_SCORE
+from sync.words import counted
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
@@ -136,7 +137,7 @@ class Handovers:
     by: str | None
     weeks: list[str]
     teams: list[str]
-    """The `by` values as shown ("all leads" without `by`, "no NAME" for an empty one)."""
+    """The `by` values as shown ("all leads" without `by`, "(no NAME)" for an empty one)."""
     handed: list[list[int]]
     """Per team, per week."""
     edges: list[float]
@@ -147,6 +148,8 @@ class Handovers:
     """Seconds the longest-waiting lead has waited (None: nobody waits)."""
     last: list[tuple[int, str] | None]
     """Per team, the score (whole points) and week of the last lead handed over."""
+    handed_ever: bool = False
+    """Some lead was handed over, perhaps before the weeks drawn."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,7 @@ class ReportData:
     title: str
     source: str
     made_at: str
+    """When the contacts were scored ("": each as of its own moment, the source says so)."""
     contacts: int
     leads: int
     disqualified: int
@@ -176,13 +180,15 @@ class ReportData:
     from_store: bool = False
     notes: list[str] = field(default_factory=list)
     """What the page says is missing, and why."""
+    unmeasured: str = ""
+    """Why outcomes given are not drawn ("": none given, or drawn)."""
 
 
 def report_data(
     batch: ScoreBatch,
     *,
     source: str,
-    made_at: datetime,
+    made_at: datetime | None,
     top: int = TOP,
     outcome: tuple[str, npt.NDArray[np.bool_]] | None = None,
     history: Sequence[tuple[int, float, int]] | None = None,
@@ -194,13 +200,19 @@ def report_data(
     """The report of `batch`. `outcome`: the outcome column's name and each contact's
     outcome (both outcomes present), for the backtest's figures; `history`: the store's
     (person, at, score) rows in order of time (`sync.history.score_rows`), for the score's
-    movement (None: not from a store); `handovers`: the store's hand-over queue."""
+    movement (None: not from a store); `handovers`: the store's hand-over queue;
+    `made_at` None: each contact was scored as of its own moment."""
     notes = list(batch.notes)
-    outcomes = None
+    outcomes, unmeasured = None, ""
     if outcome is not None:
         name, converted = outcome
-        tested = backtest_of(batch, converted, resamples=resamples, seed=seed)
-        outcomes = Outcomes(name, tested, roc_of(batch, converted))
+        positives = int(np.count_nonzero(converted))
+        if len(batch) and positives in (0, len(batch)):  # the rest of the page still holds
+            which = "every contact converted" if positives else "no contact converted"
+            unmeasured = f"{which} ({name}): lift, ROC and calibration need both outcomes"
+        else:
+            tested = backtest_of(batch, converted, resamples=resamples, seed=seed)
+            outcomes = Outcomes(name, tested, roc_of(batch, converted))
     movement = None
     if history is not None:
         movement = score_movement(history)
@@ -209,7 +221,9 @@ def report_data(
     return ReportData(
         title=title,
         source=source,
-        made_at=made_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        made_at=""
+        if made_at is None
+        else made_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         contacts=len(batch),
         leads=int(np.count_nonzero(batch.leads & ~batch.disqualified)),
         disqualified=int(np.count_nonzero(batch.disqualified)),
@@ -223,6 +237,7 @@ def report_data(
         handovers=handovers,
         from_store=history is not None,
         notes=notes,
+        unmeasured=unmeasured,
     )
 
 
@@ -402,7 +417,11 @@ def handovers_of(
     capacity, stages = rules.capacity, rules.stages
     if capacity is None or stages is None:
         return None
-    weeks = sorted({week for week, _, _ in rows.counts})[-WEEKS:]
+    from sync.capacity import period_of
+
+    counted = [week for week, _, _ in rows.counts]
+    latest = max([period_of(at)[0], *counted])
+    weeks = _weeks_between(min(counted, default=latest), latest)
     waiting = [row for row in rows.waiting if row[0] not in left_out]
     teams = sorted({t for w, t, _ in rows.counts if w in weeks} | {t for _, t, _, _ in waiting})
     handed = [[0] * len(weeks) for _ in teams]
@@ -418,7 +437,7 @@ def handovers_of(
         per_week=capacity.per_week,
         by=capacity.by,
         weeks=weeks,
-        teams=[t or ("all leads" if capacity.by is None else f"no {capacity.by}") for t in teams],
+        teams=[t or ("all leads" if capacity.by is None else f"(no {capacity.by})") for t in teams],
         handed=handed,
         edges=edges,
         waiting=[bin_counts(scores[of_team == team], edges) for team in teams],
@@ -430,30 +449,34 @@ def handovers_of(
             else (whole_points(rows.last[team][0]), rows.last[team][1])
             for team in teams
         ],
+        handed_ever=bool(rows.last) or any(taken for _, _, taken in rows.counts),
     )
 
 
-def store_parts(
-    app: Leadscore, at: datetime, left_out: Collection[int]
-) -> tuple[list[tuple[int, float, int]], Handovers | None]:
-    """The store's score history and hand-over queue, without the persons `left_out`."""
-    from sync.capacity import queue_rows
-    from sync.history import score_rows
+def _monday(week: str) -> datetime:
+    year, number = week.split("-W")
+    return datetime.fromisocalendar(int(year), int(number), 1).replace(tzinfo=UTC)
 
-    with app.store.engine.connect() as connection:
-        history = [row for row in score_rows(connection) if row[0] not in left_out]
-        queue = queue_rows(connection) if app.job.rules.capacity is not None else None
-    found = None if queue is None else handovers_of(queue, app.job.rules, at.timestamp(), left_out)
-    return history, found
+
+def _weeks_between(first: str, latest: str) -> list[str]:
+    """The ISO weeks from `first` to `latest` (`2026-W49`), the last `WEEKS` of them: a
+    week with no hand-over is a zero bar, not left out."""
+    from sync.capacity import period_of
+
+    end = _monday(latest)
+    span = min(WEEKS - 1, max(0, (end - _monday(first)).days // 7))
+    return [period_of((end - timedelta(weeks=back)).timestamp())[0] for back in range(span, -1, -1)]
 
 
 def store_report(app: Leadscore, *, made_at: datetime, top: int = TOP) -> ReportData:
     """The report of everyone in the application's store, scored now by its rules, with
     the store's score history and hand-over queue, but none of the persons the rules
     exclude (the history of before their objection stays in the store)."""
+    from sync.report_store import store_parts
+
     batch, _ = app.job.score(as_of=made_at)
     history, handovers = store_parts(app, made_at, {int(p) for p in batch.excluded_ids})
+    source = f"the state store ({counted(len(batch), 'person')})"
     return report_data(
-        batch, source=f"the state store ({len(batch):,} persons)", made_at=made_at, top=top,
-        history=history, handovers=handovers,
-    )  # fmt: skip
+        batch, source=source, made_at=made_at, top=top, history=history, handovers=handovers
+    )

@@ -46,6 +46,18 @@ def _layout(figure: go.Figure, height: int, **more: Any) -> go.Figure:
     return figure
 
 
+def whole_bins(edges: list[float]) -> tuple[list[float], float, list[str]]:
+    """Bars of whole-point bins [a, b): each centred on the points it holds (a whole
+    point's bar on that point, so a line at a score falls on its bar), their width, and
+    the points each holds as the hover names them ("41", "40 to 44")."""
+    width = edges[1] - edges[0]
+    middles = [a + (b - a - 1) / 2 for a, b in itertools.pairwise(edges)]
+    shown = [
+        f"{a:g}" if b - a == 1 else f"{a:g} to {b - 1:g}" for a, b in itertools.pairwise(edges)
+    ]
+    return middles, width, shown
+
+
 def scores_figure(data: ReportData) -> go.Figure:
     shown = data.distributions
     cols = 2
@@ -57,9 +69,8 @@ def scores_figure(data: ReportData) -> go.Figure:
         vertical_spacing=0.16 if rows > 1 else 0.1,
     )
     for index, found in enumerate(shown):
-        edges = found.edges
-        middles = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
-        width = edges[1] - edges[0]
+        middles, width, points = whole_bins(found.edges)
+        at = {"row": index // cols + 1, "col": index % cols + 1}
         figure.add_trace(
             go.Bar(
                 x=middles,
@@ -67,12 +78,14 @@ def scores_figure(data: ReportData) -> go.Figure:
                 width=[width * 0.9] * len(middles),
                 marker_color=COLOURS[index % len(COLOURS)],
                 name=escape(found.label),
-                hovertemplate="%{x} points: %{y} contacts<extra></extra>",
+                customdata=points,
+                hovertemplate="%{customdata} points: %{y} contacts<extra></extra>",
             ),
-            row=index // cols + 1,
-            col=index % cols + 1,
+            **at,
         )
-    return _layout(figure, 250 * rows + 60, showlegend=False)
+        figure.update_xaxes(title_text="points", title_standoff=4, **at)
+        figure.update_yaxes(title_text="contacts", **at)
+    return _layout(figure, 270 * rows + 60, showlegend=False)
 
 
 def funnel_figure(data: ReportData) -> go.Figure:
@@ -86,7 +99,8 @@ def funnel_figure(data: ReportData) -> go.Figure:
             hovertemplate="%{y}: %{x} on it or above<extra></extra>",
         )
     )
-    return _layout(figure, 80 + 48 * len(steps), margin={"l": 160, "r": 20, "t": 20, "b": 20})
+    figure.update_yaxes(automargin=True)  # a long stage name widens the margin, is not cut
+    return _layout(figure, 80 + 48 * len(steps), margin={"l": 20, "r": 20, "t": 20, "b": 20})
 
 
 def rules_figure(data: ReportData) -> go.Figure:
@@ -122,11 +136,13 @@ def rules_figure(data: ReportData) -> go.Figure:
                 row=1,
                 col=col,
             )
-    figure.update_yaxes(categoryorder="array", categoryarray=labels, autorange="reversed")
+    figure.update_yaxes(
+        categoryorder="array", categoryarray=labels, autorange="reversed", automargin=True
+    )  # a long rule label widens the margin rather than being cut
     return _layout(
         figure,
         140 + 22 * len(shares),
-        margin={"l": 200, "r": 20, "t": 60, "b": 60},
+        margin={"l": 20, "r": 20, "t": 60, "b": 60},
         barmode="overlay",
         legend={"orientation": "h", "y": 0, "yanchor": "bottom", "yref": "container"},
     )
@@ -278,7 +294,7 @@ def movement_figure(data: ReportData) -> go.Figure:
                 name=name,
                 line={"color": colour},
                 customdata=moved.people,
-                hovertemplate="%{x}: %{y} (%{customdata} persons)<extra>" + name + "</extra>",
+                hovertemplate="%{x} UTC: %{y} (%{customdata} persons)<extra>" + name + "</extra>",
             ),
             row=1,
             col=1,
@@ -301,6 +317,7 @@ def movement_figure(data: ReportData) -> go.Figure:
     )
     figure.update_yaxes(title_text="written score", row=1, col=1)
     figure.update_yaxes(title_text="scores rose / fell", row=2, col=1)
+    figure.update_xaxes(title_text="time (UTC)", row=2, col=1)
     return _layout(figure, 460, barmode="relative")
 
 
@@ -315,8 +332,7 @@ def handover_figure(data: ReportData) -> go.Figure:
         subplot_titles=[f"handed over per week (capacity {found.per_week}{per})",
                         f"waiting now: {found.waiting_total:,}, by score"],
     )  # fmt: skip
-    middles = [(a + b) / 2 for a, b in itertools.pairwise(found.edges)]
-    width = found.edges[1] - found.edges[0]
+    middles, width, points = whole_bins(found.edges)
     below = [0] * len(middles)
     for index, team in enumerate(found.teams):
         name, colour = escape(team), COLOURS[index % len(COLOURS)]
@@ -329,8 +345,8 @@ def handover_figure(data: ReportData) -> go.Figure:
         figure.add_trace(
             go.Bar(x=middles, y=found.waiting[index], base=below,
                    width=[width * 0.9] * len(middles), offsetgroup="waiting", name=name,
-                   legendgroup=name, marker_color=colour, showlegend=False,
-                   hovertemplate="score %{x}: %{y} waiting<extra>" + name + "</extra>"),
+                   legendgroup=name, marker_color=colour, showlegend=False, customdata=points,
+                   hovertemplate="score %{customdata}: %{y} waiting<extra>" + name + "</extra>"),
             row=1, col=2,
         )  # fmt: skip
         below = [b + n for b, n in zip(below, found.waiting[index], strict=True)]

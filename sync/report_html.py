@@ -21,7 +21,7 @@ from plotly.offline import get_plotlyjs
 
 from sync.backtest_report import figure, percent
 from sync.capacity import waited
-from sync.report_data import Outcomes, ReportData
+from sync.report_data import ReportData
 from sync.report_figures import (
     FONT,
     calibration_figure,
@@ -35,6 +35,7 @@ from sync.report_figures import (
     rules_figure,
     scores_figure,
 )
+from sync.words import counted
 
 CONFIG = {"displaylogo": False, "responsive": True}
 STYLE = """
@@ -63,13 +64,15 @@ def plotly_js() -> str:
     return str(get_plotlyjs())
 
 
-def report_page(data: ReportData) -> str:
-    """The whole page: head with plotly.js, then every section the data has."""
+def report_page(data: ReportData, *, web: bool = False) -> str:
+    """The whole page: head with plotly.js, then every section the data has (`web`: for
+    `/report`, whose hints name its parameters rather than the command's options)."""
     parts = [
         _header(data),
         _section(
             "Score distribution",
-            "How many contacts have each score, in whole points: the total and each dimension.",
+            "How many contacts have each score, in whole points: the total and each "
+            "dimension. Disqualified contacts are counted at their points.",
             _chart("chart-scores", scores_figure(data)),
         ),
     ]
@@ -77,8 +80,9 @@ def report_page(data: ReportData) -> str:
         parts.append(
             _section(
                 "Stage funnel",
-                "Contacts on each stage or above it, and the share of the stage below that "
-                "reached it.",
+                "Contacts on each stage or above it (disqualified ones included: the first "
+                "stage holds every contact with a stage), and the share of the stage below "
+                "that reached it.",
                 _chart("chart-funnel", funnel_figure(data)) + _funnel_table(data),
             )
         )
@@ -106,7 +110,7 @@ def report_page(data: ReportData) -> str:
                 _chart("chart-grades", grades_figure(data)),
             )
         )
-    parts.append(_outcomes_section(data.outcomes, data.from_store))
+    parts.append(_outcomes_section(data, web))
     if data.from_store:
         parts.append(_store_section(data))
         parts.append(_handover_section(data))
@@ -126,7 +130,7 @@ def report_page(data: ReportData) -> str:
 def _header(data: ReportData) -> str:
     cards = [
         ("contacts", f"{data.contacts:,}"),
-        ("leads (not disqualified)", f"{data.leads:,}"),
+        ("leads (not customers, not disqualified)", f"{data.leads:,}"),
         ("disqualified", f"{data.disqualified:,}"),
     ]
     if data.outcomes is not None:
@@ -135,9 +139,10 @@ def _header(data: ReportData) -> str:
         cards.append(("ROC AUC", _interval(tested.auc.value, tested.auc.low, tested.auc.high)))
     shown = "".join(f"<div class='card'>{escape(n)}<b>{escape(v)}</b></div>" for n, v in cards)
     notes = "".join(f"<li>{escape(note)}</li>" for note in data.notes)
+    when = f", scored as of {escape(data.made_at)}" if data.made_at else ""
     return (
         f"<h1>{escape(data.title)}</h1>\n"
-        f"<p class='meta'>{escape(data.source)}, scored as of {escape(data.made_at)}</p>\n"
+        f"<p class='meta'>{escape(data.source)}{when}</p>\n"
         f"<div class='cards'>{shown}</div>\n" + (f"<ul class='notes'>{notes}</ul>" if notes else "")
     )
 
@@ -185,6 +190,7 @@ def _leads_table(data: ReportData) -> str:
     if not data.top:
         return "<p>No contacts.</p>"
     names = list(data.top[0].dimensions)
+    labels = {d.name: d.label for d in data.distributions}
     rows = [
         [
             (str(lead.rank), True),
@@ -197,15 +203,22 @@ def _leads_table(data: ReportData) -> str:
         ]
         for lead in data.top
     ]
-    return _table(["#", "contact", "score", *names, "grade", "stage", "reasons"], rows, "leads")
+    heads = [labels.get(n, n) for n in names]
+    return _table(["#", "contact", "score", *heads, "grade", "stage", "reasons"], rows, "leads")
 
 
-def _outcomes_section(outcomes: Outcomes | None, from_store: bool) -> str:
+def _outcomes_section(data: ReportData, web: bool) -> str:
+    outcomes = data.outcomes
+    if outcomes is None and data.unmeasured:
+        return _section("Against outcomes", data.unmeasured[0].upper() + data.unmeasured[1:], "")
     if outcomes is None:
         how = (
-            "--outcome won, customer or stage:NAME (what the store recorded in the "
+            "outcome=won, customer or stage:NAME in the address, with within_days=N (what "
+            "the store recorded in the N days after the score date, 90 if not given)"
+            if web
+            else "--outcome won, customer or stage:NAME (what the store recorded in the "
             "--within-days after the score date)"
-            if from_store
+            if data.from_store
             else "--outcome COLUMN (1/true/yes converted, 0/false/no not)"
         )
         return _section(
@@ -226,7 +239,7 @@ def _outcomes_section(outcomes: Outcomes | None, from_store: bool) -> str:
     )
     return _section(
         f"Against outcomes ({outcomes.outcome})",
-        f"{tested.converted:,} of {tested.contacts:,} contacts converted "
+        f"{tested.converted:,} of {counted(tested.contacts, 'contact')} converted "
         f"({percent(tested.base_rate)}). ROC AUC "
         f"{_interval(auc.value, auc.low, auc.high)}, average precision "
         f"{_interval(ap.value, ap.low, ap.high)}"
@@ -262,12 +275,24 @@ def _handover_section(data: ReportData) -> str:
         )
     per = f" per {found.by}" if found.by else ""
     if not found.waiting_total and not any(map(any, found.handed)):
+        if found.handed_ever:
+            return _section(
+                title,
+                f"No lead was handed over ({found.stage}) in the {len(found.weeks)} weeks "
+                f"drawn, and nobody waits: sales takes {found.per_week} a week{per}.",
+                "",
+            )
         return _section(
             title,
             f"No lead has reached the hand-over stage ({found.stage}) yet: sales takes "
             f"{found.per_week} a week{per}.",
             "",
         )
+    waiting = (
+        f"the {counted(found.waiting_total, 'lead')} waiting"
+        if found.waiting_total
+        else ("no lead waiting")
+    )
     oldest = ""
     if found.oldest_wait is not None:
         oldest = f"; the oldest has waited {waited(found.oldest_wait)}"
@@ -275,16 +300,16 @@ def _handover_section(data: ReportData) -> str:
     if not lasts:
         last = "Nobody has been handed over yet"
     elif found.by is None:
-        last = f"The last lead handed over scored {lasts[0][1][0]} (in {lasts[0][1][1]}): the "
-        last += "threshold, drawn dashed"
+        last = f"The score of the last lead handed over: {lasts[0][1][0]} (in {lasts[0][1][1]}), "
+        last += "drawn dashed"
     else:
         each = ", ".join(f"{team} {score} (in {week})" for team, (score, week) in lasts)
-        last = f"The last lead handed over per {found.by} scored: {each}, drawn dashed"
+        last = f"The score of the last lead handed over per {found.by}: {each}, drawn dashed"
     return _section(
         title,
         f"Leads given the hand-over stage ({found.stage}) each week{per}, against the "
-        f"capacity of {found.per_week} a week{per}, and the {found.waiting_total:,} leads "
-        f"waiting for a place now, by score{oldest}. {last}.",
+        f"capacity of {found.per_week} a week{per}, and {waiting} for a place now, by "
+        f"score{oldest}. {last}.",
         _chart("chart-handover", handover_figure(data)),
     )
 

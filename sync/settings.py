@@ -36,6 +36,8 @@ PREFIX = "LEADSCORE_"
 """The prefix of every setting's environment variable."""
 SECRETS_VARIABLE = "LEADSCORE_SECRETS_DIR"
 """The variable naming a directory of secret files, one per setting (not itself a setting)."""
+TOKEN_LENGTH = 16
+"""The shortest `report_token` accepted (characters)."""
 
 
 class Settings(BaseSettings):
@@ -81,7 +83,8 @@ class Settings(BaseSettings):
     report_token: SecretStr | None = Field(
         None,
         description="Token that opens the read-only HTML report at /report of the webhook "
-        "server (Authorization: Bearer TOKEN, or ?token=TOKEN); empty: /report answers 404.",
+        "server (Authorization: Bearer TOKEN, or ?token=TOKEN), at least 16 characters; "
+        "empty: /report answers 404.",
     )
     retention_days: float | None = Field(
         None,
@@ -187,6 +190,17 @@ class Settings(BaseSettings):
     def _token_trimmed(cls, value: Any) -> Any:
         # a token pasted with a space or a newline around it: the header's is trimmed too
         return value.strip() if isinstance(value, str) else value
+
+    @field_validator("report_token")
+    @classmethod
+    def _token_long(cls, value: SecretStr | None) -> SecretStr | None:
+        # a short token in a URL is guessed; the message never holds the token itself
+        if value is not None and len(value.get_secret_value()) < TOKEN_LENGTH:
+            raise ValueError(
+                f"the report token needs at least {TOKEN_LENGTH} characters (it has "
+                f"{len(value.get_secret_value())}); make one with `openssl rand -hex 16`"
+            )
+        return value
 
     @field_validator("public_url")
     @classmethod

@@ -162,7 +162,7 @@ def test_the_default_rules_stay_without_the_demos_blocks() -> None:
     assert demo_rules_text().startswith(default_rules_text())
 
 
-def test_a_report_path_that_cannot_be_written_is_one_line_not_a_traceback(
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_demo_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)  # no developer's .env
@@ -170,10 +170,13 @@ def test_a_report_path_that_cannot_be_written_is_one_line_not_a_traceback(
     result = CliRunner().invoke(
         app, ["demo", "--people", "60", "--seed", "3", "--report", str(nowhere)]
     )
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 2, result.output
     said = unwrapped(result.stderr)
-    assert f"cannot write the report to {nowhere}" in said and "No such file" in said
+    assert f"--report {nowhere}: the folder" in said and said.endswith("does not exist")
+    assert "sandbox" not in result.stdout  # refused before the sandboxes start
     assert "Traceback" not in result.output and not nowhere.exists()
+    folder = CliRunner().invoke(app, ["demo", "--report", str(tmp_path)])
+    assert folder.exit_code == 2 and "a folder; give the .html file" in unwrapped(folder.stderr)
 
 
 def test_setup_lines_count_fields_per_object_or_name_the_first_few() -> None:

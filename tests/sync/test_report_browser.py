@@ -9,6 +9,7 @@ Where no browser is installed the test skips and says why; in CI (CI=true), wher
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,18 @@ import numpy as np
 import pytest
 
 from sync.capacity import queue_rows
+from sync.cli import app
 from sync.report_data import Handovers, ReportData, handovers_of, report_data
 from sync.report_html import report_page
 from sync.store import StateStore
 from tests.helpers import NOW
+from tests.sync.test_backtest_cli import runner
 from tests.sync.test_capacity import MONDAY, decide, rules_of
 from tests.sync.test_capacity import batch_of as capacity_batch
+from tests.sync.test_report_cli import store_env
 from tests.sync.test_report_data import batch_of
+
+__all__ = ["store_env"]  # the fixture used here
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -158,3 +164,57 @@ def test_every_chart_renders_its_marks_in_chromium(tmp_path: Path) -> None:
     assert problems == []
     assert found == {name: count for name, (_, count) in expected_marks(data).items()}
     assert "<b>VP</b> & co" in rule_labels  # escaped text shown as written, not as markup
+
+
+def rendered(playwright: Any, page_file: Path) -> tuple[list[str], list[str]]:
+    """The console errors of the page opened in Chromium, and the ids of its drawn charts."""
+    problems: list[str] = []
+    with playwright as driver:
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: problems.append(str(e)))
+            page.goto(page_file.as_uri())
+            page.wait_for_function(
+                "[...document.querySelectorAll('div.plotly-graph-div')]"
+                ".every(d => d.querySelector('svg.main-svg'))",
+                timeout=20_000,
+            )
+            drawn = page.eval_on_selector_all(
+                "div.plotly-graph-div",
+                "ds => ds.filter(d => d.querySelector('svg')).map(d => d.id)",
+            )
+            page.screenshot(
+                path=str(ARTEFACTS / page_file.with_suffix(".png").name), full_page=True
+            )
+        finally:
+            browser.close()
+    return problems, drawn
+
+
+def test_the_pages_the_command_writes_from_a_store_render_in_chromium(
+    store_env: dict[str, str], tmp_path: Path
+) -> None:
+    for args in (["setup"], ["sync", "--full"]):
+        assert runner.invoke(app, args, env=store_env).exit_code == 0
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    store_page, bare_page = tmp_path / "store-report.html", tmp_path / "store-no-history.html"
+    written = runner.invoke(
+        app, ["report", "--from-store", "--out", str(store_page)], env=store_env
+    )
+    assert written.exit_code == 0, written.output
+    db = sqlite3.connect(tmp_path / "state.db")
+    with db:
+        db.execute("delete from history")
+    db.close()
+    bare = runner.invoke(app, ["report", "--from-store", "--out", str(bare_page)], env=store_env)
+    assert bare.exit_code == 0, bare.output
+    for page_file, movement in ((store_page, True), (bare_page, False)):
+        text = page_file.read_text("utf-8")
+        assert "The rules set no `capacity`" in text  # the sentence, no queue drawn
+        assert ("No score history yet." in text) is not movement
+        problems, drawn = rendered(sync_playwright(), page_file)
+        assert problems == []
+        assert {"chart-scores", "chart-rules"} <= set(drawn)
+        assert ("chart-movement" in drawn) is movement

@@ -162,7 +162,7 @@ def test_the_store_report_draws_the_hand_over_queue_status_prints(
     for args in (["setup"], ["sync", "--full"]):
         assert runner.invoke(app, args, env=env).exit_code == 0
     status = " ".join(runner.invoke(app, ["status"], env=env).stdout.split())
-    found = re.search(r"hand-over (\S+): 1 handed over, (\d+) waiting, last handed over at "
+    found = re.search(r"hand-over (\S+): 1 of 1 handed over, (\d+) waiting, last handed over at "
                       r"score (\d+)", status)  # fmt: skip
     assert found is not None, status
     week, waiting, last = found.groups()
@@ -174,4 +174,4 @@ def test_the_store_report_draws_the_hand_over_queue_status_prints(
     page = " ".join(out.read_text("utf-8").split())
     assert 'id="chart-handover"' in page and int(waiting) > 0
     assert f"against the capacity of 1 a week, and the {waiting} leads waiting" in page
-    assert f"The last lead handed over scored {last} (in {week})" in page
+    assert f"The score of the last lead handed over: {last} (in {week})" in page

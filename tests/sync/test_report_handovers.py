@@ -37,7 +37,7 @@ def test_weeks_teams_waiting_and_threshold_by_hand() -> None:
     assert found is not None
     assert (found.stage, found.per_week, found.by) == ("SQL", 3, "owner")
     assert found.weeks == ["2026-W48", "2026-W49"]
-    assert found.teams == ["no owner", "ann", "bob"]
+    assert found.teams == ["(no owner)", "ann", "bob"]
     assert found.handed == [[0, 1], [3, 2], [1, 0]]
     assert found.waiting_total == 3 and found.oldest_wait == 2 * DAY
     assert found.last == [None, (63, "2026-W49"), (70, "2026-W48")]  # whole points; cy gone
@@ -88,7 +88,7 @@ def test_the_chart_holds_the_queue_the_store_decided(either_store: StateStore) -
                                    handovers=found))  # fmt: skip
     assert (
         'id="chart-handover"' in page
-        and "The last lead handed over per owner scored: ann 52 (in 2026-W50), bob 55" in page
+        and "The score of the last lead handed over per owner: ann 52 (in 2026-W50), bob 55" in page
     )
 
 
@@ -118,3 +118,14 @@ def test_a_wait_reads_in_days_hours_or_minutes() -> None:
     assert waited(2 * DAY + 3 * 3600 + 59) == "2 d 3 h"
     assert waited(5 * 3600 + 12 * 60) == "5 h 12 min"
     assert waited(59.9) == "under a minute"
+
+
+def test_a_week_without_hand_over_is_a_zero_bar_up_to_this_week() -> None:
+    counts = [("2026-W45", "", 2), ("2026-W47", "", 1)]
+    found = handovers_of(QueueRows(counts, [], {}), rules_of(per_week=5), MONDAY.timestamp())
+    assert found is not None
+    assert found.weeks == ["2026-W45", "2026-W46", "2026-W47", "2026-W48", "2026-W49"]
+    assert found.handed == [[2, 0, 1, 0, 0]]
+    across = [("2025-W52", "", 1), ("2026-W02", "", 1)]  # 2026-W01 between, over New Year
+    later = handovers_of(QueueRows(across, [], {}), rules_of(per_week=5), 0.0)
+    assert later is not None and later.weeks == ["2025-W52", "2026-W01", "2026-W02"]

@@ -167,11 +167,13 @@ def test_isolated_settings_read_nothing_from_the_environment(
     assert settings.section("hubspot").stage_mapping() == {}
 
 
-@pytest.mark.parametrize("pasted", [" s3cret ", "s3cret\n", "\ts3cret"])
+@pytest.mark.parametrize(
+    "pasted", [" s3cret-report-token ", "s3cret-report-token\n", "\ts3cret-report-token"]
+)
 def test_a_report_token_pasted_with_spaces_around_it_is_the_token(
     monkeypatch: pytest.MonkeyPatch, pasted: str
 ) -> None:
     # the Authorization header's token is trimmed; the setting must be too, or nothing opens
     monkeypatch.setenv("LEADSCORE_REPORT_TOKEN", pasted)
     token = Settings().report_token
-    assert token is not None and token.get_secret_value() == "s3cret"
+    assert token is not None and token.get_secret_value() == "s3cret-report-token"

@@ -5,6 +5,7 @@ handler alike."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -100,3 +101,59 @@ def test_the_lambda_handler_serves_the_report(core: WebhookCore) -> None:
     assert answer["statusCode"] == 200 and "chart-scores" in answer["body"]
     sample["rawQueryString"] = ""
     assert handler(sample, LambdaContext(900_000))["statusCode"] == 401
+
+
+def test_an_outcome_in_the_address_adds_the_backtest_as_the_command_does(
+    core: WebhookCore,
+) -> None:
+    plain = get(core, f"token={TOKEN}").body.decode()
+    assert "outcome=won, customer or stage:NAME in the address" in plain
+    assert "pass --outcome" not in plain
+    answer = get(core, f"token={TOKEN}&outcome=won&within_days=120")
+    assert answer.status == 200, answer.body
+    page = answer.body.decode()
+    assert "outcome &#x27;won&#x27; in the 120 days after the score date" in page
+    assert "Against outcomes" in page and "No outcomes were given" not in page
+    for query, reason in (
+        ("outcome=nope", "outcome 'nope': with --from-store, give one of"),
+        ("outcome=stage:Nowhere", "no such stage in the rules"),
+        ("outcome=won&within_days=0", "within_days '0': expected a whole number, 1 to 3650"),
+        ("outcome=won&within_days=ten", "within_days 'ten'"),
+        ("within_days=30", "within_days needs outcome"),
+    ):
+        refused = get(core, f"token={TOKEN}&{query}")
+        assert refused.status == 400, query
+        assert reason in refused.body.decode(), refused.body
+
+
+def test_a_browser_is_refused_with_a_page_and_head_builds_nothing(
+    core: WebhookCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = get(core, accept="text/html,application/xhtml+xml")
+    assert refused.status == 401 and refused.headers["content-type"].startswith("text/html")
+    assert refused.headers["www-authenticate"] == 'Bearer realm="leadscore"'
+    assert b"<h1>401</h1><p>a report token is needed</p>" in refused.body
+    assert get(core).headers["content-type"] == "application/json"  # a script: JSON
+    monkeypatch.setattr(report_module, "build_page", lambda *a: pytest.fail("built on HEAD"))
+    head = core.handle(WebhookRequest.of("HEAD", "/report", query=f"token={TOKEN}"))
+    assert head.status == 200 and head.headers["content-type"] == "text/html; charset=utf-8"
+    assert head.body == b""
+
+
+def test_without_plotly_the_report_is_503_naming_the_extra(
+    core: WebhookCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "sync.report_html", None)  # as if Plotly were missing
+    answer = get(core, f"token={TOKEN}")
+    assert answer.status == 503 and b"install leadscore[report]" in answer.body
+
+
+def test_an_empty_store_is_refused_as_the_command_refuses_it(opened: Leadscore) -> None:
+    made = install_core(opened, report_token=SecretStr(TOKEN))
+    try:
+        answer = get(made, f"token={TOKEN}", accept="text/html")
+        assert answer.status == 503
+        assert b"the state store holds nobody yet: run `leadscore sync` first" in answer.body
+    finally:
+        serverless.use_core(None)
+        made._pool.shutdown(wait=True)
