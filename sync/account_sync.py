@@ -22,8 +22,7 @@ are written nowhere.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,8 +32,9 @@ from scoring import AccountRollups, CompanyAttributes
 from sync.accounts import (
     ACCOUNT_COMPANIES,
     KEY_FIELD,
-    account_key,
     companies_by_key,
+    id_text,
+    kept_members,
     kept_records,
     kept_rollups,
 )
@@ -54,16 +54,6 @@ REREAD_AFTER = 86_400.0
 def accounts_system(system: str) -> str:
     """The name the written values of a system's company records are kept under."""
     return f"{system}:accounts"
-
-
-def id_text(value: Any) -> str | None:
-    """A pulled `account_id` as its record id's text (a whole number without `.0`)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else f"{value:.0f}" if value.is_integer() else None
-    text = str(value).strip()
-    return text or None
 
 
 def with_accounts(
@@ -146,6 +136,7 @@ def plan_accounts(job: Sync, rolled: AccountRollups, full: bool) -> dict[str, li
     records up to date (`full`: those refused for good with the same values too)."""
     with job.store.engine.connect() as connection:
         kept = kept_records(meta_value(connection, ACCOUNT_COMPANIES))
+        targets = kept_members(connection)["records"]
     plan: dict[str, list[Write]] = {}
     for connector in job.connectors:
         system = connector.system
@@ -155,16 +146,32 @@ def plan_accounts(job: Sync, rolled: AccountRollups, full: bool) -> dict[str, li
         written = job.store.written_values(accounts_system(system))
         # refused for good with these very values: not sent again until they change
         refused = {} if full else job.store.refused(accounts_system(system))
-        writes = []
-        for record, entry in kept.get(system, {}).get("companies", {}).items():
-            key = account_key(record)
-            if not entry.get("found", True) or key not in rolled.accounts:
-                continue
-            values = account_values(fields, rolled, key)
-            if written.get(record) != values and refused.get(record) != values:
-                writes.append(Write(record, values))
-        plan[system] = writes
+        plan[system] = company_writes(
+            fields, rolled, targets.get(system, {}), kept.get(system, {}), written, refused
+        )
     return plan
+
+
+def company_writes(
+    fields: FieldMap,
+    rolled: AccountRollups,
+    targets: Mapping[str, str],
+    held: Mapping[str, Any],
+    written: Mapping[str, Mapping[str, str]],
+    refused: Mapping[str, Mapping[str, str]],
+) -> list[Write]:
+    """The writes of one system's company records (`targets`: record -> account key) whose
+    account's values differ from those `written` and `refused` for good; a record the
+    system answered it does not have (`held`: the kept reads) is left out."""
+    companies = held.get("companies", {})
+    writes = []
+    for record, key in sorted(targets.items()):
+        if not companies.get(record, {}).get("found", True) or key not in rolled.accounts:
+            continue
+        values = account_values(fields, rolled, key)
+        if written.get(record) != values and refused.get(record) != values:
+            writes.append(Write(record, values))
+    return writes
 
 
 @dataclass(frozen=True)
