@@ -120,7 +120,7 @@ def stored_companies(store: StateStore) -> dict[str, Mapping[str, Any]]:
         return companies_by_key(kept_records(meta_value(connection, ACCOUNT_COMPANIES)))
 
 
-def _measured(rules: RuleSet) -> str:
+def measured(rules: RuleSet) -> str:
     """What roll-ups measure: the `accounts` block (others are void)."""
     assert rules.accounts is not None
     return rules.accounts.model_dump_json()
@@ -165,7 +165,7 @@ def kept_rollups(connection: Connection, rules: RuleSet) -> AccountRollups | Non
     if text is None:
         return None
     data = json.loads(text)
-    if data.get("measured") != _measured(rules):
+    if data.get("measured") != measured(rules):
         return None
     return AccountRollups.from_dict(data)
 
@@ -187,7 +187,7 @@ def refresh(
     with store.writing(), store.engine.begin() as connection:
         moved = rolled.changed(kept_rollups(connection, rules))
         mark_due(connection, [p for key in moved for p in members.get(key, [])])
-        data = {"measured": _measured(rules), "as_of": moment, **rolled.as_dict()}
+        data = {"measured": measured(rules), "as_of": moment, **rolled.as_dict()}
         set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
         kept = {"members": members, "records": targets}
         set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept, sort_keys=True))

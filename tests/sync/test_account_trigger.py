@@ -1,0 +1,72 @@
+"""A rescore on request rolls its person's account up again: when the fresh activity moves
+the account, the kept roll-ups take the new values, the account's other people are due,
+and its HubSpot company is written beside the contact; when nothing moved, no company is
+written."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from sandbox import Sandbox
+from scoring import ActivityType, RuleSet
+from sync import StateStore, SyncOptions
+from sync.account_sync import accounts_system
+from sync.accounts import id_text, kept_members, kept_rollups
+from sync.schema import persons
+from tests.sync.test_account_writes import _held, box, rules
+from tests.sync.test_sync_hubspot import open_app
+
+__all__ = ["box", "rules"]  # fixtures
+
+
+def test_a_rescore_that_moves_the_account_writes_its_company(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = box.now() + timedelta(hours=1)
+    app = open_app(box, rules, store, at)
+    app.setup()
+    app.sync(SyncOptions(full=True))
+    with store.engine.connect() as connection:
+        before = kept_rollups(connection, rules)
+        members = kept_members(connection)["members"]
+        targets = kept_members(connection)["records"]["hubspot"]
+    assert before is not None
+    # a contact at a company with others, whose account's engagement a meeting moves
+    table = box.hubspot.contacts
+    named = {
+        str(row + 1): id_text(table.value("associatedcompanyid", row)) for row in range(table.size)
+    }
+    contact, company = next(
+        (row, company)
+        for row, company in named.items()
+        if company is not None and len(members.get(f"account_id:{company}", [])) > 1
+    )
+    key = f"account_id:{company}"
+    assert targets[company] == key
+    with store.engine.begin() as connection:  # nobody due (NULL is due now)
+        connection.execute(sa.update(persons).values(due=at.timestamp() + 86_400 * 365))
+    box.hubspot.add_event(contact, ActivityType.MEETING, at - timedelta(minutes=5))
+
+    result = app.rescore(f"hubspot:{contact}")
+
+    assert result.status == "done" and result.accounts == {"hubspot": [company]}
+    with store.engine.connect() as connection:
+        after = kept_rollups(connection, rules)
+        due = connection.execute(sa.select(persons.c.id).where(persons.c.due.is_(None)))
+        marked = {int(p) for (p,) in due}
+    assert after is not None
+    assert after.accounts[key][2] == before.accounts[key][2] + 1  # engagement
+    assert {p for p in members[key] if p != result.person} <= marked
+    held = _held(box)[company]
+    assert float(held["leadscore_account_engagement"] or 0) == after.accounts[key][2]
+    assert float(held["leadscore_account_score"] or 0) == after.score(key)
+    written = store.written_values(accounts_system("hubspot"))[company]
+    assert json.loads(json.dumps(written)) == {
+        name: value for name, value in held.items() if name in written
+    }
+    # the same record again, nothing new: the account did not move, nothing is written
+    again = app.rescore(f"hubspot:{contact}")
+    assert again.status == "done" and again.accounts == {}
