@@ -2,13 +2,18 @@
 and the accounts' values written back onto them.
 
 Reading: a run reads, from each system with company records (`CompanyRecords`: HubSpot
-companies, Salesforce Accounts), the records the `account_id` of its people name that
-the store does not hold yet, holds from before the fit rules read what they read now,
-or read more than `REREAD_AFTER` ago (all of them on `--full`), only the attributes the
-fit rules read, in the system's batch reads; it keeps them in the `meta` table under
-`ACCOUNT_COMPANIES` (no schema change), with the records no person names any more let
-go. The roll-ups (`sync.accounts`) then score each account's fit from its company
-record's attributes by account key (`account_id:<id>`), else from its people's.
+companies, Salesforce Accounts), first the records changed since its last look (by the
+system's own stamp: HubSpot's `hs_lastmodifieddate` by search, Salesforce's
+`SystemModstamp`; a bounded number of calls, the rest left to the next run, which goes
+on from the last change read without the look-back), keeping those its people name;
+then the records the `account_id` of its people name that the store does not hold yet,
+holds from before the fit rules read what they read now, or read more than
+`REREAD_AFTER` ago (all of them on `--full`), only the attributes the fit rules read, in
+the system's batch reads; it keeps them, and the stamp of the last change read (`since`;
+on a first or `--full` run the system's newest stamp, one call), in the `meta` table
+under `ACCOUNT_COMPANIES` (no schema change), with the records no person names any more
+let go. Our own writes move those stamps too, so a run reads again the companies the
+run before wrote (one search page per 200).
 
 Writing: after the contacts' writes, each account that is a company record of a system
 gets its score, fit, engagement and stage (`FieldMap.accounts`) written there, when they
@@ -48,7 +53,8 @@ if TYPE_CHECKING:
     from sync.pipeline import Sync
 
 REREAD_AFTER = 86_400.0
-"""Seconds after which a company record's attributes are read again."""
+"""Seconds after which a company record's attributes are read again, changed or not (a
+change that moves the record's stamp is read by the next run)."""
 
 
 def accounts_system(system: str) -> str:
@@ -97,10 +103,22 @@ def refresh_companies(job: Sync, moment: float, full: bool, people: People) -> C
             if where == system and (found := id_text(attributes.get(KEY_FIELD))) is not None
         }
         held = kept.get(system) or {}
-        records = held.get("companies", {}) if held.get("fields") == fields else {}
+        same = held.get("fields") == fields
+        records = held.get("companies", {}) if same else {}
+        since = _stamp(held.get("since")) if same and not full else None
+        fresh: set[str] = set()
+        cut = False
+        if fields:
+            # changed since the last look, at once; without one, where the next look starts
+            going_on = bool(held.get("going_on")) and since is not None
+            changed = connector.changed_companies(since, fields, going_on=going_on)
+            fresh = named & set(changed.values)
+            for record in fresh:
+                records[record] = {"at": moment, "values": changed.values[record], "found": True}
+            since, cut = changed.newest or since, not changed.complete
         stale = sorted(
             i
-            for i in named
+            for i in named - fresh
             if full or i not in records or moment - float(records[i]["at"]) >= REREAD_AFTER
         )
         if stale:
@@ -108,10 +126,19 @@ def refresh_companies(job: Sync, moment: float, full: bool, people: People) -> C
             for record in stale:
                 known = record in read or not fields  # without fields nothing was asked
                 records[record] = {"at": moment, "values": read.get(record, {}), "found": known}
-        kept[system] = {"fields": fields, "companies": {i: records[i] for i in sorted(named)}}
+        kept[system] = {
+            "fields": fields,
+            "companies": {i: records[i] for i in sorted(named)},
+            "since": None if since is None else since.isoformat(),
+            "going_on": cut,
+        }
     with job.store.writing(), job.store.engine.begin() as connection:
         set_meta(connection, ACCOUNT_COMPANIES, json.dumps(kept, sort_keys=True))
     return companies_by_key(kept)
+
+
+def _stamp(text: Any) -> datetime | None:
+    return None if not text else datetime.fromisoformat(str(text))
 
 
 def account_values(fields: FieldMap, rolled: AccountRollups, key: str) -> dict[str, str]:
