@@ -58,14 +58,19 @@ def roll_up_again(job: Sync, person: int, moment: float) -> AccountPlan:
         return {}
     with store.engine.connect() as connection:
         text = meta_value(connection, ACCOUNT_ROLLUPS)
+        listed = meta_value(connection, ACCOUNT_MEMBERS) is not None
         members: dict[str, list[int]] = kept_members(connection)["members"]
-    if text is None or json.loads(text).get("measured") != measured(rules):
-        return {}
+    if text is None or not listed or json.loads(text).get("measured") != measured(rules):
+        return {}  # no sync kept roll-ups with their people yet: it will
+    known = json.loads(text).get("accounts", {})
     was = next((key for key, persons in members.items() if person in persons), None)
     alone = store_rollups(store, rules, moment, people=store.load_people([person]))
     assert alone is not None
     now = next(iter(alone[1]), None)  # none: no account, or excluded
-    affected = {key for key in (was, now) if key is not None}
+    # an account the roll-ups hold without its people (kept by an older sync) waits for one
+    affected = {
+        key for key in (was, now) if key is not None and (key in members or key not in known)
+    }
     if not affected:
         return {}
     persons = {p for key in affected for p in members.get(key, []) if p != person}

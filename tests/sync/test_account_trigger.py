@@ -14,8 +14,8 @@ from sandbox import Sandbox
 from scoring import ActivityType, RuleSet
 from sync import StateStore, SyncOptions
 from sync.account_sync import accounts_system
-from sync.accounts import id_text, kept_members, kept_rollups
-from sync.schema import persons
+from sync.accounts import ACCOUNT_MEMBERS, id_text, kept_members, kept_rollups
+from sync.schema import meta, persons
 from tests.sync.test_account_writes import _held, box, rules
 from tests.sync.test_sync_hubspot import open_app
 
@@ -34,7 +34,7 @@ def test_a_rescore_that_moves_the_account_writes_its_company(
         members = kept_members(connection)["members"]
         targets = kept_members(connection)["records"]["hubspot"]
     assert before is not None
-    # a contact at a company with others, whose account's engagement a meeting moves
+    # a contact at a company with others, whose account's engagement a demo request moves
     table = box.hubspot.contacts
     named = {
         str(row + 1): id_text(table.value("associatedcompanyid", row)) for row in range(table.size)
@@ -48,11 +48,20 @@ def test_a_rescore_that_moves_the_account_writes_its_company(
     assert targets[company] == key
     with store.engine.begin() as connection:  # nobody due (NULL is due now)
         connection.execute(sa.update(persons).values(due=at.timestamp() + 86_400 * 365))
-    box.hubspot.add_event(contact, ActivityType.MEETING, at - timedelta(minutes=5))
+    box.hubspot.add_event(contact, ActivityType.DEMO_REQUEST, at - timedelta(minutes=5))
 
+    logged = len(box.hubspot.log)
     result = app.rescore(f"hubspot:{contact}")
+    calls = box.hubspot.log[logged:]
 
     assert result.status == "done" and result.accounts == {"hubspot": [company]}
+    # no company read: the writes of the contact and its company are the step after the
+    # fetch's reads, side by side (issue 13's budget: three steps of calls a trigger)
+    writes = [c for c in calls if c.operation.endswith(".batch_update")]
+    reads = [c for c in calls if c not in writes]
+    assert {c.operation for c in writes} == {"contacts.batch_update", "companies.batch_update"}
+    assert not {c.operation for c in reads} & {"companies.batch_read", "companies.search"}
+    assert min(c.began for c in writes) >= max(c.at for c in reads)
     with store.engine.connect() as connection:
         after = kept_rollups(connection, rules)
         due = connection.execute(sa.select(persons.c.id).where(persons.c.due.is_(None)))
@@ -70,3 +79,27 @@ def test_a_rescore_that_moves_the_account_writes_its_company(
     # the same record again, nothing new: the account did not move, nothing is written
     again = app.rescore(f"hubspot:{contact}")
     assert again.status == "done" and again.accounts == {}
+
+
+def test_without_the_kept_people_of_accounts_a_rescore_moves_none(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = box.now() + timedelta(hours=1)
+    app = open_app(box, rules, store, at)
+    app.setup()
+    app.sync(SyncOptions(full=True))
+    with store.engine.begin() as connection:  # as a sync before accounts kept their people
+        connection.execute(sa.delete(meta).where(meta.c.key == ACCOUNT_MEMBERS))
+        before = kept_rollups(connection, rules)
+    table = box.hubspot.contacts
+    contact = next(
+        str(row + 1)
+        for row in range(table.size)
+        if id_text(table.value("associatedcompanyid", row)) is not None
+    )
+    box.hubspot.add_event(contact, ActivityType.DEMO_REQUEST, at - timedelta(minutes=5))
+    result = app.rescore(f"hubspot:{contact}")
+    with store.engine.connect() as connection:
+        after = kept_rollups(connection, rules)
+    assert result.status == "done" and result.accounts == {}
+    assert after == before  # the next sync rolls up over everyone
