@@ -95,7 +95,7 @@ def roll_up_again(job: Sync, person: int, moment: float) -> AccountPlan:
         for key in moved:
             _keep(data, kept["members"], key, rolled, held.get(key, []))
         set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
-        set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept, sort_keys=True))
+        set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept))
         mark_due(connection, [p for key in moved for p in held.get(key, []) if p != person])
         companies = kept_records(meta_value(connection, ACCOUNT_COMPANIES))
     if not rules.accounts.write:

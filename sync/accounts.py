@@ -66,27 +66,37 @@ def id_text(value: Any) -> str | None:
     return text or None
 
 
+_NONE: Mapping[str, Any] = {}
+
+
 def company_targets(people: People, members: Mapping[str, list[int]]) -> dict[str, dict[str, str]]:
     """System -> company record id -> the account whose values it is given: per company
     record its people's records name, the account most of them are at (a tie: the record's
     own key, else the lowest), of the accounts keyed by a company record id."""
-    votes: dict[tuple[str, str], dict[str, int]] = {}
+    votes: dict[tuple[str, Any], dict[str, int]] = {}
+    records, own = people.records, people.record_attributes
+    prefix = f"{KEY_FIELD}:"
     for key, persons in members.items():
-        if not key.startswith(f"{KEY_FIELD}:"):
+        if not key.startswith(prefix):
             continue  # a domain's account is written nowhere
         for person in persons:
-            for system, record in people.records.get(str(person), ()):
-                own = people.record_attributes.get((system, record), {})
-                company = id_text(own.get(KEY_FIELD))
-                if company is not None:
-                    counted = votes.setdefault((system, company), {})
+            for held in records.get(str(person), ()):
+                raw = own.get(held, _NONE).get(KEY_FIELD)
+                if raw is not None:
+                    counted = votes.setdefault((held[0], raw), {})
                     counted[key] = counted.get(key, 0) + 1
     out: dict[str, dict[str, str]] = {}
-    for (system, company), counted in sorted(votes.items()):
+    for (system, raw), counted in votes.items():
+        company = id_text(raw)  # once per company record, not per person
+        if company is None:
+            continue
         own_key = account_key(company)
         chosen = min(counted, key=lambda k: (-counted[k], k != own_key, k))
-        out.setdefault(system, {})[company] = chosen
-    return out
+        held = out.setdefault(system, {})
+        if company in held and held[company] != chosen:  # one id pulled as 7 and "7"
+            chosen = min(held[company], chosen)
+        held[company] = chosen
+    return {system: dict(sorted(held.items())) for system, held in sorted(out.items())}
 
 
 def kept_members(connection: Connection) -> dict[str, Any]:
@@ -183,14 +193,14 @@ def refresh(
     if found is None:
         return None
     rolled, members, people = found
-    targets = company_targets(people, members)
+    targets = company_targets(people, members) if rules.accounts and rules.accounts.write else {}
     with store.writing(), store.engine.begin() as connection:
         moved = rolled.changed(kept_rollups(connection, rules))
         mark_due(connection, [p for key in moved for p in members.get(key, [])])
         data = {"measured": measured(rules), "as_of": moment, **rolled.as_dict()}
         set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
         kept = {"members": members, "records": targets}
-        set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept, sort_keys=True))
+        set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept))
     return rolled
 
 
