@@ -80,10 +80,10 @@ def company_targets(people: People, members: Mapping[str, list[int]]) -> dict[st
         if not key.startswith(prefix):
             continue  # a domain's account is written nowhere
         for person in persons:
-            for held in records.get(str(person), ()):
-                raw = own.get(held, _NONE).get(KEY_FIELD)
+            for record in records.get(str(person), ()):
+                raw = own.get(record, _NONE).get(KEY_FIELD)
                 if raw is not None:
-                    counted = votes.setdefault((held[0], raw), {})
+                    counted = votes.setdefault((record[0], raw), {})
                     counted[key] = counted.get(key, 0) + 1
     out: dict[str, dict[str, str]] = {}
     for (system, raw), counted in votes.items():
@@ -92,11 +92,11 @@ def company_targets(people: People, members: Mapping[str, list[int]]) -> dict[st
             continue
         own_key = account_key(company)
         chosen = min(counted, key=lambda k: (-counted[k], k != own_key, k))
-        held = out.setdefault(system, {})
-        if company in held and held[company] != chosen:  # one id pulled as 7 and "7"
-            chosen = min(held[company], chosen)
-        held[company] = chosen
-    return {system: dict(sorted(held.items())) for system, held in sorted(out.items())}
+        mapped = out.setdefault(system, {})
+        if company in mapped and mapped[company] != chosen:  # one id pulled as 7 and "7"
+            chosen = min(mapped[company], chosen)
+        mapped[company] = chosen
+    return {system: dict(sorted(ids.items())) for system, ids in sorted(out.items())}
 
 
 def kept_members(connection: Connection) -> dict[str, Any]:
