@@ -76,6 +76,13 @@ def test_a_rescore_that_moves_the_account_writes_its_company(
     assert json.loads(json.dumps(written)) == {
         name: value for name, value in held.items() if name in written
     }
+    from rich.console import Console
+
+    from sync.report import print_rescored
+
+    console = Console(record=True, width=200)
+    print_rescored(console, result)
+    assert f"its account moved: wrote company records hubspot {company}" in console.export_text()
     # the same record again, nothing new: the account did not move, nothing is written
     again = app.rescore(f"hubspot:{contact}")
     assert again.status == "done" and again.accounts == {}
