@@ -110,3 +110,46 @@ def test_without_the_kept_people_of_accounts_a_rescore_moves_none(
         after = kept_rollups(connection, rules)
     assert result.status == "done" and result.accounts == {}
     assert after == before  # the next sync rolls up over everyone
+
+
+def test_a_person_who_moved_company_moves_both_accounts(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = box.now() + timedelta(hours=1)
+    table = box.hubspot.contacts
+    named = {str(r + 1): id_text(table.value("associatedcompanyid", r)) for r in range(table.size)}
+    contact, left = next(
+        (row, company)
+        for row, company in named.items()
+        if company is not None and sum(c == company for c in named.values()) > 1
+    )
+    box.hubspot.add_event(contact, ActivityType.DEMO_REQUEST)  # engaged, where they are
+    app = open_app(box, rules, store, at)
+    app.setup()
+    app.sync(SyncOptions(full=True))
+    with store.engine.connect() as connection:
+        before = kept_rollups(connection, rules)
+        members = kept_members(connection)["members"]
+    assert before is not None
+    joined = next(
+        c for c in named.values() if c is not None and c != left and f"account_id:{c}" in members
+    )
+    with box.hubspot.lock:  # as HubSpot's primary company association moved
+        table.set("associatedcompanyid", int(contact) - 1, float(joined))
+    result = app.rescore(f"hubspot:{contact}")
+    with store.engine.connect() as connection:
+        after = kept_rollups(connection, rules)
+        now = kept_members(connection)["members"]
+    assert after is not None and result.person is not None
+    people = 0  # the roll-up's first value: people at the account
+    assert (
+        after.accounts[f"account_id:{left}"][people]
+        == before.accounts[f"account_id:{left}"][people] - 1
+    )
+    assert after.accounts[f"account_id:{joined}"][people] == (
+        before.accounts[f"account_id:{joined}"][people] + 1
+    )
+    assert result.person not in now[f"account_id:{left}"]
+    assert result.person in now[f"account_id:{joined}"]
+    # their engagement went with them: both companies' written values moved
+    assert sorted(result.accounts["hubspot"]) == sorted([left, joined])
