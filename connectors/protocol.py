@@ -318,6 +318,18 @@ class ChecksKnown(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ChangedCompanies:
+    """Company records changed since a moment (`CompanyRecords.changed_companies`)."""
+
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Record id -> its rule attributes."""
+    newest: datetime | None = None
+    """The latest change read (the stamp to ask from next), None when none was."""
+    complete: bool = True
+    """False when more changes remain than the calls allowed: the next ask goes on."""
+
+
 @runtime_checkable
 class CompanyRecords(Protocol):
     """A connector whose system has company records people belong to (HubSpot companies,
@@ -332,6 +344,15 @@ class CompanyRecords(Protocol):
     ) -> dict[str, dict[str, Any]]:
         """The records of `ids` the system has, each with the rule `attributes` its fields
         give (ids it does not have are left out)."""
+        ...
+
+    def changed_companies(
+        self, since: datetime | None, attributes: Sequence[str], *, going_on: bool = False
+    ) -> ChangedCompanies:
+        """The records changed at or after `since` (the system's own stamps, less its
+        look-back unless `going_on` from a read the calls cut short), each with the rule
+        `attributes`, oldest change first, in a bounded number of calls; without `since`,
+        none, and the newest stamp the system holds now."""
         ...
 
     def setup_accounts(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:

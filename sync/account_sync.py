@@ -2,13 +2,18 @@
 and the accounts' values written back onto them.
 
 Reading: a run reads, from each system with company records (`CompanyRecords`: HubSpot
-companies, Salesforce Accounts), the records the `account_id` of its people name that
-the store does not hold yet, holds from before the fit rules read what they read now,
-or read more than `REREAD_AFTER` ago (all of them on `--full`), only the attributes the
-fit rules read, in the system's batch reads; it keeps them in the `meta` table under
-`ACCOUNT_COMPANIES` (no schema change), with the records no person names any more let
-go. The roll-ups (`sync.accounts`) then score each account's fit from its company
-record's attributes by account key (`account_id:<id>`), else from its people's.
+companies, Salesforce Accounts), first the records changed since its last look (by the
+system's own stamp: HubSpot's `hs_lastmodifieddate` by search, Salesforce's
+`SystemModstamp`; a bounded number of calls, the rest left to the next run, which goes
+on from the last change read without the look-back), keeping those its people name;
+then the records the `account_id` of its people name that the store does not hold yet,
+holds from before the fit rules read what they read now, or read more than
+`REREAD_AFTER` ago (all of them on `--full`), only the attributes the fit rules read, in
+the system's batch reads; it keeps them, and the stamp of the last change read (`since`;
+on a first or `--full` run the system's newest stamp, one call), in the `meta` table
+under `ACCOUNT_COMPANIES` (no schema change), with the records no person names any more
+let go. Our own writes move those stamps too, so a run reads again the companies the
+run before wrote (one search page per 200).
 
 Writing: after the contacts' writes, each account that is a company record of a system
 gets its score, fit, engagement and stage (`FieldMap.accounts`) written there, when they
@@ -22,8 +27,7 @@ are written nowhere.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -33,8 +37,8 @@ from scoring import AccountRollups, CompanyAttributes
 from sync.accounts import (
     ACCOUNT_COMPANIES,
     KEY_FIELD,
-    account_key,
     companies_by_key,
+    id_text,
     kept_records,
 )
 from sync.dues import meta_value, set_meta
@@ -44,25 +48,16 @@ from sync.summary import SyncOptions, SystemSummary
 from sync.writing import write_batches
 
 if TYPE_CHECKING:
+    from sync.incremental import Scored
     from sync.pipeline import Sync
-
 REREAD_AFTER = 86_400.0
-"""Seconds after which a company record's attributes are read again."""
+"""Seconds after which a company record's attributes are read again, changed or not (a
+change that moves the record's stamp is read by the next run)."""
 
 
 def accounts_system(system: str) -> str:
     """The name the written values of a system's company records are kept under."""
     return f"{system}:accounts"
-
-
-def id_text(value: Any) -> str | None:
-    """A pulled `account_id` as its record id's text (a whole number without `.0`)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        return None if not math.isfinite(value) else f"{value:.0f}" if value.is_integer() else None
-    text = str(value).strip()
-    return text or None
 
 
 def with_accounts(
@@ -106,10 +101,22 @@ def refresh_companies(job: Sync, moment: float, full: bool, people: People) -> C
             if where == system and (found := id_text(attributes.get(KEY_FIELD))) is not None
         }
         held = kept.get(system) or {}
-        records = held.get("companies", {}) if held.get("fields") == fields else {}
+        same = held.get("fields") == fields
+        records = held.get("companies", {}) if same else {}
+        since = _stamp(held.get("since")) if same and not full else None
+        fresh: set[str] = set()
+        cut = False
+        if fields:
+            # changed since the last look, at once; without one, where the next look starts
+            going_on = bool(held.get("going_on")) and since is not None
+            changed = connector.changed_companies(since, fields, going_on=going_on)
+            fresh = named & set(changed.values)
+            for record in fresh:
+                records[record] = {"at": moment, "values": changed.values[record], "found": True}
+            since, cut = changed.newest or since, not changed.complete
         stale = sorted(
             i
-            for i in named
+            for i in named - fresh
             if full or i not in records or moment - float(records[i]["at"]) >= REREAD_AFTER
         )
         if stale:
@@ -117,10 +124,19 @@ def refresh_companies(job: Sync, moment: float, full: bool, people: People) -> C
             for record in stale:
                 known = record in read or not fields  # without fields nothing was asked
                 records[record] = {"at": moment, "values": read.get(record, {}), "found": known}
-        kept[system] = {"fields": fields, "companies": {i: records[i] for i in sorted(named)}}
+        kept[system] = {
+            "fields": fields,
+            "companies": {i: records[i] for i in sorted(named)},
+            "since": None if since is None else since.isoformat(),
+            "going_on": cut,
+        }
     with job.store.writing(), job.store.engine.begin() as connection:
         set_meta(connection, ACCOUNT_COMPANIES, json.dumps(kept, sort_keys=True))
     return companies_by_key(kept)
+
+
+def _stamp(text: Any) -> datetime | None:
+    return None if not text else datetime.fromisoformat(str(text))
 
 
 def account_values(fields: FieldMap, rolled: AccountRollups, key: str) -> dict[str, str]:
@@ -140,9 +156,15 @@ def _number(value: float) -> str:
     return str(int(rounded)) if float(rounded).is_integer() else str(rounded)
 
 
-def plan_accounts(job: Sync, rolled: AccountRollups, full: bool) -> dict[str, list[Write]]:
+def plan_accounts(
+    job: Sync,
+    rolled: AccountRollups,
+    targets: Mapping[str, Mapping[str, str]],
+    full: bool,
+) -> dict[str, list[Write]]:
     """Per system with company records and account fields, the writes that bring its
-    records up to date (`full`: those refused for good with the same values too)."""
+    records (`targets`: system -> record -> account key) up to date (`full`: those refused
+    for good with the same values too)."""
     with job.store.engine.connect() as connection:
         kept = kept_records(meta_value(connection, ACCOUNT_COMPANIES))
     plan: dict[str, list[Write]] = {}
@@ -154,16 +176,32 @@ def plan_accounts(job: Sync, rolled: AccountRollups, full: bool) -> dict[str, li
         written = job.store.written_values(accounts_system(system))
         # refused for good with these very values: not sent again until they change
         refused = {} if full else job.store.refused(accounts_system(system))
-        writes = []
-        for record, entry in kept.get(system, {}).get("companies", {}).items():
-            key = account_key(record)
-            if not entry.get("found", True) or key not in rolled.accounts:
-                continue
-            values = account_values(fields, rolled, key)
-            if written.get(record) != values and refused.get(record) != values:
-                writes.append(Write(record, values))
-        plan[system] = writes
+        plan[system] = company_writes(
+            fields, rolled, targets.get(system, {}), kept.get(system, {}), written, refused
+        )
     return plan
+
+
+def company_writes(
+    fields: FieldMap,
+    rolled: AccountRollups,
+    targets: Mapping[str, str],
+    held: Mapping[str, Any],
+    written: Mapping[str, Mapping[str, str]],
+    refused: Mapping[str, Mapping[str, str]],
+) -> list[Write]:
+    """The writes of one system's company records (`targets`: record -> account key) whose
+    account's values differ from those `written` and `refused` for good; a record the
+    system answered it does not have (`held`: the kept reads) is left out."""
+    companies = held.get("companies", {})
+    writes = []
+    for record, key in sorted(targets.items()):
+        if not companies.get(record, {}).get("found", True) or key not in rolled.accounts:
+            continue
+        values = account_values(fields, rolled, key)
+        if written.get(record) != values and refused.get(record) != values:
+            writes.append(Write(record, values))
+    return writes
 
 
 @dataclass(frozen=True)
@@ -182,19 +220,20 @@ class CompanySide:
 
 def write_accounts(
     job: Sync,
-    rolled: AccountRollups | None,
+    scored: Scored,
     options: SyncOptions,
     stats: dict[str, SystemSummary],
     as_of: datetime,
 ) -> None:
     """Plan and (unless a dry run or a trial) write the accounts' values from the roll-ups
-    the run scored with (`rolled`); `stats` gets what each system's company records were
-    planned, written and failed."""
+    the run scored with onto the company records it found (`scored`); `stats` gets what
+    each system's company records were planned, written and failed."""
     if job.rules.accounts is None or not job.rules.accounts.write:
         return
-    if rolled is None:
+    rolled, targets = scored.accounts, scored.account_records
+    if rolled is None or targets is None:
         return
-    for system, writes in plan_accounts(job, rolled, options.full).items():
+    for system, writes in plan_accounts(job, rolled, targets, options.full).items():
         counted = stats.setdefault(system, SystemSummary())
         counted.planned = len(writes)
         if options.dry_run or options.limit is not None or not writes:

@@ -10,11 +10,23 @@ account whose roll-up moved are marked due (`sync.dues.mark_due`), so an increme
 rescores them, and only them, besides whoever else is due. Each account's fit and stage
 are computed with the roll-ups (`scoring.account_fit`), from the company records a sync
 read and kept under `ACCOUNT_COMPANIES` (`sync.account_sync`), else from its people.
+
+One account key per person scores: the first `key` field of the person's merged
+attributes, where a person's records in several systems merge the first system's value
+(by name: HubSpot's `account_id` before Salesforce's), so a person in both is at their
+HubSpot company's account. Each record keeps its own `account_id` (its system's company
+record), and the write-back maps accounts onto every system's company records their
+people's records name (`company_targets`): a record takes the values of the account most
+of the people naming it are at (a tie: the account keyed by the record itself, else the
+first key in order), accounts keyed by a company record id only (not a domain). The sync
+keeps that map and each account's people under `ACCOUNT_MEMBERS`, so a rescore of one
+record can roll its account up again (`sync.account_trigger`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,8 +49,60 @@ ACCOUNT_ROLLUPS = "account_rollups"
 ACCOUNT_COMPANIES = "account_companies"
 """The `meta` key of the company records a sync read (`sync.account_sync`): system ->
 {"fields": what was read, "companies": record id -> {"at", "values", "found"}}."""
+ACCOUNT_MEMBERS = "account_members"
+"""The `meta` key of each account's people and the company records each account's values
+go to: {"members": key -> person ids, "records": system -> record id -> key}."""
 KEY_FIELD = "account_id"
 """The account key field a CRM's company record id is the value of."""
+
+
+def id_text(value: Any) -> str | None:
+    """A pulled `account_id` as its record id's text (a whole number without `.0`)."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else f"{value:.0f}" if value.is_integer() else None
+    text = str(value).strip()
+    return text or None
+
+
+_NONE: Mapping[str, Any] = {}
+
+
+def company_targets(people: People, members: Mapping[str, list[int]]) -> dict[str, dict[str, str]]:
+    """System -> company record id -> the account whose values it is given: per company
+    record its people's records name, the account most of them are at (a tie: the record's
+    own key, else the lowest), of the accounts keyed by a company record id."""
+    votes: dict[tuple[str, Any], dict[str, int]] = {}
+    records, own = people.records, people.record_attributes
+    prefix = f"{KEY_FIELD}:"
+    for key, persons in members.items():
+        if not key.startswith(prefix):
+            continue  # a domain's account is written nowhere
+        for person in persons:
+            for record in records.get(str(person), ()):
+                raw = own.get(record, _NONE).get(KEY_FIELD)
+                if raw is not None:
+                    counted = votes.setdefault((record[0], raw), {})
+                    counted[key] = counted.get(key, 0) + 1
+    out: dict[str, dict[str, str]] = {}
+    for (system, raw), counted in votes.items():
+        company = id_text(raw)  # once per company record, not per person
+        if company is None:
+            continue
+        own_key = account_key(company)
+        chosen = min(counted, key=lambda k: (-counted[k], k != own_key, k))
+        mapped = out.setdefault(system, {})
+        if company in mapped and mapped[company] != chosen:  # one id pulled as 7 and "7"
+            chosen = min(mapped[company], chosen)
+        mapped[company] = chosen
+    return {system: dict(sorted(ids.items())) for system, ids in sorted(out.items())}
+
+
+def kept_members(connection: Connection) -> dict[str, Any]:
+    """What the last sync kept under `ACCOUNT_MEMBERS` (empty before any)."""
+    text = meta_value(connection, ACCOUNT_MEMBERS)
+    return {"members": {}, "records": {}} if text is None else dict(json.loads(text))
 
 
 def account_key(record_id: str) -> str:
@@ -66,7 +130,7 @@ def stored_companies(store: StateStore) -> dict[str, Mapping[str, Any]]:
         return companies_by_key(kept_records(meta_value(connection, ACCOUNT_COMPANIES)))
 
 
-def _measured(rules: RuleSet) -> str:
+def measured(rules: RuleSet) -> str:
     """What roll-ups measure: the `accounts` block (others are void)."""
     assert rules.accounts is not None
     return rules.accounts.model_dump_json()
@@ -77,15 +141,17 @@ def store_rollups(
     rules: RuleSet,
     moment: float,
     companies: Callable[[People], CompanyAttributes] | None = None,
-) -> tuple[AccountRollups, dict[str, list[int]]] | None:
-    """The roll-ups over every person in the store the rules do not exclude, their
-    activities up to `moment` (epoch seconds), with each account's fit and stage from
-    the company records `companies` gives for the store's people (without: those the
-    last sync kept), and each account's person ids; None without an `accounts` block."""
+    people: People | None = None,
+) -> tuple[AccountRollups, dict[str, list[int]], People] | None:
+    """The roll-ups over every person in the store (or of `people`) the rules do not
+    exclude, their activities up to `moment` (epoch seconds), with each account's fit and
+    stage from the company records `companies` gives for them (without: those the last
+    sync kept), each account's person ids, and the people read; None without an
+    `accounts` block."""
     spec = rules.accounts
     if spec is None:
         return None
-    people = store.load_people()
+    people = store.load_people() if people is None else people
     held = stored_companies(store) if companies is None else companies(people)
     frame, activities = people.frames(
         rules.contact_fields(), rules.activity_fields(), exclude=rules.exclude
@@ -98,7 +164,7 @@ def store_rollups(
     for person, code in zip(kept.contacts.ids.tolist(), keys.codes.tolist(), strict=True):
         if code >= 0:
             members.setdefault(str(keys.categories[code]), []).append(int(person))
-    return rolled, members
+    return rolled, members, people
 
 
 def kept_rollups(connection: Connection, rules: RuleSet) -> AccountRollups | None:
@@ -109,7 +175,7 @@ def kept_rollups(connection: Connection, rules: RuleSet) -> AccountRollups | Non
     if text is None:
         return None
     data = json.loads(text)
-    if data.get("measured") != _measured(rules):
+    if data.get("measured") != measured(rules):
         return None
     return AccountRollups.from_dict(data)
 
@@ -121,24 +187,28 @@ def refresh(
     companies: Callable[[People], CompanyAttributes] | None = None,
     *,
     keep: bool = True,
-) -> tuple[AccountRollups | None, set[int]]:
-    """The population's roll-ups as of `moment` (fit from the records `companies` gives)
-    and the people of every account whose roll-up moved since the kept ones; (None,
-    none) without an `accounts` block. `keep`: the roll-ups are kept in the store and
+) -> tuple[AccountRollups | None, set[int], dict[str, dict[str, str]]]:
+    """The population's roll-ups as of `moment` (fit from the records `companies` gives),
+    the people of every account whose roll-up moved since the kept ones, and per system
+    the company records to write with their account keys; (None, none, none) without an
+    `accounts` block. `keep`: the roll-ups are kept in the store and
     those people marked due; a dry run keeps nothing and marks nobody (it rescores them
     itself)."""
     found = store_rollups(store, rules, moment, companies)
     if found is None:
-        return None, set()
-    rolled, members = found
+        return None, set(), {}
+    rolled, members, held = found
+    targets = company_targets(held, members) if rules.accounts and rules.accounts.write else {}
     with store.writing(), store.engine.begin() as connection:
         moved = rolled.changed(kept_rollups(connection, rules))
         people = {p for key in moved for p in members.get(key, [])}
         if keep:
             mark_due(connection, people)
-            data = {"measured": _measured(rules), "as_of": moment, **rolled.as_dict()}
+            data = {"measured": measured(rules), "as_of": moment, **rolled.as_dict()}
             set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
-    return rolled, people
+            kept = {"members": members, "records": targets}
+            set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept))
+    return rolled, people, targets
 
 
 def rollups_for(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups | None:

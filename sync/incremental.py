@@ -83,6 +83,8 @@ class Scored:
     accounts: AccountRollups | None = None
     """The population's account roll-ups the run scored with (kept in the store unless a
     dry run), for the write-back onto company records."""
+    account_records: Mapping[str, Mapping[str, str]] | None = None
+    """Per system, its company records to write and their account keys."""
 
     @cached_property
     def person_ids(self) -> list[int]:
@@ -164,7 +166,7 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     companies = partial(refresh_companies, job, moment, options.full)
     # (a dry run keeps neither the roll-ups nor RFM's bounds, and marks nobody)
     keep = not options.dry_run
-    accounts, moved = refresh(job.store, job.rules, moment, companies, keep=keep)
+    accounts, moved, records = refresh(job.store, job.rules, moment, companies, keep=keep)
     with job.store.engine.connect() as connection:
         # RFM's quintiles over everyone in the store: bounds that moved rescore everyone
         bounds = population(connection, job.rules, as_of.timestamp())
@@ -218,8 +220,9 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     del frame, kept
     people = replace(people, columns=activity_columns([]))
     return Scored(
-        batch, people, written, due, everyone, current, marks, as_of.timestamp(), accounts
-    )
+        batch, people, written, due, everyone, current, marks, as_of.timestamp(), accounts,
+        records,
+    )  # fmt: skip
 
 
 def _planned_persons(scored: Scored, plan: WritePlan) -> dict[int, list[tuple[str, str]]]:

@@ -262,7 +262,7 @@ class Sync:
                 self._note_own_writes(connector, pending[connector.system], as_of, until)
         if not options.dry_run:
             save_written(self, scored, plan, landed, dues=keeps_due)
-        write_accounts(self, scored.accounts, options, summary.accounts, as_of)  # company records
+        write_accounts(self, scored, options, summary.accounts, as_of)  # onto company records
         summary.shadow = write_shadow(self, options, summary.shadow, scored.people, as_of)
         phase("write")
 

@@ -109,6 +109,9 @@ def print_rescored(console: Console, result: Rescored) -> None:
         f"wrote {escape(wrote)}" if wrote else "nothing to write: its records hold these values",
         highlight=False,
     )
+    moved = ", ".join(f"{s} {', '.join(records)}" for s, records in result.accounts.items())
+    if moved:
+        console.print(f"its account moved: wrote company records {escape(moved)}", highlight=False)
     for system, failed in result.failed.items():
         for record, reason in failed.items():
             console.print(

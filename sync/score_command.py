@@ -9,6 +9,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,10 +24,12 @@ from connectors.files import (
     write_columns,
 )
 from scoring import (
+    AccountRollups,
     ActivityFrame,
     ContactFrame,
     RuleSet,
     ScoreBatch,
+    account_keys,
     included,
     population_bounds,
     population_rollups,
@@ -72,13 +75,19 @@ def score_from_files(
             file_format(output)
         except InputFileError as exc:
             fail([str(p) for p in exc.problems])
-    batch = scored_files(ruleset, contacts, activities, moment)
+    batch, accounts = scored_accounts(ruleset, contacts, activities, moment)
     if output is None:
         print_ranking(out, batch, moment, top)
         return
-    columns = batch.columns(ranked=True)
+    order = batch.ranking()
+    columns = batch.columns(ranked=True) | {
+        name: (values[0][order], values[1]) if isinstance(values, tuple) else values[order]
+        for name, values in accounts.items()
+    }
+    names = result_columns(batch)
+    names[-1:-1] = list(accounts)  # before the reasons
     try:
-        write_columns(output, {name: columns[name] for name in result_columns(batch)})
+        write_columns(output, {name: columns[name] for name in names})
     except OSError as exc:
         fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
     out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)
@@ -89,6 +98,47 @@ def scored_files(
 ) -> ScoreBatch:
     """The contacts and activities of the files scored as of `moment`; bad input fails with
     exit 2, and what a person should know of the files is said on stderr."""
+    return scored_accounts(ruleset, contacts, activities, moment)[0]
+
+
+def account_output(
+    ruleset: RuleSet, scored: ContactFrame, rolled: AccountRollups | None
+) -> dict[str, Any]:
+    """Per scored contact (the batch's rows, in its order) its account's fit, score and
+    stage, as `ScoreBatch.columns` gives columns (numbers masked where there is no
+    account, the stage as codes and names), when the rules give accounts a fit or stages;
+    else none."""
+    spec = ruleset.accounts
+    if spec is None or rolled is None or not (spec.fit or spec.stages):
+        return {}
+    keys = account_keys(spec, scored)
+    names = keys.categories.tolist()
+    present = keys.codes >= 0
+
+    def per_contact(values: list[float]) -> np.ma.MaskedArray:
+        table = np.append(np.round(np.array(values, dtype=np.float64), 2), np.nan)
+        spread = table[np.where(present, keys.codes, len(values))]
+        return np.ma.masked_invalid(spread)
+
+    stages = [rung.name for rung in spec.stages]
+    place = {name: index for index, name in enumerate(stages)}
+    stage_of = np.array([place.get(rolled.stage.get(k, ""), -1) for k in names] + [-1])
+    columns: dict[str, Any] = {}
+    if spec.fit:
+        columns["account_fit"] = per_contact([rolled.fit.get(k, 0.0) for k in names])
+    known = [k in rolled.accounts for k in names]
+    score = [rolled.score(k) if ok else np.nan for k, ok in zip(names, known, strict=True)]
+    columns["account_score"] = per_contact(score)
+    if spec.stages:
+        codes = stage_of[np.where(present, keys.codes, len(names))].astype(np.int32)
+        columns["account_stage"] = (codes, np.array(stages, dtype=object))
+    return columns
+
+
+def scored_accounts(
+    ruleset: RuleSet, contacts: Path, activities: Path | None, moment: datetime
+) -> tuple[ScoreBatch, dict[str, Any]]:
+    """`scored_files`, with the scored contacts' account columns (`account_output`)."""
     try:
         # only the attributes the rules read become columns of the frames
         people = read_contact_columns(contacts, ruleset.contact_fields())
@@ -138,9 +188,9 @@ def scored_files(
     kept = included(ruleset, frame, acts)
     bounds = population_bounds(ruleset, kept.activities, len(kept.contacts), moment.timestamp())
     rolled = population_rollups(ruleset, kept.contacts, kept.activities, moment.timestamp())
-    batch, _ = score_included(ruleset, frame, acts, moment, rfm=bounds, accounts=rolled)
+    batch, scored = score_included(ruleset, frame, acts, moment, rfm=bounds, accounts=rolled)
     if batch.excluded_ids:
         err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
     for note in batch.notes:
         err.print(f"note: {activities}: {note}", highlight=False, soft_wrap=False)
-    return batch
+    return batch, account_output(ruleset, scored.contacts, rolled)

@@ -6,8 +6,9 @@ from a terminal (`rescore_record`):
 
     take the record's lock (`record:<digest>`)     held by a live rescore -> busy
     a live sync holds a configured system's lock?   -> queue the record -> queued
-    fetch the record with its recent activity -> store the page -> score its person
-    -> plan the writes of that person's records in every system -> write -> let go
+    fetch the record with its recent activity -> store the page -> roll its account
+    up again -> score its person -> plan the writes of that person's records in every
+    system -> write them, and its account's company records if it moved -> let go
 
 Beside a running sync, each side takes its own lock first and looks for the
 other's second, so at least one of them sees the other. A rescore that sees a sync
@@ -33,7 +34,7 @@ import logging
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import wait as wait_for
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
@@ -42,6 +43,7 @@ import sqlalchemy as sa
 from connectors.errors import ApiError, RecordIdError, RejectedError
 from connectors.protocol import Connector, Page, WriteOutcome
 from scoring import ScoreBatch, whole_points
+from sync.account_trigger import roll_up_again, write_account_plan
 from sync.beside import beside
 from sync.dues import mark_due_by
 from sync.errors import BadRecord, RecordNotFound, SyncError
@@ -91,6 +93,8 @@ class Rescored:
     """System -> record -> why its write did not land (the next sync tries again)."""
     excluded: bool = False
     """The rules exclude the person (`exclude`): no score; `written`, its fields cleared."""
+    accounts: dict[str, list[str]] = field(default_factory=dict)
+    """System -> the company records written their account's new values (`account_trigger`)."""
 
 
 def parse_record(who: str) -> tuple[str, str]:
@@ -192,8 +196,12 @@ def _rescore_once(
     if person is None:
         raise BadRecord(f"{system} answered for {record_id!r} with an id no store column holds")
     beat()
+    # the person's account rolled up again; its company records written beside the person's
+    plan = roll_up_again(job, person, as_of.timestamp())
+    later = beside(lambda: write_account_plan(job, plan, as_of), "leadscore-accounts")
     batch, people, outcomes = write_persons(job, {person}, SyncOptions(), as_of)
-    return rescore_result(batch, people, system, record_id, outcomes)
+    companies = {s: list(o.written) for s, o in later.result().items() if o.written}
+    return replace(rescore_result(batch, people, system, record_id, outcomes), accounts=companies)
 
 
 def _asked_since(store: StateStore, system: str, record_id: str, moment: float) -> bool:

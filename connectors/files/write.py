@@ -133,6 +133,8 @@ def _arrow(column: Any) -> Any:
         return pa.DictionaryArray.from_arrays(
             indices, pa.array(categories.tolist(), type=pa.string())
         )
+    if isinstance(column, np.ma.MaskedArray):  # masked cells: no value
+        return pa.array(np.ma.getdata(column), mask=np.ma.getmaskarray(column))
     array = np.asarray(column)
     if array.dtype.kind == "O":
         try:
@@ -167,7 +169,8 @@ def _numbers(array: Any) -> Any:
     text = pc.if_else(whole, pc.binary_join_element_wise(text, _lit(".0"), _lit("")), text)
     odd = (size >= 1e16) | ((size < 1e-4) & (size > 0))
     # Arrow writes an exponent where it is shorter (1e+10); repr only from 1e16 on
-    odd = np.flatnonzero(odd | pc.match_substring(text, "e").to_numpy(zero_copy_only=False))
+    exponent = pc.match_substring(text, "e").fill_null(False)
+    odd = np.flatnonzero(odd | exponent.to_numpy(zero_copy_only=False))
     if len(odd):
         cells = text.to_pylist()
         for row in odd.tolist():
@@ -189,7 +192,7 @@ def _cells(array: Any, json_style: bool) -> Any:
         if json_style:  # json.dumps writes NaN and the infinities as JavaScript does
             for plain, js in (("nan", "NaN"), ("inf", "Infinity"), ("-inf", "-Infinity")):
                 text = pc.if_else(pc.equal(text, _lit(plain)), _lit(js), text)
-        return text
+        return text.fill_null("null" if json_style else "")  # a masked cell: no value
     if pa.types.is_integer(kind):
         return pc.cast(array, pa.large_string())
     return _text(array, _json_quoted if json_style else _csv_quoted, "null" if json_style else "")

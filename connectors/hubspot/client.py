@@ -257,6 +257,10 @@ class HubSpotApi:
         return self._client.crm.companies.batch_api
 
     @functools.cached_property
+    def companies_search(self) -> Any:
+        return self._client.crm.companies.search_api
+
+    @functools.cached_property
     def properties(self) -> Any:
         return self._client.crm.properties.core_api
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from connectors.attributes import AttributeMap
 from connectors.hubspot.attributes import HUBSPOT_ATTRIBUTES
 from connectors.hubspot.client import OBJECT_KINDS, HubSpotApi
-from connectors.hubspot.companies import read_companies, write_companies
+from connectors.hubspot.companies import changed_companies, read_companies, write_companies
 from connectors.hubspot.engagements import pull_changed
 from connectors.hubspot.fetch import fetch_contact
 from connectors.hubspot.forms import pull_form_submissions
@@ -36,6 +37,7 @@ from connectors.paging import load_cursor
 from connectors.policy import CallPolicy, Clock
 from connectors.protocol import (
     Capabilities,
+    ChangedCompanies,
     FieldSpec,
     Gone,
     OwnWrites,
@@ -180,6 +182,11 @@ class HubSpotConnector:
         self, ids: Sequence[str], attributes: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
         return read_companies(self.api, ids, attributes)
+
+    def changed_companies(
+        self, since: datetime | None, attributes: Sequence[str], *, going_on: bool = False
+    ) -> ChangedCompanies:
+        return changed_companies(self.api, since, attributes, 0 if going_on else self.lookback_ms)
 
     def setup_accounts(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
         return setup_properties(self.api, fields, dry_run=dry_run, object_type="companies")

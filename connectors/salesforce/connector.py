@@ -10,6 +10,7 @@ person fetched with their activity for a trigger (`fetch`).
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from connectors.attributes import AttributeMap
@@ -17,6 +18,7 @@ from connectors.paging import load_cursor
 from connectors.policy import CallPolicy, Clock
 from connectors.protocol import (
     Capabilities,
+    ChangedCompanies,
     FieldSpec,
     Gone,
     OwnWrites,
@@ -25,7 +27,12 @@ from connectors.protocol import (
     Write,
     WriteOutcome,
 )
-from connectors.salesforce.accounts import ACCOUNT, read_accounts, write_account_records
+from connectors.salesforce.accounts import (
+    ACCOUNT,
+    changed_accounts,
+    read_accounts,
+    write_account_records,
+)
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
 from connectors.salesforce.bulk_write import write_bulk
 from connectors.salesforce.client import SalesforceApi
@@ -170,6 +177,12 @@ class SalesforceConnector:
         self, ids: Sequence[str], attributes: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
         return read_accounts(self.api, self.schema, ids, attributes)
+
+    def changed_companies(
+        self, since: datetime | None, attributes: Sequence[str], *, going_on: bool = False
+    ) -> ChangedCompanies:
+        lookback = 0.0 if going_on else float(self.settings.lookback_seconds)
+        return changed_accounts(self.api, self.schema, since, attributes, lookback)
 
     def setup_accounts(self, fields: Sequence[FieldSpec], *, dry_run: bool = False) -> SetupReport:
         return setup_fields(self.api, self.schema, fields, self.settings.permission_set,

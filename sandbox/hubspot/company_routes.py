@@ -28,6 +28,17 @@ NOT_FOUND = "Could not get some companies objects, they may be deleted or not ex
 class CompanyRoutes(HubSpotState):
     """The portal's companies: the world's, one per employer (`sandbox.hubspot.companies`)."""
 
+    def change_company(self, company_id: str, **properties: object) -> None:
+        """Change a company's properties as a user would, moving its hs_lastmodifieddate to
+        the sandbox's current time."""
+        with self.lock:
+            row = self.company_row(company_id)
+            if row is None:
+                raise KeyError(company_id)
+            for name, value in properties.items():
+                self.companies.set(name, row, self.companies.coerce(name, value))
+            self.companies.set("hs_lastmodifieddate", row, self._now_ms())
+
     def company_row(self, key: str) -> int | None:
         row = int(key) - 1 if key.isdigit() else -1
         return row if 0 <= row < self.companies.size else None

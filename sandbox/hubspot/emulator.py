@@ -43,6 +43,7 @@ class HubSpotSandbox(
         return [
             ("GET", CONTACTS, "contacts.list", self._list_contacts),
             ("POST", f"{CONTACTS}/search", "contacts.search", self._search_contacts),
+            ("POST", f"{COMPANIES}/search", "companies.search", self._search_companies),
             (
                 "POST",
                 "/crm/v3/objects/{objectType}/search",

@@ -26,7 +26,7 @@ OAUTH_TIER, OAUTH_BURST = "oauth", 110
 (its answers carry no X-HubSpot-RateLimit-Daily headers)."""
 WINDOW_SECONDS = 10
 SEARCH_PER_SECOND = 5
-SEARCH_ENDPOINTS = frozenset({"contacts.search", "objects.search"})
+SEARCH_ENDPOINTS = frozenset({"contacts.search", "companies.search", "objects.search"})
 """The operations of the CRM search endpoints: 5 a second, exempt from the 10-second window,
 no rate-limit headers and no Retry-After on their 429."""
 RATE_LIMIT_MESSAGES = {

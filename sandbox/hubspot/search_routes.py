@@ -1,4 +1,5 @@
-"""The search routes: contacts, deals and engagements; filters, sort, query, paging to the cap."""
+"""The search routes: contacts, companies, deals and engagements; filters, sort, query,
+paging to the cap."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 
 from sandbox.http import Request, Response
 from sandbox.hubspot.arguments import int_value, request_body, unique
+from sandbox.hubspot.companies import COMPANY_DEFAULTS, company_json
 from sandbox.hubspot.contact_table import ContactTable
 from sandbox.hubspot.crm_objects import OBJECT_TYPES, object_type
 from sandbox.hubspot.errors import Invalid
@@ -30,6 +32,14 @@ class SearchRoutes(HubSpotState):
         rows = self._live_rows(search_rows(self.contacts, body))
         rows = sort_rows(self.contacts, rows, body.get("sorts"))
         return self._search_page(body, rows, lambda row: self._contact_json(row, names))
+
+    def _search_companies(self, request: Request) -> Response:
+        """Companies by their properties (`hs_lastmodifieddate` among them), as the CRM
+        search guide has every object searched; the default properties when none asked."""
+        body = request_body(request)
+        names = list(body.get("properties") or COMPANY_DEFAULTS)
+        rows = sort_rows(self.companies, search_rows(self.companies, body), body.get("sorts"))
+        return self._search_page(body, rows, lambda row: company_json(self.companies, row, names))
 
     def _search_objects(self, request: Request) -> Response:
         kind = object_type(request.params["objectType"])

@@ -1,0 +1,189 @@
+"""A rescore's account: rolled up again over its people, and written where it moved.
+
+A rescore of one record (`sync.trigger`) stores the record's fresh activity and scores
+its person with the roll-ups the last sync kept. Before it scores, it rolls up again the
+account the person is at now and the one the last sync had them at (when they moved),
+over those accounts' people in the store (`ACCOUNT_MEMBERS`: the last sync's, the person
+added or taken out), with the company records the last sync read. Where an account's
+roll-up, fit or stage moved, the kept roll-ups and members take the new values (in one
+transaction, read again there, so a sync or another rescore that kept theirs meanwhile
+keeps what it kept of other accounts), the account's other people are marked due (the
+next run rescores them), and the account's company records (`company_targets`; records
+its people name that the last sync mapped to no account go to it) are written their new
+values beside the person's own writes, in the same step of calls, through the sync's
+write phase (`sync.writing.write_batches`), only what differs from what was written.
+
+Before any sync kept roll-ups, or with rules that measure other roll-ups, a rescore moves
+none: the next sync computes them over everyone. Two rescores of one account at once
+each roll up from the store as they read it; the next sync's roll-ups settle any
+difference.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from connectors.protocol import CompanyRecords, Write, WriteOutcome
+from scoring import AccountRollups
+from sync.account_sync import CompanySide, accounts_system, company_writes
+from sync.accounts import (
+    ACCOUNT_COMPANIES,
+    ACCOUNT_MEMBERS,
+    ACCOUNT_ROLLUPS,
+    company_targets,
+    kept_members,
+    kept_records,
+    measured,
+    store_rollups,
+)
+from sync.dues import mark_due, meta_value, set_meta
+from sync.summary import SyncOptions, SystemSummary
+from sync.writing import write_batches
+
+if TYPE_CHECKING:
+    from sync.pipeline import Sync
+
+AccountPlan = dict[str, list[Write]]
+"""System -> the writes of its company records."""
+
+
+def roll_up_again(job: Sync, person: int, moment: float) -> AccountPlan:
+    """Roll up again the accounts `person` is and was at, as of `moment` (epoch seconds);
+    keep those that moved and return their company records' writes (module docstring)."""
+    rules, store = job.rules, job.store
+    if rules.accounts is None:
+        return {}
+    with store.engine.connect() as connection:
+        text = meta_value(connection, ACCOUNT_ROLLUPS)
+        listed = meta_value(connection, ACCOUNT_MEMBERS) is not None
+        members: dict[str, list[int]] = kept_members(connection)["members"]
+    if text is None or not listed or json.loads(text).get("measured") != measured(rules):
+        return {}  # no sync kept roll-ups with their people yet: it will
+    known = json.loads(text).get("accounts", {})
+    was = next((key for key, persons in members.items() if person in persons), None)
+    alone = store_rollups(store, rules, moment, people=store.load_people([person]))
+    assert alone is not None
+    now = next(iter(alone[1]), None)  # none: no account, or excluded
+    # an account the roll-ups hold without its people (kept by an older sync) waits for one
+    affected = {
+        key for key in (was, now) if key is not None and (key in members or key not in known)
+    }
+    if not affected:
+        return {}
+    persons = {p for key in affected for p in members.get(key, []) if p != person}
+    found = store_rollups(store, rules, moment, people=store.load_people(persons | {person}))
+    assert found is not None
+    rolled, held, people = found
+    with store.writing(), store.engine.begin() as connection:
+        data = json.loads(meta_value(connection, ACCOUNT_ROLLUPS) or "{}")
+        kept = kept_members(connection)
+        if data.get("measured") != measured(rules):
+            return {}  # a sync under other rules kept its own meanwhile
+        moved = {key for key in affected if _values(data, key) != _of(rolled, key)}
+        if not moved:
+            return {}
+        targets = kept["records"]
+        mapped = {(system, record) for system, records in targets.items() for record in records}
+        fresh = company_targets(people, {key: held.get(key, []) for key in moved})
+        for system, records in fresh.items():
+            for record, key in records.items():
+                if (system, record) not in mapped:
+                    targets.setdefault(system, {})[record] = key
+        for key in moved:
+            _keep(data, kept["members"], key, rolled, held.get(key, []))
+        set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
+        set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept))
+        mark_due(connection, [p for key in moved for p in held.get(key, []) if p != person])
+        companies = kept_records(meta_value(connection, ACCOUNT_COMPANIES))
+    if not rules.accounts.write:
+        return {}
+    return _plan(job, AccountRollups.from_dict(data), moved, targets, companies)
+
+
+def _of(rolled: AccountRollups, key: str) -> tuple[Any, ...]:
+    values = rolled.accounts.get(key)
+    return (
+        None if values is None else list(values),
+        rolled.fit.get(key),
+        rolled.stage.get(key),
+    )
+
+
+def _values(data: Mapping[str, Any], key: str) -> tuple[Any, ...]:
+    values = data.get("accounts", {}).get(key)
+    return (
+        None if values is None else [float(v) for v in values],
+        data.get("fit", {}).get(key),
+        data.get("stage", {}).get(key),
+    )
+
+
+def _keep(
+    data: dict[str, Any],
+    members: dict[str, list[int]],
+    key: str,
+    rolled: AccountRollups,
+    persons: list[int],
+) -> None:
+    """`data` (the kept roll-ups) and `members` with `key`'s values from `rolled`."""
+    for part, values in (
+        ("accounts", None if key not in rolled.accounts else list(rolled.accounts[key])),
+        ("fit", rolled.fit.get(key)),
+        ("stage", rolled.stage.get(key)),
+    ):
+        table = data.setdefault(part, {})
+        if values is None:
+            table.pop(key, None)
+        else:
+            table[key] = values
+    if persons:
+        members[key] = sorted(persons)
+    else:
+        members.pop(key, None)
+
+
+def _plan(
+    job: Sync,
+    rolled: AccountRollups,
+    moved: set[str],
+    targets: Mapping[str, Mapping[str, str]],
+    companies: Mapping[str, Any],
+) -> AccountPlan:
+    plan: AccountPlan = {}
+    for connector in job.connectors:
+        system = connector.system
+        fields = job.fields.get(system)
+        if not isinstance(connector, CompanyRecords) or fields is None or not fields.accounts:
+            continue
+        ours = {r: k for r, k in targets.get(system, {}).items() if k in moved}
+        name = accounts_system(system)
+        writes = company_writes(
+            fields,
+            rolled,
+            ours,
+            companies.get(system, {}),
+            job.store.written_values(name),
+            job.store.refused(name),
+        )
+        if writes:
+            plan[system] = writes
+    return plan
+
+
+def write_account_plan(job: Sync, plan: AccountPlan, as_of: datetime) -> dict[str, WriteOutcome]:
+    """Write the company records of `plan`, by the sync's write phase; per system what
+    it did."""
+    outcomes = {}
+    for connector in job.connectors:
+        writes = plan.get(connector.system)
+        if not writes:
+            continue
+        assert isinstance(connector, CompanyRecords)
+        side = CompanySide(connector, accounts_system(connector.system))
+        outcomes[connector.system] = write_batches(
+            job, side, writes, SyncOptions(), SystemSummary(), as_of
+        )
+    return outcomes
