@@ -4,7 +4,9 @@ work is imported when they run; `sync.cli` registers each with one line.
 
 Exit codes: 2 for a bad address (an argument, or a line of `--from-file`, named by its
 number; nothing is deleted then) and for `export` of an address the store does not know; 1
-when a CRM did not take a clearing (those people stay in the store, to be forgotten again).
+when a CRM did not take a clearing (those people stay in the store, to be forgotten again);
+2 when `--clear-crm` finds records in a system that is not configured, unless
+`--skip-unconfigured` (nothing is cleared or deleted then).
 """
 
 from __future__ import annotations
@@ -67,6 +69,14 @@ def forget_command(
             "--clear-crm", help="First empty their leadscore fields in each configured system."
         ),
     ] = False,
+    skip_unconfigured: Annotated[
+        bool,
+        typer.Option(
+            "--skip-unconfigured",
+            help="With --clear-crm: erase people whose records a system that is not "
+            "configured holds, leaving their fields there.",
+        ),
+    ] = False,
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for a sync under way to finish.")
     ] = 60.0,
@@ -92,7 +102,7 @@ def forget_command(
         fields = {c.system: application.fields(c.system) for c in connectors}
         done = forget_people(
             application.store, addresses, connectors=connectors, fields=fields,
-            clear_crm=clear_crm, wait=max(0.0, wait),
+            clear_crm=clear_crm, skip_unconfigured=skip_unconfigured, wait=max(0.0, wait),
         )  # fmt: skip
     for system, count in sorted(done.cleared.items()):
         out.print(
