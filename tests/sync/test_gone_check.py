@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,8 +20,9 @@ from sandbox.faults import FaultPlan
 from sync.app import Leadscore
 from sync.demo import sandbox_settings
 from sync.dues import meta_value, set_meta
+from sync.forgetting import forget_people
 from sync.gone_check import PER_CALL, GoneCheck, meta_key, slice_size
-from sync.schema import identities
+from sync.schema import identities, persons
 from sync.store import StateStore
 from sync.summary import SyncOptions, SyncSummary
 from sync.vanished import gone_records
@@ -190,3 +192,25 @@ def test_a_check_that_fails_warns_and_leaves_the_run_and_its_slice_alone(
         assert any("check of known records for deletions failed" in w for w in failed.warnings)
         with app.store.engine.connect() as connection:
             assert meta_value(connection, meta_key("hubspot")) is None  # read again next run
+
+
+def test_forgetting_the_person_the_check_stopped_at_leaves_no_id_in_meta(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    with open_app(box, f"sqlite:///{tmp_path / 's.db'}") as app:
+        app.setup()
+        app.sync(SyncOptions(full=True, gone_check=GoneCheck(days=7, max_calls=2)))
+        with app.store.engine.connect() as c:
+            after = json.loads(meta_value(c, meta_key("hubspot")) or "{}")["after"]
+        pid = app.store.person_of(after)
+        assert pid is not None
+        records = frozenset(app.store.records_by_person()[pid])
+        with app.store.engine.connect() as c:
+            email = c.execute(sa.select(persons.c.email).where(persons.c.id == pid)).scalar_one()
+
+        assert [e.address for e in forget_people(app.store, [email]).erased] == [email]
+
+        assert traces(app.store, email, records) == []
+        with app.store.engine.connect() as c:
+            moved = json.loads(meta_value(c, meta_key("hubspot")) or "{}")["after"]
+        assert moved == max(r for r in known_ids(app.store) if r < after)
