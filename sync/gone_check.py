@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from connectors.errors import ApiError
-from connectors.protocol import ChecksKnown
+from connectors.protocol import ChecksKnown, Connector, Gone
 from sync.dues import meta_value, set_meta
 from sync.schema import identities
 from sync.vanished import record_gone
@@ -38,6 +38,7 @@ from sync.velocity import DAY_SECONDS
 
 if TYPE_CHECKING:
     from sync.pipeline import Sync
+    from sync.store import StateStore
     from sync.summary import SyncSummary
 
 log = logging.getLogger("leadscore.sync")
@@ -82,6 +83,32 @@ def next_slice(connection: sa.Connection, system: str, after: str | None, size: 
         again = query.where(ids <= after).limit(size - len(taken))
         taken += [str(r) for (r,) in connection.execute(again)]
     return taken
+
+
+def retire_if_gone(
+    store: StateStore, connector: Connector, record_id: str, at: datetime
+) -> Gone | None:
+    """A record its system no longer answers (a trigger's fetch found none): read back as
+    the check reads it (HubSpot: live, then archived) and, when gone, retired through the
+    pull's path (for good when deleted for good); None when the store does not hold it, the
+    system cannot say, or has it after all."""
+    if not isinstance(connector, ChecksKnown):
+        return None
+    with store.engine.connect() as connection:
+        held = connection.execute(
+            sa.select(identities.c.record_id).where(
+                identities.c.system == connector.system, identities.c.record_id == record_id
+            )
+        ).first()
+    if held is None:  # an id the store never held: nothing to retire, and no call spent
+        return None
+    found = [g for g in connector.gone_among([record_id]) if g.record_id == record_id]
+    if not found:
+        return None
+    gone = found[0]
+    erased = {gone.record_id} if gone.for_good else set()
+    record_gone(store, connector.system, [(gone.record_id, gone.merged_into)], at, (), erased)
+    return gone
 
 
 def rewind_cursors(connection: sa.Connection, records: Iterable[tuple[str, str]]) -> None:
