@@ -20,9 +20,11 @@ from sync.console import RulesOption
 
 
 def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str], list[str]]:
-    """The normalized addresses of the arguments and the file (one a line; blank lines and
-    lines starting with # skipped), and a line per bad one, naming where it was."""
+    """The normalized addresses of the arguments and the file (one a line, read as an
+    `exclude.emails_file` is: `scoring.exclude_rules.address_lines`), and a line per bad
+    one, naming where it was."""
     from scoring import address_problem  # pydantic, which `--help` does without
+    from scoring.exclude_rules import address_lines
 
     found: list[str] = []
     problems: list[str] = []
@@ -34,18 +36,17 @@ def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str]
             problems.append(f"argument {n}: {text!r} is not an email address")
     if from_file is not None:
         try:
-            lines = from_file.read_text("utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or "not UTF-8 text"
-            return found, [*problems, f"{from_file}: cannot read it ({reason})"]
-        for n, line in enumerate(lines, start=1):
-            address = line.strip().lower()
-            if not address or address.startswith("#"):
-                continue
+            raw = from_file.read_bytes()
+        except OSError as error:
+            return found, [*problems, f"{from_file}: cannot read it ({error.strerror})"]
+        entries, bad = address_lines(raw)
+        problems += [f"{from_file}:{n}: {reason}" for n, reason in bad]
+        for n, entry in entries:
+            address = entry.lower()
             if address_problem(address) is None:
                 found.append(address)
             else:
-                shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + "..."
+                shown = entry if len(entry) <= 60 else entry[:57] + "..."
                 problems.append(f"{from_file}:{n}: {shown!r} is not an email address")
     return list(dict.fromkeys(found)), problems
 
