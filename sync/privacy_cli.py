@@ -23,8 +23,7 @@ def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str]
     """The normalized addresses of the arguments and the file (one a line, read as an
     `exclude.emails_file` is: `scoring.exclude_rules.address_lines`), and a line per bad
     one, naming where it was."""
-    from scoring import address_problem  # pydantic, which `--help` does without
-    from scoring.exclude_rules import address_lines
+    from scoring import address_lines, address_problem  # pydantic: `--help` does without
 
     found: list[str] = []
     problems: list[str] = []
