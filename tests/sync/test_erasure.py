@@ -167,3 +167,18 @@ def test_erasing_the_record_the_gone_check_stands_on_moves_its_cursor_back(
     with store.engine.connect() as c:
         assert json.loads(meta_value(c, meta_key("hubspot")) or "{}") == {"after": "4"}
     store.close()
+
+
+def test_a_forgotten_persons_id_is_never_given_to_anyone_else(tmp_path: Path) -> None:
+    """SQLite gives the highest rowid + 1 unless the table is AUTOINCREMENT: forgetting the
+    newest person would hand their id to the next one, and a log or run naming that id
+    would then name someone else."""
+    store = StateStore(f"sqlite:///{tmp_path}/s.db")
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    store.save_contacts("hubspot", [Contact("1", email="a@x.io"), Contact("2", email="b@x.io")], at)
+    forgotten = store.person_of("b@x.io")
+    assert forgotten is not None and forgotten > (store.person_of("a@x.io") or 0)
+    erase_people(store, ["b@x.io"])
+    store.save_contacts("hubspot", [Contact("3", email="c@x.io")], at)
+    assert (store.person_of("c@x.io") or 0) > forgotten
+    store.close()
