@@ -72,6 +72,9 @@ class Capabilities:
     read_back_fields: tuple[str, ...] = ()
     """The record's fields `read_back` reads beside our stage field and the lifecycle field
     (Mailchimp's `tags`): the state store keeps them (`sync.minimise`)."""
+    read_back_prefix: str | None = None
+    """Where a `read_back_fields` field is a list of names (Mailchimp's tags), the prefix of
+    ours (`leadscore: `): the store keeps only those unless the rules read the field."""
     activity_keys: tuple[str, ...] = ()
     """The activity attributes a withdrawal names activities by (`Withdrawn.where`:
     Mailchimp's `list_id`): the state store keeps them whatever the rules read."""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from scoring.due import due_in, reasons_key
     from scoring.engine import score
     from scoring.errors import InputError, Problem, RuleFileError, ScoringError
-    from scoring.exclude_rules import Exclusion, address_problem, joined_exclusions
+    from scoring.exclude_rules import Exclusion, address_lines, address_problem, joined_exclusions
     from scoring.exclusion import Included, excluded, included, score_included
     from scoring.explain import (
         SEPARATOR,
@@ -68,7 +68,10 @@ _HOMES = {
         ("Backtest", "RocCurve", "backtest_of", "roc_of", "whole_scores"), "scoring.backtest"
     ),
     "leaks": "scoring.leakage",
-    **dict.fromkeys(("Exclusion", "address_problem", "joined_exclusions"), "scoring.exclude_rules"),
+    **dict.fromkeys(
+        ("Exclusion", "address_lines", "address_problem", "joined_exclusions"),
+        "scoring.exclude_rules",
+    ),
     **dict.fromkeys(("Included", "excluded", "included", "score_included"), "scoring.exclusion"),
     **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
     "fitted_text": "scoring.fitted_file",
@@ -198,6 +201,7 @@ __all__ = [
     "SourceRecords",
     "VelocityBuckets",
     "account_keys",
+    "address_lines",
     "address_problem",
     "backtest_of",
     "bounds_of",

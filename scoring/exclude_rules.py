@@ -14,6 +14,7 @@ loads no numpy.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Self
 
@@ -132,6 +133,32 @@ def joined_exclusions(*exclusions: Exclusion | None) -> Exclusion | None:
     return Exclusion.model_construct(any=conditions or None, emails=emails)
 
 
+COMMENT = re.compile(r"(?:^|\s)#.*")
+"""A comment: from a `#` at the start of a line or after whitespace to its end (so
+`a#b@x.io`, an address, is not cut)."""
+
+
+def address_lines(raw: bytes) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+    """The entries of a list of addresses, one a line (blank lines and comments skipped),
+    with their line numbers, and the lines that are not UTF-8 text (line, reason). The
+    entries are stripped, not yet checked or normalized. One reader for `forget
+    --from-file` and `exclude.emails_file`."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    entries: list[tuple[int, str]] = []
+    bad: list[tuple[int, str]] = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append((number, f"not UTF-8 text (byte {exc.start} of the line)"))
+            continue
+        entry = COMMENT.sub("", text).strip()
+        if entry:
+            entries.append((number, entry))
+    return entries, bad
+
+
 def read_listed(
     exclusion: Exclusion, base: Path, rule_file: str, line: int | None = None
 ) -> Exclusion:
@@ -149,21 +176,15 @@ def read_listed(
         if len(raw) > MAX_LIST_BYTES:
             message = f"{path}: larger than {MAX_LIST_BYTES:,} bytes"
             raise RuleFileError([Problem(rule_file, line, field, message)])
-        text = raw.decode("utf-8-sig")
     except FileNotFoundError:
         raise RuleFileError([Problem(rule_file, line, field, f"{path}: file not found")]) from None
-    except UnicodeDecodeError as exc:
-        message = f"{path}: not UTF-8 text (byte {exc.start})"
-        raise RuleFileError([Problem(rule_file, line, field, message)]) from None
     except OSError as exc:
         message = f"{path}: cannot read: {exc.strerror}"
         raise RuleFileError([Problem(rule_file, line, field, message)]) from None
     listed: list[str] = []
-    problems: list[Problem] = []
-    for number, text_line in enumerate(text.splitlines(), start=1):
-        entry = text_line.split("#", 1)[0].strip()
-        if not entry:
-            continue
+    entries, bad = address_lines(raw)
+    problems = [Problem(str(path), number, "", reason) for number, reason in bad]
+    for number, entry in entries:
         problem = address_problem(entry)
         if problem is not None:
             problems.append(Problem(str(path), number, "", problem))

@@ -39,7 +39,7 @@ from sync.pipeline import Progress, Sync
 from sync.preview import scratch_store, unread_attributes
 from sync.retention import Retention
 from sync.rulefile import read_rules
-from sync.settings import Settings
+from sync.settings import Settings, credential_settings
 from sync.shadow_write import shadow_maps, shadow_system
 from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
@@ -122,12 +122,7 @@ class Leadscore:
                 clock=clock,
             )  # fmt: skip
         if not connectors and need_systems:
-            hints = " or ".join(
-                " and ".join(
-                    f"LEADSCORE_{e.name}__{field}".upper() for field in e.settings.credentials
-                )
-                for e in SYSTEMS
-            )
+            hints = " or ".join(credential_settings(e.name) for e in SYSTEMS)
             raise NotConfigured(
                 f"no system is configured: set {hints} (see .env.example), "
                 "or run `leadscore demo` to try the local sandbox"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ class KnownOutcomes:
     ) -> ContactFrame:
         """The contacts with the columns `fields` (None: all) but those of `leaving`."""
         if isinstance(self.people, ContactFrame):  # its address columns are made again
-            return ContactFrame.from_columns(
+            made = ContactFrame.from_columns(
                 self.people.ids,
                 self.people.emails,
                 {
@@ -94,6 +94,8 @@ class KnownOutcomes:
                 },
                 normalized=True,
             )
+            # each record's own values ride along: `exclude` reads them
+            return replace(made, records=self.people.records)
         columns = self.people.attributes
         return ContactFrame.from_arrays(
             self.people.ids,

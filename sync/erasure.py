@@ -33,6 +33,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import normalize_email
+from sync.gone_check import rewind_cursors
 from sync.handover_schema import forget_handovers
 from sync.history import forget_history
 from sync.schema import (
@@ -180,6 +181,7 @@ def erase(connection: Connection, held: Holdings) -> dict[str, int]:
         "identities",
         connection.execute(sa.delete(identities).where(held.record_clause(identities))),
     )
+    rewind_cursors(connection, held.all_records)
     if held.person is not None:
         before = connection.execute(
             sa.select(sa.func.count())

@@ -8,6 +8,7 @@
     ├── BadRecord               a rescore names no record: not SYSTEM:RECORD_ID, or a system
     │                           that is not configured (2)
     ├── RecordNotFound          the record a rescore names is not in its system: a 404 (1)
+    │   └── RecordGone          ... and the system says it was deleted: retired (410) (1)
     └── StoreUnavailable        the state store cannot be reached (1)
 
 Vendor API failures are `connectors.errors.ApiError` (exit 1); a sync its deadline cut
@@ -66,6 +67,15 @@ class BadRecord(SyncError):
 
 class RecordNotFound(SyncError):
     """The record a rescore names does not exist in its system (it answered 404)."""
+
+
+class RecordGone(RecordNotFound):
+    """The record a rescore names was deleted in its system (archived, or for good): it
+    was retired from the store as a pull's deletions are."""
+
+    def __init__(self, lines: Sequence[str] | str, *, for_good: bool) -> None:
+        super().__init__(lines)
+        self.for_good = for_good
 
 
 class StoreUnavailable(SyncError):

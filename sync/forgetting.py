@@ -25,10 +25,11 @@ import sqlalchemy as sa
 from connectors.errors import ApiError
 from connectors.protocol import Connector, Write
 from sync.erasure import Erased, erase_people, holdings
-from sync.errors import SyncError
+from sync.errors import ConfigError, SyncError
 from sync.fields import FieldMap
 from sync.locks import LockHeld, run_lock, wait_for_rescores
 from sync.schema import chunks, identities, written
+from sync.settings import credential_settings
 from sync.shadow_write import shadow_system
 from sync.store import StateStore
 
@@ -137,10 +138,14 @@ def forget_people(
     connectors: Sequence[Connector] = (),
     fields: dict[str, FieldMap] | None = None,
     clear_crm: bool = False,
+    skip_unconfigured: bool = False,
     wait: float = 0.0,
 ) -> Forgotten:
     """Forget the people of these addresses (normalized by the caller), clearing their
-    leadscore fields first when `clear_crm` (through `connectors` and their `fields`)."""
+    leadscore fields first when `clear_crm` (through `connectors` and their `fields`).
+    A system holding a record of theirs with no connector refuses it all (`ConfigError`,
+    nothing cleared or erased) unless `skip_unconfigured`: its records are then erased
+    from the store uncleared."""
     done = Forgotten()
     systems = sorted(set(store.systems()) | {c.system for c in connectors})
     try:
@@ -155,6 +160,19 @@ def forget_people(
         wait_for_rescores(store)
         if clear_crm:
             held = records_to_clear(store, addresses)
+            unreachable = sorted(set(held) - {c.system for c in connectors})
+            if unreachable and not skip_unconfigured:
+                # Erasing them would leave their scores in that CRM with nothing to
+                # find the records by again.
+                raise ConfigError(
+                    [
+                        f"nothing forgotten: {s} holds records of theirs and is not "
+                        f"configured; set {credential_settings(s)} to clear them, or give "
+                        f"--skip-unconfigured to erase them uncleared (their leadscore fields "
+                        f"stay in {s})"
+                        for s in unreachable
+                    ]
+                )
             for connector in connectors:
                 records = held.get(connector.system)
                 if records and fields is not None:

@@ -13,7 +13,8 @@ one day's share), at least one call's worth, from where the last slice stopped, 
 order, wrapping round at the end. Its calls are bounded by `max_calls` per system (a batch
 read takes 100 ids); a slice the bound cuts is carried on by the next run, and the run's
 summary warns that the period is not kept. Where the check is and when it was last made
-are kept in the store's `meta` rows (`gone-check:<system>`), no schema change.
+are kept in the store's `meta` rows (`gone-check:<system>`), no schema change; erasing the
+record a cursor stands on moves it to the id before (`rewind_cursors`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from connectors.errors import ApiError
-from connectors.protocol import ChecksKnown
+from connectors.protocol import ChecksKnown, Connector, Gone
 from sync.dues import meta_value, set_meta
 from sync.schema import identities
 from sync.vanished import record_gone
@@ -36,6 +38,7 @@ from sync.velocity import DAY_SECONDS
 
 if TYPE_CHECKING:
     from sync.pipeline import Sync
+    from sync.store import StateStore
     from sync.summary import SyncSummary
 
 log = logging.getLogger("leadscore.sync")
@@ -80,6 +83,56 @@ def next_slice(connection: sa.Connection, system: str, after: str | None, size: 
         again = query.where(ids <= after).limit(size - len(taken))
         taken += [str(r) for (r,) in connection.execute(again)]
     return taken
+
+
+def retire_if_gone(
+    store: StateStore, connector: Connector, record_id: str, at: datetime
+) -> Gone | None:
+    """A record its system no longer answers (a trigger's fetch found none): read back as
+    the check reads it (HubSpot: live, then archived) and, when gone, retired through the
+    pull's path (for good when deleted for good); None when the store does not hold it, the
+    system cannot say, or has it after all."""
+    if not isinstance(connector, ChecksKnown):
+        return None
+    with store.engine.connect() as connection:
+        held = connection.execute(
+            sa.select(identities.c.record_id).where(
+                identities.c.system == connector.system, identities.c.record_id == record_id
+            )
+        ).first()
+    if held is None:  # an id the store never held: nothing to retire, and no call spent
+        return None
+    found = [g for g in connector.gone_among([record_id]) if g.record_id == record_id]
+    if not found:
+        return None
+    gone = found[0]
+    erased = {gone.record_id} if gone.for_good else set()
+    record_gone(store, connector.system, [(gone.record_id, gone.merged_into)], at, (), erased)
+    return gone
+
+
+def rewind_cursors(connection: sa.Connection, records: Iterable[tuple[str, str]]) -> None:
+    """Move a check's cursor off a record being erased (`sync.erasure`, in its transaction,
+    after the identities went): to the greatest id before it the store still holds, or to
+    the start when none is. The next slice is the same, and no record id erased stays in
+    `meta`."""
+    erased: dict[str, set[str]] = {}
+    for system, record in records:
+        erased.setdefault(system, set()).add(record)
+    for system, ids in sorted(erased.items()):
+        kept = json.loads(meta_value(connection, meta_key(system)) or "{}")
+        after = kept.get("after")
+        if after not in ids:
+            continue
+        column = identities.c.record_id
+        before = connection.execute(
+            sa.select(sa.func.max(column)).where(identities.c.system == system, column < after)
+        ).scalar()
+        if before is None:
+            del kept["after"]
+        else:
+            kept["after"] = str(before)
+        set_meta(connection, meta_key(system), json.dumps(kept))
 
 
 def check_known(job: Sync, summary: SyncSummary, as_of: datetime, check: GoneCheck) -> None:

@@ -7,7 +7,8 @@ is stored, each contact keeps only
 - the attributes the rule set reads (`RuleSet.contact_fields`: rules, BANT, stages),
 - the fields leadscore writes there and the system's lifecycle field, which a run reads
   back as a stage floor (`FieldMap.held`), and what a system's `read_back` reads besides
-  (`Capabilities.read_back_fields`: Mailchimp's tags),
+  (`Capabilities.read_back_fields`: Mailchimp's tags, only leadscore's stage tags of them
+  unless the rules read `tags`),
 
 and each activity only the attributes the rules' `where` conditions and the bot-click
 filter read (`RuleSet.activity_fields`), plus `recorded_by` (which source dated it, as
@@ -67,14 +68,25 @@ class Kept:
     revise: bool = False
     """Store every activity pulled as pulled, over what the store holds of it: the fields
     kept changed since its streams were last pulled."""
+    ours_only: tuple[tuple[str, str], ...] = ()
+    """(field, prefix): list fields kept for `read_back` alone, of which only the names
+    starting with the prefix are kept (Mailchimp's tags: our stage tags)."""
 
     def contacts(self, found: Sequence[Contact]) -> list[Contact]:
         """The contacts with only the attributes kept (a contact holding no other as it is)."""
         keep = self.contact
-        return [
+        kept = [
             c if c.attributes.keys() <= keep else replace(c, attributes=only(c.attributes, keep))
             for c in found
         ]
+        for name, prefix in self.ours_only:
+            kept = [
+                replace(c, attributes={**c.attributes, name: ours(c.attributes[name], prefix)})
+                if isinstance(c.attributes.get(name), list | tuple)
+                else c
+                for c in kept
+            ]
+        return kept
 
     def activity_attributes(self, attributes: Mapping[str, Any]) -> Mapping[str, Any]:
         """An activity's attributes, only those kept (as they are when all are)."""
@@ -84,6 +96,11 @@ class Kept:
 
 def only(values: Mapping[str, Any], keep: frozenset[str]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in keep}
+
+
+def ours(names: Sequence[Any], prefix: str) -> list[Any]:
+    """The names of a list field that start with `prefix`."""
+    return [n for n in names if str(n).startswith(prefix)]
 
 
 def kept_fields(
@@ -104,10 +121,17 @@ def kept_fields(
         contact.update(capabilities.read_back_fields)
         activity.update(capabilities.activity_keys)
     digest = hashlib.sha256("\n".join(sorted(activity)).encode()).hexdigest()[:32]
+    read = {name for rules in sets for name in rules.contact_fields()}
+    trimmed: tuple[tuple[str, str], ...] = ()
+    if fields is not None and fields.capabilities.read_back_prefix is not None:
+        prefix = fields.capabilities.read_back_prefix
+        trimmed = tuple(
+            (name, prefix) for name in fields.capabilities.read_back_fields if name not in read
+        )
+    contact |= read
     for rules in sets:
-        contact.update(rules.contact_fields())
         activity.update(rules.activity_fields())
-    return Kept(frozenset(contact), frozenset(activity), digest)
+    return Kept(frozenset(contact), frozenset(activity), digest, ours_only=trimmed)
 
 
 def kept_by_system(

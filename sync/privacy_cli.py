@@ -4,7 +4,9 @@ work is imported when they run; `sync.cli` registers each with one line.
 
 Exit codes: 2 for a bad address (an argument, or a line of `--from-file`, named by its
 number; nothing is deleted then) and for `export` of an address the store does not know; 1
-when a CRM did not take a clearing (those people stay in the store, to be forgotten again).
+when a CRM did not take a clearing (those people stay in the store, to be forgotten again);
+2 when `--clear-crm` finds records in a system that is not configured, unless
+`--skip-unconfigured` (nothing is cleared or deleted then).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from sync.words import counted
 
 
 def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str], list[str]]:
-    """The normalized addresses of the arguments and the file (one a line; blank lines and
-    lines starting with # skipped), and a line per bad one, naming where it was."""
-    from scoring import address_problem  # pydantic, which `--help` does without
+    """The normalized addresses of the arguments and the file (one a line, read as an
+    `exclude.emails_file` is: `scoring.exclude_rules.address_lines`), and a line per bad
+    one, naming where it was."""
+    from scoring import address_lines, address_problem  # pydantic: `--help` does without
 
     found: list[str] = []
     problems: list[str] = []
@@ -33,18 +36,17 @@ def addresses_given(given: list[str], from_file: Path | None) -> tuple[list[str]
             problems.append(f"argument {n}: {text!r} is not an email address")
     if from_file is not None:
         try:
-            lines = from_file.read_text("utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or "not UTF-8 text"
-            return found, [*problems, f"{from_file}: cannot read it ({reason})"]
-        for n, line in enumerate(lines, start=1):
-            address = line.strip().lower()
-            if not address or address.startswith("#"):
-                continue
+            raw = from_file.read_bytes()
+        except OSError as error:
+            return found, [*problems, f"{from_file}: cannot read it ({error.strerror})"]
+        entries, bad = address_lines(raw)
+        problems += [f"{from_file}:{n}: {reason}" for n, reason in bad]
+        for n, entry in entries:
+            address = entry.lower()
             if address_problem(address) is None:
                 found.append(address)
             else:
-                shown = line.strip() if len(line.strip()) <= 60 else line.strip()[:57] + "..."
+                shown = entry if len(entry) <= 60 else entry[:57] + "..."
                 problems.append(f"{from_file}:{n}: {shown!r} is not an email address")
     return list(dict.fromkeys(found)), problems
 
@@ -61,6 +63,14 @@ def forget_command(
         bool,
         typer.Option(
             "--clear-crm", help="First empty their leadscore fields in each configured system."
+        ),
+    ] = False,
+    skip_unconfigured: Annotated[
+        bool,
+        typer.Option(
+            "--skip-unconfigured",
+            help="With --clear-crm: erase people whose records a system that is not "
+            "configured holds, leaving their fields there.",
         ),
     ] = False,
     wait: Annotated[
@@ -88,7 +98,7 @@ def forget_command(
         fields = {c.system: application.fields(c.system) for c in connectors}
         done = forget_people(
             application.store, addresses, connectors=connectors, fields=fields,
-            clear_crm=clear_crm, wait=max(0.0, wait),
+            clear_crm=clear_crm, skip_unconfigured=skip_unconfigured, wait=max(0.0, wait),
         )  # fmt: skip
     for system, count in sorted(done.cleared.items()):
         out.print(

@@ -1,12 +1,14 @@
 """Retention: how long the state store keeps activities and score history, and the purge.
 
 Activities are kept for the longer of the rules' longest window
-(`RuleSet.horizon_days` over every activity type) and `LEADSCORE_RETENTION_DAYS` (the
+(`RuleSet.horizon_days` over every activity type purged) and `LEADSCORE_RETENTION_DAYS` (the
 horizon backtests and calibration from the store may read). Rules with a window that
 never ends (a half-life alone, or a window since a contact's date) leave the setting
 alone to decide; with no setting nothing is purged. Purchases (the `rfm.activity` types)
 are kept whatever their age while the rules (live or shadow) have an `rfm` block: RFM's
-recency and frequency are over all time, so a purge would move digits and bounds.
+recency and frequency are over all time, so a purge would move digits and bounds. So are
+the types an account roll-up counts with no window (an `accounts.counts` entry, or the
+engagement, without `window_days`), while the `accounts` block reads them.
 Purging an activity no window reads changes no score; where the rules' windows never end
 it may, and the persons who had them are rescored by the next run.
 
@@ -23,7 +25,7 @@ Address-keyed activities purged may leave a person with nothing: that person goe
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -64,13 +66,24 @@ class Retention:
         rules and a shadow run's); None: all."""
         if self.activity_days is None:
             return None
-        horizons = [r.horizon_days(list(ActivityType)) for r in rules]
+        kept = self.kept_types(*rules)
+        horizons = [purged_horizon(r, kept) for r in rules]
         return max([self.activity_days, *(h for h in horizons if h is not None)])
 
     @staticmethod
     def kept_types(*rules: RuleSet) -> list[str]:
-        """Activity types kept however old: the purchases RFM reads over all time."""
-        return sorted({t.value for r in rules if r.rfm is not None for t in r.rfm.activity})
+        """Activity types kept however old: those read over all time by RFM (its
+        purchases) or by an account roll-up with no window (a count, or the engagement)."""
+        kept: set[str] = set()
+        for ruleset in rules:
+            if ruleset.rfm is not None:
+                kept |= {t.value for t in ruleset.rfm.activity}
+            if ruleset.accounts is not None:
+                spec = ruleset.accounts
+                counted = [(spec.engagement.activity, spec.engagement.window_days)]
+                counted += [(c.activity, c.window_days) for c in spec.counts.values()]
+                kept |= {t.value for types, days in counted if days is None for t in types}
+        return sorted(kept)
 
     def history_days_for(self, *rules: RuleSet) -> float | None:
         """How many days of score history the store keeps under every one of `rules`;
@@ -84,6 +97,12 @@ class Retention:
 class Purged:
     activities: int = 0
     history: int = 0
+
+
+def purged_horizon(rules: RuleSet, kept: Collection[str]) -> float | None:
+    """`RuleSet.horizon_days` over the activity types retention may purge (all but
+    `kept`, which stay however old)."""
+    return rules.horizon_days([t for t in ActivityType if t.value not in kept])
 
 
 def purge(
@@ -101,8 +120,8 @@ def purge(
     days = retention.activity_days_for(*sets)
     if days is not None:
         cut = (now - timedelta(days=days)).timestamp()
-        moves = rules.horizon_days(list(ActivityType)) is None  # the live scores
         kept = retention.kept_types(*sets)
+        moves = purged_horizon(rules, kept) is None  # the live scores
         found = Purged(
             purge_activities(store, cut, retention, rescore=moves, keep=kept), found.history
         )
@@ -250,7 +269,10 @@ def retention_lines(
     activity = kept(retention.activity_days_for(rules), "LEADSCORE_RETENTION_DAYS")
     forever = retention.kept_types(rules)
     if forever and retention.activity_days is not None:
-        activity += f"; {', '.join(forever)} kept however old (RFM reads every purchase)"
+        activity += (
+            f"; {', '.join(forever)} kept however old (read over all time by RFM or an "
+            "account roll-up without a window)"
+        )
     scores = kept(retention.history_days_for(rules), "LEADSCORE_HISTORY_RETENTION_DAYS")
     return [
         f"activities: {since(held.activity)}; {activity}",

@@ -54,12 +54,12 @@ persons = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("email", sa.String(320), unique=True, nullable=True),
     # Epoch seconds from which a rescore may change a written value with no new data;
-    # NULL: now (new or changed inputs). See `sync.dues`.
+    # NULL: now (new or changed inputs). See `sync.dues`. How many times `due` was set to
     sa.Column("due", sa.Float, nullable=True),
-    # How many times `due` was set to NULL (`sync.dues`): a run saves a due only for
-    # persons not marked since it read them.
+    # NULL (`sync.dues`): a run saves a due only for persons not marked since it read them.
     sa.Column("marked", sa.Integer, nullable=True),
     sa.Index("ix_persons_due", "due"),
+    sqlite_autoincrement=True,  # no id of a person forgotten is given again (docs/privacy.md)
 )
 identities = sa.Table(
     "identities",

@@ -224,6 +224,12 @@ class Settings(BaseSettings):
 
 
 @functools.cache
+def credential_settings(name: str) -> str:
+    """The settings that configure the system `name`: `LEADSCORE_X__A and LEADSCORE_X__B`."""
+    entry = next(e for e in SYSTEMS if e.name == name)
+    return " and ".join(f"{PREFIX}{name}__{field}".upper() for field in entry.settings.credentials)
+
+
 def settings_model() -> type[Settings]:
     """`Settings` with one nested section per registered system, read from the registry."""
     sections: dict[str, Any] = {

@@ -46,8 +46,9 @@ from scoring import ScoreBatch, whole_points
 from sync.account_trigger import roll_up_again, write_account_plan
 from sync.beside import beside
 from sync.dues import mark_due_by
-from sync.errors import BadRecord, RecordNotFound, SyncError
+from sync.errors import BadRecord, RecordGone, RecordNotFound, SyncError
 from sync.fields import REASONS_MAX_CHARS, written_reasons, written_score
+from sync.gone_check import retire_if_gone
 from sync.history import record_landed
 from sync.locks import POLL, RECORD_STALE_AFTER, LockHeld, held_locks, record_lock
 from sync.logs import without_addresses
@@ -185,6 +186,10 @@ def _rescore_once(
     except RecordNotFound:
         checked()  # a system that lacks leadscore's fields is said first
         forget_queued(job.store, system, record_id)  # queued just before, if at all
+        gone = retire_if_gone(job.store, connector, record_id, as_of)
+        if gone is not None:
+            how = "deleted for good" if gone.for_good else "deleted (archived)"
+            raise RecordGone(f"{system} {how} that contact", for_good=gone.for_good) from None
         raise
     except BaseException:
         checked()
@@ -413,7 +418,7 @@ def pull_queued(job: Sync, summary: SyncSummary, as_of: datetime) -> list[Queued
     connectors = {c.system: c for c in job.connectors}
     entries = queued_entries(job.store, list(connectors))
     for entry in entries:
-        page = _fetched(connectors[entry.system], entry, summary)
+        page = _fetched(job, connectors[entry.system], entry, summary, as_of)
         if page is not None:
             stats = summary.systems.setdefault(entry.system, SystemSummary())
             job.store_page(entry.system, page, stats, as_of)
@@ -435,7 +440,7 @@ def drain_queue(
         as_of = job.clock()  # the activity a trigger asked about may be newer than the run
         persons: set[int] = set()
         for entry in entries:
-            page = _fetched(connectors[entry.system], entry, summary)
+            page = _fetched(job, connectors[entry.system], entry, summary, as_of)
             if page is None:
                 continue
             stats = summary.systems.setdefault(entry.system, SystemSummary())
@@ -448,15 +453,19 @@ def drain_queue(
         summary.queued += len(entries)
 
 
-def _fetched(connector: Connector, entry: Queued, summary: SyncSummary) -> Page | None:
-    """The queued record, or None (and a warning) when the system has none or refuses
-    to give it: such an entry is dropped rather than fail every sync to come. The warning,
+def _fetched(
+    job: Sync, connector: Connector, entry: Queued, summary: SyncSummary, as_of: datetime
+) -> Page | None:
+    """The queued record, or None (and a warning) when the system has none (retired when
+    it says it deleted it) or refuses to give it: such an entry is dropped rather than
+    fail every sync to come. The warning,
     kept in the run's summary, names the system only: a run outlives an erasure, and
     holds no record id (the log line has it)."""
     try:
         return fetch_record(connector, entry.record_id)
     except RecordNotFound:
         said = f"a trigger queued a {entry.system} record that is gone"
+        retire_if_gone(job.store, connector, entry.record_id, as_of)
     except (RejectedError, BadRecord):
         said = f"a trigger queued a {entry.system} record that cannot be read"
     summary.warnings.append(said)

@@ -4,9 +4,12 @@ The search API never answers an archived record, so a deletion is read from the 
 endpoint with `archived=true` (`GET /crm/v3/objects/contacts?archived=true`: "Whether to
 return only results that have been archived", each result with `archived: true` and its
 `archivedAt`; API reference crm-contacts-v3, basic "List"). The list takes no filter on
-`archivedAt`, so every pull pages through the portal's archived contacts (HubSpot keeps them
+`archivedAt`, so a pass pages through the portal's archived contacts (HubSpot keeps them
 90 days, then purges them) 100 a call and reports those archived from the cursor, less the
-look-back: one call per 100 contacts deleted in the last 90 days.
+look-back: one call per 100 contacts deleted in the last 90 days. A pull reads at most
+`ARCHIVED_CALLS_PER_PULL` pages; a longer pass goes on from its paging token on the next
+pull, and the next pass reports only what was archived since the last one began. It asks
+for no property but the id: `archivedAt` is all it reads.
 
 A privacy (GDPR) deletion is in neither the live nor the archived list: it is read from the
 `contact.privacyDeletion` app webhook (`sync/web/hubspot_events.py`), and a write that finds
@@ -26,6 +29,9 @@ from connectors.values import parse_time
 
 ARCHIVED_PAGE = 100
 """The list endpoint's largest page."""
+ARCHIVED_CALLS_PER_PULL = 20
+"""The most pages of the archived listing one pull reads (2,000 contacts); a longer listing
+goes on from where it stopped on the next pull."""
 
 
 def archived_since(item: Mapping[str, Any], since: int | None) -> int | None:
@@ -38,26 +44,33 @@ def archived_since(item: Mapping[str, Any], since: int | None) -> int | None:
 
 
 def pull_archived(
-    api: HubSpotApi, state: Mapping[str, Any], lookback_ms: int, floor: int | None
-) -> Generator[Page, None, int | None]:
+    api: HubSpotApi,
+    state: Mapping[str, Any],
+    lookback_ms: int,
+    floor: int | None,
+    max_calls: int = ARCHIVED_CALLS_PER_PULL,
+) -> Generator[Page, None, dict[str, Any]]:
     """Pages of the contacts archived since the cursor's `archived_since` (every archived one
     without it), each reported gone, under the cursor as it was (`state`: a run cut here
-    lists them again). Returns the next `archived_since`: the newest `archivedAt` seen, at
-    least `floor` (the walk's cursor, HubSpot's clock as the pull began), so that with
-    nothing archived yet the next pull still lists only what is archived from then on."""
+    lists them again); at most `max_calls` pages, a pass the bound cuts going on from its
+    `archived_after` on the next pull. Returns the archived listing's cursor fields: once a
+    pass is whole, `archived_since` is the moment it began (`floor`, the walk's cursor: HubSpot's
+    clock as the pull began; the newest `archivedAt` seen without it), so that the next pass
+    reports only what was archived from then on; a cut pass keeps its `archived_since` and
+    notes where it stopped (`archived_after`) and when it began (`archived_began`)."""
     noted = state.get("archived_since")
     since = None if noted is None else int(noted) - lookback_ms
-    floors = [int(v) for v in (noted, floor) if v is not None]
-    newest = max(floors) if floors else None
+    after = state.get("archived_after")
+    began = state.get("archived_began") if after is not None else floor
+    seen: int | None = None
     kept = dump_cursor(**state)
-    after: str | None = None
-    while True:
+    for _ in range(max(1, max_calls)):
         body = api.json(
             "contacts.list_archived",
             api.contacts_basic.get_page,
             limit=ARCHIVED_PAGE,
             after=after,
-            properties=["email"],
+            properties=["hs_object_id"],  # the id and `archivedAt` are all it reads
             archived=True,
         )
         gone: list[Gone] = []
@@ -65,9 +78,11 @@ def pull_archived(
             at = archived_since(item, since)
             if at is not None:
                 gone.append(Gone(str(item["id"]), None))
-                newest = at if newest is None else max(newest, at)
+                seen = at if seen is None else max(seen, at)
         yield Page("contacts", (), (), kept, kept, gone=gone)
         token = ((body.get("paging") or {}).get("next") or {}).get("after")
         if not token or not body.get("results"):
-            return newest
+            ends = [int(v) for v in (noted, began if began is not None else seen) if v is not None]
+            return {"archived_since": max(ends) if ends else None}
         after = str(token)
+    return {"archived_since": noted, "archived_after": after, "archived_began": began}

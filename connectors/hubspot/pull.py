@@ -162,9 +162,7 @@ def pull_contacts(
     deleted = yield from pull_archived(api, state, lookback_ms, newest)
     # Runs' writes stay passed over while they are inside the look-back.
     cursor = dump_cursor(
-        modified_since=newest if newest is not None else since,
-        ours=ours or None,
-        archived_since=deleted,
+        modified_since=newest if newest is not None else since, ours=ours or None, **deleted
     )
 
     def page(last_id: int | None) -> tuple[Page, int | None]:
@@ -182,9 +180,7 @@ def pull_contacts(
         resume = None
         if walked is not None:
             point = {"after": walked, "until": newest}
-            resume = dump_cursor(
-                modified_since=since, ours=ours or None, walk=point, archived_since=deleted
-            )
+            resume = dump_cursor(modified_since=since, ours=ours or None, walk=point, **deleted)
         found = contact_page(results, cursor)
         return Page(found.stream, found.contacts, found.activities, cursor, resume), following
 

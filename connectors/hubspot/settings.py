@@ -55,6 +55,14 @@ class HubSpotSettings(SystemSettings):
         "requests, so a v2-only request is a captured one with its v3 headers stripped, which "
         "could be replayed forever; turn it on only for an action that signs with v2 alone.",
     )
+    portal_id: int | None = Field(
+        None,
+        gt=0,
+        description="The portal's id (Hub ID, Settings > Account details): the app webhook of "
+        "contact deletions (POST /hubspot/events) acts only on events of this portal, since "
+        "one app's secret signs the events of every portal that installed it; empty: that "
+        "webhook is off.",
+    )
     webhook_api_key: SecretStr | None = Field(
         None,
         description="The API key a workflow's 'Send a webhook' action sends (authentication "
@@ -72,6 +80,7 @@ class HubSpotSettings(SystemSettings):
         "webhook_client_secret",
         "webhook_api_key",
         "webhook_api_key_name",
+        "portal_id",
         mode="before",
     )
     @classmethod

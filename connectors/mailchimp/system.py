@@ -153,6 +153,7 @@ MAILCHIMP_CAPABILITIES = Capabilities(
     moment_text=date_text,
     read_back=read_back,
     read_back_fields=("tags",),
+    read_back_prefix=STAGE_TAG,
     activity_keys=("list_id",),
 )
 

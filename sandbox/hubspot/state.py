@@ -189,14 +189,18 @@ class HubSpotState(Emulator):
     def merge_contacts(self, primary_id: str, merged_id: str) -> None:
         """Merge one contact into another, as a HubSpot user would: the merged id
         disappears from lists and searches, reads of it answer the primary, and the
-        primary lists it in `hs_merged_object_ids` (semicolon-separated)."""
+        primary lists it in `hs_merged_object_ids` (semicolon-separated), with the ids the
+        merged one had absorbed (HubSpot's docs do not say whether a merge carries them:
+        docs/sandbox.md)."""
         with self.lock:
             primary, merged = self.contact_row(primary_id), self.contact_row(merged_id)
             self.gone[merged] = primary
             ids = [
-                i for i in (self.contacts.value("hs_merged_object_ids", primary) or "").split(";")
+                *(self.contacts.value("hs_merged_object_ids", primary) or "").split(";"),
+                *(self.contacts.value("hs_merged_object_ids", merged) or "").split(";"),
+                merged_id,
             ]
-            ids = [i for i in [*ids, merged_id] if i]
+            ids = list(dict.fromkeys(i for i in ids if i))
             self.write_contact(primary, {"hs_merged_object_ids": ";".join(ids)})
 
     def archive_contact(self, contact_id: str) -> None:

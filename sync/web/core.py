@@ -76,8 +76,10 @@ def refusal_for(error: BaseException, system: str) -> Refused:
         RateLimited,
         RejectedError,
     )
-    from sync.errors import BadRecord, RecordNotFound, SyncError
+    from sync.errors import BadRecord, RecordGone, RecordNotFound, SyncError
 
+    if isinstance(error, RecordGone):
+        return Refused(410, f"{system} deleted that contact; it was retired")
     if isinstance(error, RecordNotFound):
         return Refused(404, f"{system} has no such contact")
     if isinstance(error, BadRecord):

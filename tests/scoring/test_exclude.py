@@ -201,7 +201,7 @@ addresses = st.tuples(
             addresses,
             st.sampled_from(["", " ", "\t"]),
             st.booleans(),
-            st.sampled_from(["", "  # noted by phone", "#x"]),
+            st.sampled_from(["", "  # noted by phone", "\t#x"]),  # after whitespace
         ),
         max_size=12,
     ),
@@ -224,3 +224,32 @@ def test_a_list_file_reads_back_each_address_trimmed_and_lower_case(
     assert excluded(rules(BASE + "exclude: {emails: [x@y.io]}"), frame).sum() == 0
     ruleset = rules(BASE).model_copy(update={"exclude": exclusion})
     assert excluded(ruleset, frame).tolist() == [True] * len(entries) + [False]
+
+
+def test_one_reader_of_address_lists_for_exclude_and_forget(tmp_path: Path) -> None:
+    """A comment starts a line or follows whitespace (`a#b@x.io` is an address), and a line
+    that is not UTF-8 is named by its number; `exclude.emails_file` and `forget --from-file`
+    read a list alike."""
+    from scoring.exclude_rules import address_lines
+    from sync.privacy_cli import addresses_given
+
+    raw = b"\xef\xbb\xbf# by phone\nA#B@x.io\n  c@x.io # by mail\n\tcomment-free@x.io\t\n\xff\xfe@x.io\n"
+    entries, bad = address_lines(raw)
+    assert entries == [(2, "A#B@x.io"), (3, "c@x.io"), (4, "comment-free@x.io")]
+    assert [n for n, _ in bad] == [5] and "not UTF-8" in bad[0][1]
+
+    (tmp_path / "objected.txt").write_bytes(raw.replace(b"\xff\xfe@x.io\n", b""))
+    path = tmp_path / "rules.yaml"
+    path.write_text(BASE + "exclude:\n  emails_file: objected.txt\n")
+    exclusion = load_rules(path).exclude
+    assert exclusion is not None
+    assert exclusion.emails == ["a#b@x.io", "c@x.io", "comment-free@x.io"]
+    assert addresses_given([], tmp_path / "objected.txt") == (exclusion.emails, [])
+
+    (tmp_path / "objected.txt").write_bytes(raw)
+    with pytest.raises(RuleFileError) as error:
+        load_rules(path)
+    assert str(error.value).startswith(f"{tmp_path / 'objected.txt'}:5: not UTF-8 text")
+    found, problems = addresses_given([], tmp_path / "objected.txt")
+    assert found == exclusion.emails
+    assert problems == [f"{tmp_path / 'objected.txt'}:5: {bad[0][1]}"]

@@ -109,10 +109,32 @@ def _names_an_id(name: str) -> bool:
     return name in ("record_id", "merged_into", "key", "name") or name.endswith(("id", "ids"))
 
 
+def strings_in(value: Any) -> Iterator[str]:
+    """A stored text, and every string inside it where it is JSON (not its numbers)."""
+    if value is None:
+        return
+    yield str(value)
+    try:
+        decoded = json.loads(str(value))
+    except ValueError:
+        return
+    stack = [decoded]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            yield item
+
+
 def traces(store: StateStore, address: str, records: frozenset[tuple[str, str]]) -> list[str]:
     """Every (table.column = value) that holds the address (as given or normalized, or its
     Mailchimp subscriber hash) anywhere in its text, or one of the record ids: a long one
-    anywhere in the text, a short one as a whole value under an id's name (`SHORT_ID`)."""
+    anywhere in the text, a short one as a whole value under an id's name (`SHORT_ID`), or
+    as any whole string of a `meta` value, whatever its key (a cursor's position)."""
     needles = {address, address.strip().lower(), member_hash(address)}
     needles |= {r.lower() for _, r in records if len(r) >= SHORT_ID}
     short = {r for _, r in records if len(r) < SHORT_ID}
@@ -127,6 +149,12 @@ def traces(store: StateStore, address: str, records: frozenset[tuple[str, str]])
                             text in short and _names_an_id(name)
                         ):
                             found.append(f"{table.name}.{column} ({name}) = {text[:80]}")
+                    if table.name == "meta" and column == "value":
+                        found += [
+                            f"meta.value ({row._mapping['key']}) = {str(value)[:80]}"
+                            for text in strings_in(value)
+                            if text in short
+                        ]
     return found
 
 

@@ -3,8 +3,10 @@ PostgreSQL; nobody else touched; a forgotten person who comes back is a new pers
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -12,7 +14,9 @@ import sqlalchemy as sa
 from sandbox import Sandbox
 from scoring import Activity, ActivityType, Contact
 from sync.access import export_person
+from sync.dues import meta_value, set_meta
 from sync.erasure import erase_people, known_addresses
+from sync.gone_check import meta_key, next_slice
 from sync.handover_schema import handover_counts, handover_waiting, handovers
 from sync.history import history_of
 from sync.store import StateStore
@@ -131,3 +135,50 @@ def handed_over(store: StateStore, person: int, *, waiting: int) -> None:
         )
         wait = {"person_id": waiting, "team": "", "score": 60.0, "since": 2.0}
         connection.execute(sa.insert(handover_waiting), wait)
+
+
+def test_erasing_the_record_the_gone_check_stands_on_moves_its_cursor_back(
+    tmp_path: Path,
+) -> None:
+    """The check's cursor (`meta` gone-check:<system>) names the last id it read back: when
+    that record is erased the cursor moves to the id before it still held (the start when
+    none is), so the next slice is the same and the id is gone from `meta`."""
+    store = StateStore(f"sqlite:///{tmp_path}/s.db")
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    store.save_contacts("hubspot", [Contact(str(n), email=f"p{n}@x.io") for n in range(1, 6)], at)
+    with store.engine.begin() as c:
+        set_meta(c, meta_key("hubspot"), json.dumps({"after": "3", "at": 1.0, "owed": 4}))
+        wanted = next_slice(c, "hubspot", "3", 3)
+
+    erase_people(store, ["p3@x.io"])
+    with store.engine.connect() as c:
+        kept = json.loads(meta_value(c, meta_key("hubspot")) or "{}")
+        assert kept == {"after": "2", "at": 1.0, "owed": 4}
+        assert next_slice(c, "hubspot", kept["after"], 3) == [r for r in wanted if r != "3"]
+    assert traces(store, "p3@x.io", frozenset({("hubspot", "3")})) == []
+
+    erase_people(store, ["p1@x.io", "p2@x.io"])
+    with store.engine.connect() as c:
+        assert json.loads(meta_value(c, meta_key("hubspot")) or "{}") == {"at": 1.0, "owed": 4}
+        assert next_slice(c, "hubspot", None, 2) == ["4", "5"]
+    with store.engine.begin() as c:  # a cursor on another record stays where it is
+        set_meta(c, meta_key("hubspot"), json.dumps({"after": "4"}))
+    erase_people(store, ["p5@x.io"])
+    with store.engine.connect() as c:
+        assert json.loads(meta_value(c, meta_key("hubspot")) or "{}") == {"after": "4"}
+    store.close()
+
+
+def test_a_forgotten_persons_id_is_never_given_to_anyone_else(tmp_path: Path) -> None:
+    """SQLite gives the highest rowid + 1 unless the table is AUTOINCREMENT: forgetting the
+    newest person would hand their id to the next one, and a log or run naming that id
+    would then name someone else."""
+    store = StateStore(f"sqlite:///{tmp_path}/s.db")
+    at = datetime(2026, 5, 1, tzinfo=UTC)
+    store.save_contacts("hubspot", [Contact("1", email="a@x.io"), Contact("2", email="b@x.io")], at)
+    forgotten = store.person_of("b@x.io")
+    assert forgotten is not None and forgotten > (store.person_of("a@x.io") or 0)
+    erase_people(store, ["b@x.io"])
+    store.save_contacts("hubspot", [Contact("3", email="c@x.io")], at)
+    assert (store.person_of("c@x.io") or 0) > forgotten
+    store.close()

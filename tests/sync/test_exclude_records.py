@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring import Contact, ContactFrame, RuleSet, excluded, included, parse_rules, take_contacts
+from sync.backtest_command import KnownOutcomes
 from sync.people import People
 from sync.readback import activity_columns
 
@@ -133,3 +134,15 @@ def test_a_person_is_excluded_when_any_record_holds(persons: list[list[dict[str,
     kept = included(rules, frame, activities)
     assert set(kept.excluded_ids) == expected
     assert not excluded(rules, kept.contacts).any()
+
+
+def test_from_store_frames_keep_each_records_values() -> None:
+    """backtest, calibrate and report --from-store rebuild the store's frame with the
+    columns they read: a person opted out in their second system only stays excluded."""
+    rules = ruleset()
+    people = people_of([[{"opted_out": False}, {"opted_out": True}], [{"opted_out": False}]])
+    frame, acts = people.frames(None, rules.activity_fields(), exclude=rules.exclude)
+    assert excluded(rules, frame).tolist() == [True, False]
+    known = KnownOutcomes(frame, np.array([True, False]), np.zeros(2), "its 'x'", acts)
+    for rebuilt in (known.frame(set(rules.contact_fields())), known.frame(leaving=("x",))):
+        assert excluded(rules, rebuilt).tolist() == [True, False]

@@ -12,7 +12,7 @@ import pytest
 from connectors.protocol import Connector, Write, WriteOutcome
 from sandbox import Sandbox
 from scoring import Contact
-from sync.errors import SyncError
+from sync.errors import ConfigError, SyncError
 from sync.forgetting import forget_people
 from sync.locks import run_lock
 from sync.store import StateStore
@@ -117,3 +117,44 @@ def test_forget_while_a_sync_holds_the_lock_says_nothing_was_forgotten(tmp_path:
     assert [e.address for e in forget_people(store, ["gil@x.io"]).erased] == ["gil@x.io"]
     assert store.person_of("gil@x.io") is None
     store.close()
+
+
+def test_clear_crm_refuses_a_system_it_cannot_reach_unless_told_to_skip_it(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    """Erasing a person whose Salesforce records cannot be cleared (Salesforce not
+    configured) would leave their score there with nothing to find it by: refused, nothing
+    cleared or erased, unless --skip-unconfigured."""
+    with open_app(box, f"sqlite:///{tmp_path / 'state.db'}") as app:
+        app.setup()
+        app.sync(SyncOptions(full=True))
+        person = person_in_every_system(app.store)
+        score = app.fields("hubspot").names["score"]
+        hubspot = sorted(r for s, r in person.records if s == "hubspot")
+        before = [held_value(box, "hubspot", r, score) for r in hubspot]
+        only_hubspot = [c for c in app.connectors if c.system == "hubspot"]
+        fields = {"hubspot": app.fields("hubspot")}
+
+        with pytest.raises(ConfigError) as refused:
+            forget_people(
+                app.store, [person.email], connectors=only_hubspot, fields=fields,
+                clear_crm=True,
+            )  # fmt: skip
+        assert refused.value.exit_code == 2
+        assert any(
+            "salesforce holds records of theirs and is not configured" in line
+            and "LEADSCORE_SALESFORCE__" in line
+            and "--skip-unconfigured" in line
+            for line in refused.value.lines
+        )
+        assert person.email not in str(refused.value)
+        assert app.store.person_of(person.email) == person.id
+        assert [held_value(box, "hubspot", r, score) for r in hubspot] == before
+
+        done = forget_people(
+            app.store, [person.email], connectors=only_hubspot, fields=fields,
+            clear_crm=True, skip_unconfigured=True,
+        )  # fmt: skip
+        assert [e.address for e in done.erased] == [person.email]
+        assert done.cleared == {"hubspot": len(hubspot)}
+        assert all(held_value(box, "hubspot", r, score) in (None, "") for r in hubspot)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -19,12 +20,16 @@ from sandbox.faults import FaultPlan
 from sync.app import Leadscore
 from sync.demo import sandbox_settings
 from sync.dues import meta_value, set_meta
+from sync.errors import RecordGone
+from sync.forgetting import forget_people
 from sync.gone_check import PER_CALL, GoneCheck, meta_key, slice_size
-from sync.schema import identities
+from sync.schema import identities, persons
 from sync.store import StateStore
 from sync.summary import SyncOptions, SyncSummary
+from sync.trigger import enqueue
 from sync.vanished import gone_records
 from sync.velocity import DAY_SECONDS
+from sync.web.core import refusal_for
 from tests.sync.privacy_helpers import default_rules, traces
 from tests.sync.test_vendor_erasure import hubspot_only_person
 
@@ -190,3 +195,60 @@ def test_a_check_that_fails_warns_and_leaves_the_run_and_its_slice_alone(
         assert any("check of known records for deletions failed" in w for w in failed.warnings)
         with app.store.engine.connect() as connection:
             assert meta_value(connection, meta_key("hubspot")) is None  # read again next run
+
+
+def test_forgetting_the_person_the_check_stopped_at_leaves_no_id_in_meta(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    with open_app(box, f"sqlite:///{tmp_path / 's.db'}") as app:
+        app.setup()
+        app.sync(SyncOptions(full=True, gone_check=GoneCheck(days=7, max_calls=2)))
+        with app.store.engine.connect() as c:
+            after = json.loads(meta_value(c, meta_key("hubspot")) or "{}")["after"]
+        pid = app.store.person_of(after)
+        assert pid is not None
+        records = frozenset(app.store.records_by_person()[pid])
+        with app.store.engine.connect() as c:
+            email = c.execute(sa.select(persons.c.email).where(persons.c.id == pid)).scalar_one()
+
+        assert [e.address for e in forget_people(app.store, [email]).erased] == [email]
+
+        assert traces(app.store, email, records) == []
+        with app.store.engine.connect() as c:
+            moved = json.loads(meta_value(c, meta_key("hubspot")) or "{}")["after"]
+        assert moved == max(r for r in known_ids(app.store) if r < after)
+
+
+def test_a_trigger_of_a_deleted_contact_retires_it_and_answers_gone(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    """A rescore asked for a contact HubSpot deleted retires it through the pull's path:
+    a privacy deletion for good (the person goes), an archived one as a deletion; the
+    webhook's answer is 410. A queued one is retired by the sync that fetches it."""
+    with open_app(box, f"sqlite:///{tmp_path / 's.db'}") as app:
+        app.setup()
+        app.sync(SyncOptions(full=True, gone_check=GoneCheck(days=0)))
+        pid, email, record = hubspot_only_person(app.store)
+        box.hubspot.privacy_delete(record)
+
+        with pytest.raises(RecordGone, match="hubspot deleted for good that contact") as gone:
+            app.rescore(f"hubspot:{record}")
+        assert gone.value.for_good
+        assert refusal_for(gone.value, "hubspot").status == 410
+        assert app.store.person_of(email) is None and app.store.person_of(record) is None
+
+        archived = next(r for r in known_ids(app.store) if r != record)
+        box.hubspot.archive_contact(archived)
+        with pytest.raises(RecordGone, match="archived") as gone:
+            app.rescore(f"hubspot:{archived}")
+        assert not gone.value.for_good
+        assert archived in gone_records(app.store, "hubspot")
+        assert app.store.person_of(archived) is None
+
+        queued = next(r for r in known_ids(app.store) if r not in (record, archived))
+        enqueue(app.store, "hubspot", queued)
+        box.hubspot.privacy_delete(queued)
+        summary = app.sync(SyncOptions(gone_check=GoneCheck(days=0)))
+        assert "a trigger queued a hubspot record that is gone" in summary.warnings
+        assert app.store.person_of(queued) is None
+        assert pid not in app.store.records_by_person()

@@ -90,3 +90,67 @@ def joined(store: StateStore, record: str) -> list[str]:
     return [
         i for p, i in zip(people.columns.person, people.columns.ids, strict=True) if p == person
     ]
+
+
+def test_a_merge_chain_between_checks_is_merged_never_gone_for_good(box: Sandbox) -> None:
+    """X merged into Z, then Z into Y: the check reads X back under Y. Whether Y lists X
+    in `hs_merged_object_ids` (the sandbox carries it; HubSpot's docs do not say), X is
+    merged into Y, not erased as a privacy deletion."""
+    hubspot = connector(box, load_rules(RULES))
+    box.hubspot.merge_contacts("6", "5")  # 5 into 6
+    box.hubspot.merge_contacts("7", "6")  # 6 into 7
+    with box.hubspot.lock:
+        assert (
+            box.hubspot.contacts.value("hs_merged_object_ids", box.hubspot.contact_row("7"))
+            == "5;6"
+        )
+    box.hubspot.privacy_delete("8")
+    expected = [Gone("5", "7"), Gone("6", "7"), Gone("8", None, for_good=True)]
+    assert sorted(hubspot.gone_among(["5", "6", "7", "8"]), key=lambda g: g.record_id) == expected
+
+    with box.hubspot.lock:  # a portal that kept only the last merge's id
+        box.hubspot.write_contact(box.hubspot.contact_row("7"), {"hs_merged_object_ids": "6"})
+    assert sorted(hubspot.gone_among(["5", "6", "7", "8"]), key=lambda g: g.record_id) == expected
+
+
+def test_the_archived_listing_is_read_in_bounded_pulls_and_then_only_what_is_new(
+    box: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pull reads at most its bound of the archived listing, the next goes on where it
+    stopped, each contact reported once; once the pass is whole, the next one reports only
+    what was archived since that pass began."""
+    from connectors.hubspot import archived
+
+    monkeypatch.setattr(archived, "ARCHIVED_PAGE", 15)
+    api = connector(box, load_rules(RULES)).api
+    for record in range(1, 41):
+        box.hubspot.archive_contact(str(record))
+    began = int(box.hubspot._now_ms())
+
+    def pull(state: dict[str, object]) -> tuple[list[str], dict[str, object]]:
+        walk = archived.pull_archived(api, state, 0, began, max_calls=1)
+        reported: list[str] = []
+        try:
+            while True:
+                reported += [g.record_id for g in next(walk).gone]
+        except StopIteration as done:
+            return reported, done.value
+
+    state: dict[str, object] = {}
+    seen: list[str] = []
+    for _ in range(3):
+        reported, state = pull(state)
+        assert len(reported) <= 15 and (len(reported) == 15) == ("archived_after" in state)
+        seen += reported
+    assert sorted(seen, key=int) == [str(r) for r in range(1, 41)]
+    assert state == {"archived_since": began}
+
+    box.hubspot.archive_contact("45")
+    reported, state = pull(state)
+    assert reported == [] and state["archived_since"] == began  # a pass cut: carried on
+    assert state["archived_began"] == began
+    later: list[str] = []
+    while "archived_after" in state:
+        reported, state = pull(state)
+        later += reported
+    assert later == ["45"] and state == {"archived_since": began}

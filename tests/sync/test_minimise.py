@@ -91,6 +91,26 @@ def test_kept_fields_are_what_the_rules_read_ours_and_what_is_read_back() -> Non
     assert kept_fields([ruleset], None).contact == {"industry"}
 
 
+def test_of_mailchimp_tags_only_leadscores_stage_tags_are_kept() -> None:
+    """The store keeps a member's tags to read our stage back: only the `leadscore: ` ones,
+    unless the rules read `tags` themselves (then all of them)."""
+    ruleset = parse(EXTRA)
+    member = Contact(
+        "m1", email="ann@x.io", attributes={"tags": ["vip", "leadscore: Lead", "webinar 2026"]}
+    )
+    kept = kept_fields([ruleset], FieldMap.for_rules(ruleset, MAILCHIMP_CAPABILITIES))
+    assert kept.contacts([member])[0].attributes["tags"] == ["leadscore: Lead"]
+    assert replace(kept, revise=True).contacts([member])[0].attributes["tags"] == [
+        "leadscore: Lead"
+    ]
+
+    reading = with_rule(
+        ruleset, {"id": "vip", "contact": {"tags": {"contains": "vip"}}, "points": 5}
+    )
+    everything = kept_fields([reading], FieldMap.for_rules(reading, MAILCHIMP_CAPABILITIES))
+    assert everything.contacts([member])[0].attributes["tags"] == member.attributes["tags"]
+
+
 def test_a_shadow_run_keeps_the_shadow_rules_fields_without_changing_the_live_digest() -> None:
     live = parse(EXTRA)
     shadow = with_rule(

@@ -231,3 +231,47 @@ def test_account_windows_count_in_the_horizon() -> None:
     rolled = WINDOWED.model_copy(update={"accounts": Accounts()})
     assert rolled.horizon_days([ActivityType.PAGE_VIEW]) == 90
     assert Retention(activity_days=10).activity_days_for(rolled) == 90
+
+
+def test_what_an_account_count_without_a_window_reads_is_kept_however_old(
+    held: StateStore,
+) -> None:
+    """`accounts.counts` with no window counts a domain's demos over all time: they are
+    kept while the block reads them, and the other types keep the rules' windows (the
+    engagement's 90 days here) rather than the setting alone."""
+    from scoring.account_rules import Accounts
+
+    counting = WINDOWED.model_copy(
+        update={
+            "accounts": Accounts.model_validate(
+                {"counts": {"demos": {"activity": ["demo_request"]}}}
+            )
+        }
+    )
+    assert Retention.kept_types(counting) == ["demo_request"]
+    assert Retention(activity_days=30).activity_days_for(counting) == 90
+    held.save_contacts("hubspot", [person("c1", "ann@acme.io")], NOW)
+    visits(held, 200, 60, 1)
+    held.save_activities("hubspot", [act("demo_request", 400, "c1")])
+
+    assert purge(held, counting, Retention(activity_days=30), NOW).activities == 1
+    assert ages(held) == [400, 60, 1]
+    assert purge(held, WINDOWED, Retention(activity_days=30), NOW).activities == 2
+    assert ages(held) == [1]
+
+
+def test_rfm_keeps_purchases_and_leaves_the_other_rules_windows_in_force(
+    held: StateStore,
+) -> None:
+    """A rule reading page views a year back still keeps them a year beside an `rfm` block."""
+    yearly = RuleSet.model_validate(
+        {
+            "rules": [{"id": "visited", "activity": "page_view", "points": 1, "window_days": 365}],
+            "rfm": {},
+        }
+    )
+    assert Retention(activity_days=30).activity_days_for(yearly) == 365
+    held.save_contacts("hubspot", [person("c1")], NOW)
+    visits(held, 400, 200, 1)
+    assert purge(held, yearly, Retention(activity_days=30), NOW).activities == 1
+    assert ages(held) == [200, 1]

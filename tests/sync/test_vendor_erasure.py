@@ -7,6 +7,7 @@ a merged record is re-pointed, not erased."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -136,12 +137,15 @@ def events_request(events: list[dict[str, Any]], secret: str = SECRET) -> Webhoo
     return WebhookRequest.of("POST", "/hubspot/events", headers=headers, body=body, url=url)
 
 
-def deletion(kind: str, record: str, event: int) -> dict[str, Any]:
+PORTAL = 62515
+
+
+def deletion(kind: str, record: str, event: int, portal: int = PORTAL) -> dict[str, Any]:
     """One event as HubSpot's webhooks API sends it (docs/api/webhooks, "Payloads")."""
     return {
         "eventId": event,
         "subscriptionId": 4072,
-        "portalId": 62515,
+        "portalId": portal,
         "appId": 1160452,
         "occurredAt": int(NOW * 1000),
         "subscriptionType": kind,
@@ -153,7 +157,7 @@ def deletion(kind: str, record: str, event: int) -> dict[str, Any]:
 
 
 def test_hubspot_deletion_webhooks_retire_and_erase_through_the_store(
-    box: Sandbox, url: str
+    box: Sandbox, url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with open_app(box, url) as app:
         app.setup()
@@ -162,7 +166,9 @@ def test_hubspot_deletion_webhooks_retire_and_erase_through_the_store(
         deleted = next(r for s, r in identities_of(app.store) if s == "hubspot" and r != record)
         others = set(app.store.records_by_person()) - {pid, app.store.person_of(deleted)}
         section = app.settings.hubspot  # type: ignore[attr-defined]
-        secret = section.model_copy(update={"webhook_client_secret": SecretStr(SECRET)})
+        secret = section.model_copy(
+            update={"webhook_client_secret": SecretStr(SECRET), "portal_id": PORTAL}
+        )
         settings = app.settings.model_copy(update={"hubspot": secret})
         core = WebhookCore(
             settings, endpoints=[HubSpotEventsEndpoint()], open_app=lambda s: app, now=lambda: NOW
@@ -171,6 +177,18 @@ def test_hubspot_deletion_webhooks_retire_and_erase_through_the_store(
             forged = events_request([deletion(PRIVACY_DELETION, record, 1)], "not-the-secret")
             assert core.handle(forged).status == 401
             assert app.store.person_of(record) is not None  # nothing retired
+            # another portal that installed the app: signed with the same secret, left alone
+            elsewhere = events_request([deletion(PRIVACY_DELETION, record, 6, portal=777)])
+            with caplog.at_level(logging.INFO, logger="leadscore"):
+                answer = core.handle(elsewhere)
+            assert answer.status == 200, answer.body
+            assert answer.json() == {"retired": [], "erased": [], "ignored": 0, "other_portal": 1}
+            assert app.store.person_of(record) is not None
+            [warned] = [r for r in caplog.records if "another portal" in r.getMessage()]
+            assert (warned.__dict__["system"], warned.__dict__["events"]) == ("hubspot", 1)
+            for logged in caplog.records:  # no id of the event's in any text logged
+                assert not {record, "777"} & set(logged.getMessage().split())
+                assert not {"record", "records", "portal", "portalId"} & set(logged.__dict__)
 
             events = [
                 deletion(DELETION, record, 2),  # a privacy deletion sends the plain one too
@@ -180,7 +198,12 @@ def test_hubspot_deletion_webhooks_retire_and_erase_through_the_store(
             ]
             answer = core.handle(events_request(events))
             assert answer.status == 200, answer.body
-            assert answer.json() == {"retired": [deleted], "erased": [record], "ignored": 1}
+            assert answer.json() == {
+                "retired": [deleted],
+                "erased": [record],
+                "ignored": 1,
+                "other_portal": 0,
+            }
         finally:
             core.close()
 
