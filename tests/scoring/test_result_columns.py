@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sandbox.world import generate_world
 from sandbox.world.columns import world_columns
-from scoring import ActivityFrame, ContactFrame, load_rules, parse_rules, score
+from scoring import ActivityFrame, ContactFrame, load_rules, parse_rules, score, score_population
 from scoring.reasons import exact_round
 
 ROOT = Path(__file__).parents[2]
@@ -31,7 +31,9 @@ def world_batch(rules, people: int, seed: int):
     c = world_columns(world)
     contacts = ContactFrame.from_arrays(c.ids, c.emails, c.people)
     activities = ActivityFrame.from_arrays(c.person, c.type, c.at, c.events)
-    return score(rules, contacts, activities, datetime.fromtimestamp(world.now, UTC))
+    # RFM's bounds and account roll-ups over the world's people, as `leadscore score` does
+    batch, _ = score_population(rules, contacts, activities, datetime.fromtimestamp(world.now, UTC))
+    return batch
 
 
 def assert_columns_are_the_rows(batch) -> None:
