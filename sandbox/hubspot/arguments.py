@@ -39,6 +39,16 @@ def batch_inputs(body: Json, maximum: int = BATCH_MAX) -> list[Json]:
     return inputs
 
 
+def batch_ids(inputs: list[Json]) -> list[str]:
+    """The ids of a batch update's inputs; an id given twice refuses the batch (400)."""
+    keys = [str(item.get("id")) for item in inputs]
+    repeated = sorted({key for key in keys if keys.count(key) > 1})
+    if repeated:
+        message = f"Duplicate IDs found in batch input: {repeated}. IDs must be unique"
+        raise HubSpotError(400, message)
+    return keys
+
+
 def list_arg(request: Request, key: str) -> list[str]:
     """A repeated or comma-separated query parameter."""
     return [name for value in request.query.get(key, []) for name in value.split(",") if name]

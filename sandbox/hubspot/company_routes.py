@@ -7,16 +7,12 @@ from typing import Any
 
 from sandbox.http import Request, Response
 from sandbox.hubspot.answers import batch_answer, list_answer
-from sandbox.hubspot.arguments import batch_inputs, list_arg, list_page, request_body
+from sandbox.hubspot.arguments import batch_ids, batch_inputs, list_arg, list_page, request_body
 from sandbox.hubspot.companies import COMPANY_DEFAULTS, company_json
 from sandbox.hubspot.errors import (
-    HubSpotError,
-    Invalid,
-    invalid_properties,
     object_not_found,
-    property_errors,
-    property_problem,
     record_error,
+    validated_values,
 )
 from sandbox.hubspot.state import HubSpotState
 from sandbox.hubspot.values import Json, PropertyValue, iso_millis
@@ -78,11 +74,7 @@ class CompanyRoutes(HubSpotState):
         """Up to 100 companies by id; an unknown or read-only property or a bad value
         refuses the whole batch (400), an unknown id is named in a 207."""
         inputs = batch_inputs(request_body(request))
-        keys = [str(item.get("id")) for item in inputs]
-        repeated = sorted({key for key in keys if keys.count(key) > 1})
-        if repeated:
-            message = f"Duplicate IDs found in batch input: {repeated}. IDs must be unique"
-            raise HubSpotError(400, message)
+        keys = batch_ids(inputs)
         changes = [self._company_values(item.get("properties")) for item in inputs]
         results: list[Json] = []
         missing: list[str] = []
@@ -99,15 +91,5 @@ class CompanyRoutes(HubSpotState):
         return batch_answer(results, errors, iso_millis(self._vendor_ms()))
 
     def _company_values(self, properties: Any) -> dict[str, PropertyValue]:
-        if not isinstance(properties, dict):
-            raise HubSpotError(400, "Invalid input JSON: properties must be an object")
-        values: dict[str, PropertyValue] = {}
-        problems: list[Json] = []
-        for name, raw in properties.items():
-            try:
-                values[name] = self.companies.coerce(name, raw)
-            except Invalid as bad:
-                problems.append(property_problem(name, bad))
-        if problems:
-            raise HubSpotError(400, invalid_properties(problems), errors=property_errors(problems))
-        return values
+        """Written values as stored; any unknown, read-only or bad one fails the request."""
+        return validated_values(self.companies.coerce, properties)

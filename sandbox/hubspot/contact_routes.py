@@ -10,6 +10,7 @@ from sandbox.http import Request, Response
 from sandbox.hubspot.answers import batch_answer, list_answer
 from sandbox.hubspot.arguments import (
     LIST_PAGE_MAX,
+    batch_ids,
     batch_inputs,
     flag,
     int_value,
@@ -19,14 +20,10 @@ from sandbox.hubspot.arguments import (
 )
 from sandbox.hubspot.contact_table import ContactTable
 from sandbox.hubspot.errors import (
-    HubSpotError,
-    Invalid,
-    invalid_properties,
     missing_contacts,
     object_not_found,
-    property_errors,
-    property_problem,
     record_error,
+    validated_values,
 )
 from sandbox.hubspot.properties import DEFAULT_CONTACT_PROPERTIES, STAGE_RANK
 from sandbox.hubspot.state import HubSpotState
@@ -100,18 +97,7 @@ class ContactRoutes(HubSpotState):
 
     def _validated(self, properties: Any) -> dict[str, PropertyValue]:
         """Written values as stored; any unknown, read-only or bad one fails the request."""
-        if not isinstance(properties, dict):
-            raise HubSpotError(400, "Invalid input JSON: properties must be an object")
-        values: dict[str, PropertyValue] = {}
-        problems: list[Json] = []
-        for name, raw in properties.items():
-            try:
-                values[name] = self.contacts.coerce(name, raw)
-            except Invalid as bad:
-                problems.append(property_problem(name, bad))
-        if problems:
-            raise HubSpotError(400, invalid_properties(problems), errors=property_errors(problems))
-        return values
+        return validated_values(self.contacts.coerce, properties)
 
     def _batch_read(self, request: Request) -> Response:
         body = request_body(request)
@@ -140,11 +126,7 @@ class ContactRoutes(HubSpotState):
 
     def _batch_update(self, request: Request) -> Response:
         inputs = batch_inputs(request_body(request))
-        keys = [str(item.get("id")) for item in inputs]
-        repeated = sorted({key for key in keys if keys.count(key) > 1})
-        if repeated:
-            message = f"Duplicate IDs found in batch input: {repeated}. IDs must be unique"
-            raise HubSpotError(400, message)
+        keys = batch_ids(inputs)
         changes = [self._validated(item.get("properties")) for item in inputs]
         results: list[Json] = []
         errors: list[Json] = []

@@ -14,7 +14,10 @@ batch are not raised: `record_error` is one entry of a 207 answer's `errors`.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+V = TypeVar("V")
 
 AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
@@ -111,3 +114,20 @@ def property_errors(problems: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for problem in problems
     ]
+
+
+def validated_values(coerce: Callable[[str, Any], V], properties: Any) -> dict[str, V]:
+    """A write's `properties` as stored by `coerce` (a table's); any unknown, read-only or
+    bad one fails the whole request, every problem named, as HubSpot answers."""
+    if not isinstance(properties, dict):
+        raise HubSpotError(400, "Invalid input JSON: properties must be an object")
+    values: dict[str, V] = {}
+    problems: list[dict[str, Any]] = []
+    for name, raw in properties.items():
+        try:
+            values[name] = coerce(name, raw)
+        except Invalid as bad:
+            problems.append(property_problem(name, bad))
+    if problems:
+        raise HubSpotError(400, invalid_properties(problems), errors=property_errors(problems))
+    return values
