@@ -145,7 +145,7 @@ def report(a: Assumptions, seed: int, licences: int, markdown: bool) -> str:
         rows_n, pg = store(n, a, POSTGRES_BYTES)
         sized.append([f"{n:,}", f"{rows_n:,.0f}", f"{pg / 1e9:,.2f}",
                       f"{store(n, a, SQLITE_BYTES)[1] / 1e9:,.2f}",
-                      f"{local_seconds(n) / 60:.1f}", f"{local_mb(n) / 1024:.1f}"])  # fmt: skip
+                      f"{local_seconds(n) / 60:.2f}", f"{local_mb(n) / 1024:.1f}"])  # fmt: skip
     headers = ["contacts", "rows", "PostgreSQL GB", "SQLite GB", "local CPU min", "memory GB"]
     out += [table(headers, sized, markdown), ""]
 

@@ -85,3 +85,13 @@ def test_the_report_is_the_same_each_run(
     assert capsys.readouterr().out == first
     assert "| HubSpot starter | 5,000,000 |" in first
     assert "The fleet: 100 tenants (seed 17)" in first
+
+
+def test_docs_scale_shows_the_figures_the_script_gives(
+    scale: ModuleType, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert scale.main(["--markdown"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    doc = (Path(__file__).parents[1] / "docs" / "scale.md").read_text("utf-8").splitlines()
+    assert len(rows) > 40
+    assert [row for row in rows if row not in doc] == []
