@@ -78,10 +78,11 @@ searches, email events, 4 engagement searches and their 4 association reads, the
 archived list, pipelines, forms and each of the portal's 5 forms' first page, the setup
 check's 2 lists; Salesforce 11 queries (every stream once) and the limits read;
 Mailchimp merge fields, 4 member reads, stores, orders, campaigns and reports lists."""
-FULL_OVERHEAD = {"hubspot": 8, "salesforce": 7, "mailchimp": 8}
-"""Calls of a full sync beside its pages and writes (the same measurement): HubSpot setup
-check, pipelines, forms lists, archived list, web events probe; Salesforce 6 describes
-and the limits; Mailchimp merge fields, stores, orders, campaigns, reports, segments."""
+FULL_OVERHEAD = {"hubspot": 7, "salesforce": 7, "mailchimp": 6}
+"""Calls of a full sync beside its pages, its writes and the check of known ids (the same
+measurement): HubSpot the setup check's 2 lists, pipelines, 2 pages of forms, the
+archived list, the web events probe; Salesforce 6 describes and the limits; Mailchimp
+merge fields, stores, orders, campaigns and reports lists, segments."""
 HUBSPOT_MIX = {"email": 383_823, "engagements": 59_149, "deals": 5_881, "forms": 818 * 50}
 """Activities of 48,969 HubSpot contacts by stream (README *Performance*, the full HubSpot
 sync of the sandbox's world: email events, meetings + calls + emails, deals, 818 pages of

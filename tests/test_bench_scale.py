@@ -50,9 +50,9 @@ def test_full_calls_by_hand(scale: ModuleType) -> None:
     # Mailchimp, 100,000 members: pages of 1,000 overlapping by 20 and the newest-change
     # read; 2 campaigns a week over 120 days, each a report page per 1,000 recipients,
     # its unsubscribes and abuse reports; /batches of 10,000 operations (2 a member), 3
-    # calls each and the segments read; 8 more.
+    # calls each and the segments read; 6 more.
     campaigns = 2 * 120 / 7
-    by_hand = (math.ceil(100_000 / 980) + 1) + campaigns * (100 + 2) + (3 * 20 + 1) + 8
+    by_hand = (math.ceil(100_000 / 980) + 1) + campaigns * (100 + 2) + (3 * 20 + 1) + 6
     assert scale.mailchimp(100_000, "10 connections", a).full_calls == pytest.approx(by_hand)
     # Salesforce, 5,000,000 contacts: Leads and Contacts 2.5 M each and 4 activity objects
     # of 12.5 M each, each a Bulk API query job (create, a poll, a page per 50,000); two
