@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -59,18 +59,21 @@ __all__ = ["HUBSPOT_MEASURED", "Assumptions", "hubspot", "mailchimp", "salesforc
 class Tier:
     system: str
     tier: str
-    model: Callable[[int, Assumptions], Load]
+    licences: int = 50
+    """Salesforce's licences (its allocation grows with them)."""
+
+    def load(self, n: int, a: Assumptions) -> Load:
+        if self.system == "HubSpot":
+            return hubspot(n, self.tier, a)
+        if self.system == "Salesforce":
+            return salesforce(n, self.tier, a, self.licences)
+        return mailchimp(n, self.tier, a)
 
 
 def tiers(licences: int) -> list[Tier]:
-    found = [Tier("HubSpot", t, lambda n, a, t=t: hubspot(n, t, a)) for t in HUBSPOT_TIERS]
-    for edition in ("developer", "enterprise", "unlimited"):
-        found.append(Tier("Salesforce", edition,
-                          lambda n, a, e=edition: salesforce(n, e, a, licences)))  # fmt: skip
-    found.append(
-        Tier("Mailchimp", "10 connections", lambda n, a: mailchimp(n, "10 connections", a))
-    )
-    return found
+    found = [Tier("HubSpot", t) for t in HUBSPOT_TIERS]
+    found += [Tier("Salesforce", e, licences) for e in ("developer", "enterprise", "unlimited")]
+    return [*found, Tier("Mailchimp", "10 connections")]
 
 
 def store(n: int, a: Assumptions, per_row: dict[str, float]) -> tuple[float, float]:
@@ -88,7 +91,7 @@ def first_break(tier: Tier, a: Assumptions) -> dict[str, int | None]:
     grid = np.unique(np.round(np.geomspace(10_000, 5_000_000, 320)).astype(int))
     found: dict[str, int | None] = {}
     for n in grid:
-        for name, ok in tier.model(int(n), a).checks.items():
+        for name, ok in tier.load(int(n), a).checks.items():
             found.setdefault(name, None)
             if not ok and found[name] is None:
                 found[name] = int(n)
@@ -127,7 +130,7 @@ def report(a: Assumptions, seed: int, licences: int, markdown: bool) -> str:
     rows: list[list[str]] = []
     for tier in tiers(licences):
         for n in SIZES:
-            load = tier.model(n, a)
+            load = tier.load(n, a)
             share = f"{load.day_calls / load.daily_limit:.0%}" if load.daily_limit else "none"
             failed = [k for k, ok in load.checks.items() if not ok]
             rows.append([f"{load.system} {load.tier}", f"{n:,}", number(load.full_calls),
@@ -158,7 +161,7 @@ def report(a: Assumptions, seed: int, licences: int, markdown: bool) -> str:
     out += [table(["system / tier", "breaks, in order"], breaks, markdown), ""]
 
     tenants = fleet(seed, 100, licences)
-    loads = [tier.model(n, a) for tier, n in tenants]
+    loads = [tier.load(n, a) for tier, n in tenants]
     rows_pg = [store(n, a, POSTGRES_BYTES) for _, n in tenants]
     hours = sum(
         x.run_minutes / 60 * a.runs_per_day + x.full_hours / a.full_every_days for x in loads

@@ -54,7 +54,7 @@ def table_bytes(engine: sa.Engine) -> dict[str, int]:
     sizes: Counter[str] = Counter()
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
-            owner = dict(
+            owner: dict[str, str] = dict(
                 connection.execute(sa.text("SELECT name, tbl_name FROM sqlite_master")).all()
             )
             pages = "SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"
