@@ -229,7 +229,11 @@ def _planned_persons(scored: Scored, plan: WritePlan) -> dict[int, list[tuple[st
     """Per scored person, the records a write is planned for."""
     out: dict[int, list[tuple[str, str]]] = {}
     for person, records in scored.people.records.items():
-        planned = [(s, r) for s, r in records if r in plan.writes.get(s, {})]
+        planned = [
+            (s, r)
+            for s, r in records
+            if r in plan.writes.get(s, {}) or r in plan.pending.get(s, ())
+        ]
         if planned:
             out[int(person)] = planned
     return out
