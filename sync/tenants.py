@@ -19,6 +19,7 @@ system never overlap, and tenants never wait for each other.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +30,7 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, NestedSecretsSettingsSource, PydanticBaseSettingsSource
 
 from connectors.registry import SYSTEMS
-from sync.errors import ConfigError
+from sync.errors import ConfigError, SyncError
 from sync.settings import PREFIX, Settings, credential_settings, settings_model
 from sync.tenants_file import (
     Reference,
@@ -37,6 +38,8 @@ from sync.tenants_file import (
     TenantsFileError,
     read_entries,
 )
+
+log = logging.getLogger("leadscore.sync")
 
 __all__ = ["Tenant", "TenantsFileError", "read_tenants", "run_tenant", "tenants_path"]
 
@@ -281,10 +284,17 @@ def run_tenant(
     options: dict[str, Any] = {"http": http}
     if clock is not None:
         options["clock"] = clock
-    with Leadscore.open(settings, **options) as app:
-        if system is not None:
-            # the others are synced by runs of their own: a difference there keeps a
-            # person due, so that their run rescores and writes them
-            app.job.elsewhere = frozenset(chosen.systems) - {system}
-        summary = app.sync(SyncOptions(full=full, wait=wait))
+    try:
+        with Leadscore.open(settings, **options) as app:
+            if system is not None:
+                # the others are synced by runs of their own: a difference there keeps a
+                # person due, so that their run rescores and writes them
+                app.job.elsewhere = frozenset(chosen.systems) - {system}
+            summary = app.sync(SyncOptions(full=full, wait=wait))
+    except SyncError as exc:  # said with the tenant, for a scheduler running many
+        exc.lines = [f"tenant {name}: {line}" for line in exc.lines]
+        exc.args = ("; ".join(exc.lines),)
+        raise
+    which = {"tenant": name, "system": system or "all", "status": summary.status}
+    log.info("tenant sync finished", extra=which)  # after the run's own summary record
     return summary.as_dict()
