@@ -24,16 +24,17 @@ def ensure_schema(engine: Engine) -> None:
     """Create the store's schema where its URL names one that is not there yet (two
     processes opening a new tenant at once: the loser finds it made)."""
     schema = schema_of(engine)
-    if schema is None:
-        return
-    with engine.connect() as connection:
-        there = connection.execute(
-            sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :name"), {"name": schema}
-        ).first()
-    if there is not None:
+    if schema is None or schema_made(engine, schema):
         return
     try:
         with engine.begin() as connection:
             connection.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     except sa.exc.IntegrityError:
         pass  # made by another process in the meantime
+
+
+def schema_made(engine: Engine, schema: str) -> bool:
+    """Whether the database has the schema (`leadscore tenants` makes none to say so)."""
+    with engine.connect() as connection:
+        query = sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :name")
+        return connection.execute(query, {"name": schema}).first() is not None

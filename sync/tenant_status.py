@@ -49,9 +49,9 @@ def tenant_status(tenant: Tenant) -> TenantStatus:
         return TenantStatus(tenant.name, rules, "unknown", systems, "; ".join(exc.lines))
     url = settings.state_url.get_secret_value()
     state = state_place(url)
-    if url.startswith("sqlite") and not _sqlite_exists(url):
-        return TenantStatus(tenant.name, rules, state, systems)  # never run: nothing made
     try:
+        if not _made(url):
+            return TenantStatus(tenant.name, rules, state, systems)  # never run: nothing made
         return TenantStatus(tenant.name, rules, state, _from_store(url, tenant.systems))
     except SyncError as exc:
         return TenantStatus(tenant.name, rules, state, systems, "; ".join(exc.lines))
@@ -75,13 +75,30 @@ def state_place(url: str) -> str:
     return f"{parsed.get_backend_name()} {parsed.database or ''} schema {schema}".replace("  ", " ")
 
 
-def _sqlite_exists(url: str) -> bool:
+def _made(url: str) -> bool:
+    """Whether the tenant's store is there: its SQLite file, or its PostgreSQL schema."""
     from pathlib import Path
 
-    from sqlalchemy.engine import make_url
+    import sqlalchemy as sa
 
-    database = make_url(url).database
-    return not database or database == ":memory:" or Path(database).exists()
+    from sync.app import store_problem
+    from sync.errors import StoreUnavailable
+    from sync.pg_schema import schema_made, schema_of
+
+    if url.startswith("sqlite"):
+        database = sa.engine.make_url(url).database
+        return not database or database == ":memory:" or Path(database).exists()
+    try:
+        engine = sa.create_engine(url)
+    except (sa.exc.ArgumentError, ImportError):
+        return True  # said by opening the store
+    try:
+        schema = schema_of(engine)
+        return schema is None or schema_made(engine, schema)
+    except sa.exc.SQLAlchemyError as exc:
+        raise StoreUnavailable(store_problem(exc)) from None
+    finally:
+        engine.dispose()
 
 
 def _from_store(url: str, systems: list[str]) -> list[SystemStatus]:

@@ -104,6 +104,7 @@ class Tenant:
             raise TenantsFileError(problems)
         resolved["rules"] = self.rules
         url = str(resolved.get("state_url") or DEFAULT_STATE_URL.replace("{tenant}", self.name))
+        url = anchored(url, self.file.parent)
         try:
             resolved["state_url"] = namespaced(url, schema or self.name)
         except ValueError as exc:
@@ -182,6 +183,18 @@ def one_system(settings: Settings, system: str) -> Settings:
         raise ConfigError(f"{system} is not configured: set {credential_settings(system)}")
     blank = {e.name: e.settings() for e in SYSTEMS if e.name != system}
     return settings.model_copy(update=blank)
+
+
+def anchored(url: str, folder: Path) -> str:
+    """A SQLite URL whose file is named relative to the tenants file's folder, made absolute
+    (as the rule file and file references are read): the same file from any directory."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix):
+        return url
+    path = url.removeprefix(prefix)
+    if not path or path.startswith((":memory:", "file:", "/")):
+        return url
+    return prefix + str(folder / path)
 
 
 def namespaced(url: str, schema: str) -> str:

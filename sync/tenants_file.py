@@ -19,7 +19,8 @@ variables, `LEADSCORE_HUBSPOT__ACCESS_TOKEN`, as a mounted Kubernetes or Docker 
 gives them) and `state_schema` (the PostgreSQL schema of its state; the tenant's name by
 default). A secret is never written in the file: it is given by reference, `{env: NAME}`
 or `{file: PATH}`, or by the secrets directory. `{tenant}` in any value stands for the
-tenant's name; relative paths are read from the tenants file's folder.
+tenant's name; relative paths (the rule file, references, the secrets directory, a SQLite
+state file) are read from the tenants file's folder.
 """
 
 from __future__ import annotations

@@ -66,8 +66,9 @@ def test_each_tenant_gets_its_settings_from_the_file_and_its_references(
     assert acme.hubspot.tier == "starter" and globex.hubspot.tier == "starter"
     assert acme.field_prefix == "acme_" and globex.field_prefix == "leadscore_"
     assert acme.rules == tmp_path / "rules" / "acme.yaml"
-    assert acme.state_url.get_secret_value() == "sqlite:///acme.db"
-    assert globex.state_url.get_secret_value() == "sqlite:///globex.db"
+    # a SQLite file is the tenants file's neighbour, as its rule file is
+    assert acme.state_url.get_secret_value() == f"sqlite:///{tmp_path / 'acme.db'}"
+    assert globex.state_url.get_secret_value() == f"sqlite:///{tmp_path / 'globex.db'}"
     assert globex.mailchimp.api_key is not None
     assert globex.mailchimp.api_key.get_secret_value().endswith("-us6")
     assert not globex.hubspot.configured  # nothing of acme's, nor of the environment's
@@ -92,7 +93,8 @@ def test_a_secrets_directory_gives_a_tenant_its_credentials(tmp_path: Path) -> N
     assert tenant.systems == ["hubspot"]
     token = tenant.settings().hubspot.access_token
     assert token is not None and token.get_secret_value() == TOKEN
-    assert tenant.settings().state_url.get_secret_value() == "sqlite:///leadscore-initech.db"
+    state = tenant.settings().state_url.get_secret_value()
+    assert state == f"sqlite:///{tmp_path / 'leadscore-initech.db'}"
 
 
 def test_a_literal_secret_is_refused_with_file_line_and_field_and_never_quoted(

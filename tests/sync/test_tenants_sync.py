@@ -27,6 +27,7 @@ from sync.fields import FieldMap
 from sync.locks import LockHeld, run_lock
 from sync.readback import stored_people
 from sync.store import StateStore
+from sync.tenant_status import tenant_status
 from sync.tenants import read_tenants, run_tenant
 from tests.sync.cli_env import DEFAULT_RULES
 
@@ -225,8 +226,10 @@ def test_three_tenants_in_one_postgresql_database_keep_to_their_schemas(
 ) -> None:
     url = str(request.getfixturevalue("postgres_url"))
     path = tenants_file(tmp_path, boxes, url)
+    before = [tenant_status(t) for t in read_tenants(path).values()]
     set_up(path, boxes)
     runs = side_by_side(path, boxes, "hubspot")
+    after = {s.name: s for s in (tenant_status(t) for t in read_tenants(path).values())}
 
     assert_apart(boxes, runs)
     engine = sa.create_engine(url)
@@ -235,6 +238,12 @@ def test_three_tenants_in_one_postgresql_database_keep_to_their_schemas(
         public = connection.execute(sa.text("SELECT to_regclass('public.persons')")).scalar()
     engine.dispose()
     assert set(TENANTS) <= set(schemas) and public is None  # nothing in the shared schema
+    assert [(s.problem, s.systems[0].last_run) for s in before] == [(None, None)] * 3
+    database = url.split("/")[3].split("?")[0]
+    for name, run in runs.items():
+        assert after[name].state == f"postgresql {database} schema {name}"
+        (hubspot,) = after[name].systems
+        assert hubspot.status == "ok" and hubspot.written == run["systems"]["hubspot"]["written"]
     for name, tenant in read_tenants(path).items():
         own = tenant.settings().state_url.get_secret_value()
         assert "search_path%3D" + name in own
