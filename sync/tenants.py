@@ -293,6 +293,12 @@ def run_tenant(
     from sync.summary import SyncOptions
 
     chosen = tenant(name, tenants_file)
+    if not chosen.systems:
+        names = ", ".join(e.name for e in SYSTEMS)
+        raise ConfigError(
+            f"tenant {name} configures no system: give it a section ({names}) with its "
+            f"credentials in {chosen.file}"
+        )
     settings = chosen.settings(system)
     options: dict[str, Any] = {"http": http}
     if clock is not None:

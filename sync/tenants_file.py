@@ -69,7 +69,8 @@ class Reference:
         import os
 
         if self.kind == "env":
-            return os.environ.get(self.where)
+            found = os.environ.get(self.where, "")
+            return found if found.strip() else None  # an empty variable is an unset one
         path = base / self.where
         try:
             return path.read_text("utf-8").strip()

@@ -247,6 +247,12 @@ def test_a_run_of_a_tenant_the_file_lacks_or_a_system_it_lacks_is_refused(
         run_tenant("globex", tenants_file=path)
     with pytest.raises(ConfigError, match="tenant acme syncs no system 'salesforce'"):
         run_tenant("acme", "salesforce", tenants_file=path)
+    monkeypatch.setenv("ACME_TOKEN", " ")
+    with pytest.raises(ConfigError, match="the variable ACME_TOKEN is not set"):
+        run_tenant("acme", tenants_file=path)
+    path.write_text("tenants:\n  acme:\n    field_prefix: acme_\n", "utf-8")
+    with pytest.raises(ConfigError, match="tenant acme configures no system: give it a section"):
+        run_tenant("acme", tenants_file=path)
 
 
 def test_the_cli_says_what_is_wrong_with_a_tenants_file_and_exits_2(
