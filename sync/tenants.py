@@ -103,8 +103,10 @@ class Tenant:
         if problems:
             raise TenantsFileError(problems)
         resolved["rules"] = self.rules
-        url = str(resolved.get("state_url") or DEFAULT_STATE_URL.replace("{tenant}", self.name))
-        url = anchored(url, self.file.parent)
+        url = resolved.get("state_url") or self._secret_file(f"{PREFIX}STATE_URL")
+        url = anchored(
+            str(url or DEFAULT_STATE_URL.replace("{tenant}", self.name)), self.file.parent
+        )
         try:
             resolved["state_url"] = namespaced(url, schema or self.name)
         except ValueError as exc:
@@ -129,6 +131,13 @@ class Tenant:
                 [self._problem(e) for e in exc.errors(include_url=False)]
             ) from None
         return settings if system is None else one_system(settings, system)
+
+    def _secret_file(self, name: str) -> str | None:
+        """A setting's file in the tenant's secrets directory, if there."""
+        folder = self.secrets_dir
+        if folder is None or not (folder / name).is_file():
+            return None
+        return Reference("file", str(folder / name)).read(self.file.parent)
 
     def _resolved(
         self, values: Mapping[str, Any], path: tuple[str, ...], problems: list[str]

@@ -80,6 +80,7 @@ def test_a_secrets_directory_gives_a_tenant_its_credentials(tmp_path: Path) -> N
     folder = tmp_path / "run" / "initech"
     folder.mkdir(parents=True)
     (folder / "LEADSCORE_HUBSPOT__ACCESS_TOKEN").write_text(TOKEN + "\n")
+    (folder / "LEADSCORE_STATE_URL").write_text("postgresql+psycopg://app:pw@db/leads\n")
     path = write(
         tmp_path,
         """\
@@ -94,7 +95,7 @@ def test_a_secrets_directory_gives_a_tenant_its_credentials(tmp_path: Path) -> N
     token = tenant.settings().hubspot.access_token
     assert token is not None and token.get_secret_value() == TOKEN
     state = tenant.settings().state_url.get_secret_value()
-    assert state == f"sqlite:///{tmp_path / 'leadscore-initech.db'}"
+    assert state == "postgresql+psycopg://app:pw@db/leads?options=-csearch_path%3Dinitech"
 
 
 def test_a_literal_secret_is_refused_with_file_line_and_field_and_never_quoted(
