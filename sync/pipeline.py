@@ -111,6 +111,7 @@ class Sync:
         self.deadline = RunDeadline(None, monotonic)
         """The deadline of the run at work (none between runs)."""
         self.kept: dict[str, Kept] = {}
+        self.elsewhere: frozenset[str] = frozenset()  # systems other runs write (a tenant's)
         """System -> the fields the store keeps of it (`sync.minimise`), for the run at work."""
 
     def run(self, options: SyncOptions | None = None) -> SyncSummary:
@@ -409,7 +410,7 @@ class Sync:
         as_of: datetime,
     ) -> WritePlan:
         """Per system: the write that brings each record up to date."""
-        systems = {c.system for c in self.connectors}
+        systems = {c.system for c in self.connectors} | self.elsewhere
         # A full run tries everything again, refused writes included.
         refused = {s: {} if options.full else self.store.refused(s) for s in systems}
         # Merged away or deleted: a write can never land. `sync.vanished` drops such records
@@ -454,7 +455,7 @@ class Sync:
                     for s, planned in plan.writes.items()
                 }
             )
-        return plan
+        return plan.apart(self.elsewhere)
 
     def record_emails(self) -> dict[str, dict[str, str]]:
         """Per system, the email of each record the store holds (to show a plan by)."""

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
         description="The most API calls one run spends on that check, per system (a call "
         "reads 100 ids or more); what it leaves is carried on by the next run, with a warning.",
     )
+    tenants_file: Path = Field(
+        Path("tenants.yaml"),
+        description="The tenants file of `leadscore tenants` and `sync --tenant NAME`: each "
+        "tenant's systems, secrets by reference, rule file, settings and state (README, Tenants).",
+    )
     log_format: Literal["auto", "text", "json"] = Field(
         "auto", description="Log format: text on a terminal and JSON elsewhere when 'auto'."
     )

@@ -31,6 +31,7 @@ from sync.dues import Marks, due_filter, mark_due_by
 from sync.identity import drop_leftover_persons
 from sync.minimise import Kept
 from sync.people import People, moment
+from sync.pg_schema import ensure_schema
 from sync.readback import stored_people
 from sync.saving import keep_activities, keep_contacts, pulled_activities
 from sync.schema import (
@@ -124,6 +125,7 @@ class StateStore:
         """Pulled records no column could key, per system (see `save_contacts`)."""
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", sqlite_pragmas)
+        ensure_schema(self.engine)  # a tenant's own, on PostgreSQL (`sync.tenants`)
         self.migrate()
 
     def __repr__(self) -> str:

@@ -4,7 +4,7 @@ outcome recorded as it lands, none sent once the run's deadline has passed."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -41,6 +41,16 @@ class WritePlan:
     """Per system, the write that brings each record up to date, in the order planned."""
 
     writes: dict[str, dict[str, Write]] = field(default_factory=dict)
+    pending: dict[str, set[str]] = field(default_factory=dict)
+    """Per system another run writes, the records whose values differ there: their
+    persons stay due for that run (`Sync.elsewhere`)."""
+
+    def apart(self, elsewhere: Collection[str]) -> WritePlan:
+        """The plan with the writes of the systems in `elsewhere` set apart as pending."""
+        if not elsewhere:
+            return self
+        kept = {s: w for s, w in self.writes.items() if s not in elsewhere}
+        return WritePlan(kept, {s: set(self.writes.get(s, {})) for s in elsewhere})
 
     def of(self, system: str) -> list[Write]:
         return list(self.writes.get(system, {}).values())
