@@ -12,12 +12,13 @@ from rich.markup import escape
 
 from sync.backtest_cli import backtest_command
 from sync.calibrate_cli import calibrate_command
-from sync.console import RulesOption, err, fail, out, rules_from, settings
+from sync.console import RulesOption, TenantOption, choose, err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
 from sync.history_cli import explain_command, history_command
 from sync.privacy_cli import export_command, forget_command
 from sync.report_cli import report_command
 from sync.setup_cli import setup_command
+from sync.tenants_cli import each_command, tenants_command
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -301,16 +302,26 @@ def sync(
             "(LEADSCORE_SHADOW_FIELD_PREFIX; `leadscore setup --shadow FILE` creates them).",
         ),
     ] = False,
+    tenant: TenantOption = None,
+    system: Annotated[
+        str | None,
+        typer.Option(
+            help="Sync this system alone: pull it, score with the whole store, write to it; "
+            "the lock of this system alone is taken."
+        ),
+    ] = None,
 ) -> None:
     """Pull changes, score, and write back only what changed."""
     import math
     import time
     from dataclasses import replace
 
+    from sync.console import elsewhere
     from sync.report import print_plan, print_summary
     from sync.shadow import print_shadow
     from sync.summary import SyncOptions
 
+    choose(tenant, system)
     if limit is not None and limit < 1:
         fail("--limit: expected a positive number")
     if max_seconds is not None and not (0 < max_seconds < math.inf):
@@ -321,6 +332,7 @@ def sync(
     # The moment is taken before the settings are read: everything counts against it.
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     with progress_bars() as progress, opened(rules, progress) as application:
+        application.job.elsewhere = elsewhere()
         options = SyncOptions(
             full=full, dry_run=dry_run, limit=limit, wait=max(0.0, wait), deadline=deadline,
             shadow=shadow_rules, shadow_name=str(shadow), shadow_top=shadow_top,
@@ -377,7 +389,9 @@ def bundled_rules() -> RuleSet:
     return parse_rules(default_rules_text(), "default.yaml")
 
 
+app.callback()(each_command)
 app.command("setup")(setup_command)
+app.command("tenants")(tenants_command)
 app.command("explain")(explain_command)
 app.command("history")(history_command)
 app.command("forget")(forget_command)
@@ -385,12 +399,13 @@ app.command("export")(export_command)
 
 
 @app.command()
-def status(rules: RulesOption = None) -> None:
+def status(rules: RulesOption = None, tenant: TenantOption = None) -> None:
     """Last runs, cursors, failed writes and the oldest data held, from the state store (no
     rule file needed)."""
     from sync.report import print_status
     from sync.retention import print_retention
 
+    choose(tenant)
     ruleset = store_rules(rules)
     with opened(ruleset or bundled_rules(), need_systems=False) as application:
         print_status(out, application.store, [c.system for c in application.connectors])

@@ -3,6 +3,7 @@ settings and rules read or failed on (every problem a line, no traceback)."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -22,6 +23,16 @@ RulesOption = Annotated[
         "--rules", "-r", help="Rule file (default: $LEADSCORE_RULES, else leadscore.yaml)."
     ),
 ]
+TenantOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tenant",
+        help="A tenant of the tenants file (LEADSCORE_TENANTS_FILE): its own settings, "
+        "secrets, rule file and state store, none of the environment's.",
+    ),
+]
+CHOSEN: ContextVar[tuple[str | None, str | None]] = ContextVar("chosen", default=(None, None))
+"""The tenant and the one system a command was given (`--tenant`, `--system`)."""
 out = Console()
 err = Console(stderr=True)
 
@@ -35,13 +46,48 @@ def fail(lines: list[str] | str, code: int = EXIT_BAD_INPUT) -> NoReturn:
     raise typer.Exit(code)
 
 
+def choose(tenant: str | None, system: str | None = None) -> None:
+    """The settings commands read are the tenant's (`sync.tenants`), of `system` alone."""
+    CHOSEN.set((tenant, system))
+
+
 def settings() -> Settings:
+    """The settings from the environment, or those of the chosen tenant (and system)."""
+    from sync.config import read_settings
+
+    tenant, system = CHOSEN.get()
+    try:
+        if tenant is not None:
+            from sync.tenants import tenant as named
+
+            return named(tenant).settings(system)
+        config = read_settings()
+        if system is None:
+            return config
+        from sync.tenants import one_system
+
+        return one_system(config, system)
+    except ConfigError as exc:
+        fail(exc.lines)
+
+
+def elsewhere() -> frozenset[str]:
+    """The systems other runs sync when this one syncs one system alone (`Sync.elsewhere`)."""
+    tenant, system = CHOSEN.get()
+    if system is None:
+        return frozenset()
+    from connectors.registry import SYSTEMS
     from sync.config import read_settings
 
     try:
-        return read_settings()
+        if tenant is not None:
+            from sync.tenants import tenant as named
+
+            return frozenset(named(tenant).systems) - {system}
+        config = read_settings()
     except ConfigError as exc:
         fail(exc.lines)
+    return frozenset(e.name for e in SYSTEMS if config.section(e.name).configured) - {system}
 
 
 def rules_from(path: Path) -> RuleSet:

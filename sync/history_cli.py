@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sync.console import RulesOption
+from sync.console import RulesOption, TenantOption
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -31,13 +31,15 @@ def explain_command(
             "in force (kept in the store), or under --rules FILE."
         ),
     ] = None,
+    tenant: TenantOption = None,
 ) -> None:
     """Show one person's score, dimensions, stage and every rule that fired (from the store);
     without a rule file, what was last written to each of their records."""
     from sync.cli import bundled_rules, opened, store_rules
-    from sync.console import err, fail, out
+    from sync.console import choose, err, fail, out
     from sync.report import activity_sources, print_explanation, print_written
 
+    choose(tenant)
     if as_of is not None:
         _replay(who, as_of, rules)
         return
@@ -130,6 +132,7 @@ def history_command(
     who: Annotated[str, typer.Argument(help="The person's email, or their id in a system.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON.")] = False,
     rules: RulesOption = None,
+    tenant: TenantOption = None,
 ) -> None:
     """Show one person's score over time, from the state store: each recorded score with its
     time, dimensions, stage, grade, rule version and what moved, and its velocity when the
@@ -137,10 +140,11 @@ def history_command(
     import json
 
     from sync.cli import bundled_rules, opened, store_rules
-    from sync.console import fail, out
+    from sync.console import choose, fail, out
     from sync.history import history_of
     from sync.history_report import history_json, history_lines
 
+    choose(tenant)
     ruleset = store_rules(rules)  # velocity as the rule file reads it (none without a file)
     with opened(ruleset or bundled_rules(), need_systems=False) as application:
         person = application.store.person_of(who)

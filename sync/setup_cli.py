@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sync.console import RulesOption
+from sync.console import RulesOption, TenantOption
 
 
 def setup_command(
@@ -23,11 +23,13 @@ def setup_command(
             "file's score, stage and grade to (LEADSCORE_SHADOW_FIELD_PREFIX).",
         ),
     ] = None,
+    tenant: TenantOption = None,
 ) -> None:
     """Create the leadscore fields in each configured system (idempotent)."""
     from sync.cli import opened
-    from sync.console import err, out, rules_from
+    from sync.console import choose, err, out, rules_from
 
+    choose(tenant)
     shadow_rules = None if shadow is None else rules_from(shadow)  # exit 2 before any call
     with opened(rules) as application:
         maps = None if shadow_rules is None else application.shadow_fields(shadow_rules)

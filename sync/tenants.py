@@ -30,7 +30,7 @@ from pydantic_settings import BaseSettings, NestedSecretsSettingsSource, Pydanti
 
 from connectors.registry import SYSTEMS
 from sync.errors import ConfigError
-from sync.settings import PREFIX, Settings, settings_model
+from sync.settings import PREFIX, Settings, credential_settings, settings_model
 from sync.tenants_file import (
     Reference,
     TenantEntry,
@@ -105,15 +105,11 @@ class Tenant:
             resolved["state_url"] = namespaced(url, schema or self.name)
         except ValueError as exc:
             raise TenantsFileError(self.entry.problem(("state_schema",), str(exc))) from None
-        if system is not None:
-            if system not in self.systems:
-                raise ConfigError(
-                    f"tenant {self.name} syncs no system {system!r}; its systems: "
-                    f"{', '.join(self.systems) or 'none'} (set in {self.file})"
-                )
-            for entry in SYSTEMS:
-                if entry.name != system:
-                    resolved.pop(entry.name, None)
+        if system is not None and system not in self.systems:
+            raise ConfigError(
+                f"tenant {self.name} syncs no system {system!r}; its systems: "
+                f"{', '.join(self.systems) or 'none'} (set in {self.file})"
+            )
         try:
             folder = self.secrets_dir
             model = _tenant_model()
@@ -128,10 +124,7 @@ class Tenant:
             raise TenantsFileError(
                 [self._problem(e) for e in exc.errors(include_url=False)]
             ) from None
-        if system is not None:  # a section from the secrets directory, dropped too
-            blank = {e.name: e.settings() for e in SYSTEMS if e.name != system}
-            settings = settings.model_copy(update=blank)
-        return settings
+        return settings if system is None else one_system(settings, system)
 
     def _resolved(
         self, values: Mapping[str, Any], path: tuple[str, ...], problems: list[str]
@@ -174,6 +167,18 @@ def _tenant_model() -> type[Settings]:
 
     model: type[Settings] = TenantSettings
     return model
+
+
+def one_system(settings: Settings, system: str) -> Settings:
+    """The settings with every system's section but `system`'s left empty: a run of that
+    system alone (`sync --system`), or a `ConfigError` when it is not configured."""
+    names = [e.name for e in SYSTEMS]
+    if system not in names:
+        raise ConfigError(f"--system: expected one of {', '.join(names)}; got {system!r}")
+    if not settings.section(system).configured:
+        raise ConfigError(f"{system} is not configured: set {credential_settings(system)}")
+    blank = {e.name: e.settings() for e in SYSTEMS if e.name != system}
+    return settings.model_copy(update=blank)
 
 
 def namespaced(url: str, schema: str) -> str:

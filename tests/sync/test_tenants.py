@@ -1,0 +1,274 @@
+"""The tenants file: names, keys, secrets by reference, state namespaces, and every problem
+a line naming the file, the line and the field (exit 2 from the CLI, nothing made)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sync.cli import app
+from sync.errors import ConfigError
+from sync.tenants import namespaced, read_tenants, run_tenant
+from sync.tenants_file import TenantsFileError
+from tests.helpers import unwrapped
+
+runner = CliRunner()
+TOKEN = "pat-na1-00000000-0000-0000-0000-000000000000"
+
+
+def write(folder: Path, text: str) -> Path:
+    path = folder / "tenants.yaml"
+    path.write_text(textwrap.dedent(text), "utf-8")
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(TenantsFileError) as caught:
+        read_tenants(path)
+    return caught.value.lines
+
+
+def test_each_tenant_gets_its_settings_from_the_file_and_its_references(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "globex_key").write_text("0123456789abcdef0123456789abcdef-us6\n")
+    monkeypatch.setenv("ACME_TOKEN", TOKEN)
+    monkeypatch.setenv("LEADSCORE_FIELD_PREFIX", "env_")  # the deployment's: never a tenant's
+    path = write(
+        tmp_path,
+        """\
+        defaults:
+          state_url: sqlite:///{tenant}.db
+          hubspot:
+            tier: starter
+        tenants:
+          acme:
+            rules: rules/acme.yaml
+            field_prefix: acme_
+            hubspot:
+              access_token: {env: ACME_TOKEN}
+          globex:
+            mailchimp:
+              api_key: {file: "secrets/{tenant}_key"}
+        """,
+    )
+    tenants = read_tenants(path)
+    acme, globex = tenants["acme"].settings(), tenants["globex"].settings()
+
+    assert sorted(tenants) == ["acme", "globex"]
+    assert tenants["acme"].systems == ["hubspot"] and tenants["globex"].systems == ["mailchimp"]
+    assert acme.hubspot.access_token is not None
+    assert acme.hubspot.access_token.get_secret_value() == TOKEN
+    assert acme.hubspot.tier == "starter" and globex.hubspot.tier == "starter"
+    assert acme.field_prefix == "acme_" and globex.field_prefix == "leadscore_"
+    assert acme.rules == tmp_path / "rules" / "acme.yaml"
+    assert acme.state_url.get_secret_value() == "sqlite:///acme.db"
+    assert globex.state_url.get_secret_value() == "sqlite:///globex.db"
+    assert globex.mailchimp.api_key is not None
+    assert globex.mailchimp.api_key.get_secret_value().endswith("-us6")
+    assert not globex.hubspot.configured  # nothing of acme's, nor of the environment's
+    only = tenants["acme"].settings("hubspot")
+    assert only.hubspot.configured and not only.mailchimp.configured
+
+
+def test_a_secrets_directory_gives_a_tenant_its_credentials(tmp_path: Path) -> None:
+    folder = tmp_path / "run" / "initech"
+    folder.mkdir(parents=True)
+    (folder / "LEADSCORE_HUBSPOT__ACCESS_TOKEN").write_text(TOKEN + "\n")
+    path = write(
+        tmp_path,
+        """\
+        tenants:
+          initech:
+            secrets_dir: run/{tenant}
+        """,
+    )
+    tenant = read_tenants(path)["initech"]
+
+    assert tenant.systems == ["hubspot"]
+    token = tenant.settings().hubspot.access_token
+    assert token is not None and token.get_secret_value() == TOKEN
+    assert tenant.settings().state_url.get_secret_value() == "sqlite:///leadscore-initech.db"
+
+
+def test_a_literal_secret_is_refused_with_file_line_and_field_and_never_quoted(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        f"""\
+        tenants:
+          acme:
+            hubspot:
+              access_token: {TOKEN}
+          globex:
+            state_url: postgresql+psycopg://app:hunter22@db/leads
+        """,
+    )
+    found = problems(path)
+
+    assert found[0].startswith(f"{path}:4: tenants.acme.hubspot.access_token: a secret is never")
+    assert "{env: VARIABLE} or {file: PATH}" in found[0]
+    assert found[1].startswith(f"{path}:6: tenants.globex.state_url: a secret is never")
+    assert TOKEN not in " ".join(found) and "hunter22" not in " ".join(found)
+
+
+def test_names_keys_and_shapes_are_checked_with_their_lines(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        tenants:
+          Acme: {}
+          pg_x: {}
+          beta:
+            feild_prefix: x
+            hubspot:
+              tierr: starter
+              access_token: {env: ""}
+          gamma: [1]
+        extra: 1
+        """,
+    )
+    found = problems(path)
+
+    assert f"{path}:10: extra: expected defaults or tenants" in found
+    assert any(f.startswith(f"{path}:2: tenants.Acme: a tenant's name is") for f in found)
+    assert any(f.startswith(f"{path}:3: tenants.pg_x: a tenant's name is") for f in found)
+    assert (
+        f"{path}:5: tenants.beta.feild_prefix: not a setting here; did you mean field_prefix?"
+        in found
+    )
+    assert f"{path}:7: tenants.beta.hubspot.tierr: not a setting here; did you mean tier?" in found
+    assert f"{path}:8: tenants.beta.hubspot.access_token: expected {{env: NAME}}" in found
+    assert f"{path}:9: tenants.gamma: expected the tenant's settings" in found
+
+
+def test_values_are_checked_as_settings_are_when_a_tenant_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("NOT_SET_HERE", raising=False)
+    path = write(
+        tmp_path,
+        """\
+        defaults:
+          gone_check_days: -1
+        tenants:
+          acme:
+            hubspot:
+              access_token: {env: NOT_SET_HERE}
+          globex:
+            hubspot:
+              access_token: {file: nowhere/token}
+              tier: platinum
+        """,
+    )
+    tenants = read_tenants(path)
+    with pytest.raises(ConfigError) as acme:
+        tenants["acme"].settings()
+    with pytest.raises(ConfigError) as globex:
+        tenants["globex"].settings()
+
+    assert acme.value.lines == [
+        f"{path}:6: tenants.acme.hubspot.access_token: the variable NOT_SET_HERE is not set"
+    ]
+    assert globex.value.lines == [
+        f"{path}:9: tenants.globex.hubspot.access_token: the file nowhere/token cannot be read"
+    ]
+    monkeypatch.setenv("NOT_SET_HERE", TOKEN)
+    with pytest.raises(ConfigError) as bad:
+        tenants["acme"].settings()
+    assert bad.value.lines[0].startswith(f"{path}:2: tenants.acme.gone_check_days: Input should")
+
+
+def test_two_tenants_on_one_state_store_are_refused(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        defaults:
+          state_url: sqlite:///shared.db
+        tenants:
+          acme: {}
+          globex: {}
+        """,
+    )
+    found = problems(path)
+
+    assert found == [
+        f"{path}:2: tenants.globex.state_url: tenants acme and globex would share one state "
+        "store: put {tenant} in state_url (sqlite:///state/{tenant}.db), or give each its own "
+        "state_schema"
+    ]
+
+
+def test_one_postgresql_database_gives_each_tenant_its_schema(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://app@db/leads?sslmode=require"
+    path = write(
+        tmp_path,
+        f"""\
+        defaults:
+          state_url: {url}
+        tenants:
+          acme: {{}}
+          globex:
+            state_schema: globex_eu
+        """,
+    )
+    tenants = read_tenants(path)
+
+    acme = tenants["acme"].settings().state_url.get_secret_value()
+    assert acme == "postgresql+psycopg://app@db/leads?options=-csearch_path%3Dacme&sslmode=require"
+    globex = tenants["globex"].settings().state_url.get_secret_value()
+    assert "?options=-csearch_path%3Dglobex_eu&sslmode" in globex
+    assert namespaced("sqlite:///acme.db", "acme") == "sqlite:///acme.db"
+    with pytest.raises(ValueError, match="already set a search_path"):
+        namespaced(f"{url}&options=-csearch_path%3Dother", "acme")
+
+
+def test_a_run_of_a_tenant_the_file_lacks_or_a_system_it_lacks_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_TOKEN", TOKEN)
+    path = write(
+        tmp_path,
+        """\
+        tenants:
+          acme:
+            hubspot:
+              access_token: {env: ACME_TOKEN}
+        """,
+    )
+    with pytest.raises(ConfigError, match=r"no tenant 'globex' in .*; its tenants: acme"):
+        run_tenant("globex", tenants_file=path)
+    with pytest.raises(ConfigError, match="tenant acme syncs no system 'salesforce'"):
+        run_tenant("acme", "salesforce", tenants_file=path)
+
+
+def test_the_cli_says_what_is_wrong_with_a_tenants_file_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(
+        tmp_path,
+        f"""\
+        tenants:
+          acme:
+            hubspot:
+              access_token: {TOKEN}
+        """,
+    )
+    env = {"LEADSCORE_TENANTS_FILE": str(path), "COLUMNS": "300"}
+    listed = runner.invoke(app, ["tenants"], env=env)
+    synced = runner.invoke(app, ["sync", "--tenant", "acme"], env=env)
+    missing = runner.invoke(app, ["tenants", "--file", str(tmp_path / "none.yaml")], env=env)
+
+    for result in (listed, synced):
+        assert result.exit_code == 2, result.output
+        said = unwrapped(result.output)
+        assert f"{path}:4: tenants.acme.hubspot.access_token: a secret is never" in said
+        assert TOKEN not in said and "Traceback" not in said
+    assert missing.exit_code == 2 and "no tenants file here" in unwrapped(missing.output)
+    assert not list(tmp_path.glob("*.db"))  # nothing made
