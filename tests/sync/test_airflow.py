@@ -19,23 +19,32 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors.mailchimp.system import MAILCHIMP_CAPABILITIES
 from sandbox import Sandbox
-from sync.app import Leadscore
+from scoring.loader import load_rules
+from sync.fields import FieldMap
 from sync.locks import run_lock
 from sync.store import StateStore
 from sync.tenants import read_tenants
+from tests.sync.cli_env import DEFAULT_RULES
+from tests.sync.test_tenants_sync import (
+    TENANTS,
+    assert_apart,
+    boxes,  # noqa: F401 (the fixture: a sandbox per tenant)
+    sandbox_emails,
+    secrets,  # noqa: F401 (the fixture: each tenant's secrets in the environment)
+    set_up,
+    store_emails,
+    tenants_file,
+)
 
 ROOT = Path(__file__).parents[2]
 EXAMPLE = ROOT / "examples" / "airflow" / "leadscore_dag.py"
-RULES = ROOT / "scoring" / "rulesets" / "default.yaml"
-TENANTS = ("acme", "globex", "initech")
-PEOPLE = 30
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -44,50 +53,6 @@ def airflow_installed() -> None:
         if os.environ.get("CI"):
             pytest.fail("Apache Airflow is not installed; `make test` installs the airflow extra")
         pytest.skip("Apache Airflow is not installed here (pip install -e '.[airflow]' brings it)")
-
-
-@pytest.fixture
-def boxes() -> Iterator[dict[str, Sandbox]]:
-    """A sandbox per tenant, each its own world."""
-    started = {name: Sandbox(people=PEOPLE, seed=seed).start() for seed, name in enumerate(TENANTS)}
-    try:
-        yield started
-    finally:
-        for box in started.values():
-            box.stop()
-
-
-def tenants_file(folder: Path, boxes: dict[str, Sandbox]) -> Path:
-    """acme syncs HubSpot and Mailchimp, globex and initech HubSpot; each its own SQLite
-    state and secrets by reference (set in the environment by `secrets`)."""
-    shutil.copy(RULES, folder / "rules.yaml")
-    entries: dict[str, Any] = {}
-    for name, box in boxes.items():
-        hubspot = box.connection_settings()["hubspot"]
-        entries[name] = {
-            "rules": "rules.yaml",
-            "hubspot": {
-                "access_token": {"env": f"{name.upper()}_HUBSPOT_TOKEN"},
-                "host": hubspot["host"],
-                "tier": hubspot["tier"],
-            },
-        }
-    mailchimp = boxes["acme"].connection_settings()["mailchimp"]
-    entries["acme"]["mailchimp"] = {
-        "api_key": {"env": "ACME_MAILCHIMP_KEY"},
-        "base_url": mailchimp["base_url"],
-        "audiences": json.loads(mailchimp["audiences"]),
-    }
-    path = folder / "tenants.yaml"
-    document = {"defaults": {"state_url": f"sqlite:///{folder}/{{tenant}}.db"}, "tenants": entries}
-    path.write_text(json.dumps(document, indent=2), "utf-8")  # JSON is YAML
-    return path
-
-
-def secrets(boxes: dict[str, Sandbox]) -> dict[str, str]:
-    found = {f"{n.upper()}_HUBSPOT_TOKEN": b.hubspot.token for n, b in boxes.items()}
-    found["ACME_MAILCHIMP_KEY"] = boxes["acme"].mailchimp.api_key
-    return found
 
 
 RUN_DAG = r"""
@@ -164,7 +129,7 @@ dag = tenant_dag(
 """
 
 
-def run_dag(folder: Path, tenants: Path, environment: dict[str, str]) -> dict[str, Any]:
+def run_dag(folder: Path, tenants: Path) -> dict[str, Any]:
     """The test DAG (and the example beside it, parsed) run by `dag.test()` in a process of
     its own; what Airflow recorded of the run."""
     home = folder / "airflow"
@@ -173,8 +138,7 @@ def run_dag(folder: Path, tenants: Path, environment: dict[str, str]) -> dict[st
     shutil.copy(EXAMPLE, dags / EXAMPLE.name)
     (dags / "leadscore_test_dag.py").write_text(TEST_DAG.format(tenants=str(tenants)), "utf-8")
     env = {
-        **os.environ,
-        **environment,
+        **os.environ,  # with the tenants' secrets
         "PYTHONPATH": str(ROOT),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
@@ -202,29 +166,27 @@ def run_dag(folder: Path, tenants: Path, environment: dict[str, str]) -> dict[st
 
 
 @pytest.mark.slow  # Airflow's import, its database made and five tasks run: 15 s of CPU
+@pytest.mark.usefixtures("secrets")
 def test_the_dag_syncs_each_tenant_and_system_in_a_task_of_its_own(
-    tmp_path: Path, boxes: dict[str, Sandbox], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    boxes: dict[str, Sandbox],  # noqa: F811
 ) -> None:
-    environment = secrets(boxes)
-    for key, value in environment.items():
-        monkeypatch.setenv(key, value)
-    tenants = tenants_file(tmp_path, boxes)
-    registered = read_tenants(tenants)
-    assert {n: t.systems for n, t in registered.items()} == {
+    tenants = tenants_file(tmp_path, boxes, f"sqlite:///{tmp_path}/{{tenant}}.db", "acme")
+    assert {n: t.systems for n, t in read_tenants(tenants).items()} == {
         "acme": ["hubspot", "mailchimp"],
         "globex": ["hubspot"],
         "initech": ["hubspot"],
     }
-    for tenant in registered.values():
-        with Leadscore.open(tenant.settings()) as app:
-            app.setup()
+    set_up(tenants, boxes)
     urls = {name: f"sqlite:///{tmp_path}/{name}.db" for name in TENANTS}
     # another run holds acme's Mailchimp lock: that task is skipped, acme's HubSpot is not
-    held = run_lock(StateStore(urls["acme"]), ["mailchimp"])
+    store = StateStore(urls["acme"])
+    held = run_lock(store, ["mailchimp"])
     try:
-        result = run_dag(tmp_path, tenants, environment)
+        result = run_dag(tmp_path, tenants)
     finally:
         held.release()
+        store.close()
 
     assert result["errors"] == {}
     parsed = result["parsed"]
@@ -248,25 +210,21 @@ def test_the_dag_syncs_each_tenant_and_system_in_a_task_of_its_own(
         if x["task"] == "sync" and x["key"] == "return_value"
     }
     assert set(results) == {mapped[k]["index"] for k in mapped if k != "acme/mailchimp"}
-    for name in TENANTS:
-        summary = results[mapped[f"{name}/hubspot"]["index"]]
-        box = boxes[name]
+    summaries = {name: results[mapped[f"{name}/hubspot"]["index"]] for name in TENANTS}
+    # each sandbox holds its own tenant's fields and writes, none of another's
+    assert_apart(boxes, summaries)
+    for name, summary in summaries.items():
+        assert set(summary["systems"]) == {"hubspot"}
         # the task's result is the run's summary, as the tenant's own store keeps it
         runs = StateStore(urls[name]).runs()
         assert [r.summary for r in runs] == [summary]
-        assert set(summary["systems"]) == {"hubspot"}
-        written = summary["systems"]["hubspot"]["written"]
-        # every contact of the tenant's own portal scored, none of another's
-        assert written == box.hubspot.contacts.size
-        scores = box.hubspot.contacts.defs
-        assert "leadscore_score" in scores
-        assert all(
-            box.hubspot.contacts.value("leadscore_score", row) is not None
-            for row in range(box.hubspot.contacts.size)
-        )
-    # acme's Mailchimp was not synced: nothing written there
+        # each store holds its own tenant's people, and acme's none of its Mailchimp's
+        assert store_emails(urls[name]) == sandbox_emails(boxes[name], mailchimp=False)
+    # acme's Mailchimp, skipped, holds none of its scores
+    tag = FieldMap.for_rules(load_rules(DEFAULT_RULES), MAILCHIMP_CAPABILITIES, "acme_")
     audience = boxes["acme"].mailchimp.audience
-    assert {audience.member(r).merge_fields.get("LS_SCORE") for r in range(audience.size)} == {""}
+    merged = {audience.member(r).merge_fields.get(tag.names["score"]) for r in range(audience.size)}
+    assert merged == {""}  # the merge field `leadscore setup` made, empty
 
     # a bad tenants file, a system the tenant lacks: failed at once, with where and what
     bad, unknown = result["failed"]
