@@ -17,7 +17,7 @@ across every run and DAG that names it; the pool must exist (`airflow pools set 
 cannot create one (its code has no access to Airflow's database).
 
 A task runs `run_tenant(tenant, system)` in the worker's process and returns the run's
-summary (`RunSummary.as_dict()`), which Airflow keeps as the task's XCom `return_value`.
+summary (`SyncSummary.as_dict()`), which Airflow keeps as the task's XCom `return_value`.
 A tenant and system whose lock another run holds is skipped (`AirflowSkipException`); what
 `leadscore sync` exits 2 on (a bad tenants file, settings or rule file, fields `leadscore
 setup` has not made) fails without retries (`AirflowFailException`: a person must act);
