@@ -165,12 +165,19 @@ def set_meta(connection: Connection, key: str, value: str) -> None:
     connection.execute(sa.insert(meta).values(key=key, value=value))
 
 
-def stored_fingerprint(connection: Connection) -> str | None:
-    return meta_value(connection, FINGERPRINT)
+def fingerprint_key(systems: Collection[str], elsewhere: Collection[str]) -> str:
+    """The `meta` key of the fingerprint: one, or where other runs sync some of the store's
+    systems (a tenant's runs of one system each, `Sync.elsewhere`), one per set of systems
+    synced together, as each holds only its own systems' stage mappings."""
+    return FINGERPRINT if not elsewhere else f"{FINGERPRINT}:{'+'.join(sorted(systems))}"
 
 
-def store_fingerprint(connection: Connection, value: str) -> None:
-    set_meta(connection, FINGERPRINT, value)
+def stored_fingerprint(connection: Connection, key: str = FINGERPRINT) -> str | None:
+    return meta_value(connection, key)
+
+
+def store_fingerprint(connection: Connection, value: str, key: str = FINGERPRINT) -> None:
+    set_meta(connection, key, value)
 
 
 def went_back(connection: Connection, as_of: float) -> bool:

@@ -41,6 +41,7 @@ from sync.capacity import HandoverQueue, hand_over, handed_before, period_of, te
 from sync.dues import (
     due_filter,
     fingerprint,
+    fingerprint_key,
     mark_due,
     marks_of,
     person_count,
@@ -172,7 +173,8 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
         bounds = population(connection, job.rules, as_of.timestamp())
         current = with_bounds(fingerprint(job.rules, job.fields, job.stage_maps), bounds)
         back = went_back(connection, as_of.timestamp())
-        everyone = options.full or back or stored_fingerprint(connection) != current
+        key = fingerprint_key([c.system for c in job.connectors], job.elsewhere)
+        everyone = options.full or back or stored_fingerprint(connection, key) != current
         summary.persons = person_count(connection)
         marks = marks_of(connection, None if everyone else due_filter(as_of.timestamp()))
     if back:
@@ -277,7 +279,8 @@ def save_written(
             return
         mark_due(connection, set(planned) - set(done))
         if scored.everyone:
-            store_fingerprint(connection, scored.fingerprint)
+            key = fingerprint_key([c.system for c in job.connectors], job.elsewhere)
+            store_fingerprint(connection, scored.fingerprint, key)
         store_as_of(connection, scored.as_of)
 
 

@@ -272,3 +272,16 @@ def test_the_cli_says_what_is_wrong_with_a_tenants_file_and_exits_2(
         assert TOKEN not in said and "Traceback" not in said
     assert missing.exit_code == 2 and "no tenants file here" in unwrapped(missing.output)
     assert not list(tmp_path.glob("*.db"))  # nothing made
+
+
+def test_the_readme_example_is_a_tenants_file_that_reads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text("utf-8")
+    section = readme[readme.index("### Tenants") :]
+    example = section[section.index("```yaml\n") + 8 : section.index("```\n", 8)]
+    path = tmp_path / "tenants.yaml"
+    path.write_text(example, "utf-8")
+    tenants = read_tenants(path)
+
+    assert tenants["acme"].systems == ["hubspot"]
+    assert tenants["globex"].systems == ["mailchimp"]
+    assert tenants["acme"].rules == tmp_path / "rules" / "acme.yaml"

@@ -22,6 +22,7 @@ from scoring import normalize_email
 from scoring.loader import load_rules
 from sync.app import Leadscore
 from sync.cli import app
+from sync.demo import DEMO_STAGES
 from sync.fields import FieldMap
 from sync.locks import LockHeld, run_lock
 from sync.readback import stored_people
@@ -43,15 +44,20 @@ def boxes() -> Iterator[dict[str, Sandbox]]:
         box.stop()
 
 
-def tenants_file(folder: Path, boxes: dict[str, Sandbox], state_url: str, *mail: str) -> Path:
+def tenants_file(
+    folder: Path, boxes: dict[str, Sandbox], state_url: str, *mail: str, stages: bool = False
+) -> Path:
     """Each tenant on its own sandbox, with a field prefix of its own; HubSpot for all,
-    Mailchimp too for the tenants in `mail`; tokens by reference to variables."""
+    Mailchimp too for the tenants in `mail`; tokens by reference to variables; `stages`:
+    the demo's mapping onto HubSpot's lifecycle stages."""
     lines = ["defaults:", f"  rules: {DEFAULT_RULES}", f"  state_url: {state_url}", "tenants:"]
     for name, box in boxes.items():
         settings = box.connection_settings()
         lines += [f"  {name}:", f"    field_prefix: {name}_", "    hubspot:"]
         lines += [f"      access_token: {{env: {name.upper()}_HUBSPOT_TOKEN}}"]
         lines += [f"      host: {settings['hubspot']['host']}"]
+        if stages:
+            lines += [f"      lifecycle_stages: {json.dumps(DEMO_STAGES['hubspot'])}"]
         if name in mail:
             chimp = settings["mailchimp"]
             lines += ["    mailchimp:", f"      api_key: {{env: {name.upper()}_MAILCHIMP_KEY}}"]
@@ -235,3 +241,23 @@ def test_three_tenants_in_one_postgresql_database_keep_to_their_schemas(
         expected = sandbox_emails(boxes[name], mailchimp=False)
         assert store_emails(own) == expected
         assert store_emails(own, adbc=True) == expected  # ADBC's reads honour the schema
+
+
+def test_runs_of_one_system_each_in_turn_rescore_only_who_is_due(
+    boxes: dict[str, Sandbox], tmp_path: Path, secrets: None
+) -> None:
+    """HubSpot's runs check its stage mapping and Mailchimp's have none: each keeps the
+    fingerprint of what it scores with apart, so taking turns rescores nobody anew."""
+    path = tenants_file(tmp_path, boxes, f"sqlite:///{tmp_path}/{{tenant}}.db", "acme", stages=True)
+    set_up(path, boxes)
+    clock = boxes["acme"].now
+    run_tenant("acme", tenants_file=path, full=True, clock=clock)
+    turns = [
+        run_tenant("acme", system, tenants_file=path, clock=clock)
+        for system in ("hubspot", "mailchimp", "mailchimp", "hubspot", "mailchimp")
+    ]
+
+    assert all(t["status"] == "ok" for t in turns)
+    persons = turns[0]["persons"]
+    assert [t["rescored"] for t in turns[3:]] == [0, 0], [t["rescored"] for t in turns]
+    assert persons > 0
