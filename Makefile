@@ -7,7 +7,8 @@ AS_OF := 2026-11-01T00:00:00Z
 .PHONY: demo demo-files test lint bench clean constraints
 
 # What the demo needs (the package, its own dependencies and Plotly for its HTML report), and
-# the development tools on top for test, lint and bench; both pinned by constraints.txt.
+# the development tools on top for test, lint and bench, with Apache Airflow for the DAG's
+# tests (the `airflow` extra); both pinned by constraints.txt.
 $(VENV)/.app: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -15,7 +16,7 @@ $(VENV)/.app: pyproject.toml constraints.txt
 	touch $@
 
 $(VENV)/.installed: $(VENV)/.app
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,airflow]"
 	touch $@
 
 # Regenerate constraints.txt from a fresh venv with every extra (run after changing dependencies).
@@ -23,7 +24,7 @@ constraints:
 	rm -rf .venv-freeze
 	$(PYTHON) -m venv .venv-freeze
 	.venv-freeze/bin/python -m pip install --quiet --upgrade pip
-	.venv-freeze/bin/python -m pip install --quiet -e ".[dev,postgres,gcp]"
+	.venv-freeze/bin/python -m pip install --quiet -e ".[dev,postgres,gcp,airflow]"
 	head -2 constraints.txt > constraints.new
 	.venv-freeze/bin/python -m pip freeze --exclude-editable >> constraints.new
 	mv constraints.new constraints.txt
