@@ -12,8 +12,6 @@ import yaml
 from sync.cli import app
 
 FOLDER = Path(__file__).parents[1] / "docs" / "deploy" / "kubernetes"
-TENANT_OPTIONS = {"--tenant"}
-"""Options of `leadscore sync` that the tenants work adds (sync/tenants.py)."""
 
 
 def documents() -> list[dict[str, Any]]:
@@ -31,7 +29,7 @@ def sync_options() -> set[str]:
 def test_every_cronjob_runs_one_tenant_without_overlap() -> None:
     jobs = [d for d in documents() if d["kind"] == "CronJob"]
     assert len(jobs) >= 2
-    known = sync_options() | TENANT_OPTIONS
+    known = sync_options()
     for job in jobs:
         spec = job["spec"]
         assert job["apiVersion"] == "batch/v1"
