@@ -18,6 +18,7 @@ from sync.history_cli import explain_command, history_command
 from sync.privacy_cli import export_command, forget_command
 from sync.report_cli import report_command
 from sync.setup_cli import setup_command
+from sync.warehouse_options import ActivitiesQuery, Append, ContactsQuery, FromUrl, ToUrl
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -97,11 +98,13 @@ def init(
 @app.command("score")
 def score_files(
     contacts: Annotated[
-        Path,
+        Path | None,
         typer.Option(
-            "--contacts", "-c", help="Contacts: .csv, .jsonl or .parquet with an `id` column."
+            "--contacts",
+            "-c",
+            help="Contacts: .csv, .jsonl or .parquet with an `id` column, or sql:TABLE.",
         ),
-    ],
+    ] = None,
     rules: RulesOption = None,
     activities: Annotated[
         Path | None,
@@ -109,7 +112,7 @@ def score_files(
             "--activities",
             "-a",
             help="Activities: .csv, .jsonl or .parquet with contact_id (or email), type, "
-            "occurred_at.",
+            "occurred_at; or sql:TABLE.",
         ),
     ] = None,
     as_of: Annotated[
@@ -121,15 +124,27 @@ def score_files(
     output: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Write every contact to .csv, .jsonl or .parquet, not a table."
+            "--out",
+            "-o",
+            help="Write every contact to .csv, .jsonl, .parquet or sql:TABLE, not a table.",
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows of the table (0: all).")] = 20,
+    contacts_query: ContactsQuery = None,
+    activities_query: ActivitiesQuery = None,
+    from_url: FromUrl = None,
+    to_url: ToUrl = None,
+    append: Append = False,
 ) -> None:
-    """Score contacts and activities from files; print a ranked table or write a file."""
+    """Score contacts and activities from files or a database; print a ranked table or
+    write a file or a table."""
     from sync.score_command import score_from_files
+    from sync.warehouse_command import score_options
 
-    score_from_files(contacts, rules, activities, as_of, output, top)
+    people, acts, target = score_options(
+        contacts, contacts_query, activities, activities_query, output, from_url, to_url, append
+    )
+    score_from_files(people, rules, acts, as_of, target, top)
 
 
 app.command("backtest")(backtest_command)
