@@ -27,6 +27,9 @@ from connectors.files.table import RawTable
 
 SQL_PREFIX = "sql:"
 """What names a table where a file is expected: `sql:leads`, `sql:analytics.leads`."""
+SQLITE_TYPED_ROWS = 1 << 16
+"""Rows SQLite's ADBC driver reads at a time, and takes the types of a batch's columns
+from (apache/arrow-adbc#581; `sync.columns` meets it too)."""
 BATCH_ROWS = 10_000
 """Rows fetched at a time from a driver that gives rows (neither SQLite nor PostgreSQL)."""
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
@@ -94,8 +97,14 @@ def masked_url(url: str) -> str:
 def sql_table(source: SqlSource, wanted: Collection[str] | None = None) -> RawTable:
     """The source's columns, checked as a Parquet file's: those of `wanted` (every one when
     None) and those besides them that could hold a problem."""
-    with _connection(source.url, source.name, create=False) as (kind, connection):
-        table = _fetch(kind, connection, source)
+    try:
+        with _connection(source.url, source.name, create=False) as (kind, connection):
+            table = _fetch(kind, connection, source)
+    except _TypesDiffer:
+        # SQLite's driver types a column by its first rows and stops at a later row of
+        # another type (a column SQLite let hold both): read through the rows instead
+        with _connection(source.url, source.name, create=False, rows=True) as (kind, connection):
+            table = _fetch(kind, connection, source)
     names = [name.strip() for name in table.column_names]
     if wanted is not None and len(set(names)) == len(names):
         keep = [
@@ -123,7 +132,7 @@ def write_sql_table(url: str, name: str, table: Any, mode: WriteMode = "replace"
     with _connection(url, where, create=True) as (kind, connection):
         schema, _, bare = name.rpartition(".")
         with _said(where):
-            if kind == "adbc":
+            if kind != "sqlalchemy":
                 cursor = connection.cursor()
                 try:
                     cursor.adbc_ingest(
@@ -155,7 +164,7 @@ def _said(where: str) -> Iterator[None]:
     """A driver's error as a problem of `where`: its first line, scrubbed of secrets."""
     import sqlalchemy as sa
 
-    errors: tuple[type[BaseException], ...] = (sa.exc.SQLAlchemyError,)
+    errors: tuple[type[BaseException], ...] = (sa.exc.SQLAlchemyError, OSError)
     try:
         import adbc_driver_manager
 
@@ -173,9 +182,11 @@ def _said(where: str) -> Iterator[None]:
 
 
 @contextmanager
-def _connection(url: str, where: str, *, create: bool) -> Iterator[tuple[str, Any]]:
-    """(`adbc`, an ADBC DB-API connection) for SQLite and PostgreSQL, else (`sqlalchemy`,
-    a SQLAlchemy connection); a SQLite file must exist unless `create`."""
+def _connection(
+    url: str, where: str, *, create: bool, rows: bool = False
+) -> Iterator[tuple[str, Any]]:
+    """(`sqlite` or `postgresql`, an ADBC DB-API connection), else (`sqlalchemy`, a
+    SQLAlchemy connection; also with `rows`); a SQLite file must exist unless `create`."""
     import sqlalchemy as sa
 
     try:
@@ -188,7 +199,9 @@ def _connection(url: str, where: str, *, create: bool) -> Iterator[tuple[str, An
     backend = parsed.get_backend_name()
     shown = parsed.render_as_string(hide_password=True)
     with _said(f"{where} ({shown})"):
-        if backend not in ("sqlite", "postgresql"):
+        if backend == "sqlite" and not create:
+            _sqlite_file(parsed.database, where)
+        if rows or backend not in ("sqlite", "postgresql"):
             try:
                 engine = sa.create_engine(parsed)
             except (ImportError, sa.exc.ArgumentError) as exc:
@@ -208,33 +221,49 @@ def _connection(url: str, where: str, *, create: bool) -> Iterator[tuple[str, An
             libpq = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
             adbc = postgresql.connect(libpq)
         try:
-            yield "adbc", adbc
+            yield backend, adbc
         finally:
             adbc.close()
+
+
+def _sqlite_file(database: str | None, where: str) -> None:
+    """A SQLite file to read must exist (the driver would make an empty one)."""
+    path = database or ":memory:"
+    if path != ":memory:" and not path.startswith("file:") and not Path(path).is_file():
+        raise WarehouseError([FileProblem(where, None, None, f"no SQLite file {path}")])
 
 
 def _sqlite(database: str | None, where: str, create: bool) -> Any:
     import adbc_driver_sqlite.dbapi as sqlite
 
     path = database or ":memory:"
-    if path != ":memory:" and not path.startswith("file:"):
-        if not create and not Path(path).is_file():
-            raise WarehouseError([FileProblem(where, None, None, f"no SQLite file {path}")])
-        if create and not Path(path).parent.is_dir():
-            message = f"the folder {Path(path).parent} of the SQLite file does not exist"
-            raise WarehouseError([FileProblem(where, None, None, message)])
+    if create and path != ":memory:" and not Path(path).parent.is_dir():
+        message = f"the folder {Path(path).parent} of the SQLite file does not exist"
+        raise WarehouseError([FileProblem(where, None, None, message)])
     return sqlite.connect(path)
+
+
+class _TypesDiffer(Exception):
+    """SQLite's ADBC driver met a value of another type than a column's first ones."""
 
 
 def _fetch(kind: str, connection: Any, source: SqlSource) -> Any:
     """The statement's result as an Arrow table."""
     statement = source.statement()
     with _said(source.name):
-        if kind == "adbc":
+        if kind != "sqlalchemy":
             cursor = connection.cursor()
             try:
+                if kind == "sqlite":
+                    # the rows it takes a column's type from (a batch): as many as we may
+                    options = {"adbc.sqlite.query.batch_rows": str(SQLITE_TYPED_ROWS)}
+                    cursor.adbc_statement.set_options(**options)
                 cursor.execute(statement)
                 return cursor.fetch_arrow_table()
+            except OSError as exc:
+                if "Type mismatch" in str(exc):
+                    raise _TypesDiffer() from None
+                raise
             finally:
                 cursor.close()
         result = connection.exec_driver_sql(statement)

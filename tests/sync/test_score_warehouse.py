@@ -298,3 +298,23 @@ def test_the_reader_keeps_only_the_columns_asked_for(sqlite_url: str) -> None:
         SqlSource(sqlite_url, query="SELECT id, 'x' AS k FROM contacts"), []
     )
     assert read.ids.tolist() == ["1", "2"] and read.attributes == {}
+
+
+def test_a_sqlite_column_of_two_types_is_read_through_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite's ADBC driver types a column by its first rows, then stops at another type
+    monkeypatch.setattr("connectors.files.sql.SQLITE_TYPED_ROWS", 4)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE TABLE people (id TEXT, n)"))
+        cells = [{"id": str(i), "n": 7 if i < 6 else "seven"} for i in range(9)]
+        connection.execute(sa.text("INSERT INTO people VALUES (:id, :n)"), cells)
+    engine.dispose()
+
+    read = read_contact_columns(SqlSource(url, table="people"), ["n"])
+
+    codes, categories = read.attributes["n"]
+    assert read.ids.tolist() == [str(i) for i in range(9)]
+    assert [categories[c] for c in codes] == ["7"] * 6 + ["seven"] * 3
