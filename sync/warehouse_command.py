@@ -21,6 +21,7 @@ from connectors.files import (
     SqlSource,
     WriteMode,
     checked_table,
+    checked_url,
     columns_table,
     file_format,
     is_sql_target,
@@ -82,6 +83,7 @@ def score_options(
     url = to_url or from_url or _setting_url("--out", "--to-url")
     try:
         checked_table(name, str(output))
+        checked_url(url, f"--out {output}", create=True)
     except InputFileError as exc:
         fail([str(p) for p in exc.problems])
     return people, acts, SqlOutput(url, name, "append" if append else "replace")

@@ -84,6 +84,28 @@ def checked_table(name: str, where: str) -> str:
     return name
 
 
+def checked_url(url: str, where: str, *, create: bool = False) -> None:
+    """A URL SQLAlchemy reads, and for SQLite a file that exists (or, to `create` it, its
+    folder), else an error naming `where`: said before anything is read or scored."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url.strip())
+    except (sa.exc.ArgumentError, ValueError):
+        message = "not a SQLAlchemy URL (such as sqlite:///leads.db or postgresql+psycopg://...)"
+        raise WarehouseError([FileProblem(where, None, None, message)]) from None
+    if parsed.get_backend_name() != "sqlite":
+        return
+    path = parsed.database or ":memory:"
+    if path == ":memory:" or path.startswith("file:"):
+        return
+    if create and not Path(path).parent.is_dir():
+        message = f"the folder {Path(path).parent} of the SQLite file does not exist"
+        raise WarehouseError([FileProblem(where, None, None, message)])
+    if not create and not Path(path).is_file():
+        raise WarehouseError([FileProblem(where, None, None, f"no SQLite file {path}")])
+
+
 def masked_url(url: str) -> str:
     """The URL as it may be shown: its password as `***`."""
     import sqlalchemy as sa
@@ -189,18 +211,13 @@ def _connection(
     SQLAlchemy connection; also with `rows`); a SQLite file must exist unless `create`."""
     import sqlalchemy as sa
 
-    try:
-        parsed = sa.engine.make_url(url.strip())
-    except (sa.exc.ArgumentError, ValueError):
-        message = "not a SQLAlchemy URL (such as sqlite:///leads.db or postgresql+psycopg://...)"
-        raise WarehouseError([FileProblem(where, None, None, message)]) from None
+    checked_url(url, where, create=create)
+    parsed = sa.engine.make_url(url.strip())
     if parsed.password:
         register_secret(str(parsed.password))
     backend = parsed.get_backend_name()
     shown = parsed.render_as_string(hide_password=True)
     with _said(f"{where} ({shown})"):
-        if backend == "sqlite" and not create:
-            _sqlite_file(parsed.database, where)
         if rows or backend not in ("sqlite", "postgresql"):
             try:
                 engine = sa.create_engine(parsed)
@@ -214,7 +231,7 @@ def _connection(
                 engine.dispose()
             return
         if backend == "sqlite":
-            adbc = _sqlite(parsed.database, where, create)
+            adbc = _sqlite(parsed.database)
         else:
             import adbc_driver_postgresql.dbapi as postgresql
 
@@ -226,21 +243,10 @@ def _connection(
             adbc.close()
 
 
-def _sqlite_file(database: str | None, where: str) -> None:
-    """A SQLite file to read must exist (the driver would make an empty one)."""
-    path = database or ":memory:"
-    if path != ":memory:" and not path.startswith("file:") and not Path(path).is_file():
-        raise WarehouseError([FileProblem(where, None, None, f"no SQLite file {path}")])
-
-
-def _sqlite(database: str | None, where: str, create: bool) -> Any:
+def _sqlite(database: str | None) -> Any:
     import adbc_driver_sqlite.dbapi as sqlite
 
-    path = database or ":memory:"
-    if create and path != ":memory:" and not Path(path).parent.is_dir():
-        message = f"the folder {Path(path).parent} of the SQLite file does not exist"
-        raise WarehouseError([FileProblem(where, None, None, message)])
-    return sqlite.connect(path)
+    return sqlite.connect(database or ":memory:")
 
 
 class _TypesDiffer(Exception):

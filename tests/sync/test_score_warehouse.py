@@ -318,3 +318,37 @@ def test_a_sqlite_column_of_two_types_is_read_through_its_rows(
     codes, categories = read.attributes["n"]
     assert read.ids.tolist() == [str(i) for i in range(9)]
     assert [categories[c] for c in codes] == ["7"] * 6 + ["seven"] * 3
+
+
+def test_a_url_sqlalchemy_cannot_read_is_said_so() -> None:
+    result = score("-c", "sql:contacts", "--from-url", "leads at the warehouse")
+    assert result.exit_code == 2
+    assert "sql:contacts: not a SQLAlchemy URL" in " ".join(result.stderr.split())
+
+
+def test_a_table_out_in_a_missing_folder_fails_before_scoring(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    target = f"sqlite:///{tmp_path / 'none' / 'out.db'}"
+    result = score(
+        "-c", "sql:contacts", "--from-url", sqlite_url, "--to-url", target, "-o", "sql:s"
+    )
+    assert result.exit_code == 2
+    assert "--out sql:s: the folder" in " ".join(result.stderr.split())
+    assert not (tmp_path / "none").exists() and "wrote" not in result.stdout
+
+
+def test_a_table_the_database_refuses_fails_with_exit_1_and_keeps_the_old_one(
+    sqlite_url: str,
+) -> None:
+    # a view of that name: SQLite refuses to drop it as a table, and the view stays
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("CREATE VIEW scored AS SELECT id FROM contacts"))
+    engine.dispose()
+
+    result = score("-c", "sql:contacts", "--from-url", sqlite_url, "-o", "sql:scored")
+
+    assert result.exit_code == 1, result.output
+    assert "sql:scored" in result.stderr and "Traceback" not in result.output
+    assert [r["id"] for r in read_back(sqlite_url, "scored")] == ["1", "2"]
