@@ -20,8 +20,8 @@ from connectors.errors import InputFileError
 from connectors.files import (
     SqlSource,
     WriteMode,
+    checked_database_url,
     checked_table,
-    checked_url,
     columns_table,
     file_format,
     is_sql_target,
@@ -83,7 +83,7 @@ def score_options(
     url = to_url or from_url or _setting_url("--out", "--to-url")
     try:
         checked_table(name, str(output))
-        checked_url(url, f"--out {output}", create=True)
+        checked_database_url(url, f"--out {output}", create=True)
     except InputFileError as exc:
         fail([str(p) for p in exc.problems])
     return people, acts, SqlOutput(url, name, "append" if append else "replace")

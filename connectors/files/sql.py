@@ -84,7 +84,7 @@ def checked_table(name: str, where: str) -> str:
     return name
 
 
-def checked_url(url: str, where: str, *, create: bool = False) -> None:
+def checked_database_url(url: str, where: str, *, create: bool = False) -> None:
     """A URL SQLAlchemy reads, and for SQLite a file that exists (or, to `create` it, its
     folder), else an error naming `where`: said before anything is read or scored."""
     import sqlalchemy as sa
@@ -211,7 +211,7 @@ def _connection(
     SQLAlchemy connection; also with `rows`); a SQLite file must exist unless `create`."""
     import sqlalchemy as sa
 
-    checked_url(url, where, create=create)
+    checked_database_url(url, where, create=create)
     parsed = sa.engine.make_url(url.strip())
     if parsed.password:
         register_secret(str(parsed.password))
