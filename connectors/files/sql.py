@@ -218,6 +218,11 @@ def _connection(
     backend = parsed.get_backend_name()
     shown = parsed.render_as_string(hide_password=True)
     with _said(f"{where} ({shown})"):
+        if backend == "postgresql" and not rows:
+            try:
+                import adbc_driver_postgresql.dbapi  # noqa: F401
+            except ImportError:  # the `postgres` extra not installed: psycopg's rows, if any
+                rows = True
         if rows or backend not in ("sqlite", "postgresql"):
             try:
                 engine = sa.create_engine(parsed)

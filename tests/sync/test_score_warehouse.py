@@ -4,6 +4,7 @@ and Parquet: the same scores as from CSV, tables named in every message, no pass
 from __future__ import annotations
 
 import csv
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -352,3 +353,24 @@ def test_a_table_the_database_refuses_fails_with_exit_1_and_keeps_the_old_one(
     assert result.exit_code == 1, result.output
     assert "sql:scored" in result.stderr and "Traceback" not in result.output
     assert [r["id"] for r in read_back(sqlite_url, "scored")] == ["1", "2"]
+
+
+def test_without_the_adbc_driver_postgresql_is_read_through_psycopg(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    load(postgres_url, "contacts", typed("contacts"))
+    source = SqlSource(postgres_url, table="contacts")
+    columnar = read_contact_columns(source, ["industry", "employees"])
+
+    monkeypatch.setitem(sys.modules, "adbc_driver_postgresql.dbapi", None)  # not installed
+    by_rows = read_contact_columns(source, ["industry", "employees"])
+
+    assert by_rows.ids.tolist() == columnar.ids.tolist()
+    codes, names = by_rows.attributes["industry"]
+    was_codes, was_names = columnar.attributes["industry"]
+    assert [names[c] if c >= 0 else None for c in codes] == [
+        was_names[c] if c >= 0 else None for c in was_codes
+    ]
+    assert by_rows.attributes["employees"].tolist() == pytest.approx(
+        columnar.attributes["employees"].tolist(), nan_ok=True
+    )
