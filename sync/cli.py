@@ -126,7 +126,7 @@ def score_files(
         typer.Option(
             "--out",
             "-o",
-            help="Write every contact to .csv, .jsonl, .parquet or sql:TABLE, not a table.",
+            help="Write every contact to .csv, .jsonl, .parquet or sql:TABLE, not the ranking.",
         ),
     ] = None,
     top: Annotated[int, typer.Option(help="Rows of the table (0: all).")] = 20,
