@@ -187,7 +187,7 @@ activity_rows = st.lists(
 
 @settings(max_examples=12)
 @given(contact_rows, activity_rows)
-def test_any_small_tables_score_as_their_csv_does(
+def test_any_small_tables_and_parquet_files_score_as_their_csv_does(
     tmp_path_factory: pytest.TempPathFactory, people: list[tuple], acts: list[tuple]
 ) -> None:
     here = tmp_path_factory.mktemp("tables")
@@ -217,14 +217,22 @@ def test_any_small_tables_score_as_their_csv_does(
     pacsv.write_csv(contacts, here / "c.csv")
     pacsv.write_csv(activities, here / "a.csv")
 
+    pq.write_table(contacts, here / "c.parquet")
+    pq.write_table(activities, here / "a.parquet")
+
     by_csv = score("-c", str(here / "c.csv"), "-a", str(here / "a.csv"), "-o", str(here / "s.csv"))
+    by_parquet = score(
+        "-c", str(here / "c.parquet"), "-a", str(here / "a.parquet"), "-o", str(here / "s.parquet")
+    )
     by_sql = score(
         "-c", "sql:contacts", "-a", "sql:activities", "--from-url", url, "-o", "sql:scored"
     )
 
     assert by_csv.exit_code == 0, by_csv.stderr
     assert by_sql.exit_code == 0, by_sql.stderr
+    assert by_parquet.exit_code == 0, by_parquet.stderr
     same_rows(csv_rows(here / "s.csv"), read_back(url, "scored"))
+    same_rows(csv_rows(here / "s.csv"), pq.read_table(here / "s.parquet").to_pylist())
 
 
 # -- what a user gets wrong ----------------------------------------------------------------------
