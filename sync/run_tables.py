@@ -2,9 +2,10 @@
 
 write_log   a row per record written to a CRM and landed, appended, never updated: the
             system, record id, the store's person id, the values written (JSON text),
-            when (epoch seconds), the run, and the rule version (`sync.rulefile.rule_version`,
-            the text kept in `rulesets`); purged with the score history
-            (`LEADSCORE_HISTORY_RETENTION_DAYS`), a person's rows erased with them
+            when (epoch seconds), the run (none for a rescore on request: `sync.trigger`),
+            and the rule version (`sync.rulefile.rule_version`, its text kept in
+            `rulesets`); purged with the score history (`LEADSCORE_HISTORY_RETENTION_DAYS`),
+            a person's rows erased and exported with them (`sync.erasure`, `sync.access`)
 run_log     a row per finished run: its id (`runs.id`), mode, status, started and finished
             (epoch seconds), and what it planned, wrote, failed and the API calls it made,
             summed over its systems, beside its error; `runs.summary` keeps the detail
