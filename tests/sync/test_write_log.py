@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from sandbox import Sandbox
+from scoring import ActivityType
 from sync.retention import Retention
 from sync.rulefile import rule_version
 from sync.run_tables import LogContext, log_written, purge_write_log, write_log
@@ -53,8 +54,12 @@ def test_each_landed_write_is_logged_with_its_run_person_and_rules_as_the_readme
         second = app.sync(SyncOptions())  # nothing new: nothing written, nothing logged
         store = app.store
         version = rule_version(app.job.rules_text)
+        before = rows(store, "SELECT record_id FROM write_log WHERE system = 'hubspot'")
+        record = before[0]["record_id"]
+        box.hubspot.add_event(record, ActivityType.DEMO_REQUEST, url="https://x.example/demo")
+        rescored = app.rescore(f"hubspot:{record}")  # outside a run
 
-        log = rows(store, "SELECT * FROM write_log ORDER BY id")
+        *log, last_row = rows(store, "SELECT * FROM write_log ORDER BY id")
         runs = rows(store, "SELECT * FROM run_log ORDER BY run_id")
         with store.engine.connect() as connection:
             last = {(r.system, r.record_id): json.loads(r.values) for r in
@@ -65,11 +70,15 @@ def test_each_landed_write_is_logged_with_its_run_person_and_rules_as_the_readme
         by_readme = [rows(store, sql) for sql in readme_queries()]
 
     total = sum(s.written for s in first.systems.values())
+    assert rescored.written == {"hubspot": [record]}
+    assert (last_row["record_id"], last_row["run_id"]) == (record, None)
+    assert json.loads(last_row["written_values"]) == last[("hubspot", record)]
     assert total > 0 and len(log) == total
     assert {r["run_id"] for r in log} == {runs[0]["run_id"]}
     assert {r["rules_version"] for r in log} == {version}
     for row in log:
-        assert json.loads(row["written_values"]) == last[(row["system"], row["record_id"])]
+        if (row["system"], row["record_id"]) != ("hubspot", record):
+            assert json.loads(row["written_values"]) == last[(row["system"], row["record_id"])]
         assert row["person_id"] == known[row["record_id"]]
     assert [r["status"] for r in runs] == [first.status, second.status]
     assert [r["written"] for r in runs] == [total, 0]
@@ -80,8 +89,8 @@ def test_each_landed_write_is_logged_with_its_run_person_and_rules_as_the_readme
     assert runs[0]["started_at"] <= runs[0]["finished_at"] <= runs[1]["started_at"]
     # what the README gives a dbt source reads the same
     assert len(by_readme) == 2
-    assert [r["record_id"] for r in by_readme[0]] == [r["record_id"] for r in log]
-    assert {r["mode"] for r in by_readme[0]} == {"full"}
+    assert [r["record_id"] for r in by_readme[0]] == [r["record_id"] for r in [*log, last_row]]
+    assert [r["mode"] for r in by_readme[0]] == ["full"] * total + [None]
     assert [r["written"] for r in by_readme[1]] == [total, 0]
 
 
