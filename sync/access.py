@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sync.erasure import Holdings, holdings
 from sync.handover_schema import handover_waiting, handovers
 from sync.history import history_of
+from sync.run_tables import write_log
 from sync.schema import activities, aliases, failures, gone, identities, queue, written
 from sync.store import StateStore
 
@@ -106,6 +107,17 @@ def _document(connection: sa.Connection, held: Holdings) -> dict[str, Any]:
         }
         for r in _rows(connection, written, held.record_clause(written))
     ]
+    logged = [
+        {
+            "system": r.system,
+            "record_id": r.record_id,
+            "values": _json(r.written_values),
+            "written_at": _moment(r.written_at),
+            "run_id": r.run_id,
+            "rules": r.rules_version,
+        }
+        for r in _rows(connection, write_log, held.record_clause(write_log))
+    ]
     failed = [
         {
             "system": r.system,
@@ -155,6 +167,7 @@ def _document(connection: sa.Connection, held: Holdings) -> dict[str, Any]:
         "former_addresses": ordered(former, "system", "email"),
         "activities": ordered(done, "occurred_at", "system", "activity_id"),
         "written": ordered(values, "system", "record_id"),
+        "write_log": ordered(logged, "written_at", "system", "record_id"),
         "failures": ordered(failed, "system", "record_id"),
         "queued": ordered(queued, "system", "record_id"),
         "history": ordered(scores, "at"),

@@ -17,6 +17,7 @@ from sync.errors import EXIT_FAILED, EXIT_PARTIAL, ConfigError, SyncError
 from sync.history_cli import explain_command, history_command
 from sync.privacy_cli import export_command, forget_command
 from sync.report_cli import report_command
+from sync.score_cli import score_command
 from sync.setup_cli import setup_command
 from sync.tenants_cli import each_command, tenants_command
 
@@ -95,44 +96,7 @@ def init(
     out.print("its points are guesses; `leadscore calibrate` fits them to your own outcomes")
 
 
-@app.command("score")
-def score_files(
-    contacts: Annotated[
-        Path,
-        typer.Option(
-            "--contacts", "-c", help="Contacts: .csv, .jsonl or .parquet with an `id` column."
-        ),
-    ],
-    rules: RulesOption = None,
-    activities: Annotated[
-        Path | None,
-        typer.Option(
-            "--activities",
-            "-a",
-            help="Activities: .csv, .jsonl or .parquet with contact_id (or email), type, "
-            "occurred_at.",
-        ),
-    ] = None,
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            help="Score as of this ISO-8601 moment (default: now); later activities are ignored."
-        ),
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Write every contact to .csv, .jsonl or .parquet, not a table."
-        ),
-    ] = None,
-    top: Annotated[int, typer.Option(help="Rows of the table (0: all).")] = 20,
-) -> None:
-    """Score contacts and activities from files; print a ranked table or write a file."""
-    from sync.score_command import score_from_files
-
-    score_from_files(contacts, rules, activities, as_of, output, top)
-
-
+app.command("score")(score_command)
 app.command("backtest")(backtest_command)
 app.command("calibrate")(calibrate_command)
 app.command("report")(report_command)

@@ -36,6 +36,7 @@ from scoring import normalize_email
 from sync.gone_check import rewind_cursors
 from sync.handover_schema import forget_handovers
 from sync.history import forget_history
+from sync.run_tables import write_log
 from sync.schema import (
     activities,
     aliases,
@@ -51,7 +52,7 @@ from sync.schema import (
 from sync.shadow_write import shadow_system
 from sync.store import StateStore
 
-RECORD_TABLES = (written, failures, queue)
+RECORD_TABLES = (written, failures, queue, write_log)
 """Tables keyed by (system, record_id) that hold nothing but a record's own rows."""
 
 

@@ -16,8 +16,6 @@ DELETE, and a person dropped as a leftover (`sync.identity`) takes its rows with
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ from scoring import RuleSet, ScoreBatch
 from sync.bulk import execute_in, execute_many, insert_sql
 from sync.fields import written_score
 from sync.people import moment
+from sync.rulefile import rule_version
 from sync.schema import chunks, history, rulesets, upsert_dialect
 
 SHORT = 12
@@ -56,12 +55,6 @@ class HistoryEntry:
         return mine == (
             other.score, list(other.dimensions.items()), other.stage, other.grade, other.rules
         )  # fmt: skip
-
-
-@functools.lru_cache(maxsize=16)
-def rule_version(text: str) -> str:
-    """The version of a rule file: the SHA-256 of its text, in hex."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def canonical_text(rules: RuleSet) -> str:

@@ -41,6 +41,7 @@ from sync.bulk import execute_in, execute_many, insert_sql, update_sql
 from sync.dues import mark_due_by
 from sync.handover_schema import forget_handovers
 from sync.history import forget_history
+from sync.run_tables import forget_written_log
 from sync.schema import (
     activities,
     aliases,
@@ -426,8 +427,9 @@ def drop_leftover_persons(connection: Connection, candidates: Iterable[int]) -> 
                 sa.delete(persons).where(vacant, persons.c.id.in_(found)).returning(persons.c.id)
             )
             gone = list(result.scalars())
-            # their history and hand-over go with them: a person id may be given again (SQLite)
+            # history, hand-over, write log go with them: a person id may be given again (SQLite)
             forget_history(connection, gone)
             forget_handovers(connection, gone)
+            forget_written_log(connection, gone)
             dropped += len(gone)
     return dropped

@@ -110,6 +110,8 @@ class Sync:
         """The clock a run's deadline is a moment on (`SyncOptions.deadline`)."""
         self.deadline = RunDeadline(None, monotonic)
         """The deadline of the run at work (none between runs)."""
+        self.run_id: int | None = None
+        """The `runs` row of the run at work (None between runs: a rescore on request)."""
         self.kept: dict[str, Kept] = {}
         self.elsewhere: frozenset[str] = frozenset()  # systems other runs write (a tenant's)
         """System -> the fields the store keeps of it (`sync.minimise`), for the run at work."""
@@ -136,7 +138,7 @@ class Sync:
                 self._run(options, summary, mode)
         finally:
             self._lock, self.deadline = None, RunDeadline(None, self.monotonic)
-            self.kept = {}
+            self.kept, self.run_id = {}, None
             if lock is not None:
                 lock.release()
         if lock is not None and not deadline.reached:
@@ -147,7 +149,7 @@ class Sync:
     def _run(self, options: SyncOptions, summary: SyncSummary, mode: str) -> SyncSummary:
         as_of = self.clock()
         started = time.perf_counter()
-        run = self.store.start_run(mode, as_of)
+        run = self.run_id = self.store.start_run(mode, as_of)
         baseline = {c.system: dict(c.calls()) for c in self.connectors}
         # A trial leaves the queue to `settle_queue`: it writes only what it sampled.
         drains = not options.dry_run and options.limit is None

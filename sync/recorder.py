@@ -22,6 +22,7 @@ from datetime import datetime
 from types import TracebackType
 
 from connectors.protocol import Withdrawn, WriteOutcome
+from sync.run_tables import LogContext
 from sync.store import StateStore
 from sync.vanished import record_gone
 
@@ -34,8 +35,12 @@ class OutcomeRecorder:
     """Records the outcomes of one system's batches, in the order they are handed in. Use
     as a context manager: leaving it waits for every outcome handed in."""
 
-    def __init__(self, store: StateStore, system: str, at: datetime) -> None:
+    def __init__(
+        self, store: StateStore, system: str, at: datetime, log: LogContext | None = None
+    ) -> None:
         self.store = store
+        self.log = log
+        """The run and rule version of the write log's rows (none: not logged)."""
         self.system = system
         self.at = at
         self._queue: queue.SimpleQueue[tuple[SentValues, WriteOutcome] | None] = queue.SimpleQueue()
@@ -100,6 +105,6 @@ class OutcomeRecorder:
             gone.extend((g.record_id, g.merged_into) for g in outcome.gone)
             taken.extend(w for g in outcome.gone for w in g.withdrawn)
             erased.update(g.record_id for g in outcome.gone if g.for_good)
-        self.store.record_written(self.system, written, self.at)
+        self.store.record_written(self.system, written, self.at, self.log)
         self.store.record_failures(self.system, failed, self.at, attempted)
         self.withdrawn += record_gone(self.store, self.system, gone, self.at, taken, erased)

@@ -18,9 +18,10 @@ from scoring import RuleFileError, RuleSet, ScoreBatch, parse_rules, score_inclu
 from sync.accounts import rollups_for
 from sync.capacity import decision_then, handed_before
 from sync.errors import NotInStore
-from sync.history import SHORT, HistoryEntry, history_of, rule_version, rules_text
+from sync.history import SHORT, HistoryEntry, history_of, rules_text
 from sync.people import People
 from sync.rfm import population
+from sync.rulefile import rule_version
 from sync.store import StateStore
 from sync.velocity import past_scores
 
@@ -35,7 +36,7 @@ class Replayed:
     person: int
     at: datetime
     version: str
-    """The rule version used (`sync.history.rule_version`)."""
+    """The rule version used (`sync.rulefile.rule_version`)."""
     source: str
     """Where the rules came from: a file's name, or `in force then`."""
     recorded: HistoryEntry | None

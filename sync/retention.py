@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection
 from scoring import ActivityType, RuleSet
 from sync.dues import mark_due_by
 from sync.identity import drop_leftover_persons
+from sync.run_tables import purge_write_log
 from sync.schema import activities, chunks, history
 from sync.withdrawals import persons_of
 
@@ -129,6 +130,7 @@ def purge(
     if days is not None:
         cut = (now - timedelta(days=days)).timestamp()
         found = Purged(found.activities, purge_history(store, cut, retention))
+        purge_write_log(store, cut, retention)  # the write log is kept as long
     return found
 
 

@@ -3,6 +3,8 @@ loads neither pydantic-settings nor anything of the sync."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 
 from scoring import RuleFileError, RuleSet, load_rules
@@ -21,3 +23,10 @@ def read_rules(path: Path) -> RuleSet:
                 "or pass --rules FILE"
             )
         raise ConfigError(lines) from None
+
+
+@functools.lru_cache(maxsize=16)
+def rule_version(text: str) -> str:
+    """The version of a rule file (the store's history keeps it): the SHA-256 of its text,
+    in hex."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

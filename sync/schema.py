@@ -17,6 +17,7 @@ runs         a log of sync runs and their summaries
 history      each person's written score over time, a row per change (`sync.history`)
 rulesets     each rule file's text once, under its content hash (the rule version)
 handovers    sales capacity's hand-overs, counts and queue (`sync.handover_schema`)
+write_log    each record written and landed, and run_log, the runs flat (`sync.run_tables`)
 meta         the schema version, the fingerprint of what the last full scoring used, the
              last run's moment, RFM's quintile bounds (`sync.rfm`)
 """
@@ -28,6 +29,7 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from importlib import import_module
 from json.encoder import encode_basestring_ascii as quoted
 from typing import Any
 
@@ -256,13 +258,15 @@ def _v10(connection: Connection) -> None:
             next(i for i in table.indexes if i.name == index).create(connection)
 
 
-def _v11(connection: Connection) -> None:
-    from sync.handover_schema import create_handover_tables  # on this module's `metadata`
-
-    create_handover_tables(connection)
+def _v11(connection: Connection) -> None:  # tables of modules on this module's `metadata`:
+    import_module("sync.handover_schema").create_handover_tables(connection)
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11)
+def _v12(connection: Connection) -> None:
+    import_module("sync.run_tables").create_run_tables(connection)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -288,13 +292,7 @@ def dumps(value: Mapping[str, Any]) -> str:
     return _ENCODER.encode(value)
 
 
-SPLIT_COLUMNS = (
-    activities.c.url,
-    activities.c.campaign,
-    activities.c.form,
-    activities.c.amount,
-    activities.c.extra,
-)
+SPLIT_COLUMNS = tuple(activities.c[name] for name in ("url", "campaign", "form", "amount", "extra"))
 
 
 def bounded(text: str, limit: int | None) -> str:

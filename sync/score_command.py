@@ -1,4 +1,5 @@
-"""`leadscore score`: contacts and activities from files, scored, ranked or written.
+"""`leadscore score`: contacts and activities from files or a database, scored, ranked or
+written.
 
 The files are read into columns (`connectors.files`, pyarrow) and become the engine's
 frames here, so that neither the connector nor the engine holds a row object.
@@ -39,6 +40,14 @@ from scoring import (
 from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED
 from sync.ranking import print_ranking, result_columns
+from sync.rulefile import rule_version
+from sync.warehouse_command import (
+    ScoreInput,
+    ScoreOutput,
+    SqlOutput,
+    run_columns,
+    write_table,
+)
 
 
 def as_of_moment(as_of: str | None) -> datetime:
@@ -60,17 +69,19 @@ def excluded_note(count: int, contacts: str) -> str:
 
 
 def score_from_files(
-    contacts: Path,
+    contacts: ScoreInput,
     rules: Path | None,
-    activities: Path | None,
+    activities: ScoreInput | None,
     as_of: str | None,
-    output: Path | None,
+    output: ScoreOutput | None,
     top: int,
 ) -> None:
-    """Score the files and print the ranking (`top` rows) or write every contact to `output`."""
-    ruleset = rules_from(rules or settings().rules)
+    """Score the files (or tables, or queries) and print the ranking (`top` rows) or write
+    every contact to `output`: a file, or a table (`sync.warehouse_command`)."""
+    rule_path = rules or settings().rules
+    ruleset = rules_from(rule_path)
     moment = as_of_moment(as_of)
-    if output is not None:
+    if isinstance(output, Path):
         try:
             file_format(output)
         except InputFileError as exc:
@@ -86,10 +97,17 @@ def score_from_files(
     }
     names = result_columns(batch)
     names[-1:-1] = list(accounts)  # before the reasons
-    try:
-        write_columns(output, {name: columns[name] for name in names})
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
+    chosen = {name: columns[name] for name in names}
+    # which rules and when, on every row of a table or a Parquet file
+    version = rule_version(rule_path.read_text("utf-8"))
+    extra = run_columns(len(batch), version, moment)
+    if isinstance(output, SqlOutput):
+        write_table(output, chosen, extra)
+    else:
+        try:
+            write_columns(output, chosen, extra)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror}", code=EXIT_FAILED)
     out.print(f"wrote {len(batch)} scored contacts to {output}", highlight=False)
 
 
@@ -136,7 +154,7 @@ def account_output(
 
 
 def scored_accounts(
-    ruleset: RuleSet, contacts: Path, activities: Path | None, moment: datetime
+    ruleset: RuleSet, contacts: ScoreInput, activities: ScoreInput | None, moment: datetime
 ) -> tuple[ScoreBatch, dict[str, Any]]:
     """`scored_files`, with the scored contacts' account columns (`account_output`)."""
     try:

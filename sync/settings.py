@@ -59,6 +59,12 @@ class Settings(BaseSettings):
         description="State store: a SQLAlchemy URL (sqlite:///file.db, postgresql+psycopg://...); "
         "secret, as it may carry a password.",
     )
+    warehouse_url: SecretStr | None = Field(
+        None,
+        description="Database `leadscore score` reads `sql:TABLE` and queries from and "
+        "writes `--out sql:TABLE` to when --from-url / --to-url are not given: a "
+        "SQLAlchemy URL; secret, as it may carry a password.",
+    )
     field_prefix: str = Field(
         "leadscore_", description="Prefix of the CRM fields written back (leadscore_score, ...)."
     )
@@ -181,6 +187,7 @@ class Settings(BaseSettings):
         "public_url",
         "schedule_seconds",
         "report_token",
+        "warehouse_url",
         "retention_days",
         "history_retention_days",
         mode="before",

@@ -33,6 +33,7 @@ from sync.minimise import Kept
 from sync.people import People, moment
 from sync.pg_schema import ensure_schema
 from sync.readback import stored_people
+from sync.run_tables import LogContext, log_run, log_written
 from sync.saving import keep_activities, keep_contacts, pulled_activities
 from sync.schema import (
     MIGRATIONS,
@@ -347,9 +348,11 @@ class StateStore:
             return {record: json.loads(values) for record, values in rows}
 
     def record_written(
-        self, system: str, values: Mapping[str, Mapping[str, str]], at: datetime
-    ) -> None:
-        """Remember what landed, and forget earlier failures of those records."""
+        self, system: str, values: Mapping[str, Mapping[str, str]], at: datetime,
+        log: LogContext | None = None,
+    ) -> None:  # fmt: skip
+        """Remember what landed, and forget earlier failures of those records; with `log`,
+        append it to the write log too (`sync.run_tables`)."""
         if not values:
             return
         stamp = at.timestamp()
@@ -367,6 +370,8 @@ class StateStore:
                     for r in part
                 ]  # fmt: skip
                 replace_rows(connection, written, rows)
+            if log is not None:
+                log_written(connection, system, values, stamp, log)
 
     def record_failures(
         self,
@@ -476,6 +481,7 @@ class StateStore:
                 .where(runs.c.id == run)
                 .values(status=status, finished_at=at.timestamp(), summary=dumps(summary))
             )
+            log_run(connection, run, status, summary, at.timestamp())
 
     def runs(self, limit: int = 10) -> list[Run]:
         with self.engine.connect() as connection:

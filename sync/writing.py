@@ -16,6 +16,8 @@ from sync.deadline import submitted_in_time
 from sync.fields import sent_writes
 from sync.logs import without_addresses
 from sync.recorder import OutcomeRecorder
+from sync.rulefile import rule_version
+from sync.run_tables import LogContext
 from sync.summary import SyncOptions, SystemSummary
 
 if TYPE_CHECKING:
@@ -97,7 +99,8 @@ def write_batches(
         return outcome
 
     done = WriteOutcome()
-    recorder = OutcomeRecorder(job.store, connector.system, as_of)
+    logged = LogContext(job.run_id, rule_version(job.rules_text))
+    recorder = OutcomeRecorder(job.store, connector.system, as_of, logged)
     workers = max(1, options.workers)
     with recorder, ThreadPoolExecutor(max_workers=workers) as pool:
         sent = submitted_in_time(

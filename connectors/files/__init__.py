@@ -7,7 +7,9 @@ ISO-8601; a date without an offset is taken as UTC. Everything is checked
 before anything is returned: a malformed file raises `InputFileError` naming
 the file, row and column of each problem.
 
-CSV and Parquet files are read by pyarrow into columns (`read_contact_columns`,
+A SQL table or query (`SqlSource`: a SQLAlchemy URL and `sql:TABLE` or the query) is
+read as a Parquet file is, its columns from the driver (`sql.py`). CSV and Parquet
+files are read by pyarrow into columns (`read_contact_columns`,
 `read_activity_columns`), never a Python object per row; JSON Lines row by row.
 Scores are written from columns (`write_columns`). pyarrow is imported only by the
 functions that read or write a file.
@@ -21,6 +23,7 @@ functions that read or write a file.
     moments.py      activity types, and ISO-8601 moments one at a time or a column at a time
     read.py         the entry points, as columns or as records
     write.py        scores out, as rows or as columns
+    sql.py          a SQL table or query in as Arrow columns (ADBC), scores out to a table
     problems.py     file formats, and problems with file, row and column
 """
 
@@ -37,13 +40,31 @@ from connectors.files.read import (
     read_contact_columns,
     read_contacts,
 )
-from connectors.files.write import write_columns, write_rows
+from connectors.files.sql import (
+    SqlSource,
+    WarehouseError,
+    WriteMode,
+    checked_database_url,
+    checked_table,
+    is_sql_target,
+    masked_url,
+    write_sql_table,
+)
+from connectors.files.write import columns_table, write_columns, write_rows
 
 __all__ = [
     "ActivitiesRead",
     "ActivityRead",
     "ContactsRead",
+    "SqlSource",
+    "WarehouseError",
+    "WriteMode",
+    "checked_database_url",
+    "checked_table",
+    "columns_table",
     "file_format",
+    "is_sql_target",
+    "masked_url",
     "moment_problem",
     "parse_activity_type",
     "parse_moment",
@@ -53,4 +74,5 @@ __all__ = [
     "read_contacts",
     "write_columns",
     "write_rows",
+    "write_sql_table",
 ]

@@ -42,7 +42,7 @@ def parquet_table(
         read: list[str] | None = [
             raw
             for raw, name, kind in zip(raw_names, names, schema.types, strict=True)
-            if wanted is None or name in wanted or not _silent(kind)
+            if wanted is None or name in wanted or not silent_type(kind)
         ]
         as_codes = [
             raw
@@ -61,6 +61,15 @@ def parquet_table(
         raise InputFileError([FileProblem(path, None, None, _not_parquet(exc))]) from None
     except (pa.ArrowException, ValueError) as exc:
         raise InputFileError([FileProblem(path, None, None, _not_parquet(exc))]) from None
+    return arrow_raw_table(path, names, table, wanted)
+
+
+def arrow_raw_table(
+    path: str, names: list[str], table: Any, wanted: Collection[str] | None = None
+) -> RawTable:
+    """An Arrow table's columns checked as a Parquet file's are (`names`: every column of
+    the source, trimmed; `path` names the source in messages): those of `wanted` kept
+    (every column when None), rows numbered from 1."""
     problems = Problems(path)
     for name in [n for n, count in Counter(names).items() if count > 1 and n]:
         problems.add(None, name, "column appears more than once")
@@ -79,7 +88,7 @@ def parquet_table(
     )
 
 
-def _silent(kind: Any) -> bool:
+def silent_type(kind: Any) -> bool:
     """Whether a column of this Arrow type can hold no problem (so need not be read when
     it is not wanted): text, integers, booleans, times, or a dictionary of those."""
     import pyarrow as pa

@@ -28,13 +28,20 @@ from connectors.files.moments import moment_at, moment_problem, parse_activity_t
 from connectors.files.parquet import parquet_table
 from connectors.files.problems import Problems, file_format
 from connectors.files.rows import cell, file_rows
+from connectors.files.sql import SqlSource, sql_table
 from connectors.files.table import RawTable
 from scoring.records import ACTIVITY_TYPES, Activity, Contact, normalize_email
 
 
-def read_contact_columns(path: str | Path, fields: Collection[str] | None = None) -> ContactsRead:
-    """Contacts from a CSV, JSONL or Parquet file, as columns; `fields` (when given) are
-    the only attribute columns kept. Raises `InputFileError` if the file is malformed."""
+def read_contact_columns(
+    path: str | Path | SqlSource, fields: Collection[str] | None = None
+) -> ContactsRead:
+    """Contacts from a CSV, JSONL or Parquet file or a SQL source, as columns; `fields`
+    (when given) are the only attribute columns kept. Raises `InputFileError` if the file
+    is malformed."""
+    if isinstance(path, SqlSource):
+        wanted = None if fields is None else {"id", "email", *fields}
+        return contacts_from_table(sql_table(path, wanted), fields)
     name = str(path)
     kind = file_format(name)
     if kind == "jsonl":
@@ -46,22 +53,24 @@ def read_contact_columns(path: str | Path, fields: Collection[str] | None = None
 
 
 def read_activity_columns(
-    path: str | Path,
+    path: str | Path | SqlSource,
     contacts: ContactsRead,
     fields: Collection[str] | None = None,
     *,
     with_ids: bool = False,
 ) -> ActivitiesRead:
-    """Activities from a CSV, JSONL or Parquet file, tied to `contacts` by `contact_id` or
-    `email`, as columns. Raises `InputFileError` if the file is malformed."""
+    """Activities from a CSV, JSONL or Parquet file or a SQL source, tied to `contacts` by
+    `contact_id` or `email`, as columns. Raises `InputFileError` if the file is malformed."""
+    wanted = None
+    if fields is not None:
+        wanted = {*RESERVED_ACTIVITY[1:], *(["id"] if with_ids else []), *fields}
+    if isinstance(path, SqlSource):
+        return activities_from_table(sql_table(path, wanted), contacts, fields, with_ids=with_ids)
     name = str(path)
     kind = file_format(name)
     if kind == "jsonl":
         activities, unmatched = _jsonl_activities(name, contacts)
         return activities_from_records(activities, contacts, unmatched)
-    wanted = None
-    if fields is not None:
-        wanted = {*RESERVED_ACTIVITY[1:], *(["id"] if with_ids else []), *fields}
     table = _table(name, kind, REQUIRED_ACTIVITY, None, wanted, {"type", *(fields or ())})
     if table is None:
         return no_activities()

@@ -37,12 +37,17 @@ def write_rows(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Seq
     _atomically(Path(path), fill)
 
 
-def write_columns(path: str | Path, columns: Mapping[str, Any]) -> None:
+def write_columns(
+    path: str | Path, columns: Mapping[str, Any], extra: Mapping[str, Any] | None = None
+) -> None:
     """Write columns (numpy arrays of numbers, booleans or text; `(codes, categories)`
     pairs; text packed as `offsets` and UTF-8 `data`) to a CSV, JSONL or Parquet file,
-    atomically, in the order given."""
+    atomically, in the order given; `extra` columns (Arrow arrays too) after them in
+    Parquet only, whose columns are typed (CSV and JSON Lines keep their columns)."""
     kind = file_format(path)
     arrays = {name: _arrow(column) for name, column in columns.items()}
+    if kind == "parquet" and extra:
+        arrays |= {name: _arrow(column) for name, column in extra.items()}
 
     def fill(out: IO[bytes]) -> None:
         if kind == "parquet":
@@ -59,6 +64,13 @@ def write_columns(path: str | Path, columns: Mapping[str, Any]) -> None:
             _jsonl_bytes(out, arrays)
 
     _atomically(Path(path), fill)
+
+
+def columns_table(columns: Mapping[str, Any]) -> Any:
+    """The columns `write_columns` takes (Arrow arrays too) as an Arrow table, in order."""
+    import pyarrow as pa
+
+    return pa.table({name: _arrow(column) for name, column in columns.items()})
 
 
 def _atomically(target: Path, fill: Callable[[IO[bytes]], None]) -> None:
@@ -119,6 +131,8 @@ def _arrow(column: Any) -> Any:
     """A column as an Arrow array."""
     import pyarrow as pa
 
+    if isinstance(column, pa.Array | pa.ChunkedArray):
+        return column
     if hasattr(column, "offsets") and hasattr(column, "data"):
         offsets = np.ascontiguousarray(column.offsets, dtype=np.int64)
         data = np.frombuffer(column.data, dtype=np.uint8) if len(column.data) else b""

@@ -55,6 +55,7 @@ def test_a_forgotten_person_leaves_no_trace_and_nobody_else_moves(box: Sandbox, 
         assert document is not None and document["email"] == person.email
         for key, table in (("records", "identities"), ("activities", "activities"),
                            ("written", "written"), ("history", "history"),
+                           ("write_log", "write_log"),
                            ("merged_records", "gone"), ("handover", "handovers")):  # fmt: skip
             assert len(document[key]) == erased.rows.get(table, 0), key
         assert export_person(store, person.email) is None

@@ -1,0 +1,164 @@
+"""The store's tables a warehouse reads (schema version 12): what was written, and runs flat.
+
+write_log   a row per record written to a CRM and landed, appended, never updated: the
+            system, record id, the store's person id, the values written (JSON text),
+            when (epoch seconds), the run (none for a rescore on request: `sync.trigger`),
+            and the rule version (`sync.rulefile.rule_version`, its text kept in
+            `rulesets`); purged with the score history (`LEADSCORE_HISTORY_RETENTION_DAYS`),
+            a person's rows erased and exported with them (`sync.erasure`, `sync.access`)
+run_log     a row per finished run: its id (`runs.id`), mode, status, started and finished
+            (epoch seconds), and what it planned, wrote, failed and the API calls it made,
+            summed over its systems, beside its error; `runs.summary` keeps the detail
+
+`written` keeps each record's last values (what the diff compares against); this is the
+change log a reverse-ETL user expects, queryable as a plain table on SQLite and
+PostgreSQL (README: "From and to a warehouse" has the SQL a dbt source can use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sync.schema import ID_LENGTH, chunks, dumps, identities, metadata, replace_rows, runs
+
+if TYPE_CHECKING:
+    from sync.retention import Retention
+    from sync.store import StateStore
+
+write_log = sa.Table(
+    "write_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=True),
+    sa.Column("system", sa.String(32), nullable=False),
+    sa.Column("record_id", sa.String(ID_LENGTH), nullable=False),
+    # No foreign key, as `history`: erasing a person is one DELETE by this column.
+    sa.Column("person_id", sa.Integer, nullable=True),
+    sa.Column("written_values", sa.Text, nullable=False),
+    sa.Column("written_at", sa.Float, nullable=False),
+    sa.Column("rules_version", sa.String(64), nullable=True),
+    sa.Index("ix_write_log_at", "written_at"),
+    sa.Index("ix_write_log_person", "person_id"),
+)
+run_log = sa.Table(
+    "run_log",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("mode", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float, nullable=True),
+    sa.Column("systems", sa.Text, nullable=False),
+    sa.Column("planned", sa.Integer, nullable=False),
+    sa.Column("written", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=True),
+)
+
+
+def create_run_tables(connection: Connection) -> None:
+    for table in (write_log, run_log):
+        table.create(connection, checkfirst=True)
+
+
+@dataclass(frozen=True)
+class LogContext:
+    """What every row a write phase logs shares: its run and the rules it scored under."""
+
+    run_id: int | None
+    rules_version: str | None
+
+
+def log_written(
+    connection: Connection,
+    system: str,
+    values: Mapping[str, Mapping[str, str]],
+    stamp: float,
+    context: LogContext,
+) -> None:
+    """Append a row per record of `values` (landed in `system` at `stamp`), with the person
+    the store knows it as; inside the caller's transaction."""
+    for part in chunks(list(values)):
+        found = connection.execute(
+            sa.select(identities.c.record_id, identities.c.person_id).where(
+                identities.c.system == system, identities.c.record_id.in_(list(part))
+            )
+        )
+        person = {record: ident for record, ident in found}
+        rows = [
+            {
+                "run_id": context.run_id,
+                "system": system,
+                "record_id": record,
+                "person_id": person.get(record),
+                "written_values": dumps(values[record]),
+                "written_at": stamp,
+                "rules_version": context.rules_version,
+            }
+            for record in part
+        ]
+        connection.execute(sa.insert(write_log), rows)
+
+
+def log_run(
+    connection: Connection, run: int, status: str, summary: Mapping[str, Any], at: float
+) -> None:
+    """The finished run's flat row (from its `runs` row and summary), inside the caller's
+    transaction; a run finished again (never, but) replaces its row."""
+    found = connection.execute(
+        sa.select(runs.c.mode, runs.c.started_at).where(runs.c.id == run)
+    ).first()
+    if found is None:
+        return
+    systems: Mapping[str, Mapping[str, Any]] = summary.get("systems") or {}
+
+    def total(key: str) -> int:
+        return sum(int(s.get(key) or 0) for s in systems.values())
+
+    row = {
+        "run_id": run,
+        "mode": found.mode,
+        "status": status,
+        "started_at": found.started_at,
+        "finished_at": at,
+        "systems": ",".join(sorted(systems)),
+        "planned": total("planned"),
+        "written": total("written"),
+        "failed": total("failed"),
+        "calls": total("calls"),
+        "error": summary.get("error"),
+    }
+    replace_rows(connection, run_log, [row])
+
+
+def purge_write_log(store: StateStore, cut: float, retention: Retention) -> int:
+    """Delete the write log's rows dated before `cut`, in the purge's bounded batches."""
+    done = 0
+    while done < retention.per_run:
+        size = min(retention.batch, retention.per_run - done)
+        query = (
+            sa.select(write_log.c.id)
+            .where(write_log.c.written_at < cut)
+            .order_by(write_log.c.written_at)
+            .limit(size)
+        )
+        with store.writing(), store.engine.begin() as connection:
+            ids = list(connection.execute(query).scalars())
+            for part in chunks(ids):
+                connection.execute(sa.delete(write_log).where(write_log.c.id.in_(list(part))))
+        done += len(ids)
+        if len(ids) < size:
+            break
+    return done
+
+
+def forget_written_log(connection: Connection, persons: Collection[int]) -> None:
+    """Delete these persons' rows of the write log, inside the caller's transaction."""
+    for part in chunks(list(persons)):
+        connection.execute(sa.delete(write_log).where(write_log.c.person_id.in_(list(part))))
