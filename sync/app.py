@@ -35,12 +35,13 @@ from sync.dues import pull_fingerprint
 from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
 from sync.fields import FieldMap, FieldNameError
 from sync.gone_check import GoneCheck
+from sync.models import model_reads, read_models
 from sync.pipeline import Progress, Sync
 from sync.preview import scratch_store, unread_attributes
 from sync.retention import Retention
 from sync.rulefile import read_rules
 from sync.settings import Settings, credential_settings
-from sync.shadow_write import shadow_maps, shadow_system
+from sync.shadow_write import extra_system, shadow_maps, shadow_system
 from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary
@@ -115,11 +116,16 @@ class Leadscore:
         if connectors is not None:
             configured = [c.system for c in connectors]
         fields = field_maps(settings, ruleset, configured)
+        models = read_models(
+            settings.models, ruleset, fields, [e.capabilities for e in SYSTEMS], configured,
+            live_prefix=settings.field_prefix, shadow_prefix=settings.shadow_field_prefix,
+        )  # fmt: skip
+        reads = model_reads(models)
         attributes = {e.name: e.attribute_map(settings.section(e.name)) for e in SYSTEMS}
         if connectors is None:
             connectors = build_connectors(
                 settings, ruleset, fields, attributes, pace=pace, seed=seed, http=http,
-                clock=clock,
+                clock=clock, reads=reads,
             )  # fmt: skip
         if not connectors and need_systems:
             hints = " or ".join(credential_settings(e.name) for e in SYSTEMS)
@@ -130,12 +136,14 @@ class Leadscore:
         if store is None:
             store = open_store(settings.state_url.get_secret_value())
         pulls = {
-            name: pull_fingerprint(fields[name].pulled(ruleset, attributes[name]), attributes[name])
+            name: pull_fingerprint(
+                fields[name].pulled(ruleset, attributes[name], reads), attributes[name]
+            )
             for name in configured
         }
         job = Sync(
             ruleset, store, connectors, fields, clock=clock, progress=progress, pulls=pulls,
-            rules_text=text,
+            rules_text=text, models=models,
         )  # fmt: skip
         return cls(settings, job, attributes)
 
@@ -204,15 +212,24 @@ class Leadscore:
             fields = self.fields(connector.system)
             report = connector.setup(fields.specs, dry_run=dry_run)
             report = with_accounts(connector, fields, report, dry_run)
-            if shadow is not None and connector.system in shadow:
-                found = connector.setup(shadow[connector.system].specs, dry_run=dry_run)
+            for extra in self.extra_maps(connector.system, shadow):
+                found = connector.setup(extra.specs, dry_run=dry_run)
                 report = joined_reports(report, found)
             reports[connector.system] = report
             if not dry_run:
+                models = [extra_system(connector.system, m.kind) for m in self.job.models]
                 for system in (connector.system, accounts_system(connector.system),
-                               shadow_system(connector.system)):  # fmt: skip
+                               shadow_system(connector.system), *models):  # fmt: skip
                     self.store.clear_refused(system)
         return reports
+
+    def extra_maps(
+        self, system: str, shadow: Mapping[str, FieldMap] | None = None
+    ) -> list[FieldMap]:
+        """A system's fields beside the live ones: the shadow rules' of `shadow`, and each
+        extra model's (`sync.models`)."""
+        found = [] if shadow is None or system not in shadow else [shadow[system]]
+        return found + [m.maps[system] for m in self.job.models if system in m.maps]
 
     def shadow_fields(self, shadow: RuleSet) -> dict[str, FieldMap]:
         """Per registered system, the fields `shadow`'s score, grade and stage are written to
@@ -238,10 +255,11 @@ class Leadscore:
             report = connector.setup(fields.specs, dry_run=True)
             report = with_accounts(connector, fields, report, dry_run=True)
             how = ""
-            if shadow is not None and connector.system in shadow:
-                found = connector.setup(shadow[connector.system].specs, dry_run=True)
+            for extra in self.extra_maps(connector.system, shadow):
+                found = connector.setup(extra.specs, dry_run=True)
                 report = joined_reports(report, found)
-                how = " --shadow FILE" if found.missing else ""
+                is_shadow = shadow is not None and extra is shadow.get(connector.system)
+                how = " --shadow FILE" if found.missing and is_shadow else how
             if report.missing:
                 raise SetupNeeded(
                     f"{connector.system} lacks {', '.join(report.missing)}: run `leadscore "
@@ -283,9 +301,9 @@ class Leadscore:
             )
             for c in self.connectors
         }
-        for c in self.connectors:  # and the shadow fields a `--shadow-write` run needs
-            if options.shadow_fields is not None and c.system in options.shadow_fields:
-                found = c.setup(options.shadow_fields[c.system].specs, dry_run=True)
+        for c in self.connectors:  # and the shadow fields a `--shadow-write` run needs, the models'
+            for extra in self.extra_maps(c.system, options.shadow_fields):
+                found = c.setup(extra.specs, dry_run=True)
                 setup[c.system] = joined_reports(setup[c.system], found)
         job = self.job
         with scratch_store(self.store, job.clock()) as (scratch, exact):
@@ -300,6 +318,7 @@ class Leadscore:
                 pulls=job.pulls,
                 monotonic=job.monotonic,
                 rules_text=job.rules_text,
+                models=job.models,
             )
             summary = trial.run(options if exact else replace(options, full=True))
             summary.emails = trial.record_emails()
@@ -386,10 +405,12 @@ def build_connectors(
     seed: int | None = None,
     http: Mapping[str, Any] | None = None,
     clock: Callable[[], datetime] = utc_now,
+    reads: Sequence[str] = (),
 ) -> list[Connector]:
     """A connector for each system with credentials in `settings`; its SDK is imported now.
     `http`: system -> the HTTP session its client sends through (None: its own); `clock`
-    dates how far back the rules read activities (`BuildOptions.history`)."""
+    dates how far back the rules read activities (`BuildOptions.history`); `reads`: the
+    contact fields the extra models read besides (`sync.models.model_reads`)."""
 
     def history(types: Collection[ActivityType]) -> datetime | None:
         days = rules.horizon_days(types)
@@ -403,7 +424,7 @@ def build_connectors(
         mapping = attributes[entry.name]
         session = (http or {}).get(entry.name)
         options = BuildOptions(
-            fields[entry.name].pulled(rules, mapping), pace, seed, mapping, session, history
+            fields[entry.name].pulled(rules, mapping, reads), pace, seed, mapping, session, history
         )
         try:
             built.append(entry.build(section, options))

@@ -1,0 +1,179 @@
+"""Several models at once (`sync.models`): two rule files whose conditions split the
+contacts, each written to fields of its own in HubSpot's sandbox, in one pull per run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sandbox import Sandbox
+from scoring import load_rules
+from sync import Leadscore, SyncOptions
+from sync.demo import sandbox_settings
+from sync.errors import ConfigError
+from sync.shadow_write import extra_system
+from tests.sandbox.hubspot_helpers import touch
+from tests.sync.test_shadow import RULES, shadow_text
+
+EUROPE = ("GB", "FR", "DE", "PL", "BE")
+AMERICAS = ("US", "MX")
+
+
+@pytest.fixture(scope="module")
+def rule_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("models")
+    europe, americas = folder / "europe.yaml", folder / "americas.yaml"
+    europe.write_text(RULES.read_text("utf-8"), "utf-8")
+    americas.write_text(shadow_text(), "utf-8")
+    return europe, americas
+
+
+def models_text(europe: Path, americas: Path) -> str:
+    return json.dumps(
+        [
+            {"name": "europe", "rules": str(europe), "when": {"country": list(EUROPE)},
+             "field_prefix": "eu_"},
+            {"name": "americas", "rules": str(americas), "when": [{"country": "US"},
+             {"country": "MX"}], "field_prefix": "am_"},
+        ]
+    )  # fmt: skip
+
+
+def opened(box: Sandbox, url: str, models: str) -> Leadscore:
+    settings = sandbox_settings(box, url).model_copy(update={"models": models})
+    return Leadscore.open(
+        settings, rules=load_rules(RULES), clock=box.now, pace=box.clock, http=box.sessions()
+    )
+
+
+def held(box: Sandbox, name: str) -> dict[str, str | None]:
+    """Contact id -> the value HubSpot holds in `name` (None: empty or no such property)."""
+    table = box.hubspot.contacts
+    if name not in table.defs:
+        return {str(row + 1): None for row in range(table.size)}
+    return {str(row + 1): table.value(name, row) or None for row in range(table.size)}
+
+
+@pytest.fixture
+def box() -> Iterator[Sandbox]:
+    with Sandbox(people=80, seed=8) as sandbox:
+        yield sandbox
+
+
+def test_each_model_writes_its_fields_for_its_contacts_only_and_follows_a_move(
+    box: Sandbox, rule_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    with opened(box, f"sqlite:///{tmp_path / 's.db'}", models_text(*rule_files)) as app:
+        made = app.setup()["hubspot"].created
+        assert {"eu_score", "eu_fit", "eu_stage", "eu_disqualified", "eu_reasons"} <= set(made)
+        assert {"am_score", "am_grade", "am_reasons"} <= set(made)
+        assert "eu_scored_at" not in made
+        planned = app.sync(SyncOptions(full=True, dry_run=True))
+        assert all(v is None for v in held(box, "eu_score").values())  # a dry run writes nothing
+        first = app.sync(SyncOptions(full=True))
+        countries = held(box, "country")
+        live, europe, americas = (
+            held(box, "leadscore_score"),
+            held(box, "eu_score"),
+            held(box, "am_score"),
+        )
+        eu = {c for c, v in countries.items() if v in EUROPE}
+        am = {c for c, v in countries.items() if v in AMERICAS}
+        assert len(eu) > 5 and len(am) > 5
+        # each model's fields hold a value for its contacts, and nothing for the others
+        assert {c for c, v in europe.items() if v is not None} == eu
+        assert {c for c, v in americas.items() if v is not None} == am
+        assert all(held(box, "eu_reasons")[c] for c in eu)
+        # the European model has the live rules: its score is the live one
+        assert all(europe[c] == live[c] for c in eu)
+        assert any(americas[c] != live[c] for c in am)  # opens are worth more there
+        counts = first.models
+        assert counts["europe"]["hubspot"] == {"planned": len(eu), "written": len(eu), "failed": 0}
+        assert counts["americas"]["hubspot"]["written"] == len(am)
+        assert planned.models["europe"]["hubspot"]["planned"] == len(eu)
+        assert planned.models["europe"]["hubspot"]["written"] == 0
+        assert first.as_dict()["models"] == counts
+        store = app.store
+        assert set(store.written_values(extra_system("hubspot", "model:europe"))) == eu
+
+        again = app.sync(SyncOptions())
+        assert again.models == {
+            "europe": {"hubspot": {"planned": 0, "written": 0, "failed": 0}},
+            "americas": {"hubspot": {"planned": 0, "written": 0, "failed": 0}},
+        }
+        full_again = app.sync(SyncOptions(full=True))
+        assert all(n["planned"] == 0 for m in full_again.models.values() for n in m.values())
+
+        mover = sorted(am, key=int)[0]
+        touch(box.hubspot, mover, country="GB")
+        moved = app.sync(SyncOptions())
+        assert moved.models["europe"]["hubspot"]["written"] == 1
+        assert moved.models["americas"]["hubspot"]["written"] == 1
+        assert held(box, "am_score")[mover] is None and held(box, "am_reasons")[mover] is None
+        assert held(box, "eu_score")[mover] == held(box, "leadscore_score")[mover]
+        cleared = store.written_values(extra_system("hubspot", "model:americas"))[mover]
+        assert set(cleared.values()) == {""}
+        once = app.sync(SyncOptions())  # cleared once: nothing more to write
+        assert all(n["planned"] == 0 for m in once.models.values() for n in m.values())
+
+
+def test_live_fields_are_those_a_run_without_models_writes(
+    box: Sandbox, rule_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    with opened(box, f"sqlite:///{tmp_path / 'a.db'}", models_text(*rule_files)) as app:
+        app.setup()
+        app.sync(SyncOptions(full=True))
+        with_models = app.store.written_values("hubspot")
+    with opened(box, f"sqlite:///{tmp_path / 'b.db'}", "") as plain:
+        plain.setup()
+        summary = plain.sync(SyncOptions(full=True))
+        without = plain.store.written_values("hubspot")
+    assert summary.models == {} and "models" not in summary.as_dict()
+    stamp = "leadscore_scored_at"
+    assert {r: {k: v for k, v in w.items() if k != stamp} for r, w in with_models.items()} == {
+        r: {k: v for k, v in w.items() if k != stamp} for r, w in without.items()
+    }
+    assert len(without) > 50
+
+
+@pytest.mark.parametrize(
+    ("entries", "said"),
+    [
+        ("[{name: x", "not YAML or JSON"),
+        ("{name: x}", "expected a list"),
+        ('[{name: "Bad Name", rules: r.yaml, when: {a: 1}, field_prefix: b_}]', "field name"),
+        ("[{name: a, rules: R, when: {country: {nope: 1}}, field_prefix: b_}]", "when"),
+        ("[{name: a, rules: R, when: {country: US}, field_prefix: leadscore_}]", "live fields'"),
+        ("[{name: a, rules: R, when: {country: US}, field_prefix: leadscore_shadow_}]", "shadow"),
+        ("[{name: a, rules: R, when: {country: US}, field_prefix: x_}, "
+         "{name: a, rules: R, when: {country: GB}, field_prefix: y_}]", "two models are named"),
+        ("[{name: a, rules: R, when: {country: US}, field_prefix: x_}, "
+         "{name: b, rules: R, when: {country: GB}, field_prefix: X_}]", "prefix too"),
+        ("[{name: eur, rules: R, when: {country: US}, field_prefix: x_}, "
+         "{name: euro, rules: R, when: {country: GB}, field_prefix: y_}]", "give one another"),
+        ("[{name: a, rules: R, when: {}, field_prefix: x_}]", "every contact"),
+        ("[{name: a, rules: missing.yaml, when: {country: US}, field_prefix: x_}]", "missing.yaml"),
+    ],
+)  # fmt: skip
+def test_bad_models_are_refused_before_any_call(
+    box: Sandbox, tmp_path: Path, entries: str, said: str
+) -> None:
+    box.hubspot.calls.clear()
+    with pytest.raises(ConfigError) as caught:
+        opened(box, "sqlite://", entries.replace("R,", f"{RULES},"))
+    text = "\n".join(caught.value.lines)
+    assert "LEADSCORE_MODELS" in text and said in text, text
+    assert not box.hubspot.calls
+
+
+def test_a_bad_rule_file_is_named_with_its_line(box: Sandbox, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(RULES.read_text("utf-8").replace("points: 5\n", "points: lots\n", 1), "utf-8")
+    entry = f"[{{name: a, rules: {bad}, when: {{country: US}}, field_prefix: x_}}]"
+    with pytest.raises(ConfigError) as caught:
+        opened(box, "sqlite://", entry)
+    text = "\n".join(caught.value.lines)
+    assert "model a" in text and str(bad) in text and ":" in text.split(str(bad))[1]
