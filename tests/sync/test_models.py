@@ -177,3 +177,38 @@ def test_a_bad_rule_file_is_named_with_its_line(box: Sandbox, tmp_path: Path) ->
         opened(box, "sqlite://", entry)
     text = "\n".join(caught.value.lines)
     assert "model a" in text and str(bad) in text and ":" in text.split(str(bad))[1]
+
+
+def test_a_condition_on_a_field_the_live_rules_do_not_read_is_pulled_for_it(
+    box: Sandbox, tmp_path: Path
+) -> None:
+    entry = json.dumps(
+        [{"name": "named", "rules": str(RULES), "when": {"company": {"regex": "^[A-M]"}},
+          "field_prefix": "nm_", "tag": "NMD"}]
+    )  # fmt: skip
+    assert "company" not in load_rules(RULES).contact_fields()
+    with opened(box, f"sqlite:///{tmp_path / 'c.db'}", entry) as app:
+        app.setup()
+        app.sync(SyncOptions(full=True))
+    companies, scores = held(box, "company"), held(box, "nm_score")
+    wanted = {c for c, v in companies.items() if v and "A" <= v[0].upper() <= "M"}
+    assert 3 < len(wanted) < len(companies)
+    assert {c for c, v in scores.items() if v is not None} == wanted
+
+
+def test_a_webhook_rescore_brings_the_models_fields_up_to_date(
+    box: Sandbox, rule_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    with opened(box, f"sqlite:///{tmp_path / 't.db'}", models_text(*rule_files)) as app:
+        app.setup()
+        app.sync(SyncOptions(full=True))
+        countries = held(box, "country")
+        mover = min((c for c, v in countries.items() if v == "US"), key=int)
+        assert held(box, "am_score")[mover] is not None and held(box, "eu_score")[mover] is None
+        touch(box.hubspot, mover, country="FR")
+        done = app.rescore(f"hubspot:{mover}")
+        assert done.status == "done"
+        assert held(box, "am_score")[mover] is None
+        assert held(box, "eu_score")[mover] == held(box, "leadscore_score")[mover]
+        after = app.sync(SyncOptions())
+        assert all(n["planned"] == 0 for m in after.models.values() for n in m.values())
