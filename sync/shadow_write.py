@@ -38,6 +38,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 from connectors.protocol import Capabilities, Connector, FieldKind, FieldSpec, Write, WriteOutcome
 from scoring import RuleSet, ScoreBatch
 from sync.fields import DISQUALIFIED, FieldMap, FieldNameError, descriptions, field_spec
@@ -68,6 +70,13 @@ def extra_system(system: str, kind: str) -> str:
 def shadow_system(system: str) -> str:
     """The name the values written to a system's shadow fields are kept under."""
     return extra_system(system, "shadow")
+
+
+def extra_systems(column: sa.ColumnElement[str], system: str) -> sa.ColumnElement[bool]:
+    """Rows whose `column` names one of a system's extra kinds: its shadow fields', or any
+    model's (`sync.models`), never its company records' (`<system>:accounts`)."""
+    models = extra_system(system, "model:").replace("_", r"\_").replace("%", r"\%")
+    return sa.or_(column == shadow_system(system), column.like(models + "%", escape="\\"))
 
 
 def extra_fields(

@@ -9,13 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from connectors.mailchimp.write import stage_of
 from sandbox import Sandbox
 from scoring import load_rules
 from sync import Leadscore, SyncOptions
 from sync.demo import sandbox_settings
 from sync.errors import ConfigError
+from sync.forgetting import forget_people
 from sync.shadow_write import extra_system
 from tests.sandbox.hubspot_helpers import touch
+from tests.sync.privacy_helpers import SYSTEMS, held_value, person_in_every_system
 from tests.sync.test_shadow import RULES, shadow_text
 
 EUROPE = ("GB", "FR", "DE", "PL", "BE")
@@ -212,3 +215,53 @@ def test_a_webhook_rescore_brings_the_models_fields_up_to_date(
         assert held(box, "eu_score")[mover] == held(box, "leadscore_score")[mover]
         after = app.sync(SyncOptions())
         assert all(n["planned"] == 0 for m in after.models.values() for n in m.values())
+
+
+# -- Salesforce and Mailchimp, and forgetting -----------------------------------------------------
+
+
+def test_every_system_holding_the_person_gets_the_models_fields_and_forget_clears_them(
+    rule_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    with Sandbox(people=60, seed=5) as world:
+        settings = sandbox_settings(world, f"sqlite:///{tmp_path / 'x.db'}", systems=SYSTEMS)
+        settings = settings.model_copy(update={"models": models_text(*rule_files)})
+        with Leadscore.open(settings, rules=load_rules(RULES), clock=world.now,
+                            pace=world.clock, http=world.sessions()) as app:  # fmt: skip
+            maps = {m.name: m.maps for m in app.job.models}
+            assert maps["europe"]["mailchimp"].names["score"] == "EUR_SCORE"
+            assert maps["americas"]["mailchimp"].names["reasons"] == "AME_WHY"
+            assert maps["europe"]["salesforce"].names["score"] == "Eu_Score__c"
+            app.setup()
+            first = app.sync(SyncOptions(full=True))
+            store = app.store
+            for name, model in maps.items():
+                for system in SYSTEMS:
+                    kept = store.written_values(extra_system(system, f"model:{name}"))
+                    assert len(kept) > 2 and first.models[name][system]["failed"] == 0
+                    score = model[system].names["score"]
+                    for record, values in kept.items():
+                        found = held_value(world, system, record, score)
+                        assert float(str(found)) == float(values[score]), (system, record)
+            # a model's stage merge field is not taken for the live stage's tag
+            assert stage_of({"EUR_STAGE": "x", "LS_STAGE": "y"}) == "y"
+            again = app.sync(SyncOptions(full=True))
+            assert all(n["planned"] == 0 for m in again.models.values() for n in m.values())
+
+            person = person_in_every_system(store)
+            live = sorted((s, r) for s, r in person.records if store.person_of(r) == person.id)
+            ours = [
+                (s, r, m) for s, r in live for m in maps
+                if r in store.written_values(extra_system(s, f"model:{m}"))
+            ]  # fmt: skip
+            assert ours
+            fields = {s: app.fields(s) for s in SYSTEMS}
+            done = forget_people(store, [person.email], connectors=app.connectors,
+                                 fields=fields, clear_crm=True)  # fmt: skip
+            assert done.not_cleared == [] and len(done.erased) == 1
+            for system, record, model in ours:
+                for name in maps[model][system].names.values():
+                    # a Salesforce checkbox holds no null: it is cleared unchecked
+                    assert held_value(world, system, record, name) in (None, "", False), name
+                kept = store.written_values(extra_system(system, f"model:{model}"))
+                assert record not in kept
