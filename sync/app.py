@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -35,7 +35,7 @@ from sync.dues import pull_fingerprint
 from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
 from sync.fields import FieldMap, FieldNameError
 from sync.gone_check import GoneCheck
-from sync.models import model_reads, read_models
+from sync.models import model_reads, read_models, score_models
 from sync.pipeline import Progress, Sync
 from sync.preview import scratch_store, unread_attributes
 from sync.retention import Retention
@@ -45,7 +45,7 @@ from sync.shadow_write import extra_system, shadow_maps, shadow_system
 from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary
-from sync.trigger import Rescored, parse_record, rescore_record
+from sync.trigger import Rescored, parse_record, rescore_record, written_of
 
 log = logging.getLogger("leadscore.sync")
 
@@ -63,6 +63,8 @@ class Explanation:
     person: int
     at: datetime | None = None
     """The moment scored as of."""
+    models: Mapping[str, ScoreBatch] = field(default_factory=dict)
+    """Per extra model, the person scored under it (empty: its condition does not hold)."""
 
     @property
     def records(self) -> list[tuple[str, str]]:
@@ -343,7 +345,10 @@ class Leadscore:
         batch, people = self.job.score([person], as_of=at)
         if not len(batch):
             raise NotInStore(f"{who!r} is excluded from scoring by the rules (`exclude`)")
-        return Explanation(batch, people, person, at)
+        models = {}
+        if self.job.models:
+            models = score_models(self.job, people, at, written_of(self.store, [person]))
+        return Explanation(batch, people, person, at, models)
 
     def close(self) -> None:
         self.store.close()

@@ -49,7 +49,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scoring import Conditions, Exclusion, RuleSet, ScoreBatch, holding, joined_exclusions
 from sync.errors import ConfigError
-from sync.fields import FieldMap, FieldNameError
+from sync.fields import FieldMap, FieldNameError, written_score
 from sync.rulefile import read_rules
 from sync.shadow_write import MODEL_KEYS, extra_fields, taken_names, write_extra
 
@@ -332,3 +332,20 @@ def model_lines(done: Mapping[str, Mapping[str, Mapping[str, int]]]) -> list[str
         for name, systems in done.items()
         for system, n in systems.items()
     ]
+
+
+def explained_lines(batches: Mapping[str, ScoreBatch]) -> list[str]:
+    """Per model, what it gives one person (`leadscore explain`): its score, stage and
+    grade as written, or that it does not score them."""
+    lines = []
+    for name, batch in batches.items():
+        if not len(batch):
+            lines.append(
+                f"model {name}: does not score them (its `when` does not hold, or it excludes them)"
+            )
+            continue
+        said = [f"score {written_score(batch, 0)}"]
+        said += [f"{what} {value}" for what, value in
+                 (("stage", batch.stage(0)), ("grade", batch.grade(0))) if value]  # fmt: skip
+        lines.append(f"model {name}: {', '.join(said)}; {batch.reasons_text(0, limit=3)}")
+    return lines

@@ -16,6 +16,7 @@ from sync import Leadscore, SyncOptions
 from sync.demo import sandbox_settings
 from sync.errors import ConfigError
 from sync.forgetting import forget_people
+from sync.models import explained_lines
 from sync.shadow_write import extra_system
 from tests.sandbox.hubspot_helpers import touch
 from tests.sync.privacy_helpers import SYSTEMS, held_value, person_in_every_system
@@ -265,3 +266,28 @@ def test_every_system_holding_the_person_gets_the_models_fields_and_forget_clear
                     assert held_value(world, system, record, name) in (None, "", False), name
                 kept = store.written_values(extra_system(system, f"model:{model}"))
                 assert record not in kept
+
+
+def test_explain_says_which_models_score_the_person_and_a_new_model_is_written_in_full(
+    box: Sandbox, rule_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    only_europe = json.dumps([json.loads(models_text(*rule_files))[0]])
+    with opened(box, url, only_europe) as app:
+        app.setup()
+        app.sync(SyncOptions(full=True))
+    with opened(box, url, models_text(*rule_files)) as app:
+        app.setup()
+        added = app.sync(SyncOptions())  # the models changed: everyone is scored again
+        am = {c for c, v in held(box, "country").items() if v in AMERICAS}
+        assert added.models["americas"]["hubspot"]["written"] == len(am) > 5
+        assert added.models["europe"]["hubspot"]["planned"] == 0
+        record = min(am, key=int)
+        found = app.explain(str(held(box, "email")[record]))
+    assert len(found.models["americas"]) == 1 and len(found.models["europe"]) == 0
+    lines = explained_lines(found.models)
+    assert (
+        lines[0]
+        == "model europe: does not score them (its `when` does not hold, or it excludes them)"
+    )
+    assert lines[1].startswith(f"model americas: score {held(box, 'am_score')[record]}")
