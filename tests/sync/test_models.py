@@ -8,20 +8,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from connectors.mailchimp.write import stage_of
 from sandbox import Sandbox
 from scoring import load_rules
 from sync import Leadscore, SyncOptions
+from sync.cli import app as cli
 from sync.demo import sandbox_settings
 from sync.errors import ConfigError
 from sync.forgetting import forget_people
 from sync.models import explained_lines
 from sync.shadow_write import extra_system
+from tests.helpers import unwrapped
 from tests.sandbox.hubspot_helpers import touch
+from tests.sync.cli_env import hubspot_env
 from tests.sync.privacy_helpers import SYSTEMS, held_value, person_in_every_system
 from tests.sync.test_shadow import RULES, shadow_text
 
+runner = CliRunner()
 EUROPE = ("GB", "FR", "DE", "PL", "BE")
 AMERICAS = ("US", "MX")
 
@@ -291,3 +296,30 @@ def test_explain_says_which_models_score_the_person_and_a_new_model_is_written_i
         == "model europe: does not score them (its `when` does not hold, or it excludes them)"
     )
     assert lines[1].startswith(f"model americas: score {held(box, 'am_score')[record]}")
+
+
+# -- the commands ---------------------------------------------------------------------------------
+
+
+def test_the_commands_set_up_plan_and_write_the_models_and_refuse_a_bad_one(
+    box: Sandbox, rule_files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no developer's .env
+    env = {**hubspot_env(box, tmp_path), "LEADSCORE_MODELS": models_text(*rule_files)}
+    made = runner.invoke(cli, ["setup"], env=env)
+    assert made.exit_code == 0, made.output
+    assert "eu_score" in made.stdout and "am_reasons" in made.stdout
+    planned = runner.invoke(cli, ["sync", "--dry-run"], env=env)
+    assert planned.exit_code == 0, planned.output
+    assert "model europe, hubspot:" in unwrapped(planned.stdout)
+    done = runner.invoke(cli, ["sync"], env=env)
+    line = next(x for x in done.stdout.splitlines() if x.startswith("model americas, hubspot:"))
+    assert "written" in line and "0 failed" in line
+    bad = {
+        **env,
+        "LEADSCORE_MODELS": "[{name: x, rules: nope.yaml, when: {a: 1}, field_prefix: ent_}]",
+    }
+    refused = runner.invoke(cli, ["sync"], env=bad)
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert "LEADSCORE_MODELS: model x" in unwrapped(refused.stderr)
+    assert "nope.yaml" in unwrapped(refused.stderr)
