@@ -106,15 +106,19 @@ def ours(names: Sequence[Any], prefix: str) -> list[Any]:
 
 
 def kept_fields(
-    rule_sets: Iterable[RuleSet], fields: FieldMap | None, live: RuleSet | None = None
+    rule_sets: Iterable[RuleSet],
+    fields: FieldMap | None,
+    live: RuleSet | None = None,
+    models: Sequence[RuleSet] = (),
 ) -> Kept:
     """What the store keeps of a system (its `fields`, None: only what the rules read)
     for these rule sets; the digest is of what it keeps of activities under `live`
-    (default: the first) alone."""
+    (default: the first) and the extra `models` (`sync.models`), not a shadow run's."""
     sets = list(rule_sets)
     main = live if live is not None else sets[0]
     contact: set[str] = set()
     activity: set[str] = set(ALWAYS_KEPT_ACTIVITY) | set(main.activity_fields())
+    activity.update(name for rules in models for name in rules.activity_fields())
     if fields is not None:
         contact.update(fields.names.values())
         capabilities = fields.capabilities
@@ -145,7 +149,7 @@ def kept_by_system(
     """What the store keeps of each system a run may store, under the live rules, a
     shadow run's rules and the extra models' (`sync.models.Model.reading`)."""
     sets = [live, *([] if shadow is None else [shadow]), *models]
-    return {system: kept_fields(sets, field_map, live) for system, field_map in fields.items()}
+    return {s: kept_fields(sets, field_map, live, models) for s, field_map in fields.items()}
 
 
 def stored_systems(job: Sync) -> dict[str, FieldMap | None]:
