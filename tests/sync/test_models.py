@@ -134,13 +134,19 @@ def test_live_fields_are_those_a_run_without_models_writes(
 ) -> None:
     with opened(box, f"sqlite:///{tmp_path / 'a.db'}", models_text(*rule_files)) as app:
         app.setup()
-        app.sync(SyncOptions(full=True))
+        pulled = app.sync(SyncOptions(full=True)).systems["hubspot"].calls
         with_models = app.store.written_values("hubspot")
     with opened(box, f"sqlite:///{tmp_path / 'b.db'}", "") as plain:
         plain.setup()
         summary = plain.sync(SyncOptions(full=True))
         without = plain.store.written_values("hubspot")
     assert summary.models == {} and "models" not in summary.as_dict()
+    # one pull: the same reads with models as without; only the writes are more
+    reads = summary.systems["hubspot"].calls
+    assert {k: n for k, n in pulled.items() if k != "contacts.batch_update"} == {
+        k: n for k, n in reads.items() if k != "contacts.batch_update"
+    }
+    assert pulled["contacts.batch_update"] > reads["contacts.batch_update"]
     stamp = "leadscore_scored_at"
     assert {r: {k: v for k, v in w.items() if k != stamp} for r, w in with_models.items()} == {
         r: {k: v for k, v in w.items() if k != stamp} for r, w in without.items()
