@@ -214,9 +214,8 @@ class Leadscore:
             fields = self.fields(connector.system)
             report = connector.setup(fields.specs, dry_run=dry_run)
             report = with_accounts(connector, fields, report, dry_run)
-            for extra in self.extra_maps(connector.system, shadow):
-                found = connector.setup(extra.specs, dry_run=dry_run)
-                report = joined_reports(report, found)
+            found = self.extra_setup(connector, shadow, dry_run)
+            report = report if found is None else joined_reports(report, found)
             reports[connector.system] = report
             if not dry_run:
                 models = [extra_system(connector.system, m.kind) for m in self.job.models]
@@ -225,13 +224,17 @@ class Leadscore:
                     self.store.clear_refused(system)
         return reports
 
-    def extra_maps(
-        self, system: str, shadow: Mapping[str, FieldMap] | None = None
-    ) -> list[FieldMap]:
-        """A system's fields beside the live ones: the shadow rules' of `shadow`, and each
-        extra model's (`sync.models`)."""
-        found = [] if shadow is None or system not in shadow else [shadow[system]]
-        return found + [m.maps[system] for m in self.job.models if system in m.maps]
+    def extra_setup(
+        self, connector: Connector, shadow: Mapping[str, FieldMap] | None, dry_run: bool
+    ) -> SetupReport | None:
+        """`setup` of a system's fields beside the live ones, in one call: the shadow rules'
+        of `shadow` and each extra model's, `sync.models` (None: it has none)."""
+        system = connector.system
+        extras = [shadow[system]] if shadow is not None and system in shadow else []
+        extras += [m.maps[system] for m in self.job.models if system in m.maps]
+        if not extras:
+            return None
+        return connector.setup([s for extra in extras for s in extra.specs], dry_run=dry_run)
 
     def shadow_fields(self, shadow: RuleSet) -> dict[str, FieldMap]:
         """Per registered system, the fields `shadow`'s score, grade and stage are written to
@@ -257,11 +260,13 @@ class Leadscore:
             report = connector.setup(fields.specs, dry_run=True)
             report = with_accounts(connector, fields, report, dry_run=True)
             how = ""
-            for extra in self.extra_maps(connector.system, shadow):
-                found = connector.setup(extra.specs, dry_run=True)
+            found = self.extra_setup(connector, shadow, dry_run=True)
+            if found is not None:
                 report = joined_reports(report, found)
-                is_shadow = shadow is not None and extra is shadow.get(connector.system)
-                how = " --shadow FILE" if found.missing and is_shadow else how
+                own = (shadow or {}).get(connector.system)
+                wanted = set(own.names.values()) if own is not None else set()
+                lacking = {m.removeprefix("options of ") for m in found.missing}
+                how = " --shadow FILE" if wanted & lacking else ""
             if report.missing:
                 raise SetupNeeded(
                     f"{connector.system} lacks {', '.join(report.missing)}: run `leadscore "
@@ -303,9 +308,9 @@ class Leadscore:
             )
             for c in self.connectors
         }
-        for c in self.connectors:  # and the shadow fields a `--shadow-write` run needs, the models'
-            for extra in self.extra_maps(c.system, options.shadow_fields):
-                found = c.setup(extra.specs, dry_run=True)
+        for c in self.connectors:  # the shadow fields a `--shadow-write` run needs, the models'
+            found = self.extra_setup(c, options.shadow_fields, dry_run=True)
+            if found is not None:
                 setup[c.system] = joined_reports(setup[c.system], found)
         job = self.job
         with scratch_store(self.store, job.clock()) as (scratch, exact):
@@ -345,9 +350,8 @@ class Leadscore:
         batch, people = self.job.score([person], as_of=at)
         if not len(batch):
             raise NotInStore(f"{who!r} is excluded from scoring by the rules (`exclude`)")
-        models = {}
-        if self.job.models:
-            models = score_models(self.job, people, at, written_of(self.store, [person]))
+        written = written_of(self.store, [person]) if self.job.models else {}
+        models = score_models(self.job, people, at, written) if self.job.models else {}
         return Explanation(batch, people, person, at, models)
 
     def close(self) -> None:
