@@ -27,7 +27,8 @@ and a model's own `exclude` leaves out more. A person's model fields change when
 person is rescored (who is due under the live rules, `sync.incremental`); a change of
 the declared models rescores everyone once (`sync.dues.fingerprint`). A model's stage
 floor is the live stage written, where on its ladder (as the shadow rules'), and its
-sales capacity, if any, is decided and rolled back: only the live rules hand over.
+sales capacity, if any, is decided and rolled back: only the live rules hand over. The
+score history is the live rules' alone (a model's velocity reads the live scores).
 
 Everything is checked before any call (`read_models`): names, prefixes distinct from
 the live and shadow prefixes and from each other, tags distinct, field names no other
