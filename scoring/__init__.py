@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from scoring.subsets import take_activities, take_contacts
     from scoring.velocity import PastScores
     from scoring.velocity_rules import VELOCITY_BUCKETS, VelocityBuckets, velocity_bucket
+    from scoring.yamlrules import plain_data
 
 _HOMES = {
     "score": "scoring.engine",
@@ -77,6 +78,7 @@ _HOMES = {
         ("Included", "excluded", "holding", "included", "score_included"), "scoring.exclusion"
     ),
     "Conditions": "scoring.conditions",
+    "plain_data": "scoring.yamlrules",
     **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
     "fitted_text": "scoring.fitted_file",
     **dict.fromkeys(
@@ -231,6 +233,7 @@ __all__ = [
     "number",
     "parse_number",
     "parse_rules",
+    "plain_data",
     "population_at",
     "population_bounds",
     "population_rollups",

@@ -45,10 +45,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scoring import Conditions, Exclusion, RuleSet, ScoreBatch, holding, joined_exclusions
+from scoring import (
+    Conditions,
+    Exclusion,
+    RuleFileError,
+    RuleSet,
+    ScoreBatch,
+    holding,
+    joined_exclusions,
+    plain_data,
+)
 from sync.errors import ConfigError
 from sync.fields import FieldMap, FieldNameError, written_score
 from sync.rulefile import read_rules
@@ -126,19 +134,24 @@ def default_tag(name: str) -> str:
 
 
 def where(error: ErrorDetails) -> str:
-    return ".".join(str(p) for p in error["loc"]) or "(entry)"
+    """The field an error is of, without pydantic's names of types (`when.country.gt`)."""
+    return ".".join(str(p) for p in error["loc"] if "[" not in str(p)) or "(entry)"
+
+
+def other_form(error: ErrorDetails, form: str) -> bool:
+    """Whether an error is of the form of `when` not given (`dict[` or `list[`)."""
+    loc = error["loc"]
+    return loc[:1] == ("when",) and len(loc) > 1 and not str(loc[1]).startswith(form)
 
 
 def declared(text: str) -> list[Declared]:
     """The setting's entries, checked; a `ConfigError` naming the entry and field."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"setting {SETTING}:{line}: not YAML or JSON") from None
-    if data is None:
+    if not text.strip():
         return []
+    try:  # the rule files' reader: bounded, and `NO` (Norway) stays text
+        data, _ = plain_data(text, SETTING)
+    except RuleFileError as exc:
+        raise ConfigError([f"setting {p}" for p in exc.problems]) from None
     if not isinstance(data, list) or len(data) > MAX_MODELS:
         raise ConfigError(f"setting {SETTING}: expected a list of at most {MAX_MODELS} models")
     out = []
@@ -148,8 +161,12 @@ def declared(text: str) -> list[Declared]:
         except ValidationError as exc:
             name = entry.get("name") if isinstance(entry, dict) else None
             who = f"model {index}" + (f" ({name})" if isinstance(name, str) else "")
+            # of `when`'s two forms, the errors of the one given
+            listed = isinstance(entry, dict) and isinstance(entry.get("when"), list)
+            form = "list[" if listed else "dict["
+            errors = [e for e in exc.errors() if not other_form(e, form)]
             raise ConfigError(
-                [f"setting {SETTING}: {who}, field {where(e)}: {e['msg']}" for e in exc.errors()]
+                [f"setting {SETTING}: {who}, field {where(e)}: {e['msg']}" for e in errors]
             ) from None
     return out
 

@@ -18,7 +18,7 @@ from sync.cli import app as cli
 from sync.demo import sandbox_settings
 from sync.errors import ConfigError
 from sync.forgetting import forget_people
-from sync.models import explained_lines
+from sync.models import declared, explained_lines
 from sync.shadow_write import extra_system
 from tests.helpers import unwrapped
 from tests.sandbox.hubspot_helpers import touch
@@ -157,7 +157,9 @@ def test_live_fields_are_those_a_run_without_models_writes(
 @pytest.mark.parametrize(
     ("entries", "said"),
     [
-        ("[{name: x", "not YAML or JSON"),
+        ("[{name: x", "LEADSCORE_MODELS:1: invalid YAML"),
+        ("[{name: a, rules: R, when: {country: NO}, field_prefix: 1_}]", "field field_prefix"),
+        ("[{name: a, rules: R, when: [{country: {gt: x}}], field_prefix: b_}]", "when.0.country.gt"),
         ("{name: x}", "expected a list"),
         ('[{name: "Bad Name", rules: r.yaml, when: {a: 1}, field_prefix: b_}]', "field name"),
         ("[{name: a, rules: R, when: {country: {nope: 1}}, field_prefix: b_}]", "when"),
@@ -329,3 +331,9 @@ def test_the_commands_set_up_plan_and_write_the_models_and_refuse_a_bad_one(
     assert refused.exit_code == 2 and "Traceback" not in refused.output
     assert "LEADSCORE_MODELS: model x" in unwrapped(refused.stderr)
     assert "nope.yaml" in unwrapped(refused.stderr)
+
+
+def test_a_country_code_no_stays_text_as_in_rule_files() -> None:
+    entry = "[{name: nordics, rules: r.yaml, when: {country: [NO, SE]}, field_prefix: nd_}]"
+    (found,) = declared(entry)
+    assert isinstance(found.when, dict) and found.when["country"].one_of == ["NO", "SE"]
