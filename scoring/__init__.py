@@ -17,11 +17,12 @@ if TYPE_CHECKING:
     from scoring.as_of import population_at, score_population
     from scoring.backtest import Backtest, RocCurve, backtest_of, roc_of, whole_scores
     from scoring.calibrate import Calibration, MissingExtra, calibrate_rules
+    from scoring.conditions import Conditions
     from scoring.due import due_in, reasons_key
     from scoring.engine import score
     from scoring.errors import InputError, Problem, RuleFileError, ScoringError
     from scoring.exclude_rules import Exclusion, address_lines, address_problem, joined_exclusions
-    from scoring.exclusion import Included, excluded, included, score_included
+    from scoring.exclusion import Included, excluded, holding, included, score_included
     from scoring.explain import (
         SEPARATOR,
         Reason,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from scoring.subsets import take_activities, take_contacts
     from scoring.velocity import PastScores
     from scoring.velocity_rules import VELOCITY_BUCKETS, VelocityBuckets, velocity_bucket
+    from scoring.yamlrules import plain_data
 
 _HOMES = {
     "score": "scoring.engine",
@@ -72,7 +74,11 @@ _HOMES = {
         ("Exclusion", "address_lines", "address_problem", "joined_exclusions"),
         "scoring.exclude_rules",
     ),
-    **dict.fromkeys(("Included", "excluded", "included", "score_included"), "scoring.exclusion"),
+    **dict.fromkeys(
+        ("Included", "excluded", "holding", "included", "score_included"), "scoring.exclusion"
+    ),
+    "Conditions": "scoring.conditions",
+    "plain_data": "scoring.yamlrules",
     **dict.fromkeys(("Calibration", "MissingExtra", "calibrate_rules"), "scoring.calibrate"),
     "fitted_text": "scoring.fitted_file",
     **dict.fromkeys(
@@ -179,6 +185,7 @@ __all__ = [
     "CategoricalColumn",
     "Column",
     "CompanyAttributes",
+    "Conditions",
     "Contact",
     "ContactFrame",
     "Exclusion",
@@ -215,6 +222,7 @@ __all__ = [
     "excluded",
     "fitted_text",
     "format_reasons",
+    "holding",
     "included",
     "is_missing",
     "joined_exclusions",
@@ -225,6 +233,7 @@ __all__ = [
     "number",
     "parse_number",
     "parse_rules",
+    "plain_data",
     "population_at",
     "population_bounds",
     "population_rollups",

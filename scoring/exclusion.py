@@ -42,20 +42,28 @@ def excluded(rules: RuleSet, contacts: ContactFrame) -> BoolArray:
     of its records (`ContactFrame.records`: each record's own, the merged ones where it
     holds none): an objection recorded in any system that knows the person excludes them,
     while a system without the field says nothing the merged values do not."""
-    mask = np.zeros(len(contacts), dtype=bool)
     exclusion = rules.exclude
     if exclusion is None:
-        return mask
-    for conditions in exclusion.conditions:
-        mask |= evaluate(conditions, contacts.column, len(contacts))
-        if contacts.records is not None and len(contacts.records):
-            mask[contacts.records.owners[held_by_records(conditions, contacts)]] = True
+        return np.zeros(len(contacts), dtype=bool)
+    mask = holding(exclusion.conditions, contacts)
     if exclusion.emails:
         listed = frozenset(exclusion.emails)
         emails = contacts.emails  # trimmed, lower case; code -1: no address
         size = len(emails.categories)
         table = np.fromiter((str(v) in listed for v in emails.categories), bool, size)
         mask |= np.append(table, False)[emails.codes]
+    return mask
+
+
+def holding(conditions: Sequence[Conditions], contacts: ContactFrame) -> BoolArray:
+    """Per contact row, whether any of `conditions` holds on its merged values or on the
+    values of any of its records (`ContactFrame.records`, where given): how an exclusion
+    and an extra model's `when` (`sync.models`) are read."""
+    mask = np.zeros(len(contacts), dtype=bool)
+    for each in conditions:
+        mask |= evaluate(each, contacts.column, len(contacts))
+        if contacts.records is not None and len(contacts.records):
+            mask[contacts.records.owners[held_by_records(each, contacts)]] = True
     return mask
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -35,16 +35,17 @@ from sync.dues import pull_fingerprint
 from sync.errors import ConfigError, NotConfigured, NotInStore, SetupNeeded, StoreUnavailable
 from sync.fields import FieldMap, FieldNameError
 from sync.gone_check import GoneCheck
+from sync.models import model_reads, read_models, score_models
 from sync.pipeline import Progress, Sync
 from sync.preview import scratch_store, unread_attributes
 from sync.retention import Retention
 from sync.rulefile import read_rules
 from sync.settings import Settings, credential_settings
-from sync.shadow_write import shadow_maps, shadow_system
+from sync.shadow_write import extra_system, shadow_maps, shadow_system
 from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary
-from sync.trigger import Rescored, parse_record, rescore_record
+from sync.trigger import Rescored, parse_record, rescore_record, written_of
 
 log = logging.getLogger("leadscore.sync")
 
@@ -62,6 +63,8 @@ class Explanation:
     person: int
     at: datetime | None = None
     """The moment scored as of."""
+    models: Mapping[str, ScoreBatch] = field(default_factory=dict)
+    """Per extra model, the person scored under it (empty: its condition does not hold)."""
 
     @property
     def records(self) -> list[tuple[str, str]]:
@@ -115,11 +118,16 @@ class Leadscore:
         if connectors is not None:
             configured = [c.system for c in connectors]
         fields = field_maps(settings, ruleset, configured)
+        models = read_models(
+            settings.models, ruleset, fields, [e.capabilities for e in SYSTEMS], configured,
+            live_prefix=settings.field_prefix, shadow_prefix=settings.shadow_field_prefix,
+        )  # fmt: skip
+        reads = model_reads(models)
         attributes = {e.name: e.attribute_map(settings.section(e.name)) for e in SYSTEMS}
         if connectors is None:
             connectors = build_connectors(
                 settings, ruleset, fields, attributes, pace=pace, seed=seed, http=http,
-                clock=clock,
+                clock=clock, reads=reads,
             )  # fmt: skip
         if not connectors and need_systems:
             hints = " or ".join(credential_settings(e.name) for e in SYSTEMS)
@@ -130,12 +138,14 @@ class Leadscore:
         if store is None:
             store = open_store(settings.state_url.get_secret_value())
         pulls = {
-            name: pull_fingerprint(fields[name].pulled(ruleset, attributes[name]), attributes[name])
+            name: pull_fingerprint(
+                fields[name].pulled(ruleset, attributes[name], reads), attributes[name]
+            )
             for name in configured
         }
         job = Sync(
             ruleset, store, connectors, fields, clock=clock, progress=progress, pulls=pulls,
-            rules_text=text,
+            rules_text=text, models=models,
         )  # fmt: skip
         return cls(settings, job, attributes)
 
@@ -204,15 +214,27 @@ class Leadscore:
             fields = self.fields(connector.system)
             report = connector.setup(fields.specs, dry_run=dry_run)
             report = with_accounts(connector, fields, report, dry_run)
-            if shadow is not None and connector.system in shadow:
-                found = connector.setup(shadow[connector.system].specs, dry_run=dry_run)
-                report = joined_reports(report, found)
+            found = self.extra_setup(connector, shadow, dry_run)
+            report = report if found is None else joined_reports(report, found)
             reports[connector.system] = report
             if not dry_run:
+                models = [extra_system(connector.system, m.kind) for m in self.job.models]
                 for system in (connector.system, accounts_system(connector.system),
-                               shadow_system(connector.system)):  # fmt: skip
+                               shadow_system(connector.system), *models):  # fmt: skip
                     self.store.clear_refused(system)
         return reports
+
+    def extra_setup(
+        self, connector: Connector, shadow: Mapping[str, FieldMap] | None, dry_run: bool
+    ) -> SetupReport | None:
+        """`setup` of a system's fields beside the live ones, in one call: the shadow rules'
+        of `shadow` and each extra model's, `sync.models` (None: it has none)."""
+        system = connector.system
+        extras = [shadow[system]] if shadow is not None and system in shadow else []
+        extras += [m.maps[system] for m in self.job.models if system in m.maps]
+        if not extras:
+            return None
+        return connector.setup([s for extra in extras for s in extra.specs], dry_run=dry_run)
 
     def shadow_fields(self, shadow: RuleSet) -> dict[str, FieldMap]:
         """Per registered system, the fields `shadow`'s score, grade and stage are written to
@@ -238,10 +260,13 @@ class Leadscore:
             report = connector.setup(fields.specs, dry_run=True)
             report = with_accounts(connector, fields, report, dry_run=True)
             how = ""
-            if shadow is not None and connector.system in shadow:
-                found = connector.setup(shadow[connector.system].specs, dry_run=True)
+            found = self.extra_setup(connector, shadow, dry_run=True)
+            if found is not None:
                 report = joined_reports(report, found)
-                how = " --shadow FILE" if found.missing else ""
+                own = (shadow or {}).get(connector.system)
+                wanted = set(own.names.values()) if own is not None else set()
+                lacking = {m.removeprefix("options of ") for m in found.missing}
+                how = " --shadow FILE" if wanted & lacking else ""
             if report.missing:
                 raise SetupNeeded(
                     f"{connector.system} lacks {', '.join(report.missing)}: run `leadscore "
@@ -283,9 +308,9 @@ class Leadscore:
             )
             for c in self.connectors
         }
-        for c in self.connectors:  # and the shadow fields a `--shadow-write` run needs
-            if options.shadow_fields is not None and c.system in options.shadow_fields:
-                found = c.setup(options.shadow_fields[c.system].specs, dry_run=True)
+        for c in self.connectors:  # the shadow fields a `--shadow-write` run needs, the models'
+            found = self.extra_setup(c, options.shadow_fields, dry_run=True)
+            if found is not None:
                 setup[c.system] = joined_reports(setup[c.system], found)
         job = self.job
         with scratch_store(self.store, job.clock()) as (scratch, exact):
@@ -300,6 +325,7 @@ class Leadscore:
                 pulls=job.pulls,
                 monotonic=job.monotonic,
                 rules_text=job.rules_text,
+                models=job.models,
             )
             summary = trial.run(options if exact else replace(options, full=True))
             summary.emails = trial.record_emails()
@@ -324,7 +350,9 @@ class Leadscore:
         batch, people = self.job.score([person], as_of=at)
         if not len(batch):
             raise NotInStore(f"{who!r} is excluded from scoring by the rules (`exclude`)")
-        return Explanation(batch, people, person, at)
+        written = written_of(self.store, [person]) if self.job.models else {}
+        models = score_models(self.job, people, at, written) if self.job.models else {}
+        return Explanation(batch, people, person, at, models)
 
     def close(self) -> None:
         self.store.close()
@@ -386,10 +414,12 @@ def build_connectors(
     seed: int | None = None,
     http: Mapping[str, Any] | None = None,
     clock: Callable[[], datetime] = utc_now,
+    reads: Sequence[str] = (),
 ) -> list[Connector]:
     """A connector for each system with credentials in `settings`; its SDK is imported now.
     `http`: system -> the HTTP session its client sends through (None: its own); `clock`
-    dates how far back the rules read activities (`BuildOptions.history`)."""
+    dates how far back the rules read activities (`BuildOptions.history`); `reads`: the
+    contact fields the extra models read besides (`sync.models.model_reads`)."""
 
     def history(types: Collection[ActivityType]) -> datetime | None:
         days = rules.horizon_days(types)
@@ -403,7 +433,7 @@ def build_connectors(
         mapping = attributes[entry.name]
         session = (http or {}).get(entry.name)
         options = BuildOptions(
-            fields[entry.name].pulled(rules, mapping), pace, seed, mapping, session, history
+            fields[entry.name].pulled(rules, mapping, reads), pace, seed, mapping, session, history
         )
         try:
             built.append(entry.build(section, options))

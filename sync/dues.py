@@ -132,9 +132,13 @@ def person_count(connection: Connection) -> int:
 
 
 def fingerprint(
-    rules: RuleSet, fields: Mapping[str, FieldMap], stage_maps: Mapping[str, StageMap]
+    rules: RuleSet,
+    fields: Mapping[str, FieldMap],
+    stage_maps: Mapping[str, StageMap],
+    models: str | None = None,
 ) -> str:
-    """What scoring and writing read beside the data: any change rescores everyone."""
+    """What scoring and writing read beside the data: any change rescores everyone
+    (`models`: the extra models' digest, `sync.models`)."""
     parts: dict[str, Any] = {
         "format": SCORING_FORMAT,
         "systems": sorted(fields),
@@ -144,6 +148,8 @@ def fingerprint(
             s: [m.field, dict(m.mapping), list(m.order)] for s, m in sorted(stage_maps.items())
         },
     }
+    if models is not None:  # none declared: the fingerprint stays what it was
+        parts["models"] = models
     text = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -49,7 +49,7 @@ from sync.schema import (
     queue,
     written,
 )
-from sync.shadow_write import shadow_system
+from sync.shadow_write import extra_systems
 from sync.store import StateStore
 
 RECORD_TABLES = (written, failures, queue, write_log)
@@ -91,9 +91,13 @@ class Holdings:
 
     def record_clause(self, table: sa.Table) -> sa.ColumnElement[bool]:
         """Rows of `table` keyed by one of the person's records (live or merged into them),
-        under its system or its shadow fields' (`sync.shadow_write.shadow_system`)."""
+        under its system or its shadow or models' fields' (`sync.shadow_write.extra_systems`)."""
         mine = self.all_records
-        return records_clause(table, mine | {(shadow_system(s), r) for s, r in mine})
+        extra = [
+            sa.and_(extra_systems(table.c.system, s), table.c.record_id == r)
+            for s, r in sorted(mine)
+        ]
+        return sa.or_(records_clause(table, mine), *extra)
 
     def _address_clause(self, table: sa.Table) -> sa.ColumnElement[bool]:
         """Rows of `table` keyed by the address (any system) or a former one (its system)."""

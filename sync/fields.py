@@ -206,12 +206,15 @@ class FieldMap:
         """Field key (score, a dimension, grade, stage, reasons, scored_at) -> its name here."""
         return {s.key: s.name for s in self.specs}
 
-    def pulled(self, rules: RuleSet, attributes: AttributeMap | None = None) -> list[str]:
-        """The contact fields a connector reads: those giving the rules' attributes (by
+    def pulled(
+        self, rules: RuleSet, attributes: AttributeMap | None = None, also: Sequence[str] = ()
+    ) -> list[str]:
+        """The contact fields a connector reads: those giving the rules' attributes and
+        `also` (the extra models' and their conditions', `sync.models`) (by
         `attributes`, the system's mapping), what it reads back of ours (the stage the CRM
         holds is a floor for the next one, even when the store forgot it) and the
         system's lifecycle field (a mapped stage moves it forward only)."""
-        wanted = rules.contact_fields()
+        wanted = list(dict.fromkeys([*rules.contact_fields(), *also]))
         own = attributes.sources(wanted) if attributes is not None else wanted
         stage = [self.names["stage"]] if "stage" in self.names else []
         lifecycle = self.capabilities.lifecycle_field
@@ -223,7 +226,8 @@ class FieldMap:
         return self.capabilities.held(attributes, self.names)
 
     def values(self, batch: ScoreBatch, row: int, scored_at: datetime) -> dict[str, str]:
-        """The text of every field for one scored contact, keyed by field name."""
+        """The text of every field for one scored contact, keyed by field name (of those
+        the map has: an extra model's, `sync.shadow_write`, has fewer)."""
         names = self.names
         limit = self.capabilities.max_text_length
         disqualified = bool(batch.disqualified[row])
@@ -232,7 +236,8 @@ class FieldMap:
         for dimension, dimension_points in zip(
             batch.dimension_names, batch.whole_dimensions(row), strict=True
         ):
-            out[names[dimension]] = str(dimension_points)
+            if dimension in names:  # an extra model's fields may leave them out
+                out[names[dimension]] = str(dimension_points)
         if "grade" in names:
             out[names["grade"]] = batch.grade(row) or ""
         if "stage" in names:
@@ -248,13 +253,17 @@ class FieldMap:
             out.update(interest_values(batch.interests, row, names))
         if DISQUALIFIED in names:
             out[names[DISQUALIFIED]] = "true" if disqualified else "false"
-        out[names["reasons"]] = written_reasons(batch, row, written, min(REASONS_MAX_CHARS, limit))
-        moment_text = self.capabilities.moment_text or timestamp
-        out[names[SCORED_AT]] = moment_text(scored_at)
+        if "reasons" in names:
+            chars = min(REASONS_MAX_CHARS, limit)
+            out[names["reasons"]] = written_reasons(batch, row, written, chars)
+        if SCORED_AT in names:
+            moment_text = self.capabilities.moment_text or timestamp
+            out[names[SCORED_AT]] = moment_text(scored_at)
         for name, value in out.items():
             if len(value) > limit:
                 out[name] = value[:limit]
-        out[REASONS_KEY] = reasons_key(batch, row)
+        if "reasons" in names:
+            out[REASONS_KEY] = reasons_key(batch, row)
         return out
 
     def cleared(self) -> dict[str, str]:
@@ -269,14 +278,14 @@ class FieldMap:
         write recorded before it was kept compares no reasons)."""
         if before is None:
             return True
-        skip = {self.names[SCORED_AT], self.names["reasons"], REASONS_KEY}
+        skip = {self.names.get(SCORED_AT), self.names.get("reasons"), REASONS_KEY}
         if any(before.get(k) != v for k, v in values.items() if k not in skip):
             return True
         return REASONS_KEY in before and before[REASONS_KEY] != values.get(REASONS_KEY)
 
     def same(self, values: Mapping[str, str], other: Mapping[str, str]) -> bool:
         """Whether two writes set the same fields to the same values, scoring time aside."""
-        stamp = self.names[SCORED_AT]
+        stamp = self.names.get(SCORED_AT)
         return {k: v for k, v in values.items() if k != stamp} == {
             k: v for k, v in other.items() if k != stamp
         }

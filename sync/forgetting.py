@@ -26,11 +26,11 @@ from connectors.errors import ApiError
 from connectors.protocol import Connector, Write
 from sync.erasure import Erased, erase_people, holdings
 from sync.errors import ConfigError, SyncError
-from sync.fields import FieldMap
+from sync.fields import FieldMap, sent
 from sync.locks import LockHeld, run_lock, wait_for_rescores
 from sync.schema import chunks, identities, written
 from sync.settings import credential_settings
-from sync.shadow_write import shadow_system
+from sync.shadow_write import extra_systems
 from sync.store import StateStore
 
 
@@ -77,17 +77,19 @@ def records_to_clear(
     return found
 
 
-def shadow_written(store: StateStore, system: str, records: Sequence[str]) -> dict[str, list[str]]:
-    """Per record, the shadow fields written to it (`sync.shadow_write`), by name."""
+def extra_written(store: StateStore, system: str, records: Sequence[str]) -> dict[str, list[str]]:
+    """Per record, the shadow rules' and the models' fields written to it
+    (`sync.shadow_write`, `sync.models`), by name."""
     found: dict[str, list[str]] = {}
     with store.engine.connect() as connection:
         for part in chunks(sorted(records)):
             rows = connection.execute(
                 sa.select(written.c.record_id, written.c["values"]).where(
-                    written.c.system == shadow_system(system), written.c.record_id.in_(part)
+                    extra_systems(written.c.system, system), written.c.record_id.in_(part)
                 )
             )
-            found.update((str(r), list(json.loads(v))) for r, v in rows)
+            for record, values in rows:
+                found.setdefault(str(record), []).extend(sent(json.loads(values)))
     return found
 
 
@@ -177,7 +179,7 @@ def forget_people(
                 records = held.get(connector.system)
                 if records and fields is not None:
                     ids = [record for rs in records.values() for record, _ in rs]
-                    shadow = shadow_written(store, connector.system, ids)
+                    shadow = extra_written(store, connector.system, ids)
                     clear_records(connector, fields[connector.system], records, done, shadow)
         kept = set(done.kept)
         done.erased = erase_people(store, [a for a in addresses if a not in kept])

@@ -37,6 +37,7 @@ def explain_command(
     without a rule file, what was last written to each of their records."""
     from sync.cli import bundled_rules, opened, store_rules
     from sync.console import choose, err, fail, out
+    from sync.models import explained_lines
     from sync.report import activity_sources, print_explanation, print_written
 
     choose(tenant)
@@ -68,6 +69,8 @@ def explain_command(
     out.print(f"records: {records or 'none'}; {activities} activities", highlight=False)
     for line in activity_sources(found.people.columns):
         out.print(f"  {line}", highlight=False)
+    for line in explained_lines(found.models):
+        out.print(line, highlight=False)
 
 
 def _replay(who: str, as_of: str, rules: Path | None) -> None:

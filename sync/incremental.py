@@ -17,7 +17,7 @@ a run writes exactly what a run that rescored everyone would write.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property, partial
 from typing import TYPE_CHECKING
@@ -52,6 +52,7 @@ from sync.dues import (
     went_back,
 )
 from sync.history import record_landed
+from sync.models import models_fingerprint, score_models
 from sync.people import People
 from sync.readback import activity_columns
 from sync.rfm import bounds_for, population, save_bounds, with_bounds
@@ -86,6 +87,8 @@ class Scored:
     dry run), for the write-back onto company records."""
     account_records: Mapping[str, Mapping[str, str]] | None = None
     """Per system, its company records to write and their account keys."""
+    models: Mapping[str, ScoreBatch] = field(default_factory=dict)
+    """Per extra model, the people of the run it scores, scored (`sync.models`)."""
 
     @cached_property
     def person_ids(self) -> list[int]:
@@ -171,7 +174,8 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     with job.store.engine.connect() as connection:
         # RFM's quintiles over everyone in the store: bounds that moved rescore everyone
         bounds = population(connection, job.rules, as_of.timestamp())
-        current = with_bounds(fingerprint(job.rules, job.fields, job.stage_maps), bounds)
+        declared = models_fingerprint(job.models)
+        current = with_bounds(fingerprint(job.rules, job.fields, job.stage_maps, declared), bounds)
         back = went_back(connection, as_of.timestamp())
         key = fingerprint_key([c.system for c in job.connectors], job.elsewhere)
         everyone = options.full or back or stored_fingerprint(connection, key) != current
@@ -218,12 +222,13 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
             job, options.shadow, shadowed, batch, summary.handover,
             name=options.shadow_name, top=options.shadow_top, everyone=everyone,
         )  # fmt: skip
+    models = score_models(job, people, as_of, written) if job.models else {}
     # the activities are let go once scored: what follows reads persons and records only
     del frame, kept
     people = replace(people, columns=activity_columns([]))
     return Scored(
         batch, people, written, due, everyone, current, marks, as_of.timestamp(), accounts,
-        records,
+        records, models,
     )  # fmt: skip
 
 

@@ -14,8 +14,10 @@ and each activity only the attributes the rules' `where` conditions and the bot-
 filter read (`RuleSet.activity_fields`), plus `recorded_by` (which source dated it, as
 `explain` says). Identity (record id, address) lives in columns of its own and is kept.
 
-A shadow run keeps the shadow rules' fields too, of what it stores; it does not pull again
-for them (what the live rules do not pull stays blank for the shadow: `sync.shadow`).
+The extra models' fields, and those their conditions read, are pulled and kept as the
+live rules' (`sync.models`). A shadow run keeps the shadow rules' fields too, of what it
+stores; it does not pull again for them (what the live rules do not pull stays blank for
+the shadow: `sync.shadow`).
 
 What the store keeps of activities under the live rules is remembered per system and
 stream (the `~activity-fields` cursor row). When it changes (a rule reads another
@@ -104,15 +106,19 @@ def ours(names: Sequence[Any], prefix: str) -> list[Any]:
 
 
 def kept_fields(
-    rule_sets: Iterable[RuleSet], fields: FieldMap | None, live: RuleSet | None = None
+    rule_sets: Iterable[RuleSet],
+    fields: FieldMap | None,
+    live: RuleSet | None = None,
+    models: Sequence[RuleSet] = (),
 ) -> Kept:
     """What the store keeps of a system (its `fields`, None: only what the rules read)
     for these rule sets; the digest is of what it keeps of activities under `live`
-    (default: the first) alone."""
+    (default: the first) and the extra `models` (`sync.models`), not a shadow run's."""
     sets = list(rule_sets)
     main = live if live is not None else sets[0]
     contact: set[str] = set()
     activity: set[str] = set(ALWAYS_KEPT_ACTIVITY) | set(main.activity_fields())
+    activity.update(name for rules in models for name in rules.activity_fields())
     if fields is not None:
         contact.update(fields.names.values())
         capabilities = fields.capabilities
@@ -135,12 +141,15 @@ def kept_fields(
 
 
 def kept_by_system(
-    live: RuleSet, fields: Mapping[str, FieldMap | None], shadow: RuleSet | None = None
+    live: RuleSet,
+    fields: Mapping[str, FieldMap | None],
+    shadow: RuleSet | None = None,
+    models: Sequence[RuleSet] = (),
 ) -> dict[str, Kept]:
-    """What the store keeps of each system a run may store, under the live rules and a
-    shadow run's rules."""
-    sets = [live] if shadow is None else [live, shadow]
-    return {system: kept_fields(sets, field_map, live) for system, field_map in fields.items()}
+    """What the store keeps of each system a run may store, under the live rules, a
+    shadow run's rules and the extra models' (`sync.models.Model.reading`)."""
+    sets = [live, *([] if shadow is None else [shadow]), *models]
+    return {s: kept_fields(sets, field_map, live, models) for s, field_map in fields.items()}
 
 
 def stored_systems(job: Sync) -> dict[str, FieldMap | None]:
@@ -149,10 +158,13 @@ def stored_systems(job: Sync) -> dict[str, FieldMap | None]:
 
 
 def kept_of(job: Sync, system: str) -> Kept:
-    """What the store keeps of a system now: the run's, else the live rules' alone (a
-    trigger's rescore between runs)."""
+    """What the store keeps of a system now: the run's, else the live rules' and the
+    models' (a trigger's rescore between runs)."""
     found = job.kept.get(system)
-    return found if found is not None else kept_by_system(job.rules, stored_systems(job))[system]
+    if found is not None:
+        return found
+    models = [m.reading for m in job.models]
+    return kept_by_system(job.rules, stored_systems(job), models=models)[system]
 
 
 def prepare_pull(

@@ -40,13 +40,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from connectors.errors import ApiError, BudgetExhausted
-from connectors.protocol import (
-    Connector,
-    OwnWrites,
-    Page,
-    Write,
-    WriteOutcome,
-)
+from connectors.protocol import Connector, OwnWrites, Page, Write, WriteOutcome
 from scoring import RuleSet, ScoreBatch
 from sync.account_sync import write_accounts
 from sync.deadline import RunDeadline, pages_until
@@ -57,6 +51,7 @@ from sync.history import canonical_text
 from sync.incremental import save_unplanned, save_written, score_due, score_people
 from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
 from sync.minimise import Kept, kept_by_system, kept_of, prepare_pull, stored_systems
+from sync.models import Model, write_models
 from sync.resume import commit_cut, stuck_warning
 from sync.retention import purge_for_run
 from sync.shadow_write import write_shadow
@@ -92,8 +87,10 @@ class Sync:
         pulls: Mapping[str, str] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         rules_text: str | None = None,
+        models: Sequence[Model] = (),
     ) -> None:
         self.rules = rules
+        self.models = tuple(models)  # scored and written beside the live rules: sync.models
         self.rules_text = canonical_text(rules) if rules_text is None else rules_text
         self.pulls = dict(pulls or {})
         """System -> what its contact pull reads (`sync.dues.pull_fingerprint`)."""
@@ -132,7 +129,8 @@ class Sync:
             waits = min(options.wait, deadline.remaining())
             lock = run_lock(self.store, [c.system for c in self.connectors], wait=waits)
         self._lock, self.deadline = lock, deadline
-        self.kept = kept_by_system(self.rules, stored_systems(self), options.shadow)
+        reads = [m.reading for m in self.models]
+        self.kept = kept_by_system(self.rules, stored_systems(self), options.shadow, reads)
         try:
             with lock.kept_alive() if lock is not None else contextlib.nullcontext():
                 self._run(options, summary, mode)
@@ -267,6 +265,7 @@ class Sync:
             save_written(self, scored, plan, landed, dues=keeps_due)
         write_accounts(self, scored, options, summary.accounts, as_of)  # onto company records
         summary.shadow = write_shadow(self, options, summary.shadow, scored.people, as_of)
+        summary.models = write_models(self, options, scored.models, scored.people, as_of)
         phase("write")
 
     # -- pull -----------------------------------------------------------------------------------

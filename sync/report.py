@@ -16,6 +16,7 @@ from rich.table import Table
 
 from scoring import TYPE_CODES, ScoreBatch, whole_points
 from sync.fields import sent
+from sync.models import model_lines
 from sync.ranking import WIDE, ordinal, top_interest
 
 if TYPE_CHECKING:  # `leadscore score` and `validate` need neither the sync nor SQLAlchemy
@@ -53,6 +54,8 @@ def print_summary(console: Console, summary: SyncSummary, notes: Sequence[str] =
     for system, stats in summary.accounts.items():
         done = f", {stats.written:,} written, {stats.failed:,} failed" if stats.planned else ""
         line = f"{system} accounts: {stats.planned:,} company records with changed values{done}"
+        console.print(line, highlight=False)
+    for line in model_lines(summary.models):
         console.print(line, highlight=False)
     if any(summary.purged.values()):
         purged = ", ".join(f"{n:,} {table}" for table, n in summary.purged.items())

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         description="Prefix of the fields `sync --shadow FILE --shadow-write` writes the shadow "
         "rules' score, stage and grade to (leadscore_shadow_score, ...); must hold 'shadow'.",
     )
+    models: str = Field(
+        "",
+        description="Further rule files scored in the same run, each for the contacts its "
+        "condition names, written to fields of their own: a YAML or JSON list of {name, "
+        "rules, when, field_prefix, tag} (docs/rules.md, Several models). Empty: none.",
+    )
     public_url: str | None = Field(
         None,
         description="The https://host (and path prefix) callers reach the webhook server by, "
@@ -223,6 +229,16 @@ class Settings(BaseSettings):
 
         checked = checked_url(value.rstrip("/"), "https://leadscore.example.com")
         return checked
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models(cls, value: Any) -> Any:
+        """A list given as such (a tenant's override) is kept as its JSON text."""
+        if isinstance(value, list | tuple):
+            import json
+
+            return json.dumps(list(value), default=str)
+        return value
 
     @field_validator("field_prefix", "shadow_field_prefix")
     @classmethod

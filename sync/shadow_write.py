@@ -20,6 +20,11 @@ values last written there, by the same write phase as the live fields
 and not sent again with the same values, retryable failures planned again next run).
 A dry run and a trial (`--limit`) plan them and write nothing.
 
+The same mechanism writes the fields of each extra model (`sync.models`): its own prefix,
+its own `written` system (`<system>:model:<name>`, `extra_system`), and more keys (the
+dimensions, disqualified and the reasons, `MODEL_KEYS`); a person its condition no longer
+holds for has those fields cleared once (`plan_extra`'s `clear`).
+
 The shadow values are those of the people the run scores: everyone on `--full` or when
 the live rules changed, else who is due under the live rules. A shadow value that time
 alone moves (decay) waits for the person's next rescore: the due moments are the live
@@ -33,9 +38,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import sqlalchemy as sa
+
 from connectors.protocol import Capabilities, Connector, FieldKind, FieldSpec, Write, WriteOutcome
 from scoring import RuleSet, ScoreBatch
-from sync.fields import FieldMap, FieldNameError, descriptions, field_spec, written_score
+from sync.fields import DISQUALIFIED, FieldMap, FieldNameError, descriptions, field_spec
 from sync.people import People
 from sync.summary import SyncOptions, SystemSummary
 from sync.vanished import gone_records
@@ -46,30 +53,81 @@ if TYPE_CHECKING:
     from sync.shadow import ShadowComparison
 
 
+SHADOW_KEYS = frozenset({"score", "grade", "stage"})
+"""What the shadow rules write: the score, the grade and the stage."""
+DIMENSIONS = "~dimensions"
+MODEL_KEYS = frozenset({*SHADOW_KEYS, DIMENSIONS, DISQUALIFIED, "reasons"})
+"""What an extra model writes: the shadow's, each dimension, disqualified and the reasons."""
+SHADOW_NOTE = " These are the shadow rules' (a rule file tried beside the live one), not live."
+
+
+def extra_system(system: str, kind: str) -> str:
+    """The name the values written to a system's extra fields of `kind` (`shadow`,
+    `model:<name>`) are kept under in the `written` table."""
+    return f"{system}:{kind}"
+
+
 def shadow_system(system: str) -> str:
     """The name the values written to a system's shadow fields are kept under."""
-    return f"{system}:shadow"
+    return extra_system(system, "shadow")
 
 
-def shadow_fields(rules: RuleSet, capabilities: Capabilities, prefix: str) -> FieldMap:
-    """The shadow rules' score, grade and stage fields in one system, named from `prefix`;
-    raises `FieldNameError` for a name the system refuses."""
+def extra_systems(column: sa.ColumnElement[str], system: str) -> sa.ColumnElement[bool]:
+    """Rows whose `column` names one of a system's extra kinds: its shadow fields', or any
+    model's (`sync.models`), never its company records' (`<system>:accounts`)."""
+    models = extra_system(system, "model:").replace("_", r"\_").replace("%", r"\%")
+    return sa.or_(column == shadow_system(system), column.like(models + "%", escape="\\"))
+
+
+def extra_fields(
+    rules: RuleSet,
+    capabilities: Capabilities,
+    prefix: str,
+    *,
+    label: str = "Shadow",
+    note: str = SHADOW_NOTE,
+    keys: frozenset[str] = SHADOW_KEYS,
+) -> FieldMap:
+    """The `keys` of `rules` as fields of their own in one system, named from `prefix`,
+    labelled `<label> lead score`...; raises `FieldNameError` for a name the system
+    refuses or two fields sharing one."""
     about = descriptions(rules)
-    note = " These are the shadow rules' (a rule file tried beside the live one), not live."
 
-    def spec(key: str, label: str, kind: FieldKind, options: tuple[str, ...] = ()) -> FieldSpec:
+    def spec(key: str, what: str, kind: FieldKind, options: tuple[str, ...] = ()) -> FieldSpec:
         name = capabilities.field_name(prefix, key)
-        return field_spec(capabilities, key, name, f"Shadow {label}", kind, about[key] + note,
-                          options)  # fmt: skip
+        text = about.get(key, f"{label} {what}.") + note
+        return field_spec(capabilities, key, name, f"{label} {what}", kind, text, options)
 
     specs = [spec("score", "lead score", "number")]
+    for name, dimension in rules.dimensions.items() if DIMENSIONS in keys else ():
+        specs.append(spec(name, f"lead score: {dimension.label or name}", "number"))
     if rules.grades is not None:
         specs.append(spec("grade", "lead grade", "enumeration",
                           tuple(b.grade for b in rules.grades.bands)))  # fmt: skip
     if rules.stages is not None:
         kind: FieldKind = "enumeration" if capabilities.stage_ordered else "text"
         specs.append(spec("stage", "lead stage", kind, tuple(s.name for s in rules.stages.ladder)))
+    if DISQUALIFIED in keys:
+        specs.append(spec(DISQUALIFIED, "lead disqualified", "boolean"))
+    if "reasons" in keys:
+        specs.append(spec("reasons", "lead score reasons", "text"))
+    names = [s.name.lower() for s in specs]
+    same = next((s for s in specs if names.count(s.name.lower()) > 1), None)
+    if same is not None:
+        raise FieldNameError(f"two {label} fields would be named {same.name!r}")
     return FieldMap(tuple(specs), capabilities)
+
+
+def shadow_fields(rules: RuleSet, capabilities: Capabilities, prefix: str) -> FieldMap:
+    """The shadow rules' score, grade and stage fields in one system, named from `prefix`;
+    raises `FieldNameError` for a name the system refuses."""
+    return extra_fields(rules, capabilities, prefix)
+
+
+def taken_names(maps: Mapping[str, FieldMap] | None, system: str) -> set[str]:
+    """The names (lower case) of a system's fields in `maps`."""
+    own = None if maps is None else maps.get(system)
+    return {n.lower() for n in own.names.values()} if own is not None else set()
 
 
 def shadow_maps(
@@ -80,8 +138,7 @@ def shadow_maps(
     out = {}
     for capabilities in systems:
         found = shadow_fields(rules, capabilities, prefix)
-        own = live.get(capabilities.system)
-        taken = {n.lower() for n in own.names.values()} if own is not None else set()
+        taken = taken_names(live, capabilities.system)
         same = [s.name for s in found.specs if s.name.lower() in taken]
         if same:
             raise FieldNameError(f"shadow field {same[0]!r} is a live field's name")
@@ -89,22 +146,21 @@ def shadow_maps(
     return out
 
 
-def shadow_values(fields: FieldMap, batch: ScoreBatch, row: int) -> dict[str, str]:
-    """The text of each shadow field for one contact, keyed by field name."""
-    names = fields.names
-    out = {names["score"]: str(written_score(batch, row))}
-    if "grade" in names:
-        out[names["grade"]] = batch.grade(row) or ""
-    if "stage" in names:
-        out[names["stage"]] = batch.stage(row) or ""
-    return out
-
-
-def plan_shadow(
-    job: Sync, batch: ScoreBatch, people: People, maps: Mapping[str, FieldMap], full: bool
+def plan_extra(
+    job: Sync,
+    batch: ScoreBatch,
+    people: People,
+    maps: Mapping[str, FieldMap],
+    *,
+    kind: str,
+    as_of: datetime,
+    full: bool,
+    clear: bool = False,
 ) -> dict[str, list[Write]]:
-    """Per connected system with shadow fields, the writes whose shadow values differ from
-    those last written there (`full`: those refused for good with the same values too)."""
+    """Per connected system with extra fields of `kind`, the writes whose values differ
+    from those last written there (`full`: those refused for good with the same values
+    too). A person of `people` the batch did not score is passed over, or with `clear`
+    has the fields of each record written to before emptied, once."""
     row_of = {str(pid): row for row, pid in enumerate(batch.contact_ids)}
     emails = {contact.id: contact.email for contact in people.contacts}
     plan: dict[str, list[Write]] = {}
@@ -113,28 +169,36 @@ def plan_shadow(
         fields = maps.get(system)
         if fields is None:
             continue
-        written = job.store.written_values(shadow_system(system))
-        refused = {} if full else job.store.refused(shadow_system(system))
+        written = job.store.written_values(extra_system(system, kind))
+        refused = {} if full else job.store.refused(extra_system(system, kind))
         vanished = gone_records(job.store, system)
         by_email = fields.capabilities.record_key == "email"
+        empty = fields.cleared()
         writes = []
         for person, records in people.records.items():
             row = row_of.get(person)
-            if row is None:  # excluded, or not scored this run
+            if row is None and not clear:  # excluded, or not scored this run
                 continue
-            values = shadow_values(fields, batch, row)
+            values = empty if row is None else fields.values(batch, row, as_of)
             for where, record in records:
                 if where != system or record in vanished:
                     continue
-                if written.get(record) != values and refused.get(record) != values:
+                before = written.get(record)
+                if row is None and before is None:
+                    continue  # nothing of this model was written there: nothing to clear
+                held = refused.get(record)
+                if held is not None and fields.same(values, held):
+                    continue
+                if fields.differs(values, before):
                     writes.append(Write(record, values, emails.get(person) if by_email else None))
         plan[system] = writes
     return plan
 
 
 @dataclass(frozen=True)
-class ShadowSide:
-    """A connector's records as the write phase writes their shadow fields."""
+class ExtraSide:
+    """A connector's records as the write phase writes their extra fields, kept under
+    `system` (`extra_system`)."""
 
     connector: Connector
     system: str
@@ -144,6 +208,35 @@ class ShadowSide:
 
     def write(self, writes: Sequence[Write]) -> WriteOutcome:
         return self.connector.write(writes)
+
+
+def write_extra(
+    job: Sync,
+    options: SyncOptions,
+    batch: ScoreBatch,
+    people: People,
+    maps: Mapping[str, FieldMap],
+    as_of: datetime,
+    *,
+    kind: str,
+    clear: bool = False,
+) -> dict[str, dict[str, int]]:
+    """Plan (`plan_extra`) and, unless a dry run or a trial, write the extra fields of
+    `kind`; per system, how many writes were planned, written and failed."""
+    done: dict[str, dict[str, int]] = {}
+    planned = plan_extra(
+        job, batch, people, maps, kind=kind, as_of=as_of, full=options.full, clear=clear
+    )
+    for system, writes in planned.items():
+        counted = SystemSummary(planned=len(writes))
+        if not (options.dry_run or options.limit is not None or not writes):
+            connector = next(c for c in job.connectors if c.system == system)
+            side = ExtraSide(connector, extra_system(system, kind))
+            write_batches(job, side, writes, options, counted, as_of)
+        done[system] = {
+            "planned": counted.planned, "written": counted.written, "failed": counted.failed
+        }  # fmt: skip
+    return done
 
 
 def write_shadow(
@@ -161,14 +254,5 @@ def write_shadow(
         return found
     if maps is None:
         return replace(found, batch=None)
-    written: dict[str, dict[str, int]] = {}
-    for system, writes in plan_shadow(job, found.batch, people, maps, options.full).items():
-        counted = SystemSummary(planned=len(writes))
-        if not (options.dry_run or options.limit is not None or not writes):
-            connector = next(c for c in job.connectors if c.system == system)
-            side = ShadowSide(connector, shadow_system(system))
-            write_batches(job, side, writes, options, counted, as_of)
-        written[system] = {
-            "planned": counted.planned, "written": counted.written, "failed": counted.failed
-        }  # fmt: skip
+    written = write_extra(job, options, found.batch, people, maps, as_of, kind="shadow")
     return replace(found, batch=None, written=written)

@@ -116,6 +116,9 @@ class SyncSummary:
     the next run pulls them from the same cursor (`sync/resume.py`)."""
     shadow: ShadowComparison | None = None
     """Shadow rules' comparison with the live ones, when the run was given them."""
+    models: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    """Per extra model (`sync.models`) and system, its fields' writes planned, written
+    and failed."""
     purged: dict[str, int] = field(default_factory=dict)
     checked: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per system, the known ids read back this run, those found gone and the calls spent
@@ -164,5 +167,6 @@ class SyncSummary:
                 for name, s in self.systems.items()
             },
             **({} if self.shadow is None else {"shadow": self.shadow.as_dict()}),
+            **({"models": {k: dict(v) for k, v in self.models.items()}} if self.models else {}),
             **({} if self.handover is None else {"handover": self.handover.as_dict()}),
         }

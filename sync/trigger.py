@@ -52,6 +52,7 @@ from sync.gone_check import retire_if_gone
 from sync.history import record_landed
 from sync.locks import POLL, RECORD_STALE_AFTER, LockHeld, held_locks, record_lock
 from sync.logs import without_addresses
+from sync.models import score_models, write_models
 from sync.schema import ID_LENGTH, chunks, identities, queue, upsert_dialect, written
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
@@ -233,24 +234,16 @@ def rescore_result(
         person = int(batch.excluded_ids[0]) if batch.excluded_ids else None
         return Rescored(system, record_id, "done", person, excluded=True, written=written,
                         failed=failed)  # fmt: skip
-    points = whole_points(float(batch.total[0]))
-    disqualified = bool(batch.disqualified[0])
-    score = written_score(batch, 0)
+    points, score = whole_points(float(batch.total[0])), written_score(batch, 0)
     return Rescored(
-        system,
-        record_id,
-        "done",
-        person=int(batch.contact_ids[0]),
+        system, record_id, "done", person=int(batch.contact_ids[0]),
         email=people.contacts[0].email if people.contacts else None,
-        score=score,
-        points=points,
-        grade=batch.grade(0),
-        stage=batch.stage(0),
-        disqualified=disqualified,
+        score=score, points=points, grade=batch.grade(0), stage=batch.stage(0),
+        disqualified=bool(batch.disqualified[0]),
         reasons=written_reasons(batch, 0, score, REASONS_MAX_CHARS),
         written=written,
         failed=failed,
-    )
+    )  # fmt: skip
 
 
 def reasons_of(outcome: WriteOutcome) -> dict[str, str]:
@@ -304,6 +297,8 @@ def write_persons(
         rows = {int(person): row for row, person in enumerate(batch.contact_ids)}
         with job.store.writing(), job.store.engine.begin() as connection:
             record_landed(connection, batch, rows, people.records, landed, as_of, job.rules_text)
+    if job.models:  # and each extra model's fields (`sync.models`)
+        write_models(job, options, score_models(job, people, as_of, before), people, as_of)
     return batch, people, outcomes
 
 

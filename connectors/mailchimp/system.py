@@ -13,16 +13,18 @@ Mailchimp's reference. We keep to both, and tags start with a letter.
 Names: `(prefix, key)` -> `LS_SCORE`, `LS_GRADE`, `LS_STAGE`, `LS_DQ`, `LS_REASONS`,
 `LS_AT` (the default prefix `leadscore_` is `LS`; another prefix gives its first two
 letters or digits; the shadow rules' prefix `leadscore_shadow_` is `LSS`: `LSS_SCORE`,
-`LSS_GRADE`, `LSS_STAGE`, see `prefix_tag`). A dimension keeps its name when it is
-lower-case letters, digits and underscores and shorter than the room left (`LS_FIT`);
-a longer word of letters alone keeps its first letters, filling the room (`LS_ACTIVIT`,
-`LS_ENGAGEM`); any other is its first letters and a 5-character digest, the first of them a digit,
-filling the room exactly (`LS_AC4K9Z2`). So fixed names (no digit, none taken by a
-word), kept names (shorter than the room), words (letters only, the full room) and
-digested names (a digit at one place, the full room) never meet; two words meet when
-they begin alike ("activity", "activities"), and two digested names when 5 characters
-of two SHA-1 digests do (about 1 in 17 million per pair): the field map refuses a rule
-file whose fields would share a name, naming both (`sync.fields.FieldMap.for_rules`).
+`LSS_GRADE`, `LSS_STAGE`, see `prefix_tag`; an extra model's head is its own three
+characters, `ENT_SCORE`, ..., `ENT_WHY` for its reasons, `sync.models`). A dimension
+keeps its name when it is lower-case letters, digits and underscores and shorter than
+the room left (`LS_FIT`); a longer word of letters alone keeps its first letters,
+filling the room (`LS_ACTIVIT`, `LS_ENGAGEM`); any other is its first letters and a
+5-character digest, the first of them a digit, filling the room exactly (`LS_AC4K9Z2`).
+So fixed names (no digit, none taken by a word), kept names (shorter than the room),
+words (letters only, the full room) and digested names (a digit at one place, the full
+room) never meet; two words meet when they begin alike ("activity", "activities"), and
+two digested names when 5 characters of two SHA-1 digests do (about 1 in 17 million per
+pair): the field map refuses a rule file whose fields would share a name, naming both
+(`sync.fields.FieldMap.for_rules`).
 
 Values: numbers are number fields; the scoring time a date field (the UTC day, so
 that marketers can segment on it: a date field holds no time of day), written as
@@ -64,6 +66,10 @@ FIXED = {
     "reasons": "REASONS",
     "scored_at": "AT",
 }
+FIXED_SHORT = {"reasons": "WHY"}
+"""The fixed name of a key where the head leaves no room for `FIXED`'s (a model's)."""
+MODEL_HEAD = re.compile(r"[A-Z][A-Z0-9]{2}_")
+"""An extra model's head, given as its prefix (`prefix_tag`)."""
 STAGE_TAG = "leadscore: "
 """Our stage as a member tag: `leadscore: <stage>`."""
 DIGEST = 5
@@ -75,7 +81,12 @@ def prefix_tag(prefix: str) -> str:
     letters or digits (a letter first), or nothing when the prefix has none. A shadow
     prefix (one holding SHADOW: `sync.shadow_write`) adds an `S` to the head of the rest
     (`LSS_` for `leadscore_shadow_`, `SHS_` for `shadow_`): three characters, so that no
-    shadow tag is taken for the live stage (`connectors.mailchimp.write.STAGE_FIELD`)."""
+    shadow tag is taken for the live stage (`connectors.mailchimp.write.STAGE_FIELD`).
+    A prefix that is a head already, three upper-case letters or digits (a letter first)
+    and `_`, is kept: an extra model's (`sync.models`; the settings' prefixes are lower
+    case), of three characters for the same reason."""
+    if MODEL_HEAD.fullmatch(prefix):
+        return prefix
     cleaned = re.sub(r"[^A-Z0-9]", "", prefix.upper())
     if "SHADOW" in cleaned:
         rest = prefix_tag(prefix.upper().replace("SHADOW", "", 1))
@@ -105,7 +116,8 @@ def merge_tag(prefix: str, key: str) -> str:
     head = prefix_tag(prefix)
     room = MAX_TAG - len(head)
     if key in FIXED:
-        return head + FIXED[key]
+        fixed = FIXED[key] if len(FIXED[key]) <= room else FIXED_SHORT.get(key, FIXED[key])
+        return head + fixed
     plain = key.upper()
     if re.fullmatch(r"[a-z][a-z0-9_]*", key) and len(plain) < room and plain not in FIXED.values():
         return head + plain
