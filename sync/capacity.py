@@ -14,7 +14,9 @@ from the store (`sync.handover_schema`), in one transaction:
                period's count (`taken < per_week`): concurrent syncs and triggers, each
                in its own transaction, never hand over more than the capacity
     cap        an eligible person not handed over waits one stage below the hand-over
-               stage; one handed over before is never below it
+               stage; one handed over before is never below the stage they were handed
+               over to (kept in `handovers.stage`: a later `capacity.stage` moves nobody
+               handed over before; a row from before the column, the present stage)
 
 A person handed over who was not in the batch (they waited from an earlier run) is marked
 due, so the next run writes their stage. A waiting person is due when the week turns.
@@ -34,6 +36,7 @@ from sqlalchemy.engine import Connection
 from scoring import ContactFrame, RuleSet, ScoreBatch, whole_points
 from sync.dues import mark_due
 from sync.handover_schema import (
+    STAGE_LENGTH,
     TEAM_LENGTH,
     handover_counts,
     handover_waiting,
@@ -179,6 +182,7 @@ def _decide(
         connection.execute(insert, counts)
     ids = [int(i) for i in batch.contact_ids.tolist()]
     before = _present(connection, handovers, ids)
+    floors = _handed_stages(connection, [s.name for s in rules.stages.ladder], ids, top)
     codes = batch.stage_codes.copy()
     leads = batch.leads  # a stage of `lead: false` (customers) is nobody's to hand over
     eligible = [
@@ -202,10 +206,12 @@ def _decide(
     ]
     if rows:
         connection.execute(sa.insert(handover_waiting), rows)
-    handed = _take(connection, rules.capacity.per_week, period, at)
+    stage = rules.stages.ladder[top].name[:STAGE_LENGTH]
+    handed = _take(connection, rules.capacity.per_week, period, at, stage)
     row_of = {person: row for row, person in enumerate(ids)}
     for person in (before | handed) & set(row_of):  # never taken back
-        codes[row_of[person]] = max(int(codes[row_of[person]]), top)
+        floor = floors.get(person, top)
+        codes[row_of[person]] = max(int(codes[row_of[person]]), floor)
     places: dict[int, int] = {}
     place_in_team: dict[str, int] = {}
     for person, team in _queue(connection, ["person_id", "team"]):
@@ -231,7 +237,8 @@ def decision_then(
     if rules.capacity is None or rules.stages is None or batch.stage_codes is None:
         return batch, {}
     top = rules.capacity.stage_index(rules.stages)
-    name = rules.stages.ladder[top].name
+    ladder = [stage.name for stage in rules.stages.ladder]
+    name = ladder[top]
     ids = [int(i) for i in batch.contact_ids.tolist()]
     found: dict[int, tuple[float, str, float]] = {}
     with store.engine.connect() as connection:
@@ -242,20 +249,39 @@ def decision_then(
             found.update(
                 (int(p), (float(t), str(w), float(s))) for p, t, w, s in connection.execute(query)
             )
+        floors = _handed_stages(connection, ladder, ids, top)
     codes = batch.stage_codes.copy()
     lines: dict[int, str] = {}
     for row, person in enumerate(ids):
         when = found.get(person)
         day = None if when is None else datetime.fromtimestamp(when[0], UTC).strftime("%Y-%m-%d")
         if when is not None and when[0] <= at:
-            codes[row] = max(int(codes[row]), top)
+            floor = floors.get(person, top)
+            codes[row] = max(int(codes[row]), floor)
             score = whole_points(when[2])
-            lines[row] = f"handed over to {name} on {day} ({when[1]}) at score {score}"
+            lines[row] = f"handed over to {ladder[floor]} on {day} ({when[1]}) at score {score}"
         elif codes[row] >= top and batch.leads[row] and not reached[row]:
             codes[row] = top - 1
             later = "not handed over since" if day is None else f"handed over on {day}"
             lines[row] = f"waiting for hand-over to {name} ({later})"
     return replace(batch, stage_codes=codes), lines
+
+
+def _handed_stages(
+    connection: Connection, ladder: Sequence[str], ids: Sequence[int], top: int
+) -> dict[int, int]:
+    """Per person handed over before, the ladder index of the stage they were handed over
+    to (`top`, the present hand-over stage, for a row without one or a stage since
+    renamed)."""
+    rank = {name[:STAGE_LENGTH].casefold(): i for i, name in enumerate(ladder)}
+    found: dict[int, int] = {}
+    for part in chunks(list(ids)):
+        query = sa.select(handovers.c.person_id, handovers.c.stage).where(
+            handovers.c.person_id.in_(part)
+        )
+        for person, stage in connection.execute(query):
+            found[int(person)] = top if stage is None else rank.get(str(stage).casefold(), top)
+    return found
 
 
 def _present(connection: Connection, table: sa.Table, ids: Sequence[int]) -> set[int]:
@@ -286,8 +312,9 @@ def _queue(connection: Connection, columns: Sequence[str]) -> list[Sequence[Any]
     return [tuple(row) for row in connection.execute(query)]
 
 
-def _take(connection: Connection, per_week: int, period: str, at: float) -> set[int]:
-    """Hand over down the queue while each person's count has room; who was handed over."""
+def _take(connection: Connection, per_week: int, period: str, at: float, stage: str) -> set[int]:
+    """Hand over down the queue, to `stage`, while each person's count has room; who was
+    handed over."""
     dialect = upsert_dialect(connection)
     handed: set[int] = set()
     full: set[str] = set()
@@ -299,7 +326,8 @@ def _take(connection: Connection, per_week: int, period: str, at: float) -> set[
             dialect.insert(handover_counts).on_conflict_do_nothing(),
             {"period": period, "team": team, "taken": 0},
         )
-        row = {"person_id": person, "period": period, "team": team, "at": at, "score": score}
+        row = {"person_id": person, "period": period, "team": team, "at": at, "score": score,
+               "stage": stage}  # fmt: skip
         added = connection.execute(dialect.insert(handovers).on_conflict_do_nothing(), row)
         if added.rowcount:  # else handed over by another transaction meanwhile
             counted = connection.execute(

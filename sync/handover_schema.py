@@ -1,7 +1,10 @@
-"""The store's tables of sales capacity's hand-over (`sync.capacity`), schema version 11.
+"""The store's tables of sales capacity's hand-over (`sync.capacity`), schema version 11
+(`stage` of `handovers` since version 12).
 
 handovers         one row per person handed over: the period (ISO week) and `by` value it
-                  counted against, and when; never deleted but by `leadscore forget`
+                  counted against, when, and the stage it was handed over to (none: handed
+                  over before version 12, at the rules' present hand-over stage); never
+                  deleted but by `leadscore forget`
 handover_counts   per period and `by` value, how many were handed over: the row every
                   hand-over's conditional update goes through, so none exceeds the capacity
 handover_waiting  the eligible leads not yet handed over: score, `by` value, since when
@@ -20,6 +23,8 @@ from sync.schema import chunks, metadata
 
 TEAM_LENGTH = 255
 """The longest `by` value kept; a longer one is cut to it."""
+STAGE_LENGTH = 255
+"""The longest stage name kept in `handovers.stage`; a longer one is cut to it."""
 
 handovers = sa.Table(
     "handovers",
@@ -29,6 +34,7 @@ handovers = sa.Table(
     sa.Column("team", sa.String(TEAM_LENGTH), nullable=False),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("score", sa.Float, nullable=False),
+    sa.Column("stage", sa.String(STAGE_LENGTH), nullable=True),
     sa.Index("ix_handovers_period", "period", "team"),
 )
 handover_counts = sa.Table(
@@ -54,6 +60,15 @@ PERSON_TABLES = (handovers, handover_waiting)
 def create_handover_tables(connection: Connection) -> None:
     for table in HANDOVER_TABLES:
         table.create(connection, checkfirst=True)
+
+
+def add_handover_stage(connection: Connection) -> None:
+    """Schema version 12: the stage each person was handed over to (a store whose tables
+    were made by this code has the column already)."""
+    columns = {c["name"] for c in sa.inspect(connection).get_columns(handovers.name)}
+    if "stage" not in columns:
+        kind = sa.String(STAGE_LENGTH).compile(dialect=connection.dialect)
+        connection.execute(sa.text(f"ALTER TABLE handovers ADD COLUMN stage {kind}"))
 
 
 def forget_handovers(connection: Connection, person_ids: Sequence[int]) -> dict[str, int]:

@@ -262,7 +262,13 @@ def _v11(connection: Connection) -> None:
     create_handover_tables(connection)
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11)
+def _v12(connection: Connection) -> None:
+    from sync.handover_schema import add_handover_stage
+
+    add_handover_stage(connection)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -288,13 +294,7 @@ def dumps(value: Mapping[str, Any]) -> str:
     return _ENCODER.encode(value)
 
 
-SPLIT_COLUMNS = (
-    activities.c.url,
-    activities.c.campaign,
-    activities.c.form,
-    activities.c.amount,
-    activities.c.extra,
-)
+SPLIT_COLUMNS = tuple(activities.c[n] for n in ("url", "campaign", "form", "amount", "extra"))
 
 
 def bounded(text: str, limit: int | None) -> str:

@@ -24,7 +24,7 @@ from sync.capacity import (
 )
 from sync.handover_schema import forget_handovers, handover_counts, handover_waiting, handovers
 from sync.ranking import ordinal
-from sync.store import StateStore
+from sync.store import SCHEMA_VERSION, StateStore
 
 MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)  # ISO week 2026-W49
 RULES = """
@@ -285,10 +285,47 @@ def test_a_store_at_version_10_gains_the_tables_empty_and_keeps_the_rest(tmp_pat
     first.close()
     again = StateStore(url)
     try:
-        assert again.version() == 11
+        assert again.version() == SCHEMA_VERSION
         assert {"handovers", "handover_counts", "handover_waiting"} <= set(
             sa.inspect(again.engine).get_table_names()
         )
         assert queue_of(again, MONDAY.timestamp()) == HandoverQueue("2026-W49", 0)
+    finally:
+        again.close()
+
+
+def test_moving_the_hand_over_stage_moves_nobody_handed_over_before(store: StateStore) -> None:
+    decide(store, batch_of(rules_of(per_week=3), {1: 60}))  # 1 handed over to SQL at 60
+    opportunity = parse_rules(RULES.replace("PER_WEEK BY", "3, stage: Opportunity"), "c.yaml")
+    later = MONDAY + timedelta(days=1)
+    capped, queue = decide(store, batch_of(opportunity, {1: 60, 2: 96}, at=later), later)
+    # 1 stays where it was handed over (its 60 is SQL), 2 is handed over to Opportunity
+    assert stages(capped) == {1: "SQL", 2: "Opportunity"} and queue.now == (2,)
+    with store.engine.connect() as connection:
+        kept = dict(connection.execute(sa.select(handovers.c.person_id, handovers.c.stage)).all())
+    assert kept == {1: "SQL", 2: "Opportunity"}
+
+
+def test_a_store_at_version_11_gains_the_stage_column_and_keeps_its_hand_overs(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    first = StateStore(url)
+    with first.engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE handovers DROP COLUMN stage"))
+        connection.execute(
+            sa.text(
+                "INSERT INTO handovers (person_id, period, team, at, score)"
+                " VALUES (1, '2026-W49', '', 0, 60)"
+            )
+        )
+        connection.execute(sa.text("UPDATE meta SET value = '11' WHERE key = 'schema_version'"))
+    first.close()
+    again = StateStore(url)
+    try:
+        assert again.version() == SCHEMA_VERSION == 12
+        # a hand-over from before the column: at the rules' present hand-over stage
+        capped, _ = decide(again, batch_of(rules_of(), {1: 20}))
+        assert stages(capped) == {1: "SQL"}
     finally:
         again.close()
