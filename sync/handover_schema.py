@@ -15,6 +15,8 @@ Keyed by the store's person row number only, never by an address or a record id.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -82,3 +84,54 @@ def forget_handovers(connection: Connection, person_ids: Sequence[int]) -> dict[
             if result.rowcount:
                 deleted[table.name] = deleted.get(table.name, 0) + int(result.rowcount)
     return deleted
+
+
+def queue_order(connection: Connection, columns: Sequence[str]) -> list[Sequence[Any]]:
+    """The waiting persons in hand-over order: score, then since when, then row number."""
+    table = handover_waiting
+    query = sa.select(*(table.c[name] for name in columns)).order_by(
+        table.c.score.desc(), table.c.since, table.c.person_id
+    )
+    return [tuple(row) for row in connection.execute(query)]
+
+
+@dataclass(frozen=True)
+class QueueRows:
+    """The hand-over tables as the HTML report draws them (`sync.report_data`)."""
+
+    counts: list[tuple[str, str, int]]
+    """(period, `by` value, handed over), by period, oldest first."""
+    waiting: list[tuple[int, str, float, float]]
+    """(person, `by` value, score, since when), in hand-over order."""
+    last: dict[str, tuple[float, str]]
+    """Per `by` value, the score and period of the last person handed over: the lowest
+    score of the latest decision that handed any over (none: nobody yet)."""
+
+
+def queue_rows(connection: Connection) -> QueueRows:
+    counts = connection.execute(
+        sa.select(
+            handover_counts.c.period, handover_counts.c.team, handover_counts.c.taken
+        ).order_by(handover_counts.c.period, handover_counts.c.team)
+    )
+    latest = (
+        sa.select(handovers.c.team, sa.func.max(handovers.c.at).label("at"))
+        .group_by(handovers.c.team)
+        .subquery()
+    )
+    last: dict[str, tuple[float, str]] = {}
+    query = (
+        sa.select(handovers.c.team, handovers.c.score, handovers.c.period)
+        .join(latest, (latest.c.team == handovers.c.team) & (latest.c.at == handovers.c.at))
+        .order_by(handovers.c.score.desc())
+    )
+    for team, score, period in connection.execute(query):
+        last[str(team)] = (float(score), str(period))  # the lowest comes last
+    return QueueRows(
+        [(str(p), str(t), int(n)) for p, t, n in counts],
+        [
+            (int(p), str(t), float(s), float(w))
+            for p, t, s, w in queue_order(connection, ["person_id", "team", "score", "since"])
+        ],
+        last,
+    )

@@ -37,7 +37,15 @@ from scoring import (
 from scoring import score as score_frames
 from sync.account_sync import refresh_companies
 from sync.accounts import refresh, rollups_for
-from sync.capacity import HandoverQueue, hand_over, handed_before, period_of, teams_of
+from sync.capacity import (
+    HandoverQueue,
+    WaitingScored,
+    hand_over,
+    handed_before,
+    period_of,
+    teams_of,
+    to_rescore,
+)
 from sync.dues import (
     due_filter,
     fingerprint,
@@ -114,6 +122,48 @@ def score_people(
     `claim` hands over for good (never under shadow `rules`), else the decision is rolled
     back; `queues` receives the queue after it."""
     ruleset = job.rules if rules is None else rules
+    if bounds is None:
+        bounds = bounds_for(job.store, ruleset, as_of.timestamp())
+    if accounts is None:
+        accounts = rollups_for(job.store, ruleset, as_of.timestamp())
+    batch, kept, floor = _scored(job, ruleset, people, as_of, written, notes, bounds, accounts)
+    if ruleset.capacity is not None:  # shadow rules decide and roll back: they claim nothing
+        teams, held = teams_of(ruleset, kept.contacts), handed_before(ruleset, kept.contacts, floor)
+        moment = as_of.timestamp()
+        # the waiting persons a decision may hand over, scored as of the same moment
+        asked = to_rescore(job.store, ruleset, moment, [int(i) for i in batch.contact_ids])
+        rescored = None
+        if asked:
+            others = job.store.load_people(asked)
+            before = written_of(job.store, asked)
+            more, also, low = _scored(job, ruleset, others, as_of, before, None, bounds, accounts)
+            rescored = WaitingScored(
+                tuple(asked),
+                more,
+                teams_of(ruleset, also.contacts),
+                handed_before(ruleset, also.contacts, low),
+            )
+        claims = claim and rules is None
+        batch, queue = hand_over(
+            job.store, batch, teams, held, moment, claim=claims, rescored=rescored
+        )
+        if queues is not None and queue is not None:
+            queues.append(queue)
+    return replace(batch, excluded_ids=kept.excluded_ids), kept
+
+
+def _scored(
+    job: Sync,
+    ruleset: RuleSet,
+    people: People,
+    as_of: datetime,
+    written: Written,
+    notes: list[str] | None,
+    bounds: RfmBounds | None,
+    accounts: AccountRollups | None,
+) -> tuple[ScoreBatch, Included, list[str | None] | None]:
+    """These persons scored by the engine (no hand-over yet), those included, and the
+    stage floor of each included one."""
     floor = reached_stages(
         ruleset,
         people.contacts,
@@ -133,10 +183,6 @@ def score_people(
         persons = [int(i) for i in kept.contacts.ids.tolist()]
         with job.store.engine.connect() as connection:
             past = past_scores(connection, ruleset, persons, as_of.timestamp())
-    if bounds is None:
-        bounds = bounds_for(job.store, ruleset, as_of.timestamp())
-    if accounts is None:
-        accounts = rollups_for(job.store, ruleset, as_of.timestamp())
     floor = None if floor is None else [floor[i] for i in kept.rows.tolist()]
     batch = score_frames(
         ruleset,
@@ -150,13 +196,7 @@ def score_people(
     )
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
-    if ruleset.capacity is not None:  # shadow rules decide and roll back: they claim nothing
-        teams, held = teams_of(ruleset, kept.contacts), handed_before(ruleset, kept.contacts, floor)
-        claims = claim and rules is None
-        batch, queue = hand_over(job.store, batch, teams, held, as_of.timestamp(), claim=claims)
-        if queues is not None and queue is not None:
-            queues.append(queue)
-    return replace(batch, excluded_ids=kept.excluded_ids), kept
+    return batch, kept, floor
 
 
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:

@@ -33,7 +33,7 @@ from sync.words import counted
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
-    from sync.capacity import QueueRows
+    from sync.handover_schema import QueueRows
 
 TOP = 25
 """Leads listed with their reasons."""
@@ -411,7 +411,7 @@ def score_movement(rows: Sequence[tuple[int, float, int]]) -> Movement | None:
 def handovers_of(
     rows: QueueRows, rules: RuleSet, at: float, left_out: Collection[int] = ()
 ) -> Handovers | None:
-    """The hand-over chart's numbers from the store's tables (`sync.capacity.queue_rows`)
+    """The hand-over chart's numbers from the store's tables (`sync.handover_schema.queue_rows`)
     as of `at` (epoch seconds), the last `WEEKS` weeks; waiting persons in `left_out` (the
     rules exclude them) are left out. None when the rules have no `capacity`."""
     capacity, stages = rules.capacity, rules.stages
