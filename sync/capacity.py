@@ -38,6 +38,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import sqlalchemy as sa
@@ -60,12 +61,15 @@ LOCK_KEY = 0x1EAD5C0E
 """The PostgreSQL advisory lock every hand-over decision takes (SQLite: its write lock)."""
 
 
-def period_of(at: float) -> tuple[str, float]:
-    """The ISO week holding the moment (`2026-W49`) and when it ends (epoch seconds)."""
-    moment = datetime.fromtimestamp(at, UTC)
+def period_of(at: float, zone: str | None = None) -> tuple[str, float]:
+    """The ISO week holding the moment in the time zone `zone` (an IANA name, validated by
+    the rule file; default UTC) (`2026-W49`) and when it ends: the next Monday 00:00
+    there (epoch seconds)."""
+    where = UTC if zone is None else ZoneInfo(zone)
+    moment = datetime.fromtimestamp(at, where)
     year, week, weekday = moment.isocalendar()
-    start = datetime(moment.year, moment.month, moment.day, tzinfo=UTC)
-    end = start + timedelta(days=8 - weekday)
+    monday = moment.date() + timedelta(days=8 - weekday)
+    end = datetime(monday.year, monday.month, monday.day, tzinfo=where)
     return f"{year}-W{week:02d}", end.timestamp()
 
 
@@ -152,7 +156,7 @@ def to_rescore(store: StateStore, rules: RuleSet, at: float, scored: Sequence[in
     of `at`: those a decision then may hand over, to be scored as of `at` first."""
     if rules.capacity is None:
         return []
-    period, _ = period_of(at)
+    period, _ = period_of(at, rules.capacity.timezone)
     with store.engine.connect() as connection:
         taken = dict(
             connection.execute(
@@ -193,7 +197,8 @@ def hand_over(
         return batch, None
     per_week, by = rules.capacity.per_week, rules.capacity.by
     if not len(batch):
-        return batch, replace(queue_of(store, at), per_week=per_week, by=by)
+        queue = queue_of(store, at, rules.capacity.timezone)
+        return batch, replace(queue, per_week=per_week, by=by)
     with store.writing(), store.engine.connect() as connection:
         transaction = connection.begin()
         try:
@@ -221,7 +226,8 @@ def _decide(
     assert rules.capacity is not None and rules.stages is not None
     assert batch.stage_codes is not None
     top = rules.capacity.stage_index(rules.stages)
-    period, _ = period_of(at)
+    zone = rules.capacity.timezone
+    period, _ = period_of(at, zone)
     dialect = upsert_dialect(connection)
     if connection.dialect.name == "postgresql":  # one decision at a time, till commit
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
@@ -263,7 +269,7 @@ def _decide(
             places[row] = place_in_team[team]
             codes[row] = top - 1
     mark_due(connection, (handed | left) - set(ids))
-    return codes, places, queue_state(connection, at, now=tuple(sorted(handed)))
+    return codes, places, queue_state(connection, at, zone, now=tuple(sorted(handed)))
 
 
 def _requeue(
@@ -420,10 +426,12 @@ def _take(connection: Connection, per_week: int, period: str, at: float, stage: 
     return handed
 
 
-def queue_state(connection: Connection, at: float, *, now: tuple[int, ...] = ()) -> HandoverQueue:
-    """The queue as the store holds it at `at`: who waits, since when, and this period's
-    hand-overs."""
-    period, _ = period_of(at)
+def queue_state(
+    connection: Connection, at: float, zone: str | None = None, *, now: tuple[int, ...] = ()
+) -> HandoverQueue:
+    """The queue as the store holds it at `at`: who waits, since when, and the hand-overs
+    of this period (the week in time zone `zone`, default UTC)."""
+    period, _ = period_of(at, zone)
     waiting = connection.execute(
         sa.select(sa.func.count(), sa.func.min(handover_waiting.c.since))
     ).one()
@@ -446,9 +454,9 @@ def queue_state(connection: Connection, at: float, *, now: tuple[int, ...] = ())
     )
 
 
-def queue_of(store: StateStore, at: float) -> HandoverQueue:
+def queue_of(store: StateStore, at: float, zone: str | None = None) -> HandoverQueue:
     with store.engine.connect() as connection:
-        return queue_state(connection, at)
+        return queue_state(connection, at, zone)
 
 
 def status_line(store: StateStore, rules: RuleSet | None, at: float) -> str | None:
@@ -461,7 +469,7 @@ def status_line(store: StateStore, rules: RuleSet | None, at: float) -> str | No
             used = sa.select(handover_counts.c.period).limit(1)
             if connection.execute(used).first() is None:
                 return None
-        queue = queue_state(connection, at)
+        queue = queue_state(connection, at, None if capacity is None else capacity.timezone)
     if capacity is not None:
         queue = replace(queue, per_week=capacity.per_week, by=capacity.by)
     return handover_line({"handover": queue.as_dict()})

@@ -246,7 +246,8 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     due[kept.rows] = as_of.timestamp() + due_in(batch, frame, as_of)
     if batch.waiting:  # a lead waiting for the hand-over: due when the week turns
         waits = kept.rows[np.fromiter(batch.waiting, dtype=np.intp)]
-        due[waits] = np.minimum(due[waits], period_of(as_of.timestamp())[1])
+        zone = None if job.rules.capacity is None else job.rules.capacity.timezone
+        due[waits] = np.minimum(due[waits], period_of(as_of.timestamp(), zone)[1])
     if job.rules.velocity_windows():  # a history row entering a window moves velocity
         persons = [int(c.id) for c in people.contacts]
         with job.store.engine.connect() as connection:

@@ -420,7 +420,7 @@ def handovers_of(
     from sync.capacity import period_of
 
     counted = [week for week, _, _ in rows.counts]
-    latest = max([period_of(at)[0], *counted])
+    latest = max([period_of(at, capacity.timezone)[0], *counted])
     weeks = _weeks_between(min(counted, default=latest), latest)
     waiting = [row for row in rows.waiting if row[0] not in left_out]
     teams = sorted({t for w, t, _ in rows.counts if w in weeks} | {t for _, t, _, _ in waiting})
@@ -465,6 +465,7 @@ def _weeks_between(first: str, latest: str) -> list[str]:
 
     end = _monday(latest)
     span = min(WEEKS - 1, max(0, (end - _monday(first)).days // 7))
+    # labels only: a Monday's UTC midnight is in its own ISO week's label in UTC
     return [period_of((end - timedelta(weeks=back)).timestamp())[0] for back in range(span, -1, -1)]
 
 

@@ -175,6 +175,43 @@ def test_periods_are_iso_weeks_ending_monday_midnight() -> None:
     assert period_of(datetime(2027, 1, 1, tzinfo=UTC).timestamp())[0] == "2026-W53"
 
 
+def test_weeks_start_monday_midnight_in_the_rules_time_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    paris, new_york = ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York")
+    # Sunday 23:30 UTC is Monday 00:30 in Paris: a new week there, not yet in UTC
+    late = datetime(2026, 12, 6, 23, 30, tzinfo=UTC).timestamp()
+    assert period_of(late)[0] == "2026-W49"
+    assert period_of(late, "Europe/Paris") == (
+        "2026-W50",
+        datetime(2026, 12, 14, tzinfo=paris).timestamp(),
+    )
+    # Monday 03:00 UTC is still Sunday in New York
+    early = datetime(2026, 12, 7, 3, tzinfo=UTC).timestamp()
+    assert (
+        period_of(early)[0] == "2026-W50" and period_of(early, "America/New_York")[0] == "2026-W49"
+    )
+    assert (
+        period_of(early, "America/New_York")[1]
+        == datetime(2026, 12, 7, tzinfo=new_york).timestamp()
+    )
+    # a week holding a change of clocks ends at Monday midnight all the same
+    march = datetime(2027, 3, 30, 12, tzinfo=UTC).timestamp()  # Paris moved on the 28th
+    assert (
+        period_of(march - 3 * 86_400, "Europe/Paris")[1]
+        == datetime(2027, 3, 29, tzinfo=paris).timestamp()
+    )
+
+
+def test_the_hand_over_counts_the_rules_time_zone_week(store: StateStore) -> None:
+    rules = parse_rules(RULES.replace("PER_WEEK BY", "1, timezone: Europe/Paris"), "c.yaml")
+    sunday = datetime(2026, 12, 6, 22, tzinfo=UTC)  # 23:00 in Paris: still W49 there
+    decide(store, batch_of(rules, {1: 90}, at=sunday), sunday)
+    paris_monday = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)  # Monday 00:30 in Paris
+    _, queue = decide(store, batch_of(rules, {2: 80}, at=paris_monday), paris_monday)
+    assert queue.period == "2026-W50" and queue.now == (2,), queue
+
+
 runs = st.lists(
     st.tuples(
         st.integers(0, 9),  # days after MONDAY
