@@ -246,6 +246,20 @@ def _digit(
     return quintile_digit(values, quintiles)
 
 
+def moved_digits(
+    rfm: Rfm, measures: Measures, old: Bounds | None, new: Bounds | None, moment: float
+) -> BoolArray:
+    """Per contact of `measures`, whether any of its digits differs between the bounds
+    `old` and `new` (either missing: every contact with a purchase)."""
+    if old is None or new is None:
+        return measures.bought.copy()
+    before, after = digits(rfm, measures, old, moment), digits(rfm, measures, new, moment)
+    moved = np.zeros(len(measures.bought), dtype=bool)
+    for a, b in zip(before, after, strict=True):
+        moved |= a != b
+    return moved
+
+
 def segment_codes(rfm: Rfm, r: Digits, f: Digits, m: Digits) -> npt.NDArray[np.int16]:
     """Per contact the index of the first segment its digits match (-1: none)."""
     codes = np.full(len(r), -1, dtype=np.int16)

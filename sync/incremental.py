@@ -30,6 +30,7 @@ from scoring import (
     RfmBounds,
     RuleSet,
     ScoreBatch,
+    bounds_of,
     due_in,
     included,
     unparsed_numbers,
@@ -61,7 +62,7 @@ from sync.dues import (
 from sync.history import record_landed
 from sync.people import People
 from sync.readback import activity_columns
-from sync.rfm import bounds_for, population, save_bounds, with_bounds
+from sync.rfm import bounds_for, moved_purchasers, purchasers, save_bounds
 from sync.shadow import score_shadow, shadow_scored
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
@@ -208,9 +209,18 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     keep = not options.dry_run
     accounts, moved, records = refresh(job.store, job.rules, moment, companies, keep=keep)
     with job.store.engine.connect() as connection:
-        # RFM's quintiles over everyone in the store: bounds that moved rescore everyone
-        bounds = population(connection, job.rules, as_of.timestamp())
-        current = with_bounds(fingerprint(job.rules, job.fields, job.stage_maps), bounds)
+        # RFM's quintiles over everyone in the store: the purchasers whose digits they move
+        found = purchasers(connection, job.rules, moment)
+        bounds = None if found is None else bounds_of(found[1])
+        rfm_moved = [] if found is None or bounds is None else (
+            moved_purchasers(connection, job.rules, found, bounds, moment)
+        )  # fmt: skip
+    if bounds is not None and keep:  # what a rescore of one record reads until the next run
+        with job.store.writing(), job.store.engine.begin() as connection:
+            mark_due(connection, rfm_moved)  # kept with the bounds: a killed run loses none
+            save_bounds(connection, job.rules, bounds, moment)
+    with job.store.engine.connect() as connection:
+        current = fingerprint(job.rules, job.fields, job.stage_maps)
         back = went_back(connection, as_of.timestamp())
         everyone = options.full or back or stored_fingerprint(connection) != current
         summary.persons = person_count(connection)
@@ -224,13 +234,10 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     elif keep:
         people = job.store.load_people(due_by=as_of.timestamp())
         written = written_of(job.store, [int(c.id) for c in people.contacts])
-    else:  # who is due, and the people of the accounts that moved, unmarked
-        people = job.store.load_people(set(marks) | moved)
+    else:  # who is due, and the people of the accounts and RFM digits that moved, unmarked
+        people = job.store.load_people(set(marks) | moved | set(rfm_moved))
         written = written_of(job.store, [int(c.id) for c in people.contacts])
     summary.rescored = len(people.contacts)
-    if bounds is not None and keep:  # what a rescore of one record reads until the next run
-        with job.store.writing(), job.store.engine.begin() as connection:
-            save_bounds(connection, job.rules, bounds, as_of.timestamp())
     shadowed = None
     if options.shadow is not None:  # before the live hand-over: the same week's places
         shadowed = shadow_scored(job, options.shadow, people, as_of, written)
