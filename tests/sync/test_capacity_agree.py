@@ -110,3 +110,35 @@ def test_status_reads_the_hand_over_from_the_store_as_of_now(tmp_path: Path) -> 
     assert "hand-over 2026-W50: 1 of 1 handed over, 0 waiting" in text, text
     assert "hand-over 2026-W50: 1 handed over" in status_text(job, monday, rules=False)
     job.store.close()
+
+
+def test_the_capacity_example_validates_and_hands_over_five_a_week_per_owner(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from scoring import load_rules, score_records
+    from sync.capacity import hand_over
+    from sync.cli import app
+
+    path = Path(__file__).parents[2] / "examples" / "capacity.yaml"
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    rules = load_rules(path)
+    assert rules.capacity is not None and rules.capacity.timezone == "Europe/Paris"
+    people = [
+        Contact(str(i), email=f"p{i}@acme.io",
+                attributes={"seniority": "VP", "employees": 500, "owner": "ann" if i < 8 else "bob"})
+        for i in range(1, 11)
+    ]  # fmt: skip
+    asked = [Activity(str(i), ActivityType.DEMO_REQUEST, MONDAY - timedelta(days=i), id=f"d{i}")
+             for i in range(1, 11)]  # fmt: skip
+    batch = score_records(rules, people, asked, MONDAY)
+    assert all(batch.stage(r) == "Sales qualified" for r in range(len(batch)))
+    store = StateStore(f"sqlite:///{tmp_path / 's.db'}")
+    teams = ["ann" if i < 8 else "bob" for i in range(1, 11)]  # `by: owner`, as teams_of reads it
+    capped, queue = hand_over(store, batch, teams, [False] * len(batch), MONDAY.timestamp(),
+                              claim=True)  # fmt: skip
+    store.close()
+    assert queue is not None and queue.handed == 8 and queue.waiting == 2  # ann 5 of 7, bob 3
+    assert sorted(capped.stage(r) or "" for r in range(len(capped))).count("Sales qualified") == 8
