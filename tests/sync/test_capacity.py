@@ -366,3 +366,35 @@ def test_a_store_at_version_11_gains_the_stage_column_and_keeps_its_hand_overs(
         assert stages(capped) == {1: "SQL"}
     finally:
         again.close()
+
+
+def test_a_lead_disqualified_after_hand_over_keeps_the_stage_and_ranks_last(
+    store: StateStore,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from sync.ranking import print_ranking
+
+    spam = "  - {id: spam, contact: {spam: {equals: 'yes'}}, disqualify: true, points: -5}\n"
+    rules = parse_rules(RULES.replace("PER_WEEK BY", "2").replace("rules:\n", "rules:\n" + spam),
+                        "c.yaml")  # fmt: skip
+
+    def scored(scores: dict[int, float], flagged: set[int], at: datetime) -> ScoreBatch:
+        people = [Contact(str(p), email=f"p{p}@example.com",
+                          attributes={"points": s, "spam": "yes" if p in flagged else "no"})
+                  for p, s in scores.items()]  # fmt: skip
+        return score_records(rules, people, [], at)
+
+    decide(store, scored({1: 90, 2: 80, 3: 60}, set(), MONDAY))  # 1 and 2 handed over
+    later = MONDAY + timedelta(days=1)
+    capped, _ = decide(store, scored({1: 90, 2: 80, 3: 60, 4: 70}, {1}, later), later)
+    # never taken back: 1 stays on SQL, disqualified, and comes after every qualified lead
+    assert stages(capped)[1] == "SQL" and bool(capped.disqualified[0])
+    order = [int(capped.contact_ids[r]) for r in capped.ranking()]
+    assert order == [2, 4, 3, 1]
+    out = Console(file=io.StringIO(), width=200)
+    print_ranking(out, capped, later, 10)
+    lines = [line for line in out.file.getvalue().splitlines() if "@example.com" in line]  # type: ignore[attr-defined]
+    assert "p1@example.com" in lines[-1] and "DISQUALIFIED" in lines[-1], lines
