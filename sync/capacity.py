@@ -165,13 +165,12 @@ def to_rescore(store: StateStore, rules: RuleSet, at: float, scored: Sequence[in
                 )
             ).all()
         )
-        rows = connection.execute(sa.select(handover_waiting.c.person_id, handover_waiting.c.team))
+        full = sorted(team for team, n in taken.items() if n >= rules.capacity.per_week)
+        query = sa.select(handover_waiting.c.person_id).where(
+            handover_waiting.c.team.notin_(full)
+        )  # the waiting of a full `by` value wait on, whatever their score now
         inside = set(scored)
-        return sorted(
-            int(person)
-            for person, team in rows
-            if taken.get(team, 0) < rules.capacity.per_week and int(person) not in inside
-        )
+        return sorted(p for p in map(int, connection.execute(query).scalars()) if p not in inside)
 
 
 def hand_over(
