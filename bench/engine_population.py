@@ -75,10 +75,15 @@ def quintile_bounds(values: Floats) -> list[float]:
 
 
 def digit(values: Floats, bounds: list[float]) -> npt.NDArray[np.int32]:
-    out = np.ones(len(values), dtype=np.int32)
+    """1 plus the bounds below; a value equal to two bounds or more (a tie) takes 1 when
+    its span of digits touches 1, 5 when it touches 5, else its middle (docs/rules.md)."""
+    low = np.ones(len(values), dtype=np.int32)
+    high = np.ones(len(values), dtype=np.int32)
     for bound in bounds:
-        out += values > bound
-    return out
+        low += values > bound
+        high += values >= bound
+    tied = np.where(low == 1, 1, np.where(high == 5, 5, (low + high) // 2))
+    return np.where(high - low >= 2, tied, low)
 
 
 def rfm(inputs: Inputs, rows: Rows) -> tuple[Floats, Floats, npt.NDArray[np.int32]]:

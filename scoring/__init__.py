@@ -56,7 +56,15 @@ if TYPE_CHECKING:
         ensure_utc,
         normalize_email,
     )
-    from scoring.rfm import Bounds, RfmBounds, bounds_of, measure, population_bounds
+    from scoring.rfm import (
+        Bounds,
+        Measures,
+        RfmBounds,
+        bounds_of,
+        measure,
+        moved_digits,
+        population_bounds,
+    )
     from scoring.rulecache import cached_data
     from scoring.rules import RuleSet
     from scoring.subsets import take_activities, take_contacts
@@ -115,7 +123,16 @@ _HOMES = {
     ),
     **dict.fromkeys(("parse_number", "unparsed_numbers"), "scoring.numbers"),
     **dict.fromkeys(
-        ("Bounds", "RfmBounds", "bounds_of", "measure", "population_bounds"), "scoring.rfm"
+        (
+            "Bounds",
+            "Measures",
+            "RfmBounds",
+            "bounds_of",
+            "measure",
+            "moved_digits",
+            "population_bounds",
+        ),
+        "scoring.rfm",
     ),
     "cached_data": "scoring.rulecache",
     **dict.fromkeys(
@@ -193,6 +210,7 @@ __all__ = [
     "InputError",
     "InterestScores",
     "Interests",
+    "Measures",
     "MissingExtra",
     "NumericColumn",
     "PastScores",
@@ -229,6 +247,7 @@ __all__ = [
     "leaks",
     "load_rules",
     "measure",
+    "moved_digits",
     "normalize_email",
     "number",
     "parse_number",

@@ -3,7 +3,8 @@
     capacity: {stage: Sales qualified, per_week: 50, by: owner}
 
 The hand-over stage (`stage`, else the ladder's first `owner: sales` stage) goes to the
-best-scored eligible leads up to `per_week` per ISO week (Monday 00:00 UTC), counted per
+best-scored eligible leads up to `per_week` per ISO week (from Monday 00:00 in the
+IANA time zone `timezone`, default UTC), counted per
 value of the contact field `by` when given; the others wait one stage below it, in order
 of score, then of the moment they became eligible. Who waits and who was handed over is
 population-level: the sync decides it from the store (`sync.capacity`), never the engine.
@@ -12,8 +13,9 @@ population-level: the sync decides it from the store (`sync.capacity`), never th
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from scoring.ruletypes import LocatedError, Strict
 
@@ -33,6 +35,25 @@ class Capacity(Strict):
         min_length=1,
         description="Contact field (an owner or team) whose each value has its own `per_week`.",
     )
+    timezone: str | None = Field(
+        None,
+        min_length=1,
+        description="IANA time zone (Europe/Paris) whose Monday 00:00 starts each week; "
+        "default UTC.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r}: an IANA name such as Europe/Paris or UTC"
+            ) from None
+        return value
 
     def stage_index(self, stages: StageLadder) -> int:
         """The hand-over stage's place on the ladder (validated: found, not the floor)."""

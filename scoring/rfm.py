@@ -10,10 +10,14 @@ Digits by fixed bounds (`rfm.bounds`): recency in days since the last purchase, 
 the first bound 5 down to beyond the fourth 1; frequency and monetary up to the first
 bound 1 up to beyond the fourth 5. Digits by quintiles: the bounds are four values of
 the population (the contacts with a purchase), the k-th the value of rank ceil(k·n/5)
-in rising order (nearest rank); a contact's digit is 1 plus the number of bounds below
-its value, recency ranked by the moment of the last purchase (later is better), which
-does not move with time. Ties share a digit; with no purchaser in the population there
-are no bounds and every purchaser scores 1, as a lone purchaser does.
+in rising order (nearest rank); recency is ranked by the moment of the last purchase
+(later is better), which does not move with time. A contact's digit is 1 plus the
+number of bounds below its value, but for a tie: a value equal to two or more bounds
+spans the digits from 1 plus the bounds below it to 1 plus the bounds at or below it,
+and takes the lowest of its span when the span touches 1, 5 when it touches 5 (and not
+1), else the middle of its span (rounded down) (`quintile_digit`). Ties share a digit,
+and digits rise with the value; with no purchaser in the population there are no bounds
+and every purchaser scores 1, as a lone purchaser does.
 
 The engine never computes quintiles over its batch: the caller passes them
 (`RfmBounds`, from `population_bounds` over the scored population), so a batch of one
@@ -185,12 +189,24 @@ def rising_digit(values: FloatArray, bounds: Sequence[float] | FloatArray) -> Di
     return 1 + _above(values, bounds)
 
 
-def _above(values: FloatArray, bounds: Sequence[float] | FloatArray) -> Digits:
-    """How many of the (four) bounds each value is above: a comparison per bound, which
-    costs less than a search per value (a bound may be one per value)."""
+def quintile_digit(values: FloatArray, bounds: Sequence[float] | FloatArray) -> Digits:
+    """The digit of each value by quintile bounds: that of `rising_digit`, but for a value
+    equal to two or more bounds (a tie across digits), whose span runs from 1 plus the
+    bounds below it to 1 plus the bounds at or below it: a span touching 1 gives 1, one
+    touching 5 (and not 1) gives 5, any other its middle (rounded down)."""
+    low = 1 + _above(values, bounds)
+    high = 1 + _above(values, bounds, at=True)
+    middle = (low + high) // 2
+    tied = np.where(low == 1, low, np.where(high == 5, 5, middle))
+    return np.where(high - low >= 2, tied, low).astype(np.int8)
+
+
+def _above(values: FloatArray, bounds: Sequence[float] | FloatArray, *, at: bool = False) -> Digits:
+    """How many of the (four) bounds each value is above (`at`: at or above): a comparison
+    per bound, which costs less than a search per value (a bound may be one per value)."""
     out = np.zeros(len(values), dtype=np.int8)
     for bound in bounds:
-        out += values > bound
+        out += (values >= bound) if at else (values > bound)
     return out
 
 
@@ -212,13 +228,36 @@ def digits(
         r = 5 - _above(days, fixed.recency)
     else:
         assert bounds is not None
-        r = rising_digit(measures.last, bounds.recency)
-    f = rising_digit(measures.count, fixed.frequency or (bounds.frequency if bounds else ()))
-    m = rising_digit(measures.amount, fixed.monetary or (bounds.monetary if bounds else ()))
+        r = quintile_digit(measures.last, bounds.recency)
+    f = _digit(measures.count, fixed.frequency, bounds.frequency if bounds else ())
+    m = _digit(measures.amount, fixed.monetary, bounds.monetary if bounds else ())
     none = ~measures.bought
     for digit in (r, f, m):
         digit[none] = 0
     return r, f, m
+
+
+def _digit(
+    values: FloatArray, fixed: Sequence[float] | None, quintiles: Sequence[float] | FloatArray
+) -> Digits:
+    """A rising measure's digits: by the rule file's fixed bounds, else by quintiles."""
+    if fixed:
+        return rising_digit(values, fixed)
+    return quintile_digit(values, quintiles)
+
+
+def moved_digits(
+    rfm: Rfm, measures: Measures, old: Bounds | None, new: Bounds | None, moment: float
+) -> BoolArray:
+    """Per contact of `measures`, whether any of its digits differs between the bounds
+    `old` and `new` (either missing: every contact with a purchase)."""
+    if old is None or new is None:
+        return measures.bought.copy()
+    before, after = digits(rfm, measures, old, moment), digits(rfm, measures, new, moment)
+    moved = np.zeros(len(measures.bought), dtype=bool)
+    for a, b in zip(before, after, strict=True):
+        moved |= a != b
+    return moved
 
 
 def segment_codes(rfm: Rfm, r: Digits, f: Digits, m: Digits) -> npt.NDArray[np.int16]:
@@ -321,7 +360,7 @@ class RfmScores:
         counted = None if self.bounds is None else self.bounds.people
         if isinstance(counted, np.ndarray):
             counted = int(counted[row])
-        people = f" of {counted} purchasers" if counted is not None else ""
+        people = "" if counted is None else f" of {counted} purchaser{_plural(counted)}"
         how = "; ".join(
             part
             for part in (
@@ -330,13 +369,18 @@ class RfmScores:
             )
             if part
         )
+        count = int(self.measures.count[row])
         parts = [
             f"R{self.r[row]} last purchase {when} ({days} days ago)",
-            f"F{self.f[row]} {int(self.measures.count[row])} purchases",
+            f"F{self.f[row]} {count} purchase{_plural(count)}",
             f"M{self.m[row]} {_amount(self.measures.amount[row])} {self.rfm.amount}",
         ]
         head = f"RFM {code}" + (f" {named}" if named else "")
         return f"{head}: {', '.join(parts)} ({how})"
+
+
+def _plural(count: int) -> str:
+    return "" if count == 1 else "s"
 
 
 def _amount(value: float) -> str:

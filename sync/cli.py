@@ -372,7 +372,9 @@ def status(rules: RulesOption = None, tenant: TenantOption = None) -> None:
     choose(tenant)
     ruleset = store_rules(rules)
     with opened(ruleset or bundled_rules(), need_systems=False) as application:
-        print_status(out, application.store, [c.system for c in application.connectors])
+        systems = [c.system for c in application.connectors]
+        now = application.job.clock().timestamp()
+        print_status(out, application.store, systems, rules=ruleset, at=now)
         print_retention(out, application)
 
 

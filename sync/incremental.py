@@ -30,6 +30,7 @@ from scoring import (
     RfmBounds,
     RuleSet,
     ScoreBatch,
+    bounds_of,
     due_in,
     included,
     unparsed_numbers,
@@ -37,7 +38,15 @@ from scoring import (
 from scoring import score as score_frames
 from sync.account_sync import refresh_companies
 from sync.accounts import refresh, rollups_for
-from sync.capacity import HandoverQueue, hand_over, handed_before, period_of, teams_of
+from sync.capacity import (
+    HandoverQueue,
+    WaitingScored,
+    hand_over,
+    handed_before,
+    period_of,
+    teams_of,
+    to_rescore,
+)
 from sync.dues import (
     due_filter,
     fingerprint,
@@ -55,7 +64,7 @@ from sync.history import record_landed
 from sync.models import models_fingerprint, score_models
 from sync.people import People
 from sync.readback import activity_columns
-from sync.rfm import bounds_for, population, save_bounds, with_bounds
+from sync.rfm import bounds_for, moved_purchasers, purchasers, save_bounds
 from sync.shadow import score_shadow, shadow_scored
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
@@ -118,6 +127,48 @@ def score_people(
     `claim` hands over for good (never under shadow `rules`), else the decision is rolled
     back; `queues` receives the queue after it."""
     ruleset = job.rules if rules is None else rules
+    if bounds is None:
+        bounds = bounds_for(job.store, ruleset, as_of.timestamp())
+    if accounts is None:
+        accounts = rollups_for(job.store, ruleset, as_of.timestamp())
+    batch, kept, floor = _scored(job, ruleset, people, as_of, written, notes, bounds, accounts)
+    if ruleset.capacity is not None:  # shadow rules decide and roll back: they claim nothing
+        teams, held = teams_of(ruleset, kept.contacts), handed_before(ruleset, kept.contacts, floor)
+        moment = as_of.timestamp()
+        # the waiting persons a decision may hand over, scored as of the same moment
+        asked = to_rescore(job.store, ruleset, moment, [int(i) for i in batch.contact_ids])
+        rescored = None
+        if asked:
+            others = job.store.load_people(asked)
+            before = written_of(job.store, asked)
+            more, also, low = _scored(job, ruleset, others, as_of, before, None, bounds, accounts)
+            rescored = WaitingScored(
+                tuple(asked),
+                more,
+                teams_of(ruleset, also.contacts),
+                handed_before(ruleset, also.contacts, low),
+            )
+        claims = claim and rules is None
+        batch, queue = hand_over(
+            job.store, batch, teams, held, moment, claim=claims, rescored=rescored
+        )
+        if queues is not None and queue is not None:
+            queues.append(queue)
+    return replace(batch, excluded_ids=kept.excluded_ids), kept
+
+
+def _scored(
+    job: Sync,
+    ruleset: RuleSet,
+    people: People,
+    as_of: datetime,
+    written: Written,
+    notes: list[str] | None,
+    bounds: RfmBounds | None,
+    accounts: AccountRollups | None,
+) -> tuple[ScoreBatch, Included, list[str | None] | None]:
+    """These persons scored by the engine (no hand-over yet), those included, and the
+    stage floor of each included one."""
     floor = reached_stages(
         ruleset,
         people.contacts,
@@ -137,10 +188,6 @@ def score_people(
         persons = [int(i) for i in kept.contacts.ids.tolist()]
         with job.store.engine.connect() as connection:
             past = past_scores(connection, ruleset, persons, as_of.timestamp())
-    if bounds is None:
-        bounds = bounds_for(job.store, ruleset, as_of.timestamp())
-    if accounts is None:
-        accounts = rollups_for(job.store, ruleset, as_of.timestamp())
     floor = None if floor is None else [floor[i] for i in kept.rows.tolist()]
     batch = score_frames(
         ruleset,
@@ -154,13 +201,7 @@ def score_people(
     )
     if notes is not None:
         notes.extend(batch.notes)  # a filter that stood down, said once per run
-    if ruleset.capacity is not None:  # shadow rules decide and roll back: they claim nothing
-        teams, held = teams_of(ruleset, kept.contacts), handed_before(ruleset, kept.contacts, floor)
-        claims = claim and rules is None
-        batch, queue = hand_over(job.store, batch, teams, held, as_of.timestamp(), claim=claims)
-        if queues is not None and queue is not None:
-            queues.append(queue)
-    return replace(batch, excluded_ids=kept.excluded_ids), kept
+    return batch, kept, floor
 
 
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
@@ -172,10 +213,19 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     keep = not options.dry_run
     accounts, moved, records = refresh(job.store, job.rules, moment, companies, keep=keep)
     with job.store.engine.connect() as connection:
-        # RFM's quintiles over everyone in the store: bounds that moved rescore everyone
-        bounds = population(connection, job.rules, as_of.timestamp())
+        # RFM's quintiles over everyone in the store: the purchasers whose digits they move
+        found = purchasers(connection, job.rules, moment)
+        bounds = None if found is None else bounds_of(found[1])
+        rfm_moved = [] if found is None or bounds is None else (
+            moved_purchasers(connection, job.rules, found, bounds, moment)
+        )  # fmt: skip
+    if bounds is not None and keep:  # what a rescore of one record reads until the next run
+        with job.store.writing(), job.store.engine.begin() as connection:
+            mark_due(connection, rfm_moved)  # kept with the bounds: a killed run loses none
+            save_bounds(connection, job.rules, bounds, moment)
+    with job.store.engine.connect() as connection:
         declared = models_fingerprint(job.models)
-        current = with_bounds(fingerprint(job.rules, job.fields, job.stage_maps, declared), bounds)
+        current = fingerprint(job.rules, job.fields, job.stage_maps, declared)
         back = went_back(connection, as_of.timestamp())
         key = fingerprint_key([c.system for c in job.connectors], job.elsewhere)
         everyone = options.full or back or stored_fingerprint(connection, key) != current
@@ -190,13 +240,10 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     elif keep:
         people = job.store.load_people(due_by=as_of.timestamp())
         written = written_of(job.store, [int(c.id) for c in people.contacts])
-    else:  # who is due, and the people of the accounts that moved, unmarked
-        people = job.store.load_people(set(marks) | moved)
+    else:  # who is due, and the people of the accounts and RFM digits that moved, unmarked
+        people = job.store.load_people(set(marks) | moved | set(rfm_moved))
         written = written_of(job.store, [int(c.id) for c in people.contacts])
     summary.rescored = len(people.contacts)
-    if bounds is not None and keep:  # what a rescore of one record reads until the next run
-        with job.store.writing(), job.store.engine.begin() as connection:
-            save_bounds(connection, job.rules, bounds, as_of.timestamp())
     shadowed = None
     if options.shadow is not None:  # before the live hand-over: the same week's places
         shadowed = shadow_scored(job, options.shadow, people, as_of, written)
@@ -212,7 +259,8 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     due[kept.rows] = as_of.timestamp() + due_in(batch, frame, as_of)
     if batch.waiting:  # a lead waiting for the hand-over: due when the week turns
         waits = kept.rows[np.fromiter(batch.waiting, dtype=np.intp)]
-        due[waits] = np.minimum(due[waits], period_of(as_of.timestamp())[1])
+        zone = None if job.rules.capacity is None else job.rules.capacity.timezone
+        due[waits] = np.minimum(due[waits], period_of(as_of.timestamp(), zone)[1])
     if job.rules.velocity_windows():  # a history row entering a window moves velocity
         persons = [int(c.id) for c in people.contacts]
         with job.store.engine.connect() as connection:

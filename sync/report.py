@@ -5,6 +5,7 @@ status of runs, one person's explanation and what was written (the ranked table 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from scoring import TYPE_CODES, ScoreBatch, whole_points
+from scoring import TYPE_CODES, RuleSet, ScoreBatch, whole_points
 from sync.fields import sent
 from sync.models import model_lines
 from sync.ranking import WIDE, ordinal, top_interest
@@ -174,8 +175,16 @@ def score_of(values: Mapping[str, str]) -> float:
         return 0.0
 
 
-def print_status(console: Console, store: StateStore, systems: list[str]) -> None:
-    """Recent runs, each system's cursors, and the writes that failed."""
+def print_status(
+    console: Console,
+    store: StateStore,
+    systems: list[str],
+    *,
+    rules: RuleSet | None = None,
+    at: float | None = None,
+) -> None:
+    """Recent runs, the hand-over as the store holds it at `at` (default: now), each
+    system's cursors, and the writes that failed."""
     # At 80 columns every value reads whole (an "interrupted" run above all): no borders,
     # times to the minute, and the run's number only where there is room for it.
     numbered = console.width >= WIDE
@@ -210,9 +219,9 @@ def print_status(console: Console, store: StateStore, systems: list[str]) -> Non
             str(failed),
         )
     console.print(runs)
-    from sync.capacity import handover_line
+    from sync.capacity import status_line
 
-    line = next((handover_line(r.summary) for r in store.runs(1)), None)
+    line = status_line(store, rules, time.time() if at is None else at)
     if line:
         console.print(line, highlight=False)
     from sync.dues import FIELDS_CURSOR  # the store's: `leadscore score` never loads it

@@ -33,7 +33,7 @@ from sync.words import counted
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
-    from sync.capacity import QueueRows
+    from sync.handover_schema import QueueRows
 
 TOP = 25
 """Leads listed with their reasons."""
@@ -411,7 +411,7 @@ def score_movement(rows: Sequence[tuple[int, float, int]]) -> Movement | None:
 def handovers_of(
     rows: QueueRows, rules: RuleSet, at: float, left_out: Collection[int] = ()
 ) -> Handovers | None:
-    """The hand-over chart's numbers from the store's tables (`sync.capacity.queue_rows`)
+    """The hand-over chart's numbers from the store's tables (`sync.handover_schema.queue_rows`)
     as of `at` (epoch seconds), the last `WEEKS` weeks; waiting persons in `left_out` (the
     rules exclude them) are left out. None when the rules have no `capacity`."""
     capacity, stages = rules.capacity, rules.stages
@@ -420,7 +420,7 @@ def handovers_of(
     from sync.capacity import period_of
 
     counted = [week for week, _, _ in rows.counts]
-    latest = max([period_of(at)[0], *counted])
+    latest = max([period_of(at, capacity.timezone)[0], *counted])
     weeks = _weeks_between(min(counted, default=latest), latest)
     waiting = [row for row in rows.waiting if row[0] not in left_out]
     teams = sorted({t for w, t, _ in rows.counts if w in weeks} | {t for _, t, _, _ in waiting})
@@ -465,6 +465,7 @@ def _weeks_between(first: str, latest: str) -> list[str]:
 
     end = _monday(latest)
     span = min(WEEKS - 1, max(0, (end - _monday(first)).days // 7))
+    # labels only: a Monday's UTC midnight is in its own ISO week's label in UTC
     return [period_of((end - timedelta(weeks=back)).timestamp())[0] for back in range(span, -1, -1)]
 
 

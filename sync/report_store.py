@@ -24,7 +24,7 @@ def store_parts(
     any other person of the store the rules' `exclude` names (a backtest drops some
     people before its exclusion sees them: those already on the stage, or with nothing
     before the score date)."""
-    from sync.capacity import queue_rows
+    from sync.handover_schema import queue_rows
     from sync.history import score_rows
     from sync.rfm import excluded_persons
 

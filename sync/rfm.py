@@ -5,21 +5,30 @@ The engine scores RFM measures by quintiles only with bounds it is given
 exclude (their purchases up to the run's moment), keeps them in the `meta` table under
 `RFM_BOUNDS` with what they measured (the purchase types and amount field), and passes
 them to the engine; a rescore of one record, and `explain`, read the kept ones, so that a
-person scored alone gets the digits a run scoring everyone gives them. Bounds that moved
-change the scoring fingerprint (`with_bounds`): everyone is then scored again, and only
-changed values are written.
+person scored alone gets the digits a run scoring everyone gives them. Only a purchaser's
+RFM depends on the bounds: when they move, the run marks due the purchasers whose digits
+differ between the kept bounds and the new ones (`moved_purchasers`), in the transaction
+that keeps the new ones, and nobody else is rescored for it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 import numpy as np
 from sqlalchemy.engine import Connection
 
-from scoring import RfmBounds, RuleSet, bounds_of, excluded, measure, parse_number
+from scoring import (
+    Measures,
+    RfmBounds,
+    RuleSet,
+    bounds_of,
+    excluded,
+    measure,
+    moved_digits,
+    parse_number,
+)
 from sync.columns import column_reader
 from sync.dues import meta_value, set_meta
 from sync.readback import PERSON_COLUMNS, activities_query, people_of, persons_query
@@ -53,6 +62,16 @@ def population(connection: Connection, rules: RuleSet, moment: float) -> RfmBoun
     """The quintile bounds over every person in the store the rules do not exclude, their
     purchases up to `moment` (epoch seconds); None when the rules score no measure by
     quintiles."""
+    found = purchasers(connection, rules, moment)
+    return None if found is None else bounds_of(found[1])
+
+
+def purchasers(
+    connection: Connection, rules: RuleSet, moment: float
+) -> tuple[np.ndarray, Measures] | None:
+    """The persons of the store with a purchase up to `moment` the rules do not exclude
+    (their ids, rising) and their measures; None when the rules score no measure by
+    quintiles."""
     if not needs_bounds(rules):
         return None
     assert rules.rfm is not None
@@ -75,7 +94,31 @@ def population(connection: Connection, rules: RuleSet, moment: float) -> RfmBoun
     found = measure(
         rows.astype(np.int32), np.array(moments), np.array(amounts, dtype=np.float64), len(ids)
     )
-    return bounds_of(found)
+    return ids, found
+
+
+def moved_purchasers(
+    connection: Connection,
+    rules: RuleSet,
+    found: tuple[np.ndarray, Measures],
+    bounds: RfmBounds,
+    moment: float,
+) -> list[int]:
+    """The purchasers (`purchasers`) whose digits differ between the bounds the store keeps
+    and `bounds` (none when no bound moved; every purchaser when none are kept)."""
+    assert rules.rfm is not None
+    kept = kept_bounds(connection, rules)
+    if kept is not None and _cuts(kept) == _cuts(bounds):
+        return []
+    ids, measures = found
+    moved = moved_digits(rules.rfm, measures, kept, bounds, moment)
+    return [int(i) for i in ids[moved].tolist()]
+
+
+def _cuts(bounds: RfmBounds) -> tuple[tuple[float, ...], ...]:
+    """The bounds without how many purchasers they were computed over (a purchaser more
+    that leaves every bound where it was moves no digit)."""
+    return bounds.recency, bounds.frequency, bounds.monetary
 
 
 def _amount(field: str, column: float | None, extra: str) -> float:
@@ -116,14 +159,3 @@ def bounds_for(store: StateStore, rules: RuleSet, moment: float) -> RfmBounds | 
     with store.engine.connect() as connection:
         kept = kept_bounds(connection, rules)
         return kept if kept is not None else population(connection, rules, moment)
-
-
-def with_bounds(fingerprint: str, bounds: RfmBounds | None) -> str:
-    """The scoring fingerprint with the bounds it scores with: bounds that moved rescore
-    everyone. How many purchasers they were computed over is left out: a purchaser more
-    that leaves every bound where it was moves no digit, so it rescores nobody."""
-    if bounds is None:
-        return fingerprint
-    moved = {k: v for k, v in bounds.as_dict().items() if k != "people"}
-    text = fingerprint + json.dumps(moved, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,8 +1,7 @@
 """The state store's tables, their versioned migrations, and how activities are stored.
 
 cursors      per system and stream, committed once the writes they cover landed
-persons      one row per person, keyed by normalized email, with when it is next due
-             to be rescored (NULL: now; `sync.dues`)
+persons      one row per person by normalized email, its next due moment (`sync.dues`)
 identities   a person's record in each system, with the attributes last pulled
 activities   deduplicated by (system, activity id); resolved to a person on read, by
              record id, else by address (an address-keyed one may be pinned to a record)
@@ -18,8 +17,7 @@ history      each person's written score over time, a row per change (`sync.hist
 rulesets     each rule file's text once, under its content hash (the rule version)
 handovers    sales capacity's hand-overs, counts and queue (`sync.handover_schema`)
 write_log    each record written and landed, and run_log, the runs flat (`sync.run_tables`)
-meta         the schema version, the fingerprint of what the last full scoring used, the
-             last run's moment, RFM's quintile bounds (`sync.rfm`)
+meta         schema version, last full scoring's fingerprint, last run, RFM bounds
 """
 
 from __future__ import annotations
@@ -266,7 +264,11 @@ def _v12(connection: Connection) -> None:
     import_module("sync.run_tables").create_run_tables(connection)
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12)
+def _v13(connection: Connection) -> None:
+    import_module("sync.handover_schema").add_handover_stage(connection)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -292,7 +294,7 @@ def dumps(value: Mapping[str, Any]) -> str:
     return _ENCODER.encode(value)
 
 
-SPLIT_COLUMNS = tuple(activities.c[name] for name in ("url", "campaign", "form", "amount", "extra"))
+SPLIT_COLUMNS = tuple(activities.c[n] for n in ("url", "campaign", "form", "amount", "extra"))
 
 
 def bounded(text: str, limit: int | None) -> str:

@@ -31,10 +31,11 @@ from connectors.hubspot.sales_records import (
     DealStage,
     deal_activities,
     deal_stages,
+    deal_withdrawn,
     engagement_activities,
 )
 from connectors.paging import dump_cursor
-from connectors.protocol import Page
+from connectors.protocol import Page, Withdrawn
 from connectors.values import parse_time
 from scoring.records import Activity
 
@@ -109,22 +110,26 @@ def pull_changed(
     newest = None if since is None else int(since)
     walk = listed(api, kind) if since is None else searched(api, kind, int(since) - lookback_ms)
     pending: list[Activity] | None = None
+    taken: list[Withdrawn] = []  # purchases of deals no longer won
     for results, links in walk:
         if pending is not None:
-            yield Page(kind, (), pending, None)
-        pending = []
+            yield Page(kind, (), pending, None, withdrawn=taken)
+        pending, taken = [], []
         for item in results:
-            changed = parse_time((item.get("properties") or {}).get("hs_lastmodifieddate"))
+            properties = item.get("properties") or {}
+            changed = parse_time(properties.get("hs_lastmodifieddate"))
             if changed is not None:
                 newest = max(newest or 0, epoch_ms(changed))
             contacts = links.get(str(item["id"]), [])
             pending.extend(object_activities(kind, item, contacts, stages))
+            if kind == "deals":
+                taken.extend(deal_withdrawn(str(item["id"]), properties, contacts, stages))
     # The cursor goes with the last page only: an interrupted walk has seen only some ids.
     walked_ms = round((api.policy.clock.now() - began) * 1000)
     following = None if newest is None else newest - walked_ms
     if since is not None and following is not None:
         following = max(int(since), following)
-    yield Page(kind, (), pending or [], dump_cursor(modified_since=following))
+    yield Page(kind, (), pending or [], dump_cursor(modified_since=following), withdrawn=taken)
 
 
 Walk = Iterator[tuple[list[dict[str, Any]], dict[str, list[str]]]]

@@ -3,7 +3,9 @@
 - A deal is a quote while it is open at a stage whose probability is at least
   `QUOTE_PROBABILITY`, and a purchase once won: `hs_is_closed_won`, or a closed
   stage of probability 1 (stages come from the pipelines, so custom pipelines
-  with numeric stage ids are understood). A lost deal is neither.
+  with numeric stage ids are understood). A lost deal is neither, and a deal read
+  again once it is no longer won (lost after all, reopened) withdraws the purchases it
+  gave (`deal_withdrawn`): RFM and the rules stop counting them.
 - A meeting carries its `outcome` (completed, no_show, canceled, rescheduled,
   scheduled). A booking (outcome SCHEDULED) is dated when it was booked, not
   when it will take place, so a future meeting never passes for one held; one
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.hubspot.records import SYSTEM
+from connectors.protocol import Withdrawn
 from connectors.values import finite_number, label_of, parse_time
 from scoring.records import Activity, ActivityType
 
@@ -171,6 +174,21 @@ def deal_state(
     won = flag == "true" if flag else stage.won
     quoted = not stage.closed and (stage.probability or 0.0) >= QUOTE_PROBABILITY
     return quoted, won
+
+
+def deal_withdrawn(
+    record_id: str,
+    properties: Mapping[str, Any],
+    contact_ids: Iterable[str],
+    stages: Mapping[str, DealStage] | None,
+) -> list[Withdrawn]:
+    """The purchases a deal read again no longer means (lost after all, reopened): each of
+    its contacts' `deal:<id>:won:<contact>`, by id (none while the deal is won). Naming one
+    the store never held does nothing."""
+    _, won = deal_state(properties, stages)
+    if won and parse_time(properties.get("closedate")) is not None:
+        return []
+    return [Withdrawn(f"deal:{record_id}:won:{contact}") for contact in contact_ids]
 
 
 def deal_activities(

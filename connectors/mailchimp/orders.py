@@ -11,8 +11,10 @@ No cursor: neither the stores' nor the account's order list takes a time filter 
 filters are campaign_id, outreach_id, customer_id and has_outreach only), so each pull
 reads every order again and keeps those processed since `oldest` (the rule set's longest
 window). The activity id "mcorder:{store}:{order}" keeps one of each in the store, and
-the activity is `revisable`: an order later refunded or cancelled replaces its purchase
-with one of amount 0 (its `financial_status` says why), so RFM stops counting it.
+the activity is `revisable` (an amount put right replaces what was stored). A refunded,
+cancelled or voided order (`financial_status`) is no purchase: the page withdraws its
+activity id (`Page.withdrawn`), so one stored while the order was paid is deleted and
+neither RFM nor any rule counts it any more (its recency and frequency included).
 `ecommerce.stores` takes no `list_id` filter either: the stores are filtered here.
 
 An order without an id, a customer address or a processing time is skipped and counted
@@ -39,7 +41,7 @@ from typing import Any
 
 from connectors.mailchimp.collections_walk import MailchimpCalls, walk_collection
 from connectors.mailchimp.keys import MC
-from connectors.protocol import Page
+from connectors.protocol import Page, Withdrawn
 from connectors.values import finite_number, parse_time
 from scoring.records import Activity, ActivityType
 
@@ -65,8 +67,9 @@ def audience_stores(api: MailchimpCalls, list_ids: Sequence[str]) -> list[tuple[
 
 def order_activity(
     store_id: str, list_id: str, order: Any, skipped: Counter[str]
-) -> Activity | None:
-    """The purchase one order means; None (counted in `skipped`) when it means none."""
+) -> Activity | Withdrawn | None:
+    """The purchase one order means; for a refunded or cancelled one, the withdrawal of
+    the purchase it meant while paid; None (counted in `skipped`) when it means none."""
     if not isinstance(order, Mapping):
         skipped["order"] += 1
         return None
@@ -76,14 +79,16 @@ def order_activity(
     if not isinstance(email, str) or not email.strip() or at is None or not ident:
         skipped["order"] += 1
         return None
-    status = str(order.get("financial_status") or "").lower()
+    activity_id = f"mcorder:{store_id}:{ident}"
+    if str(order.get("financial_status") or "").lower() in VOID_STATUSES:
+        return Withdrawn(activity_id)
     amount = finite_number(order.get("order_total"))
     if amount is None:
         skipped["amount"] += 1
     attributes: dict[str, Any] = {
-        "amount": 0.0 if status in VOID_STATUSES or amount is None else amount,
+        "amount": 0.0 if amount is None else amount,
         "store": store_id,
-        "order": str(ident),
+        "order": str(order["id"]),
         "list_id": list_id,
     }
     for name, field in (
@@ -97,7 +102,7 @@ def order_activity(
         "",  # by address alone (`keys`)
         ActivityType.PURCHASE,
         at,
-        id=f"mcorder:{store_id}:{ident}",
+        id=activity_id,
         attributes=attributes,
         source=MC,
         contact_email=email.strip(),
@@ -112,7 +117,9 @@ def pull_orders(
     *,
     skipped: Counter[str] | None = None,
 ) -> Iterator[Page]:
-    """Pages of the "orders" stream: the purchases since `oldest` in the audiences' stores.
+    """Pages of the "orders" stream: the purchases since `oldest` in the audiences' stores,
+    and the withdrawals of refunded and cancelled orders (whatever their age: a purchase
+    stored before must go).
 
     Every pull reads every order (there is no time filter), so no page carries a cursor.
     """
@@ -121,10 +128,13 @@ def pull_orders(
         operation = "ecommerce.get_store_orders"
         for items in walk_collection(api, operation, "orders", store_id):
             found = [order_activity(store_id, list_id, order, counts) for order in items]
+            void = [w for w in found if isinstance(w, Withdrawn)]
             kept = [
-                a for a in found if a is not None and (oldest is None or a.occurred_at >= oldest)
+                a
+                for a in found
+                if isinstance(a, Activity) and (oldest is None or a.occurred_at >= oldest)
             ]
-            if kept:
-                yield Page(ORDERS_STREAM, activities=kept)
+            if kept or void:
+                yield Page(ORDERS_STREAM, activities=kept, withdrawn=void)
     if counts:
         log.warning("Mailchimp orders passed over: %s", dict(sorted(counts.items())))

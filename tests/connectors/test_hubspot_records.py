@@ -15,7 +15,12 @@ from connectors.hubspot.records import (
     conversion_parts,
     counter_activities,
 )
-from connectors.hubspot.sales_records import deal_activities, engagement_activities
+from connectors.hubspot.sales_records import (
+    deal_activities,
+    deal_withdrawn,
+    engagement_activities,
+)
+from connectors.protocol import Withdrawn
 from connectors.values import parse_time
 from scoring import ActivityType
 from sync.store import StateStore
@@ -376,6 +381,18 @@ def test_an_open_deal_early_in_the_pipeline_gives_nothing() -> None:
     properties = {"dealstage": "appointmentscheduled", "createdate": "2026-10-15T00:00:00Z"}
 
     assert list(deal_activities("d1", properties, ["101"])) == []
+
+
+@pytest.mark.parametrize("stage", ["closedlost", "contractsent"])
+def test_a_deal_no_longer_won_withdraws_its_purchases(stage: str) -> None:
+    won = {"dealstage": "closedwon", "closedate": "2026-10-15T00:00:00Z"}
+    ids = [a.id for a in deal_activities("d1", won, ["101", "102"])]
+    assert deal_withdrawn("d1", won, ["101", "102"], None) == []
+
+    lost = {**won, "dealstage": stage}  # lost after all, or reopened
+
+    assert [a.type for a in deal_activities("d1", lost, ["101"])] != [A.PURCHASE]
+    assert deal_withdrawn("d1", lost, ["101", "102"], None) == [Withdrawn(i) for i in ids]
 
 
 # -- times ----------------------------------------------------------------------------------------

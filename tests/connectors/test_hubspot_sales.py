@@ -90,6 +90,20 @@ def test_a_won_deal_whose_amount_is_corrected_is_read_again_as_a_revision(
     assert all(a.revisable for a in later)
 
 
+def test_a_won_deal_lost_after_all_withdraws_its_purchase(sandbox: HubSpotSandbox) -> None:
+    hubspot = connector(sandbox)
+    sandbox.add_event("2", ActivityType.PURCHASE, NOW - timedelta(days=2), amount=900.0)
+    found, cursor = pull(hubspot, "deals", None)
+    bought = [a.id for a in found if a.type == ActivityType.PURCHASE]
+    assert len(bought) == 1
+    sandbox.change_object("deals", "1", stage="closedlost")
+
+    pages = list(hubspot.pull("deals", cursor))
+
+    assert ActivityType.PURCHASE not in {a.type for p in pages for a in p.activities}
+    assert [w.activity_id for p in pages for w in p.withdrawn] == bought
+
+
 def test_a_future_meeting_is_a_booking_and_its_outcome_set_later_is_read(
     sandbox: HubSpotSandbox,
 ) -> None:

@@ -12,9 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connectors.mailchimp.client import MailchimpApi
-from connectors.mailchimp.orders import ORDERS_STREAM, order_activity, pull_orders
+from connectors.mailchimp.orders import (
+    ORDERS_STREAM,
+    VOID_STATUSES,
+    order_activity,
+    pull_orders,
+)
+from connectors.protocol import Withdrawn
 from sandbox.mailchimp import STORE_ID, MailchimpSandbox
 from sandbox.world.tables import World, WorldBuilder
+from scoring.records import Activity
 from scoring.records import ActivityType as T
 from tests.connectors.mailchimp_api import hand_built, sandbox_api
 from tests.sandbox.mailchimp_helpers import add_activity, reset
@@ -108,12 +115,12 @@ ORDER = {
 
 
 @pytest.mark.parametrize("status", ["refunded", "Cancelled"])
-def test_a_refunded_or_cancelled_order_is_a_purchase_of_nothing(status: str) -> None:
-    purchase = order_activity("s", "L1", {**ORDER, "financial_status": status}, Counter())
+def test_a_refunded_or_cancelled_order_withdraws_its_purchase(status: str) -> None:
+    paid = order_activity("s", "L1", ORDER, Counter())
+    void = order_activity("s", "L1", {**ORDER, "financial_status": status}, Counter())
 
-    assert purchase is not None
-    assert purchase.attributes["amount"] == 0.0
-    assert purchase.revisable
+    assert isinstance(paid, Activity) and paid.revisable
+    assert void == Withdrawn(paid.id)  # the purchase stored while it was paid is deleted
 
 
 def test_orders_without_an_address_or_a_time_are_skipped_and_counted() -> None:
@@ -143,8 +150,9 @@ JSON = st.recursive(
 def test_any_order_record_is_a_purchase_or_counted(order: Any) -> None:
     skipped: Counter[str] = Counter()
 
-    purchase = order_activity(
-        "s", "L1", {**ORDER, **order} if isinstance(order, dict) else order, skipped
-    )
+    record = {**ORDER, **order} if isinstance(order, dict) else order
+    purchase = order_activity("s", "L1", record, skipped)
 
     assert purchase is not None or skipped["order"] == 1
+    if isinstance(purchase, Withdrawn):
+        assert str(record.get("financial_status")).lower() in VOID_STATUSES

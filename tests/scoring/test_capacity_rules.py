@@ -67,6 +67,11 @@ def test_the_hand_over_stage(block: str, stage: int) -> None:
             "rules: [{id: a, contact: {c: 1}, points: 1}]\ncapacity: {per_week: 5}\n",
             "r.yaml:2: capacity: `capacity` needs a `stages` ladder to hand over on",
         ),
+        (
+            LADDER + "capacity:\n  per_week: 5\n  timezone: Europe/Pariss\n",
+            "r.yaml:10: capacity.timezone: unknown time zone 'Europe/Pariss': "
+            "an IANA name such as Europe/Paris or UTC",
+        ),
     ],
 )
 def test_problems_are_located(text: str, expected: str) -> None:
@@ -84,3 +89,8 @@ def test_validate_exits_2_on_a_bad_block(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "capacity.stage: no stage 'SQL'" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_time_zone_is_kept() -> None:
+    rules = parse_rules(LADDER + "capacity: {per_week: 5, timezone: America/New_York}\n", "r")
+    assert rules.capacity is not None and rules.capacity.timezone == "America/New_York"

@@ -68,6 +68,16 @@ def _digit_up(value: float, cuts: tuple[float, ...] | list[float]) -> int:
     return 1 + sum(1 for cut in cuts if cut < value)
 
 
+def _quintile_digit(value: float, cuts: tuple[float, ...] | list[float]) -> int:
+    """The digit by quintile bounds as docs/rules.md says: 1 plus the bounds below, but for
+    a value equal to two bounds or more (a tie), whose span's lowest digit it takes when
+    the span touches 1, 5 when it touches 5 (and not 1), else the span's middle."""
+    low, high = _digit_up(value, cuts), 1 + sum(1 for cut in cuts if cut <= value)
+    if high - low < 2 or low == 1:
+        return low
+    return 5 if high == 5 else (low + high) // 2
+
+
 def _expected(ruleset: RuleSet, bought: list[Purchase], bounds: RfmBounds | None) -> str | None:
     """One contact's digits, worked out purchase by purchase as docs/rules.md says."""
     spec = ruleset.rfm
@@ -82,9 +92,18 @@ def _expected(ruleset: RuleSet, bought: list[Purchase], bounds: RfmBounds | None
         r = 5 - sum(1 for cut in fixed.recency if cut < last_days)
     else:
         assert bounds is not None
-        r = _digit_up((NOW - timedelta(days=last_days)).timestamp(), bounds.recency)
-    f = _digit_up(count, fixed.frequency or (bounds.frequency if bounds else ()))
-    m = _digit_up(amount, fixed.monetary or (bounds.monetary if bounds else ()))
+        r = _quintile_digit((NOW - timedelta(days=last_days)).timestamp(), bounds.recency)
+    quintiles = (bounds.frequency, bounds.monetary) if bounds else ((), ())
+    f = (
+        _digit_up(count, fixed.frequency)
+        if fixed.frequency
+        else _quintile_digit(count, quintiles[0])
+    )
+    m = (
+        _digit_up(amount, fixed.monetary)
+        if fixed.monetary
+        else _quintile_digit(amount, quintiles[1])
+    )
     return f"{r}{f}{m}"
 
 
@@ -160,6 +179,40 @@ def test_digits_with_given_bounds_equal_a_loop_per_contact(
         alone, alone_acts = _frames([bought])
         single = score(ruleset, alone, alone_acts, NOW, rfm=bounds)
         assert single.rfm is not None and single.rfm.code(0) == expected
+
+
+def test_a_tie_at_the_best_end_takes_5_and_one_in_the_middle_its_span_s_middle() -> None:
+    # 8 of 10 buyers at 5 purchases: the bounds are 2, 5, 5, 5; the tie spans F2 to F5
+    people = [[(10.0, 100.0)], [(10.0, 100.0)] * 2, *([[(10.0, 100.0)] * 5] * 8)]
+    bounds = _bounds(QUINTILES, people)
+    assert bounds is not None and bounds.frequency == (2.0, 5.0, 5.0, 5.0)
+    frame, acts = _frames(people)
+    batch = score(QUINTILES, frame, acts, NOW, rfm=bounds)
+    assert batch.rfm is not None
+    assert [int(batch.rfm.f[row]) for row in range(10)] == [1, 1] + [5] * 8  # 2 is at F1's bound
+    # a tie touching the worst end keeps 1; one in the middle (F2 to F4) takes F3
+    assert _quintile_digit(1.0, (1.0, 1.0, 3.0, 4.0)) == 1
+    assert _quintile_digit(3.0, (1.0, 3.0, 3.0, 4.0)) == 3
+    assert _quintile_digit(4.0, (1.0, 3.0, 4.0, 4.0)) == 5
+    assert _quintile_digit(4.0, (1.0, 3.0, 3.0, 4.0)) == 4  # one bound: no tie, the digit below
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(st.integers(0, 6).map(float), min_size=1, max_size=30),
+    st.lists(st.integers(-1, 7).map(float), min_size=1, max_size=20),
+)
+def test_quintile_digits_rise_with_the_value(population: list[float], values: list[float]) -> None:
+    from scoring.rfm import quintile_digit
+
+    cuts = quintile_bounds(np.array(population))
+    ordered = np.array(sorted(values))
+    found = quintile_digit(ordered, cuts)
+    assert all(1 <= d <= 5 for d in found.tolist())
+    assert np.all(np.diff(found.astype(int)) >= 0)  # monotone in the value
+    assert found.tolist() == [_quintile_digit(v, cuts) for v in ordered.tolist()]
+    # ties share a digit
+    assert len({int(d) for v, d in zip(ordered, found, strict=True) if v == ordered[0]}) == 1
 
 
 def test_segments_and_digits_are_read_by_rules_and_stages() -> None:
@@ -262,6 +315,9 @@ def test_explain_and_ranking_show_the_digits_and_what_they_stand_on() -> None:
     assert (
         "RFM segments of the 5 who bought: champions 1, at risk 0" in text
     )  # the others bought once: F1
+    console = Console(width=200, record=True)
+    print_explanation(console, batch, 1)
+    assert " 1 purchase, " in console.export_text()  # one purchase, not "1 purchases"
     assert result_columns(batch)[-4:] == ["rfm", "rfm_score", "rfm_segment", "reasons"]
 
 

@@ -24,7 +24,7 @@ from sync.capacity import (
 )
 from sync.handover_schema import forget_handovers, handover_counts, handover_waiting, handovers
 from sync.ranking import ordinal
-from sync.store import StateStore
+from sync.store import SCHEMA_VERSION, StateStore
 
 MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)  # ISO week 2026-W49
 RULES = """
@@ -175,6 +175,43 @@ def test_periods_are_iso_weeks_ending_monday_midnight() -> None:
     assert period_of(datetime(2027, 1, 1, tzinfo=UTC).timestamp())[0] == "2026-W53"
 
 
+def test_weeks_start_monday_midnight_in_the_rules_time_zone() -> None:
+    from zoneinfo import ZoneInfo
+
+    paris, new_york = ZoneInfo("Europe/Paris"), ZoneInfo("America/New_York")
+    # Sunday 23:30 UTC is Monday 00:30 in Paris: a new week there, not yet in UTC
+    late = datetime(2026, 12, 6, 23, 30, tzinfo=UTC).timestamp()
+    assert period_of(late)[0] == "2026-W49"
+    assert period_of(late, "Europe/Paris") == (
+        "2026-W50",
+        datetime(2026, 12, 14, tzinfo=paris).timestamp(),
+    )
+    # Monday 03:00 UTC is still Sunday in New York
+    early = datetime(2026, 12, 7, 3, tzinfo=UTC).timestamp()
+    assert (
+        period_of(early)[0] == "2026-W50" and period_of(early, "America/New_York")[0] == "2026-W49"
+    )
+    assert (
+        period_of(early, "America/New_York")[1]
+        == datetime(2026, 12, 7, tzinfo=new_york).timestamp()
+    )
+    # a week holding a change of clocks ends at Monday midnight all the same
+    march = datetime(2027, 3, 30, 12, tzinfo=UTC).timestamp()  # Paris moved on the 28th
+    assert (
+        period_of(march - 3 * 86_400, "Europe/Paris")[1]
+        == datetime(2027, 3, 29, tzinfo=paris).timestamp()
+    )
+
+
+def test_the_hand_over_counts_the_rules_time_zone_week(store: StateStore) -> None:
+    rules = parse_rules(RULES.replace("PER_WEEK BY", "1, timezone: Europe/Paris"), "c.yaml")
+    sunday = datetime(2026, 12, 6, 22, tzinfo=UTC)  # 23:00 in Paris: still W49 there
+    decide(store, batch_of(rules, {1: 90}, at=sunday), sunday)
+    paris_monday = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)  # Monday 00:30 in Paris
+    _, queue = decide(store, batch_of(rules, {2: 80}, at=paris_monday), paris_monday)
+    assert queue.period == "2026-W50" and queue.now == (2,), queue
+
+
 runs = st.lists(
     st.tuples(
         st.integers(0, 9),  # days after MONDAY
@@ -285,10 +322,79 @@ def test_a_store_at_version_10_gains_the_tables_empty_and_keeps_the_rest(tmp_pat
     first.close()
     again = StateStore(url)
     try:
-        assert again.version() == 11
+        assert again.version() == SCHEMA_VERSION
         assert {"handovers", "handover_counts", "handover_waiting"} <= set(
             sa.inspect(again.engine).get_table_names()
         )
         assert queue_of(again, MONDAY.timestamp()) == HandoverQueue("2026-W49", 0)
     finally:
         again.close()
+
+
+def test_moving_the_hand_over_stage_moves_nobody_handed_over_before(store: StateStore) -> None:
+    decide(store, batch_of(rules_of(per_week=3), {1: 60}))  # 1 handed over to SQL at 60
+    opportunity = parse_rules(RULES.replace("PER_WEEK BY", "3, stage: Opportunity"), "c.yaml")
+    later = MONDAY + timedelta(days=1)
+    capped, queue = decide(store, batch_of(opportunity, {1: 60, 2: 96}, at=later), later)
+    # 1 stays where it was handed over (its 60 is SQL), 2 is handed over to Opportunity
+    assert stages(capped) == {1: "SQL", 2: "Opportunity"} and queue.now == (2,)
+    with store.engine.connect() as connection:
+        kept = dict(connection.execute(sa.select(handovers.c.person_id, handovers.c.stage)).all())
+    assert kept == {1: "SQL", 2: "Opportunity"}
+
+
+def test_a_store_at_version_11_gains_the_stage_column_and_keeps_its_hand_overs(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    first = StateStore(url)
+    with first.engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE handovers DROP COLUMN stage"))
+        connection.execute(
+            sa.text(
+                "INSERT INTO handovers (person_id, period, team, at, score)"
+                " VALUES (1, '2026-W49', '', 0, 60)"
+            )
+        )
+        connection.execute(sa.text("UPDATE meta SET value = '11' WHERE key = 'schema_version'"))
+    first.close()
+    again = StateStore(url)
+    try:
+        assert again.version() == SCHEMA_VERSION == 13
+        # a hand-over from before the column: at the rules' present hand-over stage
+        capped, _ = decide(again, batch_of(rules_of(), {1: 20}))
+        assert stages(capped) == {1: "SQL"}
+    finally:
+        again.close()
+
+
+def test_a_lead_disqualified_after_hand_over_keeps_the_stage_and_ranks_last(
+    store: StateStore,
+) -> None:
+    import io
+
+    from rich.console import Console
+
+    from sync.ranking import print_ranking
+
+    spam = "  - {id: spam, contact: {spam: {equals: 'yes'}}, disqualify: true, points: -5}\n"
+    rules = parse_rules(RULES.replace("PER_WEEK BY", "2").replace("rules:\n", "rules:\n" + spam),
+                        "c.yaml")  # fmt: skip
+
+    def scored(scores: dict[int, float], flagged: set[int], at: datetime) -> ScoreBatch:
+        people = [Contact(str(p), email=f"p{p}@example.com",
+                          attributes={"points": s, "spam": "yes" if p in flagged else "no"})
+                  for p, s in scores.items()]  # fmt: skip
+        return score_records(rules, people, [], at)
+
+    decide(store, scored({1: 90, 2: 80, 3: 60}, set(), MONDAY))  # 1 and 2 handed over
+    later = MONDAY + timedelta(days=1)
+    capped, _ = decide(store, scored({1: 90, 2: 80, 3: 60, 4: 70}, {1}, later), later)
+    # never taken back: 1 stays on SQL, disqualified, and comes after every qualified lead
+    assert stages(capped)[1] == "SQL" and bool(capped.disqualified[0])
+    order = [int(capped.contact_ids[r]) for r in capped.ranking()]
+    assert order == [2, 4, 3, 1]
+    out = Console(file=io.StringIO(), width=200)
+    print_ranking(out, capped, later, 10)
+    lines = [line for line in out.file.getvalue().splitlines() if "@example.com" in line]  # type: ignore[attr-defined]
+    assert "p1@example.com" in lines[-1] and "DISQUALIFIED" in lines[-1], lines

@@ -83,7 +83,7 @@ def test_a_sync_hands_over_the_weeks_places_and_reports_the_queue(
     print_explanation(out, batch, row)
     assert "waiting for hand-over: 1st in queue" in out.file.getvalue()
     out = Console(file=io.StringIO(), width=200)
-    print_status(out, store, [])
+    print_status(out, store, [], rules=rules, at=at.timestamp())
     assert f"{PER_WEEK} handed over, {queue.waiting} waiting" in out.file.getvalue()
     out = Console(file=io.StringIO(), width=200)
     print_summary(out, summary)

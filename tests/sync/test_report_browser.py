@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sync.capacity import queue_rows
 from sync.cli import app
+from sync.handover_schema import queue_rows
 from sync.report_data import Handovers, ReportData, handovers_of, report_data
 from sync.report_html import report_page
 from sync.store import StateStore

@@ -9,7 +9,8 @@ from datetime import timedelta
 import pytest
 
 from scoring import parse_rules
-from sync.capacity import QueueRows, queue_rows, waited
+from sync.capacity import waited
+from sync.handover_schema import QueueRows, queue_rows
 from sync.report_data import handovers_of, report_data
 from sync.report_html import report_page
 from sync.store import StateStore

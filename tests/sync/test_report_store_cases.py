@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from sandbox import Sandbox
-from sync.capacity import QueueRows
 from sync.cli import app
+from sync.handover_schema import QueueRows
 from sync.report_data import handovers_of, report_data
 from sync.report_html import report_page
 from tests.helpers import NOW

@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sandbox import Sandbox
@@ -18,7 +19,7 @@ from scoring.measuring import numeric_values
 from scoring.rfm_rules import Rfm, Segment
 from sync import StateStore, SyncOptions
 from sync.fields import RFM, RFM_SEGMENT
-from sync.rfm import kept_bounds, with_bounds
+from sync.rfm import kept_bounds, moved_purchasers, purchasers
 from sync.rfm import population as store_population
 from tests.sync.test_sync_hubspot import RULES, fields, make_sync
 
@@ -75,7 +76,7 @@ def test_bounds_are_the_store_population_and_a_rescore_of_one_reads_them(
     assert checked > 0
 
 
-def test_a_purchase_that_moves_the_bounds_rescores_everyone(
+def test_a_purchase_that_moves_the_bounds_rescores_only_the_purchasers_it_moves(
     box: Sandbox, rules: RuleSet, store: StateStore
 ) -> None:
     at = box.now() + timedelta(hours=1)
@@ -85,6 +86,9 @@ def test_a_purchase_that_moves_the_bounds_rescores_everyone(
 
     with store.engine.connect() as connection:
         before = store_population(connection, rules, at.timestamp())
+    everyone, _ = make_sync(box, rules, store, at=at).score(as_of=at)
+    assert everyone.rfm is not None
+    buyers = {int(everyone.contact_ids[r]) for r in range(len(everyone)) if everyone.rfm.code(r)}
     person = store.load_people().contacts[0]
     records = store.records_by_person()[int(person.id)]
     system, record = records[0]
@@ -98,8 +102,34 @@ def test_a_purchase_that_moves_the_bounds_rescores_everyone(
     with store.engine.connect() as connection:
         after = store_population(connection, rules, later.timestamp())
     assert after != before
-    moved = make_sync(box, rules, store, at=later).run()
-    assert moved.rescored == moved.persons
+    with store.engine.connect() as connection:
+        found = purchasers(connection, rules, later.timestamp())
+        assert found is not None and after is not None
+        moved = set(moved_purchasers(connection, rules, found, after, later.timestamp()))
+    assert moved and moved <= buyers | {int(person.id)}  # only purchasers' digits move
+    run = make_sync(box, rules, store, at=later).run()
+    assert len(moved) <= run.rescored < run.persons, (run.rescored, len(moved))
+    # the run rescored those the bounds moved, and the digits it wrote are the new bounds'
+    rescored, _ = make_sync(box, rules, store, at=later).score(as_of=later)
+    with store.engine.connect() as connection:
+        assert kept_bounds(connection, rules) == after
+    assert rescored.rfm is not None and rescored.rfm.bounds == after
+    with store.engine.connect() as connection:
+        assert moved_purchasers(connection, rules, found, after, later.timestamp()) == []
+
+
+def test_moved_digits_are_those_of_purchasers_whose_digit_differs() -> None:
+    from scoring import measure, moved_digits
+
+    rfm = Rfm()
+    found = measure(
+        np.array([0, 1, 2], dtype=np.int32), np.array([1.0, 2.0, 3.0]), np.ones(3), 4
+    )  # three purchasers of one purchase each, and a contact without one
+    old = RfmBounds((1.0, 1.0, 2.0, 3.0), (1.0, 1.0, 1.0, 1.0), (1.0, 1.0, 1.0, 1.0), 3)
+    new = replace(old, recency=(1.0, 1.0, 1.5, 3.0))  # the second's R goes from 3 to 4
+    assert moved_digits(rfm, found, old, new, 10.0).tolist() == [False, True, False, False]
+    assert moved_digits(rfm, found, old, replace(old, people=9), 10.0).tolist() == [False] * 4
+    assert moved_digits(rfm, found, None, new, 10.0).tolist() == [True, True, True, False]
 
 
 def test_fields_are_written_only_where_the_rules_say_and_empty_without_a_purchase() -> None:
@@ -186,11 +216,3 @@ def test_the_store_bounds_leave_out_the_people_the_rules_exclude(
         assert kept_bounds(connection, excluding) == expected
         assert store_population(connection, excluding, later.timestamp()) == expected
     assert expected is not None and expected.people < measured
-
-
-def test_only_bounds_that_moved_change_the_fingerprint() -> None:
-    bounds = RfmBounds((1.0, 2.0, 3.0, 4.0), (1.0, 1.0, 2.0, 3.0), (10.0, 20.0, 30.0, 40.0), 50)
-    one_more = replace(bounds, people=51)  # a purchaser more, every bound where it was
-    moved = replace(bounds, frequency=(1.0, 2.0, 2.0, 3.0))
-    assert with_bounds("f", one_more) == with_bounds("f", bounds) != with_bounds("f", None)
-    assert with_bounds("f", moved) != with_bounds("f", bounds)

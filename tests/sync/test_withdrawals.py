@@ -217,3 +217,38 @@ def test_a_record_gone_takes_the_activities_it_names_in_the_same_transaction(
     assert gone_records(store, MC) == {"L1:c1": None}
     assert held(store, MC) == {"mc:b"}  # the other audience's member's
     assert due_now(store) == {"ann@acme.io"}
+
+
+def test_a_refunded_mailchimp_order_stops_counting_as_a_purchase(store: StateStore) -> None:
+    from collections import Counter
+
+    from connectors.mailchimp.orders import order_activity
+    from scoring import parse_rules
+    from sync.rfm import population
+
+    order = {
+        "id": "o1",
+        "customer": {"email_address": "ann@acme.io"},
+        "processed_at_foreign": days_ago(3).isoformat(),
+        "order_total": 120.0,
+        "financial_status": "paid",
+    }
+    paid = order_activity("s1", "L1", order, Counter())
+    assert isinstance(paid, Activity)
+    store.save_contacts(MC, [Contact("m1", email="ann@acme.io")], NOW)
+    save(store, MC, [], [paid])
+    rules = parse_rules("rules: [{id: v, activity: page_view, points: 1}]\nrfm: {}\n", "r.yaml")
+    with store.engine.connect() as connection:
+        bought = population(connection, rules, NOW.timestamp())
+    assert held(store, MC) == {paid.id} and bought is not None and bought.people == 1
+    settle(store)
+
+    refunded = order_activity("s1", "L1", {**order, "financial_status": "refunded"}, Counter())
+    assert isinstance(refunded, Withdrawn)
+    save(store, MC, [refunded])
+
+    assert held(store, MC) == set()  # neither its recency nor its frequency counts
+    with store.engine.connect() as connection:
+        bought = population(connection, rules, NOW.timestamp())
+    assert bought is not None and bought.people == 0
+    assert due_now(store) == {"ann@acme.io"}
