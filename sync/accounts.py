@@ -187,16 +187,16 @@ def refresh(
     companies: Callable[[People], CompanyAttributes] | None = None,
     *,
     keep: bool = True,
-) -> tuple[AccountRollups | None, set[int], dict[str, dict[str, str]]]:
+) -> tuple[AccountRollups | None, set[int], dict[str, dict[str, str]], People | None]:
     """The population's roll-ups as of `moment` (fit from the records `companies` gives),
-    the people of every account whose roll-up moved since the kept ones, and per system
-    the company records to write with their account keys; (None, none, none) without an
-    `accounts` block. `keep`: the roll-ups are kept in the store and
-    those people marked due; a dry run keeps nothing and marks nobody (it rescores them
-    itself)."""
+    the people of every account whose roll-up moved since the kept ones, per system
+    the company records to write with their account keys, and everyone as read for them;
+    (None, none, none, None) without an `accounts` block. `keep`: the roll-ups are kept in
+    the store and those people marked due; a dry run keeps nothing and marks nobody (it
+    rescores them itself)."""
     found = store_rollups(store, rules, moment, companies)
     if found is None:
-        return None, set(), {}
+        return None, set(), {}, None
     rolled, members, held = found
     targets = company_targets(held, members) if rules.accounts and rules.accounts.write else {}
     with store.writing(), store.engine.begin() as connection:
@@ -208,7 +208,7 @@ def refresh(
             set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
             kept = {"members": members, "records": targets}
             set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept))
-    return rolled, people, targets
+    return rolled, people, targets, held
 
 
 def rollups_for(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups | None:

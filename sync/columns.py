@@ -108,7 +108,7 @@ def column_reader(connection: Connection, adbc: bool = True) -> Iterator[TableRe
     if target is None:
 
         def through_rows(query: sa.Select[Any], schema: ArrowSchema) -> Iterator[pa.RecordBatch]:
-            yield from rows_to_table(connection.execute(query).all(), schema).to_batches()
+            yield from rows_to_table(plain_rows(connection, query), schema).to_batches()
 
         yield TableReader(through_rows)
         return
@@ -180,6 +180,22 @@ def sqlite_worker(database: str) -> Iterator[TableReader]:
             worker.wait()
 
 
+def plain_rows(connection: Connection, query: sa.Select[Any]) -> Sequence[Sequence[Any]]:
+    """The query's rows as the driver's tuples. On SQLite they are read from the driver's
+    own cursor (on the connection's transaction): SQLAlchemy's `Row` per row would cost
+    more than the rest of the read, and SQLite's integers, floats and texts need no
+    processing (`rows_to_table` gives each column its type); elsewhere, `Row`s."""
+    if connection.dialect.name != "sqlite":
+        return connection.execute(query).all()
+    text, parameters = compiled(query, "sqlite")
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(text, parameters)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def conformed(batch: pa.RecordBatch, schema: ArrowSchema) -> pa.RecordBatch:
     """The batch with the schema's names and types (a driver may answer an all-NULL
     column as integers, or an integer column as 32 bits)."""
@@ -193,7 +209,7 @@ def conformed(batch: pa.RecordBatch, schema: ArrowSchema) -> pa.RecordBatch:
 def rows_to_table(rows: Sequence[Sequence[Any]], schema: ArrowSchema) -> pa.Table:
     """Rows (from SQLAlchemy) as the Arrow table ADBC would have given."""
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
-    arrays = [pa.array(list(c), kind) for c, kind in zip(columns, schema.values(), strict=True)]
+    arrays = [pa.array(c, kind) for c, kind in zip(columns, schema.values(), strict=True)]
     return pa.table(arrays, names=list(schema))
 
 

@@ -63,6 +63,20 @@ def marks_of(connection: Connection, chosen: sa.ColumnElement[bool] | None) -> d
     return {int(pid): int(count) for pid, count in connection.execute(query)}
 
 
+def due_and_marks(
+    connection: Connection, as_of: float, every: bool = False
+) -> tuple[set[int], dict[int, int]]:
+    """The persons due by `as_of`, and the count of marks of each of them, or of `every`
+    person (a run that reads everyone and scores who is due among them), in one read."""
+    if not every:
+        marks = marks_of(connection, due_filter(as_of))
+        return set(marks), marks
+    due = sa.case((due_filter(as_of), 1), else_=0)
+    query = sa.select(persons.c.id, sa.func.coalesce(persons.c.marked, 0), due)
+    found = connection.execute(query).all()
+    return {int(pid) for pid, _, now in found if now}, {int(p): int(c) for p, c, _ in found}
+
+
 _DUE_NOW = {"due": None, "marked": sa.func.coalesce(persons.c.marked, 0) + 1}
 
 

@@ -48,11 +48,10 @@ from sync.capacity import (
     to_rescore,
 )
 from sync.dues import (
-    due_filter,
+    due_and_marks,
     fingerprint,
     fingerprint_key,
     mark_due,
-    marks_of,
     person_count,
     save_dues,
     store_as_of,
@@ -89,7 +88,7 @@ class Scored:
     everyone: bool
     fingerprint: str
     marks: Mapping[int, int]
-    """Each person's count of marks before they were read (`sync.dues.marks_of`)."""
+    """Each person's count of marks before they were read (`sync.dues.due_and_marks`)."""
     as_of: float
     accounts: AccountRollups | None = None
     """The population's account roll-ups the run scored with (kept in the store unless a
@@ -206,12 +205,8 @@ def _scored(
 
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
     """Load and score everyone (rules changed, or `--full`) or only who is due."""
-    # the accounts' roll-ups over everyone: the people of an account that moved are due
-    moment = as_of.timestamp()  # fit from the CRMs' company records, read where stale
-    companies = partial(refresh_companies, job, moment, options.full)
-    # (a dry run keeps neither the roll-ups nor RFM's bounds, and marks nobody)
-    keep = not options.dry_run
-    accounts, moved, records = refresh(job.store, job.rules, moment, companies, keep=keep)
+    moment = as_of.timestamp()
+    keep = not options.dry_run  # a dry run keeps neither the roll-ups nor RFM's bounds
     with job.store.engine.connect() as connection:
         # RFM's quintiles over everyone in the store: the purchasers whose digits they move
         found = purchasers(connection, job.rules, moment)
@@ -226,23 +221,37 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     with job.store.engine.connect() as connection:
         declared = models_fingerprint(job.models)
         current = fingerprint(job.rules, job.fields, job.stage_maps, declared)
-        back = went_back(connection, as_of.timestamp())
+        back = went_back(connection, moment)
         key = fingerprint_key([c.system for c in job.connectors], job.elsewhere)
         everyone = options.full or back or stored_fingerprint(connection, key) != current
         summary.persons = person_count(connection)
-        marks = marks_of(connection, None if everyone else due_filter(as_of.timestamp()))
+        # the marks are read before the persons they keep a due for (`sync.dues`): every
+        # person's where the roll-ups read everyone, a read that then serves the scoring
+        whole = everyone or job.rules.accounts is not None
+        due_now, marks = due_and_marks(connection, moment, every=whole)
+    # the accounts' roll-ups over everyone: the people of an account that moved are due
+    # (marked, unless a dry run); fit from the CRMs' company records, read where stale
+    companies = partial(refresh_companies, job, moment, options.full)
+    accounts, moved, records, read = refresh(job.store, job.rules, moment, companies, keep=keep)
+    if keep and moved:  # the marks the roll-ups made: not news a run must wait for
+        marks = {p: count + 1 if p in moved else count for p, count in marks.items()}
     if back:
         note = "this run's clock is behind the last run's: everyone is scored again"
         summary.warnings.append(note)
     if everyone:
-        people = job.store.load_people()
+        people = job.store.load_people() if read is None else read
         written: Written = job.written()
-    elif keep:
-        people = job.store.load_people(due_by=as_of.timestamp())
+    else:  # who is due, and the people of the accounts and RFM digits that moved
+        chosen = due_now | moved | set(rfm_moved)  # (marked due already, unless a dry run)
+        marks = {p: marks[p] for p in (chosen if keep else due_now) if p in marks}
+        if read is not None:
+            people = read.some(chosen)
+        elif keep:
+            people = job.store.load_people(due_by=moment)
+        else:
+            people = job.store.load_people(chosen)
         written = written_of(job.store, [int(c.id) for c in people.contacts])
-    else:  # who is due, and the people of the accounts and RFM digits that moved, unmarked
-        people = job.store.load_people(set(marks) | moved | set(rfm_moved))
-        written = written_of(job.store, [int(c.id) for c in people.contacts])
+    del read
     summary.rescored = len(people.contacts)
     shadowed = None
     if options.shadow is not None:  # before the live hand-over: the same week's places

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -98,6 +98,35 @@ class People:
             )
         return contacts, frame
 
+    def some(self, person_ids: Collection[int]) -> People:
+        """The persons of `person_ids` among these, with their records and activities, as
+        a read of only them gives them: an activity attribute none of theirs holds is left
+        out (the activities' ids kept where these have them)."""
+        wanted = {str(p) for p in person_ids}
+        contacts = [c for c in self.contacts if c.id in wanted]
+        records = {p: held for p, held in self.records.items() if p in wanted}
+        own = self.record_attributes
+        kept = {r: own[r] for held in records.values() for r in held if r in own}
+        cols = self.columns
+        ids = np.array(sorted(int(p) for p in wanted), dtype=np.int64)
+        index = np.flatnonzero(rows_of(ids, cols.person) >= 0)
+        attributes = {
+            name: taken
+            for name, column in cols.attributes.items()
+            if not all_missing(taken := take(column, index))
+        }
+        systems = take(cols.systems, index)
+        assert isinstance(systems, CategoricalColumn)
+        columns = ActivityColumns(
+            cols.person[index],
+            cols.type_codes[index],
+            cols.occurred_at[index],
+            systems,
+            attributes,
+            None if cols.ids is None else [cols.ids[i] for i in index.tolist()],
+        )
+        return People(contacts, columns, records, kept)
+
     def source_records(self, fields: Sequence[str]) -> SourceRecords:
         """The `fields` of each record of the persons who have several, as columns: the
         record's own value, the person's merged one where the record holds none (a
@@ -139,6 +168,13 @@ def take(column: Column, index: npt.NDArray[np.intp]) -> Column:
     if isinstance(column, CategoricalColumn):
         return CategoricalColumn(column.codes[index], column.categories, column.folded)
     return type(column)(column.values[index])
+
+
+def all_missing(column: Column) -> bool:
+    """Whether no row of the column holds a value."""
+    if isinstance(column, CategoricalColumn):
+        return not bool((column.codes >= 0).any())
+    return bool(np.isnan(column.values).all())
 
 
 def moment(seconds: float) -> datetime:

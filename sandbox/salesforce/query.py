@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -152,18 +152,32 @@ class QueryEngine:
         seen: Iterable[int] = candidates
         if table.hidden or table.deleted:
             seen = [row for row in candidates if self.org.visible(table, row, include_deleted)]
-        rows = [row for row in seen if where is None or where(table.record(row))]
+        # each row's record made once, for the filter and every ordering column alike
+        records: dict[int, Row] = {}
+        if where is not None or bound.order:
+            for row in seen:
+                record = table.record(row)
+                if where is None or where(record):
+                    records[row] = record
+            rows = list(records)
+        else:
+            rows = list(seen)
         for column, descending, nulls_last in reversed(bound.order):
-            rows = self._sorted(table, rows, column, descending, nulls_last)
+            rows = self._sorted(records, rows, column, descending, nulls_last)
         start = bound.query.offset or 0
         end = None if bound.query.limit is None else start + bound.query.limit
         return rows[start:end]
 
     def _sorted(
-        self, table: Table, rows: list[int], column: BoundField, descending: bool, nulls_last: bool
+        self,
+        records: Mapping[int, Row],
+        rows: list[int],
+        column: BoundField,
+        descending: bool,
+        nulls_last: bool,
     ) -> list[int]:
         def key(row: int) -> tuple[bool, Any]:
-            value = field_value(self.org, table.record(row), column)
+            value = field_value(self.org, records[row], column)
             value = _comparable(value, column.field, exact=True)
             return ((value is None) != (nulls_last == descending), value)
 

@@ -236,3 +236,39 @@ def test_any_attributes_read_as_the_engine_would_make_their_columns(
         got = people["attributes"][name]
         assert [None if isinstance(v, float) and math.isnan(v) else v for v in got] == want
     assert np.all(np.diff(people["at"]) >= 0)
+
+
+def test_some_persons_of_a_read_are_what_a_read_of_only_them_gives(store: StateStore) -> None:
+    store.save_contacts(
+        "hubspot",
+        [
+            Contact("101", email="ann@acme.io", attributes={"country": "FR"}),
+            Contact("102", email="bob@b.io", attributes={"employees": 12}),
+            Contact("103", email="cy@c.io", attributes={}),
+        ],
+        NOW,
+    )
+    store.save_contacts("salesforce", [Contact("S1", email="ann@acme.io", attributes={})], NOW)
+    store.save_activities(
+        "hubspot",
+        [
+            Activity("101", ActivityType.PAGE_VIEW, days_ago(3), id="a", attributes={"url": "/a"}),
+            Activity(
+                "102", ActivityType.FORM_SUBMISSION, days_ago(2), id="b", attributes={"form": "f"}
+            ),
+            Activity("103", ActivityType.PURCHASE, days_ago(1), id="c", attributes={"amount": 5}),
+            Activity("101", ActivityType.PAGE_VIEW, days_ago(1), id="d", attributes={"x": "1"}),
+        ],
+    )
+    store.save_activities(
+        "mailchimp",
+        [Activity("", ActivityType.EMAIL_OPEN, days_ago(4), id="e", contact_email="cy@c.io")],
+    )
+    everyone = read(store, False)
+    ann, cy = (int(str(store.person_of(e))) for e in ("ann@acme.io", "cy@c.io"))
+
+    for chosen in ([ann, cy], [cy], [ann], []):
+        with store.engine.connect() as connection:
+            alone = stored_people(connection, sorted(chosen), adbc=False, activity_ids=True)
+        assert shown(everyone.some(set(chosen))) == shown(alone)
+    assert "form" not in shown(everyone.some({ann, cy}))["attributes"]  # only bob's
