@@ -9,6 +9,8 @@ stays light.
 Patterns are globs, not regular expressions: `*` is any run of characters (slashes
 included), `?` one character, everything else itself, ignoring case, and the pattern
 matches the whole value (`*/product/analytics*` finds the page wherever the site is).
+A URL is matched without its query string, fragment and trailing slash
+(`scoring.interests.url_key`), so `*/pricing` finds `/pricing/?utm_source=a`.
 A glob is matched in time linear in the value times the pattern, whatever either holds,
 so a pattern can never stall scoring on a long URL.
 """

@@ -49,7 +49,8 @@ TOP_MIN = 0.5
 """The least score (rounded to two decimals) of a top interest: one whole point, so that
 no top interest is written with 0 points."""
 GLOB_TEXT = 2000
-"""A pattern is matched against the first this many characters of a value."""
+"""A pattern is matched against the first this many characters of a value (of a URL,
+after its query string and fragment are taken off, `url_key`)."""
 
 
 class Grouped(Protocol):
@@ -64,15 +65,30 @@ class Grouped(Protocol):
     def ages(self) -> FloatArray: ...
 
 
-def matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+def url_key(value: str) -> str:
+    """A URL as URL patterns see it: without its query string and fragment, and without
+    a trailing slash (`https://x.io/pricing/?utm=a#top` -> `https://x.io/pricing`)."""
+    end = len(value)
+    for mark in "?#":
+        found = value.find(mark, 0, end)
+        if found >= 0:
+            end = found
+    return value[:end].rstrip("/")
+
+
+def matcher(patterns: tuple[str, ...], url: bool = False) -> Callable[[str], bool]:
     """Whether a value matches one of the globs, ignoring case (`glob_match`); a glob of
-    `*` and text alone is matched by the string methods."""
+    `*` and text alone is matched by the string methods. With `url`, values are matched
+    as `url_key` gives them, before the cut at `GLOB_TEXT`, and a pattern's trailing
+    slash is ignored as theirs is."""
     folded = [p.casefold() for p in patterns]
+    if url:
+        folded = [p.rstrip("/") or p for p in folded]
     plain = [p.split("*") for p in folded if "?" not in p]
     other = [p for p in folded if "?" in p]
 
     def test(value: str) -> bool:
-        text = value[:GLOB_TEXT].casefold()
+        text = (url_key(value) if url else value)[:GLOB_TEXT].casefold()
         return any(_starred(parts, text) for parts in plain) or any(
             glob_match(p, text) for p in other
         )
@@ -138,7 +154,7 @@ def interest_scores(
                 codes = read.get(key)
                 if codes is None:
                     codes = read[key] = column.codes[found.rows]
-            keep |= _matching(column, matcher(patterns), found.rows, codes)
+            keep |= _matching(column, matcher(patterns, field == "url"), found.rows, codes)
         if topic.window_days is not None:
             keep &= found.ages <= topic.window_days * _DAY
         who, ages = found.who[keep], found.ages[keep]

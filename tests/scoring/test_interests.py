@@ -392,3 +392,68 @@ def test_a_topics_reason_gives_the_whole_points_written_for_it() -> None:
 
     assert written == 2.5 and batch.interests.topic(0) is not None
     assert batch.interests.reasons(0) == [f"pricing {math.floor(written + 0.5)}"]
+
+
+# -- URLs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "url", "expected"),
+    [
+        ("*/pricing", "https://x.io/pricing/", True),
+        ("*/pricing", "https://x.io/pricing?utm_source=ads", True),
+        ("*/pricing", "https://X.IO/Pricing/?utm=a#plans", True),
+        ("*/pricing/", "https://x.io/pricing", True),
+        ("*/pricing", "https://x.io/pricing-old", False),
+        ("*/pricing*", "https://x.io/pricing-old", True),  # what the star says
+        ("*/pricing/*", "https://x.io/pricing/teams?a=1", True),
+        ("*analytics*", "https://x.io/?q=analytics", False),
+        ("*analytics*", "https://x.io/search#analytics", False),
+        ("https://x.io", "https://X.io/", True),
+    ],
+)
+def test_a_url_is_matched_without_query_fragment_and_trailing_slash(
+    pattern: str, url: str, expected: bool
+) -> None:
+    assert matcher((pattern,), url=True)(url) is expected
+
+
+def test_a_url_is_matched_before_the_cut() -> None:
+    long = "https://x.io/pricing/?utm=" + "a" * (GLOB_TEXT * 2)
+    assert matcher(("*/pricing",), url=True)(long)
+    assert matcher(("*/pricing",))(long) is False  # other fields: the first characters
+
+
+@given(
+    st.text(alphabet="ab*/", max_size=8).filter(lambda p: p.strip("*/")),
+    st.text(alphabet="ab/.", max_size=12),
+    st.sampled_from(["", "/", "?", "?a=b/", "#", "#x?y", "/?q=ab#c"]),
+)
+def test_a_url_matches_as_its_path_does(pattern: str, path: str, tail: str) -> None:
+    """Whatever follows the path (a slash, a query string, a fragment) changes nothing,
+    and the path itself matches as a glob matches its text without trailing slashes."""
+    url = "https://X.io/" + path
+    test = matcher((pattern,), url=True)
+    assert test(url + tail) is test(url)
+    bare = url.rstrip("/").casefold()
+    assert test(url) is fnmatch.fnmatchcase(bare, pattern.rstrip("/") or pattern)
+
+
+def test_a_topic_reads_urls_as_urls_and_other_fields_as_text() -> None:
+    topics = """
+    rules: [{id: v, activity: page_view, points: 1}]
+    interests:
+      topics:
+        - {id: pricing, urls: ["*/pricing"], campaigns: ["*/pricing"], points: 5}
+    """
+    found = score_records(
+        rules(topics),
+        [person()],
+        [
+            act("page_view", 1, url="https://x.io/pricing/?utm=a"),
+            act("email_click", 1, campaign="spring/pricing?x"),
+            act("page_view", 1, url="https://x.io/?q=/pricing"),
+        ],
+        NOW,
+    )
+    assert found.interests is not None and found.interests.row(0)["interest_pricing"] == 5
