@@ -139,7 +139,7 @@ class Rule(Strict):
                 raise ValueError("`once` applies only to activity rules")
         problems = measure_problems(self)
         if problems:
-            raise LocatedError(problems[0].path, str(problems[0]), others=problems[1:])
+            raise LocatedError.all_of(problems)
         return self
 
     @property
@@ -323,8 +323,7 @@ class RuleSet(Strict):
             found = handover_problem(self.capacity, self.stages)
             problems += [found] if isinstance(found, LocatedError) else []
         if problems:
-            first = problems[0]
-            raise LocatedError(first.path, str(first), others=problems[1:])
+            raise LocatedError.all_of(problems)
         return self
 
     def _rfm_unset(self) -> list[LocatedError]:

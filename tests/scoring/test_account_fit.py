@@ -168,7 +168,7 @@ def test_a_batch_of_one_reads_the_fit_a_batch_of_many_does(
     ("block", "message"),
     [
         ("stages: [{name: a, when: {industry: SaaS}}]", "reads 'industry'"),
-        ("stages: [{name: a}, {name: A}]", "stage name is used twice"),
+        ("stages: [{name: a}, {name: A}]", "stage name 'A' is used twice"),
         (
             "fit: [{id: x, company: {a: 1}, points: 1}, {id: x, company: {b: 1}, points: 1}]",
             "used twice",
