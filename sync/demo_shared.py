@@ -153,7 +153,7 @@ def account_engagement(
         return {}
     ids = [int(batch.contact_ids[row]) for row in rows]
     frame, _ = app.store.load_people(ids).frames(rules.contact_fields(), [])
-    keys = account_keys(rules.accounts, frame)
+    keys = account_keys(rules.accounts, frame, rollups.domains)
     key_of = {
         str(person): str(keys.categories[code])
         for person, code in zip(frame.ids.tolist(), keys.codes.tolist(), strict=True)
