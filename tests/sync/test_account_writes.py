@@ -276,3 +276,31 @@ def test_a_company_refused_for_good_waits_for_new_values_or_a_full_run(
     again = open_app(box, rules, store, later).job.run(SyncOptions(full=True))
     assert again.accounts["hubspot"].planned == 1
     assert store.written_values(system)[record] == values
+
+
+def test_a_company_nobody_is_at_any_more_is_emptied_once_then_forgotten(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = box.now() + timedelta(hours=1)
+    job = make_sync(box, rules, store, at=at)
+    job.run(SyncOptions(full=True))
+    system = accounts_system("hubspot")
+    before = _held(box)
+    company = sorted(before, key=int)[0]
+    assert company in store.written_values(system)
+    # everyone at the company moves to another one (the first other written company)
+    other = next(c for c in sorted(before, key=int) if c != company)
+    table = box.hubspot.contacts
+    for row in range(table.size):
+        if table.value("associatedcompanyid", row) == company:
+            table.set("associatedcompanyid", row, float(other))
+            table.set("lastmodifieddate", row, (at + timedelta(minutes=1)).timestamp() * 1000)
+    later = at + timedelta(hours=2)
+    make_sync(box, rules, store, at=later).run(SyncOptions(full=True))
+    assert all(v is None for v in _held(box).get(company, {}).values())  # emptied
+    assert store.written_values(system)[company] == dict.fromkeys(
+        [*NAMES, "leadscore_account_stage"], ""
+    )
+    make_sync(box, rules, store, at=later + timedelta(minutes=5)).run()
+    assert company not in store.written_values(system)  # forgotten: never looked at again
+    assert all(v is None for v in _held(box).get(company, {}).values())
