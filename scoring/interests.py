@@ -16,9 +16,11 @@ one gives what a batch of a million gives.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as default
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -31,11 +33,13 @@ from scoring.frames import (
     BoolArray,
     CategoricalColumn,
     Column,
+    ContactFrame,
     FloatArray,
     IntArray,
 )
 from scoring.interest_rules import (
     INTEREST_SCORE,
+    TAG_FIELD,
     TOP_INTEREST,
     Interests,
     Topic,
@@ -129,20 +133,56 @@ def _matching(
     return np.array(table, dtype=bool)[inverse.reshape(-1)]
 
 
+def tag_names(text: str) -> list[str]:
+    """A contact's tags as its `tags` column holds them: a list pulled from a system
+    (held as the list's text, `['newsletter', 'vip']`), or names separated by commas (a
+    file's cell)."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            found = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            found = None
+        if isinstance(found, list | tuple):
+            return [str(t).strip() for t in found if str(t).strip()]
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def tagged(column: Column | None, patterns: tuple[str, ...], size: int) -> BoolArray:
+    """Which contacts have a tag that matches one of the globs, each distinct value of the
+    column read once."""
+    if not isinstance(column, CategoricalColumn):
+        return np.zeros(size, dtype=bool)
+    test = matcher(patterns)
+    table = [any(map(test, tag_names(str(v)))) for v in column.categories.tolist()] + [False]
+    return np.array(table, dtype=bool)[column.codes]
+
+
+@dataclass(frozen=True)
+class _NoRows:
+    """The usable activities of no type (a topic of tags alone)."""
+
+    rows: npt.NDArray[np.intp] = default(default_factory=lambda: np.zeros(0, np.intp))
+    who: npt.NDArray[np.int32] = default(default_factory=lambda: np.zeros(0, np.int32))
+    ages: FloatArray = default(default_factory=lambda: np.zeros(0))
+
+
 def interest_scores(
     interests: Interests,
     activities: ActivityFrame,
-    size: int,
+    contacts: ContactFrame,
     group: Callable[[list[ActivityType]], Grouped],
 ) -> InterestScores:
-    """Every topic's score and match count for `size` contacts, from the usable activities
-    `group` gives by type."""
+    """Every topic's score and match count for `contacts`, from the usable activities
+    `group` gives by type, and their `tags` column (`TAG_FIELD`): a contact with a
+    matching tag is one match more, its points undecayed."""
+    size, tags = len(contacts), contacts.column(TAG_FIELD)
     topics = interests.topics
     scores = np.zeros((size, len(topics)), dtype=np.float64, order="F")
     counts = np.zeros((size, len(topics)), dtype=np.int32, order="F")
     read: dict[tuple[frozenset[ActivityType], str], IntArray] = {}
     for index, topic in enumerate(topics):
-        found = group(topic.types)
+        found: Grouped = group(topic.types) if topic.types else _NoRows()
         keep = np.zeros(len(found.rows), dtype=bool)
         for field, patterns in topic.patterns().items():
             column = activities.column(field)
@@ -164,6 +204,10 @@ def interest_scores(
         else:
             weights = np.exp2(ages / -(topic.half_life_days * _DAY)) * topic.points
             points = np.bincount(who, weights=weights, minlength=size).astype(np.float64)
+        if topic.tags:
+            hit = tagged(tags, tuple(topic.tags), size)
+            counts[:, index] += hit
+            points = points + hit * topic.points
         scores[:, index] = points if topic.cap is None else np.minimum(points, topic.cap)
     return InterestScores(interests, scores, counts)
 

@@ -101,7 +101,7 @@ def problems(text: str) -> list[str]:
         (
             "{id: a, points: 2}",
             "r.yaml:6: interests.topics[0]: topic 'a' needs at least one pattern in "
-            "`urls`, `campaigns`, `forms`, `titles`",
+            "`urls`, `campaigns`, `forms`, `titles`, `tags`",
         ),
         (
             "{id: a, urls: ['  ']}",
@@ -457,3 +457,47 @@ def test_a_topic_reads_urls_as_urls_and_other_fields_as_text() -> None:
         NOW,
     )
     assert found.interests is not None and found.interests.row(0)["interest_pricing"] == 5
+
+
+# -- tags -------------------------------------------------------------------------------
+
+
+def test_a_topic_of_tags_counts_a_tagged_contact_once_undecayed() -> None:
+    from scoring.interests import tag_names
+
+    topics = """
+    rules: [{id: v, activity: page_view, points: 1}]
+    interests:
+      topics:
+        - {id: webinars, tags: ["webinar*"], points: 8}
+        - {id: pricing, urls: ["*/pricing"], tags: ["pricing request"], points: 5, cap: 7}
+    """
+    ruleset = rules(topics)
+    assert "tags" in ruleset.contact_fields()
+    assert ruleset.interests is not None and ruleset.interests.topics[0].types == []
+    contacts = [
+        person("a", "a@x.io", tags=["Webinar 2026", "vip"]),
+        person("b", "b@x.io", tags=["Pricing request"]),
+        person("c", "c@x.io", tags=[]),
+        person("d", "d@x.io", tags="vip, webinar-march"),  # a file's cell
+    ]
+    acts = [act("page_view", 30, "b", url="https://x.io/pricing/")]
+    found = score_records(ruleset, contacts, acts, NOW).interests
+    assert found is not None
+    got = [(found.row(i)["interest_webinars"], found.row(i)["interest_pricing"]) for i in range(4)]
+    assert got == [(8, 0), (0, 7), (0, 0), (8, 0)]  # b: 5 + 5 capped at 7
+    assert found.row(0)["top_interest"] == "webinars"
+    assert tag_names("['a', 'b c']") == ["a", "b c"] and tag_names(" x , y ") == ["x", "y"]
+    # a batch of one as the batch
+    alone = score_records(ruleset, [contacts[1]], acts, NOW).interests
+    assert alone is not None and alone.row(0) == found.row(1)
+
+
+def test_a_topic_needs_a_pattern_or_a_tag() -> None:
+    said = problems(
+        """
+        rules: [{id: v, activity: page_view, points: 1}]
+        interests: {topics: [{id: empty}]}
+        """
+    )
+    assert any("`tags`" in p for p in said), said
