@@ -189,14 +189,15 @@ def forget_cleared(
     job: Sync, rolled: AccountRollups, targets: Mapping[str, Mapping[str, str]]
 ) -> None:
     """Forget the written values of the orphaned company records whose emptied fields
-    landed (`cleared_done`), in each system with company records."""
+    landed or were refused for good (`cleared_done`), in each system with company
+    records."""
     for connector in job.connectors:
         fields = job.fields.get(connector.system)
         if not isinstance(connector, CompanyRecords) or fields is None or not fields.accounts:
             continue
         system = accounts_system(connector.system)
-        written = job.store.written_values(system)
-        done = cleared_done(fields, rolled, targets.get(connector.system, {}), written)
+        written, refused = job.store.written_values(system), job.store.refused(system)
+        done = cleared_done(fields, rolled, targets.get(connector.system, {}), written, refused)
         if done:
             with job.store.writing(), job.store.engine.begin() as connection:
                 forget_records(connection, written_table, system, done)
@@ -232,11 +233,16 @@ def cleared_done(
     rolled: AccountRollups,
     targets: Mapping[str, str],
     written: Mapping[str, Mapping[str, str]],
+    refused: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[str]:
-    """The orphaned records whose emptied fields landed: forgotten, so that no later run
-    looks at them again (a record someone maps to again is written as a new one)."""
+    """The orphaned records whose emptied fields landed, or were refused for good (a
+    company the system no longer has): forgotten, so that no later run looks at them
+    again (a record someone maps to again is written as a new one)."""
     empty = account_cleared(fields)
-    return [r for r in _orphans(rolled, targets, written) if written[r] == empty]
+    done = refused or {}
+    return [
+        r for r in _orphans(rolled, targets, written) if written[r] == empty or done.get(r) == empty
+    ]
 
 
 def account_cleared(fields: FieldMap) -> dict[str, str]:

@@ -304,3 +304,23 @@ def test_a_company_nobody_is_at_any_more_is_emptied_once_then_forgotten(
     make_sync(box, rules, store, at=later + timedelta(minutes=5)).run()
     assert company not in store.written_values(system)  # forgotten: never looked at again
     assert all(v is None for v in _held(box).get(company, {}).values())
+
+
+def test_a_written_company_hubspot_no_longer_has_is_tried_once_then_forgotten(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    """Emptying a company HubSpot deleted: the batch update leaves it out, a read back
+    finds nothing, the run counts it failed for good; the next run forgets it."""
+    at = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=at).run(SyncOptions(full=True))
+    system = accounts_system("hubspot")
+    store.record_written(system, {"999999": dict.fromkeys(NAMES, "7")}, at)
+    later = at + timedelta(minutes=5)
+    first = make_sync(box, rules, store, at=later).run()
+    assert first.accounts["hubspot"].failed == 1  # the run says so
+    [refused] = [r for r in store.refused(system).items() if r[0] == "999999"]
+    assert set(refused[1].values()) == {""}
+    # no `setup` between (it lets refused writes be tried again)
+    again = open_app(box, rules, store, later + timedelta(minutes=5)).job.run()
+    assert "999999" not in store.written_values(system)
+    assert again.accounts["hubspot"].failed == 0
