@@ -179,9 +179,11 @@ def domain_accounts(
         usable[usable] = np.append(named, False)[keys.codes[usable]]
         if isinstance(free, CategoricalColumn):
             usable &= free.codes != 1
-        found = np.unique(np.stack([rows[usable], keys.codes[usable].astype(np.int64)]), axis=1)
+        width = len(keys.categories) + 1
+        found = np.unique(rows[usable] * width + keys.codes[usable])  # (domain, key) pairs
         texts, categories = values.tolist(), keys.categories.tolist()
-        pairs.update((texts[d], categories[k]) for d, k in found.T.tolist())
+        at, code = (part.tolist() for part in divmod(found, width))
+        pairs.update((texts[d], categories[k]) for d, k in zip(at, code, strict=True))
     free_domains = free_email_domains()
     for key, record in (companies or {}).items():
         domain = web_domain(record.get("domain"))
