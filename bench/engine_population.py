@@ -7,12 +7,13 @@ of bench/rules_realistic.yaml in plain numpy, written from their definitions
                ceil(k·n/5), k = 1..4, in rising order; a digit is 1 plus the number of
                bounds its value is above; the segments of the rule file, first match
     accounts   a contact's account is its email domain unless free mail; its engagement
-               the usable activities of its own (opens, clicks, views, forms, downloads,
-               questions, demo requests, meetings) in the last 90 days; per account, its
+               the usable activities of its own (clicks, views, forms, downloads, questions,
+               demo requests, meetings; not opens) in the last 90 days; per account, its
                engaged people and its demo requests of the last 90 days, summed
     interests  per topic, the usable activities of every type but sends, opens, bounces,
-               unsubscribes and spam reports whose URL matches one of its globs (each
-               distinct URL tested once), within its window, decayed, summed, capped; the
+               unsubscribes and spam reports whose URL, without query string, fragment
+               and trailing slash, matches one of its globs (each distinct URL tested
+               once), within its window, decayed, summed, capped; the
                top interest is the highest score to two decimals (the first topic on a
                tie), none under half a point
 
@@ -44,7 +45,6 @@ SEGMENTS = {  # name -> (recency, monetary) digit ranges, as bench/rules_realist
     "others": ((1, 5), (1, 5)),
 }
 ENGAGEMENT = (
-    "email_open",
     "email_click",
     "page_view",
     "form_submission",
@@ -138,7 +138,7 @@ def interests(
     rows, age = group(kinds)
     codes, urls = inputs.url
     url_codes = codes[rows]
-    folded = [str(u).casefold() for u in urls]
+    folded = [str(u).split("?")[0].split("#")[0].rstrip("/").casefold() for u in urls]
     who = inputs.who[rows]
     scores = np.zeros((n, len(TOPICS)))
     for column, globs in enumerate(TOPICS.values()):

@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 
 from scoring.conditions import Conditions
 from scoring.records import ActivityType
-from scoring.ruletypes import ActivityTypes, Amount, Days, Strict
+from scoring.ruletypes import ActivityTypes, Amount, Days, LocatedError, Strict
 
 ACCOUNT_FIELDS = {
     "account": "the account's key (`email_domain:acme.com`)",
@@ -35,7 +35,6 @@ ACCOUNT_FIELDS = {
 each count adds `account_<name>`."""
 
 ENGAGEMENT = [
-    ActivityType.EMAIL_OPEN,
     ActivityType.EMAIL_CLICK,
     ActivityType.PAGE_VIEW,
     ActivityType.FORM_SUBMISSION,
@@ -44,7 +43,9 @@ ENGAGEMENT = [
     ActivityType.DEMO_REQUEST,
     ActivityType.MEETING,
 ]
-"""What engagement counts without `engagement.activity`: a person's own actions."""
+"""What engagement counts without `engagement.activity`: a person's own actions. Not
+opens: mail apps and privacy proxies open messages themselves (machine opens), as
+`interest_rules.INTEREST_TYPES` leaves them out; name `email_open` to count them."""
 
 
 class Counted(Strict):
@@ -115,27 +116,40 @@ class Accounts(Strict):
 
     @model_validator(mode="after")
     def _names(self) -> Self:
+        found: list[LocatedError] = []
         for name in self.counts:
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-                raise ValueError(f"count {name!r}: lower_snake_case, e.g. demo_requests")
-            if f"account_{name}" in ACCOUNT_FIELDS:
-                raise ValueError(f"count {name!r}: account_{name} is already an account field")
-        if len(set(self.key)) != len(self.key):
-            raise ValueError("key: a field is named twice")
+                message = f"count {name!r}: lower_snake_case, e.g. demo_requests"
+                found.append(LocatedError(("counts", name), message))
+            elif f"account_{name}" in ACCOUNT_FIELDS:
+                message = f"count {name!r}: account_{name} is already an account field"
+                found.append(LocatedError(("counts", name), message))
+        for index, name in enumerate(self.key):
+            if name in self.key[:index]:
+                found.append(LocatedError(("key", index), f"{name!r} is named twice"))
         ids = [rule.id for rule in self.fit]
-        if len(set(ids)) != len(ids):
-            raise ValueError("fit: a rule id is used twice")
+        for index, rule_id in enumerate(ids):
+            if rule_id in ids[:index]:
+                message = f"rule id {rule_id!r} is used twice"
+                found.append(LocatedError(("fit", index, "id"), message))
         names = [stage.name.casefold() for stage in self.stages]
-        if len(set(names)) != len(names):
-            raise ValueError("stages: a stage name is used twice")
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                message = f"stage name {self.stages[index].name!r} is used twice"
+                found.append(LocatedError(("stages", index, "name"), message))
         readable = set(self.stage_fields())
-        for stage in self.stages:
+        for index, stage in enumerate(self.stages):
             for name in stage.when or {}:
                 if name not in readable:
-                    raise ValueError(
-                        f"stage {stage.name!r} reads {name!r}: an account stage reads "
-                        f"{', '.join(sorted(readable))}"
+                    found.append(
+                        LocatedError(
+                            ("stages", index, "when", name),
+                            f"stage {stage.name!r} reads {name!r}: an account stage reads "
+                            f"{', '.join(sorted(readable))}",
+                        )
                     )
+        if found:
+            raise LocatedError.all_of(found)
         return self
 
     def stage_fields(self) -> list[str]:

@@ -13,6 +13,12 @@ The engine never rolls up over its batch: the caller passes the roll-ups
 one scores as a batch of many. A contact whose account the roll-ups lack (new since they
 were computed) is its account's only person. `account_<count>` is the count of the
 account's other people: the account's sum less the contact's own (at least 0).
+
+A contact whose key would be its email domain joins the one account with another key
+(a company record's id) whose people's addresses, or whose company record's `domain`,
+have that domain (`domain_accounts`): a Salesforce Lead at acme.com is at the Account of
+acme.com's Contacts. A domain of two such accounts joins neither. The map is the
+population's, so it rides in the roll-ups (`AccountRollups.domains`) to every batch.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import itertools
 import weakref
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,6 +45,7 @@ from scoring.frames import (
     ObjectArray,
     factorize,
     format_number,
+    free_email_domains,
 )
 from scoring.interests import Grouped
 from scoring.records import ActivityType
@@ -60,6 +67,8 @@ class AccountRollups:
     accounts: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     fit: Mapping[str, float] = field(default_factory=dict)
     stage: Mapping[str, str] = field(default_factory=dict)
+    domains: Mapping[str, str] = field(default_factory=dict)
+    """Email domain -> the account key its domain-only people join (`domain_accounts`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -67,6 +76,7 @@ class AccountRollups:
             "accounts": {k: list(v) for k, v in self.accounts.items()},
             "fit": dict(self.fit),
             "stage": dict(self.stage),
+            "domains": dict(self.domains),
         }
 
     @classmethod
@@ -74,7 +84,8 @@ class AccountRollups:
         accounts = {str(k): tuple(float(x) for x in v) for k, v in data["accounts"].items()}
         fit = {str(k): float(v) for k, v in data.get("fit", {}).items()}
         stage = {str(k): str(v) for k, v in data.get("stage", {}).items()}
-        return cls(tuple(data["names"]), accounts, fit, stage)
+        domains = {str(k): str(v) for k, v in data.get("domains", {}).items()}
+        return cls(tuple(data["names"]), accounts, fit, stage, domains)
 
     def changed(self, other: AccountRollups | None) -> set[str]:
         """The accounts whose values differ from `other`'s (all, when it counted others)."""
@@ -105,6 +116,8 @@ class ContactRollups:
     values: FloatArray
     fit: FloatArray
     stage: CategoricalColumn
+    domains: Mapping[str, str] = field(default_factory=dict)
+    """As `AccountRollups.domains`: the keys the roll-ups were made with."""
 
 
 Rollups = AccountRollups | ContactRollups
@@ -118,14 +131,78 @@ _KEYS: weakref.WeakKeyDictionary[ContactFrame, dict[tuple[str, ...], Categorical
 scoring of the same population read them both."""
 
 
-def account_keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
+DOMAIN = "email_domain"
+"""The key field that is an address's domain: the fallback `domain_accounts` re-keys."""
+
+
+def account_keys(
+    spec: Accounts, contacts: ContactFrame, domains: Mapping[str, str] | None = None
+) -> CategoricalColumn:
     """Each contact's account key (code -1: none of the key fields names one), worked out
-    once per distinct value of each key field, not per contact, and once per frame."""
+    once per distinct value of each key field, not per contact, and once per frame; a key
+    `email_domain:<d>` becomes `domains[d]` where the map (`domain_accounts`) has it."""
     known = _KEYS.setdefault(contacts, {})
     found = known.get(tuple(spec.key))
     if found is None:
         found = known[tuple(spec.key)] = _keys(spec, contacts)
-    return found
+    if not domains:
+        return found
+    head = f"{DOMAIN}:"
+    names = [  # once per distinct key, not per contact
+        domains.get(k[len(head) :], k) if k.startswith(head) else k
+        for k in found.categories.tolist()
+    ]
+    merged = factorize(names)
+    codes = np.append(merged.codes, -1).astype(np.int32)[found.codes]
+    return CategoricalColumn(codes, merged.categories)
+
+
+def domain_accounts(
+    spec: Accounts,
+    contacts: ContactFrame,
+    companies: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, str]:
+    """Email domain -> the one account keyed otherwise (by a company record's id) that it
+    belongs to: the domain of some of the account's people's addresses, or its company
+    record's `domain` (in `companies`, by account key, where read). A domain of two such
+    accounts, or a free-mail domain, belongs to none. Empty when `email_domain` is no key."""
+    if DOMAIN not in spec.key:
+        return {}
+    pairs: set[tuple[str, str]] = set()
+    column = contacts.column(DOMAIN)
+    if column is not None:
+        keys = account_keys(spec, contacts)
+        values, rows = _texts(column)
+        free = contacts.column("email_free")
+        named = np.array([not str(k).startswith(f"{DOMAIN}:") for k in keys.categories.tolist()])
+        usable = (rows >= 0) & (keys.codes >= 0)
+        usable[usable] = np.append(named, False)[keys.codes[usable]]
+        if isinstance(free, CategoricalColumn):
+            usable &= free.codes != 1
+        width = len(keys.categories) + 1
+        found = np.unique(rows[usable] * width + keys.codes[usable])  # (domain, key) pairs
+        texts, categories = values.tolist(), keys.categories.tolist()
+        at, code = (part.tolist() for part in divmod(found, width))
+        pairs.update((texts[d], categories[k]) for d, k in zip(at, code, strict=True))
+    free_domains = free_email_domains()
+    for key, record in (companies or {}).items():
+        domain = web_domain(record.get("domain"))
+        if domain and not key.startswith(f"{DOMAIN}:") and domain not in free_domains:
+            pairs.add((domain, key))
+    owners: dict[str, set[str]] = {}
+    for domain, key in pairs:
+        owners.setdefault(domain, set()).add(key)
+    return {d: next(iter(k)) for d, k in sorted(owners.items()) if len(k) == 1}
+
+
+def web_domain(value: Any) -> str | None:
+    """A company's `domain` property as an address's domain: `https://www.Acme.com/` ->
+    `acme.com` (None: not text, or blank)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().casefold()
+    text = text.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    return text.removeprefix("www.") or None
 
 
 def _keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
@@ -244,10 +321,12 @@ def population_rollups(
     activities: ActivityFrame,
     moment: float,
     companies: Mapping[str, Mapping[str, Any]] | None = None,
+    domains: Mapping[str, str] | None = None,
 ) -> AccountRollups | None:
     """The roll-ups of the population of `contacts`, as of `moment`, with each account's
     fit and stage (`scoring.account_fit`: from `companies`, the company records' attributes
-    by account key, else from its people's); None without an `accounts` block."""
+    by account key, else from its people's); None without an `accounts` block. `domains`:
+    the population's domain map when `contacts` are some of it (else worked out here)."""
     from scoring.account_fit import company_columns, with_fit  # it imports this module
     from scoring.engine import activity_groups  # the engine imports this module
 
@@ -255,8 +334,11 @@ def population_rollups(
     if spec is None:
         return None
     group = activity_groups(rules, contacts, activities, moment)
-    keys = account_keys(spec, contacts)
+    if domains is None:
+        domains = domain_accounts(spec, contacts, companies)
+    keys = account_keys(spec, contacts, domains)
     rolled = rollups_of(spec, keys, own_counts(spec, len(contacts), group))
+    rolled = replace(rolled, domains=domains)
     if not spec.fit and not spec.stages:
         return rolled
     columns = company_columns(spec, keys, contacts, companies, list(rolled.accounts))
@@ -351,4 +433,5 @@ def account_columns(
 ) -> dict[str, Column]:
     """The account fields of `contacts`, their usable activities by type from `group`."""
     own = own_counts(spec, len(contacts), group)
-    return account_fields(spec, account_keys(spec, contacts), own, rollups)
+    domains = None if rollups is None else rollups.domains
+    return account_fields(spec, account_keys(spec, contacts, domains), own, rollups)

@@ -35,6 +35,7 @@ from scoring.accounts import (
     ContactRollups,
     Rollups,
     account_keys,
+    domain_accounts,
     population_rollups,
 )
 from scoring.engine import score
@@ -190,11 +191,12 @@ def rollups_at(
     spec = rules.accounts
     if spec is None:
         return None
-    keys = account_keys(spec, contacts)
+    domains = domain_accounts(spec, contacts, companies)  # whom an address's domain joins
+    keys = account_keys(spec, contacts, domains)
     if not len(rows):
         nobody, empty = np.zeros(0, np.int64), np.zeros((0, len(ROLLUP_HEAD) + len(spec.counts)))
         fit, stage = fit_at(spec, keys, contacts, companies, nobody, nobody, empty)
-        return ContactRollups(tuple(spec.counts), empty, fit, stage)
+        return ContactRollups(tuple(spec.counts), empty, fit, stage, domains)
     accounts = len(keys.categories)
     distinct, where = np.unique(moments, return_inverse=True)
     asked = _Asked(
@@ -222,7 +224,7 @@ def rollups_at(
     values[asked.account < 0] = np.nan
     assert values.shape[1] == len(ROLLUP_HEAD) + len(spec.counts)
     fit, stage = fit_at(spec, keys, contacts, companies, asked.account, asked.moment, values)
-    return ContactRollups(tuple(spec.counts), values, fit, stage)
+    return ContactRollups(tuple(spec.counts), values, fit, stage, domains)
 
 
 @dataclass(frozen=True, eq=False)

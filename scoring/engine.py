@@ -473,7 +473,7 @@ class _Run:
             rfm=self.rfm,
             interests=None
             if rules.interests is None
-            else interest_scores(rules.interests, self.activities, self.n, self.group),
+            else interest_scores(rules.interests, self.activities, self.contacts, self.group),
         )
 
 

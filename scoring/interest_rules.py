@@ -9,6 +9,8 @@ stays light.
 Patterns are globs, not regular expressions: `*` is any run of characters (slashes
 included), `?` one character, everything else itself, ignoring case, and the pattern
 matches the whole value (`*/product/analytics*` finds the page wherever the site is).
+A URL is matched without its query string, fragment and trailing slash
+(`scoring.interests.url_key`), so `*/pricing` finds `/pricing/?utm_source=a`.
 A glob is matched in time linear in the value times the pattern, whatever either holds,
 so a pattern can never stall scoring on a long URL.
 """
@@ -36,6 +38,9 @@ PATTERN_FIELDS: Mapping[str, tuple[str, ...]] = {
 page views, form submissions and email clicks carry `url`; Mailchimp clicks a `url`
 and the campaign's title in `campaign_title`; forms their name in `form`, and HubSpot's
 conversions the page title in `page_title`)."""
+TAG_FIELD = "tags"
+"""The contact field of a person's tags (Mailchimp member tags, by name) that a topic's
+`tags` globs read; tags are no activity, so a tagged contact counts once, undecayed."""
 
 INTEREST_TYPES: tuple[ActivityType, ...] = tuple(
     t
@@ -85,6 +90,11 @@ class Topic(Strict):
     titles: Patterns = Field(
         default_factory=list, description="Globs on the content's title (`title`, `page_title`)."
     )
+    tags: Patterns = Field(
+        default_factory=list,
+        description="Globs on the contact's tags (Mailchimp member tags): a contact with a "
+        "matching tag counts once, with the topic's points, undecayed.",
+    )
     activity: ActivityTypes | None = Field(
         None, description="Activity types read (default: all but sends, opens and departures)."
     )
@@ -99,10 +109,10 @@ class Topic(Strict):
 
     @model_validator(mode="after")
     def _some_pattern(self) -> Self:
-        if not any(getattr(self, name) for name in PATTERN_FIELDS):
+        if not any(getattr(self, name) for name in (*PATTERN_FIELDS, TAG_FIELD)):
             raise ValueError(
                 f"topic {self.id!r} needs at least one pattern in "
-                f"{', '.join(f'`{n}`' for n in PATTERN_FIELDS)}"
+                f"{', '.join(f'`{n}`' for n in (*PATTERN_FIELDS, TAG_FIELD))}"
             )
         return self
 
@@ -112,6 +122,9 @@ class Topic(Strict):
 
     @property
     def types(self) -> list[ActivityType]:
+        """The activity types it reads (none for a topic of tags alone: none is pulled for it)."""
+        if not any(getattr(self, name) for name in PATTERN_FIELDS):
+            return []
         return list(self.activity) if self.activity is not None else list(INTEREST_TYPES)
 
     def patterns(self) -> dict[str, tuple[str, ...]]:

@@ -16,9 +16,11 @@ one gives what a batch of a million gives.
 
 from __future__ import annotations
 
+import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as default
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -31,11 +33,13 @@ from scoring.frames import (
     BoolArray,
     CategoricalColumn,
     Column,
+    ContactFrame,
     FloatArray,
     IntArray,
 )
 from scoring.interest_rules import (
     INTEREST_SCORE,
+    TAG_FIELD,
     TOP_INTEREST,
     Interests,
     Topic,
@@ -49,7 +53,8 @@ TOP_MIN = 0.5
 """The least score (rounded to two decimals) of a top interest: one whole point, so that
 no top interest is written with 0 points."""
 GLOB_TEXT = 2000
-"""A pattern is matched against the first this many characters of a value."""
+"""A pattern is matched against the first this many characters of a value (of a URL,
+after its query string and fragment are taken off, `url_key`)."""
 
 
 class Grouped(Protocol):
@@ -64,15 +69,30 @@ class Grouped(Protocol):
     def ages(self) -> FloatArray: ...
 
 
-def matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+def url_key(value: str) -> str:
+    """A URL as URL patterns see it: without its query string and fragment, and without
+    a trailing slash (`https://x.io/pricing/?utm=a#top` -> `https://x.io/pricing`)."""
+    end = len(value)
+    for mark in "?#":
+        found = value.find(mark, 0, end)
+        if found >= 0:
+            end = found
+    return value[:end].rstrip("/")
+
+
+def matcher(patterns: tuple[str, ...], url: bool = False) -> Callable[[str], bool]:
     """Whether a value matches one of the globs, ignoring case (`glob_match`); a glob of
-    `*` and text alone is matched by the string methods."""
+    `*` and text alone is matched by the string methods. With `url`, values are matched
+    as `url_key` gives them, before the cut at `GLOB_TEXT`, and a pattern's trailing
+    slash is ignored as theirs is."""
     folded = [p.casefold() for p in patterns]
+    if url:
+        folded = [p.rstrip("/") or p for p in folded]
     plain = [p.split("*") for p in folded if "?" not in p]
     other = [p for p in folded if "?" in p]
 
     def test(value: str) -> bool:
-        text = value[:GLOB_TEXT].casefold()
+        text = (url_key(value) if url else value)[:GLOB_TEXT].casefold()
         return any(_starred(parts, text) for parts in plain) or any(
             glob_match(p, text) for p in other
         )
@@ -113,20 +133,56 @@ def _matching(
     return np.array(table, dtype=bool)[inverse.reshape(-1)]
 
 
+def tag_names(text: str) -> list[str]:
+    """A contact's tags as its `tags` column holds them: a list pulled from a system
+    (held as the list's text, `['newsletter', 'vip']`), or names separated by commas (a
+    file's cell)."""
+    text = text.strip()
+    if text.startswith("[") and text.endswith("]"):
+        try:
+            found = ast.literal_eval(text)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            found = None
+        if isinstance(found, list | tuple):
+            return [str(t).strip() for t in found if str(t).strip()]
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def tagged(column: Column | None, patterns: tuple[str, ...], size: int) -> BoolArray:
+    """Which contacts have a tag that matches one of the globs, each distinct value of the
+    column read once."""
+    if not isinstance(column, CategoricalColumn):
+        return np.zeros(size, dtype=bool)
+    test = matcher(patterns)
+    table = [any(map(test, tag_names(str(v)))) for v in column.categories.tolist()] + [False]
+    return np.array(table, dtype=bool)[column.codes]
+
+
+@dataclass(frozen=True)
+class _NoRows:
+    """The usable activities of no type (a topic of tags alone)."""
+
+    rows: npt.NDArray[np.intp] = default(default_factory=lambda: np.zeros(0, np.intp))
+    who: npt.NDArray[np.int32] = default(default_factory=lambda: np.zeros(0, np.int32))
+    ages: FloatArray = default(default_factory=lambda: np.zeros(0))
+
+
 def interest_scores(
     interests: Interests,
     activities: ActivityFrame,
-    size: int,
+    contacts: ContactFrame,
     group: Callable[[list[ActivityType]], Grouped],
 ) -> InterestScores:
-    """Every topic's score and match count for `size` contacts, from the usable activities
-    `group` gives by type."""
+    """Every topic's score and match count for `contacts`, from the usable activities
+    `group` gives by type, and their `tags` column (`TAG_FIELD`): a contact with a
+    matching tag is one match more, its points undecayed."""
+    size, tags = len(contacts), contacts.column(TAG_FIELD)
     topics = interests.topics
     scores = np.zeros((size, len(topics)), dtype=np.float64, order="F")
     counts = np.zeros((size, len(topics)), dtype=np.int32, order="F")
     read: dict[tuple[frozenset[ActivityType], str], IntArray] = {}
     for index, topic in enumerate(topics):
-        found = group(topic.types)
+        found: Grouped = group(topic.types) if topic.types else _NoRows()
         keep = np.zeros(len(found.rows), dtype=bool)
         for field, patterns in topic.patterns().items():
             column = activities.column(field)
@@ -138,7 +194,7 @@ def interest_scores(
                 codes = read.get(key)
                 if codes is None:
                     codes = read[key] = column.codes[found.rows]
-            keep |= _matching(column, matcher(patterns), found.rows, codes)
+            keep |= _matching(column, matcher(patterns, field == "url"), found.rows, codes)
         if topic.window_days is not None:
             keep &= found.ages <= topic.window_days * _DAY
         who, ages = found.who[keep], found.ages[keep]
@@ -148,6 +204,10 @@ def interest_scores(
         else:
             weights = np.exp2(ages / -(topic.half_life_days * _DAY)) * topic.points
             points = np.bincount(who, weights=weights, minlength=size).astype(np.float64)
+        if topic.tags:
+            hit = tagged(tags, tuple(topic.tags), size)
+            counts[:, index] += hit
+            points = points + hit * topic.points
         scores[:, index] = points if topic.cap is None else np.minimum(points, topic.cap)
     return InterestScores(interests, scores, counts)
 

@@ -116,7 +116,8 @@ def _parsed(text: str, name: str) -> tuple[RuleSet, Any]:
             # The cross-references are checked after the structure: check them on the
             # parts that are well formed, so that they do not wait for another run.
             problems += _reference_problems(data, name, lines, {p.field for p in problems})
-        raise RuleFileError([p.problem for p in problems]) from None
+        ordered = sorted(problems, key=lambda p: p.problem.line or 0)  # as the file reads
+        raise RuleFileError([p.problem for p in ordered]) from None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Self
 from pydantic import BeforeValidator, Field, model_validator
 
 from scoring.records import ActivityType
-from scoring.ruletypes import MAX_DAYS, MAX_POINTS, ActivityTypes, Strict
+from scoring.ruletypes import MAX_DAYS, MAX_POINTS, ActivityTypes, LocatedError, Strict
 
 MEASURES = ("recency", "frequency", "monetary")
 RFM_FIELDS = {
@@ -31,8 +31,13 @@ Digit = Annotated[int, Field(strict=True, ge=1, le=5)]
 
 
 def _range(value: Any) -> Any:
-    """A digit alone is the range of that one digit."""
-    return [value, value] if isinstance(value, int) and not isinstance(value, bool) else value
+    """A digit alone is the range of that one digit (checked here, so that a wrong one
+    is one error, not one per end of the range)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return value
+    if not 1 <= value <= 5:
+        raise ValueError(f"a digit is 1 to 5, or a range [low, high] of them (got {value})")
+    return [value, value]
 
 
 DigitRange = Annotated[
@@ -55,19 +60,27 @@ class Segment(Strict):
         given = [(k, v) for k, v in (("r", self.r), ("f", self.f), ("m", self.m)) if v]
         if not given:
             raise ValueError(f"segment {self.name!r} needs `r`, `f` or `m`")
-        for key, (low, high) in given:
-            if low > high:
-                raise ValueError(f"segment {self.name!r}: {key} [{low}, {high}] runs backwards")
+        backwards = [
+            LocatedError((key,), f"segment {self.name!r}: {key} [{low}, {high}] runs backwards")
+            for key, (low, high) in given
+            if low > high
+        ]
+        if backwards:
+            raise LocatedError.all_of(backwards)
         return self
 
 
-def _four_ascending(name: str, values: list[float] | None) -> None:
+def _four_ascending(name: str, values: list[float] | None) -> LocatedError | None:
+    """What is wrong with one measure's bounds, located at that measure."""
     if values is None:
-        return
+        return None
     if len(values) != 4:
-        raise ValueError(f"`{name}` takes four bounds (between the five digits), not {len(values)}")
+        message = f"takes four bounds (between the five digits), not {len(values)}"
+        return LocatedError((name,), message)
     if any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(f"`{name}` bounds must rise: {values}")
+        shown = ", ".join(f"{v:g}" for v in values)
+        return LocatedError((name,), f"bounds must rise: [{shown}]")
+    return None
 
 
 MeasureBound = Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_POINTS * 1000)]
@@ -90,8 +103,9 @@ class FixedBounds(Strict):
 
     @model_validator(mode="after")
     def _shape(self) -> Self:
-        for name in MEASURES:
-            _four_ascending(name, getattr(self, name))
+        found = [e for e in (_four_ascending(m, getattr(self, m)) for m in MEASURES) if e]
+        if found:
+            raise LocatedError.all_of(found)
         return self
 
 
@@ -117,9 +131,13 @@ class Rfm(Strict):
     @model_validator(mode="after")
     def _unique(self) -> Self:
         names = [s.name.casefold() for s in self.segments]
-        repeated = sorted({n for n in names if names.count(n) > 1})
+        repeated = [
+            LocatedError(("segments", i, "name"), f"segment {self.segments[i].name!r} named twice")
+            for i, name in enumerate(names)
+            if name in names[:i]
+        ]
         if repeated:
-            raise ValueError(f"segment named twice: {', '.join(repeated)}")
+            raise LocatedError.all_of(repeated)
         return self
 
     @property

@@ -19,7 +19,13 @@ from scoring.account_rules import Accounts
 from scoring.capacity_rules import Capacity, handover_problem
 from scoring.conditions import Conditions
 from scoring.exclude_rules import Exclusion
-from scoring.interest_rules import INTEREST_SCORE, TOP_INTEREST, Interests, interest_clashes
+from scoring.interest_rules import (
+    INTEREST_SCORE,
+    TAG_FIELD,
+    TOP_INTEREST,
+    Interests,
+    interest_clashes,
+)
 from scoring.measures import Absent, Bucket, measure_problems
 from scoring.records import ActivityType
 from scoring.rfm_rules import RFM_FIELDS, Rfm
@@ -139,7 +145,7 @@ class Rule(Strict):
                 raise ValueError("`once` applies only to activity rules")
         problems = measure_problems(self)
         if problems:
-            raise LocatedError(problems[0].path, str(problems[0]), others=problems[1:])
+            raise LocatedError.all_of(problems)
         return self
 
     @property
@@ -323,8 +329,7 @@ class RuleSet(Strict):
             found = handover_problem(self.capacity, self.stages)
             problems += [found] if isinstance(found, LocatedError) else []
         if problems:
-            first = problems[0]
-            raise LocatedError(first.path, str(first), others=problems[1:])
+            raise LocatedError.all_of(problems)
         return self
 
     def _rfm_unset(self) -> list[LocatedError]:
@@ -414,6 +419,8 @@ class RuleSet(Strict):
                 names += _stage_fields(stage.when, "contact")
         names += self.exclude.contact_fields() if self.exclude is not None else []
         names += [self.capacity.by] if self.capacity is not None and self.capacity.by else []
+        if self.interests is not None and any(t.tags for t in self.interests.topics):
+            names.append(TAG_FIELD)
         own = set(RFM_FIELDS) if self.rfm is not None else set()  # computed, not pulled
         if self.accounts is not None:
             names += self.accounts.key + self.accounts.company_fields()  # no company: people's

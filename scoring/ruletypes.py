@@ -53,6 +53,11 @@ class LocatedError(ValueError):
         self.others = list(others)
         """Further problems found in the same check, so that none hides behind the first."""
 
+    @classmethod
+    def all_of(cls, problems: Sequence[LocatedError]) -> LocatedError:
+        """One error carrying every problem of a check (at least one), the first ahead."""
+        return cls(problems[0].path, str(problems[0]), others=problems[1:])
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)

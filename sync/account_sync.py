@@ -44,6 +44,8 @@ from sync.accounts import (
 from sync.dues import meta_value, set_meta
 from sync.fields import FieldMap
 from sync.people import People
+from sync.schema import forget_records
+from sync.schema import written as written_table
 from sync.summary import SyncOptions, SystemSummary
 from sync.writing import write_batches
 
@@ -176,10 +178,77 @@ def plan_accounts(
         written = job.store.written_values(accounts_system(system))
         # refused for good with these very values: not sent again until they change
         refused = {} if full else job.store.refused(accounts_system(system))
+        mapped = targets.get(system, {})
         plan[system] = company_writes(
-            fields, rolled, targets.get(system, {}), kept.get(system, {}), written, refused
-        )
+            fields, rolled, mapped, kept.get(system, {}), written, refused
+        ) + stale_writes(fields, rolled, mapped, written, refused)
     return plan
+
+
+def forget_cleared(
+    job: Sync, rolled: AccountRollups, targets: Mapping[str, Mapping[str, str]]
+) -> None:
+    """Forget the written values of the orphaned company records whose emptied fields
+    landed or were refused for good (`cleared_done`), in each system with company
+    records."""
+    for connector in job.connectors:
+        fields = job.fields.get(connector.system)
+        if not isinstance(connector, CompanyRecords) or fields is None or not fields.accounts:
+            continue
+        system = accounts_system(connector.system)
+        written, refused = job.store.written_values(system), job.store.refused(system)
+        done = cleared_done(fields, rolled, targets.get(connector.system, {}), written, refused)
+        if done:
+            with job.store.writing(), job.store.engine.begin() as connection:
+                forget_records(connection, written_table, system, done)
+
+
+def _orphans(
+    rolled: AccountRollups, targets: Mapping[str, str], written: Mapping[str, Any]
+) -> list[str]:
+    """The company records written before that no account maps to now (nobody left at
+    them, or their account gone from the roll-ups)."""
+    return sorted(r for r in written if targets.get(r) not in rolled.accounts)
+
+
+def stale_writes(
+    fields: FieldMap,
+    rolled: AccountRollups,
+    targets: Mapping[str, str],
+    written: Mapping[str, Mapping[str, str]],
+    refused: Mapping[str, Mapping[str, str]],
+) -> list[Write]:
+    """A company record with nobody left mapped to it keeps no old values: its account
+    fields emptied, once (as an excluded contact's are, `FieldMap.cleared`)."""
+    empty = account_cleared(fields)
+    return [
+        Write(record, empty)
+        for record in _orphans(rolled, targets, written)
+        if written[record] != empty and refused.get(record) != empty
+    ]
+
+
+def cleared_done(
+    fields: FieldMap,
+    rolled: AccountRollups,
+    targets: Mapping[str, str],
+    written: Mapping[str, Mapping[str, str]],
+    refused: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[str]:
+    """The orphaned records whose emptied fields landed, or were refused for good (a
+    company the system no longer has): forgotten, so that no later run looks at them
+    again (a record someone maps to again is written as a new one)."""
+    empty = account_cleared(fields)
+    done = refused or {}
+    return [
+        r for r in _orphans(rolled, targets, written) if written[r] == empty or done.get(r) == empty
+    ]
+
+
+def account_cleared(fields: FieldMap) -> dict[str, str]:
+    """Every account field of a company record emptied (each connector writes "" as its
+    system clears a field)."""
+    return {spec.name: "" for spec in fields.accounts}
 
 
 def company_writes(
@@ -233,6 +302,8 @@ def write_accounts(
     rolled, targets = scored.accounts, scored.account_records
     if rolled is None or targets is None:
         return
+    if not options.dry_run and options.limit is None:
+        forget_cleared(job, rolled, targets)  # emptied by an earlier run: nothing left to do
     for system, writes in plan_accounts(job, rolled, targets, options.full).items():
         counted = stats.setdefault(system, SystemSummary())
         counted.planned = len(writes)

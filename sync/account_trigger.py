@@ -63,8 +63,9 @@ def roll_up_again(job: Sync, person: int, moment: float) -> AccountPlan:
     if text is None or not listed or json.loads(text).get("measured") != measured(rules):
         return {}  # no sync kept roll-ups with their people yet: it will
     known = json.loads(text).get("accounts", {})
+    domains = json.loads(text).get("domains", {})  # the population's, not these people's
     was = next((key for key, persons in members.items() if person in persons), None)
-    alone = store_rollups(store, rules, moment, people=store.load_people([person]))
+    alone = store_rollups(store, rules, moment, people=store.load_people([person]), domains=domains)
     assert alone is not None
     now = next(iter(alone[1]), None)  # none: no account, or excluded
     # an account the roll-ups hold without its people (kept by an older sync) waits for one
@@ -74,7 +75,8 @@ def roll_up_again(job: Sync, person: int, moment: float) -> AccountPlan:
     if not affected:
         return {}
     persons = {p for key in affected for p in members.get(key, []) if p != person}
-    found = store_rollups(store, rules, moment, people=store.load_people(persons | {person}))
+    subset = store.load_people(persons | {person})
+    found = store_rollups(store, rules, moment, people=subset, domains=domains)
     assert found is not None
     rolled, held, people = found
     with store.writing(), store.engine.begin() as connection:

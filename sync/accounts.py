@@ -142,12 +142,14 @@ def store_rollups(
     moment: float,
     companies: Callable[[People], CompanyAttributes] | None = None,
     people: People | None = None,
+    domains: Mapping[str, str] | None = None,
 ) -> tuple[AccountRollups, dict[str, list[int]], People] | None:
     """The roll-ups over every person in the store (or of `people`) the rules do not
     exclude, their activities up to `moment` (epoch seconds), with each account's fit and
     stage from the company records `companies` gives for them (without: those the last
     sync kept), each account's person ids, and the people read; None without an
-    `accounts` block."""
+    `accounts` block. `domains`: the population's domain map, for `people` who are only
+    some of it (`scoring.accounts.domain_accounts`)."""
     spec = rules.accounts
     if spec is None:
         return None
@@ -157,10 +159,10 @@ def store_rollups(
         rules.contact_fields(), rules.activity_fields(), exclude=rules.exclude
     )
     kept = included(rules, frame, activities)
-    rolled = population_rollups(rules, kept.contacts, kept.activities, moment, held)
+    rolled = population_rollups(rules, kept.contacts, kept.activities, moment, held, domains)
     assert rolled is not None
     members: dict[str, list[int]] = {}
-    keys = account_keys(spec, kept.contacts)
+    keys = account_keys(spec, kept.contacts, rolled.domains)
     for person, code in zip(kept.contacts.ids.tolist(), keys.codes.tolist(), strict=True):
         if code >= 0:
             members.setdefault(str(keys.categories[code]), []).append(int(person))

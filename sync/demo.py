@@ -33,6 +33,7 @@ from sync.app import Leadscore
 from sync.demo_shared import (
     Shared,
     account_engagement,
+    account_stage_line,
     in_words,
     shared_scores,
     signal_sources,
@@ -111,6 +112,8 @@ def run_demo(
                 sources = signal_sources(app, batch, shown)
                 accounts = account_engagement(app, batch, shown)
                 print_ranking(console, batch, box.now(), top, shared.holders(), sources, accounts)
+                if (staged := account_stage_line(app)) is not None:
+                    console.print(staged, highlight=False)
                 hubspot_map = app.job.stage_maps.get("hubspot")
                 if hubspot_map is not None:
                     order = {v: i for i, v in enumerate(hubspot_map.order)}

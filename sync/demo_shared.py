@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from sandbox import VENDORS, Sandbox
 from scoring import ScoreBatch, account_keys, normalize_email
-from sync.accounts import rollups_for
+from sync.accounts import KEY_FIELD, rollups_for
 from sync.ranking import Engaged
 from sync.schema import activities
 
@@ -153,7 +153,7 @@ def account_engagement(
         return {}
     ids = [int(batch.contact_ids[row]) for row in rows]
     frame, _ = app.store.load_people(ids).frames(rules.contact_fields(), [])
-    keys = account_keys(rules.accounts, frame)
+    keys = account_keys(rules.accounts, frame, rollups.domains)
     key_of = {
         str(person): str(keys.categories[code])
         for person, code in zip(frame.ids.tolist(), keys.codes.tolist(), strict=True)
@@ -165,6 +165,20 @@ def account_engagement(
         if rolled is not None:
             found[row] = (int(rolled[1]), int(rolled[0]))
     return found
+
+
+def account_stage_line(app: Leadscore) -> str | None:
+    """How many company records' accounts stand on each account stage (written onto
+    them), from the roll-ups the sync kept; None without account stages."""
+    rules = app.job.rules
+    if rules.accounts is None or not rules.accounts.stages:
+        return None
+    rollups = rollups_for(app.store, rules, app.job.clock().timestamp())
+    if rollups is None:
+        return None
+    held = [v for k, v in rollups.stage.items() if k.startswith(f"{KEY_FIELD}:")]
+    counts = [f"{s.name} {held.count(s.name):,}" for s in rules.accounts.stages]
+    return f"account stages (company records): {' · '.join(counts)}"
 
 
 def held_score(box: Sandbox, system: str, record: str, name: str) -> str | None:

@@ -41,7 +41,7 @@ from sync.bulk import execute_in, execute_many, insert_sql, update_sql
 from sync.dues import mark_due_by
 from sync.handover_schema import forget_handovers
 from sync.history import forget_history
-from sync.run_tables import forget_written_log
+from sync.run_tables import forget_written_log, write_log
 from sync.schema import (
     activities,
     aliases,
@@ -397,7 +397,7 @@ def _held_by_a_record(connection: Connection, system: str, address: str) -> bool
 
 
 def _forget(connection: Connection, system: str, record: str) -> None:
-    for table in (identities, written, failures, queue):
+    for table in (identities, written, failures, queue, write_log):  # its log goes too
         forget_records(connection, table, system, [record])
 
 

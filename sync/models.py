@@ -55,7 +55,6 @@ from scoring import (
     ScoreBatch,
     holding,
     joined_exclusions,
-    plain_data,
 )
 from sync.errors import ConfigError
 from sync.fields import FieldMap, FieldNameError, written_score
@@ -149,6 +148,8 @@ def declared(text: str) -> list[Declared]:
     if not text.strip():
         return []
     try:  # the rule files' reader: bounded, and `NO` (Norway) stays text
+        from scoring import plain_data  # PyYAML: only where models are declared
+
         data, _ = plain_data(text, SETTING)
     except RuleFileError as exc:
         raise ConfigError([f"setting {p}" for p in exc.problems]) from None

@@ -129,7 +129,7 @@ def account_output(
     spec = ruleset.accounts
     if spec is None or rolled is None or not (spec.fit or spec.stages):
         return {}
-    keys = account_keys(spec, scored)
+    keys = account_keys(spec, scored, rolled.domains)
     names = keys.categories.tolist()
     present = keys.codes >= 0
 

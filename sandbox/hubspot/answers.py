@@ -26,14 +26,17 @@ def list_answer(
     return Response.json(body)
 
 
-def batch_answer(results: list[Json], errors: list[Json], stamp: str) -> Response:
-    """200 when every input succeeded, else 207 with `errors` and `numErrors`."""
+def batch_answer(
+    results: list[Json], errors: list[Json], stamp: str, partial: bool = False
+) -> Response:
+    """200 when every input succeeded, else (some error, or `partial`: some input left
+    out of `results` unnamed) 207 with `errors` and `numErrors`."""
     body: Json = {
         "status": "COMPLETE",
         "results": results,
         "startedAt": stamp,
         "completedAt": stamp,
     }
-    if not errors:
+    if not errors and not partial:
         return Response.json(body)
     return Response.json({**body, "numErrors": len(errors), "errors": errors}, 207)

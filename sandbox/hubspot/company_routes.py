@@ -72,7 +72,9 @@ class CompanyRoutes(HubSpotState):
 
     def _batch_update_companies(self, request: Request) -> Response:
         """Up to 100 companies by id; an unknown or read-only property or a bad value
-        refuses the whole batch (400), an unknown id is named in a 207."""
+        refuses the whole batch (400). An unknown id is left out of `results` and named
+        nowhere: a 207 without errors (docs/sandbox.md: HubSpot's reference does not
+        say; this is what integrators report, and the least a connector may rely on)."""
         inputs = batch_inputs(request_body(request))
         keys = batch_ids(inputs)
         changes = [self._company_values(item.get("properties")) for item in inputs]
@@ -87,8 +89,7 @@ class CompanyRoutes(HubSpotState):
                 self.companies.set(name, row, value)
             self.companies.set("hs_lastmodifieddate", row, self._now_ms())
             results.append(company_json(self.companies, row, list(values)))
-        errors = [record_error("OBJECT_NOT_FOUND", NOT_FOUND, missing)] if missing else []
-        return batch_answer(results, errors, iso_millis(self._vendor_ms()))
+        return batch_answer(results, [], iso_millis(self._vendor_ms()), partial=bool(missing))
 
     def _company_values(self, properties: Any) -> dict[str, PropertyValue]:
         """Written values as stored; any unknown, read-only or bad one fails the request."""

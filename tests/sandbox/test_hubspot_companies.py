@@ -75,8 +75,9 @@ def test_company_properties_are_created_in_a_group_and_written_in_batches() -> N
                 ]
             )
         )
+        # an unknown id: left out of `results`, named nowhere (docs/sandbox.md)
         assert [c.id for c in batch.results] == ["1"]
-        assert batch.errors[0].context["ids"] == ["7"]
+        assert not batch.errors and batch.num_errors == 0
         read = api.crm.companies.basic_api.get_by_id("1", properties=["leadscore_account_score"])
         assert read.properties["leadscore_account_score"] == "42"
         with pytest.raises(CompaniesError) as refused:

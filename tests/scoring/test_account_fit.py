@@ -69,14 +69,14 @@ def test_fit_and_stage_from_the_people_of_a_domain_account() -> None:
 def test_a_company_record_wins_over_the_people() -> None:
     contacts = [
         person("c1", "ann@acme.io", account_id="77", industry="Retail"),
-        person("c2", "bob@acme.io", industry="Retail"),
+        person("c2", "bob@beta.io", industry="Retail"),
     ]
     frames = _frames(contacts, [])
     companies = {"account_id:77": {"industry": "Software", "employees": 5000}}
     rolled = population_rollups(FIT, *frames, NOW.timestamp(), companies)
     assert rolled is not None
-    assert rolled.fit == {"account_id:77": 30.0, "email_domain:acme.io": 0.0}
-    assert rolled.stage == {"account_id:77": "target", "email_domain:acme.io": "target"}
+    assert rolled.fit == {"account_id:77": 30.0, "email_domain:beta.io": 0.0}
+    assert rolled.stage == {"account_id:77": "target", "email_domain:beta.io": "target"}
     again = population_rollups(FIT, *frames, NOW.timestamp())
     assert again is not None and again.fit["account_id:77"] == 0.0  # Retail, from c1 alone
     assert again.changed(rolled) == {"account_id:77"}
@@ -168,7 +168,7 @@ def test_a_batch_of_one_reads_the_fit_a_batch_of_many_does(
     ("block", "message"),
     [
         ("stages: [{name: a, when: {industry: SaaS}}]", "reads 'industry'"),
-        ("stages: [{name: a}, {name: A}]", "stage name is used twice"),
+        ("stages: [{name: a}, {name: A}]", "stage name 'A' is used twice"),
         (
             "fit: [{id: x, company: {a: 1}, points: 1}, {id: x, company: {b: 1}, points: 1}]",
             "used twice",

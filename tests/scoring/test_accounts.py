@@ -67,6 +67,15 @@ def _loop(contacts: list[Contact], acts: list[Activity]) -> dict[str, tuple[floa
             key_of[c.id] = f"account_id:{str(account).strip().casefold()}"
         elif domain and domain not in FREE:
             key_of[c.id] = f"email_domain:{domain}"
+    owners: dict[str, set[str]] = defaultdict(set)  # a domain joins its one account with an id
+    for c in contacts:
+        domain = (c.email or "").rpartition("@")[2]
+        if key_of.get(c.id, "").startswith("account_id:") and domain not in FREE:
+            owners[domain].add(key_of[c.id])
+    for c in contacts:
+        domain = key_of.get(c.id, "").removeprefix("email_domain:")
+        if key_of.get(c.id, "").startswith("email_domain:") and len(owners[domain]) == 1:
+            key_of[c.id] = next(iter(owners[domain]))
     engagement: dict[str, int] = defaultdict(int)
     demos: dict[str, int] = defaultdict(int)
     for a in acts:
@@ -256,3 +265,85 @@ def test_the_domains_of_many_addresses_name_the_same_accounts_as_few_do() -> Non
     free = free_email_domains()
     expected = [None if d in free else f"email_domain:{d}" for d in domains]
     assert [keys.value(row) for row in range(size)] == expected
+
+
+def test_opens_are_not_engagement_unless_named() -> None:
+    """Mail apps open messages themselves: by default an open engages nobody."""
+    one = "rules: [{id: v, activity: page_view, points: 1}]\n"
+    contacts = [person("c1", "ann@acme.io"), person("c2", "bob@acme.io")]
+    acts = [act("email_open", 1, "c1"), act("email_open", 2, "c1"), act("page_view", 1, "c2")]
+    default = _rollups(rules(one + "accounts: {}"), contacts, acts).accounts["email_domain:acme.io"]
+    assert default[:4] == (2.0, 1.0, 1.0, 1.0)
+    named = rules(one + "accounts: {engagement: {activity: [email_open, page_view]}}")
+    assert _rollups(named, contacts, acts).accounts["email_domain:acme.io"][:4] == (2, 2, 3, 2)
+
+
+# -- an address's domain joins the one account of that domain ------------------------------
+
+DOMAIN_RULES = rules(
+    """
+    rules: [{id: v, activity: page_view, points: 1}]
+    accounts: {}
+    """
+)
+
+
+def _domain_people() -> list[Contact]:
+    return [
+        person("a", "a@acme.com", account_id=123),
+        person("b", "b@ACME.com"),  # no company: joins 123, its domain's one account
+        person("c", "c@beta.io", account_id=7),
+        person("d", "d@beta.io", account_id=8),
+        person("e", "e@beta.io"),  # two companies have beta.io: stays apart
+        person("f", "f@gmail.com", account_id=5),
+        person("g", "g@gmail.com"),  # free-mail never joins
+        person("h", "h@gamma.dev"),  # gamma.dev is company 9's `domain`
+        person("i", "i@eu.acme.com"),  # another domain
+    ]
+
+
+def test_a_person_without_a_company_joins_the_one_account_of_their_domain() -> None:
+    from scoring.accounts import account_keys, domain_accounts
+
+    companies = {"account_id:9": {"domain": "https://www.Gamma.dev/"}, "account_id:5": {}}
+    frame = ContactFrame.from_records(_domain_people())
+    domains = domain_accounts(DOMAIN_RULES.accounts, frame, companies)
+    assert domains == {"acme.com": "account_id:123", "gamma.dev": "account_id:9"}
+    keys = account_keys(DOMAIN_RULES.accounts, frame, domains)
+    named = [None if c < 0 else keys.categories[c] for c in keys.codes.tolist()]
+    assert named == [
+        "account_id:123",
+        "account_id:123",
+        "account_id:7",
+        "account_id:8",
+        "email_domain:beta.io",
+        "account_id:5",
+        None,
+        "account_id:9",
+        "email_domain:eu.acme.com",
+    ]
+    rolled = population_rollups(DOMAIN_RULES, *_frames(_domain_people(), []), 0.0, companies)
+    assert rolled is not None and rolled.domains == domains
+    assert (
+        rolled.accounts["account_id:123"][0] == 2 and "email_domain:acme.com" not in rolled.accounts
+    )
+    assert AccountRollups.from_dict(rolled.as_dict()) == rolled
+
+
+def test_a_domain_joined_person_scored_alone_scores_as_in_the_population() -> None:
+    contacts = _domain_people()
+    acts = [act("page_view", 1, "a"), act("page_view", 2, "b")]
+    ruleset = rules(
+        """
+        rules:
+          - {id: v, activity: page_view, points: 1}
+          - {id: two, contact: {account_people: {gte: 2}}, points: 10}
+          - {id: acme, contact: {account: account_id:123}, points: 100}
+        accounts: {}
+        """
+    )
+    rolled = population_rollups(ruleset, *_frames(contacts, acts), NOW.timestamp())
+    assert rolled is not None
+    many = score(ruleset, *_frames(contacts, acts), NOW, accounts=rolled)
+    one = score(ruleset, *_frames([contacts[1]], [acts[1]]), NOW, accounts=rolled)
+    assert one.total[0] == many.total[1] == 1 + 10 + 100

@@ -101,7 +101,7 @@ def problems(text: str) -> list[str]:
         (
             "{id: a, points: 2}",
             "r.yaml:6: interests.topics[0]: topic 'a' needs at least one pattern in "
-            "`urls`, `campaigns`, `forms`, `titles`",
+            "`urls`, `campaigns`, `forms`, `titles`, `tags`",
         ),
         (
             "{id: a, urls: ['  ']}",
@@ -392,3 +392,112 @@ def test_a_topics_reason_gives_the_whole_points_written_for_it() -> None:
 
     assert written == 2.5 and batch.interests.topic(0) is not None
     assert batch.interests.reasons(0) == [f"pricing {math.floor(written + 0.5)}"]
+
+
+# -- URLs -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "url", "expected"),
+    [
+        ("*/pricing", "https://x.io/pricing/", True),
+        ("*/pricing", "https://x.io/pricing?utm_source=ads", True),
+        ("*/pricing", "https://X.IO/Pricing/?utm=a#plans", True),
+        ("*/pricing/", "https://x.io/pricing", True),
+        ("*/pricing", "https://x.io/pricing-old", False),
+        ("*/pricing*", "https://x.io/pricing-old", True),  # what the star says
+        ("*/pricing/*", "https://x.io/pricing/teams?a=1", True),
+        ("*analytics*", "https://x.io/?q=analytics", False),
+        ("*analytics*", "https://x.io/search#analytics", False),
+        ("https://x.io", "https://X.io/", True),
+    ],
+)
+def test_a_url_is_matched_without_query_fragment_and_trailing_slash(
+    pattern: str, url: str, expected: bool
+) -> None:
+    assert matcher((pattern,), url=True)(url) is expected
+
+
+def test_a_url_is_matched_before_the_cut() -> None:
+    long = "https://x.io/pricing/?utm=" + "a" * (GLOB_TEXT * 2)
+    assert matcher(("*/pricing",), url=True)(long)
+    assert matcher(("*/pricing",))(long) is False  # other fields: the first characters
+
+
+@given(
+    st.text(alphabet="ab*/", max_size=8).filter(lambda p: p.strip("*/")),
+    st.text(alphabet="ab/.", max_size=12),
+    st.sampled_from(["", "/", "?", "?a=b/", "#", "#x?y", "/?q=ab#c"]),
+)
+def test_a_url_matches_as_its_path_does(pattern: str, path: str, tail: str) -> None:
+    """Whatever follows the path (a slash, a query string, a fragment) changes nothing,
+    and the path itself matches as a glob matches its text without trailing slashes."""
+    url = "https://X.io/" + path
+    test = matcher((pattern,), url=True)
+    assert test(url + tail) is test(url)
+    bare = url.rstrip("/").casefold()
+    assert test(url) is fnmatch.fnmatchcase(bare, pattern.rstrip("/") or pattern)
+
+
+def test_a_topic_reads_urls_as_urls_and_other_fields_as_text() -> None:
+    topics = """
+    rules: [{id: v, activity: page_view, points: 1}]
+    interests:
+      topics:
+        - {id: pricing, urls: ["*/pricing"], campaigns: ["*/pricing"], points: 5}
+    """
+    found = score_records(
+        rules(topics),
+        [person()],
+        [
+            act("page_view", 1, url="https://x.io/pricing/?utm=a"),
+            act("email_click", 1, campaign="spring/pricing?x"),
+            act("page_view", 1, url="https://x.io/?q=/pricing"),
+        ],
+        NOW,
+    )
+    assert found.interests is not None and found.interests.row(0)["interest_pricing"] == 5
+
+
+# -- tags -------------------------------------------------------------------------------
+
+
+def test_a_topic_of_tags_counts_a_tagged_contact_once_undecayed() -> None:
+    from scoring.interests import tag_names
+
+    topics = """
+    rules: [{id: v, activity: page_view, points: 1}]
+    interests:
+      topics:
+        - {id: webinars, tags: ["webinar*"], points: 8}
+        - {id: pricing, urls: ["*/pricing"], tags: ["pricing request"], points: 5, cap: 7}
+    """
+    ruleset = rules(topics)
+    assert "tags" in ruleset.contact_fields()
+    assert ruleset.interests is not None and ruleset.interests.topics[0].types == []
+    contacts = [
+        person("a", "a@x.io", tags=["Webinar 2026", "vip"]),
+        person("b", "b@x.io", tags=["Pricing request"]),
+        person("c", "c@x.io", tags=[]),
+        person("d", "d@x.io", tags="vip, webinar-march"),  # a file's cell
+    ]
+    acts = [act("page_view", 30, "b", url="https://x.io/pricing/")]
+    found = score_records(ruleset, contacts, acts, NOW).interests
+    assert found is not None
+    got = [(found.row(i)["interest_webinars"], found.row(i)["interest_pricing"]) for i in range(4)]
+    assert got == [(8, 0), (0, 7), (0, 0), (8, 0)]  # b: 5 + 5 capped at 7
+    assert found.row(0)["top_interest"] == "webinars"
+    assert tag_names("['a', 'b c']") == ["a", "b c"] and tag_names(" x , y ") == ["x", "y"]
+    # a batch of one as the batch
+    alone = score_records(ruleset, [contacts[1]], acts, NOW).interests
+    assert alone is not None and alone.row(0) == found.row(1)
+
+
+def test_a_topic_needs_a_pattern_or_a_tag() -> None:
+    said = problems(
+        """
+        rules: [{id: v, activity: page_view, points: 1}]
+        interests: {topics: [{id: empty}]}
+        """
+    )
+    assert any("`tags`" in p for p in said), said

@@ -109,7 +109,7 @@ def test_each_contacts_population_is_everything_up_to_its_moment(world) -> None:
     batch, _ = score_population(RULES, frame, activities, at, companies)
 
     assert RULES.accounts is not None and bounds is not None and rolled is not None
-    keys = account_keys(RULES.accounts, frame)
+    keys = account_keys(RULES.accounts, frame, rolled.domains)
     for moment in set(moments):
         # the naive loop: everything after the moment set aside, for everyone
         alone_bounds = population_bounds(RULES, activities, size, moment)

@@ -268,7 +268,7 @@ def test_rfm_fields_without_an_rfm_block_are_refused() -> None:
         ("bounds: {frequency: [1, 2, 3]}", "four bounds"),
         ("bounds: {monetary: [1, 5, 5, 9]}", "must rise"),
         ("segments: [{name: a, r: [5, 1]}]", "backwards"),
-        ("segments: [{name: a, r: 6}]", "less than or equal to 5"),
+        ("segments: [{name: a, r: 6}]", "a digit is 1 to 5"),
         ("segments: [{name: a}]", "needs `r`"),
     ],
 )

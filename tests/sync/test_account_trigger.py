@@ -153,3 +153,42 @@ def test_a_person_who_moved_company_moves_both_accounts(
     assert result.person in now[f"account_id:{joined}"]
     # their engagement went with them: both companies' written values moved
     assert sorted(result.accounts["hubspot"]) == sorted([left, joined])
+
+
+def test_a_rescore_of_a_contact_without_a_company_moves_its_domain_s_account(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    """A person without a company is at the account their domain belongs to, alone as in
+    the run: the trigger rolls it up with the domain map the run kept."""
+    table = box.hubspot.contacts
+    rows = range(table.size)
+    company = {r: id_text(table.value("associatedcompanyid", r)) for r in rows}
+    domain = {r: (table.value("email", r) or "").rpartition("@")[2].casefold() for r in rows}
+    owners: dict[str, set[str]] = {}
+    for r in rows:
+        if company[r] is not None:
+            owners.setdefault(domain[r], set()).add(str(company[r]))
+    row = next(
+        r
+        for r in rows
+        if company[r] is not None
+        and owners[domain[r]] == {company[r]}
+        and sum(company[s] == company[r] for s in rows) > 1
+    )
+    joined = str(company[row])
+    table.set("associatedcompanyid", row, None)
+    at = box.now() + timedelta(hours=1)
+    app = open_app(box, rules, store, at)
+    app.setup()
+    app.sync(SyncOptions(full=True))
+    key = f"account_id:{joined}"
+    with store.engine.connect() as connection:
+        before = kept_rollups(connection, rules)
+    assert before is not None and before.domains[domain[row]] == key
+    box.hubspot.add_event(str(row + 1), ActivityType.DEMO_REQUEST, at - timedelta(minutes=5))
+    result = app.rescore(f"hubspot:{row + 1}")
+    assert result.status == "done" and result.accounts == {"hubspot": [joined]}
+    with store.engine.connect() as connection:
+        after = kept_rollups(connection, rules)
+    assert after is not None and after.accounts[key][2] == before.accounts[key][2] + 1
+    assert f"email_domain:{domain[row]}" not in after.accounts

@@ -276,3 +276,51 @@ def test_a_company_refused_for_good_waits_for_new_values_or_a_full_run(
     again = open_app(box, rules, store, later).job.run(SyncOptions(full=True))
     assert again.accounts["hubspot"].planned == 1
     assert store.written_values(system)[record] == values
+
+
+def test_a_company_nobody_is_at_any_more_is_emptied_once_then_forgotten(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    at = box.now() + timedelta(hours=1)
+    job = make_sync(box, rules, store, at=at)
+    job.run(SyncOptions(full=True))
+    system = accounts_system("hubspot")
+    before = _held(box)
+    company = sorted(before, key=int)[0]
+    assert company in store.written_values(system)
+    # everyone at the company moves to another one (the first other written company)
+    other = next(c for c in sorted(before, key=int) if c != company)
+    table = box.hubspot.contacts
+    for row in range(table.size):
+        if table.value("associatedcompanyid", row) == company:
+            table.set("associatedcompanyid", row, float(other))
+            table.set("lastmodifieddate", row, (at + timedelta(minutes=1)).timestamp() * 1000)
+    later = at + timedelta(hours=2)
+    make_sync(box, rules, store, at=later).run(SyncOptions(full=True))
+    assert all(v is None for v in _held(box).get(company, {}).values())  # emptied
+    assert store.written_values(system)[company] == dict.fromkeys(
+        [*NAMES, "leadscore_account_stage"], ""
+    )
+    make_sync(box, rules, store, at=later + timedelta(minutes=5)).run()
+    assert company not in store.written_values(system)  # forgotten: never looked at again
+    assert all(v is None for v in _held(box).get(company, {}).values())
+
+
+def test_a_written_company_hubspot_no_longer_has_is_tried_once_then_forgotten(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    """Emptying a company HubSpot deleted: the batch update leaves it out, a read back
+    finds nothing, the run counts it failed for good; the next run forgets it."""
+    at = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=at).run(SyncOptions(full=True))
+    system = accounts_system("hubspot")
+    store.record_written(system, {"999999": dict.fromkeys(NAMES, "7")}, at)
+    later = at + timedelta(minutes=5)
+    first = make_sync(box, rules, store, at=later).run()
+    assert first.accounts["hubspot"].failed == 1  # the run says so
+    [refused] = [r for r in store.refused(system).items() if r[0] == "999999"]
+    assert set(refused[1].values()) == {""}
+    # no `setup` between (it lets refused writes be tried again)
+    again = open_app(box, rules, store, later + timedelta(minutes=5)).job.run()
+    assert "999999" not in store.written_values(system)
+    assert again.accounts["hubspot"].failed == 0

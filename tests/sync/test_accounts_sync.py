@@ -120,3 +120,45 @@ def test_a_salesforce_contact_belongs_to_its_account(store: StateStore) -> None:
     assert kept is not None
     by_crm = {k.split(":", 1)[1] for k in kept.accounts if k.startswith("account_id:")}
     assert by_crm and by_crm <= ids  # each Contact's Account, as the org holds it
+
+
+def test_a_contact_without_a_company_joins_its_domain_s_account_in_a_run_and_alone(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    """The run works out which domain is whose and keeps it; a rescore of one reads it."""
+    from sync.accounts import ACCOUNT_MEMBERS, kept_members
+
+    table = box.hubspot.contacts
+    rows = range(table.size)
+    company = {r: table.value("associatedcompanyid", r) for r in rows}
+    domain = {r: (table.value("email", r) or "").rpartition("@")[2].casefold() for r in rows}
+    owners: dict[str, set[str]] = {}
+    for r in rows:
+        if company[r] is not None:
+            owners.setdefault(domain[r], set()).add(company[r])
+    # a contact whose domain is its company's alone, and who shares it with a colleague
+    row = next(
+        r
+        for r in rows
+        if company[r] is not None
+        and owners[domain[r]] == {company[r]}
+        and sum(company[s] == company[r] for s in rows) > 1
+    )
+    key = f"account_id:{company[row]}"
+    table.set("associatedcompanyid", row, None)
+    at = box.now() + timedelta(hours=1)
+    job = make_sync(box, rules, store, at=at)
+    job.run(SyncOptions(full=True))
+    with store.engine.connect() as connection:
+        kept = kept_rollups(connection, rules)
+        members = kept_members(connection)["members"]
+        assert meta_value(connection, ACCOUNT_MEMBERS) is not None
+    assert kept is not None and kept.domains[domain[row]] == key
+    everyone, _ = job.score(as_of=at)
+    assert f"email_domain:{domain[row]}" not in members
+    persons = [int(p) for p in everyone.contact_ids.tolist()]
+    at_key = set(members[key])
+    assert len(at_key) == sum(company[s] == company[row] for s in rows)  # row is in it
+    for person in at_key:  # each alone, as a trigger scores it
+        alone, _ = job.score([person], as_of=at)
+        assert alone.total[0] == everyone.total[persons.index(person)]

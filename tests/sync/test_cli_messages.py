@@ -300,3 +300,50 @@ def test_a_malformed_mailchimp_record_id_says_what_one_looks_like(here: Path) ->
             assert repr(record) in message and isinstance(result.exception, SystemExit)
     finally:
         emulator.stop()
+
+
+BAD_BLOCKS = """\
+rules:
+  - {id: visit, activity: page_view, points: 1}
+stages:
+  ladder:
+    - {name: New}
+    - {name: SQL, owner: sales, when: {min: {total: 5}}}
+rfm:
+  bounds:
+    frequency: [1, 4, 2, 8]
+  segments:
+    - {name: champions, r: [5, 4]}
+    - {name: x, r: 6}
+interests:
+  topics:
+    - {id: Analytics, urls: ["*"]}
+accounts:
+  counts:
+    demo: {activity: [demo_request]}
+  stages:
+    - {name: hot, when: {account_foo: {gte: 1}}}
+capacity: {per_week: 0}
+"""
+
+
+def test_validate_names_each_problem_at_its_own_line_in_the_file_s_order(here: Path) -> None:
+    (here / "bad.yaml").write_text(BAD_BLOCKS, "utf-8")
+    result = run("validate", "bad.yaml")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    errors = one_line(result.stderr).split("error: ")[1:]
+    where = [e.split(": ")[0].removeprefix("bad.yaml:") + " " + e.split(": ")[1] for e in errors]
+    assert where == [
+        "9 rfm.bounds.frequency",
+        "11 rfm.segments[0].r",
+        "12 rfm.segments[1].r",
+        "15 interests.topics[0].id",
+        "15 interests.topics[0].urls[0]",
+        "20 accounts.stages[0].when.account_foo",
+        "21 capacity.per_week",
+    ]
+    assert "bounds must rise: [1, 4, 2, 8]" in errors[0]
+    assert "a digit is 1 to 5, or a range [low, high] of them (got 6)" in errors[2]
+    assert "stage 'hot' reads 'account_foo'" in errors[5]

@@ -119,7 +119,7 @@ def test_the_first_screen_fits_80_columns_and_names_both_sandboxes(
     assert "HubSpot sandbox at http://127.0.0.1:" in first
     assert "Salesforce sandbox at http://127.0.0.1:" in first
     assert (
-        "setup Salesforce: created 25 fields (11 on Lead, 11 on Contact, 3 on Account), granted 25"
+        "setup Salesforce: created 26 fields (11 on Lead, 11 on Contact, 4 on Account), granted 26"
         in first
     )
     assert "Mailchimp sandbox at http://127.0.0.1:" in first
@@ -203,3 +203,15 @@ def test_the_demo_gives_the_garbage_collector_back_as_it_found_it() -> None:
         assert gc.get_freeze_count() > 0  # what was made before is left out of its passes
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+def test_the_demo_writes_account_fit_score_and_stage_onto_companies_and_accounts(
+    demo: tuple[DemoResult, str], rules: RuleSet
+) -> None:
+    result, text = demo
+    assert rules.accounts is not None and rules.accounts.fit and rules.accounts.stages
+    for system in ("hubspot", "salesforce"):
+        written = result.full.accounts[system]
+        assert written.written > 0 and written.failed == 0, (system, written)
+    names = " · ".join(rf"{s.name} [\d,]+" for s in rules.accounts.stages)
+    assert re.search(rf"account stages \(company records\): {names}\n", text), text

@@ -198,3 +198,37 @@ def test_a_member_archived_before_the_first_sync_brings_no_activity_whatever_the
     assert len(archived) > 1 and not any(campaign_activity(store, a) for a in archived)
     first.close()
     store.close()
+
+
+def test_a_topic_of_tags_reads_the_members_tags_mailchimp_holds(
+    mailchimp: MailchimpSandbox, store: StateStore
+) -> None:
+    """Mailchimp's member tags are a contact's `tags`: a topic of tags scores the members
+    tagged so, as pulled, kept in the store and scored from it."""
+    from scoring.interest_rules import Interests
+
+    base = parse_rules(default_rules_text(), "default.yaml")
+    topic = {"id": "subscriber", "tags": ["newsletter"], "points": 5}
+    rules = base.model_copy(update={"interests": Interests.model_validate({"topics": [topic]})})
+    at = datetime.fromtimestamp(mailchimp.epoch).astimezone()
+    run(mailchimp, rules, store, at, full=True)
+    fields = FieldMap.for_rules(rules, MAILCHIMP_CAPABILITIES)
+    connector = MailchimpConnector(
+        api_key=mailchimp.api_key, base_url=mailchimp.base_url, clock=mailchimp.clock, seed=0
+    )
+    batch, _ = Sync(rules, store, [connector], {"mailchimp": fields}, clock=lambda: at).score()
+    assert batch.interests is not None
+    audience = mailchimp.audience
+    tagged = {
+        audience.member(row).email.casefold()
+        for row in range(audience.size)
+        if row not in audience.deleted and "newsletter" in audience.member(row).tags
+    }
+    scored = {
+        str(batch.emails.categories[batch.emails.codes[row]]).casefold(): batch.interests.row(row)
+        for row in range(len(batch))
+        if batch.emails.codes[row] >= 0
+    }
+    assert tagged and tagged & set(scored)
+    for email, row in scored.items():
+        assert row["interest_subscriber"] == (5 if email in tagged else 0), email
