@@ -35,7 +35,6 @@ ACCOUNT_FIELDS = {
 each count adds `account_<name>`."""
 
 ENGAGEMENT = [
-    ActivityType.EMAIL_OPEN,
     ActivityType.EMAIL_CLICK,
     ActivityType.PAGE_VIEW,
     ActivityType.FORM_SUBMISSION,
@@ -44,7 +43,9 @@ ENGAGEMENT = [
     ActivityType.DEMO_REQUEST,
     ActivityType.MEETING,
 ]
-"""What engagement counts without `engagement.activity`: a person's own actions."""
+"""What engagement counts without `engagement.activity`: a person's own actions. Not
+opens: mail apps and privacy proxies open messages themselves (machine opens), as
+`interest_rules.INTEREST_TYPES` leaves them out; name `email_open` to count them."""
 
 
 class Counted(Strict):

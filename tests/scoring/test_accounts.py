@@ -256,3 +256,14 @@ def test_the_domains_of_many_addresses_name_the_same_accounts_as_few_do() -> Non
     free = free_email_domains()
     expected = [None if d in free else f"email_domain:{d}" for d in domains]
     assert [keys.value(row) for row in range(size)] == expected
+
+
+def test_opens_are_not_engagement_unless_named() -> None:
+    """Mail apps open messages themselves: by default an open engages nobody."""
+    one = "rules: [{id: v, activity: page_view, points: 1}]\n"
+    contacts = [person("c1", "ann@acme.io"), person("c2", "bob@acme.io")]
+    acts = [act("email_open", 1, "c1"), act("email_open", 2, "c1"), act("page_view", 1, "c2")]
+    default = _rollups(rules(one + "accounts: {}"), contacts, acts).accounts["email_domain:acme.io"]
+    assert default[:4] == (2.0, 1.0, 1.0, 1.0)
+    named = rules(one + "accounts: {engagement: {activity: [email_open, page_view]}}")
+    assert _rollups(named, contacts, acts).accounts["email_domain:acme.io"][:4] == (2, 2, 3, 2)
