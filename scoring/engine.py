@@ -10,6 +10,7 @@ explanation sums to the score.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,15 @@ class _Group:
     """Seconds from each activity to its contact's `as_of`."""
 
 
+_GROUPS: weakref.WeakKeyDictionary[
+    ActivityFrame, dict[tuple[float, str], dict[frozenset[ActivityType], _Group]]
+] = weakref.WeakKeyDictionary()
+"""Per activities frame, moment and filter settings (as `filters.usable_activities` keeps
+what counts): the usable activities by type. A population's account roll-ups and the
+scores of the same population (two runs over one frame, as a sync and `leadscore score`
+make them) group them once; their arrays are read-only."""
+
+
 @dataclass(eq=False)
 class _Run:
     rules: RuleSet
@@ -130,6 +140,9 @@ class _Run:
         rows = self.activities.contact_rows
         if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= len(self.contacts)):
             raise InputError("activities refer to contact rows outside the contact frame")
+        if isinstance(self.as_of, float):  # one moment: the groups are the frame's
+            key = (self.as_of, self.rules.filters.bot_clicks.model_dump_json())
+            self._groups = _GROUPS.setdefault(self.activities, {}).setdefault(key, {})
 
     @property
     def n(self) -> int:
@@ -181,6 +194,8 @@ class _Run:
                     np.concatenate([p.who for p in parts]),
                     np.concatenate([p.ages for p in parts]),
                 )
+            for array in (found.rows, found.who, found.ages):
+                array.flags.writeable = False  # shared by the runs over the frame
             self._groups[key] = found
         return found
 
