@@ -51,6 +51,15 @@ ROLLUP_HEAD = ("people", "engaged", "engagement", "engagement_max")
 """The roll-up's values before the counts, in order."""
 
 
+@dataclass(frozen=True, eq=False)
+class RolledTable:
+    """Roll-ups as they were computed: the key column rolled up over and, per code of it,
+    the values (NaN: no contact holds that key)."""
+
+    keys: CategoricalColumn
+    values: FloatArray
+
+
 @dataclass(frozen=True)
 class AccountRollups:
     """Per account key its values: `ROLLUP_HEAD` then each count of `names`, in order;
@@ -60,6 +69,10 @@ class AccountRollups:
     accounts: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     fit: Mapping[str, float] = field(default_factory=dict)
     stage: Mapping[str, str] = field(default_factory=dict)
+    table: RolledTable | None = field(default=None, compare=False, repr=False)
+    """The same values by the codes of the key column of the frame they were rolled up
+    over, so that scoring that frame reads them without a lookup per account; None for
+    roll-ups read back (`from_dict`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -235,7 +248,9 @@ def rollups_of(spec: Accounts, keys: CategoricalColumn, own: Own) -> AccountRoll
     table = np.column_stack(columns) if size else np.zeros((0, len(columns)))
     held = table[:, 0] > 0  # not a key of the fields no contact holds (another field's value)
     values = map(tuple, table[held].tolist())  # Python floats, without a step per value
-    return AccountRollups(tuple(spec.counts), dict(zip(names[held].tolist(), values, strict=True)))
+    accounts = dict(zip(names[held].tolist(), values, strict=True))
+    table[~held] = np.nan
+    return AccountRollups(tuple(spec.counts), accounts, table=RolledTable(keys, table))
 
 
 def population_rollups(
@@ -288,10 +303,13 @@ def account_fields(
         )
     present = np.flatnonzero(keys.codes >= 0)
     distinct, rows = keys.categories, keys.codes[present]
-    missing = (np.nan,) * width
-    found_of = map(rollups.accounts.get, distinct.tolist(), itertools.repeat(missing))
-    table = np.array(list(found_of), np.float64)
-    found = table.reshape(len(distinct), width)[rows]  # once per account, not per contact
+    if rollups.table is not None and rollups.table.keys is keys:  # rolled up over this frame
+        found = rollups.table.values[rows]
+    else:
+        missing = (np.nan,) * width
+        found_of = map(rollups.accounts.get, distinct.tolist(), itertools.repeat(missing))
+        table = np.array(list(found_of), np.float64)
+        found = table.reshape(len(distinct), width)[rows]  # once per account, not per contact
     alone = present[np.isnan(found[:, 0])]  # new since the roll-ups: its account's only person
     if len(alone):
         engagement = own.engagement[alone]
@@ -300,11 +318,12 @@ def account_fields(
             + [own.counts[alone, i] for i in range(own.counts.shape[1])]
         )
     values[present] = found
-    # fit and stage are the account's own (none for an account the roll-ups lack)
-    fit = _spread(
-        np.array([rollups.fit.get(k, np.nan) for k in distinct.tolist()], np.float64), keys.codes
-    )
-    stages = factorize([rollups.stage.get(k) for k in distinct.tolist()])
+    # fit and stage are the account's own (none for an account the roll-ups lack), looked
+    # up once per account at C speed
+    names = distinct.tolist()
+    found_fit = map(rollups.fit.get, names, itertools.repeat(np.nan))
+    fit = _spread(np.fromiter(found_fit, np.float64, len(names)), keys.codes)
+    stages = factorize(list(map(rollups.stage.get, names)))
     codes = _spread(stages.codes.astype(np.float64), keys.codes)
     stage = CategoricalColumn(
         np.where(np.isnan(codes), -1, codes).astype(np.int32), stages.categories
