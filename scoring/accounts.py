@@ -174,7 +174,7 @@ def _texts(column: Column) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
         codes = np.full(len(column.values), -1, dtype=np.int64)
         codes[present] = rows.reshape(-1)
         return np.array([format_number(float(v)) for v in numbers], dtype=object), codes
-    if column.folded:  # an address's domain: folded text, no blanks, one per address
+    if column.folded:  # addresses' domains: folded text, one per address or per domain
         categories, distinct = _distinct(column.categories)
     else:
         values = [str(c).strip().casefold() for c in column.categories.tolist()]
