@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +49,34 @@ if TYPE_CHECKING:
 _DAY = 86_400.0
 ROLLUP_HEAD = ("people", "engaged", "engagement", "engagement_max")
 """The roll-up's values before the counts, in order."""
+
+
+class AccountValues(Mapping[str, tuple[float, ...]]):
+    """Roll-up values by account key, laid into a dictionary when first read: scoring the
+    frame rolled up over reads them by code (`RolledTable`) and never needs one."""
+
+    def __init__(self, names: ObjectArray, values: FloatArray) -> None:
+        self._names, self._values = names, values
+        self._dict: dict[str, tuple[float, ...]] | None = None
+
+    @property
+    def _mapping(self) -> dict[str, tuple[float, ...]]:
+        if self._dict is None:
+            values = map(tuple, self._values.tolist())  # Python floats, no step per value
+            self._dict = dict(zip(self._names.tolist(), values, strict=True))
+        return self._dict
+
+    def __getitem__(self, key: str) -> tuple[float, ...]:
+        return self._mapping[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return repr(self._mapping)
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,8 +275,7 @@ def rollups_of(spec: Accounts, keys: CategoricalColumn, own: Own) -> AccountRoll
         columns.append(np.bincount(rows, weights=own.counts[present, index], minlength=size))
     table = np.column_stack(columns) if size else np.zeros((0, len(columns)))
     held = table[:, 0] > 0  # not a key of the fields no contact holds (another field's value)
-    values = map(tuple, table[held].tolist())  # Python floats, without a step per value
-    accounts = dict(zip(names[held].tolist(), values, strict=True))
+    accounts = AccountValues(names[held], table[held])
     table[~held] = np.nan
     return AccountRollups(tuple(spec.counts), accounts, table=RolledTable(keys, table))
 
