@@ -44,7 +44,7 @@ SEGMENTS = {  # name -> (recency, monetary) digit ranges, as bench/rules_realist
     "at risk": ((1, 2), (3, 5)),
     "others": ((1, 5), (1, 5)),
 }
-ENGAGEMENT = (
+ENGAGEMENT = (  # not opens: scoring.account_rules.ENGAGEMENT leaves machine opens out
     "email_click",
     "page_view",
     "form_submission",

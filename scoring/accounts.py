@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +58,43 @@ ROLLUP_HEAD = ("people", "engaged", "engagement", "engagement_max")
 """The roll-up's values before the counts, in order."""
 
 
+class AccountValues(Mapping[str, tuple[float, ...]]):
+    """Roll-up values by account key, laid into a dictionary when first read: scoring the
+    frame rolled up over reads them by code (`RolledTable`) and never needs one."""
+
+    def __init__(self, names: ObjectArray, values: FloatArray) -> None:
+        self._names, self._values = names, values
+        self._dict: dict[str, tuple[float, ...]] | None = None
+
+    @property
+    def _mapping(self) -> dict[str, tuple[float, ...]]:
+        if self._dict is None:
+            values = map(tuple, self._values.tolist())  # Python floats, no step per value
+            self._dict = dict(zip(self._names.tolist(), values, strict=True))
+        return self._dict
+
+    def __getitem__(self, key: str) -> tuple[float, ...]:
+        return self._mapping[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._mapping)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __repr__(self) -> str:
+        return repr(self._mapping)
+
+
+@dataclass(frozen=True, eq=False)
+class RolledTable:
+    """Roll-ups as they were computed: the key column rolled up over and, per code of it,
+    the values (NaN: no contact holds that key)."""
+
+    keys: CategoricalColumn
+    values: FloatArray
+
+
 @dataclass(frozen=True)
 class AccountRollups:
     """Per account key its values: `ROLLUP_HEAD` then each count of `names`, in order;
@@ -69,6 +106,10 @@ class AccountRollups:
     stage: Mapping[str, str] = field(default_factory=dict)
     domains: Mapping[str, str] = field(default_factory=dict)
     """Email domain -> the account key its domain-only people join (`domain_accounts`)."""
+    table: RolledTable | None = field(default=None, compare=False, repr=False)
+    """The same values by the codes of the key column of the frame they were rolled up
+    over, so that scoring that frame reads them without a lookup per account; None for
+    roll-ups read back (`from_dict`)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -238,7 +279,7 @@ def _texts(column: Column) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
         codes = np.full(len(column.values), -1, dtype=np.int64)
         codes[present] = rows.reshape(-1)
         return np.array([format_number(float(v)) for v in numbers], dtype=object), codes
-    if column.folded:  # an address's domain: folded text, no blanks, one per address
+    if column.folded:  # addresses' domains: folded text, one per address or per domain
         categories, distinct = _distinct(column.categories)
     else:
         values = [str(c).strip().casefold() for c in column.categories.tolist()]
@@ -311,8 +352,9 @@ def rollups_of(spec: Accounts, keys: CategoricalColumn, own: Own) -> AccountRoll
         columns.append(np.bincount(rows, weights=own.counts[present, index], minlength=size))
     table = np.column_stack(columns) if size else np.zeros((0, len(columns)))
     held = table[:, 0] > 0  # not a key of the fields no contact holds (another field's value)
-    values = map(tuple, table[held].tolist())  # Python floats, without a step per value
-    return AccountRollups(tuple(spec.counts), dict(zip(names[held].tolist(), values, strict=True)))
+    accounts = AccountValues(names[held], table[held])
+    table[~held] = np.nan
+    return AccountRollups(tuple(spec.counts), accounts, table=RolledTable(keys, table))
 
 
 def population_rollups(
@@ -370,10 +412,13 @@ def account_fields(
         )
     present = np.flatnonzero(keys.codes >= 0)
     distinct, rows = keys.categories, keys.codes[present]
-    missing = (np.nan,) * width
-    found_of = map(rollups.accounts.get, distinct.tolist(), itertools.repeat(missing))
-    table = np.array(list(found_of), np.float64)
-    found = table.reshape(len(distinct), width)[rows]  # once per account, not per contact
+    if rollups.table is not None and rollups.table.keys is keys:  # rolled up over this frame
+        found = rollups.table.values[rows]
+    else:
+        missing = (np.nan,) * width
+        found_of = map(rollups.accounts.get, distinct.tolist(), itertools.repeat(missing))
+        table = np.array(list(found_of), np.float64)
+        found = table.reshape(len(distinct), width)[rows]  # once per account, not per contact
     alone = present[np.isnan(found[:, 0])]  # new since the roll-ups: its account's only person
     if len(alone):
         engagement = own.engagement[alone]
@@ -382,11 +427,12 @@ def account_fields(
             + [own.counts[alone, i] for i in range(own.counts.shape[1])]
         )
     values[present] = found
-    # fit and stage are the account's own (none for an account the roll-ups lack)
-    fit = _spread(
-        np.array([rollups.fit.get(k, np.nan) for k in distinct.tolist()], np.float64), keys.codes
-    )
-    stages = factorize([rollups.stage.get(k) for k in distinct.tolist()])
+    # fit and stage are the account's own (none for an account the roll-ups lack), looked
+    # up once per account at C speed
+    names = distinct.tolist()
+    found_fit = map(rollups.fit.get, names, itertools.repeat(np.nan))
+    fit = _spread(np.fromiter(found_fit, np.float64, len(names)), keys.codes)
+    stages = factorize(list(map(rollups.stage.get, names)))
     codes = _spread(stages.codes.astype(np.float64), keys.codes)
     stage = CategoricalColumn(
         np.where(np.isnan(codes), -1, codes).astype(np.int32), stages.categories

@@ -114,15 +114,27 @@ def ascii_normalized(texts: Joined) -> bool | None:
 @dataclass(frozen=True, eq=False)
 class Domains:
     """The domain of each address: `address.rpartition("@")[2]`, present where the address
-    has an `@` and something after its last one."""
+    has an `@` and something after its last one; each distinct domain held once."""
 
     present: npt.NDArray[np.bool_]
-    domains: npt.NDArray[np.object_]
-    """Per address its domain ("" where not present)."""
-    free: npt.NDArray[np.bool_]
-    """Per address whether its domain is a free-mail domain."""
+    codes: npt.NDArray[np.int32]
+    """Per address its domain's index in `distinct` (that of "" where not present)."""
+    distinct: npt.NDArray[np.object_]
+    """The distinct domains."""
+    distinct_free: npt.NDArray[np.bool_]
+    """Per distinct domain whether it is a free-mail domain."""
     ascii: bool
     """Every domain is ASCII text."""
+
+    @property
+    def domains(self) -> npt.NDArray[np.object_]:
+        """Per address its domain ("" where not present)."""
+        return np.where(self.present, self.distinct[self.codes], "")
+
+    @property
+    def free(self) -> npt.NDArray[np.bool_]:
+        """Per address whether its domain is a free-mail domain."""
+        return self.distinct_free[self.codes] & self.present
 
 
 def address_domains(addresses: Joined, free_domains: frozenset[str]) -> Domains:
@@ -131,7 +143,8 @@ def address_domains(addresses: Joined, free_domains: frozenset[str]) -> Domains:
     The last `@` of each address is found with numpy, and an Arrow string array is laid
     over the joined text whose values are, in turn, each address's part before its
     domain and its domain (every cut falls on an ASCII byte, so each value is UTF-8
-    text); the domains are taken from it and looked up in the free-mail list by Arrow.
+    text); the domains are taken from it, dictionary-encoded, and each distinct one
+    looked up in the free-mail list by Arrow.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -148,11 +161,13 @@ def address_domains(addresses: Joined, free_domains: frozenset[str]) -> Domains:
     offsets[0], offsets[1::2], offsets[2::2] = 0, starts, ends
     kind = pa.LargeStringArray if wide else pa.StringArray
     pieces = kind.from_buffers(2 * size, pa.py_buffer(offsets), pa.py_buffer(addresses.data))
-    domains = pieces.take(pa.array(np.arange(1, 2 * size, 2)))
-    free = pc.is_in(domains, value_set=pa.array(sorted(free_domains), type=pa.string()))
+    encoded = pieces.take(pa.array(np.arange(1, 2 * size, 2))).dictionary_encode()
+    distinct = encoded.dictionary  # each domain once: a million addresses, far fewer domains
+    free = pc.is_in(distinct, value_set=pa.array(sorted(free_domains), type=pa.string()))
     return Domains(
         starts < ends,
-        np.asarray(domains.to_numpy(zero_copy_only=False), dtype=object),
+        encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False),
+        np.asarray(distinct.to_numpy(zero_copy_only=False), dtype=object),
         free.to_numpy(zero_copy_only=False).astype(bool, copy=False),
-        addresses.ascii or bool(pc.all(pc.string_is_ascii(domains)).as_py()),
+        addresses.ascii or bool(pc.all(pc.string_is_ascii(distinct)).as_py()),
     )

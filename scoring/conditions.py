@@ -53,7 +53,7 @@ FALSE_WORDS = frozenset({"false", "no", "n", "f", "0", "off"})
 class Operators(BaseModel):
     """The operators applied to one field; all that are given must hold."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)  # as `Strict`
 
     equals: Scalar | None = Field(None, description="Equal (text ignores case).")
     not_equals: Scalar | None = Field(None, description="Present and not equal.")

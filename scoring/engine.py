@@ -26,7 +26,7 @@ from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
 from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
-from scoring.filters import ClickChecks, usable_activities
+from scoring.filters import ActivityGroup, ClickChecks, shared_groups, usable_activities
 from scoring.frames import ActivityFrame, BoolArray, Column, ContactFrame, FloatArray
 from scoring.interests import interest_scores
 from scoring.measuring import (
@@ -101,14 +101,6 @@ def score(
     return _Run(rules, contacts, activities, moment, reached, past, rfm, accounts).result()
 
 
-@dataclass(frozen=True)
-class _Group:
-    rows: Rows
-    who: npt.NDArray[np.int32]
-    ages: FloatArray
-    """Seconds from each activity to its contact's `as_of`."""
-
-
 @dataclass(eq=False)
 class _Run:
     rules: RuleSet
@@ -120,7 +112,7 @@ class _Run:
     past: PastScores | None = None
     rfm_bounds: Bounds | None = None
     account_rollups: Rollups | None = None
-    _groups: dict[frozenset[ActivityType], _Group] = field(default_factory=dict)
+    _groups: dict[frozenset[ActivityType], ActivityGroup] = field(default_factory=dict)
     _masks: dict[str, BoolArray] = field(default_factory=dict)
     _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
     _where_uses: Counter[tuple[str, frozenset[ActivityType]]] = field(default_factory=Counter)
@@ -130,6 +122,8 @@ class _Run:
         rows = self.activities.contact_rows
         if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= len(self.contacts)):
             raise InputError("activities refer to contact rows outside the contact frame")
+        if isinstance(self.as_of, float):  # one moment: the groups are the frame's
+            self._groups = shared_groups(self.activities, self.as_of, self.rules.filters.bot_clicks)
 
     @property
     def n(self) -> int:
@@ -158,7 +152,7 @@ class _Run:
         """Each activity's type code, or -1 where it does not count."""
         return np.where(self.usable, self.activities.type_codes, np.int8(-1))
 
-    def group(self, types: list[ActivityType]) -> _Group:
+    def group(self, types: list[ActivityType]) -> ActivityGroup:
         """The usable activities of some types, read once per run.
 
         Within one type, rows keep their input order; several types are laid
@@ -173,14 +167,16 @@ class _Run:
                 rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
                 who, ages = acts.contact_rows[rows], acts.occurred_at[rows]
                 np.subtract(self.moments(who), ages, out=ages)  # in place: no second array
-                found = _Group(rows, who, ages)
+                found = ActivityGroup(rows, who, ages)
             else:
                 parts = [self.group([t]) for t in sorted(key, key=TYPE_CODES.__getitem__)]
-                found = _Group(
+                found = ActivityGroup(
                     np.concatenate([p.rows for p in parts]),
                     np.concatenate([p.who for p in parts]),
                     np.concatenate([p.ages for p in parts]),
                 )
+            for array in (found.rows, found.who, found.ages):
+                array.flags.writeable = False  # shared by the runs over the frame
             self._groups[key] = found
         return found
 
@@ -492,7 +488,7 @@ def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int
 
 def activity_groups(
     rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, as_of: float
-) -> Callable[[list[ActivityType]], _Group]:
+) -> Callable[[list[ActivityType]], ActivityGroup]:
     """The usable activities of some types as the engine reads them (for a population's
     account roll-ups, `scoring.accounts`)."""
     return _Run(rules, contacts, activities, as_of).group

@@ -89,6 +89,30 @@ count. A population's account roll-ups and the scores of the same population (tw
 runs over one frame, as a sync makes them) filter it once."""
 
 
+@dataclass(frozen=True)
+class ActivityGroup:
+    """The usable activities of some types, as the engine reads them (read-only arrays)."""
+
+    rows: npt.NDArray[np.intp]
+    who: npt.NDArray[np.int32]
+    ages: FloatArray
+    """Seconds from each activity to its contact's `as_of`."""
+
+
+_GROUPS: weakref.WeakKeyDictionary[
+    ActivityFrame, dict[tuple[float, str], dict[frozenset[ActivityType], ActivityGroup]]
+] = weakref.WeakKeyDictionary()
+
+
+def shared_groups(
+    acts: ActivityFrame, as_of: float, config: BotClicks
+) -> dict[frozenset[ActivityType], ActivityGroup]:
+    """Where the engine keeps the usable activities of a frame by type, for one moment and
+    filter, as `usable_activities` keeps what counts: a population's account roll-ups and
+    the scores of the same frame (as a sync and `leadscore score` make them) group once."""
+    return _GROUPS.setdefault(acts, {}).setdefault((as_of, config.model_dump_json()), {})
+
+
 def usable_activities(
     acts: ActivityFrame, as_of: float | FloatArray, config: BotClicks
 ) -> tuple[ClickChecks | None, BoolArray]:

@@ -150,6 +150,27 @@ def test_a_batch_of_one_scores_as_the_batch(
         assert one.row(0)["stage"] == many.row(row)["stage"]
 
 
+@settings(max_examples=30, deadline=None)
+@given(people_st, acts_st)
+def test_the_frame_rolled_up_over_scores_as_with_its_roll_ups_read_back(
+    people: list[tuple[str, str | None]], events: list[tuple[int, str, float]]
+) -> None:
+    contacts, acts = _population(people, events)
+    frames = _frames(contacts, acts)
+    rolled = population_rollups(ACCOUNTS, *frames, NOW.timestamp())
+    assert rolled is not None and rolled.table is not None  # read by code, no lookup
+    read_back = AccountRollups.from_dict(rolled.as_dict())
+    assert read_back.table is None and read_back == rolled
+    fresh, again = (
+        score(ACCOUNTS, *frames, NOW, accounts=rolled),
+        score(ACCOUNTS, *frames, NOW, accounts=read_back),
+    )
+    assert fresh.total.tolist() == again.total.tolist()
+    assert [fresh.row(i) for i in range(len(contacts))] == [
+        again.row(i) for i in range(len(contacts))
+    ]
+
+
 def test_someone_else_at_the_account_asked_for_a_demo() -> None:
     contacts = [
         person("c1", "ann@acme.io"),
