@@ -179,7 +179,7 @@ def test_values_are_checked_as_settings_are_when_a_tenant_is_used(
         f"{path}:6: tenants.acme.hubspot.access_token: the variable NOT_SET_HERE is not set"
     ]
     assert globex.value.lines == [
-        f"{path}:9: tenants.globex.hubspot.access_token: the file nowhere/token cannot be read"
+        f"{path}:9: tenants.globex.hubspot.access_token: the file nowhere/token is empty or cannot be read"
     ]
     monkeypatch.setenv("NOT_SET_HERE", TOKEN)
     with pytest.raises(ConfigError) as bad:
@@ -204,6 +204,108 @@ def test_two_tenants_on_one_state_store_are_refused(tmp_path: Path) -> None:
         f"{path}:2: tenants.globex.state_url: tenants acme and globex would share one state "
         "store: put {tenant} in state_url (sqlite:///state/{tenant}.db), or give each its own "
         "state_schema"
+    ]
+
+
+def test_two_tenants_on_one_store_written_two_ways_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "state").mkdir()
+    spelt = write(
+        tmp_path,
+        """\
+        tenants:
+          a: {state_url: 'sqlite:///state/x.db'}
+          b: {state_url: 'sqlite:///./state/x.db'}
+        """,
+    )
+    assert problems(spelt) == [
+        f"{spelt}:3: tenants.b.state_url: tenants a and b would share one state store: put "
+        "{tenant} in state_url (sqlite:///state/{tenant}.db), or give each its own state_schema"
+    ]
+
+    monkeypatch.setenv("URL_A", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("URL_B", f"sqlite:///{tmp_path / 'state' / '..' / 'x.db'}")
+    referenced = write(
+        tmp_path,
+        "tenants:\n  a: {state_url: {env: URL_A}}\n  b: {state_url: {env: URL_B}}\n",
+    )
+    assert problems(referenced)[0].startswith(f"{referenced}:3: tenants.b.state_url: tenants a")
+
+    # one from the file, the other from its secrets directory's LEADSCORE_STATE_URL
+    (tmp_path / "sec").mkdir()
+    (tmp_path / "sec" / "LEADSCORE_STATE_URL").write_text(f"sqlite:///{tmp_path / 'x.db'}\n")
+    secret = write(
+        tmp_path,
+        "tenants:\n  a: {state_url: {env: URL_A}}\n  b: {secrets_dir: sec}\n",
+    )
+    assert problems(secret)[0].startswith(f"{secret}:3: tenants.b.secrets_dir: tenants a and")
+
+    # PostgreSQL: one host, port, database and schema, however the URL is written
+    postgres = write(
+        tmp_path,
+        """\
+        tenants:
+          a: {state_url: 'postgresql+psycopg://app@DB/leads', state_schema: s}
+          b: {state_url: 'postgresql+psycopg://other@db:5432/leads?sslmode=require', state_schema: s}
+          c: {state_url: 'postgresql+psycopg://app@db/leads', state_schema: c}
+          d: {state_url: 'postgresql+psycopg://app@db:5433/leads', state_schema: s}
+        """,
+    )
+    assert [p.split(": ")[1] for p in problems(postgres)] == ["tenants.b.state_url"]
+
+
+def test_a_secrets_directory_file_empty_or_not_utf8_is_named_not_passed_over(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "sec"
+    folder.mkdir()
+    (folder / "LEADSCORE_STATE_URL").write_text("\n")
+    path = write(tmp_path, "tenants:\n  a: {secrets_dir: sec}\n")
+    tenant = read_tenants(path)["a"]
+    with pytest.raises(TenantsFileError) as empty:
+        tenant.settings()  # never a local SQLite file in its place
+    assert empty.value.lines == [
+        f"{path}:2: tenants.a.secrets_dir: {folder / 'LEADSCORE_STATE_URL'}: the file is empty"
+    ]
+
+    (folder / "LEADSCORE_STATE_URL").unlink()
+    (folder / "LEADSCORE_HUBSPOT__ACCESS_TOKEN").write_bytes(b"\xff\xfe")
+    with pytest.raises(TenantsFileError) as undecodable:
+        tenant.settings()
+    token = folder / "LEADSCORE_HUBSPOT__ACCESS_TOKEN"
+    assert undecodable.value.lines == [
+        f"{path}:2: tenants.a.secrets_dir: {token}: expected UTF-8 text"
+    ]
+
+
+def test_a_state_schema_postgresql_keeps_or_a_bad_port_is_named_where_it_is(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        """\
+        tenants:
+          a:
+            state_url: postgresql+psycopg://u@h/db
+            state_schema: public
+          b:
+            state_url: postgresql+psycopg://u@h/db
+            state_schema: pg_temp
+          c:
+            state_url: postgresql+psycopg://u@h:port/db
+        """,
+    )
+    tenants = read_tenants(path)
+    for name, line in (("a", 4), ("b", 7)):
+        with pytest.raises(TenantsFileError) as reserved:
+            tenants[name].settings()
+        assert reserved.value.lines[0].startswith(f"{path}:{line}: tenants.{name}.state_schema: ")
+        assert "not public, pg_... or information_schema" in reserved.value.lines[0]
+    with pytest.raises(TenantsFileError) as port:
+        tenants["c"].settings()
+    assert port.value.lines == [
+        f"{path}:9: tenants.c.state_url: cannot be read as a URL: its port must be a number"
     ]
 
 
