@@ -283,7 +283,8 @@ def _fetch(kind: str, connection: Any, source: SqlSource) -> Any:
 
 def _rows_table(names: list[str], result: Any) -> Any:
     """A DB-API result's rows as an Arrow table, a batch of rows at a time; a column whose
-    cells Arrow cannot type together becomes text."""
+    cells Arrow cannot type together, within a batch or across batches (integers, then
+    'lots' 66,000 rows on), becomes text, as a CSV file's column is."""
     import pyarrow as pa
 
     batches = []
@@ -293,12 +294,31 @@ def _rows_table(names: list[str], result: Any) -> Any:
         for cells in columns:
             try:
                 arrays.append(pa.array(cells))
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
                 arrays.append(pa.array([None if c is None else str(c) for c in cells], pa.string()))
         batches.append(pa.table(arrays, names=names))
     if not batches:
         return pa.table([pa.array([], pa.string()) for _ in names], names=names)
-    return pa.concat_tables(batches, promote_options="permissive")
+    try:
+        return pa.concat_tables(batches, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    return pa.table(
+        [_joined([b.column(at) for b in batches]) for at in range(len(names))], names=names
+    )
+
+
+def _joined(parts: list[Any]) -> Any:
+    """One column's batches as one column: their types promoted where Arrow can (integers
+    and floats, nulls), else every cell as text, written as Python writes it."""
+    import pyarrow as pa
+
+    try:
+        tables = [pa.table({"c": p}) for p in parts]
+        return pa.concat_tables(tables, promote_options="permissive").column(0)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        cells = [None if c is None else str(c) for p in parts for c in p.to_pylist()]
+        return pa.chunked_array([pa.array(cells, pa.string())])
 
 
 def _write_rows(connection: Any, schema: str | None, name: str, table: Any, mode: str) -> None:

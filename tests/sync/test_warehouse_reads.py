@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 import sqlalchemy as sa
 
 from connectors.files import SqlSource, read_activity_columns, read_contact_columns
@@ -57,3 +58,21 @@ def test_ids_above_2_53_read_alike_from_csv_parquet_and_sql(tmp_path: Path) -> N
     # numbers for the rules, within 2**53, are numbers still
     numbers = read_contact_columns(sources["parquet"][0], ["n"]).attributes["n"]
     assert isinstance(numbers, np.ndarray) and numbers.tolist() == [0.0, 1.0, 2.0]
+
+
+def test_a_column_of_two_types_across_row_batches_is_text_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ADBC stops at the other type; the rows are then read in batches, typed apart
+    monkeypatch.setattr("connectors.files.sql.SQLITE_TYPED_ROWS", 4)
+    monkeypatch.setattr("connectors.files.sql.BATCH_ROWS", 3)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    rows = [{"id": i, "n": 7 if i < 6 else "lots", "x": 1 if i < 3 else 1.5} for i in range(9)]
+    _sqlite(url, "CREATE TABLE people (id INTEGER, n, x)", "INSERT INTO people VALUES (:id, :n, :x)",
+            rows)  # fmt: skip
+
+    read = read_contact_columns(SqlSource(url, table="people"), ["n", "x"])
+
+    codes, categories = read.attributes["n"]
+    assert [categories[c] for c in codes] == ["7"] * 6 + ["lots"] * 3
+    assert read.attributes["x"].tolist() == [1.0] * 3 + [1.5] * 6  # numbers, promoted
