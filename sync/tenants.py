@@ -132,6 +132,8 @@ class Tenant:
         if problems:
             raise TenantsFileError(problems)
         resolved["rules"] = self.rules
+        if "models" in resolved:
+            resolved["models"] = self._models(resolved["models"])
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
@@ -163,6 +165,41 @@ class Tenant:
                 [self._problem(e) for e in exc.errors(include_url=False)]
             ) from None
         return settings if system is None else one_system(settings, system)
+
+    def _models(self, value: Any) -> Any:
+        """The `models` setting with each model's relative rule file read from the tenants
+        file's folder, as `rules` is (never the working directory); as given where it is
+        not a list (the settings' own check says what is wrong)."""
+        from scoring import RuleFileError, plain_data
+
+        data = value
+        if isinstance(value, str):
+            try:
+                data, _ = plain_data(value, "models") if value.strip() else (None, {})
+            except RuleFileError:
+                return value
+        if not isinstance(data, list):
+            return value
+        return [  # a list: the settings keep it as its JSON text
+            {**m, "rules": str(self.file.parent / m["rules"])}
+            if isinstance(m, dict) and isinstance(m.get("rules"), str)
+            else m
+            for m in data
+        ]
+
+    def missing_rules(self) -> list[str]:
+        """A line naming the tenants file, line and field of each rule file (the tenant's
+        own, its models') that is not there."""
+        found = []
+        if not self.rules.is_file():
+            found.append(self.entry.problem(("rules",), f"no rule file {self.rules}"))
+        models = self._models(self.entry.values.get("models", ""))
+        for model in models if isinstance(models, list) else []:
+            path = model.get("rules") if isinstance(model, dict) else None
+            if isinstance(path, str) and not Path(path).is_file():
+                message = f"model {model.get('name')}: no rule file {path}"
+                found.append(self.entry.problem(("models",), message))
+        return found
 
     def _secret_file(self, name: str) -> str | None:
         """A setting's file in the tenant's secrets directory, if there; an empty one, or
@@ -381,6 +418,9 @@ def run_tenant(
             f"credentials in {chosen.file}"
         )
     settings = chosen.settings(system)
+    missing = chosen.missing_rules()
+    if missing:
+        raise TenantsFileError(missing)
     options: dict[str, Any] = {"http": http}
     if clock is not None:
         options["clock"] = clock

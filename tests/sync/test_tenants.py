@@ -358,6 +358,47 @@ def test_a_run_of_a_tenant_the_file_lacks_or_a_system_it_lacks_is_refused(
         run_tenant("acme", tenants_file=path)
 
 
+def test_a_tenants_model_rule_files_are_read_beside_the_tenants_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync.app import Leadscore
+    from tests.sync.cli_env import DEFAULT_RULES
+
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "ent.yaml").write_text(Path(DEFAULT_RULES).read_text())
+    monkeypatch.setenv("T", TOKEN)
+    path = write(
+        folder,
+        f"""\
+        tenants:
+          a:
+            rules: {DEFAULT_RULES}
+            models: '[{{name: ent, rules: ent.yaml, when: {{employees: {{gte: 1000}}}},
+              field_prefix: ent_}}]'
+            hubspot: {{access_token: {{env: T}}}}
+        """,
+    )
+    settings = read_tenants(path)["a"].settings()
+    monkeypatch.chdir(tmp_path)  # a scheduler's working directory, not the file's folder
+    with Leadscore.open(settings) as app:
+        assert [(m.name, m.path) for m in app.job.models] == [("ent", folder / "ent.yaml")]
+
+    # a rule file not there: the tenants file, line and field, before any call
+    (folder / "ent.yaml").unlink()
+    with pytest.raises(TenantsFileError) as models:
+        run_tenant("a", tenants_file=path)
+    assert models.value.lines == [
+        f"{path}:4: tenants.a.models: model ent: no rule file {folder / 'ent.yaml'}"
+    ]
+    path.write_text(path.read_text().replace(str(DEFAULT_RULES), "rules/a.yaml"))
+    with pytest.raises(TenantsFileError) as own:
+        run_tenant("a", tenants_file=path)
+    assert (
+        own.value.lines[0] == f"{path}:3: tenants.a.rules: no rule file {folder / 'rules/a.yaml'}"
+    )
+
+
 def test_the_cli_says_what_is_wrong_with_a_tenants_file_and_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
