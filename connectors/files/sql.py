@@ -208,7 +208,11 @@ def _connection(
     url: str, where: str, *, create: bool, rows: bool = False
 ) -> Iterator[tuple[str, Any]]:
     """(`sqlite` or `postgresql`, an ADBC DB-API connection), else (`sqlalchemy`, a
-    SQLAlchemy connection; also with `rows`); a SQLite file must exist unless `create`."""
+    SQLAlchemy connection; also with `rows`); a SQLite file must exist unless `create`.
+    Without `create` (a read) the connection is read-only where the backend allows
+    (SQLite's `query_only`, PostgreSQL's `SET TRANSACTION READ ONLY`) and its transaction
+    is rolled back, never committed: a query that writes (`DELETE ... RETURNING *`)
+    fails or leaves the database as it was."""
     import sqlalchemy as sa
 
     checked_database_url(url, where, create=create)
@@ -230,8 +234,16 @@ def _connection(
                 message = f"cannot use {shown}: {scrub(str(exc))}"
                 raise WarehouseError([FileProblem(where, None, None, message)]) from None
             try:
-                with engine.begin() as connection:
-                    yield "sqlalchemy", connection
+                if create:
+                    with engine.begin() as connection:
+                        yield "sqlalchemy", connection
+                else:
+                    with engine.connect() as connection, connection.begin() as transaction:
+                        read_only = READ_ONLY.get(backend)
+                        if read_only:
+                            connection.exec_driver_sql(read_only)
+                        yield "sqlalchemy", connection
+                        transaction.rollback()
             finally:
                 engine.dispose()
             return
@@ -243,9 +255,21 @@ def _connection(
             libpq = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
             adbc = postgresql.connect(libpq)
         try:
+            if not create:
+                cursor = adbc.cursor()
+                try:
+                    cursor.execute(READ_ONLY[backend])
+                finally:
+                    cursor.close()
             yield backend, adbc
         finally:
+            if not create:
+                adbc.rollback()
             adbc.close()
+
+
+READ_ONLY = {"sqlite": "PRAGMA query_only = ON", "postgresql": "SET TRANSACTION READ ONLY"}
+"""What makes a read's connection (SQLite) or transaction (PostgreSQL) read-only."""
 
 
 def _sqlite(database: str | None) -> Any:

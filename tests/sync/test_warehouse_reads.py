@@ -11,7 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
-from connectors.files import SqlSource, read_activity_columns, read_contact_columns
+from connectors.files import (
+    SqlSource,
+    WarehouseError,
+    read_activity_columns,
+    read_contact_columns,
+)
 
 BIG = [2**53, 2**53 + 1, 2**63 - 1]
 """Ids float64 cannot tell apart (the first two) or hold at all (the last)."""
@@ -76,3 +81,24 @@ def test_a_column_of_two_types_across_row_batches_is_text_not_a_traceback(
     codes, categories = read.attributes["n"]
     assert [categories[c] for c in codes] == ["7"] * 6 + ["lots"] * 3
     assert read.attributes["x"].tolist() == [1.0] * 3 + [1.5] * 6  # numbers, promoted
+
+
+@pytest.mark.parametrize("rows", [False, True], ids=["adbc", "rows"])
+def test_a_query_that_writes_is_refused_and_changes_nothing(tmp_path: Path, rows: bool) -> None:
+    from connectors.files.sql import _connection, _fetch
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    _sqlite(url, "CREATE TABLE people (id INTEGER, n INTEGER)",
+            "INSERT INTO people VALUES (:id, :n)", [{"id": 1, "n": 2}])  # fmt: skip
+    source = SqlSource(url, query="DELETE FROM people RETURNING *")
+
+    reading = _connection(url, source.name, create=False, rows=rows)
+    with pytest.raises(WarehouseError) as caught, reading as (kind, connection):
+        _fetch(kind, connection, source)
+    assert "readonly database" in str(caught.value)
+    with pytest.raises(WarehouseError):
+        read_contact_columns(source, [])
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT count(*) FROM people")).scalar() == 1
+    engine.dispose()
