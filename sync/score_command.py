@@ -7,6 +7,7 @@ frames here, so that neither the connector nor the engine holds a row object.
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,7 +101,7 @@ def score_from_files(
     chosen = {name: columns[name] for name in names}
     # which rules and when, on every row of a table or a Parquet file
     version = rule_version(rule_path.read_text("utf-8"))
-    extra = run_columns(len(batch), version, moment)
+    extra = run_columns(len(batch), version, moment, str(uuid.uuid4()))
     if isinstance(output, SqlOutput):
         write_table(output, chosen, extra)
     else:
