@@ -18,6 +18,7 @@ import numpy as np
 from connectors.attributes import AttributeMap
 from connectors.errors import InputFileError
 from connectors.files import (
+    WarehouseUnreachable,
     file_format,
     moment_problem,
     parse_moment,
@@ -177,6 +178,8 @@ def scored_accounts(
                 else None
             )
             frame = frame_later.result()
+    except WarehouseUnreachable as exc:  # not the input's fault: as a refused write
+        fail([str(p) for p in exc.problems], code=EXIT_FAILED)
     except InputFileError as exc:
         fail([str(p) for p in exc.problems])
     if read is not None and read.unmatched:

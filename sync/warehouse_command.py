@@ -83,8 +83,8 @@ def score_options(
     name = str(output).removeprefix("sql:")
     url = to_url or from_url or _setting_url("--out", "--to-url")
     try:
-        checked_table(name, str(output))
         checked_database_url(url, f"--out {output}", create=True)
+        checked_table(name, str(output), url)
     except InputFileError as exc:
         fail([str(p) for p in exc.problems])
     return people, acts, SqlOutput(url, name, "append" if append else "replace")
@@ -104,7 +104,7 @@ def _source(
         table = str(given).removeprefix("sql:")
         where = url or _setting_url(f"--{option} {given}", "--from-url")
         try:
-            checked_table(table, str(given))
+            checked_table(table, str(given), where)
         except InputFileError as exc:
             fail([str(p) for p in exc.problems])
         return SqlSource(where, table=table)

@@ -42,6 +42,11 @@ class WarehouseError(InputFileError):
     and never hold the URL's password."""
 
 
+class WarehouseUnreachable(WarehouseError):
+    """A database that refused or failed the connection itself (down, refused, a password
+    it does not take): no fault of the table or query asked for, so exit 1, not 2."""
+
+
 @dataclass(frozen=True, repr=False)
 class SqlSource:
     """Rows of a database: a table's, or a query's result."""
@@ -75,12 +80,26 @@ def is_sql_target(text: str | Path) -> bool:
     return str(text).startswith(SQL_PREFIX)
 
 
-def checked_table(name: str, where: str) -> str:
+def checked_table(name: str, where: str, url: str | None = None) -> str:
     """A table's name as given (NAME or SCHEMA.NAME: letters, digits, `_`, `$`), else an
-    error: it goes into SQL as it is, unquoted, so that the database folds its case."""
+    error: it goes into SQL as it is, unquoted, so that the database folds its case. With
+    the database's `url`, a schema a SQLite file has not (but `main` or `temp`) is said."""
     if not _NAME.fullmatch(name):
         message = f"{name!r} is not a table name: expected NAME or SCHEMA.NAME"
         raise WarehouseError([FileProblem(where, None, None, message)])
+    schema, dot, table = name.rpartition(".")
+    if dot and url is not None and schema.lower() not in ("main", "temp"):
+        import sqlalchemy as sa
+
+        try:
+            sqlite = sa.engine.make_url(url.strip()).get_backend_name() == "sqlite"
+        except (sa.exc.ArgumentError, ValueError):
+            sqlite = False  # said by the URL's own check
+        if sqlite:
+            message = (
+                f"a SQLite database has no schema {schema!r}: name the table alone (sql:{table})"
+            )
+            raise WarehouseError([FileProblem(where, None, None, message)])
     return name
 
 
@@ -182,8 +201,9 @@ def _plain(column: Any) -> Any:
 
 
 @contextmanager
-def _said(where: str) -> Iterator[None]:
-    """A driver's error as a problem of `where`: its first line, scrubbed of secrets."""
+def _said(where: str, unreachable: bool = False) -> Iterator[None]:
+    """A driver's error as a problem of `where`: its first line, scrubbed of secrets (a
+    `WarehouseUnreachable` where it is the connection's own)."""
     import sqlalchemy as sa
 
     errors: tuple[type[BaseException], ...] = (sa.exc.SQLAlchemyError, OSError)
@@ -200,7 +220,8 @@ def _said(where: str) -> Iterator[None]:
         first = text.splitlines()[0] if text else type(exc).__name__
         first = _STATUS.sub("", first)  # ADBC's status code (INVALID_ARGUMENT: ...)
         message = scrub(first)[:300]
-        raise WarehouseError([FileProblem(where, None, None, message)]) from None
+        kind = WarehouseUnreachable if unreachable else WarehouseError
+        raise kind([FileProblem(where, None, None, message)]) from None
 
 
 @contextmanager
@@ -234,11 +255,13 @@ def _connection(
                 message = f"cannot use {shown}: {scrub(str(exc))}"
                 raise WarehouseError([FileProblem(where, None, None, message)]) from None
             try:
+                with _said(f"{where} ({shown})", unreachable=True):
+                    connected = engine.connect()
                 if create:
-                    with engine.begin() as connection:
+                    with connected as connection, connection.begin():
                         yield "sqlalchemy", connection
                 else:
-                    with engine.connect() as connection, connection.begin() as transaction:
+                    with connected as connection, connection.begin() as transaction:
                         read_only = READ_ONLY.get(backend)
                         if read_only:
                             connection.exec_driver_sql(read_only)
@@ -247,13 +270,14 @@ def _connection(
             finally:
                 engine.dispose()
             return
-        if backend == "sqlite":
-            adbc = _sqlite(parsed.database)
-        else:
-            import adbc_driver_postgresql.dbapi as postgresql
+        with _said(f"{where} ({shown})", unreachable=True):
+            if backend == "sqlite":
+                adbc = _sqlite(parsed.database)
+            else:
+                import adbc_driver_postgresql.dbapi as postgresql
 
-            libpq = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-            adbc = postgresql.connect(libpq)
+                libpq = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+                adbc = postgresql.connect(libpq)
         try:
             if not create:
                 cursor = adbc.cursor()

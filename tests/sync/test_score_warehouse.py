@@ -294,10 +294,20 @@ def test_a_database_that_refuses_never_shows_the_password(where: str) -> None:
         result = score("-c", "sql:contacts", env={"LEADSCORE_WAREHOUSE_URL": url})
     else:
         result = score("-c", "sql:contacts", "--from-url", url)
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # not the input's fault: as a refused write
     message = " ".join(result.stderr.split())
     assert "sql:contacts (postgresql+psycopg://ann:***@127.0.0.1:1/leads)" in message
     assert "s3cr" not in result.output
+
+
+def test_a_schema_a_sqlite_file_has_not_is_said_before_reading(sqlite_url: str) -> None:
+    for args in (["-c", "sql:crm.contacts"], ["-c", "sql:contacts", "-o", "sql:crm.scored"]):
+        result = score(*args, "--from-url", sqlite_url)
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.stderr.split())
+        assert "a SQLite database has no schema 'crm': name the table alone (sql:" in message
+    main = score("-c", "sql:main.contacts", "--from-url", sqlite_url)
+    assert main.exit_code == 0, main.stderr
 
 
 def test_a_source_shows_its_url_masked() -> None:
