@@ -399,6 +399,38 @@ def test_a_tenants_model_rule_files_are_read_beside_the_tenants_file(
     )
 
 
+def test_the_tenants_list_reads_whole_at_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    deep = tmp_path / "configuration" / "of" / "every" / "tenant" / "rules"
+    deep.mkdir(parents=True)
+    path = write(
+        tmp_path,
+        f"""\
+        defaults:
+          rules: {deep}/{{tenant}}-scoring-rules.yaml
+          state_url: sqlite:///{deep}/state-of-{{tenant}}.db
+        tenants:
+          acme_corporation_europe:
+            hubspot: {{access_token: {{env: NONE_SET}}}}
+          globex: {{}}
+        """,
+    )
+    listed = runner.invoke(app, ["tenants", "--file", str(path)], env={"COLUMNS": "80"})
+
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    table = [line for line in lines if line[:1] in "┏┃┡│└"]
+    assert len(table) == 6 and max(len(line) for line in table) <= 80
+    assert "…" not in listed.stdout  # nothing cut: a path's line is left whole
+    for name in ("acme_corporation_europe", "globex"):
+        assert f"  rules  {deep}/{name}-scoring-rules.yaml" in lines
+    assert f"  state  SQLite {deep}/state-of-globex.db" in lines
+    assert "  state  unknown" in lines  # acme's settings cannot be read: said beneath
+    assert any(line.endswith("the variable NONE_SET is not set") for line in lines)
+
+
 def test_the_cli_says_what_is_wrong_with_a_tenants_file_and_exits_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
