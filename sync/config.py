@@ -18,7 +18,14 @@ from pydantic import BaseModel, ValidationError
 from pydantic_settings import SettingsError
 
 from sync.errors import ConfigError
-from sync.settings import PREFIX, SECRETS_VARIABLE, Settings, load_settings, settings_model
+from sync.settings import (
+    PREFIX,
+    SECRETS_VARIABLE,
+    Settings,
+    load_settings,
+    secret_file_problems,
+    settings_model,
+)
 
 
 def read_settings(**overrides: Any) -> Settings:
@@ -27,6 +34,11 @@ def read_settings(**overrides: Any) -> Settings:
     unknown = unknown_variables(given)
     if unknown:
         raise ConfigError(unknown)
+    secrets = os.environ.get(SECRETS_VARIABLE)
+    if secrets and Path(secrets).is_dir():
+        bad = secret_file_problems(Path(secrets))
+        if bad:
+            raise ConfigError([f"{SECRETS_VARIABLE}: {p}" for p in bad])
     try:
         return load_settings(**overrides)
     except SettingsError as exc:

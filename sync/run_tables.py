@@ -6,9 +6,11 @@ write_log   a row per record written to a CRM and landed, appended, never update
             and the rule version (`sync.rulefile.rule_version`, its text kept in
             `rulesets`); purged with the score history (`LEADSCORE_HISTORY_RETENTION_DAYS`),
             a person's rows erased and exported with them (`sync.erasure`, `sync.access`)
-run_log     a row per finished run: its id (`runs.id`), mode, status, started and finished
-            (epoch seconds), and what it planned, wrote, failed and the API calls it made,
-            summed over its systems, beside its error; `runs.summary` keeps the detail
+run_log     a row per run, written as it starts (status `running`, no `finished_at`: a
+            run that crashed stays so) and replaced as it finishes: its id (`runs.id`),
+            mode, status, started and finished (epoch seconds), and what it planned,
+            wrote, failed and the API calls it made, summed over its systems, beside its
+            error; `runs.summary` keeps the detail
 
 `written` keeps each record's last values (what the diff compares against); this is the
 change log a reverse-ETL user expects, queryable as a plain table on SQLite and
@@ -106,11 +108,28 @@ def log_written(
         connection.execute(sa.insert(write_log), rows)
 
 
+def log_started(connection: Connection, mode: str, at: float) -> int:
+    """A run begun at `at`: its `runs` row and its flat row, status `running` (so that a run
+    that crashed, never finished, is seen as such), inside the caller's transaction; the
+    run's id."""
+    result = connection.execute(
+        sa.insert(runs).values(mode=mode, status="running", started_at=at, summary="{}")
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    run = int(key[0])
+    row = {"run_id": run, "mode": mode, "status": "running", "started_at": at,
+           "finished_at": None, "systems": "", "planned": 0, "written": 0, "failed": 0,
+           "calls": 0, "error": None}  # fmt: skip
+    connection.execute(sa.insert(run_log), [row])
+    return run
+
+
 def log_run(
     connection: Connection, run: int, status: str, summary: Mapping[str, Any], at: float
 ) -> None:
-    """The finished run's flat row (from its `runs` row and summary), inside the caller's
-    transaction; a run finished again (never, but) replaces its row."""
+    """The finished run's flat row (from its `runs` row and summary), in place of the row
+    its start wrote, inside the caller's transaction."""
     found = connection.execute(
         sa.select(runs.c.mode, runs.c.started_at).where(runs.c.id == run)
     ).first()

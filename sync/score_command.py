@@ -7,6 +7,7 @@ frames here, so that neither the connector nor the engine holds a row object.
 
 from __future__ import annotations
 
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 from connectors.attributes import AttributeMap
 from connectors.errors import InputFileError
 from connectors.files import (
+    WarehouseUnreachable,
     file_format,
     moment_problem,
     parse_moment,
@@ -100,7 +102,7 @@ def score_from_files(
     chosen = {name: columns[name] for name in names}
     # which rules and when, on every row of a table or a Parquet file
     version = rule_version(rule_path.read_text("utf-8"))
-    extra = run_columns(len(batch), version, moment)
+    extra = run_columns(len(batch), version, moment, str(uuid.uuid4()))
     if isinstance(output, SqlOutput):
         write_table(output, chosen, extra)
     else:
@@ -176,6 +178,8 @@ def scored_accounts(
                 else None
             )
             frame = frame_later.result()
+    except WarehouseUnreachable as exc:  # not the input's fault: as a refused write
+        fail([str(p) for p in exc.problems], code=EXIT_FAILED)
     except InputFileError as exc:
         fail([str(p) for p in exc.problems])
     if read is not None and read.unmatched:

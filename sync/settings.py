@@ -312,6 +312,28 @@ def load_settings(**overrides: Any) -> Settings:
     return model(**overrides)
 
 
+def secret_file_problem(path: Path) -> str | None:
+    """What is wrong with a secrets directory's file, if anything: unreadable, not UTF-8
+    text, or empty (an empty secret is a mistake, never a setting left at its default)."""
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError:
+        return f"{path}: expected UTF-8 text"
+    except OSError as exc:
+        return f"{path}: cannot be read ({exc.strerror or type(exc).__name__})"
+    return None if text.strip() else f"{path}: the file is empty"
+
+
+def secret_file_problems(folder: Path) -> list[str]:
+    """The problems of the `LEADSCORE_*` files of a secrets directory, by file name."""
+    try:
+        files = sorted(p for p in folder.iterdir() if p.name.upper().startswith(PREFIX))
+    except OSError as exc:
+        return [f"{folder}: cannot be read ({exc.strerror or type(exc).__name__})"]
+    found = (secret_file_problem(p) for p in files if p.is_file())
+    return [p for p in found if p is not None]
+
+
 def env_example() -> str:
     """The commented `.env` text listing every setting with its default."""
     lines = [

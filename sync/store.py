@@ -33,7 +33,7 @@ from sync.minimise import Kept
 from sync.people import People, moment
 from sync.pg_schema import ensure_schema
 from sync.readback import stored_people
-from sync.run_tables import LogContext, log_run, log_written
+from sync.run_tables import LogContext, log_run, log_started, log_written
 from sync.saving import keep_activities, keep_contacts, pulled_activities
 from sync.schema import (
     MIGRATIONS,
@@ -465,14 +465,7 @@ class StateStore:
 
     def start_run(self, mode: str, at: datetime) -> int:
         with self._writing, self.engine.begin() as connection:
-            result = connection.execute(
-                sa.insert(runs).values(
-                    mode=mode, status="running", started_at=at.timestamp(), summary="{}"
-                )
-            )
-            key = result.inserted_primary_key
-            assert key is not None
-            return int(key[0])
+            return log_started(connection, mode, at.timestamp())
 
     def finish_run(self, run: int, status: str, summary: Mapping[str, Any], at: datetime) -> None:
         with self._writing, self.engine.begin() as connection:

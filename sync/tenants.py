@@ -31,7 +31,14 @@ from pydantic_settings import BaseSettings, NestedSecretsSettingsSource, Pydanti
 
 from connectors.registry import SYSTEMS
 from sync.errors import ConfigError, SyncError
-from sync.settings import PREFIX, Settings, credential_settings, settings_model
+from sync.settings import (
+    PREFIX,
+    Settings,
+    credential_settings,
+    secret_file_problem,
+    secret_file_problems,
+    settings_model,
+)
 from sync.tenants_file import (
     Reference,
     TenantEntry,
@@ -92,6 +99,21 @@ class Tenant:
         """The tenant's rule file (relative: from the tenants file's folder)."""
         return self.file.parent / str(self.entry.values.get("rules", "leadscore.yaml"))
 
+    def state_url(self) -> str | None:
+        """The tenant's state URL before its schema is set: the file's (a reference read),
+        else its secrets directory's `LEADSCORE_STATE_URL` file, else a SQLite file of its
+        own; a relative SQLite file made absolute from the tenants file's folder. None where
+        the file's reference cannot be read (`settings` says so)."""
+        given = self.entry.values.get("state_url")
+        if isinstance(given, Reference):
+            given = given.read(self.file.parent)
+            if given is None:
+                return None
+        url = given or self._secret_file(f"{PREFIX}STATE_URL")
+        return anchored(
+            str(url or DEFAULT_STATE_URL.replace("{tenant}", self.name)), self.file.parent
+        )
+
     def settings(self, system: str | None = None) -> Settings:
         """The tenant's settings: its references read now, checked as the environment's
         are; `system` keeps that system's section alone (a run of one system). A
@@ -100,13 +122,29 @@ class Tenant:
         schema = values.pop("state_schema", None)
         problems: list[str] = []
         resolved = self._resolved(values, (), problems)
+        folder = self.secrets_dir
+        if folder is not None:
+            if not folder.is_dir():
+                problems.append(self.entry.problem(("secrets_dir",), f"no directory {folder}"))
+            else:
+                found = secret_file_problems(folder)
+                problems += [self.entry.problem(("secrets_dir",), p) for p in found]
         if problems:
             raise TenantsFileError(problems)
         resolved["rules"] = self.rules
-        url = resolved.get("state_url") or self._secret_file(f"{PREFIX}STATE_URL")
-        url = anchored(
-            str(url or DEFAULT_STATE_URL.replace("{tenant}", self.name)), self.file.parent
-        )
+        if "models" in resolved:
+            resolved["models"] = self._models(resolved["models"])
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        url = self.state_url() or ""
+        try:
+            make_url(url)
+        except ValueError:
+            message = "cannot be read as a URL: its port must be a number"
+            raise TenantsFileError(self.entry.problem(("state_url",), message)) from None
+        except ArgumentError:
+            pass  # said by the settings' own check of the URL
         try:
             resolved["state_url"] = namespaced(url, schema or self.name)
         except ValueError as exc:
@@ -117,12 +155,8 @@ class Tenant:
                 f"{', '.join(self.systems) or 'none'} (set in {self.file})"
             )
         try:
-            folder = self.secrets_dir
             model = _tenant_model()
             if folder is not None:
-                if not folder.is_dir():
-                    message = f"no directory {folder}"
-                    raise TenantsFileError(self.entry.problem(("secrets_dir",), message))
                 settings: Settings = model(_secrets_dir=folder, **resolved)
             else:
                 settings = model(**resolved)
@@ -132,12 +166,51 @@ class Tenant:
             ) from None
         return settings if system is None else one_system(settings, system)
 
+    def _models(self, value: Any) -> Any:
+        """The `models` setting with each model's relative rule file read from the tenants
+        file's folder, as `rules` is (never the working directory); as given where it is
+        not a list (the settings' own check says what is wrong)."""
+        from scoring import RuleFileError, plain_data
+
+        data = value
+        if isinstance(value, str):
+            try:
+                data, _ = plain_data(value, "models") if value.strip() else (None, {})
+            except RuleFileError:
+                return value
+        if not isinstance(data, list):
+            return value
+        return [  # a list: the settings keep it as its JSON text
+            {**m, "rules": str(self.file.parent / m["rules"])}
+            if isinstance(m, dict) and isinstance(m.get("rules"), str)
+            else m
+            for m in data
+        ]
+
+    def missing_rules(self) -> list[str]:
+        """A line naming the tenants file, line and field of each rule file (the tenant's
+        own, its models') that is not there."""
+        found = []
+        if not self.rules.is_file():
+            found.append(self.entry.problem(("rules",), f"no rule file {self.rules}"))
+        models = self._models(self.entry.values.get("models", ""))
+        for model in models if isinstance(models, list) else []:
+            path = model.get("rules") if isinstance(model, dict) else None
+            if isinstance(path, str) and not Path(path).is_file():
+                message = f"model {model.get('name')}: no rule file {path}"
+                found.append(self.entry.problem(("models",), message))
+        return found
+
     def _secret_file(self, name: str) -> str | None:
-        """A setting's file in the tenant's secrets directory, if there."""
+        """A setting's file in the tenant's secrets directory, if there; an empty one, or
+        one that is not UTF-8 text, a `TenantsFileError` naming it."""
         folder = self.secrets_dir
         if folder is None or not (folder / name).is_file():
             return None
-        return Reference("file", str(folder / name)).read(self.file.parent)
+        problem = secret_file_problem(folder / name)
+        if problem is not None:
+            raise TenantsFileError(self.entry.problem(("secrets_dir",), problem))
+        return (folder / name).read_text("utf-8").strip()
 
     def _resolved(
         self, values: Mapping[str, Any], path: tuple[str, ...], problems: list[str]
@@ -149,7 +222,7 @@ class Tenant:
             elif isinstance(value, Reference):
                 secret = value.read(self.file.parent)
                 if secret is None:
-                    what = "is not set" if value.kind == "env" else "cannot be read"
+                    what = "is not set" if value.kind == "env" else "is empty or cannot be read"
                     problems.append(self.entry.problem((*path, key), f"{value} {what}"))
                 out[key] = secret
             else:
@@ -213,16 +286,19 @@ def namespaced(url: str, schema: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from sync.tenants_file import NAME
+    from sync.tenants_file import NAME, RESERVED
 
     try:
         parsed = make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return url  # said by the settings' own check of the URL
     if not parsed.drivername.startswith("postgresql"):
         return url
-    if not NAME.match(schema):
-        raise ValueError("expected 1 to 40 lower-case letters, digits and underscores")
+    if not NAME.match(schema) or schema.startswith(RESERVED):
+        raise ValueError(
+            "expected 1 to 40 lower-case letters, digits and underscores, starting with a "
+            "letter, and not public, pg_... or information_schema (PostgreSQL's own)"
+        )
     options = str(parsed.query.get("options") or "")
     if "search_path" in options:
         raise ValueError("the state_url's options already set a search_path: leave it out")
@@ -242,33 +318,66 @@ def tenants_path(path: Path | None = None) -> Path:
 def read_tenants(path: Path | None = None) -> dict[str, Tenant]:
     """Name -> tenant, from `path` (None: the `LEADSCORE_TENANTS_FILE` setting, default
     tenants.yaml); a `TenantsFileError` (exit 2) naming file, line and field of each problem.
-    Two tenants whose state would be one are refused: they would share runs and locks."""
+    Two tenants whose state would be one are refused: they would share runs and locks.
+    Their stores are compared as resolved (references and secrets directories read, SQLite
+    paths made absolute, PostgreSQL by host, port, database and schema), not as written."""
     file = tenants_path(path)
     tenants = {e.name: Tenant(e) for e in read_entries(file)}
-    seen: dict[tuple[str, str], str] = {}
+    seen: dict[tuple[str, ...], str] = {}
     problems = []
     for tenant in tenants.values():
-        key = _namespace(tenant)
+        key = _store(tenant)
+        if key is None:
+            continue
         if key in seen:
             message = (
                 f"tenants {seen[key]} and {tenant.name} would share one state store: put "
                 "{tenant} in state_url (sqlite:///state/{tenant}.db), or give each its own "
                 "state_schema"
             )
-            problems.append(tenant.entry.problem(("state_url",), message))
+            problems.append(tenant.entry.problem((_state_field(tenant),), message))
         seen.setdefault(key, tenant.name)
     if problems:
         raise TenantsFileError(problems)
     return tenants
 
 
-def _namespace(tenant: Tenant) -> tuple[str, str]:
-    url = tenant.entry.values.get("state_url", DEFAULT_STATE_URL.replace("{tenant}", tenant.name))
-    schema = str(tenant.entry.values.get("state_schema") or tenant.name)
-    if isinstance(url, Reference):
-        return f"{url.kind}:{url.where}", schema
-    text = str(url)
-    return (text, schema) if text.startswith("postgres") else (text, "")
+def _state_field(tenant: Tenant) -> str:
+    """Where a tenant's state URL is given: `state_url`, or its secrets directory's file."""
+    folder = tenant.secrets_dir
+    if tenant.entry.values.get("state_url") is not None or folder is None:
+        return "state_url"
+    return "secrets_dir" if (folder / f"{PREFIX}STATE_URL").is_file() else "state_url"
+
+
+def _store(tenant: Tenant) -> tuple[str, ...] | None:
+    """What a tenant's state store is, whichever way its URL is written: a SQLite file by
+    its resolved path, a PostgreSQL schema by host, port, database and schema; None where
+    it cannot be told yet (a reference unread, an in-memory store: `settings` says)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = tenant.state_url()
+    except TenantsFileError:
+        return None
+    if url is None:
+        return None
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return ("url", url)
+    if parsed.drivername.startswith("sqlite"):
+        database = parsed.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return None
+        return ("sqlite", str(Path(database).resolve()))
+    if parsed.drivername.startswith("postgres"):
+        schema = str(tenant.entry.values.get("state_schema") or tenant.name)
+        database = parsed.database or parsed.username or ""
+        host = (parsed.host or "localhost").lower()
+        return ("postgresql", host, str(parsed.port or 5432), database, schema)
+    return ("url", url)
 
 
 def tenant(name: str, tenants_file: Path | None = None) -> Tenant:
@@ -309,6 +418,9 @@ def run_tenant(
             f"credentials in {chosen.file}"
         )
     settings = chosen.settings(system)
+    missing = chosen.missing_rules()
+    if missing:
+        raise TenantsFileError(missing)
     options: dict[str, Any] = {"http": http}
     if clock is not None:
         options["clock"] = clock

@@ -44,11 +44,15 @@ def tenants_command(
     if as_json:
         typer.echo(json.dumps({"tenants": [s.as_dict() for s in found]}, indent=2))
         return
-    table = Table("tenant", "system", "last run", "status", "written", "rules", "state")
+    # the short columns in a table; each tenant's rule file, state and problem below it,
+    # whole (a long line left to the terminal to wrap, never cut): 80 columns read as 200
+    table = Table("tenant", "system", "last run", "status", "written")
+    for column in table.columns:
+        column.no_wrap = column.header != "last run"
     for status in found:
         rows = status.systems or []
         if not rows:
-            table.add_row(status.name, "none", "", "", "", status.rules, status.state)
+            table.add_row(escape(status.name), "none", "", "", "")
         for i, system in enumerate(rows):
             state = "running now" if system.running else (system.status or "never run")
             table.add_row(
@@ -57,9 +61,11 @@ def tenants_command(
                 (system.last_run or "").replace("+00:00", " UTC"),
                 state,
                 "" if system.written is None else f"{system.written:,}",
-                escape(status.rules) if i == 0 else "",
-                escape(status.state) if i == 0 else "",
             )
-        if status.problem:
-            table.add_row("", "", "", f"[red]{escape(status.problem)}[/red]", "", "", "")
     out.print(table)
+    for status in found:
+        out.print(f"[bold]{escape(status.name)}[/bold]", soft_wrap=True)
+        out.print(f"  rules  {escape(status.rules)}", soft_wrap=True, highlight=False)
+        out.print(f"  state  {escape(status.state)}", soft_wrap=True, highlight=False)
+        if status.problem:
+            out.print(f"  [red]{escape(status.problem)}[/red]", soft_wrap=True, highlight=False)

@@ -65,7 +65,8 @@ class Reference:
     where: str
 
     def read(self, base: Path) -> str | None:
-        """The secret, or None where the variable is unset or the file missing."""
+        """The secret, or None where the variable is unset or empty, or the file missing,
+        empty or not UTF-8 text (never a default in its place)."""
         import os
 
         if self.kind == "env":
@@ -73,7 +74,7 @@ class Reference:
             return found if found.strip() else None  # an empty variable is an unset one
         path = base / self.where
         try:
-            return path.read_text("utf-8").strip()
+            return path.read_text("utf-8").strip() or None
         except (OSError, UnicodeDecodeError):
             return None
 

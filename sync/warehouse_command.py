@@ -5,8 +5,9 @@ read from the database `--from-url` names (else the `LEADSCORE_WAREHOUSE_URL` se
 `--out sql:TABLE` writes to `--to-url` (else the one read from, else the setting),
 replacing the table or, with `--append`, adding the run's rows to it. What is scored
 and written is what a file gives (`sync.score_command`); a table written, like a
-Parquet file, also has `rules_version` (the SHA-256 of the rule file's text, as the
-store's history keeps it) and `scored_at` (the moment scored as of) on every row.
+Parquet file, also has `run_id` (a UUID of the run: appended runs told apart),
+`rules_version` (the SHA-256 of the rule file's text, as the store's history keeps it) and
+`scored_at` (the moment scored as of) on every row.
 """
 
 from __future__ import annotations
@@ -82,8 +83,8 @@ def score_options(
     name = str(output).removeprefix("sql:")
     url = to_url or from_url or _setting_url("--out", "--to-url")
     try:
-        checked_table(name, str(output))
         checked_database_url(url, f"--out {output}", create=True)
+        checked_table(name, str(output), url)
     except InputFileError as exc:
         fail([str(p) for p in exc.problems])
     return people, acts, SqlOutput(url, name, "append" if append else "replace")
@@ -103,7 +104,7 @@ def _source(
         table = str(given).removeprefix("sql:")
         where = url or _setting_url(f"--{option} {given}", "--from-url")
         try:
-            checked_table(table, str(given))
+            checked_table(table, str(given), where)
         except InputFileError as exc:
             fail([str(p) for p in exc.problems])
         return SqlSource(where, table=table)
@@ -117,14 +118,17 @@ def _setting_url(what: str, flag: str) -> str:
     return found.get_secret_value()
 
 
-def run_columns(rows: int, version: str, moment: datetime) -> dict[str, Any]:
-    """`rules_version` and `scored_at` for each of `rows` written rows, as Arrow arrays."""
+def run_columns(rows: int, version: str, moment: datetime, run: str) -> dict[str, Any]:
+    """`run_id`, `rules_version` and `scored_at` for each of `rows` written rows, as Arrow
+    arrays: `run` tells apart two runs appended to one table, even of one rule file as of
+    one moment."""
     import pyarrow as pa
 
     codes = pa.array([0] * rows, type=pa.int32())
     versions = pa.DictionaryArray.from_arrays(codes, pa.array([version], pa.string()))
     stamp = pa.scalar(moment, type=pa.timestamp("us", tz="UTC"))
     return {
+        "run_id": pa.DictionaryArray.from_arrays(codes, pa.array([run], pa.string())),
         "rules_version": versions,
         "scored_at": pa.array([stamp.value] * rows, pa.timestamp("us", tz="UTC")),
     }

@@ -3,6 +3,7 @@ with the CLI's own options, and read that tenant's secrets from the directory mo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,14 @@ import yaml
 from sync.cli import app
 
 FOLDER = Path(__file__).parents[1] / "docs" / "deploy" / "kubernetes"
+
+
+SECRETS_DIRS = {
+    found
+    for path in FOLDER.glob("*.yaml")
+    for found in re.findall(r"^#\s+secrets_dir: (\S+)$", path.read_text("utf-8"), re.M)
+}
+"""The tenants' secrets directories the tenants.yaml the files show names."""
 
 
 def documents() -> list[dict[str, Any]]:
@@ -57,7 +66,9 @@ def test_each_pod_mounts_its_own_tenants_secret_where_the_settings_look() -> Non
         secret = next(n for n, v in volumes.items() if "secret" in v)
         tenant = job["metadata"]["labels"]["leadscore/tenant"]
         assert volumes[secret]["secret"]["secretName"] == f"leadscore-{tenant}"
-        assert env["LEADSCORE_SECRETS_DIR"] == mounts[secret]
+        # a tenant reads its secrets_dir from tenants.yaml, never LEADSCORE_SECRETS_DIR
+        assert set(env) == {"LEADSCORE_TENANTS_FILE"}
+        assert mounts[secret] in SECRETS_DIRS
         tenants = next(n for n, v in volumes.items() if "configMap" in v)
         assert Path(env["LEADSCORE_TENANTS_FILE"]).parent == Path(mounts[tenants])
         assert pod["automountServiceAccountToken"] is False

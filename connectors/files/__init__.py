@@ -43,6 +43,7 @@ from connectors.files.read import (
 from connectors.files.sql import (
     SqlSource,
     WarehouseError,
+    WarehouseUnreachable,
     WriteMode,
     checked_database_url,
     checked_table,
@@ -58,6 +59,7 @@ __all__ = [
     "ContactsRead",
     "SqlSource",
     "WarehouseError",
+    "WarehouseUnreachable",
     "WriteMode",
     "checked_database_url",
     "checked_table",

@@ -161,7 +161,8 @@ def encoded_attributes(
     table: RawTable, reserved: Sequence[str], fields: Collection[str] | None
 ) -> dict[str, PlainCells]:
     """The columns besides `reserved` (only `fields`, when given), every row: text as
-    codes, numbers as float64 with NaN where missing."""
+    codes, numbers as float64 with NaN where missing (integers beyond float64's exact
+    range, keys rather than measures, as text: exact, as a CSV file's are)."""
     import pyarrow as pa
 
     columns: dict[str, PlainCells] = {}
@@ -169,11 +170,23 @@ def encoded_attributes(
         if name in reserved or (fields is not None and name not in fields):
             continue
         column = table.columns[name]
-        if pa.types.is_floating(column.type):
+        if pa.types.is_floating(column.type) or exact_numbers(column):
             columns[name] = chunkless(column).to_numpy(zero_copy_only=False).astype(np.float64)
         else:
             columns[name] = encoded(as_text(column))
     return columns
+
+
+def exact_numbers(column: Any) -> bool:
+    """Whether a column of integers is exact as float64 (every value within 2**53)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_integer(column.type):
+        return False
+    bounds = pc.min_max(column)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return low is None or (low >= -(2**53) and high <= 2**53)
 
 
 def attributes_at(columns: dict[str, PlainCells], at: npt.NDArray[Any]) -> dict[str, PlainCells]:

@@ -3,6 +3,9 @@
 Columns keep their types: text (string, large string, dictionary of strings) is read
 as a CSV cell is, trimmed and blank as missing; numbers (integers, floats, decimals)
 are numbers for the rules, and NaN or an infinity is an error, as in JSON Lines;
+integers stay exact int64 until then, so that an id, a `contact_id` or an account key
+above 2**53 keeps its digits (a column of integers beyond float64's exact range is read
+as text, as a CSV file's is);
 booleans are the text `true` / `false`; `occurred_at` may be a timestamp (a naive one
 is UTC) or a date as well as ISO-8601 text. Rows are numbered from 1, the first row
 of data.
@@ -112,7 +115,8 @@ def _not_parquet(exc: BaseException) -> str:
 
 
 def _column(problems: Problems, name: str, column: Any) -> Any:
-    """The column as it is read on: text, float64 numbers, or a timestamp/date as is."""
+    """The column as it is read on: text, int64 integers, float64 numbers, or a
+    timestamp/date as is."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -128,7 +132,14 @@ def _column(problems: Problems, name: str, column: Any) -> Any:
         return pa.nulls(len(column), pa.string())
     if pa.types.is_boolean(kind):
         return pc.if_else(column, "true", "false")
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+    if pa.types.is_integer(kind):
+        # exact: an id, a contact_id or an account key above 2**53 keeps its digits
+        # (float64 would not); `encoded_attributes` makes numbers of the others
+        try:
+            return column.cast(pa.int64())
+        except pa.ArrowInvalid:  # an unsigned 64-bit value beyond int64
+            return column.cast(pa.string())
+    if pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         numbers = column.cast(pa.float64(), safe=False)
         values = numbers.to_numpy(zero_copy_only=False)
         valid = pc.is_valid(numbers).to_numpy(zero_copy_only=False)

@@ -42,6 +42,11 @@ class WarehouseError(InputFileError):
     and never hold the URL's password."""
 
 
+class WarehouseUnreachable(WarehouseError):
+    """A database that refused or failed the connection itself (down, refused, a password
+    it does not take): no fault of the table or query asked for, so exit 1, not 2."""
+
+
 @dataclass(frozen=True, repr=False)
 class SqlSource:
     """Rows of a database: a table's, or a query's result."""
@@ -75,12 +80,26 @@ def is_sql_target(text: str | Path) -> bool:
     return str(text).startswith(SQL_PREFIX)
 
 
-def checked_table(name: str, where: str) -> str:
+def checked_table(name: str, where: str, url: str | None = None) -> str:
     """A table's name as given (NAME or SCHEMA.NAME: letters, digits, `_`, `$`), else an
-    error: it goes into SQL as it is, unquoted, so that the database folds its case."""
+    error: it goes into SQL as it is, unquoted, so that the database folds its case. With
+    the database's `url`, a schema a SQLite file has not (but `main` or `temp`) is said."""
     if not _NAME.fullmatch(name):
         message = f"{name!r} is not a table name: expected NAME or SCHEMA.NAME"
         raise WarehouseError([FileProblem(where, None, None, message)])
+    schema, dot, table = name.rpartition(".")
+    if dot and url is not None and schema.lower() not in ("main", "temp"):
+        import sqlalchemy as sa
+
+        try:
+            sqlite = sa.engine.make_url(url.strip()).get_backend_name() == "sqlite"
+        except (sa.exc.ArgumentError, ValueError):
+            sqlite = False  # said by the URL's own check
+        if sqlite:
+            message = (
+                f"a SQLite database has no schema {schema!r}: name the table alone (sql:{table})"
+            )
+            raise WarehouseError([FileProblem(where, None, None, message)])
     return name
 
 
@@ -182,8 +201,9 @@ def _plain(column: Any) -> Any:
 
 
 @contextmanager
-def _said(where: str) -> Iterator[None]:
-    """A driver's error as a problem of `where`: its first line, scrubbed of secrets."""
+def _said(where: str, unreachable: bool = False) -> Iterator[None]:
+    """A driver's error as a problem of `where`: its first line, scrubbed of secrets (a
+    `WarehouseUnreachable` where it is the connection's own)."""
     import sqlalchemy as sa
 
     errors: tuple[type[BaseException], ...] = (sa.exc.SQLAlchemyError, OSError)
@@ -200,7 +220,8 @@ def _said(where: str) -> Iterator[None]:
         first = text.splitlines()[0] if text else type(exc).__name__
         first = _STATUS.sub("", first)  # ADBC's status code (INVALID_ARGUMENT: ...)
         message = scrub(first)[:300]
-        raise WarehouseError([FileProblem(where, None, None, message)]) from None
+        kind = WarehouseUnreachable if unreachable else WarehouseError
+        raise kind([FileProblem(where, None, None, message)]) from None
 
 
 @contextmanager
@@ -208,7 +229,11 @@ def _connection(
     url: str, where: str, *, create: bool, rows: bool = False
 ) -> Iterator[tuple[str, Any]]:
     """(`sqlite` or `postgresql`, an ADBC DB-API connection), else (`sqlalchemy`, a
-    SQLAlchemy connection; also with `rows`); a SQLite file must exist unless `create`."""
+    SQLAlchemy connection; also with `rows`); a SQLite file must exist unless `create`.
+    Without `create` (a read) the connection is read-only where the backend allows
+    (SQLite's `query_only`, PostgreSQL's `SET TRANSACTION READ ONLY`) and its transaction
+    is rolled back, never committed: a query that writes (`DELETE ... RETURNING *`)
+    fails or leaves the database as it was."""
     import sqlalchemy as sa
 
     checked_database_url(url, where, create=create)
@@ -230,22 +255,45 @@ def _connection(
                 message = f"cannot use {shown}: {scrub(str(exc))}"
                 raise WarehouseError([FileProblem(where, None, None, message)]) from None
             try:
-                with engine.begin() as connection:
-                    yield "sqlalchemy", connection
+                with _said(f"{where} ({shown})", unreachable=True):
+                    connected = engine.connect()
+                if create:
+                    with connected as connection, connection.begin():
+                        yield "sqlalchemy", connection
+                else:
+                    with connected as connection, connection.begin() as transaction:
+                        read_only = READ_ONLY.get(backend)
+                        if read_only:
+                            connection.exec_driver_sql(read_only)
+                        yield "sqlalchemy", connection
+                        transaction.rollback()
             finally:
                 engine.dispose()
             return
-        if backend == "sqlite":
-            adbc = _sqlite(parsed.database)
-        else:
-            import adbc_driver_postgresql.dbapi as postgresql
+        with _said(f"{where} ({shown})", unreachable=True):
+            if backend == "sqlite":
+                adbc = _sqlite(parsed.database)
+            else:
+                import adbc_driver_postgresql.dbapi as postgresql
 
-            libpq = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-            adbc = postgresql.connect(libpq)
+                libpq = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+                adbc = postgresql.connect(libpq)
         try:
+            if not create:
+                cursor = adbc.cursor()
+                try:
+                    cursor.execute(READ_ONLY[backend])
+                finally:
+                    cursor.close()
             yield backend, adbc
         finally:
+            if not create:
+                adbc.rollback()
             adbc.close()
+
+
+READ_ONLY = {"sqlite": "PRAGMA query_only = ON", "postgresql": "SET TRANSACTION READ ONLY"}
+"""What makes a read's connection (SQLite) or transaction (PostgreSQL) read-only."""
 
 
 def _sqlite(database: str | None) -> Any:
@@ -283,7 +331,8 @@ def _fetch(kind: str, connection: Any, source: SqlSource) -> Any:
 
 def _rows_table(names: list[str], result: Any) -> Any:
     """A DB-API result's rows as an Arrow table, a batch of rows at a time; a column whose
-    cells Arrow cannot type together becomes text."""
+    cells Arrow cannot type together, within a batch or across batches (integers, then
+    'lots' 66,000 rows on), becomes text, as a CSV file's column is."""
     import pyarrow as pa
 
     batches = []
@@ -293,12 +342,31 @@ def _rows_table(names: list[str], result: Any) -> Any:
         for cells in columns:
             try:
                 arrays.append(pa.array(cells))
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
+            except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
                 arrays.append(pa.array([None if c is None else str(c) for c in cells], pa.string()))
         batches.append(pa.table(arrays, names=names))
     if not batches:
         return pa.table([pa.array([], pa.string()) for _ in names], names=names)
-    return pa.concat_tables(batches, promote_options="permissive")
+    try:
+        return pa.concat_tables(batches, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    return pa.table(
+        [_joined([b.column(at) for b in batches]) for at in range(len(names))], names=names
+    )
+
+
+def _joined(parts: list[Any]) -> Any:
+    """One column's batches as one column: their types promoted where Arrow can (integers
+    and floats, nulls), else every cell as text, written as Python writes it."""
+    import pyarrow as pa
+
+    try:
+        tables = [pa.table({"c": p}) for p in parts]
+        return pa.concat_tables(tables, promote_options="permissive").column(0)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        cells = [None if c is None else str(c) for p in parts for c in p.to_pylist()]
+        return pa.chunked_array([pa.array(cells, pa.string())])
 
 
 def _write_rows(connection: Any, schema: str | None, name: str, table: Any, mode: str) -> None:

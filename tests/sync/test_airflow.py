@@ -226,7 +226,7 @@ def test_the_dag_syncs_each_tenant_and_system_in_a_task_of_its_own(
     merged = {audience.member(r).merge_fields.get(tag.names["score"]) for r in range(audience.size)}
     assert merged == {""}  # the merge field `leadscore setup` made, empty
 
-    # a bad tenants file, a system the tenant lacks: failed at once, with where and what
+    # a bad tenants file, a tenant with no system: failed at once, with where and what
     bad, unknown = result["failed"]
     assert "bad/tenants.yaml:2: tenants.Acme Corp: a tenant's name" in bad
-    assert unknown.startswith("acme/hubspot: tenant acme syncs no system 'hubspot'")
+    assert unknown.startswith("acme/hubspot: tenant acme configures no system: give it a section")

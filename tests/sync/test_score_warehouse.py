@@ -142,6 +142,9 @@ def test_queries_in_and_an_appended_run(url: str, by_csv: list[dict]) -> None:
     rows = read_back(url, "scored")
     assert len(rows) == 800
     assert len({str(r["scored_at"]) for r in rows}) == 2
+    # each run's rows carry its own id: appended runs tell apart
+    assert [len({r["run_id"] for r in run}) for run in (rows[:400], rows[400:])] == [1, 1]
+    assert rows[0]["run_id"] != rows[400]["run_id"]
     same_rows(by_csv, rows[:400])
 
 
@@ -158,7 +161,7 @@ def test_parquet_in_and_out_equal_the_csv_results(tmp_path: Path, by_csv: list[d
     assert result.exit_code == 0, result.stderr
     table = pq.read_table(out)
     same_rows(by_csv, table.to_pylist())
-    assert table.column_names[-2:] == ["rules_version", "scored_at"]
+    assert table.column_names[-3:] == ["run_id", "rules_version", "scored_at"]
     assert table.column("scored_at").type == pa.timestamp("us", tz="UTC")
     assert table.column("rules_version").unique().to_pylist() == [
         rule_version(RULES.read_text("utf-8"))
@@ -291,10 +294,20 @@ def test_a_database_that_refuses_never_shows_the_password(where: str) -> None:
         result = score("-c", "sql:contacts", env={"LEADSCORE_WAREHOUSE_URL": url})
     else:
         result = score("-c", "sql:contacts", "--from-url", url)
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # not the input's fault: as a refused write
     message = " ".join(result.stderr.split())
     assert "sql:contacts (postgresql+psycopg://ann:***@127.0.0.1:1/leads)" in message
     assert "s3cr" not in result.output
+
+
+def test_a_schema_a_sqlite_file_has_not_is_said_before_reading(sqlite_url: str) -> None:
+    for args in (["-c", "sql:crm.contacts"], ["-c", "sql:contacts", "-o", "sql:crm.scored"]):
+        result = score(*args, "--from-url", sqlite_url)
+        assert result.exit_code == 2, result.output
+        message = " ".join(result.stderr.split())
+        assert "a SQLite database has no schema 'crm': name the table alone (sql:" in message
+    main = score("-c", "sql:main.contacts", "--from-url", sqlite_url)
+    assert main.exit_code == 0, main.stderr
 
 
 def test_a_source_shows_its_url_masked() -> None:

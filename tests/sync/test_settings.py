@@ -67,6 +67,23 @@ def test_the_environment_wins_over_the_secrets_directory(
     assert token_of(load_settings()) == TOKEN
 
 
+def test_a_secret_file_not_utf8_or_empty_is_a_named_error_not_a_traceback(
+    clean_environment: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync.config import read_settings
+    from sync.errors import ConfigError
+
+    secrets_dir(monkeypatch, clean_environment, LEADSCORE_STATE_URL=" \n")
+    folder = clean_environment / "secrets"
+    (folder / "LEADSCORE_HUBSPOT__ACCESS_TOKEN").write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError) as caught:
+        read_settings()
+    assert caught.value.lines == [
+        f"LEADSCORE_SECRETS_DIR: {folder / 'LEADSCORE_HUBSPOT__ACCESS_TOKEN'}: expected UTF-8 text",
+        f"LEADSCORE_SECRETS_DIR: {folder / 'LEADSCORE_STATE_URL'}: the file is empty",
+    ]
+
+
 def test_a_dotenv_file_in_the_working_directory_is_read(clean_environment: Path) -> None:
     (clean_environment / ".env").write_text(
         f"LEADSCORE_HUBSPOT__ACCESS_TOKEN={TOKEN}\nLEADSCORE_HUBSPOT__TIER=starter\n", "utf-8"

@@ -179,7 +179,7 @@ def test_values_are_checked_as_settings_are_when_a_tenant_is_used(
         f"{path}:6: tenants.acme.hubspot.access_token: the variable NOT_SET_HERE is not set"
     ]
     assert globex.value.lines == [
-        f"{path}:9: tenants.globex.hubspot.access_token: the file nowhere/token cannot be read"
+        f"{path}:9: tenants.globex.hubspot.access_token: the file nowhere/token is empty or cannot be read"
     ]
     monkeypatch.setenv("NOT_SET_HERE", TOKEN)
     with pytest.raises(ConfigError) as bad:
@@ -204,6 +204,108 @@ def test_two_tenants_on_one_state_store_are_refused(tmp_path: Path) -> None:
         f"{path}:2: tenants.globex.state_url: tenants acme and globex would share one state "
         "store: put {tenant} in state_url (sqlite:///state/{tenant}.db), or give each its own "
         "state_schema"
+    ]
+
+
+def test_two_tenants_on_one_store_written_two_ways_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "state").mkdir()
+    spelt = write(
+        tmp_path,
+        """\
+        tenants:
+          a: {state_url: 'sqlite:///state/x.db'}
+          b: {state_url: 'sqlite:///./state/x.db'}
+        """,
+    )
+    assert problems(spelt) == [
+        f"{spelt}:3: tenants.b.state_url: tenants a and b would share one state store: put "
+        "{tenant} in state_url (sqlite:///state/{tenant}.db), or give each its own state_schema"
+    ]
+
+    monkeypatch.setenv("URL_A", f"sqlite:///{tmp_path / 'x.db'}")
+    monkeypatch.setenv("URL_B", f"sqlite:///{tmp_path / 'state' / '..' / 'x.db'}")
+    referenced = write(
+        tmp_path,
+        "tenants:\n  a: {state_url: {env: URL_A}}\n  b: {state_url: {env: URL_B}}\n",
+    )
+    assert problems(referenced)[0].startswith(f"{referenced}:3: tenants.b.state_url: tenants a")
+
+    # one from the file, the other from its secrets directory's LEADSCORE_STATE_URL
+    (tmp_path / "sec").mkdir()
+    (tmp_path / "sec" / "LEADSCORE_STATE_URL").write_text(f"sqlite:///{tmp_path / 'x.db'}\n")
+    secret = write(
+        tmp_path,
+        "tenants:\n  a: {state_url: {env: URL_A}}\n  b: {secrets_dir: sec}\n",
+    )
+    assert problems(secret)[0].startswith(f"{secret}:3: tenants.b.secrets_dir: tenants a and")
+
+    # PostgreSQL: one host, port, database and schema, however the URL is written
+    postgres = write(
+        tmp_path,
+        """\
+        tenants:
+          a: {state_url: 'postgresql+psycopg://app@DB/leads', state_schema: s}
+          b: {state_url: 'postgresql+psycopg://other@db:5432/leads?sslmode=require', state_schema: s}
+          c: {state_url: 'postgresql+psycopg://app@db/leads', state_schema: c}
+          d: {state_url: 'postgresql+psycopg://app@db:5433/leads', state_schema: s}
+        """,
+    )
+    assert [p.split(": ")[1] for p in problems(postgres)] == ["tenants.b.state_url"]
+
+
+def test_a_secrets_directory_file_empty_or_not_utf8_is_named_not_passed_over(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "sec"
+    folder.mkdir()
+    (folder / "LEADSCORE_STATE_URL").write_text("\n")
+    path = write(tmp_path, "tenants:\n  a: {secrets_dir: sec}\n")
+    tenant = read_tenants(path)["a"]
+    with pytest.raises(TenantsFileError) as empty:
+        tenant.settings()  # never a local SQLite file in its place
+    assert empty.value.lines == [
+        f"{path}:2: tenants.a.secrets_dir: {folder / 'LEADSCORE_STATE_URL'}: the file is empty"
+    ]
+
+    (folder / "LEADSCORE_STATE_URL").unlink()
+    (folder / "LEADSCORE_HUBSPOT__ACCESS_TOKEN").write_bytes(b"\xff\xfe")
+    with pytest.raises(TenantsFileError) as undecodable:
+        tenant.settings()
+    token = folder / "LEADSCORE_HUBSPOT__ACCESS_TOKEN"
+    assert undecodable.value.lines == [
+        f"{path}:2: tenants.a.secrets_dir: {token}: expected UTF-8 text"
+    ]
+
+
+def test_a_state_schema_postgresql_keeps_or_a_bad_port_is_named_where_it_is(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        """\
+        tenants:
+          a:
+            state_url: postgresql+psycopg://u@h/db
+            state_schema: public
+          b:
+            state_url: postgresql+psycopg://u@h/db
+            state_schema: pg_temp
+          c:
+            state_url: postgresql+psycopg://u@h:port/db
+        """,
+    )
+    tenants = read_tenants(path)
+    for name, line in (("a", 4), ("b", 7)):
+        with pytest.raises(TenantsFileError) as reserved:
+            tenants[name].settings()
+        assert reserved.value.lines[0].startswith(f"{path}:{line}: tenants.{name}.state_schema: ")
+        assert "not public, pg_... or information_schema" in reserved.value.lines[0]
+    with pytest.raises(TenantsFileError) as port:
+        tenants["c"].settings()
+    assert port.value.lines == [
+        f"{path}:9: tenants.c.state_url: cannot be read as a URL: its port must be a number"
     ]
 
 
@@ -254,6 +356,79 @@ def test_a_run_of_a_tenant_the_file_lacks_or_a_system_it_lacks_is_refused(
     path.write_text("tenants:\n  acme:\n    field_prefix: acme_\n", "utf-8")
     with pytest.raises(ConfigError, match="tenant acme configures no system: give it a section"):
         run_tenant("acme", tenants_file=path)
+
+
+def test_a_tenants_model_rule_files_are_read_beside_the_tenants_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sync.app import Leadscore
+    from tests.sync.cli_env import DEFAULT_RULES
+
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    (folder / "ent.yaml").write_text(Path(DEFAULT_RULES).read_text())
+    monkeypatch.setenv("T", TOKEN)
+    path = write(
+        folder,
+        f"""\
+        tenants:
+          a:
+            rules: {DEFAULT_RULES}
+            models: '[{{name: ent, rules: ent.yaml, when: {{employees: {{gte: 1000}}}},
+              field_prefix: ent_}}]'
+            hubspot: {{access_token: {{env: T}}}}
+        """,
+    )
+    settings = read_tenants(path)["a"].settings()
+    monkeypatch.chdir(tmp_path)  # a scheduler's working directory, not the file's folder
+    with Leadscore.open(settings) as app:
+        assert [(m.name, m.path) for m in app.job.models] == [("ent", folder / "ent.yaml")]
+
+    # a rule file not there: the tenants file, line and field, before any call
+    (folder / "ent.yaml").unlink()
+    with pytest.raises(TenantsFileError) as models:
+        run_tenant("a", tenants_file=path)
+    assert models.value.lines == [
+        f"{path}:4: tenants.a.models: model ent: no rule file {folder / 'ent.yaml'}"
+    ]
+    path.write_text(path.read_text().replace(str(DEFAULT_RULES), "rules/a.yaml"))
+    with pytest.raises(TenantsFileError) as own:
+        run_tenant("a", tenants_file=path)
+    assert (
+        own.value.lines[0] == f"{path}:3: tenants.a.rules: no rule file {folder / 'rules/a.yaml'}"
+    )
+
+
+def test_the_tenants_list_reads_whole_at_80_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    deep = tmp_path / "configuration" / "of" / "every" / "tenant" / "rules"
+    deep.mkdir(parents=True)
+    path = write(
+        tmp_path,
+        f"""\
+        defaults:
+          rules: {deep}/{{tenant}}-scoring-rules.yaml
+          state_url: sqlite:///{deep}/state-of-{{tenant}}.db
+        tenants:
+          acme_corporation_europe:
+            hubspot: {{access_token: {{env: NONE_SET}}}}
+          globex: {{}}
+        """,
+    )
+    listed = runner.invoke(app, ["tenants", "--file", str(path)], env={"COLUMNS": "80"})
+
+    assert listed.exit_code == 0, listed.output
+    lines = listed.stdout.splitlines()
+    table = [line for line in lines if line[:1] in "┏┃┡│└"]
+    assert len(table) == 6 and max(len(line) for line in table) <= 80
+    assert "…" not in listed.stdout  # nothing cut: a path's line is left whole
+    for name in ("acme_corporation_europe", "globex"):
+        assert f"  rules  {deep}/{name}-scoring-rules.yaml" in lines
+    assert f"  state  SQLite {deep}/state-of-globex.db" in lines
+    assert "  state  unknown" in lines  # acme's settings cannot be read: said beneath
+    assert any(line.endswith("the variable NONE_SET is not set") for line in lines)
 
 
 def test_the_cli_says_what_is_wrong_with_a_tenants_file_and_exits_2(

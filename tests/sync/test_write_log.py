@@ -135,3 +135,20 @@ def test_a_store_at_version_11_gains_the_log_and_the_runs_flat(url: str) -> None
     [flat] = rows(again, "SELECT written, calls, planned, systems FROM run_log")
     assert flat == {"written": 1, "calls": 2, "planned": 0, "systems": "hubspot"}
     again.close()
+
+
+def test_a_run_is_in_the_runs_flat_from_its_start_so_a_crashed_one_shows(
+    store: StateStore,
+) -> None:
+    crashed = store.start_run("incremental", NOW)  # never finished: the process died
+    done = store.start_run("full", NOW)
+    later = NOW.replace(hour=1)
+    store.finish_run(done, "ok", {"systems": {"hubspot": {"written": 3}}}, later)
+
+    flat = rows(store, "SELECT run_id, mode, status, finished_at, written FROM run_log")
+    assert sorted(flat, key=lambda r: r["run_id"]) == [
+        {"run_id": crashed, "mode": "incremental", "status": "running", "finished_at": None,
+         "written": 0},
+        {"run_id": done, "mode": "full", "status": "ok", "finished_at": later.timestamp(),
+         "written": 3},
+    ]  # fmt: skip
