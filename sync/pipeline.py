@@ -60,7 +60,7 @@ from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
 from sync.trigger import drain_queue, pull_queued, settle_queue
 from sync.vanished import gone_records, record_gone
-from sync.writing import WritePlan, write_batches
+from sync.writing import WritePlan, write_batches, write_systems
 
 log = logging.getLogger("leadscore.sync")
 
@@ -252,12 +252,9 @@ class Sync:
         landed: dict[str, list[str]] = {}
         summary.changed = len(plan.records)
         summary.plan = {system: sent_writes(plan.of(system)) for system in plan.writes}
+        outcomes = write_systems(self, plan, options, summary, as_of)
         for connector in self.connectors:
-            stats = summary.systems[connector.system]
-            writes = plan.of(connector.system)
-            stats.planned = len(writes)
-            if not options.dry_run:
-                outcome = self.write(connector, writes, options, stats, as_of)
+            if (outcome := outcomes.get(connector.system)) is not None:
                 landed[connector.system] = list(outcome.written)
                 until = max(outcome.stamps, default=None)
                 self._note_own_writes(connector, pending[connector.system], as_of, until)

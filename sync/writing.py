@@ -1,24 +1,29 @@
 """The write phase: a system's planned writes sent in batches, side by side, each batch's
-outcome recorded as it lands, none sent once the run's deadline has passed."""
+outcome recorded as it lands, none sent once the run's deadline has passed; the systems
+written side by side too, so that one whose vendor works on our writes apart (Mailchimp's
+batch operations, Salesforce's Bulk API 2.0 ingest jobs) is waited for while the others'
+writes go on."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from connectors.errors import ApiError, AuthError, BudgetExhausted
 from connectors.protocol import Write, WriteFailure, WriteOutcome
+from sync.beside import beside
 from sync.deadline import submitted_in_time
 from sync.fields import sent_writes
 from sync.logs import without_addresses
 from sync.recorder import OutcomeRecorder
 from sync.rulefile import rule_version
 from sync.run_tables import LogContext
-from sync.summary import SyncOptions, SystemSummary
+from sync.summary import SyncOptions, SyncSummary, SystemSummary
 
 if TYPE_CHECKING:
     from sync.pipeline import Sync
@@ -115,3 +120,23 @@ def write_batches(
             done.gone.extend(outcome.gone)
     stats.withdrawn += recorder.withdrawn
     return done
+
+
+def write_systems(
+    job: Sync, plan: WritePlan, options: SyncOptions, summary: SyncSummary, as_of: datetime
+) -> dict[str, WriteOutcome]:
+    """Each system's planned writes (`Sync.write`), the systems side by side, each on a
+    thread of its own (`sync.beside`); what each did, by system (none in a dry run). Every
+    system's write has ended before this returns or raises; an error is the first one in
+    the connectors' order, raised once all have ended (the others' landed writes are
+    recorded by then, as `write_batches` records each batch)."""
+    started: dict[str, Future[WriteOutcome]] = {}
+    for connector in job.connectors:
+        stats = summary.systems[connector.system]
+        writes = plan.of(connector.system)
+        stats.planned = len(writes)
+        if not options.dry_run:
+            call = functools.partial(job.write, connector, writes, options, stats, as_of)
+            started[connector.system] = beside(call, name=f"write-{connector.system}")
+    wait(started.values())
+    return {system: future.result() for system, future in started.items()}
