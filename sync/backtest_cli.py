@@ -55,7 +55,9 @@ def backtest_command(
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Score contacts whose outcome is known (in files, or in the state store with
+    """Measure how well the scores rank known outcomes.
+
+    Score contacts whose outcome is known (in files, or in the state store with
     --from-store), each as of its moment, and measure how the scores rank the outcome:
     AUC, average precision, deciles, stages, grades, ties, calibration and columns that
     may leak the outcome."""

@@ -64,7 +64,9 @@ def calibrate_command(
         int, typer.Option(min=0, max=100_000, help="Bootstrap resamples of the backtests.")
     ] = 200,
 ) -> None:
-    """Fit a rule file to known outcomes (in files, or in the state store with
+    """Fit a rule file's points to known outcomes.
+
+    Fit a rule file to known outcomes (in files, or in the state store with
     --from-store): integer points on the signals that separate converted from other
     contacts, each rule with its lift and support; stage thresholds and grade bands from
     the fitted scores; and the backtest of the result beside the current rules' on

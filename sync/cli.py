@@ -129,7 +129,9 @@ def sandbox(
         ),
     ] = False,
 ) -> None:
-    """Serve local HubSpot, Salesforce and Mailchimp emulators until stopped (Ctrl-C), and
+    """Serve local HubSpot, Salesforce and Mailchimp emulators.
+
+    Serve local HubSpot, Salesforce and Mailchimp emulators until stopped (Ctrl-C), and
     print the .env lines that point leadscore at them."""
     from sync.sandbox_command import SandboxOptions, serve_sandbox
 
@@ -324,7 +326,9 @@ def rescore(
     ],
     rules: RulesOption = None,
 ) -> None:
-    """Rescore one contact now and write what changed, as a CRM's webhook asks; while a
+    """Rescore one contact now and write what changed.
+
+    Rescore one contact now and write what changed, as a CRM's webhook asks; while a
     sync runs, leave it to the sync (`queued`)."""
     from sync.report import print_rescored
     from sync.trigger import parse_record
@@ -364,7 +368,9 @@ app.command("export")(export_command)
 
 @app.command()
 def status(rules: RulesOption = None, tenant: TenantOption = None) -> None:
-    """Last runs, cursors, failed writes and the oldest data held, from the state store (no
+    """Show the last runs, cursors, failed writes and data held.
+
+    Last runs, cursors, failed writes and the oldest data held, from the state store (no
     rule file needed)."""
     from sync.report import print_status
     from sync.retention import print_retention
@@ -389,7 +395,9 @@ def demo(
         Path, typer.Option(help="Where the HTML report of the demo's store is written.")
     ] = Path("leadscore-demo-report.html"),
 ) -> None:
-    """Sync the local HubSpot, Salesforce and Mailchimp sandboxes: setup, full, incremental;
+    """Run the demo on local sandboxes of the three CRMs.
+
+    Sync the local HubSpot, Salesforce and Mailchimp sandboxes: setup, full, incremental;
     then write the HTML report. The demo's rules: the bundled ones, RFM, accounts, capacity."""
     from connectors.errors import ApiError
     from sync.demo import demo_rules, run_demo
@@ -413,7 +421,9 @@ def serve_webhooks_command(
     ),
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8080,
 ) -> None:
-    """Answer the CRMs' webhooks (rescore a contact when one asks) over HTTP, until
+    """Answer the CRMs' webhooks over HTTP.
+
+    Answer the CRMs' webhooks (rescore a contact when one asks) over HTTP, until
     SIGTERM or Ctrl-C; /healthz and /metrics besides."""
     from sync.logs import configure
     from sync.web.serve import listening_socket, serve_webhooks

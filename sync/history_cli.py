@@ -33,7 +33,9 @@ def explain_command(
     ] = None,
     tenant: TenantOption = None,
 ) -> None:
-    """Show one person's score, dimensions, stage and every rule that fired (from the store);
+    """Show why one person has their score.
+
+    Show one person's score, dimensions, stage and every rule that fired (from the store);
     without a rule file, what was last written to each of their records."""
     from sync.cli import bundled_rules, opened, store_rules
     from sync.console import choose, err, fail, out
@@ -137,7 +139,9 @@ def history_command(
     rules: RulesOption = None,
     tenant: TenantOption = None,
 ) -> None:
-    """Show one person's score over time, from the state store: each recorded score with its
+    """Show one person's score over time.
+
+    Show one person's score over time, from the state store: each recorded score with its
     time, dimensions, stage, grade, rule version and what moved, and its velocity when the
     rule file reads velocity (exit 1: not in the store)."""
     import json

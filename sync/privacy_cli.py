@@ -78,7 +78,9 @@ def forget_command(
     ] = 60.0,
     rules: RulesOption = None,
 ) -> None:
-    """Erase people everywhere in the state store (records, activities, written values,
+    """Erase people from the store (and the CRMs' fields).
+
+    Erase people everywhere in the state store (records, activities, written values,
     history, failures); with --clear-crm, empty their leadscore fields in the CRMs first."""
     from sync.cli import bundled_rules, opened, store_rules
     from sync.console import err, fail, out, rules_from, settings
@@ -134,7 +136,9 @@ def export_command(
         Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
     ] = None,
 ) -> None:
-    """Write everything the state store holds about a person as JSON: records with their
+    """Write everything held about a person as JSON.
+
+    Write everything the state store holds about a person as JSON: records with their
     attributes per system, activities, written values, history, failures."""
     from sync.access import export_person, export_text
     from sync.cli import bundled_rules, opened

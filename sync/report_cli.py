@@ -55,7 +55,9 @@ def report_command(
         "report.html"
     ),
 ) -> None:
-    """Write one self-contained HTML page (opens with no network) of the scores: their
+    """Write the scores' HTML report.
+
+    Write one self-contained HTML page (opens with no network) of the scores: their
     distribution, the stage funnel, the top leads with reasons, each rule's share, grades
     against fit, the backtest's curves when outcomes are given (a file's column, or from the
     store), and the score's movement over time and the hand-over queue from the store."""

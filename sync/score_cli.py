@@ -52,7 +52,9 @@ def score_command(
     to_url: ToUrl = None,
     append: Append = False,
 ) -> None:
-    """Score contacts and activities from files or a database; print a ranked table or
+    """Score contacts and activities from files or a database.
+
+    Score contacts and activities from files or a database; print a ranked table or
     write a file or a table."""
     from sync.score_command import score_from_files
     from sync.warehouse_command import score_options

@@ -24,7 +24,9 @@ def tenants_command(
         typer.Option("--file", help="The tenants file (default: $LEADSCORE_TENANTS_FILE)."),
     ] = None,
 ) -> None:
-    """List the tenants of the tenants file: their systems, rule file, state, and each
+    """List the tenants, their systems and last runs.
+
+    List the tenants of the tenants file: their systems, rule file, state, and each
     system's last run (when, status, records written) and whether a run holds it now."""
     import json
 
