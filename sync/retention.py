@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection
 from scoring import ActivityType, RuleSet
 from sync.dues import mark_due_by
 from sync.identity import drop_leftover_persons
-from sync.run_tables import purge_write_log
+from sync.run_tables import write_log
 from sync.schema import activities, chunks, history
 from sync.withdrawals import persons_of
 
@@ -199,19 +199,29 @@ def purge_history(store: StateStore, cut: float, retention: Retention) -> int:
             sa.and_(later.c.at == history.c.at, later.c.id > history.c.id),
         ),
     )
+    dated = history.c.at
+    return purge_oldest(store, history, sa.and_(dated < cut, replaced), dated, retention)
+
+
+def purge_write_log(store: StateStore, cut: float, retention: Retention) -> int:
+    """Delete the write log's rows dated before `cut`."""
+    dated = write_log.c.written_at
+    return purge_oldest(store, write_log, dated < cut, dated, retention)
+
+
+def purge_oldest(
+    store: StateStore, table: sa.Table, where: Any, by: Any, retention: Retention
+) -> int:
+    """Delete a table's rows that `where` holds for, oldest by `by` first, in the purge's
+    bounded transactions (`retention.batch` rows each, `retention.per_run` in all)."""
     done = 0
     while done < retention.per_run:
         size = min(retention.batch, retention.per_run - done)
-        query = (
-            sa.select(history.c.id)
-            .where(history.c.at < cut, replaced)
-            .order_by(history.c.at)
-            .limit(size)
-        )
+        query = sa.select(table.c.id).where(where).order_by(by).limit(size)
         with store.writing(), store.engine.begin() as connection:
             ids = list(connection.execute(query).scalars())
             for part in chunks(ids):
-                connection.execute(sa.delete(history).where(history.c.id.in_(list(part))))
+                connection.execute(sa.delete(table).where(table.c.id.in_(list(part))))
         done += len(ids)
         if len(ids) < size:
             break

@@ -21,16 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sync.schema import ID_LENGTH, chunks, dumps, identities, metadata, replace_rows, runs
-
-if TYPE_CHECKING:
-    from sync.retention import Retention
-    from sync.store import StateStore
 
 write_log = sa.Table(
     "write_log",
@@ -154,27 +150,6 @@ def log_run(
         "error": summary.get("error"),
     }
     replace_rows(connection, run_log, [row])
-
-
-def purge_write_log(store: StateStore, cut: float, retention: Retention) -> int:
-    """Delete the write log's rows dated before `cut`, in the purge's bounded batches."""
-    done = 0
-    while done < retention.per_run:
-        size = min(retention.batch, retention.per_run - done)
-        query = (
-            sa.select(write_log.c.id)
-            .where(write_log.c.written_at < cut)
-            .order_by(write_log.c.written_at)
-            .limit(size)
-        )
-        with store.writing(), store.engine.begin() as connection:
-            ids = list(connection.execute(query).scalars())
-            for part in chunks(ids):
-                connection.execute(sa.delete(write_log).where(write_log.c.id.in_(list(part))))
-        done += len(ids)
-        if len(ids) < size:
-            break
-    return done
 
 
 def forget_written_log(connection: Connection, persons: Collection[int]) -> None:

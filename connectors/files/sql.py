@@ -204,15 +204,14 @@ def _plain(column: Any) -> Any:
 def _said(where: str, unreachable: bool = False) -> Iterator[None]:
     """A driver's error as a problem of `where`: its first line, scrubbed of secrets (a
     `WarehouseUnreachable` where it is the connection's own)."""
+    import adbc_driver_manager  # a requirement: the SQLite driver's, always installed
     import sqlalchemy as sa
 
-    errors: tuple[type[BaseException], ...] = (sa.exc.SQLAlchemyError, OSError)
-    try:
-        import adbc_driver_manager
-
-        errors += (adbc_driver_manager.Error,)
-    except ImportError:  # pragma: no cover - installed with the warehouse extra
-        pass
+    errors: tuple[type[BaseException], ...] = (
+        sa.exc.SQLAlchemyError,
+        OSError,
+        adbc_driver_manager.Error,
+    )
     try:
         yield
     except errors as exc:
@@ -349,11 +348,10 @@ def _rows_table(names: list[str], result: Any) -> Any:
         return pa.table([pa.array([], pa.string()) for _ in names], names=names)
     try:
         return pa.concat_tables(batches, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        pass
-    return pa.table(
-        [_joined([b.column(at) for b in batches]) for at in range(len(names))], names=names
-    )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # batches whose types disagree
+        return pa.table(
+            [_joined([b.column(at) for b in batches]) for at in range(len(names))], names=names
+        )
 
 
 def _joined(parts: list[Any]) -> Any:

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 
 from sandbox import Sandbox
 from scoring import ActivityType
-from sync.retention import Retention
+from sync.retention import Retention, purge_write_log
 from sync.rulefile import rule_version
-from sync.run_tables import LogContext, log_written, purge_write_log, write_log
+from sync.run_tables import LogContext, log_written, write_log
 from sync.schema import meta, written
 from sync.store import SCHEMA_VERSION, StateStore
 from sync.summary import SyncOptions
