@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 
 from sandbox import Sandbox
-from scoring import Activity, ActivityType, RfmBounds, RuleSet, load_rules, population_bounds
+from scoring import (
+    Activity,
+    ActivityType,
+    Contact,
+    RfmBounds,
+    RuleSet,
+    load_rules,
+    population_bounds,
+)
 from scoring.exclude_rules import Exclusion
 from scoring.exclusion import included
 from scoring.measuring import numeric_values
@@ -21,6 +29,7 @@ from sync import StateStore, SyncOptions
 from sync.fields import RFM, RFM_SEGMENT
 from sync.rfm import kept_bounds, moved_purchasers, purchasers
 from sync.rfm import population as store_population
+from tests.helpers import NOW
 from tests.sync.test_sync_hubspot import RULES, fields, make_sync
 
 PEOPLE, SEED = 120, 7
@@ -216,3 +225,61 @@ def test_the_store_bounds_leave_out_the_people_the_rules_exclude(
         assert kept_bounds(connection, excluding) == expected
         assert store_population(connection, excluding, later.timestamp()) == expected
     assert expected is not None and expected.people < measured
+
+
+def test_the_store_counts_one_sale_of_several_systems_once_as_the_engine_does(
+    tmp_path: Path,
+) -> None:
+    """A won deal, a won opportunity and an order of one sale, stored from three systems,
+    are one purchase for the store's bounds and for the engine over the store's frames;
+    two equal orders of one system stay two."""
+    rfm = Rfm(currency="EUR", rates={"USD": 0.5})
+    ruleset = load_rules(RULES).model_copy(update={"rfm": rfm})
+    store = StateStore(f"sqlite:///{tmp_path}/s.db")
+    moment = NOW.timestamp()
+    when = NOW - timedelta(days=30)
+
+    def bought(
+        system: str, record: str, ident: str, amount: float, days: float, **more: str
+    ) -> Activity:
+        attributes = {"amount": amount, **more}
+        return Activity(
+            record, ActivityType.PURCHASE, when + timedelta(days=days), id=ident,
+            attributes=attributes, source=system,
+        )  # fmt: skip
+
+    held = {
+        "hubspot": ([Contact("1", email="ann@acme.io")], [bought("hubspot", "1", "d1", 200.0, 1)]),
+        "salesforce": (
+            [Contact("003A", email="ann@acme.io")],
+            [bought("salesforce", "003A", "o1", 200.0, 0, currency="EUR")],
+        ),
+        "mailchimp": (
+            [Contact("m1", email="ann@acme.io"), Contact("m2", email="bo@acme.io")],
+            [
+                bought("mailchimp", "m1", "r1", 400.0, 2, currency="USD"),  # the same sale
+                bought("mailchimp", "m2", "r2", 30.0, 0, currency="GBP"),  # no rate
+                bought("mailchimp", "m2", "r3", 50.0, 5),
+                bought("mailchimp", "m2", "r4", 50.0, 5),  # two equal orders: two
+            ],
+        ),
+    }
+    for system, (contacts, acts) in held.items():
+        store.save_pages(system, [(contacts, acts)], when)
+    with store.engine.connect() as connection:
+        found = purchasers(connection, ruleset, moment)
+    assert found is not None
+    ids, measures = found
+    people = store.load_people()
+    by_email = {c.email: int(c.id) for c in people.contacts}
+    row = {int(p): i for i, p in enumerate(ids.tolist())}
+    ann, bo = row[by_email["ann@acme.io"]], row[by_email["bo@acme.io"]]
+    assert measures.count[ann] == 1 and measures.amount[ann] == 200.0
+    assert measures.last[ann] == when.timestamp()  # the earliest of the three
+    assert measures.count[bo] == 3 and measures.amount[bo] == 100.0
+    frame, acts = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
+    with store.engine.connect() as connection:
+        assert store_population(connection, ruleset, moment) == population_bounds(
+            ruleset, acts, len(frame), moment
+        )
+    store.close()
