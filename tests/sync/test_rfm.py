@@ -7,11 +7,16 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
+from hubspot import HubSpot
+from urllib3.util.retry import Retry
 
 from sandbox import Sandbox
+from sandbox.hubspot.pipelines import WON_STAGE
 from scoring import (
     Activity,
     ActivityType,
@@ -29,7 +34,9 @@ from sync import StateStore, SyncOptions
 from sync.fields import RFM, RFM_SEGMENT
 from sync.rfm import kept_bounds, moved_purchasers, purchasers
 from sync.rfm import population as store_population
+from sync.schema import activities
 from tests.helpers import NOW
+from tests.sandbox.test_hubspot import TOKEN
 from tests.sync.test_sync_hubspot import RULES, fields, make_sync
 
 PEOPLE, SEED = 120, 7
@@ -146,7 +153,6 @@ def test_fields_are_written_only_where_the_rules_say_and_empty_without_a_purchas
     from scoring import score
     from scoring.rfm import RfmBounds
     from sync.fields import RFM_SCORE, FieldMap
-    from tests.helpers import NOW
     from tests.scoring.test_rfm import QUINTILES, _frames
 
     assert RFM not in FieldMap.for_rules(QUINTILES, CAPABILITIES).names
@@ -283,3 +289,30 @@ def test_the_store_counts_one_sale_of_several_systems_once_as_the_engine_does(
             ruleset, acts, len(frame), moment
         )
     store.close()
+
+
+def test_a_deal_deleted_in_hubspot_takes_its_purchase_out_of_the_store(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    """A won deal archived through HubSpot's API: the next incremental sync lists it among
+    the archived deals and withdraws its purchase from the store (`sync.withdrawals`), so
+    RFM no longer counts it."""
+    at = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=at).run(SyncOptions(full=True))
+    deals = box.hubspot.objects.by_type["deals"]
+    won = next(d for d in deals if d.stage == WON_STAGE[d.pipeline])
+    prefix = f"deal:{won.id}:"
+
+    def held() -> list[str]:
+        with store.engine.connect() as connection:
+            query = sa.select(activities.c.activity_id).where(
+                activities.c.system == "hubspot", activities.c.activity_id.like(prefix + "%")
+            )
+            return list(connection.execute(query).scalars())
+
+    assert any(":won:" in i for i in held())
+    api: Any = HubSpot(access_token=TOKEN, host=box.hubspot.base_url, retry=Retry(total=0))
+    api.crm.deals.basic_api.archive(str(won.id))
+
+    make_sync(box, rules, store, at=at + timedelta(minutes=5)).run()
+    assert held() == []
