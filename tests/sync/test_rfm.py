@@ -316,3 +316,19 @@ def test_a_deal_deleted_in_hubspot_takes_its_purchase_out_of_the_store(
 
     make_sync(box, rules, store, at=at + timedelta(minutes=5)).run()
     assert held() == []
+
+
+def test_a_run_says_once_which_purchases_no_rate_turns_into_the_currency(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    """The sandbox's deals are in USD, its portal's currency: measured in EUR without a
+    rate, they are left out of monetary value, and the run's summary says so once."""
+    assert rules.rfm is not None
+    euros = rules.model_copy(update={"rfm": rules.rfm.model_copy(update={"currency": "EUR"})})
+    at = box.now() + timedelta(hours=1)
+    summary = make_sync(box, euros, store, at=at).run(SyncOptions(full=True))
+    said = [w for w in summary.warnings if w.startswith("rfm:")]
+    assert len(said) == 1 and "in USD" in said[0] and "rfm.rates" in said[0], said
+    everyone, _ = make_sync(box, euros, store, at=at).score(as_of=at)
+    assert everyone.rfm is not None and everyone.rfm.measures.count.sum() > 0
+    assert everyone.rfm.measures.amount.sum() == 0.0  # no rate: no monetary value
