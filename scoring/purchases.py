@@ -12,7 +12,7 @@ reads purchases through `counted_sales`, so that they all count the same sales.
   default: close dates are typed in by hand and set to the day a contract was signed, an
   invoice sent or a payment received, which lie days apart; one person's two distinct
   sales of the same amount through two systems within a week are rare). Amounts agree
-  when both are known and, in the same currency, equal to the cent; in different
+  when both are known and, in the same currency, the same once rounded to the cent; in different
   currencies, converted (below), within 1% (two systems convert on different days). Two
   purchases of one system are never one sale: two equal orders are two orders. Purchases
   are taken in time order (then amount); each joins the earliest sale of its contact it
@@ -45,7 +45,6 @@ from scoring.measuring import numeric_values
 from scoring.rfm_rules import CURRENCY_FIELD, SYSTEM_FIELD, Rfm
 
 _DAY = 86_400.0
-_CENT = 0.005
 _CONVERTED = 0.01
 """How far two amounts converted from different currencies may lie apart and be one sale."""
 
@@ -175,52 +174,89 @@ def _firsts(
 ) -> npt.NDArray[np.bool_]:
     """Per purchase, whether it counts (not another system's record of an earlier one)."""
     keep = np.ones(len(who), dtype=bool)
-    if rfm.same_sale_days is None or len(who) < 2:
+    if rfm.same_sale_days is None or len(who) < 2 or _alike(systems):
         return keep
     window = rfm.same_sale_days * _DAY
-    # only contacts whose purchases come from two systems or more can hold one sale twice
-    pairs = np.unique(np.column_stack((who, _system_codes(systems))), axis=0)
-    several = np.flatnonzero(np.bincount(pairs[:, 0], minlength=int(who.max()) + 1) > 1)
-    rows = np.flatnonzero(np.isin(who, several))
+    named, currency = _ranks(systems), _ranks(codes)
+    cents = np.round(amounts * 100)
+    rows = _candidates(who, named, currency, cents, converted=rfm.currency is not None)
     if not len(rows):
         return keep
-    clean = np.where(np.isfinite(amounts[rows]), amounts[rows], np.inf)
-    named = np.array([str(s) for s in systems[rows].tolist()])  # ties: by system's name
-    rows = rows[np.lexsort((named, clean, at[rows], who[rows]))]
-    open_: list[tuple[int, set[object]]] = []  # a contact's sales: (first row, systems)
+    rows = rows[np.lexsort((named[rows], cents[rows], at[rows], who[rows]))]
+    open_: list[tuple[int, set[int]]] = []  # a contact's sales: (first row, systems)
     contact = -1
     for row in rows.tolist():
         if who[row] != contact:
             contact, open_ = int(who[row]), []
         open_ = [sale for sale in open_ if at[row] - at[sale[0]] <= window]
+        system = int(named[row])
         for first, held in open_:
-            if systems[row] not in held and _agree(first, row, amounts, values, codes):
-                held.add(systems[row])
+            if system not in held and _agree(first, row, cents, values, currency, rfm):
+                held.add(system)
                 keep[row] = False
                 break
         else:
-            open_.append((row, {systems[row]}))
+            open_.append((row, {system}))
     return keep
 
 
-def _system_codes(systems: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
-    code_of: dict[object, int] = {}
-    return np.array([code_of.setdefault(s, len(code_of)) for s in systems.tolist()], np.int64)
+def _alike(texts: npt.NDArray[np.object_]) -> bool:
+    """Whether every purchase names the same system (or none does): nothing to merge."""
+    return bool(np.equal(texts, texts[0]).all()) if texts[0] is not None else not any(texts)
+
+
+def _ranks(texts: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
+    """Each text's place among the distinct ones in sorted order (None first): codes that
+    order the same whichever reading of the purchases made them."""
+    if _alike(texts):
+        return np.full(len(texts), 0 if texts[0] is not None else -1, dtype=np.int64)
+    place = {t: i for i, t in enumerate(sorted({str(t) for t in texts.tolist() if t is not None}))}
+    return np.array([-1 if t is None else place[str(t)] for t in texts.tolist()], np.int64)
+
+
+def _candidates(
+    who: npt.NDArray[np.int32],
+    named: npt.NDArray[np.int64],
+    currency: npt.NDArray[np.int64],
+    cents: FloatArray,
+    *,
+    converted: bool,
+) -> npt.NDArray[np.intp]:
+    """The purchases that may be one sale with another (rising): those whose contact,
+    currency and amount in cents two systems or more share, and, where amounts are turned
+    into one currency, every purchase of a contact who bought in two currencies. No other
+    purchase agrees with one of another system, so the others start sales none joins."""
+    known = np.flatnonzero(np.isfinite(cents))
+    w, c, m, s = who[known], currency[known], cents[known], named[known]
+    order = np.lexsort((s, m, c, w))
+    w, c, m, s = w[order], c[order], m[order], s[order]
+    group = np.ones(len(order), dtype=bool)
+    group[1:] = (w[1:] != w[:-1]) | (c[1:] != c[:-1]) | (m[1:] != m[:-1])
+    system = group.copy()
+    system[1:] |= s[1:] != s[:-1]
+    ids = np.cumsum(group) - 1
+    shared = np.bincount(ids, weights=system)[ids] >= 2 if len(ids) else group
+    found = known[order][shared]
+    if converted:  # a contact's purchases in two currencies may agree once converted
+        pairs = np.unique(np.column_stack((who[known], currency[known])), axis=0)
+        several = pairs[:, 0][np.bincount(pairs[:, 0]).take(pairs[:, 0]) > 1]
+        found = np.union1d(found, known[np.isin(who[known], several)])
+    return np.unique(found)
 
 
 def _agree(
     a: int,
     b: int,
-    amounts: FloatArray,
+    cents: FloatArray,
     values: FloatArray,
-    codes: npt.NDArray[np.object_],
+    currency: npt.NDArray[np.int64],
+    rfm: Rfm,
 ) -> bool:
-    """Whether two purchases' amounts are one sale's: equal to the cent in one currency,
-    within 1% once converted from two."""
-    if codes[a] == codes[b]:
-        first, second = amounts[a], amounts[b]
-        return bool(np.isfinite(first) and np.isfinite(second) and abs(first - second) < _CENT)
+    """Whether two purchases' amounts are one sale's: in one currency, equal to the cent;
+    in two, within 1% once turned into `rfm.currency` (never without one)."""
+    if currency[a] == currency[b]:
+        return bool(cents[a] == cents[b])  # NaN: an amount unknown agrees with none
     first, second = values[a], values[b]
-    if not (np.isfinite(first) and np.isfinite(second)):
+    if rfm.currency is None or not (np.isfinite(first) and np.isfinite(second)):
         return False
     return bool(abs(first - second) <= _CONVERTED * max(abs(first), abs(second)))

@@ -214,3 +214,77 @@ def test_bad_currency_keys_are_located(block: str, message: str, line: int) -> N
     text = "rules:\n  - {id: v, activity: page_view, points: 1}\nrfm:\n  write: false\n" + block
     found = problems(text)
     assert any(message in p and p.startswith(f"r.yaml:{line}: rfm.") for p in found), found
+
+
+def _naive(rfm: Rfm, rows: list[tuple[int, float, float, str, str | None]]) -> list[int]:
+    """The rule read plainly: purchases in (contact, time, amount, system name) order, each
+    joining the first open sale of its contact within the window that agrees and holds
+    none of its system's; the indexes of those that count."""
+    rates = {**rfm.factors, **({rfm.currency: 1.0} if rfm.currency else {})}
+
+    def value(row: tuple[int, float, float, str, str | None]) -> float:
+        code = row[4] or rfm.currency
+        if rfm.currency is None:
+            return row[2]
+        rate = rates.get(code or "")
+        return row[2] * rate if rate is not None else math.nan
+
+    def agree(a: int, b: int) -> bool:
+        x, y = rows[a], rows[b]
+        if (x[4] or rfm.currency) == (y[4] or rfm.currency):
+            known = not (math.isnan(x[2]) or math.isnan(y[2]))
+            return known and round(x[2] * 100) == round(y[2] * 100)
+        u, v = value(x), value(y)
+        if rfm.currency is None or math.isnan(u) or math.isnan(v):
+            return False
+        return abs(u - v) <= 0.01 * max(abs(u), abs(v))
+
+    order = sorted(
+        range(len(rows)),
+        key=lambda i: (
+            rows[i][0],
+            rows[i][1],
+            math.inf if math.isnan(rows[i][2]) else round(rows[i][2] * 100),
+            rows[i][3],
+        ),
+    )
+    window = (rfm.same_sale_days or 0) * 86_400
+    kept, sales = [], []
+    for i in order:
+        for first, held in sales:
+            same = rows[first][0] == rows[i][0] and rows[i][1] - rows[first][1] <= window
+            if same and rows[i][3] not in held and agree(first, i):
+                held.add(rows[i][3])
+                break
+        else:
+            sales.append((i, {rows[i][3]}))
+            kept.append(i)
+    return sorted(kept)
+
+
+SALE = st.tuples(
+    st.integers(0, 2),
+    st.sampled_from([0.0, 2.0, 6.0, 8.0]),
+    st.sampled_from([100.0, 100.004, 110.0, 90.9, math.nan]),
+    SYSTEMS,
+    st.sampled_from([None, "EUR", "USD", "JPY"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SALE, max_size=20), st.sampled_from([None, "EUR"]))
+def test_the_sales_counted_are_those_of_the_rule_read_plainly(purchases, currency) -> None:
+    rfm = Rfm(currency=currency, rates={"USD": 1.1} if currency else {})
+    rows = [(w, d * 86_400, a, s, c) for w, d, a, s, c in purchases]
+    found = counted_sales(
+        rfm,
+        np.array([r[0] for r in rows], dtype=np.int32),
+        np.array([r[1] for r in rows], dtype=np.float64),
+        np.array([r[2] for r in rows], dtype=np.float64),
+        np.array([r[3] for r in rows], dtype=object),
+        np.array([r[4] for r in rows], dtype=object),
+    )
+    kept = _naive(rfm, rows)
+    assert found.merged == len(rows) - len(kept)
+    expected = sorted((rows[i][0], rows[i][1]) for i in kept)
+    assert sorted(zip(found.who.tolist(), found.at.tolist(), strict=True)) == expected
