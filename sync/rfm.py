@@ -41,9 +41,12 @@ RFM_BOUNDS = "rfm_bounds"
 
 
 def _measured(rules: RuleSet) -> str:
-    """What bounds measure: the purchase types and amount field (other bounds are void)."""
-    assert rules.rfm is not None
-    return json.dumps([sorted(t.value for t in rules.rfm.activity), rules.rfm.amount])
+    """What bounds measure: the purchase types and amount field, which purchases are one
+    sale and the currency amounts are in (other bounds are void)."""
+    rfm = rules.rfm
+    assert rfm is not None
+    counted = [rfm.same_sale_days, rfm.currency, sorted(rfm.factors.items())]
+    return json.dumps([sorted(t.value for t in rfm.activity), rfm.amount, *counted])
 
 
 def needs_bounds(rules: RuleSet) -> bool:

@@ -332,3 +332,26 @@ def test_a_run_says_once_which_purchases_no_rate_turns_into_the_currency(
     everyone, _ = make_sync(box, euros, store, at=at).score(as_of=at)
     assert everyone.rfm is not None and everyone.rfm.measures.count.sum() > 0
     assert everyone.rfm.measures.amount.sum() == 0.0  # no rate: no monetary value
+
+
+def test_kept_bounds_are_void_once_the_sales_or_currency_they_counted_change(
+    tmp_path: Path,
+) -> None:
+    from sync.rfm import save_bounds
+
+    store = StateStore(f"sqlite:///{tmp_path}/s.db")
+    kept = RfmBounds((1.0, 2.0, 3.0, 4.0), (1.0, 1.0, 2.0, 3.0), (5.0, 6.0, 7.0, 8.0), people=9)
+    base = load_rules(RULES).model_copy(update={"rfm": Rfm()})
+    changes = [
+        {"same_sale_days": None},
+        {"currency": "EUR"},
+        {"currency": "EUR", "rates": {"USD": 0.9}},
+    ]
+    with store.engine.begin() as connection:
+        save_bounds(connection, base, kept, NOW.timestamp())
+    with store.engine.connect() as connection:
+        assert kept_bounds(connection, base) == kept
+        for change in changes:
+            other = base.model_copy(update={"rfm": Rfm(**change)})
+            assert kept_bounds(connection, other) is None, change
+    store.close()
