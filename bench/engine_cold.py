@@ -55,11 +55,16 @@ def engine_side(folder: Path, rules_file: str) -> tuple[Callable[[], Any], dict[
         (load(folder, "email_codes"), load(folder, "email_categories")),
         {name: load_field(folder, "c", name) for name in contact_fields},
     )
+    activity_fields = [  # those the bench's world holds (no purchase `system`, `currency`)
+        name
+        for name in rules.activity_fields()
+        if (folder / f"a.{name}.npy").exists() or (folder / f"a.{name}.codes.npy").exists()
+    ]
     activities = scoring.ActivityFrame.from_arrays(
         load(folder, "a.person"),
         load(folder, "a.type"),
         load(folder, "a.at"),
-        {name: load_field(folder, "a", name) for name in rules.activity_fields()},
+        {name: load_field(folder, "a", name) for name in activity_fields},
     )
     moment = json.loads((folder / "meta.json").read_text())["now"]
     as_of = datetime.fromtimestamp(moment, UTC)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from scoring.leakage import leaks
     from scoring.loader import default_rules_text, demo_rules_text, load_rules, parse_rules
     from scoring.numbers import parse_number, unparsed_numbers
+    from scoring.purchases import Sales, counted_sales
     from scoring.records import (
         ACTIVITY_TYPES,
         TYPE_CODES,
@@ -65,6 +66,7 @@ if TYPE_CHECKING:
         moved_digits,
         population_bounds,
     )
+    from scoring.rfm_rules import CURRENCY_FIELD, SYSTEM_FIELD
     from scoring.rulecache import cached_data
     from scoring.rules import RuleSet
     from scoring.subsets import take_activities, take_contacts
@@ -148,6 +150,8 @@ _HOMES = {
         "scoring.records",
     ),
     "RuleSet": "scoring.rules",
+    **dict.fromkeys(("Sales", "counted_sales"), "scoring.purchases"),
+    **dict.fromkeys(("CURRENCY_FIELD", "SYSTEM_FIELD"), "scoring.rfm_rules"),
     "PastScores": "scoring.velocity",
     **dict.fromkeys(
         ("VELOCITY_BUCKETS", "VelocityBuckets", "velocity_bucket"), "scoring.velocity_rules"
@@ -187,8 +191,10 @@ def score_records(
 
 __all__ = [
     "ACTIVITY_TYPES",
+    "CURRENCY_FIELD",
     "INTEREST_SCORE",
     "SEPARATOR",
+    "SYSTEM_FIELD",
     "TOP_INTEREST",
     "TYPE_CODES",
     "VELOCITY_BUCKETS",
@@ -221,6 +227,7 @@ __all__ = [
     "Rollups",
     "RuleFileError",
     "RuleSet",
+    "Sales",
     "ScoreBatch",
     "ScoringError",
     "SourceRecords",
@@ -233,6 +240,7 @@ __all__ = [
     "cached_data",
     "calibrate_rules",
     "column_from_values",
+    "counted_sales",
     "default_rules_text",
     "demo_rules_text",
     "due_in",

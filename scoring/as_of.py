@@ -43,7 +43,7 @@ from scoring.exclusion import Included, included
 from scoring.explain import ScoreBatch
 from scoring.filters import click_checks, machine_from
 from scoring.frames import ActivityFrame, ContactFrame, FloatArray
-from scoring.measuring import numeric_values
+from scoring.purchases import frame_sales
 from scoring.ranked import Whole, kth_smallest
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rfm import Bounds, ContactBounds, population_bounds
@@ -114,11 +114,10 @@ def bounds_at(
         return None
     codes = np.array([TYPE_CODES[t] for t in rfm.activity], dtype=np.int8)
     rows = np.flatnonzero(np.isin(activities.type_codes, codes))
-    amounts = numeric_values(activities.column(rfm.amount), len(activities))[rows]
-    amounts = np.where(np.isfinite(amounts), amounts, 0.0)
-    at = activities.occurred_at[rows]
-    order = np.lexsort((amounts, at))  # the order `scoring.rfm.measure` sums in
-    who, at, amounts = activities.contact_rows[rows][order], at[order], amounts[order]
+    counted = frame_sales(rfm, activities, rows)  # each sale once, as the engine counts them
+    amounts = np.where(np.isfinite(counted.amounts), counted.amounts, 0.0)
+    order = np.lexsort((amounts, counted.at))  # the order `scoring.rfm.measure` sums in
+    who, at, amounts = counted.who[order], counted.at[order], amounts[order]
     count, running, previous = _running(who.astype(np.int64), amounts)
     distinct, back = np.unique(moments, return_inverse=True)
     prefix = np.searchsorted(at, distinct, side="right")  # the purchases up to each moment

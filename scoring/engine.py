@@ -462,7 +462,10 @@ class _Run:
             grade_codes=grade_codes,
             bant_names=bant_names,
             bant_met=bant_met,
-            notes=() if self.checks is None else self.checks.notes,
+            notes=(
+                *(() if self.checks is None else self.checks.notes),
+                *(self.rfm.notes if self.rfm else ()),
+            ),
             velocity=None
             if rules.velocity is None
             else velocity(total, self.past, rules.velocity.days),

@@ -45,7 +45,7 @@ from scoring.frames import (
     FloatArray,
     NumericColumn,
 )
-from scoring.measuring import numeric_values
+from scoring.purchases import Sales, frame_sales
 from scoring.records import TYPE_CODES
 from scoring.rfm_rules import MEASURES, Rfm
 
@@ -137,15 +137,17 @@ def rfm_scores(
     moment: float | FloatArray,
 ) -> RfmScores:
     """The RFM of `size` contacts from their purchases, the activity `rows` that count."""
-    return RfmScores.of(rfm, _measured(rfm, activities, rows, size), bounds, moment)
+    measures, found = _measured(rfm, activities, rows, size)
+    return RfmScores.of(rfm, measures, bounds, moment, found.notes(rfm))
 
 
 def _measured(
     rfm: Rfm, activities: ActivityFrame, rows: npt.NDArray[np.intp], size: int
-) -> Measures:
-    """The measures of `size` contacts from the purchase `rows` of `activities`."""
-    amounts = numeric_values(activities.column(rfm.amount), len(activities))[rows]
-    return measure(activities.contact_rows[rows], activities.occurred_at[rows], amounts, size)
+) -> tuple[Measures, Sales]:
+    """The measures of `size` contacts from the purchase `rows` of `activities`, each sale
+    once (`scoring.purchases`), and those sales."""
+    found = frame_sales(rfm, activities, rows)
+    return measure(found.who, found.at, found.amounts, size), found
 
 
 def population_bounds(
@@ -160,7 +162,7 @@ def population_bounds(
     rows = np.flatnonzero(
         np.isin(activities.type_codes, codes) & (activities.occurred_at <= moment)
     )
-    return bounds_of(_measured(rfm, activities, rows, size))
+    return bounds_of(_measured(rfm, activities, rows, size)[0])
 
 
 def quintile_bounds(values: FloatArray) -> tuple[float, ...]:
@@ -286,13 +288,21 @@ class RfmScores:
     bounds: Bounds | None
     moment: float | FloatArray
     """The moment each contact was scored as of (epoch seconds)."""
+    notes: tuple[str, ...] = ()
+    """How monetary value was measured, where a person should know (`Sales.notes`)."""
 
     @classmethod
     def of(
-        cls, rfm: Rfm, measures: Measures, bounds: Bounds | None, moment: float | FloatArray
+        cls,
+        rfm: Rfm,
+        measures: Measures,
+        bounds: Bounds | None,
+        moment: float | FloatArray,
+        notes: tuple[str, ...] = (),
     ) -> RfmScores:
         r, f, m = digits(rfm, measures, bounds, moment)
-        return cls(rfm, measures, r, f, m, segment_codes(rfm, r, f, m), bounds, moment)
+        codes = segment_codes(rfm, r, f, m)
+        return cls(rfm, measures, r, f, m, codes, bounds, moment, notes)
 
     @cached_property
     def total(self) -> npt.NDArray[np.int16]:

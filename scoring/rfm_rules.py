@@ -10,6 +10,7 @@ from `scoring.rfm` (the arrays) so that reading a rule file never loads numpy.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Annotated, Any, Self
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -27,6 +28,11 @@ RFM_FIELDS = {
     "rfm_segment": "the first segment whose digits match",
 }
 """The contact fields RFM gives the rules' conditions (none for a contact without a purchase)."""
+SYSTEM_FIELD = "system"
+"""The activity field that names the system a purchase came from (`scoring.purchases`)."""
+CURRENCY_FIELD = "currency"
+"""The activity field that holds a purchase's currency, an ISO 4217 code."""
+DEFAULT_SAME_SALE_DAYS = 7.0
 Digit = Annotated[int, Field(strict=True, ge=1, le=5)]
 
 
@@ -109,6 +115,20 @@ class FixedBounds(Strict):
         return self
 
 
+def _currency(value: Any) -> Any:
+    """An ISO 4217 code, upper-cased (`eur` is EUR)."""
+    if not isinstance(value, str):
+        return value
+    code = value.strip().upper()
+    if re.fullmatch(r"[A-Z]{3}", code) is None:
+        raise ValueError(f"a currency is a three-letter ISO 4217 code such as EUR (got {value!r})")
+    return code
+
+
+Currency = Annotated[str, BeforeValidator(_currency, json_schema_input_type=str)]
+Rate = Annotated[float, Field(allow_inf_nan=False, gt=0, le=1e9)]
+
+
 class Rfm(Strict):
     """Recency, frequency and monetary value of purchases, each a digit 1 to 5."""
 
@@ -127,6 +147,38 @@ class Rfm(Strict):
         default_factory=list, max_length=50, description="Named groups, the first match wins."
     )
     write: bool = Field(False, description="Write the digits, their sum and segment back.")
+    same_sale_days: Annotated[float, Field(allow_inf_nan=False, ge=0, le=MAX_DAYS)] | None = Field(
+        DEFAULT_SAME_SALE_DAYS,
+        description="Purchases of one person from different systems with the same amount "
+        "at most this many days apart are one sale, counted once at the earliest date; "
+        "null counts every purchase.",
+    )
+    currency: Currency | None = Field(
+        None,
+        description="The ISO 4217 currency monetary value is measured in; a purchase without "
+        "a `currency` field is in it.",
+    )
+    rates: dict[str, Rate] = Field(
+        default_factory=dict,
+        max_length=200,
+        description="Other currency -> the factor that turns its amounts into `currency`; "
+        "purchases in a currency without one are left out of monetary value.",
+    )
+
+    @model_validator(mode="after")
+    def _currencies(self) -> Self:
+        found = [
+            LocatedError(("rates", code), message)
+            for code in self.rates
+            if (message := _rate_problem(code, self.currency))
+        ]
+        if self.rates and self.currency is None:
+            found.insert(
+                0, LocatedError(("rates",), "rates need `currency`, the one they turn into")
+            )
+        if found:
+            raise LocatedError.all_of(found)
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> Self:
@@ -141,6 +193,20 @@ class Rfm(Strict):
         return self
 
     @property
+    def factors(self) -> dict[str, float]:
+        """`rates` by upper-case code."""
+        return {code.strip().upper(): rate for code, rate in self.rates.items()}
+
+    @property
     def quintiles(self) -> tuple[str, ...]:
         """The measures scored by quintiles over the population (no fixed bounds)."""
         return tuple(m for m in MEASURES if getattr(self.bounds, m) is None)
+
+
+def _rate_problem(code: str, currency: str | None) -> str | None:
+    """What is wrong with a rate's currency code (None: nothing)."""
+    if re.fullmatch(r"[A-Z]{3}", code.strip().upper()) is None:
+        return f"a currency is a three-letter ISO 4217 code such as EUR (got {code!r})"
+    if code.strip().upper() == currency:
+        return f"{code} is `currency` itself; it takes no rate"
+    return None

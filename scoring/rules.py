@@ -28,7 +28,7 @@ from scoring.interest_rules import (
 )
 from scoring.measures import Absent, Bucket, measure_problems
 from scoring.records import ActivityType
-from scoring.rfm_rules import RFM_FIELDS, Rfm
+from scoring.rfm_rules import CURRENCY_FIELD, RFM_FIELDS, SYSTEM_FIELD, Rfm
 from scoring.ruletypes import ActivityTypes, Amount, Days, Filters, LocatedError, Strict
 from scoring.velocity_rules import VelocityBuckets, VelocityCondition, windows
 
@@ -360,7 +360,8 @@ class RuleSet(Strict):
     def activity_fields(self) -> list[str]:
         """Every activity attribute the rules and the bot-click filter read."""
         names = ["campaign"]  # the filter ties clicks to the send of the same campaign
-        names += [self.rfm.amount] if self.rfm is not None else []
+        if self.rfm is not None:  # a purchase's system and currency: one sale counted once
+            names += [self.rfm.amount, SYSTEM_FIELD, CURRENCY_FIELD]
         for rule in self.rules:
             names += list(rule.where)
         if self.stages is not None:

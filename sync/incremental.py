@@ -199,7 +199,8 @@ def _scored(
         accounts=accounts,
     )
     if notes is not None:
-        notes.extend(batch.notes)  # a filter that stood down, said once per run
+        # a filter that stood down, purchases without a rate: each said once per run
+        notes.extend(note for note in batch.notes if note not in notes)
     return batch, kept, floor
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring import (
+    SYSTEM_FIELD,
     ActivityFrame,
     CategoricalColumn,
     Column,
@@ -85,9 +86,12 @@ class People:
         keep = rows >= 0
         index = np.flatnonzero(keep)
         whole = len(index) == len(rows)
+        held = cols.attributes
+        if activity_fields is not None and SYSTEM_FIELD in activity_fields:
+            held = {**held, SYSTEM_FIELD: cols.systems}  # whose a purchase is (RFM's one sale)
         attributes = {
             name: column if whole else take(column, index)
-            for name, column in cols.attributes.items()
+            for name, column in held.items()
             if activity_fields is None or name in activity_fields
         }
         if whole:

@@ -20,10 +20,12 @@ import numpy as np
 from sqlalchemy.engine import Connection
 
 from scoring import (
+    CURRENCY_FIELD,
     Measures,
     RfmBounds,
     RuleSet,
     bounds_of,
+    counted_sales,
     excluded,
     measure,
     moved_digits,
@@ -39,9 +41,12 @@ RFM_BOUNDS = "rfm_bounds"
 
 
 def _measured(rules: RuleSet) -> str:
-    """What bounds measure: the purchase types and amount field (other bounds are void)."""
-    assert rules.rfm is not None
-    return json.dumps([sorted(t.value for t in rules.rfm.activity), rules.rfm.amount])
+    """What bounds measure: the purchase types and amount field, which purchases are one
+    sale and the currency amounts are in (other bounds are void)."""
+    rfm = rules.rfm
+    assert rfm is not None
+    counted = [rfm.same_sale_days, rfm.currency, sorted(rfm.factors.items())]
+    return json.dumps([sorted(t.value for t in rfm.activity), rfm.amount, *counted])
 
 
 def needs_bounds(rules: RuleSet) -> bool:
@@ -78,23 +83,33 @@ def purchasers(
     left_out = excluded_persons(connection, rules)
     field = rules.rfm.amount
     types = [t.value for t in rules.rfm.activity]
-    query = activities_query(
-        None, None, ["person_id", "occurred_at", "amount", "extra"], types=types
-    )
+    names = ["person_id", "occurred_at", "amount", "extra", "system"]
+    query = activities_query(None, None, names, types=types)
     persons: list[int] = []
     moments: list[float] = []
     amounts: list[float] = []
-    for person, at, amount, extra in connection.execute(query):
+    systems: list[str] = []
+    currencies: list[str | None] = []
+    for person, at, amount, extra, system in connection.execute(query):
         if at > moment or person in left_out:
             continue
+        attributes = json.loads(extra) if extra else {}
         persons.append(int(person))
         moments.append(float(at))
-        amounts.append(_amount(field, amount, extra))
+        amounts.append(_amount(field, amount, attributes))
+        systems.append(str(system))
+        held = attributes.get(CURRENCY_FIELD)
+        currencies.append(None if held is None else str(held))
     ids, rows = np.unique(np.array(persons, dtype=np.int64), return_inverse=True)
-    found = measure(
-        rows.astype(np.int32), np.array(moments), np.array(amounts, dtype=np.float64), len(ids)
+    counted = counted_sales(  # each sale once, as the engine counts them
+        rules.rfm,
+        rows.astype(np.int32),
+        np.array(moments, dtype=np.float64),
+        np.array(amounts, dtype=np.float64),
+        np.array(systems, dtype=object),
+        np.array(currencies, dtype=object),
     )
-    return ids, found
+    return ids, measure(counted.who, counted.at, counted.amounts, len(ids))
 
 
 def moved_purchasers(
@@ -121,12 +136,12 @@ def _cuts(bounds: RfmBounds) -> tuple[tuple[float, ...], ...]:
     return bounds.recency, bounds.frequency, bounds.monetary
 
 
-def _amount(field: str, column: float | None, extra: str) -> float:
+def _amount(field: str, column: float | None, extra: dict[str, Any]) -> float:
     """A purchase's amount from the stored row: the `amount` column, else its field in the
     other attributes (NaN: none, or not a number)."""
     if field == "amount" and column is not None:
         return float(column)
-    value: Any = json.loads(extra or "{}").get(field) if extra else None
+    value: Any = extra.get(field)
     if isinstance(value, bool) or value is None:
         return float("nan")
     if isinstance(value, int | float):

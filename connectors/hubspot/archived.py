@@ -1,4 +1,5 @@
-"""Contacts deleted (archived) in HubSpot since the last pull, as `Page.gone`.
+"""Contacts and deals deleted (archived) in HubSpot since the last pull: a contact as
+`Page.gone`, a deal as `Page.withdrawn` (its purchases and quotes, `deal:<id>:`).
 
 The search API never answers an archived record, so a deletion is read from the list
 endpoint with `archived=true` (`GET /crm/v3/objects/contacts?archived=true`: "Whether to
@@ -14,6 +15,12 @@ for no property but the id: `archivedAt` is all it reads.
 A privacy (GDPR) deletion is in neither the live nor the archived list: it is read from the
 `contact.privacyDeletion` app webhook (`sync/web/hubspot_events.py`), and a write that finds
 the contact gone asks which it is (`gone.py`).
+
+Deals are read the same way (`GET /crm/v3/objects/deals?archived=true`, API reference
+crm-deals-v3, basic "List"; "Archive" moves a deal to the recycling bin): a deal deleted
+after it was won would otherwise keep its purchase, as the search that reads changed deals
+never answers it. The deals stream runs the pass before its search (`engagements.py`),
+under a cursor of its own, and withdraws every activity the deal gave (`deal:<id>:`).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 from connectors.hubspot.client import HubSpotApi
 from connectors.hubspot.records import epoch_ms
 from connectors.paging import dump_cursor
-from connectors.protocol import Gone, Page
+from connectors.protocol import Gone, Page, Withdrawn
 from connectors.values import parse_time
 
 ARCHIVED_PAGE = 100
@@ -49,6 +56,7 @@ def pull_archived(
     lookback_ms: int,
     floor: int | None,
     max_calls: int = ARCHIVED_CALLS_PER_PULL,
+    kind: str = "contacts",
 ) -> Generator[Page, None, dict[str, Any]]:
     """Pages of the contacts archived since the cursor's `archived_since` (every archived one
     without it), each reported gone, under the cursor as it was (`state`: a run cut here
@@ -57,29 +65,35 @@ def pull_archived(
     pass is whole, `archived_since` is the moment it began (`floor`, the walk's cursor: HubSpot's
     clock as the pull began; the newest `archivedAt` seen without it), so that the next pass
     reports only what was archived from then on; a cut pass keeps its `archived_since` and
-    notes where it stopped (`archived_after`) and when it began (`archived_began`)."""
+    notes where it stopped (`archived_after`) and when it began (`archived_began`). `kind`
+    "deals": the archived deals instead, each withdrawing its activities."""
     noted = state.get("archived_since")
     since = None if noted is None else int(noted) - lookback_ms
     after = state.get("archived_after")
     began = state.get("archived_began") if after is not None else floor
     seen: int | None = None
     kept = dump_cursor(**state)
+    lister = api.contacts_basic if kind == "contacts" else api.objects[kind]
     for _ in range(max(1, max_calls)):
         body = api.json(
-            "contacts.list_archived",
-            api.contacts_basic.get_page,
+            f"{kind}.list_archived",
+            lister.get_page,
             limit=ARCHIVED_PAGE,
             after=after,
             properties=["hs_object_id"],  # the id and `archivedAt` are all it reads
             archived=True,
         )
-        gone: list[Gone] = []
+        found: list[str] = []
         for item in body.get("results") or []:
             at = archived_since(item, since)
             if at is not None:
-                gone.append(Gone(str(item["id"]), None))
+                found.append(str(item["id"]))
                 seen = at if seen is None else max(seen, at)
-        yield Page("contacts", (), (), kept, kept, gone=gone)
+        if kind == "contacts":
+            yield Page(kind, (), (), kept, kept, gone=[Gone(i, None) for i in found])
+        else:  # every activity the deal gave: its purchases and its quotes
+            taken = [Withdrawn(prefix=f"deal:{i}:") for i in found]
+            yield Page(kind, (), (), kept, kept, withdrawn=taken)
         token = ((body.get("paging") or {}).get("next") or {}).get("after")
         if not token or not body.get("results"):
             ends = [int(v) for v in (noted, began if began is not None else seen) if v is not None]

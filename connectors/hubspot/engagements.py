@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from connectors.hubspot.archived import pull_archived
 from connectors.hubspot.client import HubSpotApi
 from connectors.hubspot.records import epoch_ms
 from connectors.hubspot.sales_records import (
@@ -107,6 +108,10 @@ def pull_changed(
     since = state.get("modified_since")
     stages = read_deal_stages(api) if kind == "deals" else None
     began = api.policy.clock.now()
+    deleted: dict[str, Any] = {}
+    if kind == "deals":  # first the deals archived since the last pull: their purchases go
+        # (a whole pass notes the newest `archivedAt` it saw: HubSpot's clock, not ours)
+        deleted = yield from pull_archived(api, state, lookback_ms, None, kind="deals")
     newest = None if since is None else int(since)
     walk = listed(api, kind) if since is None else searched(api, kind, int(since) - lookback_ms)
     pending: list[Activity] | None = None
@@ -129,7 +134,8 @@ def pull_changed(
     following = None if newest is None else newest - walked_ms
     if since is not None and following is not None:
         following = max(int(since), following)
-    yield Page(kind, (), pending or [], dump_cursor(modified_since=following), withdrawn=taken)
+    cursor = dump_cursor(modified_since=following, **deleted)
+    yield Page(kind, (), pending or [], cursor, withdrawn=taken)
 
 
 Walk = Iterator[tuple[list[dict[str, Any]], dict[str, list[str]]]]

@@ -47,6 +47,7 @@ OBJECT_PROPERTIES: Mapping[str, list[str]] = {
         "pipeline",
         "hs_is_closed_won",
         "amount",
+        "deal_currency_code",
         "closedate",
         "createdate",
     ],
@@ -203,6 +204,8 @@ def deal_activities(
     closed = parse_time(properties.get("closedate"))
     amount = finite_number(properties.get("amount"))
     money: dict[str, Any] = {"amount": amount} if amount is not None else {}
+    if properties.get("deal_currency_code"):  # the amount's currency (RFM's `currency`)
+        money["currency"] = str(properties["deal_currency_code"])
     if properties.get("pipeline"):
         money["pipeline"] = str(properties["pipeline"])
     quoted, won = deal_state(properties, stages)

@@ -85,7 +85,9 @@ TASK_FIELDS = ("Id", "WhoId", "TaskSubtype", "Type", "CallDisposition", "Status"
                "CompletedDateTime", "CreatedDate", STAMP)  # fmt: skip
 EVENT_FIELDS = ("Id", "WhoId", "Type", "StartDateTime", "EndDateTime", "ActivityDateTime", STAMP)
 ROLE_FIELDS = ("Id", "OpportunityId", "ContactId", "Opportunity.IsWon", "Opportunity.Amount",
-               "Opportunity.CloseDate", STAMP)  # fmt: skip
+               "Opportunity.CurrencyIsoCode", "Opportunity.CloseDate", STAMP)  # fmt: skip
+"""`Opportunity.CurrencyIsoCode` exists only in a multi-currency org (the describe leaves it
+out elsewhere, `Schema.present`): the currency of its `Amount`, RFM's `currency`."""
 
 
 def walk(api: SalesforceApi, operation: str, soql: str, deleted: bool = False) -> Iterator[Records]:

@@ -244,5 +244,7 @@ def purchase_activity(role: Mapping[str, Any]) -> Activity | None:
     attributes: dict[str, Any] = {"opportunity": str(opportunity)}
     if amount is not None:
         attributes["amount"] = amount
+    if fields.get("Opportunity.CurrencyIsoCode"):  # a multi-currency org's
+        attributes["currency"] = str(fields["Opportunity.CurrencyIsoCode"])
     return Activity(person, ActivityType.PURCHASE, closed, id=purchase_id(str(opportunity), person),
                     attributes=attributes, source=SF_SOURCE, revisable=True)  # fmt: skip

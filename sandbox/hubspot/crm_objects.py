@@ -122,6 +122,14 @@ class CrmObject:
     """Meetings only: when it starts (`hs_meeting_start_time`); the creation time if NaN."""
     outcome: str = ""
     """Meetings: `hs_meeting_outcome`; calls: the label of `hs_call_disposition`."""
+    currency: str = "USD"
+    """Deals: `deal_currency_code`, one of the portal's currencies (USD, its company currency)."""
+    archived_at: float = math.nan
+    """When it was archived (moved to the recycling bin; epoch ms); NaN while live."""
+
+    @property
+    def archived(self) -> bool:
+        return not math.isnan(self.archived_at)
 
 
 class CrmObjects:
@@ -134,9 +142,20 @@ class CrmObjects:
         self.version = 0
         """Moves on every change, so a search's table of the objects is rebuilt only then."""
 
-    def get(self, kind: str, key: str) -> CrmObject | None:
+    def get(self, kind: str, key: str, *, archived: bool = False) -> CrmObject | None:
+        """The object of `key`, if live (`archived`: if archived)."""
         objects = self.by_type[kind]
-        return objects[int(key) - 1] if key.isdigit() and 0 < int(key) <= len(objects) else None
+        found = objects[int(key) - 1] if key.isdigit() and 0 < int(key) <= len(objects) else None
+        return found if found is not None and found.archived == archived else None
+
+    def archive(self, kind: str, key: str, at: float) -> None:
+        """Move a live object to the recycling bin at `at` (epoch ms): gone from lists,
+        reads and searches, answered only with `archived=true` (`object_routes`)."""
+        item = self.get(kind, key)
+        if item is None:
+            raise KeyError(f"no live {kind[:-1]} {key} in the HubSpot sandbox")
+        item.archived_at = at
+        self.version += 1
 
     def linked(self, contact: int, kind: str) -> list[int]:
         return self.links.get(contact, {}).get(kind, [])

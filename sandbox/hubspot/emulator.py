@@ -98,6 +98,12 @@ class HubSpotSandbox(
             ("GET", "/crm/v3/objects/{objectType}", "objects.list", self._list_objects),
             ("GET", "/crm/v3/objects/{objectType}/{objectId}", "objects.get", self._get_object),
             (
+                "DELETE",
+                "/crm/v3/objects/{objectType}/{objectId}",
+                "objects.archive",
+                self._archive_object,
+            ),
+            (
                 "POST",
                 "/crm/v3/objects/{objectType}/batch/read",
                 "objects.batch_read",

@@ -64,8 +64,10 @@ def object_json(
         "properties": {name: properties.get(name) for name in names},
         "createdAt": iso_millis(item.created),
         "updatedAt": iso_millis(item.updated),
-        "archived": False,
+        "archived": item.archived,
     }
+    if item.archived:
+        body["archivedAt"] = iso_millis(item.archived_at)
     wanted = [link for link in links if OBJECT_ALIASES.get(link, link) == "contacts"]
     if wanted:
         label = OBJECT_TYPES[kind].to_contacts[0]
@@ -94,6 +96,7 @@ def object_properties(contacts: ContactTable, kind: str, item: CrmObject) -> dic
             "dealstage": item.stage,
             "hs_is_closed_won": "true" if closed_won(item.stage) else "false",
             "amount": amount,
+            "deal_currency_code": item.currency,
             "closedate": iso_millis(item.closed) if math.isfinite(item.closed) else None,
         }
     who = " ".join(v for v in (text("firstname"), text("lastname")) if v)

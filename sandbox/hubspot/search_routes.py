@@ -47,9 +47,11 @@ class SearchRoutes(HubSpotState):
             return self._search_contacts(request)
         body = request_body(request)
         table = self._object_table(kind)
-        rows = sort_rows(table, search_rows(table, body), body.get("sorts"))
-        names = unique([*(body.get("properties") or ()), *OBJECT_TYPES[kind].defaults])
         objects = self.objects.by_type[kind]
+        found = search_rows(table, body)  # search never answers an archived object
+        found = found[np.array([not objects[int(r)].archived for r in found], dtype=bool)]
+        rows = sort_rows(table, found, body.get("sorts"))
+        names = unique([*(body.get("properties") or ()), *OBJECT_TYPES[kind].defaults])
         return self._search_page(
             body, rows, lambda row: object_json(self.contacts, kind, objects[row], names, ())
         )

@@ -29,7 +29,7 @@ from sandbox.salesforce.activities import (
     url_campaign,
 )
 from sandbox.salesforce.ids import PREFIXES, make_id
-from sandbox.salesforce.schema import LEAD_SOURCES, SObjectType
+from sandbox.salesforce.schema import CURRENCIES, LEAD_SOURCES, SObjectType
 from sandbox.salesforce.table import QUOTED, WON, Row, Table
 from sandbox.world.tables import REVENUE_PER_EMPLOYEE, SALESFORCE, World
 from scoring.records import TYPE_CODES, ActivityType
@@ -376,6 +376,7 @@ class Projection:
             "AccountId": make_id(PREFIXES["Account"], int(self.account_row[company])),
             "StageName": deal.stage,
             "Amount": deal.amount if np.isfinite(deal.amount) else None,
+            "CurrencyIsoCode": CURRENCIES[0],
             "CloseDate": _moment(deal.closed).date(),
             "CreatedDate": _moment(deal.created),
             "LastModifiedDate": modified,

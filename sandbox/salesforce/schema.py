@@ -93,6 +93,11 @@ CAMPAIGN_TYPES = ("Advertisement", "Banner Ads", "Conference", "Direct Mail", "E
 """The standard values of Campaign.Type (Salesforce Help, "Campaign Fields")."""
 TASK_SUBTYPES = ("Task", "Email", "ListEmail", "Cadence", "Call", "LinkedIn")
 TASK_TYPES = ("Call", "Email", "Meeting", "Other")
+CURRENCIES = ("USD", "EUR", "GBP")
+"""The org's active currencies, the corporate one first: a multi-currency org, whose records
+carry `CurrencyIsoCode` ("If an org has multicurrency enabled, the standard field
+CurrencyIsoCode is available on every object. It will default to a user's default
+currency": docs/sandbox.md)."""
 OPPORTUNITY_STAGES = (
     "Prospecting",
     "Qualification",
@@ -175,6 +180,8 @@ _DEFINITIONS: dict[str, tuple[str, list[FieldDef]]] = {
         _ref("AccountId", "Account", relationship="Account"),
         _f("StageName", "picklist", picklist=OPPORTUNITY_STAGES, nillable=False, label="Stage"),
         _f("Amount", "currency", scale=2), _f("CloseDate", "date", nillable=False),
+        # a multi-currency org's: the currency of the record's amounts
+        _f("CurrencyIsoCode", "picklist", picklist=CURRENCIES, label="Opportunity Currency"),
         _read_only("IsWon", "boolean", nillable=False, label="Won"),
         _read_only("IsClosed", "boolean", nillable=False, label="Closed"),
     ]),

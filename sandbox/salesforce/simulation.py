@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sandbox.salesforce.activities import call_values, contact_role_values, event_values
 from sandbox.salesforce.org import Org
 from sandbox.salesforce.projection import CAMPAIGN_MEMBER_KINDS
+from sandbox.salesforce.schema import CURRENCIES
 from sandbox.salesforce.table import QUOTED, WON
 from scoring.records import ActivityType
 
@@ -94,6 +95,7 @@ def _deal(org: Org, person: int, won: bool, at: datetime, amount: float | None) 
             "AccountId": contact["AccountId"],
             "StageName": WON if won else QUOTED,
             "Amount": amount,
+            "CurrencyIsoCode": CURRENCIES[0],  # the user's default currency
             "CloseDate": close.date(),
         },
     )

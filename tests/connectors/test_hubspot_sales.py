@@ -12,7 +12,7 @@ from hubspot.crm.objects.meetings import ApiException as MeetingsError
 from urllib3.util.retry import Retry
 
 from connectors.hubspot import HubSpotConnector
-from connectors.paging import load_cursor
+from connectors.paging import dump_cursor, load_cursor
 from connectors.protocol import Page
 from sandbox.clock import SandboxClock
 from sandbox.hubspot import HubSpotSandbox
@@ -47,9 +47,11 @@ def test_a_custom_pipeline_deal_is_a_quote_then_a_purchase_read_incrementally(
     calls = dict(hubspot.calls())
 
     assert [(a.contact_id, a.type) for a in quoted] == [("3", ActivityType.QUOTE_SENT)]
-    assert quoted[0].attributes == {"amount": 900.0, "pipeline": "87654321"}
-    # A full pull: the pipelines once, one list page with each deal's contacts.
-    assert calls == {"pipelines.list": 1, "deals.list": 1}
+    # the amount's currency, `deal_currency_code` (the portal's company currency here)
+    assert quoted[0].attributes == {"amount": 900.0, "pipeline": "87654321", "currency": "USD"}
+    # A full pull: the pipelines once, the archived deals, one list page with each deal's
+    # contacts.
+    assert calls == {"pipelines.list": 1, "deals.list_archived": 1, "deals.list": 1}
 
     sandbox.add_event("3", ActivityType.PURCHASE, NOW - timedelta(days=1), amount=900.0)
     won, _ = pull(hubspot, "deals", cursor)
@@ -58,6 +60,7 @@ def test_a_custom_pipeline_deal_is_a_quote_then_a_purchase_read_incrementally(
     later = {op: n - calls.get(op, 0) for op, n in hubspot.calls().items()}
     assert later == {
         "pipelines.list": 1,
+        "deals.list_archived": 1,
         "deals.list": 0,
         "deals.search": 1,
         "deals.associations": 1,
@@ -102,6 +105,37 @@ def test_a_won_deal_lost_after_all_withdraws_its_purchase(sandbox: HubSpotSandbo
 
     assert ActivityType.PURCHASE not in {a.type for p in pages for a in p.activities}
     assert [w.activity_id for p in pages for w in p.withdrawn] == bought
+
+
+def test_a_deleted_deal_withdraws_its_purchase_once(sandbox: HubSpotSandbox) -> None:
+    """A won deal archived (deleted, through the SDK's "Archive") is never answered by the
+    search that reads changed deals: the archived listing finds it and the pull withdraws
+    every activity it gave; a pull past the look-back names it no more."""
+    hubspot = connector(sandbox)
+    sandbox.add_event("2", ActivityType.QUOTE_SENT, NOW - timedelta(days=5), amount=900.0)
+    sandbox.add_event("2", ActivityType.PURCHASE, NOW - timedelta(days=2), amount=900.0)
+    sandbox.add_event("4", ActivityType.PURCHASE, NOW - timedelta(days=2), amount=40.0)
+    found, cursor = pull(hubspot, "deals", None)
+    assert {a.id for a in found if a.type == ActivityType.PURCHASE} == {
+        "deal:1:won:2",
+        "deal:2:won:4",
+    }
+    api: Any = HubSpot(access_token=TOKEN, host=sandbox.base_url, retry=Retry(total=0))
+    api.crm.deals.basic_api.archive("1")
+    # archived: gone from reads, answered only with `archived=true`
+    assert api.crm.deals.basic_api.get_by_id("1", archived=True).archived is True
+
+    pages = list(hubspot.pull("deals", cursor))
+    assert [w.prefix for p in pages for w in p.withdrawn] == ["deal:1:"]
+    assert not [a for p in pages for a in p.activities if a.id.startswith("deal:1:")]
+    following = pages[-1].cursor
+    assert following is not None and load_cursor(following)["archived_since"] > 0
+
+    # named again while inside the look-back (withdrawing twice does nothing), not after
+    state = load_cursor(following)
+    past = {k: int(v) + 11 * 60 * 1000 for k, v in state.items() if v is not None}
+    later = list(hubspot.pull("deals", dump_cursor(**past)))
+    assert [w for p in later for w in p.withdrawn] == []
 
 
 def test_a_future_meeting_is_a_booking_and_its_outcome_set_later_is_read(

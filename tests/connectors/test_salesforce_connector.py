@@ -293,6 +293,8 @@ def test_campaign_members_tasks_and_won_deals_become_activities(
     assert [(a.contact_id, a.type, a.attributes["amount"]) for a in deals] == [
         (ann, A.PURCHASE, 4800.0)
     ]
+    # a multi-currency org: the amount's currency, `Opportunity.CurrencyIsoCode`
+    assert [a.attributes.get("currency") for a in deals] == ["USD"]
 
 
 def test_new_activity_shows_up_in_the_next_pull_of_its_stream(

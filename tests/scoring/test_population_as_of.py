@@ -82,8 +82,9 @@ def worlds(draw: st.DrawFn) -> World:
         kind = draw(KINDS)
         when = NOW - timedelta(days=draw(DAYS)) + timedelta(seconds=draw(SECONDS))
         attributes = {"campaign": draw(st.sampled_from(["x", "y"]))}
-        if kind == "purchase":
+        if kind == "purchase":  # from one system or another: one sale held twice is merged
             attributes["amount"] = draw(AMOUNTS)
+            attributes["system"] = draw(st.sampled_from(["hubspot", "salesforce", "mailchimp"]))
         acts.append(Activity(f"c{who}", ActivityType(kind), when, attributes=attributes))
     moments = [
         (NOW - timedelta(days=draw(DAYS)) + timedelta(seconds=draw(SECONDS))).timestamp()

@@ -7,12 +7,25 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import sqlalchemy as sa
+from hubspot import HubSpot
+from urllib3.util.retry import Retry
 
 from sandbox import Sandbox
-from scoring import Activity, ActivityType, RfmBounds, RuleSet, load_rules, population_bounds
+from sandbox.hubspot.pipelines import WON_STAGE
+from scoring import (
+    Activity,
+    ActivityType,
+    Contact,
+    RfmBounds,
+    RuleSet,
+    load_rules,
+    population_bounds,
+)
 from scoring.exclude_rules import Exclusion
 from scoring.exclusion import included
 from scoring.measuring import numeric_values
@@ -21,6 +34,9 @@ from sync import StateStore, SyncOptions
 from sync.fields import RFM, RFM_SEGMENT
 from sync.rfm import kept_bounds, moved_purchasers, purchasers
 from sync.rfm import population as store_population
+from sync.schema import activities
+from tests.helpers import NOW
+from tests.sandbox.test_hubspot import TOKEN
 from tests.sync.test_sync_hubspot import RULES, fields, make_sync
 
 PEOPLE, SEED = 120, 7
@@ -137,7 +153,6 @@ def test_fields_are_written_only_where_the_rules_say_and_empty_without_a_purchas
     from scoring import score
     from scoring.rfm import RfmBounds
     from sync.fields import RFM_SCORE, FieldMap
-    from tests.helpers import NOW
     from tests.scoring.test_rfm import QUINTILES, _frames
 
     assert RFM not in FieldMap.for_rules(QUINTILES, CAPABILITIES).names
@@ -216,3 +231,127 @@ def test_the_store_bounds_leave_out_the_people_the_rules_exclude(
         assert kept_bounds(connection, excluding) == expected
         assert store_population(connection, excluding, later.timestamp()) == expected
     assert expected is not None and expected.people < measured
+
+
+def test_the_store_counts_one_sale_of_several_systems_once_as_the_engine_does(
+    tmp_path: Path,
+) -> None:
+    """A won deal, a won opportunity and an order of one sale, stored from three systems,
+    are one purchase for the store's bounds and for the engine over the store's frames;
+    two equal orders of one system stay two."""
+    rfm = Rfm(currency="EUR", rates={"USD": 0.5})
+    ruleset = load_rules(RULES).model_copy(update={"rfm": rfm})
+    store = StateStore(f"sqlite:///{tmp_path}/s.db")
+    moment = NOW.timestamp()
+    when = NOW - timedelta(days=30)
+
+    def bought(
+        system: str, record: str, ident: str, amount: float, days: float, **more: str
+    ) -> Activity:
+        attributes = {"amount": amount, **more}
+        return Activity(
+            record, ActivityType.PURCHASE, when + timedelta(days=days), id=ident,
+            attributes=attributes, source=system,
+        )  # fmt: skip
+
+    held = {
+        "hubspot": ([Contact("1", email="ann@acme.io")], [bought("hubspot", "1", "d1", 200.0, 1)]),
+        "salesforce": (
+            [Contact("003A", email="ann@acme.io")],
+            [bought("salesforce", "003A", "o1", 200.0, 0, currency="EUR")],
+        ),
+        "mailchimp": (
+            [Contact("m1", email="ann@acme.io"), Contact("m2", email="bo@acme.io")],
+            [
+                bought("mailchimp", "m1", "r1", 400.0, 2, currency="USD"),  # the same sale
+                bought("mailchimp", "m2", "r2", 30.0, 0, currency="GBP"),  # no rate
+                bought("mailchimp", "m2", "r3", 50.0, 5),
+                bought("mailchimp", "m2", "r4", 50.0, 5),  # two equal orders: two
+            ],
+        ),
+    }
+    for system, (contacts, acts) in held.items():
+        store.save_pages(system, [(contacts, acts)], when)
+    with store.engine.connect() as connection:
+        found = purchasers(connection, ruleset, moment)
+    assert found is not None
+    ids, measures = found
+    people = store.load_people()
+    by_email = {c.email: int(c.id) for c in people.contacts}
+    row = {int(p): i for i, p in enumerate(ids.tolist())}
+    ann, bo = row[by_email["ann@acme.io"]], row[by_email["bo@acme.io"]]
+    assert measures.count[ann] == 1 and measures.amount[ann] == 200.0
+    assert measures.last[ann] == when.timestamp()  # the earliest of the three
+    assert measures.count[bo] == 3 and measures.amount[bo] == 100.0
+    frame, acts = people.frames(ruleset.contact_fields(), ruleset.activity_fields())
+    with store.engine.connect() as connection:
+        assert store_population(connection, ruleset, moment) == population_bounds(
+            ruleset, acts, len(frame), moment
+        )
+    store.close()
+
+
+def test_a_deal_deleted_in_hubspot_takes_its_purchase_out_of_the_store(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    """A won deal archived through HubSpot's API: the next incremental sync lists it among
+    the archived deals and withdraws its purchase from the store (`sync.withdrawals`), so
+    RFM no longer counts it."""
+    at = box.now() + timedelta(hours=1)
+    make_sync(box, rules, store, at=at).run(SyncOptions(full=True))
+    deals = box.hubspot.objects.by_type["deals"]
+    won = next(d for d in deals if d.stage == WON_STAGE[d.pipeline])
+    prefix = f"deal:{won.id}:"
+
+    def held() -> list[str]:
+        with store.engine.connect() as connection:
+            query = sa.select(activities.c.activity_id).where(
+                activities.c.system == "hubspot", activities.c.activity_id.like(prefix + "%")
+            )
+            return list(connection.execute(query).scalars())
+
+    assert any(":won:" in i for i in held())
+    api: Any = HubSpot(access_token=TOKEN, host=box.hubspot.base_url, retry=Retry(total=0))
+    api.crm.deals.basic_api.archive(str(won.id))
+
+    make_sync(box, rules, store, at=at + timedelta(minutes=5)).run()
+    assert held() == []
+
+
+def test_a_run_says_once_which_purchases_no_rate_turns_into_the_currency(
+    box: Sandbox, rules: RuleSet, store: StateStore
+) -> None:
+    """The sandbox's deals are in USD, its portal's currency: measured in EUR without a
+    rate, they are left out of monetary value, and the run's summary says so once."""
+    assert rules.rfm is not None
+    euros = rules.model_copy(update={"rfm": rules.rfm.model_copy(update={"currency": "EUR"})})
+    at = box.now() + timedelta(hours=1)
+    summary = make_sync(box, euros, store, at=at).run(SyncOptions(full=True))
+    said = [w for w in summary.warnings if w.startswith("rfm:")]
+    assert len(said) == 1 and "in USD" in said[0] and "rfm.rates" in said[0], said
+    everyone, _ = make_sync(box, euros, store, at=at).score(as_of=at)
+    assert everyone.rfm is not None and everyone.rfm.measures.count.sum() > 0
+    assert everyone.rfm.measures.amount.sum() == 0.0  # no rate: no monetary value
+
+
+def test_kept_bounds_are_void_once_the_sales_or_currency_they_counted_change(
+    tmp_path: Path,
+) -> None:
+    from sync.rfm import save_bounds
+
+    store = StateStore(f"sqlite:///{tmp_path}/s.db")
+    kept = RfmBounds((1.0, 2.0, 3.0, 4.0), (1.0, 1.0, 2.0, 3.0), (5.0, 6.0, 7.0, 8.0), people=9)
+    base = load_rules(RULES).model_copy(update={"rfm": Rfm()})
+    changes = [
+        {"same_sale_days": None},
+        {"currency": "EUR"},
+        {"currency": "EUR", "rates": {"USD": 0.9}},
+    ]
+    with store.engine.begin() as connection:
+        save_bounds(connection, base, kept, NOW.timestamp())
+    with store.engine.connect() as connection:
+        assert kept_bounds(connection, base) == kept
+        for change in changes:
+            other = base.model_copy(update={"rfm": Rfm(**change)})
+            assert kept_bounds(connection, other) is None, change
+    store.close()
