@@ -11,6 +11,7 @@ from scoring.purchases import Sales, counted_sales
 from scoring.rfm_rules import Rfm
 from tests.helpers import rules
 from tests.scoring.test_purchases import FIXED, _scored
+from tests.scoring.test_rule_files import problems
 
 
 def test_a_sale_one_system_gives_a_currency_and_another_none_is_one_sale() -> None:
@@ -31,6 +32,11 @@ def test_two_currencies_named_without_rfm_currency_are_never_one_sale() -> None:
         (9, {"amount": 500.0, "system": "salesforce", "currency": "EUR"}),
     )
     assert found[0] == 2
+
+
+def test_a_rate_named_twice_in_two_cases_is_a_problem() -> None:
+    found = problems(FIXED + "  currency: EUR\n  rates: {usd: 0.5, USD: 0.6}\n")
+    assert any("USD" in p and "twice" in p for p in found), found
 
 
 purchase = st.tuples(
