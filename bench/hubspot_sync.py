@@ -68,13 +68,16 @@ def stream_calls(world: dict[str, Any], *, full: bool) -> int:
     Contacts: the pages of the walk plus the search for the newest change (the next
     cursor). Email events: their pages. Meetings, calls, emails, deals: a full pull
     lists them (100 a page, contacts included), a quiet one searches once; and the deal
-    pipelines. Forms: their list, then the first page of each form's submissions
-    (newest first, so a quiet run stops there) or all of them. Page views: the events
-    API's pages where the portal has it, else the one call that finds it refused.
+    pipelines, and the list of archived deals (one page when none was deleted), which
+    every pull of deals reads first. Forms: their list, then the first page of each
+    form's submissions (newest first, so a quiet run stops there) or all of them. Page
+    views: the events API's pages where the portal has it, else the one call that finds
+    it refused.
     """
     objects: dict[str, int] = world["objects"]
     submissions: list[int] = world["submissions"]
     views: int | None = world["views"]
+    archived = 1 if "deals" in objects else 0  # `connectors/hubspot/archived.py`
     if not full:
         # contacts (the newest change, one search), email events, one search per object
         # type, the pipelines, the forms and each form's first page, page views where
@@ -82,13 +85,15 @@ def stream_calls(world: dict[str, Any], *, full: bool) -> int:
         # check that setup has run
         contacts, events, searches = 2, 1, len(objects)
         forms = pages(len(submissions), FORMS_PAGE) + len(submissions)
-        return contacts + events + searches + 1 + forms + (0 if views is None else 1) + 2
+        quiet = contacts + events + searches + 1 + forms + (0 if views is None else 1) + 2
+        return quiet + archived
     return (
         pages(world["contacts"], SEARCH_PAGE)
         + 1
         + pages(world["events"], EVENTS_PAGE)
         + sum(pages(n, LIST_PAGE) for n in objects.values())
         + 1  # the deal pipelines
+        + archived
         + pages(len(submissions), FORMS_PAGE)
         + sum(pages(n, SUBMISSIONS_PAGE) for n in submissions)
         + (1 if views is None else pages(views, VIEWS_PAGE))

@@ -13,7 +13,9 @@ reads purchases through `counted_sales`, so that they all count the same sales.
   invoice sent or a payment received, which lie days apart; one person's two distinct
   sales of the same amount through two systems within a week are rare). Amounts agree
   when both are known and, in the same currency, the same once rounded to the cent; in different
-  currencies, converted (below), within 1% (two systems convert on different days). Two
+  currencies, converted (below), within 1% (two systems convert on different days);
+  without `rfm.currency`, a purchase that names no currency (a single-currency Salesforce
+  org names none) is in the currency of the one it is compared with. Two
   purchases of one system are never one sale: two equal orders are two orders. Purchases
   are taken in time order (then amount); each joins the earliest sale of its contact it
   matches that no purchase of its system has joined yet, else starts a sale; a sale keeps
@@ -179,7 +181,10 @@ def _firsts(
     window = rfm.same_sale_days * _DAY
     named, currency = _ranks(systems), _ranks(codes)
     cents = np.round(amounts * 100)
-    rows = _candidates(who, named, currency, cents, converted=rfm.currency is not None)
+    # without `rfm.currency`, a purchase that names no currency may be one sale with one
+    # that does (a single-currency Salesforce org names none, HubSpot names its own)
+    grouped = currency if rfm.currency is not None else np.zeros_like(currency)
+    rows = _candidates(who, named, grouped, cents, converted=rfm.currency is not None)
     if not len(rows):
         return keep
     rows = rows[np.lexsort((named[rows], cents[rows], at[rows], who[rows]))]
@@ -253,8 +258,10 @@ def _agree(
     rfm: Rfm,
 ) -> bool:
     """Whether two purchases' amounts are one sale's: in one currency, equal to the cent;
-    in two, within 1% once turned into `rfm.currency` (never without one)."""
-    if currency[a] == currency[b]:
+    in two, within 1% once turned into `rfm.currency` (never without one). Without
+    `rfm.currency`, a purchase that names no currency (rank -1) is in any other's."""
+    unnamed = rfm.currency is None and min(currency[a], currency[b]) < 0
+    if currency[a] == currency[b] or unnamed:
         return bool(cents[a] == cents[b])  # NaN: an amount unknown agrees with none
     first, second = values[a], values[b]
     if rfm.currency is None or not (np.isfinite(first) and np.isfinite(second)):

@@ -172,6 +172,12 @@ class Rfm(Strict):
             for code in self.rates
             if (message := _rate_problem(code, self.currency))
         ]
+        named: set[str] = set()
+        for code in self.rates:  # `usd` and `USD` are one currency: one rate would be lost
+            if code.strip().upper() in named:
+                message = f"{code.strip().upper()} is named twice; give it one rate"
+                found.append(LocatedError(("rates", code), message))
+            named.add(code.strip().upper())
         if self.rates and self.currency is None:
             found.insert(
                 0, LocatedError(("rates",), "rates need `currency`, the one they turn into")

@@ -29,7 +29,14 @@ import numpy as np
 import numpy.typing as npt
 from rich.markup import escape
 
-from scoring import ACTIVITY_TYPES, RuleSet, ScoreBatch, joined_exclusions, whole_points
+from scoring import (
+    ACTIVITY_TYPES,
+    SYSTEM_FIELD,
+    RuleSet,
+    ScoreBatch,
+    joined_exclusions,
+    whole_points,
+)
 from sync.backtest_report import WIDTH
 from sync.capacity import HandoverQueue
 from sync.fields import written_score
@@ -238,7 +245,8 @@ def unread_by_live(live: RuleSet, shadow: RuleSet) -> list[str]:
     contact = [f for f in shadow.contact_fields() if f not in set(live.contact_fields())]
     if contact:
         notes.append(f"contact fields the live rules do not pull, blank here: {', '.join(contact)}")
-    activity = [f for f in shadow.activity_fields() if f not in set(live.activity_fields())]
+    read = {*live.activity_fields(), SYSTEM_FIELD}  # every activity's system is stored
+    activity = [f for f in shadow.activity_fields() if f not in read]
     if activity:
         notes.append(
             f"activity fields the live rules do not pull, blank here: {', '.join(activity)}"

@@ -37,15 +37,16 @@ def test_the_minimum_reads_every_stream_the_connector_pulls() -> None:
     bench = bench_module()
     full = bench.stream_calls(WORLD, full=True)
     # contacts 15 + newest 1; events 24; each object type's list pages of 100 (5, 9,
-    # 29, 5) and the pipelines; forms 1 and their submissions (3+2+1+1+1); the refused
-    # page-views call
-    assert full == 16 + 24 + (5 + 9 + 29 + 5) + 1 + 1 + 8 + 1
+    # 29, 5), the pipelines and the archived deals' list; forms 1 and their submissions
+    # (3+2+1+1+1); the refused page-views call
+    assert full == 16 + 24 + (5 + 9 + 29 + 5) + 1 + 1 + 1 + 8 + 1
 
 
 def test_a_quiet_run_reads_one_page_of_each_stream() -> None:
     bench = bench_module()
-    assert bench.stream_calls(WORLD, full=False) == 2 + 1 + 4 + 1 + 6 + 0 + 2
-    assert bench.stream_calls({**WORLD, "views": 10}, full=False) == 17
+    # ... and the archived deals' list, which every pull of deals reads first
+    assert bench.stream_calls(WORLD, full=False) == 2 + 1 + 4 + 1 + 6 + 0 + 2 + 1
+    assert bench.stream_calls({**WORLD, "views": 10}, full=False) == 18
 
 
 def test_the_fault_campaign_runs_small_and_finds_every_contact_as_a_clean_run_left_it(

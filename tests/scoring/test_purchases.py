@@ -231,7 +231,8 @@ def _naive(rfm: Rfm, rows: list[tuple[int, float, float, str, str | None]]) -> l
 
     def agree(a: int, b: int) -> bool:
         x, y = rows[a], rows[b]
-        if (x[4] or rfm.currency) == (y[4] or rfm.currency):
+        unnamed = rfm.currency is None and (x[4] is None or y[4] is None)
+        if (x[4] or rfm.currency) == (y[4] or rfm.currency) or unnamed:
             known = not (math.isnan(x[2]) or math.isnan(y[2]))
             return known and round(x[2] * 100) == round(y[2] * 100)
         u, v = value(x), value(y)

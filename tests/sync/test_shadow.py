@@ -170,6 +170,13 @@ def test_what_the_live_pull_does_not_read_is_noted() -> None:
     ]
 
 
+def test_the_system_a_purchase_came_from_is_never_noted_unread() -> None:
+    # shadow rules with RFM read a purchase's amount, system and currency: the store
+    # knows every activity's system whatever the live rules read
+    notes = unread_by_live(rules(LIVE), rules(LIVE + "rfm: {}\n"))
+    assert notes[0] == "activity fields the live rules do not pull, blank here: amount, currency"
+
+
 # -- a sync with shadow rules --------------------------------------------------------------------
 
 AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
