@@ -47,6 +47,7 @@ NEVER_ON_THE_ANSWER = (
     "numpy.ma",  # Arrow arrays are built from their buffers (sync.columns.masked)
     "rich",  # the consoles are the CLI's
     "scoring.backtest",
+    "requests",  # HubSpot's legacy APIs go through the SDK's urllib3
 )
 HANDLER_AND_SETTINGS = "import sync.web.aws; from sync.config import read_settings; read_settings()"
 NEVER_ON_THE_IMPORT = ("numpy", "sqlalchemy", "pyarrow", "hubspot", "requests", "sync.app")
