@@ -41,6 +41,7 @@ from sync.preview import scratch_store, unread_attributes
 from sync.retention import Retention
 from sync.rulefile import read_rules
 from sync.settings import Settings, credential_settings
+from sync.setup_memo import remember_check
 from sync.shadow_write import extra_system, shadow_maps, shadow_system
 from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
@@ -222,6 +223,8 @@ class Leadscore:
                 for system in (connector.system, accounts_system(connector.system),
                                shadow_system(connector.system), *models):  # fmt: skip
                     self.store.clear_refused(system)
+        if not dry_run:  # a trigger's cold start need not check the fields again
+            remember_check(self)
         return reports
 
     def extra_setup(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from scoring import Backtest
+if TYPE_CHECKING:  # the backtest module is not loaded by what only needs `WIDTH`
+    from scoring import Backtest
 
 WIDTH = 80
 

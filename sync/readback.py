@@ -19,6 +19,7 @@ from sync.columns import (
     Distinct,
     column_reader,
     json_columns_of,
+    masked,
     number_column,
     text_column_of,
 )
@@ -264,7 +265,7 @@ def activity_columns(
             ids += ids_of(batch)
         del batch, amount
     amount = (
-        pa.array(np.concatenate(amounts), pa.float64(), mask=np.concatenate(unset))
+        masked(np.concatenate(amounts).astype(np.float64), np.concatenate(unset))
         if amounts
         else pa.array([], pa.float64())
     )

@@ -258,8 +258,11 @@ def credential_settings(name: str) -> str:
     return " and ".join(f"{PREFIX}{name}__{field}".upper() for field in entry.settings.credentials)
 
 
+@functools.cache
 def settings_model() -> type[Settings]:
-    """`Settings` with one nested section per registered system, read from the registry."""
+    """`Settings` with one nested section per registered system, read from the registry:
+    built once per process (each build is a pydantic model's schema, a few milliseconds,
+    and reading the settings asks for it once per variable checked)."""
     sections: dict[str, Any] = {
         entry.name: (
             entry.settings,

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from rich.markup import escape
 
 from scoring import (
     ACTIVITY_TYPES,
@@ -386,5 +385,7 @@ def shadow_lines(found: ShadowComparison, top_stage_moves: int = 4) -> list[str]
 
 def print_shadow(console: Console, found: ShadowComparison) -> None:
     """The comparison at the end of a sync's output."""
+    from rich.markup import escape  # here: a trigger imports this module and prints nothing
+
     for line in shadow_lines(found):
         console.print(escape(line), highlight=False, soft_wrap=True)

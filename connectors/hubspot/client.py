@@ -1,8 +1,9 @@
 """HubSpot's API as the connector calls it: the SDK's clients under one call policy.
 
 Talks to HubSpot through `hubspot-api-client` (imported here only, lazily) for
-the CRM, forms and events APIs, and through one `requests` session for the legacy
-marketing email events and form submissions APIs, which the SDK has no typed
+the CRM, forms and events APIs, and through one urllib3 pool (the SDK's own HTTP
+library, so a trigger's cold start imports no other) for the legacy marketing email
+events, form submissions and contact profile APIs, which the SDK has no typed
 client for. urllib3's own retries
 inside the SDK are switched off: `connectors.policy.CallPolicy` owns every
 retry, paces calls to the portal's 10-second window and search's per-second
@@ -31,6 +32,8 @@ from connectors.policy import CallPolicy, Clock, DailyBudget
 DEFAULT_HOST = "https://api.hubapi.com"
 TIMEOUT = 30.0
 OBJECT_KINDS = ("meetings", "calls", "emails", "deals")
+LEGACY_CONNECTIONS = 10
+"""Connections kept to the legacy APIs (a trigger's profile and email events side by side)."""
 FACTS_KEPT = 600.0
 """Seconds a portal's forms and deal stages are kept for triggers (`HubSpotApi.remembered`):
 a form or stage made since is read again when an answer names it."""
@@ -38,17 +41,14 @@ Fact = TypeVar("Fact")
 
 
 def translate(operation: str) -> Callable[[Exception], ApiError | None]:
-    """Turn the SDK's, urllib3's and requests' failures into `ApiError`s, without secrets."""
+    """Turn the SDK's and urllib3's failures into `ApiError`s, without secrets."""
 
     def to_error(exc: Exception) -> ApiError | None:
-        import requests
         import urllib3
 
         if isinstance(exc, ApiError):
             return exc
-        if isinstance(exc, urllib3.exceptions.HTTPError | requests.RequestException):
-            if isinstance(exc, requests.HTTPError) and exc.response is not None:
-                return http_error(operation, exc.response.status_code, exc.response.text, {})
+        if isinstance(exc, urllib3.exceptions.HTTPError):
             # urllib3 wraps the cause (refused, reset, timed out) in MaxRetryError.
             cause = getattr(exc, "reason", None) or exc
             return TransportError(SYSTEM, operation, f"no answer ({type(cause).__name__})")
@@ -206,7 +206,7 @@ class HubSpotApi:
     ) -> None:
         """`budget_shares`: the shares of the daily limit a run may spend and all apps may
         spend before runs stop calling (see `DailyBudget`); None: the whole limit."""
-        import requests
+        import urllib3
         from hubspot import HubSpot
         from urllib3.util.retry import Retry
 
@@ -226,8 +226,12 @@ class HubSpotApi:
         self._features: dict[str, bool] = {}
         self._features_lock = threading.Lock()
         self._facts: dict[str, tuple[float, Any]] = {}
-        self._events = requests.Session()
-        self._events.headers["Authorization"] = f"Bearer {access_token}"
+        self._events = urllib3.PoolManager(
+            maxsize=LEGACY_CONNECTIONS,
+            headers={"Authorization": f"Bearer {access_token}"},
+            retries=False,  # the call policy retries
+            timeout=TIMEOUT,
+        )
         self.policy = policy or CallPolicy(
             SYSTEM,
             limits=hubspot_limits(tier, clock),
@@ -339,10 +343,15 @@ class HubSpotApi:
         return value
 
     def _get_legacy(self, operation: str, path: str, params: Mapping[str, Any]) -> Any:
-        answer = self._events.get(f"{self.host}{path}", params=params, timeout=TIMEOUT)
-        if answer.status_code != 200:
-            raise http_error(operation, answer.status_code, answer.text, answer.headers)
+        given = {k: str(v) for k, v in params.items() if v is not None}  # as requests sent them
+        answer = self._events.request("GET", f"{self.host}{path}", fields=given)
+        if answer.status != 200:
+            text = answer.data.decode("utf-8", "replace")
+            raise http_error(operation, answer.status, text, dict(answer.headers))
         remaining = answer.headers.get("X-HubSpot-RateLimit-Daily-Remaining", "")
         if self.policy.budget is not None and remaining.isdigit():
             self.policy.budget.observe(int(remaining))
-        return answer.json()
+        try:
+            return json.loads(answer.data)
+        except ValueError:  # a body cut off: no answer, tried again as a dropped one is
+            raise TransportError(SYSTEM, operation, "no answer (an unreadable body)") from None

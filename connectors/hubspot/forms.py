@@ -121,9 +121,10 @@ def contact_submissions(api: HubSpotApi, record_id: str) -> list[Activity]:
     `form-submissions`, named by the portal's forms (their conversion ids are the ones the
     stream reads, so the store keeps one of each). The forms are kept for a while
     (`HubSpotApi.remembered`), read again when the profile names one they lack."""
-    if not has_form_submissions(api):
+    listed: list[list[dict[str, Any]]] = []  # the list read as the probe, where it was
+    if not has_form_submissions(api, lambda: listed.append(list_forms(api))):
         return []
-    forms = api.remembered(KEPT_FORMS, lambda: list_forms(api))
+    forms = api.remembered(KEPT_FORMS, lambda: listed.pop() if listed else list_forms(api))
     profile = api.legacy("contacts.profile", PROFILE_PATH.format(vid=record_id), {})
     named = {str(item.get("form-id")) for item in profile.get("form-submissions") or []}
     if not named <= {str(f["id"]) for f in forms}:  # a form made since they were read

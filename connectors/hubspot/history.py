@@ -10,6 +10,7 @@ dropped so that nothing is counted twice, and where not, the counters stand in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from connectors.hubspot.client import HubSpotApi
@@ -37,13 +38,15 @@ def has_web_analytics(api: HubSpotApi) -> bool:
     return api.available(WEB_ANALYTICS, probe)
 
 
-def has_form_submissions(api: HubSpotApi) -> bool:
-    """Whether the app may read the portal's forms (and so their submissions)."""
+def has_form_submissions(api: HubSpotApi, listing: Callable[[], object] | None = None) -> bool:
+    """Whether the app may read the portal's forms (and so their submissions): one read of
+    the forms list, of one form, or `listing` (a read of the list its caller needs anyway,
+    so a trigger's cold start makes one call where it made two)."""
 
     def probe() -> object:
         return api.json("forms.list", api.forms.get_page, limit=1)
 
-    return api.available(FORM_SUBMISSIONS, probe)
+    return api.available(FORM_SUBMISSIONS, listing or probe)
 
 
 def without_counted(page: Page, views: bool, conversions: bool) -> Page:

@@ -179,13 +179,18 @@ class WebhookCore:
 
     def _begin_check(self, app: Leadscore) -> None:
         from sync.beside import beside
+        from sync.setup_memo import check_ready_remembered
 
-        self._checked = beside(app.check_ready, "leadscore-setup-check"), time.monotonic()
+        def check() -> None:  # no calls when another process's check is remembered
+            check_ready_remembered(app, self.now)
+
+        self._checked = beside(check, "leadscore-setup-check"), time.monotonic()
 
     def _setup_checked(self, app: Leadscore) -> None:
         """Return once the process's setup check (begun as the application opened, two
-        calls per system) has passed, or raise its error: each rescore waits for it
-        beside its fetch, before it stores or writes anything. A check that failed is
+        calls per system, none while a passed one is remembered: `sync.setup_memo`) has
+        passed, or raise its error: each rescore waits for it beside its fetch, before it
+        stores or writes anything. A check that failed is
         answered from memory for `OPEN_FAILED_FOR` seconds, then run again."""
         with self._checking:
             if self._checked is None:
@@ -375,6 +380,13 @@ class WebhookCore:
             return Outcome(record, refused=refused)
         if result.status == "busy":  # the holder takes the entry after its rescore
             result = replace(result, status="queued")
+        if result.failed:  # a field deleted since the check, perhaps: the next start checks
+            from sync.setup_memo import forget_check
+
+            try:
+                forget_check(app)
+            except Exception as exc:  # the answer stands; the kept check ends within the hour
+                log.warning("setup check not forgotten", extra={"error": type(exc).__name__})
         self.metrics.wrote(system, sum(map(len, result.written.values())), len(result.failed))
         return Outcome(record, result)
 

@@ -171,3 +171,13 @@ def test_rounds_are_the_longest_chain_of_calls_each_after_the_last() -> None:
     assert sequential_rounds([*side_by_side, call(1.2, 2.0), call(2.0, 3.0)]) == 3
     assert sequential_rounds([call(0.0, 1.0), call(0.5, 1.5), call(1.2, 2.0)]) == 2
     assert sequential_rounds([]) == 0
+
+
+def test_a_cold_fetch_reads_the_forms_list_once_as_its_probe(box: Sandbox) -> None:
+    hubspot = HubSpotConnector(box.hubspot.token, host=box.hubspot.base_url, tier="enterprise")
+    records = busiest(box, 8)
+    cold = [c.operation for c in served_during(box, lambda: hubspot.fetch(records[0]))]
+    assert cold.count("forms.list") == 1  # the list itself tells that forms can be read
+    pages = [hubspot.fetch(r) for r in records]
+    submitted = [a for p in pages for a in p.activities if a.id and a.id.startswith("form:")]
+    assert submitted and all(a.attributes.get("form") for a in submitted)

@@ -43,7 +43,15 @@ NEVER_ON_THE_ANSWER = (
     "connectors.files",
     "simple_salesforce",  # no other system's SDK
     "mailchimp_marketing",
+    "hubspot.crm.properties",  # the setup check is remembered since setup (sync.setup_memo)
+    "numpy.ma",  # Arrow arrays are built from their buffers (sync.columns.masked)
+    "rich",  # the consoles are the CLI's
+    "scoring.backtest",
+    "requests",  # HubSpot's legacy APIs go through the SDK's urllib3
 )
+HANDLER_AND_SETTINGS = "import sync.web.aws; from sync.config import read_settings; read_settings()"
+NEVER_ON_THE_IMPORT = ("numpy", "sqlalchemy", "pyarrow", "hubspot", "requests", "sync.app")
+"""What importing the handler and reading its settings (before any event) never loads."""
 
 ANSWER = """
 import json, sys
@@ -125,3 +133,21 @@ def test_a_cold_signed_hubspot_answer_loads_only_what_it_needs(tmp_path: Path) -
 def test_each_route_makes_the_endpoint_of_its_path() -> None:
     for path, make in ROUTES.items():
         assert make().path == path
+
+
+def test_importing_the_handler_with_its_settings_loads_no_store_engine_or_sdk(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
+    env.update(PYTHONPATH=str(ROOT), LEADSCORE_HUBSPOT__ACCESS_TOKEN="pat-na1-token")
+    code = f"{HANDLER_AND_SETTINGS}; import json, sys; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    modules = set(json.loads(done.stdout))
+    loaded = [n for n in NEVER_ON_THE_IMPORT if any(m.split(".")[0] == n.split(".")[0] and
+              (m == n or m.startswith(f"{n}.")) for m in modules)]  # fmt: skip
+    assert loaded == []
+    assert {"sync.web.aws", "sync.config", "pydantic_settings"} <= modules

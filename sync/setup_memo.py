@@ -1,0 +1,89 @@
+"""A passed setup check remembered in the store, so that a cold trigger need not ask again.
+
+Before a trigger stores or writes anything, the fields it writes are checked against each
+system (`Leadscore.check_setup`: two calls per system, and on HubSpot the import of the
+SDK's properties client, about a tenth of a second of CPU). A warm process checks once and
+keeps the answer for its life; a serverless function that starts cold many times an hour
+would check on every start. So the check's outcome is kept in the store's `meta`:
+
+    setup_checked = {"at": <epoch seconds>, "fields": <fingerprint of what was checked>}
+
+written when `leadscore setup` has made the fields, and when a check has passed. A
+trigger's check (`check_ready_remembered`) skips the calls while that entry is younger
+than `CHECK_KEPT` and names the same fields (the fingerprint: each configured system's
+field specs, its company records' and the extra models' fields, so a new rule file, a
+new prefix or a new model is checked again); a rescore whose write failed forgets it, so
+a field deleted in the system since is found by the next start's check. The stage
+mappings (`Leadscore.map_stages`) are read on every start still: the writes need them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+from sync.dues import meta_value, set_meta
+from sync.schema import meta
+
+if TYPE_CHECKING:
+    from sync.app import Leadscore
+
+SETUP_CHECKED = "setup_checked"
+CHECK_KEPT = 3600.0
+"""Seconds a passed check is trusted by another process: about a warm instance's life,
+which keeps its own check's answer for as long."""
+
+
+def checked_fields(app: Leadscore) -> str:
+    """The fingerprint of what a trigger's setup check compares with the systems."""
+    parts = []
+    for connector in app.connectors:
+        system = connector.system
+        fields = app.fields(system)
+        extras = [m.maps[system].specs for m in app.job.models if system in m.maps]
+        parts.append([system, repr(fields.specs), repr(fields.accounts), repr(extras)])
+    text = json.dumps(parts, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def remember_check(app: Leadscore, now: float | None = None) -> None:
+    """Keep that the fields of `app`'s systems were found (or made) as of `now`."""
+    value = json.dumps({"at": time.time() if now is None else now, "fields": checked_fields(app)})
+    store = app.store
+    with store.writing(), store.engine.begin() as connection:
+        set_meta(connection, SETUP_CHECKED, value)
+
+
+def forget_check(app: Leadscore) -> None:
+    """The next cold start checks the fields again."""
+    store = app.store
+    with store.writing(), store.engine.begin() as connection:
+        connection.execute(sa.delete(meta).where(meta.c.key == SETUP_CHECKED))
+
+
+def check_remembered(app: Leadscore, now: float) -> bool:
+    """Whether a check of the same fields passed less than `CHECK_KEPT` seconds ago."""
+    with app.store.engine.connect() as connection:
+        found = meta_value(connection, SETUP_CHECKED)
+    try:
+        kept = json.loads(found) if found is not None else {}
+        at, fields = float(kept["at"]), str(kept["fields"])
+    except (ValueError, KeyError, TypeError):
+        return False
+    return 0.0 <= now - at < CHECK_KEPT and fields == checked_fields(app)
+
+
+def check_ready_remembered(app: Leadscore, clock: Callable[[], float] = time.time) -> None:
+    """`app.check_ready()` for a trigger: the stage mappings read, and the fields checked
+    unless a passed check of the same fields is remembered; a check that passes is."""
+    now = clock()
+    if check_remembered(app, now):
+        app.map_stages()
+        return
+    app.check_ready()
+    remember_check(app, now)
