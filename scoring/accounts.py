@@ -315,9 +315,19 @@ class Own:
     counts: FloatArray
 
 
-def own_counts(spec: Accounts, size: int, group: Callable[[list[ActivityType]], Grouped]) -> Own:
+def own_counts(
+    spec: Accounts,
+    size: int,
+    group: Callable[[list[ActivityType]], Grouped],
+    memo: dict[str, object] | None = None,
+) -> Own:
     """The engagement and counts of `size` contacts from the usable activities `group`
-    gives by type."""
+    gives by type; kept in `memo` (the groups' own, `filters.Grouping.counted`), so that
+    the roll-ups and the scores of one frame count once."""
+    key = f"{size}:{spec.engagement.model_dump_json()}:{spec.model_dump_json(include={'counts'})}"
+    found = None if memo is None else memo.get(key)
+    if isinstance(found, Own):
+        return found
 
     def counted(types: list[ActivityType], window: float | None) -> FloatArray:
         out = np.zeros(size)
@@ -331,7 +341,10 @@ def own_counts(spec: Accounts, size: int, group: Callable[[list[ActivityType]], 
     counts = np.zeros((size, len(spec.counts)), dtype=np.float64)
     for index, count in enumerate(spec.counts.values()):
         counts[:, index] = counted(count.activity, count.window_days)
-    return Own(engagement, counts)
+    own = Own(engagement, counts)
+    if memo is not None:
+        memo[key] = own
+    return own
 
 
 def rollups_of(spec: Accounts, keys: CategoricalColumn, own: Own) -> AccountRollups:
@@ -375,11 +388,11 @@ def population_rollups(
     spec = rules.accounts
     if spec is None:
         return None
-    group = activity_groups(rules, contacts, activities, moment)
+    group, memo = activity_groups(rules, contacts, activities, moment)
     if domains is None:
         domains = domain_accounts(spec, contacts, companies)
     keys = account_keys(spec, contacts, domains)
-    rolled = rollups_of(spec, keys, own_counts(spec, len(contacts), group))
+    rolled = rollups_of(spec, keys, own_counts(spec, len(contacts), group, memo))
     rolled = replace(rolled, domains=domains)
     if not spec.fit and not spec.stages:
         return rolled
@@ -476,8 +489,10 @@ def account_columns(
     contacts: ContactFrame,
     group: Callable[[list[ActivityType]], Grouped],
     rollups: Rollups | None,
+    memo: dict[str, object] | None = None,
 ) -> dict[str, Column]:
-    """The account fields of `contacts`, their usable activities by type from `group`."""
-    own = own_counts(spec, len(contacts), group)
+    """The account fields of `contacts`, their usable activities by type from `group`
+    (their counts kept in `memo`, `own_counts`)."""
+    own = own_counts(spec, len(contacts), group, memo)
     domains = None if rollups is None else rollups.domains
     return account_fields(spec, account_keys(spec, contacts, domains), own, rollups)

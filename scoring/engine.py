@@ -26,7 +26,14 @@ from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
 from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
-from scoring.filters import ActivityGroup, ClickChecks, shared_groups, usable_activities
+from scoring.filters import (
+    ActivityGroup,
+    ClickChecks,
+    Grouping,
+    TypeOrder,
+    shared_groups,
+    usable_activities,
+)
 from scoring.frames import ActivityFrame, BoolArray, Column, ContactFrame, FloatArray
 from scoring.interests import interest_scores
 from scoring.measuring import (
@@ -112,7 +119,7 @@ class _Run:
     past: PastScores | None = None
     rfm_bounds: Bounds | None = None
     account_rollups: Rollups | None = None
-    _groups: dict[frozenset[ActivityType], ActivityGroup] = field(default_factory=dict)
+    _grouping: Grouping = field(default_factory=Grouping)
     _masks: dict[str, BoolArray] = field(default_factory=dict)
     _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
     _where_uses: Counter[tuple[str, frozenset[ActivityType]]] = field(default_factory=Counter)
@@ -123,7 +130,9 @@ class _Run:
         if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= len(self.contacts)):
             raise InputError("activities refer to contact rows outside the contact frame")
         if isinstance(self.as_of, float):  # one moment: the groups are the frame's
-            self._groups = shared_groups(self.activities, self.as_of, self.rules.filters.bot_clicks)
+            self._grouping = shared_groups(
+                self.activities, self.as_of, self.rules.filters.bot_clicks
+            )
 
     @property
     def n(self) -> int:
@@ -160,11 +169,12 @@ class _Run:
         in the same order whatever else is in the batch.
         """
         key = frozenset(types)
-        found = self._groups.get(key)
+        groups = self._grouping.groups
+        found = groups.get(key)
         if found is None:
             if len(key) == 1:
                 acts = self.activities
-                rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
+                rows = self.type_order.rows_of(next(iter(key)))
                 who, ages = acts.contact_rows[rows], acts.occurred_at[rows]
                 np.subtract(self.moments(who), ages, out=ages)  # in place: no second array
                 found = ActivityGroup(rows, who, ages)
@@ -177,8 +187,16 @@ class _Run:
                 )
             for array in (found.rows, found.who, found.ages):
                 array.flags.writeable = False  # shared by the runs over the frame
-            self._groups[key] = found
+            groups[key] = found
         return found
+
+    @property
+    def type_order(self) -> TypeOrder:
+        """The usable activities' rows by type, sorted once per run (or per frame and
+        moment, as the groups are kept)."""
+        if self._grouping.order is None:
+            self._grouping.order = TypeOrder.of(self.usable_types)
+        return self._grouping.order
 
     def contact_mask(self, conditions: Conditions) -> BoolArray:
         # by value: rules that repeat a condition (a variant of a rule) share its mask
@@ -217,7 +235,9 @@ class _Run:
         return (
             {}
             if spec is None
-            else account_columns(spec, self.contacts, self.group, self.account_rollups)
+            else account_columns(
+                spec, self.contacts, self.group, self.account_rollups, self._grouping.counted
+            )
         )
 
     def column(self, name: str) -> Column | None:
@@ -488,7 +508,9 @@ def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int
 
 def activity_groups(
     rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, as_of: float
-) -> Callable[[list[ActivityType]], ActivityGroup]:
+) -> tuple[Callable[[list[ActivityType]], ActivityGroup], dict[str, object]]:
     """The usable activities of some types as the engine reads them (for a population's
-    account roll-ups, `scoring.accounts`)."""
-    return _Run(rules, contacts, activities, as_of).group
+    account roll-ups, `scoring.accounts`), and where counts over them are kept for the
+    engine's runs over the same frame and moment (`Grouping.counted`)."""
+    run = _Run(rules, contacts, activities, as_of)
+    return run.group, run._grouping.counted
