@@ -458,10 +458,12 @@ class _Run:
             if rule.disqualify:
                 disqualified |= counts > 0
             hits.append(RuleHits.matched(points, counts, held, measure))
-        capped = raw.copy(order="F")
+        capped = np.empty_like(raw, order="F")
         for column, dim in enumerate(rules.dimensions.values()):
             if dim.cap is not None or dim.floor is not None:
-                np.clip(capped[:, column], dim.floor, dim.cap, out=capped[:, column])
+                np.clip(raw[:, column], dim.floor, dim.cap, out=capped[:, column])
+            else:
+                capped[:, column] = raw[:, column]
         total = np.zeros(self.n, dtype=np.float64)
         for column in range(len(dims)):
             total += capped[:, column]

@@ -190,7 +190,7 @@ def interest_scores(
         bits, who, ages = bits[hit], found.who[hit], found.ages[hit]
         for index in readers:
             topic = topics[index]
-            keep = (bits & np.uint64(1 << index)) != 0
+            keep = (bits & bits.dtype.type(1 << index)) != 0
             if topic.window_days is not None:
                 keep &= ages <= topic.window_days * _DAY
             matched[index].append((who[keep], ages[keep]))
@@ -219,21 +219,27 @@ class _FieldBits:
 
     column: Column
     tests: dict[int, Callable[[str], bool]]
-    table: npt.NDArray[np.uint64] | None
+    table: npt.NDArray[np.unsignedinteger[Any]] | None
+    kind: np.dtype[Any]
+    """The narrowest unsigned integer with a bit per topic."""
 
-    def of(self, rows: npt.NDArray[np.intp], readers: list[int]) -> npt.NDArray[np.uint64]:
+    def of(
+        self, rows: npt.NDArray[np.intp], readers: list[int]
+    ) -> npt.NDArray[np.unsignedinteger[Any]]:
         """Per row of `rows`, a bit per topic of `readers` whose test its value passes."""
         reading = [i for i in readers if i in self.tests]
         if not reading:
-            return np.zeros(len(rows), dtype=np.uint64)
+            return np.zeros(len(rows), dtype=self.kind)
         if self.table is not None:
             assert isinstance(self.column, CategoricalColumn)
-            wanted = np.uint64(sum(1 << i for i in reading))
-            return self.table[self.column.codes[rows]] & wanted
-        bits = np.zeros(len(rows), dtype=np.uint64)
+            bits = self.table[self.column.codes[rows]]
+            if len(reading) < len(self.tests):  # a topic that reads other types
+                bits &= self.kind.type(sum(1 << i for i in reading))
+            return bits
+        bits = np.zeros(len(rows), dtype=self.kind)
         for index in reading:
             passed = _matching(self.column, self.tests[index], rows, None)
-            bits |= passed.astype(np.uint64) << np.uint64(index)
+            bits |= np.left_shift(passed, index, dtype=self.kind)
         return bits
 
 
@@ -246,6 +252,8 @@ def _topic_bits(topics: list[Topic], activities: ActivityFrame) -> list[_FieldBi
             continue
         for name, patterns in topic.patterns().items():
             tests.setdefault(name, {})[index] = matcher(patterns, name == "url")
+    width = next(w for w in (8, 16, 32, 64) if len(topics) <= w)  # at most 50 topics
+    kind = np.dtype(f"u{width // 8}")
     out = []
     for name, each in tests.items():
         column = activities.column(name)
@@ -254,11 +262,11 @@ def _topic_bits(topics: list[Topic], activities: ActivityFrame) -> list[_FieldBi
         table = None
         if isinstance(column, CategoricalColumn):
             values = list(map(str, column.categories.tolist()))
-            table = np.zeros(len(values) + 1, dtype=np.uint64)
+            table = np.zeros(len(values) + 1, dtype=kind)  # the last: a missing value
             for index, test in each.items():
-                passed = np.fromiter(map(test, values), bool, len(values)).astype(np.uint64)
-                table[:-1] |= passed << np.uint64(index)
-        out.append(_FieldBits(column, each, table))
+                passed = np.fromiter(map(test, values), bool, len(values))
+                table[:-1] |= np.left_shift(passed, index, dtype=kind)
+        out.append(_FieldBits(column, each, table, kind))
     return out
 
 
