@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.account_rules import Accounts
-from scoring.addresses import BULK
+from scoring.addresses import arrow_pays
 from scoring.errors import InputError
 from scoring.frames import (
     ActivityFrame,
@@ -291,10 +291,9 @@ def _texts(column: Column) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
 
 
 def _distinct(texts: ObjectArray) -> tuple[ObjectArray, npt.NDArray[np.int32]]:
-    """The distinct texts and each one's code among them; from `BULK` texts on (the
-    domains of a million addresses) by Arrow's dictionary encoding, without a Python step
-    per text."""
-    if len(texts) >= BULK:
+    """The distinct texts and each one's code among them; by Arrow's dictionary encoding,
+    without a Python step per text, for the domains of a million addresses (`arrow_pays`)."""
+    if arrow_pays(len(texts)):
         import pyarrow as pa
 
         try:
