@@ -30,7 +30,6 @@ from scoring.filters import (
     ActivityGroup,
     ClickChecks,
     Grouping,
-    TypeOrder,
     shared_groups,
     usable_activities,
 )
@@ -156,10 +155,13 @@ class _Run:
     def _filtered(self) -> tuple[ClickChecks | None, BoolArray]:
         return usable_activities(self.activities, self.as_of, self.rules.filters.bot_clicks)
 
-    @cached_property
+    @property
     def usable_types(self) -> npt.NDArray[np.int8]:
-        """Each activity's type code, or -1 where it does not count."""
-        return np.where(self.usable, self.activities.type_codes, np.int8(-1))
+        """Each activity's type code, or -1 where it does not count (once per run, or per
+        frame and moment, as the groups are kept)."""
+        if self._grouping.types is None:
+            self._grouping.types = np.where(self.usable, self.activities.type_codes, np.int8(-1))
+        return self._grouping.types
 
     def group(self, types: list[ActivityType]) -> ActivityGroup:
         """The usable activities of some types, read once per run.
@@ -174,7 +176,7 @@ class _Run:
         if found is None:
             if len(key) == 1:
                 acts = self.activities
-                rows = self.type_order.rows_of(next(iter(key)))
+                rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
                 who, ages = acts.contact_rows[rows], acts.occurred_at[rows]
                 np.subtract(self.moments(who), ages, out=ages)  # in place: no second array
                 found = ActivityGroup(rows, who, ages)
@@ -189,14 +191,6 @@ class _Run:
                 array.flags.writeable = False  # shared by the runs over the frame
             groups[key] = found
         return found
-
-    @property
-    def type_order(self) -> TypeOrder:
-        """The usable activities' rows by type, sorted once per run (or per frame and
-        moment, as the groups are kept)."""
-        if self._grouping.order is None:
-            self._grouping.order = TypeOrder.of(self.usable_types)
-        return self._grouping.order
 
     def contact_mask(self, conditions: Conditions) -> BoolArray:
         # by value: rules that repeat a condition (a variant of a rule) share its mask
@@ -243,7 +237,7 @@ class _Run:
     def column(self, name: str) -> Column | None:
         """A contact field, RFM's and accounts' own (`rfm_r`, `account_people`, ...) among them."""
         if name in RFM_FIELDS and self.rfm is not None:
-            return self.rfm.fields[name]
+            return self.rfm.field(name)
         if name.startswith("account") and name in self.accounts:
             return self.accounts[name]
         return self.contacts.column(name)

@@ -115,34 +115,14 @@ class ActivityGroup:
     """Seconds from each activity to its contact's `as_of`."""
 
 
-@dataclass(frozen=True, eq=False)
-class TypeOrder:
-    """The usable activities' rows sorted by type code, in input order within a type (one
-    stable sort of the codes instead of a pass over every activity per type)."""
-
-    rows: npt.NDArray[np.intp]
-    starts: npt.NDArray[np.intp]
-    """Where the rows of each type code begin in `rows` (and, last, where they end)."""
-
-    @classmethod
-    def of(cls, usable_types: npt.NDArray[np.int8]) -> TypeOrder:
-        """From each activity's type code, -1 where it does not count."""
-        order = np.argsort(usable_types, kind="stable")  # a radix sort of bytes
-        codes = np.arange(len(TYPE_CODES) + 1, dtype=np.int8)
-        return cls(order, np.searchsorted(usable_types[order], codes).astype(np.intp))
-
-    def rows_of(self, kind: ActivityType) -> npt.NDArray[np.intp]:
-        code = TYPE_CODES[kind]
-        return self.rows[self.starts[code] : self.starts[code + 1]]
-
-
 @dataclass(eq=False)
 class Grouping:
     """The usable activities of a frame by type as the engine reads them, for one moment and
-    filter: the groups read so far and the rows in type order they are cut from."""
+    filter: the groups read so far, and each activity's type code (-1: it does not count)
+    they are found in."""
 
     groups: dict[frozenset[ActivityType], ActivityGroup] = field(default_factory=dict)
-    order: TypeOrder | None = None
+    types: npt.NDArray[np.int8] | None = None
     counted: dict[str, object] = field(default_factory=dict)
     """Per-contact counts worked out over these groups, by what they count (the accounts'
     engagement: `scoring.accounts.own_counts`), for the next run over the same frame."""
