@@ -429,8 +429,7 @@ def account_fields(
         missing = (np.nan,) * width
         found_of = map(rollups.accounts.get, distinct.tolist(), itertools.repeat(missing))
         per_account = np.array(list(found_of), np.float64).reshape(len(distinct), width)
-    # per field, each contact's account's value: a last NaN for a contact without one
-    # (code -1), read once per account, not per contact
+    # per field, each contact's account's value (code -1, no account: the last, NaN)
     padded = np.full((width, len(distinct) + 1), np.nan)
     padded[:, :-1] = per_account.T
     values = [padded[i][codes] for i in range(width)]
@@ -443,19 +442,17 @@ def account_fields(
     # fit and stage are the account's own (none for an account the roll-ups lack), looked
     # up once per account at C speed
     names = distinct.tolist() if rollups.fit or rollups.stage else []
+    fit = np.full(size, np.nan)
     if rollups.fit:
         found_fit = map(rollups.fit.get, names, itertools.repeat(np.nan))
         fit = _spread(np.fromiter(found_fit, np.float64, len(names)), codes)
-    else:
-        fit = np.full(size, np.nan)
+    stage = CategoricalColumn(np.full(size, -1, dtype=np.int32), np.empty(0, dtype=object))
     if rollups.stage:
         stages = factorize(list(map(rollups.stage.get, names)))
         spread = _spread(stages.codes.astype(np.float64), codes)
         stage = CategoricalColumn(
             np.where(np.isnan(spread), -1, spread).astype(np.int32), stages.categories
         )
-    else:
-        stage = CategoricalColumn(np.full(size, -1, dtype=np.int32), np.empty(0, dtype=object))
     return _fields(spec, keys, own, values, fit, stage)
 
 
@@ -497,8 +494,7 @@ def account_columns(
     rollups: Rollups | None,
     memo: dict[str, object] | None = None,
 ) -> dict[str, Column]:
-    """The account fields of `contacts`, their usable activities by type from `group`
-    (their counts kept in `memo`, `own_counts`)."""
+    """The account fields of `contacts`, their usable activities by type from `group`."""
     own = own_counts(spec, len(contacts), group, memo)
     domains = None if rollups is None else rollups.domains
     return account_fields(spec, account_keys(spec, contacts, domains), own, rollups)

@@ -26,13 +26,7 @@ from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
 from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
-from scoring.filters import (
-    ActivityGroup,
-    ClickChecks,
-    Grouping,
-    shared_groups,
-    usable_activities,
-)
+from scoring.filters import ActivityGroup, ClickChecks, Grouping, shared_groups, usable_activities
 from scoring.frames import ActivityFrame, BoolArray, Column, ContactFrame, FloatArray
 from scoring.interests import interest_scores
 from scoring.measuring import (
@@ -129,9 +123,8 @@ class _Run:
         if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= len(self.contacts)):
             raise InputError("activities refer to contact rows outside the contact frame")
         if isinstance(self.as_of, float):  # one moment: the groups are the frame's
-            self._grouping = shared_groups(
-                self.activities, self.as_of, self.rules.filters.bot_clicks
-            )
+            bots = self.rules.filters.bot_clicks
+            self._grouping = shared_groups(self.activities, self.as_of, bots)
 
     @property
     def n(self) -> int:
@@ -157,8 +150,7 @@ class _Run:
 
     @property
     def usable_types(self) -> npt.NDArray[np.int8]:
-        """Each activity's type code, or -1 where it does not count (once per run, or per
-        frame and moment, as the groups are kept)."""
+        """Each activity's type code, or -1 where it does not count (kept with the groups)."""
         if self._grouping.types is None:
             self._grouping.types = np.where(self.usable, self.activities.type_codes, np.int8(-1))
         return self._grouping.types
@@ -226,13 +218,10 @@ class _Run:
     def accounts(self) -> dict[str, Column]:
         """The account fields (`scoring.accounts`): their roll-ups, the contact's own."""
         spec = self.rules.accounts
-        return (
-            {}
-            if spec is None
-            else account_columns(
-                spec, self.contacts, self.group, self.account_rollups, self._grouping.counted
-            )
-        )
+        if spec is None:
+            return {}
+        kept = self._grouping.counted
+        return account_columns(spec, self.contacts, self.group, self.account_rollups, kept)
 
     def column(self, name: str) -> Column | None:
         """A contact field, RFM's and accounts' own (`rfm_r`, `account_people`, ...) among them."""
@@ -452,12 +441,10 @@ class _Run:
             if rule.disqualify:
                 disqualified |= counts > 0
             hits.append(RuleHits.matched(points, counts, held, measure))
-        capped = np.empty_like(raw, order="F")
+        capped = raw.copy(order="F")
         for column, dim in enumerate(rules.dimensions.values()):
             if dim.cap is not None or dim.floor is not None:
-                np.clip(raw[:, column], dim.floor, dim.cap, out=capped[:, column])
-            else:
-                capped[:, column] = raw[:, column]
+                np.clip(capped[:, column], dim.floor, dim.cap, out=capped[:, column])
         total = np.zeros(self.n, dtype=np.float64)
         for column in range(len(dims)):
             total += capped[:, column]
@@ -506,7 +493,6 @@ def activity_groups(
     rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, as_of: float
 ) -> tuple[Callable[[list[ActivityType]], ActivityGroup], dict[str, object]]:
     """The usable activities of some types as the engine reads them (for a population's
-    account roll-ups, `scoring.accounts`), and where counts over them are kept for the
-    engine's runs over the same frame and moment (`Grouping.counted`)."""
+    account roll-ups, `scoring.accounts`), and where counts over them are kept (`Grouping`)."""
     run = _Run(rules, contacts, activities, as_of)
     return run.group, run._grouping.counted
