@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.account_rules import Accounts
-from scoring.addresses import BULK
+from scoring.addresses import arrow_pays
 from scoring.errors import InputError
 from scoring.frames import (
     ActivityFrame,
@@ -211,7 +211,8 @@ def domain_accounts(
         return {}
     pairs: set[tuple[str, str]] = set()
     column = contacts.column(DOMAIN)
-    if column is not None:
+    # accounts keyed otherwise than by a domain exist only where the key has another field
+    if column is not None and any(name != DOMAIN for name in spec.key):
         keys = account_keys(spec, contacts)
         values, rows = _texts(column)
         free = contacts.column("email_free")
@@ -290,10 +291,9 @@ def _texts(column: Column) -> tuple[ObjectArray, npt.NDArray[np.int64]]:
 
 
 def _distinct(texts: ObjectArray) -> tuple[ObjectArray, npt.NDArray[np.int32]]:
-    """The distinct texts and each one's code among them; from `BULK` texts on (the
-    domains of a million addresses) by Arrow's dictionary encoding, without a Python step
-    per text."""
-    if len(texts) >= BULK:
+    """The distinct texts and each one's code among them; by Arrow's dictionary encoding,
+    without a Python step per text, for the domains of a million addresses (`arrow_pays`)."""
+    if arrow_pays(len(texts)):
         import pyarrow as pa
 
         try:
@@ -315,9 +315,19 @@ class Own:
     counts: FloatArray
 
 
-def own_counts(spec: Accounts, size: int, group: Callable[[list[ActivityType]], Grouped]) -> Own:
+def own_counts(
+    spec: Accounts,
+    size: int,
+    group: Callable[[list[ActivityType]], Grouped],
+    memo: dict[str, object] | None = None,
+) -> Own:
     """The engagement and counts of `size` contacts from the usable activities `group`
-    gives by type."""
+    gives by type; kept in `memo` (the groups' own, `filters.Grouping.counted`), so that
+    the roll-ups and the scores of one frame count once."""
+    key = f"{size}:{spec.engagement.model_dump_json()}:{spec.model_dump_json(include={'counts'})}"
+    found = None if memo is None else memo.get(key)
+    if isinstance(found, Own):
+        return found
 
     def counted(types: list[ActivityType], window: float | None) -> FloatArray:
         out = np.zeros(size)
@@ -331,7 +341,10 @@ def own_counts(spec: Accounts, size: int, group: Callable[[list[ActivityType]], 
     counts = np.zeros((size, len(spec.counts)), dtype=np.float64)
     for index, count in enumerate(spec.counts.values()):
         counts[:, index] = counted(count.activity, count.window_days)
-    return Own(engagement, counts)
+    own = Own(engagement, counts)
+    if memo is not None:
+        memo[key] = own
+    return own
 
 
 def rollups_of(spec: Accounts, keys: CategoricalColumn, own: Own) -> AccountRollups:
@@ -375,11 +388,11 @@ def population_rollups(
     spec = rules.accounts
     if spec is None:
         return None
-    group = activity_groups(rules, contacts, activities, moment)
+    group, memo = activity_groups(rules, contacts, activities, moment)
     if domains is None:
         domains = domain_accounts(spec, contacts, companies)
     keys = account_keys(spec, contacts, domains)
-    rolled = rollups_of(spec, keys, own_counts(spec, len(contacts), group))
+    rolled = rollups_of(spec, keys, own_counts(spec, len(contacts), group, memo))
     rolled = replace(rolled, domains=domains)
     if not spec.fit and not spec.stages:
         return rolled
@@ -399,44 +412,47 @@ def account_fields(
     if rollups.names != tuple(spec.counts):
         raise InputError("accounts: the roll-ups count other activities than the rules name")
     size, width = len(keys.codes), len(ROLLUP_HEAD) + len(spec.counts)
-    values = np.full((size, width), np.nan, order="F")  # a column per field, each contiguous
     if isinstance(rollups, ContactRollups):
         if rollups.values.shape != (size, width):
             raise InputError(f"accounts: {len(rollups.values)} roll-ups given for {size} contacts")
+        given = np.full((size, width), np.nan, order="F")  # a column per field, contiguous
         some = keys.codes >= 0
-        values[some] = rollups.values[some]
+        given[some] = rollups.values[some]
         fit = np.where(some, rollups.fit, np.nan)
         placed = np.where(some, rollups.stage.codes, -1).astype(np.int32)
-        return _fields(
-            spec, keys, own, values, fit, CategoricalColumn(placed, rollups.stage.categories)
-        )
-    present = np.flatnonzero(keys.codes >= 0)
-    distinct, rows = keys.categories, keys.codes[present]
+        stage = CategoricalColumn(placed, rollups.stage.categories)
+        return _fields(spec, keys, own, [given[:, i] for i in range(width)], fit, stage)
+    distinct, codes = keys.categories, keys.codes
     if rollups.table is not None and rollups.table.keys is keys:  # rolled up over this frame
-        found = rollups.table.values[rows]
+        per_account = rollups.table.values
     else:
         missing = (np.nan,) * width
         found_of = map(rollups.accounts.get, distinct.tolist(), itertools.repeat(missing))
-        table = np.array(list(found_of), np.float64)
-        found = table.reshape(len(distinct), width)[rows]  # once per account, not per contact
-    alone = present[np.isnan(found[:, 0])]  # new since the roll-ups: its account's only person
-    if len(alone):
+        per_account = np.array(list(found_of), np.float64).reshape(len(distinct), width)
+    # per field, each contact's account's value (code -1, no account: the last, NaN)
+    padded = np.full((width, len(distinct) + 1), np.nan)
+    padded[:, :-1] = per_account.T
+    values = [padded[i][codes] for i in range(width)]
+    alone = np.flatnonzero((codes >= 0) & np.isnan(values[0]))
+    if len(alone):  # new since the roll-ups: its account's only person
         engagement = own.engagement[alone]
-        found[np.isnan(found[:, 0])] = np.column_stack(
-            [np.ones(len(alone)), (engagement > 0).astype(np.float64), engagement, engagement]
-            + [own.counts[alone, i] for i in range(own.counts.shape[1])]
-        )
-    values[present] = found
+        mine = [np.ones(len(alone)), (engagement > 0).astype(np.float64), engagement, engagement]
+        for column, value in zip(values, mine + list(own.counts[alone].T), strict=True):
+            column[alone] = value
     # fit and stage are the account's own (none for an account the roll-ups lack), looked
     # up once per account at C speed
-    names = distinct.tolist()
-    found_fit = map(rollups.fit.get, names, itertools.repeat(np.nan))
-    fit = _spread(np.fromiter(found_fit, np.float64, len(names)), keys.codes)
-    stages = factorize(list(map(rollups.stage.get, names)))
-    codes = _spread(stages.codes.astype(np.float64), keys.codes)
-    stage = CategoricalColumn(
-        np.where(np.isnan(codes), -1, codes).astype(np.int32), stages.categories
-    )
+    names = distinct.tolist() if rollups.fit or rollups.stage else []
+    fit = np.full(size, np.nan)
+    if rollups.fit:
+        found_fit = map(rollups.fit.get, names, itertools.repeat(np.nan))
+        fit = _spread(np.fromiter(found_fit, np.float64, len(names)), codes)
+    stage = CategoricalColumn(np.full(size, -1, dtype=np.int32), np.empty(0, dtype=object))
+    if rollups.stage:
+        stages = factorize(list(map(rollups.stage.get, names)))
+        spread = _spread(stages.codes.astype(np.float64), codes)
+        stage = CategoricalColumn(
+            np.where(np.isnan(spread), -1, spread).astype(np.int32), stages.categories
+        )
     return _fields(spec, keys, own, values, fit, stage)
 
 
@@ -444,24 +460,24 @@ def _fields(
     spec: Accounts,
     keys: CategoricalColumn,
     own: Own,
-    values: FloatArray,
+    values: list[FloatArray],
     fit: FloatArray,
     stage: CategoricalColumn,
 ) -> dict[str, Column]:
-    """The account fields from each contact's roll-up values (NaN: no account), its
-    account's fit and its account's stage."""
+    """The account fields from each contact's roll-up values (a column per value, NaN: no
+    account), its account's fit and its account's stage."""
     out: dict[str, Column] = {
-        f"account_{name}": NumericColumn(values[:, i])
+        f"account_{name}": NumericColumn(values[i])
         for i, name in enumerate(("people", "engaged_people", "engagement", "engagement_max"))
     }
     for index, name in enumerate(spec.counts):
-        others = values[:, len(ROLLUP_HEAD) + index] - own.counts[:, index]
+        others = values[len(ROLLUP_HEAD) + index] - own.counts[:, index]
         out[f"account_{name}"] = NumericColumn(np.maximum(others, 0.0))  # NaN stays
     out["account"] = keys
     out["account_fit"] = NumericColumn(fit)
     # the account's score as written to its company record: fit (0 without fit rules)
     # plus engagement; NaN for a contact without an account
-    out["account_score"] = NumericColumn(np.where(np.isnan(fit), 0.0, fit) + values[:, 2])
+    out["account_score"] = NumericColumn(np.where(np.isnan(fit), 0.0, fit) + values[2])
     out["account_stage"] = stage
     return out
 
@@ -476,8 +492,9 @@ def account_columns(
     contacts: ContactFrame,
     group: Callable[[list[ActivityType]], Grouped],
     rollups: Rollups | None,
+    memo: dict[str, object] | None = None,
 ) -> dict[str, Column]:
     """The account fields of `contacts`, their usable activities by type from `group`."""
-    own = own_counts(spec, len(contacts), group)
+    own = own_counts(spec, len(contacts), group, memo)
     domains = None if rollups is None else rollups.domains
     return account_fields(spec, account_keys(spec, contacts, domains), own, rollups)

@@ -16,7 +16,11 @@ surrogate) or that are not text at all make the caller take the per-address path
 
 from __future__ import annotations
 
+import operator
+import sys
 from dataclasses import dataclass
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -26,7 +30,11 @@ from scoring.records import WHITESPACE
 
 BULK = 20_000
 """From this many distinct addresses on, the columnar path is used (below it, Python per
-address is quicker than importing and starting pyarrow)."""
+address is quicker than deriving each column in bulk)."""
+ARROW = 500_000
+"""From this many distinct addresses on, their domains are found by Arrow rather than by a
+Python dictionary (`text_domains`), unless pyarrow's compute functions are loaded already:
+below it, importing them costs more than they save."""
 
 
 def arrow_text(values: list[str]) -> Any | None:
@@ -171,3 +179,39 @@ def address_domains(addresses: Joined, free_domains: frozenset[str]) -> Domains:
         free.to_numpy(zero_copy_only=False).astype(bool, copy=False),
         addresses.ascii or bool(pc.all(pc.string_is_ascii(distinct)).as_py()),
     )
+
+
+def text_domains(addresses: list[str], texts: Joined, free_domains: frozenset[str]) -> Domains:
+    """What `address_domains` gives for the same addresses (`texts`, them joined), found
+    with a Python dictionary: each domain once, in the order it first appears, as Arrow's
+    dictionary encoding orders them."""
+    size = len(addresses)
+    domains = list(map(itemgetter(2), map(str.rpartition, addresses, repeat("@"))))
+    has_at = np.fromiter(map(operator.contains, addresses, repeat("@")), bool, size)
+    for row in np.flatnonzero(~has_at).tolist():  # no @: an empty domain
+        domains[row] = ""
+    index = {domain: code for code, domain in enumerate(dict.fromkeys(domains))}
+    codes = np.fromiter(map(index.__getitem__, domains), np.int32, size)
+    distinct = np.empty(len(index), dtype=object)
+    distinct[:] = list(index)
+    empty = index.get("")
+    return Domains(
+        np.ones(size, dtype=bool) if empty is None else codes != empty,
+        codes,
+        distinct,
+        np.fromiter(map(free_domains.__contains__, index), bool, len(index)),
+        texts.ascii or all(map(str.isascii, index)),
+    )
+
+
+def domains_of(addresses: list[str], texts: Joined, free_domains: frozenset[str]) -> Domains:
+    """The domain of each address, by Arrow (`address_domains`) for many addresses or once
+    its compute functions are loaded, else by a dictionary (`text_domains`)."""
+    if arrow_pays(len(addresses)):
+        return address_domains(texts, free_domains)
+    return text_domains(addresses, texts, free_domains)
+
+
+def arrow_pays(count: int) -> bool:
+    """Whether texts this many are worth Arrow's compute functions (`ARROW`)."""
+    return count >= ARROW or "pyarrow.compute" in sys.modules

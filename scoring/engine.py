@@ -26,7 +26,7 @@ from scoring.conditions import Conditions, Operators
 from scoring.errors import InputError
 from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
-from scoring.filters import ActivityGroup, ClickChecks, shared_groups, usable_activities
+from scoring.filters import ActivityGroup, ClickChecks, Grouping, shared_groups, usable_activities
 from scoring.frames import ActivityFrame, BoolArray, Column, ContactFrame, FloatArray
 from scoring.interests import interest_scores
 from scoring.measuring import (
@@ -112,7 +112,7 @@ class _Run:
     past: PastScores | None = None
     rfm_bounds: Bounds | None = None
     account_rollups: Rollups | None = None
-    _groups: dict[frozenset[ActivityType], ActivityGroup] = field(default_factory=dict)
+    _grouping: Grouping = field(default_factory=Grouping)
     _masks: dict[str, BoolArray] = field(default_factory=dict)
     _where: dict[tuple[str, frozenset[ActivityType]], BoolArray] = field(default_factory=dict)
     _where_uses: Counter[tuple[str, frozenset[ActivityType]]] = field(default_factory=Counter)
@@ -123,7 +123,8 @@ class _Run:
         if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= len(self.contacts)):
             raise InputError("activities refer to contact rows outside the contact frame")
         if isinstance(self.as_of, float):  # one moment: the groups are the frame's
-            self._groups = shared_groups(self.activities, self.as_of, self.rules.filters.bot_clicks)
+            bots = self.rules.filters.bot_clicks
+            self._grouping = shared_groups(self.activities, self.as_of, bots)
 
     @property
     def n(self) -> int:
@@ -147,10 +148,12 @@ class _Run:
     def _filtered(self) -> tuple[ClickChecks | None, BoolArray]:
         return usable_activities(self.activities, self.as_of, self.rules.filters.bot_clicks)
 
-    @cached_property
+    @property
     def usable_types(self) -> npt.NDArray[np.int8]:
-        """Each activity's type code, or -1 where it does not count."""
-        return np.where(self.usable, self.activities.type_codes, np.int8(-1))
+        """Each activity's type code, or -1 where it does not count (kept with the groups)."""
+        if self._grouping.types is None:
+            self._grouping.types = np.where(self.usable, self.activities.type_codes, np.int8(-1))
+        return self._grouping.types
 
     def group(self, types: list[ActivityType]) -> ActivityGroup:
         """The usable activities of some types, read once per run.
@@ -160,7 +163,8 @@ class _Run:
         in the same order whatever else is in the batch.
         """
         key = frozenset(types)
-        found = self._groups.get(key)
+        groups = self._grouping.groups
+        found = groups.get(key)
         if found is None:
             if len(key) == 1:
                 acts = self.activities
@@ -177,7 +181,7 @@ class _Run:
                 )
             for array in (found.rows, found.who, found.ages):
                 array.flags.writeable = False  # shared by the runs over the frame
-            self._groups[key] = found
+            groups[key] = found
         return found
 
     def contact_mask(self, conditions: Conditions) -> BoolArray:
@@ -214,16 +218,15 @@ class _Run:
     def accounts(self) -> dict[str, Column]:
         """The account fields (`scoring.accounts`): their roll-ups, the contact's own."""
         spec = self.rules.accounts
-        return (
-            {}
-            if spec is None
-            else account_columns(spec, self.contacts, self.group, self.account_rollups)
-        )
+        if spec is None:
+            return {}
+        kept = self._grouping.counted
+        return account_columns(spec, self.contacts, self.group, self.account_rollups, kept)
 
     def column(self, name: str) -> Column | None:
         """A contact field, RFM's and accounts' own (`rfm_r`, `account_people`, ...) among them."""
         if name in RFM_FIELDS and self.rfm is not None:
-            return self.rfm.fields[name]
+            return self.rfm.field(name)
         if name.startswith("account") and name in self.accounts:
             return self.accounts[name]
         return self.contacts.column(name)
@@ -491,7 +494,8 @@ def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int
 
 def activity_groups(
     rules: RuleSet, contacts: ContactFrame, activities: ActivityFrame, as_of: float
-) -> Callable[[list[ActivityType]], ActivityGroup]:
+) -> tuple[Callable[[list[ActivityType]], ActivityGroup], dict[str, object]]:
     """The usable activities of some types as the engine reads them (for a population's
-    account roll-ups, `scoring.accounts`)."""
-    return _Run(rules, contacts, activities, as_of).group
+    account roll-ups, `scoring.accounts`), and where counts over them are kept (`Grouping`)."""
+    run = _Run(rules, contacts, activities, as_of)
+    return run.group, run._grouping.counted

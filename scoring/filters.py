@@ -19,7 +19,7 @@ whatever moment it is scored as of.
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -54,10 +54,7 @@ def click_checks(acts: ActivityFrame, config: BotClicks) -> ClickChecks:
     of_types = _of_types(acts, codes)
     if not of_types.any():
         return ClickChecks(True, config.seconds_after_delivery > 0)
-    relevant = of_types | (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_SENT])
-    times = acts.occurred_at[relevant]
-    # one click alone can be neither a burst nor right after a send: nothing to stand down
-    if len(times) > 1 and not np.any(np.remainder(times, _DAY)):
+    if _dates_only(acts, of_types):
         return ClickChecks(False, False, (DATES_ONLY,))
     if config.seconds_after_delivery <= 0:
         return ClickChecks(True, False)
@@ -72,6 +69,25 @@ def click_checks(acts: ActivityFrame, config: BotClicks) -> ClickChecks:
         )
         return ClickChecks(True, True, (note,))
     return ClickChecks(True, True)
+
+
+_CHUNK = 1 << 16
+
+
+def _dates_only(acts: ActivityFrame, of_types: BoolArray) -> bool:
+    """Whether every send and filtered activity is dated at midnight UTC, and there are
+    two or more (one click alone can be neither a burst nor right after a send: nothing
+    to stand down); read a block of rows at a time, up to the first with a time of day."""
+    seen = 0
+    sent = TYPE_CODES[ActivityType.EMAIL_SENT]
+    for start in range(0, len(acts), _CHUNK):
+        part = slice(start, start + _CHUNK)
+        relevant = of_types[part] | (acts.type_codes[part] == sent)
+        times = acts.occurred_at[part][relevant]
+        if np.any(np.remainder(times, _DAY)):
+            return False
+        seen += len(times)
+    return seen > 1
 
 
 def _of_types(acts: ActivityFrame, codes: list[int]) -> BoolArray:
@@ -99,18 +115,29 @@ class ActivityGroup:
     """Seconds from each activity to its contact's `as_of`."""
 
 
-_GROUPS: weakref.WeakKeyDictionary[
-    ActivityFrame, dict[tuple[float, str], dict[frozenset[ActivityType], ActivityGroup]]
-] = weakref.WeakKeyDictionary()
+@dataclass(eq=False)
+class Grouping:
+    """The usable activities of a frame by type as the engine reads them, for one moment and
+    filter: the groups read so far, and each activity's type code (-1: it does not count)
+    they are found in."""
+
+    groups: dict[frozenset[ActivityType], ActivityGroup] = field(default_factory=dict)
+    types: npt.NDArray[np.int8] | None = None
+    counted: dict[str, object] = field(default_factory=dict)
+    """Per-contact counts worked out over these groups, by what they count (the accounts'
+    engagement: `scoring.accounts.own_counts`), for the next run over the same frame."""
 
 
-def shared_groups(
-    acts: ActivityFrame, as_of: float, config: BotClicks
-) -> dict[frozenset[ActivityType], ActivityGroup]:
+_GROUPS: weakref.WeakKeyDictionary[ActivityFrame, dict[tuple[float, str], Grouping]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def shared_groups(acts: ActivityFrame, as_of: float, config: BotClicks) -> Grouping:
     """Where the engine keeps the usable activities of a frame by type, for one moment and
     filter, as `usable_activities` keeps what counts: a population's account roll-ups and
     the scores of the same frame (as a sync and `leadscore score` make them) group once."""
-    return _GROUPS.setdefault(acts, {}).setdefault((as_of, config.model_dump_json()), {})
+    return _GROUPS.setdefault(acts, {}).setdefault((as_of, config.model_dump_json()), Grouping())
 
 
 def usable_activities(
@@ -139,7 +166,10 @@ def machine_clicks(
 ) -> BoolArray:
     """Mask of the usable activities (of the filtered types) that a machine made, by the
     checks `click_checks` allows (worked out here when not given)."""
-    return np.isfinite(machine_from(acts, usable, config, checks))
+    clicks, moments = _flagged(acts, usable, config, checks)
+    machine = np.zeros(len(acts), dtype=bool)
+    machine[clicks[np.isfinite(moments)]] = True
+    return machine
 
 
 def machine_from(
@@ -151,27 +181,36 @@ def machine_from(
     `t`, the clicks the engine filters out of those up to `t` are those whose moment here
     is at most `t` (`usable` all true): a burst is seen once its last click is, and a
     send always comes before the click it explains."""
-    checks = checks or click_checks(acts, config)
+    clicks, moments = _flagged(acts, usable, config, checks)
     flagged = np.full(len(acts), np.inf)
+    flagged[clicks] = moments
+    return flagged
+
+
+def _flagged(
+    acts: ActivityFrame, usable: BoolArray, config: BotClicks, checks: ClickChecks | None
+) -> tuple[npt.NDArray[np.intp], FloatArray]:
+    """The usable activities of the filtered types, and for each the moment from which
+    the filter holds it a machine's (inf: never), as `machine_from` gives them."""
+    checks = checks or click_checks(acts, config)
     codes = [TYPE_CODES[t] for t in config.types]
     clicks = np.flatnonzero(usable & _of_types(acts, codes))
     if clicks.size == 0 or not checks.bursts:
-        return flagged
-    flagged[clicks] = _bursts(acts, clicks, config.max_per_second)
+        return clicks, np.full(len(clicks), np.inf)
+    moments = _bursts(acts, clicks, config.max_per_second)
     if checks.delivery:
-        clicks = clicks[_campaign_codes(acts, clicks)[0] >= 0]  # no campaign: tied to no send
+        tied = np.flatnonzero(_campaign_codes(acts, clicks)[0] >= 0)  # no campaign: no send
         is_send = usable & (acts.type_codes == TYPE_CODES[ActivityType.EMAIL_SENT])
         # only sends to people who clicked can explain a click
         clicked = np.zeros(int(acts.contact_rows.max()) + 1, dtype=bool)
-        clicked[acts.contact_rows[clicks]] = True
+        clicked[acts.contact_rows[clicks[tied]]] = True
         is_send &= clicked[acts.contact_rows]
         sends = np.flatnonzero(is_send)
-        if sends.size and clicks.size:
-            early = clicks[
-                _right_after_delivery(acts, clicks, sends, config.seconds_after_delivery)
-            ]
-            flagged[early] = acts.occurred_at[early]
-    return flagged
+        if sends.size and tied.size:
+            seconds = config.seconds_after_delivery
+            early = tied[_right_after_delivery(acts, clicks[tied], sends, seconds)]
+            moments[early] = acts.occurred_at[clicks[early]]
+    return clicks, moments
 
 
 def _bursts(acts: ActivityFrame, clicks: npt.NDArray[np.intp], limit: int) -> FloatArray:

@@ -25,9 +25,9 @@ import numpy.typing as npt
 
 from scoring.addresses import (
     BULK,
-    address_domains,
     arrow_text,
     ascii_normalized,
+    domains_of,
     joined,
     normalized_text,
 )
@@ -266,9 +266,10 @@ def _bulk_email_columns(emails: CategoricalColumn, normalized: bool) -> dict[str
         remap = merged.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         codes = np.append(remap.astype(np.int32), np.int32(-1))[codes]
         categories = np.asarray(merged.dictionary.to_numpy(zero_copy_only=False), dtype=object)
-        if (texts := joined(categories.tolist())) is None:
+        addresses = categories.tolist()
+        if (texts := joined(addresses)) is None:
             return None
-    found = address_domains(texts, free_email_domains())
+    found = domains_of(addresses, texts, free_email_domains())
     present = np.append(found.present, False)[codes]
     domain = np.append(found.codes, np.int32(-1))[codes]  # each distinct domain one category
     return {

@@ -20,7 +20,6 @@ import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from dataclasses import field as default
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -46,7 +45,7 @@ from scoring.interest_rules import (
     glob_match,
     topic_column,
 )
-from scoring.records import ActivityType
+from scoring.records import TYPE_CODES, ActivityType
 
 _DAY = 86_400.0
 TOP_MIN = 0.5
@@ -158,15 +157,6 @@ def tagged(column: Column | None, patterns: tuple[str, ...], size: int) -> BoolA
     return np.array(table, dtype=bool)[column.codes]
 
 
-@dataclass(frozen=True)
-class _NoRows:
-    """The usable activities of no type (a topic of tags alone)."""
-
-    rows: npt.NDArray[np.intp] = default(default_factory=lambda: np.zeros(0, np.intp))
-    who: npt.NDArray[np.int32] = default(default_factory=lambda: np.zeros(0, np.int32))
-    ages: FloatArray = default(default_factory=lambda: np.zeros(0))
-
-
 def interest_scores(
     interests: Interests,
     activities: ActivityFrame,
@@ -175,29 +165,39 @@ def interest_scores(
 ) -> InterestScores:
     """Every topic's score and match count for `contacts`, from the usable activities
     `group` gives by type, and their `tags` column (`TAG_FIELD`): a contact with a
-    matching tag is one match more, its points undecayed."""
+    matching tag is one match more, its points undecayed.
+
+    Type by type (in the order of their codes, each type's rows in input order, so that a
+    contact's sums run in one order whatever else is in the batch), every topic's matches
+    are found at once: a bit per topic in one table per field and distinct value, read
+    once per row; then each topic reads only the rows some topic matched."""
     size, tags = len(contacts), contacts.column(TAG_FIELD)
     topics = interests.topics
     scores = np.zeros((size, len(topics)), dtype=np.float64, order="F")
     counts = np.zeros((size, len(topics)), dtype=np.int32, order="F")
-    read: dict[tuple[frozenset[ActivityType], str], IntArray] = {}
+    tables = _topic_bits(topics, activities)
+    matched: list[list[tuple[IntArray, FloatArray]]] = [[] for _ in topics]
+    kinds = sorted({t for topic in topics for t in topic.types}, key=TYPE_CODES.__getitem__)
+    for kind in kinds:
+        readers = [i for i, topic in enumerate(topics) if kind in topic.types]
+        found = group([kind])
+        if not len(found.rows) or not tables:
+            continue
+        bits = tables[0].of(found.rows, readers)
+        for field in tables[1:]:
+            bits |= field.of(found.rows, readers)
+        hit = np.flatnonzero(bits)
+        bits, who, ages = bits[hit], found.who[hit], found.ages[hit]
+        for index in readers:
+            topic = topics[index]
+            keep = (bits & bits.dtype.type(1 << index)) != 0
+            if topic.window_days is not None:
+                keep &= ages <= topic.window_days * _DAY
+            matched[index].append((who[keep], ages[keep]))
     for index, topic in enumerate(topics):
-        found: Grouped = group(topic.types) if topic.types else _NoRows()
-        keep = np.zeros(len(found.rows), dtype=bool)
-        for field, patterns in topic.patterns().items():
-            column = activities.column(field)
-            if column is None or not len(found.rows):
-                continue
-            codes = None
-            if isinstance(column, CategoricalColumn):  # topics reading the same rows share them
-                key = (frozenset(topic.types), field)
-                codes = read.get(key)
-                if codes is None:
-                    codes = read[key] = column.codes[found.rows]
-            keep |= _matching(column, matcher(patterns, field == "url"), found.rows, codes)
-        if topic.window_days is not None:
-            keep &= found.ages <= topic.window_days * _DAY
-        who, ages = found.who[keep], found.ages[keep]
+        parts = matched[index]
+        who = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
+        ages = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
         counts[:, index] = np.bincount(who, minlength=size)
         if topic.half_life_days is None:
             points = counts[:, index] * topic.points
@@ -205,11 +205,69 @@ def interest_scores(
             weights = np.exp2(ages / -(topic.half_life_days * _DAY)) * topic.points
             points = np.bincount(who, weights=weights, minlength=size).astype(np.float64)
         if topic.tags:
-            hit = tagged(tags, tuple(topic.tags), size)
-            counts[:, index] += hit
-            points = points + hit * topic.points
+            hit_tags = tagged(tags, tuple(topic.tags), size)
+            counts[:, index] += hit_tags
+            points = points + hit_tags * topic.points
         scores[:, index] = points if topic.cap is None else np.minimum(points, topic.cap)
     return InterestScores(interests, scores, counts)
+
+
+@dataclass(frozen=True, eq=False)
+class _FieldBits:
+    """An activity field some topics read: each reading topic's test, and for a text
+    column a bit per topic for each of its distinct values (the last entry: missing)."""
+
+    column: Column
+    tests: dict[int, Callable[[str], bool]]
+    table: npt.NDArray[np.unsignedinteger[Any]] | None
+    kind: np.dtype[Any]
+    """The narrowest unsigned integer with a bit per topic."""
+
+    def of(
+        self, rows: npt.NDArray[np.intp], readers: list[int]
+    ) -> npt.NDArray[np.unsignedinteger[Any]]:
+        """Per row of `rows`, a bit per topic of `readers` whose test its value passes."""
+        reading = [i for i in readers if i in self.tests]
+        if not reading:
+            return np.zeros(len(rows), dtype=self.kind)
+        if self.table is not None:
+            assert isinstance(self.column, CategoricalColumn)
+            bits = self.table[self.column.codes[rows]]
+            if len(reading) < len(self.tests):  # a topic that reads other types
+                bits &= self.kind.type(sum(1 << i for i in reading))
+            return bits
+        bits = np.zeros(len(rows), dtype=self.kind)
+        for index in reading:
+            passed = _matching(self.column, self.tests[index], rows, None)
+            bits |= np.left_shift(passed, index, dtype=self.kind)
+        return bits
+
+
+def _topic_bits(topics: list[Topic], activities: ActivityFrame) -> list[_FieldBits]:
+    """The activity fields topics read (those the frame has), each distinct value of a
+    text column tested once per topic."""
+    tests: dict[str, dict[int, Callable[[str], bool]]] = {}
+    for index, topic in enumerate(topics):
+        if not topic.types:
+            continue
+        for name, patterns in topic.patterns().items():
+            tests.setdefault(name, {})[index] = matcher(patterns, name == "url")
+    width = next(w for w in (8, 16, 32, 64) if len(topics) <= w)  # at most 50 topics
+    kind = np.dtype(f"u{width // 8}")
+    out = []
+    for name, each in tests.items():
+        column = activities.column(name)
+        if column is None:
+            continue
+        table = None
+        if isinstance(column, CategoricalColumn):
+            values = list(map(str, column.categories.tolist()))
+            table = np.zeros(len(values) + 1, dtype=kind)  # the last: a missing value
+            for index, test in each.items():
+                passed = np.fromiter(map(test, values), bool, len(values))
+                table[:-1] |= np.left_shift(passed, index, dtype=kind)
+        out.append(_FieldBits(column, each, table, kind))
+    return out
 
 
 @dataclass(frozen=True, eq=False)

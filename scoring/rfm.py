@@ -47,7 +47,7 @@ from scoring.frames import (
 )
 from scoring.purchases import Sales, frame_sales
 from scoring.records import TYPE_CODES
-from scoring.rfm_rules import MEASURES, Rfm
+from scoring.rfm_rules import MEASURES, RFM_FIELDS, Rfm
 
 if TYPE_CHECKING:
     from scoring.rules import RuleSet
@@ -319,23 +319,39 @@ class RfmScores:
         index = int(self.segments[row])
         return None if index < 0 else self.rfm.segments[index].name
 
-    @cached_property
+    @property
     def fields(self) -> dict[str, Column]:
         """The contact fields rules and stages read (`RFM_FIELDS`), missing without a
         purchase."""
+        return {name: self.field(name) for name in RFM_FIELDS}
+
+    def field(self, name: str) -> Column:
+        """One of `fields`, made when first read (rules read one or two of them)."""
+        found = self._fields.get(name)
+        if found is None:
+            found = self._fields[name] = self._make(name)
+        return found
+
+    @cached_property
+    def _fields(self) -> dict[str, Column]:
+        return {}
+
+    def _make(self, name: str) -> Column:
         bought = self.measures.bought
-        out: dict[str, Column] = {}
-        for name, digit in (("rfm_r", self.r), ("rfm_f", self.f), ("rfm_m", self.m)):
-            out[name] = NumericColumn(np.where(bought, digit, np.nan))
-        out["rfm_score"] = NumericColumn(np.where(bought, self.total, np.nan))
-        # the 125 texts 111 to 555 in order, each contact's code its place among them
-        r, f, m = (digit.astype(np.int32) - 1 for digit in (self.r, self.f, self.m))
-        texts = np.array([f"{a}{b}{c}" for a in "12345" for b in "12345" for c in "12345"])
-        place = np.where(bought, r * 25 + f * 5 + m, -1)
-        out["rfm"] = CategoricalColumn(place, texts.astype(object))
+        digit = {"rfm_r": self.r, "rfm_f": self.f, "rfm_m": self.m}.get(name)
+        if digit is not None:
+            return NumericColumn(np.where(bought, digit, np.nan))
+        if name == "rfm_score":
+            return NumericColumn(np.where(bought, self.total, np.nan))
+        if name == "rfm":
+            # the 125 texts 111 to 555 in order, each contact's code its place among them
+            r, f, m = (d.astype(np.int32) - 1 for d in (self.r, self.f, self.m))
+            texts = np.array([f"{a}{b}{c}" for a in "12345" for b in "12345" for c in "12345"])
+            place = np.where(bought, r * 25 + f * 5 + m, -1)
+            return CategoricalColumn(place, texts.astype(object))
+        assert name == "rfm_segment", name
         names = np.array([s.name for s in self.rfm.segments], dtype=object)
-        out["rfm_segment"] = CategoricalColumn(self.segments.astype(np.int32), names)
-        return out
+        return CategoricalColumn(self.segments.astype(np.int32), names)
 
     def columns(self, order: npt.NDArray[np.intp]) -> dict[str, Any]:
         """The output columns of `leadscore score --out` in `order`: digits as text, their

@@ -18,6 +18,7 @@ from scoring.addresses import (
     ascii_normalized,
     joined,
     normalized_text,
+    text_domains,
 )
 from scoring.frames import CategoricalColumn, ContactFrame, free_email_domains
 from scoring.records import WHITESPACE, emails_normalized, normalize_email
@@ -103,6 +104,22 @@ def test_each_domain_is_what_follows_the_last_at(addresses: list[str]) -> None:
         assert all(d.isascii() for d in kept)
 
 
+@given(st.lists(ADDRESS, min_size=1, max_size=30))
+def test_a_dictionary_finds_the_domains_arrow_finds(addresses: list[str]) -> None:
+    texts = joined(addresses)
+    if texts is None:
+        return
+    free = free_email_domains()
+
+    arrow, python = address_domains(texts, free), text_domains(addresses, texts, free)
+
+    assert python.present.tolist() == arrow.present.tolist()
+    assert python.codes.tolist() == arrow.codes.tolist()
+    assert python.distinct.tolist() == arrow.distinct.tolist()
+    assert python.distinct_free.tolist() == arrow.distinct_free.tolist()
+    assert python.ascii == arrow.ascii
+
+
 def _rows(frame: ContactFrame, name: str) -> list[str | None]:
     column = frame.columns[name]
     assert isinstance(column, CategoricalColumn)
@@ -159,7 +176,7 @@ def test_addresses_given_as_normalized_are_taken_as_they_are(addresses: list[str
 @pytest.mark.parametrize("size", [0, 1, 5])
 def test_frames_of_few_addresses_take_the_per_address_path(size: int) -> None:
     emails = [f"Person{i}@Gmail.com " for i in range(size)]
-    with mock.patch.object(frames, "address_domains", side_effect=AssertionError):
+    with mock.patch.object(frames, "domains_of", side_effect=AssertionError):
         frame = ContactFrame.from_columns([f"c{i}" for i in range(size)], emails)
 
     assert _rows(frame, "email_free") == ["true"] * size
