@@ -234,9 +234,8 @@ class _Run:
     # -- rules ----------------------------------------------------------------------------
 
     def apply(self, rule: Rule) -> tuple[FloatArray, Counts, FloatArray | None, FloatArray | None]:
-        """The rule's points per contact (after decay, once and cap), its match count,
-        for a decaying rule with a cap how long the decay leaves the points at the cap,
-        and for a measuring rule what it measured (its counts then say where it fired)."""
+        """The rule's points per contact (after decay, once and cap), its match count, how
+        long decay leaves a capped rule at its cap, and what a measuring rule measured."""
         counts: Counts
         measure = None
         if rule.measured:
@@ -466,7 +465,7 @@ class _Run:
             bant_names=bant_names,
             bant_met=bant_met,
             notes=(
-                *(() if self.checks is None else self.checks.notes),
+                *(self.checks.notes if self.checks else ()),
                 *(self.rfm.notes if self.rfm else ()),
             ),
             velocity=None
