@@ -321,6 +321,23 @@ class ChecksKnown(Protocol):
         ...
 
 
+@runtime_checkable
+class Learns(Protocol):
+    """A connector that learns something of its system as it works which the next process
+    should not have to learn again with calls of its own (Salesforce: the org's pace on
+    Bulk API 2.0 ingest jobs, `connectors.salesforce.jobs.Pace`). The sync hands it what
+    the store kept before the system's writes and keeps what it learned after them
+    (`sync.writing`): names to numbers, as JSON."""
+
+    def learned(self) -> Mapping[str, float]:
+        """What the connector knows now (empty: nothing to keep)."""
+        ...
+
+    def recall(self, kept: Mapping[str, Any]) -> None:
+        """What a past run learned, as kept; a value it cannot use is passed over."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChangedCompanies:
     """Company records changed since a moment (`CompanyRecords.changed_companies`)."""

@@ -19,14 +19,22 @@ PostgreSQL (README: "From and to a warehouse" has the SQL a dbt source can use).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from sync.schema import ID_LENGTH, chunks, dumps, identities, metadata, replace_rows, runs
+from sync.schema import (
+    ID_LENGTH,
+    chunks,
+    identities,
+    metadata,
+    replace_rows,
+    runs,
+    written,
+)
 
 write_log = sa.Table(
     "write_log",
@@ -74,34 +82,26 @@ class LogContext:
 
 
 def log_written(
-    connection: Connection,
-    system: str,
-    values: Mapping[str, Mapping[str, str]],
-    stamp: float,
-    context: LogContext,
+    connection: Connection, system: str, records: Sequence[str], context: LogContext
 ) -> None:
-    """Append a row per record of `values` (landed in `system` at `stamp`), with the person
-    the store knows it as; inside the caller's transaction."""
-    for part in chunks(list(values)):
-        found = connection.execute(
-            sa.select(identities.c.record_id, identities.c.person_id).where(
-                identities.c.system == system, identities.c.record_id.in_(list(part))
-            )
+    """Append a row per record of `records` (landed in `system`), as `written` holds them
+    (recorded just before, in the caller's transaction: their values and stamp), with the
+    person the store knows each as: one INSERT ... SELECT, nothing encoded or looked up
+    twice here (SQLite and PostgreSQL)."""
+    known = sa.and_(identities.c.system == written.c.system,
+                    identities.c.record_id == written.c.record_id)  # fmt: skip
+    chosen = [sa.literal(context.run_id, sa.Integer), written.c.system, written.c.record_id,
+              identities.c.person_id, written.c["values"], written.c.written_at,
+              sa.literal(context.rules_version, sa.String(64))]  # fmt: skip
+    columns = ["run_id", "system", "record_id", "person_id", "written_values", "written_at",
+               "rules_version"]  # fmt: skip
+    for part in chunks(list(records)):
+        rows = (
+            sa.select(*chosen)
+            .select_from(written.outerjoin(identities, known))
+            .where(written.c.system == system, written.c.record_id.in_(list(part)))
         )
-        person = {record: ident for record, ident in found}
-        rows = [
-            {
-                "run_id": context.run_id,
-                "system": system,
-                "record_id": record,
-                "person_id": person.get(record),
-                "written_values": dumps(values[record]),
-                "written_at": stamp,
-                "rules_version": context.rules_version,
-            }
-            for record in part
-        ]
-        connection.execute(sa.insert(write_log), rows)
+        connection.execute(sa.insert(write_log).from_select(columns, rows))
 
 
 def log_started(connection: Connection, mode: str, at: float) -> int:

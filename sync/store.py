@@ -352,7 +352,8 @@ class StateStore:
         log: LogContext | None = None,
     ) -> None:  # fmt: skip
         """Remember what landed, and forget earlier failures of those records; with `log`,
-        append it to the write log too (`sync.run_tables`)."""
+        append it to the write log too (`sync.run_tables.log_written`, copied from the rows
+        just upserted: the values are encoded once)."""
         if not values:
             return
         stamp = at.timestamp()
@@ -370,8 +371,8 @@ class StateStore:
                     for r in part
                 ]  # fmt: skip
                 replace_rows(connection, written, rows)
-            if log is not None:
-                log_written(connection, system, values, stamp, log)
+                if log is not None:
+                    log_written(connection, system, part, log)
 
     def record_failures(
         self,

@@ -7,6 +7,7 @@ writes go on."""
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -15,14 +16,16 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from connectors.errors import ApiError, AuthError, BudgetExhausted
-from connectors.protocol import Write, WriteFailure, WriteOutcome
+from connectors.protocol import Learns, Write, WriteFailure, WriteOutcome
 from sync.beside import beside
 from sync.deadline import submitted_in_time
+from sync.dues import meta_value, set_meta
 from sync.fields import sent_writes
 from sync.logs import without_addresses
 from sync.recorder import OutcomeRecorder
 from sync.rulefile import rule_version
 from sync.run_tables import LogContext
+from sync.store import StateStore
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
 
 if TYPE_CHECKING:
@@ -82,6 +85,8 @@ def write_batches(
     system's batch, or every write at once for a bulk path (`Connector.write_size`).
     At most `options.workers` batches are in flight; none is sent once the run's
     deadline has passed (`Sync.deadline`), and whoever those were for stays due."""
+    if isinstance(connector, Learns):
+        recall_learned(job.store, connector.system, connector)
     size = max(1, connector.write_size(len(writes))) if writes else 1
     batches = [writes[i : i + size] for i in range(0, len(writes), size)]
 
@@ -119,7 +124,34 @@ def write_batches(
             done.stamps.extend(outcome.stamps)
             done.gone.extend(outcome.gone)
     stats.withdrawn += recorder.withdrawn
+    if isinstance(connector, Learns):
+        keep_learned(job.store, connector.system, connector)
     return done
+
+
+def learned_key(system: str) -> str:
+    return f"learned:{system}"
+
+
+def recall_learned(store: StateStore, system: str, connector: Learns) -> None:
+    """Hand the connector what the store kept of what it learned in earlier runs."""
+    with store.engine.connect() as connection:
+        text = meta_value(connection, learned_key(system))
+    try:
+        kept = json.loads(text) if text else {}
+    except ValueError:
+        kept = {}
+    if isinstance(kept, dict):
+        connector.recall(kept)
+
+
+def keep_learned(store: StateStore, system: str, connector: Learns) -> None:
+    """Keep what the connector knows now of its system, for the next process."""
+    learned = dict(connector.learned())
+    if learned:
+        text = json.dumps(learned, sort_keys=True)
+        with store.writing(), store.engine.begin() as connection:
+            set_meta(connection, learned_key(system), text)
 
 
 def write_systems(

@@ -60,6 +60,9 @@ from connectors.salesforce.write import write_collection
 if TYPE_CHECKING:
     import requests
 
+INGEST_PACE = "ingest_records_per_second"
+"""What `learned` keeps: records per second the org processed ingest jobs at."""
+
 
 class SalesforceConnector:
     """Salesforce through simple-salesforce, under one shared call policy."""
@@ -165,6 +168,15 @@ class SalesforceConnector:
 
     def start_run(self) -> None:
         self.api.start_run()
+
+    def learned(self) -> Mapping[str, float]:
+        """The org's pace on ingest jobs, once known: kept in the state store, so that the
+        next process does not spend a read on learning it again (`jobs.Pace`)."""
+        known = self.pace.per_second
+        return {} if known is None else {INGEST_PACE: known}
+
+    def recall(self, kept: Mapping[str, Any]) -> None:
+        self.pace.recall(kept.get(INGEST_PACE))
 
     def budget(self) -> Mapping[str, Any] | None:
         return None if self.policy.budget is None else self.policy.budget.report()

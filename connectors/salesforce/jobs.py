@@ -14,12 +14,21 @@ and a wait sized by it ends after the job does, never before: each early read is
 call spent). Once a pace is known, a job's first read waits for as long as the pace
 says its records take; until then the first job reads after `PACE_READ` seconds, jobs
 waiting at once share its reading (they wait for it instead of reading too), and the
-connector keeps the pace for its next runs. So the first job of a connector is read
-about twice and every later one once.
+connector keeps the pace for its next runs, the state store for the next process
+(`SalesforceConnector.learned`). So the first job an org ever gets is read about twice
+and every later one once. Salesforce documents no pace to start from: it splits a job
+into internal batches of 10,000 records, processed in parallel, each given minutes
+before it is retried (Bulk API 2.0 Developer Guide, "How Requests Are Processed"), and
+Get Job Info counts the records processed so far; nothing a client can read before a
+job runs says how long it takes. A pace kept from earlier jobs can be off both ways:
+a job found still running sizes the next read by what it did since its close, and the
+pace is lowered to that; a job found ended raises it when it did better (records over
+the time since its close is still a lower bound).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -52,6 +61,22 @@ class Pace:
             with self._lock:
                 self.per_second = records / seconds
         self._read.set()
+
+    def at_least(self, records: int, seconds: float) -> None:
+        """A job had ended within `seconds` of its close, `records` processed: the pace is
+        at least that."""
+        if records > 0 and seconds > 0:
+            with self._lock:
+                self.per_second = max(self.per_second or 0.0, records / seconds)
+
+    def recall(self, per_second: Any) -> None:
+        """A pace kept from earlier jobs (`SalesforceConnector.recall`), unless one is known
+        already or it is no positive number."""
+        number = isinstance(per_second, int | float) and not isinstance(per_second, bool)
+        if number and math.isfinite(per_second) and per_second > 0:
+            with self._lock:
+                if self.per_second is None:
+                    self.per_second = float(per_second)
 
     def first_reader(self) -> bool:
         """Whether this job is the one to read first while no pace is known (the others
@@ -98,8 +123,10 @@ def wait_for_job(
             state = str(info.get("state") or "")
             done, now = int(info.get("numberRecordsProcessed") or 0), clock.now()
             if pace is not None and (state not in ENDED or pace.per_second is None):
-                # a job found ended says little of the pace when it had one already
                 pace.note(done if state != "JobComplete" else records or done, now - closed)
+            elif pace is not None and state == "JobComplete":
+                # ended before this read: a lower bound, so only ever a raise
+                pace.at_least(records or done, now - closed)
             if state in ENDED or waited >= GIVE_UP:
                 return info
             wait = next_wait(wait, seen, done, now, records, closed if pace else None)

@@ -12,7 +12,7 @@ import pytest
 from connectors.errors import BudgetExhausted
 from connectors.protocol import Write, WriteOutcome
 from connectors.salesforce.bulk_write import bulk_error, csv_cell
-from connectors.salesforce.connector import SalesforceConnector
+from connectors.salesforce.connector import INGEST_PACE, SalesforceConnector
 from connectors.salesforce.jobs import Pace, wait_for_job
 from sandbox.faults import Fault, FaultPlan
 from sandbox.salesforce import SalesforceSandbox
@@ -327,3 +327,48 @@ def test_a_job_is_read_once_when_the_orgs_pace_is_known_and_never_before_it_can_
     assert first == second == "JobComplete"
     assert first_reads == 2 and second_reads == 1  # the first read learns the pace
     assert 11.0 <= first_at < 25.0 and 11.0 <= second_at < 25.0  # the job takes 11 s
+
+
+def test_a_kept_pace_too_fast_for_the_org_today_is_lowered_by_the_job_found_running() -> None:
+    pace = Pace()
+    pace.recall(1000.0)  # kept from a faster day: the job takes 11 s, not 1
+    reads = []
+    for _ in range(2):
+        job = JobOnAClock(1000)
+        api: Any = SimpleNamespace(policy=SimpleNamespace(clock=job))
+        assert wait_for_job(api, job.read, job.records, pace)["state"] == "JobComplete"
+        reads.append(job.reads)
+    assert reads == [2, 1]  # one early read, then the lowered pace serves the next job
+    assert pace.per_second is not None and 50.0 < pace.per_second < 100.0  # 100/s, at most
+
+
+def test_a_job_found_ended_raises_the_pace_only_to_what_it_shows_at_least() -> None:
+    pace = Pace()
+    pace.recall(20.0)
+    pace.at_least(1000, 25.0)  # 1,000 records done within 25 s: 40/s at least
+    assert pace.per_second == 40.0
+    pace.at_least(1000, 100.0)  # a later read of a job that ended long before says less
+    assert pace.per_second == 40.0
+
+
+@pytest.mark.parametrize("kept", [None, "fast", -3.0, 0, float("nan"), float("inf"), True])
+def test_a_kept_pace_that_is_no_positive_number_is_passed_over(kept: Any) -> None:
+    pace = Pace()
+    pace.recall(kept)
+    assert pace.per_second is None
+
+
+def test_the_connector_learns_the_pace_once_a_job_ran_and_takes_a_kept_one_back(
+    box: SalesforceSandbox,
+) -> None:
+    sf = bulk_connector(box)
+    assert sf.learned() == {}
+    records = ids(box, ANN, BEN, DEE)
+    assert not sf.write(writes_for(records, "40")).failed
+    learned = sf.learned()
+    assert set(learned) == {INGEST_PACE} and learned[INGEST_PACE] > 0
+    other = bulk_connector(box)
+    other.recall(learned)
+    assert other.pace.per_second == learned[INGEST_PACE]
+    other.recall({INGEST_PACE: 1.0})  # a pace known is not overridden
+    assert other.pace.per_second == learned[INGEST_PACE]

@@ -7,6 +7,7 @@ settings, as a user's are, are in `test_salesforce_app.py`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -15,10 +16,12 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.policy import CallPolicy
+from connectors.protocol import Write
 from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
-from connectors.salesforce.connector import SalesforceConnector
+from connectors.salesforce.connector import INGEST_PACE, SalesforceConnector
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.system import SF_CAPABILITIES
+from sandbox import SandboxClock
 from sandbox.faults import FaultPlan
 from sandbox.salesforce import SalesforceSandbox, connect, sandbox_session
 from sandbox.world.generate import generate_world
@@ -26,7 +29,9 @@ from scoring import RuleSet, load_rules
 from sync import StateStore, Sync, SyncOptions
 from sync.fields import FieldMap
 from sync.schema import activities, identities
+from sync.summary import SystemSummary
 from sync.vanished import gone_records
+from sync.writing import write_batches
 from tests.sandbox.salesforce_helpers import grant_fields, quick_jobs, stored_record
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
@@ -329,3 +334,26 @@ def test_an_opportunity_no_longer_won_withdraws_its_purchases(
     sync.run()
 
     assert stored_ids(store, record, "won:") == held[1:]
+
+
+def test_a_new_process_reads_each_bulk_job_once_by_the_pace_the_store_kept(
+    rules: RuleSet, tmp_path: Path
+) -> None:
+    world = generate_world(PEOPLE, seed=SEED)
+    with SalesforceSandbox(world, clock=SandboxClock(50.0)) as box:
+        box.bulk.record_seconds = 0.1  # jobs of about 10 s: past the read that learns the pace
+        store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+        records, polls = people_of(box), []
+        for score in ("40", "41"):  # two processes: a new connector each, one store
+            job = make_sync(box, rules, store, write_above=0)
+            connector = job.connectors[0]
+            writes = [Write(r, {"Leadscore_Score__c": score}) for r in records]
+            stats = SystemSummary()
+            write_batches(job, connector, writes, SyncOptions(), stats, job.clock())
+            assert stats.written == len(records) and not stats.failed
+            polls.append((connector.calls()["bulk2.create"], connector.calls()["bulk2.poll"]))
+        kept = store.engine.connect().execute(sa.text("SELECT value FROM meta WHERE key = "
+                                                      "'learned:salesforce'")).scalar()  # fmt: skip
+        store.close()
+    assert polls == [(2, 3), (2, 2)]  # the first org's first job is read twice, then once each
+    assert json.loads(kept)[INGEST_PACE] > 0

@@ -16,7 +16,7 @@ from sandbox import Sandbox
 from scoring import ActivityType
 from sync.retention import Retention, purge_write_log
 from sync.rulefile import rule_version
-from sync.run_tables import LogContext, log_written, write_log
+from sync.run_tables import LogContext, write_log
 from sync.schema import meta, written
 from sync.store import SCHEMA_VERSION, StateStore
 from sync.summary import SyncOptions
@@ -24,6 +24,13 @@ from tests.sync.privacy_helpers import open_app
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 README = Path(__file__).parents[2] / "README.md"
+ONLY_IN_HUBSPOT = """
+    SELECT w.record_id FROM write_log w JOIN identities i
+      ON i.system = w.system AND i.record_id = w.record_id
+    WHERE w.system = 'hubspot' AND NOT EXISTS (
+      SELECT 1 FROM identities o WHERE o.person_id = i.person_id AND o.system <> 'hubspot')
+    ORDER BY w.id
+"""
 
 
 def readme_queries() -> list[str]:
@@ -54,7 +61,8 @@ def test_each_landed_write_is_logged_with_its_run_person_and_rules_as_the_readme
         second = app.sync(SyncOptions())  # nothing new: nothing written, nothing logged
         store = app.store
         version = rule_version(app.job.rules_text)
-        before = rows(store, "SELECT record_id FROM write_log WHERE system = 'hubspot'")
+        # a HubSpot record whose person has no record elsewhere: its rescore writes it alone
+        before = rows(store, ONLY_IN_HUBSPOT)
         record = before[0]["record_id"]
         box.hubspot.add_event(record, ActivityType.DEMO_REQUEST, url="https://x.example/demo")
         rescored = app.rescore(f"hubspot:{record}")  # outside a run
@@ -98,8 +106,7 @@ def test_retention_purges_the_log_in_batches(store: StateStore) -> None:
     context = LogContext(7, "v" * 64)
     for stamp in (100.0, 200.0, 300.0):
         values = {f"r{i}-{int(stamp)}": {"leadscore_score": str(i)} for i in range(5)}
-        with store.engine.begin() as connection:
-            log_written(connection, "hubspot", values, stamp, context)
+        store.record_written("hubspot", values, datetime.fromtimestamp(stamp, UTC), context)
 
     purged = purge_write_log(store, 250.0, Retention(batch=3, per_run=100))
 
