@@ -160,14 +160,14 @@ def _block(
     excess = batch.dimensions[rows] - batch.uncapped[rows]
     points = np.concatenate((rule_points, excess), axis=1)
     present = np.concatenate((counts[:, :rule_count] > 0, excess != 0.0), axis=1)
-    # per contact: disqualifying rules, other rules, limits; larger points first, stably
-    key = np.where(present, -np.abs(points), np.inf)
-    perm = np.empty(key.shape, dtype=np.int64)
-    for low, high in segments:
-        perm[:, low:high] = low + np.argsort(key[:, low:high], axis=1, kind="stable")
-    row, at = np.nonzero(np.take_along_axis(present, perm, axis=1))
-    column = perm[row, at]
-    pts = points[row, column]
+    # per contact: disqualifying rules, other rules, limits; larger points first, stably:
+    # one sort of the entries present (row by row, each row's columns in order)
+    found_row, found_column = np.nonzero(present)
+    segment = np.searchsorted([high for _, high in segments], found_column, side="right")
+    found_points = points[found_row, found_column]
+    group = found_row * len(segments) + segment  # ascending already
+    order = np.lexsort((-np.abs(found_points), group))
+    row, column, pts = found_row[order], found_column[order], found_points[order]
     count = counts[row, column].astype(np.int64)
     limit = column >= rule_count
     dims = points.shape[1] - rule_count
@@ -180,13 +180,11 @@ def _block(
     floors = np.floor(pts)
     total = np.floor(batch.total[rows] + 0.5)
     missing = np.clip(total - np.bincount(row, weights=floors, minlength=m), 0, per_row)
-    widest = int(per_row.max()) if m else 0
-    remainders = np.full((m, widest), np.inf)
-    remainders[row, position] = floors - pts
-    by_remainder = np.argsort(remainders, axis=1, kind="stable")
-    rank = np.empty_like(by_remainder)
-    np.put_along_axis(rank, by_remainder, np.broadcast_to(np.arange(widest), (m, widest)), 1)
-    whole = (floors + (rank[row, position] < missing[row])).astype(np.int64)
+    # each entry's place within its contact by remainder (then by place), one sort
+    by_remainder = np.lexsort((floors - pts, row))
+    rank = np.empty(len(row), dtype=np.int64)
+    rank[by_remainder] = np.arange(len(row)) - starts[row[by_remainder]]
+    whole = (floors + (rank < missing[row])).astype(np.int64)
     # the text of each entry, written once per distinct (label, points, count, note)
     facts = book.facts
     each = np.array([f[3] for f in facts])[label]
@@ -209,8 +207,12 @@ def _block(
         picked = rule_measures[row, np.minimum(column, rule_count - 1)]
         measure = np.where(measured, picked, 0.0) + 0.0  # -0.0 is 0.0
         # found distinct by codes of this block (narrow keys pack), known across blocks
-        # by the measure's own bits
-        parts.append(np.unique(measure, return_inverse=True)[1].reshape(-1).astype(np.int64))
+        # by the measure's own bits; only measuring rules' entries have one (a label
+        # measures or not, so code 0 for the others keeps entries apart as the value did)
+        codes = np.zeros(len(measure), dtype=np.int64)
+        where = np.flatnonzero(measured)
+        codes[where] = 1 + np.unique(measure[where], return_inverse=True)[1].reshape(-1)
+        parts.append(codes)
         bits = measure.view(np.int64)
     keys = np.stack(parts, axis=1)
     first, inverse = _distinct_rows(keys)

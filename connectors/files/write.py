@@ -18,6 +18,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -217,14 +218,25 @@ def _csv_quoted(values: Any) -> Any:
     comma, a quote, a carriage return or a line feed."""
     import pyarrow.compute as pc
 
+    parts = _csv_parts(values)
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, _lit(""))
+
+
+def _csv_parts(values: Any) -> list[Any]:
+    """`_csv_quoted` of text without nulls, as the parts whose join is that text: the text
+    alone, or an opening quote (or nothing) per row, the text with its quotes doubled, and
+    the same closing quote; so that a long column is copied once, into its lines."""
+    import pyarrow.compute as pc
+
     if not _holds_any(values, b',"\r\n'):
-        return values
+        return [values]
     needs = pc.match_substring_regex(values, '[,"\r\n]')
-    quote = _lit('"')
-    quoted = pc.binary_join_element_wise(
-        quote, pc.replace_substring(values, '"', '""'), quote, _lit("")
-    )
-    return pc.if_else(needs, quoted, values)
+    mark = pc.if_else(needs, _lit('"'), _lit(""))
+    # a cell holding a quote is always quoted, so doubling every quote changes no other
+    doubled = pc.replace_substring(values, '"', '""') if _holds_any(values, b'"') else values
+    return [mark, doubled, mark]
 
 
 def _json_quoted(values: Any) -> Any:
@@ -280,9 +292,25 @@ def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
     out.write(header.getvalue().encode("utf-8"))
     if not arrays or not len(next(iter(arrays.values()))):
         return
-    cells = [_cells(array, json_style=False) for array in arrays.values()]
-    lines = pc.binary_join_element_wise(*cells, _lit(","))
-    _write_text(out, pc.binary_join_element_wise(lines, _lit("\r\n"), _lit("")))
+    # the columns' cells side by side (Arrow's kernels let go of the GIL), then every line
+    # in one join: a column's text is copied once, into the lines
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        cells = list(pool.map(_csv_cells, arrays.values()))
+    parts: list[Any] = []
+    for column in cells:
+        parts += [*([_lit(",")] if parts else []), *column]
+    _write_text(out, pc.binary_join_element_wise(*parts, _lit("\r\n"), _lit("")))
+
+
+def _csv_cells(array: Any) -> list[Any]:
+    """A column's cells as parts of the CSV lines (`_csv_parts`); plain text is quoted in
+    its lines, a dictionary's values once."""
+    import pyarrow as pa
+
+    kind = array.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return [_cells(array, json_style=False)]
+    return _csv_parts(array.cast(pa.large_string()).fill_null(""))
 
 
 def _jsonl_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:

@@ -105,3 +105,24 @@ def test_a_column_write_keeps_the_mode_rules(tmp_path: Path, kind: str) -> None:
 def test_jsonl_lines_are_json(tmp_path: Path) -> None:
     write_columns(tmp_path / "o.jsonl", {"a": np.array(['"x"\n'], dtype=object)})
     assert json.loads((tmp_path / "o.jsonl").read_text()) == {"a": '"x"\n'}
+
+
+def test_csv_text_quoted_in_its_lines_is_the_csv_modules(tmp_path: Path) -> None:
+    """Plain text columns are quoted as parts of the lines (an opening mark, the text with
+    quotes doubled, a closing mark): a quote, a comma or a line break quotes a cell, no
+    other, beside a column of one shape, blanks and an ordered packed column."""
+    cells = ['say "hi"', "a,b", "plain", None, "two\nlines", "", "cr\r", '"', "·,"]
+    texts = ["x · y", "no, more", "", 'a "b"', "z", "", "q", "r\n", "s"]
+    order = np.array([8, 0, 3, 1, 2, 5, 4, 7, 6])
+    columns = {
+        "id": np.array(cells, dtype=object),
+        "same": np.array(["k"] * len(cells), dtype=object),
+        "reasons": PackedText(packed(texts).offsets, packed(texts).data, order),
+    }
+    rows = [
+        {"id": c, "same": "k", "reasons": texts[o]}
+        for c, o in zip(cells, order.tolist(), strict=True)
+    ]
+    write_rows(tmp_path / "rows.csv", rows, list(columns))
+    write_columns(tmp_path / "columns.csv", columns)
+    assert (tmp_path / "columns.csv").read_bytes() == (tmp_path / "rows.csv").read_bytes()
