@@ -7,18 +7,20 @@ reads purchases through `counted_sales`, so that they all count the same sales.
 
 - **One sale, several systems.** A won HubSpot deal, a won Salesforce opportunity and a
   Mailchimp e-commerce order of the same sale are three purchase activities of one person.
-  Two purchases of one contact are one sale when they come from different systems, their
-  amounts agree and the later is at most `rfm.same_sale_days` after the earlier (7 by
-  default: close dates are typed in by hand and set to the day a contract was signed, an
-  invoice sent or a payment received, which lie days apart; one person's two distinct
-  sales of the same amount through two systems within a week are rare). Amounts agree
+  A purchase joins a sale of its contact when it comes from a system the sale holds none
+  of yet, its amount agrees with the sale's first purchase and it is at most
+  `rfm.same_sale_days` after that first purchase (7 by default: close dates are typed in
+  by hand and set to the day a contract was signed, an invoice sent or a payment
+  received, which lie days apart; one person's two distinct sales of the same amount
+  through two systems within a week are rare). The window runs from the sale's first
+  purchase, so a sale never spans more than one window. Amounts agree
   when both are known and, in the same currency, the same once rounded to the cent; in different
   currencies, converted (below), within 1% (two systems convert on different days);
   without `rfm.currency`, a purchase that names no currency (a single-currency Salesforce
   org names none) is in the currency of the one it is compared with. Two
   purchases of one system are never one sale: two equal orders are two orders. Purchases
-  are taken in time order (then amount); each joins the earliest sale of its contact it
-  matches that no purchase of its system has joined yet, else starts a sale; a sale keeps
+  are taken in time order (then amount, then system); each joins the earliest sale of its
+  contact it may join, else starts a sale; a sale keeps
   its first purchase's moment and amount. Whether a purchase joins a sale depends only on
   the purchases up to it, so a prefix of time sees the sales it would alone (`scoring.as_of`).
   With `same_sale_days: null`, every purchase counts.
@@ -174,20 +176,77 @@ def _firsts(
     systems: npt.NDArray[np.object_],
     codes: npt.NDArray[np.object_],
 ) -> npt.NDArray[np.bool_]:
-    """Per purchase, whether it counts (not another system's record of an earlier one)."""
+    """Per purchase, whether it counts (not another system's record of an earlier one).
+
+    On sorted arrays: a purchase may join only a sale whose first purchase is of its
+    contact, agrees with it and lies within the window before it. Where amounts agree only
+    when equal to the cent (a contact's purchases in one currency, or, without
+    `rfm.currency`, in one named currency and none), the purchases of one contact and
+    amount (a group) meet no other's; and a group's purchases after a gap longer than the
+    window meet none before it: each run between such gaps (a stretch) is decided alone.
+    A stretch of one system merges nothing; one whose systems are all distinct and which
+    lies within one window is one sale. The others (a system twice among several, a
+    contact's two currencies converted) are taken one by one (`_joined`)."""
     keep = np.ones(len(who), dtype=bool)
     if rfm.same_sale_days is None or len(who) < 2 or _alike(systems):
         return keep
     window = rfm.same_sale_days * _DAY
     named, currency = _ranks(systems), _ranks(codes)
     cents = np.round(amounts * 100)
-    # without `rfm.currency`, a purchase that names no currency may be one sale with one
-    # that does (a single-currency Salesforce org names none, HubSpot names its own)
-    grouped = currency if rfm.currency is not None else np.zeros_like(currency)
-    rows = _candidates(who, named, grouped, cents, converted=rfm.currency is not None)
-    if not len(rows):
+    known = np.flatnonzero(np.isfinite(cents))  # an amount unknown agrees with none
+    order = known[np.lexsort((named[known], at[known], cents[known], who[known]))]
+    w, m, t, s, c = who[order], cents[order], at[order], named[order], currency[order]
+    count = len(order)
+    if count < 2:
         return keep
-    rows = rows[np.lexsort((named[rows], cents[rows], at[rows], who[rows]))]
+    group = np.ones(count, dtype=bool)
+    group[1:] = (w[1:] != w[:-1]) | (m[1:] != m[:-1])
+    stretch = group.copy()
+    stretch[1:] |= t[1:] - t[:-1] > window
+    starts = np.flatnonzero(stretch)
+    ids = np.cumsum(stretch) - 1
+    size = np.diff(np.append(starts, count))
+    span = t[np.append(starts[1:], count) - 1] - t[starts]
+    by_system = np.lexsort((s, ids))
+    seen = np.ones(count, dtype=bool)  # a stretch's first purchase of each system
+    seen[1:] = (ids[by_system][1:] != ids[by_system][:-1]) | (s[by_system][1:] != s[by_system][:-1])
+    held = np.bincount(ids[by_system], weights=seen, minlength=len(starts))
+    one_sale = (held > 1) & (held == size) & (span <= window)
+    if rfm.currency is None:  # two named currencies never agree, none agrees with either
+        high = np.maximum.reduceat(c, starts)
+        low = np.minimum.reduceat(np.where(c >= 0, c, high.max()), starts)
+        one_sale &= (high < 0) | (low == high)
+        decided = one_sale | (held == 1)
+    else:  # a contact's purchases in two currencies may agree once converted, any amounts
+        first = np.append(True, w[1:] != w[:-1])
+        contact, firsts = np.cumsum(first) - 1, np.flatnonzero(first)
+        several = np.minimum.reduceat(c, firsts) != np.maximum.reduceat(c, firsts)
+        decided = (one_sale | (held == 1)) & ~several[contact[starts]]
+        one_sale &= decided
+    keep[order[one_sale[ids] & ~stretch]] = False
+    rest = order[~decided[ids]]
+    if len(rest):  # in the rule's order: contact, moment, amount, system
+        rest = rest[np.lexsort((named[rest], cents[rest], at[rest], who[rest]))]
+        _joined(rfm, rest, keep, who, at, cents, values, named, currency, window)
+    return keep
+
+
+def _joined(
+    rfm: Rfm,
+    rows: npt.NDArray[np.intp],
+    keep: npt.NDArray[np.bool_],
+    who: npt.NDArray[np.int32],
+    at: FloatArray,
+    cents: FloatArray,
+    values: FloatArray,
+    named: npt.NDArray[np.int64],
+    currency: npt.NDArray[np.int64],
+    window: float,
+) -> None:
+    """The purchases `rows` (by contact, then moment, amount and system) taken one by one:
+    each joins the earliest open sale of its contact it agrees with (`keep` False), within
+    the window of its first purchase and holding none of its system's, else starts one.
+    `rows` hold every purchase any of them may be one sale with."""
     open_: list[tuple[int, set[int]]] = []  # a contact's sales: (first row, systems)
     contact = -1
     for row in rows.tolist():
@@ -202,7 +261,6 @@ def _firsts(
                 break
         else:
             open_.append((row, {system}))
-    return keep
 
 
 def _alike(texts: npt.NDArray[np.object_]) -> bool:
@@ -211,42 +269,16 @@ def _alike(texts: npt.NDArray[np.object_]) -> bool:
 
 
 def _ranks(texts: npt.NDArray[np.object_]) -> npt.NDArray[np.int64]:
-    """Each text's place among the distinct ones in sorted order (None first): codes that
+    """Each text's place among the distinct ones in sorted order (None: -1): codes that
     order the same whichever reading of the purchases made them."""
     if _alike(texts):
         return np.full(len(texts), 0 if texts[0] is not None else -1, dtype=np.int64)
-    place = {t: i for i, t in enumerate(sorted({str(t) for t in texts.tolist() if t is not None}))}
-    return np.array([-1 if t is None else place[str(t)] for t in texts.tolist()], np.int64)
-
-
-def _candidates(
-    who: npt.NDArray[np.int32],
-    named: npt.NDArray[np.int64],
-    currency: npt.NDArray[np.int64],
-    cents: FloatArray,
-    *,
-    converted: bool,
-) -> npt.NDArray[np.intp]:
-    """The purchases that may be one sale with another (rising): those whose contact,
-    currency and amount in cents two systems or more share, and, where amounts are turned
-    into one currency, every purchase of a contact who bought in two currencies. No other
-    purchase agrees with one of another system, so the others start sales none joins."""
-    known = np.flatnonzero(np.isfinite(cents))
-    w, c, m, s = who[known], currency[known], cents[known], named[known]
-    order = np.lexsort((s, m, c, w))
-    w, c, m, s = w[order], c[order], m[order], s[order]
-    group = np.ones(len(order), dtype=bool)
-    group[1:] = (w[1:] != w[:-1]) | (c[1:] != c[:-1]) | (m[1:] != m[:-1])
-    system = group.copy()
-    system[1:] |= s[1:] != s[:-1]
-    ids = np.cumsum(group) - 1
-    shared = np.bincount(ids, weights=system)[ids] >= 2 if len(ids) else group
-    found = known[order][shared]
-    if converted:  # a contact's purchases in two currencies may agree once converted
-        pairs = np.unique(np.column_stack((who[known], currency[known])), axis=0)
-        several = pairs[:, 0][np.bincount(pairs[:, 0]).take(pairs[:, 0]) > 1]
-        found = np.union1d(found, known[np.isin(who[known], several)])
-    return np.unique(found)
+    distinct = {t for t in set(texts.tolist()) if t is not None}
+    place = {t: i for i, t in enumerate(sorted({str(t) for t in distinct}))}
+    out = np.full(len(texts), -1, dtype=np.int64)
+    for text in distinct:  # a few systems or currencies: a comparison per one
+        out[texts == text] = place[str(text)]
+    return out
 
 
 def _agree(

@@ -66,6 +66,10 @@ class RfmBounds:
     monetary: tuple[float, ...] = ()
     people: int = 0
     """How many contacts with a purchase they were computed over."""
+    notes: tuple[str, ...] = ()
+    """What the population's purchases say of how monetary value was measured
+    (`Sales.notes`): a batch scored by these bounds says these, whoever it holds, so that
+    every run over one store says them alike."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -73,12 +77,14 @@ class RfmBounds:
             "frequency": list(self.frequency),
             "monetary": list(self.monetary),
             "people": self.people,
+            "notes": list(self.notes),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RfmBounds:
         r, f, m = (tuple(float(v) for v in data.get(name) or ()) for name in MEASURES)
-        return cls(r, f, m, people=int(data.get("people", 0)))
+        notes = tuple(str(n) for n in data.get("notes") or ())
+        return cls(r, f, m, people=int(data.get("people", 0)), notes=notes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,9 +142,12 @@ def rfm_scores(
     bounds: Bounds | None,
     moment: float | FloatArray,
 ) -> RfmScores:
-    """The RFM of `size` contacts from their purchases, the activity `rows` that count."""
+    """The RFM of `size` contacts from their purchases, the activity `rows` that count. Its
+    notes are the population's where `bounds` are one population's (`RfmBounds.notes`),
+    else those of these contacts' purchases."""
     measures, found = _measured(rfm, activities, rows, size)
-    return RfmScores.of(rfm, measures, bounds, moment, found.notes(rfm))
+    notes = bounds.notes if isinstance(bounds, RfmBounds) else found.notes(rfm)
+    return RfmScores.of(rfm, measures, bounds, moment, notes)
 
 
 def _measured(
@@ -162,7 +171,8 @@ def population_bounds(
     rows = np.flatnonzero(
         np.isin(activities.type_codes, codes) & (activities.occurred_at <= moment)
     )
-    return bounds_of(_measured(rfm, activities, rows, size)[0])
+    measures, found = _measured(rfm, activities, rows, size)
+    return bounds_of(measures, found.notes(rfm))
 
 
 def quintile_bounds(values: FloatArray) -> tuple[float, ...]:
@@ -175,14 +185,16 @@ def quintile_bounds(values: FloatArray) -> tuple[float, ...]:
     return tuple(float(ordered[(k * n + 4) // 5 - 1]) for k in range(1, 5))
 
 
-def bounds_of(measures: Measures) -> RfmBounds:
-    """The quintile bounds over the contacts of `measures` that have a purchase."""
+def bounds_of(measures: Measures, notes: tuple[str, ...] = ()) -> RfmBounds:
+    """The quintile bounds over the contacts of `measures` that have a purchase, with what
+    their purchases say (`notes`)."""
     kept = measures.bought
     return RfmBounds(
         quintile_bounds(measures.last[kept]),
         quintile_bounds(measures.count[kept]),
         quintile_bounds(measures.amount[kept]),
         people=int(kept.sum()),
+        notes=notes,
     )
 
 

@@ -30,7 +30,6 @@ from scoring import (
     RfmBounds,
     RuleSet,
     ScoreBatch,
-    bounds_of,
     due_in,
     included,
     unparsed_numbers,
@@ -211,7 +210,7 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     with job.store.engine.connect() as connection:
         # RFM's quintiles over everyone in the store: the purchasers whose digits they move
         found = purchasers(connection, job.rules, moment)
-        bounds = None if found is None else bounds_of(found[1])
+        bounds = None if found is None else found.bounds()
         rfm_moved = [] if found is None or bounds is None else (
             moved_purchasers(connection, job.rules, found, bounds, moment)
         )  # fmt: skip
@@ -219,6 +218,8 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
         with job.store.writing(), job.store.engine.begin() as connection:
             mark_due(connection, rfm_moved)  # kept with the bounds: a killed run loses none
             save_bounds(connection, job.rules, bounds, moment)
+    if bounds is not None:  # the store's purchases, said once whoever is rescored
+        summary.warnings.extend(n for n in bounds.notes if n not in summary.warnings)
     with job.store.engine.connect() as connection:
         declared = models_fingerprint(job.models)
         current = fingerprint(job.rules, job.fields, job.stage_maps, declared)

@@ -5,7 +5,9 @@ The engine scores RFM measures by quintiles only with bounds it is given
 exclude (their purchases up to the run's moment), keeps them in the `meta` table under
 `RFM_BOUNDS` with what they measured (the purchase types and amount field), and passes
 them to the engine; a rescore of one record, and `explain`, read the kept ones, so that a
-person scored alone gets the digits a run scoring everyone gives them. Only a purchaser's
+person scored alone gets the digits a run scoring everyone gives them. The bounds carry
+what the population's purchases say (purchases no rate converts, several currencies
+summed): each run says it once, counted over the store, however few it rescores. Only a purchaser's
 RFM depends on the bounds: when they move, the run marks due the purchasers whose digits
 differ between the kept bounds and the new ones (`moved_purchasers`), in the transaction
 that keeps the new ones, and nobody else is rescored for it.
@@ -14,7 +16,7 @@ that keeps the new ones, and nobody else is rescored for it.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy.engine import Connection
@@ -63,17 +65,28 @@ def excluded_persons(connection: Connection, rules: RuleSet) -> frozenset[int]:
     return frozenset(int(i) for i in frame.ids[excluded(rules, frame)].tolist())
 
 
+class Purchasers(NamedTuple):
+    """The store's purchasers: their ids (rising), measures, and what their purchases say
+    of how monetary value was measured (`scoring.Sales.notes`)."""
+
+    ids: np.ndarray
+    measures: Measures
+    notes: tuple[str, ...]
+
+    def bounds(self) -> RfmBounds:
+        """Their quintile bounds, with their notes."""
+        return bounds_of(self.measures, self.notes)
+
+
 def population(connection: Connection, rules: RuleSet, moment: float) -> RfmBounds | None:
     """The quintile bounds over every person in the store the rules do not exclude, their
     purchases up to `moment` (epoch seconds); None when the rules score no measure by
     quintiles."""
     found = purchasers(connection, rules, moment)
-    return None if found is None else bounds_of(found[1])
+    return None if found is None else found.bounds()
 
 
-def purchasers(
-    connection: Connection, rules: RuleSet, moment: float
-) -> tuple[np.ndarray, Measures] | None:
+def purchasers(connection: Connection, rules: RuleSet, moment: float) -> Purchasers | None:
     """The persons of the store with a purchase up to `moment` the rules do not exclude
     (their ids, rising) and their measures; None when the rules score no measure by
     quintiles."""
@@ -109,13 +122,14 @@ def purchasers(
         np.array(systems, dtype=object),
         np.array(currencies, dtype=object),
     )
-    return ids, measure(counted.who, counted.at, counted.amounts, len(ids))
+    measures = measure(counted.who, counted.at, counted.amounts, len(ids))
+    return Purchasers(ids, measures, counted.notes(rules.rfm))
 
 
 def moved_purchasers(
     connection: Connection,
     rules: RuleSet,
-    found: tuple[np.ndarray, Measures],
+    found: Purchasers,
     bounds: RfmBounds,
     moment: float,
 ) -> list[int]:
@@ -125,9 +139,8 @@ def moved_purchasers(
     kept = kept_bounds(connection, rules)
     if kept is not None and _cuts(kept) == _cuts(bounds):
         return []
-    ids, measures = found
-    moved = moved_digits(rules.rfm, measures, kept, bounds, moment)
-    return [int(i) for i in ids[moved].tolist()]
+    moved = moved_digits(rules.rfm, found.measures, kept, bounds, moment)
+    return [int(i) for i in found.ids[moved].tolist()]
 
 
 def _cuts(bounds: RfmBounds) -> tuple[tuple[float, ...], ...]:

@@ -3,15 +3,16 @@ leaves out, a prefix of time seeing the sales it would alone, rates named twice.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring.purchases import Sales, counted_sales
 from scoring.rfm_rules import Rfm
 from tests.helpers import rules
-from tests.scoring.test_purchases import FIXED, _scored
+from tests.scoring.test_purchases import FIXED, _naive, _scored
 from tests.scoring.test_rule_files import problems
 
 
@@ -74,18 +75,62 @@ def test_a_prefix_of_time_counts_the_sales_the_whole_counts_up_to_it(
     assert sales(whole) == sales(part)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a sale's window runs from its first purchase only: a third system's record "
-    "within the window of the second but not the first starts a sale of its own",
-)
-def test_three_systems_records_of_one_sale_chained_within_the_window_are_one() -> None:
-    # HubSpot on day 0, Salesforce on day 6, Mailchimp on day 12: each within a week of
-    # the one before, the same amount; the rule's pairwise reading makes them one sale
-    found = _scored(
-        rules(FIXED),
+def test_a_sales_window_runs_from_its_first_purchase_never_from_its_latest() -> None:
+    # HubSpot on day 0, Salesforce on day 6, Mailchimp on day 12, one amount: Salesforce's
+    # is within a week of HubSpot's and joins its sale; Mailchimp's is 12 days after that
+    # sale's first purchase and starts a sale of its own, though 6 after Salesforce's
+    chained = (
         (20, {"amount": 300.0, "system": "hubspot"}),
         (14, {"amount": 300.0, "system": "salesforce"}),
         (8, {"amount": 300.0, "system": "mailchimp"}),
     )
-    assert found[0] == 1
+    assert _scored(rules(FIXED), *chained) == (2, 600.0, 8.0)
+    # within a week of the first, the three are one sale
+    within = ((20, chained[0][1]), (17, chained[1][1]), (13, chained[2][1]))
+    assert _scored(rules(FIXED), *within) == (1, 300.0, 20.0)
+
+
+MANY = st.tuples(
+    st.integers(0, 2),  # contact
+    st.sampled_from([0.0, 1.0, 3.0, 5.0, 7.0, 8.0, 10.0, 14.0, 15.0, 30.0]),  # day
+    st.sampled_from([50.0, 50.0, 55.0, 55.004, math.nan]),  # 50 USD is 55 EUR
+    st.sampled_from(["hubspot", "salesforce", "mailchimp", "hubspot"]),
+    st.sampled_from([None, None, "EUR", "USD"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(MANY, max_size=40),
+    st.sampled_from([None, "EUR"]),
+    st.sampled_from([7.0, 0.0, 10.0]),
+)
+def test_the_sorted_scan_counts_the_sales_of_the_rule_read_plainly(
+    purchases: list[tuple[int, float, float, str, str | None]],
+    currency: str | None,
+    days: float,
+) -> None:
+    """Long runs of one amount within the window, a system twice among them, one currency
+    named and none, two converted: the scan on sorted arrays and the purchases it takes
+    one by one count what the rule read plainly does."""
+    rfm = Rfm(currency=currency, rates={"USD": 1.1} if currency else {}, same_sale_days=days)
+    rows = [(w, d * 86_400, a, s, c) for w, d, a, s, c in purchases]
+    found = counted_sales(
+        rfm,
+        np.array([r[0] for r in rows], dtype=np.int32),
+        np.array([r[1] for r in rows], dtype=np.float64),
+        np.array([r[2] for r in rows], dtype=np.float64),
+        np.array([r[3] for r in rows], dtype=object),
+        np.array([r[4] for r in rows], dtype=object),
+    )
+    kept = _naive(rfm, rows)
+    assert found.merged == len(rows) - len(kept)
+    rate = {None: 1.0, currency: 1.0, "USD": 1.1} if currency else {}
+
+    def value(row: tuple[int, float, float, str, str | None]) -> float:
+        amount = row[2] * rate.get(row[4], math.nan) if currency else row[2]
+        return -1.0 if math.isnan(amount) else amount
+
+    expected = sorted((rows[i][0], rows[i][1], value(rows[i])) for i in kept)
+    got = zip(found.who.tolist(), found.at.tolist(), found.amounts.tolist(), strict=True)
+    assert sorted((w, a, -1.0 if math.isnan(v) else v) for w, a, v in got) == expected
