@@ -24,7 +24,9 @@ the sync's own `write` phase, store work included. Printed per path:
 
 And the pull of the batches path's full sync (its streams side by side, sharing the
 connections): per stream measured, its calls against the minimum (members: a page per
-1,000 and the newest-change read; email activity: the campaign and report lists, then
+1,000 and the newest-change read, while the count also holds the walk's overlap, a page
+per 49, and the activity streams' one read of the archived members, the same operation;
+email activity: the campaign and report lists, then
 per campaign its report pages by the counts its cursor kept, at least one, its
 unsubscribes and its abuse reports), goal at most 1.05; its wall, and the whole pull
 phase's, against calls x latency / 10, goal at most 1.2.

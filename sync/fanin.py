@@ -31,6 +31,9 @@ Entry = tuple[str, Produced | BaseException | _Done]
 JOIN_SECONDS = 60.0
 HELD = "(held by a full queue)"
 """The key of `seconds` under which the producers' waits for the consumer add up."""
+CONSUMER_CPU = "(consumer CPU)"
+"""The key of `seconds` under which the CPU time of the consumer's thread adds up (the
+store's work on a shared machine, where its wall time also counts the other threads')."""
 
 
 def fan_in(
@@ -65,12 +68,13 @@ def fan_in_groups(
 ) -> None:
     """As `fan_in`, but `consume` is handed [(key, item), ...]: what the producers brought
     since it was last called (at most `most`, at least one), in the order it came.
-    `seconds` also receives, under `HELD`, how long producers waited on a full queue."""
+    `seconds` also receives, under `HELD`, how long producers waited on a full queue, and
+    under `CONSUMER_CPU` the CPU time `consume` took."""
     items: queue.Queue[Entry[Produced]] = queue.Queue(maxsize=buffered)
     stop = threading.Event()
     timings = seconds if seconds is not None else {}
     held = threading.Lock()
-    timings[HELD] = 0.0
+    timings[HELD] = timings[CONSUMER_CPU] = 0.0
 
     def hand_over(entry: Entry[Produced]) -> bool:
         with contextlib.suppress(queue.Full):  # room in the queue: no wait to time
@@ -129,7 +133,11 @@ def fan_in_groups(
                 except queue.Empty:
                     break
             if group:
-                consume(group)
+                began = time.thread_time()
+                try:
+                    consume(group)
+                finally:
+                    timings[CONSUMER_CPU] += time.thread_time() - began
             if failure is not None:
                 raise failure
     finally:

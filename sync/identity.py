@@ -280,22 +280,19 @@ def _alias(connection: Connection, system: str, records: Mapping[str, str], at: 
 # -- activities -----------------------------------------------------------------------------------
 
 
+_ALIASES_OF = f"SELECT email, record_id FROM {aliases.name} WHERE system = ? AND email IN"
+
+
 def pin_to_aliases(
     connection: Connection, system: str, rows: list[tuple[Any, ...]]
 ) -> list[tuple[Any, ...]]:
     """The activity rows (`sync.schema.ACTIVITY_COLUMNS`), those keyed only by an address
     that is an alias of a record of `system` given that record's id (one query per 500
-    addresses)."""
+    addresses, in SQL written once: SQLAlchemy would compile each list of 500 anew)."""
     addresses = sorted({r[3] for r in rows if r[2] is None and r[3]})
     owner: dict[str, str] = {}
     for part in chunks(addresses):
-        owner.update(
-            connection.execute(
-                sa.select(aliases.c.email, aliases.c.record_id).where(
-                    aliases.c.system == system, aliases.c.email.in_(part)
-                )
-            ).all()
-        )
+        owner.update(execute_in(connection, _ALIASES_OF, part, system))
     if not owner:
         return rows
     return [(*r[:2], owner[r[3]], *r[3:]) if r[2] is None and r[3] in owner else r for r in rows]

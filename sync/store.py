@@ -27,14 +27,13 @@ from sqlalchemy.engine import Engine
 
 from connectors.protocol import Withdrawn
 from scoring import Activity, Contact, normalize_email
-from sync.dues import Marks, due_filter, mark_due_by
-from sync.identity import drop_leftover_persons
+from sync.dues import due_filter, mark_due_by
 from sync.minimise import Kept
 from sync.people import People, moment
 from sync.pg_schema import ensure_schema
 from sync.readback import stored_people
 from sync.run_tables import LogContext, log_run, log_started, log_written
-from sync.saving import keep_activities, keep_contacts, pulled_activities
+from sync.saving import Prepared, pulled_activities, save_group
 from sync.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -56,7 +55,6 @@ from sync.schema import (
     written,
 )
 from sync.sqlite_files import new_sqlite_file, remove_sqlite_file, sqlite_pragmas
-from sync.withdrawals import persons_of, withdraw
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -241,7 +239,7 @@ class StateStore:
         per page (or none), names activities the system took back: deleted right after the
         page's own activities, their persons rescored (`sync.withdrawals`). `kept`: only
         the fields it names are stored (`sync.minimise`)."""
-        prepared = []
+        prepared: list[Prepared] = []
         for found, pulled in pages:
             contacts = [c for c in map(storable_contact, found) if c is not None]
             rows, revisable, unusable = pulled_activities(system, pulled, kept)
@@ -250,26 +248,7 @@ class StateStore:
         for attempt in range(DEADLOCK_TRIES):
             try:
                 with self._writing, self.engine.begin() as connection:
-                    counts: list[tuple[int, int, int]] = []
-                    marks = Marks()
-                    emptied: set[str] = set()
-                    for n, (contacts, rows, revisable) in enumerate(prepared):
-                        changed = (
-                            keep_contacts(connection, system, contacts, at, ours) if contacts else 0
-                        )
-                        new = (
-                            keep_activities(connection, system, rows, revisable, marks)
-                            if rows
-                            else 0
-                        )
-                        taken = 0
-                        if n < len(withdrawn) and withdrawn[n]:
-                            taken, addresses = withdraw(connection, system, withdrawn[n], marks)
-                            emptied |= addresses
-                        counts.append((changed, new, taken))
-                    marks.mark(connection, system)
-                    if emptied:
-                        drop_leftover_persons(connection, persons_of(connection, emptied))
+                    counts = save_group(connection, system, prepared, at, ours, withdrawn)
                 return counts
             except sa.exc.DBAPIError as error:
                 # Two processes storing the same people in another order: PostgreSQL aborts

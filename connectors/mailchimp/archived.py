@@ -7,15 +7,19 @@ with the members walk, and activity stored after the withdrawal would stay. So t
 activity streams pass over the activity of the audience's archived members themselves, and
 the store ends the same whichever stream is stored first.
 
-The archived members are read once per pull of a stream, and only when a page has activity
-to hand over (an incremental pull with nothing new makes no call more): `status=archived`,
-the addresses alone, 1,000 a call (API reference, list members:
+The archived members are read only when a page has activity to hand over (an incremental
+pull with nothing new makes no call more): `status=archived`, the addresses alone, 1,000 a
+call (API reference, list members:
 https://mailchimp.com/developer/marketing/api/list-members/list-members-info/, `status`
-"The subscriber's status", one of which is archived).
+"The subscriber's status", one of which is archived). The streams pulled side by side
+share one read per audience (`ArchivedReads`): the first to need it reads it, the other
+waits for that read and takes it; once no activity stream is being pulled it is forgotten,
+so the next pull reads it again.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 
 from connectors.mailchimp.client import MailchimpApi
@@ -49,24 +53,48 @@ def archived_addresses(api: MailchimpApi, list_id: str) -> set[str]:
             return found
 
 
-def without_archived(
-    api: MailchimpApi, lists: Sequence[str], pages: Iterator[Page]
-) -> Iterator[Page]:
-    """The pages, less the activities of the audiences' archived members (by the activity's
-    `list_id` and address)."""
-    archived: dict[str, set[str]] | None = None
-    for page in pages:
-        if not page.activities:
-            yield page
-            continue
-        if archived is None:
-            archived = {list_id: archived_addresses(api, list_id) for list_id in lists}
-        kept = [a for a in page.activities if not _of_archived(a, archived)]
-        if len(kept) == len(page.activities):
-            yield page
-        else:
-            yield Page(page.stream, page.contacts, kept, page.cursor, page.resume, page.gone,
-                       page.withdrawn)  # fmt: skip
+class ArchivedReads:
+    """The audiences' archived addresses, read once for the activity streams pulled at the
+    same time, and forgotten when none is being pulled."""
+
+    def __init__(self, api: MailchimpApi) -> None:
+        self.api = api
+        self._lock = threading.Lock()
+        self._pulling = 0
+        self._found: dict[str, set[str]] = {}
+
+    def of(self, lists: Sequence[str]) -> dict[str, set[str]]:
+        """Each audience's archived addresses: read now, or by a stream pulled beside."""
+        with self._lock:  # a second stream waits for the first's read rather than repeat it
+            for list_id in lists:
+                if list_id not in self._found:
+                    self._found[list_id] = archived_addresses(self.api, list_id)
+            return {list_id: self._found[list_id] for list_id in lists}
+
+    def without(self, lists: Sequence[str], pages: Iterator[Page]) -> Iterator[Page]:
+        """The pages, less the activities of the audiences' archived members (by the
+        activity's `list_id` and address)."""
+        with self._lock:
+            self._pulling += 1
+        try:
+            archived: dict[str, set[str]] | None = None
+            for page in pages:
+                if not page.activities:
+                    yield page
+                    continue
+                if archived is None:
+                    archived = self.of(lists)
+                kept = [a for a in page.activities if not _of_archived(a, archived)]
+                if len(kept) == len(page.activities):
+                    yield page
+                else:
+                    yield Page(page.stream, page.contacts, kept, page.cursor, page.resume,
+                               page.gone, page.withdrawn)  # fmt: skip
+        finally:
+            with self._lock:
+                self._pulling -= 1
+                if not self._pulling:
+                    self._found.clear()
 
 
 def _of_archived(activity: Activity, archived: dict[str, set[str]]) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 
 from connectors.attributes import AttributeMap
 from connectors.mailchimp.activity import pull_email_activity
-from connectors.mailchimp.archived import without_archived
+from connectors.mailchimp.archived import ArchivedReads
 from connectors.mailchimp.attributes import MAILCHIMP_ATTRIBUTES
 from connectors.mailchimp.batch import write_batched
 from connectors.mailchimp.client import MAILCHIMP_TIMEOUT, MailchimpApi
@@ -91,6 +91,8 @@ class MailchimpConnector:
         self.batch_write_above = batch_write_above
         """Runs writing more members than this go through `/batches`; fewer, call by call."""
         self.held: dict[str, frozenset[str]] = {}
+        self.archived = ArchivedReads(self.api)
+        """The archived members' addresses, read once for the activity streams side by side."""
         self.stage_tags = StageTags()
         """The stage tags each member held when pulled (a write that keeps them sends none)."""
 
@@ -118,12 +120,12 @@ class MailchimpConnector:
             oldest = self.history(EMAIL_TYPES)
             lists = audience_ids(self.api, self.audiences)
             pages = pull_email_activity(self.api, lists, cursor, oldest, skipped=self.skipped)
-            return without_archived(self.api, lists, pages)
+            return self.archived.without(lists, pages)
         if stream == "orders":
             lists = audience_ids(self.api, self.audiences)
             oldest = self.history((ActivityType.PURCHASE,))
-            return without_archived(
-                self.api, lists, pull_orders(self.api, lists, oldest, skipped=self.skipped)
+            return self.archived.without(
+                lists, pull_orders(self.api, lists, oldest, skipped=self.skipped)
             )
         raise ValueError(f"Mailchimp has no stream {stream!r}; it has {', '.join(self.streams)}")
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from sync.fanin import HELD, fan_in, fan_in_groups
+from sync.fanin import CONSUMER_CPU, HELD, fan_in, fan_in_groups
 
 
 def test_every_item_of_every_producer_is_consumed_none_included() -> None:
@@ -21,7 +21,7 @@ def test_every_item_of_every_producer_is_consumed_none_included() -> None:
     )
 
     assert sorted(got, key=str) == sorted([("a", 1), ("a", None), ("a", 2), ("b", 3)], key=str)
-    assert set(seconds) == {"a", "b", HELD}
+    assert set(seconds) == {"a", "b", HELD, CONSUMER_CPU}
 
 
 def test_a_failing_producer_stops_the_others_and_its_error_is_raised_here() -> None:

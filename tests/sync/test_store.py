@@ -683,10 +683,10 @@ def test_a_transaction_aborted_for_a_deadlock_is_run_again(
 ) -> None:
     """Two processes storing the same people in another order: PostgreSQL aborts one of
     them, which runs its pages again; any other database error is raised at once."""
-    import sync.store
+    import sync.saving
 
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    real, calls = sync.store.keep_contacts, []
+    real, calls = sync.saving.keep_contacts, []
 
     def once_deadlocked(*args: object, **kwargs: object) -> int:
         calls.append(1)
@@ -694,14 +694,14 @@ def test_a_transaction_aborted_for_a_deadlock_is_run_again(
             raise sa.exc.OperationalError("UPDATE persons", {}, Deadlocked())
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(sync.store, "keep_contacts", once_deadlocked)
+    monkeypatch.setattr(sync.saving, "keep_contacts", once_deadlocked)
     assert store.save_contacts("hubspot", [contact("1")], NOW) == 1
     assert len(calls) == 2 and store.records_by_person() != {}
 
     def broken(*args: object, **kwargs: object) -> int:
         raise sa.exc.OperationalError("UPDATE persons", {}, OSError("disk I/O error"))
 
-    monkeypatch.setattr(sync.store, "keep_contacts", broken)
+    monkeypatch.setattr(sync.saving, "keep_contacts", broken)
     with pytest.raises(sa.exc.OperationalError, match="disk I/O"):
         store.save_contacts("hubspot", [contact("2", "bob@acme.io")], NOW)
     store.close()

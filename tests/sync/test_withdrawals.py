@@ -102,7 +102,7 @@ def test_a_withdrawal_is_stored_in_the_pages_transaction(
     def broken(*_args: object) -> set[int]:
         raise RuntimeError("killed")
 
-    monkeypatch.setattr("sync.store.persons_of", broken)
+    monkeypatch.setattr("sync.saving.persons_of", broken)
     with pytest.raises(RuntimeError, match="killed"):
         save(store, MC, [Withdrawn(email="ann@acme.io")],
              contacts=[Contact("L1:c1", email="cy@acme.io")])  # fmt: skip
