@@ -16,6 +16,7 @@ import re
 import re._constants as _sre  # type: ignore[import-not-found]  # the parse tree opcodes
 import re._parser as _parser  # type: ignore[import-not-found]  # re's parser
 from collections.abc import Callable, Mapping
+from functools import cached_property
 from typing import Annotated, Any
 
 from pydantic import (
@@ -84,7 +85,7 @@ class Operators(BaseModel):
 
     @model_validator(mode="after")
     def _or_missing_needs_more(self) -> Operators:
-        if self.or_missing is not None and not self.given():
+        if self.or_missing is not None and not self.given:
             raise ValueError(
                 "`or_missing` needs another operator, e.g. {equals: x, or_missing: true}"
             )
@@ -112,8 +113,11 @@ class Operators(BaseModel):
             raise ValueError(f"between needs [low, high] with low <= high, got {list(bounds)}")
         return bounds
 
+    @cached_property
     def given(self) -> dict[str, Any]:
-        """The operators given, `or_missing` aside (it says what a missing value does)."""
+        """The operators given, `or_missing` aside (it says what a missing value does);
+        worked out once per (frozen) model, as the engine asks on every call: not to be
+        changed by its readers."""
         return {k: v for k, v in self if v is not None and k != "or_missing"}
 
 
@@ -295,7 +299,7 @@ def _prepare(name: str, arg: Any) -> Any:
 
 def cell_predicate(ops: Operators) -> Callable[[str | float], bool]:
     """The test of one present cell against every given operator."""
-    tests = [(_CELL_TESTS[name], _prepare(name, arg)) for name, arg in ops.given().items()]
+    tests = [(_CELL_TESTS[name], _prepare(name, arg)) for name, arg in ops.given.items()]
     return lambda cell: all(test(cell, arg) for test, arg in tests)
 
 
@@ -304,4 +308,4 @@ def missing_matches(ops: Operators) -> bool:
     operators with `or_missing: true` (but not `exists: true`)."""
     if ops.or_missing:
         return ops.exists is not True
-    return ops.exists is False and len(ops.given()) == 1
+    return ops.exists is False and len(ops.given) == 1

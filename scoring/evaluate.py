@@ -29,7 +29,7 @@ def column_lookup(column: Column | None, ops: Operators) -> tuple[BoolArray, Any
         return np.append(_category_table(column, ops), missing_matches(ops)), column.codes
     predicate = cell_predicate(ops)
     values = column.values
-    if set(ops.given()) <= {*_NUMERIC_OPS, "between", "exists"}:
+    if set(ops.given) <= {*_NUMERIC_OPS, "between", "exists"}:
         return np.array([False, True, missing_matches(ops)]), _numeric_codes(values, ops)
     distinct, inverse = np.unique(values, return_inverse=True)
     table = np.array([predicate(float(v)) for v in distinct], dtype=bool)
@@ -40,7 +40,7 @@ def column_lookup(column: Column | None, ops: Operators) -> tuple[BoolArray, Any
 def _category_table(column: CategoricalColumn, ops: Operators) -> BoolArray:
     """The operators' verdict on each distinct value of a text column."""
     size = len(column.categories)
-    given = ops.given()
+    given = ops.given
     if set(given) in ({"equals"}, {"one_of"}) and all(
         isinstance(v, str) for v in ([given["equals"]] if "equals" in given else given["one_of"])
     ):

@@ -18,6 +18,7 @@ so a pattern can never stall scoring on a long URL.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
@@ -120,15 +121,18 @@ class Topic(Strict):
     def text(self) -> str:
         return self.label or self.id.replace("_", " ")
 
-    @property
+    @cached_property
     def types(self) -> list[ActivityType]:
-        """The activity types it reads (none for a topic of tags alone: none is pulled for it)."""
+        """The activity types it reads (none for a topic of tags alone: none is pulled for
+        it); worked out once per (frozen) model: not to be changed by its readers."""
         if not any(getattr(self, name) for name in PATTERN_FIELDS):
             return []
         return list(self.activity) if self.activity is not None else list(INTEREST_TYPES)
 
+    @cached_property
     def patterns(self) -> dict[str, tuple[str, ...]]:
-        """Activity field -> the globs matched against it (a field only once)."""
+        """Activity field -> the globs matched against it (a field only once); worked out
+        once per (frozen) model: not to be changed by its readers."""
         found: dict[str, list[str]] = {}
         for name, fields in PATTERN_FIELDS.items():
             for field in fields:
@@ -157,7 +161,7 @@ class Interests(Strict):
 
     def fields(self) -> list[str]:
         """Every activity field a topic reads."""
-        return list(dict.fromkeys(f for t in self.topics for f in t.patterns()))
+        return list(dict.fromkeys(f for t in self.topics for f in t.patterns))
 
     def types(self) -> set[ActivityType]:
         return {kind for topic in self.topics for kind in topic.types}

@@ -250,7 +250,7 @@ def _topic_bits(topics: list[Topic], activities: ActivityFrame) -> list[_FieldBi
     for index, topic in enumerate(topics):
         if not topic.types:
             continue
-        for name, patterns in topic.patterns().items():
+        for name, patterns in topic.patterns.items():
             tests.setdefault(name, {})[index] = matcher(patterns, name == "url")
     width = next(w for w in (8, 16, 32, 64) if len(topics) <= w)  # at most 50 topics
     kind = np.dtype(f"u{width // 8}")
