@@ -11,8 +11,9 @@ would check on every start. So the check's outcome is kept in the store's `meta`
 written when `leadscore setup` has made the fields, and when a check has passed. A
 trigger's check (`check_ready_remembered`) skips the calls while that entry is younger
 than `CHECK_KEPT` and names the same fields (the fingerprint: each configured system's
-field specs, its company records' and the extra models' fields, so a new rule file, a
-new prefix or a new model is checked again); a rescore whose write failed forgets it, so
+field specs, its company records' and the extra models' fields, and a digest of its
+section's settings and credentials, so a new rule file, a new prefix, a new model, another
+portal or another token is checked again); a rescore whose write failed forgets it, so
 a field deleted in the system since is found by the next start's check. The stage
 mappings (`Leadscore.map_stages`) are read on every start still: the writes need them.
 """
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from sync.dues import meta_value, set_meta
 from sync.schema import meta
@@ -46,9 +48,21 @@ def checked_fields(app: Leadscore) -> str:
         system = connector.system
         fields = app.fields(system)
         extras = [m.maps[system].specs for m in app.job.models if system in m.maps]
-        parts.append([system, repr(fields.specs), repr(fields.accounts), repr(extras)])
+        where = connection_of(app, system)
+        parts.append([system, repr(fields.specs), repr(fields.accounts), repr(extras), where])
     text = json.dumps(parts, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def connection_of(app: Leadscore, system: str) -> str:
+    """A digest of the account `system` is reached as (its section's settings with the
+    credentials' values): a check made on another portal or with another token is not
+    this one's. Only the digest is kept, never a credential."""
+    section = app.settings.section(system)
+    secrets = [getattr(section, name) for name in section.credentials]
+    revealed = [s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets]
+    text = json.dumps([section.model_dump(mode="json"), revealed], default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def remember_check(app: Leadscore, now: float | None = None) -> None:

@@ -113,3 +113,16 @@ def test_a_trigger_whose_write_failed_forgets_the_kept_check(
             core.close()
         assert answer.status == 200 and answer.json()[0]["failed"] == 1
         assert not check_remembered(app, time.time())
+
+
+def test_a_check_of_another_portal_is_not_trusted(
+    box: Sandbox, settings: Settings, rules: RuleSet, tmp_path: Path
+) -> None:
+    with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
+        app.setup()  # this portal has the fields, and the store says so
+    with Sandbox(people=3, seed=6) as fresh:  # another portal, never set up, the same store
+        moved = sandbox_settings(fresh, settings.state_url)
+        with Leadscore.open(moved, rules=rules, pace=fresh.clock) as other:
+            assert not check_remembered(other, time.time())
+            with pytest.raises(SetupNeeded):
+                check_ready_remembered(other)
