@@ -229,7 +229,9 @@ class HubSpotApi:
         self._events = urllib3.PoolManager(
             maxsize=LEGACY_CONNECTIONS,
             headers={"Authorization": f"Bearer {access_token}"},
-            retries=False,  # the call policy retries
+            # the call policy retries; a moved path is followed, as `requests` did (without
+            # the token when it leads to another host: urllib3 drops Authorization then)
+            retries=Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
             timeout=TIMEOUT,
         )
         self.policy = policy or CallPolicy(

@@ -1,0 +1,108 @@
+"""The legacy APIs (email events, form submissions, contact profile) over the SDK's
+urllib3 pool: answers served by a local HTTP server, one scripted answer per request."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from connectors.errors import RateLimited, ServerError, TransportError
+from connectors.hubspot.client import HubSpotApi
+from connectors.policy import CallPolicy
+
+TOKEN = "pat-na1-99999999-2222-3333-4444-555555555555"
+Scripted = tuple[int, dict[str, str], bytes]
+
+
+class Portal(http.server.ThreadingHTTPServer):
+    answers: list[Scripted]
+    paths: list[str]
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    server: Portal
+
+    def do_GET(self) -> None:  # the stdlib's name
+        self.server.paths.append(self.path)
+        status, headers, body = self.server.answers.pop(0)
+        self.send_response(status)
+        for name, value in {"Content-Length": str(len(body)), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+@pytest.fixture
+def portal() -> Iterator[Portal]:
+    server = Portal(("127.0.0.1", 0), Handler)
+    server.answers, server.paths = [], []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def client(portal: Portal, attempts: int = 3) -> HubSpotApi:
+    host = f"http://127.0.0.1:{portal.server_address[1]}"
+    policy = CallPolicy("hubspot", attempts=attempts, base_wait=0)
+    return HubSpotApi(TOKEN, host=host, policy=policy)
+
+
+def test_the_params_are_sent_as_a_query_and_the_answer_read_as_json(portal: Portal) -> None:
+    portal.answers = [(200, {}, b'{"events": [], "hasMore": false}')]
+    body = client(portal).email_events({"limit": 5, "offset": None, "startTimestamp": 12})
+    assert body == {"events": [], "hasMore": False}
+    assert portal.paths == ["/email/public/v1/events?limit=5&startTimestamp=12"]
+
+
+def test_a_429_waits_its_retry_after_whatever_the_header_case(portal: Portal) -> None:
+    limited = (
+        429,
+        {"retry-after": "7"},
+        b'{"message": "slow down", "policyName": "TEN_SECONDLY_ROLLING"}',
+    )
+    portal.answers = [limited]
+    with pytest.raises(RateLimited) as refused:
+        client(portal, attempts=1).legacy(
+            "contacts.profile", "/contacts/v1/contact/vid/1/profile", {}
+        )
+    assert refused.value.retry_after == 7.0
+
+
+def test_a_cut_off_or_foreign_body_is_a_dropped_answer_tried_again(portal: Portal) -> None:
+    portal.answers = [(200, {}, b'{"events": ['), (200, {}, b"\xff\xfe<html>"), (200, {}, b"{}")]
+    assert client(portal).email_events({}) == {}
+    assert len(portal.paths) == 3
+    portal.answers = [(200, {}, b"<html>proxy</html>")] * 2
+    with pytest.raises(TransportError):
+        client(portal, attempts=2).email_events({})
+
+
+def test_an_error_body_not_in_utf8_that_echoes_the_token_keeps_it_out(portal: Portal) -> None:
+    said = f'{{"message": "bad \xe9 {TOKEN}"}}'.encode("latin-1")
+    portal.answers = [(502, {}, said)] * 2
+    with pytest.raises(ServerError) as failed:
+        client(portal, attempts=2).email_events({})
+    assert failed.value.status == 502 and TOKEN not in str(failed.value)
+
+
+def test_a_moved_legacy_path_is_followed_as_before(portal: Portal) -> None:
+    moved = (301, {"Location": "/email/public/v2/events"}, b"")
+    portal.answers = [moved, (200, {}, b'{"events": []}')]
+    assert client(portal).email_events({}) == {"events": []}
+
+
+def test_no_answer_at_all_is_a_transport_error_naming_no_token() -> None:
+    policy = CallPolicy("hubspot", attempts=2, base_wait=0)
+    refused = HubSpotApi(TOKEN, host="http://127.0.0.1:9", policy=policy)
+    with pytest.raises(TransportError) as failed:
+        refused.email_events({})
+    assert "no answer" in str(failed.value) and TOKEN not in str(failed.value)
+    assert refused.policy.calls() == {"email.events": 2}
