@@ -106,3 +106,26 @@ def test_no_answer_at_all_is_a_transport_error_naming_no_token() -> None:
         refused.email_events({})
     assert "no answer" in str(failed.value) and TOKEN not in str(failed.value)
     assert refused.policy.calls() == {"email.events": 2}
+
+
+def test_a_portal_without_forms_access_asks_once_and_has_no_submissions(portal: Portal) -> None:
+    from connectors.hubspot.forms import contact_submissions
+
+    refused = (403, {}, b'{"message": "missing scopes", "category": "MISSING_SCOPES"}')
+    portal.answers = [refused]
+    api = client(portal)
+    assert contact_submissions(api, "7") == [] and contact_submissions(api, "8") == []
+    assert [p.split("?")[0] for p in portal.paths] == ["/marketing/v3/forms/"]
+
+
+def test_a_portal_with_no_forms_reads_the_list_once_then_the_profile(portal: Portal) -> None:
+    from connectors.hubspot.forms import contact_submissions
+
+    profile = (200, {}, b'{"vid": 7, "form-submissions": []}')
+    portal.answers = [(200, {}, b'{"results": []}'), profile, profile]
+    api = client(portal)
+    assert contact_submissions(api, "7") == [] and contact_submissions(api, "7") == []
+    assert [p.split("?")[0] for p in portal.paths] == [
+        "/marketing/v3/forms/",
+        *["/contacts/v1/contact/vid/7/profile"] * 2,
+    ]
