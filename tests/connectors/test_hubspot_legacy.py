@@ -129,3 +129,20 @@ def test_a_portal_with_no_forms_reads_the_list_once_then_the_profile(portal: Por
         "/marketing/v3/forms/",
         *["/contacts/v1/contact/vid/7/profile"] * 2,
     ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the urllib3 pool reads no HTTP(S)_PROXY; requests did (the SDK's own calls never did)",
+)
+def test_a_proxy_named_in_the_environment_carries_the_legacy_calls(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{portal.server_address[1]}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    portal.answers = [(200, {}, b'{"events": []}')]
+    policy = CallPolicy("hubspot", attempts=1, base_wait=0)
+    behind = HubSpotApi(TOKEN, host="http://portal.invalid", policy=policy)
+    assert behind.email_events({}) == {"events": []}
+    assert portal.paths == ["http://portal.invalid/email/public/v1/events"]
