@@ -146,3 +146,16 @@ def test_a_proxy_named_in_the_environment_carries_the_legacy_calls(
     behind = HubSpotApi(TOKEN, host="http://portal.invalid", policy=policy)
     assert behind.email_events({}) == {"events": []}
     assert portal.paths == ["http://portal.invalid/email/public/v1/events"]
+
+
+def test_a_form_the_list_never_names_is_not_read_for_on_every_trigger(portal: Portal) -> None:
+    from connectors.hubspot.forms import contact_submissions
+
+    forms = (200, {}, b'{"results": [{"id": "f1", "name": "Demo"}]}')
+    named = b'{"form-submissions": [{"form-id": "gone", "conversion-id": "c", "timestamp": 1}]}'
+    portal.answers = [forms, (200, {}, named), forms] + [(200, {}, named), forms] * 3
+    api = client(portal)
+    for _ in range(4):
+        contact_submissions(api, "7")
+    lists = [p for p in portal.paths if p.startswith("/marketing/v3/forms")]
+    assert len(lists) <= 2  # the probe, and one read for a form made since
