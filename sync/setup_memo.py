@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -34,6 +35,8 @@ from sync.schema import meta
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
+
+log = logging.getLogger("leadscore.trigger")
 
 SETUP_CHECKED = "setup_checked"
 CHECK_KEPT = 3600.0
@@ -100,4 +103,7 @@ def check_ready_remembered(app: Leadscore, clock: Callable[[], float] = time.tim
         app.map_stages()
         return
     app.check_ready()
-    remember_check(app, now)
+    try:
+        remember_check(app, now)
+    except Exception as exc:  # the check passed: the rescore goes on, the next start checks
+        log.warning("setup check not kept", extra={"error": type(exc).__name__})

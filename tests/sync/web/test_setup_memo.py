@@ -126,3 +126,21 @@ def test_a_check_of_another_portal_is_not_trusted(
             assert not check_remembered(other, time.time())
             with pytest.raises(SetupNeeded):
                 check_ready_remembered(other)
+
+
+def test_a_passed_check_the_store_cannot_keep_still_passes(
+    box: Sandbox, settings: Settings, rules: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    import sync.setup_memo
+
+    def locked(*args: object) -> None:
+        raise sa.exc.OperationalError("UPDATE meta", {}, Exception("database is locked"))
+
+    with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
+        app.setup()
+        forget_check(app)
+        monkeypatch.setattr(sync.setup_memo, "set_meta", locked)
+        check_ready_remembered(app)  # the fields are there: the rescore may go on
+        assert not check_remembered(app, time.time())
