@@ -121,7 +121,7 @@ def test_a_check_of_another_portal_is_not_trusted(
     with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
         app.setup()  # this portal has the fields, and the store says so
     with Sandbox(people=3, seed=6) as fresh:  # another portal, never set up, the same store
-        moved = sandbox_settings(fresh, settings.state_url)
+        moved = sandbox_settings(fresh, settings.state_url.get_secret_value())
         with Leadscore.open(moved, rules=rules, pace=fresh.clock) as other:
             assert not check_remembered(other, time.time())
             with pytest.raises(SetupNeeded):
