@@ -111,7 +111,7 @@ def test_no_answer_at_all_is_a_transport_error_naming_no_token() -> None:
 def test_a_portal_without_forms_access_asks_once_and_has_no_submissions(portal: Portal) -> None:
     from connectors.hubspot.forms import contact_submissions
 
-    refused = (403, {}, b'{"message": "missing scopes", "category": "MISSING_SCOPES"}')
+    refused: Scripted = (403, {}, b'{"message": "missing scopes", "category": "MISSING_SCOPES"}')
     portal.answers = [refused]
     api = client(portal)
     assert contact_submissions(api, "7") == [] and contact_submissions(api, "8") == []
@@ -121,7 +121,7 @@ def test_a_portal_without_forms_access_asks_once_and_has_no_submissions(portal: 
 def test_a_portal_with_no_forms_reads_the_list_once_then_the_profile(portal: Portal) -> None:
     from connectors.hubspot.forms import contact_submissions
 
-    profile = (200, {}, b'{"vid": 7, "form-submissions": []}')
+    profile: Scripted = (200, {}, b'{"vid": 7, "form-submissions": []}')
     portal.answers = [(200, {}, b'{"results": []}'), profile, profile]
     api = client(portal)
     assert contact_submissions(api, "7") == [] and contact_submissions(api, "7") == []
@@ -151,7 +151,7 @@ def test_a_proxy_named_in_the_environment_carries_the_legacy_calls(
 def test_a_form_the_list_never_names_is_not_read_for_on_every_trigger(portal: Portal) -> None:
     from connectors.hubspot.forms import contact_submissions
 
-    forms = (200, {}, b'{"results": [{"id": "f1", "name": "Demo"}]}')
+    forms: Scripted = (200, {}, b'{"results": [{"id": "f1", "name": "Demo"}]}')
     named = b'{"form-submissions": [{"form-id": "gone", "conversion-id": "c", "timestamp": 1}]}'
     portal.answers = [forms, (200, {}, named), forms] + [(200, {}, named), forms] * 3
     api = client(portal)
@@ -159,3 +159,27 @@ def test_a_form_the_list_never_names_is_not_read_for_on_every_trigger(portal: Po
         contact_submissions(api, "7")
     lists = [p for p in portal.paths if p.startswith("/marketing/v3/forms")]
     assert len(lists) <= 2  # the probe, and one read for a form made since
+
+
+def test_a_kept_fact_is_answered_while_a_feature_is_being_probed() -> None:
+    api = HubSpotApi(TOKEN, host="http://127.0.0.1:9", policy=CallPolicy("hubspot", base_wait=0))
+    api.remembered("stages", lambda: ["lead"])
+    probing, done = threading.Event(), threading.Event()
+
+    def probe() -> object:  # the forms list, page after page, as a trigger's probe
+        probing.set()
+        done.wait(10)
+        return []
+
+    prober = threading.Thread(target=api.available, args=("forms", probe))
+    prober.start()
+    try:
+        assert probing.wait(10)
+        answered: list[object] = []
+        reader = threading.Thread(target=lambda: answered.append(api.remembered("stages", list)))
+        reader.start()
+        reader.join(2)
+        assert answered == [["lead"]]  # not held until the probe ends
+    finally:
+        done.set()
+        prober.join()

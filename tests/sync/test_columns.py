@@ -283,7 +283,9 @@ def test_some_persons_of_a_read_are_what_a_read_of_only_them_gives(store: StateS
 def test_an_array_built_from_buffers_is_numpys_with_its_mask(
     kind: type, cells: list[tuple[int, bool]], step: int
 ) -> None:
-    values = np.array([v for v, _ in cells], dtype=kind)[:: step + 1]  # strided views too
+    values: np.ndarray = np.array([v for v, _ in cells], dtype=kind)[
+        :: step + 1
+    ]  # strided views too
     missing = np.array([m for _, m in cells], dtype=bool)[:: step + 1]
     built = sync.columns.masked(values, missing)
     built.validate(full=True)
