@@ -11,8 +11,8 @@ would check on every start. So the check's outcome is kept in the store's `meta`
 written when `leadscore setup` has made the fields, and when a check has passed. A
 trigger's check (`check_ready_remembered`) skips the calls while that entry is younger
 than `CHECK_KEPT` and names the same fields (the fingerprint: each configured system's
-field specs, its company records' and the extra models' fields, and a digest of its
-section's settings and credentials, so a new rule file, a new prefix, a new model, another
+field specs, its company records' and the extra models' fields, and a digest of the
+account it is reached as, `connection_of`, so a new rule file, a new prefix, a new model, another
 portal or another token is checked again); a rescore whose write failed forgets it, so
 a field deleted in the system since is found by the next start's check. The stage
 mappings (`Leadscore.map_stages`) are read on every start still: the writes need them.
@@ -57,14 +57,22 @@ def checked_fields(app: Leadscore) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+ACCOUNT_SETTINGS = (
+    "host", "base_url", "server", "portal_id", "my_domain", "instance_url", "domain",
+    "username", "access_token", "api_key",
+)  # fmt: skip
+"""Settings of a section, besides its credentials, that name the account it reaches."""
+
+
 def connection_of(app: Leadscore, system: str) -> str:
-    """A digest of the account `system` is reached as (its section's settings with the
-    credentials' values): a check made on another portal or with another token is not
-    this one's. Only the digest is kept, never a credential."""
+    """A digest of the account `system` is reached as (its credentials, host, domain...):
+    a check made on another portal or with another token is not this one's, while other
+    settings (a webhook's secret, a stage mapping) leave it be. Only the digest is kept."""
     section = app.settings.section(system)
-    secrets = [getattr(section, name) for name in section.credentials]
-    revealed = [s.get_secret_value() if isinstance(s, SecretStr) else s for s in secrets]
-    text = json.dumps([section.model_dump(mode="json"), revealed], default=str, sort_keys=True)
+    names = sorted({*section.credentials, *ACCOUNT_SETTINGS} & set(type(section).model_fields))
+    values = [getattr(section, name) for name in names]
+    shown = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in values]
+    text = json.dumps(dict(zip(names, shown, strict=True)), default=str, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
