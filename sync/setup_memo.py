@@ -11,8 +11,9 @@ would check on every start. So the check's outcome is kept in the store's `meta`
 written when `leadscore setup` has made the fields, and when a check has passed. A
 trigger's check (`check_ready_remembered`) skips the calls while that entry is younger
 than `CHECK_KEPT` and names the same fields (the fingerprint: each configured system's
-field specs, its company records' and the extra models' fields, so a new rule file, a
-new prefix or a new model is checked again); a rescore whose write failed forgets it, so
+field specs, its company records' and the extra models' fields, and a digest of the
+account it is reached as, `connection_of`, so a new rule file, a new prefix, a new model, another
+portal or another token is checked again); a rescore whose write failed forgets it, so
 a field deleted in the system since is found by the next start's check. The stage
 mappings (`Leadscore.map_stages`) are read on every start still: the writes need them.
 """
@@ -21,17 +22,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from pydantic import SecretStr
 
 from sync.dues import meta_value, set_meta
 from sync.schema import meta
 
 if TYPE_CHECKING:
     from sync.app import Leadscore
+
+log = logging.getLogger("leadscore.trigger")
 
 SETUP_CHECKED = "setup_checked"
 CHECK_KEPT = 3600.0
@@ -46,9 +51,29 @@ def checked_fields(app: Leadscore) -> str:
         system = connector.system
         fields = app.fields(system)
         extras = [m.maps[system].specs for m in app.job.models if system in m.maps]
-        parts.append([system, repr(fields.specs), repr(fields.accounts), repr(extras)])
+        where = connection_of(app, system)
+        parts.append([system, repr(fields.specs), repr(fields.accounts), repr(extras), where])
     text = json.dumps(parts, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+ACCOUNT_SETTINGS = (
+    "host", "base_url", "server", "portal_id", "my_domain", "instance_url", "domain",
+    "username", "access_token", "api_key",
+)  # fmt: skip
+"""Settings of a section, besides its credentials, that name the account it reaches."""
+
+
+def connection_of(app: Leadscore, system: str) -> str:
+    """A digest of the account `system` is reached as (its credentials, host, domain...):
+    a check made on another portal or with another token is not this one's, while other
+    settings (a webhook's secret, a stage mapping) leave it be. Only the digest is kept."""
+    section = app.settings.section(system)
+    names = sorted({*section.credentials, *ACCOUNT_SETTINGS} & set(type(section).model_fields))
+    values = [getattr(section, name) for name in names]
+    shown = [v.get_secret_value() if isinstance(v, SecretStr) else v for v in values]
+    text = json.dumps(dict(zip(names, shown, strict=True)), default=str, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def remember_check(app: Leadscore, now: float | None = None) -> None:
@@ -86,4 +111,7 @@ def check_ready_remembered(app: Leadscore, clock: Callable[[], float] = time.tim
         app.map_stages()
         return
     app.check_ready()
-    remember_check(app, now)
+    try:
+        remember_check(app, now)
+    except Exception as exc:  # the check passed: the rescore goes on, the next start checks
+        log.warning("setup check not kept", extra={"error": type(exc).__name__})

@@ -226,10 +226,13 @@ class HubSpotApi:
         self._features: dict[str, bool] = {}
         self._features_lock = threading.Lock()
         self._facts: dict[str, tuple[float, Any]] = {}
+        self._facts_lock = threading.Lock()  # not the probes': one reads a whole forms list
         self._events = urllib3.PoolManager(
             maxsize=LEGACY_CONNECTIONS,
             headers={"Authorization": f"Bearer {access_token}"},
-            retries=False,  # the call policy retries
+            # the call policy retries; a moved path is followed, as `requests` did (without
+            # the token when it leads to another host: urllib3 drops Authorization then)
+            retries=Retry(total=None, connect=0, read=0, status=0, other=0, redirect=5),
             timeout=TIMEOUT,
         )
         self.policy = policy or CallPolicy(
@@ -332,13 +335,13 @@ class HubSpotApi:
         `fresh` reads it again now (one the kept copy cannot answer). Two threads that
         both find it missing may both read it; either answer is kept."""
         now = self.policy.clock.now()
-        with self._features_lock:
+        with self._facts_lock:
             kept = self._facts.get(fact)
         if kept is not None and not fresh and now - kept[0] < FACTS_KEPT:
             value: Fact = kept[1]
             return value
         value = read()
-        with self._features_lock:
+        with self._facts_lock:
             self._facts[fact] = (now, value)
         return value
 

@@ -27,6 +27,9 @@ FORMS_PAGE, SUBMISSIONS_PAGE = 50, 50
 SUBMISSIONS_PATH = "/form-integrations/v1/submissions/forms/{form}"
 PROFILE_PATH = "/contacts/v1/contact/vid/{vid}/profile"
 KEPT_FORMS = "forms"
+UNLISTED_FORMS = "forms not listed"
+"""Form ids a profile named that a fresh read of the list still lacked (deleted forms, or
+kinds the forms list leaves out), kept as long as the list: not read for again."""
 
 
 def list_forms(api: HubSpotApi) -> list[dict[str, Any]]:
@@ -127,8 +130,11 @@ def contact_submissions(api: HubSpotApi, record_id: str) -> list[Activity]:
     forms = api.remembered(KEPT_FORMS, lambda: listed.pop() if listed else list_forms(api))
     profile = api.legacy("contacts.profile", PROFILE_PATH.format(vid=record_id), {})
     named = {str(item.get("form-id")) for item in profile.get("form-submissions") or []}
-    if not named <= {str(f["id"]) for f in forms}:  # a form made since they were read
+    unlisted: set[str] = api.remembered(UNLISTED_FORMS, set)
+    lacking = named - {str(f["id"]) for f in forms} - unlisted
+    if lacking:  # a form made since they were read
         forms = api.remembered(KEPT_FORMS, lambda: list_forms(api), fresh=True)
+        unlisted |= lacking - {str(f["id"]) for f in forms}
     names = {str(f["id"]): f for f in forms}
     found = []
     for item in profile.get("form-submissions") or []:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -272,3 +273,21 @@ def test_some_persons_of_a_read_are_what_a_read_of_only_them_gives(store: StateS
             alone = stored_people(connection, sorted(chosen), adbc=False, activity_ids=True)
         assert shown(everyone.some(set(chosen))) == shown(alone)
     assert "form" not in shown(everyone.some({ann, cy}))["attributes"]  # only bob's
+
+
+@given(
+    st.sampled_from([np.int32, np.int64, np.float64]),
+    st.lists(st.tuples(st.integers(-(2**31), 2**31 - 1), st.booleans()), max_size=70),
+    st.integers(0, 3),
+)
+def test_an_array_built_from_buffers_is_numpys_with_its_mask(
+    kind: type, cells: list[tuple[int, bool]], step: int
+) -> None:
+    values: np.ndarray = np.array([v for v, _ in cells], dtype=kind)[
+        :: step + 1
+    ]  # strided views too
+    missing = np.array([m for _, m in cells], dtype=bool)[:: step + 1]
+    built = sync.columns.masked(values, missing)
+    built.validate(full=True)
+    assert built.equals(pa.array(values, mask=missing))
+    assert built.null_count == int(missing.sum())

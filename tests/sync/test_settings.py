@@ -194,3 +194,20 @@ def test_a_report_token_pasted_with_spaces_around_it_is_the_token(
     monkeypatch.setenv("LEADSCORE_REPORT_TOKEN", pasted)
     token = Settings().report_token
     assert token is not None and token.get_secret_value() == "s3cret-report-token"
+
+
+def test_the_model_built_once_still_reads_the_environment_of_each_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LEADSCORE_HUBSPOT__ACCESS_TOKEN", "pat-first")
+    monkeypatch.setenv("LEADSCORE_FIELD_PREFIX", "first_")
+    first = Settings()
+    monkeypatch.setenv("LEADSCORE_HUBSPOT__ACCESS_TOKEN", "pat-second")
+    monkeypatch.delenv("LEADSCORE_FIELD_PREFIX")
+    second = Settings()
+    assert type(first) is type(second)  # the one model
+    token = first.section("hubspot").access_token  # type: ignore[attr-defined]
+    assert token.get_secret_value() == "pat-first" and first.field_prefix == "first_"
+    token = second.section("hubspot").access_token  # type: ignore[attr-defined]
+    assert token.get_secret_value() == "pat-second" and second.field_prefix != "first_"
+    assert first.section("hubspot") is not second.section("hubspot")

@@ -113,3 +113,34 @@ def test_a_trigger_whose_write_failed_forgets_the_kept_check(
             core.close()
         assert answer.status == 200 and answer.json()[0]["failed"] == 1
         assert not check_remembered(app, time.time())
+
+
+def test_a_check_of_another_portal_is_not_trusted(
+    box: Sandbox, settings: Settings, rules: RuleSet, tmp_path: Path
+) -> None:
+    with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
+        app.setup()  # this portal has the fields, and the store says so
+    with Sandbox(people=3, seed=6) as fresh:  # another portal, never set up, the same store
+        moved = sandbox_settings(fresh, settings.state_url.get_secret_value())
+        with Leadscore.open(moved, rules=rules, pace=fresh.clock) as other:
+            assert not check_remembered(other, time.time())
+            with pytest.raises(SetupNeeded):
+                check_ready_remembered(other)
+
+
+def test_a_passed_check_the_store_cannot_keep_still_passes(
+    box: Sandbox, settings: Settings, rules: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    import sync.setup_memo
+
+    def locked(*args: object) -> None:
+        raise sa.exc.OperationalError("UPDATE meta", {}, Exception("database is locked"))
+
+    with Leadscore.open(settings, rules=rules, pace=box.clock) as app:
+        app.setup()
+        forget_check(app)
+        monkeypatch.setattr(sync.setup_memo, "set_meta", locked)
+        check_ready_remembered(app)  # the fields are there: the rescore may go on
+        assert not check_remembered(app, time.time())
