@@ -65,9 +65,13 @@ def fan_in_groups(
     seconds: MutableMapping[str, float] | None = None,
     buffered: int = 64,
     most: int = 16,
+    weight: Callable[[Produced], int] | None = None,
+    heaviest: int = 0,
 ) -> None:
     """As `fan_in`, but `consume` is handed [(key, item), ...]: what the producers brought
-    since it was last called (at most `most`, at least one), in the order it came.
+    since it was last called (at most `most`, at least one), in the order it came. With
+    `weight`, a group also ends once its items weigh `heaviest` or more: no group weighs
+    more than `heaviest` plus its last item, however large the items.
     `seconds` also receives, under `HELD`, how long producers waited on a full queue, and
     under `CONSUMER_CPU` the CPU time `consume` took."""
     items: queue.Queue[Entry[Produced]] = queue.Queue(maxsize=buffered)
@@ -116,6 +120,7 @@ def fan_in_groups(
         while running:
             group: list[tuple[str, Produced]] = []
             failure: BaseException | None = None
+            weighed, heavy = 0, False
             entry = items.get()  # wait for the first; then take what is there already
             while True:
                 key, item = entry
@@ -126,7 +131,10 @@ def fan_in_groups(
                     break
                 else:
                     group.append((key, item))  # type: ignore[arg-type]
-                if len(group) >= most or not running:
+                    if weight is not None:
+                        weighed += weight(item)  # type: ignore[arg-type]
+                        heavy = weighed >= heaviest
+                if len(group) >= most or not running or heavy:
                     break
                 try:
                     entry = items.get_nowait()

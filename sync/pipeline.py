@@ -54,6 +54,7 @@ from sync.minimise import Kept, kept_by_system, kept_of, prepare_pull, stored_sy
 from sync.models import Model, write_models
 from sync.resume import commit_cut, stuck_warning
 from sync.retention import purge_for_run
+from sync.saving import GROUP_PAGES, GROUP_ROWS, page_rows
 from sync.shadow_write import write_shadow
 from sync.stages import StageMap
 from sync.store import People, StateStore, let_go_of_interrupted
@@ -318,6 +319,9 @@ class Sync:
             store,
             name=f"pull-{connector.system}",
             seconds=stats.stream_seconds,
+            most=GROUP_PAGES,
+            weight=page_rows,
+            heaviest=GROUP_ROWS,
         )
 
     def _pull_sample(

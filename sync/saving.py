@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from connectors.protocol import Withdrawn
+from connectors.protocol import Page, Withdrawn
 from scoring import Activity, Contact
 from sync.bulk import execute_in, execute_many
 from sync.dues import Marks, mark_due, unchanged_revisions
@@ -41,6 +41,22 @@ ActivityRow = tuple[Any, ...]
 Prepared = tuple[Sequence[Contact], dict[str, ActivityRow], set[str]]
 """A page ready to store: its contacts, its activity rows by key, the keys revisable
 (`pulled_activities`)."""
+GROUP_PAGES = 64
+"""The most pages the pull stores in one transaction (`sync.fanin.fan_in_groups`): in larger
+transactions SQLite inserts for less (fewer commits, each index's pages touched once for
+more rows); 64 is what the fan-in's queue holds (`buffered`), so a group never waits."""
+GROUP_ROWS = 100_000
+"""And once a group's pages hold this many records, activities and withdrawals together
+(`page_rows`), it takes no more: a group's memory stays bounded whatever a system's page
+size (about 64 pages of Mailchimp's email activity, of 1,000 recipients each with a few
+actions; 50 pages of Salesforce's 2,000 records)."""
+
+
+def page_rows(page: Page | None) -> int:
+    """What a page brings to store, in rows (none for the end of a stream)."""
+    if page is None:
+        return 0
+    return len(page.contacts) + len(page.activities) + len(page.withdrawn) + len(page.gone)
 
 
 @dataclass

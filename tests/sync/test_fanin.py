@@ -75,6 +75,30 @@ def test_what_piled_up_while_consuming_is_handed_over_in_order_at_most_so_many_a
     assert max(len(group) for group in groups) == 4 and len(groups) < 11
 
 
+def test_a_group_ends_once_its_items_weigh_the_bound_whatever_their_count() -> None:
+    groups: list[list[int]] = []
+    taken, first = threading.Event(), threading.Event()
+
+    def consume(group: Sequence[tuple[str, int]]) -> None:
+        if not groups:
+            taken.set()
+            first.wait(5)  # the producer fills the queue meanwhile
+        groups.append([item for _, item in group])
+
+    def produce() -> Iterator[int]:  # items weighing themselves: 0, then 1 to 20
+        yield 0
+        taken.wait(5)  # the first group is [0] alone
+        yield from range(1, 21)
+        first.set()
+
+    fan_in_groups({"a": produce}, consume, buffered=30, most=64, weight=int, heaviest=10)
+
+    assert [n for group in groups for n in group] == list(range(21))
+    # A group takes items until they weigh 10 or more, however few: 64 would be allowed.
+    heavy = [[1, 2, 3, 4], [5, 6], [7, 8], [9, 10], *([n] for n in range(11, 21))]
+    assert groups == [[0], *heavy]
+
+
 def test_items_brought_before_a_failure_are_consumed_before_it_is_raised() -> None:
     got: list[int] = []
 
