@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring import ActivityFrame, ContactFrame, RuleSet, score
-from scoring.purchases import counted_sales
+from scoring.purchases import Sales, counted_sales
 from scoring.rfm_rules import Rfm
 from tests.helpers import NOW, act, person, rules
 from tests.scoring.test_rule_files import problems
@@ -272,12 +272,9 @@ SALE = st.tuples(
 )
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(SALE, max_size=20), st.sampled_from([None, "EUR"]))
-def test_the_sales_counted_are_those_of_the_rule_read_plainly(purchases, currency) -> None:
-    rfm = Rfm(currency=currency, rates={"USD": 1.1} if currency else {})
-    rows = [(w, d * 86_400, a, s, c) for w, d, a, s, c in purchases]
-    found = counted_sales(
+def _counted(rfm: Rfm, rows: list[tuple[int, float, float, str, str | None]]) -> Sales:
+    """`counted_sales` of rows (contact, moment, amount, system, currency)."""
+    return counted_sales(
         rfm,
         np.array([r[0] for r in rows], dtype=np.int32),
         np.array([r[1] for r in rows], dtype=np.float64),
@@ -285,6 +282,14 @@ def test_the_sales_counted_are_those_of_the_rule_read_plainly(purchases, currenc
         np.array([r[3] for r in rows], dtype=object),
         np.array([r[4] for r in rows], dtype=object),
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(SALE, max_size=20), st.sampled_from([None, "EUR"]))
+def test_the_sales_counted_are_those_of_the_rule_read_plainly(purchases, currency) -> None:
+    rfm = Rfm(currency=currency, rates={"USD": 1.1} if currency else {})
+    rows = [(w, d * 86_400, a, s, c) for w, d, a, s, c in purchases]
+    found = _counted(rfm, rows)
     kept = _naive(rfm, rows)
     assert found.merged == len(rows) - len(kept)
     expected = sorted((rows[i][0], rows[i][1]) for i in kept)

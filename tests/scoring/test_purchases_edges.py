@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from scoring.purchases import Sales, counted_sales
 from scoring.rfm_rules import Rfm
 from tests.helpers import rules
-from tests.scoring.test_purchases import FIXED, _naive, _scored
+from tests.scoring.test_purchases import FIXED, _counted, _naive, _scored
 from tests.scoring.test_rule_files import problems
 
 
@@ -115,14 +115,7 @@ def test_the_sorted_scan_counts_the_sales_of_the_rule_read_plainly(
     one by one count what the rule read plainly does."""
     rfm = Rfm(currency=currency, rates={"USD": 1.1} if currency else {}, same_sale_days=days)
     rows = [(w, d * 86_400, a, s, c) for w, d, a, s, c in purchases]
-    found = counted_sales(
-        rfm,
-        np.array([r[0] for r in rows], dtype=np.int32),
-        np.array([r[1] for r in rows], dtype=np.float64),
-        np.array([r[2] for r in rows], dtype=np.float64),
-        np.array([r[3] for r in rows], dtype=object),
-        np.array([r[4] for r in rows], dtype=object),
-    )
+    found = _counted(rfm, rows)
     kept = _naive(rfm, rows)
     assert found.merged == len(rows) - len(kept)
     rate = {None: 1.0, currency: 1.0, "USD": 1.1} if currency else {}
