@@ -190,6 +190,31 @@ class OfKind:
         return functools.partial(getattr(self.api, name), self.kind)
 
 
+def environment_proxy(url: str) -> tuple[str, dict[str, str]] | None:
+    """The proxy the environment names for `url` (`HTTPS_PROXY`/`HTTP_PROXY`, unless
+    `NO_PROXY` covers its host), as `requests` reads them, and the `Proxy-Authorization`
+    header its credentials make; None: go direct. urllib3, under the SDK and the legacy
+    calls, reads no environment of its own."""
+    from urllib.parse import unquote, urlsplit
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    proxy = getproxies().get(parts.scheme) or getproxies().get("all")
+    if not proxy or proxy_bypass(parts.hostname or ""):
+        return None
+    named = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    if named.password is not None:  # as written, and as sent
+        register_secret(named.password)
+        register_secret(unquote(named.password))
+    if named.username is None:
+        return named.geturl(), {}
+    from urllib3.util import make_headers
+
+    bare = named._replace(netloc=named.netloc.rpartition("@")[2]).geturl()
+    login = f"{unquote(named.username)}:{unquote(named.password or '')}"
+    return bare, make_headers(proxy_basic_auth=login)
+
+
 class HubSpotApi:
     """The SDK's API clients of one portal, each call paced, counted and retried."""
 
@@ -212,9 +237,15 @@ class HubSpotApi:
 
         self.host = (host or DEFAULT_HOST).rstrip("/")
         register_secret(access_token)  # a vendor error that echoes it never carries it on
+        proxy = environment_proxy(self.host)
         # One layer owns retries: the SDK's urllib3 would otherwise retry 429s on its own.
         client = HubSpot(
-            access_token=access_token, host=self.host, retry=Retry(total=0, raise_on_status=False)
+            access_token=access_token,
+            host=self.host,
+            retry=Retry(total=0, raise_on_status=False),
+            # None leaves the SDK's own default: direct
+            proxy=proxy[0] if proxy else None,
+            proxy_headers=proxy[1] if proxy and proxy[1] else None,
         )
         # The SDK builds a new API client (and connection pool) on every attribute access,
         # and the first access of each imports its whole package with all its models: each
@@ -227,7 +258,10 @@ class HubSpotApi:
         self._features_lock = threading.Lock()
         self._facts: dict[str, tuple[float, Any]] = {}
         self._facts_lock = threading.Lock()  # not the probes': one reads a whole forms list
-        self._events = urllib3.PoolManager(
+        pool: Callable[..., Any] = urllib3.PoolManager
+        if proxy:
+            pool = functools.partial(urllib3.ProxyManager, proxy[0], proxy_headers=proxy[1])
+        self._events = pool(
             maxsize=LEGACY_CONNECTIONS,
             headers={"Authorization": f"Bearer {access_token}"},
             # the call policy retries; a moved path is followed, as `requests` did (without

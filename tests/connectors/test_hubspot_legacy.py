@@ -3,14 +3,15 @@ urllib3 pool: answers served by a local HTTP server, one scripted answer per req
 
 from __future__ import annotations
 
+import base64
 import http.server
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from connectors.errors import RateLimited, ServerError, TransportError
-from connectors.hubspot.client import HubSpotApi
+from connectors.errors import RateLimited, ServerError, TransportError, scrub
+from connectors.hubspot.client import HubSpotApi, environment_proxy
 from connectors.policy import CallPolicy
 
 TOKEN = "pat-na1-99999999-2222-3333-4444-555555555555"
@@ -20,6 +21,7 @@ Scripted = tuple[int, dict[str, str], bytes]
 class Portal(http.server.ThreadingHTTPServer):
     answers: list[Scripted]
     paths: list[str]
+    proxy_logins: list[str | None]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -27,6 +29,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # the stdlib's name
         self.server.paths.append(self.path)
+        self.server.proxy_logins.append(self.headers.get("Proxy-Authorization"))
         status, headers, body = self.server.answers.pop(0)
         self.send_response(status)
         for name, value in {"Content-Length": str(len(body)), **headers}.items():
@@ -41,7 +44,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def portal() -> Iterator[Portal]:
     server = Portal(("127.0.0.1", 0), Handler)
-    server.answers, server.paths = [], []
+    server.answers, server.paths, server.proxy_logins = [], [], []
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -131,10 +134,6 @@ def test_a_portal_with_no_forms_reads_the_list_once_then_the_profile(portal: Por
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the urllib3 pool reads no HTTP(S)_PROXY; requests did (the SDK's own calls never did)",
-)
 def test_a_proxy_named_in_the_environment_carries_the_legacy_calls(
     portal: Portal, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,6 +145,51 @@ def test_a_proxy_named_in_the_environment_carries_the_legacy_calls(
     behind = HubSpotApi(TOKEN, host="http://portal.invalid", policy=policy)
     assert behind.email_events({}) == {"events": []}
     assert portal.paths == ["http://portal.invalid/email/public/v1/events"]
+
+
+def test_a_proxy_named_in_the_environment_carries_the_sdk_calls_with_its_login(
+    portal: Portal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = portal.server_address[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://ops:pr%40xy-pass@127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    portal.answers = [(200, {"Content-Type": "application/json"}, b'{"id": "7", "properties": {}}')]
+    policy = CallPolicy("hubspot", attempts=1, base_wait=0)
+    behind = HubSpotApi(TOKEN, host="http://portal.invalid", policy=policy)
+    assert behind.contacts_basic.get_by_id("7").id == "7"
+    assert portal.paths[0].startswith("http://portal.invalid/crm/v3/objects/contacts/7")
+    login = base64.b64encode(b"ops:pr@xy-pass").decode()
+    assert portal.proxy_logins == [f"Basic {login}"]
+    assert "pr@xy-pass" not in scrub("proxy refused ops:pr@xy-pass")
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({}, None),
+        ({"HTTPS_PROXY": "http://proxy.corp:3128"}, ("http://proxy.corp:3128", {})),
+        ({"HTTPS_PROXY": "proxy.corp:3128"}, ("http://proxy.corp:3128", {})),
+        ({"HTTP_PROXY": "http://proxy.corp:3128"}, None),  # the host is https
+        ({"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "api.hubapi.com"}, None),
+        ({"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": ".hubapi.com"}, None),
+        (
+            {"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "example.com"},
+            ("http://proxy.corp:3128", {}),
+        ),
+    ],
+)
+def test_the_environment_names_a_proxy_for_the_portal_unless_no_proxy_covers_it(
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    expected: tuple[str, dict[str, str]] | None,
+) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert environment_proxy("https://api.hubapi.com") == expected
 
 
 def test_a_form_the_list_never_names_is_not_read_for_on_every_trigger(portal: Portal) -> None:
