@@ -32,7 +32,7 @@ from connectors.policy import CallPolicy, Clock, DailyBudget
 DEFAULT_HOST = "https://api.hubapi.com"
 TIMEOUT = 30.0
 OBJECT_KINDS = ("meetings", "calls", "emails", "deals")
-CONTACTS = "contacts"
+CONTACT_KIND = "contacts"
 LEGACY_CONNECTIONS = 10
 """Connections kept to the legacy APIs (a trigger's profile and email events side by side)."""
 FACTS_KEPT = 600.0
@@ -257,15 +257,15 @@ class HubSpotApi:
     # that reads a contact's deals or engagements then imports one package of models.
     @functools.cached_property
     def contacts_basic(self) -> OfKind:
-        return self.objects.of(CONTACTS)
+        return self.objects.of(CONTACT_KIND)
 
     @functools.cached_property
     def contacts_search(self) -> OfKind:
-        return self.search.of(CONTACTS)
+        return self.search.of(CONTACT_KIND)
 
     @functools.cached_property
     def contacts_batch(self) -> OfKind:
-        return self.batches.of(CONTACTS)
+        return self.batches.of(CONTACT_KIND)
 
     @functools.cached_property
     def companies_batch(self) -> Any:
