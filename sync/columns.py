@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -196,14 +195,36 @@ def plain_rows(connection: Connection, query: sa.Select[Any]) -> Sequence[Sequen
         cursor.close()
 
 
+def safe_cast(kind: pa.DataType) -> Any:
+    """The options of a cast to `kind` that fails rather than lose a value."""
+    from pyarrow._compute import CastOptions
+
+    return CastOptions.safe(kind)
+
+
 def conformed(batch: pa.RecordBatch, schema: ArrowSchema) -> pa.RecordBatch:
     """The batch with the schema's names and types (a driver may answer an all-NULL
     column as integers, or an integer column as 32 bits)."""
     arrays = [
-        column if column.type == kind else column.cast(kind)
+        column if column.type == kind else compute("cast", column, options=safe_cast(kind))
         for column, kind in zip(batch.columns, schema.values(), strict=True)
     ]
     return pa.RecordBatch.from_arrays(arrays, names=list(schema))
+
+
+def compute(name: str, *args: Any, options: Any = None) -> Any:
+    """Arrow's compute function `name` on `args`, called through Arrow's registry of them.
+    Importing `pyarrow.compute` (which the arrays' `cast`, `take`, `fill_null`, `is_null`
+    and `dictionary_encode` do) first wraps each of its several hundred functions in
+    Python: 30-50 ms of a trigger's cold start, for the few the store's read calls."""
+    from pyarrow._compute import call_function
+
+    return call_function(name, list(args), options)
+
+
+def fill_null(values: Any, fill: Any) -> Any:
+    """`pyarrow.compute.fill_null` through `compute`: each NULL of `values` as `fill`."""
+    return compute("coalesce", values, pa.scalar(fill, values.type))
 
 
 def rows_to_table(rows: Sequence[Sequence[Any]], schema: ArrowSchema) -> pa.Table:
@@ -215,12 +236,12 @@ def rows_to_table(rows: Sequence[Sequence[Any]], schema: ArrowSchema) -> pa.Tabl
 
 def dictionary_codes(array: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, list[Any]]:
     """Dictionary codes (int32, -1 where null) and the distinct values of a column."""
-    encoded = pc.dictionary_encode(array)
+    encoded = compute("dictionary_encode", array)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.unify_dictionaries().combine_chunks() if encoded.num_chunks else None
     if encoded is None:
         return np.zeros(0, dtype=np.int32), []
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    codes = fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False).astype(np.int32)
     return codes, encoded.dictionary.to_pylist()
 
 
@@ -251,7 +272,7 @@ class Distinct:
     def cells(self) -> pa.Array:
         """Every row's text, NULL where it was."""
         codes = self.codes()
-        return pa.array(self.distinct, pa.string()).take(masked(codes, codes < 0))
+        return compute("take", pa.array(self.distinct, pa.string()), masked(codes, codes < 0))
 
 
 def masked(values: np.ndarray, missing: np.ndarray) -> pa.Array:
@@ -291,7 +312,7 @@ def spread(column: Column, codes: np.ndarray) -> Column:
 
 def number_column(array: pa.Array | pa.ChunkedArray) -> Column:
     """A float column (NULL missing) as the engine's: NaN where missing or not finite."""
-    values = pc.fill_null(array, np.nan).to_numpy(zero_copy_only=False).astype(np.float64)
+    values = fill_null(array, np.nan).to_numpy(zero_copy_only=False).astype(np.float64)
     finite = np.isfinite(values)
     if not finite.any() and not np.isinf(values).any():
         # no number present at all: `column_from_values` makes such a column text

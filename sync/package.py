@@ -79,7 +79,7 @@ UNUSED = re.compile(
     r")$"
     r"|^hubspot/(cms|automation|communication_preferences|conversations|files|oauth|settings"
     r"|webhooks|marketing/(emails|events|transactional)"
-    r"|crm/(commerce|companies|exports|extensions|imports|line_items|lists|owners|products"
+    r"|crm/(commerce|companies|contacts|exports|extensions|imports|line_items|lists|owners|products"
     r"|quotes|schemas|tickets|timeline))/"
     r"|^numpy/(f2py|_pyinstaller)/"
     r"|^numpy/_core/_(simd|multiarray_tests|rational_tests|umath_tests|struct_ufunc_tests"
@@ -93,8 +93,9 @@ format, dataset, file system, Flight, cloud storage and encryption modules (the 
 reads no file; `sync.columns` uses the core library and compute), lxml's objectify
 (zeep uses etree), and the two extra copies of libarrow_python a wheel's
 symlinks turn into (the modules link `libarrow_python.so.<major>`); the HubSpot SDK's
-APIs other than those `connectors/hubspot` calls (crm contacts, objects, properties,
-deals, associations, pipelines; marketing forms; events), each loaded only when used;
+APIs other than those `connectors/hubspot` calls (crm objects, contacts among them,
+properties, deals, associations, pipelines; marketing forms; events), each loaded only
+when used;
 numpy's test modules and f2py; SQLAlchemy's test kit, its ORM and extensions (the store
 is SQLAlchemy core: tests/sync/web/test_cold_imports.py) and the dialects of servers the
 store does not run on (the store is SQLite or PostgreSQL).

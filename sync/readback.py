@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -18,6 +17,8 @@ from scoring import TYPE_CODES, ActivityType, Column, Contact
 from sync.columns import (
     Distinct,
     column_reader,
+    compute,
+    fill_null,
     json_columns_of,
     masked,
     number_column,
@@ -257,8 +258,8 @@ def activity_columns(
         for name, found in texts.items():
             found.add(batch.column(name))
         amount = batch.column("amount")
-        amounts.append(np.array(pc.fill_null(amount, 0.0).to_numpy(zero_copy_only=False)))
-        unset.append(np.array(amount.is_null().to_numpy(zero_copy_only=False)))
+        amounts.append(np.array(fill_null(amount, 0.0).to_numpy(zero_copy_only=False)))
+        unset.append(np.array(compute("is_null", amount).to_numpy(zero_copy_only=False)))
         person.append(np.array(batch.column("person_id").to_numpy(), dtype=np.int64))
         at.append(np.array(batch.column("occurred_at").to_numpy(), dtype=np.float64))
         if ids is not None:
@@ -303,7 +304,12 @@ def activity_columns(
 
 def ids_of(batch: pa.RecordBatch) -> list[str]:
     """Each activity's `system:id`."""
-    joined = pc.binary_join_element_wise(batch.column("system"), batch.column("activity_id"), ":")
+    joined = compute(
+        "binary_join_element_wise",
+        batch.column("system"),
+        batch.column("activity_id"),
+        pa.scalar(":"),
+    )
     return [str(i) for i in joined.to_pylist()]
 
 

@@ -32,6 +32,7 @@ from connectors.policy import CallPolicy, Clock, DailyBudget
 DEFAULT_HOST = "https://api.hubapi.com"
 TIMEOUT = 30.0
 OBJECT_KINDS = ("meetings", "calls", "emails", "deals")
+CONTACT_KIND = "contacts"
 LEGACY_CONNECTIONS = 10
 """Connections kept to the legacy APIs (a trigger's profile and email events side by side)."""
 FACTS_KEPT = 600.0
@@ -166,6 +167,11 @@ class ObjectApis(Mapping[str, Any]):
     def __getitem__(self, kind: str) -> OfKind:
         if kind not in OBJECT_KINDS:
             raise KeyError(kind)
+        return self.of(kind)
+
+    def of(self, kind: str) -> OfKind:
+        """The API bound to `kind`: one of `OBJECT_KINDS`, or `contacts`, which the generic
+        package serves at the same endpoints as the SDK's contacts package."""
         with self._lock:
             if kind not in self._made:
                 self._made[kind] = OfKind(getattr(self._client.crm.objects, self._api), kind)
@@ -251,9 +257,9 @@ class HubSpotApi:
         # and the first access of each imports its whole package with all its models: each
         # client is made on first use and kept, so a trigger loads only the APIs it calls.
         self._client = client
-        self.objects: Mapping[str, Any] = ObjectApis(client, "basic_api")
-        self.search: Mapping[str, Any] = ObjectApis(client, "search_api")
-        self.batches: Mapping[str, Any] = ObjectApis(client, "batch_api")
+        self.objects = ObjectApis(client, "basic_api")
+        self.search = ObjectApis(client, "search_api")
+        self.batches = ObjectApis(client, "batch_api")
         self._features: dict[str, bool] = {}
         self._features_lock = threading.Lock()
         self._facts: dict[str, tuple[float, Any]] = {}
@@ -281,17 +287,19 @@ class HubSpotApi:
             seed=seed,
         )
 
+    # The contacts through the generic objects package too (`ObjectApis.of`): a trigger
+    # that reads a contact's deals or engagements then imports one package of models.
     @functools.cached_property
-    def contacts_basic(self) -> Any:
-        return self._client.crm.contacts.basic_api
+    def contacts_basic(self) -> OfKind:
+        return self.objects.of(CONTACT_KIND)
 
     @functools.cached_property
-    def contacts_search(self) -> Any:
-        return self._client.crm.contacts.search_api
+    def contacts_search(self) -> OfKind:
+        return self.search.of(CONTACT_KIND)
 
     @functools.cached_property
-    def contacts_batch(self) -> Any:
-        return self._client.crm.contacts.batch_api
+    def contacts_batch(self) -> OfKind:
+        return self.batches.of(CONTACT_KIND)
 
     @functools.cached_property
     def companies_batch(self) -> Any:

@@ -41,7 +41,7 @@ def _not_found(body: dict[str, Any]) -> set[str]:
 
 
 def _answer(api: HubSpotApi, ids: Sequence[str], *, archived: bool) -> dict[str, Any]:
-    from hubspot.crm.contacts import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+    from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 
     request = BatchReadInputSimplePublicObjectId(
         inputs=[SimplePublicObjectId(id=i) for i in ids],

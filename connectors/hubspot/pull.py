@@ -79,7 +79,7 @@ def newest_modification(api: HubSpotApi) -> int | None:
     changed while the walk runs is stamped later, so the next pull finds it even
     when the walk had already passed it.
     """
-    from hubspot.crm.contacts import PublicObjectSearchRequest
+    from hubspot.crm.objects import PublicObjectSearchRequest
 
     request = PublicObjectSearchRequest(
         sorts=[{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}],
@@ -146,7 +146,7 @@ def pull_contacts(
     """Contacts by search, walking `hs_object_id` upwards: the fewest calls (200 a page)
     and no query ever pages past the 10,000-result cap. With a cursor, only those
     modified since it (less the look-back), passing over the last run's own writes."""
-    from hubspot.crm.contacts import PublicObjectSearchRequest
+    from hubspot.crm.objects import PublicObjectSearchRequest
 
     since = state.get("modified_since")
     start = None if since is None else int(since) - lookback_ms

@@ -83,7 +83,7 @@ def write_halving(
 
 def batch_update(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
     """One batch update call; raises `RejectedError` when HubSpot refuses the batch whole."""
-    from hubspot.crm.contacts import (
+    from hubspot.crm.objects import (
         BatchInputSimplePublicObjectBatchInput,
         SimplePublicObjectBatchInput,
     )

@@ -181,7 +181,8 @@ def test_requirements_are_read_with_their_extras_and_markers() -> None:
         ("pyarrow/_compute.cpython-312-x86_64-linux-gnu.so", False),
         ("pyarrow/_parquet.cpython-312-x86_64-linux-gnu.so", True),
         ("hubspot/cms/blogs/api.py", True),
-        ("hubspot/crm/contacts/api/basic_api.py", False),
+        ("hubspot/crm/contacts/api/basic_api.py", True),  # contacts through crm/objects
+        ("hubspot/crm/objects/api/basic_api.py", False),
         ("hubspot/marketing/forms/api.py", False),
         ("sqlalchemy/dialects/postgresql/base.py", False),
         ("sqlalchemy/dialects/mysql/base.py", True),

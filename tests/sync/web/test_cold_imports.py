@@ -48,6 +48,8 @@ NEVER_ON_THE_ANSWER = (
     "rich",  # the consoles are the CLI's
     "scoring.backtest",
     "requests",  # HubSpot's legacy APIs go through the SDK's urllib3
+    "hubspot.crm.contacts",  # contacts through the generic objects package, as deals
+    "pyarrow.compute",  # the store's read calls Arrow's registry (sync.columns.compute)
 )
 HANDLER_AND_SETTINGS = "import sync.web.aws; from sync.config import read_settings; read_settings()"
 NEVER_ON_THE_IMPORT = ("numpy", "sqlalchemy", "pyarrow", "hubspot", "requests", "sync.app")
