@@ -170,8 +170,9 @@ class ObjectApis(Mapping[str, Any]):
         return self.of(kind)
 
     def of(self, kind: str) -> OfKind:
-        """The API bound to `kind`: one of `OBJECT_KINDS`, or `contacts`, which the generic
-        package serves at the same endpoints as the SDK's contacts package."""
+        """The API bound to `kind`: one of `OBJECT_KINDS`, or `contacts` or `companies`,
+        which the generic package serves at the same endpoints as the SDK's package of
+        that kind (a Lambda package leaves those packages out: `sync.package`)."""
         with self._lock:
             if kind not in self._made:
                 self._made[kind] = OfKind(getattr(self._client.crm.objects, self._api), kind)
@@ -302,12 +303,12 @@ class HubSpotApi:
         return self.batches.of(CONTACT_KIND)
 
     @functools.cached_property
-    def companies_batch(self) -> Any:
-        return self._client.crm.companies.batch_api
+    def companies_batch(self) -> OfKind:
+        return self.batches.of("companies")
 
     @functools.cached_property
-    def companies_search(self) -> Any:
-        return self._client.crm.companies.search_api
+    def companies_search(self) -> OfKind:
+        return self.search.of("companies")
 
     @functools.cached_property
     def properties(self) -> Any:

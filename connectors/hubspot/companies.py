@@ -111,7 +111,7 @@ def read_companies(
 ) -> dict[str, dict[str, Any]]:
     """The companies of `ids` that HubSpot has, each with the rule `attributes` its
     properties give (ids HubSpot does not know are left out)."""
-    from hubspot.crm.companies import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
+    from hubspot.crm.objects import BatchReadInputSimplePublicObjectId, SimplePublicObjectId
 
     properties = COMPANY_ATTRIBUTES.sources(attributes)
     found: dict[str, dict[str, Any]] = {}
@@ -138,7 +138,7 @@ def write_companies(api: HubSpotApi, writes: Sequence[Write]) -> WriteOutcome:
     unnamed): an id the answer leaves out is read back (one batch read), and one the read
     does not find either fails for good, so that no run writes a deleted company again
     and again."""
-    from hubspot.crm.companies import (
+    from hubspot.crm.objects import (
         BatchInputSimplePublicObjectBatchInput,
         SimplePublicObjectBatchInput,
     )
