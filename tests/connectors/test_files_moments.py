@@ -1,5 +1,6 @@
 """Moments of a CSV column by Arrow's own parse (`text_moments`) against `parse_moment`,
-the definition: what is read there is what Python reads, the rest is left to it."""
+the definition: what is read there is what Python reads, the rest is left to it. And
+the allocator Arrow is moved to when a file is read (`table.use_system_memory`)."""
 
 from __future__ import annotations
 
@@ -105,3 +106,21 @@ def test_bad_times_in_a_large_csv_are_said_on_their_lines(tmp_path: Path) -> Non
         f"{path}:25002: column 'occurred_at': expected an ISO-8601 date and time such as "
         "2026-03-01T09:30:00Z, got '0000-12-31T23:30:00-01:00'",
     ]
+
+
+def test_reading_a_file_moves_arrow_to_the_system_allocator(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "contacts.csv"
+    path.write_text("id,email\nc1,a@example.com\n")
+    code = (
+        "import pyarrow as pa; from connectors.files import read_contact_columns; "
+        "before = pa.default_memory_pool().backend_name; "
+        f"read = read_contact_columns({str(path)!r}); "
+        "print(before, pa.default_memory_pool().backend_name, len(read))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after, rows = done.stdout.split()
+    assert (after, rows) == ("system", "1")
+    assert before in {"mimalloc", "jemalloc", "system"}
