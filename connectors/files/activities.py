@@ -1,7 +1,7 @@
 """Activities from a file as plain columns: contact rows, type codes, epoch times.
 
-Types are parsed once per distinct name, moments by `fast_moments` straight from the
-column's bytes (and the rare other shapes once per distinct text), contacts found by
+Types are parsed once per distinct name, moments by Arrow or `fast_moments` straight from
+the column's bytes (and the rare other shapes once per distinct text), contacts found by
 Arrow's hash lookups of ids and of normalized addresses. Problems are found with masks
 and only the first twenty rows with one are described, in the order the old reader
 gave them: type, then time, then contact, row by row.
@@ -21,12 +21,12 @@ from connectors.files.contacts import ContactsRead, attributes_at, encoded_attri
 from connectors.files.moments import (
     FIRST,
     LAST,
-    fast_moments,
     float_seconds,
     micros_of,
     moment_problem,
     parse_activity_type,
     parse_moment,
+    text_moments,
 )
 from connectors.files.problems import MAX_PROBLEMS, Problems, missing_columns
 from connectors.files.table import (
@@ -41,7 +41,6 @@ from connectors.files.table import (
     is_text,
     lowered,
     plain_text,
-    string_buffers,
     trimmed,
 )
 from scoring.records import ACTIVITY_TYPES, TYPE_CODES, Activity
@@ -216,7 +215,7 @@ def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProb
         problems.texts = column.to_pylist()
         problems.index[:] = np.arange(n)
         return np.zeros(n, np.int64), problems
-    micros, ok = fast_moments(*string_buffers(column))  # one copy of the chunks' text
+    micros, ok = text_moments(column)
     ok &= column.is_valid().to_numpy(zero_copy_only=False)
     rest = np.flatnonzero(~ok & keep)
     if len(rest):

@@ -6,6 +6,8 @@ naive moment taken as UTC, None where Python refuses it or where it leaves the y
 `2026-03-01T09:30`, `2026-03-01 09:30:00.123`, each with `Z` or `+01:00` or
 nothing) straight from a column's UTF-8 bytes, with numpy, and leaves every other
 shape to `parse_moment`, one distinct value at a time: the two agree on every text.
+`text_moments` lets Arrow parse a column (or a chunk) all of those shapes, which is
+faster still, and takes `fast_moments` where Arrow refuses one.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from connectors.files.table import chunks_of, string_buffers
 from scoring.records import ACTIVITY_TYPES, ActivityType
 
 _Ints = npt.NDArray[np.int64]
@@ -85,6 +88,57 @@ def float_seconds(micros: _Ints) -> npt.NDArray[np.float64]:
 
 MOMENT_ROWS = 1 << 20
 """Rows parsed at a time, so that the temporaries stay small."""
+
+_DATE = r"\d{4}-\d{2}-\d{2}"
+_TIME = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
+_ZONED = rf"^{_DATE}{_TIME}(?:Z|[+-]\d{{2}}:\d{{2}})$"
+_NAIVE = rf"^{_DATE}(?:{_TIME})?$"
+"""The shapes `fast_moments` reads, with a zone and without one, for Arrow's own parse."""
+_SLACK = 86_400 * 10**6
+"""Arrow reads the year 0, which Python refuses: moments within a day of either end of
+the years 1 to 9999 are left to `parse_moment`."""
+
+
+def text_moments(column: Any) -> tuple[_Ints, _Bools]:
+    """`fast_moments` of an Arrow text column (chunked or not): Arrow's own ISO-8601
+    parse where all of a chunk has one of the shapes `fast_moments` reads, all with a
+    zone or all without one (Arrow and Python agree on those, the ranges of days, hours,
+    minutes and offsets alike, and a chunk Arrow refuses is read by `fast_moments`);
+    `fast_moments` for the other chunks."""
+    whole = _arrow_moments(column)
+    if whole is not None:
+        return whole
+    parts = [_arrow_moments(chunk) or fast_moments(*string_buffers(chunk))
+             for chunk in chunks_of(column)]  # fmt: skip
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _arrow_moments(column: Any) -> tuple[_Ints, _Bools] | None:
+    """Arrow's parse of a column all of one of the shapes (see `text_moments`), or None."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if (
+        not len(column)
+        or column.null_count
+        or not (pa.types.is_string(kind) or pa.types.is_large_string(kind))
+    ):
+        return None
+    first = column[0].as_py()
+    zoned = first.endswith("Z") or (len(first) >= 22 and first[-6] in "+-")
+    pattern = _ZONED if zoned else _NAIVE
+    if not pc.all(pc.match_substring_regex(column, pattern)).as_py():
+        return None
+    try:
+        stamps = column.cast(pa.timestamp("us", tz="UTC" if zoned else None))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    micros = np.asarray(stamps.cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
+    ok = (micros >= FIRST + _SLACK) & (micros <= LAST - _SLACK)
+    return np.where(ok, micros, 0), ok
 
 
 def fast_moments(

@@ -29,7 +29,7 @@ from connectors.files.parquet import parquet_table
 from connectors.files.problems import Problems, file_format
 from connectors.files.rows import cell, file_rows
 from connectors.files.sql import SqlSource, sql_table
-from connectors.files.table import RawTable
+from connectors.files.table import RawTable, use_system_memory
 from scoring.records import ACTIVITY_TYPES, Activity, Contact, normalize_email
 
 
@@ -87,6 +87,7 @@ def _table(
 ) -> RawTable | None:
     """The file's columns (of Parquet, those `wanted` and the ones that must be checked,
     `coded` ones as dictionaries); None for a CSV file with nothing in it (no activities)."""
+    use_system_memory()
     if kind == "parquet":
         return parquet_table(path, wanted, coded)
     table = csv_table(path, coded)

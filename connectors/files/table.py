@@ -36,6 +36,19 @@ class RawTable:
     passed over them; they are found where a required cell is blank)."""
 
 
+def use_system_memory() -> None:
+    """Arrow's buffers from the C library's allocator from now on, in this process (set
+    when a CSV or Parquet file is first read).
+
+    pyarrow's default (mimalloc) hands freed pages back to the system after a few
+    milliseconds and takes fresh ones for the next buffer: on reading a large file that
+    was as much time in the kernel as in the reader itself; malloc keeps them for reuse."""
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name != "system":
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def chunkless(column: Any) -> Any:
     """One Arrow array for a column that may be chunked (a copy when it has chunks)."""
     import pyarrow as pa

@@ -285,7 +285,6 @@ def _text_bytes(values: Any) -> bytes:
 
 
 def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
-    import pyarrow.compute as pc
 
     header = io.StringIO()
     csv.writer(header).writerow(list(arrays))
@@ -293,13 +292,13 @@ def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
     if not arrays or not len(next(iter(arrays.values()))):
         return
     # the columns' cells side by side (Arrow's kernels let go of the GIL), then every line
-    # in one join: a column's text is copied once, into the lines
+    # joined a slice of rows at a time: a column's text is copied once, into the lines
     with ThreadPoolExecutor(max_workers=2) as pool:
         cells = list(pool.map(_csv_cells, arrays.values()))
     parts: list[Any] = []
     for column in cells:
         parts += [*([_lit(",")] if parts else []), *column]
-    _write_text(out, pc.binary_join_element_wise(*parts, _lit("\r\n"), _lit("")))
+    _write_joined(out, [*parts, _lit("\r\n")])
 
 
 def _csv_cells(array: Any) -> list[Any]:
@@ -314,7 +313,6 @@ def _csv_cells(array: Any) -> list[Any]:
 
 
 def _jsonl_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
-    import pyarrow.compute as pc
 
     if not arrays or not len(next(iter(arrays.values()))):
         return
@@ -323,7 +321,7 @@ def _jsonl_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
         key = json.dumps(name, ensure_ascii=False)
         opening = ("{" if position == 0 else ", ") + key + ": "
         parts += [_lit(opening), _cells(array, json_style=True)]
-    _write_text(out, pc.binary_join_element_wise(*parts, _lit("}\n"), _lit("")))
+    _write_joined(out, [*parts, _lit("}\n")])
 
 
 def _lit(text: str) -> Any:
@@ -331,6 +329,26 @@ def _lit(text: str) -> Any:
     import pyarrow as pa
 
     return pa.scalar(text, type=pa.large_string())
+
+
+WRITE_ROWS = 1 << 15
+"""Lines joined at a time: the joined text is a few MB the allocator hands back to the
+next slice, not one buffer of the whole file in fresh pages."""
+
+
+def _write_joined(out: IO[bytes], parts: list[Any]) -> None:
+    """The rows of `parts` (text arrays of one length, and literals) joined, row by row,
+    a slice of rows at a time."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = max((len(p) for p in parts if isinstance(p, pa.Array | pa.ChunkedArray)), default=0)
+    for first in range(0, rows, WRITE_ROWS):
+        piece = [
+            p.slice(first, WRITE_ROWS) if isinstance(p, pa.Array | pa.ChunkedArray) else p
+            for p in parts
+        ]
+        _write_text(out, pc.binary_join_element_wise(*piece, _lit("")))
 
 
 def _write_text(out: IO[bytes], text: Any) -> None:

@@ -126,3 +126,22 @@ def test_csv_text_quoted_in_its_lines_is_the_csv_modules(tmp_path: Path) -> None
     write_rows(tmp_path / "rows.csv", rows, list(columns))
     write_columns(tmp_path / "columns.csv", columns)
     assert (tmp_path / "columns.csv").read_bytes() == (tmp_path / "rows.csv").read_bytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(tables(), st.sampled_from(["csv", "jsonl"]), st.integers(1, 3))
+def test_lines_joined_a_slice_at_a_time_are_the_rows_bytes(
+    tmp_path_factory, table, kind, rows_at_a_time
+) -> None:
+    from connectors.files import write
+
+    columns, rows = table
+    folder = tmp_path_factory.mktemp("s")
+    write_rows(folder / f"rows.{kind}", rows, list(columns))
+    kept = write.WRITE_ROWS
+    write.WRITE_ROWS = rows_at_a_time  # slices of one to three lines, the last one shorter
+    try:
+        write_columns(folder / f"columns.{kind}", columns)
+    finally:
+        write.WRITE_ROWS = kept
+    assert (folder / f"columns.{kind}").read_bytes() == (folder / f"rows.{kind}").read_bytes()

@@ -1,0 +1,126 @@
+"""Moments of a CSV column by Arrow's own parse (`text_moments`) against `parse_moment`,
+the definition: what is read there is what Python reads, the rest is left to it. And
+the allocator Arrow is moved to when a file is read (`table.use_system_memory`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from connectors.errors import InputFileError
+from connectors.files import parse_moment, read_activity_columns
+from connectors.files.contacts import contacts_from_records
+from connectors.files.moments import _arrow_moments, micros_of, text_moments
+from scoring.records import Contact
+from tests.connectors.test_files_columns import moment_texts
+
+EDGES = [
+    "0000-12-31T23:30:00-01:00",  # the year 0 (Arrow reads it) in year 1 once in UTC
+    "0001-01-01T00:00:00Z", "0001-01-01T00:30:00+01:00", "9999-12-31T23:59:59-01:00",
+    "9999-12-31T23:59:59.999999Z", "2025-02-29T00:00:00Z", "2024-02-29T00:00:00Z",
+    "2025-04-31", "2025-11-01T24:00:00Z", "2025-11-01T23:59:60Z", "2025-11-01T00:60",
+    "2025-11-01T00:00:00+24:00", "2025-11-01T00:00:00+23:60", "2025-11-01T00:00:00-00:00",
+    "2025-11-01T00:00:00z", "2025-11-01T00:00:00.1234567Z", " 2025-11-01", "2025-11-01T00",
+    "2025-11-01 09:30:00.5", "",
+]  # fmt: skip
+
+
+def agree(texts: list[str], sizes: list[int]) -> tuple[list[int], list[bool]]:
+    """`text_moments` of `texts` in chunks of `sizes`, checked against `parse_moment`."""
+    chunks, at = [], 0
+    for size in [*sizes, len(texts)]:
+        chunks.append(pa.array(texts[at : at + size], type=pa.string()))
+        at += size
+    micros, ok = text_moments(pa.chunked_array([c for c in chunks if len(c)], pa.string()))
+    assert len(micros) == len(ok) == len(texts)
+    for text, value, read in zip(texts, micros.tolist(), ok.tolist(), strict=True):
+        if read:
+            parsed = parse_moment(text)
+            assert parsed is not None and micros_of(parsed) == value, text
+    return micros.tolist(), ok.tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(moment_texts(), st.sampled_from(EDGES)), min_size=1, max_size=30),
+    st.lists(st.integers(0, 8), max_size=4),
+)
+def test_text_moments_agree_with_parse_moment(texts: list[str], sizes: list[int]) -> None:
+    agree(texts, sizes)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from(["%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d",
+                     "%Y-%m-%dT%H:%M:%S+05:30", "%Y-%m-%dT%H:%M:%S-23:59"]),
+    st.lists(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30)),
+             min_size=1, max_size=30),
+)  # fmt: skip
+def test_a_column_of_one_common_shape_is_read_by_arrow(shape: str, moments: list) -> None:
+    texts = [m.strftime(shape) for m in moments]
+    column = pa.array(texts, type=pa.string())
+    assert _arrow_moments(column) is not None
+    micros, ok = agree(texts, [])
+    assert all(ok)
+    assert micros == [micros_of(parse_moment(t)) for t in texts]  # type: ignore[arg-type]
+
+
+def test_each_edge_is_read_as_python_reads_it_or_left_to_it() -> None:
+    micros, ok = agree(EDGES, [1] * len(EDGES))  # a chunk each: Arrow tries every one
+    assert ok[EDGES.index("0000-12-31T23:30:00-01:00")] is False
+    assert ok[EDGES.index("2025-11-01T00:00:00-00:00")] is True
+    wanted = parse_moment("2025-11-01 09:30:00.5")
+    assert micros[EDGES.index("2025-11-01 09:30:00.5")] == micros_of(wanted)  # type: ignore[arg-type]
+
+
+def test_a_column_arrow_refuses_is_read_chunk_by_chunk() -> None:
+    good = ["2026-03-01T09:30:00Z"] * 5
+    texts = [*good, "2025-02-29T00:00:00Z", *good]  # one day Arrow refuses: its chunk falls back
+    assert _arrow_moments(pa.array(texts)) is None
+    micros, ok = agree(texts, [5])
+    assert ok == [True] * 5 + [False] + [True] * 5
+    assert micros[0] == micros_of(parse_moment(good[0]))  # type: ignore[arg-type]
+
+
+def test_bad_times_in_a_large_csv_are_said_on_their_lines(tmp_path: Path) -> None:
+    lines = ["id,contact_id,type,occurred_at"]
+    lines += [f"a{i},c1,page_view,2026-03-01T09:30:{i % 60:02d}.5Z" for i in range(30_000)]
+    lines[12_001] = "a12000,c1,page_view,2026-02-30T09:30:00Z"
+    lines[25_001] = "a25000,c1,page_view,0000-12-31T23:30:00-01:00"
+    path = tmp_path / "activities.csv"
+    path.write_text("\n".join(lines) + "\n")
+    contacts = contacts_from_records([Contact("c1", email=None)])
+    try:
+        read_activity_columns(path, contacts)
+    except InputFileError as exc:
+        said = [str(p) for p in exc.problems]
+    else:
+        raise AssertionError("the bad times were not said")
+    assert said == [
+        f"{path}:12002: column 'occurred_at': expected an ISO-8601 date and time such as "
+        "2026-03-01T09:30:00Z, got '2026-02-30T09:30:00Z'",
+        f"{path}:25002: column 'occurred_at': expected an ISO-8601 date and time such as "
+        "2026-03-01T09:30:00Z, got '0000-12-31T23:30:00-01:00'",
+    ]
+
+
+def test_reading_a_file_moves_arrow_to_the_system_allocator(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    path = tmp_path / "contacts.csv"
+    path.write_text("id,email\nc1,a@example.com\n")
+    code = (
+        "import pyarrow as pa; from connectors.files import read_contact_columns; "
+        "before = pa.default_memory_pool().backend_name; "
+        f"read = read_contact_columns({str(path)!r}); "
+        "print(before, pa.default_memory_pool().backend_name, len(read))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after, rows = done.stdout.split()
+    assert (after, rows) == ("system", "1")
+    assert before in {"mimalloc", "jemalloc", "system"}
