@@ -7,10 +7,11 @@ block, and before any run kept the accounts' people (`sync.account_members`).
 Otherwise a run rolls up again only the accounts that may have moved since the last run,
 over their people, and keeps the others' roll-ups as they are:
 
-- the accounts, as kept and as now, of the persons due (new or changed data, marked by
-  whatever changed them, `sync.dues`), with those whose own roll-up values may have
-  changed by the run's moment (an activity left a window, or one dated later counts now:
-  `account_members.due`) and those a rescore of one record rolled up meanwhile;
+- the accounts, as kept and as now, of the persons with new or changed data (due now,
+  marked by whatever changed them, `sync.dues`; not those due by time alone), with those
+  whose own roll-up values may have changed by the run's moment (an activity left a
+  window, or one dated later counts now: `account_members.due`) and those a rescore of
+  one record rolled up meanwhile;
 - the accounts of persons the store no longer has (merged away, dropped);
 - the accounts whose company record the run read with other values (fit and stage);
 - where an email domain's account in the domain map changed (a person's domain or
@@ -67,7 +68,7 @@ from sync.accounts import (
     stored_companies,
     targets_of,
 )
-from sync.dues import due_filter, mark_due, set_meta
+from sync.dues import mark_due, set_meta
 from sync.people import People
 from sync.schema import persons
 from sync.store import StateStore
@@ -147,7 +148,9 @@ def _step(
             return None
         if before.accounts and not has_members(connection):
             return None  # kept by an older release, without their people
-        chosen = sa.select(persons.c.id).where(due_filter(moment))
+        # new or changed data (`sync.dues`: due NULL); a person due by time alone has
+        # the roll-up values their row's due says
+        chosen = sa.select(persons.c.id).where(persons.c.due.is_(None))
         ripe, gone = due_members(connection, moment), vanished(connection)
         changed = {int(p) for p in connection.scalars(chosen)} | {m.person for m in ripe}
         old = members_of(connection, changed)
