@@ -181,6 +181,9 @@ def _step(
     for domain in shifted:
         keys.add(domain_key(domain))
         keys.update(k for k in (domains.get(domain), before.domains.get(domain)) if k)
+    if not keys:  # nothing may have moved: the kept roll-ups, people and records stand
+        records = {str(s): dict(r) for s, r in state["records"].items()}
+        return before, set(), records if spec.write else {}, None
     with store.engine.connect() as connection:
         others = {m.person for m in members_in(connection, keys)} - {m.person for m in gone}
     people = store.load_people(others | changed)
