@@ -1,9 +1,12 @@
 """A run that rolls up again only the accounts that may have moved (`sync.account_step`)
-keeps what rolling up everyone gives: on random stores and random changes, its roll-ups,
-the accounts' people and the company records' accounts equal a full recompute's."""
+keeps what rolling up everyone gives: on random stores and random changes (of people,
+their keys, domains and activities, of the company records' attributes and `domain`, and
+of the moment), its roll-ups, the accounts' people and the company records' accounts
+equal a full recompute's."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +20,16 @@ from scoring import Activity, ActivityType, Contact, RuleSet, load_rules
 from sync import StateStore
 from sync.account_members import account_people, votes_from
 from sync.account_step import refresh
-from sync.accounts import company_targets, kept_members, kept_rollups, store_rollups, targets_of
-from sync.dues import NEVER
+from sync.accounts import (
+    ACCOUNT_COMPANIES,
+    companies_by_key,
+    company_targets,
+    kept_members,
+    kept_rollups,
+    store_rollups,
+    targets_of,
+)
+from sync.dues import NEVER, set_meta
 from sync.schema import persons
 from tests.sync.test_cli import EXAMPLES
 
@@ -37,6 +48,10 @@ person = st.fixed_dictionaries(
 )
 activity = st.tuples(st.sampled_from(TYPES), st.integers(-120, 40))  # type, days from T0
 change = st.tuples(st.integers(0, 11), person, st.lists(activity, max_size=3))
+company = st.fixed_dictionaries(
+    {"industry": st.sampled_from(["Software", "Government"]), "domain": st.sampled_from(DOMAINS)}
+)
+companies = st.dictionaries(st.sampled_from(["1", "2", "3"]), company, max_size=3)
 
 
 def _contact(index: int, found: dict[str, Any]) -> Contact:
@@ -62,8 +77,20 @@ def _settle(store: StateStore) -> None:
         connection.execute(sa.update(persons).values(due=sa.case((odd, 0.0), else_=NEVER)))
 
 
+def _reader(store: StateStore, records: dict[str, dict[str, Any]]) -> Any:
+    """The company records a run reads, kept as `refresh_companies` keeps them."""
+
+    def read(people: Any, grow: bool = False) -> Any:
+        kept = {"hubspot": {"companies": {i: {"values": v} for i, v in records.items()}}}
+        with store.engine.begin() as connection:
+            set_meta(connection, ACCOUNT_COMPANIES, json.dumps(kept))
+        return companies_by_key(kept)
+
+    return read
+
+
 def _check(store: StateStore, rules: RuleSet, moment: float, stepped: Any) -> None:
-    whole = store_rollups(store, rules, moment)
+    whole = store_rollups(store, rules, moment)  # the company records kept
     assert whole is not None
     assert stepped == whole.rollups
     with store.engine.connect() as connection:
@@ -78,12 +105,16 @@ def _check(store: StateStore, rules: RuleSet, moment: float, stepped: Any) -> No
 @given(
     people=st.lists(st.tuples(person, st.lists(activity, max_size=4)), min_size=1, max_size=12),
     rounds=st.lists(
-        st.tuples(st.lists(change, max_size=3), st.integers(0, 60)), min_size=1, max_size=3
+        st.tuples(st.lists(change, max_size=3), st.integers(0, 60), companies),
+        min_size=1,
+        max_size=3,
     ),
+    first=companies,
 )
 def test_rolling_up_what_may_have_moved_gives_what_rolling_up_everyone_gives(
     people: list[tuple[dict[str, Any], list[tuple[ActivityType, int]]]],
-    rounds: list[tuple[list[tuple[int, dict[str, Any], list[Any]]], int]],
+    rounds: list[tuple[list[tuple[int, dict[str, Any], list[Any]]], int, Any]],
+    first: dict[str, dict[str, Any]],
 ) -> None:
     with tempfile.TemporaryDirectory() as folder:
         store = StateStore(f"sqlite:///{Path(folder) / 'state.db'}")
@@ -93,15 +124,16 @@ def test_rolling_up_what_may_have_moved_gives_what_rolling_up_everyone_gives(
             "hubspot", [a for i, (_, acts) in enumerate(people) for a in _activities(i, acts, "a")]
         )
         moment = T0.timestamp()
-        refresh(store, RULES, moment)  # over everyone, as a first run
-        for number, (changes, days) in enumerate(rounds):
+        refresh(store, RULES, moment, _reader(store, first))  # over everyone, as a first run
+        for number, (changes, days, records) in enumerate(rounds):
             _settle(store)
             for index, found, acts in changes:
                 if index < len(people):
                     store.save_contacts("hubspot", [_contact(index, found)], T0)
                     store.save_activities("hubspot", _activities(index, acts, f"r{number}"))
             moment += days * 86_400.0
-            stepped, _, _, read = refresh(store, RULES, moment, everyone=False)
+            reader = _reader(store, records)  # a company's fit or domain may change
+            stepped, _, _, read = refresh(store, RULES, moment, reader, everyone=False)
             assert read is None  # only some people were read
             _check(store, RULES, moment, stepped)
         store.engine.dispose()
