@@ -30,7 +30,7 @@ from sync.accounts import (
     targets_of,
 )
 from sync.dues import NEVER, set_meta
-from sync.schema import persons
+from sync.schema import identities, persons
 from tests.sync.test_cli import EXAMPLES
 
 RULES = load_rules(EXAMPLES / "accounts.yaml")
@@ -166,3 +166,20 @@ def test_a_quiet_run_reads_nobody(tmp_path: Path) -> None:
     assert stepped is not None and stepped.accounts["account_id:1"][2] == 0.0
     store.load_people = loading  # type: ignore[method-assign]
     _check(store, RULES, later, stepped)
+
+
+def test_a_person_the_store_no_longer_has_leaves_their_account(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    found = {"domain": "acme.io", "account": 1, "industry": "Software", "employees": 250}
+    store.save_contacts("hubspot", [_contact(i, found) for i in range(3)], T0)
+    refresh(store, RULES, T0.timestamp())
+    _settle(store)
+    gone = store.person_of("2")
+    assert gone is not None
+    with store.engine.begin() as connection:  # as a merge or a drop leaves it
+        connection.execute(sa.delete(identities).where(identities.c.person_id == gone))
+        connection.execute(sa.delete(persons).where(persons.c.id == gone))
+    moment = T0.timestamp() + 60
+    stepped, _, _, _ = refresh(store, RULES, moment, everyone=False)
+    assert stepped is not None and stepped.accounts["account_id:1"][0] == 2.0
+    _check(store, RULES, moment, stepped)
