@@ -267,13 +267,13 @@ def local_pass(url: str, at: float, full: bool) -> dict[str, float]:
 
 def account_rollups(url: str, at: float) -> dict[str, float]:
     """The accounts' roll-ups as a sync computes them at the start of each run
-    (`sync.accounts.refresh`, on the demo's rules: the default ones with an `accounts`
+    (`sync.account_step.refresh`, on the demo's rules: the default ones with an `accounts`
     block): every person's frames read, rolled up, compared with the kept roll-ups and
     kept. Twice: with none kept (every account moved, its people marked due), then again
     a minute later (none moved). Wall, CPU and peak of this process for each."""
     from scoring import demo_rules_text, parse_rules
     from sync import StateStore
-    from sync.accounts import refresh
+    from sync.account_step import refresh
 
     rules = parse_rules(demo_rules_text())
     store = StateStore(url)
@@ -394,7 +394,7 @@ def main() -> None:
         found = child("--step", "accounts", "--at", str(at), "--store", args.store)
         print(
             f"accounts   {found['accounts']:,.0f} accounts rolled up over "
-            f"{built['persons']:,.0f} persons (sync.accounts.refresh): "
+            f"{built['persons']:,.0f} persons (sync.account_step.refresh): "
             f"{found['first_wall']:.2f} s wall ({found['first_cpu']:.2f} s CPU) with none "
             f"kept, {found['again_wall']:.2f} s ({found['again_cpu']:.2f} s CPU) a minute "
             f"later; peak {found['peak_mb']:.0f} MB, its reading worker "

@@ -12,14 +12,21 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from scoring.account_domains import (
+        company_domains,
+        domain_key,
+        domain_owners,
+        domain_pairs,
+        keyed_by_domain,
+    )
     from scoring.account_fit import CompanyAttributes
     from scoring.accounts import AccountRollups, Rollups, account_keys, population_rollups
     from scoring.as_of import population_at, score_population
     from scoring.backtest import Backtest, RocCurve, backtest_of, roc_of, whole_scores
     from scoring.calibrate import Calibration, MissingExtra, calibrate_rules
     from scoring.conditions import Conditions
-    from scoring.due import due_in, reasons_key
-    from scoring.engine import score
+    from scoring.due import due_in, reasons_key, rollup_due
+    from scoring.engine import activity_groups, score
     from scoring.errors import InputError, Problem, RuleFileError, ScoringError
     from scoring.exclude_rules import Exclusion, address_lines, address_problem, joined_exclusions
     from scoring.exclusion import Included, excluded, holding, included, score_included
@@ -75,7 +82,11 @@ if TYPE_CHECKING:
     from scoring.yamlrules import plain_data
 
 _HOMES = {
-    "score": "scoring.engine",
+    **dict.fromkeys(("activity_groups", "score"), "scoring.engine"),
+    **dict.fromkeys(
+        ("company_domains", "domain_key", "domain_owners", "domain_pairs", "keyed_by_domain"),
+        "scoring.account_domains",
+    ),
     **dict.fromkeys(
         ("Backtest", "RocCurve", "backtest_of", "roc_of", "whole_scores"), "scoring.backtest"
     ),
@@ -101,7 +112,7 @@ _HOMES = {
     **dict.fromkeys(("population_at", "score_population"), "scoring.as_of"),
     "CompanyAttributes": "scoring.account_fit",
     **dict.fromkeys(("take_activities", "take_contacts"), "scoring.subsets"),
-    **dict.fromkeys(("due_in", "reasons_key"), "scoring.due"),
+    **dict.fromkeys(("due_in", "reasons_key", "rollup_due"), "scoring.due"),
     **dict.fromkeys(("InputError", "Problem", "RuleFileError", "ScoringError"), "scoring.errors"),
     **dict.fromkeys(
         ("SEPARATOR", "Reason", "ScoreBatch", "format_reasons", "number", "whole_points"),
@@ -233,6 +244,7 @@ __all__ = [
     "SourceRecords",
     "VelocityBuckets",
     "account_keys",
+    "activity_groups",
     "address_lines",
     "address_problem",
     "backtest_of",
@@ -240,9 +252,13 @@ __all__ = [
     "cached_data",
     "calibrate_rules",
     "column_from_values",
+    "company_domains",
     "counted_sales",
     "default_rules_text",
     "demo_rules_text",
+    "domain_key",
+    "domain_owners",
+    "domain_pairs",
     "due_in",
     "ensure_utc",
     "excluded",
@@ -252,6 +268,7 @@ __all__ = [
     "included",
     "is_missing",
     "joined_exclusions",
+    "keyed_by_domain",
     "leaks",
     "load_rules",
     "measure",
@@ -266,6 +283,7 @@ __all__ = [
     "population_rollups",
     "reasons_key",
     "roc_of",
+    "rollup_due",
     "score",
     "score_included",
     "score_population",

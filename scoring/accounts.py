@@ -45,7 +45,6 @@ from scoring.frames import (
     ObjectArray,
     factorize,
     format_number,
-    free_email_domains,
 )
 from scoring.interests import Grouped
 from scoring.records import ActivityType
@@ -198,55 +197,6 @@ def account_keys(
     return CategoricalColumn(codes, merged.categories)
 
 
-def domain_accounts(
-    spec: Accounts,
-    contacts: ContactFrame,
-    companies: Mapping[str, Mapping[str, Any]] | None = None,
-) -> dict[str, str]:
-    """Email domain -> the one account keyed otherwise (by a company record's id) that it
-    belongs to: the domain of some of the account's people's addresses, or its company
-    record's `domain` (in `companies`, by account key, where read). A domain of two such
-    accounts, or a free-mail domain, belongs to none. Empty when `email_domain` is no key."""
-    if DOMAIN not in spec.key:
-        return {}
-    pairs: set[tuple[str, str]] = set()
-    column = contacts.column(DOMAIN)
-    # accounts keyed otherwise than by a domain exist only where the key has another field
-    if column is not None and any(name != DOMAIN for name in spec.key):
-        keys = account_keys(spec, contacts)
-        values, rows = _texts(column)
-        free = contacts.column("email_free")
-        named = np.array([not str(k).startswith(f"{DOMAIN}:") for k in keys.categories.tolist()])
-        usable = (rows >= 0) & (keys.codes >= 0)
-        usable[usable] = np.append(named, False)[keys.codes[usable]]
-        if isinstance(free, CategoricalColumn):
-            usable &= free.codes != 1
-        width = len(keys.categories) + 1
-        found = np.unique(rows[usable] * width + keys.codes[usable])  # (domain, key) pairs
-        texts, categories = values.tolist(), keys.categories.tolist()
-        at, code = (part.tolist() for part in divmod(found, width))
-        pairs.update((texts[d], categories[k]) for d, k in zip(at, code, strict=True))
-    free_domains = free_email_domains()
-    for key, record in (companies or {}).items():
-        domain = web_domain(record.get("domain"))
-        if domain and not key.startswith(f"{DOMAIN}:") and domain not in free_domains:
-            pairs.add((domain, key))
-    owners: dict[str, set[str]] = {}
-    for domain, key in pairs:
-        owners.setdefault(domain, set()).add(key)
-    return {d: next(iter(k)) for d, k in sorted(owners.items()) if len(k) == 1}
-
-
-def web_domain(value: Any) -> str | None:
-    """A company's `domain` property as an address's domain: `https://www.Acme.com/` ->
-    `acme.com` (None: not text, or blank)."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip().casefold()
-    text = text.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
-    return text.removeprefix("www.") or None
-
-
 def _keys(spec: Accounts, contacts: ContactFrame) -> CategoricalColumn:
     size = len(contacts)
     codes = np.full(size, -1, dtype=np.int64)
@@ -382,6 +332,7 @@ def population_rollups(
     fit and stage (`scoring.account_fit`: from `companies`, the company records' attributes
     by account key, else from its people's); None without an `accounts` block. `domains`:
     the population's domain map when `contacts` are some of it (else worked out here)."""
+    from scoring.account_domains import domain_accounts  # it imports this module
     from scoring.account_fit import company_columns, with_fit  # it imports this module
     from scoring.engine import activity_groups  # the engine imports this module
 

@@ -215,3 +215,13 @@ def domains_of(addresses: list[str], texts: Joined, free_domains: frozenset[str]
 def arrow_pays(count: int) -> bool:
     """Whether texts this many are worth Arrow's compute functions (`ARROW`)."""
     return count >= ARROW or "pyarrow.compute" in sys.modules
+
+
+def web_domain(value: Any) -> str | None:
+    """A company's `domain` property as an address's domain: `https://www.Acme.com/` ->
+    `acme.com` (None: not text, or blank)."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().casefold()
+    text = text.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0]
+    return text.removeprefix("www.") or None

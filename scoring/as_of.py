@@ -29,13 +29,13 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
+from scoring.account_domains import domain_accounts
 from scoring.account_fit import CompanyAttributes, fit_at
 from scoring.accounts import (
     ROLLUP_HEAD,
     ContactRollups,
     Rollups,
     account_keys,
-    domain_accounts,
     population_rollups,
 )
 from scoring.engine import score

@@ -34,16 +34,21 @@ beside them. `reasons_key` is that substance, kept beside the written values.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scoring.explain import ScoreBatch, whole_points
 from scoring.frames import ActivityFrame, BoolArray, FloatArray
-from scoring.interests import InterestScores
+from scoring.interests import Grouped, InterestScores
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rfm import changes_in
 from scoring.rules import RuleSet, stage_conditions
+
+if TYPE_CHECKING:
+    from scoring.account_rules import Accounts
 
 _DAY = 86_400.0
 _LN2 = math.log(2.0)
@@ -297,3 +302,34 @@ def _marks(value: FloatArray, down: FloatArray, up: FloatArray, marks: FloatArra
     below = value - padded[below_at + 1]
     above = padded[above_at + 1] - value
     return np.minimum(_over(below, down, value), _over(above, up, value))
+
+
+def rollup_due(
+    spec: Accounts,
+    activities: ActivityFrame,
+    size: int,
+    group: Callable[[list[ActivityType]], Grouped],
+    now: float,
+) -> FloatArray:
+    """Per contact (of `size`, its activities `activities`, the usable ones by type from
+    `group` as of `now`), the moment (epoch seconds) from which its own engagement or
+    counts in an account's roll-up (`scoring.accounts.own_counts`) may change with no new
+    data: one of their activities dated after `now` starts counting, a counted one leaves
+    its window (inf: never). An account's roll-up may change first at its people's least."""
+    due = np.full(size, np.inf)
+    windows = [(spec.engagement.activity, spec.engagement.window_days)]
+    windows += [(count.activity, count.window_days) for count in spec.counts.values()]
+    kinds = sorted({TYPE_CODES[t] for types, _ in windows for t in types})
+    at = activities.occurred_at
+    later = (at > now) & np.isin(activities.type_codes, np.array(kinds, dtype=np.int64))
+    np.minimum.at(due, activities.contact_rows[later], at[later])
+    for types, days in windows:
+        if days is None:
+            continue
+        width = days * _DAY
+        for kind in types:
+            found = group([kind])
+            inside = found.ages <= width
+            # counted while its age is at most `width`: unchanged until `now + width - age`
+            np.minimum.at(due, found.who[inside], now + (width - found.ages[inside]))
+    return due

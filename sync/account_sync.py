@@ -84,9 +84,13 @@ def with_accounts(
     )
 
 
-def refresh_companies(job: Sync, moment: float, full: bool, people: People) -> CompanyAttributes:
+def refresh_companies(
+    job: Sync, moment: float, full: bool, people: People, *, grow: bool = False
+) -> CompanyAttributes:
     """Bring the kept company records up to date for the people of the store (module
-    docstring) and keep them; returns them by account key."""
+    docstring) and keep them; returns them by account key. `grow`: `people` are some of
+    the store's (a run that rolls up again only some accounts, `sync.account_step`): the
+    records kept for the others are kept too (let go by the next run over everyone)."""
     spec = job.rules.accounts
     if spec is None or KEY_FIELD not in spec.key:
         return {}
@@ -104,6 +108,8 @@ def refresh_companies(job: Sync, moment: float, full: bool, people: People) -> C
         }
         held = kept.get(system) or {}
         same = held.get("fields") == fields
+        if grow and same:
+            named |= set(held.get("companies", {}))
         records = held.get("companies", {}) if same else {}
         since = _stamp(held.get("since")) if same and not full else None
         fresh: set[str] = set()

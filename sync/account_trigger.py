@@ -23,11 +23,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from connectors.protocol import CompanyRecords, Write, WriteOutcome
 from scoring import AccountRollups
+from sync.account_members import (
+    members_in,
+    members_of,
+    replace_members,
+    votes_from,
+    votes_json,
+)
 from sync.account_sync import CompanySide, accounts_system, company_writes
 from sync.accounts import (
     ACCOUNT_COMPANIES,
@@ -59,46 +67,55 @@ def roll_up_again(job: Sync, person: int, moment: float) -> AccountPlan:
     with store.engine.connect() as connection:
         text = meta_value(connection, ACCOUNT_ROLLUPS)
         listed = meta_value(connection, ACCOUNT_MEMBERS) is not None
-        members: dict[str, list[int]] = kept_members(connection)["members"]
+        mine = members_of(connection, [person])
     if text is None or not listed or json.loads(text).get("measured") != measured(rules):
         return {}  # no sync kept roll-ups with their people yet: it will
     known = json.loads(text).get("accounts", {})
     domains = json.loads(text).get("domains", {})  # the population's, not these people's
-    was = next((key for key, persons in members.items() if person in persons), None)
+    was = mine[0].account if mine else None
     alone = store_rollups(store, rules, moment, people=store.load_people([person]), domains=domains)
     assert alone is not None
-    now = next(iter(alone[1]), None)  # none: no account, or excluded
+    now = next(iter(alone.members), None)  # none: no account, or excluded
+    with store.engine.connect() as connection:
+        members = {m.person: m for m in members_in(connection, {k for k in (was, now) if k})}
+    held = {m.account for m in members.values()}
     # an account the roll-ups hold without its people (kept by an older sync) waits for one
-    affected = {
-        key for key in (was, now) if key is not None and (key in members or key not in known)
-    }
+    affected = {key for key in (was, now) if key is not None and (key in held or key not in known)}
     if not affected:
         return {}
-    persons = {p for key in affected for p in members.get(key, []) if p != person}
+    persons = {p for p, m in members.items() if m.account in affected and p != person}
     subset = store.load_people(persons | {person})
     found = store_rollups(store, rules, moment, people=subset, domains=domains)
     assert found is not None
-    rolled, held, people = found
+    rolled, people = found.rollups, found.people
     with store.writing(), store.engine.begin() as connection:
         data = json.loads(meta_value(connection, ACCOUNT_ROLLUPS) or "{}")
         kept = kept_members(connection)
         if data.get("measured") != measured(rules):
             return {}  # a sync under other rules kept its own meanwhile
+        # the next run rolls the person's accounts up again, from their row as it was
+        rows = mine or [r for r in found.rows if r.person == person]
+        votes = votes_from(kept.get("votes", {}))
+        replace_members(connection, (), [replace(r, due=0.0) for r in rows], votes)
+        kept["votes"] = votes_json(votes)
+        set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept))
         moved = {key for key in affected if _values(data, key) != _of(rolled, key)}
         if not moved:
             return {}
         targets = kept["records"]
         mapped = {(system, record) for system, records in targets.items() for record in records}
-        fresh = company_targets(people, {key: held.get(key, []) for key in moved})
+        fresh = company_targets(people, {key: found.members.get(key, []) for key in moved})
         for system, records in fresh.items():
             for record, key in records.items():
                 if (system, record) not in mapped:
                     targets.setdefault(system, {})[record] = key
         for key in moved:
-            _keep(data, kept["members"], key, rolled, held.get(key, []))
+            _keep(data, key, rolled)
         set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
         set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept))
-        mark_due(connection, [p for key in moved for p in held.get(key, []) if p != person])
+        mark_due(
+            connection, [p for key in moved for p in found.members.get(key, []) if p != person]
+        )
         companies = kept_records(meta_value(connection, ACCOUNT_COMPANIES))
     if not rules.accounts.write:
         return {}
@@ -123,14 +140,8 @@ def _values(data: Mapping[str, Any], key: str) -> tuple[Any, ...]:
     )
 
 
-def _keep(
-    data: dict[str, Any],
-    members: dict[str, list[int]],
-    key: str,
-    rolled: AccountRollups,
-    persons: list[int],
-) -> None:
-    """`data` (the kept roll-ups) and `members` with `key`'s values from `rolled`."""
+def _keep(data: dict[str, Any], key: str, rolled: AccountRollups) -> None:
+    """`data` (the kept roll-ups) with `key`'s values from `rolled`."""
     for part, values in (
         ("accounts", None if key not in rolled.accounts else list(rolled.accounts[key])),
         ("fit", rolled.fit.get(key)),
@@ -141,10 +152,6 @@ def _keep(
             table.pop(key, None)
         else:
             table[key] = values
-    if persons:
-        members[key] = sorted(persons)
-    else:
-        members.pop(key, None)
 
 
 def _plan(

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
@@ -37,10 +37,14 @@ from scoring import (
     CompanyAttributes,
     RuleSet,
     account_keys,
+    activity_groups,
+    domain_pairs,
     included,
     population_rollups,
+    rollup_due,
 )
-from sync.dues import mark_due, meta_value, set_meta
+from sync.account_members import MemberRow, Vote, Votes
+from sync.dues import meta_value
 from sync.people import People
 from sync.store import StateStore
 
@@ -69,30 +73,43 @@ def id_text(value: Any) -> str | None:
 _NONE: Mapping[str, Any] = {}
 
 
+def person_votes(people: People, person: int) -> tuple[Vote, ...]:
+    """The company records a person's records name (`account_id`), each once."""
+    own = people.record_attributes
+    found = {
+        (record[0], json.dumps(raw))
+        for record in people.records.get(str(person), ())
+        if (raw := own.get(record, _NONE).get(KEY_FIELD)) is not None
+    }
+    return tuple(sorted(found))
+
+
 def company_targets(people: People, members: Mapping[str, list[int]]) -> dict[str, dict[str, str]]:
     """System -> company record id -> the account whose values it is given: per company
     record its people's records name, the account most of them are at (a tie: the record's
     own key, else the lowest), of the accounts keyed by a company record id."""
-    votes: dict[tuple[str, Any], dict[str, int]] = {}
-    records, own = people.records, people.record_attributes
-    prefix = f"{KEY_FIELD}:"
+    votes: Votes = {}
     for key, persons in members.items():
-        if not key.startswith(prefix):
-            continue  # a domain's account is written nowhere
-        for person in persons:
-            for record in records.get(str(person), ()):
-                raw = own.get(record, _NONE).get(KEY_FIELD)
-                if raw is not None:
-                    counted = votes.setdefault((record[0], raw), {})
+        if key.startswith(f"{KEY_FIELD}:"):  # a domain's account is written nowhere
+            for person in persons:
+                for vote in person_votes(people, person):
+                    counted = votes.setdefault(vote, {})
                     counted[key] = counted.get(key, 0) + 1
+    return targets_of(votes)
+
+
+def targets_of(votes: Votes, only: Collection[Vote] | None = None) -> dict[str, dict[str, str]]:
+    """System -> company record id -> its account (`company_targets`), from the `votes`
+    (of the records `only` names: None, all)."""
     out: dict[str, dict[str, str]] = {}
-    for (system, raw), counted in votes.items():
-        company = id_text(raw)  # once per company record, not per person
-        if company is None:
+    for vote in sorted(votes if only is None else (v for v in only if v in votes)):
+        counted = votes[vote]
+        company = id_text(json.loads(vote[1]))  # once per company record, not per person
+        if company is None or not counted:
             continue
         own_key = account_key(company)
         chosen = min(counted, key=lambda k: (-counted[k], k != own_key, k))
-        mapped = out.setdefault(system, {})
+        mapped = out.setdefault(vote[0], {})
         if company in mapped and mapped[company] != chosen:  # one id pulled as 7 and "7"
             chosen = min(mapped[company], chosen)
         mapped[company] = chosen
@@ -100,9 +117,10 @@ def company_targets(people: People, members: Mapping[str, list[int]]) -> dict[st
 
 
 def kept_members(connection: Connection) -> dict[str, Any]:
-    """What the last sync kept under `ACCOUNT_MEMBERS` (empty before any)."""
+    """What the last sync kept under `ACCOUNT_MEMBERS` (empty before any): the company
+    records' accounts and their votes (`sync.account_members`)."""
     text = meta_value(connection, ACCOUNT_MEMBERS)
-    return {"members": {}, "records": {}} if text is None else dict(json.loads(text))
+    return {"records": {}, "votes": {}} if text is None else dict(json.loads(text))
 
 
 def account_key(record_id: str) -> str:
@@ -136,6 +154,18 @@ def measured(rules: RuleSet) -> str:
     return rules.accounts.model_dump_json()
 
 
+class Rolled(NamedTuple):
+    """Roll-ups over some people (`store_rollups`)."""
+
+    rollups: AccountRollups
+    members: dict[str, list[int]]
+    """Each account's person ids."""
+    people: People
+    """The people read."""
+    rows: list[MemberRow]
+    """Each person with an account as `account_members` keeps them."""
+
+
 def store_rollups(
     store: StateStore,
     rules: RuleSet,
@@ -143,30 +173,40 @@ def store_rollups(
     companies: Callable[[People], CompanyAttributes] | None = None,
     people: People | None = None,
     domains: Mapping[str, str] | None = None,
-) -> tuple[AccountRollups, dict[str, list[int]], People] | None:
+    held: CompanyAttributes | None = None,
+) -> Rolled | None:
     """The roll-ups over every person in the store (or of `people`) the rules do not
     exclude, their activities up to `moment` (epoch seconds), with each account's fit and
-    stage from the company records `companies` gives for them (without: those the last
-    sync kept), each account's person ids, and the people read; None without an
-    `accounts` block. `domains`: the population's domain map, for `people` who are only
-    some of it (`scoring.accounts.domain_accounts`)."""
+    stage from the company records `companies` gives for them (or `held`; without either:
+    those the last sync kept), each account's person ids, and the people read; None
+    without an `accounts` block. `domains`: the population's domain map, for `people`
+    who are only some of it (`scoring.accounts.domain_accounts`)."""
     spec = rules.accounts
     if spec is None:
         return None
     people = store.load_people() if people is None else people
-    held = stored_companies(store) if companies is None else companies(people)
+    if held is None:
+        held = stored_companies(store) if companies is None else companies(people)
     frame, activities = people.frames(
         rules.contact_fields(), rules.activity_fields(), exclude=rules.exclude
     )
     kept = included(rules, frame, activities)
     rolled = population_rollups(rules, kept.contacts, kept.activities, moment, held, domains)
     assert rolled is not None
-    members: dict[str, list[int]] = {}
     keys = account_keys(spec, kept.contacts, rolled.domains)
-    for person, code in zip(kept.contacts.ids.tolist(), keys.codes.tolist(), strict=True):
+    group, _ = activity_groups(rules, kept.contacts, kept.activities, moment)
+    due = rollup_due(spec, kept.activities, len(kept.contacts), group, moment).tolist()
+    paired = domain_pairs(spec, kept.contacts).tolist()
+    members: dict[str, list[int]] = {}
+    rows: list[MemberRow] = []
+    names, ids = keys.categories.tolist(), kept.contacts.ids.tolist()
+    for row, code in enumerate(keys.codes.tolist()):
         if code >= 0:
-            members.setdefault(str(keys.categories[code]), []).append(int(person))
-    return rolled, members, people
+            person, key = int(ids[row]), str(names[code])
+            members.setdefault(key, []).append(person)
+            votes = person_votes(people, person) if key.startswith(f"{KEY_FIELD}:") else ()
+            rows.append(MemberRow(person, key, due[row], paired[row], votes))
+    return Rolled(rolled, members, people, rows)
 
 
 def kept_rollups(connection: Connection, rules: RuleSet) -> AccountRollups | None:
@@ -182,37 +222,6 @@ def kept_rollups(connection: Connection, rules: RuleSet) -> AccountRollups | Non
     return AccountRollups.from_dict(data)
 
 
-def refresh(
-    store: StateStore,
-    rules: RuleSet,
-    moment: float,
-    companies: Callable[[People], CompanyAttributes] | None = None,
-    *,
-    keep: bool = True,
-) -> tuple[AccountRollups | None, set[int], dict[str, dict[str, str]], People | None]:
-    """The population's roll-ups as of `moment` (fit from the records `companies` gives),
-    the people of every account whose roll-up moved since the kept ones, per system
-    the company records to write with their account keys, and everyone as read for them;
-    (None, none, none, None) without an `accounts` block. `keep`: the roll-ups are kept in
-    the store and those people marked due; a dry run keeps nothing and marks nobody (it
-    rescores them itself)."""
-    found = store_rollups(store, rules, moment, companies)
-    if found is None:
-        return None, set(), {}, None
-    rolled, members, held = found
-    targets = company_targets(held, members) if rules.accounts and rules.accounts.write else {}
-    with store.writing(), store.engine.begin() as connection:
-        moved = rolled.changed(kept_rollups(connection, rules))
-        people = {p for key in moved for p in members.get(key, [])}
-        if keep:
-            mark_due(connection, people)
-            data = {"measured": measured(rules), "as_of": moment, **rolled.as_dict()}
-            set_meta(connection, ACCOUNT_ROLLUPS, json.dumps(data))
-            kept = {"members": members, "records": targets}
-            set_meta(connection, ACCOUNT_MEMBERS, json.dumps(kept))
-    return rolled, people, targets, held
-
-
 def rollups_for(store: StateStore, rules: RuleSet, moment: float) -> AccountRollups | None:
     """The roll-ups a rescore of a few persons scores with: those kept, or, before any
     sync kept them, the population's as of `moment`."""
@@ -223,4 +232,4 @@ def rollups_for(store: StateStore, rules: RuleSet, moment: float) -> AccountRoll
     if kept is not None:
         return kept
     found = store_rollups(store, rules, moment)
-    return None if found is None else found[0]
+    return None if found is None else found.rollups

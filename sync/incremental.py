@@ -35,8 +35,9 @@ from scoring import (
     unparsed_numbers,
 )
 from scoring import score as score_frames
+from sync.account_step import refresh
 from sync.account_sync import refresh_companies
-from sync.accounts import refresh, rollups_for
+from sync.accounts import rollups_for
 from sync.capacity import (
     HandoverQueue,
     WaitingScored,
@@ -51,6 +52,7 @@ from sync.dues import (
     fingerprint,
     fingerprint_key,
     mark_due,
+    marks_of,
     person_count,
     save_dues,
     store_as_of,
@@ -63,6 +65,8 @@ from sync.models import models_fingerprint, score_models
 from sync.people import People
 from sync.readback import activity_columns
 from sync.rfm import bounds_for, moved_purchasers, purchasers, save_bounds
+from sync.schema import chunks
+from sync.schema import persons as person_rows
 from sync.shadow import score_shadow, shadow_scored
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
@@ -229,14 +233,19 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
         summary.persons = person_count(connection)
         # the marks are read before the persons they keep a due for (`sync.dues`): every
         # person's where the roll-ups read everyone, a read that then serves the scoring
-        whole = everyone or job.rules.accounts is not None
-        due_now, marks = due_and_marks(connection, moment, every=whole)
-    # the accounts' roll-ups over everyone: the people of an account that moved are due
-    # (marked, unless a dry run); fit from the CRMs' company records, read where stale
+        due_now, marks = due_and_marks(connection, moment, every=everyone)
+    # the accounts' roll-ups, over everyone or again for those that may have moved
+    # (`sync.account_step`): the people of an account that moved are due (marked, unless
+    # a dry run); fit from the CRMs' company records, read where stale
     companies = partial(refresh_companies, job, moment, options.full)
-    accounts, moved, records, read = refresh(job.store, job.rules, moment, companies, keep=keep)
+    accounts, moved, records, read = refresh(
+        job.store, job.rules, moment, companies, keep=keep, everyone=everyone
+    )
     if keep and moved:  # the marks the roll-ups made: not news a run must wait for
         marks = {p: count + 1 if p in moved else count for p, count in marks.items()}
+        with job.store.engine.connect() as connection:  # the others', read after them
+            for part in chunks(sorted(moved - set(marks))):
+                marks.update(marks_of(connection, person_rows.c.id.in_(part)))
     if back:
         note = "this run's clock is behind the last run's: everyone is scored again"
         summary.warnings.append(note)

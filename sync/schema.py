@@ -17,6 +17,7 @@ history      each person's written score over time, a row per change (`sync.hist
 rulesets     each rule file's text once, under its content hash (the rule version)
 handovers    sales capacity's hand-overs, counts and queue (`sync.handover_schema`)
 write_log    each record written and landed, and run_log, the runs flat (`sync.run_tables`)
+account_members  each account's people, a row per person (`sync.account_members`)
 meta         schema version, last full scoring's fingerprint, last run, RFM bounds
 """
 
@@ -268,7 +269,11 @@ def _v13(connection: Connection) -> None:
     import_module("sync.handover_schema").add_handover_stage(connection)
 
 
-MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13)
+def _v14(connection: Connection) -> None:
+    import_module("sync.account_members").create_member_tables(connection)
+
+
+MIGRATIONS = (_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14)
 """Schema versions in order; `MIGRATIONS[n]` takes a store from version n to n + 1."""
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -400,17 +405,7 @@ def _extra(rest: dict[str, Any]) -> str:
     return known
 
 
-REVISED = (
-    "record_id",
-    "email",
-    "type",
-    "occurred_at",
-    "url",
-    "campaign",
-    "form",
-    "amount",
-    "extra",
-)
+REVISED = tuple(c.name for c in activities.columns)[2:]  # all but the key
 """The columns a revisable activity's later pull replaces."""
 
 

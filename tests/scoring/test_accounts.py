@@ -324,7 +324,8 @@ def _domain_people() -> list[Contact]:
 
 
 def test_a_person_without_a_company_joins_the_one_account_of_their_domain() -> None:
-    from scoring.accounts import account_keys, domain_accounts
+    from scoring.account_domains import domain_accounts
+    from scoring.accounts import account_keys
 
     companies = {"account_id:9": {"domain": "https://www.Gamma.dev/"}, "account_id:5": {}}
     frame = ContactFrame.from_records(_domain_people())

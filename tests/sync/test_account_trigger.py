@@ -13,8 +13,17 @@ import sqlalchemy as sa
 from sandbox import Sandbox
 from scoring import ActivityType, RuleSet
 from sync import StateStore, SyncOptions
+from sync.account_members import account_people
 from sync.account_sync import accounts_system
-from sync.accounts import ACCOUNT_MEMBERS, id_text, kept_members, kept_rollups
+from sync.accounts import (
+    ACCOUNT_MEMBERS,
+    ACCOUNT_ROLLUPS,
+    id_text,
+    kept_members,
+    kept_rollups,
+    store_rollups,
+)
+from sync.dues import meta_value
 from sync.schema import meta, persons
 from tests.sync.test_account_writes import _held, box, rules
 from tests.sync.test_sync_hubspot import open_app
@@ -31,7 +40,7 @@ def test_a_rescore_that_moves_the_account_writes_its_company(
     app.sync(SyncOptions(full=True))
     with store.engine.connect() as connection:
         before = kept_rollups(connection, rules)
-        members = kept_members(connection)["members"]
+        members = account_people(connection)
         targets = kept_members(connection)["records"]["hubspot"]
     assert before is not None
     # a contact at a company with others, whose account's engagement a demo request moves
@@ -129,7 +138,7 @@ def test_a_person_who_moved_company_moves_both_accounts(
     app.sync(SyncOptions(full=True))
     with store.engine.connect() as connection:
         before = kept_rollups(connection, rules)
-        members = kept_members(connection)["members"]
+        members = account_people(connection)
     assert before is not None
     joined = next(
         c for c in named.values() if c is not None and c != left and f"account_id:{c}" in members
@@ -139,7 +148,7 @@ def test_a_person_who_moved_company_moves_both_accounts(
     result = app.rescore(f"hubspot:{contact}")
     with store.engine.connect() as connection:
         after = kept_rollups(connection, rules)
-        now = kept_members(connection)["members"]
+        now = account_people(connection)
     assert after is not None and result.person is not None
     people = 0  # the roll-up's first value: people at the account
     assert (
@@ -149,6 +158,15 @@ def test_a_person_who_moved_company_moves_both_accounts(
     assert after.accounts[f"account_id:{joined}"][people] == (
         before.accounts[f"account_id:{joined}"][people] + 1
     )
+    # their row stays where it was, due: the next run rolls both accounts up from it
+    assert result.person in now[f"account_id:{left}"]
+    app.sync(SyncOptions())
+    with store.engine.connect() as connection:
+        now = account_people(connection)
+        kept = kept_rollups(connection, rules)
+        moment = json.loads(meta_value(connection, ACCOUNT_ROLLUPS) or "{}")["as_of"]
+    whole = store_rollups(store, rules, moment)  # what rolling up everyone gives
+    assert whole is not None and kept == whole.rollups
     assert result.person not in now[f"account_id:{left}"]
     assert result.person in now[f"account_id:{joined}"]
     # their engagement went with them: both companies' written values moved

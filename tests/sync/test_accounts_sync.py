@@ -126,7 +126,8 @@ def test_a_contact_without_a_company_joins_its_domain_s_account_in_a_run_and_alo
     box: Sandbox, rules: RuleSet, store: StateStore
 ) -> None:
     """The run works out which domain is whose and keeps it; a rescore of one reads it."""
-    from sync.accounts import ACCOUNT_MEMBERS, kept_members
+    from sync.account_members import account_people
+    from sync.accounts import ACCOUNT_MEMBERS
 
     table = box.hubspot.contacts
     rows = range(table.size)
@@ -151,7 +152,7 @@ def test_a_contact_without_a_company_joins_its_domain_s_account_in_a_run_and_alo
     job.run(SyncOptions(full=True))
     with store.engine.connect() as connection:
         kept = kept_rollups(connection, rules)
-        members = kept_members(connection)["members"]
+        members = account_people(connection)
         assert meta_value(connection, ACCOUNT_MEMBERS) is not None
     assert kept is not None and kept.domains[domain[row]] == key
     everyone, _ = job.score(as_of=at)

@@ -133,7 +133,7 @@ def test_a_store_at_version_8_gains_an_empty_history_and_keeps_what_it_held(url:
 
     again = StateStore(url)
 
-    assert again.version() == SCHEMA_VERSION == 13
+    assert again.version() == SCHEMA_VERSION == 14
     assert again.person_of("ann@acme.io") is not None
     assert again.written_values("hubspot") == {"101": {"Score": "12"}}
     tables = set(sa.inspect(again.engine).get_table_names())
@@ -156,7 +156,7 @@ def test_a_store_at_version_9_gains_the_date_indexes_retention_purges_by(url: st
 
     again = StateStore(url)
 
-    assert again.version() == SCHEMA_VERSION == 13
+    assert again.version() == SCHEMA_VERSION == 14
     assert again.person_of("ann@acme.io") is not None
     inspector = sa.inspect(again.engine)
     assert "ix_activities_occurred" in {i["name"] for i in inspector.get_indexes("activities")}
