@@ -3,9 +3,10 @@
 A row is added when a person's score, a dimension, the stage, the grade or the rule version
 differs from the person's last row, and only for persons a write landed for: the sync diffs
 before it writes, so a run that writes nothing adds nothing, and a person whose values stay
-put between runs adds one row, not one per run. The rows of a sync are inserted in the
-transaction that saves its persons' due moments (`sync.incremental.save_written`); a rescore
-on request (`sync.trigger`) adds its person's in one of its own.
+put between runs adds one row, not one per run. A sync inserts a person's row in the
+transaction that saves their due moment, once their writes are recorded (`sync.landing`,
+and `sync.incremental.save_written` for those a write failed for); a rescore on request
+(`sync.trigger`) adds its person's in one of its own.
 
 The rule version is the SHA-256 of the rule file's text; the text is kept once under it
 (`rulesets`), so `leadscore explain --as-of` can replay a person under the rules then in
