@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 from connectors.protocol import Withdrawn
 from scoring import Activity, Contact, normalize_email
 from sync.dues import due_filter, mark_due_by
+from sync.json_text import dumps
 from sync.minimise import Kept
 from sync.people import People, moment
 from sync.pg_schema import ensure_schema
@@ -43,7 +44,6 @@ from sync.schema import (
     bounded,
     chunks,
     cursors,
-    dumps,
     failures,
     forget_records,
     identities,
