@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import RuleSet
-from sync.bulk import execute_in
+from sync.bulk import execute_in, execute_many
 from sync.schema import ACTIVITY_COLUMNS, REVISED, activities, chunks, identities, meta, persons
 
 if TYPE_CHECKING:
@@ -97,6 +97,7 @@ def mark_due_by(
         execute_in(connection, _DUE_BY_ADDRESS, part)
 
 
+_SAVE_DUE = f"UPDATE {persons.name} SET due = ? WHERE id = ? AND COALESCE(marked, 0) = ?"
 _DUE = f"UPDATE {persons.name} SET due = NULL, marked = COALESCE(marked, 0) + 1 WHERE "
 _DUE_BY_RECORD = (
     _DUE + f"id IN (SELECT person_id FROM {identities.name} WHERE system = ? AND record_id IN"
@@ -118,22 +119,13 @@ def save_dues(
     """Each person's next due moment, in bulk (`NEVER` for infinity), for the persons
     whose count of marks is still the one in `marks` (`marks_of`, read before scoring),
     a chunk of persons at a time (a million rows of parameters at once would cost more
-    memory than the scoring)."""
-    statement = sa.update(persons).where(
-        persons.c.id == sa.bindparam("pid"),
-        sa.func.coalesce(persons.c.marked, 0) == sa.bindparam("seen"),
-    )
+    memory than the scoring); rows sent as tuples straight to the driver (`sync.bulk`)."""
     for start in range(0, len(person_ids), DUES_CHUNK):
         part = zip(
             person_ids[start : start + DUES_CHUNK], due[start : start + DUES_CHUNK], strict=True
         )
-        rows = [
-            {"pid": int(p), "when": min(float(d), NEVER), "seen": marks[int(p)]}
-            for p, d in part
-            if int(p) in marks
-        ]
-        if rows:
-            connection.execute(statement.values(due=sa.bindparam("when")), rows)
+        rows = [(min(float(d), NEVER), int(p), marks[int(p)]) for p, d in part if int(p) in marks]
+        execute_many(connection, _SAVE_DUE, rows)
 
 
 def due_filter(as_of: float) -> sa.ColumnElement[bool]:

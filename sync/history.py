@@ -3,9 +3,10 @@
 A row is added when a person's score, a dimension, the stage, the grade or the rule version
 differs from the person's last row, and only for persons a write landed for: the sync diffs
 before it writes, so a run that writes nothing adds nothing, and a person whose values stay
-put between runs adds one row, not one per run. The rows of a sync are inserted in the
-transaction that saves its persons' due moments (`sync.incremental.save_written`); a rescore
-on request (`sync.trigger`) adds its person's in one of its own.
+put between runs adds one row, not one per run. A sync inserts a person's row in the
+transaction that saves their due moment, once their writes are recorded (`sync.landing`,
+and `sync.incremental.save_written` for those a write failed for); a rescore on request
+(`sync.trigger`) adds its person's in one of its own.
 
 The rule version is the SHA-256 of the rule file's text; the text is kept once under it
 (`rulesets`), so `leadscore explain --as-of` can replay a person under the rules then in
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -78,13 +80,29 @@ def history_rows(
     their dimensions as compact JSON in the rules' order."""
     keys = [json.dumps(name) + ":" for name in batch.dimension_names]
     out = []
-    for person in persons:
+    wholes = whole_dimensions_of(batch, [rows[person] for person in persons])
+    for person, points in zip(persons, wholes, strict=True):
         row = rows[person]
-        points = batch.whole_dimensions(row)  # JSON made here: the encoder costs more
+        # JSON made here: the encoder costs more
         dimensions = "{" + ",".join(k + str(p) for k, p in zip(keys, points, strict=True)) + "}"
         score = written_score(batch, row)
         out.append((person, at, rules, score, dimensions, batch.stage(row), batch.grade(row)))
     return out
+
+
+def whole_dimensions_of(batch: ScoreBatch, rows: Sequence[int]) -> list[list[int]]:
+    """`ScoreBatch.whole_dimensions` of many rows at once, in arrays: each dimension
+    rounded down, and the points still missing to the whole score one each to the
+    largest remainders (the first dimension first on a tie), as `apportion` gives them."""
+    points = batch.dimensions[np.asarray(rows, dtype=np.intp)]
+    count, width = points.shape
+    floors = np.floor(points)
+    totals = np.floor(batch.total[np.asarray(rows, dtype=np.intp)] + 0.5)
+    missing = np.clip(totals - floors.sum(axis=1), 0, width)
+    order = np.argsort(floors - points, axis=1, kind="stable")
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(width), (count, width)), axis=1)
+    return (floors + (rank < missing[:, None])).astype(np.int64).tolist()  # type: ignore[no-any-return]
 
 
 def record_history(connection: Connection, rows: Sequence[tuple[Any, ...]], text: str) -> int:

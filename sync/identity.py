@@ -41,12 +41,12 @@ from sync.bulk import execute_in, execute_many, insert_sql, update_sql
 from sync.dues import mark_due_by
 from sync.handover_schema import forget_handovers
 from sync.history import forget_history
+from sync.json_text import dumps
 from sync.run_tables import forget_written_log, write_log
 from sync.schema import (
     activities,
     aliases,
     chunks,
-    dumps,
     failures,
     forget_records,
     gone,

@@ -61,6 +61,7 @@ from sync.dues import (
     went_back,
 )
 from sync.history import record_landed
+from sync.landing import Landing
 from sync.models import models_fingerprint, score_models
 from sync.people import People
 from sync.readback import activity_columns
@@ -314,16 +315,35 @@ def _planned_persons(scored: Scored, plan: WritePlan) -> dict[int, list[tuple[st
     return out
 
 
-def save_unplanned(job: Sync, scored: Scored, plan: WritePlan) -> None:
+def save_unplanned(
+    job: Sync,
+    scored: Scored,
+    plan: WritePlan,
+    planned: Mapping[int, Sequence[tuple[str, str]]] | None = None,
+) -> None:
     """The due moment of every scored person with nothing to write (safe before writes:
-    a run killed now has nothing of theirs to write again)."""
-    planned = _planned_persons(scored, plan)
+    a run killed now has nothing of theirs to write again); `planned`: the persons with
+    a write planned, when known (`_planned_persons`)."""
+    planned = _planned_persons(scored, plan) if planned is None else planned
     ids, due = scored.person_ids, scored.due.tolist()
     keep = [i for i, p in enumerate(ids) if p not in planned]
     _save(job, scored, [ids[i] for i in keep], [due[i] for i in keep])
     # Due now until their writes land (a run killed while writing leaves them so); not a
-    # mark: their inputs did not change, and `save_written` sets their due.
+    # mark: their inputs did not change, and `Landing` or `save_written` sets their due.
     _save(job, scored, list(planned), [0.0] * len(planned))
+
+
+def landing_for(job: Sync, scored: Scored, plan: WritePlan, options: SyncOptions) -> Landing | None:
+    """Before the writes: the unplanned persons' due moments saved (`save_unplanned`), and
+    the `Landing` that saves each planned person as their writes land (none in a dry run;
+    a trial run, which writes only what it sampled, saves their history only)."""
+    if options.dry_run:
+        return None
+    planned = _planned_persons(scored, plan)
+    keeps_due = options.limit is None
+    if keeps_due:
+        save_unplanned(job, scored, plan, planned)
+    return Landing(job, scored, planned, dues=keeps_due)
 
 
 def save_written(
@@ -333,11 +353,15 @@ def save_written(
     landed: Mapping[str, Collection[str]],
     *,
     dues: bool = True,
+    landing: Landing | None = None,
 ) -> None:
     """The due moment of the persons whose planned writes all landed; the others are due
     now. Once everyone was scored, the fingerprint of what they were scored with. The
-    history of each person a write landed for, `dues` or not (a trial run moves no due)."""
-    planned = _planned_persons(scored, plan)
+    history of each person a write landed for, `dues` or not (a trial run moves no due).
+    The persons `landing` saved as their writes landed are done already."""
+    saved = set() if landing is None else landing.saved
+    every = _planned_persons(scored, plan) if landing is None else landing.planned
+    planned = {p: records for p, records in every.items() if p not in saved}
     row = {p: i for i, p in enumerate(scored.person_ids)}
     scored_rows = {int(p): i for i, p in enumerate(scored.batch.contact_ids.tolist())}
     sets = {system: set(records) for system, records in landed.items()}  # not a list scan each

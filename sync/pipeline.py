@@ -48,7 +48,8 @@ from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
 from sync.gone_check import check_known
 from sync.history import canonical_text
-from sync.incremental import save_unplanned, save_written, score_due, score_people
+from sync.incremental import landing_for, save_written, score_due, score_people
+from sync.landing import Landing
 from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
 from sync.minimise import Kept, kept_by_system, kept_of, prepare_pull, stored_systems
 from sync.models import Model, write_models
@@ -247,20 +248,19 @@ class Sync:
         plan = self.plan(batch, people, options, written, as_of)
         # A trial writes only what it sampled, a dry run nothing: neither moves a due.
         keeps_due = not options.dry_run and options.limit is None
-        if keeps_due:
-            save_unplanned(self, scored, plan)
+        landing = landing_for(self, scored, plan, options)  # each planned person, as landed
         phase("plan")
         landed: dict[str, list[str]] = {}
         summary.changed = len(plan.records)
         summary.plan = {system: sent_writes(plan.of(system)) for system in plan.writes}
-        outcomes = write_systems(self, plan, options, summary, as_of)
+        outcomes = write_systems(self, plan, options, summary, as_of, landing)
         for connector in self.connectors:
             if (outcome := outcomes.get(connector.system)) is not None:
                 landed[connector.system] = list(outcome.written)
                 until = max(outcome.stamps, default=None)
                 self._note_own_writes(connector, pending[connector.system], as_of, until)
         if not options.dry_run:
-            save_written(self, scored, plan, landed, dues=keeps_due)
+            save_written(self, scored, plan, landed, dues=keeps_due, landing=landing)
         write_accounts(self, scored, options, summary.accounts, as_of)  # onto company records
         summary.shadow = write_shadow(self, options, summary.shadow, scored.people, as_of)
         summary.models = write_models(self, options, scored.models, scored.people, as_of)
@@ -480,9 +480,10 @@ class Sync:
         options: SyncOptions,
         stats: SystemSummary,
         as_of: datetime,
+        landing: Landing | None = None,
     ) -> WriteOutcome:
         """Write the plan in batches, each recorded as it lands (`sync.writing`)."""
-        return write_batches(self, connector, writes, options, stats, as_of)
+        return write_batches(self, connector, writes, options, stats, as_of, landing)
 
     def _note_own_writes(
         self, connector: Connector, cursors: dict[str, str], as_of: datetime, until: datetime | None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 
@@ -36,9 +36,17 @@ class OutcomeRecorder:
     as a context manager: leaving it waits for every outcome handed in."""
 
     def __init__(
-        self, store: StateStore, system: str, at: datetime, log: LogContext | None = None
+        self,
+        store: StateStore,
+        system: str,
+        at: datetime,
+        log: LogContext | None = None,
+        recorded: Callable[[str, Iterable[str]], None] | None = None,
     ) -> None:
         self.store = store
+        self.recorded = recorded
+        """Told (system, record ids) of each group once its written records are committed
+        (`sync.landing.Landing.recorded`)."""
         self.log = log
         """The run and rule version of the write log's rows (none: not logged)."""
         self.system = system
@@ -108,3 +116,5 @@ class OutcomeRecorder:
         self.store.record_written(self.system, written, self.at, self.log)
         self.store.record_failures(self.system, failed, self.at, attempted)
         self.withdrawn += record_gone(self.store, self.system, gone, self.at, taken, erased)
+        if self.recorded is not None and written:
+            self.recorded(self.system, written)

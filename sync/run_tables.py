@@ -26,14 +26,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from sync.bulk import execute_in, execute_many
 from sync.schema import (
     ID_LENGTH,
     chunks,
-    identities,
     metadata,
     replace_rows,
     runs,
-    written,
 )
 
 write_log = sa.Table(
@@ -81,27 +80,38 @@ class LogContext:
     rules_version: str | None
 
 
+UPSERT_WRITTEN = (
+    'INSERT INTO written (system, record_id, "values", written_at) VALUES (?, ?, ?, ?) '
+    'ON CONFLICT (system, record_id) DO UPDATE SET "values" = excluded."values", '
+    "written_at = excluded.written_at"
+)
+"""A record's last written values, replacing those before (SQLite and PostgreSQL)."""
+LOG_WRITTEN = (
+    "INSERT INTO write_log (run_id, system, record_id, person_id, written_values, "
+    "written_at, rules_version) SELECT CAST(? AS INTEGER), w.system, w.record_id, i.person_id, "
+    'w."values", w.written_at, CAST(? AS VARCHAR(64)) FROM written AS w LEFT OUTER JOIN '
+    "identities AS i ON i.system = "
+    "w.system AND i.record_id = w.record_id WHERE w.system = ? AND w.record_id IN"
+)
+
+
+def keep_written(connection: Connection, rows: Sequence[tuple[str, str, str, float]]) -> None:
+    """(system, record id, values as JSON text, written at) of records that landed, each
+    replacing its record's row of `written`: rows sent as tuples straight to the driver
+    (`sync.bulk`), the write phase records a batch's rows beside the writers' calls."""
+    execute_many(connection, UPSERT_WRITTEN, rows)
+
+
 def log_written(
     connection: Connection, system: str, records: Sequence[str], context: LogContext
 ) -> None:
     """Append a row per record of `records` (landed in `system`), as `written` holds them
     (recorded just before, in the caller's transaction: their values and stamp), with the
-    person the store knows each as: one INSERT ... SELECT, nothing encoded or looked up
-    twice here (SQLite and PostgreSQL)."""
-    known = sa.and_(identities.c.system == written.c.system,
-                    identities.c.record_id == written.c.record_id)  # fmt: skip
-    chosen = [sa.literal(context.run_id, sa.Integer), written.c.system, written.c.record_id,
-              identities.c.person_id, written.c["values"], written.c.written_at,
-              sa.literal(context.rules_version, sa.String(64))]  # fmt: skip
-    columns = ["run_id", "system", "record_id", "person_id", "written_values", "written_at",
-               "rules_version"]  # fmt: skip
+    person the store knows each as: one INSERT ... SELECT per chunk, nothing encoded or
+    looked up twice here, its SQL written once (SQLite and PostgreSQL)."""
+    before = (context.run_id, context.rules_version, system)
     for part in chunks(list(records)):
-        rows = (
-            sa.select(*chosen)
-            .select_from(written.outerjoin(identities, known))
-            .where(written.c.system == system, written.c.record_id.in_(list(part)))
-        )
-        connection.execute(sa.insert(write_log).from_select(columns, rows))
+        execute_in(connection, LOG_WRITTEN, part, *before)
 
 
 def log_started(connection: Connection, mode: str, at: float) -> int:

@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from importlib import import_module
-from json.encoder import encode_basestring_ascii as quoted
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +35,7 @@ from sqlalchemy.engine import Connection
 
 from scoring import Activity, ActivityType, Contact, normalize_email
 from sync.bulk import insert_sql
+from sync.json_text import dumps
 
 CHUNK = 500
 ID_LENGTH, ACTIVITY_ID_LENGTH, EMAIL_LENGTH = 64, 128, 320
@@ -285,18 +284,6 @@ class StoreVersionError(RuntimeError):
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
-
-
-def dumps(value: Mapping[str, Any]) -> str:
-    """`value` as compact JSON with sorted keys: a mapping of text to text (written values,
-    most attributes) encoded here as the encoder would, without its set-up; else by it."""
-    if all(type(k) is str and type(v) is str for k, v in value.items()):
-        fields = ",".join(f"{quoted(k)}:{quoted(value[k])}" for k in sorted(value))
-        return "{" + fields + "}"
-    return _ENCODER.encode(value)
 
 
 SPLIT_COLUMNS = tuple(activities.c[n] for n in ("url", "campaign", "form", "amount", "extra"))

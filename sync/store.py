@@ -28,11 +28,12 @@ from sqlalchemy.engine import Engine
 from connectors.protocol import Withdrawn
 from scoring import Activity, Contact, normalize_email
 from sync.dues import due_filter, mark_due_by
+from sync.json_text import dumps
 from sync.minimise import Kept
 from sync.people import People, moment
 from sync.pg_schema import ensure_schema
 from sync.readback import stored_people
-from sync.run_tables import LogContext, log_run, log_started, log_written
+from sync.run_tables import LogContext, keep_written, log_run, log_started, log_written
 from sync.saving import Prepared, pulled_activities, save_group
 from sync.schema import (
     MIGRATIONS,
@@ -43,13 +44,11 @@ from sync.schema import (
     bounded,
     chunks,
     cursors,
-    dumps,
     failures,
     forget_records,
     identities,
     meta,
     persons,
-    replace_rows,
     runs,
     storable_contact,
     written,
@@ -344,12 +343,7 @@ class StateStore:
             for part in chunks(list(values)):
                 if failing is not None:
                     forget_records(connection, failures, system, part)
-                rows = [
-                    {"system": system, "record_id": r, "values": dumps(values[r]),
-                     "written_at": stamp}
-                    for r in part
-                ]  # fmt: skip
-                replace_rows(connection, written, rows)
+                keep_written(connection, [(system, r, dumps(values[r]), stamp) for r in part])
                 if log is not None:
                     log_written(connection, system, part, log)
 

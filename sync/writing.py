@@ -29,6 +29,7 @@ from sync.store import StateStore
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
 
 if TYPE_CHECKING:
+    from sync.landing import Landing
     from sync.pipeline import Sync
 
 log = logging.getLogger("leadscore.sync")
@@ -78,9 +79,11 @@ def write_batches(
     options: SyncOptions,
     stats: SystemSummary,
     as_of: datetime,
+    landing: Landing | None = None,
 ) -> WriteOutcome:
     """Write the plan in batches, each handed to the recorder as it lands (recorded
-    before this returns: `OutcomeRecorder`); what all of them did. The
+    before this returns: `OutcomeRecorder`, which tells `landing` what it recorded as
+    written, to save each person whose writes have all landed); what all of them did. The
     connector, told how many writes the run has, says how large a batch is: its
     system's batch, or every write at once for a bulk path (`Connector.write_size`).
     At most `options.workers` batches are in flight; none is sent once the run's
@@ -110,7 +113,8 @@ def write_batches(
 
     done = WriteOutcome()
     logged = LogContext(job.run_id, rule_version(job.rules_text))
-    recorder = OutcomeRecorder(job.store, connector.system, as_of, logged)
+    told = None if landing is None else landing.recorded
+    recorder = OutcomeRecorder(job.store, connector.system, as_of, logged, told)
     workers = max(1, options.workers)
     with recorder, ThreadPoolExecutor(max_workers=workers) as pool:
         sent = submitted_in_time(
@@ -155,7 +159,12 @@ def keep_learned(store: StateStore, system: str, connector: Learns) -> None:
 
 
 def write_systems(
-    job: Sync, plan: WritePlan, options: SyncOptions, summary: SyncSummary, as_of: datetime
+    job: Sync,
+    plan: WritePlan,
+    options: SyncOptions,
+    summary: SyncSummary,
+    as_of: datetime,
+    landing: Landing | None = None,
 ) -> dict[str, WriteOutcome]:
     """Each system's planned writes (`Sync.write`), the systems side by side, each on a
     thread of its own (`sync.beside`); what each did, by system (none in a dry run). Every
@@ -168,7 +177,7 @@ def write_systems(
         writes = plan.of(connector.system)
         stats.planned = len(writes)
         if not options.dry_run:
-            call = functools.partial(job.write, connector, writes, options, stats, as_of)
+            call = functools.partial(job.write, connector, writes, options, stats, as_of, landing)
             started[connector.system] = beside(call, name=f"write-{connector.system}")
     wait(started.values())
     return {system: future.result() for system, future in started.items()}

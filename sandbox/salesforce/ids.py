@@ -11,6 +11,7 @@ import functools
 import string
 
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
+_DIGITS = {char: value for value, char in enumerate(BASE62)}
 _SUFFIX = string.ascii_uppercase + "012345"
 _POD = "5g0"
 _UPPER_FLAGS = str.maketrans({c: "1" if c in string.ascii_uppercase else "0" for c in BASE62})
@@ -52,13 +53,13 @@ def make_id(prefix: str, number: int) -> str:
 def parse_id(text: str) -> tuple[str, int] | None:
     """The key prefix and number of an id made by `make_id` (15 or 18 characters); kept
     for the ids seen last, which every write and read by id parses again."""
-    if len(text) not in (15, 18) or not text.isalnum() or text[3:6] != _POD:
+    if len(text) not in (15, 18) or not (text.isascii() and text.isalnum()) or text[3:6] != _POD:
         return None
     if len(text) == 18 and text[15:].upper() != _suffix(text[:15]):
         return None
     number = 0
     for char in text[6:15]:
-        number = number * 62 + BASE62.index(char)
+        number = number * 62 + _DIGITS[char]
     return text[:3], number
 
 

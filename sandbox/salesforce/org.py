@@ -99,10 +99,14 @@ class Org:
         *,
         csv: bool = False,
         known: dict[tuple[str, str], FieldDef] | None = None,
+        coerced: dict[tuple[str, str, type, Any], object] | None = None,
     ) -> tuple[Table, int, Row]:
         """Check one record of an update (an `Id` and the fields to set); RecordError if bad.
         `known`: the fields already found writable in this call, by (object, name as sent),
-        so that the records of one call look each field up once."""
+        so that the records of one call look each field up once; `coerced`: the values
+        already checked in this call, by (object, name as sent, JSON type, value), each as
+        stored or the RecordError it was refused with (the records of a batch share most
+        of their values)."""
         values = {k: v for k, v in record.items() if k != "attributes"}
         id_key = "id" if "id" in values else "Id" if "Id" in values else None  # as most send it
         id_key = id_key or next((k for k in values if k.lower() == "id"), None)
@@ -127,7 +131,7 @@ class Org:
         if sobject.name == "Lead" and located[0].value(located[1], "IsConverted"):
             # Salesforce Help 000384333: a converted lead takes no more updates
             raise RecordError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead")
-        return located[0], located[1], self._changes(sobject, values, csv, known)
+        return located[0], located[1], self._changes(sobject, values, csv, known, coerced)
 
     def _changes(
         self,
@@ -135,6 +139,7 @@ class Org:
         values: Mapping[str, Any],
         csv: bool,
         known: dict[tuple[str, str], FieldDef] | None = None,
+        coerced: dict[tuple[str, str, type, Any], object] | None = None,
     ) -> Row:
         changes: Row = {}
         known = {} if known is None else known
@@ -145,7 +150,16 @@ class Org:
                 known[(sobject.name, name)] = definition
             if csv and raw == "":
                 continue  # Bulk API: an empty cell leaves the field as it is; #N/A clears it
-            value = coerce(definition, None if csv and raw == "#N/A" else raw)
+            raw = None if csv and raw == "#N/A" else raw
+            if coerced is None or isinstance(raw, (dict, list)):
+                value = coerce(definition, raw)
+            else:  # keyed by type too: True and 1 are equal keys, not equal values
+                key = (sobject.name, name, type(raw), raw)
+                value = coerced.get(key, coerced)
+                if value is coerced:
+                    value = coerced[key] = _coerced(definition, raw)
+                if isinstance(value, RecordError):
+                    raise value.with_traceback(None)
             if definition.type == "reference":
                 self._check_reference(definition, value)
             changes[definition.name] = value
@@ -185,7 +199,8 @@ class Org:
     ) -> list[dict[str, Any]]:
         """The SaveResults of an sObject Collections update, written unless all_or_none fails."""
         known: dict[tuple[str, str], FieldDef] = {}
-        checked = [self._check(record, record_fails, known) for record in records]
+        coerced: dict[tuple[str, str, type, Any], object] = {}
+        checked = [self._check(record, record_fails, known, coerced) for record in records]
         if all_or_none and any(isinstance(outcome, RecordError) for outcome in checked):
             return [_failure(o if isinstance(o, RecordError) else ROLLED_BACK) for o in checked]
         landing = sum(1 for outcome in checked if not isinstance(outcome, RecordError))
@@ -205,11 +220,12 @@ class Org:
         record: Any,
         record_fails: Callable[[], bool],
         known: dict[tuple[str, str], FieldDef] | None = None,
+        coerced: dict[tuple[str, str, type, Any], object] | None = None,
     ) -> RecordError | tuple[Table, int, Row]:
         try:
             if not isinstance(record, dict):
                 raise RecordError("JSON_PARSER_ERROR", "Each record must be a JSON object")
-            table, row, changes = self.prepare_update(record, known=known)
+            table, row, changes = self.prepare_update(record, known=known, coerced=coerced)
             if record_fails():
                 message = "unable to obtain exclusive access to this record or 1 records: "
                 raise RecordError("UNABLE_TO_LOCK_ROW", message + table.id(row))
@@ -334,3 +350,12 @@ class Org:
         if deleted is None:
             return True
         return include_deleted and deleted > self._now() - timedelta(days=RECYCLE_BIN_DAYS)
+
+
+def _coerced(definition: FieldDef, raw: object) -> object:
+    """`coerce`, its RecordError returned rather than raised (kept for the call's other
+    records that send the same value)."""
+    try:
+        return coerce(definition, raw)
+    except RecordError as refused:
+        return refused

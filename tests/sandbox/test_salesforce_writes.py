@@ -156,3 +156,28 @@ def test_too_many_long_running_requests_refuse_the_next_one() -> None:
     assert cast(Any, refused.value).content == [
         {"message": "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
          "errorCode": "REQUEST_LIMIT_EXCEEDED"}]  # fmt: skip
+
+
+def test_the_values_a_collection_repeats_are_each_checked_as_sent(
+    sandbox: SalesforceSandbox,
+) -> None:
+    """A value sent to several records of one call is checked once and answered for each;
+    `true` and `1` are told apart (equal as Python keys, not as JSON values)."""
+    long = "x" * 129  # Title holds 128
+    values = [
+        {"HasOptedOutOfEmail": True, "Title": "CEO"},
+        {"HasOptedOutOfEmail": True, "Title": long},
+        {"HasOptedOutOfEmail": 1, "Title": "CEO"},
+        {"HasOptedOutOfEmail": False, "Title": long},
+    ]
+    ids = [make_id("00Q", row) for row in range(4)]
+    records = [
+        {"attributes": {"type": "Lead"}, "id": i, **v} for i, v in zip(ids, values, strict=True)
+    ]
+    with sandbox.org_lock:
+        results = sandbox.org.update_collection(records, False, lambda: False)
+        first = sandbox.org.record(ids[0])
+
+    codes = [r["errors"][0]["statusCode"] if r["errors"] else None for r in results]
+    assert codes == [None, "STRING_TOO_LONG", "INVALID_TYPE_ON_FIELD_IN_RECORD", "STRING_TOO_LONG"]
+    assert first is not None and first["HasOptedOutOfEmail"] is True and first["Title"] == "CEO"

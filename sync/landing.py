@@ -1,0 +1,83 @@
+"""The persons of a run's plan saved as their writes land, while the other writes are in flight.
+
+A person whose planned writes have all landed and been recorded as written (the
+write phase's recorder, `sync.recorder`, calls `Landing.recorded` once it has
+committed a group of batches) gets, in one transaction on the recorder's thread:
+their due moment (`sync.dues.save_dues`, under the marks read before scoring)
+and a history row when their values moved (`sync.history.record_history`). The
+store's work for them so overlaps the calls still in flight instead of following
+the last one (`sync.incremental.save_written` does what is left: the persons
+with a write that failed, the fingerprint, the run's moment).
+
+Crash safety is the write log's: a person's due is saved only after every write
+of theirs is recorded in `written`, never before. A run killed between batches
+leaves the persons saved so far with their due and history, and everyone else
+of the plan due now (`save_unplanned` set them so before the first write): the
+next run scores them again and plans only what `written` does not hold.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
+
+from sync.dues import save_dues
+from sync.history import history_rows, record_history
+from sync.rulefile import rule_version
+
+if TYPE_CHECKING:
+    from sync.incremental import Scored
+    from sync.pipeline import Sync
+
+
+class Landing:
+    """The run's planned persons (`planned`: person -> their (system, record) planned),
+    each saved once the last of their writes is recorded; `dues` False (a trial run):
+    their history only, no due moved."""
+
+    def __init__(
+        self,
+        job: Sync,
+        scored: Scored,
+        planned: dict[int, list[tuple[str, str]]],
+        *,
+        dues: bool = True,
+    ) -> None:
+        self.job, self.scored, self.dues = job, scored, dues
+        self.planned = planned
+        self._owner = {(s, r): p for p, records in planned.items() for s, r in records}
+        self._left = {p: len(records) for p, records in planned.items()}
+        self._row = {p: i for i, p in enumerate(scored.person_ids)}
+        self._scored_rows = {int(p): i for i, p in enumerate(scored.batch.contact_ids.tolist())}
+        self._lock = threading.Lock()
+        self.saved: set[int] = set()
+        """The persons saved so far (their due, unless a trial run, and their history)."""
+
+    def recorded(self, system: str, written: Iterable[str]) -> None:
+        """These records of `system` were recorded as written (committed): the persons
+        whose every planned write has now landed are saved."""
+        complete: list[int] = []
+        with self._lock:
+            for record in written:
+                person = self._owner.pop((system, record), None)  # counted once
+                if person is None:
+                    continue
+                self._left[person] -= 1
+                if not self._left[person]:
+                    complete.append(person)
+        if complete:
+            self._save(complete)
+
+    def _save(self, persons: Collection[int]) -> None:
+        scored, store = self.scored, self.job.store
+        kept = [p for p in persons if p in self._scored_rows]  # the excluded keep no history
+        version = rule_version(self.job.rules_text)
+        made = history_rows(scored.batch, self._scored_rows, kept, scored.as_of, version)
+        with store.writing(), store.engine.begin() as connection:
+            if self.dues:
+                due = [float(scored.due[self._row[p]]) for p in persons]
+                save_dues(connection, list(persons), due, scored.marks)
+            record_history(connection, made, self.job.rules_text)
+        with self._lock:
+            self.saved.update(persons)
