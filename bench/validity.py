@@ -3,6 +3,7 @@
     .venv/bin/python bench/validity.py                     # data from ../shared/data
     .venv/bin/python bench/validity.py --data /some/where
     .venv/bin/python bench/validity.py --only bank        # the data sets named so
+    .venv/bin/python bench/validity.py --trends           # fitted with trend candidates
 
 Reads public data sets from a folder (default `../shared/data`, beside the project;
 `--data` to move it: not a `LEADSCORE_` variable, which the product would refuse as an
@@ -233,7 +234,9 @@ MAPPED = ("id", "converted", "country", "job_function", "seniority")
 columns, which the logistic regression reads instead)."""
 
 
-def validity(contacts: Path, activities: Path, time_ordered: bool) -> Validity | str:
+def validity(
+    contacts: Path, activities: Path, time_ordered: bool, trends: bool = False
+) -> Validity | str:
     """Calibrate on all folds but one with the product's own fit, score the held-out fold
     with the engine, beside the best plain logistic regression and the default rules."""
     import numpy as np
@@ -282,6 +285,7 @@ def validity(contacts: Path, activities: Path, time_ordered: bool) -> Validity |
             known.moments,
             max_rules=MAX_RULES,
             seed=SEED,
+            trends=trends,
         )
         fitted = parse_rules(fitted_text(default, fit, ["validity bench"]), "fitted.yaml")
         part, acts = take_contacts(frame, test), take_activities(known.activities, test, n)
@@ -437,6 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-calibrate", action="store_true", help="Backtest the default rules only."
     )
+    parser.add_argument(
+        "--trends", action="store_true", help="Fit as `leadscore calibrate --trends` does."
+    )
     options = parser.parse_args(argv)
     print(f"default rules ({RULES.relative_to(ROOT)}) backtested, as of {AS_OF}")
     print(f"{'data set':<32} {'contacts':>8} {'conv.':>6} {'AUC (95 % interval)':>22}")
@@ -452,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             contacts, activities = make(Path(folder))
             report = backtest(contacts, activities, options.resamples)
             if time_ordered is not None and not options.no_calibrate:
-                fitted.append((name, validity(contacts, activities, time_ordered)))
+                fitted.append((name, validity(contacts, activities, time_ordered, options.trends)))
         auc = report["auc"]
         interval = f"{auc['value']:.3f} ({auc['low']:.3f}-{auc['high']:.3f})"
         print(

@@ -35,6 +35,7 @@ from scoring.frames import ActivityFrame, BoolArray, ContactFrame, FloatArray
 from scoring.measuring import bucket_points, numeric_values
 from scoring.metrics import roc_auc
 from scoring.rules import RuleSet
+from scoring.trends import centred_trends, whole_trends
 
 FOLDS = 5
 C_STEPS = 14
@@ -119,10 +120,12 @@ def calibrate_rules(
     times: FloatArray | None = None,
     max_rules: int = 30,
     seed: int = 0,
+    trends: bool = False,
 ) -> Calibration:
     """Fit rules on `contacts` (every column a candidate: leave the outcome out) and their
     `activities` to `converted`, scored as of `as_of`. `times` (one per contact) orders
-    the cross-validation folds in time."""
+    the cross-validation folds in time. `trends`: each numeric column a trend candidate too
+    (`scoring.trends`), in place of its steps."""
     outcome = np.asarray(converted, dtype=bool)
     positives = int(outcome.sum())
     if positives == 0 or positives == len(outcome):
@@ -130,7 +133,7 @@ def calibrate_rules(
         raise InputError(f"{which}: a fit needs both outcomes")
     if max_rules < 1:
         raise InputError(f"at most {max_rules} rules asked for; at least 1")
-    candidates = all_candidates(contacts, activities)
+    candidates = all_candidates(contacts, activities, trends=trends)
     if not candidates:
         raise InputError("no candidate rules: no column or activity type has enough contacts")
     matrix = features(candidates, current.filters, contacts, activities, as_of)
@@ -139,9 +142,21 @@ def calibrate_rules(
     matrix = matrix[:, kept]
     if not candidates:
         raise InputError("no candidate rule tells the contacts apart")
-    weights, strength, relaxed, cv_auc, folds = _sparse_fit(matrix, outcome, times, max_rules, seed)
+    lines = np.array([c.trend for c in candidates])
+    values = {
+        c.value: numeric_values(contacts.columns.get(c.value), len(outcome))
+        for c in candidates
+        if c.trend and c.value
+    }
+    matrix = centred_trends(candidates, matrix, values)
+    weights, strength, relaxed, cv_auc, folds = _sparse_fit(
+        matrix, lines, outcome, times, max_rules, seed
+    )
     exact = matrix @ weights
     points, dropped = _points(matrix, weights, outcome)
+    candidates, matrix, points = whole_trends(
+        candidates, matrix, points, values, current.filters, contacts, activities, as_of
+    )
     scores = matrix @ points
     fitted = _fitted_rules(current, candidates, matrix, points, outcome, contacts)
     by_dimension = {name: np.zeros(len(outcome)) for name in current.dimensions}
@@ -218,13 +233,19 @@ def _splits(
 
 
 def _sparse_fit(
-    matrix: FloatArray, outcome: BoolArray, times: FloatArray | None, max_rules: int, seed: int
+    matrix: FloatArray,
+    trends: BoolArray,
+    outcome: BoolArray,
+    times: FloatArray | None,
+    max_rules: int,
+    seed: int,
 ) -> tuple[FloatArray, float, bool, float, str]:
     """Per-unit weights of the sparsest fit whose cross-validated AUC is within a standard
     error of the best among those that keep at most `max_rules` rules: an L1 fit, or its
     rules refitted with a light L2 penalty (`relaxed`, which undoes the shrinkage of the
     L1 penalty); its C, whether relaxed, that AUC and the folds used. None better than
-    chance (the best AUC within a standard error of 0.5): an `InputError`."""
+    chance (the best AUC within a standard error of 0.5): an `InputError`. A trend is
+    counted as two rules (its centre beside it)."""
     linear_model, model_selection, svm = _sklearn()
     spread = matrix.std(axis=0)
     scaled = matrix / spread  # not centred: indicator columns stay sparse for liblinear
@@ -232,8 +253,9 @@ def _sparse_fit(
     lowest = float(svm.l1_min_c(scaled, outcome, loss="log"))
     tried: list[tuple[float, float, int, float, bool]] = []
 
-    def kept(strength: float) -> int:
-        return int(np.count_nonzero(_weights(linear_model, scaled, outcome, strength, False, seed)))
+    def kept(strength: float) -> int:  # a trend is two rules: its centre beside it
+        weights = _weights(linear_model, scaled, outcome, strength, False, seed)
+        return int(np.count_nonzero(weights) + np.count_nonzero(weights[trends]))
 
     for strength, count in _path(kept, lowest, max_rules):
         for relaxed in (False, True):
@@ -385,7 +407,15 @@ def _fitted_rules(
             )
         )
     found.sort(key=lambda r: (declared.index(r.dimension), -abs(r.points)))
-    return found
+    centres = {r.candidate.centres: r for r in found if r.candidate.centres}
+    ordered = []
+    for rule in found:  # each trend's centre right after it
+        if not rule.candidate.centres:
+            ordered += [
+                rule,
+                *([centres[rule.candidate.id]] if rule.candidate.id in centres else []),
+            ]
+    return ordered
 
 
 def _bucket_fit(

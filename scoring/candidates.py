@@ -60,6 +60,12 @@ LINEAR_QUANTILES = (0.01, 0.99)
 LINEAR_NEAR_ZERO = 0.5
 """Units count from zero: a column whose low quantile is above this share of its high
 one would give everyone a large constant, and has no per-unit candidate."""
+TREND_STEPS = 1000
+"""The fit sees a trend in units of about this share of its column's range (or of the
+column's resolution, the least gap between its values, when that is coarser)."""
+GUARD = 1.0
+"""A trend's cap is where the column's highest value plus this many times its range
+would be: a value so far out is a typo more likely than a lead that far along."""
 WINDOWS = (7, 30, 90)
 HALF_LIFE = 30.0
 HALF_LIFE_CAP = 5.0
@@ -90,6 +96,11 @@ class Candidate:
     several of one column become one `buckets` rule in the fitted file."""
     bounds: tuple[float | None, float | None] | None = None
     buckets: tuple[tuple[float | None, float | None, float], ...] | None = None
+    trend: bool = False
+    """A per-unit candidate whose cap is a guard far out (`trend_candidate`): fitted centred,
+    written in whole points per a round step (`scoring.trends`)."""
+    centres: str | None = None
+    """The id of the trend this candidate (its column given) brings back to 0 at its median."""
 
     @property
     def is_behaviour(self) -> bool:
@@ -179,15 +190,20 @@ def min_support(contacts: int) -> int:
 
 
 def all_candidates(
-    contacts: ContactFrame, activities: ActivityFrame, skipped: Iterable[str] = ()
+    contacts: ContactFrame,
+    activities: ActivityFrame,
+    skipped: Iterable[str] = (),
+    trends: bool = False,
 ) -> list[Candidate]:
-    """The candidates of contact values (every column but `skipped` and the address),
-    then of activities, with unique ids."""
+    """The candidates of contact values (every column but `skipped` and the address; with
+    `trends`, a trend of each numeric column), then of activities, with unique ids."""
     ids = _Ids()
-    return contact_candidates(contacts, skipped, ids) + activity_candidates(activities, ids)
+    return contact_candidates(contacts, skipped, ids, trends) + activity_candidates(activities, ids)
 
 
-def contact_candidates(frame: ContactFrame, skipped: Iterable[str], ids: _Ids) -> list[Candidate]:
+def contact_candidates(
+    frame: ContactFrame, skipped: Iterable[str], ids: _Ids, trends: bool = False
+) -> list[Candidate]:
     """Candidates from every contact column but `skipped` (and the address itself).
 
     Each column's candidates leave out one side of it, its reference: the commonest of its
@@ -202,8 +218,11 @@ def contact_candidates(frame: ContactFrame, skipped: Iterable[str], ids: _Ids) -
         missing = int(np.count_nonzero(_missing(column)))
         numbers = _numbers(column)
         if numbers is not None:
-            parts, blank_reference = _buckets(name, numbers, least, missing, ids)
-            found += parts + _linear(name, numbers, least, ids)
+            trend = trend_candidate(name, numbers, least, ids) if trends else None
+            parts, blank_reference = _buckets(name, numbers, least, missing, ids, trend is None)
+            found += (
+                parts + _linear(name, numbers, least, ids) + ([trend] if trend is not None else [])
+            )
         else:
             assert isinstance(column, CategoricalColumn)
             parts, blank_reference = _categories(name, column, least, missing, ids)
@@ -306,7 +325,7 @@ def _missing(column: Column) -> Any:
 
 
 def _buckets(
-    name: str, values: FloatArray, least: int, missing: int, ids: _Ids
+    name: str, values: FloatArray, least: int, missing: int, ids: _Ids, steps: bool = True
 ) -> tuple[list[Candidate], bool]:
     """Buckets between the quantiles but the reference (the commonest bucket, or the blanks
     when they are commoner: then True), and steps away from the reference: up from each
@@ -324,7 +343,7 @@ def _buckets(
         for index, ((low, high), count) in enumerate(zip(pairs, counts, strict=True))
         if index != reference and (low is not None or high is not None) and count >= least
     ]
-    if THRESHOLDS:  # steps: a trend in few rules, 0 at the reference like the buckets
+    if THRESHOLDS and steps:  # steps: a trend in few rules, 0 at the reference like the buckets
         above = 0 if reference is None else reference  # edges from inner[above] are above it
         for index, edge in enumerate(inner):
             up = index >= above
@@ -386,6 +405,31 @@ def _linear(name: str, values: FloatArray, least: int, ids: _Ids) -> list[Candid
             unit_cap=float(math.floor(high / per)),
         )
     ]
+
+
+def trend_candidate(name: str, values: FloatArray, least: int, ids: _Ids) -> Candidate | None:
+    """The trend of a column of numbers (NaN where missing) that are not below zero (the
+    engine counts no units below it) and take at least three values held by `least`
+    contacts in all; None for any other column."""
+    present = values[~np.isnan(values)]
+    if present.size < least or present.min() < 0:
+        return None
+    distinct = np.unique(present)
+    if len(distinct) < 3:
+        return None
+    low, high = float(distinct[0]), float(distinct[-1])
+    finest = nice_step(float(np.diff(distinct).min()))
+    per = max(nice_step((high - low) / TREND_STEPS), finest)
+    guard = high + GUARD * (high - low)
+    shown = format_number(per)
+    return Candidate(
+        ids.new(name, "trend"),
+        f"{name}, per {shown} (a trend)",
+        value=name,
+        per=_plain(per),
+        unit_cap=float(math.floor(guard / per)),
+        trend=True,
+    )
 
 
 def nice_step(size: float) -> float:

@@ -108,6 +108,11 @@ def fitted_text(
     stage_mins = stage_thresholds(current.stages, fit, hand_over)
     grade_mins = grade_thresholds(current, fit)
     refit = ", its rules refitted with a light L2 penalty" if fit.relaxed else ""
+    trend_note = (
+        ", a trend's to whole points per a round step, with a centre that brings its median to 0"
+        if any(r.candidate.trend for r in fit.rules)
+        else ""
+    )
     left_out = (
         f", and {fit.dropped} rules that moved no score by {format_number(LEAST_EFFECT)} "
         "point left out"
@@ -120,7 +125,8 @@ def fitted_text(
         "logistic "
         f"regression (C={fit.strength:.4g}{refit}; chosen by {fit.folds}: cross-validated "
         f"AUC {fit.cv_auc:.3f}). {format_number(POINTS_PER_DOUBLING)} points double the "
-        f"odds of converting; points are rounded to {DIGITS} significant digits{left_out} "
+        f"odds of converting; points are rounded to {DIGITS} significant digits"
+        f"{trend_note}{left_out} "
         f"(AUC on the fitting data {fit.auc_exact:.3f} before rounding, "
         f"{fit.auc_points:.3f} after). A contact in the commonest value of every column and "
         "without activities scores 0. The score is the sum of the points: edit them "
@@ -187,6 +193,8 @@ def _support(rule: FittedRule, fit: Calibration) -> str:
     share = rule.support / n * 100
     shown = f"{share:.0f}" if share >= 1 else f"{share:.1f}"
     said = f"# converts {rule.lift:.1f}x the base rate, {rule.support:,} leads ({shown} %)"
+    if rule.candidate.trend:
+        return f"{said}; a trend: it goes on past the values fitted on, up to its cap"
     if not rule.buckets:
         return said
     lifts = ", ".join(f"{lift:.1f}x ({support:,})" for support, lift in rule.buckets)

@@ -63,6 +63,14 @@ def calibrate_command(
     resamples: Annotated[
         int, typer.Option(min=0, max=100_000, help="Bootstrap resamples of the backtests.")
     ] = 200,
+    trends: Annotated[
+        bool,
+        typer.Option(
+            "--trends",
+            help="Offer each numeric column as a line that goes on past the values fitted "
+            "on (whole points per a round step, centred at its median), in place of its steps.",
+        ),
+    ] = False,
 ) -> None:
     """Fit a rule file's points to known outcomes.
 
@@ -79,7 +87,7 @@ def calibrate_command(
 
         calibrate_store(
             rules, outcome, as_of, within_days, max_rules=max_rules, out=out, seed=seed,
-            hand_over=hand_over, resamples=resamples,
+            hand_over=hand_over, resamples=resamples, trends=trends,
         )  # fmt: skip
         return
     from sync.calibrate_command import calibrate_files
@@ -97,4 +105,5 @@ def calibrate_command(
         seed=seed,
         hand_over=hand_over,
         resamples=resamples,
+        trends=trends,
     )

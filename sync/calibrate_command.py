@@ -52,6 +52,7 @@ def calibrate_files(
     seed: int,
     hand_over: int | None,
     resamples: int,
+    trends: bool = False,
 ) -> None:
     """Fit, write `out`, and print the held-out backtests of both files."""
     current = current_rules(rules, out)
@@ -61,7 +62,7 @@ def calibrate_files(
     calibrate_known(
         rules, current, known, Source(str(contacts), outcome, (outcome, as_of_column or outcome)),
         as_of_column, max_rules=max_rules, out=out, seed=seed, hand_over=hand_over,
-        resamples=resamples,
+        resamples=resamples, trends=trends,
     )  # fmt: skip
 
 
@@ -84,6 +85,7 @@ def calibrate_known(
     seed: int,
     hand_over: int | None,
     resamples: int,
+    trends: bool = False,
 ) -> None:
     """Fit to the known outcomes, write `out`, and print the held-out backtests."""
     frame = known.frame(leaving=source.leaving)
@@ -107,6 +109,7 @@ def calibrate_known(
             times=None if times is None else times[fitting],
             max_rules=max_rules,
             seed=seed,
+            trends=trends,
         )
     except MissingExtra as exc:
         fail(str(exc))

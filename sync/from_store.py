@@ -158,6 +158,7 @@ def calibrate_store(
     seed: int,
     hand_over: int | None,
     resamples: int,
+    trends: bool = False,
 ) -> None:
     """`leadscore calibrate --from-store`: fit to the store's outcomes as the backtest
     reads them; a random fifth of each outcome is held out (one score date for all)."""
@@ -167,5 +168,5 @@ def calibrate_store(
     known, source = store_known(current, outcome, as_of, within_days)
     calibrate_known(
         rules, current, known, source, None, max_rules=max_rules, out=out, seed=seed,
-        hand_over=hand_over, resamples=resamples,
+        hand_over=hand_over, resamples=resamples, trends=trends,
     )  # fmt: skip

@@ -124,3 +124,30 @@ def test_without_scikit_learn_one_line_says_how_to_install_it(files, monkeypatch
     assert "calibrate needs scikit-learn: pip install 'leadscore[calibrate]'" in unwrapped(
         result.stderr
     )
+
+
+def test_trends_write_a_line_and_its_centre_that_validate(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    rules = tmp_path / "current.yaml"
+    rules.write_text(CURRENT, "utf-8")
+    rows = ["id,title,staff,won"]
+    for i in range(600):
+        staff = round(float(rng.uniform(5000, 5200)), 1)
+        won = int(rng.random() < 1 / (1 + np.exp(-(-1.0 - 0.03 * (staff - 5100)))))
+        rows.append(f"{i},{'VP' if i % 4 else 'Analyst'},{staff},{won}")
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("\n".join(rows) + "\n", "utf-8")
+    files = {"rules": rules, "contacts": contacts, "out": tmp_path / "fitted.yaml"}
+    args = [
+        "calibrate", "--rules", str(rules), "--contacts", str(contacts), "--outcome", "won",
+        "--out", str(files["out"]), "--max-rules", "4", "--trends",
+    ]  # fmt: skip
+    result = runner.invoke(app, args, env={"COLUMNS": "80"})
+
+    assert result.exit_code == 0, result.output
+    checked = runner.invoke(app, ["validate", str(files["out"])])
+    assert checked.exit_code == 0, checked.output
+    written = files["out"].read_text("utf-8")
+    assert "a trend: it goes on past the values fitted on" in written
+    assert "staff: {gte: 0}" in written  # its centre
+    assert written.count("  - id: ") <= 4
