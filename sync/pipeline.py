@@ -322,6 +322,7 @@ class Sync:
             most=GROUP_PAGES,
             weight=page_rows,
             heaviest=GROUP_ROWS,
+            first=connector.streams[:1],  # the contacts: stored ahead of activity pages
         )
 
     def _pull_sample(

@@ -110,3 +110,32 @@ def test_items_brought_before_a_failure_are_consumed_before_it_is_raised() -> No
         fan_in_groups({"a": failing}, lambda group: got.extend(n for _, n in group))
 
     assert got == [1, 2]
+
+
+def test_the_first_producers_items_come_ahead_and_never_wait_behind_the_others() -> None:
+    groups: list[list[tuple[str, int]]] = []
+    taken, filled = threading.Event(), threading.Event()
+
+    def consume(group: Sequence[tuple[str, int]]) -> None:
+        if not groups:
+            taken.set()
+            assert filled.wait(5)  # both producers bring what they have meanwhile
+        groups.append(list(group))
+
+    def activities() -> Iterator[int]:
+        yield 0
+        assert taken.wait(5)
+        yield from range(1, 5)  # the queue holds 4: the rest waits for the consumer
+
+    def contacts() -> Iterator[int]:
+        assert taken.wait(5)
+        yield from (10, 11, 12)  # room of its own: not held by the activities' full queue
+        filled.set()
+
+    fan_in_groups({"activities": activities, "contacts": contacts}, consume, buffered=3,
+                  most=64, first=["contacts"])  # fmt: skip
+
+    assert groups[0] == [("activities", 0)]
+    assert groups[1][:3] == [("contacts", 10), ("contacts", 11), ("contacts", 12)]
+    rest = [item for group in groups[1:] for key, item in group if key == "activities"]
+    assert rest == [1, 2, 3, 4]

@@ -252,3 +252,44 @@ def test_a_refunded_mailchimp_order_stops_counting_as_a_purchase(store: StateSto
         bought = population(connection, rules, NOW.timestamp())
     assert bought is not None and bought.people == 0
     assert due_now(store) == {"ann@acme.io"}
+
+
+def test_many_members_are_looked_up_a_chunk_at_a_time_and_take_what_each_would(
+    store: StateStore,
+) -> None:
+    # an audience's archived members come forty to a page: each looked up alone had SQLite
+    # read every activity of the system (the record index's system alone), member by member
+    members = [Contact(f"L1:c{n}", email=f"p{n}@acme.io") for n in range(40)]
+    store.save_contacts(MC, members, NOW)
+    store.save_contacts("hubspot", [Contact("51", email="p0@acme.io")], NOW)
+    found = [Activity(f"L1:c{n}", ActivityType.NEWSLETTER_SIGNUP, days_ago(9), id=f"mc:s{n}",
+                      attributes={"list_id": "L1" if n % 3 else "L2"}) for n in range(40)]  # fmt: skip
+    found += [campaign(f"mc:a{n}", f"p{n}@acme.io", "L1" if n % 4 else "L2") for n in range(40)]
+    # pinned to the record by its address: the record's, taken by its record id
+    found.append(Activity("L1:c4", ActivityType.EMAIL_OPEN, days_ago(1), id="mc:pin",
+                          contact_email="p4@acme.io", attributes={"list_id": "L1"}))  # fmt: skip
+    store.save_activities(MC, found)
+    store.save_activities("hubspot", [Activity("", ActivityType.EMAIL_OPEN, days_ago(1),
+                                               id="hs:1", contact_email="p1@acme.io")])  # fmt: skip
+    withdrawn = [Withdrawn(record_id=f"L1:c{n}", email=f"P{n}@acme.io", where=(("list_id", "L1"),))
+                 for n in range(0, 40, 2)]  # fmt: skip
+    withdrawn.append(Withdrawn(email="p1@acme.io", where=(("list_id", "L1"),)))
+    selects: list[str] = []
+
+    def count(conn, cursor, statement, *_) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("SELECT") and "activities" in statement:
+            selects.append(statement)
+
+    sa.event.listen(store.engine, "before_cursor_execute", count)
+    try:
+        save(store, MC, withdrawn)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", count)
+
+    taken = {f"mc:s{n}" for n in range(0, 40, 2) if n % 3}
+    taken |= {f"mc:a{n}" for n in [*range(0, 40, 2), 1] if n % 4}
+    taken.add("mc:pin")
+    every = {f"mc:s{n}" for n in range(40)} | {f"mc:a{n}" for n in range(40)} | {"mc:pin"}
+    assert held(store, MC) == every - taken
+    assert held(store, "hubspot") == {"hs:1"}
+    assert len(selects) <= 4  # the records, the addresses; and the persons left
