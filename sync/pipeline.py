@@ -288,9 +288,8 @@ class Sync:
     def _pull(self, connector: Connector, options: SyncOptions, summary: SyncSummary,
               as_of: datetime, pending: dict[str, str], whole: set[str],
               resumes: dict[str, str | None]) -> None:  # fmt: skip
-        """Pull every stream into the store; `pending` gets the cursors to commit once writes
-        landed, each as soon as its page is stored, `resumes` each stream's last stored
-        page's resume point, and `whole` each stream pulled to the end."""
+        """Pull every stream into the store; `pending` gets each page's cursor (committed once
+        writes landed), `resumes` each stream's last resume point, `whole` the streams ended."""
         stats = summary.systems.setdefault(connector.system, SystemSummary())
         if self.deadline.pull_over():
             self.deadline.note(f"{connector.system} not pulled")
