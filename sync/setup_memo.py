@@ -16,6 +16,12 @@ account it is reached as, `connection_of`, so a new rule file, a new prefix, a n
 portal or another token is checked again); a rescore whose write failed forgets it, so
 a field deleted in the system since is found by the next start's check. The stage
 mappings (`Leadscore.map_stages`) are read on every start still: the writes need them.
+
+What feature probes found (HubSpot's events API, its forms scope: `HubSpotApi.available`)
+is kept beside it for as long, per account and feature with its time (`FEATURES_PROBED`):
+a trigger's application is given it as it opens (`recall_features`), so a cold answer
+makes no probe call and loads nothing for one; a probe made after that, and a call that
+finds a remembered feature refused (`HubSpotApi.refused`), keeps its answer anew.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import SecretStr
@@ -115,3 +121,67 @@ def check_ready_remembered(app: Leadscore, clock: Callable[[], float] = time.tim
         remember_check(app, now)
     except Exception as exc:  # the check passed: the rescore goes on, the next start checks
         log.warning("setup check not kept", extra={"error": type(exc).__name__})
+
+
+FEATURES_PROBED = "features_probed"
+"""The `meta` entry of what feature probes found, per account (`connection_of`'s digest):
+{<digest>: {<feature>: {"available": bool, "at": <epoch seconds>}}}."""
+
+
+def probed_features(app: Leadscore) -> dict[str, Any]:
+    """The features probes found, per account, as kept (an unreadable entry: none)."""
+    with app.store.engine.connect() as connection:
+        found = meta_value(connection, FEATURES_PROBED)
+    try:
+        kept = json.loads(found) if found is not None else {}
+    except ValueError:
+        return {}
+    return kept if isinstance(kept, dict) else {}
+
+
+def keep_feature(app: Leadscore, where: str, feature: str, available: bool, now: float) -> None:
+    """Keep that `feature` was found (un)available on the account `where` as of `now`."""
+    store = app.store
+    with store.writing(), store.engine.begin() as connection:
+        found = meta_value(connection, FEATURES_PROBED)
+        try:
+            kept = json.loads(found) if found is not None else {}
+        except ValueError:
+            kept = {}
+        kept = kept if isinstance(kept, dict) else {}
+        mine = kept.get(where)
+        kept[where] = {**(mine if isinstance(mine, dict) else {}),
+                       feature: {"available": available, "at": now}}  # fmt: skip
+        set_meta(connection, FEATURES_PROBED, json.dumps(kept, sort_keys=True))
+
+
+def recall_features(app: Leadscore, clock: Callable[[], float] = time.time) -> None:
+    """Give each connector that probes features (HubSpot's events API, its forms scope)
+    what a probe of its account found less than `CHECK_KEPT` seconds ago, so a cold
+    trigger makes no probe call for them (nor imports what the call would), and keep what
+    its own probes find, or a call finds changed, for the next start."""
+    apis: list[tuple[str, Any]] = [(c.system, getattr(c, "api", None)) for c in app.connectors]
+    probing = [(system, api) for system, api in apis if hasattr(api, "known_features")]
+    if not probing:
+        return
+    now = clock()
+    kept = probed_features(app)
+    for system, api in probing:
+        where = connection_of(app, system)
+        known: dict[str, bool] = {}
+        mine = kept.get(where)
+        for feature, entry in (mine if isinstance(mine, dict) else {}).items():
+            try:
+                at, available = float(entry["at"]), entry["available"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if 0.0 <= now - at < CHECK_KEPT and isinstance(available, bool):
+                known[feature] = available
+
+        def found(feature: str, available: bool, where: str = where) -> None:
+            try:
+                keep_feature(app, where, feature, available, clock())
+            except Exception as exc:  # the answer stands; the next start probes again
+                log.warning("feature probe not kept", extra={"error": type(exc).__name__})
+
+        api.known_features(known, found)

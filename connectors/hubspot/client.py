@@ -263,6 +263,7 @@ class HubSpotApi:
         self.batches = ObjectApis(client, "batch_api")
         self._features: dict[str, bool] = {}
         self._features_lock = threading.Lock()
+        self._feature_found: Callable[[str, bool], None] | None = None
         self._facts: dict[str, tuple[float, Any]] = {}
         self._facts_lock = threading.Lock()  # not the probes': one reads a whole forms list
         pool: Callable[..., Any] = urllib3.PoolManager
@@ -359,18 +360,46 @@ class HubSpotApi:
         return data
 
     def available(self, feature: str, probe: Callable[[], object]) -> bool:
-        """Whether the portal gives `feature`: `probe()` once per connector, False when it
-        answers 403 (no such subscription or scope) or 404; any other failure is raised."""
+        """Whether the portal gives `feature`: `probe()` once per connector (none for one
+        `known_features` gave), False when it answers 403 (no such subscription or scope)
+        or 404; any other failure is raised. What a probe finds is told (`known_features`)."""
         with self._features_lock:
             if feature not in self._features:
                 try:
                     probe()
-                    self._features[feature] = True
+                    found = True
                 except ApiError as refused:
                     if refused.status not in (403, 404):
                         raise
-                    self._features[feature] = False
+                    found = False
+                self._found(feature, found)
             return self._features[feature]
+
+    def known_features(
+        self, known: Mapping[str, bool], found: Callable[[str, bool], None] | None = None
+    ) -> None:
+        """Take what earlier probes found (another process's, kept in the store), so that
+        `available` makes no call for them; `found(feature, available)` is told each probe's
+        answer and each change `refused` sees, to keep them."""
+        with self._features_lock:
+            self._features.update(known)
+            self._feature_found = found
+
+    def refused(self, feature: str, error: ApiError) -> bool:
+        """Whether `error`, from a call of `feature`, says the portal no longer gives it
+        (403, 404): if so the feature is taken as unavailable from now on, and told."""
+        if error.status not in (403, 404):
+            return False
+        with self._features_lock:
+            if self._features.get(feature, True):
+                self._found(feature, False)
+        return True
+
+    def _found(self, feature: str, available: bool) -> None:
+        self._features[feature] = available
+        tell = self._feature_found
+        if tell is not None:
+            tell(feature, available)
 
     def remembered(self, fact: str, read: Callable[[], Fact], *, fresh: bool = False) -> Fact:
         """A fact of the portal (its forms, its deal stages) read once and kept for

@@ -15,8 +15,9 @@ import functools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from connectors.errors import ApiError
 from connectors.hubspot.client import HubSpotApi
-from connectors.hubspot.history import has_form_submissions
+from connectors.hubspot.history import FORM_SUBMISSIONS, has_form_submissions
 from connectors.hubspot.records import SYSTEM, conversion_type
 from connectors.paging import dump_cursor, follow, interleave
 from connectors.protocol import Page
@@ -127,7 +128,12 @@ def contact_submissions(api: HubSpotApi, record_id: str) -> list[Activity]:
     listed: list[list[dict[str, Any]]] = []  # the list read as the probe, where it was
     if not has_form_submissions(api, lambda: listed.append(list_forms(api))):
         return []
-    forms = api.remembered(KEPT_FORMS, lambda: listed.pop() if listed else list_forms(api))
+    try:
+        forms = api.remembered(KEPT_FORMS, lambda: listed.pop() if listed else list_forms(api))
+    except ApiError as error:  # the forms scope, remembered, taken away since
+        if api.refused(FORM_SUBMISSIONS, error):
+            return []
+        raise
     profile = api.legacy("contacts.profile", PROFILE_PATH.format(vid=record_id), {})
     named = {str(item.get("form-id")) for item in profile.get("form-submissions") or []}
     unlisted: set[str] = api.remembered(UNLISTED_FORMS, set)

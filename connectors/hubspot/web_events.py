@@ -13,8 +13,9 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.errors import ApiError
 from connectors.hubspot.client import HubSpotApi
-from connectors.hubspot.history import VISITED_PAGE, has_web_analytics
+from connectors.hubspot.history import VISITED_PAGE, WEB_ANALYTICS, has_web_analytics
 from connectors.hubspot.records import SYSTEM, epoch_ms
 from connectors.paging import dump_cursor, follow
 from connectors.protocol import Page
@@ -86,4 +87,10 @@ def contact_views(api: HubSpotApi, record_id: str) -> list[Activity]:
     """One contact's page views, for a trigger's fetch."""
     if not has_web_analytics(api):
         return []
-    return [a for activities, _ in view_pages(api, object_id=int(record_id)) for a in activities]
+    try:
+        pages = list(view_pages(api, object_id=int(record_id)))
+    except ApiError as error:  # a portal that gave the events API (as remembered) no longer
+        if api.refused(WEB_ANALYTICS, error):
+            return []  # and the page-view counter stands in (`without_counted`)
+        raise
+    return [a for activities, _ in pages for a in activities]

@@ -163,10 +163,12 @@ class WebhookCore:
                 raise failed[1]
             from connectors.policy import patience
             from sync.app import Leadscore
+            from sync.setup_memo import recall_features
 
             try:
                 with patience(time_left() or OPEN_FAILED_FOR):
                     app = (self._open or (lambda s: Leadscore.open(s)))(self.settings)
+                    recall_features(app, self.now)  # no probe its memo answers
                     self._begin_check(app)  # beside the request's own work from here on
             except Exception as exc:
                 refused = refusal_for(exc, "leadscore")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import urllib3
 
-from connectors.errors import ServerError
+from connectors.errors import ServerError, error_for_status
 from connectors.hubspot.client import HubSpotApi
 from connectors.policy import CallPolicy
 from sandbox import FaultPlan, Sandbox
@@ -121,3 +121,23 @@ def test_the_object_apis_are_the_sdks_own_for_each_kind() -> None:
     assert type(contacts.api).__module__ == "hubspot.crm.objects.api.basic_api"
     assert contacts.get_by_id.args == ("contacts",)
     assert "contacts" not in client.objects  # the four kinds an activity comes from
+
+
+def test_known_features_are_not_probed_and_a_refusal_of_one_is_told() -> None:
+    client = api()
+    told: list[tuple[str, bool]] = []
+    probed: list[str] = []
+    client.known_features(
+        {"forms": True}, lambda feature, available: told.append((feature, available))
+    )
+    assert client.available("forms", lambda: probed.append("forms"))
+    assert probed == [] and told == []
+    assert not client.refused("forms", ServerError("hubspot", "forms.list", "down", status=500))
+    assert client.available("forms", lambda: probed.append("forms")) and told == []
+    assert client.refused("forms", error_for_status(403)("hubspot", "forms.list", "no", status=403))
+    assert told == [("forms", False)]
+    assert not client.available("forms", lambda: probed.append("forms")) and probed == []
+    assert client.refused("forms", error_for_status(404)("hubspot", "forms.list", "no", status=404))
+    assert told == [("forms", False)]  # no change: nothing more to keep
+    assert client.available("views", lambda: probed.append("views"))  # unknown: probed, told
+    assert probed == ["views"] and told[-1] == ("views", True)

@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 
+from connectors.hubspot.history import has_web_analytics
 from sandbox import Sandbox
 from sync import Leadscore
 from sync.settings import isolated_settings
+from sync.setup_memo import recall_features
 from sync.web.routes import ROUTES
 
 ROOT = Path(__file__).parents[3]
@@ -44,6 +46,7 @@ NEVER_ON_THE_ANSWER = (
     "simple_salesforce",  # no other system's SDK
     "mailchimp_marketing",
     "hubspot.crm.properties",  # the setup check is remembered since setup (sync.setup_memo)
+    "hubspot.events",  # the events API's probe is remembered too (sync.setup_memo)
     "numpy.ma",  # Arrow arrays are built from their buffers (sync.columns.masked)
     "rich",  # the consoles are the CLI's
     "scoring.backtest",
@@ -95,6 +98,9 @@ def test_a_cold_signed_hubspot_answer_loads_only_what_it_needs(tmp_path: Path) -
             isolated_settings(state_url=state, rules=rules, hubspot=section)
         ) as app:
             app.setup()  # and the rule file read once, as a deployment's first start does
+            recall_features(app)  # and a first answer's probes, kept for the next start
+            assert not has_web_analytics(app.connectors[0].api)  # type: ignore[attr-defined]
+        probes = box.hubspot.calls["web_events.list"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("LEADSCORE_")}
         env.update(
             PYTHONPATH=str(ROOT),
@@ -114,6 +120,7 @@ def test_a_cold_signed_hubspot_answer_loads_only_what_it_needs(tmp_path: Path) -
             text=True,
             timeout=120,
         )
+        assert box.hubspot.calls["web_events.list"] == probes  # no probe on the cold answer
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     answer = seen["answer"]
