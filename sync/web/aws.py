@@ -31,7 +31,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from sync.entry import own_process
 from sync.web.messages import WebhookRequest, WebhookResponse, json_response
+
+own_process()  # before any model is built: a cold start pays no plugin search
 
 log = logging.getLogger("leadscore.web")
 

@@ -25,7 +25,10 @@ import json
 import logging
 from typing import Any
 
+from sync.entry import own_process
 from sync.web.messages import BODY_LIMIT, WebhookRequest, WebhookResponse, json_response
+
+own_process()  # before any model is built: a cold start pays no plugin search
 
 log = logging.getLogger("leadscore.web")
 
