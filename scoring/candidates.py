@@ -34,7 +34,7 @@ from scoring.frames import (
 from scoring.numbers import parse_number
 from scoring.records import TYPE_CODES
 from scoring.rules import IDENTIFIER, OUTPUT_COLUMNS, Dimension, Rule, RuleSet
-from scoring.ruletypes import Filters
+from scoring.ruletypes import MAX_POINTS, Filters
 
 MIN_SUPPORT = 20
 """The fewest contacts a category or bucket needs to become a candidate (or a share,
@@ -421,6 +421,8 @@ def trend_candidate(name: str, values: FloatArray, least: int, ids: _Ids) -> Can
     finest = nice_step(float(np.diff(distinct).min()))
     per = max(nice_step((high - low) / TREND_STEPS), finest)
     guard = high + GUARD * (high - low)
+    if per > MAX_POINTS or math.floor(guard / per) > MAX_POINTS:
+        return None  # a rule's `per` and `cap` stay within a million (`scoring.ruletypes`)
     shown = format_number(per)
     return Candidate(
         ids.new(name, "trend"),

@@ -29,7 +29,7 @@ import numpy as np
 
 from scoring.candidates import Candidate, _Ids, _plain, features, nice_step
 from scoring.frames import ActivityFrame, ContactFrame, FloatArray, format_number
-from scoring.ruletypes import Filters
+from scoring.ruletypes import MAX_POINTS, Filters
 
 
 def centred_trends(
@@ -111,7 +111,14 @@ def whole_trends(
         column = values[trend.value]
         present = column[~np.isnan(column)]
         guard = trend.unit_cap * trend.per
-        chosen = whole_step(float(points[index]) / trend.per, present, trend.per, guard)
+        widest = min(guard, MAX_POINTS)  # a rule's `per` within a million
+        chosen = whole_step(float(points[index]) / trend.per, present, trend.per, widest)
+        median = float(np.median(present)) if present.size else 0.0
+        if chosen is not None:
+            cap = float(math.floor(guard / chosen[0]))
+            given = abs(chosen[1]) * min(math.floor(median / chosen[0]), cap)
+            if abs(chosen[1]) * cap > MAX_POINTS or given > MAX_POINTS:
+                chosen = None  # its cap or its centre's points past a million: left out
         if chosen is None:
             points[index] = 0.0
             continue
@@ -124,7 +131,6 @@ def whole_trends(
             per=_plain(step),
             unit_cap=cap,
         )
-        median = float(np.median(present))
         centre = Candidate(
             ids.new(trend.value, "centre"),
             f"{trend.value} given: its median, {format_number(median)}, scores 0 by its trend",

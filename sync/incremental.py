@@ -256,7 +256,7 @@ def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: date
     else:  # who is due, and the people of the accounts and RFM digits that moved
         chosen = due_now | moved | set(rfm_moved)  # (marked due already, unless a dry run)
         marks = {p: marks[p] for p in (chosen if keep else due_now) if p in marks}
-        if read is not None:
+        if read is not None and moved <= due_now:  # read after every mark it is kept with
             people = read.some(chosen)
         elif keep:
             people = job.store.load_people(due_by=moment)

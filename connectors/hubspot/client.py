@@ -207,8 +207,24 @@ def environment_proxy(url: str) -> tuple[str, dict[str, str]] | None:
 
     parts = urlsplit(url)
     proxy = getproxies().get(parts.scheme) or getproxies().get("all")
-    if not proxy or proxy_bypass(parts.hostname or ""):
+    # host:port, so that an entry with a port matches as requests matches it
+    if not proxy or proxy_bypass(parts.netloc.rpartition("@")[2]):
         return None
+    import ipaddress
+    import os
+
+    try:
+        address = ipaddress.ip_address(parts.hostname or "")
+    except ValueError:
+        address = None
+    listed = os.environ.get("no_proxy") or os.environ.get("NO_PROXY") or ""
+    for entry in (e.strip() for e in listed.split(",")):
+        if address is not None and "/" in entry:  # a CIDR block, which urllib ignores
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return None
+            except ValueError:
+                continue
     named = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     if named.password is not None:  # as written, and as sent
         register_secret(named.password)
@@ -219,7 +235,11 @@ def environment_proxy(url: str) -> tuple[str, dict[str, str]] | None:
 
     bare = named._replace(netloc=named.netloc.rpartition("@")[2]).geturl()
     login = f"{unquote(named.username)}:{unquote(named.password or '')}"
-    return bare, make_headers(proxy_basic_auth=login)
+    headers = make_headers(proxy_basic_auth=login)
+    for value in headers.values():  # the login as sent is as secret as the password
+        register_secret(value)
+        register_secret(value.removeprefix("Basic "))
+    return bare, headers
 
 
 class HubSpotApi:

@@ -162,20 +162,54 @@ def test_a_proxy_named_in_the_environment_carries_the_sdk_calls_with_its_login(
     login = base64.b64encode(b"ops:pr@xy-pass").decode()
     assert portal.proxy_logins == [f"Basic {login}"]
     assert "pr@xy-pass" not in scrub("proxy refused ops:pr@xy-pass")
+    assert login not in scrub(f"sent Proxy-Authorization: Basic {login}")
 
 
 @pytest.mark.parametrize(
-    ("environment", "expected"),
+    ("environment", "expected", "url"),
     [
-        ({}, None),
-        ({"HTTPS_PROXY": "http://proxy.corp:3128"}, ("http://proxy.corp:3128", {})),
-        ({"HTTPS_PROXY": "proxy.corp:3128"}, ("http://proxy.corp:3128", {})),
-        ({"HTTP_PROXY": "http://proxy.corp:3128"}, None),  # the host is https
-        ({"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "api.hubapi.com"}, None),
-        ({"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": ".hubapi.com"}, None),
+        ({}, None, "https://api.hubapi.com"),
+        (
+            {"HTTPS_PROXY": "http://proxy.corp:3128"},
+            ("http://proxy.corp:3128", {}),
+            "https://api.hubapi.com",
+        ),
+        (
+            {"HTTPS_PROXY": "proxy.corp:3128"},
+            ("http://proxy.corp:3128", {}),
+            "https://api.hubapi.com",
+        ),
+        ({"HTTP_PROXY": "http://proxy.corp:3128"}, None, "https://api.hubapi.com"),  # https
+        (
+            {"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "api.hubapi.com"},
+            None,
+            "https://api.hubapi.com",
+        ),
+        (
+            {"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": ".hubapi.com"},
+            None,
+            "https://api.hubapi.com",
+        ),
         (
             {"HTTPS_PROXY": "http://proxy.corp:3128", "NO_PROXY": "example.com"},
             ("http://proxy.corp:3128", {}),
+            "https://api.hubapi.com",
+        ),
+        (
+            {"HTTP_PROXY": "http://p:3128", "NO_PROXY": "localhost:8080"},
+            None,
+            "http://localhost:8080",
+        ),
+        ({"HTTP_PROXY": "http://p:3128", "NO_PROXY": "127.0.0.0/8"}, None, "http://127.0.0.1:8080"),
+        (
+            {"HTTP_PROXY": "http://p:3128", "NO_PROXY": "127.0.0.0/8"},
+            ("http://p:3128", {}),
+            "http://10.1.2.3",
+        ),
+        (
+            {"HTTP_PROXY": "http://p:3128", "NO_PROXY": "bad/block"},
+            ("http://p:3128", {}),
+            "http://10.1.2.3",
         ),
     ],
 )
@@ -183,13 +217,14 @@ def test_the_environment_names_a_proxy_for_the_portal_unless_no_proxy_covers_it(
     monkeypatch: pytest.MonkeyPatch,
     environment: dict[str, str],
     expected: tuple[str, dict[str, str]] | None,
+    url: str,
 ) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
-    assert environment_proxy("https://api.hubapi.com") == expected
+    assert environment_proxy(url) == expected
 
 
 def test_a_form_the_list_never_names_is_not_read_for_on_every_trigger(portal: Portal) -> None:

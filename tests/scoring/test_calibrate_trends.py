@@ -217,3 +217,23 @@ def test_a_trend_ranks_values_past_those_fitted_on(fitted) -> None:
     total = score(ruleset, part, take_activities(acts, held, len(frame)), NOW).total
     # every held-out staff value is below those fitted on: only a trend tells them apart
     assert roc_auc(converted[held], total) > 0.62
+
+
+@pytest.mark.parametrize(("base", "width"), [(2_000_000.0, 300.0), (5e8, 2.3e7)])
+def test_a_column_of_large_values_fits_within_the_rule_language(base: float, width: float) -> None:
+    """A trend whose `per`, cap or centre would pass a million (the rule language's
+    bound) is left out, not a fit that stops or a file `validate` refuses."""
+    from scoring.calibrate import calibrate_rules
+    from scoring.fitted_file import fitted_text
+
+    rng = np.random.default_rng(5)
+    staff = (base + rng.uniform(0, width, 1200)).round(0)
+    odds = -1.0 - (3.0 / width) * (staff - base - width / 2)
+    converted = rng.random(staff.size) < 1 / (1 + np.exp(-odds))
+    frame = _frame([f"{v:.0f}" for v in staff], "staff")
+    activities = ActivityFrame.from_records([], frame.ids)
+    fit = calibrate_rules(
+        CURRENT, frame, activities, converted, NOW, max_rules=6, seed=0, trends=True
+    )
+    written = parse_rules(fitted_text(CURRENT, fit, ["t"]), "fitted.yaml")
+    assert np.abs(score(written, frame, activities, NOW).total - fit.scores).max() < 1e-9
