@@ -14,6 +14,7 @@ grades and stages written are those of a HubSpot-only demo.
 from __future__ import annotations
 
 import json
+import signal
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -93,12 +94,16 @@ def serve_sandbox(console: Console, options: SandboxOptions) -> None:
     except PortUnavailable as exc:
         hint = "choose another --port, or leave it out for free ports"
         raise ConfigError([str(exc.strerror), hint]) from None
+    # Ctrl-C (SIGINT) stops it even where it started with SIGINT ignored, as a background
+    # job of a script is, and as a process a test runner's worker starts may be
+    interrupted = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         print_connection(console, box, options, (built - began, time.perf_counter() - built))
         while True:
             time.sleep(3600)
     finally:
         box.stop()
+        signal.signal(signal.SIGINT, interrupted)
 
 
 def print_connection(

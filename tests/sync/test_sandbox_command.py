@@ -95,7 +95,14 @@ def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     command = [sys.executable, "-m", "sync", "sandbox", "--people", "300", "--seed", "2"]
     command += ["--real-clock", "--port", str(free_ports(3))]
     process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        # started with SIGINT ignored, as a script's background job is: Ctrl-C still stops it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert process.stdout is not None
