@@ -63,7 +63,7 @@ def moment_seconds(text: str) -> float:
 def unit_points(values: FloatArray, per: float, points: float) -> tuple[FloatArray, BoolArray]:
     """`points` for every whole `per` in each value (before the rule's cap), and where that
     is at least one unit; a missing or negative value has none."""
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # a huge value: infinitely many
         units = np.floor(values / per)
         fired = units >= 1  # NaN compares false
     if points == 0:  # a disqualifying rule: infinitely many units times 0 would be NaN

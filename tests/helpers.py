@@ -44,7 +44,27 @@ def total(ruleset: RuleSet, activities: list[Activity], contact: Contact | None 
     return float(score_one(ruleset, contact or person(), activities).total[0])
 
 
-def unwrapped(text: str) -> str:
-    """CLI output with the 80-column wrapping taken out (a long path may be cut anywhere,
-    and a break at a word keeps its space), to look for a whole message in."""
-    return text.replace("\n", "")
+class Unwrapped(str):
+    """CLI output to look for a whole message in, whatever the 80-column wrapping did: a
+    line may be cut inside a long path or at a space, which the wrapping may keep or drop,
+    and where it falls moves with the length of the temporary folder's path. So `in`,
+    `count` and `endswith` compare with every space and line break left out of both
+    sides (a secret cut in two by a line break is still found)."""
+
+    def __contains__(self, part: object) -> bool:
+        return isinstance(part, str) and _squeezed(part) in _squeezed(self)
+
+    def count(self, part: str, *_: object) -> int:  # type: ignore[override]
+        return _squeezed(self).count(_squeezed(part))
+
+    def endswith(self, part: object, *_: object) -> bool:  # type: ignore[override]
+        return isinstance(part, str) and _squeezed(self).endswith(_squeezed(part))
+
+
+def _squeezed(text: str) -> str:
+    return "".join(text.split())
+
+
+def unwrapped(text: str) -> Unwrapped:
+    """`text` (CLI output) with its line breaks taken out, matched as `Unwrapped` says."""
+    return Unwrapped(text.replace("\n", ""))
