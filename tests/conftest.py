@@ -5,6 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
+from typer.testing import Result
+
+from tests.helpers import Unwrapped
 
 # Deterministic property tests: the same examples on every run and machine.
 settings.register_profile(
@@ -15,6 +18,15 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("leadscore")
+
+
+def _as_unwrapped(read: property) -> property:
+    return property(lambda result: Unwrapped(read.fget(result)))  # type: ignore[misc]
+
+
+# A command's output is looked for in whatever its lines' width (`tests.helpers.Unwrapped`).
+for _name in ("output", "stdout", "stderr"):
+    setattr(Result, _name, _as_unwrapped(getattr(Result, _name)))
 
 
 @pytest.fixture(autouse=True)

@@ -49,7 +49,9 @@ class Unwrapped(str):
     line may be cut inside a long path or at a space, which the wrapping may keep or drop,
     and where it falls moves with the length of the temporary folder's path. So `in`,
     `count` and `endswith` compare with every space and line break left out of both
-    sides (a secret cut in two by a line break is still found)."""
+    sides (a secret cut in two by a line break is still found); the text itself, its
+    lines included, is the output as printed. Every `CliRunner` result's output reads as
+    one (`tests/conftest.py`)."""
 
     def __contains__(self, part: object) -> bool:
         return isinstance(part, str) and _squeezed(part) in _squeezed(self)
