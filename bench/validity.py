@@ -4,6 +4,7 @@
     .venv/bin/python bench/validity.py --data /some/where
     .venv/bin/python bench/validity.py --only bank        # the data sets named so
     .venv/bin/python bench/validity.py --trends           # fitted with trend candidates
+    .venv/bin/python bench/validity.py --time-folds       # time-ordered sets: time-ordered CV
 
 Reads public data sets from a folder (default `../shared/data`, beside the project;
 `--data` to move it: not a `LEADSCORE_` variable, which the product would refuse as an
@@ -235,10 +236,16 @@ columns, which the logistic regression reads instead)."""
 
 
 def validity(
-    contacts: Path, activities: Path, time_ordered: bool, trends: bool = False
+    contacts: Path,
+    activities: Path,
+    time_ordered: bool,
+    trends: bool = False,
+    time_folds: bool = False,
 ) -> Validity | str:
     """Calibrate on all folds but one with the product's own fit, score the held-out fold
-    with the engine, beside the best plain logistic regression and the default rules."""
+    with the engine, beside the best plain logistic regression and the default rules.
+    `time_folds`: on a time-ordered set, the fit cross-validates in time order too (the
+    rows' order as their times), as `leadscore calibrate --as-of-column` does."""
     import numpy as np
     from sklearn.model_selection import StratifiedKFold
 
@@ -253,6 +260,7 @@ def validity(
         take_contacts,
     )  # fmt: skip
     from scoring.backtest import tied_share
+    from scoring.errors import InputError
     from sync.backtest_command import read_known_outcomes
 
     default = load_rules(RULES)
@@ -277,16 +285,23 @@ def validity(
     }
     inputs = input_groups(contacts, activities)
     for train, test in splits:
-        fit = calibrate_rules(
-            default,
-            take_contacts(frame, train),
-            take_activities(known.activities, train, n),
-            outcome[train],
-            known.moments,
-            max_rules=MAX_RULES,
-            seed=SEED,
-            trends=trends,
-        )
+        # a user with dated rows fits with `--as-of-column`: folds in time order (here the
+        # file's order); by default the fit's own shuffled folds, as with one moment for all
+        times = train.astype(np.float64) if time_ordered and time_folds else None
+        try:
+            fit = calibrate_rules(
+                default,
+                take_contacts(frame, train),
+                take_activities(known.activities, train, n),
+                outcome[train],
+                known.moments,
+                times=times,
+                max_rules=MAX_RULES,
+                seed=SEED,
+                trends=trends,
+            )
+        except InputError as error:  # calibrate refuses: its reason in the table
+            return f"no fit: {error}"
         fitted = parse_rules(fitted_text(default, fit, ["validity bench"]), "fitted.yaml")
         part, acts = take_contacts(frame, test), take_activities(known.activities, test, n)
         for key, rules in (("cal", fitted), ("def", default)):
@@ -444,6 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--trends", action="store_true", help="Fit as `leadscore calibrate --trends` does."
     )
+    parser.add_argument(
+        "--time-folds",
+        action="store_true",
+        help="On time-ordered sets, cross-validate the fit in time order, as "
+        "`leadscore calibrate --as-of-column` does.",
+    )
     options = parser.parse_args(argv)
     print(f"default rules ({RULES.relative_to(ROOT)}) backtested, as of {AS_OF}")
     print(f"{'data set':<32} {'contacts':>8} {'conv.':>6} {'AUC (95 % interval)':>22}")
@@ -459,7 +480,14 @@ def main(argv: list[str] | None = None) -> int:
             contacts, activities = make(Path(folder))
             report = backtest(contacts, activities, options.resamples)
             if time_ordered is not None and not options.no_calibrate:
-                fitted.append((name, validity(contacts, activities, time_ordered, options.trends)))
+                fitted.append(
+                    (
+                        name,
+                        validity(
+                            contacts, activities, time_ordered, options.trends, options.time_folds
+                        ),
+                    )
+                )
         auc = report["auc"]
         interval = f"{auc['value']:.3f} ({auc['low']:.3f}-{auc['high']:.3f})"
         print(

@@ -287,3 +287,36 @@ def test_contacts_with_the_same_columns_and_activities_share_an_input_group(
     # 1 and 2 differ only in id and outcome; 3's activity is a day later; 5 has none
     assert groups[0] == groups[1]
     assert len({groups[0], groups[2], groups[3], groups[4]}) == 4
+
+
+def test_the_validity_bench_fits_a_time_ordered_set_with_time_ordered_folds_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import numpy as np
+
+    import scoring
+    from scoring.errors import InputError
+
+    module = validity_bench()
+    source = tmp_path / "bank.csv"
+    head = '"age";"job";"duration";"pdays";"previous";"y"\n'
+    rows = [
+        f'{20 + i % 50};"admin.";100;999;0;"{"yes" if i % 4 == 0 else "no"}"\n' for i in range(250)
+    ]
+    source.write_text(head + "".join(rows), "utf-8")
+    contacts, activities = module.bank_marketing(source, tmp_path)
+    seen: list[object] = []
+
+    def refusing(*args: object, times: object = None, **kwargs: object) -> object:
+        seen.append(times)
+        raise InputError("nothing better than chance")
+
+    monkeypatch.setattr(scoring, "calibrate_rules", refusing)
+
+    for time_folds in (False, True):
+        found = module.validity(contacts, activities, True, time_folds=time_folds)
+        assert found == "no fit: nothing better than chance"
+
+    # the fitted 80 %, in file order, as their times; without the flag none
+    assert seen[0] is None
+    assert isinstance(seen[1], np.ndarray) and seen[1].tolist() == list(range(200))
