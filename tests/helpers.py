@@ -48,19 +48,25 @@ class Unwrapped(str):
     """CLI output to look for a whole message in, whatever the 80-column wrapping did: a
     line may be cut inside a long path or at a space, which the wrapping may keep or drop,
     and where it falls moves with the length of the temporary folder's path. So `in`,
-    `count` and `endswith` compare with every space and line break left out of both
-    sides (a secret cut in two by a line break is still found); the text itself, its
-    lines included, is the output as printed. Every `CliRunner` result's output reads as
-    one (`tests/conftest.py`)."""
+    `count` and `endswith` of a part with more than spaces compare with every space and
+    line break left out of both sides (a secret cut in two by a line break is still
+    found); the text itself, its lines included, is the output as printed. Every
+    `CliRunner` result's output reads as one (`tests/conftest.py`)."""
 
     def __contains__(self, part: object) -> bool:
-        return isinstance(part, str) and _squeezed(part) in _squeezed(self)
+        if not isinstance(part, str) or not _squeezed(part):
+            return super().__contains__(part)  # type: ignore[operator]
+        return _squeezed(part) in _squeezed(self)
 
-    def count(self, part: str, *_: object) -> int:  # type: ignore[override]
+    def count(self, part: str, *rest: Any) -> int:  # type: ignore[override]
+        if rest or not _squeezed(part):  # a line break, a space, counted as they are
+            return super().count(part, *rest)
         return _squeezed(self).count(_squeezed(part))
 
-    def endswith(self, part: object, *_: object) -> bool:  # type: ignore[override]
-        return isinstance(part, str) and _squeezed(self).endswith(_squeezed(part))
+    def endswith(self, part: Any, *rest: Any) -> bool:  # type: ignore[override]
+        if rest or not isinstance(part, str) or not _squeezed(part):
+            return super().endswith(part, *rest)
+        return _squeezed(self).endswith(_squeezed(part))
 
 
 def _squeezed(text: str) -> str:
