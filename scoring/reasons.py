@@ -135,7 +135,9 @@ def _rule_block(batch: ScoreBatch, rows: slice) -> tuple[_Ints, _Floats, _Floats
     if any(hits.measure is not None for hits in batch.rule_hits):
         measures = np.zeros((stop - start, len(batch.rule_hits)), dtype=np.float64)
     for rule, hits in enumerate(batch.rule_hits):
-        low, high = np.searchsorted(hits.rows, (start, stop)).tolist()
+        # the bounds in the rows' own type: else numpy converts every row to compare
+        bounds = np.array((start, stop), dtype=hits.rows.dtype)
+        low, high = np.searchsorted(hits.rows, bounds).tolist()
         at = hits.rows[low:high] - start
         counts[at, rule] = hits.counts[low:high]
         points[at, rule] = hits.points[low:high]
