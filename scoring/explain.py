@@ -456,8 +456,10 @@ class ScoreBatch:
 
     def ranking(self) -> npt.NDArray[np.intp]:
         """Rows from the best lead down: qualified leads by score, then disqualified ones,
-        then the contacts who are not leads (customers), each by score."""
-        return np.lexsort((np.arange(len(self)), -self.total, self.disqualified, ~self.leads))
+        then the contacts who are not leads (customers), each by score, ties in row order."""
+        by_score = np.argsort(-self.total, kind="stable")
+        group = (~self.leads).astype(np.int8) * 2 + self.disqualified.astype(np.int8)
+        return by_score[np.argsort(group[by_score], kind="stable")]
 
     def columns(self, ranked: bool = False) -> dict[str, Any]:
         """Every contact's result as columns, the values `row` gives (`leadscore score

@@ -124,23 +124,31 @@ class _TextBook:
             return found
 
 
-def _rule_block(batch: ScoreBatch, rows: slice) -> tuple[_Ints, _Floats, _Floats | None]:
+def _rule_block(
+    batch: ScoreBatch, rows: slice, columns: _Ints, extra: int
+) -> tuple[_Ints, _Floats, _Floats | None]:
     """The counts, points and measures (None: no rule measures) of every rule for the
-    contacts of `rows`, as (contacts x rules) arrays of that block only (each rule keeps
-    the contacts it matched, ascending)."""
+    contacts of `rows`, as (contacts x rules) arrays of that block only, column j holding
+    rule `columns[j]` (each rule keeps the contacts it matched, ascending); the counts and
+    points with `extra` columns of zeros after the rules', for the caller to fill."""
     start, stop, _ = rows.indices(len(batch))
-    counts = np.zeros((stop - start, len(batch.rule_hits)), dtype=np.int64)
-    points = np.zeros((stop - start, len(batch.rule_hits)), dtype=np.float64)
+    width = len(batch.rule_hits)
+    counts = np.zeros((stop - start, width + extra), dtype=np.int64)
+    points = np.zeros((stop - start, width + extra), dtype=np.float64)
     measures = None
     if any(hits.measure is not None for hits in batch.rule_hits):
-        measures = np.zeros((stop - start, len(batch.rule_hits)), dtype=np.float64)
+        measures = np.zeros((stop - start, width), dtype=np.float64)
+    place = np.empty(width, dtype=np.int64)
+    place[columns] = np.arange(width)
     for rule, hits in enumerate(batch.rule_hits):
-        low, high = np.searchsorted(hits.rows, (start, stop)).tolist()
-        at = hits.rows[low:high] - start
-        counts[at, rule] = hits.counts[low:high]
-        points[at, rule] = hits.points[low:high]
+        # the bounds in the rows' own type: else numpy converts every row to compare
+        bounds = np.array((start, stop), dtype=hits.rows.dtype)
+        low, high = np.searchsorted(hits.rows, bounds).tolist()
+        at, column = hits.rows[low:high] - start, int(place[rule])
+        counts[at, column] = hits.counts[low:high]
+        points[at, column] = hits.points[low:high]
         if measures is not None and hits.measure is not None:
-            measures[at, rule] = hits.measure[low:high]
+            measures[at, column] = hits.measure[low:high]
     return counts, points, measures
 
 
@@ -152,17 +160,15 @@ def _block(
     book: _TextBook,
 ) -> tuple[_Ints, bytes]:
     """The reasons of `rows`: each one's length in bytes, and their texts one after another."""
-    rule_counts, rule_points, rule_measures = _rule_block(batch, rows)
-    m, rule_count = len(rule_counts), len(columns)
-    if not np.array_equal(columns, np.arange(rule_count)):
-        rule_counts, rule_points = rule_counts[:, columns], rule_points[:, columns]
-        if rule_measures is not None:
-            rule_measures = rule_measures[:, columns]
-    ones = np.ones((m, batch.dimensions.shape[1]), np.int32)
-    counts: _Ints = np.concatenate((rule_counts, ones), axis=1)
+    # the rules' columns in `columns` order, then one per dimension's limit (count 1)
+    rule_count = len(columns)
+    counts, points, rule_measures = _rule_block(batch, rows, columns, batch.dimensions.shape[1])
+    m = len(counts)
+    counts[:, rule_count:] = 1
     excess = batch.dimensions[rows] - batch.uncapped[rows]
-    points = np.concatenate((rule_points, excess), axis=1)
-    present = np.concatenate((counts[:, :rule_count] > 0, excess != 0.0), axis=1)
+    points[:, rule_count:] = excess
+    present = counts > 0
+    present[:, rule_count:] = excess != 0.0
     # per contact: disqualifying rules, other rules, limits; larger points first, stably:
     # one sort of the entries present (row by row, each row's columns in order)
     found_row, found_column = np.nonzero(present)

@@ -56,8 +56,11 @@ def score_command(
 
     Score contacts and activities from files or a database; print a ranked table or
     write a file or a table."""
+    from sync.heap import keep_freed_memory
     from sync.score_command import score_from_files
     from sync.warehouse_command import score_options
+
+    keep_freed_memory()  # a command that ends: large arrays freed serve the next ones
 
     people, acts, target = score_options(
         contacts, contacts_query, activities, activities_query, output, from_url, to_url, append

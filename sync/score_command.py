@@ -163,14 +163,13 @@ def scored_accounts(
         # only the attributes the rules read become columns of the frames
         people = read_contact_columns(contacts, ruleset.contact_fields())
         with ThreadPoolExecutor(max_workers=1) as pool:
-            # the contacts' frame (per distinct address, in Python) is built while pyarrow
-            # and numpy read the activities, which let go of the GIL
+            # the contacts' frame (their addresses normalized, then per distinct address,
+            # in Python) is built while pyarrow and numpy read the activities, which let go
+            # of the GIL
             frame_later = pool.submit(
-                ContactFrame.from_arrays,
-                people.ids,
-                people.addresses,
-                people.attributes,
-                normalized=True,
+                lambda: ContactFrame.from_arrays(
+                    people.ids, people.addresses, people.attributes, normalized=True
+                )
             )
             read = (
                 read_activity_columns(activities, people, ruleset.activity_fields())

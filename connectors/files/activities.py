@@ -135,15 +135,17 @@ def activities_from_table(
     matched = keep & (rows >= 0)
     unmatched = int((keep & (rows < 0)).sum())
     at = np.flatnonzero(matched)
+    # every row kept (the common case): the columns as they are, not gathered row by row
+    every = len(at) == n
     ids = None
     if with_ids:
         ids = np.full(len(at), None, dtype=object)
         if "id" in table.columns:
             ids[:] = trimmed(plain_text(table.columns["id"]).take(pa.array(at))).to_pylist()
     return ActivitiesRead(
-        rows[at].astype(np.int32),
-        kinds[at].astype(np.int8),
-        micros[at],
+        (rows if every else rows[at]).astype(np.int32),
+        (kinds if every else kinds[at]).astype(np.int8),
+        micros if every else micros[at],
         attributes_at(attributes, at),
         unmatched,
         ids,
@@ -248,7 +250,9 @@ def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Ints, npt.NDArray[np.b
     miss = np.flatnonzero(rows < 0)
     if len(miss):
         codes, text = coded_text(chunkless(column.take(pa.array(miss))))
-        again = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+        again = np.zeros(0, dtype=np.int64)
+        if len(text):  # (the misses may all be blank: no set of the ids built for nothing)
+            again = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
         rows[miss] = np.append(again, -1).astype(np.int64)[codes]
         blank[miss] = codes < 0
     return rows, blank

@@ -198,7 +198,7 @@ def attributes_at(columns: dict[str, PlainCells], at: npt.NDArray[Any]) -> dict[
             found = present_codes(codes[at] if len(at) != len(codes) else codes, categories)
             if found is not None:
                 kept[name] = found
-        elif not np.isnan(values := column[at]).all():
+        elif not np.isnan(values := column[at] if len(at) != len(column) else column).all():
             kept[name] = values
     return kept
 

@@ -1,0 +1,51 @@
+"""`keep_freed_memory`: after it, glibc gives a large block from its heap (not pages mapped
+for it alone) and keeps it when freed, so that the next large block reuses its pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+GLIBC = sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION") or "")
+
+PROBE = """
+import ctypes, json, sys
+from sync.heap import keep_freed_memory
+
+class Info(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = Info
+took = keep_freed_memory() if sys.argv[1] == "keep" else None
+before = libc.mallinfo2()
+block = bytearray(96 << 20)  # 96 MB: beyond any threshold glibc sets by itself
+during = libc.mallinfo2()
+del block
+after = libc.mallinfo2()
+mapped = during.hblkhd - before.hblkhd
+print(json.dumps({"took": took, "mapped": mapped, "heap_after": after.arena}))
+"""
+
+
+def probe(mode: str) -> dict[str, int]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True
+    )
+    result: dict[str, int] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's malloc only")
+def test_a_large_block_comes_from_the_heap_and_stays_there_once_freed() -> None:
+    plain, kept = probe("plain"), probe("keep")
+    assert plain["mapped"] >= 96 << 20  # glibc's own choice: pages mapped for the block alone
+    assert kept["took"] is True
+    assert kept["mapped"] == 0
+    assert kept["heap_after"] >= 96 << 20  # freed, yet still the heap's for the next block
