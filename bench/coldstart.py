@@ -24,6 +24,9 @@ caller's environment says not to, and the first run of each is discarded: a depl
 package holds its bytecode (pip compiles what it installs), and a figure that compiled
 leadscore's own modules on every run would measure the compiler.
 
+Each child has the variables Lambda sets that the handler reads
+(`AWS_LAMBDA_FUNCTION_NAME`: `sync.entry.cold_start`).
+
 The emulator runs in this process on loopback with no added latency; its store
 and fields are set up once before the runs. Prints the median of each and its
 ratio to its goal; exits 1 if a goal is missed.
@@ -167,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             LEADSCORE_HUBSPOT__HOST=section["host"],
             LEADSCORE_HUBSPOT__WEBHOOK_CLIENT_SECRET=SECRET,
             LEADSCORE_LOG_LEVEL="WARNING",
+            AWS_LAMBDA_FUNCTION_NAME="leadscore",  # as Lambda sets it in every instance
         )
         host = "abc123.lambda-url.eu-west-1.on.aws"
         rows: list[tuple[str, list[float], float | None]] = []

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -36,3 +37,14 @@ def no_leadscore_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         if name.startswith("LEADSCORE_"):
             monkeypatch.delenv(name)
     yield
+
+
+@pytest.fixture(autouse=True)
+def collector_back_on() -> Iterator[None]:
+    """A test that imported a serverless handler as a platform would (its variables set,
+    as functions-framework sets FUNCTION_TARGET) and never answered leaves no worker
+    without its garbage collector (`sync.entry.cold_start`)."""
+    yield
+    entry = sys.modules.get("sync.entry")
+    if entry is not None:
+        entry.warmed()

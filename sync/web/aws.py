@@ -31,10 +31,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from sync.entry import own_process
+from sync.entry import cold_start, warmed
 from sync.web.messages import WebhookRequest, WebhookResponse, json_response
 
-own_process()  # before any model is built: a cold start pays no plugin search
+cold_start()  # before any model is built (`sync.entry`)
 
 log = logging.getLogger("leadscore.web")
 
@@ -48,6 +48,13 @@ TEXT_KINDS = ("text/", "application/json", "application/xml", "application/probl
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda's entry: an HTTP event answered by the webhook core, or a scheduled sync run."""
+    try:
+        return _answer(event, context)
+    finally:
+        warmed()
+
+
+def _answer(event: Any, context: Any) -> dict[str, Any]:
     from sync.web.serverless import shared_core
 
     if not isinstance(event, Mapping):

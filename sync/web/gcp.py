@@ -25,10 +25,10 @@ import json
 import logging
 from typing import Any
 
-from sync.entry import own_process
+from sync.entry import cold_start, warmed
 from sync.web.messages import BODY_LIMIT, WebhookRequest, WebhookResponse, json_response
 
-own_process()  # before any model is built: a cold start pays no plugin search
+cold_start()  # before any model is built (`sync.entry`)
 
 log = logging.getLogger("leadscore.web")
 
@@ -46,6 +46,8 @@ def http(request: Any) -> tuple[bytes, int, dict[str, str]]:
         log.error("webhook core not built", extra={"error": failure_reason(exc)})
     else:
         answer = core.handle(flask_request(request))
+    finally:
+        warmed()
     return flask_answer(answer)
 
 
@@ -70,6 +72,13 @@ def flask_answer(response: WebhookResponse) -> tuple[bytes, int, dict[str, str]]
 def scheduled(cloud_event: Any) -> dict[str, Any]:
     """A Pub/Sub CloudEvent: a sync that returns within the function's time; its summary
     (the framework answers the event itself; the summary is logged)."""
+    try:
+        return _scheduled(cloud_event)
+    finally:
+        warmed()
+
+
+def _scheduled(cloud_event: Any) -> dict[str, Any]:
     from sync.web.serverless import scheduled_sync
 
     full = pubsub_mode(getattr(cloud_event, "data", None))

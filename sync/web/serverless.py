@@ -71,6 +71,9 @@ def scheduled_sync(seconds: float | None, *, full: bool = False) -> dict[str, An
     """An incremental (or full) sync that returns within `seconds` from now (None: the
     setting `schedule_seconds`, else `EVENT_FUNCTION_SECONDS`); the run's summary."""
     began = time.monotonic()
+    from sync.entry import warmed
+
+    warmed()  # a run's garbage is collected as it goes
     try:
         core = shared_core()
         from sync.summary import SyncOptions
