@@ -29,7 +29,7 @@ def run(*args: str, **env: str):
 
 
 def one_line(text: str) -> str:
-    return " ".join(text.split())
+    return unwrapped(text)
 
 
 def test_a_bad_json_setting_names_its_variable() -> None:
@@ -131,10 +131,10 @@ def test_a_structural_error_does_not_hide_the_cross_reference_errors(here: Path)
     )
     result = run("validate", str(rules))
     assert result.exit_code == 2
-    lines = result.stderr.splitlines()
-    assert any("rules[2].activity[0]: Input should be" in line for line in lines)
-    assert any("rules[1].id: rule id 'visit' appears twice" in line for line in lines)
-    assert any("stages.ladder[0].when.min.activity: unknown dimension" in line for line in lines)
+    said = result.stderr  # each message found wherever the wrapping broke its lines
+    assert "rules[2].activity[0]: Input should be" in said
+    assert "rules[1].id: rule id 'visit' appears twice" in said
+    assert "stages.ladder[0].when.min.activity: unknown dimension" in said
 
 
 def test_status_reads_the_store_without_a_rule_file_and_leaves_no_empty_store(

@@ -33,7 +33,7 @@ def test_without_plotly_the_command_exits_1_naming_the_extra(
     out = tmp_path / "r.html"
     result = report(files, out)
     assert result.exit_code == 1, result.output
-    assert "pip install 'leadscore[report]'" in " ".join(result.stderr.split())
+    assert "pip install 'leadscore[report]'" in result.stderr
     assert "Traceback" not in result.output and not out.exists()
     line = demo_report(cast("object", None), NOW, out)  # type: ignore[arg-type]
     assert line == "no HTML report: it needs Plotly (pip install 'leadscore[report]')"
@@ -47,7 +47,7 @@ def test_a_short_report_token_is_refused_at_settings_without_showing_it(
         app, ["report", "--from-store", "--out", str(tmp_path / "r.html")], env=env
     )
     assert result.exit_code == 2, result.output
-    said = " ".join(result.stderr.split())
+    said = result.stderr
     assert "LEADSCORE_REPORT_TOKEN" in said and "at least 16 characters (it has 15)" in said
     assert "short-secret-15" not in result.output
 
@@ -71,7 +71,7 @@ def test_the_page_is_written_whole_and_a_folder_is_refused(files, tmp_path: Path
     folder.mkdir()
     refused = report(files, folder)
     assert refused.exit_code == 2
-    assert "a folder; give the .html file" in " ".join(refused.stderr.split())
+    assert "a folder; give the .html file" in refused.stderr
     out = tmp_path / "r.html"
     assert report(files, out).exit_code == 0
     assert out.read_text("utf-8").endswith("</html>\n")
