@@ -1,34 +1,48 @@
 """What each written batch did, kept in the state store by one thread beside the writers.
 
 The threads that write batches hand each batch's outcome to an `OutcomeRecorder` and go
-straight on to their next call; the recorder keeps the outcomes that arrived while it was
-busy together, a few batches' written values, failures and gone records per transaction,
-so the store's one writer is not taken once per batch by every thread in turn. The write
-phase ends when the recorder has drained: what it returns has been recorded.
+straight on to their next call; the recorder keeps the outcomes that arrive within
+`GATHER` seconds of a group's first (or while it was busy) together, a few batches'
+written values, failures and gone records per transaction, so the store's one writer is
+not taken once per batch by every thread in turn, and a transaction's own cost (its
+commit, the statements each sends once) is paid once per group. The persons whose writes
+have all landed are saved in the transaction that records their last one
+(`sync.landing`). The write phase ends when the recorder has drained: leaving it records
+what is gathered at once, without waiting out `GATHER`.
 
-A crash loses only outcomes not yet recorded: their records are not in the store as
-written, so the next run plans them again (an update with the same values is harmless);
-nothing is ever recorded as written before it landed. A writer that stops the run
+A crash loses only outcomes not yet recorded (at most `GATHER` seconds' worth, and what
+the recorder was busy with): their records are not in the store as written, so the next
+run plans them again (an update with the same values is harmless); nothing is ever
+recorded as written before it landed. A writer that stops the run
 (credentials, budget) still has the outcomes handed in before it recorded, and a store
 that fails stops the writers at their next hand-over.
 """
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from connectors.protocol import Withdrawn, WriteOutcome
 from sync.run_tables import LogContext
 from sync.store import StateStore
 from sync.vanished import record_gone
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
 SentValues = Mapping[str, Mapping[str, str]]
 """The values sent in one batch, by record id."""
 _END = None
+GATHER = 0.05
+"""Seconds the recorder waits after a group's first outcome for more, to record them in
+one transaction (a Salesforce collection's latency: four writers hand in about as many)."""
 
 
 class OutcomeRecorder:
@@ -41,12 +55,14 @@ class OutcomeRecorder:
         system: str,
         at: datetime,
         log: LogContext | None = None,
-        recorded: Callable[[str, Iterable[str]], None] | None = None,
+        recorded: Callable[[str, Iterable[str], Connection], None] | None = None,
+        gather: float = GATHER,
     ) -> None:
         self.store = store
         self.recorded = recorded
-        """Told (system, record ids) of each group once its written records are committed
-        (`sync.landing.Landing.recorded`)."""
+        """Told (system, record ids, connection) of each group's written records, inside
+        the transaction that records them (`sync.landing.Landing.recorded`)."""
+        self.gather = gather
         self.log = log
         """The run and rule version of the write log's rows (none: not logged)."""
         self.system = system
@@ -84,10 +100,11 @@ class OutcomeRecorder:
         while not ended:
             group: list[tuple[SentValues, WriteOutcome]] = []
             item = self._queue.get()
+            until = time.monotonic() + self.gather
             while item is not _END:
                 group.append(item)
                 try:
-                    item = self._queue.get_nowait()
+                    item = self._queue.get(timeout=max(0.0, until - time.monotonic()))
                 except queue.Empty:
                     break
             ended = item is _END
@@ -113,8 +130,8 @@ class OutcomeRecorder:
             gone.extend((g.record_id, g.merged_into) for g in outcome.gone)
             taken.extend(w for g in outcome.gone for w in g.withdrawn)
             erased.update(g.record_id for g in outcome.gone if g.for_good)
-        self.store.record_written(self.system, written, self.at, self.log)
+        told = self.recorded
+        then = None if told is None else functools.partial(told, self.system, written)
+        self.store.record_written(self.system, written, self.at, self.log, then)
         self.store.record_failures(self.system, failed, self.at, attempted)
         self.withdrawn += record_gone(self.store, self.system, gone, self.at, taken, erased)
-        if self.recorded is not None and written:
-            self.recorded(self.system, written)
