@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,4 +49,30 @@ def test_a_store_that_fails_stops_the_writers_and_the_phase(tmp_path: Path) -> N
         recorder.hand_in({"r1": {"Score": "1"}}, WriteOutcome(["r1"]))
     with pytest.raises(OSError, match="disk full"):  # a writer's next hand-over
         recorder.hand_in({"r2": {"Score": "2"}}, WriteOutcome(["r2"]))
+    store.close()
+
+
+def test_outcomes_handed_in_together_are_one_transaction_and_leaving_waits_no_longer(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 's.db'}")
+    groups: list[list[str]] = []
+    real = store.record_written
+
+    def counted(system: str, values: Any, *rest: Any) -> None:
+        groups.append(sorted(values))
+        real(system, values, *rest)
+
+    store.record_written = counted  # type: ignore[method-assign]
+    told: list[list[str]] = []
+    recorder = OutcomeRecorder(
+        store, "salesforce", AT, recorded=lambda _, r, __: told.append(sorted(r)), gather=60.0
+    )
+    started = time.monotonic()
+    with recorder:
+        for n in range(3):
+            recorder.hand_in({f"r{n}": {"Score": str(n)}}, WriteOutcome([f"r{n}"]))
+    assert time.monotonic() - started < 30  # leaving records at once, not after `gather`
+    assert groups == [["r0", "r1", "r2"]] and told == groups
+    assert store.written_values("salesforce") == {f"r{n}": {"Score": str(n)} for n in range(3)}
     store.close()
