@@ -1,19 +1,16 @@
 """What each written batch did, kept in the state store by one thread beside the writers.
 
 The threads that write batches hand each batch's outcome to an `OutcomeRecorder` and go
-straight on to their next call; the recorder keeps the outcomes that arrive within
-`GATHER` seconds of a group's first (or while it was busy) together, a few batches'
-written values, failures and gone records per transaction, so the store's one writer is
-not taken once per batch by every thread in turn, and a transaction's own cost (its
-commit, the statements each sends once) is paid once per group. The persons whose writes
-have all landed are saved in the transaction that records their last one
-(`sync.landing`). The write phase ends when the recorder has drained: leaving it records
-what is gathered at once, without waiting out `GATHER`.
+straight on to their next call; the recorder keeps the outcomes that arrived while it was
+busy together, a few batches' written values, failures and gone records per transaction,
+so the store's one writer is not taken once per batch by every thread in turn; the
+persons whose writes have all landed are saved in the transaction that records their
+last one (`sync.landing`). The write phase ends when the recorder has drained: what it
+returns has been recorded.
 
-A crash loses only outcomes not yet recorded (at most `GATHER` seconds' worth, and what
-the recorder was busy with): their records are not in the store as written, so the next
-run plans them again (an update with the same values is harmless); nothing is ever
-recorded as written before it landed. A writer that stops the run
+A crash loses only outcomes not yet recorded: their records are not in the store as
+written, so the next run plans them again (an update with the same values is harmless);
+nothing is ever recorded as written before it landed. A writer that stops the run
 (credentials, budget) still has the outcomes handed in before it recorded, and a store
 that fails stops the writers at their next hand-over.
 """
@@ -23,7 +20,6 @@ from __future__ import annotations
 import functools
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
@@ -40,9 +36,6 @@ if TYPE_CHECKING:
 SentValues = Mapping[str, Mapping[str, str]]
 """The values sent in one batch, by record id."""
 _END = None
-GATHER = 0.05
-"""Seconds the recorder waits after a group's first outcome for more, to record them in
-one transaction (a Salesforce collection's latency: four writers hand in about as many)."""
 
 
 class OutcomeRecorder:
@@ -56,13 +49,11 @@ class OutcomeRecorder:
         at: datetime,
         log: LogContext | None = None,
         recorded: Callable[[str, Iterable[str], Connection], None] | None = None,
-        gather: float = GATHER,
     ) -> None:
         self.store = store
         self.recorded = recorded
         """Told (system, record ids, connection) of each group's written records, inside
         the transaction that records them (`sync.landing.Landing.recorded`)."""
-        self.gather = gather
         self.log = log
         """The run and rule version of the write log's rows (none: not logged)."""
         self.system = system
@@ -100,11 +91,10 @@ class OutcomeRecorder:
         while not ended:
             group: list[tuple[SentValues, WriteOutcome]] = []
             item = self._queue.get()
-            until = time.monotonic() + self.gather
             while item is not _END:
                 group.append(item)
                 try:
-                    item = self._queue.get(timeout=max(0.0, until - time.monotonic()))
+                    item = self._queue.get_nowait()
                 except queue.Empty:
                     break
             ended = item is _END
