@@ -293,7 +293,9 @@ class FieldMap:
 
 def sent(values: Mapping[str, str]) -> dict[str, str]:
     """The values as a system receives and a person reads them: without `REASONS_KEY`."""
-    return {k: v for k, v in values.items() if k != REASONS_KEY}
+    out = dict(values)
+    out.pop(REASONS_KEY, None)
+    return out
 
 
 def sent_writes(writes: Sequence[Write]) -> list[Write]:

@@ -1,19 +1,20 @@
 """The persons of a run's plan saved as their writes land, while the other writes are in flight.
 
 A person whose planned writes have all landed and been recorded as written (the
-write phase's recorder, `sync.recorder`, calls `Landing.recorded` once it has
-committed a group of batches) gets, in one transaction on the recorder's thread:
-their due moment (`sync.dues.save_dues`, under the marks read before scoring)
-and a history row when their values moved (`sync.history.record_history`). The
-store's work for them so overlaps the calls still in flight instead of following
-the last one (`sync.incremental.save_written` does what is left: the persons
-with a write that failed, the fingerprint, the run's moment).
+write phase's recorder, `sync.recorder`, calls `Landing.recorded` inside the
+transaction that records a group of batches as written, after their rows) gets, in
+that same transaction on the recorder's thread: their due moment
+(`sync.dues.save_dues`, under the marks read before scoring) and a history row when
+their values moved (`sync.history.record_history`). The store's work for them so
+overlaps the calls still in flight instead of following the last one
+(`sync.incremental.save_written` does what is left: the persons with a write that
+failed, the fingerprint, the run's moment).
 
-Crash safety is the write log's: a person's due is saved only after every write
-of theirs is recorded in `written`, never before. A run killed between batches
-leaves the persons saved so far with their due and history, and everyone else
-of the plan due now (`save_unplanned` set them so before the first write): the
-next run scores them again and plans only what `written` does not hold.
+Crash safety is the write log's: a person's due is saved only with or after every
+write of theirs recorded in `written` (the last in the same commit), never before. A
+run killed between batches leaves the persons saved so far with their due and history,
+and everyone else of the plan due now (`save_unplanned` set them so before the first
+write): the next run scores them again and plans only what `written` does not hold.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from sync.history import history_rows, record_history
 from sync.rulefile import rule_version
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from sync.incremental import Scored
     from sync.pipeline import Sync
 
@@ -51,12 +54,17 @@ class Landing:
         self._row = {p: i for i, p in enumerate(scored.person_ids)}
         self._scored_rows = {int(p): i for i, p in enumerate(scored.batch.contact_ids.tolist())}
         self._lock = threading.Lock()
+        self._version: str | None = None
+        """The rule file's version, hashed once (on the first save)."""
         self.saved: set[int] = set()
         """The persons saved so far (their due, unless a trial run, and their history)."""
 
-    def recorded(self, system: str, written: Iterable[str]) -> None:
-        """These records of `system` were recorded as written (committed): the persons
-        whose every planned write has now landed are saved."""
+    def recorded(
+        self, system: str, written: Iterable[str], connection: Connection | None = None
+    ) -> None:
+        """These records of `system` are recorded as written (committed, or in
+        `connection`'s transaction, which then saves the persons too): the persons whose
+        every planned write has now landed are saved."""
         complete: list[int] = []
         with self._lock:
             for record in written:
@@ -67,17 +75,25 @@ class Landing:
                 if not self._left[person]:
                     complete.append(person)
         if complete:
-            self._save(complete)
+            self._save(complete, connection)
 
-    def _save(self, persons: Collection[int]) -> None:
-        scored, store = self.scored, self.job.store
-        kept = [p for p in persons if p in self._scored_rows]  # the excluded keep no history
-        version = rule_version(self.job.rules_text)
-        made = history_rows(scored.batch, self._scored_rows, kept, scored.as_of, version)
-        with store.writing(), store.engine.begin() as connection:
-            if self.dues:
-                due = [float(scored.due[self._row[p]]) for p in persons]
-                save_dues(connection, list(persons), due, scored.marks)
-            record_history(connection, made, self.job.rules_text)
+    def _save(self, persons: Collection[int], connection: Connection | None = None) -> None:
+        if connection is None:
+            store = self.job.store
+            with store.writing(), store.engine.begin() as own:
+                self._save_in(own, persons)
+        else:
+            self._save_in(connection, persons)
         with self._lock:
             self.saved.update(persons)
+
+    def _save_in(self, connection: Connection, persons: Collection[int]) -> None:
+        scored = self.scored
+        if self._version is None:
+            self._version = rule_version(self.job.rules_text)
+        kept = [p for p in persons if p in self._scored_rows]  # the excluded keep no history
+        made = history_rows(scored.batch, self._scored_rows, kept, scored.as_of, self._version)
+        if self.dues:
+            due = [float(scored.due[self._row[p]]) for p in persons]
+            save_dues(connection, list(persons), due, scored.marks)
+        record_history(connection, made, self.job.rules_text)

@@ -249,10 +249,10 @@ class Sync:
         # A trial writes only what it sampled, a dry run nothing: neither moves a due.
         keeps_due = not options.dry_run and options.limit is None
         landing = landing_for(self, scored, plan, options)  # each planned person, as landed
-        phase("plan")
-        landed: dict[str, list[str]] = {}
         summary.changed = len(plan.records)
         summary.plan = {system: sent_writes(plan.of(system)) for system in plan.writes}
+        phase("plan")  # the write phase: from handing the first batch to the connector
+        landed: dict[str, list[str]] = {}
         outcomes = write_systems(self, plan, options, summary, as_of, landing)
         for connector in self.connectors:
             if (outcome := outcomes.get(connector.system)) is not None:

@@ -3,8 +3,10 @@
 The threads that write batches hand each batch's outcome to an `OutcomeRecorder` and go
 straight on to their next call; the recorder keeps the outcomes that arrived while it was
 busy together, a few batches' written values, failures and gone records per transaction,
-so the store's one writer is not taken once per batch by every thread in turn. The write
-phase ends when the recorder has drained: what it returns has been recorded.
+so the store's one writer is not taken once per batch by every thread in turn; the
+persons whose writes have all landed are saved in the transaction that records their
+last one (`sync.landing`). The write phase ends when the recorder has drained: what it
+returns has been recorded.
 
 A crash loses only outcomes not yet recorded: their records are not in the store as
 written, so the next run plans them again (an update with the same values is harmless);
@@ -15,16 +17,21 @@ that fails stops the writers at their next hand-over.
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from connectors.protocol import Withdrawn, WriteOutcome
 from sync.run_tables import LogContext
 from sync.store import StateStore
 from sync.vanished import record_gone
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 SentValues = Mapping[str, Mapping[str, str]]
 """The values sent in one batch, by record id."""
@@ -41,12 +48,12 @@ class OutcomeRecorder:
         system: str,
         at: datetime,
         log: LogContext | None = None,
-        recorded: Callable[[str, Iterable[str]], None] | None = None,
+        recorded: Callable[[str, Iterable[str], Connection], None] | None = None,
     ) -> None:
         self.store = store
         self.recorded = recorded
-        """Told (system, record ids) of each group once its written records are committed
-        (`sync.landing.Landing.recorded`)."""
+        """Told (system, record ids, connection) of each group's written records, inside
+        the transaction that records them (`sync.landing.Landing.recorded`)."""
         self.log = log
         """The run and rule version of the write log's rows (none: not logged)."""
         self.system = system
@@ -113,8 +120,8 @@ class OutcomeRecorder:
             gone.extend((g.record_id, g.merged_into) for g in outcome.gone)
             taken.extend(w for g in outcome.gone for w in g.withdrawn)
             erased.update(g.record_id for g in outcome.gone if g.for_good)
-        self.store.record_written(self.system, written, self.at, self.log)
+        told = self.recorded
+        then = None if told is None else functools.partial(told, self.system, written)
+        self.store.record_written(self.system, written, self.at, self.log, then)
         self.store.record_failures(self.system, failed, self.at, attempted)
         self.withdrawn += record_gone(self.store, self.system, gone, self.at, taken, erased)
-        if self.recorded is not None and written:
-            self.recorded(self.system, written)

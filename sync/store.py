@@ -17,7 +17,7 @@ import json
 import threading
 import traceback
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -327,11 +327,12 @@ class StateStore:
 
     def record_written(
         self, system: str, values: Mapping[str, Mapping[str, str]], at: datetime,
-        log: LogContext | None = None,
+        log: LogContext | None = None, then: Callable[[sa.Connection], None] | None = None,
     ) -> None:  # fmt: skip
         """Remember what landed, and forget earlier failures of those records; with `log`,
         append it to the write log too (`sync.run_tables.log_written`, copied from the rows
-        just upserted: the values are encoded once)."""
+        just upserted: the values are encoded once); `then(connection)` in the same
+        transaction, after them (`sync.landing.Landing.recorded`)."""
         if not values:
             return
         stamp = at.timestamp()
@@ -346,6 +347,8 @@ class StateStore:
                 keep_written(connection, [(system, r, dumps(values[r]), stamp) for r in part])
                 if log is not None:
                     log_written(connection, system, part, log)
+            if then is not None:
+                then(connection)
 
     def record_failures(
         self,

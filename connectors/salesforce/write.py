@@ -158,7 +158,7 @@ def update(
     objects: Mapping[str, str] = KEY_PREFIXES,
 ) -> list[Any]:
     kinds: dict[str, dict[str, str]] = {}
-    names = {n for w in writes for n in w.values}  # the batch's, looked up once
+    names: set[str] = set().union(*(w.values for w in writes))  # the batch's, looked up once
     for write in writes:
         sobject = objects.get(write.record_id[:3])
         assert sobject is not None
@@ -179,31 +179,42 @@ def collection_body(
     each record `{"attributes": {"type": ...}, "id": ..., field: value, ...}` with its
     values in their fields' JSON types (`typed`; a Contact's without the Lead-only
     lifecycle field), encoded here once and sent as it is (the document `json.dumps`
-    would give, without spaces). A batch's records share their
-    fields and most of their values, so each field's name and each (field, value) is
-    encoded once per batch."""
-    keys: dict[str, str] = {}
-    values: dict[tuple[str, str, str], str] = {}
+    would give, without spaces). A batch's records share their fields and most of their
+    values, so each object's (field, value) is encoded once per batch, as its whole
+    `,"field":value` text."""
+    pairs: dict[str, dict[tuple[str, str], str]] = {}
+    heads: dict[str, str] = {}
     records = []
     for write in writes:
         sobject = objects.get(write.record_id[:3], "")
-        known = kinds.get(sobject, {})
-        lead = sobject == "Lead"
-        parts = ['{"attributes":{"type":', quoted(sobject), '},"id":', quoted(write.record_id)]
-        for name, value in write.values.items():
-            if not lead and name == LIFECYCLE:
-                continue
-            key = keys.get(name)
-            if key is None:
-                key = keys[name] = f",{quoted(name)}:"
-            kind = known.get(name) or ""
-            text = values.get((name, kind, value))
-            if text is None:
-                text = values[(name, kind, value)] = json_value(value, kind or None)
-            parts += (key, text)
-        parts.append("}")
-        records.append("".join(parts))
+        known = pairs.get(sobject)
+        if known is None:
+            known = pairs[sobject] = {}
+            heads[sobject] = '{"attributes":{"type":' + quoted(sobject) + '},"id":'
+        text = [
+            known[item] if item in known else encoded_pair(known, item, sobject, kinds)
+            for item in write.values.items()
+        ]
+        records.append(heads[sobject] + quoted(write.record_id) + "".join(text) + "}")
     return ('{"allOrNone":false,"records":[' + ",".join(records) + "]}").encode("ascii")
+
+
+def encoded_pair(
+    known: dict[tuple[str, str], str],
+    item: tuple[str, str],
+    sobject: str,
+    kinds: Mapping[str, Mapping[str, str]],
+) -> str:
+    """`,"field":value` of one (field, value) of an `sobject` record, kept in `known`; ""
+    for the lifecycle field of an object other than a Lead."""
+    name, value = item
+    if sobject != "Lead" and name == LIFECYCLE:
+        text = ""
+    else:
+        kind = kinds.get(sobject, {}).get(name) or None
+        text = f",{quoted(name)}:{json_value(value, kind)}"
+    known[item] = text
+    return text
 
 
 def json_value(value: str, kind: str | None) -> str:

@@ -91,7 +91,7 @@ def test_a_person_is_saved_once_every_planned_record_of_theirs_is_recorded() -> 
     saves: list[list[int]] = []
 
     class Counted(Landing):
-        def _save(self, persons: Any) -> None:
+        def _save(self, persons: Any, connection: Any = None) -> None:
             saves.append(sorted(persons))
             self.saved.update(persons)
 

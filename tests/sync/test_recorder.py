@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,4 +48,29 @@ def test_a_store_that_fails_stops_the_writers_and_the_phase(tmp_path: Path) -> N
         recorder.hand_in({"r1": {"Score": "1"}}, WriteOutcome(["r1"]))
     with pytest.raises(OSError, match="disk full"):  # a writer's next hand-over
         recorder.hand_in({"r2": {"Score": "2"}}, WriteOutcome(["r2"]))
+    store.close()
+
+
+def test_the_landing_is_told_of_each_group_inside_the_transaction_that_records_it(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 's.db'}")
+    groups: list[list[str]] = []
+    told: list[list[str]] = []
+    real = store.record_written
+
+    def counted(system: str, values: Any, *rest: Any) -> None:
+        groups.append(sorted(values))
+        real(system, values, *rest)
+        assert told[-1] == groups[-1]  # told before record_written returned
+
+    store.record_written = counted  # type: ignore[method-assign]
+    recorder = OutcomeRecorder(
+        store, "salesforce", AT, recorded=lambda _, r, __: told.append(sorted(r))
+    )
+    with recorder:
+        for n in range(6):
+            recorder.hand_in({f"r{n}": {"Score": str(n)}}, WriteOutcome([f"r{n}"]))
+    assert told == groups and sorted(r for g in groups for r in g) == [f"r{n}" for n in range(6)]
+    assert store.written_values("salesforce") == {f"r{n}": {"Score": str(n)} for n in range(6)}
     store.close()
