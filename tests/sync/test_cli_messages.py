@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from scoring import Contact
 from sync.cli import app
 from sync.store import StateStore
-from tests.helpers import unwrapped
+from tests.helpers import Unwrapped, unwrapped
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
 runner = CliRunner()
@@ -29,7 +29,8 @@ def run(*args: str, **env: str):
 
 
 def one_line(text: str) -> str:
-    return unwrapped(text)
+    """The output's words joined by single spaces, looked for as `Unwrapped` says."""
+    return Unwrapped(" ".join(text.split()))
 
 
 def test_a_bad_json_setting_names_its_variable() -> None:
