@@ -47,8 +47,19 @@ def warmed() -> None:
         gc.enable()
 
 
+_command = False
+
+
+def own_command() -> bool:
+    """Whether this process is the `leadscore` command (not a caller of its commands in a
+    process of its own: a test, a scheduler's task, a notebook)."""
+    return _command
+
+
 def leadscore() -> None:
     """The `leadscore` command."""
+    global _command
+    _command = True
     own_process()
     from sync.cli import main
 

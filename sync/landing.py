@@ -20,7 +20,7 @@ write): the next run scores them again and plans only what `written` does not ho
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING
 
 from sync.dues import save_dues
@@ -61,21 +61,38 @@ class Landing:
 
     def recorded(
         self, system: str, written: Iterable[str], connection: Connection | None = None
-    ) -> None:
+    ) -> Callable[[], None]:
         """These records of `system` are recorded as written (committed, or in
         `connection`'s transaction, which then saves the persons too): the persons whose
-        every planned write has now landed are saved."""
+        every planned write has now landed are saved. Returns what undoes the count: for
+        the caller to call if `connection`'s transaction does not commit, so that a
+        person is never saved on another system's writes while these are unrecorded."""
         complete: list[int] = []
+        taken: list[tuple[str, int]] = []
         with self._lock:
             for record in written:
                 person = self._owner.pop((system, record), None)  # counted once
                 if person is None:
                     continue
+                taken.append((record, person))
                 self._left[person] -= 1
                 if not self._left[person]:
                     complete.append(person)
+
+        def undo() -> None:
+            with self._lock:
+                for record, person in taken:
+                    self._owner[(system, record)] = person
+                    self._left[person] += 1
+                self.saved.difference_update(complete)
+
         if complete:
-            self._save(complete, connection)
+            try:
+                self._save(complete, connection)
+            except BaseException:
+                undo()
+                raise
+        return undo
 
     def _save(self, persons: Collection[int], connection: Connection | None = None) -> None:
         if connection is None:

@@ -48,7 +48,7 @@ class OutcomeRecorder:
         system: str,
         at: datetime,
         log: LogContext | None = None,
-        recorded: Callable[[str, Iterable[str], Connection], None] | None = None,
+        recorded: Callable[[str, Iterable[str], Connection], Callable[[], None]] | None = None,
     ) -> None:
         self.store = store
         self.recorded = recorded

@@ -56,11 +56,13 @@ def score_command(
 
     Score contacts and activities from files or a database; print a ranked table or
     write a file or a table."""
+    from sync.entry import own_command
     from sync.heap import keep_freed_memory
     from sync.score_command import score_from_files
     from sync.warehouse_command import score_options
 
-    keep_freed_memory()  # a command that ends: large arrays freed serve the next ones
+    if own_command():  # a process that ends with the command: freed arrays serve the next
+        keep_freed_memory()
 
     people, acts, target = score_options(
         contacts, contacts_query, activities, activities_query, output, from_url, to_url, append

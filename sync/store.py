@@ -327,28 +327,36 @@ class StateStore:
 
     def record_written(
         self, system: str, values: Mapping[str, Mapping[str, str]], at: datetime,
-        log: LogContext | None = None, then: Callable[[sa.Connection], None] | None = None,
+        log: LogContext | None = None,
+        then: Callable[[sa.Connection], Callable[[], None]] | None = None,
     ) -> None:  # fmt: skip
         """Remember what landed, and forget earlier failures of those records; with `log`,
         append it to the write log too (`sync.run_tables.log_written`, copied from the rows
         just upserted: the values are encoded once); `then(connection)` in the same
-        transaction, after them (`sync.landing.Landing.recorded`)."""
+        transaction, after them (`sync.landing.Landing.recorded`), and what it returns
+        called if that transaction does not commit."""
         if not values:
             return
         stamp = at.timestamp()
-        with self._writing, self.engine.begin() as connection:
-            # most runs hold no failures of the system: then there are none to forget
-            failing = connection.execute(
-                sa.select(failures.c.record_id).where(failures.c.system == system).limit(1)
-            ).first()
-            for part in chunks(list(values)):
-                if failing is not None:
-                    forget_records(connection, failures, system, part)
-                keep_written(connection, [(system, r, dumps(values[r]), stamp) for r in part])
-                if log is not None:
-                    log_written(connection, system, part, log)
-            if then is not None:
-                then(connection)
+        undo: list[Callable[[], None]] = []
+        try:
+            with self._writing, self.engine.begin() as connection:
+                # most runs hold no failures of the system: then there are none to forget
+                failing = connection.execute(
+                    sa.select(failures.c.record_id).where(failures.c.system == system).limit(1)
+                ).first()
+                for part in chunks(list(values)):
+                    if failing is not None:
+                        forget_records(connection, failures, system, part)
+                    keep_written(connection, [(system, r, dumps(values[r]), stamp) for r in part])
+                    if log is not None:
+                        log_written(connection, system, part, log)
+                if then is not None:
+                    undo.append(then(connection))
+        except BaseException:
+            for step in undo:
+                step()
+            raise
 
     def record_failures(
         self,

@@ -105,7 +105,7 @@ def test_explain_as_of_replays_under_the_rules_then_or_another_file(
     assert f"recorded by then: score {recorded['score']}" in then.stdout
     assert under_other.exit_code == 0, under_other.output
     other_version = hashlib.sha256(OTHER.encode()).hexdigest()
-    assert f"rules {other}, version {other_version[:12]}" in under_other.stdout.replace("\n", "")
+    assert f"rules {other}, version {other_version[:12]}" in under_other.stdout
     assert "score 7" in under_other.stdout
     assert before.exit_code == 1
     assert "no score of this person was recorded by" in unwrapped(before.output)

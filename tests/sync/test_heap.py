@@ -7,10 +7,19 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-GLIBC = sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION") or "")
+
+def _glibc() -> bool:
+    try:  # musl has no such name: confstr raises
+        return sys.platform.startswith("linux") and bool(os.confstr("CS_GNU_LIBC_VERSION"))
+    except (OSError, ValueError):
+        return False
+
+
+GLIBC = _glibc()
 
 PROBE = """
 import ctypes, json, sys
@@ -49,3 +58,28 @@ def test_a_large_block_comes_from_the_heap_and_stays_there_once_freed() -> None:
     assert kept["took"] is True
     assert kept["mapped"] == 0
     assert kept["heap_after"] >= 96 << 20  # freed, yet still the heap's for the next block
+
+
+@pytest.mark.parametrize("command", [False, True])
+def test_score_keeps_freed_memory_only_as_the_leadscore_command(
+    command: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run in a process of its own (a test, a scheduler's task), `score` leaves the
+    allocator as the process has it."""
+    from typer.testing import CliRunner
+
+    import sync.entry
+    import sync.heap
+    from sync.cli import app
+
+    calls: list[bool] = []
+    monkeypatch.setattr(sync.heap, "keep_freed_memory", lambda: calls.append(True) or True)
+    monkeypatch.setattr(sync.entry, "_command", command)
+    contacts = tmp_path / "c.csv"
+    contacts.write_text("id,email\n1,a@acme.io\n", "utf-8")
+    rules = tmp_path / "r.yaml"
+    rules.write_text("rules:\n  - id: any\n    contact: {email: {contains: acme}}\n"
+                     "    points: 5\n", "utf-8")  # fmt: skip
+    result = CliRunner().invoke(app, ["score", "--rules", str(rules), "--contacts", str(contacts)])
+    assert result.exit_code == 0, result.output
+    assert calls == ([True] if command else [])

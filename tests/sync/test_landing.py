@@ -102,3 +102,46 @@ def test_a_person_is_saved_once_every_planned_record_of_theirs_is_recorded() -> 
     assert saves == [[2]]
     landing.recorded("salesforce", ["s1"])
     assert saves == [[2], [1]] and landing.saved == {1, 2}
+
+
+def test_a_count_whose_transaction_did_not_commit_is_undone() -> None:
+    """Told inside a transaction that then fails, the landing takes back what it counted:
+    a person with a record in each system is not saved on the other system's write while
+    the first one's is unrecorded, and is saved once both are."""
+    scored = SimpleNamespace(person_ids=[1, 2], batch=SimpleNamespace(contact_ids=np.array([1, 2])))
+    planned = {1: [("hubspot", "h1"), ("salesforce", "s1")], 2: [("hubspot", "h2")]}
+    saves: list[list[int]] = []
+
+    class Counted(Landing):
+        def _save(self, persons: Any, connection: Any = None) -> None:
+            saves.append(sorted(persons))
+            self.saved.update(persons)
+
+    landing = Counted(cast(Any, None), cast(Any, scored), planned)
+    undo = landing.recorded("hubspot", ["h1", "h2"])
+    assert saves == [[2]] and landing.saved == {2}
+    undo()  # hubspot's transaction rolled back: h1 and h2 are not in `written`
+    assert landing.saved == set()
+    landing.recorded("salesforce", ["s1"])
+    assert saves == [[2]]  # person 1 still waits for h1
+    landing.recorded("hubspot", ["h1", "h2"])  # recorded again, committed this time
+    assert saves == [[2], [1, 2]] and landing.saved == {1, 2}
+
+
+def test_a_save_that_fails_inside_the_transaction_leaves_the_counts_as_they_were() -> None:
+    scored = SimpleNamespace(person_ids=[1], batch=SimpleNamespace(contact_ids=np.array([1])))
+
+    class Failing(Landing):
+        fail = True
+
+        def _save(self, persons: Any, connection: Any = None) -> None:
+            if self.fail:
+                raise RuntimeError("disk full")
+            self.saved.update(persons)
+
+    landing = Failing(cast(Any, None), cast(Any, scored), {1: [("hubspot", "h1")]})
+    with pytest.raises(RuntimeError):
+        landing.recorded("hubspot", ["h1"])
+    landing.fail = False
+    landing.recorded("hubspot", ["h1"])  # the record still counts when recorded again
+    assert landing.saved == {1}

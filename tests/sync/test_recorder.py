@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from connectors.protocol import Gone, WriteFailure, WriteOutcome
 from sync.recorder import OutcomeRecorder
@@ -73,4 +76,35 @@ def test_the_landing_is_told_of_each_group_inside_the_transaction_that_records_i
             recorder.hand_in({f"r{n}": {"Score": str(n)}}, WriteOutcome([f"r{n}"]))
     assert told == groups and sorted(r for g in groups for r in g) == [f"r{n}" for n in range(6)]
     assert store.written_values("salesforce") == {f"r{n}": {"Score": str(n)} for n in range(6)}
+    store.close()
+
+
+def test_a_transaction_that_does_not_commit_calls_back_what_the_landing_returned(
+    tmp_path: Path,
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    undone: list[str] = []
+
+    def then(connection: Any) -> Callable[[], None]:
+        connection.execute(sa.text("SELECT 1"))
+        raise_after.append(True)
+        return lambda: undone.append("undone")
+
+    raise_after: list[bool] = []
+    real_begin = store.engine.begin
+
+    @contextlib.contextmanager
+    def begin_that_fails_at_commit() -> Iterator[Any]:
+        with real_begin() as connection:
+            yield connection
+            raise sa.exc.OperationalError("COMMIT", {}, Exception("database is locked"))
+
+    store.engine.begin = begin_that_fails_at_commit  # type: ignore[method-assign]
+    values = {"r1": {"score": "10"}}
+    with pytest.raises(sa.exc.OperationalError):
+        store.record_written("hubspot", values, datetime(2026, 11, 1, tzinfo=UTC), then=then)
+    assert raise_after == [True] and undone == ["undone"]
+    store.engine.begin = real_begin  # type: ignore[method-assign]
+    store.record_written("hubspot", values, datetime(2026, 11, 1, tzinfo=UTC), then=then)
+    assert undone == ["undone"]  # committed: nothing undone
     store.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,24 @@ __all__ = ["box", "echo_core", "opened"]  # fixtures used here
 
 SOURCE = str(Path(__file__).parents[3] / "sync" / "web" / "gcp.py")
 STRUCTURED = {"Content-Type": "application/cloudevents+json"}
+
+
+FRAMEWORK_VARIABLES = ("FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE", "FUNCTION_TRIGGER_TYPE",
+                       "FUNCTION_NAME")  # fmt: skip
+"""What functions-framework's `create_app` sets in the process's environment for good."""
+
+
+@pytest.fixture(autouse=True)
+def framework_variables_undone() -> Iterator[None]:
+    """The test's app leaves no platform variable behind for later tests and the children
+    they start (`sync.entry.cold_start` reads FUNCTION_TARGET)."""
+    before = {name: os.environ.get(name) for name in FRAMEWORK_VARIABLES}
+    yield
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def client(target: str, signature: str) -> FlaskClient:
