@@ -429,8 +429,6 @@ class CallPolicy:
                 return fn()
             except Exception as exc:
                 error = translate(exc)
-                if isinstance(error, BudgetExhausted) and self.budget is not None:
-                    self.budget.observe(0)  # the vendor's day is spent: no call begins after
                 if error is None or error is exc:
                     raise
                 # Not chained: the SDK's exception quotes the answer whole (headers and

@@ -494,21 +494,6 @@ def test_a_spent_budget_raises_budget_exhausted_without_calling_the_vendor() -> 
     assert calls.calls() == {"contacts.get": 1}
 
 
-def test_the_vendor_saying_the_day_is_spent_stops_every_later_call_here() -> None:
-    """A refusal for the day (HubSpot's 429 with policy DAILY) read from any call: no call
-    of any stream begins after it, though our own count still had room."""
-    budget = DailyBudget(625_000)
-    calls = policy(FakeClock(), budget=budget)
-    spent = Vendor(error(BudgetExhausted, 429))
-    with pytest.raises(BudgetExhausted):
-        calls.call("contacts.get", spent, translate)
-    other = Vendor()
-    with pytest.raises(BudgetExhausted):
-        calls.call("contacts.search", other, translate)
-    assert spent.calls == 1 and other.calls == 0
-    assert budget.remaining == 0
-
-
 def test_retries_spend_the_budget_too() -> None:
     budget = DailyBudget(2)
     vendor = Vendor(*(SdkError(503) for _ in range(5)))
