@@ -60,11 +60,11 @@ class Landing:
         """The persons saved so far (their due, unless a trial run, and their history)."""
 
     def recorded(
-        self, system: str, written: Iterable[str], connection: Connection | None = None
+        self, system: str, written: Iterable[str], connection: Connection
     ) -> Callable[[], None]:
-        """These records of `system` are recorded as written (committed, or in
-        `connection`'s transaction, which then saves the persons too): the persons whose
-        every planned write has now landed are saved. Returns what undoes the count: for
+        """These records of `system` are recorded as written in `connection`'s
+        transaction, which saves there the persons whose every planned write has now
+        landed. Returns what undoes the count: for
         the caller to call if `connection`'s transaction does not commit, so that a
         person is never saved on another system's writes while these are unrecorded."""
         complete: list[int] = []
@@ -94,13 +94,8 @@ class Landing:
                 raise
         return undo
 
-    def _save(self, persons: Collection[int], connection: Connection | None = None) -> None:
-        if connection is None:
-            store = self.job.store
-            with store.writing(), store.engine.begin() as own:
-                self._save_in(own, persons)
-        else:
-            self._save_in(connection, persons)
+    def _save(self, persons: Collection[int], connection: Connection) -> None:
+        self._save_in(connection, persons)
         with self._lock:
             self.saved.update(persons)
 

@@ -83,24 +83,32 @@ def test_a_run_killed_between_batches_leaves_every_saved_person_written(
         assert all(d not in (None, 0.0) for d in due.values())
 
 
-def test_a_person_is_saved_once_every_planned_record_of_theirs_is_recorded() -> None:
-    scored = SimpleNamespace(
-        person_ids=[1, 2, 3], batch=SimpleNamespace(contact_ids=np.array([1, 2, 3]))
-    )
+NO_CONNECTION = cast(Any, None)
+"""The recorder's transaction, which these landings' `_save` does not use."""
+
+
+def counted_landing(people: list[int]) -> tuple[Landing, list[list[int]]]:
+    """A landing of `people` (person 1 planned in HubSpot and Salesforce, person 2 in
+    HubSpot) whose saves are listed rather than stored."""
+    scored = SimpleNamespace(person_ids=people, batch=SimpleNamespace(contact_ids=np.array(people)))
     planned = {1: [("hubspot", "h1"), ("salesforce", "s1")], 2: [("hubspot", "h2")]}
     saves: list[list[int]] = []
 
     class Counted(Landing):
-        def _save(self, persons: Any, connection: Any = None) -> None:
+        def _save(self, persons: Any, connection: Any) -> None:
             saves.append(sorted(persons))
             self.saved.update(persons)
 
-    landing = Counted(cast(Any, None), cast(Any, scored), planned)
-    landing.recorded("hubspot", ["h1", "h2", "h9"])  # h9: planned for no one
+    return Counted(cast(Any, None), cast(Any, scored), planned), saves
+
+
+def test_a_person_is_saved_once_every_planned_record_of_theirs_is_recorded() -> None:
+    landing, saves = counted_landing([1, 2, 3])
+    landing.recorded("hubspot", ["h1", "h2", "h9"], NO_CONNECTION)  # h9: planned for no one
     assert saves == [[2]]
-    landing.recorded("hubspot", ["h1"])  # recorded again: counted once
+    landing.recorded("hubspot", ["h1"], NO_CONNECTION)  # recorded again: counted once
     assert saves == [[2]]
-    landing.recorded("salesforce", ["s1"])
+    landing.recorded("salesforce", ["s1"], NO_CONNECTION)
     assert saves == [[2], [1]] and landing.saved == {1, 2}
 
 
@@ -108,23 +116,14 @@ def test_a_count_whose_transaction_did_not_commit_is_undone() -> None:
     """Told inside a transaction that then fails, the landing takes back what it counted:
     a person with a record in each system is not saved on the other system's write while
     the first one's is unrecorded, and is saved once both are."""
-    scored = SimpleNamespace(person_ids=[1, 2], batch=SimpleNamespace(contact_ids=np.array([1, 2])))
-    planned = {1: [("hubspot", "h1"), ("salesforce", "s1")], 2: [("hubspot", "h2")]}
-    saves: list[list[int]] = []
-
-    class Counted(Landing):
-        def _save(self, persons: Any, connection: Any = None) -> None:
-            saves.append(sorted(persons))
-            self.saved.update(persons)
-
-    landing = Counted(cast(Any, None), cast(Any, scored), planned)
-    undo = landing.recorded("hubspot", ["h1", "h2"])
+    landing, saves = counted_landing([1, 2])
+    undo = landing.recorded("hubspot", ["h1", "h2"], NO_CONNECTION)
     assert saves == [[2]] and landing.saved == {2}
     undo()  # hubspot's transaction rolled back: h1 and h2 are not in `written`
     assert landing.saved == set()
-    landing.recorded("salesforce", ["s1"])
+    landing.recorded("salesforce", ["s1"], NO_CONNECTION)
     assert saves == [[2]]  # person 1 still waits for h1
-    landing.recorded("hubspot", ["h1", "h2"])  # recorded again, committed this time
+    landing.recorded("hubspot", ["h1", "h2"], NO_CONNECTION)  # recorded again, committed this time
     assert saves == [[2], [1, 2]] and landing.saved == {1, 2}
 
 
@@ -134,14 +133,16 @@ def test_a_save_that_fails_inside_the_transaction_leaves_the_counts_as_they_were
     class Failing(Landing):
         fail = True
 
-        def _save(self, persons: Any, connection: Any = None) -> None:
+        def _save(self, persons: Any, connection: Any) -> None:
             if self.fail:
                 raise RuntimeError("disk full")
             self.saved.update(persons)
 
     landing = Failing(cast(Any, None), cast(Any, scored), {1: [("hubspot", "h1")]})
     with pytest.raises(RuntimeError):
-        landing.recorded("hubspot", ["h1"])
+        landing.recorded("hubspot", ["h1"], NO_CONNECTION)
     landing.fail = False
-    landing.recorded("hubspot", ["h1"])  # the record still counts when recorded again
+    landing.recorded(
+        "hubspot", ["h1"], NO_CONNECTION
+    )  # the record still counts when recorded again
     assert landing.saved == {1}
