@@ -155,7 +155,11 @@ def test_the_gate_lets_fewer_through_after_a_refusal_and_more_again_later(
         list(pool.map(lambda _: api.call("ping.get"), range(60)))
     late = len([c for c in sandbox.log if c.status == 429]) - early
     assert early and api.cap.limit <= 4
-    assert late <= 60 // GROW_AFTER + 1  # one probe past the allowance per grown step, at most
+    # one probe past the allowance per grown step, and at most one more refusal each: the
+    # sandbox counts a connection until its thread has finished with the answer, a moment
+    # after the client has it (Mailchimp's count may lag so too); without the gate's
+    # shrinking, ten threads against three connections are refused dozens of times
+    assert late <= 2 * (60 // GROW_AFTER) + 1
     sandbox.max_connections = 10
     for _ in range(GROW_AFTER * 10):
         api.call("ping.get")
