@@ -78,9 +78,9 @@ UNUSED = re.compile(
     r"|dataset_parquet|parquet|fs|acero|cuda)\.cpython[^/]*"
     r")$"
     r"|^hubspot/(cms|automation|communication_preferences|conversations|files|oauth|settings"
-    r"|webhooks|marketing/(emails|events|transactional)"
-    r"|crm/(commerce|companies|contacts|exports|extensions|imports|line_items|lists|owners|products"
-    r"|quotes|schemas|tickets|timeline))/"
+    r"|webhooks|marketing/(emails|events|forms|transactional)"
+    r"|crm/(commerce|companies|contacts|exports|extensions|imports|line_items|lists|owners"
+    r"|pipelines|products|quotes|schemas|tickets|timeline))/"
     r"|^numpy/(f2py|_pyinstaller)/"
     r"|^numpy/_core/_(simd|multiarray_tests|rational_tests|umath_tests|struct_ufunc_tests"
     r"|operand_flag_tests)\."
@@ -93,9 +93,9 @@ format, dataset, file system, Flight, cloud storage and encryption modules (the 
 reads no file; `sync.columns` uses the core library and compute), lxml's objectify
 (zeep uses etree), and the two extra copies of libarrow_python a wheel's
 symlinks turn into (the modules link `libarrow_python.so.<major>`); the HubSpot SDK's
-APIs other than those `connectors/hubspot` calls (crm objects, contacts among them,
-properties, deals, associations, pipelines; marketing forms; events), each loaded only
-when used;
+APIs other than those `connectors/hubspot` calls through the SDK (crm objects, contacts
+among them, properties, deals, associations; events), each loaded only when used (the
+forms and deal pipelines lists are plain GETs);
 numpy's test modules and f2py; SQLAlchemy's test kit, its ORM and extensions (the store
 is SQLAlchemy core: tests/sync/web/test_cold_imports.py) and the dialects of servers the
 store does not run on (the store is SQLite or PostgreSQL).

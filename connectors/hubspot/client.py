@@ -1,10 +1,12 @@
 """HubSpot's API as the connector calls it: the SDK's clients under one call policy.
 
 Talks to HubSpot through `hubspot-api-client` (imported here only, lazily) for
-the CRM, forms and events APIs, and through one urllib3 pool (the SDK's own HTTP
-library, so a trigger's cold start imports no other) for the legacy marketing email
-events, form submissions and contact profile APIs, which the SDK has no typed
-client for. urllib3's own retries
+the CRM and events APIs, and through one urllib3 pool (the SDK's own HTTP library, so
+a trigger's cold start imports no other) for plain GETs read as JSON: the legacy
+marketing email events, form submissions and contact profile APIs, which the SDK has
+no typed client for, and the forms and deal pipelines lists, whose SDK packages (their
+models and their own API clients) a trigger's cold start would otherwise import for
+one GET each. urllib3's own retries
 inside the SDK are switched off: `connectors.policy.CallPolicy` owns every
 retry, paces calls to the portal's 10-second window and search's per-second
 limit, and counts them. Failures become `ApiError`s without secrets.
@@ -340,16 +342,8 @@ class HubSpotApi:
         return self._client.crm.properties.groups_api
 
     @functools.cached_property
-    def pipelines(self) -> Any:
-        return self._client.crm.pipelines.pipelines_api
-
-    @functools.cached_property
     def associations(self) -> Any:
         return self._client.crm.associations.v4.batch_api
-
-    @functools.cached_property
-    def forms(self) -> Any:
-        return self._client.marketing.forms.forms_api
 
     @functools.cached_property
     def web_events(self) -> Any:
@@ -372,11 +366,12 @@ class HubSpotApi:
 
     def email_events(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """One page of the legacy email events API."""
-        return self.legacy("email.events", "/email/public/v1/events", params)
+        return self.get("email.events", "/email/public/v1/events", params)
 
-    def legacy(self, operation: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """One GET of an API the SDK has no typed client for, under the policy, as JSON."""
-        data: dict[str, Any] = self.call(operation, self._get_legacy, operation, path, dict(params))
+    def get(self, operation: str, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One GET through the plain pool, under the policy, as JSON (parameters of None
+        are left out)."""
+        data: dict[str, Any] = self.call(operation, self._get_plain, operation, path, dict(params))
         return data
 
     def available(self, feature: str, probe: Callable[[], object]) -> bool:
@@ -437,7 +432,7 @@ class HubSpotApi:
             self._facts[fact] = (now, value)
         return value
 
-    def _get_legacy(self, operation: str, path: str, params: Mapping[str, Any]) -> Any:
+    def _get_plain(self, operation: str, path: str, params: Mapping[str, Any]) -> Any:
         given = {k: str(v) for k, v in params.items() if v is not None}  # as requests sent them
         answer = self._events.request("GET", f"{self.host}{path}", fields=given)
         if answer.status != 200:

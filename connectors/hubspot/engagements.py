@@ -47,7 +47,7 @@ ASSOCIATION_BATCH = 1000
 
 def read_deal_stages(api: HubSpotApi) -> dict[str, DealStage]:
     """Every deal stage of the portal's pipelines, by id."""
-    body = api.json("pipelines.list", api.pipelines.get_all, "deals")
+    body = api.get("pipelines.list", "/crm/v3/pipelines/deals", {})
     return deal_stages(body.get("results") or [])
 
 

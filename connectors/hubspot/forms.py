@@ -17,7 +17,7 @@ from typing import Any
 
 from connectors.errors import ApiError
 from connectors.hubspot.client import HubSpotApi
-from connectors.hubspot.history import FORM_SUBMISSIONS, has_form_submissions
+from connectors.hubspot.history import FORM_SUBMISSIONS, FORMS_PATH, has_form_submissions
 from connectors.hubspot.records import SYSTEM, conversion_type
 from connectors.paging import dump_cursor, follow, interleave
 from connectors.protocol import Page
@@ -37,7 +37,7 @@ def list_forms(api: HubSpotApi) -> list[dict[str, Any]]:
     """Every form of the portal (id and name), following the pages."""
 
     def page(after: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        body = api.json("forms.list", api.forms.get_page, limit=FORMS_PAGE, after=after)
+        body = api.get("forms.list", FORMS_PATH, {"limit": FORMS_PAGE, "after": after})
         following = ((body.get("paging") or {}).get("next") or {}).get("after")
         return list(body.get("results") or []), None if following is None else str(following)
 
@@ -92,7 +92,7 @@ def pull_form_submissions(
 
         def page(after: str | None) -> tuple[Page, str | None]:
             params = {"limit": SUBMISSIONS_PAGE, **({} if after is None else {"after": after})}
-            body = api.legacy("forms.submissions", path, params)
+            body = api.get("forms.submissions", path, params)
             activities, older = [], False
             for item in body.get("results") or []:
                 at = item.get("submittedAt")
@@ -134,7 +134,7 @@ def contact_submissions(api: HubSpotApi, record_id: str) -> list[Activity]:
         if api.refused(FORM_SUBMISSIONS, error):
             return []
         raise
-    profile = api.legacy("contacts.profile", PROFILE_PATH.format(vid=record_id), {})
+    profile = api.get("contacts.profile", PROFILE_PATH.format(vid=record_id), {})
     named = {str(item.get("form-id")) for item in profile.get("form-submissions") or []}
     unlisted: set[str] = api.remembered(UNLISTED_FORMS, set)
     lacking = named - {str(f["id"]) for f in forms} - unlisted

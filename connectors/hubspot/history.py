@@ -17,6 +17,8 @@ from connectors.hubspot.client import HubSpotApi
 from connectors.protocol import Page
 
 WEB_ANALYTICS, FORM_SUBMISSIONS = "web_analytics", "form_submissions"
+FORMS_PATH = "/marketing/v3/forms/"
+"""The forms list (the path the SDK's forms API reads), read as plain JSON."""
 VISITED_PAGE = "e_visited_page"
 """The events API's type of a page view."""
 COUNTED_VIEW, COUNTED_CONVERSION = "pv:", "cv:"
@@ -44,7 +46,7 @@ def has_form_submissions(api: HubSpotApi, listing: Callable[[], object] | None =
     so a trigger's cold start makes one call where it made two)."""
 
     def probe() -> object:
-        return api.json("forms.list", api.forms.get_page, limit=1)
+        return api.get("forms.list", FORMS_PATH, {"limit": 1})
 
     return api.available(FORM_SUBMISSIONS, listing or probe)
 

@@ -73,9 +73,7 @@ def test_a_429_waits_its_retry_after_whatever_the_header_case(portal: Portal) ->
     )
     portal.answers = [limited]
     with pytest.raises(RateLimited) as refused:
-        client(portal, attempts=1).legacy(
-            "contacts.profile", "/contacts/v1/contact/vid/1/profile", {}
-        )
+        client(portal, attempts=1).get("contacts.profile", "/contacts/v1/contact/vid/1/profile", {})
     assert refused.value.retry_after == 7.0
 
 

@@ -183,7 +183,9 @@ def test_requirements_are_read_with_their_extras_and_markers() -> None:
         ("hubspot/cms/blogs/api.py", True),
         ("hubspot/crm/contacts/api/basic_api.py", True),  # contacts through crm/objects
         ("hubspot/crm/objects/api/basic_api.py", False),
-        ("hubspot/marketing/forms/api.py", False),
+        ("hubspot/marketing/forms/api.py", True),  # a plain GET
+        ("hubspot/crm/pipelines/api/pipelines_api.py", True),
+        ("hubspot/crm/associations/v4/api/batch_api.py", False),
         ("sqlalchemy/dialects/postgresql/base.py", False),
         ("sqlalchemy/dialects/mysql/base.py", True),
         ("sqlalchemy/orm/session.py", True),

@@ -52,6 +52,8 @@ NEVER_ON_THE_ANSWER = (
     "scoring.backtest",
     "requests",  # HubSpot's legacy APIs go through the SDK's urllib3
     "hubspot.crm.contacts",  # contacts through the generic objects package, as deals
+    "hubspot.marketing.forms",  # the forms and deal pipelines lists are plain GETs
+    "hubspot.crm.pipelines",
     "pyarrow.compute",  # the store's read calls Arrow's registry (sync.columns.compute)
 )
 HANDLER_AND_SETTINGS = "import sync.web.aws; from sync.config import read_settings; read_settings()"
