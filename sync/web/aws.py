@@ -3,7 +3,9 @@
 One function serves every way Lambda is reached here:
 
     API Gateway HTTP API (payload 2.0)  rawPath, rawQueryString, headers (lower-case,
-    Lambda Function URL (the same form) repeated ones joined by commas), cookies
+    Lambda Function URL (the same form) repeated ones joined by commas), cookies; a
+                                        named stage leading rawPath on the API's own
+                                        host is left out of the route (`without_stage`)
     API Gateway REST API (payload 1.0)  path (its stage not in it), multiValueHeaders,
                                         multiValueQueryStringParameters
         -> WebhookRequest -> the webhook core -> {statusCode, headers, body, isBase64Encoded}
@@ -147,6 +149,7 @@ def lambda_request(event: Mapping[str, Any]) -> WebhookRequest:
         if event.get("cookies"):
             headers.append(("cookie", "; ".join(map(str, event["cookies"]))))
         shown = path
+        path = without_stage(path, context)
     else:
         method = text_field(event["httpMethod"])
         path = text_field(event["path"])
@@ -162,6 +165,20 @@ def lambda_request(event: Mapping[str, Any]) -> WebhookRequest:
     scheme = (request.header("x-forwarded-proto") or "https").split(",")[0].strip()
     url = f"{scheme}://{host}{shown}" + (f"?{query}" if query else "") if host else ""
     return WebhookRequest.of(method, path, query=query, headers=request.headers, body=raw, url=url)
+
+
+def without_stage(path: str, context: Mapping[str, Any]) -> str:
+    """An HTTP API's `rawPath` without the stage that leads it: a stage other than
+    `$default` is part of the path on the API's own `execute-api` host (`/prod/hubspot`),
+    not on a custom domain, whose API mapping names the stage."""
+    stage = context.get("stage")
+    domain = str(context.get("domainName") or "")
+    if not isinstance(stage, str) or stage in ("", "$default") or ".execute-api." not in domain:
+        return path
+    prefix = f"/{stage}"
+    if path == prefix or path.startswith(f"{prefix}/"):
+        return path[len(prefix) :] or "/"
+    return path
 
 
 def text_field(value: Any) -> str:

@@ -74,6 +74,23 @@ def test_payload_2_events_reach_health_and_endpoints(name: str, echo_core: Webho
     assert shown["headers"]["cookie"] == "cookie1; cookie2"
 
 
+def test_a_named_stage_of_an_http_api_is_routed_without_it(echo_core: WebhookCore) -> None:
+    """An HTTP API's stage other than `$default` leads `rawPath` (`/prod/echo`): the
+    route is read without it, the URL a caller signed keeps it."""
+    sample = v2("apigw_http_v2", "POST", "/prod/echo", "a=1", "Hello")
+    sample["requestContext"]["stage"] = "prod"
+    shown = echoed(handler(sample, LONG))
+    assert shown["path"] == "/echo"
+    assert shown["url"] == "https://id.execute-api.us-east-1.amazonaws.com/prod/echo?a=1"
+    health = v2("apigw_http_v2", "GET", "/prod/healthz")
+    health["requestContext"]["stage"] = "prod"
+    assert handler(health, LONG)["statusCode"] == 200
+    # A custom domain maps a stage to its own paths: nothing is taken off them.
+    mapped = v2("apigw_http_v2", "POST", "/prod/echo")
+    mapped["requestContext"].update(stage="prod", domainName="hooks.example.com")
+    assert handler(mapped, LONG)["statusCode"] == 404
+
+
 def test_a_base64_body_is_decoded(echo_core: WebhookCore) -> None:
     sample = v2("apigw_http_v2", "POST", "/echo", body=base64.b64encode(b"\x00\xffbin").decode())
     sample["isBase64Encoded"] = True
