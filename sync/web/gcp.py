@@ -61,8 +61,20 @@ def flask_request(request: Any) -> WebhookRequest:
         query=request.query_string.decode("latin-1"),
         headers=list(request.headers.items()),
         body=body,
-        url=request.url,
+        url=caller_url(request.url, request.headers.get("X-Forwarded-Proto")),
     )
+
+
+def caller_url(url: str, forwarded_proto: str | None) -> str:
+    """The URL the caller used: Google's front end ends TLS and hands the function plain
+    HTTP, with the caller's scheme in `X-Forwarded-Proto`
+    (https://cloud.google.com/functions/docs/reference/headers), which the framework's
+    server does not read; a HubSpot signature covers the https URL."""
+    scheme = (forwarded_proto or "").split(",")[0].strip().lower()
+    before, sep, rest = url.partition("://")
+    if scheme in ("http", "https") and sep and before.lower() != scheme:
+        return f"{scheme}://{rest}"
+    return url
 
 
 def flask_answer(response: WebhookResponse) -> tuple[bytes, int, dict[str, str]]:

@@ -79,6 +79,22 @@ def test_the_http_function_answers_health_and_endpoints(echo_core: WebhookCore) 
     assert big.status_code == 413
 
 
+def test_the_url_is_the_one_the_caller_used_behind_googles_front_end(
+    echo_core: WebhookCore,
+) -> None:
+    """Google's front end ends TLS and hands the function plain HTTP, saying the caller's
+    scheme in X-Forwarded-Proto: the URL a HubSpot signature covers is the https one."""
+    http = client("http", "http")
+    got = http.post(
+        "/echo?a=%20b",
+        base_url="http://leadscore-webhooks-12345.europe-west1.run.app",
+        headers={"X-Forwarded-Proto": "https"},
+    ).get_json()
+    assert got["url"] == "https://leadscore-webhooks-12345.europe-west1.run.app/echo?a=%20b"
+    plain = http.post("/echo", headers={"X-Forwarded-Proto": "http, https"}).get_json()
+    assert plain["url"] == "http://localhost/echo"
+
+
 def test_the_http_function_without_usable_settings_says_so_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
