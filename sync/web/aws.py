@@ -6,7 +6,8 @@ One function serves every way Lambda is reached here:
     Lambda Function URL (the same form) repeated ones joined by commas), cookies; a
                                         named stage leading rawPath on the API's own
                                         host is left out of the route (`without_stage`)
-    API Gateway REST API (payload 1.0)  path (its stage not in it), multiValueHeaders,
+    API Gateway REST API (payload 1.0)  resource and pathParameters (a custom domain's
+                                        base path is in `path`), multiValueHeaders,
                                         multiValueQueryStringParameters
         -> WebhookRequest -> the webhook core -> {statusCode, headers, body, isBase64Encoded}
     EventBridge schedule (rule or Scheduler: "detail-type": "Scheduled Event", source
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -46,6 +48,8 @@ SCHEDULE_SOURCES = frozenset({"aws.events", "aws.scheduler"})
 SCHEDULE_MODES = {"incremental": False, "full": True}
 """A schedule's Input may name the run: `{"mode": "full"}` pulls everything."""
 TEXT_KINDS = ("text/", "application/json", "application/xml", "application/problem+json")
+_PARAMETER = re.compile(r"\{([^{}/+]+)\+?\}")
+"""A path parameter of a REST API resource: `{name}`, or `{name+}` (greedy)."""
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
@@ -152,7 +156,7 @@ def lambda_request(event: Mapping[str, Any]) -> WebhookRequest:
         path = without_stage(path, context)
     else:
         method = text_field(event["httpMethod"])
-        path = text_field(event["path"])
+        path = rest_route(event)
         query = query_of(event)
         headers = pairs_of(event, "multiValueHeaders", "headers")
         stage = context.get("stage")
@@ -165,6 +169,25 @@ def lambda_request(event: Mapping[str, Any]) -> WebhookRequest:
     scheme = (request.header("x-forwarded-proto") or "https").split(",")[0].strip()
     url = f"{scheme}://{host}{shown}" + (f"?{query}" if query else "") if host else ""
     return WebhookRequest.of(method, path, query=query, headers=request.headers, body=raw, url=url)
+
+
+def rest_route(event: Mapping[str, Any]) -> str:
+    """A payload 1.0 event's route: its `resource` with the path parameters filled in
+    (`/{proxy+}` and `proxy` = `hubspot`: `/hubspot`). Its `path` also holds the base path
+    of a custom domain's mapping (`hooks.example.com/leadscore` -> `/leadscore/hubspot`),
+    which is no part of the route; `path` as it came where the resource cannot be filled."""
+    path = text_field(event["path"])
+    resource = event.get("resource")
+    given = event.get("pathParameters") or {}
+    if not isinstance(resource, str) or not resource.startswith("/"):
+        return path
+    if not isinstance(given, Mapping):
+        return path
+    values = [given.get(name) for name in _PARAMETER.findall(resource)]
+    if not all(isinstance(value, str) for value in values):
+        return path
+    filled = iter(values)
+    return _PARAMETER.sub(lambda _: str(next(filled)), resource)
 
 
 def without_stage(path: str, context: Mapping[str, Any]) -> str:

@@ -44,8 +44,10 @@ def v2(name: str, method: str, path: str, query: str = "", body: str = "") -> di
 
 
 def v1(method: str, path: str, body: str | None = None) -> dict[str, Any]:
+    """The REST API sample (a `/{proxy+}` resource) for `path`, its path parameter with it."""
     sample = event("apigw_rest_v1")
     sample.update(path=path, httpMethod=method, body=body)
+    sample["pathParameters"] = {"proxy": path.lstrip("/")}
     sample["requestContext"]["httpMethod"] = method
     return sample
 
@@ -115,6 +117,25 @@ def test_a_rest_api_event_keeps_its_stage_in_the_url_and_every_value(
     assert shown["path"] == "/echo" and shown["body"] == b'{\r\n\t"a": 1\r\n}'
     assert shown["headers"]["content-type"] == "application/json"
     assert shown["headers"]["x-forwarded-for"] == "54.240.196.186, 54.182.214.83"
+
+
+def test_a_rest_api_on_a_custom_domain_routes_without_its_base_path(
+    echo_core: WebhookCore,
+) -> None:
+    """A custom domain's base path mapping (`hooks.example.com/leadscore` -> the API) puts
+    its base path in `path`: the route is the resource with its path parameters."""
+    sample = v1("POST", "/leadscore/echo", "Hello")
+    sample["pathParameters"] = {"proxy": "echo"}
+    sample["requestContext"].update(domainName="hooks.example.com", path="/leadscore/echo")
+    shown = echoed(handler(sample, LONG))
+    assert shown["path"] == "/echo"
+    assert shown["url"].startswith("https://hooks.example.com/leadscore/echo?")
+    literal = v1("GET", "/leadscore/healthz")
+    literal.update(resource="/healthz", pathParameters=None)
+    assert handler(literal, LONG)["statusCode"] == 200
+    unfilled = v1("GET", "/healthz")
+    unfilled["pathParameters"] = {"other": 1}
+    assert handler(unfilled, LONG)["statusCode"] == 200  # the path, as it came
 
 
 def test_refusals_and_odd_bodies_keep_their_status(echo_core: WebhookCore) -> None:
