@@ -13,7 +13,9 @@ each other's rows.
 A rescore of one record (`sync/trigger.py`) holds a row named `record:<hash>`
 for the few calls it makes; silent for `RECORD_STALE_AFTER` seconds, it is
 stale. A sync waits for the record locks it finds held once its pull is done
-(`wait_for_rescores`), before it reads what was written.
+(`wait_for_rescores`), before it reads what was written. A rescore that was silent that
+long itself (a serverless instance frozen once its answer went out, thawed minutes later)
+stores and writes nothing more (`still_held`): others may have taken it as gone.
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ class LockHeld(SyncError):
     """Another run holds the lock of a system this run would sync."""
 
     exit_code = 0  # a scheduled run that finds another one running is not a failure
+
+
+class LockLost(SyncError):
+    """This run was silent so long that its lock may be taken as stale, or was taken."""
 
 
 def process_alive(pid: int) -> bool:
@@ -98,6 +104,30 @@ class RunLock:
             connection.execute(
                 sa.update(locks).where(locks.c.holder == self.holder).values(beat=now)
             )
+
+    def still_held(self) -> None:
+        """`beat`, or raise `LockLost` where another run may have taken this one's locks
+        as stale: this holder silent as long as `stale` allows (its process paused: a
+        Lambda or Cloud Functions instance is frozen once its answer is sent, with a
+        rescore perhaps at work, and thawed when the next request comes), or a lock
+        found no longer its own. Called before what a run fetched is stored or written,
+        so that data fetched before the pause never lands over a newer run's."""
+        now = self.clock()
+        silence = min(_silence(name) for name in self.names) if self.names else STALE_AFTER
+        if now - self._beaten >= silence:
+            raise LockLost(
+                f"paused {now - self._beaten:.0f} s, as long as the lock lasts unrefreshed:"
+                " another run may have taken it; nothing more stored or written"
+            )
+        if now - self._beaten < BEAT_EVERY:
+            return
+        self._beaten = now
+        with self.store.writing(), self.store.engine.begin() as connection:
+            kept = connection.execute(
+                sa.update(locks).where(locks.c.holder == self.holder).values(beat=now)
+            ).rowcount
+        if kept < len(self.names):
+            raise LockLost("the lock was taken by another run")
 
     @contextlib.contextmanager
     def kept_alive(self, every: float = BEAT_EVERY) -> Iterator[None]:
@@ -155,12 +185,18 @@ class RunLock:
             raise LockHeld(f"skipped: {who} holds the lock for {system}")
 
 
+def _silence(name: str) -> float:
+    """Seconds without a refresh after which the lock `name` is stale (from another host;
+    a record's from any)."""
+    return RECORD_STALE_AFTER if name.startswith(RECORD_PREFIX) else STALE_AFTER
+
+
 def stale(host: str, pid: int, beat: float, now: float, name: str = SYNC_PREFIX) -> bool:
     """Whether a lock's holder is gone: its process, on this host; silence, on another
     (or on any host, for a record's lock: a rescore that long is not at work)."""
     if host == socket.gethostname() and not process_alive(pid):
         return True
-    silence = RECORD_STALE_AFTER if name.startswith(RECORD_PREFIX) else STALE_AFTER
+    silence = _silence(name)
     return now - beat > silence
 
 

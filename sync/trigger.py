@@ -137,7 +137,11 @@ def rescore_record(
         check = None if prepare is None else beside(prepare, "leadscore-setup-check")
         try:
             return _rescore(
-                job, connector, record_id, guard.beat, _ready if check is None else check.result
+                job,
+                connector,
+                record_id,
+                guard.still_held,
+                _ready if check is None else check.result,
             )
         finally:
             if check is not None:
@@ -157,7 +161,7 @@ def _rescore(
     job: Sync,
     connector: Connector,
     record_id: str,
-    beat: Callable[[], None],
+    held: Callable[[], None],
     checked: Callable[[], object],
 ) -> Rescored:
     """Fetch, score, write; again while another trigger queued the record meanwhile (it
@@ -165,7 +169,7 @@ def _rescore(
     `checked` returns once the setup check beside the first fetch has passed."""
     for _ in range(ASKED_AGAIN_ROUNDS):
         began = time.time()
-        result = _rescore_once(job, connector, record_id, beat, checked)
+        result = _rescore_once(job, connector, record_id, held, checked)
         checked = _ready
         forget_queued(job.store, connector.system, record_id, asked_by=began)
         if not _asked_since(job.store, connector.system, record_id, began):
@@ -177,7 +181,7 @@ def _rescore_once(
     job: Sync,
     connector: Connector,
     record_id: str,
-    beat: Callable[[], None],
+    held: Callable[[], None],
     checked: Callable[[], object],
 ) -> Rescored:
     system = connector.system
@@ -196,12 +200,13 @@ def _rescore_once(
         checked()
         raise
     checked()  # nothing is stored or written before the setup check has passed
+    held()  # nor after a pause that let the lock go stale (a frozen serverless instance)
     job.store_page(system, page, SystemSummary(), as_of)
     found = page.contacts[0].id  # another id when the record was merged into it
     person = person_of_record(job.store, system, found)
     if person is None:
         raise BadRecord(f"{system} answered for {record_id!r} with an id no store column holds")
-    beat()
+    held()
     # the person's account rolled up again; its company records written beside the person's
     plan = roll_up_again(job, person, as_of.timestamp())
     later = beside(lambda: write_account_plan(job, plan, as_of), "leadscore-accounts")

@@ -21,6 +21,7 @@ from sync.locks import (
     RECORD_STALE_AFTER,
     STALE_AFTER,
     LockHeld,
+    LockLost,
     RunLock,
     held_locks,
     record_lock,
@@ -231,6 +232,38 @@ def test_a_record_lock_silent_for_a_minute_is_stale_where_a_sync_lock_is_not(
     RunLock(store, [record], clock=clock).acquire()  # taken over
     with pytest.raises(LockHeld):
         RunLock(store, ["sync:hubspot"], clock=clock).acquire()  # 30 minutes are not up
+
+
+def test_a_rescore_paused_past_its_locks_staleness_or_taken_over_goes_no_further(
+    store: StateStore,
+) -> None:
+    now = [1_000.0]
+    guard = record_lock(store, "hubspot", "7")
+    guard.clock = lambda: now[0]
+    guard.acquire()
+    now[0] += 10
+    guard.still_held()  # at work: nothing to ask
+    now[0] += 31
+    guard.still_held()  # refreshed, still its own
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(locks.c.beat)).scalar() == 1_041.0
+    now[0] += RECORD_STALE_AFTER  # frozen with its instance, thawed a minute later
+    with pytest.raises(LockLost, match="paused 60 s"):
+        guard.still_held()
+
+    other = record_lock(store, "hubspot", "8")
+    other.clock = lambda: now[0]
+    other.acquire()
+    with store.engine.begin() as connection:  # taken over by another run meanwhile
+        connection.execute(sa.update(locks).values(holder="someone else"))
+    now[0] += 31
+    with pytest.raises(LockLost, match="taken by another run"):
+        other.still_held()
+
+    sync_lock = RunLock(store, ["sync:salesforce"], clock=lambda: now[0])
+    sync_lock.acquire()
+    now[0] += RECORD_STALE_AFTER * 2  # a sync's lock is stale only after 30 minutes
+    sync_lock.still_held()
 
 
 def test_ctrl_c_inside_a_store_write_lets_the_run_say_so_and_give_its_lock_back(

@@ -27,7 +27,7 @@ from sync.cli import app as cli
 from sync.demo import sandbox_settings
 from sync.errors import SetupNeeded
 from sync.fields import SCORED_AT, FieldMap
-from sync.locks import RunLock, record_lock
+from sync.locks import RECORD_STALE_AFTER, LockLost, RunLock, record_lock
 from sync.pipeline import Progress
 from sync.schema import locks, runs
 from sync.trigger import enqueue, forget_entries, queued_entries
@@ -404,6 +404,47 @@ def test_the_setup_check_runs_beside_the_fetch(box: Sandbox, rules: RuleSet, url
 
     assert connector.saw_fetch == [True]
     assert result.status == "done" and connector.written == ["7"]
+
+
+class Frozen(Watched):
+    """A connector whose fetch returns a minute late, as from a Lambda or Cloud Functions
+    instance frozen once its answer was sent and thawed by a later request."""
+
+    def __init__(self, inner: Connector, now: list[float]) -> None:
+        super().__init__(inner)
+        self.now = now
+
+    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
+        page = self.inner.fetch(record_id, email=email)
+        self.now[0] += RECORD_STALE_AFTER
+        return page
+
+
+def test_a_rescore_paused_past_its_locks_staleness_stores_and_writes_nothing(
+    box: Sandbox, rules: RuleSet, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sync.trigger
+
+    now = [time.time()]
+    made = sync.trigger.record_lock
+
+    def on_the_clock(store: StateStore, system: str, record_id: str) -> RunLock:
+        lock = made(store, system, record_id)
+        lock.clock = lambda: now[0]
+        return lock
+
+    monkeypatch.setattr(sync.trigger, "record_lock", on_the_clock)
+    connector = Frozen(watched(box, rules).inner, now)
+    with open_app(box, rules, url, connector=connector) as app:
+        app.setup()
+        with pytest.raises(LockLost, match="another run may have taken it"):
+            app.rescore("hubspot:7")
+        stored = app.store.counts()
+        with app.store.engine.connect() as connection:
+            rows = connection.execute(sa.select(locks)).all()
+
+    assert connector.written == [] and box.hubspot.calls["contacts.batch_update"] == 0
+    assert stored["identities"] == stored["written"] == 0 and rows == []
 
 
 def test_a_missing_field_is_said_before_anything_is_stored_or_written(
