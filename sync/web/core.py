@@ -33,6 +33,7 @@ from concurrent.futures import wait as wait_for
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from sync.web.endpoint import Ask, Context, Endpoint, Outcome
 from sync.web.flights import Flights
@@ -231,6 +232,7 @@ class WebhookCore:
         """The answer to `request`; never raises. `within` caps the seconds the caller
         waits (a gateway in front of the function, the function's own time left)."""
         began = time.perf_counter()
+        request = self._under_public_root(request)
         path = request.path.rstrip("/") or "/"
         endpoint = self.endpoints.get(path)
         name = endpoint.name if endpoint is not None else path.lstrip("/")
@@ -260,6 +262,20 @@ class WebhookCore:
             extra={"endpoint": name, "status": response.status, "ms": round(took * 1000, 1)},
         )
         return response
+
+    def _under_public_root(self, request: WebhookRequest) -> WebhookRequest:
+        """`request` with the path of the configured public URL taken off the front of its
+        own where what follows is a route: a gateway's custom domain that maps a base path
+        (`https://hooks.example.com/leadscore` -> `/leadscore/hubspot`) may hand it over
+        whole, and a signature covers the public URL followed by the route."""
+        root = urlsplit(self.context.public_url).path.rstrip("/")
+        path = request.path.rstrip("/")
+        if not root or not path.startswith(root + "/") or path in self.endpoints:
+            return request
+        route = path[len(root) :]
+        if route in self.endpoints or route in ("/healthz", "/metrics", REPORT_PATH):
+            return replace(request, path=route)
+        return request
 
     def _handle(
         self, request: WebhookRequest, path: str, endpoint: Endpoint | None

@@ -93,6 +93,34 @@ def test_a_named_stage_of_an_http_api_is_routed_without_it(echo_core: WebhookCor
     assert handler(mapped, LONG)["statusCode"] == 404
 
 
+def test_a_custom_domains_base_path_before_a_route_is_taken_off_by_the_public_url(
+    tmp_path: Any,
+) -> None:
+    """An HTTP API on a custom domain whose mapping key is `leadscore` may hand over
+    `/leadscore/echo`: with `LEADSCORE_PUBLIC_URL` naming that path, it is routed to
+    `/echo`, whose signature covers the public URL and the route; without it, 404."""
+    from tests.sync.web.cloud import EchoEndpoint
+
+    def no_app(settings: Settings) -> Leadscore:
+        raise AssertionError("the echo core opens no application")
+
+    mapped = v2("apigw_http_v2", "POST", "/leadscore/echo", "a=1", "Hello")
+    mapped["requestContext"]["domainName"] = "hooks.example.com"
+    for public_url, status in (("https://hooks.example.com/leadscore/", 200), (None, 404)):
+        settings = Settings(state_url=f"sqlite:///{tmp_path / 'unused.db'}", public_url=public_url)
+        core = WebhookCore(settings, endpoints=[EchoEndpoint()], open_app=no_app)
+        serverless.use_core(core)
+        try:
+            answer = handler(mapped, LONG)
+            other = handler(v2("apigw_http_v2", "POST", "/elsewhere/echo"), LONG)
+        finally:
+            serverless.use_core(None)
+            core.close()
+        assert answer["statusCode"] == status and other["statusCode"] == 404
+        if status == 200:
+            assert echoed(answer)["path"] == "/echo"
+
+
 def test_a_base64_body_is_decoded(echo_core: WebhookCore) -> None:
     sample = v2("apigw_http_v2", "POST", "/echo", body=base64.b64encode(b"\x00\xffbin").decode())
     sample["isBase64Encoded"] = True

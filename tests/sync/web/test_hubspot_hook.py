@@ -246,6 +246,14 @@ def test_signatures_over_the_public_url_and_over_the_decoded_uri(
     )
     assert_scored(behind.handle(inside), box, "10")
     assert core_for(app).handle(inside).status == 401  # signed for the public URL, not this one
+    # a custom domain's base path handed over whole: routed without it, signed with it
+    mapped = f"{HOST}/leadscore/hubspot"
+    based = WebhookRequest.of(
+        "POST", "/leadscore/hubspot", headers=signed_v3(body, url=mapped, at_ms=int(NOW * 1000) + 3),
+        body=body, url=mapped,
+    )  # fmt: skip
+    assert core_for(app, public_url=f"{HOST}/leadscore").handle(based).status == 200
+    assert core_for(app, public_url=HOST).handle(based).status == 404
     query = "from=a%3Ab%2Fc&x=%2541"
     url = f"{URL}?{query}"
     assert decoded_uri(url) == f"{URL}?from=a:b/c&x=%2541"
