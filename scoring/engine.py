@@ -126,7 +126,7 @@ class _Run:
             bots = self.rules.filters.bot_clicks
             self._grouping = shared_groups(self.activities, self.as_of, bots)
 
-    @property
+    @cached_property
     def n(self) -> int:
         return len(self.contacts)
 

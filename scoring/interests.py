@@ -20,7 +20,7 @@ import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -79,11 +79,13 @@ def url_key(value: str) -> str:
     return value[:end].rstrip("/")
 
 
+@lru_cache(maxsize=4096)
 def matcher(patterns: tuple[str, ...], url: bool = False) -> Callable[[str], bool]:
     """Whether a value matches one of the globs, ignoring case (`glob_match`); a glob of
     `*` and text alone is matched by the string methods. With `url`, values are matched
     as `url_key` gives them, before the cut at `GLOB_TEXT`, and a pattern's trailing
-    slash is ignored as theirs is."""
+    slash is ignored as theirs is. Made once per patterns (a trigger scores one person:
+    the same topics on every call); the test keeps nothing between values."""
     folded = [p.casefold() for p in patterns]
     if url:
         folded = [p.rstrip("/") or p for p in folded]
