@@ -85,20 +85,32 @@ def matcher(patterns: tuple[str, ...], url: bool = False) -> Callable[[str], boo
     `*` and text alone is matched by the string methods. With `url`, values are matched
     as `url_key` gives them, before the cut at `GLOB_TEXT`, and a pattern's trailing
     slash is ignored as theirs is. Made once per patterns (a trigger scores one person:
-    the same topics on every call); the test keeps nothing between values."""
+    the same topics on every call), it keeps its verdicts on the last values it read
+    (up to `VERDICTS_SEEN`): a site's pages come back from one person to the next."""
     folded = [p.casefold() for p in patterns]
     if url:
         folded = [p.rstrip("/") or p for p in folded]
     plain = [p.split("*") for p in folded if "?" not in p]
     other = [p for p in folded if "?" in p]
+    seen: dict[str, bool] = {}
 
     def test(value: str) -> bool:
+        known = seen.get(value)
+        if known is not None:
+            return known
         text = (url_key(value) if url else value)[:GLOB_TEXT].casefold()
-        return any(_starred(parts, text) for parts in plain) or any(
+        found = any(_starred(parts, text) for parts in plain) or any(
             glob_match(p, text) for p in other
         )
+        if len(seen) >= VERDICTS_SEEN:
+            seen.clear()
+        seen[value] = found
+        return found
 
     return test
+
+
+VERDICTS_SEEN = 4096
 
 
 def _starred(parts: list[str], text: str) -> bool:
