@@ -28,6 +28,7 @@ from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
 from scoring.filters import ActivityGroup, ClickChecks, Grouping, shared_groups, usable_activities
 from scoring.frames import ActivityFrame, BoolArray, Column, ContactFrame, FloatArray
+from scoring.grading import grade_bands
 from scoring.interests import interest_scores
 from scoring.measuring import (
     bucket_points,
@@ -41,6 +42,7 @@ from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rfm import Bounds, RfmScores, rfm_scores
 from scoring.rfm_rules import RFM_FIELDS
 from scoring.rules import Rule, RuleSet, StageCondition
+from scoring.unmatched import unmatched
 from scoring.velocity import PastScores, check_past, moved_within, velocity
 
 _DAY = 86_400.0
@@ -317,6 +319,8 @@ class _Run:
 
     def _behaviour(self, rule: Rule, types: list[ActivityType]) -> tuple[FloatArray, Counts]:
         who, ages = self._matching(rule, types, rule.window_days, with_contact=True)
+        if not who.size:  # no activity matched: a person scored alone has few
+            return unmatched(rule, self.n)
         counts = np.bincount(who, minlength=self.n)
         half_life = None if rule.half_life_days is None else rule.half_life_days * _DAY
         if rule.once:
@@ -449,7 +453,7 @@ class _Run:
             total += capped[:, column]
         levels = {name: capped[:, i] for i, name in enumerate(dims)} | {"total": total}
         stage_codes = None if rules.stages is None else self.stages(levels, disqualified)
-        grade_codes = None if rules.grades is None else _grades(rules, levels)
+        grade_codes = None if rules.grades is None else grade_bands(rules, levels)
         bant_names, bant_met = self.bant
         return ScoreBatch(
             rules=rules,
@@ -476,19 +480,6 @@ class _Run:
             if rules.interests is None
             else interest_scores(rules.interests, self.activities, self.contacts, self.group),
         )
-
-
-def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int16]:
-    grades = rules.grades
-    assert grades is not None
-    value = levels[grades.dimension]
-    bands = grades.bands
-    code = np.full(len(value), len(bands) - 1 if bands[-1].min is None else -1, dtype=np.int16)
-    for index in range(len(bands) - 1, -1, -1):
-        minimum = bands[index].min
-        if minimum is not None:
-            code[value >= minimum] = index
-    return code
 
 
 def activity_groups(
