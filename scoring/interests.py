@@ -210,6 +210,8 @@ def interest_scores(
             matched[index].append((who[keep], ages[keep]))
     for index, topic in enumerate(topics):
         parts = matched[index]
+        if _nothing_to_add(topic, parts):
+            continue
         who = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
         ages = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
         counts[:, index] = np.bincount(who, minlength=size)
@@ -224,6 +226,19 @@ def interest_scores(
             points = points + hit_tags * topic.points
         scores[:, index] = points if topic.cap is None else np.minimum(points, topic.cap)
     return InterestScores(interests, scores, counts)
+
+
+def _nothing_to_add(topic: Topic, parts: list[tuple[IntArray, FloatArray]]) -> bool:
+    """Whether a topic leaves every contact's score and count at the 0 they start at: no
+    activity matched, no tags to read, and points and cap above 0 (as the schema has
+    them: 0 matches times the points, capped, are then 0.0 and not -0.0). A person
+    scored alone matches few topics, if any."""
+    return (
+        not topic.tags
+        and all(not len(who) for who, _ in parts)
+        and topic.points > 0
+        and (topic.cap is None or topic.cap > 0)
+    )
 
 
 @dataclass(frozen=True, eq=False)
