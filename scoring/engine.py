@@ -11,7 +11,7 @@ explanation sums to the score.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -42,6 +42,7 @@ from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rfm import Bounds, RfmScores, rfm_scores
 from scoring.rfm_rules import RFM_FIELDS
 from scoring.rules import Rule, RuleSet, StageCondition
+from scoring.type_rows import empty_group, usable_type_codes
 from scoring.unmatched import unmatched
 from scoring.velocity import PastScores, check_past, moved_within, velocity
 
@@ -157,6 +158,11 @@ class _Run:
             self._grouping.types = np.where(self.usable, self.activities.type_codes, np.int8(-1))
         return self._grouping.types
 
+    @cached_property
+    def _present(self) -> Container[int]:
+        """The type codes of the usable activities, of a small frame (`usable_type_codes`)."""
+        return usable_type_codes(self.usable_types)
+
     def group(self, types: list[ActivityType]) -> ActivityGroup:
         """The usable activities of some types, read once per run.
 
@@ -168,9 +174,12 @@ class _Run:
         groups = self._grouping.groups
         found = groups.get(key)
         if found is None:
-            if len(key) == 1:
+            code = TYPE_CODES[next(iter(key))]
+            if len(key) == 1 and code not in self._present:  # a person alone has few types
+                found = empty_group(self.activities)
+            elif len(key) == 1:
                 acts = self.activities
-                rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
+                rows = np.flatnonzero(self.usable_types == code)
                 who, ages = acts.contact_rows[rows], acts.occurred_at[rows]
                 np.subtract(self.moments(who), ages, out=ages)  # in place: no second array
                 found = ActivityGroup(rows, who, ages)
