@@ -41,6 +41,7 @@ from scoring.measuring import (
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rfm import Bounds, RfmScores, rfm_scores
 from scoring.rfm_rules import RFM_FIELDS
+from scoring.rule_columns import dimension_columns
 from scoring.rules import Rule, RuleSet, StageCondition
 from scoring.type_rows import empty_group, usable_type_codes
 from scoring.unmatched import unmatched
@@ -438,8 +439,7 @@ class _Run:
     # -- the whole ------------------------------------------------------------------------
 
     def result(self) -> ScoreBatch:
-        rules = self.rules
-        dims = list(rules.dimensions)
+        rules, dims = self.rules, list(self.rules.dimensions)
         # column-major: every per-dimension pass reads contiguous memory
         raw = np.zeros((self.n, len(dims)), dtype=np.float64, order="F")
         disqualified = np.zeros(self.n, dtype=bool)
@@ -447,9 +447,9 @@ class _Run:
             where_key(rule.where, rule.types) for rule in rules.rules if rule.types and rule.where
         )
         hits = []
-        for rule in rules.rules:
+        for rule, column in zip(rules.rules, dimension_columns(rules), strict=True):
             points, counts, held, measure = self.apply(rule)
-            raw[:, dims.index(rules.dimension_of(rule))] += points
+            raw[:, column] += points
             if rule.disqualify:
                 disqualified |= counts > 0
             hits.append(RuleHits.matched(points, counts, held, measure))
