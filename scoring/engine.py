@@ -11,7 +11,7 @@ explanation sums to the score.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -28,6 +28,7 @@ from scoring.evaluate import column_lookup, evaluate
 from scoring.explain import RuleHits, ScoreBatch
 from scoring.filters import ActivityGroup, ClickChecks, Grouping, shared_groups, usable_activities
 from scoring.frames import ActivityFrame, BoolArray, Column, ContactFrame, FloatArray
+from scoring.grading import grade_bands
 from scoring.interests import interest_scores
 from scoring.measuring import (
     bucket_points,
@@ -40,7 +41,10 @@ from scoring.measuring import (
 from scoring.records import TYPE_CODES, ActivityType, ensure_utc
 from scoring.rfm import Bounds, RfmScores, rfm_scores
 from scoring.rfm_rules import RFM_FIELDS
+from scoring.rule_columns import dimension_columns
 from scoring.rules import Rule, RuleSet, StageCondition
+from scoring.type_rows import empty_group, usable_type_codes
+from scoring.unmatched import unmatched
 from scoring.velocity import PastScores, check_past, moved_within, velocity
 
 _DAY = 86_400.0
@@ -126,7 +130,7 @@ class _Run:
             bots = self.rules.filters.bot_clicks
             self._grouping = shared_groups(self.activities, self.as_of, bots)
 
-    @property
+    @cached_property
     def n(self) -> int:
         return len(self.contacts)
 
@@ -155,6 +159,11 @@ class _Run:
             self._grouping.types = np.where(self.usable, self.activities.type_codes, np.int8(-1))
         return self._grouping.types
 
+    @cached_property
+    def _present(self) -> Container[int]:
+        """The type codes of the usable activities, of a small frame (`usable_type_codes`)."""
+        return usable_type_codes(self.usable_types)
+
     def group(self, types: list[ActivityType]) -> ActivityGroup:
         """The usable activities of some types, read once per run.
 
@@ -166,9 +175,12 @@ class _Run:
         groups = self._grouping.groups
         found = groups.get(key)
         if found is None:
-            if len(key) == 1:
+            code = TYPE_CODES[next(iter(key))]
+            if len(key) == 1 and code not in self._present:  # a person alone has few types
+                found = empty_group(self.activities)
+            elif len(key) == 1:
                 acts = self.activities
-                rows = np.flatnonzero(self.usable_types == TYPE_CODES[next(iter(key))])
+                rows = np.flatnonzero(self.usable_types == code)
                 who, ages = acts.contact_rows[rows], acts.occurred_at[rows]
                 np.subtract(self.moments(who), ages, out=ages)  # in place: no second array
                 found = ActivityGroup(rows, who, ages)
@@ -317,6 +329,8 @@ class _Run:
 
     def _behaviour(self, rule: Rule, types: list[ActivityType]) -> tuple[FloatArray, Counts]:
         who, ages = self._matching(rule, types, rule.window_days, with_contact=True)
+        if not who.size:  # no activity matched: a person scored alone has few
+            return unmatched(rule, self.n)
         counts = np.bincount(who, minlength=self.n)
         half_life = None if rule.half_life_days is None else rule.half_life_days * _DAY
         if rule.once:
@@ -425,8 +439,7 @@ class _Run:
     # -- the whole ------------------------------------------------------------------------
 
     def result(self) -> ScoreBatch:
-        rules = self.rules
-        dims = list(rules.dimensions)
+        rules, dims = self.rules, list(self.rules.dimensions)
         # column-major: every per-dimension pass reads contiguous memory
         raw = np.zeros((self.n, len(dims)), dtype=np.float64, order="F")
         disqualified = np.zeros(self.n, dtype=bool)
@@ -434,9 +447,9 @@ class _Run:
             where_key(rule.where, rule.types) for rule in rules.rules if rule.types and rule.where
         )
         hits = []
-        for rule in rules.rules:
+        for rule, column in zip(rules.rules, dimension_columns(rules), strict=True):
             points, counts, held, measure = self.apply(rule)
-            raw[:, dims.index(rules.dimension_of(rule))] += points
+            raw[:, column] += points
             if rule.disqualify:
                 disqualified |= counts > 0
             hits.append(RuleHits.matched(points, counts, held, measure))
@@ -449,7 +462,7 @@ class _Run:
             total += capped[:, column]
         levels = {name: capped[:, i] for i, name in enumerate(dims)} | {"total": total}
         stage_codes = None if rules.stages is None else self.stages(levels, disqualified)
-        grade_codes = None if rules.grades is None else _grades(rules, levels)
+        grade_codes = None if rules.grades is None else grade_bands(rules, levels)
         bant_names, bant_met = self.bant
         return ScoreBatch(
             rules=rules,
@@ -476,19 +489,6 @@ class _Run:
             if rules.interests is None
             else interest_scores(rules.interests, self.activities, self.contacts, self.group),
         )
-
-
-def _grades(rules: RuleSet, levels: dict[str, FloatArray]) -> npt.NDArray[np.int16]:
-    grades = rules.grades
-    assert grades is not None
-    value = levels[grades.dimension]
-    bands = grades.bands
-    code = np.full(len(value), len(bands) - 1 if bands[-1].min is None else -1, dtype=np.int16)
-    for index in range(len(bands) - 1, -1, -1):
-        minimum = bands[index].min
-        if minimum is not None:
-            code[value >= minimum] = index
-    return code
 
 
 def activity_groups(

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from scoring.frames import BoolArray, CategoricalColumn, FloatArray, IntArray, ObjectArray
+from scoring.hit_arrays import hit_arrays
 from scoring.rfm import RfmScores
 from scoring.rules import Rule, RuleSet
 
@@ -189,21 +190,8 @@ class RuleHits:
         measure: FloatArray | None = None,
     ) -> RuleHits:
         """The hits of a rule from its points and counts (and `held`, `measure`) for
-        every contact."""
-        rows = np.flatnonzero(counts).astype(np.int32)
-        kept = counts[rows]
-        most = int(kept.max()) if kept.size else 0
-        narrow = np.uint8 if most < 1 << 8 else np.uint16 if most < 1 << 16 else np.int32
-        values = points[rows]
-        single = values.astype(np.float32)
-        exact = np.array_equal(single, values)
-        return cls(
-            rows,
-            _one_if_same(kept.astype(narrow)),
-            _one_if_same(single if exact else values),
-            None if held is None else held[rows],
-            None if measure is None else measure[rows],
-        )
+        every contact (`scoring.hit_arrays`)."""
+        return cls(*hit_arrays(points, counts, held, measure))
 
     def dense(self, size: int) -> tuple[FloatArray, IntArray]:
         """The rule's points and counts for every one of `size` contacts (0 where unmatched)."""
@@ -212,14 +200,6 @@ class RuleHits:
         points[self.rows] = self.points
         counts[self.rows] = self.counts
         return points, counts
-
-
-def _one_if_same(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    """The values, or one of them read at every position (no memory) when all are equal,
-    as a contact rule's counts and points are."""
-    if values.size and (values == values[0]).all():
-        return np.broadcast_to(values[:1], values.shape)
-    return values
 
 
 @dataclass(frozen=True, eq=False)

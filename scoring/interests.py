@@ -20,7 +20,7 @@ import ast
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Protocol
 
 import numpy as np
@@ -79,24 +79,38 @@ def url_key(value: str) -> str:
     return value[:end].rstrip("/")
 
 
+@lru_cache(maxsize=4096)
 def matcher(patterns: tuple[str, ...], url: bool = False) -> Callable[[str], bool]:
     """Whether a value matches one of the globs, ignoring case (`glob_match`); a glob of
     `*` and text alone is matched by the string methods. With `url`, values are matched
     as `url_key` gives them, before the cut at `GLOB_TEXT`, and a pattern's trailing
-    slash is ignored as theirs is."""
+    slash is ignored as theirs is. Made once per patterns (a trigger scores one person:
+    the same topics on every call), it keeps its verdicts on the last values it read
+    (up to `VERDICTS_SEEN`): a site's pages come back from one person to the next."""
     folded = [p.casefold() for p in patterns]
     if url:
         folded = [p.rstrip("/") or p for p in folded]
     plain = [p.split("*") for p in folded if "?" not in p]
     other = [p for p in folded if "?" in p]
+    seen: dict[str, bool] = {}
 
     def test(value: str) -> bool:
+        known = seen.get(value)
+        if known is not None:
+            return known
         text = (url_key(value) if url else value)[:GLOB_TEXT].casefold()
-        return any(_starred(parts, text) for parts in plain) or any(
+        found = any(_starred(parts, text) for parts in plain) or any(
             glob_match(p, text) for p in other
         )
+        if len(seen) >= VERDICTS_SEEN:
+            seen.clear()
+        seen[value] = found
+        return found
 
     return test
+
+
+VERDICTS_SEEN = 4096
 
 
 def _starred(parts: list[str], text: str) -> bool:
@@ -196,6 +210,8 @@ def interest_scores(
             matched[index].append((who[keep], ages[keep]))
     for index, topic in enumerate(topics):
         parts = matched[index]
+        if _nothing_to_add(topic, parts):
+            continue
         who = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
         ages = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
         counts[:, index] = np.bincount(who, minlength=size)
@@ -210,6 +226,19 @@ def interest_scores(
             points = points + hit_tags * topic.points
         scores[:, index] = points if topic.cap is None else np.minimum(points, topic.cap)
     return InterestScores(interests, scores, counts)
+
+
+def _nothing_to_add(topic: Topic, parts: list[tuple[IntArray, FloatArray]]) -> bool:
+    """Whether a topic leaves every contact's score and count at the 0 they start at: no
+    activity matched, no tags to read, and points and cap above 0 (as the schema has
+    them: 0 matches times the points, capped, are then 0.0 and not -0.0). A person
+    scored alone matches few topics, if any."""
+    return (
+        not topic.tags
+        and all(not len(who) for who, _ in parts)
+        and topic.points > 0
+        and (topic.cap is None or topic.cap > 0)
+    )
 
 
 @dataclass(frozen=True, eq=False)

@@ -180,9 +180,8 @@ def _scored(
         job.fields,
         people.record_attributes,
     )
-    frame, activity_frame = people.frames(
-        ruleset.contact_fields(), ruleset.activity_fields(), exclude=ruleset.exclude
-    )
+    contact_fields, activity_fields = fields_read(ruleset)
+    frame, activity_frame = people.frames(contact_fields, activity_fields, exclude=ruleset.exclude)
     kept = included(ruleset, frame, activity_frame)  # the excluded are not read further
     if notes is not None:
         notes.extend(unparsed_numbers(ruleset, kept.contacts, samples=0))  # no value in a log
@@ -206,6 +205,22 @@ def _scored(
         # a filter that stood down, purchases without a rate: each said once per run
         notes.extend(note for note in batch.notes if note not in notes)
     return batch, kept, floor
+
+
+_FIELDS_READ: dict[int, tuple[RuleSet, tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def fields_read(ruleset: RuleSet) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The contact and activity fields the rules read, worked out once per rule set (kept
+    with it, so that an id reused is told apart): a trigger scores one person at a time."""
+    kept = _FIELDS_READ.get(id(ruleset))
+    if kept is not None and kept[0] is ruleset:
+        return kept[1], kept[2]
+    found = (tuple(ruleset.contact_fields()), tuple(ruleset.activity_fields()))
+    if len(_FIELDS_READ) >= 64:  # rule sets come and go (shadow rules, a changed file)
+        _FIELDS_READ.clear()
+    _FIELDS_READ[id(ruleset)] = (ruleset, *found)
+    return found
 
 
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
