@@ -45,6 +45,9 @@ SYNC_PREFIX, RECORD_PREFIX = "sync:", "record:"
 RECORD_STALE_AFTER = 60.0
 """Seconds a record's lock may go unrefreshed (a rescore lasts a few calls), and the
 longest a sync waits for the rescores it finds at work."""
+RECORD_BEAT_EVERY = 10.0
+"""Seconds between two looks of a record lock's own thread (it refreshes the lock every
+`BEAT_EVERY`, well within `RECORD_STALE_AFTER`)."""
 POLL = 0.05
 """Seconds between two looks at the locks of rescores a sync waits for."""
 
@@ -81,6 +84,9 @@ class RunLock:
     holder: str = field(default_factory=lambda: f"{socket.gethostname()}:{uuid.uuid4().hex}")
     clock: Callable[[], float] = time.time
     _beaten: float = 0.0
+    _lost: str | None = None
+    """Why the locks may be another run's now (`beat`), raised by `still_held`."""
+    _looking: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def acquire(self) -> None:
         """Take every lock, or none: raises `LockHeld` naming who holds one."""
@@ -95,15 +101,27 @@ class RunLock:
         self._beaten = self.clock()
 
     def beat(self) -> None:
-        """Refresh the locks (at most every `BEAT_EVERY` seconds), so they are not stale."""
+        """Refresh the locks (at most every `BEAT_EVERY` seconds), so they are not stale.
+        A silence as long as a lock lasts (the process paused), or a lock found no longer
+        this holder's, is kept for `still_held` to raise: the lock's own thread, thawed
+        with the run, may beat before the run looks."""
         now = self.clock()
-        if now - self._beaten < BEAT_EVERY:
-            return
-        self._beaten = now
+        with self._looking:
+            silent = now - self._beaten
+            if silent >= self._silence() and self._lost is None:
+                self._lost = (
+                    f"paused {silent:.0f} s, as long as the lock lasts unrefreshed:"
+                    " another run may have taken it; nothing more stored or written"
+                )
+            if silent < BEAT_EVERY:
+                return
+            self._beaten = now
         with self.store.writing(), self.store.engine.begin() as connection:
-            connection.execute(
+            kept = connection.execute(
                 sa.update(locks).where(locks.c.holder == self.holder).values(beat=now)
-            )
+            ).rowcount
+        if kept < len(self.names) and self._lost is None:
+            self._lost = "the lock was taken by another run"
 
     def still_held(self) -> None:
         """`beat`, or raise `LockLost` where another run may have taken this one's locks
@@ -112,28 +130,21 @@ class RunLock:
         rescore perhaps at work, and thawed when the next request comes), or a lock
         found no longer its own. Called before what a run fetched is stored or written,
         so that data fetched before the pause never lands over a newer run's."""
-        now = self.clock()
-        silence = min(_silence(name) for name in self.names) if self.names else STALE_AFTER
-        if now - self._beaten >= silence:
-            raise LockLost(
-                f"paused {now - self._beaten:.0f} s, as long as the lock lasts unrefreshed:"
-                " another run may have taken it; nothing more stored or written"
-            )
-        if now - self._beaten < BEAT_EVERY:
-            return
-        self._beaten = now
-        with self.store.writing(), self.store.engine.begin() as connection:
-            kept = connection.execute(
-                sa.update(locks).where(locks.c.holder == self.holder).values(beat=now)
-            ).rowcount
-        if kept < len(self.names):
-            raise LockLost("the lock was taken by another run")
+        self.beat()
+        if self._lost is not None:
+            raise LockLost(self._lost)
+
+    def _silence(self) -> float:
+        return min(map(_silence, self.names)) if self.names else STALE_AFTER
 
     @contextlib.contextmanager
-    def kept_alive(self, every: float = BEAT_EVERY) -> Iterator[None]:
-        """Refresh the locks every `every` seconds from a thread of their own while the
-        block runs, so that a run waiting a long time on one call (a Bulk API job that
-        takes an hour) is not taken for a killed one by the next scheduled run."""
+    def kept_alive(self, every: float | None = None) -> Iterator[None]:
+        """Refresh the locks every `every` seconds (`BEAT_EVERY`, a record's
+        `RECORD_BEAT_EVERY`) from a thread of their own while the block runs, so that a
+        run waiting a long time on one call (a Bulk API job that takes an hour, a rescore's
+        429s waited out) is not taken for a killed one by the next run."""
+        if every is None:
+            every = RECORD_BEAT_EVERY if self._silence() < STALE_AFTER else BEAT_EVERY
         stop = threading.Event()
 
         def keep() -> None:

@@ -50,7 +50,7 @@ from sync.errors import BadRecord, RecordGone, RecordNotFound, SyncError
 from sync.fields import REASONS_MAX_CHARS, written_reasons, written_score
 from sync.gone_check import retire_if_gone
 from sync.history import record_landed
-from sync.locks import POLL, RECORD_STALE_AFTER, LockHeld, held_locks, record_lock
+from sync.locks import POLL, RECORD_STALE_AFTER, LockHeld, LockLost, held_locks, record_lock
 from sync.logs import without_addresses
 from sync.models import score_models, write_models
 from sync.schema import ID_LENGTH, chunks, identities, queue, upsert_dialect, written
@@ -135,17 +135,16 @@ def rescore_record(
                 return Rescored(system, record_id, "queued")
             # The sync let its locks go meanwhile, perhaps after its last look at the queue.
         check = None if prepare is None else beside(prepare, "leadscore-setup-check")
-        try:
-            return _rescore(
-                job,
-                connector,
-                record_id,
-                guard.still_held,
-                _ready if check is None else check.result,
-            )
-        finally:
-            if check is not None:
-                wait_for([check])  # its calls end before the record's lock is let go
+        with guard.kept_alive():  # a slow rescore (429s waited out) keeps its lock
+            try:
+                return _rescore(job, connector, record_id, guard.still_held,
+                                _ready if check is None else check.result)  # fmt: skip
+            finally:
+                if check is not None:
+                    wait_for([check])  # its calls end before the record's lock is let go
+    except LockLost as lost:  # paused as long as the lock lasts: nothing more written
+        enqueue(job.store, system, record_id)
+        raise LockLost([*lost.lines, "the record is queued for the next sync"]) from None
     except BaseException as exc:
         let_go_of_interrupted(exc)  # so that the lock can be given back
         raise

@@ -301,3 +301,20 @@ def test_ctrl_c_inside_a_store_write_lets_the_run_say_so_and_give_its_lock_back(
     assert took < 10
     assert held_locks(store) == [] and store.runs(1)[0].status == "failed"
     store.close()
+
+
+def test_a_pause_is_seen_though_the_locks_own_thread_beat_first_once_thawed(
+    store: StateStore,
+) -> None:
+    """Frozen with its instance, both the rescore and its lock's thread thaw together:
+    the thread's beat, whichever runs first, does not hide the pause."""
+    now = [1_000.0]
+    guard = record_lock(store, "hubspot", "7")
+    guard.clock = lambda: now[0]
+    guard.acquire()
+    now[0] += RECORD_STALE_AFTER
+    guard.beat()  # the lock's own thread, thawed first
+    with pytest.raises(LockLost, match="paused 60 s"):
+        guard.still_held()
+    with pytest.raises(LockLost, match="paused 60 s"):  # and it stays lost
+        guard.still_held()

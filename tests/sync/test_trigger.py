@@ -447,6 +447,86 @@ def test_a_rescore_paused_past_its_locks_staleness_stores_and_writes_nothing(
     assert stored["identities"] == stored["written"] == 0 and rows == []
 
 
+class Slow(Watched):
+    """A connector whose fetch lasts a minute and a half of a live process (HubSpot's
+    429s waited out): the lock's own thread refreshes it meanwhile, each half minute."""
+
+    def __init__(self, inner: Connector, now: list[float], guards: list[RunLock]) -> None:
+        super().__init__(inner)
+        self.now, self.guards = now, guards
+
+    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
+        for _ in range(3):
+            self.now[0] += 31
+            deadline = time.monotonic() + 5
+            while self.guards[-1]._beaten < self.now[0] and time.monotonic() < deadline:
+                time.sleep(0.005)
+        return self.inner.fetch(record_id, email=email)
+
+
+def on_a_clock(
+    monkeypatch: pytest.MonkeyPatch, now: list[float], every: float = 60.0
+) -> list[RunLock]:
+    """Record locks on the clock `now` whose own thread beats every `every` seconds."""
+    import sync.locks
+    import sync.trigger
+
+    made, guards = sync.trigger.record_lock, []
+
+    def on_the_clock(store: StateStore, system: str, record_id: str) -> RunLock:
+        lock = made(store, system, record_id)
+        lock.clock = lambda: now[0]
+        guards.append(lock)
+        return lock
+
+    monkeypatch.setattr(sync.trigger, "record_lock", on_the_clock)
+    monkeypatch.setattr(sync.locks, "RECORD_BEAT_EVERY", every)
+    return guards
+
+
+def test_a_slow_rescore_whose_process_is_alive_keeps_its_lock_and_writes(
+    box: Sandbox, rules: RuleSet, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [time.time()]
+    guards = on_a_clock(monkeypatch, now, every=0.01)
+    connector = Slow(watched(box, rules).inner, now, guards)
+    with open_app(box, rules, url, connector=connector) as app:
+        app.setup()
+        result = app.rescore("hubspot:7")
+    assert result.status == "done" and connector.written == ["7"]
+
+
+class Thawed(Frozen):
+    """`Frozen`, its lock's own thread thawed first: it beats before the fetch returns."""
+
+    def __init__(self, inner: Connector, now: list[float], guards: list[RunLock]) -> None:
+        super().__init__(inner, now)
+        self.guards = guards
+
+    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
+        page = super().fetch(record_id, email=email)
+        deadline = time.monotonic() + 5
+        while self.guards[-1]._beaten < self.now[0] and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert self.guards[-1]._beaten == self.now[0]
+        return page
+
+
+def test_a_frozen_rescore_whose_lock_thread_beat_first_writes_nothing_and_is_queued(
+    box: Sandbox, rules: RuleSet, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [time.time()]
+    guards = on_a_clock(monkeypatch, now, every=0.01)
+    connector = Thawed(watched(box, rules).inner, now, guards)
+    with open_app(box, rules, url, connector=connector) as app:
+        app.setup()
+        with pytest.raises(LockLost, match="another run may have taken it"):
+            app.rescore("hubspot:7")
+        entries = queued_entries(app.store, ["hubspot"])
+    assert connector.written == [] and box.hubspot.calls["contacts.batch_update"] == 0
+    assert [(e.system, e.record_id) for e in entries] == [("hubspot", "7")]
+
+
 def test_a_missing_field_is_said_before_anything_is_stored_or_written(
     box: Sandbox, rules: RuleSet, url: str
 ) -> None:
