@@ -274,7 +274,7 @@ class WebhookCore:
             return request
         route = path[len(root) :]
         if route in self.endpoints or route in ("/healthz", "/metrics", REPORT_PATH):
-            return replace(request, path=route)
+            return replace(request, path=request.path[len(root) :])  # a trailing / is signed
         return request
 
     def _handle(

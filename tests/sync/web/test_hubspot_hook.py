@@ -236,6 +236,20 @@ def test_v2_is_refused_unless_turned_on_so_a_stripped_v3_request_cannot_be_repla
     assert HubSpotSettings().webhook_accept_v2 is False
 
 
+def test_a_trailing_slash_is_signed_alike_with_and_without_the_public_urls_path(
+    app: Leadscore, box: Sandbox
+) -> None:
+    """A workflow's URL ending in a slash: the signature covers it, whether the gateway
+    hands the path over with the public URL's own path in front or without it."""
+    body = b'{"hs_object_id": 10}'
+    called = f"{HOST}/leadscore/hubspot/"
+    core = core_for(app, public_url=f"{HOST}/leadscore")
+    for late, path in enumerate(("/hubspot/", "/leadscore/hubspot/")):
+        signed = signed_v3(body, url=called, at_ms=int(NOW * 1000) + late)  # not a replay
+        sent = WebhookRequest.of("POST", path, headers=signed, body=body, url=called)
+        assert core.handle(sent).status == 200, path
+
+
 def test_signatures_over_the_public_url_and_over_the_decoded_uri(
     app: Leadscore, box: Sandbox
 ) -> None:
