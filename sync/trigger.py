@@ -209,7 +209,7 @@ def _rescore_once(
     # the person's account rolled up again; its company records written beside the person's
     plan = roll_up_again(job, person, as_of.timestamp())
     later = beside(lambda: write_account_plan(job, plan, as_of), "leadscore-accounts")
-    batch, people, outcomes = write_persons(job, {person}, SyncOptions(), as_of)
+    batch, people, outcomes = write_persons(job, {person}, SyncOptions(), as_of, held=held)
     companies = {s: list(o.written) for s, o in later.result().items() if o.written}
     return replace(rescore_result(batch, people, system, record_id, outcomes), accounts=companies)
 
@@ -276,9 +276,10 @@ def write_persons(
     options: SyncOptions,
     as_of: datetime,
     summary: SyncSummary | None = None,
+    held: Callable[[], None] = lambda: None,
 ) -> tuple[ScoreBatch, People, dict[str, WriteOutcome]]:
     """Score these persons as of `as_of` and write what changed on their records in
-    every system, through the sync's own plan and write path."""
+    every system, through the sync's own plan and write path; `held()` before each write."""
     before = written_of(job.store, persons)
     batch, people = job.score(
         sorted(persons), as_of=as_of, written=before, claim=not options.dry_run
@@ -291,6 +292,7 @@ def write_persons(
         writes = plan.of(connector.system)
         if not writes:
             continue
+        held()  # a rescore paused meanwhile (`RunLock.still_held`) writes nothing more
         stats = SystemSummary()
         if summary is not None:
             stats = summary.systems.setdefault(connector.system, stats)
@@ -457,9 +459,8 @@ def _fetched(
 ) -> Page | None:
     """The queued record, or None (and a warning) when the system has none (retired when
     it says it deleted it) or refuses to give it: such an entry is dropped rather than
-    fail every sync to come. The warning,
-    kept in the run's summary, names the system only: a run outlives an erasure, and
-    holds no record id (the log line has it)."""
+    fail every sync to come. The warning, kept in the run's summary, names the system
+    only: a run outlives an erasure, and holds no record id (the log line has it)."""
     try:
         return fetch_record(connector, entry.record_id)
     except RecordNotFound:

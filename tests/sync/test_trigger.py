@@ -527,6 +527,30 @@ def test_a_frozen_rescore_whose_lock_thread_beat_first_writes_nothing_and_is_que
     assert [(e.system, e.record_id) for e in entries] == [("hubspot", "7")]
 
 
+def test_a_rescore_frozen_after_storing_its_page_writes_nothing(
+    box: Sandbox, rules: RuleSet, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frozen once the page is stored (its account rolled up, its person scored): thawed a
+    minute later, it writes none of the values it worked out before the pause."""
+    import sync.trigger
+
+    now = [time.time()]
+    on_a_clock(monkeypatch, now)
+    rolled = sync.trigger.roll_up_again
+
+    def frozen_meanwhile(*args: Any) -> Any:
+        now[0] += RECORD_STALE_AFTER
+        return rolled(*args)
+
+    monkeypatch.setattr(sync.trigger, "roll_up_again", frozen_meanwhile)
+    connector = watched(box, rules)
+    with open_app(box, rules, url, connector=connector) as app:
+        app.setup()
+        with pytest.raises(LockLost, match="another run may have taken it"):
+            app.rescore("hubspot:7")
+    assert connector.written == [] and box.hubspot.calls["contacts.batch_update"] == 0
+
+
 def test_a_missing_field_is_said_before_anything_is_stored_or_written(
     box: Sandbox, rules: RuleSet, url: str
 ) -> None:
