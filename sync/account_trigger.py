@@ -22,7 +22,7 @@ difference.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -182,14 +182,17 @@ def _plan(
     return plan
 
 
-def write_account_plan(job: Sync, plan: AccountPlan, as_of: datetime) -> dict[str, WriteOutcome]:
+def write_account_plan(
+    job: Sync, plan: AccountPlan, as_of: datetime, held: Callable[[], None] = lambda: None
+) -> dict[str, WriteOutcome]:
     """Write the company records of `plan`, by the sync's write phase; per system what
-    it did."""
+    it did. `held()` before each write: a rescore paused meanwhile writes nothing more."""
     outcomes = {}
     for connector in job.connectors:
         writes = plan.get(connector.system)
         if not writes:
             continue
+        held()
         assert isinstance(connector, CompanyRecords)
         side = CompanySide(connector, accounts_system(connector.system))
         outcomes[connector.system] = write_batches(

@@ -208,7 +208,7 @@ def _rescore_once(
     held()
     # the person's account rolled up again; its company records written beside the person's
     plan = roll_up_again(job, person, as_of.timestamp())
-    later = beside(lambda: write_account_plan(job, plan, as_of), "leadscore-accounts")
+    later = beside(lambda: write_account_plan(job, plan, as_of, held), "leadscore-accounts")
     batch, people, outcomes = write_persons(job, {person}, SyncOptions(), as_of, held=held)
     companies = {s: list(o.written) for s, o in later.result().items() if o.written}
     return replace(rescore_result(batch, people, system, record_id, outcomes), accounts=companies)

@@ -6,8 +6,11 @@ written."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
+from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from sandbox import Sandbox
@@ -24,6 +27,7 @@ from sync.accounts import (
     store_rollups,
 )
 from sync.dues import meta_value
+from sync.locks import RECORD_STALE_AFTER, LockLost, RunLock
 from sync.schema import meta, persons
 from tests.sync.test_account_writes import _held, box, rules
 from tests.sync.test_sync_hubspot import open_app
@@ -210,3 +214,47 @@ def test_a_rescore_of_a_contact_without_a_company_moves_its_domain_s_account(
         after = kept_rollups(connection, rules)
     assert after is not None and after.accounts[key][2] == before.accounts[key][2] + 1
     assert f"email_domain:{domain[row]}" not in after.accounts
+
+
+def test_a_rescore_frozen_before_its_writes_writes_no_company_either(
+    box: Sandbox, rules: RuleSet, store: StateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frozen as its account is rolled up again (a serverless instance, its answer sent)
+    and thawed a minute later: neither the contact nor the company moved is written."""
+    import sync.trigger
+
+    at = box.now() + timedelta(hours=1)
+    app = open_app(box, rules, store, at)
+    app.setup()
+    app.sync(SyncOptions(full=True))
+    with store.engine.connect() as connection:
+        members = account_people(connection)
+    table = box.hubspot.contacts
+    named = {
+        str(row + 1): id_text(table.value("associatedcompanyid", row)) for row in range(table.size)
+    }
+    contact = next(
+        row
+        for row, company in named.items()
+        if company is not None and len(members.get(f"account_id:{company}", [])) > 1
+    )
+    box.hubspot.add_event(contact, ActivityType.DEMO_REQUEST, at - timedelta(minutes=5))
+    now = [time.time()]
+    made, rolled = sync.trigger.record_lock, sync.trigger.roll_up_again
+
+    def on_the_clock(*args: Any) -> RunLock:
+        lock = made(*args)
+        lock.clock = lambda: now[0]
+        return lock
+
+    def frozen_meanwhile(*args: Any) -> Any:
+        plan = rolled(*args)
+        now[0] += RECORD_STALE_AFTER
+        return plan
+
+    monkeypatch.setattr(sync.trigger, "record_lock", on_the_clock)
+    monkeypatch.setattr(sync.trigger, "roll_up_again", frozen_meanwhile)
+    logged = len(box.hubspot.log)
+    with pytest.raises(LockLost, match="another run may have taken it"):
+        app.rescore(f"hubspot:{contact}")
+    assert not [c for c in box.hubspot.log[logged:] if c.operation.endswith(".batch_update")]
