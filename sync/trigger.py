@@ -189,6 +189,7 @@ def _rescore_once(
         page = fetch_record(connector, record_id)
     except RecordNotFound:
         checked()  # a system that lacks leadscore's fields is said first
+        held()  # and nothing retired after a pause either
         forget_queued(job.store, system, record_id)  # queued just before, if at all
         gone = retire_if_gone(job.store, connector, record_id, as_of)
         if gone is not None:
@@ -233,7 +234,7 @@ def rescore_result(
 ) -> Rescored:
     """The result of a rescore from its batch of one (none: the person is excluded)."""
     written = {s: list(o.written) for s, o in outcomes.items() if o.written}
-    failed = {s: failed for s, o in outcomes.items() if (failed := reasons_of(o))}
+    failed = {s: {f.record_id: f.reason for f in o.failed} for s, o in outcomes.items() if o.failed}
     if not len(batch):
         person = int(batch.excluded_ids[0]) if batch.excluded_ids else None
         return Rescored(system, record_id, "done", person, excluded=True, written=written,
@@ -248,11 +249,6 @@ def rescore_result(
         written=written,
         failed=failed,
     )  # fmt: skip
-
-
-def reasons_of(outcome: WriteOutcome) -> dict[str, str]:
-    """Why each write that did not land failed, by record."""
-    return {f.record_id: f.reason for f in outcome.failed}
 
 
 def fetch_record(connector: Connector, record_id: str) -> Page:
@@ -303,8 +299,10 @@ def write_persons(
         rows = {int(person): row for row, person in enumerate(batch.contact_ids)}
         with job.store.writing(), job.store.engine.begin() as connection:
             record_landed(connection, batch, rows, people.records, landed, as_of, job.rules_text)
-    if job.models:  # and each extra model's fields (`sync.models`)
-        write_models(job, options, score_models(job, people, as_of, before), people, as_of)
+    if job.models:  # and each extra model's fields (`sync.models`), unless paused
+        batches = score_models(job, people, as_of, before)
+        held()
+        write_models(job, options, batches, people, as_of)
     return batch, people, outcomes
 
 

@@ -551,6 +551,34 @@ def test_a_rescore_frozen_after_storing_its_page_writes_nothing(
     assert connector.written == [] and box.hubspot.calls["contacts.batch_update"] == 0
 
 
+class FrozenFirst(Watched):
+    """A connector whose fetch answers a minute late, whatever it answers (a 404)."""
+
+    def __init__(self, inner: Connector, now: list[float]) -> None:
+        super().__init__(inner)
+        self.now = now
+
+    def fetch(self, record_id: str | None = None, *, email: str | None = None) -> Page:
+        self.now[0] += RECORD_STALE_AFTER
+        return self.inner.fetch(record_id, email=email)
+
+
+def test_a_rescore_paused_past_its_lock_retires_nothing_on_a_404(
+    box: Sandbox, rules: RuleSet, url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sync.trigger
+
+    now, retired = [time.time()], []
+    on_a_clock(monkeypatch, now)
+    monkeypatch.setattr(sync.trigger, "retire_if_gone", lambda *args: retired.append(args))
+    connector = FrozenFirst(watched(box, rules).inner, now)
+    with open_app(box, rules, url, connector=connector) as app:
+        app.setup()
+        with pytest.raises(LockLost, match="another run may have taken it"):
+            app.rescore("hubspot:99999")
+    assert retired == []
+
+
 def test_a_missing_field_is_said_before_anything_is_stored_or_written(
     box: Sandbox, rules: RuleSet, url: str
 ) -> None:
