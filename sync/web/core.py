@@ -373,7 +373,8 @@ class WebhookCore:
         self, app: Leadscore, system: str, record: str, within: float, asked_at: float
     ) -> Outcome:
         from connectors.policy import patience
-        from sync.trigger import rescore_record
+        from sync.locks import LockLost
+        from sync.trigger import Rescored, rescore_record
 
         def checked() -> None:
             self._setup_checked(app)
@@ -389,6 +390,10 @@ class WebhookCore:
                     # more: a holder that let go before it saw the entry did not take it.
                     self._queued(app, system, record, asked_at)
                     result = rescore_record(app.job, system, record, prepare=checked)
+        except LockLost as lost:  # paused as long as its lock lasts: queued, nothing written
+            log.warning("trigger left to the next sync", extra={"system": system,
+                                                                "reason": str(lost)})  # fmt: skip
+            return Outcome(record, Rescored(system, record, "queued"))
         except Exception as exc:
             refused = refusal_for(exc, system)
             log.warning(

@@ -279,6 +279,42 @@ def test_signatures_over_the_public_url_and_over_the_decoded_uri(
         assert made.handle(internal).status == 200
 
 
+def test_a_rescore_paused_past_its_record_lock_is_answered_and_logged_as_queued(
+    core: WebhookCore,
+    app: Leadscore,
+    box: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server paused a minute inside a rescore (its host asleep): nothing is written, the
+    record is queued for the next sync, and the caller and the log say so, not that
+    leadscore is not ready."""
+    import sync.trigger
+
+    now = [time.time()]
+    made, rolled = sync.trigger.record_lock, sync.trigger.roll_up_again
+
+    def on_the_clock(*args: Any) -> RunLock:
+        lock = made(*args)
+        lock.clock = lambda: now[0]
+        return lock
+
+    def paused_meanwhile(*args: Any) -> Any:
+        now[0] += 60.0
+        return rolled(*args)
+
+    monkeypatch.setattr(sync.trigger, "record_lock", on_the_clock)
+    monkeypatch.setattr(sync.trigger, "roll_up_again", paused_meanwhile)
+    before = updates(box)
+    with caplog.at_level(logging.WARNING, "leadscore.web"):
+        answer = core.handle(request({"hs_object_id": 12}))
+    assert (answer.status, answer.json()) == (202, {"record": "12", "status": "queued"})
+    assert [e.record_id for e in queued_entries(app.store, ["hubspot"])] == ["12"]
+    assert updates(box) == before
+    said = [r for r in caplog.records if r.getMessage() == "trigger left to the next sync"]
+    assert len(said) == 1 and "paused 60 s" in said[0].__dict__["reason"]
+
+
 def test_a_contact_a_running_sync_will_write_is_answered_202(
     core: WebhookCore, app: Leadscore, box: Sandbox
 ) -> None:
