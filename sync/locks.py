@@ -11,11 +11,12 @@ lock, two syncs on one store would write the same contacts twice, or crash on
 each other's rows.
 
 A rescore of one record (`sync/trigger.py`) holds a row named `record:<hash>`
-for the few calls it makes; silent for `RECORD_STALE_AFTER` seconds, it is
-stale. A sync waits for the record locks it finds held once its pull is done
-(`wait_for_rescores`), before it reads what was written. A rescore that was silent that
-long itself (a serverless instance frozen once its answer went out, thawed minutes later)
-stores and writes nothing more (`still_held`): others may have taken it as gone.
+for the few calls it makes, refreshed from a thread of its own (`kept_alive`, so a
+slow one keeps it); silent for `RECORD_STALE_AFTER` seconds, it is stale. A sync waits
+for the record locks it finds held once its pull is done (`wait_for_rescores`), before
+it reads what was written. A rescore that was silent that long itself (a serverless
+instance frozen once its answer went out, thawed minutes later, its lock's thread with
+it) stores and writes nothing more (`still_held`): others may have taken it as gone.
 """
 
 from __future__ import annotations
