@@ -62,9 +62,18 @@ NEVER_ON_THE_ANSWER = (
     "sync.backtest_report",
     "sync.capacity",  # sales capacity: only when the rules have a `capacity` block
     "html",  # the report's HTML refusal page (`sync.web.report.browser_page`)
+    "difflib",  # the closest setting to a variable that names none (`sync.config`)
 )
 HANDLER_AND_SETTINGS = "import sync.web.aws; from sync.config import read_settings; read_settings()"
-NEVER_ON_THE_IMPORT = ("numpy", "sqlalchemy", "pyarrow", "hubspot", "requests", "sync.app")
+NEVER_ON_THE_IMPORT = (
+    "numpy",
+    "sqlalchemy",
+    "pyarrow",
+    "hubspot",
+    "requests",
+    "sync.app",
+    "difflib",
+)
 """What importing the handler and reading its settings (before any event) never loads."""
 
 ANSWER = """
