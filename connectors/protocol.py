@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -185,6 +185,16 @@ class SetupReport:
     def missing(self) -> list[str]:
         """What a sync would lack: fields to create and enumerations lacking options."""
         return [*self.created, *(f"options of {name}" for name in self.updated)]
+
+    def joined(self, other: SetupReport) -> SetupReport:
+        """This report and `other`, of the same system, as one (`available` is this one's)."""
+        return replace(
+            self,
+            created=[*self.created, *other.created],
+            existing=[*self.existing, *other.existing],
+            updated=[*self.updated, *other.updated],
+            described=[*self.described, *other.described],
+        )
 
 
 @dataclass(frozen=True)

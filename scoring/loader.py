@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -229,6 +228,8 @@ def _dotted(loc: Path_) -> str:
 
 
 def _unknown_field_message(loc: Path_) -> str:
+    import difflib  # here: a rule file with no mistake is read on every cold start
+
     field = str(loc[-1]) if loc else ""
     allowed = _allowed_fields(loc[:-1])
     hint = difflib.get_close_matches(field, allowed, n=1)

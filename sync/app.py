@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from connectors.attributes import AttributeMap
 from connectors.policy import Clock
@@ -37,8 +37,6 @@ from sync.fields import FieldMap, FieldNameError
 from sync.gone_check import GoneCheck
 from sync.models import model_reads, read_models, score_models
 from sync.pipeline import Progress, Sync
-from sync.preview import scratch_store, unread_attributes
-from sync.retention import Retention
 from sync.rulefile import read_rules
 from sync.settings import Settings, credential_settings
 from sync.setup_memo import remember_check
@@ -47,6 +45,9 @@ from sync.stages import StageMap, StageMapError, unknown_stages
 from sync.store import People, StateStore
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import Rescored, parse_record, rescore_record, written_of
+
+if TYPE_CHECKING:
+    from sync.retention import Retention
 
 log = logging.getLogger("leadscore.sync")
 
@@ -216,7 +217,7 @@ class Leadscore:
             report = connector.setup(fields.specs, dry_run=dry_run)
             report = with_accounts(connector, fields, report, dry_run)
             found = self.extra_setup(connector, shadow, dry_run)
-            report = report if found is None else joined_reports(report, found)
+            report = report if found is None else report.joined(found)
             reports[connector.system] = report
             if not dry_run:
                 models = [extra_system(connector.system, m.kind) for m in self.job.models]
@@ -253,6 +254,8 @@ class Leadscore:
 
     def warnings(self, reports: Mapping[str, SetupReport]) -> list[str]:
         """What the rules read that a system's fields do not give (from setup's reports)."""
+        from sync.preview import unread_attributes
+
         return unread_attributes(self.rules, self.attributes, reports)
 
     def check_setup(self, shadow: Mapping[str, FieldMap] | None = None) -> None:
@@ -265,7 +268,7 @@ class Leadscore:
             how = ""
             found = self.extra_setup(connector, shadow, dry_run=True)
             if found is not None:
-                report = joined_reports(report, found)
+                report = report.joined(found)
                 own = (shadow or {}).get(connector.system)
                 wanted = set(own.names.values()) if own is not None else set()
                 lacking = {m.removeprefix("options of ") for m in found.missing}
@@ -297,6 +300,8 @@ class Leadscore:
 
     def retention(self) -> Retention:
         """How long the store keeps activities and score history, from the settings."""
+        from sync.retention import Retention  # here: a trigger's rescore purges nothing
+
         config = self.settings
         return Retention(config.retention_days, config.history_retention_days)
 
@@ -304,6 +309,8 @@ class Leadscore:
         """What setup would create and what a sync would write, before or after setup:
         nothing is written to any system, and the store is left as it was (the run goes
         into a scratch copy, `sync.preview`)."""
+        from sync.preview import scratch_store  # here: a trigger's rescore is never a preview
+
         self.map_stages()
         setup = {
             c.system: with_accounts(
@@ -314,7 +321,7 @@ class Leadscore:
         for c in self.connectors:  # the shadow fields a `--shadow-write` run needs, the models'
             found = self.extra_setup(c, options.shadow_fields, dry_run=True)
             if found is not None:
-                setup[c.system] = joined_reports(setup[c.system], found)
+                setup[c.system] = setup[c.system].joined(found)
         job = self.job
         with scratch_store(self.store, job.clock()) as (scratch, exact):
             trial = Sync(
@@ -394,17 +401,6 @@ def field_maps(
                     "or shorter dimension names in the rule file"
                 ) from None
     return maps
-
-
-def joined_reports(first: SetupReport, second: SetupReport) -> SetupReport:
-    """Two setup reports of one system as one."""
-    return replace(
-        first,
-        created=[*first.created, *second.created],
-        existing=[*first.existing, *second.existing],
-        updated=[*first.updated, *second.updated],
-        described=[*first.described, *second.described],
-    )
 
 
 def build_connectors(

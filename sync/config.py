@@ -6,7 +6,6 @@ importing the sync, the store or any vendor SDK.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
@@ -89,6 +88,8 @@ def unknown_variables(given: Mapping[str, str]) -> list[str]:
             continue
         # compared without the prefix every name shares, which would make any name look close
         tails = {k.removeprefix(PREFIX): k for k in known}
+        import difflib  # here: every start checks the variables, few name no setting
+
         found = difflib.get_close_matches(name.removeprefix(PREFIX), list(tails), n=1, cutoff=0.6)
         close = [tails[found[0]]] if found else []
         hint = f"; did you mean {close[0]}?" if close else f"; settings are: {', '.join(known)}"

@@ -38,15 +38,6 @@ from scoring import score as score_frames
 from sync.account_step import refresh
 from sync.account_sync import refresh_companies
 from sync.accounts import rollups_for
-from sync.capacity import (
-    HandoverQueue,
-    WaitingScored,
-    hand_over,
-    handed_before,
-    period_of,
-    teams_of,
-    to_rescore,
-)
 from sync.dues import (
     due_and_marks,
     fingerprint,
@@ -68,13 +59,13 @@ from sync.readback import activity_columns
 from sync.rfm import bounds_for, moved_purchasers, purchasers, save_bounds
 from sync.schema import chunks
 from sync.schema import persons as person_rows
-from sync.shadow import score_shadow, shadow_scored
 from sync.stages import reached_stages
 from sync.summary import SyncOptions, SyncSummary
 from sync.trigger import written_of
 from sync.velocity import next_change, past_scores
 
 if TYPE_CHECKING:
+    from sync.capacity import HandoverQueue
     from sync.pipeline import Sync, Written
     from sync.writing import WritePlan
 
@@ -136,6 +127,8 @@ def score_people(
         accounts = rollups_for(job.store, ruleset, as_of.timestamp())
     batch, kept, floor = _scored(job, ruleset, people, as_of, written, notes, bounds, accounts)
     if ruleset.capacity is not None:  # shadow rules decide and roll back: they claim nothing
+        from sync.capacity import WaitingScored, hand_over, handed_before, teams_of, to_rescore
+
         teams, held = teams_of(ruleset, kept.contacts), handed_before(ruleset, kept.contacts, floor)
         moment = as_of.timestamp()
         # the waiting persons a decision may hand over, scored as of the same moment
@@ -225,6 +218,9 @@ def fields_read(ruleset: RuleSet) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def score_due(job: Sync, options: SyncOptions, summary: SyncSummary, as_of: datetime) -> Scored:
     """Load and score everyone (rules changed, or `--full`) or only who is due."""
+    from sync.capacity import period_of  # here: a trigger's rescore needs neither module
+    from sync.shadow import score_shadow, shadow_scored
+
     moment = as_of.timestamp()
     keep = not options.dry_run  # a dry run keeps neither the roll-ups nor RFM's bounds
     with job.store.engine.connect() as connection:

@@ -44,7 +44,6 @@ from connectors.protocol import Connector, OwnWrites, Page, Write, WriteOutcome
 from scoring import RuleSet, ScoreBatch
 from sync.account_sync import write_accounts
 from sync.deadline import RunDeadline, pages_until
-from sync.fanin import fan_in_groups
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
 from sync.gone_check import check_known
 from sync.history import canonical_text
@@ -54,7 +53,6 @@ from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
 from sync.minimise import Kept, kept_by_system, kept_of, prepare_pull, stored_systems
 from sync.models import Model, write_models
 from sync.resume import commit_cut, stuck_warning
-from sync.retention import purge_for_run
 from sync.saving import GROUP_PAGES, GROUP_ROWS, page_rows
 from sync.shadow_write import write_shadow
 from sync.stages import StageMap
@@ -160,6 +158,7 @@ class Sync:
             for connector in self.connectors:
                 connector.start_run()
             mark = time.perf_counter()
+            from sync.retention import purge_for_run  # here: a trigger's rescore needs none
 
             def phase(name: str) -> None:
                 nonlocal mark
@@ -298,6 +297,7 @@ class Sync:
             self._pull_sample(connector, options.limit, stats, as_of)
             return
         stored = prepare_pull(self, connector, options, pending, summary.warnings, as_of)
+        from sync.fanin import fan_in_groups
 
         def to_the_end(stream: str) -> Iterator[Page | None]:  # then None: pulled whole
             pages = functools.partial(connector.pull, stream, stored.get(stream))

@@ -29,7 +29,6 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from html import escape
 from typing import TYPE_CHECKING
 
 from sync.web.messages import Refused, WebhookRequest, WebhookResponse
@@ -94,6 +93,8 @@ def asked_for(request: WebhookRequest) -> Asked:
 
 def browser_page(refused: Refused) -> WebhookResponse:
     """A refusal as a short HTML page, headers kept, for a person at a browser."""
+    from html import escape  # here: a webhook's answer has no page (html.entities is big)
+
     answer = refused.response()
     reason = escape(refused.reason)
     body = (

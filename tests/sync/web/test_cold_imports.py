@@ -55,9 +55,25 @@ NEVER_ON_THE_ANSWER = (
     "hubspot.marketing.forms",  # the forms and deal pipelines lists are plain GETs
     "hubspot.crm.pipelines",
     "pyarrow.compute",  # the store's read calls Arrow's registry (sync.columns.compute)
+    "sync.retention",  # a run's purge: imported by the run (`Sync._run`, `Leadscore.retention`)
+    "sync.fanin",  # a run's pull of the streams side by side
+    "sync.preview",  # a dry run's scratch store and the setup warnings
+    "sync.shadow",  # shadow rules and their comparison: a run's (`score_due`)
+    "sync.backtest_report",
+    "sync.capacity",  # sales capacity: only when the rules have a `capacity` block
+    "html",  # the report's HTML refusal page (`sync.web.report.browser_page`)
+    "difflib",  # the closest setting to a variable that names none (`sync.config`)
 )
 HANDLER_AND_SETTINGS = "import sync.web.aws; from sync.config import read_settings; read_settings()"
-NEVER_ON_THE_IMPORT = ("numpy", "sqlalchemy", "pyarrow", "hubspot", "requests", "sync.app")
+NEVER_ON_THE_IMPORT = (
+    "numpy",
+    "sqlalchemy",
+    "pyarrow",
+    "hubspot",
+    "requests",
+    "sync.app",
+    "difflib",
+)
 """What importing the handler and reading its settings (before any event) never loads."""
 
 ANSWER = """
