@@ -6,9 +6,7 @@ written."""
 from __future__ import annotations
 
 import json
-import time
 from datetime import timedelta
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,8 +25,9 @@ from sync.accounts import (
     store_rollups,
 )
 from sync.dues import meta_value
-from sync.locks import RECORD_STALE_AFTER, LockLost, RunLock
+from sync.locks import LockLost
 from sync.schema import meta, persons
+from tests.sync.lock_clock import paused_after
 from tests.sync.test_account_writes import _held, box, rules
 from tests.sync.test_sync_hubspot import open_app
 
@@ -221,8 +220,6 @@ def test_a_rescore_frozen_before_its_writes_writes_no_company_either(
 ) -> None:
     """Frozen as its account is rolled up again (a serverless instance, its answer sent)
     and thawed a minute later: neither the contact nor the company moved is written."""
-    import sync.trigger
-
     at = box.now() + timedelta(hours=1)
     app = open_app(box, rules, store, at)
     app.setup()
@@ -239,21 +236,7 @@ def test_a_rescore_frozen_before_its_writes_writes_no_company_either(
         if company is not None and len(members.get(f"account_id:{company}", [])) > 1
     )
     box.hubspot.add_event(contact, ActivityType.DEMO_REQUEST, at - timedelta(minutes=5))
-    now = [time.time()]
-    made, rolled = sync.trigger.record_lock, sync.trigger.roll_up_again
-
-    def on_the_clock(*args: Any) -> RunLock:
-        lock = made(*args)
-        lock.clock = lambda: now[0]
-        return lock
-
-    def frozen_meanwhile(*args: Any) -> Any:
-        plan = rolled(*args)
-        now[0] += RECORD_STALE_AFTER
-        return plan
-
-    monkeypatch.setattr(sync.trigger, "record_lock", on_the_clock)
-    monkeypatch.setattr(sync.trigger, "roll_up_again", frozen_meanwhile)
+    paused_after(monkeypatch, "roll_up_again")
     logged = len(box.hubspot.log)
     with pytest.raises(LockLost, match="another run may have taken it"):
         app.rescore(f"hubspot:{contact}")

@@ -4,10 +4,8 @@ contacts, each written to fields of its own in HubSpot's sandbox, in one pull pe
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -20,12 +18,13 @@ from sync.cli import app as cli
 from sync.demo import sandbox_settings
 from sync.errors import ConfigError
 from sync.forgetting import forget_people
-from sync.locks import RECORD_STALE_AFTER, LockLost, RunLock
+from sync.locks import LockLost
 from sync.models import declared, explained_lines
 from sync.shadow_write import extra_system
 from tests.helpers import unwrapped
 from tests.sandbox.hubspot_helpers import touch
 from tests.sync.cli_env import hubspot_env
+from tests.sync.lock_clock import paused_after
 from tests.sync.privacy_helpers import SYSTEMS, held_value, person_in_every_system
 from tests.sync.test_shadow import RULES, shadow_text
 
@@ -239,29 +238,13 @@ def test_a_rescore_frozen_while_scoring_the_models_writes_none_of_their_fields(
 ) -> None:
     """Frozen as it scores the models (a serverless instance, its answer given) and
     thawed a minute later: the models' fields worked out before are not written."""
-    import sync.trigger
-
-    now = [time.time()]
-    made, scored = sync.trigger.record_lock, sync.trigger.score_models
-
-    def on_the_clock(*args: Any) -> RunLock:
-        lock = made(*args)
-        lock.clock = lambda: now[0]
-        return lock
-
-    def frozen_meanwhile(*args: Any) -> Any:
-        batches = scored(*args)
-        now[0] += RECORD_STALE_AFTER
-        return batches
-
     with opened(box, f"sqlite:///{tmp_path / 't.db'}", models_text(*rule_files)) as app:
         app.setup()
         app.sync(SyncOptions(full=True))
         countries = held(box, "country")
         mover = min((c for c, v in countries.items() if v == "US"), key=int)
         touch(box.hubspot, mover, country="FR")
-        monkeypatch.setattr(sync.trigger, "record_lock", on_the_clock)
-        monkeypatch.setattr(sync.trigger, "score_models", frozen_meanwhile)
+        paused_after(monkeypatch, "score_models")
         with pytest.raises(LockLost, match="another run may have taken it"):
             app.rescore(f"hubspot:{mover}")
         assert held(box, "am_score")[mover] is not None and held(box, "eu_score")[mover] is None

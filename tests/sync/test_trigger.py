@@ -31,6 +31,7 @@ from sync.locks import RECORD_STALE_AFTER, LockLost, RunLock, record_lock
 from sync.pipeline import Progress
 from sync.schema import locks, runs
 from sync.trigger import enqueue, forget_entries, queued_entries
+from tests.sync.lock_clock import on_a_clock, paused_after
 
 RULES = Path(__file__).parents[2] / "scoring" / "rulesets" / "default.yaml"
 PEOPLE, SEED = 60, 11
@@ -423,17 +424,8 @@ class Frozen(Watched):
 def test_a_rescore_paused_past_its_locks_staleness_stores_and_writes_nothing(
     box: Sandbox, rules: RuleSet, url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import sync.trigger
-
     now = [time.time()]
-    made = sync.trigger.record_lock
-
-    def on_the_clock(store: StateStore, system: str, record_id: str) -> RunLock:
-        lock = made(store, system, record_id)
-        lock.clock = lambda: now[0]
-        return lock
-
-    monkeypatch.setattr(sync.trigger, "record_lock", on_the_clock)
+    on_a_clock(monkeypatch, now)
     connector = Frozen(watched(box, rules).inner, now)
     with open_app(box, rules, url, connector=connector) as app:
         app.setup()
@@ -462,26 +454,6 @@ class Slow(Watched):
             while self.guards[-1]._beaten < self.now[0] and time.monotonic() < deadline:
                 time.sleep(0.005)
         return self.inner.fetch(record_id, email=email)
-
-
-def on_a_clock(
-    monkeypatch: pytest.MonkeyPatch, now: list[float], every: float = 60.0
-) -> list[RunLock]:
-    """Record locks on the clock `now` whose own thread beats every `every` seconds."""
-    import sync.locks
-    import sync.trigger
-
-    made, guards = sync.trigger.record_lock, []
-
-    def on_the_clock(store: StateStore, system: str, record_id: str) -> RunLock:
-        lock = made(store, system, record_id)
-        lock.clock = lambda: now[0]
-        guards.append(lock)
-        return lock
-
-    monkeypatch.setattr(sync.trigger, "record_lock", on_the_clock)
-    monkeypatch.setattr(sync.locks, "RECORD_BEAT_EVERY", every)
-    return guards
 
 
 def test_a_slow_rescore_whose_process_is_alive_keeps_its_lock_and_writes(
@@ -532,17 +504,7 @@ def test_a_rescore_frozen_after_storing_its_page_writes_nothing(
 ) -> None:
     """Frozen once the page is stored (its account rolled up, its person scored): thawed a
     minute later, it writes none of the values it worked out before the pause."""
-    import sync.trigger
-
-    now = [time.time()]
-    on_a_clock(monkeypatch, now)
-    rolled = sync.trigger.roll_up_again
-
-    def frozen_meanwhile(*args: Any) -> Any:
-        now[0] += RECORD_STALE_AFTER
-        return rolled(*args)
-
-    monkeypatch.setattr(sync.trigger, "roll_up_again", frozen_meanwhile)
+    paused_after(monkeypatch, "roll_up_again")
     connector = watched(box, rules)
     with open_app(box, rules, url, connector=connector) as app:
         app.setup()

@@ -36,6 +36,7 @@ from sync.web.endpoint import Context
 from sync.web.hubspot import HubSpotEndpoint, hubspot_body, record_asked, record_named
 from sync.web.hubspot_auth import authenticate_hubspot, decoded_uri, v3_signature
 from sync.web.messages import BODY_LIMIT, Refused, WebhookRequest, WebhookResponse
+from tests.sync.lock_clock import paused_after
 from tests.sync.web.cloud import opened_on
 
 SECRET = "9b1f-client-secret-do-not-log"
@@ -289,22 +290,7 @@ def test_a_rescore_paused_past_its_record_lock_is_answered_and_logged_as_queued(
     """A server paused a minute inside a rescore (its host asleep): nothing is written, the
     record is queued for the next sync, and the caller and the log say so, not that
     leadscore is not ready."""
-    import sync.trigger
-
-    now = [time.time()]
-    made, rolled = sync.trigger.record_lock, sync.trigger.roll_up_again
-
-    def on_the_clock(*args: Any) -> RunLock:
-        lock = made(*args)
-        lock.clock = lambda: now[0]
-        return lock
-
-    def paused_meanwhile(*args: Any) -> Any:
-        now[0] += 60.0
-        return rolled(*args)
-
-    monkeypatch.setattr(sync.trigger, "record_lock", on_the_clock)
-    monkeypatch.setattr(sync.trigger, "roll_up_again", paused_meanwhile)
+    paused_after(monkeypatch, "roll_up_again")
     before = updates(box)
     with caplog.at_level(logging.WARNING, "leadscore.web"):
         answer = core.handle(request({"hs_object_id": 12}))
