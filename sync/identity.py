@@ -37,7 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from scoring import Contact, normalize_email
-from sync.bulk import execute_in, execute_many, insert_sql, update_sql
+from sync.bulk import driver_sql, execute_in, execute_many, insert_sql, update_sql
 from sync.dues import mark_due_by
 from sync.handover_schema import forget_handovers
 from sync.history import forget_history
@@ -296,6 +296,51 @@ def pin_to_aliases(
     if not owner:
         return rows
     return [(*r[:2], owner[r[3]], *r[3:]) if r[2] is None and r[3] in owner else r for r in rows]
+
+
+_GONE_OF = f"SELECT record_id, merged_into FROM {gone.name} WHERE system = ? AND record_id IN"
+_ANY_GONE = f"SELECT 1 FROM {gone.name} WHERE system = ? LIMIT 1"
+
+
+def past_gone(
+    connection: Connection, system: str, rows: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """The activity rows (`sync.schema.ACTIVITY_COLUMNS`) without those of records the
+    system reported deleted, and with those of merged records given the record the merge
+    led to. A pull may read an activity of a record after the record's deletion was stored
+    (a Salesforce contact role of a deleted Contact, read again in a cursor's overlap by
+    another stream than the one that read the deletion): stored, it would outlive the
+    record it belongs to."""
+    if connection.exec_driver_sql(driver_sql(connection, _ANY_GONE), (system,)).first() is None:
+        return rows
+    records = sorted({str(r[2]) for r in rows if r[2] is not None})
+    found: dict[str, str | None] = {}
+    for part in chunks(records):
+        found.update((str(r), m) for r, m in execute_in(connection, _GONE_OF, part, system))
+    if not found:
+        return rows
+    kept: list[tuple[Any, ...]] = []
+    for row in rows:
+        if row[2] is None or str(row[2]) not in found:
+            kept.append(row)
+        elif (now := _merged_to(connection, system, str(row[2]), found[str(row[2])])) is not None:
+            kept.append((*row[:2], now, *row[3:]))
+    return kept
+
+
+def _merged_to(connection: Connection, system: str, record: str, into: str | None) -> str | None:
+    """Where the merges of a gone record (merged `into`) led: a record not gone, or None
+    when they end at a deleted record or go round in a circle."""
+    seen = {record}
+    while into is not None and into not in seen:
+        seen.add(into)
+        further = connection.execute(
+            sa.select(gone.c.merged_into).where(gone.c.system == system, gone.c.record_id == into)
+        ).first()
+        if further is None:
+            return into
+        into = further[0]
+    return None
 
 
 # -- merges and deletions -------------------------------------------------------------------------

@@ -24,7 +24,14 @@ from connectors.protocol import Page, Withdrawn
 from scoring import Activity, Contact
 from sync.bulk import execute_in, execute_many
 from sync.dues import Marks, mark_due, unchanged_revisions
-from sync.identity import Saved, drop_leftover_persons, persons_for, pin_to_aliases, store_records
+from sync.identity import (
+    Saved,
+    drop_leftover_persons,
+    past_gone,
+    persons_for,
+    pin_to_aliases,
+    store_records,
+)
 from sync.minimise import Kept
 from sync.schema import (
     INSERT_ACTIVITY,
@@ -188,8 +195,10 @@ def keep_activities(
     for part in chunks(list(rows)):
         seen.update(key for (key,) in execute_in(connection, SEEN_ACTIVITIES, part, system))
     kept = [row for key, row in rows.items() if key not in seen or key in revisable]
-    # Sent to a former address of a record: that record's.
-    kept = pin_to_aliases(connection, system, kept)
+    # Sent to a former address of a record: that record's; of a record gone: not kept.
+    pinned = pin_to_aliases(connection, system, kept)
+    kept = past_gone(connection, system, pinned)
+    dropped = {row[1] for row in pinned} - {row[1] for row in kept} - seen
     unchanged = unchanged_revisions(connection, system, kept, seen, group.marks) if seen else set()
     if revisable:
         plain = [row for row in kept if row[1] not in revisable]
@@ -211,4 +220,4 @@ def keep_activities(
     if addresses:
         group.held |= addresses
         persons_for(connection, addresses)
-    return len(rows) - len(seen)
+    return len(rows) - len(seen) - len(dropped)

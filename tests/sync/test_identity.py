@@ -257,6 +257,26 @@ def test_a_merge_moves_the_losers_activities_and_address_to_a_known_winner(
     assert alias_rows(store) == {("hubspot", "eve@x.io", "4")}
 
 
+def test_an_activity_read_after_its_record_went_is_dropped_or_follows_the_merge(
+    store: StateStore,
+) -> None:
+    """Another stream may read a record's activity after the record's deletion was stored
+    (a contact role of a deleted Salesforce Contact, in a cursor's overlap)."""
+    store.save_contacts("salesforce", [contact("4", "dee@x.io"), contact("5", "eve@x.io")], NOW)
+    store.save_contacts("salesforce", [contact("6", "fay@x.io")], NOW)
+    record_gone(store, "salesforce", [("5", None), ("6", "4")], LATER)
+
+    new = store.save_activities("salesforce", [visit("5", "won5"), visit("6", "won6")])
+
+    assert new == 1  # the deleted record's is not stored; the merged one's is the winner's
+    assert of_record(store, "salesforce", "4") == {"salesforce:won6"}
+    with store.engine.connect() as connection:
+        held = connection.execute(sa.text("SELECT activity_id, record_id FROM activities"))
+        assert sorted(tuple(r) for r in held) == [("won6", "4")]
+    store.save_contacts("salesforce", [contact("5", "eve@x.io")], LATER)  # restored
+    assert store.save_activities("salesforce", [visit("5", "won5")]) == 1
+
+
 def test_a_record_gone_before_the_store_held_anything_of_it_moves_nothing(
     store: StateStore,
 ) -> None:
@@ -479,12 +499,26 @@ class Model:
 
     def activity(self, system: str, ident: str, record: str | None, address: str | None) -> None:
         if record is not None:
-            self.owners[(system, ident)] = ("record", record)
+            now = self._now(system, record)
+            if now is not None:  # of a record deleted: not kept
+                self.owners[(system, ident)] = ("record", now)
         elif address is not None:
             alias = self.aliases.get((system, address))
             self.owners[(system, ident)] = (
                 ("record", alias) if alias is not None else ("address", address)
             )
+
+    def _now(self, system: str, record: str) -> str | None:
+        """The record a record is now: itself, where its merges led, or None (deleted, or
+        merged in a circle)."""
+        seen: set[str] = set()
+        while (system, record) in self.gone:
+            into = self.gone[(system, record)]
+            if into is None or record in seen:
+                return None
+            seen.add(record)
+            record = into
+        return record
 
     def merge(self, system: str, loser: str, winner: str) -> None:
         self.gone[(system, loser)] = winner
