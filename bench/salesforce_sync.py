@@ -3,6 +3,7 @@ wall time against the calls' latency spread over the concurrent requests.
 
     .venv/bin/python bench/salesforce_sync.py                      # 50,000 records
     .venv/bin/python bench/salesforce_sync.py --contacts 5000 --scale 5
+    .venv/bin/python bench/salesforce_sync.py --path collections   # that path alone
 
 For each write path, a fresh org (its own sandbox process, as Salesforce would
 serve from its own machines, with `--latency` vendor seconds added to every
@@ -168,11 +169,17 @@ def main(argv: list[str] | None = None) -> int:
         help="vendor seconds per real second; local work is not scaled, so >1 understates us",
     )
     parser.add_argument("--latency", type=float, default=0.05, help="vendor seconds per answer")
+    parser.add_argument(
+        "--path",
+        choices=("collections", "bulk", "both"),
+        default="both",
+        help="the write path(s) to measure",
+    )
     args = parser.parse_args(argv)
     people = round(args.contacts / SALESFORCE_SHARE)
     print(f"world      {people:,} people, about {args.contacts:,} Salesforce Leads and Contacts")
     rows, ok = [], True
-    for path in ("collections", "bulk"):
+    for path in ("collections", "bulk") if args.path == "both" else (args.path,):
         got = run_path(path, args, people)
         calls = sum(got["calls"].values())
         least = minimum(path, got["written"], got["calls"], got["jobs"])

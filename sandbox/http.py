@@ -3,8 +3,10 @@
 An `Emulator` is a real HTTP/1.1 server on 127.0.0.1 (keep-alive, one thread
 per connection) with a table of routes. Every request is matched to a named
 operation, counted and logged, then passes the emulator's admission checks
-(rate limits, concurrency), the seeded fault plan and the added latency before
-its handler runs. Subclasses add routes with `route()` and override `admit()`
+(rate limits, concurrency) and the seeded fault plan (an injected slow answer
+waits before its handler runs); the latency is the vendor's whole time to answer,
+its handler's work included (a vendor serves requests side by side; this server
+works them on one interpreter). Subclasses add routes with `route()` and override `admit()`
 and `decorate()` for their vendor's limits and headers.
 """
 
@@ -200,16 +202,22 @@ class Emulator:
             elif fault is not None and fault.status:
                 response = self.fault_response(request, fault)
             else:
-                delay = self.latency.draw(self.faults.random) + (fault.delay if fault else 0.0)
+                latency = self.latency.draw(self.faults.random)
+                slow = fault.delay if fault else 0.0
                 limit = self.request_limit
-                if limit is not None and delay >= limit:
+                if limit is not None and latency + slow >= limit:
                     # the vendor ends a request at its limit: nothing carried out, no answer
                     self.clock.sleep(limit)
                     response = Response(drop=True)
                 else:
-                    if delay:
-                        self.clock.sleep(delay)
+                    if slow:
+                        self.clock.sleep(slow)
+                    # The latency is the vendor's whole time to answer, its own work
+                    # included: the work is done, then the rest of the latency waited.
+                    began = self.clock.now() if latency else 0.0
                     response = self._served(route, request)
+                    if latency and (rest := latency - (self.clock.now() - began)) > 0:
+                        self.clock.sleep(rest)
                 # The request was carried out; only its answer is cut off or lost.
                 if fault is not None and fault.truncate:
                     response.truncate = True

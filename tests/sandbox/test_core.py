@@ -95,6 +95,57 @@ def test_latency_is_added_and_scaled_by_the_clock() -> None:
     assert scaled < 0.15
 
 
+class StepClock(SandboxClock):
+    """Vendor time that moves only when slept on or told to; what was slept, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at = 0.0
+        self.slept: list[tuple[str, float]] = []
+
+    def now(self) -> float:
+        return self.at
+
+    def sleep(self, vendor_seconds: float) -> None:
+        self.slept.append(("sleep", round(vendor_seconds, 6)))
+        self.at += vendor_seconds
+
+
+class Working(Echo):
+    """An echo whose handler takes `work` vendor seconds."""
+
+    def __init__(self, work: float, **options: object) -> None:
+        super().__init__(**options)
+        self.work = work
+
+    def get_item(self, request: Request) -> Response:
+        clock = self.clock
+        assert isinstance(clock, StepClock)
+        clock.slept.append(("work", self.work))
+        clock.at += self.work
+        return super().get_item(request)
+
+
+@pytest.mark.parametrize(
+    ("work", "slow", "expected"),
+    [
+        (0.03, 0.0, [("work", 0.03), ("sleep", 0.02)]),  # the rest of the latency
+        (0.08, 0.0, [("work", 0.08)]),  # work past the latency: answered at once
+        (0.03, 1.5, [("sleep", 1.5), ("work", 0.03), ("sleep", 0.02)]),  # slowed first
+    ],
+)
+def test_the_latency_is_the_whole_time_to_answer_the_handlers_work_included(
+    work: float, slow: float, expected: list[tuple[str, float]]
+) -> None:
+    clock = StepClock()
+    faults = FaultPlan(slow=1.0, slow_seconds=slow) if slow else FaultPlan()
+    with Working(work, latency=Latency(fixed=0.05), clock=clock, faults=faults) as echo:
+        answer = requests.get(f"{echo.base_url}/items/1", timeout=5)
+
+    assert answer.status_code == 200
+    assert clock.slept == expected
+
+
 def test_rolling_window_counts_requests_in_vendor_time() -> None:
     clock = SandboxClock(scale=100)  # ten vendor seconds last a tenth of a real second
     window = ServerWindow(limit=3, seconds=10, clock=clock)
