@@ -387,6 +387,13 @@ class CallPolicy:
         )
         self._lock = threading.Lock()
         self._calls: dict[str, int] = {}
+        self._gate: threading.BoundedSemaphore | None = None
+
+    def hold_in_flight(self, most: int | None) -> None:
+        """From now on at most `most` of these calls have a request out at once, each
+        holding its place only while its request is out (not while it waits for a rate
+        window or before a retry); None: no bound, as by default (`GatesCalls`)."""
+        self._gate = None if most is None else threading.BoundedSemaphore(max(1, most))
 
     @property
     def clock(self) -> Clock:
@@ -425,8 +432,12 @@ class CallPolicy:
             if self.budget is not None:
                 self.budget.spend(self.system, operation)
             self._count(operation)
+            gate = self._gate
             try:
-                return fn()
+                if gate is None:
+                    return fn()
+                with gate:
+                    return fn()
             except Exception as exc:
                 error = translate(exc)
                 if error is None or error is exc:

@@ -348,6 +348,18 @@ class Learns(Protocol):
         ...
 
 
+@runtime_checkable
+class GatesCalls(Protocol):
+    """A connector whose calls can be held to a number in flight, whatever the threads
+    making them: the write phase runs one thread more than the requests it lets out
+    (`sync.writing`), so that a batch is made ready (its body encoded) while the others'
+    requests are out and is sent the moment one of them is answered."""
+
+    def calls_in_flight(self, most: int | None) -> None:
+        """From now on at most `most` requests out at once (None: no bound)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ChangedCompanies:
     """Company records changed since a moment (`CompanyRecords.changed_companies`)."""

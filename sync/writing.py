@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from connectors.errors import ApiError, AuthError, BudgetExhausted
-from connectors.protocol import Learns, Write, WriteFailure, WriteOutcome
+from connectors.protocol import GatesCalls, Learns, Write, WriteFailure, WriteOutcome
 from sync.beside import beside
 from sync.deadline import submitted_in_time
 from sync.dues import meta_value, set_meta
@@ -86,8 +86,10 @@ def write_batches(
     written, to save each person whose writes have all landed); what all of them did. The
     connector, told how many writes the run has, says how large a batch is: its
     system's batch, or every write at once for a bulk path (`Connector.write_size`).
-    At most `options.workers` batches are in flight; none is sent once the run's
-    deadline has passed (`Sync.deadline`), and whoever those were for stays due."""
+    At most `options.workers` batches are in flight (a connector that `GatesCalls` gets
+    a thread more, which makes its batch ready while the others' requests are out); none
+    is sent once the run's deadline has passed (`Sync.deadline`), and whoever those were
+    for stays due."""
     if isinstance(connector, Learns):
         recall_learned(job.store, connector.system, connector)
     size = max(1, connector.write_size(len(writes))) if writes else 1
@@ -116,17 +118,28 @@ def write_batches(
     told = None if landing is None else landing.recorded
     recorder = OutcomeRecorder(job.store, connector.system, as_of, logged, told)
     workers = max(1, options.workers)
-    with recorder, ThreadPoolExecutor(max_workers=workers) as pool:
-        sent = submitted_in_time(
-            pool, write_one, batches, job.deadline, most=workers, what=connector.system, size=len
-        )
-        for outcome in sent:
-            stats.written += len(outcome.written)
-            stats.failed += len(outcome.failed)
-            done.written.extend(outcome.written)
-            done.failed.extend(outcome.failed)
-            done.stamps.extend(outcome.stamps)
-            done.gone.extend(outcome.gone)
+    # A connector that holds its requests out to `workers` gets a thread more: it makes
+    # the next batch ready while the others' requests are out (`GatesCalls`).
+    gated = connector if isinstance(connector, GatesCalls) and len(batches) > workers else None
+    threads = workers + 1 if gated is not None else workers
+    if gated is not None:
+        gated.calls_in_flight(workers)
+    try:
+        with recorder, ThreadPoolExecutor(max_workers=threads) as pool:
+            sent = submitted_in_time(
+                pool, write_one, batches, job.deadline, most=threads, what=connector.system,
+                size=len,
+            )  # fmt: skip
+            for outcome in sent:
+                stats.written += len(outcome.written)
+                stats.failed += len(outcome.failed)
+                done.written.extend(outcome.written)
+                done.failed.extend(outcome.failed)
+                done.stamps.extend(outcome.stamps)
+                done.gone.extend(outcome.gone)
+    finally:
+        if gated is not None:
+            gated.calls_in_flight(None)
     stats.withdrawn += recorder.withdrawn
     if isinstance(connector, Learns):
         keep_learned(job.store, connector.system, connector)

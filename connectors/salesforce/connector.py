@@ -169,6 +169,10 @@ class SalesforceConnector:
     def start_run(self) -> None:
         self.api.start_run()
 
+    def calls_in_flight(self, most: int | None) -> None:
+        """At most `most` requests out at once (`connectors.protocol.GatesCalls`)."""
+        self.api.policy.hold_in_flight(most)
+
     def learned(self) -> Mapping[str, float]:
         """The org's pace on ingest jobs, once known: kept in the state store, so that the
         next process does not spend a read on learning it again (`jobs.Pace`)."""

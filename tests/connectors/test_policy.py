@@ -214,6 +214,42 @@ def test_threads_sharing_a_window_never_exceed_it() -> None:
     assert_within_limit(admitted, 5, 1.0)
 
 
+def test_calls_held_in_flight_never_have_more_requests_out_than_allowed() -> None:
+    calls = CallPolicy("salesforce", clock=FakeClock())
+    calls.hold_in_flight(2)
+    lock, out, most, errors = threading.Lock(), [0], [0], []
+
+    def request() -> None:
+        with lock:
+            out[0] += 1
+            most[0] = max(most[0], out[0])
+        time.sleep(0.002)  # a request out, the others' threads free to start theirs
+        with lock:
+            out[0] -= 1
+
+    def run(threads: int, fn: Callable[[], None], times: int) -> None:
+        def work() -> None:
+            try:
+                for _ in range(times):
+                    calls.call("collections.update", fn, translate)
+            except Exception as error:
+                errors.append(error)
+
+        started = [threading.Thread(target=work) for _ in range(threads)]
+        for thread in started:
+            thread.start()
+        for thread in started:
+            thread.join(timeout=10.0)
+
+    run(5, request, 10)
+    calls.hold_in_flight(None)
+    together = threading.Barrier(5)
+    run(5, lambda: together.wait(timeout=5.0), 1)  # all five out at once, or broken
+
+    assert errors == [] and calls.calls() == {"collections.update": 55}
+    assert 0 < most[0] <= 2
+
+
 # Limits by operation, and HubSpot's
 
 

@@ -21,7 +21,7 @@ from connectors.salesforce.attributes import SALESFORCE_ATTRIBUTES
 from connectors.salesforce.connector import INGEST_PACE, SalesforceConnector
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.system import SF_CAPABILITIES
-from sandbox import SandboxClock
+from sandbox import Latency, SandboxClock
 from sandbox.faults import FaultPlan
 from sandbox.salesforce import SalesforceSandbox, connect, sandbox_session
 from sandbox.world.generate import generate_world
@@ -360,3 +360,23 @@ def test_a_new_process_reads_each_bulk_job_once_by_the_pace_the_store_kept(
         store.close()
     assert polls == [(2, 3), (2, 2)]  # the first org's first job is read twice, then once each
     assert json.loads(kept)[INGEST_PACE] > 0
+
+
+def test_a_write_phase_lets_out_no_more_requests_than_its_workers(
+    rules: RuleSet, tmp_path: Path
+) -> None:
+    """The phase runs a thread more than its workers, making a batch ready while theirs
+    are out (`connectors.protocol.GatesCalls`): still at most `workers` requests out."""
+    with SalesforceSandbox(generate_world(PEOPLE, seed=SEED), latency=Latency(0.05)) as box:
+        store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+        job = make_sync(box, rules, store)
+        records = people_of(box)
+        writes = [Write(r, {"Leadscore_Score__c": str(n)}) for n in (40, 41, 42) for r in records]
+        stats = SystemSummary()
+        write_batches(job, job.connectors[0], writes, SyncOptions(workers=2), stats, job.clock())
+        updates = [(c.began, c.at) for c in box.log if c.operation == "collections.update"]
+        store.close()
+
+    assert stats.written == len(writes) and len(updates) == -(-len(writes) // 200) > 2
+    out_at_once = [sum(1 for b, a in updates if b <= began < a) for began, _ in updates]
+    assert max(out_at_once) == 2  # three at once without the gate: all sent together
