@@ -310,7 +310,9 @@ def past_gone(
     led to. A pull may read an activity of a record after the record's deletion was stored
     (a Salesforce contact role of a deleted Contact, read again in a cursor's overlap by
     another stream than the one that read the deletion): stored, it would outlive the
-    record it belongs to."""
+    record it belongs to, as those stored before the deletion do not (`retire_record`).
+    A record restored later (HubSpot keeps a deleted contact 90 days) gets back what is
+    pulled after its restore; what came before it, a full pull brings back."""
     if connection.exec_driver_sql(driver_sql(connection, _ANY_GONE), (system,)).first() is None:
         return rows
     records = sorted({str(r[2]) for r in rows if r[2] is not None})
@@ -319,11 +321,12 @@ def past_gone(
         found.update((str(r), m) for r, m in execute_in(connection, _GONE_OF, part, system))
     if not found:
         return rows
+    led = {r: _merged_to(connection, system, r, into) for r, into in found.items()}
     kept: list[tuple[Any, ...]] = []
     for row in rows:
-        if row[2] is None or str(row[2]) not in found:
+        if row[2] is None or str(row[2]) not in led:
             kept.append(row)
-        elif (now := _merged_to(connection, system, str(row[2]), found[str(row[2])])) is not None:
+        elif (now := led[str(row[2])]) is not None:
             kept.append((*row[:2], now, *row[3:]))
     return kept
 
