@@ -429,15 +429,20 @@ class CallPolicy:
                     raise RateLimited(
                         self.system, operation, message, retry_after=full.wait
                     ) from None
+            gate = self._gate
+            if gate is None:
+                return sent()
+            # The budget is looked at once a place is free: an answer heard meanwhile that
+            # spent the day (Salesforce's 403) stops this call before it is sent.
+            with gate:
+                return sent()
+
+        def sent() -> T:
             if self.budget is not None:
                 self.budget.spend(self.system, operation)
             self._count(operation)
-            gate = self._gate
             try:
-                if gate is None:
-                    return fn()
-                with gate:
-                    return fn()
+                return fn()
             except Exception as exc:
                 error = translate(exc)
                 if error is None or error is exc:

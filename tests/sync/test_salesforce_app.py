@@ -223,7 +223,7 @@ def test_records_left_locked_are_kept_with_their_reason_and_written_by_the_next_
 def test_the_orgs_request_limit_reached_mid_writes_stops_the_run_and_the_next_one_resumes(
     rules: RuleSet, tmp_path: Path
 ) -> None:
-    """Other apps spend the org's day after the first collection landed: Salesforce answers
+    """Other apps spend the org's day once the first collection is answered: Salesforce answers
     403 REQUEST_LIMIT_EXCEEDED, which is not retried; what landed is kept, the cursors do not
     of the streams pulled to the end are kept, and the next run writes the rest (whose people
     stayed due) and nothing twice."""
@@ -232,16 +232,15 @@ def test_the_orgs_request_limit_reached_mid_writes_stops_the_run_and_the_next_on
         section = settings.salesforce.model_copy(update={"budget_per_run": 1.0,
                                                           "budget_in_all": 1.0})  # fmt: skip
         settings = settings.model_copy(update={"salesforce": section})
-        org = box.salesforce.budget
+        org, decorate = box.salesforce.budget, box.salesforce.decorate
 
-        def progress(step: str, done: int) -> None:
-            if step == "written salesforce":
+        def answered(request: Any, response: Any) -> None:
+            decorate(request, response)
+            if request.operation == "collections.update" and response.status == 200:
                 org.used = org.limit  # the rest of the day, spent elsewhere
 
-        opened = Leadscore.open(
-            settings, rules=rules, clock=box.now, http=box.sessions(), progress=progress
-        )
-        with opened as app:
+        box.salesforce.decorate = answered  # type: ignore[method-assign]
+        with Leadscore.open(settings, rules=rules, clock=box.now, http=box.sessions()) as app:
             app.setup()
             with pytest.raises(BudgetExhausted, match="REQUEST_LIMIT_EXCEEDED"):
                 app.sync(SyncOptions(full=True, workers=1))  # one collection after another
@@ -249,6 +248,7 @@ def test_the_orgs_request_limit_reached_mid_writes_stops_the_run_and_the_next_on
             cursors = app.store.cursors("salesforce")
             [stopped] = app.store.runs(1)
             refusals = [c for c in box.salesforce.log if c.status == 403]
+        box.salesforce.decorate = decorate  # type: ignore[method-assign]
         org.used = 0  # a new day, and the next scheduled run
         with Leadscore.open(settings, rules=rules, clock=box.now, http=box.sessions()) as app:
             resumed = app.sync()
