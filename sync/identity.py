@@ -334,16 +334,10 @@ def past_gone(
 def _merged_to(connection: Connection, system: str, record: str, into: str | None) -> str | None:
     """Where the merges of a gone record (merged `into`) led: a record not gone, or None
     when they end at a deleted record or go round in a circle."""
-    seen = {record}
-    while into is not None and into not in seen:
-        seen.add(into)
-        further = connection.execute(
-            sa.select(gone.c.merged_into).where(gone.c.system == system, gone.c.record_id == into)
-        ).first()
-        if further is None:
-            return into
-        into = further[0]
-    return None
+    if into is None:
+        return None
+    end, ended_gone = _merges_end(connection, system, into, record)
+    return None if ended_gone else end
 
 
 # -- merges and deletions -------------------------------------------------------------------------
@@ -355,7 +349,7 @@ def merge_record(
     """Re-point what the loser had to the winner (known to the store or not yet): its
     activities, its aliases, and its address unless another record of the system holds it.
     The loser's record, written values and failures go. Returns the persons it left."""
-    winner = _surviving(connection, system, winner, loser)
+    winner, _ = _merges_end(connection, system, winner, loser)
     if winner == loser:
         return retire_record(connection, system, loser)
     before = _identity(connection, system, loser)
@@ -411,18 +405,21 @@ def retire_record(
     return set() if before is None else {before[0]}
 
 
-def _surviving(connection: Connection, system: str, record: str, loser: str) -> str:
-    """The record `record` is now: itself, or where a chain of merges led it."""
+def _merges_end(connection: Connection, system: str, record: str, loser: str) -> tuple[str, bool]:
+    """Where a chain of merges from `loser` into `record` ends: that record, and whether
+    it is gone itself (deleted, or the chain goes round in a circle)."""
     seen = {loser}
     while record not in seen:
         seen.add(record)
         further = connection.execute(
             sa.select(gone.c.merged_into).where(gone.c.system == system, gone.c.record_id == record)
-        ).scalar()
+        ).first()
         if further is None:
-            return record
-        record = str(further)
-    return record
+            return record, False
+        if further[0] is None:
+            return record, True
+        record = str(further[0])
+    return record, True
 
 
 def _identity(connection: Connection, system: str, record: str) -> tuple[int, str | None] | None:
