@@ -12,9 +12,10 @@ do that this works around, pinned by tests/sandbox/test_mailchimp.py:
   https://mailchimp.com/developer/marketing/docs/errors/; the batch guide
   https://mailchimp.com/developer/marketing/guides/run-async-requests-batch-endpoint/
   says the same). It has no volume limit and no daily budget. The SDK opens a
-  connection per call (module-level `requests`, no session), so one bounded
-  semaphore of 10 per credential, shared by every `MailchimpApi` of the process,
-  is held around every call and download; a 429 (no Retry-After is documented) is
+  connection per call (module-level `requests`, no session); its requests go instead
+  through one pool of kept-open connections per credential (`transport.py`), and one
+  bounded semaphore of 10 per credential, shared by every `MailchimpApi` of the
+  process, is held around every call and download; a 429 (no Retry-After is documented) is
   retried with the policy's backoff. A call given up on (a read timeout) keeps its slot
   for Mailchimp's own 120 s limit on a request (`gate.REQUEST_LIMIT`): Mailchimp may still
   be serving it, and its retry must not make an eleventh connection.
@@ -46,6 +47,7 @@ from connectors.errors import (
 )
 from connectors.mailchimp.gate import CONNECTIONS, REQUEST_LIMIT, connection_gate
 from connectors.mailchimp.keys import MC
+from connectors.mailchimp.transport import sdk_request
 from connectors.policy import CallPolicy, Clock
 
 MAILCHIMP_ROOT = "/3.0"
@@ -177,6 +179,8 @@ class MailchimpApi:
         self.host: str = self.client.api_client.host.replace("server", server)
         self.timeout = timeout
         self.cap = connection_gate(credential, self.host, connections)
+        # the SDK's requests over the gate's pool of kept-open connections (`transport`)
+        self.client.api_client.request = sdk_request(self.client.api_client, self.cap.session())
         # Mailchimp counts connections, not requests: no window, no daily budget; a
         # refused or failed call costs nothing but time, so it is tried more often.
         self.policy = policy or CallPolicy(MC, attempts=ATTEMPTS, clock=clock, seed=seed)
@@ -221,12 +225,11 @@ class MailchimpApi:
     def download(self, url: str) -> bytes:
         """The bytes at `url` (a batch's pre-signed `response_body_url`; no credential is
         sent), under the same cap and retries."""
-        import requests
-
         operation = "batches.download"
+        session = self.cap.session()
 
         def attempt() -> bytes:
-            answer, _ = self._through_gate(lambda: requests.get(url, timeout=self.timeout))
+            answer, _ = self._through_gate(lambda: session.get(url, timeout=self.timeout))
             if not answer.ok:
                 raise error_of(operation, answer.status_code, answer.content)
             content: bytes = answer.content

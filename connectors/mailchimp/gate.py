@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from types import TracebackType
+from typing import Any
 
 from connectors.policy import Clock
 
@@ -58,6 +59,18 @@ class ConnectionGate:
         self.peak = 0
         self._answered = 0
         self._ready = threading.Condition()
+        self._session: Any = None
+
+    def session(self) -> Any:
+        """The `requests.Session` every request under this gate is sent through
+        (`connectors.mailchimp.transport`): one pool of at most `size` connections to a
+        host, kept open between requests."""
+        from connectors.mailchimp.transport import pooled_session
+
+        with self._ready:
+            if self._session is None:
+                self._session = pooled_session(self.size)
+            return self._session
 
     def enter(self) -> int:
         """Take a slot, waiting while none is free; how many are in flight with it."""
