@@ -39,7 +39,6 @@ from sync.schema import (
     SEEN_ACTIVITIES,
     activity_values,
     chunks,
-    split_attributes,
 )
 from sync.withdrawals import persons_of, withdraw
 
@@ -162,14 +161,13 @@ def pulled_activities(
     unusable = 0
     revise = kept is not None and kept.revise
     for activity in pulled:
-        row = activity_values(system, activity)
+        attributes = activity.attributes
+        if kept is not None and attributes:
+            attributes = kept.activity_attributes(attributes)
+        row = activity_values(system, activity, attributes)
         if row is None:
             unusable += 1
             continue
-        if kept is not None and activity.attributes:
-            attributes = kept.activity_attributes(activity.attributes)
-            if attributes is not activity.attributes:
-                row = (*row[:6], *split_attributes(attributes))
         key = row[1]
         rows[key] = row
         if revise or activity.revisable:

@@ -307,11 +307,15 @@ def storable_contact(contact: Contact) -> Contact | None:
     return contact
 
 
-def activity_values(system: str, activity: Activity) -> tuple[Any, ...] | None:
+def activity_values(
+    system: str, activity: Activity, attributes: Mapping[str, Any] | None = None
+) -> tuple[Any, ...] | None:
     """The activity as a row of the `activities` table (`ACTIVITY_COLUMNS`, in order), or
     None: a record id no column holds, or only an address too long to be one. An address
     too long beside a record id is dropped; an activity id too long (or with a NUL) is
-    replaced by its digest. Built in one pass, as a tuple the driver takes as it is."""
+    replaced by its digest. Built in one pass, as a tuple the driver takes as it is.
+    `attributes`: those to store in place of the activity's (the ones kept of them); its
+    key, when it has no id, is still made of all of the activity's."""
     record = activity.contact_id
     if len(record) > ID_LENGTH or "\x00" in record:
         return None
@@ -335,7 +339,7 @@ def activity_values(system: str, activity: Activity) -> tuple[Any, ...] | None:
         email,
         _TYPE_VALUES[activity.type],
         activity.occurred_at.timestamp(),
-        *split_attributes(activity.attributes),
+        *split_attributes(activity.attributes if attributes is None else attributes),
     )
 
 
