@@ -122,15 +122,17 @@ def run_columns(rows: int, version: str, moment: datetime, run: str) -> dict[str
     """`run_id`, `rules_version` and `scored_at` for each of `rows` written rows, as Arrow
     arrays: `run` tells apart two runs appended to one table, even of one rule file as of
     one moment."""
+    import numpy as np
     import pyarrow as pa
 
-    codes = pa.array([0] * rows, type=pa.int32())
+    # (from numpy: a Python list of a million zeros took a tenth of a second a column)
+    codes = pa.array(np.zeros(rows, dtype=np.int32))
     versions = pa.DictionaryArray.from_arrays(codes, pa.array([version], pa.string()))
     stamp = pa.scalar(moment, type=pa.timestamp("us", tz="UTC"))
     return {
         "run_id": pa.DictionaryArray.from_arrays(codes, pa.array([run], pa.string())),
         "rules_version": versions,
-        "scored_at": pa.array([stamp.value] * rows, pa.timestamp("us", tz="UTC")),
+        "scored_at": pa.array(np.full(rows, stamp.value, dtype=np.int64)).cast(stamp.type),
     }
 
 

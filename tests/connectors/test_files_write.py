@@ -86,6 +86,25 @@ def test_parquet_holds_the_values(tmp_path: Path) -> None:
     ]
 
 
+def test_parquet_dictionary_pages_only_for_coded_columns_whose_values_repeat(
+    tmp_path: Path,
+) -> None:
+    rows = 1000
+    columns = {
+        "email": (np.arange(rows, dtype=np.int32), np.array([f"p{n}@b.io" for n in range(rows)])),
+        "grade": (np.arange(rows, dtype=np.int32) % 3, np.array(["A", "B", "C"], dtype=object)),
+        "id": np.array([str(n) for n in range(rows)], dtype=object),
+    }
+    write_columns(tmp_path / "out.parquet", columns)
+    meta = pq.ParquetFile(tmp_path / "out.parquet").metadata.row_group(0)
+    encodings = {meta.column(n).path_in_schema: meta.column(n).encodings for n in range(3)}
+    assert "RLE_DICTIONARY" in encodings["grade"]
+    assert "RLE_DICTIONARY" not in encodings["email"] and "RLE_DICTIONARY" not in encodings["id"]
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("email")[999].as_py() == "p999@b.io"
+    assert table.column("grade").to_pylist()[:4] == ["A", "B", "C", "A"]
+
+
 @pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
 def test_a_column_write_keeps_the_mode_rules(tmp_path: Path, kind: str) -> None:
     previous = os.umask(0o077)
