@@ -246,7 +246,9 @@ def kept_for_pull(
             restart_streams(store, system, again, states, at)
     pending[KEPT_CURSOR] = _marker({stream: done for stream in streams})
     revise = any(states[stream] != done for stream in streams)
-    # a store holding none of the system's activities has none to revise (its first pull)
+    # a store holding none of the system's activities has none to revise (its first pull):
+    # an activity met twice on two pages of that pull is kept as first stored, as a later
+    # pull keeps what the store holds (a revisable one is still replaced)
     return replace(kept, revise=revise and holds_activities(store, system))
 
 

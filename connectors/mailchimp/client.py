@@ -47,7 +47,7 @@ from connectors.errors import (
 )
 from connectors.mailchimp.gate import CONNECTIONS, REQUEST_LIMIT, connection_gate
 from connectors.mailchimp.keys import MC
-from connectors.mailchimp.transport import sdk_request
+from connectors.mailchimp.transport import fresh_connection, sdk_request
 from connectors.policy import CallPolicy, Clock
 
 MAILCHIMP_ROOT = "/3.0"
@@ -210,8 +210,14 @@ class MailchimpApi:
         """
         method = self.method(operation)
 
+        def send() -> Any:
+            if repeatable:
+                return method(*args, **kwargs)
+            with fresh_connection():  # not a kept-open one the server may close meanwhile
+                return method(*args, **kwargs)
+
         def attempt() -> dict[str, Any]:
-            result, in_flight = self._through_gate(lambda: method(*args, **kwargs))
+            result, in_flight = self._through_gate(send)
             if getattr(result, "status_code", None) == 429:  # a raw answer, not raised
                 self.cap.refused(in_flight)
             else:

@@ -120,6 +120,9 @@ class ConnectionGate:
         with self._ready:
             self.limit = max(1, min(self.limit, in_flight - 1))
             self._answered = 0
+            session = self._session
+        if session is not None:  # the connections kept open go too (`transport`)
+            session.close()
 
     def answered(self) -> None:
         """A request was answered: after `GROW_AFTER` in a row, allow one more."""

@@ -14,18 +14,39 @@ connections open to one host, in use or kept open, so whether Mailchimp counts r
 or open connections, the process stays within the limit.
 
 A connection the server closed while it sat in the pool is found by urllib3 before reuse
-and replaced; a request that fails on one is the same failure as before (no answer).
+and replaced. One the server closes while a request is on its way fails that request
+with no answer, which a fresh connection would not have met: a repeatable call is tried
+again by the policy, and a call that is not (`batches.start`) is sent on a fresh
+connection of its own (`fresh_connection`), as the SDK sent every call. After a refusal
+for connections the gate closes the connections kept open (`ConnectionGate.refused`), so
+that another integration of the account gets them if Mailchimp counts open sockets. The
+session keeps no cookies: the SDK never sent any back.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """The methods whose body the SDK sends as JSON text (`json.dumps(body)`)."""
 METHODS = BODY_METHODS | {"GET", "HEAD", "OPTIONS", "DELETE"}
+_FRESH = threading.local()
+
+
+@contextmanager
+def fresh_connection() -> Iterator[None]:
+    """The SDK's requests of this thread, within, each on a connection of its own."""
+    before = getattr(_FRESH, "on", False)
+    _FRESH.on = True
+    try:
+        yield
+    finally:
+        _FRESH.on = before
 
 
 def pooled_session(connections: int) -> Any:
@@ -34,6 +55,7 @@ def pooled_session(connections: int) -> Any:
     from requests.adapters import HTTPAdapter
 
     session = requests.Session()
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     for scheme in ("https://", "http://"):
         session.mount(scheme, HTTPAdapter(pool_connections=4, pool_maxsize=connections))
     return session
@@ -41,7 +63,9 @@ def pooled_session(connections: int) -> Any:
 
 def sdk_request(api_client: Any, session: Any) -> Callable[..., Any]:
     """A replacement for `api_client.request(method, url, query_params, headers, body)`
-    that sends the same request through `session`."""
+    that sends the same request through `session` (or, within `fresh_connection`, on a
+    connection of its own, as the SDK does)."""
+    import requests
 
     def request(
         method: str,
@@ -59,7 +83,8 @@ def sdk_request(api_client: Any, session: Any) -> Callable[..., Any]:
         if api_client.is_oauth:
             sent["Authorization"] = "Bearer " + api_client.access_token
         data = json.dumps(body) if method in BODY_METHODS else None
-        return session.request(
+        send = requests.request if getattr(_FRESH, "on", False) else session.request
+        return send(
             method,
             url,
             params=query_params,

@@ -98,3 +98,38 @@ def test_side_by_side_never_more_connections_than_the_gate_allows(server: Watche
         server.latency = Latency()
     assert first.cap is second.cap  # one key, one gate, one pool
     assert 1 < pool_of(first).num_connections <= 10
+
+
+def test_a_call_that_must_not_be_sent_twice_goes_on_a_connection_of_its_own(
+    server: Watched,  # noqa: F811
+) -> None:
+    gate._gates.clear()
+    api = MailchimpApi(api_key=server.api_key, base_url=server.base_url)
+    api.call("lists.get_list", server.list_id)
+    operation = {"method": "GET", "path": f"/lists/{server.list_id}", "operation_id": "o1"}
+    started = api.call("batches.start", {"operations": [operation]}, repeatable=False)
+    assert started["status"] in {"pending", "started", "finished"}
+    api.call("lists.get_list", server.list_id)
+    # the start did not take the kept-open connection, nor leave one in the pool
+    assert pool_of(api).num_connections == 1
+
+
+def test_a_refusal_for_connections_closes_those_kept_open(server: Watched) -> None:  # noqa: F811
+    gate._gates.clear()
+    api = MailchimpApi(api_key=server.api_key, base_url=server.base_url)
+    api.call("lists.get_list", server.list_id)
+    assert len(api.cap.session().adapters["http://"].poolmanager.pools) == 1
+    api.cap.refused(3)
+    assert len(api.cap.session().adapters["http://"].poolmanager.pools) == 0
+    assert api.call("lists.get_list", server.list_id)["id"] == server.list_id  # and goes on
+
+
+@responses.activate
+def test_a_cookie_the_server_sets_is_never_sent_back() -> None:
+    responses.add(responses.GET, f"{BASE}/ping", json={}, headers={"Set-Cookie": "edge=1; Path=/"})
+    responses.add(responses.GET, f"{BASE}/ping", json={"health_status": "ok"})
+    client = sdk_client(api_key="abc-us9")
+    client.request = sdk_request(client, pooled_session(10))
+    client.request("GET", f"{BASE}/ping")
+    client.request("GET", f"{BASE}/ping")
+    assert "Cookie" not in responses.calls[1].request.headers
