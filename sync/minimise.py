@@ -43,7 +43,7 @@ import sqlalchemy as sa
 
 from scoring import Contact, RuleSet
 from sync.dues import FIELDS_CURSOR
-from sync.schema import activities, cursors
+from sync.schema import cursors
 
 if TYPE_CHECKING:
     from connectors.protocol import Connector
@@ -245,20 +245,7 @@ def kept_for_pull(
         if commit and any(stream in held for stream in again):  # else none to drop
             restart_streams(store, system, again, states, at)
     pending[KEPT_CURSOR] = _marker({stream: done for stream in streams})
-    revise = any(states[stream] != done for stream in streams)
-    # a store holding none of the system's activities has none to revise (its first pull):
-    # an activity met twice on two pages of that pull is kept as first stored, as a later
-    # pull keeps what the store holds (a revisable one is still replaced)
-    return replace(kept, revise=revise and holds_activities(store, system))
-
-
-def holds_activities(store: StateStore, system: str) -> bool:
-    """Whether the store holds any activity of `system` (its key's index answers)."""
-    with store.engine.connect() as connection:
-        found = connection.execute(
-            sa.select(activities.c.system).where(activities.c.system == system).limit(1)
-        ).first()
-    return found is not None
+    return replace(kept, revise=any(states[stream] != done for stream in streams))
 
 
 STARTED = "*"

@@ -20,7 +20,7 @@ from sandbox import Sandbox
 from scoring import Activity, ActivityType, Contact, RuleSet, load_rules
 from sync import StateStore, Sync, SyncOptions
 from sync.fields import FieldMap
-from sync.minimise import KEPT_CURSOR, Kept, kept_by_system, kept_fields, kept_for_pull
+from sync.minimise import KEPT_CURSOR, Kept, kept_by_system, kept_fields
 from sync.resume import cursors_to_commit
 from sync.schema import activities, identities
 from tests.helpers import NOW
@@ -239,19 +239,3 @@ def test_a_page_is_stored_with_the_kept_fields_and_stored_anew_when_they_change(
     assert stored_activity_fields(both, "page_view") == {"t"}  # seen before: stands
     both.save_pages("hubspot", [((), [seen])], NOW, kept=replace(wide, revise=True))
     assert stored_activity_fields(both, "page_view") == {"t", "url"}
-
-
-def test_a_store_holding_none_of_a_systems_activities_has_none_to_revise(
-    both: StateStore,
-) -> None:
-    kept = Kept(frozenset({"industry"}), frozenset({"url"}), "a")
-
-    def revise(system: str) -> bool:
-        return kept_for_pull(both, system, kept, {}, {}, ["events"], NOW, [], commit=False).revise
-
-    assert not revise("hubspot")  # the first pull: nothing stored to revise
-    seen = Activity("1", ActivityType.PAGE_VIEW, NOW, id="v1", attributes={"url": "/p"})
-    both.save_pages("hubspot", [((), [seen])], NOW, kept=kept)
-    # held with fields no marker names (a run stopped before its end): stored anew
-    assert revise("hubspot")
-    assert not revise("mailchimp")
