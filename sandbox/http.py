@@ -12,6 +12,7 @@ and `decorate()` for their vendor's limits and headers.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -127,7 +128,7 @@ class Emulator:
         self.log: list[LoggedCall] = []
         self.lock = threading.RLock()
         self._active = 0
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     # -- routes -----------------------------------------------------------------------------
@@ -286,9 +287,13 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        """Stop listening, and hang up every connection still open: a client keeping its
+        connections open (a pool) must not go on being answered by a stopped emulator,
+        least of all when a new one listens on the same port."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+            self._server.hang_up_all()
             self._server = None
 
     def __enter__(self) -> Self:
@@ -312,6 +317,19 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 128
     emulator: Emulator
 
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def hang_up_all(self) -> None:
+        """Close every connection a handler still serves (kept open between requests)."""
+        with self.connections_lock:
+            held = list(self.open_connections)
+        for connection in held:
+            with contextlib.suppress(OSError):  # already gone
+                connection.shutdown(socket.SHUT_RDWR)
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away (a killed process resets its sockets) is no error of
         the server's; anything else is printed as usual."""
@@ -329,6 +347,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Requests are logged by the emulator, not on stderr."""
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            with self.server.connections_lock:
+                self.server.open_connections.discard(self.connection)
 
     def _serve(self) -> None:
         emulator = self.server.emulator

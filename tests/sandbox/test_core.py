@@ -55,6 +55,22 @@ def test_routes_capture_path_segments_and_count_each_operation() -> None:
     assert [c.status for c in echo.log] == [200, 201, 404, 405, 404]
 
 
+def test_a_stopped_emulator_answers_no_connection_kept_open() -> None:
+    """A client's pool holds the connection open between requests; once the emulator
+    stops (and another listens on its port) that connection must not be answered."""
+    session = requests.Session()
+    first = Echo().start()
+    port = int(first.base_url.rsplit(":", 1)[1])
+    assert session.get(f"{first.base_url}/items/1", timeout=5).json()["item"] == "1"
+    first.stop()
+    second = Echo().start(port)  # the same port, as a later test's emulator may get
+    try:
+        assert session.get(f"{second.base_url}/items/2", timeout=5).json()["item"] == "2"
+        assert first.calls == {"items.get": 1} and second.calls == {"items.get": 1}
+    finally:
+        second.stop()
+
+
 def test_fault_plan_with_a_seed_gives_the_same_faults_in_the_same_order() -> None:
     plan = dict(rate_limited=0.2, server_error=0.1, dropped=0.1, seed=11)
     with Echo(faults=FaultPlan(**plan)) as first:
