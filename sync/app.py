@@ -338,7 +338,7 @@ class Leadscore:
                 models=job.models,
             )
             summary = trial.run(options if exact else replace(options, full=True))
-            summary.emails = trial.record_emails()
+            summary.emails = trial.store.load_people().record_emails()
         summary.setup = setup
         summary.warnings = [*self.warnings(setup), *summary.warnings]
         return summary

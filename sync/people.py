@@ -52,6 +52,17 @@ class People:
     record_attributes: dict[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
     """(system, record id) -> that record's own attributes, as last pulled."""
 
+    def record_emails(self) -> dict[str, dict[str, str]]:
+        """Per system, the email of each record (to show a plan by)."""
+        emails = {contact.id: contact.email for contact in self.contacts}
+        out: dict[str, dict[str, str]] = {}
+        for person, records in self.records.items():
+            email = emails.get(person)
+            for system, record in records:
+                if email:
+                    out.setdefault(system, {})[record] = email
+        return out
+
     def frames(
         self,
         contact_fields: Sequence[str] | None = None,

@@ -38,6 +38,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from connectors.errors import ApiError, BudgetExhausted
 from connectors.protocol import Connector, OwnWrites, Page, Write, WriteOutcome
@@ -50,7 +51,7 @@ from sync.history import canonical_text
 from sync.incremental import landing_for, save_written, score_due, score_people
 from sync.landing import Landing
 from sync.locks import RECORD_STALE_AFTER, RunLock, run_lock, wait_for_rescores
-from sync.minimise import Kept, kept_by_system, kept_of, prepare_pull, stored_systems
+from sync.minimise import Kept, kept_by_system, prepare_pull, stored_systems
 from sync.models import Model, write_models
 from sync.resume import commit_cut, stuck_warning
 from sync.saving import GROUP_PAGES, GROUP_ROWS, page_rows
@@ -59,8 +60,11 @@ from sync.stages import StageMap
 from sync.store import People, StateStore, let_go_of_interrupted
 from sync.summary import SyncOptions, SyncSummary, SystemSummary
 from sync.trigger import drain_queue, pull_queued, settle_queue
-from sync.vanished import gone_records, record_gone
+from sync.vanished import gone_records
 from sync.writing import WritePlan, write_batches, write_systems
+
+if TYPE_CHECKING:
+    from sync.storing_process import PageSaver
 
 log = logging.getLogger("leadscore.sync")
 
@@ -110,6 +114,7 @@ class Sync:
         self.run_id: int | None = None
         """The `runs` row of the run at work (None between runs: a rescore on request)."""
         self.kept: dict[str, Kept] = {}
+        self.saver: PageSaver | None = None  # the pull at work's (`sync.storing_process`)
         self.elsewhere: frozenset[str] = frozenset()  # systems other runs write (a tenant's)
         """System -> the fields the store keeps of it (`sync.minimise`), for the run at work."""
 
@@ -298,6 +303,7 @@ class Sync:
             return
         stored = prepare_pull(self, connector, options, pending, summary.warnings, as_of)
         from sync.fanin import fan_in_groups
+        from sync.storing_process import PageSaver
 
         def to_the_end(stream: str) -> Iterator[Page | None]:  # then None: pulled whole
             pages = functools.partial(connector.pull, stream, stored.get(stream))
@@ -313,16 +319,21 @@ class Sync:
                 resumes[stream] = page.resume
             whole.update(stream for stream, page in items if page is None)
 
-        fan_in_groups(
-            {s: functools.partial(to_the_end, s) for s in connector.streams},
-            store,
-            name=f"pull-{connector.system}",
-            seconds=stats.stream_seconds,
-            most=GROUP_PAGES,
-            weight=page_rows,
-            heaviest=GROUP_ROWS,
-            first=connector.streams[:1],  # the contacts: stored ahead of activity pages
-        )
+        self.saver = saver = PageSaver(self.store)
+        try:
+            fan_in_groups(
+                {s: functools.partial(to_the_end, s) for s in connector.streams},
+                store,
+                name=f"pull-{connector.system}",
+                seconds=stats.stream_seconds,
+                most=GROUP_PAGES,
+                weight=page_rows,
+                heaviest=GROUP_ROWS,
+                first=connector.streams[:1],  # the contacts: stored ahead of activity pages
+            )
+        finally:
+            self.saver = None
+            saver.close()
 
     def _pull_sample(
         self, connector: Connector, limit: int, stats: SystemSummary, as_of: datetime
@@ -346,31 +357,10 @@ class Sync:
     def store_pages(
         self, system: str, pages: Sequence[Page], stats: SystemSummary, as_of: datetime
     ) -> None:
-        """Store pulled pages, in one transaction (`StateStore.save_pages`)."""
-        self.beat()
-        began = time.perf_counter()
-        found = [(list(page.contacts), list(page.activities)) for page in pages]
-        fields = self.fields.get(system)
-        ours = frozenset(fields.names.values()) if fields is not None else frozenset()
-        withdrawn = [list(page.withdrawn) for page in pages]
-        counts = self.store.save_pages(system, found, as_of, ours, withdrawn, kept_of(self, system))
-        for (contacts, activities), (changed, new, taken_back) in zip(found, counts, strict=True):
-            stats.contacts_changed += changed
-            stats.contacts += len(contacts)
-            stats.activities_pulled += len(activities)
-            stats.activities_new += new
-            stats.withdrawn += taken_back
-        for page in pages:
-            if page.gone:
-                vanished = [(g.record_id, g.merged_into) for g in page.gone]
-                taken = [w for g in page.gone for w in g.withdrawn]
-                erased = {g.record_id for g in page.gone if g.for_good}
-                stats.withdrawn += record_gone(self.store, system, vanished, as_of, taken, erased)
-        stats.stream_seconds["(storing)"] = (
-            stats.stream_seconds.get("(storing)", 0.0) + time.perf_counter() - began
-        )
-        for page, (contacts, activities) in zip(pages, found, strict=True):
-            self.progress(f"pulled {system} {page.stream}", len(contacts) or len(activities))
+        """Store pulled pages, in one transaction (`sync.storing_process.store_pulled`)."""
+        from sync.storing_process import store_pulled
+
+        store_pulled(self, system, pages, stats, as_of)
 
     def beat(self) -> None:
         """Tell the run's lock the run is making progress (`RunLock.beat`)."""
@@ -458,18 +448,6 @@ class Sync:
                 }
             )
         return plan.apart(self.elsewhere)
-
-    def record_emails(self) -> dict[str, dict[str, str]]:
-        """Per system, the email of each record the store holds (to show a plan by)."""
-        people = self.store.load_people()
-        emails = {contact.id: contact.email for contact in people.contacts}
-        out: dict[str, dict[str, str]] = {}
-        for person, records in people.records.items():
-            email = emails.get(person)
-            for system, record in records:
-                if email:
-                    out.setdefault(system, {})[record] = email
-        return out
 
     # -- write ----------------------------------------------------------------------------------
 

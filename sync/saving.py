@@ -39,6 +39,7 @@ from sync.schema import (
     SEEN_ACTIVITIES,
     activity_values,
     chunks,
+    storable_contact,
 )
 from sync.withdrawals import persons_of, withdraw
 
@@ -147,6 +148,24 @@ def keep_contacts(
     if saved.left and drop_leftover_persons(connection, saved.left) and held is not None:
         held.clear()
     return saved.changed
+
+
+def prepare_pages(
+    system: str,
+    pages: Sequence[tuple[Sequence[Contact], Sequence[Activity]]],
+    kept: Kept | None = None,
+) -> tuple[list[Prepared], int]:
+    """Pages of pulled (contacts, activities) ready to store (`save_group`), work that
+    needs no store: the contacts and activities a column can key, with only what `kept`
+    keeps, the activities as rows; and how many records no column could key."""
+    prepared: list[Prepared] = []
+    unusable = 0
+    for found, pulled in pages:
+        contacts = [c for c in map(storable_contact, found) if c is not None]
+        rows, revisable, unkeyed = pulled_activities(system, pulled, kept)
+        unusable += len(found) - len(contacts) + unkeyed
+        prepared.append((kept.contacts(contacts) if kept else contacts, rows, revisable))
+    return prepared, unusable
 
 
 def pulled_activities(

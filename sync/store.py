@@ -34,7 +34,7 @@ from sync.people import People, moment
 from sync.pg_schema import ensure_schema
 from sync.readback import stored_people
 from sync.run_tables import LogContext, keep_written, log_run, log_started, log_written
-from sync.saving import Prepared, pulled_activities, save_group
+from sync.saving import Prepared, prepare_pages, save_group
 from sync.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
@@ -50,7 +50,6 @@ from sync.schema import (
     meta,
     persons,
     runs,
-    storable_contact,
     written,
 )
 from sync.sqlite_files import new_sqlite_file, remove_sqlite_file, sqlite_pragmas
@@ -238,12 +237,20 @@ class StateStore:
         per page (or none), names activities the system took back: deleted right after the
         page's own activities, their persons rescored (`sync.withdrawals`). `kept`: only
         the fields it names are stored (`sync.minimise`)."""
-        prepared: list[Prepared] = []
-        for found, pulled in pages:
-            contacts = [c for c in map(storable_contact, found) if c is not None]
-            rows, revisable, unusable = pulled_activities(system, pulled, kept)
-            self.skipped[system] += len(found) - len(contacts) + unusable
-            prepared.append((kept.contacts(contacts) if kept else contacts, rows, revisable))
+        prepared, unusable = prepare_pages(system, pages, kept)
+        self.skipped[system] += unusable
+        return self.save_prepared(system, prepared, at, ours, withdrawn)
+
+    def save_prepared(
+        self,
+        system: str,
+        prepared: Sequence[Prepared],
+        at: datetime,
+        ours: frozenset[str] = frozenset(),
+        withdrawn: Sequence[Sequence[Withdrawn]] = (),
+    ) -> list[tuple[int, int, int]]:
+        """`save_pages` on pages made ready to store (`sync.saving.prepare_pages`), in
+        this process or in the pull's storing process (`sync.storing_process`)."""
         for attempt in range(DEADLOCK_TRIES):
             try:
                 with self._writing, self.engine.begin() as connection:
