@@ -94,7 +94,12 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from connectors.mailchimp.collections_walk import OVERLAP, MailchimpCalls, walk_collection
+from connectors.mailchimp.collections_walk import (
+    OVERLAP,
+    MailchimpCalls,
+    walk_collection,
+    walk_side_by_side,
+)
 from connectors.mailchimp.departures import campaign_departures
 from connectors.mailchimp.gate import CONNECTIONS
 from connectors.mailchimp.in_order import in_order
@@ -250,7 +255,7 @@ def campaign_pages(
     seen: set[str] = set()
     since_text = {} if since is None else {"since": _iso_time(since - OVERLAP)}
     operation = "reports.get_email_activity_for_campaign"
-    for records in walk_collection(api, operation, "emails", campaign.id, **since_text):
+    for records in walk_side_by_side(api, operation, "emails", campaign.id, **since_text):
         fresh: list[Activity] = []
         for record in records:
             for activity in report_activities(campaign, record, skipped, sends=since is None):

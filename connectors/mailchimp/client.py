@@ -47,7 +47,7 @@ from connectors.errors import (
 )
 from connectors.mailchimp.gate import CONNECTIONS, REQUEST_LIMIT, connection_gate
 from connectors.mailchimp.keys import MC
-from connectors.mailchimp.transport import fresh_connection, sdk_request
+from connectors.mailchimp.transport import fresh_connection, on_answer, sdk_request
 from connectors.policy import CallPolicy, Clock
 
 MAILCHIMP_ROOT = "/3.0"
@@ -245,20 +245,33 @@ class MailchimpApi:
 
     def _through_gate(self, send: Callable[[], Any]) -> tuple[Any, int]:
         """`send()` holding a slot of the gate, and how many were in flight with it: the
-        slot is freed when it returns or fails, but only after Mailchimp's own limit when
-        it failed with no answer (`unanswered`)."""
+        slot is freed once the answer has been read (before the SDK parses it), or when
+        `send` fails, but only after Mailchimp's own limit when it failed with no answer
+        (`unanswered`)."""
         in_flight = self.cap.enter()
+        left = False
+
+        def leave() -> None:  # once: when the answer is read (`on_answer`), or after
+            nonlocal left
+            if not left:
+                left = True
+                self.cap.leave()
+
         try:
-            result = send()
+            with on_answer(leave):
+                result = send()
         except Exception as exc:
-            if unanswered(exc):
+            if left:
+                pass
+            elif unanswered(exc):
+                left = True
                 self.cap.leave_later(REQUEST_LIMIT, self.policy.clock)
             else:
-                self.cap.leave()
+                leave()
             if getattr(exc, "status_code", None) == 429:
                 self.cap.refused(in_flight)
             raise
-        self.cap.leave()
+        leave()
         return result, in_flight
 
     def calls(self) -> dict[str, int]:

@@ -36,6 +36,7 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """The methods whose body the SDK sends as JSON text (`json.dumps(body)`)."""
 METHODS = BODY_METHODS | {"GET", "HEAD", "OPTIONS", "DELETE"}
 _FRESH = threading.local()
+_ANSWERED = threading.local()
 
 
 @contextmanager
@@ -47,6 +48,17 @@ def fresh_connection() -> Iterator[None]:
         yield
     finally:
         _FRESH.on = before
+
+
+@contextmanager
+def on_answer(hook: Callable[[], None]) -> Iterator[None]:
+    """Within, this thread's SDK request calls `hook` once its answer has been read whole,
+    before the SDK parses it: the connection is then free for another request."""
+    _ANSWERED.hook = hook
+    try:
+        yield
+    finally:
+        _ANSWERED.hook = None
 
 
 def pooled_session(connections: int) -> Any:
@@ -84,7 +96,7 @@ def sdk_request(api_client: Any, session: Any) -> Callable[..., Any]:
             sent["Authorization"] = "Bearer " + api_client.access_token
         data = json.dumps(body) if method in BODY_METHODS else None
         send = requests.request if getattr(_FRESH, "on", False) else session.request
-        return send(
+        answer = send(
             method,
             url,
             params=query_params,
@@ -93,5 +105,10 @@ def sdk_request(api_client: Any, session: Any) -> Callable[..., Any]:
             auth=auth,
             timeout=api_client.timeout,
         )
+        hook = getattr(_ANSWERED, "hook", None)
+        if hook is not None:
+            _ANSWERED.hook = None
+            hook()
+        return answer
 
     return request
