@@ -3,6 +3,7 @@ campaign list and the campaign report list give them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,12 +105,23 @@ def distinct_rows(
 
 
 def world_recipients(index: WorldIndex | None, campaign: int) -> list[int]:
-    if index is None:
-        return []
+    return all_world_recipients(index, [campaign])[0]
+
+
+def all_world_recipients(index: WorldIndex | None, campaigns: Sequence[int]) -> list[list[int]]:
+    """Per campaign number given, its recipient rows in the world, rising: one pass over
+    the events for them all."""
+    if index is None or not len(index.rows):
+        return [[] for _ in campaigns]
     kinds = index.column(index.world.events.type)
-    numbers = index.column(index.world.events.campaign)
-    email = np.isin(kinds, type_codes_of(EMAIL_KINDS)) & (numbers == campaign)
-    return [int(r) for r in np.unique(index.rows[email])]
+    numbers = index.column(index.world.events.campaign).astype(np.int64)
+    email = np.isin(kinds, type_codes_of(EMAIL_KINDS)) & np.isin(numbers, list(campaigns))
+    width = int(index.rows.max()) + 1
+    pairs = np.unique(numbers[email] * width + index.rows[email])
+    owner, rows = pairs // width, pairs % width
+    starts = np.searchsorted(owner, list(campaigns), side="left")
+    ends = np.searchsorted(owner, list(campaigns), side="right")
+    return [rows[a:b].tolist() for a, b in zip(starts, ends, strict=True)]
 
 
 def campaign_json(campaign: Campaign, list_id: str, now: float) -> dict[str, Any]:

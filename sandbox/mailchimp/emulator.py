@@ -56,6 +56,7 @@ class MailchimpSandbox(
     name = "mailchimp"
 
     def start(self, port: int = 0) -> MailchimpSandbox:
+        self.warm_reports()
         super().start(port)
         return self
 

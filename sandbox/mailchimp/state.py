@@ -12,7 +12,12 @@ from sandbox.http import Emulator, Request
 from sandbox.mailchimp.arguments import path_param
 from sandbox.mailchimp.audience import Audience
 from sandbox.mailchimp.batches import Batch
-from sandbox.mailchimp.campaigns import Campaign, project_campaigns, world_recipients
+from sandbox.mailchimp.campaigns import (
+    Campaign,
+    all_world_recipients,
+    project_campaigns,
+    world_recipients,
+)
 from sandbox.mailchimp.orders import Order, world_orders
 from sandbox.mailchimp.problems import not_found
 from sandbox.mailchimp.projection import MemberEvent
@@ -112,6 +117,17 @@ class MailchimpState(Emulator):
             campaign.rows = world_recipients(self.audience.index, campaign.index)
             campaign.row_set = set(campaign.rows)
         return campaign.rows
+
+    def warm_reports(self) -> None:
+        """Build what the reports read before serving: each campaign's recipients (in one
+        pass for all) and the events by campaign. Built on first read, they held every call
+        behind that read for seconds (handlers run one at a time), where Mailchimp's
+        reports are there to read; a world's size then set the pull's pace, not latency."""
+        waiting = [c for c in self.campaigns if c.rows is None]
+        found = all_world_recipients(self.audience.index, [c.index for c in waiting])
+        for campaign, rows in zip(waiting, found, strict=True):
+            campaign.rows, campaign.row_set = rows, set(rows)
+        self.campaign_events(-1)
 
     def campaign_events(self, campaign: int) -> dict[int, list[MemberEvent]]:
         """The events of campaign number `campaign`, by recipient row, in each member's order:
