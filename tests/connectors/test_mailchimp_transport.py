@@ -133,3 +133,25 @@ def test_a_cookie_the_server_sets_is_never_sent_back() -> None:
     client.request("GET", f"{BASE}/ping")
     client.request("GET", f"{BASE}/ping")
     assert "Cookie" not in responses.calls[1].request.headers
+
+
+def test_a_connection_is_free_once_its_answer_is_read(
+    server: Watched,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import requests
+
+    gate._gates.clear()
+    api = MailchimpApi(api_key=server.api_key, base_url=server.base_url)
+    held: list[int] = []
+    parse = requests.Response.json
+
+    def parsed(answer: requests.Response, **options: Any) -> Any:
+        held.append(api.cap.in_flight)  # while the SDK parses the answer
+        return parse(answer, **options)
+
+    monkeypatch.setattr(requests.Response, "json", parsed)
+    assert api.call("lists.get_list", server.list_id)["id"] == server.list_id
+    with pytest.raises(RejectedError):
+        api.call("lists.get_list", "no-such-list")
+    assert held == [0] and api.cap.in_flight == 0  # a refusal frees its connection too
