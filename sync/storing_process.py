@@ -39,6 +39,8 @@ from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 from connectors.protocol import Page, Withdrawn
 from scoring import Activity, Contact
 from sync.minimise import Kept, kept_of
@@ -56,10 +58,10 @@ AFTER_ROWS = 50_000
 """Records (contacts and activities) a pull stores in its own process before it starts the
 storing process: below this, the child's start-up (about a second of imports) costs
 more than it saves."""
-JOIN_SECONDS = 10.0
+STOP_SECONDS = 10.0
 
 Found = Sequence[tuple[Sequence[Contact], Sequence[Activity]]]
-Counts = list[tuple[int, int, int]]
+PageCounts = list[tuple[int, int, int]]
 """Per page: contacts new or changed, activities new, activities withdrawn."""
 
 
@@ -74,8 +76,10 @@ def can_hold_a_child(store: StateStore) -> bool:
     url = store.engine.url
     if url.get_backend_name() == "sqlite":
         database = url.database or ""
-        if database in ("", ":memory:") or "mode=memory" in str(url.query.get("mode", "")):
+        if not database or ":memory:" in database or "mode=memory" in str(url):
             return False
+    if multiprocessing.current_process().daemon:  # a daemonic process may start none
+        return False
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -98,8 +102,10 @@ class PageSaver:
         self._pipe: Connection | None = None
         self._ready = False
         self._tried = False
-        self._waiting: Callable[[Counts], None] | None = None
-        """The `done` of the group in the storing process's hands."""
+        self._waiting: Callable[[PageCounts], None] | None = None
+        """The `done` of the group in the storing process's hands (while there is one,
+        this thread holds `_writing`)."""
+        self._writing = store.writing()
 
     def save_pages(
         self,
@@ -109,7 +115,7 @@ class PageSaver:
         ours: frozenset[str],
         withdrawn: Sequence[Sequence[Withdrawn]],
         kept: Kept | None,
-        done: Callable[[Counts], None],
+        done: Callable[[PageCounts], None],
     ) -> None:
         """As `StateStore.save_pages`, in whichever process stores now; `done` is given the
         counts once they are known (at once when stored here)."""
@@ -133,12 +139,13 @@ class PageSaver:
             return
         done, self._waiting = self._waiting, None
         assert self._pipe is not None
-        with self.store.writing():
-            try:
-                answer = self._pipe.recv()
-            except (EOFError, OSError) as error:
-                self._end()
-                raise StoringProcessLost("the storing process ended") from error
+        try:
+            answer = self._pipe.recv()
+        except (EOFError, OSError) as error:
+            self._end()
+            raise StoringProcessLost("the storing process ended") from error
+        finally:
+            self._writing.release()
         if answer[0] == "error":
             raise answer[1]
         done(list(answer[1]))
@@ -164,27 +171,29 @@ class PageSaver:
 
     def _end(self) -> None:
         process, pipe = self._process, self._pipe
-        self._waiting = None
+        if self._waiting is not None:
+            self._waiting = None
+            self._writing.release()
         self._process, self._pipe, self._ready = None, None, False
         if pipe is not None:
             with contextlib.suppress(OSError, ValueError):
                 pipe.send(None)
             pipe.close()
         if process is not None:
-            process.join(JOIN_SECONDS)
+            process.join(STOP_SECONDS)
             if process.is_alive():
                 process.terminate()
-                process.join(JOIN_SECONDS)
+                process.join(STOP_SECONDS)
 
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=serve, args=(theirs, self.store.url), name="leadscore-storing", daemon=True
+            target=storing_child, args=(theirs, self.store.url), name="leadscore-storing", daemon=True
         )
         try:
             process.start()
-        except (OSError, RuntimeError) as error:  # no processes here (a sandboxed host)
+        except Exception as error:  # no processes here (a sandboxed host)
             log.info("pages stored in this process: %s", type(error).__name__)
             ours.close()
             return
@@ -205,7 +214,7 @@ class PageSaver:
         if answer[0] == "ready":
             self._ready = True
         else:
-            log.info("pages stored in this process: the storing process %s", answer[1])
+            log.warning("pages stored in this process: the storing process %s", answer[1])
             self._end()
         return self._ready
 
@@ -216,19 +225,23 @@ class PageSaver:
         at: datetime,
         ours: frozenset[str],
         withdrawn: Sequence[Sequence[Withdrawn]],
-        done: Callable[[Counts], None],
+        done: Callable[[PageCounts], None],
     ) -> None:
-        """Send a group to the storing process (taken once it is done with the one before,
-        whose answer is then collected); its answer waits for the next group or `drain`."""
+        """Send a group to the storing process once the one before is stored (its answer
+        collected: a failure is raised before this group goes); this group's answer waits
+        for the next group or `drain`. This process's other writers wait meanwhile, as
+        they would for a transaction here (`StateStore.writing`)."""
         assert self._pipe is not None
-        with self.store.writing():  # this process's other writers wait, as they would here
-            try:
-                self._pipe.send((system, prepared, at, ours, list(withdrawn)))
-            except (EOFError, OSError) as error:
-                self._end()
-                raise StoringProcessLost("the storing process ended") from error
-            self.drain()
-            self._waiting = done
+        order = pickle.dumps((system, prepared, at, ours, list(withdrawn)), pickle.HIGHEST_PROTOCOL)
+        self.drain()
+        self._writing.acquire()
+        try:
+            self._pipe.send_bytes(order)
+        except (EOFError, OSError) as error:
+            self._writing.release()
+            self._end()
+            raise StoringProcessLost("the storing process ended") from error
+        self._waiting = done
 
 
 def store_pulled(
@@ -243,7 +256,7 @@ def store_pulled(
     ours = frozenset(fields.names.values()) if fields is not None else frozenset()
     withdrawn = [list(page.withdrawn) for page in pages]
 
-    def counted(counts: Counts) -> None:
+    def counted(counts: PageCounts) -> None:
         for changed, new, taken_back in counts:
             stats.contacts_changed += changed
             stats.activities_new += new
@@ -272,7 +285,7 @@ def store_pulled(
         job.progress(f"pulled {system} {page.stream}", len(contacts) or len(activities))
 
 
-def serve(pipe: Connection, url: str) -> None:
+def storing_child(pipe: Connection, url: str) -> None:
     """The storing process: open the store, say so, then store each group sent until told
     to stop (None) or the pull's process goes (the pipe closes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the pull's to handle
@@ -311,7 +324,10 @@ def _store(
 
 
 def _portable(error: Exception) -> Exception:
-    """The error itself when it can cross to the parent, else one naming its type."""
+    """The error itself when it can cross to the parent (a statement's error without its
+    parameters: a group's rows would make it megabytes), else one naming its type."""
+    if isinstance(error, sa.exc.StatementError):
+        error.params, error.hide_parameters = None, True
     try:
         pickle.loads(pickle.dumps(error))
     except Exception:
