@@ -14,6 +14,7 @@ short page (fewer items than asked).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any, Protocol
@@ -86,16 +87,26 @@ def walk_side_by_side(
     def page(offset: int) -> Callable[[], dict[str, Any]]:
         return lambda: api.call(operation, *args, count=PAGE_COUNT, offset=offset, **filters)
 
-    start, end = len(items), total
+    start, end = len(items), math.ceil(total)
     while items and start < end:
-        offsets = range(start, int(end), PAGE_COUNT)
-        for offset, answer in zip(offsets, in_order(page(at) for at in offsets), strict=True):
-            items = answer.get(collection)
-            items = items if isinstance(items, list) else []
-            yield items
-            if not items:  # past the end: the pages after hold none either
-                return
-            grown = finite_number(answer.get("total_items"))
-            if grown is not None and grown > end:
-                end = grown
-            start = offset + len(items)
+        offsets = range(start, end, PAGE_COUNT)
+        answers = in_order(page(at) for at in offsets)
+        try:
+            for offset, answer in zip(offsets, answers, strict=True):
+                items = answer.get(collection)
+                items = items if isinstance(items, list) else []
+                yield items
+                if not items:  # past the end: the pages after hold none either
+                    return
+                grown = finite_number(answer.get("total_items"))
+                if grown is not None and grown > end:
+                    end = math.ceil(grown)
+                start = offset + len(items)
+                if len(items) < PAGE_COUNT and start < end:  # short before the end: on
+                    break  # from there page by page, as `walk_collection` reads
+            else:
+                continue
+        finally:
+            answers.close()  # the pages read ahead and not wanted: cancelled or waited for
+        yield from walk_collection(api, operation, collection, *args, start=start, **filters)
+        return

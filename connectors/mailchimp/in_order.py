@@ -14,7 +14,7 @@ comes; an iterator closed early cancels the tasks not started and waits for the 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -25,7 +25,7 @@ Result = TypeVar("Result")
 
 def in_order(
     tasks: Iterable[Callable[[], Result]], workers: int = CONNECTIONS, ahead: int | None = None
-) -> Iterator[Result]:
+) -> Generator[Result, None, None]:
     """The result of each task, in the tasks' order, the tasks run `workers` at a time."""
     most = max(ahead or workers, 1)
     pending: deque[Future[Result]] = deque()

@@ -18,8 +18,17 @@ class Collection:
     """A fake Mailchimp collection of `size` items (growing by `grow` after each answer),
     answering `count`/`offset` pages with `total_items` (left out with `counted` false)."""
 
-    def __init__(self, size: int, grow: int = 0, counted: bool = True, pause: float = 0) -> None:
+    def __init__(
+        self,
+        size: int,
+        grow: int = 0,
+        counted: bool = True,
+        pause: float = 0,
+        most: int = PAGE_COUNT,
+        total: Any = None,
+    ) -> None:
         self.size, self.grow, self.counted, self.pause = size, grow, counted, pause
+        self.page_most, self.total = most, total
         self.calls: list[int] = []
         self.lock = threading.Lock()
         self.busy = self.most = 0
@@ -32,13 +41,13 @@ class Collection:
         time.sleep(self.pause)
         with self.lock:
             self.busy -= 1
-            offset, count = kwargs["offset"], kwargs["count"]
+            offset, count = kwargs["offset"], min(kwargs["count"], self.page_most)
             self.calls.append(offset)
             answer: dict[str, Any] = {
                 "emails": [{"n": n} for n in range(offset, min(offset + count, self.size))]
             }
             if self.counted:
-                answer["total_items"] = self.size
+                answer["total_items"] = self.size if self.total is None else self.total
             self.size += self.grow
             return answer
 
@@ -68,3 +77,16 @@ def test_the_pages_after_the_first_are_read_side_by_side() -> None:
     assert [len(page) for page in pages] == [PAGE_COUNT] * 6
     assert slow.most > 1  # page by page it is 1
     assert slow.calls[0] == 0 and sorted(slow.calls) == [n * PAGE_COUNT for n in range(6)]
+
+
+def test_a_server_giving_shorter_pages_than_asked_is_read_whole() -> None:
+    short = Collection(5 * PAGE_COUNT, most=PAGE_COUNT // 2)
+    items = [n for page in walked(walk_side_by_side, short) for n in page]
+    assert items == list(range(5 * PAGE_COUNT))
+
+
+def test_a_count_that_is_not_whole_ends_the_walk() -> None:
+    odd, other = (Collection(2 * PAGE_COUNT + 500, total="2500.5") for _ in "ab")
+    items = [n for page in walked(walk_side_by_side, odd) for n in page]
+    assert items == list(range(2 * PAGE_COUNT + 500))
+    assert walked(walk_collection, other) and sorted(odd.calls) == other.calls
