@@ -294,18 +294,16 @@ class CampaignMark:
 
 
 def _new_activities(
-    activities: list[Activity], before: frozenset[str], read: list[tuple[datetime, str]]
+    activities: list[Activity], before: frozenset[str], read: list[tuple[datetime, Activity]]
 ) -> list[Activity]:
-    """Those of `activities` not in `before`; each one's (time, digest) added to `read`,
-    sends apart (they are not activity to resume from)."""
-    fresh = []
-    for activity in activities:
-        digest = _seen_mark(activity)
-        if activity.type is not ActivityType.EMAIL_SENT:
-            read.append((activity.occurred_at, digest))
-        if digest not in before:
-            fresh.append(activity)
-    return fresh
+    """Those of `activities` not in `before`; each one, with its time, added to `read`,
+    sends apart (they are not activity to resume from). A digest is made only to look
+    one up in `before` (none on a first read): the mark keeps those of the last
+    `OVERLAP` alone (`read_campaign`)."""
+    read.extend((a.occurred_at, a) for a in activities if a.type is not ActivityType.EMAIL_SENT)
+    if not before:
+        return list(activities)
+    return [a for a in activities if _seen_mark(a) not in before]
 
 
 def read_campaign(
@@ -326,7 +324,7 @@ def read_campaign(
     """
     since = mark.since if mark is not None else None
     before = mark.seen if mark is not None else frozenset()
-    read: list[tuple[datetime, str]] = []
+    read: list[tuple[datetime, Activity]] = []
     if "activity" in parts:
         for activities in campaign_pages(api, campaign, since, skipped):
             yield _new_activities(activities, before, read)
@@ -338,7 +336,7 @@ def read_campaign(
     )
     start = since or campaign.send_time
     latest = max([start, *(at for at, _ in read)]) if "activity" in parts else start
-    recent = frozenset(d for at, d in read if at >= latest - OVERLAP)
+    recent = frozenset(_seen_mark(a) for at, a in read if at >= latest - OVERLAP)
     if "activity" not in parts:
         recent |= before
     # the overlap is read again next time; past the limit the store's ids still keep one of each

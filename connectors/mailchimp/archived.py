@@ -83,7 +83,10 @@ class ArchivedReads:
                     yield page
                     continue
                 if archived is None:
-                    archived = self.of(lists)
+                    archived = {k: v for k, v in self.of(lists).items() if v}
+                if not archived:  # no audience holds an archived member
+                    yield page
+                    continue
                 kept = [a for a in page.activities if not _of_archived(a, archived)]
                 if len(kept) == len(page.activities):
                     yield page
