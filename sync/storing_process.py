@@ -189,7 +189,10 @@ class PageSaver:
         context = multiprocessing.get_context("spawn")
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=storing_child, args=(theirs, self.store.url), name="leadscore-storing", daemon=True
+            target=storing_child,
+            args=(theirs, self.store.url),
+            name="leadscore-storing",
+            daemon=True,
         )
         try:
             process.start()
@@ -287,25 +290,23 @@ def store_pulled(
 
 def storing_child(pipe: Connection, url: str) -> None:
     """The storing process: open the store, say so, then store each group sent until told
-    to stop (None) or the pull's process goes (the pipe closes)."""
+    to stop (None) or the pull's process goes (the pipe closes, perhaps before it was
+    ready: the pull was short). It prints nothing: what goes wrong in a group is sent
+    back; a pipe closed, or anything else, ends it quietly (the pull's process is told
+    by the pipe's end: `StoringProcessLost`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the pull's to handle
-    try:
-        store = StateStore(url)
-    except Exception as error:
-        pipe.send(("failed", f"could not open the store ({type(error).__name__})"))
-        return
-    pipe.send(("ready",))
-    try:
-        while True:
-            try:
-                order = pipe.recv()
-            except EOFError:
-                break
-            if order is None:
-                break
-            pipe.send(_store(store, *order))
-    finally:
-        store.close()
+    with contextlib.suppress(Exception):
+        try:
+            store = StateStore(url)
+        except Exception as error:
+            pipe.send(("failed", f"could not open the store ({type(error).__name__})"))
+            return
+        try:
+            pipe.send(("ready",))
+            while (order := pipe.recv()) is not None:
+                pipe.send(_store(store, *order))
+        finally:
+            store.close()
 
 
 def _store(

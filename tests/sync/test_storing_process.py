@@ -154,3 +154,16 @@ def test_a_store_only_this_process_sees_keeps_its_pages_here(url: str) -> None:
     saver.close()
     assert not can_hold_a_child(memory)
     memory.close()
+
+
+def test_a_pull_that_ends_before_its_storing_process_is_ready_prints_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    saver = PageSaver(store, after_rows=1)
+    saver.save_pages("mailchimp", [([Contact("a", email="a@example.com")], [])], AT,
+                     frozenset(), [], None, lambda counts: None)  # fmt: skip
+    assert saver.pid is not None
+    saver.close()  # at once: the child says it is ready to a pipe closed
+    store.close()
+    assert "Traceback" not in capfd.readouterr().err
