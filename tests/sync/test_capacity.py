@@ -360,7 +360,7 @@ def test_a_store_at_version_11_gains_the_stage_column_and_keeps_its_hand_overs(
     first.close()
     again = StateStore(url)
     try:
-        assert again.version() == SCHEMA_VERSION == 14
+        assert again.version() == SCHEMA_VERSION == 15
         # a hand-over from before the column: at the rules' present hand-over stage
         capped, _ = decide(again, batch_of(rules_of(), {1: 20}))
         assert stages(capped) == {1: "SQL"}

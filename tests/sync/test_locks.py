@@ -189,7 +189,7 @@ def test_an_older_store_gains_the_tables_of_later_versions(store: StateStore) ->
     tables = sa.inspect(again.engine).get_table_names()
     columns = {c["name"] for c in sa.inspect(again.engine).get_columns("persons")}
 
-    assert again.version() == SCHEMA_VERSION == 14
+    assert again.version() == SCHEMA_VERSION == 15
     assert {"gone", "locks", "aliases", "queue"} <= set(tables)
     assert {"due", "marked"} <= columns
 

@@ -133,7 +133,7 @@ def test_a_store_at_version_8_gains_an_empty_history_and_keeps_what_it_held(url:
 
     again = StateStore(url)
 
-    assert again.version() == SCHEMA_VERSION == 14
+    assert again.version() == SCHEMA_VERSION == 15
     assert again.person_of("ann@acme.io") is not None
     assert again.written_values("hubspot") == {"101": {"Score": "12"}}
     tables = set(sa.inspect(again.engine).get_table_names())
@@ -156,7 +156,7 @@ def test_a_store_at_version_9_gains_the_date_indexes_retention_purges_by(url: st
 
     again = StateStore(url)
 
-    assert again.version() == SCHEMA_VERSION == 14
+    assert again.version() == SCHEMA_VERSION == 15
     assert again.person_of("ann@acme.io") is not None
     inspector = sa.inspect(again.engine)
     assert "ix_activities_occurred" in {i["name"] for i in inspector.get_indexes("activities")}
@@ -705,3 +705,27 @@ def test_a_transaction_aborted_for_a_deadlock_is_run_again(
     with pytest.raises(sa.exc.OperationalError, match="disk I/O"):
         store.save_contacts("hubspot", [contact("2", "bob@acme.io")], NOW)
     store.close()
+
+
+def test_the_store_reads_its_purchases_by_their_own_index(url: str) -> None:
+    from sync.readback import activities_query
+
+    first = StateStore(url)
+    first.save_contacts("hubspot", [contact("101")], NOW)
+    with first.engine.begin() as connection:  # a store of version 14: made without it
+        connection.execute(sa.text("DROP INDEX ix_activities_purchases"))
+        connection.execute(sa.update(meta).where(meta.c.key == "schema_version").values(value="14"))
+    first.close()
+
+    again = StateStore(url)
+    query = activities_query(None, None, ["person_id", "occurred_at"], types=["purchase"])
+    with again.engine.connect() as connection:
+        if again.engine.dialect.name == "sqlite":
+            plan = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query.compile()}").all()
+        else:
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = connection.execute(sa.text(f"EXPLAIN {query.compile()}")).all()
+    again.close()
+    assert "ix_activities_purchases" in " ".join(map(str, plan))
+    with pytest.raises(ValueError):
+        activities_query(None, None, types=["purchase'; --"])

@@ -127,7 +127,7 @@ def test_a_store_at_version_11_gains_the_log_and_the_runs_flat(url: str) -> None
 
     again = StateStore(url)
 
-    assert again.version() == SCHEMA_VERSION == 14
+    assert again.version() == SCHEMA_VERSION == 15
     assert {"write_log", "run_log"} <= set(sa.inspect(again.engine).get_table_names())
     assert again.written_values("hubspot") == {"101": {"leadscore_score": "12"}}
     run = again.start_run("full", NOW)
