@@ -25,11 +25,12 @@ AT = datetime(2026, 11, 1, tzinfo=UTC)
 GROUP = 3
 
 
-def stored_by(path: Path, pages: Sequence[Page], after_rows: int) -> dict[str, Any]:
+def stored_by(place: Path | str, pages: Sequence[Page], after_rows: int) -> dict[str, Any]:
     """Every table's rows, sorted, the counts of each page and what was skipped, after
     storing the pages `GROUP` to a transaction through a `PageSaver` that hands them to its
-    process past `after_rows` (waiting for it to start, so that it does take some)."""
-    store = StateStore(f"sqlite:///{path}")
+    process past `after_rows` (waiting for it to start, so that it does take some); in a
+    SQLite file at a path, or at a URL."""
+    store = StateStore(place if isinstance(place, str) else f"sqlite:///{place}")
     saver = PageSaver(store, after_rows=after_rows)
     counts: list[Any] = []
     try:
@@ -69,6 +70,19 @@ def test_pages_stored_by_the_storing_process_leave_the_store_as_here(
     assert there.pop("in_child") >= len(pulled) // GROUP - 1
     assert here["activities"] and here["skipped"] == {"mailchimp": 1}
     assert there == here
+
+
+def test_the_storing_process_stores_into_postgresql_as_here(
+    pages: list[Page],
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    here = stored_by(tmp_path / "here.db", pages, after_rows=10**9)
+    there = stored_by(postgres_url, pages, after_rows=1)
+    assert there["in_child"] >= len(pages) // GROUP - 1
+    assert there["counts"] == here["counts"] and there["skipped"] == here["skipped"]
+    for table in ("activities", "identities", "persons"):
+        assert len(there[table]) == len(here[table]) > 0, table
 
 
 def test_a_failure_in_the_storing_process_is_raised_here_and_stores_nothing_of_its_group(
