@@ -103,8 +103,7 @@ class PageSaver:
         self._ready = False
         self._tried = False
         self._waiting: Callable[[PageCounts], None] | None = None
-        """The `done` of the group in the storing process's hands (while there is one,
-        this thread holds `_writing`)."""
+        """The `done` of the group in the storing process's hands."""
         self._writing = store.writing()
 
     def save_pages(
@@ -120,10 +119,10 @@ class PageSaver:
         """As `StateStore.save_pages`, in whichever process stores now; `done` is given the
         counts once they are known (at once when stored here)."""
         if self._child_ready():
-            self.in_child += 1
             prepared, unusable = prepare_pages(system, found, kept)
-            self.store.skipped[system] += unusable
             self._hand_over(system, prepared, at, ours, withdrawn, done)
+            self.store.skipped[system] += unusable
+            self.in_child += 1
         else:
             done(self.store.save_pages(system, found, at, ours, withdrawn, kept))
         self.rows += sum(len(contacts) + len(activities) for contacts, activities in found)
@@ -134,18 +133,18 @@ class PageSaver:
 
     def drain(self) -> None:
         """Wait for the group in the storing process's hands: its counts handed over, or
-        its failure raised."""
+        its failure raised. This process's other writers wait meanwhile, as they would for
+        a transaction here (`StateStore.writing`)."""
         if self._waiting is None:
             return
         done, self._waiting = self._waiting, None
         assert self._pipe is not None
         try:
-            answer = self._pipe.recv()
+            with self._writing:
+                answer = self._pipe.recv()
         except (EOFError, OSError) as error:
             self._end()
             raise StoringProcessLost("the storing process ended") from error
-        finally:
-            self._writing.release()
         if answer[0] == "error":
             raise answer[1]
         done(list(answer[1]))
@@ -171,9 +170,7 @@ class PageSaver:
 
     def _end(self) -> None:
         process, pipe = self._process, self._pipe
-        if self._waiting is not None:
-            self._waiting = None
-            self._writing.release()
+        self._waiting = None
         self._process, self._pipe, self._ready = None, None, False
         if pipe is not None:
             with contextlib.suppress(OSError, ValueError):
@@ -232,18 +229,17 @@ class PageSaver:
     ) -> None:
         """Send a group to the storing process once the one before is stored (its answer
         collected: a failure is raised before this group goes); this group's answer waits
-        for the next group or `drain`. This process's other writers wait meanwhile, as
-        they would for a transaction here (`StateStore.writing`)."""
+        for the next group or `drain`."""
         assert self._pipe is not None
         order = pickle.dumps((system, prepared, at, ours, list(withdrawn)), pickle.HIGHEST_PROTOCOL)
         self.drain()
-        self._writing.acquire()
         try:
             self._pipe.send_bytes(order)
-        except (EOFError, OSError) as error:
-            self._writing.release()
+        except BaseException as error:  # a message cut short (a Ctrl-C): the child is done
             self._end()
-            raise StoringProcessLost("the storing process ended") from error
+            if isinstance(error, OSError):
+                raise StoringProcessLost("the storing process ended") from error
+            raise
         self._waiting = done
 
 
@@ -292,10 +288,9 @@ def storing_child(pipe: Connection, url: str) -> None:
     """The storing process: open the store, say so, then store each group sent until told
     to stop (None) or the pull's process goes (the pipe closes, perhaps before it was
     ready: the pull was short). It prints nothing: what goes wrong in a group is sent
-    back; a pipe closed, or anything else, ends it quietly (the pull's process is told
-    by the pipe's end: `StoringProcessLost`)."""
+    back, and a pipe closed ends it quietly."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the pull's to handle
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(EOFError, OSError):
         try:
             store = StateStore(url)
         except Exception as error:
@@ -303,7 +298,16 @@ def storing_child(pipe: Connection, url: str) -> None:
             return
         try:
             pipe.send(("ready",))
-            while (order := pipe.recv()) is not None:
+            while True:
+                try:
+                    order = pipe.recv()
+                except (EOFError, OSError):
+                    break
+                except Exception as error:  # a group that did not arrive whole
+                    pipe.send(("error", _portable(error)))
+                    continue
+                if order is None:
+                    break
                 pipe.send(_store(store, *order))
         finally:
             store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,7 +123,7 @@ def test_a_failure_in_the_storing_process_is_raised_here_and_stores_nothing_of_i
                              counts.append)  # fmt: skip
         assert "refused" in str(there.value) and len(str(there.value)) < 2_000
         saver.save_pages("mailchimp", group("last"), AT, frozenset(), [], None, counts.append)
-        assert saver.in_child == 3
+        assert saver.in_child == 2  # "bad" and "last": "next" never went
     finally:
         saver.close()
     with pytest.raises(sa.exc.IntegrityError):  # the same error as storing here
@@ -181,3 +182,29 @@ def test_a_pull_that_ends_before_its_storing_process_is_ready_prints_nothing(
     saver.close()  # at once: the child says it is ready to a pipe closed
     store.close()
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_stores_lock_is_free_while_a_group_is_in_the_childs_hands(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    saver = PageSaver(store, after_rows=1)
+    taken: list[bool] = []
+
+    def other_writer() -> None:  # the run lock's heartbeat, say
+        lock = store.writing()
+        taken.append(lock.acquire(timeout=10))
+        if taken[-1]:
+            lock.release()
+
+    try:
+        for name in ("a", "b"):
+            saver.save_pages("mailchimp", [([Contact(name, email=f"{name}@example.com")], [])],
+                             AT, frozenset(), [], None, lambda counts: None)  # fmt: skip
+            assert saver.ready(60)
+        assert saver.in_child == 1  # "b" is in the child's hands, its answer not read
+        beside = threading.Thread(target=other_writer)
+        beside.start()
+        beside.join()
+    finally:
+        saver.close()
+    store.close()
+    assert taken == [True]
