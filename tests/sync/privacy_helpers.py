@@ -98,8 +98,9 @@ SHORT_ID = 8
 columns and id keys only: anywhere else they are found inside every number."""
 
 
-ROW_NUMBERS = ("id", "person_id")
-"""The store's own row numbers (persons, history, runs), not a system's record ids."""
+ROW_NUMBERS = ("id", "person_id", "run_id")
+"""The store's own row numbers (persons, history, runs and the write log's runs), not a
+system's record ids."""
 
 
 def _names_an_id(name: str) -> bool:
