@@ -33,10 +33,13 @@ import multiprocessing
 import os
 import pickle
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -78,7 +81,7 @@ def can_hold_a_child(store: StateStore) -> bool:
         database = url.database or ""
         if not database or ":memory:" in database or "mode=memory" in str(url):
             return False
-    if multiprocessing.current_process().daemon:  # a daemonic process may start none
+    if os.name != "posix":  # the pipe's end is passed to the child as an open file
         return False
     try:
         cores = len(os.sched_getaffinity(0))
@@ -177,22 +180,31 @@ class PageSaver:
                 pipe.send(None)
             pipe.close()
         if process is not None:
-            process.join(STOP_SECONDS)
-            if process.is_alive():
-                process.terminate()
-                process.join(STOP_SECONDS)
+            try:
+                process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(STOP_SECONDS)
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        ours, theirs = context.Pipe()
-        process = context.Process(
-            target=storing_child,
-            args=(theirs, self.store.url),
-            name="leadscore-storing",
-            daemon=True,
-        )
+        """Start the storing process: `python -m sync.storing_process`, one end of a pipe
+        passed to it as an open file, the store's URL sent over the pipe (never on a
+        command line). A fresh interpreter, not `multiprocessing`'s spawn, which imports
+        the caller's main module again (a script of one's own without a main guard would
+        run twice)."""
+        ours, theirs = multiprocessing.Pipe()
+        home = str(Path(__file__).resolve().parents[1])  # where `sync` is imported from
+        path = os.pathsep.join(p for p in (home, os.environ.get("PYTHONPATH")) if p)
         try:
-            process.start()
+            process = subprocess.Popen(
+                [sys.executable, "-m", "sync.storing_process", str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, "PYTHONPATH": path},
+            )
+            ours.send(self.store.url)
         except Exception as error:  # no processes here (a sandboxed host)
             log.info("pages stored in this process: %s", type(error).__name__)
             ours.close()
@@ -261,11 +273,11 @@ def store_pulled(
             stats.activities_new += new
             stats.withdrawn += taken_back
 
-    saver = job.saver
+    saver, kept = job.saver, kept_of(job, system)
     if saver is None:
-        counted(job.store.save_pages(system, found, as_of, ours, withdrawn, kept_of(job, system)))
+        counted(job.store.save_pages(system, found, as_of, ours, withdrawn, kept))
     else:
-        saver.save_pages(system, found, as_of, ours, withdrawn, kept_of(job, system), counted)
+        saver.save_pages(system, found, as_of, ours, withdrawn, kept, counted)
     for contacts, activities in found:
         stats.contacts += len(contacts)
         stats.activities_pulled += len(activities)
@@ -284,7 +296,7 @@ def store_pulled(
         job.progress(f"pulled {system} {page.stream}", len(contacts) or len(activities))
 
 
-def storing_child(pipe: Connection, url: str) -> None:
+def storing_child(pipe: Connection) -> None:
     """The storing process: open the store, say so, then store each group sent until told
     to stop (None) or the pull's process goes (the pipe closes, perhaps before it was
     ready: the pull was short). It prints nothing: what goes wrong in a group is sent
@@ -292,7 +304,7 @@ def storing_child(pipe: Connection, url: str) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is the pull's to handle
     with contextlib.suppress(EOFError, OSError):
         try:
-            store = StateStore(url)
+            store = StateStore(pipe.recv())
         except Exception as error:
             pipe.send(("failed", f"could not open the store ({type(error).__name__})"))
             return
@@ -338,3 +350,7 @@ def _portable(error: Exception) -> Exception:
     except Exception:
         return RuntimeError(f"storing failed: {type(error).__name__}")
     return error
+
+
+if __name__ == "__main__":  # started by `PageSaver._start`, the pipe's end its argument
+    storing_child(Connection(int(sys.argv[1])))

@@ -261,13 +261,10 @@ class MailchimpApi:
             with on_answer(leave):
                 result = send()
         except Exception as exc:
-            if left:
-                pass
-            elif unanswered(exc):
+            if not left and unanswered(exc):  # no answer: Mailchimp may still be at it
                 left = True
                 self.cap.leave_later(REQUEST_LIMIT, self.policy.clock)
-            else:
-                leave()
+            leave()  # (a no-op once left)
             if getattr(exc, "status_code", None) == 429:
                 self.cap.refused(in_flight)
             raise

@@ -208,3 +208,34 @@ def test_the_stores_lock_is_free_while_a_group_is_in_the_childs_hands(tmp_path: 
         saver.close()
     store.close()
     assert taken == [True]
+
+
+def test_a_script_without_a_main_guard_runs_once(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "mine.py"
+    script.write_text(
+        "from datetime import UTC, datetime\n"
+        "from scoring import Contact\n"
+        "from sync import StateStore\n"
+        "from sync.storing_process import PageSaver\n"
+        "print('ran', flush=True)\n"
+        f"store = StateStore('sqlite:///{tmp_path / 'state.db'}')\n"
+        "saver = PageSaver(store, after_rows=1)\n"
+        "page = [([Contact('a', email='a@example.com')], [])]\n"
+        "at = datetime(2026, 11, 1, tzinfo=UTC)\n"
+        "for _ in range(2):\n"
+        "    saver.save_pages('mailchimp', page, at, frozenset(), [], None, print)\n"
+        "    assert saver.ready(60)\n"
+        "saver.close()\n"
+        "print('in child', saver.in_child)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("ran") == 1 and "in child 1" in done.stdout
+    assert "Traceback" not in done.stderr
