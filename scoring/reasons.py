@@ -175,7 +175,7 @@ def _block(
     segment = np.searchsorted([high for _, high in segments], found_column, side="right")
     found_points = points[found_row, found_column]
     group = found_row * len(segments) + segment  # ascending already
-    order = np.lexsort((-np.abs(found_points), group))
+    order = _within(group, -np.abs(found_points))
     row, column, pts = found_row[order], found_column[order], found_points[order]
     count = counts[row, column].astype(np.int64)
     limit = column >= rule_count
@@ -190,7 +190,7 @@ def _block(
     total = np.floor(batch.total[rows] + 0.5)
     missing = np.clip(total - np.bincount(row, weights=floors, minlength=m), 0, per_row)
     # each entry's place within its contact by remainder (then by place), one sort
-    by_remainder = np.lexsort((floors - pts, row))
+    by_remainder = _within(row, floors - pts)
     rank = np.empty(len(row), dtype=np.int64)
     rank[by_remainder] = np.arange(len(row)) - starts[row[by_remainder]]
     whole = (floors + (rank < missing[row])).astype(np.int64)
@@ -223,10 +223,9 @@ def _block(
         codes[where] = 1 + np.unique(measure[where], return_inverse=True)[1].reshape(-1)
         parts.append(codes)
         bits = measure.view(np.int64)
-    keys = np.stack(parts, axis=1)
-    first, inverse = _distinct_rows(keys)
+    first, inverse = _distinct_rows(parts)
     ids = np.empty(len(first), dtype=np.int64)
-    found = keys[first]
+    found = np.stack([part[first] for part in parts], axis=1)
     if bits is not None:
         found = np.concatenate((found[:, :-1], bits[first][:, None]), axis=1)
     distinct = [tuple(k) for k in found.tolist()]
@@ -261,18 +260,30 @@ def _block(
     return _joined(pieces, piece, row, per_row, disqualified)
 
 
-def _distinct_rows(keys: _Ints) -> tuple[_Ints, _Ints]:
-    """Distinct rows of `keys`: the first entry of each, and each entry's distinct row."""
-    if not len(keys):
+def _within(groups: _Ints, keys: _Floats) -> _Ints:
+    """`np.lexsort((keys, groups))`: the order by group, then by key, stably. A block's
+    groups fit in 16 bits, which numpy sorts by radix."""
+    by_key = np.argsort(keys, kind="stable")
+    narrow = groups[by_key]
+    if len(narrow) and int(narrow.max()) < 1 << 16 and int(narrow.min()) >= 0:
+        narrow = narrow.astype(np.uint16)
+    return by_key[np.argsort(narrow, kind="stable")]
+
+
+def _distinct_rows(parts: list[_Ints]) -> tuple[_Ints, _Ints]:
+    """Distinct rows of the columns `parts` (one length): the first entry of each, and
+    each entry's distinct row."""
+    if not len(parts[0]):
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    low = keys.min(axis=0)
-    spans = keys.max(axis=0) - low + 1
+    low = np.array([part.min() for part in parts], dtype=np.int64)
+    spans = np.array([part.max() for part in parts], dtype=np.int64) - low + 1
     if float(np.prod(spans.astype(np.float64))) < 2.0**62:
-        packed = np.zeros(len(keys), dtype=np.int64)
-        for k in range(keys.shape[1]):
-            packed = packed * spans[k] + (keys[:, k] - low[k])
+        packed = np.zeros(len(parts[0]), dtype=np.int64)
+        for k, part in enumerate(parts):
+            packed = packed * spans[k] + (part - low[k])
         _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
     else:
+        keys = np.stack(parts, axis=1)
         _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
     return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
 
@@ -291,7 +302,9 @@ def _joined(
     sequence = np.zeros(int(slot_start[-1]), dtype=np.int64)  # 0: DISQUALIFIED
     sequence[slot_start[row] + lead[row] + (np.arange(len(row)) - starts[row])] = piece
     lengths = np.bincount(np.repeat(np.arange(m), slots), weights=sizes[sequence], minlength=m)
-    return lengths.astype(np.int64), b"".join(map(pieces.__getitem__, sequence.tolist()))
+    table = np.empty(len(pieces), dtype=object)
+    table[:] = pieces
+    return lengths.astype(np.int64), b"".join(table[sequence].tolist())
 
 
 def exact_round(values: _Floats, digits: int = 2) -> _Floats:

@@ -19,10 +19,10 @@ from connectors.attributes import AttributeMap
 from connectors.errors import InputFileError
 from connectors.files import (
     WarehouseUnreachable,
+    activity_reader,
     file_format,
     moment_problem,
     parse_moment,
-    read_activity_columns,
     read_contact_columns,
     write_columns,
 )
@@ -160,7 +160,9 @@ def scored_accounts(
 ) -> tuple[ScoreBatch, dict[str, Any]]:
     """`scored_files`, with the scored contacts' account columns (`account_output`)."""
     try:
-        # only the attributes the rules read become columns of the frames
+        # only the attributes the rules read become columns of the frames; the activities
+        # file is read from disk while the contacts are read
+        tie = activity_reader(activities, ruleset.activity_fields()) if activities else None
         people = read_contact_columns(contacts, ruleset.contact_fields())
         with ThreadPoolExecutor(max_workers=1) as pool:
             # the contacts' frame (their addresses normalized, then per distinct address,
@@ -171,11 +173,7 @@ def scored_accounts(
                     people.ids, people.addresses, people.attributes, normalized=True
                 )
             )
-            read = (
-                read_activity_columns(activities, people, ruleset.activity_fields())
-                if activities
-                else None
-            )
+            read = tie(people) if tie is not None else None
             frame = frame_later.result()
     except WarehouseUnreachable as exc:  # not the input's fault: as a refused write
         fail([str(p) for p in exc.problems], code=EXIT_FAILED)

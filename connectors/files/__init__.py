@@ -35,6 +35,7 @@ from connectors.files.moments import moment_problem, parse_activity_type, parse_
 from connectors.files.problems import file_format
 from connectors.files.read import (
     ActivityRead,
+    activity_reader,
     read_activities,
     read_activity_columns,
     read_contact_columns,
@@ -61,6 +62,7 @@ __all__ = [
     "WarehouseError",
     "WarehouseUnreachable",
     "WriteMode",
+    "activity_reader",
     "checked_database_url",
     "checked_table",
     "columns_table",

@@ -46,6 +46,8 @@ from connectors.files.table import (
 from scoring.records import ACTIVITY_TYPES, TYPE_CODES, Activity
 
 _Ints = npt.NDArray[np.int64]
+_Rows = npt.NDArray[np.int32]
+"""Contact rows (-1: none)."""
 RESERVED_ACTIVITY = ("id", "contact_id", "email", "type", "occurred_at")
 REQUIRED_ACTIVITY = [["type"], ["occurred_at"], ["contact_id", "email"]]
 
@@ -96,14 +98,16 @@ def activities_from_table(
     moments_later = pool.submit(_moments, table.columns["occurred_at"], np.ones(n, dtype=bool))
     attributes_later = pool.submit(encoded_attributes, table, RESERVED_ACTIVITY, fields)
     pool.shutdown(wait=False)
-    none = np.full(n, -1, dtype=np.int32), pa.array([], pa.string())
     by_id, no_id = (
         _by_id(as_text(table.columns["contact_id"]), contacts)
         if "contact_id" in table.names
-        else (np.full(n, -1, dtype=np.int64), np.ones(n, dtype=bool))
+        else (np.full(n, -1, dtype=np.int32), np.ones(n, dtype=bool))
     )
-    mail = coded_text(as_text(table.columns["email"])) if "email" in table.names else none
-    lost = no_id & (mail[0] < 0)
+    # the addresses of the rows no id placed, only: most rows are placed by their id
+    asked = np.flatnonzero(by_id < 0)
+    mail = _addresses_at(table, asked)
+    lost = np.zeros(n, dtype=bool)
+    lost[asked] = no_id[asked] & (mail[0] < 0)
     keep = np.ones(n, dtype=bool)
     if table.blank_rows and lost.any():
         candidates = np.flatnonzero(lost)
@@ -131,21 +135,22 @@ def activities_from_table(
             if lost[row]:
                 problems.add(line, column, "no contact: contact_id and email are both empty")
         problems.raise_if_any()
-    rows = _contact_rows(contacts, by_id, mail, keep)
+    rows = _contact_rows(contacts, by_id, asked, mail, keep)
     matched = keep & (rows >= 0)
-    unmatched = int((keep & (rows < 0)).sum())
-    at = np.flatnonzero(matched)
+    placed = int(matched.sum())
+    unmatched = int(keep.sum()) - placed
     # every row kept (the common case): the columns as they are, not gathered row by row
-    every = len(at) == n
+    at = None if placed == n else np.flatnonzero(matched)
     ids = None
     if with_ids:
-        ids = np.full(len(at), None, dtype=object)
+        ids = np.full(placed, None, dtype=object)
         if "id" in table.columns:
-            ids[:] = trimmed(plain_text(table.columns["id"]).take(pa.array(at))).to_pylist()
+            text = plain_text(table.columns["id"])
+            ids[:] = trimmed(text if at is None else text.take(pa.array(at))).to_pylist()
     return ActivitiesRead(
-        (rows if every else rows[at]).astype(np.int32),
-        (kinds if every else kinds[at]).astype(np.int8),
-        micros if every else micros[at],
+        (rows if at is None else rows[at]).astype(np.int32, copy=False),
+        (kinds if at is None else kinds[at]).astype(np.int8),
+        micros if at is None else micros[at],
         attributes_at(attributes, at),
         unmatched,
         ids,
@@ -197,19 +202,25 @@ class _Said(str):
     """A problem already said (a timestamp of a Parquet file out of range)."""
 
 
+OUT_OF_RANGE = "a timestamp out of range: in UTC it falls outside the years 1 to 9999"
+
+
 def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProblems]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
     n = len(column)
     problems = _TimeProblems(n)
+    if pa.types.is_timestamp(column.type) and column.null_count == 0:
+        scale = {"s": 10**6, "ms": 10**3, "us": 1}.get(column.type.unit)
+        if scale is not None:  # the stored numbers as they are, scaled: no copy but one
+            return _scaled_moments(column, scale, problems), problems
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         stamps = column.cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.int64())
         micros = stamps.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
         null = pc.is_null(stamps).to_numpy(zero_copy_only=False)
         far = (micros < FIRST) | (micros > LAST)
-        problems.texts = [None, _Said("a timestamp out of range: in UTC it falls outside the "
-                                      "years 1 to 9999")]  # fmt: skip
+        problems.texts = [None, _Said(OUT_OF_RANGE)]
         problems.index[null] = 0
         problems.index[far & ~null] = 1
         return micros, problems
@@ -233,7 +244,27 @@ def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProb
     return micros, problems
 
 
-def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Ints, npt.NDArray[np.bool_]]:
+def _scaled_moments(column: Any, scale: int, problems: _TimeProblems) -> _Ints:
+    """Microseconds of a timestamp column without nulls whose unit is `scale`
+    microseconds (timestamps out of the years 1 to 9999 noted in `problems`)."""
+    import pyarrow as pa
+
+    micros = np.empty(len(column), dtype=np.int64)
+    at = 0
+    for chunk in chunks_of(column):
+        micros[at : at + len(chunk)] = chunk.cast(pa.int64()).to_numpy(zero_copy_only=False)
+        at += len(chunk)
+    far = (micros < -(-FIRST // scale)) | (micros > LAST // scale)
+    if scale != 1:
+        micros *= scale
+    if far.any():
+        micros[far] = 0
+        problems.texts = [None, _Said(OUT_OF_RANGE)]
+        problems.index[far] = 1
+    return micros
+
+
+def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Rows, npt.NDArray[np.bool_]]:
     """Each activity's contact row by its `contact_id` (-1 where none), and whether that
     cell is blank: one hash lookup a row, then the cells not found trimmed and looked up
     again, once per distinct value."""
@@ -244,29 +275,29 @@ def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Ints, npt.NDArray[np.b
     if pa.types.is_dictionary(column.type):  # Parquet's: each distinct value looked up once
         codes, text = coded_text(column)
         found = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
-        return np.append(found, -1).astype(np.int64)[codes], codes < 0
+        return np.append(found, -1).astype(np.int32)[codes], codes < 0
     rows = _rows_of(column, ids)
     blank = np.zeros(len(rows), dtype=bool)
     miss = np.flatnonzero(rows < 0)
     if len(miss):
         codes, text = coded_text(chunkless(column.take(pa.array(miss))))
-        again = np.zeros(0, dtype=np.int64)
+        again = np.zeros(0, dtype=np.int32)
         if len(text):  # (the misses may all be blank: no set of the ids built for nothing)
             again = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
-        rows[miss] = np.append(again, -1).astype(np.int64)[codes]
+        rows[miss] = np.append(again, -1).astype(np.int32)[codes]
         blank[miss] = codes < 0
     return rows, blank
 
 
-def _rows_of(column: Any, ids: Any) -> _Ints:
+def _rows_of(column: Any, ids: Any) -> _Rows:
     """Each cell's position in `ids` (-1 where absent): a large column's two halves of
     chunks on two threads (Arrow's lookups let go of the GIL)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    def lookup(part: Any) -> _Ints:
+    def lookup(part: Any) -> _Rows:
         found = pc.index_in(part, value_set=ids).fill_null(-1)
-        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
+        return np.require(found.to_numpy(zero_copy_only=False), np.int32, ["W"])
 
     chunks = chunks_of(column)
     if len(column) < 1 << 20 or len(chunks) < 2:
@@ -278,27 +309,46 @@ def _rows_of(column: Any, ids: Any) -> _Ints:
         return np.concatenate(list(pool.map(lookup, parts)))
 
 
+def _addresses_at(table: RawTable, rows: _Ints) -> tuple[npt.NDArray[np.int32], Any]:
+    """`coded_text` of the `email` cells of `rows` (codes -1 where there is none)."""
+    import pyarrow as pa
+
+    if "email" not in table.names or not len(rows):
+        return np.full(len(rows), -1, dtype=np.int32), pa.array([], pa.string())
+    column = as_text(table.columns["email"])
+    if pa.types.is_dictionary(column.type) or len(rows) == table.rows:
+        codes, text = coded_text(column)  # a dictionary's codes are there already
+        return (codes if len(rows) == table.rows else codes[rows]), text
+    return coded_text(column.take(pa.array(rows)))
+
+
 def _contact_rows(
-    contacts: ContactsRead, by_id: _Ints, mail: Any, keep: npt.NDArray[np.bool_]
-) -> npt.NDArray[np.int64]:
-    """Each activity's contact row, -1 where none: by id, else by normalized address.
-    Each distinct address of the file is looked up once."""
+    contacts: ContactsRead,
+    by_id: _Rows,
+    asked: _Ints,
+    mail: tuple[npt.NDArray[np.int32], Any],
+    keep: npt.NDArray[np.bool_],
+) -> _Rows:
+    """Each activity's contact row, -1 where none: by id, else (for the rows `asked`,
+    whose `mail` codes are given) by normalized address. Each distinct address of the
+    file is looked up once. `by_id` is filled in, not copied."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    rows = by_id.copy()
+    rows = by_id
     mail_codes, mail_text = mail
-    ask = np.flatnonzero((rows < 0) & keep & (mail_codes >= 0))
+    pick = keep[asked] & (mail_codes >= 0)
+    ask, codes = asked[pick], mail_codes[pick]
     if len(ask) and len(contacts):
         addresses, first = contacts.address_rows()
-        needed = np.unique(mail_codes[ask])
+        needed = np.unique(codes)
         wanted = lowered(mail_text.take(pa.array(needed)))
         where = pc.index_in(wanted, value_set=addresses).fill_null(-1).to_numpy(False)
         found = np.full(len(mail_text), -1, dtype=np.int64)
         found[needed] = np.where(where >= 0, np.append(first, -1)[where], -1)
         found[found >= len(contacts)] = -1
-        rows[ask] = found[mail_codes[ask]]
-    return np.asarray(rows, dtype=np.int64)
+        rows[ask] = found[codes]
+    return rows
 
 
 def activities_from_records(

@@ -189,16 +189,21 @@ def exact_numbers(column: Any) -> bool:
     return low is None or (low >= -(2**53) and high <= 2**53)
 
 
-def attributes_at(columns: dict[str, PlainCells], at: npt.NDArray[Any]) -> dict[str, PlainCells]:
-    """The columns at rows `at`, those that hold a value in one of them."""
+def attributes_at(
+    columns: dict[str, PlainCells], at: npt.NDArray[Any] | None
+) -> dict[str, PlainCells]:
+    """The columns at rows `at` (None: every row), those that hold a value in one of them."""
     kept: dict[str, PlainCells] = {}
     for name, column in columns.items():
         if isinstance(column, tuple):
             codes, categories = column
-            found = present_codes(codes[at] if len(at) != len(codes) else codes, categories)
+            found = present_codes(codes if at is None or len(at) == len(codes) else codes[at],
+                                  categories)  # fmt: skip
             if found is not None:
                 kept[name] = found
-        elif not np.isnan(values := column[at] if len(at) != len(column) else column).all():
+        elif not np.isnan(
+            values := column if at is None or len(at) == len(column) else column[at]
+        ).all():
             kept[name] = values
     return kept
 

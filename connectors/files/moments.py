@@ -118,7 +118,6 @@ def text_moments(column: Any) -> tuple[_Ints, _Bools]:
 def _arrow_moments(column: Any) -> tuple[_Ints, _Bools] | None:
     """Arrow's parse of a column all of one of the shapes (see `text_moments`), or None."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     kind = column.type
     if (
@@ -130,7 +129,7 @@ def _arrow_moments(column: Any) -> tuple[_Ints, _Bools] | None:
     first = column[0].as_py()
     zoned = first.endswith("Z") or (len(first) >= 22 and first[-6] in "+-")
     pattern = _ZONED if zoned else _NAIVE
-    if not pc.all(pc.match_substring_regex(column, pattern)).as_py():
+    if not _shaped(column, pattern):
         return None
     try:
         stamps = column.cast(pa.timestamp("us", tz="UTC" if zoned else None))
@@ -139,6 +138,47 @@ def _arrow_moments(column: Any) -> tuple[_Ints, _Bools] | None:
     micros = np.asarray(stamps.cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
     ok = (micros >= FIRST + _SLACK) & (micros <= LAST - _SLACK)
     return np.where(ok, micros, 0), ok
+
+
+def _shaped(column: Any, pattern: str) -> bool:
+    """Whether every text of an Arrow column (no nulls) matches `pattern`. A chunk whose
+    texts all have the first text's length, with digits where it has digits and its
+    bytes elsewhere, matches where the first does (the patterns are ASCII, and a digit
+    there is any of 0-9): numpy over the chunk's bytes; other chunks by Arrow's regular
+    expressions."""
+    import pyarrow.compute as pc
+
+    chunks = [chunk for chunk in chunks_of(column) if len(chunk)]
+    if not chunks:
+        return True
+    if not pc.match_substring_regex(chunks[0].slice(0, 1), pattern)[0].as_py():
+        return False
+    template = np.frombuffer(chunks[0][0].as_buffer(), dtype=np.uint8).copy()
+    digit = (template >= ord("0")) & (template <= ord("9"))
+    return all(
+        _like(chunk, template, digit) or pc.all(pc.match_substring_regex(chunk, pattern)).as_py()
+        for chunk in chunks
+    )
+
+
+def _like(chunk: Any, template: npt.NDArray[np.uint8], digit: npt.NDArray[np.bool_]) -> bool:
+    """Whether every text of a string chunk has `template`'s length, a digit where it has
+    one (`digit`) and its bytes elsewhere."""
+    import pyarrow as pa
+
+    size = len(template)
+    _, offsets, data = chunk.buffers()
+    wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    bounds = np.frombuffer(offsets, dtype=wide)[chunk.offset : chunk.offset + len(chunk) + 1]
+    first = int(bounds[0])
+    if int(bounds[-1]) - first != size * len(chunk) or not bool((np.diff(bounds) == size).all()):
+        return False
+    cells = np.frombuffer(data, dtype=np.uint8, count=size * len(chunk), offset=first)
+    cells = cells.reshape(len(chunk), size)
+    # one expression each, so that numpy writes each step over the one before
+    return bool((((cells - ord("0")) < 10) | ~digit).all()) and bool(
+        ((cells == template) | digit).all()
+    )
 
 
 def fast_moments(

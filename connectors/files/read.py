@@ -1,19 +1,22 @@
 """Reading contacts and activities: CSV and Parquet as columns, JSON Lines row by row.
 
-`read_contact_columns` and `read_activity_columns` give the columns `leadscore score`
-builds its frames from; `read_contacts` and `read_activities` give records (the
+`read_contact_columns` and `read_activity_columns` (or `activity_reader`, which reads the
+activities file while the contacts are read) give the columns `leadscore score` builds
+its frames from; `read_contacts` and `read_activities` give records (the
 `Contact` and `Activity` of every connector), made from the same columns.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from connectors.errors import InputFileError
 from connectors.files.activities import (
     REQUIRED_ACTIVITY,
     RESERVED_ACTIVITY,
@@ -61,9 +64,7 @@ def read_activity_columns(
 ) -> ActivitiesRead:
     """Activities from a CSV, JSONL or Parquet file or a SQL source, tied to `contacts` by
     `contact_id` or `email`, as columns. Raises `InputFileError` if the file is malformed."""
-    wanted = None
-    if fields is not None:
-        wanted = {*RESERVED_ACTIVITY[1:], *(["id"] if with_ids else []), *fields}
+    wanted = _wanted(fields, with_ids)
     if isinstance(path, SqlSource):
         return activities_from_table(sql_table(path, wanted), contacts, fields, with_ids=with_ids)
     name = str(path)
@@ -75,6 +76,46 @@ def read_activity_columns(
     if table is None:
         return no_activities()
     return activities_from_table(table, contacts, fields, with_ids=with_ids)
+
+
+def activity_reader(
+    path: str | Path | SqlSource,
+    fields: Collection[str] | None = None,
+    *,
+    with_ids: bool = False,
+) -> Callable[[ContactsRead], ActivitiesRead]:
+    """`read_activity_columns` in two steps: a CSV or Parquet file starts being read from
+    disk now, in a thread (pyarrow's readers let go of the GIL), while the caller reads
+    its contacts; the function returned ties the activities to them. The file's problems
+    are raised by that function, so that the contacts' are said first, as when the two
+    are read one after the other."""
+    try:
+        kind = None if isinstance(path, SqlSource) else file_format(str(path))
+    except InputFileError:
+        kind = None  # said when the function is called
+    if kind not in ("csv", "parquet"):
+        return lambda contacts: read_activity_columns(path, contacts, fields, with_ids=with_ids)
+    pool = ThreadPoolExecutor(max_workers=1)
+    later = pool.submit(
+        _table, str(path), kind, REQUIRED_ACTIVITY, None, _wanted(fields, with_ids),
+        {"type", *(fields or ())},
+    )  # fmt: skip
+    pool.shutdown(wait=False)
+
+    def tied(contacts: ContactsRead) -> ActivitiesRead:
+        table = later.result()
+        if table is None:
+            return no_activities()
+        return activities_from_table(table, contacts, fields, with_ids=with_ids)
+
+    return tied
+
+
+def _wanted(fields: Collection[str] | None, with_ids: bool) -> set[str] | None:
+    """The columns of an activities file that are read (None: all of them)."""
+    if fields is None:
+        return None
+    return {*RESERVED_ACTIVITY[1:], *(["id"] if with_ids else []), *fields}
 
 
 def _table(

@@ -15,9 +15,12 @@ from hypothesis import strategies as st
 
 from connectors.errors import InputFileError
 from connectors.files import (
+    activity_reader,
     parse_activity_type,
     parse_moment,
     read_activities,
+    read_activity_columns,
+    read_contact_columns,
     read_contacts,
     write_rows,
 )
@@ -381,3 +384,41 @@ def test_any_file_reads_or_raises_a_located_error(tmp_path_factory, case) -> Non
         read_activities(path, contacts or CONTACTS)
     except InputFileError as exc:
         assert exc.problems and all(p.file == str(path) for p in exc.problems)
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet", "jsonl"])
+def test_an_activities_file_read_beside_the_contacts_says_its_problems_after_theirs(
+    tmp_path: Path, kind: str
+) -> None:
+    """`activity_reader` starts on the activities file before the contacts are read; what
+    it gives, and the order problems are said in, are those of reading one, then the other."""
+    good = write(tmp_path, "c.csv", "id,email\nc1,ann@x.io\nc2,bob@x.io\n")
+    twice = write(tmp_path, "twice.csv", "id,email\nc1,ann@x.io\nc1,bob@x.io\n")
+    rows = [{"contact_id": "c1", "email": None, "type": "page_view",
+             "occurred_at": "2026-03-01T09:30:00Z"},
+            {"contact_id": None, "email": "BOB@x.io", "type": "email_open",
+             "occurred_at": "2026-03-02"}]  # fmt: skip
+    broken = write(tmp_path, f"broken.{kind}", "this is not a file of activities\n")
+    acts = tmp_path / f"a.{kind}"
+    if kind == "jsonl":
+        acts.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    else:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(rows)
+        (pq.write_table if kind == "parquet" else pacsv.write_csv)(table, acts)
+
+    tie = activity_reader(acts)
+    read = tie(read_contact_columns(good))
+    whole = read_activity_columns(acts, read_contact_columns(good))
+    assert read.contact_rows.tolist() == whole.contact_rows.tolist() == [0, 1]
+    assert read.micros.tolist() == whole.micros.tolist()
+
+    tie = activity_reader(broken)
+    contacts_said = errors_of(read_contact_columns, twice)
+    assert contacts_said == [f"{twice}:3: column 'id': duplicate id 'c1' (first on line 2)"]
+    activities_said = errors_of(tie, read_contact_columns(good))
+    assert activities_said and all(str(broken) in said for said in activities_said)
+    assert activities_said == errors_of(read_activity_columns, broken, read_contact_columns(good))

@@ -26,7 +26,7 @@ from connectors.files import (
     read_contacts,
 )
 from connectors.files.contacts import contacts_from_records
-from connectors.files.moments import fast_moments, micros_of
+from connectors.files.moments import FIRST, LAST, fast_moments, micros_of
 from connectors.files.table import string_buffers
 from scoring import ActivityFrame, ContactFrame
 from tests.connectors import old_files_reader as old
@@ -322,6 +322,42 @@ def test_parquet_times_may_be_timestamps_dates_or_text(tmp_path: Path) -> None:
     [message] = outcome(read_activity_columns, tmp_path / "a.parquet", people)
     assert message.endswith("a.parquet:1: column 'occurred_at': expected an ISO-8601 date and "
                             "time such as 2026-03-01T09:30:00Z, got None")  # fmt: skip
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_parquet_timestamps_of_each_unit_are_read_to_the_edge_of_the_years(
+    tmp_path: Path, unit: str
+) -> None:
+    """A timestamp column without nulls is read from its numbers as they are (scaled);
+    the first and last moments of the years 1 to 9999 are read, one step beyond is said."""
+    pq.write_table(pa.table({"id": ["1"]}), tmp_path / "c.parquet")
+    people = read_contact_columns(tmp_path / "c.parquet")
+    step = {"s": 10**6, "ms": 10**3, "us": 1, "ns": 1}[unit]
+    per = {"s": 1, "ms": 1, "us": 1, "ns": 1000}[unit]
+    first = -(-FIRST // step) * per
+    last = LAST // step * per
+    at = micros_of(datetime(2026, 3, 1, 9, 30, tzinfo=UTC)) // step * per
+    numbers = [first, at, last]
+    kind = pa.timestamp(unit, tz="UTC")
+
+    def written(values: list[int]) -> Path:
+        table = pa.table({"contact_id": ["1"] * len(values), "type": ["page_view"] * len(values),
+                          "occurred_at": pa.array(values, pa.int64()).cast(kind)})  # fmt: skip
+        pq.write_table(table, tmp_path / "a.parquet")
+        return tmp_path / "a.parquet"
+
+    if unit != "ns":  # nanoseconds reach the years 1677 to 2262 only
+        read = read_activity_columns(written(numbers), people)
+        assert read.micros.tolist() == [n // per * step for n in numbers]
+        assert read.seconds.tolist() == [n // per * step / 1e6 for n in numbers]
+        beyond = [first - per, at, last + per]
+        found = outcome(read_activity_columns, written(beyond), people)
+        said = "column 'occurred_at': a timestamp out of range: in UTC it falls outside the years"
+        assert [m.split("a.parquet:")[1] for m in found] == [f"1: {said} 1 to 9999",
+                                                             f"3: {said} 1 to 9999"]  # fmt: skip
+    else:
+        read = read_activity_columns(written([at, at + 999]), people)
+        assert read.micros.tolist() == [at // 1000, at // 1000]
 
 
 def test_jsonl_lone_surrogates_are_located(tmp_path: Path) -> None:

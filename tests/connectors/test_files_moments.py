@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from connectors.errors import InputFileError
 from connectors.files import parse_moment, read_activity_columns
 from connectors.files.contacts import contacts_from_records
-from connectors.files.moments import _arrow_moments, micros_of, text_moments
+from connectors.files.moments import (
+    _NAIVE,
+    _ZONED,
+    _arrow_moments,
+    _shaped,
+    micros_of,
+    text_moments,
+)
 from scoring.records import Contact
 from tests.connectors.test_files_columns import moment_texts
 
@@ -124,3 +131,47 @@ def test_reading_a_file_moves_arrow_to_the_system_allocator(tmp_path: Path) -> N
     before, after, rows = done.stdout.split()
     assert (after, rows) == ("system", "1")
     assert before in {"mimalloc", "jemalloc", "system"}
+
+
+TEMPLATES = ["2026-03-01T09:30:00Z", "2026-03-01T09:30:00.123Z", "2026-03-01T09:30:00+05:30",
+             "2026-03-01 09:30", "2026-03-01", "2026-03-01T09:30:00.5-01:00"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(TEMPLATES),
+    st.lists(st.lists(st.tuples(st.integers(0, 30), st.sampled_from("0795T:-+Z .a/é")),
+                      max_size=2), min_size=1, max_size=25),
+    st.lists(st.integers(0, 8), max_size=4),
+    st.booleans(),
+)  # fmt: skip
+def test_a_column_is_seen_to_have_one_shape_as_the_regular_expression_sees_it(
+    template: str, edits: list[list[tuple[int, str]]], sizes: list[int], wide: bool
+) -> None:
+    """`_shaped`'s byte check (texts of the first's length and shape) answers as Arrow's
+    regular expression over the whole column, whatever the texts, chunks and offsets."""
+    import pyarrow.compute as pc
+
+    texts = []
+    for changes in edits:
+        text = template
+        for at, char in changes:
+            text = text[:at] + char + text[at + 1 :] if at < len(text) else text + char
+        texts.append(text)
+    kind = pa.large_string() if wide else pa.string()
+    chunks, at = [], 0
+    for size in [*sizes, len(texts)]:
+        chunks.append(pa.array(["x", *texts[at : at + size]], type=kind).slice(1))
+        at += size
+    column = pa.chunked_array(chunks, kind)
+    for pattern in (_ZONED, _NAIVE):
+        expected = pc.all(pc.match_substring_regex(column, pattern)).as_py() is not False
+        assert _shaped(column, pattern) is expected, texts
+
+
+def test_a_text_of_another_length_or_letter_is_not_taken_for_the_shape() -> None:
+    good = ["2026-03-01T09:30:00Z"] * 4
+    assert _shaped(pa.chunked_array([pa.array(good)]), _ZONED)
+    for odd in ("2026-03-01T09:30:0xZ", "2026-03-01T09:30:00+", "2026-03-01T09:30:000",
+                "2026-03-01t09:30:00Z", "2026-03-01T09:3Z", "2026-03-01T09:30:00ZZ"):  # fmt: skip
+        assert not _shaped(pa.chunked_array([pa.array([*good, odd])]), _ZONED), odd

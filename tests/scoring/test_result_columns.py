@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sandbox.world import generate_world
 from sandbox.world.columns import world_columns
 from scoring import ActivityFrame, ContactFrame, load_rules, parse_rules, score, score_population
-from scoring.reasons import exact_round
+from scoring.reasons import _within, exact_round
 
 ROOT = Path(__file__).parents[2]
 RULE_FILES = [
@@ -95,3 +95,23 @@ def test_an_empty_batch_has_empty_columns() -> None:
 )
 def test_exact_round_rounds_as_python_does(values: list[float]) -> None:
     assert exact_round(np.array(values, dtype=np.float64)).tolist() == [round(v, 2) for v in values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 70_000),
+            st.sampled_from([0.0, -0.0, 1.5, -2.0, 3.25, 1e-9, np.inf, -np.inf]),
+        ),
+        max_size=60,
+    ),
+)
+def test_the_order_within_groups_is_lexsorts(entries: list[tuple[int, float]]) -> None:
+    """`_within` (a stable sort by key, then a radix sort by a narrow group) gives
+    `np.lexsort`'s order, groups past 16 bits included."""
+    groups = np.array(sorted(g for g, _ in entries), dtype=np.int64)
+    keys = np.array([k for _, k in entries], dtype=np.float64)
+    assert _within(groups, keys).tolist() == np.lexsort((keys, groups)).tolist()
+    shuffled = np.array([g for g, _ in entries], dtype=np.int64)
+    assert _within(shuffled, keys).tolist() == np.lexsort((keys, shuffled)).tolist()

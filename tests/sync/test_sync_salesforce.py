@@ -366,8 +366,9 @@ def test_a_write_phase_lets_out_no_more_requests_than_its_workers(
     rules: RuleSet, tmp_path: Path
 ) -> None:
     """The phase runs a thread more than its workers, making a batch ready while theirs
-    are out (`connectors.protocol.GatesCalls`): still at most `workers` requests out."""
-    with SalesforceSandbox(generate_world(PEOPLE, seed=SEED), latency=Latency(0.05)) as box:
+    are out (`connectors.protocol.GatesCalls`): still at most `workers` requests out.
+    (A latency long enough for two requests to be seen out at once on a busy machine.)"""
+    with SalesforceSandbox(generate_world(PEOPLE, seed=SEED), latency=Latency(0.12)) as box:
         store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
         job = make_sync(box, rules, store)
         records = people_of(box)
