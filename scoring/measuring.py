@@ -8,24 +8,27 @@ import math
 from datetime import UTC, datetime
 
 import numpy as np
+import numpy.typing as npt
 
 from scoring.frames import BoolArray, CategoricalColumn, Column, FloatArray
 from scoring.measures import Bucket
 from scoring.numbers import parse_number
 
 
-def numeric_values(column: Column | None, size: int) -> FloatArray:
-    """A contact field as numbers, NaN where missing or not a number; text is read by
-    `parse_number` once per distinct value."""
+def numeric_values(
+    column: Column | None, size: int, rows: npt.NDArray[np.intp] | None = None
+) -> FloatArray:
+    """A field as numbers (of `rows` only, when given), NaN where missing or not a
+    number; text is read by `parse_number` once per distinct value."""
     if column is None:
-        return np.full(size, np.nan)
+        return np.full(size if rows is None else len(rows), np.nan)
     if not isinstance(column, CategoricalColumn):
-        return column.values
+        return column.values if rows is None else column.values[rows]
     table = np.array(
         [_number_or_nan(str(v)) for v in column.categories.tolist()] + [math.nan],
         dtype=np.float64,
     )
-    return table[column.codes]
+    return table[column.codes if rows is None else column.codes[rows]]
 
 
 def _number_or_nan(text: str) -> float:

@@ -92,7 +92,7 @@ def frame_sales(rfm: Rfm, activities: ActivityFrame, rows: npt.NDArray[np.intp])
         rfm,
         activities.contact_rows[rows],
         activities.occurred_at[rows],
-        numeric_values(activities.column(rfm.amount), size)[rows],
+        numeric_values(activities.column(rfm.amount), size, rows),
         _texts(activities.column(SYSTEM_FIELD), rows),
         _texts(activities.column(CURRENCY_FIELD), rows),
     )

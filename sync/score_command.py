@@ -88,7 +88,7 @@ def score_from_files(
             file_format(output)
         except InputFileError as exc:
             fail([str(p) for p in exc.problems])
-    batch, accounts = scored_accounts(ruleset, contacts, activities, moment)
+    batch, accounts, ids = scored_accounts(ruleset, contacts, activities, moment)
     if output is None:
         print_ranking(out, batch, moment, top)
         return
@@ -97,6 +97,10 @@ def score_from_files(
         name: (values[0][order], values[1]) if isinstance(values, tuple) else values[order]
         for name, values in accounts.items()
     }
+    if ids is not None:  # the file's own text, not a string object a contact turned back
+        import pyarrow as pa
+
+        columns["id"] = ids.take(pa.array(order))
     names = result_columns(batch)
     names[-1:-1] = list(accounts)  # before the reasons
     chosen = {name: columns[name] for name in names}
@@ -157,8 +161,10 @@ def account_output(
 
 def scored_accounts(
     ruleset: RuleSet, contacts: ScoreInput, activities: ScoreInput | None, moment: datetime
-) -> tuple[ScoreBatch, dict[str, Any]]:
-    """`scored_files`, with the scored contacts' account columns (`account_output`)."""
+) -> tuple[ScoreBatch, dict[str, Any], Any]:
+    """`scored_files`, with the scored contacts' account columns (`account_output`), and
+    their ids as the Arrow array they were read as, when the batch holds every contact of
+    the file in its order (else None)."""
     try:
         # only the attributes the rules read become columns of the frames; the activities
         # file is read from disk while the contacts are read
@@ -212,4 +218,6 @@ def scored_accounts(
         err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
     for note in batch.notes:
         err.print(f"note: {activities}: {note}", highlight=False, soft_wrap=False)
-    return batch, account_output(ruleset, scored.contacts, rolled)
+    ids = people.id_column
+    whole = ids is not None and len(ids) == len(batch) and not batch.excluded_ids
+    return batch, account_output(ruleset, scored.contacts, rolled), ids if whole else None

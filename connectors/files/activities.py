@@ -341,7 +341,7 @@ def _contact_rows(
     ask, codes = asked[pick], mail_codes[pick]
     if len(ask) and len(contacts):
         addresses, first = contacts.address_rows()
-        needed = np.unique(codes)
+        needed = np.flatnonzero(np.bincount(codes, minlength=len(mail_text)))
         wanted = lowered(mail_text.take(pa.array(needed)))
         where = pc.index_in(wanted, value_set=addresses).fill_null(-1).to_numpy(False)
         found = np.full(len(mail_text), -1, dtype=np.int64)

@@ -17,8 +17,10 @@ import json
 import os
 import stat
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
@@ -242,12 +244,17 @@ def _csv_parts(values: Any) -> list[Any]:
     the same closing quote; so that a long column is copied once, into its lines."""
     import pyarrow.compute as pc
 
-    if not _holds_any(values, b',"\r\n'):
+    data = _text_bytes(values)
+    held = [c for c in ',"\r\n' if data.find(c.encode()) >= 0]
+    if not held:
         return [values]
-    needs = pc.match_substring_regex(values, '[,"\r\n]')
+    # a plain search for each character the column holds (a regular expression is slower)
+    needs = pc.match_substring(values, held[0])
+    for character in held[1:]:
+        needs = pc.or_(needs, pc.match_substring(values, character))
     mark = pc.if_else(needs, _lit('"'), _lit(""))
     # a cell holding a quote is always quoted, so doubling every quote changes no other
-    doubled = pc.replace_substring(values, '"', '""') if _holds_any(values, b'"') else values
+    doubled = pc.replace_substring(values, '"', '""') if '"' in held else values
     return [mark, doubled, mark]
 
 
@@ -355,12 +362,23 @@ def _write_joined(out: IO[bytes], parts: list[Any]) -> None:
     import pyarrow.compute as pc
 
     rows = max((len(p) for p in parts if isinstance(p, pa.Array | pa.ChunkedArray)), default=0)
-    for first in range(0, rows, WRITE_ROWS):
+
+    def joined(first: int) -> Any:
         piece = [
             p.slice(first, WRITE_ROWS) if isinstance(p, pa.Array | pa.ChunkedArray) else p
             for p in parts
         ]
-        _write_text(out, pc.binary_join_element_wise(*piece, _lit("")))
+        return pc.binary_join_element_wise(*piece, _lit(""))
+
+    # two slices joined ahead (Arrow lets go of the GIL) while one is written (so does the
+    # file's write): three slices at most in memory
+    firsts = iter(range(0, rows, WRITE_ROWS))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ahead = deque(pool.submit(joined, first) for first in islice(firsts, 2))
+        while ahead:
+            text = ahead.popleft().result()
+            ahead.extend(pool.submit(joined, first) for first in islice(firsts, 1))
+            _write_text(out, text)
 
 
 def _write_text(out: IO[bytes], text: Any) -> None:
