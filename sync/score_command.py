@@ -100,7 +100,7 @@ def score_from_files(
     if ids is not None:  # the file's own text, not a string object a contact turned back
         import pyarrow as pa
 
-        columns["id"] = ids.take(pa.array(order))
+        columns["id"] = ids.take(pa.array(order)).cast(pa.string())  # as written before
     names = result_columns(batch)
     names[-1:-1] = list(accounts)  # before the reasons
     chosen = {name: columns[name] for name in names}

@@ -168,6 +168,29 @@ def test_parquet_in_and_out_equal_the_csv_results(tmp_path: Path, by_csv: list[d
     ]
 
 
+def test_the_ids_written_are_text_whatever_text_type_they_were_read_as(
+    tmp_path: Path, by_csv: list[dict]
+) -> None:
+    """The output's ids are the file's own column (not turned into Python and back), as
+    `string` also where a writer such as polars wrote `large_string`."""
+    contacts = typed("contacts")
+    at = contacts.column_names.index("id")
+    wide = contacts.set_column(at, "id", contacts.column("id").cast(pa.large_string()))
+    pq.write_table(wide, tmp_path / "contacts.parquet")
+    pq.write_table(typed("activities"), tmp_path / "activities.parquet")
+    out = tmp_path / "scores.parquet"
+
+    result = score(
+        "-c", str(tmp_path / "contacts.parquet"), "-a", str(tmp_path / "activities.parquet"),
+        "-o", str(out),
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.stderr
+    table = pq.read_table(out)
+    assert table.schema.field("id").type == pa.string()
+    same_rows(by_csv, table.to_pylist())
+
+
 contact_rows = st.lists(
     st.tuples(
         st.sampled_from(["Software", "Retail", "Government", None]),
