@@ -38,54 +38,12 @@ FIELD_LIMIT = 131_072
 """The csv module's default limit on a field's length, in characters."""
 
 
-def csv_table(
-    path: str, coded: Collection[str] = (), wanted: Collection[str] | None = None
-) -> RawTable | None:
+def csv_table(path: str, coded: Collection[str] = ()) -> RawTable | None:
     """The file's columns (those named in `coded` as dictionaries, their chunks sharing
-    one), or None when the row reader must read it (see the module). Of the columns not
-    `wanted` (when given) no cell is converted: they are read again only if asked
-    (`RawTable.unread`), and the csv module's limit on a field's length holds for the
-    columns read."""
+    one), or None when the row reader must read it (see the module)."""
     header = _header(path)
     if header is None:
         return None
-    include = None
-    if wanted is not None:
-        include = [raw for raw in header if raw.strip() in wanted]
-        if len(include) in (0, len(header)):  # (Arrow reads every column for none)
-            include = None
-    table = _arrow_csv(path, header, coded, include)
-    if table is None:
-        return None
-    columns = table
-    names = [h.strip() for h in header]
-    unread = None
-    if include is not None:
-        rest = [raw for raw in header if raw not in include]
-
-        def unread() -> dict[str, Any]:
-            found = _arrow_csv(path, header, (), rest)
-            if found is None:  # the file changed under us: say so as a read error does
-                raise OSError(f"{path}: the file changed while it was read")
-            return found
-
-    return RawTable(
-        path,
-        "csv",
-        names,
-        columns,
-        rows=len(next(iter(columns.values()))) if columns else 0,
-        lines=lambda rows: record_lines(path, len(names), rows),
-        blank_rows=True,
-        unread=unread,
-    )
-
-
-def _arrow_csv(
-    path: str, header: list[str], coded: Collection[str], include: list[str] | None
-) -> dict[str, Any] | None:
-    """The columns of `include` (all when None) by their trimmed names, or None where the
-    row reader must read the file."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -102,30 +60,36 @@ def _arrow_csv(
 
     codes = pa.dictionary(pa.int32(), pa.string())
     types = {raw: codes if raw.strip() in coded else pa.string() for raw in header}
-    options = pacsv.ConvertOptions(
-        column_types=types, strings_can_be_null=False, include_columns=include
-    )
     try:
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
-            convert_options=options,
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, csv.Error):
         return None
-    if odd or table.column_names != (header if include is None else include):
+    if odd or table.column_names != header:
         return None
     columns = {}
-    for raw in table.column_names:
+    for raw, name in zip(header, [h.strip() for h in header], strict=True):
         column = table.column(raw)
         if column.num_chunks and _longest(column) > FIELD_LIMIT:
             return None
         if pa.types.is_dictionary(column.type):
             column = column.unify_dictionaries()
-        columns[raw.strip()] = column
+        columns[name] = column
+    names = list(columns)
     del table
-    return columns
+    return RawTable(
+        path,
+        "csv",
+        names,
+        columns,
+        rows=len(columns[names[0]]) if names else 0,
+        lines=lambda rows: record_lines(path, len(names), rows),
+        blank_rows=True,
+    )
 
 
 def _longest(column: Any) -> int:

@@ -133,7 +133,7 @@ def _table(
     use_system_memory()
     if kind == "parquet":
         return parquet_table(path, wanted, coded)
-    table = csv_table(path, coded, wanted)
+    table = csv_table(path, coded)
     if table is not None:
         return table
     columns, rows = file_rows(path, required, records)

@@ -34,13 +34,6 @@ class RawTable:
     blank_rows: bool = False
     """Whether rows whose every cell is blank may be among the rows (CSV: the old reader
     passed over them; they are found where a required cell is blank)."""
-    unread: Callable[[], dict[str, Any]] | None = None
-    """The columns of `names` not read, read when asked (a CSV file's columns no one
-    needs, asked only to tell a blank row from one that is not)."""
-
-    def every_column(self) -> dict[str, Any]:
-        """The columns read and those not read yet (read now)."""
-        return self.columns if self.unread is None else self.columns | self.unread()
 
 
 def use_system_memory() -> None:
@@ -198,7 +191,7 @@ def blank_everywhere(table: RawTable, rows: _Ints, besides: tuple[str, ...]) -> 
 
     blank = np.ones(len(rows), dtype=bool)
     at = pa.array(rows, type=pa.int64())
-    for name, column in (table.every_column() if len(rows) else {}).items():
+    for name, column in table.columns.items():
         if name in besides or not len(rows):
             continue
         cells = trimmed(plain_text(column.take(at)))
@@ -229,5 +222,5 @@ def any_row(table: RawTable) -> bool:
         return table.rows > 0
     return any(
         pc.any(pc.is_valid(trimmed(plain_text(column)))).as_py()
-        for column in table.every_column().values()
+        for column in table.columns.values()
     )

@@ -422,32 +422,3 @@ def test_an_activities_file_read_beside_the_contacts_says_its_problems_after_the
     activities_said = errors_of(tie, read_contact_columns(good))
     assert activities_said and all(str(broken) in said for said in activities_said)
     assert activities_said == errors_of(read_activity_columns, broken, read_contact_columns(good))
-
-
-def test_a_column_not_read_still_tells_a_blank_row_from_one_that_is_not(tmp_path: Path) -> None:
-    """Of a CSV file only the columns needed are converted; a row blank in all of them
-    but not in another column is still a row with a problem, and a blank row still
-    passes, as when every column is read."""
-    people = write(tmp_path, "c.csv", "id,email,note\nc1,ann@x.io,\n,,hello\n")
-    acts = write(
-        tmp_path,
-        "a.csv",
-        "contact_id,type,occurred_at,note\n"
-        "c1,page_view,2026-03-01T09:30:00Z,\n"
-        ",,,\n"
-        ",,,left by hand\n",
-    )
-    for fields in (["note"], []):  # the note read, or not
-        said = errors_of(read_contact_columns, people, fields)
-        assert said == [f"{people}:3: column 'id': the contact id is empty"]
-        ok = write(tmp_path, "ok.csv", "id,email,note\nc1,ann@x.io,\n,,\n")
-        contacts = read_contact_columns(ok, fields)
-        said = errors_of(read_activity_columns, acts, contacts, fields)
-        assert said == [
-            f"{acts}:4: column 'type': unknown activity type None (expected one of: "
-            + ", ".join(t.value for t in ActivityType)
-            + ")",
-            f"{acts}:4: column 'occurred_at': expected an ISO-8601 date and time such as "
-            "2026-03-01T09:30:00Z, got None",
-            f"{acts}:4: column 'contact_id': no contact: contact_id and email are both empty",
-        ]
