@@ -148,9 +148,17 @@ def test_queries_in_and_an_appended_run(url: str, by_csv: list[dict]) -> None:
     same_rows(by_csv, rows[:400])
 
 
-def test_parquet_in_and_out_equal_the_csv_results(tmp_path: Path, by_csv: list[dict]) -> None:
-    for name in ("contacts", "activities"):
-        pq.write_table(typed(name), tmp_path / f"{name}.parquet", row_group_size=100)
+@pytest.mark.parametrize("id_type", [pa.string(), pa.large_string()])
+def test_parquet_in_and_out_equal_the_csv_results(
+    tmp_path: Path, by_csv: list[dict], id_type: Any
+) -> None:
+    """The output's ids are the file's own column (not turned into Python and back),
+    written as `string` also where a writer such as polars wrote `large_string`."""
+    contacts = typed("contacts")
+    at = contacts.column_names.index("id")
+    contacts = contacts.set_column(at, "id", contacts.column("id").cast(id_type))
+    pq.write_table(contacts, tmp_path / "contacts.parquet", row_group_size=100)
+    pq.write_table(typed("activities"), tmp_path / "activities.parquet", row_group_size=100)
     out = tmp_path / "scores.parquet"
 
     result = score(
@@ -161,34 +169,12 @@ def test_parquet_in_and_out_equal_the_csv_results(tmp_path: Path, by_csv: list[d
     assert result.exit_code == 0, result.stderr
     table = pq.read_table(out)
     same_rows(by_csv, table.to_pylist())
+    assert table.schema.field("id").type == pa.string()
     assert table.column_names[-3:] == ["run_id", "rules_version", "scored_at"]
     assert table.column("scored_at").type == pa.timestamp("us", tz="UTC")
     assert table.column("rules_version").unique().to_pylist() == [
         rule_version(RULES.read_text("utf-8"))
     ]
-
-
-def test_the_ids_written_are_text_whatever_text_type_they_were_read_as(
-    tmp_path: Path, by_csv: list[dict]
-) -> None:
-    """The output's ids are the file's own column (not turned into Python and back), as
-    `string` also where a writer such as polars wrote `large_string`."""
-    contacts = typed("contacts")
-    at = contacts.column_names.index("id")
-    wide = contacts.set_column(at, "id", contacts.column("id").cast(pa.large_string()))
-    pq.write_table(wide, tmp_path / "contacts.parquet")
-    pq.write_table(typed("activities"), tmp_path / "activities.parquet")
-    out = tmp_path / "scores.parquet"
-
-    result = score(
-        "-c", str(tmp_path / "contacts.parquet"), "-a", str(tmp_path / "activities.parquet"),
-        "-o", str(out),
-    )  # fmt: skip
-
-    assert result.exit_code == 0, result.stderr
-    table = pq.read_table(out)
-    assert table.schema.field("id").type == pa.string()
-    same_rows(by_csv, table.to_pylist())
 
 
 contact_rows = st.lists(
