@@ -54,8 +54,7 @@ def score_command(
 ) -> None:
     """Score contacts and activities from files or a database.
 
-    Score contacts and activities from files or a database; print a ranked table or
-    write a file or a table."""
+    Prints a ranked table, or writes every contact to a file or a table (--out)."""
     from sync.entry import own_command
     from sync.heap import keep_freed_memory
     from sync.score_command import score_from_files
