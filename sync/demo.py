@@ -11,13 +11,11 @@ changed.
 
 from __future__ import annotations
 
-import gc
 import random
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -30,6 +28,7 @@ from connectors.registry import system
 from sandbox import VENDORS, Sandbox
 from scoring import ActivityType, RuleSet, demo_rules_text, parse_rules
 from sync.app import Leadscore
+from sync.collector import fewer_collections
 from sync.demo_shared import (
     Shared,
     account_engagement,
@@ -100,7 +99,7 @@ def run_demo(
             settings = sandbox_settings(box, f"sqlite:///{path}", demo_stages(rules), systems)
             opened = Leadscore.open(settings, rules=rules, clock=box.now, pace=box.clock,
                                     progress=progress, http=box.sessions())  # fmt: skip
-            with opened as app, frozen_heap():
+            with opened as app, fewer_collections():
                 for name, report in app.setup().items():
                     console.print(setup_line(name, report), highlight=False)
                 lifecycle = hubspot_stages(box) if "hubspot" in systems else []
@@ -148,29 +147,6 @@ def run_demo(
                 if report_to is not None:
                     console.print(demo_report(app, box.now(), report_to), highlight=False)
     return DemoResult(full, incremental, chosen, shared)
-
-
-GC_THRESHOLDS = (10_000, 10, 10)
-"""The garbage collector's thresholds while the demo runs: a young collection per 10,000
-new objects, not 700 (the store's reads make a tuple per row, promoted by the young
-collections of the same read only for the full ones to walk them)."""
-
-
-@contextmanager
-def frozen_heap() -> Iterator[None]:
-    """While the block runs, the objects made so far (the modules imported, the sandboxes'
-    world and emulators, the application) are left out of the garbage collector's passes,
-    which are fewer (`GC_THRESHOLDS`): the full passes walked them all again and again,
-    though none of them becomes garbage while the demo runs (3.6 s of the demo's CPU went
-    to full passes, 4.4 s to all). The collector is given back as it was after."""
-    before = gc.get_threshold()
-    gc.set_threshold(*GC_THRESHOLDS)
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
 
 
 def demo_report(app: Leadscore, now: datetime, path: Path) -> str:

@@ -44,6 +44,7 @@ from connectors.errors import ApiError, BudgetExhausted
 from connectors.protocol import Connector, OwnWrites, Page, Write, WriteOutcome
 from scoring import RuleSet, ScoreBatch
 from sync.account_sync import write_accounts
+from sync.collector import fewer_collections
 from sync.deadline import RunDeadline, pages_until
 from sync.fields import SCORED_AT, FieldMap, sent_writes, timestamp
 from sync.gone_check import check_known
@@ -137,7 +138,10 @@ class Sync:
         reads = [m.reading for m in self.models]
         self.kept = kept_by_system(self.rules, stored_systems(self), options.shadow, reads)
         try:
-            with lock.kept_alive() if lock is not None else contextlib.nullcontext():
+            with (
+                lock.kept_alive() if lock is not None else contextlib.nullcontext(),
+                fewer_collections(),
+            ):
                 self._run(options, summary, mode)
         finally:
             self._lock, self.deadline = None, RunDeadline(None, self.monotonic)

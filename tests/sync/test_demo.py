@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from scoring import RuleSet, demo_rules_text, parse_rules
 from sync.cli import app
-from sync.demo import GC_THRESHOLDS, DemoResult, frozen_heap, run_demo
+from sync.demo import DemoResult, run_demo
 from tests.helpers import unwrapped
 
 
@@ -191,15 +191,6 @@ def test_setup_lines_count_fields_per_object_or_name_the_first_few() -> None:
     assert setup_line("salesforce", salesforce).startswith(
         "setup Salesforce: created 12 fields (6 on Lead, 6 on Contact), granted 1 field"
     )
-
-
-def test_the_demo_gives_the_garbage_collector_back_as_it_found_it() -> None:
-    before = gc.get_threshold()
-    with frozen_heap():
-        assert gc.get_threshold() == GC_THRESHOLDS
-        assert gc.get_freeze_count() > 0  # what was made before is left out of its passes
-    assert gc.get_threshold() == before
-    assert gc.get_freeze_count() == 0
 
 
 def test_the_demo_writes_account_fit_score_and_stage_onto_companies_and_accounts(
