@@ -47,7 +47,7 @@ from connectors.errors import (
 )
 from connectors.mailchimp.gate import CONNECTIONS, REQUEST_LIMIT, connection_gate
 from connectors.mailchimp.keys import MC
-from connectors.mailchimp.transport import fresh_connection, on_answer, sdk_request
+from connectors.mailchimp.transport import fresh_connection, on_send_and_answer, sdk_request
 from connectors.policy import CallPolicy, Clock
 
 MAILCHIMP_ROOT = "/3.0"
@@ -235,7 +235,9 @@ class MailchimpApi:
         session = self.cap.session()
 
         def attempt() -> bytes:
-            answer, _ = self._through_gate(lambda: session.get(url, timeout=self.timeout))
+            answer, _ = self._through_gate(
+                lambda: session.get(url, timeout=self.timeout), built=True
+            )
             if not answer.ok:
                 raise error_of(operation, answer.status_code, answer.content)
             content: bytes = answer.content
@@ -243,29 +245,38 @@ class MailchimpApi:
 
         return self.policy.call(operation, attempt, mailchimp_failure(operation))
 
-    def _through_gate(self, send: Callable[[], Any]) -> tuple[Any, int]:
-        """`send()` holding a slot of the gate, and how many were in flight with it: the
-        slot is freed once the answer has been read (before the SDK parses it), or when
-        `send` fails, but only after Mailchimp's own limit when it failed with no answer
-        (`unanswered`)."""
-        in_flight = self.cap.enter()
-        left = False
+    def _through_gate(self, send: Callable[[], Any], *, built: bool = False) -> tuple[Any, int]:
+        """`send()` holding a slot of the gate, and how many were in flight with it. The slot
+        is taken once the SDK's request is built and about to go (`on_send_and_answer`;
+        at once when `send` is a request `built` already), and freed once the answer has
+        been read (before the SDK parses it), or when `send` fails, but only after
+        Mailchimp's own limit when it failed with no answer (`unanswered`)."""
+        in_flight = 0
+        entered = left = False
 
-        def leave() -> None:  # once: when the answer is read (`on_answer`), or after
+        def enter() -> None:  # once: when the request goes
+            nonlocal in_flight, entered
+            if not entered:
+                entered = True
+                in_flight = self.cap.enter()
+
+        def leave() -> None:  # once: when the answer is read, or after
             nonlocal left
-            if not left:
+            if entered and not left:
                 left = True
                 self.cap.leave()
 
+        if built:
+            enter()
         try:
-            with on_answer(leave):
+            with on_send_and_answer(enter, leave):
                 result = send()
         except Exception as exc:
-            if not left and unanswered(exc):  # no answer: Mailchimp may still be at it
+            if entered and not left and unanswered(exc):  # Mailchimp may still be at it
                 left = True
                 self.cap.leave_later(REQUEST_LIMIT, self.policy.clock)
             leave()  # (a no-op once left)
-            if getattr(exc, "status_code", None) == 429:
+            if entered and getattr(exc, "status_code", None) == 429:
                 self.cap.refused(in_flight)
             raise
         leave()

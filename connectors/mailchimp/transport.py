@@ -25,6 +25,7 @@ session keeps no cookies: the SDK never sent any back.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -51,14 +52,16 @@ def fresh_connection() -> Iterator[None]:
 
 
 @contextmanager
-def on_answer(hook: Callable[[], None]) -> Iterator[None]:
-    """Within, this thread's SDK request calls `hook` once its answer has been read whole,
-    before the SDK parses it: the connection is then free for another request."""
-    _ANSWERED.hook = hook
+def on_send_and_answer(send: Callable[[], None], answer: Callable[[], None]) -> Iterator[None]:
+    """Within, this thread's SDK request calls `send` once it is built and about to go
+    (the SDK's and `requests`' own preparation done: the connection is needed from here),
+    and `answer` once its answer has been read whole, before the SDK parses it (the
+    connection is then free for another request)."""
+    _ANSWERED.send, _ANSWERED.hook = send, answer
     try:
         yield
     finally:
-        _ANSWERED.hook = None
+        _ANSWERED.send = _ANSWERED.hook = None
 
 
 def pooled_session(connections: int) -> Any:
@@ -95,16 +98,19 @@ def sdk_request(api_client: Any, session: Any) -> Callable[..., Any]:
         if api_client.is_oauth:
             sent["Authorization"] = "Bearer " + api_client.access_token
         data = json.dumps(body) if method in BODY_METHODS else None
-        send = requests.request if getattr(_FRESH, "on", False) else session.request
-        answer = send(
-            method,
-            url,
-            params=query_params,
-            data=data,
-            headers=sent,
-            auth=auth,
-            timeout=api_client.timeout,
+        request = requests.Request(
+            method, url, params=query_params, data=data, headers=sent, auth=auth
         )
+        # as `Session.request` sends it (proxies and certificates from the environment)
+        fresh = getattr(_FRESH, "on", False)
+        with requests.Session() if fresh else contextlib.nullcontext(session) as through:
+            ready = through.prepare_request(request)
+            settings = through.merge_environment_settings(ready.url or url, {}, None, None, None)
+            going = getattr(_ANSWERED, "send", None)
+            if going is not None:
+                _ANSWERED.send = None
+                going()
+            answer = through.send(ready, timeout=api_client.timeout, **settings)
         hook = getattr(_ANSWERED, "hook", None)
         if hook is not None:
             _ANSWERED.hook = None
