@@ -155,3 +155,30 @@ def test_a_connection_is_free_once_its_answer_is_read(
     with pytest.raises(RejectedError):
         api.call("lists.get_list", "no-such-list")
     assert held == [0] and api.cap.in_flight == 0  # a refusal frees its connection too
+
+
+def test_a_connection_is_taken_only_once_the_request_is_built(
+    server: Watched,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import requests
+
+    gate._gates.clear()
+    api = MailchimpApi(api_key=server.api_key, base_url=server.base_url)
+    during: list[tuple[str, int]] = []
+    prepare, send = requests.Session.prepare_request, requests.Session.send
+
+    def prepared(session: requests.Session, request: requests.Request) -> Any:
+        during.append(("built", api.cap.in_flight))  # the SDK's and requests' own work
+        return prepare(session, request)
+
+    def sent(session: requests.Session, request: Any, **options: Any) -> Any:
+        during.append(("sent", api.cap.in_flight))
+        return send(session, request, **options)
+
+    monkeypatch.setattr(requests.Session, "prepare_request", prepared)
+    monkeypatch.setattr(requests.Session, "send", sent)
+    assert api.call("lists.get_list", server.list_id)["id"] == server.list_id
+    with pytest.raises(RejectedError):
+        api.call("lists.get_list", "no-such-list")
+    assert during == [("built", 0), ("sent", 1)] * 2 and api.cap.in_flight == 0
