@@ -15,7 +15,8 @@ do that this works around, pinned by tests/sandbox/test_mailchimp.py:
   connection per call (module-level `requests`, no session); its requests go instead
   through one pool of kept-open connections per credential (`transport.py`), and one
   bounded semaphore of 10 per credential, shared by every `MailchimpApi` of the
-  process, is held around every call and download; a 429 (no Retry-After is documented) is
+  process, is held from the moment a call's request is built and goes (a download's at
+  once) until its answer is read; a 429 (no Retry-After is documented) is
   retried with the policy's backoff. A call given up on (a read timeout) keeps its slot
   for Mailchimp's own 120 s limit on a request (`gate.REQUEST_LIMIT`): Mailchimp may still
   be serving it, and its retry must not make an eleventh connection.
@@ -218,7 +219,7 @@ class MailchimpApi:
 
         def attempt() -> dict[str, Any]:
             result, in_flight = self._through_gate(send)
-            if getattr(result, "status_code", None) == 429:  # a raw answer, not raised
+            if in_flight and getattr(result, "status_code", None) == 429:  # raw, not raised
                 self.cap.refused(in_flight)
             else:
                 self.cap.answered()

@@ -57,11 +57,12 @@ def on_send_and_answer(send: Callable[[], None], answer: Callable[[], None]) -> 
     (the SDK's and `requests`' own preparation done: the connection is needed from here),
     and `answer` once its answer has been read whole, before the SDK parses it (the
     connection is then free for another request)."""
+    before = getattr(_ANSWERED, "send", None), getattr(_ANSWERED, "hook", None)
     _ANSWERED.send, _ANSWERED.hook = send, answer
     try:
         yield
     finally:
-        _ANSWERED.send = _ANSWERED.hook = None
+        _ANSWERED.send, _ANSWERED.hook = before
 
 
 def pooled_session(connections: int) -> Any:

@@ -69,6 +69,26 @@ def test_overlapping_blocks_in_threads_give_it_back_when_the_last_ends(
     assert gc.get_threshold() == collector and gc.get_freeze_count() == 0
 
 
+def test_objects_another_froze_stay_frozen(collector: tuple[int, int, int]) -> None:
+    gc.freeze()  # as a serverless instance's first answer does (`sync.entry.warmed`)
+    frozen = gc.get_freeze_count()
+
+    with fewer_collections():
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
+
+    assert gc.get_freeze_count() > frozen - 1000 > 0  # (a few freed since, not unfrozen)
+    assert gc.get_threshold() == collector
+
+
+def test_automatic_collection_turned_off_stays_off(collector: tuple[int, int, int]) -> None:
+    gc.set_threshold(0)
+
+    with fewer_collections():
+        assert gc.get_threshold()[0] == 0
+
+    assert gc.get_threshold()[0] == 0
+
+
 def test_a_failing_block_still_gives_it_back(collector: tuple[int, int, int]) -> None:
     with pytest.raises(RuntimeError), fewer_collections():
         raise RuntimeError("the vendor went away")
