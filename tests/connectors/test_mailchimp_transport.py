@@ -157,9 +157,11 @@ def test_a_connection_is_free_once_its_answer_is_read(
     assert held == [0] and api.cap.in_flight == 0  # a refusal frees its connection too
 
 
+@pytest.mark.parametrize("repeatable", [True, False])  # False: on a connection of its own
 def test_a_connection_is_taken_only_once_the_request_is_built(
     server: Watched,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
+    repeatable: bool,
 ) -> None:
     import requests
 
@@ -178,7 +180,8 @@ def test_a_connection_is_taken_only_once_the_request_is_built(
 
     monkeypatch.setattr(requests.Session, "prepare_request", prepared)
     monkeypatch.setattr(requests.Session, "send", sent)
-    assert api.call("lists.get_list", server.list_id)["id"] == server.list_id
+    answer = api.call("lists.get_list", server.list_id, repeatable=repeatable)
+    assert answer["id"] == server.list_id
     with pytest.raises(RejectedError):
-        api.call("lists.get_list", "no-such-list")
+        api.call("lists.get_list", "no-such-list", repeatable=repeatable)
     assert during == [("built", 0), ("sent", 1)] * 2 and api.cap.in_flight == 0
