@@ -6,14 +6,15 @@ pass promotes what is still alive; a pull keeps tens of thousands of records in 
 pages read ahead, the group being stored), so they are promoted, and the full passes then
 walk every object the process holds, again and again. Measured on the Mailchimp pull of
 50,000 members and 1.1 million activities (`bench/mailchimp_sync.py`): 25 s of the sync
-process's CPU with the default thresholds, 16 to 18 s with `COLLECTOR_THRESHOLDS`, and the fetch
-threads, which share the interpreter with the collector, held each connection less long.
+process's CPU with the default thresholds, 16 to 18 s with `COLLECTOR_THRESHOLDS`, and
+the fetch threads, which share the interpreter with the collector, held each connection
+less long.
 The demo spent 3.6 s of its CPU in full passes before it held them.
 
 `fewer_collections()` sets `COLLECTOR_THRESHOLDS` and leaves the objects made before it
 out of the passes (`gc.freeze`), for as long as the block runs; when the last block open
-in the process ends (blocks may nest, and runs in threads of one process may overlap) it puts
-the thresholds back and lets those objects into the passes again. Where something else
+in the process ends (blocks may nest, and runs in threads of one process may overlap) it
+puts the thresholds back and lets those objects into the passes again. Where something else
 froze objects already (a serverless instance's `sync.entry.warmed`, a host that froze
 before forking its workers), they stay frozen: the block neither freezes nor unfreezes.
 Where automatic collection is off (`gc.disable()`, or a first threshold of 0), it stays

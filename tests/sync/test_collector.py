@@ -43,9 +43,12 @@ def test_nested_blocks_give_it_back_only_when_the_outer_one_ends(
     collector: tuple[int, int, int],
 ) -> None:
     with fewer_collections():
+        frozen = gc.get_freeze_count()
         with fewer_collections():
-            pass
+            assert gc.get_threshold() == COLLECTOR_THRESHOLDS
+            assert gc.get_freeze_count() <= frozen  # frozen once, by the outer block
         assert gc.get_threshold() == COLLECTOR_THRESHOLDS  # the outer block still runs
+        assert gc.get_freeze_count() > 0
     assert gc.get_threshold() == collector
 
 
