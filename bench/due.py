@@ -120,8 +120,9 @@ def store_contacts(
     import sqlalchemy as sa
 
     from scoring import normalize_email
+    from sync.json_text import dumps
     from sync.schema import CHUNK as PART
-    from sync.schema import dumps, identities, persons
+    from sync.schema import identities, persons
 
     person_rows, identity_rows = [], []
     for start in range(0, len(contacts), PART):

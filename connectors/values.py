@@ -18,6 +18,14 @@ def parse_time(raw: Any) -> datetime | None:
     """An aware UTC time from ISO-8601 text or epoch milliseconds (as number or digits)."""
     if raw is None or raw == "":
         return None
+    if type(raw) is str and not raw.isdigit():  # the common case, once: text in UTC
+        try:
+            moment = datetime.fromisoformat(raw)
+        except ValueError:
+            pass  # read below as any other text
+        else:
+            if moment.tzinfo is UTC:
+                return moment
     if isinstance(raw, datetime):
         return raw.astimezone(UTC) if raw.tzinfo else raw.replace(tzinfo=UTC)
     # Out-of-range numbers and dates, NaN and digits float() refuses ("²") are not times either.

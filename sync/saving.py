@@ -1,7 +1,8 @@
 """What storing a page of pulled records does, inside the caller's transaction.
 
 `StateStore.save_pages` (and its `save_contacts` and `save_activities`) runs these
-on the records the store can key (`sync.schema.storable_contact`, `activity_values`).
+on the records the store can key (`sync.schema.storable_contact`,
+`sync.activity_rows.activity_values`).
 The activities of a page arrive as rows prepared before the transaction
 (`pulled_activities`), so that the transaction (and the store's lock, which the
 fetch threads' pages wait on) holds little more than the statements; who they make
@@ -22,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from connectors.protocol import Page, Withdrawn
 from scoring import Activity, Contact
+from sync.activity_rows import activity_values
 from sync.bulk import execute_in, execute_many
 from sync.dues import Marks, mark_due, unchanged_revisions
 from sync.identity import (
@@ -37,7 +39,6 @@ from sync.schema import (
     INSERT_ACTIVITY,
     REVISE_ACTIVITY,
     SEEN_ACTIVITIES,
-    activity_values,
     chunks,
     storable_contact,
 )

@@ -24,7 +24,6 @@ meta         schema version, last full scoring's fingerprint, last run, RFM boun
 from __future__ import annotations
 
 import functools
-import hashlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from importlib import import_module
@@ -33,9 +32,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from scoring import Activity, ActivityType, Contact, normalize_email
+from scoring import Contact, normalize_email
 from sync.bulk import insert_sql
-from sync.json_text import dumps
 
 CHUNK = 500
 ID_LENGTH, ACTIVITY_ID_LENGTH, EMAIL_LENGTH = 64, 128, 320
@@ -320,102 +318,12 @@ def storable_contact(contact: Contact) -> Contact | None:
     return contact
 
 
-def activity_values(
-    system: str, activity: Activity, attributes: Mapping[str, Any] | None = None
-) -> tuple[Any, ...] | None:
-    """The activity as a row of the `activities` table (`ACTIVITY_COLUMNS`, in order), or
-    None: a record id no column holds, or only an address too long to be one. An address
-    too long beside a record id is dropped; an activity id too long (or with a NUL) is
-    replaced by its digest. Built in one pass, as a tuple the driver takes as it is.
-    `attributes`: those to store in place of the activity's (the ones kept of them); its
-    key, when it has no id, is still made of all of the activity's."""
-    record = activity.contact_id
-    if len(record) > ID_LENGTH or "\x00" in record:
-        return None
-    email = activity.contact_email
-    if email is not None:
-        email = email.strip().lower() or None  # `normalize_email`
-        if email is not None and (len(email) > EMAIL_LENGTH or "\x00" in email):
-            if not record:
-                return None
-            email = None
-            activity = replace(activity, contact_email=None)
-    key = activity.id
-    if key is not None and (len(key) > ACTIVITY_ID_LENGTH or "\x00" in key):
-        key = "h:" + hashlib.sha1(key.encode("utf-8", "replace")).hexdigest()
-    elif not key:
-        key = activity_key(activity)
-    return (
-        system,
-        key,
-        record or None,
-        email,
-        _TYPE_VALUES[activity.type],
-        activity.occurred_at.timestamp(),
-        *split_attributes(activity.attributes if attributes is None else attributes),
-    )
-
-
-_NO_ATTRIBUTES = (None, None, None, None, "{}")
-
-
-def split_attributes(attributes: Mapping[str, Any]) -> tuple[Any, ...]:
-    """An activity's attributes as the stored columns `url`, `campaign`, `form`, `amount`
-    and `extra` (the rest as JSON)."""
-    if not attributes:
-        return _NO_ATTRIBUTES
-    rest = dict(attributes)
-    url = _text(rest.pop("url", None), None)
-    campaign = _text(rest.pop("campaign", None), 128)
-    form = _text(rest.pop("form", None), 256)
-    amount = rest.get("amount")
-    if isinstance(amount, int | float) and not isinstance(amount, bool):
-        amount = float(rest.pop("amount"))
-    else:
-        amount = None
-    return (url, campaign, form, amount, _extra(rest))
-
-
-def _text(value: Any, limit: int | None) -> str | None:
-    """`bounded(str(value), limit)`, None for None; a clean short text as it is."""
-    if value is None:
-        return None
-    text = value if type(value) is str else str(value)
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    return text if limit is None or len(text) <= limit else text[:limit]
-
-
-_EXTRAS: dict[tuple[tuple[str, type, Any], ...], str] = {}
-_EXTRAS_KEPT = 4096
-
-
-def _extra(rest: dict[str, Any]) -> str:
-    """`dumps(rest)`, remembered for the few shapes most activities share (a page view
-    counted on a contact: `{"recorded_by": "counter"}`; an email event: nothing)."""
-    if not rest:
-        return "{}"
-    try:
-        # with each value's type: 0, 0.0 and False are equal keys but three JSON texts
-        key = tuple((k, type(v), v) for k, v in rest.items())
-        known = _EXTRAS.get(key)
-    except TypeError:  # a value that cannot be a key (a list): as it is
-        return dumps(rest)
-    if known is None:
-        known = dumps(rest)
-        if len(_EXTRAS) >= _EXTRAS_KEPT:
-            _EXTRAS.clear()
-        _EXTRAS[key] = known
-    return known
-
-
 REVISED = tuple(c.name for c in activities.columns)[2:]  # all but the key
 """The columns a revisable activity's later pull replaces."""
 
 
 ACTIVITY_COLUMNS = tuple(c.name for c in activities.columns)
 """The columns of an activity's row, in the order `activity_values` gives them."""
-_TYPE_VALUES = {t: t.value for t in ActivityType}
 INSERT_ACTIVITY = insert_sql(activities, ACTIVITY_COLUMNS, " ON CONFLICT DO NOTHING")
 """Stores an activity unless the store has it (by its key) already."""
 _PINNED = (
@@ -436,20 +344,6 @@ SEEN_ACTIVITIES = (
     " WHERE activities.system = ? AND activities.activity_id IN"
 )
 """Which of these activity ids of a system the store holds."""
-
-
-def activity_key(activity: Activity) -> str:
-    """The id an activity is deduplicated by: its own, or one made from what it is."""
-    if activity.id:
-        return activity.id
-    parts = [
-        activity.contact_id,
-        normalize_email(activity.contact_email) or "",
-        activity.type.value,
-        f"{activity.occurred_at.timestamp():.3f}",
-        dumps(activity.attributes),
-    ]
-    return "h:" + hashlib.sha1("|".join(parts).encode()).hexdigest()
 
 
 def upsert_dialect(connection: Connection) -> Any:

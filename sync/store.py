@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from connectors.protocol import Withdrawn
 from scoring import Activity, Contact, normalize_email
+from sync.activity_rows import activity_key
 from sync.dues import due_filter, mark_due_by
 from sync.json_text import dumps
 from sync.minimise import Kept
@@ -40,7 +41,6 @@ from sync.schema import (
     SCHEMA_VERSION,
     StoreVersionError,
     activities,
-    activity_key,
     bounded,
     chunks,
     cursors,

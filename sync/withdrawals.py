@@ -27,7 +27,8 @@ from sync.dues import Marks
 from sync.schema import activities, chunks, persons
 
 _COLUMNS = ("url", "campaign", "form", "amount")
-"""Attributes stored in columns of their own; the others are in `extra` (`split_attributes`)."""
+"""Attributes stored in columns of their own; the others are in `extra`
+(`sync.activity_rows.split_attributes`)."""
 _FOUND = (
     activities.c.activity_id,
     activities.c.record_id,
