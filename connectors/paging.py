@@ -4,6 +4,8 @@ for page in follow(lambda token: fetch_page(after=token)):   # until no next tok
     ...
 for page in interleave([walk_a, walk_b], workers=4):         # several walks side by side
     ...
+for n, page in interleave_tagged([walk_a, walk_b]):          # the same, each page's walk
+    ...                                                      # named, and each walk's end
 cursor = dump_cursor(after="123")   ->  '{"after": "123"}'
 load_cursor(cursor)                 ->  {"after": "123"}   ({} for None)
 """
@@ -14,7 +16,7 @@ import contextvars
 import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -50,7 +52,8 @@ def dump_cursor(**values: Any) -> str | None:
     return json.dumps(kept, sort_keys=True) if kept else None
 
 
-_DONE = object()
+SOURCE_ENDED = object()
+"""What `interleave_tagged` gives, with a source's index, once that source has ended."""
 
 
 def interleave(sources: Sequence[Callable[[], Iterable[Item]]], workers: int = 4) -> Iterator[Item]:
@@ -61,12 +64,27 @@ def interleave(sources: Sequence[Callable[[], Iterable[Item]]], workers: int = 4
     item, and those still queued never start. Few items wait at once (two per worker),
     so memory stays bounded.
     """
+    tagged = interleave_tagged(sources, workers)
+    try:
+        for _, item in tagged:
+            if item is not SOURCE_ENDED:
+                yield item  # type: ignore[misc]
+    finally:
+        tagged.close()  # its sources stopped now, not when it is collected
+
+
+def interleave_tagged(
+    sources: Sequence[Callable[[], Iterable[Item]]], workers: int = 4
+) -> Generator[tuple[int, Item | object], None, None]:
+    """As `interleave`, each item with the index of its source, and `(index,
+    SOURCE_ENDED)` once that source has given its last: a consumer that must know when
+    a source is read whole (to move its cursor) learns it in the order of the items."""
     if not sources:
         return
-    waiting: queue.Queue[tuple[BaseException | None, object]] = queue.Queue(2 * workers)
+    waiting: queue.Queue[tuple[int, BaseException | None, object]] = queue.Queue(2 * workers)
     stop = threading.Event()
 
-    def put(entry: tuple[BaseException | None, object]) -> bool:
+    def put(entry: tuple[int, BaseException | None, object]) -> bool:
         while not stop.is_set():
             try:
                 waiting.put(entry, timeout=0.1)
@@ -75,32 +93,31 @@ def interleave(sources: Sequence[Callable[[], Iterable[Item]]], workers: int = 4
                 continue
         return False
 
-    def run(source: Callable[[], Iterable[Item]]) -> None:
+    def run(index: int, source: Callable[[], Iterable[Item]]) -> None:
         if stop.is_set():
             return  # queued when the consumer stopped: never call the vendor for it
         try:
             for item in source():
-                if not put((None, item)):
+                if not put((index, None, item)):
                     return
         except BaseException as exc:  # raised again in the consumer's thread
-            put((exc, _DONE))
+            put((index, exc, SOURCE_ENDED))
             stop.set()  # the whole walk fails: no other source starts or goes on
             return
-        put((None, _DONE))
+        put((index, None, SOURCE_ENDED))
 
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(sources)))) as pool:
-        for source in sources:
-            pool.submit(run, source)
+        for index, source in enumerate(sources):
+            pool.submit(run, index, source)
         left = len(sources)
         try:
             while left:
-                error, item = waiting.get()
+                index, error, item = waiting.get()
                 if error is not None:
                     raise error
-                if item is _DONE:
+                if item is SOURCE_ENDED:
                     left -= 1
-                    continue
-                yield item  # type: ignore[misc]
+                yield index, item
         finally:
             stop.set()
             pool.shutdown(cancel_futures=True)

@@ -354,3 +354,6 @@ def _portable(error: Exception) -> Exception:
 
 if __name__ == "__main__":  # started by `PageSaver._start`, the pipe's end its argument
     storing_child(Connection(int(sys.argv[1])))
+    # The store is closed and nothing waits to be written: the pull's end, which waits for
+    # this process, need not wait for the interpreter to take its objects apart too.
+    os._exit(0)

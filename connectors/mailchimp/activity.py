@@ -85,10 +85,12 @@ only give fewer sends.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
+import math
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -96,22 +98,21 @@ from typing import Any
 
 from connectors.mailchimp.collections_walk import (
     OVERLAP,
+    PAGE_COUNT,
     MailchimpCalls,
     walk_collection,
     walk_side_by_side,
 )
-from connectors.mailchimp.departures import campaign_departures
+from connectors.mailchimp.departures import PART_OF, campaign_departures
 from connectors.mailchimp.gate import CONNECTIONS
-from connectors.mailchimp.in_order import in_order
 from connectors.mailchimp.keys import MC, member_hash
 from connectors.mailchimp.report_counts import (
-    EVERY_PART,
     ReportCounts,
     kept_counts,
     parts_to_read,
     report_counts,
 )
-from connectors.paging import dump_cursor, load_cursor
+from connectors.paging import SOURCE_ENDED, dump_cursor, interleave_tagged, load_cursor
 from connectors.protocol import Page
 from connectors.values import parse_time
 from scoring.records import Activity, ActivityType
@@ -119,10 +120,11 @@ from scoring.records import Activity, ActivityType
 log = logging.getLogger(__name__)
 
 EMAIL_ACTIVITY_STREAM = "email_activity"
-"""How far before a campaign's cursor the next read starts."""
 SEEN_LIMIT = 2000
 """The most activity digests a campaign's cursor remembers from within the overlap."""
 SEEN_DIGITS = 12
+DEPARTURE_PARTS = frozenset(PART_OF.values())
+"""The parts of a campaign read from its lists of departures (`departures.py`)."""
 
 REPORT_ACTIONS: Mapping[str, ActivityType] = {
     "open": ActivityType.EMAIL_OPEN,
@@ -130,10 +132,6 @@ REPORT_ACTIONS: Mapping[str, ActivityType] = {
     "bounce": ActivityType.EMAIL_BOUNCE,
 }
 """The email-activity report's actions; any other is skipped and counted."""
-
-
-Maker = Callable[[ActivityType, datetime, str, Mapping[str, Any]], Activity]
-"""(kind, time, id suffix, extra attributes) -> one recipient's activity of one campaign."""
 
 
 @dataclass(frozen=True)
@@ -189,41 +187,56 @@ def report_activities(
     ("record"), as does each action of an unknown kind ("action") or without a time
     ("time"). With `sends`, the recipient also gets an `email_sent` at the send time.
     """
-    if not isinstance(record, Mapping):
+    if type(record) is not dict and not isinstance(record, Mapping):
         skipped["record"] += 1
         return []
     email = record.get("email_address")
-    if not isinstance(email, str) or not email.strip():
+    address = email.strip() if isinstance(email, str) else ""
+    if not address:
         skipped["record"] += 1
         return []
-    digest = member_hash(email)
+    prefix = f"mc:{campaign.id}:{member_hash(address)}:"
     base: dict[str, Any] = {"campaign": campaign.id, "list_id": campaign.list_id}
     if campaign.title:
         base["campaign_title"] = campaign.title
-
-    def made(kind: ActivityType, at: datetime, ident: str, extra: Mapping[str, Any]) -> Activity:
-        return Activity(
-            "",
-            kind,
-            at,
-            id=f"mc:{campaign.id}:{digest}:{ident}",
-            attributes={**base, **extra},
-            source=MC,
-            contact_email=email.strip(),
+    found = []
+    if sends:
+        found.append(
+            Activity(
+                "",
+                ActivityType.EMAIL_SENT,
+                campaign.send_time,
+                id=prefix + "sent",
+                attributes=base.copy(),
+                source=MC,
+                contact_email=address,
+            )
         )
-
-    found = [made(ActivityType.EMAIL_SENT, campaign.send_time, "sent", {})] if sends else []
     actions = record.get("activity")
     for action in actions if isinstance(actions, list) else ():
-        activity = _action_activity(action, made, skipped)
-        if activity is not None:
-            found.append(activity)
+        made = _action_parts(action, skipped)
+        if made is not None:
+            kind, at, ident, extra = made
+            found.append(
+                Activity(
+                    "",
+                    kind,
+                    at,
+                    id=prefix + ident,
+                    attributes={**base, **extra} if extra else base.copy(),
+                    source=MC,
+                    contact_email=address,
+                )
+            )
     return found
 
 
-def _action_activity(action: Any, made: Maker, skipped: Counter[str]) -> Activity | None:
-    """One action of a record, through `made(kind, at, ident, extra)`; None when skipped."""
-    if not isinstance(action, Mapping):
+def _action_parts(
+    action: Any, skipped: Counter[str]
+) -> tuple[ActivityType, datetime, str, dict[str, Any]] | None:
+    """One action of a record as (kind, time, id suffix, attributes of its own); None when
+    skipped."""
+    if type(action) is not dict and not isinstance(action, Mapping):
         skipped["action"] += 1
         return None
     name = action.get("action")
@@ -237,13 +250,14 @@ def _action_activity(action: Any, made: Maker, skipped: Counter[str]) -> Activit
         return None
     extra: dict[str, Any] = {}
     ident = f"{name}:{int(at.timestamp())}"
-    url = action.get("url")
-    if kind is ActivityType.EMAIL_CLICK and isinstance(url, str) and url:
-        extra["url"] = url
-        ident = f"{ident}:{url}"
-    if kind is ActivityType.EMAIL_BOUNCE:
+    if kind is ActivityType.EMAIL_CLICK:
+        url = action.get("url")
+        if isinstance(url, str) and url:
+            extra["url"] = url
+            ident = f"{ident}:{url}"
+    elif kind is ActivityType.EMAIL_BOUNCE:
         extra["bounce_type"] = "hard" if str(action.get("type") or "").lower() == "hard" else "soft"
-    return made(kind, at, ident, extra)
+    return kind, at, ident, extra
 
 
 def campaign_pages(
@@ -252,15 +266,16 @@ def campaign_pages(
     """Each report page of `campaign` as its activities, from `since` less `OVERLAP`; with
     no `since`, the whole report and every recipient's send. An activity met twice in one
     read (offset paging over a report that grows) is given once."""
-    seen: set[str] = set()
+    seen: set[str | None] = set()
     since_text = {} if since is None else {"since": _iso_time(since - OVERLAP)}
     operation = "reports.get_email_activity_for_campaign"
     for records in walk_side_by_side(api, operation, "emails", campaign.id, **since_text):
         fresh: list[Activity] = []
         for record in records:
             for activity in report_activities(campaign, record, skipped, sends=since is None):
-                if str(activity.id) not in seen:
-                    seen.add(str(activity.id))
+                ident = activity.id
+                if ident not in seen:
+                    seen.add(ident)
                     fresh.append(activity)
         yield fresh
 
@@ -299,77 +314,93 @@ def _new_activities(
     """Those of `activities` not in `before`; each one, with its time, added to `read`,
     sends apart (they are not activity to resume from). A digest is made only to look
     one up in `before` (none on a first read): the mark keeps those of the last
-    `OVERLAP` alone (`read_campaign`)."""
+    `OVERLAP` alone (`CampaignReading.new_mark`)."""
     read.extend((a.occurred_at, a) for a in activities if a.type is not ActivityType.EMAIL_SENT)
     if not before:
         return list(activities)
     return [a for a in activities if _seen_mark(a) not in before]
 
 
-def read_campaign(
-    api: MailchimpCalls,
-    campaign: SentCampaign,
-    mark: CampaignMark | None,
-    skipped: Counter[str],
-    parts: frozenset[str] = EVERY_PART,
-    counts: ReportCounts | None = None,
-) -> Iterator[list[Activity] | CampaignMark]:
-    """The pages of new activity of one campaign's `parts` (`report_counts.PARTS`), then
-    its new mark, holding `counts` (the report list's, none when it had none).
-
-    New: not remembered by `mark`. The new mark is the latest action time read (or the
-    old mark, or the send time), with the activities read within `OVERLAP` before it.
-    Its time moves only when the email-activity report was read: that report is what it
-    is the bound of, and a report skipped must be read from where it was left.
-    """
-    since = mark.since if mark is not None else None
-    before = mark.seen if mark is not None else frozenset()
-    read: list[tuple[datetime, Activity]] = []
-    if "activity" in parts:
-        for activities in campaign_pages(api, campaign, since, skipped):
-            yield _new_activities(activities, before, read)
-    # the departure lists take no time filter: what is older than the overlap is known
-    floor = since - OVERLAP if since is not None else None
-    departures = campaign_departures(api, campaign, skipped, parts)
-    yield _new_activities(
-        [a for a in departures if floor is None or a.occurred_at >= floor], before, read
-    )
-    start = since or campaign.send_time
-    latest = max([start, *(at for at, _ in read)]) if "activity" in parts else start
-    recent = frozenset(_seen_mark(a) for at, a in read if at >= latest - OVERLAP)
-    if "activity" not in parts:
-        recent |= before
-    # the overlap is read again next time; past the limit the store's ids still keep one of each
-    kept = recent if len(recent) <= SEEN_LIMIT else frozenset()
-    yield CampaignMark(latest, kept, dict(counts or {}))
+ReportWalk = Callable[[], Iterable[list[Activity]]]
+"""A walk of one part of a campaign's reports: its pages, as activities."""
 
 
-CampaignRead = tuple[str, list[list[Activity]], CampaignMark, Counter[str]]
-"""A campaign read whole: (its id, its pages of new activity, its new mark, what was skipped)."""
-READ_AHEAD = 3 * CONNECTIONS
-"""Campaigns read ahead of the one being handed over: a long report holds back the
-hand-over, not the connections."""
+@dataclass
+class CampaignReading:
+    """One campaign being read, by walks side by side (its email-activity report and each
+    list of departures among its `parts`): what they gave so far, and its new mark once
+    every walk has ended."""
+
+    campaign: SentCampaign
+    mark: CampaignMark | None
+    parts: frozenset[str]
+    counts: ReportCounts | None
+    """The report list's counts the new mark holds (none when it had none)."""
+    walks: int = 0
+    """Walks not ended yet."""
+    read: list[tuple[datetime, Activity]] = field(default_factory=list)
+    held: list[Activity] = field(default_factory=list)
+    """The last page of new activity, held back to carry the cursor if it is the last."""
+
+    @property
+    def since(self) -> datetime | None:
+        return self.mark.since if self.mark is not None else None
+
+    def sources(self, api: MailchimpCalls) -> list[tuple[ReportWalk, Counter[str]]]:
+        """The walks that read this campaign's parts, each giving pages of activities,
+        and what each passes over (one count per walk: each runs in a thread of its own)."""
+        campaign, since = self.campaign, self.since
+        found: list[tuple[ReportWalk, Counter[str]]] = []
+        if "activity" in self.parts:
+            skipped: Counter[str] = Counter()
+            found.append((partial(campaign_pages, api, campaign, since, skipped), skipped))
+        # the departure lists take no time filter: what is older than the overlap is known
+        floor = since - OVERLAP if since is not None else None
+        for part in sorted(self.parts & DEPARTURE_PARTS):
+            passed: Counter[str] = Counter()
+
+            def departures(part: str = part, passed: Counter[str] = passed) -> list[list[Activity]]:
+                left = campaign_departures(api, campaign, passed, {part})
+                return [[a for a in left if floor is None or a.occurred_at >= floor]]
+
+            found.append((departures, passed))
+        return found
+
+    def take(self, activities: list[Activity]) -> list[Activity] | None:
+        """A walk's page: what is new in it is held back; the page held before (None when
+        none or empty) is given to hand over."""
+        before = self.mark.seen if self.mark is not None else frozenset()
+        given, self.held = self.held, _new_activities(activities, before, self.read)
+        return given or None
+
+    def new_mark(self) -> CampaignMark:
+        """The mark once every walk has ended: the latest action time read (or the old
+        mark, or the send time), with the activities read within `OVERLAP` before it.
+        Its time moves only when the email-activity report was read: that report is what
+        it is the bound of, and a report skipped must be read from where it was left."""
+        before = self.mark.seen if self.mark is not None else frozenset()
+        start = self.since or self.campaign.send_time
+        reported = "activity" in self.parts
+        latest = max([start, *(at for at, _ in self.read)]) if reported else start
+        recent = frozenset(_seen_mark(a) for at, a in self.read if at >= latest - OVERLAP)
+        if not reported:
+            recent |= before
+        # the overlap is read again next time; past the limit the store's ids still keep one
+        kept = recent if len(recent) <= SEEN_LIMIT else frozenset()
+        return CampaignMark(latest, kept, dict(self.counts or {}))
+
+    def weight(self) -> int:
+        """The report pages its read is expected to take: its first read lists every
+        recipient; a later one only those active since, which no count tells."""
+        if "activity" not in self.parts or self.mark is not None:
+            return 1
+        sent = (self.counts or {}).get("emails_sent", 0)
+        return max(1, math.ceil(int(sent) / PAGE_COUNT))
 
 
-def _read_whole(
-    api: MailchimpCalls,
-    campaign: SentCampaign,
-    mark: CampaignMark | None,
-    parts: frozenset[str],
-    counts: ReportCounts | None,
-) -> CampaignRead:
-    """One campaign read to its end (in a worker of `in_order`): its id, its pages, its new
-    mark and what it passed over."""
-    skipped: Counter[str] = Counter()
-    pages: list[list[Activity]] = []
-    new_mark = mark
-    for item in read_campaign(api, campaign, mark, skipped, parts, counts):
-        if isinstance(item, CampaignMark):
-            new_mark = item
-        else:
-            pages.append(item)
-    assert new_mark is not None  # read_campaign always ends with the mark
-    return campaign.id, pages, new_mark, skipped
+READERS = 2 * CONNECTIONS
+"""Walks read at once: enough that the connections stay busy while each walk waits on
+its first page (a report's later pages are read side by side within its walk)."""
 
 
 def pull_email_activity(
@@ -382,11 +413,13 @@ def pull_email_activity(
 ) -> Iterator[Page]:
     """Pages of the "email_activity" stream of the audiences `list_ids` since `cursor`.
 
-    The campaigns to read are read side by side (`in_order`), each its own pages in
-    order, and handed over campaign after campaign in send order: a page ends each report
-    page; the one that ends a campaign carries the cursor with that campaign moved on (the
-    others' entries as they were, those whose counts all stood still with their counts,
-    those before `oldest` dropped). `skipped` counts the records and actions passed over.
+    Each campaign to read is read by walks side by side (`CampaignReading.sources`; the
+    campaigns expected to take the most pages first, so that the pull does not end on
+    one long report), their pages handed over as they come (`interleave_tagged`). The
+    page that ends a campaign (its last, held back until all its walks have ended)
+    carries the cursor with that campaign moved on: the others' entries as they were,
+    those whose counts all stood still with their counts, those before `oldest`
+    dropped. `skipped` counts the records and actions passed over.
     """
     counts: Counter[str] = Counter() if skipped is None else skipped
     previous = load_cursor(cursor).get("campaigns")
@@ -394,23 +427,40 @@ def pull_email_activity(
     campaigns = sent_campaigns(api, list_ids, oldest)
     reported = report_counts(api, oldest) if campaigns else {}
     marks = {c.id: m for c in campaigns if (m := CampaignMark.load(stored.get(c.id)))}
-    reads: list[Callable[[], CampaignRead]] = []
+    readings: list[CampaignReading] = []
     for campaign in campaigns:
         mark, now = marks.get(campaign.id), reported.get(campaign.id)
         parts = parts_to_read(mark.counts if mark is not None else None, now)
         if mark is not None and not parts:  # nothing moved: no call for this campaign
             marks[campaign.id] = replace(mark, counts=dict(now or {}))
         else:
-            reads.append(partial(_read_whole, api, campaign, mark, parts, now))
+            readings.append(CampaignReading(campaign, mark, parts, now))
+    readings.sort(key=lambda r: -r.weight())  # stable: in send order otherwise
+    sources: list[ReportWalk] = []
+    owners: list[tuple[CampaignReading, Counter[str]]] = []
+    for reading in readings:
+        walks = reading.sources(api)
+        reading.walks = len(walks)
+        sources += [walk for walk, _ in walks]
+        owners += [(reading, passed) for _, passed in walks]
     said: dict[str, Any] | None = None  # the entries of the last cursor given
-    for ident, pages, mark, passed in in_order(reads, ahead=READ_AHEAD):
-        counts.update(passed)
-        marks[ident] = mark
-        for activities in pages[:-1]:
-            yield Page(EMAIL_ACTIVITY_STREAM, activities=activities)
-        said = {c: m.dump() for c, m in marks.items()}
-        last = pages[-1] if pages else []
-        yield Page(EMAIL_ACTIVITY_STREAM, activities=last, cursor=dump_cursor(campaigns=said))
+    # closed here: a pull cut short stops its walks now, not when it is collected
+    with contextlib.closing(interleave_tagged(sources, READERS)) as walked:
+        for index, item in walked:
+            reading, passed = owners[index]
+            if item is not SOURCE_ENDED:
+                given = reading.take(item)  # type: ignore[arg-type]
+                if given:
+                    yield Page(EMAIL_ACTIVITY_STREAM, activities=given)
+                continue
+            counts.update(passed)
+            reading.walks -= 1
+            if reading.walks:
+                continue
+            marks[reading.campaign.id] = reading.new_mark()
+            said = {c: m.dump() for c, m in marks.items()}
+            last, reading.held = reading.held, []
+            yield Page(EMAIL_ACTIVITY_STREAM, activities=last, cursor=dump_cursor(campaigns=said))
     entries = {c: m.dump() for c, m in marks.items()}
     if entries != said:  # campaigns passed over since (or none read): the cursor once more
         yield Page(EMAIL_ACTIVITY_STREAM, activities=[], cursor=dump_cursor(campaigns=entries))

@@ -6,7 +6,7 @@ campaign's unsubscribes (`reports.get_unsubscribed_list_for_campaign`, GET
 reports (`reports.get_campaign_abuse_reports`, GET /reports/{campaign_id}/abuse-reports,
 which takes no paging parameters) apart. Neither takes a time filter: each is read whole,
 and only when its count in the report list (`unsubscribed`, `abuse_reports`) moved
-(`report_counts.py`); `activity.read_campaign` keeps what is new by the campaign's mark.
+(`report_counts.py`); `activity.CampaignReading` keeps what is new by the campaign's mark.
 
 | Mailchimp | activity | time | attributes |
 |---|---|---|---|

@@ -206,6 +206,27 @@ def test_a_second_pull_from_the_cursor_gives_only_new_activity(
     assert [a for p in third for a in p.activities] == []
 
 
+def test_a_campaigns_entry_moves_only_with_the_page_that_ends_its_reading(
+    api: MailchimpApi, sandbox: MailchimpSandbox
+) -> None:
+    # its reports are read by walks side by side, their pages handed over as they come
+    pages = pull(api, sandbox.list_id)
+
+    total = Counter(str(a.attributes["campaign"]) for p in pages for a in p.activities)
+    given: Counter[str] = Counter()
+    moved: set[str] = set()
+    for page in pages:
+        given.update(str(a.attributes["campaign"]) for a in page.activities)
+        if page.cursor is not None:
+            named = set(json.loads(page.cursor)["campaigns"])
+            assert all(given[c] == total[c] for c in named)  # each entry: all of it given
+            assert len(named - moved) <= 1  # one campaign's end per page
+            moved |= named
+    # its sends and opens, a click, a bounce, an unsubscribe and an abuse report
+    assert total[sandbox.campaigns[1].id] == (CROWD + 2) + CROWD + 4
+    assert moved == {c.id for c in sandbox.campaigns[1:3]}
+
+
 def test_the_cursor_drops_campaigns_that_left_the_window(
     api: MailchimpApi, sandbox: MailchimpSandbox
 ) -> None:

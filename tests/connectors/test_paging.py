@@ -9,7 +9,14 @@ import pytest
 
 from connectors.errors import RejectedError
 from connectors.hubspot.pull import event_pages
-from connectors.paging import dump_cursor, follow, interleave, load_cursor
+from connectors.paging import (
+    SOURCE_ENDED,
+    dump_cursor,
+    follow,
+    interleave,
+    interleave_tagged,
+    load_cursor,
+)
 
 
 def test_follow_walks_until_no_next_token() -> None:
@@ -63,6 +70,17 @@ def test_interleave_yields_every_item_of_every_source_once() -> None:
     found = list(interleave(sources, workers=3))
 
     assert sorted(found) == sorted(i for n in range(1, 7) for i in range(n * 100, n * 100 + n))
+
+
+def test_interleave_tagged_names_each_items_source_and_its_end_after_its_last() -> None:
+    sources = [lambda n=n: iter(range(n * 100, n * 100 + n)) for n in range(5)]
+
+    found = list(interleave_tagged(sources, workers=2))
+
+    for n in range(5):
+        mine = [item for index, item in found if index == n]
+        assert mine == [*range(n * 100, n * 100 + n), SOURCE_ENDED]  # in order, the end last
+    assert len(found) == sum(range(5)) + 5
 
 
 def test_interleave_raises_a_sources_failure_in_the_consumer() -> None:
