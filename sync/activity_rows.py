@@ -1,20 +1,21 @@
 """An activity as a row of the store's `activities` table (`sync.schema.ACTIVITY_COLUMNS`):
 its key, its record and address as the columns hold them, its time, and its attributes split
-into the columns of their own and the rest as JSON. Made before a transaction, for every
+into the columns of their own and the rest as JSON. _Made before a transaction, for every
 activity a pull brings (`sync.saving.pulled_activities`), so each step is kept cheap."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from scoring import Activity, ActivityType, normalize_email
 from sync.json_text import dumps
 from sync.schema import ACTIVITY_ID_LENGTH, EMAIL_LENGTH, ID_LENGTH
 
 _TYPE_VALUES = {t: t.value for t in ActivityType}
+_Made = TypeVar("_Made")
 
 
 def activity_values(
@@ -60,8 +61,8 @@ _PLAIN = frozenset({str, int, bool, type(None)})
 """The types whose equal values are stored alike (not so 0.0 and -0.0, or Decimal("1.0")
 and Decimal("1.00")): only attributes of these are remembered by their values."""
 Remembered = tuple[tuple[tuple[str, Any], ...], tuple[type, ...]]
-_SPLITS: dict[Remembered, tuple[Any, ...]] = {}
-_SPLITS_KEPT = 4096
+_KEPT = 4096
+"""The most shapes of attributes each memo holds; emptied when full."""
 
 
 def _remembered(attributes: Mapping[str, Any]) -> Remembered | None:
@@ -71,22 +72,31 @@ def _remembered(attributes: Mapping[str, Any]) -> Remembered | None:
     return (tuple(attributes.items()), types) if _PLAIN.issuperset(types) else None
 
 
+class _Memo(Generic[_Made]):
+    """`make(attributes)`, remembered for attributes of plain values (`_remembered`)."""
+
+    def __init__(self, make: Callable[[Mapping[str, Any]], _Made]) -> None:
+        self.make = make
+        self.known: dict[Remembered, _Made] = {}
+
+    def __call__(self, attributes: Mapping[str, Any]) -> _Made:
+        key = _remembered(attributes)
+        if key is None:
+            return self.make(attributes)
+        found = self.known.get(key)
+        if found is None:
+            found = self.make(attributes)
+            if len(self.known) >= _KEPT:
+                self.known.clear()
+            self.known[key] = found
+        return found
+
+
 def split_attributes(attributes: Mapping[str, Any]) -> tuple[Any, ...]:
     """An activity's attributes as the stored columns `url`, `campaign`, `form`, `amount`
     and `extra` (the rest as JSON); remembered for the attributes many activities share
     (a campaign's opens: its id, audience and title)."""
-    if not attributes:
-        return _NO_ATTRIBUTES
-    key = _remembered(attributes)
-    if key is None:
-        return _split(attributes)
-    known = _SPLITS.get(key)
-    if known is None:
-        known = _split(attributes)
-        if len(_SPLITS) >= _SPLITS_KEPT:
-            _SPLITS.clear()
-        _SPLITS[key] = known
-    return known
+    return _SPLITS(attributes) if attributes else _NO_ATTRIBUTES
 
 
 def _split(attributes: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -112,25 +122,14 @@ def _text(value: Any, limit: int | None) -> str | None:
     return text if limit is None or len(text) <= limit else text[:limit]
 
 
-_EXTRAS: dict[Remembered, str] = {}
-_EXTRAS_KEPT = 4096
-
-
 def _extra(rest: dict[str, Any]) -> str:
     """`dumps(rest)`, remembered for the few shapes most activities share (a page view
     counted on a contact: `{"recorded_by": "counter"}`; an email event: nothing)."""
-    if not rest:
-        return "{}"
-    key = _remembered(rest)
-    if key is None:
-        return dumps(rest)
-    known = _EXTRAS.get(key)
-    if known is None:
-        known = dumps(rest)
-        if len(_EXTRAS) >= _EXTRAS_KEPT:
-            _EXTRAS.clear()
-        _EXTRAS[key] = known
-    return known
+    return _EXTRAS(rest) if rest else "{}"
+
+
+_SPLITS = _Memo(_split)
+_EXTRAS = _Memo(dumps)
 
 
 def activity_key(activity: Activity) -> str:

@@ -178,6 +178,10 @@ def _campaign_of(item: Any, list_id: str) -> SentCampaign | None:
     return SentCampaign(item["id"], list_id, sent, title if isinstance(title, str) else "")
 
 
+ActionParts = tuple[ActivityType, datetime, str, dict[str, Any]]
+"""One activity of a recipient: (kind, time, id suffix, attributes of its own)."""
+
+
 def report_activities(
     campaign: SentCampaign, record: Any, skipped: Counter[str], *, sends: bool
 ) -> list[Activity]:
@@ -199,41 +203,29 @@ def report_activities(
     base: dict[str, Any] = {"campaign": campaign.id, "list_id": campaign.list_id}
     if campaign.title:
         base["campaign_title"] = campaign.title
-    found = []
-    if sends:
-        found.append(
-            Activity(
-                "",
-                ActivityType.EMAIL_SENT,
-                campaign.send_time,
-                id=prefix + "sent",
-                attributes=base.copy(),
-                source=MC,
-                contact_email=address,
-            )
-        )
+    made: list[ActionParts] = (
+        [(ActivityType.EMAIL_SENT, campaign.send_time, "sent", {})] if sends else []
+    )
     actions = record.get("activity")
     for action in actions if isinstance(actions, list) else ():
-        made = _action_parts(action, skipped)
-        if made is not None:
-            kind, at, ident, extra = made
-            found.append(
-                Activity(
-                    "",
-                    kind,
-                    at,
-                    id=prefix + ident,
-                    attributes={**base, **extra} if extra else base.copy(),
-                    source=MC,
-                    contact_email=address,
-                )
-            )
-    return found
+        parts = _action_parts(action, skipped)
+        if parts is not None:
+            made.append(parts)
+    return [
+        Activity(
+            "",
+            kind,
+            at,
+            id=prefix + ident,
+            attributes={**base, **extra} if extra else base.copy(),
+            source=MC,
+            contact_email=address,
+        )
+        for kind, at, ident, extra in made
+    ]
 
 
-def _action_parts(
-    action: Any, skipped: Counter[str]
-) -> tuple[ActivityType, datetime, str, dict[str, Any]] | None:
+def _action_parts(action: Any, skipped: Counter[str]) -> ActionParts | None:
     """One action of a record as (kind, time, id suffix, attributes of its own); None when
     skipped."""
     if type(action) is not dict and not isinstance(action, Mapping):
@@ -346,6 +338,11 @@ class CampaignReading:
     def since(self) -> datetime | None:
         return self.mark.since if self.mark is not None else None
 
+    @property
+    def before(self) -> frozenset[str]:
+        """The digests of what the old mark had already read."""
+        return self.mark.seen if self.mark is not None else frozenset()
+
     def sources(self, api: MailchimpCalls) -> list[tuple[ReportWalk, Counter[str]]]:
         """The walks that read this campaign's parts, each giving pages of activities,
         and what each passes over (one count per walk: each runs in a thread of its own)."""
@@ -369,8 +366,7 @@ class CampaignReading:
     def take(self, activities: list[Activity]) -> list[Activity] | None:
         """A walk's page: what is new in it is held back; the page held before (None when
         none or empty) is given to hand over."""
-        before = self.mark.seen if self.mark is not None else frozenset()
-        given, self.held = self.held, _new_activities(activities, before, self.read)
+        given, self.held = self.held, _new_activities(activities, self.before, self.read)
         return given or None
 
     def new_mark(self) -> CampaignMark:
@@ -378,13 +374,12 @@ class CampaignReading:
         mark, or the send time), with the activities read within `OVERLAP` before it.
         Its time moves only when the email-activity report was read: that report is what
         it is the bound of, and a report skipped must be read from where it was left."""
-        before = self.mark.seen if self.mark is not None else frozenset()
         start = self.since or self.campaign.send_time
         reported = "activity" in self.parts
         latest = max([start, *(at for at, _ in self.read)]) if reported else start
         recent = frozenset(_seen_mark(a) for at, a in self.read if at >= latest - OVERLAP)
         if not reported:
-            recent |= before
+            recent |= self.before
         # the overlap is read again next time; past the limit the store's ids still keep one
         kept = recent if len(recent) <= SEEN_LIMIT else frozenset()
         return CampaignMark(latest, kept, dict(self.counts or {}))
