@@ -61,7 +61,7 @@ def departure_activity(
     if not isinstance(email, str) or not email.strip() or at is None:
         skipped["departure"] += 1
         return None
-    attributes: dict[str, Any] = {"campaign": campaign.id, "list_id": campaign.list_id}
+    attributes = campaign.attributes
     reason = record.get("reason")
     if kind is ActivityType.EMAIL_UNSUBSCRIBE and isinstance(reason, str) and reason:
         attributes["reason"] = reason

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sandbox.http import Request, Response
-from sandbox.mailchimp.answers import page, shaped
+from sandbox.mailchimp.answers import item_keys, page, shaped
 from sandbox.mailchimp.arguments import path_param, time_arg
 from sandbox.mailchimp.campaigns import Campaign, campaign_json, report_json
 from sandbox.mailchimp.problems import not_found
@@ -64,7 +65,8 @@ class ReportRoutes(MailchimpState):
     def _email_activity(self, request: Request) -> Response:
         campaign, since = self._campaign_by_param(request), time_arg(request, "since")
         emails, total = self._activity_page(campaign, since, request)
-        items = [self._activity_record(campaign, row, activity) for row, activity in emails]
+        keys = item_keys(request, "emails")
+        items = [self._activity_record(campaign, row, activity, keys) for row, activity in emails]
         return shaped(request, {"emails": items, "campaign_id": campaign.id, "total_items": total})
 
     def _subscriber_activity(self, request: Request) -> Response:
@@ -79,15 +81,21 @@ class ReportRoutes(MailchimpState):
         return shaped(request, self._activity_record(campaign, row, activity))
 
     def _activity_record(
-        self, campaign: Campaign, row: int, activity: list[dict[str, Any]]
+        self,
+        campaign: Campaign,
+        row: int,
+        activity: list[dict[str, Any]],
+        keys: Collection[str] | None = None,
     ) -> dict[str, Any]:
-        return {
+        """One recipient's record; only its `keys` when given (what `fields` keeps)."""
+        record = {
             "campaign_id": campaign.id,
             "list_id": self.list_id,
             "list_is_active": True,
             **self._who(row),
             "activity": activity,
         }
+        return record if keys is None else {k: v for k, v in record.items() if k in keys}
 
     def _who(self, row: int) -> dict[str, str]:
         """How a report names a recipient: by address, or anonymised (no address) once
@@ -127,14 +135,14 @@ class ReportRoutes(MailchimpState):
         ]
 
     def _departures(self, campaign: Campaign, action: str) -> list[tuple[int, float]]:
-        """(recipient row, time) of each `action` ("unsub" or "abuse") on the campaign."""
-        found = [
-            (row, e.at)
-            for row, events in self.campaign_events(campaign.index).items()
-            for e in events
-            if e.action == action
-        ]
-        return sorted(found, key=lambda pair: (pair[1], pair[0]))
+        """(recipient row, time) of each `action` ("unsub" or "abuse") on the campaign; kept
+        with the events they are read from, as each page of the list reads them all."""
+        events = self.campaign_events(campaign.index)
+        kept = self.departures.get((campaign.index, action))
+        if kept is None or kept[0] is not events:
+            found = [(r, e.at) for r, made in events.items() for e in made if e.action == action]
+            kept = self.departures[campaign.index, action] = (events, sorted(found, key=_by_time))
+        return kept[1]
 
     def _member_fields(self, row: int) -> dict[str, Any]:
         member = self.audience.member(row)
@@ -174,3 +182,7 @@ class ReportRoutes(MailchimpState):
         ]
         payload = {"abuse_reports": items, "campaign_id": campaign.id, "total_items": len(found)}
         return shaped(request, payload)
+
+
+def _by_time(pair: tuple[int, float]) -> tuple[float, int]:
+    return pair[1], pair[0]

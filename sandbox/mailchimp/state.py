@@ -93,6 +93,9 @@ class MailchimpState(Emulator):
         self.events_by_campaign: dict[int, dict[int, list[MemberEvent]]] | None = None
         """Per campaign, each recipient row's events of it (built on first use, in one pass
         over the members; dropped when activity is recorded)."""
+        self.departures: dict[tuple[int, str], tuple[object, list[tuple[int, float]]]] = {}
+        """Per (campaign number, "unsub" or "abuse"), the events they were read from and
+        (recipient row, time) of each, in time order (`ReportRoutes._departures`)."""
 
     def now(self) -> float:
         """Sandbox time: the world's "now" plus the clock's vendor seconds, to the second."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from functools import lru_cache
 
 API_ROOT = "/3.0"
 LIST_NAME = "Leadscore sandbox audience"
@@ -18,8 +19,10 @@ def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
+@lru_cache(maxsize=1 << 17)
 def subscriber_hash(email: str) -> str:
-    """The member id: MD5 of the lower-cased address."""
+    """The member id: MD5 of the lower-cased address (remembered: every report and member
+    page names each of its members by it)."""
     return md5_hex(email.strip().lower())
 
 

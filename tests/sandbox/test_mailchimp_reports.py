@@ -134,3 +134,33 @@ def test_the_report_list_filters_by_send_time_and_keeps_the_fields_asked(
     assert set(answer) == {"reports", "total_items"}
     assert all(set(r) == {"id", "unsubscribed", "bounces"} for r in answer["reports"])
     assert all(set(r["bounces"]) == {"hard_bounces"} for r in answer["reports"])
+
+
+def test_a_campaigns_lists_read_before_activity_show_it_when_read_again(
+    client: Any, sandbox: MailchimpSandbox
+) -> None:
+    campaign = sandbox.campaigns[0]
+    before = listed_counts(client, campaign.id)
+    member = sandbox.audience.emails[sandbox.recipients(campaign)[0]]
+    add_activity(sandbox, member, T.EMAIL_UNSUBSCRIBE, campaign=campaign.id)
+    add_activity(sandbox, member, T.EMAIL_SPAM_REPORT, campaign=campaign.id)
+
+    after = listed_counts(client, campaign.id)
+
+    assert after["unsubscribed"] == before["unsubscribed"] + 1
+    assert after["abuse_reports"] == before["abuse_reports"] + 1
+
+
+def test_email_activity_keeps_the_fields_asked(client: Any, sandbox: MailchimpSandbox) -> None:
+    campaign = sandbox.campaigns[0].id
+    whole = client.reports.get_email_activity_for_campaign(campaign, count=50)
+    fields = ["emails.email_address", "emails.activity", "total_items"]
+
+    kept = client.reports.get_email_activity_for_campaign(campaign, count=50, fields=fields)
+
+    assert set(kept) == {"emails", "total_items"}
+    assert kept["total_items"] == whole["total_items"]
+    assert kept["emails"] == [
+        {"email_address": e["email_address"], "activity": e["activity"]} for e in whole["emails"]
+    ]
+    assert all(set(e) >= {"campaign_id", "email_id", "list_id"} for e in whole["emails"])
