@@ -17,10 +17,20 @@ each, the member walk taking nine times its share of the calls' time).
 from __future__ import annotations
 
 import collections
+import contextlib
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import (
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    Sequence,
+)
 from typing import Generic, TypeVar
 
 Produced = TypeVar("Produced")
@@ -100,6 +110,50 @@ def fan_in(
     fan_in_groups(producers, each, name=name, seconds=seconds, buffered=buffered, most=1)
 
 
+TURN_SECONDS = 0.001
+"""The interpreter's switch interval while a fan-in runs (`short_turns`). A producer's
+thread that has its answer waits for the GIL while the consumer (or another producer)
+maps and stores what came before; in the default 5 ms turns, each of a Mailchimp pull's
+884 calls of 250 ms held its connection about 28 ms more, waiting for its turn to send and
+to read (p90 24 ms and 27 ms). In 1 ms turns that wait shrank by 7 ms a call and the
+pull's wall by 3 to 4 per cent of its bound, in 4 runs of 4, each beside a run in 5 ms
+turns on the same machine."""
+
+
+class _Turns:
+    """The switch interval, shortened while any fan-in runs and restored after the last
+    (fan-ins may overlap, in threads of one process)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.before = 0.0
+
+    @contextlib.contextmanager
+    def short(self, seconds: float) -> Iterator[None]:
+        with self.lock:
+            if not self.running:
+                self.before = sys.getswitchinterval()
+                sys.setswitchinterval(min(self.before, seconds))
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.running -= 1
+                if not self.running:
+                    sys.setswitchinterval(self.before)
+
+
+_TURNS = _Turns()
+
+
+def short_turns(seconds: float = TURN_SECONDS) -> contextlib.AbstractContextManager[None]:
+    """Threads take turns at the GIL every `seconds` at most, until the block ends (and
+    every other such block with it); a shorter interval already set is kept."""
+    return _TURNS.short(seconds)
+
+
 def fan_in_groups(
     producers: Mapping[str, Callable[[], Iterable[Produced]]],
     consume: Callable[[Sequence[tuple[str, Produced]]], None],
@@ -118,7 +172,23 @@ def fan_in_groups(
     more than `heaviest` plus its last item, however large the items. What the producers
     named in `first` bring comes ahead of the others' (`Lanes`), each lane `buffered` long.
     `seconds` also receives, under `HELD`, how long producers waited on a full queue, and
-    under `CONSUMER_CPU` the CPU time `consume` took."""
+    under `CONSUMER_CPU` the CPU time `consume` took. Threads take turns in `TURN_SECONDS`
+    meanwhile (`short_turns`)."""
+    with short_turns():
+        _fan_in_groups(producers, consume, name, seconds, buffered, most, weight, heaviest, first)
+
+
+def _fan_in_groups(
+    producers: Mapping[str, Callable[[], Iterable[Produced]]],
+    consume: Callable[[Sequence[tuple[str, Produced]]], None],
+    name: str,
+    seconds: MutableMapping[str, float] | None,
+    buffered: int,
+    most: int,
+    weight: Callable[[Produced], int] | None,
+    heaviest: int,
+    first: Collection[str],
+) -> None:
     items: Lanes[Entry[Produced]] = Lanes(buffered, first)
     stop = threading.Event()
     timings = seconds if seconds is not None else {}

@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 
+from connectors.bodies import read_whole
+
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """The methods whose body the SDK sends as JSON text (`json.dumps(body)`)."""
 METHODS = BODY_METHODS | {"GET", "HEAD", "OPTIONS", "DELETE"}
@@ -111,7 +113,8 @@ def sdk_request(api_client: Any, session: Any) -> Callable[..., Any]:
             if going is not None:
                 _ANSWERED.send = None
                 going()
-            answer = through.send(ready, timeout=api_client.timeout, **settings)
+            settings["stream"] = True  # the body read whole below, not in 10 KB turns
+            answer = read_whole(through.send(ready, timeout=api_client.timeout, **settings))
         hook = getattr(_ANSWERED, "hook", None)
         if hook is not None:
             _ANSWERED.hook = None

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from connectors.bodies import read_whole
 from connectors.errors import (
     ApiError,
     AuthError,
@@ -82,7 +83,8 @@ def timed(http: requests.Session, seconds: float = SF_TIMEOUT) -> requests.Sessi
     Bulk API 2.0 client pass none to requests, which then waits for ever on a host that
     takes the connection and never answers; so the session's `send` (which every request
     of a session goes through, redirects included) sets one, and the adapters mounted on
-    it (the sandbox's) stay as they are. Timing a session twice changes nothing."""
+    it (the sandbox's) stay as they are. Timing a session twice changes nothing. An answer
+    not asked for as a stream is read whole at once (`connectors.bodies.read_whole`)."""
     if getattr(http, "leadscore_timeout", None) is not None:
         return http
     send = http.send
@@ -90,7 +92,11 @@ def timed(http: requests.Session, seconds: float = SF_TIMEOUT) -> requests.Sessi
     def send_timed(request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = seconds
-        return send(request, **kwargs)
+        if kwargs.get("stream"):
+            return send(request, **kwargs)
+        kwargs["stream"] = True  # and the body read whole (`connectors.bodies`)
+        answered: requests.Response = read_whole(send(request, **kwargs))
+        return answered
 
     http.send = send_timed  # type: ignore[method-assign]
     http.leadscore_timeout = seconds  # type: ignore[attr-defined]

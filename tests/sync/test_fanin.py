@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 
 import pytest
 
-from sync.fanin import CONSUMER_CPU, HELD, fan_in, fan_in_groups
+from sync.fanin import CONSUMER_CPU, HELD, TURN_SECONDS, fan_in, fan_in_groups, short_turns
 
 
 def test_every_item_of_every_producer_is_consumed_none_included() -> None:
@@ -139,3 +140,36 @@ def test_the_first_producers_items_come_ahead_and_never_wait_behind_the_others()
     assert groups[1][:3] == [("contacts", 10), ("contacts", 11), ("contacts", 12)]
     rest = [item for group in groups[1:] for key, item in group if key == "activities"]
     assert rest == [1, 2, 3, 4]
+
+
+def test_threads_take_short_turns_while_a_fan_in_runs_and_as_before_after() -> None:
+    before = sys.getswitchinterval()
+    seen: list[float] = []
+
+    fan_in({"a": lambda: [sys.getswitchinterval()]}, lambda key, item: seen.append(item))
+
+    assert seen == [pytest.approx(min(before, TURN_SECONDS))]
+    assert sys.getswitchinterval() == before
+
+
+def test_overlapping_short_turns_restore_the_interval_after_the_last_ends() -> None:
+    before = sys.getswitchinterval()
+    first, second = short_turns(), short_turns()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first to start ends first
+    during = sys.getswitchinterval()
+    second.__exit__(None, None, None)
+
+    assert during == pytest.approx(min(before, TURN_SECONDS))
+    assert sys.getswitchinterval() == before
+
+
+def test_a_shorter_interval_already_set_is_kept() -> None:
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(TURN_SECONDS / 2)
+    try:
+        with short_turns():
+            assert sys.getswitchinterval() == pytest.approx(TURN_SECONDS / 2)
+    finally:
+        sys.setswitchinterval(before)
