@@ -1,10 +1,10 @@
 """An HTTP answer's body read in one call.
 
-`requests` reads a body 10 KB at a time (`Response.content`), and urllib3 hands each
-piece over from one `recv`: each piece is a wait for the GIL, behind whatever threads
+`requests` reads a body 10 KB at a time (`Response.content`), a call into urllib3 and the
+socket for each piece, and each a wait to take the GIL again, behind whatever threads
 hold it. A pull's threads each read an answer while others map the pages before it, so
 a report page of 100 KB or a query page of 1 MB waited ten or a hundred turns. Read as one
-`urllib3` read, the body comes as much at a time as has arrived: a 120 KB answer from a
+`urllib3` read, the socket hands over as much at a time as has arrived: a 120 KB answer from a
 local server, read beside three busy threads, took 17 ms where `requests` took 26 (in
 1 ms turns; 97 ms and 160 in Python's default 5 ms).
 The Mailchimp SDK's requests (`connectors.mailchimp.transport`) and simple-salesforce's
@@ -23,7 +23,10 @@ def read_whole(answer: Any) -> Any:
     import requests
     from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError, SSLError
 
-    if answer.raw is None:  # not from a connection: its content is what it holds
+    if answer._content is not False or answer.raw is None:
+        return answer  # read already (by a hook), or made without a connection
+    if not callable(getattr(answer.raw, "stream", None)):  # not urllib3's: as requests reads
+        answer.content  # noqa: B018
         return answer
     try:
         body = answer.raw.read(decode_content=True)

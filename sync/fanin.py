@@ -132,9 +132,10 @@ class _Turns:
     @contextlib.contextmanager
     def short(self, seconds: float) -> Iterator[None]:
         with self.lock:
+            now = sys.getswitchinterval()
             if not self.running:
-                self.before = sys.getswitchinterval()
-                sys.setswitchinterval(min(self.before, seconds))
+                self.before = now
+            sys.setswitchinterval(min(now, seconds))
             self.running += 1
         try:
             yield
@@ -149,8 +150,9 @@ _TURNS = _Turns()
 
 
 def short_turns(seconds: float = TURN_SECONDS) -> contextlib.AbstractContextManager[None]:
-    """Threads take turns at the GIL every `seconds` at most, until the block ends (and
-    every other such block with it); a shorter interval already set is kept."""
+    """Threads take turns at the GIL every `seconds` at most until the block ends, or the
+    shortest such turns of the blocks under way; the interval from before the first block
+    comes back when the last one ends."""
     return _TURNS.short(seconds)
 
 

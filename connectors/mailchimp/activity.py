@@ -17,7 +17,7 @@ Mapping onto `scoring.records.ActivityType` (Mailchimp action -> activity):
 | an unsubscribe of the campaign | `email_unsubscribe`, with `reason` (`departures.py`) |
 | an abuse report of the campaign | `email_spam_report` (`departures.py`) |
 
-Every activity carries `campaign` (id) and `list_id`; those of the report also
+Every activity carries `campaign` (id), `list_id` and, where the campaign has one,
 `campaign_title`. A bounce is hard only when Mailchimp says "hard"; any other type is
 soft (the address stays eligible).
 
@@ -268,7 +268,7 @@ def _action_parts(action: Any, skipped: Counter[str]) -> ActionParts | None:
     return kind, at, ident, extra
 
 
-REPORT_FIELDS = ["emails.email_address", "emails.activity", "total_items"]
+ACTIVITY_FIELDS = ["emails.email_address", "emails.activity", "total_items"]
 """What a report page is read for (its `fields`, which the endpoint takes: "A
 comma-separated list of fields to return", mailchimp-marketing 3.0.80's docstring of
 `get_email_activity_for_campaign`): each recipient's address and actions, and the count the
@@ -285,7 +285,7 @@ def campaign_pages(
     since_text = {} if since is None else {"since": _iso_time(since - OVERLAP)}
     operation = "reports.get_email_activity_for_campaign"
     walk = walk_side_by_side(
-        api, operation, "emails", campaign.id, fields=REPORT_FIELDS, **since_text
+        api, operation, "emails", campaign.id, fields=ACTIVITY_FIELDS, **since_text
     )
     for records in walk:
         fresh: list[Activity] = []

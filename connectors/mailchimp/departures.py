@@ -10,8 +10,10 @@ and only when its count in the report list (`unsubscribed`, `abuse_reports`) mov
 
 | Mailchimp | activity | time | attributes |
 |---|---|---|---|
-| an unsubscribe | `email_unsubscribe` | `timestamp` | campaign, list_id, reason |
-| an abuse report | `email_spam_report` | `date` | campaign, list_id |
+| an unsubscribe | `email_unsubscribe` | `timestamp` | campaign, list_id, campaign_title, reason |
+| an abuse report | `email_spam_report` | `date` | campaign, list_id, campaign_title |
+
+(the campaign's attributes as the report's activities carry them, `SentCampaign.attributes`)
 
 Sources: the SDK's operations and parameters (mailchimp-marketing 3.0.80, reports_api.py:
 the abuse-report list takes fields and exclude_fields only); the record fields as the API

@@ -3,6 +3,7 @@ and a body cut off raised as `requests` raises it."""
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 from collections.abc import Iterator
@@ -66,3 +67,62 @@ def test_an_answer_made_without_a_connection_keeps_its_content() -> None:
     answer._content = b"{}"
 
     assert read_whole(answer).content == b"{}"
+
+
+def test_answers_read_whole_leave_their_connection_to_the_next_request() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        accepted.append(1)
+        with connection:
+            for _ in range(3):
+                connection.recv(65536)
+                connection.sendall(reply)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    with requests.Session() as session:
+        bodies = [read_whole(session.get(url, stream=True, timeout=5)).content for _ in range(3)]
+    thread.join(timeout=5)
+    listener.close()
+
+    assert bodies == [BODY] * 3
+    assert accepted == [1]  # one connection, kept open and used again
+
+
+def test_the_body_is_read_in_one_call(whole: str) -> None:
+    with requests.Session() as session:
+        answer = session.get(whole, stream=True, timeout=5)
+        reads: list[dict[str, object]] = []
+        read = answer.raw.read
+
+        def counted(*args: object, **kwargs: object) -> bytes:
+            reads.append({"args": args, **kwargs})
+            return read(*args, **kwargs)  # type: ignore[no-any-return]
+
+        answer.raw.read = counted
+        assert read_whole(answer).content == BODY
+
+    assert reads == [{"args": (), "decode_content": True}]
+
+
+def test_a_body_read_already_is_kept(whole: str) -> None:
+    def read_by_a_hook(answer: requests.Response, **_: object) -> None:
+        assert answer.content == BODY
+
+    with requests.Session() as session:
+        session.hooks["response"].append(read_by_a_hook)
+        answer = read_whole(session.get(whole, stream=True, timeout=5))
+
+    assert answer.content == BODY
+
+
+def test_a_body_not_from_urllib3_is_read_as_requests_reads_it() -> None:
+    answer = requests.Response()
+    answer.raw = io.BytesIO(b'{"a": 1}')
+
+    assert read_whole(answer).json() == {"a": 1}

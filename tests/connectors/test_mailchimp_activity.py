@@ -128,6 +128,13 @@ def test_unsubscribes_and_abuse_reports_come_from_the_campaigns_own_lists(
     unsub = next(a for p in pages for a in p.activities if a.type is T.EMAIL_UNSUBSCRIBE)
     assert (unsub.occurred_at, unsub.attributes["campaign"]) == (ago(8), sandbox.campaigns[1].id)
     assert (unsub.contact_id, unsub.contact_email) == ("", "c0000@acme.io")
+    # the campaign's attributes as its report's activities carry them
+    opened = next(a for p in pages for a in p.activities
+                  if a.attributes["campaign"] == sandbox.campaigns[1].id and a is not unsub)  # fmt: skip
+    assert {k: unsub.attributes[k] for k in opened.attributes if k != "url"} == {
+        k: v for k, v in opened.attributes.items() if k != "url"
+    }
+    assert unsub.attributes["campaign_title"] == sandbox.campaigns[1].name
 
 
 def test_bounces_keep_the_type_mailchimp_gives(
