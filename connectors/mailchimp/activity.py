@@ -271,8 +271,9 @@ def _action_parts(action: Any, skipped: Counter[str]) -> ActionParts | None:
 ACTIVITY_FIELDS = ["emails.email_address", "emails.activity", "total_items"]
 """What a report page is read for (its `fields`, which the endpoint takes: "A
 comma-separated list of fields to return", mailchimp-marketing 3.0.80's docstring of
-`get_email_activity_for_campaign`): each recipient's address and actions, and the count the
-pages read side by side are planned by. A page comes at about half the size."""
+`get_email_activity_for_campaign`: "Reference parameters of sub-objects with dot
+notation"): each recipient's address and actions, and the count the pages
+read side by side are planned by. A page comes at about half the size."""
 
 
 def campaign_pages(
