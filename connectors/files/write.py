@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from connectors.files.problems import file_format
 
@@ -48,7 +49,9 @@ def write_columns(
     atomically, in the order given; `extra` columns (Arrow arrays too) after them in
     Parquet only, whose columns are typed (CSV and JSON Lines keep their columns)."""
     kind = file_format(path)
-    arrays = {name: _arrow(column) for name, column in columns.items()}
+    # text files put a packed column in order a slice of rows at a time, as they write it
+    lazy = kind != "parquet"
+    arrays = {name: _arrow(column, lazy) for name, column in columns.items()}
     if kind == "parquet" and extra:
         arrays |= {name: _arrow(column) for name, column in extra.items()}
 
@@ -142,8 +145,24 @@ def _repeats(array: Any) -> bool:
     return 2 * max((len(chunk.dictionary) for chunk in chunks), default=0) <= len(array)
 
 
-def _arrow(column: Any) -> Any:
-    """A column as an Arrow array."""
+class _Ordered:
+    """Text in an order, put in that order a slice at a time (`slice`, as Arrow's arrays
+    slice): a million reasons are never copied whole into the order they are written in."""
+
+    def __init__(self, texts: Any, order: npt.NDArray[np.int64]):
+        self.texts, self.order = texts, order
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def slice(self, first: int, count: int) -> Any:
+        import pyarrow as pa
+
+        return self.texts.take(pa.array(self.order[first : first + count]))
+
+
+def _arrow(column: Any, lazy: bool = False) -> Any:
+    """A column as an Arrow array (`lazy`: packed text with an order as `_Ordered`)."""
     import pyarrow as pa
 
     if isinstance(column, pa.Array | pa.ChunkedArray):
@@ -155,7 +174,10 @@ def _arrow(column: Any) -> Any:
             len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
         )
         order = getattr(column, "order", None)
-        return texts if order is None else texts.take(pa.array(order, type=pa.int64()))
+        if order is None:
+            return texts
+        order = np.asarray(order, dtype=np.int64)
+        return _Ordered(texts, order) if lazy else texts.take(pa.array(order))
     if isinstance(column, tuple):
         codes, categories = column
         indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
@@ -310,14 +332,15 @@ def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
     out.write(header.getvalue().encode("utf-8"))
     if not arrays or not len(next(iter(arrays.values()))):
         return
-    # the columns' cells side by side (Arrow's kernels let go of the GIL), then every line
-    # joined a slice of rows at a time: a column's text is copied once, into the lines
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        cells = list(pool.map(_csv_cells, arrays.values()))
-    parts: list[Any] = []
-    for column in cells:
-        parts += [*([_lit(",")] if parts else []), *column]
-    _write_joined(out, [*parts, _lit("\r\n")])
+    columns = [_sliced(array, _csv_cells, _csv_quoted, "") for array in arrays.values()]
+
+    def line_parts(first: int, count: int) -> list[Any]:
+        parts: list[Any] = []
+        for cells in columns:
+            parts += [*([_lit(",")] if parts else []), *cells(first, count)]
+        return [*parts, _lit("\r\n")]
+
+    _write_lines(out, len(next(iter(arrays.values()))), line_parts)
 
 
 def _csv_cells(array: Any) -> list[Any]:
@@ -335,12 +358,37 @@ def _jsonl_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
 
     if not arrays or not len(next(iter(arrays.values()))):
         return
-    parts: list[Any] = []
-    for position, (name, array) in enumerate(arrays.items()):
-        key = json.dumps(name, ensure_ascii=False)
-        opening = ("{" if position == 0 else ", ") + key + ": "
-        parts += [_lit(opening), _cells(array, json_style=True)]
-    _write_joined(out, [*parts, _lit("}\n")])
+    openings = [
+        ("{" if position == 0 else ", ") + json.dumps(name, ensure_ascii=False) + ": "
+        for position, name in enumerate(arrays)
+    ]
+    columns = [
+        _sliced(array, lambda values: [_cells(values, json_style=True)], _json_quoted, "null")
+        for array in arrays.values()
+    ]
+
+    def line_parts(first: int, count: int) -> list[Any]:
+        parts: list[Any] = []
+        for opening, cells in zip(openings, columns, strict=True):
+            parts += [_lit(opening), *cells(first, count)]
+        return [*parts, _lit("}\n")]
+
+    _write_lines(out, len(next(iter(arrays.values()))), line_parts)
+
+
+def _sliced(
+    array: Any, cells: Callable[[Any], list[Any]], quote: Callable[[Any], Any], null: str
+) -> Callable[[int, int], list[Any]]:
+    """A column's cells (`cells` of its values) a slice of rows at a time, so that no
+    column's text is made whole before its lines are; a dictionary's values are made
+    into cells once (`quote`, `null` where missing), for every slice to take from."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if isinstance(array, pa.DictionaryArray):
+        values, indices = quote(array.dictionary.cast(pa.large_string())), array.indices
+        return lambda first, count: [pc.take(values, indices.slice(first, count)).fill_null(null)]
+    return lambda first, count: cells(array.slice(first, count))
 
 
 def _lit(text: str) -> Any:
@@ -351,26 +399,20 @@ def _lit(text: str) -> Any:
 
 
 WRITE_ROWS = 1 << 15
-"""Lines joined at a time: the joined text is a few MB the allocator hands back to the
-next slice, not one buffer of the whole file in fresh pages."""
+"""Lines made and joined at a time: a slice's cells and text are a few MB the allocator
+hands back to the next slice, not columns of the whole file in fresh pages."""
 
 
-def _write_joined(out: IO[bytes], parts: list[Any]) -> None:
-    """The rows of `parts` (text arrays of one length, and literals) joined, row by row,
-    a slice of rows at a time."""
-    import pyarrow as pa
+def _write_lines(out: IO[bytes], rows: int, line_parts: Callable[[int, int], list[Any]]) -> None:
+    """The `rows` lines, a slice of rows at a time: `line_parts(first, count)` gives the
+    parts of that slice's lines (text arrays of one length, and literals), joined row by
+    row and written."""
     import pyarrow.compute as pc
 
-    rows = max((len(p) for p in parts if isinstance(p, pa.Array | pa.ChunkedArray)), default=0)
-
     def joined(first: int) -> Any:
-        piece = [
-            p.slice(first, WRITE_ROWS) if isinstance(p, pa.Array | pa.ChunkedArray) else p
-            for p in parts
-        ]
-        return pc.binary_join_element_wise(*piece, _lit(""))
+        return pc.binary_join_element_wise(*line_parts(first, WRITE_ROWS), _lit(""))
 
-    # two slices joined ahead (Arrow lets go of the GIL) while one is written (so does the
+    # two slices made ahead (Arrow lets go of the GIL) while one is written (so does the
     # file's write): three slices at most in memory
     firsts = iter(range(0, rows, WRITE_ROWS))
     with ThreadPoolExecutor(max_workers=2) as pool:
