@@ -50,6 +50,8 @@ _Rows = npt.NDArray[np.int32]
 """Contact rows (-1: none)."""
 RESERVED_ACTIVITY = ("id", "contact_id", "email", "type", "occurred_at")
 REQUIRED_ACTIVITY = [["type"], ["occurred_at"], ["contact_id", "email"]]
+TIME_COLUMNS = ("occurred_at",)
+"""The columns of an activities file that hold moments (a CSV reader may type them)."""
 
 
 @dataclass(frozen=True, eq=False)

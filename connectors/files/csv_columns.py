@@ -12,13 +12,20 @@ price of an exact message, never of a good file.
 
 The columns that are to be coded (attributes, activity types) are read as Arrow
 dictionaries by the parser itself, a chunk's distinct text once, never a string per
-cell; the other columns as text.
+cell; the other columns as text. A time column (`occurred_at`) is first read as
+timestamps by the parser itself, zoned or naive as its first value is: Arrow's ISO-8601
+parse agrees with `moments.parse_moment` on every text it takes, away from the ends of
+the years 1 to 9999 (Arrow takes the year 0, which Python refuses). Where it refuses a
+cell, or a cell is blank, or a moment falls within a day of those ends, the file is read
+again with the column as text, and read so each cell is held to `parse_moment` and a bad
+one named on its line, as before.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Collection
 from pathlib import Path
@@ -27,6 +34,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from connectors.files.moments import FIRST, LAST, SLACK
 from connectors.files.rows import FileRow
 from connectors.files.table import RawTable
 
@@ -38,38 +46,28 @@ FIELD_LIMIT = 131_072
 """The csv module's default limit on a field's length, in characters."""
 
 
-def csv_table(path: str, coded: Collection[str] = ()) -> RawTable | None:
+def csv_table(
+    path: str, coded: Collection[str] = (), times: Collection[str] = ()
+) -> RawTable | None:
     """The file's columns (those named in `coded` as dictionaries, their chunks sharing
-    one), or None when the row reader must read it (see the module)."""
+    one; those named in `times` as timestamps where every cell is one, see the module),
+    or None when the row reader must read it (see the module)."""
     header = _header(path)
     if header is None:
         return None
     import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    odd: list[str] = []
-
-    def invalid(row: Any) -> str:
-        # a row of another length: the row reader passes over it when it is blank
-        text = row.text if isinstance(row.text, str) else "?"
-        records = csv.reader(io.StringIO(text, newline=""))
-        if any(cell.strip() for record in records for cell in record):
-            odd.append(text)
-            return "error"
-        return "skip"
 
     codes = pa.dictionary(pa.int32(), pa.string())
     types = {raw: codes if raw.strip() in coded else pa.string() for raw in header}
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, csv.Error):
-        return None
-    if odd or table.column_names != header:
+    stamped = _time_types(path, header, times)
+    table = None
+    if stamped:
+        table = _arrow_csv(path, types | stamped)
+        if table is not None and not all(_usable_times(table.column(raw)) for raw in stamped):
+            table = None
+    if table is None:
+        table = _arrow_csv(path, types)
+    if table is None or table.column_names != header:
         return None
     columns = {}
     for raw, name in zip(header, [h.strip() for h in header], strict=True):
@@ -92,10 +90,86 @@ def csv_table(path: str, coded: Collection[str] = ()) -> RawTable | None:
     )
 
 
+def _arrow_csv(path: str, types: dict[str, Any]) -> Any:
+    """pyarrow's read of the file with these column types, or None where it fails or a
+    row has another length and is not blank (the row reader reads such a file)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    odd: list[str] = []
+
+    def invalid(row: Any) -> str:
+        # a row of another length: the row reader passes over it when it is blank
+        text = row.text if isinstance(row.text, str) else "?"
+        records = csv.reader(io.StringIO(text, newline=""))
+        if any(cell.strip() for record in records for cell in record):
+            odd.append(text)
+            return "error"
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, csv.Error):
+        return None
+    return None if odd else table
+
+
+_ZONE = re.compile(r"(?:Z|[+-]\d\d(?::?\d\d)?)$")
+"""A moment's zone at its end (after the hour): `Z`, `+01:00`, `+0100` or `+01`."""
+
+
+def _time_types(path: str, header: list[str], times: Collection[str]) -> dict[str, Any]:
+    """The timestamp type to read each of the `times` columns as: zoned or naive as the
+    value of the first record is (a file of the other kind, or of both, is read again as
+    text). None for a column whose first value is blank or not a date."""
+    import pyarrow as pa
+
+    wanted = [at for at, raw in enumerate(header) if raw.strip() in times]
+    if not wanted:
+        return {}
+    try:
+        with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            first = next(reader, None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
+    found = {}
+    for at in wanted:
+        value = first[at] if first is not None and at < len(first) else ""
+        if len(value) < 10 or not value[:4].isdigit():
+            continue
+        zoned = len(value) > 13 and value[10] in "T " and _ZONE.search(value, 13) is not None
+        found[header[at]] = pa.timestamp("us", tz="UTC" if zoned else None)
+    return found
+
+
+def _usable_times(column: Any) -> bool:
+    """Whether a column read as timestamps holds a moment `parse_moment` takes in every
+    cell: none blank, none within a day of either end of the years 1 to 9999."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if column.null_count:
+        return False
+    if not len(column):
+        return True
+    bounds = pc.min_max(column.cast(pa.int64()))
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return bool(low >= FIRST + SLACK and high <= LAST - SLACK)
+
+
 def _longest(column: Any) -> int:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not (pa.types.is_dictionary(column.type) or pa.types.is_string(column.type)):
+        return 0  # a column the parser typed: no text of any length
     if pa.types.is_dictionary(column.type):
         return max((_longest(chunk.dictionary) for chunk in column.chunks), default=0)
     longest = pc.max(pc.binary_length(column)).as_py()

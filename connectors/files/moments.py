@@ -94,7 +94,7 @@ _TIME = r"[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?"
 _ZONED = rf"^{_DATE}{_TIME}(?:Z|[+-]\d{{2}}:\d{{2}})$"
 _NAIVE = rf"^{_DATE}(?:{_TIME})?$"
 """The shapes `fast_moments` reads, with a zone and without one, for Arrow's own parse."""
-_SLACK = 86_400 * 10**6
+SLACK = 86_400 * 10**6
 """Arrow reads the year 0, which Python refuses: moments within a day of either end of
 the years 1 to 9999 are left to `parse_moment`."""
 
@@ -136,7 +136,7 @@ def _arrow_moments(column: Any) -> tuple[_Ints, _Bools] | None:
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     micros = np.asarray(stamps.cast(pa.int64()).to_numpy(zero_copy_only=False), np.int64)
-    ok = (micros >= FIRST + _SLACK) & (micros <= LAST - _SLACK)
+    ok = (micros >= FIRST + SLACK) & (micros <= LAST - SLACK)
     return np.where(ok, micros, 0), ok
 
 

@@ -20,6 +20,7 @@ from connectors.errors import InputFileError
 from connectors.files.activities import (
     REQUIRED_ACTIVITY,
     RESERVED_ACTIVITY,
+    TIME_COLUMNS,
     ActivitiesRead,
     activities_from_records,
     activities_from_table,
@@ -72,7 +73,9 @@ def read_activity_columns(
     if kind == "jsonl":
         activities, unmatched = _jsonl_activities(name, contacts)
         return activities_from_records(activities, contacts, unmatched)
-    table = _table(name, kind, REQUIRED_ACTIVITY, None, wanted, {"type", *(fields or ())})
+    table = _table(
+        name, kind, REQUIRED_ACTIVITY, None, wanted, {"type", *(fields or ())}, TIME_COLUMNS
+    )
     if table is None:
         return no_activities()
     return activities_from_table(table, contacts, fields, with_ids=with_ids)
@@ -100,7 +103,7 @@ def activity_reader(
     pool = ThreadPoolExecutor(max_workers=1)
     later = pool.submit(
         _table, str(path), kind, REQUIRED_ACTIVITY, None, _wanted(fields, with_ids),
-        {"type", *(fields or ())},
+        {"type", *(fields or ())}, TIME_COLUMNS,
     )  # fmt: skip
     pool.shutdown(wait=False)
 
@@ -127,13 +130,15 @@ def _table(
     records: str | None,
     wanted: Collection[str] | None = None,
     coded: Collection[str] = (),
+    times: Collection[str] = (),
 ) -> RawTable | None:
     """The file's columns (of Parquet, those `wanted` and the ones that must be checked,
-    `coded` ones as dictionaries); None for a CSV file with nothing in it (no activities)."""
+    `coded` ones as dictionaries, of CSV `times` as timestamps where they all are); None
+    for a CSV file with nothing in it (no activities)."""
     use_system_memory()
     if kind == "parquet":
         return parquet_table(path, wanted, coded)
-    table = csv_table(path, coded)
+    table = csv_table(path, coded, times)
     if table is not None:
         return table
     columns, rows = file_rows(path, required, records)

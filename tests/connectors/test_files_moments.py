@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -175,3 +176,75 @@ def test_a_text_of_another_length_or_letter_is_not_taken_for_the_shape() -> None
     for odd in ("2026-03-01T09:30:0xZ", "2026-03-01T09:30:00+", "2026-03-01T09:30:000",
                 "2026-03-01t09:30:00Z", "2026-03-01T09:3Z", "2026-03-01T09:30:00ZZ"):  # fmt: skip
         assert not _shaped(pa.chunked_array([pa.array([*good, odd])]), _ZONED), odd
+
+
+def activities_file(folder: Path, times: list[str]) -> Path:
+    """An activities CSV file with one page view of contact c1 at each of `times`."""
+    import csv
+
+    path = folder / "activities.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(["contact_id", "type", "occurred_at"])
+        out.writerows(["c1", "page_view", text] for text in times)
+    return path
+
+
+def read_times(path: Path) -> list[int] | list[str]:
+    """The microseconds `read_activity_columns` gives, or the problems it names."""
+    contacts = contacts_from_records([Contact("c1", email=None)])
+    try:
+        read = read_activity_columns(path, contacts)
+    except InputFileError as exc:
+        return [str(p) for p in exc.problems]
+    return read.micros.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(moment_texts(), st.sampled_from(EDGES)), min_size=1, max_size=12))
+def test_a_csv_time_column_reads_as_parse_moment_whether_typed_or_not(
+    tmp_path_factory: pytest.TempPathFactory, texts: list[str]
+) -> None:
+    """Read as timestamps by the parser or again as text, a file's moments are
+    `parse_moment`'s, and a file with a time Python refuses names its line."""
+    path = activities_file(tmp_path_factory.mktemp("times"), texts)
+    parsed = [parse_moment(text) for text in texts]
+    found = read_times(path)
+    if all(p is not None for p in parsed):
+        assert found == [micros_of(p) for p in parsed if p is not None], texts
+    else:
+        first = next(i for i, p in enumerate(parsed) if p is None)
+        assert f"{path}:{first + 2}: column 'occurred_at'" in str(found[0]), (texts, found)
+
+
+@pytest.mark.parametrize(
+    ("times", "typed"),
+    [
+        (["2026-03-01T09:30:00Z", "2026-03-01T09:30:00.25+05:30"], "UTC"),
+        (["2026-03-01 09:30", "2026-03-01"], None),
+        (["2026-03-01T09:30:00Z", "2026-03-01"], "text"),  # zoned, then naive
+        (["2026-03-01", "2026-03-01T09:30:00Z"], "text"),  # naive, then zoned
+        (["2026-03-01T09:30:00Z", ""], "text"),  # a blank time
+        (["2026-03-01T09:30:00Z", "NULL"], "text"),  # Arrow's null, Python's error
+        (["2026-03-01T09:30:00Z", "0000-12-31T23:30:00-01:00"], "text"),  # the year 0
+        (["2026-03-01T09:30:00Z", "9999-12-31T23:30:00Z"], "text"),  # within a day of the end
+        (["2026-03-01T09:30:00.1234567Z"], "text"),  # seven digits: Python cuts, Arrow refuses
+        ([" 2026-03-01T09:30:00Z"], "text"),  # a space before it
+    ],
+)
+def test_a_time_column_is_typed_by_the_parser_only_where_every_cell_agrees(
+    tmp_path: Path, times: list[str], typed: str | None
+) -> None:
+    from connectors.files.csv_columns import csv_table
+
+    path = activities_file(tmp_path, times)
+    table = csv_table(str(path), times=("occurred_at",))
+    assert table is not None
+    kind = table.columns["occurred_at"].type
+    if typed == "text":
+        assert pa.types.is_string(kind)
+    else:
+        assert kind == pa.timestamp("us", tz=typed)
+    parsed = [parse_moment(text) for text in times]
+    if all(p is not None for p in parsed):
+        assert read_times(path) == [micros_of(p) for p in parsed if p is not None]
