@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -236,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         as_of, written = make_files(folder, args.contacts, args.activities, args.seed)
+        os.sync()  # the files on disk before any run: no run shares the disk with their flush
         print(
             f"input      {args.contacts:,} contacts, {written:,} activities "
             f"(world seed {args.seed}, as of {as_of}), written in "
