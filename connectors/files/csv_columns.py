@@ -15,10 +15,12 @@ dictionaries by the parser itself, a chunk's distinct text once, never a string 
 cell; the other columns as text. A time column (`occurred_at`) is first read as
 timestamps by the parser itself, zoned or naive as its first value is: Arrow's ISO-8601
 parse agrees with `moments.parse_moment` on every text it takes, away from the ends of
-the years 1 to 9999 (Arrow takes the year 0, which Python refuses). Where it refuses a
-cell, or a cell is blank, or a moment falls within a day of those ends, the file is read
-again with the column as text, and read so each cell is held to `parse_moment` and a bad
-one named on its line, as before.
+the years 1 to 9999 (Arrow takes the year 0, which Python refuses). An empty cell is a
+null there, as an empty text is to `parse_moment` (said on its line, or its row passed
+over when the whole row is blank). Where Arrow refuses a cell (any other text, `NULL`
+among them), or a moment falls within a day of those ends, the file is read again with
+the column as text, and read so each cell is held to `parse_moment` and a bad one named
+on its line, as before.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import io
 import re
 from collections import Counter
 from collections.abc import Collection
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,8 @@ HEAD = 1 << 20
 """Bytes read to find the header; a longer header goes to the row reader."""
 FIELD_LIMIT = 131_072
 """The csv module's default limit on a field's length, in characters."""
+FIRST_RECORDS = 100
+"""Records looked at for a time column's first value (past rows left blank)."""
 
 
 def csv_table(
@@ -112,7 +117,11 @@ def _arrow_csv(path: str, types: dict[str, Any]) -> Any:
             path,
             read_options=pacsv.ReadOptions(),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
-            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=False),
+            # a typed column's null is an empty cell only ("NULL" and the like are refused,
+            # to be read as text and said as Python says them); text is never null
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, strings_can_be_null=False, null_values=[""]
+            ),
         )
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, csv.Error):
         return None
@@ -124,24 +133,28 @@ _ZONE = re.compile(r"(?:Z|[+-]\d\d(?::?\d\d)?)$")
 
 
 def _time_types(path: str, header: list[str], times: Collection[str]) -> dict[str, Any]:
-    """The timestamp type to read each of the `times` columns as: zoned or naive as the
-    value of the first record is (a file of the other kind, or of both, is read again as
-    text). None for a column whose first value is blank or not a date."""
+    """The timestamp type to read each of the `times` columns as: zoned or naive as its
+    first value that is not blank is (among the first `FIRST_RECORDS`; a file of the other
+    kind, or of both, is read again as text). None for a column whose value so found is
+    not a date."""
     import pyarrow as pa
 
     wanted = [at for at, raw in enumerate(header) if raw.strip() in times]
-    if not wanted:
-        return {}
+    firsts: dict[int, str] = {}
     try:
         with Path(path).open(encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle)
             next(reader, None)
-            first = next(reader, None)
+            for record in islice(reader, FIRST_RECORDS):
+                for at in wanted:
+                    if at not in firsts and at < len(record) and record[at].strip():
+                        firsts[at] = record[at]
+                if len(firsts) == len(wanted):
+                    break
     except (OSError, UnicodeDecodeError, csv.Error):
         return {}
     found = {}
-    for at in wanted:
-        value = first[at] if first is not None and at < len(first) else ""
+    for at, value in firsts.items():
         if len(value) < 10 or not value[:4].isdigit():
             continue
         zoned = len(value) > 13 and value[10] in "T " and _ZONE.search(value, 13) is not None
@@ -151,13 +164,12 @@ def _time_types(path: str, header: list[str], times: Collection[str]) -> dict[st
 
 def _usable_times(column: Any) -> bool:
     """Whether a column read as timestamps holds a moment `parse_moment` takes in every
-    cell: none blank, none within a day of either end of the years 1 to 9999."""
+    cell that is not empty (an empty one is said, or its blank row passed over, as from
+    text): none within a day of either end of the years 1 to 9999."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if column.null_count:
-        return False
-    if not len(column):
+    if column.null_count == len(column):
         return True
     bounds = pc.min_max(column.cast(pa.int64()))
     low, high = bounds["min"].as_py(), bounds["max"].as_py()

@@ -54,6 +54,9 @@ def write_columns(
     arrays = {name: _arrow(column, lazy) for name, column in columns.items()}
     if kind == "parquet" and extra:
         arrays |= {name: _arrow(column) for name, column in extra.items()}
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) > 1:  # (lines made a slice at a time would cut the rest)
+        raise ValueError(f"columns of different lengths: {lengths}")
 
     def fill(out: IO[bytes]) -> None:
         if kind == "parquet":
@@ -235,18 +238,19 @@ def _cells(array: Any, json_style: bool) -> Any:
     import pyarrow.compute as pc
 
     kind = array.type
+    null = "null" if json_style else ""  # a missing value, as write_rows writes None
     if pa.types.is_boolean(kind):
         true, false = ("true", "false") if json_style else ("True", "False")
-        return pc.if_else(array, _lit(true), _lit(false))
+        return pc.if_else(array, _lit(true), _lit(false)).fill_null(null)
     if pa.types.is_floating(kind):
         text = _numbers(array)
         if json_style:  # json.dumps writes NaN and the infinities as JavaScript does
             for plain, js in (("nan", "NaN"), ("inf", "Infinity"), ("-inf", "-Infinity")):
                 text = pc.if_else(pc.equal(text, _lit(plain)), _lit(js), text)
-        return text.fill_null("null" if json_style else "")  # a masked cell: no value
+        return text.fill_null(null)  # a masked cell: no value
     if pa.types.is_integer(kind):
-        return pc.cast(array, pa.large_string())
-    return _text(array, _json_quoted if json_style else _csv_quoted, "null" if json_style else "")
+        return pc.cast(array, pa.large_string()).fill_null(null)
+    return _text(array, _json_quoted if json_style else _csv_quoted, null)
 
 
 def _csv_quoted(values: Any) -> Any:
@@ -338,6 +342,11 @@ def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
         parts: list[Any] = []
         for cells in columns:
             parts += [*([_lit(",")] if parts else []), *cells(first, count)]
+        if len(columns) == 1:  # the csv module writes a lone empty field as "" (no blank line)
+            import pyarrow.compute as pc
+
+            line = pc.binary_join_element_wise(*parts, _lit(""))
+            parts = [pc.if_else(pc.equal(line, _lit("")), _lit('""'), line)]
         return [*parts, _lit("\r\n")]
 
     _write_lines(out, len(next(iter(arrays.values()))), line_parts)

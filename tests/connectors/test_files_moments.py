@@ -224,7 +224,9 @@ def test_a_csv_time_column_reads_as_parse_moment_whether_typed_or_not(
         (["2026-03-01 09:30", "2026-03-01"], None),
         (["2026-03-01T09:30:00Z", "2026-03-01"], "text"),  # zoned, then naive
         (["2026-03-01", "2026-03-01T09:30:00Z"], "text"),  # naive, then zoned
-        (["2026-03-01T09:30:00Z", ""], "text"),  # a blank time
+        (["2026-03-01T09:30:00Z", ""], "UTC"),  # an empty time: a null, said as from text
+        (["", "2026-03-01"], None),  # the first time that is not blank decides
+        (["2026-03-01T09:30:00Z", " "], "text"),  # a space: Arrow refuses it
         (["2026-03-01T09:30:00Z", "NULL"], "text"),  # Arrow's null, Python's error
         (["2026-03-01T09:30:00Z", "0000-12-31T23:30:00-01:00"], "text"),  # the year 0
         (["2026-03-01T09:30:00Z", "9999-12-31T23:30:00Z"], "text"),  # within a day of the end
@@ -248,3 +250,22 @@ def test_a_time_column_is_typed_by_the_parser_only_where_every_cell_agrees(
     parsed = [parse_moment(text) for text in times]
     if all(p is not None for p in parsed):
         assert read_times(path) == [micros_of(p) for p in parsed if p is not None]
+
+
+def test_an_empty_time_is_said_on_its_line_and_a_blank_row_passed_over(tmp_path: Path) -> None:
+    path = tmp_path / "activities.csv"
+    path.write_text(
+        "contact_id,type,occurred_at\nc1,page_view,2026-03-01T09:30:00Z\n,,\n"
+        "c1,page_view,2026-03-02T09:30:00Z\n , , \n"
+    )
+    assert read_times(path) == [
+        micros_of(parse_moment(t))  # type: ignore[arg-type]
+        for t in ("2026-03-01T09:30:00Z", "2026-03-02T09:30:00Z")
+    ]
+    path.write_text(
+        "contact_id,type,occurred_at\nc1,page_view,2026-03-01T09:30:00Z\nc1,page_view,\n"
+    )
+    assert read_times(path) == [
+        f"{path}:3: column 'occurred_at': expected an ISO-8601 date and time such as "
+        "2026-03-01T09:30:00Z, got None"
+    ]

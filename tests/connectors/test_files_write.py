@@ -164,3 +164,55 @@ def test_lines_joined_a_slice_at_a_time_are_the_rows_bytes(
     finally:
         write.WRITE_ROWS = kept
     assert (folder / f"columns.{kind}").read_bytes() == (folder / f"rows.{kind}").read_bytes()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=20),
+             min_size=1, max_size=12),
+    st.randoms(use_true_random=False),
+    st.sampled_from(["csv", "jsonl"]),
+    st.integers(1, 4),
+)  # fmt: skip
+def test_packed_text_in_an_order_is_written_in_that_order(
+    tmp_path_factory, values: list[str], rng, kind: str, rows_at_a_time: int
+) -> None:
+    from connectors.files import write
+
+    order = list(range(len(values)))
+    rng.shuffle(order)
+    text = packed(values)
+    ordered = PackedText(text.offsets, text.data, np.array(order, dtype=np.int64))
+    folder = tmp_path_factory.mktemp("o")
+    write_rows(folder / f"rows.{kind}", [{"reasons": values[i]} for i in order], ["reasons"])
+    kept = write.WRITE_ROWS
+    write.WRITE_ROWS = rows_at_a_time
+    try:
+        write_columns(folder / f"columns.{kind}", {"reasons": ordered})
+    finally:
+        write.WRITE_ROWS = kept
+    assert (folder / f"columns.{kind}").read_bytes() == (folder / f"rows.{kind}").read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_missing_flags_and_counts_are_written_as_rows_write_none(tmp_path: Path, kind: str) -> None:
+    import pyarrow as pa
+
+    columns = {
+        "id": np.array(["a", "b", "c"], dtype=object),
+        "ok": pa.array([True, None, False]),
+        "n": pa.array([1, 2, None], type=pa.int64()),
+    }
+    rows = [{"id": "a", "ok": True, "n": 1}, {"id": "b", "ok": None, "n": 2},
+            {"id": "c", "ok": False, "n": None}]  # fmt: skip
+    write_rows(tmp_path / f"rows.{kind}", rows, list(columns))
+    write_columns(tmp_path / f"columns.{kind}", columns)
+    assert (tmp_path / f"columns.{kind}").read_bytes() == (tmp_path / f"rows.{kind}").read_bytes()
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
+def test_columns_of_different_lengths_are_refused(tmp_path: Path, kind: str) -> None:
+    out = tmp_path / f"out.{kind}"
+    with pytest.raises(ValueError, match="different lengths"):
+        write_columns(out, {"a": np.arange(4), "b": np.arange(5)})
+    assert not out.exists()
