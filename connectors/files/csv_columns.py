@@ -10,12 +10,6 @@ field longer than the csv module takes, text that is not UTF-8. Those are the fi
 with a problem to report, or odd enough to be rare, so the row reader's pace is the
 price of an exact message, never of a good file.
 
-pyarrow finds its blocks side by side, cutting at line breaks, unless told that values
-may hold line breaks, when it lexes the file from its start (a quarter slower). A file
-whose first records hold no quote or line break in a value is read the quick way and
-kept if it reads cleanly (see `_arrow_csv`), and read again the careful way otherwise:
-either way the table is the careful read's.
-
 The columns that are to be coded (attributes, activity types) are read as Arrow
 dictionaries by the parser itself, a chunk's distinct text once, never a string per
 cell; the other columns as text. A time column (`occurred_at`) is first read as
@@ -54,10 +48,7 @@ HEAD = 1 << 20
 FIELD_LIMIT = 131_072
 """The csv module's default limit on a field's length, in characters."""
 FIRST_RECORDS = 100
-"""Records looked at first: for quotes and line breaks in values, and for a time column's
-first value (past rows left blank)."""
-BLOCK_BYTES = 1 << 20
-"""The bytes of a block pyarrow parses at a time (its default)."""
+"""Records looked at for a time column's first value (past rows left blank)."""
 
 
 def csv_table(
@@ -73,25 +64,14 @@ def csv_table(
 
     codes = pa.dictionary(pa.int32(), pa.string())
     types = {raw: codes if raw.strip() in coded else pa.string() for raw in header}
-    head = _head(path)
-    # quotes or line breaks in the first records' values: every block is read with the
-    # parser's own quoting from the start (see `_arrow_csv`)
-    careful = head is None or any(_breaks(value) for record in head for value in record)
-
-    def read(kinds: dict[str, Any]) -> Any:
-        found = _arrow_csv(path, kinds, careful=careful)
-        if not careful and (found is None or not _clean_edges(found)):
-            found = _arrow_csv(path, kinds, careful=True)
-        return found
-
-    stamped = _time_types(header, head or [], times)
+    stamped = _time_types(path, header, times)
     table = None
     if stamped:
-        table = read(types | stamped)
+        table = _arrow_csv(path, types | stamped)
         if table is not None and not all(_usable_times(table.column(raw)) for raw in stamped):
             table = None
     if table is None:
-        table = read(types)
+        table = _arrow_csv(path, types)
     if table is None or table.column_names != header:
         return None
     columns = {}
@@ -115,19 +95,9 @@ def csv_table(
     )
 
 
-def _arrow_csv(path: str, types: dict[str, Any], careful: bool) -> Any:
+def _arrow_csv(path: str, types: dict[str, Any]) -> Any:
     """pyarrow's read of the file with these column types, or None where it fails or a
-    row has another length and is not blank (the row reader reads such a file).
-
-    Not `careful`, the file is cut into blocks at line breaks without regard to quotes
-    (a quarter faster: the blocks are found side by side, not by lexing the file from
-    its start), and read so only if it reads cleanly (`_clean_edges`); the caller reads
-    it again carefully otherwise. A block cut inside a quoted value that holds a line
-    break is read out of step from the cut: the row cut short is dropped, and the value's
-    closing quote, left over, either lies inside a value (a quote in the first row of the
-    next block), or opens a quoted value that runs on past a line break (a line break
-    there), or runs on to the block's end (a block without rows), or leaves a row of
-    another length (here a failure, even where that row is blank)."""
+    row has another length and is not blank (the row reader reads such a file)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -137,7 +107,7 @@ def _arrow_csv(path: str, types: dict[str, Any], careful: bool) -> Any:
         # a row of another length: the row reader passes over it when it is blank
         text = row.text if isinstance(row.text, str) else "?"
         records = csv.reader(io.StringIO(text, newline=""))
-        if not careful or any(cell.strip() for record in records for cell in record):
+        if any(cell.strip() for record in records for cell in record):
             odd.append(text)
             return "error"
         return "skip"
@@ -145,10 +115,8 @@ def _arrow_csv(path: str, types: dict[str, Any], careful: bool) -> Any:
     try:
         table = pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=careful, invalid_row_handler=invalid
-            ),
+            read_options=pacsv.ReadOptions(),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
             # a typed column's null is an empty cell only ("NULL" and the like are refused,
             # to be read as text and said as Python says them); text is never null
             convert_options=pacsv.ConvertOptions(
@@ -164,64 +132,27 @@ _ZONE = re.compile(r"(?:Z|[+-]\d\d(?::?\d\d)?)$")
 """A moment's zone at its end (after the hour): `Z`, `+01:00`, `+0100` or `+01`."""
 
 
-def _head(path: str) -> list[list[str]] | None:
-    """The first `FIRST_RECORDS` records after the header, as the csv module reads them
-    (None where it cannot)."""
-    try:
-        with Path(path).open(encoding="utf-8-sig", newline="") as handle:
-            reader = csv.reader(handle)
-            next(reader, None)
-            return list(islice(reader, FIRST_RECORDS))
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return None
-
-
-def _breaks(value: str) -> bool:
-    """Whether a value holds a quote or a line break (see `_arrow_csv`)."""
-    return '"' in value or "\n" in value or "\r" in value
-
-
-def _clean_edges(table: Any) -> bool:
-    """Whether every block (chunk) but the last of a table pyarrow read holds rows, and no
-    text value of the first and last row of a block holds a quote or a line break."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if table.num_columns and any(not len(c) for c in table.column(0).chunks[:-1]):
-        return False
-    for column in table.columns:
-        if not (pa.types.is_string(column.type) or pa.types.is_dictionary(column.type)):
-            continue
-        edges = [
-            edge
-            for chunk in column.chunks
-            if len(chunk)
-            for edge in (chunk.slice(0, 1), chunk.slice(len(chunk) - 1, 1))
-        ]
-        if not edges:
-            continue
-        values = pa.chunked_array(edges, column.type).cast(pa.string())
-        for mark in ('"', "\n", "\r"):
-            if pc.any(pc.match_substring(values, mark)).as_py():
-                return False
-    return True
-
-
-def _time_types(header: list[str], head: list[list[str]], times: Collection[str]) -> dict[str, Any]:
+def _time_types(path: str, header: list[str], times: Collection[str]) -> dict[str, Any]:
     """The timestamp type to read each of the `times` columns as: zoned or naive as its
-    first value that is not blank in the `head` records is (a file of the other kind, or
-    of both, is read again as text). None for a column whose value so found is not a
-    date."""
+    first value that is not blank is (among the first `FIRST_RECORDS`; a file of the other
+    kind, or of both, is read again as text). None for a column whose value so found is
+    not a date."""
     import pyarrow as pa
 
     wanted = [at for at, raw in enumerate(header) if raw.strip() in times]
     firsts: dict[int, str] = {}
-    for record in head:
-        for at in wanted:
-            if at not in firsts and at < len(record) and record[at].strip():
-                firsts[at] = record[at]
-        if len(firsts) == len(wanted):
-            break
+    try:
+        with Path(path).open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            next(reader, None)
+            for record in islice(reader, FIRST_RECORDS):
+                for at in wanted:
+                    if at not in firsts and at < len(record) and record[at].strip():
+                        firsts[at] = record[at]
+                if len(firsts) == len(wanted):
+                    break
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return {}
     found = {}
     for at, value in firsts.items():
         if len(value) < 10 or not value[:4].isdigit():
