@@ -424,17 +424,28 @@ def test_an_activities_file_read_beside_the_contacts_says_its_problems_after_the
     assert activities_said == errors_of(read_activity_columns, broken, read_contact_columns(good))
 
 
-@pytest.mark.parametrize("block", range(8, 40))
+@pytest.mark.parametrize("block", range(8, 60))
 def test_a_quoted_crlf_cut_by_the_readers_blocks_keeps_its_line_feed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int
 ) -> None:
     """pyarrow drops the line feed of a quoted `\\r\\n` when a block of the file's bytes
-    ends between the two; a value the rules read comes out as the csv module reads it."""
+    ends between the two; an id, an address and a value the rules read come out as the
+    csv module reads them."""
+    import csv
+
     from connectors.files import csv_columns
 
     path = tmp_path / "contacts.csv"
-    path.write_bytes(b'id,note\r\nc1,"p\r\nq"\r\nc2,x\r\nc3,"m\r\nn"\r\n')
+    path.write_bytes(
+        b'id,email,note\r\n"c\r\n1",a@x.io,"p\r\nq"\r\nc2,"b\r\nc@x.io",x\r\n'
+        b'c3,d@x.io,"m\r\n\nn"\r\nc4,e@x.io,y\r\n'
+    )
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
     monkeypatch.setattr(csv_columns, "BLOCK_BYTES", block)
     read = read_contact_columns(path, ["note"])  # (blocks shorter than a record: the row reader)
     codes, values = read.attributes["note"]
-    assert [values[c] for c in codes] == ["p\r\nq", "x", "m\r\nn"]
+    assert [values[c] for c in codes] == [row["note"] for row in rows]
+    assert read.ids.tolist() == [row["id"] for row in rows]
+    codes, addresses = read.addresses
+    assert [addresses[c] for c in codes] == [row["email"] for row in rows]
