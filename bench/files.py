@@ -13,16 +13,20 @@ What it does:
    twenty the address instead, type, occurred_at, campaign, url, subject, amount).
    The CSV file has ISO-8601 times with milliseconds; the Parquet file has timestamps
    and numbers typed.
-2. Per format, --runs times each, in a fresh process (cold, as a user runs it):
+2. Per format, --runs pairs, each run in a fresh process (as a user runs it; the files
+   are in the page cache for every run), the two of a pair in turn one way round and the
+   other, everything written flushed to disk after each run:
    - `leadscore score --rules bench/rules_realistic.yaml --contacts ... --activities
      ... --out scores.<format>`, timed as the whole process;
    - the baseline: `pyarrow.csv.read_csv` / `pyarrow.parquet.read_table` of the two
      files with pyarrow's defaults, timed, plus `scoring.score` on frames built from
-     those tables (the frames are built untimed, in plain code that checks nothing).
+     those tables (the frames are built untimed, in plain code that checks nothing), in a
+     process whose memory is set as `score` sets its own (glibc keeps what is freed,
+     Arrow's buffers from malloc).
 3. Prints one table: median wall time, peak RSS of the process
    (`resource.getrusage(RUSAGE_CHILDREN)` of a process that runs only that one),
-   the ratio leadscore / baseline (the median of each run's ratio to the baseline run
-   right after it) against the goal (at most 2), and the goal of under 4 GB of memory.
+   the ratio leadscore / baseline (the median of each pair's ratio) against the goal
+   (at most 2), and the goal of under 4 GB of memory.
 """
 
 from __future__ import annotations
@@ -127,12 +131,17 @@ def make_files(folder: Path, contacts: int, activities: int, seed: int) -> tuple
 
 
 def baseline(kind: str, contacts: str, activities: str, as_of: str) -> dict[str, float]:
-    """Read both files with pyarrow's defaults (timed), build frames (untimed), score (timed)."""
+    """Read both files with pyarrow's defaults (timed), build frames (untimed), score (timed).
+    The process's memory is set as `leadscore score` sets its own: glibc keeps what is freed
+    (`sync.heap`) and Arrow takes its buffers from malloc (`connectors.files.table`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     import scoring
+    from sync.heap import keep_freed_memory
 
+    keep_freed_memory()
+    pa.set_memory_pool(pa.system_memory_pool())
     started = time.perf_counter()
     if kind == "csv":
         import pyarrow.csv as pacsv
@@ -252,9 +261,10 @@ def main(argv: list[str] | None = None) -> int:
             score += ["--out", str(folder / f"scores.{kind}")]
             plain = [sys.executable, __file__, "--baseline", kind, *files, as_of]
             ours, theirs = [], []
-            for _ in range(args.runs):
-                ours.append(measured(score))
-                theirs.append(measured(plain))
+            for run in range(args.runs):  # each pair in turn one way round, then the other
+                for side in (ours, theirs) if run % 2 == 0 else (theirs, ours):
+                    side.append(measured(score if side is ours else plain))
+                    os.sync()  # what a run wrote is on disk before the next starts
             for run in ours:
                 if run["code"] != 0:
                     print(run.get("stderr", ""))
@@ -264,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             engine_s = statistics.median(r["inner"]["engine"] for r in theirs)
             ours_rss = max(r["rss"] for r in ours)
             base_rss = max(r["rss"] for r in theirs)
-            # each run of ours against the baseline run right after it, so that a machine
-            # busy with other work for a while weighs on both sides of a ratio
+            # each run of ours against the baseline run beside it, so that a machine busy
+            # with other work for a while weighs on both sides of a ratio
             pairs = [
                 a["wall"] / (b["inner"]["read"] + b["inner"]["engine"])
                 for a, b in zip(ours, theirs, strict=True)
