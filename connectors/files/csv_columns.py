@@ -203,6 +203,7 @@ def _holds_return(column: Any) -> bool:
         _, offsets, data = chunk.buffers()
         if data is None:
             continue
+        # the chunk's own buffers (`table.string_buffers` would copy it to large strings)
         wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
         bounds = np.frombuffer(offsets, dtype=wide)[chunk.offset : chunk.offset + len(chunk) + 1]
         if _RETURN.search(memoryview(data)[int(bounds[0]) : int(bounds[-1])]):

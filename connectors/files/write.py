@@ -199,13 +199,10 @@ def _arrow(column: Any, lazy: bool = False) -> Any:
 
 
 def _text(array: Any, quote: Callable[[Any], Any], null: str) -> Any:
-    """Text cells (a dictionary's values once), quoted by `quote`, `null` where missing."""
+    """Text cells quoted by `quote`, `null` where missing (a dictionary array's values are
+    quoted once by `_sliced`, before its slices reach here)."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(array.type):
-        values = quote(array.dictionary.cast(pa.large_string()))
-        return pc.take(values, array.indices).fill_null(null)
     return quote(array.cast(pa.large_string())).fill_null(null)
 
 

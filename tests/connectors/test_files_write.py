@@ -216,3 +216,19 @@ def test_columns_of_different_lengths_are_refused(tmp_path: Path, kind: str) -> 
     with pytest.raises(ValueError, match="different lengths"):
         write_columns(out, {"a": np.arange(4), "b": np.arange(5)})
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+def test_a_dictionary_column_in_chunks_is_written_as_rows_are(tmp_path: Path, kind: str) -> None:
+    import pyarrow as pa
+
+    coded = pa.chunked_array(
+        [
+            pa.array(["x", "y,z", None]).dictionary_encode(),
+            pa.array(['q"', "x"]).dictionary_encode(),
+        ]
+    )
+    rows = [{"a": v, "n": i} for i, v in enumerate(["x", "y,z", None, 'q"', "x"])]
+    write_rows(tmp_path / f"rows.{kind}", rows, ["a", "n"])
+    write_columns(tmp_path / f"columns.{kind}", {"a": coded, "n": np.arange(5)})
+    assert (tmp_path / f"columns.{kind}").read_bytes() == (tmp_path / f"rows.{kind}").read_bytes()
