@@ -436,10 +436,17 @@ class ScoreBatch:
 
     def ranking(self) -> npt.NDArray[np.intp]:
         """Rows from the best lead down: qualified leads by score, then disqualified ones,
-        then the contacts who are not leads (customers), each by score, ties in row order."""
+        then the contacts who are not leads (customers), each by score, ties in row order
+        (sorted once a batch, read-only)."""
+        return self._ranked
+
+    @cached_property
+    def _ranked(self) -> npt.NDArray[np.intp]:
         by_score = np.argsort(-self.total, kind="stable")
         group = (~self.leads).astype(np.int8) * 2 + self.disqualified.astype(np.int8)
-        return by_score[np.argsort(group[by_score], kind="stable")]
+        ranked = by_score[np.argsort(group[by_score], kind="stable")]
+        ranked.flags.writeable = False
+        return ranked
 
     def columns(self, ranked: bool = False) -> dict[str, Any]:
         """Every contact's result as columns, the values `row` gives (`leadscore score

@@ -345,12 +345,31 @@ def _contact_rows(
         addresses, first = contacts.address_rows()
         needed = np.flatnonzero(np.bincount(codes, minlength=len(mail_text)))
         wanted = lowered(mail_text.take(pa.array(needed)))
-        where = pc.index_in(wanted, value_set=addresses).fill_null(-1).to_numpy(False)
+        where = positions_in(wanted, addresses)
         found = np.full(len(mail_text), -1, dtype=np.int64)
         found[needed] = np.where(where >= 0, np.append(first, -1)[where], -1)
         found[found >= len(contacts)] = -1
         rows[ask] = found[codes]
     return rows
+
+
+def positions_in(values: Any, distinct: Any) -> _Ints:
+    """Each of `values`' position in `distinct` (text without nulls or repeats), -1 where
+    absent: `pc.index_in`, whose cost is mostly the hash set of `distinct` it builds. Where
+    `values` are the fewer, the set is built of them and `distinct` looked up in it."""
+    import pyarrow.compute as pc
+
+    if 2 * len(values) >= len(distinct):
+        found = pc.index_in(values, value_set=distinct).fill_null(-1)
+        return found.to_numpy(zero_copy_only=False).astype(np.int64)
+    coded = pc.dictionary_encode(values)  # (lowered, two addresses may be one)
+    asked = pc.index_in(distinct, value_set=coded.dictionary).fill_null(-1)
+    at = asked.to_numpy(zero_copy_only=False).astype(np.int64)
+    hit = np.flatnonzero(at >= 0)
+    where = np.full(len(coded.dictionary) + 1, -1, dtype=np.int64)
+    where[at[hit]] = hit  # `distinct` repeats nothing: each value is met once at most
+    codes = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return where[codes]
 
 
 def activities_from_records(

@@ -466,3 +466,15 @@ def test_parquet_columns_the_rules_do_not_read_are_still_checked(tmp_path: Path)
     ]
     pq.write_table(pa.table({"id": ["1"], "note": ["x"], "n": [1.5]}), tmp_path / "c.parquet")
     assert read_contact_columns(tmp_path / "c.parquet", []).attributes == {}
+
+
+@given(
+    st.lists(st.one_of(st.none(), st.sampled_from(["a", "b", "B", "c", "é", ""])), max_size=12),
+    st.lists(st.sampled_from(["a", "b", "c", "d", "é", "", "x"]), unique=True, max_size=7),
+)
+def test_positions_in_a_distinct_set_either_way_round(values, distinct) -> None:
+    from connectors.files.activities import positions_in
+
+    found = positions_in(pa.array(values, pa.string()), pa.array(distinct, pa.string()))
+    expected = [distinct.index(v) if v in distinct else -1 for v in values]
+    assert found.tolist() == expected
