@@ -63,6 +63,19 @@ def own_command() -> bool:
     return _command
 
 
+_done = False
+
+
+def leave_at_once() -> None:
+    """The command's work is done and said (its file written and closed, its lines
+    printed): in the `leadscore` command, the process then ends without taking its
+    objects apart one by one. After `leadscore score` at 1M contacts that teardown (the
+    contacts' text, the frames' arrays) took 0.3 to 0.7 s of a 7 s run. Elsewhere
+    (a test, a library caller) nothing changes."""
+    global _done
+    _done = _command
+
+
 def leadscore() -> None:
     """The `leadscore` command."""
     global _command
@@ -70,4 +83,28 @@ def leadscore() -> None:
     own_process()
     from sync.cli import main
 
-    main()
+    try:
+        main()
+    except SystemExit as end:
+        if _done and end.code in (0, None):
+            _end_now()
+        raise
+    if _done:
+        _end_now()
+
+
+def _end_now() -> None:
+    """End the process with status 0 once what it printed is out (`os._exit`: no
+    teardown); where that cannot be done (a closed pipe), nothing happens and the
+    process ends as usual."""
+    import logging
+    import sys
+
+    try:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(0)

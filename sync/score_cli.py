@@ -55,7 +55,7 @@ def score_command(
     """Score contacts and activities from files or a database.
 
     Prints a ranked table, or writes every contact to a file or a table (--out)."""
-    from sync.entry import own_command
+    from sync.entry import leave_at_once, own_command
     from sync.heap import keep_freed_memory
     from sync.score_command import score_from_files
     from sync.warehouse_command import score_options
@@ -67,3 +67,4 @@ def score_command(
         contacts, contacts_query, activities, activities_query, output, from_url, to_url, append
     )
     score_from_files(people, rules, acts, as_of, target, top)
+    leave_at_once()  # what was scored is written: the process need not free it
