@@ -22,7 +22,7 @@ What it does:
      files with pyarrow's defaults, timed, plus `scoring.score` on frames built from
      those tables (the frames are built untimed, in plain code that checks nothing), in a
      process whose memory is set as `score` sets its own (glibc keeps what is freed,
-     Arrow's buffers from malloc).
+     Arrow's buffers from malloc), CSV read in blocks of the size `score` reads.
 3. Prints one table: median wall time, peak RSS of the process
    (`resource.getrusage(RUSAGE_CHILDREN)` of a process that runs only that one),
    the ratio leadscore / baseline (the median of each pair's ratio) against the goal
@@ -133,7 +133,8 @@ def make_files(folder: Path, contacts: int, activities: int, seed: int) -> tuple
 def baseline(kind: str, contacts: str, activities: str, as_of: str) -> dict[str, float]:
     """Read both files with pyarrow's defaults (timed), build frames (untimed), score (timed).
     The process's memory is set as `leadscore score` sets its own: glibc keeps what is freed
-    (`sync.heap`) and Arrow takes its buffers from malloc (`connectors.files.table`)."""
+    (`sync.heap`) and Arrow takes its buffers from malloc (`connectors.files.table`); a CSV
+    file is read in blocks of the size `score` reads (`csv_columns.BLOCK_BYTES`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -146,7 +147,11 @@ def baseline(kind: str, contacts: str, activities: str, as_of: str) -> dict[str,
     if kind == "csv":
         import pyarrow.csv as pacsv
 
-        people, events = pacsv.read_csv(contacts), pacsv.read_csv(activities)
+        from connectors.files.csv_columns import BLOCK_BYTES
+
+        blocks = pacsv.ReadOptions(block_size=BLOCK_BYTES)  # as `score` reads
+        people = pacsv.read_csv(contacts, read_options=blocks)
+        events = pacsv.read_csv(activities, read_options=blocks)
     else:
         import pyarrow.parquet as pq
 

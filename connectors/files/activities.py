@@ -335,7 +335,6 @@ def _contact_rows(
     whose `mail` codes are given) by normalized address. Each distinct address of the
     file is looked up once. `by_id` is filled in, not copied."""
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     rows = by_id
     mail_codes, mail_text = mail
@@ -361,15 +360,16 @@ def positions_in(values: Any, distinct: Any) -> _Ints:
 
     if 2 * len(values) >= len(distinct):
         found = pc.index_in(values, value_set=distinct).fill_null(-1)
-        return found.to_numpy(zero_copy_only=False).astype(np.int64)
+        return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
     coded = pc.dictionary_encode(values)  # (lowered, two addresses may be one)
     asked = pc.index_in(distinct, value_set=coded.dictionary).fill_null(-1)
     at = asked.to_numpy(zero_copy_only=False).astype(np.int64)
     hit = np.flatnonzero(at >= 0)
     where = np.full(len(coded.dictionary) + 1, -1, dtype=np.int64)
     where[at[hit]] = hit  # `distinct` repeats nothing: each value is met once at most
-    codes = coded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-    return where[codes]
+    codes = np.asarray(coded.indices.fill_null(-1).to_numpy(zero_copy_only=False), np.int64)
+    found_at: _Ints = where[codes]
+    return found_at
 
 
 def activities_from_records(

@@ -49,8 +49,11 @@ FIELD_LIMIT = 131_072
 """The csv module's default limit on a field's length, in characters."""
 FIRST_RECORDS = 100
 """Records looked at for a time column's first value (past rows left blank)."""
-BLOCK_BYTES = 1 << 20
-"""The bytes pyarrow reads and parses at a time (its default)."""
+BLOCK_BYTES = 8 << 20
+"""The bytes pyarrow reads and parses at a time: each is a chunk of every column, so a
+larger block means fewer chunks for every step after the parse to go through (at 1M
+contacts / 10M activities, 1.2 GB, `leadscore score` took 0.9 s less with 4 to 16 MB than
+with pyarrow's 1 MB in eight pairs of runs, for about 100 MB more memory at 8 MB)."""
 
 
 def csv_table(
