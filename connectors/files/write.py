@@ -207,6 +207,30 @@ def _text(array: Any, quote: Callable[[Any], Any], null: str) -> Any:
 
 
 def _numbers(array: Any) -> Any:
+    """Floats as `repr` writes them (`_number_text`). A column of few distinct values (a
+    score rounded to hundredths, a dimension, an interest) has each distinct one written
+    once and its cells taken from those: the distinct values by their bits, so that -0.0
+    keeps its sign. Nulls stay null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if len(array) >= FEW_ROWS and pa.types.is_float64(array.type):
+        values = np.ascontiguousarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+        coded = pc.dictionary_encode(pa.array(values.view(np.int64)))
+        if len(coded.dictionary) * 4 <= len(values):  # (else each is written as it is)
+            distinct = coded.dictionary.to_numpy(zero_copy_only=False).view(np.float64)
+            text = pc.take(_number_text(pa.array(distinct)), coded.indices)
+            if array.null_count:
+                text = pc.if_else(array.is_valid(), text, pa.scalar(None, pa.large_string()))
+            return text
+    return _number_text(array)
+
+
+FEW_ROWS = 64
+"""Floats in a slice below this many are written one by one, never by distinct values."""
+
+
+def _number_text(array: Any) -> Any:
     """Floats as `repr` writes them: Arrow's shortest digits, with `.0` on whole numbers;
     the few beyond Arrow's plain notation (1e16 and up, under 1e-4) by `repr` itself."""
     import pyarrow as pa

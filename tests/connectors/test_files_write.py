@@ -232,3 +232,25 @@ def test_a_dictionary_column_in_chunks_is_written_as_rows_are(tmp_path: Path, ki
     write_rows(tmp_path / f"rows.{kind}", rows, ["a", "n"])
     write_columns(tmp_path / f"columns.{kind}", {"a": coded, "n": np.arange(5)})
     assert (tmp_path / f"columns.{kind}").read_bytes() == (tmp_path / f"rows.{kind}").read_bytes()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(numbers, min_size=1, max_size=6),
+    st.lists(st.integers(0, 5), min_size=64, max_size=300),
+    st.sets(st.integers(0, 299), max_size=20),
+)
+def test_floats_of_few_distinct_values_are_written_as_each_alone(
+    few: list[float], picks: list[int], missing: set[int]
+) -> None:
+    import pyarrow as pa
+
+    from connectors.files import write
+
+    values = [few[i % len(few)] for i in picks]  # 64 rows and more, a handful of values
+    mask = np.array([row in missing for row in range(len(values))])
+    array = pa.array(np.array(values, dtype=np.float64), mask=mask)
+    assert write._numbers(array).to_pylist() == write._number_text(array).to_pylist()
+    assert write._numbers(array).to_pylist() == [
+        None if gone else repr(v) for v, gone in zip(values, mask.tolist(), strict=True)
+    ]
