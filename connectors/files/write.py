@@ -289,17 +289,16 @@ def _csv_parts(values: Any) -> list[Any]:
     """`_csv_quoted` of text without nulls, as the parts whose join is that text: the text
     alone, or an opening quote (or nothing) per row, the text with its quotes doubled, and
     the same closing quote; so that a long column is copied once, into its lines."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    data = _text_bytes(values)
-    held = [c for c in ',"\r\n' if data.find(c.encode()) >= 0]
+    spans = _byte_spans(values)
+    blobs = [raw.tobytes() for raw, _ in spans]  # (a search of bytes finds a byte fastest)
+    held = [c for c in ',"\r\n' if any(blob.find(c.encode()) >= 0 for blob in blobs)]
     if not held:
         return [values]
-    # a plain search for each character the column holds (a regular expression is slower)
-    needs = pc.match_substring(values, held[0])
-    for character in held[1:]:
-        needs = pc.or_(needs, pc.match_substring(values, character))
-    mark = pc.if_else(needs, _lit('"'), _lit(""))
+    needs = np.concatenate([_rows_holding(raw, bounds, held) for raw, bounds in spans])
+    mark = pc.if_else(pa.array(needs), _lit('"'), _lit(""))
     # a cell holding a quote is always quoted, so doubling every quote changes no other
     doubled = pc.replace_substring(values, '"', '""') if '"' in held else values
     return [mark, doubled, mark]
@@ -337,17 +336,40 @@ def _holds_control(values: Any) -> bool:
 
 def _text_bytes(values: Any) -> bytes:
     """The UTF-8 bytes of every value of an Arrow text array, one after another."""
+    return b"".join(raw.tobytes() for raw, _ in _byte_spans(values))
+
+
+def _byte_spans(values: Any) -> list[tuple[npt.NDArray[np.uint8], npt.NDArray[np.int64]]]:
+    """Per chunk of an Arrow text array: its values' UTF-8 bytes one after another (a view
+    of the chunk's own buffer, not a copy), and where each value starts and ends in them."""
     import pyarrow as pa
 
     values = values.cast(pa.large_string())
-    chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    parts = []
-    for chunk in chunks:
-        if len(chunk):
-            _, offsets, data = chunk.buffers()
-            bounds = np.frombuffer(offsets, np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
-            parts.append(data.to_pybytes()[int(bounds[0]) : int(bounds[-1])] if data else b"")
-    return b"".join(parts)
+    spans = []
+    for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+        if not len(chunk):
+            continue
+        _, offsets, data = chunk.buffers()
+        bounds = np.frombuffer(offsets, np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
+        raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+        spans.append((raw[int(bounds[0]) : int(bounds[-1])], bounds - bounds[0]))
+    return spans
+
+
+def _rows_holding(
+    raw: npt.NDArray[np.uint8], bounds: npt.NDArray[np.int64], characters: list[str]
+) -> npt.NDArray[np.bool_]:
+    """Whether each value (bytes `raw[bounds[i]:bounds[i + 1]]`) holds one of the ASCII
+    `characters`: every byte compared, and the value of each byte found by its place (a
+    UTF-8 character of several bytes never holds an ASCII byte)."""
+    hit = raw == ord(characters[0])
+    for character in characters[1:]:
+        hit |= raw == ord(character)
+    # the last value starting at or before the byte: an empty value holds none
+    rows = np.searchsorted(bounds, np.flatnonzero(hit), side="right") - 1
+    found = np.zeros(len(bounds) - 1, dtype=bool)
+    found[rows] = True
+    return found
 
 
 def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
