@@ -19,8 +19,9 @@ What it does:
    - `leadscore score --rules bench/rules_realistic.yaml --contacts ... --activities
      ... --out scores.<format>`, timed as the whole process;
    - the baseline: `pyarrow.csv.read_csv` / `pyarrow.parquet.read_table` of the two
-     files with pyarrow's defaults, timed, plus `scoring.score` on frames built from
-     those tables (the frames are built untimed, in plain code that checks nothing), in a
+     files with pyarrow's defaults (but a CSV file's block size, below), timed, plus
+     `scoring.score` on frames built from those tables (the frames are built untimed,
+     in plain code that checks nothing), in a
      process whose memory is set as `score` sets its own (glibc keeps what is freed,
      Arrow's buffers from malloc), CSV read in blocks of the size `score` reads.
 3. Prints one table: median wall time, peak RSS of the process
@@ -131,30 +132,28 @@ def make_files(folder: Path, contacts: int, activities: int, seed: int) -> tuple
 
 
 def baseline(kind: str, contacts: str, activities: str, as_of: str) -> dict[str, float]:
-    """Read both files with pyarrow's defaults (timed), build frames (untimed), score (timed).
-    The process's memory is set as `leadscore score` sets its own: glibc keeps what is freed
-    (`sync.heap`) and Arrow takes its buffers from malloc (`connectors.files.table`); a CSV
-    file is read in blocks of the size `score` reads (`csv_columns.BLOCK_BYTES`)."""
+    """Read both files with pyarrow's defaults but a CSV file's block size (timed), build
+    frames (untimed), score (timed). The process's memory is set as `leadscore score` sets
+    its own: glibc keeps what is freed (`sync.heap`) and Arrow takes its buffers from malloc
+    (`connectors.files.table`); a CSV file is read in blocks of the size `score` reads
+    (`csv_columns.BLOCK_BYTES`). Every module is imported before the clock starts."""
     import pyarrow as pa
     import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
 
     import scoring
+    from connectors.files.csv_columns import BLOCK_BYTES
     from sync.heap import keep_freed_memory
 
     keep_freed_memory()
     pa.set_memory_pool(pa.system_memory_pool())
     started = time.perf_counter()
     if kind == "csv":
-        import pyarrow.csv as pacsv
-
-        from connectors.files.csv_columns import BLOCK_BYTES
-
         blocks = pacsv.ReadOptions(block_size=BLOCK_BYTES)  # as `score` reads
         people = pacsv.read_csv(contacts, read_options=blocks)
         events = pacsv.read_csv(activities, read_options=blocks)
     else:
-        import pyarrow.parquet as pq
-
         people, events = pq.read_table(contacts), pq.read_table(activities)
     read = time.perf_counter() - started
 

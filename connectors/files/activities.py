@@ -354,14 +354,14 @@ def _contact_rows(
 
 def positions_in(values: Any, distinct: Any) -> _Ints:
     """Each of `values`' position in `distinct` (text without nulls or repeats), -1 where
-    absent: `pc.index_in`, whose cost is mostly the hash set of `distinct` it builds. Where
+    absent or null: `pc.index_in`, whose cost is mostly the hash set of `distinct` it builds. Where
     `values` are the fewer, the set is built of them and `distinct` looked up in it."""
     import pyarrow.compute as pc
 
     if 2 * len(values) >= len(distinct):
         found = pc.index_in(values, value_set=distinct).fill_null(-1)
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)
-    coded = pc.dictionary_encode(values)  # (lowered, two addresses may be one)
+    coded = pc.dictionary_encode(chunkless(values))  # (lowered, two addresses may be one)
     asked = pc.index_in(distinct, value_set=coded.dictionary).fill_null(-1)
     at = asked.to_numpy(zero_copy_only=False).astype(np.int64)
     hit = np.flatnonzero(at >= 0)
