@@ -354,8 +354,9 @@ def _contact_rows(
 
 def positions_in(values: Any, distinct: Any) -> _Ints:
     """Each of `values`' position in `distinct` (text without nulls or repeats), -1 where
-    absent or null: `pc.index_in`, whose cost is mostly the hash set of `distinct` it builds. Where
-    `values` are the fewer, the set is built of them and `distinct` looked up in it."""
+    absent or null: `pc.index_in`, whose cost is mostly the hash set of `distinct` it
+    builds. Where `values` are the fewer, the set is built of them and `distinct` looked
+    up in it."""
     import pyarrow.compute as pc
 
     if 2 * len(values) >= len(distinct):

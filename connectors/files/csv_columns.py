@@ -52,8 +52,9 @@ FIRST_RECORDS = 100
 BLOCK_BYTES = 8 << 20
 """The bytes pyarrow reads and parses at a time: each is a chunk of every column, so a
 larger block means fewer chunks for every step after the parse to go through (at 1M
-contacts / 10M activities, 1.2 GB, `leadscore score` took 0.9 s less with 4 to 16 MB than
-with pyarrow's 1 MB in eight pairs of runs, for about 100 MB more memory at 8 MB)."""
+contacts / 10M activities, 1.2 GB, `leadscore score` took 0.9 s less with 4 MB than with
+pyarrow's 1 MB in four pairs of runs; 8 and 16 MB were as fast as 4 MB, 8 MB peaking up
+to 300 MB higher and 16 MB about 350 MB)."""
 
 
 def csv_table(
