@@ -41,6 +41,7 @@ from connectors.files.table import (
     is_text,
     lowered,
     plain_text,
+    rows_at,
     trimmed,
 )
 from scoring.records import ACTIVITY_TYPES, TYPE_CODES, Activity
@@ -89,7 +90,6 @@ def activities_from_table(
     with_ids: bool = False,
 ) -> ActivitiesRead:
     """The activities of a CSV or Parquet file; `InputFileError` names each problem."""
-    import pyarrow as pa
 
     problems = Problems(table.path)
     missing_columns(problems, table.kind, table.names, REQUIRED_ACTIVITY)
@@ -148,7 +148,7 @@ def activities_from_table(
         ids = np.full(placed, None, dtype=object)
         if "id" in table.columns:
             text = plain_text(table.columns["id"])
-            ids[:] = trimmed(text if at is None else text.take(pa.array(at))).to_pylist()
+            ids[:] = trimmed(text if at is None else rows_at(text, at)).to_pylist()
     return ActivitiesRead(
         (rows if at is None else rows[at]).astype(np.int32, copy=False),
         (kinds if at is None else kinds[at]).astype(np.int8),
@@ -234,7 +234,7 @@ def _moments(column: Any, keep: npt.NDArray[np.bool_]) -> tuple[_Ints, _TimeProb
     ok &= column.is_valid().to_numpy(zero_copy_only=False)
     rest = np.flatnonzero(~ok & keep)
     if len(rest):
-        coded = pc.dictionary_encode(chunkless(column.take(pa.array(rest))))
+        coded = pc.dictionary_encode(chunkless(rows_at(column, rest)))
         texts = [None if v is None else v.strip() or None for v in coded.dictionary.to_pylist()]
         parsed = [parse_moment(t) for t in texts]
         found = np.array([0 if p is None else micros_of(p) for p in parsed] + [0], np.int64)
@@ -282,7 +282,7 @@ def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Rows, npt.NDArray[np.b
     blank = np.zeros(len(rows), dtype=bool)
     miss = np.flatnonzero(rows < 0)
     if len(miss):
-        codes, text = coded_text(chunkless(column.take(pa.array(miss))))
+        codes, text = coded_text(chunkless(rows_at(column, miss)))
         again = np.zeros(0, dtype=np.int32)
         if len(text):  # (the misses may all be blank: no set of the ids built for nothing)
             again = pc.index_in(text, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
@@ -321,7 +321,7 @@ def _addresses_at(table: RawTable, rows: _Ints) -> tuple[npt.NDArray[np.int32], 
     if pa.types.is_dictionary(column.type) or len(rows) == table.rows:
         codes, text = coded_text(column)  # a dictionary's codes are there already
         return (codes if len(rows) == table.rows else codes[rows]), text
-    return coded_text(column.take(pa.array(rows)))
+    return coded_text(rows_at(column, rows))
 
 
 def _contact_rows(

@@ -34,6 +34,7 @@ from connectors.files.table import (
     object_cells,
     plain_text,
     present_codes,
+    rows_at,
     trimmed,
 )
 from scoring.records import Contact
@@ -146,7 +147,7 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
             problems.add(int(line), *found[row])
         problems.raise_if_any()
     at = np.flatnonzero(keep)
-    ids_text = ident if len(at) == table.rows else ident.take(pa.array(at))
+    ids_text = ident if len(at) == table.rows else rows_at(ident, at)
     ids = np.asarray(ids_text.to_numpy(zero_copy_only=False), dtype=object)
     if addresses_later is not None:
         codes, text = addresses_later.result()

@@ -65,6 +65,26 @@ def chunks_of(column: Any) -> list[Any]:
     return list(column.chunks) if isinstance(column, pa.ChunkedArray) else [column]
 
 
+def rows_at(column: Any, rows: _Ints) -> Any:
+    """The cells of `rows` (ascending) of a column that may be chunked: each chunk's own
+    rows taken from it. (Arrow's `take` on a column of many chunks places each row among
+    the chunks first: 0.25 s for half a million rows of a CSV file's 141 chunks, against
+    6 ms so.)"""
+    import pyarrow as pa
+
+    if not isinstance(column, pa.ChunkedArray) or column.num_chunks < 2:
+        return column.take(pa.array(rows, type=pa.int64()))
+    rows = np.asarray(rows, dtype=np.int64)
+    ends = np.cumsum([len(chunk) for chunk in column.chunks])
+    cuts = np.searchsorted(rows, ends).tolist()
+    parts, low = [], 0
+    for chunk, end, high in zip(column.chunks, ends.tolist(), cuts, strict=True):
+        if high > low:
+            parts.append(chunk.take(pa.array(rows[low:high] - (end - len(chunk)))))
+        low = high
+    return pa.chunked_array(parts, type=column.type)
+
+
 def string_buffers(array: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint8]]:
     """The offsets (one more than the rows) and UTF-8 bytes of an Arrow string array."""
     import pyarrow as pa
@@ -186,15 +206,13 @@ def as_text(column: Any) -> Any:
 def blank_everywhere(table: RawTable, rows: _Ints, besides: tuple[str, ...]) -> npt.NDArray[Any]:
     """Whether every cell of each of `rows` is blank, in the columns other than `besides`
     (which the caller knows are blank there)."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     blank = np.ones(len(rows), dtype=bool)
-    at = pa.array(rows, type=pa.int64())
     for name, column in table.columns.items():
         if name in besides or not len(rows):
             continue
-        cells = trimmed(plain_text(column.take(at)))
+        cells = trimmed(plain_text(rows_at(column, rows)))
         blank &= pc.is_null(cells).to_numpy(zero_copy_only=False)
     return blank
 

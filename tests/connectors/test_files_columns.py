@@ -27,7 +27,7 @@ from connectors.files import (
 )
 from connectors.files.contacts import contacts_from_records
 from connectors.files.moments import FIRST, LAST, fast_moments, micros_of
-from connectors.files.table import string_buffers
+from connectors.files.table import rows_at, string_buffers
 from scoring import ActivityFrame, ContactFrame
 from tests.connectors import old_files_reader as old
 
@@ -482,3 +482,16 @@ def test_positions_in_a_distinct_set_either_way_round(values, distinct) -> None:
         pa.chunked_array([values[:half], values[half:]], pa.large_string()),
     ):
         assert positions_in(asked, pa.array(distinct, pa.string())).tolist() == expected
+
+
+@given(
+    st.lists(st.lists(st.one_of(st.none(), st.text(max_size=4)), max_size=6), max_size=6),
+    st.data(),
+)
+def test_rows_at_gives_the_rows_take_gives(chunks: list[list[str | None]], data: Any) -> None:
+    column = pa.chunked_array([pa.array(chunk, type=pa.string()) for chunk in chunks], pa.string())
+    rows = sorted(data.draw(st.sets(st.integers(0, max(0, len(column) - 1)), max_size=10)))
+    rows = [row for row in rows if row < len(column)]
+    expected = column.take(pa.array(rows, type=pa.int64())).to_pylist()
+    assert rows_at(column, np.array(rows, dtype=np.int64)).to_pylist() == expected
+    assert rows_at(column.combine_chunks(), np.array(rows, dtype=np.int64)).to_pylist() == expected
