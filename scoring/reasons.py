@@ -175,7 +175,7 @@ def _block(
     segment = np.searchsorted([high for _, high in segments], found_column, side="right")
     found_points = points[found_row, found_column]
     group = found_row * len(segments) + segment  # ascending already
-    order = _within(group, -np.abs(found_points))
+    order = _largest_first(group, np.abs(found_points))
     row, column, pts = found_row[order], found_column[order], found_points[order]
     count = counts[row, column].astype(np.int64)
     limit = column >= rule_count
@@ -190,7 +190,7 @@ def _block(
     total = np.floor(batch.total[rows] + 0.5)
     missing = np.clip(total - np.bincount(row, weights=floors, minlength=m), 0, per_row)
     # each entry's place within its contact by remainder (then by place), one sort
-    by_remainder = _within(row, floors - pts)
+    by_remainder = _largest_first(row, pts - floors)
     rank = np.empty(len(row), dtype=np.int64)
     rank[by_remainder] = np.arange(len(row)) - starts[row[by_remainder]]
     whole = (floors + (rank < missing[row])).astype(np.int64)
@@ -260,10 +260,15 @@ def _block(
     return _joined(pieces, piece, row, per_row, disqualified)
 
 
-def _within(groups: _Ints, keys: _Floats) -> _Ints:
-    """`np.lexsort((keys, groups))`: the order by group, then by key, stably. A block's
-    groups fit in 16 bits, which numpy sorts by radix."""
-    by_key = np.argsort(keys, kind="stable")
+def _largest_first(groups: _Ints, sizes: _Floats) -> _Ints:
+    """`np.lexsort((-sizes, groups))`: the order by group, then by size from the largest,
+    stably, for sizes of at least +0.0 (`abs`, `x - floor(x)`). A finite double's bits
+    so, read as an integer, rise with it, and integers sort a third faster than doubles.
+    A block's groups fit in 16 bits, which numpy sorts by radix."""
+    if np.isfinite(sizes).all():
+        by_key = np.argsort(-sizes.view(np.int64), kind="stable")
+    else:  # (NaN's bits are no size)
+        by_key = np.argsort(-sizes, kind="stable")
     narrow = groups[by_key]
     if len(narrow) and int(narrow.max()) < 1 << 16 and int(narrow.min()) >= 0:
         narrow = narrow.astype(np.uint16)

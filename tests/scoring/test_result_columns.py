@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sandbox.world import generate_world
 from sandbox.world.columns import world_columns
 from scoring import ActivityFrame, ContactFrame, load_rules, parse_rules, score, score_population
-from scoring.reasons import _within, exact_round
+from scoring.reasons import _largest_first, exact_round
 
 ROOT = Path(__file__).parents[2]
 RULE_FILES = [
@@ -102,16 +102,20 @@ def test_exact_round_rounds_as_python_does(values: list[float]) -> None:
     st.lists(
         st.tuples(
             st.integers(0, 70_000),
-            st.sampled_from([0.0, -0.0, 1.5, -2.0, 3.25, 1e-9, np.inf, -np.inf]),
+            st.one_of(
+                st.sampled_from([0.0, 1.5, 2.0, 3.25, 1e-9, 5e-324, np.inf, np.nan]),
+                st.floats(min_value=0.0, allow_nan=False, allow_infinity=False),
+            ),
         ),
         max_size=60,
     ),
 )
 def test_the_order_within_groups_is_lexsorts(entries: list[tuple[int, float]]) -> None:
-    """`_within` (a stable sort by key, then a radix sort by a narrow group) gives
-    `np.lexsort`'s order, groups past 16 bits included."""
+    """`_largest_first` (a stable sort by size's bits, then a radix sort by a narrow group)
+    gives `np.lexsort`'s order by group and then by size from the largest, groups past 16
+    bits included, NaN and infinity too."""
     groups = np.array(sorted(g for g, _ in entries), dtype=np.int64)
-    keys = np.array([k for _, k in entries], dtype=np.float64)
-    assert _within(groups, keys).tolist() == np.lexsort((keys, groups)).tolist()
+    sizes = np.array([k for _, k in entries], dtype=np.float64)
+    assert _largest_first(groups, sizes).tolist() == np.lexsort((-sizes, groups)).tolist()
     shuffled = np.array([g for g, _ in entries], dtype=np.int64)
-    assert _within(shuffled, keys).tolist() == np.lexsort((keys, shuffled)).tolist()
+    assert _largest_first(shuffled, sizes).tolist() == np.lexsort((-sizes, shuffled)).tolist()
