@@ -1,4 +1,5 @@
-"""CSV files read by pyarrow's multi-threaded reader into Arrow columns of text.
+"""CSV files read by pyarrow into Arrow columns of text: a large file in pieces side by
+side (`csv_pieces`), any other by pyarrow's multi-threaded reader.
 
 Python's csv module (the excel dialect: commas, double quotes, quotes doubled inside
 quotes, any of \\r, \\n and \\r\\n ending a record) is the definition of what a file
@@ -37,6 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from connectors.files.csv_pieces import pieces_table
 from connectors.files.moments import FIRST, LAST, SLACK
 from connectors.files.rows import FileRow
 from connectors.files.table import RawTable
@@ -73,11 +75,11 @@ def csv_table(
     stamped = _time_types(path, header, times)
     table = None
     if stamped:
-        table = _arrow_csv(path, types | stamped)
+        table = _arrow_csv(path, header, types | stamped)
         if table is not None and not all(_usable_times(table.column(raw)) for raw in stamped):
             table = None
     if table is None:
-        table = _arrow_csv(path, types)
+        table = _arrow_csv(path, header, types)
     if table is None or table.column_names != header:
         return None
     columns = {}
@@ -103,9 +105,10 @@ def csv_table(
     )
 
 
-def _arrow_csv(path: str, types: dict[str, Any]) -> Any:
-    """pyarrow's read of the file with these column types, or None where it fails or a
-    row has another length and is not blank (the row reader reads such a file)."""
+def _arrow_csv(path: str, header: list[str], types: dict[str, Any]) -> Any:
+    """pyarrow's read of the file with these column types (in pieces where it is large,
+    `csv_pieces`), or None where it fails or a row has another length and is not blank
+    (the row reader reads such a file)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -121,6 +124,10 @@ def _arrow_csv(path: str, types: dict[str, Any]) -> Any:
         return "skip"
 
     try:
+        table = pieces_table(path, header, types, invalid)
+        if table is not None:
+            return None if odd else table
+        odd.clear()
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
