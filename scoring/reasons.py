@@ -11,14 +11,19 @@ for every contact of a batch without a Python loop over contacts:
 3. an entry's text depends on its label, whole points, shown count and note only, so
    each distinct one is written once by `Reason.describe`;
 4. each contact's text is its entries' texts joined, copied into one buffer.
+
+The column is made in the order asked (the ranking), a block of rows at a time on two
+threads from the call on, so that a writer can write the first rows while the last are
+made (`LaterText`); each rule's hits are moved to their rows in that order first.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,9 +84,10 @@ next block, where blocks of 65,536 asked the system for fresh pages each time (a
 of the reasons' time went to the kernel filling them)."""
 
 
-def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer[Any]]) -> PackedText:
-    """`batch.reasons_text(int(c))` for each contact c of `order`, in that order."""
-    positions: _Ints = np.asarray(order, dtype=np.int64)
+def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer[Any]]) -> LaterText:
+    """`batch.reasons_text(int(c))` for each contact c of `order`, in that order: made a
+    block of rows at a time on two threads (numpy's sorts and arithmetic let go of the
+    GIL), from this call on, while the caller goes on; a block is waited for when read."""
     rules = batch.rules.rules
     # the rule columns in the order reasons sort in: disqualifying rules first
     columns = np.array(
@@ -93,15 +99,105 @@ def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer[Any]]) -> Pa
     dims = batch.dimensions.shape[1]
     segments = [(0, disqualifying), (disqualifying, len(rules)), (len(rules), len(rules) + dims)]
     book = _TextBook(_labels(batch))
-    # contacts in the frame's order, a slice at a time (no copies), two slices at a time
-    # (numpy's sorts and arithmetic let go of the GIL); the order is applied on writing
-    blocks = [slice(first, first + BLOCK) for first in range(0, len(batch), BLOCK)]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        done = list(pool.map(lambda rows: _block(batch, rows, columns, segments, book), blocks))
-    lengths, data = [size for size, _ in done], [text for _, text in done]
-    sizes = np.concatenate(lengths) if lengths else np.zeros(0, np.int64)
-    offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
-    return PackedText(offsets, b"".join(data), positions)
+    pool = ThreadPoolExecutor(max_workers=2)
+    view = pool.submit(_in_order, batch, np.asarray(order, dtype=np.int64))
+    blocks = [
+        pool.submit(lambda k: _block(view.result(), k, columns, segments, book), k)
+        for k in range(-(-len(order) // BLOCK))
+    ]
+    pool.shutdown(wait=False)  # the threads end when the last block is made
+    return LaterText(len(order), blocks)
+
+
+class LaterText:
+    """Texts made a block of `BLOCK` rows at a time, by threads: `block(k)` waits for
+    block k's text lengths (bytes) and UTF-8 text, one after another; `packed()` the
+    whole column as a `PackedText`."""
+
+    block_rows = BLOCK
+
+    def __init__(self, rows: int, blocks: list[Future[tuple[_Ints, bytes]]]):
+        self.rows, self.blocks = rows, blocks
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def block(self, index: int) -> tuple[_Ints, bytes]:
+        return self.blocks[index].result()
+
+    @cached_property
+    def _whole(self) -> PackedText:
+        done = [self.block(k) for k in range(len(self.blocks))]
+        sizes = np.concatenate([size for size, _ in done]) if done else np.zeros(0, np.int64)
+        offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+        return PackedText(offsets, b"".join(text for _, text in done))
+
+    def packed(self) -> PackedText:
+        return self._whole
+
+    def value(self, row: int) -> str:
+        return self._whole.value(row)
+
+    def tolist(self) -> list[str]:
+        return self._whole.tolist()
+
+
+@dataclass(frozen=True, eq=False)
+class _Hits:
+    """One rule's hits at their rows in a column's order, grouped by block: those of
+    block k are `rows[edges[k]:edges[k + 1]]` (ascending within it or not)."""
+
+    rows: npt.NDArray[np.integer[Any]]
+    counts: npt.NDArray[np.integer[Any]]
+    points: npt.NDArray[np.floating[Any]]
+    measure: _Floats | None
+    edges: _Ints
+
+
+@dataclass(frozen=True, eq=False)
+class _View:
+    """What the reasons read of a batch, its contacts in a column's order."""
+
+    batch: ScoreBatch
+    hits: list[_Hits]
+    dimensions: npt.NDArray[np.float64]
+    uncapped: npt.NDArray[np.float64]
+    total: _Floats
+    disqualified: _Bools
+
+    def __len__(self) -> int:
+        return len(self.total)
+
+
+def _in_order(batch: ScoreBatch, order: _Ints) -> _View:
+    """The batch's contacts in `order`: each rule's hits moved to their contacts' places
+    and grouped by block (a stable radix sort of their block numbers), not sorted."""
+    n, count = len(order), -(-len(order) // BLOCK)
+    starts = np.arange(count + 1, dtype=np.int64) * BLOCK
+    if n == len(batch) and np.array_equal(order, np.arange(n)):  # the frame's own order
+        hits = [
+            _Hits(h.rows, h.counts, h.points, h.measure, np.searchsorted(h.rows, starts))
+            for h in batch.rule_hits
+        ]
+        return _View(batch, hits, batch.dimensions, batch.uncapped, batch.total,
+                     batch.disqualified)  # fmt: skip
+    place = np.full(len(batch), -1, dtype=np.int64)  # a contact's row in the column
+    place[order] = np.arange(n)
+    hits = []
+    for h in batch.rule_hits:
+        at = place[h.rows]
+        kept = np.flatnonzero(at >= 0) if n < len(batch) else None
+        if kept is not None:
+            at = at[kept]
+        block = at // BLOCK
+        narrow = block.astype(np.uint16) if count <= 1 << 16 else block
+        moved = np.argsort(narrow, kind="stable")
+        picked = moved if kept is None else kept[moved]
+        measure = None if h.measure is None else h.measure[picked]
+        edges = np.searchsorted(block[moved], np.arange(count + 1))
+        hits.append(_Hits(at[moved], h.counts[picked], h.points[picked], measure, edges))
+    return _View(batch, hits, batch.dimensions[order], batch.uncapped[order],
+                 batch.total[order], batch.disqualified[order])  # fmt: skip
 
 
 class _TextBook:
@@ -125,25 +221,23 @@ class _TextBook:
 
 
 def _rule_block(
-    batch: ScoreBatch, rows: slice, columns: _Ints, extra: int
+    view: _View, block: int, columns: _Ints, extra: int
 ) -> tuple[_Ints, _Floats, _Floats | None]:
     """The counts, points and measures (None: no rule measures) of every rule for the
-    contacts of `rows`, as (contacts x rules) arrays of that block only, column j holding
-    rule `columns[j]` (each rule keeps the contacts it matched, ascending); the counts and
-    points with `extra` columns of zeros after the rules', for the caller to fill."""
-    start, stop, _ = rows.indices(len(batch))
-    width = len(batch.rule_hits)
+    rows of `block`, as (rows x rules) arrays of that block only, column j holding rule
+    `columns[j]`; the counts and points with `extra` columns of zeros after the rules',
+    for the caller to fill."""
+    start, stop = block * BLOCK, min(len(view), (block + 1) * BLOCK)
+    width = len(view.hits)
     counts = np.zeros((stop - start, width + extra), dtype=np.int64)
     points = np.zeros((stop - start, width + extra), dtype=np.float64)
     measures = None
-    if any(hits.measure is not None for hits in batch.rule_hits):
+    if any(hits.measure is not None for hits in view.hits):
         measures = np.zeros((stop - start, width), dtype=np.float64)
     place = np.empty(width, dtype=np.int64)
     place[columns] = np.arange(width)
-    for rule, hits in enumerate(batch.rule_hits):
-        # the bounds in the rows' own type: else numpy converts every row to compare
-        bounds = np.array((start, stop), dtype=hits.rows.dtype)
-        low, high = np.searchsorted(hits.rows, bounds).tolist()
+    for rule, hits in enumerate(view.hits):
+        low, high = int(hits.edges[block]), int(hits.edges[block + 1])
         at, column = hits.rows[low:high] - start, int(place[rule])
         counts[at, column] = hits.counts[low:high]
         points[at, column] = hits.points[low:high]
@@ -153,19 +247,21 @@ def _rule_block(
 
 
 def _block(
-    batch: ScoreBatch,
-    rows: slice,
+    view: _View,
+    block: int,
     columns: _Ints,
     segments: list[tuple[int, int]],
     book: _TextBook,
 ) -> tuple[_Ints, bytes]:
-    """The reasons of `rows`: each one's length in bytes, and their texts one after another."""
+    """The reasons of the rows of `block`: each one's length in bytes, and their texts
+    one after another."""
+    rows = slice(block * BLOCK, min(len(view), (block + 1) * BLOCK))
     # the rules' columns in `columns` order, then one per dimension's limit (count 1)
     rule_count = len(columns)
-    counts, points, rule_measures = _rule_block(batch, rows, columns, batch.dimensions.shape[1])
+    counts, points, rule_measures = _rule_block(view, block, columns, view.dimensions.shape[1])
     m = len(counts)
     counts[:, rule_count:] = 1
-    excess = batch.dimensions[rows] - batch.uncapped[rows]
+    excess = view.dimensions[rows] - view.uncapped[rows]
     points[:, rule_count:] = excess
     present = counts > 0
     present[:, rule_count:] = excess != 0.0
@@ -187,7 +283,7 @@ def _block(
     starts = np.concatenate(([0], np.cumsum(per_row)[:-1]))
     position = np.arange(len(row)) - starts[row]
     floors = np.floor(pts)
-    total = np.floor(batch.total[rows] + 0.5)
+    total = np.floor(view.total[rows] + 0.5)
     missing = np.clip(total - np.bincount(row, weights=floors, minlength=m), 0, per_row)
     # each entry's place within its contact by remainder (then by place), one sort
     by_remainder = _largest_first(row, pts - floors)
@@ -237,7 +333,7 @@ def _block(
         rule_id, text, dimension, _, rule_cap, disqualify, is_once, measures = facts[int(label[e])]
         detail = None
         if measures and measure is not None:
-            detail = detail_of(batch.rules.rules[int(label[e])], float(measure[e]))
+            detail = detail_of(view.batch.rules.rules[int(label[e])], float(measure[e]))
         reason = Reason(
             rule_id,
             text,
@@ -252,7 +348,7 @@ def _block(
             detail=detail,
         )
         ids[i] = book.add(distinct[i], reason, int(whole[e]))
-    disqualified = batch.disqualified[rows]
+    disqualified = view.disqualified[rows]
     alone = (position == 0) & ~disqualified[row]
     piece = 1 + 2 * ids[inverse] + np.where(alone, 0, 1)
     with book.lock:

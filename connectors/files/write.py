@@ -27,6 +27,7 @@ from typing import IO, Any
 import numpy as np
 import numpy.typing as npt
 
+from connectors.files.arrow_columns import arrow_column, later, repeats
 from connectors.files.problems import file_format
 
 
@@ -49,25 +50,17 @@ def write_columns(
     atomically, in the order given; `extra` columns (Arrow arrays too) after them in
     Parquet only, whose columns are typed (CSV and JSON Lines keep their columns)."""
     kind = file_format(path)
-    # text files put a packed column in order a slice of rows at a time, as they write it
-    lazy = kind != "parquet"
-    arrays = {name: _arrow(column, lazy) for name, column in columns.items()}
+    # a packed column is put in order a slice of rows at a time, as it is written
+    arrays = {name: arrow_column(column, lazy=True) for name, column in columns.items()}
     if kind == "parquet" and extra:
-        arrays |= {name: _arrow(column) for name, column in extra.items()}
+        arrays |= {name: arrow_column(column) for name, column in extra.items()}
     lengths = {name: len(array) for name, array in arrays.items()}
     if len(set(lengths.values())) > 1:  # (lines made a slice at a time would cut the rest)
         raise ValueError(f"columns of different lengths: {lengths}")
 
     def fill(out: IO[bytes]) -> None:
         if kind == "parquet":
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            # dictionary pages for the coded columns only, and only where values repeat: on a
-            # column of distinct values (ids, addresses, reasons) the writer would fill one,
-            # then fall back to plain pages (0.2 s for a million addresses)
-            coded = [name for name, array in arrays.items() if _repeats(array)]
-            pq.write_table(pa.table(arrays), out, use_dictionary=coded or False)
+            _parquet_groups(out, arrays)
         elif kind == "csv":
             _csv_bytes(out, arrays)
         else:
@@ -76,11 +69,39 @@ def write_columns(
     _atomically(Path(path), fill)
 
 
+ROW_GROUP = 1 << 17
+"""Rows of a Parquet file written at a time, as a row group: a column made a block at a time
+(the reasons) is written as its blocks are made, not after the last."""
+
+
+def _parquet_groups(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # dictionary pages for the coded columns only, and only where values repeat: on a
+    # column of distinct values (ids, addresses, reasons) the writer would fill one, then
+    # fall back to plain pages (0.2 s for a million addresses)
+    coded = [name for name, array in arrays.items() if not later(array) and repeats(array)]
+    rows = len(next(iter(arrays.values()))) if arrays else 0
+
+    def group(first: int) -> Any:
+        return pa.table({name: array.slice(first, ROW_GROUP) for name, array in arrays.items()})
+
+    if not rows:
+        pq.write_table(group(0), out, use_dictionary=coded or False)
+        return
+    first_group = group(0)
+    with pq.ParquetWriter(out, first_group.schema, use_dictionary=coded or False) as writer:
+        writer.write_table(first_group, row_group_size=ROW_GROUP)
+        for first in range(ROW_GROUP, rows, ROW_GROUP):
+            writer.write_table(group(first), row_group_size=ROW_GROUP)
+
+
 def columns_table(columns: Mapping[str, Any]) -> Any:
     """The columns `write_columns` takes (Arrow arrays too) as an Arrow table, in order."""
     import pyarrow as pa
 
-    return pa.table({name: _arrow(column) for name, column in columns.items()})
+    return pa.table({name: arrow_column(column) for name, column in columns.items()})
 
 
 def _atomically(target: Path, fill: Callable[[IO[bytes]], None]) -> None:
@@ -135,67 +156,6 @@ def _serialize(
 
 
 # -- columns --------------------------------------------------------------------------------
-
-
-def _repeats(array: Any) -> bool:
-    """Whether an Arrow column is coded (a dictionary array) with at most half as many
-    distinct values as rows."""
-    import pyarrow as pa
-
-    if not pa.types.is_dictionary(array.type):
-        return False
-    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
-    return 2 * max((len(chunk.dictionary) for chunk in chunks), default=0) <= len(array)
-
-
-class _Ordered:
-    """Text in an order, put in that order a slice at a time (`slice`, as Arrow's arrays
-    slice): a million reasons are never copied whole into the order they are written in."""
-
-    def __init__(self, texts: Any, order: npt.NDArray[np.int64]):
-        self.texts, self.order = texts, order
-
-    def __len__(self) -> int:
-        return len(self.order)
-
-    def slice(self, first: int, count: int) -> Any:
-        import pyarrow as pa
-
-        return self.texts.take(pa.array(self.order[first : first + count]))
-
-
-def _arrow(column: Any, lazy: bool = False) -> Any:
-    """A column as an Arrow array (`lazy`: packed text with an order as `_Ordered`)."""
-    import pyarrow as pa
-
-    if isinstance(column, pa.Array | pa.ChunkedArray):
-        return column
-    if hasattr(column, "offsets") and hasattr(column, "data"):
-        offsets = np.ascontiguousarray(column.offsets, dtype=np.int64)
-        data = np.frombuffer(column.data, dtype=np.uint8) if len(column.data) else b""
-        texts = pa.LargeStringArray.from_buffers(
-            len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
-        )
-        order = getattr(column, "order", None)
-        if order is None:
-            return texts
-        order = np.asarray(order, dtype=np.int64)
-        return _Ordered(texts, order) if lazy else texts.take(pa.array(order))
-    if isinstance(column, tuple):
-        codes, categories = column
-        indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
-        return pa.DictionaryArray.from_arrays(
-            indices, pa.array(categories.tolist(), type=pa.string())
-        )
-    if isinstance(column, np.ma.MaskedArray):  # masked cells: no value
-        return pa.array(np.ma.getdata(column), mask=np.ma.getmaskarray(column))
-    array = np.asarray(column)
-    if array.dtype.kind == "O":
-        try:
-            return pa.array(array, type=pa.string())
-        except (pa.ArrowTypeError, pa.ArrowInvalid):  # cells that are not text: as str() has them
-            return pa.array([None if v is None else str(v) for v in array.tolist()], pa.string())
-    return pa.array(array)
 
 
 def _text(array: Any, quote: Callable[[Any], Any], null: str) -> Any:
