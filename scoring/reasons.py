@@ -85,9 +85,10 @@ of the reasons' time went to the kernel filling them)."""
 
 
 def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer[Any]]) -> LaterText:
-    """`batch.reasons_text(int(c))` for each contact c of `order`, in that order: made a
-    block of rows at a time on two threads (numpy's sorts and arithmetic let go of the
-    GIL), from this call on, while the caller goes on; a block is waited for when read."""
+    """`batch.reasons_text(int(c))` for each contact c of `order` (each contact once at
+    most: `ValueError` otherwise), in that order: made a block of rows at a time on two
+    threads (numpy's sorts and arithmetic let go of the GIL), from this call on, while
+    the caller goes on; a block is waited for when read."""
     rules = batch.rules.rules
     # the rule columns in the order reasons sort in: disqualifying rules first
     columns = np.array(
@@ -99,14 +100,17 @@ def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer[Any]]) -> La
     dims = batch.dimensions.shape[1]
     segments = [(0, disqualifying), (disqualifying, len(rules)), (len(rules), len(rules) + dims)]
     book = _TextBook(_labels(batch))
+    rows = np.asarray(order, dtype=np.int64)
+    if len(rows) and int(np.bincount(rows, minlength=len(batch)).max()) > 1:
+        raise ValueError("an order of the batch's rows repeats a row")
     pool = ThreadPoolExecutor(max_workers=2)
-    view = pool.submit(_in_order, batch, np.asarray(order, dtype=np.int64))
+    view = pool.submit(_in_order, batch, rows)
     blocks = [
         pool.submit(lambda k: _block(view.result(), k, columns, segments, book), k)
-        for k in range(-(-len(order) // BLOCK))
+        for k in range(-(-len(rows) // BLOCK))
     ]
     pool.shutdown(wait=False)  # the threads end when the last block is made
-    return LaterText(len(order), blocks)
+    return LaterText(len(rows), blocks)
 
 
 class LaterText:
@@ -114,10 +118,8 @@ class LaterText:
     block k's text lengths (bytes) and UTF-8 text, one after another; `packed()` the
     whole column as a `PackedText`."""
 
-    block_rows = BLOCK
-
     def __init__(self, rows: int, blocks: list[Future[tuple[_Ints, bytes]]]):
-        self.rows, self.blocks = rows, blocks
+        self.rows, self.blocks, self.block_rows = rows, blocks, BLOCK
 
     def __len__(self) -> int:
         return self.rows
@@ -171,7 +173,8 @@ class _View:
 
 def _in_order(batch: ScoreBatch, order: _Ints) -> _View:
     """The batch's contacts in `order`: each rule's hits moved to their contacts' places
-    and grouped by block (a stable radix sort of their block numbers), not sorted."""
+    and grouped by block (a stable sort of their block numbers, by radix up to 65,536
+    blocks), not sorted."""
     n, count = len(order), -(-len(order) // BLOCK)
     starts = np.arange(count + 1, dtype=np.int64) * BLOCK
     if n == len(batch) and np.array_equal(order, np.arange(n)):  # the frame's own order

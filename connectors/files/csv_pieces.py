@@ -14,13 +14,15 @@ so a piece ends with a row of its own (a random text, one field too many), and a
 is good only when its parser came to that row as a row of the wrong length: a piece that
 ends inside a quoted value takes the row into the value instead. The first piece starts
 at the file's start; each piece proven good ends at a record's end, so the next one
-starts at a record's start. When a piece is not proven good, or fails for any reason,
-the pieces after it are not read, and the caller reads the whole file as before.
+starts at a record's start. When a piece is not proven good, or fails for any reason
+(its end may be the cause: a record cut short by the cut is a row of the wrong length),
+the pieces after it that have not started are not read, and the caller reads the whole
+file as before, which says what is wrong with a bad file. The pieces are read from one
+open file, so a file replaced meanwhile is read as the file that was opened.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 import secrets
 from collections.abc import Callable
@@ -48,64 +50,73 @@ def pieces_table(
     """The file read in pieces (an Arrow table whose columns have a chunk per piece), as
     one read of the whole file with these `types` and handler of rows of the wrong
     length (`invalid`) would read it; None when the file is small, or a piece is not
-    proven to end at a record's end (the caller then reads the file whole). pyarrow's
-    error where a piece fails that starts at a record's start (every piece before it
-    proven good): a read of the whole file fails there too."""
-    spans = _spans(path, piece_bytes or PIECE_BYTES)
-    if len(spans) < 2:
+    proven to end at a record's end, or fails (the caller then reads the file whole)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except OSError:
         return None
-    sentinel = f"\x00{secrets.token_hex(8)}" + "," * len(header)
-    seen = [0] * len(spans)
+    try:
+        spans = _spans(handle, piece_bytes or PIECE_BYTES)
+        if len(spans) < 2:
+            return None
+        sentinel = f"\x00{secrets.token_hex(8)}" + "," * len(header)
+        seen = [0] * len(spans)
 
-    def piece(index: int) -> Any:
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+        def piece(index: int) -> Any:
+            first, end = spans[index]
+            ending = b"\n" if index == len(spans) - 1 else b""  # the last line may lack one
+            tail = ending + sentinel.encode() + b"\n"
+            buffer = bytearray(end - first + len(tail))
+            if os.preadv(handle, [memoryview(buffer)[: end - first]], first) != end - first:
+                raise _Unproven("the file changed while it was read")
+            if index and buffer.startswith(_BOM):  # (pyarrow passes over one where it starts)
+                raise _Unproven("a piece starts as a byte-order mark does")
+            buffer[end - first :] = tail
 
-        first, end = spans[index]
-        ending = b"\n" if index == len(spans) - 1 else b""  # the last line may lack one
-        tail = ending + sentinel.encode() + b"\n"
-        buffer = bytearray(end - first + len(tail))
-        with open(path, "rb", buffering=0) as handle:
-            handle.seek(first)
-            if handle.readinto(memoryview(buffer)[: end - first]) != end - first:
-                raise _NotARecordStart("the file changed while it was read")
-        if index and buffer.startswith(_BOM):  # (pyarrow passes over one where it starts)
-            raise _NotARecordStart("a piece starts as a byte-order mark does")
-        buffer[end - first :] = tail
+            def handler(row: Any) -> str:
+                if row.text == sentinel:
+                    seen[index] += 1
+                    return "skip"
+                return invalid(row)
 
-        def handler(row: Any) -> str:
-            if row.text == sentinel:
-                seen[index] += 1
-                return "skip"
-            return invalid(row)
+            return pacsv.read_csv(
+                pa.py_buffer(buffer),
+                read_options=pacsv.ReadOptions(
+                    block_size=len(buffer) + 1,  # one block: no scan for the records' ends
+                    use_threads=False,
+                    column_names=None if index == 0 else header,
+                ),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True, invalid_row_handler=handler
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=types, strings_can_be_null=False, null_values=[""]
+                ),
+            )
 
-        return pacsv.read_csv(
-            pa.py_buffer(buffer),
-            read_options=pacsv.ReadOptions(
-                block_size=len(buffer) + 1,  # one block: no scan for the records' ends
-                use_threads=False,
-                column_names=None if index == 0 else header,
-            ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=handler),
-            convert_options=pacsv.ConvertOptions(
-                column_types=types, strings_can_be_null=False, null_values=[""]
-            ),
-        )
+        return _in_turn(piece, len(spans), seen)
+    finally:
+        os.close(handle)
 
+
+def _in_turn(piece: Callable[[int], Any], count: int, seen: list[int]) -> Any | None:
+    """The pieces read side by side, looked at in turn: their table, or None at the first
+    that fails or is not proven (those not started then are not read)."""
     import pyarrow as pa
 
     tables = []
-    with ThreadPoolExecutor(max_workers=min(len(spans), os.cpu_count() or 1)) as pool:
-        later = [pool.submit(piece, index) for index in range(len(spans))]
+    with ThreadPoolExecutor(max_workers=min(count, os.cpu_count() or 1)) as pool:
+        later = [pool.submit(piece, index) for index in range(count)]
         try:
             for index, future in enumerate(later):
                 try:
                     tables.append(future.result())
-                except pa.ArrowException:  # (pyarrow's errors are ValueErrors, OSErrors)
-                    raise
-                except (_NotARecordStart, OSError):
-                    return None
-                if seen[index] != 1:  # the rest are not read: the file is read whole
+                except (_Unproven, OSError, ValueError, pa.ArrowException):
+                    return None  # (pyarrow's errors are ValueErrors; the end may be why)
+                if seen[index] != 1:
                     return None
         finally:
             for future in later:
@@ -116,29 +127,31 @@ def pieces_table(
         return None
 
 
-class _NotARecordStart(Exception):
+class _Unproven(Exception):
     """A piece that may not start where a record starts: the file is read whole."""
 
 
-def _spans(path: str, piece_bytes: int) -> list[tuple[int, int]]:
-    """The file's pieces as (first byte, end): cut after the first line feed at or past
-    each multiple of about `piece_bytes`; one piece for a file of fewer than two."""
-    try:
-        size = os.path.getsize(path)
-        count = size // piece_bytes
-        if count < 2:
-            return [(0, size)]
-        cuts = [0]
-        with open(path, "rb") as handle:
-            view = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-        with view:
-            for k in range(1, count):
-                at = view.find(b"\n", k * size // count)
-                if at < 0:
-                    break
-                if at + 1 > cuts[-1]:
-                    cuts.append(at + 1)
-    except (OSError, ValueError):
-        return [(0, 0)]
-    cuts = [cut for cut in cuts if cut < size] + [size]
+def _spans(handle: int, piece_bytes: int) -> list[tuple[int, int]]:
+    """The open file's pieces as (first byte, end): cut after the first line feed at or
+    past each multiple of about `piece_bytes`, looked for within a piece's length of it
+    (no cut there otherwise); one piece for a file of fewer than two."""
+    size = os.fstat(handle).st_size
+    count = size // piece_bytes
+    if count < 2:
+        return [(0, size)]
+    cuts = [0]
+    for k in range(1, count):
+        at = max(k * size // count, cuts[-1])
+        stop = min(size, at + piece_bytes)
+        while at < stop:
+            window = os.pread(handle, min(1 << 16, stop - at), at)
+            if not window:
+                break
+            found = window.find(b"\n")
+            if found >= 0:
+                if at + found + 1 < size:
+                    cuts.append(at + found + 1)
+                break
+            at += len(window)
+    cuts.append(size)
     return list(pairwise(cuts))

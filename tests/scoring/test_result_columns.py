@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -13,7 +14,15 @@ from hypothesis import strategies as st
 
 from sandbox.world import generate_world
 from sandbox.world.columns import world_columns
-from scoring import ActivityFrame, ContactFrame, load_rules, parse_rules, score, score_population
+from scoring import (
+    ActivityFrame,
+    ContactFrame,
+    load_rules,
+    parse_rules,
+    reasons,
+    score,
+    score_population,
+)
 from scoring.reasons import _largest_first, exact_round
 
 ROOT = Path(__file__).parents[2]
@@ -72,6 +81,23 @@ def test_reasons_of_a_whole_batch_are_each_contacts_reasons(seed, path, points, 
     )
     rules = parse_rules(text.replace("\nrules:\n", "\nrules:" + extra, 1), "x.yaml")
     assert_columns_are_the_rows(world_batch(rules, 120, seed=seed))
+
+
+@pytest.mark.parametrize("block", [7, 64])
+@pytest.mark.parametrize("path", RULE_FILES[:3], ids=lambda p: p.stem)
+def test_reasons_in_any_order_across_blocks_are_each_contacts(path: Path, block: int) -> None:
+    """Reasons made in blocks smaller than the batch, in the ranking's order, the frame's,
+    a shuffled one and a part of one, are each contact's own; an order repeating a
+    contact is refused."""
+    batch = world_batch(load_rules(path), 300, seed=5)
+    shuffled = np.random.default_rng(1).permutation(len(batch))
+    orders = [batch.ranking(), np.arange(len(batch)), shuffled, shuffled[: len(batch) // 3]]
+    with mock.patch.object(reasons, "BLOCK", block):
+        for order in orders:
+            expected = [batch.reasons_text(int(row)) for row in order]
+            assert reasons.reasons_column(batch, order).tolist() == expected
+        with pytest.raises(ValueError, match="repeats a row"):
+            reasons.reasons_column(batch, np.array([0, 1, 1]))
 
 
 def test_an_empty_batch_has_empty_columns() -> None:
