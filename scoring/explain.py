@@ -456,6 +456,7 @@ class ScoreBatch:
         from scoring.reasons import exact_round, reasons_column
 
         order = self.ranking() if ranked else np.arange(len(self))
+        reasons = reasons_column(self, order)  # made on threads while the rest are
         columns: dict[str, Any] = {
             "id": self.contact_ids[order],
             "email": (self.emails.codes[order], self.emails.categories),
@@ -478,7 +479,7 @@ class ScoreBatch:
         if self.bant_names:
             columns["bant"] = self.bant_met[order].sum(axis=1).astype(np.int64)
         columns |= {} if self.rfm is None else self.rfm.columns(order)
-        columns["reasons"] = reasons_column(self, order)
+        columns["reasons"] = reasons
         return columns | (self.interests.columns(order) if self.interests is not None else {})
 
     def rows(self, ranked: bool = False) -> Iterator[dict[str, Any]]:
