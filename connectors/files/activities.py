@@ -96,20 +96,33 @@ def activities_from_table(
     problems.raise_if_any()
     n = table.rows
     pool = ThreadPoolExecutor(max_workers=2)  # Arrow and numpy let go of the GIL: 2 cores
+    email = table.columns.get("email")
+    given = as_text(table.columns["contact_id"]) if "contact_id" in table.names else None
+    # the rows whose id is empty are placed by address while the ids are looked up
+    early = _empty_cells(given) if given is not None and email is not None else None
+    early_later = None if early is None else pool.submit(_by_mail, email, contacts, early)
     kinds_later = pool.submit(_types, table.columns["type"])
     moments_later = pool.submit(_moments, table.columns["occurred_at"], np.ones(n, dtype=bool))
     attributes_later = pool.submit(encoded_attributes, table, RESERVED_ACTIVITY, fields)
     pool.shutdown(wait=False)
     by_id, no_id = (
-        _by_id(as_text(table.columns["contact_id"]), contacts)
-        if "contact_id" in table.names
+        _by_id(given, contacts)
+        if given is not None
         else (np.full(n, -1, dtype=np.int32), np.ones(n, dtype=bool))
     )
     # the addresses of the rows no id placed, only: most rows are placed by their id
     asked = np.flatnonzero(by_id < 0)
-    mail = _addresses_at(table, asked)
+    has_mail, by_mail = np.zeros(len(asked), dtype=bool), np.full(len(asked), -1, np.int64)
+    rest = np.ones(len(asked), dtype=bool)
+    if early_later is not None and early is not None:
+        place = np.searchsorted(asked, early)
+        if len(place) == 0 or (place[-1] < len(asked) and np.array_equal(asked[place], early)):
+            has_mail[place], by_mail[place] = early_later.result()  # (each empty id asked)
+            rest[place] = False
+    if rest.any():
+        has_mail[rest], by_mail[rest] = _by_mail(email, contacts, asked[rest])
     lost = np.zeros(n, dtype=bool)
-    lost[asked] = no_id[asked] & (mail[0] < 0)
+    lost[asked] = no_id[asked] & ~has_mail
     keep = np.ones(n, dtype=bool)
     if table.blank_rows and lost.any():
         candidates = np.flatnonzero(lost)
@@ -137,7 +150,9 @@ def activities_from_table(
             if lost[row]:
                 problems.add(line, column, "no contact: contact_id and email are both empty")
         problems.raise_if_any()
-    rows = _contact_rows(contacts, by_id, asked, mail, keep)
+    rows = by_id  # filled in, not copied
+    placed_by_mail = keep[asked]
+    rows[asked[placed_by_mail]] = by_mail[placed_by_mail]
     matched = keep & (rows >= 0)
     placed = int(matched.sum())
     unmatched = int(keep.sum()) - placed
@@ -311,45 +326,47 @@ def _rows_of(column: Any, ids: Any) -> _Rows:
         return np.concatenate(list(pool.map(lookup, parts)))
 
 
-def _addresses_at(table: RawTable, rows: _Ints) -> tuple[npt.NDArray[np.int32], Any]:
-    """`coded_text` of the `email` cells of `rows` (codes -1 where there is none)."""
+def _empty_cells(column: Any) -> _Ints | None:
+    """The rows of a text column whose cell is missing or empty (not those of spaces: their
+    id is trimmed before it is found empty); None for a dictionary column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_dictionary(column.type):
+        return None
+
+    empty = pc.equal(pc.binary_length(column), 0).fill_null(True)
+    return np.flatnonzero(empty.to_numpy(zero_copy_only=False))
+
+
+def _by_mail(
+    email: Any, contacts: ContactsRead, rows: _Ints
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """For each of `rows`, whether its `email` cell holds an address, and the contact row
+    of that address (normalized; -1 where none): each distinct address of those rows
+    looked up once."""
     import pyarrow as pa
 
-    if "email" not in table.names or not len(rows):
-        return np.full(len(rows), -1, dtype=np.int32), pa.array([], pa.string())
-    column = as_text(table.columns["email"])
-    if pa.types.is_dictionary(column.type) or len(rows) == table.rows:
+    found_at = np.full(len(rows), -1, dtype=np.int64)
+    if email is None or not len(rows):
+        return np.zeros(len(rows), dtype=bool), found_at
+    column = as_text(email)
+    if pa.types.is_dictionary(column.type) or len(rows) == len(column):
         codes, text = coded_text(column)  # a dictionary's codes are there already
-        return (codes if len(rows) == table.rows else codes[rows]), text
-    return coded_text(rows_at(column, rows))
-
-
-def _contact_rows(
-    contacts: ContactsRead,
-    by_id: _Rows,
-    asked: _Ints,
-    mail: tuple[npt.NDArray[np.int32], Any],
-    keep: npt.NDArray[np.bool_],
-) -> _Rows:
-    """Each activity's contact row, -1 where none: by id, else (for the rows `asked`,
-    whose `mail` codes are given) by normalized address. Each distinct address of the
-    file is looked up once. `by_id` is filled in, not copied."""
-    import pyarrow as pa
-
-    rows = by_id
-    mail_codes, mail_text = mail
-    pick = keep[asked] & (mail_codes >= 0)
-    ask, codes = asked[pick], mail_codes[pick]
-    if len(ask) and len(contacts):
+        codes = codes if len(rows) == len(column) else codes[rows]
+    else:
+        codes, text = coded_text(rows_at(column, rows))
+    present = codes >= 0
+    if present.any() and len(contacts):
         addresses, first = contacts.address_rows()
-        needed = np.flatnonzero(np.bincount(codes, minlength=len(mail_text)))
-        wanted = lowered(mail_text.take(pa.array(needed)))
+        needed = np.flatnonzero(np.bincount(codes[present], minlength=len(text)))
+        wanted = lowered(text.take(pa.array(needed)))
         where = positions_in(wanted, addresses)
-        found = np.full(len(mail_text), -1, dtype=np.int64)
+        found = np.full(len(text), -1, dtype=np.int64)
         found[needed] = np.where(where >= 0, np.append(first, -1)[where], -1)
         found[found >= len(contacts)] = -1
-        rows[ask] = found[codes]
-    return rows
+        found_at[present] = found[codes[present]]
+    return present, found_at
 
 
 def positions_in(values: Any, distinct: Any) -> _Ints:

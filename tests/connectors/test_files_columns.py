@@ -495,3 +495,18 @@ def test_rows_at_gives_the_rows_take_gives(chunks: list[list[str | None]], data:
     expected = column.take(pa.array(rows, type=pa.int64())).to_pylist()
     assert rows_at(column, np.array(rows, dtype=np.int64)).to_pylist() == expected
     assert rows_at(column.combine_chunks(), np.array(rows, dtype=np.int64)).to_pylist() == expected
+
+
+def test_activities_are_placed_by_address_where_the_id_is_empty_blank_or_unknown(
+    tmp_path: Path,
+) -> None:
+    """Rows with an empty id are placed by address beside the ids' lookup, those with an
+    id of spaces or an unknown one after it: all as the old reader placed them."""
+    lines = ["contact_id,email,type,occurred_at"]
+    for i in range(40):
+        ident = ["", "   ", "nobody", "c1", ""][i % 5]
+        address = ["ann@acme.io", " BOB@beta.io", "", "x@y.io", "zed@nowhere.io"][i % 5]
+        lines.append(f"{ident},{address},page_view,2026-10-01T10:00:{i:02d}Z")
+    path = tmp_path / "a.csv"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    same_activities(path, CONTACTS)
