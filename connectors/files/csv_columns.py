@@ -52,11 +52,12 @@ FIELD_LIMIT = 131_072
 FIRST_RECORDS = 100
 """Records looked at for a time column's first value (past rows left blank)."""
 BLOCK_BYTES = 8 << 20
-"""The bytes pyarrow reads and parses at a time: each is a chunk of every column, so a
-larger block means fewer chunks for every step after the parse to go through (at 1M
-contacts / 10M activities, 1.2 GB, `leadscore score` took 0.9 s less with 4 MB than with
-pyarrow's 1 MB in four pairs of runs; 8 and 16 MB were as fast as 4 MB, 8 MB peaking up
-to 300 MB higher and 16 MB about 350 MB)."""
+"""The bytes pyarrow reads and parses at a time where a file is read whole (one smaller
+than two pieces, `csv_pieces.PIECE_BYTES`, or one its pieces do not prove): each is a
+chunk of every column, so a larger block means fewer chunks for every step after the
+parse to go through (at 1M contacts / 10M activities, 1.2 GB, `leadscore score` took
+0.9 s less with 4 MB than with pyarrow's 1 MB in four pairs of runs; 8 and 16 MB were
+as fast as 4 MB, 8 MB peaking up to 300 MB higher and 16 MB about 350 MB)."""
 
 
 def csv_table(
