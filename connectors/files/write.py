@@ -87,14 +87,10 @@ def _parquet_groups(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
     def group(first: int) -> Any:
         return pa.table({name: array.slice(first, ROW_GROUP) for name, array in arrays.items()})
 
-    if not rows:
-        pq.write_table(group(0), out, use_dictionary=coded or False)
-        return
-    first_group = group(0)
+    first_group = group(0)  # (no rows: an empty table, as `pq.write_table` writes one)
     with pq.ParquetWriter(out, first_group.schema, use_dictionary=coded or False) as writer:
-        writer.write_table(first_group, row_group_size=ROW_GROUP)
-        for first in range(ROW_GROUP, rows, ROW_GROUP):
-            writer.write_table(group(first), row_group_size=ROW_GROUP)
+        for first in range(0, max(rows, 1), ROW_GROUP):
+            writer.write_table(first_group if first == 0 else group(first), ROW_GROUP)
 
 
 def columns_table(columns: Mapping[str, Any]) -> Any:
