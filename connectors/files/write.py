@@ -338,9 +338,22 @@ def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
     columns = [_sliced(array, _csv_cells, _csv_quoted, "") for array in arrays.values()]
 
     def line_parts(first: int, count: int) -> list[Any]:
+        # cells of one part each, side by side, are joined with commas at once (a join
+        # with a separator takes half the time of one with a literal comma between each
+        # two); a cell in parts (the quotes it takes, its text) is joined as it is
+        groups: list[list[Any]] = []
+        run: list[Any] = []
+        for made in (cells(first, count) for cells in columns):
+            if len(made) == 1:
+                run.append(made[0])
+                continue
+            groups += [[_comma_joined(run)]] if run else []
+            groups.append(made)
+            run = []
+        groups += [[_comma_joined(run)]] if run else []
         parts: list[Any] = []
-        for cells in columns:
-            parts += [*([_lit(",")] if parts else []), *cells(first, count)]
+        for group in groups:
+            parts += [*([_lit(",")] if parts else []), *group]
         if len(columns) == 1:  # the csv module writes a lone empty field as "" (no blank line)
             import pyarrow.compute as pc
 
@@ -349,6 +362,13 @@ def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
         return [*parts, _lit("\r\n")]
 
     _write_lines(out, len(next(iter(arrays.values()))), line_parts)
+
+
+def _comma_joined(cells: list[Any]) -> Any:
+    """Text arrays of one length, row by row, with a comma between each two."""
+    import pyarrow.compute as pc
+
+    return cells[0] if len(cells) == 1 else pc.binary_join_element_wise(*cells, _lit(","))
 
 
 def _csv_cells(array: Any) -> list[Any]:
