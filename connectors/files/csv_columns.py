@@ -60,56 +60,97 @@ parse to go through (at 1M contacts / 10M activities, 1.2 GB, `leadscore score` 
 as fast as 4 MB, 8 MB peaking up to 300 MB higher and 16 MB about 350 MB)."""
 
 
+class ReadByRows(Exception):
+    """A CSV file's columns not read at first could not be read as columns after all (a
+    field beyond the csv module's limit, say): the row reader reads the file."""
+
+
 def csv_table(
-    path: str, coded: Collection[str] = (), times: Collection[str] = ()
+    path: str,
+    coded: Collection[str] = (),
+    times: Collection[str] = (),
+    wanted: Collection[str] | None = None,
 ) -> RawTable | None:
     """The file's columns (those named in `coded` as dictionaries, their chunks sharing
     one; those named in `times` as timestamps where every cell is one, see the module),
-    or None when the row reader must read it (see the module)."""
+    or None when the row reader must read it (see the module). Of columns not `wanted`
+    (when given) no cell is converted: they are read only if asked (`RawTable.unread`,
+    which raises `ReadByRows` where they cannot be read as columns)."""
     header = _header(path)
     if header is None:
         return None
     import pyarrow as pa
 
+    include = None
+    if wanted is not None:
+        include = [raw for raw in header if raw.strip() in wanted]
+        if len(include) in (0, len(header)):  # (Arrow reads every column for none)
+            include = None
     codes = pa.dictionary(pa.int32(), pa.string())
     types = {raw: codes if raw.strip() in coded else pa.string() for raw in header}
     stamped = _time_types(path, header, times)
     table = None
     if stamped:
-        table = _arrow_csv(path, header, types | stamped)
+        table = _arrow_csv(path, header, types | stamped, include)
         if table is not None and not all(_usable_times(table.column(raw)) for raw in stamped):
             table = None
     if table is None:
-        table = _arrow_csv(path, header, types)
-    if table is None or table.column_names != header:
+        table = _arrow_csv(path, header, types, include)
+    columns = None if table is None else _checked(table, include or header)
+    if columns is None:
         return None
-    columns = {}
-    for raw, name in zip(header, [h.strip() for h in header], strict=True):
-        column = table.column(raw)
-        if column.num_chunks and _longest(column) > FIELD_LIMIT:
-            return None
-        if pa.types.is_dictionary(column.type):
-            column = column.unify_dictionaries()
-        if (pa.types.is_dictionary(column.type) or name in KEYS) and _holds_return(column):
-            return None
-        columns[name] = column
-    names = list(columns)
     del table
+    unread = None
+    if include is not None:
+        rest = [raw for raw in header if raw not in include]
+
+        def unread() -> dict[str, Any]:
+            found = _arrow_csv(path, header, {raw: pa.string() for raw in rest}, rest)
+            checked = None if found is None else _checked(found, rest)
+            if checked is None:
+                raise ReadByRows(path)
+            return checked
+
+    names = [h.strip() for h in header]
     return RawTable(
         path,
         "csv",
         names,
         columns,
-        rows=len(columns[names[0]]) if names else 0,
+        rows=len(next(iter(columns.values()))) if columns else 0,
         lines=lambda rows: record_lines(path, len(names), rows),
         blank_rows=True,
+        unread=unread,
     )
 
 
-def _arrow_csv(path: str, header: list[str], types: dict[str, Any]) -> Any:
+def _checked(table: Any, read: list[str]) -> dict[str, Any] | None:
+    """The columns `read` of pyarrow's table by their trimmed names, or None where the row
+    reader must read the file: a field beyond the csv module's limit, or a carriage
+    return in a value the reader keeps (`_holds_return`)."""
+    import pyarrow as pa
+
+    if table.column_names != read:
+        return None
+    columns = {}
+    for raw in read:
+        column = table.column(raw)
+        if column.num_chunks and _longest(column) > FIELD_LIMIT:
+            return None
+        if pa.types.is_dictionary(column.type):
+            column = column.unify_dictionaries()
+        if (pa.types.is_dictionary(column.type) or raw.strip() in KEYS) and _holds_return(column):
+            return None
+        columns[raw.strip()] = column
+    return columns
+
+
+def _arrow_csv(
+    path: str, header: list[str], types: dict[str, Any], include: list[str] | None = None
+) -> Any:
     """pyarrow's read of the file with these column types (in pieces where it is large,
-    `csv_pieces`), or None where it fails or a row has another length and is not blank
-    (the row reader reads such a file)."""
+    `csv_pieces`), of the columns `include` only (all when None), or None where it fails
+    or a row has another length and is not blank (the row reader reads such a file)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -125,7 +166,7 @@ def _arrow_csv(path: str, header: list[str], types: dict[str, Any]) -> Any:
         return "skip"
 
     try:
-        table = pieces_table(path, header, types, invalid)
+        table = pieces_table(path, header, types, invalid, include=include)
         if table is not None:
             return None if odd else table
         odd.clear()
@@ -136,7 +177,10 @@ def _arrow_csv(path: str, header: list[str], types: dict[str, Any]) -> Any:
             # a typed column's null is an empty cell only ("NULL" and the like are refused,
             # to be read as text and said as Python says them); text is never null
             convert_options=pacsv.ConvertOptions(
-                column_types=types, strings_can_be_null=False, null_values=[""]
+                column_types=types,
+                strings_can_be_null=False,
+                null_values=[""],
+                include_columns=include,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, csv.Error):

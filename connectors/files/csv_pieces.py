@@ -45,12 +45,14 @@ def pieces_table(
     types: dict[str, Any],
     invalid: Callable[[Any], str],
     *,
+    include: list[str] | None = None,
     piece_bytes: int | None = None,
 ) -> Any | None:
     """The file read in pieces (an Arrow table whose columns have a chunk per piece), as
-    one read of the whole file with these `types` and handler of rows of the wrong
-    length (`invalid`) would read it; None when the file is small, or a piece is not
-    proven to end at a record's end, or fails (the caller then reads the file whole)."""
+    one read of the whole file with these `types`, handler of rows of the wrong length
+    (`invalid`) and columns (`include`, all when None) would read it; None when the file
+    is small, or a piece is not proven to end at a record's end, or fails (the caller then
+    reads the file whole)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -93,7 +95,10 @@ def pieces_table(
                     newlines_in_values=True, invalid_row_handler=handler
                 ),
                 convert_options=pacsv.ConvertOptions(
-                    column_types=types, strings_can_be_null=False, null_values=[""]
+                    column_types=types,
+                    strings_can_be_null=False,
+                    null_values=[""],
+                    include_columns=include,
                 ),
             )
 

@@ -27,7 +27,7 @@ from connectors.files.activities import (
     no_activities,
 )
 from connectors.files.contacts import ContactsRead, contacts_from_records, contacts_from_table
-from connectors.files.csv_columns import csv_table, rows_table
+from connectors.files.csv_columns import ReadByRows, csv_table, rows_table
 from connectors.files.moments import moment_at, moment_problem, parse_activity_type, parse_moment
 from connectors.files.parquet import parquet_table
 from connectors.files.problems import Problems, file_format
@@ -53,7 +53,12 @@ def read_contact_columns(
     wanted = None if fields is None else {"id", "email", *fields}
     table = _table(name, kind, [["id"]], "contacts", wanted, set(fields or ()))
     assert table is not None
-    return contacts_from_table(table, fields)
+    try:
+        return contacts_from_table(table, fields)
+    except ReadByRows:
+        by_rows = _by_rows(name, [["id"]], "contacts")
+        assert by_rows is not None
+        return contacts_from_table(by_rows, fields)
 
 
 def read_activity_columns(
@@ -76,9 +81,7 @@ def read_activity_columns(
     table = _table(
         name, kind, REQUIRED_ACTIVITY, None, wanted, {"type", *(fields or ())}, TIME_COLUMNS
     )
-    if table is None:
-        return no_activities()
-    return activities_from_table(table, contacts, fields, with_ids=with_ids)
+    return _tied(table, contacts, fields, with_ids)
 
 
 def activity_reader(
@@ -108,12 +111,28 @@ def activity_reader(
     pool.shutdown(wait=False)
 
     def tied(contacts: ContactsRead) -> ActivitiesRead:
-        table = later.result()
-        if table is None:
-            return no_activities()
-        return activities_from_table(table, contacts, fields, with_ids=with_ids)
+        return _tied(later.result(), contacts, fields, with_ids)
 
     return tied
+
+
+def _tied(
+    table: RawTable | None,
+    contacts: ContactsRead,
+    fields: Collection[str] | None,
+    with_ids: bool,
+) -> ActivitiesRead:
+    """The activities of a table read from a file, tied to `contacts`; the row reader's
+    where its unread columns cannot be read as columns (`ReadByRows`)."""
+    if table is None:
+        return no_activities()
+    try:
+        return activities_from_table(table, contacts, fields, with_ids=with_ids)
+    except ReadByRows:
+        by_rows = _by_rows(table.path, REQUIRED_ACTIVITY, None)
+        if by_rows is None:
+            return no_activities()
+        return activities_from_table(by_rows, contacts, fields, with_ids=with_ids)
 
 
 def _wanted(fields: Collection[str] | None, with_ids: bool) -> set[str] | None:
@@ -138,9 +157,14 @@ def _table(
     use_system_memory()
     if kind == "parquet":
         return parquet_table(path, wanted, coded)
-    table = csv_table(path, coded, times)
+    table = csv_table(path, coded, times, wanted)
     if table is not None:
         return table
+    return _by_rows(path, required, records)
+
+
+def _by_rows(path: str, required: list[list[str]], records: str | None) -> RawTable | None:
+    """A CSV file's cells as the row reader reads them (None: nothing in it)."""
     columns, rows = file_rows(path, required, records)
     if not columns and not rows:
         return None

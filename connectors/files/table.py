@@ -34,6 +34,13 @@ class RawTable:
     blank_rows: bool = False
     """Whether rows whose every cell is blank may be among the rows (CSV: the old reader
     passed over them; they are found where a required cell is blank)."""
+    unread: Callable[[], dict[str, Any]] | None = None
+    """The columns of `names` that were not read (a CSV file's columns no command asked
+    for), read when asked: only to tell a blank row from one that is not."""
+
+    def every_column(self) -> dict[str, Any]:
+        """The columns read and, read now, those that were not."""
+        return self.columns if self.unread is None else self.columns | self.unread()
 
 
 def use_system_memory() -> None:
@@ -209,8 +216,8 @@ def blank_everywhere(table: RawTable, rows: _Ints, besides: tuple[str, ...]) -> 
     import pyarrow.compute as pc
 
     blank = np.ones(len(rows), dtype=bool)
-    for name, column in table.columns.items():
-        if name in besides or not len(rows):
+    for name, column in (table.every_column() if len(rows) else {}).items():
+        if name in besides:
             continue
         cells = trimmed(plain_text(rows_at(column, rows)))
         blank &= pc.is_null(cells).to_numpy(zero_copy_only=False)
@@ -240,5 +247,5 @@ def any_row(table: RawTable) -> bool:
         return table.rows > 0
     return any(
         pc.any(pc.is_valid(trimmed(plain_text(column)))).as_py()
-        for column in table.columns.values()
+        for column in table.every_column().values()
     )

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from connectors.errors import InputFileError
 from connectors.files import (
     activity_reader,
+    csv_columns,
     parse_activity_type,
     parse_moment,
     read_activities,
@@ -449,3 +450,56 @@ def test_a_quoted_crlf_cut_by_the_readers_blocks_keeps_its_line_feed(
     assert read.ids.tolist() == [row["id"] for row in rows]
     codes, addresses = read.addresses
     assert [addresses[c] for c in codes] == [row["email"] for row in rows]
+
+
+def test_a_column_not_read_still_tells_a_blank_row_from_one_that_is_not(tmp_path: Path) -> None:
+    """Of a CSV file only the columns asked for are converted; a row blank in all of them
+    but not in another column is still a row with a problem, and a blank row still
+    passes, as when every column is read."""
+    people = write(tmp_path, "c.csv", "id,email,note\nc1,ann@x.io,\n,,hello\n")
+    acts = write(
+        tmp_path,
+        "a.csv",
+        "contact_id,type,occurred_at,note\n"
+        "c1,page_view,2026-03-01T09:30:00Z,\n"
+        ",,,\n"
+        ",,,left by hand\n",
+    )
+    for fields in (["note"], []):  # the note read, or not
+        said = errors_of(read_contact_columns, people, fields)
+        assert said == [f"{people}:3: column 'id': the contact id is empty"]
+        ok = write(tmp_path, "ok.csv", "id,email,note\nc1,ann@x.io,\n,,\n")
+        contacts = read_contact_columns(ok, fields)
+        assert contacts.ids.tolist() == ["c1"]
+        said = errors_of(read_activity_columns, acts, contacts, fields)
+        assert said == [
+            f"{acts}:4: column 'type': unknown activity type None (expected one of: "
+            + ", ".join(t.value for t in ActivityType)
+            + ")",
+            f"{acts}:4: column 'occurred_at': expected an ISO-8601 date and time such as "
+            "2026-03-01T09:30:00Z, got None",
+            f"{acts}:4: column 'contact_id': no contact: contact_id and email are both empty",
+        ]
+
+
+def test_an_unread_column_beyond_the_csv_modules_limit_sends_the_file_to_the_row_reader(
+    tmp_path: Path,
+) -> None:
+    """A field longer than the csv module takes, in a column no one asked for, is never
+    looked at; where a blank row makes the reader look at that column after all, the row
+    reader reads the file and says what it says of every column read."""
+    long = "x" * (csv_columns.FIELD_LIMIT + 1)
+    clean = write(tmp_path, "c.csv", f"id,email,note\nc1,ann@x.io,{long}\nc2,bo@x.io,\n")
+    assert read_contact_columns(clean, []).ids.tolist() == ["c1", "c2"]
+    blank = write(tmp_path, "b.csv", f"id,email,note\nc1,ann@x.io,{long}\n,,\n")
+    every = errors_of(read_contact_columns, blank)  # every column read: the row reader's
+    assert errors_of(read_contact_columns, blank, []) == every
+    acts = write(
+        tmp_path,
+        "a.csv",
+        f"contact_id,type,occurred_at,note\nc1,page_view,2026-03-01T09:30:00Z,{long}\n,,,\n",
+    )
+    contacts = read_contact_columns(clean, [])
+    assert errors_of(read_activity_columns, acts, contacts, []) == errors_of(
+        read_activity_columns, acts, contacts
+    )
