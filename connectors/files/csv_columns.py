@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from connectors.files.csv_pieces import pieces_table
+from connectors.files.csv_pieces import PIECE_BYTES, pieces_table, utf8
 from connectors.files.moments import FIRST, LAST, SLACK
 from connectors.files.rows import FileRow
 from connectors.files.table import RawTable
@@ -81,6 +81,7 @@ def csv_table(
         return None
     import pyarrow as pa
 
+    seen = _stamp(path)
     include = None
     if wanted is not None:
         include = [raw for raw in header if raw.strip() in wanted]
@@ -105,23 +106,35 @@ def csv_table(
         rest = [raw for raw in header if raw not in include]
 
         def unread() -> dict[str, Any]:
-            found = _arrow_csv(path, header, {raw: pa.string() for raw in rest}, rest)
+            found = None
+            if _stamp(path) == seen:  # (a file changed since is read again, by rows)
+                found = _arrow_csv(path, header, {raw: pa.string() for raw in rest}, rest)
             checked = None if found is None else _checked(found, rest)
-            if checked is None:
+            if checked is None or len(next(iter(checked.values()))) != rows:
                 raise ReadByRows(path)
             return checked
 
     names = [h.strip() for h in header]
+    rows = len(next(iter(columns.values()))) if columns else 0
     return RawTable(
         path,
         "csv",
         names,
         columns,
-        rows=len(next(iter(columns.values()))) if columns else 0,
+        rows=rows,
         lines=lambda rows: record_lines(path, len(names), rows),
         blank_rows=True,
         unread=unread,
     )
+
+
+def _stamp(path: str) -> tuple[int, int] | None:
+    """A file's size and time of its last change (None where it cannot be read)."""
+    try:
+        status = Path(path).stat()
+    except OSError:
+        return None
+    return status.st_size, status.st_mtime_ns
 
 
 def _checked(table: Any, read: list[str]) -> dict[str, Any] | None:
@@ -170,6 +183,8 @@ def _arrow_csv(
         if table is not None:
             return None if odd else table
         odd.clear()
+        if include is not None and not _whole_utf8(path):
+            return None
         table = pacsv.read_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=BLOCK_BYTES),
@@ -190,6 +205,23 @@ def _arrow_csv(
 
 _ZONE = re.compile(r"(?:Z|[+-]\d\d(?::?\d\d)?)$")
 """A moment's zone at its end (after the hour): `Z`, `+01:00`, `+0100` or `+01`."""
+
+
+def _whole_utf8(path: str) -> bool:
+    """Whether a file is UTF-8 text (`csv_pieces.utf8`), checked a piece at a time, each
+    cut after a line feed (a file read in pieces is checked by its pieces)."""
+    try:
+        with Path(path).open("rb") as handle:
+            rest = b""
+            while chunk := handle.read(PIECE_BYTES):
+                data = rest + chunk
+                cut = data.rfind(b"\n") + 1
+                if cut and not utf8(data[:cut]):
+                    return False
+                rest = data[cut:]
+            return utf8(rest)
+    except OSError:
+        return False
 
 
 def _time_types(path: str, header: list[str], times: Collection[str]) -> dict[str, Any]:

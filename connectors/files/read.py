@@ -57,6 +57,10 @@ def read_contact_columns(
         return contacts_from_table(table, fields)
     except ReadByRows:
         by_rows = _by_rows(name, [["id"]], "contacts")
+        if by_rows is None:  # (the row reader raises first for a contacts file emptied)
+            problems = Problems(name)
+            problems.add(None, None, "the file is empty: expected contacts")
+            problems.raise_if_any()
         assert by_rows is not None
         return contacts_from_table(by_rows, fields)
 

@@ -8,6 +8,7 @@ import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,7 @@ from connectors.errors import InputFileError
 from connectors.files import (
     activity_reader,
     csv_columns,
+    csv_pieces,
     parse_activity_type,
     parse_moment,
     read_activities,
@@ -503,3 +505,42 @@ def test_an_unread_column_beyond_the_csv_modules_limit_sends_the_file_to_the_row
     assert errors_of(read_activity_columns, acts, contacts, []) == errors_of(
         read_activity_columns, acts, contacts
     )
+
+
+def test_text_not_utf8_in_an_unread_column_is_still_said(tmp_path: Path) -> None:
+    """Bytes that are not UTF-8 in a column no one asked for are found as when every
+    column is read (the row reader names the line), in a file read whole or in pieces."""
+    rows = "".join(f"c{i},p{i}@x.io,some padding text\n" for i in range(3000))
+    path = tmp_path / "c.csv"
+    path.write_bytes(f"id,email,note\n{rows}".encode() + b"cz,z@x.io,\xff\xfe\n")
+    every = errors_of(read_contact_columns, path)
+    assert "not UTF-8" in every[0]
+    assert errors_of(read_contact_columns, path, []) == every
+    with mock.patch.object(csv_pieces, "PIECE_BYTES", 20_000):
+        assert errors_of(read_contact_columns, path, []) == every
+    fine = tmp_path / "fine.csv"
+    fine.write_bytes(f"id,email,note\n{rows}".encode() + "cz,z@x.io,é\n".encode())
+    assert len(read_contact_columns(fine, [])) == 3001
+
+
+def test_a_file_changed_before_its_unread_columns_are_read_is_read_by_rows(
+    tmp_path: Path,
+) -> None:
+    """Where a blank row makes the reader read the columns it left out, and the file has
+    changed since its first read, the row reader reads the file as it is now."""
+    path = write(
+        tmp_path,
+        "a.csv",
+        "contact_id,type,occurred_at,note\n"
+        "c1,page_view,2026-03-01T09:30:00Z,\nc2,page_view,2026-03-01T09:30:00Z,\n,,,\n",
+    )
+    wanted = {"contact_id", "type", "occurred_at"}
+    table = csv_columns.csv_table(str(path), wanted=wanted)
+    assert table is not None and table.rows == 3
+    people = read_contact_columns(write(tmp_path, "c.csv", "id,email\nc1,a@x.io\nc2,b@x.io\n"))
+    with mock.patch("connectors.files.read._table", return_value=table):
+        tie = activity_reader(path, [])
+        path.write_text("contact_id,type,occurred_at,note\nc1,page_view,2026-03-01T09:30:00Z,\n")
+        with pytest.raises(csv_columns.ReadByRows):
+            table.every_column()
+        assert tie(people).contact_rows.tolist() == [0]
