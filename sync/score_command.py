@@ -88,7 +88,7 @@ def score_from_files(
             file_format(output)
         except InputFileError as exc:
             fail([str(p) for p in exc.problems])
-    batch, accounts, ids = scored_accounts(ruleset, contacts, activities, moment)
+    batch, accounts, texts = scored_accounts(ruleset, contacts, activities, moment)
     if output is None:
         print_ranking(out, batch, moment, top)
         return
@@ -97,10 +97,12 @@ def score_from_files(
         name: (values[0][order], values[1]) if isinstance(values, tuple) else values[order]
         for name, values in accounts.items()
     }
-    if ids is not None:  # the file's own text, not a string object a contact turned back
+    if texts is not None:  # the file's own text, not string objects turned back
         import pyarrow as pa
 
+        ids, addresses = texts
         columns["id"] = ids.take(pa.array(order)).cast(pa.string())  # as written before
+        columns["email"] = (columns["email"][0], addresses.cast(pa.string()))
     names = result_columns(batch)
     names[-1:-1] = list(accounts)  # before the reasons
     chosen = {name: columns[name] for name in names}
@@ -161,10 +163,11 @@ def account_output(
 
 def scored_accounts(
     ruleset: RuleSet, contacts: ScoreInput, activities: ScoreInput | None, moment: datetime
-) -> tuple[ScoreBatch, dict[str, Any], Any]:
+) -> tuple[ScoreBatch, dict[str, Any], tuple[Any, Any] | None]:
     """`scored_files`, with the scored contacts' account columns (`account_output`), and
-    their ids as the Arrow array they were read as, when the batch holds every contact of
-    the file in its order (else None)."""
+    their ids as the Arrow array they were read as and their distinct addresses as an
+    Arrow array (the categories of the batch's email codes), when the batch holds every
+    contact of the file in its order (else None)."""
     try:
         # only the attributes the rules read become columns of the frames; the activities
         # file is read from disk while the contacts are read
@@ -220,4 +223,5 @@ def scored_accounts(
         err.print(f"note: {activities}: {note}", highlight=False, soft_wrap=False)
     ids = people.id_column
     whole = ids is not None and len(ids) == len(batch) and not batch.excluded_ids
-    return batch, account_output(ruleset, scored.contacts, rolled), ids if whole else None
+    texts = (ids, people.address_text()) if whole else None
+    return batch, account_output(ruleset, scored.contacts, rolled), texts

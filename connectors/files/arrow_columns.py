@@ -61,9 +61,9 @@ def arrow_column(column: Any, lazy: bool = False) -> Any:
     if isinstance(column, tuple):
         codes, categories = column
         indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
-        return pa.DictionaryArray.from_arrays(
-            indices, pa.array(categories.tolist(), type=pa.string())
-        )
+        if not isinstance(categories, pa.Array):  # (an Arrow array is taken as it is)
+            categories = pa.array(categories.tolist(), type=pa.string())
+        return pa.DictionaryArray.from_arrays(indices, categories)
     if isinstance(column, np.ma.MaskedArray):  # masked cells: no value
         return pa.array(np.ma.getdata(column), mask=np.ma.getmaskarray(column))
     array = np.asarray(column)

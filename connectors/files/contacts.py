@@ -81,6 +81,10 @@ class ContactsRead:
         codes, distinct = self._normalized
         return codes, object_cells(distinct)
 
+    def address_text(self) -> Any:
+        """The distinct normalized addresses (`addresses`) as the Arrow array they are."""
+        return self._normalized[1]
+
     def id_array(self) -> Any:
         import pyarrow as pa
 

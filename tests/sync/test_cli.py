@@ -118,6 +118,40 @@ def test_score_writes_every_contact_to_csv(files: dict[str, Path]) -> None:
     ]
 
 
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
+def test_score_writes_each_address_normalized_by_its_contact(
+    files: dict[str, Path], kind: str
+) -> None:
+    """The output's addresses are the normalized ones, each on its own contact's line,
+    addresses that normalize alike and contacts without one included."""
+    files["contacts"].write_text(
+        "id,email,job_function\n"
+        "1, Thibault@ACME.io ,Sales\n"
+        "2,marie@beta.io,Marketing\n"
+        "3,,Marketing\n"
+        "4,thibault@acme.IO,Sales\n",
+        "utf-8",
+    )
+    out = files["dir"] / f"scores.{kind}"
+    result = run(*score_args(files, "--out", str(out)))
+    assert result.exit_code == 0, result.stderr
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(out).select(["id", "email"]).to_pylist()
+    elif kind == "csv":
+        rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    else:
+        rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    emails = {row["id"]: row["email"] or None for row in rows}
+    assert emails == {
+        "1": "thibault@acme.io",
+        "2": "marie@beta.io",
+        "3": None,
+        "4": "thibault@acme.io",
+    }
+
+
 def test_score_writes_jsonl(files: dict[str, Path]) -> None:
     out = files["dir"] / "scores.jsonl"
     assert run(*score_args(files, "--out", str(out))).exit_code == 0
