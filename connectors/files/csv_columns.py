@@ -209,19 +209,33 @@ _ZONE = re.compile(r"(?:Z|[+-]\d\d(?::?\d\d)?)$")
 
 def _whole_utf8(path: str) -> bool:
     """Whether a file is UTF-8 text (`csv_pieces.utf8`), checked a piece at a time, each
-    cut after a line feed (a file read in pieces is checked by its pieces)."""
+    cut before a character its end leaves unfinished (a file read in pieces is checked
+    by its pieces)."""
     try:
         with Path(path).open("rb") as handle:
-            rest = b""
+            carry = b""
             while chunk := handle.read(PIECE_BYTES):
-                data = rest + chunk
-                cut = data.rfind(b"\n") + 1
-                if cut and not utf8(data[:cut]):
+                data = carry + chunk if carry else chunk
+                cut = _finished(data)
+                if not utf8(data[:cut]):
                     return False
-                rest = data[cut:]
-            return utf8(rest)
+                carry = data[cut:]
+            return utf8(carry)  # (a character left unfinished at the end is not UTF-8)
     except OSError:
         return False
+
+
+def _finished(data: bytes) -> int:
+    """The length of the bytes' start that ends where a UTF-8 character ends: all of them
+    but a character their last three bytes begin and do not finish."""
+    for back in range(1, min(3, len(data)) + 1):
+        byte = data[-back]
+        if byte < 0x80:  # ASCII: every character before it is finished
+            return len(data)
+        if byte >= 0xC0:  # a character's first byte: of 2, 3 or 4 bytes
+            size = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return len(data) - back if size > back else len(data)
+    return len(data)
 
 
 def _time_types(path: str, header: list[str], times: Collection[str]) -> dict[str, Any]:

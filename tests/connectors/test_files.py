@@ -544,3 +544,27 @@ def test_a_file_changed_before_its_unread_columns_are_read_is_read_by_rows(
         with pytest.raises(csv_columns.ReadByRows):
             table.every_column()
         assert tie(people).contact_rows.tolist() == [0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.integers(1, 9), st.booleans())
+def test_a_file_checked_for_utf8_a_piece_at_a_time_is_checked_as_a_whole(
+    text: str, piece: int, broken: bool
+) -> None:
+    """`_whole_utf8` reads a file a few bytes at a time, each cut before a character it
+    would split, and agrees with decoding the whole file, with or without line feeds."""
+    import tempfile
+
+    data = text.encode("utf-8", "surrogatepass")
+    if broken:
+        data = data[: len(data) // 2] + b"\xe2\x82" + data[len(data) // 2 :]
+    try:
+        data.decode("utf-8")
+        expected = True
+    except UnicodeDecodeError:
+        expected = False
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "f.csv"
+        path.write_bytes(data)
+        with mock.patch.object(csv_columns, "PIECE_BYTES", piece):
+            assert csv_columns._whole_utf8(str(path)) == expected
