@@ -136,7 +136,10 @@ def baseline(kind: str, contacts: str, activities: str, as_of: str) -> dict[str,
     frames (untimed), score (timed). The process's memory is set as `leadscore score` sets
     its own: glibc keeps what is freed (`sync.heap`) and Arrow takes its buffers from malloc
     (`connectors.files.table`); a CSV file is read in blocks of the size `score` reads
-    (`csv_columns.BLOCK_BYTES`). Every module is imported before the clock starts."""
+    (`csv_columns.BLOCK_BYTES`). `score`'s reading without numpy's huge pages
+    (`sync.heap.small_pages`) has nothing to act on here: pyarrow's read makes no numpy
+    array, and the engine runs with numpy's default in both. Every module is imported
+    before the clock starts."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv

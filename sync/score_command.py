@@ -18,6 +18,8 @@ import numpy as np
 from connectors.attributes import AttributeMap
 from connectors.errors import InputFileError
 from connectors.files import (
+    ActivitiesRead,
+    ContactsRead,
     WarehouseUnreachable,
     activity_reader,
     file_format,
@@ -41,6 +43,7 @@ from scoring import (
 )
 from sync.console import err, fail, out, rules_from, settings
 from sync.errors import EXIT_FAILED
+from sync.heap import small_pages
 from sync.ranking import print_ranking, result_columns
 from sync.rulefile import rule_version
 from sync.warehouse_command import (
@@ -161,6 +164,27 @@ def account_output(
     return columns
 
 
+def _read(
+    ruleset: RuleSet, contacts: ScoreInput, activities: ScoreInput | None
+) -> tuple[ContactFrame, ContactsRead, ActivitiesRead | None]:
+    """The contacts' frame, the contacts read and their activities (None without a file)."""
+    # only the attributes the rules read become columns of the frames; the activities
+    # file is read from disk while the contacts are read
+    tie = activity_reader(activities, ruleset.activity_fields()) if activities else None
+    people = read_contact_columns(contacts, ruleset.contact_fields())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the contacts' frame (their addresses normalized, then per distinct address, in
+        # Python) is built while pyarrow and numpy read the activities, which let go of
+        # the GIL
+        frame_later = pool.submit(
+            lambda: ContactFrame.from_arrays(
+                people.ids, people.addresses, people.attributes, normalized=True
+            )
+        )
+        read = tie(people) if tie is not None else None
+        return frame_later.result(), people, read
+
+
 def scored_accounts(
     ruleset: RuleSet, contacts: ScoreInput, activities: ScoreInput | None, moment: datetime
 ) -> tuple[ScoreBatch, dict[str, Any], tuple[Any, Any] | None]:
@@ -169,25 +193,13 @@ def scored_accounts(
     Arrow array (the categories of the batch's email codes), when the batch holds every
     contact of the file in its order (else None)."""
     try:
-        # only the attributes the rules read become columns of the frames; the activities
-        # file is read from disk while the contacts are read
-        tie = activity_reader(activities, ruleset.activity_fields()) if activities else None
-        people = read_contact_columns(contacts, ruleset.contact_fields())
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            # the contacts' frame (their addresses normalized, then per distinct address,
-            # in Python) is built while pyarrow and numpy read the activities, which let go
-            # of the GIL
-            frame_later = pool.submit(
-                lambda: ContactFrame.from_arrays(
-                    people.ids, people.addresses, people.attributes, normalized=True
-                )
-            )
-            read = tie(people) if tie is not None else None
-            frame = frame_later.result()
+        with small_pages():
+            frame, people, read = _read(ruleset, contacts, activities)
     except WarehouseUnreachable as exc:  # not the input's fault: as a refused write
         fail([str(p) for p in exc.problems], code=EXIT_FAILED)
     except InputFileError as exc:
         fail([str(p) for p in exc.problems])
+
     if read is not None and read.unmatched:
         err.print(
             f"note: {read.unmatched} activities in {activities} refer to no contact in "

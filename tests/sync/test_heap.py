@@ -83,3 +83,26 @@ def test_score_keeps_freed_memory_only_as_the_leadscore_command(
     result = CliRunner().invoke(app, ["score", "--rules", str(rules), "--contacts", str(contacts)])
     assert result.exit_code == 0, result.output
     assert calls == ([True] if command else [])
+
+
+@pytest.mark.parametrize("kept", [False, True])
+def test_small_pages_only_where_the_allocator_keeps_freed_memory(
+    kept: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`small_pages` turns numpy's huge pages off for its duration, and back as they
+    were, in a process `keep_freed_memory` set only; elsewhere it changes nothing."""
+    import numpy as np
+
+    import sync.heap
+
+    toggle = np._core.multiarray._set_madvise_hugepage
+    before = bool(toggle(True))
+    monkeypatch.setattr(sync.heap, "_kept", kept)
+    try:
+        with sync.heap.small_pages():
+            inside = bool(toggle(False))
+            toggle(inside)
+        assert inside is (not kept)
+        assert bool(toggle(True)) is True  # as it was before
+    finally:
+        toggle(before)
