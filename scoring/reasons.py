@@ -104,7 +104,12 @@ def reasons_column(batch: ScoreBatch, order: npt.NDArray[np.integer[Any]]) -> La
     if len(rows) and int(np.bincount(rows, minlength=len(batch)).max()) > 1:
         raise ValueError("an order of the batch's rows repeats a row")
     pool = ThreadPoolExecutor(max_workers=2)
-    view = pool.submit(_in_order, batch, rows)
+    half = len(batch.rule_hits) // 2  # each thread moves half the rules' hits
+    parts = [
+        pool.submit(_moved, batch, rows, rules)
+        for rules in (range(half), range(half, len(batch.rule_hits)))
+    ]
+    view = _Later(batch, rows, parts)
     blocks = [
         pool.submit(lambda k: _block(view.result(), k, columns, segments, book), k)
         for k in range(-(-len(rows) // BLOCK))
@@ -171,23 +176,20 @@ class _View:
         return len(self.total)
 
 
-def _in_order(batch: ScoreBatch, order: _Ints) -> _View:
-    """The batch's contacts in `order`: each rule's hits moved to their contacts' places
-    and grouped by block (a stable sort of their block numbers, by radix up to 65,536
-    blocks), not sorted."""
+def _moved(batch: ScoreBatch, order: _Ints, rules: range) -> list[_Hits]:
+    """The hits of `rules` moved to their contacts' places in `order` and grouped by block
+    (a stable sort of their block numbers, by radix up to 65,536 blocks), not sorted."""
     n, count = len(order), -(-len(order) // BLOCK)
     starts = np.arange(count + 1, dtype=np.int64) * BLOCK
     if n == len(batch) and np.array_equal(order, np.arange(n)):  # the frame's own order
-        hits = [
+        return [
             _Hits(h.rows, h.counts, h.points, h.measure, np.searchsorted(h.rows, starts))
-            for h in batch.rule_hits
+            for h in (batch.rule_hits[r] for r in rules)
         ]
-        return _View(batch, hits, batch.dimensions, batch.uncapped, batch.total,
-                     batch.disqualified)  # fmt: skip
     place = np.full(len(batch), -1, dtype=np.int64)  # a contact's row in the column
     place[order] = np.arange(n)
     hits = []
-    for h in batch.rule_hits:
+    for h in (batch.rule_hits[r] for r in rules):
         at = place[h.rows]
         kept = np.flatnonzero(at >= 0) if n < len(batch) else None
         if kept is not None:
@@ -199,8 +201,31 @@ def _in_order(batch: ScoreBatch, order: _Ints) -> _View:
         measure = None if h.measure is None else h.measure[picked]
         edges = np.searchsorted(block[moved], np.arange(count + 1))
         hits.append(_Hits(at[moved], h.counts[picked], h.points[picked], measure, edges))
-    return _View(batch, hits, batch.dimensions[order], batch.uncapped[order],
-                 batch.total[order], batch.disqualified[order])  # fmt: skip
+    return hits
+
+
+class _Later:
+    """The batch's contacts in an order (`_View`), once the threads moving its rules' hits
+    (`_moved`) are done: made by the first block that asks, under a lock."""
+
+    def __init__(self, batch: ScoreBatch, order: _Ints, parts: list[Future[list[_Hits]]]):
+        self.batch, self.order, self.parts = batch, order, parts
+        self.lock = threading.Lock()
+        self.view: _View | None = None
+
+    def result(self) -> _View:
+        with self.lock:
+            if self.view is None:
+                hits = [h for part in self.parts for h in part.result()]
+                batch, order = self.batch, self.order
+                if len(order) == len(batch) and np.array_equal(order, np.arange(len(order))):
+                    self.view = _View(batch, hits, batch.dimensions, batch.uncapped,
+                                      batch.total, batch.disqualified)  # fmt: skip
+                else:
+                    self.view = _View(batch, hits, batch.dimensions[order],
+                                      batch.uncapped[order], batch.total[order],
+                                      batch.disqualified[order])  # fmt: skip
+            return self.view
 
 
 class _TextBook:
