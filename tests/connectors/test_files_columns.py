@@ -6,17 +6,21 @@ from __future__ import annotations
 import json
 import math
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import connectors.files.activities as activities_module
 from connectors.errors import InputFileError
 from connectors.files import (
     parse_moment,
@@ -510,3 +514,34 @@ def test_activities_are_placed_by_address_where_the_id_is_empty_blank_or_unknown
     path = tmp_path / "a.csv"
     path.write_text("\n".join(lines) + "\n", "utf-8")
     same_activities(path, CONTACTS)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.text(max_size=4)), min_size=1, max_size=30),
+    st.lists(st.one_of(st.none(), st.text(max_size=4)), min_size=2, max_size=80),
+    st.integers(1, 5),
+    st.booleans(),
+)
+def test_a_large_column_is_looked_up_as_one_lookup_finds_it(
+    known: list[str | None], cells: list[str | None], pieces: int, wide: bool
+) -> None:
+    """`_rows_of` (the column on two threads, by sides or by halves of its chunks) gives
+    each cell's first place among the ids, as one Arrow lookup does; missing cells and
+    ids, empty texts, repeated ids and `large_string` columns included."""
+    kind = pa.large_string() if wide else pa.string()
+    ids = pa.array(known, type=kind)
+    cuts = sorted({len(cells) * k // (pieces + 1) for k in range(1, pieces + 1)} - {0})
+    bounds = [0, *cuts, len(cells)]
+    column = pa.chunked_array(
+        [pa.array(cells[a:b], type=kind) for a, b in pairwise(bounds) if b > a], type=kind
+    )
+    expected = pc.index_in(column, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+    with mock.patch.object(activities_module, "SPLIT_ROWS", 1):
+        found = activities_module._rows_of(column, ids)
+    assert found.tolist() == expected.tolist()
+    sides = activities_module._sides(column)
+    assert len(sides) == len(cells)
+    for text, side in zip(cells, sides.tolist(), strict=True):
+        if not text:
+            assert side is False
