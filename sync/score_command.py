@@ -171,7 +171,8 @@ def _read(
     # only the attributes the rules read become columns of the frames; the activities
     # file is read from disk while the contacts are read
     tie = activity_reader(activities, ruleset.activity_fields()) if activities else None
-    people = read_contact_columns(contacts, ruleset.contact_fields())
+    # ids repeated in the contacts file are looked for while the engine runs (`scored_accounts`)
+    people = read_contact_columns(contacts, ruleset.contact_fields(), later=True)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the contacts' frame (their addresses normalized, then per distinct address, in
         # Python) is built while pyarrow and numpy read the activities, which let go of
@@ -181,25 +182,24 @@ def _read(
                 people.ids, people.addresses, people.attributes, normalized=True
             )
         )
-        read = tie(people) if tie is not None else None
+        try:
+            read = tie(people) if tie is not None else None
+        except (InputFileError, WarehouseUnreachable):
+            people.check()  # the contacts' problems are said first, as they are read first
+            raise
         return frame_later.result(), people, read
 
 
-def scored_accounts(
-    ruleset: RuleSet, contacts: ScoreInput, activities: ScoreInput | None, moment: datetime
-) -> tuple[ScoreBatch, dict[str, Any], tuple[Any, Any] | None]:
-    """`scored_files`, with the scored contacts' account columns (`account_output`), and
-    their ids as the Arrow array they were read as and their distinct addresses as an
-    Arrow array (the categories of the batch's email codes), when the batch holds every
-    contact of the file in its order (else None)."""
-    try:
-        with small_pages():
-            frame, people, read = _read(ruleset, contacts, activities)
-    except WarehouseUnreachable as exc:  # not the input's fault: as a refused write
-        fail([str(p) for p in exc.problems], code=EXIT_FAILED)
-    except InputFileError as exc:
-        fail([str(p) for p in exc.problems])
-
+def _said_of_input(
+    ruleset: RuleSet,
+    people: ContactsRead,
+    frame: ContactFrame,
+    read: ActivitiesRead | None,
+    contacts: ScoreInput,
+    activities: ScoreInput | None,
+) -> None:
+    """What a person should know of input that has no problem, on stderr: activities of
+    no contact, numbers that are not, attributes the rules read and no contact has."""
     if read is not None and read.unmatched:
         err.print(
             f"note: {read.unmatched} activities in {activities} refer to no contact in "
@@ -217,18 +217,47 @@ def scored_accounts(
             "read: rules on them give no points (rename a column, or change the rules)",
             highlight=False,
         )
+
+
+def scored_accounts(
+    ruleset: RuleSet, contacts: ScoreInput, activities: ScoreInput | None, moment: datetime
+) -> tuple[ScoreBatch, dict[str, Any], tuple[Any, Any] | None]:
+    """`scored_files`, with the scored contacts' account columns (`account_output`), and
+    their ids as the Arrow array they were read as and their distinct addresses as an
+    Arrow array (the categories of the batch's email codes), when the batch holds every
+    contact of the file in its order (else None)."""
+    try:
+        with small_pages():
+            frame, people, read = _read(ruleset, contacts, activities)
+    except WarehouseUnreachable as exc:  # not the input's fault: as a refused write
+        fail([str(p) for p in exc.problems], code=EXIT_FAILED)
+    except InputFileError as exc:
+        fail([str(p) for p in exc.problems])
     if read is None:
         acts = ActivityFrame.from_arrays(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0))
     else:
         acts = ActivityFrame.from_arrays(
             read.contact_rows, read.type_codes, read.seconds, read.attributes
         )
-    # RFM's quintiles and the accounts' roll-ups over the file's scored contacts, passed in
-    # as a sync passes the store's
-    kept = included(ruleset, frame, acts)
-    bounds = population_bounds(ruleset, kept.activities, len(kept.contacts), moment.timestamp())
-    rolled = population_rollups(ruleset, kept.contacts, kept.activities, moment.timestamp())
-    batch, scored = score_included(ruleset, frame, acts, moment, rfm=bounds, accounts=rolled)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the contacts' ids are checked for repeats on the core the engine leaves idle
+        checked = pool.submit(people.check)
+        # RFM's quintiles and the accounts' roll-ups over the file's scored contacts,
+        # passed in as a sync passes the store's
+        try:
+            kept = included(ruleset, frame, acts)
+            stamp = moment.timestamp()
+            bounds = population_bounds(ruleset, kept.activities, len(kept.contacts), stamp)
+            rolled = population_rollups(ruleset, kept.contacts, kept.activities, stamp)
+            batch, scored = score_included(
+                ruleset, frame, acts, moment, rfm=bounds, accounts=rolled
+            )
+        finally:  # (repeated ids are said first, whatever the engine made of them)
+            try:
+                checked.result()
+            except InputFileError as exc:
+                fail([str(p) for p in exc.problems])
+    _said_of_input(ruleset, people, frame, read, contacts, activities)
     if batch.excluded_ids:
         err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
     for note in batch.notes:

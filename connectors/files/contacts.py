@@ -7,7 +7,7 @@ them, are looked at one by one, to say where they are.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -57,6 +57,15 @@ class ContactsRead:
     """The columns besides `id` and `email` that hold a value in some row."""
     id_column: Any = None
     """The ids as an Arrow array, when read from one (for matching activities)."""
+    unchecked: Callable[[], None] | None = None
+    """The check for repeated ids, where the reader was told to leave it for later
+    (`check`)."""
+
+    def check(self) -> None:
+        """Raise `InputFileError` for ids repeated in the file, where that check was left
+        for later (`contacts_from_table`'s `later`); else nothing."""
+        if self.unchecked is not None:
+            self.unchecked()
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -99,8 +108,12 @@ class ContactsRead:
         return distinct, first_rows(codes, len(distinct))
 
 
-def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) -> ContactsRead:
-    """The contacts of a CSV or Parquet file; `InputFileError` names each problem."""
+def contacts_from_table(
+    table: RawTable, fields: Collection[str] | None = None, *, later: bool = False
+) -> ContactsRead:
+    """The contacts of a CSV or Parquet file; `InputFileError` names each problem. With
+    `later`, ids repeated in a file with no other problem are looked for only when
+    `ContactsRead.check` is called (`leadscore score` does it while the engine runs)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -131,25 +144,24 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
     found: dict[int, tuple[str, str]] = {int(r): ("id", "the contact id is empty") for r in
                                          np.flatnonzero(empty)[:20]}  # fmt: skip
     named = ~empty & keep
-    if int(pc.count_distinct(ident).as_py()) < int(named.sum()):
-        codes = indices_of(pc.dictionary_encode(ident))
-        first = first_rows(codes.astype(np.int32), int(codes.max()) + 1)
-        again = np.flatnonzero(named & (first[np.maximum(codes, 0)] < np.arange(len(codes))))
-        lines = table.lines(first[codes[again[:20]]])
-        for row, line in zip(again[:20].tolist(), lines.tolist(), strict=True):
-            text = ident[row].as_py()
-            found[row] = ("id", f"duplicate id {text!r} (first on line {line})")
+    odd: dict[int, tuple[str, str]] = {}
     if email is not None and not is_text(email):
         values = chunkless(email)
-        odd = np.flatnonzero(values.is_valid().to_numpy(False) & named)
-        for row in odd[:20].tolist():
-            if row not in found:
-                found[row] = ("email", f"expected text, found {values[row].as_py()!r}")
-    if found:
-        rows = sorted(found)[:20]
-        for row, line in zip(rows, table.lines(np.array(rows)).tolist(), strict=True):
-            problems.add(int(line), *found[row])
-        problems.raise_if_any()
+        for row in np.flatnonzero(values.is_valid().to_numpy(False) & named)[:20].tolist():
+            odd[row] = ("email", f"expected text, found {values[row].as_py()!r}")
+
+    def repeats() -> None:
+        """The problems found said, ids repeated among them (none: nothing)."""
+        said = found | _repeated(table, ident, named)
+        said |= {row: problem for row, problem in odd.items() if row not in said}
+        if said:
+            rows = sorted(said)[:20]
+            for row, line in zip(rows, table.lines(np.array(rows)).tolist(), strict=True):
+                problems.add(int(line), *said[row])
+            problems.raise_if_any()
+
+    if found or odd or not later:
+        repeats()
     at = np.flatnonzero(keep)
     ids_text = ident if len(at) == table.rows else rows_at(ident, at)
     ids = np.asarray(ids_text.to_numpy(zero_copy_only=False), dtype=object)
@@ -159,7 +171,26 @@ def contacts_from_table(table: RawTable, fields: Collection[str] | None = None) 
     else:
         codes, text = np.full(len(at), -1, dtype=np.int32), pa.array([], pa.string())
     attributes = attributes_at(attributes_later.result(), at)
-    return ContactsRead(ids, codes, text, attributes, id_column=ids_text)
+    unchecked = repeats if later and not (found or odd) else None
+    return ContactsRead(ids, codes, text, attributes, id_column=ids_text, unchecked=unchecked)
+
+
+def _repeated(
+    table: RawTable, ident: Any, named: npt.NDArray[np.bool_]
+) -> dict[int, tuple[str, str]]:
+    """The first twenty rows whose id an earlier row holds, with their problem."""
+    import pyarrow.compute as pc
+
+    found: dict[int, tuple[str, str]] = {}
+    if int(pc.count_distinct(ident).as_py()) < int(named.sum()):
+        codes = indices_of(pc.dictionary_encode(ident))
+        first = first_rows(codes.astype(np.int32), int(codes.max()) + 1)
+        again = np.flatnonzero(named & (first[np.maximum(codes, 0)] < np.arange(len(codes))))
+        lines = table.lines(first[codes[again[:20]]])
+        for row, line in zip(again[:20].tolist(), lines.tolist(), strict=True):
+            text = ident[row].as_py()
+            found[row] = ("id", f"duplicate id {text!r} (first on line {line})")
+    return found
 
 
 def _addresses(email: Any) -> tuple[npt.NDArray[np.int32], Any]:

@@ -38,14 +38,15 @@ from scoring.records import ACTIVITY_TYPES, Activity, Contact, normalize_email
 
 
 def read_contact_columns(
-    path: str | Path | SqlSource, fields: Collection[str] | None = None
+    path: str | Path | SqlSource, fields: Collection[str] | None = None, *, later: bool = False
 ) -> ContactsRead:
     """Contacts from a CSV, JSONL or Parquet file or a SQL source, as columns; `fields`
     (when given) are the only attribute columns kept. Raises `InputFileError` if the file
-    is malformed."""
+    is malformed; with `later`, for ids repeated in a file with no other problem, only
+    when `ContactsRead.check` is called."""
     if isinstance(path, SqlSource):
         wanted = None if fields is None else {"id", "email", *fields}
-        return contacts_from_table(sql_table(path, wanted), fields)
+        return contacts_from_table(sql_table(path, wanted), fields, later=later)
     name = str(path)
     kind = file_format(name)
     if kind == "jsonl":
@@ -54,7 +55,7 @@ def read_contact_columns(
     table = _table(name, kind, [["id"]], "contacts", wanted, set(fields or ()))
     assert table is not None
     try:
-        return contacts_from_table(table, fields)
+        return contacts_from_table(table, fields, later=later)
     except ReadByRows:
         by_rows = _by_rows(name, [["id"]], "contacts")
         if by_rows is None:  # (the row reader raises first for a contacts file emptied)
@@ -62,7 +63,7 @@ def read_contact_columns(
             problems.add(None, None, "the file is empty: expected contacts")
             problems.raise_if_any()
         assert by_rows is not None
-        return contacts_from_table(by_rows, fields)
+        return contacts_from_table(by_rows, fields, later=later)
 
 
 def read_activity_columns(

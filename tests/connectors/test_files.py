@@ -568,3 +568,20 @@ def test_a_file_checked_for_utf8_a_piece_at_a_time_is_checked_as_a_whole(
         path.write_bytes(data)
         with mock.patch.object(csv_columns, "PIECE_BYTES", piece):
             assert csv_columns._whole_utf8(str(path)) == expected
+
+
+def test_repeated_ids_left_for_later_are_said_as_at_once(tmp_path: Path) -> None:
+    """With `later`, a contacts file whose only problem is a repeated id reads, and its
+    `check` says what the read says at once; other problems are said at once, repeats
+    with them."""
+    repeated = write(tmp_path, "c.csv", "id,email\nc1,a@x.io\nc2,b@x.io\nc1,c@x.io\n")
+    at_once = errors_of(read_contact_columns, repeated)
+    assert at_once == [f"{repeated}:4: column 'id': duplicate id 'c1' (first on line 2)"]
+    read = read_contact_columns(repeated, None, later=True)
+    assert errors_of(read.check) == at_once
+    both = write(tmp_path, "b.csv", "id,email\nc1,a@x.io\n,b@x.io\nc1,c@x.io\n")
+    later = errors_of(lambda path: read_contact_columns(path, None, later=True), both)
+    assert later == errors_of(read_contact_columns, both)
+    assert len(later) == 2  # the empty id and the repeat
+    fine = read_contact_columns(write(tmp_path, "f.csv", "id,email\nc1,a@x.io\n"), None, later=True)
+    fine.check()

@@ -152,6 +152,36 @@ def test_score_writes_each_address_normalized_by_its_contact(
     }
 
 
+def test_repeated_contact_ids_exit_2_before_anything_else_is_said_or_written(
+    files: dict[str, Path],
+) -> None:
+    """Ids repeated in the contacts file (looked for while the engine runs) fail the run
+    with exit 2 and nothing written, before any note on the input, and before the
+    activities' own problems."""
+    repeated = "id,email,job_function\n1,a@acme.io,Sales\n2,b@beta.io,Sales\n1,c@acme.io,Sales\n"
+    files["contacts"].write_text(repeated, "utf-8")
+    with files["activities"].open("a", encoding="utf-8") as more:
+        more.write("9,page_view,2026-11-04T09:00:00Z\n")  # of no contact: a note
+    out = files["dir"] / "scores.csv"
+    result = run(*score_args(files, "--out", str(out)))
+    assert result.exit_code == 2
+    said = unwrapped(result.stderr)
+    assert f"{files['contacts']}:4: column 'id': duplicate id '1' (first on line 2)" in said
+    assert "note" not in said
+    assert not out.exists()
+    files["contacts"].write_text(repeated.replace("1,c@", "3,c@"), "utf-8")
+    result = run(*score_args(files, "--out", str(out)))
+    assert result.exit_code == 0 and "refer to no contact" in unwrapped(result.stderr)
+    files["contacts"].write_text(repeated, "utf-8")
+    out.unlink()
+    files["activities"].write_text("contact_id,type,occurred_at\n1,page_view,someday\n")
+    result = run(*score_args(files, "--out", str(out)))
+    assert result.exit_code == 2
+    said = unwrapped(result.stderr)
+    assert "duplicate id '1'" in said and "occurred_at" not in said
+    assert not out.exists()
+
+
 def test_score_writes_jsonl(files: dict[str, Path]) -> None:
     out = files["dir"] / "scores.jsonl"
     assert run(*score_args(files, "--out", str(out))).exit_code == 0
