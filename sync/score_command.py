@@ -257,7 +257,7 @@ def scored_accounts(
                 checked.result()
             except InputFileError as exc:
                 fail([str(p) for p in exc.problems])
-    _said_of_input(ruleset, people, frame, read, contacts, activities)
+            _said_of_input(ruleset, people, frame, read, contacts, activities)
     if batch.excluded_ids:
         err.print(excluded_note(len(batch.excluded_ids), str(contacts)), highlight=False)
     for note in batch.notes:

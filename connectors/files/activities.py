@@ -365,7 +365,10 @@ def _sides(texts: Any) -> npt.NDArray[np.bool_]:
         raw = raw if len(raw) else np.zeros(1, dtype=np.uint8)  # (no text holds a byte)
         ends, lengths = bounds[1:], np.diff(bounds)
         last = raw[np.clip(ends - 1, 0, len(raw) - 1)].astype(np.int64)
-        found.append((lengths > 0) & ((last + lengths) % 2 == 1))
+        side = (lengths > 0) & ((last + lengths) % 2 == 1)
+        if chunk.null_count:  # (a missing text may still span bytes)
+            side &= chunk.is_valid().to_numpy(zero_copy_only=False)
+        found.append(side)
     return np.concatenate(found) if found else np.zeros(0, dtype=bool)
 
 

@@ -66,6 +66,7 @@ class ContactsRead:
         for later (`contacts_from_table`'s `later`); else nothing."""
         if self.unchecked is not None:
             self.unchecked()
+            object.__setattr__(self, "unchecked", None)  # passed: its columns let go of
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -150,15 +151,20 @@ def contacts_from_table(
         for row in np.flatnonzero(values.is_valid().to_numpy(False) & named)[:20].tolist():
             odd[row] = ("email", f"expected text, found {values[row].as_py()!r}")
 
+    lines = table.lines  # (not the table: its columns are let go of once read)
+
     def repeats() -> None:
         """The problems found said, ids repeated among them (none: nothing)."""
-        said = found | _repeated(table, ident, named)
-        said |= {row: problem for row, problem in odd.items() if row not in said}
-        if said:
-            rows = sorted(said)[:20]
-            for row, line in zip(rows, table.lines(np.array(rows)).tolist(), strict=True):
-                problems.add(int(line), *said[row])
-            problems.raise_if_any()
+        try:
+            said = found | _repeated(lines, ident, named)
+            said |= {row: problem for row, problem in odd.items() if row not in said}
+            if said:
+                rows = sorted(said)[:20]
+                for row, line in zip(rows, lines(np.array(rows)).tolist(), strict=True):
+                    problems.add(int(line), *said[row])
+        except OSError as exc:  # (gone since it was read, when the check was left for later)
+            problems.add(None, None, f"cannot read the file again: {exc.strerror or exc}")
+        problems.raise_if_any()
 
     if found or odd or not later:
         repeats()
@@ -176,7 +182,7 @@ def contacts_from_table(
 
 
 def _repeated(
-    table: RawTable, ident: Any, named: npt.NDArray[np.bool_]
+    lines: Callable[[Any], Any], ident: Any, named: npt.NDArray[np.bool_]
 ) -> dict[int, tuple[str, str]]:
     """The first twenty rows whose id an earlier row holds, with their problem."""
     import pyarrow.compute as pc
@@ -186,8 +192,8 @@ def _repeated(
         codes = indices_of(pc.dictionary_encode(ident))
         first = first_rows(codes.astype(np.int32), int(codes.max()) + 1)
         again = np.flatnonzero(named & (first[np.maximum(codes, 0)] < np.arange(len(codes))))
-        lines = table.lines(first[codes[again[:20]]])
-        for row, line in zip(again[:20].tolist(), lines.tolist(), strict=True):
+        at = lines(first[codes[again[:20]]])
+        for row, line in zip(again[:20].tolist(), at.tolist(), strict=True):
             text = ident[row].as_py()
             found[row] = ("id", f"duplicate id {text!r} (first on line {line})")
     return found

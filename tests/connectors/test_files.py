@@ -585,3 +585,18 @@ def test_repeated_ids_left_for_later_are_said_as_at_once(tmp_path: Path) -> None
     assert len(later) == 2  # the empty id and the repeat
     fine = read_contact_columns(write(tmp_path, "f.csv", "id,email\nc1,a@x.io\n"), None, later=True)
     fine.check()
+
+
+def test_repeated_ids_left_for_later_in_a_file_gone_since_are_said_as_such(
+    tmp_path: Path,
+) -> None:
+    """The lines of repeated ids are found in the file again; a file gone since it was
+    read is said so (exit 2), not a traceback; a check passed lets go of what it held."""
+    repeated = write(tmp_path, "c.csv", "id,email\nc1,a@x.io\nc1,c@x.io\n")
+    read = read_contact_columns(repeated, None, later=True)
+    repeated.unlink()
+    said = errors_of(read.check)
+    assert said == [f"{repeated}: cannot read the file again: No such file or directory"]
+    fine = read_contact_columns(write(tmp_path, "f.csv", "id,email\nc1,a@x.io\n"), None, later=True)
+    fine.check()
+    assert fine.unchecked is None

@@ -545,3 +545,20 @@ def test_a_large_column_is_looked_up_as_one_lookup_finds_it(
     for text, side in zip(cells, sides.tolist(), strict=True):
         if not text:
             assert side is False
+
+
+def test_a_missing_cell_that_spans_bytes_is_looked_up_as_missing() -> None:
+    """Arrow lets a missing text span bytes: `_sides` puts it on no side of its own, and
+    `_rows_of` finds it nowhere, as one lookup does."""
+    data = b"abac"  # "a", a missing cell over "ba", "c"
+    offsets = np.array([0, 1, 3, 4], dtype=np.int32)
+    valid = pa.py_buffer(np.packbits([1, 0, 1], bitorder="little").tobytes())
+    chunk = pa.Array.from_buffers(
+        pa.string(), 3, [valid, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=1
+    )
+    column = pa.chunked_array([chunk] * 4)
+    ids = pa.array(["a", None, "c", "ba"])
+    expected = pc.index_in(column, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
+    assert activities_module._sides(column).tolist()[1] is False
+    with mock.patch.object(activities_module, "SPLIT_ROWS", 1):
+        assert activities_module._rows_of(column, ids).tolist() == expected.tolist()
