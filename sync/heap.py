@@ -67,6 +67,8 @@ def small_pages() -> Iterator[None]:
     import numpy as np
 
     multiarray = getattr(getattr(np, "_core", None), "multiarray", None)
+    if multiarray is None:  # (numpy before 2.0 names its core `core`)
+        multiarray = getattr(getattr(np, "core", None), "multiarray", None)
     toggle = getattr(multiarray, "_set_madvise_hugepage", None)
     if not _kept or toggle is None:
         yield
