@@ -34,6 +34,7 @@ from connectors.files.table import (
     RawTable,
     as_text,
     blank_everywhere,
+    chunk_text,
     chunkless,
     chunks_of,
     coded_text,
@@ -352,16 +353,11 @@ SPLIT_ROWS = 1 << 20
 def _sides(texts: Any) -> npt.NDArray[np.bool_]:
     """Per text of an Arrow text column (chunked or not), a side that equal texts share:
     the parity of its last byte plus its length (an empty text, or a missing one: False)."""
-    import pyarrow as pa
-
     found = []
     for chunk in chunks_of(texts):
         if not len(chunk):
             continue
-        _, offsets, data = chunk.buffers()
-        wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        bounds = np.frombuffer(offsets, dtype=wide)[chunk.offset : chunk.offset + len(chunk) + 1]
-        raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+        bounds, raw = chunk_text(chunk)
         raw = raw if len(raw) else np.zeros(1, dtype=np.uint8)  # (no text holds a byte)
         ends, lengths = bounds[1:], np.diff(bounds)
         last = raw[np.clip(ends - 1, 0, len(raw) - 1)].astype(np.int64)

@@ -41,7 +41,7 @@ import numpy.typing as npt
 from connectors.files.csv_pieces import PIECE_BYTES, pieces_table, utf8
 from connectors.files.moments import FIRST, LAST, SLACK
 from connectors.files.rows import FileRow
-from connectors.files.table import RawTable
+from connectors.files.table import RawTable, chunk_text
 
 _Ints = npt.NDArray[np.int64]
 
@@ -302,13 +302,8 @@ def _holds_return(column: Any) -> bool:
     for chunk in chunks:
         if not len(chunk):
             continue
-        _, offsets, data = chunk.buffers()
-        if data is None:
-            continue
-        # the chunk's own buffers (`table.string_buffers` would copy it to large strings)
-        wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-        bounds = np.frombuffer(offsets, dtype=wide)[chunk.offset : chunk.offset + len(chunk) + 1]
-        if _RETURN.search(memoryview(data)[int(bounds[0]) : int(bounds[-1])]):
+        bounds, raw = chunk_text(chunk)
+        if _RETURN.search(raw[int(bounds[0]) : int(bounds[-1])].data):
             return True
     return False
 

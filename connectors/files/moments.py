@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from connectors.files.table import chunks_of, string_buffers
+from connectors.files.table import chunk_text, chunks_of, string_buffers
 from scoring.records import ACTIVITY_TYPES, ActivityType
 
 _Ints = npt.NDArray[np.int64]
@@ -164,17 +164,12 @@ def _shaped(column: Any, pattern: str) -> bool:
 def _like(chunk: Any, template: npt.NDArray[np.uint8], digit: npt.NDArray[np.bool_]) -> bool:
     """Whether every text of a string chunk has `template`'s length, a digit where it has
     one (`digit`) and its bytes elsewhere."""
-    import pyarrow as pa
-
     size = len(template)
-    _, offsets, data = chunk.buffers()
-    wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    bounds = np.frombuffer(offsets, dtype=wide)[chunk.offset : chunk.offset + len(chunk) + 1]
+    bounds, raw = chunk_text(chunk)
     first = int(bounds[0])
     if int(bounds[-1]) - first != size * len(chunk) or not bool((np.diff(bounds) == size).all()):
         return False
-    cells = np.frombuffer(data, dtype=np.uint8, count=size * len(chunk), offset=first)
-    cells = cells.reshape(len(chunk), size)
+    cells = raw[first : first + size * len(chunk)].reshape(len(chunk), size)
     # one expression each, so that numpy writes each step over the one before
     return bool((((cells - ord("0")) < 10) | ~digit).all()) and bool(
         ((cells == template) | digit).all()

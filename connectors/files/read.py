@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -54,16 +54,11 @@ def read_contact_columns(
     wanted = None if fields is None else {"id", "email", *fields}
     table = _table(name, kind, [["id"]], "contacts", wanted, set(fields or ()))
     assert table is not None
-    try:
-        return contacts_from_table(table, fields, later=later)
-    except ReadByRows:
-        by_rows = _by_rows(name, [["id"]], "contacts")
-        if by_rows is None:  # (the row reader raises first for a contacts file emptied)
-            problems = Problems(name)
-            problems.add(None, None, "the file is empty: expected contacts")
-            problems.raise_if_any()
-        assert by_rows is not None
-        return contacts_from_table(by_rows, fields, later=later)
+    read = _or_by_rows(
+        table, [["id"]], "contacts", lambda cells: contacts_from_table(cells, fields, later=later)
+    )
+    assert read is not None  # (the row reader says so of a contacts file with no rows)
+    return read
 
 
 def read_activity_columns(
@@ -121,6 +116,9 @@ def activity_reader(
     return tied
 
 
+_Read = TypeVar("_Read")
+
+
 def _tied(
     table: RawTable | None,
     contacts: ContactsRead,
@@ -131,13 +129,29 @@ def _tied(
     where its unread columns cannot be read as columns (`ReadByRows`)."""
     if table is None:
         return no_activities()
+    read = _or_by_rows(
+        table,
+        REQUIRED_ACTIVITY,
+        None,
+        lambda cells: activities_from_table(cells, contacts, fields, with_ids=with_ids),
+    )
+    return no_activities() if read is None else read
+
+
+def _or_by_rows(
+    table: RawTable,
+    required: list[list[str]],
+    records: str | None,
+    made: Callable[[RawTable], _Read],
+) -> _Read | None:
+    """`made` of a table, or of the row reader's cells of its file where the table's
+    columns not read at first cannot be read as columns (`ReadByRows`; None: the file
+    holds nothing now)."""
     try:
-        return activities_from_table(table, contacts, fields, with_ids=with_ids)
+        return made(table)
     except ReadByRows:
-        by_rows = _by_rows(table.path, REQUIRED_ACTIVITY, None)
-        if by_rows is None:
-            return no_activities()
-        return activities_from_table(by_rows, contacts, fields, with_ids=with_ids)
+        by_rows = _by_rows(table.path, required, records)
+        return None if by_rows is None else made(by_rows)
 
 
 def _wanted(fields: Collection[str] | None, with_ids: bool) -> set[str] | None:

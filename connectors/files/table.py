@@ -107,6 +107,19 @@ def string_buffers(array: Any) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.ui
     return starts, raw
 
 
+def chunk_text(chunk: Any) -> tuple[npt.NDArray[np.integer[Any]], npt.NDArray[np.uint8]]:
+    """A string or large_string array's own buffers, not copied (`string_buffers` copies
+    to large strings): where each text starts and ends in the bytes (one more than the
+    texts, from where the array starts in them), and the bytes."""
+    import pyarrow as pa
+
+    _, offsets, data = chunk.buffers()
+    wide = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    bounds: npt.NDArray[np.integer[Any]] = np.frombuffer(offsets, dtype=wide)
+    raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    return bounds[chunk.offset : chunk.offset + len(chunk) + 1], raw
+
+
 def trimmed(array: Any) -> Any:
     """Text with what `str.strip()` removes removed, blank text as null."""
     import pyarrow.compute as pc
