@@ -526,7 +526,7 @@ def test_activities_are_placed_by_address_where_the_id_is_empty_blank_or_unknown
 def test_a_large_column_is_looked_up_as_one_lookup_finds_it(
     known: list[str | None], cells: list[str | None], pieces: int, wide: bool
 ) -> None:
-    """`_rows_of` (the column on two threads, by sides or by halves of its chunks) gives
+    """`_rows_of` (the column on two threads, by parts or by halves of its chunks) gives
     each cell's first place among the ids, as one Arrow lookup does; missing cells and
     ids, empty texts, repeated ids and `large_string` columns included."""
     kind = pa.large_string() if wide else pa.string()
@@ -540,15 +540,24 @@ def test_a_large_column_is_looked_up_as_one_lookup_finds_it(
     with mock.patch.object(activities_module, "SPLIT_ROWS", 1):
         found = activities_module._rows_of(column, ids)
     assert found.tolist() == expected.tolist()
-    sides = activities_module._sides(column)
-    assert len(sides) == len(cells)
-    for text, side in zip(cells, sides.tolist(), strict=True):
+    parts = activities_module._parts(column)
+    by_parts = activities_module._by_parts(column, ids, parts)
+    assert by_parts.tolist() == expected.tolist()
+    assert len(parts) == len(cells)
+    assert int(parts.max()) < activities_module.PARTS
+    part_of: dict[str, int] = {}
+    for text, part in zip(cells, parts.tolist(), strict=True):
         if not text:
-            assert side is False
+            assert part == 0
+        else:  # equal texts share a part, wherever they are in the chunks
+            assert part_of.setdefault(text, part) == part
+    for text, part in zip(known, activities_module._parts(ids).tolist(), strict=True):
+        if text:
+            assert part_of.setdefault(text, part) == part
 
 
 def test_a_missing_cell_that_spans_bytes_is_looked_up_as_missing() -> None:
-    """Arrow lets a missing text span bytes: `_sides` puts it on no side of its own, and
+    """Arrow lets a missing text span bytes: `_parts` puts it in part 0, as an empty one, and
     `_rows_of` finds it nowhere, as one lookup does."""
     data = b"abac"  # "a", a missing cell over "ba", "c"
     offsets = np.array([0, 1, 3, 4], dtype=np.int32)
@@ -559,6 +568,6 @@ def test_a_missing_cell_that_spans_bytes_is_looked_up_as_missing() -> None:
     column = pa.chunked_array([chunk] * 4)
     ids = pa.array(["a", None, "c", "ba"])
     expected = pc.index_in(column, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
-    assert activities_module._sides(column).tolist()[1] is False
+    assert activities_module._parts(column).tolist()[1] == 0
     with mock.patch.object(activities_module, "SPLIT_ROWS", 1):
         assert activities_module._rows_of(column, ids).tolist() == expected.tolist()
