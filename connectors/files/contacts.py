@@ -49,10 +49,9 @@ class ContactsRead:
     built from (`ContactFrame.from_arrays`, with `addresses` already normalized)."""
 
     ids: _Objects
-    email_codes: npt.NDArray[np.int32]
-    """Per contact, its code in `email_text` (-1 where blank)."""
-    email_text: Any
-    """The distinct addresses as written (trimmed), an Arrow array."""
+    email: Any
+    """Per contact, its address as written, trimmed (null where blank): an Arrow text
+    array, or a dictionary (Parquet's, untrimmed: trimmed once per distinct value)."""
     attributes: dict[str, PlainCells] = field(default_factory=dict)
     """The columns besides `id` and `email` that hold a value in some row."""
     id_column: Any = None
@@ -71,18 +70,22 @@ class ContactsRead:
     def __len__(self) -> int:
         return len(self.ids)
 
-    @property
+    @cached_property
     def emails(self) -> TextCodes:
         """The addresses as written (trimmed): codes and distinct values."""
-        return self.email_codes, object_cells(self.email_text)
+        return encoded(self.email)
 
     @cached_property
     def _normalized(self) -> tuple[npt.NDArray[np.int32], Any]:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
-        merged = pc.dictionary_encode(lowered(trimmed(self.email_text)))
-        remap = np.append(indices_of(merged), np.int32(-1))
-        return remap[self.email_codes], merged.dictionary
+        if not pa.types.is_dictionary(self.email.type):  # one coding, of the rows' own text
+            merged = pc.dictionary_encode(lowered(chunkless(self.email)))
+            return indices_of(merged), merged.dictionary
+        codes, text = coded_text(self.email)
+        merged = pc.dictionary_encode(lowered(text))
+        return np.append(indices_of(merged), np.int32(-1))[codes], merged.dictionary
 
     @property
     def addresses(self) -> TextCodes:
@@ -172,13 +175,13 @@ def contacts_from_table(
     ids_text = ident if len(at) == table.rows else rows_at(ident, at)
     ids = np.asarray(ids_text.to_numpy(zero_copy_only=False), dtype=object)
     if addresses_later is not None:
-        codes, text = addresses_later.result()
-        codes = codes if len(at) == table.rows else codes[at]
+        addresses = addresses_later.result()
+        addresses = addresses if len(at) == table.rows else rows_at(addresses, at)
     else:
-        codes, text = np.full(len(at), -1, dtype=np.int32), pa.array([], pa.string())
+        addresses = pa.nulls(len(at), pa.string())
     attributes = attributes_at(attributes_later.result(), at)
     unchecked = repeats if later and not (found or odd) else None
-    return ContactsRead(ids, codes, text, attributes, id_column=ids_text, unchecked=unchecked)
+    return ContactsRead(ids, addresses, attributes, id_column=ids_text, unchecked=unchecked)
 
 
 def _repeated(
@@ -199,13 +202,14 @@ def _repeated(
     return found
 
 
-def _addresses(email: Any) -> tuple[npt.NDArray[np.int32], Any]:
-    """`coded_text` of a contacts file's addresses, trimmed before they are coded: nearly
-    every address is distinct, so one coding of the trimmed text costs half of coding the
-    text as written and then its trimmed values again."""
+def _addresses(email: Any) -> Any:
+    """A contacts file's addresses trimmed (`ContactsRead.email`): text row by row, which
+    is coded once, lowered, where it is normalized (nearly every address is distinct: a
+    coding of the text as written, and another of its distinct values lowered, took
+    twice as long); a dictionary as it is."""
     import pyarrow as pa
 
-    return coded_text(email if pa.types.is_dictionary(email.type) else trimmed(email))
+    return email if pa.types.is_dictionary(email.type) else trimmed(email)
 
 
 def encoded_attributes(
@@ -273,17 +277,5 @@ def contacts_from_records(contacts: Sequence[Contact]) -> ContactsRead:
         attributes[name] = cells
     import pyarrow as pa
 
-    codes, distinct = _factorized([c.email for c in contacts])
-    text = pa.array(distinct.tolist(), type=pa.string())
-    return ContactsRead(ids, codes, text, attributes)
-
-
-def _factorized(values: Sequence[str | None]) -> TextCodes:
-    distinct = dict.fromkeys(values)
-    distinct.pop(None, None)
-    index: dict[str | None, int] = dict(zip(distinct, range(len(distinct)), strict=True))
-    index[None] = -1
-    codes = np.fromiter(map(index.__getitem__, values), dtype=np.int32, count=len(values))
-    categories = np.empty(len(distinct), dtype=object)
-    categories[:] = list(distinct)
-    return codes, categories
+    emails = trimmed(pa.array([c.email for c in contacts], type=pa.string()))
+    return ContactsRead(ids, emails, attributes)
