@@ -376,8 +376,8 @@ def _grouped(part: npt.NDArray[np.uint8]) -> tuple[_Ints, _Ints]:
 
 def _parts(texts: Any) -> npt.NDArray[np.uint8]:
     """Per text of an Arrow text column (chunked or not), a part below `PARTS` that equal
-    texts share: a hash of its last two bytes and its length (an empty text, or a missing
-    one: part 0)."""
+    texts share: a hash of its first byte, its last two and its length (an empty text, or
+    a missing one: part 0). Ids differ most at their end, addresses at their start."""
     found = []
     for chunk in chunks_of(texts):
         if not len(chunk):
@@ -387,7 +387,9 @@ def _parts(texts: Any) -> npt.NDArray[np.uint8]:
         ends, lengths = bounds[1:], np.diff(bounds)
         last = raw[np.clip(ends - 1, 0, len(raw) - 1)].astype(np.uint32)
         before = np.where(lengths >= 2, raw[np.clip(ends - 2, 0, len(raw) - 1)], 0)
-        key = last | before.astype(np.uint32) << 8 | (lengths.astype(np.uint32) & 0xFFFF) << 16
+        first = raw[np.clip(bounds[:-1], 0, len(raw) - 1)].astype(np.uint32)
+        key = last | before.astype(np.uint32) << 8 | first << 16
+        key |= (lengths.astype(np.uint32) & 0xFF) << 24
         mixed = key * np.uint32(0x9E3779B1)  # (Fibonacci hashing: the top bits mix all)
         part = (mixed >> np.uint32(32 - PART_BITS)).astype(np.uint8)
         part[lengths == 0] = 0
@@ -444,9 +446,11 @@ def positions_in(values: Any, distinct: Any) -> _Ints:
     """Each of `values`' position in `distinct` (text without nulls or repeats), -1 where
     absent or null: `pc.index_in`, whose cost is mostly the hash set of `distinct` it
     builds. Where `values` are the fewer, the set is built of them and `distinct` looked
-    up in it."""
+    up in it; where `distinct` is large, a part of each at a time (`_by_parts`)."""
     import pyarrow.compute as pc
 
+    if len(distinct) >= SPLIT_ROWS // 4 and 8 * len(values) >= len(distinct):
+        return _by_parts(values, distinct, _parts(values)).astype(np.int64)
     if 2 * len(values) >= len(distinct):
         found = pc.index_in(values, value_set=distinct).fill_null(-1)
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)

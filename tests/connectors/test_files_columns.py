@@ -477,15 +477,21 @@ def test_parquet_columns_the_rules_do_not_read_are_still_checked(tmp_path: Path)
     st.lists(st.sampled_from(["a", "b", "c", "d", "é", "", "x"]), unique=True, max_size=7),
 )
 def test_positions_in_a_distinct_set_either_way_round(values, distinct) -> None:
+    """Each value's place in a set of distinct texts, -1 where absent or missing: the set
+    built of the values or of the distinct texts, or the two looked up a part at a time
+    (`SPLIT_ROWS` lowered to reach that way with a few)."""
     from connectors.files.activities import positions_in
 
     expected = [distinct.index(v) if v in distinct else -1 for v in values]
     half = len(values) // 2
-    for asked in (
-        pa.array(values, pa.string()),
-        pa.chunked_array([values[:half], values[half:]], pa.large_string()),
-    ):
-        assert positions_in(asked, pa.array(distinct, pa.string())).tolist() == expected
+    for split in (activities_module.SPLIT_ROWS, 4):
+        for asked in (
+            pa.array(values, pa.string()),
+            pa.chunked_array([values[:half], values[half:]], pa.large_string()),
+        ):
+            with mock.patch.object(activities_module, "SPLIT_ROWS", split):
+                found = positions_in(asked, pa.array(distinct, pa.string()))
+            assert found.tolist() == expected
 
 
 @given(
