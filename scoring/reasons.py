@@ -248,30 +248,44 @@ class _TextBook:
             return found
 
 
-def _rule_block(
-    view: _View, block: int, columns: _Ints, extra: int
-) -> tuple[_Ints, _Floats, _Floats | None]:
-    """The counts, points and measures (None: no rule measures) of every rule for the
-    rows of `block`, as (rows x rules) arrays of that block only, column j holding rule
-    `columns[j]`; the counts and points with `extra` columns of zeros after the rules',
-    for the caller to fill."""
+def _entries(
+    view: _View, block: int, columns: _Ints
+) -> tuple[npt.NDArray[np.int32], _Ints, _Floats, _Floats | None]:
+    """The entries of the rows of `block`: a (rows x (rules + limits)) array whose cell is
+    1 + the entry's index in the flat arrays of counts, points and measures (None: no
+    rule measures) that follow it, 0 where there is none; column j holds rule
+    `columns[j]`, then one column per dimension's limit that bit (count 1, points what
+    the limit took or gave). One small array of int32 is filled and searched, not a
+    matrix of counts and another of points."""
     start, stop = block * BLOCK, min(len(view), (block + 1) * BLOCK)
-    width = len(view.hits)
-    counts = np.zeros((stop - start, width + extra), dtype=np.int64)
-    points = np.zeros((stop - start, width + extra), dtype=np.float64)
-    measures = None
-    if any(hits.measure is not None for hits in view.hits):
-        measures = np.zeros((stop - start, width), dtype=np.float64)
+    width, dims = len(view.hits), view.dimensions.shape[1]
     place = np.empty(width, dtype=np.int64)
     place[columns] = np.arange(width)
-    for rule, hits in enumerate(view.hits):
-        low, high = int(hits.edges[block]), int(hits.edges[block + 1])
-        at, column = hits.rows[low:high] - start, int(place[rule])
-        counts[at, column] = hits.counts[low:high]
-        points[at, column] = hits.points[low:high]
+    spans = [(int(h.edges[block]), int(h.edges[block + 1])) for h in view.hits]
+    excess = view.dimensions[start:stop] - view.uncapped[start:stop]
+    limits = np.flatnonzero(excess.reshape(-1) != 0.0)  # (row * dims + dimension)
+    sizes = [high - low for low, high in spans]
+    total = sum(sizes) + len(limits)
+    counts = np.empty(total, dtype=np.int64)
+    points = np.empty(total, dtype=np.float64)
+    measured = any(h.measure is not None for h in view.hits)
+    measures = np.zeros(total, dtype=np.float64) if measured else None
+    entry = np.zeros((stop - start, width + dims), dtype=np.int32)
+    first = 0
+    for rule, (hits, (low, high)) in enumerate(zip(view.hits, spans, strict=True)):
+        end = first + high - low
+        counts[first:end] = hits.counts[low:high]
+        points[first:end] = hits.points[low:high]
         if measures is not None and hits.measure is not None:
-            measures[at, column] = hits.measure[low:high]
-    return counts, points, measures
+            measures[first:end] = hits.measure[low:high]
+        # (every hit has a count: `RuleHits` keeps no contact a rule did not match)
+        entry[hits.rows[low:high] - start, int(place[rule])] = np.arange(first + 1, end + 1)
+        first = end
+    if len(limits):
+        counts[first:] = 1
+        points[first:] = excess.reshape(-1)[limits]
+        entry[limits // dims, width + limits % dims] = np.arange(first + 1, total + 1)
+    return entry, counts, points, measures
 
 
 def _block(
@@ -286,24 +300,22 @@ def _block(
     rows = slice(block * BLOCK, min(len(view), (block + 1) * BLOCK))
     # the rules' columns in `columns` order, then one per dimension's limit (count 1)
     rule_count = len(columns)
-    counts, points, rule_measures = _rule_block(view, block, columns, view.dimensions.shape[1])
-    m = len(counts)
-    counts[:, rule_count:] = 1
-    excess = view.dimensions[rows] - view.uncapped[rows]
-    points[:, rule_count:] = excess
-    present = counts > 0
-    present[:, rule_count:] = excess != 0.0
+    entry, counts, points, rule_measures = _entries(view, block, columns)
+    m, width = entry.shape
     # per contact: disqualifying rules, other rules, limits; larger points first, stably:
     # one sort of the entries present (row by row, each row's columns in order)
-    found_row, found_column = np.nonzero(present)
+    cells = np.flatnonzero(entry)
+    found_row, found_column = np.divmod(cells, width)
     segment = np.searchsorted([high for _, high in segments], found_column, side="right")
-    found_points = points[found_row, found_column]
+    found = entry.reshape(-1)[cells].astype(np.int64) - 1
+    found_points = points[found]
     group = found_row * len(segments) + segment  # ascending already
     order = _largest_first(group, np.abs(found_points))
     row, column, pts = found_row[order], found_column[order], found_points[order]
-    count = counts[row, column].astype(np.int64)
+    found = found[order]
+    count = counts[found]
     limit = column >= rule_count
-    dims = points.shape[1] - rule_count
+    dims = width - rule_count
     slot = np.append(columns, 0)[np.minimum(column, rule_count)]
     label = np.where(limit, column + np.where(pts > 0, dims, 0), slot)
     # whole points by largest remainder, within each contact (`explain.apportion`)
@@ -337,8 +349,7 @@ def _block(
     parts = [label, whole, shown, note]
     measure = bits = None
     if measured is not None and rule_measures is not None:  # what it measured: in its text
-        picked = rule_measures[row, np.minimum(column, rule_count - 1)]
-        measure = np.where(measured, picked, 0.0) + 0.0  # -0.0 is 0.0
+        measure = np.where(measured, rule_measures[found], 0.0) + 0.0  # -0.0 is 0.0
         # found distinct by codes of this block (narrow keys pack), known across blocks
         # by the measure's own bits; only measuring rules' entries have one (a label
         # measures or not, so code 0 for the others keeps entries apart as the value did)
