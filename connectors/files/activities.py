@@ -99,11 +99,11 @@ def activities_from_table(
     pool = ThreadPoolExecutor(max_workers=2)  # Arrow and numpy let go of the GIL: 2 cores
     email = table.columns.get("email")
     given = as_text(table.columns["contact_id"]) if "contact_id" in table.names else None
+    kinds_later = pool.submit(_types, table.columns["type"])
+    moments_later = pool.submit(_moments, table.columns["occurred_at"], np.ones(n, dtype=bool))
     # the rows whose id is empty are placed by address while the ids are looked up
     early = _empty_cells(given) if given is not None and email is not None else None
     early_later = None if early is None else pool.submit(_by_mail, email, contacts, early)
-    kinds_later = pool.submit(_types, table.columns["type"])
-    moments_later = pool.submit(_moments, table.columns["occurred_at"], np.ones(n, dtype=bool))
     attributes_later = pool.submit(encoded_attributes, table, RESERVED_ACTIVITY, fields)
     pool.shutdown(wait=False)
     by_id, no_id = (
