@@ -28,13 +28,13 @@ from connectors.files.moments import (
     parse_moment,
     text_moments,
 )
+from connectors.files.parts import PARTS, looked_up, looked_up_by_parts, text_parts
 from connectors.files.problems import MAX_PROBLEMS, Problems, missing_columns
 from connectors.files.table import (
     PlainCells,
     RawTable,
     as_text,
     blank_everywhere,
-    chunk_text,
     chunkless,
     chunks_of,
     coded_text,
@@ -309,94 +309,27 @@ def _by_id(column: Any, contacts: ContactsRead) -> tuple[_Rows, npt.NDArray[np.b
 
 def _rows_of(column: Any, ids: Any) -> _Rows:
     """Each cell's position in `ids` (-1 where absent). A large column is looked up a part
-    at a time (`_by_parts`); where one part would hold most cells, the two halves of its
-    chunks instead, each looked up in all the ids on a thread of its own."""
+    at a time (`parts.looked_up_by_parts`); where one part would hold most cells, the two
+    halves of its chunks instead, each looked up in all the ids on a thread of its own."""
     import pyarrow as pa
 
     if len(column) < SPLIT_ROWS:
-        return _looked_up(column, ids)
-    part = _parts(column)
+        return looked_up(column, ids)
+    part = text_parts(column)
     if int(np.bincount(part, minlength=PARTS).max()) <= len(column) * 3 // PARTS:
-        return _by_parts(column, ids, part)
+        return looked_up_by_parts(column, ids, part)
     chunks = chunks_of(column)
     if len(chunks) < 2:
-        return _looked_up(column, ids)
+        return looked_up(column, ids)
     sizes = np.cumsum([len(chunk) for chunk in chunks])
     half = max(1, min(len(chunks) - 1, int(np.searchsorted(sizes, sizes[-1] // 2)) + 1))
     halves = [pa.chunked_array(chunks[:half]), pa.chunked_array(chunks[half:])]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return np.concatenate(list(pool.map(lambda half: _looked_up(half, ids), halves)))
-
-
-def _by_parts(column: Any, ids: Any, part: npt.NDArray[np.uint8]) -> _Rows:
-    """`_looked_up(column, ids)` a part at a time (`part`, per cell: `_parts`), each
-    part's cells in the ids of that part only, on two threads (Arrow's lookups let go of
-    the GIL). A part's set of ids is an eighth of the whole and stays in the processor's
-    cache, where a probe in the set of all ids was a miss: 10M cells in 1M ids took 0.55
-    to 0.6 s, against 1.2 s in two halves."""
-    import pyarrow as pa
-
-    cells, cell_edges = _grouped(part)
-    known, known_edges = _grouped(_parts(ids))  # ascending in each: a repeat's first
-    rows = np.empty(len(column), dtype=np.int32)
-
-    def one_part(k: int) -> None:
-        mine = cells[cell_edges[k] : cell_edges[k + 1]]
-        theirs = known[known_edges[k] : known_edges[k + 1]]
-        found = _looked_up(rows_at(column, mine), ids.take(pa.array(theirs)))
-        places = np.append(theirs, -1)  # (-1: found nowhere)
-        rows[mine] = places[np.where(found >= 0, found, len(theirs))]
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(one_part, range(PARTS)))
-    return rows
-
-
-def _looked_up(cells: Any, ids: Any) -> _Rows:
-    """Each cell's position in `ids` (-1 where absent): one Arrow lookup."""
-    import pyarrow.compute as pc
-
-    found = pc.index_in(cells, value_set=ids).fill_null(-1)
-    return np.require(found.to_numpy(zero_copy_only=False), np.int32, ["W"])
+        return np.concatenate(list(pool.map(lambda half: looked_up(half, ids), halves)))
 
 
 SPLIT_ROWS = 1 << 20
 """Cells from which `_rows_of` looks up a column a part at a time, on two threads."""
-PART_BITS = 3
-PARTS = 1 << PART_BITS
-"""The parts `_rows_of` looks a large column up in (`_parts`)."""
-
-
-def _grouped(part: npt.NDArray[np.uint8]) -> tuple[_Ints, _Ints]:
-    """The positions of `part`'s values grouped by part (ascending within each), and
-    where each part's begin and end among them."""
-    order = np.argsort(part, kind="stable")
-    return order, np.searchsorted(part[order], np.arange(PARTS + 1))
-
-
-def _parts(texts: Any) -> npt.NDArray[np.uint8]:
-    """Per text of an Arrow text column (chunked or not), a part below `PARTS` that equal
-    texts share: a hash of its first byte, its last two and its length (an empty text, or
-    a missing one: part 0). Ids differ most at their end, addresses at their start."""
-    found = []
-    for chunk in chunks_of(texts):
-        if not len(chunk):
-            continue
-        bounds, raw = chunk_text(chunk)
-        raw = raw if len(raw) else np.zeros(1, dtype=np.uint8)  # (no text holds a byte)
-        ends, lengths = bounds[1:], np.diff(bounds)
-        last = raw[np.clip(ends - 1, 0, len(raw) - 1)].astype(np.uint32)
-        before = np.where(lengths >= 2, raw[np.clip(ends - 2, 0, len(raw) - 1)], 0)
-        first = raw[np.clip(bounds[:-1], 0, len(raw) - 1)].astype(np.uint32)
-        key = last | before.astype(np.uint32) << 8 | first << 16
-        key |= (lengths.astype(np.uint32) & 0xFF) << 24
-        mixed = key * np.uint32(0x9E3779B1)  # (Fibonacci hashing: the top bits mix all)
-        part = (mixed >> np.uint32(32 - PART_BITS)).astype(np.uint8)
-        part[lengths == 0] = 0
-        if chunk.null_count:  # (a missing text may still span bytes)
-            part[~chunk.is_valid().to_numpy(zero_copy_only=False)] = 0
-        found.append(part)
-    return np.concatenate(found) if found else np.zeros(0, dtype=np.uint8)
 
 
 def _empty_cells(column: Any) -> _Ints | None:
@@ -446,11 +379,12 @@ def positions_in(values: Any, distinct: Any) -> _Ints:
     """Each of `values`' position in `distinct` (text without nulls or repeats), -1 where
     absent or null: `pc.index_in`, whose cost is mostly the hash set of `distinct` it
     builds. Where `values` are the fewer, the set is built of them and `distinct` looked
-    up in it; where `distinct` is large, a part of each at a time (`_by_parts`)."""
+    up in it; where `distinct` is large, a part of each at a time
+    (`parts.looked_up_by_parts`)."""
     import pyarrow.compute as pc
 
     if len(distinct) >= SPLIT_ROWS // 4 and 8 * len(values) >= len(distinct):
-        return _by_parts(values, distinct, _parts(values)).astype(np.int64)
+        return looked_up_by_parts(values, distinct, text_parts(values)).astype(np.int64)
     if 2 * len(values) >= len(distinct):
         found = pc.index_in(values, value_set=distinct).fill_null(-1)
         return np.asarray(found.to_numpy(zero_copy_only=False), dtype=np.int64)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from connectors.files.parts import coded_by_parts
 from connectors.files.problems import Problems, missing_columns
 from connectors.files.table import (
     PlainCells,
@@ -81,8 +82,7 @@ class ContactsRead:
         import pyarrow.compute as pc
 
         if not pa.types.is_dictionary(self.email.type):  # one coding, of the rows' own text
-            merged = pc.dictionary_encode(lowered(chunkless(self.email)))
-            return indices_of(merged), merged.dictionary
+            return coded_by_parts(lowered(chunkless(self.email)))
         codes, text = coded_text(self.email)
         merged = pc.dictionary_encode(lowered(text))
         return np.append(indices_of(merged), np.int32(-1))[codes], merged.dictionary

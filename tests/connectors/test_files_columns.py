@@ -21,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import connectors.files.activities as activities_module
+import connectors.files.parts as parts_module
 from connectors.errors import InputFileError
 from connectors.files import (
     parse_moment,
@@ -546,20 +547,51 @@ def test_a_large_column_is_looked_up_as_one_lookup_finds_it(
     with mock.patch.object(activities_module, "SPLIT_ROWS", 1):
         found = activities_module._rows_of(column, ids)
     assert found.tolist() == expected.tolist()
-    parts = activities_module._parts(column)
-    by_parts = activities_module._by_parts(column, ids, parts)
+    parts = parts_module.text_parts(column)
+    by_parts = parts_module.looked_up_by_parts(column, ids, parts)
     assert by_parts.tolist() == expected.tolist()
     assert len(parts) == len(cells)
-    assert int(parts.max()) < activities_module.PARTS
+    assert int(parts.max()) < parts_module.PARTS
     part_of: dict[str, int] = {}
     for text, part in zip(cells, parts.tolist(), strict=True):
         if not text:
             assert part == 0
         else:  # equal texts share a part, wherever they are in the chunks
             assert part_of.setdefault(text, part) == part
-    for text, part in zip(known, activities_module._parts(ids).tolist(), strict=True):
+    for text, part in zip(known, parts_module.text_parts(ids).tolist(), strict=True):
         if text:
             assert part_of.setdefault(text, part) == part
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(), st.sampled_from(["a", "b", "ab", "é", "", "ba", "x"]), st.text(max_size=3)
+        ),
+        max_size=60,
+    ),
+    st.integers(1, 4),
+    st.booleans(),
+)
+def test_a_column_coded_by_parts_is_coded_as_one_coding_codes_it(
+    cells: list[str | None], pieces: int, wide: bool
+) -> None:
+    """`coded_by_parts` gives the codes and distinct texts of one `dictionary_encode`:
+    missing cells -1, the distinct texts in the order they first occur, repeats and
+    empty texts included, chunked or not."""
+    kind = pa.large_string() if wide else pa.string()
+    cuts = sorted({len(cells) * k // (pieces + 1) for k in range(1, pieces + 1)} - {0})
+    bounds = [0, *cuts, len(cells)]
+    column = pa.chunked_array(
+        [pa.array(cells[a:b], type=kind) for a, b in pairwise(bounds) if b > a], type=kind
+    )
+    whole = pc.dictionary_encode(column.combine_chunks())
+    for least in (parts_module.CODED_ROWS, 0):  # in one coding, and a part at a time
+        with mock.patch.object(parts_module, "CODED_ROWS", least):
+            codes, distinct = parts_module.coded_by_parts(column)
+        assert codes.tolist() == whole.indices.fill_null(-1).to_pylist()
+        assert distinct.to_pylist() == whole.dictionary.to_pylist()
 
 
 def test_a_missing_cell_that_spans_bytes_is_looked_up_as_missing() -> None:
@@ -574,6 +606,6 @@ def test_a_missing_cell_that_spans_bytes_is_looked_up_as_missing() -> None:
     column = pa.chunked_array([chunk] * 4)
     ids = pa.array(["a", None, "c", "ba"])
     expected = pc.index_in(column, value_set=ids).fill_null(-1).to_numpy(zero_copy_only=False)
-    assert activities_module._parts(column).tolist()[1] == 0
+    assert parts_module.text_parts(column).tolist()[1] == 0
     with mock.patch.object(activities_module, "SPLIT_ROWS", 1):
         assert activities_module._rows_of(column, ids).tolist() == expected.tolist()
