@@ -66,11 +66,14 @@ def normalized_text(text: Any) -> Any:
 
 @dataclass(frozen=True, eq=False)
 class Joined:
-    """Texts joined into one UTF-8 text with a NUL between two of them, as numpy bytes."""
+    """Texts joined into one UTF-8 text with a NUL between two of them (`joined`), or one
+    after another as Arrow lays them out (`laid_out`), as numpy bytes."""
 
     data: bytes
     ends: npt.NDArray[np.int64]
-    """Where each text ends (the NUL after it, or the end of the data)."""
+    """Where each text ends (the NUL after it, the next text, or the end of the data)."""
+    begins: npt.NDArray[np.int64] | None = None
+    """Where each text begins, where no NUL separates them."""
 
     @property
     def bytes(self) -> npt.NDArray[np.uint8]:
@@ -78,6 +81,8 @@ class Joined:
 
     @property
     def starts(self) -> npt.NDArray[np.int64]:
+        if self.begins is not None:
+            return self.begins
         return np.append(np.int64(0), self.ends[:-1] + 1)
 
     @property
@@ -97,6 +102,21 @@ def joined(texts: list[str]) -> Joined | None:
     if len(breaks) != len(texts) - 1:  # a text holds a NUL
         return None
     return Joined(data, np.append(breaks, len(data)).astype(np.int64, copy=False))
+
+
+def laid_out(text: Any) -> Joined:
+    """The texts of an Arrow text array without nulls, one after another as Arrow holds
+    them (a copy of their bytes, not a Python string each)."""
+    import pyarrow as pa
+
+    text = text.cast(pa.large_string())
+    _, offsets, data = text.buffers()
+    bounds = np.frombuffer(offsets, np.int64)[text.offset : text.offset + len(text) + 1]
+    raw = np.frombuffer(data, np.uint8) if data is not None else np.zeros(0, np.uint8)
+    first = int(bounds[0]) if len(bounds) else 0
+    data_bytes = raw[first : int(bounds[-1])].tobytes() if len(bounds) else b""
+    relative = bounds - first
+    return Joined(data_bytes, relative[1:].copy(), relative[:-1].copy())
 
 
 _SPACE = np.isin(np.arange(256), [ord(c) for c in WHITESPACE if ord(c) < 128])
@@ -160,7 +180,7 @@ def address_domains(addresses: Joined, free_domains: frozenset[str]) -> Domains:
     size = len(addresses.ends)
     data, ends = addresses.bytes, addresses.ends
     ats = np.flatnonzero(data == ord("@"))
-    rows = np.searchsorted(ends, ats)
+    rows = np.searchsorted(ends, ats, side="right")  # (an end is the next text's start)
     last = np.append(rows[1:] != rows[:-1], True) if len(rows) else np.zeros(0, dtype=bool)
     starts = ends.copy()  # no @: an empty domain
     starts[rows[last]] = ats[last] + 1

@@ -29,6 +29,7 @@ from scoring.addresses import (
     ascii_normalized,
     domains_of,
     joined,
+    laid_out,
     normalized_text,
 )
 from scoring.records import (
@@ -245,16 +246,19 @@ def _normalized_emails(emails: CategoricalColumn) -> tuple[CategoricalColumn, li
     return CategoricalColumn(remap[emails.codes].astype(np.int32), merged.categories), None
 
 
-def _bulk_email_columns(emails: CategoricalColumn, normalized: bool) -> dict[str, Column] | None:
+def _bulk_email_columns(
+    emails: CategoricalColumn, normalized: bool, text: Any = None
+) -> dict[str, Column] | None:
     """`email`, `email_domain` and `email_free` on whole columns (`scoring.addresses`), for
     many distinct addresses that are all text; None otherwise (the per-address path).
     Here the domain column has one category per distinct domain, which Arrow finds at C
-    speed: the accounts' keys and the domain conditions then read each domain once."""
+    speed: the accounts' keys and the domain conditions then read each domain once.
+    `text`: the categories as an Arrow text array, read as it is laid out."""
     if len(emails.categories) < BULK:
         return None
     codes, categories = emails.codes, emails.categories
     addresses = categories.tolist()
-    texts = joined(addresses)
+    texts = laid_out(text) if text is not None and normalized else joined(addresses)
     if texts is None:
         return None
     if not normalized and not ascii_normalized(texts) and not emails_normalized(addresses):
@@ -328,9 +332,12 @@ class ContactFrame:
         attributes: Mapping[str, Column] | None = None,
         *,
         normalized: bool = False,
+        email_text: Any = None,
     ) -> ContactFrame:
         """A frame from ready columns; emails are normalized (unless `normalized` says a
-        categorical column's distinct addresses already are) and their domains derived."""
+        categorical column's distinct addresses already are) and their domains derived.
+        `email_text`: the distinct addresses (the categories) as the Arrow text array they
+        were made from, whose bytes their domains are found in, not joined again."""
         if isinstance(ids, np.ndarray) and ids.dtype == object and ids.ndim == 1:
             id_array = ids  # shared, not copied
         else:
@@ -339,7 +346,7 @@ class ContactFrame:
         if not isinstance(emails, CategoricalColumn):
             emails = factorize(normalize_email(e) for e in emails)
             normalized = True
-        derived = _bulk_email_columns(emails, normalized)
+        derived = _bulk_email_columns(emails, normalized, email_text)
         if derived is None:
             email_column, texts = (emails, None) if normalized else _normalized_emails(emails)
             derived = _derive_email_columns(email_column, texts)
@@ -362,14 +369,18 @@ class ContactFrame:
         attributes: Mapping[str, PlainColumn] | None = None,
         *,
         normalized: bool = False,
+        email_text: Any = None,
     ) -> ContactFrame:
         """`from_columns` for plain arrays (see `PlainColumn`); arrays are shared, not copied.
-        `normalized`: the distinct addresses are `normalize_email`'s already."""
+        `normalized`: the distinct addresses are `normalize_email`'s already; `email_text`
+        as `from_columns` takes it."""
         email_column = _plain_column(emails)
         if not isinstance(email_column, CategoricalColumn):
             raise TypeError("emails must be text: (codes, categories) or an object array")
         columns = {name: _plain_column(values) for name, values in (attributes or {}).items()}
-        return cls.from_columns(ids, email_column, columns, normalized=normalized)
+        return cls.from_columns(
+            ids, email_column, columns, normalized=normalized, email_text=email_text
+        )
 
     @classmethod
     def from_records(cls, contacts: Sequence[Contact]) -> ContactFrame:

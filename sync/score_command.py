@@ -179,7 +179,11 @@ def _read(
         # the GIL
         frame_later = pool.submit(
             lambda: ContactFrame.from_arrays(
-                people.ids, people.addresses, people.attributes, normalized=True
+                people.ids,
+                people.addresses,
+                people.attributes,
+                normalized=True,
+                email_text=people.address_text(),
             )
         )
         try:

@@ -17,6 +17,7 @@ from scoring.addresses import (
     arrow_text,
     ascii_normalized,
     joined,
+    laid_out,
     normalized_text,
     text_domains,
 )
@@ -102,6 +103,31 @@ def test_each_domain_is_what_follows_the_last_at(addresses: list[str]) -> None:
     ]
     if found.ascii:
         assert all(d.isascii() for d in kept)
+
+
+@given(st.lists(ADDRESS, min_size=1, max_size=30), st.integers(0, 3))
+def test_addresses_as_arrow_lays_them_out_have_the_domains_joined_ones_have(
+    addresses: list[str], skipped: int
+) -> None:
+    """`laid_out` (an Arrow array's own bytes, no separator; a slice of one too) gives the
+    domains, and the verdict on normalized ASCII, that `joined` gives."""
+    import pyarrow as pa
+
+    texts = joined(addresses)
+    if texts is None:
+        return
+    free = free_email_domains()
+    array = pa.array(["x@y.io"] * skipped + addresses, pa.string()).slice(skipped)
+    laid = laid_out(array)
+
+    expected, found = address_domains(texts, free), address_domains(laid, free)
+
+    assert found.present.tolist() == expected.present.tolist()
+    assert found.codes.tolist() == expected.codes.tolist()
+    assert found.distinct.tolist() == expected.distinct.tolist()
+    assert found.distinct_free.tolist() == expected.distinct_free.tolist()
+    assert found.ascii == expected.ascii
+    assert ascii_normalized(laid) == ascii_normalized(texts)
 
 
 @given(st.lists(ADDRESS, min_size=1, max_size=30))
