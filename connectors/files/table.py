@@ -143,14 +143,11 @@ def coded_text(array: Any) -> tuple[npt.NDArray[np.int32], Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(array.type):  # Parquet's is used as it is (chunks share one)
-        indices = indices_of(array)
-        chunks = chunks_of(array)
-        distinct = chunks[0].dictionary if chunks else pa.array([], pa.string())
-    else:
-        from connectors.files.parts import coded_by_parts
-
-        indices, distinct = coded_by_parts(array)
+    # a dictionary read from Parquet is used as it is (its chunks share one dictionary)
+    coded = array if pa.types.is_dictionary(array.type) else pc.dictionary_encode(array)
+    indices = indices_of(coded)
+    chunks = chunks_of(coded)
+    distinct = chunks[0].dictionary if chunks else pa.array([], pa.string())
     clean = trimmed(distinct)
     if not pc.all(pc.equal(clean, distinct).fill_null(False)).as_py():
         # some distinct values change when trimmed: blank ones go, and values that
