@@ -450,7 +450,8 @@ class ScoreBatch:
 
     def columns(self, ranked: bool = False) -> dict[str, Any]:
         """Every contact's result as columns, the values `row` gives (`leadscore score
-        --out`): ids as an object array, text as `(codes, categories)`, numbers rounded as
+        --out`): ids as an object array, text as `(codes, categories)` (Arrow's, where
+        the frame holds them so), numbers rounded as
         `row` rounds them, and the reasons as one `PackedText`; ids as the frame holds them
         (the text of ids from files)."""
         from scoring.reasons import exact_round, reasons_column
@@ -459,7 +460,7 @@ class ScoreBatch:
         reasons = reasons_column(self, order)  # made on threads while the rest are
         columns: dict[str, Any] = {
             "id": self.contact_ids[order],
-            "email": (self.emails.codes[order], self.emails.categories),
+            "email": (self.emails.codes[order], self.emails.held_categories),
             "score": exact_round(self.total[order]),
         }
         for column, name in enumerate(self.dimension_names):

@@ -25,6 +25,8 @@ import numpy.typing as npt
 
 from scoring.addresses import (
     BULK,
+    Domains,
+    address_domains,
     arrow_text,
     ascii_normalized,
     domains_of,
@@ -91,6 +93,36 @@ class CategoricalColumn:
     def value(self, row: int) -> str | None:
         code = int(self.codes[row])
         return None if code < 0 else str(self.categories[code])
+
+    @property
+    def held_categories(self) -> Any:
+        """The categories as the column holds them (an Arrow array: `TextCategories`)."""
+        return self.categories
+
+
+class TextCategories(CategoricalColumn):
+    """A `CategoricalColumn` whose categories are an Arrow text array (`text`, distinct,
+    no nulls), made into Python strings only when first read: a file's million distinct
+    addresses are scored, and their domains found in `text`'s bytes, without them."""
+
+    text: Any
+
+    def __init__(self, codes: IntArray, text: Any, folded: bool = False) -> None:
+        object.__setattr__(self, "codes", codes)
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "folded", folded)
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "categories":  # (only an attribute not set yet comes here)
+            raise AttributeError(name)
+        categories = np.empty(len(self.text), dtype=object)
+        categories[:] = self.text.to_pylist()
+        self.__dict__["categories"] = categories
+        return categories
+
+    @property
+    def held_categories(self) -> Any:
+        return self.text
 
 
 @dataclass(frozen=True, eq=False)
@@ -172,12 +204,17 @@ def _text_column(values: Sequence[Any]) -> CategoricalColumn | None:
     return CategoricalColumn(codes, labels)
 
 
-PlainColumn = tuple[npt.NDArray[np.integer[Any]], ObjectArray] | npt.NDArray[Any]
+PlainColumn = (
+    tuple[npt.NDArray[np.integer[Any]], ObjectArray] | npt.NDArray[Any] | CategoricalColumn
+)
 """A field as plain numpy arrays: `(codes, categories)` for text (codes -1 where missing),
-a numeric array for numbers (NaN where missing), or an object array of raw cells."""
+a numeric array for numbers (NaN where missing), or an object array of raw cells; or a
+text column made already (`TextCategories`)."""
 
 
 def _plain_column(values: PlainColumn) -> Column:
+    if isinstance(values, CategoricalColumn):
+        return values
     if isinstance(values, tuple):
         codes, categories = values
         return CategoricalColumn(codes.astype(np.int32, copy=False), categories)
@@ -246,19 +283,22 @@ def _normalized_emails(emails: CategoricalColumn) -> tuple[CategoricalColumn, li
     return CategoricalColumn(remap[emails.codes].astype(np.int32), merged.categories), None
 
 
-def _bulk_email_columns(
-    emails: CategoricalColumn, normalized: bool, text: Any = None
-) -> dict[str, Column] | None:
+def _bulk_email_columns(emails: CategoricalColumn, normalized: bool) -> dict[str, Column] | None:
     """`email`, `email_domain` and `email_free` on whole columns (`scoring.addresses`), for
     many distinct addresses that are all text; None otherwise (the per-address path).
     Here the domain column has one category per distinct domain, which Arrow finds at C
     speed: the accounts' keys and the domain conditions then read each domain once.
-    `text`: the categories as an Arrow text array, read as it is laid out."""
+    Normalized `TextCategories` have their domains found in their text's bytes, and keep
+    their categories unmade."""
+    if isinstance(emails, TextCategories) and normalized:
+        if len(emails.text) < BULK:
+            return None
+        return _email_columns(emails, address_domains(laid_out(emails.text), free_email_domains()))
     if len(emails.categories) < BULK:
         return None
     codes, categories = emails.codes, emails.categories
     addresses = categories.tolist()
-    texts = laid_out(text) if text is not None and normalized else joined(addresses)
+    texts = joined(addresses)
     if texts is None:
         return None
     if not normalized and not ascii_normalized(texts) and not emails_normalized(addresses):
@@ -274,10 +314,17 @@ def _bulk_email_columns(
         if (texts := joined(addresses)) is None:
             return None
     found = domains_of(addresses, texts, free_email_domains())
+    return _email_columns(CategoricalColumn(codes.astype(np.int32, copy=False), categories), found)
+
+
+def _email_columns(emails: CategoricalColumn, found: Domains) -> dict[str, Column]:
+    """The email columns of normalized addresses whose distinct values' domains are
+    `found`."""
+    codes = emails.codes
     present = np.append(found.present, False)[codes]
     domain = np.append(found.codes, np.int32(-1))[codes]  # each distinct domain one category
     return {
-        "email": CategoricalColumn(codes.astype(np.int32, copy=False), categories),
+        "email": emails,
         "email_domain": CategoricalColumn(
             np.where(present, domain, np.int32(-1)), found.distinct, found.ascii
         ),
@@ -332,12 +379,9 @@ class ContactFrame:
         attributes: Mapping[str, Column] | None = None,
         *,
         normalized: bool = False,
-        email_text: Any = None,
     ) -> ContactFrame:
         """A frame from ready columns; emails are normalized (unless `normalized` says a
-        categorical column's distinct addresses already are) and their domains derived.
-        `email_text`: the distinct addresses (the categories) as the Arrow text array they
-        were made from, whose bytes their domains are found in, not joined again."""
+        categorical column's distinct addresses already are) and their domains derived."""
         if isinstance(ids, np.ndarray) and ids.dtype == object and ids.ndim == 1:
             id_array = ids  # shared, not copied
         else:
@@ -346,7 +390,7 @@ class ContactFrame:
         if not isinstance(emails, CategoricalColumn):
             emails = factorize(normalize_email(e) for e in emails)
             normalized = True
-        derived = _bulk_email_columns(emails, normalized, email_text)
+        derived = _bulk_email_columns(emails, normalized)
         if derived is None:
             email_column, texts = (emails, None) if normalized else _normalized_emails(emails)
             derived = _derive_email_columns(email_column, texts)
@@ -369,18 +413,14 @@ class ContactFrame:
         attributes: Mapping[str, PlainColumn] | None = None,
         *,
         normalized: bool = False,
-        email_text: Any = None,
     ) -> ContactFrame:
         """`from_columns` for plain arrays (see `PlainColumn`); arrays are shared, not copied.
-        `normalized`: the distinct addresses are `normalize_email`'s already; `email_text`
-        as `from_columns` takes it."""
+        `normalized`: the distinct addresses are `normalize_email`'s already."""
         email_column = _plain_column(emails)
         if not isinstance(email_column, CategoricalColumn):
             raise TypeError("emails must be text: (codes, categories) or an object array")
         columns = {name: _plain_column(values) for name, values in (attributes or {}).items()}
-        return cls.from_columns(
-            ids, email_column, columns, normalized=normalized, email_text=email_text
-        )
+        return cls.from_columns(ids, email_column, columns, normalized=normalized)
 
     @classmethod
     def from_records(cls, contacts: Sequence[Contact]) -> ContactFrame:

@@ -179,11 +179,7 @@ def _read(
         # the GIL
         frame_later = pool.submit(
             lambda: ContactFrame.from_arrays(
-                people.ids,
-                people.addresses,
-                people.attributes,
-                normalized=True,
-                email_text=people.address_text(),
+                people.ids, people.address_column(), people.attributes, normalized=True
             )
         )
         try:

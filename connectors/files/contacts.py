@@ -38,6 +38,7 @@ from connectors.files.table import (
     rows_at,
     trimmed,
 )
+from scoring.frames import TextCategories
 from scoring.records import Contact
 
 _Objects = npt.NDArray[np.object_]
@@ -93,6 +94,12 @@ class ContactsRead:
         a frame takes as they are."""
         codes, distinct = self._normalized
         return codes, object_cells(distinct)
+
+    def address_column(self) -> TextCategories:
+        """`addresses` as a frame's column, its categories left as the Arrow array they are
+        until read."""
+        codes, distinct = self._normalized
+        return TextCategories(codes, distinct)
 
     def address_text(self) -> Any:
         """The distinct normalized addresses (`addresses`) as the Arrow array they are."""

@@ -21,7 +21,7 @@ from scoring.addresses import (
     normalized_text,
     text_domains,
 )
-from scoring.frames import CategoricalColumn, ContactFrame, free_email_domains
+from scoring.frames import CategoricalColumn, ContactFrame, TextCategories, free_email_domains
 from scoring.records import WHITESPACE, emails_normalized, normalize_email
 
 SPECIAL = [
@@ -197,6 +197,37 @@ def test_addresses_given_as_normalized_are_taken_as_they_are(addresses: list[str
     assert emails_normalized(clean)
     for name in ("email", "email_domain", "email_free"):
         assert _rows(fast, name) == _rows(slow, name), name
+
+
+@given(st.lists(ADDRESS, min_size=1, max_size=40), st.booleans())
+def test_addresses_held_as_arrow_text_derive_what_python_strings_do(
+    addresses: list[str], many: bool
+) -> None:
+    """Normalized addresses given as Arrow text (`TextCategories`, a file's) make the
+    columns that the same addresses as Python strings make, their domains found in the
+    text's bytes where there are many, and keep their categories unmade until read."""
+    import pyarrow as pa
+
+    clean = list(dict.fromkeys(n for a in addresses if (n := normalize_email(a)) is not None))
+    if not clean or any("\x00" in a for a in clean):
+        return
+    categories = np.empty(len(clean), dtype=object)
+    categories[:] = clean
+    codes = np.array([*range(len(clean)), -1], dtype=np.int32)
+    ids = [f"c{i}" for i in range(len(codes))]
+    held = TextCategories(codes, pa.array(clean, pa.string()))
+
+    with mock.patch.object(frames, "BULK", 1 if many else 10**12):
+        expected = ContactFrame.from_arrays(ids, (codes, categories), normalized=True)
+        found = ContactFrame.from_arrays(ids, held, normalized=True)
+
+    if many:
+        assert found.columns["email"] is held
+        assert "categories" not in held.__dict__  # (not made into Python strings)
+        assert held.held_categories.to_pylist() == clean
+    for name in ("email", "email_domain", "email_free"):
+        assert _rows(found, name) == _rows(expected, name), name
+    assert held.categories.tolist() == clean
 
 
 @pytest.mark.parametrize("size", [0, 1, 5])
