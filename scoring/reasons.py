@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from scoring.entry_order import distinct_entries, largest_first
 from scoring.explain import SEPARATOR, Reason, RuleFacts, detail_of, number, rule_facts
 
 if TYPE_CHECKING:
@@ -248,44 +249,60 @@ class _TextBook:
             return found
 
 
-def _entries(
-    view: _View, block: int, columns: _Ints
-) -> tuple[npt.NDArray[np.int32], _Ints, _Floats, _Floats | None]:
-    """The entries of the rows of `block`: a (rows x (rules + limits)) array whose cell is
-    1 + the entry's index in the flat arrays of counts, points and measures (None: no
-    rule measures) that follow it, 0 where there is none; column j holds rule
-    `columns[j]`, then one column per dimension's limit that bit (count 1, points what
-    the limit took or gave). One small array of int32 is filled and searched, not a
-    matrix of counts and another of points."""
+@dataclass(frozen=True, eq=False)
+class _Entries:
+    """The entries of a block's rows, row by row, and in a row column by column."""
+
+    rows: _Ints
+    """The row of each in the block."""
+    columns: _Ints
+    """Column j is rule `columns[j]` (of `reasons_column`), then one per dimension's limit."""
+    counts: _Ints
+    points: _Floats
+    measures: _Floats | None
+    """What a measuring rule measured (0 for others); None where no rule measures."""
+    width: int
+    """The columns: rules, then dimensions."""
+
+
+def _entries(view: _View, block: int, columns: _Ints) -> _Entries:
+    """The entries of the rows of `block`: each rule's hits (every hit has a count:
+    `RuleHits` keeps no contact a rule did not match), then each dimension's limit that
+    bit (count 1, points what the limit took or gave). They are laid out one column after
+    another, and one stable sort by row puts them row by row: a radix sort, as a block's
+    rows are 16-bit numbers (where a matrix of rows x columns was filled and searched,
+    the reasons of 1M contacts took 0.1 s more processor time)."""
     start, stop = block * BLOCK, min(len(view), (block + 1) * BLOCK)
-    width, dims = len(view.hits), view.dimensions.shape[1]
-    place = np.empty(width, dtype=np.int64)
-    place[columns] = np.arange(width)
-    spans = [(int(h.edges[block]), int(h.edges[block + 1])) for h in view.hits]
+    width, dims = len(columns), view.dimensions.shape[1]
+    hits = [view.hits[rule] for rule in columns.tolist()]
+    spans = [(int(h.edges[block]), int(h.edges[block + 1])) for h in hits]
     excess = view.dimensions[start:stop] - view.uncapped[start:stop]
     limits = np.flatnonzero(excess.reshape(-1) != 0.0)  # (row * dims + dimension)
-    sizes = [high - low for low, high in spans]
-    total = sum(sizes) + len(limits)
-    counts = np.empty(total, dtype=np.int64)
-    points = np.empty(total, dtype=np.float64)
-    measured = any(h.measure is not None for h in view.hits)
-    measures = np.zeros(total, dtype=np.float64) if measured else None
-    entry = np.zeros((stop - start, width + dims), dtype=np.int32)
-    first = 0
-    for rule, (hits, (low, high)) in enumerate(zip(view.hits, spans, strict=True)):
-        end = first + high - low
-        counts[first:end] = hits.counts[low:high]
-        points[first:end] = hits.points[low:high]
-        if measures is not None and hits.measure is not None:
-            measures[first:end] = hits.measure[low:high]
-        # (every hit has a count: `RuleHits` keeps no contact a rule did not match)
-        entry[hits.rows[low:high] - start, int(place[rule])] = np.arange(first + 1, end + 1)
-        first = end
-    if len(limits):
-        counts[first:] = 1
-        points[first:] = excess.reshape(-1)[limits]
-        entry[limits // dims, width + limits % dims] = np.arange(first + 1, total + 1)
-    return entry, counts, points, measures
+    per_dim = max(dims, 1)  # (no dimension: no limit)
+    rows = np.concatenate([h.rows[a:b] - start for h, (a, b) in zip(hits, spans, strict=True)]
+                          + [limits // per_dim])  # fmt: skip
+    sizes = [b - a for a, b in spans]
+    column = np.concatenate((np.repeat(np.arange(width), sizes), width + limits % per_dim))
+    counts = np.concatenate([h.counts[a:b] for h, (a, b) in zip(hits, spans, strict=True)]
+                            + [np.ones(len(limits), np.int64)]).astype(np.int64)  # fmt: skip
+    points = np.concatenate([h.points[a:b] for h, (a, b) in zip(hits, spans, strict=True)]
+                            + [excess.reshape(-1)[limits]]).astype(np.float64)  # fmt: skip
+    measures = None
+    if any(h.measure is not None for h in hits):
+        measures = np.concatenate(
+            [np.zeros(b - a) if h.measure is None else h.measure[a:b]
+             for h, (a, b) in zip(hits, spans, strict=True)] + [np.zeros(len(limits))]
+        ).astype(np.float64)  # fmt: skip
+    narrow = rows.astype(np.uint16) if stop - start <= 1 << 16 else rows
+    order = np.argsort(narrow, kind="stable")
+    return _Entries(
+        rows[order].astype(np.int64),
+        column[order],
+        counts[order],
+        points[order],
+        None if measures is None else measures[order],
+        width + dims,
+    )
 
 
 def _block(
@@ -300,22 +317,18 @@ def _block(
     rows = slice(block * BLOCK, min(len(view), (block + 1) * BLOCK))
     # the rules' columns in `columns` order, then one per dimension's limit (count 1)
     rule_count = len(columns)
-    entry, counts, points, rule_measures = _entries(view, block, columns)
-    m, width = entry.shape
+    entries = _entries(view, block, columns)
+    m = rows.stop - rows.start
     # per contact: disqualifying rules, other rules, limits; larger points first, stably:
-    # one sort of the entries present (row by row, each row's columns in order)
-    cells = np.flatnonzero(entry)
-    found_row, found_column = np.divmod(cells, width)
+    # one sort of the entries (row by row, each row's columns in order)
+    found_row, found_column, found_points = entries.rows, entries.columns, entries.points
     segment = np.searchsorted([high for _, high in segments], found_column, side="right")
-    found = entry.reshape(-1)[cells].astype(np.int64) - 1
-    found_points = points[found]
     group = found_row * len(segments) + segment  # ascending already
-    order = _largest_first(group, np.abs(found_points))
+    order = largest_first(group, np.abs(found_points))
     row, column, pts = found_row[order], found_column[order], found_points[order]
-    found = found[order]
-    count = counts[found]
+    count = entries.counts[order]
     limit = column >= rule_count
-    dims = width - rule_count
+    dims = entries.width - rule_count
     slot = np.append(columns, 0)[np.minimum(column, rule_count)]
     label = np.where(limit, column + np.where(pts > 0, dims, 0), slot)
     # whole points by largest remainder, within each contact (`explain.apportion`)
@@ -326,7 +339,7 @@ def _block(
     total = np.floor(view.total[rows] + 0.5)
     missing = np.clip(total - np.bincount(row, weights=floors, minlength=m), 0, per_row)
     # each entry's place within its contact by remainder (then by place), one sort
-    by_remainder = _largest_first(row, pts - floors)
+    by_remainder = largest_first(row, pts - floors)
     rank = np.empty(len(row), dtype=np.int64)
     rank[by_remainder] = np.arange(len(row)) - starts[row[by_remainder]]
     whole = (floors + (rank < missing[row])).astype(np.int64)
@@ -336,7 +349,7 @@ def _block(
     cap = np.array([math.nan if f[4] is None else f[4] for f in facts])[label]
     once = np.array([f[6] for f in facts], dtype=bool)[label]
     measured = None
-    if rule_measures is not None:  # a measuring rule shows no count and has no decay
+    if entries.measures is not None:  # a measuring rule shows no count and has no decay
         measured = np.array([f[7] for f in facts], dtype=bool)[label]
         once |= measured
     base = each * np.where(once, 1, count)
@@ -348,8 +361,8 @@ def _block(
     shown = np.where(once | limit, 0, count)
     parts = [label, whole, shown, note]
     measure = bits = None
-    if measured is not None and rule_measures is not None:  # what it measured: in its text
-        measure = np.where(measured, rule_measures[found], 0.0) + 0.0  # -0.0 is 0.0
+    if measured is not None and entries.measures is not None:  # what it measured: its text
+        measure = np.where(measured, entries.measures[order], 0.0) + 0.0  # -0.0 is 0.0
         # found distinct by codes of this block (narrow keys pack), known across blocks
         # by the measure's own bits; only measuring rules' entries have one (a label
         # measures or not, so code 0 for the others keeps entries apart as the value did)
@@ -358,7 +371,7 @@ def _block(
         codes[where] = 1 + np.unique(measure[where], return_inverse=True)[1].reshape(-1)
         parts.append(codes)
         bits = measure.view(np.int64)
-    first, inverse = _distinct_rows(parts)
+    first, inverse = distinct_entries(parts)
     ids = np.empty(len(first), dtype=np.int64)
     found = np.stack([part[first] for part in parts], axis=1)
     if bits is not None:
@@ -393,88 +406,6 @@ def _block(
     with book.lock:
         pieces = list(book.pieces)
     return _joined(pieces, piece, row, per_row, disqualified)
-
-
-def _largest_first(groups: _Ints, sizes: _Floats) -> _Ints:
-    """`np.lexsort((-sizes, groups))`: the order by group, then by size from the largest,
-    stably, for sizes of at least +0.0 (`abs`, `x - floor(x)`). A finite double's bits
-    so, read as an integer, rise with it. Groups of 16 bits (a block's) and sizes cut to
-    their top 48 bits make one integer key, which a stable sort puts in order at once:
-    the entries come grouped already, so the sort finds long runs. Sizes that differ only
-    below the cut are checked for afterwards; where two came out of order, the two sorts
-    below are made instead."""
-    if len(groups) and _one_key(groups, sizes):
-        low = np.uint64(0x7FFF_FFFF_FFFF_FFFF)
-        descending = (_TOP - (sizes.view(np.uint64) & low)) >> np.uint64(64 - _KEY_BITS)
-        order = np.argsort((groups.astype(np.uint64) << np.uint64(_KEY_BITS)) | descending,
-                           kind="stable")  # fmt: skip
-        grouped, sized = groups[order], sizes[order]
-        if not ((grouped[1:] == grouped[:-1]) & (sized[1:] > sized[:-1])).any():
-            return order
-    if np.isfinite(sizes).all():
-        by_key = np.argsort(-sizes.view(np.int64), kind="stable")
-    else:  # (NaN's bits are no size)
-        by_key = np.argsort(-sizes, kind="stable")
-    narrow = groups[by_key]
-    if len(narrow) and int(narrow.max()) < 1 << 16 and int(narrow.min()) >= 0:
-        narrow = narrow.astype(np.uint16)
-    return by_key[np.argsort(narrow, kind="stable")]
-
-
-_KEY_BITS = 48
-"""The bits of a size kept in `_largest_first`'s one key, below 16 of its group."""
-_TOP = np.uint64(0x7FF0_0000_0000_0000)
-"""The bits of +infinity: those of every finite size of at least 0 are below."""
-
-
-def _one_key(groups: _Ints, sizes: _Floats) -> bool:
-    """Whether `_largest_first` can sort by one key: groups of 16 bits, sizes finite and
-    at least 0."""
-    return (
-        int(groups.min()) >= 0
-        and int(groups.max()) < 1 << (64 - _KEY_BITS)
-        and bool(np.isfinite(sizes).all())
-        and bool((sizes >= 0).all())
-    )
-
-
-def _distinct_rows(parts: list[_Ints]) -> tuple[_Ints, _Ints]:
-    """Distinct rows of the columns `parts` (one length): the first entry of each, and
-    each entry's distinct row (numbered in the order of their first entries where there
-    are many entries, `_first_seen`; else in the order of their values)."""
-    if not len(parts[0]):
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    low = np.array([part.min() for part in parts], dtype=np.int64)
-    spans = np.array([part.max() for part in parts], dtype=np.int64) - low + 1
-    if float(np.prod(spans.astype(np.float64))) < 2.0**62:
-        packed = np.zeros(len(parts[0]), dtype=np.int64)
-        for k, part in enumerate(parts):
-            packed = packed * spans[k] + (part - low[k])
-        if len(packed) >= HASHED:
-            return _first_seen(packed)
-        _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
-    else:
-        keys = np.stack(parts, axis=1)
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    return first.astype(np.int64), inverse.reshape(-1).astype(np.int64)
-
-
-HASHED = 1 << 14
-"""Entries from which `_distinct_rows` finds the distinct ones by Arrow's hashing, which
-takes a sixth of the time of numpy's sort (`np.unique`) at a block's 200,000 entries."""
-
-
-def _first_seen(keys: _Ints) -> tuple[_Ints, _Ints]:
-    """The distinct `keys` numbered in the order they first occur (Arrow's dictionary
-    encoding): the first entry of each, and each entry's number. A number first occurs
-    where the running largest number rises."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    numbers = pc.dictionary_encode(pa.array(keys)).indices.to_numpy().astype(np.int64)
-    highest = np.maximum.accumulate(numbers)
-    first = np.flatnonzero(np.concatenate(([True], highest[1:] > highest[:-1])))
-    return first.astype(np.int64), numbers
 
 
 def _joined(

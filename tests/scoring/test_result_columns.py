@@ -17,13 +17,15 @@ from sandbox.world.columns import world_columns
 from scoring import (
     ActivityFrame,
     ContactFrame,
+    entry_order,
     load_rules,
     parse_rules,
     reasons,
     score,
     score_population,
 )
-from scoring.reasons import _largest_first, exact_round
+from scoring.entry_order import largest_first
+from scoring.reasons import exact_round
 
 ROOT = Path(__file__).parents[2]
 RULE_FILES = [
@@ -83,7 +85,7 @@ def test_reasons_of_a_whole_batch_are_each_contacts_reasons(seed, path, points, 
     assert_columns_are_the_rows(world_batch(rules, 120, seed=seed))
 
 
-@pytest.mark.parametrize("hashed", [1, reasons.HASHED])
+@pytest.mark.parametrize("hashed", [1, entry_order.HASHED])
 @pytest.mark.parametrize("block", [7, 64])
 @pytest.mark.parametrize("path", RULE_FILES[:3], ids=lambda p: p.stem)
 def test_reasons_in_any_order_across_blocks_are_each_contacts(
@@ -95,7 +97,10 @@ def test_reasons_in_any_order_across_blocks_are_each_contacts(
     batch = world_batch(load_rules(path), 300, seed=5)
     shuffled = np.random.default_rng(1).permutation(len(batch))
     orders = [batch.ranking(), np.arange(len(batch)), shuffled, shuffled[: len(batch) // 3]]
-    with mock.patch.object(reasons, "BLOCK", block), mock.patch.object(reasons, "HASHED", hashed):
+    with (
+        mock.patch.object(reasons, "BLOCK", block),
+        mock.patch.object(entry_order, "HASHED", hashed),
+    ):
         for order in orders:
             expected = [batch.reasons_text(int(row)) for row in order]
             assert reasons.reasons_column(batch, order).tolist() == expected
@@ -140,26 +145,26 @@ def test_exact_round_rounds_as_python_does(values: list[float]) -> None:
     ),
 )
 def test_the_order_within_groups_is_lexsorts(entries: list[tuple[int, float]]) -> None:
-    """`_largest_first` (a stable sort by size's bits, then a radix sort by a narrow group)
+    """`largest_first` (a stable sort by size's bits, then a radix sort by a narrow group)
     gives `np.lexsort`'s order by group and then by size from the largest, groups past 16
     bits included, NaN and infinity too."""
     groups = np.array(sorted(g for g, _ in entries), dtype=np.int64)
     sizes = np.array([k for _, k in entries], dtype=np.float64)
-    assert _largest_first(groups, sizes).tolist() == np.lexsort((-sizes, groups)).tolist()
+    assert largest_first(groups, sizes).tolist() == np.lexsort((-sizes, groups)).tolist()
     shuffled = np.array([g for g, _ in entries], dtype=np.int64)
-    assert _largest_first(shuffled, sizes).tolist() == np.lexsort((-sizes, shuffled)).tolist()
+    assert largest_first(shuffled, sizes).tolist() == np.lexsort((-sizes, shuffled)).tolist()
 
 
 def test_sizes_that_differ_below_the_one_keys_cut_keep_their_order() -> None:
-    """`_largest_first` cuts sizes to their top bits for one sort key; two sizes of one
+    """`largest_first` cuts sizes to their top bits for one sort key; two sizes of one
     group that differ only below the cut still come largest first."""
     base = 3.0
     near = [base, np.nextafter(base, 4.0), np.nextafter(np.nextafter(base, 4.0), 4.0)]
     groups = np.array([0, 0, 0, 1, 1, 1], dtype=np.int64)
     sizes = np.array([*near, *near[::-1]], dtype=np.float64)
-    assert _largest_first(groups, sizes).tolist() == np.lexsort((-sizes, groups)).tolist()
+    assert largest_first(groups, sizes).tolist() == np.lexsort((-sizes, groups)).tolist()
     ties = np.array([2.5, 2.5, 1.0, 2.5], dtype=np.float64)  # equal sizes: first stays first
-    assert _largest_first(np.zeros(4, np.int64), ties).tolist() == [0, 1, 3, 2]
+    assert largest_first(np.zeros(4, np.int64), ties).tolist() == [0, 1, 3, 2]
 
 
 @settings(max_examples=200, deadline=None)
@@ -167,12 +172,12 @@ def test_sizes_that_differ_below_the_one_keys_cut_keep_their_order() -> None:
 def test_distinct_entries_by_hashing_are_numbered_as_first_seen(
     keys: list[int], width: int
 ) -> None:
-    """`_distinct_rows` on many entries (Arrow's hashing, `_first_seen`): each distinct
+    """`distinct_entries` on many entries (Arrow's hashing, `_first_seen`): each distinct
     row once, numbered in the order of its first entry, which `first` names."""
     column = np.array(keys, dtype=np.int64)
     parts = [column, column % width, np.zeros(len(column), np.int64)]
-    with mock.patch.object(reasons, "HASHED", 1):
-        first, numbers = reasons._distinct_rows(parts)
+    with mock.patch.object(entry_order, "HASHED", 1):
+        first, numbers = entry_order.distinct_entries(parts)
     seen: dict[int, int] = {}
     for at, key in enumerate(keys):
         seen.setdefault(key, at)
