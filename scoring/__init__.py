@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         ContactFrame,
         NumericColumn,
         SourceRecords,
+        TextCategories,
         column_from_values,
         is_missing,
     )
@@ -126,6 +127,7 @@ _HOMES = {
             "ContactFrame",
             "NumericColumn",
             "SourceRecords",
+            "TextCategories",
             "column_from_values",
             "is_missing",
         ),
@@ -242,6 +244,7 @@ __all__ = [
     "ScoreBatch",
     "ScoringError",
     "SourceRecords",
+    "TextCategories",
     "VelocityBuckets",
     "account_keys",
     "activity_groups",

@@ -34,6 +34,7 @@ from scoring import (
     ContactFrame,
     RuleSet,
     ScoreBatch,
+    TextCategories,
     account_keys,
     included,
     population_bounds,
@@ -179,7 +180,10 @@ def _read(
         # the GIL
         frame_later = pool.submit(
             lambda: ContactFrame.from_arrays(
-                people.ids, people.address_column(), people.attributes, normalized=True
+                people.ids,
+                TextCategories(*people.address_codes()),
+                people.attributes,
+                normalized=True,
             )
         )
         try:

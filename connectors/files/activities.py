@@ -28,7 +28,7 @@ from connectors.files.moments import (
     parse_moment,
     text_moments,
 )
-from connectors.files.parts import PARTS, looked_up, looked_up_by_parts, text_parts
+from connectors.files.parts import TEXT_PARTS, looked_up, looked_up_by_parts, text_parts
 from connectors.files.problems import MAX_PROBLEMS, Problems, missing_columns
 from connectors.files.table import (
     PlainCells,
@@ -316,7 +316,7 @@ def _rows_of(column: Any, ids: Any) -> _Rows:
     if len(column) < SPLIT_ROWS:
         return looked_up(column, ids)
     part = text_parts(column)
-    if int(np.bincount(part, minlength=PARTS).max()) <= len(column) * 3 // PARTS:
+    if int(np.bincount(part, minlength=TEXT_PARTS).max()) <= len(column) * 3 // TEXT_PARTS:
         return looked_up_by_parts(column, ids, part)
     chunks = chunks_of(column)
     if len(chunks) < 2:

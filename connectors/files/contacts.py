@@ -38,7 +38,6 @@ from connectors.files.table import (
     rows_at,
     trimmed,
 )
-from scoring.frames import TextCategories
 from scoring.records import Contact
 
 _Objects = npt.NDArray[np.object_]
@@ -95,11 +94,10 @@ class ContactsRead:
         codes, distinct = self._normalized
         return codes, object_cells(distinct)
 
-    def address_column(self) -> TextCategories:
-        """`addresses` as a frame's column, its categories left as the Arrow array they are
-        until read."""
-        codes, distinct = self._normalized
-        return TextCategories(codes, distinct)
+    def address_codes(self) -> tuple[npt.NDArray[np.int32], Any]:
+        """`addresses` with the distinct values as the Arrow array they are (a frame's
+        `TextCategories`), not made into Python strings."""
+        return self._normalized
 
     def address_text(self) -> Any:
         """The distinct normalized addresses (`addresses`) as the Arrow array they are."""

@@ -2,7 +2,7 @@
 
 A hash set of a million texts is larger than the processor's caches, so that nearly
 every probe of it, and every insert while it is built, is a miss. Texts are cut into
-`PARTS` parts that equal texts share (`text_parts`, a hash of a few of their bytes), and
+`TEXT_PARTS` parts that equal texts share (`text_parts`, a hash of a few of their bytes), and
 each part is looked up in, or coded by, a set an eighth of the size, two parts at a time
 on two threads (Arrow's lookups and codings let go of the GIL).
 """
@@ -41,7 +41,7 @@ def looked_up_by_parts(column: Any, ids: Any, part: npt.NDArray[np.uint8]) -> _R
         rows[mine] = places[np.where(found >= 0, found, len(theirs))]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(one_part, range(PARTS)))
+        list(pool.map(one_part, range(TEXT_PARTS)))
     return rows
 
 
@@ -53,8 +53,8 @@ def looked_up(cells: Any, ids: Any) -> _Rows:
     return np.require(found.to_numpy(zero_copy_only=False), np.int32, ["W"])
 
 
-PART_BITS = 3
-PARTS = 1 << PART_BITS
+TEXT_PART_BITS = 3
+TEXT_PARTS = 1 << TEXT_PART_BITS
 """The parts a large text column is looked up or coded in (`text_parts`)."""
 
 
@@ -62,11 +62,11 @@ def grouped(part: npt.NDArray[np.uint8]) -> tuple[_Ints, _Ints]:
     """The positions of `part`'s values grouped by part (ascending within each), and
     where each part's begin and end among them."""
     order = np.argsort(part, kind="stable")
-    return order, np.searchsorted(part[order], np.arange(PARTS + 1))
+    return order, np.searchsorted(part[order], np.arange(TEXT_PARTS + 1))
 
 
 def text_parts(texts: Any) -> npt.NDArray[np.uint8]:
-    """Per text of an Arrow text column (chunked or not), a part below `PARTS` that equal
+    """Per text of an Arrow text column (chunked or not), a part below `TEXT_PARTS` that equal
     texts share: a hash of its first byte, its last two and its length (an empty text, or
     a missing one: part 0). Ids differ most at their end, addresses at their start."""
     found = []
@@ -82,7 +82,7 @@ def text_parts(texts: Any) -> npt.NDArray[np.uint8]:
         key = last | before.astype(np.uint32) << 8 | first << 16
         key |= (lengths.astype(np.uint32) & 0xFF) << 24
         mixed = key * np.uint32(0x9E3779B1)  # (Fibonacci hashing: the top bits mix all)
-        part = (mixed >> np.uint32(32 - PART_BITS)).astype(np.uint8)
+        part = (mixed >> np.uint32(32 - TEXT_PART_BITS)).astype(np.uint8)
         part[lengths == 0] = 0
         if chunk.null_count:  # (a missing text may still span bytes)
             part[~chunk.is_valid().to_numpy(zero_copy_only=False)] = 0
@@ -123,7 +123,7 @@ def coded_by_parts(texts: Any) -> tuple[_Rows, Any]:
         first_of[mine[held]] = mine[firsts][local[held]]
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        list(pool.map(one_part, range(PARTS)))
+        list(pool.map(one_part, range(TEXT_PARTS)))
     starts = first_of == np.arange(n)
     number = np.cumsum(starts) - 1
     codes = np.where(first_of >= 0, number[np.maximum(first_of, 0)], -1).astype(np.int32)

@@ -551,7 +551,7 @@ def test_a_large_column_is_looked_up_as_one_lookup_finds_it(
     by_parts = parts_module.looked_up_by_parts(column, ids, parts)
     assert by_parts.tolist() == expected.tolist()
     assert len(parts) == len(cells)
-    assert int(parts.max()) < parts_module.PARTS
+    assert int(parts.max()) < parts_module.TEXT_PARTS
     part_of: dict[str, int] = {}
     for text, part in zip(cells, parts.tolist(), strict=True):
         if not text:
