@@ -165,21 +165,33 @@ def _text(array: Any, quote: Callable[[Any], Any], null: str) -> Any:
 def _numbers(array: Any) -> Any:
     """Floats as `repr` writes them (`_number_text`). A column of few distinct values (a
     score rounded to hundredths, a dimension, an interest) has each distinct one written
-    once and its cells taken from those: the distinct values by their bits, so that -0.0
-    keeps its sign. Nulls stay null."""
+    once and its cells taken from those (`_number_codes`). Nulls stay null."""
+    import pyarrow.compute as pc
+
+    coded = _number_codes(array)
+    return _number_text(array) if coded is None else pc.take(coded.dictionary, coded.indices)
+
+
+def _number_codes(array: Any) -> Any:
+    """A float column of few distinct values as a dictionary of their text (`repr`'s):
+    the distinct values by their bits, so that -0.0 keeps its sign, each written once;
+    None for any other column."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if len(array) >= FEW_ROWS and pa.types.is_float64(array.type):
-        values = np.ascontiguousarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
-        coded = pc.dictionary_encode(pa.array(values.view(np.int64)))
-        if len(coded.dictionary) * 4 <= len(values):  # (else each is written as it is)
-            distinct = coded.dictionary.to_numpy(zero_copy_only=False).view(np.float64)
-            text = pc.take(_number_text(pa.array(distinct)), coded.indices)
-            if array.null_count:
-                text = pc.if_else(array.is_valid(), text, pa.scalar(None, pa.large_string()))
-            return text
-    return _number_text(array)
+    if not (isinstance(array, pa.Array) and pa.types.is_float64(array.type)):
+        return None
+    if len(array) < FEW_ROWS:
+        return None
+    values = np.ascontiguousarray(array.to_numpy(zero_copy_only=False), dtype=np.float64)
+    coded = pc.dictionary_encode(pa.array(values.view(np.int64)))
+    if len(coded.dictionary) * 4 > len(values):  # (each is written as it is)
+        return None
+    distinct = coded.dictionary.to_numpy(zero_copy_only=False).view(np.float64)
+    indices = coded.indices
+    if array.null_count:
+        indices = pc.if_else(array.is_valid(), indices, pa.scalar(None, indices.type))
+    return pa.DictionaryArray.from_arrays(indices, _number_text(pa.array(distinct)))
 
 
 FEW_ROWS = 64
@@ -335,7 +347,12 @@ def _csv_bytes(out: IO[bytes], arrays: Mapping[str, Any]) -> None:
     out.write(header.getvalue().encode("utf-8"))
     if not arrays or not len(next(iter(arrays.values()))):
         return
-    columns = [_sliced(array, _csv_cells, _csv_quoted, "") for array in arrays.values()]
+    # a float column of few values has them written once for the file, not once a slice
+    coded = [_number_codes(array) for array in arrays.values()]
+    columns = [
+        _sliced(array if codes is None else codes, _csv_cells, _csv_quoted, "")
+        for array, codes in zip(arrays.values(), coded, strict=True)
+    ]
 
     def line_parts(first: int, count: int) -> list[Any]:
         # cells of one part each, side by side, are joined with commas at once (a join

@@ -254,3 +254,33 @@ def test_floats_of_few_distinct_values_are_written_as_each_alone(
     assert write._numbers(array).to_pylist() == [
         None if gone else repr(v) for v, gone in zip(values, mask.tolist(), strict=True)
     ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(numbers, min_size=1, max_size=6),
+    st.lists(st.integers(0, 5), min_size=64, max_size=200),
+    st.sets(st.integers(0, 199), max_size=10),
+    st.integers(1, 100),
+)
+def test_a_float_column_of_few_values_is_written_to_csv_as_rows_write_it(
+    tmp_path_factory, few: list[float], picks: list[int], missing: set[int], rows_at_a_time: int
+) -> None:
+    """A float column of few distinct values has each written once for the file (a
+    dictionary of their text, `write._number_codes`), its slices taking their cells from
+    it: the same bytes as rows written by the csv module, missing values included."""
+    from connectors.files import write
+
+    values = [few[i % len(few)] for i in picks]
+    mask = np.array([row in missing for row in range(len(values))])
+    column = np.ma.MaskedArray(np.array(values, dtype=np.float64), mask=mask)
+    folder = tmp_path_factory.mktemp("f")
+    rows = [{"score": None if gone else v} for v, gone in zip(values, mask.tolist(), strict=True)]
+    write_rows(folder / "rows.csv", rows, ["score"])
+    kept = write.WRITE_ROWS
+    write.WRITE_ROWS = rows_at_a_time
+    try:
+        write_columns(folder / "columns.csv", {"score": column})
+    finally:
+        write.WRITE_ROWS = kept
+    assert (folder / "columns.csv").read_bytes() == (folder / "rows.csv").read_bytes()
