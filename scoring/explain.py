@@ -448,21 +448,20 @@ class ScoreBatch:
         ranked.flags.writeable = False
         return ranked
 
-    def columns(self, ranked: bool = False) -> dict[str, Any]:
+    def columns(self, ranked: bool = False, ids: bool = True) -> dict[str, Any]:
         """Every contact's result as columns, the values `row` gives (`leadscore score
         --out`): ids as an object array, text as `(codes, categories)` (Arrow's, where
         the frame holds them so), numbers rounded as
         `row` rounds them, and the reasons as one `PackedText`; ids as the frame holds them
-        (the text of ids from files)."""
+        (the text of ids from files; no `id` column without `ids`, for a caller that has
+        them)."""
         from scoring.reasons import exact_round, reasons_column
 
         order = self.ranking() if ranked else np.arange(len(self))
         reasons = reasons_column(self, order)  # made on threads while the rest are
-        columns: dict[str, Any] = {
-            "id": self.contact_ids[order],
-            "email": (self.emails.codes[order], self.emails.held_categories),
-            "score": exact_round(self.total[order]),
-        }
+        columns: dict[str, Any] = {"id": self.contact_ids[order]} if ids else {}
+        columns["email"] = (self.emails.codes[order], self.emails.held_categories)
+        columns["score"] = exact_round(self.total[order])
         for column, name in enumerate(self.dimension_names):
             columns[name] = exact_round(self.dimensions[order, column])
         grades = [band.grade for band in self.rules.grades.bands] if self.rules.grades else []

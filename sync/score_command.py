@@ -97,7 +97,7 @@ def score_from_files(
         print_ranking(out, batch, moment, top)
         return
     order = batch.ranking()
-    columns = batch.columns(ranked=True) | {
+    columns = batch.columns(ranked=True, ids=texts is None) | {
         name: (values[0][order], values[1]) if isinstance(values, tuple) else values[order]
         for name, values in accounts.items()
     }
