@@ -107,10 +107,14 @@ class TextCategories(CategoricalColumn):
 
     text: Any
 
-    def __init__(self, codes: IntArray, text: Any, folded: bool = False) -> None:
+    def __init__(self, codes: IntArray, text: Any = None, folded: bool = False,
+                 categories: ObjectArray | None = None) -> None:  # fmt: skip
         object.__setattr__(self, "codes", codes)
-        object.__setattr__(self, "text", text)
         object.__setattr__(self, "folded", folded)
+        if categories is not None:  # (made already: `dataclasses.replace` gives them)
+            self.__dict__["categories"] = categories
+            text = text if text is not None else arrow_text(categories.tolist())
+        object.__setattr__(self, "text", text)
 
     def __getattr__(self, name: str) -> Any:
         if name != "categories":  # (only an attribute not set yet comes here)

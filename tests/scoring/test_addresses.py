@@ -4,6 +4,7 @@ every input."""
 
 from __future__ import annotations
 
+import dataclasses
 from unittest import mock
 
 import numpy as np
@@ -228,6 +229,9 @@ def test_addresses_held_as_arrow_text_derive_what_python_strings_do(
     for name in ("email", "email_domain", "email_free"):
         assert _rows(found, name) == _rows(expected, name), name
     assert held.categories.tolist() == clean
+    again = dataclasses.replace(held, codes=codes[::-1].copy())  # (its categories made)
+    assert isinstance(again, TextCategories)
+    assert again.held_categories.to_pylist() == clean == again.categories.tolist()
 
 
 @pytest.mark.parametrize("size", [0, 1, 5])
