@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
@@ -279,28 +280,29 @@ def _entries(view: _View, block: int, columns: _Ints) -> _Entries:
     excess = view.dimensions[start:stop] - view.uncapped[start:stop]
     limits = np.flatnonzero(excess.reshape(-1) != 0.0)  # (row * dims + dimension)
     per_dim = max(dims, 1)  # (no dimension: no limit)
-    rows = np.concatenate([h.rows[a:b] - start for h, (a, b) in zip(hits, spans, strict=True)]
-                          + [limits // per_dim])  # fmt: skip
+
+    def laid(part: Callable[[_Hits, int, int], Any], limit: Any) -> Any:
+        """A value per entry: `part` of each rule's hits `a` to `b`, then `limit`."""
+        return np.concatenate([part(h, a, b) for h, (a, b) in zip(hits, spans, strict=True)]
+                              + [limit])  # fmt: skip
+
+    rows = laid(lambda h, a, b: h.rows[a:b] - start, limits // per_dim)
     sizes = [b - a for a, b in spans]
     column = np.concatenate((np.repeat(np.arange(width), sizes), width + limits % per_dim))
-    counts = np.concatenate([h.counts[a:b] for h, (a, b) in zip(hits, spans, strict=True)]
-                            + [np.ones(len(limits), np.int64)]).astype(np.int64)  # fmt: skip
-    points = np.concatenate([h.points[a:b] for h, (a, b) in zip(hits, spans, strict=True)]
-                            + [excess.reshape(-1)[limits]]).astype(np.float64)  # fmt: skip
+    counts = laid(lambda h, a, b: h.counts[a:b], np.ones(len(limits), np.int64))
+    points = laid(lambda h, a, b: h.points[a:b], excess.reshape(-1)[limits])
     measures = None
     if any(h.measure is not None for h in hits):
-        measures = np.concatenate(
-            [np.zeros(b - a) if h.measure is None else h.measure[a:b]
-             for h, (a, b) in zip(hits, spans, strict=True)] + [np.zeros(len(limits))]
-        ).astype(np.float64)  # fmt: skip
+        measures = laid(lambda h, a, b: np.zeros(b - a) if h.measure is None else h.measure[a:b],
+                        np.zeros(len(limits)))  # fmt: skip
     narrow = rows.astype(np.uint16) if stop - start <= 1 << 16 else rows
     order = np.argsort(narrow, kind="stable")
     return _Entries(
         rows[order].astype(np.int64),
         column[order],
-        counts[order],
-        points[order],
-        None if measures is None else measures[order],
+        counts[order].astype(np.int64, copy=False),
+        points[order].astype(np.float64, copy=False),
+        None if measures is None else measures[order].astype(np.float64, copy=False),
         width + dims,
     )
 
